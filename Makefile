@@ -1,0 +1,45 @@
+# Linli — two commands: `make run` brings the platform up, `make test` proves it.
+SHELL := /bin/bash
+UV_VERSION := 0.13.9
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := .venv
+
+.PHONY: install run test test-postgres lint format bench clean
+
+$(UV):
+	python3 -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+
+.venv/.synced: $(UV) uv.lock pyproject.toml */pyproject.toml
+	$(UV) sync --frozen --all-packages
+	@touch $@
+
+install: .venv/.synced
+
+run: install
+	$(UV) run --frozen python deploy/devstack.py $(ARGS)
+
+lint: install
+	$(UV) run --frozen ruff check .
+	$(UV) run --frozen ruff format --check .
+	$(UV) run --frozen mypy service-kit gateway booking-service procurement-service provider-registry feedback-service deploy
+
+format: install
+	$(UV) run --frozen ruff check --fix .
+	$(UV) run --frozen ruff format .
+
+test: install lint
+	$(UV) run --frozen pytest $(ARGS)
+
+# The service and whole-stack suites again, each service on a fresh PostgreSQL database.
+test-postgres: install
+	LINLI_TEST_POSTGRES_URL=$${LINLI_TEST_POSTGRES_URL:-postgresql+asyncpg://postgres@127.0.0.1:5432} \
+		$(UV) run --frozen pytest $(ARGS)
+
+bench: install
+	$(UV) run --frozen python tests/bench/run.py $(ARGS)
+
+clean:
+	rm -rf var .venv $(TOOLS)

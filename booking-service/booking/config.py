@@ -1,0 +1,7 @@
+from typing import ClassVar
+
+from service_kit.settings import ServiceSettings
+
+
+class Settings(ServiceSettings):
+    service_name: ClassVar[str] = "booking"

@@ -1,0 +1,25 @@
+"""Linli feedback: Verified ratings, complaints with an SLA, needs and suggestions, scores, Open311."""
+
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from feedback.config import Settings
+from service_kit.app import ServiceSpec, create_service_app
+
+SERVICE_DIR = Path(__file__).resolve().parent.parent
+
+
+def build_spec(settings: Settings | None = None) -> ServiceSpec:
+    return ServiceSpec(
+        name="feedback",
+        title="Linli feedback",
+        description="Verified ratings, complaints with an SLA, needs and suggestions, scores, Open311.",
+        settings=settings or Settings(),
+        routers=[],
+        subscriptions=[],
+    )
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    return create_service_app(build_spec(settings))

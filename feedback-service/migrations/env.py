@@ -1,0 +1,4 @@
+from feedback.models import Base
+from service_kit.migrations import run_env
+
+run_env(Base.metadata)

@@ -1,0 +1,4 @@
+from procurement.models import Base
+from service_kit.migrations import run_env
+
+run_env(Base.metadata)

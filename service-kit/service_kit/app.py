@@ -1,0 +1,138 @@
+"""The app factory every service uses: lifespan, middleware, errors, health, operations endpoints."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+from asgi_correlation_id import CorrelationIdMiddleware
+from fastapi import APIRouter, FastAPI, Request, Response
+from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+from starlette.middleware.cors import CORSMiddleware
+
+from service_kit.errors import Problem, install_error_handlers, problem_response
+from service_kit.events.consumer import Subscription
+from service_kit.idempotency import IdempotencyMiddleware
+from service_kit.logging import configure_logging
+from service_kit.ops import dead_letter_router
+from service_kit.runtime import BackgroundJob, Runtime
+from service_kit.settings import ServiceSettings
+
+log = structlog.get_logger("linli.http")
+
+
+@dataclass
+class ServiceSpec:
+    """What makes one service: its name, routers, event subscriptions and periodic jobs."""
+
+    name: str
+    title: str
+    settings: ServiceSettings
+    routers: Sequence[APIRouter] = ()
+    subscriptions: Sequence[Subscription] = ()
+    background_jobs: Sequence[BackgroundJob] = ()
+    description: str = ""
+    version: str = "0.1.0"
+    cors_origins: Sequence[str] = field(default_factory=list)
+
+
+async def _log_requests(request: Request, call_next: RequestResponseEndpoint) -> Response:
+    started = time.perf_counter()
+    response = await call_next(request)
+    log.info(
+        "request",
+        method=request.method,
+        path=request.url.path,
+        status=response.status_code,
+        ms=round((time.perf_counter() - started) * 1000, 1),
+    )
+    return response
+
+
+def create_service_app(spec: ServiceSpec) -> FastAPI:
+    settings = spec.settings
+    configure_logging(spec.name, level=settings.log_level, json=settings.log_json)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = Runtime(spec.name, settings, list(spec.subscriptions), list(spec.background_jobs))
+        app.state.runtime = runtime
+        app.state.sessionmaker = runtime.sessionmaker
+        app.state.token_verifier = runtime.token_verifier
+        app.state.wake_relay = runtime.wake_relay
+        await runtime.start(worker=settings.run_worker)
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    app = FastAPI(
+        title=spec.title,
+        description=spec.description,
+        version=spec.version,
+        lifespan=lifespan,
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    install_error_handlers(app)
+
+    for router in spec.routers:
+        app.include_router(router)
+    app.include_router(dead_letter_router(spec.name))
+    app.include_router(health_router())
+
+    app.add_middleware(IdempotencyMiddleware, sessionmaker=lambda: app.state.sessionmaker)
+    app.add_middleware(BaseHTTPMiddleware, dispatch=_log_requests)
+    if spec.cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=list(spec.cors_origins), allow_methods=["*"])
+    app.add_middleware(CorrelationIdMiddleware, header_name="X-Request-ID")
+
+    # Declare the problem schema once so every operation's error responses can reference it.
+    original_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        schema = original_openapi()
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        components.setdefault("Problem", Problem.model_json_schema())
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app
+
+
+def health_router() -> APIRouter:
+    router = APIRouter(tags=["health"])
+
+    @router.get("/healthz", summary="Liveness: the process answers")
+    async def healthz(request: Request) -> dict[str, str]:
+        return {"status": "ok", "service": request.app.state.runtime.service}
+
+    @router.get("/readyz", summary="Readiness: the database and NATS are reachable")
+    async def readyz(request: Request) -> Response:
+        runtime: Runtime = request.app.state.runtime
+        checks = {
+            "database": "ok" if await runtime.check_database() else "down",
+            "nats": "ok" if runtime.nats_connected() else "down",
+        }
+        if all(v == "ok" for v in checks.values()):
+            from fastapi.responses import JSONResponse
+
+            return JSONResponse({"status": "ready", "service": runtime.service, "checks": checks})
+        return problem_response(
+            {
+                "type": "about:blank",
+                "title": "Not ready",
+                "status": 503,
+                "code": "not_ready",
+                "detail": ", ".join(f"{k} {v}" for k, v in checks.items()),
+                "checks": checks,
+            },
+            {"Retry-After": "1"},
+        )
+
+    return router

@@ -1,0 +1,195 @@
+"""RFC 9457 problem details: one error type, one renderer, stable machine codes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy.exc import DBAPIError, OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+PROBLEM_JSON = "application/problem+json"
+log = structlog.get_logger("linli.errors")
+
+
+class Problem(BaseModel):
+    """The body of every error response."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    code: str
+    detail: str | None = None
+    instance: str | None = None
+
+
+class LinliError(Exception):
+    """An error a client can act on. Subclasses fix the status; ``code`` is the stable machine code."""
+
+    status: int = 400
+    code: str = "bad_request"
+    title: str = "Bad request"
+
+    def __init__(self, detail: str | None = None, *, code: str | None = None, **extra: Any) -> None:
+        super().__init__(detail or self.title)
+        self.detail = detail
+        if code:
+            self.code = code
+        self.extra = extra
+
+    def to_problem(self, instance: str | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "type": f"https://linli.example/problems/{self.code}",
+            "title": self.title,
+            "status": self.status,
+            "code": self.code,
+            "detail": self.detail or self.title,
+        }
+        if instance:
+            body["instance"] = instance
+        body.update(self.extra)
+        return body
+
+
+class ValidationFailed(LinliError):
+    status, code, title = 422, "validation_error", "The request is not valid"
+
+
+class NotFound(LinliError):
+    status, code, title = 404, "not_found", "Not found"
+
+
+class Conflict(LinliError):
+    status, code, title = 409, "conflict", "Conflict with the current state"
+
+
+class InvalidTransition(Conflict):
+    code, title = "invalid_transition", "This change is not allowed in the current state"
+
+
+class Unauthorized(LinliError):
+    status, code, title = 401, "unauthorized", "Authentication required"
+
+
+class Forbidden(LinliError):
+    status, code, title = 403, "forbidden", "Not allowed"
+
+
+class PayloadTooLarge(LinliError):
+    status, code, title = 413, "payload_too_large", "Request body too large"
+
+
+class RateLimited(LinliError):
+    status, code, title = 429, "rate_limited", "Too many requests"
+
+
+class DependencyUnavailable(LinliError):
+    status, code, title = 503, "dependency_unavailable", "A dependency is unavailable, try again"
+
+
+def problem_response(problem: dict[str, Any], headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(problem, status_code=problem["status"], media_type=PROBLEM_JSON, headers=headers)
+
+
+_HTTP_CODES = {
+    400: ("bad_request", "Bad request"),
+    401: ("unauthorized", "Authentication required"),
+    403: ("forbidden", "Not allowed"),
+    404: ("not_found", "Not found"),
+    405: ("method_not_allowed", "Method not allowed"),
+    406: ("not_acceptable", "Not acceptable"),
+    409: ("conflict", "Conflict with the current state"),
+    413: ("payload_too_large", "Request body too large"),
+    415: ("unsupported_media_type", "Unsupported media type"),
+    422: ("validation_error", "The request is not valid"),
+    429: ("rate_limited", "Too many requests"),
+    503: ("dependency_unavailable", "A dependency is unavailable, try again"),
+}
+
+
+def _field_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
+    errors = []
+    for err in exc.errors():
+        loc = [str(p) for p in err.get("loc", ())]
+        errors.append(
+            {
+                "field": ".".join(loc[1:]) if len(loc) > 1 else ".".join(loc),
+                "in": loc[0] if loc else "body",
+                "message": err.get("msg", "invalid"),
+                "type": err.get("type", "invalid"),
+            }
+        )
+    return errors
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Render every error as problem+json: ours, FastAPI's validation, Starlette's HTTP errors, and the rest."""
+
+    @app.exception_handler(LinliError)
+    async def _linli_error(request: Request, exc: LinliError) -> JSONResponse:
+        headers = {"Retry-After": str(exc.extra["retry_after"])} if "retry_after" in exc.extra else None
+        return problem_response(exc.to_problem(request.url.path), headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = _field_errors(exc)
+        first = errors[0] if errors else {"field": "", "message": "invalid"}
+        detail = f"{first['field'] or first['in']}: {first['message']}"
+        return problem_response(ValidationFailed(detail, errors=errors).to_problem(request.url.path))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code, title = _HTTP_CODES.get(exc.status_code, ("http_error", "HTTP error"))
+        body = {
+            "type": "about:blank",
+            "title": title,
+            "status": exc.status_code,
+            "code": code,
+            "detail": exc.detail if isinstance(exc.detail, str) else title,
+            "instance": request.url.path,
+        }
+        return problem_response(body, dict(exc.headers) if exc.headers else None)
+
+    @app.exception_handler(OperationalError)
+    async def _db_unavailable(request: Request, exc: OperationalError) -> JSONResponse:
+        log.warning("database unavailable", error=str(exc.orig))
+        err = DependencyUnavailable("The database is busy or unavailable; retry shortly.", retry_after=1)
+        return problem_response(err.to_problem(request.url.path), {"Retry-After": "1"})
+
+    @app.exception_handler(DBAPIError)
+    async def _db_error(request: Request, exc: DBAPIError) -> JSONResponse:
+        # A value the database refused (out of range, bad encoding) that validation did not catch.
+        log.warning("database refused a statement", error=str(exc.orig))
+        err = ValidationFailed("A value was refused by the database.", code="invalid_value")
+        return problem_response(err.to_problem(request.url.path))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error", path=request.url.path)
+        body = {
+            "type": "about:blank",
+            "title": "Internal error",
+            "status": 500,
+            "code": "internal_error",
+            "detail": "An unexpected error occurred; it has been logged.",
+            "instance": request.url.path,
+        }
+        return problem_response(body)
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses=`` entries declaring problem+json errors for an operation."""
+    return {
+        status: {
+            "model": Problem,
+            "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+            "description": _HTTP_CODES.get(status, ("", "Error"))[1],
+        }
+        for status in statuses
+    }

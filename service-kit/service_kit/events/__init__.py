@@ -1,0 +1,1 @@
+"""The event backbone: contracts, CloudEvents envelope, transactional outbox, inbox consumers."""

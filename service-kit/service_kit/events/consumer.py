@@ -1,0 +1,248 @@
+"""Durable pull consumers with explicit ack, an inbox for exactly-once effects, and dead letters.
+
+For each message the handler's effects and the inbox row ``(consumer, event_id)`` commit in one
+transaction, so a redelivery (after a crash, a lost ack, a competing replica) changes nothing. A message
+that fails ``max_deliver`` times, or that is not a valid Linli event at all, is stored in ``dead_letter``,
+copied to ``linli-dlq.<service>.<consumer>``, and terminated so the stream keeps flowing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+from nats.aio.msg import Msg
+from nats.errors import ConnectionClosedError, NoRespondersError
+from nats.errors import TimeoutError as NatsTimeoutError
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from sqlalchemy import insert, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from service_kit.events.contracts import EventData
+from service_kit.events.envelope import Envelope, MalformedEvent
+from service_kit.events.tables import dead_letter, inbox_event
+from service_kit.timeutil import utcnow
+
+log = structlog.get_logger("linli.consumer")
+
+Handler = Callable[[AsyncSession, Any, Envelope], Awaitable[None]]
+
+
+@dataclass
+class Subscription:
+    """A named durable consumer of some event types, each with its handler.
+
+    ``handlers`` maps an event class (from ``service_kit.events.contracts``) to ``async def h(session, event,
+    envelope)``. The handler must not commit; it runs inside the consumer's transaction.
+    """
+
+    name: str
+    handlers: dict[type[EventData], Handler] = field(default_factory=dict)
+
+    def on(self, *event_types: type[EventData]) -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            for event_type in event_types:
+                self.handlers[event_type] = handler
+            return handler
+
+        return register
+
+    def handler_for(self, type_name: str) -> Handler | None:
+        for event_type, handler in self.handlers.items():
+            if event_type.type == type_name:
+                return handler
+        return None
+
+
+class AlreadyProcessed(Exception):
+    pass
+
+
+async def apply_event(
+    sessionmaker: async_sessionmaker[AsyncSession], consumer: str, handler: Handler, envelope: Envelope
+) -> bool:
+    """Apply one event exactly once for ``consumer``. Returns False when it had already been applied."""
+    event = envelope.parse()
+    try:
+        async with sessionmaker() as session, session.begin():
+            seen = await session.execute(
+                select(inbox_event.c.event_id).where(
+                    inbox_event.c.consumer == consumer, inbox_event.c.event_id == envelope.id
+                )
+            )
+            if seen.first() is not None:
+                raise AlreadyProcessed
+            await session.execute(
+                insert(inbox_event).values(
+                    consumer=consumer, event_id=envelope.id, type=envelope.type, processed_at=utcnow()
+                )
+            )
+            await handler(session, event, envelope)
+    except AlreadyProcessed:
+        return False
+    except IntegrityError:
+        # A competing replica committed the same event first: the inbox key refused ours.
+        async with sessionmaker() as session:
+            again = await session.execute(
+                select(inbox_event.c.event_id).where(
+                    inbox_event.c.consumer == consumer, inbox_event.c.event_id == envelope.id
+                )
+            )
+            if again.first() is not None:
+                return False
+        raise
+    return True
+
+
+class ConsumerRunner:
+    """Runs one ``Subscription`` as the durable JetStream consumer ``<service>-<name>``."""
+
+    def __init__(
+        self,
+        subscription: Subscription,
+        *,
+        service: str,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        js: JetStreamContext,
+        stream: str,
+        max_deliver: int = 5,
+        ack_wait: float = 30.0,
+        retry_base_seconds: float = 1.0,
+        batch_size: int = 64,
+    ) -> None:
+        self.subscription = subscription
+        self.service = service
+        self.durable = f"{service}-{subscription.name}"
+        self.sessionmaker = sessionmaker
+        self.js = js
+        self.stream = stream
+        self.max_deliver = max_deliver
+        self.ack_wait = ack_wait
+        self.retry_base_seconds = retry_base_seconds
+        self.batch_size = batch_size
+        self.applied = 0
+        self.duplicates = 0
+        self.dead_lettered = 0
+
+    @property
+    def subjects(self) -> list[str]:
+        return sorted(event_type.type for event_type in self.subscription.handlers)
+
+    async def ensure_consumer(self) -> None:
+        await self.js.add_consumer(
+            self.stream,
+            ConsumerConfig(
+                durable_name=self.durable,
+                filter_subjects=self.subjects,
+                ack_policy=AckPolicy.EXPLICIT,
+                deliver_policy=DeliverPolicy.ALL,
+                ack_wait=self.ack_wait,
+                # Dead-lettering is ours (stored, replayable); the server never gives up on its own.
+                max_deliver=-1,
+                max_ack_pending=1000,
+            ),
+        )
+
+    async def run(self) -> None:
+        while True:
+            try:
+                await self.ensure_consumer()
+                subscription = await self.js.pull_subscribe_bind(durable=self.durable, stream=self.stream)
+                break
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - NATS may be restarting
+                log.warning("consumer not ready", consumer=self.durable, error=str(exc))
+                await asyncio.sleep(0.5)
+        while True:
+            try:
+                messages = await subscription.fetch(self.batch_size, timeout=1.0)
+            except (NatsTimeoutError, TimeoutError):
+                continue
+            except asyncio.CancelledError:
+                raise
+            except (ConnectionClosedError, NoRespondersError, Exception) as exc:  # noqa: BLE001
+                log.debug("fetch failed", consumer=self.durable, error=str(exc))
+                await asyncio.sleep(0.5)
+                continue
+            for msg in messages:
+                await self.handle(msg)
+
+    async def handle(self, msg: Msg) -> None:
+        deliveries = msg.metadata.num_delivered if msg.metadata else 1
+        try:
+            envelope = Envelope.from_message(msg.headers, msg.data)
+            handler = self.subscription.handler_for(envelope.type)
+            if handler is None:
+                raise MalformedEvent(f"{self.durable} has no handler for {envelope.type}")
+            if await apply_event(self.sessionmaker, self.durable, handler, envelope):
+                self.applied += 1
+            else:
+                self.duplicates += 1
+            await self._settle(msg.ack())
+        except asyncio.CancelledError:
+            raise
+        except MalformedEvent as exc:
+            # It will never become valid: no point in retrying.
+            await self.dead_letter(msg, str(exc), deliveries)
+        except Exception as exc:  # noqa: BLE001 - a handler failure is retried, then dead-lettered
+            if deliveries >= self.max_deliver:
+                await self.dead_letter(msg, f"{type(exc).__name__}: {exc}", deliveries)
+            else:
+                delay = self.retry_base_seconds * (2 ** (deliveries - 1)) * random.uniform(0.8, 1.2)
+                log.warning(
+                    "event handler failed, will retry",
+                    consumer=self.durable,
+                    deliveries=deliveries,
+                    error=str(exc),
+                )
+                await self._settle(msg.nak(delay=min(delay, 300.0)))
+
+    async def _settle(self, ack: Awaitable[None]) -> None:
+        try:
+            await ack
+        except Exception as exc:  # noqa: BLE001 - a lost ack means a redelivery, which the inbox absorbs
+            log.debug("ack failed", consumer=self.durable, error=str(exc))
+
+    async def dead_letter(self, msg: Msg, error: str, deliveries: int) -> None:
+        headers = dict(msg.headers or {})
+        event_id = headers.get("ce-id") or headers.get("Nats-Msg-Id") or str(uuid.uuid4())
+        letter_id = str(uuid.uuid4())
+        try:
+            async with self.sessionmaker() as session, session.begin():
+                await session.execute(
+                    insert(dead_letter).values(
+                        id=letter_id,
+                        consumer=self.durable,
+                        event_id=event_id[:120],
+                        type=headers.get("ce-type", "unknown")[:120],
+                        nats_subject=msg.subject[:200],
+                        headers=headers,
+                        payload=msg.data,
+                        error=error[:4000],
+                        deliveries=deliveries,
+                        status="dead",
+                        created_at=utcnow(),
+                    )
+                )
+        except Exception as exc:  # noqa: BLE001 - cannot store it: leave it to be redelivered
+            log.error("dead letter not stored", consumer=self.durable, error=str(exc))
+            await self._settle(msg.nak(delay=5.0))
+            return
+        try:
+            dlq_headers = {k: v for k, v in headers.items() if k != "Nats-Msg-Id"}
+            dlq_headers["linli-dead-letter-id"] = letter_id
+            dlq_headers["linli-error"] = error[:500]
+            await self.js.publish(f"linli-dlq.{self.durable}", msg.data, headers=dlq_headers)
+        except Exception as exc:  # noqa: BLE001 - the stored copy is the one that counts
+            log.warning("dead letter not copied to the DLQ stream", error=str(exc))
+        self.dead_lettered += 1
+        log.error("event dead-lettered", consumer=self.durable, event_id=event_id, error=error[:300])
+        await self._settle(msg.term())

@@ -1,0 +1,343 @@
+"""Every event Linli services exchange, defined once and imported by producers and consumers alike.
+
+Type names are ``linli.<aggregate>.<event>.v<N>``; the NATS subject equals the type. A breaking change to
+a payload is a new version (``.v2``) published beside the old one until every consumer has moved.
+Payloads carry ids and facts, never a resident's personal data (phone, ID number, address).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import date, datetime
+from typing import ClassVar, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class EventData(BaseModel):
+    """Base of every event payload. ``type`` is the CloudEvents type; ``subject_field`` names the aggregate id."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    type: ClassVar[str]
+    subject_field: ClassVar[str] = ""
+
+    def subject(self) -> str | None:
+        value = getattr(self, self.subject_field, None) if self.subject_field else None
+        return str(value) if value is not None else None
+
+
+EVENT_TYPES: dict[str, type[EventData]] = {}
+
+
+E = TypeVar("E", bound=type[EventData])
+
+
+def event_type(name: str, subject_field: str = "") -> Callable[[E], E]:
+    """Register a payload class under its versioned type name."""
+
+    def register(cls: E) -> E:
+        if name in EVENT_TYPES:
+            raise ValueError(f"event type {name} registered twice")
+        cls.type = name
+        cls.subject_field = subject_field
+        EVENT_TYPES[name] = cls
+        return cls
+
+    return register
+
+
+# ---------------------------------------------------------------- provider registry
+
+ProviderKind = Literal["public_welfare", "commercial", "startup"]
+OfferingMode = Literal["door_to_door", "at_center", "online"]
+
+
+class ProviderStatusChanged(EventData):
+    provider_id: uuid.UUID
+    name: str
+    kind: ProviderKind
+    status: str
+    reason: str | None = None
+
+
+@event_type("linli.provider.verified.v1", "provider_id")
+class ProviderVerified(ProviderStatusChanged):
+    pass
+
+
+@event_type("linli.provider.suspended.v1", "provider_id")
+class ProviderSuspended(ProviderStatusChanged):
+    pass
+
+
+@event_type("linli.provider.reinstated.v1", "provider_id")
+class ProviderReinstated(ProviderStatusChanged):
+    pass
+
+
+class WeeklyRule(BaseModel):
+    """Open on ``weekday`` (0 = Monday) from ``start`` to ``end`` local time, slots of the offering's duration."""
+
+    model_config = ConfigDict(frozen=True)
+
+    weekday: int = Field(ge=0, le=6)
+    start: str = Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    end: str = Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$|^24:00$")
+
+
+class ScheduleException(BaseModel):
+    """A dated change: ``closed`` for the day, or ``open`` with its own hours (an extra working day)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    date: date
+    kind: Literal["closed", "open"]
+    start: str | None = None
+    end: str | None = None
+    reason: str | None = None
+
+
+class OfferingSnapshot(EventData):
+    """Everything booking-service needs to compute availability and price for an offering."""
+
+    offering_id: uuid.UUID
+    provider_id: uuid.UUID
+    provider_name: str
+    category_code: str
+    name_zh: str
+    name_en: str | None = None
+    mode: OfferingMode
+    price_fen: int = Field(ge=0)
+    duration_minutes: int = Field(gt=0)
+    capacity_per_slot: int = Field(gt=0)
+    timezone: str = "Asia/Shanghai"
+    weekly_rules: tuple[WeeklyRule, ...] = ()
+    exceptions: tuple[ScheduleException, ...] = ()
+    target_groups: tuple[str, ...] = ()
+    auto_confirm: bool = False
+    status: Literal["draft", "published", "withdrawn"]
+    version: int = Field(ge=1)
+
+
+@event_type("linli.offering.published.v1", "offering_id")
+class OfferingPublished(OfferingSnapshot):
+    pass
+
+
+@event_type("linli.offering.updated.v1", "offering_id")
+class OfferingUpdated(OfferingSnapshot):
+    pass
+
+
+@event_type("linli.offering.withdrawn.v1", "offering_id")
+class OfferingWithdrawn(OfferingSnapshot):
+    pass
+
+
+# ---------------------------------------------------------------- booking
+
+BookingChannel = Literal["app", "phone", "walk_in", "provider_api"]
+
+
+class BookingChanged(EventData):
+    """A booking's state after a transition. ``resident_id`` is an opaque id, never personal data."""
+
+    booking_id: uuid.UUID
+    offering_id: uuid.UUID
+    provider_id: uuid.UUID
+    resident_id: uuid.UUID | None
+    status: str
+    channel: BookingChannel
+    slot_start: datetime
+    slot_end: datetime
+    price_fen: int = Field(ge=0)
+    funded_contract_id: uuid.UUID | None = None
+    subsidy_fen: int = Field(default=0, ge=0)
+    actor: str | None = None
+    reason: str | None = None
+    occurred_at: datetime
+
+
+@event_type("linli.booking.created.v1", "booking_id")
+class BookingCreated(BookingChanged):
+    pass
+
+
+@event_type("linli.booking.confirmed.v1", "booking_id")
+class BookingConfirmed(BookingChanged):
+    pass
+
+
+@event_type("linli.booking.rejected.v1", "booking_id")
+class BookingRejected(BookingChanged):
+    pass
+
+
+@event_type("linli.booking.cancelled.v1", "booking_id")
+class BookingCancelled(BookingChanged):
+    pass
+
+
+@event_type("linli.booking.rescheduled.v1", "booking_id")
+class BookingRescheduled(BookingChanged):
+    previous_slot_start: datetime | None = None
+
+
+@event_type("linli.booking.no_show.v1", "booking_id")
+class BookingNoShow(BookingChanged):
+    pass
+
+
+@event_type("linli.booking.expired.v1", "booking_id")
+class BookingExpired(BookingChanged):
+    pass
+
+
+@event_type("linli.booking.started.v1", "booking_id")
+class BookingStarted(BookingChanged):
+    pass
+
+
+@event_type("linli.booking.completed.v1", "booking_id")
+class BookingCompleted(BookingChanged):
+    pass
+
+
+# ---------------------------------------------------------------- feedback
+
+
+@event_type("linli.rating.submitted.v1", "rating_id")
+class RatingSubmitted(EventData):
+    rating_id: uuid.UUID
+    booking_id: uuid.UUID
+    provider_id: uuid.UUID
+    offering_id: uuid.UUID
+    stars: int = Field(ge=1, le=5)
+    dimensions: dict[str, int] = Field(default_factory=dict)
+    submitted_at: datetime
+
+
+@event_type("linli.score.updated.v1", "subject_id")
+class ScoreUpdated(EventData):
+    """A provider's or offering's Bayesian score changed. ``score`` is on the 1–5 star scale."""
+
+    subject_kind: Literal["provider", "offering"]
+    subject_id: uuid.UUID
+    provider_id: uuid.UUID
+    score: float = Field(ge=0, le=5)
+    rating_count: int = Field(ge=0)
+    complaint_rate: float = Field(default=0.0, ge=0)
+    no_show_rate: float = Field(default=0.0, ge=0)
+
+
+class ComplaintChanged(EventData):
+    complaint_id: uuid.UUID
+    category: str
+    severity: str
+    status: str
+    provider_id: uuid.UUID | None = None
+    booking_id: uuid.UUID | None = None
+    offering_id: uuid.UUID | None = None
+    center_id: uuid.UUID | None = None
+    occurred_at: datetime
+
+
+@event_type("linli.complaint.opened.v1", "complaint_id")
+class ComplaintOpened(ComplaintChanged):
+    pass
+
+
+@event_type("linli.complaint.resolved.v1", "complaint_id")
+class ComplaintResolved(ComplaintChanged):
+    pass
+
+
+@event_type("linli.complaint.escalated.v1", "complaint_id")
+class ComplaintEscalated(ComplaintChanged):
+    pass
+
+
+@event_type("linli.need.submitted.v1", "need_id")
+class NeedSubmitted(EventData):
+    need_id: uuid.UUID
+    group_key: str
+    category_code: str
+    community_code: str | None = None
+    target_group: str | None = None
+    summary: str
+    count: int = Field(ge=1)
+    source: Literal["resident", "operator", "official", "coverage_gap"]
+    submitted_at: datetime
+
+
+# ---------------------------------------------------------------- procurement
+
+
+class FundedOffering(BaseModel):
+    """An offering a contract pays for: eligible residents book it at ``resident_price_fen``."""
+
+    model_config = ConfigDict(frozen=True)
+
+    offering_id: uuid.UUID
+    unit_price_fen: int = Field(ge=0)
+    resident_price_fen: int = Field(default=0, ge=0)
+    quota: int = Field(ge=0)
+    eligibility_tags: tuple[str, ...] = ()
+
+
+class ContractChanged(EventData):
+    contract_id: uuid.UUID
+    provider_id: uuid.UUID
+    title: str
+    amount_fen: int = Field(ge=0)
+    start_date: date
+    end_date: date
+    status: str
+    funded_offerings: tuple[FundedOffering, ...] = ()
+    occurred_at: datetime
+
+
+@event_type("linli.contract.signed.v1", "contract_id")
+class ContractSigned(ContractChanged):
+    pass
+
+
+@event_type("linli.contract.amended.v1", "contract_id")
+class ContractAmended(ContractChanged):
+    pass
+
+
+@event_type("linli.contract.terminated.v1", "contract_id")
+class ContractTerminated(ContractChanged):
+    reason: str | None = None
+
+
+@event_type("linli.notice.published.v1", "notice_id")
+class NoticePublished(EventData):
+    notice_id: uuid.UUID
+    kind: str
+    title: str
+    url_path: str
+    published_at: datetime
+    objection_deadline: date | None = None
+
+
+class ProviderSanctionChanged(EventData):
+    provider_id: uuid.UUID
+    sanction_id: uuid.UUID
+    measure: str
+    reason: str
+    until: date | None = None
+    occurred_at: datetime
+
+
+@event_type("linli.provider.sanctioned.v1", "provider_id")
+class ProviderSanctioned(ProviderSanctionChanged):
+    pass
+
+
+@event_type("linli.provider.restored.v1", "provider_id")
+class ProviderRestored(ProviderSanctionChanged):
+    pass

@@ -1,0 +1,189 @@
+"""Transactional outbox: events are rows written with the state change; a relay publishes them to JetStream.
+
+A row is claimed with a lease (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, the database write lock on SQLite),
+published with ``Nats-Msg-Id`` = event id, and marked published only after JetStream acknowledged it. If a
+relay dies between publish and mark, the lease expires, the row is published again, and JetStream's
+duplicate window drops the copy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from datetime import timedelta
+
+import structlog
+from nats.js import JetStreamContext
+from sqlalchemy import and_, delete, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from service_kit.events.contracts import EventData
+from service_kit.events.envelope import Envelope
+from service_kit.events.tables import outbox_event
+from service_kit.timeutil import utcnow
+
+log = structlog.get_logger("linli.outbox")
+
+
+async def emit(session: AsyncSession, event: EventData, *, traceparent: str | None = None) -> str:
+    """Record ``event`` in the caller's transaction; it is published only if that transaction commits."""
+    event_id = str(uuid.uuid4())
+    await session.execute(
+        insert(outbox_event).values(
+            event_id=event_id,
+            type=event.type,
+            subject=event.subject(),
+            data=event.model_dump(mode="json"),
+            traceparent=traceparent,
+            created_at=utcnow(),
+            attempts=0,
+        )
+    )
+    return event_id
+
+
+class OutboxRelay:
+    """Publishes unpublished outbox rows in order of writing. Several relays may run against one database."""
+
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        js: JetStreamContext,
+        *,
+        source: str,
+        batch_size: int = 256,
+        lease_seconds: float = 30.0,
+        poll_seconds: float = 0.5,
+        publish_timeout: float = 10.0,
+        keep_published: timedelta = timedelta(days=7),
+    ) -> None:
+        self.sessionmaker = sessionmaker
+        self.js = js
+        self.source = source
+        self.batch_size = batch_size
+        self.lease = timedelta(seconds=lease_seconds)
+        self.poll_seconds = poll_seconds
+        self.publish_timeout = publish_timeout
+        self.keep_published = keep_published
+        self.owner = str(uuid.uuid4())
+        self._wake = asyncio.Event()
+        self.published_total = 0
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self) -> None:
+        last_purge = utcnow()
+        while True:
+            try:
+                count = await self.publish_pending()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - the relay outlives database and NATS outages
+                log.warning("outbox relay pass failed", error=str(exc))
+                count = 0
+                await asyncio.sleep(self.poll_seconds)
+            if count >= self.batch_size:
+                continue
+            if utcnow() - last_purge > timedelta(hours=1):
+                await self.purge_published()
+                last_purge = utcnow()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
+            self._wake.clear()
+
+    async def _claim(self) -> list[dict[str, object]]:
+        now = utcnow()
+        claimable = (
+            select(outbox_event.c.seq)
+            .where(
+                outbox_event.c.published_at.is_(None),
+                or_(outbox_event.c.lease_until.is_(None), outbox_event.c.lease_until < now),
+            )
+            .order_by(outbox_event.c.seq)
+            .limit(self.batch_size)
+            .with_for_update(skip_locked=True)
+        )
+        async with self.sessionmaker() as session, session.begin():
+            await session.execute(
+                update(outbox_event)
+                .where(outbox_event.c.seq.in_(claimable))
+                .values(lease_owner=self.owner, lease_until=now + self.lease)
+                .execution_options(synchronize_session=False)
+            )
+            rows = await session.execute(
+                select(outbox_event)
+                .where(
+                    outbox_event.c.lease_owner == self.owner,
+                    outbox_event.c.published_at.is_(None),
+                    outbox_event.c.lease_until > now,
+                )
+                .order_by(outbox_event.c.seq)
+            )
+            return [dict(r._mapping) for r in rows]
+
+    async def publish_pending(self) -> int:
+        """One pass: claim a batch, publish it, mark what JetStream acknowledged. Returns rows published."""
+        rows = await self._claim()
+        if not rows:
+            return 0
+        futures = []
+        for row in rows:
+            envelope = Envelope(
+                id=str(row["event_id"]),
+                type=str(row["type"]),
+                source=self.source,
+                time=row["created_at"],  # type: ignore[arg-type]
+                data=row["data"],  # type: ignore[arg-type]
+                subject=row["subject"],  # type: ignore[arg-type]
+                traceparent=row["traceparent"],  # type: ignore[arg-type]
+            )
+            futures.append(await self.js.publish_async(envelope.type, envelope.payload(), headers=envelope.headers()))
+        results = await asyncio.gather(
+            *(asyncio.wait_for(f, self.publish_timeout) for f in futures), return_exceptions=True
+        )
+        acked = [row["seq"] for row, res in zip(rows, results, strict=True) if not isinstance(res, BaseException)]
+        failed = [(row["seq"], res) for row, res in zip(rows, results, strict=True) if isinstance(res, BaseException)]
+        now = utcnow()
+        async with self.sessionmaker() as session, session.begin():
+            if acked:
+                await session.execute(
+                    update(outbox_event)
+                    .where(and_(outbox_event.c.seq.in_(acked), outbox_event.c.lease_owner == self.owner))
+                    .values(published_at=now, lease_owner=None, lease_until=None)
+                )
+            for seq, exc in failed:
+                await session.execute(
+                    update(outbox_event)
+                    .where(outbox_event.c.seq == seq)
+                    .values(
+                        lease_owner=None,
+                        lease_until=None,
+                        attempts=outbox_event.c.attempts + 1,
+                        last_error=repr(exc)[:1000],
+                    )
+                )
+        if failed:
+            log.warning("outbox publish failed", failed=len(failed), published=len(acked))
+            await asyncio.sleep(self.poll_seconds)
+        self.published_total += len(acked)
+        return len(acked)
+
+    async def purge_published(self) -> None:
+        try:
+            async with self.sessionmaker() as session, session.begin():
+                await session.execute(
+                    delete(outbox_event).where(outbox_event.c.published_at < utcnow() - self.keep_published)
+                )
+        except Exception as exc:  # noqa: BLE001
+            log.warning("outbox purge failed", error=str(exc))
+
+
+async def pending_count(session: AsyncSession) -> int:
+    from sqlalchemy import func
+
+    result = await session.execute(
+        select(func.count()).select_from(outbox_event).where(outbox_event.c.published_at.is_(None))
+    )
+    return int(result.scalar_one())

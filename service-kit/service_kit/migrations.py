@@ -1,0 +1,137 @@
+"""Alembic glue shared by every service: the env.py body, the kit's own tables, programmatic upgrades."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import sqlalchemy as sa
+from alembic import command, context, op
+from alembic.config import Config
+from sqlalchemy import MetaData, pool
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import async_engine_from_config
+
+from service_kit.db import JSONDoc, UTCDateTime
+from service_kit.events.tables import kit_metadata
+
+
+def run_env(target_metadata: MetaData) -> None:
+    """The whole of a service's ``migrations/env.py``: ``run_env(Base.metadata)``."""
+    config = context.config
+    metadata = [target_metadata, kit_metadata]
+
+    def do_run(connection: Connection) -> None:
+        context.configure(
+            connection=connection,
+            target_metadata=metadata,
+            render_as_batch=connection.dialect.name == "sqlite",
+            compare_type=True,
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+
+    if context.is_offline_mode():
+        context.configure(url=config.get_main_option("sqlalchemy.url"), target_metadata=metadata, literal_binds=True)
+        with context.begin_transaction():
+            context.run_migrations()
+        return
+
+    async def run_async() -> None:
+        engine = async_engine_from_config(
+            config.get_section(config.config_ini_section, {}), prefix="sqlalchemy.", poolclass=pool.NullPool
+        )
+        async with engine.connect() as connection:
+            await connection.run_sync(do_run)
+        await engine.dispose()
+
+    asyncio.run(run_async())
+
+
+def alembic_config(service_dir: Path, database_url: str) -> Config:
+    config = Config(str(service_dir / "alembic.ini"))
+    config.set_main_option("script_location", str(service_dir / "migrations"))
+    config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
+    return config
+
+
+def upgrade(service_dir: Path, database_url: str, revision: str = "head") -> None:
+    """Apply migrations (blocking; from async code call it through ``asyncio.to_thread``)."""
+    if database_url.startswith("sqlite"):
+        path = database_url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+    command.upgrade(alembic_config(service_dir, database_url), revision)
+
+
+def downgrade(service_dir: Path, database_url: str, revision: str = "base") -> None:
+    command.downgrade(alembic_config(service_dir, database_url), revision)
+
+
+def create_kit_tables_v1() -> None:
+    """The kit's tables as of revision 1; call from each service's first migration. A later change to the kit's
+    tables comes as a new function here, called from a new migration of every service."""
+    seq = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+    op.create_table(
+        "outbox_event",
+        sa.Column("seq", seq, primary_key=True, autoincrement=True),
+        sa.Column("event_id", sa.String(36), nullable=False),
+        sa.Column("type", sa.String(120), nullable=False),
+        sa.Column("subject", sa.String(120)),
+        sa.Column("data", JSONDoc, nullable=False),
+        sa.Column("traceparent", sa.String(64)),
+        sa.Column("created_at", UTCDateTime(), nullable=False),
+        sa.Column("published_at", UTCDateTime()),
+        sa.Column("lease_owner", sa.String(36)),
+        sa.Column("lease_until", UTCDateTime()),
+        sa.Column("attempts", sa.Integer, nullable=False),
+        sa.Column("last_error", sa.Text),
+        sa.PrimaryKeyConstraint("seq", name="pk_outbox_event"),
+        sa.UniqueConstraint("event_id", name="uq_outbox_event_event_id"),
+    )
+    op.create_index("ix_outbox_event_published_at", "outbox_event", ["published_at"])
+    op.create_table(
+        "inbox_event",
+        sa.Column("consumer", sa.String(80), nullable=False),
+        sa.Column("event_id", sa.String(36), nullable=False),
+        sa.Column("type", sa.String(120), nullable=False),
+        sa.Column("processed_at", UTCDateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("consumer", "event_id", name="pk_inbox_event"),
+    )
+    op.create_table(
+        "dead_letter",
+        sa.Column("id", sa.String(36), nullable=False),
+        sa.Column("consumer", sa.String(80), nullable=False),
+        sa.Column("event_id", sa.String(120), nullable=False),
+        sa.Column("type", sa.String(120), nullable=False),
+        sa.Column("nats_subject", sa.String(200), nullable=False),
+        sa.Column("headers", JSONDoc, nullable=False),
+        sa.Column("payload", sa.LargeBinary, nullable=False),
+        sa.Column("error", sa.Text, nullable=False),
+        sa.Column("deliveries", sa.Integer, nullable=False),
+        sa.Column("status", sa.String(16), nullable=False),
+        sa.Column("created_at", UTCDateTime(), nullable=False),
+        sa.Column("replayed_at", UTCDateTime()),
+        sa.PrimaryKeyConstraint("id", name="pk_dead_letter"),
+    )
+    op.create_index("ix_dead_letter_consumer", "dead_letter", ["consumer"])
+    op.create_table(
+        "idempotency_record",
+        sa.Column("scope", sa.String(120), nullable=False),
+        sa.Column("key", sa.String(255), nullable=False),
+        sa.Column("method", sa.String(8), nullable=False),
+        sa.Column("path", sa.String(500), nullable=False),
+        sa.Column("request_hash", sa.String(64), nullable=False),
+        sa.Column("status", sa.String(16), nullable=False),
+        sa.Column("response_status", sa.Integer),
+        sa.Column("response_headers", JSONDoc),
+        sa.Column("response_body", sa.LargeBinary),
+        sa.Column("created_at", UTCDateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("scope", "key", name="pk_idempotency_record"),
+    )
+    op.create_index("ix_idempotency_record_created_at", "idempotency_record", ["created_at"])
+
+
+def drop_kit_tables_v1() -> None:
+    for table in ("idempotency_record", "dead_letter", "inbox_event", "outbox_event"):
+        op.drop_table(table)

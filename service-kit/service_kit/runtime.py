@@ -1,0 +1,122 @@
+"""What a running service holds: database, NATS, relay, consumers — shared by the API process and the worker."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+import structlog
+from nats.aio.client import Client as NATS
+from nats.js import JetStreamContext
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from service_kit.auth import TokenVerifier
+from service_kit.db import create_engine, create_sessionmaker
+from service_kit.events.bus import connect, ensure_streams
+from service_kit.events.consumer import ConsumerRunner, Subscription
+from service_kit.events.outbox import OutboxRelay
+from service_kit.settings import ServiceSettings
+
+log = structlog.get_logger("linli.runtime")
+
+BackgroundJob = Callable[["Runtime"], Awaitable[None]]
+
+
+@dataclass
+class Runtime:
+    service: str
+    settings: ServiceSettings
+    subscriptions: list[Subscription]
+    background_jobs: list[BackgroundJob]
+    engine: AsyncEngine = field(init=False)
+    sessionmaker: async_sessionmaker[AsyncSession] = field(init=False)
+    token_verifier: TokenVerifier = field(init=False)
+    nc: NATS | None = None
+    js: JetStreamContext | None = None
+    relay: OutboxRelay | None = None
+    runners: list[ConsumerRunner] = field(default_factory=list)
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    events_ready: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def __post_init__(self) -> None:
+        self.engine = create_engine(self.settings.database_url, echo=self.settings.database_echo)
+        self.sessionmaker = create_sessionmaker(self.engine)
+        self.token_verifier = TokenVerifier(self.settings)
+
+    async def start(self, *, worker: bool) -> None:
+        """Connect to NATS in the background (the API serves meanwhile); with ``worker``, run relay and consumers."""
+        self._tasks.append(asyncio.create_task(self._start_events(worker), name=f"{self.service}-events"))
+
+    async def _start_events(self, worker: bool) -> None:
+        self.nc = await connect(self.settings, name=self.service)
+        self.js = self.nc.jetstream()
+        while True:
+            try:
+                await ensure_streams(self.js, self.settings)
+                break
+            except Exception as exc:  # noqa: BLE001 - JetStream may not be ready right after a restart
+                log.warning("streams not ready", error=str(exc))
+                await asyncio.sleep(0.5)
+        if worker:
+            self.relay = OutboxRelay(
+                self.sessionmaker, self.js, source=self.service, poll_seconds=self.settings.relay_poll_seconds
+            )
+            self._tasks.append(asyncio.create_task(self.relay.run(), name=f"{self.service}-relay"))
+            for subscription in self.subscriptions:
+                runner = ConsumerRunner(
+                    subscription,
+                    service=self.service,
+                    sessionmaker=self.sessionmaker,
+                    js=self.js,
+                    stream=self.settings.stream_name,
+                    max_deliver=self.settings.consumer_max_deliver,
+                    ack_wait=self.settings.consumer_ack_wait_seconds,
+                    retry_base_seconds=self.settings.consumer_retry_base_seconds,
+                )
+                self.runners.append(runner)
+                self._tasks.append(asyncio.create_task(runner.run(), name=runner.durable))
+            for job in self.background_jobs:
+                self._tasks.append(asyncio.create_task(_forever(job, self), name=job.__name__))
+        self.events_ready.set()
+
+    def wake_relay(self) -> None:
+        if self.relay is not None:
+            self.relay.wake()
+
+    async def check_database(self) -> bool:
+        try:
+            async with self.engine.connect() as conn:
+                await asyncio.wait_for(conn.execute(text("SELECT 1")), timeout=2.0)
+            return True
+        except Exception:  # noqa: BLE001
+            return False
+
+    def nats_connected(self) -> bool:
+        return self.nc is not None and self.nc.is_connected
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+        if self.nc is not None and not self.nc.is_closed:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.nc.close(), timeout=2.0)
+        await self.engine.dispose()
+
+
+async def _forever(job: BackgroundJob, runtime: Runtime) -> None:
+    """Run a periodic job (sweeps, reminders); a failure is logged and the job is started again."""
+    while True:
+        try:
+            await job(runtime)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.exception("background job failed", job=job.__name__, error=str(exc))
+            await asyncio.sleep(1.0)

