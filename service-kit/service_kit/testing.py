@@ -261,6 +261,16 @@ class DatabaseFactory:
         shutil.copyfile(template, path)
         return f"sqlite+aiosqlite:///{path}"
 
+    def new_empty(self, name: str = "scratch") -> str:
+        """An empty database (no migrations), for tests of the kit itself."""
+        self.counter += 1
+        if self.postgres_url:
+            db = f"linli_{name}_{self.run_id}_{self.counter}"
+            self._admin(f'CREATE DATABASE "{db}"')
+            self.created.append(db)
+            return f"{self.postgres_url}/{db}"
+        return f"sqlite+aiosqlite:///{self.root / f'{name}-{self.counter}.db'}"
+
     def drop_all(self) -> None:
         if not self.postgres_url:
             return

@@ -1,0 +1,96 @@
+"""A minimal Linli service built from the kit alone, for the kit's own tests and fault tests.
+
+Its consumer counts how many times each event's effect was applied; exactly-once means every count ends at 1.
+Run as a script it is a consumer process that a fault test can SIGKILL:
+``python kit_service.py --database-url URL --nats-url URL``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from typing import Any
+
+from sqlalchemy import Column, Integer, MetaData, String, Table, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from service_kit.db import create_engine, create_sessionmaker
+from service_kit.events.bus import connect, ensure_streams
+from service_kit.events.consumer import ConsumerRunner, Subscription
+from service_kit.events.contracts import NeedSubmitted
+from service_kit.events.envelope import Envelope
+from service_kit.events.tables import kit_metadata
+from service_kit.settings import ServiceSettings
+
+test_metadata = MetaData()
+# How many times each event's effect was applied: exactly-once means every row ends at 1.
+applied = Table(
+    "applied",
+    test_metadata,
+    Column("key", String(120), primary_key=True),
+    Column("times", Integer, nullable=False),
+)
+
+
+async def record_need(session: AsyncSession, event: NeedSubmitted, envelope: Envelope) -> None:
+    row = (await session.execute(select(applied.c.times).where(applied.c.key == event.summary))).first()
+    if row is None:
+        await session.execute(applied.insert().values(key=event.summary, times=1))
+    else:
+        await session.execute(update(applied).where(applied.c.key == event.summary).values(times=applied.c.times + 1))
+
+
+def needs_subscription() -> Subscription:
+    subscription = Subscription("needs")
+    subscription.on(NeedSubmitted)(record_need)
+    return subscription
+
+
+async def create_tables(url: str) -> None:
+    engine = create_engine(url)
+    async with engine.begin() as conn:
+        await conn.run_sync(kit_metadata.create_all)
+        await conn.run_sync(test_metadata.create_all)
+    await engine.dispose()
+
+
+async def applied_counts(sessionmaker: async_sessionmaker[AsyncSession]) -> dict[str, Any]:
+    async with sessionmaker() as session:
+        rows = await session.execute(select(applied.c.key, applied.c.times))
+        return {key: times for key, times in rows}
+
+
+async def consume_forever(database_url: str, nats_url: str, handler_delay: float, ack_wait: float) -> None:
+    settings = ServiceSettings(nats_url=nats_url, database_url=database_url)
+    engine = create_engine(database_url)
+    sessionmaker = create_sessionmaker(engine)
+    nc = await connect(settings, name="kit-consumer")
+    js = nc.jetstream()
+    await ensure_streams(js, settings)
+    subscription = needs_subscription()
+    record = subscription.handlers[NeedSubmitted]
+
+    async def slow_record(session: AsyncSession, event: NeedSubmitted, envelope: Envelope) -> None:
+        await record(session, event, envelope)
+        await asyncio.sleep(handler_delay)
+
+    subscription.handlers[NeedSubmitted] = slow_record
+    runner = ConsumerRunner(
+        subscription, service="kit", sessionmaker=sessionmaker, js=js, stream="LINLI", ack_wait=ack_wait, batch_size=20
+    )
+    print("consumer ready", flush=True)
+    await runner.run()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--database-url", required=True)
+    parser.add_argument("--nats-url", required=True)
+    parser.add_argument("--handler-delay", type=float, default=0.005)
+    parser.add_argument("--ack-wait", type=float, default=2.0)
+    args = parser.parse_args()
+    try:
+        asyncio.run(consume_forever(args.database_url, args.nats_url, args.handler_delay, args.ack_wait))
+    except KeyboardInterrupt:
+        sys.exit(0)

@@ -1,0 +1,209 @@
+"""The event backbone against a real nats-server: outbox relay, inbox consumer, dead letters."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import nats
+import pytest
+from nats.js import JetStreamContext
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from service_kit.events.bus import ensure_streams
+from service_kit.events.consumer import ConsumerRunner
+from service_kit.events.contracts import NeedSubmitted
+from service_kit.events.envelope import Envelope, MalformedEvent
+from service_kit.events.outbox import OutboxRelay, emit, pending_count
+from service_kit.events.tables import dead_letter, inbox_event
+from service_kit.settings import ServiceSettings
+from service_kit.testing import eventually
+
+from .kit_service import applied_counts, needs_subscription
+
+
+def need(key: str) -> NeedSubmitted:
+    return NeedSubmitted(
+        need_id=uuid.uuid4(),
+        group_key=f"elderly.meal_table:{key}",
+        category_code="elderly.meal_table",
+        summary=key,
+        count=1,
+        source="resident",
+        submitted_at=datetime.now(UTC),
+    )
+
+
+@pytest.fixture
+async def js(nats_url: str) -> AsyncIterator[JetStreamContext]:
+    nc = await nats.connect(nats_url)
+    jetstream = nc.jetstream()
+    await ensure_streams(jetstream, ServiceSettings(nats_url=nats_url))
+    yield jetstream
+    await nc.close()
+
+
+@contextlib.asynccontextmanager
+async def running(*coroutines: object) -> AsyncIterator[None]:
+    tasks = [asyncio.create_task(c) for c in coroutines]  # type: ignore[arg-type]
+    try:
+        yield
+    finally:
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+async def publish_direct(js: JetStreamContext, event: NeedSubmitted, *, event_id: str | None = None) -> str:
+    envelope = Envelope.wrap(event, source="test", event_id=event_id)
+    await js.publish(envelope.type, envelope.payload(), headers=envelope.headers())
+    return envelope.id
+
+
+async def test_only_committed_events_leave_the_outbox(
+    kit_sessionmaker: async_sessionmaker[AsyncSession], js: JetStreamContext
+) -> None:
+    with contextlib.suppress(RuntimeError):
+        async with kit_sessionmaker() as session, session.begin():
+            await emit(session, need("rolled-back"))
+            raise RuntimeError("the state change failed")
+    async with kit_sessionmaker() as session, session.begin():
+        await emit(session, need("committed"))
+
+    relay = OutboxRelay(kit_sessionmaker, js, source="kit-test")
+    assert await relay.publish_pending() == 1
+    assert await relay.publish_pending() == 0
+
+    sub = await js.pull_subscribe(NeedSubmitted.type, durable="check")
+    [msg] = await sub.fetch(1, timeout=2)
+    envelope = Envelope.from_message(msg.headers, msg.data)
+    assert envelope.type == "linli.need.submitted.v1"
+    assert envelope.source == "kit-test"
+    assert msg.headers is not None
+    assert msg.headers["Nats-Msg-Id"] == envelope.id == msg.headers["ce-id"]
+    assert msg.headers["ce-specversion"] == "1.0"
+    parsed = envelope.parse()
+    assert isinstance(parsed, NeedSubmitted)
+    assert parsed.summary == "committed"
+    async with kit_sessionmaker() as session:
+        assert await pending_count(session) == 0
+
+
+async def test_two_relays_never_publish_a_row_twice(
+    kit_sessionmaker: async_sessionmaker[AsyncSession], js: JetStreamContext
+) -> None:
+    for batch in range(10):
+        async with kit_sessionmaker() as session, session.begin():
+            for i in range(30):
+                await emit(session, need(f"r{batch}-{i}"))
+    relays = [OutboxRelay(kit_sessionmaker, js, source="kit-test", batch_size=16) for _ in range(2)]
+
+    async def drain(relay: OutboxRelay) -> None:
+        while await relay.publish_pending():
+            pass
+
+    await asyncio.gather(*(drain(r) for r in relays))
+    counts = [r.published_total for r in relays]
+    print(f"relay publish counts: {counts}")
+    assert sum(counts) == 300
+    info = await js.stream_info("LINLI")
+    assert info.state.messages == 300
+
+
+async def test_redelivered_event_is_applied_once(
+    kit_sessionmaker: async_sessionmaker[AsyncSession], js: JetStreamContext
+) -> None:
+    event = need("once")
+    event_id = str(uuid.uuid4())
+    await publish_direct(js, event, event_id=event_id)
+    # The same event again, past the duplicate window (as after a relay crash long ago): a new stream message.
+    envelope = Envelope.wrap(event, source="test", event_id=event_id)
+    headers = envelope.headers() | {"Nats-Msg-Id": f"{event_id}-again"}
+    await js.publish(envelope.type, envelope.payload(), headers=headers)
+
+    runner = ConsumerRunner(needs_subscription(), service="kit", sessionmaker=kit_sessionmaker, js=js, stream="LINLI")
+    async with running(runner.run()):
+        await eventually(lambda: _value(runner.applied + runner.duplicates == 2))
+    assert await applied_counts(kit_sessionmaker) == {"once": 1}
+    assert (runner.applied, runner.duplicates) == (1, 1)
+
+
+async def test_poison_message_is_dead_lettered_and_the_stream_keeps_flowing(
+    kit_sessionmaker: async_sessionmaker[AsyncSession], js: JetStreamContext
+) -> None:
+    attempts: list[str] = []
+    subscription = needs_subscription()
+    record = subscription.handlers[NeedSubmitted]
+
+    async def fragile(session: AsyncSession, event: NeedSubmitted, envelope: Envelope) -> None:
+        attempts.append(event.summary)
+        if event.summary == "poison":
+            raise RuntimeError("cannot apply this need")
+        await record(session, event, envelope)
+
+    subscription.handlers[NeedSubmitted] = fragile
+    await publish_direct(js, need("before"))
+    await publish_direct(js, need("poison"))
+    await publish_direct(js, need("after"))
+    # A message that is not a CloudEvent at all goes straight to the dead letters.
+    await js.publish(NeedSubmitted.type, b"{not json", headers={"Nats-Msg-Id": "garbage"})
+
+    runner = ConsumerRunner(
+        subscription,
+        service="kit",
+        sessionmaker=kit_sessionmaker,
+        js=js,
+        stream="LINLI",
+        max_deliver=3,
+        retry_base_seconds=0.05,
+    )
+    async with running(runner.run()):
+        await eventually(lambda: _value(runner.dead_lettered == 2))
+    print(f"attempts on the poison message: {attempts.count('poison')}, dead letters: {runner.dead_lettered}")
+    assert attempts.count("poison") == 3
+    assert await applied_counts(kit_sessionmaker) == {"before": 1, "after": 1}
+    async with kit_sessionmaker() as session:
+        rows = (await session.execute(select(dead_letter).order_by(dead_letter.c.created_at))).all()
+    letters = {r._mapping["type"]: r._mapping for r in rows}
+    assert letters[NeedSubmitted.type]["deliveries"] == 3
+    assert "cannot apply this need" in letters[NeedSubmitted.type]["error"]
+    assert letters["unknown"]["deliveries"] == 1
+    dlq = await js.stream_info("LINLI_DLQ")
+    assert dlq.state.messages == 2
+
+
+async def test_envelope_rejects_what_is_not_a_linli_event() -> None:
+    good = Envelope.wrap(need("x"), source="test")
+    with pytest.raises(MalformedEvent):
+        Envelope.from_message({}, good.payload())
+    with pytest.raises(MalformedEvent):
+        Envelope.from_message(good.headers(), b"[1, 2]")
+    bad_type = good.headers() | {"ce-type": "linli.unknown.v1"}
+    with pytest.raises(MalformedEvent):
+        Envelope.from_message(bad_type, good.payload()).parse()
+    wrong_payload = Envelope.from_message(good.headers(), b'{"need_id": "not-a-uuid"}')
+    with pytest.raises(MalformedEvent):
+        wrong_payload.parse()
+
+
+async def test_inbox_records_every_applied_event(
+    kit_sessionmaker: async_sessionmaker[AsyncSession], js: JetStreamContext
+) -> None:
+    for i in range(5):
+        await publish_direct(js, need(f"n{i}"))
+    runner = ConsumerRunner(needs_subscription(), service="kit", sessionmaker=kit_sessionmaker, js=js, stream="LINLI")
+    async with running(runner.run()):
+        await eventually(lambda: _value(runner.applied == 5))
+    async with kit_sessionmaker() as session:
+        count = (await session.execute(select(func.count()).select_from(inbox_event))).scalar_one()
+    assert count == 5
+
+
+async def _value(value: bool) -> bool:
+    return value
