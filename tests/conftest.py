@@ -1,0 +1,64 @@
+"""Whole-stack fixtures: the real launcher starts nats-server, the four services and the gateway as processes."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from service_kit.testing import DatabaseFactory, free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "deploy"))
+
+from demo_data import DEMO_ACCOUNTS, DEMO_PASSWORD  # noqa: E402
+from devstack import GATEWAY, SERVICES, DevStack  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory, database_factory: DatabaseFactory) -> Iterator[DevStack]:
+    var_dir = tmp_path_factory.mktemp("stack")
+    databases = {}
+    if os.environ.get("LINLI_TEST_POSTGRES_URL"):
+        databases = {s.name: database_factory.new_empty(s.name) for s in (*SERVICES, GATEWAY)}
+    dev = DevStack(
+        var_dir=var_dir,
+        gateway_port=free_port(),
+        nats_port=free_port(),
+        service_ports={s.name: free_port() for s in SERVICES},
+        database_urls=databases,
+        extra_env={"LINLI_LOG_LEVEL": "WARNING", "LINLI_RELAY_POLL_SECONDS": "0.1"},
+    )
+    dev.allocate_ports()
+    dev.var_dir.mkdir(parents=True, exist_ok=True)
+    dev.migrate()
+    dev.bootstrap_accounts(DEMO_ACCOUNTS)
+    try:
+        dev.start_nats()
+        for service in SERVICES:
+            dev.start_service(service, dev.service_ports[service.name])
+        dev.start_service(GATEWAY, dev.gateway_port)
+        dev.wait_healthy(60)
+        yield dev
+    finally:
+        dev.stop()
+        for name in ("registry", "booking", "procurement", "feedback", "gateway"):
+            log = var_dir / "logs" / f"{name}.log"
+            if log.exists() and "Traceback" in log.read_text(errors="replace"):
+                print(f"\n--- {name}.log (has a traceback) ---\n{log.read_text(errors='replace')[-4000:]}")
+
+
+@pytest.fixture
+def gateway(stack: DevStack) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=stack.gateway_url, timeout=30.0) as client:
+        yield client
+
+
+def login(client: httpx.Client, username: str, password: str = DEMO_PASSWORD) -> dict[str, str]:
+    response = client.post("/api/v1/auth/token", json={"username": username, "password": password})
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}

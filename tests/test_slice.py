@@ -1,0 +1,222 @@
+"""The first vertical slice through the gateway, over real HTTP and real NATS, as a new user would drive it:
+an organization is verified, publishes an offering, the government funds it, an operator books it for an
+elderly caller, the provider delivers it, the resident's rating reaches the provider's score, and the
+completed visit counts as a deliverable of the contract."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from datetime import date, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from stdnum.cn import uscc
+
+from .conftest import login
+
+pytestmark = pytest.mark.stack
+
+
+def wait_for(check: Callable[[], Any], timeout: float = 30.0) -> Any:
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(0.1)
+    raise AssertionError(f"not reached within {timeout}s: {last!r}")
+
+
+def new_uscc() -> str:
+    body = "91110111MA" + uuid.uuid4().hex[:7].upper()
+    return body + uscc.calc_check_digit(body)
+
+
+def test_vertical_slice(gateway: httpx.Client) -> None:
+    official = login(gateway, "official")
+    admin = login(gateway, "admin")
+    operator = login(gateway, "operator")
+
+    # An official registers and verifies a provider; the provider gets an account of its own.
+    org = gateway.post(
+        "/api/v1/organizations",
+        headers=official,
+        json={"name_zh": "时代家和助餐服务社", "kind": "public_welfare", "uscc": new_uscc()},
+    )
+    assert org.status_code == 201, org.text
+    provider_id = org.json()["id"]
+    verified = gateway.post(f"/api/v1/organizations/{provider_id}/verify", headers=official, json={})
+    assert verified.status_code == 200, verified.text
+    username = f"provider-{provider_id[:8]}"
+    account = gateway.post(
+        "/api/v1/accounts",
+        headers=admin,
+        json={
+            "username": username,
+            "password": "a-long-provider-password",
+            "roles": ["provider_admin"],
+            "name": "时代家和助餐服务社",
+            "provider_id": provider_id,
+        },
+    )
+    assert account.status_code == 201, account.text
+    provider = login(gateway, username, "a-long-provider-password")
+
+    # The provider publishes a meal table open every day; booking-service learns it from the event.
+    offering = gateway.post(
+        "/api/v1/offerings",
+        headers=provider,
+        json={
+            "provider_id": provider_id,
+            "category_code": "elderly.meal_table",
+            "name_zh": "老年餐桌（午餐）",
+            "name_en": "Meal table (lunch)",
+            "mode": "at_center",
+            "price_fen": 1500,
+            "duration_minutes": 60,
+            "capacity_per_slot": 10,
+            "weekly_rules": [{"weekday": d, "start": "11:00", "end": "13:00"} for d in range(7)],
+            "target_groups": ["elderly"],
+            "auto_confirm": False,
+        },
+    )
+    assert offering.status_code == 201, offering.text
+    offering_id = offering.json()["id"]
+    published = gateway.post(f"/api/v1/offerings/{offering_id}/publish", headers=provider, json={})
+    assert published.status_code == 200, published.text
+
+    start, end = date.today() + timedelta(days=1), date.today() + timedelta(days=7)
+
+    def slots() -> list[dict[str, Any]]:
+        response = gateway.get(
+            "/api/v1/availability",
+            headers=operator,
+            params={"offering_id": offering_id, "from": start.isoformat(), "to": end.isoformat()},
+        )
+        return response.json().get("slots", []) if response.status_code == 200 else []
+
+    available = wait_for(slots)
+    slot = available[0]
+
+    # The district funds the meal table for residents aged 80 and over.
+    contract = gateway.post(
+        "/api/v1/contracts",
+        headers=official,
+        json={
+            "title": "老年餐桌助餐服务项目",
+            "provider_id": provider_id,
+            "amount_fen": 300_000,
+            "start_date": date.today().isoformat(),
+            "end_date": (date.today() + timedelta(days=300)).isoformat(),
+            "funded_offerings": [
+                {
+                    "offering_id": offering_id,
+                    "unit_price_fen": 1500,
+                    "resident_price_fen": 0,
+                    "quota": 100,
+                    "eligibility_tags": ["age_80_plus"],
+                }
+            ],
+        },
+    )
+    assert contract.status_code == 201, contract.text
+    contract_id = contract.json()["id"]
+    signed = gateway.post(f"/api/v1/contracts/{contract_id}/sign", headers=official, json={})
+    assert signed.status_code == 200, signed.text
+
+    # An elderly caller phones in; the operator registers her and books the funded lunch.
+    phone = f"139{uuid.uuid4().int % 10**8:08d}"
+    resident = gateway.post(
+        "/api/v1/residents",
+        headers=operator,
+        json={
+            "name": "王秀英",
+            "phone": phone,
+            "community_code": "fangshan.gongchen.shidai_jiahe",
+            "eligibility_tags": ["age_80_plus", "living_alone"],
+            "consent": {"version": "2026-11", "channel": "phone"},
+        },
+    )
+    assert resident.status_code == 201, resident.text
+    resident_id = resident.json()["id"]
+
+    def book() -> dict[str, Any] | None:
+        response = gateway.post(
+            "/api/v1/bookings",
+            headers=operator | {"Idempotency-Key": f"slice-{resident_id}"},
+            json={
+                "offering_id": offering_id,
+                "slot_start": slot["start"],
+                "resident_id": resident_id,
+                "channel": "phone",
+            },
+        )
+        assert response.status_code == 201, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    booking = book()
+    assert booking is not None
+    booking_id = booking["id"]
+    assert booking["status"] == "requested"
+    # A retried POST with the same key returns the same booking, not a second one.
+    assert book()["id"] == booking_id  # type: ignore[index]
+
+    # The funded program reaches booking-service by event; a booking made after that is free for her.
+    for step in ("confirm", "start", "complete"):
+        response = gateway.post(f"/api/v1/bookings/{booking_id}/{step}", headers=provider, json={})
+        assert response.status_code == 200, f"{step}: {response.text}"
+    assert response.json()["status"] == "completed"
+
+    # feedback-service opened a rating invitation from booking.completed.
+    def invitation() -> bool:
+        response = gateway.get("/api/v1/rating-invitations", headers=operator, params={"resident_id": resident_id})
+        return response.status_code == 200 and any(i["booking_id"] == booking_id for i in response.json()["items"])
+
+    wait_for(invitation)
+    rating = gateway.post(
+        "/api/v1/ratings",
+        headers=operator,
+        json={"booking_id": booking_id, "stars": 5, "comment": "饭菜可口，送餐及时，电话13800138000"},
+    )
+    assert rating.status_code == 201, rating.text
+    assert "13800138000" not in rating.text
+
+    # The registry's score for the provider follows rating.submitted.
+    def scored() -> dict[str, Any] | None:
+        body = gateway.get(f"/api/v1/organizations/{provider_id}", headers=official).json()
+        return body if body.get("score", {}).get("count") == 1 else None
+
+    org_after = wait_for(scored)
+    assert org_after["score"]["average"] == 5
+
+    # Procurement counted the completed visit as a deliverable of the contract.
+    def delivered() -> list[dict[str, Any]]:
+        response = gateway.get(f"/api/v1/contracts/{contract_id}/deliverables", headers=official)
+        return response.json()["items"] if response.status_code == 200 else []
+
+    [deliverable] = wait_for(delivered)
+    assert deliverable["booking_id"] == booking_id
+
+
+def test_gateway_health_reports_every_service(gateway: httpx.Client) -> None:
+    health = gateway.get("/healthz")
+    assert health.status_code == 200
+    assert health.json()["services"] == {
+        "registry": "ok",
+        "booking": "ok",
+        "procurement": "ok",
+        "feedback": "ok",
+    }
+
+
+def test_aggregated_openapi_lists_every_service(gateway: httpx.Client) -> None:
+    spec = gateway.get("/openapi.json").json()
+    paths = spec["paths"]
+    for path in ("/api/v1/organizations", "/api/v1/bookings", "/api/v1/contracts", "/api/v1/ratings"):
+        assert path in paths, path
+    assert not spec.get("x-linli-missing")
