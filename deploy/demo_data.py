@@ -160,9 +160,7 @@ class DemoLoader:
 
     def login(self, username: str) -> dict[str, str]:
         if username not in self.tokens:
-            response = self.client.post(
-                "/api/v1/auth/token", json={"username": username, "password": DEMO_PASSWORD}
-            )
+            response = self.client.post("/api/v1/auth/token", json={"username": username, "password": DEMO_PASSWORD})
             response.raise_for_status()
             self.tokens[username] = response.json()["access_token"]
         return {"Authorization": f"Bearer {self.tokens[username]}"}
@@ -204,7 +202,9 @@ class DemoLoader:
         for offering in spec["offerings"]:
             existing = by_name.get(offering["name_zh"])
             if existing is None:
-                existing = self.call("POST", "/api/v1/offerings", user, json={**offering, "provider_id": provider["id"]})
+                existing = self.call(
+                    "POST", "/api/v1/offerings", user, json={**offering, "provider_id": provider["id"]}
+                )
             if existing["status"] != "published":
                 existing = self.call("POST", f"/api/v1/offerings/{existing['id']}/publish", user, json={})
             result.append(existing)

@@ -100,7 +100,9 @@ class DevStack:
         self.nats_port = pick_port(self.nats_port, taken)
         self.gateway_port = pick_port(self.gateway_port, taken)
         for service in SERVICES:
-            self.service_ports[service.name] = pick_port(self.service_ports.get(service.name, service.default_port), taken)
+            self.service_ports[service.name] = pick_port(
+                self.service_ports.get(service.name, service.default_port), taken
+            )
 
     def migrate(self) -> None:
         for service in (*SERVICES, GATEWAY):
@@ -152,7 +154,8 @@ class DevStack:
         self._spawn(name or service.name, command)
 
     def bootstrap_accounts(self, accounts: list[dict[str, object]]) -> None:
-        """Create or update staff accounts straight in the gateway's database (its own CLI)."""
+        """Create or update staff accounts straight in the gateway's database (its own CLI), in parallel."""
+        running = []
         for account in accounts:
             command = [
                 sys.executable, "-m", "gateway.accounts", "create",
@@ -164,7 +167,10 @@ class DevStack:
                 command += ["--role", str(role)]
             if account.get("provider_id"):
                 command += ["--provider-id", str(account["provider_id"])]
-            subprocess.run(command, env=self.env(), cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+            running.append(subprocess.Popen(command, env=self.env(), cwd=ROOT, stdout=subprocess.DEVNULL))
+        for process in running:
+            if process.wait(120) != 0:
+                raise RuntimeError(f"creating a demo account failed: {process.args!r}")
 
     def start(self, *, timeout: float = 60.0) -> None:
         self.var_dir.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,1 @@
+"""The Linli gateway: the only public entry — token issuer, routing to the services, aggregated OpenAPI."""

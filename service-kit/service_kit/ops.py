@@ -49,9 +49,11 @@ def _to_model(row: Any) -> DeadLetter:
     return DeadLetter(**{k: row[k] for k in DeadLetter.model_fields if k != "data"}, data=data)
 
 
+Admin = Annotated[Principal, Depends(require_roles(Role.admin))]
+
+
 def dead_letter_router(service: str) -> APIRouter:
     router = APIRouter(prefix=f"/api/v1/ops/{service}/dead-letters", tags=["operations"])
-    Admin = Annotated[Principal, Depends(require_roles(Role.admin))]
 
     @router.get("", response_model=DeadLetterPage, responses=error_responses(401, 403))
     async def list_dead_letters(

@@ -1,0 +1,35 @@
+"""``python -m gateway``: apply the gateway's migrations, then serve."""
+
+from __future__ import annotations
+
+import argparse
+
+import uvicorn
+
+from gateway.app import SERVICE_DIR, create_app
+from gateway.config import GatewaySettings
+from service_kit import migrations
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m gateway", description="Run the Linli gateway.")
+    parser.add_argument("--host", help="interface to listen on (default: LINLI_HOST or 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="port to listen on (default: LINLI_PORT or 8100)")
+    parser.add_argument(
+        "--no-migrate", action="store_true", help="do not apply migrations first (a deploy job applies them)"
+    )
+    args = parser.parse_args(argv)
+    settings = GatewaySettings()
+    if not args.no_migrate:
+        migrations.upgrade(SERVICE_DIR, settings.database_url)
+    uvicorn.run(
+        create_app(settings),
+        host=args.host or settings.host,
+        port=args.port or settings.port,
+        log_config=None,
+        server_header=False,
+    )
+
+
+if __name__ == "__main__":
+    main()

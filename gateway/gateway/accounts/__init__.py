@@ -1,0 +1,1 @@
+"""Staff accounts: who may sign in at the gateway, with which roles."""

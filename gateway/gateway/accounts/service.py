@@ -1,0 +1,69 @@
+"""The rules of staff accounts: unique usernames, argon2id hashes, one answer for every failed sign-in."""
+
+import uuid
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.accounts import repository
+from gateway.accounts.models import Account
+from gateway.accounts.passwords import hash_password, spend_verification_time, verify_password
+from gateway.accounts.schemas import AccountCreate
+from service_kit.errors import Conflict, NotFound, Unauthorized
+
+WRONG_CREDENTIALS = "The username or password is wrong."
+
+
+async def create(session: AsyncSession, data: AccountCreate) -> Account:
+    if await repository.get_by_username(session, data.username) is not None:
+        raise Conflict(f"The username {data.username!r} is taken.", code="username_taken")
+    account = Account(
+        username=data.username,
+        password_hash=await hash_password(data.password),
+        roles=[str(role) for role in data.roles],
+        name=data.name,
+        provider_id=data.provider_id,
+        resident_id=data.resident_id,
+        active=True,
+    )
+    try:
+        return await repository.add(session, account)
+    except IntegrityError as exc:  # another request took the username meanwhile
+        raise Conflict(f"The username {data.username!r} is taken.", code="username_taken") from exc
+
+
+async def create_or_update(session: AsyncSession, data: AccountCreate) -> tuple[Account, bool]:
+    """Bootstrap (the CLI): create the account, or reset an existing one to exactly ``data``, active.
+    Returns the account and whether it was created."""
+    account = await repository.get_by_username(session, data.username)
+    if account is None:
+        return await create(session, data), True
+    account.password_hash = await hash_password(data.password)
+    account.roles = [str(role) for role in data.roles]
+    account.name = data.name
+    account.provider_id = data.provider_id
+    account.resident_id = data.resident_id
+    account.active = True
+    await session.flush()
+    return account, False
+
+
+async def get(session: AsyncSession, account_id: uuid.UUID) -> Account:
+    account = await repository.get(session, account_id)
+    if account is None:
+        raise NotFound("No such account.", code="account_not_found")
+    return account
+
+
+async def authenticate(session: AsyncSession, username: str, password: str) -> Account:
+    """The active account with this username and password; any failure gives the same answer."""
+    account = await repository.get_by_username(session, username.strip().lower())
+    if account is None:
+        await spend_verification_time(password)
+        raise Unauthorized(WRONG_CREDENTIALS, code="invalid_credentials")
+    valid, updated_hash = await verify_password(password, account.password_hash)
+    if not valid or not account.active:
+        raise Unauthorized(WRONG_CREDENTIALS, code="invalid_credentials")
+    if updated_hash is not None:
+        account.password_hash = updated_hash
+    return account

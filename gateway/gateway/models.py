@@ -1,0 +1,15 @@
+"""The gateway's declarative base; each module's models live in ``<module>/models.py`` and import it."""
+
+from sqlalchemy.orm import DeclarativeBase
+
+from service_kit.db import TYPE_ANNOTATION_MAP, new_metadata
+
+
+class Base(DeclarativeBase):
+    metadata = new_metadata()
+    type_annotation_map = TYPE_ANNOTATION_MAP
+
+
+def load_models() -> None:
+    """Import every module's models so ``Base.metadata`` is complete (for Alembic)."""
+    import gateway.accounts.models  # noqa: F401

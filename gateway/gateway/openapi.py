@@ -1,0 +1,151 @@
+"""One OpenAPI document for all of Linli: the gateway's own operations plus every service's.
+
+Each service's paths are taken only where the route table sends them to that service. Component schemas
+with the same name and the same content are shared; when two services mean different things by one name,
+the later one's schema is renamed ``<service>_<Name>`` and its ``$ref``s are rewritten (a schema that
+refers to a renamed one differs as well, and is renamed with it). A service that cannot be reached is
+left out and listed under ``x-linli-missing``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import HTMLResponse, JSONResponse
+
+from gateway.routes import UPSTREAMS, owner_of
+from gateway.upstreams import Upstreams
+from service_kit.errors import Problem
+
+SCHEMA_REF = "#/components/schemas/"
+
+
+def rewrite_refs(node: Any, renames: Mapping[str, str]) -> Any:
+    """A copy of ``node`` whose references to renamed component schemas point at the new names."""
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        copied = {key: rewrite_refs(value, renames) for key, value in node.items()}
+        if isinstance(ref, str) and ref.startswith(SCHEMA_REF) and ref[len(SCHEMA_REF) :] in renames:
+            copied["$ref"] = SCHEMA_REF + renames[ref[len(SCHEMA_REF) :]]
+        return copied
+    if isinstance(node, list):
+        return [rewrite_refs(item, renames) for item in node]
+    return node
+
+
+def _clashing_schemas(service: str, theirs: Mapping[str, Any], ours: Mapping[str, Any]) -> dict[str, str]:
+    """Which of a service's schemas must be renamed, and to what: repeated until renaming one makes no other
+    schema (one that refers to it) differ from ours."""
+    renames: dict[str, str] = {}
+    changed = True
+    while changed:
+        changed = False
+        for name, schema in theirs.items():
+            if name in renames or name not in ours or ours[name] == rewrite_refs(schema, renames):
+                continue
+            candidate, n = f"{service}_{name}", 2
+            while candidate in ours or candidate in theirs:
+                candidate, n = f"{service}_{name}_{n}", n + 1
+            renames[name] = candidate
+            changed = True
+    return renames
+
+
+def merge_openapi(
+    gateway_document: Mapping[str, Any], services: Mapping[str, Mapping[str, Any] | None]
+) -> dict[str, Any]:
+    """The gateway's document extended with each service's (None: the service is missing)."""
+    merged: dict[str, Any] = copy.deepcopy(dict(gateway_document))
+    paths: dict[str, Any] = merged.setdefault("paths", {})
+    components: dict[str, Any] = merged.setdefault("components", {})
+    schemas: dict[str, Any] = components.setdefault("schemas", {})
+    tag_names = {tag.get("name") for tag in merged.get("tags", [])}
+    missing: list[str] = []
+    for service, document in services.items():
+        if document is None:
+            missing.append(service)
+            continue
+        their_components: Mapping[str, Any] = document.get("components") or {}
+        their_schemas: Mapping[str, Any] = their_components.get("schemas") or {}
+        renames = _clashing_schemas(service, their_schemas, schemas)
+        for name, schema in their_schemas.items():
+            schemas.setdefault(renames.get(name, name), rewrite_refs(schema, renames))
+        for kind, entries in their_components.items():
+            if kind != "schemas" and isinstance(entries, Mapping):
+                bucket = components.setdefault(kind, {})
+                for name, entry in entries.items():
+                    bucket.setdefault(name, rewrite_refs(entry, renames))
+        for path, item in (document.get("paths") or {}).items():
+            if owner_of(path) == service:
+                paths.setdefault(path, rewrite_refs(item, renames))
+        for tag in document.get("tags") or []:
+            if isinstance(tag, Mapping) and tag.get("name") not in tag_names:
+                merged.setdefault("tags", []).append(dict(tag))
+                tag_names.add(tag.get("name"))
+    merged["x-linli-missing"] = missing
+    return merged
+
+
+class OpenAPIAggregator:
+    """Builds the merged document and keeps it for ``cache_seconds`` (one rebuild at a time)."""
+
+    def __init__(self, app: FastAPI, upstreams: Upstreams, cache_seconds: float) -> None:
+        self.app = app
+        self.upstreams = upstreams
+        self.cache_seconds = cache_seconds
+        self._own: dict[str, Any] | None = None
+        self._cached: tuple[float, dict[str, Any]] | None = None
+        self._lock = asyncio.Lock()
+
+    def gateway_document(self) -> dict[str, Any]:
+        if self._own is None:
+            document = get_openapi(
+                title=self.app.title,
+                version=self.app.version,
+                description=self.app.description,
+                routes=self.app.routes,
+            )
+            components = document.setdefault("components", {})
+            components.setdefault("schemas", {}).setdefault("Problem", Problem.model_json_schema())
+            components["securitySchemes"] = {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
+            # A bearer token where an operation needs one; many (public notices, open data) do not.
+            document["security"] = [{"bearerAuth": []}, {}]
+            self._own = document
+        return self._own
+
+    def _fresh(self) -> dict[str, Any] | None:
+        if self._cached is not None and time.monotonic() - self._cached[0] < self.cache_seconds:
+            return self._cached[1]
+        return None
+
+    async def document(self) -> dict[str, Any]:
+        if (cached := self._fresh()) is not None:
+            return cached
+        async with self._lock:
+            if (cached := self._fresh()) is not None:
+                return cached
+            documents = await asyncio.gather(*(self.upstreams.openapi(name) for name in UPSTREAMS))
+            merged = merge_openapi(self.gateway_document(), dict(zip(UPSTREAMS, documents, strict=True)))
+            self._cached = (time.monotonic(), merged)
+            return merged
+
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/openapi.json")
+async def openapi_document(request: Request) -> JSONResponse:
+    aggregator: OpenAPIAggregator = request.app.state.openapi
+    return JSONResponse(await aggregator.document())
+
+
+@router.get("/docs")
+async def swagger_ui(request: Request) -> HTMLResponse:
+    return get_swagger_ui_html(openapi_url="/openapi.json", title=f"{request.app.title} — API")

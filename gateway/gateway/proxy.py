@@ -1,0 +1,185 @@
+"""Forwarding: every path the gateway does not serve itself goes to the service that owns it.
+
+Method, path, query, body and end-to-end headers go through unchanged; hop-by-hop headers are dropped;
+``X-Forwarded-*`` and ``X-Request-ID`` are added. The response streams back as the service sends it.
+A bearer token is checked here too (services check it again), so a bad token is refused at the edge.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import aiohttp
+import structlog
+from asgi_correlation_id import correlation_id
+from multidict import CIMultiDict
+from starlette.requests import Request
+from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocketClose
+from yarl import URL
+
+from gateway.config import GatewaySettings
+from gateway.errors import RETRY_AFTER_SECONDS, BadGateway, UpstreamTimeout, UpstreamUnavailable
+from gateway.routes import GATEWAY, owner_of
+from gateway.upstreams import Upstreams
+from service_kit.auth import TokenVerifier
+from service_kit.errors import LinliError, NotFound, Unauthorized, problem_response
+
+log = structlog.get_logger("linli.gateway.proxy")
+
+HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+    }
+)
+# Set by the gateway itself rather than copied from the caller (the body is already read: no ``Expect``).
+_REPLACED_REQUEST_HEADERS = frozenset(
+    {"host", "content-length", "expect", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "x-request-id"}
+)
+# Set by the gateway's own server and middleware (the request id is the same one): never twice in a response.
+_REPLACED_RESPONSE_HEADERS = frozenset({"x-request-id", "date", "server"})
+# The connection failed before any answer (refused, connect timeout, closed by the service).
+CONNECTION_FAILURES = (aiohttp.ConnectionTimeoutError, aiohttp.ClientConnectorError, aiohttp.ServerDisconnectedError)
+# Methods retried once when the connection to the service fails; never a write.
+RETRIED_METHODS = frozenset({"GET", "HEAD"})
+CHUNK_BYTES = 64 * 1024
+
+
+def _connection_tokens(value: str | None) -> set[str]:
+    """Headers named in ``Connection`` are hop-by-hop too (RFC 9110 §7.6.1)."""
+    return {token.strip().lower() for token in (value or "").split(",") if token.strip()}
+
+
+def request_headers(request: Request) -> CIMultiDict[str]:
+    dropped = HOP_BY_HOP | _REPLACED_REQUEST_HEADERS | _connection_tokens(request.headers.get("connection"))
+    headers: CIMultiDict[str] = CIMultiDict()
+    for raw_name, raw_value in request.headers.raw:
+        name = raw_name.decode("latin-1")
+        if name.lower() not in dropped:
+            headers.add(name, raw_value.decode("latin-1"))
+    forwarded_for = [request.headers.get("x-forwarded-for"), request.client.host if request.client else None]
+    if any(forwarded_for):
+        headers["X-Forwarded-For"] = ", ".join(part for part in forwarded_for if part)
+    headers["X-Forwarded-Proto"] = request.url.scheme
+    if host := request.headers.get("host"):
+        headers["X-Forwarded-Host"] = host
+    headers["X-Request-ID"] = correlation_id.get() or uuid.uuid4().hex
+    return headers
+
+
+def response_headers(response: aiohttp.ClientResponse) -> list[tuple[bytes, bytes]]:
+    dropped = HOP_BY_HOP | _REPLACED_RESPONSE_HEADERS | _connection_tokens(response.headers.get("Connection"))
+    return [
+        (name.lower(), value) for name, value in response.raw_headers if name.decode("latin-1").lower() not in dropped
+    ]
+
+
+def _bearer_token(request: Request) -> str | None:
+    """The bearer token (empty when the header names the scheme but carries none); None when there is none."""
+    scheme, _, token = request.headers.get("authorization", "").strip().partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else None
+
+
+class Proxy:
+    """The router's fallback app: reached only when no gateway route matched the path."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await WebSocketClose()(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        try:
+            upstream, response = await self._forward(request)
+        except LinliError as exc:
+            headers = {}
+            if "retry_after" in exc.extra:
+                headers["Retry-After"] = str(exc.extra["retry_after"])
+            if exc.status == 401:
+                headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
+            await problem_response(exc.to_problem(request.url.path), headers)(scope, receive, send)
+            return
+        await self._stream_back(upstream, response, send)
+
+    async def _forward(self, request: Request) -> tuple[str, aiohttp.ClientResponse]:
+        upstream = owner_of(request.url.path)
+        if upstream is None or upstream == GATEWAY:
+            raise NotFound("Linli has no endpoint at this path.")
+        token = _bearer_token(request)
+        if token is not None:
+            if not token:
+                raise Unauthorized("The bearer token is empty.", code="invalid_token")
+            verifier: TokenVerifier = request.app.state.token_verifier
+            await verifier.verify(token)
+        upstreams: Upstreams = request.app.state.upstreams
+        raw_path = request.scope.get("raw_path") or request.url.path.encode()
+        target = upstreams.urls[upstream] + raw_path.split(b"?", 1)[0].decode("latin-1")
+        if query := request.scope.get("query_string", b""):
+            target += "?" + query.decode("latin-1")
+        response = await self._send(
+            upstream,
+            upstreams.session,
+            request.app.state.settings,
+            method=request.method,
+            url=URL(target, encoded=True),
+            headers=request_headers(request),
+            body=await request.body(),
+        )
+        return upstream, response
+
+    async def _send(
+        self,
+        upstream: str,
+        session: aiohttp.ClientSession,
+        settings: GatewaySettings,
+        *,
+        method: str,
+        url: URL,
+        headers: CIMultiDict[str],
+        body: bytes,
+    ) -> aiohttp.ClientResponse:
+        attempts = 2 if method in RETRIED_METHODS else 1
+        for attempt in range(1, attempts + 1):
+            try:
+                async with asyncio.timeout(settings.upstream_timeout_seconds):
+                    return await session.request(method, url, headers=headers, data=body or None, allow_redirects=False)
+            except CONNECTION_FAILURES as exc:
+                log.warning("service connection failed", upstream=upstream, attempt=attempt, error=repr(exc))
+                if attempt < attempts:
+                    continue
+                if isinstance(exc, aiohttp.ServerDisconnectedError):
+                    raise BadGateway(f"The {upstream} service closed the connection without answering.") from exc
+                raise UpstreamUnavailable(
+                    f"The {upstream} service cannot be reached.", retry_after=RETRY_AFTER_SECONDS
+                ) from exc
+            except TimeoutError as exc:
+                raise UpstreamTimeout(
+                    f"The {upstream} service did not answer within {settings.upstream_timeout_seconds:g} s."
+                ) from exc
+            except aiohttp.ClientError as exc:
+                log.warning("service answered badly", upstream=upstream, error=repr(exc))
+                raise BadGateway(f"The {upstream} service answered badly.") from exc
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    async def _stream_back(self, upstream: str, response: aiohttp.ClientResponse, send: Send) -> None:
+        try:
+            await send(
+                {"type": "http.response.start", "status": response.status, "headers": response_headers(response)}
+            )
+            async for chunk in response.content.iter_chunked(CHUNK_BYTES):
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            # Headers are gone already: the only honest signal left is an incomplete response.
+            log.warning("service broke off its response", upstream=upstream, error=repr(exc))
+            response.close()
+        finally:
+            response.release()

@@ -1,0 +1,29 @@
+from typing import Any
+
+import httpx
+
+
+async def test_all_services_ready_is_200(client: httpx.AsyncClient) -> None:
+    response = await client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {
+        "status": "ok",
+        "services": {"registry": "ok", "booking": "ok", "procurement": "ok", "feedback": "ok"},
+    }
+
+
+async def test_a_service_down_or_not_ready_is_503_problem(client: httpx.AsyncClient, services: dict[str, Any]) -> None:
+    await services["procurement"].stop()
+    services["feedback"].app.state.ready = False
+    response = await client.get("/healthz")
+    assert response.status_code == 503
+    assert response.headers["content-type"] == "application/problem+json"
+    body = response.json()
+    assert body["code"] == "degraded"
+    assert body["services"] == {"registry": "ok", "booking": "ok", "procurement": "down", "feedback": "down"}
+
+
+async def test_ready_when_the_database_answers(client: httpx.AsyncClient) -> None:
+    response = await client.get("/readyz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ready", "checks": {"database": "ok"}}

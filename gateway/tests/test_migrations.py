@@ -1,0 +1,24 @@
+import asyncio
+
+import sqlalchemy as sa
+
+from gateway.app import SERVICE_DIR
+from service_kit import migrations
+from service_kit.db import create_engine
+
+
+async def _tables(url: str) -> set[str]:
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as connection:
+            return set(await connection.run_sync(lambda sync: sa.inspect(sync).get_table_names()))
+    finally:
+        await engine.dispose()
+
+
+async def test_downgrade_and_upgrade_again(database_url: str) -> None:
+    assert "account" in await _tables(database_url)
+    await asyncio.to_thread(migrations.downgrade, SERVICE_DIR, database_url)
+    assert "account" not in await _tables(database_url)
+    await asyncio.to_thread(migrations.upgrade, SERVICE_DIR, database_url)
+    assert "account" in await _tables(database_url)

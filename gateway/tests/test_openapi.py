@@ -1,0 +1,100 @@
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+from gateway.config import GatewaySettings
+from gateway.openapi import merge_openapi
+
+
+async def test_merged_document_has_every_services_paths(client: httpx.AsyncClient) -> None:
+    response = await client.get("/openapi.json")
+    assert response.status_code == 200
+    spec = response.json()
+    paths = spec["paths"]
+    assert {"/api/v1/auth/token", "/api/v1/auth/me", "/.well-known/jwks.json", "/api/v1/accounts"} <= set(paths)
+    assert "/api/v1/offerings/{offering_id}" in paths
+    assert "/api/v1/bookings/{booking_id}" in paths
+    # Only what the route table sends to a service: a service's own /readyz is not the gateway's.
+    assert paths["/readyz"]["get"]["summary"] == "The gateway's database"
+    assert paths["/healthz"]["get"]["summary"] == "The gateway answers; each service's readiness"
+    assert spec["x-linli-missing"] == []
+    assert spec["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
+
+
+async def test_schema_name_clash_is_resolved_with_the_service_prefix(client: httpx.AsyncClient) -> None:
+    spec = (await client.get("/openapi.json")).json()
+    schemas = spec["components"]["schemas"]
+    assert set(schemas["Offering"]["properties"]) == {"id", "name_zh", "price_fen"}  # the registry's, first
+    assert set(schemas["booking_Offering"]["properties"]) == {"id", "capacity_per_slot"}
+    assert schemas["Booking"]["properties"]["offering"]["$ref"] == "#/components/schemas/booking_Offering"
+    registry_op = spec["paths"]["/api/v1/offerings/{offering_id}"]["get"]
+    assert registry_op["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith("/Offering")
+    # Schemas every FastAPI service shares unchanged are not duplicated.
+    assert "HTTPValidationError" in schemas
+    assert not any(name.endswith("_HTTPValidationError") for name in schemas)
+
+
+async def test_missing_services_are_listed(client: httpx.AsyncClient, services: dict[str, Any]) -> None:
+    await services["booking"].stop()
+    await services["feedback"].stop()
+    spec = (await client.get("/openapi.json")).json()
+    assert spec["x-linli-missing"] == ["booking", "feedback"]
+    assert "/api/v1/bookings/{booking_id}" not in spec["paths"]
+    assert "/api/v1/offerings/{offering_id}" in spec["paths"]
+
+
+async def test_document_is_cached_for_a_few_seconds(
+    make_settings: Callable[..., GatewaySettings], services: dict[str, Any], open_gateway: Any
+) -> None:
+    async with open_gateway(make_settings(services, openapi_cache_seconds=60)) as client:
+        first = (await client.get("/openapi.json")).json()
+        await services["booking"].stop()
+        second = (await client.get("/openapi.json")).json()
+    assert first == second
+    assert second["x-linli-missing"] == []
+
+
+async def test_swagger_ui_is_served(client: httpx.AsyncClient) -> None:
+    response = await client.get("/docs")
+    assert response.status_code == 200
+    assert "swagger-ui" in response.text
+    assert "/openapi.json" in response.text
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def test_a_schema_referring_to_a_renamed_one_is_renamed_too() -> None:
+    gateway = {"openapi": "3.1.0", "paths": {}, "components": {"schemas": {}}}
+    registry = {
+        "paths": {"/api/v1/offerings": {"get": {"responses": {"200": {"content": {"j": {"schema": _ref("Page")}}}}}}},
+        "components": {
+            "schemas": {
+                "Page": {"type": "object", "properties": {"items": {"type": "array", "items": _ref("Item")}}},
+                "Item": {"type": "object", "properties": {"name_zh": {"type": "string"}}},
+                "Money": {"type": "integer"},
+            }
+        },
+    }
+    booking = {
+        "paths": {"/api/v1/bookings": {"get": {"responses": {"200": {"content": {"j": {"schema": _ref("Page")}}}}}}},
+        "components": {
+            "schemas": {
+                # The same text as the registry's Page, but its Item is another thing.
+                "Page": {"type": "object", "properties": {"items": {"type": "array", "items": _ref("Item")}}},
+                "Item": {"type": "object", "properties": {"slot_start": {"type": "string"}}},
+                "Money": {"type": "integer"},
+            }
+        },
+    }
+    merged = merge_openapi(gateway, {"registry": registry, "booking": booking, "feedback": None})
+    schemas = merged["components"]["schemas"]
+    assert set(schemas) == {"Page", "Item", "Money", "booking_Page", "booking_Item"}
+    assert schemas["booking_Page"]["properties"]["items"]["items"] == _ref("booking_Item")
+    assert schemas["Page"]["properties"]["items"]["items"] == _ref("Item")
+    booking_op = merged["paths"]["/api/v1/bookings"]["get"]
+    assert booking_op["responses"]["200"]["content"]["j"]["schema"] == _ref("booking_Page")
+    assert merged["x-linli-missing"] == ["feedback"]
+    assert gateway["components"] == {"schemas": {}}  # the input is not modified

@@ -1,0 +1,170 @@
+"""The app factory every service is built from: errors, auth, idempotency, health, OpenAPI."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Annotated, Any
+
+import httpx
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, ConfigDict, Field
+
+from service_kit.app import ServiceSpec, create_service_app
+from service_kit.auth import CurrentPrincipal, Principal, Role, require_roles
+from service_kit.db import SessionDep
+from service_kit.errors import Conflict, error_responses
+from service_kit.settings import ServiceSettings
+from service_kit.testing import TestKeys, running_app
+
+calls: list[str] = []
+
+
+class NoteCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    text: str = Field(min_length=1, max_length=50)
+    stars: int = Field(ge=1, le=5)
+
+
+class Note(BaseModel):
+    id: uuid.UUID
+    text: str
+    by: str
+
+
+def notes_router() -> APIRouter:
+    router = APIRouter(prefix="/api/v1/notes")
+
+    @router.post("", status_code=201, response_model=Note, responses=error_responses(401, 409, 422))
+    async def create_note(body: NoteCreate, principal: CurrentPrincipal, session: SessionDep) -> Note:
+        calls.append(body.text)
+        if body.text == "slow":
+            await asyncio.sleep(0.5)
+        if body.text == "conflict":
+            raise Conflict("This note conflicts.", code="note_conflict")
+        return Note(id=uuid.uuid4(), text=body.text, by=principal.subject)
+
+    @router.get("/official-only")
+    async def official_only(
+        principal: Annotated[Principal, Depends(require_roles(Role.official))],
+    ) -> dict[str, str]:
+        return {"subject": principal.subject}
+
+    return router
+
+
+class KitSettings(ServiceSettings):
+    service_name = "kit"
+
+
+@pytest.fixture
+async def client(service_env: dict[str, Any], kit_db_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    settings = KitSettings(**service_env, database_url=kit_db_url)
+    app = create_service_app(ServiceSpec(name="kit", title="kit", settings=settings, routers=[notes_router()]))
+    async with running_app(app) as http:
+        yield http
+
+
+async def test_openapi_declares_problem_responses(client: httpx.AsyncClient) -> None:
+    spec = (await client.get("/openapi.json")).json()
+    assert "Problem" in spec["components"]["schemas"]
+    assert "/api/v1/ops/kit/dead-letters" in spec["paths"]
+    assert "409" in spec["paths"]["/api/v1/notes"]["post"]["responses"]
+
+
+async def test_health_and_readiness(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/healthz")).json() == {"status": "ok", "service": "kit"}
+    ready = await client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json()["checks"] == {"database": "ok", "nats": "ok"}
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        (b'{"text": "x", "stars": 9}', "stars"),
+        (b'{"text": "", "stars": 3}', "text"),
+        (b'{"text": "x", "stars": 3, "owner": "me"}', "owner"),
+        (b'{"text": "x", "stars": "three"}', "stars"),
+        (b'{"text": "x"', ""),
+        (b"[]", ""),
+    ],
+)
+async def test_bad_input_is_a_422_problem(
+    client: httpx.AsyncClient, test_keys: TestKeys, body: bytes, field: str
+) -> None:
+    response = await client.post(
+        "/api/v1/notes", content=body, headers=test_keys.headers("operator") | {"content-type": "application/json"}
+    )
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    assert problem["code"] == "validation_error"
+    assert problem["status"] == 422
+    if field:
+        assert any(e["field"] == field for e in problem["errors"])
+
+
+async def test_tokens_are_verified(client: httpx.AsyncClient, test_keys: TestKeys) -> None:
+    body = {"text": "hi", "stars": 3}
+    missing = await client.post("/api/v1/notes", json=body)
+    assert (missing.status_code, missing.json()["code"]) == (401, "unauthorized")
+    garbage = await client.post("/api/v1/notes", json=body, headers={"Authorization": "Bearer not.a.jwt"})
+    assert (garbage.status_code, garbage.json()["code"]) == (401, "invalid_token")
+    expired = test_keys.token("operator", ttl=timedelta(seconds=-60))
+    late = await client.post("/api/v1/notes", json=body, headers={"Authorization": f"Bearer {expired}"})
+    assert (late.status_code, late.json()["code"]) == (401, "token_expired")
+    forged = TestKeys(Ed25519PrivateKey.generate(), kid=test_keys.kid, jwks_file=test_keys.jwks_file).token("official")
+    bad_signature = await client.get("/api/v1/notes/official-only", headers={"Authorization": f"Bearer {forged}"})
+    assert bad_signature.status_code == 401
+    wrong_role = await client.get("/api/v1/notes/official-only", headers=test_keys.headers("operator"))
+    assert (wrong_role.status_code, wrong_role.json()["code"]) == (403, "forbidden")
+    right_role = await client.get("/api/v1/notes/official-only", headers=test_keys.headers("official", sub="liu"))
+    assert right_role.json() == {"subject": "liu"}
+
+
+async def test_idempotency_key_replays_the_first_response(client: httpx.AsyncClient, test_keys: TestKeys) -> None:
+    headers = test_keys.headers("operator", sub="op-1") | {"Idempotency-Key": "call-42"}
+    first = await client.post("/api/v1/notes", json={"text": "lunch", "stars": 5}, headers=headers)
+    again = await client.post("/api/v1/notes", json={"text": "lunch", "stars": 5}, headers=headers)
+    assert first.status_code == again.status_code == 201
+    assert first.json() == again.json()
+    assert again.headers["idempotent-replayed"] == "true"
+    assert calls.count("lunch") == 1
+
+    different = await client.post("/api/v1/notes", json={"text": "dinner", "stars": 5}, headers=headers)
+    assert (different.status_code, different.json()["code"]) == (422, "idempotency_key_reused")
+
+    # The same key from another caller is another request.
+    other = test_keys.headers("operator", sub="op-2") | {"Idempotency-Key": "call-42"}
+    assert (await client.post("/api/v1/notes", json={"text": "lunch", "stars": 5}, headers=other)).status_code == 201
+
+
+async def test_idempotency_concurrent_duplicate_is_a_409(client: httpx.AsyncClient, test_keys: TestKeys) -> None:
+    headers = test_keys.headers("operator", sub="op-3") | {"Idempotency-Key": "slow-1"}
+    first, second = await asyncio.gather(
+        client.post("/api/v1/notes", json={"text": "slow", "stars": 4}, headers=headers),
+        client.post("/api/v1/notes", json={"text": "slow", "stars": 4}, headers=headers),
+    )
+    assert sorted([first.status_code, second.status_code]) == [201, 409]
+    loser = first if first.status_code == 409 else second
+    assert loser.json()["code"] == "idempotency_in_progress"
+
+
+async def test_a_client_error_is_replayed_too(client: httpx.AsyncClient, test_keys: TestKeys) -> None:
+    headers = test_keys.headers("operator", sub="op-4") | {"Idempotency-Key": "c-1"}
+    first = await client.post("/api/v1/notes", json={"text": "conflict", "stars": 1}, headers=headers)
+    second = await client.post("/api/v1/notes", json={"text": "conflict", "stars": 1}, headers=headers)
+    assert first.status_code == second.status_code == 409
+    assert second.json()["code"] == "note_conflict"
+    assert second.headers["content-type"] == "application/problem+json"
+
+
+async def test_invalid_idempotency_key(client: httpx.AsyncClient, test_keys: TestKeys) -> None:
+    headers = test_keys.headers("operator") | {"Idempotency-Key": "x" * 300}
+    response = await client.post("/api/v1/notes", json={"text": "a", "stars": 1}, headers=headers)
+    assert (response.status_code, response.json()["code"]) == (422, "invalid_idempotency_key")
