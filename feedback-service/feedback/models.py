@@ -12,3 +12,4 @@ class Base(DeclarativeBase):
 
 def load_models() -> None:
     """Import every module's models so ``Base.metadata`` is complete (for Alembic)."""
+    import feedback.ratings.models  # noqa: F401

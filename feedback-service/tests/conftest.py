@@ -1,13 +1,31 @@
-from collections.abc import AsyncIterator
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
+import nats
 import pytest
+from fastapi import FastAPI
+from nats.js import JetStreamContext
+from nats.js.api import PubAck
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from feedback.app import SERVICE_DIR, create_app
 from feedback.config import Settings
-from service_kit.testing import DatabaseFactory, running_app
+from feedback.ratings.models import RatingInvitation
+from service_kit.db import create_engine, create_sessionmaker
+from service_kit.events.contracts import BookingCompleted
+from service_kit.events.envelope import Envelope
+from service_kit.testing import DatabaseFactory, TestKeys, eventually, running_app
+from service_kit.timeutil import utcnow
+
+# Tests take these helpers as fixtures: with importlib imports a test module cannot import from conftest.
+CompleteBooking = Callable[..., Awaitable[BookingCompleted]]
+Publish = Callable[..., Awaitable[PubAck]]
+InvitationOf = Callable[[uuid.UUID], Awaitable[RatingInvitation | None]]
 
 
 @pytest.fixture
@@ -16,11 +34,105 @@ def settings(service_env: dict[str, Any], database_factory: DatabaseFactory) -> 
 
 
 @pytest.fixture
-async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    async with running_app(create_app(settings)) as client:
+def app(settings: Settings) -> FastAPI:
+    return create_app(settings)
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with running_app(app) as client:
         yield client
 
 
 @pytest.fixture
 def service_dir() -> Path:
     return SERVICE_DIR
+
+
+@pytest.fixture
+async def js(nats_url: str) -> AsyncIterator[JetStreamContext]:
+    """A JetStream client of its own, publishing the way another service's outbox relay does."""
+    nc = await nats.connect(nats_url)
+    yield nc.jetstream()
+    await nc.close()
+
+
+def _booking_completed(**overrides: Any) -> BookingCompleted:
+    """A ``booking.completed`` as booking-service emits it."""
+    now = utcnow()
+    fields: dict[str, Any] = {
+        "booking_id": uuid.uuid4(),
+        "offering_id": uuid.uuid4(),
+        "provider_id": uuid.uuid4(),
+        "resident_id": uuid.uuid4(),
+        "status": "completed",
+        "channel": "phone",
+        "slot_start": now - timedelta(hours=1),
+        "slot_end": now,
+        "price_fen": 1500,
+        "actor": "provider-staff-1",
+        "occurred_at": now,
+    }
+    fields.update(overrides)
+    return BookingCompleted(**fields)
+
+
+@pytest.fixture
+def booking_completed() -> Callable[..., BookingCompleted]:
+    return _booking_completed
+
+
+@pytest.fixture
+def publish(js: JetStreamContext) -> Publish:
+    async def publish(envelope: Envelope, *, with_msg_id: bool = True) -> PubAck:
+        headers = envelope.headers()
+        if not with_msg_id:
+            # A relay re-publishing after the stream's duplicate window: JetStream lets it through.
+            headers.pop("Nats-Msg-Id")
+        return await js.publish(envelope.type, envelope.payload(), headers=headers)
+
+    return publish
+
+
+@pytest.fixture
+def invitation_of(app: FastAPI) -> InvitationOf:
+    async def invitation_of(booking_id: uuid.UUID) -> RatingInvitation | None:
+        async with app.state.sessionmaker() as session:
+            result = await session.execute(select(RatingInvitation).where(RatingInvitation.booking_id == booking_id))
+            return result.scalar_one_or_none()
+
+    return invitation_of
+
+
+@pytest.fixture
+def complete_booking(client: httpx.AsyncClient, publish: Publish, invitation_of: InvitationOf) -> CompleteBooking:
+    """Publish a real ``booking.completed`` and wait until the feedback has opened its invitation."""
+
+    async def complete(**overrides: Any) -> BookingCompleted:
+        event = _booking_completed(**overrides)
+        await publish(Envelope.wrap(event, source="booking"))
+        await eventually(lambda: invitation_of(event.booking_id))
+        return event
+
+    return complete
+
+
+@pytest.fixture
+def resident_headers(test_keys: TestKeys) -> Callable[[uuid.UUID], dict[str, str]]:
+    def headers(resident_id: uuid.UUID) -> dict[str, str]:
+        return test_keys.headers("resident", resident_id=resident_id, sub=f"resident-{resident_id}")
+
+    return headers
+
+
+@pytest.fixture
+def operator_headers(test_keys: TestKeys) -> dict[str, str]:
+    return test_keys.headers("operator", sub="operator-wang", name="王话务员")
+
+
+@pytest.fixture
+async def sessionmaker(settings: Settings) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """Direct database access for repository and service tests (no HTTP, no NATS)."""
+    engine = create_engine(settings.database_url)
+    yield create_sessionmaker(engine)
+    await engine.dispose()

@@ -97,12 +97,13 @@ class Runtime:
     def nats_connected(self) -> bool:
         return self.nc is not None and self.nc.is_connected
 
-    async def stop(self) -> None:
+    async def stop(self, timeout: float = 10.0) -> None:
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        if self._tasks:
+            _, pending = await asyncio.wait(self._tasks, timeout=timeout)
+            for task in pending:
+                log.error("background task did not stop in time", task=task.get_name())
         self._tasks.clear()
         if self.nc is not None and not self.nc.is_closed:
             with contextlib.suppress(Exception):

@@ -61,6 +61,12 @@ class Subscription:
         return None
 
 
+def raise_if_cancelling() -> None:
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
 class AlreadyProcessed(Exception):
     pass
 
@@ -165,6 +171,9 @@ class ConsumerRunner:
             try:
                 messages = await subscription.fetch(self.batch_size, timeout=1.0)
             except (NatsTimeoutError, TimeoutError):
+                # Python 3.11's wait_for can turn a cancellation that races the fetch timeout into a
+                # TimeoutError; a runner being stopped must stop, not fetch again.
+                raise_if_cancelling()
                 continue
             except asyncio.CancelledError:
                 raise

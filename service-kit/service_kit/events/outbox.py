@@ -18,6 +18,7 @@ from nats.js import JetStreamContext
 from sqlalchemy import and_, delete, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from service_kit.events.consumer import raise_if_cancelling
 from service_kit.events.contracts import EventData
 from service_kit.events.envelope import Envelope
 from service_kit.events.tables import outbox_event
@@ -91,6 +92,7 @@ class OutboxRelay:
                 last_purge = utcnow()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
+            raise_if_cancelling()
             self._wake.clear()
 
     async def _claim(self) -> list[dict[str, object]]:

@@ -1,0 +1,64 @@
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+
+from feedback.ratings import service
+from feedback.ratings.models import InvitationStatus
+from feedback.ratings.schemas import PublicRating, Rating, RatingCreate, RatingInvitation
+from service_kit.auth import CurrentPrincipal, Principal, Role, require_roles
+from service_kit.db import SessionDep
+from service_kit.errors import error_responses
+from service_kit.pagination import Page, PaginationDep
+
+router = APIRouter(prefix="/api/v1", tags=["ratings"])
+
+# Residents rate their own bookings; operators rate for the residents who call in.
+Rater = Annotated[Principal, Depends(require_roles(Role.resident, Role.operator))]
+
+
+@router.get(
+    "/rating-invitations",
+    response_model=Page[RatingInvitation],
+    summary="Completed bookings waiting for a rating",
+    responses=error_responses(401, 403, 404, 422),
+)
+async def list_rating_invitations(
+    session: SessionDep,
+    principal: Rater,
+    page: PaginationDep,
+    resident_id: Annotated[uuid.UUID | None, Query(description="Required for operators")] = None,
+    status: InvitationStatus = InvitationStatus.pending,
+) -> Page[RatingInvitation]:
+    return await service.list_invitations(session, viewer=principal, resident_id=resident_id, status=status, page=page)
+
+
+@router.post(
+    "/ratings",
+    response_model=Rating,
+    status_code=201,
+    summary="Rate a completed booking (once)",
+    responses=error_responses(401, 403, 404, 409, 422),
+)
+async def submit_rating(session: SessionDep, principal: Rater, body: RatingCreate) -> Rating:
+    return await service.submit_rating(session, body, by=principal)
+
+
+@router.get(
+    "/ratings",
+    response_model=Page[PublicRating],
+    summary="A provider's ratings, as the public sees them",
+    responses=error_responses(422),
+)
+async def list_ratings(session: SessionDep, provider_id: uuid.UUID, page: PaginationDep) -> Page[PublicRating]:
+    return await service.list_ratings_of_provider(session, provider_id, page)
+
+
+@router.get(
+    "/ratings/{rating_id}",
+    response_model=Rating,
+    summary="One rating in full (its resident and staff)",
+    responses=error_responses(401, 404, 422),
+)
+async def get_rating(session: SessionDep, principal: CurrentPrincipal, rating_id: uuid.UUID) -> Rating:
+    return await service.get_rating(session, rating_id, viewer=principal)

@@ -1,0 +1,20 @@
+import uuid
+
+from fastapi import APIRouter
+
+from feedback.scores import service
+from feedback.scores.schemas import ProviderScore
+from service_kit.db import SessionDep
+from service_kit.errors import error_responses
+
+router = APIRouter(prefix="/api/v1/scores", tags=["scores"])
+
+
+@router.get(
+    "/providers/{provider_id}",
+    response_model=ProviderScore,
+    summary="A provider's score: Bayesian average, count and star distribution",
+    responses=error_responses(422),
+)
+async def get_provider_score(session: SessionDep, provider_id: uuid.UUID) -> ProviderScore:
+    return await service.score_of_provider(session, provider_id)
