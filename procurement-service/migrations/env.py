@@ -1,4 +1,5 @@
-from procurement.models import Base
+from procurement.models import Base, load_models
 from service_kit.migrations import run_env
 
+load_models()
 run_env(Base.metadata)

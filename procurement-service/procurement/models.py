@@ -12,3 +12,5 @@ class Base(DeclarativeBase):
 
 def load_models() -> None:
     """Import every module's models so ``Base.metadata`` is complete (for Alembic)."""
+    import procurement.contracts.models
+    import procurement.deliverables.models  # noqa: F401

@@ -1,13 +1,22 @@
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import httpx
+import nats
 import pytest
+from fastapi import FastAPI
+from nats.aio.client import Client as NATS
+from nats.js import JetStreamContext
 
 from procurement.app import SERVICE_DIR, create_app
 from procurement.config import Settings
 from service_kit.testing import DatabaseFactory, running_app
+
+# The suite runs with --import-mode=importlib, which puts no test folder on sys.path; the builders module
+# (uniquely named, since every service's suite shares one interpreter) is made importable here.
+sys.path.insert(0, str(Path(__file__).parent))
 
 
 @pytest.fixture
@@ -16,11 +25,29 @@ def settings(service_env: dict[str, Any], database_factory: DatabaseFactory) -> 
 
 
 @pytest.fixture
-async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    async with running_app(create_app(settings)) as client:
+def app(settings: Settings) -> FastAPI:
+    return create_app(settings)
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with running_app(app) as client:
         yield client
 
 
 @pytest.fixture
 def service_dir() -> Path:
     return SERVICE_DIR
+
+
+@pytest.fixture
+async def nc(nats_url: str) -> AsyncIterator[NATS]:
+    """A NATS connection of the test's own, as another Linli service would hold."""
+    connection = await nats.connect(nats_url)
+    yield connection
+    await connection.close()
+
+
+@pytest.fixture
+def js(nc: NATS) -> JetStreamContext:
+    return nc.jetstream()

@@ -12,3 +12,18 @@ async def test_unknown_route_is_problem_json(client: httpx.AsyncClient) -> None:
     assert response.status_code == 404
     assert response.headers["content-type"] == "application/problem+json"
     assert response.json()["code"] == "not_found"
+
+
+async def test_openapi_describes_the_contract_routes(client: httpx.AsyncClient) -> None:
+    response = await client.get("/openapi.json")
+    assert response.status_code == 200
+    paths = response.json()["paths"]
+    for path in (
+        "/api/v1/contracts",
+        "/api/v1/contracts/{contract_id}",
+        "/api/v1/contracts/{contract_id}/sign",
+        "/api/v1/contracts/{contract_id}/terminate",
+        "/api/v1/contracts/{contract_id}/history",
+        "/api/v1/contracts/{contract_id}/deliverables",
+    ):
+        assert path in paths, path

@@ -1,0 +1,89 @@
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+
+from procurement.auth import ContractReader, Official
+from procurement.contracts import schemas, service
+from procurement.contracts.models import ContractStatus
+from service_kit.db import SessionDep
+from service_kit.errors import error_responses
+from service_kit.pagination import Page, PaginationDep
+
+router = APIRouter(prefix="/api/v1/contracts", tags=["contracts"])
+
+
+@router.post(
+    "",
+    response_model=schemas.Contract,
+    status_code=status.HTTP_201_CREATED,
+    summary="Draft a contract with a provider, funding some of its offerings",
+    responses=error_responses(401, 403, 422),
+)
+async def create_contract(data: schemas.ContractCreate, session: SessionDep, principal: Official) -> schemas.Contract:
+    return await service.create(session, data, by=principal)
+
+
+@router.get(
+    "",
+    response_model=Page[schemas.Contract],
+    summary="Contracts, newest first",
+    responses=error_responses(401, 403, 422),
+)
+async def list_contracts(
+    session: SessionDep,
+    principal: Official,
+    page: PaginationDep,
+    status: Annotated[ContractStatus | None, Query(description="Only contracts in this status.")] = None,
+    provider_id: Annotated[uuid.UUID | None, Query(description="Only this provider's contracts.")] = None,
+) -> Page[schemas.Contract]:
+    items, total = await service.list_page(
+        session, status=status, provider_id=provider_id, limit=page.limit, offset=page.offset
+    )
+    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+
+
+@router.get(
+    "/{contract_id}",
+    response_model=schemas.Contract,
+    summary="A contract, with what has been delivered against each funded offering",
+    responses=error_responses(401, 403, 404, 422),
+)
+async def get_contract(contract_id: uuid.UUID, session: SessionDep, principal: ContractReader) -> schemas.Contract:
+    return await service.get(session, contract_id, by=principal)
+
+
+@router.get(
+    "/{contract_id}/history",
+    response_model=schemas.History,
+    summary="Every change to a contract: who, when, what, before and after",
+    responses=error_responses(401, 403, 404, 422),
+)
+async def get_contract_history(
+    contract_id: uuid.UUID, session: SessionDep, principal: ContractReader
+) -> schemas.History:
+    return await service.history(session, contract_id, by=principal)
+
+
+@router.post(
+    "/{contract_id}/sign",
+    response_model=schemas.Contract,
+    summary="Sign a draft contract: it becomes active and booking-service starts funding its offerings",
+    responses=error_responses(401, 403, 404, 409, 422),
+)
+async def sign_contract(contract_id: uuid.UUID, session: SessionDep, principal: Official) -> schemas.Contract:
+    return await service.sign(session, contract_id, by=principal)
+
+
+@router.post(
+    "/{contract_id}/terminate",
+    response_model=schemas.Contract,
+    summary="Terminate an active contract, giving the reason",
+    responses=error_responses(401, 403, 404, 409, 422),
+)
+async def terminate_contract(
+    contract_id: uuid.UUID, data: schemas.ContractTerminate, session: SessionDep, principal: Official
+) -> schemas.Contract:
+    return await service.terminate(session, contract_id, data, by=principal)

@@ -1,0 +1,99 @@
+"""Contracts the district signs with providers, the offerings each one funds, and the audit trail of every change."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import BigInteger, CheckConstraint, Enum, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from procurement.models import Base
+from service_kit.db import IdMixin, TimestampMixin
+
+
+class ContractStatus(StrEnum):
+    draft = "draft"
+    active = "active"
+    terminated = "terminated"
+
+
+def _status_column() -> Enum:
+    # Stored as the plain value in a VARCHAR: readable in SQL, portable, no native ENUM type to migrate.
+    return Enum(
+        ContractStatus,
+        native_enum=False,
+        create_constraint=False,
+        length=16,
+        values_callable=lambda statuses: [s.value for s in statuses],
+    )
+
+
+class Contract(IdMixin, TimestampMixin, Base):
+    __tablename__ = "contract"
+    __table_args__ = (
+        CheckConstraint("amount_fen > 0", name="amount_positive"),
+        CheckConstraint("end_date >= start_date", name="term_ordered"),
+    )
+
+    title: Mapped[str] = mapped_column(String(200))
+    provider_id: Mapped[uuid.UUID] = mapped_column(index=True)
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+    start_date: Mapped[date]
+    end_date: Mapped[date]
+    stable_service: Mapped[bool] = mapped_column(default=False)
+    status: Mapped[ContractStatus] = mapped_column(_status_column(), index=True)
+    created_by: Mapped[str] = mapped_column(String(200))
+    signed_at: Mapped[datetime | None]
+    signed_by: Mapped[str | None] = mapped_column(String(200))
+    terminated_at: Mapped[datetime | None]
+    terminated_by: Mapped[str | None] = mapped_column(String(200))
+    termination_reason: Mapped[str | None] = mapped_column(Text)
+
+    funded_offerings: Mapped[list[ContractFundedOffering]] = relationship(
+        lazy="raise", order_by="ContractFundedOffering.position", cascade="all, delete-orphan"
+    )
+
+
+class ContractFundedOffering(IdMixin, Base):
+    """An offering a contract pays for: ``quota`` services at ``unit_price_fen`` each, of which an eligible
+    resident pays ``resident_price_fen``."""
+
+    __tablename__ = "contract_funded_offering"
+    __table_args__ = (
+        UniqueConstraint("contract_id", "offering_id"),
+        CheckConstraint("unit_price_fen >= 0", name="unit_price_not_negative"),
+        CheckConstraint("resident_price_fen >= 0 AND resident_price_fen <= unit_price_fen", name="resident_price"),
+        CheckConstraint("quota >= 1", name="quota_positive"),
+    )
+
+    contract_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("contract.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    offering_id: Mapped[uuid.UUID] = mapped_column(index=True)
+    unit_price_fen: Mapped[int] = mapped_column(BigInteger)
+    resident_price_fen: Mapped[int] = mapped_column(BigInteger)
+    quota: Mapped[int] = mapped_column(Integer)
+    eligibility_tags: Mapped[list[Any]]
+
+
+class ContractAuditEntry(Base):
+    """Who changed a contract, when, and what it looked like before and after: the auditors' record."""
+
+    __tablename__ = "contract_audit_entry"
+    __table_args__ = (Index("ix_contract_audit_entry_contract_id_seq", "contract_id", "seq"),)
+
+    # SQLite autoincrements only an INTEGER primary key.
+    seq: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
+    )
+    contract_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("contract.id"))
+    action: Mapped[str] = mapped_column(String(32))
+    actor_subject: Mapped[str] = mapped_column(String(200))
+    actor_name: Mapped[str | None] = mapped_column(String(200))
+    actor_roles: Mapped[list[Any]]
+    occurred_at: Mapped[datetime]
+    before: Mapped[dict[str, Any] | None]
+    after: Mapped[dict[str, Any]]
+    reason: Mapped[str | None] = mapped_column(Text)

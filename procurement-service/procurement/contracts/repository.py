@@ -1,0 +1,113 @@
+"""Every SQL statement about contracts, their funded offerings and their audit trail."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import date
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from procurement.contracts.models import Contract, ContractAuditEntry, ContractFundedOffering, ContractStatus
+
+
+async def add(session: AsyncSession, contract: Contract) -> Contract:
+    session.add(contract)
+    await session.flush()
+    return contract
+
+
+async def get(session: AsyncSession, contract_id: uuid.UUID) -> Contract | None:
+    result = await session.execute(
+        select(Contract).where(Contract.id == contract_id).options(selectinload(Contract.funded_offerings))
+    )
+    return result.scalar_one_or_none()
+
+
+async def list_page(
+    session: AsyncSession,
+    *,
+    status: ContractStatus | None,
+    provider_id: uuid.UUID | None,
+    limit: int,
+    offset: int,
+) -> tuple[Sequence[Contract], int]:
+    conditions = []
+    if status is not None:
+        conditions.append(Contract.status == status)
+    if provider_id is not None:
+        conditions.append(Contract.provider_id == provider_id)
+    total = await session.scalar(select(func.count()).select_from(Contract).where(*conditions))
+    result = await session.execute(
+        select(Contract)
+        .where(*conditions)
+        .options(selectinload(Contract.funded_offerings))
+        .order_by(Contract.created_at.desc(), Contract.id)
+        .limit(limit)
+        .offset(offset)
+    )
+    return result.scalars().all(), int(total or 0)
+
+
+async def transition(
+    session: AsyncSession,
+    contract_id: uuid.UUID,
+    *,
+    from_status: ContractStatus,
+    to_status: ContractStatus,
+    values: dict[str, Any],
+) -> bool:
+    """Move the contract from ``from_status`` to ``to_status`` unless someone else moved it first."""
+    result = cast(
+        CursorResult[Any],
+        await session.execute(
+            update(Contract)
+            .where(Contract.id == contract_id, Contract.status == from_status)
+            .values(status=to_status, **values)
+        ),
+    )
+    return result.rowcount == 1
+
+
+async def add_audit_entry(session: AsyncSession, entry: ContractAuditEntry) -> None:
+    session.add(entry)
+    await session.flush()
+
+
+async def history(session: AsyncSession, contract_id: uuid.UUID) -> Sequence[ContractAuditEntry]:
+    result = await session.execute(
+        select(ContractAuditEntry).where(ContractAuditEntry.contract_id == contract_id).order_by(ContractAuditEntry.seq)
+    )
+    return result.scalars().all()
+
+
+async def funded_offering(
+    session: AsyncSession, contract_id: uuid.UUID, offering_id: uuid.UUID
+) -> tuple[Contract, ContractFundedOffering] | None:
+    result = await session.execute(
+        select(Contract, ContractFundedOffering)
+        .join(ContractFundedOffering, ContractFundedOffering.contract_id == Contract.id)
+        .where(Contract.id == contract_id, ContractFundedOffering.offering_id == offering_id)
+    )
+    row = result.first()
+    return (row[0], row[1]) if row is not None else None
+
+
+async def active_funding_on(
+    session: AsyncSession, offering_id: uuid.UUID, on: date
+) -> Sequence[tuple[Contract, ContractFundedOffering]]:
+    """The active contracts funding ``offering_id`` whose term includes the day ``on``."""
+    result = await session.execute(
+        select(Contract, ContractFundedOffering)
+        .join(ContractFundedOffering, ContractFundedOffering.contract_id == Contract.id)
+        .where(
+            ContractFundedOffering.offering_id == offering_id,
+            Contract.status == ContractStatus.active,
+            Contract.start_date <= on,
+            Contract.end_date >= on,
+        )
+    )
+    return [(row[0], row[1]) for row in result.all()]

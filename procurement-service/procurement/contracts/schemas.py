@@ -1,0 +1,106 @@
+"""What clients send and receive about contracts. Money is integer fen, refused as a float or a string."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from procurement.contracts.models import ContractStatus
+
+# 100 亿元: far above any district contract, far below what a BIGINT holds.
+MAX_FEN = 1_000_000_000_000
+MAX_QUOTA = 10_000_000
+
+Fen = Annotated[int, Field(strict=True, ge=0, le=MAX_FEN, description="An amount in fen (1/100 yuan).")]
+PositiveFen = Annotated[int, Field(strict=True, gt=0, le=MAX_FEN, description="An amount in fen (1/100 yuan).")]
+Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+
+
+class FundedOfferingCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    offering_id: uuid.UUID
+    unit_price_fen: Fen = Field(description="What the district pays the provider per delivered service.")
+    resident_price_fen: Fen = Field(description="What an eligible resident pays; at most the unit price.")
+    quota: int = Field(strict=True, ge=1, le=MAX_QUOTA, description="How many services the contract pays for.")
+    eligibility_tags: list[Tag] = Field(
+        default_factory=list, max_length=20, description="A resident with any of these tags is eligible (e.g. 80+)."
+    )
+
+
+class ContractCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: Title = Field(description="The contract's title, in Chinese first (e.g. 长阳镇老年餐桌服务项目).")
+    provider_id: uuid.UUID
+    amount_fen: PositiveFen
+    start_date: date
+    end_date: date
+    stable_service: bool = Field(
+        default=False, strict=True, description="A stable, recurring service: the term may run up to three years."
+    )
+    funded_offerings: list[FundedOfferingCreate] = Field(min_length=1, max_length=100)
+
+
+class ContractTerminate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Reason
+
+
+class FundedOffering(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    offering_id: uuid.UUID
+    unit_price_fen: int
+    resident_price_fen: int
+    quota: int
+    eligibility_tags: list[str]
+    delivered_count: int = 0
+    delivered_value_fen: int = 0
+
+
+class Contract(BaseModel):
+    id: uuid.UUID
+    title: str
+    provider_id: uuid.UUID
+    amount_fen: int
+    start_date: date
+    end_date: date
+    stable_service: bool
+    status: ContractStatus
+    funded_offerings: list[FundedOffering]
+    delivered_count: int
+    delivered_value_fen: int
+    signed_at: datetime | None
+    terminated_at: datetime | None
+    termination_reason: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+ContractAction = Literal["created", "signed", "terminated"]
+
+
+class HistoryEntry(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    seq: int
+    action: str
+    actor_subject: str
+    actor_name: str | None
+    actor_roles: list[str]
+    occurred_at: datetime
+    reason: str | None
+    before: dict[str, Any] | None
+    after: dict[str, Any]
+
+
+class History(BaseModel):
+    contract_id: uuid.UUID
+    items: list[HistoryEntry]

@@ -1,0 +1,347 @@
+"""The rules of contracts: what a valid contract is, who may see it, how it is signed and terminated,
+which contract pays for a delivered service. Every change is written to the audit trail and announced
+through the outbox in the same transaction."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from procurement.contracts import repository, schemas
+from procurement.contracts.models import Contract, ContractAuditEntry, ContractFundedOffering, ContractStatus
+from procurement.deliverables import repository as deliverables_repository
+from service_kit.auth import Principal, Role
+from service_kit.errors import InvalidTransition, NotFound, ValidationFailed
+from service_kit.events.contracts import ContractSigned, ContractTerminated
+from service_kit.events.contracts import FundedOffering as FundedOfferingEvent
+from service_kit.events.outbox import emit
+from service_kit.timeutil import utcnow
+
+# The term a contract may run: one year, or three for a stable, recurring service (稳定性服务).
+TERM_YEARS = 1
+STABLE_SERVICE_TERM_YEARS = 3
+
+# Which status a transition starts from; any other current status is an invalid transition.
+TRANSITIONS: dict[str, tuple[ContractStatus, ContractStatus]] = {
+    "sign": (ContractStatus.draft, ContractStatus.active),
+    "terminate": (ContractStatus.active, ContractStatus.terminated),
+}
+
+READER_ROLES = (Role.official, Role.admin, Role.evaluator)
+
+
+def add_years(day: date, years: int) -> date:
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:  # 29 February in a year that has none
+        return date(day.year + years, 3, 1)
+
+
+def last_day_of_term(start: date, years: int) -> date:
+    """A term counts its first day: one year from 2027-01-01 ends on 2027-12-31."""
+    return add_years(start, years) - timedelta(days=1)
+
+
+def check_terms(data: schemas.ContractCreate) -> None:
+    if data.end_date < data.start_date:
+        raise ValidationFailed("end_date is before start_date.", code="dates_reversed")
+    years = STABLE_SERVICE_TERM_YEARS if data.stable_service else TERM_YEARS
+    latest_end = last_day_of_term(data.start_date, years)
+    if data.end_date > latest_end:
+        raise ValidationFailed(
+            f"A contract runs at most {years} year(s){' (stable service)' if data.stable_service else ''}: "
+            f"starting {data.start_date}, it must end by {latest_end}.",
+            code="term_too_long",
+            latest_end_date=latest_end.isoformat(),
+        )
+    seen: set[uuid.UUID] = set()
+    funded_value = 0
+    for index, item in enumerate(data.funded_offerings):
+        if item.offering_id in seen:
+            raise ValidationFailed(
+                f"funded_offerings.{index}: offering {item.offering_id} is funded twice.", code="duplicate_offering"
+            )
+        seen.add(item.offering_id)
+        if item.resident_price_fen > item.unit_price_fen:
+            raise ValidationFailed(
+                f"funded_offerings.{index}: resident_price_fen exceeds unit_price_fen.",
+                code="resident_price_above_unit_price",
+            )
+        funded_value += item.unit_price_fen * item.quota
+    if funded_value > data.amount_fen:
+        raise ValidationFailed(
+            f"The funded offerings are worth {funded_value} fen (unit price × quota), "
+            f"more than the contract's {data.amount_fen} fen.",
+            code="funded_value_exceeds_amount",
+            funded_value_fen=funded_value,
+        )
+
+
+def can_read(principal: Principal, contract: Contract) -> bool:
+    if principal.has_any(*READER_ROLES):
+        return True
+    return Role.provider_admin in principal.roles and principal.provider_id == contract.provider_id
+
+
+def snapshot(contract: Contract) -> dict[str, Any]:
+    """The contract as the audit trail records it (JSON)."""
+    return {
+        "title": contract.title,
+        "provider_id": str(contract.provider_id),
+        "amount_fen": contract.amount_fen,
+        "start_date": contract.start_date.isoformat(),
+        "end_date": contract.end_date.isoformat(),
+        "stable_service": contract.stable_service,
+        "status": str(contract.status),
+        "signed_at": contract.signed_at.isoformat() if contract.signed_at else None,
+        "terminated_at": contract.terminated_at.isoformat() if contract.terminated_at else None,
+        "termination_reason": contract.termination_reason,
+        "funded_offerings": [
+            {
+                "offering_id": str(item.offering_id),
+                "unit_price_fen": item.unit_price_fen,
+                "resident_price_fen": item.resident_price_fen,
+                "quota": item.quota,
+                "eligibility_tags": list(item.eligibility_tags),
+            }
+            for item in contract.funded_offerings
+        ],
+    }
+
+
+async def _audit(
+    session: AsyncSession,
+    contract: Contract,
+    *,
+    action: schemas.ContractAction,
+    by: Principal,
+    at: datetime,
+    before: dict[str, Any] | None,
+    reason: str | None = None,
+) -> None:
+    await repository.add_audit_entry(
+        session,
+        ContractAuditEntry(
+            contract_id=contract.id,
+            action=action,
+            actor_subject=by.subject,
+            actor_name=by.name,
+            actor_roles=sorted(str(role) for role in by.roles),
+            occurred_at=at,
+            before=before,
+            after=snapshot(contract),
+            reason=reason,
+        ),
+    )
+
+
+async def views(session: AsyncSession, contracts: Sequence[Contract]) -> list[schemas.Contract]:
+    """Contracts as clients see them, with what has been delivered against each funded offering."""
+    totals = await deliverables_repository.totals_by_offering(session, (c.id for c in contracts))
+    result = []
+    for contract in contracts:
+        funded = []
+        for item in contract.funded_offerings:
+            count, value = totals.get((contract.id, item.offering_id), (0, 0))
+            funded.append(
+                schemas.FundedOffering.model_validate(item, from_attributes=True).model_copy(
+                    update={"delivered_count": count, "delivered_value_fen": value}
+                )
+            )
+        result.append(
+            schemas.Contract(
+                id=contract.id,
+                title=contract.title,
+                provider_id=contract.provider_id,
+                amount_fen=contract.amount_fen,
+                start_date=contract.start_date,
+                end_date=contract.end_date,
+                stable_service=contract.stable_service,
+                status=contract.status,
+                funded_offerings=funded,
+                delivered_count=sum(f.delivered_count for f in funded),
+                delivered_value_fen=sum(f.delivered_value_fen for f in funded),
+                signed_at=contract.signed_at,
+                terminated_at=contract.terminated_at,
+                termination_reason=contract.termination_reason,
+                created_at=contract.created_at,
+                updated_at=contract.updated_at,
+            )
+        )
+    return result
+
+
+async def view(session: AsyncSession, contract: Contract) -> schemas.Contract:
+    return (await views(session, [contract]))[0]
+
+
+async def create(session: AsyncSession, data: schemas.ContractCreate, *, by: Principal) -> schemas.Contract:
+    check_terms(data)
+    now = utcnow()
+    contract = Contract(
+        title=data.title,
+        provider_id=data.provider_id,
+        amount_fen=data.amount_fen,
+        start_date=data.start_date,
+        end_date=data.end_date,
+        stable_service=data.stable_service,
+        status=ContractStatus.draft,
+        created_by=by.subject,
+        created_at=now,
+        updated_at=now,
+        funded_offerings=[
+            ContractFundedOffering(
+                position=position,
+                offering_id=item.offering_id,
+                unit_price_fen=item.unit_price_fen,
+                resident_price_fen=item.resident_price_fen,
+                quota=item.quota,
+                eligibility_tags=list(dict.fromkeys(item.eligibility_tags)),
+            )
+            for position, item in enumerate(data.funded_offerings)
+        ],
+    )
+    await repository.add(session, contract)
+    await _audit(session, contract, action="created", by=by, at=now, before=None)
+    return await view(session, contract)
+
+
+async def get_readable(session: AsyncSession, contract_id: uuid.UUID, *, by: Principal) -> Contract:
+    """The contract, if ``by`` may see it; otherwise it does not exist for them."""
+    contract = await repository.get(session, contract_id)
+    if contract is None or not can_read(by, contract):
+        raise NotFound("No such contract.", code="contract_not_found")
+    return contract
+
+
+async def get(session: AsyncSession, contract_id: uuid.UUID, *, by: Principal) -> schemas.Contract:
+    return await view(session, await get_readable(session, contract_id, by=by))
+
+
+async def list_page(
+    session: AsyncSession,
+    *,
+    status: ContractStatus | None,
+    provider_id: uuid.UUID | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[schemas.Contract], int]:
+    contracts, total = await repository.list_page(
+        session, status=status, provider_id=provider_id, limit=limit, offset=offset
+    )
+    return await views(session, contracts), total
+
+
+async def history(session: AsyncSession, contract_id: uuid.UUID, *, by: Principal) -> schemas.History:
+    contract = await get_readable(session, contract_id, by=by)
+    entries = await repository.history(session, contract.id)
+    return schemas.History(
+        contract_id=contract.id, items=[schemas.HistoryEntry.model_validate(e, from_attributes=True) for e in entries]
+    )
+
+
+async def _transition(
+    session: AsyncSession,
+    contract_id: uuid.UUID,
+    action: str,
+    *,
+    by: Principal,
+    at: datetime,
+    values: dict[str, Any],
+) -> tuple[Contract, dict[str, Any]]:
+    contract = await get_readable(session, contract_id, by=by)
+    before = snapshot(contract)
+    from_status, to_status = TRANSITIONS[action]
+    moved = await repository.transition(
+        session, contract.id, from_status=from_status, to_status=to_status, values={**values, "updated_at": at}
+    )
+    if not moved:
+        await session.refresh(contract, ["status"])
+        raise InvalidTransition(
+            f"Cannot {action} a contract that is {contract.status}; it must be {from_status}.",
+            current_status=str(contract.status),
+        )
+    return contract, before
+
+
+def _event_fields(contract: Contract, at: datetime) -> dict[str, Any]:
+    return {
+        "contract_id": contract.id,
+        "provider_id": contract.provider_id,
+        "title": contract.title,
+        "amount_fen": contract.amount_fen,
+        "start_date": contract.start_date,
+        "end_date": contract.end_date,
+        "status": str(contract.status),
+        "funded_offerings": tuple(
+            FundedOfferingEvent(
+                offering_id=item.offering_id,
+                unit_price_fen=item.unit_price_fen,
+                resident_price_fen=item.resident_price_fen,
+                quota=item.quota,
+                eligibility_tags=tuple(item.eligibility_tags),
+            )
+            for item in contract.funded_offerings
+        ),
+        "occurred_at": at,
+    }
+
+
+async def sign(session: AsyncSession, contract_id: uuid.UUID, *, by: Principal) -> schemas.Contract:
+    now = utcnow()
+    contract, before = await _transition(
+        session, contract_id, "sign", by=by, at=now, values={"signed_at": now, "signed_by": by.subject}
+    )
+    await _audit(session, contract, action="signed", by=by, at=now, before=before)
+    await emit(session, ContractSigned(**_event_fields(contract, now)))
+    return await view(session, contract)
+
+
+async def terminate(
+    session: AsyncSession, contract_id: uuid.UUID, data: schemas.ContractTerminate, *, by: Principal
+) -> schemas.Contract:
+    now = utcnow()
+    contract, before = await _transition(
+        session,
+        contract_id,
+        "terminate",
+        by=by,
+        at=now,
+        values={"terminated_at": now, "terminated_by": by.subject, "termination_reason": data.reason},
+    )
+    await _audit(session, contract, action="terminated", by=by, at=now, before=before, reason=data.reason)
+    await emit(session, ContractTerminated(**_event_fields(contract, now), reason=data.reason))
+    return await view(session, contract)
+
+
+async def funding_for_delivery(
+    session: AsyncSession,
+    *,
+    offering_id: uuid.UUID,
+    provider_id: uuid.UUID,
+    named_contract_id: uuid.UUID | None,
+    on: date,
+) -> ContractFundedOffering | None:
+    """Which active contract pays for a service of ``offering_id`` delivered on the day ``on``.
+
+    The booking names its contract when it drew a funded quota; otherwise the delivery is counted only when
+    exactly one active contract funds the offering that day (two would make the payer ambiguous). Either way
+    the contract must be the delivering provider's own.
+    """
+    if named_contract_id is not None:
+        found = await repository.funded_offering(session, named_contract_id, offering_id)
+        candidates = [found] if found is not None else []
+    else:
+        candidates = list(await repository.active_funding_on(session, offering_id, on))
+    candidates = [
+        (contract, item)
+        for contract, item in candidates
+        if contract.status == ContractStatus.active and contract.provider_id == provider_id
+    ]
+    if len(candidates) != 1:
+        return None
+    return candidates[0][1]

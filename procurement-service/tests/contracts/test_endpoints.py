@@ -1,0 +1,427 @@
+import asyncio
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+from procurement_builders import contract_body, create_contract, signed_contract
+
+from service_kit.testing import TestKeys
+
+
+def assert_problem(response: httpx.Response, status: int, code: str | None = None) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    body = dict(response.json())
+    if code is not None:
+        assert body["code"] == code, body
+    return body
+
+
+async def test_official_drafts_a_contract(client: httpx.AsyncClient, test_keys: TestKeys) -> None:
+    provider_id, offering_id = uuid.uuid4(), uuid.uuid4()
+    contract = await create_contract(client, test_keys, contract_body(provider_id, offering_id))
+
+    assert contract["status"] == "draft"
+    assert contract["title"] == "长阳镇老年餐桌服务项目"
+    assert contract["provider_id"] == str(provider_id)
+    assert contract["amount_fen"] == 10_000_000
+    assert contract["stable_service"] is False
+    assert contract["signed_at"] is None
+    assert contract["funded_offerings"] == [
+        {
+            "offering_id": str(offering_id),
+            "unit_price_fen": 1500,
+            "resident_price_fen": 300,
+            "quota": 2000,
+            "eligibility_tags": ["80+", "living_alone"],
+            "delivered_count": 0,
+            "delivered_value_fen": 0,
+        }
+    ]
+    assert contract["delivered_count"] == 0
+    assert contract["delivered_value_fen"] == 0
+
+    fetched = await client.get(f"/api/v1/contracts/{contract['id']}", headers=test_keys.headers("official"))
+    assert fetched.status_code == 200
+    assert fetched.json() == contract
+
+
+async def test_an_admin_may_draft_a_contract(client: httpx.AsyncClient, test_keys: TestKeys) -> None:
+    response = await client.post(
+        "/api/v1/contracts", json=contract_body(uuid.uuid4()), headers=test_keys.headers("admin")
+    )
+    assert response.status_code == 201, response.text
+
+
+async def test_a_retried_create_with_the_same_idempotency_key_drafts_one_contract(
+    client: httpx.AsyncClient, test_keys: TestKeys
+) -> None:
+    headers = {**test_keys.headers("official", sub="official-1"), "Idempotency-Key": "contract-2027-001"}
+    body = contract_body(uuid.uuid4())
+    first = await client.post("/api/v1/contracts", json=body, headers=headers)
+    again = await client.post("/api/v1/contracts", json=body, headers=headers)
+    assert first.status_code == again.status_code == 201
+    assert first.json()["id"] == again.json()["id"]
+    listing = await client.get("/api/v1/contracts", headers=test_keys.headers("official"))
+    assert listing.json()["total"] == 1
+
+
+@pytest.mark.parametrize("roles", [("provider_admin",), ("evaluator",), ("operator",), ("resident",)])
+async def test_only_officials_draft_contracts(
+    client: httpx.AsyncClient, test_keys: TestKeys, roles: tuple[str, ...]
+) -> None:
+    provider_id = uuid.uuid4()
+    response = await client.post(
+        "/api/v1/contracts",
+        json=contract_body(provider_id),
+        headers=test_keys.headers(*roles, provider_id=provider_id),
+    )
+    assert_problem(response, 403, "forbidden")
+
+
+async def test_without_a_token_nothing_is_drafted(client: httpx.AsyncClient) -> None:
+    response = await client.post("/api/v1/contracts", json=contract_body(uuid.uuid4()))
+    assert_problem(response, 401, "unauthorized")
+
+
+@pytest.mark.parametrize(
+    ("amount", "why"),
+    [
+        (1500.5, "a float with fractions of a fen"),
+        (10_000_000.0, "a float, even a whole one"),
+        ("10000000", "a string"),
+        (-100, "negative"),
+        (0, "zero"),
+        (True, "a boolean"),
+        (None, "null"),
+        (10**30, "beyond any contract"),
+    ],
+)
+async def test_amount_must_be_a_positive_integer_of_fen(
+    client: httpx.AsyncClient, test_keys: TestKeys, amount: Any, why: str
+) -> None:
+    response = await client.post(
+        "/api/v1/contracts",
+        json=contract_body(uuid.uuid4(), amount_fen=amount),
+        headers=test_keys.headers("official"),
+    )
+    body = assert_problem(response, 422, "validation_error")
+    assert body["errors"][0]["field"] == "amount_fen", why
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"unit_price_fen": 15.5}, "funded_offerings.0.unit_price_fen"),
+        ({"unit_price_fen": "1500"}, "funded_offerings.0.unit_price_fen"),
+        ({"resident_price_fen": -1}, "funded_offerings.0.resident_price_fen"),
+        ({"quota": 0}, "funded_offerings.0.quota"),
+        ({"quota": 2.0}, "funded_offerings.0.quota"),
+        ({"offering_id": "not-a-uuid"}, "funded_offerings.0.offering_id"),
+        ({"eligibility_tags": "80+"}, "funded_offerings.0.eligibility_tags"),
+        ({"discount": 10}, "funded_offerings.0.discount"),
+    ],
+)
+async def test_funded_offerings_are_checked_field_by_field(
+    client: httpx.AsyncClient, test_keys: TestKeys, change: dict[str, Any], field: str
+) -> None:
+    body = contract_body(uuid.uuid4())
+    body["funded_offerings"][0].update(change)
+    response = await client.post("/api/v1/contracts", json=body, headers=test_keys.headers("official"))
+    problem = assert_problem(response, 422, "validation_error")
+    assert problem["errors"][0]["field"] == field
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"status": "active"},
+        {"signed_at": "2027-01-01T00:00:00+08:00"},
+        {"funded_offerings": []},
+        {"title": ""},
+        {"title": "长" * 201},
+        {"provider_id": 42},
+        {"start_date": "2027-02-30"},
+        {"stable_service": "yes"},
+    ],
+)
+async def test_malformed_contracts_are_refused(
+    client: httpx.AsyncClient, test_keys: TestKeys, overrides: dict[str, Any]
+) -> None:
+    response = await client.post(
+        "/api/v1/contracts", json=contract_body(uuid.uuid4(), **overrides), headers=test_keys.headers("official")
+    )
+    assert_problem(response, 422, "validation_error")
+
+
+async def test_a_body_that_is_not_json_is_refused(client: httpx.AsyncClient, test_keys: TestKeys) -> None:
+    response = await client.post(
+        "/api/v1/contracts",
+        content=b'{"title": "unterminated',
+        headers={**test_keys.headers("official"), "content-type": "application/json"},
+    )
+    assert_problem(response, 422, "validation_error")
+
+
+async def test_dates_reversed_are_refused(client: httpx.AsyncClient, test_keys: TestKeys) -> None:
+    response = await client.post(
+        "/api/v1/contracts",
+        json=contract_body(uuid.uuid4(), start="2027-06-01", end="2027-05-31"),
+        headers=test_keys.headers("official"),
+    )
+    assert_problem(response, 422, "dates_reversed")
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "stable", "status"),
+    [
+        ("2027-01-01", "2027-12-31", False, 201),
+        ("2027-03-15", "2028-03-14", False, 201),
+        ("2027-01-01", "2027-01-01", False, 201),
+        ("2027-01-01", "2028-01-01", False, 422),
+        ("2028-02-29", "2029-02-28", False, 201),
+        ("2028-02-29", "2029-03-01", False, 422),
+        ("2027-01-01", "2029-12-31", True, 201),
+        ("2027-01-01", "2030-01-01", True, 422),
+        ("2027-01-01", "2029-12-31", False, 422),
+    ],
+)
+async def test_term_is_at_most_one_year_or_three_for_a_stable_service(
+    client: httpx.AsyncClient, test_keys: TestKeys, start: str, end: str, stable: bool, status: int
+) -> None:
+    response = await client.post(
+        "/api/v1/contracts",
+        json=contract_body(uuid.uuid4(), start=start, end=end, stable_service=stable),
+        headers=test_keys.headers("official"),
+    )
+    assert response.status_code == status, response.text
+    if status == 422:
+        assert_problem(response, 422, "term_too_long")
+
+
+async def test_funded_value_may_not_exceed_the_amount(client: httpx.AsyncClient, test_keys: TestKeys) -> None:
+    provider_id = uuid.uuid4()
+    # Two offerings at 1500 fen × 2000 = 3,000,000 fen each: 6,000,000 in all.
+    exact = contract_body(provider_id, uuid.uuid4(), uuid.uuid4(), amount_fen=6_000_000)
+    response = await client.post("/api/v1/contracts", json=exact, headers=test_keys.headers("official"))
+    assert response.status_code == 201, response.text
+
+    over = contract_body(provider_id, uuid.uuid4(), uuid.uuid4(), amount_fen=5_999_999)
+    response = await client.post("/api/v1/contracts", json=over, headers=test_keys.headers("official"))
+    problem = assert_problem(response, 422, "funded_value_exceeds_amount")
+    assert problem["funded_value_fen"] == 6_000_000
+
+
+async def test_residents_never_pay_more_than_the_unit_price(client: httpx.AsyncClient, test_keys: TestKeys) -> None:
+    body = contract_body(uuid.uuid4())
+    body["funded_offerings"][0]["resident_price_fen"] = 1501
+    response = await client.post("/api/v1/contracts", json=body, headers=test_keys.headers("official"))
+    assert_problem(response, 422, "resident_price_above_unit_price")
+
+
+async def test_an_offering_is_funded_once_per_contract(client: httpx.AsyncClient, test_keys: TestKeys) -> None:
+    offering_id = uuid.uuid4()
+    body = contract_body(uuid.uuid4(), offering_id, offering_id)
+    response = await client.post("/api/v1/contracts", json=body, headers=test_keys.headers("official"))
+    assert_problem(response, 422, "duplicate_offering")
+
+
+async def test_signing_activates_the_contract_once(client: httpx.AsyncClient, test_keys: TestKeys) -> None:
+    contract = await create_contract(client, test_keys, contract_body(uuid.uuid4()))
+    url = f"/api/v1/contracts/{contract['id']}/sign"
+
+    signed = await client.post(url, headers=test_keys.headers("official"))
+    assert signed.status_code == 200, signed.text
+    assert signed.json()["status"] == "active"
+    assert signed.json()["signed_at"] is not None
+
+    again = await client.post(url, headers=test_keys.headers("official"))
+    problem = assert_problem(again, 409, "invalid_transition")
+    assert problem["current_status"] == "active"
+
+
+async def test_only_officials_sign(client: httpx.AsyncClient, test_keys: TestKeys) -> None:
+    provider_id = uuid.uuid4()
+    contract = await create_contract(client, test_keys, contract_body(provider_id))
+    response = await client.post(
+        f"/api/v1/contracts/{contract['id']}/sign",
+        headers=test_keys.headers("provider_admin", provider_id=provider_id),
+    )
+    assert_problem(response, 403)
+    fetched = await client.get(f"/api/v1/contracts/{contract['id']}", headers=test_keys.headers("official"))
+    assert fetched.json()["status"] == "draft"
+
+
+async def test_transitions_of_an_unknown_contract_are_404(client: httpx.AsyncClient, test_keys: TestKeys) -> None:
+    unknown = uuid.uuid4()
+    sign = await client.post(f"/api/v1/contracts/{unknown}/sign", headers=test_keys.headers("official"))
+    assert_problem(sign, 404, "contract_not_found")
+    terminate = await client.post(
+        f"/api/v1/contracts/{unknown}/terminate", json={"reason": "x"}, headers=test_keys.headers("official")
+    )
+    assert_problem(terminate, 404, "contract_not_found")
+
+
+async def test_terminating_ends_an_active_contract(client: httpx.AsyncClient, test_keys: TestKeys) -> None:
+    contract = await signed_contract(client, test_keys, contract_body(uuid.uuid4()))
+    url = f"/api/v1/contracts/{contract['id']}/terminate"
+
+    missing_reason = await client.post(url, json={}, headers=test_keys.headers("official"))
+    assert_problem(missing_reason, 422)
+    blank_reason = await client.post(url, json={"reason": "   "}, headers=test_keys.headers("official"))
+    assert_problem(blank_reason, 422)
+
+    reason = "服务商连续两次评估不合格"
+    terminated = await client.post(url, json={"reason": reason}, headers=test_keys.headers("official"))
+    assert terminated.status_code == 200, terminated.text
+    assert terminated.json()["status"] == "terminated"
+    assert terminated.json()["termination_reason"] == reason
+    assert terminated.json()["terminated_at"] is not None
+
+    again = await client.post(url, json={"reason": reason}, headers=test_keys.headers("official"))
+    assert_problem(again, 409, "invalid_transition")
+    sign = await client.post(f"/api/v1/contracts/{contract['id']}/sign", headers=test_keys.headers("official"))
+    assert_problem(sign, 409, "invalid_transition")
+
+
+async def test_a_draft_cannot_be_terminated(client: httpx.AsyncClient, test_keys: TestKeys) -> None:
+    contract = await create_contract(client, test_keys, contract_body(uuid.uuid4()))
+    response = await client.post(
+        f"/api/v1/contracts/{contract['id']}/terminate",
+        json={"reason": "不再需要"},
+        headers=test_keys.headers("official"),
+    )
+    assert_problem(response, 409, "invalid_transition")
+
+
+async def test_who_may_read_a_contract(client: httpx.AsyncClient, test_keys: TestKeys) -> None:
+    provider_id = uuid.uuid4()
+    contract = await create_contract(client, test_keys, contract_body(provider_id))
+    url = f"/api/v1/contracts/{contract['id']}"
+
+    for headers in (
+        test_keys.headers("official"),
+        test_keys.headers("admin"),
+        test_keys.headers("evaluator"),
+        test_keys.headers("provider_admin", provider_id=provider_id),
+    ):
+        response = await client.get(url, headers=headers)
+        assert response.status_code == 200, response.text
+
+    other_provider = await client.get(url, headers=test_keys.headers("provider_admin", provider_id=uuid.uuid4()))
+    unknown = await client.get(f"/api/v1/contracts/{uuid.uuid4()}", headers=test_keys.headers("official"))
+    # Another provider learns nothing: the same answer as for a contract that does not exist.
+    assert_problem(other_provider, 404, "contract_not_found")
+    assert_problem(unknown, 404, "contract_not_found")
+    assert other_provider.json()["detail"] == unknown.json()["detail"]
+
+    assert_problem(await client.get(url, headers=test_keys.headers("resident")), 403)
+    assert_problem(await client.get(url, headers=test_keys.headers("operator")), 403)
+    assert_problem(await client.get(url), 401)
+    assert_problem(await client.get("/api/v1/contracts/not-a-uuid", headers=test_keys.headers("official")), 422)
+
+
+async def test_officials_list_contracts_by_page_and_status(client: httpx.AsyncClient, test_keys: TestKeys) -> None:
+    provider_id = uuid.uuid4()
+    drafts = [await create_contract(client, test_keys, contract_body(provider_id)) for _ in range(3)]
+    active = await signed_contract(client, test_keys, contract_body(uuid.uuid4()))
+    official = test_keys.headers("official")
+
+    everything = await client.get("/api/v1/contracts", headers=official)
+    assert everything.status_code == 200
+    assert everything.json()["total"] == 4
+    assert everything.json()["items"][0]["id"] == active["id"]  # newest first
+
+    first = await client.get("/api/v1/contracts", params={"status": "draft", "limit": 2}, headers=official)
+    second = await client.get(
+        "/api/v1/contracts", params={"status": "draft", "limit": 2, "offset": 2}, headers=official
+    )
+    assert first.json()["total"] == second.json()["total"] == 3
+    seen = [c["id"] for c in first.json()["items"] + second.json()["items"]]
+    assert sorted(seen) == sorted(c["id"] for c in drafts)
+
+    actives = await client.get("/api/v1/contracts", params={"status": "active"}, headers=official)
+    assert [c["id"] for c in actives.json()["items"]] == [active["id"]]
+    by_provider = await client.get("/api/v1/contracts", params={"provider_id": str(provider_id)}, headers=official)
+    assert by_provider.json()["total"] == 3
+
+
+@pytest.mark.parametrize(
+    "params", [{"status": "signed"}, {"limit": 0}, {"limit": 201}, {"offset": -1}, {"provider_id": "x"}]
+)
+async def test_bad_listing_parameters_are_refused(
+    client: httpx.AsyncClient, test_keys: TestKeys, params: dict[str, Any]
+) -> None:
+    response = await client.get("/api/v1/contracts", params=params, headers=test_keys.headers("official"))
+    assert_problem(response, 422, "validation_error")
+
+
+async def test_providers_do_not_list_contracts(client: httpx.AsyncClient, test_keys: TestKeys) -> None:
+    response = await client.get(
+        "/api/v1/contracts", headers=test_keys.headers("provider_admin", provider_id=uuid.uuid4())
+    )
+    assert_problem(response, 403)
+
+
+async def test_history_records_every_change(client: httpx.AsyncClient, test_keys: TestKeys) -> None:
+    provider_id = uuid.uuid4()
+    contract = await create_contract(client, test_keys, contract_body(provider_id))
+    contract_id = contract["id"]
+    await client.post(f"/api/v1/contracts/{contract_id}/sign", headers=test_keys.headers("official", sub="zhang"))
+    await client.post(
+        f"/api/v1/contracts/{contract_id}/terminate",
+        json={"reason": "项目调整"},
+        headers=test_keys.headers("official", sub="li", name="李处长"),
+    )
+    # A refused transition changes nothing, so it leaves no trace.
+    await client.post(f"/api/v1/contracts/{contract_id}/sign", headers=test_keys.headers("official"))
+
+    response = await client.get(f"/api/v1/contracts/{contract_id}/history", headers=test_keys.headers("evaluator"))
+    assert response.status_code == 200, response.text
+    history = response.json()
+    assert history["contract_id"] == contract_id
+    created, signed, terminated = history["items"]
+
+    assert created["action"] == "created"
+    assert created["actor_name"] == "王科长"
+    assert created["actor_roles"] == ["official"]
+    assert created["before"] is None
+    assert created["after"]["status"] == "draft"
+    assert created["after"]["amount_fen"] == 10_000_000
+    assert created["after"]["funded_offerings"][0]["quota"] == 2000
+
+    assert signed["action"] == "signed"
+    assert signed["actor_subject"] == "zhang"
+    assert signed["before"]["status"] == "draft"
+    assert signed["before"]["signed_at"] is None
+    assert signed["after"]["status"] == "active"
+    assert signed["after"]["signed_at"] is not None
+
+    assert terminated["action"] == "terminated"
+    assert terminated["actor_subject"] == "li"
+    assert terminated["actor_name"] == "李处长"
+    assert terminated["reason"] == "项目调整"
+    assert terminated["before"]["status"] == "active"
+    assert terminated["after"]["status"] == "terminated"
+    assert terminated["after"]["termination_reason"] == "项目调整"
+    assert created["seq"] < signed["seq"] < terminated["seq"]
+
+    own = await client.get(
+        f"/api/v1/contracts/{contract_id}/history", headers=test_keys.headers("provider_admin", provider_id=provider_id)
+    )
+    assert own.status_code == 200
+    other = await client.get(
+        f"/api/v1/contracts/{contract_id}/history",
+        headers=test_keys.headers("provider_admin", provider_id=uuid.uuid4()),
+    )
+    assert_problem(other, 404)
+
+
+async def test_racing_signatures_sign_once(client: httpx.AsyncClient, test_keys: TestKeys) -> None:
+    contract = await create_contract(client, test_keys, contract_body(uuid.uuid4()))
+    url = f"/api/v1/contracts/{contract['id']}/sign"
+    responses = await asyncio.gather(*(client.post(url, headers=test_keys.headers("official")) for _ in range(6)))
+    assert sorted(r.status_code for r in responses) == [200] + [409] * 5
+    history = await client.get(f"/api/v1/contracts/{contract['id']}/history", headers=test_keys.headers("official"))
+    assert [entry["action"] for entry in history.json()["items"]] == ["created", "signed"]
