@@ -4,10 +4,17 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from booking.availability.endpoints import router as availability_router
+from booking.bookings.endpoints import router as bookings_router
+from booking.catalog.consumers import subscription as catalog_subscription
 from booking.config import Settings
+from booking.models import load_models
+from booking.residents.endpoints import router as residents_router
 from service_kit.app import ServiceSpec, create_service_app
 
 SERVICE_DIR = Path(__file__).resolve().parent.parent
+
+load_models()
 
 
 def build_spec(settings: Settings | None = None) -> ServiceSpec:
@@ -16,8 +23,8 @@ def build_spec(settings: Settings | None = None) -> ServiceSpec:
         title="Linli booking",
         description="Residents, availability, bookings that never overbook, funded programs, delivery evidence.",
         settings=settings or Settings(),
-        routers=[],
-        subscriptions=[],
+        routers=[residents_router, availability_router, bookings_router],
+        subscriptions=[catalog_subscription],
     )
 
 

@@ -12,3 +12,6 @@ class Base(DeclarativeBase):
 
 def load_models() -> None:
     """Import every module's models so ``Base.metadata`` is complete (for Alembic)."""
+    import booking.bookings.models
+    import booking.catalog.models
+    import booking.residents.models  # noqa: F401

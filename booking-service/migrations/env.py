@@ -1,4 +1,5 @@
-from booking.models import Base
+from booking.models import Base, load_models
 from service_kit.migrations import run_env
 
+load_models()
 run_env(Base.metadata)

@@ -1,13 +1,35 @@
+import uuid
 from collections.abc import AsyncIterator
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
+import nats
 import pytest
+from fastapi import FastAPI
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from booking.app import SERVICE_DIR, create_app
+from booking.bookings.models import SlotCounter
+from booking.catalog.consumers import subscription as catalog_subscription
 from booking.config import Settings
-from service_kit.testing import DatabaseFactory, running_app
+from service_kit.events.consumer import apply_event
+from service_kit.events.contracts import (
+    ContractChanged,
+    ContractSigned,
+    EventData,
+    FundedOffering,
+    OfferingPublished,
+    OfferingSnapshot,
+    WeeklyRule,
+)
+from service_kit.events.envelope import Envelope
+from service_kit.events.tables import outbox_event
+from service_kit.testing import DatabaseFactory, TestKeys, running_app
+from service_kit.timeutil import SHANGHAI, local_now
 
 
 @pytest.fixture
@@ -16,11 +38,184 @@ def settings(service_env: dict[str, Any], database_factory: DatabaseFactory) -> 
 
 
 @pytest.fixture
-async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    async with running_app(create_app(settings)) as client:
+def app(settings: Settings) -> FastAPI:
+    return create_app(settings)
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with running_app(app) as client:
         yield client
 
 
 @pytest.fixture
 def service_dir() -> Path:
     return SERVICE_DIR
+
+
+@pytest.fixture
+def sessionmaker(app: FastAPI, client: httpx.AsyncClient) -> async_sessionmaker[AsyncSession]:
+    maker: async_sessionmaker[AsyncSession] = app.state.sessionmaker
+    return maker
+
+
+def tomorrow() -> date:
+    return local_now().date() + timedelta(days=1)
+
+
+def at(day: date, hour: int, minute: int = 0) -> datetime:
+    """A local (Beijing) time on ``day``."""
+    return datetime.combine(day, time(hour, minute), tzinfo=SHANGHAI)
+
+
+EVERY_DAY_MORNING = tuple(WeeklyRule(weekday=d, start="09:00", end="12:00") for d in range(7))
+
+
+def offering_event(
+    event_class: type[OfferingSnapshot] = OfferingPublished,
+    *,
+    offering_id: uuid.UUID | None = None,
+    provider_id: uuid.UUID | None = None,
+    **overrides: Any,
+) -> OfferingSnapshot:
+    values: dict[str, Any] = {
+        "offering_id": offering_id or uuid.uuid4(),
+        "provider_id": provider_id or uuid.uuid4(),
+        "provider_name": "房山区长阳镇邻里养老驿站",
+        "category_code": "elderly.meal_table",
+        "name_zh": "老年餐桌",
+        "name_en": "Meal table",
+        "mode": "at_center",
+        "price_fen": 3000,
+        "duration_minutes": 60,
+        "capacity_per_slot": 2,
+        "weekly_rules": EVERY_DAY_MORNING,
+        "status": "published",
+        "version": 1,
+    }
+    values.update(overrides)
+    return event_class(**values)
+
+
+def contract_event(
+    event_class: type[ContractChanged] = ContractSigned,
+    *,
+    offering_id: uuid.UUID,
+    contract_id: uuid.UUID | None = None,
+    provider_id: uuid.UUID | None = None,
+    funded: tuple[FundedOffering, ...] | None = None,
+    occurred_at: datetime | None = None,
+    **overrides: Any,
+) -> ContractChanged:
+    today = local_now().date()
+    values: dict[str, Any] = {
+        "contract_id": contract_id or uuid.uuid4(),
+        "provider_id": provider_id or uuid.uuid4(),
+        "title": "2026年房山区居家养老助餐服务项目",
+        "amount_fen": 10_000_000,
+        "start_date": today - timedelta(days=1),
+        "end_date": today + timedelta(days=365),
+        "status": "active",
+        "funded_offerings": funded
+        if funded is not None
+        else (
+            FundedOffering(
+                offering_id=offering_id,
+                unit_price_fen=3000,
+                resident_price_fen=500,
+                quota=10,
+                eligibility_tags=("age_80_plus",),
+            ),
+        ),
+        "occurred_at": occurred_at or datetime.now(UTC),
+    }
+    values.update(overrides)
+    return event_class(**values)
+
+
+@dataclass
+class World:
+    """Builds the facts a test needs: catalog events applied as the consumer applies them, residents over HTTP."""
+
+    client: httpx.AsyncClient
+    sessionmaker: async_sessionmaker[AsyncSession]
+    keys: TestKeys
+    nats_url: str
+
+    tomorrow = staticmethod(tomorrow)
+    at = staticmethod(at)
+    offering_event = staticmethod(offering_event)
+    contract_event = staticmethod(contract_event)
+
+    async def publish(self, event: EventData, *, source: str = "registry", time: datetime | None = None) -> Envelope:
+        """Publish ``event`` to JetStream the way its producing service's relay does."""
+        envelope = Envelope.wrap(event, source=source)
+        if time is not None:
+            envelope = replace(envelope, time=time)
+        nc = await nats.connect(self.nats_url)
+        try:
+            await nc.jetstream().publish(envelope.type, envelope.payload(), headers=envelope.headers())
+        finally:
+            await nc.close()
+        return envelope
+
+    async def apply(self, event: EventData, *, source: str = "registry") -> None:
+        handler = catalog_subscription.handler_for(event.type)
+        assert handler is not None
+        await apply_event(self.sessionmaker, "test-catalog", handler, Envelope.wrap(event, source=source))
+
+    async def offering(self, **overrides: Any) -> OfferingSnapshot:
+        event = offering_event(**overrides)
+        await self.apply(event)
+        return event
+
+    async def resident(self, *, phone: str | None = None, tags: list[str] | None = None) -> dict[str, Any]:
+        body = {
+            "name": "王秀英",
+            "phone": phone or f"139{uuid.uuid4().int % 10**8:08d}",
+            "eligibility_tags": tags or [],
+            "consent": {"version": "2026-11", "channel": "phone"},
+        }
+        response = await self.client.post("/api/v1/residents", json=body, headers=self.keys.headers("operator"))
+        assert response.status_code == 201, response.text
+        result: dict[str, Any] = response.json()
+        return result
+
+    async def book(
+        self, offering: OfferingSnapshot, resident: dict[str, Any], slot_start: datetime, **extra: Any
+    ) -> httpx.Response:
+        body = {"offering_id": str(offering.offering_id), "slot_start": slot_start.isoformat(), **extra}
+        body.setdefault("resident_id", resident["id"])
+        return await self.client.post("/api/v1/bookings", json=body, headers=self.keys.headers("operator"))
+
+    async def emitted(self, booking_id: str) -> list[tuple[str, dict[str, Any]]]:
+        """The events this booking emitted so far (outbox rows, in the order written)."""
+        async with self.sessionmaker() as session:
+            rows = await session.execute(
+                select(outbox_event.c.type, outbox_event.c.data)
+                .where(outbox_event.c.subject == booking_id)
+                .order_by(outbox_event.c.seq)
+            )
+            return [(row.type, row.data) for row in rows]
+
+    async def units_held(self, offering: OfferingSnapshot, slot_start: datetime) -> int:
+        async with self.sessionmaker() as session:
+            used = await session.scalar(
+                select(SlotCounter.used).where(
+                    SlotCounter.offering_id == offering.offering_id, SlotCounter.slot_start == slot_start
+                )
+            )
+            return int(used or 0)
+
+    def provider_headers(self, offering: OfferingSnapshot, role: str = "provider_admin") -> dict[str, str]:
+        return self.keys.headers(role, provider_id=offering.provider_id)
+
+    def resident_headers(self, resident: dict[str, Any]) -> dict[str, str]:
+        return self.keys.headers("resident", resident_id=resident["id"])
+
+
+@pytest.fixture
+def world(
+    client: httpx.AsyncClient, sessionmaker: async_sessionmaker[AsyncSession], test_keys: TestKeys, nats_url: str
+) -> World:
+    return World(client, sessionmaker, test_keys, nats_url)

@@ -165,6 +165,7 @@ class ConsumerRunner:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - NATS may be restarting
+                raise_if_cancelling()
                 log.warning("consumer not ready", consumer=self.durable, error=str(exc))
                 await asyncio.sleep(0.5)
         while True:
@@ -178,6 +179,7 @@ class ConsumerRunner:
             except asyncio.CancelledError:
                 raise
             except (ConnectionClosedError, NoRespondersError, Exception) as exc:  # noqa: BLE001
+                raise_if_cancelling()
                 log.debug("fetch failed", consumer=self.durable, error=str(exc))
                 await asyncio.sleep(0.5)
                 continue

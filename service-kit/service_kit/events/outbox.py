@@ -82,6 +82,8 @@ class OutboxRelay:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - the relay outlives database and NATS outages
+                # nats-py may answer a cancellation inside publish_async with its own error.
+                raise_if_cancelling()
                 log.warning("outbox relay pass failed", error=str(exc))
                 count = 0
                 await asyncio.sleep(self.poll_seconds)

@@ -1,0 +1,90 @@
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Body
+
+from booking.bookings import schemas as s
+from booking.bookings import service
+from booking.bookings.models import BookingStatus
+from service_kit.auth import CurrentPrincipal
+from service_kit.db import SessionDep
+from service_kit.errors import error_responses
+from service_kit.pagination import Page, PaginationDep
+
+router = APIRouter(prefix="/api/v1/bookings", tags=["bookings"])
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=s.Booking,
+    summary="Book one unit of a slot (operator for a resident, a resident for themself, a provider)",
+    responses=error_responses(401, 403, 404, 409, 422),
+)
+async def create_booking(data: s.BookingCreate, session: SessionDep, principal: CurrentPrincipal) -> s.Booking:
+    booking = await service.create(session, data, by=principal)
+    return (await service.to_schemas(session, [booking], viewer=principal))[0]
+
+
+@router.get(
+    "",
+    response_model=Page[s.Booking],
+    summary="Bookings: a resident's own, a provider's own, or any resident's (operator)",
+    responses=error_responses(401, 403, 404, 422),
+)
+async def list_bookings(
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    page: PaginationDep,
+    resident_id: uuid.UUID | None = None,
+    status: BookingStatus | None = None,
+) -> Page[s.Booking]:
+    bookings, total = await service.list_visible(
+        session, by=principal, resident_id=resident_id, status=status, limit=page.limit, offset=page.offset
+    )
+    items = await service.to_schemas(session, bookings, viewer=principal)
+    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+
+
+@router.get(
+    "/{booking_id}",
+    response_model=s.Booking,
+    summary="One booking (its resident, its provider, or staff)",
+    responses=error_responses(401, 404, 422),
+)
+async def get_booking(booking_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal) -> s.Booking:
+    booking = await service.get_visible(session, booking_id, by=principal)
+    return (await service.to_schemas(session, [booking], viewer=principal))[0]
+
+
+TransitionBody = Annotated[s.BookingTransition | None, Body()]
+
+
+def _transition_route(action: str, path: str, summary: str) -> None:
+    async def transition(
+        booking_id: uuid.UUID,
+        session: SessionDep,
+        principal: CurrentPrincipal,
+        data: TransitionBody = None,
+    ) -> s.Booking:
+        reason = data.reason if data is not None else None
+        booking = await service.change(session, booking_id, action, by=principal, reason=reason)
+        return (await service.to_schemas(session, [booking], viewer=principal))[0]
+
+    transition.__name__ = f"{action}_booking"
+    router.add_api_route(
+        f"/{{booking_id}}/{path}",
+        transition,
+        methods=["POST"],
+        response_model=s.Booking,
+        summary=summary,
+        responses=error_responses(401, 403, 404, 409, 422),
+    )
+
+
+_transition_route("confirm", "confirm", "Confirm a requested booking (its provider, or an operator)")
+_transition_route("reject", "reject", "Reject a requested booking, with a reason (its provider, or an operator)")
+_transition_route("cancel", "cancel", "Cancel a booking, with a reason (its resident, its provider, or an operator)")
+_transition_route("start", "start", "Start the service of a confirmed booking (its provider, or an operator)")
+_transition_route("complete", "complete", "Complete a booking in service (its provider, or an operator)")
+_transition_route("no_show", "no-show", "Record that the resident did not come (its provider, or an operator)")

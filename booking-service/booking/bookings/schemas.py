@@ -1,0 +1,51 @@
+import uuid
+from typing import Annotated
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+
+from booking.bookings.models import BookingStatus
+from booking.residents.schemas import ResidentSummary
+from booking.timefmt import LocalDateTime
+from service_kit.events.contracts import BookingChannel
+
+
+class BookingCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    offering_id: uuid.UUID
+    slot_start: AwareDatetime = Field(description="The start of a slot from /api/v1/availability, with its offset.")
+    resident_id: uuid.UUID | None = Field(
+        default=None, description="Required for operators and providers; a resident books for themself."
+    )
+    channel: BookingChannel | None = Field(
+        default=None,
+        description="phone or walk_in (operator, default phone), app (resident), provider_api (provider).",
+    )
+
+
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+
+
+class BookingTransition(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Reason | None = Field(default=None, description="Required to reject or cancel.")
+
+
+class Booking(BaseModel):
+    id: uuid.UUID
+    offering_id: uuid.UUID
+    provider_id: uuid.UUID
+    resident_id: uuid.UUID
+    resident: ResidentSummary | None = None
+    status: BookingStatus
+    channel: str
+    slot_start: LocalDateTime
+    slot_end: LocalDateTime
+    price_fen: int = Field(description="What the resident pays, in fen.")
+    subsidy_fen: int = Field(description="What the funding contract pays, in fen.")
+    funded_contract_id: uuid.UUID | None
+    status_reason: str | None
+    status_changed_at: LocalDateTime
+    created_at: LocalDateTime
+    updated_at: LocalDateTime

@@ -1,0 +1,127 @@
+"""Keeps the catalog projections current from the registry's and procurement's events.
+
+Handlers run inside the consumer's transaction (never commit) and tolerate events arriving out of order:
+an offering snapshot applies only if its version is not older than the stored one, a provider status or a
+contract change only if it did not happen before the stored one.
+"""
+
+import re
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from booking.catalog import repository
+from service_kit.events.consumer import Subscription
+from service_kit.events.contracts import (
+    ContractAmended,
+    ContractChanged,
+    ContractSigned,
+    ContractTerminated,
+    OfferingPublished,
+    OfferingSnapshot,
+    OfferingUpdated,
+    OfferingWithdrawn,
+    ProviderReinstated,
+    ProviderStatusChanged,
+    ProviderSuspended,
+    ProviderVerified,
+)
+from service_kit.events.envelope import Envelope, MalformedEvent
+from service_kit.timeutil import as_aware
+
+subscription = Subscription("catalog")
+
+# Contract statuses under which nothing is funded any more, whatever event announced them.
+ENDED_CONTRACT_STATUSES = frozenset({"terminated", "closed", "expired", "cancelled", "suspended"})
+
+_HHMM = re.compile(r"^(([01]\d|2[0-3]):[0-5]\d|24:00)$")
+
+
+def _check_schedule(event: OfferingSnapshot) -> None:
+    """Refuse a snapshot availability could not be computed from: it goes to the dead letters, not into the
+    projection where every availability request would fail on it."""
+    try:
+        ZoneInfo(event.timezone)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise MalformedEvent(f"offering {event.offering_id}: unknown time zone {event.timezone!r}") from exc
+    for exception in event.exceptions:
+        for hhmm in (exception.start, exception.end):
+            if hhmm is not None and not _HHMM.match(hhmm):
+                raise MalformedEvent(f"offering {event.offering_id}: exception hours {hhmm!r} are not HH:MM")
+
+
+@subscription.on(OfferingPublished, OfferingUpdated, OfferingWithdrawn)
+async def store_offering(session: AsyncSession, event: OfferingSnapshot, envelope: Envelope) -> None:
+    _check_schedule(event)
+    await repository.upsert_offering(
+        session,
+        {
+            "id": event.offering_id,
+            "provider_id": event.provider_id,
+            "provider_name": event.provider_name,
+            "category_code": event.category_code,
+            "name_zh": event.name_zh,
+            "name_en": event.name_en,
+            "mode": event.mode,
+            "price_fen": event.price_fen,
+            "duration_minutes": event.duration_minutes,
+            "capacity_per_slot": event.capacity_per_slot,
+            "timezone": event.timezone,
+            "weekly_rules": [rule.model_dump(mode="json") for rule in event.weekly_rules],
+            "exceptions": [exception.model_dump(mode="json") for exception in event.exceptions],
+            "target_groups": list(event.target_groups),
+            "auto_confirm": event.auto_confirm,
+            # A withdrawal is final for booking whatever status the snapshot carries.
+            "status": "withdrawn" if isinstance(event, OfferingWithdrawn) else event.status,
+            "version": event.version,
+        },
+    )
+
+
+@subscription.on(ProviderVerified, ProviderSuspended, ProviderReinstated)
+async def store_provider_status(session: AsyncSession, event: ProviderStatusChanged, envelope: Envelope) -> None:
+    await repository.upsert_provider(
+        session,
+        {
+            "id": event.provider_id,
+            "name": event.name,
+            "kind": event.kind,
+            "status": event.status,
+            "accepts_bookings": not isinstance(event, ProviderSuspended),
+            "as_of": as_aware(envelope.time),
+        },
+    )
+
+
+@subscription.on(ContractSigned, ContractAmended, ContractTerminated)
+async def store_funded_programs(session: AsyncSession, event: ContractChanged, envelope: Envelope) -> None:
+    stored = await repository.contract_as_of(session, event.contract_id)
+    if stored is not None and event.occurred_at < stored:
+        return
+    ended = isinstance(event, ContractTerminated) or event.status in ENDED_CONTRACT_STATUSES
+    funded = [] if ended else list(event.funded_offerings)
+    await repository.deactivate_funded_programs(
+        session,
+        event.contract_id,
+        as_of=event.occurred_at,
+        contract_status=event.status,
+        keep_offering_ids=[f.offering_id for f in funded],
+    )
+    for offering in funded:
+        values: dict[str, Any] = {
+            "contract_id": event.contract_id,
+            "offering_id": offering.offering_id,
+            "provider_id": event.provider_id,
+            "unit_price_fen": offering.unit_price_fen,
+            # A contract never makes the resident pay more than the contract pays per unit.
+            "resident_price_fen": min(offering.resident_price_fen, offering.unit_price_fen),
+            "quota": offering.quota,
+            "eligibility_tags": sorted(set(offering.eligibility_tags)),
+            "start_date": event.start_date,
+            "end_date": event.end_date,
+            "active": True,
+            "contract_status": event.status,
+            "as_of": event.occurred_at,
+        }
+        await repository.upsert_funded_program(session, values)

@@ -1,0 +1,144 @@
+"""Every SQL statement of the catalog projections."""
+
+import uuid
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from booking.catalog.models import CatalogOffering, CatalogProvider, FundedProgram
+from booking.sql import upsert
+from service_kit.timeutil import utcnow
+
+
+async def upsert_offering(session: AsyncSession, values: dict[str, Any]) -> None:
+    """Store an offering snapshot unless a newer version is already stored (events may arrive out of order)."""
+    table = CatalogOffering.__table__
+    now = utcnow()
+    row = {**values, "created_at": now, "updated_at": now}
+    changes = {k: v for k, v in row.items() if k not in ("id", "created_at")}
+    statement = upsert(session, table).values(**row)
+    statement = statement.on_conflict_do_update(
+        index_elements=[table.c.id],
+        set_=changes,
+        where=table.c.version <= statement.excluded.version,
+    )
+    await session.execute(statement)
+
+
+async def get_offering(session: AsyncSession, offering_id: uuid.UUID) -> CatalogOffering | None:
+    return await session.get(CatalogOffering, offering_id)
+
+
+async def upsert_provider(session: AsyncSession, values: dict[str, Any]) -> None:
+    """Store a provider's status unless a later status change is already stored."""
+    table = CatalogProvider.__table__
+    now = utcnow()
+    row = {**values, "created_at": now, "updated_at": now}
+    changes = {k: v for k, v in row.items() if k not in ("id", "created_at")}
+    statement = upsert(session, table).values(**row)
+    statement = statement.on_conflict_do_update(
+        index_elements=[table.c.id],
+        set_=changes,
+        where=table.c.as_of <= statement.excluded.as_of,
+    )
+    await session.execute(statement)
+
+
+async def get_provider(session: AsyncSession, provider_id: uuid.UUID) -> CatalogProvider | None:
+    return await session.get(CatalogProvider, provider_id)
+
+
+async def contract_as_of(session: AsyncSession, contract_id: uuid.UUID) -> datetime | None:
+    """When the latest applied event of this contract happened (None if the contract is unknown)."""
+    result = await session.execute(
+        select(FundedProgram.as_of)
+        .where(FundedProgram.contract_id == contract_id)
+        .order_by(FundedProgram.as_of.desc())
+        .limit(1)
+    )
+    return result.scalar_one_or_none()
+
+
+async def upsert_funded_program(session: AsyncSession, values: dict[str, Any]) -> None:
+    """Create or refresh one funded offering of a contract; ``used`` (quota already drawn) is kept."""
+    table = FundedProgram.__table__
+    now = utcnow()
+    row = {**values, "id": uuid.uuid4(), "used": 0, "created_at": now, "updated_at": now}
+    changes = {k: v for k, v in row.items() if k not in ("id", "used", "created_at", "contract_id", "offering_id")}
+    statement = upsert(session, table).values(**row)
+    statement = statement.on_conflict_do_update(index_elements=[table.c.contract_id, table.c.offering_id], set_=changes)
+    await session.execute(statement)
+
+
+async def deactivate_funded_programs(
+    session: AsyncSession,
+    contract_id: uuid.UUID,
+    *,
+    as_of: datetime,
+    contract_status: str,
+    keep_offering_ids: Sequence[uuid.UUID] = (),
+) -> None:
+    """Stop funding the contract's offerings, except ``keep_offering_ids`` (those an amendment still funds)."""
+    statement = (
+        update(FundedProgram)
+        .where(FundedProgram.contract_id == contract_id)
+        .values(active=False, contract_status=contract_status, as_of=as_of, updated_at=utcnow())
+    )
+    if keep_offering_ids:
+        statement = statement.where(FundedProgram.offering_id.not_in(list(keep_offering_ids)))
+    await session.execute(statement)
+
+
+async def list_funding_for(session: AsyncSession, offering_id: uuid.UUID, on: date) -> Sequence[FundedProgram]:
+    """Active programs funding ``offering_id`` on the date ``on``, cheapest for the resident first."""
+    result = await session.execute(
+        select(FundedProgram)
+        .where(
+            FundedProgram.offering_id == offering_id,
+            FundedProgram.active.is_(True),
+            FundedProgram.start_date <= on,
+            FundedProgram.end_date >= on,
+        )
+        .order_by(FundedProgram.resident_price_fen, FundedProgram.start_date, FundedProgram.contract_id)
+    )
+    return result.scalars().all()
+
+
+async def draw_quota(session: AsyncSession, program_id: uuid.UUID) -> bool:
+    """Take one unit of a program's quota; False when it is used up (a guarded write: never exceeds it)."""
+    result = await session.execute(
+        update(FundedProgram)
+        .where(
+            FundedProgram.id == program_id,
+            FundedProgram.active.is_(True),
+            FundedProgram.used < FundedProgram.quota,
+        )
+        .values(used=FundedProgram.used + 1)
+        .execution_options(synchronize_session=False)
+    )
+    return _rowcount(result) == 1
+
+
+async def release_quota(session: AsyncSession, program_id: uuid.UUID) -> None:
+    await session.execute(
+        update(FundedProgram)
+        .where(FundedProgram.id == program_id, FundedProgram.used > 0)
+        .values(used=FundedProgram.used - 1)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def get_funded_program(
+    session: AsyncSession, contract_id: uuid.UUID, offering_id: uuid.UUID
+) -> FundedProgram | None:
+    result = await session.execute(
+        select(FundedProgram).where(FundedProgram.contract_id == contract_id, FundedProgram.offering_id == offering_id)
+    )
+    return result.scalar_one_or_none()
+
+
+def _rowcount(result: Any) -> int:
+    return int(result.rowcount)
