@@ -67,44 +67,36 @@ def raise_if_cancelling() -> None:
         raise asyncio.CancelledError
 
 
-class AlreadyProcessed(Exception):
-    pass
-
-
 async def apply_event(
     sessionmaker: async_sessionmaker[AsyncSession], consumer: str, handler: Handler, envelope: Envelope
 ) -> bool:
-    """Apply one event exactly once for ``consumer``. Returns False when it had already been applied."""
+    """Apply one event exactly once for ``consumer``. Returns False when it had already been applied.
+
+    The inbox row goes in first: a redelivery — or a competing replica that committed the same event
+    first — fails on the inbox primary key, and the whole transaction, handler included, rolls back."""
     event = envelope.parse()
     try:
         async with sessionmaker() as session, session.begin():
-            seen = await session.execute(
-                select(inbox_event.c.event_id).where(
-                    inbox_event.c.consumer == consumer, inbox_event.c.event_id == envelope.id
-                )
-            )
-            if seen.first() is not None:
-                raise AlreadyProcessed
             await session.execute(
                 insert(inbox_event).values(
                     consumer=consumer, event_id=envelope.id, type=envelope.type, processed_at=utcnow()
                 )
             )
+            await session.flush()
             await handler(session, event, envelope)
-    except AlreadyProcessed:
-        return False
-    except IntegrityError:
-        # A competing replica committed the same event first: the inbox key refused ours.
-        async with sessionmaker() as session:
-            again = await session.execute(
-                select(inbox_event.c.event_id).where(
-                    inbox_event.c.consumer == consumer, inbox_event.c.event_id == envelope.id
-                )
-            )
-            if again.first() is not None:
-                return False
-        raise
+    except IntegrityError as exc:
+        if await _in_inbox(sessionmaker, consumer, envelope.id):
+            return False
+        raise exc from None
     return True
+
+
+async def _in_inbox(sessionmaker: async_sessionmaker[AsyncSession], consumer: str, event_id: str) -> bool:
+    async with sessionmaker() as session:
+        found = await session.execute(
+            select(inbox_event.c.event_id).where(inbox_event.c.consumer == consumer, inbox_event.c.event_id == event_id)
+        )
+        return found.first() is not None
 
 
 class ConsumerRunner:
