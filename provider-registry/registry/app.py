@@ -4,10 +4,17 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from registry.categories.endpoints import router as categories_router
 from registry.config import Settings
+from registry.models import load_models
+from registry.offerings.endpoints import router as offerings_router
+from registry.organizations.consumers import subscription as organization_standing
+from registry.organizations.endpoints import router as organizations_router
 from service_kit.app import ServiceSpec, create_service_app
 
 SERVICE_DIR = Path(__file__).resolve().parent.parent
+
+load_models()
 
 
 def build_spec(settings: Settings | None = None) -> ServiceSpec:
@@ -16,8 +23,8 @@ def build_spec(settings: Settings | None = None) -> ServiceSpec:
         title="Linli provider registry",
         description="Organizations, the service catalog, the 15-minute circle, webhooks, HSDS open data.",
         settings=settings or Settings(),
-        routers=[],
-        subscriptions=[],
+        routers=[organizations_router, categories_router, offerings_router],
+        subscriptions=[organization_standing],
     )
 
 

@@ -12,3 +12,6 @@ class Base(DeclarativeBase):
 
 def load_models() -> None:
     """Import every module's models so ``Base.metadata`` is complete (for Alembic)."""
+    import registry.categories.models
+    import registry.offerings.models
+    import registry.organizations.models  # noqa: F401

@@ -1,0 +1,16 @@
+from sqlalchemy import ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from registry.models import Base
+
+
+class Category(Base):
+    """A category; top-level ones group leaves, and offerings belong to leaves. Seeded by a migration."""
+
+    __tablename__ = "category"
+
+    code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    parent_code: Mapped[str | None] = mapped_column(ForeignKey("category.code"), index=True)
+    name_zh: Mapped[str] = mapped_column(String(100))
+    name_en: Mapped[str] = mapped_column(String(100))
+    position: Mapped[int] = mapped_column(default=0)

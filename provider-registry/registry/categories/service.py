@@ -1,0 +1,35 @@
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from registry.categories import repository
+from registry.categories.models import Category
+from registry.categories.schemas import CategoryNode
+from service_kit.errors import ValidationFailed
+
+
+async def tree(session: AsyncSession) -> list[CategoryNode]:
+    categories = await repository.list_all(session)
+    nodes = {c.code: CategoryNode(code=c.code, name_zh=c.name_zh, name_en=c.name_en) for c in categories}
+    roots: list[CategoryNode] = []
+    for category in categories:
+        node = nodes[category.code]
+        if category.parent_code is None:
+            roots.append(node)
+        else:
+            nodes[category.parent_code].children.append(node)
+    return roots
+
+
+async def require_leaf(session: AsyncSession, code: str, *, field: str = "category_code") -> Category:
+    """The category an offering may belong to: one that exists and has no sub-categories."""
+    category = await repository.get(session, code)
+    if category is None:
+        raise _invalid(field, f"No category {code!r}.", "unknown_category")
+    if await repository.has_children(session, code):
+        raise _invalid(field, f"{code!r} groups other categories; choose one of them.", "category_not_leaf")
+    return category
+
+
+def _invalid(field: str, message: str, code: str) -> ValidationFailed:
+    return ValidationFailed(
+        f"{field}: {message}", code=code, errors=[{"field": field, "in": "body", "message": message, "type": code}]
+    )

@@ -1,0 +1,1 @@
+"""The service catalog: offerings a provider publishes, with price, capacity and weekly schedule."""

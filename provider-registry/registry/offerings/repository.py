@@ -1,0 +1,74 @@
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, func, or_, select, true, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from registry.offerings.models import Offering, OfferingStatus
+
+
+async def get(session: AsyncSession, offering_id: uuid.UUID) -> Offering | None:
+    return await session.get(Offering, offering_id, populate_existing=True)
+
+
+async def add(session: AsyncSession, offering: Offering) -> None:
+    session.add(offering)
+    await session.flush()
+
+
+def visible_to(*, everything: bool, provider_id: uuid.UUID | None) -> ColumnElement[bool]:
+    """Published offerings for everyone; all for staff; all of its own to a provider."""
+    if everything:
+        return true()
+    if provider_id is None:
+        return Offering.status == OfferingStatus.published
+    return or_(Offering.status == OfferingStatus.published, Offering.provider_id == provider_id)
+
+
+async def list_page(
+    session: AsyncSession,
+    *,
+    visible: ColumnElement[bool],
+    provider_id: uuid.UUID | None,
+    category_code: str | None,
+    status: OfferingStatus | None,
+    limit: int,
+    offset: int,
+) -> tuple[Sequence[Offering], int]:
+    conditions = [visible]
+    if provider_id is not None:
+        conditions.append(Offering.provider_id == provider_id)
+    if category_code is not None:
+        # A top-level code selects its leaves too: ``elderly`` finds ``elderly.meal_table``.
+        conditions.append(
+            or_(
+                Offering.category_code == category_code,
+                Offering.category_code.startswith(category_code + ".", autoescape=True),
+            )
+        )
+    if status is not None:
+        conditions.append(Offering.status == status)
+    total = await session.scalar(select(func.count()).select_from(Offering).where(*conditions))
+    rows = await session.scalars(
+        select(Offering)
+        .where(*conditions)
+        .order_by(Offering.created_at.desc(), Offering.id)
+        .limit(limit)
+        .offset(offset)
+    )
+    return rows.all(), int(total or 0)
+
+
+async def update_if_unchanged(
+    session: AsyncSession, offering_id: uuid.UUID, *, status: OfferingStatus, version: int, values: dict[str, Any]
+) -> bool:
+    """Write ``values`` only if the offering is still in ``status`` at ``version``: of two racing changes one
+    wins, and no version is announced twice."""
+    result = await session.execute(
+        update(Offering)
+        .where(Offering.id == offering_id, Offering.status == status, Offering.version == version)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1  # type: ignore[attr-defined]

@@ -1,0 +1,183 @@
+"""The rules of the catalog: who may change an offering, when it is bookable, what other services are told.
+
+Every snapshot announced to other services (published, updated, withdrawn) carries the next ``version``; a
+draft is never announced, so editing it changes nothing elsewhere.
+"""
+
+import uuid
+from collections.abc import Sequence
+from typing import Any, TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from registry.categories import service as categories_service
+from registry.offerings import repository
+from registry.offerings.models import Offering, OfferingMode, OfferingStatus
+from registry.offerings.schemas import OfferingCreate, OfferingUpdate
+from registry.organizations import service as organizations_service
+from registry.organizations.models import OrganizationStatus
+from service_kit.auth import Principal
+from service_kit.errors import Conflict, InvalidTransition, NotFound
+from service_kit.events.contracts import (
+    OfferingPublished,
+    OfferingSnapshot,
+    OfferingUpdated,
+    OfferingWithdrawn,
+    ScheduleException,
+    WeeklyRule,
+)
+from service_kit.events.outbox import emit
+from service_kit.timeutil import utcnow
+
+S = TypeVar("S", bound=OfferingSnapshot)
+
+
+def _not_found() -> NotFound:
+    return NotFound("No offering with this id.", code="offering_not_found")
+
+
+def _columns(values: dict[str, Any]) -> dict[str, Any]:
+    if "mode" in values:
+        values["mode"] = OfferingMode(values["mode"])
+    return values
+
+
+async def create(session: AsyncSession, data: OfferingCreate, *, by: Principal) -> Offering:
+    """A draft offering for ``data.provider_id``, by its own admin or an official."""
+    if not organizations_service.may_manage(by, data.provider_id):
+        # A provider acting for another provider learns nothing about it.
+        raise NotFound("No organization with this id.", code="organization_not_found")
+    await organizations_service.get(session, data.provider_id)
+    await categories_service.require_leaf(session, data.category_code)
+    offering = Offering(
+        provider_id=data.provider_id,
+        status=OfferingStatus.draft,
+        version=0,
+        **_columns(data.model_dump(mode="json", exclude={"provider_id"})),
+    )
+    await repository.add(session, offering)
+    return offering
+
+
+async def get_visible(session: AsyncSession, offering_id: uuid.UUID, viewer: Principal | None) -> Offering:
+    """Published offerings for everyone; drafts and withdrawn ones for staff and the provider's own people."""
+    offering = await repository.get(session, offering_id)
+    if offering is None:
+        raise _not_found()
+    if offering.status != OfferingStatus.published and not organizations_service.may_see_unpublished(
+        viewer, offering.provider_id
+    ):
+        raise _not_found()
+    return offering
+
+
+async def list_visible(
+    session: AsyncSession,
+    viewer: Principal | None,
+    *,
+    provider_id: uuid.UUID | None,
+    category_code: str | None,
+    status: OfferingStatus | None,
+    limit: int,
+    offset: int,
+) -> tuple[Sequence[Offering], int]:
+    visible = repository.visible_to(
+        everything=viewer is not None and viewer.is_staff, provider_id=viewer.provider_id if viewer else None
+    )
+    return await repository.list_page(
+        session,
+        visible=visible,
+        provider_id=provider_id,
+        category_code=category_code,
+        status=status,
+        limit=limit,
+        offset=offset,
+    )
+
+
+async def _get_to_manage(session: AsyncSession, offering_id: uuid.UUID, by: Principal) -> Offering:
+    offering = await repository.get(session, offering_id)
+    if offering is None or not organizations_service.may_manage(by, offering.provider_id):
+        raise _not_found()
+    return offering
+
+
+async def _write(session: AsyncSession, offering: Offering, values: dict[str, Any]) -> Offering:
+    if not await repository.update_if_unchanged(
+        session, offering.id, status=offering.status, version=offering.version, values=values
+    ):
+        raise Conflict("The offering was changed meanwhile; reload it and try again.", code="concurrent_update")
+    updated = await repository.get(session, offering.id)
+    assert updated is not None
+    return updated
+
+
+async def update(session: AsyncSession, offering_id: uuid.UUID, data: OfferingUpdate, *, by: Principal) -> Offering:
+    """Change an offering; a published one announces its new snapshot (``offering.updated``)."""
+    offering = await _get_to_manage(session, offering_id, by)
+    changes = _columns(data.changes())
+    if "category_code" in changes:
+        await categories_service.require_leaf(session, changes["category_code"])
+    changed = {name: value for name, value in changes.items() if getattr(offering, name) != value}
+    if not changed:
+        return offering
+    announce = offering.status == OfferingStatus.published
+    if announce:
+        changed["version"] = offering.version + 1
+    offering = await _write(session, offering, changed)
+    if announce:
+        await emit(session, await _snapshot(session, offering, OfferingUpdated))
+    return offering
+
+
+async def publish(session: AsyncSession, offering_id: uuid.UUID, *, by: Principal) -> Offering:
+    """Make a draft (or a withdrawn offering) bookable; only a verified provider's offerings may be."""
+    offering = await _get_to_manage(session, offering_id, by)
+    if offering.status not in (OfferingStatus.draft, OfferingStatus.withdrawn):
+        raise InvalidTransition(f"An offering that is {offering.status} cannot be published.")
+    provider = await organizations_service.get(session, offering.provider_id)
+    if provider.status != OrganizationStatus.verified:
+        raise Conflict(
+            f"The provider is {provider.status}; only a verified provider can publish offerings.",
+            code="provider_not_verified",
+        )
+    offering = await _write(
+        session,
+        offering,
+        {"status": OfferingStatus.published, "version": offering.version + 1, "published_at": utcnow()},
+    )
+    await emit(session, await _snapshot(session, offering, OfferingPublished))
+    return offering
+
+
+async def withdraw(session: AsyncSession, offering_id: uuid.UUID, *, by: Principal) -> Offering:
+    """Stop taking bookings for a published offering (bookings already made are booking-service's to settle)."""
+    offering = await _get_to_manage(session, offering_id, by)
+    if offering.status != OfferingStatus.published:
+        raise InvalidTransition(f"An offering that is {offering.status} cannot be withdrawn.")
+    offering = await _write(session, offering, {"status": OfferingStatus.withdrawn, "version": offering.version + 1})
+    await emit(session, await _snapshot(session, offering, OfferingWithdrawn))
+    return offering
+
+
+async def _snapshot(session: AsyncSession, offering: Offering, event: type[S]) -> S:
+    provider = await organizations_service.get(session, offering.provider_id)
+    return event(
+        offering_id=offering.id,
+        provider_id=offering.provider_id,
+        provider_name=provider.name_zh,
+        category_code=offering.category_code,
+        name_zh=offering.name_zh,
+        name_en=offering.name_en,
+        mode=offering.mode.value,
+        price_fen=offering.price_fen,
+        duration_minutes=offering.duration_minutes,
+        capacity_per_slot=offering.capacity_per_slot,
+        timezone=offering.timezone,
+        weekly_rules=tuple(WeeklyRule.model_validate(r) for r in offering.weekly_rules),
+        exceptions=tuple(ScheduleException.model_validate(e) for e in offering.exceptions),
+        target_groups=tuple(offering.target_groups),
+        auto_confirm=offering.auto_confirm,
+        status=offering.status.value,
+        version=offering.version,
+    )

@@ -1,0 +1,1 @@
+"""Provider organizations: application, verification, suspension, standing (scores, government contracts)."""

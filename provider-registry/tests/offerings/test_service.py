@@ -1,0 +1,106 @@
+import uuid
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from registry.offerings import repository, service
+from registry.offerings.models import OfferingStatus
+from registry.offerings.schemas import OfferingCreate, OfferingUpdate
+from registry.organizations import service as organizations_service
+from registry.organizations.models import OrganizationKind
+from registry.organizations.schemas import OrganizationCreate
+from service_kit.auth import Principal, Role
+from service_kit.errors import NotFound
+from service_kit.events.tables import outbox_event
+
+OFFICIAL = Principal(subject="official-zhao", roles=frozenset({Role.official}))
+
+
+async def verified_provider(session: AsyncSession, uscc: str) -> uuid.UUID:
+    data = OrganizationCreate(name_zh="房山区云呵护儿童服务站", kind=OrganizationKind.public_welfare, uscc=uscc)
+    organization = await organizations_service.apply(session, data, by=OFFICIAL)
+    await organizations_service.change_status(
+        session, organization.id, organizations_service.VERIFY, by=OFFICIAL, reason=None
+    )
+    return organization.id
+
+
+def draft(provider_id: uuid.UUID) -> OfferingCreate:
+    return OfferingCreate.model_validate(
+        {
+            "provider_id": str(provider_id),
+            "category_code": "children.after_school",
+            "name_zh": "课后托管",
+            "mode": "at_center",
+            "price_fen": 0,
+            "duration_minutes": 120,
+            "capacity_per_slot": 15,
+            "weekly_rules": [{"weekday": d, "start": "16:00", "end": "18:00"} for d in range(5)],
+            "exceptions": [{"date": "2026-12-31", "kind": "open", "start": "14:00", "end": "16:00"}],
+        }
+    )
+
+
+async def test_announced_snapshots_are_written_to_the_outbox_with_the_change(
+    session: AsyncSession, registry_uscc: str
+) -> None:
+    provider_id = await verified_provider(session, registry_uscc)
+    offering = await service.create(session, draft(provider_id), by=OFFICIAL)
+    await service.update(session, offering.id, OfferingUpdate(price_fen=500), by=OFFICIAL)
+    await service.publish(session, offering.id, by=OFFICIAL)
+    await service.update(session, offering.id, OfferingUpdate(target_groups=["low_income"]), by=OFFICIAL)
+
+    rows = (
+        await session.execute(
+            select(outbox_event.c.type, outbox_event.c.data)
+            .where(outbox_event.c.type.like("linli.offering.%"))
+            .order_by(outbox_event.c.seq)
+        )
+    ).all()
+    assert [(r.type, r.data["version"]) for r in rows] == [
+        ("linli.offering.published.v1", 1),
+        ("linli.offering.updated.v1", 2),
+    ]
+    published = rows[0].data
+    assert published["provider_name"] == "房山区云呵护儿童服务站"
+    assert published["price_fen"] == 500
+    assert len(published["weekly_rules"]) == 5
+    assert published["exceptions"] == [
+        {"date": "2026-12-31", "kind": "open", "start": "14:00", "end": "16:00", "reason": None}
+    ]
+    assert rows[1].data["target_groups"] == ["low_income"]
+
+
+async def test_a_write_based_on_a_stale_version_loses(session: AsyncSession, registry_uscc: str) -> None:
+    provider_id = await verified_provider(session, registry_uscc)
+    offering = await service.create(session, draft(provider_id), by=OFFICIAL)
+    won = await repository.update_if_unchanged(
+        session,
+        offering.id,
+        status=OfferingStatus.draft,
+        version=0,
+        values={"status": OfferingStatus.published, "version": 1},
+    )
+    lost = await repository.update_if_unchanged(
+        session,
+        offering.id,
+        status=OfferingStatus.draft,
+        version=0,
+        values={"status": OfferingStatus.published, "version": 1},
+    )
+    assert (won, lost) == (True, False)
+
+
+async def test_a_provider_admin_manages_only_its_own_offerings(session: AsyncSession, registry_uscc: str) -> None:
+    provider_id = await verified_provider(session, registry_uscc)
+    offering = await service.create(session, draft(provider_id), by=OFFICIAL)
+    own = Principal(subject="a", roles=frozenset({Role.provider_admin}), provider_id=provider_id)
+    other = Principal(subject="b", roles=frozenset({Role.provider_admin}), provider_id=uuid.uuid4())
+    staff_of_provider = Principal(subject="c", roles=frozenset({Role.provider_staff}), provider_id=provider_id)
+    assert (await service.publish(session, offering.id, by=own)).status == OfferingStatus.published
+    for intruder in (other, staff_of_provider):
+        with pytest.raises(NotFound):
+            await service.withdraw(session, offering.id, by=intruder)
+    with pytest.raises(NotFound):
+        await service.create(session, draft(provider_id), by=other)
