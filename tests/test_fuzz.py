@@ -5,6 +5,7 @@ problem+json."""
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 
 import httpx
 import pytest
@@ -24,7 +25,7 @@ def content_type(_case: Case, response: schemathesis.Response) -> str:
     return value[0] if isinstance(value, list) else str(value)
 
 
-def test_no_server_errors(stack: DevStack) -> None:
+def test_no_server_errors(stack: DevStack, report_figure: Callable[[str], None]) -> None:
     with httpx.Client(base_url=stack.gateway_url) as client:
         headers = login(client, "admin")
     schema = schemathesis.openapi.from_url(f"{stack.gateway_url}/openapi.json")
@@ -55,9 +56,8 @@ def test_no_server_errors(stack: DevStack) -> None:
                 failures.append(f"{where}: not problem+json: {response.text[:200]}")
 
         call()
-    print(
-        f"\nfuzzed {operations} operations: {sum(statuses.values())} requests, "
-        f"statuses {dict(sorted(statuses.items()))}"
+    report_figure(
+        f"fuzzed {operations} operations: {sum(statuses.values())} requests, statuses {dict(sorted(statuses.items()))}"
     )
     assert operations > 20
     assert failures == []

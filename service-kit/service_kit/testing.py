@@ -302,6 +302,21 @@ async def running_app(app: FastAPI, *, wait_for_events: bool = True) -> AsyncIte
 
 # ------------------------------------------------------------------ fixtures
 
+_FIGURES: list[str] = []
+
+
+@pytest.fixture
+def report_figure() -> Callable[[str], None]:
+    """Record a figure a test measured (counts of a fault test, say); all are printed after the run."""
+    return _FIGURES.append
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if _FIGURES:
+        terminalreporter.section("Linli figures")
+        for line in _FIGURES:
+            terminalreporter.write_line(line)
+
 
 @pytest.fixture(scope="session")
 def nats_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsServer]:

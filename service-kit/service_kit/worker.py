@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import signal
 
+import structlog
+
 from service_kit.app import ServiceSpec
 from service_kit.logging import configure_logging
 from service_kit.runtime import Runtime
@@ -18,6 +20,8 @@ async def run_worker(spec: ServiceSpec) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     await runtime.start(worker=True)
+    await runtime.events_ready.wait()
+    structlog.get_logger("linli.worker").info("worker started", subscriptions=len(spec.subscriptions))
     try:
         await stop.wait()
     finally:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 
 import nats
@@ -96,7 +96,7 @@ async def test_only_committed_events_leave_the_outbox(
 
 
 async def test_two_relays_never_publish_a_row_twice(
-    kit_sessionmaker: async_sessionmaker[AsyncSession], js: JetStreamContext
+    kit_sessionmaker: async_sessionmaker[AsyncSession], js: JetStreamContext, report_figure: Callable[[str], None]
 ) -> None:
     for batch in range(10):
         async with kit_sessionmaker() as session, session.begin():
@@ -110,7 +110,7 @@ async def test_two_relays_never_publish_a_row_twice(
 
     await asyncio.gather(*(drain(r) for r in relays))
     counts = [r.published_total for r in relays]
-    print(f"relay publish counts: {counts}")
+    report_figure(f"two relays on one outbox of 300 events published {counts} (sum {sum(counts)})")
     assert sum(counts) == 300
     info = await js.stream_info("LINLI")
     assert info.state.messages == 300
@@ -135,7 +135,7 @@ async def test_redelivered_event_is_applied_once(
 
 
 async def test_poison_message_is_dead_lettered_and_the_stream_keeps_flowing(
-    kit_sessionmaker: async_sessionmaker[AsyncSession], js: JetStreamContext
+    kit_sessionmaker: async_sessionmaker[AsyncSession], js: JetStreamContext, report_figure: Callable[[str], None]
 ) -> None:
     attempts: list[str] = []
     subscription = needs_subscription()
@@ -165,7 +165,10 @@ async def test_poison_message_is_dead_lettered_and_the_stream_keeps_flowing(
     )
     async with running(runner.run()):
         await eventually(lambda: _value(runner.dead_lettered == 2))
-    print(f"attempts on the poison message: {attempts.count('poison')}, dead letters: {runner.dead_lettered}")
+    report_figure(
+        f"poison message: {attempts.count('poison')} attempts, then dead-lettered; messages after it applied: "
+        f"{(await applied_counts(kit_sessionmaker)).get('after', 0)}; dead letters {runner.dead_lettered}"
+    )
     assert attempts.count("poison") == 3
     assert await applied_counts(kit_sessionmaker) == {"before": 1, "after": 1}
     async with kit_sessionmaker() as session:

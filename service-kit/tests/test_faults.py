@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -47,7 +48,7 @@ async def _all_applied(sessionmaker: async_sessionmaker[AsyncSession], expected:
 
 
 async def test_nats_killed_and_restarted_while_producing(
-    tmp_path: Path, kit_sessionmaker: async_sessionmaker[AsyncSession]
+    tmp_path: Path, kit_sessionmaker: async_sessionmaker[AsyncSession], report_figure: Callable[[str], None]
 ) -> None:
     server = NatsServer(tmp_path / "nats").start()
     settings = ServiceSettings(nats_url=server.url)
@@ -84,9 +85,9 @@ async def test_nats_killed_and_restarted_while_producing(
         await nc.close()
         server.stop()
     twice = [k for k, times in counts.items() if times != 1]
-    print(
-        f"\nnats SIGKILL during {total} events: applied {len(counts)}, applied twice {len(twice)}, "
-        f"stream messages {stream.state.messages}, redelivered-but-skipped {runner.duplicates}"
+    report_figure(
+        f"nats-server SIGKILL during {total} events: applied {len(counts)}, applied twice {len(twice)}, "
+        f"stream messages {stream.state.messages}, redeliveries absorbed by the inbox {runner.duplicates}"
     )
     assert len(counts) == total
     assert twice == []
@@ -94,7 +95,10 @@ async def test_nats_killed_and_restarted_while_producing(
 
 
 async def test_consumer_process_killed_mid_batch(
-    nats_url: str, kit_db_url: str, kit_sessionmaker: async_sessionmaker[AsyncSession]
+    nats_url: str,
+    kit_db_url: str,
+    kit_sessionmaker: async_sessionmaker[AsyncSession],
+    report_figure: Callable[[str], None],
 ) -> None:
     total = 400
     nc = await nats.connect(nats_url)
@@ -123,8 +127,9 @@ async def test_consumer_process_killed_mid_batch(
         if first.poll() is None:
             first.kill()
     twice = [k for k, times in counts.items() if times != 1]
-    print(
-        f"\nconsumer SIGKILL after {applied_before_kill} of {total}: applied {len(counts)}, applied twice {len(twice)}"
+    report_figure(
+        f"consumer process SIGKILL after {applied_before_kill} of {total} events: applied {len(counts)}, "
+        f"applied twice {len(twice)}"
     )
     assert applied_before_kill < total
     assert len(counts) == total
