@@ -20,11 +20,13 @@ from devstack import GATEWAY, SERVICES, DevStack  # noqa: E402
 
 
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory, database_factory: DatabaseFactory) -> Iterator[DevStack]:
+def stack(tmp_path_factory: pytest.TempPathFactory, _database_factory_session: DatabaseFactory) -> Iterator[DevStack]:
     var_dir = tmp_path_factory.mktemp("stack")
     databases = {}
     if os.environ.get("LINLI_TEST_POSTGRES_URL"):
-        databases = {s.name: database_factory.new_empty(s.name) for s in (*SERVICES, GATEWAY)}
+        databases = {
+            s.name: _database_factory_session.new_empty(s.name, for_session=True) for s in (*SERVICES, GATEWAY)
+        }
     dev = DevStack(
         var_dir=var_dir,
         gateway_port=free_port(),

@@ -209,6 +209,9 @@ class DatabaseFactory:
         self.run_id = uuid.uuid4().hex[:8]
         self.templates: dict[str, str] = {}
         self.created: list[str] = []
+        # Databases of the running test, dropped when it ends (hundreds left to the end of the session
+        # would make the final clean-up slower than the suite).
+        self.per_test: list[str] = []
         self.counter = 0
 
     @property
@@ -222,9 +225,9 @@ class DatabaseFactory:
         dsn = self.postgres_url.replace("postgresql+asyncpg://", "postgresql://") + "/postgres"
 
         async def run() -> None:
-            conn = await asyncpg.connect(dsn)
+            conn = await asyncpg.connect(dsn, timeout=10)
             try:
-                await conn.execute(sql)
+                await conn.execute(sql, timeout=120)
             finally:
                 await conn.close()
 
@@ -255,26 +258,36 @@ class DatabaseFactory:
         if self.postgres_url:
             db = f"linli_{name}_{self.run_id}_{self.counter}"
             self._admin(f'CREATE DATABASE "{db}" TEMPLATE "{template}"')
-            self.created.append(db)
+            self.per_test.append(db)
             return f"{self.postgres_url}/{db}"
         path = self.root / f"{name}-{self.counter}.db"
         shutil.copyfile(template, path)
         return f"sqlite+aiosqlite:///{path}"
 
-    def new_empty(self, name: str = "scratch") -> str:
-        """An empty database (no migrations), for tests of the kit itself."""
+    def new_empty(self, name: str = "scratch", *, for_session: bool = False) -> str:
+        """An empty database (no migrations): for the kit's own tests, or migrated by the whole-stack launcher
+        (``for_session``: kept until the session ends)."""
         self.counter += 1
         if self.postgres_url:
             db = f"linli_{name}_{self.run_id}_{self.counter}"
             self._admin(f'CREATE DATABASE "{db}"')
-            self.created.append(db)
+            (self.created if for_session else self.per_test).append(db)
             return f"{self.postgres_url}/{db}"
         return f"sqlite+aiosqlite:///{self.root / f'{name}-{self.counter}.db'}"
 
+    def drop_test_databases(self) -> None:
+        self._drop(self.per_test)
+        self.per_test.clear()
+
     def drop_all(self) -> None:
+        self.drop_test_databases()
+        self._drop(list(reversed(self.created)))
+        self.created.clear()
+
+    def _drop(self, databases: list[str]) -> None:
         if not self.postgres_url:
             return
-        for db in reversed(self.created):
+        for db in databases:
             with contextlib.suppress(Exception):  # best-effort clean-up
                 self._admin(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
 
@@ -350,10 +363,17 @@ def test_keys(tmp_path_factory: pytest.TempPathFactory) -> TestKeys:
 
 
 @pytest.fixture(scope="session")
-def database_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DatabaseFactory]:
+def _database_factory_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DatabaseFactory]:
     factory = DatabaseFactory(tmp_path_factory.mktemp("db"), os.environ.get("LINLI_TEST_POSTGRES_URL"))
     yield factory
     factory.drop_all()
+
+
+@pytest.fixture
+def database_factory(_database_factory_session: DatabaseFactory) -> Iterator[DatabaseFactory]:
+    """Fresh migrated databases; those a test creates are dropped when it ends."""
+    yield _database_factory_session
+    _database_factory_session.drop_test_databases()
 
 
 @pytest.fixture
