@@ -100,6 +100,7 @@ class NatsServer:
     workdir: Path
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
+    cluster: dict[str, Any] | None = None
 
     @property
     def url(self) -> str:
@@ -107,7 +108,13 @@ class NatsServer:
 
     def start(self, timeout: float = 10.0) -> NatsServer:
         self.workdir.mkdir(parents=True, exist_ok=True)
-        config = write_nats_config(self.workdir / "nats.conf", port=self.port, store_dir=self.workdir / "jetstream")
+        config = write_nats_config(
+            self.workdir / "nats.conf",
+            port=self.port,
+            store_dir=self.workdir / "jetstream",
+            server_name=f"{self.cluster['name']}-{self.port}" if self.cluster else None,
+            cluster=self.cluster,
+        )
         log = open(self.workdir / "nats.log", "ab")  # noqa: SIM115 - owned by the process
         self.process = subprocess.Popen([nats_server_binary(), "-c", str(config)], stdout=log, stderr=log)
         wait_for_port(self.port, timeout)
@@ -128,6 +135,36 @@ class NatsServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
             self.process = None
+
+
+@dataclass
+class NatsCluster:
+    """Three (or more) real nats-server processes routed into one JetStream cluster, as in production."""
+
+    workdir: Path
+    size: int = 3
+    nodes: list[NatsServer] = field(default_factory=list)
+
+    def start(self) -> NatsCluster:
+        cluster_ports = [free_port() for _ in range(self.size)]
+        for i in range(self.size):
+            self.nodes.append(
+                NatsServer(
+                    self.workdir / f"node{i}",
+                    cluster={"name": "linli", "port": cluster_ports[i], "routes": cluster_ports},
+                )
+            )
+        for node in self.nodes:
+            node.start()
+        return self
+
+    @property
+    def url(self) -> str:
+        return ",".join(node.url for node in self.nodes)
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()
 
 
 def wait_for_port(port: int, timeout: float = 10.0) -> None:

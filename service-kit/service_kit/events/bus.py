@@ -35,7 +35,8 @@ async def connect(settings: ServiceSettings, *, name: str) -> NATS:
     while True:
         try:
             return await nats.connect(
-                servers=[settings.nats_url],
+                # A cluster is several comma-separated URLs; the client discovers the rest and fails over.
+                servers=[url.strip() for url in settings.nats_url.split(",") if url.strip()],
                 name=name,
                 allow_reconnect=True,
                 max_reconnect_attempts=-1,
