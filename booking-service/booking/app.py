@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from booking.availability.endpoints import router as availability_router
 from booking.bookings.endpoints import router as bookings_router
+from booking.bookings.jobs import expire_unconfirmed_bookings
 from booking.catalog.consumers import subscription as catalog_subscription
 from booking.config import Settings
 from booking.models import load_models
@@ -25,6 +26,7 @@ def build_spec(settings: Settings | None = None) -> ServiceSpec:
         settings=settings or Settings(),
         routers=[residents_router, availability_router, bookings_router],
         subscriptions=[catalog_subscription],
+        background_jobs=[expire_unconfirmed_bookings],
     )
 
 

@@ -12,6 +12,8 @@ class Base(DeclarativeBase):
 
 def load_models() -> None:
     """Import every module's models so ``Base.metadata`` is complete (for Alembic)."""
+    import booking.audit.models
     import booking.bookings.models
     import booking.catalog.models
-    import booking.residents.models  # noqa: F401
+    import booking.residents.models
+    import booking.rules.models  # noqa: F401

@@ -9,13 +9,17 @@ from booking.availability import schedule
 from booking.availability import schemas as s
 from booking.bookings import service as bookings_service
 from booking.catalog import service as catalog_service
+from booking.config import Settings
+from booking.rules import service as rules_service
 from service_kit.errors import NotFound, ValidationFailed
 from service_kit.timeutil import utcnow
 
 MAX_DAYS = 31
 
 
-async def for_offering(session: AsyncSession, offering_id: uuid.UUID, first: date, last: date) -> s.Availability:
+async def for_offering(
+    session: AsyncSession, offering_id: uuid.UUID, first: date, last: date, settings: Settings
+) -> s.Availability:
     if last < first:
         raise ValidationFailed("to: must not be before from.", code="invalid_date_range")
     if (last - first).days + 1 > MAX_DAYS:
@@ -37,6 +41,8 @@ async def for_offering(session: AsyncSession, offering_id: uuid.UUID, first: dat
         return result
     result.bookable = True
     now = utcnow()
+    rules = await rules_service.for_offering(session, offering.id, settings)
+    earliest, latest = rules.bookable_from(now), rules.bookable_until(now)
     slots = [
         slot
         for slot in schedule.slots_between(
@@ -47,7 +53,7 @@ async def for_offering(session: AsyncSession, offering_id: uuid.UUID, first: dat
             duration_minutes=offering.duration_minutes,
             timezone=offering.timezone,
         )
-        if slot.start > now
+        if earliest <= slot.start <= latest
     ]
     if not slots:
         return result

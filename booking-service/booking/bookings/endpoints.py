@@ -6,7 +6,7 @@ from fastapi import APIRouter, Body
 from booking.bookings import schemas as s
 from booking.bookings import service
 from booking.bookings.models import BookingStatus
-from service_kit.auth import CurrentPrincipal
+from booking.deps import Caller, SettingsDep
 from service_kit.db import SessionDep
 from service_kit.errors import error_responses
 from service_kit.pagination import Page, PaginationDep
@@ -21,8 +21,10 @@ router = APIRouter(prefix="/api/v1/bookings", tags=["bookings"])
     summary="Book one unit of a slot (operator for a resident, a resident for themself, a provider)",
     responses=error_responses(401, 403, 404, 409, 422),
 )
-async def create_booking(data: s.BookingCreate, session: SessionDep, principal: CurrentPrincipal) -> s.Booking:
-    booking = await service.create(session, data, by=principal)
+async def create_booking(
+    data: s.BookingCreate, session: SessionDep, principal: Caller, settings: SettingsDep
+) -> s.Booking:
+    booking = await service.create(session, data, by=principal, settings=settings)
     return (await service.to_schemas(session, [booking], viewer=principal))[0]
 
 
@@ -34,7 +36,7 @@ async def create_booking(data: s.BookingCreate, session: SessionDep, principal: 
 )
 async def list_bookings(
     session: SessionDep,
-    principal: CurrentPrincipal,
+    principal: Caller,
     page: PaginationDep,
     resident_id: uuid.UUID | None = None,
     status: BookingStatus | None = None,
@@ -52,8 +54,30 @@ async def list_bookings(
     summary="One booking (its resident, its provider, or staff)",
     responses=error_responses(401, 404, 422),
 )
-async def get_booking(booking_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal) -> s.Booking:
-    booking = await service.get_visible(session, booking_id, by=principal)
+async def get_booking(booking_id: uuid.UUID, session: SessionDep, principal: Caller) -> s.Booking:
+    booking = await service.view(session, booking_id, by=principal)
+    return (await service.to_schemas(session, [booking], viewer=principal))[0]
+
+
+@router.post(
+    "/{booking_id}/reschedule",
+    response_model=s.Booking,
+    summary="Move a requested or confirmed booking to another slot of its offering, atomically",
+    description=(
+        "The new slot's place is taken first, then the old one is given back; when the new slot is full the "
+        "booking is left unchanged (409 slot_full). A resident may reschedule only outside the cancellation "
+        "window. Emits booking.rescheduled."
+    ),
+    responses=error_responses(401, 403, 404, 409, 422),
+)
+async def reschedule_booking(
+    booking_id: uuid.UUID,
+    data: s.BookingReschedule,
+    session: SessionDep,
+    principal: Caller,
+    settings: SettingsDep,
+) -> s.Booking:
+    booking = await service.reschedule(session, booking_id, data, by=principal, settings=settings)
     return (await service.to_schemas(session, [booking], viewer=principal))[0]
 
 
@@ -64,11 +88,19 @@ def _transition_route(action: str, path: str, summary: str) -> None:
     async def transition(
         booking_id: uuid.UUID,
         session: SessionDep,
-        principal: CurrentPrincipal,
+        principal: Caller,
+        settings: SettingsDep,
         data: TransitionBody = None,
     ) -> s.Booking:
-        reason = data.reason if data is not None else None
-        booking = await service.change(session, booking_id, action, by=principal, reason=reason)
+        booking = await service.change(
+            session,
+            booking_id,
+            action,
+            by=principal,
+            reason=data.reason if data is not None else None,
+            position=data.position if data is not None else None,
+            settings=settings,
+        )
         return (await service.to_schemas(session, [booking], viewer=principal))[0]
 
     transition.__name__ = f"{action}_booking"
@@ -85,6 +117,12 @@ def _transition_route(action: str, path: str, summary: str) -> None:
 _transition_route("confirm", "confirm", "Confirm a requested booking (its provider, or an operator)")
 _transition_route("reject", "reject", "Reject a requested booking, with a reason (its provider, or an operator)")
 _transition_route("cancel", "cancel", "Cancel a booking, with a reason (its resident, its provider, or an operator)")
-_transition_route("start", "start", "Start the service of a confirmed booking (its provider, or an operator)")
-_transition_route("complete", "complete", "Complete a booking in service (its provider, or an operator)")
+_transition_route(
+    "start",
+    "start",
+    "Check in: start the service of a confirmed booking, with an optional position (provider, operator)",
+)
+_transition_route(
+    "complete", "complete", "Check out: complete a booking in service, with an optional position (provider, operator)"
+)
 _transition_route("no_show", "no-show", "Record that the resident did not come (its provider, or an operator)")

@@ -2,7 +2,7 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Enum, Index, String
+from sqlalchemy import Enum, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from booking.models import Base
@@ -17,6 +17,12 @@ class BookingStatus(StrEnum):
     in_service = "in_service"
     completed = "completed"
     no_show = "no_show"
+    expired = "expired"
+
+
+# Statuses in which a booking holds its unit of the slot for the resident.
+ACTIVE_STATUSES = (BookingStatus.requested, BookingStatus.confirmed, BookingStatus.in_service)
+_ACTIVE_SQL = text("status IN ('requested', 'confirmed', 'in_service')")
 
 
 class Booking(IdMixin, TimestampMixin, Base):
@@ -26,6 +32,18 @@ class Booking(IdMixin, TimestampMixin, Base):
     __table_args__ = (
         Index("ix_booking_resident_id_created_at", "resident_id", "created_at"),
         Index("ix_booking_provider_id_created_at", "provider_id", "created_at"),
+        # One resident holds at most one active booking of a slot; the database decides, even under a race.
+        Index(
+            "uq_booking_resident_id_active_slot",
+            "resident_id",
+            "offering_id",
+            "slot_start",
+            unique=True,
+            sqlite_where=_ACTIVE_SQL,
+            postgresql_where=_ACTIVE_SQL,
+        ),
+        # The expiry sweep reads requested bookings past their confirmation deadline.
+        Index("ix_booking_status_confirm_by", "status", "confirm_by"),
     )
 
     offering_id: Mapped[uuid.UUID] = mapped_column(index=True)
@@ -47,6 +65,20 @@ class Booking(IdMixin, TimestampMixin, Base):
     status_actor: Mapped[str | None] = mapped_column(String(160))
     status_reason: Mapped[str | None] = mapped_column(String(500))
     status_changed_at: Mapped[datetime]
+    # A requested booking not confirmed by then expires (the expiry sweep).
+    confirm_by: Mapped[datetime | None]
+    # Delivery evidence: who checked in and out of the visit, when, and where (WGS-84), with the distance from
+    # the resident's address; a check-in farther than the configured distance is flagged, not refused.
+    checked_in_at: Mapped[datetime | None]
+    checked_in_by: Mapped[str | None] = mapped_column(String(160))
+    checked_in_latitude: Mapped[float | None]
+    checked_in_longitude: Mapped[float | None]
+    checked_in_distance_m: Mapped[int | None]
+    checked_in_far: Mapped[bool | None]
+    checked_out_at: Mapped[datetime | None]
+    checked_out_by: Mapped[str | None] = mapped_column(String(160))
+    checked_out_latitude: Mapped[float | None]
+    checked_out_longitude: Mapped[float | None]
 
 
 class SlotCounter(Base):

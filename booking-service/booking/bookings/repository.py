@@ -6,9 +6,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from booking.bookings.models import Booking, BookingStatus, SlotCounter
+from booking.bookings.models import ACTIVE_STATUSES, Booking, BookingStatus, SlotCounter
 from booking.sql import upsert
 
 
@@ -61,13 +62,87 @@ async def slot_usage(
     return {slot_start: used for slot_start, used in result.all()}
 
 
-async def add(session: AsyncSession, booking: Booking) -> None:
-    session.add(booking)
-    await session.flush()
+async def add(session: AsyncSession, booking: Booking) -> bool:
+    """Insert ``booking``; False when its resident already holds an active booking of the same slot (the
+    partial unique index decides, even when the resident's two requests race)."""
+    try:
+        async with session.begin_nested():
+            session.add(booking)
+            await session.flush()
+    except IntegrityError:
+        return False
+    return True
 
 
 async def get(session: AsyncSession, booking_id: uuid.UUID) -> Booking | None:
     return await session.get(Booking, booking_id)
+
+
+async def move_slot(
+    session: AsyncSession,
+    booking_id: uuid.UUID,
+    *,
+    status: BookingStatus,
+    from_start: datetime,
+    values: dict[str, Any],
+) -> bool | None:
+    """Move a booking to another slot if it is still ``status`` in the slot starting ``from_start``.
+
+    True when moved; False when another change won; None when its resident already holds the new slot."""
+    try:
+        async with session.begin_nested():
+            result = await session.execute(
+                update(Booking)
+                .where(Booking.id == booking_id, Booking.status == status, Booking.slot_start == from_start)
+                .values(**values)
+                .execution_options(synchronize_session=False)
+            )
+    except IntegrityError:
+        return None
+    return _rowcount(result) == 1
+
+
+async def overdue_requested(session: AsyncSession, now: datetime, limit: int) -> Sequence[uuid.UUID]:
+    """Requested bookings whose confirmation deadline has passed, oldest deadline first."""
+    result = await session.execute(
+        select(Booking.id)
+        .where(Booking.status == BookingStatus.requested, Booking.confirm_by <= now)
+        .order_by(Booking.confirm_by, Booking.id)
+        .limit(limit)
+    )
+    return result.scalars().all()
+
+
+async def all_for_resident(session: AsyncSession, resident_id: uuid.UUID, limit: int) -> Sequence[Booking]:
+    result = await session.execute(
+        select(Booking).where(Booking.resident_id == resident_id).order_by(Booking.created_at, Booking.id).limit(limit)
+    )
+    return result.scalars().all()
+
+
+async def count_active_for_resident(session: AsyncSession, resident_id: uuid.UUID) -> int:
+    total = await session.scalar(
+        select(func.count())
+        .select_from(Booking)
+        .where(Booking.resident_id == resident_id, Booking.status.in_(ACTIVE_STATUSES))
+    )
+    return int(total or 0)
+
+
+async def anonymize_for_resident(session: AsyncSession, resident_id: uuid.UUID) -> None:
+    """Drop what a resident themself wrote or was named by on their bookings (their account id, their reasons)."""
+    await session.execute(
+        update(Booking)
+        .where(Booking.resident_id == resident_id, Booking.booked_by.like("resident:%"))
+        .values(booked_by="resident:erased")
+        .execution_options(synchronize_session=False)
+    )
+    await session.execute(
+        update(Booking)
+        .where(Booking.resident_id == resident_id, Booking.status_actor.like("resident:%"))
+        .values(status_actor="resident:erased", status_reason=None)
+        .execution_options(synchronize_session=False)
+    )
 
 
 async def change_status(

@@ -4,7 +4,7 @@ from typing import Annotated
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from booking.bookings.models import BookingStatus
-from booking.residents.schemas import ResidentSummary
+from booking.residents.schemas import Position, ResidentSummary
 from booking.timefmt import LocalDateTime
 from service_kit.events.contracts import BookingChannel
 
@@ -30,6 +30,31 @@ class BookingTransition(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     reason: Reason | None = Field(default=None, description="Required to reject or cancel.")
+    position: Position | None = Field(
+        default=None, description="Start (check-in) and complete (check-out) only: where the staff member is."
+    )
+
+
+class BookingReschedule(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    slot_start: AwareDatetime = Field(description="The start of another slot of the same offering.")
+    reason: Reason | None = None
+
+
+class Visit(BaseModel):
+    """Delivery evidence: the check-in and check-out of the visit (what procurement counts as delivered)."""
+
+    checked_in_at: LocalDateTime | None = None
+    checked_in_by: str | None = None
+    checked_in_position: Position | None = None
+    checked_in_distance_m: int | None = Field(
+        default=None, description="How far the check-in was from the resident's address, when both are known."
+    )
+    checked_in_far: bool | None = Field(default=None, description="The check-in was far from the address.")
+    checked_out_at: LocalDateTime | None = None
+    checked_out_by: str | None = None
+    checked_out_position: Position | None = None
 
 
 class Booking(BaseModel):
@@ -47,5 +72,9 @@ class Booking(BaseModel):
     funded_contract_id: uuid.UUID | None
     status_reason: str | None
     status_changed_at: LocalDateTime
+    confirm_by: LocalDateTime | None = Field(
+        default=None, description="A requested booking not confirmed by then expires."
+    )
+    visit: Visit | None = None
     created_at: LocalDateTime
     updated_at: LocalDateTime

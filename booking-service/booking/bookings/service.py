@@ -3,16 +3,24 @@
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from booking import geo
+from booking.audit import service as audit
 from booking.availability import schedule
 from booking.bookings import repository
 from booking.bookings import schemas as s
 from booking.bookings.models import Booking, BookingStatus
 from booking.catalog import service as catalog_service
+from booking.catalog.models import CatalogOffering
+from booking.config import Settings
 from booking.residents import service as residents_service
+from booking.residents.schemas import Position
+from booking.rules import service as rules_service
+from booking.rules.service import Rules
 from service_kit.auth import Principal, Role
 from service_kit.errors import Conflict, Forbidden, InvalidTransition, NotFound, ValidationFailed
 from service_kit.events.contracts import (
@@ -21,8 +29,10 @@ from service_kit.events.contracts import (
     BookingCompleted,
     BookingConfirmed,
     BookingCreated,
+    BookingExpired,
     BookingNoShow,
     BookingRejected,
+    BookingRescheduled,
     BookingStarted,
 )
 from service_kit.events.outbox import emit
@@ -30,7 +40,9 @@ from service_kit.timeutil import utcnow
 
 # The state machine: from each status, the statuses a booking may move to.
 ALLOWED_TRANSITIONS: dict[BookingStatus, frozenset[BookingStatus]] = {
-    BookingStatus.requested: frozenset({BookingStatus.confirmed, BookingStatus.rejected, BookingStatus.cancelled}),
+    BookingStatus.requested: frozenset(
+        {BookingStatus.confirmed, BookingStatus.rejected, BookingStatus.cancelled, BookingStatus.expired}
+    ),
     BookingStatus.confirmed: frozenset({BookingStatus.in_service, BookingStatus.cancelled, BookingStatus.no_show}),
     BookingStatus.in_service: frozenset({BookingStatus.completed}),
 }
@@ -56,6 +68,10 @@ ACTIONS: dict[str, Action] = {
     "complete": Action(BookingStatus.completed, BookingCompleted),
     "no_show": Action(BookingStatus.no_show, BookingNoShow),
 }
+# The expiry sweep's own action: never offered to a caller.
+EXPIRE = Action(BookingStatus.expired, BookingExpired, releases_unit=True)
+# Statuses a booking can be moved to another slot in.
+RESCHEDULABLE = (BookingStatus.requested, BookingStatus.confirmed)
 
 # Which channel each kind of caller books through (the first is the default).
 CHANNELS = {"staff": ("phone", "walk_in"), "resident": ("app",), "provider": ("provider_api",)}
@@ -90,7 +106,7 @@ def _booker_kind(principal: Principal) -> str:
     raise Forbidden("Only operators, residents and providers book services.")
 
 
-async def create(session: AsyncSession, data: s.BookingCreate, *, by: Principal) -> Booking:
+async def create(session: AsyncSession, data: s.BookingCreate, *, by: Principal, settings: Settings) -> Booking:
     kind = _booker_kind(by)
     resident_id = data.resident_id
     if kind == "resident":
@@ -115,24 +131,17 @@ async def create(session: AsyncSession, data: s.BookingCreate, *, by: Principal)
     if reason is not None:
         raise Conflict("This offering does not take bookings now.", code=reason)
 
-    slot = schedule.find_slot(
-        data.slot_start,
-        weekly_rules=offering.weekly_rules,
-        exceptions=offering.exceptions,
-        duration_minutes=offering.duration_minutes,
-        timezone=offering.timezone,
-    )
-    if slot is None:
-        raise ValidationFailed("slot_start: not a slot of this offering's schedule.", code="slot_not_in_schedule")
     now = utcnow()
-    if slot.start <= now:
-        raise ValidationFailed("slot_start: this slot has already begun.", code="slot_in_past")
+    rules = await rules_service.for_offering(session, offering.id, settings)
+    slot = _bookable_slot(offering, data.slot_start, rules, now)
 
     if not await repository.take_slot_unit(session, offering.id, slot.start, offering.capacity_per_slot):
         raise Conflict("This slot is fully booked; choose another.", code="slot_full")
 
     local_day = slot.start.astimezone(ZoneInfo(offering.timezone)).date()
-    program = await catalog_service.draw_funding(session, offering.id, local_day, resident.eligibility_tags)
+    program = await catalog_service.draw_funding(
+        session, offering.id, offering.provider_id, local_day, resident.eligibility_tags
+    )
     price_fen, subsidy_fen = offering.price_fen, 0
     if program is not None:
         price_fen = program.resident_price_fen
@@ -155,13 +164,39 @@ async def create(session: AsyncSession, data: s.BookingCreate, *, by: Principal)
         booked_by=actor,
         status_actor=actor,
         status_changed_at=now,
+        confirm_by=None if offering.auto_confirm else rules.confirm_by(now, slot.start),
     )
-    await repository.add(session, booking)
+    if not await repository.add(session, booking):
+        raise Conflict("The resident already holds a booking of this slot.", code="already_booked")
+    await audit.record(session, by, resident.id, "book", booking_id=booking.id)
     await emit(session, _event(BookingCreated, booking, status=BookingStatus.requested, actor=actor, at=now))
     if offering.auto_confirm:
         # The offering confirms itself: consumers see the same two steps as for a provider's confirmation.
         await emit(session, _event(BookingConfirmed, booking, actor="system:auto_confirm", at=now))
     return booking
+
+
+def _bookable_slot(offering: CatalogOffering, slot_start: datetime, rules: Rules, now: datetime) -> schedule.Slot:
+    """The offering's slot starting at ``slot_start``, if the booking rules let it be booked ``now``."""
+    slot = schedule.find_slot(
+        slot_start,
+        weekly_rules=offering.weekly_rules,
+        exceptions=offering.exceptions,
+        duration_minutes=offering.duration_minutes,
+        timezone=offering.timezone,
+    )
+    if slot is None:
+        raise ValidationFailed("slot_start: not a slot of this offering's schedule.", code="slot_not_in_schedule")
+    if slot.start <= now:
+        raise ValidationFailed("slot_start: this slot has already begun.", code="slot_in_past")
+    if slot.start < rules.bookable_from(now):
+        raise ValidationFailed(
+            f"slot_start: book at least {int(rules.min_lead.total_seconds() // 60)} minutes ahead.",
+            code="slot_too_soon",
+        )
+    if slot.start > rules.bookable_until(now):
+        raise ValidationFailed(f"slot_start: book at most {rules.horizon.days} days ahead.", code="slot_beyond_horizon")
+    return slot
 
 
 async def get_visible(session: AsyncSession, booking_id: uuid.UUID, *, by: Principal) -> Booking:
@@ -172,7 +207,14 @@ async def get_visible(session: AsyncSession, booking_id: uuid.UUID, *, by: Princ
 
 
 async def change(
-    session: AsyncSession, booking_id: uuid.UUID, action_name: str, *, by: Principal, reason: str | None
+    session: AsyncSession,
+    booking_id: uuid.UUID,
+    action_name: str,
+    *,
+    by: Principal,
+    reason: str | None,
+    settings: Settings,
+    position: Position | None = None,
 ) -> Booking:
     """Apply ``action_name`` (confirm, reject, cancel, start, complete, no_show) to a booking."""
     action = ACTIONS[action_name]
@@ -182,29 +224,180 @@ async def change(
         raise Forbidden(f"You may not {action_name.replace('_', ' ')} this booking.")
     if action.needs_reason and not reason:
         raise ValidationFailed(f"reason: required to {action_name}.", code="reason_required")
+    if position is not None and action_name not in ("start", "complete"):
+        raise ValidationFailed(
+            "position: only a check-in (start) or check-out (complete) has one.", code="position_not_expected"
+        )
 
     current = booking.status
     if action.to not in ALLOWED_TRANSITIONS.get(current, frozenset()):
         raise _invalid(current, action_name)
     now = utcnow()
+    if action_name == "cancel" and relation == "resident":
+        rules = await rules_service.for_offering(session, booking.offering_id, settings)
+        if not rules.resident_may_cancel(booking.slot_start, now):
+            raise Conflict(
+                "It is too close to the slot to cancel here; the provider or the call center can still cancel.",
+                code="outside_cancellation_window",
+            )
+    if action_name == "confirm" and booking.confirm_by is not None and now >= booking.confirm_by:
+        raise Conflict("The time to confirm this booking has passed; it expires.", code="confirmation_deadline_passed")
     actor = _actor(by)
-    changed = await repository.change_status(
-        session,
-        booking.id,
-        current=current,
-        to=action.to,
-        values={"status_actor": actor, "status_reason": reason, "status_changed_at": now},
-    )
+    values: dict[str, Any] = {"status_actor": actor, "status_reason": reason, "status_changed_at": now}
+    if action_name == "start":
+        values.update(await _check_in(session, booking, actor, position, now, settings))
+    elif action_name == "complete":
+        values.update(
+            checked_out_at=now,
+            checked_out_by=actor,
+            checked_out_latitude=position.latitude if position else None,
+            checked_out_longitude=position.longitude if position else None,
+        )
+    changed = await repository.change_status(session, booking.id, current=current, to=action.to, values=values)
     await session.refresh(booking)
     if not changed:
         # Another change committed between our read and our write; it won.
         raise _invalid(booking.status, action_name)
+    await _after_change(session, booking, action)
+    await audit.record(session, by, booking.resident_id, action_name, booking_id=booking.id)
+    await emit(session, _event(action.event, booking, actor=actor, reason=reason, at=now))
+    return booking
+
+
+async def _check_in(
+    session: AsyncSession, booking: Booking, actor: str, position: Position | None, now: datetime, settings: Settings
+) -> dict[str, Any]:
+    """The check-in evidence, with the distance from the resident's address when both positions are known."""
+    values: dict[str, Any] = {"checked_in_at": now, "checked_in_by": actor}
+    if position is None:
+        return values
+    values.update(checked_in_latitude=position.latitude, checked_in_longitude=position.longitude)
+    resident = await residents_service.get(session, booking.resident_id)
+    if resident is not None and resident.latitude is not None and resident.longitude is not None:
+        distance = geo.distance_m(position.latitude, position.longitude, resident.latitude, resident.longitude)
+        values.update(checked_in_distance_m=distance, checked_in_far=distance > settings.checkin_far_meters)
+    return values
+
+
+async def _after_change(session: AsyncSession, booking: Booking, action: Action) -> None:
     if action.releases_unit:
         await repository.release_slot_unit(session, booking.offering_id, booking.slot_start)
         if booking.funded_program_id is not None:
             await catalog_service.release_funding(session, booking.funded_program_id)
-    await emit(session, _event(action.event, booking, actor=actor, reason=reason, at=now))
+
+
+async def reschedule(
+    session: AsyncSession, booking_id: uuid.UUID, data: s.BookingReschedule, *, by: Principal, settings: Settings
+) -> Booking:
+    """Move a booking to another slot of its offering, atomically: the new slot's unit is taken first, then the
+    booking moves by a guarded write, then the old unit is given back. A full slot leaves it unchanged."""
+    booking = await get_visible(session, booking_id, by=by)
+    relation = _relation(by, booking)
+    if relation == "observer":
+        raise Forbidden("You may not reschedule this booking.")
+    current, previous_start = booking.status, booking.slot_start
+    if current not in RESCHEDULABLE:
+        raise InvalidTransition(f"A {current.value} booking cannot be rescheduled.", current_status=current.value)
+    offering = await catalog_service.get_offering(session, booking.offering_id)
+    if offering is None:
+        raise NotFound("No such offering.", code="offering_not_found")
+    reason = await catalog_service.why_not_bookable(session, offering)
+    if reason is not None:
+        raise Conflict("This offering does not take bookings now.", code=reason)
+    now = utcnow()
+    rules = await rules_service.for_offering(session, offering.id, settings)
+    if relation == "resident" and not rules.resident_may_cancel(previous_start, now):
+        raise Conflict(
+            "It is too close to the slot to change it here; the provider or the call center can still do it.",
+            code="outside_cancellation_window",
+        )
+    slot = _bookable_slot(offering, data.slot_start, rules, now)
+    if slot.start == previous_start:
+        raise ValidationFailed("slot_start: the booking is already in this slot.", code="same_slot")
+
+    if not await repository.take_slot_unit(session, offering.id, slot.start, offering.capacity_per_slot):
+        raise Conflict("This slot is fully booked; choose another.", code="slot_full")
+    actor = _actor(by)
+    values: dict[str, Any] = {
+        "slot_start": slot.start,
+        "slot_end": slot.end,
+        "status_actor": actor,
+        "status_reason": data.reason,
+        "status_changed_at": now,
+        "updated_at": now,
+    }
+    if current == BookingStatus.requested and booking.confirm_by is not None:
+        values["confirm_by"] = min(booking.confirm_by, slot.start)
+    moved = await repository.move_slot(session, booking.id, status=current, from_start=previous_start, values=values)
+    if moved is None:
+        raise Conflict("The resident already holds a booking of this slot.", code="already_booked")
+    await session.refresh(booking)
+    if not moved:
+        # Another change (a cancellation, another reschedule) won; the request's transaction rolls back the
+        # unit taken above.
+        raise Conflict(
+            "The booking changed meanwhile; look at it again.", code="booking_changed", current_status=booking.status
+        )
+    await repository.release_slot_unit(session, offering.id, previous_start)
+    await audit.record(session, by, booking.resident_id, "reschedule", booking_id=booking.id)
+    await emit(
+        session,
+        _event(
+            BookingRescheduled, booking, actor=actor, reason=data.reason, at=now, previous_slot_start=previous_start
+        ),
+    )
     return booking
+
+
+async def expire_overdue(
+    sessionmaker: async_sessionmaker[AsyncSession], *, batch: int, now: datetime | None = None
+) -> int:
+    """Expire requested bookings whose provider did not confirm in time; the number expired.
+
+    Each booking expires in its own transaction by a guarded write (``WHERE status = 'requested'``), so a
+    confirmation racing the sweep, or the sweep of another replica, wins or loses cleanly: never both."""
+    now = now or utcnow()
+    async with sessionmaker() as session:
+        overdue = await repository.overdue_requested(session, now, batch)
+    expired = 0
+    for booking_id in overdue:
+        async with sessionmaker() as session:
+            changed = await repository.change_status(
+                session,
+                booking_id,
+                current=BookingStatus.requested,
+                to=BookingStatus.expired,
+                values={
+                    "status_actor": "system:expiry",
+                    "status_reason": "not confirmed in time",
+                    "status_changed_at": now,
+                },
+            )
+            if not changed:
+                await session.rollback()
+                continue
+            booking = await repository.get(session, booking_id)
+            assert booking is not None
+            await session.refresh(booking)
+            await _after_change(session, booking, EXPIRE)
+            await emit(
+                session, _event(BookingExpired, booking, actor="system:expiry", reason="not confirmed in time", at=now)
+            )
+            await session.commit()
+            expired += 1
+    return expired
+
+
+async def all_for_resident(session: AsyncSession, resident_id: uuid.UUID, *, limit: int) -> list[Booking]:
+    return list(await repository.all_for_resident(session, resident_id, limit))
+
+
+async def has_active(session: AsyncSession, resident_id: uuid.UUID) -> bool:
+    return await repository.count_active_for_resident(session, resident_id) > 0
+
+
+async def anonymize_resident(session: AsyncSession, resident_id: uuid.UUID) -> None:
+    await repository.anonymize_for_resident(session, resident_id)
 
 
 def _invalid(current: BookingStatus, action_name: str) -> InvalidTransition:
@@ -237,7 +430,16 @@ async def list_visible(
     bookings, total = await repository.list_bookings(
         session, resident_id=resident_id, provider_id=provider_id, status=status, limit=limit, offset=offset
     )
+    if resident_id is not None:
+        await audit.record(session, by, resident_id, "list_bookings")
     return list(bookings), total
+
+
+async def view(session: AsyncSession, booking_id: uuid.UUID, *, by: Principal) -> Booking:
+    """One booking, for someone who may see it; an operator's look is recorded as acting for its resident."""
+    booking = await get_visible(session, booking_id, by=by)
+    await audit.record(session, by, booking.resident_id, "view_booking", booking_id=booking.id)
+    return booking
 
 
 async def units_held(
@@ -246,13 +448,36 @@ async def units_held(
     return await repository.slot_usage(session, offering_id, start, end)
 
 
+def _position(latitude: float | None, longitude: float | None) -> Position | None:
+    if latitude is None or longitude is None:
+        return None
+    return Position(latitude=latitude, longitude=longitude)
+
+
+def _visit(b: Booking) -> s.Visit | None:
+    if b.checked_in_at is None:
+        return None
+    return s.Visit(
+        checked_in_at=b.checked_in_at,
+        checked_in_by=b.checked_in_by,
+        checked_in_position=_position(b.checked_in_latitude, b.checked_in_longitude),
+        checked_in_distance_m=b.checked_in_distance_m,
+        checked_in_far=b.checked_in_far,
+        checked_out_at=b.checked_out_at,
+        checked_out_by=b.checked_out_by,
+        checked_out_position=_position(b.checked_out_latitude, b.checked_out_longitude),
+    )
+
+
 async def to_schemas(session: AsyncSession, bookings: list[Booking], *, viewer: Principal) -> list[s.Booking]:
     residents = await residents_service.summaries(session, (b.resident_id for b in bookings), viewer)
+    computed = ("resident", "visit")
     return [
         s.Booking.model_validate(
             {
-                **{field: getattr(b, field) for field in s.Booking.model_fields if field != "resident"},
+                **{field: getattr(b, field) for field in s.Booking.model_fields if field not in computed},
                 "resident": residents.get(b.resident_id),
+                "visit": _visit(b),
             }
         )
         for b in bookings
@@ -267,8 +492,10 @@ def _event(
     at: datetime,
     status: BookingStatus | None = None,
     reason: str | None = None,
+    **extra: Any,
 ) -> BookingChanged:
     return event_class(
+        **extra,
         booking_id=booking.id,
         offering_id=booking.offering_id,
         provider_id=booking.provider_id,

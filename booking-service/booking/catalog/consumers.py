@@ -23,6 +23,9 @@ from service_kit.events.contracts import (
     OfferingUpdated,
     OfferingWithdrawn,
     ProviderReinstated,
+    ProviderRestored,
+    ProviderSanctionChanged,
+    ProviderSanctioned,
     ProviderStatusChanged,
     ProviderSuspended,
     ProviderVerified,
@@ -125,3 +128,20 @@ async def store_funded_programs(session: AsyncSession, event: ContractChanged, e
             "as_of": event.occurred_at,
         }
         await repository.upsert_funded_program(session, values)
+
+
+@subscription.on(ProviderSanctioned, ProviderRestored)
+async def store_provider_sanction(session: AsyncSession, event: ProviderSanctionChanged, envelope: Envelope) -> None:
+    """A sanctioned provider's new bookings are not funded (they go ahead at the normal price); a restored
+    provider's are funded again. Its offerings stay bookable: only a registry suspension stops bookings."""
+    await repository.upsert_sanction(
+        session,
+        {
+            "provider_id": event.provider_id,
+            "sanctioned": isinstance(event, ProviderSanctioned),
+            "sanction_id": event.sanction_id,
+            "measure": event.measure[:64],
+            "until": event.until,
+            "as_of": as_aware(event.occurred_at),
+        },
+    )

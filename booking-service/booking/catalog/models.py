@@ -73,3 +73,18 @@ class FundedProgram(IdMixin, TimestampMixin, Base):
     contract_status: Mapped[str] = mapped_column(String(32))
     # The ``occurred_at`` of the contract event last applied: an older event never overwrites a newer one.
     as_of: Mapped[datetime]
+
+
+class ProviderSanction(TimestampMixin, Base):
+    """Whether procurement has sanctioned a provider (``provider.sanctioned`` / ``provider.restored``): a
+    sanctioned provider's bookings are not funded by any contract (they go ahead at the normal price)."""
+
+    __tablename__ = "provider_sanction"
+
+    provider_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    sanctioned: Mapped[bool]
+    sanction_id: Mapped[uuid.UUID]
+    measure: Mapped[str] = mapped_column(String(64))
+    until: Mapped[date | None]
+    # The ``occurred_at`` of the last applied sanction event: an older one never overwrites a newer one.
+    as_of: Mapped[datetime]

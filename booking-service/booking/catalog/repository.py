@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from booking.catalog.models import CatalogOffering, CatalogProvider, FundedProgram
+from booking.catalog.models import CatalogOffering, CatalogProvider, FundedProgram, ProviderSanction
 from booking.sql import upsert
 from service_kit.timeutil import utcnow
 
@@ -142,3 +142,25 @@ async def get_funded_program(
 
 def _rowcount(result: Any) -> int:
     return int(result.rowcount)
+
+
+async def upsert_sanction(session: AsyncSession, values: dict[str, Any]) -> None:
+    """Store a provider's sanction standing unless a later sanction event is already stored."""
+    table = ProviderSanction.__table__
+    now = utcnow()
+    row = {**values, "created_at": now, "updated_at": now}
+    changes = {k: v for k, v in row.items() if k not in ("provider_id", "created_at")}
+    statement = upsert(session, table).values(**row)
+    statement = statement.on_conflict_do_update(
+        index_elements=[table.c.provider_id],
+        set_=changes,
+        where=table.c.as_of <= statement.excluded.as_of,
+    )
+    await session.execute(statement)
+
+
+async def is_sanctioned(session: AsyncSession, provider_id: uuid.UUID) -> bool:
+    result = await session.scalar(
+        select(ProviderSanction.sanctioned).where(ProviderSanction.provider_id == provider_id)
+    )
+    return bool(result)

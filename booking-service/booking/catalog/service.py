@@ -26,11 +26,15 @@ async def why_not_bookable(session: AsyncSession, offering: CatalogOffering) -> 
 
 
 async def draw_funding(
-    session: AsyncSession, offering_id: uuid.UUID, on: date, resident_tags: Iterable[str]
+    session: AsyncSession, offering_id: uuid.UUID, provider_id: uuid.UUID, on: date, resident_tags: Iterable[str]
 ) -> FundedProgram | None:
     """Draw one unit of quota from the first active program that funds ``offering_id`` on ``on`` for a resident
     with ``resident_tags`` (a program without tags funds everyone). None when no program applies or all
-    applicable quotas are used up: the booking then goes ahead at the offering's own price."""
+    applicable quotas are used up, or the provider is sanctioned: the booking then goes ahead at the
+    offering's own price."""
+    if await repository.is_sanctioned(session, provider_id):
+        # Procurement sanctioned the provider: no contract pays for its services until it is restored.
+        return None
     tags = set(resident_tags)
     for program in await repository.list_funding_for(session, offering_id, on):
         required = set(program.eligibility_tags)

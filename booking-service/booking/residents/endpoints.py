@@ -1,44 +1,76 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Response
 
+from booking.audit import schemas as audit_schemas
+from booking.audit import service as audit
+from booking.deps import Caller, ProtectorDep
+from booking.residents import privacy, service
 from booking.residents import schemas as s
-from booking.residents import service
-from service_kit.auth import CurrentPrincipal, Principal, Role, require_roles
+from service_kit.auth import Principal, Role, require_roles
 from service_kit.db import SessionDep
-from service_kit.errors import error_responses
+from service_kit.errors import ValidationFailed, error_responses
+from service_kit.pagination import Page, PaginationDep
 
 router = APIRouter(prefix="/api/v1/residents", tags=["residents"])
 
 Operator = Annotated[Principal, Depends(require_roles(Role.operator))]
+OperatorOrResident = Annotated[Principal, Depends(require_roles(Role.operator, Role.resident))]
 
 
 @router.post(
     "",
     status_code=201,
     response_model=s.Resident,
-    summary="Register a resident (operator), with consent and eligibility tags",
+    summary="Register a resident: an operator registers a caller, or a resident registers themself",
+    description=(
+        "A resident whose token has no resident yet registers themself; the new resident is linked to the "
+        "token's `sub`, and later tokens with that `sub` act as this resident. Eligibility tags are recorded "
+        "by operators only."
+    ),
     responses=error_responses(401, 403, 409, 422),
 )
-async def register_resident(data: s.ResidentCreate, session: SessionDep, principal: Operator) -> s.Resident:
-    resident = await service.register(session, data, by=principal)
-    return service.to_schema(resident, principal)
+async def register_resident(
+    data: s.ResidentCreate, session: SessionDep, principal: OperatorOrResident, protector: ProtectorDep
+) -> s.Resident:
+    resident = await service.register(session, data, by=principal, protector=protector)
+    return service.to_schema(resident, service.as_registered(principal, resident))
 
 
 @router.get(
     "",
-    response_model=s.ResidentList,
-    summary="Find a resident by exact phone number (operator)",
+    response_model=Page[s.Resident],
+    summary="Find residents (operator): by exact phone, by the last 4+ digits of the phone, or by ID number",
     responses=error_responses(401, 403, 422),
 )
 async def find_residents(
     session: SessionDep,
     principal: Operator,
-    phone: Annotated[str, Query(min_length=3, max_length=32)],
-) -> s.ResidentList:
-    residents = await service.find_by_phone(session, phone)
-    return s.ResidentList(items=[service.to_schema(r, principal) for r in residents])
+    protector: ProtectorDep,
+    page: PaginationDep,
+    phone: Annotated[str | None, Query(min_length=3, max_length=32)] = None,
+    phone_suffix: Annotated[
+        str | None, Query(pattern=r"^\d{4,11}$", description="The last digits of the phone (4 to 11).")
+    ] = None,
+    id_card_number: Annotated[str | None, Query(min_length=1, max_length=32)] = None,
+) -> Page[s.Resident]:
+    if sum(v is not None for v in (phone, phone_suffix, id_card_number)) != 1:
+        raise ValidationFailed("Give exactly one of phone, phone_suffix, id_card_number.", code="one_search_key")
+    if phone_suffix is not None:
+        residents, total = await service.find_by_phone_suffix(
+            session, phone_suffix, by=principal, limit=page.limit, offset=page.offset
+        )
+    else:
+        if phone is not None:
+            residents = await service.find_by_phone(session, phone, by=principal)
+        else:
+            assert id_card_number is not None
+            residents = await service.find_by_id_card(session, id_card_number, by=principal, protector=protector)
+        total = len(residents)
+        residents = residents[page.offset : page.offset + page.limit]
+    items = [service.to_schema(r, principal) for r in residents]
+    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
 
 
 @router.get(
@@ -47,6 +79,56 @@ async def find_residents(
     summary="A resident (operator; a resident only themself)",
     responses=error_responses(401, 404, 422),
 )
-async def get_resident(resident_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal) -> s.Resident:
-    resident = await service.get_visible(session, resident_id, by=principal)
+async def get_resident(resident_id: uuid.UUID, session: SessionDep, principal: Caller) -> s.Resident:
+    resident = await service.view(session, resident_id, by=principal)
     return service.to_schema(resident, principal)
+
+
+@router.patch(
+    "/{resident_id}",
+    response_model=s.Resident,
+    summary="Correct a resident's data (the resident themself, or an operator; eligibility tags operator only)",
+    responses=error_responses(401, 403, 404, 409, 422),
+)
+async def correct_resident(
+    resident_id: uuid.UUID, data: s.ResidentUpdate, session: SessionDep, principal: Caller, protector: ProtectorDep
+) -> s.Resident:
+    resident = await service.correct(session, resident_id, data, by=principal, protector=protector)
+    return service.to_schema(resident, principal)
+
+
+@router.get(
+    "/{resident_id}/export",
+    response_model=privacy.ResidentExport,
+    summary="Everything held about a resident, bookings included (the resident themself, or an operator)",
+    responses=error_responses(401, 404, 422),
+)
+async def export_resident(
+    resident_id: uuid.UUID, session: SessionDep, principal: Caller, protector: ProtectorDep
+) -> privacy.ResidentExport:
+    return await privacy.export(session, resident_id, by=principal, protector=protector)
+
+
+@router.delete(
+    "/{resident_id}",
+    status_code=204,
+    summary="Delete a resident's personal data; their past bookings keep an anonymized reference",
+    responses=error_responses(401, 404, 409, 422),
+)
+async def erase_resident(resident_id: uuid.UUID, session: SessionDep, principal: Caller) -> Response:
+    await privacy.erase(session, resident_id, by=principal)
+    return Response(status_code=204)
+
+
+@router.get(
+    "/{resident_id}/acting-for",
+    response_model=Page[audit_schemas.ActingFor],
+    summary="What operators did on the resident's behalf (the resident themself, or an operator)",
+    responses=error_responses(401, 404, 422),
+)
+async def acting_for_resident(
+    resident_id: uuid.UUID, session: SessionDep, principal: Caller, page: PaginationDep
+) -> Page[audit_schemas.ActingFor]:
+    resident = await service.get_visible(session, resident_id, by=principal)
+    items, total = await audit.for_resident(session, resident.id, limit=page.limit, offset=page.offset)
+    return Page(items=items, total=total, limit=page.limit, offset=page.offset)

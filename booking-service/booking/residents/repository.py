@@ -2,31 +2,81 @@
 
 import uuid
 from collections.abc import Iterable, Sequence
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from booking.residents.models import Resident
 
 
-async def add(session: AsyncSession, resident: Resident) -> bool:
-    """Insert ``resident``; False when its phone is already registered (the unique key decides, even in a race)."""
+async def add(session: AsyncSession, resident: Resident) -> str | None:
+    """Insert ``resident``; the name of the unique field already taken (``phone``, ``id_card``, ``account``),
+    or None. The unique keys decide, even when two registrations race."""
     try:
         async with session.begin_nested():
             session.add(resident)
             await session.flush()
-    except IntegrityError:
-        return False
-    return True
+    except IntegrityError as exc:
+        return _taken(exc)
+    return None
+
+
+async def update_fields(session: AsyncSession, resident_id: uuid.UUID, values: dict[str, Any]) -> str | None:
+    """Apply a correction; the unique field it collides with, or None."""
+    try:
+        async with session.begin_nested():
+            await session.execute(
+                update(Resident)
+                .where(Resident.id == resident_id, Resident.erased_at.is_(None))
+                .values(**values)
+                .execution_options(synchronize_session=False)
+            )
+    except IntegrityError as exc:
+        return _taken(exc)
+    return None
+
+
+def _taken(exc: IntegrityError) -> str:
+    message = str(exc.orig).lower()
+    if "id_card" in message:
+        return "id_card"
+    if "account" in message:
+        return "account"
+    return "phone"
 
 
 async def get(session: AsyncSession, resident_id: uuid.UUID) -> Resident | None:
-    return await session.get(Resident, resident_id)
+    return await session.get(Resident, resident_id, populate_existing=True)
 
 
 async def find_by_phone(session: AsyncSession, phone: str) -> Resident | None:
     result = await session.execute(select(Resident).where(Resident.phone == phone))
+    return result.scalar_one_or_none()
+
+
+async def find_by_phone_suffix(
+    session: AsyncSession, digits: str, *, limit: int, offset: int
+) -> tuple[Sequence[Resident], int]:
+    """Residents whose phone number ends with ``digits`` (an operator hears "the number ends in 5678")."""
+    condition = Resident.phone.like(f"%{digits}")
+    total = await session.scalar(select(func.count()).select_from(Resident).where(condition))
+    result = await session.execute(
+        select(Resident).where(condition).order_by(Resident.created_at, Resident.id).limit(limit).offset(offset)
+    )
+    return result.scalars().all(), int(total or 0)
+
+
+async def find_by_id_card_index(session: AsyncSession, index: str) -> Resident | None:
+    result = await session.execute(select(Resident).where(Resident.id_card_index == index))
+    return result.scalar_one_or_none()
+
+
+async def find_by_account(session: AsyncSession, subject: str) -> Resident | None:
+    result = await session.execute(
+        select(Resident).where(Resident.account_subject == subject, Resident.erased_at.is_(None))
+    )
     return result.scalar_one_or_none()
 
 

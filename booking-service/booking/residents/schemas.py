@@ -1,5 +1,6 @@
 import uuid
-from typing import Annotated, Literal
+from datetime import date
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
@@ -14,11 +15,43 @@ def _distinct_sorted(tags: list[EligibilityTag]) -> list[EligibilityTag]:
 
 
 EligibilityTags = Annotated[list[EligibilityTag], Field(max_length=8), AfterValidator(_distinct_sorted)]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
+PhoneInput = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=32)]
+IdCardInput = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)]
+CommunityCode = Annotated[str, StringConstraints(pattern=r"^[0-9A-Za-z_.-]{1,32}$")]
+Address = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+BirthDate = Annotated[date, Field(ge=date(1880, 1, 1))]
+
+
+class Position(BaseModel):
+    """A WGS-84 position (what GPS gives; convert GCJ-02 map coordinates before sending)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    latitude: float = Field(ge=-90, le=90, allow_inf_nan=False)
+    longitude: float = Field(ge=-180, le=180, allow_inf_nan=False)
+
+
+class EmergencyContactIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name
+    phone: PhoneInput
+    relation: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20)] | None = None
+
+
+class EmergencyContact(BaseModel):
+    name: str
+    phone: str
+    relation: str | None
 
 
 class ConsentCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    purpose: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)] = Field(
+        default="community_services", description="What the resident consented to."
+    )
     version: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20)]
     channel: ConsentChannel
 
@@ -26,16 +59,43 @@ class ConsentCreate(BaseModel):
 class ResidentCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
-    phone: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=32)] = Field(
-        description="A Chinese mobile or landline number, with or without +86; stored in E.164."
+    name: Name
+    phone: PhoneInput = Field(description="A Chinese mobile or landline number, with or without +86; stored in E.164.")
+    community_code: CommunityCode | None = None
+    eligibility_tags: EligibilityTags = Field(
+        default_factory=list, description="Recorded by operators only; a self-registering resident sends none."
     )
-    community_code: Annotated[str, StringConstraints(pattern=r"^[0-9A-Za-z_.-]{1,32}$")] | None = None
-    eligibility_tags: EligibilityTags = Field(default_factory=list)
+    id_card_number: IdCardInput | None = Field(
+        default=None, description="The 18-character resident ID number (checksum-validated, stored encrypted)."
+    )
+    birth_date: BirthDate | None = Field(default=None, description="Taken from the ID number when not given.")
+    address: Address | None = None
+    position: Position | None = Field(default=None, description="Where the address is (WGS-84).")
+    emergency_contact: EmergencyContactIn | None = None
     consent: ConsentCreate
 
 
+class ResidentUpdate(BaseModel):
+    """A correction: only the fields sent change; ``null`` clears an optional field."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name | None = None
+    phone: PhoneInput | None = None
+    community_code: CommunityCode | None = None
+    eligibility_tags: EligibilityTags | None = Field(default=None, description="Operators only.")
+    id_card_number: IdCardInput | None = None
+    birth_date: BirthDate | None = None
+    address: Address | None = None
+    position: Position | None = None
+    emergency_contact: EmergencyContactIn | None = None
+
+    def sent(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.model_fields_set}
+
+
 class Consent(BaseModel):
+    purpose: str
     version: str
     channel: str
     recorded_at: LocalDateTime
@@ -47,6 +107,11 @@ class Resident(BaseModel):
     phone: str = Field(description="E.164 for operators, admins and the resident; masked (138****5678) otherwise.")
     community_code: str | None
     eligibility_tags: list[str]
+    id_card_number: str | None = Field(default=None, description="Always masked: 1101**********1234.")
+    birth_date: date | None = None
+    address: str | None = None
+    position: Position | None = None
+    emergency_contact: EmergencyContact | None = None
     consent: Consent
     created_at: LocalDateTime
     updated_at: LocalDateTime
@@ -58,7 +123,3 @@ class ResidentSummary(BaseModel):
     id: uuid.UUID
     name: str
     phone: str
-
-
-class ResidentList(BaseModel):
-    items: list[Resident]

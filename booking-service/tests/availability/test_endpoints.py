@@ -77,6 +77,13 @@ async def test_a_suspended_provider_has_no_slots(world: Any) -> None:
 async def test_ranges_are_at_most_31_days_and_in_order(world: Any) -> None:
     offering = await world.offering()
     day = world.tomorrow()
+    # The offering books 60 days ahead (the default horizon is 30 days).
+    rules = await world.client.put(
+        f"{AVAILABILITY}/{offering.offering_id}/rules",
+        json={"horizon_days": 60},
+        headers=world.keys.headers("operator"),
+    )
+    assert rules.status_code == 200, rules.text
     ok = await world.client.get(AVAILABILITY, params=window(offering, day, day + timedelta(days=30)))
     assert ok.status_code == 200
     assert len(ok.json()["slots"]) == 31 * 3

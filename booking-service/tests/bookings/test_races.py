@@ -67,3 +67,30 @@ async def test_racing_cancellations_cancel_once_and_give_back_one_unit(world: An
     assert {r.json()["current_status"] for r in responses if r.status_code == 409} == {"cancelled"}
     assert await world.units_held(offering, slot) == 1
     assert [t for t, _ in await world.emitted(first["id"])].count("linli.booking.cancelled.v1") == 1
+
+
+async def test_two_hundred_racing_bookings_for_three_places_and_a_quota_of_five(world: Any) -> None:
+    slot = world.at(world.tomorrow(), 10)
+    offering = await world.offering(capacity_per_slot=3)
+    residents = [await world.resident(tags=["age_80_plus"]) for _ in range(200)]
+
+    responses = await asyncio.gather(*(world.book(offering, r, slot) for r in residents))
+
+    created = sum(r.status_code == 201 for r in responses)
+    refused = [r for r in responses if r.status_code == 409]
+    print(f"\n200 racing bookings, capacity 3: {created} created, {len(refused)} refused (409)")
+    assert (created, len(refused)) == (3, 197)
+    assert {r.json()["code"] for r in refused} == {"slot_full"}
+    assert await world.units_held(offering, slot) == 3
+
+    funded_offering = await world.offering(capacity_per_slot=200, price_fen=3000)
+    funded = (FundedOffering(offering_id=funded_offering.offering_id, unit_price_fen=3000, quota=5),)
+    await world.apply(
+        world.contract_event(offering_id=funded_offering.offering_id, funded=funded), source="procurement"
+    )
+    responses = await asyncio.gather(*(world.book(funded_offering, r, slot) for r in residents))
+
+    assert [r.status_code for r in responses] == [201] * 200
+    free = sum(r.json()["funded_contract_id"] is not None for r in responses)
+    print(f"200 racing eligible bookings, quota 5: {free} funded, {200 - free} at the normal price")
+    assert free == 5

@@ -89,6 +89,7 @@ async def test_only_operators_register_and_search(client: httpx.AsyncClient, tes
     assert anonymous.status_code == 401
     for role in ("resident", "provider_admin", "official"):
         response = await client.post(RESIDENTS, json=body(), headers=test_keys.headers(role))
+        # A resident registers only themself, and never with eligibility tags (test_rights.py).
         assert response.status_code == 403, role
         search = await client.get(RESIDENTS, params={"phone": "13812345678"}, headers=test_keys.headers(role))
         assert search.status_code == 403, role

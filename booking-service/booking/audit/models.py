@@ -1,0 +1,25 @@
+import uuid
+from datetime import datetime
+
+from sqlalchemy import Index, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from booking.models import Base
+from service_kit.db import IdMixin
+
+
+class ActingFor(IdMixin, Base):
+    """One thing an operator did for a resident: "operator X acting for resident Y" (PIPL accountability).
+
+    Kept when the resident's personal data is erased: the resident id is then an anonymized reference."""
+
+    __tablename__ = "acting_for"
+    __table_args__ = (Index("ix_acting_for_resident_id_at", "resident_id", "at"),)
+
+    operator_subject: Mapped[str] = mapped_column(String(160))
+    operator_name: Mapped[str | None] = mapped_column(String(100))
+    resident_id: Mapped[uuid.UUID]
+    # register, view, lookup, correct, export, erase, book, confirm, cancel, reschedule, …
+    action: Mapped[str] = mapped_column(String(32))
+    booking_id: Mapped[uuid.UUID | None]
+    at: Mapped[datetime]

@@ -1,0 +1,48 @@
+"""The acting-for trail: every change or look an operator (or admin) makes on a resident's behalf."""
+
+import uuid
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from booking.audit import repository
+from booking.audit import schemas as s
+from booking.audit.models import ActingFor
+from service_kit.auth import Principal, Role
+from service_kit.timeutil import utcnow
+
+
+def acts_for_others(principal: Principal) -> bool:
+    return principal.has_any(Role.operator, Role.admin)
+
+
+async def record(
+    session: AsyncSession,
+    by: Principal,
+    resident_id: uuid.UUID,
+    action: str,
+    *,
+    booking_id: uuid.UUID | None = None,
+) -> None:
+    """Record that ``by`` did ``action`` for the resident; residents and providers acting for themselves are not
+    "acting for" anyone and leave no record here."""
+    if not acts_for_others(by):
+        return
+    await repository.add(
+        session,
+        ActingFor(
+            id=uuid.uuid4(),
+            operator_subject=by.subject[:160],
+            operator_name=by.name[:100] if by.name else None,
+            resident_id=resident_id,
+            action=action,
+            booking_id=booking_id,
+            at=utcnow(),
+        ),
+    )
+
+
+async def for_resident(
+    session: AsyncSession, resident_id: uuid.UUID, *, limit: int, offset: int
+) -> tuple[list[s.ActingFor], int]:
+    records, total = await repository.list_for_resident(session, resident_id, limit=limit, offset=offset)
+    return [s.ActingFor.model_validate(r, from_attributes=True) for r in records], total

@@ -1,0 +1,87 @@
+"""A resident's PIPL rights over their data: export everything, and deletion (erasure) of their personal data.
+
+Erasure keeps the resident row as an anonymized reference: past bookings (which procurement counted as
+delivered services) and the acting-for trail still point at it, but nothing left identifies the person."""
+
+import uuid
+from typing import Any
+
+from pydantic import BaseModel, Field
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from booking.audit import schemas as audit_schemas
+from booking.audit import service as audit
+from booking.bookings import schemas as bookings_schemas
+from booking.bookings import service as bookings_service
+from booking.residents import repository
+from booking.residents import schemas as s
+from booking.residents import service as residents_service
+from booking.residents.models import ERASED_NAME
+from booking.residents.protection import Protector
+from booking.timefmt import LocalDateTime
+from service_kit.auth import Principal
+from service_kit.errors import Conflict
+from service_kit.timeutil import utcnow
+
+MAX_EXPORTED = 10_000
+
+
+class ResidentExport(BaseModel):
+    """Everything the booking service holds about a resident (PIPL rights of access and portability)."""
+
+    resident: s.Resident
+    id_card_number: str | None = Field(description="In full: the export goes only to the resident or an operator.")
+    bookings: list[bookings_schemas.Booking]
+    acting_for: list[audit_schemas.ActingFor]
+    exported_at: LocalDateTime
+
+
+async def export(
+    session: AsyncSession, resident_id: uuid.UUID, *, by: Principal, protector: Protector
+) -> ResidentExport:
+    resident = await residents_service.get_visible(session, resident_id, by=by)
+    bookings = await bookings_service.all_for_resident(session, resident.id, limit=MAX_EXPORTED)
+    trail, _ = await audit.for_resident(session, resident.id, limit=MAX_EXPORTED, offset=0)
+    await audit.record(session, by, resident.id, "export")
+    return ResidentExport(
+        resident=residents_service.to_schema(resident, by),
+        id_card_number=protector.decrypt(resident.id_card_encrypted) if resident.id_card_encrypted else None,
+        bookings=await bookings_service.to_schemas(session, bookings, viewer=by),
+        acting_for=trail,
+        exported_at=utcnow(),
+    )
+
+
+async def erase(session: AsyncSession, resident_id: uuid.UUID, *, by: Principal) -> None:
+    """Erase the resident's personal data. Refused while a booking is still active: it must be cancelled (or
+    delivered) first, so no provider is left with a visit to an unknown person."""
+    resident = await residents_service.get_visible(session, resident_id, by=by)
+    if await bookings_service.has_active(session, resident.id):
+        raise Conflict(
+            "Cancel the resident's active bookings before deleting their data.", code="resident_has_active_bookings"
+        )
+    now = utcnow()
+    values: dict[str, Any] = {
+        "name": ERASED_NAME,
+        "phone": None,
+        "community_code": None,
+        "eligibility_tags": [],
+        "id_card_encrypted": None,
+        "id_card_index": None,
+        "id_card_masked": None,
+        "birth_date": None,
+        "address": None,
+        "latitude": None,
+        "longitude": None,
+        "emergency_contact_name": None,
+        "emergency_contact_phone": None,
+        "emergency_contact_relation": None,
+        "account_subject": None,
+        "erased_at": now,
+        "updated_at": now,
+    }
+    if resident.account_subject is not None and resident.registered_by == resident.account_subject[:120]:
+        values["registered_by"] = "self"
+    await repository.update_fields(session, resident.id, values)
+    await bookings_service.anonymize_resident(session, resident.id)
+    await audit.record(session, by, resident.id, "erase")

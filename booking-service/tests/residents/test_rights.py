@@ -1,0 +1,195 @@
+"""A resident's rights over their data (PIPL): read, correct, export, delete; and registering themself."""
+
+import uuid
+from typing import Any
+
+from sqlalchemy import select
+
+from booking.bookings.models import Booking
+from booking.residents.models import Resident
+
+RESIDENTS = "/api/v1/residents"
+BOOKINGS = "/api/v1/bookings"
+ID_NUMBER = "110111193803151237"
+
+
+def body(**overrides: Any) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "name": "赵玉兰",
+        "phone": f"139{uuid.uuid4().int % 10**8:08d}",
+        "consent": {"version": "2026-11", "channel": "app"},
+    }
+    values.update(overrides)
+    return values
+
+
+async def test_a_resident_corrects_their_own_data_but_not_their_eligibility(world: Any) -> None:
+    resident = await world.resident(tags=["living_alone"])
+    mine = world.resident_headers(resident)
+    url = f"{RESIDENTS}/{resident['id']}"
+
+    response = await world.client.patch(
+        url,
+        json={
+            "name": "赵玉兰 ",
+            "id_card_number": ID_NUMBER,
+            "address": "房山区拱辰街道",
+            "position": {"latitude": 39.73, "longitude": 116.14},
+            "emergency_contact": {"name": "赵强", "phone": "13711112222"},
+        },
+        headers=mine,
+    )
+    assert response.status_code == 200, response.text
+    corrected = response.json()
+    assert corrected["name"] == "赵玉兰"
+    assert corrected["id_card_number"] == "1101**********1237"
+    assert corrected["birth_date"] == "1938-03-15"
+    assert corrected["eligibility_tags"] == ["living_alone"]
+    assert corrected["emergency_contact"]["relation"] is None
+    assert (await world.client.get(url, headers=mine)).json() == corrected
+
+    # Clearing optional fields with null; the birth date stays tied to the ID number.
+    cleared = await world.client.patch(url, json={"address": None, "position": None}, headers=mine)
+    assert (cleared.json()["address"], cleared.json()["position"]) == (None, None)
+    mismatch = await world.client.patch(url, json={"birth_date": "1950-01-01"}, headers=mine)
+    assert mismatch.status_code == 422
+    assert mismatch.json()["code"] == "birth_date_mismatch"
+
+    forbidden = await world.client.patch(url, json={"eligibility_tags": ["low_income"]}, headers=mine)
+    assert forbidden.status_code == 403
+    assert forbidden.json()["code"] == "eligibility_by_operator"
+    by_operator = await world.client.patch(
+        url, json={"eligibility_tags": ["low_income"]}, headers=world.keys.headers("operator")
+    )
+    assert by_operator.json()["eligibility_tags"] == ["low_income"]
+
+    other = await world.resident()
+    taken = await world.client.patch(url, json={"phone": other["phone"]}, headers=mine)
+    assert taken.status_code == 409
+    assert taken.json()["code"] == "phone_taken"
+    for bad in ({"name": None}, {"phone": None}, {"role": "admin"}, {"id_card_number": "123"}, [1]):
+        response = await world.client.patch(url, json=bad, headers=mine)
+        assert response.status_code == 422, bad
+    theirs = await world.client.patch(f"{RESIDENTS}/{other['id']}", json={"name": "x"}, headers=mine)
+    assert theirs.status_code == 404
+    provider = world.keys.headers("provider_admin", provider_id=uuid.uuid4())
+    assert (await world.client.patch(url, json={"name": "x"}, headers=provider)).status_code == 404
+
+
+async def test_a_resident_exports_all_their_data_with_their_bookings(world: Any) -> None:
+    offering = await world.offering()
+    resident = (
+        await world.client.post(
+            RESIDENTS, json=body(id_card_number=ID_NUMBER), headers=world.keys.headers("operator", sub="op-9")
+        )
+    ).json()
+    booking = (await world.book(offering, resident, world.at(world.tomorrow(), 10))).json()
+
+    response = await world.client.get(f"{RESIDENTS}/{resident['id']}/export", headers=world.resident_headers(resident))
+    assert response.status_code == 200, response.text
+    export = response.json()
+    assert export["resident"]["id"] == resident["id"]
+    assert export["resident"]["phone"] == resident["phone"]
+    assert export["id_card_number"] == ID_NUMBER
+    assert [b["id"] for b in export["bookings"]] == [booking["id"]]
+    assert export["acting_for"][-1]["action"] == "register"
+    assert export["exported_at"].endswith("+08:00")
+
+    stranger = world.keys.headers("resident", resident_id=uuid.uuid4())
+    assert (await world.client.get(f"{RESIDENTS}/{resident['id']}/export", headers=stranger)).status_code == 404
+    official = world.keys.headers("official")
+    assert (await world.client.get(f"{RESIDENTS}/{resident['id']}/export", headers=official)).status_code == 404
+
+
+async def test_deletion_erases_personal_data_and_keeps_an_anonymized_booking_reference(world: Any) -> None:
+    offering = await world.offering()
+    operator = world.keys.headers("operator")
+    resident = (await world.client.post(RESIDENTS, json=body(id_card_number=ID_NUMBER), headers=operator)).json()
+    mine = world.resident_headers(resident)
+    booking = (
+        await world.client.post(
+            BOOKINGS,
+            json={"offering_id": str(offering.offering_id), "slot_start": world.at(world.tomorrow(), 9).isoformat()},
+            headers=mine,
+        )
+    ).json()
+
+    refused = await world.client.delete(f"{RESIDENTS}/{resident['id']}", headers=mine)
+    assert refused.status_code == 409
+    assert refused.json()["code"] == "resident_has_active_bookings"
+    cancelled = await world.client.post(
+        f"{BOOKINGS}/{booking['id']}/cancel", json={"reason": "住院了，电话 13912345678"}, headers=mine
+    )
+    assert cancelled.status_code == 200
+
+    erased = await world.client.delete(f"{RESIDENTS}/{resident['id']}", headers=mine)
+    assert erased.status_code == 204, erased.text
+    assert (await world.client.get(f"{RESIDENTS}/{resident['id']}", headers=operator)).status_code == 404
+    assert (await world.client.delete(f"{RESIDENTS}/{resident['id']}", headers=operator)).status_code == 404
+    found = await world.client.get(RESIDENTS, params={"phone": resident["phone"]}, headers=operator)
+    assert found.json()["items"] == []
+
+    kept = await world.client.get(f"{BOOKINGS}/{booking['id']}", headers=operator)
+    assert kept.status_code == 200
+    assert kept.json()["resident_id"] == resident["id"]
+    assert kept.json()["resident"] is None
+    assert kept.json()["status_reason"] is None
+    async with world.sessionmaker() as session:
+        row = await session.scalar(select(Resident).where(Resident.id == uuid.UUID(resident["id"])))
+        assert row is not None
+        assert row.erased_at is not None
+        personal = (row.phone, row.id_card_encrypted, row.id_card_index, row.id_card_masked, row.birth_date)
+        assert personal == (None, None, None, None, None)
+        assert row.name != "赵玉兰"
+        stored_booking = await session.scalar(select(Booking).where(Booking.id == uuid.UUID(booking["id"])))
+        assert stored_booking is not None
+        assert stored_booking.booked_by == stored_booking.status_actor == "resident:erased"
+
+    # The phone number and ID number are free for a new registration.
+    again = await world.client.post(
+        RESIDENTS, json=body(phone=resident["phone"], id_card_number=ID_NUMBER), headers=operator
+    )
+    assert again.status_code == 201
+    # A booking for the erased resident is refused.
+    late = await world.book(offering, resident, world.at(world.tomorrow(), 11))
+    assert late.status_code == 404
+
+
+async def test_a_resident_registers_themself_and_is_linked_by_their_account(world: Any) -> None:
+    offering = await world.offering()
+    account = world.keys.headers("resident", sub="app-user-42")
+    # Before registering there is nothing to book for.
+    nothing = await world.client.post(
+        BOOKINGS,
+        json={"offering_id": str(offering.offering_id), "slot_start": world.at(world.tomorrow(), 9).isoformat()},
+        headers=account,
+    )
+    assert nothing.status_code == 403
+
+    tagged = await world.client.post(RESIDENTS, json=body(eligibility_tags=["low_income"]), headers=account)
+    assert tagged.status_code == 403
+    assert tagged.json()["code"] == "eligibility_by_operator"
+    response = await world.client.post(RESIDENTS, json=body(), headers=account)
+    assert response.status_code == 201, response.text
+    me = response.json()
+    assert me["phone"].startswith("+86")
+
+    # A fresh token of the same account (no resident_id claim yet) acts as this resident.
+    later = world.keys.headers("resident", sub="app-user-42")
+    assert (await world.client.get(f"{RESIDENTS}/{me['id']}", headers=later)).status_code == 200
+    booked = await world.client.post(
+        BOOKINGS,
+        json={"offering_id": str(offering.offering_id), "slot_start": world.at(world.tomorrow(), 9).isoformat()},
+        headers=later,
+    )
+    assert booked.status_code == 201, booked.text
+    assert booked.json()["resident_id"] == me["id"]
+    assert booked.json()["channel"] == "app"
+
+    twice = await world.client.post(RESIDENTS, json=body(), headers=later)
+    assert twice.status_code == 409
+    assert twice.json()["code"] == "already_registered"
+    linked = world.keys.headers("resident", sub="another", resident_id=me["id"])
+    assert (await world.client.post(RESIDENTS, json=body(), headers=linked)).status_code == 409
+    stranger = world.keys.headers("resident", sub="app-user-43")
+    assert (await world.client.get(f"{RESIDENTS}/{me['id']}", headers=stranger)).status_code == 404
