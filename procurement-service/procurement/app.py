@@ -4,11 +4,21 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from procurement.audit.endpoints import router as audit_router
+from procurement.calls.endpoints import router as calls_router
 from procurement.config import Settings
 from procurement.contracts.endpoints import router as contracts_router
 from procurement.deliverables.consumers import subscription as deliverables_subscription
 from procurement.deliverables.endpoints import router as deliverables_router
+from procurement.funds.endpoints import router as funds_router
 from procurement.models import load_models
+from procurement.needs.consumers import subscription as needs_subscription
+from procurement.needs.endpoints import router as needs_router
+from procurement.notices.endpoints import publish_router as notice_publish_router
+from procurement.notices.endpoints import router as notices_router
+from procurement.providers.consumers import subscription as providers_subscription
+from procurement.reviews.endpoints import assignments_router as review_assignments_router
+from procurement.reviews.endpoints import router as reviews_router
 from service_kit.app import ServiceSpec, create_service_app
 
 SERVICE_DIR = Path(__file__).resolve().parent.parent
@@ -24,8 +34,19 @@ def build_spec(settings: Settings | None = None) -> ServiceSpec:
             "The government's purchase of services: needs, calls, applications, review, contracts, acceptance, payment."
         ),
         settings=settings or Settings(),
-        routers=[contracts_router, deliverables_router],
-        subscriptions=[deliverables_subscription],
+        routers=[
+            funds_router,
+            needs_router,
+            calls_router,
+            reviews_router,
+            review_assignments_router,
+            notice_publish_router,
+            notices_router,
+            contracts_router,
+            deliverables_router,
+            audit_router,
+        ],
+        subscriptions=[deliverables_subscription, needs_subscription, providers_subscription],
     )
 
 

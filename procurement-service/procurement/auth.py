@@ -11,3 +11,7 @@ Official = Annotated[Principal, Depends(require_roles(Role.official))]
 # Those who may read a contract: officials, third-party evaluators, and the contracted provider's admin
 # (whose access to a particular contract is checked against its provider).
 ContractReader = Annotated[Principal, Depends(require_roles(Role.official, Role.evaluator, Role.provider_admin))]
+# Expert reviewers (评审专家) score the applications of the calls they are assigned to.
+Reviewer = Annotated[Principal, Depends(require_roles(Role.reviewer))]
+# A provider's admin applies to calls on its behalf.
+ProviderAdmin = Annotated[Principal, Depends(require_roles(Role.provider_admin))]

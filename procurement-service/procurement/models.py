@@ -12,5 +12,12 @@ class Base(DeclarativeBase):
 
 def load_models() -> None:
     """Import every module's models so ``Base.metadata`` is complete (for Alembic)."""
+    import procurement.audit.models
+    import procurement.calls.models
     import procurement.contracts.models
-    import procurement.deliverables.models  # noqa: F401
+    import procurement.deliverables.models
+    import procurement.funds.models
+    import procurement.needs.models
+    import procurement.notices.models
+    import procurement.providers.models
+    import procurement.reviews.models  # noqa: F401

@@ -1,5 +1,6 @@
 import sys
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 
 from procurement.app import SERVICE_DIR, create_app
+from procurement.clock import current_time
 from procurement.config import Settings
 from service_kit.testing import DatabaseFactory, running_app
 
@@ -51,3 +53,25 @@ async def nc(nats_url: str) -> AsyncIterator[NATS]:
 @pytest.fixture
 def js(nc: NATS) -> JetStreamContext:
     return nc.jetstream()
+
+
+class Clock:
+    """The time procurement believes it is; tests move it instead of sleeping."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+@pytest.fixture
+def clock(app: FastAPI) -> Clock:
+    # Friday 27 November 2026, 10:00 in Beijing.
+    moving = Clock(datetime(2026, 11, 27, 2, 0, tzinfo=UTC))
+
+    async def now() -> datetime:
+        return moving.now
+
+    app.dependency_overrides[current_time] = now
+    return moving

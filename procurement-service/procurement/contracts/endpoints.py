@@ -6,6 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 
 from procurement.auth import ContractReader, Official
+from procurement.clock import Now
 from procurement.contracts import schemas, service
 from procurement.contracts.models import ContractStatus
 from service_kit.db import SessionDep
@@ -73,8 +74,8 @@ async def get_contract_history(
     summary="Sign a draft contract: it becomes active and booking-service starts funding its offerings",
     responses=error_responses(401, 403, 404, 409, 422),
 )
-async def sign_contract(contract_id: uuid.UUID, session: SessionDep, principal: Official) -> schemas.Contract:
-    return await service.sign(session, contract_id, by=principal)
+async def sign_contract(contract_id: uuid.UUID, session: SessionDep, principal: Official, now: Now) -> schemas.Contract:
+    return await service.sign(session, contract_id, by=principal, now=now)
 
 
 @router.post(

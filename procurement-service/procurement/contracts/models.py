@@ -51,6 +51,8 @@ class Contract(IdMixin, TimestampMixin, Base):
     terminated_at: Mapped[datetime | None]
     terminated_by: Mapped[str | None] = mapped_column(String(200))
     termination_reason: Mapped[str | None] = mapped_column(Text)
+    # The approved application (立项) the contract was drawn from, when it came through a call for proposals.
+    application_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("application.id"), unique=True)
 
     funded_offerings: Mapped[list[ContractFundedOffering]] = relationship(
         lazy="raise", order_by="ContractFundedOffering.position", cascade="all, delete-orphan"

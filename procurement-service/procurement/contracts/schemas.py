@@ -80,6 +80,7 @@ class Contract(BaseModel):
     signed_at: datetime | None
     terminated_at: datetime | None
     termination_reason: str | None
+    application_id: uuid.UUID | None = None
     created_at: datetime
     updated_at: datetime
 

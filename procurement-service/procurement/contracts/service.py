@@ -100,6 +100,7 @@ def snapshot(contract: Contract) -> dict[str, Any]:
         "signed_at": contract.signed_at.isoformat() if contract.signed_at else None,
         "terminated_at": contract.terminated_at.isoformat() if contract.terminated_at else None,
         "termination_reason": contract.termination_reason,
+        "application_id": str(contract.application_id) if contract.application_id else None,
         "funded_offerings": [
             {
                 "offering_id": str(item.offering_id),
@@ -168,6 +169,7 @@ async def views(session: AsyncSession, contracts: Sequence[Contract]) -> list[sc
                 signed_at=contract.signed_at,
                 terminated_at=contract.terminated_at,
                 termination_reason=contract.termination_reason,
+                application_id=contract.application_id,
                 created_at=contract.created_at,
                 updated_at=contract.updated_at,
             )
@@ -179,10 +181,18 @@ async def view(session: AsyncSession, contract: Contract) -> schemas.Contract:
     return (await views(session, [contract]))[0]
 
 
-async def create(session: AsyncSession, data: schemas.ContractCreate, *, by: Principal) -> schemas.Contract:
+async def create(
+    session: AsyncSession,
+    data: schemas.ContractCreate,
+    *,
+    by: Principal,
+    application_id: uuid.UUID | None = None,
+    now: datetime | None = None,
+) -> schemas.Contract:
     check_terms(data)
-    now = utcnow()
+    now = now or utcnow()
     contract = Contract(
+        application_id=application_id,
         title=data.title,
         provider_id=data.provider_id,
         amount_fen=data.amount_fen,
@@ -206,7 +216,15 @@ async def create(session: AsyncSession, data: schemas.ContractCreate, *, by: Pri
         ],
     )
     await repository.add(session, contract)
-    await _audit(session, contract, action="created", by=by, at=now, before=None)
+    await _audit(
+        session,
+        contract,
+        action="created",
+        by=by,
+        at=now,
+        before=None,
+        reason=f"drawn from approved application {application_id}" if application_id else None,
+    )
     return await view(session, contract)
 
 
@@ -291,8 +309,16 @@ def _event_fields(contract: Contract, at: datetime) -> dict[str, Any]:
     }
 
 
-async def sign(session: AsyncSession, contract_id: uuid.UUID, *, by: Principal) -> schemas.Contract:
-    now = utcnow()
+async def sign(
+    session: AsyncSession, contract_id: uuid.UUID, *, by: Principal, now: datetime | None = None
+) -> schemas.Contract:
+    now = now or utcnow()
+    draft = await get_readable(session, contract_id, by=by)
+    if draft.application_id is not None and draft.status == ContractStatus.draft:
+        # A contract from a call is signed only after its public notice has ended with every objection answered.
+        from procurement.notices import service as notices_service
+
+        await notices_service.ensure_signable_application(session, draft.application_id, now=now)
     contract, before = await _transition(
         session, contract_id, "sign", by=by, at=now, values={"signed_at": now, "signed_by": by.subject}
     )

@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter
+
+from procurement.audit import service
+from procurement.auth import Official
+from service_kit.db import SessionDep
+from service_kit.errors import error_responses
+from service_kit.pagination import Page, PaginationDep
+
+router = APIRouter(prefix="/api/v1/audit-trail", tags=["audit"])
+
+
+@router.get(
+    "/{subject_id}",
+    response_model=Page[service.AuditEntryView],
+    summary="Every recorded change to a fund, need, call, application, review or notice, oldest first",
+    responses=error_responses(401, 403, 422),
+)
+async def audit_trail(
+    subject_id: uuid.UUID, session: SessionDep, principal: Official, page: PaginationDep
+) -> Page[service.AuditEntryView]:
+    entries, total = await service.entries_for(session, subject_id, limit=page.limit, offset=page.offset)
+    return Page(
+        items=[service.AuditEntryView.model_validate(e) for e in entries],
+        total=total,
+        limit=page.limit,
+        offset=page.offset,
+    )

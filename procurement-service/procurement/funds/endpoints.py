@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, status
+
+from procurement.auth import Official
+from procurement.clock import Now
+from procurement.funds import schemas, service
+from service_kit.db import SessionDep
+from service_kit.errors import error_responses
+from service_kit.pagination import Page, PaginationDep
+
+router = APIRouter(prefix="/api/v1/funds", tags=["funds"])
+
+
+@router.post(
+    "",
+    response_model=schemas.Fund,
+    status_code=status.HTTP_201_CREATED,
+    summary="Open a fund with its budget (e.g. 2026年社区服务专项资金)",
+    responses=error_responses(401, 403, 422),
+)
+async def create_fund(data: schemas.FundCreate, session: SessionDep, principal: Official, now: Now) -> schemas.Fund:
+    return await service.create(session, data, by=principal, now=now)
+
+
+@router.get(
+    "", response_model=Page[schemas.Fund], summary="Funds, newest year first", responses=error_responses(401, 403, 422)
+)
+async def list_funds(session: SessionDep, principal: Official, page: PaginationDep) -> Page[schemas.Fund]:
+    items, total = await service.list_page(session, limit=page.limit, offset=page.offset)
+    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+
+
+@router.get(
+    "/{fund_id}",
+    response_model=schemas.Fund,
+    summary="A fund: budget, committed, remaining",
+    responses=error_responses(401, 403, 404, 422),
+)
+async def get_fund(fund_id: uuid.UUID, session: SessionDep, principal: Official) -> schemas.Fund:
+    return await service.get(session, fund_id)

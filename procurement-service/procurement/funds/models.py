@@ -1,0 +1,25 @@
+"""Funds the district buys services from (e.g. 2026年社区服务专项资金), with their budget and what is committed."""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, CheckConstraint, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from procurement.models import Base
+from service_kit.db import IdMixin, TimestampMixin
+
+
+class Fund(IdMixin, TimestampMixin, Base):
+    __tablename__ = "fund"
+    __table_args__ = (
+        CheckConstraint("budget_fen > 0", name="budget_positive"),
+        # The last line of defence behind the guarded update in funds.service.commit.
+        CheckConstraint("committed_fen >= 0 AND committed_fen <= budget_fen", name="committed_within_budget"),
+    )
+
+    name: Mapped[str] = mapped_column(String(200))
+    year: Mapped[int] = mapped_column(Integer)
+    budget_fen: Mapped[int] = mapped_column(BigInteger)
+    # The sum of the approved applications' amounts, kept by one guarded UPDATE per approval.
+    committed_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_by: Mapped[str] = mapped_column(String(200))

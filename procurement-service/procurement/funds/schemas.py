@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from procurement.contracts.schemas import MAX_FEN
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
+class FundCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name = Field(description="e.g. 2026年社区服务专项资金")
+    year: int = Field(strict=True, ge=2000, le=2100)
+    budget_fen: int = Field(strict=True, gt=0, le=MAX_FEN, description="The fund's budget in fen.")
+
+
+class Fund(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    name: str
+    year: int
+    budget_fen: int
+    committed_fen: int
+    remaining_fen: int
+    created_at: datetime
+    updated_at: datetime

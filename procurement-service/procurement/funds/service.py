@@ -1,0 +1,108 @@
+"""Funds and their budgets: no approval may commit more than a fund holds, however many officials approve at once."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from procurement.audit import service as audit
+from procurement.funds import schemas
+from procurement.funds.models import Fund
+from service_kit.auth import Principal
+from service_kit.errors import Conflict, NotFound
+
+
+def view(fund: Fund) -> schemas.Fund:
+    return schemas.Fund(
+        id=fund.id,
+        name=fund.name,
+        year=fund.year,
+        budget_fen=fund.budget_fen,
+        committed_fen=fund.committed_fen,
+        remaining_fen=fund.budget_fen - fund.committed_fen,
+        created_at=fund.created_at,
+        updated_at=fund.updated_at,
+    )
+
+
+async def create(session: AsyncSession, data: schemas.FundCreate, *, by: Principal, now: datetime) -> schemas.Fund:
+    fund = Fund(
+        name=data.name,
+        year=data.year,
+        budget_fen=data.budget_fen,
+        committed_fen=0,
+        created_by=by.subject,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(fund)
+    await session.flush()
+    await audit.record(
+        session, kind="fund", subject_id=fund.id, action="created", by=by, at=now, details=data.model_dump()
+    )
+    return view(fund)
+
+
+async def get_fund(session: AsyncSession, fund_id: uuid.UUID) -> Fund:
+    fund = await session.get(Fund, fund_id, populate_existing=True)
+    if fund is None:
+        raise NotFound("No such fund.", code="fund_not_found")
+    return fund
+
+
+async def get(session: AsyncSession, fund_id: uuid.UUID) -> schemas.Fund:
+    return view(await get_fund(session, fund_id))
+
+
+async def list_page(session: AsyncSession, *, limit: int, offset: int) -> tuple[list[schemas.Fund], int]:
+    total = await session.scalar(select(func.count()).select_from(Fund))
+    result = await session.execute(
+        select(Fund).order_by(Fund.year.desc(), Fund.created_at.desc(), Fund.id).limit(limit).offset(offset)
+    )
+    return [view(f) for f in result.scalars().all()], int(total or 0)
+
+
+async def commit(
+    session: AsyncSession,
+    fund_id: uuid.UUID,
+    amount_fen: int,
+    *,
+    by: Principal,
+    at: datetime,
+    application_id: uuid.UUID,
+) -> None:
+    """Commit ``amount_fen`` of the fund to an approved application, or refuse when it would exceed the budget.
+
+    One guarded UPDATE: of two approvals racing for the last of the budget, only one matches the WHERE clause.
+    """
+    result = cast(
+        CursorResult[Any],
+        await session.execute(
+            update(Fund)
+            .where(Fund.id == fund_id, Fund.committed_fen + amount_fen <= Fund.budget_fen)
+            .values(committed_fen=Fund.committed_fen + amount_fen, updated_at=at)
+        ),
+    )
+    if result.rowcount != 1:
+        fund = await get_fund(session, fund_id)
+        raise Conflict(
+            f"Approving {amount_fen} fen would commit more than the fund's budget: "
+            f"{fund.committed_fen} of {fund.budget_fen} fen are already committed.",
+            code="budget_exceeded",
+            budget_fen=fund.budget_fen,
+            committed_fen=fund.committed_fen,
+            remaining_fen=fund.budget_fen - fund.committed_fen,
+        )
+    await audit.record(
+        session,
+        kind="fund",
+        subject_id=fund_id,
+        action="committed",
+        by=by,
+        at=at,
+        details={"amount_fen": amount_fen, "application_id": str(application_id)},
+    )

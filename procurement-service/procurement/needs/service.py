@@ -1,0 +1,192 @@
+"""The needs pool: residents' grouped suggestions, operators' and officials' needs; merging and ranking."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from procurement.audit import service as audit
+from procurement.needs import schemas
+from procurement.needs.models import Need, NeedStatus
+from service_kit.auth import Principal, Role
+from service_kit.errors import Conflict, InvalidTransition, NotFound, ValidationFailed
+from service_kit.events.contracts import NeedSubmitted
+
+
+async def record_submitted(session: AsyncSession, event: NeedSubmitted, *, at: datetime) -> None:
+    """Pool a need announced by feedback-service: one need per ``group_key``.
+
+    ``count`` is the group's running total of residents asking, so the pool keeps the highest it has seen: a
+    late or repeated event never lowers it, and no submission is counted twice. When the group's need was merged
+    into another, the rise is carried over to the need it was merged into.
+    """
+    existing = (await session.execute(select(Need).where(Need.group_key == event.group_key))).scalar_one_or_none()
+    if existing is not None:
+        rise = event.count - existing.count
+        if rise <= 0:
+            return
+        await session.execute(update(Need).where(Need.id == existing.id).values(count=event.count, updated_at=at))
+        await audit.record(
+            session,
+            kind="need",
+            subject_id=existing.id,
+            action="counted",
+            by=audit.SYSTEM,
+            at=at,
+            details={"need_event_id": str(event.need_id), "count": event.count},
+        )
+        target_id = existing.merged_into_id
+        while target_id is not None:
+            await session.execute(
+                update(Need).where(Need.id == target_id).values(count=Need.count + rise, updated_at=at)
+            )
+            target_id = await session.scalar(select(Need.merged_into_id).where(Need.id == target_id))
+        return
+    need = Need(
+        source=event.source,
+        group_key=event.group_key,
+        category_code=event.category_code,
+        community_code=event.community_code,
+        target_group=event.target_group,
+        summary=event.summary,
+        count=event.count,
+        status=NeedStatus.open,
+        submitted_by=f"feedback:{event.source}",
+        created_at=at,
+        updated_at=at,
+    )
+    session.add(need)
+    await session.flush()
+    await audit.record(
+        session,
+        kind="need",
+        subject_id=need.id,
+        action="submitted",
+        by=audit.SYSTEM,
+        at=at,
+        details={"need_event_id": str(event.need_id), "group_key": event.group_key, "count": event.count},
+    )
+
+
+async def create(session: AsyncSession, data: schemas.NeedCreate, *, by: Principal, now: datetime) -> Need:
+    need = Need(
+        source="official" if by.has_any(Role.official, Role.admin) else "operator",
+        category_code=data.category_code,
+        street_code=data.street_code,
+        community_code=data.community_code,
+        target_group=data.target_group,
+        summary=data.summary,
+        count=data.count,
+        status=NeedStatus.open,
+        submitted_by=by.subject,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(need)
+    await session.flush()
+    await audit.record(
+        session, kind="need", subject_id=need.id, action="submitted", by=by, at=now, details=data.model_dump()
+    )
+    return need
+
+
+async def get(session: AsyncSession, need_id: uuid.UUID) -> Need:
+    need = await session.get(Need, need_id, populate_existing=True)
+    if need is None:
+        raise NotFound("No such need.", code="need_not_found")
+    return need
+
+
+async def list_page(
+    session: AsyncSession,
+    *,
+    status: NeedStatus | None,
+    category_code: str | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[Need], int]:
+    conditions: list[Any] = []
+    if status is not None:
+        conditions.append(Need.status == status)
+    if category_code is not None:
+        conditions.append(Need.category_code == category_code)
+    total = await session.scalar(select(func.count()).select_from(Need).where(*conditions))
+    result = await session.execute(
+        select(Need)
+        .where(*conditions)
+        # Ranked needs first in the officials' order, then the most asked-for.
+        .order_by(Need.rank.is_(None), Need.rank, Need.count.desc(), Need.created_at, Need.id)
+        .limit(limit)
+        .offset(offset)
+    )
+    return list(result.scalars().all()), int(total or 0)
+
+
+async def merge(session: AsyncSession, need_id: uuid.UUID, into_id: uuid.UUID, *, by: Principal, now: datetime) -> Need:
+    """Merge a duplicate into another open need, which takes over its residents' count."""
+    if need_id == into_id:
+        raise ValidationFailed("A need cannot be merged into itself.", code="merge_into_self")
+    duplicate = await get(session, need_id)
+    target = await get(session, into_id)
+    if target.status != NeedStatus.open:
+        raise InvalidTransition("The need to merge into is itself merged.", code="merge_target_not_open")
+    moved = cast(
+        CursorResult[Any],
+        await session.execute(
+            update(Need)
+            .where(Need.id == need_id, Need.status == NeedStatus.open)
+            .values(status=NeedStatus.merged, merged_into_id=into_id, rank=None, updated_at=now)
+        ),
+    )
+    if moved.rowcount != 1:
+        raise InvalidTransition("The need is already merged.", current_status=str(NeedStatus.merged))
+    await session.execute(
+        update(Need).where(Need.id == into_id).values(count=Need.count + duplicate.count, updated_at=now)
+    )
+    await audit.record(
+        session, kind="need", subject_id=need_id, action="merged", by=by, at=now, details={"into": str(into_id)}
+    )
+    await audit.record(
+        session,
+        kind="need",
+        subject_id=into_id,
+        action="absorbed",
+        by=by,
+        at=now,
+        details={"from": str(need_id), "count": duplicate.count},
+    )
+    return await get(session, target.id)
+
+
+async def rank(session: AsyncSession, need_ids: list[uuid.UUID], *, by: Principal, now: datetime) -> list[Need]:
+    """Set the officials' order: the listed open needs ranked 1, 2, …; every other need loses its rank."""
+    if len(set(need_ids)) != len(need_ids):
+        raise ValidationFailed("A need is listed twice.", code="duplicate_need")
+    found = (await session.execute(select(Need).where(Need.id.in_(need_ids)))).scalars().all()
+    by_id = {n.id: n for n in found}
+    missing = [str(i) for i in need_ids if i not in by_id]
+    if missing:
+        raise NotFound("No such need.", code="need_not_found", need_ids=missing)
+    merged = [str(n.id) for n in found if n.status != NeedStatus.open]
+    if merged:
+        raise Conflict("Merged needs cannot be ranked.", code="need_merged", need_ids=merged)
+    await session.execute(update(Need).where(Need.rank.is_not(None)).values(rank=None))
+    for position, need_id in enumerate(need_ids, start=1):
+        await session.execute(update(Need).where(Need.id == need_id).values(rank=position, updated_at=now))
+    await audit.record(
+        session,
+        kind="need_pool",
+        subject_id=uuid.UUID(int=0),
+        action="ranked",
+        by=by,
+        at=now,
+        details={"need_ids": [str(i) for i in need_ids]},
+    )
+    result = await session.execute(
+        select(Need).where(Need.id.in_(need_ids)).order_by(Need.rank).execution_options(populate_existing=True)
+    )
+    return list(result.scalars().all())

@@ -1,0 +1,377 @@
+"""The rules of expert review.
+
+A reviewer sees only the calls they are assigned to, declares for each application whether they are linked to
+its provider, and scores only when they are not (nor recorded as linked by the official). No reviewer ever
+reads another's sheet; officials read the sheets and the aggregate once the review has closed.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from procurement.audit import service as audit
+from procurement.calls import service as calls_service
+from procurement.calls.models import Application, ApplicationStatus, Call, CallStatus
+from procurement.reviews import schemas
+from procurement.reviews.models import ReviewAssignment, ReviewDeclaration, ReviewScore
+from service_kit.auth import Principal, Role
+from service_kit.errors import Conflict, InvalidTransition, NotFound, ValidationFailed
+
+# With this many score sheets or more, the highest and the lowest are dropped before averaging.
+TRIM_FROM = 5
+
+
+def aggregate_centi(weighted_totals: list[int]) -> int:
+    """The aggregate of reviewers' weighted totals (hundredths of a point), trimming outliers from five up."""
+    totals = sorted(weighted_totals)
+    if len(totals) >= TRIM_FROM:
+        totals = totals[1:-1]
+    # Integer arithmetic, rounded half up: no float ever decides a rank.
+    return (2 * sum(totals) + len(totals)) // (2 * len(totals))
+
+
+def weighted_centi(criteria: list[dict[str, Any]], scores: dict[str, int]) -> int:
+    return sum(int(c["weight"]) * scores[c["code"]] for c in criteria)
+
+
+async def assign(
+    session: AsyncSession, call_id: uuid.UUID, data: schemas.AssignmentCreate, *, by: Principal, now: datetime
+) -> ReviewAssignment:
+    call = await calls_service.get_call(session, call_id, by=by)
+    if call.status == CallStatus.reviewed:
+        raise InvalidTransition("The review of this call has closed.", code="review_closed", current_status=call.status)
+    taken = await session.scalar(
+        select(func.count())
+        .select_from(ReviewAssignment)
+        .where(ReviewAssignment.call_id == call_id, ReviewAssignment.reviewer_subject == data.reviewer_subject)
+    )
+    if taken:
+        raise Conflict("The reviewer is already assigned to this call.", code="already_assigned")
+    assignment = ReviewAssignment(
+        call_id=call_id,
+        reviewer_subject=data.reviewer_subject,
+        reviewer_name=data.reviewer_name,
+        linked_provider_ids=[str(p) for p in dict.fromkeys(data.linked_provider_ids)],
+        assigned_by=by.subject,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(assignment)
+    await session.flush()
+    await audit.record(
+        session,
+        kind="call",
+        subject_id=call_id,
+        action="reviewer_assigned",
+        by=by,
+        at=now,
+        details=data.model_dump(mode="json"),
+    )
+    return assignment
+
+
+async def assignment_of(session: AsyncSession, call_id: uuid.UUID, by: Principal) -> ReviewAssignment | None:
+    if not by.has_any(Role.reviewer):
+        return None
+    result = await session.execute(
+        select(ReviewAssignment).where(
+            ReviewAssignment.call_id == call_id, ReviewAssignment.reviewer_subject == by.subject
+        )
+    )
+    return result.scalar_one_or_none()
+
+
+async def progress(
+    session: AsyncSession, call_id: uuid.UUID, *, by: Principal, limit: int, offset: int
+) -> tuple[list[schemas.AssignmentProgress], int]:
+    await calls_service.get_call(session, call_id, by=by)
+    total = await session.scalar(
+        select(func.count()).select_from(ReviewAssignment).where(ReviewAssignment.call_id == call_id)
+    )
+    assignments = (
+        (
+            await session.execute(
+                select(ReviewAssignment)
+                .where(ReviewAssignment.call_id == call_id)
+                .order_by(ReviewAssignment.created_at, ReviewAssignment.id)
+                .limit(limit)
+                .offset(offset)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    ids = [a.id for a in assignments]
+    declared = dict(
+        (
+            await session.execute(
+                select(ReviewDeclaration.assignment_id, func.count())
+                .where(ReviewDeclaration.assignment_id.in_(ids))
+                .group_by(ReviewDeclaration.assignment_id)
+            )
+        ).all()
+    )
+    scored = dict(
+        (
+            await session.execute(
+                select(ReviewScore.assignment_id, func.count())
+                .where(ReviewScore.assignment_id.in_(ids))
+                .group_by(ReviewScore.assignment_id)
+            )
+        ).all()
+    )
+    items = [
+        schemas.AssignmentProgress(
+            **schemas.Assignment.model_validate(a).model_dump(),
+            declarations=declared.get(a.id, 0),
+            score_sheets=scored.get(a.id, 0),
+        )
+        for a in assignments
+    ]
+    return items, int(total or 0)
+
+
+async def my_assignments(
+    session: AsyncSession, *, by: Principal, limit: int, offset: int
+) -> tuple[list[schemas.MyAssignment], int]:
+    condition = ReviewAssignment.reviewer_subject == by.subject
+    total = await session.scalar(select(func.count()).select_from(ReviewAssignment).where(condition))
+    rows = (
+        await session.execute(
+            select(ReviewAssignment, Call)
+            .join(Call, Call.id == ReviewAssignment.call_id)
+            .where(condition)
+            .order_by(Call.deadline.desc(), ReviewAssignment.id)
+            .limit(limit)
+            .offset(offset)
+        )
+    ).all()
+    items = [
+        schemas.MyAssignment(id=a.id, call_id=c.id, call_title=c.title, call_status=c.status, deadline=c.deadline)
+        for a, c in rows
+    ]
+    return items, int(total or 0)
+
+
+async def _reviewing(
+    session: AsyncSession, call_id: uuid.UUID, application_id: uuid.UUID, by: Principal
+) -> tuple[Call, Application, ReviewAssignment]:
+    """The call, application and the caller's assignment, when the caller is reviewing it now."""
+    assignment = await assignment_of(session, call_id, by)
+    if assignment is None:
+        raise NotFound("No such application.", code="application_not_found")
+    application = await calls_service.get_application(session, call_id, application_id, by=by)
+    if application.status == ApplicationStatus.withdrawn:
+        raise NotFound("No such application.", code="application_not_found")
+    call = await calls_service.get_call(session, call_id, by=by)
+    if call.status != CallStatus.closed:
+        raise InvalidTransition(
+            "Applications are reviewed after the call has closed and until the review closes.",
+            code="review_not_open",
+            current_status=call.status,
+        )
+    return call, application, assignment
+
+
+def _linked(assignment: ReviewAssignment, application: Application) -> bool:
+    return str(application.provider_id) in assignment.linked_provider_ids
+
+
+async def declare(
+    session: AsyncSession,
+    call_id: uuid.UUID,
+    application_id: uuid.UUID,
+    data: schemas.DeclarationCreate,
+    *,
+    by: Principal,
+    now: datetime,
+) -> ReviewDeclaration:
+    _, application, assignment = await _reviewing(session, call_id, application_id, by)
+    if not data.conflict and _linked(assignment, application):
+        raise Conflict(
+            "You are recorded as linked to this applicant: you cannot declare no conflict of interest.",
+            code="conflict_of_interest",
+        )
+    existing = await _declaration(session, assignment.id, application_id)
+    if existing is not None:
+        raise Conflict("You have already declared for this application.", code="already_declared")
+    declaration = ReviewDeclaration(
+        assignment_id=assignment.id,
+        application_id=application_id,
+        conflict=data.conflict,
+        note=data.note,
+        declared_at=now,
+    )
+    session.add(declaration)
+    await session.flush()
+    await audit.record(
+        session,
+        kind="application",
+        subject_id=application_id,
+        action="conflict_declared" if data.conflict else "no_conflict_declared",
+        by=by,
+        at=now,
+        details={"reviewer_subject": by.subject},
+        reason=data.note,
+    )
+    return declaration
+
+
+async def _declaration(
+    session: AsyncSession, assignment_id: uuid.UUID, application_id: uuid.UUID
+) -> ReviewDeclaration | None:
+    result = await session.execute(
+        select(ReviewDeclaration).where(
+            ReviewDeclaration.assignment_id == assignment_id, ReviewDeclaration.application_id == application_id
+        )
+    )
+    return result.scalar_one_or_none()
+
+
+async def _sheet(session: AsyncSession, assignment_id: uuid.UUID, application_id: uuid.UUID) -> ReviewScore | None:
+    result = await session.execute(
+        select(ReviewScore).where(
+            ReviewScore.assignment_id == assignment_id, ReviewScore.application_id == application_id
+        )
+    )
+    return result.scalar_one_or_none()
+
+
+def sheet_view(sheet: ReviewScore, reviewer_subject: str) -> schemas.ScoreSheet:
+    return schemas.ScoreSheet(
+        application_id=sheet.application_id,
+        reviewer_subject=reviewer_subject,
+        scores={k: int(v) for k, v in sheet.scores.items()},
+        weighted_total=sheet.weighted_centi / 100,
+        comment=sheet.comment,
+        scored_at=sheet.scored_at,
+    )
+
+
+async def submit_scores(
+    session: AsyncSession,
+    call_id: uuid.UUID,
+    application_id: uuid.UUID,
+    data: schemas.ScoreSheetSubmit,
+    *,
+    by: Principal,
+    now: datetime,
+) -> schemas.ScoreSheet:
+    """Score each criterion 0–100; a reviewer may revise their sheet until the review closes."""
+    call, application, assignment = await _reviewing(session, call_id, application_id, by)
+    declaration = await _declaration(session, assignment.id, application_id)
+    if declaration is None:
+        raise Conflict("Declare whether you have a conflict of interest before scoring.", code="declaration_required")
+    if declaration.conflict or _linked(assignment, application):
+        raise Conflict("A reviewer linked to the applicant cannot score it.", code="conflict_of_interest")
+    codes = {c["code"] for c in call.criteria}
+    if set(data.scores) != codes:
+        raise ValidationFailed(
+            "Score every criterion of the call, and only those.",
+            code="criteria_mismatch",
+            criteria=sorted(codes),
+        )
+    total = weighted_centi(list(call.criteria), data.scores)
+    sheet = await _sheet(session, assignment.id, application_id)
+    action = "scored" if sheet is None else "rescored"
+    if sheet is None:
+        sheet = ReviewScore(assignment_id=assignment.id, application_id=application_id)
+        session.add(sheet)
+    sheet.scores, sheet.weighted_centi, sheet.comment, sheet.scored_at = dict(data.scores), total, data.comment, now
+    await session.flush()
+    await audit.record(
+        session,
+        kind="application",
+        subject_id=application_id,
+        action=action,
+        by=by,
+        at=now,
+        details={"reviewer_subject": by.subject, "scores": dict(data.scores), "weighted_total": total / 100},
+    )
+    return sheet_view(sheet, by.subject)
+
+
+async def my_sheet(
+    session: AsyncSession, call_id: uuid.UUID, application_id: uuid.UUID, *, by: Principal
+) -> schemas.ScoreSheet:
+    assignment = await assignment_of(session, call_id, by)
+    if assignment is None:
+        raise NotFound("No such application.", code="application_not_found")
+    sheet = await _sheet(session, assignment.id, application_id)
+    if sheet is None:
+        raise NotFound("You have not scored this application.", code="score_sheet_not_found")
+    return sheet_view(sheet, by.subject)
+
+
+async def sheets(
+    session: AsyncSession, call_id: uuid.UUID, application_id: uuid.UUID, *, by: Principal
+) -> list[schemas.ScoreSheet]:
+    """Every reviewer's sheet for an application: for officials, once the review has closed."""
+    call = await calls_service.get_call(session, call_id, by=by)
+    await calls_service.get_application(session, call_id, application_id, by=by)
+    if call.status != CallStatus.reviewed:
+        raise InvalidTransition(
+            "Score sheets are read once the review has closed.", code="review_not_closed", current_status=call.status
+        )
+    rows = (
+        await session.execute(
+            select(ReviewScore, ReviewAssignment.reviewer_subject)
+            .join(ReviewAssignment, ReviewAssignment.id == ReviewScore.assignment_id)
+            .where(ReviewScore.application_id == application_id)
+            .order_by(ReviewAssignment.reviewer_subject)
+        )
+    ).all()
+    return [sheet_view(sheet, subject) for sheet, subject in rows]
+
+
+async def close_review(session: AsyncSession, call_id: uuid.UUID, *, by: Principal, now: datetime) -> Call:
+    """Close the review: aggregate each application's sheets and rank the applications, best first."""
+    call = await calls_service.transition_call(
+        session, call_id, "close_review", by=by, now=now, values={"reviewed_at": now}
+    )
+    applications = (
+        (
+            await session.execute(
+                select(Application).where(
+                    Application.call_id == call_id, Application.status == ApplicationStatus.submitted
+                )
+            )
+        )
+        .scalars()
+        .all()
+    )
+    totals: dict[uuid.UUID, list[int]] = defaultdict(list)
+    for application_id, weighted in (
+        await session.execute(
+            select(ReviewScore.application_id, ReviewScore.weighted_centi).where(
+                ReviewScore.application_id.in_([a.id for a in applications])
+            )
+        )
+    ).all():
+        totals[application_id].append(weighted)
+    scored = sorted(
+        ((aggregate_centi(totals[a.id]), a) for a in applications if totals[a.id]),
+        key=lambda pair: (-pair[0], pair[1].submitted_at, str(pair[1].id)),
+    )
+    for rank, (score, application) in enumerate(scored, start=1):
+        await session.execute(
+            update(Application)
+            .where(Application.id == application.id)
+            .values(score_centi=score, reviewer_count=len(totals[application.id]), rank=rank, updated_at=now)
+        )
+        await audit.record(
+            session,
+            kind="application",
+            subject_id=application.id,
+            action="ranked",
+            by=by,
+            at=now,
+            details={"score": score / 100, "reviewer_count": len(totals[application.id]), "rank": rank},
+        )
+    return call

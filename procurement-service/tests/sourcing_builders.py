@@ -1,0 +1,182 @@
+"""Builders for the sourcing lifecycle's tests: funds, verified providers, calls, applications, reviews."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+from procurement_builders import publish
+
+from service_kit.events.consumer import ConsumerRunner
+from service_kit.events.contracts import EventData, ProviderSanctioned, ProviderVerified
+from service_kit.events.envelope import Envelope
+from service_kit.testing import TestKeys, eventually
+
+DEADLINE = datetime(2026, 12, 10, 10, 0, tzinfo=UTC)  # Thursday 10 December 2026, 18:00 in Beijing
+CRITERIA = [
+    {"code": "feasibility", "name": "项目可行性", "weight": 40},
+    {"code": "capacity", "name": "机构能力", "weight": 35},
+    {"code": "budget", "name": "预算合理性", "weight": 25},
+]
+
+
+def official(keys: TestKeys) -> dict[str, str]:
+    return keys.headers("official", sub="official-wang", name="王科长")
+
+
+def provider_admin(keys: TestKeys, provider_id: uuid.UUID | str) -> dict[str, str]:
+    return keys.headers("provider_admin", sub=f"admin-of-{provider_id}", provider_id=str(provider_id))
+
+
+def reviewer(keys: TestKeys, sub: str) -> dict[str, str]:
+    return keys.headers("reviewer", sub=sub, name=sub)
+
+
+def assert_problem(response: httpx.Response, status: int, code: str | None = None) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    body = dict(response.json())
+    if code is not None:
+        assert body["code"] == code, body
+    return body
+
+
+def runner(app: FastAPI, name: str) -> ConsumerRunner:
+    (found,) = [r for r in app.state.runtime.runners if r.durable == f"procurement-{name}"]
+    return found
+
+
+async def deliver(app: FastAPI, js: Any, consumer: str, *events: EventData, source: str = "registry") -> None:
+    """Publish events as their producing service would, and wait until the consumer has taken them all."""
+    taken = runner(app, consumer)
+    before = taken.applied + taken.duplicates
+    for event in events:
+        await publish(js, Envelope.wrap(event, source=source))
+
+    async def done() -> bool | None:
+        return True if taken.applied + taken.duplicates >= before + len(events) else None
+
+    await eventually(done)
+
+
+def verified(
+    provider_id: uuid.UUID, kind: str = "public_welfare", name: str = "房山区阳光社工事务所"
+) -> ProviderVerified:
+    return ProviderVerified(provider_id=provider_id, name=name, kind=kind, status="verified")  # type: ignore[arg-type]
+
+
+def sanctioned(provider_id: uuid.UUID, at: datetime, until: str | None = "2027-12-31") -> ProviderSanctioned:
+    return ProviderSanctioned(
+        provider_id=provider_id,
+        sanction_id=uuid.uuid4(),
+        measure="excluded_from_calls",
+        reason="验收不合格",
+        until=datetime.fromisoformat(until).date() if until else None,
+        occurred_at=at,
+    )
+
+
+async def verified_provider(app: FastAPI, js: Any, kind: str = "public_welfare") -> uuid.UUID:
+    provider_id = uuid.uuid4()
+    await deliver(app, js, "providers", verified(provider_id, kind))
+    return provider_id
+
+
+async def create_fund(client: httpx.AsyncClient, keys: TestKeys, budget_fen: int = 100_000_000) -> dict[str, Any]:
+    response = await client.post(
+        "/api/v1/funds",
+        json={"name": "2026年社区服务专项资金", "year": 2026, "budget_fen": budget_fen},
+        headers=official(keys),
+    )
+    assert response.status_code == 201, response.text
+    return dict(response.json())
+
+
+def call_body(fund_id: str, **overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "title": "2027年长阳镇居家养老服务项目征集",
+        "description": "面向80岁以上及独居老人的助餐、助洁、探访服务。",
+        "directions": ["elderly_care", "special_groups"],
+        "budget_cap_fen": 30_000_000,
+        "fund_id": fund_id,
+        "eligible_kinds": ["public_welfare", "startup"],
+        "criteria": CRITERIA,
+        "deadline": DEADLINE.isoformat(),
+    }
+    body.update(overrides)
+    return body
+
+
+async def published_call(client: httpx.AsyncClient, keys: TestKeys, fund_id: str, **overrides: Any) -> dict[str, Any]:
+    response = await client.post("/api/v1/calls", json=call_body(fund_id, **overrides), headers=official(keys))
+    assert response.status_code == 201, response.text
+    published = await client.post(f"/api/v1/calls/{response.json()['id']}/publish", headers=official(keys))
+    assert published.status_code == 200, published.text
+    return dict(published.json())
+
+
+def application_body(budget_request_fen: int = 20_000_000, **overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "title": "长阳镇老年餐桌与探访服务",
+        "proposal": "在长阳镇6个社区设老年餐桌，每周探访独居老人。",
+        "budget_request_fen": budget_request_fen,
+        "deliverables": [
+            {
+                "service_type": "elderly.meal_table",
+                "quantity": 12000,
+                "target_group": "80+",
+                "period_start": "2027-01-01",
+                "period_end": "2027-12-31",
+            },
+            {
+                "offering_id": str(uuid.uuid4()),
+                "quantity": 2000,
+                "target_group": "living_alone",
+                "period_start": "2027-01-01",
+                "period_end": "2027-12-31",
+            },
+        ],
+        "kpis": [{"name": "服务满意度", "target": "≥ 90%"}, {"name": "助餐人次", "target": "12000"}],
+    }
+    body.update(overrides)
+    return body
+
+
+async def apply(
+    client: httpx.AsyncClient, keys: TestKeys, call_id: str, provider_id: uuid.UUID, **overrides: Any
+) -> dict[str, Any]:
+    response = await client.post(
+        f"/api/v1/calls/{call_id}/applications",
+        json=application_body(**overrides),
+        headers=provider_admin(keys, provider_id),
+    )
+    assert response.status_code == 201, response.text
+    return dict(response.json())
+
+
+async def assign(
+    client: httpx.AsyncClient, keys: TestKeys, call_id: str, sub: str, linked: tuple[uuid.UUID, ...] = ()
+) -> dict[str, Any]:
+    response = await client.post(
+        f"/api/v1/calls/{call_id}/reviewers",
+        json={"reviewer_subject": sub, "reviewer_name": f"专家{sub}", "linked_provider_ids": [str(p) for p in linked]},
+        headers=official(keys),
+    )
+    assert response.status_code == 201, response.text
+    return dict(response.json())
+
+
+async def review(
+    client: httpx.AsyncClient, keys: TestKeys, call_id: str, application_id: str, sub: str, scores: tuple[int, int, int]
+) -> dict[str, Any]:
+    """A reviewer declares no conflict and scores feasibility, capacity and budget."""
+    base = f"/api/v1/calls/{call_id}/applications/{application_id}"
+    declared = await client.post(f"{base}/declaration", json={"conflict": False}, headers=reviewer(keys, sub))
+    assert declared.status_code == 201, declared.text
+    sheet = {"scores": dict(zip(("feasibility", "capacity", "budget"), scores, strict=True))}
+    scored = await client.put(f"{base}/my-scores", json=sheet, headers=reviewer(keys, sub))
+    assert scored.status_code == 200, scored.text
+    return dict(scored.json())
