@@ -79,6 +79,7 @@ class IdempotencyMiddleware:
         status = 500
         response_headers: list[tuple[bytes, bytes]] = []
         chunks: list[bytes] = []
+        held: list[Message] = []
 
         async def replay_body() -> Message:
             nonlocal body
@@ -86,13 +87,15 @@ class IdempotencyMiddleware:
             return {"type": "http.request", "body": chunk, "more_body": False}
 
         async def capture(message: Message) -> None:
+            # Held back until the record is complete: a client retrying the moment it reads the response must
+            # find the stored response, not a request "still in progress".
             nonlocal status, response_headers
             if message["type"] == "http.response.start":
                 status = message["status"]
                 response_headers = list(message.get("headers", []))
             elif message["type"] == "http.response.body":
                 chunks.append(message.get("body", b""))
-            await send(message)
+            held.append(message)
 
         try:
             await self.app(scope, replay_body, capture)
@@ -117,6 +120,8 @@ class IdempotencyMiddleware:
                             response_body=b"".join(chunks),
                         )
                     )
+        for message in held:
+            await send(message)
 
     async def _reserve(
         self,
