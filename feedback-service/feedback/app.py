@@ -4,10 +4,17 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from feedback.complaints import service as complaints_service
+from feedback.complaints.endpoints import router as complaints_router
 from feedback.config import Settings
 from feedback.models import load_models
+from feedback.needs.endpoints import router as needs_router
+from feedback.open311.endpoints import router as open311_router
 from feedback.ratings import consumers as ratings_consumers
 from feedback.ratings.endpoints import router as ratings_router
+from feedback.reports.endpoints import router as reports_router
+from feedback.scores import consumers as scores_consumers
+from feedback.scores import service as scores_service
 from feedback.scores.endpoints import router as scores_router
 from service_kit.app import ServiceSpec, create_service_app
 
@@ -21,8 +28,10 @@ def build_spec(settings: Settings | None = None) -> ServiceSpec:
         title="Linli feedback",
         description="Verified ratings, complaints with an SLA, needs and suggestions, scores, Open311.",
         settings=settings or Settings(),
-        routers=[ratings_router, scores_router],
-        subscriptions=[ratings_consumers.subscription],
+        # Reports first: /complaints/report must not be taken for a complaint id.
+        routers=[reports_router, ratings_router, scores_router, complaints_router, needs_router, open311_router],
+        subscriptions=[ratings_consumers.subscription, scores_consumers.subscription],
+        background_jobs=[complaints_service.run_sla_sweep, scores_service.run_score_publisher],
     )
 
 

@@ -12,4 +12,7 @@ class Base(DeclarativeBase):
 
 def load_models() -> None:
     """Import every module's models so ``Base.metadata`` is complete (for Alembic)."""
-    import feedback.ratings.models  # noqa: F401
+    import feedback.complaints.models
+    import feedback.needs.models
+    import feedback.ratings.models
+    import feedback.scores.models  # noqa: F401

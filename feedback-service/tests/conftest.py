@@ -136,3 +136,33 @@ async def sessionmaker(settings: Settings) -> AsyncIterator[async_sessionmaker[A
     engine = create_engine(settings.database_url)
     yield create_sessionmaker(engine)
     await engine.dispose()
+
+
+ReadEvents = Callable[..., Awaitable[list[Any]]]
+
+
+@pytest.fixture
+def read_events(js: JetStreamContext) -> ReadEvents:
+    """The events of one type the feedback published to JetStream (through its outbox relay), in order."""
+
+    async def read(event_type: Any, count: int, *, timeout: float = 10.0) -> list[Any]:
+        reader = await js.pull_subscribe(event_type.type, durable=f"test-{uuid.uuid4().hex[:8]}", stream="LINLI")
+        messages = await reader.fetch(count, timeout=timeout)
+        for message in messages:
+            await message.ack()
+        return [Envelope.from_message(m.headers, m.data).parse() for m in messages]
+
+    return read
+
+
+@pytest.fixture
+def official_headers(test_keys: TestKeys) -> dict[str, str]:
+    return test_keys.headers("official", sub="official-li", name="李科长")
+
+
+@pytest.fixture
+def provider_headers(test_keys: TestKeys) -> Callable[[uuid.UUID], dict[str, str]]:
+    def headers(provider_id: uuid.UUID) -> dict[str, str]:
+        return test_keys.headers("provider_admin", provider_id=provider_id, sub=f"provider-admin-{provider_id}")
+
+    return headers

@@ -48,6 +48,6 @@ async def test_models_match_migrations(database_factory: DatabaseFactory, servic
 async def test_downgrade_and_upgrade_again(database_factory: DatabaseFactory, service_dir: Path) -> None:
     url = database_factory.new(service_dir)
     _in_thread(lambda: migrations.downgrade(service_dir, url, "0001"))
-    assert {"rating", "rating_invitation"}.isdisjoint(await tables(url))
+    assert {"rating", "rating_invitation", "complaint", "need", "booking_outcome"}.isdisjoint(await tables(url))
     _in_thread(lambda: migrations.upgrade(service_dir, url))
-    assert {"rating", "rating_invitation"} <= await tables(url)
+    assert {"rating", "rating_invitation", "complaint", "need", "booking_outcome"} <= await tables(url)

@@ -5,7 +5,7 @@ from fastapi import APIRouter, Depends, Query
 
 from feedback.ratings import service
 from feedback.ratings.models import InvitationStatus
-from feedback.ratings.schemas import PublicRating, Rating, RatingCreate, RatingInvitation
+from feedback.ratings.schemas import PublicRating, Rating, RatingCreate, RatingInvitation, RatingUpdate
 from service_kit.auth import CurrentPrincipal, Principal, Role, require_roles
 from service_kit.db import SessionDep
 from service_kit.errors import error_responses
@@ -62,3 +62,13 @@ async def list_ratings(session: SessionDep, provider_id: uuid.UUID, page: Pagina
 )
 async def get_rating(session: SessionDep, principal: CurrentPrincipal, rating_id: uuid.UUID) -> Rating:
     return await service.get_rating(session, rating_id, viewer=principal)
+
+
+@router.patch(
+    "/ratings/{rating_id}",
+    response_model=Rating,
+    summary="Change a rating within 7 days of giving it (its resident, or an operator for them)",
+    responses=error_responses(401, 403, 404, 409, 422),
+)
+async def edit_rating(session: SessionDep, principal: Rater, rating_id: uuid.UUID, body: RatingUpdate) -> Rating:
+    return await service.edit_rating(session, rating_id, body, by=principal)

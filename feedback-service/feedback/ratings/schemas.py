@@ -37,6 +37,17 @@ class RatingCreate(BaseModel):
     comment: Annotated[str, StringConstraints(strip_whitespace=True, max_length=MAX_COMMENT)] | None = None
 
 
+class RatingUpdate(BaseModel):
+    """An edit within 7 days of rating: only the fields sent change (``comment: null`` removes the comment)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    stars: Stars | None = None
+    dimensions: Dimensions | None = None
+    tags: list[Tag] | None = Field(default=None, max_length=MAX_TAGS)
+    comment: Annotated[str, StringConstraints(strip_whitespace=True, max_length=MAX_COMMENT)] | None = None
+
+
 class PublicRating(BaseModel):
     """What anyone may read: no resident, no booking."""
 
@@ -48,6 +59,7 @@ class PublicRating(BaseModel):
     tags: list[str]
     comment: str | None
     submitted_at: datetime
+    edited_at: datetime | None = None
 
     @classmethod
     def from_model(cls, rating: RatingModel) -> "PublicRating":
@@ -60,6 +72,7 @@ class PublicRating(BaseModel):
             tags=list(rating.tags),
             comment=rating.comment,
             submitted_at=rating.created_at,
+            edited_at=rating.updated_at if rating.updated_at != rating.created_at else None,
         )
 
 

@@ -1,6 +1,7 @@
 """The rules of rating: who may rate which booking, once, and what is kept of what they wrote."""
 
 import uuid
+from datetime import datetime, timedelta
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -9,7 +10,8 @@ from feedback.ratings import repository
 from feedback.ratings.models import DIMENSIONS, InvitationStatus
 from feedback.ratings.models import Rating as RatingModel
 from feedback.ratings.models import RatingInvitation as InvitationModel
-from feedback.ratings.schemas import PublicRating, Rating, RatingCreate, RatingInvitation
+from feedback.ratings.schemas import PublicRating, Rating, RatingCreate, RatingInvitation, RatingUpdate
+from feedback.scores import service as scores_service
 from service_kit.auth import Principal, Role
 from service_kit.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from service_kit.events.contracts import BookingCompleted, RatingSubmitted
@@ -24,6 +26,8 @@ log = structlog.get_logger("feedback.ratings")
 ACTS_FOR_RESIDENTS = (Role.operator, Role.admin)
 # Staff who may read a rating in full (with the resident's id) for supervision.
 READS_FULL_RATINGS = (Role.operator, Role.official, Role.admin)
+# A rating may be corrected for a week; after that it stands as given.
+EDIT_WINDOW = timedelta(days=7)
 
 
 async def open_invitation(session: AsyncSession, event: BookingCompleted) -> bool:
@@ -108,6 +112,38 @@ async def submit_rating(session: AsyncSession, data: RatingCreate, *, by: Princi
             submitted_at=now,
         ),
     )
+    await scores_service.mark_changed(session, provider_id=rating.provider_id, offering_id=rating.offering_id, now=now)
+    return Rating.from_model(rating)
+
+
+async def edit_rating(
+    session: AsyncSession, rating_id: uuid.UUID, data: RatingUpdate, *, by: Principal, now: datetime | None = None
+) -> Rating:
+    """Correct a rating within 7 days, by its resident or an operator for them. ``rating.submitted`` is not sent
+    again (the registry counts each rating once); the changed score leaves as a debounced ``score.updated``."""
+    now = now or utcnow()
+    rating = await repository.get_rating(session, rating_id)
+    if rating is None or not (_is_residents_own(by, rating.resident_id) or by.has_any(*ACTS_FOR_RESIDENTS)):
+        raise NotFound("No such rating.")
+    if now - rating.created_at > EDIT_WINDOW:
+        raise Conflict("A rating can be changed within 7 days of giving it.", code="edit_window_closed")
+    changes = data.model_dump(exclude_unset=True)
+    if not changes:
+        raise ValidationFailed("Send at least one field to change.", code="empty_edit")
+    if "stars" in changes:
+        if data.stars is None:
+            raise ValidationFailed("stars: cannot be removed", code="stars_required")
+        rating.stars = data.stars
+    if "dimensions" in changes:
+        for dimension in DIMENSIONS:
+            setattr(rating, dimension, getattr(data.dimensions, dimension) if data.dimensions else None)
+    if "tags" in changes:
+        rating.tags = _clean_tags(data.tags or [])
+    if "comment" in changes:
+        rating.comment = mask_personal_data(data.comment) if data.comment else None
+    rating.updated_at = now
+    await session.flush()
+    await scores_service.mark_changed(session, provider_id=rating.provider_id, offering_id=rating.offering_id, now=now)
     return Rating.from_model(rating)
 
 

@@ -3,7 +3,7 @@ import uuid
 from fastapi import APIRouter
 
 from feedback.scores import service
-from feedback.scores.schemas import ProviderScore
+from feedback.scores.schemas import OfferingScore, ProviderScore
 from service_kit.db import SessionDep
 from service_kit.errors import error_responses
 
@@ -13,8 +13,18 @@ router = APIRouter(prefix="/api/v1/scores", tags=["scores"])
 @router.get(
     "/providers/{provider_id}",
     response_model=ProviderScore,
-    summary="A provider's score: Bayesian average, count and star distribution",
+    summary="A provider's score: Bayesian average, count, distribution, complaint and no-show rates",
     responses=error_responses(422),
 )
 async def get_provider_score(session: SessionDep, provider_id: uuid.UUID) -> ProviderScore:
     return await service.score_of_provider(session, provider_id)
+
+
+@router.get(
+    "/offerings/{offering_id}",
+    response_model=OfferingScore,
+    summary="An offering's score: Bayesian average, count, distribution, complaint and no-show rates",
+    responses=error_responses(422),
+)
+async def get_offering_score(session: SessionDep, offering_id: uuid.UUID) -> OfferingScore:
+    return await service.score_of_offering(session, offering_id)

@@ -15,7 +15,7 @@ from service_kit.testing import eventually
 
 
 def runner_of(app: FastAPI) -> Any:
-    (runner,) = app.state.runtime.runners
+    (runner,) = [r for r in app.state.runtime.runners if r.durable == "feedback-rating-invitations"]
     return runner
 
 
@@ -62,7 +62,9 @@ async def test_redelivered_event_is_applied_once(
     await eventually(lambda: _settled(runner, applied=1, duplicates=1))
     assert await invitation_count(app) == 1
     async with app.state.sessionmaker() as session:
-        seen = await session.execute(select(func.count()).select_from(inbox_event))
+        seen = await session.execute(
+            select(func.count()).select_from(inbox_event).where(inbox_event.c.consumer == runner.durable)
+        )
         assert seen.scalar_one() == 1
 
 

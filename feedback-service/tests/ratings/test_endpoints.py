@@ -403,6 +403,7 @@ async def test_public_list_of_a_providers_ratings_hides_residents(
             "tags",
             "comment",
             "submitted_at",
+            "edited_at",
         }
 
     assert_problem(await client.get("/api/v1/ratings"), 422)

@@ -1,0 +1,516 @@
+"""The rules of complaints: who files what, the workflow and who may move it, the SLA and its escalation.
+
+Workflow (a table, every move a guarded write):
+
+    submitted ─acknowledge─► acknowledged ─investigate─► investigating ─resolve─► resolved ─close─► closed
+                                   └───────────────resolve──────────────────────────┘   │            │
+    reopened ◄──────────────── reopen (the complainant, within 7 days of the resolution) ┴────────────┘
+    reopened ─investigate─► investigating
+
+Deadlines are set when a complaint is filed (and the resolution deadline again when it is reopened), from
+``Settings.complaint_ack_hours`` / ``complaint_resolve_hours`` by severity. A sweep escalates each breach once.
+"""
+
+import asyncio
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TypeVar, cast
+
+import structlog
+from sqlalchemy import ColumnElement
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from feedback.complaints import repository
+from feedback.complaints.models import (
+    AssigneeKind,
+    Channel,
+    ComplaintStatus,
+    StepAction,
+    TargetKind,
+)
+from feedback.complaints.models import Complaint as ComplaintModel
+from feedback.complaints.models import ComplaintStep as StepModel
+from feedback.complaints.schemas import Assignment, Complaint, ComplaintCreate, ComplaintDetail, NoteCreate, Step
+from feedback.complaints.schemas import StepCreate as StepBody
+from feedback.config import Settings
+from feedback.scores import service as scores_service
+from service_kit.auth import Principal, Role
+from service_kit.errors import Forbidden, InvalidTransition, NotFound, ValidationFailed
+from service_kit.events.contracts import ComplaintChanged, ComplaintEscalated, ComplaintOpened, ComplaintResolved
+from service_kit.events.outbox import emit
+from service_kit.logging import mask_personal_data
+from service_kit.pagination import Page, Pagination
+from service_kit.runtime import Runtime
+from service_kit.timeutil import utcnow
+
+log = structlog.get_logger("feedback.complaints")
+
+REOPEN_WINDOW = timedelta(days=7)
+SWEEP_BATCH = 200
+SYSTEM_ACTOR = "linli-sla-sweep"
+
+E = TypeVar("E", bound=ComplaintChanged)
+
+# Who stands where towards one complaint.
+STAFF = "staff"  # officials (and admins): everything
+HANDLER = "handler"  # the provider the complaint is assigned to: works it
+PROVIDER = "provider"  # the provider it is about, not (yet) assigned: reads it, with internal notes
+COMPLAINANT = "complainant"  # the resident who complained
+OPERATOR = "operator"  # a call-center operator, relaying for the resident on the phone
+
+
+@dataclass(frozen=True)
+class Move:
+    action: StepAction
+    from_statuses: tuple[ComplaintStatus, ...]
+    to_status: ComplaintStatus
+    allowed: frozenset[str]
+
+
+WORKERS = frozenset({STAFF, HANDLER})
+COMPLAINANT_SIDE = frozenset({STAFF, COMPLAINANT, OPERATOR})
+
+MOVES = {
+    StepAction.acknowledged: Move(
+        StepAction.acknowledged, (ComplaintStatus.submitted,), ComplaintStatus.acknowledged, WORKERS
+    ),
+    StepAction.investigating: Move(
+        StepAction.investigating,
+        (ComplaintStatus.acknowledged, ComplaintStatus.reopened),
+        ComplaintStatus.investigating,
+        WORKERS,
+    ),
+    StepAction.resolved: Move(
+        StepAction.resolved,
+        (ComplaintStatus.acknowledged, ComplaintStatus.investigating),
+        ComplaintStatus.resolved,
+        WORKERS,
+    ),
+    StepAction.closed: Move(StepAction.closed, (ComplaintStatus.resolved,), ComplaintStatus.closed, COMPLAINANT_SIDE),
+    StepAction.reopened: Move(
+        StepAction.reopened,
+        (ComplaintStatus.resolved, ComplaintStatus.closed),
+        ComplaintStatus.reopened,
+        frozenset({COMPLAINANT, OPERATOR}),
+    ),
+}
+
+# The channel each kind of caller files through, and the ones they may choose.
+_CHANNELS = {
+    Role.resident: (Channel.app, {Channel.app}),
+    Role.operator: (Channel.phone, {Channel.phone, Channel.center_desk}),
+    Role.official: (Channel.center_desk, {Channel.center_desk, Channel.phone}),
+    Role.admin: (Channel.center_desk, {Channel.center_desk, Channel.phone}),
+}
+
+
+# ------------------------------------------------------------------ filing
+
+
+async def file_complaint(
+    session: AsyncSession,
+    data: ComplaintCreate,
+    *,
+    by: Principal,
+    settings: Settings,
+    channel: Channel | None = None,
+    address: str | None = None,
+    lat: float | None = None,
+    long: float | None = None,
+    now: datetime | None = None,
+) -> Complaint:
+    """File a complaint: a resident for themself, an operator or center staff for a resident (or, at a center
+    desk, for a visitor who stays anonymous). The description is masked before it is stored."""
+    now = now or utcnow()
+    channel = _channel_of(by, data.channel) if channel is None else _check_filer(by, channel)
+    resident_id = _complainant_of(by, data.resident_id, channel)
+    provider_id, offering_id, booking_id, center_id = await _target_of(session, data, resident_id)
+
+    complaint = ComplaintModel(
+        id=uuid.uuid4(),
+        channel=channel,
+        category=data.category,
+        severity=data.severity,
+        status=ComplaintStatus.submitted,
+        target_kind=data.target_kind,
+        target_id=data.target_id,
+        provider_id=provider_id,
+        offering_id=offering_id,
+        booking_id=booking_id,
+        center_id=center_id,
+        description=mask_personal_data(data.description),
+        attachments=list(dict.fromkeys(data.attachments)),
+        resident_id=resident_id,
+        filed_by=by.subject,
+        address=mask_personal_data(address) if address else None,
+        lat=lat,
+        long=long,
+        ack_due_at=now + timedelta(hours=settings.ack_hours(data.severity)),
+        resolve_due_at=now + timedelta(hours=settings.resolve_hours(data.severity)),
+        created_at=now,
+        updated_at=now,
+    )
+    await repository.insert_complaint(session, complaint)
+    await _record(
+        session, complaint, StepAction.submitted, by=by, role=_filer_standing(by), note=None, internal=False, now=now
+    )
+    await emit(session, _event(ComplaintOpened, complaint, now))
+    await scores_service.mark_changed(
+        session, provider_id=complaint.provider_id, offering_id=complaint.offering_id, now=now
+    )
+    return _view(complaint, now)
+
+
+def _channel_of(by: Principal, asked: Channel | None) -> Channel:
+    for role, (default, allowed) in _CHANNELS.items():
+        if by.has_any(role):
+            if asked is None:
+                return default
+            if asked not in allowed:
+                raise ValidationFailed(f"A {role} cannot file through the {asked} channel.", code="invalid_channel")
+            return asked
+    raise Forbidden("Residents, operators and officials file complaints.")
+
+
+def _check_filer(by: Principal, channel: Channel) -> Channel:
+    if not by.has_any(*_CHANNELS):
+        raise Forbidden("Residents, operators and officials file complaints.")
+    return channel
+
+
+def _complainant_of(by: Principal, resident_id: uuid.UUID | None, channel: Channel) -> uuid.UUID | None:
+    if by.has_any(Role.operator, Role.official, Role.admin):
+        if resident_id is None and channel == Channel.phone:
+            raise ValidationFailed(
+                "An operator names the resident who calls: resident_id.", code="resident_id_required"
+            )
+        return resident_id
+    if by.resident_id is None:
+        raise Forbidden("This account is not a resident's.", code="not_a_resident")
+    if resident_id is not None and resident_id != by.resident_id:
+        raise NotFound("No such resident.")
+    return by.resident_id
+
+
+async def _target_of(
+    session: AsyncSession, data: ComplaintCreate, resident_id: uuid.UUID | None
+) -> tuple[uuid.UUID | None, uuid.UUID | None, uuid.UUID | None, uuid.UUID | None]:
+    """(provider, offering, booking, center) of the target. A booking the feedback has seen end fixes its own
+    provider and offering, and may only be complained about by its resident (or staff for them)."""
+    if data.target_kind == TargetKind.provider:
+        if data.provider_id is not None and data.provider_id != data.target_id:
+            raise ValidationFailed("provider_id differs from the provider complained about.", code="provider_mismatch")
+        return data.target_id, None, None, None
+    if data.target_kind == TargetKind.offering:
+        return data.provider_id, data.target_id, None, None
+    if data.target_kind == TargetKind.service_center:
+        return data.provider_id, None, None, data.target_id
+    booking = await scores_service.known_booking(session, data.target_id)
+    if booking is None:
+        return data.provider_id, None, data.target_id, None
+    if booking.resident_id is not None and resident_id is not None and booking.resident_id != resident_id:
+        raise NotFound("No such booking.", code="booking_not_found")
+    if data.provider_id is not None and data.provider_id != booking.provider_id:
+        raise ValidationFailed("provider_id differs from the booking's provider.", code="provider_mismatch")
+    return booking.provider_id, booking.offering_id, data.target_id, None
+
+
+# ------------------------------------------------------------------ reading
+
+
+async def list_complaints(
+    session: AsyncSession,
+    *,
+    viewer: Principal,
+    page: Pagination,
+    status: ComplaintStatus | None = None,
+    provider_id: uuid.UUID | None = None,
+    resident_id: uuid.UUID | None = None,
+    overdue: bool | None = None,
+    now: datetime | None = None,
+) -> Page[Complaint]:
+    """Officials, admins and operators see every complaint; a provider those about it or assigned to it; a
+    resident their own."""
+    now = now or utcnow()
+    where: list[ColumnElement[bool]] = []
+    if viewer.has_any(Role.official, Role.admin, Role.operator):
+        pass
+    elif viewer.has_any(Role.provider_admin, Role.provider_staff) and viewer.provider_id is not None:
+        where.append(repository.visible_to_provider(viewer.provider_id))
+    elif viewer.has_any(Role.resident) and viewer.resident_id is not None:
+        where.append(ComplaintModel.resident_id == viewer.resident_id)
+    else:
+        raise Forbidden("This account cannot read complaints.")
+    if status is not None:
+        where.append(ComplaintModel.status == status)
+    if provider_id is not None:
+        where.append(ComplaintModel.provider_id == provider_id)
+    if resident_id is not None:
+        where.append(ComplaintModel.resident_id == resident_id)
+    if overdue is not None:
+        where.append(repository.overdue(now) if overdue else ~repository.overdue(now))
+    rows, total = await repository.list_complaints(session, where=where, page=page)
+    return Page(items=[_view(c, now) for c in rows], total=total, limit=page.limit, offset=page.offset)
+
+
+async def get_complaint(session: AsyncSession, complaint_id: uuid.UUID, *, viewer: Principal) -> ComplaintDetail:
+    complaint, standing = await _load(session, complaint_id, viewer)
+    return await _detail(session, complaint, standing)
+
+
+# ------------------------------------------------------------------ workflow
+
+
+async def move(
+    session: AsyncSession,
+    complaint_id: uuid.UUID,
+    action: StepAction,
+    body: StepBody,
+    *,
+    by: Principal,
+    settings: Settings,
+    now: datetime | None = None,
+) -> ComplaintDetail:
+    """One step of the workflow (acknowledge, investigate, resolve, close, reopen), if the caller may take it
+    from the complaint's current status."""
+    now = now or utcnow()
+    step = MOVES[action]
+    complaint, standing = await _load(session, complaint_id, by)
+    if standing not in step.allowed:
+        raise Forbidden(f"You cannot {action.value.removesuffix('ed')} this complaint.", code="not_allowed")
+    _check_note(standing, body.internal)
+    if complaint.status not in step.from_statuses:
+        raise InvalidTransition(f"A {complaint.status} complaint cannot become {step.to_status}.")
+
+    values: dict[str, object] = {"status": step.to_status, "updated_at": now}
+    also: ColumnElement[bool] | None = None
+    if action == StepAction.acknowledged:
+        values["acknowledged_at"] = now
+    elif action == StepAction.resolved:
+        values["resolved_at"] = now
+    elif action == StepAction.closed:
+        values["closed_at"] = now
+    elif action == StepAction.reopened:
+        if complaint.resolved_at is None or now - complaint.resolved_at > REOPEN_WINDOW:
+            raise InvalidTransition(
+                "A complaint can be reopened within 7 days of its resolution.", code="reopen_window_closed"
+            )
+        also = ComplaintModel.resolved_at >= now - REOPEN_WINDOW
+        # A new chance to resolve it, with a deadline of its own and a breach that may be escalated again.
+        values |= {
+            "closed_at": None,
+            "resolve_due_at": now + timedelta(hours=settings.resolve_hours(complaint.severity)),
+            "resolve_escalated_at": None,
+        }
+    if not await repository.transition(
+        session, complaint.id, from_statuses=step.from_statuses, values=values, also=also
+    ):
+        raise InvalidTransition("The complaint changed meanwhile; reload it.")
+    await repository.refresh(session, complaint)
+    await _record(session, complaint, action, by=by, role=standing, note=body.note, internal=body.internal, now=now)
+    if action == StepAction.resolved:
+        await emit(session, _event(ComplaintResolved, complaint, now))
+    return await _detail(session, complaint, standing, now)
+
+
+async def assign(
+    session: AsyncSession, complaint_id: uuid.UUID, data: Assignment, *, by: Principal, now: datetime | None = None
+) -> ComplaintDetail:
+    """An official hands the complaint to an official (themself by default) or to the provider concerned."""
+    now = now or utcnow()
+    complaint, standing = await _load(session, complaint_id, by)
+    if standing != STAFF:
+        raise Forbidden("Officials assign complaints.", code="not_allowed")
+    if data.assignee_kind == AssigneeKind.official:
+        assignee = data.assignee_id or by.subject
+    else:
+        assignee = data.assignee_id or (str(complaint.provider_id) if complaint.provider_id else "")
+        try:
+            assignee = str(uuid.UUID(assignee))
+        except ValueError as exc:
+            raise ValidationFailed(
+                "Name the provider (assignee_id): this complaint has no provider concerned.", code="assignee_required"
+            ) from exc
+    if not await repository.transition(
+        session,
+        complaint.id,
+        from_statuses=repository.UNRESOLVED,
+        values={"assignee_kind": data.assignee_kind, "assignee_id": assignee, "updated_at": now},
+    ):
+        raise InvalidTransition(f"A {complaint.status} complaint is not assigned any more.")
+    await repository.refresh(session, complaint)
+    note = f"assigned to {data.assignee_kind.value} {assignee}" + (f": {data.note}" if data.note else "")
+    await _record(
+        session, complaint, StepAction.assigned, by=by, role=standing, note=note, internal=data.internal, now=now
+    )
+    return await _detail(session, complaint, standing, now)
+
+
+async def add_note(
+    session: AsyncSession, complaint_id: uuid.UUID, data: NoteCreate, *, by: Principal, now: datetime | None = None
+) -> ComplaintDetail:
+    """Anyone who may read the complaint may add to it; only staff and providers write internal notes."""
+    now = now or utcnow()
+    complaint, standing = await _load(session, complaint_id, by)
+    _check_note(standing, data.internal)
+    await _record(
+        session, complaint, StepAction.note, by=by, role=standing, note=data.note, internal=data.internal, now=now
+    )
+    return await _detail(session, complaint, standing, now)
+
+
+def _check_note(standing: str, internal: bool) -> None:
+    if internal and standing not in (STAFF, HANDLER, PROVIDER):
+        raise ValidationFailed("Only staff and the provider write internal notes.", code="internal_not_allowed")
+
+
+# ------------------------------------------------------------------ SLA
+
+
+async def sweep_overdue(session: AsyncSession, *, settings: Settings, now: datetime | None = None) -> int:
+    """Escalate every breached deadline not escalated yet: one ``complaint.escalated`` per breach, ever.
+    Returns the number of escalations."""
+    now = now or utcnow()
+    escalated = 0
+    for complaint in await repository.unescalated_breaches(session, now, limit=SWEEP_BATCH):
+        breaches = []
+        if complaint.status == ComplaintStatus.submitted and complaint.ack_due_at < now:
+            breaches.append(("ack_escalated_at", f"not acknowledged within {settings.ack_hours(complaint.severity)} h"))
+        if complaint.status in repository.UNRESOLVED and complaint.resolve_due_at < now:
+            breaches.append(
+                ("resolve_escalated_at", f"not resolved within {settings.resolve_hours(complaint.severity)} h")
+            )
+        for column, why in breaches:
+            if getattr(complaint, column) is not None:
+                continue
+            if not await repository.mark_escalated(session, complaint.id, column=column, now=now):
+                continue
+            escalated += 1
+            await emit(session, _event(ComplaintEscalated, complaint, now))
+            await _record_system(session, complaint, f"Escalated to the district office: {why}.", now)
+            log.info("complaint escalated", complaint_id=str(complaint.id), breach=column)
+    return escalated
+
+
+async def run_sla_sweep(runtime: Runtime) -> None:
+    """The background job (``build_spec`` passes it to the runtime): sweep, wake the relay, sleep, again."""
+    settings = cast(Settings, runtime.settings)
+    while True:
+        async with runtime.sessionmaker() as session, session.begin():
+            escalated = await sweep_overdue(session, settings=settings)
+        if escalated:
+            runtime.wake_relay()
+        await asyncio.sleep(settings.complaint_sweep_seconds)
+
+
+# ------------------------------------------------------------------ helpers
+
+
+async def _load(session: AsyncSession, complaint_id: uuid.UUID, viewer: Principal) -> tuple[ComplaintModel, str]:
+    complaint = await repository.get(session, complaint_id)
+    standing = _standing(viewer, complaint) if complaint is not None else None
+    if complaint is None or standing is None:
+        raise NotFound("No such complaint.")
+    return complaint, standing
+
+
+def _standing(viewer: Principal, complaint: ComplaintModel) -> str | None:
+    """How the viewer stands towards the complaint; None: it does not exist for them."""
+    if viewer.has_any(Role.official, Role.admin):
+        return STAFF
+    if viewer.has_any(Role.provider_admin, Role.provider_staff) and viewer.provider_id is not None:
+        if complaint.assignee_kind == AssigneeKind.provider and complaint.assignee_id == str(viewer.provider_id):
+            return HANDLER
+        if complaint.provider_id == viewer.provider_id:
+            return PROVIDER
+    if viewer.has_any(Role.resident) and viewer.resident_id is not None and viewer.resident_id == complaint.resident_id:
+        return COMPLAINANT
+    if viewer.has_any(Role.operator):
+        return OPERATOR
+    return None
+
+
+def _filer_standing(by: Principal) -> str:
+    """The step's ``actor_role`` for whoever files: the same words as for later steps."""
+    if by.has_any(Role.official, Role.admin):
+        return STAFF
+    return OPERATOR if by.has_any(Role.operator) else COMPLAINANT
+
+
+async def _record(
+    session: AsyncSession,
+    complaint: ComplaintModel,
+    action: StepAction,
+    *,
+    by: Principal,
+    role: str,
+    note: str | None,
+    internal: bool,
+    now: datetime,
+) -> None:
+    await repository.add_step(
+        session,
+        StepModel(
+            id=uuid.uuid4(),
+            complaint_id=complaint.id,
+            action=action,
+            status_after=complaint.status,
+            actor=by.subject,
+            actor_role=role,
+            note=mask_personal_data(note) if note else None,
+            internal=internal,
+            created_at=now,
+        ),
+    )
+
+
+async def _record_system(session: AsyncSession, complaint: ComplaintModel, note: str, now: datetime) -> None:
+    await repository.add_step(
+        session,
+        StepModel(
+            id=uuid.uuid4(),
+            complaint_id=complaint.id,
+            action=StepAction.escalated,
+            status_after=complaint.status,
+            actor=SYSTEM_ACTOR,
+            actor_role="system",
+            note=note,
+            internal=False,
+            created_at=now,
+        ),
+    )
+
+
+def _event(kind: type[E], complaint: ComplaintModel, now: datetime) -> E:
+    return kind(
+        complaint_id=complaint.id,
+        category=complaint.category.value,
+        severity=complaint.severity.value,
+        status=complaint.status.value,
+        provider_id=complaint.provider_id,
+        booking_id=complaint.booking_id,
+        offering_id=complaint.offering_id,
+        center_id=complaint.center_id,
+        occurred_at=now,
+    )
+
+
+def is_overdue(complaint: ComplaintModel, now: datetime) -> bool:
+    return (complaint.status == ComplaintStatus.submitted and complaint.ack_due_at < now) or (
+        complaint.status in repository.UNRESOLVED and complaint.resolve_due_at < now
+    )
+
+
+def _view(complaint: ComplaintModel, now: datetime) -> Complaint:
+    fields = {name: getattr(complaint, name) for name in Complaint.model_fields if name != "overdue"}
+    return Complaint(**fields, overdue=is_overdue(complaint, now))
+
+
+async def _detail(
+    session: AsyncSession, complaint: ComplaintModel, standing: str, now: datetime | None = None
+) -> ComplaintDetail:
+    internal = standing in (STAFF, HANDLER, PROVIDER)
+    steps = await repository.steps_of(session, complaint.id, internal=internal)
+    view = _view(complaint, now or utcnow())
+    return ComplaintDetail(**view.model_dump(), steps=[Step.model_validate(s) for s in steps])

@@ -1,0 +1,1 @@
+"""Needs and suggestions (诉求): what residents miss, grouped by category and community for procurement."""

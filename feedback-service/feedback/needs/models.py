@@ -1,0 +1,53 @@
+import uuid
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import Enum, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from feedback.models import Base
+from service_kit.db import IdMixin
+
+
+class NeedKind(StrEnum):
+    need = "need"  # an unmet need: "no meal table near us"
+    suggestion = "suggestion"  # an idea to do better
+
+
+class NeedSource(StrEnum):
+    resident = "resident"
+    operator = "operator"
+    official = "official"
+
+
+class NeedGroup(Base):
+    """Similar needs (same category, same community) counted together: what procurement weighs."""
+
+    __tablename__ = "need_group"
+    __table_args__ = (Index("ix_need_group_count", "count"),)
+
+    group_key: Mapped[str] = mapped_column(String(140), primary_key=True)
+    category_code: Mapped[str] = mapped_column(String(64))
+    community_code: Mapped[str | None] = mapped_column(String(64))
+    count: Mapped[int]
+    first_at: Mapped[datetime]
+    last_at: Mapped[datetime]
+
+
+class Need(IdMixin, Base):
+    __tablename__ = "need"
+    __table_args__ = (Index("ix_need_group_key_created_at", "group_key", "created_at"),)
+
+    group_key: Mapped[str] = mapped_column(ForeignKey("need_group.group_key"))
+    kind: Mapped[NeedKind] = mapped_column(Enum(NeedKind, native_enum=False, length=16))
+    category_code: Mapped[str] = mapped_column(String(64))
+    community_code: Mapped[str | None] = mapped_column(String(64))
+    target_group: Mapped[str | None] = mapped_column(String(32))
+    # Masked before storage: phone and ID numbers never reach the table (or procurement).
+    text: Mapped[str] = mapped_column(Text)
+    source: Mapped[NeedSource] = mapped_column(Enum(NeedSource, native_enum=False, length=16))
+    resident_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
+    submitted_by: Mapped[str] = mapped_column(String(200))
+    # Set when the need came through the Open311 facade: its public id there is the need's id.
+    via_open311: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime]

@@ -1,0 +1,69 @@
+"""Every SQL statement of the needs module."""
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from feedback.needs.models import Need, NeedGroup
+from service_kit.pagination import Pagination
+
+
+async def count_into_group(
+    session: AsyncSession, *, group_key: str, category_code: str, community_code: str | None, now: datetime
+) -> int:
+    """Add one to the group (creating it), atomically, and return the new count."""
+    insert: Any = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    statement = (
+        insert(NeedGroup)
+        .values(
+            group_key=group_key,
+            category_code=category_code,
+            community_code=community_code,
+            count=1,
+            first_at=now,
+            last_at=now,
+        )
+        .on_conflict_do_update(index_elements=["group_key"], set_={"count": NeedGroup.count + 1, "last_at": now})
+        .returning(NeedGroup.count)
+    )
+    result = await session.execute(statement)
+    return int(result.scalar_one())
+
+
+async def insert_need(session: AsyncSession, need: Need) -> Need:
+    session.add(need)
+    await session.flush()
+    return need
+
+
+async def get_need(session: AsyncSession, need_id: uuid.UUID) -> Need | None:
+    return await session.get(Need, need_id)
+
+
+async def list_needs(
+    session: AsyncSession, *, where: Sequence[ColumnElement[bool]], page: Pagination
+) -> tuple[list[Need], int]:
+    rows = await session.execute(
+        select(Need).where(*where).order_by(Need.created_at.desc(), Need.id).limit(page.limit).offset(page.offset)
+    )
+    total = await session.execute(select(func.count()).select_from(Need).where(*where))
+    return list(rows.scalars()), int(total.scalar_one())
+
+
+async def list_groups(
+    session: AsyncSession, *, where: Sequence[ColumnElement[bool]], page: Pagination
+) -> tuple[list[NeedGroup], int]:
+    rows = await session.execute(
+        select(NeedGroup)
+        .where(*where)
+        .order_by(NeedGroup.count.desc(), NeedGroup.last_at.desc(), NeedGroup.group_key)
+        .limit(page.limit)
+        .offset(page.offset)
+    )
+    total = await session.execute(select(func.count()).select_from(NeedGroup).where(*where))
+    return list(rows.scalars()), int(total.scalar_one())

@@ -1,0 +1,1 @@
+"""Reports for officials: complaints and ratings by provider, category and month; SLA attainment."""

@@ -1,0 +1,53 @@
+"""Report routes live under the complaints and scores prefixes, which the gateway already sends here."""
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+
+from feedback.reports import service
+from feedback.reports.schemas import ComplaintReportRow, ComplaintsBy, RatingReportRow, RatingsBy
+from service_kit.auth import Principal, Role, require_roles
+from service_kit.db import SessionDep
+from service_kit.errors import error_responses
+from service_kit.pagination import Page, PaginationDep
+
+router = APIRouter(prefix="/api/v1", tags=["reports"])
+
+Official = Annotated[Principal, Depends(require_roles(Role.official, Role.evaluator))]
+Since = Annotated[datetime | None, Query(description="From this time (inclusive), ISO 8601 with offset")]
+Until = Annotated[datetime | None, Query(description="Until this time (exclusive)")]
+
+
+@router.get(
+    "/complaints/report",
+    response_model=Page[ComplaintReportRow],
+    summary="Complaints by provider, category, severity, channel or month, with SLA attainment",
+    responses=error_responses(401, 403, 422),
+)
+async def complaints_report(
+    session: SessionDep,
+    principal: Official,
+    page: PaginationDep,
+    by: ComplaintsBy = ComplaintsBy.provider,
+    since: Since = None,
+    until: Until = None,
+) -> Page[ComplaintReportRow]:
+    return await service.complaints_report(session, by=by, page=page, since=since, until=until)
+
+
+@router.get(
+    "/scores/report",
+    response_model=Page[RatingReportRow],
+    summary="Ratings by provider, offering or month",
+    responses=error_responses(401, 403, 422),
+)
+async def ratings_report(
+    session: SessionDep,
+    principal: Official,
+    page: PaginationDep,
+    by: RatingsBy = RatingsBy.provider,
+    since: Since = None,
+    until: Until = None,
+) -> Page[RatingReportRow]:
+    return await service.ratings_report(session, by=by, page=page, since=since, until=until)

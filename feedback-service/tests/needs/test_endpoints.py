@@ -1,0 +1,141 @@
+"""Needs and suggestions over HTTP: masked text, grouping by category and community, need.submitted."""
+
+import asyncio
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+
+from service_kit.events.contracts import NeedSubmitted
+from service_kit.testing import TestKeys
+
+PROBLEM = "application/problem+json"
+
+
+def assert_problem(response: httpx.Response, status: int, code: str | None = None) -> None:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == PROBLEM
+    if code is not None:
+        assert response.json()["code"] == code
+
+
+def need(**overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "category_code": "elderly.meal_table",
+        "community_code": "FS-GY-001",
+        "text": "小区附近没有老年餐桌，腿脚不便走不远。",
+    }
+    body.update(overrides)
+    return body
+
+
+async def test_a_resident_records_a_need_and_procurement_hears_of_it(
+    client: httpx.AsyncClient, resident_headers: Any, read_events: Any
+) -> None:
+    resident_id = uuid.uuid4()
+    response = await client.post(
+        "/api/v1/needs",
+        json=need(text="希望有老年餐桌，联系我13812345678", target_group="elderly_80_plus"),
+        headers=resident_headers(resident_id),
+    )
+
+    assert response.status_code == 201, response.text
+    recorded = response.json()
+    assert recorded["text"] == "希望有老年餐桌，联系我138****5678"
+    assert (recorded["source"], recorded["resident_id"], recorded["kind"]) == ("resident", str(resident_id), "need")
+    assert (recorded["group_key"], recorded["group_count"]) == ("elderly.meal_table@FS-GY-001", 1)
+
+    (event,) = await read_events(NeedSubmitted, 1)
+    assert isinstance(event, NeedSubmitted)
+    assert event.need_id == uuid.UUID(recorded["id"])
+    assert (event.group_key, event.count, event.source) == ("elderly.meal_table@FS-GY-001", 1, "resident")
+    assert (event.category_code, event.community_code, event.target_group) == (
+        "elderly.meal_table",
+        "FS-GY-001",
+        "elderly_80_plus",
+    )
+    assert "13812345678" not in event.summary
+
+
+async def test_similar_needs_are_counted_together(
+    client: httpx.AsyncClient,
+    resident_headers: Any,
+    operator_headers: dict[str, str],
+    official_headers: dict[str, str],
+    read_events: Any,
+) -> None:
+    responses = await asyncio.gather(
+        *(client.post("/api/v1/needs", json=need(), headers=resident_headers(uuid.uuid4())) for _ in range(4))
+    )
+    assert all(r.status_code == 201 for r in responses), [r.text for r in responses]
+    assert sorted(r.json()["group_count"] for r in responses) == [1, 2, 3, 4]
+    by_phone = await client.post("/api/v1/needs", json=need(kind="suggestion"), headers=operator_headers)
+    assert (by_phone.json()["source"], by_phone.json()["group_count"]) == ("operator", 5)
+    other = await client.post("/api/v1/needs", json=need(community_code="FS-CY-002"), headers=operator_headers)
+    assert other.json()["group_count"] == 1
+    no_community = await client.post("/api/v1/needs", json=need(community_code=None), headers=official_headers)
+    assert (no_community.json()["group_key"], no_community.json()["source"]) == ("elderly.meal_table@-", "official")
+
+    events = await read_events(NeedSubmitted, 7)
+    assert sorted(e.count for e in events if e.group_key == "elderly.meal_table@FS-GY-001") == [1, 2, 3, 4, 5]
+
+    groups = (await client.get("/api/v1/needs/groups", headers=official_headers)).json()
+    assert next((g["group_key"], g["count"]) for g in groups["items"]) == ("elderly.meal_table@FS-GY-001", 5)
+    assert groups["total"] == 3
+    filtered = await client.get(
+        "/api/v1/needs/groups", params={"community_code": "FS-CY-002"}, headers=official_headers
+    )
+    assert [g["count"] for g in filtered.json()["items"]] == [1]
+
+
+async def test_who_reads_which_needs(
+    client: httpx.AsyncClient, resident_headers: Any, official_headers: dict[str, str], test_keys: TestKeys
+) -> None:
+    resident_id = uuid.uuid4()
+    mine = (await client.post("/api/v1/needs", json=need(), headers=resident_headers(resident_id))).json()
+    theirs = (await client.post("/api/v1/needs", json=need(), headers=resident_headers(uuid.uuid4()))).json()
+
+    own = (await client.get("/api/v1/needs", headers=resident_headers(resident_id))).json()
+    assert [n["id"] for n in own["items"]] == [mine["id"]]
+    assert (await client.get(f"/api/v1/needs/{mine['id']}", headers=resident_headers(resident_id))).status_code == 200
+    assert_problem(await client.get(f"/api/v1/needs/{theirs['id']}", headers=resident_headers(resident_id)), 404)
+    assert (await client.get("/api/v1/needs", headers=official_headers)).json()["total"] == 2
+    assert_problem(await client.get("/api/v1/needs/groups", headers=resident_headers(resident_id)), 403)
+    assert_problem(await client.get(f"/api/v1/needs/{uuid.uuid4()}", headers=official_headers), 404)
+    provider = test_keys.headers("provider_admin", provider_id=uuid.uuid4())
+    assert_problem(await client.post("/api/v1/needs", json=need(), headers=provider), 403)
+    assert_problem(await client.get("/api/v1/needs", headers=provider), 403)
+    assert_problem(await client.post("/api/v1/needs", json=need()), 401)
+    assert_problem(
+        await client.post(
+            "/api/v1/needs", json=need(resident_id=str(uuid.uuid4())), headers=resident_headers(resident_id)
+        ),
+        404,
+    )
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"unknown": True},
+        {"category_code": ""},
+        {"category_code": "Elderly Meal"},
+        {"category_code": "x" * 65},
+        {"community_code": "社区"},
+        {"text": ""},
+        {"text": "字" * 2001},
+        {"text": 5},
+        {"kind": "wish"},
+        {"resident_id": "nope"},
+    ],
+)
+async def test_bad_needs_are_422(client: httpx.AsyncClient, operator_headers: dict[str, str], change: Any) -> None:
+    assert_problem(await client.post("/api/v1/needs", json=need(**change), headers=operator_headers), 422)
+
+
+async def test_malformed_json_is_422(client: httpx.AsyncClient, operator_headers: dict[str, str]) -> None:
+    response = await client.post(
+        "/api/v1/needs", content=b"[1,", headers={**operator_headers, "content-type": "application/json"}
+    )
+    assert_problem(response, 422)

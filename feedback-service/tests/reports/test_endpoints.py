@@ -1,0 +1,117 @@
+"""Officials' reports: complaints by key with SLA attainment, ratings by key, who may read them."""
+
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import update
+
+from feedback.complaints.models import Complaint
+from service_kit.timeutil import SHANGHAI, utcnow
+
+
+async def file(client: httpx.AsyncClient, headers: dict[str, str], provider_id: uuid.UUID, category: str) -> str:
+    response = await client.post(
+        "/api/v1/complaints",
+        json={
+            "target_kind": "provider",
+            "target_id": str(provider_id),
+            "category": category,
+            "description": "不满意",
+        },
+        headers=headers,
+    )
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
+async def test_complaints_by_provider_and_category_with_sla_attainment(
+    app: FastAPI, client: httpx.AsyncClient, resident_headers: Any, official_headers: dict[str, str]
+) -> None:
+    resident = resident_headers(uuid.uuid4())
+    good, bad = uuid.uuid4(), uuid.uuid4()
+    in_time = await file(client, resident, good, "punctuality")
+    late = await file(client, resident, bad, "punctuality")
+    await file(client, resident, bad, "billing")
+    for action in ("acknowledge", "resolve"):
+        assert (
+            await client.post(f"/api/v1/complaints/{in_time}/{action}", headers=official_headers)
+        ).status_code == 200
+    # The second was due yesterday and is acknowledged only now.
+    async with app.state.sessionmaker() as session, session.begin():
+        await session.execute(
+            update(Complaint).where(Complaint.id == uuid.UUID(late)).values(ack_due_at=utcnow() - timedelta(days=1))
+        )
+    assert (await client.post(f"/api/v1/complaints/{late}/acknowledge", headers=official_headers)).status_code == 200
+
+    report = (await client.get("/api/v1/complaints/report", params={"by": "provider"}, headers=official_headers)).json()
+    rows = {row["key"]: row for row in report["items"]}
+    assert report["total"] == 2
+    assert rows[str(good)] == {
+        "key": str(good),
+        "complaints": 1,
+        "open": 0,
+        "resolved": 1,
+        "escalated": 0,
+        "ack_attainment": 1.0,
+        "resolve_attainment": 1.0,
+    }
+    assert (rows[str(bad)]["complaints"], rows[str(bad)]["open"]) == (2, 2)
+    assert rows[str(bad)]["ack_attainment"] == 0.0  # one measured (late), the other not yet due
+    assert rows[str(bad)]["resolve_attainment"] is None
+
+    by_category = await client.get("/api/v1/complaints/report", params={"by": "category"}, headers=official_headers)
+    assert {r["key"]: r["complaints"] for r in by_category.json()["items"]} == {"punctuality": 2, "billing": 1}
+    month = utcnow().astimezone(SHANGHAI).strftime("%Y-%m")
+    by_month = await client.get("/api/v1/complaints/report", params={"by": "month"}, headers=official_headers)
+    assert [(r["key"], r["complaints"]) for r in by_month.json()["items"]] == [(month, 3)]
+    later = (utcnow() + timedelta(hours=1)).isoformat()
+    empty = await client.get("/api/v1/complaints/report", params={"since": later}, headers=official_headers)
+    assert empty.json()["total"] == 0
+
+
+async def test_ratings_by_provider_and_month(
+    client: httpx.AsyncClient, complete_booking: Any, operator_headers: dict[str, str], official_headers: dict[str, str]
+) -> None:
+    provider_id = uuid.uuid4()
+    for stars in (5, 2, 2):
+        booking = await complete_booking(provider_id=provider_id)
+        response = await client.post(
+            "/api/v1/ratings", json={"booking_id": str(booking.booking_id), "stars": stars}, headers=operator_headers
+        )
+        assert response.status_code == 201
+
+    report = (await client.get("/api/v1/scores/report", headers=official_headers)).json()
+    assert report["items"] == [{"key": str(provider_id), "ratings": 3, "average": 3.0, "low_ratings": 2}]
+    by_month = (await client.get("/api/v1/scores/report", params={"by": "month"}, headers=official_headers)).json()
+    assert by_month["items"][0]["ratings"] == 3
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"by": "street"},
+        {"since": "2026-11-01T00:00:00"},
+        {"since": "2026-11-02T00:00:00+08:00", "until": "2026-11-01T00:00:00+08:00"},
+        {"since": "yesterday"},
+        {"limit": 0},
+    ],
+)
+async def test_bad_report_requests_are_422(
+    client: httpx.AsyncClient, official_headers: dict[str, str], params: dict[str, str]
+) -> None:
+    response = await client.get("/api/v1/complaints/report", params=params, headers=official_headers)
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_only_officials_read_reports(
+    client: httpx.AsyncClient, resident_headers: Any, operator_headers: dict[str, str]
+) -> None:
+    for path in ("/api/v1/complaints/report", "/api/v1/scores/report"):
+        assert (await client.get(path)).status_code == 401
+        assert (await client.get(path, headers=resident_headers(uuid.uuid4()))).status_code == 403
+        assert (await client.get(path, headers=operator_headers)).status_code == 403
