@@ -4,22 +4,30 @@ that owns it, reports health, and publishes one OpenAPI document. It holds no bu
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 from asgi_correlation_id import CorrelationIdMiddleware
 from fastapi import FastAPI
+from starlette.middleware.cors import CORSMiddleware
 
 from gateway import health, openapi
 from gateway.accounts.endpoints import router as accounts_router
-from gateway.auth import keys
+from gateway.apikeys.endpoints import router as api_keys_router
+from gateway.apikeys.exchange import ApiKeyExchange
+from gateway.auth import keys, rotation
 from gateway.auth.endpoints import router as auth_router
 from gateway.auth.verifier import GatewayTokenVerifier
+from gateway.breaker import CircuitBreakers
 from gateway.config import GatewaySettings
-from gateway.middleware import BodyLimitMiddleware, RequestLogMiddleware
+from gateway.middleware import BodyLimitMiddleware, RequestLogMiddleware, SecurityHeadersMiddleware
 from gateway.models import load_models
 from gateway.proxy import Proxy
+from gateway.ratelimit import EdgeLimiter
+from gateway.residents.endpoints import router as residents_router
+from gateway.residents.sms import FakeSmsSender
 from gateway.upstreams import Upstreams
 from service_kit.db import create_engine, create_sessionmaker
 from service_kit.errors import install_error_handlers
@@ -37,8 +45,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # In production the key is provisioned (one key for every replica), never made up on the spot.
-        signing_key = await asyncio.to_thread(
-            keys.load_or_create, settings.signing_key_path, create=settings.environment != "production"
+        keyring = await asyncio.to_thread(
+            keys.load_keyring, settings.signing_key_path, create=settings.environment != "production"
         )
         engine = create_engine(settings.database_url, echo=settings.database_echo)
         upstreams = Upstreams(settings)
@@ -46,13 +54,21 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         app.state.settings = settings
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
-        app.state.signing_key = signing_key
-        app.state.token_verifier = GatewayTokenVerifier(settings, signing_key)
+        app.state.api_keys = ApiKeyExchange(settings, app.state.sessionmaker)
+        app.state.token_verifier = GatewayTokenVerifier(settings, keyring)
+        rotation.install_keyring(app, keyring)
         app.state.upstreams = upstreams
+        app.state.sms_sender = FakeSmsSender()
+        app.state.limiter = EdgeLimiter(settings)
+        app.state.breakers = CircuitBreakers(settings.circuit_failure_threshold, settings.circuit_open_seconds)
         app.state.openapi = openapi.OpenAPIAggregator(app, upstreams, settings.openapi_cache_seconds)
+        reloading = asyncio.create_task(rotation.reload_forever(app, settings), name="signing-key-reload")
         try:
             yield
         finally:
+            reloading.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reloading
             await upstreams.close()
             await engine.dispose()
 
@@ -67,13 +83,25 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     )
     install_error_handlers(app)
     app.include_router(auth_router)
+    app.include_router(residents_router)
     app.include_router(accounts_router)
+    app.include_router(api_keys_router)
     app.include_router(health.router)
     app.include_router(openapi.router)
     # Whatever no gateway route matches (a path, not a method) is forwarded to the service owning it.
     app.router.default = Proxy()
 
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    if settings.cors_allow_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_allow_origins,
+            allow_methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-API-Key", "X-Request-ID"],
+            expose_headers=["Retry-After", "X-Request-ID", "Location"],
+            max_age=600,
+        )
+    app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(RequestLogMiddleware)
     app.add_middleware(CorrelationIdMiddleware, header_name="X-Request-ID")
     return app

@@ -1,7 +1,9 @@
+from datetime import timedelta
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, Literal
 
-from pydantic import Field
+import limits
+from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from service_kit.settings import ServiceSettings
@@ -26,7 +28,23 @@ class GatewaySettings(ServiceSettings):
 
     # The issuer's Ed25519 key (PEM, PKCS#8); generated on first start when missing.
     signing_key_file: Path | None = None
+    # How often each replica looks for a rotated key in the key folder.
+    signing_key_reload_seconds: float = Field(10.0, gt=0)
     access_token_ttl_seconds: int = Field(900, ge=60, le=86400)
+    # A refresh token lives this long unused; each use replaces it by a new one.
+    refresh_token_ttl_seconds: int = Field(30 * 86400, ge=60, le=365 * 86400)
+
+    # A provider system's API key becomes a bearer token this short-lived, reused for the cache period.
+    api_key_token_ttl_seconds: int = Field(120, ge=30, le=3600)
+    api_key_cache_seconds: float = Field(30.0, ge=0)
+
+    # Residents' one-time codes: how long one is good for, wrong guesses allowed, and sends per phone.
+    otp_ttl_seconds: int = Field(300, ge=30, le=3600)
+    otp_max_attempts: int = Field(5, ge=1, le=20)
+    otp_sends_per_window: int = Field(3, ge=1, le=100)
+    otp_send_window_seconds: int = Field(900, ge=60, le=86400)
+    # Only a fake exists so far (it records the messages, for tests and the dev stack); never in production.
+    sms_sender: Literal["fake"] = "fake"
 
     max_body_bytes: int = Field(MIB, ge=1)
     upstream_timeout_seconds: float = Field(10.0, gt=0)
@@ -34,8 +52,27 @@ class GatewaySettings(ServiceSettings):
     # Below uvicorn's 5 s keep-alive, so a pooled connection is never reused just as the service closes it.
     upstream_keepalive_seconds: float = Field(3.0, gt=0)
     upstream_max_connections: int = Field(200, ge=1)
+    # After this many consecutive failures to reach a service, answer 503 at once for circuit_open_seconds.
+    circuit_failure_threshold: int = Field(5, ge=1)
+    circuit_open_seconds: float = Field(10.0, gt=0)
+
+    # Rate limits ("<count>/<period>", moving window, per replica); see gateway/ratelimit.py.
+    rate_limit_principal: str = "1200/minute"
+    rate_limit_api_key: str = "2400/minute"
+    rate_limit_anonymous: str = "3000/minute"  # per IP address, and a call center shares one
+    rate_limit_sign_in: str = "30/minute"  # per IP address, all sign-in endpoints together
+
+    # Browser origins allowed to call the API (the call-center console, the web app); none by default.
+    cors_allow_origins: list[str] = Field(default_factory=list)
+
     health_timeout_seconds: float = Field(2.0, gt=0)
     openapi_cache_seconds: float = Field(5.0, ge=0)
+
+    @field_validator("rate_limit_principal", "rate_limit_api_key", "rate_limit_anonymous", "rate_limit_sign_in")
+    @classmethod
+    def _a_rate_limit(cls, value: str) -> str:
+        limits.parse(value)  # "10/minute", "100 per hour"…; raises ValueError otherwise
+        return value
 
     def upstream_urls(self) -> dict[str, str]:
         """Base URL of each service the gateway forwards to, by the names used in the route table."""
@@ -46,6 +83,12 @@ class GatewaySettings(ServiceSettings):
             "feedback": self.feedback_url,
         }
         return {name: url.rstrip("/") for name, url in urls.items()}
+
+    @property
+    def retired_key_lifetime(self) -> timedelta:
+        """How long a retired key stays published: its last token's lifetime, the time other replicas may
+        still sign with it before they reload, and a minute for clocks that disagree."""
+        return timedelta(seconds=self.access_token_ttl_seconds + self.signing_key_reload_seconds + 60)
 
     @property
     def signing_key_path(self) -> Path:

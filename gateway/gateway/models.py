@@ -12,4 +12,6 @@ class Base(DeclarativeBase):
 
 def load_models() -> None:
     """Import every module's models so ``Base.metadata`` is complete (for Alembic)."""
-    import gateway.accounts.models  # noqa: F401
+    import gateway.accounts.models
+    import gateway.auth.models
+    import gateway.residents.models  # noqa: F401

@@ -19,8 +19,12 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocketClose
 from yarl import URL
 
+from gateway import policy
+from gateway.apikeys.exchange import ApiKeyExchange
+from gateway.breaker import CircuitBreakers
 from gateway.config import GatewaySettings
 from gateway.errors import RETRY_AFTER_SECONDS, BadGateway, UpstreamTimeout, UpstreamUnavailable
+from gateway.ratelimit import EdgeLimiter, client_ip
 from gateway.routes import GATEWAY, owner_of
 from gateway.upstreams import Upstreams
 from service_kit.auth import TokenVerifier
@@ -89,6 +93,14 @@ def _bearer_token(request: Request) -> str | None:
     return token.strip() if scheme.lower() == "bearer" else None
 
 
+def _api_key(request: Request) -> str | None:
+    """The API key of ``Authorization: ApiKey <key>`` or ``X-API-Key``; None when there is none."""
+    scheme, _, key = request.headers.get("authorization", "").strip().partition(" ")
+    if scheme.lower() == "apikey":
+        return key.strip()
+    return request.headers.get("x-api-key")
+
+
 class Proxy:
     """The router's fallback app: reached only when no gateway route matched the path."""
 
@@ -113,26 +125,50 @@ class Proxy:
         upstream = owner_of(request.url.path)
         if upstream is None or upstream == GATEWAY:
             raise NotFound("Linli has no endpoint at this path.")
+        headers = request_headers(request)
+        api_key = _api_key(request)
         token = _bearer_token(request)
-        if token is not None:
+        limiter: EdgeLimiter = request.app.state.limiter
+        if api_key is not None:
+            # A provider's system: its key becomes a short-lived token, and the key never leaves the edge.
+            exchange: ApiKeyExchange = request.app.state.api_keys
+            exchanged = await exchange.exchange(api_key, request.app.state.keyring.current)
+            await limiter.check(limiter.api_key, "api-key", str(exchanged.key_id))
+            policy.check_api_key(request.method, request.url.path, exchanged.scopes)
+            headers.popall("X-API-Key", None)
+            headers["Authorization"] = f"Bearer {exchanged.token}"
+        elif token is not None:
             if not token:
                 raise Unauthorized("The bearer token is empty.", code="invalid_token")
             verifier: TokenVerifier = request.app.state.token_verifier
-            await verifier.verify(token)
+            principal = await verifier.verify(token)
+            await limiter.check(limiter.principal, "principal", principal.subject)
+        else:
+            await limiter.check(limiter.anonymous, "ip", client_ip(request))
         upstreams: Upstreams = request.app.state.upstreams
         raw_path = request.scope.get("raw_path") or request.url.path.encode()
         target = upstreams.urls[upstream] + raw_path.split(b"?", 1)[0].decode("latin-1")
         if query := request.scope.get("query_string", b""):
             target += "?" + query.decode("latin-1")
-        response = await self._send(
-            upstream,
-            upstreams.session,
-            request.app.state.settings,
-            method=request.method,
-            url=URL(target, encoded=True),
-            headers=request_headers(request),
-            body=await request.body(),
-        )
+        breakers: CircuitBreakers = request.app.state.breakers
+        breakers.before(upstream)
+        try:
+            response = await self._send(
+                upstream,
+                upstreams.session,
+                request.app.state.settings,
+                method=request.method,
+                url=URL(target, encoded=True),
+                headers=headers,
+                body=await request.body(),
+            )
+        except LinliError:
+            breakers.failed(upstream)
+            raise
+        except BaseException:
+            breakers.abandoned(upstream)
+            raise
+        breakers.succeeded(upstream)
         return upstream, response
 
     async def _send(

@@ -10,10 +10,11 @@ GATEWAY = "gateway"
 UPSTREAMS = ("registry", "booking", "procurement", "feedback")
 
 ROUTE_TABLE: dict[str, str] = {
-    # The gateway itself: token issuer, JWKS, staff accounts.
+    # The gateway itself: token issuer, JWKS, staff accounts, providers' API keys.
     "/api/v1/auth": GATEWAY,
     "/.well-known": GATEWAY,
     "/api/v1/accounts": GATEWAY,
+    "/api/v1/api-keys": GATEWAY,
     # Provider registry.
     "/api/v1/organizations": "registry",
     "/api/v1/offerings": "registry",
@@ -34,6 +35,10 @@ ROUTE_TABLE: dict[str, str] = {
     "/api/v1/contracts": "procurement",
     "/api/v1/calls": "procurement",
     "/api/v1/notices": "procurement",
+    "/api/v1/funds": "procurement",
+    "/api/v1/need-pool": "procurement",
+    "/api/v1/review-assignments": "procurement",
+    "/api/v1/audit-trail": "procurement",
     "/open-data/ocds": "procurement",
     # Operations (dead letters), one prefix per service.
     **{f"/api/v1/ops/{name}": name for name in UPSTREAMS},

@@ -1,37 +1,94 @@
+import asyncio
 import uuid
 
-from fastapi import APIRouter, Response
+import structlog
+from fastapi import APIRouter, Request, Response
 
 from gateway.accounts import repository as accounts_repository
 from gateway.accounts import service as accounts_service
-from gateway.auth import service
-from gateway.auth.schemas import JWKS, Me, TokenRequest, TokenResponse
-from gateway.deps import SettingsDep, SigningKeyDep
+from gateway.auth import keys, rotation, service
+from gateway.auth.keys import Keyring
+from gateway.auth.schemas import JWKS, Me, RefreshRequest, SigningKeys, TokenRequest, TokenResponse
+from gateway.deps import AdminPrincipal, SettingsDep, SigningKeyDep
+from gateway.ratelimit import SignInLimit
 from service_kit.auth import CurrentPrincipal
 from service_kit.db import SessionDep
 from service_kit.errors import error_responses
+from service_kit.timeutil import utcnow
 
 router = APIRouter(tags=["auth"])
+log = structlog.get_logger("linli.gateway.auth")
 
 
 @router.get("/.well-known/jwks.json", response_model=JWKS, summary="The issuer's public keys")
-async def get_jwks(key: SigningKeyDep, response: Response) -> JWKS:
+async def get_jwks(request: Request, settings: SettingsDep, response: Response) -> JWKS:
     response.headers["Cache-Control"] = "public, max-age=300"
-    return JWKS.model_validate(key.jwks())
+    keyring: Keyring = request.app.state.keyring
+    return JWKS.model_validate(keyring.jwks(utcnow(), settings.retired_key_lifetime))
+
+
+@router.post(
+    "/api/v1/auth/keys/rotate",
+    response_model=SigningKeys,
+    responses=error_responses(401, 403),
+    summary="Sign with a new key from now on; the old one stays published until its tokens expire (admin)",
+)
+async def rotate_signing_key(request: Request, settings: SettingsDep, _admin: AdminPrincipal) -> SigningKeys:
+    now = utcnow()
+    keyring = await asyncio.to_thread(
+        keys.rotate, settings.signing_key_path, now=now, keep_for=settings.retired_key_lifetime
+    )
+    rotation.install_keyring(request.app, keyring)
+    log.warning("signing key rotated", current=keyring.current.kid)
+    return SigningKeys.of(keyring, now, settings.retired_key_lifetime)
 
 
 @router.post(
     "/api/v1/auth/token",
     response_model=TokenResponse,
-    responses=error_responses(401, 422),
+    responses=error_responses(401, 422, 429),
     summary="Sign in with a username and password",
 )
 async def create_token(
-    body: TokenRequest, session: SessionDep, key: SigningKeyDep, settings: SettingsDep, response: Response
+    _limit: SignInLimit,
+    body: TokenRequest,
+    session: SessionDep,
+    key: SigningKeyDep,
+    settings: SettingsDep,
+    response: Response,
 ) -> TokenResponse:
     account = await accounts_service.authenticate(session, body.username, body.password)
     response.headers["Cache-Control"] = "no-store"
-    return service.issue_token(account, key=key, settings=settings)
+    return await service.issue_tokens(session, account, key=key, settings=settings)
+
+
+@router.post(
+    "/api/v1/auth/refresh",
+    response_model=TokenResponse,
+    responses=error_responses(401, 422, 429),
+    summary="Exchange a refresh token for new tokens (the old one is spent; reusing it signs everyone out)",
+)
+async def refresh_token(
+    _limit: SignInLimit,
+    body: RefreshRequest,
+    session: SessionDep,
+    key: SigningKeyDep,
+    settings: SettingsDep,
+    response: Response,
+) -> TokenResponse:
+    response.headers["Cache-Control"] = "no-store"
+    return await service.refresh(session, body.refresh_token, key=key, settings=settings)
+
+
+@router.post(
+    "/api/v1/auth/logout",
+    status_code=204,
+    responses=error_responses(422),
+    summary="Sign out: revoke this refresh token and every one issued after it",
+)
+async def logout(body: RefreshRequest, session: SessionDep) -> Response:
+    await service.logout(session, body.refresh_token)
+    return Response(status_code=204)
 
 
 @router.get("/api/v1/auth/me", response_model=Me, responses=error_responses(401), summary="Who the token says I am")

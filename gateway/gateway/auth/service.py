@@ -1,32 +1,138 @@
-"""Issuing tokens: the claims every Linli service reads from a signed-in account."""
+"""Issuing tokens: a short-lived access JWT with the claims every Linli service reads, and a refresh token.
 
+Refresh tokens are opaque random strings; only their SHA-256 is stored. Each use rotates the token (the
+old one is spent, a new one of the same family is returned). A spent token presented again means two
+parties hold it — one of them a thief — so the whole family is revoked and both must sign in again."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
+
+import structlog
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.accounts.models import Account
 from gateway.auth.keys import SigningKey
+from gateway.auth.models import RefreshToken
 from gateway.auth.schemas import TokenResponse
 from gateway.config import GatewaySettings
+from gateway.residents.models import ResidentIdentity
+from service_kit.auth import Role
+from service_kit.errors import Unauthorized
 from service_kit.timeutil import utcnow
 
+log = structlog.get_logger("linli.gateway.auth")
 
-def issue_token(account: Account, *, key: SigningKey, settings: GatewaySettings) -> TokenResponse:
-    now = utcnow()
-    ttl = settings.access_token_ttl_seconds
+Holder = Account | ResidentIdentity
+INVALID_REFRESH = "The refresh token is not valid; sign in again."
+
+
+def _claims_of(holder: Holder) -> dict[str, Any]:
+    if isinstance(holder, ResidentIdentity):
+        return {"sub": str(holder.id), "roles": [Role.resident.value], "resident_id": str(holder.id)}
+    claims: dict[str, Any] = {"sub": str(holder.id), "roles": list(holder.roles)}
+    if holder.name:
+        claims["name"] = holder.name
+    if holder.provider_id is not None:
+        claims["provider_id"] = str(holder.provider_id)
+    if holder.resident_id is not None:
+        claims["resident_id"] = str(holder.resident_id)
+    return claims
+
+
+def access_token(holder: Holder, *, key: SigningKey, settings: GatewaySettings, now: datetime) -> str:
     claims: dict[str, Any] = {
         "iss": settings.jwt_issuer,
         "aud": settings.jwt_audience,
-        "sub": str(account.id),
         "iat": int(now.timestamp()),
-        "exp": int((now + timedelta(seconds=ttl)).timestamp()),
+        "exp": int((now + timedelta(seconds=settings.access_token_ttl_seconds)).timestamp()),
         "jti": str(uuid.uuid4()),
-        "roles": list(account.roles),
+        **_claims_of(holder),
     }
-    if account.name:
-        claims["name"] = account.name
-    if account.provider_id is not None:
-        claims["provider_id"] = str(account.provider_id)
-    if account.resident_id is not None:
-        claims["resident_id"] = str(account.resident_id)
-    return TokenResponse(access_token=key.sign(claims), expires_in=ttl)
+    return key.sign(claims)
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def issue_tokens(
+    session: AsyncSession,
+    holder: Holder,
+    *,
+    key: SigningKey,
+    settings: GatewaySettings,
+    family_id: uuid.UUID | None = None,
+) -> TokenResponse:
+    """An access token and a new refresh token (a new family at sign-in, the same family on refresh)."""
+    now = utcnow()
+    refresh = secrets.token_urlsafe(32)
+    session.add(
+        RefreshToken(
+            token_hash=_hash(refresh),
+            family_id=family_id or uuid.uuid4(),
+            account_id=holder.id if isinstance(holder, Account) else None,
+            resident_identity_id=holder.id if isinstance(holder, ResidentIdentity) else None,
+            created_at=now,
+            expires_at=now + timedelta(seconds=settings.refresh_token_ttl_seconds),
+        )
+    )
+    await session.flush()
+    return TokenResponse(
+        access_token=access_token(holder, key=key, settings=settings, now=now),
+        expires_in=settings.access_token_ttl_seconds,
+        refresh_token=refresh,
+        refresh_expires_in=settings.refresh_token_ttl_seconds,
+    )
+
+
+async def _find(session: AsyncSession, token: str) -> RefreshToken | None:
+    query = select(RefreshToken).where(RefreshToken.token_hash == _hash(token))
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def _revoke_family(session: AsyncSession, family_id: uuid.UUID, now: datetime) -> None:
+    await session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+
+
+async def refresh(session: AsyncSession, token: str, *, key: SigningKey, settings: GatewaySettings) -> TokenResponse:
+    """Spend ``token`` and return fresh tokens, with the holder's current roles; refuse a spent token
+    and revoke its family (committed before the refusal)."""
+    now = utcnow()
+    row = await _find(session, token)
+    if row is None or row.revoked_at is not None or row.expires_at <= now:
+        raise Unauthorized(INVALID_REFRESH, code="invalid_refresh_token")
+    spent = await session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.id == row.id, RefreshToken.used_at.is_(None), RefreshToken.revoked_at.is_(None))
+        .values(used_at=now)
+    )
+    if spent.rowcount != 1:  # type: ignore[attr-defined]
+        await _revoke_family(session, row.family_id, now)
+        await session.commit()
+        log.warning("refresh token reused: family revoked", family_id=str(row.family_id))
+        raise Unauthorized(INVALID_REFRESH, code="refresh_token_reused")
+    holder: Holder | None = None
+    if row.account_id is not None:
+        holder = await session.get(Account, row.account_id)
+    elif row.resident_identity_id is not None:
+        holder = await session.get(ResidentIdentity, row.resident_identity_id)
+    if holder is None or not holder.active:
+        raise Unauthorized(INVALID_REFRESH, code="invalid_refresh_token")
+    return await issue_tokens(session, holder, key=key, settings=settings, family_id=row.family_id)
+
+
+async def logout(session: AsyncSession, token: str) -> None:
+    """Revoke the family of ``token`` (every refresh token of that sign-in); an unknown token is ignored."""
+    row = await _find(session, token)
+    if row is not None:
+        await _revoke_family(session, row.family_id, utcnow())

@@ -1,0 +1,62 @@
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+
+from gateway.apikeys import service
+from gateway.apikeys.exchange import ApiKeyExchange
+from gateway.apikeys.schemas import ApiKey, ApiKeyCreate, ApiKeyCreated
+from service_kit.auth import Principal, Role, require_roles
+from service_kit.db import SessionDep
+from service_kit.errors import error_responses
+from service_kit.pagination import Page, PaginationDep
+
+router = APIRouter(prefix="/api/v1/api-keys", tags=["api keys"])
+
+ProviderAdmin = Annotated[Principal, Depends(require_roles(Role.provider_admin))]
+
+
+@router.post(
+    "",
+    response_model=ApiKeyCreated,
+    status_code=201,
+    responses=error_responses(401, 403, 404, 422),
+    summary="Create an API key for one of the provider's systems; the key is shown only in this answer",
+)
+async def create_api_key(
+    body: ApiKeyCreate, session: SessionDep, principal: ProviderAdmin, response: Response
+) -> ApiKeyCreated:
+    row, key = await service.create(session, body, by=principal)
+    response.headers["Cache-Control"] = "no-store"
+    return ApiKeyCreated.model_validate({**ApiKey.model_validate(row).model_dump(), "key": key})
+
+
+@router.get(
+    "",
+    response_model=Page[ApiKey],
+    responses=error_responses(401, 403, 404, 422),
+    summary="The provider's API keys, newest first (never the keys themselves)",
+)
+async def list_api_keys(
+    session: SessionDep,
+    principal: ProviderAdmin,
+    page: PaginationDep,
+    provider_id: Annotated[uuid.UUID | None, Query()] = None,
+) -> Page[ApiKey]:
+    rows, total = await service.list_keys(session, by=principal, provider_id=provider_id, page=page)
+    return Page(items=[ApiKey.model_validate(r) for r in rows], total=total, limit=page.limit, offset=page.offset)
+
+
+@router.delete(
+    "/{key_id}",
+    status_code=204,
+    responses=error_responses(401, 403, 404, 422),
+    summary="Revoke an API key",
+)
+async def revoke_api_key(
+    key_id: uuid.UUID, session: SessionDep, principal: ProviderAdmin, request: Request
+) -> Response:
+    await service.revoke(session, key_id, by=principal)
+    exchange: ApiKeyExchange = request.app.state.api_keys
+    exchange.forget(key_id)
+    return Response(status_code=204)

@@ -1,0 +1,79 @@
+"""At the edge, ``Authorization: ApiKey <key>`` or ``X-API-Key: <key>`` becomes a short-lived bearer token of
+role ``provider_system`` with the key's provider and scopes; the services verify it as any other token.
+
+A minted token is kept in memory for ``api_key_cache_seconds``, so a busy system costs one database read
+(which also records the key's last use) per key and period, not one per request. A revoked key therefore
+stops working at once on the replica that revoked it, and within that period on the others."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from gateway.apikeys import service
+from gateway.auth.keys import SigningKey
+from gateway.config import GatewaySettings
+from service_kit.auth import Role
+from service_kit.errors import Unauthorized
+from service_kit.timeutil import utcnow
+
+MAX_CACHED_KEYS = 10_000
+
+
+@dataclass(frozen=True)
+class Exchanged:
+    key_id: uuid.UUID
+    token: str
+    scopes: frozenset[str]
+    fresh_until: float
+
+
+class ApiKeyExchange:
+    def __init__(self, settings: GatewaySettings, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+        self.settings = settings
+        self.sessionmaker = sessionmaker
+        self._cache: dict[str, Exchanged] = {}
+
+    async def exchange(self, key: str, signing_key: SigningKey) -> Exchanged:
+        digest = service.hash_key(key)
+        cached = self._cache.get(digest)
+        if cached is not None and cached.fresh_until > time.monotonic():
+            return cached
+        now = utcnow()
+        async with self.sessionmaker() as session, session.begin():
+            row = await service.authenticate(session, key, now=now)
+            if row is None:
+                self._cache.pop(digest, None)
+                raise Unauthorized("The API key is not valid.", code="invalid_api_key")
+            claims: dict[str, Any] = {
+                "iss": self.settings.jwt_issuer,
+                "aud": self.settings.jwt_audience,
+                "sub": f"api-key:{row.id}",
+                "iat": int(now.timestamp()),
+                "exp": int((now + timedelta(seconds=self.settings.api_key_token_ttl_seconds)).timestamp()),
+                "jti": str(uuid.uuid4()),
+                "roles": [Role.provider_system.value],
+                "provider_id": str(row.provider_id),
+                "scope": " ".join(row.scopes),
+                "name": row.name,
+            }
+            exchanged = Exchanged(
+                key_id=row.id,
+                token=signing_key.sign(claims),
+                scopes=frozenset(row.scopes),
+                fresh_until=time.monotonic() + self.settings.api_key_cache_seconds,
+            )
+        if len(self._cache) >= MAX_CACHED_KEYS:
+            self._cache.clear()
+        self._cache[digest] = exchanged
+        return exchanged
+
+    def forget(self, key_id: uuid.UUID) -> None:
+        """Drop a revoked key's token from this replica's memory."""
+        for digest in [d for d, exchanged in self._cache.items() if exchanged.key_id == key_id]:
+            self._cache.pop(digest, None)

@@ -1,0 +1,89 @@
+"""API keys: ``linli_<prefix>_<secret>``. The prefix finds the row, the SHA-256 of the whole key proves it
+(the secret is 256 random bits, so a fast hash is enough). A provider_admin manages their provider's keys."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.apikeys.models import ApiKey
+from gateway.apikeys.schemas import ApiKeyCreate
+from service_kit.auth import Principal, Role
+from service_kit.errors import NotFound, ValidationFailed
+from service_kit.pagination import Pagination
+from service_kit.timeutil import utcnow
+
+KEY_PATTERN = re.compile(r"^linli_([0-9a-f]{12})_[A-Za-z0-9_-]{43}$")
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def _provider_of(principal: Principal, requested: uuid.UUID | None) -> uuid.UUID:
+    """The provider whose keys ``principal`` acts on: an admin names it, a provider_admin has their own."""
+    if principal.has_any(Role.admin):
+        if requested is None:
+            raise ValidationFailed("provider_id: an admin must name the provider.", code="provider_required")
+        return requested
+    if principal.provider_id is None or (requested is not None and requested != principal.provider_id):
+        raise NotFound("No such provider.", code="provider_not_found")
+    return principal.provider_id
+
+
+async def create(session: AsyncSession, data: ApiKeyCreate, *, by: Principal) -> tuple[ApiKey, str]:
+    prefix = secrets.token_hex(6)
+    key = f"linli_{prefix}_{secrets.token_urlsafe(32)}"
+    row = ApiKey(
+        provider_id=_provider_of(by, data.provider_id),
+        name=data.name,
+        prefix=prefix,
+        key_hash=hash_key(key),
+        scopes=[str(scope) for scope in data.scopes],
+        created_by=by.subject[:120],
+    )
+    session.add(row)
+    await session.flush()
+    return row, key
+
+
+async def list_keys(
+    session: AsyncSession, *, by: Principal, provider_id: uuid.UUID | None, page: Pagination
+) -> tuple[Sequence[ApiKey], int]:
+    query = select(ApiKey)
+    if not by.has_any(Role.admin) or provider_id is not None:
+        query = query.where(ApiKey.provider_id == _provider_of(by, provider_id))
+    total = (await session.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
+    rows = await session.execute(
+        query.order_by(ApiKey.created_at.desc(), ApiKey.id).limit(page.limit).offset(page.offset)
+    )
+    return rows.scalars().all(), total
+
+
+async def revoke(session: AsyncSession, key_id: uuid.UUID, *, by: Principal) -> None:
+    """Revoke a key of the caller's provider (any provider for an admin); revoking twice is harmless."""
+    row = await session.get(ApiKey, key_id)
+    if row is None or not (by.has_any(Role.admin) or row.provider_id == by.provider_id):
+        raise NotFound("No such API key.", code="api_key_not_found")
+    if row.revoked_at is None:
+        row.revoked_at = utcnow()
+
+
+async def authenticate(session: AsyncSession, key: str, *, now: datetime) -> ApiKey | None:
+    """The live key ``key`` is, with its last use recorded; None for anything else."""
+    match = KEY_PATTERN.match(key)
+    if match is None:
+        return None
+    row = (await session.execute(select(ApiKey).where(ApiKey.prefix == match.group(1)))).scalar_one_or_none()
+    if row is None or row.revoked_at is not None or not hmac.compare_digest(row.key_hash, hash_key(key)):
+        return None
+    await session.execute(update(ApiKey).where(ApiKey.id == row.id).values(last_used_at=now))
+    return row

@@ -1,0 +1,129 @@
+"""One-time codes: a six-digit code per request, kept only as an HMAC, good for a few minutes, used once,
+with a few wrong guesses allowed; sends per phone are limited. A verified phone is a resident identity."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import math
+import secrets
+from datetime import timedelta
+
+import structlog
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.config import GatewaySettings
+from gateway.residents.models import OtpChallenge, ResidentIdentity
+from gateway.residents.phones import normalize
+from gateway.residents.schemas import OtpSent
+from gateway.residents.sms import SmsSender
+from service_kit.errors import Forbidden, RateLimited, Unauthorized
+from service_kit.timeutil import utcnow
+
+log = structlog.get_logger("linli.gateway.residents")
+
+CODE_DIGITS = 6
+WRONG_CODE = "The code is wrong, used or expired; ask for a new one."
+
+
+def _code_hash(settings: GatewaySettings, phone: str, code: str) -> str:
+    key = settings.data_key.get_secret_value().encode()
+    return hmac.new(key, f"otp:{phone}:{code}".encode(), hashlib.sha256).hexdigest()
+
+
+async def send_code(session: AsyncSession, raw_phone: str, *, sender: SmsSender, settings: GatewaySettings) -> OtpSent:
+    phone = normalize(raw_phone)
+    now = utcnow()
+    window_start = now - timedelta(seconds=settings.otp_send_window_seconds)
+    sent, oldest = (
+        await session.execute(
+            select(func.count(), func.min(OtpChallenge.created_at)).where(
+                OtpChallenge.phone == phone, OtpChallenge.created_at > window_start
+            )
+        )
+    ).one()
+    if sent >= settings.otp_sends_per_window and oldest is not None:
+        wait = math.ceil((oldest - window_start).total_seconds()) or 1
+        raise RateLimited(
+            f"Too many codes were sent to this number; try again in {wait} s.",
+            code="otp_rate_limited",
+            retry_after=wait,
+        )
+    code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
+    session.add(
+        OtpChallenge(
+            phone=phone,
+            code_hash=_code_hash(settings, phone, code),
+            expires_at=now + timedelta(seconds=settings.otp_ttl_seconds),
+            attempts=0,
+            created_at=now,
+            updated_at=now,
+        )
+    )
+    await session.flush()
+    minutes = max(1, settings.otp_ttl_seconds // 60)
+    await sender.send(phone, f"【邻里】您的验证码是 {code}，{minutes} 分钟内有效，请勿告诉他人。")
+    return OtpSent(phone=phone, expires_in=settings.otp_ttl_seconds)
+
+
+async def verify_code(
+    session: AsyncSession, raw_phone: str, code: str, *, settings: GatewaySettings
+) -> ResidentIdentity:
+    """The resident identity of ``raw_phone`` (created on first sign-in) when ``code`` is its newest code.
+
+    A wrong guess is committed before the refusal, so the attempt counts even though the request fails."""
+    phone = normalize(raw_phone)
+    now = utcnow()
+    challenge = (
+        await session.execute(
+            select(OtpChallenge)
+            .where(OtpChallenge.phone == phone)
+            .order_by(OtpChallenge.created_at.desc(), OtpChallenge.id)
+            .limit(1)
+        )
+    ).scalar_one_or_none()
+    if challenge is None or challenge.consumed_at is not None or challenge.expires_at <= now:
+        raise Unauthorized(WRONG_CODE, code="invalid_code")
+    counted = await session.execute(
+        update(OtpChallenge)
+        .where(
+            OtpChallenge.id == challenge.id,
+            OtpChallenge.attempts < settings.otp_max_attempts,
+            OtpChallenge.consumed_at.is_(None),
+        )
+        .values(attempts=OtpChallenge.attempts + 1, updated_at=now)
+    )
+    if counted.rowcount != 1:  # type: ignore[attr-defined]
+        raise Unauthorized(WRONG_CODE, code="invalid_code")
+    if not hmac.compare_digest(_code_hash(settings, phone, code), challenge.code_hash):
+        await session.commit()
+        raise Unauthorized(WRONG_CODE, code="invalid_code")
+    consumed = await session.execute(
+        update(OtpChallenge)
+        .where(OtpChallenge.id == challenge.id, OtpChallenge.consumed_at.is_(None))
+        .values(consumed_at=now, updated_at=now)
+    )
+    if consumed.rowcount != 1:  # type: ignore[attr-defined]
+        raise Unauthorized(WRONG_CODE, code="invalid_code")  # another request used it a moment ago
+    identity = await _identity_of(session, phone)
+    if not identity.active:
+        raise Forbidden("This resident may not sign in.", code="resident_disabled")
+    return identity
+
+
+async def _identity_of(session: AsyncSession, phone: str) -> ResidentIdentity:
+    query = select(ResidentIdentity).where(ResidentIdentity.phone == phone)
+    identity = (await session.execute(query)).scalar_one_or_none()
+    if identity is not None:
+        return identity
+    try:
+        async with session.begin_nested():
+            identity = ResidentIdentity(phone=phone, active=True)
+            session.add(identity)
+    except IntegrityError:  # the same phone signed in twice at once: the other request created it
+        identity = (await session.execute(query)).scalar_one()
+    else:
+        log.info("resident identity created", resident_id=str(identity.id))
+    return identity
