@@ -79,8 +79,15 @@ async def register(session: AsyncSession, data: s.ResidentCreate, *, by: Princip
     """An operator registers a caller, or a resident registers themself: the new resident is then linked to the
     token's ``sub`` (``account_subject``), and later tokens of that account act as that resident."""
     account_subject: str | None = None
+    resident_id = uuid.uuid4()
     if _registers_self(by):
-        if by.resident_id is not None or await repository.find_by_account(session, by.subject) is not None:
+        # A resident signed in at the gateway by phone code already has an identity (its resident_id claim):
+        # the record takes that id, so the tokens the gateway issues point at it from then on.
+        if by.resident_id is not None:
+            if await repository.get(session, by.resident_id) is not None:
+                raise Conflict(_TAKEN["account"][0], code=_TAKEN["account"][1])
+            resident_id = by.resident_id
+        elif await repository.find_by_account(session, by.subject) is not None:
             raise Conflict(_TAKEN["account"][0], code=_TAKEN["account"][1])
         if data.eligibility_tags:
             raise Forbidden(
@@ -88,7 +95,7 @@ async def register(session: AsyncSession, data: s.ResidentCreate, *, by: Princip
             )
         account_subject = by.subject[:160]
     resident = Resident(
-        id=uuid.uuid4(),
+        id=resident_id,
         name=data.name,
         phone=phones.normalize(data.phone),
         community_code=data.community_code,

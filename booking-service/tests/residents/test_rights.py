@@ -193,3 +193,15 @@ async def test_a_resident_registers_themself_and_is_linked_by_their_account(worl
     assert (await world.client.post(RESIDENTS, json=body(), headers=linked)).status_code == 409
     stranger = world.keys.headers("resident", sub="app-user-43")
     assert (await world.client.get(f"{RESIDENTS}/{me['id']}", headers=stranger)).status_code == 404
+
+
+async def test_resident_signed_in_by_phone_code_registers_under_their_gateway_identity(world: Any) -> None:
+    # The gateway's phone-code sign-in issues tokens whose sub and resident_id are the resident's identity.
+    identity = uuid.uuid4()
+    token = world.keys.headers("resident", sub=str(identity), resident_id=identity)
+    response = await world.client.post(RESIDENTS, json=body(), headers=token)
+    assert response.status_code == 201, response.text
+    assert response.json()["id"] == str(identity)
+    assert (await world.client.get(f"{RESIDENTS}/{identity}", headers=token)).status_code == 200
+    again = await world.client.post(RESIDENTS, json=body(phone="13900001111"), headers=token)
+    assert (again.status_code, again.json()["code"]) == (409, "already_registered")
