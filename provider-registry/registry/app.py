@@ -5,11 +5,15 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from registry.categories.endpoints import router as categories_router
+from registry.circle.endpoints import router as circle_router
 from registry.config import Settings
 from registry.models import load_models
 from registry.offerings.endpoints import router as offerings_router
+from registry.opendata.endpoints import router as opendata_router
 from registry.organizations.consumers import subscription as organization_standing
 from registry.organizations.endpoints import router as organizations_router
+from registry.places.endpoints import router as places_router
+from registry.qualifications.endpoints import router as qualifications_router
 from service_kit.app import ServiceSpec, create_service_app
 
 SERVICE_DIR = Path(__file__).resolve().parent.parent
@@ -23,7 +27,15 @@ def build_spec(settings: Settings | None = None) -> ServiceSpec:
         title="Linli provider registry",
         description="Organizations, the service catalog, the 15-minute circle, webhooks, HSDS open data.",
         settings=settings or Settings(),
-        routers=[organizations_router, categories_router, offerings_router],
+        routers=[
+            organizations_router,
+            categories_router,
+            offerings_router,
+            places_router,
+            circle_router,
+            qualifications_router,
+            opendata_router,
+        ],
         subscriptions=[organization_standing],
     )
 

@@ -14,4 +14,6 @@ def load_models() -> None:
     """Import every module's models so ``Base.metadata`` is complete (for Alembic)."""
     import registry.categories.models
     import registry.offerings.models
-    import registry.organizations.models  # noqa: F401
+    import registry.organizations.models
+    import registry.places.models
+    import registry.qualifications.models  # noqa: F401

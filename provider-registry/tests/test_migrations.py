@@ -24,7 +24,8 @@ async def _tables(url: str) -> set[str]:
 async def test_migrations_downgrade_to_the_backbone_and_upgrade_again(database_factory: DatabaseFactory) -> None:
     url = database_factory.new(SERVICE_DIR)
     registry_tables = {"organization", "organization_status_change", "provider_rating", "provider_contract"}
-    registry_tables |= {"category", "offering"}
+    registry_tables |= {"category", "offering", "street", "community", "service_center"}
+    registry_tables |= {"offering_service_community", "qualification", "staff_member"}
     assert registry_tables <= await _tables(url)
 
     await asyncio.to_thread(migrations.downgrade, SERVICE_DIR, url, "0001")

@@ -14,3 +14,6 @@ class Category(Base):
     name_zh: Mapped[str] = mapped_column(String(100))
     name_en: Mapped[str] = mapped_column(String(100))
     position: Mapped[int] = mapped_column(default=0)
+    # The qualification kind a provider must hold, valid, to publish an offering of this category (or of any
+    # of its leaves, when set on a top-level category); None: no license needed.
+    required_qualification: Mapped[str | None] = mapped_column(String(40))

@@ -2,13 +2,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry.categories import repository
 from registry.categories.models import Category
-from registry.categories.schemas import CategoryNode
-from service_kit.errors import ValidationFailed
+from registry.categories.schemas import CategoryNode, CategoryUpdate
+from service_kit.errors import NotFound, ValidationFailed
 
 
 async def tree(session: AsyncSession) -> list[CategoryNode]:
     categories = await repository.list_all(session)
-    nodes = {c.code: CategoryNode(code=c.code, name_zh=c.name_zh, name_en=c.name_en) for c in categories}
+    nodes = {
+        c.code: CategoryNode(
+            code=c.code, name_zh=c.name_zh, name_en=c.name_en, required_qualification=c.required_qualification
+        )
+        for c in categories
+    }
     roots: list[CategoryNode] = []
     for category in categories:
         node = nodes[category.code]
@@ -33,3 +38,27 @@ def _invalid(field: str, message: str, code: str) -> ValidationFailed:
     return ValidationFailed(
         f"{field}: {message}", code=code, errors=[{"field": field, "in": "body", "message": message, "type": code}]
     )
+
+
+async def update(session: AsyncSession, code: str, data: CategoryUpdate) -> CategoryNode:
+    category = await repository.get(session, code)
+    if category is None:
+        raise NotFound("No category with this code.", code="category_not_found")
+    category.required_qualification = data.required_qualification
+    await session.flush()
+    return CategoryNode(
+        code=category.code,
+        name_zh=category.name_zh,
+        name_en=category.name_en,
+        required_qualification=category.required_qualification,
+    )
+
+
+async def required_qualification(session: AsyncSession, code: str) -> str | None:
+    """The qualification an offering of ``code`` needs: the leaf's own, else its parent's."""
+    category = await repository.get(session, code)
+    while category is not None:
+        if category.required_qualification is not None:
+            return category.required_qualification
+        category = await repository.get(session, category.parent_code) if category.parent_code else None
+    return None

@@ -3,7 +3,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import BigInteger, Enum, ForeignKey, String, Text
+from sqlalchemy import BigInteger, Enum, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from registry.models import Base
@@ -28,6 +28,7 @@ def _enum(cls: type[StrEnum]) -> Enum:
 
 class Offering(IdMixin, TimestampMixin, Base):
     __tablename__ = "offering"
+    __table_args__ = (Index("ix_offering_circle", "status", "search_band", "lat", "lng"),)
 
     provider_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organization.id"), index=True)
     category_code: Mapped[str] = mapped_column(ForeignKey("category.code"), index=True)
@@ -49,3 +50,37 @@ class Offering(IdMixin, TimestampMixin, Base):
     # offering carries a new version, so a consumer can ignore one that arrives after a newer one.
     version: Mapped[int] = mapped_column(default=0)
     published_at: Mapped[datetime | None]
+    # Where it is given: a point, or a service center whose point is copied here (and follows the center).
+    lat: Mapped[float | None]
+    lng: Mapped[float | None]
+    center_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("service_center.id"), index=True)
+    # The area a door-to-door visit reaches: a radius around the point, and/or communities served (the list is
+    # mirrored in ``offering_service_community`` so that a community's offerings are found through an index).
+    service_radius_m: Mapped[int | None]
+    service_communities: Mapped[list[Any]] = mapped_column(default=list)
+    # How the circle finds it by place (see ``search_band``): 0 = walked to, 1.. = door-to-door within the
+    # radius bound of that band, None = not found by place (online, or no location).
+    search_band: Mapped[int | None]
+
+
+# Door-to-door offerings are searched per band, each with the bounding box of its largest radius: a search
+# reads only offerings whose service area could hold the point, not every door-to-door offering 10 km around.
+DOOR_TO_DOOR_BANDS = (500, 1_000, 2_000, 5_000, 10_000)
+WALK_BAND = 0
+
+
+def search_band(mode: OfferingMode, lat: float | None, service_radius_m: int | None) -> int | None:
+    if lat is None or mode == OfferingMode.online:
+        return None
+    if mode == OfferingMode.at_center:
+        return WALK_BAND
+    if service_radius_m is None:
+        return None
+    return next(i for i, bound in enumerate(DOOR_TO_DOOR_BANDS, start=1) if service_radius_m <= bound)
+
+
+class OfferingServiceCommunity(Base):
+    __tablename__ = "offering_service_community"
+
+    offering_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("offering.id", ondelete="CASCADE"), primary_key=True)
+    community_code: Mapped[str] = mapped_column(ForeignKey("community.code"), primary_key=True, index=True)

@@ -2,10 +2,10 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, or_, select, true, update
+from sqlalchemy import ColumnElement, delete, func, insert, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from registry.offerings.models import Offering, OfferingStatus
+from registry.offerings.models import Offering, OfferingServiceCommunity, OfferingStatus
 
 
 async def get(session: AsyncSession, offering_id: uuid.UUID) -> Offering | None:
@@ -72,3 +72,22 @@ async def update_if_unchanged(
         .execution_options(synchronize_session=False)
     )
     return result.rowcount == 1  # type: ignore[attr-defined]
+
+
+async def set_service_communities(session: AsyncSession, offering_id: uuid.UUID, codes: Sequence[str]) -> None:
+    """Mirror the offering's served communities into the table the circle finds them through."""
+    await session.execute(delete(OfferingServiceCommunity).where(OfferingServiceCommunity.offering_id == offering_id))
+    if codes:
+        await session.execute(
+            insert(OfferingServiceCommunity), [{"offering_id": offering_id, "community_code": c} for c in codes]
+        )
+
+
+async def move_to_center(session: AsyncSession, center_id: uuid.UUID, *, lat: float, lng: float) -> None:
+    """Offerings given at a service center are where the center is."""
+    await session.execute(
+        update(Offering)
+        .where(Offering.center_id == center_id)
+        .values(lat=lat, lng=lng)
+        .execution_options(synchronize_session=False)
+    )

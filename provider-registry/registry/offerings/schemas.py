@@ -6,7 +6,8 @@ from typing import Annotated, Self
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from registry.offerings.models import OfferingMode, OfferingStatus
+from registry.offerings.models import DOOR_TO_DOOR_BANDS, OfferingMode, OfferingStatus
+from registry.places.types import CommunityCodes, Latitude, Longitude
 from service_kit.events.contracts import ScheduleException, WeeklyRule
 
 HOUR_MINUTE = r"^([01]\d|2[0-3]):[0-5]\d$"
@@ -20,6 +21,12 @@ TargetGroup = Annotated[str, StringConstraints(strip_whitespace=True, min_length
 Price = Annotated[int, Field(ge=0, le=MAX_PRICE_FEN, strict=True, description="Price per booking in fen (分).")]
 Duration = Annotated[int, Field(ge=5, le=1440, strict=True, description="Minutes one visit or slot takes.")]
 Capacity = Annotated[int, Field(ge=1, le=10_000, strict=True, description="Bookings one slot can hold.")]
+# A door-to-door visit reaches at most this far: the circle's prefilter searches this far around a resident.
+MAX_SERVICE_RADIUS_M = DOOR_TO_DOOR_BANDS[-1]
+ServiceRadius = Annotated[
+    int,
+    Field(ge=50, le=MAX_SERVICE_RADIUS_M, strict=True, description="Metres around the location a visit reaches."),
+]
 
 
 class WeeklyRuleIn(WeeklyRule):
@@ -57,7 +64,7 @@ class ScheduleExceptionIn(ScheduleException):
         return self
 
 
-def _rules_do_not_overlap(rules: list[WeeklyRuleIn]) -> list[WeeklyRuleIn]:
+def rules_do_not_overlap(rules: list[WeeklyRuleIn]) -> list[WeeklyRuleIn]:
     by_day: dict[int, list[WeeklyRuleIn]] = defaultdict(list)
     for rule in rules:
         by_day[rule.weekday].append(rule)
@@ -80,7 +87,7 @@ def _distinct(groups: list[str]) -> list[str]:
     return list(dict.fromkeys(groups))
 
 
-WeeklyRules = Annotated[list[WeeklyRuleIn], Field(max_length=100), AfterValidator(_rules_do_not_overlap)]
+WeeklyRules = Annotated[list[WeeklyRuleIn], Field(max_length=100), AfterValidator(rules_do_not_overlap)]
 Exceptions = Annotated[list[ScheduleExceptionIn], Field(max_length=400), AfterValidator(_one_exception_per_day)]
 TargetGroups = Annotated[list[TargetGroup], Field(max_length=20), AfterValidator(_distinct)]
 
@@ -103,6 +110,24 @@ class OfferingCreate(BaseModel):
     exceptions: Exceptions = Field(default_factory=list)
     target_groups: TargetGroups = Field(default_factory=list, examples=[["80+", "living_alone"]])
     auto_confirm: bool = Field(default=False, strict=True)
+    lat: Latitude | None = None
+    lng: Longitude | None = None
+    center_id: uuid.UUID | None = Field(default=None, description="Given at this service center (its location).")
+    service_radius_m: ServiceRadius | None = None
+    service_communities: CommunityCodes = Field(default_factory=list, examples=[["gongchen.shidai_jiahe"]])
+
+    @model_validator(mode="after")
+    def _one_location(self) -> Self:
+        _check_location(self)
+        return self
+
+
+def _check_location(data: "OfferingCreate | OfferingUpdate") -> None:
+    given = data.model_fields_set
+    if ("lat" in given) != ("lng" in given) or (data.lat is None) != (data.lng is None):
+        raise ValueError("lat and lng go together")
+    if data.center_id is not None and data.lat is not None:
+        raise ValueError("give either a center_id or lat/lng, not both")
 
 
 class OfferingUpdate(BaseModel):
@@ -122,9 +147,15 @@ class OfferingUpdate(BaseModel):
     exceptions: Exceptions | None = None
     target_groups: TargetGroups | None = None
     auto_confirm: bool | None = Field(default=None, strict=True)
+    lat: Latitude | None = None
+    lng: Longitude | None = None
+    center_id: uuid.UUID | None = None
+    service_radius_m: ServiceRadius | None = None
+    service_communities: CommunityCodes | None = None
 
     @model_validator(mode="after")
     def _required_fields_not_cleared(self) -> Self:
+        _check_location(self)
         cleared = [
             name for name in sorted(self.model_fields_set) if getattr(self, name) is None and name in _NULLABLE_NOT
         ]
@@ -137,7 +168,14 @@ class OfferingUpdate(BaseModel):
         return self.model_dump(mode="json", exclude_unset=True)
 
 
-_NULLABLE_NOT = frozenset(OfferingUpdate.model_fields) - {"name_en", "description"}
+_NULLABLE_NOT = frozenset(OfferingUpdate.model_fields) - {
+    "name_en",
+    "description",
+    "lat",
+    "lng",
+    "center_id",
+    "service_radius_m",
+}
 
 
 class Offering(BaseModel):
@@ -161,5 +199,10 @@ class Offering(BaseModel):
     status: OfferingStatus
     version: int = Field(description="Version of the last snapshot announced to other services (0: never).")
     published_at: datetime | None
+    lat: float | None
+    lng: float | None
+    center_id: uuid.UUID | None
+    service_radius_m: int | None
+    service_communities: list[str]
     created_at: datetime
     updated_at: datetime

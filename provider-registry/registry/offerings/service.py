@@ -12,10 +12,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry.categories import service as categories_service
 from registry.offerings import repository
-from registry.offerings.models import Offering, OfferingMode, OfferingStatus
+from registry.offerings.models import Offering, OfferingMode, OfferingStatus, search_band
 from registry.offerings.schemas import OfferingCreate, OfferingUpdate
 from registry.organizations import service as organizations_service
 from registry.organizations.models import OrganizationStatus
+from registry.places import service as places_service
+from registry.qualifications import service as qualifications_service
 from service_kit.auth import Principal
 from service_kit.errors import Conflict, InvalidTransition, NotFound
 from service_kit.events.contracts import (
@@ -39,7 +41,33 @@ def _not_found() -> NotFound:
 def _columns(values: dict[str, Any]) -> dict[str, Any]:
     if "mode" in values:
         values["mode"] = OfferingMode(values["mode"])
+    if values.get("center_id") is not None:
+        values["center_id"] = uuid.UUID(values["center_id"])
     return values
+
+
+async def _place(session: AsyncSession, current: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    """Resolve where the offering is after ``changes``: a center lends its point; a new point leaves the center.
+
+    Returns the location columns to write (``lat``, ``lng``, ``center_id``)."""
+    place = {name: current[name] for name in ("lat", "lng", "center_id")}
+    if changes.get("center_id") is not None:
+        center = await places_service.get_center(session, changes["center_id"])
+        place.update(lat=center.lat, lng=center.lng, center_id=center.id)
+    elif "lat" in changes:
+        place.update(lat=changes["lat"], lng=changes["lng"], center_id=None)
+    elif "center_id" in changes:
+        place["center_id"] = None  # Leaving the center keeps the point where it was.
+    radius = changes.get("service_radius_m", current["service_radius_m"])
+    if radius is not None and place["lat"] is None:
+        raise places_service.invalid(
+            "service_radius_m",
+            "A service radius is measured from a location; give lat/lng or a center_id.",
+            "service_area_needs_location",
+        )
+    if "service_communities" in changes:
+        await places_service.require_communities(session, changes["service_communities"], field="service_communities")
+    return place
 
 
 async def create(session: AsyncSession, data: OfferingCreate, *, by: Principal) -> Offering:
@@ -49,13 +77,13 @@ async def create(session: AsyncSession, data: OfferingCreate, *, by: Principal) 
         raise NotFound("No organization with this id.", code="organization_not_found")
     await organizations_service.get(session, data.provider_id)
     await categories_service.require_leaf(session, data.category_code)
-    offering = Offering(
-        provider_id=data.provider_id,
-        status=OfferingStatus.draft,
-        version=0,
-        **_columns(data.model_dump(mode="json", exclude={"provider_id"})),
-    )
+    values = _columns(data.model_dump(mode="json", exclude={"provider_id"}))
+    nowhere = {"lat": None, "lng": None, "center_id": None, "service_radius_m": None}
+    values |= await _place(session, nowhere, values)
+    values["search_band"] = search_band(values["mode"], values["lat"], values["service_radius_m"])
+    offering = Offering(provider_id=data.provider_id, status=OfferingStatus.draft, version=0, **values)
     await repository.add(session, offering)
+    await repository.set_service_communities(session, offering.id, offering.service_communities)
     return offering
 
 
@@ -118,6 +146,15 @@ async def update(session: AsyncSession, offering_id: uuid.UUID, data: OfferingUp
     changes = _columns(data.changes())
     if "category_code" in changes:
         await categories_service.require_leaf(session, changes["category_code"])
+    if changes.keys() & {"lat", "lng", "center_id", "service_radius_m", "service_communities"}:
+        current = {name: getattr(offering, name) for name in ("lat", "lng", "center_id", "service_radius_m")}
+        changes |= await _place(session, current, changes)
+    if changes.keys() & {"mode", "lat", "center_id", "service_radius_m"}:
+        changes["search_band"] = search_band(
+            changes.get("mode", offering.mode),
+            changes.get("lat", offering.lat),
+            changes.get("service_radius_m", offering.service_radius_m),
+        )
     changed = {name: value for name, value in changes.items() if getattr(offering, name) != value}
     if not changed:
         return offering
@@ -125,6 +162,8 @@ async def update(session: AsyncSession, offering_id: uuid.UUID, data: OfferingUp
     if announce:
         changed["version"] = offering.version + 1
     offering = await _write(session, offering, changed)
+    if "service_communities" in changed:
+        await repository.set_service_communities(session, offering.id, offering.service_communities)
     if announce:
         await emit(session, await _snapshot(session, offering, OfferingUpdated))
     return offering
@@ -141,6 +180,9 @@ async def publish(session: AsyncSession, offering_id: uuid.UUID, *, by: Principa
             f"The provider is {provider.status}; only a verified provider can publish offerings.",
             code="provider_not_verified",
         )
+    required = await categories_service.required_qualification(session, offering.category_code)
+    if required is not None:
+        await qualifications_service.require_valid(session, offering.provider_id, required)
     offering = await _write(
         session,
         offering,

@@ -38,15 +38,18 @@ class OrganizationCreate(BaseModel):
     @field_validator("contact_phone")
     @classmethod
     def _valid_phone(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        try:
-            number = phonenumbers.parse(value, "CN")
-        except phonenumbers.NumberParseException as exc:
-            raise ValueError("not a phone number") from exc
-        if not phonenumbers.is_valid_number(number):
-            raise ValueError("not a valid phone number")
-        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+        return None if value is None else normalize_phone(value)
+
+
+def normalize_phone(value: str) -> str:
+    """A phone number (Chinese unless it says otherwise) in E.164, or ValueError."""
+    try:
+        number = phonenumbers.parse(value, "CN")
+    except phonenumbers.NumberParseException as exc:
+        raise ValueError("not a phone number") from exc
+    if not phonenumbers.is_valid_number(number):
+        raise ValueError("not a valid phone number")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
 class StatusChangeReason(BaseModel):

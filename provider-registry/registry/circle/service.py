@@ -1,0 +1,220 @@
+"""The 15-minute circle: from a resident's point or community, the offerings reachable on foot within N minutes
+and the door-to-door ones whose service area holds the point; and, for officials, where nothing is reachable.
+
+Every search is bounded: a bounding box on the indexed (status, lat, lng) columns selects candidates, the exact
+haversine distance decides. Door-to-door offerings are searched within the largest service radius allowed.
+"""
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from enum import StrEnum
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from registry.categories import repository as categories_repository
+from registry.circle import repository
+from registry.circle.repository import Candidate, SqlFilters
+from registry.circle.schemas import CircleOffering, CoverageRow, NearestOffering, Origin, Reach, StreetGaps
+from registry.geo import haversine_m
+from registry.offerings.models import DOOR_TO_DOOR_BANDS, WALK_BAND, Offering, OfferingMode
+from registry.offerings.schemas import Offering as OfferingOut
+from registry.places import repository as places_repository
+from registry.places import service as places_service
+from service_kit.errors import ValidationFailed
+
+# A point belongs to the nearest community whose centroid is at most this far away.
+COMMUNITY_SNAP_M = 3_000
+
+
+class CategoryLevel(StrEnum):
+    top = "top"
+    leaf = "leaf"
+
+
+@dataclass(frozen=True)
+class Filters:
+    category_code: str | None = None
+    mode: OfferingMode | None = None
+    target_group: str | None = None
+    free_only: bool = False
+    open_on: date | None = None
+
+    def sql(self) -> SqlFilters:
+        return SqlFilters(category_code=self.category_code, free_only=self.free_only)
+
+    def admits(self, offering: Offering) -> bool:
+        if self.target_group is not None and self.target_group not in offering.target_groups:
+            return False
+        return self.open_on is None or is_open_on(offering, self.open_on)
+
+
+@dataclass(frozen=True)
+class Found:
+    candidate: Candidate
+    reach: Reach
+    distance_m: float
+
+
+def is_open_on(offering: Offering, day: date) -> bool:
+    """Open on ``day``: a dated exception decides; otherwise a weekly rule for its weekday."""
+    for exception in offering.exceptions:
+        if exception["date"] == day.isoformat():
+            return bool(exception["kind"] == "open")
+    return any(rule["weekday"] == day.weekday() for rule in offering.weekly_rules)
+
+
+def _invalid(field: str, message: str, code: str) -> ValidationFailed:
+    return ValidationFailed(
+        f"{field}: {message}", code=code, errors=[{"field": field, "in": "query", "message": message, "type": code}]
+    )
+
+
+async def locate(session: AsyncSession, *, lat: float | None, lng: float | None, community_code: str | None) -> Origin:
+    """Where the search starts: a community's centroid, or a point (snapped to its nearest community)."""
+    if community_code is not None:
+        if lat is not None or lng is not None:
+            raise _invalid("community_code", "Search from a community or from a point, not both.", "origin_ambiguous")
+        community = await places_service.get_community(session, community_code)
+        return Origin(lat=community.lat, lng=community.lng, community_code=community.code)
+    if lat is None or lng is None:
+        raise _invalid("lat", "Give lat and lng, or a community_code.", "origin_required")
+    nearby = await places_repository.communities_near(session, lat, lng, COMMUNITY_SNAP_M)
+    distances = [(haversine_m(lat, lng, c.lat, c.lng), c.code) for c in nearby]
+    nearest = min((d for d in distances if d[0] <= COMMUNITY_SNAP_M), default=None)
+    return Origin(lat=lat, lng=lng, community_code=nearest[1] if nearest else None)
+
+
+async def reachable(session: AsyncSession, origin: Origin, *, walk_m: float, filters: Filters) -> list[Found]:
+    """Offerings within ``walk_m`` on foot, and door-to-door ones whose service area holds the origin."""
+    found: dict[uuid.UUID, Found] = {}
+    sql = filters.sql()
+    if filters.mode in (None, OfferingMode.at_center):
+        for candidate in await repository.within_box(
+            session, origin.lat, origin.lng, walk_m, band=WALK_BAND, filters=sql
+        ):
+            offering = candidate.offering
+            distance = haversine_m(origin.lat, origin.lng, *_point(offering))
+            if distance <= walk_m:
+                found[offering.id] = Found(candidate, Reach.walk, distance)
+    if filters.mode in (None, OfferingMode.door_to_door):
+        for band, bound in enumerate(DOOR_TO_DOOR_BANDS, start=1):
+            for candidate in await repository.within_box(
+                session, origin.lat, origin.lng, bound, band=band, filters=sql
+            ):
+                offering = candidate.offering
+                radius = offering.service_radius_m or 0  # never null in a door-to-door band
+                if haversine_m(origin.lat, origin.lng, *_point(offering)) <= radius:
+                    found[offering.id] = Found(candidate, Reach.door_to_door, 0.0)
+        if origin.community_code is not None:
+            for candidate in await repository.serving_community(session, origin.community_code, filters=sql):
+                found[candidate.offering.id] = Found(candidate, Reach.door_to_door, 0.0)
+    return [f for f in found.values() if filters.admits(f.candidate.offering)]
+
+
+def _point(offering: Offering) -> tuple[float, float]:
+    # The box query only returns offerings with a location.
+    if offering.lat is None or offering.lng is None:
+        raise ValueError(f"offering {offering.id} has no location")
+    return offering.lat, offering.lng
+
+
+def _rank(found: Found) -> tuple[float, float, str, str]:
+    offering = found.candidate.offering
+    return (round(found.distance_m), -found.candidate.provider_score, offering.name_zh, str(offering.id))
+
+
+async def search(
+    session: AsyncSession, origin: Origin, *, minutes: int, speed_m_per_min: float, filters: Filters
+) -> list[CircleOffering]:
+    """Everything inside the circle, nearest first; at equal distance, the better-rated provider first."""
+    found = sorted(await reachable(session, origin, walk_m=minutes * speed_m_per_min, filters=filters), key=_rank)
+    return [
+        CircleOffering(
+            offering=OfferingOut.model_validate(f.candidate.offering),
+            provider_name=f.candidate.provider_name,
+            provider_score=f.candidate.provider_score,
+            reach=f.reach,
+            distance_m=round(f.distance_m),
+            walk_minutes=round(f.distance_m / speed_m_per_min, 1),
+        )
+        for f in found
+    ]
+
+
+async def coverage(
+    session: AsyncSession,
+    *,
+    minutes: int,
+    speed_m_per_min: float,
+    search_m: int,
+    level: CategoryLevel,
+    street_code: str | None,
+) -> list[CoverageRow]:
+    """For each community × category: the nearest reachable offering and whether it is inside the circle.
+
+    "Reachable" looks ``search_m`` around the community's centroid on foot, plus door-to-door service areas."""
+    if street_code is not None:
+        await places_service.get_street(session, street_code)
+    communities, _ = await places_repository.list_communities(session, street_code=street_code)
+    categories = [
+        c
+        for c in await categories_repository.list_all(session)
+        if (c.parent_code is None) == (level == CategoryLevel.top)
+    ]
+    circle_m = minutes * speed_m_per_min
+    rows: list[CoverageRow] = []
+    for community in communities:
+        origin = Origin(lat=community.lat, lng=community.lng, community_code=community.code)
+        found = await reachable(session, origin, walk_m=max(search_m, circle_m), filters=Filters())
+        nearest: dict[str, Found] = {}
+        for f in sorted(found, key=_rank):
+            code = f.candidate.offering.category_code
+            nearest.setdefault(code.split(".", 1)[0] if level == CategoryLevel.top else code, f)
+        for category in categories:
+            best = nearest.get(category.code)
+            rows.append(
+                CoverageRow(
+                    street_code=community.street_code,
+                    community_code=community.code,
+                    community_name_zh=community.name_zh,
+                    category_code=category.code,
+                    category_name_zh=category.name_zh,
+                    within_circle=best is not None and best.distance_m <= circle_m,
+                    nearest=None if best is None else _nearest(best, speed_m_per_min),
+                )
+            )
+    return rows
+
+
+def _nearest(found: Found, speed_m_per_min: float) -> NearestOffering:
+    offering = found.candidate.offering
+    return NearestOffering(
+        offering_id=offering.id,
+        name_zh=offering.name_zh,
+        provider_id=offering.provider_id,
+        provider_name=found.candidate.provider_name,
+        mode=offering.mode,
+        reach=found.reach,
+        distance_m=round(found.distance_m),
+        walk_minutes=round(found.distance_m / speed_m_per_min, 1),
+    )
+
+
+async def gaps_by_street(session: AsyncSession, rows: Sequence[CoverageRow]) -> list[StreetGaps]:
+    """How many community × category pairs of each street have nothing inside the circle."""
+    streets, _ = await places_repository.list_streets(session, limit=10_000, offset=0)
+    summary: list[StreetGaps] = []
+    for street in streets:
+        mine = [r for r in rows if r.street_code == street.code]
+        summary.append(
+            StreetGaps(
+                street_code=street.code,
+                street_name_zh=street.name_zh,
+                communities=len({r.community_code for r in mine}),
+                categories=len({r.category_code for r in mine}),
+                gaps=sum(not r.within_circle for r in mine),
+            )
+        )
+    return summary
