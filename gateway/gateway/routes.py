@@ -19,6 +19,11 @@ ROUTE_TABLE: dict[str, str] = {
     "/api/v1/organizations": "registry",
     "/api/v1/offerings": "registry",
     "/api/v1/categories": "registry",
+    "/api/v1/streets": "registry",
+    "/api/v1/communities": "registry",
+    "/api/v1/service-centers": "registry",
+    "/api/v1/circle": "registry",
+    "/api/v1/qualifications": "registry",
     "/open-data/hsds": "registry",
     # Booking.
     "/api/v1/residents": "booking",
