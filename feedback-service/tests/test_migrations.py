@@ -5,7 +5,7 @@ from typing import Any, cast
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 
 from feedback.models import Base, load_models
@@ -51,3 +51,40 @@ async def test_downgrade_and_upgrade_again(database_factory: DatabaseFactory, se
     assert {"rating", "rating_invitation", "complaint", "need", "booking_outcome"}.isdisjoint(await tables(url))
     _in_thread(lambda: migrations.upgrade(service_dir, url))
     assert {"rating", "rating_invitation", "complaint", "need", "booking_outcome"} <= await tables(url)
+
+
+async def test_needs_recorded_before_streets_get_theirs(database_factory: DatabaseFactory, service_dir: Path) -> None:
+    url = database_factory.new(service_dir)
+    _in_thread(lambda: migrations.downgrade(service_dir, url, "0003"))
+    engine = create_engine(url)
+    recorded = {
+        "1b7f3c1e-0c1a-4f5e-9d61-0a6f1b2c3d01": "gongchen.shidai_jiahe",
+        "1b7f3c1e-0c1a-4f5e-9d61-0a6f1b2c3d02": "FS-GY-001",
+        "1b7f3c1e-0c1a-4f5e-9d61-0a6f1b2c3d03": None,
+    }
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(
+                text(
+                    "INSERT INTO need_group (group_key, category_code, community_code, count, first_at, last_at) "
+                    "VALUES ('elderly@x', 'elderly', NULL, 3, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+                )
+            )
+            for need_id, community_code in recorded.items():
+                community = f"'{community_code}'" if community_code else "NULL"
+                await conn.execute(
+                    text(
+                        "INSERT INTO need (id, group_key, kind, category_code, community_code, text, source, "
+                        "submitted_by, via_open311, created_at) VALUES "
+                        f"('{need_id}', 'elderly@x', 'need', 'elderly', {community}, '希望', 'operator', 'op', "
+                        "false, CURRENT_TIMESTAMP)"
+                    )
+                )
+        _in_thread(lambda: migrations.upgrade(service_dir, url))
+        async with engine.connect() as conn:
+            streets = await conn.execute(text("SELECT community_code, street_code FROM need"))
+            assert sorted(streets.all(), key=str) == sorted(
+                [("gongchen.shidai_jiahe", "gongchen"), ("FS-GY-001", None), (None, None)], key=str
+            )
+    finally:
+        await engine.dispose()

@@ -66,6 +66,7 @@ class Complaint(IdMixin, TimestampMixin, Base):
     __table_args__ = (
         Index("ix_complaint_status_ack_due_at", "status", "ack_due_at"),
         Index("ix_complaint_status_resolve_due_at", "status", "resolve_due_at"),
+        Index("ix_complaint_street_code", "street_code"),
     )
 
     channel: Mapped[Channel] = mapped_column(_enum(Channel))
@@ -92,6 +93,10 @@ class Complaint(IdMixin, TimestampMixin, Base):
     address: Mapped[str | None] = mapped_column(String(300))
     lat: Mapped[float | None]
     long: Mapped[float | None]
+    # The complainant's community (an operator reads it off the caller's card; a resident may give it) and its
+    # street, derived by feedback.communities.street_of: what reports by street group on.
+    community_code: Mapped[str | None] = mapped_column(String(64))
+    street_code: Mapped[str | None] = mapped_column(String(64))
     ack_due_at: Mapped[datetime]
     resolve_due_at: Mapped[datetime]
     acknowledged_at: Mapped[datetime | None]

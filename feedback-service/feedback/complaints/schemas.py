@@ -4,6 +4,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
+from feedback.communities import CommunityCode
 from feedback.complaints.models import (
     AssigneeKind,
     Channel,
@@ -53,6 +54,8 @@ class ComplaintCreate(BaseModel):
     attachments: list[AttachmentUrl] = Field(default_factory=list, max_length=MAX_ATTACHMENTS)
     # An operator (phone) or center staff names the resident they file for; a resident never does.
     resident_id: uuid.UUID | None = None
+    # The complainant's community, ``<street>.<community>``: an operator fills it from the caller's card.
+    community_code: CommunityCode | None = None
     # Defaults from the caller: a resident files in the app, an operator by phone, an official at a center.
     channel: Channel | None = None
 
@@ -113,6 +116,8 @@ class Complaint(BaseModel):
     description: str
     attachments: list[str]
     resident_id: uuid.UUID | None
+    community_code: str | None
+    street_code: str | None = Field(description="The street of community_code (the part before its first dot)")
     filed_by: str
     assignee_kind: AssigneeKind | None
     assignee_id: str | None

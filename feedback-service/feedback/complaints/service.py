@@ -21,6 +21,7 @@ import structlog
 from sqlalchemy import ColumnElement
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from feedback.communities import street_of
 from feedback.complaints import repository
 from feedback.complaints.models import (
     AssigneeKind,
@@ -146,6 +147,8 @@ async def file_complaint(
         address=mask_personal_data(address) if address else None,
         lat=lat,
         long=long,
+        community_code=data.community_code,
+        street_code=street_of(data.community_code),
         ack_due_at=now + timedelta(hours=settings.ack_hours(data.severity)),
         resolve_due_at=now + timedelta(hours=settings.resolve_hours(data.severity)),
         created_at=now,

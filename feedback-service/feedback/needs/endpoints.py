@@ -3,8 +3,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
+from feedback.communities import CommunityCode
 from feedback.needs import service
-from feedback.needs.schemas import Code, CommunityCode, Need, NeedCreate, NeedGroup, NeedSubmittedView
+from feedback.needs.schemas import Code, Need, NeedCreate, NeedGroup, NeedSubmittedView
 from service_kit.auth import CurrentPrincipal, Principal, Role, require_roles
 from service_kit.db import SessionDep
 from service_kit.errors import error_responses

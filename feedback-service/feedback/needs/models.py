@@ -36,12 +36,17 @@ class NeedGroup(Base):
 
 class Need(IdMixin, Base):
     __tablename__ = "need"
-    __table_args__ = (Index("ix_need_group_key_created_at", "group_key", "created_at"),)
+    __table_args__ = (
+        Index("ix_need_group_key_created_at", "group_key", "created_at"),
+        Index("ix_need_street_code", "street_code"),
+    )
 
     group_key: Mapped[str] = mapped_column(ForeignKey("need_group.group_key"))
     kind: Mapped[NeedKind] = mapped_column(Enum(NeedKind, native_enum=False, length=16))
     category_code: Mapped[str] = mapped_column(String(64))
     community_code: Mapped[str | None] = mapped_column(String(64))
+    # Derived from community_code (feedback.communities.street_of): what reports by street group on.
+    street_code: Mapped[str | None] = mapped_column(String(64))
     target_group: Mapped[str | None] = mapped_column(String(32))
     # Masked before storage: phone and ID numbers never reach the table (or procurement).
     text: Mapped[str] = mapped_column(Text)

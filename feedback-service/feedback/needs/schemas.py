@@ -4,11 +4,11 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
+from feedback.communities import CommunityCode
 from feedback.needs.models import NeedKind, NeedSource
 
-# Codes like the registry's taxonomy ("elderly.meal_table") and the district's community codes.
+# Codes like the registry's taxonomy ("elderly.meal_table"); community codes are in feedback.communities.
 Code = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$")]
-CommunityCode = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
 MAX_TEXT = 2000
 
 
@@ -32,6 +32,7 @@ class Need(BaseModel):
     kind: NeedKind
     category_code: str
     community_code: str | None
+    street_code: str | None
     target_group: str | None
     text: str
     source: NeedSource

@@ -11,6 +11,7 @@ from datetime import datetime
 from sqlalchemy import ColumnElement
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from feedback.communities import street_of
 from feedback.needs import repository
 from feedback.needs.models import Need as NeedModel
 from feedback.needs.models import NeedGroup as GroupModel
@@ -51,6 +52,7 @@ async def submit_need(
         kind=data.kind,
         category_code=data.category_code,
         community_code=data.community_code,
+        street_code=street_of(data.community_code),
         target_group=data.target_group,
         text=mask_personal_data(data.text),
         source=source,

@@ -76,6 +76,7 @@ _COMPLAINT_ATTRIBUTES = (
     Attribute("severity", "How serious it is (default normal)", False, tuple(s.value for s in Severity)),
     Attribute("provider_id", "The provider concerned, when the target is an offering or a center", False),
     Attribute("resident_id", "Staff filing for a resident: the resident's id", False),
+    Attribute("community_code", "The complainant's community (社区), e.g. gongchen.shidai_jiahe", False),
 )
 
 # The top level of the registry's taxonomy: needs are grouped by it and the community.

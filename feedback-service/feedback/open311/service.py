@@ -130,6 +130,7 @@ async def file_request(
             target_id=attributes.get("target_id") or None,
             provider_id=attributes.get("provider_id") or None,
             resident_id=attributes.get("resident_id") or None,
+            community_code=attributes.get("community_code") or None,
             category=code.removeprefix(COMPLAINT_PREFIX),
             severity=attributes.get("severity") or "normal",
             description=description,

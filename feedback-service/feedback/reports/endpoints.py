@@ -6,7 +6,14 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from feedback.reports import service
-from feedback.reports.schemas import ComplaintReportRow, ComplaintsBy, RatingReportRow, RatingsBy
+from feedback.reports.schemas import (
+    ComplaintReportRow,
+    ComplaintsBy,
+    NeedReportRow,
+    NeedsBy,
+    RatingReportRow,
+    RatingsBy,
+)
 from service_kit.auth import Principal, Role, require_roles
 from service_kit.db import SessionDep
 from service_kit.errors import error_responses
@@ -22,7 +29,7 @@ Until = Annotated[datetime | None, Query(description="Until this time (exclusive
 @router.get(
     "/complaints/report",
     response_model=Page[ComplaintReportRow],
-    summary="Complaints by provider, category, severity, channel or month, with SLA attainment",
+    summary="Complaints by provider, category, severity, channel, month or street, with SLA attainment",
     responses=error_responses(401, 403, 422),
 )
 async def complaints_report(
@@ -39,7 +46,7 @@ async def complaints_report(
 @router.get(
     "/scores/report",
     response_model=Page[RatingReportRow],
-    summary="Ratings by provider, offering or month",
+    summary="Ratings by provider, offering or month (not by street: ratings do not know the community)",
     responses=error_responses(401, 403, 422),
 )
 async def ratings_report(
@@ -51,3 +58,20 @@ async def ratings_report(
     until: Until = None,
 ) -> Page[RatingReportRow]:
     return await service.ratings_report(session, by=by, page=page, since=since, until=until)
+
+
+@router.get(
+    "/needs/report",
+    response_model=Page[NeedReportRow],
+    summary="Top needs by street, community or category, each with its most needed category",
+    responses=error_responses(401, 403, 422),
+)
+async def needs_report(
+    session: SessionDep,
+    principal: Official,
+    page: PaginationDep,
+    by: NeedsBy = NeedsBy.street,
+    since: Since = None,
+    until: Until = None,
+) -> Page[NeedReportRow]:
+    return await service.needs_report(session, by=by, page=page, since=since, until=until)

@@ -1,4 +1,4 @@
-"""Every SQL statement of the reports: grouped aggregates over complaints and ratings."""
+"""Every SQL statement of the reports: grouped aggregates over complaints, ratings and needs."""
 
 from collections.abc import Sequence
 from datetime import datetime
@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from feedback.complaints.models import Complaint
 from feedback.complaints.repository import UNRESOLVED
+from feedback.needs.models import Need
 from feedback.ratings.models import Rating
 from service_kit.pagination import Pagination
 
@@ -73,3 +74,35 @@ async def ratings_by(
         .group_by(key)
     )
     return await _page_of_groups(session, query, key, page)
+
+
+async def needs_by(
+    session: AsyncSession, key: Any, *, where: Sequence[ColumnElement[bool]], page: Pagination
+) -> tuple[list[Any], int]:
+    """Needs counted by key, most first (ties by key; the null key last)."""
+    needs = func.count().label("needs")
+    query = select(key.label("key"), needs).where(*where).group_by(key)
+    rows = await session.execute(query.order_by(needs.desc(), key.is_(None), key).limit(page.limit).offset(page.offset))
+    total = await session.execute(select(func.count()).select_from(query.subquery()))
+    return list(rows), int(total.scalar_one())
+
+
+async def top_category_by(
+    session: AsyncSession, key: Any, keys: Sequence[str | None], *, where: Sequence[ColumnElement[bool]]
+) -> dict[str | None, tuple[str, int]]:
+    """For each of ``keys``, its most needed category and how many needs it has (ties: the first code)."""
+    if not keys:
+        return {}
+    named = [k for k in keys if k is not None]
+    in_keys = or_(key.in_(named), key.is_(None)) if None in keys else key.in_(named)
+    needs = func.count().label("needs")
+    rows = await session.execute(
+        select(key.label("key"), Need.category_code, needs)
+        .where(*where, in_keys)
+        .group_by(key, Need.category_code)
+        .order_by(needs.desc(), Need.category_code)
+    )
+    top: dict[str | None, tuple[str, int]] = {}
+    for row in rows:
+        top.setdefault(row.key, (row.category_code, int(row.needs)))
+    return top

@@ -11,9 +11,17 @@ from sqlalchemy import ColumnElement
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from feedback.complaints.models import Complaint
+from feedback.needs.models import Need
 from feedback.ratings.models import Rating
 from feedback.reports import repository
-from feedback.reports.schemas import ComplaintReportRow, ComplaintsBy, RatingReportRow, RatingsBy
+from feedback.reports.schemas import (
+    ComplaintReportRow,
+    ComplaintsBy,
+    NeedReportRow,
+    NeedsBy,
+    RatingReportRow,
+    RatingsBy,
+)
 from service_kit.errors import ValidationFailed
 from service_kit.pagination import Page, Pagination
 from service_kit.timeutil import utcnow
@@ -51,6 +59,7 @@ async def complaints_report(
         ComplaintsBy.severity: Complaint.severity,
         ComplaintsBy.channel: Complaint.channel,
         ComplaintsBy.month: repository.local_month(session, Complaint.created_at),
+        ComplaintsBy.street: Complaint.street_code,
     }
     rows, total = await repository.complaints_by(
         session, keys[by], where=_period(Complaint.created_at, since, until), now=now or utcnow(), page=page
@@ -78,6 +87,8 @@ async def ratings_report(
     since: datetime | None = None,
     until: datetime | None = None,
 ) -> Page[RatingReportRow]:
+    """Ratings by provider, offering or month. Not by street: a rating does not know the resident's community
+    (``booking.completed`` carries none), and a street guessed from elsewhere would be invented data."""
     keys: dict[RatingsBy, Any] = {
         RatingsBy.provider: Rating.provider_id,
         RatingsBy.offering: Rating.offering_id,
@@ -89,6 +100,37 @@ async def ratings_report(
     items = [
         RatingReportRow(
             key=str(row.key), ratings=row.ratings, average=round(float(row.average), 3), low_ratings=row.low_ratings
+        )
+        for row in rows
+    ]
+    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+
+
+async def needs_report(
+    session: AsyncSession,
+    *,
+    by: NeedsBy,
+    page: Pagination,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> Page[NeedReportRow]:
+    """The top needs per street, community or category: most needs first, each with its most needed category.
+    Streets come from community codes (``<street>.<community>``); needs without one count under a null key."""
+    keys: dict[NeedsBy, Any] = {
+        NeedsBy.street: Need.street_code,
+        NeedsBy.community: Need.community_code,
+        NeedsBy.category: Need.category_code,
+    }
+    key = keys[by]
+    where = _period(Need.created_at, since, until)
+    rows, total = await repository.needs_by(session, key, where=where, page=page)
+    top = await repository.top_category_by(session, key, [row.key for row in rows], where=where)
+    items = [
+        NeedReportRow(
+            key=row.key,
+            needs=row.needs,
+            top_category_code=top[row.key][0],
+            top_category_needs=top[row.key][1],
         )
         for row in rows
     ]

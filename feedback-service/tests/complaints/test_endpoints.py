@@ -114,6 +114,19 @@ async def test_operator_files_by_phone_for_a_resident(
     )
 
 
+async def test_the_callers_community_gives_the_street(
+    client: httpx.AsyncClient, operator_headers: dict[str, str], resident_headers: Any
+) -> None:
+    by_phone = await file(client, operator_headers, resident_id=uuid.uuid4(), community_code="gongchen.shidai_jiahe")
+    assert (by_phone["community_code"], by_phone["street_code"]) == ("gongchen.shidai_jiahe", "gongchen")
+    no_street = await file(client, resident_headers(uuid.uuid4()), community_code="FS-GY-001")
+    assert (no_street["community_code"], no_street["street_code"]) == ("FS-GY-001", None)
+    unknown = await file(client, resident_headers(uuid.uuid4()))
+    assert (unknown["community_code"], unknown["street_code"]) == (None, None)
+    shown = await client.get(f"/api/v1/complaints/{by_phone['id']}", headers=operator_headers)
+    assert shown.json()["street_code"] == "gongchen"
+
+
 async def test_center_staff_file_for_an_anonymous_visitor(
     client: httpx.AsyncClient, official_headers: dict[str, str]
 ) -> None:
@@ -365,6 +378,10 @@ async def test_officials_list_what_is_overdue(
         {"severity": "extreme"},
         {"target_kind": "street"},
         {"target_id": "not-a-uuid"},
+        {"community_code": "拱辰.时代嘉禾"},
+        {"community_code": ".gongchen"},
+        {"community_code": "x" * 65},
+        {"community_code": 7},
         {"description": ""},
         {"description": "很" * 2001},
         {"description": 42},

@@ -89,6 +89,18 @@ async def test_similar_needs_are_counted_together(
     assert [g["count"] for g in filtered.json()["items"]] == [1]
 
 
+async def test_a_need_knows_its_street(client: httpx.AsyncClient, operator_headers: dict[str, str]) -> None:
+    response = await client.post(
+        "/api/v1/needs", json=need(community_code="gongchen.shidai_jiahe"), headers=operator_headers
+    )
+    assert response.status_code == 201, response.text
+    assert (response.json()["community_code"], response.json()["street_code"]) == ("gongchen.shidai_jiahe", "gongchen")
+    shown = (await client.get(f"/api/v1/needs/{response.json()['id']}", headers=operator_headers)).json()
+    assert shown["street_code"] == "gongchen"
+    without_dot = (await client.post("/api/v1/needs", json=need(), headers=operator_headers)).json()
+    assert without_dot["street_code"] is None
+
+
 async def test_who_reads_which_needs(
     client: httpx.AsyncClient, resident_headers: Any, official_headers: dict[str, str], test_keys: TestKeys
 ) -> None:
@@ -123,6 +135,8 @@ async def test_who_reads_which_needs(
         {"category_code": "Elderly Meal"},
         {"category_code": "x" * 65},
         {"community_code": "社区"},
+        {"community_code": "-gongchen.x"},
+        {"community_code": "x" * 65},
         {"text": ""},
         {"text": "字" * 2001},
         {"text": 5},

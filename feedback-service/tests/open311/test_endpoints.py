@@ -101,6 +101,20 @@ async def test_a_resident_files_a_complaint_by_form_and_follows_it(
     assert (closed["status"], closed["status_notes"], closed["expected_datetime"]) == ("closed", "resolved", None)
 
 
+async def test_a_complaint_may_name_the_community(
+    client: httpx.AsyncClient, operator_headers: dict[str, str], official_headers: dict[str, str]
+) -> None:
+    definition = (await client.get(f"{BASE}/services/complaint.punctuality.json")).json()
+    assert "community_code" in {a["code"] for a in definition["attributes"]}
+    request_id = await file_complaint_by_form(
+        client,
+        operator_headers,
+        **{"attribute[resident_id]": str(uuid.uuid4()), "attribute[community_code]": "gongchen.shidai_jiahe"},
+    )
+    complaint = (await client.get(f"/api/v1/complaints/{request_id}", headers=official_headers)).json()
+    assert (complaint["community_code"], complaint["street_code"]) == ("gongchen.shidai_jiahe", "gongchen")
+
+
 async def test_a_need_filed_as_json(client: httpx.AsyncClient, operator_headers: dict[str, str]) -> None:
     body = {
         "service_code": "need.elderly",
@@ -194,6 +208,16 @@ async def test_filing_needs_a_signed_in_caller(client: httpx.AsyncClient) -> Non
         ({"service_code": "need.green", "description": "x", "lat": "39.7"}, "lat"),
         ({"service_code": "need.green", "description": "x" * 2001}, "description"),
         ({"service_code": "need.green", "description": "x", "attribute[community_code]": "社区"}, "community_code"),
+        (
+            {
+                "service_code": "complaint.safety",
+                "description": "x",
+                "attribute[target_kind]": "provider",
+                "attribute[target_id]": str(uuid.uuid4()),
+                "attribute[community_code]": "拱辰",
+            },
+            "community_code",
+        ),
         ({"service_code": "need.green", "description": "x", "address_string": "x" * 301}, "address_string"),
     ],
 )
