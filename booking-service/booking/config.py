@@ -1,4 +1,4 @@
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from service_kit.settings import ServiceSettings
 
@@ -23,3 +23,10 @@ class Settings(ServiceSettings):
     expiry_sweep_batch: int = 100
     # A check-in farther than this from the resident's address is flagged (not refused).
     checkin_far_meters: int = 500
+    # Reminders: a confirmed booking's resident gets one SMS this many hours before the slot; the reminder
+    # job looks every ``reminder_sweep_seconds`` and sends at most ``reminder_sweep_batch`` per look.
+    reminder_lead_hours: float = 24.0
+    reminder_sweep_seconds: float = 60.0
+    reminder_sweep_batch: int = 100
+    # Which SMS sender reminders go through: only the fake one exists (it records, sends nothing).
+    sms_sender: Literal["fake"] = "fake"

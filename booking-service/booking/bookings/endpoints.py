@@ -1,7 +1,8 @@
 import uuid
+from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Body
+from fastapi import APIRouter, Body, Query
 
 from booking.bookings import schemas as s
 from booking.bookings import service
@@ -31,7 +32,12 @@ async def create_booking(
 @router.get(
     "",
     response_model=Page[s.Booking],
-    summary="Bookings: a resident's own, a provider's own, or any resident's (operator)",
+    summary="Bookings: a resident's own, a provider's own, or any resident's (operator), with search filters",
+    description=(
+        "Filters narrow what the caller may see, never widen it: a resident sees only their own bookings and a "
+        "provider only its own whatever the filters. Operators and admins may also search by the resident's "
+        "phone (a whole number, or its last 4 to 10 digits)."
+    ),
     responses=error_responses(401, 403, 404, 422),
 )
 async def list_bookings(
@@ -40,9 +46,26 @@ async def list_bookings(
     page: PaginationDep,
     resident_id: uuid.UUID | None = None,
     status: BookingStatus | None = None,
+    provider_id: uuid.UUID | None = None,
+    phone: Annotated[
+        str | None,
+        Query(min_length=4, max_length=32, description="The resident's phone, or its last 4 to 10 digits."),
+    ] = None,
+    day: Annotated[date | None, Query(alias="date", description="The slot's local (Beijing) date.")] = None,
+    from_day: Annotated[date | None, Query(alias="from", description="First local date of the slots.")] = None,
+    to_day: Annotated[date | None, Query(alias="to", description="Last local date of the slots (inclusive).")] = None,
 ) -> Page[s.Booking]:
+    search = service.BookingSearch(
+        resident_id=resident_id,
+        status=status,
+        provider_id=provider_id,
+        phone=phone,
+        day=day,
+        from_day=from_day,
+        to_day=to_day,
+    )
     bookings, total = await service.list_visible(
-        session, by=principal, resident_id=resident_id, status=status, limit=page.limit, offset=page.offset
+        session, by=principal, search=search, limit=page.limit, offset=page.offset
     )
     items = await service.to_schemas(session, bookings, viewer=principal)
     return Page(items=items, total=total, limit=page.limit, offset=page.offset)
@@ -78,6 +101,24 @@ async def reschedule_booking(
     settings: SettingsDep,
 ) -> s.Booking:
     booking = await service.reschedule(session, booking_id, data, by=principal, settings=settings)
+    return (await service.to_schemas(session, [booking], viewer=principal))[0]
+
+
+@router.post(
+    "/{booking_id}/assign",
+    response_model=s.Booking,
+    summary="Assign the provider's staff member who delivers a requested or confirmed booking",
+    description=(
+        "By the provider's administrator (its own bookings) or an operator. A later assignment replaces an "
+        "earlier one. A check-in by another provider staff member is still accepted but flagged "
+        "(visit.staff_mismatch)."
+    ),
+    responses=error_responses(401, 403, 404, 409, 422),
+)
+async def assign_staff(
+    booking_id: uuid.UUID, data: s.BookingAssign, session: SessionDep, principal: Caller
+) -> s.Booking:
+    booking = await service.assign(session, booking_id, data, by=principal)
     return (await service.to_schemas(session, [booking], viewer=principal))[0]
 
 

@@ -44,6 +44,8 @@ class Booking(IdMixin, TimestampMixin, Base):
         ),
         # The expiry sweep reads requested bookings past their confirmation deadline.
         Index("ix_booking_status_confirm_by", "status", "confirm_by"),
+        # Operators search by status and date; the reminder sweep reads confirmed bookings starting soon.
+        Index("ix_booking_status_slot_start", "status", "slot_start"),
     )
 
     offering_id: Mapped[uuid.UUID] = mapped_column(index=True)
@@ -75,10 +77,19 @@ class Booking(IdMixin, TimestampMixin, Base):
     checked_in_longitude: Mapped[float | None]
     checked_in_distance_m: Mapped[int | None]
     checked_in_far: Mapped[bool | None]
+    # A provider staff member checking in who is not the assigned one is flagged, not refused.
+    checked_in_staff_mismatch: Mapped[bool | None]
     checked_out_at: Mapped[datetime | None]
     checked_out_by: Mapped[str | None] = mapped_column(String(160))
     checked_out_latitude: Mapped[float | None]
     checked_out_longitude: Mapped[float | None]
+    # The provider's staff member sent to deliver (their account ``sub``), named by the provider or an operator.
+    assigned_staff_id: Mapped[str | None] = mapped_column(String(160))
+    assigned_staff_name: Mapped[str | None] = mapped_column(String(50))
+    assigned_by: Mapped[str | None] = mapped_column(String(160))
+    assigned_at: Mapped[datetime | None]
+    # When the reminder the day before was sent; set by a guarded write so it is sent once, by one replica.
+    reminded_at: Mapped[datetime | None]
 
 
 class SlotCounter(Base):

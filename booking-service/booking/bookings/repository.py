@@ -5,7 +5,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -113,6 +113,41 @@ async def overdue_requested(session: AsyncSession, now: datetime, limit: int) ->
     return result.scalars().all()
 
 
+async def due_reminders(
+    session: AsyncSession, *, now: datetime, until: datetime, reachable: Select[tuple[uuid.UUID]], limit: int
+) -> Sequence[uuid.UUID]:
+    """Confirmed bookings not yet reminded whose slot starts in ``(now, until]``, of residents in ``reachable``."""
+    result = await session.execute(
+        select(Booking.id)
+        .where(
+            Booking.status == BookingStatus.confirmed,
+            Booking.reminded_at.is_(None),
+            Booking.slot_start > now,
+            Booking.slot_start <= until,
+            Booking.resident_id.in_(reachable),
+        )
+        .order_by(Booking.slot_start, Booking.id)
+        .limit(limit)
+    )
+    return result.scalars().all()
+
+
+async def claim_reminder(session: AsyncSession, booking_id: uuid.UUID, now: datetime) -> bool:
+    """Mark a confirmed booking reminded; False when it was already reminded (another replica won) or is no
+    longer confirmed."""
+    result = await session.execute(
+        update(Booking)
+        .where(
+            Booking.id == booking_id,
+            Booking.status == BookingStatus.confirmed,
+            Booking.reminded_at.is_(None),
+        )
+        .values(reminded_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return _rowcount(result) == 1
+
+
 async def all_for_resident(session: AsyncSession, resident_id: uuid.UUID, limit: int) -> Sequence[Booking]:
     result = await session.execute(
         select(Booking).where(Booking.resident_id == resident_id).order_by(Booking.created_at, Booking.id).limit(limit)
@@ -167,23 +202,47 @@ async def list_bookings(
     session: AsyncSession,
     *,
     resident_id: uuid.UUID | None,
-    provider_id: uuid.UUID | None,
+    provider_ids: Sequence[uuid.UUID],
     status: BookingStatus | None,
+    resident_ids: Select[tuple[uuid.UUID]] | None = None,
+    slot_from: datetime | None = None,
+    slot_until: datetime | None = None,
     limit: int,
     offset: int,
 ) -> tuple[Sequence[Booking], int]:
+    """Bookings matching every given condition (each narrows the list): a resident, each of ``provider_ids``,
+    a status, residents from a subquery (e.g. by phone), slots starting in ``[slot_from, slot_until)``."""
     conditions = []
     if resident_id is not None:
         conditions.append(Booking.resident_id == resident_id)
-    if provider_id is not None:
+    for provider_id in provider_ids:
         conditions.append(Booking.provider_id == provider_id)
     if status is not None:
         conditions.append(Booking.status == status)
+    if resident_ids is not None:
+        conditions.append(Booking.resident_id.in_(resident_ids))
+    if slot_from is not None:
+        conditions.append(Booking.slot_start >= slot_from)
+    if slot_until is not None:
+        conditions.append(Booking.slot_start < slot_until)
     total = await session.scalar(select(func.count()).select_from(Booking).where(*conditions))
     result = await session.execute(
         select(Booking).where(*conditions).order_by(Booking.created_at.desc(), Booking.id).limit(limit).offset(offset)
     )
     return result.scalars().all(), int(total or 0)
+
+
+async def assign_staff(
+    session: AsyncSession, booking_id: uuid.UUID, *, statuses: Sequence[BookingStatus], values: dict[str, Any]
+) -> bool:
+    """Record the assigned staff member if the booking is still in one of ``statuses``."""
+    result = await session.execute(
+        update(Booking)
+        .where(Booking.id == booking_id, Booking.status.in_(statuses))
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    return _rowcount(result) == 1
 
 
 def _rowcount(result: Any) -> int:

@@ -42,6 +42,24 @@ class BookingReschedule(BaseModel):
     reason: Reason | None = None
 
 
+class BookingAssign(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    staff_id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=160)] = Field(
+        description="The staff member's account (the ``sub`` of their provider_staff token)."
+    )
+    staff_name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)] | None = None
+
+
+class AssignedStaff(BaseModel):
+    """The provider's staff member sent to deliver the booking."""
+
+    staff_id: str
+    staff_name: str | None = None
+    assigned_by: str | None = None
+    assigned_at: LocalDateTime | None = None
+
+
 class Visit(BaseModel):
     """Delivery evidence: the check-in and check-out of the visit (what procurement counts as delivered)."""
 
@@ -52,6 +70,11 @@ class Visit(BaseModel):
         default=None, description="How far the check-in was from the resident's address, when both are known."
     )
     checked_in_far: bool | None = Field(default=None, description="The check-in was far from the address.")
+    staff_mismatch: bool | None = Field(
+        default=None,
+        description="A provider staff member other than the assigned one checked in (flagged, not refused); "
+        "None when nobody was assigned or the check-in was not by provider staff.",
+    )
     checked_out_at: LocalDateTime | None = None
     checked_out_by: str | None = None
     checked_out_position: Position | None = None
@@ -75,6 +98,10 @@ class Booking(BaseModel):
     confirm_by: LocalDateTime | None = Field(
         default=None, description="A requested booking not confirmed by then expires."
     )
+    assigned_staff: AssignedStaff | None = None
     visit: Visit | None = None
+    reminded_at: LocalDateTime | None = Field(
+        default=None, description="When the resident was sent the reminder the day before."
+    )
     created_at: LocalDateTime
     updated_at: LocalDateTime

@@ -2,7 +2,7 @@
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -36,7 +36,7 @@ from service_kit.events.contracts import (
     BookingStarted,
 )
 from service_kit.events.outbox import emit
-from service_kit.timeutil import utcnow
+from service_kit.timeutil import SHANGHAI, utcnow
 
 # The state machine: from each status, the statuses a booking may move to.
 ALLOWED_TRANSITIONS: dict[BookingStatus, frozenset[BookingStatus]] = {
@@ -246,6 +246,7 @@ async def change(
     values: dict[str, Any] = {"status_actor": actor, "status_reason": reason, "status_changed_at": now}
     if action_name == "start":
         values.update(await _check_in(session, booking, actor, position, now, settings))
+        values["checked_in_staff_mismatch"] = _staff_mismatch(booking, by)
     elif action_name == "complete":
         values.update(
             checked_out_at=now,
@@ -277,6 +278,43 @@ async def _check_in(
         distance = geo.distance_m(position.latitude, position.longitude, resident.latitude, resident.longitude)
         values.update(checked_in_distance_m=distance, checked_in_far=distance > settings.checkin_far_meters)
     return values
+
+
+def _staff_mismatch(booking: Booking, by: Principal) -> bool | None:
+    """Whether a provider staff member checking in is someone other than the assigned one (None when nobody was
+    assigned or the check-in is not by provider staff): flagged for the provider to look at, never refused."""
+    if booking.assigned_staff_id is None or not by.has_any(Role.provider_staff):
+        return None
+    return by.subject != booking.assigned_staff_id
+
+
+async def assign(session: AsyncSession, booking_id: uuid.UUID, data: s.BookingAssign, *, by: Principal) -> Booking:
+    """Name the provider's staff member who delivers a requested or confirmed booking (its provider's admin, or
+    an operator); a later assignment replaces an earlier one."""
+    booking = await get_visible(session, booking_id, by=by)
+    relation = _relation(by, booking)
+    if not (relation == "staff" or (relation == "provider" and by.has_any(Role.provider_admin))):
+        raise Forbidden("Only the provider's administrator or an operator assigns staff.")
+    if booking.status not in RESCHEDULABLE:
+        raise InvalidTransition(
+            f"A {booking.status.value} booking cannot be assigned staff.", current_status=booking.status.value
+        )
+    now = utcnow()
+    values = {
+        "assigned_staff_id": data.staff_id,
+        "assigned_staff_name": data.staff_name,
+        "assigned_by": _actor(by),
+        "assigned_at": now,
+        "updated_at": now,
+    }
+    assigned = await repository.assign_staff(session, booking.id, statuses=RESCHEDULABLE, values=values)
+    await session.refresh(booking)
+    if not assigned:
+        raise InvalidTransition(
+            f"A {booking.status.value} booking cannot be assigned staff.", current_status=booking.status.value
+        )
+    await audit.record(session, by, booking.resident_id, "assign_staff", booking_id=booking.id)
+    return booking
 
 
 async def _after_change(session: AsyncSession, booking: Booking, action: Action) -> None:
@@ -325,6 +363,8 @@ async def reschedule(
         "status_reason": data.reason,
         "status_changed_at": now,
         "updated_at": now,
+        # The resident is reminded again of the new time.
+        "reminded_at": None,
     }
     if current == BookingStatus.requested and booking.confirm_by is not None:
         values["confirm_by"] = min(booking.confirm_by, slot.start)
@@ -407,31 +447,69 @@ def _invalid(current: BookingStatus, action_name: str) -> InvalidTransition:
     )
 
 
+@dataclass(frozen=True)
+class BookingSearch:
+    """What a list of bookings is narrowed to; every filter narrows, none widens what the caller may see."""
+
+    resident_id: uuid.UUID | None = None
+    status: BookingStatus | None = None
+    provider_id: uuid.UUID | None = None
+    # A whole phone number or its last 4 to 10 digits (operators and admins only).
+    phone: str | None = None
+    # The slot's local (Beijing) date, or an inclusive range of local dates.
+    day: date | None = None
+    from_day: date | None = None
+    to_day: date | None = None
+
+    def slot_range(self) -> tuple[datetime | None, datetime | None]:
+        if self.day is not None and (self.from_day is not None or self.to_day is not None):
+            raise ValidationFailed("Give either date or from/to, not both.", code="date_and_range")
+        first, last = (self.day, self.day) if self.day is not None else (self.from_day, self.to_day)
+        if first is not None and last is not None and last < first:
+            raise ValidationFailed("to: must not be before from.", code="invalid_range")
+        start = datetime.combine(first, time(), tzinfo=SHANGHAI) if first is not None else None
+        end = datetime.combine(last + timedelta(days=1), time(), tzinfo=SHANGHAI) if last is not None else None
+        return start, end
+
+
 async def list_visible(
-    session: AsyncSession,
-    *,
-    by: Principal,
-    resident_id: uuid.UUID | None,
-    status: BookingStatus | None,
-    limit: int,
-    offset: int,
+    session: AsyncSession, *, by: Principal, search: BookingSearch, limit: int, offset: int
 ) -> tuple[list[Booking], int]:
-    provider_id = None
+    resident_id = search.resident_id
+    provider_ids = [search.provider_id] if search.provider_id is not None else []
     if by.has_any(Role.operator, Role.admin, Role.official):
         pass
     elif by.has_any(Role.provider_admin, Role.provider_staff) and by.provider_id is not None:
-        provider_id = by.provider_id
+        provider_ids.append(by.provider_id)
     elif by.has_any(Role.resident) and by.resident_id is not None:
         if resident_id is not None and resident_id != by.resident_id:
             raise NotFound("No such resident.", code="resident_not_found")
         resident_id = by.resident_id
     else:
         raise Forbidden("Only residents, providers and staff list bookings.")
+    resident_ids = None
+    if search.phone is not None:
+        if not by.has_any(Role.operator, Role.admin):
+            raise Forbidden("Only operators search bookings by phone.", code="phone_search_not_allowed")
+        resident_ids = residents_service.ids_by_phone(search.phone)
+    slot_from, slot_until = search.slot_range()
     bookings, total = await repository.list_bookings(
-        session, resident_id=resident_id, provider_id=provider_id, status=status, limit=limit, offset=offset
+        session,
+        resident_id=resident_id,
+        provider_ids=provider_ids,
+        status=search.status,
+        resident_ids=resident_ids,
+        slot_from=slot_from,
+        slot_until=slot_until,
+        limit=limit,
+        offset=offset,
     )
     if resident_id is not None:
         await audit.record(session, by, resident_id, "list_bookings")
+    elif search.phone is not None:
+        # A search by phone looks at the bookings of each resident it finds.
+        for found in dict.fromkeys(b.resident_id for b in bookings):
+            await audit.record(session, by, found, "list_bookings")
     return list(bookings), total
 
 
@@ -463,21 +541,34 @@ def _visit(b: Booking) -> s.Visit | None:
         checked_in_position=_position(b.checked_in_latitude, b.checked_in_longitude),
         checked_in_distance_m=b.checked_in_distance_m,
         checked_in_far=b.checked_in_far,
+        staff_mismatch=b.checked_in_staff_mismatch,
         checked_out_at=b.checked_out_at,
         checked_out_by=b.checked_out_by,
         checked_out_position=_position(b.checked_out_latitude, b.checked_out_longitude),
     )
 
 
+def _assigned_staff(b: Booking) -> s.AssignedStaff | None:
+    if b.assigned_staff_id is None:
+        return None
+    return s.AssignedStaff(
+        staff_id=b.assigned_staff_id,
+        staff_name=b.assigned_staff_name,
+        assigned_by=b.assigned_by,
+        assigned_at=b.assigned_at,
+    )
+
+
 async def to_schemas(session: AsyncSession, bookings: list[Booking], *, viewer: Principal) -> list[s.Booking]:
     residents = await residents_service.summaries(session, (b.resident_id for b in bookings), viewer)
-    computed = ("resident", "visit")
+    computed = ("resident", "visit", "assigned_staff")
     return [
         s.Booking.model_validate(
             {
                 **{field: getattr(b, field) for field in s.Booking.model_fields if field not in computed},
                 "resident": residents.get(b.resident_id),
                 "visit": _visit(b),
+                "assigned_staff": _assigned_staff(b),
             }
         )
         for b in bookings

@@ -4,7 +4,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -60,12 +60,27 @@ async def find_by_phone_suffix(
     session: AsyncSession, digits: str, *, limit: int, offset: int
 ) -> tuple[Sequence[Resident], int]:
     """Residents whose phone number ends with ``digits`` (an operator hears "the number ends in 5678")."""
-    condition = Resident.phone.like(f"%{digits}")
+    condition = _phone_ends_with(digits)
     total = await session.scalar(select(func.count()).select_from(Resident).where(condition))
     result = await session.execute(
         select(Resident).where(condition).order_by(Resident.created_at, Resident.id).limit(limit).offset(offset)
     )
     return result.scalars().all(), int(total or 0)
+
+
+def _phone_ends_with(digits: str) -> Any:
+    return Resident.phone.like(f"%{digits}")
+
+
+def ids_by_phone(*, exact: str | None = None, suffix: str | None = None) -> Select[tuple[uuid.UUID]]:
+    """The ids of residents with this E.164 phone, or whose phone ends with ``suffix`` (as a subquery)."""
+    condition = Resident.phone == exact if exact is not None else _phone_ends_with(suffix or "")
+    return select(Resident.id).where(condition)
+
+
+def reachable_ids() -> Select[tuple[uuid.UUID]]:
+    """The ids of residents who can be sent a message: not erased, with a phone (as a subquery)."""
+    return select(Resident.id).where(Resident.erased_at.is_(None), Resident.phone.is_not(None))
 
 
 async def find_by_id_card_index(session: AsyncSession, index: str) -> Resident | None:

@@ -1,10 +1,12 @@
 """Residents: registration with consent and eligibility, lookup, corrections, who may see what."""
 
+import re
 import uuid
 from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
+from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession
 from stdnum.cn import ric
 
@@ -211,6 +213,21 @@ async def find_by_phone_suffix(
     for r in residents:
         await audit.record(session, by, r.id, "lookup")
     return list(residents), total
+
+
+PHONE_SUFFIX = re.compile(r"\d{4,10}")
+
+
+def ids_by_phone(raw: str) -> Select[tuple[uuid.UUID]]:
+    """Residents (as an id subquery) by a whole phone number (any usual form) or by its last 4 to 10 digits."""
+    raw = raw.strip()
+    if PHONE_SUFFIX.fullmatch(raw):
+        return repository.ids_by_phone(suffix=raw)
+    return repository.ids_by_phone(exact=phones.normalize(raw))
+
+
+def reachable_ids() -> Select[tuple[uuid.UUID]]:
+    return repository.reachable_ids()
 
 
 async def find_by_id_card(session: AsyncSession, raw: str, *, by: Principal, protector: Protector) -> list[Resident]:

@@ -1,0 +1,75 @@
+"""The reminder job runs by itself in the service's worker, through the sender the app was given."""
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from booking.app import SERVICE_DIR, create_app
+from booking.config import Settings
+from booking.notifications import FakeSmsSender
+from service_kit.testing import DatabaseFactory, eventually, running_app
+
+BOOKINGS = "/api/v1/bookings"
+
+
+@pytest.fixture
+def sender() -> FakeSmsSender:
+    return FakeSmsSender()
+
+
+@pytest.fixture
+def settings(service_env: dict[str, Any], database_factory: DatabaseFactory) -> Settings:
+    return Settings(
+        **service_env,
+        database_url=database_factory.new(SERVICE_DIR),
+        reminder_sweep_seconds=0.1,
+        reminder_lead_hours=48,
+    )
+
+
+@pytest.fixture
+def app(settings: Settings, sender: FakeSmsSender) -> FastAPI:
+    return create_app(settings, sender=sender)
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with running_app(app) as client:
+        yield client
+
+
+async def confirmed(world: Any, offering: Any, phone: str, hour: int = 9, days: int = 1) -> dict[str, Any]:
+    resident = await world.resident(phone=phone)
+    slot = world.at(world.tomorrow() + timedelta(days=days - 1), hour)
+    response = await world.book(offering, resident, slot)
+    assert response.status_code == 201, response.text
+    booking: dict[str, Any] = response.json()
+    if booking["status"] == "requested":
+        ok = await world.client.post(f"{BOOKINGS}/{booking['id']}/confirm", headers=world.keys.headers("operator"))
+        assert ok.status_code == 200
+    return booking
+
+
+async def test_the_worker_reminds_each_confirmed_booking_once(world: Any, sender: FakeSmsSender) -> None:
+    offering = await world.offering(name_zh="老年餐桌午餐")
+    booking = await confirmed(world, offering, "13900001111")
+    far = await confirmed(world, offering, "13900002222", days=5)
+    assert booking["reminded_at"] is None
+
+    async def reminded() -> str | None:
+        response = await world.client.get(f"{BOOKINGS}/{booking['id']}", headers=world.keys.headers("operator"))
+        value: str | None = response.json()["reminded_at"]
+        return value
+
+    assert (await eventually(reminded, timeout=10)).endswith("+08:00")
+    await asyncio.sleep(0.5)  # several more sweeps: still one message
+    assert [message.phone for message in sender.sent] == ["+8613900001111"]
+    assert "老年餐桌午餐" in sender.sent[0].text
+    assert "9:00" in sender.sent[0].text
+    later = await world.client.get(f"{BOOKINGS}/{far['id']}", headers=world.keys.headers("operator"))
+    assert later.json()["reminded_at"] is None

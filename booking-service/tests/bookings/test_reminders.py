@@ -1,0 +1,138 @@
+"""Reminders: one SMS through the fake sender before each confirmed booking, sent once however many replicas."""
+
+import asyncio
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+from sqlalchemy import update
+
+from booking.app import SERVICE_DIR
+from booking.bookings import reminders
+from booking.config import Settings
+from booking.notifications import FakeSmsSender, sms_sender
+from booking.residents.models import Resident
+from service_kit.testing import DatabaseFactory
+
+BOOKINGS = "/api/v1/bookings"
+DAY = timedelta(hours=24)
+
+
+@pytest.fixture
+def settings(service_env: dict[str, Any], database_factory: DatabaseFactory) -> Settings:
+    return Settings(
+        **service_env,
+        database_url=database_factory.new(SERVICE_DIR),
+        # The worker's own sweep stays out of the way: these tests sweep by hand, at chosen times.
+        reminder_sweep_seconds=3600,
+    )
+
+
+async def confirmed(world: Any, offering: Any, phone: str, hour: int = 9, days: int = 1) -> dict[str, Any]:
+    resident = await world.resident(phone=phone)
+    slot = world.at(world.tomorrow() + timedelta(days=days - 1), hour)
+    response = await world.book(offering, resident, slot)
+    assert response.status_code == 201, response.text
+    booking: dict[str, Any] = response.json()
+    if booking["status"] == "requested":
+        ok = await world.client.post(f"{BOOKINGS}/{booking['id']}/confirm", headers=world.keys.headers("operator"))
+        assert ok.status_code == 200
+    return booking
+
+
+async def test_only_confirmed_bookings_within_the_lead_of_reachable_residents(world: Any) -> None:
+    offering = await world.offering(capacity_per_slot=5)
+    slot = world.at(world.tomorrow(), 9)
+    due = await confirmed(world, offering, "13900001111")
+    erased = await confirmed(world, offering, "13900002222")
+    requested = (await world.book(offering, await world.resident(phone="13900003333"), slot)).json()
+    cancelled = await confirmed(world, offering, "13900004444")
+    cancel = await world.client.post(
+        f"{BOOKINGS}/{cancelled['id']}/cancel", json={"reason": "住院"}, headers=world.keys.headers("operator")
+    )
+    assert cancel.status_code == 200
+    async with world.sessionmaker() as session:
+        await session.execute(
+            update(Resident)
+            .where(Resident.id == uuid.UUID(erased["resident_id"]))
+            .values(phone=None, erased_at=slot - 2 * DAY)
+        )
+        await session.commit()
+
+    sender = FakeSmsSender()
+    too_early = await reminders.send_due(world.sessionmaker, sender, lead=DAY, batch=10, now=slot - DAY - DAY / 24)
+    assert (too_early, sender.sent) == (0, [])
+    sent = await reminders.send_due(world.sessionmaker, sender, lead=DAY, batch=10, now=slot - DAY + DAY / 24)
+    assert sent == 1
+    assert [m.phone for m in sender.sent] == ["+8613900001111"]
+    after = await reminders.send_due(world.sessionmaker, sender, lead=DAY, batch=10, now=slot - DAY / 2)
+    assert after == 0
+    started = await reminders.send_due(world.sessionmaker, sender, lead=DAY, batch=10, now=slot + DAY / 24)
+    assert started == 0
+    operator = world.keys.headers("operator")
+    for booking, expected in ((due, True), (erased, False), (requested, False), (cancelled, False)):
+        shown = await world.client.get(f"{BOOKINGS}/{booking['id']}", headers=operator)
+        assert (shown.json()["reminded_at"] is not None) is expected, booking
+
+
+async def test_two_replicas_racing_send_each_reminder_once(world: Any) -> None:
+    offering = await world.offering(capacity_per_slot=10)
+    phones = [f"1390000{n:04d}" for n in range(6)]
+    for phone in phones:
+        await confirmed(world, offering, phone)
+    slot = world.at(world.tomorrow(), 9)
+    replicas = [FakeSmsSender(), FakeSmsSender(), FakeSmsSender()]
+    counts = await asyncio.gather(
+        *(
+            reminders.send_due(world.sessionmaker, replica, lead=DAY, batch=100, now=slot - DAY / 2)
+            for replica in replicas
+        )
+    )
+    assert sum(counts) == len(phones)
+    sent = sorted(m.phone for replica in replicas for m in replica.sent)
+    assert sent == sorted(f"+86{phone}" for phone in phones)
+
+
+class FailingSender:
+    async def send(self, phone: str, text: str) -> None:
+        raise ConnectionError("SMS gateway unreachable")
+
+
+async def test_a_failed_send_is_tried_again_by_the_next_sweep(world: Any) -> None:
+    offering = await world.offering()
+    booking = await confirmed(world, offering, "13900001111")
+    now = world.at(world.tomorrow(), 9) - DAY / 2
+    assert await reminders.send_due(world.sessionmaker, FailingSender(), lead=DAY, batch=10, now=now) == 0
+    shown = await world.client.get(f"{BOOKINGS}/{booking['id']}", headers=world.keys.headers("operator"))
+    assert shown.json()["reminded_at"] is None
+    sender = FakeSmsSender()
+    assert await reminders.send_due(world.sessionmaker, sender, lead=DAY, batch=10, now=now) == 1
+    assert len(sender.sent) == 1
+
+
+def test_the_settings_pick_the_fake_sender_and_no_other_exists(service_env: dict[str, Any]) -> None:
+    assert isinstance(sms_sender(Settings(**service_env)), FakeSmsSender)
+    with pytest.raises(ValidationError):
+        Settings(**service_env, sms_sender="aliyun")
+
+
+async def test_a_rescheduled_booking_is_reminded_again_of_its_new_time(world: Any) -> None:
+    offering = await world.offering()
+    booking = await confirmed(world, offering, "13900001111")
+    slot = world.at(world.tomorrow(), 9)
+    sender = FakeSmsSender()
+    assert await reminders.send_due(world.sessionmaker, sender, lead=DAY, batch=10, now=slot - DAY / 2) == 1
+    new_slot = world.at(world.tomorrow() + timedelta(days=1), 10)
+    moved = await world.client.post(
+        f"{BOOKINGS}/{booking['id']}/reschedule",
+        json={"slot_start": new_slot.isoformat()},
+        headers=world.keys.headers("operator"),
+    )
+    assert moved.status_code == 200, moved.text
+    assert moved.json()["reminded_at"] is None
+    assert await reminders.send_due(world.sessionmaker, sender, lead=DAY, batch=10, now=slot - DAY / 2) == 0
+    assert await reminders.send_due(world.sessionmaker, sender, lead=DAY, batch=10, now=new_slot - DAY / 2) == 1
+    assert len(sender.sent) == 2
+    assert "10:00" in sender.sent[1].text
