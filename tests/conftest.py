@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator
+import time
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+from stdnum.cn import uscc
 
 from service_kit.testing import DatabaseFactory, free_port
 
@@ -64,3 +68,19 @@ def login(client: httpx.Client, username: str, password: str = DEMO_PASSWORD) ->
     response = client.post("/api/v1/auth/token", json={"username": username, "password": password})
     assert response.status_code == 200, response.text
     return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+def wait_for(check: Callable[[], Any], timeout: float = 30.0) -> Any:
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(0.1)
+    raise AssertionError(f"not reached within {timeout}s: {last!r}")
+
+
+def new_uscc() -> str:
+    body = "91110111MA" + uuid.uuid4().hex[:7].upper()
+    return body + uscc.calc_check_digit(body)

@@ -5,35 +5,16 @@ completed visit counts as a deliverable of the contract."""
 
 from __future__ import annotations
 
-import time
 import uuid
-from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
 
 import httpx
 import pytest
-from stdnum.cn import uscc
 
-from .conftest import login
+from .conftest import login, new_uscc, wait_for
 
 pytestmark = pytest.mark.stack
-
-
-def wait_for(check: Callable[[], Any], timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(0.1)
-    raise AssertionError(f"not reached within {timeout}s: {last!r}")
-
-
-def new_uscc() -> str:
-    body = "91110111MA" + uuid.uuid4().hex[:7].upper()
-    return body + uscc.calc_check_digit(body)
 
 
 def test_vertical_slice(gateway: httpx.Client) -> None:

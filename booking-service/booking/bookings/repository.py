@@ -114,7 +114,7 @@ async def overdue_requested(session: AsyncSession, now: datetime, limit: int) ->
 
 
 async def due_reminders(
-    session: AsyncSession, *, now: datetime, until: datetime, reachable: Select[tuple[uuid.UUID]], limit: int
+    session: AsyncSession, *, now: datetime, until: datetime, reachable: Select[uuid.UUID], limit: int
 ) -> Sequence[uuid.UUID]:
     """Confirmed bookings not yet reminded whose slot starts in ``(now, until]``, of residents in ``reachable``."""
     result = await session.execute(
@@ -204,7 +204,7 @@ async def list_bookings(
     resident_id: uuid.UUID | None,
     provider_ids: Sequence[uuid.UUID],
     status: BookingStatus | None,
-    resident_ids: Select[tuple[uuid.UUID]] | None = None,
+    resident_ids: Select[uuid.UUID] | None = None,
     slot_from: datetime | None = None,
     slot_until: datetime | None = None,
     limit: int,

@@ -72,13 +72,13 @@ def _phone_ends_with(digits: str) -> Any:
     return Resident.phone.like(f"%{digits}")
 
 
-def ids_by_phone(*, exact: str | None = None, suffix: str | None = None) -> Select[tuple[uuid.UUID]]:
+def ids_by_phone(*, exact: str | None = None, suffix: str | None = None) -> Select[uuid.UUID]:
     """The ids of residents with this E.164 phone, or whose phone ends with ``suffix`` (as a subquery)."""
     condition = Resident.phone == exact if exact is not None else _phone_ends_with(suffix or "")
     return select(Resident.id).where(condition)
 
 
-def reachable_ids() -> Select[tuple[uuid.UUID]]:
+def reachable_ids() -> Select[uuid.UUID]:
     """The ids of residents who can be sent a message: not erased, with a phone (as a subquery)."""
     return select(Resident.id).where(Resident.erased_at.is_(None), Resident.phone.is_not(None))
 

@@ -218,7 +218,7 @@ async def find_by_phone_suffix(
 PHONE_SUFFIX = re.compile(r"\d{4,10}")
 
 
-def ids_by_phone(raw: str) -> Select[tuple[uuid.UUID]]:
+def ids_by_phone(raw: str) -> Select[uuid.UUID]:
     """Residents (as an id subquery) by a whole phone number (any usual form) or by its last 4 to 10 digits."""
     raw = raw.strip()
     if PHONE_SUFFIX.fullmatch(raw):
@@ -226,7 +226,7 @@ def ids_by_phone(raw: str) -> Select[tuple[uuid.UUID]]:
     return repository.ids_by_phone(exact=phones.normalize(raw))
 
 
-def reachable_ids() -> Select[tuple[uuid.UUID]]:
+def reachable_ids() -> Select[uuid.UUID]:
     return repository.reachable_ids()
 
 
