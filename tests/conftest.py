@@ -22,6 +22,8 @@ sys.path.insert(0, str(ROOT / "deploy"))
 from demo_data import DEMO_ACCOUNTS, DEMO_PASSWORD  # noqa: E402
 from devstack import GATEWAY, SERVICES, DevStack  # noqa: E402
 
+RATE_LIMITED = ("PRINCIPAL", "API_KEY", "ANONYMOUS", "SIGN_IN")
+
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory, _database_factory_session: DatabaseFactory) -> Iterator[DevStack]:
@@ -37,7 +39,15 @@ def stack(tmp_path_factory: pytest.TempPathFactory, _database_factory_session: D
         nats_port=free_port(),
         service_ports={s.name: free_port() for s in SERVICES},
         database_urls=databases,
-        extra_env={"LINLI_LOG_LEVEL": "WARNING", "LINLI_RELAY_POLL_SECONDS": "0.1"},
+        extra_env={
+            "LINLI_LOG_LEVEL": "WARNING",
+            "LINLI_RELAY_POLL_SECONDS": "0.1",
+            # Every test signs in from 127.0.0.1 and the fuzzer sends hundreds of requests a minute; the gateway's
+            # limits are tested in its own suite.
+            **{
+                f"LINLI_RATE_LIMIT_{kind}": "100000/minute" for kind in ("PRINCIPAL", "API_KEY", "ANONYMOUS", "SIGN_IN")
+            },
+        },
     )
     dev.allocate_ports()
     dev.var_dir.mkdir(parents=True, exist_ok=True)
