@@ -13,19 +13,25 @@ from booking.sql import upsert
 from service_kit.timeutil import utcnow
 
 
-async def upsert_offering(session: AsyncSession, values: dict[str, Any]) -> None:
-    """Store an offering snapshot unless a newer version is already stored (events may arrive out of order)."""
-    table = CatalogOffering.__table__
+async def _store_unless_newer(
+    session: AsyncSession, table: Any, values: dict[str, Any], *, key: Any, order: Any
+) -> None:
+    """Insert or update the row keyed by ``key`` unless the stored one is newer by ``order`` (events may arrive out
+    of order; the later fact wins whatever the delivery order)."""
     now = utcnow()
     row = {**values, "created_at": now, "updated_at": now}
-    changes = {k: v for k, v in row.items() if k not in ("id", "created_at")}
+    changes = {k: v for k, v in row.items() if k not in (key.name, "created_at")}
     statement = upsert(session, table).values(**row)
     statement = statement.on_conflict_do_update(
-        index_elements=[table.c.id],
-        set_=changes,
-        where=table.c.version <= statement.excluded.version,
+        index_elements=[key], set_=changes, where=order <= getattr(statement.excluded, order.name)
     )
     await session.execute(statement)
+
+
+async def upsert_offering(session: AsyncSession, values: dict[str, Any]) -> None:
+    """Store an offering snapshot unless a newer version is already stored."""
+    table = CatalogOffering.__table__
+    await _store_unless_newer(session, table, values, key=table.c.id, order=table.c.version)
 
 
 async def get_offering(session: AsyncSession, offering_id: uuid.UUID) -> CatalogOffering | None:
@@ -35,16 +41,7 @@ async def get_offering(session: AsyncSession, offering_id: uuid.UUID) -> Catalog
 async def upsert_provider(session: AsyncSession, values: dict[str, Any]) -> None:
     """Store a provider's status unless a later status change is already stored."""
     table = CatalogProvider.__table__
-    now = utcnow()
-    row = {**values, "created_at": now, "updated_at": now}
-    changes = {k: v for k, v in row.items() if k not in ("id", "created_at")}
-    statement = upsert(session, table).values(**row)
-    statement = statement.on_conflict_do_update(
-        index_elements=[table.c.id],
-        set_=changes,
-        where=table.c.as_of <= statement.excluded.as_of,
-    )
-    await session.execute(statement)
+    await _store_unless_newer(session, table, values, key=table.c.id, order=table.c.as_of)
 
 
 async def get_provider(session: AsyncSession, provider_id: uuid.UUID) -> CatalogProvider | None:
@@ -147,16 +144,7 @@ def _rowcount(result: Any) -> int:
 async def upsert_sanction(session: AsyncSession, values: dict[str, Any]) -> None:
     """Store a provider's sanction standing unless a later sanction event is already stored."""
     table = ProviderSanction.__table__
-    now = utcnow()
-    row = {**values, "created_at": now, "updated_at": now}
-    changes = {k: v for k, v in row.items() if k not in ("provider_id", "created_at")}
-    statement = upsert(session, table).values(**row)
-    statement = statement.on_conflict_do_update(
-        index_elements=[table.c.provider_id],
-        set_=changes,
-        where=table.c.as_of <= statement.excluded.as_of,
-    )
-    await session.execute(statement)
+    await _store_unless_newer(session, table, values, key=table.c.provider_id, order=table.c.as_of)
 
 
 async def is_sanctioned(session: AsyncSession, provider_id: uuid.UUID) -> bool:
