@@ -6,6 +6,7 @@ import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import structlog
@@ -86,7 +87,11 @@ def create_service_app(spec: ServiceSpec) -> FastAPI:
     app.include_router(dead_letter_router(spec.name))
     app.include_router(health_router())
 
-    app.add_middleware(IdempotencyMiddleware, sessionmaker=lambda: app.state.sessionmaker)
+    app.add_middleware(
+        IdempotencyMiddleware,
+        sessionmaker=lambda: app.state.sessionmaker,
+        stale_after=lambda: timedelta(seconds=spec.settings.idempotency_stale_seconds),
+    )
     app.add_middleware(BaseHTTPMiddleware, dispatch=_log_requests)
     if spec.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=list(spec.cors_origins), allow_methods=["*"])

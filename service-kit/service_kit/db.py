@@ -98,10 +98,28 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=True)
 
 
+# Where the idempotency middleware leaves the request's unit of work (service_kit/idempotency.py).
+UNIT_OF_WORK = "linli.idempotent_unit_of_work"
+
+
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """The request's unit of work: commits when the endpoint returns, rolls back when it raises.
-    After a commit that wrote outbox rows, the relay is woken so events leave at once."""
+    After a commit that wrote outbox rows, the relay is woken so events leave at once.
+
+    Under an ``Idempotency-Key`` the idempotency middleware commits instead, together with the stored
+    response (service_kit/idempotency.py): here the writes are only flushed, so a constraint the database
+    refuses still surfaces inside the endpoint's error handling."""
+    unit = request.scope.get("state", {}).get(UNIT_OF_WORK)
     sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+    if unit is not None:
+        session = unit["session"] = unit["session"] or sessionmaker()
+        try:
+            yield session
+            await session.flush()
+        except BaseException:
+            await session.rollback()
+            raise
+        return
     async with sessionmaker() as session:
         try:
             yield session

@@ -1,8 +1,11 @@
 """``Idempotency-Key`` on POST: a retry gets the first response, a reused key with another body is refused.
 
-The key is scoped to the caller (the token's subject, or anonymous) and the route. The record is written
-before the request runs (a concurrent duplicate then gets 409) and completed with the response; a request
-that failed with a 5xx or crashed releases its key so the client can retry.
+The key is scoped to the caller (the token's subject, or anonymous) and the route. A reservation is committed
+before the request runs, so a concurrent duplicate gets 409 while the first is running. The request's own unit
+of work (``SessionDep``) is then committed *together with* the stored response, in one transaction: a replica
+killed at any moment leaves either both (a retry replays the response) or neither (a retry runs the request
+again, once the dead reservation is older than ``idempotency_stale_seconds``). A request that answered 5xx
+releases its key so the client can retry.
 """
 
 from __future__ import annotations
@@ -10,8 +13,8 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, TypedDict
 
 import jwt
 from sqlalchemy import delete, insert, select, update
@@ -19,11 +22,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from service_kit.db import UNIT_OF_WORK
 from service_kit.errors import PROBLEM_JSON, Conflict, LinliError, ValidationFailed
 from service_kit.events.tables import idempotency_record
 from service_kit.timeutil import utcnow
 
-STALE_AFTER = timedelta(minutes=2)
 MAX_KEY_LENGTH = 255
 
 
@@ -39,10 +42,20 @@ def _scope_of(headers: dict[str, str]) -> str:
     return "anonymous"
 
 
+class UnitOfWork(TypedDict):
+    session: AsyncSession | None
+
+
 class IdempotencyMiddleware:
-    def __init__(self, app: ASGIApp, sessionmaker: Callable[[], async_sessionmaker[AsyncSession]]) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        sessionmaker: Callable[[], async_sessionmaker[AsyncSession]],
+        stale_after: Callable[[], timedelta] = lambda: timedelta(seconds=30),
+    ) -> None:
         self.app = app
         self.get_sessionmaker = sessionmaker
+        self.get_stale_after = stale_after
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "POST":
@@ -73,7 +86,8 @@ class IdempotencyMiddleware:
         path = scope["path"]
         request_hash = hashlib.sha256(path.encode() + b"\n" + body).hexdigest()
         sessionmaker = self.get_sessionmaker()
-        if not await self._reserve(sessionmaker, caller, key, path, request_hash):
+        reserved_at = await self._reserve(sessionmaker, caller, key, path, request_hash)
+        if reserved_at is None:
             return await self._replay(sessionmaker, send, caller, key, path, request_hash)
 
         status = 500
@@ -81,10 +95,15 @@ class IdempotencyMiddleware:
         chunks: list[bytes] = []
         held: list[Message] = []
 
+        replayed = False
+
         async def replay_body() -> Message:
-            nonlocal body
-            chunk, body = body, b""
-            return {"type": "http.request", "body": chunk, "more_body": False}
+            # The body once, then the client's own channel (a streaming response listens there for a disconnect).
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
 
         async def capture(message: Message) -> None:
             # Held back until the record is complete: a client retrying the moment it reads the response must
@@ -97,31 +116,65 @@ class IdempotencyMiddleware:
                 chunks.append(message.get("body", b""))
             held.append(message)
 
+        unit: UnitOfWork = {"session": None}
+        scope.setdefault("state", {})[UNIT_OF_WORK] = unit
+        record = (
+            (idempotency_record.c.scope == caller)
+            & (idempotency_record.c.key == key)
+            & (idempotency_record.c.created_at == reserved_at)  # still ours: not taken over as stale
+        )
+        completed = False
         try:
             await self.app(scope, replay_body, capture)
+            if status < 500:
+                completed = await self._complete(unit, sessionmaker, record, status, response_headers, chunks)
         finally:
-            async with sessionmaker() as session, session.begin():
-                record = (idempotency_record.c.scope == caller) & (idempotency_record.c.key == key)
-                if status >= 500:
+            if unit["session"] is not None:
+                await unit["session"].close()
+            if not completed:
+                # A 5xx, a crash of the handler, or a lost reservation: nothing of the request was committed;
+                # the key is free for the client's retry.
+                async with sessionmaker() as session, session.begin():
                     await session.execute(delete(idempotency_record).where(record))
-                else:
-                    kept = {
-                        k.decode("latin-1"): v.decode("latin-1")
-                        for k, v in response_headers
-                        if k.lower() in (b"content-type", b"location")
-                    }
-                    await session.execute(
-                        update(idempotency_record)
-                        .where(record)
-                        .values(
-                            status="done",
-                            response_status=status,
-                            response_headers=kept,
-                            response_body=b"".join(chunks),
-                        )
-                    )
+        if not completed and status < 500:
+            raise Conflict(
+                "The request took too long and was taken over by a retry; its outcome is the retry's.",
+                code="idempotency_superseded",
+            )
+        wake: Callable[[], None] | None = getattr(getattr(scope.get("app"), "state", None), "wake_relay", None)
+        if wake is not None:
+            wake()
         for message in held:
             await send(message)
+
+    async def _complete(
+        self,
+        unit: UnitOfWork,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        record: Any,
+        status: int,
+        response_headers: list[tuple[bytes, bytes]],
+        chunks: list[bytes],
+    ) -> bool:
+        """Store the response in the request's own transaction and commit both; False when the reservation
+        is no longer ours (the request outlived the stale limit and a retry took the key over)."""
+        kept = {
+            k.decode("latin-1"): v.decode("latin-1")
+            for k, v in response_headers
+            if k.lower() in (b"content-type", b"location")
+        }
+        session = unit["session"] or sessionmaker()
+        unit["session"] = session
+        done = await session.execute(
+            update(idempotency_record)
+            .where(record, idempotency_record.c.status == "in_progress")
+            .values(status="done", response_status=status, response_headers=kept, response_body=b"".join(chunks))
+        )
+        if done.rowcount != 1:  # type: ignore[attr-defined]
+            await session.rollback()
+            return False
+        await session.commit()
+        return True
 
     async def _reserve(
         self,
@@ -130,7 +183,10 @@ class IdempotencyMiddleware:
         key: str,
         path: str,
         request_hash: str,
-    ) -> bool:
+    ) -> datetime | None:
+        """Reserve the key (committed at once, so a concurrent duplicate sees it); its time, or None when
+        the key is taken. A reservation older than the stale limit belongs to a request that died."""
+        now = utcnow()
         try:
             async with sessionmaker() as session, session.begin():
                 await session.execute(
@@ -138,7 +194,7 @@ class IdempotencyMiddleware:
                         idempotency_record.c.scope == caller,
                         idempotency_record.c.key == key,
                         idempotency_record.c.status == "in_progress",
-                        idempotency_record.c.created_at < utcnow() - STALE_AFTER,
+                        idempotency_record.c.created_at < now - self.get_stale_after(),
                     )
                 )
                 await session.execute(
@@ -149,12 +205,12 @@ class IdempotencyMiddleware:
                         path=path[:500],
                         request_hash=request_hash,
                         status="in_progress",
-                        created_at=utcnow(),
+                        created_at=now,
                     )
                 )
-            return True
+            return now
         except IntegrityError:
-            return False
+            return None
 
     async def _replay(
         self,

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import ClassVar, Literal
 
-from pydantic import SecretStr, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -47,6 +47,10 @@ class ServiceSettings(BaseSettings):
 
     # Keys for protecting personal data at rest (field encryption, blind index); production refuses the default.
     data_key: SecretStr = SecretStr("dev-only-data-key-change-me-0123456789")
+
+    # A POST's Idempotency-Key reservation older than this belongs to a request that died with its replica:
+    # a retry may then run it again (nothing of the first was committed). Above the gateway's upstream timeout.
+    idempotency_stale_seconds: float = Field(30.0, gt=0)
 
     log_level: str = "INFO"
     log_json: bool = True

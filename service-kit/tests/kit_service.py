@@ -9,13 +9,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
+from fastapi import APIRouter, FastAPI, Response
+from fastapi.responses import JSONResponse, StreamingResponse
 from sqlalchemy import Column, Integer, MetaData, String, Table, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from service_kit.db import create_engine, create_sessionmaker
+from service_kit.app import ServiceSpec, create_service_app
+from service_kit.auth import CurrentPrincipal
+from service_kit.db import SessionDep, create_engine, create_sessionmaker
 from service_kit.events.bus import connect, ensure_streams
 from service_kit.events.consumer import ConsumerRunner, Subscription
 from service_kit.events.contracts import NeedSubmitted
@@ -31,6 +39,40 @@ applied = Table(
     Column("key", String(120), primary_key=True),
     Column("times", Integer, nullable=False),
 )
+
+
+# Notes written through the HTTP API of ``notes_app`` (the idempotency crash test).
+notes = Table(
+    "notes",
+    test_metadata,
+    Column("id", String(36), primary_key=True),
+    Column("text", String(120), nullable=False),
+)
+
+
+def notes_app() -> FastAPI:
+    """A kit service with one POST that writes a note. The first "crash" note stalls its response after the
+    write (a marker file tells the test the moment has come to SIGKILL the process); later ones answer at once.
+    Run with ``uvicorn --factory kit_service:notes_app``; settings from ``LINLI_*``."""
+    settings = ServiceSettings()
+    marker = Path(os.environ["LINLI_TEST_STALL_MARKER"])
+    router = APIRouter(prefix="/api/v1/notes")
+
+    @router.post("", status_code=201)
+    async def create_note(body: dict[str, str], principal: CurrentPrincipal, session: SessionDep) -> Response:
+        note_id = str(uuid.uuid4())
+        await session.execute(notes.insert().values(id=note_id, text=body.get("text", "")[:120]))
+        if body.get("text") != "crash" or marker.exists():
+            return JSONResponse({"id": note_id}, status_code=201)
+
+        async def stalled() -> AsyncIterator[bytes]:
+            marker.write_text(note_id)
+            await asyncio.sleep(120)
+            yield b"{}"
+
+        return StreamingResponse(stalled(), status_code=201, media_type="application/json")
+
+    return create_service_app(ServiceSpec(name="kit", title="kit", settings=settings, routers=[router]))
 
 
 async def record_need(session: AsyncSession, event: NeedSubmitted, envelope: Envelope) -> None:
