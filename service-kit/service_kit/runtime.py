@@ -62,7 +62,11 @@ class Runtime:
                 await asyncio.sleep(0.5)
         if worker:
             self.relay = OutboxRelay(
-                self.sessionmaker, self.js, source=self.service, poll_seconds=self.settings.relay_poll_seconds
+                self.sessionmaker,
+                self.js,
+                source=self.service,
+                poll_seconds=self.settings.relay_poll_seconds,
+                lease_seconds=self.settings.relay_lease_seconds,
             )
             self._tasks.append(asyncio.create_task(self.relay.run(), name=f"{self.service}-relay"))
             for subscription in self.subscriptions:

@@ -38,6 +38,8 @@ class ServiceSettings(BaseSettings):
     # Run the outbox relay and event consumers inside the API process (dev); production may run ``worker``.
     run_worker: bool = True
     relay_poll_seconds: float = 0.5
+    # How long a relay holds the outbox rows it claimed; a replica that dies holding them delays them this long.
+    relay_lease_seconds: float = Field(30.0, gt=0)
 
     # Token verification: keys from the gateway's JWKS, or from a file holding a JWKS document.
     jwks_url: str = ""
