@@ -40,6 +40,7 @@ test-postgres: install
 
 bench: install
 	$(UV) run --frozen python tests/bench/run.py $(ARGS)
+	$(UV) run --frozen python provider-registry/scripts/bench_circle.py
 
 clean:
 	rm -rf var .venv $(TOOLS)
