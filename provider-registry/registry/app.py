@@ -14,6 +14,9 @@ from registry.organizations.consumers import subscription as organization_standi
 from registry.organizations.endpoints import router as organizations_router
 from registry.places.endpoints import router as places_router
 from registry.qualifications.endpoints import router as qualifications_router
+from registry.webhooks.consumers import subscription as webhook_deliveries
+from registry.webhooks.endpoints import router as webhooks_router
+from registry.webhooks.sender import send_webhooks
 from service_kit.app import ServiceSpec, create_service_app
 
 SERVICE_DIR = Path(__file__).resolve().parent.parent
@@ -35,8 +38,10 @@ def build_spec(settings: Settings | None = None) -> ServiceSpec:
             circle_router,
             qualifications_router,
             opendata_router,
+            webhooks_router,
         ],
-        subscriptions=[organization_standing],
+        subscriptions=[organization_standing, webhook_deliveries],
+        background_jobs=[send_webhooks],
     )
 
 

@@ -16,4 +16,5 @@ def load_models() -> None:
     import registry.offerings.models
     import registry.organizations.models
     import registry.places.models
-    import registry.qualifications.models  # noqa: F401
+    import registry.qualifications.models
+    import registry.webhooks.models  # noqa: F401

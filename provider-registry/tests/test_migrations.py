@@ -26,6 +26,7 @@ async def test_migrations_downgrade_to_the_backbone_and_upgrade_again(database_f
     registry_tables = {"organization", "organization_status_change", "provider_rating", "provider_contract"}
     registry_tables |= {"category", "offering", "street", "community", "service_center"}
     registry_tables |= {"offering_service_community", "qualification", "staff_member"}
+    registry_tables |= {"webhook_endpoint", "webhook_delivery", "webhook_attempt"}
     assert registry_tables <= await _tables(url)
 
     await asyncio.to_thread(migrations.downgrade, SERVICE_DIR, url, "0001")

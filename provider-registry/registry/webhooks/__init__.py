@@ -1,0 +1,1 @@
+"""Webhooks to providers' systems (Standard Webhooks): endpoints, signed deliveries, retries, the log."""
