@@ -127,7 +127,7 @@ class IdempotencyMiddleware:
         try:
             await self.app(scope, replay_body, capture)
             if status < 500:
-                completed = await self._complete(unit, sessionmaker, record, status, response_headers, chunks)
+                completed = await self._complete(unit, sessionmaker, record, path, status, response_headers, chunks)
         finally:
             if unit["session"] is not None:
                 await unit["session"].close()
@@ -152,23 +152,34 @@ class IdempotencyMiddleware:
         unit: UnitOfWork,
         sessionmaker: async_sessionmaker[AsyncSession],
         record: Any,
+        path: str,
         status: int,
         response_headers: list[tuple[bytes, bytes]],
         chunks: list[bytes],
     ) -> bool:
         """Store the response in the request's own transaction and commit both; False when the reservation
-        is no longer ours (the request outlived the stale limit and a retry took the key over)."""
+        is no longer ours (the request outlived the stale limit and a retry took the key over).
+
+        A ``Cache-Control: no-store`` response (a secret shown once) is not kept: a retry is told so."""
         kept = {
             k.decode("latin-1"): v.decode("latin-1")
             for k, v in response_headers
             if k.lower() in (b"content-type", b"location")
         }
+        body = b"".join(chunks)
+        if any(k.lower() == b"cache-control" and b"no-store" in v.lower() for k, v in response_headers):
+            problem = Conflict(
+                "The first answer to this request held a secret shown only once, so it was not kept; the request "
+                "did succeed. Replace the secret (rotate it) if that answer was lost.",
+                code="response_not_replayable",
+            ).to_problem(path)
+            status, kept, body = 409, {"content-type": PROBLEM_JSON}, json.dumps(problem, ensure_ascii=False).encode()
         session = unit["session"] or sessionmaker()
         unit["session"] = session
         done = await session.execute(
             update(idempotency_record)
             .where(record, idempotency_record.c.status == "in_progress")
-            .values(status="done", response_status=status, response_headers=kept, response_body=b"".join(chunks))
+            .values(status="done", response_status=status, response_headers=kept, response_body=body)
         )
         if done.rowcount != 1:  # type: ignore[attr-defined]
             await session.rollback()

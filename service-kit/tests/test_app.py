@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from service_kit.app import ServiceSpec, create_service_app
@@ -47,6 +47,12 @@ def notes_router() -> APIRouter:
         if body.text == "conflict":
             raise Conflict("This note conflicts.", code="note_conflict")
         return Note(id=uuid.uuid4(), text=body.text, by=principal.subject)
+
+    @router.post("/secret", status_code=201, responses=error_responses(401, 409, 422))
+    async def create_secret(principal: CurrentPrincipal, session: SessionDep, response: Response) -> dict[str, str]:
+        response.headers["Cache-Control"] = "no-store"
+        calls.append("secret")
+        return {"secret": uuid.uuid4().hex}
 
     @router.get("/official-only")
     async def official_only(
@@ -162,6 +168,16 @@ async def test_a_client_error_is_replayed_too(client: httpx.AsyncClient, test_ke
     assert first.status_code == second.status_code == 409
     assert second.json()["code"] == "note_conflict"
     assert second.headers["content-type"] == "application/problem+json"
+
+
+async def test_a_secret_shown_once_is_never_kept_for_a_replay(client: httpx.AsyncClient, test_keys: TestKeys) -> None:
+    headers = test_keys.headers("provider_admin", sub="pa-1") | {"Idempotency-Key": "s-1"}
+    first = await client.post("/api/v1/notes/secret", headers=headers)
+    assert first.status_code == 201
+    again = await client.post("/api/v1/notes/secret", headers=headers)
+    assert (again.status_code, again.json()["code"]) == (409, "response_not_replayable")
+    assert first.json()["secret"] not in again.text
+    assert calls.count("secret") == 1
 
 
 async def test_invalid_idempotency_key(client: httpx.AsyncClient, test_keys: TestKeys) -> None:

@@ -47,8 +47,10 @@ async def create_webhook(
     session: SessionDep,
     principal: Manager,
     settings: SettingsDep,
+    response: Response,
 ) -> WebhookEndpointWithSecret:
     """Register an endpoint of the provider's system for some events. The signing ``secret`` is shown only here."""
+    response.headers["Cache-Control"] = "no-store"  # never cached, nor kept for an Idempotency-Key replay
     endpoint, secret = await service.create(session, organization_id, data, by=principal, settings=settings)
     return _with_secret(endpoint, secret)
 
@@ -98,9 +100,15 @@ async def delete_webhook(
     responses=error_responses(401, 403, 404, 422),
 )
 async def rotate_webhook_secret(
-    organization_id: uuid.UUID, webhook_id: uuid.UUID, session: SessionDep, principal: Manager, settings: SettingsDep
+    organization_id: uuid.UUID,
+    webhook_id: uuid.UUID,
+    session: SessionDep,
+    principal: Manager,
+    settings: SettingsDep,
+    response: Response,
 ) -> WebhookEndpointWithSecret:
     """A new secret, shown once; for 24 hours deliveries carry signatures with both the new and the old one."""
+    response.headers["Cache-Control"] = "no-store"
     endpoint, secret = await service.rotate_secret(
         session, organization_id, webhook_id, by=principal, settings=settings
     )

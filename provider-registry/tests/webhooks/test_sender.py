@@ -189,18 +189,18 @@ async def test_a_sender_that_outlives_its_lease_does_not_record_a_second_attempt
     endpoint_id, _ = await new_endpoint(sessionmaker, settings, provider_id, receiver.url("/slow"))
     [delivery_id] = await queue(sessionmaker, endpoint_id, provider_id)
 
-    short_lease = settings.model_copy(update={"webhook_lease_seconds": 0.2})
+    short_lease = settings.model_copy(update={"webhook_lease_seconds": 3.0})
     stalled, other = WebhookSender(sessionmaker, short_lease), WebhookSender(sessionmaker, short_lease)
     try:
         # The first sender claims the delivery, then stalls (a long GC pause, a hung connection) ...
         now = utcnow()
         async with sessionmaker() as session, session.begin():
             [row] = await repository.claim_due(
-                session, owner=stalled.owner, now=now, lease_until=now + timedelta(seconds=0.2), limit=10
+                session, owner=stalled.owner, now=now, lease_until=now + timedelta(seconds=3.0), limit=10
             )
         # ... while its lease holds, nobody else takes it;
         assert await other.send_due() == 0
-        await asyncio.sleep(0.3)
+        await asyncio.sleep(3.2)
         # after it, another replica does, and records the attempt.
         assert await other.send_due() == 1
         # The stalled sender wakes up: its outcome is dropped, not recorded as a second attempt.
