@@ -3,6 +3,7 @@ from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Query
+from pydantic import AwareDatetime
 
 from booking.bookings import schemas as s
 from booking.bookings import service
@@ -54,6 +55,8 @@ async def list_bookings(
     day: Annotated[date | None, Query(alias="date", description="The slot's local (Beijing) date.")] = None,
     from_day: Annotated[date | None, Query(alias="from", description="First local date of the slots.")] = None,
     to_day: Annotated[date | None, Query(alias="to", description="Last local date of the slots (inclusive).")] = None,
+    created_from: Annotated[AwareDatetime | None, Query(description="Made at or after this instant.")] = None,
+    created_before: Annotated[AwareDatetime | None, Query(description="Made before this instant.")] = None,
 ) -> Page[s.Booking]:
     search = service.BookingSearch(
         resident_id=resident_id,
@@ -63,12 +66,34 @@ async def list_bookings(
         day=day,
         from_day=from_day,
         to_day=to_day,
+        created_from=created_from,
+        created_before=created_before,
     )
     bookings, total = await service.list_visible(
         session, by=principal, search=search, limit=page.limit, offset=page.offset
     )
     items = await service.to_schemas(session, bookings, viewer=principal)
     return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+
+
+@router.get(
+    "/quote",
+    response_model=s.Quote,
+    summary="What a resident would pay for an offering if booked now: the funded price and the subsidy",
+    description=(
+        "Nothing is booked and no quota is drawn: the quota may be used up by the time the booking is made, and "
+        "the booking then carries the offering's own price. Residents quote for themselves."
+    ),
+    responses=error_responses(401, 403, 404, 422),
+)
+async def quote(
+    session: SessionDep,
+    principal: Caller,
+    offering_id: uuid.UUID,
+    resident_id: uuid.UUID | None = None,
+    day: Annotated[date | None, Query(alias="date", description="The slot's local date (default today).")] = None,
+) -> s.Quote:
+    return await service.quote(session, offering_id, resident_id, day, by=principal)
 
 
 @router.get(

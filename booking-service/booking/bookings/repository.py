@@ -207,11 +207,14 @@ async def list_bookings(
     resident_ids: Select[uuid.UUID] | None = None,
     slot_from: datetime | None = None,
     slot_until: datetime | None = None,
+    created_from: datetime | None = None,
+    created_before: datetime | None = None,
     limit: int,
     offset: int,
 ) -> tuple[Sequence[Booking], int]:
     """Bookings matching every given condition (each narrows the list): a resident, each of ``provider_ids``,
-    a status, residents from a subquery (e.g. by phone), slots starting in ``[slot_from, slot_until)``."""
+    a status, residents from a subquery (e.g. by phone), slots starting in ``[slot_from, slot_until)``, made in
+    ``[created_from, created_before)``."""
     conditions = []
     if resident_id is not None:
         conditions.append(Booking.resident_id == resident_id)
@@ -225,6 +228,10 @@ async def list_bookings(
         conditions.append(Booking.slot_start >= slot_from)
     if slot_until is not None:
         conditions.append(Booking.slot_start < slot_until)
+    if created_from is not None:
+        conditions.append(Booking.created_at >= created_from)
+    if created_before is not None:
+        conditions.append(Booking.created_at < created_before)
     total = await session.scalar(select(func.count()).select_from(Booking).where(*conditions))
     result = await session.execute(
         select(Booking).where(*conditions).order_by(Booking.created_at.desc(), Booking.id).limit(limit).offset(offset)

@@ -1,4 +1,5 @@
 import uuid
+from datetime import date as date_type
 from typing import Annotated
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
@@ -7,6 +8,20 @@ from booking.bookings.models import BookingStatus
 from booking.residents.schemas import Position, ResidentSummary
 from booking.timefmt import LocalDateTime
 from service_kit.events.contracts import BookingChannel
+
+
+class Quote(BaseModel):
+    """What a resident would pay for an offering on a date if booked now, and who pays the rest."""
+
+    offering_id: uuid.UUID
+    resident_id: uuid.UUID
+    date: date_type
+    price_fen: int = Field(description="The offering's own price.")
+    resident_price_fen: int = Field(description="What the resident would pay.")
+    subsidy_fen: int = Field(description="What the government contract would pay for this resident.")
+    funded: bool
+    funded_contract_id: uuid.UUID | None = None
+    quota_left: int | None = Field(None, description="Funded bookings left in the contract's quota.")
 
 
 class BookingCreate(BaseModel):

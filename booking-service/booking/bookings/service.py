@@ -106,6 +106,41 @@ def _booker_kind(principal: Principal) -> str:
     raise Forbidden("Only operators, residents and providers book services.")
 
 
+async def quote(
+    session: AsyncSession, offering_id: uuid.UUID, resident_id: uuid.UUID | None, on: date | None, *, by: Principal
+) -> s.Quote:
+    """The price a booking would carry now, funding included, without booking (the operator reads it out)."""
+    kind = _booker_kind(by)
+    if kind == "resident":
+        if resident_id is not None and resident_id != by.resident_id:
+            raise NotFound("No such resident.", code="resident_not_found")
+        resident_id = by.resident_id
+    if resident_id is None:
+        raise ValidationFailed("resident_id: required when quoting for a resident.", code="resident_required")
+    resident = await residents_service.get(session, resident_id)
+    if resident is None:
+        raise NotFound("No such resident.", code="resident_not_found")
+    offering = await catalog_service.get_offering(session, offering_id)
+    if offering is None or (kind == "provider" and offering.provider_id != by.provider_id):
+        raise NotFound("No such offering.", code="offering_not_found")
+    on = on or utcnow().astimezone(ZoneInfo(offering.timezone)).date()
+    program = await catalog_service.peek_funding(
+        session, offering.id, offering.provider_id, on, resident.eligibility_tags
+    )
+    resident_price = program.resident_price_fen if program else offering.price_fen
+    return s.Quote(
+        offering_id=offering.id,
+        resident_id=resident.id,
+        date=on,
+        price_fen=offering.price_fen,
+        resident_price_fen=resident_price,
+        subsidy_fen=max(program.unit_price_fen - program.resident_price_fen, 0) if program else 0,
+        funded=program is not None,
+        funded_contract_id=program.contract_id if program else None,
+        quota_left=program.quota - program.used if program else None,
+    )
+
+
 async def create(session: AsyncSession, data: s.BookingCreate, *, by: Principal, settings: Settings) -> Booking:
     kind = _booker_kind(by)
     resident_id = data.resident_id
@@ -460,6 +495,9 @@ class BookingSearch:
     day: date | None = None
     from_day: date | None = None
     to_day: date | None = None
+    # When the booking was made: [created_from, created_before) (the operators' shift queue).
+    created_from: datetime | None = None
+    created_before: datetime | None = None
 
     def slot_range(self) -> tuple[datetime | None, datetime | None]:
         if self.day is not None and (self.from_day is not None or self.to_day is not None):
@@ -501,6 +539,8 @@ async def list_visible(
         resident_ids=resident_ids,
         slot_from=slot_from,
         slot_until=slot_until,
+        created_from=search.created_from,
+        created_before=search.created_before,
         limit=limit,
         offset=offset,
     )

@@ -86,3 +86,60 @@ async def test_a_terminated_or_expired_contract_funds_nothing(world: Any) -> Non
     await world.apply(ended, source="procurement")
     booking = (await world.book(other, elder, world.at(world.tomorrow(), 9))).json()
     assert booking["price_fen"] == 3000, "the slot is after the contract's end date"
+
+
+async def test_a_quote_tells_the_funded_price_without_drawing_quota(world: Any) -> None:
+    offering = await world.offering(price_fen=3000)
+    funded = (FundedOffering(offering_id=offering.offering_id, unit_price_fen=3000, resident_price_fen=500, quota=1),)
+    contract = world.contract_event(offering_id=offering.offering_id, funded=funded)
+    await world.apply(contract, source="procurement")
+    elder, other = await world.resident(), await world.resident()
+    operator = world.keys.headers("operator")
+
+    async def quote(resident: dict[str, Any]) -> dict[str, Any]:
+        response = await world.client.get(
+            f"{BOOKINGS}/quote",
+            params={"offering_id": str(offering.offering_id), "resident_id": resident["id"]},
+            headers=operator,
+        )
+        assert response.status_code == 200, response.text
+        result: dict[str, Any] = response.json()
+        return result
+
+    first = await quote(elder)
+    assert (first["resident_price_fen"], first["subsidy_fen"], first["funded"], first["quota_left"]) == (
+        500,
+        2500,
+        True,
+        1,
+    )
+    assert first["funded_contract_id"] == str(contract.contract_id)
+    assert (await quote(elder))["quota_left"] == 1, "quoting draws nothing"
+    booking = (await world.book(offering, elder, world.at(world.tomorrow(), 9))).json()
+    assert booking["price_fen"] == first["resident_price_fen"]
+    # The quota is used up: the next caller is quoted (and would pay) the offering's own price.
+    after = await quote(other)
+    assert (after["resident_price_fen"], after["subsidy_fen"], after["funded"]) == (3000, 0, False)
+
+
+async def test_a_quote_is_only_for_a_known_resident_and_offering(world: Any) -> None:
+    offering = await world.offering(price_fen=3000)
+    resident = await world.resident()
+    operator = world.keys.headers("operator")
+    unknown = "00000000-0000-4000-8000-000000000000"
+    for params, code in (
+        ({"offering_id": unknown, "resident_id": resident["id"]}, "offering_not_found"),
+        ({"offering_id": str(offering.offering_id), "resident_id": unknown}, "resident_not_found"),
+    ):
+        response = await world.client.get(f"{BOOKINGS}/quote", params=params, headers=operator)
+        assert (response.status_code, response.json()["code"]) == (404, code)
+    missing = await world.client.get(
+        f"{BOOKINGS}/quote", params={"offering_id": str(offering.offering_id)}, headers=operator
+    )
+    assert (missing.status_code, missing.json()["code"]) == (422, "resident_required")
+    official = await world.client.get(
+        f"{BOOKINGS}/quote",
+        params={"offering_id": str(offering.offering_id), "resident_id": resident["id"]},
+        headers=world.keys.headers("official"),
+    )
+    assert official.status_code == 403

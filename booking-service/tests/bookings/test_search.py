@@ -1,6 +1,6 @@
 """Operators search bookings by resident phone, provider, status and date; filters never widen what one sees."""
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 BOOKINGS = "/api/v1/bookings"
@@ -110,9 +110,23 @@ async def test_malformed_search_filters_are_422(world: Any) -> None:
         ({"phone": "10000000000000"}, "invalid_phone"),
         ({"date": day1, "from": day1}, "date_and_range"),
         ({"from": day2, "to": day1}, "invalid_range"),
+        ({"created_from": "2026-11-26T09:00"}, None),  # no time zone: ambiguous
+        ({"created_before": "today"}, None),
     ):
         response = await world.client.get(BOOKINGS, params=params, headers=operator)
         assert response.status_code == 422, params
         assert response.headers["content-type"].startswith("application/problem+json")
         if code is not None:
             assert response.json()["code"] == code, params
+
+
+async def test_the_shift_queue_lists_bookings_made_in_a_window(world: Any) -> None:
+    before = datetime.now(UTC) - timedelta(seconds=1)
+    s = await scene(world)
+    after = datetime.now(UTC) + timedelta(seconds=1)
+    operator = world.keys.headers("operator")
+    made = {s["wang_meal"], s["wang_bath"], s["li_meal"]}
+    assert await ids(world, operator, created_from=before.isoformat()) == made
+    assert await ids(world, operator, created_from=after.isoformat()) == set()
+    assert await ids(world, operator, created_before=before.isoformat()) == set()
+    assert await ids(world, operator, created_from=before.isoformat(), created_before=after.isoformat()) == made
