@@ -15,6 +15,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m gateway", description="Run the Linli gateway.")
     parser.add_argument("--host", help="interface to listen on (default: LINLI_HOST or 127.0.0.1)")
     parser.add_argument("--port", type=int, help="port to listen on (default: LINLI_PORT or 8100)")
+    parser.add_argument("--workers", type=int, help="server processes (default: LINLI_WORKERS or 1)")
     parser.add_argument(
         "--no-migrate", action="store_true", help="do not apply migrations first (a deploy job applies them)"
     )
@@ -22,8 +23,15 @@ def main(argv: list[str] | None = None) -> None:
     settings = GatewaySettings()
     if not args.no_migrate:
         migrations.upgrade(SERVICE_DIR, settings.database_url)
+    workers = args.workers or settings.workers
+    # uvloop and httptools (uvicorn[standard]): measured fastest here, see docs/gateway-benchmark.md. Several
+    # workers each build the app from the same environment.
     uvicorn.run(
-        create_app(settings),
+        "gateway.app:create_app" if workers > 1 else create_app(settings),
+        factory=workers > 1,
+        workers=workers,
+        loop="uvloop",
+        http="httptools",
         host=args.host or settings.host,
         port=args.port or settings.port,
         log_config=None,

@@ -12,28 +12,45 @@ from pathlib import Path
 from asgi_correlation_id import CorrelationIdMiddleware
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from gateway import health, openapi
+from gateway import console, health, openapi
 from gateway.accounts.endpoints import router as accounts_router
 from gateway.apikeys.endpoints import router as api_keys_router
 from gateway.apikeys.exchange import ApiKeyExchange
 from gateway.auth import keys, rotation
 from gateway.auth.endpoints import router as auth_router
 from gateway.auth.verifier import GatewayTokenVerifier
-from gateway.breaker import CircuitBreakers
 from gateway.config import GatewaySettings
+from gateway.home.endpoints import router as home_router
 from gateway.middleware import BodyLimitMiddleware, RequestLogMiddleware, SecurityHeadersMiddleware
 from gateway.models import load_models
 from gateway.proxy import Proxy
 from gateway.ratelimit import EdgeLimiter
 from gateway.residents.endpoints import router as residents_router
 from gateway.residents.sms import FakeSmsSender
+from gateway.routes import GATEWAY, owner_of
 from gateway.upstreams import Upstreams
 from service_kit.db import create_engine, create_sessionmaker
 from service_kit.errors import install_error_handlers
 from service_kit.logging import configure_logging
 
 SERVICE_DIR = Path(__file__).resolve().parent.parent
+
+
+class ForwardOwnedPaths:
+    """Innermost middleware: hands a path the route table gives to a service to the proxy at once. No gateway
+    route lies under a service's prefix, so this is what the router would do, minus matching every route."""
+
+    def __init__(self, app: ASGIApp, proxy: ASGIApp) -> None:
+        self.app = app
+        self.proxy = proxy
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and owner_of(scope["path"]) not in (None, GATEWAY):
+            await self.proxy(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
 
 
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:
@@ -60,7 +77,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         app.state.upstreams = upstreams
         app.state.sms_sender = FakeSmsSender()
         app.state.limiter = EdgeLimiter(settings)
-        app.state.breakers = CircuitBreakers(settings.circuit_failure_threshold, settings.circuit_open_seconds)
+        app.state.breakers = upstreams.breakers
         app.state.openapi = openapi.OpenAPIAggregator(app, upstreams, settings.openapi_cache_seconds)
         reloading = asyncio.create_task(rotation.reload_forever(app, settings), name="signing-key-reload")
         try:
@@ -88,8 +105,12 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(api_keys_router)
     app.include_router(health.router)
     app.include_router(openapi.router)
+    app.include_router(home_router)
+    app.include_router(console.router)
     # Whatever no gateway route matches (a path, not a method) is forwarded to the service owning it.
     app.router.default = Proxy()
+    # A path a service owns goes straight there, without first trying every gateway route (docs/gateway-benchmark.md).
+    app.add_middleware(ForwardOwnedPaths, proxy=app.router.default)
 
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     if settings.cors_allow_origins:

@@ -1,6 +1,7 @@
 from datetime import timedelta
 from pathlib import Path
 from typing import ClassVar, Literal
+from urllib.parse import urlsplit
 
 import limits
 from pydantic import Field, field_validator
@@ -12,7 +13,8 @@ MIB = 1024 * 1024
 
 
 class GatewaySettings(ServiceSettings):
-    """The gateway's settings. Upstream URLs are read from ``LINLI_GATEWAY_<SERVICE>_URL``."""
+    """The gateway's settings. Upstream URLs are read from ``LINLI_GATEWAY_<SERVICE>_URL``: one base URL, or
+    several separated by commas (the service's replicas, balanced round-robin)."""
 
     model_config = SettingsConfigDict(env_prefix="LINLI_", extra="ignore", validate_by_name=True)
 
@@ -20,6 +22,9 @@ class GatewaySettings(ServiceSettings):
 
     host: str = "127.0.0.1"
     port: int = 8100
+    # Server processes of one replica (``python -m gateway``); one is fastest on a small machine whose other cores
+    # run the services (docs/gateway-benchmark.md). Scale out with replicas first.
+    workers: int = Field(1, ge=1, le=64)
 
     registry_url: str = Field("http://127.0.0.1:8101", validation_alias="LINLI_GATEWAY_REGISTRY_URL")
     booking_url: str = Field("http://127.0.0.1:8102", validation_alias="LINLI_GATEWAY_BOOKING_URL")
@@ -47,12 +52,14 @@ class GatewaySettings(ServiceSettings):
     sms_sender: Literal["fake"] = "fake"
 
     max_body_bytes: int = Field(MIB, ge=1)
+    # The default wait for a service's answer; known slow routes wait longer (gateway/routes.py SLOW_ROUTES).
     upstream_timeout_seconds: float = Field(10.0, gt=0)
     upstream_connect_timeout_seconds: float = Field(2.0, gt=0)
     # Below uvicorn's 5 s keep-alive, so a pooled connection is never reused just as the service closes it.
     upstream_keepalive_seconds: float = Field(3.0, gt=0)
     upstream_max_connections: int = Field(200, ge=1)
-    # After this many consecutive failures to reach a service, answer 503 at once for circuit_open_seconds.
+    # After this many consecutive failures to reach a replica, skip it for circuit_open_seconds (503 at once
+    # when every replica of the service is skipped).
     circuit_failure_threshold: int = Field(5, ge=1)
     circuit_open_seconds: float = Field(10.0, gt=0)
 
@@ -66,6 +73,8 @@ class GatewaySettings(ServiceSettings):
     cors_allow_origins: list[str] = Field(default_factory=list)
 
     health_timeout_seconds: float = Field(2.0, gt=0)
+    # Each part of the mobile app's home screen (GET /api/v1/home) waits this long for its service at most.
+    home_part_timeout_seconds: float = Field(1.5, gt=0, le=10)
     openapi_cache_seconds: float = Field(5.0, ge=0)
 
     @field_validator("rate_limit_principal", "rate_limit_api_key", "rate_limit_anonymous", "rate_limit_sign_in")
@@ -74,15 +83,25 @@ class GatewaySettings(ServiceSettings):
         limits.parse(value)  # "10/minute", "100 per hour"…; raises ValueError otherwise
         return value
 
-    def upstream_urls(self) -> dict[str, str]:
-        """Base URL of each service the gateway forwards to, by the names used in the route table."""
+    @field_validator("registry_url", "booking_url", "procurement_url", "feedback_url")
+    @classmethod
+    def _base_urls(cls, value: str) -> str:
+        urls = list(dict.fromkeys(url.strip().rstrip("/") for url in value.split(",")))
+        for url in urls:
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.netloc:
+                raise ValueError(f"not an http(s) base URL: {url!r} (several replicas: comma-separated)")
+        return ",".join(urls)
+
+    def upstream_urls(self) -> dict[str, tuple[str, ...]]:
+        """Base URLs of each service's replicas, by the names used in the route table."""
         urls = {
             "registry": self.registry_url,
             "booking": self.booking_url,
             "procurement": self.procurement_url,
             "feedback": self.feedback_url,
         }
-        return {name: url.rstrip("/") for name, url in urls.items()}
+        return {name: tuple(value.split(",")) for name, value in urls.items()}
 
     @property
     def retired_key_lifetime(self) -> timedelta:

@@ -2,12 +2,13 @@
 
 Method, path, query, body and end-to-end headers go through unchanged; hop-by-hop headers are dropped;
 ``X-Forwarded-*`` and ``X-Request-ID`` are added. The response streams back as the service sends it.
-A bearer token is checked here too (services check it again), so a bad token is refused at the edge.
+A bearer token is checked here too (services check it again), so a bad token is refused at the edge, and the
+role × route policy (gateway/policy.py) is enforced before anything is forwarded.
+Which replica of the service answers, and what happens when one fails, is gateway/upstreams.py's business.
 """
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 
 import aiohttp
@@ -17,15 +18,12 @@ from multidict import CIMultiDict
 from starlette.requests import Request
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocketClose
-from yarl import URL
 
 from gateway import policy
 from gateway.apikeys.exchange import ApiKeyExchange
-from gateway.breaker import CircuitBreakers
 from gateway.config import GatewaySettings
-from gateway.errors import RETRY_AFTER_SECONDS, BadGateway, UpstreamTimeout, UpstreamUnavailable
 from gateway.ratelimit import EdgeLimiter, client_ip
-from gateway.routes import GATEWAY, owner_of
+from gateway.routes import GATEWAY, owner_of, timeout_for
 from gateway.upstreams import Upstreams
 from service_kit.auth import TokenVerifier
 from service_kit.errors import LinliError, NotFound, Unauthorized, problem_response
@@ -51,10 +49,6 @@ _REPLACED_REQUEST_HEADERS = frozenset(
 )
 # Set by the gateway's own server and middleware (the request id is the same one): never twice in a response.
 _REPLACED_RESPONSE_HEADERS = frozenset({"x-request-id", "date", "server"})
-# The connection failed before any answer (refused, connect timeout, closed by the service).
-CONNECTION_FAILURES = (aiohttp.ConnectionTimeoutError, aiohttp.ClientConnectorError, aiohttp.ServerDisconnectedError)
-# Methods retried once when the connection to the service fails; never a write.
-RETRIED_METHODS = frozenset({"GET", "HEAD"})
 CHUNK_BYTES = 64 * 1024
 
 
@@ -129,12 +123,13 @@ class Proxy:
         api_key = _api_key(request)
         token = _bearer_token(request)
         limiter: EdgeLimiter = request.app.state.limiter
+        method, path = request.method, request.url.path
         if api_key is not None:
             # A provider's system: its key becomes a short-lived token, and the key never leaves the edge.
             exchange: ApiKeyExchange = request.app.state.api_keys
             exchanged = await exchange.exchange(api_key, request.app.state.keyring.current)
             await limiter.check(limiter.api_key, "api-key", str(exchanged.key_id))
-            policy.check_api_key(request.method, request.url.path, exchanged.scopes)
+            policy.authorize(method, path, None, key_scopes=exchanged.scopes)
             headers.popall("X-API-Key", None)
             headers["Authorization"] = f"Bearer {exchanged.token}"
         elif token is not None:
@@ -143,67 +138,21 @@ class Proxy:
             verifier: TokenVerifier = request.app.state.token_verifier
             principal = await verifier.verify(token)
             await limiter.check(limiter.principal, "principal", principal.subject)
+            policy.authorize(method, path, principal)
         else:
             await limiter.check(limiter.anonymous, "ip", client_ip(request))
+            policy.authorize(method, path, None)
         upstreams: Upstreams = request.app.state.upstreams
         raw_path = request.scope.get("raw_path") or request.url.path.encode()
-        target = upstreams.urls[upstream] + raw_path.split(b"?", 1)[0].decode("latin-1")
+        target = raw_path.split(b"?", 1)[0].decode("latin-1")
         if query := request.scope.get("query_string", b""):
             target += "?" + query.decode("latin-1")
-        breakers: CircuitBreakers = request.app.state.breakers
-        breakers.before(upstream)
-        try:
-            response = await self._send(
-                upstream,
-                upstreams.session,
-                request.app.state.settings,
-                method=request.method,
-                url=URL(target, encoded=True),
-                headers=headers,
-                body=await request.body(),
-            )
-        except LinliError:
-            breakers.failed(upstream)
-            raise
-        except BaseException:
-            breakers.abandoned(upstream)
-            raise
-        breakers.succeeded(upstream)
+        settings: GatewaySettings = request.app.state.settings
+        timeout = timeout_for(request.url.path, settings.upstream_timeout_seconds)
+        response = await upstreams.request(
+            upstream, request.method, target, headers=headers, body=await request.body(), timeout=timeout
+        )
         return upstream, response
-
-    async def _send(
-        self,
-        upstream: str,
-        session: aiohttp.ClientSession,
-        settings: GatewaySettings,
-        *,
-        method: str,
-        url: URL,
-        headers: CIMultiDict[str],
-        body: bytes,
-    ) -> aiohttp.ClientResponse:
-        attempts = 2 if method in RETRIED_METHODS else 1
-        for attempt in range(1, attempts + 1):
-            try:
-                async with asyncio.timeout(settings.upstream_timeout_seconds):
-                    return await session.request(method, url, headers=headers, data=body or None, allow_redirects=False)
-            except CONNECTION_FAILURES as exc:
-                log.warning("service connection failed", upstream=upstream, attempt=attempt, error=repr(exc))
-                if attempt < attempts:
-                    continue
-                if isinstance(exc, aiohttp.ServerDisconnectedError):
-                    raise BadGateway(f"The {upstream} service closed the connection without answering.") from exc
-                raise UpstreamUnavailable(
-                    f"The {upstream} service cannot be reached.", retry_after=RETRY_AFTER_SECONDS
-                ) from exc
-            except TimeoutError as exc:
-                raise UpstreamTimeout(
-                    f"The {upstream} service did not answer within {settings.upstream_timeout_seconds:g} s."
-                ) from exc
-            except aiohttp.ClientError as exc:
-                log.warning("service answered badly", upstream=upstream, error=repr(exc))
-                raise BadGateway(f"The {upstream} service answered badly.") from exc
-        raise AssertionError("unreachable: the last attempt returns or raises")
 
     async def _stream_back(self, upstream: str, response: aiohttp.ClientResponse, send: Send) -> None:
         try:

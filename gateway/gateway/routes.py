@@ -1,10 +1,18 @@
-"""Who owns which path: the gateway's one route table (docs/vertical-slice.md).
+"""Who owns which path: the gateway's one route table (docs/vertical-slice.md), and how long the gateway
+waits for each route's answer.
 
 A prefix matches a whole path segment: ``/api/v1/bookings`` owns ``/api/v1/bookings`` and
 ``/api/v1/bookings/…``, never ``/api/v1/bookingsx``. The longest matching prefix wins.
+
+Path patterns (the slow routes here, the role × route policy in gateway/policy.py) are written like the
+services' OpenAPI paths: ``{booking_id}`` or ``*`` stands for one path segment, ``**`` for any number of
+segments (none included): ``/open-data/**`` is ``/open-data`` and everything under it.
 """
 
 from __future__ import annotations
+
+import re
+from functools import lru_cache
 
 GATEWAY = "gateway"
 UPSTREAMS = ("registry", "booking", "procurement", "feedback")
@@ -15,6 +23,8 @@ ROUTE_TABLE: dict[str, str] = {
     "/.well-known": GATEWAY,
     "/api/v1/accounts": GATEWAY,
     "/api/v1/api-keys": GATEWAY,
+    "/api/v1/home": GATEWAY,
+    "/console": GATEWAY,  # the call-center console's page (gateway/console)
     # Provider registry.
     "/api/v1/organizations": "registry",
     "/api/v1/offerings": "registry",
@@ -44,6 +54,7 @@ ROUTE_TABLE: dict[str, str] = {
     "/api/v1/need-pool": "procurement",
     "/api/v1/review-assignments": "procurement",
     "/api/v1/audit-trail": "procurement",
+    "/api/v1/sanctions": "procurement",
     "/open-data/ocds": "procurement",
     # Operations (dead letters), one prefix per service.
     **{f"/api/v1/ops/{name}": name for name in UPSTREAMS},
@@ -58,3 +69,45 @@ def owner_of(path: str) -> str | None:
         if path == prefix or path.startswith(prefix + "/"):
             return owner
     return None
+
+
+# ------------------------------------------------------------------ path patterns
+
+
+@lru_cache(maxsize=1024)
+def _compiled(pattern: str) -> re.Pattern[str]:
+    parts = []
+    for segment in pattern.strip("/").split("/"):
+        if segment == "**":
+            parts.append("(?:/[^/]+)*")
+        elif segment == "*" or (segment.startswith("{") and segment.endswith("}")):
+            parts.append("/[^/]+")
+        elif segment:
+            parts.append("/" + re.escape(segment))
+    return re.compile("".join(parts) + "/?" if parts else "/")
+
+
+def matches(pattern: str, path: str) -> bool:
+    """Whether ``path`` (no query) matches ``pattern``; a trailing slash is ignored."""
+    return _compiled(pattern).fullmatch(path) is not None
+
+
+# ------------------------------------------------------------------ how long to wait for an answer
+
+# Routes known to take longer than the default upstream timeout (LINLI_UPSTREAM_TIMEOUT_SECONDS), in seconds.
+# A route waits for the longer of the two. A timeout is answered 504 ``upstream_timeout``.
+SLOW_ROUTES: tuple[tuple[str, float], ...] = (
+    ("/api/v1/circle/coverage", 60.0),  # every community × category, officials' planning view
+    ("/api/v1/circle/gaps", 60.0),
+    ("/open-data/**", 60.0),  # HSDS and OCDS publications, built on request
+    ("/api/v1/**/export", 120.0),  # spreadsheet exports (CSV/XLSX) of lists
+    ("/api/v1/**/exports/**", 120.0),
+)
+
+
+def timeout_for(path: str, default: float) -> float:
+    """Seconds to wait for the answer of the service owning ``path``."""
+    for pattern, seconds in SLOW_ROUTES:
+        if matches(pattern, path):
+            return max(seconds, default)
+    return default

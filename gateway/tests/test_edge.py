@@ -145,7 +145,7 @@ async def test_the_circuit_opens_and_a_probe_closes_it(
         assert response.headers["retry-after"] == "1"
         assert time.perf_counter() - started < 0.2  # answered at once, the service is not asked
         # Other services are not affected.
-        assert (await client.get("/api/v1/bookings")).status_code == 200
+        assert (await client.get("/api/v1/availability")).status_code == 200
 
         await services["feedback"].start()
         await asyncio.sleep(0.6)

@@ -1,6 +1,6 @@
 import pytest
 
-from gateway.routes import GATEWAY, ROUTE_TABLE, UPSTREAMS, owner_of
+from gateway.routes import GATEWAY, ROUTE_TABLE, UPSTREAMS, matches, owner_of, timeout_for
 
 
 @pytest.mark.parametrize(
@@ -39,3 +39,31 @@ def test_every_service_owns_its_operations_prefix() -> None:
     assert {owner for owner in ROUTE_TABLE.values()} == {GATEWAY, *UPSTREAMS}
     for name in UPSTREAMS:
         assert ROUTE_TABLE[f"/api/v1/ops/{name}"] == name
+
+
+@pytest.mark.parametrize(
+    ("pattern", "path", "matched"),
+    [
+        ("/api/v1/bookings/{booking_id}/confirm", "/api/v1/bookings/7d0c/confirm", True),
+        ("/api/v1/bookings/{booking_id}/confirm", "/api/v1/bookings/7d0c/x/confirm", False),
+        ("/api/v1/bookings/{booking_id}", "/api/v1/bookings/", False),
+        ("/api/v1/bookings", "/api/v1/bookings/", True),  # a trailing slash is the same route
+        ("/open-data/**", "/open-data", True),
+        ("/open-data/**", "/open-data/ocds/records/ocds-1", True),
+        ("/open-data/**", "/open-datax", False),
+        ("/api/v1/**/export", "/api/v1/contracts/k-1/export", True),
+        ("/api/v1/**/export", "/api/v1/contracts/k-1/exporter", False),
+        ("/api/v1/ops/*/dead-letters", "/api/v1/ops/booking/dead-letters", True),
+    ],
+)
+def test_path_patterns(pattern: str, path: str, matched: bool) -> None:
+    assert matches(pattern, path) is matched
+
+
+def test_known_slow_routes_get_their_longer_timeout() -> None:
+    assert timeout_for("/api/v1/circle/coverage", 10.0) == 60.0
+    assert timeout_for("/open-data/hsds/services", 10.0) == 60.0
+    assert timeout_for("/api/v1/residents/r-1/export", 10.0) == 120.0
+    assert timeout_for("/api/v1/bookings", 10.0) == 10.0
+    # A default set longer than a table entry wins.
+    assert timeout_for("/api/v1/circle/coverage", 90.0) == 90.0

@@ -7,13 +7,16 @@ import json
 import time
 import uuid
 from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated, Any
 
 import httpx
 import jwt
 from fastapi import Depends, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from service_kit.errors import DependencyUnavailable, Forbidden, Unauthorized
 from service_kit.settings import ServiceSettings
@@ -51,77 +54,259 @@ class Principal(BaseModel):
     def is_staff(self) -> bool:
         return self.has_any(Role.operator, Role.official, Role.admin)
 
+    def system_of(self, provider_id: uuid.UUID | None, *scopes: str) -> bool:
+        """A provider's own system (an API key the gateway exchanged for this token) holding one of ``scopes``."""
+        return (
+            self.has_any(Role.provider_system)
+            and provider_id is not None
+            and self.provider_id == provider_id
+            and bool(self.scopes.intersection(scopes))
+        )
+
+
+# Asymmetric signatures only: a shared-secret (HS*) or unsigned token is never accepted from any issuer.
+ASYMMETRIC_ALGORITHMS = frozenset(
+    {"EdDSA", "ES256", "ES384", "ES512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512"}
+)
+
+
+class TrustedIssuer(BaseModel):
+    """An issuer whose tokens are accepted, where its keys are, and how its claims map onto a Principal.
+
+    Claim names may be dotted paths into nested objects (``realm_access.roles``); a claim name that exists as
+    is (``https://linli.example/roles``) wins over the path. ``role_map`` names the provider's roles that count
+    and the Linli role each becomes (``{"linli-operator": "operator"}``): with a map, a role it does not name is
+    ignored, even one spelled like a Linli role (a provider's own ``admin`` is not Linli's); without one, the
+    provider's role names are Linli's. Names that are no Linli role are ignored."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    issuer: str = Field(min_length=1)
+    audience: str = "linli"
+    jwks_url: str = ""
+    jwks_file: Path | None = None
+    algorithms: tuple[str, ...] = ("RS256", "ES256", "EdDSA")
+    subject_claim: str = "sub"
+    roles_claim: str = "roles"
+    role_map: dict[str, str] = Field(default_factory=dict)
+    provider_id_claim: str = "provider_id"
+    resident_id_claim: str = "resident_id"
+    name_claim: str = "name"
+    scope_claim: str = "scope"
+
+    @field_validator("algorithms")
+    @classmethod
+    def _asymmetric(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value or not set(value) <= ASYMMETRIC_ALGORITHMS:
+            raise ValueError(f"algorithms must be among {sorted(ASYMMETRIC_ALGORITHMS)}")
+        return value
+
+    @model_validator(mode="after")
+    def _has_keys(self) -> TrustedIssuer:
+        if not self.jwks_url and self.jwks_file is None:
+            raise ValueError(f"the issuer {self.issuer!r} needs a jwks_url or a jwks_file")
+        return self
+
+    def claim(self, claims: dict[str, Any], name: str) -> Any:
+        if name in claims:
+            return claims[name]
+        value: Any = claims
+        for part in name.split("."):
+            if not isinstance(value, dict):
+                return None
+            value = value.get(part)
+        return value
+
+
+_LINLI_CLAIMS = TrustedIssuer.model_construct(issuer="linli-gateway")
+
+
+class OidcSettings(BaseSettings):
+    """External OpenID Connect issuers (a district SSO, say) trusted beside the gateway's own, or instead of it.
+
+    ``LINLI_OIDC_ISSUERS`` is a JSON list of :class:`TrustedIssuer`; ``LINLI_OIDC_TRUST_BUILTIN=false`` stops
+    trusting the gateway's tokens (every caller then signs in at the external provider)."""
+
+    model_config = SettingsConfigDict(env_prefix="LINLI_OIDC_", extra="ignore")
+
+    issuers: list[TrustedIssuer] = Field(default_factory=list)
+    trust_builtin: bool = True
+
+
+@dataclass
+class _IssuerKeys:
+    trusted: TrustedIssuer
+    keys: dict[str, Any] = field(default_factory=dict)
+    fetched_at: float = 0.0
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
 
 class TokenVerifier:
-    """Verifies EdDSA/ES256 JWTs against a JWKS (from the gateway's URL or a file), refreshed on unknown ``kid``."""
+    """Verifies JWTs from every trusted issuer: the gateway's own (EdDSA/ES256, keys from ``jwks_url`` or
+    ``jwks_file``) and the external ones of :class:`OidcSettings`.
 
-    algorithms = ("EdDSA", "ES256")
+    Keys are cached per issuer and fetched again only when a token names an unknown ``kid`` (at most every
+    ``min_refresh_interval`` seconds). A verified token is remembered until it expires, so a caller's next
+    requests cost a dictionary lookup; the memory is emptied whenever an issuer's keys change."""
+
     min_refresh_interval = 5.0
+    max_remembered_tokens = 10_000
 
-    def __init__(self, settings: ServiceSettings) -> None:
+    def __init__(self, settings: ServiceSettings, oidc: OidcSettings | None = None) -> None:
         self.settings = settings
-        self._keys: dict[str, Any] = {}
-        self._fetched_at = 0.0
-        self._lock = asyncio.Lock()
+        oidc = oidc if oidc is not None else OidcSettings()
+        # The gateway's own: its claims are Linli's names; its keys may also come only through load_jwks.
+        self.builtin = TrustedIssuer.model_construct(
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+            jwks_url=settings.jwks_url,
+            jwks_file=settings.jwks_file,
+            algorithms=("EdDSA", "ES256"),
+        )
+        self._issuers: dict[str, _IssuerKeys] = {}
+        if oidc.trust_builtin:
+            self._issuers[self.builtin.issuer] = _IssuerKeys(self.builtin)
+        for trusted in oidc.issuers:
+            self._issuers[trusted.issuer] = _IssuerKeys(trusted)
+        self._verified: dict[str, tuple[Principal, float]] = {}
 
-    def load_jwks(self, document: dict[str, Any]) -> None:
+    @property
+    def trusted_issuers(self) -> tuple[str, ...]:
+        return tuple(self._issuers)
+
+    @property
+    def _fetched_at(self) -> float:
+        """When the built-in issuer's keys were last fetched (``time.monotonic()``); tests age it."""
+        entry = self._issuers.get(self.builtin.issuer)
+        return entry.fetched_at if entry else 0.0
+
+    @_fetched_at.setter
+    def _fetched_at(self, value: float) -> None:
+        if entry := self._issuers.get(self.builtin.issuer):
+            entry.fetched_at = value
+
+    @staticmethod
+    def _parse_jwks(document: dict[str, Any]) -> dict[str, Any]:
         keys: dict[str, Any] = {}
         for jwk in document.get("keys", []):
-            keys[jwk.get("kid", "")] = jwt.PyJWK.from_dict(jwk).key
-        self._keys = keys
+            if not isinstance(jwk, dict) or jwk.get("use", "sig") != "sig":
+                continue
+            try:
+                keys[str(jwk.get("kid", ""))] = jwt.PyJWK.from_dict(jwk).key
+            except jwt.PyJWTError:
+                continue  # a key type this verifier cannot use; the issuer's other keys still count
+        return keys
 
-    async def _refresh(self) -> None:
-        async with self._lock:
-            if time.monotonic() - self._fetched_at < self.min_refresh_interval and self._keys:
+    def load_jwks(self, document: dict[str, Any]) -> None:
+        """Trust these keys for the built-in issuer (the gateway's)."""
+        self.load_issuer_jwks(self.builtin.issuer, document)
+
+    def load_issuer_jwks(self, issuer: str, document: dict[str, Any]) -> None:
+        entry = self._issuers.get(issuer)
+        if entry is None:
+            return
+        entry.keys = self._parse_jwks(document)
+        self._verified.clear()  # a withdrawn key must stop its tokens at once
+
+    async def _fetch(self, trusted: TrustedIssuer) -> dict[str, Any]:
+        if trusted.jwks_file is not None:
+            document = json.loads(await asyncio.to_thread(trusted.jwks_file.read_text))
+        else:
+            try:
+                async with httpx.AsyncClient(timeout=5.0) as client:
+                    response = await client.get(trusted.jwks_url)
+                    response.raise_for_status()
+                    document = response.json()
+            except (httpx.HTTPError, ValueError) as exc:
+                raise DependencyUnavailable("The token issuer's keys cannot be fetched.") from exc
+        if not isinstance(document, dict):
+            raise DependencyUnavailable("The token issuer's keys are not a JWKS document.")
+        return document
+
+    async def _refresh(self, entry: _IssuerKeys) -> None:
+        async with entry.lock:
+            if time.monotonic() - entry.fetched_at < self.min_refresh_interval and entry.keys:
                 return
-            if self.settings.jwks_file is not None:
-                self.load_jwks(json.loads(self.settings.jwks_file.read_text()))
-            elif self.settings.jwks_url:
-                try:
-                    async with httpx.AsyncClient(timeout=5.0) as client:
-                        response = await client.get(self.settings.jwks_url)
-                        response.raise_for_status()
-                except httpx.HTTPError as exc:
-                    raise DependencyUnavailable("The token issuer's keys cannot be fetched.") from exc
-                self.load_jwks(response.json())
-            self._fetched_at = time.monotonic()
+            if not entry.trusted.jwks_url and entry.trusted.jwks_file is None:
+                return  # keys come only through load_jwks (the gateway's own)
+            document = await self._fetch(entry.trusted)
+            if entry.trusted is self.builtin:
+                self.load_jwks(document)  # subclasses add keys of their own here
+            else:
+                self.load_issuer_jwks(entry.trusted.issuer, document)
+            entry.fetched_at = time.monotonic()
+
+    def _remember(self, token: str, principal: Principal, expires_at: float) -> None:
+        if len(self._verified) >= self.max_remembered_tokens:
+            now = time.time()
+            self._verified = {t: v for t, v in self._verified.items() if v[1] > now}
+            if len(self._verified) >= self.max_remembered_tokens:
+                self._verified.clear()
+        self._verified[token] = (principal, expires_at)
 
     async def verify(self, token: str) -> Principal:
+        remembered = self._verified.get(token)
+        if remembered is not None:
+            if time.time() < remembered[1]:
+                return remembered[0]
+            del self._verified[token]
         try:
             header = jwt.get_unverified_header(token)
+            unverified = jwt.decode(token, options={"verify_signature": False})
         except jwt.PyJWTError as exc:
             raise Unauthorized("The bearer token is malformed.", code="invalid_token") from exc
-        kid = header.get("kid", "")
-        if kid not in self._keys:
-            await self._refresh()
-        key = self._keys.get(kid)
+        entry = self._issuers.get(str(unverified.get("iss", "")))
+        if entry is None:
+            raise Unauthorized("The token's issuer is not trusted here.", code="invalid_token")
+        trusted = entry.trusted
+        kid = str(header.get("kid", ""))
+        if kid not in entry.keys:
+            await self._refresh(entry)
+        key = entry.keys.get(kid)
+        if key is None and not header.get("kid") and len(entry.keys) == 1:
+            key = next(iter(entry.keys.values()))  # an issuer with one key may leave ``kid`` out
         if key is None:
             raise Unauthorized("The token was signed by an unknown key.", code="invalid_token")
         try:
             claims = jwt.decode(
                 token,
                 key=key,
-                algorithms=list(self.algorithms),
-                audience=self.settings.jwt_audience,
-                issuer=self.settings.jwt_issuer,
-                options={"require": ["exp", "iat", "sub"]},
+                algorithms=list(trusted.algorithms),
+                audience=trusted.audience,
+                issuer=trusted.issuer,
+                options={"require": ["exp", "iat", "sub"] if trusted is self.builtin else ["exp", "iss", "aud"]},
             )
         except jwt.ExpiredSignatureError as exc:
             raise Unauthorized("The token has expired.", code="token_expired") from exc
         except jwt.PyJWTError as exc:
             raise Unauthorized("The token is not valid.", code="invalid_token") from exc
-        return principal_from_claims(claims)
+        principal = principal_from_claims(claims, trusted)
+        self._remember(token, principal, float(claims["exp"]))
+        return principal
 
 
-def principal_from_claims(claims: dict[str, Any]) -> Principal:
+def _roles(value: Any, role_map: dict[str, str]) -> frozenset[Role]:
+    names = value.replace(",", " ").split() if isinstance(value, str) else value
+    if not isinstance(names, list | tuple):
+        return frozenset()
+    mapped = (role_map.get(str(name)) if role_map else str(name) for name in names)
+    return frozenset(Role(name) for name in mapped if name is not None and name in Role.__members__)
+
+
+def principal_from_claims(claims: dict[str, Any], issuer: TrustedIssuer | None = None) -> Principal:
+    """The caller the claims describe, read through the issuer's claim mapping (the gateway's by default)."""
+    mapping = issuer or _LINLI_CLAIMS
+    subject = mapping.claim(claims, mapping.subject_claim)
+    if subject is None or str(subject) == "":
+        raise Unauthorized("The token names no subject.", code="invalid_token")
     try:
         return Principal(
-            subject=str(claims["sub"]),
-            roles=frozenset(Role(r) for r in claims.get("roles", []) if r in Role.__members__),
-            name=claims.get("name"),
-            provider_id=claims.get("provider_id"),
-            resident_id=claims.get("resident_id"),
-            scopes=frozenset(str(claims.get("scope", "")).split()),
+            subject=str(subject),
+            roles=_roles(mapping.claim(claims, mapping.roles_claim) or [], mapping.role_map),
+            name=mapping.claim(claims, mapping.name_claim),
+            provider_id=mapping.claim(claims, mapping.provider_id_claim),
+            resident_id=mapping.claim(claims, mapping.resident_id_claim),
+            scopes=frozenset(str(mapping.claim(claims, mapping.scope_claim) or "").split()),
         )
     except ValueError as exc:
         raise Unauthorized("The token's claims are not valid.", code="invalid_token") from exc

@@ -1,8 +1,10 @@
 """``make bench``: figures for the event backbone and the gateway, measured on this machine.
 
 Prints (1) the outbox → JetStream → inbox pipeline's throughput and end-to-end latency on SQLite, and (2) the
-gateway's added latency: the same GET through the gateway and straight to the service, p50/p99 and their ratio.
-Speed is reported, not asserted: the tests check correctness.
+gateway under load: the same GET of the registry straight, through nginx (Debian's, started here with its own
+config) and through the gateway (each server and worker count tried), at 32 connections from wrk (or a Python
+load generator when wrk is absent): req/s, p50, p99, the ratio to nginx, the added p50 and the CPU per request.
+Speed is reported, not asserted: the tests check correctness. ``--only gateway`` runs the second part alone.
 """
 
 from __future__ import annotations
@@ -10,14 +12,23 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
+import re
+import shutil
+import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import aiohttp
 import httpx
 from sqlalchemy import Column, MetaData, String, Table, insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -32,6 +43,7 @@ from service_kit.events.contracts import NeedSubmitted  # noqa: E402
 from service_kit.events.envelope import Envelope  # noqa: E402
 from service_kit.events.outbox import OutboxRelay, emit  # noqa: E402
 from service_kit.events.tables import kit_metadata  # noqa: E402
+from service_kit.migrations import upgrade  # noqa: E402
 from service_kit.settings import ServiceSettings  # noqa: E402
 from service_kit.testing import NatsServer, free_port  # noqa: E402
 
@@ -42,6 +54,9 @@ received = Table(
     Column("key", String(64), primary_key=True),
     Column("received_at", UTCDateTime(), nullable=False),
 )
+
+
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -116,8 +131,201 @@ async def bench_events(total: int, per_transaction: int, workdir: Path) -> None:
     )
 
 
-def bench_gateway(requests: int, workdir: Path) -> None:
-    from devstack import SERVICES, DevStack
+# ------------------------------------------------------------------ the gateway under load
+
+NGINX_CONF = """\
+daemon off;
+worker_processes {workers};
+pid {dir}/nginx.pid;
+error_log {dir}/error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    client_body_temp_path {dir}/body;
+    proxy_temp_path {dir}/proxy;
+    fastcgi_temp_path {dir}/fastcgi;
+    uwsgi_temp_path {dir}/uwsgi;
+    scgi_temp_path {dir}/scgi;
+    upstream linli_registry {{
+        server 127.0.0.1:{upstream_port};
+        keepalive 64;
+    }}
+    server {{
+        listen 127.0.0.1:{port};
+        location / {{
+            proxy_pass http://linli_registry;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Host $host;
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+        }}
+    }}
+}}
+"""
+
+# What the registry answers, the same for direct, nginx and gateway: a real query and a fixed cheap document.
+GATEWAY_PATHS = {
+    "/api/v1/categories": "registry's category tree, a query on SQLite",
+    "/open-data/hsds/": "registry's fixed HSDS 'about' document, no database",
+}
+
+# Gateway launches tried: (label, extra uvicorn arguments). uvicorn picks uvloop + httptools by itself when both are
+# installed ("auto"); the asyncio + h11 rows show what they are worth.
+GATEWAY_SERVERS = {
+    "uvicorn uvloop+httptools": ["--loop", "uvloop", "--http", "httptools"],
+    "uvicorn asyncio+h11": ["--loop", "asyncio", "--http", "h11"],
+}
+
+
+@dataclass
+class Load:
+    requests_per_second: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+    cpu_us: float = 0.0  # CPU time the serving process (and its workers) spent per request
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of ``pid`` and its descendants (uvicorn and nginx workers), from /proc."""
+    parents: dict[int, int] = {}
+    times: dict[int, float] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone meanwhile
+        proc = int(stat.parent.name)
+        parents[proc] = int(fields[1])
+        times[proc] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    tree, total = {pid}, 0.0
+    for proc in sorted(parents):  # children have larger pids here, started after their parent
+        if proc in tree or parents[proc] in tree:
+            tree.add(proc)
+            total += times.get(proc, 0.0)
+    return total
+
+
+_WRK_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+def _wrk_ms(text: str) -> float:
+    for unit in ("us", "ms", "s"):  # "us" and "ms" before "s"
+        if text.endswith(unit):
+            return float(text[: -len(unit)]) * _WRK_UNITS[unit]
+    raise ValueError(f"not a wrk duration: {text!r}")
+
+
+def load_with_wrk(url: str, headers: dict[str, str], connections: int, seconds: float) -> Load:
+    header_args = [arg for name, value in headers.items() for arg in ("-H", f"{name}: {value}")]
+    command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds:g}s", "--latency", *header_args, url]
+    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    p50 = _wrk_ms(re.search(r"\s50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    p99 = _wrk_ms(re.search(r"\s99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    errors = 0
+    if match := re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out):
+        errors += int(match.group(1))
+    if match := re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out):
+        errors += sum(int(n) for n in match.groups())
+    return Load(rps, p50, p99, errors)
+
+
+def load_with_python(url: str, headers: dict[str, str], connections: int, seconds: float) -> Load:
+    """The fallback when wrk is absent: aiohttp, one keep-alive connection per simulated client. It costs more CPU
+    than wrk, which the two cores share with the servers: its figures are lower bounds."""
+
+    async def run() -> Load:
+        latencies: list[float] = []
+        errors = 0
+        deadline = time.perf_counter() + seconds
+        connector = aiohttp.TCPConnector(limit=connections)
+        async with aiohttp.ClientSession(connector=connector, headers=headers) as session:
+
+            async def client() -> None:
+                nonlocal errors
+                while (t0 := time.perf_counter()) < deadline:
+                    async with session.get(url) as response:
+                        await response.read()
+                        if response.status >= 400:
+                            errors += 1
+                    latencies.append((time.perf_counter() - t0) * 1000)
+
+            started = time.perf_counter()
+            await asyncio.gather(*(client() for _ in range(connections)))
+            elapsed = time.perf_counter() - started
+        return Load(len(latencies) / elapsed, percentile(latencies, 0.5), percentile(latencies, 0.99), errors)
+
+    return asyncio.run(run())
+
+
+def drive(url: str, headers: dict[str, str], connections: int, seconds: float, pid: int | None = None) -> Load:
+    """Warm up for a second (connection pools, lazy imports), then measure; with ``pid``, also the CPU that
+    process spent per request, a figure the other processes of a busy machine disturb much less than req/s."""
+    generator = load_with_wrk if shutil.which("wrk") else load_with_python
+    generator(url, headers, connections, 1.0)
+    cpu_before = cpu_seconds(pid) if pid else 0.0
+    load = generator(url, headers, connections, seconds)
+    if pid:
+        load.cpu_us = (cpu_seconds(pid) - cpu_before) / max(1.0, load.requests_per_second * seconds) * 1e6
+    return load
+
+
+def wait_until_answering(url: str, process: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{process.args!r} exited with {process.returncode}")
+        try:
+            if httpx.get(url, timeout=1.0).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise TimeoutError(f"{url} does not answer after {timeout}s")
+
+
+@contextmanager
+def running(command: list[str], env: dict[str, str], ready_url: str, log: Path) -> Iterator[int]:
+    with log.open("ab") as out:
+        process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            wait_until_answering(ready_url, process)
+            yield process.pid
+        finally:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def nginx_command(workdir: Path, *, workers: int, port: int, upstream_port: int) -> list[str]:
+    folder = workdir / f"nginx-{workers}"
+    folder.mkdir(parents=True, exist_ok=True)
+    config = folder / "nginx.conf"
+    config.write_text(NGINX_CONF.format(workers=workers, dir=folder, port=port, upstream_port=upstream_port))
+    return [NGINX, "-p", str(folder), "-c", str(config), "-e", str(folder / "error.log")]
+
+
+def gateway_command(server_args: list[str], *, workers: int, port: int) -> list[str]:
+    return [
+        sys.executable, "-m", "uvicorn", "--factory", "gateway.app:create_app",
+        "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers), *server_args,
+        "--no-access-log", "--log-level", "warning", "--no-server-header",
+    ]  # fmt: skip
+
+
+def bench_gateway(
+    seconds: float, connections: int, workdir: Path, worker_counts: list[int], paths: dict[str, str], rounds: int
+) -> None:
+    """Direct to the registry, through nginx, through the gateway (each server and worker count): the same GET of
+    the same registry process, a valid bearer token on every request, ``connections`` at once.
+
+    Every proxy runs from the start (idle ones cost nothing) and the rounds take them in turn, so a load that
+    other processes put on the machine for a while spreads over all rows instead of spoiling one."""
+    from devstack import GATEWAY, SERVICES, DevStack
 
     stack = DevStack(
         var_dir=workdir / "stack",
@@ -126,33 +334,92 @@ def bench_gateway(requests: int, workdir: Path) -> None:
         service_ports={s.name: free_port() for s in SERVICES},
         extra_env={"LINLI_LOG_LEVEL": "WARNING"},
     )
-    stack.start()
+    logs = workdir / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
     try:
-        results = {}
-        for label, base in (
-            ("direct to registry", stack.service_url("registry")),
-            ("through gateway", stack.gateway_url),
-        ):
-            with httpx.Client(base_url=base) as client:
-                for _ in range(50):
-                    client.get("/api/v1/categories")
-                timings = []
-                for _ in range(requests):
-                    t0 = time.perf_counter()
-                    response = client.get("/api/v1/categories")
-                    timings.append((time.perf_counter() - t0) * 1000)
-                    response.raise_for_status()
-            results[label] = timings
-        print(f"gateway: {requests} sequential GET /api/v1/categories (keep-alive) after 50 warm-up requests")
-        for label, timings in results.items():
-            print(
-                f"  {label:20s} p50 {percentile(timings, 0.5):6.2f} ms  p99 {percentile(timings, 0.99):6.2f} ms  "
-                f"mean {statistics.mean(timings):6.2f} ms"
-            )
-        ratio = percentile(results["through gateway"], 0.5) / percentile(results["direct to registry"], 0.5)
-        print(f"  gateway/direct p50 ratio: {ratio:.2f}")
+        # Only what the figures need: NATS, the registry, and a gateway that signs the bench's caller in.
+        registry = next(service for service in SERVICES if service.name == "registry")
+        stack.allocate_ports()
+        for service in (registry, GATEWAY):
+            upgrade(ROOT / service.directory, stack.database_url(service.name))
+        stack.start_nats()
+        stack.start_service(registry, stack.service_ports["registry"])
+        stack.start_service(GATEWAY, stack.gateway_port)
+        for name, url in (("registry", stack.service_url("registry")), ("gateway", stack.gateway_url)):
+            wait_until_answering(f"{url}/readyz", stack.processes[name], timeout=120)
+        stack.bootstrap_accounts([{"username": "bench", "password": "bench-password-1", "roles": ["operator"]}])
+        signed_in = httpx.post(
+            f"{stack.gateway_url}/api/v1/auth/token", json={"username": "bench", "password": "bench-password-1"}
+        )
+        signed_in.raise_for_status()
+        headers = {"Authorization": f"Bearer {signed_in.json()['access_token']}"}
+        upstream_port = stack.service_ports["registry"]
+        # One caller is every request here: the per-principal limit would answer 429 within a second.
+        env = {**stack.env(), "LINLI_RATE_LIMIT_PRINCIPAL": "1000000/second"}
+        with ExitStack() as proxies:
+            targets = {"direct to registry": (f"http://127.0.0.1:{upstream_port}", stack.processes["registry"].pid)}
+            if Path(NGINX).exists():
+                for workers in worker_counts:
+                    port = free_port()
+                    command = nginx_command(workdir, workers=workers, port=port, upstream_port=upstream_port)
+                    pid = proxies.enter_context(
+                        running(command, env, f"http://127.0.0.1:{port}/readyz", logs / "nginx.log")
+                    )
+                    targets[f"nginx, {workers} worker(s)"] = (f"http://127.0.0.1:{port}", pid)
+            else:
+                print(f"  ({NGINX} not found: no nginx rows)")
+            for label, server_args in GATEWAY_SERVERS.items():
+                for workers in worker_counts:
+                    port = free_port()
+                    command = gateway_command(server_args, workers=workers, port=port)
+                    log = logs / "gateway.log"
+                    pid = proxies.enter_context(running(command, env, f"http://127.0.0.1:{port}/readyz", log))
+                    targets[f"gateway {label}, {workers} worker(s)"] = (f"http://127.0.0.1:{port}", pid)
+            generator = "wrk -t1" if shutil.which("wrk") else "Python (aiohttp) fallback — wrk not installed"
+            for path, what in paths.items():
+                print(
+                    f"gateway: GET {path} ({what}) with a bearer token, {connections} connections; {rounds} rounds "
+                    f"of {seconds:g} s per row after 1 s warm-up, medians; load from {generator}; "
+                    f"{os.cpu_count()} CPUs shared by all"
+                )
+                measured: dict[str, list[Load]] = {label: [] for label in targets}
+                for _ in range(rounds):
+                    for label, (base, pid) in targets.items():
+                        measured[label].append(drive(base + path, headers, connections, seconds, pid))
+                rows = [(label, median_load(loads)) for label, loads in measured.items()]
+                nginx_rows = [load for label, load in rows if label.startswith("nginx")]
+                print_table(rows, direct=rows[0][1], nginx=nginx_rows)
     finally:
         stack.stop()
+
+
+def median_load(loads: list[Load]) -> Load:
+    return Load(
+        statistics.median(load.requests_per_second for load in loads),
+        statistics.median(load.p50_ms for load in loads),
+        statistics.median(load.p99_ms for load in loads),
+        sum(load.errors for load in loads),
+        statistics.median(load.cpu_us for load in loads),
+    )
+
+
+def print_table(rows: list[tuple[str, Load]], *, direct: Load, nginx: list[Load]) -> None:
+    best_nginx = max(nginx, key=lambda load: load.requests_per_second) if nginx else None
+    print(
+        f"  {'':46s} {'req/s':>8s} {'p50 ms':>8s} {'p99 ms':>8s} {'×nginx':>7s} {'+p50 ms':>8s} {'CPU µs':>7s} "
+        f"{'errors':>6s}"
+    )
+    for label, load in rows:
+        ratio = f"{load.requests_per_second / best_nginx.requests_per_second:.2f}" if best_nginx else "-"
+        added = load.p50_ms - direct.p50_ms
+        print(
+            f"  {label:46s} {load.requests_per_second:8,.0f} {load.p50_ms:8.2f} {load.p99_ms:8.2f} "
+            f"{ratio:>7s} {added:+8.2f} {load.cpu_us:7.0f} {load.errors:6d}"
+        )
+    print(
+        "  ×nginx: throughput over the best nginx row; +p50: added median latency over direct; CPU µs: CPU time per "
+        "request of the row's own process (the registry for direct, else the proxy alone)."
+    )
 
 
 def main() -> None:
@@ -161,11 +428,19 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=2000)
     parser.add_argument("--per-transaction", type=int, default=10)
-    parser.add_argument("--requests", type=int, default=500)
+    parser.add_argument("--seconds", type=float, default=5.0, help="length of each gateway load run")
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--rounds", type=int, default=3, help="gateway load runs per row (the median is shown)")
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="worker counts tried")
+    parser.add_argument("--paths", nargs="+", default=list(GATEWAY_PATHS), help="registry paths loaded")
+    parser.add_argument("--only", choices=["events", "gateway"], help="run one part only")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="linli-bench-") as tmp:
-        asyncio.run(bench_events(args.events, args.per_transaction, Path(tmp)))
-        bench_gateway(args.requests, Path(tmp))
+        if args.only != "gateway":
+            asyncio.run(bench_events(args.events, args.per_transaction, Path(tmp)))
+        if args.only != "events":
+            paths = {p: GATEWAY_PATHS.get(p, "registry") for p in args.paths}
+            bench_gateway(args.seconds, args.connections, Path(tmp), args.workers, paths, args.rounds)
 
 
 if __name__ == "__main__":

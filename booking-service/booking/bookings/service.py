@@ -82,6 +82,10 @@ def _actor(principal: Principal) -> str:
     return f"{role}:{principal.subject}"[:160]
 
 
+# An API key's scopes (gateway/gateway/apikeys/schemas.py) for a provider's system.
+READ_SCOPE, WRITE_SCOPE = "bookings:read", "bookings:write"
+
+
 def _relation(principal: Principal, booking: Booking) -> str | None:
     """How the caller stands to a booking: ``staff`` (operator/admin), ``provider`` (its own provider),
     ``resident`` (their own), ``observer`` (an official, read only), or None (not theirs: 404)."""
@@ -89,6 +93,11 @@ def _relation(principal: Principal, booking: Booking) -> str | None:
         return "staff"
     if principal.has_any(Role.provider_admin, Role.provider_staff) and principal.provider_id == booking.provider_id:
         return "provider"
+    # The provider's own system, by API key: it acts on its bookings with the write scope, only reads with read.
+    if principal.system_of(booking.provider_id, WRITE_SCOPE):
+        return "provider"
+    if principal.system_of(booking.provider_id, READ_SCOPE):
+        return "observer"
     if principal.has_any(Role.resident) and principal.resident_id == booking.resident_id:
         return "resident"
     if principal.has_any(Role.official):
@@ -96,10 +105,14 @@ def _relation(principal: Principal, booking: Booking) -> str | None:
     return None
 
 
+def _provider_people(principal: Principal) -> bool:
+    return principal.has_any(Role.provider_admin, Role.provider_staff) and principal.provider_id is not None
+
+
 def _booker_kind(principal: Principal) -> str:
     if principal.has_any(Role.operator, Role.admin):
         return "staff"
-    if principal.has_any(Role.provider_admin, Role.provider_staff) and principal.provider_id is not None:
+    if _provider_people(principal) or principal.system_of(principal.provider_id, WRITE_SCOPE):
         return "provider"
     if principal.has_any(Role.resident) and principal.resident_id is not None:
         return "resident"
@@ -328,7 +341,7 @@ async def assign(session: AsyncSession, booking_id: uuid.UUID, data: s.BookingAs
     an operator); a later assignment replaces an earlier one."""
     booking = await get_visible(session, booking_id, by=by)
     relation = _relation(by, booking)
-    if not (relation == "staff" or (relation == "provider" and by.has_any(Role.provider_admin))):
+    if not (relation == "staff" or (relation == "provider" and by.has_any(Role.provider_admin, Role.provider_system))):
         raise Forbidden("Only the provider's administrator or an operator assigns staff.")
     if booking.status not in RESCHEDULABLE:
         raise InvalidTransition(
@@ -517,7 +530,7 @@ async def list_visible(
     provider_ids = [search.provider_id] if search.provider_id is not None else []
     if by.has_any(Role.operator, Role.admin, Role.official):
         pass
-    elif by.has_any(Role.provider_admin, Role.provider_staff) and by.provider_id is not None:
+    elif by.provider_id is not None and (_provider_people(by) or by.system_of(by.provider_id, READ_SCOPE, WRITE_SCOPE)):
         provider_ids.append(by.provider_id)
     elif by.has_any(Role.resident) and by.resident_id is not None:
         if resident_id is not None and resident_id != by.resident_id:

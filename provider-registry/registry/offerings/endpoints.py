@@ -13,7 +13,7 @@ from service_kit.pagination import Page, PaginationDep
 
 router = APIRouter(prefix="/api/v1/offerings", tags=["offerings"])
 
-Manager = Annotated[Principal, Depends(require_roles(Role.official, Role.provider_admin))]
+Manager = Annotated[Principal, Depends(require_roles(Role.official, Role.provider_admin, Role.provider_system))]
 
 
 @router.post("", status_code=201, response_model=Offering, responses=error_responses(401, 403, 404, 422))

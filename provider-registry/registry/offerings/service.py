@@ -72,7 +72,7 @@ async def _place(session: AsyncSession, current: dict[str, Any], changes: dict[s
 
 async def create(session: AsyncSession, data: OfferingCreate, *, by: Principal) -> Offering:
     """A draft offering for ``data.provider_id``, by its own admin or an official."""
-    if not organizations_service.may_manage(by, data.provider_id):
+    if not organizations_service.may_manage_offerings(by, data.provider_id):
         # A provider acting for another provider learns nothing about it.
         raise NotFound("No organization with this id.", code="organization_not_found")
     await organizations_service.get(session, data.provider_id)
@@ -125,7 +125,7 @@ async def list_visible(
 
 async def _get_to_manage(session: AsyncSession, offering_id: uuid.UUID, by: Principal) -> Offering:
     offering = await repository.get(session, offering_id)
-    if offering is None or not organizations_service.may_manage(by, offering.provider_id):
+    if offering is None or not organizations_service.may_manage_offerings(by, offering.provider_id):
         raise _not_found()
     return offering
 

@@ -171,6 +171,12 @@ def may_manage(principal: Principal, provider_id: uuid.UUID) -> bool:
     return principal.has_any(Role.provider_admin) and principal.provider_id == provider_id
 
 
+def may_manage_offerings(principal: Principal, provider_id: uuid.UUID) -> bool:
+    """Who manages a provider's offerings: as ``may_manage``, and the provider's own system by an API key with
+    the ``offerings:write`` scope."""
+    return may_manage(principal, provider_id) or principal.system_of(provider_id, "offerings:write")
+
+
 def may_see_unpublished(principal: Principal | None, provider_id: uuid.UUID) -> bool:
     """Staff see every provider's drafts; a provider's own people see its own."""
     if principal is None:

@@ -307,3 +307,30 @@ async def test_list_shows_the_public_published_offerings_with_filters(client: ht
 )
 async def test_bad_list_parameters_are_refused(client: httpx.AsyncClient, params: dict[str, Any]) -> None:
     assert_problem(await client.get("/api/v1/offerings", params=params), 422, "validation_error")
+
+
+async def test_a_providers_system_with_the_offerings_scope_manages_only_its_own_catalog(
+    client: httpx.AsyncClient, registry, test_keys: TestKeys
+) -> None:
+    mine, theirs = await registry.organization(), await registry.organization()
+
+    def system(*scopes: str) -> dict[str, str]:
+        return test_keys.headers("provider_system", provider_id=mine["id"], scope=" ".join(scopes))
+
+    writer = system("offerings:write")
+    created = await client.post("/api/v1/offerings", json=registry.offering_body(mine["id"]), headers=writer)
+    assert created.status_code == 201, created.text
+    published = await client.post(f"/api/v1/offerings/{created.json()['id']}/publish", headers=writer)
+    assert (published.status_code, published.json()["status"]) == (200, "published")
+    assert_problem(
+        await client.post("/api/v1/offerings", json=registry.offering_body(theirs["id"]), headers=writer),
+        404,
+        "organization_not_found",
+    )
+    # A key for bookings only does not write the catalog.
+    bookings_only = system("bookings:read", "bookings:write")
+    assert_problem(
+        await client.post("/api/v1/offerings", json=registry.offering_body(mine["id"]), headers=bookings_only),
+        404,
+        "organization_not_found",
+    )

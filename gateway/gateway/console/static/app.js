@@ -1,0 +1,1257 @@
+/* The call-center console: an operator takes a call, finds (or registers) the caller, books, cancels or
+   reschedules for them, records complaints, needs and ratings, and watches the shift's queue. Everything goes
+   through the public API with the operator's token; nothing is kept beyond this browser tab's session. */
+"use strict";
+
+(function () {
+  const { Api, ApiError, NetworkError, newKey } = window.LinliApi;
+  const DICT = window.LINLI_I18N;
+  const LANG_KEY = "linli.console.lang";
+  const TZ = "Asia/Shanghai";
+  const CONSENT_VERSION = "2026-11";
+  const TAGS = ["age_80_plus", "living_alone", "disabled", "low_income"];
+  const ACTIVE = ["requested", "confirmed", "in_service"];
+  const CHANGEABLE = ["requested", "confirmed"];
+  const OPEN_COMPLAINT = ["submitted", "acknowledged", "investigating", "reopened"];
+  const COMPLAINT_CATEGORIES = [
+    "service_quality", "staff_conduct", "punctuality", "safety", "billing", "facility", "other",
+  ];
+  const SEVERITIES = ["normal", "low", "high", "urgent"];
+  const WAITING_HOURS = 2; // a request the provider has not confirmed for this long goes on the shift's queue
+  const SLOT_DAYS = 14; // how far ahead the next free slots are looked for
+  const SLOTS_SHOWN = 6;
+  const PAGE = 200; // the API's largest page
+  const QUEUE_REFRESH_MS = 60 * 1000;
+  const QUEUE_MAX = 2000; // a list read page by page (a shift's queue, the communities) stops there
+  // Errors that name no field in errors[] but are about one.
+  const CODE_FIELDS = {
+    invalid_phone: "phone",
+    phone_taken: "phone",
+    invalid_id_card: "id_card_number",
+    birth_date_mismatch: "id_card_number",
+    reason_required: "reason",
+    stars_required: "stars",
+  };
+
+  const api = new Api();
+  const state = {
+    lang: window.localStorage.getItem(LANG_KEY) === "en" ? "en" : "zh-CN",
+    me: null,
+    view: "caller",
+    categories: [],
+    categoryNames: {},
+    communities: [],
+    communityNames: {},
+    offerings: {},
+    providers: {},
+    lookup: null, // {key, params, matches?}
+    resident: null,
+    bookings: [],
+    complaints: [],
+    invitations: [],
+    readback: null,
+    services: null,
+    queue: null,
+    dialogOpener: null,
+  };
+
+  // ------------------------------------------------------------------ words and formats
+
+  function t(key, params) {
+    const table = DICT[state.lang] || {};
+    let text = key in table ? table[key] : key in DICT["zh-CN"] ? DICT["zh-CN"][key] : key;
+    if (params) {
+      text = text.replace(/\{(\w+)\}/g, (all, name) => (name in params ? String(params[name]) : all));
+    }
+    return text;
+  }
+
+  function has(key) {
+    return key in (DICT[state.lang] || {});
+  }
+
+  function applyI18n(root) {
+    root.querySelectorAll("[data-i18n]").forEach((el) => {
+      el.textContent = t(el.dataset.i18n);
+    });
+    root.querySelectorAll("[data-i18n-aria-label]").forEach((el) => {
+      el.setAttribute("aria-label", t(el.dataset.i18nAriaLabel));
+    });
+  }
+
+  function money(fen) {
+    return "¥" + (fen / 100).toFixed(2);
+  }
+
+  function locale() {
+    return state.lang === "en" ? "en-GB" : "zh-CN";
+  }
+
+  function dateTime(iso) {
+    if (!iso) return "";
+    return new Intl.DateTimeFormat(locale(), {
+      timeZone: TZ, month: "numeric", day: "numeric", weekday: "short", hour: "2-digit", minute: "2-digit",
+      hour12: false,
+    }).format(new Date(iso));
+  }
+
+  function timeOnly(iso) {
+    return new Intl.DateTimeFormat(locale(), { timeZone: TZ, hour: "2-digit", minute: "2-digit", hour12: false })
+      .format(new Date(iso));
+  }
+
+  function dateOnly(iso) {
+    return new Intl.DateTimeFormat(locale(), { timeZone: TZ, year: "numeric", month: "numeric", day: "numeric" })
+      .format(new Date(iso));
+  }
+
+  function localDay(date) {
+    return new Intl.DateTimeFormat("en-CA", { timeZone: TZ }).format(date); // YYYY-MM-DD
+  }
+
+  function addDays(day, days) {
+    const date = new Date(day + "T12:00:00+08:00");
+    date.setUTCDate(date.getUTCDate() + days);
+    return localDay(date);
+  }
+
+  function slotRange(booking) {
+    return dateTime(booking.slot_start) + "–" + timeOnly(booking.slot_end);
+  }
+
+  /* +8613801010001 → 138 0101 0001: read aloud in groups, as callers say their numbers. */
+  function phoneText(phone) {
+    const mobile = /^\+86(1\d{2})(\d{4})(\d{4})$/.exec(phone || "");
+    return mobile ? mobile.slice(1).join(" ") : phone || "";
+  }
+
+  function offeringName(offering) {
+    if (!offering) return t("common.unknown");
+    return state.lang === "en" && offering.name_en ? offering.name_en : offering.name_zh;
+  }
+
+  function categoryName(code) {
+    const category = state.categoryNames[code];
+    if (!category) return code;
+    return state.lang === "en" && category.name_en ? category.name_en : category.name_zh;
+  }
+
+  function communityName(code) {
+    if (!code) return t("card.none");
+    const community = state.communityNames[code];
+    if (!community) return code;
+    return state.lang === "en" && community.name_en ? community.name_en : community.name_zh;
+  }
+
+  // ------------------------------------------------------------------ the DOM, built safely (text, never HTML)
+
+  function $(id) {
+    return document.getElementById(id);
+  }
+
+  function h(tag, attrs, ...children) {
+    const el = document.createElement(tag);
+    for (const [name, value] of Object.entries(attrs || {})) {
+      if (value === null || value === undefined || value === false) continue;
+      if (name === "class") el.className = value;
+      else if (name === "text") el.textContent = value;
+      else if (name.startsWith("on")) el.addEventListener(name.slice(2), value);
+      else if (name === "checked" || name === "selected" || name === "disabled" || name === "hidden") el[name] = true;
+      else if (name === "value") el.value = value;
+      else el.setAttribute(name, value === true ? "" : String(value));
+    }
+    for (const child of children.flat(Infinity)) {
+      if (child === null || child === undefined || child === false) continue;
+      el.append(child instanceof Node ? child : document.createTextNode(String(child)));
+    }
+    return el;
+  }
+
+  function notice(text) {
+    const el = $("notice");
+    el.textContent = "";
+    if (text) window.setTimeout(() => (el.textContent = text), 30); // re-announced even when unchanged
+  }
+
+  function field(id, labelText, input, extra) {
+    return h("div", { class: "field" + (extra ? " " + extra : "") },
+      h("label", { for: id, text: labelText }), input, h("span", { class: "field-error", id: id + "-error" }));
+  }
+
+  // ------------------------------------------------------------------ errors: problem details in the operator's words
+
+  function clearErrors(form) {
+    form.querySelectorAll("[aria-invalid]").forEach((el) => el.removeAttribute("aria-invalid"));
+    form.querySelectorAll(".field-error").forEach((el) => (el.textContent = ""));
+    const summary = form.querySelector(".form-error");
+    if (summary) summary.textContent = "";
+  }
+
+  function problemMessage(error) {
+    if (error instanceof NetworkError || !(error instanceof ApiError)) return { message: t("error.network") };
+    const code = error.code;
+    let message;
+    if (code && has("error.code." + code)) message = t("error.code." + code);
+    else if (error.status >= 500) message = t("error.status.5xx");
+    else if (has("error.status." + error.status)) message = t("error.status." + error.status);
+    else message = t("error.status.400");
+    const detail = error.problem.detail || error.problem.title || null;
+    return { message, detail: detail && detail !== message ? detail : null };
+  }
+
+  function fieldErrors(error) {
+    if (!(error instanceof ApiError)) return [];
+    const problem = error.problem;
+    const found = [];
+    if (Array.isArray(problem.errors)) {
+      for (const item of problem.errors) {
+        if (item && typeof item.field === "string") found.push({ field: item.field, type: item.type });
+      }
+    }
+    if (!found.length && error.code && CODE_FIELDS[error.code]) {
+      // "emergency_contact.phone: not a phone number." names a deeper field than the code does.
+      const named = /^([a-z_.]+):/.exec(problem.detail || "");
+      found.push({ field: named ? named[1] : CODE_FIELDS[error.code], type: null, code: error.code });
+    }
+    return found;
+  }
+
+  function fieldElement(form, path) {
+    const parts = path.split(".");
+    for (let n = parts.length; n > 0; n--) {
+      const name = parts.slice(0, n).join(".");
+      const el = form.querySelector('[data-field="' + CSS.escape(name) + '"]');
+      if (el) return el;
+    }
+    return null;
+  }
+
+  function markField(form, path, message) {
+    const el = fieldElement(form, path);
+    if (!el) return null;
+    const input = el.matches("input, select, textarea") ? el : el.querySelector("input, select, textarea");
+    const box = el.closest(".field") || el;
+    const slot = box.querySelector(".field-error");
+    if (slot) {
+      if (!slot.id) slot.id = newKey();
+      slot.textContent = message;
+    }
+    if (input) {
+      input.setAttribute("aria-invalid", "true");
+      if (slot) {
+        const described = (input.getAttribute("aria-describedby") || "").split(" ").filter(Boolean);
+        if (!described.includes(slot.id)) input.setAttribute("aria-describedby", [...described, slot.id].join(" "));
+      }
+    }
+    return input;
+  }
+
+  /* Shows an API error on a form: the summary in Chinese (the server's own words below it), each field named in
+     errors[] marked where it is; focus goes to the first marked field, else to the summary. */
+  function showError(error, form, summary) {
+    const { message, detail } = problemMessage(error);
+    const target = summary || form.querySelector(".form-error");
+    if (target) {
+      target.textContent = "";
+      target.append(message);
+      if (detail) target.append(h("span", { class: "detail", text: t("error.server_detail", { detail }) }));
+    }
+    let first = null;
+    for (const item of fieldErrors(error)) {
+      let text = item.code && has("error.code." + item.code) ? t("error.code." + item.code) : null;
+      if (!text) text = item.type && has("error.type." + item.type) ? t("error.type." + item.type) : t("error.field_invalid");
+      const input = markField(form, item.field, text);
+      first = first || input;
+    }
+    if (first) first.focus();
+    else if (target) {
+      target.setAttribute("tabindex", "-1");
+      target.focus();
+    }
+  }
+
+  async function busy(form, work) {
+    const buttons = form.querySelectorAll("button[type=submit]");
+    buttons.forEach((b) => (b.disabled = true));
+    form.setAttribute("aria-busy", "true");
+    try {
+      return await work();
+    } finally {
+      buttons.forEach((b) => (b.disabled = false));
+      form.removeAttribute("aria-busy");
+    }
+  }
+
+  // ------------------------------------------------------------------ sign-in and the operator's session
+
+  function showSignIn(message) {
+    state.me = null;
+    resetCaller();
+    $("nav").hidden = true;
+    $("sign-out").hidden = true;
+    $("operator-name").textContent = "";
+    $("caller-view").hidden = true;
+    $("queue-view").hidden = true;
+    $("signin-view").hidden = false;
+    const form = $("signin-form");
+    clearErrors(form);
+    if (message) form.querySelector(".form-error").textContent = message;
+    $("signin-username").focus();
+  }
+
+  async function startSession() {
+    const me = await api.get("/api/v1/auth/me");
+    if (!me.roles.includes("operator") && !me.roles.includes("admin")) {
+      await api.signOut();
+      showSignIn(t("signin.not_operator"));
+      return;
+    }
+    state.me = me;
+    const [categories, communities] = await Promise.all([
+      api.get("/api/v1/categories"),
+      allPages("/api/v1/communities", {}, () => true),
+    ]);
+    state.categories = categories;
+    state.categoryNames = {};
+    for (const top of categories) {
+      state.categoryNames[top.code] = top;
+      for (const leaf of top.children || []) state.categoryNames[leaf.code] = leaf;
+    }
+    state.communities = communities;
+    state.communityNames = Object.fromEntries(communities.map((c) => [c.code, c]));
+    $("signin-view").hidden = true;
+    $("nav").hidden = false;
+    $("sign-out").hidden = false;
+    renderChrome();
+    showView("caller");
+    const phone = new URLSearchParams(window.location.search).get("phone");
+    if (phone) {
+      $("phone").value = phone;
+      await lookup(phone);
+    } else {
+      focusPhone();
+    }
+  }
+
+  async function onSignIn(event) {
+    event.preventDefault();
+    const form = event.currentTarget;
+    clearErrors(form);
+    const username = $("signin-username").value.trim();
+    const password = $("signin-password").value;
+    await busy(form, async () => {
+      try {
+        await api.signIn(username, password);
+        $("signin-password").value = "";
+        await startSession();
+      } catch (error) {
+        showError(error, form);
+      }
+    });
+  }
+
+  async function onSignOut() {
+    await api.signOut();
+    window.history.replaceState(null, "", window.location.pathname);
+    showSignIn();
+  }
+
+  // ------------------------------------------------------------------ views and the keyboard
+
+  function showView(view) {
+    if (state.view !== view) notice("");
+    state.view = view;
+    $("caller-view").hidden = view !== "caller";
+    $("queue-view").hidden = view !== "queue";
+    for (const [id, name] of [["nav-caller", "caller"], ["nav-queue", "queue"]]) {
+      if (view === name) $(id).setAttribute("aria-current", "page");
+      else $(id).removeAttribute("aria-current");
+    }
+  }
+
+  function focusPhone() {
+    showView("caller");
+    const input = $("phone");
+    input.focus();
+    input.select();
+  }
+
+  function onKey(event) {
+    if (!state.me || $("dialog").open) return;
+    const typing = event.target.matches && event.target.matches("input, textarea, select");
+    if (event.key === "F2" || (event.key === "/" && !typing)) {
+      event.preventDefault();
+      focusPhone();
+    } else if (event.key === "F4") {
+      event.preventDefault();
+      openQueue();
+    } else if (event.key === "F3" && state.resident) {
+      event.preventDefault();
+      showView("caller");
+      $("service-category").focus();
+    }
+  }
+
+  function renderChrome() {
+    document.documentElement.lang = state.lang;
+    document.title = t("app.title");
+    applyI18n(document);
+    $("operator-name").textContent = state.me ? t("signin.signed_in_as", { name: state.me.name || state.me.username }) : "";
+    $("lang-switch").setAttribute("lang", state.lang === "en" ? "zh-CN" : "en");
+    fillCategorySelect($("service-category"), true);
+    fillCommunitySelect();
+    renderTagChecks();
+    $("reg-consent-label").textContent = t("register.consent", { version: CONSENT_VERSION });
+  }
+
+  function switchLanguage() {
+    state.lang = state.lang === "en" ? "zh-CN" : "en";
+    window.localStorage.setItem(LANG_KEY, state.lang);
+    if ($("dialog").open) $("dialog").close();
+    renderChrome();
+    renderLookup();
+    renderCard();
+    renderServices();
+    renderQueue();
+  }
+
+  function fillCategorySelect(select, withAll) {
+    const chosen = select.value;
+    select.textContent = "";
+    if (withAll) select.append(h("option", { value: "", text: t("service.all") }));
+    for (const top of state.categories) {
+      select.append(h("option", { value: top.code, text: state.lang === "en" ? top.name_en : top.name_zh }));
+      for (const leaf of top.children || []) {
+        select.append(h("option", { value: leaf.code, text: "　· " + (state.lang === "en" ? leaf.name_en : leaf.name_zh) }));
+      }
+    }
+    if (chosen) select.value = chosen;
+  }
+
+  function fillCommunitySelect() {
+    const select = $("reg-community");
+    const chosen = select.value;
+    select.textContent = "";
+    select.append(h("option", { value: "", text: t("register.community_none") }));
+    for (const community of state.communities) {
+      const name = state.lang === "en" && community.name_en ? community.name_en : community.name_zh;
+      select.append(h("option", { value: community.code, text: name }));
+    }
+    select.value = chosen;
+  }
+
+  function renderTagChecks() {
+    const box = $("reg-tags");
+    const chosen = new Set(Array.from(box.querySelectorAll("input:checked"), (el) => el.value));
+    box.textContent = "";
+    for (const tag of TAGS) {
+      box.append(h("label", { class: "check" },
+        h("input", { type: "checkbox", name: "eligibility_tags", value: tag, checked: chosen.has(tag) }),
+        t("tag." + tag)));
+    }
+  }
+
+  // ------------------------------------------------------------------ the caller: look up, register
+
+  function resetCaller() {
+    state.lookup = null;
+    state.resident = null;
+    state.bookings = [];
+    state.complaints = [];
+    state.invitations = [];
+    state.readback = null;
+    state.services = null;
+    $("lookup-result").textContent = "";
+    $("lookup-error").textContent = "";
+    $("register-panel").hidden = true;
+    $("resident-card").hidden = true;
+    $("service-panel").hidden = true;
+    $("service-results").textContent = "";
+  }
+
+  async function onPhone(event) {
+    event.preventDefault();
+    await busy(event.currentTarget, () => lookup($("phone").value));
+  }
+
+  async function lookup(raw) {
+    const form = $("phone-form");
+    clearErrors(form);
+    $("lookup-error").textContent = "";
+    const phone = String(raw || "").replace(/[\s()-]/g, "");
+    resetCaller();
+    if (!phone) {
+      markField(form, "phone", t("phone.required")).focus();
+      return;
+    }
+    window.history.replaceState(null, "", window.location.pathname + "?phone=" + encodeURIComponent(phone));
+    const bySuffix = /^\d{4,10}$/.test(phone);
+    state.lookup = { key: "phone.searching", params: { phone } };
+    renderLookup();
+    let page;
+    try {
+      page = await api.get("/api/v1/residents", bySuffix ? { phone_suffix: phone, limit: 20 } : { phone });
+    } catch (error) {
+      state.lookup = null;
+      renderLookup();
+      showError(error, form, $("lookup-error"));
+      return;
+    }
+    if (page.items.length === 1) {
+      state.lookup = null;
+      renderLookup();
+      await openResident(page.items[0]);
+    } else if (page.items.length > 1) {
+      state.lookup = { key: "lookup.matches", params: { count: page.items.length }, matches: page.items };
+      renderLookup();
+      $("lookup-result").querySelector("button").focus();
+    } else {
+      state.lookup = { key: "lookup.not_found", params: { phone } };
+      renderLookup();
+      if (!bySuffix) openRegistration(phone);
+    }
+  }
+
+  function renderLookup() {
+    const box = $("lookup-result");
+    box.textContent = "";
+    if (!state.lookup) return;
+    box.append(h("p", { class: "lookup-message", text: t(state.lookup.key, state.lookup.params) }));
+    if (state.lookup.matches) {
+      box.append(h("ul", { class: "items" }, state.lookup.matches.map((resident) =>
+        h("li", {},
+          h("span", { class: "item-title", text: resident.name + " " }),
+          h("span", { class: "item-meta", text: phoneText(resident.phone) + " · " + communityName(resident.community_code) + " " }),
+          h("button", { type: "button", onclick: () => openResident(resident), text: t("lookup.choose") })))));
+    }
+  }
+
+  function openRegistration(phone) {
+    const form = $("register-form");
+    form.reset();
+    clearErrors(form);
+    renderTagChecks();
+    $("reg-phone").value = phone;
+    $("register-panel").hidden = false;
+    $("reg-name").focus();
+  }
+
+  function registrationBody() {
+    const value = (id) => $(id).value.trim();
+    const body = {
+      name: value("reg-name"),
+      phone: value("reg-phone"),
+      eligibility_tags: Array.from($("reg-tags").querySelectorAll("input:checked"), (el) => el.value),
+      consent: { version: CONSENT_VERSION, channel: "phone" },
+    };
+    if (value("reg-community")) body.community_code = value("reg-community");
+    if (value("reg-id-card")) body.id_card_number = value("reg-id-card");
+    if (value("reg-address")) body.address = value("reg-address");
+    if (value("reg-ec-name") || value("reg-ec-phone")) {
+      body.emergency_contact = { name: value("reg-ec-name"), phone: value("reg-ec-phone") };
+      if (value("reg-ec-relation")) body.emergency_contact.relation = value("reg-ec-relation");
+    }
+    return body;
+  }
+
+  async function onRegister(event) {
+    event.preventDefault();
+    const form = event.currentTarget;
+    clearErrors(form);
+    let first = null;
+    if (!$("reg-name").value.trim()) first = markField(form, "name", t("register.name_required"));
+    if (!$("reg-consent").checked) first = first || markField(form, "consent", t("register.consent_required"));
+    if (first) {
+      first.focus();
+      return;
+    }
+    if (!form.dataset.key) form.dataset.key = newKey(); // a second press replays, never registers twice
+    await busy(form, async () => {
+      try {
+        const resident = await api.post("/api/v1/residents", registrationBody(), form.dataset.key);
+        delete form.dataset.key;
+        $("register-panel").hidden = true;
+        state.lookup = null;
+        renderLookup();
+        notice(t("register.done", { name: resident.name }));
+        $("phone").value = resident.phone;
+        await openResident(resident);
+      } catch (error) {
+        if (error instanceof ApiError && error.status < 500) delete form.dataset.key;
+        showError(error, form);
+      }
+    });
+  }
+
+  // ------------------------------------------------------------------ the resident's card
+
+  async function openResident(resident) {
+    state.resident = resident;
+    state.readback = null;
+    state.services = null;
+    $("register-panel").hidden = true;
+    $("service-results").textContent = "";
+    showView("caller");
+    await refreshResident();
+    $("service-panel").hidden = false;
+    $("card-title").focus();
+  }
+
+  async function offering(id) {
+    if (!(id in state.offerings)) {
+      state.offerings[id] = await api.get("/api/v1/offerings/" + id).catch(() => null);
+    }
+    return state.offerings[id];
+  }
+
+  async function providerName(id) {
+    if (!(id in state.providers)) {
+      state.providers[id] = await api.get("/api/v1/organizations/" + id).catch(() => null);
+    }
+    return providerLabel(id) || t("common.unknown");
+  }
+
+  function providerLabel(id) {
+    const org = state.providers[id];
+    if (!org) return "";
+    return state.lang === "en" && org.name_en ? org.name_en : org.name_zh;
+  }
+
+  async function refreshResident() {
+    const id = state.resident.id;
+    const [resident, bookings, complaints, invitations] = await Promise.all([
+      api.get("/api/v1/residents/" + id),
+      api.get("/api/v1/bookings", { resident_id: id, limit: 50 }),
+      api.get("/api/v1/complaints", { resident_id: id, limit: 50 }),
+      api.get("/api/v1/rating-invitations", { resident_id: id, limit: 50 }).catch(() => ({ items: [] })),
+    ]);
+    if (!state.resident || state.resident.id !== id) return; // another caller was opened meanwhile
+    state.resident = resident;
+    state.bookings = bookings.items;
+    state.complaints = complaints.items;
+    state.invitations = invitations.items;
+    await Promise.all(state.bookings.map((b) => Promise.all([offering(b.offering_id), providerName(b.provider_id)])));
+    renderCard();
+  }
+
+  function pricing(booking) {
+    const parts = [t("booking.paid", { price: money(booking.price_fen) })];
+    if (booking.subsidy_fen > 0) parts.push(t("booking.subsidy", { amount: money(booking.subsidy_fen) }));
+    return parts.join(" · ");
+  }
+
+  function bookingItem(booking) {
+    const changeable = CHANGEABLE.includes(booking.status);
+    const invitation = state.invitations.find((i) => i.booking_id === booking.id && i.status === "pending");
+    const name = offeringName(state.offerings[booking.offering_id]);
+    return h("li", { "data-booking": booking.id, "data-status": booking.status },
+      h("div", {},
+        h("span", { class: "item-title", text: name + " " }),
+        h("span", { class: "badge status-" + booking.status, text: t("status." + booking.status) }),
+        booking.subsidy_fen > 0 ? h("span", { class: "badge funded", text: t("booking.subsidy", { amount: money(booking.subsidy_fen) }) }) : null),
+      h("div", { class: "item-meta" },
+        slotRange(booking) + " · " + providerLabel(booking.provider_id) + " · " + pricing(booking)),
+      booking.status === "requested" && booking.confirm_by
+        ? h("div", { class: "item-meta", text: t("booking.confirm_by", { time: dateTime(booking.confirm_by) }) }) : null,
+      h("div", { class: "actions" },
+        changeable ? h("button", { type: "button", "data-action": "reschedule", "aria-label": t("booking.reschedule") + " " + name,
+          text: t("booking.reschedule"), onclick: (e) => openReschedule(booking, e.currentTarget) }) : null,
+        changeable ? h("button", { type: "button", class: "danger", "data-action": "cancel", "aria-label": t("booking.cancel") + " " + name,
+          text: t("booking.cancel"), onclick: (e) => openCancel(booking, e.currentTarget) }) : null,
+        invitation ? h("button", { type: "button", "data-action": "rate", text: t("booking.rate"),
+          onclick: (e) => openRating(booking, e.currentTarget) }) : null,
+        h("button", { type: "button", "data-action": "complain", text: t("booking.complain"),
+          onclick: (e) => openComplaint(e.currentTarget, booking) })));
+  }
+
+  function renderCard() {
+    const card = $("resident-card");
+    const resident = state.resident;
+    card.textContent = "";
+    if (!resident) {
+      card.hidden = true;
+      return;
+    }
+    card.hidden = false;
+    const now = Date.now();
+    const upcoming = state.bookings
+      .filter((b) => ACTIVE.includes(b.status) && Date.parse(b.slot_end) >= now)
+      .sort((a, b) => Date.parse(a.slot_start) - Date.parse(b.slot_start));
+    const recent = state.bookings.filter((b) => !upcoming.includes(b)).slice(0, 8);
+    const open = state.complaints.filter((c) => OPEN_COMPLAINT.includes(c.status));
+    const contact = resident.emergency_contact;
+    const consent = resident.consent;
+    const facts = [
+      ["card.phone", phoneText(resident.phone)],
+      ["card.id_card", resident.id_card_number || t("card.none")],
+      ["card.community", communityName(resident.community_code)],
+      ["card.address", resident.address || t("card.none")],
+      ["card.emergency", contact ? contact.name + (contact.relation ? "（" + contact.relation + "）" : "") + " " + phoneText(contact.phone) : t("card.none")],
+      ["card.consent", t("card.consent_value", {
+        channel: t("channel." + consent.channel), version: consent.version, date: dateOnly(consent.recorded_at) })],
+    ];
+    if (resident.birth_date) facts.splice(3, 0, ["card.birth", resident.birth_date]);
+    card.append(...[
+      h("div", { class: "card-head" },
+        h("h2", { id: "card-title", tabindex: "-1", "data-resident": resident.id, text: resident.name }),
+        h("span", { class: "tags", "aria-label": t("card.tags") },
+          resident.eligibility_tags.length
+            ? resident.eligibility_tags.map((tag) => h("span", { class: "badge tag", "data-tag": tag, text: t("tag." + tag) }))
+            : h("span", { class: "muted", text: t("card.tags") + "：" + t("card.no_tags") }))),
+      h("dl", { class: "facts" }, facts.map(([key, value]) => [h("dt", { text: t(key) }), h("dd", { text: value })])),
+      state.readback ? readback(state.readback) : null,
+      h("div", { class: "actions" },
+        h("button", { type: "button", class: "primary", text: t("card.find_service"),
+          onclick: () => $("service-category").focus() }),
+        h("button", { type: "button", id: "new-complaint", text: t("card.new_complaint"),
+          onclick: (e) => openComplaint(e.currentTarget, null) }),
+        h("button", { type: "button", id: "new-need", text: t("card.new_need"), onclick: (e) => openNeed(e.currentTarget) })),
+      h("h3", { text: t("card.upcoming") }),
+      upcoming.length ? h("ul", { class: "items", id: "upcoming-bookings" }, upcoming.map(bookingItem))
+        : h("p", { class: "muted", id: "upcoming-bookings", text: t("card.no_upcoming") }),
+      h("h3", { text: t("card.recent") }),
+      recent.length ? h("ul", { class: "items", id: "recent-bookings" }, recent.map(bookingItem))
+        : h("p", { class: "muted", id: "recent-bookings", text: t("card.no_recent") }),
+      h("h3", { text: t("card.complaints") }),
+      open.length ? h("ul", { class: "items", id: "open-complaints" }, open.map(complaintItem))
+        : h("p", { class: "muted", id: "open-complaints", text: t("card.no_complaints") }),
+    ].filter(Boolean));
+  }
+
+  function complaintItem(complaint) {
+    return h("li", { "data-complaint": complaint.id },
+      h("span", { class: "item-title", text: t("ccat." + complaint.category) + " " }),
+      h("span", { class: "badge warn", text: t("cstatus." + complaint.status) }),
+      complaint.overdue ? h("span", { class: "badge bad", text: t("complaint.overdue") }) : null,
+      h("div", { class: "item-meta", text: t("complaint.filed", { time: dateTime(complaint.created_at) }) + " · " +
+        t("severity." + complaint.severity) + " · " + complaint.description }));
+  }
+
+  function readback(booking) {
+    const service = offeringName(state.offerings[booking.offering_id]);
+    let price = booking.price_fen === 0 ? t("readback.price_free") : t("readback.price_paid", { price: money(booking.price_fen) });
+    if (booking.subsidy_fen > 0) price = t("readback.price_subsidy", { subsidy: money(booking.subsidy_fen) }) + price;
+    const status = booking.status === "confirmed" ? t("readback.status_confirmed") : t("readback.status_requested");
+    return h("section", { class: "readback", id: "readback", tabindex: "-1", "aria-labelledby": "readback-title" },
+      h("h3", { id: "readback-title", text: t("readback.title") }),
+      h("p", { text: t("readback.text", {
+        name: state.resident.name, service, provider: providerLabel(booking.provider_id),
+        time: slotRange(booking), price, status,
+      }) }));
+  }
+
+  // ------------------------------------------------------------------ finding a service and booking it
+
+  async function onFindService(event) {
+    event.preventDefault();
+    const form = event.currentTarget;
+    await busy(form, async () => {
+      $("service-error").textContent = "";
+      try {
+        await findServices($("service-category").value || null, $("service-free").checked);
+      } catch (error) {
+        showError(error, form, $("service-error"));
+      }
+    });
+  }
+
+  async function findServices(category, freeOnly) {
+    const resident = state.resident;
+    const results = $("service-results");
+    results.textContent = t("service.searching");
+    let items = [];
+    let mode = "no_community";
+    let community = resident.community_code;
+    if (resident.community_code || resident.position) {
+      mode = "fallback";
+      // From the resident's own address when it is located, else from their community's centre.
+      const origin = resident.position
+        ? { lat: resident.position.latitude, lng: resident.position.longitude }
+        : { community_code: resident.community_code };
+      try {
+        const page = await api.get("/api/v1/circle/offerings", Object.assign(origin, {
+          category_code: category, free_only: freeOnly ? "true" : null, limit: 50,
+        }));
+        items = page.items.map((i) => ({ offering: i.offering, provider: i.provider_name, reach: i.reach,
+          distance_m: i.distance_m, walk_minutes: i.walk_minutes }));
+        if (items.length) mode = "circle";
+        if (page.origin && page.origin.community_code) community = page.origin.community_code;
+      } catch (error) {
+        if (!(error instanceof ApiError && error.status === 404)) throw error; // a community the map does not know
+      }
+    }
+    if (!items.length) {
+      // Nothing located in the circle: the district's bookable catalog, so the caller is still served.
+      const page = await api.get("/api/v1/offerings", { status: "published", category_code: category, limit: 50 });
+      items = page.items.filter((o) => !freeOnly || o.price_fen === 0).map((o) => ({ offering: o, provider: null }));
+    }
+    const from = localDay(new Date());
+    await Promise.all(items.map(async (item) => {
+      state.offerings[item.offering.id] = item.offering;
+      const [availability, provider, quote] = await Promise.all([
+        api.get("/api/v1/availability", { offering_id: item.offering.id, from, to: addDays(from, SLOT_DAYS - 1) })
+          .catch(() => null),
+        providerName(item.offering.provider_id),
+        // What this caller would pay: the contract's price when a contract funds the service for them.
+        api.get("/api/v1/bookings/quote", { offering_id: item.offering.id, resident_id: resident.id }).catch(() => null),
+      ]);
+      item.availability = availability;
+      item.quote = quote;
+      item.provider = item.provider || provider; // the circle names the provider; the catalog does not
+    }));
+    state.services = { mode, items, community };
+    renderServices();
+  }
+
+  function fundedBadge(item) {
+    const quote = item.quote;
+    if (!quote || !quote.funded) return null;
+    return h("span", { class: "badge funded", "data-funded": "true",
+      text: t("service.funded", { price: money(quote.resident_price_fen), subsidy: money(quote.subsidy_fen) }) });
+  }
+
+  function renderServices() {
+    const results = $("service-results");
+    results.textContent = "";
+    const found = state.services;
+    if (!found || !state.resident) return;
+    if (found.mode === "circle") {
+      results.append(h("p", { text: t("service.circle", { community: communityName(found.community), count: found.items.length }) }));
+    } else if (found.mode === "fallback") {
+      results.append(h("p", { class: "muted", text: t("service.fallback") }));
+    } else {
+      results.append(h("p", { class: "muted", text: t("service.no_community") }));
+    }
+    if (!found.items.length) {
+      results.append(h("p", { text: t("service.none") }));
+      return;
+    }
+    for (const item of found.items) {
+      const o = item.offering;
+      const slots = item.availability && item.availability.bookable
+        ? item.availability.slots.filter((s) => s.remaining > 0).slice(0, SLOTS_SHOWN) : [];
+      const reach = item.reach === "walk"
+        ? t("service.walk", { minutes: item.walk_minutes, metres: item.distance_m })
+        : item.reach === "door_to_door" || o.mode === "door_to_door" ? t("service.door") : null;
+      results.append(h("article", { class: "offering", "data-offering": o.id, "aria-labelledby": "offering-" + o.id },
+        h("h3", { id: "offering-" + o.id, text: offeringName(o) }),
+        h("div", {},
+          o.price_fen === 0 ? h("span", { class: "badge free", text: t("service.free") })
+            : h("span", { class: "badge", text: t("service.price", { price: money(o.price_fen) }) }),
+          fundedBadge(item),
+          h("span", { class: "badge tag", text: categoryName(o.category_code) }),
+          reach ? h("span", { class: "item-meta", text: reach }) : null),
+        h("div", { class: "item-meta", text: t("service.provider", { name: providerLabel(o.provider_id) || item.provider }) }),
+        o.description ? h("div", { class: "item-meta", text: o.description }) : null,
+        h("div", { class: "slots", role: "group", "aria-label": t("service.slots") + " · " + offeringName(o) },
+          h("span", { class: "muted", text: t("service.slots") + "： " }),
+          item.availability && !item.availability.bookable ? h("span", { class: "badge warn", text: t("service.not_bookable") }) : null,
+          slots.length ? slots.map((slot) => h("button", {
+            type: "button", class: "slot", "data-slot": slot.start,
+            text: t("service.slot", { time: dateTime(slot.start), remaining: slot.remaining }),
+            onclick: (e) => openConfirm(item, slot, e.currentTarget),
+          })) : h("span", { text: t("service.no_slots") }))));
+    }
+  }
+
+  function openConfirm(item, slot, opener) {
+    const o = item.offering;
+    const key = newKey(); // the same key for every press of this dialog's button: one booking at most
+    const form = h("form", { novalidate: true },
+      h("div", { class: "form-error", role: "alert" }),
+      h("dl", { class: "summary" },
+        h("dt", { text: t("confirm.resident") }), h("dd", { text: state.resident.name + " " + phoneText(state.resident.phone) }),
+        h("dt", { text: t("confirm.service") }), h("dd", { text: offeringName(o) }),
+        h("dt", { text: t("confirm.provider") }), h("dd", { text: providerLabel(o.provider_id) || item.provider }),
+        h("dt", { text: t("confirm.time") }), h("dd", { text: dateTime(slot.start) + "–" + timeOnly(slot.end) }),
+        h("dt", { text: t("confirm.price") }), h("dd", {},
+          item.quote && item.quote.funded
+            ? t("service.funded", { price: money(item.quote.resident_price_fen), subsidy: money(item.quote.subsidy_fen) })
+            : o.price_fen === 0 ? t("service.free") : money(o.price_fen),
+          o.price_fen > 0 && !(item.quote && item.quote.funded)
+            ? h("div", { class: "muted", text: t("service.funded_note") }) : null)));
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      clearErrors(form);
+      await busy(form, async () => {
+        try {
+          const booking = await api.post("/api/v1/bookings",
+            { offering_id: o.id, slot_start: slot.start, resident_id: state.resident.id, channel: "phone" }, key);
+          closeDialog(false);
+          state.readback = booking;
+          await refreshResident();
+          const shown = $("readback");
+          if (shown) shown.focus();
+        } catch (error) {
+          showError(error, form);
+        }
+      });
+    });
+    openDialog(t("confirm.title"), form, t("confirm.submit"), opener);
+  }
+
+  // ------------------------------------------------------------------ cancel, reschedule, complain, need, rate
+
+  function openDialog(title, form, submitText, opener, danger) {
+    const dialog = $("dialog");
+    const body = $("dialog-body");
+    body.textContent = "";
+    form.append(h("div", { class: "dialog-buttons" },
+      h("button", { type: "button", text: t("dialog.close"), onclick: () => closeDialog(true) }),
+      h("button", { type: "submit", class: "primary" + (danger ? " danger" : ""), text: submitText })));
+    body.append(h("h2", { id: "dialog-title", text: title }), form);
+    state.dialogOpener = opener || null;
+    dialog.showModal();
+    const first = form.querySelector("input:not([type=hidden]), select, textarea") || form.querySelector("button[type=submit]");
+    first.focus();
+  }
+
+  function closeDialog(restoreFocus) {
+    const dialog = $("dialog");
+    if (dialog.open) dialog.close();
+    if (restoreFocus && state.dialogOpener && document.body.contains(state.dialogOpener)) state.dialogOpener.focus();
+  }
+
+  function onDialogClosed() {
+    const opener = state.dialogOpener;
+    state.dialogOpener = null;
+    if (opener && document.body.contains(opener) && document.activeElement === document.body) opener.focus();
+  }
+
+  function openCancel(booking, opener) {
+    const key = newKey();
+    const reason = h("textarea", { id: "cancel-reason", name: "reason", "data-field": "reason", maxlength: "500" });
+    reason.value = t("cancel.reason_default");
+    const form = h("form", { novalidate: true },
+      h("div", { class: "form-error", role: "alert" }),
+      h("p", { class: "item-title", text: offeringName(state.offerings[booking.offering_id]) + " · " + slotRange(booking) }),
+      field("cancel-reason", t("cancel.reason"), reason));
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      clearErrors(form);
+      await busy(form, async () => {
+        try {
+          await api.post("/api/v1/bookings/" + booking.id + "/cancel", { reason: reason.value.trim() || null }, key);
+          closeDialog(false);
+          state.readback = null;
+          notice(t("cancel.done"));
+          await refreshResident();
+          $("card-title").focus();
+        } catch (error) {
+          showError(error, form);
+        }
+      });
+    });
+    openDialog(t("cancel.title"), form, t("cancel.submit"), opener, true);
+  }
+
+  async function openReschedule(booking, opener) {
+    const key = newKey();
+    const from = localDay(new Date());
+    const choices = h("div", { class: "checks", id: "reschedule-slots" }, t("common.loading"));
+    const reason = h("input", { id: "reschedule-reason", name: "reason", "data-field": "reason", maxlength: "500" });
+    const form = h("form", { novalidate: true },
+      h("div", { class: "form-error", role: "alert" }),
+      h("p", { class: "item-title", text: offeringName(state.offerings[booking.offering_id]) + " · " + slotRange(booking) }),
+      h("fieldset", { class: "field", "data-field": "slot_start" },
+        h("legend", { text: t("reschedule.pick") }), choices, h("span", { class: "field-error" })),
+      field("reschedule-reason", t("reschedule.reason"), reason));
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      clearErrors(form);
+      const picked = form.querySelector("input[name=slot]:checked");
+      if (!picked) {
+        markField(form, "slot_start", t("error.type.missing")).focus();
+        return;
+      }
+      await busy(form, async () => {
+        try {
+          const body = { slot_start: picked.value };
+          if (reason.value.trim()) body.reason = reason.value.trim();
+          const moved = await api.post("/api/v1/bookings/" + booking.id + "/reschedule", body, key);
+          closeDialog(false);
+          notice(t("reschedule.done", { time: slotRange(moved) }));
+          await refreshResident();
+          $("card-title").focus();
+        } catch (error) {
+          showError(error, form);
+        }
+      });
+    });
+    openDialog(t("reschedule.title"), form, t("reschedule.submit"), opener);
+    try {
+      const availability = await api.get("/api/v1/availability",
+        { offering_id: booking.offering_id, from, to: addDays(from, SLOT_DAYS - 1) });
+      const slots = availability.slots.filter((s) => s.remaining > 0 && Date.parse(s.start) !== Date.parse(booking.slot_start));
+      choices.textContent = "";
+      if (!slots.length) choices.append(t("service.no_slots"));
+      slots.slice(0, 20).forEach((slot, n) => choices.append(h("label", { class: "check" },
+        h("input", { type: "radio", name: "slot", value: slot.start, checked: n === 0 }),
+        t("service.slot", { time: dateTime(slot.start), remaining: slot.remaining }))));
+      const first = choices.querySelector("input");
+      if (first && $("dialog").open) first.focus();
+    } catch (error) {
+      choices.textContent = "";
+      showError(error, form);
+    }
+  }
+
+  function options(values, prefix, chosen) {
+    return values.map((value) => h("option", { value, text: t(prefix + value), selected: value === chosen }));
+  }
+
+  function openComplaint(opener, aboutBooking) {
+    const resident = state.resident;
+    const targets = [];
+    for (const booking of state.bookings) {
+      targets.push({
+        value: "booking:" + booking.id, kind: "booking", id: booking.id, provider: booking.provider_id,
+        label: t("complaint.target_booking", { service: offeringName(state.offerings[booking.offering_id]), time: slotRange(booking) }),
+      });
+    }
+    for (const providerId of new Set(state.bookings.map((b) => b.provider_id))) {
+      targets.push({ value: "provider:" + providerId, kind: "provider", id: providerId, provider: providerId,
+        label: t("complaint.target_provider", { name: providerLabel(providerId) || t("common.unknown") }) });
+    }
+    if (!targets.length) {
+      notice(t("complaint.no_target"));
+      return;
+    }
+    const key = newKey();
+    const target = h("select", { id: "complaint-target", "data-field": "target_id" },
+      targets.map((x) => h("option", { value: x.value, text: x.label, selected: aboutBooking && x.id === aboutBooking.id })));
+    const category = h("select", { id: "complaint-category", "data-field": "category" }, options(COMPLAINT_CATEGORIES, "ccat.", "service_quality"));
+    const severity = h("select", { id: "complaint-severity", "data-field": "severity" }, options(SEVERITIES, "severity.", "normal"));
+    const description = h("textarea", { id: "complaint-description", "data-field": "description", maxlength: "2000" });
+    const form = h("form", { novalidate: true },
+      h("div", { class: "form-error", role: "alert" }),
+      field("complaint-target", t("complaint.target"), target),
+      h("div", { class: "grid" },
+        field("complaint-category", t("complaint.category"), category),
+        field("complaint-severity", t("complaint.severity"), severity)),
+      field("complaint-description", t("complaint.description"), description));
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      clearErrors(form);
+      if (!description.value.trim()) {
+        markField(form, "description", t("complaint.description_required")).focus();
+        return;
+      }
+      const chosen = targets.find((x) => x.value === target.value);
+      const body = {
+        target_kind: chosen.kind, target_id: chosen.id, provider_id: chosen.provider, category: category.value,
+        severity: severity.value, description: description.value.trim(), resident_id: resident.id, channel: "phone",
+      };
+      if (resident.community_code) body.community_code = resident.community_code;
+      await busy(form, async () => {
+        try {
+          const complaint = await api.post("/api/v1/complaints", body, key);
+          closeDialog(false);
+          notice(t("complaint.done", { id: complaint.id.slice(0, 8) }));
+          await refreshResident();
+          $("card-title").focus();
+        } catch (error) {
+          showError(error, form);
+        }
+      });
+    });
+    openDialog(t("complaint.title"), form, t("complaint.submit"), opener);
+  }
+
+  function openNeed(opener) {
+    const resident = state.resident;
+    const key = newKey();
+    const kind = h("select", { id: "need-kind", "data-field": "kind" },
+      h("option", { value: "need", text: t("need.kind_need") }), h("option", { value: "suggestion", text: t("need.kind_suggestion") }));
+    const category = h("select", { id: "need-category", "data-field": "category_code" });
+    fillCategorySelect(category, false);
+    const text = h("textarea", { id: "need-text", "data-field": "text", maxlength: "2000" });
+    const form = h("form", { novalidate: true },
+      h("div", { class: "form-error", role: "alert" }),
+      h("div", { class: "grid" }, field("need-kind", t("need.kind"), kind), field("need-category", t("need.category"), category)),
+      field("need-text", t("need.text"), text));
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      clearErrors(form);
+      if (!text.value.trim()) {
+        markField(form, "text", t("need.text_required")).focus();
+        return;
+      }
+      const body = { kind: kind.value, category_code: category.value, text: text.value.trim(), resident_id: resident.id };
+      if (resident.community_code) body.community_code = resident.community_code;
+      await busy(form, async () => {
+        try {
+          const need = await api.post("/api/v1/needs", body, key);
+          closeDialog(true);
+          notice(t("need.done", { count: need.group_count }));
+        } catch (error) {
+          showError(error, form);
+        }
+      });
+    });
+    openDialog(t("need.title"), form, t("need.submit"), opener);
+  }
+
+  function openRating(booking, opener) {
+    const key = newKey();
+    const stars = h("fieldset", { class: "field", "data-field": "stars" },
+      h("legend", { text: t("rating.stars") }),
+      h("div", { class: "checks" }, [5, 4, 3, 2, 1].map((n) => h("label", { class: "check" },
+        h("input", { type: "radio", name: "stars", value: String(n), checked: n === 5 }), t("rating.star_n", { n })))),
+      h("span", { class: "field-error" }));
+    const comment = h("textarea", { id: "rating-comment", "data-field": "comment", maxlength: "1000" });
+    const form = h("form", { novalidate: true },
+      h("div", { class: "form-error", role: "alert" }),
+      h("p", { class: "item-title", text: offeringName(state.offerings[booking.offering_id]) + " · " + slotRange(booking) }),
+      stars, field("rating-comment", t("rating.comment"), comment));
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      clearErrors(form);
+      const body = { booking_id: booking.id, stars: Number(form.querySelector("input[name=stars]:checked").value) };
+      if (comment.value.trim()) body.comment = comment.value.trim();
+      await busy(form, async () => {
+        try {
+          await api.post("/api/v1/ratings", body, key);
+          closeDialog(false);
+          notice(t("rating.done"));
+          await refreshResident();
+          $("card-title").focus();
+        } catch (error) {
+          showError(error, form);
+        }
+      });
+    });
+    openDialog(t("rating.title"), form, t("rating.submit"), opener);
+  }
+
+  // ------------------------------------------------------------------ the shift's queue
+
+  async function openQueue() {
+    showView("queue");
+    $("queue-title").focus();
+    await loadQueue();
+  }
+
+  async function loadQueue() {
+    $("queue-error").textContent = "";
+    if (!state.queue) $("queue-lists").textContent = t("queue.loading");
+    try {
+      const today = localDay(new Date());
+      const start = Date.parse(today + "T00:00:00+08:00");
+      // Bookings made since midnight (Beijing), and requests made over WAITING_HOURS ago that the provider
+      // has still not confirmed, the longest waiting first.
+      const waitedSince = new Date(Date.now() - WAITING_HOURS * 3600 * 1000).toISOString();
+      const [created, requested, overdue] = await Promise.all([
+        allPages("/api/v1/bookings", { created_from: new Date(start).toISOString() }, () => true),
+        allPages("/api/v1/bookings", { status: "requested", created_before: waitedSince }, () => true),
+        allPages("/api/v1/complaints", { overdue: "true" }, () => true),
+      ]);
+      const waiting = requested.sort((a, b) => Date.parse(a.created_at) - Date.parse(b.created_at));
+      await Promise.all([...created, ...waiting].map((b) => Promise.all([offering(b.offering_id), providerName(b.provider_id)])));
+      state.queue = { created, waiting, overdue, at: new Date().toISOString() };
+      renderQueue();
+    } catch (error) {
+      showError(error, $("queue-view"), $("queue-error"));
+    }
+  }
+
+  /* The items of a list, page by page, while ``wanted`` holds (the lists are ordered, newest first). */
+  async function allPages(path, query, wanted) {
+    const found = [];
+    for (let offset = 0; offset < QUEUE_MAX; offset += PAGE) {
+      const page = await api.get(path, Object.assign({ limit: PAGE, offset }, query));
+      const kept = page.items.filter(wanted);
+      found.push(...kept);
+      if (kept.length < page.items.length || offset + PAGE >= page.total) break;
+    }
+    return found;
+  }
+
+  function queueBooking(booking, waited) {
+    const resident = booking.resident;
+    return h("li", { "data-booking": booking.id },
+      h("span", { class: "item-title", text: offeringName(state.offerings[booking.offering_id]) + " " }),
+      h("span", { class: "badge status-" + booking.status, text: t("status." + booking.status) }),
+      waited ? h("span", { class: "badge bad", text: t("queue.waited", {
+        hours: ((Date.now() - Date.parse(booking.created_at)) / 3600000).toFixed(1) }) }) : null,
+      h("div", { class: "item-meta", text: slotRange(booking) + " · " + providerLabel(booking.provider_id) +
+        (resident ? " · " + resident.name + " " + phoneText(resident.phone) : "") }),
+      resident ? h("button", { type: "button", text: t("queue.open_caller"), onclick: () => openCaller(resident.phone) }) : null);
+  }
+
+  function queueComplaint(complaint) {
+    return h("li", { "data-complaint": complaint.id },
+      h("span", { class: "item-title", text: t("ccat." + complaint.category) + " " }),
+      h("span", { class: "badge warn", text: t("cstatus." + complaint.status) }),
+      h("span", { class: "badge bad", text: t("complaint.overdue") }),
+      h("div", { class: "item-meta", text: t("complaint.filed", { time: dateTime(complaint.created_at) }) + " · " +
+        t("severity." + complaint.severity) + " · " + complaint.description }),
+      complaint.resident_id ? h("button", { type: "button", text: t("queue.open_caller"),
+        onclick: () => openResidentById(complaint.resident_id) }) : null);
+  }
+
+  function renderQueue() {
+    const queue = state.queue;
+    if (!queue) return;
+    const box = $("queue-lists");
+    box.textContent = "";
+    $("queue-updated").textContent = t("queue.updated", { time: timeOnly(queue.at) });
+    const section = (id, title, items, render) => h("section", { id, "aria-labelledby": id + "-title" },
+      h("h3", { id: id + "-title" }, title, h("span", { class: "count", text: String(items.length) })),
+      items.length ? h("ul", { class: "items" }, items.map(render)) : h("p", { class: "muted", text: t("queue.empty") }));
+    box.append(
+      section("queue-today", t("queue.today"), queue.created, (b) => queueBooking(b, false)),
+      section("queue-waiting", t("queue.waiting", { hours: WAITING_HOURS }), queue.waiting, (b) => queueBooking(b, true)),
+      section("queue-overdue", t("queue.overdue"), queue.overdue, queueComplaint));
+  }
+
+  async function openCaller(phone) {
+    $("phone").value = phone;
+    showView("caller");
+    await lookup(phone);
+  }
+
+  async function openResidentById(id) {
+    try {
+      const resident = await api.get("/api/v1/residents/" + id);
+      $("phone").value = resident.phone;
+      resetCaller();
+      await openResident(resident);
+    } catch (error) {
+      showError(error, $("queue-view"), $("queue-error"));
+    }
+  }
+
+  // ------------------------------------------------------------------ start
+
+  function start() {
+    api.onSignedOut = () => showSignIn(t("signin.expired"));
+    renderChrome();
+    $("signin-form").addEventListener("submit", onSignIn);
+    $("phone-form").addEventListener("submit", onPhone);
+    $("register-form").addEventListener("submit", onRegister);
+    $("service-form").addEventListener("submit", onFindService);
+    $("sign-out").addEventListener("click", onSignOut);
+    $("lang-switch").addEventListener("click", switchLanguage);
+    $("nav-caller").addEventListener("click", focusPhone);
+    $("nav-queue").addEventListener("click", openQueue);
+    $("queue-refresh").addEventListener("click", loadQueue);
+    $("dialog").addEventListener("close", onDialogClosed);
+    document.addEventListener("keydown", onKey);
+    // The queue on screen keeps itself current through the shift.
+    window.setInterval(() => {
+      if (state.me && state.view === "queue" && !$("dialog").open) loadQueue();
+    }, QUEUE_REFRESH_MS);
+    if (api.signedIn) {
+      startSession().catch((error) => {
+        if (!api.signedIn) return; // the session ended: the sign-in form is shown already
+        showSignIn();
+        showError(error, $("signin-form"));
+      });
+    } else {
+      showSignIn();
+    }
+  }
+
+  start();
+})();

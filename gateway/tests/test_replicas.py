@@ -1,0 +1,239 @@
+"""Several replicas of one service behind the gateway: round-robin, failover, a circuit per replica."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+
+from gateway.app import create_app
+from gateway.config import GatewaySettings
+from service_kit.testing import free_port, running_app
+
+from .conftest import Server, echo_service
+
+Serve = Callable[..., Awaitable[Server]]
+
+
+@asynccontextmanager
+async def booking_gateway(
+    make_settings: Callable[..., GatewaySettings],
+    create_account_in: Callable[..., Any],
+    services: dict[str, Server],
+    replica_urls: list[str],
+    **overrides: Any,
+) -> AsyncIterator[tuple[httpx.AsyncClient, dict[str, str], FastAPI]]:
+    """A gateway whose booking service has the given replicas, a client and an operator's headers."""
+    settings = make_settings(services, booking_url=",".join(replica_urls), **overrides)
+    app = create_app(settings)
+    async with running_app(app, wait_for_events=False) as client:
+        await create_account_in(app, "operator-wang", "operator")
+        signed_in = await client.post(
+            "/api/v1/auth/token", json={"username": "operator-wang", "password": "correct horse battery"}
+        )
+        yield client, {"Authorization": f"Bearer {signed_in.json()['access_token']}"}, app
+
+
+@pytest.fixture
+async def second_booking(serve: Serve) -> Server:
+    return await serve(echo_service("booking"))
+
+
+def served(server: Server) -> int:
+    return len(server.app.state.requests)
+
+
+@asynccontextmanager
+async def dropping_service() -> AsyncIterator[tuple[str, list[str]]]:
+    """A raw HTTP server that reads each request's head and closes the connection without answering."""
+    seen: list[str] = []
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        seen.append(head.split(b" ", 1)[0].decode())
+        writer.close()
+
+    port = free_port()
+    server = await asyncio.start_server(handle, "127.0.0.1", port)
+    async with server:
+        yield f"http://127.0.0.1:{port}", seen
+
+
+def slow_service(seconds: float) -> FastAPI:
+    """A replica that answers every request, but only after ``seconds``."""
+    app = FastAPI()
+    app.state.requests = []
+
+    @app.api_route("/{path:path}", methods=["GET", "POST"])
+    async def slow(request: Request) -> Response:
+        app.state.requests.append(request.method)
+        await asyncio.sleep(seconds)
+        return JSONResponse({"slow": True})
+
+    return app
+
+
+def test_a_comma_separated_list_gives_the_replicas(make_settings: Callable[..., GatewaySettings]) -> None:
+    settings = make_settings(booking_url=" http://10.0.0.7:8102/, http://10.0.0.8:8102 ,http://10.0.0.7:8102")
+    assert settings.upstream_urls()["booking"] == ("http://10.0.0.7:8102", "http://10.0.0.8:8102")
+    assert settings.upstream_urls()["registry"] == ("http://127.0.0.1:8101",)
+    with pytest.raises(ValueError, match="base URL"):
+        make_settings(booking_url="http://10.0.0.7:8102,,http://10.0.0.8:8102")
+
+
+async def test_requests_take_the_replicas_in_turn(
+    make_settings: Callable[..., GatewaySettings],
+    create_account_in: Callable[..., Any],
+    services: dict[str, Server],
+    second_booking: Server,
+) -> None:
+    first = services["booking"]
+    async with booking_gateway(make_settings, create_account_in, services, [first.url, second_booking.url]) as (
+        client,
+        headers,
+        _,
+    ):
+        for method in ("GET", "POST", "GET", "POST", "DELETE", "GET"):
+            response = await client.request(method, "/api/v1/bookings", headers=headers)
+            assert response.status_code == 200, response.text
+    assert served(first) == served(second_booking) == 3
+
+
+async def test_a_killed_replica_is_skipped_for_every_method(
+    make_settings: Callable[..., GatewaySettings],
+    create_account_in: Callable[..., Any],
+    services: dict[str, Server],
+    second_booking: Server,
+) -> None:
+    first = services["booking"]
+    urls = [first.url, second_booking.url]
+    async with booking_gateway(
+        make_settings, create_account_in, services, urls, circuit_failure_threshold=2, circuit_open_seconds=30
+    ) as (client, headers, app):
+        await first.stop()
+        # A refused connection reached nobody: writes move to the other replica too.
+        for method in ("POST", "GET", "POST", "PATCH", "GET", "POST"):
+            response = await client.request(method, "/api/v1/bookings/b-1/note", headers=headers, json={"note": "一楼"})
+            assert response.status_code == 200, response.text
+            assert response.json()["method"] == method
+        assert served(second_booking) == 6
+        # Two failures opened the stopped replica's circuit: it is not asked any more; the other one is closed.
+        breakers = app.state.upstreams.breakers
+        assert breakers.state(first.url) == "open"
+        assert breakers.state(second_booking.url) == "closed"
+
+        await second_booking.stop()
+        for _ in range(2):  # the second replica's two failures
+            response = await client.post("/api/v1/bookings", headers=headers, json={})
+            assert response.status_code == 503
+            assert response.json()["code"] == "upstream_unavailable"
+            assert response.headers["retry-after"] == "2"
+        response = await client.post("/api/v1/bookings", headers=headers, json={})
+        # Both circuits are open now: 503 at once, the wait of the replica that reopens first.
+        assert response.status_code == 503
+        assert response.json()["code"] == "circuit_open"
+        assert 1 <= int(response.headers["retry-after"]) <= 30
+        # Other services are not affected.
+        assert (await client.get("/api/v1/need-pool", headers=headers)).status_code == 200
+
+
+async def test_a_replica_back_from_a_pause_is_probed_and_used_again(
+    make_settings: Callable[..., GatewaySettings],
+    create_account_in: Callable[..., Any],
+    services: dict[str, Server],
+    second_booking: Server,
+) -> None:
+    first = services["booking"]
+    urls = [first.url, second_booking.url]
+    async with booking_gateway(
+        make_settings, create_account_in, services, urls, circuit_failure_threshold=1, circuit_open_seconds=0.3
+    ) as (client, headers, app):
+        await first.stop()
+        assert (await client.get("/api/v1/bookings", headers=headers)).status_code == 200
+        assert app.state.upstreams.breakers.state(first.url) == "open"
+        await first.start()
+        await asyncio.sleep(0.35)
+        for _ in range(4):
+            assert (await client.get("/api/v1/bookings", headers=headers)).status_code == 200
+        assert app.state.upstreams.breakers.state(first.url) == "closed"
+    assert served(first) >= 1
+
+
+async def test_a_broken_connection_moves_only_reads_to_another_replica(
+    make_settings: Callable[..., GatewaySettings],
+    create_account_in: Callable[..., Any],
+    services: dict[str, Server],
+) -> None:
+    healthy = services["booking"]
+    async with (
+        dropping_service() as (dropping_url, seen),
+        booking_gateway(make_settings, create_account_in, services, [dropping_url, healthy.url]) as (
+            client,
+            headers,
+            _,
+        ),
+    ):
+        # The turns go dropping, healthy, dropping, healthy…
+        read = await client.get("/api/v1/bookings", headers=headers)
+        assert read.status_code == 200, read.text  # the dropping replica, then the healthy one
+        assert (await client.post("/api/v1/bookings", headers=headers, json={})).status_code == 200  # healthy
+        for method in ("DELETE", "GET", "POST"):  # dropping (502), healthy, dropping (502)
+            response = await client.request(method, "/api/v1/bookings/b-1/note", headers=headers)
+            if method == "GET":
+                assert response.status_code == 200
+            else:
+                assert response.status_code == 502, method
+                assert response.json()["code"] == "bad_gateway"
+    # A write may have reached the dropping replica: it was sent neither again nor to the healthy one.
+    assert seen == ["GET", "DELETE", "POST"]
+    assert served(healthy) == 3
+
+
+async def test_a_read_timeout_moves_only_reads_to_another_replica(
+    make_settings: Callable[..., GatewaySettings],
+    create_account_in: Callable[..., Any],
+    services: dict[str, Server],
+    serve: Serve,
+) -> None:
+    slow = await serve(slow_service(1.0))
+    healthy = services["booking"]
+    async with booking_gateway(
+        make_settings, create_account_in, services, [slow.url, healthy.url], upstream_timeout_seconds=0.3
+    ) as (client, headers, _):
+        read = await client.get("/api/v1/bookings", headers=headers)
+        assert read.status_code == 200, read.text
+        assert read.json()["service"] == "booking"
+        assert (await client.post("/api/v1/bookings", headers=headers, json={})).status_code == 200
+        write = await client.post("/api/v1/bookings", headers=headers, json={})
+        assert write.status_code == 504
+        assert write.json()["code"] == "upstream_timeout"
+    assert slow.app.state.requests == ["GET", "POST"]
+    assert served(healthy) == 2
+
+
+async def test_health_and_openapi_need_one_ready_replica(
+    make_settings: Callable[..., GatewaySettings],
+    services: dict[str, Server],
+    second_booking: Server,
+    open_gateway: Any,
+) -> None:
+    first = services["booking"]
+    settings = make_settings(services, booking_url=f"{first.url},{second_booking.url}")
+    async with open_gateway(settings) as client:
+        await first.stop()
+        for _ in range(2):  # whichever replica's turn it is
+            health = await client.get("/healthz")
+            assert health.status_code == 200, health.text
+            spec = (await client.get("/openapi.json")).json()
+            assert "/api/v1/bookings/{booking_id}" in spec["paths"]
+            assert spec["x-linli-missing"] == []
+        second_booking.app.state.ready = False
+        health = await client.get("/healthz")
+        assert health.status_code == 503
+        assert health.json()["services"]["booking"] == "down"

@@ -1,0 +1,332 @@
+"""The call-center console (issue 8) in a real browser against the whole stack with its demo data: an operator signs
+in, looks up a known caller, books a funded meal for her and reads back the summary, cancels another booking, moves
+the meal to another day, records a complaint, watches the shift's queue; registers an unknown caller after an API
+error shown in Chinese at its field. Each step is checked on the page and then in the API. Screenshots of the main
+screens are saved in tests/console_screenshots/."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright.async_api import Page, async_playwright, expect
+from stdnum.cn import ric
+
+from .conftest import DevStack, login, wait_for
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-background-networking",
+    "--disable-gpu",
+    "--disable-component-update",
+    "--no-first-run",
+]
+SCREENSHOTS = Path(__file__).resolve().parent / "console_screenshots"
+WANG_PHONE = "13801010001"  # 王秀英, 80+ and living alone: eligible for the funded meal table
+LI_PHONE = "13801010002"  # 李建国
+MEAL_TABLE = "时代家和老年餐桌"  # funded by the demo contract for residents aged 80+ or on a low income
+COUNSELING = "心理疏导一对一"
+
+pytestmark = [
+    pytest.mark.stack,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="the console's browser tests drive Debian's /usr/bin/chromium"),
+]
+
+expect.set_options(timeout=20_000)  # the whole stack shares two cores with the browser
+
+
+class Demo:
+    """The demo data `make run` loads, as the tests need it."""
+
+    def __init__(self, gateway: httpx.Client) -> None:
+        self.gateway = gateway
+        self.operator = login(gateway, "operator")
+        offerings = gateway.get("/api/v1/offerings", params={"limit": 200}).json()["items"]
+        self.offerings = {o["name_zh"]: o for o in offerings}
+
+    def resident(self, phone: str) -> dict[str, Any]:
+        found = self.gateway.get("/api/v1/residents", params={"phone": phone}, headers=self.operator)
+        assert found.status_code == 200, found.text
+        return dict(found.json()["items"][0])
+
+    def free_slots(self, offering_name: str) -> list[dict[str, Any]]:
+        today = date.today()
+        response = self.gateway.get(
+            "/api/v1/availability",
+            params={
+                "offering_id": self.offerings[offering_name]["id"],
+                "from": today.isoformat(),
+                "to": (today + timedelta(days=13)).isoformat(),
+            },
+        )
+        if response.status_code != 200 or not response.json()["bookable"]:
+            return []
+        return [s for s in response.json()["slots"] if s["remaining"] > 0]
+
+    def bookings_of(self, resident_id: str) -> list[dict[str, Any]]:
+        response = self.gateway.get("/api/v1/bookings", params={"resident_id": resident_id}, headers=self.operator)
+        assert response.status_code == 200, response.text
+        return list(response.json()["items"])
+
+
+@pytest.fixture(scope="module")
+def demo(stack: DevStack) -> Any:
+    from demo_data import load_demo_data
+
+    load_demo_data(stack.gateway_url)
+    with httpx.Client(base_url=stack.gateway_url, timeout=30.0) as client:
+        data = Demo(client)
+        # The booking service learns of the offerings through events: wait until it can book them.
+        wait_for(lambda: data.free_slots(MEAL_TABLE) and data.free_slots(COUNSELING))
+        yield data
+
+
+@pytest.fixture
+async def page(stack: DevStack) -> AsyncIterator[Page]:
+    SCREENSHOTS.mkdir(exist_ok=True)
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        try:
+            context = await browser.new_context(
+                base_url=stack.gateway_url, viewport={"width": 1280, "height": 900}, locale="zh-CN"
+            )
+            page = await context.new_page()
+            page.set_default_timeout(20_000)
+            errors: list[str] = []
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            yield page
+            assert errors == [], f"the console raised in the browser: {errors}"
+        finally:
+            await browser.close()
+
+
+async def screenshot(page: Page, name: str) -> None:
+    await page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=True)
+
+
+async def sign_in(page: Page) -> None:
+    await page.goto("/console/")
+    await expect(page.locator("#signin-username")).to_be_focused()
+    await page.keyboard.type("operator")
+    await page.keyboard.press("Tab")
+    await page.keyboard.type("linli-demo-2026")
+    await page.keyboard.press("Enter")
+    await expect(page.locator("#operator-name")).to_have_text("当前坐席：话务员 小陈")
+    await expect(page.locator("#phone")).to_be_focused()
+
+
+async def look_up(page: Page, phone: str) -> None:
+    """As the operator does it: F2 to the number, type it, Enter."""
+    await page.keyboard.press("F2")
+    await expect(page.locator("#phone")).to_be_focused()
+    await page.keyboard.type(phone)
+    await page.keyboard.press("Enter")
+
+
+def same_instant(a: str, b: str) -> bool:
+    return datetime.fromisoformat(a) == datetime.fromisoformat(b)
+
+
+async def test_operator_serves_a_known_caller(demo: Demo, page: Page) -> None:
+    wang = demo.resident(WANG_PHONE)
+    counseling_slot = demo.free_slots(COUNSELING)[0]
+    booked = demo.gateway.post(
+        "/api/v1/bookings",
+        headers=demo.operator,
+        json={
+            "offering_id": demo.offerings[COUNSELING]["id"],
+            "slot_start": counseling_slot["start"],
+            "resident_id": wang["id"],
+        },
+    )
+    assert booked.status_code == 201, booked.text
+    counseling = booked.json()
+
+    await page.goto("/console/")
+    await expect(page.locator("#signin-title")).to_have_text("坐席登录")
+    await screenshot(page, "01-sign-in")
+    await sign_in(page)
+
+    # The caller's card: name, community, eligibility, the booking she already has.
+    await look_up(page, WANG_PHONE)
+    card = page.locator("#resident-card")
+    await expect(page.locator("#card-title")).to_have_text("王秀英")
+    await expect(page.locator("#card-title")).to_be_focused()
+    await expect(card.locator("[data-tag=age_80_plus]")).to_have_text("80岁以上")
+    await expect(card.locator("[data-tag=living_alone]")).to_have_text("独居")
+    await expect(card).to_contain_text("时代家和社区")
+    await expect(card.locator(f"#upcoming-bookings [data-booking='{counseling['id']}']")).to_contain_text("待确认")
+    await screenshot(page, "02-resident-card")
+
+    # Find the meal table (funded for her), pick its first free slot, confirm, read the summary back.
+    await page.keyboard.press("F3")
+    await expect(page.locator("#service-category")).to_be_focused()
+    await page.select_option("#service-category", "elderly.meal_table")
+    await page.locator("#service-form button[type=submit]").click()
+    meal_offering = page.locator(f"[data-offering='{demo.offerings[MEAL_TABLE]['id']}']")
+    await expect(meal_offering).to_contain_text("¥15.00")
+    # Marked as funded for her before she books: she pays nothing, the contract pays ¥15.00.
+    await expect(meal_offering.locator("[data-funded=true]")).to_contain_text("居民付 ¥0.00（补贴 ¥15.00）")
+    slot = meal_offering.locator("button.slot").first
+    slot_start = await slot.get_attribute("data-slot")
+    assert slot_start is not None
+    await screenshot(page, "03-find-a-service")
+    await slot.click()
+    dialog = page.locator("#dialog")
+    await expect(dialog).to_contain_text(MEAL_TABLE)
+    await expect(dialog.locator("button[type=submit]")).to_be_focused()
+    await page.keyboard.press("Enter")
+    readback = page.locator("#readback")
+    await expect(readback).to_contain_text("王秀英，已为您预约 时代家和老年餐桌")
+    await expect(readback).to_contain_text("政府补贴 ¥15.00，本次您无需付费。")
+    await expect(readback).to_be_focused()
+    await screenshot(page, "04-booking-read-back")
+
+    meal = next(b for b in demo.bookings_of(wang["id"]) if b["offering_id"] == demo.offerings[MEAL_TABLE]["id"])
+    assert same_instant(meal["slot_start"], slot_start)
+    assert (meal["status"], meal["channel"], meal["price_fen"], meal["subsidy_fen"]) == ("confirmed", "phone", 0, 1500)
+    assert meal["funded_contract_id"] is not None
+    await expect(card.locator(f"#upcoming-bookings [data-booking='{meal['id']}']")).to_contain_text("已确认")
+    await expect(card.locator(f"[data-booking='{meal['id']}']")).to_contain_text("政府补贴 ¥15.00")
+
+    # Cancel the other booking, as the caller asks.
+    await card.locator(f"[data-booking='{counseling['id']}'] [data-action=cancel]").click()
+    await expect(page.locator("#cancel-reason")).to_be_focused()
+    await expect(page.locator("#cancel-reason")).to_have_value("居民来电取消")
+    await dialog.locator("button[type=submit]").click()
+    await expect(page.locator("#notice")).to_have_text("预约已取消。")
+    await expect(card.locator(f"#recent-bookings [data-booking='{counseling['id']}']")).to_contain_text("已取消")
+    cancelled = demo.gateway.get(f"/api/v1/bookings/{counseling['id']}", headers=demo.operator).json()
+    assert (cancelled["status"], cancelled["status_reason"]) == ("cancelled", "居民来电取消")
+
+    # She would rather come another day: the meal moves to the slot chosen in the dialog.
+    await card.locator(f"[data-booking='{meal['id']}'] [data-action=reschedule]").click()
+    new_slot = page.locator("#reschedule-slots input").first
+    await expect(new_slot).to_be_focused()
+    new_start = await new_slot.get_attribute("value")
+    assert new_start is not None
+    assert not same_instant(new_start, slot_start)
+    await dialog.locator("button[type=submit]").click()
+    await expect(page.locator("#notice")).to_contain_text("已改到")
+    moved = demo.gateway.get(f"/api/v1/bookings/{meal['id']}", headers=demo.operator).json()
+    assert same_instant(moved["slot_start"], new_start)
+    assert (moved["status"], moved["subsidy_fen"]) == ("confirmed", 1500)
+
+    # A complaint about the meal, on her behalf.
+    await card.locator(f"[data-booking='{meal['id']}'] [data-action=complain]").click()
+    await expect(page.locator("#complaint-target")).to_have_value(f"booking:{meal['id']}")
+    await page.select_option("#complaint-category", "punctuality")
+    await page.fill("#complaint-description", "送餐晚了四十分钟，饭菜已经凉了。")
+    await screenshot(page, "05-complaint")
+    await dialog.locator("button[type=submit]").click()
+    await expect(card.locator("#open-complaints")).to_contain_text("不守时")
+    complaints = demo.gateway.get(
+        "/api/v1/complaints", params={"resident_id": wang["id"]}, headers=demo.operator
+    ).json()["items"]
+    complaint = next(c for c in complaints if c["booking_id"] == meal["id"])
+    assert (complaint["channel"], complaint["category"], complaint["status"]) == ("phone", "punctuality", "submitted")
+    assert complaint["community_code"] == "gongchen.shidai_jiahe"
+    assert complaint["description"] == "送餐晚了四十分钟，饭菜已经凉了。"
+
+    # The shift's queue lists today's booking.
+    await page.keyboard.press("F4")
+    await expect(page.locator("#queue-title")).to_be_focused()
+    await expect(page.locator(f"#queue-today [data-booking='{meal['id']}']")).to_contain_text(MEAL_TABLE)
+    await screenshot(page, "06-shift-queue")
+
+    # The telephone system opens the console with the caller's number; the session lasts the tab's life, and an
+    # access token the gateway refuses is replaced through the refresh token.
+    await page.evaluate(
+        """() => {
+            const session = JSON.parse(sessionStorage.getItem("linli.console.session"));
+            session.access_token = "not-a-token";
+            sessionStorage.setItem("linli.console.session", JSON.stringify(session));
+        }"""
+    )
+    refreshes: list[int] = []
+    page.on("response", lambda r: refreshes.append(r.status) if r.url.endswith("/api/v1/auth/refresh") else None)
+    await page.goto(f"/console/?phone={LI_PHONE}")
+    await expect(page.locator("#card-title")).to_have_text("李建国")
+    assert refreshes == [200]
+    await page.locator("#lang-switch").click()
+    await expect(page.locator("html")).to_have_attribute("lang", "en")
+    await expect(card.locator("[data-tag=low_income]")).to_have_text("low income")
+    await expect(page.locator("#phone-title")).to_have_text("Caller")
+    await screenshot(page, "07-english")
+
+
+async def test_operator_registers_an_unknown_caller(demo: Demo, page: Page) -> None:
+    phone = f"1391{uuid.uuid4().int % 10**7:07d}"
+    id_body = "11011119400308002"  # Fangshan, born 1940-03-08
+    valid_id = id_body + ric.calc_check_digit(id_body)
+    wrong_id = id_body + ("0" if valid_id[-1] != "0" else "1")
+
+    # Only operators work here; a wrong password is told in Chinese.
+    await page.goto("/console/")
+    form_error = page.locator("#signin-form .form-error")
+    for username, password, told in [
+        ("operator", "not-the-password", "用户名或密码不正确。"),
+        ("official", "linli-demo-2026", "这个账号不是坐席账号，请用话务员账号登录。"),
+    ]:
+        await page.fill("#signin-username", username)
+        await page.fill("#signin-password", password)
+        await page.keyboard.press("Enter")
+        await expect(form_error).to_contain_text(told)
+
+    await sign_in(page)
+    await look_up(page, phone)
+    await expect(page.locator("#lookup-result")).to_contain_text(f"号码 {phone} 尚未登记")
+    await expect(page.locator("#reg-phone")).to_have_value(phone)  # the number is kept
+    await expect(page.locator("#reg-name")).to_be_focused()
+    await page.keyboard.type("赵桂兰")
+
+    # Without the caller's consent nothing is sent.
+    await page.keyboard.press("Enter")
+    await expect(page.locator("[data-field=consent] .field-error")).to_have_text("须居民同意后才能登记。")
+    await expect(page.locator("#reg-consent")).to_be_focused()
+    await page.keyboard.press("Space")
+    await expect(page.locator("#reg-consent")).to_be_checked()
+
+    # The API refuses a wrong ID number: its problem details become a Chinese message at the field.
+    await page.select_option("#reg-community", "gongchen.jiazhou_shuijun")
+    await page.check("#reg-tags input[value=living_alone]")
+    await page.fill("#reg-id-card", wrong_id)
+    await page.fill("#reg-ec-name", "赵小红")
+    await page.fill("#reg-ec-phone", "13911112222")
+    await page.fill("#reg-ec-relation", "女儿")
+    await page.locator("#reg-name").press("Enter")
+    await expect(page.locator("#reg-id-card")).to_have_attribute("aria-invalid", "true")
+    await expect(page.locator("#reg-id-card")).to_be_focused()
+    await expect(page.locator("[data-field=id_card_number] + .field-error")).to_have_text("身份证号码无效，请核对。")
+    await expect(page.locator("#register-form .form-error")).to_contain_text("身份证号码无效，请核对。")
+    await screenshot(page, "08-registration-error")
+    found = demo.gateway.get("/api/v1/residents", params={"phone": phone}, headers=demo.operator).json()
+    assert found["items"] == []
+
+    await page.fill("#reg-id-card", valid_id)
+    await page.keyboard.press("Enter")
+    await expect(page.locator("#card-title")).to_have_text("赵桂兰")
+    await expect(page.locator("#notice")).to_have_text("已登记 赵桂兰。")
+    card = page.locator("#resident-card")
+    await expect(card.locator("[data-tag=living_alone]")).to_have_text("独居")
+    await expect(card).to_contain_text("赵小红（女儿）")
+    await screenshot(page, "09-registered")
+    await expect(page.locator("#card-title")).to_be_focused()
+    await page.keyboard.press("/")  # the next call
+    await expect(page.locator("#phone")).to_be_focused()
+
+    registered = demo.resident(phone)
+    assert registered["name"] == "赵桂兰"
+    assert registered["community_code"] == "gongchen.jiazhou_shuijun"
+    assert registered["eligibility_tags"] == ["living_alone"]
+    assert registered["birth_date"] == "1940-03-08"
+    assert (registered["consent"]["channel"], registered["consent"]["version"]) == ("phone", "2026-11")
+    assert registered["emergency_contact"] == {"name": "赵小红", "phone": "+8613911112222", "relation": "女儿"}
+    await expect(card).to_contain_text(registered["id_card_number"])  # masked, as the API gives it
+    assert registered["id_card_number"] != valid_id

@@ -1,0 +1,300 @@
+"""The role × route policy over the whole stack: every operation of the aggregated OpenAPI document, called
+by every kind of caller, is answered as gateway/gateway/policy.py's table says, and one provider cannot reach
+another's objects.
+
+For each operation and caller: a role the table does not allow is refused by the gateway (401 for an
+anonymous caller, 403 otherwise); an allowed role is never refused (401/403) — whatever else the service
+answers (200, 201, 404, 409, 422) is its own business. Path parameters name real objects of provider A
+(organization, offering, booking, resident, contract) where there are some; other ids are made up, since
+the point is the role check. An operation without a row in the table fails the test, listed by name.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date, timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from gateway.policy import NO_KEY, PUBLIC, SIGNED_IN, Rule, rule_for
+from gateway.routes import GATEWAY, owner_of
+from service_kit.auth import Role
+
+from .conftest import DevStack, login, new_uscc, wait_for
+
+pytestmark = pytest.mark.stack
+
+PASSWORD = "policy-walk-password-2026"
+# Every caller's headers, the ids of provider A's objects by path parameter, and provider B's admin's headers.
+World = tuple[dict[str, dict[str, str]], dict[str, str], dict[str, str]]
+ANONYMOUS = "anonymous"
+CALLERS = (ANONYMOUS, *(role.value for role in Role))
+# Calls whose effect reaches beyond this test (every caller's tokens would be signed by a new key): the
+# refusals are checked, the allowed calls are not made.
+NOT_CALLED_WHEN_ALLOWED = {("POST", "/api/v1/auth/keys/rotate")}
+
+
+def _account(gateway: httpx.Client, admin: dict[str, str], role: str, provider_id: str | None = None) -> dict[str, str]:
+    username = f"{role.replace('_', '-')}-{uuid.uuid4().hex[:8]}"
+    created = gateway.post(
+        "/api/v1/accounts",
+        headers=admin,
+        json={
+            "username": username,
+            "password": PASSWORD,
+            "roles": [role],
+            "name": "策略测试",
+            "provider_id": provider_id,
+        },
+    )
+    assert created.status_code == 201, created.text
+    return login(gateway, username, PASSWORD)
+
+
+def _provider(gateway: httpx.Client, official: dict[str, str], name: str) -> str:
+    org = gateway.post(
+        "/api/v1/organizations",
+        headers=official,
+        json={"name_zh": name, "kind": "public_welfare", "uscc": new_uscc()},
+    )
+    assert org.status_code == 201, org.text
+    verified = gateway.post(f"/api/v1/organizations/{org.json()['id']}/verify", headers=official, json={})
+    assert verified.status_code == 200, verified.text
+    return str(org.json()["id"])
+
+
+def _resident(gateway: httpx.Client, admin: dict[str, str]) -> tuple[dict[str, str], str]:
+    """A resident who signed in by phone code and registered themself: their headers and resident id."""
+    phone = f"136{uuid.uuid4().int % 10**8:08d}"
+    assert gateway.post("/api/v1/auth/otp", json={"phone": phone}).status_code == 202
+    messages = gateway.get("/api/v1/auth/otp/messages", headers=admin, params={"phone": phone}).json()
+    code = re.search(r"\d{6}", messages["items"][0]["text"])
+    assert code is not None
+    tokens = gateway.post("/api/v1/auth/otp/verify", json={"phone": phone, "code": code.group()})
+    assert tokens.status_code == 200, tokens.text
+    headers = {"Authorization": f"Bearer {tokens.json()['access_token']}"}
+    registered = gateway.post(
+        "/api/v1/residents",
+        headers=headers,
+        json={"name": "周桂芳", "phone": phone, "consent": {"version": "2026-11", "channel": "app"}},
+    )
+    assert registered.status_code == 201, registered.text
+    return headers, str(registered.json()["id"])
+
+
+def _world(gateway: httpx.Client) -> World:
+    """Every caller's headers, the ids of provider A's objects by path parameter, and provider B's admin."""
+    admin, official, operator = login(gateway, "admin"), login(gateway, "official"), login(gateway, "operator")
+    provider_a = _provider(gateway, official, "策略测试甲服务社")
+    provider_b = _provider(gateway, official, "策略测试乙服务社")
+    provider_admin = _account(gateway, admin, "provider_admin", provider_a)
+    offering = gateway.post(
+        "/api/v1/offerings",
+        headers=provider_admin,
+        json={
+            "provider_id": provider_a,
+            "category_code": "elderly.meal_table",
+            "name_zh": "策略测试助餐",
+            "mode": "at_center",
+            "price_fen": 1200,
+            "duration_minutes": 60,
+            "capacity_per_slot": 20,
+            "weekly_rules": [{"weekday": d, "start": "10:00", "end": "14:00"} for d in range(7)],
+            "target_groups": ["elderly"],
+        },
+    )
+    assert offering.status_code == 201, offering.text
+    offering_id = offering.json()["id"]
+    published = gateway.post(f"/api/v1/offerings/{offering_id}/publish", headers=provider_admin, json={})
+    assert published.status_code == 200, published.text
+    contract = gateway.post(
+        "/api/v1/contracts",
+        headers=official,
+        json={
+            "title": "策略测试助餐服务项目",
+            "provider_id": provider_a,
+            "amount_fen": 100_000,
+            "start_date": date.today().isoformat(),
+            "end_date": (date.today() + timedelta(days=100)).isoformat(),
+            "funded_offerings": [
+                {"offering_id": offering_id, "unit_price_fen": 1200, "resident_price_fen": 0, "quota": 10}
+            ],
+        },
+    )
+    assert contract.status_code == 201, contract.text
+    resident, resident_id = _resident(gateway, admin)
+
+    start = date.today() + timedelta(days=2)
+
+    def slots() -> list[dict[str, Any]]:
+        response = gateway.get(
+            "/api/v1/availability",
+            params={
+                "offering_id": offering_id,
+                "from": start.isoformat(),
+                "to": (start + timedelta(days=3)).isoformat(),
+            },
+        )
+        return list(response.json().get("slots", [])) if response.status_code == 200 else []
+
+    slot = wait_for(slots)[0]
+    booking = gateway.post(
+        "/api/v1/bookings", headers=resident, json={"offering_id": offering_id, "slot_start": slot["start"]}
+    )
+    assert booking.status_code == 201, booking.text
+
+    key = gateway.post(
+        "/api/v1/api-keys",
+        headers=provider_admin,
+        json={"name": "策略测试排班系统", "scopes": ["bookings:read", "bookings:write", "offerings:write"]},
+    )
+    assert key.status_code == 201, key.text
+
+    callers = {
+        ANONYMOUS: {},
+        Role.resident.value: resident,
+        Role.operator.value: operator,
+        Role.provider_admin.value: provider_admin,
+        Role.provider_staff.value: _account(gateway, admin, "provider_staff", provider_a),
+        Role.official.value: official,
+        Role.reviewer.value: _account(gateway, admin, "reviewer"),
+        Role.evaluator.value: _account(gateway, admin, "evaluator"),
+        Role.admin.value: admin,
+        Role.provider_system.value: {"X-API-Key": key.json()["key"]},
+    }
+    ids = {
+        "organization_id": provider_a,
+        "provider_id": provider_a,
+        "offering_id": offering_id,
+        "booking_id": booking.json()["id"],
+        "resident_id": resident_id,
+        "contract_id": contract.json()["id"],
+    }
+    return callers, ids, _account(gateway, admin, "provider_admin", provider_b)
+
+
+@pytest.fixture(scope="module")
+def world(stack: DevStack) -> Iterator[World]:
+    with httpx.Client(base_url=stack.gateway_url, timeout=30.0) as client:
+        yield _world(client)
+
+
+def _operations(spec: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    methods = ("get", "post", "put", "patch", "delete")
+    return [
+        (method.upper(), path, operation)
+        for path, item in spec["paths"].items()
+        for method, operation in item.items()
+        if method in methods
+    ]
+
+
+def _fill(path: str, ids: dict[str, str]) -> str:
+    def value(match: re.Match[str]) -> str:
+        name = match.group(1)
+        return ids.get(name) or (str(uuid.uuid4()) if name.endswith("_id") else "policy-walk")
+
+    return re.sub(r"\{([^}]+)\}", value, path)
+
+
+def _expected(rule: Rule, caller: str, proxied: bool) -> tuple[bool, int]:
+    """Whether ``caller`` may call a route under ``rule``, and the gateway's status when not."""
+    if caller == ANONYMOUS:
+        return rule.who == PUBLIC, 401
+    if caller == Role.provider_system.value:
+        if not proxied:
+            return rule.who == PUBLIC, 401  # the gateway's own endpoints know no API keys
+        return rule.key != NO_KEY, 403  # this key has every scope
+    if rule.who in (PUBLIC, SIGNED_IN):
+        return True, 0
+    return Role(caller) in rule.who, 403
+
+
+def test_a_provider_cannot_reach_another_providers_objects(gateway: httpx.Client, world: World) -> None:
+    # Runs before the walk below, which changes provider A's objects (confirms the booking, say).
+    callers, ids, other_provider = world
+    own = callers[Role.provider_admin.value]
+    org, offering, booking, contract = ids["organization_id"], ids["offering_id"], ids["booking_id"], ids["contract_id"]
+    # Provider A's admin reaches them (the control), provider B's admin finds nothing there.
+    reads: list[tuple[str, str, dict[str, Any] | None]] = [
+        ("GET", f"/api/v1/bookings/{booking}", None),
+        ("GET", f"/api/v1/organizations/{org}/webhooks", None),
+        ("GET", f"/api/v1/contracts/{contract}", None),
+    ]
+    for method, path, body in reads:
+        assert gateway.request(method, path, headers=own, json=body).status_code == 200, path
+        refused = gateway.request(method, path, headers=other_provider, json=body)
+        assert refused.status_code == 404, f"{method} {path}: {refused.status_code} {refused.text}"
+    writes: list[tuple[str, str, dict[str, Any] | None]] = [
+        ("PATCH", f"/api/v1/offerings/{offering}", {"name_zh": "改名"}),
+        ("POST", f"/api/v1/offerings/{offering}/withdraw", {}),
+        ("POST", f"/api/v1/bookings/{booking}/confirm", {}),
+        (
+            "POST",
+            f"/api/v1/organizations/{org}/webhooks",
+            {"url": "https://b.example/hook", "event_types": ["booking.*"]},
+        ),
+    ]
+    for method, path, body in writes:
+        refused = gateway.request(method, path, headers=other_provider, json=body)
+        assert refused.status_code == 404, f"{method} {path}: {refused.status_code} {refused.text}"
+    # Nothing changed for provider A.
+    assert gateway.get(f"/api/v1/bookings/{booking}", headers=own).json()["status"] == "requested"
+    assert gateway.get(f"/api/v1/offerings/{offering}").json()["status"] == "published"
+
+
+def test_the_policy_table_is_enforced_for_every_route_and_role(gateway: httpx.Client, world: World) -> None:
+    spec = gateway.get("/openapi.json").json()
+    assert spec["x-linli-missing"] == []
+    operations = _operations(spec)
+    without_rule = sorted(f"{method} {path}" for method, path, _ in operations if rule_for(method, path) is None)
+    assert without_rule == [], "operations without a row in gateway/policy.py:\n" + "\n".join(without_rule)
+
+    callers, ids, _ = world
+    calls: list[tuple[str, str, str, str, Rule, bool]] = []
+    for method, template, _operation in operations:
+        path = _fill(template, ids)
+        rule = rule_for(method, template)
+        assert rule is not None
+        assert rule_for(method, path) == rule, f"{method} {template}: another row decides the filled-in path"
+        proxied = owner_of(path) not in (None, GATEWAY)
+        for caller in CALLERS:
+            allowed, _ = _expected(rule, caller, proxied)
+            if allowed and (method, template) in NOT_CALLED_WHEN_ALLOWED:
+                continue
+            calls.append((method, template, path, caller, rule, proxied))
+
+    def call(entry: tuple[str, str, str, str, Rule, bool]) -> tuple[int, str]:
+        method, _template, path, caller, _rule, _proxied = entry
+        body = {} if method in ("POST", "PUT", "PATCH") else None
+        response = gateway.request(method, path, headers=callers[caller], json=body)
+        try:
+            payload = response.json()
+        except ValueError:
+            payload = None
+        return response.status_code, str(payload.get("code", "")) if isinstance(payload, dict) else ""
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(call, calls))
+
+    wrong: list[str] = []
+    for (method, template, _path, caller, rule, proxied), (status, code) in zip(calls, answers, strict=True):
+        allowed, refusal = _expected(rule, caller, proxied)
+        if allowed and status in (401, 403):
+            wrong.append(f"{method} {template} as {caller}: {status} {code}, but the table allows {caller}")
+        elif not allowed and status != refusal:
+            wrong.append(f"{method} {template} as {caller}: {status} {code}, expected {refusal}")
+        elif (
+            not allowed
+            and proxied
+            and refusal == 403
+            and caller != Role.provider_system.value
+            and code != "role_forbidden"
+        ):
+            wrong.append(f"{method} {template} as {caller}: 403 {code}, expected the gateway's role_forbidden")
+    assert wrong == [], f"{len(wrong)} of {len(calls)} calls were not answered as the table says:\n" + "\n".join(wrong)
