@@ -3,8 +3,11 @@ would enter it. Loading twice changes nothing: existing records are found and re
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+import random
+import time
+from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 from stdnum.cn import uscc
@@ -153,6 +156,63 @@ RESIDENTS: list[dict[str, Any]] = [
 ]
 
 
+# The district's own account of what it bought before Linli: 262 projects, 35,753,000 yuan. The demo imports
+# as many invented projects worth exactly as much, spread over five years, the six streets and towns of the
+# gazetteer and the directions of the calls, delivered by the demo providers; the same list every time.
+HISTORICAL_PROJECTS = 262
+HISTORICAL_TOTAL_FEN = 3_575_300_000
+HISTORICAL_YEARS = {2021: 38, 2022: 47, 2023: 55, 2024: 60, 2025: 62}
+STREETS = {
+    "gongchen": "拱辰街道",
+    "xilu": "西潞街道",
+    "chengguan": "城关街道",
+    "changyang": "长阳镇",
+    "liangxiang": "良乡镇",
+    "yancun": "阎村镇",
+}
+DIRECTIONS = {
+    "elderly_care": ("养老助餐与居家照护", 34),
+    "children": ("儿童关爱与安全教育", 16),
+    "special_groups": ("特殊群体帮扶", 14),
+    "green_living": ("垃圾分类与绿色环保", 10),
+    "psychological_counseling": ("心理疏导", 8),
+    "volunteer_services": ("志愿服务", 7),
+    "community_governance": ("社区治理", 6),
+    "cultural_heritage": ("文化传承", 5),
+}
+RESULTS = {"excellent": (30, 90, 98), "good": (45, 80, 89), "qualified": (22, 65, 79), "unqualified": (3, 45, 59)}
+
+
+def historical_projects(providers: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    rng = random.Random(HISTORICAL_TOTAL_FEN)
+    weights = [rng.uniform(0.3, 1.7) for _ in range(HISTORICAL_PROJECTS)]
+    # Amounts in whole hundreds of yuan; the last project takes what rounding left, so the sum is exact.
+    amounts = [round(HISTORICAL_TOTAL_FEN * w / sum(weights) / 10_000) * 10_000 for w in weights]
+    amounts[-1] += HISTORICAL_TOTAL_FEN - sum(amounts)
+    years = [year for year, count in HISTORICAL_YEARS.items() for _ in range(count)]
+    projects = []
+    for index, (year, amount) in enumerate(zip(years, amounts, strict=True)):
+        direction = rng.choices(list(DIRECTIONS), weights=[w for _, w in DIRECTIONS.values()])[0]
+        street = rng.choice(list(STREETS))
+        result = rng.choices(list(RESULTS), weights=[w for w, _, _ in RESULTS.values()])[0]
+        _, low, high = RESULTS[result]
+        provider = providers[index % len(providers)]
+        projects.append(
+            {
+                "reference": f"FS-{year}-{index + 1:03d}",
+                "year": year,
+                "title": f"{year}年{STREETS[street]}{DIRECTIONS[direction][0]}服务项目",
+                "direction": direction,
+                "street_code": street,
+                "provider": {"organization_id": provider["id"], "name": provider["name_zh"], "kind": provider["kind"]},
+                "amount_fen": amount,
+                "result": result,
+                "score": rng.randint(low, high),
+            }
+        )
+    return projects
+
+
 class DemoLoader:
     def __init__(self, client: httpx.Client) -> None:
         self.client = client
@@ -241,6 +301,92 @@ class DemoLoader:
             existing = self.call("POST", f"/api/v1/contracts/{existing['id']}/sign", "official", json={})
         return existing
 
+    def history(self, providers: list[dict[str, Any]]) -> dict[str, int]:
+        """Import the historical projects; importing them again records nothing."""
+        projects = historical_projects(providers)
+        self.call("POST", "/api/v1/funds/historical-projects", "official", json={"projects": projects})
+        return {"projects": len(projects), "amount_fen": sum(p["amount_fen"] for p in projects)}
+
+    def fund(self, year: int) -> dict[str, Any]:
+        name = f"{year}年社区服务专项资金"
+        listed = self.call("GET", "/api/v1/funds", "official", params={"limit": 200})
+        existing = next((f for f in listed["items"] if f["name"] == name and f["year"] == year), None)
+        return existing or self.call(
+            "POST", "/api/v1/funds", "official", json={"name": name, "year": year, "budget_fen": 900_000_000}
+        )
+
+    def open_call(
+        self, fund: dict[str, Any], applicants: list[tuple[dict[str, Any], str]]
+    ) -> tuple[dict[str, Any], int]:
+        """This year's call for proposals, open for a month, and the demo providers' applications to it."""
+        title = f"{fund['year'] + 1}年度社区养老与儿童关爱服务项目征集"
+        listed = self.call("GET", "/api/v1/calls", "official", params={"limit": 200})
+        call = next((c for c in listed["items"] if c["title"] == title), None)
+        if call is None:
+            deadline = datetime.combine(
+                date.today() + timedelta(days=30), datetime.min.time(), ZoneInfo("Asia/Shanghai")
+            )
+            call = self.call(
+                "POST",
+                "/api/v1/calls",
+                "official",
+                json={
+                    "title": title,
+                    "description": "面向80岁以上、独居老人的助餐与探访服务，以及儿童安全与关爱服务。",
+                    "directions": ["elderly_care", "children"],
+                    "budget_cap_fen": 50_000_000,
+                    "fund_id": fund["id"],
+                    "eligible_kinds": ["public_welfare", "startup"],
+                    "criteria": [
+                        {"code": "feasibility", "name": "项目可行性", "weight": 40},
+                        {"code": "capacity", "name": "机构能力", "weight": 35},
+                        {"code": "budget", "name": "预算合理性", "weight": 25},
+                    ],
+                    "deadline": (deadline + timedelta(hours=18)).isoformat(),
+                },
+            )
+        if call["status"] == "draft":
+            call = self.call("POST", f"/api/v1/calls/{call['id']}/publish", "official", json={})
+        applied = 0
+        for provider, user in applicants:
+            mine = self.call("GET", f"/api/v1/calls/{call['id']}/applications", user, params={"limit": 200})
+            if mine["items"]:
+                applied += 1
+            elif call["status"] == "published" and datetime.fromisoformat(call["deadline"]) > datetime.now(
+                ZoneInfo("UTC")
+            ):
+                self.apply(call, provider, user)
+                applied += 1
+        return call, applied
+
+    def apply(self, call: dict[str, Any], provider: dict[str, Any], user: str) -> None:
+        year = datetime.fromisoformat(call["deadline"]).year + 1
+        body = {
+            "title": f"{provider['name_zh']}{year}年度社区服务项目",
+            "proposal": "在拱辰街道、长阳镇的社区开展服务，每月公开服务记录，接受居民评价。",
+            "budget_request_fen": 30_000_000,
+            "deliverables": [
+                {
+                    "service_type": "elderly.meal_table" if provider["kind"] == "public_welfare" else "green.recycling",
+                    "quantity": 5000,
+                    "target_group": "80+",
+                    "period_start": f"{year}-01-01",
+                    "period_end": f"{year}-12-31",
+                }
+            ],
+            "kpis": [{"name": "服务满意度", "target": "≥ 90%"}],
+        }
+        # Procurement learns that a provider is verified from the registry's event; on a fresh start it may
+        # not have it yet.
+        for _ in range(50):
+            response = self.client.post(f"/api/v1/calls/{call['id']}/applications", json=body, headers=self.login(user))
+            if response.status_code == 201:
+                return
+            if response.status_code != 422 or response.json().get("code") != "provider_not_verified":
+                break
+            time.sleep(0.2)
+        raise RuntimeError(f"applying to {call['title']} as {user}: {response.status_code} {response.text}")
+
     def residents(self) -> list[dict[str, Any]]:
         result = []
         for resident in RESIDENTS:
@@ -260,6 +406,11 @@ def load_demo_data(gateway_url: str) -> dict[str, object]:
             offerings.append(loader.offerings(provider, spec))
         contract = loader.contract(providers[0], offerings[0][0])
         residents = loader.residents()
+        history = loader.history(providers)
+        applicants = [(p, spec["username"]) for p, spec in zip(providers, ORGANIZATIONS, strict=True)]
+        call, applications = loader.open_call(
+            loader.fund(date.today().year), [a for a in applicants if a[0]["kind"] != "commercial"]
+        )
     accounts = [f"{a['username']} / {DEMO_PASSWORD}  ({', '.join(a['roles'])})" for a in DEMO_ACCOUNTS]  # type: ignore[arg-type]
     accounts += [f"{s['username']} / {DEMO_PASSWORD}  (provider_admin, {s['org']['name_zh']})" for s in ORGANIZATIONS]
     return {
@@ -269,5 +420,11 @@ def load_demo_data(gateway_url: str) -> dict[str, object]:
             "offerings": sum(len(o) for o in offerings),
             "contracts": 1 if contract else 0,
             "residents": len(residents),
+        },
+        "procurement": {
+            "historical_projects": history["projects"],
+            "historical_amount_fen": history["amount_fen"],
+            "open_calls": 1 if call["status"] == "published" else 0,
+            "applications": applications,
         },
     }

@@ -4,12 +4,18 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from procurement.acceptance.endpoints import router as acceptance_router
+from procurement.amendments.endpoints import router as amendments_router
 from procurement.audit.endpoints import router as audit_router
 from procurement.calls.endpoints import router as calls_router
 from procurement.config import Settings
 from procurement.contracts.endpoints import router as contracts_router
+from procurement.dashboard.endpoints import reporting_routers
 from procurement.deliverables.consumers import subscription as deliverables_subscription
 from procurement.deliverables.endpoints import router as deliverables_router
+from procurement.disbursements.endpoints import router as disbursements_router
+from procurement.evaluations.consumers import subscription as evaluations_subscription
+from procurement.evaluations.endpoints import router as evaluations_router
 from procurement.funds.endpoints import router as funds_router
 from procurement.models import load_models
 from procurement.needs.consumers import subscription as needs_subscription
@@ -19,6 +25,9 @@ from procurement.notices.endpoints import router as notices_router
 from procurement.providers.consumers import subscription as providers_subscription
 from procurement.reviews.endpoints import assignments_router as review_assignments_router
 from procurement.reviews.endpoints import router as reviews_router
+from procurement.sanctions.endpoints import router as sanctions_router
+from procurement.supervision.consumers import subscription as supervision_subscription
+from procurement.supervision.endpoints import router as supervision_router
 from service_kit.app import ServiceSpec, create_service_app
 
 SERVICE_DIR = Path(__file__).resolve().parent.parent
@@ -31,10 +40,12 @@ def build_spec(settings: Settings | None = None) -> ServiceSpec:
         name="procurement",
         title="Linli procurement",
         description=(
-            "The government's purchase of services: needs, calls, applications, review, contracts, acceptance, payment."
+            "The government's purchase of services: needs, calls, applications, review, contracts, amendments, "
+            "supervision, evaluation, acceptance, payment, sanctions."
         ),
         settings=settings or Settings(),
         routers=[
+            *reporting_routers,
             funds_router,
             needs_router,
             calls_router,
@@ -44,9 +55,21 @@ def build_spec(settings: Settings | None = None) -> ServiceSpec:
             notices_router,
             contracts_router,
             deliverables_router,
+            amendments_router,
+            supervision_router,
+            evaluations_router,
+            acceptance_router,
+            disbursements_router,
+            sanctions_router,
             audit_router,
         ],
-        subscriptions=[deliverables_subscription, needs_subscription, providers_subscription],
+        subscriptions=[
+            deliverables_subscription,
+            needs_subscription,
+            providers_subscription,
+            supervision_subscription,
+            evaluations_subscription,
+        ],
     )
 
 

@@ -12,12 +12,18 @@ class Base(DeclarativeBase):
 
 def load_models() -> None:
     """Import every module's models so ``Base.metadata`` is complete (for Alembic)."""
+    import procurement.acceptance.models
+    import procurement.amendments.models
     import procurement.audit.models
     import procurement.calls.models
     import procurement.contracts.models
     import procurement.deliverables.models
+    import procurement.disbursements.models
+    import procurement.evaluations.models
     import procurement.funds.models
     import procurement.needs.models
     import procurement.notices.models
     import procurement.providers.models
-    import procurement.reviews.models  # noqa: F401
+    import procurement.reviews.models
+    import procurement.sanctions.models
+    import procurement.supervision.models  # noqa: F401

@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from procurement.calls.models import ApplicationStatus, CallStatus
-from procurement.contracts.schemas import MAX_FEN, MAX_QUOTA, FundedOfferingCreate
+from procurement.contracts.schemas import MAX_FEN, MAX_QUOTA, FundedOfferingCreate, InstallmentCreate
 
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20_000)]
@@ -141,3 +141,6 @@ class ContractFromApplication(BaseModel):
     end_date: date
     stable_service: bool = Field(default=False, strict=True)
     funded_offerings: list[FundedOfferingCreate] = Field(min_length=1, max_length=100)
+    installments: list[InstallmentCreate] | None = Field(
+        default=None, min_length=1, max_length=12, description="The payment plan; see the contract's."
+    )

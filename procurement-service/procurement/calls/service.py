@@ -19,6 +19,7 @@ from procurement.contracts.schemas import Contract as ContractView
 from procurement.funds import service as funds_service
 from procurement.needs.models import Need
 from procurement.providers import service as providers_service
+from procurement.sanctions import service as sanctions_service
 from service_kit.auth import Principal, Role
 from service_kit.errors import Conflict, Forbidden, InvalidTransition, NotFound, ValidationFailed
 
@@ -146,7 +147,10 @@ async def close_call(session: AsyncSession, call_id: uuid.UUID, *, by: Principal
         raise Conflict(
             "The call is open until its deadline.", code="deadline_not_reached", deadline=call.deadline.isoformat()
         )
-    return await transition_call(session, call_id, "close", by=by, now=now, values={"closed_at": now})
+    closed = await transition_call(session, call_id, "close", by=by, now=now, values={"closed_at": now})
+    # Every call that closes is one round a sanctioned provider sat out (优胜劣汰).
+    await sanctions_service.count_round(session, published_at=closed.published_at, by=by, now=now)
+    return closed
 
 
 def call_view(call: Call) -> schemas.Call:
@@ -205,6 +209,8 @@ async def apply(
             )
         if item.period_end < item.period_start:
             raise ValidationFailed(f"deliverables.{index}: the period ends before it starts.", code="period_reversed")
+    # Procurement's own sanctions first: they name the reason and the rounds left.
+    await sanctions_service.ensure_not_sanctioned(session, provider_id)
     await providers_service.check_eligible(session, provider_id, kinds=list(call.eligible_kinds), now=now)
     live = await session.scalar(
         select(func.count())
@@ -359,7 +365,9 @@ async def approve(
         raise InvalidTransition(
             f"Cannot approve an application that is {application.status}.", current_status=str(application.status)
         )
-    await funds_service.commit(session, call.fund_id, amount, by=by, at=now, application_id=application_id)
+    await funds_service.commit(
+        session, call.fund_id, amount, by=by, at=now, details={"application_id": str(application_id)}
+    )
     await audit.record(
         session,
         kind="application",
@@ -417,5 +425,6 @@ async def draft_contract(
         end_date=data.end_date,
         stable_service=data.stable_service,
         funded_offerings=data.funded_offerings,
+        installments=data.installments,
     )
     return await contracts_service.create(session, terms, by=by, application_id=application_id, now=now)

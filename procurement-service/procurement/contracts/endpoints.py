@@ -5,6 +5,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
+from procurement.amendments import service as amendments_service
+from procurement.amendments.schemas import TerminationCreate
 from procurement.auth import ContractReader, Official
 from procurement.clock import Now
 from procurement.contracts import schemas, service
@@ -78,13 +80,30 @@ async def sign_contract(contract_id: uuid.UUID, session: SessionDep, principal: 
     return await service.sign(session, contract_id, by=principal, now=now)
 
 
+@router.get(
+    "/{contract_id}/versions",
+    response_model=Page[schemas.ContractVersion],
+    summary="The contract's terms version by version: as signed, then after each approved amendment",
+    responses=error_responses(401, 403, 404, 422),
+)
+async def list_contract_versions(
+    contract_id: uuid.UUID, session: SessionDep, principal: ContractReader, page: PaginationDep
+) -> Page[schemas.ContractVersion]:
+    items, total = await service.versions_page(session, contract_id, by=principal, limit=page.limit, offset=page.offset)
+    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+
+
 @router.post(
     "/{contract_id}/terminate",
     response_model=schemas.Contract,
-    summary="Terminate an active contract, giving the reason",
+    summary="The purchaser terminates an active contract for cause, giving the reason "
+    "(a termination by agreement goes through /terminations)",
     responses=error_responses(401, 403, 404, 409, 422),
 )
 async def terminate_contract(
-    contract_id: uuid.UUID, data: schemas.ContractTerminate, session: SessionDep, principal: Official
+    contract_id: uuid.UUID, data: schemas.ContractTerminate, session: SessionDep, principal: Official, now: Now
 ) -> schemas.Contract:
-    return await service.terminate(session, contract_id, data, by=principal)
+    await amendments_service.propose_termination(
+        session, contract_id, TerminationCreate(reason=data.reason, for_cause=True), by=principal, now=now
+    )
+    return await service.view(session, await service.reload(session, contract_id))

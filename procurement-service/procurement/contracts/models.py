@@ -20,13 +20,21 @@ class ContractStatus(StrEnum):
     terminated = "terminated"
 
 
-def _status_column() -> Enum:
+class InstallmentCondition(StrEnum):
+    """When an installment of the payment plan (资金拨付) falls due."""
+
+    on_signing = "on_signing"
+    after_midterm_evaluation = "after_midterm_evaluation"
+    after_acceptance = "after_acceptance"  # the acceptance (验收) has passed
+
+
+def _status_column(enum: type[StrEnum] = ContractStatus, length: int = 16) -> Enum:
     # Stored as the plain value in a VARCHAR: readable in SQL, portable, no native ENUM type to migrate.
     return Enum(
-        ContractStatus,
+        enum,
         native_enum=False,
         create_constraint=False,
-        length=16,
+        length=length,
         values_callable=lambda statuses: [s.value for s in statuses],
     )
 
@@ -36,6 +44,11 @@ class Contract(IdMixin, TimestampMixin, Base):
     __table_args__ = (
         CheckConstraint("amount_fen > 0", name="amount_positive"),
         CheckConstraint("end_date >= start_date", name="term_ordered"),
+        # Supplements (补充协议) add at most a tenth of the original amount (amount_fen - supplement_fen).
+        CheckConstraint(
+            "supplement_fen >= 0 AND supplement_fen * 10 <= amount_fen - supplement_fen", name="supplement_within_tenth"
+        ),
+        CheckConstraint("disbursed_fen >= 0 AND disbursed_fen <= amount_fen", name="disbursed_within_amount"),
     )
 
     title: Mapped[str] = mapped_column(String(200))
@@ -53,10 +66,49 @@ class Contract(IdMixin, TimestampMixin, Base):
     termination_reason: Mapped[str | None] = mapped_column(Text)
     # The approved application (立项) the contract was drawn from, when it came through a call for proposals.
     application_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("application.id"), unique=True)
+    # ``amount_fen`` includes the approved supplements; the original amount is ``amount_fen - supplement_fen``.
+    supplement_fen: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    disbursed_fen: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    # Installments are paid in order; this many of the plan's first installments are paid.
+    paid_installments: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # 1 when signed; each amendment both parties approved adds one (see ContractVersion).
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
     funded_offerings: Mapped[list[ContractFundedOffering]] = relationship(
         lazy="raise", order_by="ContractFundedOffering.position", cascade="all, delete-orphan"
     )
+    installments: Mapped[list[ContractInstallment]] = relationship(
+        lazy="raise", order_by="ContractInstallment.seq", cascade="all, delete-orphan"
+    )
+
+
+class ContractInstallment(IdMixin, Base):
+    """One installment of a contract's payment plan: ``amount_fen`` paid once ``condition`` is met."""
+
+    __tablename__ = "contract_installment"
+    __table_args__ = (
+        UniqueConstraint("contract_id", "seq"),
+        CheckConstraint("amount_fen > 0", name="amount_positive"),
+    )
+
+    contract_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("contract.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(Integer)
+    condition: Mapped[InstallmentCondition] = mapped_column(_status_column(InstallmentCondition, 32))
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+
+
+class ContractVersion(IdMixin, Base):
+    """The terms of a contract as they stood from ``effective_at``: version 1 when signed, one more per
+    amendment both parties approved."""
+
+    __tablename__ = "contract_version"
+    __table_args__ = (UniqueConstraint("contract_id", "version"),)
+
+    contract_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("contract.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    amendment_id: Mapped[uuid.UUID | None]
+    effective_at: Mapped[datetime]
+    terms: Mapped[dict[str, Any]]
 
 
 class ContractFundedOffering(IdMixin, Base):

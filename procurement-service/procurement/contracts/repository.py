@@ -7,11 +7,20 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, func, select, update
+from sqlalchemy import CursorResult, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from procurement.contracts.models import Contract, ContractAuditEntry, ContractFundedOffering, ContractStatus
+from procurement.contracts.models import (
+    Contract,
+    ContractAuditEntry,
+    ContractFundedOffering,
+    ContractInstallment,
+    ContractStatus,
+    ContractVersion,
+)
+
+LOAD_TERMS = (selectinload(Contract.funded_offerings), selectinload(Contract.installments))
 
 
 async def add(session: AsyncSession, contract: Contract) -> Contract:
@@ -20,10 +29,12 @@ async def add(session: AsyncSession, contract: Contract) -> Contract:
     return contract
 
 
-async def get(session: AsyncSession, contract_id: uuid.UUID) -> Contract | None:
-    result = await session.execute(
-        select(Contract).where(Contract.id == contract_id).options(selectinload(Contract.funded_offerings))
-    )
+async def get(session: AsyncSession, contract_id: uuid.UUID, *, fresh: bool = False) -> Contract | None:
+    """The contract with its terms; ``fresh`` re-reads a contract already in the session (after a guarded UPDATE)."""
+    statement = select(Contract).where(Contract.id == contract_id).options(*LOAD_TERMS)
+    if fresh:
+        statement = statement.execution_options(populate_existing=True)
+    result = await session.execute(statement)
     return result.scalar_one_or_none()
 
 
@@ -44,7 +55,7 @@ async def list_page(
     result = await session.execute(
         select(Contract)
         .where(*conditions)
-        .options(selectinload(Contract.funded_offerings))
+        .options(*LOAD_TERMS)
         .order_by(Contract.created_at.desc(), Contract.id)
         .limit(limit)
         .offset(offset)
@@ -111,3 +122,57 @@ async def active_funding_on(
         )
     )
     return [(row[0], row[1]) for row in result.all()]
+
+
+async def guarded_update(session: AsyncSession, contract_id: uuid.UUID, *conditions: Any, **values: Any) -> bool:
+    """UPDATE the contract only WHERE ``conditions`` hold: of two racing changes, the second sees the first's."""
+    result = cast(
+        CursorResult[Any],
+        await session.execute(
+            update(Contract)
+            .where(Contract.id == contract_id, *conditions)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        ),
+    )
+    return result.rowcount == 1
+
+
+async def replace_funded_offerings(
+    session: AsyncSession, contract_id: uuid.UUID, offerings: list[dict[str, Any]]
+) -> None:
+    await session.execute(delete(ContractFundedOffering).where(ContractFundedOffering.contract_id == contract_id))
+    await session.execute(
+        insert(ContractFundedOffering),
+        [{"contract_id": contract_id, "position": position, **item} for position, item in enumerate(offerings)],
+    )
+
+
+async def add_to_last_installment(session: AsyncSession, contract_id: uuid.UUID, amount_fen: int) -> None:
+    last = (
+        select(func.max(ContractInstallment.seq))
+        .where(ContractInstallment.contract_id == contract_id)
+        .scalar_subquery()
+    )
+    await session.execute(
+        update(ContractInstallment)
+        .where(ContractInstallment.contract_id == contract_id, ContractInstallment.seq == last)
+        .values(amount_fen=ContractInstallment.amount_fen + amount_fen)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def add_version(session: AsyncSession, version: ContractVersion) -> None:
+    session.add(version)
+    await session.flush()
+
+
+async def versions_page(
+    session: AsyncSession, contract_id: uuid.UUID, *, limit: int, offset: int
+) -> tuple[Sequence[ContractVersion], int]:
+    condition = ContractVersion.contract_id == contract_id
+    total = await session.scalar(select(func.count()).select_from(ContractVersion).where(condition))
+    result = await session.execute(
+        select(ContractVersion).where(condition).order_by(ContractVersion.version).limit(limit).offset(offset)
+    )
+    return result.scalars().all(), int(total or 0)

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from procurement.contracts.models import ContractStatus
+from procurement.contracts.models import ContractStatus, InstallmentCondition
 
 # 100 亿元: far above any district contract, far below what a BIGINT holds.
 MAX_FEN = 1_000_000_000_000
@@ -33,6 +33,13 @@ class FundedOfferingCreate(BaseModel):
     )
 
 
+class InstallmentCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    condition: InstallmentCondition = Field(description="When the installment falls due.")
+    amount_fen: PositiveFen
+
+
 class ContractCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -45,6 +52,13 @@ class ContractCreate(BaseModel):
         default=False, strict=True, description="A stable, recurring service: the term may run up to three years."
     )
     funded_offerings: list[FundedOfferingCreate] = Field(min_length=1, max_length=100)
+    installments: list[InstallmentCreate] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=12,
+        description="The payment plan, summing to the amount; by default 30% on signing, 40% after the "
+        "mid-term evaluation, 30% after the acceptance has passed.",
+    )
 
 
 class ContractTerminate(BaseModel):
@@ -65,6 +79,15 @@ class FundedOffering(BaseModel):
     delivered_value_fen: int = 0
 
 
+class Installment(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    seq: int
+    condition: InstallmentCondition
+    amount_fen: int
+    paid: bool = False
+
+
 class Contract(BaseModel):
     id: uuid.UUID
     title: str
@@ -81,11 +104,25 @@ class Contract(BaseModel):
     terminated_at: datetime | None
     termination_reason: str | None
     application_id: uuid.UUID | None = None
+    original_amount_fen: int = Field(description="The amount as signed; amount_fen adds approved supplements.")
+    supplement_fen: int
+    disbursed_fen: int
+    version: int
+    installments: list[Installment]
     created_at: datetime
     updated_at: datetime
 
 
-ContractAction = Literal["created", "signed", "terminated"]
+class ContractVersion(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    version: int
+    amendment_id: uuid.UUID | None
+    effective_at: datetime
+    terms: dict[str, Any]
+
+
+ContractAction = Literal["created", "signed", "amended", "terminated"]
 
 
 class HistoryEntry(BaseModel):

@@ -11,8 +11,17 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from procurement.audit import service as audit
 from procurement.contracts import repository, schemas
-from procurement.contracts.models import Contract, ContractAuditEntry, ContractFundedOffering, ContractStatus
+from procurement.contracts.models import (
+    Contract,
+    ContractAuditEntry,
+    ContractFundedOffering,
+    ContractInstallment,
+    ContractStatus,
+    ContractVersion,
+    InstallmentCondition,
+)
 from procurement.deliverables import repository as deliverables_repository
 from service_kit.auth import Principal, Role
 from service_kit.errors import InvalidTransition, NotFound, ValidationFailed
@@ -33,6 +42,32 @@ TRANSITIONS: dict[str, tuple[ContractStatus, ContractStatus]] = {
 
 READER_ROLES = (Role.official, Role.admin, Role.evaluator)
 
+# The payment plan when the contract names none: 30% on signing, 40% after the mid-term evaluation, the rest
+# once the acceptance has passed.
+DEFAULT_PLAN = (
+    (InstallmentCondition.on_signing, 30),
+    (InstallmentCondition.after_midterm_evaluation, 40),
+)
+
+
+def default_plan(amount_fen: int) -> list[tuple[InstallmentCondition, int]]:
+    plan = [(condition, amount_fen * percent // 100) for condition, percent in DEFAULT_PLAN]
+    plan.append((InstallmentCondition.after_acceptance, amount_fen - sum(amount for _, amount in plan)))
+    return [(condition, amount) for condition, amount in plan if amount > 0]
+
+
+def plan_of(data: schemas.ContractCreate) -> list[tuple[InstallmentCondition, int]]:
+    if data.installments is None:
+        return default_plan(data.amount_fen)
+    total = sum(item.amount_fen for item in data.installments)
+    if total != data.amount_fen:
+        raise ValidationFailed(
+            f"The installments add up to {total} fen, not the contract's {data.amount_fen} fen.",
+            code="installments_not_amount",
+            installments_fen=total,
+        )
+    return [(item.condition, item.amount_fen) for item in data.installments]
+
 
 def add_years(day: date, years: int) -> date:
     try:
@@ -43,24 +78,35 @@ def add_years(day: date, years: int) -> date:
 
 def last_day_of_term(start: date, years: int) -> date:
     """A term counts its first day: one year from 2027-01-01 ends on 2027-12-31."""
+    if start.year + years > date.max.year:  # a hostile start date near the calendar's end
+        return date.max
     return add_years(start, years) - timedelta(days=1)
 
 
-def check_terms(data: schemas.ContractCreate) -> None:
-    if data.end_date < data.start_date:
+def check_term(start_date: date, end_date: date, *, stable_service: bool) -> None:
+    if end_date < start_date:
         raise ValidationFailed("end_date is before start_date.", code="dates_reversed")
-    years = STABLE_SERVICE_TERM_YEARS if data.stable_service else TERM_YEARS
-    latest_end = last_day_of_term(data.start_date, years)
-    if data.end_date > latest_end:
+    years = STABLE_SERVICE_TERM_YEARS if stable_service else TERM_YEARS
+    latest_end = last_day_of_term(start_date, years)
+    if end_date > latest_end:
         raise ValidationFailed(
-            f"A contract runs at most {years} year(s){' (stable service)' if data.stable_service else ''}: "
-            f"starting {data.start_date}, it must end by {latest_end}.",
+            f"A contract runs at most {years} year(s){' (stable service)' if stable_service else ''}: "
+            f"starting {start_date}, it must end by {latest_end}.",
             code="term_too_long",
             latest_end_date=latest_end.isoformat(),
         )
+
+
+def check_terms(data: schemas.ContractCreate) -> None:
+    check_term(data.start_date, data.end_date, stable_service=data.stable_service)
+    check_funded_offerings(data.funded_offerings, data.amount_fen)
+    plan_of(data)
+
+
+def check_funded_offerings(offerings: Sequence[schemas.FundedOfferingCreate], amount_fen: int) -> None:
     seen: set[uuid.UUID] = set()
     funded_value = 0
-    for index, item in enumerate(data.funded_offerings):
+    for index, item in enumerate(offerings):
         if item.offering_id in seen:
             raise ValidationFailed(
                 f"funded_offerings.{index}: offering {item.offering_id} is funded twice.", code="duplicate_offering"
@@ -72,10 +118,10 @@ def check_terms(data: schemas.ContractCreate) -> None:
                 code="resident_price_above_unit_price",
             )
         funded_value += item.unit_price_fen * item.quota
-    if funded_value > data.amount_fen:
+    if funded_value > amount_fen:
         raise ValidationFailed(
             f"The funded offerings are worth {funded_value} fen (unit price × quota), "
-            f"more than the contract's {data.amount_fen} fen.",
+            f"more than the contract's {amount_fen} fen.",
             code="funded_value_exceeds_amount",
             funded_value_fen=funded_value,
         )
@@ -101,6 +147,12 @@ def snapshot(contract: Contract) -> dict[str, Any]:
         "terminated_at": contract.terminated_at.isoformat() if contract.terminated_at else None,
         "termination_reason": contract.termination_reason,
         "application_id": str(contract.application_id) if contract.application_id else None,
+        "supplement_fen": contract.supplement_fen,
+        "version": contract.version,
+        "installments": [
+            {"seq": item.seq, "condition": str(item.condition), "amount_fen": item.amount_fen}
+            for item in contract.installments
+        ],
         "funded_offerings": [
             {
                 "offering_id": str(item.offering_id),
@@ -114,7 +166,7 @@ def snapshot(contract: Contract) -> dict[str, Any]:
     }
 
 
-async def _audit(
+async def audit_change(
     session: AsyncSession,
     contract: Contract,
     *,
@@ -170,6 +222,19 @@ async def views(session: AsyncSession, contracts: Sequence[Contract]) -> list[sc
                 terminated_at=contract.terminated_at,
                 termination_reason=contract.termination_reason,
                 application_id=contract.application_id,
+                original_amount_fen=contract.amount_fen - contract.supplement_fen,
+                supplement_fen=contract.supplement_fen,
+                disbursed_fen=contract.disbursed_fen,
+                version=contract.version,
+                installments=[
+                    schemas.Installment(
+                        seq=item.seq,
+                        condition=item.condition,
+                        amount_fen=item.amount_fen,
+                        paid=item.seq <= contract.paid_installments,
+                    )
+                    for item in contract.installments
+                ],
                 created_at=contract.created_at,
                 updated_at=contract.updated_at,
             )
@@ -200,9 +265,17 @@ async def create(
         end_date=data.end_date,
         stable_service=data.stable_service,
         status=ContractStatus.draft,
+        supplement_fen=0,
+        disbursed_fen=0,
+        paid_installments=0,
+        version=1,
         created_by=by.subject,
         created_at=now,
         updated_at=now,
+        installments=[
+            ContractInstallment(seq=seq, condition=condition, amount_fen=amount)
+            for seq, (condition, amount) in enumerate(plan_of(data), start=1)
+        ],
         funded_offerings=[
             ContractFundedOffering(
                 position=position,
@@ -216,7 +289,7 @@ async def create(
         ],
     )
     await repository.add(session, contract)
-    await _audit(
+    await audit_change(
         session,
         contract,
         action="created",
@@ -286,7 +359,7 @@ async def _transition(
     return contract, before
 
 
-def _event_fields(contract: Contract, at: datetime) -> dict[str, Any]:
+def event_fields(contract: Contract, at: datetime) -> dict[str, Any]:
     return {
         "contract_id": contract.id,
         "provider_id": contract.provider_id,
@@ -322,26 +395,94 @@ async def sign(
     contract, before = await _transition(
         session, contract_id, "sign", by=by, at=now, values={"signed_at": now, "signed_by": by.subject}
     )
-    await _audit(session, contract, action="signed", by=by, at=now, before=before)
-    await emit(session, ContractSigned(**_event_fields(contract, now)))
+    await audit_change(session, contract, action="signed", by=by, at=now, before=before)
+    await record_version(session, contract, amendment_id=None, at=now)
+    await emit(session, ContractSigned(**event_fields(contract, now)))
     return await view(session, contract)
 
 
 async def terminate(
-    session: AsyncSession, contract_id: uuid.UUID, data: schemas.ContractTerminate, *, by: Principal
-) -> schemas.Contract:
-    now = utcnow()
+    session: AsyncSession, contract_id: uuid.UUID, *, reason: str, by: Principal, now: datetime | None = None
+) -> Contract:
+    """End an active contract. Callers decide who may: the purchaser for cause, or both parties (amendments).
+
+    What the fund committed to the contract and has not paid goes back to the fund."""
+    now = now or utcnow()
     contract, before = await _transition(
         session,
         contract_id,
         "terminate",
         by=by,
         at=now,
-        values={"terminated_at": now, "terminated_by": by.subject, "termination_reason": data.reason},
+        values={"terminated_at": now, "terminated_by": by.subject, "termination_reason": reason},
     )
-    await _audit(session, contract, action="terminated", by=by, at=now, before=before, reason=data.reason)
-    await emit(session, ContractTerminated(**_event_fields(contract, now), reason=data.reason))
-    return await view(session, contract)
+    await audit_change(session, contract, action="terminated", by=by, at=now, before=before, reason=reason)
+    await emit(session, ContractTerminated(**event_fields(contract, now), reason=reason))
+    if contract.application_id is not None:
+        from procurement.funds import service as funds_service
+
+        fund_id = await funds_service.fund_id_of_application(session, contract.application_id)
+        unpaid = contract.amount_fen - contract.disbursed_fen
+        if fund_id is not None and unpaid > 0:
+            await funds_service.release(
+                session, fund_id, unpaid, by=by, at=now, details={"contract_id": str(contract.id), "reason": reason}
+            )
+    return contract
+
+
+async def reload(session: AsyncSession, contract_id: uuid.UUID) -> Contract:
+    contract = await repository.get(session, contract_id, fresh=True)
+    if contract is None:
+        raise NotFound("No such contract.", code="contract_not_found")
+    return contract
+
+
+async def record_version(
+    session: AsyncSession, contract: Contract, *, amendment_id: uuid.UUID | None, at: datetime
+) -> None:
+    await repository.add_version(
+        session,
+        ContractVersion(
+            contract_id=contract.id,
+            version=contract.version,
+            amendment_id=amendment_id,
+            effective_at=at,
+            terms=snapshot(contract),
+        ),
+    )
+
+
+async def versions_page(
+    session: AsyncSession, contract_id: uuid.UUID, *, by: Principal, limit: int, offset: int
+) -> tuple[list[schemas.ContractVersion], int]:
+    contract = await get_readable(session, contract_id, by=by)
+    items, total = await repository.versions_page(session, contract.id, limit=limit, offset=offset)
+    return [schemas.ContractVersion.model_validate(item) for item in items], total
+
+
+def ensure_active(contract: Contract, doing: str) -> None:
+    if contract.status != ContractStatus.active:
+        raise InvalidTransition(
+            f"Cannot {doing} a contract that is {contract.status}; it must be active.",
+            code="contract_not_active",
+            current_status=str(contract.status),
+        )
+
+
+async def record_lifecycle(
+    session: AsyncSession,
+    contract: Contract,
+    action: str,
+    *,
+    by: Principal,
+    at: datetime,
+    details: dict[str, Any] | None = None,
+    reason: str | None = None,
+) -> None:
+    """An entry in the audit trail under the contract's id: the lifecycle after signing, step by step."""
+    await audit.record(
+        session, kind="contract", subject_id=contract.id, action=action, by=by, at=at, details=details, reason=reason
+    )
 
 
 async def funding_for_delivery(

@@ -1,4 +1,4 @@
-"""Funds the district buys services from (e.g. 2026年社区服务专项资金), with their budget and what is committed."""
+"""Funds the district buys services from (e.g. 2026年社区服务专项资金): budget, what is committed, what is paid."""
 
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ class Fund(IdMixin, TimestampMixin, Base):
         CheckConstraint("budget_fen > 0", name="budget_positive"),
         # The last line of defence behind the guarded update in funds.service.commit.
         CheckConstraint("committed_fen >= 0 AND committed_fen <= budget_fen", name="committed_within_budget"),
+        # Paid out only what was committed: spent + still committed + uncommitted = the budget.
+        CheckConstraint("spent_fen >= 0 AND spent_fen <= committed_fen", name="spent_within_committed"),
     )
 
     name: Mapped[str] = mapped_column(String(200))
@@ -22,4 +24,6 @@ class Fund(IdMixin, TimestampMixin, Base):
     budget_fen: Mapped[int] = mapped_column(BigInteger)
     # The sum of the approved applications' amounts, kept by one guarded UPDATE per approval.
     committed_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    # The sum of the disbursements (资金拨付) paid from the fund's contracts; part of what is committed.
+    spent_fen: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     created_by: Mapped[str] = mapped_column(String(200))

@@ -26,7 +26,9 @@ class Fund(BaseModel):
     name: str
     year: int
     budget_fen: int
-    committed_fen: int
-    remaining_fen: int
+    committed_fen: int = Field(description="Committed to approved projects and their supplements (spent included).")
+    spent_fen: int = Field(description="Paid out in disbursements.")
+    outstanding_fen: int = Field(description="Committed, not yet paid: committed_fen - spent_fen.")
+    remaining_fen: int = Field(description="Not committed: budget_fen - committed_fen.")
     created_at: datetime
     updated_at: datetime

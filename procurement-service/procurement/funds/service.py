@@ -23,6 +23,8 @@ def view(fund: Fund) -> schemas.Fund:
         year=fund.year,
         budget_fen=fund.budget_fen,
         committed_fen=fund.committed_fen,
+        spent_fen=fund.spent_fen,
+        outstanding_fen=fund.committed_fen - fund.spent_fen,
         remaining_fen=fund.budget_fen - fund.committed_fen,
         created_at=fund.created_at,
         updated_at=fund.updated_at,
@@ -35,6 +37,7 @@ async def create(session: AsyncSession, data: schemas.FundCreate, *, by: Princip
         year=data.year,
         budget_fen=data.budget_fen,
         committed_fen=0,
+        spent_fen=0,
         created_by=by.subject,
         created_at=now,
         updated_at=now,
@@ -73,9 +76,10 @@ async def commit(
     *,
     by: Principal,
     at: datetime,
-    application_id: uuid.UUID,
+    details: dict[str, Any],
 ) -> None:
-    """Commit ``amount_fen`` of the fund to an approved application, or refuse when it would exceed the budget.
+    """Commit ``amount_fen`` of the fund to an approved application or a supplement, or refuse when it would
+    exceed the budget.
 
     One guarded UPDATE: of two approvals racing for the last of the budget, only one matches the WHERE clause.
     """
@@ -104,5 +108,75 @@ async def commit(
         action="committed",
         by=by,
         at=at,
-        details={"amount_fen": amount_fen, "application_id": str(application_id)},
+        details={"amount_fen": amount_fen, **details},
+    )
+
+
+async def _guarded_change(session: AsyncSession, fund_id: uuid.UUID, condition: Any, **values: Any) -> bool:
+    result = cast(
+        CursorResult[Any],
+        await session.execute(update(Fund).where(Fund.id == fund_id, condition).values(**values)),
+    )
+    return result.rowcount == 1
+
+
+async def release(
+    session: AsyncSession, fund_id: uuid.UUID, amount_fen: int, *, by: Principal, at: datetime, details: dict[str, Any]
+) -> None:
+    """Give back to the fund what a terminated contract will no longer be paid."""
+    released = await _guarded_change(
+        session,
+        fund_id,
+        Fund.committed_fen - amount_fen >= Fund.spent_fen,
+        committed_fen=Fund.committed_fen - amount_fen,
+        updated_at=at,
+    )
+    if not released:
+        raise Conflict("The fund has less outstanding than would be released.", code="fund_inconsistent")
+    await audit.record(
+        session,
+        kind="fund",
+        subject_id=fund_id,
+        action="released",
+        by=by,
+        at=at,
+        details={"amount_fen": amount_fen, **details},
+    )
+
+
+async def spend(
+    session: AsyncSession, fund_id: uuid.UUID, amount_fen: int, *, by: Principal, at: datetime, details: dict[str, Any]
+) -> None:
+    """Pay ``amount_fen`` of what the fund committed; never more than it committed."""
+    spent = await _guarded_change(
+        session,
+        fund_id,
+        Fund.spent_fen + amount_fen <= Fund.committed_fen,
+        spent_fen=Fund.spent_fen + amount_fen,
+        updated_at=at,
+    )
+    if not spent:
+        fund = await get_fund(session, fund_id)
+        raise Conflict(
+            "The payment exceeds what the fund has committed and not yet paid.",
+            code="fund_overspent",
+            outstanding_fen=fund.committed_fen - fund.spent_fen,
+        )
+    await audit.record(
+        session,
+        kind="fund",
+        subject_id=fund_id,
+        action="spent",
+        by=by,
+        at=at,
+        details={"amount_fen": amount_fen, **details},
+    )
+
+
+async def fund_id_of_application(session: AsyncSession, application_id: uuid.UUID) -> uuid.UUID | None:
+    """The fund a project drawn from a call is paid from (the call's)."""
+    from procurement.calls.models import Application, Call
+
+    return await session.scalar(
+        select(Call.fund_id).join(Application, Application.call_id == Call.id).where(Application.id == application_id)
     )

@@ -1,0 +1,154 @@
+"""Acceptance (验收) after the final evaluation: the recipients' opinions are recorded, the result is published
+(notice.published), a conditional result asks for another acceptance after rectification, and a failed one
+sanctions the provider (优胜劣汰)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from procurement.acceptance import schemas
+from procurement.acceptance.models import AcceptanceResult, ContractAcceptance
+from procurement.config import Settings
+from procurement.contracts import service as contracts_service
+from procurement.contracts.models import Contract
+from procurement.evaluations import service as evaluations_service
+from procurement.evaluations.models import EvaluationStage
+from procurement.notices.masking import mask_name, mask_text
+from procurement.sanctions import service as sanctions_service
+from procurement.sanctions.models import SanctionCause
+from service_kit.auth import Principal
+from service_kit.errors import Conflict, NotFound, ValidationFailed
+from service_kit.events.contracts import NoticePublished
+from service_kit.events.outbox import emit
+
+
+def public_view(contract: Contract, acceptance: ContractAcceptance) -> schemas.Acceptance:
+    opinions = [
+        schemas.PublicOpinion(name=mask_name(o["name"]), opinion=mask_text(o["opinion"]), satisfied=o["satisfied"])
+        for o in acceptance.recipient_opinions
+    ]
+    return schemas.Acceptance(
+        id=acceptance.id,
+        contract_id=contract.id,
+        contract_title=contract.title,
+        provider_id=contract.provider_id,
+        attempt=acceptance.attempt,
+        result=acceptance.result,
+        summary=mask_text(acceptance.summary),
+        conditions=mask_text(acceptance.conditions) if acceptance.conditions else None,
+        rectification_due=acceptance.rectification_due,
+        recipient_opinions=opinions,
+        satisfied_count=sum(1 for o in opinions if o.satisfied),
+        evaluator_opinion=mask_text(acceptance.evaluator_opinion) if acceptance.evaluator_opinion else None,
+        decided_at=acceptance.decided_at,
+    )
+
+
+async def latest(session: AsyncSession, contract_id: uuid.UUID) -> ContractAcceptance | None:
+    return await session.scalar(
+        select(ContractAcceptance)
+        .where(ContractAcceptance.contract_id == contract_id)
+        .order_by(ContractAcceptance.attempt.desc())
+        .limit(1)
+    )
+
+
+async def has_passed(session: AsyncSession, contract_id: uuid.UUID) -> bool:
+    found = await latest(session, contract_id)
+    return found is not None and found.result == AcceptanceResult.passed
+
+
+async def accept(
+    session: AsyncSession,
+    contract_id: uuid.UUID,
+    data: schemas.AcceptanceCreate,
+    *,
+    by: Principal,
+    now: datetime,
+    settings: Settings,
+) -> schemas.Acceptance:
+    contract = await contracts_service.get_readable(session, contract_id, by=by)
+    contracts_service.ensure_active(contract, "accept")
+    if data.result == AcceptanceResult.conditional and data.conditions is None:
+        raise ValidationFailed("A conditional acceptance names what must be rectified.", code="conditions_missing")
+    if not await evaluations_service.is_finalized(session, contract.id, EvaluationStage.final):
+        raise Conflict("Acceptance follows the finalized final evaluation.", code="final_evaluation_missing")
+    previous = await latest(session, contract.id)
+    if previous is not None and previous.result != AcceptanceResult.conditional:
+        raise Conflict(
+            f"The contract's acceptance has already {previous.result}.",
+            code="already_accepted",
+            result=str(previous.result),
+        )
+    acceptance = ContractAcceptance(
+        contract_id=contract.id,
+        attempt=(previous.attempt + 1) if previous is not None else 1,
+        result=data.result,
+        summary=data.summary,
+        conditions=data.conditions,
+        rectification_due=data.rectification_due,
+        recipient_opinions=[o.model_dump() for o in data.recipient_opinions],
+        evaluator_opinion=data.evaluator_opinion,
+        decided_by=by.subject,
+        decided_by_name=by.name,
+        decided_at=now,
+        created_at=now,
+        updated_at=now,
+    )
+    try:
+        # Two officials recording the same attempt at once: the second meets the unique (contract, attempt).
+        async with session.begin_nested():
+            session.add(acceptance)
+    except IntegrityError:
+        raise Conflict("Another acceptance was recorded meanwhile.", code="already_accepted") from None
+    await contracts_service.record_lifecycle(
+        session,
+        contract,
+        f"acceptance_{data.result}",
+        by=by,
+        at=now,
+        reason=data.summary,
+        details={"acceptance_id": str(acceptance.id), "attempt": acceptance.attempt},
+    )
+    await emit(
+        session,
+        NoticePublished(
+            notice_id=acceptance.id,
+            kind="acceptance_result",
+            title=f"{contract.title} 验收结果公示",
+            url_path=f"/api/v1/contracts/{contract.id}/acceptance",
+            published_at=now,
+        ),
+    )
+    if data.result == AcceptanceResult.failed:
+        await sanctions_service.impose(
+            session,
+            provider_id=contract.provider_id,
+            contract_id=contract.id,
+            cause=SanctionCause.acceptance_failed,
+            reason=f"验收不合格：{data.summary}"[:2000],
+            rounds=settings.sanction_rounds,
+            by=by,
+            now=now,
+        )
+    return public_view(contract, acceptance)
+
+
+async def public_page(
+    session: AsyncSession, contract_id: uuid.UUID, *, limit: int, offset: int
+) -> tuple[list[schemas.Acceptance], int]:
+    """A contract's acceptance results, for anyone: none recorded is the same as no such contract."""
+    contract = await session.get(Contract, contract_id)
+    condition = ContractAcceptance.contract_id == contract_id
+    total = int(await session.scalar(select(func.count()).select_from(ContractAcceptance).where(condition)) or 0)
+    if contract is None or total == 0:
+        raise NotFound("No published acceptance result for this contract.", code="acceptance_not_found")
+    rows = await session.execute(
+        select(ContractAcceptance).where(condition).order_by(ContractAcceptance.attempt).limit(limit).offset(offset)
+    )
+    return [public_view(contract, row) for row in rows.scalars().all()], total

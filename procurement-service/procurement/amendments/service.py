@@ -1,0 +1,411 @@
+"""Contracts change only bilaterally (契约精神): either party proposes an amendment or a termination, and it
+takes effect when the other party approves; the proposer cannot approve its own. Supplements add at most a
+tenth of the original amount, however many are approved at once. The one exception is the purchaser's
+termination for cause, which takes effect at once and records its reason."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from procurement.amendments import schemas
+from procurement.amendments.models import ChangeKind, ChangeStatus, ContractAmendment, Party
+from procurement.contracts import repository as contracts_repository
+from procurement.contracts import service as contracts_service
+from procurement.contracts.models import Contract, ContractStatus
+from procurement.contracts.schemas import FundedOfferingCreate
+from procurement.funds import service as funds_service
+from service_kit.auth import Principal, Role
+from service_kit.errors import Conflict, Forbidden, InvalidTransition, NotFound, ValidationFailed
+from service_kit.events.contracts import ContractAmended
+from service_kit.events.outbox import emit
+
+# A supplementary agreement adds at most this share of the original amount (补充协议不超过原合同金额的10%).
+SUPPLEMENT_LIMIT_DIVISOR = 10
+
+
+def party_of(principal: Principal, contract: Contract) -> Party:
+    """Which side of the contract ``principal`` speaks for; an evaluator or anyone else is no party."""
+    if principal.has_any(Role.official, Role.admin):
+        return Party.purchaser
+    if Role.provider_admin in principal.roles and principal.provider_id == contract.provider_id:
+        return Party.provider
+    raise Forbidden("Only the contract's parties propose or decide its changes.", code="not_a_party")
+
+
+def check_supplement(contract: Contract, supplement_fen: int) -> None:
+    original = contract.amount_fen - contract.supplement_fen
+    if (contract.supplement_fen + supplement_fen) * SUPPLEMENT_LIMIT_DIVISOR > original:
+        limit = original // SUPPLEMENT_LIMIT_DIVISOR
+        raise ValidationFailed(
+            f"Supplements may add at most 10% of the original {original} fen ({limit} fen); "
+            f"{contract.supplement_fen} fen are already approved, {supplement_fen} fen more would exceed it.",
+            code="supplement_above_limit",
+            original_amount_fen=original,
+            limit_fen=limit,
+            approved_supplement_fen=contract.supplement_fen,
+            requested_fen=supplement_fen,
+        )
+
+
+async def _get(session: AsyncSession, contract: Contract, amendment_id: uuid.UUID) -> ContractAmendment:
+    row = await session.get(ContractAmendment, amendment_id, populate_existing=True)
+    if row is None or row.contract_id != contract.id:
+        raise NotFound("No such amendment or termination.", code="amendment_not_found")
+    return row
+
+
+async def _party_and_contract(session: AsyncSession, contract_id: uuid.UUID, by: Principal) -> tuple[Contract, Party]:
+    contract = await contracts_service.get_readable(session, contract_id, by=by)
+    return contract, party_of(by, contract)
+
+
+def _new(contract: Contract, party: Party, by: Principal, now: datetime, **fields: Any) -> ContractAmendment:
+    return ContractAmendment(
+        contract_id=contract.id,
+        proposed_by_party=party,
+        proposed_by=by.subject,
+        proposed_by_name=by.name,
+        proposed_at=now,
+        created_at=now,
+        updated_at=now,
+        **fields,
+    )
+
+
+async def propose_amendment(
+    session: AsyncSession, contract_id: uuid.UUID, data: schemas.AmendmentCreate, *, by: Principal, now: datetime
+) -> schemas.Amendment:
+    contract, party = await _party_and_contract(session, contract_id, by)
+    contracts_service.ensure_active(contract, "amend")
+    if not data.supplement_fen and data.end_date is None and data.funded_offerings is None:
+        raise ValidationFailed(
+            "An amendment changes something: supplement_fen, end_date or funded_offerings.", code="nothing_to_amend"
+        )
+    check_supplement(contract, data.supplement_fen)
+    if data.end_date is not None:
+        contracts_service.check_term(contract.start_date, data.end_date, stable_service=contract.stable_service)
+    if data.funded_offerings is not None:
+        contracts_service.check_funded_offerings(data.funded_offerings, contract.amount_fen + data.supplement_fen)
+    amendment = _new(
+        contract,
+        party,
+        by,
+        now,
+        kind=ChangeKind.amendment,
+        status=ChangeStatus.proposed,
+        summary=data.summary,
+        reason=data.reason,
+        supplement_fen=data.supplement_fen,
+        new_end_date=data.end_date,
+        new_funded_offerings=[o.model_dump(mode="json") for o in data.funded_offerings]
+        if data.funded_offerings is not None
+        else None,
+        for_cause=False,
+    )
+    session.add(amendment)
+    await session.flush()
+    await contracts_service.record_lifecycle(
+        session,
+        contract,
+        "amendment_proposed",
+        by=by,
+        at=now,
+        reason=data.reason,
+        details={"amendment_id": str(amendment.id), "party": str(party), **data.model_dump(mode="json")},
+    )
+    return schemas.Amendment.of(amendment)
+
+
+async def propose_termination(
+    session: AsyncSession, contract_id: uuid.UUID, data: schemas.TerminationCreate, *, by: Principal, now: datetime
+) -> schemas.Amendment:
+    contract, party = await _party_and_contract(session, contract_id, by)
+    if data.for_cause:
+        if party != Party.purchaser:
+            raise Forbidden("Only the purchaser terminates a contract for cause.", code="for_cause_by_purchaser")
+        await contracts_service.terminate(session, contract.id, reason=data.reason, by=by, now=now)
+        termination = _new(
+            contract,
+            party,
+            by,
+            now,
+            kind=ChangeKind.termination,
+            status=ChangeStatus.approved,
+            summary="终止合同（违约）",
+            reason=data.reason,
+            supplement_fen=0,
+            for_cause=True,
+            decided_by_party=party,
+            decided_by=by.subject,
+            decided_at=now,
+            decision_reason="terminated for cause by the purchaser",
+        )
+        session.add(termination)
+        await session.flush()
+        await contracts_service.record_lifecycle(
+            session,
+            contract,
+            "terminated_for_cause",
+            by=by,
+            at=now,
+            reason=data.reason,
+            details={"termination_id": str(termination.id)},
+        )
+        return schemas.Amendment.of(termination)
+
+    contracts_service.ensure_active(contract, "terminate")
+    pending = await session.scalar(
+        select(func.count())
+        .select_from(ContractAmendment)
+        .where(
+            ContractAmendment.contract_id == contract.id,
+            ContractAmendment.kind == ChangeKind.termination,
+            ContractAmendment.status == ChangeStatus.proposed,
+        )
+    )
+    if pending:
+        raise Conflict("A termination of this contract is already proposed.", code="termination_pending")
+    termination = _new(
+        contract,
+        party,
+        by,
+        now,
+        kind=ChangeKind.termination,
+        status=ChangeStatus.proposed,
+        summary="协商终止合同",
+        reason=data.reason,
+        supplement_fen=0,
+        for_cause=False,
+    )
+    session.add(termination)
+    await session.flush()
+    await contracts_service.record_lifecycle(
+        session,
+        contract,
+        "termination_proposed",
+        by=by,
+        at=now,
+        reason=data.reason,
+        details={"termination_id": str(termination.id), "party": str(party)},
+    )
+    return schemas.Amendment.of(termination)
+
+
+async def _decide(
+    session: AsyncSession,
+    amendment: ContractAmendment,
+    to_status: ChangeStatus,
+    *,
+    party: Party,
+    by: Principal,
+    now: datetime,
+    reason: str | None,
+) -> None:
+    """Move a proposal out of ``proposed``, unless a racing decision already did."""
+    moved = cast(
+        CursorResult[Any],
+        await session.execute(
+            update(ContractAmendment)
+            .where(ContractAmendment.id == amendment.id, ContractAmendment.status == ChangeStatus.proposed)
+            .values(
+                status=to_status,
+                decided_by_party=party,
+                decided_by=by.subject,
+                decided_at=now,
+                decision_reason=reason,
+                updated_at=now,
+            )
+            .execution_options(synchronize_session=False)
+        ),
+    )
+    if moved.rowcount != 1:
+        await session.refresh(amendment, ["status"])
+        raise InvalidTransition(
+            f"This {amendment.kind} is {amendment.status}; only a proposed one can be decided.",
+            current_status=str(amendment.status),
+        )
+
+
+async def approve(
+    session: AsyncSession,
+    contract_id: uuid.UUID,
+    amendment_id: uuid.UUID,
+    kind: ChangeKind,
+    data: schemas.Decision,
+    *,
+    by: Principal,
+    now: datetime,
+) -> schemas.Amendment:
+    contract, party = await _party_and_contract(session, contract_id, by)
+    amendment = await _get(session, contract, amendment_id)
+    if amendment.kind != kind:
+        raise NotFound("No such amendment or termination.", code="amendment_not_found")
+    if amendment.status == ChangeStatus.proposed and party == amendment.proposed_by_party:
+        raise Forbidden(
+            f"The {party} proposed this {kind}; it takes effect only when the other party approves.",
+            code="own_proposal",
+        )
+    await _decide(session, amendment, ChangeStatus.approved, party=party, by=by, now=now, reason=data.reason)
+    if kind == ChangeKind.termination:
+        await contracts_service.terminate(session, contract.id, reason=amendment.reason, by=by, now=now)
+        await contracts_service.record_lifecycle(
+            session, contract, "termination_approved", by=by, at=now, details={"termination_id": str(amendment.id)}
+        )
+    else:
+        version = await _apply(session, contract, amendment, by=by, now=now)
+        await session.execute(
+            update(ContractAmendment)
+            .where(ContractAmendment.id == amendment.id)
+            .values(resulting_version=version)
+            .execution_options(synchronize_session=False)
+        )
+    return schemas.Amendment.of(await _get(session, contract, amendment_id))
+
+
+async def _apply(
+    session: AsyncSession, contract: Contract, amendment: ContractAmendment, *, by: Principal, now: datetime
+) -> int:
+    """Put an approved amendment into effect: one guarded UPDATE of the contract, then its new version."""
+    before = contracts_service.snapshot(contract)
+    supplement = amendment.supplement_fen
+    conditions: list[Any] = [Contract.status == ContractStatus.active]
+    values: dict[str, Any] = {"version": Contract.version + 1, "updated_at": now}
+    if supplement:
+        # Re-checked in the UPDATE itself: of two supplements approved at once, the second sees the first.
+        conditions.append(
+            (Contract.supplement_fen + supplement) * SUPPLEMENT_LIMIT_DIVISOR
+            <= Contract.amount_fen - Contract.supplement_fen
+        )
+        # A supplement is paid with the last installment, so it must not be paid yet.
+        conditions.append(Contract.paid_installments < len(contract.installments))
+        values["amount_fen"] = Contract.amount_fen + supplement
+        values["supplement_fen"] = Contract.supplement_fen + supplement
+    if amendment.new_end_date is not None:
+        contracts_service.check_term(
+            contract.start_date, amendment.new_end_date, stable_service=contract.stable_service
+        )
+        values["end_date"] = amendment.new_end_date
+    if amendment.new_funded_offerings is not None:
+        offerings = [FundedOfferingCreate.model_validate(o) for o in amendment.new_funded_offerings]
+        contracts_service.check_funded_offerings(offerings, contract.amount_fen + supplement)
+    if not await contracts_repository.guarded_update(session, contract.id, *conditions, **values):
+        current = await contracts_service.reload(session, contract.id)
+        contracts_service.ensure_active(current, "amend")
+        if current.paid_installments >= len(current.installments):
+            raise Conflict("Every installment is paid; a supplement can no longer be added.", code="plan_settled")
+        check_supplement(current, supplement)
+        raise Conflict("The contract changed meanwhile; try again.", code="contract_changed")
+    if amendment.new_funded_offerings is not None:
+        await contracts_repository.replace_funded_offerings(
+            session,
+            contract.id,
+            [
+                {**o.model_dump(), "eligibility_tags": list(dict.fromkeys(o.eligibility_tags))}
+                for o in (FundedOfferingCreate.model_validate(item) for item in amendment.new_funded_offerings)
+            ],
+        )
+    if supplement:
+        await contracts_repository.add_to_last_installment(session, contract.id, supplement)
+        if contract.application_id is not None:
+            fund_id = await funds_service.fund_id_of_application(session, contract.application_id)
+            if fund_id is not None:
+                await funds_service.commit(
+                    session,
+                    fund_id,
+                    supplement,
+                    by=by,
+                    at=now,
+                    details={"contract_id": str(contract.id), "amendment_id": str(amendment.id)},
+                )
+    amended = await contracts_service.reload(session, contract.id)
+    await contracts_service.record_version(session, amended, amendment_id=amendment.id, at=now)
+    await contracts_service.audit_change(
+        session, amended, action="amended", by=by, at=now, before=before, reason=amendment.reason
+    )
+    await contracts_service.record_lifecycle(
+        session,
+        amended,
+        "amendment_approved",
+        by=by,
+        at=now,
+        details={"amendment_id": str(amendment.id), "version": amended.version, "supplement_fen": supplement},
+    )
+    await emit(session, ContractAmended(**contracts_service.event_fields(amended, now)))
+    return amended.version
+
+
+async def reject(
+    session: AsyncSession,
+    contract_id: uuid.UUID,
+    amendment_id: uuid.UUID,
+    kind: ChangeKind,
+    data: schemas.Rejection,
+    *,
+    by: Principal,
+    now: datetime,
+) -> schemas.Amendment:
+    contract, party = await _party_and_contract(session, contract_id, by)
+    amendment = await _get(session, contract, amendment_id)
+    if amendment.kind != kind:
+        raise NotFound("No such amendment or termination.", code="amendment_not_found")
+    if amendment.status == ChangeStatus.proposed and party == amendment.proposed_by_party:
+        raise Forbidden("The proposing party withdraws its proposal; the other party rejects it.", code="own_proposal")
+    await _decide(session, amendment, ChangeStatus.rejected, party=party, by=by, now=now, reason=data.reason)
+    await contracts_service.record_lifecycle(
+        session, contract, f"{kind}_rejected", by=by, at=now, reason=data.reason, details={"id": str(amendment.id)}
+    )
+    return schemas.Amendment.of(await _get(session, contract, amendment_id))
+
+
+async def withdraw(
+    session: AsyncSession,
+    contract_id: uuid.UUID,
+    amendment_id: uuid.UUID,
+    kind: ChangeKind,
+    data: schemas.Decision,
+    *,
+    by: Principal,
+    now: datetime,
+) -> schemas.Amendment:
+    contract, party = await _party_and_contract(session, contract_id, by)
+    amendment = await _get(session, contract, amendment_id)
+    if amendment.kind != kind:
+        raise NotFound("No such amendment or termination.", code="amendment_not_found")
+    if party != amendment.proposed_by_party:
+        raise Forbidden("Only the proposing party withdraws a proposal.", code="not_the_proposer")
+    await _decide(session, amendment, ChangeStatus.withdrawn, party=party, by=by, now=now, reason=data.reason)
+    await contracts_service.record_lifecycle(
+        session, contract, f"{kind}_withdrawn", by=by, at=now, reason=data.reason, details={"id": str(amendment.id)}
+    )
+    return schemas.Amendment.of(await _get(session, contract, amendment_id))
+
+
+async def get(
+    session: AsyncSession, contract_id: uuid.UUID, amendment_id: uuid.UUID, kind: ChangeKind, *, by: Principal
+) -> schemas.Amendment:
+    contract = await contracts_service.get_readable(session, contract_id, by=by)
+    amendment = await _get(session, contract, amendment_id)
+    if amendment.kind != kind:
+        raise NotFound("No such amendment or termination.", code="amendment_not_found")
+    return schemas.Amendment.of(amendment)
+
+
+async def list_page(
+    session: AsyncSession, contract_id: uuid.UUID, kind: ChangeKind, *, by: Principal, limit: int, offset: int
+) -> tuple[list[schemas.Amendment], int]:
+    contract = await contracts_service.get_readable(session, contract_id, by=by)
+    conditions = [ContractAmendment.contract_id == contract.id, ContractAmendment.kind == kind]
+    total = await session.scalar(select(func.count()).select_from(ContractAmendment).where(*conditions))
+    rows = await session.execute(
+        select(ContractAmendment)
+        .where(*conditions)
+        .order_by(ContractAmendment.proposed_at, ContractAmendment.id)
+        .limit(limit)
+        .offset(offset)
+    )
+    return [schemas.Amendment.of(row) for row in rows.scalars().all()], int(total or 0)

@@ -1,0 +1,34 @@
+"""Reporting: officials' dashboard figures, historical projects, and the public OCDS export."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from procurement.auth import Official
+from procurement.dashboard import schemas, service
+from procurement.history.endpoints import router as history_router
+from procurement.opendata.endpoints import router as ocds_router
+from service_kit.db import SessionDep
+from service_kit.errors import error_responses
+
+router = APIRouter(prefix="/api/v1/funds/dashboard", tags=["dashboard"])
+
+
+@router.get(
+    "",
+    response_model=schemas.Dashboard,
+    summary="Figures for officials: projects and money by year, direction, street, provider kind; delivery; scores",
+    responses=error_responses(401, 403, 422),
+)
+async def dashboard(
+    session: SessionDep,
+    principal: Official,
+    year: Annotated[int | None, Query(ge=2000, le=2100, description="Only this year's figures.")] = None,
+) -> schemas.Dashboard:
+    return await service.dashboard(session, year=year)
+
+
+# Registered before the funds module's ``/api/v1/funds/{fund_id}``, which would otherwise take these paths.
+reporting_routers = (router, history_router, ocds_router)

@@ -1,0 +1,27 @@
+"""What the OCDS export says about its publisher; read from ``LINLI_OCDS_*`` environment variables."""
+
+from __future__ import annotations
+
+from functools import cache
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class OcdsSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LINLI_OCDS_", extra="ignore")
+
+    # The district's prefix from the Open Contracting Partnership (ocds-xxxxxx) plus its own suffix.
+    ocid_prefix: str = Field(default="ocds-linli-fs", min_length=1, max_length=60, pattern=r"^[A-Za-z0-9-]+$")
+    publisher_name: str = "北京市房山区民政局"
+    # The buyer of every contracting process: the bureau that owns the funds and signs the contracts.
+    buyer_id: str = "fangshan-civil-affairs"
+    buyer_name: str = "北京市房山区民政局"
+    license: str | None = "https://creativecommons.org/licenses/by/4.0/"
+    # Where the public reaches the platform (e.g. https://linli.fangshan.gov.cn); by default the request's own.
+    public_base_url: str | None = None
+
+
+@cache
+def ocds_settings() -> OcdsSettings:
+    return OcdsSettings()

@@ -1,0 +1,78 @@
+"""OCDS 1.1 open data (Open Contracting): public, no login. Release packages page by contracting process."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Request
+
+from procurement.clock import Now
+from procurement.opendata import service
+from procurement.opendata.config import ocds_settings
+from service_kit.db import SessionDep
+from service_kit.errors import error_responses
+from service_kit.pagination import PaginationDep
+
+router = APIRouter(prefix="/open-data/ocds", tags=["open data (OCDS 1.1)"])
+
+_HOST = re.compile(r"[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]{2,45}\](:[0-9]{1,5})?")
+
+Ocid = Annotated[str, Path(min_length=1, max_length=120, description="e.g. ocds-linli-fs-<call or contract id>")]
+
+
+def _base_url(request: Request) -> str:
+    """Where the public reaches Linli: the configured address, else the host the gateway was called at (it
+    forwards it as ``X-Forwarded-Host``), else this request's own. It only shapes the links in the export."""
+    if configured := ocds_settings().public_base_url:
+        return configured.rstrip("/")
+    host = request.headers.get("x-forwarded-host")
+    if host and _HOST.fullmatch(host):
+        scheme = request.headers.get("x-forwarded-proto", request.url.scheme)
+        return f"{scheme if scheme in ('http', 'https') else request.url.scheme}://{host}"
+    return str(request.base_url).rstrip("/")
+
+
+def _public(request: Request, path_and_query: str | None = None) -> str:
+    """An absolute URL as the public reaches it."""
+    base = _base_url(request)
+    if path_and_query is None:
+        query = request.url.query
+        path_and_query = request.url.path + (f"?{query}" if query else "")
+    return base + path_and_query
+
+
+@router.get(
+    "/releases",
+    summary="A release package: one release per public change of each contracting process",
+    description=(
+        "A page holds every release of `limit` contracting processes (published calls for proposals and "
+        "contracts signed without a call), oldest process first; `links.next` names the next page."
+    ),
+    responses=error_responses(422),
+)
+async def releases(request: Request, session: SessionDep, page: PaginationDep, now: Now) -> dict[str, Any]:
+    settings = ocds_settings()
+    next_url = request.url.include_query_params(limit=page.limit, offset=page.offset + page.limit)
+    package, _ = await service.release_package(
+        session,
+        settings=settings,
+        base_url=_public(request, "/"),
+        uri=_public(request),
+        next_uri=_public(request, f"{next_url.path}?{next_url.query}"),
+        limit=page.limit,
+        offset=page.offset,
+        now=now,
+    )
+    return package
+
+
+@router.get(
+    "/records/{ocid}",
+    summary="A record package: every release of one contracting process and the compiled current state",
+    responses=error_responses(404, 422),
+)
+async def record(ocid: Ocid, request: Request, session: SessionDep, now: Now) -> dict[str, Any]:
+    return await service.record_package(
+        session, ocid, settings=ocds_settings(), base_url=_public(request, "/"), uri=_public(request), now=now
+    )

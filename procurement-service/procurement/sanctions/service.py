@@ -1,0 +1,228 @@
+"""Imposing, counting out and lifting sanctions. Procurement decides its sanctions and keeps them itself: the
+eligibility of an application reads this table in the same transaction, whatever the event stream is doing;
+provider.sanctioned / provider.restored tell the registry and booking."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from procurement.audit import service as audit
+from procurement.providers import service as providers_service
+from procurement.sanctions import schemas
+from procurement.sanctions.models import ProviderSanction, SanctionCause, SanctionStatus
+from service_kit.auth import Principal
+from service_kit.errors import InvalidTransition, NotFound, ValidationFailed
+from service_kit.events.contracts import ProviderRestored, ProviderSanctioned
+from service_kit.events.outbox import emit
+
+MEASURE = "excluded_from_calls"
+
+
+def view(sanction: ProviderSanction) -> schemas.Sanction:
+    return schemas.Sanction.model_validate(sanction)
+
+
+async def impose(
+    session: AsyncSession,
+    *,
+    provider_id: uuid.UUID,
+    contract_id: uuid.UUID,
+    cause: SanctionCause,
+    reason: str,
+    rounds: int,
+    by: Principal,
+    now: datetime,
+) -> ProviderSanction | None:
+    """Sanction the provider for ``rounds`` calls; a contract that already sanctioned it does not add another."""
+    existing = await session.scalar(
+        select(ProviderSanction.id).where(
+            ProviderSanction.contract_id == contract_id, ProviderSanction.status == SanctionStatus.active
+        )
+    )
+    if existing is not None:
+        return None
+    sanction = ProviderSanction(
+        provider_id=provider_id,
+        contract_id=contract_id,
+        cause=cause,
+        measure=MEASURE,
+        reason=reason,
+        rounds=rounds,
+        rounds_served=0,
+        status=SanctionStatus.active,
+        imposed_at=now,
+        imposed_by=by.subject,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(sanction)
+    await session.flush()
+    event = ProviderSanctioned(
+        provider_id=provider_id,
+        sanction_id=sanction.id,
+        measure=MEASURE,
+        reason=reason,
+        until=None,  # counted in calls for proposals, not days: provider.restored ends it
+        occurred_at=now,
+    )
+    await emit(session, event)
+    # The provider projection learns it now, not when the event comes back around.
+    await providers_service.apply_sanction(session, event)
+    await audit.record(
+        session,
+        kind="sanction",
+        subject_id=sanction.id,
+        action="imposed",
+        by=by,
+        at=now,
+        reason=reason,
+        details={
+            "provider_id": str(provider_id),
+            "contract_id": str(contract_id),
+            "cause": str(cause),
+            "rounds": rounds,
+        },
+    )
+    return sanction
+
+
+async def active_for(session: AsyncSession, provider_id: uuid.UUID) -> list[ProviderSanction]:
+    result = await session.execute(
+        select(ProviderSanction)
+        .where(ProviderSanction.provider_id == provider_id, ProviderSanction.status == SanctionStatus.active)
+        .order_by(ProviderSanction.imposed_at)
+    )
+    return list(result.scalars().all())
+
+
+async def ensure_not_sanctioned(session: AsyncSession, provider_id: uuid.UUID) -> None:
+    """Refuse a sanctioned provider's application (422), naming the sanction and the rounds left."""
+    active = await active_for(session, provider_id)
+    if active:
+        sanction = active[0]
+        raise ValidationFailed(
+            f"The provider is sanctioned ({sanction.reason}) and may not apply to "
+            f"{sanction.rounds - sanction.rounds_served} more call(s) for proposals.",
+            code="provider_sanctioned",
+            sanction_id=str(sanction.id),
+            rounds_remaining=sanction.rounds - sanction.rounds_served,
+        )
+
+
+async def _end(
+    session: AsyncSession,
+    sanction: ProviderSanction,
+    to_status: SanctionStatus,
+    *,
+    by: Principal,
+    now: datetime,
+    reason: str,
+    values: dict[str, Any],
+) -> None:
+    moved = cast(
+        CursorResult[Any],
+        await session.execute(
+            update(ProviderSanction)
+            .where(ProviderSanction.id == sanction.id, ProviderSanction.status == SanctionStatus.active)
+            .values(status=to_status, ended_at=now, updated_at=now, **values)
+            .execution_options(synchronize_session=False)
+        ),
+    )
+    if moved.rowcount != 1:
+        await session.refresh(sanction, ["status"])
+        raise InvalidTransition(
+            f"The sanction is {sanction.status}; only an active one ends.", current_status=str(sanction.status)
+        )
+    await audit.record(
+        session, kind="sanction", subject_id=sanction.id, action=str(to_status), by=by, at=now, reason=reason
+    )
+    if not await active_for(session, sanction.provider_id):
+        event = ProviderRestored(
+            provider_id=sanction.provider_id,
+            sanction_id=sanction.id,
+            measure=sanction.measure,
+            reason=reason,
+            occurred_at=now,
+        )
+        await emit(session, event)
+        await providers_service.apply_sanction(session, event)
+
+
+async def get_sanction(session: AsyncSession, sanction_id: uuid.UUID) -> ProviderSanction:
+    sanction = await session.get(ProviderSanction, sanction_id, populate_existing=True)
+    if sanction is None:
+        raise NotFound("No such sanction.", code="sanction_not_found")
+    return sanction
+
+
+async def lift(
+    session: AsyncSession, sanction_id: uuid.UUID, data: schemas.SanctionLift, *, by: Principal, now: datetime
+) -> schemas.Sanction:
+    sanction = await get_sanction(session, sanction_id)
+    await _end(
+        session,
+        sanction,
+        SanctionStatus.lifted,
+        by=by,
+        now=now,
+        reason=data.reason,
+        values={"lifted_by": by.subject, "lift_reason": data.reason},
+    )
+    return view(await get_sanction(session, sanction_id))
+
+
+async def count_round(session: AsyncSession, *, published_at: datetime | None, by: Principal, now: datetime) -> None:
+    """A call for proposals closed: each sanction imposed before it was published has sat out one more round."""
+    if published_at is None:
+        return
+    await session.execute(
+        update(ProviderSanction)
+        .where(ProviderSanction.status == SanctionStatus.active, ProviderSanction.imposed_at < published_at)
+        .values(rounds_served=ProviderSanction.rounds_served + 1, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    done = await session.execute(
+        select(ProviderSanction).where(
+            ProviderSanction.status == SanctionStatus.active,
+            ProviderSanction.rounds_served >= ProviderSanction.rounds,
+        )
+    )
+    for sanction in done.scalars().all():
+        await _end(
+            session,
+            sanction,
+            SanctionStatus.served,
+            by=by,
+            now=now,
+            reason=f"sat out {sanction.rounds} call(s) for proposals",
+            values={},
+        )
+
+
+async def list_page(
+    session: AsyncSession,
+    *,
+    provider_id: uuid.UUID | None,
+    status: SanctionStatus | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[schemas.Sanction], int]:
+    conditions: list[Any] = []
+    if provider_id is not None:
+        conditions.append(ProviderSanction.provider_id == provider_id)
+    if status is not None:
+        conditions.append(ProviderSanction.status == status)
+    total = await session.scalar(select(func.count()).select_from(ProviderSanction).where(*conditions))
+    result = await session.execute(
+        select(ProviderSanction)
+        .where(*conditions)
+        .order_by(ProviderSanction.imposed_at.desc(), ProviderSanction.id)
+        .limit(limit)
+        .offset(offset)
+    )
+    return [view(s) for s in result.scalars().all()], int(total or 0)

@@ -1,0 +1,212 @@
+"""Supervising a contract while it runs: progress reports by the provider, supervision records by officials,
+and complaints from feedback-service tied to the contract they concern."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from procurement.audit import service as audit
+from procurement.contracts import service as contracts_service
+from procurement.contracts.models import Contract, ContractFundedOffering, ContractStatus
+from procurement.deliverables.models import Deliverable
+from procurement.supervision import schemas
+from procurement.supervision.models import (
+    ContractComplaint,
+    ProgressReport,
+    SupervisionConclusion,
+    SupervisionRecord,
+)
+from service_kit.auth import Principal, Role
+from service_kit.errors import NotFound, ValidationFailed
+from service_kit.events.contracts import ComplaintChanged
+from service_kit.timeutil import SHANGHAI
+
+Row = TypeVar("Row", ProgressReport, SupervisionRecord, ContractComplaint)
+
+
+async def submit_progress_report(
+    session: AsyncSession, contract_id: uuid.UUID, data: schemas.ProgressReportCreate, *, by: Principal, now: datetime
+) -> schemas.ProgressReport:
+    contract = await contracts_service.get_readable(session, contract_id, by=by)
+    if not (Role.provider_admin in by.roles and by.provider_id == contract.provider_id):
+        # Officials and evaluators read reports; the contracted provider writes them.
+        raise NotFound("No such contract.", code="contract_not_found")
+    contracts_service.ensure_active(contract, "report on")
+    if data.period_end < data.period_start:
+        raise ValidationFailed("The period ends before it starts.", code="period_reversed")
+    report = ProgressReport(
+        contract_id=contract.id,
+        period_start=data.period_start,
+        period_end=data.period_end,
+        summary=data.summary,
+        issues=data.issues,
+        submitted_by=by.subject,
+        submitted_at=now,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(report)
+    await session.flush()
+    await contracts_service.record_lifecycle(
+        session,
+        contract,
+        "progress_reported",
+        by=by,
+        at=now,
+        details={"report_id": str(report.id), "period": [str(data.period_start), str(data.period_end)]},
+    )
+    return schemas.ProgressReport.model_validate(report)
+
+
+async def record_supervision(
+    session: AsyncSession, contract_id: uuid.UUID, data: schemas.SupervisionCreate, *, by: Principal, now: datetime
+) -> schemas.SupervisionRecord:
+    contract = await contracts_service.get_readable(session, contract_id, by=by)
+    contracts_service.ensure_active(contract, "supervise")
+    if data.conclusion == SupervisionConclusion.rectification_required and data.rectification_due is None:
+        raise ValidationFailed("Name the day rectification is due.", code="rectification_due_missing")
+    if data.rectification_due is not None and data.rectification_due < data.occurred_on:
+        raise ValidationFailed("Rectification is due before the supervision took place.", code="due_before_visit")
+    record = SupervisionRecord(
+        contract_id=contract.id,
+        kind=data.kind,
+        occurred_on=data.occurred_on,
+        location=data.location,
+        findings=data.findings,
+        conclusion=data.conclusion,
+        rectification_due=data.rectification_due,
+        recorded_by=by.subject,
+        recorded_by_name=by.name,
+        recorded_at=now,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(record)
+    await session.flush()
+    await contracts_service.record_lifecycle(
+        session,
+        contract,
+        "supervised",
+        by=by,
+        at=now,
+        details={"record_id": str(record.id), "kind": str(data.kind), "conclusion": str(data.conclusion)},
+    )
+    return schemas.SupervisionRecord.model_validate(record)
+
+
+async def _page(
+    session: AsyncSession, model: type[Row], contract_id: uuid.UUID, order: Any, *, limit: int, offset: int
+) -> tuple[Sequence[Row], int]:
+    condition = model.contract_id == contract_id
+    total = await session.scalar(select(func.count()).select_from(model).where(condition))
+    result = await session.execute(select(model).where(condition).order_by(order, model.id).limit(limit).offset(offset))
+    return result.scalars().all(), int(total or 0)
+
+
+async def progress_reports(
+    session: AsyncSession, contract_id: uuid.UUID, *, by: Principal, limit: int, offset: int
+) -> tuple[list[schemas.ProgressReport], int]:
+    contract = await contracts_service.get_readable(session, contract_id, by=by)
+    rows, total = await _page(
+        session, ProgressReport, contract.id, ProgressReport.submitted_at, limit=limit, offset=offset
+    )
+    return [schemas.ProgressReport.model_validate(r) for r in rows], total
+
+
+async def supervision_records(
+    session: AsyncSession, contract_id: uuid.UUID, *, by: Principal, limit: int, offset: int
+) -> tuple[list[schemas.SupervisionRecord], int]:
+    contract = await contracts_service.get_readable(session, contract_id, by=by)
+    rows, total = await _page(
+        session, SupervisionRecord, contract.id, SupervisionRecord.occurred_on, limit=limit, offset=offset
+    )
+    return [schemas.SupervisionRecord.model_validate(r) for r in rows], total
+
+
+async def complaints(
+    session: AsyncSession, contract_id: uuid.UUID, *, by: Principal, limit: int, offset: int
+) -> tuple[list[schemas.LinkedComplaint], int]:
+    contract = await contracts_service.get_readable(session, contract_id, by=by)
+    rows, total = await _page(
+        session, ContractComplaint, contract.id, ContractComplaint.opened_at, limit=limit, offset=offset
+    )
+    return [schemas.LinkedComplaint.model_validate(r) for r in rows], total
+
+
+async def _contracts_concerned(session: AsyncSession, event: ComplaintChanged) -> list[tuple[uuid.UUID, str]]:
+    """Which contracts a complaint concerns: the one its booking was delivered under, else the provider's
+    active contracts funding the offering that day, else (no offering named) all the provider's active ones."""
+    if event.booking_id is not None:
+        found = await session.scalar(select(Deliverable.contract_id).where(Deliverable.booking_id == event.booking_id))
+        if found is not None:
+            return [(found, "booking")]
+    if event.provider_id is None:
+        return []
+    day = event.occurred_at.astimezone(SHANGHAI).date()
+    statement = select(Contract.id).where(
+        Contract.provider_id == event.provider_id,
+        Contract.status == ContractStatus.active,
+        Contract.start_date <= day,
+        Contract.end_date >= day,
+    )
+    if event.offering_id is not None:
+        statement = statement.join(ContractFundedOffering, ContractFundedOffering.contract_id == Contract.id).where(
+            ContractFundedOffering.offering_id == event.offering_id
+        )
+        basis = "offering"
+    else:
+        basis = "provider"
+    return [(contract_id, basis) for contract_id in (await session.execute(statement)).scalars().all()]
+
+
+async def track_complaint(session: AsyncSession, event: ComplaintChanged) -> int:
+    """Link a complaint to its contracts or bring the links up to date; returns how many links it has."""
+    links = list(
+        (await session.execute(select(ContractComplaint).where(ContractComplaint.complaint_id == event.complaint_id)))
+        .scalars()
+        .all()
+    )
+    if links:
+        for link in links:
+            if event.occurred_at >= link.last_event_at:
+                link.status, link.severity, link.category = event.status, event.severity, event.category
+                link.last_event_at = event.occurred_at
+                link.updated_at = event.occurred_at
+        await session.flush()
+        return len(links)
+    concerned = await _contracts_concerned(session, event)
+    for contract_id, basis in concerned:
+        session.add(
+            ContractComplaint(
+                contract_id=contract_id,
+                complaint_id=event.complaint_id,
+                provider_id=event.provider_id,
+                booking_id=event.booking_id,
+                offering_id=event.offering_id,
+                linked_by=basis,
+                category=event.category,
+                severity=event.severity,
+                status=event.status,
+                opened_at=event.occurred_at,
+                last_event_at=event.occurred_at,
+                created_at=event.occurred_at,
+                updated_at=event.occurred_at,
+            )
+        )
+        await audit.record(
+            session,
+            kind="contract",
+            subject_id=contract_id,
+            action="complaint_linked",
+            by=audit.SYSTEM,
+            at=event.occurred_at,
+            details={"complaint_id": str(event.complaint_id), "linked_by": basis, "status": event.status},
+        )
+    await session.flush()
+    return len(concerned)

@@ -1,0 +1,120 @@
+"""Builders for the back half of a contract's life: an awarded, signed contract and the steps after signing."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+from nats.js import JetStreamContext
+from nats.js.api import DeliverPolicy
+from sourcing_builders import DEADLINE, apply, assign, create_fund, official, published_call, review, verified_provider
+
+from service_kit.testing import TestKeys
+
+# Monday 14 December 2026, 10:00 in Beijing; the notice's five working days end on 21 December.
+NOTICE_AT = datetime(2026, 12, 14, 2, 0, tzinfo=UTC)
+AFTER_NOTICE = datetime(2026, 12, 22, 1, 0, tzinfo=UTC)
+
+
+async def awarded_contract(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    js: JetStreamContext,
+    keys: TestKeys,
+    clock: Any,
+    *,
+    budget_fen: int = 100_000_000,
+    amount_fen: int = 20_000_000,
+    offering_id: uuid.UUID | None = None,
+) -> tuple[dict[str, Any], dict[str, Any], uuid.UUID]:
+    """A provider's application approved within a fund, announced, drafted and signed: (fund, contract, provider)."""
+    provider_id = await verified_provider(app, js)
+    fund = await create_fund(client, keys, budget_fen=budget_fen)
+    call = await published_call(client, keys, fund["id"])
+    application = await apply(client, keys, call["id"], provider_id, budget_request_fen=amount_fen)
+    clock.now = DEADLINE
+    base = f"/api/v1/calls/{call['id']}"
+    assert (await client.post(f"{base}/close", headers=official(keys))).status_code == 200
+    await assign(client, keys, call["id"], "expert-li")
+    await review(client, keys, call["id"], application["id"], "expert-li", (90, 90, 90))
+    assert (await client.post(f"{base}/close-review", headers=official(keys))).status_code == 200
+    approved = await client.post(f"{base}/applications/{application['id']}/approve", json={}, headers=official(keys))
+    assert approved.status_code == 200, approved.text
+    clock.now = NOTICE_AT
+    assert (await client.post(f"{base}/notice", json={}, headers=official(keys))).status_code == 201
+    clock.now = AFTER_NOTICE
+    terms = {
+        "start_date": "2027-01-01",
+        "end_date": "2027-12-31",
+        "funded_offerings": [
+            {
+                "offering_id": str(offering_id or uuid.uuid4()),
+                "unit_price_fen": 1500,
+                "resident_price_fen": 300,
+                "quota": 10,
+                "eligibility_tags": ["80+"],
+            }
+        ],
+    }
+    drafted = await client.post(f"{base}/applications/{application['id']}/contract", json=terms, headers=official(keys))
+    assert drafted.status_code == 201, drafted.text
+    signed = await client.post(f"/api/v1/contracts/{drafted.json()['id']}/sign", headers=official(keys))
+    assert signed.status_code == 200, signed.text
+    return fund, dict(signed.json()), provider_id
+
+
+def evaluator(keys: TestKeys) -> dict[str, str]:
+    return keys.headers("evaluator", sub="evaluator-zhongcheng", name="中诚评估")
+
+
+async def evaluate(
+    client: httpx.AsyncClient, keys: TestKeys, contract_id: str, stage: str, purchaser: float, third_party: float
+) -> dict[str, Any]:
+    """Open, score by both parties and finalize an evaluation stage."""
+    base = f"/api/v1/contracts/{contract_id}/evaluations"
+    opened = await client.post(base, json={"stage": stage}, headers=official(keys))
+    assert opened.status_code == 201, opened.text
+    for score, headers in ((purchaser, official(keys)), (third_party, evaluator(keys))):
+        scored = await client.post(f"{base}/{stage}/scores", json={"score": score}, headers=headers)
+        assert scored.status_code == 200, scored.text
+    finalized = await client.post(f"{base}/{stage}/finalize", headers=official(keys))
+    assert finalized.status_code == 200, finalized.text
+    return dict(finalized.json())
+
+
+def acceptance_body(result: str = "passed", **overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "result": result,
+        "summary": "服务人次、满意度均达到合同约定。",
+        "recipient_opinions": [
+            {"name": "张桂兰", "opinion": "送餐准时，饭菜可口。电话13812345678", "satisfied": True},
+            {"name": "李德顺", "opinion": "希望增加探访次数。", "satisfied": False},
+        ],
+        "evaluator_opinion": "建议通过验收。",
+    }
+    body.update(overrides)
+    return body
+
+
+def voucher(seq: int, **overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "voucher_number": f"FS-2027-{uuid.uuid4().hex[:8]}-{seq}",
+        "payer": "房山区社会建设工作办公室",
+        "payee": "房山区阳光社工事务所",
+        "paid_on": "2027-01-15",
+    }
+    body.update(overrides)
+    return body
+
+
+async def events_of(js: JetStreamContext, subject: str, count: int) -> list[dict[str, Any]]:
+    """The first ``count`` events published on ``subject`` (from the start of the stream)."""
+    sub = await js.subscribe(subject, deliver_policy=DeliverPolicy.ALL, ordered_consumer=True)
+    try:
+        return [json.loads((await sub.next_msg(timeout=15)).data) for _ in range(count)]
+    finally:
+        await sub.unsubscribe()

@@ -1,0 +1,138 @@
+"""The OCDS export validates against the official OCDS 1.1 schemas (../shared/standards/ocds-1.1), formats
+included, for a lifecycle built through the API: need → call → applications → approval → notice → contract."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime
+from urllib.parse import urlsplit
+
+import httpx
+from conftest import Clock
+from fastapi import FastAPI
+from nats.js import JetStreamContext
+from ocds_validation import PREFIX, assert_valid, minimal_package, releases_page, validator
+from procurement_builders import contract_body, signed_contract
+from reporting_builders import lifecycle
+from sourcing_builders import assert_problem, official
+
+from service_kit.testing import TestKeys
+
+
+def test_the_schemas_and_formats_refuse_what_is_not_ocds() -> None:
+    """The validation below is not vacuous: a bad tag, a date that is no RFC 3339 date-time, a relative URI,
+    a contract without its award, all fail."""
+    assert_valid("release-package-schema", minimal_package())
+    for bad in (
+        {"tag": ["offer"]},
+        {"date": "2026-11-27 10:00"},
+        {"date": "2026-13-45T10:00:00+08:00"},
+        {"tender": {"id": "t", "documents": [{"id": "d", "url": "/api/v1/notices/1"}]}},
+        {"contracts": [{"id": "c"}]},
+        {"initiationType": "auction"},
+    ):
+        assert list(validator("release-package-schema").iter_errors(minimal_package(**bad))), bad
+
+
+async def test_the_lifecycle_is_published_as_valid_releases_and_records(
+    app: FastAPI, client: httpx.AsyncClient, js: JetStreamContext, test_keys: TestKeys, clock: Clock
+) -> None:
+    flow = await lifecycle(app, client, js, test_keys, clock)
+    # A contract signed without a call, then terminated: a second process, a direct award.
+    clock.now = datetime.now(UTC)
+    direct = await signed_contract(
+        client, test_keys, contract_body(flow.providers[1], title="绿色社区旧物回收服务", amount_fen=3_234_567)
+    )
+    ended = await client.post(
+        f"/api/v1/contracts/{direct['id']}/terminate",
+        json={"reason": "服务机构停业，联系人电话13812345678"},
+        headers=official(test_keys),
+    )
+    assert ended.status_code == 200, ended.text
+
+    package = await releases_page(client)  # no login
+    call_ocid, direct_ocid = f"{PREFIX}-{flow.call['id']}", f"{PREFIX}-{direct['id']}"
+    tags = {ocid: [r["tag"] for r in package["releases"] if r["ocid"] == ocid] for ocid in (call_ocid, direct_ocid)}
+    assert tags == {
+        call_ocid: [["planning", "tender"], ["tenderUpdate"], ["tenderUpdate"], ["award"], ["awardUpdate", "contract"]],
+        direct_ocid: [["award", "contract"], ["contractTermination"]],
+    }
+    assert "links" not in package
+    ids = [r["id"] for r in package["releases"]]
+    assert len(set(ids)) == len(ids)
+    # Releases are stable: asked again, the package is the same.
+    assert (await releases_page(client)) == package
+
+    published = json.dumps(package, ensure_ascii=False)
+    for personal in ("王科长", "official-wang", "expert-li", "13812345678", str(flow.rejected["id"])):
+        assert personal not in published
+
+    first = next(r for r in package["releases"] if r["ocid"] == call_ocid)
+    assert first["planning"]["budget"]["amount"] == {"amount": 1_000_000, "currency": "CNY"}
+    assert first["tender"]["value"] == {"amount": 300_000, "currency": "CNY"}
+    assert "项目可行性（feasibility）权重40%" in first["tender"]["awardCriteriaDetails"]
+    assert [p["roles"] for p in first["parties"]] == [["buyer", "procuringEntity", "payer"]]
+
+    # Paged one contracting process at a time (the oldest first: the direct contract was signed earlier),
+    # following links.next.
+    page = await releases_page(client, limit=1)
+    assert {r["ocid"] for r in page["releases"]} == {direct_ocid}
+    next_url = urlsplit(page["links"]["next"])
+    follow = await client.get(next_url.path, params=dict(p.split("=") for p in next_url.query.split("&")))
+    assert follow.status_code == 200, follow.text
+    assert_valid("release-package-schema", follow.json())
+    assert {r["ocid"] for r in follow.json()["releases"]} == {call_ocid}
+    assert "links" not in follow.json()
+
+    record = await client.get(f"/open-data/ocds/records/{call_ocid}")
+    assert record.status_code == 200, record.text
+    assert_valid("record-package-schema", record.json())
+    (compiled_record,) = record.json()["records"]
+    assert [r["id"] for r in compiled_record["releases"]] == [
+        r["id"] for r in package["releases"] if r["ocid"] == call_ocid
+    ]
+    compiled = compiled_record["compiledRelease"]
+    assert compiled["tag"] == ["compiled"]
+    assert (compiled["tender"]["status"], compiled["tender"]["numberOfTenderers"]) == ("complete", 2)
+    assert compiled["tender"]["milestones"][0]["status"] == "met"
+    (award,) = compiled["awards"]
+    assert (award["id"], award["status"], award["value"]["amount"]) == (flow.approved["id"], "active", 250_000)
+    assert award["suppliers"] == [{"id": str(flow.providers[0]), "name": "房山区阳光社工事务所"}]
+    (contract,) = compiled["contracts"]
+    assert (contract["id"], contract["awardID"], contract["status"]) == (flow.contract["id"], award["id"], "active")
+    assert contract["period"] == {"startDate": "2027-01-01T00:00:00+08:00", "endDate": "2027-12-31T23:59:59+08:00"}
+    supplier = next(p for p in compiled["parties"] if p["id"] == str(flow.providers[0]))
+    assert (supplier["roles"], supplier["details"]["kind"]) == (["supplier"], "public_welfare")
+
+    direct_record = (await client.get(f"/open-data/ocds/records/{direct_ocid}")).json()
+    assert_valid("record-package-schema", direct_record)
+    compiled = direct_record["records"][0]["compiledRelease"]
+    assert compiled["tender"]["procurementMethod"] == "direct"
+    assert compiled["contracts"][0]["status"] == "terminated"
+    assert compiled["contracts"][0]["value"] == {"amount": 32345.67, "currency": "CNY"}
+    assert "138****5678" in compiled["contracts"][0]["description"]
+
+
+async def test_drafts_are_not_published_and_unknown_processes_are_not_found(
+    client: httpx.AsyncClient, test_keys: TestKeys, clock: Clock
+) -> None:
+    draft = await client.post("/api/v1/contracts", json=contract_body(uuid.uuid4()), headers=official(test_keys))
+    assert draft.status_code == 201, draft.text
+    package = (await client.get("/open-data/ocds/releases")).json()
+    assert package["releases"] == []
+    assert "links" not in package
+    for ocid in (f"{PREFIX}-{draft.json()['id']}", f"{PREFIX}-{uuid.uuid4()}", "ocds-other-1", PREFIX + "-x"):
+        assert_problem(await client.get(f"/open-data/ocds/records/{ocid}"), 404, "ocid_not_found")
+    for params in ({"limit": 0}, {"limit": "many"}, {"offset": -1}):
+        assert_problem(await client.get("/open-data/ocds/releases", params=params), 422)
+
+
+async def test_links_name_the_address_the_public_called(client: httpx.AsyncClient) -> None:
+    """Behind the gateway, the package's links use the host the public called (X-Forwarded-Host)."""
+    forwarded = {"X-Forwarded-Host": "linli.fangshan.example.cn", "X-Forwarded-Proto": "https"}
+    package = (await client.get("/open-data/ocds/releases", params={"limit": 5}, headers=forwarded)).json()
+    assert package["uri"] == "https://linli.fangshan.example.cn/open-data/ocds/releases?limit=5"
+    for hostile in ("evil.example/<script>", "a b", "x" * 300):
+        package = (await client.get("/open-data/ocds/releases", headers={"X-Forwarded-Host": hostile})).json()
+        assert package["uri"] == "http://testserver/open-data/ocds/releases"
