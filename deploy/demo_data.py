@@ -27,6 +27,10 @@ def valid_uscc(first17: str) -> str:
     return first17 + uscc.calc_check_digit(first17)
 
 
+# The district's service centers, seeded with the gazetteer (provider-registry's migration 0005, the gazetteer):
+# offerings given at a center are found in the 15-minute circle around it.
+SHIDAI_JIAHE_CENTER = "6a1f0c8e-3b7d-4c61-9d2e-5f0b8a7c1001"  # 时代家和社区服务中心
+CSD_CENTER = "6a1f0c8e-3b7d-4c61-9d2e-5f0b8a7c1002"  # CSD社区综合服务中心
 WEEKDAYS_LUNCH = [{"weekday": d, "start": "11:00", "end": "13:00"} for d in range(5)]
 WEEKDAYS_DAY = [{"weekday": d, "start": "09:00", "end": "17:00"} for d in range(5)]
 SATURDAY_MORNING = [{"weekday": 5, "start": "09:00", "end": "11:00"}]
@@ -53,6 +57,7 @@ ORGANIZATIONS: list[dict[str, Any]] = [
                 "weekly_rules": WEEKDAYS_LUNCH,
                 "target_groups": ["elderly"],
                 "auto_confirm": True,
+                "center_id": SHIDAI_JIAHE_CENTER,
             },
             {
                 "category_code": "elderly.home_care",
@@ -66,6 +71,7 @@ ORGANIZATIONS: list[dict[str, Any]] = [
                 "weekly_rules": WEEKDAYS_DAY,
                 "target_groups": ["elderly"],
                 "auto_confirm": False,
+                "service_communities": ["gongchen.shidai_jiahe", "gongchen.jiazhou_shuijun", "gongchen.haotian"],
             },
         ],
     },
@@ -90,6 +96,7 @@ ORGANIZATIONS: list[dict[str, Any]] = [
                 "weekly_rules": SATURDAY_MORNING,
                 "target_groups": ["children"],
                 "auto_confirm": True,
+                "center_id": CSD_CENTER,
             },
             {
                 "category_code": "counseling.individual",
@@ -102,6 +109,7 @@ ORGANIZATIONS: list[dict[str, Any]] = [
                 "weekly_rules": WEEKDAYS_DAY,
                 "target_groups": [],
                 "auto_confirm": False,
+                "center_id": CSD_CENTER,
             },
         ],
     },
@@ -126,6 +134,7 @@ ORGANIZATIONS: list[dict[str, Any]] = [
                 "weekly_rules": WEEKDAYS_DAY,
                 "target_groups": [],
                 "auto_confirm": True,
+                "service_communities": ["gongchen.jiazhou_shuijun", "gongchen.shidai_jiahe"],
             },
         ],
     },
