@@ -279,7 +279,9 @@ class DemoLoader:
             result.append(existing)
         return result
 
-    def contract(self, provider: dict[str, Any], meal_table: dict[str, Any]) -> dict[str, Any]:
+    def contract(self, provider: dict[str, Any], meal_table: dict[str, Any], provider_admin: str) -> dict[str, Any]:
+        """The district's meal-table contract with ``provider``, signed by both parties: the official for the
+        district, then ``provider_admin`` for the provider (a signature already given is not given again)."""
         listed = self.call("GET", "/api/v1/contracts", "official", params={"limit": 200})
         title = "2026年度时代家和老年餐桌助餐服务项目"
         existing = next((c for c in listed["items"] if c["title"] == title), None)
@@ -306,8 +308,11 @@ class DemoLoader:
                     ],
                 },
             )
-        if existing["status"] == "draft":
-            existing = self.call("POST", f"/api/v1/contracts/{existing['id']}/sign", "official", json={})
+        sign = f"/api/v1/contracts/{existing['id']}/sign"
+        if existing["status"] == "draft" and existing["purchaser_signature"] is None:
+            existing = self.call("POST", sign, "official", json={})
+        if existing["status"] == "draft" and existing["provider_signature"] is None:
+            existing = self.call("POST", sign, provider_admin, json={})
         return existing
 
     def history(self, providers: list[dict[str, Any]]) -> dict[str, int]:
@@ -413,7 +418,7 @@ def load_demo_data(gateway_url: str) -> dict[str, object]:
             provider = loader.organization(spec)
             providers.append(provider)
             offerings.append(loader.offerings(provider, spec))
-        contract = loader.contract(providers[0], offerings[0][0])
+        contract = loader.contract(providers[0], offerings[0][0], ORGANIZATIONS[0]["username"])
         residents = loader.residents()
         history = loader.history(providers)
         applicants = [(p, spec["username"]) for p, spec in zip(providers, ORGANIZATIONS, strict=True)]

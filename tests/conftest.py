@@ -42,6 +42,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory, _database_factory_session: D
         extra_env={
             "LINLI_LOG_LEVEL": "WARNING",
             "LINLI_RELAY_POLL_SECONDS": "0.1",
+            "LINLI_REGISTRY_WEBHOOK_ALLOW_LOOPBACK": "true",
+            # feedback-service announces a provider's new score (score.updated) at most this often; 30 s by default.
+            "LINLI_SCORE_DEBOUNCE_SECONDS": "1",
             # Every test signs in from 127.0.0.1 and the fuzzer sends hundreds of requests a minute; the gateway's
             # limits are tested in its own suite.
             **{

@@ -82,7 +82,8 @@ def provider_with_funded_offering(gateway: httpx.Client) -> dict[str, Any]:
             ],
         },
     ).json()
-    assert gateway.post(f"/api/v1/contracts/{contract['id']}/sign", headers=official, json={}).status_code == 200
+    for party in (official, provider):  # both parties sign (双方签署)
+        assert gateway.post(f"/api/v1/contracts/{contract['id']}/sign", headers=party, json={}).status_code == 200
     return {"provider_id": org["id"], "provider": provider, "offering_id": offering["id"]}
 
 

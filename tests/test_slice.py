@@ -106,8 +106,12 @@ def test_vertical_slice(gateway: httpx.Client) -> None:
     )
     assert contract.status_code == 201, contract.text
     contract_id = contract.json()["id"]
-    signed = gateway.post(f"/api/v1/contracts/{contract_id}/sign", headers=official, json={})
+    # Both parties sign (双方签署): the district, then the provider; with the second signature it is active.
+    signed_by_district = gateway.post(f"/api/v1/contracts/{contract_id}/sign", headers=official, json={})
+    assert (signed_by_district.status_code, signed_by_district.json()["status"]) == (200, "draft")
+    signed = gateway.post(f"/api/v1/contracts/{contract_id}/sign", headers=provider, json={})
     assert signed.status_code == 200, signed.text
+    assert signed.json()["status"] == "active"
 
     # An elderly caller phones in; the operator registers her and books the funded lunch.
     phone = f"139{uuid.uuid4().int % 10**8:08d}"

@@ -69,13 +69,13 @@ def test_anonymous_callers_reach_only_public_rows() -> None:
 
 
 def test_a_role_not_in_the_row_is_403_role_forbidden() -> None:
-    authorize("POST", "/api/v1/contracts/k-1/sign", caller(Role.official))
+    authorize("POST", "/api/v1/contracts/k-1/terminate", caller(Role.official))
     for role in (Role.resident, Role.operator, Role.provider_admin, Role.evaluator):
         with pytest.raises(Forbidden) as refused:
-            authorize("POST", "/api/v1/contracts/k-1/sign", caller(role))
+            authorize("POST", "/api/v1/contracts/k-1/terminate", caller(role))
         assert refused.value.code == "role_forbidden"
     # One allowed role among several is enough.
-    authorize("POST", "/api/v1/contracts/k-1/sign", caller(Role.resident, Role.official))
+    authorize("POST", "/api/v1/contracts/k-1/terminate", caller(Role.resident, Role.official))
     # Signed in is enough where the row says so.
     authorize("GET", "/api/v1/auth/me", caller(Role.reviewer))
 

@@ -21,6 +21,7 @@ def load_models() -> None:
     import procurement.disbursements.models
     import procurement.evaluations.models
     import procurement.funds.models
+    import procurement.history.models
     import procurement.needs.models
     import procurement.notices.models
     import procurement.providers.models

@@ -11,6 +11,7 @@ import httpx
 from fastapi import FastAPI
 from nats.js import JetStreamContext
 from nats.js.api import DeliverPolicy
+from procurement_builders import sign_by_both
 from sourcing_builders import DEADLINE, apply, assign, create_fund, official, published_call, review, verified_provider
 
 from service_kit.testing import TestKeys
@@ -62,9 +63,7 @@ async def awarded_contract(
     }
     drafted = await client.post(f"{base}/applications/{application['id']}/contract", json=terms, headers=official(keys))
     assert drafted.status_code == 201, drafted.text
-    signed = await client.post(f"/api/v1/contracts/{drafted.json()['id']}/sign", headers=official(keys))
-    assert signed.status_code == 200, signed.text
-    return fund, dict(signed.json()), provider_id
+    return fund, await sign_by_both(client, keys, drafted.json(), official(keys)), provider_id
 
 
 def evaluator(keys: TestKeys) -> dict[str, str]:

@@ -50,11 +50,22 @@ async def create_contract(client: httpx.AsyncClient, keys: TestKeys, body: dict[
     return dict(response.json())
 
 
+async def sign_by_both(
+    client: httpx.AsyncClient, keys: TestKeys, contract: dict[str, Any], official: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """The purchaser (an official) signs the draft, then the contracted provider's admin: it is signed (active)."""
+    url = f"/api/v1/contracts/{contract['id']}/sign"
+    purchaser = await client.post(url, headers=official or keys.headers("official"))
+    assert purchaser.status_code == 200, purchaser.text
+    assert purchaser.json()["status"] == "draft"
+    provider = await client.post(url, headers=keys.headers("provider_admin", provider_id=str(contract["provider_id"])))
+    assert provider.status_code == 200, provider.text
+    assert provider.json()["status"] == "active"
+    return dict(provider.json())
+
+
 async def signed_contract(client: httpx.AsyncClient, keys: TestKeys, body: dict[str, Any]) -> dict[str, Any]:
-    contract = await create_contract(client, keys, body)
-    response = await client.post(f"/api/v1/contracts/{contract['id']}/sign", headers=keys.headers("official"))
-    assert response.status_code == 200, response.text
-    return dict(response.json())
+    return await sign_by_both(client, keys, await create_contract(client, keys, body))
 
 
 def booking_completed(

@@ -21,7 +21,9 @@ from service_kit.testing import DatabaseFactory, TestKeys, running_app
 
 @pytest.fixture
 def settings(service_env: dict[str, Any], database_factory: DatabaseFactory) -> Settings:
-    return Settings(**service_env, database_url=database_factory.new(SERVICE_DIR))
+    # The webhook sender looks for due deliveries once at start, then sleeps: these tests queue none (the
+    # webhook tests have their own settings), and on SQLite every look takes the write lock.
+    return Settings(**service_env, database_url=database_factory.new(SERVICE_DIR), webhook_poll_seconds=60)
 
 
 @pytest.fixture

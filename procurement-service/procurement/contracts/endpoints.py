@@ -7,7 +7,7 @@ from fastapi import APIRouter, Query, status
 
 from procurement.amendments import service as amendments_service
 from procurement.amendments.schemas import TerminationCreate
-from procurement.auth import ContractReader, Official
+from procurement.auth import ContractParty, ContractReader, Official
 from procurement.clock import Now
 from procurement.contracts import schemas, service
 from procurement.contracts.models import ContractStatus
@@ -73,10 +73,13 @@ async def get_contract_history(
 @router.post(
     "/{contract_id}/sign",
     response_model=schemas.Contract,
-    summary="Sign a draft contract: it becomes active and booking-service starts funding its offerings",
+    summary="Sign a draft contract for one party (an official for the district, the provider's admin for the "
+    "provider); with both signatures it becomes active and booking-service starts funding its offerings",
     responses=error_responses(401, 403, 404, 409, 422),
 )
-async def sign_contract(contract_id: uuid.UUID, session: SessionDep, principal: Official, now: Now) -> schemas.Contract:
+async def sign_contract(
+    contract_id: uuid.UUID, session: SessionDep, principal: ContractParty, now: Now
+) -> schemas.Contract:
     return await service.sign(session, contract_id, by=principal, now=now)
 
 

@@ -59,6 +59,12 @@ class Contract(IdMixin, TimestampMixin, Base):
     stable_service: Mapped[bool] = mapped_column(default=False)
     status: Mapped[ContractStatus] = mapped_column(_status_column(), index=True)
     created_by: Mapped[str] = mapped_column(String(200))
+    # Both parties sign (双方签署): each signature records who and when. The contract becomes signed (active)
+    # with the second signature, whichever party gives it: ``signed_at``/``signed_by`` are that moment and signer.
+    purchaser_signed_at: Mapped[datetime | None]
+    purchaser_signed_by: Mapped[str | None] = mapped_column(String(200))
+    provider_signed_at: Mapped[datetime | None]
+    provider_signed_by: Mapped[str | None] = mapped_column(String(200))
     signed_at: Mapped[datetime | None]
     signed_by: Mapped[str | None] = mapped_column(String(200))
     terminated_at: Mapped[datetime | None]

@@ -88,6 +88,13 @@ class Installment(BaseModel):
     paid: bool = False
 
 
+class Signature(BaseModel):
+    """One party's signature of a contract: who signed for it, and when."""
+
+    signed_at: datetime
+    signed_by: str = Field(description="The signer's account (subject).")
+
+
 class Contract(BaseModel):
     id: uuid.UUID
     title: str
@@ -100,7 +107,11 @@ class Contract(BaseModel):
     funded_offerings: list[FundedOffering]
     delivered_count: int
     delivered_value_fen: int
-    signed_at: datetime | None
+    purchaser_signature: Signature | None = Field(description="The district's signature, once an official signed.")
+    provider_signature: Signature | None = Field(description="The provider's signature, once its admin signed.")
+    signed_at: datetime | None = Field(
+        description="When the contract became signed (active): the moment the second party signed."
+    )
     terminated_at: datetime | None
     termination_reason: str | None
     application_id: uuid.UUID | None = None
@@ -122,7 +133,8 @@ class ContractVersion(BaseModel):
     terms: dict[str, Any]
 
 
-ContractAction = Literal["created", "signed", "amended", "terminated"]
+# ``purchaser_signed``/``provider_signed``: the first party signed; ``signed``: the second did, the contract is signed.
+ContractAction = Literal["created", "purchaser_signed", "provider_signed", "signed", "amended", "terminated"]
 
 
 class HistoryEntry(BaseModel):

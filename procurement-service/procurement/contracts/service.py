@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,7 +24,7 @@ from procurement.contracts.models import (
 )
 from procurement.deliverables import repository as deliverables_repository
 from service_kit.auth import Principal, Role
-from service_kit.errors import InvalidTransition, NotFound, ValidationFailed
+from service_kit.errors import Conflict, Forbidden, InvalidTransition, NotFound, ValidationFailed
 from service_kit.events.contracts import ContractSigned, ContractTerminated
 from service_kit.events.contracts import FundedOffering as FundedOfferingEvent
 from service_kit.events.outbox import emit
@@ -36,7 +36,6 @@ STABLE_SERVICE_TERM_YEARS = 3
 
 # Which status a transition starts from; any other current status is an invalid transition.
 TRANSITIONS: dict[str, tuple[ContractStatus, ContractStatus]] = {
-    "sign": (ContractStatus.draft, ContractStatus.active),
     "terminate": (ContractStatus.active, ContractStatus.terminated),
 }
 
@@ -143,6 +142,8 @@ def snapshot(contract: Contract) -> dict[str, Any]:
         "end_date": contract.end_date.isoformat(),
         "stable_service": contract.stable_service,
         "status": str(contract.status),
+        "purchaser_signed_at": contract.purchaser_signed_at.isoformat() if contract.purchaser_signed_at else None,
+        "provider_signed_at": contract.provider_signed_at.isoformat() if contract.provider_signed_at else None,
         "signed_at": contract.signed_at.isoformat() if contract.signed_at else None,
         "terminated_at": contract.terminated_at.isoformat() if contract.terminated_at else None,
         "termination_reason": contract.termination_reason,
@@ -192,6 +193,10 @@ async def audit_change(
     )
 
 
+def signature(at: datetime | None, by: str | None) -> schemas.Signature | None:
+    return schemas.Signature(signed_at=at, signed_by=by) if at is not None and by is not None else None
+
+
 async def views(session: AsyncSession, contracts: Sequence[Contract]) -> list[schemas.Contract]:
     """Contracts as clients see them, with what has been delivered against each funded offering."""
     totals = await deliverables_repository.totals_by_offering(session, (c.id for c in contracts))
@@ -218,6 +223,8 @@ async def views(session: AsyncSession, contracts: Sequence[Contract]) -> list[sc
                 funded_offerings=funded,
                 delivered_count=sum(f.delivered_count for f in funded),
                 delivered_value_fen=sum(f.delivered_value_fen for f in funded),
+                purchaser_signature=signature(contract.purchaser_signed_at, contract.purchaser_signed_by),
+                provider_signature=signature(contract.provider_signed_at, contract.provider_signed_by),
                 signed_at=contract.signed_at,
                 terminated_at=contract.terminated_at,
                 termination_reason=contract.termination_reason,
@@ -382,19 +389,71 @@ def event_fields(contract: Contract, at: datetime) -> dict[str, Any]:
     }
 
 
+SigningParty = Literal["purchaser", "provider"]
+FIRST_SIGNATURE: dict[SigningParty, schemas.ContractAction] = {
+    "purchaser": "purchaser_signed",
+    "provider": "provider_signed",
+}
+
+
+def signing_party(principal: Principal, contract: Contract) -> SigningParty:
+    """Which side of the contract ``principal`` signs for: officials (and admins) for the district, the
+    contracted provider's admin for the provider. Anyone else is no party."""
+    if principal.has_any(Role.official, Role.admin):
+        return "purchaser"
+    if Role.provider_admin in principal.roles and principal.provider_id == contract.provider_id:
+        return "provider"
+    raise Forbidden("Only the contract's parties sign it.", code="not_a_party")
+
+
 async def sign(
     session: AsyncSession, contract_id: uuid.UUID, *, by: Principal, now: datetime | None = None
 ) -> schemas.Contract:
+    """One party signs a draft (双方签署): the purchaser (an official) or the contracted provider's admin.
+
+    Each signature records who and when. The second signature, whichever party gives it, makes the contract
+    signed: it becomes active, its version 1 is recorded, and contract.signed announces it. Of two racing
+    signatures, each guarded UPDATE sees the other's, so the contract is signed once."""
     now = now or utcnow()
     draft = await get_readable(session, contract_id, by=by)
-    if draft.application_id is not None and draft.status == ContractStatus.draft:
+    party = signing_party(by, draft)
+    if draft.status == ContractStatus.draft and draft.application_id is not None:
         # A contract from a call is signed only after its public notice has ended with every objection answered.
         from procurement.notices import service as notices_service
 
         await notices_service.ensure_signable_application(session, draft.application_id, now=now)
-    contract, before = await _transition(
-        session, contract_id, "sign", by=by, at=now, values={"signed_at": now, "signed_by": by.subject}
+    before = snapshot(draft)
+    signed_at = getattr(Contract, f"{party}_signed_at")
+    recorded = await repository.guarded_update(
+        session,
+        draft.id,
+        Contract.status == ContractStatus.draft,
+        signed_at.is_(None),
+        **{f"{party}_signed_at": now, f"{party}_signed_by": by.subject, "updated_at": now},
     )
+    contract = await reload(session, draft.id)
+    if not recorded:
+        if contract.status != ContractStatus.draft:
+            raise InvalidTransition(
+                f"Cannot sign a contract that is {contract.status}; it must be draft.",
+                current_status=str(contract.status),
+            )
+        raise Conflict(f"The {party} has already signed this contract.", code="already_signed", party=party)
+    completed = await repository.guarded_update(
+        session,
+        contract.id,
+        Contract.status == ContractStatus.draft,
+        Contract.purchaser_signed_at.is_not(None),
+        Contract.provider_signed_at.is_not(None),
+        status=ContractStatus.active,
+        signed_at=now,
+        signed_by=by.subject,
+        updated_at=now,
+    )
+    if not completed:
+        await audit_change(session, contract, action=FIRST_SIGNATURE[party], by=by, at=now, before=before)
+        return await view(session, contract)
+    contract = await reload(session, contract.id)
     await audit_change(session, contract, action="signed", by=by, at=now, before=before)
     await record_version(session, contract, amendment_id=None, at=now)
     await emit(session, ContractSigned(**event_fields(contract, now)))

@@ -46,12 +46,9 @@ def _average(scores: Iterable[float]) -> float | None:
 
 
 async def dashboard(session: AsyncSession, *, year: int | None) -> schemas.Dashboard:
-    historical: list[HistoricalProject] = [
-        history_service.view(e) for e in (await history_service.latest(session)).values()
-    ]
+    historical: list[HistoricalProject] = await history_service.projects(session, year=year)
     contracts = await repository.signed_contracts(session)
     if year is not None:
-        historical = [p for p in historical if p.year == year]
         contracts = [c for c in contracts if c.year == year]
     streets = await repository.street_of_needs(session, (n for c in contracts for n in c.need_ids))
 

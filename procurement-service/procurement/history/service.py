@@ -1,24 +1,24 @@
 """Historical projects: completed purchases from before Linli, imported by officials for the dashboard.
 
-They live in the audit trail (kind ``historical_project``): each import of a project is an entry carrying its
-facts, by whom and when, and the latest entry of a project is its current account. A project's id is derived
-from its year and reference (or title) and provider, so importing the same list again records nothing, and a
-corrected figure is recorded as a correction, never an overwrite. Two imports racing may both record the same
-project; readers take the latest entry per project, so the figures never count it twice.
+Each project is a row of ``historical_project`` holding its current facts. A project's id is derived from its
+year and reference (or title) and provider, so importing the same list again records nothing; a project not
+known before is inserted (``recorded``), one whose facts differ is updated (``corrected``), and each of those is
+also an entry of the audit trail (kind ``historical_project``) carrying the facts, by whom and when. Two imports
+racing insert a project once: the second finds it (and, with the same facts, leaves it unchanged).
 """
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal, cast
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from procurement.audit import service as audit
-from procurement.audit.models import AuditEntry
-from procurement.history import schemas
+from procurement.calls.schemas import Direction, ProviderKind
+from procurement.history import repository, schemas
+from procurement.history.models import HistoricalProject
 from service_kit.auth import Principal
 from service_kit.errors import ValidationFailed
 from service_kit.timeutil import SHANGHAI
@@ -32,14 +32,40 @@ def project_id(project: schemas.HistoricalProjectIn) -> uuid.UUID:
     return uuid.uuid5(_NAMESPACE, f"{project.year}|{name}|{project.provider.organization_id}")
 
 
-async def latest(session: AsyncSession) -> dict[uuid.UUID, AuditEntry]:
-    """Every historical project's latest entry, by project id."""
-    result = await session.execute(select(AuditEntry).where(AuditEntry.subject_kind == KIND).order_by(AuditEntry.seq))
-    return {entry.subject_id: entry for entry in result.scalars().all()}
+def facts_of(project: schemas.HistoricalProjectIn) -> dict[str, Any]:
+    """The project's facts as the table's columns: the provider flattened."""
+    facts = project.model_dump(mode="json", exclude={"provider"})
+    provider = project.provider
+    return {
+        **facts,
+        "provider_id": provider.organization_id,
+        "provider_name": provider.name,
+        "provider_kind": provider.kind,
+    }
 
 
-def view(entry: AuditEntry) -> schemas.HistoricalProject:
-    return schemas.HistoricalProject(**entry.details, id=entry.subject_id, recorded_at=entry.occurred_at)
+def view(row: HistoricalProject) -> schemas.HistoricalProject:
+    """The project as clients see it; ``recorded_at`` is when its current facts were recorded."""
+    return schemas.HistoricalProject(
+        id=row.id,
+        reference=row.reference,
+        year=row.year,
+        title=row.title,
+        direction=cast(Direction, row.direction),
+        street_code=row.street_code,
+        provider=schemas.HistoricalProvider(
+            organization_id=row.provider_id, name=row.provider_name, kind=cast(ProviderKind, row.provider_kind)
+        ),
+        amount_fen=row.amount_fen,
+        result=cast(schemas.Result, row.result),
+        score=row.score,
+        recorded_at=row.updated_at,
+    )
+
+
+async def projects(session: AsyncSession, *, year: int | None) -> list[schemas.HistoricalProject]:
+    """Every historical project, or those of ``year``."""
+    return [view(row) for row in await repository.of_year(session, year)]
 
 
 async def import_projects(
@@ -60,28 +86,26 @@ async def import_projects(
                 code="duplicate_project",
             )
         ids[pid] = index
-    known = await latest(session)
     outcome = schemas.ImportOutcome(recorded=0, corrected=0, unchanged=0)
     for pid, index in ids.items():
-        facts: dict[str, Any] = data.projects[index].model_dump(mode="json")
-        earlier = known.get(pid)
-        if earlier is not None and earlier.details == facts:
+        project = data.projects[index]
+        facts = facts_of(project)
+        if await repository.insert_if_absent(session, pid, facts, now):
+            action: Literal["recorded", "corrected"] = "recorded"
+            outcome.recorded += 1
+        elif await repository.update_if_different(session, pid, facts, now):
+            action = "corrected"
+            outcome.corrected += 1
+        else:
             outcome.unchanged += 1
             continue
-        action = "recorded" if earlier is None else "corrected"
-        await audit.record(session, kind=KIND, subject_id=pid, action=action, by=by, at=now, details=facts)
-        if earlier is None:
-            outcome.recorded += 1
-        else:
-            outcome.corrected += 1
+        details = project.model_dump(mode="json")
+        await audit.record(session, kind=KIND, subject_id=pid, action=action, by=by, at=now, details=details)
     return outcome
 
 
 async def list_page(
     session: AsyncSession, *, year: int | None, limit: int, offset: int
 ) -> tuple[list[schemas.HistoricalProject], int]:
-    projects = [view(e) for e in (await latest(session)).values()]
-    if year is not None:
-        projects = [p for p in projects if p.year == year]
-    projects.sort(key=lambda p: (-p.year, p.title, str(p.id)))
-    return projects[offset : offset + limit], len(projects)
+    rows, total = await repository.list_page(session, year=year, limit=limit, offset=offset)
+    return [view(row) for row in rows], total

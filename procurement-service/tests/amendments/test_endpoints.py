@@ -85,7 +85,7 @@ async def test_an_amendment_takes_effect_only_when_the_provider_approves(
     assert (event["contract_id"], event["amount_fen"]) == (contract["id"], AMOUNT + 1_000_000)
 
     history = await client.get(f"/api/v1/contracts/{contract['id']}/history", headers=official(test_keys))
-    assert [e["action"] for e in history.json()["items"]] == ["created", "signed", "amended"]
+    assert [e["action"] for e in history.json()["items"]] == ["created", "purchaser_signed", "signed", "amended"]
     trail = await client.get(f"/api/v1/audit-trail/{contract['id']}", headers=official(test_keys))
     assert [e["action"] for e in trail.json()["items"]] == ["amendment_proposed", "amendment_approved"]
     assert trail.json()["items"][0]["reason"] == "需求增长"

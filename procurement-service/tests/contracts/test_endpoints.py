@@ -227,30 +227,81 @@ async def test_an_offering_is_funded_once_per_contract(client: httpx.AsyncClient
     assert_problem(response, 422, "duplicate_offering")
 
 
-async def test_signing_activates_the_contract_once(client: httpx.AsyncClient, test_keys: TestKeys) -> None:
+def provider_of(contract: dict[str, Any], **claims: Any) -> dict[str, str]:
+    return {"provider_id": str(contract["provider_id"]), **claims}
+
+
+async def test_both_parties_sign_and_then_the_contract_is_active(
+    client: httpx.AsyncClient, test_keys: TestKeys
+) -> None:
     contract = await create_contract(client, test_keys, contract_body(uuid.uuid4()))
     url = f"/api/v1/contracts/{contract['id']}/sign"
+    provider = test_keys.headers("provider_admin", **provider_of(contract, sub="admin-yangguang"))
+    assert contract["purchaser_signature"] is None
+    assert contract["provider_signature"] is None
 
-    signed = await client.post(url, headers=test_keys.headers("official"))
+    purchaser = await client.post(url, headers=test_keys.headers("official", sub="official-wang"))
+    assert purchaser.status_code == 200, purchaser.text
+    body = purchaser.json()
+    assert (body["status"], body["signed_at"], body["provider_signature"]) == ("draft", None, None)
+    assert body["purchaser_signature"]["signed_by"] == "official-wang"
+    assert body["purchaser_signature"]["signed_at"] is not None
+
+    again = await client.post(url, headers=test_keys.headers("official", sub="official-li"))
+    assert assert_problem(again, 409, "already_signed")["party"] == "purchaser"
+
+    signed = await client.post(url, headers=provider)
     assert signed.status_code == 200, signed.text
-    assert signed.json()["status"] == "active"
-    assert signed.json()["signed_at"] is not None
+    body = signed.json()
+    assert body["status"] == "active"
+    assert body["signed_at"] == body["provider_signature"]["signed_at"]
+    assert body["provider_signature"]["signed_by"] == "admin-yangguang"
+    assert body["purchaser_signature"]["signed_by"] == "official-wang"
 
-    again = await client.post(url, headers=test_keys.headers("official"))
-    problem = assert_problem(again, 409, "invalid_transition")
-    assert problem["current_status"] == "active"
+    for party in (test_keys.headers("official"), provider):
+        problem = assert_problem(await client.post(url, headers=party), 409, "invalid_transition")
+        assert problem["current_status"] == "active"
 
 
-async def test_only_officials_sign(client: httpx.AsyncClient, test_keys: TestKeys) -> None:
-    provider_id = uuid.uuid4()
-    contract = await create_contract(client, test_keys, contract_body(provider_id))
+async def test_the_provider_may_sign_first(client: httpx.AsyncClient, test_keys: TestKeys) -> None:
+    contract = await create_contract(client, test_keys, contract_body(uuid.uuid4()))
+    url = f"/api/v1/contracts/{contract['id']}/sign"
+    provider = test_keys.headers("provider_admin", **provider_of(contract))
+
+    first = await client.post(url, headers=provider)
+    assert first.status_code == 200, first.text
+    assert (first.json()["status"], first.json()["purchaser_signature"]) == ("draft", None)
+    assert first.json()["provider_signature"] is not None
+    assert assert_problem(await client.post(url, headers=provider), 409, "already_signed")["party"] == "provider"
+
+    second = await client.post(url, headers=test_keys.headers("official"))
+    assert second.status_code == 200, second.text
+    assert second.json()["status"] == "active"
+    assert second.json()["signed_at"] == second.json()["purchaser_signature"]["signed_at"]
+
+
+@pytest.mark.parametrize("role", ["resident", "evaluator", "reviewer", "provider_staff", "operator"])
+async def test_only_the_parties_sign(client: httpx.AsyncClient, test_keys: TestKeys, role: str) -> None:
+    contract = await create_contract(client, test_keys, contract_body(uuid.uuid4()))
     response = await client.post(
-        f"/api/v1/contracts/{contract['id']}/sign",
-        headers=test_keys.headers("provider_admin", provider_id=provider_id),
+        f"/api/v1/contracts/{contract['id']}/sign", headers=test_keys.headers(role, **provider_of(contract))
     )
     assert_problem(response, 403)
     fetched = await client.get(f"/api/v1/contracts/{contract['id']}", headers=test_keys.headers("official"))
-    assert fetched.json()["status"] == "draft"
+    assert (fetched.json()["status"], fetched.json()["provider_signature"]) == ("draft", None)
+
+
+async def test_another_provider_cannot_sign(client: httpx.AsyncClient, test_keys: TestKeys) -> None:
+    contract = await create_contract(client, test_keys, contract_body(uuid.uuid4()))
+    url = f"/api/v1/contracts/{contract['id']}/sign"
+    other = test_keys.headers("provider_admin", provider_id=str(uuid.uuid4()))
+    assert_problem(await client.post(url, headers=other), 404, "contract_not_found")
+    unscoped = test_keys.headers("provider_admin")  # an admin token naming no provider
+    assert_problem(await client.post(url, headers=unscoped), 404, "contract_not_found")
+
+    await client.post(url, headers=test_keys.headers("official"))
+    fetched = await client.get(f"/api/v1/contracts/{contract['id']}", headers=test_keys.headers("official"))
+    assert (fetched.json()["status"], fetched.json()["provider_signature"]) == ("draft", None)
 
 
 async def test_transitions_of_an_unknown_contract_are_404(client: httpx.AsyncClient, test_keys: TestKeys) -> None:
@@ -370,6 +421,10 @@ async def test_history_records_every_change(client: httpx.AsyncClient, test_keys
     contract_id = contract["id"]
     await client.post(f"/api/v1/contracts/{contract_id}/sign", headers=test_keys.headers("official", sub="zhang"))
     await client.post(
+        f"/api/v1/contracts/{contract_id}/sign",
+        headers=test_keys.headers("provider_admin", sub="chen", provider_id=str(provider_id)),
+    )
+    await client.post(
         f"/api/v1/contracts/{contract_id}/terminate",
         json={"reason": "项目调整"},
         headers=test_keys.headers("official", sub="li", name="李处长"),
@@ -381,7 +436,7 @@ async def test_history_records_every_change(client: httpx.AsyncClient, test_keys
     assert response.status_code == 200, response.text
     history = response.json()
     assert history["contract_id"] == contract_id
-    created, signed, terminated = history["items"]
+    created, purchaser_signed, signed, terminated = history["items"]
 
     assert created["action"] == "created"
     assert created["actor_name"] == "王科长"
@@ -391,10 +446,19 @@ async def test_history_records_every_change(client: httpx.AsyncClient, test_keys
     assert created["after"]["amount_fen"] == 10_000_000
     assert created["after"]["funded_offerings"][0]["quota"] == 2000
 
+    assert purchaser_signed["action"] == "purchaser_signed"
+    assert purchaser_signed["actor_subject"] == "zhang"
+    assert purchaser_signed["before"]["purchaser_signed_at"] is None
+    assert purchaser_signed["after"]["purchaser_signed_at"] is not None
+    assert purchaser_signed["after"]["status"] == "draft"
+
     assert signed["action"] == "signed"
-    assert signed["actor_subject"] == "zhang"
+    assert signed["actor_subject"] == "chen"
+    assert signed["actor_roles"] == ["provider_admin"]
     assert signed["before"]["status"] == "draft"
     assert signed["before"]["signed_at"] is None
+    assert signed["before"]["provider_signed_at"] is None
+    assert signed["after"]["provider_signed_at"] is not None
     assert signed["after"]["status"] == "active"
     assert signed["after"]["signed_at"] is not None
 
@@ -405,7 +469,7 @@ async def test_history_records_every_change(client: httpx.AsyncClient, test_keys
     assert terminated["before"]["status"] == "active"
     assert terminated["after"]["status"] == "terminated"
     assert terminated["after"]["termination_reason"] == "项目调整"
-    assert created["seq"] < signed["seq"] < terminated["seq"]
+    assert created["seq"] < purchaser_signed["seq"] < signed["seq"] < terminated["seq"]
 
     own = await client.get(
         f"/api/v1/contracts/{contract_id}/history", headers=test_keys.headers("provider_admin", provider_id=provider_id)
@@ -421,7 +485,12 @@ async def test_history_records_every_change(client: httpx.AsyncClient, test_keys
 async def test_racing_signatures_sign_once(client: httpx.AsyncClient, test_keys: TestKeys) -> None:
     contract = await create_contract(client, test_keys, contract_body(uuid.uuid4()))
     url = f"/api/v1/contracts/{contract['id']}/sign"
-    responses = await asyncio.gather(*(client.post(url, headers=test_keys.headers("official")) for _ in range(6)))
-    assert sorted(r.status_code for r in responses) == [200] + [409] * 5
+    parties = [test_keys.headers("official"), test_keys.headers("provider_admin", **provider_of(contract))] * 3
+    responses = await asyncio.gather(*(client.post(url, headers=headers) for headers in parties))
+    # Each party's first signature counts; the other two of each are refused, whether they came before the
+    # contract was signed (already_signed) or after (invalid_transition).
+    assert sorted(r.status_code for r in responses) == [200, 200] + [409] * 4
+    assert {r.json()["code"] for r in responses if r.status_code == 409} <= {"already_signed", "invalid_transition"}
     history = await client.get(f"/api/v1/contracts/{contract['id']}/history", headers=test_keys.headers("official"))
-    assert [entry["action"] for entry in history.json()["items"]] == ["created", "signed"]
+    actions = [entry["action"] for entry in history.json()["items"]]
+    assert actions in (["created", "purchaser_signed", "signed"], ["created", "provider_signed", "signed"])

@@ -44,7 +44,11 @@ async def test_signing_emits_contract_signed_with_the_funded_offerings(
     draft = await create_contract(client, test_keys, contract_body(provider_id, offering_id))
     assert await outbox_rows(settings) == []  # a draft announces nothing
 
-    response = await client.post(f"/api/v1/contracts/{draft['id']}/sign", headers=test_keys.headers("official"))
+    url = f"/api/v1/contracts/{draft['id']}/sign"
+    purchaser = await client.post(url, headers=test_keys.headers("official"))
+    assert (purchaser.status_code, purchaser.json()["status"]) == (200, "draft")
+    assert await outbox_rows(settings) == []  # signed by one party only: still a draft
+    response = await client.post(url, headers=test_keys.headers("provider_admin", provider_id=str(provider_id)))
     assert response.status_code == 200
 
     (row,) = await outbox_rows(settings)
@@ -75,6 +79,40 @@ async def test_signing_emits_contract_signed_with_the_funded_offerings(
             break
         await asyncio.sleep(0.05)
     assert await published()
+
+
+async def test_the_provider_signing_alone_emits_nothing(
+    client: httpx.AsyncClient, settings: Settings, test_keys: TestKeys
+) -> None:
+    provider_id = uuid.uuid4()
+    draft = await create_contract(client, test_keys, contract_body(provider_id))
+    provider = test_keys.headers("provider_admin", provider_id=str(provider_id))
+    signed = await client.post(f"/api/v1/contracts/{draft['id']}/sign", headers=provider)
+    assert (signed.status_code, signed.json()["status"]) == (200, "draft")
+    assert signed.json()["provider_signature"]["signed_at"] is not None
+    assert await outbox_rows(settings) == []
+
+
+async def test_both_parties_signing_at_once_sign_the_contract_once(
+    client: httpx.AsyncClient, settings: Settings, test_keys: TestKeys
+) -> None:
+    provider_id = uuid.uuid4()
+    purchaser, provider = (
+        test_keys.headers("official"),
+        test_keys.headers("provider_admin", provider_id=str(provider_id)),
+    )
+    drafts = [await create_contract(client, test_keys, contract_body(provider_id)) for _ in range(4)]
+    for draft in drafts:
+        url = f"/api/v1/contracts/{draft['id']}/sign"
+        responses = await asyncio.gather(client.post(url, headers=purchaser), client.post(url, headers=provider))
+        assert [r.status_code for r in responses] == [200, 200], [r.text for r in responses]
+        # Whichever signature came second made the contract signed; the other saw a draft.
+        assert sorted(r.json()["status"] for r in responses) == ["active", "draft"]
+        versions = await client.get(f"/api/v1/contracts/{draft['id']}/versions", headers=purchaser)
+        assert [v["version"] for v in versions.json()["items"]] == [1]
+    rows = await outbox_rows(settings)
+    assert sorted(r["subject"] for r in rows) == sorted(d["id"] for d in drafts)
+    assert {r["type"] for r in rows} == {"linli.contract.signed.v1"}
 
 
 async def test_a_refused_transition_emits_nothing(

@@ -208,9 +208,12 @@ async def test_the_notice_runs_objections_are_answered_and_then_the_contract_is_
     # The last day of the notice, 21 December 15:00 in Beijing: still running.
     clock.now = datetime(2026, 12, 21, 7, 0, tzinfo=UTC)
     assert_problem(await client.post(sign_url, headers=official(test_keys)), 409, "notice_period_running")
+    provider = provider_admin(test_keys, a["provider_id"])  # the notice binds both parties' signatures
+    assert_problem(await client.post(sign_url, headers=provider), 409, "notice_period_running")
     # 22 December: the notice has ended, but an objection is unanswered.
     clock.now = datetime(2026, 12, 22, 1, 0, tzinfo=UTC)
     assert_problem(await client.post(sign_url, headers=official(test_keys)), 409, "objection_open")
+    assert_problem(await client.post(sign_url, headers=provider), 409, "objection_open")
     late = await client.post(
         f"/api/v1/notices/{notice['id']}/objections", json={"filer_name": "王五", "content": "迟到的异议"}
     )
@@ -229,7 +232,9 @@ async def test_the_notice_runs_objections_are_answered_and_then_the_contract_is_
     ]
 
     contracts = await js.pull_subscribe(ContractSigned.type, durable="test-contracts")
-    signed = await client.post(sign_url, headers=official(test_keys))
+    purchaser = await client.post(sign_url, headers=official(test_keys))
+    assert (purchaser.status_code, purchaser.json()["status"]) == (200, "draft"), purchaser.text
+    signed = await client.post(sign_url, headers=provider)
     assert signed.status_code == 200, signed.text
     assert signed.json()["status"] == "active"
     (message,) = await contracts.fetch(1, timeout=10)
@@ -237,7 +242,7 @@ async def test_the_notice_runs_objections_are_answered_and_then_the_contract_is_
     await message.ack()
 
     history = await client.get(f"/api/v1/contracts/{drafted['id']}/history", headers=official(test_keys))
-    assert [e["action"] for e in history.json()["items"]] == ["created", "signed"]
+    assert [e["action"] for e in history.json()["items"]] == ["created", "purchaser_signed", "signed"]
     trail = await client.get(f"/api/v1/audit-trail/{notice['id']}", headers=official(test_keys))
     assert [e["action"] for e in trail.json()["items"]] == [
         "published",

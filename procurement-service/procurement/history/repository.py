@@ -1,0 +1,75 @@
+"""Every SQL statement about historical projects."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from procurement.history.models import HistoricalProject
+
+
+def _insert(session: AsyncSession) -> Any:
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+
+
+async def insert_if_absent(session: AsyncSession, project_id: uuid.UUID, facts: dict[str, Any], at: datetime) -> bool:
+    """Record the project unless it is known; of two imports racing, one inserts and the other finds it."""
+    statement = (
+        _insert(session)(HistoricalProject)
+        .values(id=project_id, **facts, recorded_at=at, updated_at=at)
+        .on_conflict_do_nothing(index_elements=["id"])
+    )
+    result = cast(CursorResult[Any], await session.execute(statement))
+    return result.rowcount == 1
+
+
+async def update_if_different(
+    session: AsyncSession, project_id: uuid.UUID, facts: dict[str, Any], at: datetime
+) -> bool:
+    """Replace the project's facts where any differs; False when they are all the same already (a racing
+    import with the same facts then changes nothing)."""
+    columns = HistoricalProject.__table__.c
+    differs = or_(*(columns[name].is_distinct_from(value) for name, value in facts.items()))
+    result = cast(
+        CursorResult[Any],
+        await session.execute(
+            update(HistoricalProject)
+            .where(HistoricalProject.id == project_id, differs)
+            .values(**facts, updated_at=at)
+            .execution_options(synchronize_session=False)
+        ),
+    )
+    return result.rowcount == 1
+
+
+def _of_year(year: int | None) -> list[Any]:
+    return [HistoricalProject.year == year] if year is not None else []
+
+
+async def list_page(
+    session: AsyncSession, *, year: int | None, limit: int, offset: int
+) -> tuple[Sequence[HistoricalProject], int]:
+    conditions = _of_year(year)
+    total = await session.scalar(select(func.count()).select_from(HistoricalProject).where(*conditions))
+    result = await session.execute(
+        select(HistoricalProject)
+        .where(*conditions)
+        .order_by(HistoricalProject.year.desc(), HistoricalProject.title, HistoricalProject.id)
+        .limit(limit)
+        .offset(offset)
+    )
+    return result.scalars().all(), int(total or 0)
+
+
+async def of_year(session: AsyncSession, year: int | None) -> Sequence[HistoricalProject]:
+    """Every historical project, or those of ``year``: what the dashboard counts."""
+    result = await session.execute(
+        select(HistoricalProject).where(*_of_year(year)).order_by(HistoricalProject.year, HistoricalProject.id)
+    )
+    return result.scalars().all()

@@ -1,0 +1,638 @@
+"""Issue 5's check through the gateway, as a new official and new providers would drive it: from a resident's need
+to a call for proposals, two applications, three reviewers (one linked to an applicant, refused), approval within
+the fund's budget, the public notice with an objection answered, a signed contract, an amendment that waits for
+the provider's approval, a 12% supplement refused, funded bookings completed and counted, the three-party
+evaluation, acceptance, every installment paid and a fourth refused, a failing provider sanctioned and refused in
+the next call — and the OCDS export of all of it valid against the official OCDS 1.1 schemas."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from functools import cache
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+from jsonschema import Draft4Validator, FormatChecker
+from referencing import Registry
+from referencing.jsonschema import DRAFT4
+
+from .conftest import ROOT, login, new_uscc, wait_for
+
+pytestmark = pytest.mark.stack
+
+OCDS = ROOT.parent / "shared" / "standards" / "ocds-1.1"
+RELEASE_SCHEMA_URI = "https://standard.open-contracting.org/schema/1__1__5/release-schema.json"
+PASSWORD = "journey-password-2026"
+SCORE_DEBOUNCE_SECONDS = 1  # LINLI_SCORE_DEBOUNCE_SECONDS in the stack (conftest.py); 30 s by default
+CRITERIA = [
+    {"code": "feasibility", "name": "项目可行性", "weight": 40},
+    {"code": "capacity", "name": "机构能力", "weight": 35},
+    {"code": "budget", "name": "预算合理性", "weight": 25},
+]
+
+
+# ---- OCDS validation: the official schemas, with the two formats jsonschema leaves unchecked without extras
+
+
+def _format_checker() -> FormatChecker:
+    checker = FormatChecker()
+    date_time = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
+
+    @checker.checks("date-time", raises=ValueError)
+    def _date_time(value: object) -> bool:
+        if not isinstance(value, str):
+            return True
+        if not date_time.match(value):
+            return False
+        datetime.fromisoformat(value.replace("z", "Z").replace("t", "T"))
+        return True
+
+    @checker.checks("uri", raises=ValueError)
+    def _uri(value: object) -> bool:
+        if not isinstance(value, str):
+            return True
+        parts = urlsplit(value)
+        if not parts.scheme or re.search(r"\s", value):
+            return False
+        return bool(parts.netloc) if parts.scheme in ("http", "https") else bool(parts.path or parts.netloc)
+
+    return checker
+
+
+@cache
+def _validator(name: str) -> Draft4Validator:
+    release = json.loads((OCDS / "release-schema.json").read_text())
+    registry: Registry[Any] = Registry().with_resource(RELEASE_SCHEMA_URI, DRAFT4.create_resource(release))
+    return Draft4Validator(
+        json.loads((OCDS / f"{name}.json").read_text()), registry=registry, format_checker=_format_checker()
+    )
+
+
+def assert_ocds_valid(name: str, document: dict[str, Any]) -> None:
+    errors = sorted(_validator(name).iter_errors(document), key=lambda e: list(e.absolute_path))
+    assert not errors, "\n".join(f"{list(e.absolute_path)}: {e.message}" for e in errors[:20])
+
+
+# ---- the people of the story
+
+
+def new_account(
+    gateway: httpx.Client, role: str, name: str, provider_id: str | None = None
+) -> tuple[dict[str, str], str]:
+    """An account the platform's admin makes: its signed-in headers and its subject (the account id)."""
+    username = f"{role.replace('_', '-')}-{uuid.uuid4().hex[:10]}"
+    body: dict[str, Any] = {"username": username, "password": PASSWORD, "roles": [role], "name": name}
+    if provider_id:
+        body["provider_id"] = provider_id
+    created = gateway.post("/api/v1/accounts", headers=login(gateway, "admin"), json=body)
+    assert created.status_code == 201, created.text
+    return login(gateway, username, PASSWORD), str(created.json()["id"])
+
+
+def new_provider(gateway: httpx.Client, name: str) -> dict[str, Any]:
+    """A verified organization with its own admin and a published meal table open every day."""
+    official = login(gateway, "official")
+    org = gateway.post(
+        "/api/v1/organizations", headers=official, json={"name_zh": name, "kind": "public_welfare", "uscc": new_uscc()}
+    )
+    assert org.status_code == 201, org.text
+    provider_id = org.json()["id"]
+    verified = gateway.post(f"/api/v1/organizations/{provider_id}/verify", headers=official, json={})
+    assert verified.status_code == 200, verified.text
+    admin, _ = new_account(gateway, "provider_admin", name, provider_id)
+    offering = gateway.post(
+        "/api/v1/offerings",
+        headers=admin,
+        json={
+            "provider_id": provider_id,
+            "category_code": "elderly.meal_table",
+            "name_zh": f"{name}老年餐桌",
+            "mode": "at_center",
+            "price_fen": 1500,
+            "duration_minutes": 60,
+            "capacity_per_slot": 10,
+            "weekly_rules": [{"weekday": d, "start": "11:00", "end": "13:00"} for d in range(7)],
+            "target_groups": ["elderly"],
+        },
+    )
+    assert offering.status_code == 201, offering.text
+    published = gateway.post(f"/api/v1/offerings/{offering.json()['id']}/publish", headers=admin, json={})
+    assert published.status_code == 200, published.text
+    return {"id": provider_id, "name": name, "admin": admin, "offering_id": offering.json()["id"]}
+
+
+def application(budget_request_fen: int, offering_id: str) -> dict[str, Any]:
+    return {
+        "title": "长阳镇老年餐桌与探访服务",
+        "proposal": "在长阳镇设老年餐桌，每周探访独居老人。",
+        "budget_request_fen": budget_request_fen,
+        "deliverables": [
+            {
+                "offering_id": offering_id,
+                "quantity": 200,
+                "target_group": "80+",
+                "period_start": date.today().isoformat(),
+                "period_end": (date.today() + timedelta(days=300)).isoformat(),
+            }
+        ],
+        "kpis": [{"name": "服务满意度", "target": "≥ 90%"}],
+    }
+
+
+def open_call(gateway: httpx.Client, fund_id: str, title: str, *, seconds: int, need_ids: list[str]) -> str:
+    official = login(gateway, "official")
+    deadline = datetime.now(UTC) + timedelta(seconds=seconds)
+    call = gateway.post(
+        "/api/v1/calls",
+        headers=official,
+        json={
+            "title": title,
+            "description": "面向80岁以上及独居老人的助餐、探访服务。",
+            "directions": ["elderly_care"],
+            "budget_cap_fen": 400_000,
+            "fund_id": fund_id,
+            "need_ids": need_ids,
+            "criteria": CRITERIA,
+            "deadline": deadline.isoformat(),
+        },
+    )
+    assert call.status_code == 201, call.text
+    published = gateway.post(f"/api/v1/calls/{call.json()['id']}/publish", headers=official, json={})
+    assert published.status_code == 200, published.text
+    return str(call.json()["id"])
+
+
+def apply_when_known(gateway: httpx.Client, call_id: str, provider: dict[str, Any], amount_fen: int) -> httpx.Response:
+    """Procurement learns a verified provider from provider.verified; until then it answers provider_not_verified."""
+
+    def attempt() -> httpx.Response | None:
+        response = gateway.post(
+            f"/api/v1/calls/{call_id}/applications",
+            headers=provider["admin"],
+            json=application(amount_fen, provider["offering_id"]),
+        )
+        if response.status_code == 422 and response.json().get("code") == "provider_not_verified":
+            return None
+        return response
+
+    result: httpx.Response = wait_for(attempt)
+    return result
+
+
+def direct_contract(gateway: httpx.Client, provider: dict[str, Any], title: str, amount_fen: int) -> dict[str, Any]:
+    """A contract the district drafts directly (no call), paid 30% on signing, 40% after mid-term, 30% on passing."""
+    official = login(gateway, "official")
+    contract = gateway.post(
+        "/api/v1/contracts",
+        headers=official,
+        json={
+            "title": title,
+            "provider_id": provider["id"],
+            "amount_fen": amount_fen,
+            "start_date": date.today().isoformat(),
+            "end_date": (date.today() + timedelta(days=300)).isoformat(),
+            "funded_offerings": [
+                {
+                    "offering_id": provider["offering_id"],
+                    "unit_price_fen": 1500,
+                    "resident_price_fen": 0,
+                    "quota": 100,
+                    "eligibility_tags": ["age_80_plus"],
+                }
+            ],
+        },
+    )
+    assert contract.status_code == 201, contract.text
+    # Both parties sign (双方签署): the district first, then the provider; only then is the contract active.
+    url = f"/api/v1/contracts/{contract.json()['id']}/sign"
+    purchaser = gateway.post(url, headers=official, json={})
+    assert (purchaser.status_code, purchaser.json()["status"]) == (200, "draft"), purchaser.text
+    signed = gateway.post(url, headers=provider["admin"], json={})
+    assert signed.status_code == 200, signed.text
+    body: dict[str, Any] = signed.json()
+    assert body["purchaser_signature"] is not None
+    assert body["provider_signature"] is not None
+    return body
+
+
+def evaluate(
+    gateway: httpx.Client, contract_id: str, stage: str, evaluator: dict[str, str], purchaser: float, third: float
+) -> dict[str, Any]:
+    """The purchaser (the official) and the third party (an evaluator) score; residents' satisfaction is added."""
+    official = login(gateway, "official")
+    base = f"/api/v1/contracts/{contract_id}/evaluations"
+    opened = gateway.post(base, headers=official, json={"stage": stage})
+    assert opened.status_code == 201, opened.text
+    for score, who in ((purchaser, official), (third, evaluator)):
+        scored = gateway.post(f"{base}/{stage}/scores", headers=who, json={"score": score})
+        assert scored.status_code == 200, scored.text
+    finalized = gateway.post(f"{base}/{stage}/finalize", headers=official, json={})
+    assert finalized.status_code == 200, finalized.text
+    body: dict[str, Any] = finalized.json()
+    return body
+
+
+def pay(gateway: httpx.Client, contract_id: str, payee: str) -> httpx.Response:
+    return gateway.post(
+        f"/api/v1/contracts/{contract_id}/disbursements",
+        headers=login(gateway, "official"),
+        json={
+            "voucher_number": f"FS-{uuid.uuid4().hex[:12]}",
+            "payer": "房山区社会建设工作办公室",
+            "payee": payee,
+            "paid_on": date.today().isoformat(),
+        },
+    )
+
+
+def acceptance(result: str, summary: str) -> dict[str, Any]:
+    return {
+        "result": result,
+        "summary": summary,
+        "recipient_opinions": [
+            {"name": "张桂兰", "opinion": "送餐准时，饭菜可口。", "satisfied": result == "passed"},
+            {"name": "李德顺", "opinion": "希望增加探访次数。", "satisfied": False},
+        ],
+        "evaluator_opinion": "评估机构意见已附。",
+    }
+
+
+def completed_funded_booking(
+    gateway: httpx.Client, provider: dict[str, Any], contract_id: str, resident_id: str, day_offset: int
+) -> str:
+    """The operator books the funded meal for an eligible resident (free once contract.signed has reached
+    booking-service); the provider confirms, starts and completes it."""
+    operator = login(gateway, "operator")
+    start = date.today() + timedelta(days=day_offset)
+
+    def slot() -> dict[str, Any] | None:
+        response = gateway.get(
+            "/api/v1/availability",
+            headers=operator,
+            params={"offering_id": provider["offering_id"], "from": start.isoformat(), "to": start.isoformat()},
+        )
+        slots = response.json().get("slots", []) if response.status_code == 200 else []
+        return slots[0] if slots else None
+
+    chosen = wait_for(slot)
+
+    def funded() -> dict[str, Any] | None:
+        response = gateway.post(
+            "/api/v1/bookings",
+            headers=operator,
+            json={"offering_id": provider["offering_id"], "slot_start": chosen["start"], "resident_id": resident_id},
+        )
+        assert response.status_code == 201, response.text
+        booking: dict[str, Any] = response.json()
+        if booking["funded_contract_id"] == contract_id and booking["price_fen"] == 0:
+            return booking
+        gateway.post(f"/api/v1/bookings/{booking['id']}/cancel", headers=operator, json={"reason": "重新预约"})
+        return None
+
+    booking = wait_for(funded)
+    for step in ("confirm", "start", "complete"):
+        response = gateway.post(f"/api/v1/bookings/{booking['id']}/{step}", headers=provider["admin"], json={})
+        assert response.status_code == 200, f"{step}: {response.text}"
+    return str(booking["id"])
+
+
+def test_procurement_from_need_to_sanction(gateway: httpx.Client) -> None:
+    official, operator = login(gateway, "official"), login(gateway, "operator")
+    suffix = uuid.uuid4().hex[:8]
+
+    # Two new providers, each verified by the district with an admin account and a published meal table.
+    yangfang = new_provider(gateway, f"阳坊助老服务社{suffix}")
+    liangxiang = new_provider(gateway, f"良乡邻里互助中心{suffix}")
+    reviewers = [new_account(gateway, "reviewer", f"评审专家{n}") for n in ("甲", "乙", "丙")]
+    evaluator, _ = new_account(gateway, "evaluator", "中诚第三方评估")
+
+    # ---- From a need to a call. A caller tells the operator there is no meal table nearby; the need reaches
+    # procurement's needs pool, and the official's call for proposals answers it.
+    community = f"changyang.j{suffix}"
+    need = gateway.post(
+        "/api/v1/needs",
+        headers=operator,
+        json={"category_code": "elderly.meal_table", "community_code": community, "text": "附近没有老年餐桌"},
+    )
+    assert need.status_code == 201, need.text
+    group_key = need.json()["group_key"]
+
+    def pooled() -> dict[str, Any] | None:
+        pool = gateway.get("/api/v1/need-pool", headers=official, params={"limit": 200}).json()
+        return next((item for item in pool.get("items", []) if item.get("group_key") == group_key), None)
+
+    pool_need = wait_for(pooled)
+    fund = gateway.post(
+        "/api/v1/funds",
+        headers=official,
+        json={"name": f"社区服务专项资金{suffix}", "year": 2026, "budget_fen": 500_000},
+    )
+    assert fund.status_code == 201, fund.text
+    fund_id = fund.json()["id"]
+    # The call stays open a short while: both providers apply before its deadline, then it closes.
+    call_id = open_call(gateway, fund_id, "长阳镇老年助餐服务项目征集", seconds=30, need_ids=[pool_need["id"]])
+
+    # ---- Two applications.
+    first = apply_when_known(gateway, call_id, yangfang, 300_000)
+    assert first.status_code == 201, first.text
+    second = apply_when_known(gateway, call_id, liangxiang, 250_000)
+    assert second.status_code == 201, second.text
+    app_a, app_b = first.json()["id"], second.json()["id"]
+
+    closed = wait_for(lambda: gateway.post(f"/api/v1/calls/{call_id}/close", headers=official, json={}).is_success, 60)
+    assert closed
+
+    # ---- Three reviewers; the third is linked to 阳坊 and may not score its application.
+    for n in range(3):
+        assigned = gateway.post(
+            f"/api/v1/calls/{call_id}/reviewers",
+            headers=official,
+            json={
+                "reviewer_subject": reviewers[n][1],
+                "reviewer_name": f"评审专家{n}",
+                "linked_provider_ids": [yangfang["id"]] if n == 2 else [],
+            },
+        )
+        assert assigned.status_code == 201, assigned.text
+    for n, (reviewer, _) in enumerate(reviewers):
+        for app_id, scores in ((app_a, (90, 85, 80)), (app_b, (70, 75, 70))):
+            base = f"/api/v1/calls/{call_id}/applications/{app_id}"
+            if n == 2 and app_id == app_a:
+                denied = gateway.post(f"{base}/declaration", headers=reviewer, json={"conflict": False})
+                assert (denied.status_code, denied.json()["code"]) == (409, "conflict_of_interest"), denied.text
+                declared = gateway.post(
+                    f"{base}/declaration", headers=reviewer, json={"conflict": True, "note": "曾任该机构顾问"}
+                )
+                assert declared.status_code == 201, declared.text
+                sheet = dict(zip(("feasibility", "capacity", "budget"), scores, strict=True))
+                refused = gateway.put(f"{base}/my-scores", headers=reviewer, json={"scores": sheet})
+                assert (refused.status_code, refused.json()["code"]) == (409, "conflict_of_interest"), refused.text
+                continue
+            declared = gateway.post(f"{base}/declaration", headers=reviewer, json={"conflict": False})
+            assert declared.status_code == 201, declared.text
+            sheet = dict(zip(("feasibility", "capacity", "budget"), scores, strict=True))
+            scored = gateway.put(f"{base}/my-scores", headers=reviewer, json={"scores": sheet})
+            assert scored.status_code == 200, scored.text
+    review_closed = gateway.post(f"/api/v1/calls/{call_id}/close-review", headers=official, json={})
+    assert review_closed.status_code == 200, review_closed.text
+    ranked = gateway.get(f"/api/v1/calls/{call_id}/applications/{app_a}", headers=official).json()
+    assert (ranked["rank"], ranked["reviewer_count"]) == (1, 2)
+
+    # ---- Approval (立项) within the fund's budget: 阳坊's 300,000 fen fit; 良乡's 250,000 more would not.
+    approved = gateway.post(f"/api/v1/calls/{call_id}/applications/{app_a}/approve", headers=official, json={})
+    assert approved.status_code == 200, approved.text
+    over = gateway.post(f"/api/v1/calls/{call_id}/applications/{app_b}/approve", headers=official, json={})
+    assert (over.status_code, over.json()["code"]) == (409, "budget_exceeded"), over.text
+    assert gateway.get(f"/api/v1/funds/{fund_id}", headers=official).json()["committed_fen"] == 300_000
+
+    # ---- The public notice (公示); a member of the public objects, without signing in; the official answers.
+    notice = gateway.post(f"/api/v1/calls/{call_id}/notice", headers=official, json={"period_working_days": 1})
+    assert notice.status_code == 201, notice.text
+    notice_id = notice.json()["id"]
+    objection = gateway.post(
+        f"/api/v1/notices/{notice_id}/objections",
+        json={
+            "filer_name": "周建国",
+            "filer_phone": "13912345678",
+            "application_id": app_a,
+            "content": "该机构场地是否足够？",
+        },
+    )
+    assert objection.status_code == 201, objection.text
+    answered = gateway.post(
+        f"/api/v1/notices/{notice_id}/objections/{objection.json()['id']}/answer",
+        headers=official,
+        json={"answer": "经核实，该机构在长阳镇有两处服务场地。"},
+    )
+    assert answered.status_code == 200, answered.text
+    public = gateway.get(f"/api/v1/notices/{notice_id}").json()
+    assert public["objections"][0]["answer"]
+    assert "13912345678" not in json.dumps(public, ensure_ascii=False)
+
+    # The awarded contract is drafted from the application; it is signed only after the notice has run (at least
+    # one working day, which this test cannot wait for), so signing it today is refused.
+    terms = {
+        "start_date": date.today().isoformat(),
+        "end_date": (date.today() + timedelta(days=300)).isoformat(),
+        "funded_offerings": [
+            {"offering_id": yangfang["offering_id"], "unit_price_fen": 1500, "resident_price_fen": 0, "quota": 100}
+        ],
+    }
+    awarded = gateway.post(f"/api/v1/calls/{call_id}/applications/{app_a}/contract", headers=official, json=terms)
+    assert awarded.status_code == 201, awarded.text
+    early = gateway.post(f"/api/v1/contracts/{awarded.json()['id']}/sign", headers=official, json={})
+    assert (early.status_code, early.json()["code"]) == (409, "notice_period_running"), early.text
+
+    # ---- A contract the district signs with 阳坊 (drafted directly, so the rest of the life runs today).
+    contract = direct_contract(gateway, yangfang, f"阳坊镇老年餐桌服务项目{suffix}", 300_000)
+    contract_id = contract["id"]
+    assert (contract["status"], contract["version"]) == ("active", 1)
+    assert [i["amount_fen"] for i in contract["installments"]] == [90_000, 120_000, 90_000]
+
+    # ---- A one-sided amendment: the official proposes 5% more and a longer term; nothing changes until the
+    # provider approves, and the official cannot approve the official's own proposal.
+    new_end = (date.today() + timedelta(days=330)).isoformat()
+    amendment = gateway.post(
+        f"/api/v1/contracts/{contract_id}/amendments",
+        headers=official,
+        json={
+            "summary": "增加助餐服务人次",
+            "reason": "高龄老人报名超出预期",
+            "supplement_fen": 15_000,
+            "end_date": new_end,
+        },
+    )
+    assert amendment.status_code == 201, amendment.text
+    amendment_id = amendment.json()["id"]
+    unchanged = gateway.get(f"/api/v1/contracts/{contract_id}", headers=official).json()
+    assert (unchanged["version"], unchanged["amount_fen"], unchanged["end_date"]) == (
+        1,
+        300_000,
+        contract["end_date"],
+    )
+    own = gateway.post(f"/api/v1/contracts/{contract_id}/amendments/{amendment_id}/approve", headers=official, json={})
+    assert (own.status_code, own.json()["code"]) == (403, "own_proposal"), own.text
+    agreed = gateway.post(
+        f"/api/v1/contracts/{contract_id}/amendments/{amendment_id}/approve", headers=yangfang["admin"], json={}
+    )
+    assert agreed.status_code == 200, agreed.text
+    amended = gateway.get(f"/api/v1/contracts/{contract_id}", headers=official).json()
+    assert (amended["version"], amended["amount_fen"], amended["supplement_fen"], amended["end_date"]) == (
+        2,
+        315_000,
+        15_000,
+        new_end,
+    )
+    versions = gateway.get(f"/api/v1/contracts/{contract_id}/versions", headers=official).json()
+    assert sorted(v["version"] for v in versions["items"]) == [1, 2]
+
+    # A supplement of 12% of the original amount is refused (at most 10%, and 5% is already approved).
+    too_much = gateway.post(
+        f"/api/v1/contracts/{contract_id}/amendments",
+        headers=yangfang["admin"],
+        json={"summary": "再增加探访服务", "reason": "服务范围扩大", "supplement_fen": 36_000},
+    )
+    assert (too_much.status_code, too_much.json()["code"]) == (422, "supplement_above_limit"), too_much.text
+
+    # ---- Funded bookings, completed and counted as the contract's deliverables.
+    residents = []
+    for name in ("王秀英", "刘淑珍"):
+        resident = gateway.post(
+            "/api/v1/residents",
+            headers=operator,
+            json={
+                "name": name,
+                "phone": f"136{uuid.uuid4().int % 10**8:08d}",
+                "community_code": community,
+                "eligibility_tags": ["age_80_plus"],
+                "consent": {"version": "2026-11", "channel": "phone"},
+            },
+        )
+        assert resident.status_code == 201, resident.text
+        residents.append(resident.json()["id"])
+    bookings = [
+        completed_funded_booking(gateway, yangfang, contract_id, resident_id, day_offset=n + 1)
+        for n, resident_id in enumerate(residents)
+    ]
+
+    def counted() -> list[dict[str, Any]]:
+        response = gateway.get(f"/api/v1/contracts/{contract_id}/deliverables", headers=official)
+        items: list[dict[str, Any]] = response.json()["items"] if response.status_code == 200 else []
+        return items if len(items) == 2 else []
+
+    assert sorted(d["booking_id"] for d in wait_for(counted)) == sorted(bookings)
+    assert gateway.get(f"/api/v1/contracts/{contract_id}", headers=official).json()["delivered_count"] == 2
+
+    # The residents rate the meals (through the operator); their satisfaction reaches the provider's score.
+    for booking_id, resident_id, stars in zip(bookings, residents, (5, 4), strict=True):
+
+        def invited(booking_id: str = booking_id, resident_id: str = resident_id) -> bool:
+            response = gateway.get("/api/v1/rating-invitations", headers=operator, params={"resident_id": resident_id})
+            return any(i["booking_id"] == booking_id for i in response.json().get("items", []))
+
+        wait_for(invited)
+        rated = gateway.post("/api/v1/ratings", headers=operator, json={"booking_id": booking_id, "stars": stars})
+        assert rated.status_code == 201, rated.text
+    rated_at = time.monotonic()
+    org_path = f"/api/v1/organizations/{yangfang['id']}"
+    wait_for(lambda: gateway.get(org_path, headers=official).json().get("score", {}).get("count") == 2)
+
+    # ---- The first installment is paid on signing; the second waits for the mid-term evaluation.
+    assert pay(gateway, contract_id, yangfang["name"]).status_code == 201
+    early_pay = pay(gateway, contract_id, yangfang["name"])
+    assert (early_pay.status_code, early_pay.json()["code"]) == (409, "installment_condition_not_met")
+
+    # ---- The three-party evaluation: the purchaser, the third-party evaluator, and the residents' ratings.
+    midterm = evaluate(gateway, contract_id, "midterm", evaluator, purchaser=88, third=84)
+    assert midterm["kpi"]["delivered"] == 2
+    assert pay(gateway, contract_id, yangfang["name"]).status_code == 201
+    # feedback-service announces a provider's new score (score.updated) at most once per debounce interval
+    # (1 s in the stack) and nothing outside procurement shows when it has arrived. After the last rating the
+    # score goes out within two publisher passes (the first may find the provider's previous score.updated younger
+    # than the interval), then through the outbox relay (0.1 s) to procurement's consumer: the final evaluation
+    # waits those two intervals after the last rating, with 5 s of margin for a busy machine.
+    time.sleep(max(0.0, rated_at + 2 * SCORE_DEBOUNCE_SECONDS + 5 - time.monotonic()))
+    final = evaluate(gateway, contract_id, "final", evaluator, purchaser=90, third=86)
+    assert final["recipients_rating_count"] == 2, final
+    recipients = final["recipients_score"]
+    assert 80 <= recipients <= 100  # 4 and 5 stars, on 0–100
+    assert final["weights"] == {"purchaser": 40, "recipients": 30, "third_party": 30}
+    assert final["combined_score"] == pytest.approx(0.4 * 90 + 0.3 * recipients + 0.3 * 86, abs=0.01)
+
+    # ---- Acceptance (验收) passes; it is published without a login, the residents' names masked.
+    accepted = gateway.post(
+        f"/api/v1/contracts/{contract_id}/acceptance",
+        headers=official,
+        json=acceptance("passed", "服务人次、满意度均达到合同约定。"),
+    )
+    assert accepted.status_code == 201, accepted.text
+    published = gateway.get(f"/api/v1/contracts/{contract_id}/acceptance")
+    assert published.status_code == 200, published.text
+    assert [a["result"] for a in published.json()["items"]] == ["passed"]
+    assert "张桂兰" not in published.text
+    assert "张**" in published.text
+
+    # ---- The last installment (with the supplement) is paid; a fourth payment is refused.
+    last = pay(gateway, contract_id, yangfang["name"])
+    assert last.status_code == 201, last.text
+    assert last.json()["amount_fen"] == 90_000 + 15_000
+    fourth = pay(gateway, contract_id, yangfang["name"])
+    assert (fourth.status_code, fourth.json()["code"]) == (409, "plan_fully_paid"), fourth.text
+    paid = gateway.get(f"/api/v1/contracts/{contract_id}", headers=official).json()
+    assert paid["disbursed_fen"] == paid["amount_fen"] == 315_000
+
+    # ---- 优胜劣汰: 良乡's contract fails its acceptance; the provider is sanctioned ...
+    failing = direct_contract(gateway, liangxiang, f"良乡镇助餐服务项目{suffix}", 200_000)
+    evaluate(gateway, failing["id"], "midterm", evaluator, purchaser=65, third=62)
+    evaluate(gateway, failing["id"], "final", evaluator, purchaser=62, third=61)
+    failed = gateway.post(
+        f"/api/v1/contracts/{failing['id']}/acceptance",
+        headers=official,
+        json=acceptance("failed", "服务人次不足约定的一半。"),
+    )
+    assert failed.status_code == 201, failed.text
+    sanctions = gateway.get("/api/v1/sanctions", headers=official, params={"provider_id": liangxiang["id"]})
+    assert sanctions.status_code == 200, sanctions.text
+    listed = [(s["status"], s["cause"], s["contract_id"]) for s in sanctions.json()["items"]]
+    assert listed == [("active", "acceptance_failed", failing["id"])]
+
+    # ... and refused in the next call for proposals, while 阳坊 may apply.
+    next_call = open_call(gateway, fund_id, "2027年良乡镇助餐服务项目征集", seconds=600, need_ids=[])
+    refused = gateway.post(
+        f"/api/v1/calls/{next_call}/applications",
+        headers=liangxiang["admin"],
+        json=application(100_000, liangxiang["offering_id"]),
+    )
+    assert (refused.status_code, refused.json()["code"]) == (422, "provider_sanctioned"), refused.text
+    welcome = gateway.post(
+        f"/api/v1/calls/{next_call}/applications",
+        headers=yangfang["admin"],
+        json=application(100_000, yangfang["offering_id"]),
+    )
+    assert welcome.status_code == 201, welcome.text
+
+    # ---- The OCDS export (public, no login) validates against the official OCDS 1.1 schemas: the release
+    # packages page by page, and the record of the call and of the contract signed without a call.
+    ocids: set[str] = set()
+    url: str | None = "/open-data/ocds/releases?limit=50"
+    pages = 0
+    while url and pages < 40:
+        response = gateway.get(url)
+        assert response.status_code == 200, response.text
+        package = response.json()
+        assert_ocds_valid("release-package-schema", package)
+        ocids |= {r["ocid"] for r in package["releases"]}
+        next_link = package.get("links", {}).get("next")
+        url = (
+            None
+            if not package["releases"] or not next_link
+            else urlsplit(next_link).path + "?" + urlsplit(next_link).query
+        )
+        pages += 1
+    for process_id in (call_id, contract_id):
+        [ocid] = [o for o in ocids if o.endswith(process_id)]
+        record = gateway.get(f"/open-data/ocds/records/{ocid}")
+        assert record.status_code == 200, record.text
+        assert_ocds_valid("record-package-schema", record.json())
+        assert record.json()["records"][0]["ocid"] == ocid
+    assert gateway.get("/open-data/ocds/records/ocds-linli-fs-not-a-process").status_code == 404
+
+
+def test_ocds_schemas_are_where_the_check_looks() -> None:
+    """The validation above cannot pass vacuously: the schemas exist and refuse a release without its ocid."""
+    assert (OCDS / "release-package-schema.json").exists()
+    bad = {
+        "uri": "https://linli.example.cn/open-data/ocds/releases",
+        "version": "1.1",
+        "publishedDate": "2026-11-27T10:00:00+08:00",
+        "publisher": {"name": "北京市房山区民政局"},
+        "releases": [{"id": "1", "date": "2026-11-27T10:00:00+08:00", "tag": ["tender"], "initiationType": "tender"}],
+    }
+    with pytest.raises(AssertionError, match="ocid"):
+        assert_ocds_valid("release-package-schema", bad)
