@@ -2,45 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 import time
+import uuid
 
 import structlog
+from asgi_correlation_id import correlation_id
+from asgi_correlation_id.extensions.sentry import get_sentry_extension
+from asgi_correlation_id.middleware import FAILED_VALIDATION_MESSAGE, is_valid_uuid4
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service_kit.errors import PayloadTooLarge, problem_response
 
 log = structlog.get_logger("linli.http")
-
-
-class RequestLogMiddleware:
-    """One log line per request: method, path, status, duration (the request id comes from the context)."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 500
-
-        async def send_and_note_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_and_note_status)
-        finally:
-            log.info(
-                "request",
-                method=scope["method"],
-                path=scope["path"],
-                status=status,
-                ms=round((time.perf_counter() - started) * 1000, 1),
-            )
+correlation_logger = logging.getLogger("asgi_correlation_id")
 
 
 class BodyLimitMiddleware:
@@ -57,7 +32,10 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = dict(scope["headers"]).get(b"content-length", b"")
+        declared = b""
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                declared = value
         if declared.isdigit() and int(declared) > self.max_bytes:
             await self._refuse(scope, receive, send)
             return
@@ -91,10 +69,18 @@ class BodyLimitMiddleware:
         await problem_response(error.to_problem(scope["path"]))(scope, receive, send)
 
 
-class SecurityHeadersMiddleware:
-    """Headers every answer carries unless the service chose its own: no MIME sniffing, no referrer, never in
-    a frame; and HSTS when the request came over HTTPS."""
+class EdgeMiddleware:
+    """The outermost edge of every request, in one pass (each ASGI layer costs a call per message, and these run
+    on every proxied request: docs/gateway-benchmark.md):
 
+    - the request id: the caller's ``X-Request-ID`` when it is a UUID (32 hex digits), else a new one; set as
+      ``correlation_id`` (logs, forwarded requests) and returned in the answer's ``X-Request-ID``, as
+      ``asgi_correlation_id.CorrelationIdMiddleware`` does;
+    - security headers every answer carries unless the service chose its own: no MIME sniffing, no referrer,
+      never in a frame; and HSTS when the request came over HTTPS;
+    - one log line per request: method, path, status, duration (the request id comes from the context)."""
+
+    HEADER = b"x-request-id"
     HEADERS: tuple[tuple[bytes, bytes], ...] = (
         (b"x-content-type-options", b"nosniff"),
         (b"referrer-policy", b"no-referrer"),
@@ -104,19 +90,59 @@ class SecurityHeadersMiddleware:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        self.sentry_extension = get_sentry_extension()
+
+    def _request_id(self, scope: Scope) -> str:
+        given = None
+        for name, value in scope["headers"]:
+            if name == self.HEADER:
+                given = value.decode("latin-1")
+                break
+        if given and is_valid_uuid4(given):
+            request_id = given
+        else:
+            request_id = uuid.uuid4().hex
+            if given:
+                correlation_logger.warning(FAILED_VALIDATION_MESSAGE, request_id)
+            # The request's own header says the same as the answer's, for whatever reads it further in.
+            scope["headers"] = [
+                *((name, value) for name, value in scope["headers"] if name != self.HEADER),
+                (self.HEADER, request_id.encode()),
+            ]
+        correlation_id.set(request_id)
+        self.sentry_extension(request_id)
+        return request_id
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        kind = scope["type"]
+        if kind != "http":
+            if kind == "websocket":
+                self._request_id(scope)
             await self.app(scope, receive, send)
             return
-        extra = [*self.HEADERS, self.HSTS] if scope.get("scheme") == "https" else list(self.HEADERS)
+        started = time.perf_counter()
+        request_id = self._request_id(scope).encode("latin-1")
+        extra = (*self.HEADERS, self.HSTS) if scope.get("scheme") == "https" else self.HEADERS
+        status = 500
 
-        async def send_with_headers(message: Message) -> None:
+        async def send_at_the_edge(message: Message) -> None:
+            nonlocal status
             if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
+                status = message["status"]
+                headers = list(message.get("headers", ()))
                 present = {name.lower() for name, _ in headers}
-                headers.extend((name, value) for name, value in extra if name not in present)
+                headers.extend(header for header in extra if header[0] not in present)
+                headers.append((self.HEADER, request_id))
                 message = {**message, "headers": headers}
             await send(message)
 
-        await self.app(scope, receive, send_with_headers)
+        try:
+            await self.app(scope, receive, send_at_the_edge)
+        finally:
+            log.info(
+                "request",
+                method=scope["method"],
+                path=scope["path"],
+                status=status,
+                ms=round((time.perf_counter() - started) * 1000, 1),
+            )

@@ -22,7 +22,7 @@ from starlette.websockets import WebSocketClose
 from gateway import policy
 from gateway.apikeys.exchange import ApiKeyExchange
 from gateway.config import GatewaySettings
-from gateway.ratelimit import EdgeLimiter, client_ip
+from gateway.ratelimit import EdgeLimiter
 from gateway.routes import GATEWAY, owner_of, timeout_for
 from gateway.upstreams import Upstreams
 from service_kit.auth import TokenVerifier
@@ -52,47 +52,88 @@ _REPLACED_RESPONSE_HEADERS = frozenset({"x-request-id", "date", "server"})
 CHUNK_BYTES = 64 * 1024
 
 
-def _connection_tokens(value: str | None) -> set[str]:
+_DROPPED_REQUEST_HEADERS = frozenset(name.encode() for name in HOP_BY_HOP | _REPLACED_REQUEST_HEADERS)
+_DROPPED_RESPONSE_HEADERS = frozenset(name.encode() for name in HOP_BY_HOP | _REPLACED_RESPONSE_HEADERS)
+
+
+def _connection_tokens(value: bytes) -> set[bytes]:
     """Headers named in ``Connection`` are hop-by-hop too (RFC 9110 §7.6.1)."""
-    return {token.strip().lower() for token in (value or "").split(",") if token.strip()}
+    return {token.strip().lower() for token in value.split(b",") if token.strip()}
 
 
-def request_headers(request: Request) -> CIMultiDict[str]:
-    dropped = HOP_BY_HOP | _REPLACED_REQUEST_HEADERS | _connection_tokens(request.headers.get("connection"))
-    headers: CIMultiDict[str] = CIMultiDict()
-    for raw_name, raw_value in request.headers.raw:
-        name = raw_name.decode("latin-1")
-        if name.lower() not in dropped:
-            headers.add(name, raw_value.decode("latin-1"))
-    forwarded_for = [request.headers.get("x-forwarded-for"), request.client.host if request.client else None]
-    if any(forwarded_for):
-        headers["X-Forwarded-For"] = ", ".join(part for part in forwarded_for if part)
-    headers["X-Forwarded-Proto"] = request.url.scheme
-    if host := request.headers.get("host"):
-        headers["X-Forwarded-Host"] = host
-    headers["X-Request-ID"] = correlation_id.get() or uuid.uuid4().hex
-    return headers
+class _Incoming:
+    """What forwarding needs of the caller's request, read once from the ASGI scope (no Starlette ``Request``:
+    on a proxied request its lazy properties cost more than the few fields used here)."""
+
+    __slots__ = ("authorization", "headers", "method", "path", "x_api_key")
+
+    def __init__(self, scope: Scope) -> None:
+        self.method: str = scope["method"]
+        self.path: str = scope["path"]
+        raw: list[tuple[bytes, bytes]] = scope["headers"]
+        dropped = _DROPPED_REQUEST_HEADERS
+        connection = forwarded_for = host = authorization = x_api_key = None
+        for name, value in raw:  # the first of a repeated header counts, as with Starlette's ``Headers.get``
+            if name == b"connection":
+                connection = connection or value
+            elif name == b"x-forwarded-for":
+                forwarded_for = forwarded_for or value
+            elif name == b"host":
+                host = host or value
+            elif name == b"authorization":
+                authorization = value if authorization is None else authorization
+            elif name == b"x-api-key":
+                x_api_key = value if x_api_key is None else x_api_key
+        if connection is not None:
+            dropped = dropped | _connection_tokens(connection)
+        # ASGI servers give header names in lower case; the caller's order and repeated headers are kept.
+        headers = CIMultiDict(
+            (name.decode("latin-1"), value.decode("latin-1")) for name, value in raw if name.lower() not in dropped
+        )
+        client = scope.get("client")
+        forwarded = [part for part in (forwarded_for, client[0].encode() if client else None) if part]
+        if forwarded:
+            headers["X-Forwarded-For"] = b", ".join(forwarded).decode("latin-1")
+        headers["X-Forwarded-Proto"] = scope.get("scheme", "http")
+        if host:
+            headers["X-Forwarded-Host"] = host.decode("latin-1")
+        headers["X-Request-ID"] = correlation_id.get() or uuid.uuid4().hex
+        self.headers = headers
+        self.authorization = authorization.decode("latin-1").strip() if authorization is not None else ""
+        self.x_api_key = x_api_key.decode("latin-1") if x_api_key is not None else None
+
+    def bearer_token(self) -> str | None:
+        """The bearer token (empty when the header names the scheme but carries none); None when there is none."""
+        scheme, _, token = self.authorization.partition(" ")
+        return token.strip() if scheme.lower() == "bearer" else None
+
+    def api_key(self) -> str | None:
+        """The API key of ``Authorization: ApiKey <key>`` or ``X-API-Key``; None when there is none."""
+        scheme, _, key = self.authorization.partition(" ")
+        if scheme.lower() == "apikey":
+            return key.strip()
+        return self.x_api_key
 
 
 def response_headers(response: aiohttp.ClientResponse) -> list[tuple[bytes, bytes]]:
-    dropped = HOP_BY_HOP | _REPLACED_RESPONSE_HEADERS | _connection_tokens(response.headers.get("Connection"))
-    return [
-        (name.lower(), value) for name, value in response.raw_headers if name.decode("latin-1").lower() not in dropped
-    ]
+    raw = response.raw_headers
+    dropped = _DROPPED_RESPONSE_HEADERS
+    if connection := response.headers.get("Connection"):
+        dropped = dropped | _connection_tokens(connection.encode("latin-1"))
+    return [(lowered, value) for name, value in raw if (lowered := name.lower()) not in dropped]
 
 
-def _bearer_token(request: Request) -> str | None:
-    """The bearer token (empty when the header names the scheme but carries none); None when there is none."""
-    scheme, _, token = request.headers.get("authorization", "").strip().partition(" ")
-    return token.strip() if scheme.lower() == "bearer" else None
-
-
-def _api_key(request: Request) -> str | None:
-    """The API key of ``Authorization: ApiKey <key>`` or ``X-API-Key``; None when there is none."""
-    scheme, _, key = request.headers.get("authorization", "").strip().partition(" ")
-    if scheme.lower() == "apikey":
-        return key.strip()
-    return request.headers.get("x-api-key")
+async def _read_body(receive: Receive) -> bytes:
+    """The request body (BodyLimitMiddleware has already read it and hands it on as one message)."""
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 class Proxy:
@@ -102,32 +143,34 @@ class Proxy:
         if scope["type"] != "http":
             await WebSocketClose()(scope, receive, send)
             return
-        request = Request(scope, receive)
         try:
-            upstream, response = await self._forward(request)
+            upstream, response = await self._forward(scope, receive)
         except LinliError as exc:
             headers = {}
             if "retry_after" in exc.extra:
                 headers["Retry-After"] = str(exc.extra["retry_after"])
             if exc.status == 401:
                 headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
-            await problem_response(exc.to_problem(request.url.path), headers)(scope, receive, send)
+            path = Request(scope, receive).url.path
+            await problem_response(exc.to_problem(path), headers)(scope, receive, send)
             return
         await self._stream_back(upstream, response, send)
 
-    async def _forward(self, request: Request) -> tuple[str, aiohttp.ClientResponse]:
-        upstream = owner_of(request.url.path)
+    async def _forward(self, scope: Scope, receive: Receive) -> tuple[str, aiohttp.ClientResponse]:
+        incoming = _Incoming(scope)
+        method, path = incoming.method, incoming.path
+        upstream = owner_of(path)
         if upstream is None or upstream == GATEWAY:
             raise NotFound("Linli has no endpoint at this path.")
-        headers = request_headers(request)
-        api_key = _api_key(request)
-        token = _bearer_token(request)
-        limiter: EdgeLimiter = request.app.state.limiter
-        method, path = request.method, request.url.path
+        state = scope["app"].state
+        headers = incoming.headers
+        api_key = incoming.api_key()
+        token = incoming.bearer_token()
+        limiter: EdgeLimiter = state.limiter
         if api_key is not None:
             # A provider's system: its key becomes a short-lived token, and the key never leaves the edge.
-            exchange: ApiKeyExchange = request.app.state.api_keys
-            exchanged = await exchange.exchange(api_key, request.app.state.keyring.current)
+            exchange: ApiKeyExchange = state.api_keys
+            exchanged = await exchange.exchange(api_key, state.keyring.current)
             await limiter.check(limiter.api_key, "api-key", str(exchanged.key_id))
             policy.authorize(method, path, None, key_scopes=exchanged.scopes)
             headers.popall("X-API-Key", None)
@@ -135,23 +178,23 @@ class Proxy:
         elif token is not None:
             if not token:
                 raise Unauthorized("The bearer token is empty.", code="invalid_token")
-            verifier: TokenVerifier = request.app.state.token_verifier
+            verifier: TokenVerifier = state.token_verifier
             principal = await verifier.verify(token)
             await limiter.check(limiter.principal, "principal", principal.subject)
             policy.authorize(method, path, principal)
         else:
-            await limiter.check(limiter.anonymous, "ip", client_ip(request))
+            client = scope.get("client")
+            await limiter.check(limiter.anonymous, "ip", client[0] if client else "unknown")
             policy.authorize(method, path, None)
-        upstreams: Upstreams = request.app.state.upstreams
-        raw_path = request.scope.get("raw_path") or request.url.path.encode()
+        upstreams: Upstreams = state.upstreams
+        raw_path: bytes = scope.get("raw_path") or path.encode()
         target = raw_path.split(b"?", 1)[0].decode("latin-1")
-        if query := request.scope.get("query_string", b""):
+        if query := scope.get("query_string", b""):
             target += "?" + query.decode("latin-1")
-        settings: GatewaySettings = request.app.state.settings
-        timeout = timeout_for(request.url.path, settings.upstream_timeout_seconds)
-        response = await upstreams.request(
-            upstream, request.method, target, headers=headers, body=await request.body(), timeout=timeout
-        )
+        settings: GatewaySettings = state.settings
+        timeout = timeout_for(path, settings.upstream_timeout_seconds)
+        body = await _read_body(receive)
+        response = await upstreams.request(upstream, method, target, headers=headers, body=body, timeout=timeout)
         return upstream, response
 
     async def _stream_back(self, upstream: str, response: aiohttp.ClientResponse, send: Send) -> None:
@@ -159,6 +202,11 @@ class Proxy:
             await send(
                 {"type": "http.response.start", "status": response.status, "headers": response_headers(response)}
             )
+            length = response.content_length
+            if length is not None and length <= CHUNK_BYTES:
+                # A small answer of known length goes on in one message (one pass fewer through the middleware).
+                await send({"type": "http.response.body", "body": await response.read(), "more_body": False})
+                return
             async for chunk in response.content.iter_chunked(CHUNK_BYTES):
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
             await send({"type": "http.response.body", "body": b"", "more_body": False})

@@ -1,26 +1,65 @@
 """Rate limits at the edge (moving window, in memory: each replica counts its own callers).
 
 A signed-in caller is counted by token subject, a provider's system by API key, anyone else by IP address;
-the sign-in endpoints (password, one-time codes, refresh) have a much smaller budget per IP address."""
+the sign-in endpoints (password, one-time codes, refresh) have a much smaller budget per IP address.
+
+The window is kept here rather than in ``limits``' in-memory storage: that one inserts every hit at the front of
+a list and sweeps expired hits in a background task through a worker thread, a cost every proxied request paid
+(docs/gateway-benchmark.md). Here each caller's hits are a queue of times, oldest first; a hit drops the ones that
+left the window and appends itself. ``limits`` still parses the settings ("1200/minute")."""
 
 from __future__ import annotations
 
 import math
-import time
+from collections import deque
+from time import monotonic
 from typing import Annotated
 
 from fastapi import Depends, Request
 from limits import RateLimitItem, parse
-from limits.aio.storage import MemoryStorage
-from limits.aio.strategies import MovingWindowRateLimiter
 
 from gateway.config import GatewaySettings
 from service_kit.errors import RateLimited
 
+# How often (seconds) callers who have gone quiet are forgotten, so the table does not grow with every IP address.
+SWEEP_SECONDS = 60.0
+
+
+class MovingWindow:
+    """At most ``amount`` hits in any ``expiry`` seconds, per key."""
+
+    def __init__(self) -> None:
+        self._hits: dict[tuple[RateLimitItem, str], tuple[float, deque[float]]] = {}
+        self._next_sweep = monotonic() + SWEEP_SECONDS
+
+    def hit(self, item: RateLimitItem, key: str) -> float | None:
+        """Count one hit; None when it fits, else the seconds until the oldest hit leaves the window."""
+        now = monotonic()
+        if now >= self._next_sweep:
+            self._sweep(now)
+        entry = self._hits.get((item, key))
+        if entry is None:
+            expiry = float(item.get_expiry())
+            entry = self._hits[(item, key)] = (expiry, deque())
+        expiry, hits = entry
+        cutoff = now - expiry
+        while hits and hits[0] <= cutoff:
+            hits.popleft()
+        if len(hits) >= item.amount:
+            return hits[0] + expiry - now if hits else expiry
+        hits.append(now)
+        return None
+
+    def _sweep(self, now: float) -> None:
+        self._next_sweep = now + SWEEP_SECONDS
+        quiet = [key for key, (expiry, hits) in self._hits.items() if not hits or hits[-1] <= now - expiry]
+        for key in quiet:
+            del self._hits[key]
+
 
 class EdgeLimiter:
     def __init__(self, settings: GatewaySettings) -> None:
-        self._limiter = MovingWindowRateLimiter(MemoryStorage())
+        self._window = MovingWindow()
         self.principal = parse(settings.rate_limit_principal)
         self.api_key = parse(settings.rate_limit_api_key)
         self.anonymous = parse(settings.rate_limit_anonymous)
@@ -28,10 +67,10 @@ class EdgeLimiter:
 
     async def check(self, item: RateLimitItem, *identifiers: str) -> None:
         """Count one request; raise RateLimited (429 with Retry-After) when the budget is spent."""
-        if await self._limiter.hit(item, *identifiers):
+        remaining = self._window.hit(item, "/".join(identifiers))
+        if remaining is None:
             return
-        stats = await self._limiter.get_window_stats(item, *identifiers)
-        wait = max(1, math.ceil(stats.reset_time - time.time()))
+        wait = max(1, math.ceil(remaining))
         raise RateLimited(f"Too many requests; try again in {wait} s.", code="rate_limited", retry_after=wait)
 
 

@@ -63,6 +63,7 @@ ROUTE_TABLE: dict[str, str] = {
 _BY_LENGTH = sorted(ROUTE_TABLE.items(), key=lambda item: len(item[0]), reverse=True)
 
 
+@lru_cache(maxsize=4096)  # every proxied request asks; paths repeat (docs/gateway-benchmark.md)
 def owner_of(path: str) -> str | None:
     """The component that serves ``path`` (``"gateway"`` or a service name), or None when nobody does."""
     for prefix, owner in _BY_LENGTH:
@@ -105,6 +106,7 @@ SLOW_ROUTES: tuple[tuple[str, float], ...] = (
 )
 
 
+@lru_cache(maxsize=4096)
 def timeout_for(path: str, default: float) -> float:
     """Seconds to wait for the answer of the service owning ``path``."""
     for pattern, seconds in SLOW_ROUTES:

@@ -67,6 +67,7 @@ class Upstreams:
         self.breakers = CircuitBreakers(settings.circuit_failure_threshold, settings.circuit_open_seconds)
         self._turns: dict[str, Iterator[int]] = {name: itertools.count() for name in self.replicas}
         self._session: aiohttp.ClientSession | None = None
+        self._timeouts: dict[float, aiohttp.ClientTimeout] = {}
 
     async def start(self) -> None:
         settings = self.settings
@@ -91,10 +92,14 @@ class Upstreams:
         self._session._retry_connection = False
 
     def _timeout(self, seconds: float) -> aiohttp.ClientTimeout:
-        # sock_read also bounds each pause while a response streams back.
-        return aiohttp.ClientTimeout(
-            total=None, sock_connect=self.settings.upstream_connect_timeout_seconds, sock_read=seconds
-        )
+        # sock_read also bounds each pause while a response streams back. A route's timeout is one of a few
+        # values: made once each, not on every request.
+        timeout = self._timeouts.get(seconds)
+        if timeout is None:
+            timeout = self._timeouts[seconds] = aiohttp.ClientTimeout(
+                total=None, sock_connect=self.settings.upstream_connect_timeout_seconds, sock_read=seconds
+            )
+        return timeout
 
     @property
     def session(self) -> aiohttp.ClientSession:

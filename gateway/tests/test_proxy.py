@@ -97,6 +97,16 @@ async def test_get_without_body_sends_no_invented_headers(client: httpx.AsyncCli
     assert header(echo, "content-length") == []
 
 
+async def test_head_answers_the_services_headers_without_a_body(client: httpx.AsyncClient) -> None:
+    # A small answer of known length goes back in one piece; a HEAD's length describes a body never sent.
+    head = await client.head("/api/v1/offerings")
+    assert head.status_code == 200
+    assert head.content == b""
+    assert head.headers["x-served-by"] == "registry"
+    assert int(head.headers["content-length"]) > 0  # the echo's description of the request, not sent
+    assert head.headers["x-content-type-options"] == "nosniff"
+
+
 async def test_error_statuses_and_redirects_are_the_services(
     client: httpx.AsyncClient, admin_headers: dict[str, str]
 ) -> None:
