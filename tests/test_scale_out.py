@@ -165,6 +165,8 @@ def _start_replicated_stack(tmp_path: Path, databases: dict[str, str], cluster: 
             # A dead replica's claims on outbox rows and un-acked events come back quickly.
             "LINLI_RELAY_LEASE_SECONDS": "5",
             "LINLI_CONSUMER_ACK_WAIT_SECONDS": "5",
+            # A POST cut off by the kill holds its Idempotency-Key until then; the retry runs it after (once).
+            "LINLI_IDEMPOTENCY_STALE_SECONDS": "10",
             **{f"LINLI_RATE_LIMIT_{kind}": "100000/minute" for kind in RATE_LIMITED},
             **{
                 f"LINLI_GATEWAY_{name.upper()}_URL": ",".join(f"http://127.0.0.1:{port}" for port in ports)
