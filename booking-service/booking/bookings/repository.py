@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from booking.bookings.models import ACTIVE_STATUSES, Booking, BookingStatus, SlotCounter
-from booking.sql import upsert
+from service_kit.db import upsert
 
 
 async def take_slot_unit(session: AsyncSession, offering_id: uuid.UUID, slot_start: datetime, capacity: int) -> bool:

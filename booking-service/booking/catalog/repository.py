@@ -9,7 +9,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from booking.catalog.models import CatalogOffering, CatalogProvider, FundedProgram, ProviderSanction
-from booking.sql import upsert
+from service_kit.db import upsert
 from service_kit.timeutil import utcnow
 
 

@@ -6,7 +6,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from booking.rules.models import BookingRule
-from booking.sql import upsert
+from service_kit.db import upsert
 from service_kit.timeutil import utcnow
 
 

@@ -3,13 +3,12 @@
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import ColumnElement, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from feedback.needs.models import Need, NeedGroup
+from service_kit.db import upsert
 from service_kit.pagination import Pagination
 
 
@@ -17,9 +16,8 @@ async def count_into_group(
     session: AsyncSession, *, group_key: str, category_code: str, community_code: str | None, now: datetime
 ) -> int:
     """Add one to the group (creating it), atomically, and return the new count."""
-    insert: Any = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     statement = (
-        insert(NeedGroup)
+        upsert(session, NeedGroup)
         .values(
             group_key=group_key,
             category_code=category_code,

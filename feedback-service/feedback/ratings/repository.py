@@ -4,11 +4,11 @@ import uuid
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from feedback.ratings.models import InvitationStatus, Rating, RatingInvitation
+from service_kit.db import upsert
 from service_kit.pagination import Pagination
 from service_kit.timeutil import utcnow
 
@@ -22,11 +22,9 @@ async def insert_invitation_if_absent(session: AsyncSession, **values: Any) -> b
 
     ``ON CONFLICT DO NOTHING`` (both SQLite and PostgreSQL) makes this safe against a competing consumer
     inserting the same booking at the same moment."""
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     now = utcnow()
     statement = (
-        insert(RatingInvitation)
+        upsert(session, RatingInvitation)
         .values(id=uuid.uuid4(), status=InvitationStatus.pending, created_at=now, updated_at=now, **values)
         .on_conflict_do_nothing(index_elements=["booking_id"])
     )

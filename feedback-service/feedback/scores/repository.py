@@ -5,16 +5,12 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, and_, func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from feedback.complaints.models import Complaint
 from feedback.ratings.models import Rating
 from feedback.scores.models import BookingOutcome, Outcome, ScoreChange
-
-
-def _insert(session: AsyncSession) -> Any:
-    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+from service_kit.db import upsert
 
 
 def _column(subject_kind: str, model: Any) -> Any:
@@ -61,7 +57,7 @@ async def provider_of_offering(session: AsyncSession, offering_id: uuid.UUID) ->
 
 
 async def insert_outcome_if_absent(session: AsyncSession, **values: Any) -> bool:
-    statement = _insert(session)(BookingOutcome).values(**values).on_conflict_do_nothing(index_elements=["booking_id"])
+    statement = upsert(session, BookingOutcome).values(**values).on_conflict_do_nothing(index_elements=["booking_id"])
     result = cast(CursorResult[Any], await session.execute(statement))
     return result.rowcount == 1
 
@@ -73,7 +69,7 @@ async def get_outcome(session: AsyncSession, booking_id: uuid.UUID) -> BookingOu
 async def bump_change(
     session: AsyncSession, *, subject_kind: str, subject_id: uuid.UUID, provider_id: uuid.UUID, now: datetime
 ) -> None:
-    insert = _insert(session)(ScoreChange).values(
+    insert = upsert(session, ScoreChange).values(
         subject_kind=subject_kind,
         subject_id=subject_id,
         provider_id=provider_id,

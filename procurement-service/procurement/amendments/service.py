@@ -64,6 +64,17 @@ async def _party_and_contract(session: AsyncSession, contract_id: uuid.UUID, by:
     return contract, party_of(by, contract)
 
 
+async def _party_and_change(
+    session: AsyncSession, contract_id: uuid.UUID, amendment_id: uuid.UUID, kind: ChangeKind, by: Principal
+) -> tuple[Contract, Party, ContractAmendment]:
+    """The contract, the caller's side of it, and the proposed change of ``kind`` being decided."""
+    contract, party = await _party_and_contract(session, contract_id, by)
+    amendment = await _get(session, contract, amendment_id)
+    if amendment.kind != kind:
+        raise NotFound("No such amendment or termination.", code="amendment_not_found")
+    return contract, party, amendment
+
+
 def _new(contract: Contract, party: Party, by: Principal, now: datetime, **fields: Any) -> ContractAmendment:
     return ContractAmendment(
         contract_id=contract.id,
@@ -241,10 +252,7 @@ async def approve(
     by: Principal,
     now: datetime,
 ) -> schemas.Amendment:
-    contract, party = await _party_and_contract(session, contract_id, by)
-    amendment = await _get(session, contract, amendment_id)
-    if amendment.kind != kind:
-        raise NotFound("No such amendment or termination.", code="amendment_not_found")
+    contract, party, amendment = await _party_and_change(session, contract_id, amendment_id, kind, by)
     if amendment.status == ChangeStatus.proposed and party == amendment.proposed_by_party:
         raise Forbidden(
             f"The {party} proposed this {kind}; it takes effect only when the other party approves.",
@@ -349,10 +357,7 @@ async def reject(
     by: Principal,
     now: datetime,
 ) -> schemas.Amendment:
-    contract, party = await _party_and_contract(session, contract_id, by)
-    amendment = await _get(session, contract, amendment_id)
-    if amendment.kind != kind:
-        raise NotFound("No such amendment or termination.", code="amendment_not_found")
+    contract, party, amendment = await _party_and_change(session, contract_id, amendment_id, kind, by)
     if amendment.status == ChangeStatus.proposed and party == amendment.proposed_by_party:
         raise Forbidden("The proposing party withdraws its proposal; the other party rejects it.", code="own_proposal")
     await _decide(session, amendment, ChangeStatus.rejected, party=party, by=by, now=now, reason=data.reason)
@@ -372,10 +377,7 @@ async def withdraw(
     by: Principal,
     now: datetime,
 ) -> schemas.Amendment:
-    contract, party = await _party_and_contract(session, contract_id, by)
-    amendment = await _get(session, contract, amendment_id)
-    if amendment.kind != kind:
-        raise NotFound("No such amendment or termination.", code="amendment_not_found")
+    contract, party, amendment = await _party_and_change(session, contract_id, amendment_id, kind, by)
     if party != amendment.proposed_by_party:
         raise Forbidden("Only the proposing party withdraws a proposal.", code="not_the_proposer")
     await _decide(session, amendment, ChangeStatus.withdrawn, party=party, by=by, now=now, reason=data.reason)

@@ -8,20 +8,16 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from procurement.history.models import HistoricalProject
-
-
-def _insert(session: AsyncSession) -> Any:
-    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+from service_kit.db import upsert
 
 
 async def insert_if_absent(session: AsyncSession, project_id: uuid.UUID, facts: dict[str, Any], at: datetime) -> bool:
     """Record the project unless it is known; of two imports racing, one inserts and the other finds it."""
     statement = (
-        _insert(session)(HistoricalProject)
+        upsert(session, HistoricalProject)
         .values(id=project_id, **facts, recorded_at=at, updated_at=at)
         .on_conflict_do_nothing(index_elements=["id"])
     )
