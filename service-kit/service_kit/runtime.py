@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from service_kit.auth import TokenVerifier
 from service_kit.db import create_engine, create_sessionmaker
 from service_kit.events.bus import connect, ensure_streams
-from service_kit.events.consumer import ConsumerRunner, Subscription
+from service_kit.events.consumer import ConsumerRunner, Subscription, raise_if_cancelling
 from service_kit.events.outbox import OutboxRelay
 from service_kit.settings import ServiceSettings
 
@@ -123,5 +123,8 @@ async def _forever(job: BackgroundJob, runtime: Runtime) -> None:
         except asyncio.CancelledError:
             raise
         except Exception as exc:
+            # A job interrupted by its cancellation may fail with another error (a closed connection): that is
+            # the stop, not a failure to restart from, or the task would never end and shutdown would hang.
+            raise_if_cancelling()
             log.exception("background job failed", job=job.__name__, error=str(exc))
             await asyncio.sleep(1.0)
