@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import io
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -40,6 +40,7 @@ class Runtime:
     runners: list[ConsumerRunner] = field(default_factory=list)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     events_ready: asyncio.Event = field(default_factory=asyncio.Event)
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
 
     def __post_init__(self) -> None:
         self.engine = create_engine(self.settings.database_url, echo=self.settings.database_echo)
@@ -86,6 +87,12 @@ class Runtime:
                 self._tasks.append(asyncio.create_task(_forever(job, self), name=job.__name__))
         self.events_ready.set()
 
+    @property
+    def running(self) -> bool:
+        """False once ``stop`` began: a background job's loop ends on it even if a library swallowed its
+        cancellation (``while runtime.running: ...``)."""
+        return not self.stopping.is_set()
+
     def wake_relay(self) -> None:
         if self.relay is not None:
             self.relay.wake()
@@ -102,22 +109,42 @@ class Runtime:
         return self.nc is not None and self.nc.is_connected
 
     async def stop(self, timeout: float = 10.0) -> None:
+        """Stop relay, consumers and jobs, then NATS and the database, each within a bound: a shutdown that
+        waits forever on one stuck task is worse than one that leaves it behind and says where it hung."""
+        self.stopping.set()
+        if self.relay is not None:
+            self.relay.stop()
+        for runner in self.runners:
+            runner.stop()
         for task in self._tasks:
             task.cancel()
         if self._tasks:
             _, pending = await asyncio.wait(self._tasks, timeout=timeout)
             for task in pending:
-                log.error("background task did not stop in time", task=task.get_name())
+                stack = io.StringIO()
+                task.print_stack(file=stack)
+                log.error("background task did not stop in time", task=task.get_name(), stack=stack.getvalue())
         self._tasks.clear()
         if self.nc is not None and not self.nc.is_closed:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self.nc.close(), timeout=2.0)
-        await self.engine.dispose()
+            await _bounded(self.nc.close(), "nats close", 2.0)
+        await _bounded(self.engine.dispose(), "database dispose", 5.0)
+
+
+async def _bounded(operation: Awaitable[None], what: str, timeout: float) -> None:
+    """Await ``operation`` at most ``timeout`` seconds, not waiting for it to honour its cancellation (as
+    ``asyncio.wait_for`` would)."""
+    task = asyncio.ensure_future(operation)
+    done, _ = await asyncio.wait({task}, timeout=timeout)
+    if not done:
+        task.cancel()
+        log.error("shutdown step did not finish in time", step=what)
+    elif not task.cancelled() and task.exception() is not None:
+        log.warning("shutdown step failed", step=what, error=str(task.exception()))
 
 
 async def _forever(job: BackgroundJob, runtime: Runtime) -> None:
     """Run a periodic job (sweeps, reminders); a failure is logged and the job is started again."""
-    while True:
+    while runtime.running:
         try:
             await job(runtime)
         except asyncio.CancelledError:

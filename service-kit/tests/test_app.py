@@ -18,6 +18,7 @@ from service_kit.app import ServiceSpec, create_service_app
 from service_kit.auth import CurrentPrincipal, Principal, Role, require_roles
 from service_kit.db import SessionDep
 from service_kit.errors import Conflict, error_responses
+from service_kit.runtime import Runtime
 from service_kit.settings import ServiceSettings
 from service_kit.testing import TestKeys, running_app
 
@@ -184,3 +185,27 @@ async def test_invalid_idempotency_key(client: httpx.AsyncClient, test_keys: Tes
     headers = test_keys.headers("operator") | {"Idempotency-Key": "x" * 300}
     response = await client.post("/api/v1/notes", json={"text": "a", "stars": 1}, headers=headers)
     assert (response.status_code, response.json()["code"]) == (422, "invalid_idempotency_key")
+
+
+async def test_shutdown_ends_a_job_whose_cancellation_a_library_swallowed(
+    service_env: dict[str, Any], kit_db_url: str
+) -> None:
+    """A job inside a library that answers a cancellation by carrying on (as a driver may, mid-operation) still
+    ends when the service stops: shutdown ends its loop by ``runtime.running``, it does not wait for it forever."""
+    turns: list[int] = []
+
+    async def stubborn(runtime: Runtime) -> None:
+        while runtime.running:
+            turns.append(1)
+            try:
+                await asyncio.sleep(0.05)
+            except asyncio.CancelledError:
+                pass
+
+    settings = KitSettings(**service_env, database_url=kit_db_url)
+    app = create_service_app(ServiceSpec(name="kit", title="kit", settings=settings, background_jobs=[stubborn]))
+    async with running_app(app):
+        await asyncio.sleep(0.2)
+    runtime: Runtime = app.state.runtime
+    assert turns and runtime._tasks == []
+    assert not [t for t in asyncio.all_tasks() if t.get_name() == "stubborn"]

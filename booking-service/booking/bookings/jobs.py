@@ -18,7 +18,7 @@ async def expire_unconfirmed_bookings(runtime: Runtime) -> None:
     """Every ``expiry_sweep_seconds``: expire requested bookings the provider did not confirm in time. Safe with
     several replicas: each booking expires by a guarded write, so one sweep wins and the others skip it."""
     settings = cast(Settings, runtime.settings)
-    while True:
+    while runtime.running:
         await asyncio.sleep(settings.expiry_sweep_seconds)
         expired = await service.expire_overdue(runtime.sessionmaker, batch=settings.expiry_sweep_batch)
         if expired:
@@ -33,7 +33,7 @@ def send_reminders(sender: SmsSender) -> BackgroundJob:
     async def send_reminders(runtime: Runtime) -> None:
         settings = cast(Settings, runtime.settings)
         lead = timedelta(hours=settings.reminder_lead_hours)
-        while True:
+        while runtime.running:
             await asyncio.sleep(settings.reminder_sweep_seconds)
             sent = await reminders.send_due(
                 runtime.sessionmaker, sender, lead=lead, batch=settings.reminder_sweep_batch

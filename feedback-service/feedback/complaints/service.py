@@ -399,7 +399,7 @@ async def sweep_overdue(session: AsyncSession, *, settings: Settings, now: datet
 async def run_sla_sweep(runtime: Runtime) -> None:
     """The background job (``build_spec`` passes it to the runtime): sweep, wake the relay, sleep, again."""
     settings = cast(Settings, runtime.settings)
-    while True:
+    while runtime.running:
         async with runtime.sessionmaker() as session, session.begin():
             escalated = await sweep_overdue(session, settings=settings)
         if escalated:

@@ -151,7 +151,7 @@ async def publish_changed_scores(session: AsyncSession, *, settings: Settings, n
 async def run_score_publisher(runtime: Runtime) -> None:
     """The background job: publish changed scores, then wait one debounce interval."""
     settings = cast(Settings, runtime.settings)
-    while True:
+    while runtime.running:
         async with runtime.sessionmaker() as session, session.begin():
             sent = await publish_changed_scores(session, settings=settings)
         if sent:

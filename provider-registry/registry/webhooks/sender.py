@@ -13,6 +13,7 @@ import json
 import random
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -85,10 +86,10 @@ class WebhookSender:
     async def close(self) -> None:
         await self.client.aclose()
 
-    async def run(self) -> None:
+    async def run(self, running: Callable[[], bool] = lambda: True) -> None:
         last_purge = None
         try:
-            while True:
+            while running():
                 try:
                     if last_purge is None or utcnow() - last_purge > timedelta(hours=1):
                         await self.purge_log()
@@ -243,4 +244,4 @@ async def send_webhooks(runtime: Runtime) -> None:
     """The registry's background job: runs beside the outbox relay in the API process or the worker."""
     settings = runtime.settings
     assert isinstance(settings, Settings)
-    await WebhookSender(runtime.sessionmaker, settings).run()
+    await WebhookSender(runtime.sessionmaker, settings).run(lambda: runtime.running)

@@ -128,6 +128,11 @@ class ConsumerRunner:
         self.applied = 0
         self.duplicates = 0
         self.dead_lettered = 0
+        self._stopping = False
+
+    def stop(self) -> None:
+        """End ``run`` at its next turn, whatever became of the task's cancellation."""
+        self._stopping = True
 
     @property
     def subjects(self) -> list[str]:
@@ -149,7 +154,7 @@ class ConsumerRunner:
         )
 
     async def run(self) -> None:
-        while True:
+        while not self._stopping:
             try:
                 await self.ensure_consumer()
                 subscription = await self.js.pull_subscribe_bind(durable=self.durable, stream=self.stream)
@@ -160,7 +165,9 @@ class ConsumerRunner:
                 raise_if_cancelling()
                 log.warning("consumer not ready", consumer=self.durable, error=str(exc))
                 await asyncio.sleep(0.5)
-        while True:
+        else:
+            return
+        while not self._stopping:
             try:
                 messages = await subscription.fetch(self.batch_size, timeout=1.0)
             except (NatsTimeoutError, TimeoutError):

@@ -69,14 +69,20 @@ class OutboxRelay:
         self.keep_published = keep_published
         self.owner = str(uuid.uuid4())
         self._wake = asyncio.Event()
+        self._stopping = False
         self.published_total = 0
 
     def wake(self) -> None:
         self._wake.set()
 
+    def stop(self) -> None:
+        """End ``run`` at its next turn, whatever became of the task's cancellation."""
+        self._stopping = True
+        self._wake.set()
+
     async def run(self) -> None:
         last_purge = utcnow()
-        while True:
+        while not self._stopping:
             try:
                 count = await self.publish_pending()
             except asyncio.CancelledError:
