@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -197,15 +198,14 @@ async def test_shutdown_ends_a_job_whose_cancellation_a_library_swallowed(
     async def stubborn(runtime: Runtime) -> None:
         while runtime.running:
             turns.append(1)
-            try:
+            with contextlib.suppress(asyncio.CancelledError):  # as a library that swallows a cancellation
                 await asyncio.sleep(0.05)
-            except asyncio.CancelledError:
-                pass
 
     settings = KitSettings(**service_env, database_url=kit_db_url)
     app = create_service_app(ServiceSpec(name="kit", title="kit", settings=settings, background_jobs=[stubborn]))
     async with running_app(app):
         await asyncio.sleep(0.2)
     runtime: Runtime = app.state.runtime
-    assert turns and runtime._tasks == []
+    assert turns
+    assert runtime._tasks == []
     assert not [t for t in asyncio.all_tasks() if t.get_name() == "stubborn"]
