@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import signal
 import sys
 import uuid
 from collections.abc import AsyncIterator
@@ -103,7 +104,11 @@ async def applied_counts(sessionmaker: async_sessionmaker[AsyncSession]) -> dict
         return {key: times for key, times in rows}
 
 
-async def consume_forever(database_url: str, nats_url: str, handler_delay: float, ack_wait: float) -> None:
+async def consume_forever(
+    database_url: str, nats_url: str, handler_delay: float, ack_wait: float, crash_after: int | None = None
+) -> None:
+    """Consume needs into ``applied``; with ``crash_after``, SIGKILL this process inside the handler of that
+    event (its transaction open, earlier ones of its batch committed but not all acknowledged)."""
     settings = ServiceSettings(nats_url=nats_url, database_url=database_url)
     engine = create_engine(database_url)
     sessionmaker = create_sessionmaker(engine)
@@ -113,8 +118,14 @@ async def consume_forever(database_url: str, nats_url: str, handler_delay: float
     subscription = needs_subscription()
     record = subscription.handlers[NeedSubmitted]
 
+    handled = 0
+
     async def slow_record(session: AsyncSession, event: NeedSubmitted, envelope: Envelope) -> None:
+        nonlocal handled
         await record(session, event, envelope)
+        handled += 1
+        if handled == crash_after:
+            os.kill(os.getpid(), signal.SIGKILL)
         await asyncio.sleep(handler_delay)
 
     subscription.handlers[NeedSubmitted] = slow_record
@@ -131,8 +142,11 @@ if __name__ == "__main__":
     parser.add_argument("--nats-url", required=True)
     parser.add_argument("--handler-delay", type=float, default=0.005)
     parser.add_argument("--ack-wait", type=float, default=2.0)
+    parser.add_argument("--crash-after", type=int, help="SIGKILL itself while handling this event")
     args = parser.parse_args()
     try:
-        asyncio.run(consume_forever(args.database_url, args.nats_url, args.handler_delay, args.ack_wait))
+        asyncio.run(
+            consume_forever(args.database_url, args.nats_url, args.handler_delay, args.ack_wait, args.crash_after)
+        )
     except KeyboardInterrupt:
         sys.exit(0)
