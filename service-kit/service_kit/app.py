@@ -63,6 +63,7 @@ def create_service_app(spec: ServiceSpec) -> FastAPI:
         runtime = Runtime(spec.name, settings, list(spec.subscriptions), list(spec.background_jobs))
         app.state.runtime = runtime
         app.state.sessionmaker = runtime.sessionmaker
+        app.state.read_sessionmaker = runtime.read_sessionmaker
         app.state.token_verifier = runtime.token_verifier
         app.state.wake_relay = runtime.wake_relay
         await runtime.start(worker=settings.run_worker)

@@ -70,29 +70,47 @@ class TimestampMixin:
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
-def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
-    """An async engine. SQLite gets WAL, a busy timeout and foreign keys; PostgreSQL a pool."""
+def create_engine(url: str, *, echo: bool = False, reads_only: bool = False) -> AsyncEngine:
+    """An async engine. SQLite gets WAL, a busy timeout and foreign keys; PostgreSQL a pool.
+
+    On SQLite a writing transaction begins IMMEDIATE (it takes the write lock at once, so writers queue on
+    the busy timeout instead of failing on a lock upgrade). ``reads_only`` makes the engine of ``reading_engine``:
+    its connections refuse to write and its transactions begin DEFERRED, which under WAL takes no lock."""
     if url.startswith("sqlite"):
         engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
 
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
             # aiosqlite opens connections in a thread; pysqlite's implicit transactions are replaced by
-            # an explicit BEGIN IMMEDIATE so writers queue on the busy timeout instead of failing on upgrade.
+            # an explicit BEGIN so that the kind of transaction is ours to choose.
             dbapi_connection.isolation_level = None
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA synchronous=NORMAL")
+            if reads_only:
+                cursor.execute("PRAGMA query_only=ON")
             cursor.close()
+
+        begin = "BEGIN DEFERRED" if reads_only else "BEGIN IMMEDIATE"
 
         @event.listens_for(engine.sync_engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            conn.exec_driver_sql(begin)
 
         return engine
-    return create_async_engine(url, echo=echo, pool_size=10, max_overflow=10, pool_pre_ping=True)
+    engine = create_async_engine(url, echo=echo, pool_size=10, max_overflow=10, pool_pre_ping=True)
+    return engine.execution_options(postgresql_readonly=True) if reads_only else engine
+
+
+def reading_engine(url: str, engine: AsyncEngine, *, echo: bool = False) -> AsyncEngine:
+    """The engine of units of work that only read (``ReadSessionDep``): a write in one fails (SQLite's
+    ``query_only``, PostgreSQL's READ ONLY transaction). On SQLite it is a second pool of connections, whose
+    readers wait neither for a writer nor for each other; on PostgreSQL it shares ``engine``'s pool."""
+    if url.startswith("sqlite"):
+        return create_engine(url, echo=echo, reads_only=True)
+    return engine.execution_options(postgresql_readonly=True)
 
 
 def upsert(session: AsyncSession, table: Any) -> Any:
@@ -140,6 +158,15 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     if wake is not None:
         wake()
 
+
+async def get_read_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """A unit of work that only reads (it is rolled back at the end; a write in it fails). Endpoints that read
+    and never write take it (``ReadSessionDep``): on SQLite they then never queue for the write lock."""
+    async with request.app.state.read_sessionmaker() as session:
+        yield session
+
+
+ReadSessionDep = Annotated[AsyncSession, Depends(get_read_session)]
 
 # scope="function": the commit happens before the response is sent, so a failed commit is never reported
 # to the client as success.

@@ -14,7 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from service_kit.auth import TokenVerifier
-from service_kit.db import create_engine, create_sessionmaker
+from service_kit.db import create_engine, create_sessionmaker, reading_engine
 from service_kit.events.bus import connect, ensure_streams
 from service_kit.events.consumer import ConsumerRunner, Subscription, raise_if_cancelling
 from service_kit.events.outbox import OutboxRelay
@@ -33,6 +33,8 @@ class Runtime:
     background_jobs: list[BackgroundJob]
     engine: AsyncEngine = field(init=False)
     sessionmaker: async_sessionmaker[AsyncSession] = field(init=False)
+    read_engine: AsyncEngine = field(init=False)
+    read_sessionmaker: async_sessionmaker[AsyncSession] = field(init=False)
     token_verifier: TokenVerifier = field(init=False)
     nc: NATS | None = None
     js: JetStreamContext | None = None
@@ -45,6 +47,8 @@ class Runtime:
     def __post_init__(self) -> None:
         self.engine = create_engine(self.settings.database_url, echo=self.settings.database_echo)
         self.sessionmaker = create_sessionmaker(self.engine)
+        self.read_engine = reading_engine(self.settings.database_url, self.engine, echo=self.settings.database_echo)
+        self.read_sessionmaker = create_sessionmaker(self.read_engine)
         self.token_verifier = TokenVerifier(self.settings)
 
     async def start(self, *, worker: bool) -> None:
@@ -127,6 +131,7 @@ class Runtime:
         self._tasks.clear()
         if self.nc is not None and not self.nc.is_closed:
             await _bounded(self.nc.close(), "nats close", 2.0)
+        await _bounded(self.read_engine.dispose(), "database dispose", 5.0)
         await _bounded(self.engine.dispose(), "database dispose", 5.0)
 
 

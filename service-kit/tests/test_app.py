@@ -14,14 +14,19 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import func, insert, select
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from service_kit.app import ServiceSpec, create_service_app
 from service_kit.auth import CurrentPrincipal, Principal, Role, require_roles
-from service_kit.db import SessionDep
+from service_kit.db import ReadSessionDep, SessionDep, create_sessionmaker, reading_engine
 from service_kit.errors import Conflict, error_responses
 from service_kit.runtime import Runtime
 from service_kit.settings import ServiceSettings
 from service_kit.testing import TestKeys, running_app
+
+from .kit_service import notes
 
 calls: list[str] = []
 
@@ -55,6 +60,10 @@ def notes_router() -> APIRouter:
         response.headers["Cache-Control"] = "no-store"
         calls.append("secret")
         return {"secret": uuid.uuid4().hex}
+
+    @router.get("/count")
+    async def count_notes(principal: CurrentPrincipal, session: ReadSessionDep) -> dict[str, int]:
+        return {"notes": int(await session.scalar(select(func.count()).select_from(notes)) or 0)}
 
     @router.get("/official-only")
     async def official_only(
@@ -209,3 +218,31 @@ async def test_shutdown_ends_a_job_whose_cancellation_a_library_swallowed(
     assert turns
     assert runtime._tasks == []
     assert not [t for t in asyncio.all_tasks() if t.get_name() == "stubborn"]
+
+
+async def test_a_read_does_not_queue_behind_a_writer(
+    client: httpx.AsyncClient, test_keys: TestKeys, kit_sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """A reading unit of work (``ReadSessionDep``) on SQLite begins DEFERRED: while another connection holds
+    the write lock, the read answers from the last committed state (it would otherwise wait out the busy
+    timeout, then fail)."""
+    async with kit_sessionmaker() as writer, writer.begin():
+        await writer.execute(insert(notes).values(id=str(uuid.uuid4()), text="uncommitted"))
+        response = await client.get("/api/v1/notes/count", headers=test_keys.headers("operator"))
+        assert response.status_code == 200, response.text
+        assert response.json() == {"notes": 0}
+    response = await client.get("/api/v1/notes/count", headers=test_keys.headers("operator"))
+    assert response.json() == {"notes": 1}
+
+
+async def test_a_reading_unit_of_work_cannot_write(kit_db_url: str, kit_engine: AsyncEngine) -> None:
+    """An endpoint that took ``ReadSessionDep`` and writes fails loudly, in tests, on both databases."""
+    reader = reading_engine(kit_db_url, kit_engine)
+    try:
+        async with create_sessionmaker(reader)() as session:
+            assert await session.scalar(select(func.count()).select_from(notes)) == 0
+            with pytest.raises(DBAPIError):
+                await session.execute(insert(notes).values(id=str(uuid.uuid4()), text="not here"))
+    finally:
+        if reader is not kit_engine:
+            await reader.dispose()

@@ -10,7 +10,7 @@ from booking.deps import SettingsDep
 from booking.rules import schemas as rules_schemas
 from booking.rules import service as rules_service
 from service_kit.auth import Principal, Role, require_roles
-from service_kit.db import SessionDep
+from service_kit.db import ReadSessionDep, SessionDep
 from service_kit.errors import error_responses
 
 router = APIRouter(prefix="/api/v1/availability", tags=["availability"])
@@ -24,7 +24,7 @@ router = APIRouter(prefix="/api/v1/availability", tags=["availability"])
     responses=error_responses(404, 422),
 )
 async def get_availability(
-    session: SessionDep,
+    session: ReadSessionDep,
     offering_id: uuid.UUID,
     from_date: Annotated[date, Query(alias="from")],
     to_date: Annotated[date, Query(alias="to")],
@@ -40,7 +40,7 @@ async def get_availability(
     responses=error_responses(404, 422),
 )
 async def get_booking_rules(
-    offering_id: uuid.UUID, session: SessionDep, settings: SettingsDep
+    offering_id: uuid.UUID, session: ReadSessionDep, settings: SettingsDep
 ) -> rules_schemas.BookingRules:
     return await rules_service.describe(session, offering_id, settings)
 

@@ -8,7 +8,7 @@ from feedback.complaints.models import ComplaintStatus, StepAction
 from feedback.complaints.schemas import Assignment, Complaint, ComplaintCreate, ComplaintDetail, NoteCreate, StepCreate
 from feedback.config import SettingsDep
 from service_kit.auth import CurrentPrincipal, Principal, Role, require_roles
-from service_kit.db import SessionDep
+from service_kit.db import ReadSessionDep, SessionDep
 from service_kit.errors import error_responses
 from service_kit.pagination import Page, PaginationDep
 
@@ -38,7 +38,7 @@ async def file_complaint(
     responses=error_responses(401, 403, 422),
 )
 async def list_complaints(
-    session: SessionDep,
+    session: ReadSessionDep,
     principal: CurrentPrincipal,
     page: PaginationDep,
     status: ComplaintStatus | None = None,
@@ -63,7 +63,7 @@ async def list_complaints(
     summary="Complaints past their acknowledgement or resolution deadline (officials)",
     responses=error_responses(401, 403, 422),
 )
-async def list_overdue_complaints(session: SessionDep, principal: Official, page: PaginationDep) -> Page[Complaint]:
+async def list_overdue_complaints(session: ReadSessionDep, principal: Official, page: PaginationDep) -> Page[Complaint]:
     return await service.list_complaints(session, viewer=principal, page=page, overdue=True)
 
 
@@ -73,7 +73,9 @@ async def list_overdue_complaints(session: SessionDep, principal: Official, page
     summary="A complaint with its history (internal notes only for staff and the provider)",
     responses=error_responses(401, 404, 422),
 )
-async def get_complaint(session: SessionDep, principal: CurrentPrincipal, complaint_id: uuid.UUID) -> ComplaintDetail:
+async def get_complaint(
+    session: ReadSessionDep, principal: CurrentPrincipal, complaint_id: uuid.UUID
+) -> ComplaintDetail:
     return await service.get_complaint(session, complaint_id, viewer=principal)
 
 

@@ -7,7 +7,7 @@ from feedback.communities import CommunityCode
 from feedback.needs import service
 from feedback.needs.schemas import Code, Need, NeedCreate, NeedGroup, NeedSubmittedView
 from service_kit.auth import CurrentPrincipal, Principal, Role, require_roles
-from service_kit.db import SessionDep
+from service_kit.db import ReadSessionDep, SessionDep
 from service_kit.errors import error_responses
 from service_kit.pagination import Page, PaginationDep
 
@@ -35,7 +35,7 @@ async def submit_need(session: SessionDep, principal: Recorder, body: NeedCreate
     responses=error_responses(401, 403, 422),
 )
 async def list_needs(
-    session: SessionDep,
+    session: ReadSessionDep,
     principal: CurrentPrincipal,
     page: PaginationDep,
     category_code: Annotated[Code | None, Query()] = None,
@@ -53,7 +53,7 @@ async def list_needs(
     responses=error_responses(401, 403, 422),
 )
 async def list_need_groups(
-    session: SessionDep,
+    session: ReadSessionDep,
     principal: Reader,
     page: PaginationDep,
     category_code: Annotated[Code | None, Query()] = None,
@@ -68,5 +68,5 @@ async def list_need_groups(
     summary="One need",
     responses=error_responses(401, 404, 422),
 )
-async def get_need(session: SessionDep, principal: CurrentPrincipal, need_id: uuid.UUID) -> Need:
+async def get_need(session: ReadSessionDep, principal: CurrentPrincipal, need_id: uuid.UUID) -> Need:
     return await service.get_need(session, need_id, viewer=principal)

@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from feedback.config import SettingsDep
 from feedback.open311 import service
 from service_kit.auth import CurrentPrincipal, OptionalPrincipal
-from service_kit.db import SessionDep
+from service_kit.db import ReadSessionDep, SessionDep
 from service_kit.errors import LinliError
 
 
@@ -111,7 +111,7 @@ async def create_request(
 
 @router.get("/requests.json", summary="Service requests by id, service, dates and status", responses=ERRORS)
 async def list_requests(
-    session: SessionDep,
+    session: ReadSessionDep,
     principal: OptionalPrincipal,
     service_request_id: Text = None,
     service_code: Text = None,
@@ -133,6 +133,6 @@ async def list_requests(
 
 @router.get("/requests/{service_request_id}.json", summary="One service request and its status", responses=ERRORS)
 async def get_request(
-    session: SessionDep, principal: OptionalPrincipal, service_request_id: str, jurisdiction_id: Text = None
+    session: ReadSessionDep, principal: OptionalPrincipal, service_request_id: str, jurisdiction_id: Text = None
 ) -> list[dict[str, Any]]:
     return await service.get_request(session, service_request_id, viewer=principal)

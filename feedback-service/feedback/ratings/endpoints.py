@@ -7,7 +7,7 @@ from feedback.ratings import service
 from feedback.ratings.models import InvitationStatus
 from feedback.ratings.schemas import PublicRating, Rating, RatingCreate, RatingInvitation, RatingUpdate
 from service_kit.auth import CurrentPrincipal, Principal, Role, require_roles
-from service_kit.db import SessionDep
+from service_kit.db import ReadSessionDep, SessionDep
 from service_kit.errors import error_responses
 from service_kit.pagination import Page, PaginationDep
 
@@ -24,7 +24,7 @@ Rater = Annotated[Principal, Depends(require_roles(Role.resident, Role.operator)
     responses=error_responses(401, 403, 404, 422),
 )
 async def list_rating_invitations(
-    session: SessionDep,
+    session: ReadSessionDep,
     principal: Rater,
     page: PaginationDep,
     resident_id: Annotated[uuid.UUID | None, Query(description="Required for operators")] = None,
@@ -50,7 +50,7 @@ async def submit_rating(session: SessionDep, principal: Rater, body: RatingCreat
     summary="A provider's ratings, as the public sees them",
     responses=error_responses(422),
 )
-async def list_ratings(session: SessionDep, provider_id: uuid.UUID, page: PaginationDep) -> Page[PublicRating]:
+async def list_ratings(session: ReadSessionDep, provider_id: uuid.UUID, page: PaginationDep) -> Page[PublicRating]:
     return await service.list_ratings_of_provider(session, provider_id, page)
 
 
@@ -60,7 +60,7 @@ async def list_ratings(session: SessionDep, provider_id: uuid.UUID, page: Pagina
     summary="One rating in full (its resident and staff)",
     responses=error_responses(401, 404, 422),
 )
-async def get_rating(session: SessionDep, principal: CurrentPrincipal, rating_id: uuid.UUID) -> Rating:
+async def get_rating(session: ReadSessionDep, principal: CurrentPrincipal, rating_id: uuid.UUID) -> Rating:
     return await service.get_rating(session, rating_id, viewer=principal)
 
 

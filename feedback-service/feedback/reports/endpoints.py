@@ -15,7 +15,7 @@ from feedback.reports.schemas import (
     RatingsBy,
 )
 from service_kit.auth import Principal, Role, require_roles
-from service_kit.db import SessionDep
+from service_kit.db import ReadSessionDep
 from service_kit.errors import error_responses
 from service_kit.pagination import Page, PaginationDep
 
@@ -33,7 +33,7 @@ Until = Annotated[datetime | None, Query(description="Until this time (exclusive
     responses=error_responses(401, 403, 422),
 )
 async def complaints_report(
-    session: SessionDep,
+    session: ReadSessionDep,
     principal: Official,
     page: PaginationDep,
     by: ComplaintsBy = ComplaintsBy.provider,
@@ -50,7 +50,7 @@ async def complaints_report(
     responses=error_responses(401, 403, 422),
 )
 async def ratings_report(
-    session: SessionDep,
+    session: ReadSessionDep,
     principal: Official,
     page: PaginationDep,
     by: RatingsBy = RatingsBy.provider,
@@ -67,7 +67,7 @@ async def ratings_report(
     responses=error_responses(401, 403, 422),
 )
 async def needs_report(
-    session: SessionDep,
+    session: ReadSessionDep,
     principal: Official,
     page: PaginationDep,
     by: NeedsBy = NeedsBy.street,

@@ -4,7 +4,7 @@ from fastapi import APIRouter
 
 from feedback.scores import service
 from feedback.scores.schemas import OfferingScore, ProviderScore
-from service_kit.db import SessionDep
+from service_kit.db import ReadSessionDep
 from service_kit.errors import error_responses
 
 router = APIRouter(prefix="/api/v1/scores", tags=["scores"])
@@ -16,7 +16,7 @@ router = APIRouter(prefix="/api/v1/scores", tags=["scores"])
     summary="A provider's score: Bayesian average, count, distribution, complaint and no-show rates",
     responses=error_responses(422),
 )
-async def get_provider_score(session: SessionDep, provider_id: uuid.UUID) -> ProviderScore:
+async def get_provider_score(session: ReadSessionDep, provider_id: uuid.UUID) -> ProviderScore:
     return await service.score_of_provider(session, provider_id)
 
 
@@ -26,5 +26,5 @@ async def get_provider_score(session: SessionDep, provider_id: uuid.UUID) -> Pro
     summary="An offering's score: Bayesian average, count, distribution, complaint and no-show rates",
     responses=error_responses(422),
 )
-async def get_offering_score(session: SessionDep, offering_id: uuid.UUID) -> OfferingScore:
+async def get_offering_score(session: ReadSessionDep, offering_id: uuid.UUID) -> OfferingScore:
     return await service.score_of_offering(session, offering_id)

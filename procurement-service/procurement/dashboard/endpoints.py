@@ -10,7 +10,7 @@ from procurement.auth import Official
 from procurement.dashboard import schemas, service
 from procurement.history.endpoints import router as history_router
 from procurement.opendata.endpoints import router as ocds_router
-from service_kit.db import SessionDep
+from service_kit.db import ReadSessionDep
 from service_kit.errors import error_responses
 
 router = APIRouter(prefix="/api/v1/funds/dashboard", tags=["dashboard"])
@@ -23,7 +23,7 @@ router = APIRouter(prefix="/api/v1/funds/dashboard", tags=["dashboard"])
     responses=error_responses(401, 403, 422),
 )
 async def dashboard(
-    session: SessionDep,
+    session: ReadSessionDep,
     principal: Official,
     year: Annotated[int | None, Query(ge=2000, le=2100, description="Only this year's figures.")] = None,
 ) -> schemas.Dashboard:

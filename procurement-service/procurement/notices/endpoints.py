@@ -8,7 +8,7 @@ from procurement.auth import Official
 from procurement.clock import Now
 from procurement.notices import schemas, service
 from service_kit.auth import OptionalPrincipal
-from service_kit.db import SessionDep
+from service_kit.db import ReadSessionDep, SessionDep
 from service_kit.errors import error_responses
 from service_kit.pagination import Page, PaginationDep
 
@@ -50,7 +50,7 @@ async def publish_notice(
     summary="Public notices, newest first (no login; personal data masked)",
     responses=error_responses(422),
 )
-async def list_notices(session: SessionDep, page: PaginationDep) -> Page[schemas.Notice]:
+async def list_notices(session: ReadSessionDep, page: PaginationDep) -> Page[schemas.Notice]:
     items, total = await service.list_page(session, limit=page.limit, offset=page.offset)
     return Page(items=items, total=total, limit=page.limit, offset=page.offset)
 
@@ -61,7 +61,7 @@ async def list_notices(session: SessionDep, page: PaginationDep) -> Page[schemas
     summary="A public notice with its objections and answers (no login; personal data masked)",
     responses=error_responses(404, 422),
 )
-async def get_notice(notice_id: uuid.UUID, session: SessionDep) -> schemas.Notice:
+async def get_notice(notice_id: uuid.UUID, session: ReadSessionDep) -> schemas.Notice:
     return await service.view(session, await service.get(session, notice_id))
 
 

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Path, Request
 from procurement.clock import Now
 from procurement.opendata import service
 from procurement.opendata.config import ocds_settings
-from service_kit.db import SessionDep
+from service_kit.db import ReadSessionDep
 from service_kit.errors import error_responses
 from service_kit.pagination import PaginationDep
 
@@ -51,7 +51,7 @@ def _public(request: Request, path_and_query: str | None = None) -> str:
     ),
     responses=error_responses(422),
 )
-async def releases(request: Request, session: SessionDep, page: PaginationDep, now: Now) -> dict[str, Any]:
+async def releases(request: Request, session: ReadSessionDep, page: PaginationDep, now: Now) -> dict[str, Any]:
     settings = ocds_settings()
     next_url = request.url.include_query_params(limit=page.limit, offset=page.offset + page.limit)
     package, _ = await service.release_package(
@@ -72,7 +72,7 @@ async def releases(request: Request, session: SessionDep, page: PaginationDep, n
     summary="A record package: every release of one contracting process and the compiled current state",
     responses=error_responses(404, 422),
 )
-async def record(ocid: Ocid, request: Request, session: SessionDep, now: Now) -> dict[str, Any]:
+async def record(ocid: Ocid, request: Request, session: ReadSessionDep, now: Now) -> dict[str, Any]:
     return await service.record_package(
         session, ocid, settings=ocds_settings(), base_url=_public(request, "/"), uri=_public(request), now=now
     )

@@ -5,14 +5,14 @@ from fastapi import APIRouter, Depends, Path
 from registry.categories import service
 from registry.categories.schemas import CategoryNode, CategoryUpdate
 from service_kit.auth import Principal, Role, require_roles
-from service_kit.db import SessionDep
+from service_kit.db import ReadSessionDep, SessionDep
 from service_kit.errors import error_responses
 
 router = APIRouter(prefix="/api/v1/categories", tags=["categories"])
 
 
 @router.get("", response_model=list[CategoryNode])
-async def list_categories(session: SessionDep) -> list[CategoryNode]:
+async def list_categories(session: ReadSessionDep) -> list[CategoryNode]:
     """The whole taxonomy as a tree: top-level categories with their leaves, in display order."""
     return await service.tree(session)
 

@@ -9,7 +9,7 @@ from registry.circle.service import CategoryLevel, Filters
 from registry.config import Settings
 from registry.offerings.models import OfferingMode
 from service_kit.auth import Principal, Role, require_roles
-from service_kit.db import SessionDep
+from service_kit.db import ReadSessionDep, SessionDep
 from service_kit.errors import error_responses
 from service_kit.pagination import Page, PaginationDep
 
@@ -32,7 +32,7 @@ SettingsDep = Annotated[Settings, Depends(registry_settings)]
 
 @router.get("/offerings", response_model=CirclePage, responses=error_responses(404, 422))
 async def search_circle(
-    session: SessionDep,
+    session: ReadSessionDep,
     settings: SettingsDep,
     page: PaginationDep,
     lat: Annotated[float | None, Query(ge=-90, le=90)] = None,
@@ -80,7 +80,7 @@ async def _coverage(
 
 @router.get("/coverage", response_model=Page[CoverageRow], responses=error_responses(401, 403, 404, 422))
 async def circle_coverage(
-    session: SessionDep,
+    session: ReadSessionDep,
     settings: SettingsDep,
     page: PaginationDep,
     _principal: Planner,
@@ -98,7 +98,7 @@ async def circle_coverage(
 
 @router.get("/gaps", response_model=Page[CoverageRow], responses=error_responses(401, 403, 404, 422))
 async def circle_gaps(
-    session: SessionDep,
+    session: ReadSessionDep,
     settings: SettingsDep,
     page: PaginationDep,
     _principal: Planner,
@@ -119,7 +119,7 @@ async def circle_gaps(
 
 @router.get("/gaps/by-street", response_model=Page[StreetGaps], responses=error_responses(401, 403, 422))
 async def circle_gaps_by_street(
-    session: SessionDep,
+    session: ReadSessionDep,
     settings: SettingsDep,
     page: PaginationDep,
     _principal: Planner,

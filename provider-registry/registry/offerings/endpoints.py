@@ -7,7 +7,7 @@ from registry.offerings import service
 from registry.offerings.models import OfferingStatus
 from registry.offerings.schemas import Offering, OfferingCreate, OfferingUpdate
 from service_kit.auth import OptionalPrincipal, Principal, Role, require_roles
-from service_kit.db import SessionDep
+from service_kit.db import ReadSessionDep, SessionDep
 from service_kit.errors import error_responses
 from service_kit.pagination import Page, PaginationDep
 
@@ -24,7 +24,7 @@ async def create_offering(data: OfferingCreate, session: SessionDep, principal: 
 
 @router.get("", response_model=Page[Offering], responses=error_responses(401, 422))
 async def list_offerings(
-    session: SessionDep,
+    session: ReadSessionDep,
     principal: OptionalPrincipal,
     page: PaginationDep,
     provider_id: uuid.UUID | None = None,
@@ -46,7 +46,7 @@ async def list_offerings(
 
 
 @router.get("/{offering_id}", response_model=Offering, responses=error_responses(401, 404, 422))
-async def get_offering(offering_id: uuid.UUID, session: SessionDep, principal: OptionalPrincipal) -> Offering:
+async def get_offering(offering_id: uuid.UUID, session: ReadSessionDep, principal: OptionalPrincipal) -> Offering:
     return Offering.model_validate(await service.get_visible(session, offering_id, principal))
 
 

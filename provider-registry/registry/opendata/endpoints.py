@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from registry.opendata import repository, service
 from registry.opendata.service import HsdsPage, ServiceFilters
-from service_kit.db import SessionDep
+from service_kit.db import ReadSessionDep
 from service_kit.errors import error_responses
 
 router = APIRouter(prefix="/open-data/hsds", tags=["open data (HSDS 3.0)"])
@@ -67,7 +67,7 @@ async def about(request: Request) -> dict[str, str]:
 
 
 @router.get("/services", responses=error_responses(404, 422))
-async def list_services(session: SessionDep, paging: PagingDep, filters: FiltersDep) -> dict[str, Any]:
+async def list_services(session: ReadSessionDep, paging: PagingDep, filters: FiltersDep) -> dict[str, Any]:
     """Published services (``service_list``), filtered by taxonomy term, organization, modification time and
     proximity to a point or community."""
     rows, total, _ = await service.services(session, filters, page=paging.page, per_page=paging.per_page)
@@ -75,13 +75,13 @@ async def list_services(session: SessionDep, paging: PagingDep, filters: Filters
 
 
 @router.get("/services/{service_id}", responses=error_responses(404, 422))
-async def get_service(service_id: uuid.UUID, session: SessionDep) -> dict[str, Any]:
+async def get_service(service_id: uuid.UUID, session: ReadSessionDep) -> dict[str, Any]:
     """One service, fully nested: schedules, cost options, service areas, taxonomy, locations."""
     return await service.service_by_id(session, service_id)
 
 
 @router.get("/service_at_locations", responses=error_responses(404, 422))
-async def list_service_at_locations(session: SessionDep, paging: PagingDep, filters: FiltersDep) -> dict[str, Any]:
+async def list_service_at_locations(session: ReadSessionDep, paging: PagingDep, filters: FiltersDep) -> dict[str, Any]:
     """Where each located service is given (a service center or the offering's own point)."""
     rows, total, ctx = await service.services(
         session, filters, page=paging.page, per_page=paging.per_page, located_only=True
@@ -91,13 +91,13 @@ async def list_service_at_locations(session: SessionDep, paging: PagingDep, filt
 
 
 @router.get("/organizations", responses=error_responses(422))
-async def list_organizations(session: SessionDep, paging: PagingDep) -> dict[str, Any]:
+async def list_organizations(session: ReadSessionDep, paging: PagingDep) -> dict[str, Any]:
     rows, total = await repository.organizations_page(session, limit=paging.per_page, offset=paging.offset)
     return HsdsPage([service.organization(o) for o in rows], total, paging.page, paging.per_page).render()
 
 
 @router.get("/organizations/{organization_id}", responses=error_responses(404, 422))
-async def get_organization(organization_id: uuid.UUID, session: SessionDep) -> dict[str, Any]:
+async def get_organization(organization_id: uuid.UUID, session: ReadSessionDep) -> dict[str, Any]:
     return await service.organization_by_id(session, organization_id)
 
 
@@ -109,7 +109,7 @@ async def list_taxonomies(paging: PagingDep) -> dict[str, Any]:
 
 @router.get("/taxonomy_terms", responses=error_responses(422))
 async def list_taxonomy_terms(
-    session: SessionDep, paging: PagingDep, taxonomy_id: uuid.UUID | None = None
+    session: ReadSessionDep, paging: PagingDep, taxonomy_id: uuid.UUID | None = None
 ) -> dict[str, Any]:
     terms = list((await repository.categories(session)).values())
     if taxonomy_id is not None and taxonomy_id != service.TAXONOMY_ID:

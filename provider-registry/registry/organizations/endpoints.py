@@ -7,7 +7,7 @@ from registry.organizations import service
 from registry.organizations.models import OrganizationKind, OrganizationStatus
 from registry.organizations.schemas import Organization, OrganizationCreate, StatusChange, StatusChangeReason
 from service_kit.auth import OptionalPrincipal, Principal, Role, require_roles
-from service_kit.db import SessionDep
+from service_kit.db import ReadSessionDep, SessionDep
 from service_kit.errors import error_responses
 from service_kit.pagination import Page, PaginationDep
 
@@ -25,7 +25,7 @@ async def apply_organization(data: OrganizationCreate, session: SessionDep, prin
 
 @router.get("", response_model=Page[Organization], responses=error_responses(401, 422))
 async def list_organizations(
-    session: SessionDep,
+    session: ReadSessionDep,
     principal: OptionalPrincipal,
     page: PaginationDep,
     kind: OrganizationKind | None = None,
@@ -40,7 +40,7 @@ async def list_organizations(
 
 @router.get("/{organization_id}", response_model=Organization, responses=error_responses(401, 404, 422))
 async def get_organization(
-    organization_id: uuid.UUID, session: SessionDep, principal: OptionalPrincipal
+    organization_id: uuid.UUID, session: ReadSessionDep, principal: OptionalPrincipal
 ) -> Organization:
     return Organization.of(await service.get_visible(session, organization_id, principal))
 
@@ -85,7 +85,7 @@ async def reinstate_organization(
     responses=error_responses(401, 403, 404, 422),
 )
 async def organization_status_history(
-    organization_id: uuid.UUID, session: SessionDep, _principal: Official
+    organization_id: uuid.UUID, session: ReadSessionDep, _principal: Official
 ) -> list[StatusChange]:
     """The audit trail: every status the organization had, who set it, when and why."""
     return [StatusChange.of(c) for c in await service.status_history(session, organization_id)]

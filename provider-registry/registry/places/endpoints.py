@@ -16,7 +16,7 @@ from registry.places.schemas import (
     StreetUpdate,
 )
 from service_kit.auth import Principal, Role, require_roles
-from service_kit.db import SessionDep
+from service_kit.db import ReadSessionDep, SessionDep
 from service_kit.errors import error_responses
 from service_kit.pagination import Page, PaginationDep
 
@@ -28,14 +28,14 @@ CommunityCodePath = Annotated[str, Path(min_length=1, max_length=32)]
 
 
 @router.get("/streets", response_model=Page[Street], responses=error_responses(422))
-async def list_streets(session: SessionDep, page: PaginationDep) -> Page[Street]:
+async def list_streets(session: ReadSessionDep, page: PaginationDep) -> Page[Street]:
     """The district's streets and towns (街道/乡镇) with their centroids."""
     items, total = await service.list_streets(session, limit=page.limit, offset=page.offset)
     return Page(items=[Street.model_validate(s) for s in items], total=total, limit=page.limit, offset=page.offset)
 
 
 @router.get("/streets/{code}", response_model=Street, responses=error_responses(404, 422))
-async def get_street(code: StreetCodePath, session: SessionDep) -> Street:
+async def get_street(code: StreetCodePath, session: ReadSessionDep) -> Street:
     return Street.model_validate(await service.get_street(session, code))
 
 
@@ -52,7 +52,7 @@ async def update_street(code: StreetCodePath, data: StreetUpdate, session: Sessi
 
 @router.get("/communities", response_model=Page[Community], responses=error_responses(404, 422))
 async def list_communities(
-    session: SessionDep,
+    session: ReadSessionDep,
     page: PaginationDep,
     street_code: Annotated[str | None, Query(min_length=1, max_length=32)] = None,
 ) -> Page[Community]:
@@ -64,7 +64,7 @@ async def list_communities(
 
 
 @router.get("/communities/{code}", response_model=Community, responses=error_responses(404, 422))
-async def get_community(code: CommunityCodePath, session: SessionDep) -> Community:
+async def get_community(code: CommunityCodePath, session: ReadSessionDep) -> Community:
     return Community.model_validate(await service.get_community(session, code))
 
 
@@ -85,7 +85,7 @@ async def update_community(
 
 @router.get("/service-centers", response_model=Page[ServiceCenter], responses=error_responses(422))
 async def list_service_centers(
-    session: SessionDep, page: PaginationDep, operator_id: uuid.UUID | None = None
+    session: ReadSessionDep, page: PaginationDep, operator_id: uuid.UUID | None = None
 ) -> Page[ServiceCenter]:
     """Regional community service centers (区域性社区综合服务中心)."""
     items, total = await service.list_centers(session, operator_id=operator_id, limit=page.limit, offset=page.offset)
@@ -95,7 +95,7 @@ async def list_service_centers(
 
 
 @router.get("/service-centers/{center_id}", response_model=ServiceCenter, responses=error_responses(404, 422))
-async def get_service_center(center_id: uuid.UUID, session: SessionDep) -> ServiceCenter:
+async def get_service_center(center_id: uuid.UUID, session: ReadSessionDep) -> ServiceCenter:
     return ServiceCenter.model_validate(await service.get_center(session, center_id))
 
 

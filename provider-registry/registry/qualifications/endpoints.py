@@ -12,7 +12,7 @@ from registry.qualifications.schemas import (
     StaffUpdate,
 )
 from service_kit.auth import CurrentPrincipal, OptionalPrincipal, Principal, Role, require_roles
-from service_kit.db import SessionDep
+from service_kit.db import ReadSessionDep, SessionDep
 from service_kit.errors import error_responses
 from service_kit.pagination import Page, PaginationDep
 
@@ -41,7 +41,7 @@ async def add_qualification(
     responses=error_responses(401, 404, 422),
 )
 async def list_qualifications(
-    organization_id: uuid.UUID, session: SessionDep, principal: OptionalPrincipal, page: PaginationDep
+    organization_id: uuid.UUID, session: ReadSessionDep, principal: OptionalPrincipal, page: PaginationDep
 ) -> Page[Qualification]:
     items, total = await service.list_for(session, organization_id, principal, limit=page.limit, offset=page.offset)
     return Page(items=[service.describe(q) for q in items], total=total, limit=page.limit, offset=page.offset)
@@ -49,7 +49,7 @@ async def list_qualifications(
 
 @router.get("/qualifications/expiring", response_model=Page[Qualification], responses=error_responses(401, 403, 422))
 async def expiring_qualifications(
-    session: SessionDep,
+    session: ReadSessionDep,
     _principal: Official,
     page: PaginationDep,
     within_days: Annotated[int, Query(ge=0, le=3650)] = 30,
@@ -79,7 +79,7 @@ async def add_staff_member(
     responses=error_responses(401, 404, 422),
 )
 async def list_staff(
-    organization_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal, page: PaginationDep
+    organization_id: uuid.UUID, session: ReadSessionDep, principal: CurrentPrincipal, page: PaginationDep
 ) -> Page[StaffMember]:
     """The provider's people, for staff and the provider itself; phones are masked for operators."""
     items, total = await service.list_staff(session, organization_id, principal, limit=page.limit, offset=page.offset)

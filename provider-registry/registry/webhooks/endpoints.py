@@ -14,7 +14,7 @@ from registry.webhooks.schemas import (
     WebhookEndpointWithSecret,
 )
 from service_kit.auth import Principal, Role, require_roles
-from service_kit.db import SessionDep
+from service_kit.db import ReadSessionDep, SessionDep
 from service_kit.errors import error_responses
 from service_kit.pagination import Page, PaginationDep
 
@@ -57,7 +57,7 @@ async def create_webhook(
 
 @router.get("", response_model=Page[WebhookEndpoint], responses=error_responses(401, 403, 404, 422))
 async def list_webhooks(
-    organization_id: uuid.UUID, session: SessionDep, principal: Reader, page: PaginationDep
+    organization_id: uuid.UUID, session: ReadSessionDep, principal: Reader, page: PaginationDep
 ) -> Page[WebhookEndpoint]:
     items, total = await service.list_for(session, organization_id, principal, limit=page.limit, offset=page.offset)
     return Page(
@@ -67,7 +67,7 @@ async def list_webhooks(
 
 @router.get("/{webhook_id}", response_model=WebhookEndpoint, responses=error_responses(401, 403, 404, 422))
 async def get_webhook(
-    organization_id: uuid.UUID, webhook_id: uuid.UUID, session: SessionDep, principal: Reader
+    organization_id: uuid.UUID, webhook_id: uuid.UUID, session: ReadSessionDep, principal: Reader
 ) -> WebhookEndpoint:
     return WebhookEndpoint.model_validate(await service.get(session, organization_id, webhook_id, principal))
 
@@ -121,7 +121,7 @@ async def rotate_webhook_secret(
 async def list_webhook_deliveries(
     organization_id: uuid.UUID,
     webhook_id: uuid.UUID,
-    session: SessionDep,
+    session: ReadSessionDep,
     principal: Reader,
     page: PaginationDep,
     status: DeliveryStatus | None = None,
