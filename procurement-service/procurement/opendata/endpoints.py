@@ -47,9 +47,10 @@ def _public(request: Request, path_and_query: str | None = None) -> str:
     summary="A release package: one release per public change of each contracting process",
     description=(
         "A page holds every release of `limit` contracting processes (published calls for proposals and "
-        "contracts signed without a call), oldest process first; `links.next` names the next page."
+        "contracts signed without a call), oldest process first; `links.next` names the next page. OCDS has no "
+        "empty package: before anything is published, or past the last page, the answer is 404 `no_releases`."
     ),
-    responses=error_responses(422),
+    responses=error_responses(404, 422),
 )
 async def releases(request: Request, session: ReadSessionDep, page: PaginationDep, now: Now) -> dict[str, Any]:
     settings = ocds_settings()

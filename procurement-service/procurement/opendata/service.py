@@ -618,6 +618,11 @@ async def release_package(
     releases: list[dict[str, Any]] = []
     for kind, process_id in processes:
         releases += await _process_releases(session, kind, process_id, settings=settings, base_url=base_url)
+    if not releases:
+        # OCDS has no empty release package (``releases``: minItems 1): nothing to give is a 404.
+        if offset:
+            raise NotFound("This page lies past the last published contracting process.", code="no_releases")
+        raise NotFound("No contracting process has been published yet.", code="no_releases")
     package = {**_package_head(settings, uri, _published(releases, now)), "releases": releases}
     if next_uri is not None and offset + limit < total:
         package["links"] = {"next": next_uri}

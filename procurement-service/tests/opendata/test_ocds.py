@@ -119,17 +119,18 @@ async def test_drafts_are_not_published_and_unknown_processes_are_not_found(
 ) -> None:
     draft = await client.post("/api/v1/contracts", json=contract_body(uuid.uuid4()), headers=official(test_keys))
     assert draft.status_code == 201, draft.text
-    package = (await client.get("/open-data/ocds/releases")).json()
-    assert package["releases"] == []
-    assert "links" not in package
+    # OCDS has no empty release package: nothing published, or a page past the end, is a 404.
+    assert_problem(await client.get("/open-data/ocds/releases"), 404, "no_releases")
+    assert_problem(await client.get("/open-data/ocds/releases", params={"offset": 50}), 404, "no_releases")
     for ocid in (f"{PREFIX}-{draft.json()['id']}", f"{PREFIX}-{uuid.uuid4()}", "ocds-other-1", PREFIX + "-x"):
         assert_problem(await client.get(f"/open-data/ocds/records/{ocid}"), 404, "ocid_not_found")
     for params in ({"limit": 0}, {"limit": "many"}, {"offset": -1}):
         assert_problem(await client.get("/open-data/ocds/releases", params=params), 422)
 
 
-async def test_links_name_the_address_the_public_called(client: httpx.AsyncClient) -> None:
+async def test_links_name_the_address_the_public_called(client: httpx.AsyncClient, test_keys: TestKeys) -> None:
     """Behind the gateway, the package's links use the host the public called (X-Forwarded-Host)."""
+    await signed_contract(client, test_keys, contract_body(uuid.uuid4()))
     forwarded = {"X-Forwarded-Host": "linli.fangshan.example.cn", "X-Forwarded-Proto": "https"}
     package = (await client.get("/open-data/ocds/releases", params={"limit": 5}, headers=forwarded)).json()
     assert package["uri"] == "https://linli.fangshan.example.cn/open-data/ocds/releases?limit=5"
