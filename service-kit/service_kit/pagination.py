@@ -1,10 +1,13 @@
 """Limit/offset pagination for every list endpoint: ``page: PaginationDep`` in, ``Page[X]`` out."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Annotated, Generic, TypeVar
 
 from fastapi import Depends, Query
 from pydantic import BaseModel
+from sqlalchemy import Select, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 T = TypeVar("T")
 
@@ -34,3 +37,10 @@ class Page(BaseModel, Generic[T]):
     total: int
     limit: int
     offset: int
+
+
+async def fetch_page(session: AsyncSession, query: Select[T], *, limit: int, offset: int) -> tuple[Sequence[T], int]:
+    """One page of ``query`` (filtered and ordered, with a unique tie-break last) and how many rows it has in all."""
+    total = await session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    rows = await session.scalars(query.limit(limit).offset(offset))
+    return rows.all(), int(total or 0)

@@ -19,6 +19,7 @@ from procurement.contracts.models import (
     ContractStatus,
     ContractVersion,
 )
+from service_kit.pagination import fetch_page
 
 LOAD_TERMS = (selectinload(Contract.funded_offerings), selectinload(Contract.installments))
 
@@ -170,9 +171,5 @@ async def add_version(session: AsyncSession, version: ContractVersion) -> None:
 async def versions_page(
     session: AsyncSession, contract_id: uuid.UUID, *, limit: int, offset: int
 ) -> tuple[Sequence[ContractVersion], int]:
-    condition = ContractVersion.contract_id == contract_id
-    total = await session.scalar(select(func.count()).select_from(ContractVersion).where(condition))
-    result = await session.execute(
-        select(ContractVersion).where(condition).order_by(ContractVersion.version).limit(limit).offset(offset)
-    )
-    return result.scalars().all(), int(total or 0)
+    query = select(ContractVersion).where(ContractVersion.contract_id == contract_id).order_by(ContractVersion.version)
+    return await fetch_page(session, query, limit=limit, offset=offset)

@@ -7,11 +7,12 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, func, or_, select, update
+from sqlalchemy import CursorResult, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from procurement.history.models import HistoricalProject
 from service_kit.db import upsert
+from service_kit.pagination import fetch_page
 
 
 async def insert_if_absent(session: AsyncSession, project_id: uuid.UUID, facts: dict[str, Any], at: datetime) -> bool:
@@ -51,16 +52,12 @@ def _of_year(year: int | None) -> list[Any]:
 async def list_page(
     session: AsyncSession, *, year: int | None, limit: int, offset: int
 ) -> tuple[Sequence[HistoricalProject], int]:
-    conditions = _of_year(year)
-    total = await session.scalar(select(func.count()).select_from(HistoricalProject).where(*conditions))
-    result = await session.execute(
+    query = (
         select(HistoricalProject)
-        .where(*conditions)
+        .where(*_of_year(year))
         .order_by(HistoricalProject.year.desc(), HistoricalProject.title, HistoricalProject.id)
-        .limit(limit)
-        .offset(offset)
     )
-    return result.scalars().all(), int(total or 0)
+    return await fetch_page(session, query, limit=limit, offset=offset)
 
 
 async def of_year(session: AsyncSession, year: int | None) -> Sequence[HistoricalProject]:

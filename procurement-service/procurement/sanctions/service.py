@@ -8,7 +8,7 @@ import uuid
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, func, select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from procurement.audit import service as audit
@@ -19,6 +19,7 @@ from service_kit.auth import Principal
 from service_kit.errors import InvalidTransition, NotFound, ValidationFailed
 from service_kit.events.contracts import ProviderRestored, ProviderSanctioned
 from service_kit.events.outbox import emit
+from service_kit.pagination import fetch_page
 
 MEASURE = "excluded_from_calls"
 
@@ -217,12 +218,8 @@ async def list_page(
         conditions.append(ProviderSanction.provider_id == provider_id)
     if status is not None:
         conditions.append(ProviderSanction.status == status)
-    total = await session.scalar(select(func.count()).select_from(ProviderSanction).where(*conditions))
-    result = await session.execute(
-        select(ProviderSanction)
-        .where(*conditions)
-        .order_by(ProviderSanction.imposed_at.desc(), ProviderSanction.id)
-        .limit(limit)
-        .offset(offset)
+    query = select(ProviderSanction).where(*conditions)
+    rows, total = await fetch_page(
+        session, query.order_by(ProviderSanction.imposed_at.desc(), ProviderSanction.id), limit=limit, offset=offset
     )
-    return [view(s) for s in result.scalars().all()], int(total or 0)
+    return [view(s) for s in rows], total

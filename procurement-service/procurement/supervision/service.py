@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from procurement.audit import service as audit
@@ -25,6 +25,7 @@ from procurement.supervision.models import (
 from service_kit.auth import Principal, Role
 from service_kit.errors import NotFound, ValidationFailed
 from service_kit.events.contracts import ComplaintChanged
+from service_kit.pagination import fetch_page
 from service_kit.timeutil import SHANGHAI
 
 Row = TypeVar("Row", ProgressReport, SupervisionRecord, ContractComplaint)
@@ -103,10 +104,8 @@ async def record_supervision(
 async def _page(
     session: AsyncSession, model: type[Row], contract_id: uuid.UUID, order: Any, *, limit: int, offset: int
 ) -> tuple[Sequence[Row], int]:
-    condition = model.contract_id == contract_id
-    total = await session.scalar(select(func.count()).select_from(model).where(condition))
-    result = await session.execute(select(model).where(condition).order_by(order, model.id).limit(limit).offset(offset))
-    return result.scalars().all(), int(total or 0)
+    query = select(model).where(model.contract_id == contract_id).order_by(order, model.id)
+    return await fetch_page(session, query, limit=limit, offset=offset)
 
 
 async def progress_reports(

@@ -13,6 +13,7 @@ from registry.webhooks.models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
+from service_kit.pagination import fetch_page
 
 
 async def add_endpoint(session: AsyncSession, endpoint: WebhookEndpoint) -> None:
@@ -34,14 +35,10 @@ async def count_endpoints(session: AsyncSession, organization_id: uuid.UUID) -> 
 async def list_endpoints(
     session: AsyncSession, organization_id: uuid.UUID, *, limit: int, offset: int
 ) -> tuple[Sequence[WebhookEndpoint], int]:
-    rows = await session.scalars(
-        select(WebhookEndpoint)
-        .where(WebhookEndpoint.organization_id == organization_id)
-        .order_by(WebhookEndpoint.created_at, WebhookEndpoint.id)
-        .limit(limit)
-        .offset(offset)
+    query = select(WebhookEndpoint).where(WebhookEndpoint.organization_id == organization_id)
+    return await fetch_page(
+        session, query.order_by(WebhookEndpoint.created_at, WebhookEndpoint.id), limit=limit, offset=offset
     )
-    return rows.all(), await count_endpoints(session, organization_id)
 
 
 async def enabled_endpoints(session: AsyncSession, organization_id: uuid.UUID) -> Sequence[WebhookEndpoint]:
@@ -82,15 +79,10 @@ async def list_deliveries(
     conditions = [WebhookDelivery.endpoint_id == endpoint_id]
     if status is not None:
         conditions.append(WebhookDelivery.status == status)
-    total = await session.scalar(select(func.count()).select_from(WebhookDelivery).where(*conditions))
-    rows = await session.scalars(
-        select(WebhookDelivery)
-        .where(*conditions)
-        .order_by(WebhookDelivery.created_at.desc(), WebhookDelivery.id)
-        .limit(limit)
-        .offset(offset)
+    query = select(WebhookDelivery).where(*conditions)
+    return await fetch_page(
+        session, query.order_by(WebhookDelivery.created_at.desc(), WebhookDelivery.id), limit=limit, offset=offset
     )
-    return rows.all(), int(total or 0)
 
 
 async def attempts_of(session: AsyncSession, delivery_ids: Sequence[uuid.UUID]) -> Sequence[WebhookAttempt]:
