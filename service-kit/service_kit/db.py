@@ -74,8 +74,8 @@ def create_engine(url: str, *, echo: bool = False, reads_only: bool = False) -> 
     """An async engine. SQLite gets WAL, a busy timeout and foreign keys; PostgreSQL a pool.
 
     On SQLite a writing transaction begins IMMEDIATE (it takes the write lock at once, so writers queue on
-    the busy timeout instead of failing on a lock upgrade). ``reads_only`` makes the engine of ``reading_engine``:
-    its connections refuse to write and its transactions begin DEFERRED, which under WAL takes no lock."""
+    the busy timeout instead of failing on a lock upgrade). ``reads_only`` (SQLite; see ``reading_engine``): its
+    connections refuse to write and its transactions begin DEFERRED, which under WAL takes no lock."""
     if url.startswith("sqlite"):
         engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
 
@@ -100,8 +100,7 @@ def create_engine(url: str, *, echo: bool = False, reads_only: bool = False) -> 
             conn.exec_driver_sql(begin)
 
         return engine
-    engine = create_async_engine(url, echo=echo, pool_size=10, max_overflow=10, pool_pre_ping=True)
-    return engine.execution_options(postgresql_readonly=True) if reads_only else engine
+    return create_async_engine(url, echo=echo, pool_size=10, max_overflow=10, pool_pre_ping=True)
 
 
 def reading_engine(url: str, engine: AsyncEngine, *, echo: bool = False) -> AsyncEngine:
