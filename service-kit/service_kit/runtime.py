@@ -23,6 +23,7 @@ from service_kit.settings import ServiceSettings
 log = structlog.get_logger("linli.runtime")
 
 BackgroundJob = Callable[["Runtime"], Awaitable[None]]
+STOP_GRACE_SECONDS = 0.1
 
 
 @dataclass
@@ -120,9 +121,14 @@ class Runtime:
             self.relay.stop()
         for runner in self.runners:
             runner.stop()
-        for task in self._tasks:
-            task.cancel()
+        # A turn of the relay, a consumer's event or a job's pass that is under way ends by itself first: a task
+        # cancelled inside a database call leaves SQLAlchemy closing the connection under it, which on SQLite
+        # has hung shutdown (a CI run waited 300 s on it). What is still running after the grace is waiting
+        # (a sleep, a NATS fetch) and is cancelled.
         if self._tasks:
+            await asyncio.wait(self._tasks, timeout=STOP_GRACE_SECONDS)
+            for task in self._tasks:
+                task.cancel()
             _, pending = await asyncio.wait(self._tasks, timeout=timeout)
             for task in pending:
                 stack = io.StringIO()

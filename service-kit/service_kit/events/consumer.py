@@ -183,6 +183,8 @@ class ConsumerRunner:
                 await asyncio.sleep(0.5)
                 continue
             for msg in messages:
+                if self._stopping:
+                    break  # the rest are redelivered after ack_wait
                 await self.handle(msg)
 
     async def handle(self, msg: Msg) -> None:
