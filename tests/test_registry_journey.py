@@ -294,9 +294,14 @@ def test_registry_journey(gateway: httpx.Client, receiver: Receiver) -> None:
     forged = dict(headers, **{"webhook-signature": "v1,AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="})
     with pytest.raises(WebhookVerificationError):
         Webhook(secret).verify(body, forged)
-    log = gateway.get(f"/api/v1/organizations/{provider_id}/webhooks/{hook.json()['id']}/deliveries", headers=admin)
-    assert log.status_code == 200, log.text
-    assert any(d["status"] == "delivered" for d in log.json()["items"]), log.text
+
+    # The receiver has the request before the registry has its answer and records the attempt: wait for that.
+    def delivered_in_log() -> list[dict[str, Any]]:
+        log = gateway.get(f"/api/v1/organizations/{provider_id}/webhooks/{hook.json()['id']}/deliveries", headers=admin)
+        assert log.status_code == 200, log.text
+        return [d for d in log.json()["items"] if d["status"] == "delivered"]
+
+    wait_for(delivered_in_log, 30)
 
     # The other provider's webhook got nothing: no request, no delivery in its log.
     assert receiver.at("/theirs") == []

@@ -57,6 +57,7 @@ class GatewaySettings(ServiceSettings):
     upstream_connect_timeout_seconds: float = Field(2.0, gt=0)
     # Below uvicorn's 5 s keep-alive, so a pooled connection is never reused just as the service closes it.
     upstream_keepalive_seconds: float = Field(3.0, gt=0)
+    # Connections to each replica at most; a request beyond them waits for one (gateway/http1.py).
     upstream_max_connections: int = Field(200, ge=1)
     # After this many consecutive failures to reach a replica, skip it for circuit_open_seconds (503 at once
     # when every replica of the service is skipped).

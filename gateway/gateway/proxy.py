@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import uuid
 
-import aiohttp
 import structlog
 from asgi_correlation_id import correlation_id
 from multidict import CIMultiDict
@@ -22,6 +21,7 @@ from starlette.websockets import WebSocketClose
 from gateway import policy
 from gateway.apikeys.exchange import ApiKeyExchange
 from gateway.config import GatewaySettings
+from gateway.http1 import Response, UpstreamError
 from gateway.ratelimit import EdgeLimiter
 from gateway.routes import GATEWAY, owner_of, timeout_for
 from gateway.upstreams import Upstreams
@@ -115,12 +115,11 @@ class _Incoming:
         return self.x_api_key
 
 
-def response_headers(response: aiohttp.ClientResponse) -> list[tuple[bytes, bytes]]:
-    raw = response.raw_headers
+def response_headers(response: Response) -> list[tuple[bytes, bytes]]:
     dropped = _DROPPED_RESPONSE_HEADERS
-    if connection := response.headers.get("Connection"):
-        dropped = dropped | _connection_tokens(connection.encode("latin-1"))
-    return [(lowered, value) for name, value in raw if (lowered := name.lower()) not in dropped]
+    if connection := response.header(b"connection"):
+        dropped = dropped | _connection_tokens(connection)
+    return [(lowered, value) for name, value in response.raw_headers if (lowered := name.lower()) not in dropped]
 
 
 async def _read_body(receive: Receive) -> bytes:
@@ -156,7 +155,7 @@ class Proxy:
             return
         await self._stream_back(upstream, response, send)
 
-    async def _forward(self, scope: Scope, receive: Receive) -> tuple[str, aiohttp.ClientResponse]:
+    async def _forward(self, scope: Scope, receive: Receive) -> tuple[str, Response]:
         incoming = _Incoming(scope)
         method, path = incoming.method, incoming.path
         upstream = owner_of(path)
@@ -197,7 +196,7 @@ class Proxy:
         response = await upstreams.request(upstream, method, target, headers=headers, body=body, timeout=timeout)
         return upstream, response
 
-    async def _stream_back(self, upstream: str, response: aiohttp.ClientResponse, send: Send) -> None:
+    async def _stream_back(self, upstream: str, response: Response, send: Send) -> None:
         try:
             await send(
                 {"type": "http.response.start", "status": response.status, "headers": response_headers(response)}
@@ -207,10 +206,10 @@ class Proxy:
                 # A small answer of known length goes on in one message (one pass fewer through the middleware).
                 await send({"type": "http.response.body", "body": await response.read(), "more_body": False})
                 return
-            async for chunk in response.content.iter_chunked(CHUNK_BYTES):
+            async for chunk in response.iter_chunks():
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
             await send({"type": "http.response.body", "body": b"", "more_body": False})
-        except (aiohttp.ClientError, TimeoutError) as exc:
+        except (UpstreamError, TimeoutError) as exc:
             # Headers are gone already: the only honest signal left is an incomplete response.
             log.warning("service broke off its response", upstream=upstream, error=repr(exc))
             response.close()

@@ -1,4 +1,5 @@
-"""The services behind the gateway, reached through one shared aiohttp session (connection pooling).
+"""The services behind the gateway, reached through a pool of keep-alive connections per replica
+(gateway/http1.py).
 
 A service may run as several replicas (``LINLI_GATEWAY_<SERVICE>_URL`` lists their base URLs). Requests take
 the replicas in turn (round-robin); each replica has its own circuit breaker, and a replica whose circuit is
@@ -22,14 +23,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import aiohttp
 import structlog
 from multidict import CIMultiDict
-from yarl import URL
 
 from gateway.breaker import CircuitBreakers
 from gateway.config import GatewaySettings
 from gateway.errors import RETRY_AFTER_SECONDS, BadGateway, UpstreamTimeout, UpstreamUnavailable
+from gateway.http1 import BrokenResponse, Disconnected, NotSent, Pool, Response, UpstreamError
 from gateway.routes import UPSTREAMS
 from service_kit.errors import LinliError
 
@@ -39,8 +39,6 @@ Readiness = Literal["ok", "down"]
 
 # Methods that may be sent again (to another replica) after the service may have received them: never a write.
 RESENDABLE_METHODS = frozenset({"GET", "HEAD"})
-# The connection was never made: the request did not reach the service.
-NOT_SENT = (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError)
 
 
 @dataclass(frozen=True)
@@ -66,51 +64,31 @@ class Upstreams:
         }
         self.breakers = CircuitBreakers(settings.circuit_failure_threshold, settings.circuit_open_seconds)
         self._turns: dict[str, Iterator[int]] = {name: itertools.count() for name in self.replicas}
-        self._session: aiohttp.ClientSession | None = None
-        self._timeouts: dict[float, aiohttp.ClientTimeout] = {}
+        self._pools: dict[str, Pool] = {}
 
     async def start(self) -> None:
         settings = self.settings
-        connector = aiohttp.TCPConnector(
-            limit=settings.upstream_max_connections,
-            keepalive_timeout=settings.upstream_keepalive_seconds,
-            ttl_dns_cache=300,
-        )
-        self._session = aiohttp.ClientSession(
-            connector=connector,
-            # One session serves every caller: it must never keep cookies between them.
-            cookie_jar=aiohttp.DummyCookieJar(),
-            # Bytes pass through untouched: the caller decodes what the service encoded.
-            auto_decompress=False,
-            # Headers aiohttp would invent; the caller's own are forwarded instead.
-            skip_auto_headers=("User-Agent", "Accept-Encoding", "Content-Type"),
-            timeout=self._timeout(settings.upstream_timeout_seconds),
-            trust_env=False,
-        )
-        # aiohttp would send PUT and DELETE again after a broken connection; which requests are sent again, and
-        # where, is decided here instead (no public switch exists for it).
-        self._session._retry_connection = False
-
-    def _timeout(self, seconds: float) -> aiohttp.ClientTimeout:
-        # sock_read also bounds each pause while a response streams back. A route's timeout is one of a few
-        # values: made once each, not on every request.
-        timeout = self._timeouts.get(seconds)
-        if timeout is None:
-            timeout = self._timeouts[seconds] = aiohttp.ClientTimeout(
-                total=None, sock_connect=self.settings.upstream_connect_timeout_seconds, sock_read=seconds
+        self._pools = {
+            replica.url: Pool(
+                replica.url,
+                limit=settings.upstream_max_connections,
+                keepalive_seconds=settings.upstream_keepalive_seconds,
+                connect_timeout_seconds=settings.upstream_connect_timeout_seconds,
             )
-        return timeout
+            for replicas in self.replicas.values()
+            for replica in replicas
+        }
 
-    @property
-    def session(self) -> aiohttp.ClientSession:
-        if self._session is None:
-            raise RuntimeError("the upstream session is not started (the app's lifespan did not run)")
-        return self._session
+    def _pool(self, replica: Replica) -> Pool:
+        pool = self._pools.get(replica.url)
+        if pool is None:
+            raise RuntimeError("the upstream pools are not started (the app's lifespan did not run)")
+        return pool
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        for pool in self._pools.values():
+            pool.close()
+        self._pools = {}
 
     # ------------------------------------------------------------------ requests, balanced and failed over
 
@@ -127,9 +105,9 @@ class Upstreams:
         target: str,
         *,
         headers: CIMultiDict[str] | dict[str, str] | None = None,
-        body: bytes | None = None,
+        body: bytes = b"",
         timeout: float | None = None,
-    ) -> aiohttp.ClientResponse:
+    ) -> Response:
         """Send ``method target`` (path and query, already encoded) to a replica of ``service``; the caller
         reads and releases the response. Raises the gateway's 502/503/504 problems when no replica answers."""
         seconds = timeout or self.settings.upstream_timeout_seconds
@@ -168,30 +146,23 @@ class Upstreams:
         method: str,
         target: str,
         headers: CIMultiDict[str] | dict[str, str] | None,
-        body: bytes | None,
+        body: bytes,
         seconds: float,
         same_again: bool,
-    ) -> aiohttp.ClientResponse:
+    ) -> Response:
         service = replica.service
-        url = URL(replica.url + target, encoded=True)
+        pool = self._pool(replica)
+        pairs = list(headers.items()) if headers else []
         for attempt in (1, 2):
             try:
-                async with asyncio.timeout(seconds):
-                    return await self.session.request(
-                        method,
-                        url,
-                        headers=headers,
-                        data=body or None,
-                        allow_redirects=False,
-                        timeout=self._timeout(seconds),
-                    )
-            except NOT_SENT as exc:
+                return await pool.request(method, target, pairs, body, seconds=seconds)
+            except NotSent as exc:
                 log.warning("replica unreachable", replica=replica.url, error=repr(exc))
                 unreachable = UpstreamUnavailable(
                     f"The {service} service cannot be reached.", retry_after=RETRY_AFTER_SECONDS
                 )
                 raise _Failed(unreachable, sent=False) from exc
-            except aiohttp.ServerDisconnectedError as exc:
+            except Disconnected as exc:
                 log.warning("replica closed the connection", replica=replica.url, attempt=attempt, error=repr(exc))
                 if same_again and attempt == 1:
                     continue
@@ -201,7 +172,7 @@ class Upstreams:
                 log.warning("replica too slow", replica=replica.url, seconds=seconds)
                 slow = UpstreamTimeout(f"The {service} service did not answer within {seconds:g} s.")
                 raise _Failed(slow, sent=True) from exc
-            except aiohttp.ClientError as exc:
+            except BrokenResponse as exc:
                 log.warning("replica answered badly", replica=replica.url, error=repr(exc))
                 raise _Failed(BadGateway(f"The {service} service answered badly."), sent=True) from exc
         raise AssertionError("unreachable: the last attempt returns or raises")
@@ -214,7 +185,7 @@ class Upstreams:
         response = await self.request(service, "GET", target, headers=headers, timeout=timeout)
         try:
             body = await response.read()
-        except (aiohttp.ClientError, TimeoutError) as exc:
+        except (UpstreamError, TimeoutError) as exc:
             raise BadGateway(f"The {service} service broke off its answer.") from exc
         finally:
             response.release()
@@ -226,18 +197,22 @@ class Upstreams:
     # ------------------------------------------------------------------ health and OpenAPI, from any replica
 
     async def _get_json(self, replica: Replica, path: str) -> tuple[int, Any]:
-        timeout = aiohttp.ClientTimeout(total=self.settings.health_timeout_seconds)
-        async with self.session.get(f"{replica.url}{path}", timeout=timeout) as response:
-            body = await response.read()
+        seconds = self.settings.health_timeout_seconds
+        async with asyncio.timeout(seconds):
+            response = await self._pool(replica).request("GET", path, (), b"", seconds=seconds)
             try:
-                return response.status, json.loads(body)
-            except ValueError:
-                return response.status, None
+                body = await response.read()
+            finally:
+                response.release()
+        try:
+            return response.status, json.loads(body)
+        except ValueError:
+            return response.status, None
 
     async def _replica_readiness(self, replica: Replica) -> Readiness:
         try:
             status, _ = await self._get_json(replica, "/readyz")
-        except (aiohttp.ClientError, TimeoutError) as exc:
+        except (UpstreamError, TimeoutError) as exc:
             log.info("replica not ready", replica=replica.url, error=repr(exc))
             return "down"
         return "ok" if status == 200 else "down"
@@ -262,7 +237,7 @@ class Upstreams:
         for replica in self.in_turn(service):
             try:
                 status, document = await self._get_json(replica, "/openapi.json")
-            except (aiohttp.ClientError, TimeoutError) as exc:
+            except (UpstreamError, TimeoutError) as exc:
                 log.info("replica's OpenAPI unavailable", replica=replica.url, error=repr(exc))
                 continue
             if status == 200 and isinstance(document, dict) and isinstance(document.get("paths"), dict):
