@@ -318,7 +318,13 @@ def gateway_command(server_args: list[str], *, workers: int, port: int) -> list[
 
 
 def bench_gateway(
-    seconds: float, connections: int, workdir: Path, worker_counts: list[int], paths: dict[str, str], rounds: int
+    seconds: float,
+    connections: int,
+    workdir: Path,
+    worker_counts: list[int],
+    paths: dict[str, str],
+    rounds: int,
+    log_level: str = "WARNING",
 ) -> None:
     """Direct to the registry, through nginx, through the gateway (each server and worker count): the same GET of
     the same registry process, a valid bearer token on every request, ``connections`` at once.
@@ -332,7 +338,7 @@ def bench_gateway(
         gateway_port=free_port(),
         nats_port=free_port(),
         service_ports={s.name: free_port() for s in SERVICES},
-        extra_env={"LINLI_LOG_LEVEL": "WARNING"},
+        extra_env={"LINLI_LOG_LEVEL": log_level},
     )
     logs = workdir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
@@ -434,13 +440,19 @@ def main() -> None:
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="worker counts tried")
     parser.add_argument("--paths", nargs="+", default=list(GATEWAY_PATHS), help="registry paths loaded")
     parser.add_argument("--only", choices=["events", "gateway"], help="run one part only")
+    parser.add_argument(
+        "--log-level",
+        default="WARNING",
+        choices=["WARNING", "INFO"],
+        help="the services' and gateway's log level (INFO, the production default, logs every request)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="linli-bench-") as tmp:
         if args.only != "gateway":
             asyncio.run(bench_events(args.events, args.per_transaction, Path(tmp)))
         if args.only != "events":
             paths = {p: GATEWAY_PATHS.get(p, "registry") for p in args.paths}
-            bench_gateway(args.seconds, args.connections, Path(tmp), args.workers, paths, args.rounds)
+            bench_gateway(args.seconds, args.connections, Path(tmp), args.workers, paths, args.rounds, args.log_level)
 
 
 if __name__ == "__main__":
