@@ -3,10 +3,11 @@
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from booking.audit.models import ActingFor
+from service_kit.pagination import fetch_page
 
 
 async def add(session: AsyncSession, record: ActingFor) -> None:
@@ -18,8 +19,5 @@ async def list_for_resident(
     session: AsyncSession, resident_id: uuid.UUID, *, limit: int, offset: int
 ) -> tuple[Sequence[ActingFor], int]:
     condition = ActingFor.resident_id == resident_id
-    total = await session.scalar(select(func.count()).select_from(ActingFor).where(condition))
-    result = await session.execute(
-        select(ActingFor).where(condition).order_by(ActingFor.at.desc(), ActingFor.id).limit(limit).offset(offset)
-    )
-    return result.scalars().all(), int(total or 0)
+    query = select(ActingFor).where(condition).order_by(ActingFor.at.desc(), ActingFor.id)
+    return await fetch_page(session, query, limit=limit, offset=offset)

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from booking.bookings.models import ACTIVE_STATUSES, Booking, BookingStatus, SlotCounter
 from service_kit.db import upsert
+from service_kit.pagination import fetch_page
 
 
 async def take_slot_unit(session: AsyncSession, offering_id: uuid.UUID, slot_start: datetime, capacity: int) -> bool:
@@ -232,11 +233,8 @@ async def list_bookings(
         conditions.append(Booking.created_at >= created_from)
     if created_before is not None:
         conditions.append(Booking.created_at < created_before)
-    total = await session.scalar(select(func.count()).select_from(Booking).where(*conditions))
-    result = await session.execute(
-        select(Booking).where(*conditions).order_by(Booking.created_at.desc(), Booking.id).limit(limit).offset(offset)
-    )
-    return result.scalars().all(), int(total or 0)
+    query = select(Booking).where(*conditions).order_by(Booking.created_at.desc(), Booking.id)
+    return await fetch_page(session, query, limit=limit, offset=offset)
 
 
 async def assign_staff(

@@ -4,11 +4,12 @@ import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from booking.residents.models import Resident
+from service_kit.pagination import fetch_page
 
 
 async def add(session: AsyncSession, resident: Resident) -> str | None:
@@ -61,11 +62,8 @@ async def find_by_phone_suffix(
 ) -> tuple[Sequence[Resident], int]:
     """Residents whose phone number ends with ``digits`` (an operator hears "the number ends in 5678")."""
     condition = _phone_ends_with(digits)
-    total = await session.scalar(select(func.count()).select_from(Resident).where(condition))
-    result = await session.execute(
-        select(Resident).where(condition).order_by(Resident.created_at, Resident.id).limit(limit).offset(offset)
-    )
-    return result.scalars().all(), int(total or 0)
+    query = select(Resident).where(condition).order_by(Resident.created_at, Resident.id)
+    return await fetch_page(session, query, limit=limit, offset=offset)
 
 
 def _phone_ends_with(digits: str) -> Any:

@@ -9,7 +9,7 @@ from sqlalchemy import ColumnElement, CursorResult, and_, false, func, or_, sele
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from feedback.complaints.models import AssigneeKind, Complaint, ComplaintStatus, ComplaintStep
-from service_kit.pagination import Pagination
+from service_kit.pagination import Pagination, fetch_page
 
 # Statuses in which the complaint still waits for a resolution.
 UNRESOLVED = (
@@ -96,15 +96,9 @@ async def steps_of(session: AsyncSession, complaint_id: uuid.UUID, *, internal: 
 async def list_complaints(
     session: AsyncSession, *, where: Sequence[ColumnElement[bool]], page: Pagination
 ) -> tuple[list[Complaint], int]:
-    rows = await session.execute(
-        select(Complaint)
-        .where(*where)
-        .order_by(Complaint.created_at.desc(), Complaint.id)
-        .limit(page.limit)
-        .offset(page.offset)
-    )
-    total = await session.execute(select(func.count()).select_from(Complaint).where(*where))
-    return list(rows.scalars()), int(total.scalar_one())
+    query = select(Complaint).where(*where).order_by(Complaint.created_at.desc(), Complaint.id)
+    rows, total = await fetch_page(session, query, limit=page.limit, offset=page.offset)
+    return list(rows), total
 
 
 async def unescalated_breaches(session: AsyncSession, now: datetime, *, limit: int) -> list[Complaint]:

@@ -4,12 +4,12 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from feedback.needs.models import Need, NeedGroup
 from service_kit.db import upsert
-from service_kit.pagination import Pagination
+from service_kit.pagination import Pagination, fetch_page
 
 
 async def count_into_group(
@@ -46,22 +46,16 @@ async def get_need(session: AsyncSession, need_id: uuid.UUID) -> Need | None:
 async def list_needs(
     session: AsyncSession, *, where: Sequence[ColumnElement[bool]], page: Pagination
 ) -> tuple[list[Need], int]:
-    rows = await session.execute(
-        select(Need).where(*where).order_by(Need.created_at.desc(), Need.id).limit(page.limit).offset(page.offset)
-    )
-    total = await session.execute(select(func.count()).select_from(Need).where(*where))
-    return list(rows.scalars()), int(total.scalar_one())
+    query = select(Need).where(*where).order_by(Need.created_at.desc(), Need.id)
+    rows, total = await fetch_page(session, query, limit=page.limit, offset=page.offset)
+    return list(rows), total
 
 
 async def list_groups(
     session: AsyncSession, *, where: Sequence[ColumnElement[bool]], page: Pagination
 ) -> tuple[list[NeedGroup], int]:
-    rows = await session.execute(
-        select(NeedGroup)
-        .where(*where)
-        .order_by(NeedGroup.count.desc(), NeedGroup.last_at.desc(), NeedGroup.group_key)
-        .limit(page.limit)
-        .offset(page.offset)
+    query = (
+        select(NeedGroup).where(*where).order_by(NeedGroup.count.desc(), NeedGroup.last_at.desc(), NeedGroup.group_key)
     )
-    total = await session.execute(select(func.count()).select_from(NeedGroup).where(*where))
-    return list(rows.scalars()), int(total.scalar_one())
+    rows, total = await fetch_page(session, query, limit=page.limit, offset=page.offset)
+    return list(rows), total

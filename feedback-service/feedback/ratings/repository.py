@@ -3,13 +3,13 @@
 import uuid
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, func, select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from feedback.ratings.models import InvitationStatus, Rating, RatingInvitation
 from service_kit.db import upsert
-from service_kit.pagination import Pagination
+from service_kit.pagination import Pagination, fetch_page
 from service_kit.timeutil import utcnow
 
 
@@ -41,15 +41,9 @@ async def list_invitations(
     session: AsyncSession, *, resident_id: uuid.UUID, status: InvitationStatus, page: Pagination
 ) -> tuple[list[RatingInvitation], int]:
     where = (RatingInvitation.resident_id == resident_id, RatingInvitation.status == status)
-    rows = await session.execute(
-        select(RatingInvitation)
-        .where(*where)
-        .order_by(RatingInvitation.completed_at.desc(), RatingInvitation.id)
-        .limit(page.limit)
-        .offset(page.offset)
-    )
-    total = await session.execute(select(func.count()).select_from(RatingInvitation).where(*where))
-    return list(rows.scalars()), int(total.scalar_one())
+    query = select(RatingInvitation).where(*where).order_by(RatingInvitation.completed_at.desc(), RatingInvitation.id)
+    rows, total = await fetch_page(session, query, limit=page.limit, offset=page.offset)
+    return list(rows), total
 
 
 async def mark_invitation_rated(session: AsyncSession, invitation_id: uuid.UUID) -> bool:
@@ -83,12 +77,6 @@ async def get_rating(session: AsyncSession, rating_id: uuid.UUID) -> Rating | No
 async def list_ratings_of_provider(
     session: AsyncSession, provider_id: uuid.UUID, page: Pagination
 ) -> tuple[list[Rating], int]:
-    rows = await session.execute(
-        select(Rating)
-        .where(Rating.provider_id == provider_id)
-        .order_by(Rating.created_at.desc(), Rating.id)
-        .limit(page.limit)
-        .offset(page.offset)
-    )
-    total = await session.execute(select(func.count()).select_from(Rating).where(Rating.provider_id == provider_id))
-    return list(rows.scalars()), int(total.scalar_one())
+    query = select(Rating).where(Rating.provider_id == provider_id).order_by(Rating.created_at.desc(), Rating.id)
+    rows, total = await fetch_page(session, query, limit=page.limit, offset=page.offset)
+    return list(rows), total

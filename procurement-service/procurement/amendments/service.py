@@ -23,6 +23,7 @@ from service_kit.auth import Principal, Role
 from service_kit.errors import Conflict, Forbidden, InvalidTransition, NotFound, ValidationFailed
 from service_kit.events.contracts import ContractAmended
 from service_kit.events.outbox import emit
+from service_kit.pagination import fetch_page
 
 # A supplementary agreement adds at most this share of the original amount (补充协议不超过原合同金额的10%).
 SUPPLEMENT_LIMIT_DIVISOR = 10
@@ -402,12 +403,6 @@ async def list_page(
 ) -> tuple[list[schemas.Amendment], int]:
     contract = await contracts_service.get_readable(session, contract_id, by=by)
     conditions = [ContractAmendment.contract_id == contract.id, ContractAmendment.kind == kind]
-    total = await session.scalar(select(func.count()).select_from(ContractAmendment).where(*conditions))
-    rows = await session.execute(
-        select(ContractAmendment)
-        .where(*conditions)
-        .order_by(ContractAmendment.proposed_at, ContractAmendment.id)
-        .limit(limit)
-        .offset(offset)
-    )
-    return [schemas.Amendment.of(row) for row in rows.scalars().all()], int(total or 0)
+    query = select(ContractAmendment).where(*conditions).order_by(ContractAmendment.proposed_at, ContractAmendment.id)
+    rows, total = await fetch_page(session, query, limit=limit, offset=offset)
+    return [schemas.Amendment.of(row) for row in rows], total

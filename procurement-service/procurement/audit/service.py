@@ -8,11 +8,12 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from procurement.audit.models import AuditEntry
 from service_kit.auth import Principal
+from service_kit.pagination import fetch_page
 
 # Events from other services are recorded with this actor.
 SYSTEM = Principal(subject="system:events", roles=frozenset(), name="Linli events")
@@ -63,14 +64,5 @@ async def record(
 async def entries_for(
     session: AsyncSession, subject_id: uuid.UUID, *, limit: int, offset: int
 ) -> tuple[Sequence[AuditEntry], int]:
-    total = await session.scalar(
-        select(func.count()).select_from(AuditEntry).where(AuditEntry.subject_id == subject_id)
-    )
-    result = await session.execute(
-        select(AuditEntry)
-        .where(AuditEntry.subject_id == subject_id)
-        .order_by(AuditEntry.seq)
-        .limit(limit)
-        .offset(offset)
-    )
-    return result.scalars().all(), int(total or 0)
+    query = select(AuditEntry).where(AuditEntry.subject_id == subject_id).order_by(AuditEntry.seq)
+    return await fetch_page(session, query, limit=limit, offset=offset)

@@ -22,6 +22,7 @@ from procurement.providers import service as providers_service
 from procurement.sanctions import service as sanctions_service
 from service_kit.auth import Principal, Role
 from service_kit.errors import Conflict, Forbidden, InvalidTransition, NotFound, ValidationFailed
+from service_kit.pagination import fetch_page
 
 PUBLIC_STATUSES = (CallStatus.published, CallStatus.closed, CallStatus.reviewed)
 
@@ -97,11 +98,9 @@ async def list_calls(
         conditions.append(Call.status.in_(PUBLIC_STATUSES))
     if status is not None:
         conditions.append(Call.status == status)
-    total = await session.scalar(select(func.count()).select_from(Call).where(*conditions))
-    result = await session.execute(
-        select(Call).where(*conditions).order_by(Call.deadline.desc(), Call.id).limit(limit).offset(offset)
-    )
-    return list(result.scalars().all()), int(total or 0)
+    query = select(Call).where(*conditions).order_by(Call.deadline.desc(), Call.id)
+    rows, total = await fetch_page(session, query, limit=limit, offset=offset)
+    return list(rows), total
 
 
 async def transition_call(
@@ -288,15 +287,13 @@ async def list_applications(
             conditions.append(Application.provider_id == by.provider_id)
         else:
             conditions.append(Application.id.is_(None))
-    total = await session.scalar(select(func.count()).select_from(Application).where(*conditions))
-    result = await session.execute(
+    query = (
         select(Application)
         .where(*conditions)
         .order_by(Application.rank.is_(None), Application.rank, Application.submitted_at, Application.id)
-        .limit(limit)
-        .offset(offset)
     )
-    return list(result.scalars().all()), int(total or 0)
+    rows, total = await fetch_page(session, query, limit=limit, offset=offset)
+    return list(rows), total
 
 
 async def withdraw(

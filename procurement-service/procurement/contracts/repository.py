@@ -52,16 +52,8 @@ async def list_page(
         conditions.append(Contract.status == status)
     if provider_id is not None:
         conditions.append(Contract.provider_id == provider_id)
-    total = await session.scalar(select(func.count()).select_from(Contract).where(*conditions))
-    result = await session.execute(
-        select(Contract)
-        .where(*conditions)
-        .options(*LOAD_TERMS)
-        .order_by(Contract.created_at.desc(), Contract.id)
-        .limit(limit)
-        .offset(offset)
-    )
-    return result.scalars().all(), int(total or 0)
+    query = select(Contract).where(*conditions).options(*LOAD_TERMS).order_by(Contract.created_at.desc(), Contract.id)
+    return await fetch_page(session, query, limit=limit, offset=offset)
 
 
 async def transition(

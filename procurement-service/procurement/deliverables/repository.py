@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from procurement.deliverables.models import Deliverable
+from service_kit.pagination import fetch_page
 
 
 async def exists_for_booking(session: AsyncSession, booking_id: uuid.UUID) -> bool:
@@ -45,14 +46,9 @@ async def totals_by_offering(
 async def list_page(
     session: AsyncSession, contract_id: uuid.UUID, *, limit: int, offset: int
 ) -> tuple[Sequence[Deliverable], int]:
-    total = await session.scalar(
-        select(func.count()).select_from(Deliverable).where(Deliverable.contract_id == contract_id)
-    )
-    result = await session.execute(
+    query = (
         select(Deliverable)
         .where(Deliverable.contract_id == contract_id)
         .order_by(Deliverable.delivered_at.desc(), Deliverable.id)
-        .limit(limit)
-        .offset(offset)
     )
-    return result.scalars().all(), int(total or 0)
+    return await fetch_page(session, query, limit=limit, offset=offset)

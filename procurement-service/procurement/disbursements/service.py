@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,6 +22,7 @@ from procurement.evaluations.models import EvaluationStage
 from procurement.funds import service as funds_service
 from service_kit.auth import Principal
 from service_kit.errors import Conflict, InvalidTransition
+from service_kit.pagination import fetch_page
 
 
 def view(row: Disbursement, installment: ContractInstallment | None) -> schemas.Disbursement:
@@ -140,9 +141,7 @@ async def list_page(
 ) -> tuple[list[schemas.Disbursement], int]:
     contract = await contracts_service.get_readable(session, contract_id, by=by)
     condition = Disbursement.contract_id == contract.id
-    total = await session.scalar(select(func.count()).select_from(Disbursement).where(condition))
-    rows = await session.execute(
-        select(Disbursement).where(condition).order_by(Disbursement.installment_seq).limit(limit).offset(offset)
-    )
+    query = select(Disbursement).where(condition).order_by(Disbursement.installment_seq)
+    rows, total = await fetch_page(session, query, limit=limit, offset=offset)
     plan = {item.seq: item for item in contract.installments}
-    return [view(row, plan.get(row.installment_seq)) for row in rows.scalars().all()], int(total or 0)
+    return [view(row, plan.get(row.installment_seq)) for row in rows], total

@@ -9,7 +9,7 @@ import uuid
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, func, select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -29,6 +29,7 @@ from procurement.sanctions.models import SanctionCause
 from service_kit.auth import Principal, Role
 from service_kit.errors import Conflict, Forbidden, InvalidTransition, NotFound
 from service_kit.events.contracts import ScoreUpdated
+from service_kit.pagination import fetch_page
 
 
 async def kpi_attainment(session: AsyncSession, contract: Contract) -> schemas.KpiAttainment:
@@ -283,15 +284,9 @@ async def list_page(
 ) -> tuple[list[schemas.Evaluation], int]:
     contract = await contracts_service.get_readable(session, contract_id, by=by)
     condition = ContractEvaluation.contract_id == contract.id
-    total = await session.scalar(select(func.count()).select_from(ContractEvaluation).where(condition))
-    rows = await session.execute(
-        select(ContractEvaluation)
-        .where(condition)
-        .order_by(ContractEvaluation.opened_at, ContractEvaluation.id)
-        .limit(limit)
-        .offset(offset)
-    )
-    return [await view(session, contract, row) for row in rows.scalars().all()], int(total or 0)
+    query = select(ContractEvaluation).where(condition).order_by(ContractEvaluation.opened_at, ContractEvaluation.id)
+    rows, total = await fetch_page(session, query, limit=limit, offset=offset)
+    return [await view(session, contract, row) for row in rows], total
 
 
 async def get(

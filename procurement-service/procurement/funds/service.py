@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, func, select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from procurement.audit import service as audit
@@ -14,6 +14,7 @@ from procurement.funds import schemas
 from procurement.funds.models import Fund
 from service_kit.auth import Principal
 from service_kit.errors import Conflict, NotFound
+from service_kit.pagination import fetch_page
 
 
 def view(fund: Fund) -> schemas.Fund:
@@ -62,11 +63,9 @@ async def get(session: AsyncSession, fund_id: uuid.UUID) -> schemas.Fund:
 
 
 async def list_page(session: AsyncSession, *, limit: int, offset: int) -> tuple[list[schemas.Fund], int]:
-    total = await session.scalar(select(func.count()).select_from(Fund))
-    result = await session.execute(
-        select(Fund).order_by(Fund.year.desc(), Fund.created_at.desc(), Fund.id).limit(limit).offset(offset)
-    )
-    return [view(f) for f in result.scalars().all()], int(total or 0)
+    query = select(Fund).order_by(Fund.year.desc(), Fund.created_at.desc(), Fund.id)
+    rows, total = await fetch_page(session, query, limit=limit, offset=offset)
+    return [view(f) for f in rows], total
 
 
 async def commit(

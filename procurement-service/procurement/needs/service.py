@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, func, select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from procurement.audit import service as audit
@@ -15,6 +15,7 @@ from procurement.needs.models import Need, NeedStatus
 from service_kit.auth import Principal, Role
 from service_kit.errors import Conflict, InvalidTransition, NotFound, ValidationFailed
 from service_kit.events.contracts import NeedSubmitted
+from service_kit.pagination import fetch_page
 
 
 async def record_submitted(session: AsyncSession, event: NeedSubmitted, *, at: datetime) -> None:
@@ -114,16 +115,14 @@ async def list_page(
         conditions.append(Need.status == status)
     if category_code is not None:
         conditions.append(Need.category_code == category_code)
-    total = await session.scalar(select(func.count()).select_from(Need).where(*conditions))
-    result = await session.execute(
+    query = (
         select(Need)
         .where(*conditions)
         # Ranked needs first in the officials' order, then the most asked-for.
         .order_by(Need.rank.is_(None), Need.rank, Need.count.desc(), Need.created_at, Need.id)
-        .limit(limit)
-        .offset(offset)
     )
-    return list(result.scalars().all()), int(total or 0)
+    rows, total = await fetch_page(session, query, limit=limit, offset=offset)
+    return list(rows), total
 
 
 async def merge(session: AsyncSession, need_id: uuid.UUID, into_id: uuid.UUID, *, by: Principal, now: datetime) -> Need:

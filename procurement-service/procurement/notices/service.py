@@ -26,6 +26,7 @@ from service_kit.auth import Principal
 from service_kit.errors import Conflict, InvalidTransition, NotFound, ValidationFailed
 from service_kit.events.contracts import NoticePublished
 from service_kit.events.outbox import emit
+from service_kit.pagination import fetch_page
 from service_kit.timeutil import SHANGHAI
 
 
@@ -164,17 +165,9 @@ async def get(session: AsyncSession, notice_id: uuid.UUID) -> Notice:
 
 
 async def list_page(session: AsyncSession, *, limit: int, offset: int) -> tuple[list[schemas.Notice], int]:
-    total = await session.scalar(select(func.count()).select_from(Notice))
-    notices = (
-        (
-            await session.execute(
-                select(Notice).order_by(Notice.published_at.desc(), Notice.id).limit(limit).offset(offset)
-            )
-        )
-        .scalars()
-        .all()
-    )
-    return [await view(session, n) for n in notices], int(total or 0)
+    query = select(Notice).order_by(Notice.published_at.desc(), Notice.id)
+    notices, total = await fetch_page(session, query, limit=limit, offset=offset)
+    return [await view(session, n) for n in notices], total
 
 
 def is_running(notice: Notice, now: datetime) -> bool:

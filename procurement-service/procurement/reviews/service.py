@@ -22,6 +22,7 @@ from procurement.reviews import schemas
 from procurement.reviews.models import ReviewAssignment, ReviewDeclaration, ReviewScore
 from service_kit.auth import Principal, Role
 from service_kit.errors import Conflict, InvalidTransition, NotFound, ValidationFailed
+from service_kit.pagination import fetch_page
 
 # With this many score sheets or more, the highest and the lowest are dropped before averaging.
 TRIM_FROM = 5
@@ -91,22 +92,12 @@ async def progress(
     session: AsyncSession, call_id: uuid.UUID, *, by: Principal, limit: int, offset: int
 ) -> tuple[list[schemas.AssignmentProgress], int]:
     await calls_service.get_call(session, call_id, by=by)
-    total = await session.scalar(
-        select(func.count()).select_from(ReviewAssignment).where(ReviewAssignment.call_id == call_id)
+    query = (
+        select(ReviewAssignment)
+        .where(ReviewAssignment.call_id == call_id)
+        .order_by(ReviewAssignment.created_at, ReviewAssignment.id)
     )
-    assignments = (
-        (
-            await session.execute(
-                select(ReviewAssignment)
-                .where(ReviewAssignment.call_id == call_id)
-                .order_by(ReviewAssignment.created_at, ReviewAssignment.id)
-                .limit(limit)
-                .offset(offset)
-            )
-        )
-        .scalars()
-        .all()
-    )
+    assignments, total = await fetch_page(session, query, limit=limit, offset=offset)
     ids = [a.id for a in assignments]
     declared = dict(
         (
@@ -134,7 +125,7 @@ async def progress(
         )
         for a in assignments
     ]
-    return items, int(total or 0)
+    return items, total
 
 
 async def my_assignments(

@@ -2,10 +2,11 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, func, insert, or_, select, true, update
+from sqlalchemy import ColumnElement, delete, insert, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry.offerings.models import Offering, OfferingServiceCommunity, OfferingStatus
+from service_kit.pagination import fetch_page
 
 
 async def get(session: AsyncSession, offering_id: uuid.UUID) -> Offering | None:
@@ -49,15 +50,8 @@ async def list_page(
         )
     if status is not None:
         conditions.append(Offering.status == status)
-    total = await session.scalar(select(func.count()).select_from(Offering).where(*conditions))
-    rows = await session.scalars(
-        select(Offering)
-        .where(*conditions)
-        .order_by(Offering.created_at.desc(), Offering.id)
-        .limit(limit)
-        .offset(offset)
-    )
-    return rows.all(), int(total or 0)
+    query = select(Offering).where(*conditions).order_by(Offering.created_at.desc(), Offering.id)
+    return await fetch_page(session, query, limit=limit, offset=offset)
 
 
 async def update_if_unchanged(

@@ -9,6 +9,7 @@ from registry.categories.models import Category
 from registry.offerings.models import Offering, OfferingStatus
 from registry.organizations.models import Organization, OrganizationStatus
 from registry.places.models import Community, ServiceCenter
+from service_kit.pagination import fetch_page
 
 
 def open_offerings() -> list[ColumnElement[bool]]:
@@ -59,15 +60,8 @@ async def offerings_page(
 
 async def organizations_page(session: AsyncSession, *, limit: int, offset: int) -> tuple[Sequence[Organization], int]:
     condition = Organization.status == OrganizationStatus.verified
-    total = await session.scalar(select(func.count()).select_from(Organization).where(condition))
-    rows = await session.scalars(
-        select(Organization)
-        .where(condition)
-        .order_by(Organization.created_at, Organization.id)
-        .limit(limit)
-        .offset(offset)
-    )
-    return rows.all(), int(total or 0)
+    query = select(Organization).where(condition).order_by(Organization.created_at, Organization.id)
+    return await fetch_page(session, query, limit=limit, offset=offset)
 
 
 async def verified_organization(session: AsyncSession, organization_id: uuid.UUID) -> Organization | None:

@@ -2,7 +2,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, exists, func, or_, select, true, update
+from sqlalchemy import ColumnElement, exists, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry.organizations.models import (
@@ -14,6 +14,7 @@ from registry.organizations.models import (
     ProviderContract,
     ProviderRating,
 )
+from service_kit.pagination import fetch_page
 
 
 async def get(session: AsyncSession, organization_id: uuid.UUID) -> Organization | None:
@@ -55,15 +56,8 @@ async def list_page(
         conditions.append(Organization.kind == kind)
     if status is not None:
         conditions.append(Organization.status == status)
-    total = await session.scalar(select(func.count()).select_from(Organization).where(*conditions))
-    rows = await session.scalars(
-        select(Organization)
-        .where(*conditions)
-        .order_by(Organization.created_at.desc(), Organization.id)
-        .limit(limit)
-        .offset(offset)
-    )
-    return rows.all(), int(total or 0)
+    query = select(Organization).where(*conditions).order_by(Organization.created_at.desc(), Organization.id)
+    return await fetch_page(session, query, limit=limit, offset=offset)
 
 
 async def change_status(

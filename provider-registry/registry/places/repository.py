@@ -6,6 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry.geo import bounding_box
 from registry.places.models import Community, ServiceCenter, Street
+from service_kit.pagination import fetch_page
 
 
 async def add(session: AsyncSession, place: Street | Community | ServiceCenter) -> None:
@@ -33,9 +34,7 @@ async def existing_community_codes(session: AsyncSession, codes: Sequence[str]) 
 
 
 async def list_streets(session: AsyncSession, *, limit: int, offset: int) -> tuple[Sequence[Street], int]:
-    total = await session.scalar(select(func.count()).select_from(Street))
-    rows = await session.scalars(select(Street).order_by(Street.code).limit(limit).offset(offset))
-    return rows.all(), int(total or 0)
+    return await fetch_page(session, select(Street).order_by(Street.code), limit=limit, offset=offset)
 
 
 async def list_communities(
@@ -65,15 +64,8 @@ async def list_centers(
     session: AsyncSession, *, operator_id: uuid.UUID | None, limit: int, offset: int
 ) -> tuple[Sequence[ServiceCenter], int]:
     conditions = [] if operator_id is None else [ServiceCenter.operator_id == operator_id]
-    total = await session.scalar(select(func.count()).select_from(ServiceCenter).where(*conditions))
-    rows = await session.scalars(
-        select(ServiceCenter)
-        .where(*conditions)
-        .order_by(ServiceCenter.name_zh, ServiceCenter.id)
-        .limit(limit)
-        .offset(offset)
-    )
-    return rows.all(), int(total or 0)
+    query = select(ServiceCenter).where(*conditions).order_by(ServiceCenter.name_zh, ServiceCenter.id)
+    return await fetch_page(session, query, limit=limit, offset=offset)
 
 
 async def centers_serving(session: AsyncSession, community_code: str) -> Sequence[ServiceCenter]:

@@ -2,10 +2,11 @@ import uuid
 from collections.abc import Sequence
 from datetime import date
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry.qualifications.models import Qualification, StaffMember
+from service_kit.pagination import fetch_page
 
 
 async def add(session: AsyncSession, row: Qualification | StaffMember) -> None:
@@ -24,15 +25,8 @@ async def list_for(
     session: AsyncSession, organization_id: uuid.UUID, *, limit: int, offset: int
 ) -> tuple[Sequence[Qualification], int]:
     condition = Qualification.organization_id == organization_id
-    total = await session.scalar(select(func.count()).select_from(Qualification).where(condition))
-    rows = await session.scalars(
-        select(Qualification)
-        .where(condition)
-        .order_by(Qualification.valid_until, Qualification.id)
-        .limit(limit)
-        .offset(offset)
-    )
-    return rows.all(), int(total or 0)
+    query = select(Qualification).where(condition).order_by(Qualification.valid_until, Qualification.id)
+    return await fetch_page(session, query, limit=limit, offset=offset)
 
 
 async def expiring(
@@ -40,15 +34,8 @@ async def expiring(
 ) -> tuple[Sequence[Qualification], int]:
     """Qualifications still valid today that end on or before ``until``, soonest first."""
     conditions = [Qualification.valid_until >= today, Qualification.valid_until <= until]
-    total = await session.scalar(select(func.count()).select_from(Qualification).where(*conditions))
-    rows = await session.scalars(
-        select(Qualification)
-        .where(*conditions)
-        .order_by(Qualification.valid_until, Qualification.id)
-        .limit(limit)
-        .offset(offset)
-    )
-    return rows.all(), int(total or 0)
+    query = select(Qualification).where(*conditions).order_by(Qualification.valid_until, Qualification.id)
+    return await fetch_page(session, query, limit=limit, offset=offset)
 
 
 async def get_staff(session: AsyncSession, staff_id: uuid.UUID) -> StaffMember | None:
@@ -59,8 +46,5 @@ async def list_staff(
     session: AsyncSession, organization_id: uuid.UUID, *, limit: int, offset: int
 ) -> tuple[Sequence[StaffMember], int]:
     condition = StaffMember.organization_id == organization_id
-    total = await session.scalar(select(func.count()).select_from(StaffMember).where(condition))
-    rows = await session.scalars(
-        select(StaffMember).where(condition).order_by(StaffMember.name, StaffMember.id).limit(limit).offset(offset)
-    )
-    return rows.all(), int(total or 0)
+    query = select(StaffMember).where(condition).order_by(StaffMember.name, StaffMember.id)
+    return await fetch_page(session, query, limit=limit, offset=offset)
