@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
+import aiosqlite
 from fastapi import Depends, Request
 from sqlalchemy import JSON, DateTime, MetaData, TypeDecorator, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -70,6 +73,37 @@ class TimestampMixin:
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
+class _SqliteConnection(aiosqlite.Connection):
+    """aiosqlite's connection, whose worker thread is asked to stop once.
+
+    SQLAlchemy ends the connection of a cancelled task with a graceful close, shielded from the cancellation,
+    and stops it outright if cancelled again meanwhile. aiosqlite 0.22's close then asks the worker thread to stop
+    a second time, after the thread has ended on the first request: nothing answers, and the close (and any
+    shutdown waiting for it) waits forever. A second request is answered at once here: the first one closes the
+    database connection and ends the thread."""
+
+    _stop_requested = False
+
+    def stop(self) -> asyncio.Future[Any] | None:
+        if self._stop_requested:
+            return None
+        self._stop_requested = True
+        return super().stop()
+
+
+def _sqlite_connector(url: str) -> Callable[[], Awaitable[aiosqlite.Connection]]:
+    """What SQLAlchemy's aiosqlite dialect would open for ``url`` (a file, a 30 s busy timeout), as a
+    ``_SqliteConnection``."""
+    database = make_url(url).database or ":memory:"
+
+    async def connect() -> aiosqlite.Connection:
+        connection = _SqliteConnection(lambda: sqlite3.connect(database, timeout=30), iter_chunk_size=64)
+        connection._thread.daemon = True  # as the dialect does: a connection never closed does not hold up exit
+        return await connection
+
+    return connect
+
+
 def create_engine(url: str, *, echo: bool = False, reads_only: bool = False) -> AsyncEngine:
     """An async engine. SQLite gets WAL, a busy timeout and foreign keys; PostgreSQL a pool.
 
@@ -77,7 +111,7 @@ def create_engine(url: str, *, echo: bool = False, reads_only: bool = False) -> 
     the busy timeout instead of failing on a lock upgrade). ``reads_only`` (SQLite; see ``reading_engine``): its
     connections refuse to write and its transactions begin DEFERRED, which under WAL takes no lock."""
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
+        engine = create_async_engine(url, echo=echo, async_creator=_sqlite_connector(url))
 
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -122,9 +122,9 @@ class Runtime:
         for runner in self.runners:
             runner.stop()
         # A turn of the relay, a consumer's event or a job's pass that is under way ends by itself first: a task
-        # cancelled inside a database call leaves SQLAlchemy closing the connection under it, which on SQLite
-        # has hung shutdown (a CI run waited 300 s on it). What is still running after the grace is waiting
-        # (a sleep, a NATS fetch) and is cancelled.
+        # cancelled inside a database call leaves SQLAlchemy closing the connection under it (on SQLite that
+        # close once waited forever, a CI run 300 s: service_kit/db.py, _SqliteConnection). What is still running
+        # after the grace is waiting (a sleep, a NATS fetch) and is cancelled.
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=STOP_GRACE_SECONDS)
             for task in self._tasks:
