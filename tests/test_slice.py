@@ -199,6 +199,17 @@ def test_gateway_health_reports_every_service(gateway: httpx.Client) -> None:
     }
 
 
+def test_head_is_answered_by_the_gateway_and_by_the_services(gateway: httpx.Client) -> None:
+    """An uptime check or ``curl -I``: the gateway's own routes and a forwarded path answer HEAD as GET, without
+    the body (uvicorn on a real socket: the length says what GET would send)."""
+    for path in ("/healthz", "/.well-known/jwks.json", "/open-data/hsds/"):
+        get = gateway.get(path)
+        head = gateway.head(path)
+        assert (head.status_code, head.content) == (200, b""), path
+        assert head.headers["content-length"] == get.headers["content-length"], path
+        assert head.headers["x-request-id"], path
+
+
 def test_aggregated_openapi_lists_every_service(gateway: httpx.Client) -> None:
     spec = gateway.get("/openapi.json").json()
     paths = spec["paths"]

@@ -30,6 +30,7 @@ from gateway.residents.endpoints import router as residents_router
 from gateway.residents.sms import FakeSmsSender
 from gateway.routes import GATEWAY, owner_of
 from gateway.upstreams import Upstreams
+from service_kit.app import HeadAsGet
 from service_kit.db import create_engine, create_sessionmaker
 from service_kit.errors import install_error_handlers
 from service_kit.logging import configure_logging
@@ -111,6 +112,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(console.router)
     # Whatever no gateway route matches (a path, not a method) is forwarded to the service owning it.
     app.router.default = Proxy()
+    # The gateway's own GET routes answer HEAD too; a forwarded HEAD stays HEAD (its service answers it).
+    app.add_middleware(HeadAsGet)
     # A path a service owns goes straight there, without first trying every gateway route (docs/gateway-benchmark.md).
     app.add_middleware(ForwardOwnedPaths, proxy=app.router.default)
 

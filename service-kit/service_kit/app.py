@@ -14,6 +14,7 @@ from asgi_correlation_id import CorrelationIdMiddleware
 from fastapi import APIRouter, FastAPI, Request, Response
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 from starlette.middleware.cors import CORSMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service_kit.errors import Problem, install_error_handlers, problem_response
 from service_kit.events.consumer import Subscription
@@ -54,6 +55,27 @@ async def _log_requests(request: Request, call_next: RequestResponseEndpoint) ->
     return response
 
 
+class HeadAsGet:
+    """``HEAD`` is answered as ``GET`` is, without the body (RFC 9110 §9.3.2): FastAPI's routes answer only the
+    methods they name, and a provider's uptime check or ``curl -I`` would otherwise get 405 where the gateway's
+    policy and CORS allow HEAD. Placed next to the router, so logs and the request id still see HEAD."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def without_body(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                message = {**message, "body": b""}
+            await send(message)
+
+        await self.app({**scope, "method": "GET"}, receive, without_body)
+
+
 def create_service_app(spec: ServiceSpec) -> FastAPI:
     settings = spec.settings
     configure_logging(spec.name, level=settings.log_level, json=settings.log_json)
@@ -88,6 +110,7 @@ def create_service_app(spec: ServiceSpec) -> FastAPI:
     app.include_router(dead_letter_router(spec.name))
     app.include_router(health_router())
 
+    app.add_middleware(HeadAsGet)
     app.add_middleware(
         IdempotencyMiddleware,
         sessionmaker=lambda: app.state.sessionmaker,

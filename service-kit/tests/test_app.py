@@ -100,6 +100,19 @@ async def test_health_and_readiness(client: httpx.AsyncClient) -> None:
     assert ready.json()["checks"] == {"database": "ok", "nats": "ok"}
 
 
+async def test_head_is_answered_as_get_without_the_body(client: httpx.AsyncClient) -> None:
+    get = await client.get("/healthz")
+    head = await client.head("/healthz")
+    assert head.status_code == 200
+    assert head.content == b""
+    assert head.headers["content-length"] == get.headers["content-length"]
+    assert head.headers["content-type"] == get.headers["content-type"]
+    # A path with no GET is still 405, and says which methods it has.
+    refused = await client.head("/api/v1/notes")
+    assert refused.status_code == 405
+    assert "GET" not in refused.headers["allow"]
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [
