@@ -345,7 +345,7 @@ def _check_deployment(name: str, deployment: Resource, resources: list[Resource]
     if readiness.get("path") != "/readyz":
         problems.append(f"Deployment/{name}: readiness is not /readyz")
     # The gateway's /healthz reports every service's readiness; its liveness must not depend on them.
-    expected_liveness = "/.well-known/jwks.json" if name == "gateway" else "/healthz"
+    expected_liveness = "/livez" if name == "gateway" else "/healthz"
     if liveness.get("path") != expected_liveness:
         problems.append(f"Deployment/{name}: liveness is {liveness.get('path')}, not {expected_liveness}")
     for probe in (readiness, liveness):

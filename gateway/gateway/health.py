@@ -1,4 +1,5 @@
-"""Health at the edge: the gateway itself, and each service as its ``/readyz`` reports."""
+"""Health at the edge: the gateway's process (``/livez``), its database (``/readyz``), and each service as its
+``/readyz`` reports (``/healthz``)."""
 
 import asyncio
 from typing import Literal
@@ -48,6 +49,13 @@ async def healthz(request: Request) -> Response:
         },
         {"Retry-After": "5"},
     )
+
+
+@router.get("/livez", summary="Liveness: the gateway's process answers (it asks no service)")
+async def livez() -> dict[str, str]:
+    """What a liveness probe asks: an outage of a service must not restart every gateway, so unlike ``/healthz``
+    this depends on nothing."""
+    return {"status": "ok"}
 
 
 @router.get("/readyz", response_model=Ready, responses=error_responses(503), summary="The gateway's database")

@@ -121,6 +121,7 @@ POLICY: tuple[Rule, ...] = (
     Rule(ALL,   "/api/v1/api-keys/**",                                    roles(PROVIDER_ADMIN, ADMIN)),
     Rule(READ,  "/api/v1/home",                                           roles(RESIDENT)),  # a resident's own home
     Rule(READ,  "/healthz",                                               PUBLIC),
+    Rule(READ,  "/livez",                                                 PUBLIC),
     Rule(READ,  "/readyz",                                                PUBLIC),
     Rule(READ,  "/openapi.json",                                          PUBLIC),
     Rule(READ,  "/docs",                                                  PUBLIC),

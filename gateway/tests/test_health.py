@@ -15,6 +15,9 @@ async def test_all_services_ready_is_200(client: httpx.AsyncClient) -> None:
 async def test_a_service_down_or_not_ready_is_503_problem(client: httpx.AsyncClient, services: dict[str, Any]) -> None:
     await services["procurement"].stop()
     services["feedback"].app.state.ready = False
+    # The liveness probe asks no service: an outage must not restart the gateway.
+    live = await client.get("/livez")
+    assert (live.status_code, live.json()) == (200, {"status": "ok"})
     response = await client.get("/healthz")
     assert response.status_code == 503
     assert response.headers["content-type"] == "application/problem+json"
