@@ -13,7 +13,7 @@ from gateway.deps import AdminPrincipal, SettingsDep, SigningKeyDep
 from gateway.ratelimit import SignInLimit
 from service_kit.auth import CurrentPrincipal
 from service_kit.db import SessionDep
-from service_kit.errors import error_responses
+from service_kit.errors import Conflict, error_responses
 from service_kit.timeutil import utcnow
 
 router = APIRouter(tags=["auth"])
@@ -30,14 +30,26 @@ async def get_jwks(request: Request, settings: SettingsDep, response: Response) 
 @router.post(
     "/api/v1/auth/keys/rotate",
     response_model=SigningKeys,
-    responses=error_responses(401, 403),
+    responses=error_responses(401, 403, 409),
     summary="Sign with a new key from now on; the old one stays published until its tokens expire (admin)",
+    description=(
+        "409 `signing_key_read_only` where the key is mounted read-only (a Kubernetes secret): there it is "
+        "rotated by replacing the secret and restarting the gateway (docs/deploy.md)."
+    ),
 )
 async def rotate_signing_key(request: Request, settings: SettingsDep, _admin: AdminPrincipal) -> SigningKeys:
     now = utcnow()
-    keyring = await asyncio.to_thread(
-        keys.rotate, settings.signing_key_path, now=now, keep_for=settings.retired_key_lifetime
-    )
+    try:
+        keyring = await asyncio.to_thread(
+            keys.rotate, settings.signing_key_path, now=now, keep_for=settings.retired_key_lifetime
+        )
+    except OSError as exc:
+        log.warning("signing key not rotated", error=repr(exc))
+        raise Conflict(
+            "The signing key cannot be changed here (its folder is read-only, as a mounted secret is): replace the "
+            "secret and restart the gateway instead.",
+            code="signing_key_read_only",
+        ) from exc
     rotation.install_keyring(request.app, keyring)
     log.warning("signing key rotated", current=keyring.current.kid)
     return SigningKeys.of(keyring, now, settings.retired_key_lifetime)

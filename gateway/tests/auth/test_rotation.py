@@ -78,6 +78,27 @@ async def test_only_an_admin_rotates(client: httpx.AsyncClient, create_account: 
     assert len((await client.get("/.well-known/jwks.json")).json()["keys"]) == 1
 
 
+async def test_a_key_mounted_read_only_is_a_409_and_stays_in_use(
+    client: httpx.AsyncClient, create_account: Any, sign_in: Any, monkeypatch: Any
+) -> None:
+    """In Kubernetes the key is a secret mounted read-only. A test cannot mount one without privileges, so the
+    filesystem's refusal is faked: rotation's first write (its lock file) fails as a read-only mount fails."""
+    await create_account("admin1", "admin")
+    admin = await sign_in("admin1")
+    before = (await client.get("/.well-known/jwks.json")).json()
+
+    def read_only(*args: Any, **kwargs: Any) -> Any:
+        raise OSError(30, "Read-only file system")  # EROFS
+
+    monkeypatch.setattr(keys, "open", read_only, raising=False)
+    response = await client.post("/api/v1/auth/keys/rotate", headers=admin)
+    assert response.status_code == 409, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["code"] == "signing_key_read_only"
+    assert (await client.get("/.well-known/jwks.json")).json() == before
+    assert (await client.get("/api/v1/auth/me", headers=admin)).status_code == 200
+
+
 def test_a_retired_key_is_unpublished_after_its_tokens_expired_then_deleted(tmp_path: Any) -> None:
     path = tmp_path / "keys" / "signing.pem"
     keep_for = timedelta(minutes=20)
