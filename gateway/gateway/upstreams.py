@@ -184,15 +184,9 @@ class Upstreams:
         Balanced and failed over like any forwarded GET; raises the gateway's 502/503/504 problems."""
         response = await self.request(service, "GET", target, headers=headers, timeout=timeout)
         try:
-            body = await response.read()
+            return await _status_and_json(response)
         except (UpstreamError, TimeoutError) as exc:
             raise BadGateway(f"The {service} service broke off its answer.") from exc
-        finally:
-            response.release()
-        try:
-            return response.status, json.loads(body)
-        except ValueError:
-            return response.status, None
 
     # ------------------------------------------------------------------ health and OpenAPI, from any replica
 
@@ -200,14 +194,7 @@ class Upstreams:
         seconds = self.settings.health_timeout_seconds
         async with asyncio.timeout(seconds):
             response = await self._pool(replica).request("GET", path, (), b"", seconds=seconds)
-            try:
-                body = await response.read()
-            finally:
-                response.release()
-        try:
-            return response.status, json.loads(body)
-        except ValueError:
-            return response.status, None
+            return await _status_and_json(response)
 
     async def _replica_readiness(self, replica: Replica) -> Readiness:
         try:
@@ -243,3 +230,15 @@ class Upstreams:
             if status == 200 and isinstance(document, dict) and isinstance(document.get("paths"), dict):
                 return document
         return None
+
+
+async def _status_and_json(response: Response) -> tuple[int, Any]:
+    """The answer's status and JSON body (None when not JSON); the response is read to its end and released."""
+    try:
+        body = await response.read()
+    finally:
+        response.release()
+    try:
+        return response.status, json.loads(body)
+    except ValueError:
+        return response.status, None
