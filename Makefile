@@ -5,8 +5,9 @@ TOOLS := .tools
 UV := $(TOOLS)/bin/uv
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := .venv
+PACKAGES := service-kit gateway booking-service procurement-service provider-registry feedback-service
 
-.PHONY: install run test test-postgres lint format bench clean
+.PHONY: install run test test-postgres lint format bench check-images clean
 
 $(UV):
 	python3 -m venv $(TOOLS)
@@ -25,6 +26,11 @@ lint: install
 	$(UV) run --frozen ruff check .
 	$(UV) run --frozen ruff format --check .
 	$(UV) run --frozen mypy service-kit gateway booking-service procurement-service provider-registry feedback-service deploy
+	@# Each package declares every third-party package its code imports, and nothing it does not (deptry, from the
+	@# package's folder: its pyproject.toml, its excludes).
+	@status=0; for package in $(PACKAGES); do \
+		echo "deptry $$package"; (cd $$package && $(CURDIR)/.venv/bin/deptry .) || status=1; \
+	done; exit $$status
 
 format: install
 	$(UV) run --frozen ruff check --fix .
@@ -41,6 +47,11 @@ test-postgres: install
 bench: install
 	$(UV) run --frozen python tests/bench/run.py $(ARGS)
 	$(UV) run --frozen python provider-registry/scripts/bench_circle.py
+
+# Each service installed alone from its production dependencies (as its image is), imported, migrated, started:
+# /livez and /readyz answer 200.
+check-images: install
+	$(UV) run --frozen python deploy/check_images.py $(ARGS)
 
 clean:
 	rm -rf var .venv $(TOOLS)

@@ -16,6 +16,7 @@ from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoin
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from service_kit.apidocs import docs_router
 from service_kit.errors import Problem, install_error_handlers, problem_response
 from service_kit.events.consumer import Subscription
 from service_kit.idempotency import IdempotencyMiddleware
@@ -100,10 +101,11 @@ def create_service_app(spec: ServiceSpec) -> FastAPI:
         version=spec.version,
         lifespan=lifespan,
         openapi_url="/openapi.json",
-        docs_url="/docs",
+        docs_url=None,
         redoc_url=None,
     )
     install_error_handlers(app)
+    app.include_router(docs_router(spec.title))
 
     for router in spec.routers:
         app.include_router(router)
@@ -136,6 +138,12 @@ def create_service_app(spec: ServiceSpec) -> FastAPI:
 
 def health_router() -> APIRouter:
     router = APIRouter(tags=["health"])
+
+    @router.get("/livez", summary="Liveness: the process answers (it asks nothing)")
+    async def livez() -> dict[str, str]:
+        """What a liveness or startup probe asks: it touches neither the database nor NATS (nor the runtime), so
+        an outage of either never restarts every replica; ``/readyz`` is the one that asks them."""
+        return {"status": "ok"}
 
     @router.get("/healthz", summary="Liveness: the process answers")
     async def healthz(request: Request) -> dict[str, str]:

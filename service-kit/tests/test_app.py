@@ -24,11 +24,13 @@ from service_kit.db import ReadSessionDep, SessionDep, create_sessionmaker, read
 from service_kit.errors import Conflict, error_responses
 from service_kit.runtime import Runtime
 from service_kit.settings import ServiceSettings
-from service_kit.testing import TestKeys, running_app
+from service_kit.testing import TestKeys, eventually, running_app
 
 from .kit_service import notes
 
 calls: list[str] = []
+# A "slow" note waits here until the test lets it through (the test's own event loop makes the event).
+held: dict[str, asyncio.Event] = {}
 
 
 class NoteCreate(BaseModel):
@@ -50,7 +52,7 @@ def notes_router() -> APIRouter:
     async def create_note(body: NoteCreate, principal: CurrentPrincipal, session: SessionDep) -> Note:
         calls.append(body.text)
         if body.text == "slow":
-            await asyncio.sleep(0.5)
+            await held["slow"].wait()
         if body.text == "conflict":
             raise Conflict("This note conflicts.", code="note_conflict")
         return Note(id=uuid.uuid4(), text=body.text, by=principal.subject)
@@ -91,6 +93,22 @@ async def test_openapi_declares_problem_responses(client: httpx.AsyncClient) -> 
     assert "Problem" in spec["components"]["schemas"]
     assert "/api/v1/ops/kit/dead-letters" in spec["paths"]
     assert "409" in spec["paths"]["/api/v1/notes"]["post"]["responses"]
+
+
+async def test_api_docs_are_served_without_the_internet(client: httpx.AsyncClient) -> None:
+    swagger = await client.get("/docs")
+    assert swagger.status_code == 200
+    assert "cdn" not in swagger.text.lower()
+    assert "/docs/assets/swagger-ui-bundle.js" in swagger.text
+    script = await client.get("/docs/assets/swagger-ui-bundle.js")
+    assert script.status_code == 200
+    assert script.headers["content-type"].startswith("text/javascript")
+    assert "SwaggerUIBundle" in script.text
+    redoc = await client.get("/redoc")
+    assert "/docs/assets/redoc.standalone.js" in redoc.text
+    assert "fonts.googleapis" not in redoc.text
+    unknown = await client.get("/docs/assets/evil.js")
+    assert (unknown.status_code, unknown.json()["code"]) == (404, "not_found")
 
 
 async def test_health_and_readiness(client: httpx.AsyncClient) -> None:
@@ -176,13 +194,15 @@ async def test_idempotency_key_replays_the_first_response(client: httpx.AsyncCli
 
 async def test_idempotency_concurrent_duplicate_is_a_409(client: httpx.AsyncClient, test_keys: TestKeys) -> None:
     headers = test_keys.headers("operator", sub="op-3") | {"Idempotency-Key": "slow-1"}
-    first, second = await asyncio.gather(
-        client.post("/api/v1/notes", json={"text": "slow", "stars": 4}, headers=headers),
-        client.post("/api/v1/notes", json={"text": "slow", "stars": 4}, headers=headers),
-    )
-    assert sorted([first.status_code, second.status_code]) == [201, 409]
-    loser = first if first.status_code == 409 else second
-    assert loser.json()["code"] == "idempotency_in_progress"
+    release = held["slow"] = asyncio.Event()
+    calls.clear()
+    first = asyncio.create_task(client.post("/api/v1/notes", json={"text": "slow", "stars": 4}, headers=headers))
+    await eventually(lambda: "slow" in calls)  # the first is inside the endpoint, its key reserved
+    second = await client.post("/api/v1/notes", json={"text": "slow", "stars": 4}, headers=headers)
+    assert (second.status_code, second.json()["code"]) == (409, "idempotency_in_progress")
+    release.set()
+    assert (await first).status_code == 201
+    assert calls == ["slow"]
 
 
 async def test_a_client_error_is_replayed_too(client: httpx.AsyncClient, test_keys: TestKeys) -> None:
@@ -226,9 +246,8 @@ async def test_shutdown_ends_a_job_whose_cancellation_a_library_swallowed(
     settings = KitSettings(**service_env, database_url=kit_db_url)
     app = create_service_app(ServiceSpec(name="kit", title="kit", settings=settings, background_jobs=[stubborn]))
     async with running_app(app):
-        await asyncio.sleep(0.2)
+        await eventually(lambda: len(turns) >= 2)  # the job runs, and has been through its loop
     runtime: Runtime = app.state.runtime
-    assert turns
     assert runtime._tasks == []
     assert not [t for t in asyncio.all_tasks() if t.get_name() == "stubborn"]
 
