@@ -30,6 +30,7 @@ from gateway.residents.endpoints import router as residents_router
 from gateway.residents.sms import FakeSmsSender
 from gateway.routes import GATEWAY, owner_of
 from gateway.upstreams import Upstreams
+from service_kit.apidocs import docs_router
 from service_kit.app import HeadAsGet
 from service_kit.db import create_engine, create_sessionmaker
 from service_kit.errors import install_error_handlers
@@ -78,7 +79,9 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         app.state.sms_sender = FakeSmsSender()
         app.state.limiter = EdgeLimiter(settings)
         app.state.breakers = upstreams.breakers
-        app.state.openapi = openapi.OpenAPIAggregator(app, upstreams, settings.openapi_cache_seconds)
+        app.state.openapi = openapi.OpenAPIAggregator(
+            app, upstreams, settings.openapi_cache_seconds, settings.openapi_retry_seconds
+        )
         reloading = asyncio.create_task(rotation.reload_forever(app, settings), name="signing-key-reload")
         try:
             yield
@@ -108,6 +111,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(api_keys_router)
     app.include_router(health.router)
     app.include_router(openapi.router)
+    app.include_router(docs_router(app.title))
     app.include_router(home_router)
     app.include_router(console.router)
     # Whatever no gateway route matches (a path, not a method) is forwarded to the service owning it.

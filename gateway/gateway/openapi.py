@@ -16,9 +16,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import JSONResponse
 
 from gateway.routes import UPSTREAMS, owner_of
 from gateway.upstreams import Upstreams
@@ -94,12 +93,14 @@ def merge_openapi(
 
 
 class OpenAPIAggregator:
-    """Builds the merged document and keeps it for ``cache_seconds`` (one rebuild at a time)."""
+    """Builds the merged document (one rebuild at a time) and keeps it for ``cache_seconds``; a document that
+    misses a service is kept only ``retry_seconds``, so a service that was still starting appears at once."""
 
-    def __init__(self, app: FastAPI, upstreams: Upstreams, cache_seconds: float) -> None:
+    def __init__(self, app: FastAPI, upstreams: Upstreams, cache_seconds: float, retry_seconds: float = 1.0) -> None:
         self.app = app
         self.upstreams = upstreams
         self.cache_seconds = cache_seconds
+        self.retry_seconds = min(retry_seconds, cache_seconds)
         self._own: dict[str, Any] | None = None
         self._cached: tuple[float, dict[str, Any]] | None = None
         self._lock = asyncio.Lock()
@@ -121,9 +122,11 @@ class OpenAPIAggregator:
         return self._own
 
     def _fresh(self) -> dict[str, Any] | None:
-        if self._cached is not None and time.monotonic() - self._cached[0] < self.cache_seconds:
-            return self._cached[1]
-        return None
+        if self._cached is None:
+            return None
+        built_at, document = self._cached
+        keep = self.retry_seconds if document["x-linli-missing"] else self.cache_seconds
+        return document if time.monotonic() - built_at < keep else None
 
     async def document(self) -> dict[str, Any]:
         if (cached := self._fresh()) is not None:
@@ -144,8 +147,3 @@ router = APIRouter(include_in_schema=False)
 async def openapi_document(request: Request) -> JSONResponse:
     aggregator: OpenAPIAggregator = request.app.state.openapi
     return JSONResponse(await aggregator.document())
-
-
-@router.get("/docs")
-async def swagger_ui(request: Request) -> HTMLResponse:
-    return get_swagger_ui_html(openapi_url="/openapi.json", title=f"{request.app.title} — API")

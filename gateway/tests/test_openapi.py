@@ -1,3 +1,4 @@
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -55,11 +56,41 @@ async def test_document_is_cached_for_a_few_seconds(
     assert second["x-linli-missing"] == []
 
 
-async def test_swagger_ui_is_served(client: httpx.AsyncClient) -> None:
-    response = await client.get("/docs")
-    assert response.status_code == 200
-    assert "swagger-ui" in response.text
-    assert "/openapi.json" in response.text
+async def test_a_service_that_comes_up_appears_at_the_next_request(
+    make_settings: Callable[..., GatewaySettings], services: dict[str, Any], open_gateway: Any
+) -> None:
+    """A document missing a service is kept only for the retry interval (here 0), never the cache's 60 s."""
+    await services["booking"].stop()
+    async with open_gateway(make_settings(services, openapi_cache_seconds=60, openapi_retry_seconds=0)) as client:
+        first = (await client.get("/openapi.json")).json()
+        assert first["x-linli-missing"] == ["booking"]
+        await services["booking"].start()
+        second = (await client.get("/openapi.json")).json()
+    assert second["x-linli-missing"] == []
+    assert "/api/v1/bookings/{booking_id}" in second["paths"]
+
+
+async def test_swagger_ui_and_redoc_load_nothing_from_the_internet(client: httpx.AsyncClient) -> None:
+    """A district intranet has no way out: every script, style and icon the docs pages name is served here."""
+    for page in ("/docs", "/redoc"):
+        response = await client.get(page)
+        assert response.status_code == 200
+        assert "/openapi.json" in response.text
+        urls = re.findall(r"""(?:src|href)=["']([^"']+)["']|url: *["']([^"']+)["']""", response.text)
+        assets = [u for pair in urls for u in pair if u]
+        assert assets, response.text
+        for url in assets:
+            assert url.startswith("/"), f"{page} loads {url} from elsewhere"
+            if url == "/openapi.json":
+                continue
+            asset = await client.get(url)
+            assert asset.status_code == 200, url
+            assert asset.headers["content-type"].split(";")[0] in {"text/javascript", "text/css", "image/png"}
+            assert len(asset.content) > 1000
+    assert (await client.get("/docs/assets/../../etc/passwd")).status_code == 404
+    missing = await client.get("/docs/assets/swagger-ui-bundle.js.map")
+    assert missing.status_code == 404
+    assert missing.headers["content-type"] == "application/problem+json"
 
 
 def _ref(name: str) -> dict[str, str]:

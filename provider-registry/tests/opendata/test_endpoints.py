@@ -1,4 +1,4 @@
-"""Every HSDS export validates against the official HSDS 3.0 schemas (../shared/standards/hsds-3.0)."""
+"""Every HSDS export validates against the official HSDS 3.0 schemas (standards/hsds-3.0 in the repository)."""
 
 import json
 import uuid
@@ -11,7 +11,7 @@ import httpx
 import pytest
 from jsonschema import Draft202012Validator
 
-HSDS = Path(__file__).resolve().parents[3].parent / "shared" / "standards" / "hsds-3.0"
+HSDS = Path(__file__).resolve().parents[3] / "standards" / "hsds-3.0"
 JIAHE_CENTER = "6a1f0c8e-3b7d-4c61-9d2e-5f0b8a7c1001"
 PROBLEM = "application/problem+json"
 
