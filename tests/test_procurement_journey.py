@@ -3,33 +3,42 @@ to a call for proposals, two applications, three reviewers (one linked to an app
 the fund's budget, the public notice with an objection answered, a signed contract, an amendment that waits for
 the provider's approval, a 12% supplement refused, funded bookings completed and counted, the three-party
 evaluation, acceptance, every installment paid and a fourth refused, a failing provider sanctioned and refused in
-the next call — and the OCDS export of all of it valid against the official OCDS 1.1 schemas."""
+the next call — and the OCDS export of all of it valid against the official OCDS 1.1 schemas.
+
+And "every yuan to a verified delivery": no bare contract (a direct award names its fund and legal rationale and
+is approved by a second official), payments only to the provider's own account from the fund's owner on a true
+day, an unfunded booking no deliverable, an application promising only the applicant's own offerings."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
-import time
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from functools import cache
 from typing import Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 from jsonschema import Draft4Validator, FormatChecker
 from referencing import Registry
 from referencing.jsonschema import DRAFT4
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
 
-from .conftest import ROOT, login, new_uscc, wait_for
+from .conftest import ROOT, DevStack, login, new_uscc, wait_for
 
 pytestmark = pytest.mark.stack
 
-OCDS = ROOT.parent / "shared" / "standards" / "ocds-1.1"
+OCDS = ROOT / "standards" / "ocds-1.1"
 RELEASE_SCHEMA_URI = "https://standard.open-contracting.org/schema/1__1__5/release-schema.json"
 PASSWORD = "journey-password-2026"
-SCORE_DEBOUNCE_SECONDS = 1  # LINLI_SCORE_DEBOUNCE_SECONDS in the stack (conftest.py); 30 s by default
+# The fund direct awards draw on is the social-affairs office's; its owner pays them.
+PAYER = "房山区社会建设工作办公室"
+RATIONALE = "单一来源：该镇仅此一家机构具备老年餐桌服务能力（《政府购买服务管理办法》第二十二条）。"
 CRITERIA = [
     {"code": "feasibility", "name": "项目可行性", "weight": 40},
     {"code": "capacity", "name": "机构能力", "weight": 35},
@@ -168,8 +177,13 @@ def open_call(gateway: httpx.Client, fund_id: str, title: str, *, seconds: int, 
     return str(call.json()["id"])
 
 
+# What procurement answers until the registry's events (provider.verified, offering.published) have reached it.
+NOT_KNOWN_YET = ("provider_not_verified", "offering_not_own")
+
+
 def apply_when_known(gateway: httpx.Client, call_id: str, provider: dict[str, Any], amount_fen: int) -> httpx.Response:
-    """Procurement learns a verified provider from provider.verified; until then it answers provider_not_verified."""
+    """Procurement learns a verified provider from provider.verified and its offering from offering.published;
+    until then it answers provider_not_verified or offering_not_own."""
 
     def attempt() -> httpx.Response | None:
         response = gateway.post(
@@ -177,7 +191,7 @@ def apply_when_known(gateway: httpx.Client, call_id: str, provider: dict[str, An
             headers=provider["admin"],
             json=application(amount_fen, provider["offering_id"]),
         )
-        if response.status_code == 422 and response.json().get("code") == "provider_not_verified":
+        if response.status_code == 422 and response.json().get("code") in NOT_KNOWN_YET:
             return None
         return response
 
@@ -185,8 +199,12 @@ def apply_when_known(gateway: httpx.Client, call_id: str, provider: dict[str, An
     return result
 
 
-def direct_contract(gateway: httpx.Client, provider: dict[str, Any], title: str, amount_fen: int) -> dict[str, Any]:
-    """A contract the district drafts directly (no call), paid 30% on signing, 40% after mid-term, 30% on passing."""
+def direct_contract(
+    gateway: httpx.Client, provider: dict[str, Any], title: str, amount_fen: int, fund_id: str, approver: dict[str, str]
+) -> dict[str, Any]:
+    """A direct award (直接委托, no call) from ``fund_id``: proposed by the official with its legal rationale,
+    approved by ``approver``, a second official (four eyes); paid 30% on signing, 40% after mid-term, 30% on
+    passing."""
     official = login(gateway, "official")
     contract = gateway.post(
         "/api/v1/contracts",
@@ -206,9 +224,17 @@ def direct_contract(gateway: httpx.Client, provider: dict[str, Any], title: str,
                     "eligibility_tags": ["age_80_plus"],
                 }
             ],
+            "fund_id": fund_id,
+            "rationale": RATIONALE,
         },
     )
     assert contract.status_code == 201, contract.text
+    approve = f"/api/v1/contracts/{contract.json()['id']}/direct-award/approve"
+    own = gateway.post(approve, headers=official, json={})
+    assert (own.status_code, own.json()["code"]) == (403, "own_proposal"), own.text
+    approved = gateway.post(approve, headers=approver, json={"reason": "符合单一来源条件"})
+    assert approved.status_code == 200, approved.text
+    assert (approved.json()["procurement_method"], approved.json()["fund_id"]) == ("direct", fund_id)
     # Both parties sign (双方签署): the district first, then the provider; only then is the contract active.
     url = f"/api/v1/contracts/{contract.json()['id']}/sign"
     purchaser = gateway.post(url, headers=official, json={})
@@ -238,15 +264,20 @@ def evaluate(
     return body
 
 
-def pay(gateway: httpx.Client, contract_id: str, payee: str) -> httpx.Response:
+def beijing_today() -> date:
+    """The day in the district: a payment is dated by it (never in the future, never before the signature)."""
+    return datetime.now(ZoneInfo("Asia/Shanghai")).date()
+
+
+def pay(gateway: httpx.Client, contract_id: str, payee: str, paid_on: date | None = None) -> httpx.Response:
     return gateway.post(
         f"/api/v1/contracts/{contract_id}/disbursements",
         headers=login(gateway, "official"),
         json={
             "voucher_number": f"FS-{uuid.uuid4().hex[:12]}",
-            "payer": "房山区社会建设工作办公室",
+            "payer": PAYER,
             "payee": payee,
-            "paid_on": date.today().isoformat(),
+            "paid_on": (paid_on or beijing_today()).isoformat(),
         },
     )
 
@@ -264,10 +295,15 @@ def acceptance(result: str, summary: str) -> dict[str, Any]:
 
 
 def completed_funded_booking(
-    gateway: httpx.Client, provider: dict[str, Any], contract_id: str, resident_id: str, day_offset: int
+    gateway: httpx.Client,
+    provider: dict[str, Any],
+    contract_id: str | None,
+    resident_id: str,
+    day_offset: int,
 ) -> str:
     """The operator books the funded meal for an eligible resident (free once contract.signed has reached
-    booking-service); the provider confirms, starts and completes it."""
+    booking-service; with ``contract_id`` None, at the full price: a resident the contract does not fund); the
+    provider confirms, starts and completes it."""
     operator = login(gateway, "operator")
     start = date.today() + timedelta(days=day_offset)
 
@@ -290,6 +326,9 @@ def completed_funded_booking(
         )
         assert response.status_code == 201, response.text
         booking: dict[str, Any] = response.json()
+        if contract_id is None:
+            assert (booking["funded_contract_id"], booking["price_fen"]) == (None, 1500), booking
+            return booking
         if booking["funded_contract_id"] == contract_id and booking["price_fen"] == 0:
             return booking
         gateway.post(f"/api/v1/bookings/{booking['id']}/cancel", headers=operator, json={"reason": "重新预约"})
@@ -302,7 +341,23 @@ def completed_funded_booking(
     return str(booking["id"])
 
 
-def test_procurement_from_need_to_sanction(gateway: httpx.Client) -> None:
+def procurement_knows_ratings(stack: DevStack, provider_id: str) -> int:
+    """How many of the provider's ratings procurement has heard of (its copy of feedback's score.updated)."""
+
+    async def read() -> int:
+        engine = create_async_engine(stack.database_url("procurement"))
+        try:
+            async with engine.connect() as connection:
+                found = await connection.execute(text("SELECT provider_id, rating_count FROM provider_satisfaction"))
+                rows = found.all()
+        finally:
+            await engine.dispose()
+        return next((int(count) for pid, count in rows if uuid.UUID(str(pid)) == uuid.UUID(provider_id)), 0)
+
+    return asyncio.run(read())
+
+
+def test_procurement_from_need_to_sanction(gateway: httpx.Client, stack: DevStack) -> None:
     official, operator = login(gateway, "official"), login(gateway, "operator")
     suffix = uuid.uuid4().hex[:8]
 
@@ -311,15 +366,36 @@ def test_procurement_from_need_to_sanction(gateway: httpx.Client) -> None:
     liangxiang = new_provider(gateway, f"良乡邻里互助中心{suffix}")
     reviewers = [new_account(gateway, "reviewer", f"评审专家{n}") for n in ("甲", "乙", "丙")]
     evaluator, _ = new_account(gateway, "evaluator", "中诚第三方评估")
+    approver, _ = new_account(gateway, "official", "区社会办 李处长")  # a second official: four eyes
 
     # ---- From a need to a call. A caller tells the operator there is no meal table nearby; the need reaches
     # procurement's needs pool, and the official's call for proposals answers it.
+    # The community is new in the gazetteer: the official adds it, and feedback learns it from the registry's event.
     community = f"changyang.j{suffix}"
-    need = gateway.post(
-        "/api/v1/needs",
-        headers=operator,
-        json={"category_code": "elderly.meal_table", "community_code": community, "text": "附近没有老年餐桌"},
+    added = gateway.post(
+        "/api/v1/communities",
+        headers=official,
+        json={
+            "code": community,
+            "street_code": "changyang",
+            "name_zh": f"长阳测试社区{suffix}",
+            "lat": 39.76,
+            "lng": 116.21,
+        },
     )
+    assert added.status_code == 201, added.text
+
+    def file_need() -> httpx.Response | None:
+        response = gateway.post(
+            "/api/v1/needs",
+            headers=operator,
+            json={"category_code": "elderly.meal_table", "community_code": community, "text": "附近没有老年餐桌"},
+        )
+        if response.status_code == 422 and response.json()["code"] == "unknown_community":
+            return None  # not known to feedback yet
+        return response
+
+    need = wait_for(file_need)
     assert need.status_code == 201, need.text
     group_key = need.json()["group_key"]
 
@@ -328,13 +404,28 @@ def test_procurement_from_need_to_sanction(gateway: httpx.Client) -> None:
         return next((item for item in pool.get("items", []) if item.get("group_key") == group_key), None)
 
     pool_need = wait_for(pooled)
+    owner = {"owner_id": "fangshan-civil-affairs", "owner_name": "北京市房山区民政局"}
     fund = gateway.post(
         "/api/v1/funds",
         headers=official,
-        json={"name": f"社区服务专项资金{suffix}", "year": 2026, "budget_fen": 500_000},
+        json={"name": f"社区服务专项资金{suffix}", "year": 2026, "budget_fen": 500_000, **owner},
     )
     assert fund.status_code == 201, fund.text
     fund_id = fund.json()["id"]
+    # Direct awards draw on a fund of their own, owned (and paid) by the social-affairs office.
+    direct_fund = gateway.post(
+        "/api/v1/funds",
+        headers=official,
+        json={
+            "name": f"区级社区服务直接委托资金{suffix}",
+            "year": 2026,
+            "budget_fen": 1_000_000,
+            "owner_id": "fangshan-shehuiban",
+            "owner_name": PAYER,
+        },
+    )
+    assert direct_fund.status_code == 201, direct_fund.text
+    direct_fund_id = direct_fund.json()["id"]
     # The call stays open a short while: both providers apply before its deadline, then it closes.
     call_id = open_call(gateway, fund_id, "长阳镇老年助餐服务项目征集", seconds=30, need_ids=[pool_need["id"]])
 
@@ -429,8 +520,27 @@ def test_procurement_from_need_to_sanction(gateway: httpx.Client) -> None:
     early = gateway.post(f"/api/v1/contracts/{awarded.json()['id']}/sign", headers=official, json={})
     assert (early.status_code, early.json()["code"]) == (409, "notice_period_running"), early.text
 
-    # ---- A contract the district signs with 阳坊 (drafted directly, so the rest of the life runs today).
-    contract = direct_contract(gateway, yangfang, f"阳坊镇老年餐桌服务项目{suffix}", 300_000)
+    # ---- No contract without a procurement method: what the issue saw drafted bare (9 billion yuan, no fund, no
+    # call, no review) is refused and leaves nothing.
+    bare = gateway.post(
+        "/api/v1/contracts",
+        headers=official,
+        json={
+            "title": "未经程序的合同",
+            "provider_id": yangfang["id"],
+            "amount_fen": 900_000_000_000,
+            "start_date": date.today().isoformat(),
+            "end_date": (date.today() + timedelta(days=300)).isoformat(),
+            "funded_offerings": [
+                {"offering_id": yangfang["offering_id"], "unit_price_fen": 1500, "resident_price_fen": 0, "quota": 1}
+            ],
+        },
+    )
+    assert bare.status_code == 422, bare.text
+    assert sorted(e["field"] for e in bare.json()["errors"]) == ["fund_id", "rationale"]
+
+    # ---- A direct award the district signs with 阳坊 (so the rest of the life runs today).
+    contract = direct_contract(gateway, yangfang, f"阳坊镇老年餐桌服务项目{suffix}", 300_000, direct_fund_id, approver)
     contract_id = contract["id"]
     assert (contract["status"], contract["version"]) == ("active", 1)
     assert [i["amount_fen"] for i in contract["installments"]] == [90_000, 120_000, 90_000]
@@ -496,6 +606,20 @@ def test_procurement_from_need_to_sanction(gateway: httpx.Client) -> None:
         )
         assert resident.status_code == 201, resident.text
         residents.append(resident.json()["id"])
+    # First a resident the contract does not fund (no eligibility tag): she pays the full ¥15, and the service is
+    # no deliverable of the contract (the district does not pay for it a second time).
+    unfunded = gateway.post(
+        "/api/v1/residents",
+        headers=operator,
+        json={
+            "name": "陈丽华",
+            "phone": f"136{uuid.uuid4().int % 10**8:08d}",
+            "community_code": community,
+            "consent": {"version": "2026-11", "channel": "phone"},
+        },
+    )
+    assert unfunded.status_code == 201, unfunded.text
+    completed_funded_booking(gateway, yangfang, None, unfunded.json()["id"], day_offset=3)
     bookings = [
         completed_funded_booking(gateway, yangfang, contract_id, resident_id, day_offset=n + 1)
         for n, resident_id in enumerate(residents)
@@ -519,12 +643,22 @@ def test_procurement_from_need_to_sanction(gateway: httpx.Client) -> None:
         wait_for(invited)
         rated = gateway.post("/api/v1/ratings", headers=operator, json={"booking_id": booking_id, "stars": stars})
         assert rated.status_code == 201, rated.text
-    rated_at = time.monotonic()
     org_path = f"/api/v1/organizations/{yangfang['id']}"
     wait_for(lambda: gateway.get(org_path, headers=official).json().get("score", {}).get("count") == 2)
 
+    # ---- A payment is what it claims: to a private person's account, dated 2001 or 2031, it is refused.
+    for payee, paid_on, code in (
+        ("张三", None, "payee_not_provider"),
+        (yangfang["name"], date(2001, 1, 1), "paid_on_outside_contract_period"),
+        (yangfang["name"], date(2031, 1, 1), "paid_on_in_future"),
+    ):
+        refused_pay = pay(gateway, contract_id, payee, paid_on)
+        assert (refused_pay.status_code, refused_pay.json()["code"]) == (422, code), refused_pay.text
+
     # ---- The first installment is paid on signing; the second waits for the mid-term evaluation.
-    assert pay(gateway, contract_id, yangfang["name"]).status_code == 201
+    first_paid = pay(gateway, contract_id, yangfang["name"])
+    assert first_paid.status_code == 201, first_paid.text
+    assert (first_paid.json()["payer"], first_paid.json()["payee_id"]) == (PAYER, yangfang["id"])
     early_pay = pay(gateway, contract_id, yangfang["name"])
     assert (early_pay.status_code, early_pay.json()["code"]) == (409, "installment_condition_not_met")
 
@@ -532,12 +666,10 @@ def test_procurement_from_need_to_sanction(gateway: httpx.Client) -> None:
     midterm = evaluate(gateway, contract_id, "midterm", evaluator, purchaser=88, third=84)
     assert midterm["kpi"]["delivered"] == 2
     assert pay(gateway, contract_id, yangfang["name"]).status_code == 201
-    # feedback-service announces a provider's new score (score.updated) at most once per debounce interval
-    # (1 s in the stack) and nothing outside procurement shows when it has arrived. After the last rating the
-    # score goes out within two publisher passes (the first may find the provider's previous score.updated younger
-    # than the interval), then through the outbox relay (0.1 s) to procurement's consumer: the final evaluation
-    # waits those two intervals after the last rating, with 5 s of margin for a busy machine.
-    time.sleep(max(0.0, rated_at + 2 * SCORE_DEBOUNCE_SECONDS + 5 - time.monotonic()))
+    # feedback-service announces a provider's new score (score.updated) at most once per debounce interval, and
+    # no API shows when procurement has it: the final evaluation waits until procurement's own copy of the
+    # provider's satisfaction (what the evaluation reads) counts both ratings.
+    wait_for(lambda: procurement_knows_ratings(stack, yangfang["id"]) == 2, 60)
     final = evaluate(gateway, contract_id, "final", evaluator, purchaser=90, third=86)
     assert final["recipients_rating_count"] == 2, final
     recipients = final["recipients_score"]
@@ -568,7 +700,7 @@ def test_procurement_from_need_to_sanction(gateway: httpx.Client) -> None:
     assert paid["disbursed_fen"] == paid["amount_fen"] == 315_000
 
     # ---- 优胜劣汰: 良乡's contract fails its acceptance; the provider is sanctioned ...
-    failing = direct_contract(gateway, liangxiang, f"良乡镇助餐服务项目{suffix}", 200_000)
+    failing = direct_contract(gateway, liangxiang, f"良乡镇助餐服务项目{suffix}", 200_000, direct_fund_id, approver)
     evaluate(gateway, failing["id"], "midterm", evaluator, purchaser=65, third=62)
     evaluate(gateway, failing["id"], "final", evaluator, purchaser=62, third=61)
     failed = gateway.post(
@@ -590,6 +722,14 @@ def test_procurement_from_need_to_sanction(gateway: httpx.Client) -> None:
         json=application(100_000, liangxiang["offering_id"]),
     )
     assert (refused.status_code, refused.json()["code"]) == (422, "provider_sanctioned"), refused.text
+    # 阳坊 promises only its own published offerings: 良乡's meal table is not its to promise.
+    not_own = gateway.post(
+        f"/api/v1/calls/{next_call}/applications",
+        headers=yangfang["admin"],
+        json=application(100_000, liangxiang["offering_id"]),
+    )
+    assert (not_own.status_code, not_own.json()["code"]) == (422, "offering_not_own"), not_own.text
+    assert not_own.json()["errors"][0]["field"] == "deliverables.0.offering_id"
     welcome = gateway.post(
         f"/api/v1/calls/{next_call}/applications",
         headers=yangfang["admin"],
@@ -615,12 +755,24 @@ def test_procurement_from_need_to_sanction(gateway: httpx.Client) -> None:
             else urlsplit(next_link).path + "?" + urlsplit(next_link).query
         )
         pages += 1
+    compiled: dict[str, dict[str, Any]] = {}
     for process_id in (call_id, contract_id):
         [ocid] = [o for o in ocids if o.endswith(process_id)]
         record = gateway.get(f"/open-data/ocds/records/{ocid}")
         assert record.status_code == 200, record.text
         assert_ocds_valid("record-package-schema", record.json())
         assert record.json()["records"][0]["ocid"] == ocid
+        compiled[process_id] = record.json()["records"][0]["compiledRelease"]
+    assert compiled[call_id]["tender"]["procurementMethod"] == "open"
+    direct = compiled[contract_id]
+    assert (direct["tender"]["procurementMethod"], direct["tender"]["procurementMethodRationale"]) == (
+        "direct",
+        RATIONALE,
+    )
+    # The payer is the fund's owner, and only the payments made are published (none of the refused ones).
+    transactions = direct["contracts"][0]["implementation"]["transactions"]
+    assert {t["payer"]["name"] for t in transactions} == {PAYER}
+    assert sorted(t["date"][:10] for t in transactions) == [beijing_today().isoformat()] * 3
     assert gateway.get("/open-data/ocds/records/ocds-linli-fs-not-a-process").status_code == 404
 
 

@@ -12,6 +12,7 @@ from feedback.needs.endpoints import router as needs_router
 from feedback.open311.endpoints import router as open311_router
 from feedback.ratings import consumers as ratings_consumers
 from feedback.ratings.endpoints import router as ratings_router
+from feedback.reference import consumers as reference_consumers
 from feedback.reports.endpoints import router as reports_router
 from feedback.scores import consumers as scores_consumers
 from feedback.scores import service as scores_service
@@ -30,7 +31,12 @@ def build_spec(settings: Settings | None = None) -> ServiceSpec:
         settings=settings or Settings(),
         # Reports first: /complaints/report must not be taken for a complaint id.
         routers=[reports_router, ratings_router, scores_router, complaints_router, needs_router, open311_router],
-        subscriptions=[ratings_consumers.subscription, scores_consumers.subscription],
+        subscriptions=[
+            ratings_consumers.subscription,
+            scores_consumers.subscription,
+            reference_consumers.reference_data,
+            reference_consumers.bookings,
+        ],
         background_jobs=[complaints_service.run_sla_sweep, scores_service.run_score_publisher],
     )
 

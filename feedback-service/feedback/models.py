@@ -15,4 +15,5 @@ def load_models() -> None:
     import feedback.complaints.models
     import feedback.needs.models
     import feedback.ratings.models
+    import feedback.reference.models
     import feedback.scores.models  # noqa: F401

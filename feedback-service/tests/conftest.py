@@ -1,5 +1,6 @@
 import asyncio
 import contextlib
+import functools
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
@@ -19,7 +20,15 @@ from feedback.app import SERVICE_DIR, create_app
 from feedback.config import Settings
 from feedback.ratings.models import RatingInvitation
 from service_kit.db import create_engine, create_sessionmaker
-from service_kit.events.contracts import BookingCompleted
+from service_kit.events.contracts import (
+    BookingCompleted,
+    BookingCreated,
+    CategoryUpserted,
+    CommunityUpserted,
+    OfferingPublished,
+    ProviderVerified,
+    ServiceCenterUpserted,
+)
 from service_kit.events.envelope import Envelope
 from service_kit.testing import DatabaseFactory, TestKeys, eventually, running_app
 from service_kit.timeutil import utcnow
@@ -107,13 +116,23 @@ def invitation_of(app: FastAPI) -> InvitationOf:
 
 
 @pytest.fixture
-def complete_booking(client: httpx.AsyncClient, publish: Publish, invitation_of: InvitationOf) -> CompleteBooking:
-    """Publish a real ``booking.completed`` and wait until the feedback has opened its invitation."""
+def complete_booking(
+    app: FastAPI, client: httpx.AsyncClient, publish: Publish, invitation_of: InvitationOf
+) -> CompleteBooking:
+    """Publish a real ``booking.completed`` and wait until the feedback has opened its invitation (and knows the
+    booking, which a complaint about it names)."""
+
+    async def booking_known(booking_id: uuid.UUID) -> bool:
+        from feedback.reference.models import KnownBooking
+
+        async with app.state.sessionmaker() as session:
+            return await session.get(KnownBooking, booking_id) is not None
 
     async def complete(**overrides: Any) -> BookingCompleted:
         event = _booking_completed(**overrides)
         await publish(Envelope.wrap(event, source="booking"))
         await eventually(lambda: invitation_of(event.booking_id))
+        await eventually(lambda: booking_known(event.booking_id))
         return event
 
     return complete
@@ -173,3 +192,146 @@ def provider_headers(test_keys: TestKeys) -> Callable[[uuid.UUID], dict[str, str
         return test_keys.headers("provider_admin", provider_id=provider_id, sub=f"provider-admin-{provider_id}")
 
     return headers
+
+
+# ------------------------------------------------------------------ what feedback must know
+
+
+class Known:
+    """Makes the facts a complaint or a need names known to the feedback the way production does: publishes the
+    registry's and booking-service's events to JetStream, then waits until the projection holds them."""
+
+    def __init__(self, app: FastAPI, publish: Publish) -> None:
+        self.app = app
+        self.publish = publish
+
+    async def _row(self, model: Any, key: Any) -> Any:
+        async with self.app.state.sessionmaker() as session:
+            return await session.get(model, key)
+
+    async def categories(self, *codes: str, version: int = 1) -> None:
+        from feedback.reference.models import KnownCategory
+
+        for code in codes:
+            parent = code.split(".", 1)[0] if "." in code else None
+            event = CategoryUpserted(code=code, parent_code=parent, name_zh=f"类别 {code}", version=version)
+            await self.publish(Envelope.wrap(event, source="registry"))
+        for code in codes:
+            await eventually(functools.partial(self._row, KnownCategory, code))
+
+    async def communities(self, *codes: str, version: int = 1) -> None:
+        from feedback.reference.models import KnownCommunity
+
+        for code in codes:
+            street = code.split(".", 1)[0]
+            event = CommunityUpserted(
+                code=code, street_code=street, name_zh=f"社区 {code}", lat=39.73, lng=116.15, version=version
+            )
+            await self.publish(Envelope.wrap(event, source="registry"))
+        for code in codes:
+            await eventually(functools.partial(self._row, KnownCommunity, code))
+
+    async def center(self, center_id: uuid.UUID | None = None, *, operator_id: uuid.UUID | None = None) -> uuid.UUID:
+        from feedback.reference.models import KnownCenter
+
+        center_id = center_id or uuid.uuid4()
+        event = ServiceCenterUpserted(
+            center_id=center_id, name_zh="时代家和社区服务中心", operator_id=operator_id, version=1
+        )
+        await self.publish(Envelope.wrap(event, source="registry"))
+        await eventually(lambda: self._row(KnownCenter, center_id))
+        return center_id
+
+    async def provider(self, provider_id: uuid.UUID | None = None) -> uuid.UUID:
+        from feedback.reference.models import KnownProvider
+
+        provider_id = provider_id or uuid.uuid4()
+        event = ProviderVerified(provider_id=provider_id, name="夕阳红助餐", kind="public_welfare", status="verified")
+        await self.publish(Envelope.wrap(event, source="registry"))
+        await eventually(lambda: self._row(KnownProvider, provider_id))
+        return provider_id
+
+    async def offering(self, provider_id: uuid.UUID | None = None) -> tuple[uuid.UUID, uuid.UUID]:
+        """A published offering: (offering id, provider id)."""
+        from feedback.reference.models import KnownOffering
+
+        offering_id, provider_id = uuid.uuid4(), provider_id or uuid.uuid4()
+        event = OfferingPublished(
+            offering_id=offering_id,
+            provider_id=provider_id,
+            provider_name="夕阳红助餐",
+            category_code="elderly.meal_table",
+            name_zh="老年餐桌午餐",
+            mode="at_center",
+            price_fen=1500,
+            duration_minutes=60,
+            capacity_per_slot=20,
+            status="published",
+            version=2,
+        )
+        await self.publish(Envelope.wrap(event, source="registry"))
+        await eventually(lambda: self._row(KnownOffering, offering_id))
+        return offering_id, provider_id
+
+    async def booking(self, resident_id: uuid.UUID | None, **overrides: Any) -> BookingCreated:
+        """A booking just requested by (or for) the resident: ``booking.created``."""
+        from feedback.reference.models import KnownBooking
+
+        now = utcnow()
+        fields: dict[str, Any] = {
+            "booking_id": uuid.uuid4(),
+            "offering_id": uuid.uuid4(),
+            "provider_id": uuid.uuid4(),
+            "resident_id": resident_id,
+            "status": "requested",
+            "channel": "app",
+            "slot_start": now + timedelta(days=1),
+            "slot_end": now + timedelta(days=1, hours=1),
+            "price_fen": 1500,
+            "occurred_at": now,
+        } | overrides
+        event = BookingCreated(**fields)
+        await self.publish(Envelope.wrap(event, source="booking"))
+        await eventually(lambda: self._row(KnownBooking, event.booking_id))
+        return event
+
+
+@pytest.fixture
+def known(app: FastAPI, client: httpx.AsyncClient, publish: Publish) -> Known:
+    """The ``client``'s feedback, told of categories, communities, centers, providers, offerings and bookings."""
+    return Known(app, publish)
+
+
+# The taxonomy and gazetteer codes the tests name, as the registry's migrations seed them.
+CATEGORIES = ("elderly", "elderly.meal_table", "elderly.day_care", "children", "green", "public_services")
+COMMUNITIES = ("gongchen.shidai_jiahe", "gongchen.haotian", "changyang.bandao", "liangxiang.suzhuang")
+
+
+@pytest.fixture
+async def reference_data(known: Known) -> Known:
+    """``known``, after the categories and communities the tests name were announced."""
+    await known.categories(*CATEGORIES)
+    await known.communities(*COMMUNITIES)
+    return known
+
+
+async def make_known(session: AsyncSession, *events: Any) -> None:
+    """For service tests without NATS: apply the events the way the consumer does (in the caller's transaction)."""
+    from feedback.reference import service as reference
+
+    for event in events:
+        if isinstance(event, ProviderVerified):
+            await reference.store_provider(session, event, utcnow())
+        elif isinstance(event, BookingCreated):
+            await reference.store_booking(session, event)
+        elif isinstance(event, CategoryUpserted):
+            await reference.store_category(session, event)
+        elif isinstance(event, CommunityUpserted):
+            await reference.store_community(session, event)
+        else:
+            raise TypeError(f"no projection for {type(event).__name__}")
+
+
+@pytest.fixture
+def known_in_database() -> Callable[..., Awaitable[None]]:
+    return make_known

@@ -1,16 +1,18 @@
 """The migrations build exactly the tables the models describe, and come down again cleanly."""
 
+import uuid
 from pathlib import Path
 from typing import Any, cast
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect, text
+from sqlalchemy import Uuid, bindparam, inspect, text
 from sqlalchemy.engine import Connection
 
 from feedback.models import Base, load_models
+from feedback.reference.models import KnownBooking
 from service_kit import migrations
-from service_kit.db import create_engine
+from service_kit.db import create_engine, create_sessionmaker
 from service_kit.events.tables import kit_metadata
 from service_kit.testing import DatabaseFactory, _in_thread
 
@@ -85,6 +87,54 @@ async def test_needs_recorded_before_streets_get_theirs(database_factory: Databa
             streets = await conn.execute(text("SELECT community_code, street_code FROM need"))
             assert sorted(streets.all(), key=str) == sorted(
                 [("gongchen.shidai_jiahe", "gongchen"), ("FS-GY-001", None), (None, None)], key=str
+            )
+    finally:
+        await engine.dispose()
+
+
+async def test_bookings_seen_before_the_projections_stay_known(
+    database_factory: DatabaseFactory, service_dir: Path
+) -> None:
+    """Revision 0005: a booking feedback saw end before it kept every booking is still its resident's to complain
+    about, and its provider and offering are known."""
+    url = database_factory.new(service_dir)
+    _in_thread(lambda: migrations.downgrade(service_dir, url, "0004"))
+    engine = create_engine(url)
+    booking, resident, provider, offering = (
+        "2c0f3c1e-0c1a-4f5e-9d61-0a6f1b2c3d01",
+        "2c0f3c1e-0c1a-4f5e-9d61-0a6f1b2c3d02",
+        "2c0f3c1e-0c1a-4f5e-9d61-0a6f1b2c3d03",
+        "2c0f3c1e-0c1a-4f5e-9d61-0a6f1b2c3d04",
+    )
+    try:
+        async with engine.begin() as conn:
+            for booking_id, outcome in ((booking, "completed"), ("2c0f3c1e-0c1a-4f5e-9d61-0a6f1b2c3d05", "no_show")):
+                await conn.execute(
+                    text(
+                        "INSERT INTO booking_outcome (booking_id, provider_id, offering_id, resident_id, outcome, "
+                        "occurred_at) VALUES (:b, :p, :o, :r, :outcome, CURRENT_TIMESTAMP)"
+                    ).bindparams(*(bindparam(name, type_=Uuid()) for name in "bpor")),
+                    {
+                        "b": uuid.UUID(booking_id),
+                        "p": uuid.UUID(provider),
+                        "o": uuid.UUID(offering),
+                        "r": uuid.UUID(resident),
+                        "outcome": outcome,
+                    },
+                )
+        _in_thread(lambda: migrations.upgrade(service_dir, url))
+        async with engine.connect() as conn:
+            bookings = (await conn.execute(text("SELECT count(*) FROM known_booking"))).scalar_one()
+            providers = (await conn.execute(text("SELECT status FROM known_provider"))).scalars().all()
+            offerings = (await conn.execute(text("SELECT version FROM known_offering"))).scalars().all()
+        assert (bookings, providers, offerings) == (2, ["verified"], [0])
+        async with create_sessionmaker(engine)() as session:
+            known = await session.get(KnownBooking, uuid.UUID(booking))
+            assert known is not None
+            assert (known.resident_id, known.provider_id, known.status) == (
+                uuid.UUID(resident),
+                uuid.UUID(provider),
+                "completed",
             )
     finally:
         await engine.dispose()

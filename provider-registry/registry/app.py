@@ -14,6 +14,8 @@ from registry.organizations.consumers import subscription as organization_standi
 from registry.organizations.endpoints import router as organizations_router
 from registry.places.endpoints import router as places_router
 from registry.qualifications.endpoints import router as qualifications_router
+from registry.reference.endpoints import router as reference_router
+from registry.reference.service import announce_reference_data
 from registry.webhooks.consumers import subscription as webhook_deliveries
 from registry.webhooks.endpoints import router as webhooks_router
 from registry.webhooks.sender import send_webhooks
@@ -39,9 +41,10 @@ def build_spec(settings: Settings | None = None) -> ServiceSpec:
             qualifications_router,
             opendata_router,
             webhooks_router,
+            reference_router,
         ],
         subscriptions=[organization_standing, webhook_deliveries],
-        background_jobs=[send_webhooks],
+        background_jobs=[send_webhooks, announce_reference_data],
     )
 
 

@@ -32,6 +32,10 @@ class Settings(ServiceSettings):
     walking_speed_m_per_min: float = Field(default=80.0, gt=0, le=300)
     coverage_search_m: int = Field(default=5_000, ge=100, le=50_000)
 
+    # Reference data (registry.reference): how often the job looks for rows never announced to the other services
+    # (it always looks once at start).
+    reference_announce_seconds: float = Field(default=300.0, gt=0, le=86_400)
+
     # Webhooks to providers' systems.
     webhook_retry_schedule_seconds: tuple[float, ...] = Field(default=DEFAULT_WEBHOOK_RETRY_SCHEDULE, max_length=20)
     webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=60)

@@ -35,6 +35,7 @@ from feedback.complaints.models import ComplaintStep as StepModel
 from feedback.complaints.schemas import Assignment, Complaint, ComplaintCreate, ComplaintDetail, NoteCreate, Step
 from feedback.complaints.schemas import StepCreate as StepBody
 from feedback.config import Settings
+from feedback.reference import service as reference
 from feedback.scores import service as scores_service
 from service_kit.auth import Principal, Role
 from service_kit.errors import Forbidden, InvalidTransition, NotFound, ValidationFailed
@@ -126,6 +127,9 @@ async def file_complaint(
     now = now or utcnow()
     channel = _channel_of(by, data.channel) if channel is None else _check_filer(by, channel)
     resident_id = _complainant_of(by, data.resident_id, channel)
+    # Every rule before any write: a refused complaint leaves no row, no event and no deadline behind.
+    if data.community_code is not None:
+        await reference.require_community(session, data.community_code)
     provider_id, offering_id, booking_id, center_id = await _target_of(session, data, resident_id)
 
     complaint = ComplaintModel(
@@ -199,24 +203,34 @@ def _complainant_of(by: Principal, resident_id: uuid.UUID | None, channel: Chann
 async def _target_of(
     session: AsyncSession, data: ComplaintCreate, resident_id: uuid.UUID | None
 ) -> tuple[uuid.UUID | None, uuid.UUID | None, uuid.UUID | None, uuid.UUID | None]:
-    """(provider, offering, booking, center) of the target. A booking the feedback has seen end fixes its own
-    provider and offering, and may only be complained about by its resident (or staff for them)."""
+    """(provider, offering, booking, center) of the target, which must be one feedback knows (422 otherwise,
+    see ``feedback.reference.service``). A booking must be the complainant's — whoever files, an operator for a
+    caller included — and fixes its own provider and offering, as an offering fixes its provider."""
     if data.target_kind == TargetKind.provider:
-        if data.provider_id is not None and data.provider_id != data.target_id:
-            raise ValidationFailed("provider_id differs from the provider complained about.", code="provider_mismatch")
+        _check_provider(data.provider_id, data.target_id, "the complained-about")
+        await reference.require_provider(session, data.target_id, field="target_id")
         return data.target_id, None, None, None
     if data.target_kind == TargetKind.offering:
-        return data.provider_id, data.target_id, None, None
+        offering = await reference.require_offering(session, data.target_id)
+        _check_provider(data.provider_id, offering.provider_id, "the offering's")
+        return offering.provider_id, offering.id, None, None
     if data.target_kind == TargetKind.service_center:
-        return data.provider_id, None, None, data.target_id
-    booking = await scores_service.known_booking(session, data.target_id)
-    if booking is None:
-        return data.provider_id, None, data.target_id, None
-    if booking.resident_id is not None and resident_id is not None and booking.resident_id != resident_id:
-        raise NotFound("No such booking.", code="booking_not_found")
-    if data.provider_id is not None and data.provider_id != booking.provider_id:
-        raise ValidationFailed("provider_id differs from the booking's provider.", code="provider_mismatch")
-    return booking.provider_id, booking.offering_id, data.target_id, None
+        if data.provider_id is not None:
+            await reference.require_provider(session, data.provider_id, field="provider_id")
+        center = await reference.require_center(session, data.target_id)
+        return data.provider_id, None, None, center.id
+    if resident_id is None:
+        raise reference.unknown(
+            "resident_id", "A complaint about a booking names the resident whose booking it is.", "resident_id_required"
+        )
+    booking = await reference.require_booking_of(session, data.target_id, resident_id)
+    _check_provider(data.provider_id, booking.provider_id, "the booking's")
+    return booking.provider_id, booking.offering_id, booking.booking_id, None
+
+
+def _check_provider(given: uuid.UUID | None, actual: uuid.UUID, whose: str) -> None:
+    if given is not None and given != actual:
+        raise reference.unknown("provider_id", f"provider_id differs from {whose} provider.", "provider_mismatch")
 
 
 # ------------------------------------------------------------------ reading

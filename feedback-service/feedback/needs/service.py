@@ -1,5 +1,7 @@
 """The rules of needs and suggestions: who records them, what is kept, how they are grouped for procurement.
 
+A need names a category of the registry's taxonomy and, optionally, a community of its gazetteer, both as
+feedback knows them (``feedback.reference``; 422 ``unknown_category`` / ``unknown_community`` otherwise).
 Needs are grouped by (category, community): ``group_key`` is ``"<category_code>@<community_code or ->"``.
 Each submission adds one to its group and emits ``need.submitted`` with the group's new count, so procurement's
 needs pool sees how many residents of a community miss the same kind of service.
@@ -17,6 +19,7 @@ from feedback.needs.models import Need as NeedModel
 from feedback.needs.models import NeedGroup as GroupModel
 from feedback.needs.models import NeedSource
 from feedback.needs.schemas import Need, NeedCreate, NeedGroup, NeedSubmittedView
+from feedback.reference import service as reference
 from service_kit.auth import Principal, Role
 from service_kit.errors import Forbidden, NotFound
 from service_kit.events.contracts import NeedSubmitted
@@ -42,6 +45,10 @@ async def submit_need(
 ) -> NeedSubmittedView:
     now = now or utcnow()
     source, resident_id = _source_of(by, data.resident_id)
+    # Both checked before anything is counted or written: a refused need is in no group and no event.
+    await reference.require_category(session, data.category_code)
+    if data.community_code is not None:
+        await reference.require_community(session, data.community_code)
     key = group_key_of(data.category_code, data.community_code)
     count = await repository.count_into_group(
         session, group_key=key, category_code=data.category_code, community_code=data.community_code, now=now

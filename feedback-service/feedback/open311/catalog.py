@@ -41,6 +41,8 @@ class Service:
     group: str
     keywords: str
     attributes: tuple[Attribute, ...] = field(default_factory=tuple)
+    # A need service: the top-level category of the registry's taxonomy its needs are recorded in.
+    category_code: str | None = None
 
     def as_open311(self) -> dict[str, Any]:
         return {
@@ -79,15 +81,16 @@ _COMPLAINT_ATTRIBUTES = (
     Attribute("community_code", "The complainant's community (社区), e.g. gongchen.shidai_jiahe", False),
 )
 
-# The top level of the registry's taxonomy: needs are grouped by it and the community.
+# The top level of the registry's taxonomy: needs are grouped by it and the community. ``need.<domain>`` records a
+# need in the category beside it; ``need.public`` is older than the taxonomy's code for it (``public_services``).
 _NEED_DOMAINS = {
-    "elderly": "养老服务需求 Elderly care",
-    "children": "儿童服务需求 Children",
-    "green": "绿色环保需求 Green living",
-    "public": "公共服务进社区 Public services",
-    "counseling": "心理咨询需求 Counseling",
-    "volunteer": "志愿服务需求 Volunteering",
-    "culture": "文化活动需求 Culture",
+    "elderly": ("养老服务需求 Elderly care", "elderly"),
+    "children": ("儿童服务需求 Children", "children"),
+    "green": ("绿色环保需求 Green living", "green"),
+    "public": ("公共服务进社区 Public services", "public_services"),
+    "counseling": ("心理咨询需求 Counseling", "counseling"),
+    "volunteer": ("志愿服务需求 Volunteering", "volunteer"),
+    "culture": ("文化活动需求 Culture", "culture"),
 }
 
 _NEED_ATTRIBUTES = (
@@ -116,8 +119,9 @@ SERVICES: dict[str, Service] = {
             group="needs",
             keywords=domain,
             attributes=_NEED_ATTRIBUTES,
+            category_code=category_code,
         )
-        for domain, name in _NEED_DOMAINS.items()
+        for domain, (name, category_code) in _NEED_DOMAINS.items()
     },
 }
 
@@ -126,6 +130,20 @@ def service_of_complaint(category: str) -> Service:
     return SERVICES[f"{COMPLAINT_PREFIX}{category}"]
 
 
+_NEED_SERVICE_OF_CATEGORY = {
+    **{domain: SERVICES[f"{NEED_PREFIX}{domain}"] for domain in _NEED_DOMAINS},  # codes recorded before
+    **{category: SERVICES[f"{NEED_PREFIX}{domain}"] for domain, (_, category) in _NEED_DOMAINS.items()},
+}
+
+
 def service_of_need(category_code: str) -> Service | None:
     """A need recorded through the REST API may carry a detailed code ("elderly.meal_table"): its domain's service."""
-    return SERVICES.get(f"{NEED_PREFIX}{category_code.split('.', 1)[0]}")
+    return _NEED_SERVICE_OF_CATEGORY.get(category_code.split(".", 1)[0])
+
+
+def need_categories(service_code: str) -> tuple[str, ...]:
+    """The top-level categories whose needs a ``need.<domain>`` service lists (with the domain itself, the code
+    needs filed through it were recorded in before the taxonomy's)."""
+    service = SERVICES[service_code]
+    domain = service_code.removeprefix(NEED_PREFIX)
+    return tuple(dict.fromkeys(c for c in (service.category_code, domain) if c))

@@ -116,6 +116,21 @@ async def file_request(
         raise ValidationFailed("service_code is required.")
     if code not in catalog.SERVICES:
         raise ValidationFailed(f"service_code {code!r} is not a service; see services.json.")
+    try:
+        return await _file(session, code, fields, attributes, by=by, settings=settings)
+    except ValidationFailed as exc:
+        raise _in_open311_terms(exc) from exc
+
+
+async def _file(
+    session: AsyncSession,
+    code: str,
+    fields: dict[str, str],
+    attributes: dict[str, str],
+    *,
+    by: Principal,
+    settings: Settings,
+) -> list[dict[str, Any]]:
     lat, long = _position(fields)
     address = fields.get("address_string") or None
     if address is not None and len(address) > MAX_ADDRESS:
@@ -147,7 +162,7 @@ async def file_request(
         _validated(
             NeedCreate,
             kind=attributes.get("kind") or "need",
-            category_code=code.removeprefix(NEED_PREFIX),
+            category_code=catalog.SERVICES[code].category_code,
             community_code=attributes.get("community_code") or None,
             target_group=attributes.get("target_group") or None,
             text=description,
@@ -158,6 +173,21 @@ async def file_request(
     )
     notice = f"Recorded in the needs pool with {need.group_count} similar request(s)."
     return [{"service_request_id": str(need.id), "service_notice": notice, "account_id": None}]
+
+
+# The names a 311 client knows a refused field by (``feedback.reference`` names the REST API's fields); the rest
+# are attributes (``target_id`` → ``attribute[target_id]``).
+_OPEN311_NAMES = {"category_code": "service_code", "category": "service_code"}
+
+
+def _in_open311_terms(exc: ValidationFailed) -> ValidationFailed:
+    """A refusal of the REST API's rules, naming the field as the 311 client sent it (``attribute[target_id]``)."""
+    errors = exc.extra.get("errors")
+    if not errors:
+        return exc
+    field = str(errors[0]["field"])
+    name = _OPEN311_NAMES.get(field, f"attribute[{field}]")
+    return ValidationFailed(f"{name}: {errors[0]['message']}", code=exc.code)
 
 
 def _validated(model: type[M], **values: Any) -> M:
@@ -217,7 +247,7 @@ async def find_requests(
         categories = [
             ComplaintCategory(c.removeprefix(COMPLAINT_PREFIX)) for c in codes if c.startswith(COMPLAINT_PREFIX)
         ]
-        domains = [c.removeprefix(NEED_PREFIX) for c in codes if c.startswith(NEED_PREFIX)]
+        domains = [category for c in codes if c.startswith(NEED_PREFIX) for category in catalog.need_categories(c)]
 
     found: list[tuple[datetime, dict[str, Any]]] = []
     complaints = await repository.find_complaints(

@@ -14,8 +14,8 @@ class Outcome(StrEnum):
 
 
 class BookingOutcome(Base):
-    """How a booking ended, from ``booking.completed`` / ``booking.no_show``: what the rates are counted from
-    (and how a complaint about a booking finds its provider)."""
+    """How a booking ended, from ``booking.completed`` / ``booking.no_show``: what the rates are counted from.
+    (A complaint about a booking finds it in ``feedback.reference``, which keeps every booking's state.)"""
 
     __tablename__ = "booking_outcome"
 

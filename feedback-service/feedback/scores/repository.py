@@ -62,10 +62,6 @@ async def insert_outcome_if_absent(session: AsyncSession, **values: Any) -> bool
     return result.rowcount == 1
 
 
-async def get_outcome(session: AsyncSession, booking_id: uuid.UUID) -> BookingOutcome | None:
-    return await session.get(BookingOutcome, booking_id)
-
-
 async def bump_change(
     session: AsyncSession, *, subject_kind: str, subject_id: uuid.UUID, provider_id: uuid.UUID, now: datetime
 ) -> None:

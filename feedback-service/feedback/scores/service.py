@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from feedback.config import Settings
 from feedback.scores import repository
-from feedback.scores.models import BookingOutcome, Outcome
+from feedback.scores.models import Outcome
 from feedback.scores.schemas import OfferingScore, ProviderScore, Score
 from service_kit.events.contracts import BookingChanged, ScoreUpdated
 from service_kit.events.outbox import emit
@@ -97,10 +97,6 @@ async def record_outcome(session: AsyncSession, event: BookingChanged, outcome: 
     if inserted:
         await mark_changed(session, provider_id=event.provider_id, offering_id=event.offering_id, now=utcnow())
     return inserted
-
-
-async def known_booking(session: AsyncSession, booking_id: uuid.UUID) -> BookingOutcome | None:
-    return await repository.get_outcome(session, booking_id)
 
 
 # ------------------------------------------------------------------ debounced score.updated

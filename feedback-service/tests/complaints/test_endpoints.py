@@ -27,6 +27,7 @@ def assert_problem(response: httpx.Response, status: int, code: str | None = Non
 
 
 def complaint_body(**overrides: Any) -> dict[str, Any]:
+    """A complaint about a provider: name one feedback knows (``known.provider()``) as ``target_id``."""
     body: dict[str, Any] = {
         "target_kind": "provider",
         "target_id": str(uuid.uuid4()),
@@ -54,9 +55,9 @@ async def step(
 
 
 async def test_resident_files_a_complaint_in_the_app(
-    client: httpx.AsyncClient, resident_headers: Any, read_events: Any
+    client: httpx.AsyncClient, resident_headers: Any, read_events: Any, known: Any
 ) -> None:
-    resident_id, provider_id = uuid.uuid4(), uuid.uuid4()
+    resident_id, provider_id = uuid.uuid4(), await known.provider()
     before = utcnow()
     complaint = await file(
         client,
@@ -90,23 +91,27 @@ async def test_resident_files_a_complaint_in_the_app(
     )
 
 
-async def test_severity_sets_shorter_deadlines(client: httpx.AsyncClient, resident_headers: Any) -> None:
-    complaint = await file(client, resident_headers(uuid.uuid4()), severity="urgent", category="safety")
+async def test_severity_sets_shorter_deadlines(client: httpx.AsyncClient, resident_headers: Any, known: Any) -> None:
+    provider_id = await known.provider()
+    complaint = await file(
+        client, resident_headers(uuid.uuid4()), target_id=provider_id, severity="urgent", category="safety"
+    )
     filed = datetime.fromisoformat(complaint["created_at"])
     assert datetime.fromisoformat(complaint["ack_due_at"]) - filed == timedelta(hours=2)
     assert datetime.fromisoformat(complaint["resolve_due_at"]) - filed == timedelta(hours=24)
 
 
 async def test_operator_files_by_phone_for_a_resident(
-    client: httpx.AsyncClient, operator_headers: dict[str, str]
+    client: httpx.AsyncClient, operator_headers: dict[str, str], known: Any
 ) -> None:
+    provider_id = await known.provider()
     assert_problem(
-        await client.post("/api/v1/complaints", json=complaint_body(), headers=operator_headers),
+        await client.post("/api/v1/complaints", json=complaint_body(target_id=provider_id), headers=operator_headers),
         422,
         "resident_id_required",
     )
     resident_id = uuid.uuid4()
-    complaint = await file(client, operator_headers, resident_id=resident_id)
+    complaint = await file(client, operator_headers, target_id=provider_id, resident_id=resident_id)
     assert (complaint["channel"], complaint["resident_id"], complaint["filed_by"]) == (
         "phone",
         str(resident_id),
@@ -115,22 +120,27 @@ async def test_operator_files_by_phone_for_a_resident(
 
 
 async def test_the_callers_community_gives_the_street(
-    client: httpx.AsyncClient, operator_headers: dict[str, str], resident_headers: Any
+    client: httpx.AsyncClient, operator_headers: dict[str, str], resident_headers: Any, reference_data: Any
 ) -> None:
-    by_phone = await file(client, operator_headers, resident_id=uuid.uuid4(), community_code="gongchen.shidai_jiahe")
+    provider_id = await reference_data.provider()
+    by_phone = await file(
+        client,
+        operator_headers,
+        target_id=provider_id,
+        resident_id=uuid.uuid4(),
+        community_code="gongchen.shidai_jiahe",
+    )
     assert (by_phone["community_code"], by_phone["street_code"]) == ("gongchen.shidai_jiahe", "gongchen")
-    no_street = await file(client, resident_headers(uuid.uuid4()), community_code="FS-GY-001")
-    assert (no_street["community_code"], no_street["street_code"]) == ("FS-GY-001", None)
-    unknown = await file(client, resident_headers(uuid.uuid4()))
+    unknown = await file(client, resident_headers(uuid.uuid4()), target_id=provider_id)
     assert (unknown["community_code"], unknown["street_code"]) == (None, None)
     shown = await client.get(f"/api/v1/complaints/{by_phone['id']}", headers=operator_headers)
     assert shown.json()["street_code"] == "gongchen"
 
 
 async def test_center_staff_file_for_an_anonymous_visitor(
-    client: httpx.AsyncClient, official_headers: dict[str, str]
+    client: httpx.AsyncClient, official_headers: dict[str, str], known: Any
 ) -> None:
-    center_id = uuid.uuid4()
+    center_id = await known.center()
     complaint = await file(client, official_headers, target_kind="center", target_id=center_id, category="facility")
     assert (complaint["channel"], complaint["resident_id"], complaint["center_id"]) == ("center", None, str(center_id))
 
@@ -139,7 +149,7 @@ async def test_a_complaint_about_a_completed_booking_knows_its_provider(
     client: httpx.AsyncClient, complete_booking: Any, resident_headers: Any, app: FastAPI
 ) -> None:
     booking = await complete_booking()
-    await _booking_outcome_known(app, booking.booking_id)
+    await _booking_known(app, booking.booking_id)
     complaint = await file(
         client, resident_headers(booking.resident_id), target_kind="booking", target_id=booking.booking_id
     )
@@ -148,24 +158,25 @@ async def test_a_complaint_about_a_completed_booking_knows_its_provider(
     assert complaint["booking_id"] == str(booking.booking_id)
 
     # Another resident's booking is not theirs to complain about: as if it did not exist.
-    assert_problem(
+    refused = assert_problem(
         await client.post(
             "/api/v1/complaints",
             json=complaint_body(target_kind="booking", target_id=booking.booking_id),
             headers=resident_headers(uuid.uuid4()),
         ),
-        404,
-        "booking_not_found",
+        422,
+        "unknown_booking",
     )
+    assert refused["errors"][0]["field"] == "target_id"
 
 
-async def _booking_outcome_known(app: FastAPI, booking_id: uuid.UUID) -> None:
-    from feedback.scores.models import BookingOutcome
+async def _booking_known(app: FastAPI, booking_id: uuid.UUID) -> None:
+    from feedback.reference.models import KnownBooking
     from service_kit.testing import eventually
 
     async def known() -> bool:
         async with app.state.sessionmaker() as session:
-            return await session.get(BookingOutcome, booking_id) is not None
+            return await session.get(KnownBooking, booking_id) is not None
 
     await eventually(known)
 
@@ -179,8 +190,9 @@ async def test_the_whole_workflow_with_history_and_internal_notes(
     official_headers: dict[str, str],
     provider_headers: Any,
     read_events: Any,
+    known: Any,
 ) -> None:
-    resident_id, provider_id = uuid.uuid4(), uuid.uuid4()
+    resident_id, provider_id = uuid.uuid4(), await known.provider()
     resident = resident_headers(resident_id)
     provider = provider_headers(provider_id)
     complaint = await file(client, resident, target_id=provider_id)
@@ -240,10 +252,10 @@ async def test_the_whole_workflow_with_history_and_internal_notes(
 
 
 async def test_the_complainant_reopens_within_seven_days(
-    app: FastAPI, client: httpx.AsyncClient, resident_headers: Any, official_headers: dict[str, str]
+    app: FastAPI, client: httpx.AsyncClient, resident_headers: Any, official_headers: dict[str, str], known: Any
 ) -> None:
     resident = resident_headers(uuid.uuid4())
-    cid = (await file(client, resident))["id"]
+    cid = (await file(client, resident, target_id=await known.provider()))["id"]
     for action in ("acknowledge", "investigate", "resolve"):
         assert (await step(client, cid, action, official_headers)).status_code == 200
     reopened = await step(client, cid, "reopen", resident, note="又迟到了")
@@ -261,10 +273,10 @@ async def test_the_complainant_reopens_within_seven_days(
 
 
 async def test_invalid_transitions_are_409(
-    client: httpx.AsyncClient, resident_headers: Any, official_headers: dict[str, str]
+    client: httpx.AsyncClient, resident_headers: Any, official_headers: dict[str, str], known: Any
 ) -> None:
     resident = resident_headers(uuid.uuid4())
-    cid = (await file(client, resident))["id"]
+    cid = (await file(client, resident, target_id=await known.provider()))["id"]
     assert_problem(await step(client, cid, "investigate", official_headers), 409, "invalid_transition")
     assert_problem(await step(client, cid, "close", official_headers), 409, "invalid_transition")
     assert_problem(await step(client, cid, "reopen", resident), 409, "invalid_transition")
@@ -285,10 +297,14 @@ async def test_invalid_transitions_are_409(
 
 
 async def test_notes_and_who_may_write_internal_ones(
-    client: httpx.AsyncClient, resident_headers: Any, official_headers: dict[str, str], operator_headers: Any
+    client: httpx.AsyncClient,
+    resident_headers: Any,
+    official_headers: dict[str, str],
+    operator_headers: Any,
+    known: Any,
 ) -> None:
     resident = resident_headers(uuid.uuid4())
-    cid = (await file(client, resident))["id"]
+    cid = (await file(client, resident, target_id=await known.provider()))["id"]
     added = await client.post(f"/api/v1/complaints/{cid}/notes", json={"note": "补充：下午三点"}, headers=resident)
     assert added.status_code == 201, added.text
     assert_problem(
@@ -314,12 +330,14 @@ async def test_visibility_by_role(
     official_headers: dict[str, str],
     provider_headers: Any,
     test_keys: TestKeys,
+    known: Any,
 ) -> None:
-    resident_id, provider_id, other_provider = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    resident_id, provider_id, other_provider = uuid.uuid4(), await known.provider(), await known.provider()
     mine = await file(client, resident_headers(resident_id), target_id=provider_id)
     theirs = await file(client, resident_headers(uuid.uuid4()), target_id=other_provider)
     # Assigned to a provider it is not about: that provider sees it too.
-    assigned = await file(client, resident_headers(uuid.uuid4()), target_kind="center", target_id=uuid.uuid4())
+    center_id = await known.center()
+    assigned = await file(client, resident_headers(uuid.uuid4()), target_kind="center", target_id=center_id)
     response = await client.post(
         f"/api/v1/complaints/{assigned['id']}/assign",
         json={"assignee_kind": "provider", "assignee_id": str(provider_id)},
@@ -347,10 +365,11 @@ async def test_visibility_by_role(
 
 
 async def test_officials_list_what_is_overdue(
-    app: FastAPI, client: httpx.AsyncClient, resident_headers: Any, official_headers: dict[str, str]
+    app: FastAPI, client: httpx.AsyncClient, resident_headers: Any, official_headers: dict[str, str], known: Any
 ) -> None:
-    late = await file(client, resident_headers(uuid.uuid4()))
-    await file(client, resident_headers(uuid.uuid4()))
+    provider_id = await known.provider()
+    late = await file(client, resident_headers(uuid.uuid4()), target_id=provider_id)
+    await file(client, resident_headers(uuid.uuid4()), target_id=provider_id)
     async with app.state.sessionmaker() as session, session.begin():
         await session.execute(
             update(Complaint)
@@ -403,7 +422,11 @@ async def test_bad_complaints_are_422(client: httpx.AsyncClient, resident_header
 
 
 async def test_malformed_requests(
-    client: httpx.AsyncClient, resident_headers: Any, provider_headers: Any, official_headers: dict[str, str]
+    client: httpx.AsyncClient,
+    resident_headers: Any,
+    provider_headers: Any,
+    official_headers: dict[str, str],
+    known: Any,
 ) -> None:
     headers = resident_headers(uuid.uuid4())
     response = await client.post(
@@ -421,7 +444,7 @@ async def test_malformed_requests(
     assert_problem(await client.get(f"/api/v1/complaints/{uuid.uuid4()}", headers=official_headers), 404)
     assert_problem(await client.get("/api/v1/complaints/not-a-uuid", headers=official_headers), 422)
     assert_problem(await step(client, str(uuid.uuid4()), "acknowledge", official_headers), 404)
-    cid = (await file(client, headers))["id"]
+    cid = (await file(client, headers, target_id=await known.provider()))["id"]
     assert_problem(await step(client, cid, "acknowledge", official_headers, note="x" * 1001), 422)
     assert_problem(await step(client, cid, "acknowledge", official_headers, extra=True), 422)
     assert_problem(

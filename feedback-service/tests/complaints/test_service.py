@@ -4,6 +4,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -13,7 +14,7 @@ from feedback.complaints.models import ComplaintStatus, StepAction
 from feedback.complaints.schemas import ComplaintCreate, StepCreate
 from feedback.config import Settings
 from service_kit.auth import Principal, Role
-from service_kit.events.contracts import ComplaintEscalated
+from service_kit.events.contracts import ComplaintEscalated, ProviderVerified
 from service_kit.events.tables import outbox_event
 from service_kit.pagination import Pagination
 from service_kit.testing import running_app
@@ -22,13 +23,22 @@ from service_kit.timeutil import utcnow
 RESIDENT = Principal(subject="resident-1", roles=frozenset({Role.resident}), resident_id=uuid.uuid4())
 OFFICIAL = Principal(subject="official-li", roles=frozenset({Role.official}))
 T0 = datetime(2026, 11, 26, 9, 0, tzinfo=utcnow().tzinfo)
+PROVIDER = uuid.uuid4()
+
+
+@pytest.fixture(autouse=True)
+async def provider_is_known(sessionmaker: async_sessionmaker[AsyncSession], known_in_database: Any) -> None:
+    """The provider these complaints are about, as the registry's ``provider.verified`` made it known."""
+    verified = ProviderVerified(provider_id=PROVIDER, name="夕阳红助餐", kind="public_welfare", status="verified")
+    async with sessionmaker() as session, session.begin():
+        await known_in_database(session, verified)
 
 
 def complaint(severity: str = "normal") -> ComplaintCreate:
     return ComplaintCreate.model_validate(
         {
             "target_kind": "provider",
-            "target_id": str(uuid.uuid4()),
+            "target_id": str(PROVIDER),
             "category": "service_quality",
             "severity": severity,
             "description": "饭菜太咸",
@@ -144,6 +154,7 @@ async def test_the_background_job_escalates_and_publishes(
     read_events: Any,
     resident_headers: Any,
     official_headers: dict[str, str],
+    known_in_database: Any,
 ) -> None:
     settings = Settings(
         **service_env,
@@ -151,12 +162,16 @@ async def test_the_background_job_escalates_and_publishes(
         complaint_ack_hours={"normal": 0},
         complaint_sweep_seconds=0.1,
     )
-    async with running_app(create_app(settings)) as client:
+    app = create_app(settings)
+    async with running_app(app) as client:
+        verified = ProviderVerified(provider_id=PROVIDER, name="夕阳红助餐", kind="public_welfare", status="verified")
+        async with app.state.sessionmaker() as session, session.begin():
+            await known_in_database(session, verified)
         response = await client.post(
             "/api/v1/complaints",
             json={
                 "target_kind": "provider",
-                "target_id": str(uuid.uuid4()),
+                "target_id": str(PROVIDER),
                 "category": "other",
                 "description": "没人理",
             },

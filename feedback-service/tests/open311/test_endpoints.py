@@ -23,7 +23,9 @@ def assert_open311_error(response: httpx.Response, status: int) -> str:
     return str(error["description"])
 
 
-async def file_complaint_by_form(client: httpx.AsyncClient, headers: dict[str, str], **extra: str) -> str:
+async def file_complaint_by_form(
+    client: httpx.AsyncClient, headers: dict[str, str], provider_id: uuid.UUID, **extra: str
+) -> str:
     form = {
         "service_code": "complaint.punctuality",
         "description": "上门助浴迟到两个小时，电话13812345678",
@@ -35,7 +37,7 @@ async def file_complaint_by_form(client: httpx.AsyncClient, headers: dict[str, s
         "api_key": "ignored-here",
         "media_url": "https://img.example.cn/late.jpg",
         "attribute[target_kind]": "provider",
-        "attribute[target_id]": str(uuid.uuid4()),
+        "attribute[target_id]": str(provider_id),
         **extra,
     }
     response = await client.post(f"{BASE}/requests.json", data=form, headers=headers)
@@ -63,10 +65,10 @@ async def test_services_and_their_definitions(client: httpx.AsyncClient) -> None
 
 
 async def test_a_resident_files_a_complaint_by_form_and_follows_it(
-    client: httpx.AsyncClient, resident_headers: Any, official_headers: dict[str, str]
+    client: httpx.AsyncClient, resident_headers: Any, official_headers: dict[str, str], known: Any
 ) -> None:
     resident_id = uuid.uuid4()
-    request_id = await file_complaint_by_form(client, resident_headers(resident_id))
+    request_id = await file_complaint_by_form(client, resident_headers(resident_id), await known.provider())
 
     # The public sees the status, not the resident's words, address or exact position.
     (public,) = (await client.get(f"{BASE}/requests/{request_id}.json")).json()
@@ -102,31 +104,36 @@ async def test_a_resident_files_a_complaint_by_form_and_follows_it(
 
 
 async def test_a_complaint_may_name_the_community(
-    client: httpx.AsyncClient, operator_headers: dict[str, str], official_headers: dict[str, str]
+    client: httpx.AsyncClient, operator_headers: dict[str, str], official_headers: dict[str, str], reference_data: Any
 ) -> None:
     definition = (await client.get(f"{BASE}/services/complaint.punctuality.json")).json()
     assert "community_code" in {a["code"] for a in definition["attributes"]}
     request_id = await file_complaint_by_form(
         client,
         operator_headers,
+        await reference_data.provider(),
         **{"attribute[resident_id]": str(uuid.uuid4()), "attribute[community_code]": "gongchen.shidai_jiahe"},
     )
     complaint = (await client.get(f"/api/v1/complaints/{request_id}", headers=official_headers)).json()
     assert (complaint["community_code"], complaint["street_code"]) == ("gongchen.shidai_jiahe", "gongchen")
 
 
-async def test_a_need_filed_as_json(client: httpx.AsyncClient, operator_headers: dict[str, str]) -> None:
+async def test_a_need_filed_as_json(
+    client: httpx.AsyncClient, operator_headers: dict[str, str], reference_data: Any
+) -> None:
     body = {
         "service_code": "need.elderly",
         "description": "社区里没有老年人助餐点",
-        "attribute": {"community_code": "FS-LX-007", "kind": "suggestion"},
+        "attribute": {"community_code": "liangxiang.suzhuang", "kind": "suggestion"},
     }
     response = await client.post(f"{BASE}/requests.json", json=body, headers=operator_headers)
     assert response.status_code == 201, response.text
     (created,) = response.json()
     assert "1 similar" in created["service_notice"]
     again = await client.post(
-        f"{BASE}/requests.json", json={**body, "attribute[community_code]": "FS-LX-007"}, headers=operator_headers
+        f"{BASE}/requests.json",
+        json={**body, "attribute[community_code]": "liangxiang.suzhuang"},
+        headers=operator_headers,
     )
     assert "2 similar" in again.json()[0]["service_notice"]
 
@@ -134,15 +141,16 @@ async def test_a_need_filed_as_json(client: httpx.AsyncClient, operator_headers:
     assert (need["status"], need["service_code"], need["description"]) == ("open", "need.elderly", None)
     assert "2 similar" in need["status_notes"]
     needs = (await client.get("/api/v1/needs", headers=operator_headers)).json()
-    assert {n["group_key"] for n in needs["items"]} == {"elderly@FS-LX-007"}
+    assert {n["group_key"] for n in needs["items"]} == {"elderly@liangxiang.suzhuang"}
 
 
 async def test_listing_requests_with_the_standard_filters(
-    client: httpx.AsyncClient, resident_headers: Any, official_headers: dict[str, str]
+    client: httpx.AsyncClient, resident_headers: Any, official_headers: dict[str, str], reference_data: Any
 ) -> None:
     headers = resident_headers(uuid.uuid4())
-    open_one = await file_complaint_by_form(client, headers)
-    closed_one = await file_complaint_by_form(client, headers, service_code="complaint.safety")
+    provider_id = await reference_data.provider()
+    open_one = await file_complaint_by_form(client, headers, provider_id)
+    closed_one = await file_complaint_by_form(client, headers, provider_id, service_code="complaint.safety")
     for action in ("acknowledge", "resolve", "close"):
         await client.post(f"/api/v1/complaints/{closed_one}/{action}", headers=official_headers)
     need = await client.post(
@@ -252,3 +260,74 @@ async def test_malformed_bodies_and_reads(client: httpx.AsyncClient, operator_he
     assert_open311_error(
         await client.get(f"{BASE}/requests.json", headers={"Authorization": "Bearer not-a-token"}), 401
     )
+
+
+# ------------------------------------------------------------------ what feedback does not know
+
+
+async def test_unknown_targets_categories_and_communities_are_refused_in_open311_terms(
+    client: httpx.AsyncClient,
+    resident_headers: Any,
+    operator_headers: dict[str, str],
+    official_headers: dict[str, str],
+    reference_data: Any,
+) -> None:
+    resident_id = uuid.uuid4()
+    booking = await reference_data.booking(uuid.uuid4())  # another resident's
+    complaint = {
+        "service_code": "complaint.safety",
+        "description": "楼道里堆满杂物",
+        "attribute[target_kind]": "provider",
+    }
+    feed_before = (await client.get(f"{BASE}/requests.json")).json()
+    cases = [
+        ({**complaint, "attribute[target_id]": str(uuid.uuid4())}, "attribute[target_id]"),
+        (
+            {**complaint, "attribute[target_kind]": "booking", "attribute[target_id]": str(booking.booking_id)},
+            "attribute[target_id]",
+        ),
+        (
+            {**complaint, "attribute[target_kind]": "center", "attribute[target_id]": str(uuid.uuid4())},
+            "attribute[target_id]",
+        ),
+        (
+            {
+                **complaint,
+                "attribute[target_id]": str(await reference_data.provider()),
+                "attribute[community_code]": "gongchen.atlantis",
+            },
+            "attribute[community_code]",
+        ),
+        ({"service_code": "need.culture", "description": "想要社区合唱团"}, "service_code"),
+        (
+            {"service_code": "need.elderly", "description": "想要助餐", "attribute[community_code]": "FS-LX-007"},
+            "attribute[community_code]",
+        ),
+    ]
+    on_phone = {"attribute[resident_id]": str(resident_id)}
+    for form, mentions in cases:
+        for headers, extra in ((resident_headers(resident_id), {}), (operator_headers, on_phone)):
+            response = await client.post(f"{BASE}/requests.json", data=form | extra, headers=headers)
+            description = assert_open311_error(response, 400)
+            assert description.startswith(f"{mentions}: "), description
+            assert "yet" in description
+    assert (await client.get(f"{BASE}/requests.json")).json() == feed_before == []
+    assert (await client.get("/api/v1/complaints", headers=official_headers)).json()["total"] == 0
+    assert (await client.get("/api/v1/needs", headers=official_headers)).json()["total"] == 0
+
+
+async def test_public_service_needs_are_recorded_in_the_taxonomys_category(
+    client: httpx.AsyncClient, operator_headers: dict[str, str], reference_data: Any
+) -> None:
+    filed = await client.post(
+        f"{BASE}/requests.json",
+        data={"service_code": "need.public", "description": "希望社区有便民办事点"},
+        headers=operator_headers,
+    )
+    assert filed.status_code == 201, filed.text
+    (need,) = (await client.get("/api/v1/needs", headers=operator_headers)).json()["items"]
+    assert need["category_code"] == "public_services"
+    listed = (await client.get(f"{BASE}/requests.json", params={"service_code": "need.public"})).json()
+    assert [(r["service_request_id"], r["service_code"]) for r in listed] == [
+        (filed.json()[0]["service_request_id"], "need.public")
+    ]

@@ -29,10 +29,10 @@ async def file(client: httpx.AsyncClient, headers: dict[str, str], provider_id: 
 
 
 async def test_complaints_by_provider_and_category_with_sla_attainment(
-    app: FastAPI, client: httpx.AsyncClient, resident_headers: Any, official_headers: dict[str, str]
+    app: FastAPI, client: httpx.AsyncClient, resident_headers: Any, official_headers: dict[str, str], known: Any
 ) -> None:
     resident = resident_headers(uuid.uuid4())
-    good, bad = uuid.uuid4(), uuid.uuid4()
+    good, bad = await known.provider(), await known.provider()
     in_time = await file(client, resident, good, "punctuality")
     late = await file(client, resident, bad, "punctuality")
     await file(client, resident, bad, "billing")
@@ -78,11 +78,15 @@ async def test_complaints_by_street(
     resident_headers: Any,
     operator_headers: dict[str, str],
     official_headers: dict[str, str],
+    known: Any,
 ) -> None:
+    await known.communities("gongchen.shidai_jiahe", "gongchen.beiguan", "liangxiang.xiyuan")
+    provider_id = await known.provider()
+
     def body(community_code: str | None) -> dict[str, Any]:
         return {
             "target_kind": "provider",
-            "target_id": str(uuid.uuid4()),
+            "target_id": str(provider_id),
             "category": "punctuality",
             "description": "迟到",
             "community_code": community_code,
@@ -105,15 +109,17 @@ async def test_complaints_by_street(
 
 
 async def test_top_needs_by_street_community_and_category(
-    client: httpx.AsyncClient, operator_headers: dict[str, str], official_headers: dict[str, str]
+    client: httpx.AsyncClient, operator_headers: dict[str, str], official_headers: dict[str, str], known: Any
 ) -> None:
-    recorded = [
+    await known.categories("elderly.meal_table", "children.after_school", "green.recycling")
+    await known.communities("gongchen.shidai_jiahe", "gongchen.beiguan", "liangxiang.xiyuan")
+    recorded: list[tuple[str | None, str]] = [
         ("gongchen.shidai_jiahe", "elderly.meal_table"),
         ("gongchen.shidai_jiahe", "elderly.meal_table"),
         ("gongchen.beiguan", "elderly.meal_table"),
         ("gongchen.beiguan", "children.after_school"),
         ("liangxiang.xiyuan", "children.after_school"),
-        ("FS-GY-001", "green.recycling"),
+        (None, "green.recycling"),  # a need of no community: listed under no street
     ]
     for community_code, category_code in recorded:
         response = await client.post(
@@ -141,8 +147,8 @@ async def test_top_needs_by_street_community_and_category(
     assert [(r["key"], r["needs"], r["top_category_code"]) for r in by_community["items"]] == [
         ("gongchen.beiguan", 2, "children.after_school"),
         ("gongchen.shidai_jiahe", 2, "elderly.meal_table"),
-        ("FS-GY-001", 1, "green.recycling"),
         ("liangxiang.xiyuan", 1, "children.after_school"),
+        (None, 1, "green.recycling"),
     ]
     by_category = await report("category", limit=1, offset=1)
     assert (by_category["total"], by_category["items"]) == (

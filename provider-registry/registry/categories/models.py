@@ -1,11 +1,12 @@
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from registry.models import Base
+from registry.models import Announced, Base
 
 
-class Category(Base):
-    """A category; top-level ones group leaves, and offerings belong to leaves. Seeded by a migration."""
+class Category(Announced, Base):
+    """A category; top-level ones group leaves, and offerings belong to leaves. Seeded by a migration, announced
+    to the other services as ``category.upserted`` (``registry.reference``)."""
 
     __tablename__ = "category"
 

@@ -3,6 +3,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from registry.categories import repository
 from registry.categories.models import Category
 from registry.categories.schemas import CategoryNode, CategoryUpdate
+from registry.reference import service as reference
 from service_kit.errors import NotFound, ValidationFailed
 
 
@@ -46,6 +47,7 @@ async def update(session: AsyncSession, code: str, data: CategoryUpdate) -> Cate
         raise NotFound("No category with this code.", code="category_not_found")
     category.required_qualification = data.required_qualification
     await session.flush()
+    await reference.changed(session, category)
     return CategoryNode(
         code=category.code,
         name_zh=category.name_zh,

@@ -5,7 +5,7 @@ from typing import Any
 from sqlalchemy import Enum, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from registry.models import Base
+from registry.models import Announced, Base
 from service_kit.db import IdMixin, TimestampMixin
 
 
@@ -29,7 +29,7 @@ class Street(TimestampMixin, Base):
     lng: Mapped[float]
 
 
-class Community(TimestampMixin, Base):
+class Community(Announced, TimestampMixin, Base):
     """A community (社区) of a street; its code starts with the street's (``gongchen.shidai_jiahe``)."""
 
     __tablename__ = "community"
@@ -43,7 +43,7 @@ class Community(TimestampMixin, Base):
     lng: Mapped[float]
 
 
-class ServiceCenter(IdMixin, TimestampMixin, Base):
+class ServiceCenter(Announced, IdMixin, TimestampMixin, Base):
     """A regional community service center (区域性社区综合服务中心), run by a provider, serving communities."""
 
     __tablename__ = "service_center"

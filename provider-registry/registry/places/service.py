@@ -18,6 +18,7 @@ from registry.places.schemas import (
     StreetCreate,
     StreetUpdate,
 )
+from registry.reference import service as reference
 from service_kit.errors import Conflict, NotFound, ValidationFailed
 
 
@@ -82,8 +83,9 @@ async def add_community(session: AsyncSession, data: CommunityCreate) -> Communi
         raise invalid("code", f"A community of {data.street_code!r} has a code starting with it.", "code_mismatch")
     if await repository.get_community(session, data.code) is not None:
         raise Conflict("A community with this code exists.", code="community_exists")
-    community = Community(**data.model_dump(mode="json"))
+    community = Community(**data.model_dump(mode="json"), **reference.ANNOUNCED_AT_FIRST_VERSION)
     await repository.add(session, community)
+    await reference.created(session, community)
     return community
 
 
@@ -91,6 +93,7 @@ async def update_community(session: AsyncSession, code: str, data: CommunityUpda
     community = await get_community(session, code)
     _apply(community, data.changes())
     await session.flush()
+    await reference.changed(session, community)
     return community
 
 
@@ -106,8 +109,11 @@ async def add_center(session: AsyncSession, data: ServiceCenterCreate) -> Servic
     if data.operator_id is not None:
         await organizations_service.get(session, data.operator_id)
     await require_communities(session, data.communities, field="communities")
-    center = ServiceCenter(**data.model_dump(mode="json") | {"operator_id": data.operator_id})
+    center = ServiceCenter(
+        **data.model_dump(mode="json") | {"operator_id": data.operator_id}, **reference.ANNOUNCED_AT_FIRST_VERSION
+    )
     await repository.add(session, center)
+    await reference.created(session, center)
     return center
 
 
@@ -122,6 +128,7 @@ async def update_center(session: AsyncSession, center_id: uuid.UUID, data: Servi
         await require_communities(session, data.communities, field="communities")
     _apply(center, changes)
     await session.flush()
+    await reference.changed(session, center)
     if "lat" in changes or "lng" in changes:
         await offerings_repository.move_to_center(session, center.id, lat=center.lat, lng=center.lng)
     return center

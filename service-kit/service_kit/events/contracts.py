@@ -77,6 +77,51 @@ class ProviderReinstated(ProviderStatusChanged):
     pass
 
 
+class ReferenceData(EventData):
+    """A row of the registry's reference data (taxonomy, gazetteer) as it now is.
+
+    ``version`` grows with every change of the row: a consumer keeps the highest it has seen and ignores an
+    older one arriving late. The registry emits one when the row is created or changed, and once for every row
+    that was never announced (rows that existed before these events did), so a consumer that reads the stream
+    from its start learns the whole reference data. Nothing here is personal data."""
+
+    version: int = Field(ge=1)
+
+
+@event_type("linli.category.upserted.v1", "code")
+class CategoryUpserted(ReferenceData):
+    """A category of the service taxonomy (``elderly`` or its leaf ``elderly.meal_table``). Categories are
+    seeded and never removed; a removal would be a ``linli.category.retired.v1`` of its own."""
+
+    code: str = Field(min_length=1, max_length=64)
+    parent_code: str | None = None
+    name_zh: str
+    name_en: str | None = None
+
+
+@event_type("linli.community.upserted.v1", "code")
+class CommunityUpserted(ReferenceData):
+    """A community (社区) of the gazetteer; ``code`` is ``<street>.<community>`` (``gongchen.shidai_jiahe``)."""
+
+    code: str = Field(min_length=1, max_length=64)
+    street_code: str
+    name_zh: str
+    name_en: str | None = None
+    lat: float
+    lng: float
+
+
+@event_type("linli.service_center.upserted.v1", "center_id")
+class ServiceCenterUpserted(ReferenceData):
+    """A regional community service center (区域性社区综合服务中心): who runs it and the communities it serves."""
+
+    center_id: uuid.UUID
+    name_zh: str
+    name_en: str | None = None
+    operator_id: uuid.UUID | None = None
+    communities: tuple[str, ...] = ()
+
+
 class WeeklyRule(BaseModel):
     """Open on ``weekday`` (0 = Monday) from ``start`` to ``end`` local time, slots of the offering's duration."""
 

@@ -17,6 +17,9 @@
 
   class NetworkError extends Error {}
 
+  // Refusals after which the same write may still be under way or be retried as it is: keep its key.
+  const KEEP_KEY = new Set(["idempotency_in_progress", "idempotency_retry", "rate_limited"]);
+
   function newKey() {
     if (window.crypto && typeof window.crypto.randomUUID === "function") {
       return window.crypto.randomUUID();
@@ -31,6 +34,7 @@
       this.session = null; // {access_token, refresh_token, expires_at}
       this.refreshing = null; // one refresh at a time: a refresh token is spent by its use
       this.timer = null;
+      this.renewedKeys = new Map(); // a dialog's key → the key its next press uses after a 4xx
       this.onSignedOut = () => {};
       try {
         this.session = JSON.parse(window.sessionStorage.getItem(SESSION_KEY) || "null");
@@ -105,7 +109,10 @@
 
     /* method, path, {query, body, key}: the answer's JSON (null when empty); ApiError or NetworkError otherwise. */
     async request(method, path, options = {}) {
-      const key = method === "POST" ? options.key || newKey() : null;
+      const given = method === "POST" ? options.key || newKey() : null;
+      // A refused write (4xx) is the stored answer to its key: once the operator corrects the form, the dialog's
+      // key must not replay the refusal, so the next press goes out under a fresh key.
+      const key = given && this.renewedKeys.has(given) ? this.renewedKeys.get(given) : given;
       const opts = Object.assign({}, options, { key });
       try {
         return await this.send(method, path, opts);
@@ -115,6 +122,9 @@
           return this.send(method, path, opts); // the same Idempotency-Key: a retried write happens once
         }
         if (error instanceof ApiError && error.status === 401) this.onSignedOut();
+        if (given && error instanceof ApiError && error.status >= 400 && error.status < 500 && !KEEP_KEY.has(error.code)) {
+          this.renewedKeys.set(given, newKey());
+        }
         throw error;
       }
     }
