@@ -11,6 +11,7 @@ from booking.catalog.consumers import subscription as catalog_subscription
 from booking.config import Settings
 from booking.models import load_models
 from booking.notifications import SmsSender, sms_sender
+from booking.residents.endpoints import internal_router as residents_internal_router
 from booking.residents.endpoints import router as residents_router
 from service_kit.app import ServiceSpec, create_service_app
 
@@ -27,7 +28,7 @@ def build_spec(settings: Settings | None = None, *, sender: SmsSender | None = N
         title="Linli booking",
         description="Residents, availability, bookings that never overbook, funded programs, delivery evidence.",
         settings=settings,
-        routers=[residents_router, availability_router, bookings_router],
+        routers=[residents_router, availability_router, bookings_router, residents_internal_router],
         subscriptions=[catalog_subscription],
         background_jobs=[expire_unconfirmed_bookings, send_reminders(sender or sms_sender(settings))],
     )

@@ -7,7 +7,7 @@ from fastapi import Depends, Request
 from booking.config import Settings
 from booking.residents import service as residents_service
 from booking.residents.protection import Protector
-from service_kit.auth import CurrentPrincipal, Principal
+from service_kit.auth import CurrentPrincipal, Principal, TokenVerifier
 from service_kit.db import SessionDep
 
 
@@ -24,11 +24,18 @@ def get_protector(request: Request) -> Protector:
 
 
 async def get_caller(principal: CurrentPrincipal, session: SessionDep) -> Principal:
-    """The verified caller; a resident whose token carries no ``resident_id`` is matched to the resident they
-    registered themself as (by the token's ``sub``)."""
+    """The verified caller; a resident whose token carries no ``resident_id`` is matched to the record linked to
+    their account (by the token's ``sub``), and one whose record has since moved to another phone is refused
+    (``residents.service.with_own_resident``)."""
     return await residents_service.with_own_resident(session, principal)
+
+
+def get_token_verifier(request: Request) -> TokenVerifier:
+    verifier: TokenVerifier = request.app.state.token_verifier
+    return verifier
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 ProtectorDep = Annotated[Protector, Depends(get_protector)]
 Caller = Annotated[Principal, Depends(get_caller)]
+TokenVerifierDep = Annotated[TokenVerifier, Depends(get_token_verifier)]

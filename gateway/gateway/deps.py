@@ -6,8 +6,10 @@ from fastapi import Depends, Request
 
 from gateway.auth.keys import Keyring, SigningKey
 from gateway.config import GatewaySettings
+from gateway.residents.linking import ResidentLinker
 from gateway.residents.sms import FakeSmsSender
-from service_kit.auth import Principal, Role, require_roles
+from service_kit.auth import CurrentPrincipal, Principal, Role, require_roles
+from service_kit.errors import Forbidden
 
 
 def get_settings(request: Request) -> GatewaySettings:
@@ -25,7 +27,20 @@ def get_sms_sender(request: Request) -> FakeSmsSender:
     return sender
 
 
+def get_resident_linker(request: Request) -> ResidentLinker:
+    return ResidentLinker(request.app.state.upstreams, get_signing_key(request), get_settings(request))
+
+
+async def resident_principal(principal: CurrentPrincipal) -> Principal:
+    """A resident, and only a resident (not even an admin): what only a resident's own app does."""
+    if Role.resident not in principal.roles:
+        raise Forbidden("Only a resident signed in by phone does this.", code="role_forbidden")
+    return principal
+
+
 SmsSenderDep = Annotated[FakeSmsSender, Depends(get_sms_sender)]
+ResidentLinkerDep = Annotated[ResidentLinker, Depends(get_resident_linker)]
+ResidentPrincipal = Annotated[Principal, Depends(resident_principal)]
 SettingsDep = Annotated[GatewaySettings, Depends(get_settings)]
 SigningKeyDep = Annotated[SigningKey, Depends(get_signing_key)]
 AdminPrincipal = Annotated[Principal, Depends(require_roles(Role.admin))]

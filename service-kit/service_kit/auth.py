@@ -35,6 +35,34 @@ class Role(StrEnum):
     provider_system = "provider_system"
 
 
+# The gateway calling a service on its own behalf (it is the edge: it may call services, nothing calls it back):
+# a short-lived token it signs with this subject and a scope of ``GatewayScope``.
+GATEWAY_SUBJECT = "linli-gateway"
+# Scopes only the built-in issuer's tokens (the gateway's keys) keep: a token of any other issuer loses them, and
+# the gateway gives none to an account or an API key.
+GATEWAY_SCOPE_PREFIX = "gateway:"
+
+
+class GatewayScope(StrEnum):
+    # booking: the resident record of a phone the gateway has just verified (sign-in by phone code), linked to
+    # the app account that verified it
+    resident_links = "gateway:resident-links"
+
+
+def phone_proof_audience(audience: str) -> str:
+    """The audience of the gateway's proof that a caller verified a phone number (not an access token: a
+    service refuses it as a bearer token, and only reads it where a phone is being changed)."""
+    return f"{audience}:phone-proof"
+
+
+@dataclass(frozen=True)
+class PhoneProof:
+    """A phone number the holder of ``subject``'s token has just verified with a one-time code."""
+
+    subject: str
+    phone_number: str
+
+
 class Principal(BaseModel):
     """Who is calling, as the verified token says."""
 
@@ -46,6 +74,15 @@ class Principal(BaseModel):
     provider_id: uuid.UUID | None = None
     resident_id: uuid.UUID | None = None
     scopes: frozenset[str] = Field(default_factory=frozenset)
+    # OpenID Connect's standard claims: the phone the token's holder signed in with, and whether the issuer
+    # verified it (the gateway's phone-code sign-in does).
+    phone_number: str | None = Field(default=None, max_length=32)
+    phone_number_verified: bool = False
+
+    @property
+    def verified_phone(self) -> str | None:
+        """The phone number the issuer verified the holder has, as the token gives it; None when none."""
+        return self.phone_number if self.phone_number_verified and self.phone_number else None
 
     def has_any(self, *roles: Role) -> bool:
         return bool(self.roles.intersection(roles))
@@ -93,6 +130,8 @@ class TrustedIssuer(BaseModel):
     resident_id_claim: str = "resident_id"
     name_claim: str = "name"
     scope_claim: str = "scope"
+    phone_number_claim: str = "phone_number"
+    phone_number_verified_claim: str = "phone_number_verified"
 
     @field_validator("algorithms")
     @classmethod
@@ -250,13 +289,30 @@ class TokenVerifier:
             if time.time() < remembered[1]:
                 return remembered[0]
             del self._verified[token]
+        claims, trusted = await self._claims(token)
+        principal = principal_from_claims(claims, trusted, own=trusted is self.builtin)
+        self._remember(token, principal, float(claims["exp"]))
+        return principal
+
+    async def verify_phone_proof(self, token: str) -> PhoneProof:
+        """The phone a caller proved at the gateway (``POST /api/v1/auth/otp/proof``): a token of the built-in
+        issuer for :func:`phone_proof_audience`, naming the caller's ``sub`` and the verified phone."""
+        claims, _ = await self._claims(token, audience=phone_proof_audience(self.builtin.audience))
+        phone, subject = claims.get("phone_number"), claims.get("sub")
+        if claims.get("phone_number_verified") is not True or not isinstance(phone, str) or not phone:
+            raise Unauthorized("The phone proof names no verified phone.", code="invalid_token")
+        return PhoneProof(subject=str(subject), phone_number=phone)
+
+    async def _claims(self, token: str, *, audience: str | None = None) -> tuple[dict[str, Any], TrustedIssuer]:
+        """The verified claims of ``token`` and its issuer. With ``audience``, only the built-in issuer's token
+        for that audience passes (the gateway's proofs); without, any trusted issuer's access token."""
         try:
             header = jwt.get_unverified_header(token)
             unverified = jwt.decode(token, options={"verify_signature": False})
         except jwt.PyJWTError as exc:
             raise Unauthorized("The bearer token is malformed.", code="invalid_token") from exc
         entry = self._issuers.get(str(unverified.get("iss", "")))
-        if entry is None:
+        if entry is None or (audience is not None and entry.trusted is not self.builtin):
             raise Unauthorized("The token's issuer is not trusted here.", code="invalid_token")
         trusted = entry.trusted
         kid = str(header.get("kid", ""))
@@ -268,11 +324,11 @@ class TokenVerifier:
         if key is None:
             raise Unauthorized("The token was signed by an unknown key.", code="invalid_token")
         try:
-            claims = jwt.decode(
+            claims: dict[str, Any] = jwt.decode(
                 token,
                 key=key,
                 algorithms=list(trusted.algorithms),
-                audience=trusted.audience,
+                audience=audience or trusted.audience,
                 issuer=trusted.issuer,
                 options={"require": ["exp", "iat", "sub"] if trusted is self.builtin else ["exp", "iss", "aud"]},
             )
@@ -280,9 +336,7 @@ class TokenVerifier:
             raise Unauthorized("The token has expired.", code="token_expired") from exc
         except jwt.PyJWTError as exc:
             raise Unauthorized("The token is not valid.", code="invalid_token") from exc
-        principal = principal_from_claims(claims, trusted)
-        self._remember(token, principal, float(claims["exp"]))
-        return principal
+        return claims, trusted
 
 
 def _roles(value: Any, role_map: dict[str, str]) -> frozenset[Role]:
@@ -293,12 +347,32 @@ def _roles(value: Any, role_map: dict[str, str]) -> frozenset[Role]:
     return frozenset(Role(name) for name in mapped if name is not None and name in Role.__members__)
 
 
-def principal_from_claims(claims: dict[str, Any], issuer: TrustedIssuer | None = None) -> Principal:
-    """The caller the claims describe, read through the issuer's claim mapping (the gateway's by default)."""
+def _phone_claims(claims: dict[str, Any], mapping: TrustedIssuer) -> dict[str, Any]:
+    phone = mapping.claim(claims, mapping.phone_number_claim)
+    if not isinstance(phone, str) or not phone.strip():
+        return {}
+    # OpenID Connect's phone_number_verified is a JSON boolean; anything else is not a verification.
+    return {
+        "phone_number": phone.strip(),
+        "phone_number_verified": mapping.claim(claims, mapping.phone_number_verified_claim) is True,
+    }
+
+
+def principal_from_claims(
+    claims: dict[str, Any], issuer: TrustedIssuer | None = None, *, own: bool | None = None
+) -> Principal:
+    """The caller the claims describe, read through the issuer's claim mapping (the gateway's by default).
+
+    ``own``: the claims come from the built-in issuer (the gateway's keys); default: when no issuer is given.
+    Only then do the gateway's own scopes (``GATEWAY_SCOPE_PREFIX``) count."""
     mapping = issuer or _LINLI_CLAIMS
+    own = issuer is None if own is None else own
     subject = mapping.claim(claims, mapping.subject_claim)
     if subject is None or str(subject) == "":
         raise Unauthorized("The token names no subject.", code="invalid_token")
+    scopes = frozenset(str(mapping.claim(claims, mapping.scope_claim) or "").split())
+    if not own:
+        scopes = frozenset(scope for scope in scopes if not scope.startswith(GATEWAY_SCOPE_PREFIX))
     try:
         return Principal(
             subject=str(subject),
@@ -306,7 +380,8 @@ def principal_from_claims(claims: dict[str, Any], issuer: TrustedIssuer | None =
             name=mapping.claim(claims, mapping.name_claim),
             provider_id=mapping.claim(claims, mapping.provider_id_claim),
             resident_id=mapping.claim(claims, mapping.resident_id_claim),
-            scopes=frozenset(str(mapping.claim(claims, mapping.scope_claim) or "").split()),
+            scopes=scopes,
+            **_phone_claims(claims, mapping),
         )
     except ValueError as exc:
         raise Unauthorized("The token's claims are not valid.", code="invalid_token") from exc
@@ -345,6 +420,18 @@ def require_roles(*roles: Role) -> Callable[..., Coroutine[Any, Any, Principal]]
     async def dependency(principal: CurrentPrincipal) -> Principal:
         if not principal.has_any(*roles, Role.admin):
             raise Forbidden(f"This needs one of the roles: {', '.join(sorted(roles))}.")
+        return principal
+
+    return dependency
+
+
+def require_gateway(scope: GatewayScope) -> Callable[..., Coroutine[Any, Any, Principal]]:
+    """A dependency admitting only the gateway itself, calling with a token it signed for ``scope`` (no admin:
+    nobody else holds a gateway scope, since other issuers' tokens lose them)."""
+
+    async def dependency(principal: CurrentPrincipal) -> Principal:
+        if principal.subject != GATEWAY_SUBJECT or scope.value not in principal.scopes:
+            raise Forbidden("Only the gateway calls this.", code="gateway_only")
         return principal
 
     return dependency

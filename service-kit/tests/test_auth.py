@@ -3,7 +3,6 @@ whose keys come from its JWKS URL or a file, cached per issuer, and whose claims
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 import uuid
@@ -20,10 +19,20 @@ from jwt.algorithms import RSAAlgorithm
 from pydantic import ValidationError
 
 from service_kit.app import ServiceSpec, create_service_app
-from service_kit.auth import OidcSettings, Role, TokenVerifier, TrustedIssuer
-from service_kit.errors import Unauthorized
+from service_kit.auth import (
+    GATEWAY_SUBJECT,
+    GatewayScope,
+    OidcSettings,
+    Principal,
+    Role,
+    TokenVerifier,
+    TrustedIssuer,
+    phone_proof_audience,
+    require_gateway,
+)
+from service_kit.errors import Forbidden, Unauthorized
 from service_kit.settings import ServiceSettings
-from service_kit.testing import TestKeys, free_port, running_app
+from service_kit.testing import TestKeys, listening_socket, running_app
 
 from .test_app import KitSettings, notes_router
 
@@ -88,9 +97,9 @@ async def jwks_url(idp: ExternalIdP) -> AsyncIterator[str]:
     app.router.add_get("/protocol/openid-connect/certs", serve_jwks)
     runner = web.AppRunner(app)
     await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    yield f"http://127.0.0.1:{port}/protocol/openid-connect/certs"
+    sock = listening_socket()
+    await web.SockSite(runner, sock).start()
+    yield f"http://127.0.0.1:{sock.getsockname()[1]}/protocol/openid-connect/certs"
     await runner.cleanup()
 
 
@@ -223,10 +232,88 @@ async def test_remembered_tokens_are_bounded_and_an_expired_one_is_verified_agai
     for n in range(7):
         await tokens.verify(idp.token(preferred_username=f"caller-{n}"))
         assert len(tokens._verified) <= 3
-    # A remembered token past its expiry is not taken from memory: it is checked again, and refused.
-    expires = int(time.time()) + 3
-    token = idp.token(exp=expires)
-    assert (await tokens.verify(token)).subject == "wang.fang"
-    await asyncio.sleep(max(0.0, expires - time.time()) + 0.05)
+    # A remembered token past its expiry is not taken from memory: it is checked again, and refused. (Remembered
+    # as a verification just before it expired would have left it: no waiting for a real token to expire.)
+    expired_at = int(time.time()) - 1
+    token = idp.token(exp=expired_at)
+    tokens._remember(token, Principal(subject="wang.fang", roles=frozenset({Role.operator})), float(expired_at))
     with pytest.raises(Unauthorized, match="expired"):
         await tokens.verify(token)
+    assert token not in tokens._verified
+    # One still valid is taken from memory, as long as it is valid.
+    fresh = idp.token()
+    assert (await tokens.verify(fresh)).subject == "wang.fang"
+    assert fresh in tokens._verified
+
+
+async def test_the_gateways_own_scopes_count_only_in_its_own_tokens(
+    idp: ExternalIdP, jwks_url: str, test_keys: TestKeys
+) -> None:
+    tokens = verifier(test_keys, sso_issuer(jwks_url=jwks_url, subject_claim="sub"))
+    scope = f"{GatewayScope.resident_links.value} bookings:read"
+    # Another issuer cannot hand out the gateway's scope, whatever subject it names.
+    external = await tokens.verify(idp.token(sub=GATEWAY_SUBJECT, scope=scope))
+    assert external.scopes == {"bookings:read"}
+    with pytest.raises(Forbidden):
+        await require_gateway(GatewayScope.resident_links)(external)
+    own = await tokens.verify(test_keys.token(sub=GATEWAY_SUBJECT, scope=scope))
+    assert own.scopes == {GatewayScope.resident_links.value, "bookings:read"}
+    assert await require_gateway(GatewayScope.resident_links)(own) is own
+    # Neither an admin nor another subject of the gateway's issuer passes as the gateway.
+    for principal in (
+        Principal(subject="root", roles=frozenset({Role.admin})),
+        await tokens.verify(test_keys.token("resident", sub="someone", scope=GatewayScope.resident_links.value)),
+    ):
+        with pytest.raises(Forbidden) as refused:
+            await require_gateway(GatewayScope.resident_links)(principal)
+        assert refused.value.code == "gateway_only"
+
+
+async def test_a_verified_phone_is_read_from_the_standard_claims(
+    idp: ExternalIdP, jwks_url: str, test_keys: TestKeys
+) -> None:
+    tokens = verifier(test_keys, sso_issuer(jwks_url=jwks_url))
+    signed_in = await tokens.verify(
+        test_keys.token("resident", phone_number="+8613812345678", phone_number_verified=True)
+    )
+    assert (signed_in.phone_number, signed_in.verified_phone) == ("+8613812345678", "+8613812345678")
+    # Only a JSON true is a verification; a phone alone is just a claim.
+    for verified in ("true", 1, None, False):
+        principal = await tokens.verify(
+            test_keys.token("resident", phone_number="+8613812345678", phone_number_verified=verified)
+        )
+        assert principal.verified_phone is None, verified
+    assert (await tokens.verify(test_keys.token("resident"))).phone_number is None
+    external = await tokens.verify(idp.token(phone_number="+8613912345678", phone_number_verified=True))
+    assert external.verified_phone == "+8613912345678"
+    with pytest.raises(Unauthorized):
+        await tokens.verify(test_keys.token("resident", phone_number="1" * 40, phone_number_verified=True))
+
+
+async def test_a_phone_proof_is_the_gateways_and_no_access_token(
+    idp: ExternalIdP, jwks_url: str, test_keys: TestKeys
+) -> None:
+    tokens = verifier(test_keys, sso_issuer(jwks_url=jwks_url))
+    audience = phone_proof_audience("linli")
+    proof = test_keys.token(sub="identity-1", aud=audience, phone_number="+8613912345678", phone_number_verified=True)
+    proved = await tokens.verify_phone_proof(proof)
+    assert (proved.subject, proved.phone_number) == ("identity-1", "+8613912345678")
+    with pytest.raises(Unauthorized):
+        await tokens.verify(proof)  # not a bearer token
+    refused = [
+        test_keys.token("resident", sub="identity-1", phone_number="+8613912345678", phone_number_verified=True),
+        test_keys.token(sub="identity-1", aud=audience, phone_number="+8613912345678"),  # not verified
+        test_keys.token(sub="identity-1", aud=audience, phone_number_verified=True),  # no phone
+        test_keys.token(
+            sub="identity-1",
+            aud=audience,
+            phone_number="+8613912345678",
+            phone_number_verified=True,
+            exp=int(time.time()) - 60,
+        ),
+        # Only the gateway proves phones, not an external issuer.
+        idp.token(sub="identity-1", aud=audience, phone_number="+8613912345678", phone_number_verified=True),
+    ]
+    for token in refused:
+        with pytest.raises(Unauthorized):
+            await tokens.verify_phone_proof(token)

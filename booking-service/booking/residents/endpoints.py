@@ -5,17 +5,20 @@ from fastapi import APIRouter, Depends, Query, Response
 
 from booking.audit import schemas as audit_schemas
 from booking.audit import service as audit
-from booking.deps import Caller, ProtectorDep
+from booking.deps import Caller, ProtectorDep, TokenVerifierDep
 from booking.residents import privacy, service
 from booking.residents import schemas as s
-from service_kit.auth import Principal, Role, require_roles
+from service_kit.auth import GatewayScope, Principal, Role, require_gateway, require_roles
 from service_kit.db import SessionDep
-from service_kit.errors import ValidationFailed, error_responses
+from service_kit.errors import NotFound, ValidationFailed, error_responses
 from service_kit.pagination import Page, PaginationDep
 
 router = APIRouter(prefix="/api/v1/residents", tags=["residents"])
+# Called by the gateway only; the gateway's route table has no /internal path, so nobody reaches it through it.
+internal_router = APIRouter(prefix="/internal/v1", tags=["internal"])
 
 Operator = Annotated[Principal, Depends(require_roles(Role.operator))]
+Gateway = Annotated[Principal, Depends(require_gateway(GatewayScope.resident_links))]
 OperatorOrResident = Annotated[Principal, Depends(require_roles(Role.operator, Role.resident))]
 
 
@@ -25,9 +28,11 @@ OperatorOrResident = Annotated[Principal, Depends(require_roles(Role.operator, R
     response_model=s.Resident,
     summary="Register a resident: an operator registers a caller, or a resident registers themself",
     description=(
-        "A resident whose token has no resident yet registers themself; the new resident is linked to the "
-        "token's `sub`, and later tokens with that `sub` act as this resident. Eligibility tags are recorded "
-        "by operators only."
+        "A resident whose token has no resident yet registers themself, with the phone they signed in with "
+        "(the token's verified `phone_number`; another is 403 `phone_not_verified`) and consent given in the app "
+        "(`channel` `app`; else 422 `consent_channel_not_app`). The record takes the token's `resident_id` and is "
+        "linked to its `sub`. When the phone's record exists already (an operator registered it): 409 "
+        "`already_registered`, and signing in again names it. Eligibility tags are recorded by operators only."
     ),
     responses=error_responses(401, 403, 409, 422),
 )
@@ -88,12 +93,23 @@ async def get_resident(resident_id: uuid.UUID, session: SessionDep, principal: C
     "/{resident_id}",
     response_model=s.Resident,
     summary="Correct a resident's data (the resident themself, or an operator; eligibility tags operator only)",
+    description=(
+        "A resident changes their phone only to one they have just verified: `{phone, phone_proof}` with the "
+        "gateway's proof (`POST /api/v1/auth/otp/proof`); without it 403 `phone_not_verified`, with a bad, "
+        "expired or someone else's proof 403 `phone_proof_invalid`. A new phone unlinks the app account: the "
+        "resident signs in again with it (tokens of the old phone are 401 `resident_token_outdated`)."
+    ),
     responses=error_responses(401, 403, 404, 409, 422),
 )
 async def correct_resident(
-    resident_id: uuid.UUID, data: s.ResidentUpdate, session: SessionDep, principal: Caller, protector: ProtectorDep
+    resident_id: uuid.UUID,
+    data: s.ResidentUpdate,
+    session: SessionDep,
+    principal: Caller,
+    protector: ProtectorDep,
+    verifier: TokenVerifierDep,
 ) -> s.Resident:
-    resident = await service.correct(session, resident_id, data, by=principal, protector=protector)
+    resident = await service.correct(session, resident_id, data, by=principal, protector=protector, verifier=verifier)
     return service.to_schema(resident, principal)
 
 
@@ -132,3 +148,21 @@ async def acting_for_resident(
     resident = await service.get_visible(session, resident_id, by=principal)
     items, total = await audit.for_resident(session, resident.id, limit=page.limit, offset=page.offset)
     return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+
+
+@internal_router.post(
+    "/resident-links",
+    response_model=s.ResidentLinkAnswer,
+    summary="The gateway only: the resident record of a phone it has just verified, linked to the app account",
+    description=(
+        "Called by the gateway at each sign-in by phone code and each refresh of one, with a token it signs for "
+        "itself (scope `gateway:resident-links`; 403 `gateway_only` for anyone else). 404 `no_resident_for_phone` "
+        "when the phone has no record (the app account then registers under its own id)."
+    ),
+    responses=error_responses(401, 403, 404, 422),
+)
+async def link_resident(data: s.ResidentLinkRequest, session: SessionDep, _gateway: Gateway) -> s.ResidentLinkAnswer:
+    resident = await service.link_verified_phone(session, data)
+    if resident is None:
+        raise NotFound("No resident is registered with this phone.", code="no_resident_for_phone")
+    return s.ResidentLinkAnswer(resident_id=resident.id)

@@ -1,7 +1,8 @@
+import uuid
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import String
+from sqlalchemy import Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from booking.models import Base
@@ -42,9 +43,36 @@ class Resident(IdMixin, TimestampMixin, Base):
     consent_channel: Mapped[str] = mapped_column(String(16))
     consent_at: Mapped[datetime]
     registered_by: Mapped[str] = mapped_column(String(120))
-    # The account (token ``sub``) of a resident who registered themself through the app.
+    # The app account (token ``sub``: the gateway's resident identity) that proved this record's phone: at the
+    # resident's self-registration, or at a sign-in by phone code to a record an operator registered. A change
+    # of phone unlinks it (the new phone's sign-in links again); erasure clears it.
     account_subject: Mapped[str | None] = mapped_column(String(160), unique=True)
     erased_at: Mapped[datetime | None]
 
     def __repr__(self) -> str:  # never the phone or name: reprs end up in logs
         return f"Resident(id={self.id!s})"
+
+
+class ResidentLink(IdMixin, Base):
+    """An app account linked to a resident record, and the consent that link rests on (PIPL accountability).
+
+    Written when the account proved the record's phone: at the resident's self-registration in the app
+    (``how`` = ``self_registration``), or at a sign-in by phone code to a record an operator registered
+    (``phone_sign_in``); again when the app reports a new privacy-notice version accepted at sign-in. Never
+    changed or deleted: kept when the resident is erased (the resident id is then an anonymized reference).
+
+    ``consent_source`` says what ``consent_version`` is: ``app`` — the privacy notice the resident accepted in
+    the app (at sign-in, or in the self-registration); ``registration`` — the app reported none, so the link
+    rests on the consent recorded when the record was registered (its version then, given by its channel, often
+    by phone to an operator). A sign-in by phone code proves the phone; it is no consent of its own, and the
+    record's registration consent is never rewritten by it."""
+
+    __tablename__ = "resident_link"
+    __table_args__ = (Index("ix_resident_link_resident_id_at", "resident_id", "at"),)
+
+    resident_id: Mapped[uuid.UUID]
+    account_subject: Mapped[str] = mapped_column(String(160))
+    how: Mapped[str] = mapped_column(String(20))
+    consent_version: Mapped[str] = mapped_column(String(20))
+    consent_source: Mapped[str] = mapped_column(String(16))
+    at: Mapped[datetime]

@@ -33,6 +33,9 @@ class ResidentExport(BaseModel):
     id_card_number: str | None = Field(description="In full: the export goes only to the resident or an operator.")
     bookings: list[bookings_schemas.Booking]
     acting_for: list[audit_schemas.ActingFor]
+    account_links: list[s.ResidentLink] = Field(
+        description="App accounts linked to the record by a verified phone, and the consent each link rests on."
+    )
     exported_at: LocalDateTime
 
 
@@ -48,6 +51,7 @@ async def export(
         id_card_number=protector.decrypt(resident.id_card_encrypted) if resident.id_card_encrypted else None,
         bookings=await bookings_service.to_schemas(session, bookings, viewer=by),
         acting_for=trail,
+        account_links=await residents_service.links_of(session, resident.id, limit=MAX_EXPORTED),
         exported_at=utcnow(),
     )
 

@@ -8,7 +8,7 @@ from sqlalchemy import Select, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from booking.residents.models import Resident
+from booking.residents.models import Resident, ResidentLink
 from service_kit.pagination import fetch_page
 
 
@@ -99,3 +99,46 @@ async def get_many(session: AsyncSession, resident_ids: Iterable[uuid.UUID]) -> 
         return []
     result = await session.execute(select(Resident).where(Resident.id.in_(ids)))
     return result.scalars().all()
+
+
+async def link_account(session: AsyncSession, resident_id: uuid.UUID, subject: str) -> bool:
+    """Link the app account ``subject`` to the resident (and to no other record): whether anything changed.
+
+    Guarded writes, so of two sign-ins at once only one finds the link new."""
+    await session.execute(
+        update(Resident)
+        .where(Resident.account_subject == subject, Resident.id != resident_id)
+        .values(account_subject=None)
+        .execution_options(synchronize_session=False)
+    )
+    changed = await session.execute(
+        update(Resident)
+        .where(
+            Resident.id == resident_id,
+            Resident.erased_at.is_(None),
+            (Resident.account_subject.is_(None)) | (Resident.account_subject != subject),
+        )
+        .values(account_subject=subject)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(changed.rowcount)  # type: ignore[attr-defined]
+
+
+async def add_link(session: AsyncSession, link: ResidentLink) -> None:
+    session.add(link)
+    await session.flush()
+
+
+async def last_link(session: AsyncSession, resident_id: uuid.UUID, subject: str) -> ResidentLink | None:
+    query = (
+        select(ResidentLink)
+        .where(ResidentLink.resident_id == resident_id, ResidentLink.account_subject == subject)
+        .order_by(ResidentLink.at.desc(), ResidentLink.id)
+        .limit(1)
+    )
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def links_of(session: AsyncSession, resident_id: uuid.UUID, *, limit: int) -> Sequence[ResidentLink]:
+    query = select(ResidentLink).where(ResidentLink.resident_id == resident_id).order_by(ResidentLink.at.desc())
+    return (await session.execute(query.limit(limit))).scalars().all()

@@ -60,7 +60,12 @@ class ResidentCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: Name
-    phone: PhoneInput = Field(description="A Chinese mobile or landline number, with or without +86; stored in E.164.")
+    phone: PhoneInput = Field(
+        description=(
+            "A Chinese mobile or landline number, with or without +86; stored in E.164. A resident registering "
+            "themself gives the phone they signed in with (their token's verified `phone_number`)."
+        )
+    )
     community_code: CommunityCode | None = None
     eligibility_tags: EligibilityTags = Field(
         default_factory=list, description="Recorded by operators only; a self-registering resident sends none."
@@ -81,7 +86,16 @@ class ResidentUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: Name | None = None
-    phone: PhoneInput | None = None
+    phone: PhoneInput | None = Field(
+        default=None,
+        description=(
+            "A resident changes their own phone only to one they have just verified: send the gateway's "
+            "`phone_proof` of it too (`POST /api/v1/auth/otp/proof`). An operator needs none."
+        ),
+    )
+    phone_proof: Annotated[str, StringConstraints(min_length=1, max_length=4096)] | None = Field(
+        default=None, description="The gateway's proof that the caller verified the new `phone`; never stored."
+    )
     community_code: CommunityCode | None = None
     eligibility_tags: EligibilityTags | None = Field(default=None, description="Operators only.")
     id_card_number: IdCardInput | None = None
@@ -91,7 +105,8 @@ class ResidentUpdate(BaseModel):
     emergency_contact: EmergencyContactIn | None = None
 
     def sent(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in self.model_fields_set}
+        """The fields to change (the phone proof is none: it only vouches for the new phone)."""
+        return {name: getattr(self, name) for name in self.model_fields_set if name != "phone_proof"}
 
 
 class Consent(BaseModel):
@@ -123,3 +138,33 @@ class ResidentSummary(BaseModel):
     id: uuid.UUID
     name: str
     phone: str
+
+
+class ResidentLinkRequest(BaseModel):
+    """The gateway, at a sign-in by phone code: which record is this verified phone, for this app account?"""
+
+    model_config = ConfigDict(extra="forbid")
+
+    phone: PhoneInput = Field(description="The phone the gateway has just verified (E.164).")
+    account_subject: Annotated[str, StringConstraints(min_length=1, max_length=160)] = Field(
+        description="The app account (the gateway's resident identity, its tokens' `sub`)."
+    )
+    consent_version: Annotated[str, StringConstraints(min_length=1, max_length=20)] | None = Field(
+        default=None, description="The privacy notice version the resident accepted in the app at sign-in, if any."
+    )
+
+
+class ResidentLinkAnswer(BaseModel):
+    resident_id: uuid.UUID = Field(description="The phone's resident record: the `resident_id` of the tokens.")
+
+
+class ResidentLink(BaseModel):
+    """An app account linked to the record (see the model's docstring for what the consent fields mean)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    account_subject: str
+    how: str
+    consent_version: str
+    consent_source: str
+    at: LocalDateTime

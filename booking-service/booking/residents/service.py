@@ -1,9 +1,10 @@
-"""Residents: registration with consent and eligibility, lookup, corrections, who may see what."""
+"""Residents: registration with consent and eligibility, lookup, corrections, who may see what, and the app
+accounts linked to them by a verified phone (one person, one record: a phone or ID number is on one record)."""
 
 import re
 import uuid
 from collections.abc import Iterable
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Select
@@ -13,10 +14,10 @@ from stdnum.cn import ric
 from booking.audit import service as audit
 from booking.residents import phones, repository
 from booking.residents import schemas as s
-from booking.residents.models import Resident
+from booking.residents.models import Resident, ResidentLink
 from booking.residents.protection import Protector, mask_id_card, normalize_id_card
-from service_kit.auth import Principal, Role
-from service_kit.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from service_kit.auth import Principal, Role, TokenVerifier
+from service_kit.errors import Conflict, Forbidden, NotFound, Unauthorized, ValidationFailed
 from service_kit.timeutil import utcnow
 
 _TAKEN = {
@@ -26,18 +27,71 @@ _TAKEN = {
 }
 
 
+def _already_registered() -> Conflict:
+    return Conflict(
+        "This phone's resident is already registered: sign in again to reach the record.", code="already_registered"
+    )
+
+
 def _registers_self(principal: Principal) -> bool:
     return not principal.has_any(Role.operator, Role.admin) and principal.has_any(Role.resident)
 
 
+def verified_phone(principal: Principal) -> str | None:
+    """The phone the caller's issuer verified (the gateway's phone-code sign-in), in E.164; None when none."""
+    raw = principal.verified_phone
+    if raw is None:
+        return None
+    try:
+        return phones.normalize(raw)
+    except ValidationFailed:
+        return None
+
+
 async def with_own_resident(session: AsyncSession, principal: Principal) -> Principal:
-    """Fill in ``resident_id`` for a resident who registered themself and whose token does not carry it yet."""
-    if principal.resident_id is not None or not principal.has_any(Role.resident):
+    """The caller as this service serves them.
+
+    A resident whose token carries no ``resident_id`` is the record linked to their account (``sub``). A token
+    that names a record and the verified phone it was issued for acts for that record only while the record
+    still has that phone: a token issued before the phone changed (or before a wrong number was corrected) is
+    401 ``resident_token_outdated``, and the next refresh names the phone's current record, if any."""
+    if not principal.has_any(Role.resident) or principal.has_any(Role.operator, Role.admin):
         return principal
-    resident = await repository.find_by_account(session, principal.subject)
-    if resident is None:
-        return principal
-    return principal.model_copy(update={"resident_id": resident.id})
+    phone = verified_phone(principal)
+    if principal.resident_id is None:
+        resident = await repository.find_by_account(session, principal.subject)
+        if resident is None or (phone is not None and resident.phone != phone):
+            return principal
+        return principal.model_copy(update={"resident_id": resident.id})
+    if phone is not None:
+        resident = await repository.get(session, principal.resident_id)
+        if resident is not None and resident.erased_at is None and resident.phone != phone:
+            raise Unauthorized(
+                "This sign-in was for a phone the resident record no longer has; sign in again.",
+                code="resident_token_outdated",
+            )
+    return principal
+
+
+def _check_self_registration(by: Principal, data: s.ResidentCreate, phone: str) -> None:
+    """A resident registers themself only with the phone they proved, consenting in the app, with no tags."""
+    proved = verified_phone(by)
+    if proved is None or proved != phone:
+        raise Forbidden(
+            "phone: a resident registers themself only with the phone they signed in with (verified by a code).",
+            code="phone_not_verified",
+        )
+    if data.consent.channel != "app":
+        message = "a resident registering themself consents in the app: channel app."
+        raise ValidationFailed(
+            f"consent.channel: {message}",
+            code="consent_channel_not_app",
+            errors=[{"field": "consent.channel", "in": "body", "message": message, "type": "consent_channel_not_app"}],
+        )
+    if data.eligibility_tags:
+        raise Forbidden(
+            "Eligibility tags are recorded by an operator who checked them.", code="eligibility_by_operator"
+        )
 
 
 def _id_card_fields(raw: str | None, protector: Protector) -> dict[str, Any]:
@@ -78,28 +132,37 @@ def _emergency_fields(contact: s.EmergencyContactIn | None) -> dict[str, Any]:
 
 
 async def register(session: AsyncSession, data: s.ResidentCreate, *, by: Principal, protector: Protector) -> Resident:
-    """An operator registers a caller, or a resident registers themself: the new resident is then linked to the
-    token's ``sub`` (``account_subject``), and later tokens of that account act as that resident."""
+    """An operator registers a caller, or a resident registers themself with the phone they signed in with: the
+    new record is then linked to the token's ``sub`` (``account_subject``) and takes the token's ``resident_id``
+    (the gateway's identity, while the phone had no record), so the tokens the gateway issues point at it.
+
+    A phone and an ID number are on one record at most, even when registrations race (unique keys decide)."""
     account_subject: str | None = None
     resident_id = uuid.uuid4()
-    if _registers_self(by):
-        # A resident signed in at the gateway by phone code already has an identity (its resident_id claim):
-        # the record takes that id, so the tokens the gateway issues point at it from then on.
+    phone = phones.normalize(data.phone)
+    self_registration = _registers_self(by)
+    if self_registration:
+        _check_self_registration(by, data, phone)
         if by.resident_id is not None:
-            if await repository.get(session, by.resident_id) is not None:
-                raise Conflict(_TAKEN["account"][0], code=_TAKEN["account"][1])
-            resident_id = by.resident_id
+            existing = await repository.get(session, by.resident_id)
+            if existing is None:
+                resident_id = by.resident_id
+            elif existing.erased_at is None:
+                raise _already_registered()
+            # else: their earlier record was erased and stays an anonymized reference under that id; the new one
+            # takes a new id, which their next sign-in or refresh names.
         elif await repository.find_by_account(session, by.subject) is not None:
-            raise Conflict(_TAKEN["account"][0], code=_TAKEN["account"][1])
-        if data.eligibility_tags:
-            raise Forbidden(
-                "Eligibility tags are recorded by an operator who checked them.", code="eligibility_by_operator"
-            )
+            raise _already_registered()
+        if await repository.find_by_phone(session, phone) is not None:
+            # Their phone's record exists (an operator registered them since they signed in): it is theirs, and
+            # their next sign-in or refresh names it.
+            raise _already_registered()
         account_subject = by.subject[:160]
+    now = utcnow()
     resident = Resident(
         id=resident_id,
         name=data.name,
-        phone=phones.normalize(data.phone),
+        phone=phone,
         community_code=data.community_code,
         eligibility_tags=list(data.eligibility_tags),
         birth_date=_birth_date(data.birth_date, data.id_card_number),
@@ -107,7 +170,7 @@ async def register(session: AsyncSession, data: s.ResidentCreate, *, by: Princip
         consent_purpose=data.consent.purpose,
         consent_version=data.consent.version,
         consent_channel=data.consent.channel,
-        consent_at=utcnow(),
+        consent_at=now,
         registered_by=by.subject[:120],
         account_subject=account_subject,
         **_id_card_fields(data.id_card_number, protector),
@@ -116,9 +179,58 @@ async def register(session: AsyncSession, data: s.ResidentCreate, *, by: Princip
     )
     taken = await repository.add(session, resident)
     if taken is not None:
+        if self_registration and taken != "id_card":
+            raise _already_registered()  # the same resident registering twice at once, or an operator just now
         raise Conflict(_TAKEN[taken][0], code=_TAKEN[taken][1])
+    if account_subject is not None:
+        await _record_link(session, resident, account_subject, "self_registration", data.consent.version, now)
     await audit.record(session, by, resident.id, "register")
     return resident
+
+
+async def _record_link(
+    session: AsyncSession, resident: Resident, subject: str, how: str, app_consent: str | None, at: datetime
+) -> None:
+    version, source = (app_consent, "app") if app_consent else (resident.consent_version, "registration")
+    await repository.add_link(
+        session,
+        ResidentLink(
+            id=uuid.uuid4(),
+            resident_id=resident.id,
+            account_subject=subject,
+            how=how,
+            consent_version=version,
+            consent_source=source,
+            at=at,
+        ),
+    )
+
+
+async def link_verified_phone(session: AsyncSession, data: s.ResidentLinkRequest) -> Resident | None:
+    """The gateway has just verified ``data.phone`` for the app account ``data.account_subject``: the record of
+    that phone, now linked to that account (and to no other record), or None when the phone has none.
+
+    The phone is the proof: the record is the person's whom the operator registered with it. A new link, or a
+    new privacy-notice version accepted in the app, is written to the record's link trail; the record's own
+    consent (from its registration) is left as it was."""
+    resident = await repository.find_by_phone(session, phones.normalize(data.phone))
+    if resident is None or resident.erased_at is not None:
+        return None
+    subject = data.account_subject[:160]
+    now = utcnow()
+    if await repository.link_account(session, resident.id, subject):
+        await _record_link(session, resident, subject, "phone_sign_in", data.consent_version, now)
+    elif data.consent_version is not None:
+        last = await repository.last_link(session, resident.id, subject)
+        if last is None or (last.consent_source, last.consent_version) != ("app", data.consent_version):
+            await _record_link(session, resident, subject, "phone_sign_in", data.consent_version, now)
+    return resident
+
+
+async def links_of(session: AsyncSession, resident_id: uuid.UUID, *, limit: int) -> list[s.ResidentLink]:
+    return [
+        s.ResidentLink.model_validate(link) for link in await repository.links_of(session, resident_id, limit=limit)
+    ]
 
 
 def as_registered(principal: Principal, resident: Resident) -> Principal:
@@ -128,10 +240,39 @@ def as_registered(principal: Principal, resident: Resident) -> Principal:
     return principal
 
 
+async def _check_phone_proof(proof: str | None, phone: str, *, by: Principal, verifier: TokenVerifier) -> None:
+    """A resident changes their phone only to one they have just verified (the gateway's proof, theirs)."""
+    if proof is None:
+        raise Forbidden(
+            "phone: a resident changes their phone only to one they have just verified: send phone_proof "
+            "(POST /api/v1/auth/otp/proof) with it.",
+            code="phone_not_verified",
+        )
+    try:
+        proved = await verifier.verify_phone_proof(proof)
+    except Unauthorized as exc:
+        raise Forbidden("phone_proof: not a valid proof, or expired.", code="phone_proof_invalid") from exc
+    if proved.subject != by.subject:
+        raise Forbidden("phone_proof: this proof is someone else's.", code="phone_proof_invalid")
+    try:
+        proved_phone = phones.normalize(proved.phone_number)
+    except ValidationFailed:
+        proved_phone = None
+    if proved_phone != phone:
+        raise Forbidden("phone: not the phone the proof verified.", code="phone_not_verified")
+
+
 async def correct(
-    session: AsyncSession, resident_id: uuid.UUID, data: s.ResidentUpdate, *, by: Principal, protector: Protector
+    session: AsyncSession,
+    resident_id: uuid.UUID,
+    data: s.ResidentUpdate,
+    *,
+    by: Principal,
+    protector: Protector,
+    verifier: TokenVerifier,
 ) -> Resident:
-    """Correct a resident's data (the resident themself, or an operator); eligibility only an operator."""
+    """Correct a resident's data (the resident themself, or an operator); eligibility only an operator; a new
+    phone, when the resident changes it, only one they have just verified. Whatever is refused changes nothing."""
     resident = await get_visible(session, resident_id, by=by)
     sent = data.sent()
     values: dict[str, Any] = {}
@@ -147,7 +288,13 @@ async def correct(
     if "name" in sent:
         values["name"] = data.name
     if "phone" in sent and data.phone is not None:
-        values["phone"] = phones.normalize(data.phone)
+        phone = phones.normalize(data.phone)
+        if phone != resident.phone:
+            if not by.has_any(Role.operator, Role.admin):
+                await _check_phone_proof(data.phone_proof, phone, by=by, verifier=verifier)
+            values["phone"] = phone
+            # The app account was linked through the old phone: the new phone's sign-in links again.
+            values["account_subject"] = None
     for field in ("community_code", "address"):
         if field in sent:
             values[field] = sent[field]

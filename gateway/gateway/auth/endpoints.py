@@ -2,6 +2,7 @@ import asyncio
 import uuid
 
 import structlog
+from asgi_correlation_id import correlation_id
 from fastapi import APIRouter, Request, Response
 
 from gateway.accounts import repository as accounts_repository
@@ -9,7 +10,7 @@ from gateway.accounts import service as accounts_service
 from gateway.auth import keys, rotation, service
 from gateway.auth.keys import Keyring
 from gateway.auth.schemas import JWKS, Me, RefreshRequest, SigningKeys, TokenRequest, TokenResponse
-from gateway.deps import AdminPrincipal, SettingsDep, SigningKeyDep
+from gateway.deps import AdminPrincipal, ResidentLinkerDep, SettingsDep, SigningKeyDep
 from gateway.ratelimit import SignInLimit
 from service_kit.auth import CurrentPrincipal
 from service_kit.db import SessionDep
@@ -77,8 +78,12 @@ async def create_token(
 @router.post(
     "/api/v1/auth/refresh",
     response_model=TokenResponse,
-    responses=error_responses(401, 422, 429),
+    responses=error_responses(401, 422, 429, 503),
     summary="Exchange a refresh token for new tokens (the old one is spent; reusing it signs everyone out)",
+    description=(
+        "A resident's new tokens name their current resident record, asked of the booking service; when it "
+        "cannot answer: 503 `resident_lookup_unavailable` with `Retry-After`, and the refresh token is not spent."
+    ),
 )
 async def refresh_token(
     _limit: SignInLimit,
@@ -86,10 +91,13 @@ async def refresh_token(
     session: SessionDep,
     key: SigningKeyDep,
     settings: SettingsDep,
+    linker: ResidentLinkerDep,
     response: Response,
 ) -> TokenResponse:
     response.headers["Cache-Control"] = "no-store"
-    return await service.refresh(session, body.refresh_token, key=key, settings=settings)
+    return await service.refresh(
+        session, body.refresh_token, key=key, settings=settings, linker=linker, request_id=correlation_id.get()
+    )
 
 
 @router.post(

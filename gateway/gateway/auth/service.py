@@ -10,7 +10,7 @@ import hashlib
 import secrets
 import uuid
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 from sqlalchemy import select, update
@@ -34,7 +34,15 @@ INVALID_REFRESH = "The refresh token is not valid; sign in again."
 
 def _claims_of(holder: Holder) -> dict[str, Any]:
     if isinstance(holder, ResidentIdentity):
-        return {"sub": str(holder.id), "roles": [Role.resident.value], "resident_id": str(holder.id)}
+        # The account is the identity (sub); the resident is its booking record, or the identity's own id while
+        # there is none. The phone it proved goes along (OpenID Connect's claims) for the services to check.
+        return {
+            "sub": str(holder.id),
+            "roles": [Role.resident.value],
+            "resident_id": str(holder.token_resident_id),
+            "phone_number": holder.phone,
+            "phone_number_verified": True,
+        }
     claims: dict[str, Any] = {"sub": str(holder.id), "roles": list(holder.roles)}
     if holder.name:
         claims["name"] = holder.name
@@ -104,9 +112,23 @@ async def _revoke_family(session: AsyncSession, family_id: uuid.UUID, now: datet
     )
 
 
-async def refresh(session: AsyncSession, token: str, *, key: SigningKey, settings: GatewaySettings) -> TokenResponse:
-    """Spend ``token`` and return fresh tokens, with the holder's current roles; refuse a spent token
-    and revoke its family (committed before the refusal)."""
+class ResidentRelinker(Protocol):
+    async def link(self, session: AsyncSession, identity: ResidentIdentity, *, request_id: str | None = None) -> None:
+        """Bring the identity's resident record up to date (gateway/residents/linking.py)."""
+
+
+async def refresh(
+    session: AsyncSession,
+    token: str,
+    *,
+    key: SigningKey,
+    settings: GatewaySettings,
+    linker: ResidentRelinker | None = None,
+    request_id: str | None = None,
+) -> TokenResponse:
+    """Spend ``token`` and return fresh tokens, with the holder's current roles (a resident's current record,
+    asked of booking through ``linker``); refuse a spent token and revoke its family (committed before the
+    refusal)."""
     now = utcnow()
     row = await _find(session, token)
     if row is None or row.revoked_at is not None or row.expires_at <= now:
@@ -128,6 +150,8 @@ async def refresh(session: AsyncSession, token: str, *, key: SigningKey, setting
         holder = await session.get(ResidentIdentity, row.resident_identity_id)
     if holder is None or not holder.active:
         raise Unauthorized(INVALID_REFRESH, code="invalid_refresh_token")
+    if isinstance(holder, ResidentIdentity) and linker is not None:
+        await linker.link(session, holder, request_id=request_id)
     return await issue_tokens(session, holder, key=key, settings=settings, family_id=row.family_id)
 
 

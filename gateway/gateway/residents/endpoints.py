@@ -1,13 +1,21 @@
 from typing import Annotated
 
+from asgi_correlation_id import correlation_id
 from fastapi import APIRouter, Query, Response
 
 from gateway.auth import service as auth_service
 from gateway.auth.schemas import TokenResponse
-from gateway.deps import AdminPrincipal, SettingsDep, SigningKeyDep, SmsSenderDep
+from gateway.deps import (
+    AdminPrincipal,
+    ResidentLinkerDep,
+    ResidentPrincipal,
+    SettingsDep,
+    SigningKeyDep,
+    SmsSenderDep,
+)
 from gateway.ratelimit import SignInLimit
 from gateway.residents import phones, service
-from gateway.residents.schemas import OtpRequest, OtpSent, OtpVerify, SmsMessage
+from gateway.residents.schemas import OtpRequest, OtpSent, OtpVerify, PhoneProof, PhoneProofRequest, SmsMessage
 from service_kit.db import SessionDep
 from service_kit.errors import NotFound, error_responses
 from service_kit.pagination import Page, PaginationDep
@@ -21,6 +29,10 @@ router = APIRouter(prefix="/api/v1/auth/otp", tags=["auth"])
     status_code=202,
     responses=error_responses(422, 429),
     summary="Send a one-time sign-in code to a resident's phone",
+    description=(
+        "Only to a mobile number of mainland China: a landline, a number abroad or anything else is 422 "
+        "`not_a_mobile_number` (field `phone`), and nothing is sent."
+    ),
 )
 async def send_otp(
     _limit: SignInLimit, body: OtpRequest, session: SessionDep, sender: SmsSenderDep, settings: SettingsDep
@@ -31,8 +43,16 @@ async def send_otp(
 @router.post(
     "/verify",
     response_model=TokenResponse,
-    responses=error_responses(401, 403, 422, 429),
+    responses=error_responses(401, 403, 422, 429, 503),
     summary="Sign in as a resident with the phone and the code it received",
+    description=(
+        "The tokens' `resident_id` is the booking service's resident record of this phone (one an operator "
+        "registered, say), asked of booking at each sign-in and refresh; while there is none, it is the sign-in's "
+        "own id, under which `POST /api/v1/residents` registers the resident. The tokens also carry the phone "
+        "(`phone_number`, `phone_number_verified`). When booking cannot answer: 503 `resident_lookup_unavailable` "
+        "with `Retry-After`, and the code is not spent. Only a mainland mobile number signs in (422 "
+        "`not_a_mobile_number`)."
+    ),
 )
 async def verify_otp(
     _limit: SignInLimit,
@@ -40,11 +60,41 @@ async def verify_otp(
     session: SessionDep,
     key: SigningKeyDep,
     settings: SettingsDep,
+    linker: ResidentLinkerDep,
     response: Response,
 ) -> TokenResponse:
     identity = await service.verify_code(session, body.phone, body.code, settings=settings)
+    if body.consent_version is not None:
+        identity.consent_version = body.consent_version
+    await linker.link(session, identity, request_id=correlation_id.get())
     response.headers["Cache-Control"] = "no-store"
     return await auth_service.issue_tokens(session, identity, key=key, settings=settings)
+
+
+@router.post(
+    "/proof",
+    response_model=PhoneProof,
+    responses=error_responses(401, 403, 422, 429),
+    summary="A signed-in resident proves a new phone with the code it received (to change their phone to it)",
+    description=(
+        "Ask for a code with `POST /api/v1/auth/otp` for the new phone, then send it here with your resident "
+        "token: the answer's `phone_proof` goes with `PATCH /api/v1/residents/{id}` `{phone, phone_proof}`. "
+        "The proof is yours only, for this phone only, for `expires_in` seconds; it signs nobody in."
+    ),
+)
+async def prove_phone(
+    _limit: SignInLimit,
+    body: PhoneProofRequest,
+    principal: ResidentPrincipal,
+    session: SessionDep,
+    key: SigningKeyDep,
+    settings: SettingsDep,
+    response: Response,
+) -> PhoneProof:
+    response.headers["Cache-Control"] = "no-store"
+    return await service.prove_phone(
+        session, body.phone, body.code, subject=principal.subject, key=key, settings=settings
+    )
 
 
 @router.get(

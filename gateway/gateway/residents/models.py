@@ -1,3 +1,4 @@
+import uuid
 from datetime import datetime
 
 from sqlalchemy import Index, String
@@ -8,13 +9,25 @@ from service_kit.db import IdMixin, TimestampMixin
 
 
 class ResidentIdentity(IdMixin, TimestampMixin, Base):
-    """A resident who signs in by phone. Its id is the ``resident_id`` in their tokens: the booking service
-    registers a resident who registers themself under this same id (see the gateway's README)."""
+    """A phone that signed in with a one-time code: the resident's app account (its id is their tokens' ``sub``).
+
+    ``resident_id`` is the booking service's resident record of this phone, as booking last answered at a
+    sign-in or refresh (the gateway asks it each time); None while booking has none, and then the tokens carry
+    this identity's own id, under which a self-registration creates the record (see the gateway's README)."""
 
     __tablename__ = "resident_identity"
 
     phone: Mapped[str] = mapped_column(String(20), unique=True)
     active: Mapped[bool] = mapped_column(default=True)
+    # One record, one identity: a record that moved to another phone is unlinked from the old phone's identity.
+    resident_id: Mapped[uuid.UUID | None] = mapped_column(unique=True)
+    # The privacy notice version the resident last accepted in the app when signing in (None: never sent).
+    consent_version: Mapped[str | None] = mapped_column(String(20))
+
+    @property
+    def token_resident_id(self) -> uuid.UUID:
+        """The ``resident_id`` of this identity's tokens: its booking record's, or its own while it has none."""
+        return self.resident_id or self.id
 
 
 class OtpChallenge(IdMixin, TimestampMixin, Base):

@@ -1,5 +1,6 @@
 """One-time codes: a six-digit code per request, kept only as an HMAC, good for a few minutes, used once,
-with a few wrong guesses allowed; sends per phone are limited. A verified phone is a resident identity."""
+with a few wrong guesses allowed; sends per phone are limited; only mainland mobile numbers get one. A verified
+phone is a resident identity (at sign-in), or a short-lived proof for the caller who verified it (a new phone)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import hashlib
 import hmac
 import math
 import secrets
+import uuid
 from datetime import timedelta
 
 import structlog
@@ -14,11 +16,13 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway.auth.keys import SigningKey
 from gateway.config import GatewaySettings
 from gateway.residents.models import OtpChallenge, ResidentIdentity
-from gateway.residents.phones import normalize
-from gateway.residents.schemas import OtpSent
+from gateway.residents.phones import mobile
+from gateway.residents.schemas import OtpSent, PhoneProof
 from gateway.residents.sms import SmsSender
+from service_kit.auth import phone_proof_audience
 from service_kit.errors import Forbidden, RateLimited, Unauthorized
 from service_kit.timeutil import utcnow
 
@@ -34,7 +38,7 @@ def _code_hash(settings: GatewaySettings, phone: str, code: str) -> str:
 
 
 async def send_code(session: AsyncSession, raw_phone: str, *, sender: SmsSender, settings: GatewaySettings) -> OtpSent:
-    phone = normalize(raw_phone)
+    phone = mobile(raw_phone)  # before anything is counted or sent: a landline or a number abroad gets nothing
     now = utcnow()
     window_start = now - timedelta(seconds=settings.otp_send_window_seconds)
     sent, oldest = (
@@ -71,10 +75,43 @@ async def send_code(session: AsyncSession, raw_phone: str, *, sender: SmsSender,
 async def verify_code(
     session: AsyncSession, raw_phone: str, code: str, *, settings: GatewaySettings
 ) -> ResidentIdentity:
-    """The resident identity of ``raw_phone`` (created on first sign-in) when ``code`` is its newest code.
+    """The resident identity of ``raw_phone`` (created on first sign-in) when ``code`` is its newest code."""
+    phone = await consume_code(session, raw_phone, code, settings=settings)
+    identity = await _identity_of(session, phone)
+    if not identity.active:
+        raise Forbidden("This resident may not sign in.", code="resident_disabled")
+    return identity
+
+
+async def prove_phone(
+    session: AsyncSession, raw_phone: str, code: str, *, subject: str, key: SigningKey, settings: GatewaySettings
+) -> PhoneProof:
+    """A signed proof that the caller ``subject`` has just verified ``raw_phone`` with its newest ``code``.
+
+    It is no sign-in (no identity is made for the phone) and no access token (its audience is the proofs'):
+    the booking service takes it, from this caller only, to change the resident's phone to this one."""
+    phone = await consume_code(session, raw_phone, code, settings=settings)
+    now = utcnow()
+    proof = key.sign(
+        {
+            "iss": settings.jwt_issuer,
+            "aud": phone_proof_audience(settings.jwt_audience),
+            "sub": subject,
+            "iat": int(now.timestamp()),
+            "exp": int((now + timedelta(seconds=settings.phone_proof_ttl_seconds)).timestamp()),
+            "jti": str(uuid.uuid4()),
+            "phone_number": phone,
+            "phone_number_verified": True,
+        }
+    )
+    return PhoneProof(phone=phone, phone_proof=proof, expires_in=settings.phone_proof_ttl_seconds)
+
+
+async def consume_code(session: AsyncSession, raw_phone: str, code: str, *, settings: GatewaySettings) -> str:
+    """Spend ``code`` when it is the newest code of ``raw_phone``; the phone in E.164.
 
     A wrong guess is committed before the refusal, so the attempt counts even though the request fails."""
-    phone = normalize(raw_phone)
+    phone = mobile(raw_phone)
     now = utcnow()
     challenge = (
         await session.execute(
@@ -107,10 +144,7 @@ async def verify_code(
     )
     if consumed.rowcount != 1:  # type: ignore[attr-defined]
         raise Unauthorized(WRONG_CODE, code="invalid_code")  # another request used it a moment ago
-    identity = await _identity_of(session, phone)
-    if not identity.active:
-        raise Forbidden("This resident may not sign in.", code="resident_disabled")
-    return identity
+    return phone
 
 
 async def _identity_of(session: AsyncSession, phone: str) -> ResidentIdentity:
