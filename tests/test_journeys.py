@@ -23,6 +23,45 @@ def new_phone() -> str:
     return f"137{uuid.uuid4().int % 10**8:08d}"
 
 
+def direct_award(gateway: httpx.Client, terms: dict[str, Any]) -> dict[str, Any]:
+    """A direct award (直接委托) of ``terms`` from a fund of its own: proposed by the demo official with its legal
+    rationale once procurement knows the verified provider and its published offering (from the registry's
+    events), and approved by a second official (four eyes)."""
+    official, admin = login(gateway, "official"), login(gateway, "admin")
+    fund = gateway.post(
+        "/api/v1/funds",
+        headers=official,
+        json={
+            "name": f"社区服务专项资金{uuid.uuid4().hex[:6]}",
+            "year": date.today().year,
+            "budget_fen": terms["amount_fen"],
+            "owner_id": "fangshan-civil-affairs",
+            "owner_name": "北京市房山区民政局",
+        },
+    )
+    assert fund.status_code == 201, fund.text
+    body = {**terms, "fund_id": fund.json()["id"], "rationale": "单一来源：本镇仅此一家机构提供上门助餐。"}
+
+    def proposed() -> httpx.Response | None:
+        response = gateway.post("/api/v1/contracts", headers=official, json=body)
+        if response.status_code == 422 and response.json().get("code") in ("provider_not_verified", "offering_not_own"):
+            return None
+        return response
+
+    contract = wait_for(proposed)
+    assert contract.status_code == 201, contract.text
+    username = f"official-{uuid.uuid4().hex[:8]}"
+    account = {"username": username, "password": "official-password-2026", "roles": ["official"], "name": "李处长"}
+    assert gateway.post("/api/v1/accounts", headers=admin, json=account).status_code == 201
+    approved = gateway.post(
+        f"/api/v1/contracts/{contract.json()['id']}/direct-award/approve",
+        headers=login(gateway, username, "official-password-2026"),
+        json={},
+    )
+    assert approved.status_code == 200, approved.text
+    return dict(approved.json())
+
+
 def provider_with_funded_offering(gateway: httpx.Client) -> dict[str, Any]:
     official, admin = login(gateway, "official"), login(gateway, "admin")
     org = gateway.post(
@@ -62,10 +101,9 @@ def provider_with_funded_offering(gateway: httpx.Client) -> dict[str, Any]:
     ).json()
     published = gateway.post(f"/api/v1/offerings/{offering['id']}/publish", headers=provider, json={})
     assert published.status_code == 200, published.text
-    contract = gateway.post(
-        "/api/v1/contracts",
-        headers=official,
-        json={
+    contract = direct_award(
+        gateway,
+        {
             "title": "长阳镇高龄老人助餐服务项目",
             "provider_id": org["id"],
             "amount_fen": 180_000,
@@ -81,7 +119,7 @@ def provider_with_funded_offering(gateway: httpx.Client) -> dict[str, Any]:
                 }
             ],
         },
-    ).json()
+    )
     for party in (official, provider):  # both parties sign (双方签署)
         assert gateway.post(f"/api/v1/contracts/{contract['id']}/sign", headers=party, json={}).status_code == 200
     return {"provider_id": org["id"], "provider": provider, "offering_id": offering["id"]}
@@ -104,7 +142,7 @@ def test_booking_journeys(gateway: httpx.Client) -> None:
     caller = {
         "name": "赵桂兰",
         "phone": phone,
-        "community_code": "changyang.test",
+        "community_code": "changyang.tianxing",
         "eligibility_tags": ["age_80_plus", "living_alone"],
         "consent": {"version": "2026-11", "channel": "phone"},
     }
@@ -231,7 +269,7 @@ def test_feedback_journeys(gateway: httpx.Client) -> None:
             "category": "punctuality",
             "description": "送餐晚到一个小时，饭菜已凉。",
             "resident_id": resident["id"],
-            "community_code": "changyang.test",
+            "community_code": "changyang.tianxing",
         },
     )
     assert complaint.status_code == 201, complaint.text
@@ -251,7 +289,7 @@ def test_feedback_journeys(gateway: httpx.Client) -> None:
         headers=operator,
         json={
             "category_code": "elderly.day_care",
-            "community_code": "changyang.test",
+            "community_code": "changyang.tianxing",
             "text": "附近没有日间照料中心",
             "resident_id": resident["id"],
         },
@@ -272,7 +310,7 @@ def test_feedback_journeys(gateway: httpx.Client) -> None:
         data={
             "service_code": "need.green",
             "description": "小区缺少旧衣物回收箱",
-            "attribute[community_code]": "changyang.test",
+            "attribute[community_code]": "changyang.tianxing",
         },
     )
     assert filed.status_code == 201, filed.text

@@ -112,20 +112,39 @@ def _world(gateway: httpx.Client) -> World:
     offering_id = offering.json()["id"]
     published = gateway.post(f"/api/v1/offerings/{offering_id}/publish", headers=provider_admin, json={})
     assert published.status_code == 200, published.text
-    contract = gateway.post(
-        "/api/v1/contracts",
+    fund = gateway.post(
+        "/api/v1/funds",
         headers=official,
         json={
-            "title": "策略测试助餐服务项目",
-            "provider_id": provider_a,
-            "amount_fen": 100_000,
-            "start_date": date.today().isoformat(),
-            "end_date": (date.today() + timedelta(days=100)).isoformat(),
-            "funded_offerings": [
-                {"offering_id": offering_id, "unit_price_fen": 1200, "resident_price_fen": 0, "quota": 10}
-            ],
+            "name": "策略测试资金",
+            "year": date.today().year,
+            "budget_fen": 1_000_000,
+            "owner_id": "fangshan-civil-affairs",
+            "owner_name": "北京市房山区民政局",
         },
     )
+    assert fund.status_code == 201, fund.text
+    award = {
+        "title": "策略测试助餐服务项目",
+        "provider_id": provider_a,
+        "amount_fen": 100_000,
+        "start_date": date.today().isoformat(),
+        "end_date": (date.today() + timedelta(days=100)).isoformat(),
+        "funded_offerings": [
+            {"offering_id": offering_id, "unit_price_fen": 1200, "resident_price_fen": 0, "quota": 10}
+        ],
+        "fund_id": fund.json()["id"],
+        "rationale": "单一来源：策略测试。",
+    }
+
+    def proposed() -> httpx.Response | None:
+        # A direct award, proposed once procurement knows the verified provider and its published offering.
+        response = gateway.post("/api/v1/contracts", headers=official, json=award)
+        if response.status_code == 422 and response.json().get("code") in ("provider_not_verified", "offering_not_own"):
+            return None
+        return response
+
+    contract = wait_for(proposed)
     assert contract.status_code == 201, contract.text
     resident, resident_id = _resident(gateway, admin)
 

@@ -83,29 +83,67 @@ def test_vertical_slice(gateway: httpx.Client) -> None:
     available = wait_for(slots)
     slot = available[0]
 
-    # The district funds the meal table for residents aged 80 and over.
-    contract = gateway.post(
-        "/api/v1/contracts",
+    # The district funds the meal table for residents aged 80 and over: a direct award (直接委托) from its fund,
+    # proposed by an official with its legal rationale and approved by a second official (four eyes).
+    fund = gateway.post(
+        "/api/v1/funds",
         headers=official,
         json={
-            "title": "老年餐桌助餐服务项目",
-            "provider_id": provider_id,
-            "amount_fen": 300_000,
-            "start_date": date.today().isoformat(),
-            "end_date": (date.today() + timedelta(days=300)).isoformat(),
-            "funded_offerings": [
-                {
-                    "offering_id": offering_id,
-                    "unit_price_fen": 1500,
-                    "resident_price_fen": 0,
-                    "quota": 100,
-                    "eligibility_tags": ["age_80_plus"],
-                }
-            ],
+            "name": "社区服务专项资金",
+            "year": date.today().year,
+            "budget_fen": 1_000_000,
+            "owner_id": "fangshan-civil-affairs",
+            "owner_name": "北京市房山区民政局",
         },
     )
+    assert fund.status_code == 201, fund.text
+    award = {
+        "title": "老年餐桌助餐服务项目",
+        "provider_id": provider_id,
+        "amount_fen": 300_000,
+        "start_date": date.today().isoformat(),
+        "end_date": (date.today() + timedelta(days=300)).isoformat(),
+        "funded_offerings": [
+            {
+                "offering_id": offering_id,
+                "unit_price_fen": 1500,
+                "resident_price_fen": 0,
+                "quota": 100,
+                "eligibility_tags": ["age_80_plus"],
+            }
+        ],
+        "fund_id": fund.json()["id"],
+        "rationale": "单一来源：该社区仅此一家机构开设老年餐桌（《政府购买服务管理办法》第二十二条）。",
+    }
+
+    def proposed() -> httpx.Response | None:
+        # Procurement learns the verified provider and its published offering from the registry's events.
+        response = gateway.post("/api/v1/contracts", headers=official, json=award)
+        if response.status_code == 422 and response.json().get("code") in ("provider_not_verified", "offering_not_own"):
+            return None
+        return response
+
+    contract = wait_for(proposed)
     assert contract.status_code == 201, contract.text
     contract_id = contract.json()["id"]
+    approver_name = f"official-{provider_id[:8]}"
+    second = gateway.post(
+        "/api/v1/accounts",
+        headers=admin,
+        json={
+            "username": approver_name,
+            "password": "a-long-official-password",
+            "roles": ["official"],
+            "name": "李处长",
+        },
+    )
+    assert second.status_code == 201, second.text
+    approver = login(gateway, approver_name, "a-long-official-password")
+    own = gateway.post(f"/api/v1/contracts/{contract_id}/direct-award/approve", headers=official, json={})
+    assert (own.status_code, own.json()["code"]) == (403, "own_proposal"), own.text
+    approved = gateway.post(f"/api/v1/contracts/{contract_id}/direct-award/approve", headers=approver, json={})
+    assert approved.status_code == 200, approved.text
+    assert approved.json()["award"]["status"] == "approved"
     # Both parties sign (双方签署): the district, then the provider; with the second signature it is active.
     signed_by_district = gateway.post(f"/api/v1/contracts/{contract_id}/sign", headers=official, json={})
     assert (signed_by_district.status_code, signed_by_district.json()["status"]) == (200, "draft")
@@ -129,6 +167,18 @@ def test_vertical_slice(gateway: httpx.Client) -> None:
     assert resident.status_code == 201, resident.text
     resident_id = resident.json()["id"]
 
+    # The funded program reaches booking-service by event (contract.signed); from then on her lunch is free. Only
+    # a booking the contract funds is its deliverable: one she paid in full is not the district's to pay.
+    def funded() -> bool:
+        quote = gateway.get(
+            "/api/v1/bookings/quote",
+            headers=operator,
+            params={"offering_id": offering_id, "resident_id": resident_id, "date": slot["start"][:10]},
+        )
+        return quote.status_code == 200 and bool(quote.json()["funded"])
+
+    wait_for(funded)
+
     def book() -> dict[str, Any] | None:
         response = gateway.post(
             "/api/v1/bookings",
@@ -148,10 +198,10 @@ def test_vertical_slice(gateway: httpx.Client) -> None:
     assert booking is not None
     booking_id = booking["id"]
     assert booking["status"] == "requested"
+    assert (booking["funded_contract_id"], booking["price_fen"]) == (contract_id, 0)
     # A retried POST with the same key returns the same booking, not a second one.
     assert book()["id"] == booking_id  # type: ignore[index]
 
-    # The funded program reaches booking-service by event; a booking made after that is free for her.
     for step in ("confirm", "start", "complete"):
         response = gateway.post(f"/api/v1/bookings/{booking_id}/{step}", headers=provider, json={})
         assert response.status_code == 200, f"{step}: {response.text}"

@@ -50,6 +50,11 @@ class GatewaySettings(ServiceSettings):
     otp_send_window_seconds: int = Field(900, ge=60, le=86400)
     # Only a fake exists so far (it records the messages, for tests and the dev stack); never in production.
     sms_sender: Literal["fake"] = "fake"
+    # A signed-in resident's proof of a new phone (POST /api/v1/auth/otp/proof) is good this long.
+    phone_proof_ttl_seconds: int = Field(600, ge=60, le=3600)
+    # At a phone-code sign-in or refresh the gateway asks booking for the phone's resident record; no answer
+    # within this many seconds is 503 (gateway/residents/linking.py).
+    resident_link_timeout_seconds: float = Field(5.0, gt=0, le=30)
 
     max_body_bytes: int = Field(MIB, ge=1)
     # The default wait for a service's answer; known slow routes wait longer (gateway/routes.py SLOW_ROUTES).
@@ -76,7 +81,11 @@ class GatewaySettings(ServiceSettings):
     health_timeout_seconds: float = Field(2.0, gt=0)
     # Each part of the mobile app's home screen (GET /api/v1/home) waits this long for its service at most.
     home_part_timeout_seconds: float = Field(1.5, gt=0, le=10)
+    # The aggregated OpenAPI document is rebuilt at most this often when every service gave its part, and
+    # retried after openapi_retry_seconds when one could not (so a service that comes up appears within seconds).
     openapi_cache_seconds: float = Field(5.0, ge=0)
+    openapi_retry_seconds: float = Field(1.0, ge=0)
+    openapi_timeout_seconds: float = Field(15.0, gt=0)
 
     @field_validator("rate_limit_principal", "rate_limit_api_key", "rate_limit_anonymous", "rate_limit_sign_in")
     @classmethod

@@ -113,6 +113,7 @@ POLICY: tuple[Rule, ...] = (
     Rule(POST,  "/api/v1/auth/logout",                                    PUBLIC),
     Rule(POST,  "/api/v1/auth/otp",                                       PUBLIC),
     Rule(POST,  "/api/v1/auth/otp/verify",                                PUBLIC),
+    Rule(POST,  "/api/v1/auth/otp/proof",                                 roles(RESIDENT)),  # a new phone's proof
     Rule(READ,  "/api/v1/auth/me",                                        SIGNED_IN),
     Rule(READ,  "/api/v1/auth/otp/messages",                              roles(ADMIN)),  # the fake SMS outbox
     Rule(POST,  "/api/v1/auth/keys/rotate",                               roles(ADMIN)),
@@ -124,7 +125,8 @@ POLICY: tuple[Rule, ...] = (
     Rule(READ,  "/livez",                                                 PUBLIC),
     Rule(READ,  "/readyz",                                                PUBLIC),
     Rule(READ,  "/openapi.json",                                          PUBLIC),
-    Rule(READ,  "/docs",                                                  PUBLIC),
+    Rule(READ,  "/docs/**",                                               PUBLIC),  # Swagger UI and its assets
+    Rule(READ,  "/redoc",                                                 PUBLIC),
     Rule(READ,  "/console/**",                                            PUBLIC),  # static files; data needs a token
 
     # ---- provider registry: organizations and their staff, qualifications, webhooks
@@ -191,7 +193,9 @@ POLICY: tuple[Rule, ...] = (
     Rule(WRITE, "/api/v1/contracts/**",                                   roles(OFFICIAL, PROVIDER_ADMIN, ADMIN)),
     Rule(READ,  "/api/v1/contracts",                                      DISTRICT),
     Rule(READ,  "/api/v1/contracts/{contract_id}/acceptance",             PUBLIC),  # the result is public (masked)
-    Rule(POST,  "/api/v1/contracts",                                      DISTRICT),
+    Rule(POST,  "/api/v1/contracts",                                      DISTRICT),  # proposes a direct award
+    Rule(POST,  "/api/v1/contracts/{contract_id}/direct-award/approve",   DISTRICT),  # a second official
+    Rule(POST,  "/api/v1/contracts/{contract_id}/direct-award/reject",    DISTRICT),
     Rule(POST,  "/api/v1/contracts/{contract_id}/sign",                   MANAGERS),  # both parties sign
     Rule(POST,  "/api/v1/contracts/{contract_id}/terminate",              DISTRICT),
     Rule(POST,  "/api/v1/contracts/{contract_id}/supervision",            DISTRICT),

@@ -188,10 +188,27 @@ class Upstreams:
         except (UpstreamError, TimeoutError) as exc:
             raise BadGateway(f"The {service} service broke off its answer.") from exc
 
+    async def post_json(
+        self,
+        service: str,
+        target: str,
+        *,
+        body: bytes,
+        headers: dict[str, str] | None = None,
+        timeout: float | None = None,
+    ) -> tuple[int, Any]:
+        """POST ``body`` to ``target`` of a replica of ``service`` (the gateway's own calls): its status and JSON
+        body (None when not JSON). Moves to another replica only when nothing was sent, like any write."""
+        response = await self.request(service, "POST", target, headers=headers, body=body, timeout=timeout)
+        try:
+            return await _status_and_json(response)
+        except (UpstreamError, TimeoutError) as exc:
+            raise BadGateway(f"The {service} service broke off its answer.") from exc
+
     # ------------------------------------------------------------------ health and OpenAPI, from any replica
 
-    async def _get_json(self, replica: Replica, path: str) -> tuple[int, Any]:
-        seconds = self.settings.health_timeout_seconds
+    async def _get_json(self, replica: Replica, path: str, seconds: float | None = None) -> tuple[int, Any]:
+        seconds = seconds or self.settings.health_timeout_seconds
         async with asyncio.timeout(seconds):
             response = await self._pool(replica).request("GET", path, (), b"", seconds=seconds)
             return await _status_and_json(response)
@@ -223,7 +240,8 @@ class Upstreams:
         """The service's OpenAPI document from the first replica that gives one, or None when none can now."""
         for replica in self.in_turn(service):
             try:
-                status, document = await self._get_json(replica, "/openapi.json")
+                # A service builds its document on the first request: seconds on a busy machine.
+                status, document = await self._get_json(replica, "/openapi.json", self.settings.openapi_timeout_seconds)
             except (UpstreamError, TimeoutError) as exc:
                 log.info("replica's OpenAPI unavailable", replica=replica.url, error=repr(exc))
                 continue

@@ -22,6 +22,7 @@ from procurement.needs.consumers import subscription as needs_subscription
 from procurement.needs.endpoints import router as needs_router
 from procurement.notices.endpoints import publish_router as notice_publish_router
 from procurement.notices.endpoints import router as notices_router
+from procurement.providers.consumers import offerings_subscription
 from procurement.providers.consumers import subscription as providers_subscription
 from procurement.reviews.endpoints import assignments_router as review_assignments_router
 from procurement.reviews.endpoints import router as reviews_router
@@ -67,6 +68,7 @@ def build_spec(settings: Settings | None = None) -> ServiceSpec:
             deliverables_subscription,
             needs_subscription,
             providers_subscription,
+            offerings_subscription,
             supervision_subscription,
             evaluations_subscription,
         ],

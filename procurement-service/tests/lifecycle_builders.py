@@ -11,7 +11,7 @@ import httpx
 from fastapi import FastAPI
 from nats.js import JetStreamContext
 from nats.js.api import DeliverPolicy
-from procurement_builders import sign_by_both
+from procurement_builders import known_provider, sign_by_both
 from sourcing_builders import DEADLINE, apply, assign, create_fund, official, published_call, review, verified_provider
 
 from service_kit.testing import TestKeys
@@ -48,12 +48,14 @@ async def awarded_contract(
     clock.now = NOTICE_AT
     assert (await client.post(f"{base}/notice", json={}, headers=official(keys))).status_code == 201
     clock.now = AFTER_NOTICE
+    offering_id = offering_id or uuid.uuid4()
+    await known_provider(app, provider_id, offering_id)  # the contract funds the provider's own offering
     terms = {
         "start_date": "2027-01-01",
         "end_date": "2027-12-31",
         "funded_offerings": [
             {
-                "offering_id": str(offering_id or uuid.uuid4()),
+                "offering_id": str(offering_id),
                 "unit_price_fen": 1500,
                 "resident_price_fen": 300,
                 "quota": 10,
@@ -99,13 +101,10 @@ def acceptance_body(result: str = "passed", **overrides: Any) -> dict[str, Any]:
     return body
 
 
-def voucher(seq: int, **overrides: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "voucher_number": f"FS-2027-{uuid.uuid4().hex[:8]}-{seq}",
-        "payer": "房山区社会建设工作办公室",
-        "payee": "房山区阳光社工事务所",
-        "paid_on": "2027-01-15",
-    }
+def voucher(seq: int, paid_on: str = AFTER_NOTICE.date().isoformat(), **overrides: Any) -> dict[str, Any]:
+    """A payment recorded on the day ``awarded_contract`` is signed; the payer (the fund's owner) and the payee
+    (the provider's registered name) are left to their defaults unless given."""
+    body: dict[str, Any] = {"voucher_number": f"FS-2027-{uuid.uuid4().hex[:8]}-{seq}", "paid_on": paid_on}
     body.update(overrides)
     return body
 

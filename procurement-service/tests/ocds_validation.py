@@ -1,4 +1,4 @@
-"""Validating Linli's OCDS export against the official OCDS 1.1 schemas in ``<repo>/../shared/standards``."""
+"""Validating Linli's OCDS export against the official OCDS 1.1 schemas in ``standards/ocds-1.1``."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from jsonschema import Draft4Validator, FormatChecker
 from referencing import Registry
 from referencing.jsonschema import DRAFT4
 
-OCDS = Path(__file__).resolve().parents[2].parent / "shared" / "standards" / "ocds-1.1"
+OCDS = Path(__file__).resolve().parents[2] / "standards" / "ocds-1.1"
 RELEASE_SCHEMA_URI = "https://standard.open-contracting.org/schema/1__1__5/release-schema.json"
 PREFIX = "ocds-linli-fs"
 

@@ -1,4 +1,6 @@
-"""Small builders shared by procurement's tests."""
+"""Small builders shared by procurement's tests: contracts as a procurement method makes them (a direct award
+proposed by one official and approved by another, for a verified provider's own published offerings, from a
+fund), bookings completed, events published as their producers publish them."""
 
 from __future__ import annotations
 
@@ -7,10 +9,28 @@ from datetime import date, datetime
 from typing import Any
 
 import httpx
+from fastapi import FastAPI
 
-from service_kit.events.contracts import BookingCompleted
+from procurement.providers.models import ProviderStanding
+from service_kit.events.consumer import ConsumerRunner
+from service_kit.events.contracts import BookingCompleted, EventData, OfferingPublished, ProviderVerified
 from service_kit.events.envelope import Envelope
-from service_kit.testing import TestKeys
+from service_kit.testing import TestKeys, eventually
+
+PROVIDER_NAME = "房山区阳光社工事务所"
+# The fund's owner pays; by default the buyer the OCDS export names (procurement.opendata.config).
+FUND_OWNER = {"owner_id": "fangshan-civil-affairs", "owner_name": "北京市房山区民政局"}
+RATIONALE = "单一来源：长阳镇仅此一家机构能提供上门助餐服务（《政府购买服务管理办法》第二十二条）。"
+
+
+def proposer(keys: TestKeys) -> dict[str, str]:
+    """The official who proposes direct awards (the same as sourcing_builders.official)."""
+    return keys.headers("official", sub="official-wang", name="王科长")
+
+
+def approver(keys: TestKeys) -> dict[str, str]:
+    """A second official, who approves them (four eyes)."""
+    return keys.headers("official", sub="official-li", name="李处长")
 
 
 def contract_body(
@@ -44,10 +64,103 @@ def contract_body(
     return body
 
 
-async def create_contract(client: httpx.AsyncClient, keys: TestKeys, body: dict[str, Any]) -> dict[str, Any]:
-    response = await client.post("/api/v1/contracts", json=body, headers=keys.headers("official", name="王科长"))
+def runner(app: FastAPI, name: str) -> ConsumerRunner:
+    (found,) = [r for r in app.state.runtime.runners if r.durable == f"procurement-{name}"]
+    return found
+
+
+async def deliver_events(app: FastAPI, consumer: str, *events: EventData, source: str = "registry") -> None:
+    """Publish events as their producing service would (over the app's own NATS connection), and wait until the
+    consumer has taken them all."""
+    taken = runner(app, consumer)
+    before = taken.applied + taken.duplicates
+    for event in events:
+        await publish(app.state.runtime.js, Envelope.wrap(event, source=source))
+
+    async def done() -> bool | None:
+        return True if taken.applied + taken.duplicates >= before + len(events) else None
+
+    await eventually(done)
+
+
+def offering_published(
+    offering_id: uuid.UUID, provider_id: uuid.UUID, *, status: str = "published", version: int = 1
+) -> OfferingPublished:
+    return OfferingPublished(
+        offering_id=offering_id,
+        provider_id=provider_id,
+        provider_name=PROVIDER_NAME,
+        category_code="elderly.meal_table",
+        name_zh="老年餐桌（午餐）",
+        mode="at_center",
+        price_fen=1500,
+        duration_minutes=60,
+        capacity_per_slot=10,
+        status=status,  # type: ignore[arg-type]
+        version=version,
+    )
+
+
+async def known_provider(
+    app: FastAPI,
+    provider_id: uuid.UUID,
+    *offering_ids: uuid.UUID,
+    kind: str = "public_welfare",
+    name: str = PROVIDER_NAME,
+) -> None:
+    """Procurement knows the provider as verified by the registry (unless it knows it already, under whatever
+    name and standing a test gave it) and its offerings as published."""
+    async with app.state.sessionmaker() as session:
+        known = await session.get(ProviderStanding, provider_id)
+    if known is None:
+        verified = ProviderVerified(provider_id=provider_id, name=name, kind=kind, status="verified")  # type: ignore[arg-type]
+        await deliver_events(app, "providers", verified)
+    if offering_ids:
+        await deliver_events(app, "offerings", *(offering_published(o, provider_id) for o in offering_ids))
+
+
+async def new_fund(
+    client: httpx.AsyncClient, keys: TestKeys, budget_fen: int = 1_000_000_000, **owner: str
+) -> dict[str, Any]:
+    response = await client.post(
+        "/api/v1/funds",
+        json={"name": "2027年区级社区服务直接委托资金", "year": 2027, "budget_fen": budget_fen, **FUND_OWNER, **owner},
+        headers=proposer(keys),
+    )
     assert response.status_code == 201, response.text
     return dict(response.json())
+
+
+def award_body(body: dict[str, Any], fund_id: str, rationale: str = RATIONALE) -> dict[str, Any]:
+    return {**body, "fund_id": fund_id, "rationale": rationale}
+
+
+async def create_contract(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    keys: TestKeys,
+    body: dict[str, Any],
+    *,
+    fund_id: str | None = None,
+    approve: bool = True,
+) -> dict[str, Any]:
+    """A direct award of ``body``'s terms: its provider known and verified, its offerings the provider's own
+    published ones, proposed by one official from a fund (a new one unless named) and, unless ``approve`` is
+    False, approved by another. A draft, signed by neither party yet."""
+    await known_provider(
+        app, uuid.UUID(body["provider_id"]), *(uuid.UUID(o["offering_id"]) for o in body["funded_offerings"])
+    )
+    if fund_id is None:
+        fund_id = (await new_fund(client, keys))["id"]
+    response = await client.post("/api/v1/contracts", json=award_body(body, fund_id), headers=proposer(keys))
+    assert response.status_code == 201, response.text
+    if not approve:
+        return dict(response.json())
+    approved = await client.post(
+        f"/api/v1/contracts/{response.json()['id']}/direct-award/approve", json={}, headers=approver(keys)
+    )
+    assert approved.status_code == 200, approved.text
+    return dict(approved.json())
 
 
 async def sign_by_both(
@@ -64,8 +177,10 @@ async def sign_by_both(
     return dict(provider.json())
 
 
-async def signed_contract(client: httpx.AsyncClient, keys: TestKeys, body: dict[str, Any]) -> dict[str, Any]:
-    return await sign_by_both(client, keys, await create_contract(client, keys, body))
+async def signed_contract(
+    app: FastAPI, client: httpx.AsyncClient, keys: TestKeys, body: dict[str, Any], *, fund_id: str | None = None
+) -> dict[str, Any]:
+    return await sign_by_both(client, keys, await create_contract(app, client, keys, body, fund_id=fund_id))
 
 
 def booking_completed(

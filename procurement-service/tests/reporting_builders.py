@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI
-from procurement_builders import contract_body, sign_by_both
+from procurement_builders import contract_body, known_provider, sign_by_both
 from sourcing_builders import (
     DEADLINE,
     apply,
@@ -89,7 +89,9 @@ async def lifecycle(app: FastAPI, client: httpx.AsyncClient, js: Any, keys: Test
     approved = await ok(client.post(f"{base}/approve", json={}, headers=headers))
     clock.now = NOTICE_AT
     notice = await ok(client.post(f"/api/v1/calls/{call['id']}/notice", json={}, headers=headers), 201)
-    terms = contract_body(providers[0], start="2027-01-01", end="2027-12-31")
+    offering_id = uuid.uuid4()
+    await known_provider(app, providers[0], offering_id)  # the contract funds the provider's own offering
+    terms = contract_body(providers[0], offering_id, start="2027-01-01", end="2027-12-31")
     terms = {k: terms[k] for k in ("start_date", "end_date", "funded_offerings")}
     contract = await ok(client.post(f"{base}/contract", json=terms, headers=headers), 201)
     clock.now = SIGNED_AT
@@ -106,7 +108,12 @@ async def implemented(client: httpx.AsyncClient, keys: TestKeys, clock: Any, flo
 
     async def pay(voucher: str, day: str) -> None:
         clock.now = datetime.fromisoformat(f"{day}T10:00:00+08:00")
-        body = {"voucher_number": voucher, "payer": "房山区民政局", "payee": "房山区阳光社工事务所", "paid_on": day}
+        body = {
+            "voucher_number": voucher,
+            "payer": "北京市房山区民政局",
+            "payee": "房山区阳光社工事务所",
+            "paid_on": day,
+        }
         await ok(client.post(f"{contract_url}/disbursements", json=body, headers=headers), 201)
 
     async def evaluate(stage: str, day: str, purchaser: float, third_party: float) -> None:

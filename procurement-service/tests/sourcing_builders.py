@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI
-from procurement_builders import publish
+from procurement_builders import FUND_OWNER, publish
 
 from service_kit.events.consumer import ConsumerRunner
 from service_kit.events.contracts import EventData, ProviderSanctioned, ProviderVerified
@@ -85,10 +85,12 @@ async def verified_provider(app: FastAPI, js: Any, kind: str = "public_welfare")
     return provider_id
 
 
-async def create_fund(client: httpx.AsyncClient, keys: TestKeys, budget_fen: int = 100_000_000) -> dict[str, Any]:
+async def create_fund(
+    client: httpx.AsyncClient, keys: TestKeys, budget_fen: int = 100_000_000, **owner: str
+) -> dict[str, Any]:
     response = await client.post(
         "/api/v1/funds",
-        json={"name": "2026年社区服务专项资金", "year": 2026, "budget_fen": budget_fen},
+        json={"name": "2026年社区服务专项资金", "year": 2026, "budget_fen": budget_fen, **FUND_OWNER, **owner},
         headers=official(keys),
     )
     assert response.status_code == 201, response.text
@@ -118,7 +120,11 @@ async def published_call(client: httpx.AsyncClient, keys: TestKeys, fund_id: str
     return dict(published.json())
 
 
-def application_body(budget_request_fen: int = 20_000_000, **overrides: Any) -> dict[str, Any]:
+def application_body(
+    budget_request_fen: int = 20_000_000, offering_id: uuid.UUID | None = None, **overrides: Any
+) -> dict[str, Any]:
+    """An application promising meals of a category and, with ``offering_id``, visits of that offering (one of
+    the applicant's own published offerings, else it is refused)."""
     body: dict[str, Any] = {
         "title": "长阳镇老年餐桌与探访服务",
         "proposal": "在长阳镇6个社区设老年餐桌，每周探访独居老人。",
@@ -131,16 +137,19 @@ def application_body(budget_request_fen: int = 20_000_000, **overrides: Any) -> 
                 "period_start": "2027-01-01",
                 "period_end": "2027-12-31",
             },
+        ],
+        "kpis": [{"name": "服务满意度", "target": "≥ 90%"}, {"name": "助餐人次", "target": "12000"}],
+    }
+    if offering_id is not None:
+        body["deliverables"].append(
             {
-                "offering_id": str(uuid.uuid4()),
+                "offering_id": str(offering_id),
                 "quantity": 2000,
                 "target_group": "living_alone",
                 "period_start": "2027-01-01",
                 "period_end": "2027-12-31",
-            },
-        ],
-        "kpis": [{"name": "服务满意度", "target": "≥ 90%"}, {"name": "助餐人次", "target": "12000"}],
-    }
+            }
+        )
     body.update(overrides)
     return body
 

@@ -22,6 +22,8 @@ async def test_openapi_describes_the_contract_routes(client: httpx.AsyncClient) 
         "/api/v1/contracts",
         "/api/v1/contracts/{contract_id}",
         "/api/v1/contracts/{contract_id}/sign",
+        "/api/v1/contracts/{contract_id}/direct-award/approve",
+        "/api/v1/contracts/{contract_id}/direct-award/reject",
         "/api/v1/contracts/{contract_id}/terminate",
         "/api/v1/contracts/{contract_id}/history",
         "/api/v1/contracts/{contract_id}/deliverables",

@@ -63,6 +63,12 @@ async def has_passed(session: AsyncSession, contract_id: uuid.UUID) -> bool:
     return found is not None and found.result == AcceptanceResult.passed
 
 
+async def passed_at(session: AsyncSession, contract_id: uuid.UUID) -> datetime | None:
+    """When the contract's acceptance passed, or None while its latest acceptance has not."""
+    found = await latest(session, contract_id)
+    return found.decided_at if found is not None and found.result == AcceptanceResult.passed else None
+
+
 async def accept(
     session: AsyncSession,
     contract_id: uuid.UUID,

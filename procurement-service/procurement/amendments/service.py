@@ -6,7 +6,7 @@ termination for cause, which takes effect at once and records its reason."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, func, select, update
@@ -19,6 +19,7 @@ from procurement.contracts import service as contracts_service
 from procurement.contracts.models import Contract, ContractStatus
 from procurement.contracts.schemas import FundedOfferingCreate
 from procurement.funds import service as funds_service
+from procurement.providers import service as providers_service
 from service_kit.auth import Principal, Role
 from service_kit.errors import Conflict, Forbidden, InvalidTransition, NotFound, ValidationFailed
 from service_kit.events.contracts import ContractAmended
@@ -99,10 +100,22 @@ async def propose_amendment(
             "An amendment changes something: supplement_fen, end_date or funded_offerings.", code="nothing_to_amend"
         )
     check_supplement(contract, data.supplement_fen)
+    if data.supplement_fen and contract.fund_id is None:
+        raise Conflict("The contract names no fund to commit a supplement from.", code="contract_without_fund")
     if data.end_date is not None:
         contracts_service.check_term(contract.start_date, data.end_date, stable_service=contract.stable_service)
     if data.funded_offerings is not None:
         contracts_service.check_funded_offerings(data.funded_offerings, contract.amount_fen + data.supplement_fen)
+        await providers_service.require_own_offerings(
+            session, contract.provider_id, contracts_service.offering_fields(data.funded_offerings)
+        )
+    if data.funded_offerings is not None or data.end_date is not None:
+        await _ensure_funding_alone(
+            session,
+            contract,
+            [o.offering_id for o in data.funded_offerings] if data.funded_offerings is not None else None,
+            data.end_date,
+        )
     amendment = _new(
         contract,
         party,
@@ -276,11 +289,42 @@ async def approve(
     return schemas.Amendment.of(await _get(session, contract, amendment_id))
 
 
+async def _ensure_funding_alone(
+    session: AsyncSession, contract: Contract, offering_ids: list[uuid.UUID] | None, end_date: date | None
+) -> None:
+    """An amendment's offerings and term overlap no other active contract's funding of the same offerings."""
+    await contracts_service.ensure_no_overlap(
+        session,
+        offering_ids if offering_ids is not None else [o.offering_id for o in contract.funded_offerings],
+        contract.start_date,
+        end_date or contract.end_date,
+        exclude=contract.id,
+    )
+
+
 async def _apply(
     session: AsyncSession, contract: Contract, amendment: ContractAmendment, *, by: Principal, now: datetime
 ) -> int:
     """Put an approved amendment into effect: one guarded UPDATE of the contract, then its new version."""
     before = contracts_service.snapshot(contract)
+    new_offerings = (
+        [FundedOfferingCreate.model_validate(o) for o in amendment.new_funded_offerings]
+        if amendment.new_funded_offerings is not None
+        else None
+    )
+    if new_offerings is not None or amendment.new_end_date is not None:
+        # As when signing: the provider's row first, so racing activations of its offerings' funding queue.
+        await providers_service.lock_standing(session, contract.provider_id)
+        if new_offerings is not None:
+            await providers_service.require_own_offerings(
+                session, contract.provider_id, contracts_service.offering_fields(new_offerings)
+            )
+        await _ensure_funding_alone(
+            session,
+            contract,
+            [o.offering_id for o in new_offerings] if new_offerings is not None else None,
+            amendment.new_end_date,
+        )
     supplement = amendment.supplement_fen
     conditions: list[Any] = [Contract.status == ContractStatus.active]
     values: dict[str, Any] = {"version": Contract.version + 1, "updated_at": now}
@@ -320,17 +364,17 @@ async def _apply(
         )
     if supplement:
         await contracts_repository.add_to_last_installment(session, contract.id, supplement)
-        if contract.application_id is not None:
-            fund_id = await funds_service.fund_id_of_application(session, contract.application_id)
-            if fund_id is not None:
-                await funds_service.commit(
-                    session,
-                    fund_id,
-                    supplement,
-                    by=by,
-                    at=now,
-                    details={"contract_id": str(contract.id), "amendment_id": str(amendment.id)},
-                )
+        if contract.fund_id is None:
+            raise Conflict("The contract names no fund to commit a supplement from.", code="contract_without_fund")
+        # In the same transaction: a supplement the fund cannot hold is refused (budget_exceeded), all of it.
+        await funds_service.commit(
+            session,
+            contract.fund_id,
+            supplement,
+            by=by,
+            at=now,
+            details={"contract_id": str(contract.id), "amendment_id": str(amendment.id)},
+        )
     amended = await contracts_service.reload(session, contract.id)
     await contracts_service.record_version(session, amended, amendment_id=amendment.id, at=now)
     await contracts_service.audit_change(

@@ -211,6 +211,16 @@ async def apply(
     # Procurement's own sanctions first: they name the reason and the rounds left.
     await sanctions_service.ensure_not_sanctioned(session, provider_id)
     await providers_service.check_eligible(session, provider_id, kinds=list(call.eligible_kinds), now=now)
+    # A provider promises only its own published offerings.
+    await providers_service.require_own_offerings(
+        session,
+        provider_id,
+        [
+            (f"deliverables.{index}.offering_id", item.offering_id)
+            for index, item in enumerate(data.deliverables)
+            if item.offering_id is not None
+        ],
+    )
     live = await session.scalar(
         select(func.count())
         .select_from(Application)
@@ -344,6 +354,9 @@ async def approve(
         raise ValidationFailed("The approved amount exceeds the budget requested.", code="amount_above_request")
     if application.status == ApplicationStatus.submitted and application.rank is None:
         raise Conflict("No reviewer scored this application; it cannot be approved.", code="not_reviewed")
+    if application.status == ApplicationStatus.submitted:
+        # Awarded only to a provider still verified and unsanctioned (it may have changed since it applied).
+        await providers_service.ensure_awardable(session, application.provider_id, now=now)
     moved = cast(
         CursorResult[Any],
         await session.execute(
@@ -395,7 +408,8 @@ async def draft_contract(
     by: Principal,
     now: datetime,
 ) -> ContractView:
-    """Draft the contract of an approved, publicly announced application: its title, provider and amount."""
+    """Draft the contract of an approved, publicly announced application (competitive): its title, provider and
+    amount, and its call's fund, where the approval committed the amount."""
     from procurement.contracts import service as contracts_service
     from procurement.contracts.models import Contract
     from procurement.contracts.schemas import ContractCreate
@@ -414,6 +428,7 @@ async def draft_contract(
         select(func.count()).select_from(Contract).where(Contract.application_id == application_id)
     ):
         raise Conflict("The application already has its contract.", code="contract_exists")
+    call = await get_call(session, call_id, by=by)
     terms = ContractCreate(
         title=application.title,
         provider_id=application.provider_id,
@@ -424,4 +439,13 @@ async def draft_contract(
         funded_offerings=data.funded_offerings,
         installments=data.installments,
     )
-    return await contracts_service.create(session, terms, by=by, application_id=application_id, now=now)
+    return await contracts_service.draft_from_application(
+        session,
+        terms,
+        application_id=application_id,
+        fund_id=call.fund_id,
+        approved_by=application.approved_by,
+        approved_at=application.approved_at,
+        by=by,
+        now=now,
+    )

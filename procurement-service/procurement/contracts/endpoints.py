@@ -22,11 +22,46 @@ router = APIRouter(prefix="/api/v1/contracts", tags=["contracts"])
     "",
     response_model=schemas.Contract,
     status_code=status.HTTP_201_CREATED,
-    summary="Draft a contract with a provider, funding some of its offerings",
-    responses=error_responses(401, 403, 422),
+    summary="Propose a direct award (直接委托): a draft contract naming its fund and legal rationale, funding "
+    "some of the provider's own offerings; another official approves it before it is signed",
+    description=(
+        "A contract comes through a procurement method: from a call for proposals' approved, publicly announced "
+        "application (`POST /api/v1/calls/{call_id}/applications/{application_id}/contract`), or as a direct award "
+        "proposed here. The provider is verified and unsanctioned, each funded offering is its own published "
+        "offering funded by no other active contract in the term (409 `offering_already_funded`), and the fund has "
+        "the amount left (409 `budget_exceeded`)."
+    ),
+    responses=error_responses(401, 403, 404, 409, 422),
 )
-async def create_contract(data: schemas.ContractCreate, session: SessionDep, principal: Official) -> schemas.Contract:
-    return await service.create(session, data, by=principal)
+async def propose_direct_award(
+    data: schemas.DirectAwardCreate, session: SessionDep, principal: Official, now: Now
+) -> schemas.Contract:
+    return await service.propose_direct_award(session, data, by=principal, now=now)
+
+
+@router.post(
+    "/{contract_id}/direct-award/approve",
+    response_model=schemas.Contract,
+    summary="Approve a proposed direct award (four eyes: an official other than its proposer); its amount is "
+    "committed from the fund, within the budget",
+    responses=error_responses(401, 403, 404, 409, 422),
+)
+async def approve_direct_award(
+    contract_id: uuid.UUID, data: schemas.AwardDecision, session: SessionDep, principal: Official, now: Now
+) -> schemas.Contract:
+    return await service.approve_direct_award(session, contract_id, data, by=principal, now=now)
+
+
+@router.post(
+    "/{contract_id}/direct-award/reject",
+    response_model=schemas.Contract,
+    summary="Reject a proposed direct award, with the reason; it is never signed",
+    responses=error_responses(401, 403, 404, 409, 422),
+)
+async def reject_direct_award(
+    contract_id: uuid.UUID, data: schemas.AwardRejection, session: SessionDep, principal: Official, now: Now
+) -> schemas.Contract:
+    return await service.reject_direct_award(session, contract_id, data, by=principal, now=now)
 
 
 @router.get(
@@ -75,6 +110,12 @@ async def get_contract_history(
     response_model=schemas.Contract,
     summary="Sign a draft contract for one party (an official for the district, the provider's admin for the "
     "provider); with both signatures it becomes active and booking-service starts funding its offerings",
+    description=(
+        "Only an approved award is signed (409 `award_not_approved`), naming its fund (409 `contract_without_fund`); "
+        "a contract from a call once its public notice has ended with every objection answered; for a provider "
+        "still verified and unsanctioned (422); and never while another active contract funds one of its offerings "
+        "in the term (409 `offering_already_funded`)."
+    ),
     responses=error_responses(401, 403, 404, 409, 422),
 )
 async def sign_contract(

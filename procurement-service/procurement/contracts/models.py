@@ -20,6 +20,26 @@ class ContractStatus(StrEnum):
     terminated = "terminated"
 
 
+class ProcurementMethod(StrEnum):
+    """How the contract was procured: from a call for proposals (competitive, OCDS ``open``) or awarded directly
+    (直接委托, OCDS ``direct``) with a recorded legal rationale a second official approved."""
+
+    open = "open"
+    direct = "direct"
+
+
+class AwardStatus(StrEnum):
+    """The award a contract carries out. A competitive contract's is its approved application (立项); a direct
+    award is proposed by one official and approved (or rejected) by another (four eyes)."""
+
+    proposed = "proposed"
+    approved = "approved"
+    rejected = "rejected"
+    # A contract drafted before procurement methods were recorded, with neither a call nor an approved direct
+    # award: it is never signed, and without a fund never paid.
+    unapproved = "unapproved"
+
+
 class InstallmentCondition(StrEnum):
     """When an installment of the payment plan (资金拨付) falls due."""
 
@@ -72,6 +92,16 @@ class Contract(IdMixin, TimestampMixin, Base):
     termination_reason: Mapped[str | None] = mapped_column(Text)
     # The approved application (立项) the contract was drawn from, when it came through a call for proposals.
     application_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("application.id"), unique=True)
+    procurement_method: Mapped[ProcurementMethod] = mapped_column(_status_column(ProcurementMethod))
+    # The fund the contract draws on: its call's, or the one the direct award names. NULL only for contracts
+    # drafted before funds were recorded on contracts without a call (never signed or paid since).
+    fund_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("fund.id"), index=True)
+    # A direct award's legal rationale (e.g. 单一来源: the only provider of the service in the area).
+    rationale: Mapped[str | None] = mapped_column(Text)
+    award_status: Mapped[AwardStatus] = mapped_column(_status_column(AwardStatus))
+    award_decided_by: Mapped[str | None] = mapped_column(String(200))
+    award_decided_at: Mapped[datetime | None]
+    award_decision_reason: Mapped[str | None] = mapped_column(Text)
     # ``amount_fen`` includes the approved supplements; the original amount is ``amount_fen - supplement_fen``.
     supplement_fen: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     disbursed_fen: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date
 from typing import Any, cast
 
@@ -100,19 +100,31 @@ async def funded_offering(
     return (row[0], row[1]) if row is not None else None
 
 
-async def active_funding_on(
-    session: AsyncSession, offering_id: uuid.UUID, on: date
-) -> Sequence[tuple[Contract, ContractFundedOffering]]:
-    """The active contracts funding ``offering_id`` whose term includes the day ``on``."""
+async def active_funding_overlapping(
+    session: AsyncSession,
+    offering_ids: Iterable[uuid.UUID],
+    start_date: date,
+    end_date: date,
+    *,
+    exclude: uuid.UUID | None,
+) -> list[tuple[Contract, uuid.UUID]]:
+    """Active contracts (but ``exclude``) funding one of ``offering_ids`` on a day of ``start_date``–``end_date``."""
+    ids = list(dict.fromkeys(offering_ids))
+    if not ids:
+        return []
+    conditions: list[Any] = [
+        ContractFundedOffering.offering_id.in_(ids),
+        Contract.status == ContractStatus.active,
+        Contract.start_date <= end_date,
+        Contract.end_date >= start_date,
+    ]
+    if exclude is not None:
+        conditions.append(Contract.id != exclude)
     result = await session.execute(
-        select(Contract, ContractFundedOffering)
+        select(Contract, ContractFundedOffering.offering_id)
         .join(ContractFundedOffering, ContractFundedOffering.contract_id == Contract.id)
-        .where(
-            ContractFundedOffering.offering_id == offering_id,
-            Contract.status == ContractStatus.active,
-            Contract.start_date <= on,
-            Contract.end_date >= on,
-        )
+        .where(*conditions)
+        .order_by(Contract.signed_at, Contract.id)
     )
     return [(row[0], row[1]) for row in result.all()]
 

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from procurement.contracts.models import ContractStatus, InstallmentCondition
+from procurement.contracts.models import AwardStatus, ContractStatus, InstallmentCondition, ProcurementMethod
 
 # 100 亿元: far above any district contract, far below what a BIGINT holds.
 MAX_FEN = 1_000_000_000_000
@@ -61,6 +61,29 @@ class ContractCreate(BaseModel):
     )
 
 
+class DirectAwardCreate(ContractCreate):
+    """A direct award (直接委托) one official proposes: the contract's terms, the fund it draws on and the legal
+    rationale for not calling for proposals. Another official approves it (four eyes) before it is signed."""
+
+    fund_id: uuid.UUID = Field(description="The fund the contract draws on; the award commits its amount there.")
+    rationale: Reason = Field(
+        description="The legal rationale of the direct award, e.g. 单一来源：该服务在本镇仅此一家机构能够提供"
+        "（《政府购买服务管理办法》第二十二条）."
+    )
+
+
+class AwardDecision(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Reason | None = Field(default=None, description="Why the award is approved or rejected.")
+
+
+class AwardRejection(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Reason
+
+
 class ContractTerminate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -95,6 +118,18 @@ class Signature(BaseModel):
     signed_by: str = Field(description="The signer's account (subject).")
 
 
+class Award(BaseModel):
+    """How the contract was awarded: the approved application of a call, or a direct award with its rationale,
+    proposed by one official and decided by another."""
+
+    status: AwardStatus
+    rationale: str | None = Field(description="A direct award's legal rationale.")
+    proposed_by: str | None = Field(description="The official who proposed a direct award.")
+    decided_by: str | None = Field(description="Who approved (or rejected) the award.")
+    decided_at: datetime | None
+    reason: str | None = Field(description="The decision's reason, if one was given.")
+
+
 class Contract(BaseModel):
     id: uuid.UUID
     title: str
@@ -115,6 +150,11 @@ class Contract(BaseModel):
     terminated_at: datetime | None
     termination_reason: str | None
     application_id: uuid.UUID | None = None
+    procurement_method: ProcurementMethod = Field(
+        description="open: from a call for proposals' approved application; direct: a direct award."
+    )
+    fund_id: uuid.UUID | None = Field(description="The fund the contract draws on.")
+    award: Award
     original_amount_fen: int = Field(description="The amount as signed; amount_fen adds approved supplements.")
     supplement_fen: int
     disbursed_fen: int
@@ -134,7 +174,16 @@ class ContractVersion(BaseModel):
 
 
 # ``purchaser_signed``/``provider_signed``: the first party signed; ``signed``: the second did, the contract is signed.
-ContractAction = Literal["created", "purchaser_signed", "provider_signed", "signed", "amended", "terminated"]
+ContractAction = Literal[
+    "created",
+    "award_approved",
+    "award_rejected",
+    "purchaser_signed",
+    "provider_signed",
+    "signed",
+    "amended",
+    "terminated",
+]
 
 
 class HistoryEntry(BaseModel):

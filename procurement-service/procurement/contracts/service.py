@@ -1,6 +1,8 @@
-"""The rules of contracts: what a valid contract is, who may see it, how it is signed and terminated,
-which contract pays for a delivered service. Every change is written to the audit trail and announced
-through the outbox in the same transaction."""
+"""The rules of contracts: how one comes about (from an approved, publicly announced application, or as a
+direct award one official proposes with its legal rationale and another approves), what a valid contract is,
+who may see it, how it is signed and terminated, which contract pays for a delivered service. Every contract
+names its fund; every change is written to the audit trail and announced through the outbox in the same
+transaction."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from procurement.audit import service as audit
 from procurement.contracts import repository, schemas
 from procurement.contracts.models import (
+    AwardStatus,
     Contract,
     ContractAuditEntry,
     ContractFundedOffering,
@@ -21,8 +24,11 @@ from procurement.contracts.models import (
     ContractStatus,
     ContractVersion,
     InstallmentCondition,
+    ProcurementMethod,
 )
 from procurement.deliverables import repository as deliverables_repository
+from procurement.funds import service as funds_service
+from procurement.providers import service as providers_service
 from service_kit.auth import Principal, Role
 from service_kit.errors import Conflict, Forbidden, InvalidTransition, NotFound, ValidationFailed
 from service_kit.events.contracts import ContractSigned, ContractTerminated
@@ -148,6 +154,10 @@ def snapshot(contract: Contract) -> dict[str, Any]:
         "terminated_at": contract.terminated_at.isoformat() if contract.terminated_at else None,
         "termination_reason": contract.termination_reason,
         "application_id": str(contract.application_id) if contract.application_id else None,
+        "procurement_method": str(contract.procurement_method),
+        "fund_id": str(contract.fund_id) if contract.fund_id else None,
+        "rationale": contract.rationale,
+        "award_status": str(contract.award_status),
         "supplement_fen": contract.supplement_fen,
         "version": contract.version,
         "installments": [
@@ -229,6 +239,18 @@ async def views(session: AsyncSession, contracts: Sequence[Contract]) -> list[sc
                 terminated_at=contract.terminated_at,
                 termination_reason=contract.termination_reason,
                 application_id=contract.application_id,
+                procurement_method=contract.procurement_method,
+                fund_id=contract.fund_id,
+                award=schemas.Award(
+                    status=contract.award_status,
+                    rationale=contract.rationale,
+                    proposed_by=contract.created_by
+                    if contract.procurement_method == ProcurementMethod.direct
+                    else None,
+                    decided_by=contract.award_decided_by,
+                    decided_at=contract.award_decided_at,
+                    reason=contract.award_decision_reason,
+                ),
                 original_amount_fen=contract.amount_fen - contract.supplement_fen,
                 supplement_fen=contract.supplement_fen,
                 disbursed_fen=contract.disbursed_fen,
@@ -253,18 +275,68 @@ async def view(session: AsyncSession, contract: Contract) -> schemas.Contract:
     return (await views(session, [contract]))[0]
 
 
-async def create(
+def offering_fields(offerings: Sequence[schemas.FundedOfferingCreate]) -> list[tuple[str, uuid.UUID]]:
+    return [(f"funded_offerings.{index}.offering_id", item.offering_id) for index, item in enumerate(offerings)]
+
+
+async def ensure_no_overlap(
+    session: AsyncSession,
+    offering_ids: Sequence[uuid.UUID],
+    start_date: date,
+    end_date: date,
+    *,
+    exclude: uuid.UUID | None = None,
+) -> None:
+    """One offering is funded by at most one active contract on any day: refuse (409) a term overlapping
+    another active contract's that funds one of the same offerings, naming that contract."""
+    found = await repository.active_funding_overlapping(session, offering_ids, start_date, end_date, exclude=exclude)
+    if found:
+        other, offering_id = found[0]
+        raise Conflict(
+            f"Offering {offering_id} is already funded by active contract {other.id} "
+            f"from {other.start_date} to {other.end_date}; an offering is funded by one contract at a time.",
+            code="offering_already_funded",
+            contract_id=str(other.id),
+            offering_id=str(offering_id),
+            start_date=other.start_date.isoformat(),
+            end_date=other.end_date.isoformat(),
+        )
+
+
+async def check_award(session: AsyncSession, data: schemas.ContractCreate, *, now: datetime) -> None:
+    """What any award checks of its terms: a valid contract, for a verified and unsanctioned provider, funding
+    only the provider's own published offerings, none of them funded by another active contract meanwhile."""
+    check_terms(data)
+    await providers_service.ensure_awardable(session, data.provider_id, now=now)
+    await providers_service.require_own_offerings(session, data.provider_id, offering_fields(data.funded_offerings))
+    await ensure_no_overlap(
+        session, [item.offering_id for item in data.funded_offerings], data.start_date, data.end_date
+    )
+
+
+async def _draft(
     session: AsyncSession,
     data: schemas.ContractCreate,
     *,
     by: Principal,
+    now: datetime,
+    method: ProcurementMethod,
+    fund_id: uuid.UUID,
+    award_status: AwardStatus,
     application_id: uuid.UUID | None = None,
-    now: datetime | None = None,
-) -> schemas.Contract:
-    check_terms(data)
-    now = now or utcnow()
+    rationale: str | None = None,
+    award_decided_by: str | None = None,
+    award_decided_at: datetime | None = None,
+    reason: str | None = None,
+) -> Contract:
     contract = Contract(
         application_id=application_id,
+        procurement_method=method,
+        fund_id=fund_id,
+        rationale=rationale,
+        award_status=award_status,
+        award_decided_by=award_decided_by,
+        award_decided_at=award_decided_at,
         title=data.title,
         provider_id=data.provider_id,
         amount_fen=data.amount_fen,
@@ -296,16 +368,161 @@ async def create(
         ],
     )
     await repository.add(session, contract)
-    await audit_change(
+    await audit_change(session, contract, action="created", by=by, at=now, before=None, reason=reason)
+    return contract
+
+
+async def draft_from_application(
+    session: AsyncSession,
+    data: schemas.ContractCreate,
+    *,
+    application_id: uuid.UUID,
+    fund_id: uuid.UUID,
+    approved_by: str | None,
+    approved_at: datetime | None,
+    by: Principal,
+    now: datetime,
+) -> schemas.Contract:
+    """The contract of a call's approved application (competitive, OCDS ``open``): its award is the approval
+    (立项), whose amount the call's fund already committed."""
+    await check_award(session, data, now=now)
+    contract = await _draft(
         session,
-        contract,
-        action="created",
+        data,
         by=by,
-        at=now,
-        before=None,
-        reason=f"drawn from approved application {application_id}" if application_id else None,
+        now=now,
+        method=ProcurementMethod.open,
+        fund_id=fund_id,
+        award_status=AwardStatus.approved,
+        application_id=application_id,
+        award_decided_by=approved_by,
+        award_decided_at=approved_at,
+        reason=f"drawn from approved application {application_id}",
     )
     return await view(session, contract)
+
+
+async def propose_direct_award(
+    session: AsyncSession, data: schemas.DirectAwardCreate, *, by: Principal, now: datetime
+) -> schemas.Contract:
+    """One official proposes a direct award (直接委托): a draft contract naming its fund and its legal rationale.
+    Nothing is committed yet: another official's approval commits the amount from the fund."""
+    fund = await funds_service.get_fund(session, data.fund_id)
+    await check_award(session, data, now=now)
+    remaining = fund.budget_fen - fund.committed_fen
+    if data.amount_fen > remaining:
+        raise Conflict(
+            f"The fund has {remaining} fen left to commit, less than the award's {data.amount_fen} fen.",
+            code="budget_exceeded",
+            budget_fen=fund.budget_fen,
+            committed_fen=fund.committed_fen,
+            remaining_fen=remaining,
+        )
+    contract = await _draft(
+        session,
+        data,
+        by=by,
+        now=now,
+        method=ProcurementMethod.direct,
+        fund_id=fund.id,
+        award_status=AwardStatus.proposed,
+        rationale=data.rationale,
+        reason=data.rationale,
+    )
+    return await view(session, contract)
+
+
+def _ensure_direct_award(contract: Contract) -> None:
+    if contract.procurement_method != ProcurementMethod.direct:
+        raise InvalidTransition(
+            "This contract comes from a call for proposals: its award is the approved application.",
+            code="not_a_direct_award",
+        )
+
+
+async def _decide_award(
+    session: AsyncSession,
+    contract: Contract,
+    to_status: AwardStatus,
+    *,
+    by: Principal,
+    now: datetime,
+    reason: str | None,
+) -> None:
+    decided = await repository.guarded_update(
+        session,
+        contract.id,
+        Contract.status == ContractStatus.draft,
+        Contract.award_status == AwardStatus.proposed,
+        award_status=to_status,
+        award_decided_by=by.subject,
+        award_decided_at=now,
+        award_decision_reason=reason,
+        updated_at=now,
+    )
+    if not decided:
+        current = await reload(session, contract.id)
+        raise InvalidTransition(
+            f"The direct award is {current.award_status}; only a proposed one is decided.",
+            current_status=str(current.award_status),
+        )
+
+
+async def approve_direct_award(
+    session: AsyncSession, contract_id: uuid.UUID, data: schemas.AwardDecision, *, by: Principal, now: datetime
+) -> schemas.Contract:
+    """A second official approves a proposed direct award (four eyes: never its proposer). The provider must
+    still be awardable and its offerings its own and unfunded; the amount is committed from the fund in the
+    same transaction, by the guarded UPDATE that keeps every fund within its budget."""
+    contract = await get_readable(session, contract_id, by=by)
+    _ensure_direct_award(contract)
+    if contract.award_status == AwardStatus.proposed and contract.created_by == by.subject:
+        raise Forbidden(
+            "The official who proposed a direct award does not approve it; another official does.",
+            code="own_proposal",
+        )
+    if contract.award_status == AwardStatus.proposed:
+        await providers_service.ensure_awardable(session, contract.provider_id, now=now)
+        await providers_service.require_own_offerings(
+            session,
+            contract.provider_id,
+            [(f"funded_offerings.{i.position}.offering_id", i.offering_id) for i in contract.funded_offerings],
+        )
+        await ensure_no_overlap(
+            session,
+            [item.offering_id for item in contract.funded_offerings],
+            contract.start_date,
+            contract.end_date,
+            exclude=contract.id,
+        )
+    if contract.fund_id is None:  # a proposal always names its fund
+        raise Conflict("The contract names no fund to draw on.", code="contract_without_fund")
+    before = snapshot(contract)
+    await _decide_award(session, contract, AwardStatus.approved, by=by, now=now, reason=data.reason)
+    await funds_service.commit(
+        session,
+        contract.fund_id,
+        contract.amount_fen,
+        by=by,
+        at=now,
+        details={"contract_id": str(contract.id), "procurement_method": "direct"},
+    )
+    approved = await reload(session, contract.id)
+    await audit_change(session, approved, action="award_approved", by=by, at=now, before=before, reason=data.reason)
+    return await view(session, approved)
+
+
+async def reject_direct_award(
+    session: AsyncSession, contract_id: uuid.UUID, data: schemas.AwardRejection, *, by: Principal, now: datetime
+) -> schemas.Contract:
+    """An official rejects a proposed direct award (its proposer may, to withdraw it); it is never signed."""
+    contract = await get_readable(session, contract_id, by=by)
+    _ensure_direct_award(contract)
+    before = snapshot(contract)
+    await _decide_award(session, contract, AwardStatus.rejected, by=by, now=now, reason=data.reason)
+    rejected = await reload(session, contract.id)
+    await audit_change(session, rejected, action="award_rejected", by=by, at=now, before=before, reason=data.reason)
+    return await view(session, rejected)
 
 
 async def get_readable(session: AsyncSession, contract_id: uuid.UUID, *, by: Principal) -> Contract:
@@ -417,11 +634,8 @@ async def sign(
     now = now or utcnow()
     draft = await get_readable(session, contract_id, by=by)
     party = signing_party(by, draft)
-    if draft.status == ContractStatus.draft and draft.application_id is not None:
-        # A contract from a call is signed only after its public notice has ended with every objection answered.
-        from procurement.notices import service as notices_service
-
-        await notices_service.ensure_signable_application(session, draft.application_id, now=now)
+    if draft.status == ContractStatus.draft:
+        await ensure_signable(session, draft, now=now)
     before = snapshot(draft)
     signed_at = getattr(Contract, f"{party}_signed_at")
     recorded = await repository.guarded_update(
@@ -460,6 +674,37 @@ async def sign(
     return await view(session, contract)
 
 
+async def ensure_signable(session: AsyncSession, draft: Contract, *, now: datetime) -> None:
+    """What a draft needs before either party signs it: an approved award, a fund, for a contract from a call
+    a public notice that has ended with every objection answered, a provider still verified and unsanctioned,
+    and none of its offerings funded by another active contract during its term.
+
+    The provider's row is taken first: the activations of contracts funding its offerings happen one at a
+    time, so of two racing contracts for the same offering the second sees the first active."""
+    if draft.award_status != AwardStatus.approved:
+        raise Conflict(
+            "Only an approved award is signed: a direct award is approved by a second official first.",
+            code="award_not_approved",
+            award_status=str(draft.award_status),
+        )
+    if draft.fund_id is None:
+        raise Conflict("The contract names no fund to draw on.", code="contract_without_fund")
+    if draft.application_id is not None:
+        # A contract from a call is signed only after its public notice has ended with every objection answered.
+        from procurement.notices import service as notices_service
+
+        await notices_service.ensure_signable_application(session, draft.application_id, now=now)
+    await providers_service.ensure_awardable(session, draft.provider_id, now=now)
+    await providers_service.lock_standing(session, draft.provider_id)
+    await ensure_no_overlap(
+        session,
+        [item.offering_id for item in draft.funded_offerings],
+        draft.start_date,
+        draft.end_date,
+        exclude=draft.id,
+    )
+
+
 async def terminate(
     session: AsyncSession, contract_id: uuid.UUID, *, reason: str, by: Principal, now: datetime | None = None
 ) -> Contract:
@@ -477,15 +722,16 @@ async def terminate(
     )
     await audit_change(session, contract, action="terminated", by=by, at=now, before=before, reason=reason)
     await emit(session, ContractTerminated(**event_fields(contract, now), reason=reason))
-    if contract.application_id is not None:
-        from procurement.funds import service as funds_service
-
-        fund_id = await funds_service.fund_id_of_application(session, contract.application_id)
-        unpaid = contract.amount_fen - contract.disbursed_fen
-        if fund_id is not None and unpaid > 0:
-            await funds_service.release(
-                session, fund_id, unpaid, by=by, at=now, details={"contract_id": str(contract.id), "reason": reason}
-            )
+    unpaid = contract.amount_fen - contract.disbursed_fen
+    if contract.fund_id is not None and unpaid > 0:
+        await funds_service.release(
+            session,
+            contract.fund_id,
+            unpaid,
+            by=by,
+            at=now,
+            details={"contract_id": str(contract.id), "reason": reason},
+        )
     return contract
 
 
@@ -550,24 +796,17 @@ async def funding_for_delivery(
     offering_id: uuid.UUID,
     provider_id: uuid.UUID,
     named_contract_id: uuid.UUID | None,
-    on: date,
 ) -> ContractFundedOffering | None:
-    """Which active contract pays for a service of ``offering_id`` delivered on the day ``on``.
-
-    The booking names its contract when it drew a funded quota; otherwise the delivery is counted only when
-    exactly one active contract funds the offering that day (two would make the payer ambiguous). Either way
-    the contract must be the delivering provider's own.
-    """
-    if named_contract_id is not None:
-        found = await repository.funded_offering(session, named_contract_id, offering_id)
-        candidates = [found] if found is not None else []
-    else:
-        candidates = list(await repository.active_funding_on(session, offering_id, on))
-    candidates = [
-        (contract, item)
-        for contract, item in candidates
-        if contract.status == ContractStatus.active and contract.provider_id == provider_id
-    ]
-    if len(candidates) != 1:
+    """Which contract pays for a completed booking of ``offering_id``: only the one the booking drew its funding
+    from (booking's ``funded_contract_id``), if that contract is active, funds the offering and is the delivering
+    provider's own. A booking without funding (the resident paid the full price) is paid by nobody: counting it
+    on a contract funding the same offering would pay the service twice."""
+    if named_contract_id is None:
         return None
-    return candidates[0][1]
+    found = await repository.funded_offering(session, named_contract_id, offering_id)
+    if found is None:
+        return None
+    contract, item = found
+    if contract.status != ContractStatus.active or contract.provider_id != provider_id:
+        return None
+    return item

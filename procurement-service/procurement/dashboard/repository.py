@@ -35,7 +35,7 @@ class SignedContract:
 
 
 async def signed_contracts(session: AsyncSession) -> list[SignedContract]:
-    """Contracts signed on Linli, with what their call and provider say about them."""
+    """Contracts signed on Linli, with what their fund, call (if any) and provider say about them."""
     rows = await session.execute(
         select(
             Contract.id,
@@ -52,7 +52,7 @@ async def signed_contracts(session: AsyncSession) -> list[SignedContract]:
         .outerjoin(ProviderStanding, ProviderStanding.provider_id == Contract.provider_id)
         .outerjoin(Application, Application.id == Contract.application_id)
         .outerjoin(Call, Call.id == Application.call_id)
-        .outerjoin(Fund, Fund.id == Call.fund_id)
+        .outerjoin(Fund, Fund.id == Contract.fund_id)
         .where(Contract.signed_at.is_not(None))
     )
     return [

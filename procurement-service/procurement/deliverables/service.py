@@ -1,4 +1,5 @@
-"""Counting deliverables: each completed booking of a funded offering is recorded once on its contract."""
+"""Counting deliverables: each completed booking a contract funded is recorded once on that contract. A booking
+the resident paid in full (no ``funded_contract_id``) is no contract's deliverable, even of a funded offering."""
 
 from __future__ import annotations
 
@@ -12,28 +13,23 @@ from procurement.deliverables import repository, schemas
 from procurement.deliverables.models import Deliverable
 from service_kit.auth import Principal
 from service_kit.events.contracts import BookingCompleted
-from service_kit.timeutil import SHANGHAI
 
 log = structlog.get_logger("procurement.deliverables")
 
 
 async def record_completed_booking(session: AsyncSession, event: BookingCompleted, *, event_id: str) -> bool:
-    """Record the deliverable of a completed booking; False when it is not funded or already counted."""
+    """Record the deliverable of a completed booking; False when no contract funded it or it is already counted."""
     if await repository.exists_for_booking(session, event.booking_id):
         return False
-    # The contract's term is in the district's calendar: a service completed at 00:30 Beijing time on
-    # 1 January belongs to that day, not to the last day of the previous year in UTC.
-    delivered_on = event.occurred_at.astimezone(SHANGHAI).date()
     funded = await contracts_service.funding_for_delivery(
         session,
         offering_id=event.offering_id,
         provider_id=event.provider_id,
         named_contract_id=event.funded_contract_id,
-        on=delivered_on,
     )
     if funded is None:
         log.info(
-            "completed booking not funded by exactly one active contract",
+            "completed booking funded by no active contract of its provider",
             booking_id=str(event.booking_id),
             offering_id=str(event.offering_id),
             funded_contract_id=str(event.funded_contract_id) if event.funded_contract_id else None,

@@ -19,10 +19,22 @@ class DisbursementCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    voucher_number: Voucher = Field(description="The accounting voucher number (记账凭证号).")
-    payer: Party = Field(description="e.g. 房山区社会建设工作办公室")
-    payee: Party = Field(description="The provider's account holder.")
-    paid_on: date
+    voucher_number: Voucher = Field(description="The accounting voucher number (记账凭证号), unique in the books.")
+    payer: Party | None = Field(
+        default=None,
+        description="The payer on the voucher: the fund's owner (its owner_name), which it defaults to; "
+        "another payer is refused (422 payer_not_fund_owner).",
+    )
+    payee: Party | None = Field(
+        default=None,
+        description="The payee on the voucher: the contracted provider's account, held in its registered name "
+        "(as the registry verified it), which it defaults to; another payee, such as a person's account, is "
+        "refused (422 payee_not_provider).",
+    )
+    paid_on: date = Field(
+        description="The day paid: not in the future, not before the contract was signed nor before the "
+        "installment's condition was met, and within the term, except for the settlement after acceptance."
+    )
 
 
 class Disbursement(BaseModel):
@@ -33,7 +45,9 @@ class Disbursement(BaseModel):
     amount_fen: int
     voucher_number: str
     payer: str
+    payer_id: str | None = Field(description="The paying organization: the fund's owner.")
     payee: str
+    payee_id: uuid.UUID = Field(description="The paid organization: the contracted provider.")
     paid_on: date
     fund_id: uuid.UUID | None
     recorded_by: str

@@ -1,11 +1,16 @@
 """Paying a contract by installment: the next unpaid installment, once its condition is met (signed; mid-term
 evaluation finalized; acceptance passed), never beyond the contract's amount (approved supplements included),
-and from the fund the project was committed in, whose spent + outstanding + remaining stays its budget."""
+and from the fund the contract draws on, whose spent + outstanding + remaining stays its budget.
+
+A payment is what it claims: its payer is the fund's owner, its payee the contracted provider's account (held in
+the provider's registered name), its voucher number unique, and its day neither in the future, nor before the
+contract was signed or the installment fell due, nor after the term, but for the settlement after acceptance
+(验收后结算), which follows the term."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -20,12 +25,18 @@ from procurement.disbursements.models import Disbursement
 from procurement.evaluations import service as evaluations_service
 from procurement.evaluations.models import EvaluationStage
 from procurement.funds import service as funds_service
+from procurement.funds.models import Fund
+from procurement.providers import service as providers_service
+from procurement.providers.service import field_error
 from service_kit.auth import Principal
 from service_kit.errors import Conflict, InvalidTransition
 from service_kit.pagination import fetch_page
+from service_kit.timeutil import SHANGHAI
 
 
-def view(row: Disbursement, installment: ContractInstallment | None) -> schemas.Disbursement:
+def view(
+    row: Disbursement, installment: ContractInstallment | None, *, payee_id: uuid.UUID, payer_id: str | None
+) -> schemas.Disbursement:
     return schemas.Disbursement(
         id=row.id,
         contract_id=row.contract_id,
@@ -34,7 +45,9 @@ def view(row: Disbursement, installment: ContractInstallment | None) -> schemas.
         amount_fen=row.amount_fen,
         voucher_number=row.voucher_number,
         payer=row.payer,
+        payer_id=payer_id,
         payee=row.payee,
+        payee_id=payee_id,
         paid_on=row.paid_on,
         fund_id=row.fund_id,
         recorded_by=row.recorded_by,
@@ -42,12 +55,49 @@ def view(row: Disbursement, installment: ContractInstallment | None) -> schemas.
     )
 
 
-async def _condition_met(session: AsyncSession, contract: Contract, condition: InstallmentCondition) -> bool:
+def _day(moment: datetime) -> date:
+    return moment.astimezone(SHANGHAI).date()
+
+
+async def _condition_met_on(session: AsyncSession, contract: Contract, condition: InstallmentCondition) -> date | None:
+    """The day (Beijing) the installment's condition was met, or None while it is not."""
     if condition == InstallmentCondition.on_signing:
-        return contract.signed_at is not None
+        return _day(contract.signed_at) if contract.signed_at is not None else None
     if condition == InstallmentCondition.after_midterm_evaluation:
-        return await evaluations_service.is_finalized(session, contract.id, EvaluationStage.midterm)
-    return await acceptance_service.has_passed(session, contract.id)
+        finalized = await evaluations_service.finalized_at(session, contract.id, EvaluationStage.midterm)
+        return _day(finalized) if finalized is not None else None
+    passed = await acceptance_service.passed_at(session, contract.id)
+    return _day(passed) if passed is not None else None
+
+
+def _check_paid_on(
+    paid_on: date, contract: Contract, installment: ContractInstallment, *, due_on: date, today: date
+) -> None:
+    if paid_on > today:
+        raise field_error(
+            "paid_on",
+            f"{paid_on} is in the future; today is {today}.",
+            code="paid_on_in_future",
+            today=today.isoformat(),
+        )
+    signed_on = _day(contract.signed_at) if contract.signed_at is not None else due_on
+    earliest = max(signed_on, due_on)
+    # The settlement after acceptance follows the term; so does an installment whose condition was met late.
+    settles_after_term = installment.condition == InstallmentCondition.after_acceptance or due_on > contract.end_date
+    latest = today if settles_after_term else min(today, contract.end_date)
+    if not earliest <= paid_on <= latest:
+        raise field_error(
+            "paid_on",
+            f"installment {installment.seq} is paid from {earliest} (the contract signed on {signed_on}, the "
+            f"installment due on {due_on}) to {latest}; {paid_on} is outside.",
+            code="paid_on_outside_contract_period",
+            earliest_paid_on=earliest.isoformat(),
+            latest_paid_on=latest.isoformat(),
+        )
+
+
+def _same_party(given: str, expected: str) -> bool:
+    return "".join(given.split()) == "".join(expected.split())
 
 
 async def disburse(
@@ -55,6 +105,13 @@ async def disburse(
 ) -> schemas.Disbursement:
     contract = await contracts_service.get_readable(session, contract_id, by=by)
     contracts_service.ensure_active(contract, "pay")
+    if contract.fund_id is None:
+        raise Conflict(
+            "The contract names no fund: nothing pays it until it draws on one.", code="contract_without_fund"
+        )
+    # A voucher is recorded once in the district's books (the table's unique key settles a race).
+    if await session.scalar(select(Disbursement.id).where(Disbursement.voucher_number == data.voucher_number)):
+        raise Conflict("This voucher number is already recorded.", code="duplicate_voucher")
     plan = contract.installments
     seq = contract.paid_installments + 1
     if seq > len(plan):
@@ -65,15 +122,40 @@ async def disburse(
             disbursed_fen=contract.disbursed_fen,
         )
     installment = plan[seq - 1]
-    if not await _condition_met(session, contract, installment.condition):
+    due_on = await _condition_met_on(session, contract, installment.condition)
+    if due_on is None:
         raise InvalidTransition(
             f"Installment {seq} is paid {installment.condition.replace('_', ' ')}; that has not happened yet.",
             code="installment_condition_not_met",
             installment_seq=seq,
             condition=str(installment.condition),
         )
-    if await session.scalar(select(Disbursement.id).where(Disbursement.voucher_number == data.voucher_number)):
-        raise Conflict("This voucher number is already recorded.", code="duplicate_voucher")
+    fund = await funds_service.get_fund(session, contract.fund_id)
+    payer = data.payer or fund.owner_name
+    if not _same_party(payer, fund.owner_name):
+        raise field_error(
+            "payer",
+            f"the contract is paid from fund {fund.name}, whose owner {fund.owner_name} pays it.",
+            code="payer_not_fund_owner",
+            expected_payer=fund.owner_name,
+            expected_payer_id=fund.owner_id,
+        )
+    account_holder = await providers_service.registered_name(session, contract.provider_id)
+    if account_holder is None:
+        raise Conflict(
+            "Procurement does not know the provider's registered name, the holder of the account it is paid to.",
+            code="payee_unknown",
+        )
+    payee = data.payee or account_holder
+    if not _same_party(payee, account_holder):
+        raise field_error(
+            "payee",
+            f"the contract pays its provider's own account, held in its registered name {account_holder}.",
+            code="payee_not_provider",
+            expected_payee=account_holder,
+            provider_id=str(contract.provider_id),
+        )
+    _check_paid_on(data.paid_on, contract, installment, due_on=due_on, today=_day(now))
     amount = installment.amount_fen
     # The guard on paid_installments lets one of two racing payments through; the amount guard (and the table's
     # CHECK) keeps the total within the contract.
@@ -89,24 +171,18 @@ async def disburse(
     )
     if not paid:
         raise Conflict("The contract was paid or changed meanwhile; look again.", code="disbursement_conflict")
-    fund_id = (
-        await funds_service.fund_id_of_application(session, contract.application_id)
-        if contract.application_id is not None
-        else None
+    await funds_service.spend(
+        session, fund.id, amount, by=by, at=now, details={"contract_id": str(contract.id), "installment": seq}
     )
-    if fund_id is not None:
-        await funds_service.spend(
-            session, fund_id, amount, by=by, at=now, details={"contract_id": str(contract.id), "installment": seq}
-        )
     row = Disbursement(
         contract_id=contract.id,
         installment_seq=seq,
         amount_fen=amount,
         voucher_number=data.voucher_number,
-        payer=data.payer,
-        payee=data.payee,
+        payer=fund.owner_name,
+        payee=account_holder,
         paid_on=data.paid_on,
-        fund_id=fund_id,
+        fund_id=fund.id,
         recorded_by=by.subject,
         recorded_at=now,
         created_at=now,
@@ -128,12 +204,15 @@ async def disburse(
             "installment": seq,
             "amount_fen": amount,
             "voucher_number": data.voucher_number,
-            "payer": data.payer,
-            "payee": data.payee,
+            "fund_id": str(fund.id),
+            "payer": fund.owner_name,
+            "payer_id": fund.owner_id,
+            "payee": account_holder,
+            "payee_id": str(contract.provider_id),
             "paid_on": data.paid_on.isoformat(),
         },
     )
-    return view(row, installment)
+    return view(row, installment, payee_id=contract.provider_id, payer_id=fund.owner_id)
 
 
 async def list_page(
@@ -144,4 +223,19 @@ async def list_page(
     query = select(Disbursement).where(condition).order_by(Disbursement.installment_seq)
     rows, total = await fetch_page(session, query, limit=limit, offset=offset)
     plan = {item.seq: item for item in contract.installments}
-    return [view(row, plan.get(row.installment_seq)) for row in rows], total
+    owners = dict(
+        (
+            await session.execute(
+                select(Fund.id, Fund.owner_id).where(Fund.id.in_({row.fund_id for row in rows if row.fund_id}))
+            )
+        ).all()
+    )
+    return [
+        view(
+            row,
+            plan.get(row.installment_seq),
+            payee_id=contract.provider_id,
+            payer_id=owners.get(row.fund_id) if row.fund_id else None,
+        )
+        for row in rows
+    ], total

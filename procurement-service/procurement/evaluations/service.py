@@ -95,6 +95,12 @@ async def is_finalized(session: AsyncSession, contract_id: uuid.UUID, stage: Eva
     return found is not None and found.status == EvaluationStatus.finalized
 
 
+async def finalized_at(session: AsyncSession, contract_id: uuid.UUID, stage: EvaluationStage) -> datetime | None:
+    """When the stage's evaluation was finalized, or None while it is not."""
+    found = await find(session, contract_id, stage)
+    return found.finalized_at if found is not None and found.status == EvaluationStatus.finalized else None
+
+
 async def _existing(session: AsyncSession, contract: Contract, stage: EvaluationStage) -> ContractEvaluation:
     found = await find(session, contract.id, stage)
     if found is None:

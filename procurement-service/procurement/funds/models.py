@@ -20,9 +20,13 @@ class Fund(IdMixin, TimestampMixin, Base):
     )
 
     name: Mapped[str] = mapped_column(String(200))
+    # The organization that owns the budget and pays from it (the payer of every disbursement from the fund).
+    owner_id: Mapped[str] = mapped_column(String(64))
+    owner_name: Mapped[str] = mapped_column(String(200))
     year: Mapped[int] = mapped_column(Integer)
     budget_fen: Mapped[int] = mapped_column(BigInteger)
-    # The sum of the approved applications' amounts, kept by one guarded UPDATE per approval.
+    # What the fund's awards commit: approved applications (立项), approved direct awards and approved
+    # supplements, less what terminated contracts give back; kept by one guarded UPDATE per change.
     committed_fen: Mapped[int] = mapped_column(BigInteger, default=0)
     # The sum of the disbursements (资金拨付) paid from the fund's contracts; part of what is committed.
     spent_fen: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")

@@ -1,4 +1,5 @@
-"""Funds and their budgets: no approval may commit more than a fund holds, however many officials approve at once."""
+"""Funds and their budgets: no award or supplement may commit more than a fund holds, however many officials
+approve at once, and nothing is paid from it beyond what it committed."""
 
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ def view(fund: Fund) -> schemas.Fund:
     return schemas.Fund(
         id=fund.id,
         name=fund.name,
+        owner_id=fund.owner_id,
+        owner_name=fund.owner_name,
         year=fund.year,
         budget_fen=fund.budget_fen,
         committed_fen=fund.committed_fen,
@@ -35,6 +38,8 @@ def view(fund: Fund) -> schemas.Fund:
 async def create(session: AsyncSession, data: schemas.FundCreate, *, by: Principal, now: datetime) -> schemas.Fund:
     fund = Fund(
         name=data.name,
+        owner_id=data.owner_id,
+        owner_name=data.owner_name,
         year=data.year,
         budget_fen=data.budget_fen,
         committed_fen=0,
@@ -77,8 +82,8 @@ async def commit(
     at: datetime,
     details: dict[str, Any],
 ) -> None:
-    """Commit ``amount_fen`` of the fund to an approved application or a supplement, or refuse when it would
-    exceed the budget.
+    """Commit ``amount_fen`` of the fund to an award (an approved application or direct award) or a supplement,
+    or refuse when it would exceed the budget.
 
     One guarded UPDATE: of two approvals racing for the last of the budget, only one matches the WHERE clause.
     """
@@ -169,13 +174,4 @@ async def spend(
         by=by,
         at=at,
         details={"amount_fen": amount_fen, **details},
-    )
-
-
-async def fund_id_of_application(session: AsyncSession, application_id: uuid.UUID) -> uuid.UUID | None:
-    """The fund a project drawn from a call is paid from (the call's)."""
-    from procurement.calls.models import Application, Call
-
-    return await session.scalar(
-        select(Call.fund_id).join(Application, Application.call_id == Call.id).where(Application.id == application_id)
     )

@@ -22,6 +22,7 @@ from procurement.amendments.models import ContractAmendment
 from procurement.audit.models import AuditEntry
 from procurement.calls.models import Application, Call
 from procurement.contracts.models import Contract, ContractAuditEntry
+from procurement.funds.models import Fund
 from procurement.notices.masking import mask_text
 from procurement.notices.models import Notice
 from procurement.opendata import repository
@@ -124,10 +125,25 @@ class Context:
     providers: dict[uuid.UUID, ProviderStanding]
     # Names as the public notice announced them, which win over the registry's later renames.
     announced_names: dict[uuid.UUID, str] = field(default_factory=dict)
+    # Who pays the process's contracts: the owner of the fund they draw on (the buyer when none is recorded).
+    fund: Fund | None = None
 
     @property
     def buyer(self) -> dict[str, Any]:
         return {"id": self.settings.buyer_id, "name": self.settings.buyer_name}
+
+    @property
+    def payer(self) -> dict[str, Any]:
+        if self.fund is None:
+            return self.buyer
+        return {"id": self.fund.owner_id, "name": self.fund.owner_name}
+
+    def organizations(self) -> list[dict[str, Any]]:
+        """The buyer and the payer as parties: one party when the buyer pays from its own fund."""
+        buyer, payer = self.buyer, self.payer
+        if payer["id"] == buyer["id"]:
+            return [{**buyer, "roles": ["buyer", "procuringEntity", "payer"]}]
+        return [{**buyer, "roles": ["buyer", "procuringEntity"]}, {**payer, "roles": ["payer"]}]
 
     def supplier_name(self, provider_id: uuid.UUID) -> str:
         known = self.providers.get(provider_id)
@@ -149,7 +165,7 @@ class Context:
 
 def release(ocid: str, change: Change, ctx: Context, *, paid: set[uuid.UUID]) -> dict[str, Any]:
     """The release of one change; a supplier is a payee once the district has paid it (so far, not later)."""
-    parties = [{**ctx.buyer, "roles": ["buyer", "procuringEntity", "payer"]}]
+    parties = ctx.organizations()
     parties += [ctx.supplier_party(p, paid=p in paid) for p in sorted(change.suppliers, key=str)]
     return {
         "ocid": ocid,
@@ -332,7 +348,7 @@ def _contract_changes(
                 value=money(int(after["amount_fen"])),
                 suppliers=[{"id": str(provider_id)}],
             )
-            sections["tender"] = {
+            tender: dict[str, Any] = {
                 "id": str(entry.contract_id),
                 "title": after["title"],
                 "status": "complete",
@@ -340,6 +356,11 @@ def _contract_changes(
                 "procurementMethodDetails": "直接委托（未经项目征集）",
                 "mainProcurementCategory": "services",
             }
+            if rationale := after.get("rationale"):
+                # The legal rationale one official recorded and a second approved (four eyes).
+                tender["procurementMethodDetails"] = "直接委托（经另一名官员审批）"
+                tender["procurementMethodRationale"] = mask_text(rationale)
+            sections["tender"] = tender
             tag = ["award", "contract"]
         return Change(entry.occurred_at, "c", entry.seq, tag, sections, suppliers={provider_id})
     if entry.action == "amended":
@@ -474,6 +495,7 @@ async def call_releases(session: AsyncSession, call: Call, *, settings: OcdsSett
             for p in (notice.projects if notice else [])
             if p.get("provider_name")
         },
+        fund,
     )
     budget = (
         {"id": str(fund.id), "description": fund.name, "amount": money(fund.budget_fen), "project": fund.name}
@@ -519,7 +541,8 @@ async def direct_contract_releases(
     session: AsyncSession, contract: Contract, *, settings: OcdsSettings, base_url: str
 ) -> list[Any]:
     ocid = ocid_of(settings, contract.id)
-    ctx = Context(settings, base_url, await repository.providers(session, [contract.provider_id]))
+    fund = await repository.fund(session, contract.fund_id) if contract.fund_id is not None else None
+    ctx = Context(settings, base_url, await repository.providers(session, [contract.provider_id]), fund=fund)
     changes = await _contract_lifecycle(
         session, {contract.id: contract.id}, {contract.id: contract.provider_id}, direct=True
     )
@@ -534,8 +557,8 @@ def _releases(ocid: str, changes: Iterable[Change], ctx: Context) -> list[Any]:
         release_id = f"{ocid}-{change.key}"
         for contract in change.sections.get("contracts", []):
             for transaction in contract.get("implementation", {}).get("transactions", []):
-                # The district pays every installment.
-                transaction["payer"] = ctx.buyer
+                # The owner of the fund the contract draws on pays every installment.
+                transaction["payer"] = ctx.payer
                 transaction["payee"] = ctx.supplier(uuid.UUID(transaction["payee"]["id"]))
             for amendment in contract.get("amendments", []):
                 amendment["releaseID"] = release_id

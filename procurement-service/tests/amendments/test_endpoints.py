@@ -5,6 +5,7 @@ import uuid
 from typing import Any
 
 import httpx
+from fastapi import FastAPI
 from lifecycle_builders import events_of
 from nats.js import JetStreamContext
 from procurement_builders import contract_body, signed_contract
@@ -16,9 +17,9 @@ from service_kit.testing import TestKeys
 AMOUNT = 10_000_000  # 10 万元
 
 
-async def active_contract(client: httpx.AsyncClient, keys: TestKeys) -> tuple[dict[str, Any], uuid.UUID]:
+async def active_contract(app: FastAPI, client: httpx.AsyncClient, keys: TestKeys) -> tuple[dict[str, Any], uuid.UUID]:
     provider_id = uuid.uuid4()
-    return await signed_contract(client, keys, contract_body(provider_id, amount_fen=AMOUNT)), provider_id
+    return await signed_contract(app, client, keys, contract_body(provider_id, amount_fen=AMOUNT)), provider_id
 
 
 def supplement(fen: int, **overrides: Any) -> dict[str, Any]:
@@ -31,9 +32,9 @@ async def contract_of(client: httpx.AsyncClient, keys: TestKeys, contract_id: st
 
 
 async def test_an_amendment_takes_effect_only_when_the_provider_approves(
-    client: httpx.AsyncClient, js: JetStreamContext, test_keys: TestKeys
+    app: FastAPI, client: httpx.AsyncClient, js: JetStreamContext, test_keys: TestKeys
 ) -> None:
-    contract, provider_id = await active_contract(client, test_keys)
+    contract, provider_id = await active_contract(app, client, test_keys)
     base = f"/api/v1/contracts/{contract['id']}/amendments"
     proposed = await client.post(base, json=supplement(1_000_000, end_date="2027-12-31"), headers=official(test_keys))
     assert proposed.status_code == 201, proposed.text
@@ -85,16 +86,22 @@ async def test_an_amendment_takes_effect_only_when_the_provider_approves(
     assert (event["contract_id"], event["amount_fen"]) == (contract["id"], AMOUNT + 1_000_000)
 
     history = await client.get(f"/api/v1/contracts/{contract['id']}/history", headers=official(test_keys))
-    assert [e["action"] for e in history.json()["items"]] == ["created", "purchaser_signed", "signed", "amended"]
+    assert [e["action"] for e in history.json()["items"]] == [
+        "created",
+        "award_approved",
+        "purchaser_signed",
+        "signed",
+        "amended",
+    ]
     trail = await client.get(f"/api/v1/audit-trail/{contract['id']}", headers=official(test_keys))
     assert [e["action"] for e in trail.json()["items"]] == ["amendment_proposed", "amendment_approved"]
     assert trail.json()["items"][0]["reason"] == "需求增长"
 
 
 async def test_a_provider_proposes_and_the_purchaser_approves_or_rejects(
-    client: httpx.AsyncClient, test_keys: TestKeys
+    app: FastAPI, client: httpx.AsyncClient, test_keys: TestKeys
 ) -> None:
-    contract, provider_id = await active_contract(client, test_keys)
+    contract, provider_id = await active_contract(app, client, test_keys)
     base = f"/api/v1/contracts/{contract['id']}/amendments"
     mine = provider_admin(test_keys, provider_id)
     first = (await client.post(base, json=supplement(500_000), headers=mine)).json()
@@ -117,8 +124,10 @@ async def test_a_provider_proposes_and_the_purchaser_approves_or_rejects(
     assert [a["status"] for a in listing.json()["items"]] == ["rejected", "withdrawn"]
 
 
-async def test_a_supplement_of_more_than_a_tenth_is_refused(client: httpx.AsyncClient, test_keys: TestKeys) -> None:
-    contract, provider_id = await active_contract(client, test_keys)
+async def test_a_supplement_of_more_than_a_tenth_is_refused(
+    app: FastAPI, client: httpx.AsyncClient, test_keys: TestKeys
+) -> None:
+    contract, provider_id = await active_contract(app, client, test_keys)
     base = f"/api/v1/contracts/{contract['id']}/amendments"
     too_much = await client.post(base, json=supplement(1_200_000), headers=official(test_keys))  # 12%
     body = assert_problem(too_much, 422, "supplement_above_limit")
@@ -148,9 +157,9 @@ async def test_a_supplement_of_more_than_a_tenth_is_refused(client: httpx.AsyncC
 
 
 async def test_two_supplements_approved_at_once_never_exceed_a_tenth(
-    client: httpx.AsyncClient, test_keys: TestKeys
+    app: FastAPI, client: httpx.AsyncClient, test_keys: TestKeys
 ) -> None:
-    contract, provider_id = await active_contract(client, test_keys)
+    contract, provider_id = await active_contract(app, client, test_keys)
     base = f"/api/v1/contracts/{contract['id']}/amendments"
     # Each 6% fits alone; together 12% do not.
     first = (await client.post(base, json=supplement(600_000), headers=official(test_keys))).json()
@@ -170,9 +179,9 @@ async def test_two_supplements_approved_at_once_never_exceed_a_tenth(
 
 
 async def test_termination_is_bilateral_or_for_cause(
-    client: httpx.AsyncClient, js: JetStreamContext, test_keys: TestKeys
+    app: FastAPI, client: httpx.AsyncClient, js: JetStreamContext, test_keys: TestKeys
 ) -> None:
-    contract, provider_id = await active_contract(client, test_keys)
+    contract, provider_id = await active_contract(app, client, test_keys)
     base = f"/api/v1/contracts/{contract['id']}/terminations"
     mine = provider_admin(test_keys, provider_id)
     # Only the purchaser terminates for cause; the provider proposes.
@@ -203,8 +212,10 @@ async def test_termination_is_bilateral_or_for_cause(
     assert_problem(amend, 409, "contract_not_active")
 
 
-async def test_the_purchaser_terminates_for_cause_with_a_reason(client: httpx.AsyncClient, test_keys: TestKeys) -> None:
-    contract, _ = await active_contract(client, test_keys)
+async def test_the_purchaser_terminates_for_cause_with_a_reason(
+    app: FastAPI, client: httpx.AsyncClient, test_keys: TestKeys
+) -> None:
+    contract, _ = await active_contract(app, client, test_keys)
     base = f"/api/v1/contracts/{contract['id']}/terminations"
     ended = await client.post(base, json={"reason": "虚报服务人次", "for_cause": True}, headers=official(test_keys))
     assert ended.status_code == 201, ended.text
@@ -221,8 +232,10 @@ async def test_the_purchaser_terminates_for_cause_with_a_reason(client: httpx.As
     assert_problem(again, 409)
 
 
-async def test_unknown_amendments_and_contracts_are_not_found(client: httpx.AsyncClient, test_keys: TestKeys) -> None:
-    contract, _ = await active_contract(client, test_keys)
+async def test_unknown_amendments_and_contracts_are_not_found(
+    app: FastAPI, client: httpx.AsyncClient, test_keys: TestKeys
+) -> None:
+    contract, _ = await active_contract(app, client, test_keys)
     unknown = uuid.uuid4()
     url = f"/api/v1/contracts/{contract['id']}/amendments/{unknown}/approve"
     assert_problem(await client.post(url, json={}, headers=official(test_keys)), 404, "amendment_not_found")
@@ -233,9 +246,9 @@ async def test_unknown_amendments_and_contracts_are_not_found(client: httpx.Asyn
 
 
 async def test_an_amendment_may_change_the_funded_offerings_and_the_term(
-    client: httpx.AsyncClient, js: JetStreamContext, test_keys: TestKeys
+    app: FastAPI, client: httpx.AsyncClient, js: JetStreamContext, test_keys: TestKeys
 ) -> None:
-    contract, provider_id = await active_contract(client, test_keys)
+    contract, provider_id = await active_contract(app, client, test_keys)
     offering = contract["funded_offerings"][0]
     new_terms = {
         "summary": "助餐配额增至3000人次，服务期不变",

@@ -6,17 +6,20 @@ import pytest
 from conftest import Clock
 from fastapi import FastAPI
 from nats.js import JetStreamContext
+from procurement_builders import deliver_events, known_provider, offering_published
 from sourcing_builders import (
     DEADLINE,
     application_body,
     apply,
     assert_problem,
+    assign,
     call_body,
     create_fund,
     deliver,
     official,
     provider_admin,
     published_call,
+    review,
     sanctioned,
     verified_provider,
 )
@@ -310,3 +313,59 @@ async def test_applying_needs_a_provider_admin(client: httpx.AsyncClient, test_k
     assert_problem(
         await client.post(unknown, json=application_body(), headers=provider_admin(test_keys, uuid.uuid4())), 404
     )
+
+
+async def test_a_provider_promises_only_its_own_published_offerings(
+    app: FastAPI, client: httpx.AsyncClient, js: JetStreamContext, test_keys: TestKeys, clock: Clock
+) -> None:
+    provider_id, other_provider = await verified_provider(app, js), await verified_provider(app, js)
+    own, withdrawn, others = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    await known_provider(app, provider_id, own, withdrawn)
+    await deliver_events(app, "offerings", offering_published(withdrawn, provider_id, status="withdrawn", version=2))
+    await known_provider(app, other_provider, others)
+    # An older snapshot arriving late changes nothing: the offering stays withdrawn.
+    await deliver_events(app, "offerings", offering_published(withdrawn, provider_id, version=1))
+    fund = await create_fund(client, test_keys)
+    call = await published_call(client, test_keys, fund["id"])
+    url = f"/api/v1/calls/{call['id']}/applications"
+    headers = provider_admin(test_keys, provider_id)
+
+    for offering_id, code in (
+        (others, "offering_not_own"),  # another provider's offering
+        (uuid.uuid4(), "offering_not_own"),  # no offering procurement knows
+        (withdrawn, "offering_not_published"),
+    ):
+        refused = await client.post(url, json=application_body(offering_id=offering_id), headers=headers)
+        problem = assert_problem(refused, 422, code)
+        # The application's second deliverable names the offering.
+        assert [e["field"] for e in problem["errors"]] == ["deliverables.1.offering_id"]
+        assert problem["offering_id"] == str(offering_id)
+    listed = await client.get(url, headers=official(test_keys))
+    assert listed.json()["total"] == 0
+
+    application = await apply(client, test_keys, call["id"], provider_id, offering_id=own)
+    assert application["deliverables"][1]["offering_id"] == str(own)
+
+
+async def test_a_provider_sanctioned_after_applying_is_not_approved(
+    app: FastAPI, client: httpx.AsyncClient, js: JetStreamContext, test_keys: TestKeys, clock: Clock
+) -> None:
+    provider_id = await verified_provider(app, js)
+    fund = await create_fund(client, test_keys)
+    call = await published_call(client, test_keys, fund["id"])
+    application = await apply(client, test_keys, call["id"], provider_id)
+    clock.now = DEADLINE
+    base = f"/api/v1/calls/{call['id']}"
+    assert (await client.post(f"{base}/close", headers=official(test_keys))).status_code == 200
+    await assign(client, test_keys, call["id"], "expert-li")
+    await review(client, test_keys, call["id"], application["id"], "expert-li", (90, 90, 90))
+    assert (await client.post(f"{base}/close-review", headers=official(test_keys))).status_code == 200
+    await deliver(app, js, "providers", sanctioned(provider_id, clock.now), source="procurement")
+
+    refused = await client.post(
+        f"{base}/applications/{application['id']}/approve", json={}, headers=official(test_keys)
+    )
+    problem = assert_problem(refused, 422, "provider_sanctioned")
+    assert [e["field"] for e in problem["errors"]] == ["provider_id"]
+    seen = (await client.get(f"/api/v1/funds/{fund['id']}", headers=official(test_keys))).json()
+    assert seen["committed_fen"] == 0

@@ -4,7 +4,18 @@ from typing import Any
 
 import httpx
 import pytest
-from procurement_builders import contract_body, create_contract, signed_contract
+from fastapi import FastAPI
+from procurement_builders import (
+    RATIONALE,
+    approver,
+    award_body,
+    contract_body,
+    create_contract,
+    known_provider,
+    new_fund,
+    proposer,
+    signed_contract,
+)
 
 from service_kit.testing import TestKeys
 
@@ -18,10 +29,57 @@ def assert_problem(response: httpx.Response, status: int, code: str | None = Non
     return body
 
 
-async def test_official_drafts_a_contract(client: httpx.AsyncClient, test_keys: TestKeys) -> None:
-    provider_id, offering_id = uuid.uuid4(), uuid.uuid4()
-    contract = await create_contract(client, test_keys, contract_body(provider_id, offering_id))
+async def propose(
+    app: FastAPI, client: httpx.AsyncClient, keys: TestKeys, body: dict[str, Any], headers: dict[str, str] | None = None
+) -> httpx.Response:
+    """Propose ``body`` as a direct award from a new fund, its provider verified and its offerings its own."""
+    await known_provider(
+        app, uuid.UUID(body["provider_id"]), *(uuid.UUID(o["offering_id"]) for o in body["funded_offerings"])
+    )
+    fund = await new_fund(client, keys)
+    return await client.post("/api/v1/contracts", json=award_body(body, fund["id"]), headers=headers or proposer(keys))
 
+
+def unchecked(body: dict[str, Any]) -> dict[str, Any]:
+    """A direct award's body naming a fund that need not exist: for requests refused before it is looked up."""
+    return award_body(body, str(uuid.uuid4()))
+
+
+async def test_an_official_proposes_a_direct_award_and_another_approves_it(
+    app: FastAPI, client: httpx.AsyncClient, test_keys: TestKeys
+) -> None:
+    provider_id, offering_id = uuid.uuid4(), uuid.uuid4()
+    fund = await new_fund(client, test_keys, budget_fen=50_000_000)
+    contract = await create_contract(
+        app, client, test_keys, contract_body(provider_id, offering_id), fund_id=fund["id"], approve=False
+    )
+
+    assert (contract["procurement_method"], contract["fund_id"]) == ("direct", fund["id"])
+    assert contract["award"] == {
+        "status": "proposed",
+        "rationale": RATIONALE,
+        "proposed_by": "official-wang",
+        "decided_by": None,
+        "decided_at": None,
+        "reason": None,
+    }
+    # Nothing is committed before the award is approved.
+    fund_url = f"/api/v1/funds/{fund['id']}"
+    assert (await client.get(fund_url, headers=proposer(test_keys))).json()["committed_fen"] == 0
+
+    approve = f"/api/v1/contracts/{contract['id']}/direct-award/approve"
+    own = await client.post(approve, json={}, headers=proposer(test_keys))
+    assert_problem(own, 403, "own_proposal")
+    approved = await client.post(approve, json={"reason": "符合单一来源条件"}, headers=approver(test_keys))
+    assert approved.status_code == 200, approved.text
+    award = approved.json()["award"]
+    assert (award["status"], award["decided_by"], award["reason"]) == ("approved", "official-li", "符合单一来源条件")
+    assert (await client.get(fund_url, headers=proposer(test_keys))).json()["committed_fen"] == 10_000_000
+    again = await client.post(approve, json={}, headers=test_keys.headers("official"))
+    assert assert_problem(again, 409, "invalid_transition")["current_status"] == "approved"
+    assert (await client.get(fund_url, headers=proposer(test_keys))).json()["committed_fen"] == 10_000_000
+
+    contract = approved.json()
     assert contract["status"] == "draft"
     assert contract["title"] == "长阳镇老年餐桌服务项目"
     assert contract["provider_id"] == str(provider_id)
@@ -47,18 +105,20 @@ async def test_official_drafts_a_contract(client: httpx.AsyncClient, test_keys: 
     assert fetched.json() == contract
 
 
-async def test_an_admin_may_draft_a_contract(client: httpx.AsyncClient, test_keys: TestKeys) -> None:
-    response = await client.post(
-        "/api/v1/contracts", json=contract_body(uuid.uuid4()), headers=test_keys.headers("admin")
-    )
+async def test_an_admin_may_propose_a_direct_award(
+    app: FastAPI, client: httpx.AsyncClient, test_keys: TestKeys
+) -> None:
+    response = await propose(app, client, test_keys, contract_body(uuid.uuid4()), test_keys.headers("admin"))
     assert response.status_code == 201, response.text
 
 
 async def test_a_retried_create_with_the_same_idempotency_key_drafts_one_contract(
-    client: httpx.AsyncClient, test_keys: TestKeys
+    app: FastAPI, client: httpx.AsyncClient, test_keys: TestKeys
 ) -> None:
     headers = {**test_keys.headers("official", sub="official-1"), "Idempotency-Key": "contract-2027-001"}
-    body = contract_body(uuid.uuid4())
+    terms = contract_body(uuid.uuid4(), uuid.uuid4())
+    await known_provider(app, uuid.UUID(terms["provider_id"]), uuid.UUID(terms["funded_offerings"][0]["offering_id"]))
+    body = award_body(terms, (await new_fund(client, test_keys))["id"])
     first = await client.post("/api/v1/contracts", json=body, headers=headers)
     again = await client.post("/api/v1/contracts", json=body, headers=headers)
     assert first.status_code == again.status_code == 201
@@ -74,14 +134,14 @@ async def test_only_officials_draft_contracts(
     provider_id = uuid.uuid4()
     response = await client.post(
         "/api/v1/contracts",
-        json=contract_body(provider_id),
+        json=unchecked(contract_body(provider_id)),
         headers=test_keys.headers(*roles, provider_id=provider_id),
     )
     assert_problem(response, 403, "forbidden")
 
 
 async def test_without_a_token_nothing_is_drafted(client: httpx.AsyncClient) -> None:
-    response = await client.post("/api/v1/contracts", json=contract_body(uuid.uuid4()))
+    response = await client.post("/api/v1/contracts", json=unchecked(contract_body(uuid.uuid4())))
     assert_problem(response, 401, "unauthorized")
 
 
@@ -103,11 +163,11 @@ async def test_amount_must_be_a_positive_integer_of_fen(
 ) -> None:
     response = await client.post(
         "/api/v1/contracts",
-        json=contract_body(uuid.uuid4(), amount_fen=amount),
+        json=unchecked(contract_body(uuid.uuid4(), amount_fen=amount)),
         headers=test_keys.headers("official"),
     )
     body = assert_problem(response, 422, "validation_error")
-    assert body["errors"][0]["field"] == "amount_fen", why
+    assert [e["field"] for e in body["errors"]] == ["amount_fen"], why
 
 
 @pytest.mark.parametrize(
@@ -128,31 +188,49 @@ async def test_funded_offerings_are_checked_field_by_field(
 ) -> None:
     body = contract_body(uuid.uuid4())
     body["funded_offerings"][0].update(change)
-    response = await client.post("/api/v1/contracts", json=body, headers=test_keys.headers("official"))
+    response = await client.post("/api/v1/contracts", json=unchecked(body), headers=test_keys.headers("official"))
     problem = assert_problem(response, 422, "validation_error")
     assert problem["errors"][0]["field"] == field
 
 
 @pytest.mark.parametrize(
-    "overrides",
+    ("overrides", "field"),
     [
-        {"status": "active"},
-        {"signed_at": "2027-01-01T00:00:00+08:00"},
-        {"funded_offerings": []},
-        {"title": ""},
-        {"title": "长" * 201},
-        {"provider_id": 42},
-        {"start_date": "2027-02-30"},
-        {"stable_service": "yes"},
+        ({"status": "active"}, "status"),
+        ({"signed_at": "2027-01-01T00:00:00+08:00"}, "signed_at"),
+        ({"funded_offerings": []}, "funded_offerings"),
+        ({"title": ""}, "title"),
+        ({"title": "长" * 201}, "title"),
+        ({"provider_id": 42}, "provider_id"),
+        ({"start_date": "2027-02-30"}, "start_date"),
+        ({"stable_service": "yes"}, "stable_service"),
+        # A contract comes through a procurement method: a direct award names its fund and its legal rationale.
+        ({"fund_id": None}, "fund_id"),
+        ({"rationale": None}, "rationale"),
+        ({"rationale": "   "}, "rationale"),
+        ({"procurement_method": "open"}, "procurement_method"),
+        ({"award_status": "approved"}, "award_status"),
     ],
 )
 async def test_malformed_contracts_are_refused(
-    client: httpx.AsyncClient, test_keys: TestKeys, overrides: dict[str, Any]
+    client: httpx.AsyncClient, test_keys: TestKeys, overrides: dict[str, Any], field: str
 ) -> None:
-    response = await client.post(
-        "/api/v1/contracts", json=contract_body(uuid.uuid4(), **overrides), headers=test_keys.headers("official")
-    )
-    assert_problem(response, 422, "validation_error")
+    body = {k: v for k, v in {**unchecked(contract_body(uuid.uuid4())), **overrides}.items() if v is not None}
+    response = await client.post("/api/v1/contracts", json=body, headers=test_keys.headers("official"))
+    problem = assert_problem(response, 422, "validation_error")
+    assert [e["field"] for e in problem["errors"]] == [field]
+
+
+async def test_a_bare_contract_as_before_is_refused_and_leaves_nothing(
+    client: httpx.AsyncClient, test_keys: TestKeys
+) -> None:
+    """What the issue saw drafted, signed and paid: 9 billion yuan with no fund, no method, no review."""
+    bare = contract_body(uuid.uuid4(), amount_fen=900_000_000_000)
+    response = await client.post("/api/v1/contracts", json=bare, headers=test_keys.headers("official"))
+    problem = assert_problem(response, 422, "validation_error")
+    assert sorted(e["field"] for e in problem["errors"]) == ["fund_id", "rationale"]
+    listing = await client.get("/api/v1/contracts", headers=test_keys.headers("official"))
+    assert listing.json()["total"] == 0
 
 
 async def test_a_body_that_is_not_json_is_refused(client: httpx.AsyncClient, test_keys: TestKeys) -> None:
@@ -164,12 +242,8 @@ async def test_a_body_that_is_not_json_is_refused(client: httpx.AsyncClient, tes
     assert_problem(response, 422, "validation_error")
 
 
-async def test_dates_reversed_are_refused(client: httpx.AsyncClient, test_keys: TestKeys) -> None:
-    response = await client.post(
-        "/api/v1/contracts",
-        json=contract_body(uuid.uuid4(), start="2027-06-01", end="2027-05-31"),
-        headers=test_keys.headers("official"),
-    )
+async def test_dates_reversed_are_refused(app: FastAPI, client: httpx.AsyncClient, test_keys: TestKeys) -> None:
+    response = await propose(app, client, test_keys, contract_body(uuid.uuid4(), start="2027-06-01", end="2027-05-31"))
     assert_problem(response, 422, "dates_reversed")
 
 
@@ -188,43 +262,44 @@ async def test_dates_reversed_are_refused(client: httpx.AsyncClient, test_keys: 
     ],
 )
 async def test_term_is_at_most_one_year_or_three_for_a_stable_service(
-    client: httpx.AsyncClient, test_keys: TestKeys, start: str, end: str, stable: bool, status: int
+    app: FastAPI, client: httpx.AsyncClient, test_keys: TestKeys, start: str, end: str, stable: bool, status: int
 ) -> None:
-    response = await client.post(
-        "/api/v1/contracts",
-        json=contract_body(uuid.uuid4(), start=start, end=end, stable_service=stable),
-        headers=test_keys.headers("official"),
+    response = await propose(
+        app, client, test_keys, contract_body(uuid.uuid4(), start=start, end=end, stable_service=stable)
     )
     assert response.status_code == status, response.text
     if status == 422:
         assert_problem(response, 422, "term_too_long")
 
 
-async def test_funded_value_may_not_exceed_the_amount(client: httpx.AsyncClient, test_keys: TestKeys) -> None:
+async def test_funded_value_may_not_exceed_the_amount(
+    app: FastAPI, client: httpx.AsyncClient, test_keys: TestKeys
+) -> None:
     provider_id = uuid.uuid4()
     # Two offerings at 1500 fen × 2000 = 3,000,000 fen each: 6,000,000 in all.
     exact = contract_body(provider_id, uuid.uuid4(), uuid.uuid4(), amount_fen=6_000_000)
-    response = await client.post("/api/v1/contracts", json=exact, headers=test_keys.headers("official"))
+    response = await propose(app, client, test_keys, exact)
     assert response.status_code == 201, response.text
 
     over = contract_body(provider_id, uuid.uuid4(), uuid.uuid4(), amount_fen=5_999_999)
-    response = await client.post("/api/v1/contracts", json=over, headers=test_keys.headers("official"))
-    problem = assert_problem(response, 422, "funded_value_exceeds_amount")
+    problem = assert_problem(await propose(app, client, test_keys, over), 422, "funded_value_exceeds_amount")
     assert problem["funded_value_fen"] == 6_000_000
 
 
-async def test_residents_never_pay_more_than_the_unit_price(client: httpx.AsyncClient, test_keys: TestKeys) -> None:
+async def test_residents_never_pay_more_than_the_unit_price(
+    app: FastAPI, client: httpx.AsyncClient, test_keys: TestKeys
+) -> None:
     body = contract_body(uuid.uuid4())
     body["funded_offerings"][0]["resident_price_fen"] = 1501
-    response = await client.post("/api/v1/contracts", json=body, headers=test_keys.headers("official"))
-    assert_problem(response, 422, "resident_price_above_unit_price")
+    assert_problem(await propose(app, client, test_keys, body), 422, "resident_price_above_unit_price")
 
 
-async def test_an_offering_is_funded_once_per_contract(client: httpx.AsyncClient, test_keys: TestKeys) -> None:
+async def test_an_offering_is_funded_once_per_contract(
+    app: FastAPI, client: httpx.AsyncClient, test_keys: TestKeys
+) -> None:
     offering_id = uuid.uuid4()
     body = contract_body(uuid.uuid4(), offering_id, offering_id)
-    response = await client.post("/api/v1/contracts", json=body, headers=test_keys.headers("official"))
-    assert_problem(response, 422, "duplicate_offering")
+    assert_problem(await propose(app, client, test_keys, body), 422, "duplicate_offering")
 
 
 def provider_of(contract: dict[str, Any], **claims: Any) -> dict[str, str]:
@@ -232,9 +307,9 @@ def provider_of(contract: dict[str, Any], **claims: Any) -> dict[str, str]:
 
 
 async def test_both_parties_sign_and_then_the_contract_is_active(
-    client: httpx.AsyncClient, test_keys: TestKeys
+    app: FastAPI, client: httpx.AsyncClient, test_keys: TestKeys
 ) -> None:
-    contract = await create_contract(client, test_keys, contract_body(uuid.uuid4()))
+    contract = await create_contract(app, client, test_keys, contract_body(uuid.uuid4()))
     url = f"/api/v1/contracts/{contract['id']}/sign"
     provider = test_keys.headers("provider_admin", **provider_of(contract, sub="admin-yangguang"))
     assert contract["purchaser_signature"] is None
@@ -263,8 +338,8 @@ async def test_both_parties_sign_and_then_the_contract_is_active(
         assert problem["current_status"] == "active"
 
 
-async def test_the_provider_may_sign_first(client: httpx.AsyncClient, test_keys: TestKeys) -> None:
-    contract = await create_contract(client, test_keys, contract_body(uuid.uuid4()))
+async def test_the_provider_may_sign_first(app: FastAPI, client: httpx.AsyncClient, test_keys: TestKeys) -> None:
+    contract = await create_contract(app, client, test_keys, contract_body(uuid.uuid4()))
     url = f"/api/v1/contracts/{contract['id']}/sign"
     provider = test_keys.headers("provider_admin", **provider_of(contract))
 
@@ -281,8 +356,8 @@ async def test_the_provider_may_sign_first(client: httpx.AsyncClient, test_keys:
 
 
 @pytest.mark.parametrize("role", ["resident", "evaluator", "reviewer", "provider_staff", "operator"])
-async def test_only_the_parties_sign(client: httpx.AsyncClient, test_keys: TestKeys, role: str) -> None:
-    contract = await create_contract(client, test_keys, contract_body(uuid.uuid4()))
+async def test_only_the_parties_sign(app: FastAPI, client: httpx.AsyncClient, test_keys: TestKeys, role: str) -> None:
+    contract = await create_contract(app, client, test_keys, contract_body(uuid.uuid4()))
     response = await client.post(
         f"/api/v1/contracts/{contract['id']}/sign", headers=test_keys.headers(role, **provider_of(contract))
     )
@@ -291,8 +366,8 @@ async def test_only_the_parties_sign(client: httpx.AsyncClient, test_keys: TestK
     assert (fetched.json()["status"], fetched.json()["provider_signature"]) == ("draft", None)
 
 
-async def test_another_provider_cannot_sign(client: httpx.AsyncClient, test_keys: TestKeys) -> None:
-    contract = await create_contract(client, test_keys, contract_body(uuid.uuid4()))
+async def test_another_provider_cannot_sign(app: FastAPI, client: httpx.AsyncClient, test_keys: TestKeys) -> None:
+    contract = await create_contract(app, client, test_keys, contract_body(uuid.uuid4()))
     url = f"/api/v1/contracts/{contract['id']}/sign"
     other = test_keys.headers("provider_admin", provider_id=str(uuid.uuid4()))
     assert_problem(await client.post(url, headers=other), 404, "contract_not_found")
@@ -314,8 +389,10 @@ async def test_transitions_of_an_unknown_contract_are_404(client: httpx.AsyncCli
     assert_problem(terminate, 404, "contract_not_found")
 
 
-async def test_terminating_ends_an_active_contract(client: httpx.AsyncClient, test_keys: TestKeys) -> None:
-    contract = await signed_contract(client, test_keys, contract_body(uuid.uuid4()))
+async def test_terminating_ends_an_active_contract(
+    app: FastAPI, client: httpx.AsyncClient, test_keys: TestKeys
+) -> None:
+    contract = await signed_contract(app, client, test_keys, contract_body(uuid.uuid4()))
     url = f"/api/v1/contracts/{contract['id']}/terminate"
 
     missing_reason = await client.post(url, json={}, headers=test_keys.headers("official"))
@@ -336,8 +413,8 @@ async def test_terminating_ends_an_active_contract(client: httpx.AsyncClient, te
     assert_problem(sign, 409, "invalid_transition")
 
 
-async def test_a_draft_cannot_be_terminated(client: httpx.AsyncClient, test_keys: TestKeys) -> None:
-    contract = await create_contract(client, test_keys, contract_body(uuid.uuid4()))
+async def test_a_draft_cannot_be_terminated(app: FastAPI, client: httpx.AsyncClient, test_keys: TestKeys) -> None:
+    contract = await create_contract(app, client, test_keys, contract_body(uuid.uuid4()))
     response = await client.post(
         f"/api/v1/contracts/{contract['id']}/terminate",
         json={"reason": "不再需要"},
@@ -346,9 +423,9 @@ async def test_a_draft_cannot_be_terminated(client: httpx.AsyncClient, test_keys
     assert_problem(response, 409, "invalid_transition")
 
 
-async def test_who_may_read_a_contract(client: httpx.AsyncClient, test_keys: TestKeys) -> None:
+async def test_who_may_read_a_contract(app: FastAPI, client: httpx.AsyncClient, test_keys: TestKeys) -> None:
     provider_id = uuid.uuid4()
-    contract = await create_contract(client, test_keys, contract_body(provider_id))
+    contract = await create_contract(app, client, test_keys, contract_body(provider_id))
     url = f"/api/v1/contracts/{contract['id']}"
 
     for headers in (
@@ -373,10 +450,12 @@ async def test_who_may_read_a_contract(client: httpx.AsyncClient, test_keys: Tes
     assert_problem(await client.get("/api/v1/contracts/not-a-uuid", headers=test_keys.headers("official")), 422)
 
 
-async def test_officials_list_contracts_by_page_and_status(client: httpx.AsyncClient, test_keys: TestKeys) -> None:
+async def test_officials_list_contracts_by_page_and_status(
+    app: FastAPI, client: httpx.AsyncClient, test_keys: TestKeys
+) -> None:
     provider_id = uuid.uuid4()
-    drafts = [await create_contract(client, test_keys, contract_body(provider_id)) for _ in range(3)]
-    active = await signed_contract(client, test_keys, contract_body(uuid.uuid4()))
+    drafts = [await create_contract(app, client, test_keys, contract_body(provider_id)) for _ in range(3)]
+    active = await signed_contract(app, client, test_keys, contract_body(uuid.uuid4()))
     official = test_keys.headers("official")
 
     everything = await client.get("/api/v1/contracts", headers=official)
@@ -415,9 +494,9 @@ async def test_providers_do_not_list_contracts(client: httpx.AsyncClient, test_k
     assert_problem(response, 403)
 
 
-async def test_history_records_every_change(client: httpx.AsyncClient, test_keys: TestKeys) -> None:
+async def test_history_records_every_change(app: FastAPI, client: httpx.AsyncClient, test_keys: TestKeys) -> None:
     provider_id = uuid.uuid4()
-    contract = await create_contract(client, test_keys, contract_body(provider_id))
+    contract = await create_contract(app, client, test_keys, contract_body(provider_id))
     contract_id = contract["id"]
     await client.post(f"/api/v1/contracts/{contract_id}/sign", headers=test_keys.headers("official", sub="zhang"))
     await client.post(
@@ -436,15 +515,21 @@ async def test_history_records_every_change(client: httpx.AsyncClient, test_keys
     assert response.status_code == 200, response.text
     history = response.json()
     assert history["contract_id"] == contract_id
-    created, purchaser_signed, signed, terminated = history["items"]
+    created, approved, purchaser_signed, signed, terminated = history["items"]
 
     assert created["action"] == "created"
     assert created["actor_name"] == "王科长"
     assert created["actor_roles"] == ["official"]
     assert created["before"] is None
+    assert created["reason"] == created["after"]["rationale"]
     assert created["after"]["status"] == "draft"
+    assert (created["after"]["procurement_method"], created["after"]["award_status"]) == ("direct", "proposed")
+    assert created["after"]["fund_id"] is not None
     assert created["after"]["amount_fen"] == 10_000_000
     assert created["after"]["funded_offerings"][0]["quota"] == 2000
+
+    assert (approved["action"], approved["actor_name"]) == ("award_approved", "李处长")
+    assert (approved["before"]["award_status"], approved["after"]["award_status"]) == ("proposed", "approved")
 
     assert purchaser_signed["action"] == "purchaser_signed"
     assert purchaser_signed["actor_subject"] == "zhang"
@@ -469,7 +554,7 @@ async def test_history_records_every_change(client: httpx.AsyncClient, test_keys
     assert terminated["before"]["status"] == "active"
     assert terminated["after"]["status"] == "terminated"
     assert terminated["after"]["termination_reason"] == "项目调整"
-    assert created["seq"] < purchaser_signed["seq"] < signed["seq"] < terminated["seq"]
+    assert created["seq"] < approved["seq"] < purchaser_signed["seq"] < signed["seq"] < terminated["seq"]
 
     own = await client.get(
         f"/api/v1/contracts/{contract_id}/history", headers=test_keys.headers("provider_admin", provider_id=provider_id)
@@ -482,8 +567,8 @@ async def test_history_records_every_change(client: httpx.AsyncClient, test_keys
     assert_problem(other, 404)
 
 
-async def test_racing_signatures_sign_once(client: httpx.AsyncClient, test_keys: TestKeys) -> None:
-    contract = await create_contract(client, test_keys, contract_body(uuid.uuid4()))
+async def test_racing_signatures_sign_once(app: FastAPI, client: httpx.AsyncClient, test_keys: TestKeys) -> None:
+    contract = await create_contract(app, client, test_keys, contract_body(uuid.uuid4()))
     url = f"/api/v1/contracts/{contract['id']}/sign"
     parties = [test_keys.headers("official"), test_keys.headers("provider_admin", **provider_of(contract))] * 3
     responses = await asyncio.gather(*(client.post(url, headers=headers) for headers in parties))
@@ -493,4 +578,7 @@ async def test_racing_signatures_sign_once(client: httpx.AsyncClient, test_keys:
     assert {r.json()["code"] for r in responses if r.status_code == 409} <= {"already_signed", "invalid_transition"}
     history = await client.get(f"/api/v1/contracts/{contract['id']}/history", headers=test_keys.headers("official"))
     actions = [entry["action"] for entry in history.json()["items"]]
-    assert actions in (["created", "purchaser_signed", "signed"], ["created", "provider_signed", "signed"])
+    assert actions in (
+        ["created", "award_approved", "purchaser_signed", "signed"],
+        ["created", "award_approved", "provider_signed", "signed"],
+    )

@@ -6,6 +6,7 @@ import uuid
 from typing import Any
 
 import httpx
+from fastapi import FastAPI
 from nats.js import JetStreamContext
 from nats.js.api import DeliverPolicy
 from procurement_builders import contract_body, create_contract, signed_contract
@@ -15,7 +16,7 @@ from procurement.config import Settings
 from service_kit.db import create_engine
 from service_kit.events.contracts import ContractSigned, ContractTerminated
 from service_kit.events.tables import outbox_event
-from service_kit.testing import TestKeys
+from service_kit.testing import TestKeys, eventually
 
 
 async def outbox_rows(settings: Settings) -> list[dict[str, Any]]:
@@ -38,10 +39,10 @@ async def next_event(js: JetStreamContext, subject: str) -> tuple[dict[str, str]
 
 
 async def test_signing_emits_contract_signed_with_the_funded_offerings(
-    client: httpx.AsyncClient, js: JetStreamContext, settings: Settings, test_keys: TestKeys
+    app: FastAPI, client: httpx.AsyncClient, js: JetStreamContext, settings: Settings, test_keys: TestKeys
 ) -> None:
     provider_id, offering_id = uuid.uuid4(), uuid.uuid4()
-    draft = await create_contract(client, test_keys, contract_body(provider_id, offering_id))
+    draft = await create_contract(app, client, test_keys, contract_body(provider_id, offering_id))
     assert await outbox_rows(settings) == []  # a draft announces nothing
 
     url = f"/api/v1/contracts/{draft['id']}/sign"
@@ -74,18 +75,14 @@ async def test_signing_emits_contract_signed_with_the_funded_offerings(
     async def published() -> bool:
         return all(r["published_at"] is not None for r in await outbox_rows(settings))
 
-    for _ in range(100):
-        if await published():
-            break
-        await asyncio.sleep(0.05)
-    assert await published()
+    await eventually(published)
 
 
 async def test_the_provider_signing_alone_emits_nothing(
-    client: httpx.AsyncClient, settings: Settings, test_keys: TestKeys
+    app: FastAPI, client: httpx.AsyncClient, settings: Settings, test_keys: TestKeys
 ) -> None:
     provider_id = uuid.uuid4()
-    draft = await create_contract(client, test_keys, contract_body(provider_id))
+    draft = await create_contract(app, client, test_keys, contract_body(provider_id))
     provider = test_keys.headers("provider_admin", provider_id=str(provider_id))
     signed = await client.post(f"/api/v1/contracts/{draft['id']}/sign", headers=provider)
     assert (signed.status_code, signed.json()["status"]) == (200, "draft")
@@ -94,14 +91,14 @@ async def test_the_provider_signing_alone_emits_nothing(
 
 
 async def test_both_parties_signing_at_once_sign_the_contract_once(
-    client: httpx.AsyncClient, settings: Settings, test_keys: TestKeys
+    app: FastAPI, client: httpx.AsyncClient, settings: Settings, test_keys: TestKeys
 ) -> None:
     provider_id = uuid.uuid4()
     purchaser, provider = (
         test_keys.headers("official"),
         test_keys.headers("provider_admin", provider_id=str(provider_id)),
     )
-    drafts = [await create_contract(client, test_keys, contract_body(provider_id)) for _ in range(4)]
+    drafts = [await create_contract(app, client, test_keys, contract_body(provider_id)) for _ in range(4)]
     for draft in drafts:
         url = f"/api/v1/contracts/{draft['id']}/sign"
         responses = await asyncio.gather(client.post(url, headers=purchaser), client.post(url, headers=provider))
@@ -116,18 +113,18 @@ async def test_both_parties_signing_at_once_sign_the_contract_once(
 
 
 async def test_a_refused_transition_emits_nothing(
-    client: httpx.AsyncClient, settings: Settings, test_keys: TestKeys
+    app: FastAPI, client: httpx.AsyncClient, settings: Settings, test_keys: TestKeys
 ) -> None:
-    contract = await signed_contract(client, test_keys, contract_body(uuid.uuid4()))
+    contract = await signed_contract(app, client, test_keys, contract_body(uuid.uuid4()))
     again = await client.post(f"/api/v1/contracts/{contract['id']}/sign", headers=test_keys.headers("official"))
     assert again.status_code == 409
     assert [r["type"] for r in await outbox_rows(settings)] == ["linli.contract.signed.v1"]
 
 
 async def test_terminating_emits_contract_terminated_with_the_reason(
-    client: httpx.AsyncClient, js: JetStreamContext, test_keys: TestKeys
+    app: FastAPI, client: httpx.AsyncClient, js: JetStreamContext, test_keys: TestKeys
 ) -> None:
-    contract = await signed_contract(client, test_keys, contract_body(uuid.uuid4()))
+    contract = await signed_contract(app, client, test_keys, contract_body(uuid.uuid4()))
     response = await client.post(
         f"/api/v1/contracts/{contract['id']}/terminate",
         json={"reason": "服务质量不达标"},

@@ -11,7 +11,7 @@ import httpx
 from conftest import Clock
 from fastapi import FastAPI
 from nats.js import JetStreamContext
-from procurement_builders import booking_completed
+from procurement_builders import booking_completed, contract_body, new_fund, signed_contract
 from reporting_builders import implemented, lifecycle
 from sourcing_builders import assert_problem, deliver, official, provider_admin, sanctioned
 
@@ -255,3 +255,25 @@ async def test_the_dashboard_follows_payments_evaluations_and_acceptance(
     assert [(b["key"], b["projects"], b["amount_fen"]) for b in board["acceptance_results"]] == [
         ("passed", 1, 27_000_000)
     ]
+
+
+async def test_a_direct_award_counts_in_its_funds_year(
+    app: FastAPI, client: httpx.AsyncClient, test_keys: TestKeys
+) -> None:
+    """A direct award names its fund: the dashboard shows it committed and contracted there, not adrift."""
+    fund = await new_fund(client, test_keys, budget_fen=50_000_000)
+    await signed_contract(
+        app, client, test_keys, contract_body(uuid.uuid4(), amount_fen=10_000_000), fund_id=fund["id"]
+    )
+    board = (await client.get("/api/v1/funds/dashboard", headers=official(test_keys))).json()
+    assert board["funds"] == [
+        {
+            "year": 2027,
+            "funds": 1,
+            "budget_fen": 50_000_000,
+            "committed_fen": 10_000_000,
+            "spent_fen": 0,
+            "contracted_fen": 10_000_000,
+        }
+    ]
+    assert board["delivery"]["contracted_fen"] == 10_000_000

@@ -47,7 +47,7 @@ async def test_a_completed_funded_booking_becomes_a_deliverable(
     app: FastAPI, client: httpx.AsyncClient, js: JetStreamContext, test_keys: TestKeys
 ) -> None:
     provider_id, meals, visits = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
-    contract = await signed_contract(client, test_keys, contract_body(provider_id, meals, visits))
+    contract = await signed_contract(app, client, test_keys, contract_body(provider_id, meals, visits))
     event = booking_completed(
         offering_id=meals, provider_id=provider_id, occurred_at=COMPLETED_AT, funded_contract_id=contract["id"]
     )
@@ -77,7 +77,7 @@ async def test_the_same_event_delivered_again_counts_once(
     app: FastAPI, client: httpx.AsyncClient, js: JetStreamContext, test_keys: TestKeys
 ) -> None:
     provider_id, offering_id = uuid.uuid4(), uuid.uuid4()
-    contract = await signed_contract(client, test_keys, contract_body(provider_id, offering_id))
+    contract = await signed_contract(app, client, test_keys, contract_body(provider_id, offering_id))
     event = booking_completed(
         offering_id=offering_id, provider_id=provider_id, occurred_at=COMPLETED_AT, funded_contract_id=contract["id"]
     )
@@ -97,62 +97,68 @@ async def test_the_same_event_delivered_again_counts_once(
     assert (await deliverables_of(client, test_keys, contract["id"]))["total"] == 1
 
 
-async def test_without_a_named_contract_the_one_active_contract_funding_the_offering_counts_it(
+async def test_a_booking_the_contract_did_not_fund_is_not_its_deliverable(
     app: FastAPI, client: httpx.AsyncClient, js: JetStreamContext, test_keys: TestKeys
 ) -> None:
+    """A resident who paid the full ¥15 (no subsidy, no funded_contract_id) was served by the provider, not
+    for the district: counting it on the contract funding the offering would pay the service twice."""
     provider_id, offering_id = uuid.uuid4(), uuid.uuid4()
-    contract = await signed_contract(client, test_keys, contract_body(provider_id, offering_id))
-    # A draft and a contract of another year fund the same offering; neither pays for a delivery in May 2027.
-    await create_contract(client, test_keys, contract_body(provider_id, offering_id))
-    await signed_contract(
-        client, test_keys, contract_body(provider_id, offering_id, start="2028-01-01", end="2028-12-31")
+    contract = await signed_contract(app, client, test_keys, contract_body(provider_id, offering_id))
+    unfunded = booking_completed(offering_id=offering_id, provider_id=provider_id, occurred_at=COMPLETED_AT)
+    assert (unfunded.funded_contract_id, unfunded.subsidy_fen) == (None, 0)
+    funded = booking_completed(
+        offering_id=offering_id, provider_id=provider_id, occurred_at=COMPLETED_AT, funded_contract_id=contract["id"]
     )
-    event = booking_completed(offering_id=offering_id, provider_id=provider_id, occurred_at=COMPLETED_AT)
-    await publish(js, Envelope.wrap(event, source="booking"))
-    await handled(app, 1)
-
-    page = await deliverables_of(client, test_keys, contract["id"])
-    assert [d["booking_id"] for d in page["items"]] == [str(event.booking_id)]
-
-
-async def test_the_contract_term_is_counted_in_beijing_time(
-    app: FastAPI, client: httpx.AsyncClient, js: JetStreamContext, test_keys: TestKeys
-) -> None:
-    provider_id, offering_id = uuid.uuid4(), uuid.uuid4()
-    contract = await signed_contract(
-        client, test_keys, contract_body(provider_id, offering_id, start="2027-01-01", end="2027-12-31")
-    )
-    # 31 December 2026 at 16:30 UTC is 00:30 on 1 January 2027 in Beijing: inside the term.
-    inside = booking_completed(
-        offering_id=offering_id, provider_id=provider_id, occurred_at=datetime(2026, 12, 31, 16, 30, tzinfo=UTC)
-    )
-    # 31 December 2027 at 16:30 UTC is already 1 January 2028 in Beijing: after the term.
-    after = booking_completed(
-        offering_id=offering_id, provider_id=provider_id, occurred_at=datetime(2027, 12, 31, 16, 30, tzinfo=UTC)
-    )
-    await publish(js, Envelope.wrap(inside, source="booking"))
-    await publish(js, Envelope.wrap(after, source="booking"))
+    await publish(js, Envelope.wrap(unfunded, source="booking"))
+    await publish(js, Envelope.wrap(funded, source="booking"))
     await handled(app, 2)
 
     page = await deliverables_of(client, test_keys, contract["id"])
-    assert [d["booking_id"] for d in page["items"]] == [str(inside.booking_id)]
+    assert [d["booking_id"] for d in page["items"]] == [str(funded.booking_id)]
+    seen = await get_contract(client, test_keys, contract["id"])
+    assert (seen["delivered_count"], seen["delivered_value_fen"]) == (1, 1500)
 
 
-async def test_bookings_no_single_active_contract_pays_for_are_not_counted(
+async def test_a_funded_booking_counts_on_its_contract_whenever_it_completes(
+    app: FastAPI, client: httpx.AsyncClient, js: JetStreamContext, test_keys: TestKeys
+) -> None:
+    """The contract that funded a booking pays for it, even completed past midnight at the end of its term
+    (31 December 2027 at 16:30 UTC is already 1 January 2028 in Beijing)."""
+    provider_id, offering_id = uuid.uuid4(), uuid.uuid4()
+    contract = await signed_contract(
+        app, client, test_keys, contract_body(provider_id, offering_id, start="2027-01-01", end="2027-12-31")
+    )
+    late = booking_completed(
+        offering_id=offering_id,
+        provider_id=provider_id,
+        occurred_at=datetime(2027, 12, 31, 16, 30, tzinfo=UTC),
+        funded_contract_id=contract["id"],
+    )
+    await publish(js, Envelope.wrap(late, source="booking"))
+    await handled(app, 1)
+
+    page = await deliverables_of(client, test_keys, contract["id"])
+    assert [d["booking_id"] for d in page["items"]] == [str(late.booking_id)]
+
+
+async def test_bookings_no_active_contract_of_theirs_funded_are_not_counted(
     app: FastAPI, client: httpx.AsyncClient, js: JetStreamContext, test_keys: TestKeys
 ) -> None:
     provider_id, shared, draft_only, terminated_only = uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
-    first = await signed_contract(client, test_keys, contract_body(provider_id, shared))
-    second = await signed_contract(client, test_keys, contract_body(provider_id, shared))
-    draft = await create_contract(client, test_keys, contract_body(provider_id, draft_only))
-    ended = await signed_contract(client, test_keys, contract_body(provider_id, terminated_only))
+    # One offering, funded by one contract at a time: this year's and next year's.
+    first = await signed_contract(app, client, test_keys, contract_body(provider_id, shared))
+    second = await signed_contract(
+        app, client, test_keys, contract_body(provider_id, shared, start="2028-01-01", end="2028-12-31")
+    )
+    draft = await create_contract(app, client, test_keys, contract_body(provider_id, draft_only))
+    ended = await signed_contract(app, client, test_keys, contract_body(provider_id, terminated_only))
     response = await client.post(
         f"/api/v1/contracts/{ended['id']}/terminate", json={"reason": "合同解除"}, headers=test_keys.headers("official")
     )
     assert response.status_code == 200
 
     events = [
-        # Two active contracts fund the offering and the booking names neither: the payer is ambiguous.
+        # The booking was not funded: the resident paid in full; no contract pays for it.
         booking_completed(offering_id=shared, provider_id=provider_id, occurred_at=COMPLETED_AT),
         # Named contracts that are not active.
         booking_completed(
@@ -179,7 +185,7 @@ async def test_bookings_no_single_active_contract_pays_for_are_not_counted(
     ]
     for event in events:
         await publish(js, Envelope.wrap(event, source="booking"))
-    # Then one that does count, naming its contract among the two: after it, every earlier event was handled.
+    # Then one that does count, naming its contract: after it, every earlier event was handled.
     counted = booking_completed(
         offering_id=shared, provider_id=provider_id, occurred_at=COMPLETED_AT, funded_contract_id=second["id"]
     )

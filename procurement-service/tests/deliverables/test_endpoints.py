@@ -16,7 +16,7 @@ async def test_deliverables_are_listed_by_page_newest_first(
     app: FastAPI, client: httpx.AsyncClient, js: JetStreamContext, test_keys: TestKeys
 ) -> None:
     provider_id, offering_id = uuid.uuid4(), uuid.uuid4()
-    contract = await signed_contract(client, test_keys, contract_body(provider_id, offering_id))
+    contract = await signed_contract(app, client, test_keys, contract_body(provider_id, offering_id))
     start = datetime(2027, 3, 1, 2, 0, tzinfo=UTC)
     events = [
         booking_completed(
@@ -52,9 +52,9 @@ async def test_deliverables_are_listed_by_page_newest_first(
 
 
 async def test_deliverables_of_another_providers_contract_are_not_found(
-    client: httpx.AsyncClient, test_keys: TestKeys
+    app: FastAPI, client: httpx.AsyncClient, test_keys: TestKeys
 ) -> None:
-    contract = await create_contract(client, test_keys, contract_body(uuid.uuid4()))
+    contract = await create_contract(app, client, test_keys, contract_body(uuid.uuid4()))
     response = await client.get(
         f"/api/v1/contracts/{contract['id']}/deliverables",
         headers=test_keys.headers("provider_admin", provider_id=uuid.uuid4()),
@@ -70,8 +70,10 @@ async def test_deliverables_of_another_providers_contract_are_not_found(
 
 
 @pytest.mark.parametrize("params", [{"limit": 0}, {"limit": "ten"}, {"offset": -5}])
-async def test_bad_paging_is_refused(client: httpx.AsyncClient, test_keys: TestKeys, params: dict[str, Any]) -> None:
-    contract = await create_contract(client, test_keys, contract_body(uuid.uuid4()))
+async def test_bad_paging_is_refused(
+    app: FastAPI, client: httpx.AsyncClient, test_keys: TestKeys, params: dict[str, Any]
+) -> None:
+    contract = await create_contract(app, client, test_keys, contract_body(uuid.uuid4()))
     response = await client.get(
         f"/api/v1/contracts/{contract['id']}/deliverables", params=params, headers=test_keys.headers("official")
     )

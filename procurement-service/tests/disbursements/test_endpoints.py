@@ -3,6 +3,7 @@
 import asyncio
 import json
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -10,11 +11,18 @@ from conftest import Clock
 from fastapi import FastAPI
 from lifecycle_builders import acceptance_body, awarded_contract, evaluate, events_of, voucher
 from nats.js import JetStreamContext
-from procurement_builders import contract_body, signed_contract
+from procurement_builders import PROVIDER_NAME, contract_body, create_contract, new_fund, signed_contract
 from sourcing_builders import assert_problem, official, provider_admin
+from sqlalchemy import update
 
+from procurement.config import Settings
+from procurement.contracts.models import Contract
+from service_kit.db import create_engine
 from service_kit.events.contracts import NoticePublished
 from service_kit.testing import TestKeys
+
+# The day the ``clock`` fixture signs a contract (27 November 2026, in Beijing).
+SIGNED_ON = "2026-11-27"
 
 
 async def fund_of(client: httpx.AsyncClient, keys: TestKeys, fund_id: str) -> dict[str, Any]:
@@ -139,12 +147,14 @@ async def test_a_contract_is_paid_installment_by_installment_and_never_beyond_it
     assert_problem(await client.get(f"/api/v1/contracts/{uuid.uuid4()}/acceptance"), 404, "acceptance_not_found")
 
 
-async def test_racing_payments_pay_an_installment_once(client: httpx.AsyncClient, test_keys: TestKeys) -> None:
-    contract = await signed_contract(client, test_keys, contract_body(uuid.uuid4(), amount_fen=10_000_000))
+async def test_racing_payments_pay_an_installment_once(
+    app: FastAPI, client: httpx.AsyncClient, test_keys: TestKeys, clock: Clock
+) -> None:
+    contract = await signed_contract(app, client, test_keys, contract_body(uuid.uuid4(), amount_fen=10_000_000))
     pay = f"/api/v1/contracts/{contract['id']}/disbursements"
     first, second = await asyncio.gather(
-        client.post(pay, json=voucher(1), headers=official(test_keys)),
-        client.post(pay, json=voucher(1), headers=official(test_keys)),
+        client.post(pay, json=voucher(1, SIGNED_ON), headers=official(test_keys)),
+        client.post(pay, json=voucher(1, SIGNED_ON), headers=official(test_keys)),
     )
     assert sorted([first.status_code, second.status_code]) == [201, 409], [first.text, second.text]
     after = (await client.get(f"/api/v1/contracts/{contract['id']}", headers=official(test_keys))).json()
@@ -152,11 +162,11 @@ async def test_racing_payments_pay_an_installment_once(client: httpx.AsyncClient
     assert (await client.get(pay, headers=official(test_keys))).json()["total"] == 1
 
 
-async def test_payments_need_an_active_contract_and_an_official(client: httpx.AsyncClient, test_keys: TestKeys) -> None:
+async def test_payments_need_an_active_contract_and_an_official(
+    app: FastAPI, client: httpx.AsyncClient, test_keys: TestKeys
+) -> None:
     provider_id = uuid.uuid4()
-    draft = (
-        await client.post("/api/v1/contracts", json=contract_body(provider_id), headers=official(test_keys))
-    ).json()
+    draft = await create_contract(app, client, test_keys, contract_body(provider_id))
     pay = f"/api/v1/contracts/{draft['id']}/disbursements"
     assert_problem(await client.post(pay, json=voucher(1), headers=official(test_keys)), 409, "contract_not_active")
     assert_problem(await client.post(pay, json=voucher(1), headers=provider_admin(test_keys, provider_id)), 403)
@@ -191,3 +201,110 @@ async def test_a_terminated_contract_gives_back_what_it_was_not_paid(
         f"/api/v1/contracts/{contract['id']}/disbursements", json=voucher(2), headers=official(test_keys)
     )
     assert_problem(more, 409, "contract_not_active")
+
+
+async def test_a_payment_is_what_it_claims(
+    app: FastAPI, client: httpx.AsyncClient, test_keys: TestKeys, clock: Clock
+) -> None:
+    """Payer the fund's owner, payee the provider's own account, a day neither in the future nor outside the
+    contract's period nor before the installment fell due, a voucher recorded once; and nothing of a refused
+    payment is recorded anywhere."""
+    owner = {"owner_id": "11110111MB1234567X", "owner_name": "房山区社会建设工作办公室"}
+    fund = await new_fund(client, test_keys, budget_fen=50_000_000, **owner)
+    provider_id = uuid.uuid4()
+    contract = await signed_contract(
+        app, client, test_keys, contract_body(provider_id, amount_fen=10_000_000), fund_id=fund["id"]
+    )
+    cid = contract["id"]
+    pay = f"/api/v1/contracts/{cid}/disbursements"
+
+    refused = [
+        (voucher(1, SIGNED_ON, payer="北京市房山区民政局"), "payer", "payer_not_fund_owner"),
+        (voucher(1, SIGNED_ON, payee="张三"), "payee", "payee_not_provider"),
+        (voucher(1, SIGNED_ON, payee="张三 6222 0200 1234 5678"), "payee", "payee_not_provider"),
+        (voucher(1, "2001-01-01"), "paid_on", "paid_on_outside_contract_period"),
+        (voucher(1, "2026-11-26"), "paid_on", "paid_on_outside_contract_period"),  # the day before signing
+        (voucher(1, "2031-01-01"), "paid_on", "paid_on_in_future"),
+        (voucher(1, "2026-11-28"), "paid_on", "paid_on_in_future"),
+    ]
+    for body, field, code in refused:
+        problem = assert_problem(await client.post(pay, json=body, headers=official(test_keys)), 422, code)
+        assert [e["field"] for e in problem["errors"]] == [field], body
+    problem = assert_problem(
+        await client.post(pay, json=voucher(1, "2001-01-01"), headers=official(test_keys)),
+        422,
+        "paid_on_outside_contract_period",
+    )
+    assert (problem["earliest_paid_on"], problem["latest_paid_on"]) == (SIGNED_ON, SIGNED_ON)
+    assert (await client.get(pay, headers=official(test_keys))).json()["total"] == 0
+    assert (await fund_of(client, test_keys, fund["id"]))["spent_fen"] == 0
+
+    # Given as they are (whitespace aside) or left out, payer and payee are the fund's owner and the provider.
+    first = await client.post(
+        pay,
+        json=voucher(1, SIGNED_ON, payer=" 房山区社会建设工作办公室 ", payee=PROVIDER_NAME),
+        headers=official(test_keys),
+    )
+    assert first.status_code == 201, first.text
+    paid = first.json()
+    assert (paid["payer"], paid["payer_id"], paid["fund_id"]) == (owner["owner_name"], owner["owner_id"], fund["id"])
+    assert (paid["payee"], paid["payee_id"]) == (PROVIDER_NAME, str(provider_id))
+    again = await client.post(
+        pay, json=voucher(2, SIGNED_ON, voucher_number=paid["voucher_number"]), headers=official(test_keys)
+    )
+    assert_problem(again, 409, "duplicate_voucher")
+
+    # The mid-term installment is paid from the day the evaluation was finalized, within the term.
+    clock.now = datetime(2027, 6, 30, 2, 0, tzinfo=UTC)
+    await evaluate(client, test_keys, cid, "midterm", purchaser=85, third_party=85)
+    clock.now = datetime(2027, 7, 3, 2, 0, tzinfo=UTC)
+    early = await client.post(pay, json=voucher(2, "2027-06-29"), headers=official(test_keys))
+    problem = assert_problem(early, 422, "paid_on_outside_contract_period")
+    assert (problem["earliest_paid_on"], problem["latest_paid_on"]) == ("2027-06-30", "2027-07-03")
+    assert (await client.post(pay, json=voucher(2, "2027-07-01"), headers=official(test_keys))).status_code == 201
+
+    # The settlement after acceptance (验收) follows the term: paid after its end, never before the acceptance.
+    clock.now = datetime(2027, 12, 20, 2, 0, tzinfo=UTC)
+    await evaluate(client, test_keys, cid, "final", purchaser=88, third_party=86)
+    clock.now = datetime(2028, 1, 8, 2, 0, tzinfo=UTC)
+    accepted = await client.post(
+        f"/api/v1/contracts/{cid}/acceptance", json=acceptance_body(), headers=official(test_keys)
+    )
+    assert accepted.status_code == 201, accepted.text
+    clock.now = datetime(2028, 1, 15, 2, 0, tzinfo=UTC)
+    before_acceptance = await client.post(pay, json=voucher(3, "2028-01-07"), headers=official(test_keys))
+    assert_problem(before_acceptance, 422, "paid_on_outside_contract_period")
+    settled = await client.post(pay, json=voucher(3, "2028-01-15"), headers=official(test_keys))
+    assert settled.status_code == 201, settled.text
+
+    listing = (await client.get(pay, headers=provider_admin(test_keys, provider_id))).json()
+    assert [(d["installment_seq"], d["paid_on"]) for d in listing["items"]] == [
+        (1, SIGNED_ON),
+        (2, "2027-07-01"),
+        (3, "2028-01-15"),
+    ]
+    assert {(d["payer_id"], d["payee_id"]) for d in listing["items"]} == {(owner["owner_id"], str(provider_id))}
+    seen = await fund_of(client, test_keys, fund["id"])
+    assert (seen["committed_fen"], seen["spent_fen"]) == (10_000_000, 10_000_000)
+
+
+async def test_a_contract_without_a_fund_is_not_paid(
+    app: FastAPI, client: httpx.AsyncClient, test_keys: TestKeys, clock: Clock, settings: Settings
+) -> None:
+    """A contract drafted bare before procurement methods were recorded (migration 0007 leaves it without a
+    fund) is not paid again."""
+    contract = await signed_contract(app, client, test_keys, contract_body(uuid.uuid4()))
+    engine = create_engine(settings.database_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(
+                update(Contract.__table__)
+                .where(Contract.__table__.c.id == uuid.UUID(contract["id"]))
+                .values(fund_id=None, procurement_method="direct", award_status="unapproved", rationale=None)
+            )
+    finally:
+        await engine.dispose()
+    pay = f"/api/v1/contracts/{contract['id']}/disbursements"
+    assert_problem(
+        await client.post(pay, json=voucher(1, SIGNED_ON), headers=official(test_keys)), 409, "contract_without_fund"
+    )

@@ -5,6 +5,7 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from lifecycle_builders import evaluate
 from procurement_builders import contract_body, signed_contract
 from pydantic import ValidationError
@@ -28,9 +29,11 @@ def settings(service_env: dict[str, Any], database_factory: DatabaseFactory) -> 
     )
 
 
-async def test_weights_threshold_and_rounds_follow_the_settings(client: httpx.AsyncClient, test_keys: TestKeys) -> None:
+async def test_weights_threshold_and_rounds_follow_the_settings(
+    app: FastAPI, client: httpx.AsyncClient, test_keys: TestKeys
+) -> None:
     provider_id = uuid.uuid4()
-    contract = await signed_contract(client, test_keys, contract_body(provider_id))
+    contract = await signed_contract(app, client, test_keys, contract_body(provider_id))
     await evaluate(client, test_keys, contract["id"], "midterm", purchaser=90, third_party=90)
     final = await evaluate(client, test_keys, contract["id"], "final", purchaser=90, third_party=70)
     # No ratings: 50 and 30 share the whole, (50 × 90 + 30 × 70) / 80 = 82.5, below the threshold of 85.

@@ -17,12 +17,12 @@ from service_kit.testing import TestKeys
 
 
 async def contract_with_quota(
-    client: httpx.AsyncClient, keys: TestKeys, quota: int = 4
+    app: FastAPI, client: httpx.AsyncClient, keys: TestKeys, quota: int = 4
 ) -> tuple[dict[str, Any], uuid.UUID, uuid.UUID]:
     provider_id, offering_id = uuid.uuid4(), uuid.uuid4()
     body = contract_body(provider_id, offering_id)
     body["funded_offerings"][0]["quota"] = quota
-    return await signed_contract(client, keys, body), provider_id, offering_id
+    return await signed_contract(app, client, keys, body), provider_id, offering_id
 
 
 def provider_score(provider_id: uuid.UUID, score: float, count: int) -> ScoreUpdated:
@@ -34,7 +34,7 @@ def provider_score(provider_id: uuid.UUID, score: float, count: int) -> ScoreUpd
 async def test_three_parties_are_weighted_and_kpi_attainment_is_shown_beside(
     app: FastAPI, client: httpx.AsyncClient, js: JetStreamContext, test_keys: TestKeys
 ) -> None:
-    contract, provider_id, offering_id = await contract_with_quota(client, test_keys, quota=4)
+    contract, provider_id, offering_id = await contract_with_quota(app, client, test_keys, quota=4)
     # Three of four promised services delivered (one booking counted twice by a redelivery: still three).
     completed = [
         booking_completed(
@@ -80,17 +80,17 @@ async def test_three_parties_are_weighted_and_kpi_attainment_is_shown_beside(
 
 
 async def test_without_ratings_the_other_weights_fill_the_recipients_share(
-    client: httpx.AsyncClient, test_keys: TestKeys
+    app: FastAPI, client: httpx.AsyncClient, test_keys: TestKeys
 ) -> None:
-    contract, _, _ = await contract_with_quota(client, test_keys)
+    contract, _, _ = await contract_with_quota(app, client, test_keys)
     midterm = await evaluate(client, test_keys, contract["id"], "midterm", purchaser=80, third_party=70)
     assert midterm["recipients_score"] is None
     assert midterm["weights"] == {"purchaser": 57.14, "recipients": 0, "third_party": 42.86}
     assert midterm["combined_score"] == pytest.approx(75.71)  # (40 × 80 + 30 × 70) / 70
 
 
-async def test_evaluation_steps_are_guarded(client: httpx.AsyncClient, test_keys: TestKeys) -> None:
-    contract, provider_id, _ = await contract_with_quota(client, test_keys)
+async def test_evaluation_steps_are_guarded(app: FastAPI, client: httpx.AsyncClient, test_keys: TestKeys) -> None:
+    contract, provider_id, _ = await contract_with_quota(app, client, test_keys)
     base = f"/api/v1/contracts/{contract['id']}/evaluations"
     final_first = await client.post(base, json={"stage": "final"}, headers=official(test_keys))
     assert_problem(final_first, 409, "midterm_not_finalized")

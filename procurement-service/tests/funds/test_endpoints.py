@@ -10,6 +10,8 @@ from service_kit.testing import TestKeys
 async def test_an_official_opens_a_fund_and_reads_it_back(client: httpx.AsyncClient, test_keys: TestKeys) -> None:
     fund = await create_fund(client, test_keys, budget_fen=3_575_300_000)
     assert fund["name"] == "2026年社区服务专项资金"
+    # The fund's owner pays from it: every disbursement's payer.
+    assert (fund["owner_id"], fund["owner_name"]) == ("fangshan-civil-affairs", "北京市房山区民政局")
     assert (fund["budget_fen"], fund["committed_fen"], fund["remaining_fen"]) == (3_575_300_000, 0, 3_575_300_000)
 
     fetched = await client.get(f"/api/v1/funds/{fund['id']}", headers=official(test_keys))
@@ -22,19 +24,30 @@ async def test_an_official_opens_a_fund_and_reads_it_back(client: httpx.AsyncCli
     assert trail.json()["items"][0]["actor_subject"] == "official-wang"
 
 
+OWNER = {"owner_id": "11110111000012345X", "owner_name": "北京市房山区民政局"}
+
+
 @pytest.mark.parametrize(
-    "body",
+    ("body", "field"),
     [
-        {"name": "基金", "year": 2026, "budget_fen": 100.5},
-        {"name": "基金", "year": 2026, "budget_fen": "100"},
-        {"name": "基金", "year": 2026, "budget_fen": 0},
-        {"name": "基金", "year": 2026, "budget_fen": 10**20},
-        {"name": "", "year": 2026, "budget_fen": 100},
-        {"name": "基金", "year": 2026, "budget_fen": 100, "committed_fen": 5},
+        ({"name": "基金", "year": 2026, "budget_fen": 100.5, **OWNER}, "budget_fen"),
+        ({"name": "基金", "year": 2026, "budget_fen": "100", **OWNER}, "budget_fen"),
+        ({"name": "基金", "year": 2026, "budget_fen": 0, **OWNER}, "budget_fen"),
+        ({"name": "基金", "year": 2026, "budget_fen": 10**20, **OWNER}, "budget_fen"),
+        ({"name": "", "year": 2026, "budget_fen": 100, **OWNER}, "name"),
+        ({"name": "基金", "year": 2026, "budget_fen": 100, "committed_fen": 5, **OWNER}, "committed_fen"),
+        # A fund has an owner, who pays from it.
+        ({"name": "基金", "year": 2026, "budget_fen": 100, "owner_name": "北京市房山区民政局"}, "owner_id"),
+        ({"name": "基金", "year": 2026, "budget_fen": 100, "owner_id": "fangshan"}, "owner_name"),
+        ({"name": "基金", "year": 2026, "budget_fen": 100, **OWNER, "owner_id": "房山 区"}, "owner_id"),
+        ({"name": "基金", "year": 2026, "budget_fen": 100, **OWNER, "owner_name": "  "}, "owner_name"),
     ],
 )
-async def test_bad_funds_are_refused(client: httpx.AsyncClient, test_keys: TestKeys, body: dict[str, object]) -> None:
-    assert_problem(await client.post("/api/v1/funds", json=body, headers=official(test_keys)), 422)
+async def test_bad_funds_are_refused(
+    client: httpx.AsyncClient, test_keys: TestKeys, body: dict[str, object], field: str
+) -> None:
+    problem = assert_problem(await client.post("/api/v1/funds", json=body, headers=official(test_keys)), 422)
+    assert [e["field"] for e in problem["errors"]] == [field]
 
 
 async def test_malformed_json_is_refused(client: httpx.AsyncClient, test_keys: TestKeys) -> None:

@@ -10,6 +10,7 @@ import httpx
 from conftest import Clock
 from fastapi import FastAPI
 from nats.js import JetStreamContext
+from procurement_builders import known_provider
 from sourcing_builders import (
     DEADLINE,
     apply,
@@ -127,17 +128,19 @@ async def test_approval_checks(
 async def test_the_notice_runs_objections_are_answered_and_then_the_contract_is_signed(
     app: FastAPI, client: httpx.AsyncClient, js: JetStreamContext, test_keys: TestKeys, clock: Clock
 ) -> None:
-    _fund, call, a, b = await reviewed_call(app, client, js, test_keys, clock, budget_fen=100_000_000)
+    fund, call, a, b = await reviewed_call(app, client, js, test_keys, clock, budget_fen=100_000_000)
     approved = await client.post(approve_url(call, a), json={}, headers=official(test_keys))
     assert approved.status_code == 200, approved.text
 
     # No contract before the notice is published.
+    offering_id = uuid.uuid4()
+    await known_provider(app, uuid.UUID(a["provider_id"]), offering_id)  # the provider's own offering
     terms = {
         "start_date": "2027-01-01",
         "end_date": "2027-12-31",
         "funded_offerings": [
             {
-                "offering_id": str(uuid.uuid4()),
+                "offering_id": str(offering_id),
                 "unit_price_fen": 1500,
                 "resident_price_fen": 300,
                 "quota": 10000,
@@ -202,6 +205,10 @@ async def test_the_notice_runs_objections_are_answered_and_then_the_contract_is_
     drafted = contract.json()
     assert (drafted["status"], drafted["amount_fen"], drafted["application_id"]) == ("draft", 25_000_000, a["id"])
     assert drafted["title"] == a["title"]
+    # Competitive: its award is the approval (立项), its fund the call's, which committed the amount then.
+    assert (drafted["procurement_method"], drafted["fund_id"]) == ("open", fund["id"])
+    assert (drafted["award"]["status"], drafted["award"]["decided_by"]) == ("approved", "official-wang")
+    assert drafted["award"]["rationale"] is None
     assert_problem(await client.post(contract_url, json=terms, headers=official(test_keys)), 409, "contract_exists")
     sign_url = f"/api/v1/contracts/{drafted['id']}/sign"
 

@@ -1,4 +1,4 @@
-"""The OCDS export validates against the official OCDS 1.1 schemas (../shared/standards/ocds-1.1), formats
+"""The OCDS export validates against the official OCDS 1.1 schemas (standards/ocds-1.1), formats
 included, for a lifecycle built through the API: need → call → applications → approval → notice → contract."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from conftest import Clock
 from fastapi import FastAPI
 from nats.js import JetStreamContext
 from ocds_validation import PREFIX, assert_valid, minimal_package, releases_page, validator
-from procurement_builders import contract_body, signed_contract
+from procurement_builders import RATIONALE, contract_body, create_contract, signed_contract
 from reporting_builders import lifecycle
 from sourcing_builders import assert_problem, official
 
@@ -39,10 +39,15 @@ async def test_the_lifecycle_is_published_as_valid_releases_and_records(
     app: FastAPI, client: httpx.AsyncClient, js: JetStreamContext, test_keys: TestKeys, clock: Clock
 ) -> None:
     flow = await lifecycle(app, client, js, test_keys, clock)
-    # A contract signed without a call, then terminated: a second process, a direct award.
-    clock.now = datetime.now(UTC)
+    # A contract signed without a call, then terminated: a second process, a direct award, signed (by the
+    # procurement's clock) a week before the call was published.
+    clock.now = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)
     direct = await signed_contract(
-        client, test_keys, contract_body(flow.providers[1], title="绿色社区旧物回收服务", amount_fen=3_234_567)
+        app,
+        client,
+        test_keys,
+        contract_body(flow.providers[1], title="绿色社区旧物回收服务", amount_fen=3_234_567),
+        fund_id=flow.fund["id"],
     )
     ended = await client.post(
         f"/api/v1/contracts/{direct['id']}/terminate",
@@ -109,28 +114,41 @@ async def test_the_lifecycle_is_published_as_valid_releases_and_records(
     assert_valid("record-package-schema", direct_record)
     compiled = direct_record["records"][0]["compiledRelease"]
     assert compiled["tender"]["procurementMethod"] == "direct"
+    assert compiled["tender"]["procurementMethodRationale"] == RATIONALE
     assert compiled["contracts"][0]["status"] == "terminated"
     assert compiled["contracts"][0]["value"] == {"amount": 32345.67, "currency": "CNY"}
     assert "138****5678" in compiled["contracts"][0]["description"]
 
 
 async def test_drafts_are_not_published_and_unknown_processes_are_not_found(
-    client: httpx.AsyncClient, test_keys: TestKeys, clock: Clock
+    app: FastAPI, client: httpx.AsyncClient, test_keys: TestKeys, clock: Clock
 ) -> None:
-    draft = await client.post("/api/v1/contracts", json=contract_body(uuid.uuid4()), headers=official(test_keys))
-    assert draft.status_code == 201, draft.text
+    # A direct award approved but not signed, one only proposed, one rejected: none is public.
+    approved = await create_contract(app, client, test_keys, contract_body(uuid.uuid4()))
+    await create_contract(app, client, test_keys, contract_body(uuid.uuid4()), approve=False)
+    refused = await create_contract(app, client, test_keys, contract_body(uuid.uuid4()), approve=False)
+    rejected = await client.post(
+        f"/api/v1/contracts/{refused['id']}/direct-award/reject",
+        json={"reason": "不符合单一来源条件"},
+        headers=official(test_keys),
+    )
+    assert rejected.status_code == 200, rejected.text
+    draft = {"id": approved["id"]}
     # OCDS has no empty release package: nothing published, or a page past the end, is a 404.
     assert_problem(await client.get("/open-data/ocds/releases"), 404, "no_releases")
     assert_problem(await client.get("/open-data/ocds/releases", params={"offset": 50}), 404, "no_releases")
-    for ocid in (f"{PREFIX}-{draft.json()['id']}", f"{PREFIX}-{uuid.uuid4()}", "ocds-other-1", PREFIX + "-x"):
+    unknown = (f"{PREFIX}-{uuid.uuid4()}", "ocds-other-1", PREFIX + "-x")
+    for ocid in (f"{PREFIX}-{draft['id']}", f"{PREFIX}-{refused['id']}", *unknown):
         assert_problem(await client.get(f"/open-data/ocds/records/{ocid}"), 404, "ocid_not_found")
     for params in ({"limit": 0}, {"limit": "many"}, {"offset": -1}):
         assert_problem(await client.get("/open-data/ocds/releases", params=params), 422)
 
 
-async def test_links_name_the_address_the_public_called(client: httpx.AsyncClient, test_keys: TestKeys) -> None:
+async def test_links_name_the_address_the_public_called(
+    app: FastAPI, client: httpx.AsyncClient, test_keys: TestKeys
+) -> None:
     """Behind the gateway, the package's links use the host the public called (X-Forwarded-Host)."""
-    await signed_contract(client, test_keys, contract_body(uuid.uuid4()))
+    await signed_contract(app, client, test_keys, contract_body(uuid.uuid4()))
     forwarded = {"X-Forwarded-Host": "linli.fangshan.example.cn", "X-Forwarded-Proto": "https"}
     package = (await client.get("/open-data/ocds/releases", params={"limit": 5}, headers=forwarded)).json()
     assert package["uri"] == "https://linli.fangshan.example.cn/open-data/ocds/releases?limit=5"

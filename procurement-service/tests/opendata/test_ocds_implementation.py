@@ -4,13 +4,16 @@ acceptance as milestones; every release still valid against the OCDS 1.1 schemas
 from __future__ import annotations
 
 import json
+import uuid
 
 import httpx
 from conftest import Clock
 from fastapi import FastAPI
 from nats.js import JetStreamContext
 from ocds_validation import PREFIX, assert_valid, releases_page
+from procurement_builders import RATIONALE, contract_body, new_fund, signed_contract
 from reporting_builders import implemented, lifecycle
+from sourcing_builders import official
 
 from service_kit.testing import TestKeys
 
@@ -65,3 +68,47 @@ async def test_payments_amendments_evaluations_and_acceptance_are_released(
     # The releases before the first payment name the supplier as a supplier only: releases never change.
     award_release = releases[3]
     assert [p["roles"] for p in award_release["parties"] if p["id"] == str(flow.providers[0])] == [["supplier"]]
+
+
+async def test_a_direct_award_names_its_method_its_rationale_and_the_fund_owner_as_payer(
+    app: FastAPI, client: httpx.AsyncClient, test_keys: TestKeys, clock: Clock
+) -> None:
+    """The payer is the owner of the fund the contract draws on, not a constant; a refused payment (a person's
+    account, a date before the contract) leaves nothing to publish."""
+    owner = {"owner_id": "11110111MB1234567X", "owner_name": "北京市房山区社会建设工作办公室"}
+    fund = await new_fund(client, test_keys, budget_fen=50_000_000, **owner)
+    provider_id = uuid.uuid4()
+    contract = await signed_contract(
+        app, client, test_keys, contract_body(provider_id, amount_fen=5_000_000), fund_id=fund["id"]
+    )
+    pay = f"/api/v1/contracts/{contract['id']}/disbursements"
+    for refused in (
+        {"voucher_number": "FS-REFUSED-1", "paid_on": "2026-11-27", "payee": "张三"},
+        {"voucher_number": "FS-REFUSED-2", "paid_on": "2001-01-01"},
+    ):
+        assert (await client.post(pay, json=refused, headers=official(test_keys))).status_code == 422
+    paid = await client.post(
+        pay, json={"voucher_number": "FS-PZ-2026-0901", "paid_on": "2026-11-27"}, headers=official(test_keys)
+    )
+    assert paid.status_code == 201, paid.text
+
+    package = await releases_page(client)
+    published = json.dumps(package, ensure_ascii=False)
+    for refused_value in ("张三", "2001-01-01", "FS-REFUSED", "FS-PZ-2026-0901"):
+        assert refused_value not in published
+    ocid = f"{PREFIX}-{contract['id']}"
+    record = (await client.get(f"/open-data/ocds/records/{ocid}")).json()
+    assert_valid("record-package-schema", record)
+    compiled = record["records"][0]["compiledRelease"]
+    assert (compiled["tender"]["procurementMethod"], compiled["tender"]["procurementMethodRationale"]) == (
+        "direct",
+        RATIONALE,
+    )
+    (transaction,) = compiled["contracts"][0]["implementation"]["transactions"]
+    assert transaction["payer"] == {"id": owner["owner_id"], "name": owner["owner_name"]}
+    assert transaction["payee"]["id"] == str(provider_id)
+    assert transaction["value"] == {"amount": 15_000, "currency": "CNY"}
+    roles = {party["id"]: party["roles"] for party in compiled["parties"]}
+    assert roles["fangshan-civil-affairs"] == ["buyer", "procuringEntity"]
+    assert roles[owner["owner_id"]] == ["payer"]
+    assert roles[str(provider_id)] == ["supplier", "payee"]

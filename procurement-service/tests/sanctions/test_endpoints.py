@@ -83,10 +83,10 @@ async def test_a_low_final_score_sanctions_the_provider_until_an_official_lifts_
 
 
 async def test_a_failed_acceptance_sanctions_and_the_sanction_runs_out_after_its_rounds(
-    client: httpx.AsyncClient, js: JetStreamContext, test_keys: TestKeys, clock: Clock
+    app: FastAPI, client: httpx.AsyncClient, js: JetStreamContext, test_keys: TestKeys, clock: Clock
 ) -> None:
     provider_id = uuid.uuid4()
-    contract = await signed_contract(client, test_keys, contract_body(provider_id))
+    contract = await signed_contract(app, client, test_keys, contract_body(provider_id))
     fund = await create_fund(client, test_keys)
     # A call published before the sanction is no round of it.
     before = await published_call(client, test_keys, fund["id"], deadline=NEXT_DEADLINE.isoformat())

@@ -28,10 +28,10 @@ def complaint(kind: type[ComplaintOpened], complaint_id: uuid.UUID, at: datetime
 
 
 async def test_the_provider_reports_progress_and_officials_record_supervision(
-    client: httpx.AsyncClient, test_keys: TestKeys
+    app: FastAPI, client: httpx.AsyncClient, test_keys: TestKeys
 ) -> None:
     provider_id = uuid.uuid4()
-    contract = await signed_contract(client, test_keys, contract_body(provider_id))
+    contract = await signed_contract(app, client, test_keys, contract_body(provider_id))
     reports = f"/api/v1/contracts/{contract['id']}/progress-reports"
     report = {"period_start": "2027-01-01", "period_end": "2027-03-31", "summary": "第一季度助餐3200人次。"}
     created = await client.post(reports, json=report, headers=provider_admin(test_keys, provider_id))
@@ -72,7 +72,7 @@ async def test_complaints_are_linked_to_the_contract_they_concern(
     app: FastAPI, client: httpx.AsyncClient, js: JetStreamContext, test_keys: TestKeys
 ) -> None:
     provider_id, offering_id = uuid.uuid4(), uuid.uuid4()
-    contract = await signed_contract(client, test_keys, contract_body(provider_id, offering_id))
+    contract = await signed_contract(app, client, test_keys, contract_body(provider_id, offering_id))
     delivered = booking_completed(
         offering_id=offering_id, provider_id=provider_id, occurred_at=IN_TERM, funded_contract_id=contract["id"]
     )
