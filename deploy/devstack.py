@@ -1,13 +1,27 @@
-"""The embedded Linli stack on one machine: nats-server (JetStream on local disk), the four services and the
-gateway on SQLite files, demo data, one Ctrl-C to stop everything. ``make run`` calls this; the whole-stack
-tests import ``DevStack`` and start the same processes.
+"""The embedded Linli stack on one machine, under one supervisor: nats-server (JetStream on local disk), the four
+services and the gateway on SQLite files, demo data, one Ctrl-C to stop everything. ``make run`` calls this; the
+whole-stack tests import ``DevStack`` and start the same processes the same way.
 
-    python deploy/devstack.py [--var-dir var] [--gateway-port 8000] [--no-demo] [--fresh]
+    python deploy/devstack.py [--var-dir var] [--gateway-port 8000] [--nats-port N] [--startup-timeout 600]
+                              [--no-demo] [--fresh]
+
+Ports: the supervisor binds every service's and the gateway's listening socket itself (a port the system picks,
+or the gateway's requested one when it is free) and hands it to uvicorn (``--fd``); it keeps the sockets open, so
+a restarted process serves on the same port and no other program can take it meanwhile. nats-server binds a port
+of its own choosing (it cannot take a socket) and reports it in its ports file; a restart asks for that port again.
+
+Supervision: start-up waits until every process is ready (printing which are up and which still starting), as long
+as it takes up to ``--startup-timeout``; a process that exits meanwhile stops the start with its log's last lines.
+Once up, a process that exits is started again after a delay that doubles from 0.5 s up to 30 s (and is reset once
+it has stayed up a minute), while the others keep serving. This loop is ours rather than supervisord's or circus's:
+those run as daemons from config files (circus with ZeroMQ besides), and the tests need the same start in-process,
+with each process's port in hand.
 """
 
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import contextlib
 import json
 import os
@@ -16,17 +30,31 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import Any
 
 import httpx
 
 from service_kit.migrations import upgrade
-from service_kit.testing import nats_server_binary, write_nats_config
+from service_kit.testing import NatsServer, listening_socket, log_tail
 
 ROOT = Path(__file__).resolve().parent.parent
+HOST = "127.0.0.1"
+
+STARTUP_TIMEOUT = 600.0  # seconds; the whole start, migrations included (a loaded 2-core machine needs minutes)
+PROGRESS_EVERY = 15.0  # seconds between progress lines while nothing changes
+RESTART_FIRST_DELAY = 0.5  # seconds before the first restart of a process that exited
+RESTART_MAX_DELAY = 30.0  # the cap of the doubling delay: a process that keeps exiting is retried this often
+STABLE_AFTER = 60.0  # a process up this long starts again from the first delay when it next exits
+STOP_GRACE = 10.0  # seconds between SIGTERM and SIGKILL when stopping
+LOG_LINES = 30  # lines of a process's log shown when it fails to start
+
+# Alembic's ``context`` is global to the interpreter: two stacks started by one process migrate in turn.
+_MIGRATIONS = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -46,67 +74,133 @@ SERVICES = (
 GATEWAY = ServiceDef("gateway", "gateway", "gateway.app:create_app", 8000)
 
 
-def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError:
-            return False
-        return True
+class StartupError(RuntimeError):
+    """The stack did not come up: which process, why, and the end of its log."""
 
 
-def pick_port(preferred: int, taken: set[int]) -> int:
-    """The preferred port when free, otherwise the next free one (so a busy 4222 or 8000 never stops the stack)."""
-    port = preferred
-    while port in taken or not port_is_free(port):
-        port += 1
-    taken.add(port)
-    return port
+def _say(line: str) -> None:
+    print(line, flush=True)
+
+
+def describe_exit(status: int) -> str:
+    if status < 0:
+        with contextlib.suppress(ValueError):
+            return f"killed by {signal.Signals(-status).name}"
+        return f"killed by signal {-status}"
+    return f"exit status {status}"
+
+
+@dataclass
+class Child:
+    """One supervised process: how to start it, how to tell that it is ready, and its history of exits."""
+
+    name: str
+    spawn: Callable[[], subprocess.Popen[bytes]]
+    ready: Callable[[], bool]
+    log: Path
+    port: int
+    process: subprocess.Popen[bytes] | None = None
+    started_at: float = 0.0
+    failures: int = 0  # exits in a row, each sooner than STABLE_AFTER after its start
+    restart_at: float | None = None  # set while it waits to be started again
+    restarts: int = 0
 
 
 @dataclass
 class DevStack:
     var_dir: Path
-    gateway_port: int = 8000
-    nats_port: int = 4222
-    service_ports: dict[str, int] = field(default_factory=dict)
+    gateway_port: int = 0  # asked for (0: the system picks one); once bound, the gateway's port
+    nats_port: int = 0  # likewise for nats-server
+    service_ports: dict[str, int] = field(default_factory=dict)  # likewise per service
     database_urls: dict[str, str] = field(default_factory=dict)
     extra_env: dict[str, str] = field(default_factory=dict)
-    log_to_console: bool = False
-    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
-    _logs: list[IO[bytes]] = field(default_factory=list)
+    say: Callable[[str], None] = _say  # progress and restart lines
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)  # the current process of each
+    children: dict[str, Child] = field(default_factory=dict)
+    sockets: dict[str, socket.socket] = field(default_factory=dict)
+    nats: NatsServer | None = None
+    _lock: threading.RLock = field(default_factory=threading.RLock)
+    _stopping: threading.Event = field(default_factory=threading.Event)
+    _supervisor: threading.Thread | None = None
 
     # ------------------------------------------------------------------ addresses
 
     @property
     def gateway_url(self) -> str:
-        return f"http://127.0.0.1:{self.gateway_port}"
+        return f"http://{HOST}:{self.gateway_port}"
 
     @property
     def nats_url(self) -> str:
-        return f"nats://127.0.0.1:{self.nats_port}"
+        return f"nats://{HOST}:{self.nats_port}"
 
     def service_url(self, name: str) -> str:
-        return f"http://127.0.0.1:{self.service_ports[name]}"
+        return f"http://{HOST}:{self.service_ports[name]}"
 
     def database_url(self, name: str) -> str:
         return self.database_urls.get(name) or f"sqlite+aiosqlite:///{self.var_dir.resolve() / (name + '.db')}"
 
-    # ------------------------------------------------------------------ life cycle
+    @property
+    def logs(self) -> Path:
+        return self.var_dir / "logs"
+
+    # ------------------------------------------------------------------ start
+
+    def start(
+        self, *, accounts: list[dict[str, object]] | None = None, timeout: float = STARTUP_TIMEOUT
+    ) -> dict[str, Any]:
+        """Bind the ports, migrate, start nats-server, create ``accounts``, start the services and the gateway, wait
+        until all are ready (at most ``timeout`` seconds in all), then supervise them. Returns the gateway's
+        ``/healthz``. On failure every process started is stopped again."""
+        deadline = time.monotonic() + timeout
+        self._stopping.clear()
+        try:
+            self.var_dir.mkdir(parents=True, exist_ok=True)
+            self.allocate_ports()
+            self.migrate()
+            self.start_nats(timeout=max(1.0, deadline - time.monotonic()))
+            if accounts:
+                self.bootstrap_accounts(accounts, timeout=max(1.0, deadline - time.monotonic()))
+            for service in SERVICES:
+                self.start_service(service)
+            self.start_service(GATEWAY)
+            health = self.wait_ready(max(1.0, deadline - time.monotonic()))
+        except BaseException:
+            self.stop()
+            raise
+        self.supervise()
+        return health
 
     def allocate_ports(self) -> None:
-        taken: set[int] = set()
-        self.nats_port = pick_port(self.nats_port, taken)
-        self.gateway_port = pick_port(self.gateway_port, taken)
-        for service in SERVICES:
-            self.service_ports[service.name] = pick_port(
-                self.service_ports.get(service.name, service.default_port), taken
-            )
+        """Bind the gateway's and each service's listening socket, held open for the life of the stack."""
+        for service in (GATEWAY, *SERVICES):
+            if service.name in self.sockets:
+                continue
+            requested = self.gateway_port if service is GATEWAY else self.service_ports.get(service.name, 0)
+            sock = self._bind(service.name, requested)
+            self.sockets[service.name] = sock
+            port = int(sock.getsockname()[1])
+            if service is GATEWAY:
+                self.gateway_port = port
+            else:
+                self.service_ports[service.name] = port
+
+    def _bind(self, name: str, requested: int) -> socket.socket:
+        if requested:
+            try:
+                return listening_socket(HOST, requested)
+            except OSError as exc:
+                sock = listening_socket(HOST, 0)
+                self.say(
+                    f"Linli: port {requested} for the {name} is taken ({exc.strerror}); "
+                    f"the {name} listens on {sock.getsockname()[1]} instead."
+                )
+                return sock
+        return listening_socket(HOST, 0)
 
     def migrate(self) -> None:
-        for service in (*SERVICES, GATEWAY):
-            upgrade(ROOT / service.directory, self.database_url(service.name))
+        with _MIGRATIONS:
+            for service in (*SERVICES, GATEWAY):
+                upgrade(ROOT / service.directory, self.database_url(service.name))
 
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("LINLI_")}
@@ -122,162 +216,429 @@ class DevStack:
         for service in (*SERVICES, GATEWAY):
             env[f"LINLI_{service.name.upper()}_DATABASE_URL"] = self.database_url(service.name)
         for service in SERVICES:
-            env[f"LINLI_GATEWAY_{service.name.upper()}_URL"] = self.service_url(service.name)
+            if service.name in self.service_ports:
+                env[f"LINLI_GATEWAY_{service.name.upper()}_URL"] = self.service_url(service.name)
         env.update(self.extra_env)
         return env
 
-    def _spawn(self, name: str, command: list[str]) -> subprocess.Popen[bytes]:
-        logs = self.var_dir / "logs"
-        logs.mkdir(parents=True, exist_ok=True)
-        out: IO[bytes] | None = None
-        if not self.log_to_console:
-            out = open(logs / f"{name}.log", "ab")  # noqa: SIM115 - lives as long as the process
-            self._logs.append(out)
-        process = subprocess.Popen(
-            command, env=self.env(), cwd=ROOT, stdout=out, stderr=subprocess.STDOUT if out else None
-        )
-        self.processes[name] = process
-        return process
+    def _popen(self, name: str, command: list[str], pass_fds: tuple[int, ...] = ()) -> subprocess.Popen[bytes]:
+        self.logs.mkdir(parents=True, exist_ok=True)
+        with open(self.logs / f"{name}.log", "ab") as log:
+            # In the supervisor's process group: a signal to the group (a terminal's Ctrl-C, a CI job cancelled)
+            # reaches every child even if the supervisor cannot stop them itself.
+            return subprocess.Popen(
+                command, env=self.env(), cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, pass_fds=pass_fds
+            )
 
-    def start_nats(self) -> None:
+    def _launch(self, child: Child) -> None:
+        child.process = child.spawn()
+        child.started_at = time.monotonic()
+        self.processes[child.name] = child.process
+
+    def start_nats(self, timeout: float = 60.0) -> None:
         store = self.var_dir.resolve() / "nats"
-        store.mkdir(parents=True, exist_ok=True)
-        config = write_nats_config(self.var_dir / "nats.conf", port=self.nats_port, store_dir=store)
-        self._spawn("nats", [nats_server_binary(), "-c", str(config)])
-        wait_for_port(self.nats_port, 15)
+        self.nats = NatsServer(
+            store, port=self.nats_port, store_dir=store, log_file=self.logs / "nats.log", server_name="linli-devstack"
+        )
+        requested = self.nats_port
+        try:
+            self.nats.start(timeout=5.0 if requested else timeout)
+        except RuntimeError as exc:
+            if not requested:
+                raise StartupError(f"nats exited during start-up: {exc}") from exc
+            self.nats.port = 0
+            self.nats.start(timeout=timeout)
+            self.say(f"Linli: nats-server cannot listen on {requested}; it listens on {self.nats.port} instead.")
+        self.nats_port = self.nats.port
+        nats = self.nats
+        child = Child("nats", spawn=nats.spawn, ready=lambda: _port_open(nats.port), log=nats.log_path, port=nats.port)
+        child.process, child.started_at = nats.process, time.monotonic()
+        assert child.process is not None
+        self.children["nats"] = child
+        self.processes["nats"] = child.process
 
-    def start_service(self, service: ServiceDef, port: int, *, name: str | None = None) -> None:
+    def start_service(self, service: ServiceDef, port: int | None = None, *, name: str | None = None) -> None:
+        """Start ``service`` under ``name`` (default: its own name) on the stack's socket for it, or on ``port``
+        (a socket of the stack when one has that port; otherwise uvicorn binds it, e.g. an extra replica)."""
+        name = name or service.name
+        if port is None:
+            self.allocate_ports()
+            sock: socket.socket | None = self.sockets[service.name]
+        else:
+            sock = next((s for s in self.sockets.values() if s.getsockname()[1] == port), None)
+        pass_fds: tuple[int, ...] = ()
+        if sock is not None:
+            bind, pass_fds, port = ["--fd", str(sock.fileno())], (sock.fileno(),), int(sock.getsockname()[1])
+        else:
+            assert port is not None
+            bind = ["--host", HOST, "--port", str(port)]
         command = [
-            sys.executable, "-m", "uvicorn", "--factory", service.app,
-            "--host", "127.0.0.1", "--port", str(port), "--no-access-log", "--log-level", "warning",
+            sys.executable, "-m", "uvicorn", "--factory", service.app, *bind,
+            "--no-access-log", "--log-level", "warning",
             "--loop", "uvloop", "--http", "httptools",  # measured fastest (docs/gateway-benchmark.md)
         ]  # fmt: skip
-        self._spawn(name or service.name, command)
+        url = f"http://{HOST}:{port}/{'healthz' if service is GATEWAY else 'readyz'}"
+        child = Child(
+            name,
+            spawn=lambda: self._popen(name, command, pass_fds),
+            ready=lambda: _answers(url),
+            log=self.logs / f"{name}.log",
+            port=port,
+        )
+        with self._lock:
+            self.children[name] = child
+            self._launch(child)
 
-    def bootstrap_accounts(self, accounts: list[dict[str, object]]) -> None:
-        """Create or update staff accounts straight in the gateway's database (its own CLI), in parallel."""
-        running = []
+    def bootstrap_accounts(self, accounts: list[dict[str, object]], timeout: float = 120.0) -> None:
+        """Create or update staff accounts straight in the gateway's database with its own CLI
+        (``python -m gateway.accounts create …``), all in one interpreter."""
+        argvs = []
         for account in accounts:
-            command = [
-                sys.executable, "-m", "gateway.accounts", "create",
-                "--database-url", self.database_url("gateway"),
+            argv = [
+                "create", "--database-url", self.database_url("gateway"),
                 "--username", str(account["username"]), "--password", str(account["password"]),
                 "--name", str(account.get("name", account["username"])),
             ]  # fmt: skip
             for role in account["roles"]:  # type: ignore[attr-defined]
-                command += ["--role", str(role)]
+                argv += ["--role", str(role)]
             if account.get("provider_id"):
-                command += ["--provider-id", str(account["provider_id"])]
-            running.append(subprocess.Popen(command, env=self.env(), cwd=ROOT, stdout=subprocess.DEVNULL))
-        for process in running:
-            if process.wait(120) != 0:
-                raise RuntimeError(f"creating a demo account failed: {process.args!r}")
+                argv += ["--provider-id", str(account["provider_id"])]
+            argvs.append(argv)
+        script = (
+            "import json, sys\n"
+            "from gateway.accounts.__main__ import main\n"
+            "sys.exit(max(main(argv) for argv in json.loads(sys.argv[1])))\n"
+        )
+        try:
+            done = subprocess.run(
+                [sys.executable, "-c", script, json.dumps(argvs)],
+                env=self.env(),
+                cwd=ROOT,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                timeout=timeout,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            raise StartupError(f"creating the demo accounts took over {timeout:.0f} s") from None
+        if done.returncode != 0:
+            tail = "\n".join(done.stderr.decode(errors="replace").splitlines()[-LOG_LINES:])
+            raise StartupError(f"creating the demo accounts failed ({describe_exit(done.returncode)}):\n{tail}")
 
-    def start(self, *, timeout: float = 60.0) -> None:
-        self.var_dir.mkdir(parents=True, exist_ok=True)
-        self.allocate_ports()
-        self.migrate()
-        self.start_nats()
-        for service in SERVICES:
-            self.start_service(service, self.service_ports[service.name])
-        self.start_service(GATEWAY, self.gateway_port)
-        self.wait_healthy(timeout)
+    # ------------------------------------------------------------------ readiness
 
-    def wait_healthy(self, timeout: float = 60.0) -> dict[str, object]:
-        deadline = time.monotonic() + timeout
-        last: object = None
-        while time.monotonic() < deadline:
-            for name, process in self.processes.items():
-                if process.poll() is not None:
-                    raise RuntimeError(f"{name} exited with {process.returncode}; see {self.var_dir}/logs/{name}.log")
-            try:
-                response = httpx.get(f"{self.gateway_url}/healthz", timeout=2.0)
-                last = response.json()
-                if response.status_code == 200:
-                    return dict(last)  # type: ignore[call-overload]
-            except (httpx.HTTPError, ValueError) as exc:
-                last = str(exc)
-            time.sleep(0.25)
-        raise TimeoutError(f"the stack is not healthy after {timeout}s: {last}")
+    def wait_ready(self, timeout: float = STARTUP_TIMEOUT) -> dict[str, Any]:
+        """Wait until every process is ready, saying which are up and which still starting; fail at once, with
+        the end of its log, when one exits, or after ``timeout`` seconds with the end of each waited-for log."""
+        began = time.monotonic()
+        deadline = began + timeout
+        children = list(self.children.values())
+        given_up = threading.Event()
 
-    def stop(self) -> None:
-        for name in reversed(list(self.processes)):
-            process = self.processes[name]
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in self.processes.values():
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-        self.processes.clear()
-        for log in self._logs:
-            log.close()
-        self._logs.clear()
+        def until_ready(child: Child) -> None:  # each process asked on its own, so none waits for another's answer
+            while not given_up.is_set() and not child.ready():
+                time.sleep(0.5)  # asking more often only slows a start on a busy machine
 
+        pool = concurrent.futures.ThreadPoolExecutor(max_workers=len(children) or 1)
+        checks = {child.name: pool.submit(until_ready, child) for child in children}
+        said, said_at = "", began
+        try:
+            while True:
+                for child in children:
+                    assert child.process is not None
+                    status = child.process.poll()
+                    if status is not None:
+                        raise StartupError(
+                            f"{child.name} exited during start-up ({describe_exit(status)}); the last lines of "
+                            f"{child.log}:\n{log_tail(child.log, LOG_LINES)}"
+                        )
+                now = time.monotonic()
+                starting = [child.name for child in children if not checks[child.name].done()]
+                if not starting:
+                    self.say(f"Linli: all {len(children)} processes are up ({now - began:.0f} s).")
+                    return self.health()
+                line = (
+                    f"Linli: up: {', '.join(c.name for c in children if c.name not in starting) or 'none yet'}; "
+                    f"starting: {', '.join(starting)}"
+                )
+                if (line != said and now - said_at >= 2.0) or now - said_at >= PROGRESS_EVERY:
+                    self.say(f"{line} ({now - began:.0f} s)")
+                    said, said_at = line, now
+                if now >= deadline:
+                    tails = "\n".join(
+                        f"--- the last lines of {child.log}:\n{log_tail(child.log, LOG_LINES)}"
+                        for child in children
+                        if child.name in starting
+                    )
+                    raise StartupError(
+                        f"not ready after {timeout:.0f} s: {', '.join(starting)} (raise --startup-timeout or "
+                        f"LINLI_STARTUP_TIMEOUT on a busy machine)\n{tails}"
+                    )
+                time.sleep(0.1)
+        finally:
+            given_up.set()
+            pool.shutdown(wait=False, cancel_futures=True)
 
-def wait_for_port(port: int, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with socket.socket() as sock:
-            sock.settimeout(0.2)
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
+    def wait_healthy(self, timeout: float = STARTUP_TIMEOUT) -> dict[str, Any]:
+        return self.wait_ready(timeout)
+
+    def health(self) -> dict[str, Any]:
+        """The gateway's ``/healthz`` (each service's readiness as the gateway sees it)."""
+        if not any(name.startswith("gateway") for name in self.children):
+            return {}
+        response = httpx.get(f"{self.gateway_url}/healthz", timeout=10.0)
+        return dict(response.json())
+
+    # ------------------------------------------------------------------ supervision
+
+    def supervise(self) -> None:
+        """Restart any process that exits, in a background thread, until ``stop``."""
+        if self._supervisor is None or not self._supervisor.is_alive():
+            self._supervisor = threading.Thread(target=self._supervise, name="linli-supervisor", daemon=True)
+            self._supervisor.start()
+
+    def _supervise(self) -> None:
+        while not self._stopping.wait(0.2):
+            with self._lock:
+                if self._stopping.is_set():
+                    return
+                for child in list(self.children.values()):
+                    self._tend(child, time.monotonic())
+
+    def _tend(self, child: Child, now: float) -> None:
+        if child.restart_at is None:
+            assert child.process is not None
+            status = child.process.poll()
+            if status is None:
                 return
-        time.sleep(0.05)
-    raise TimeoutError(f"nothing listens on port {port}")
+            ran = now - child.started_at
+            delay = self._schedule_restart(child, now, ran)
+            self.say(
+                f"Linli: {child.name} exited ({describe_exit(status)}) after {ran:.0f} s; "
+                f"restarting it in {delay:g} s{self._keeps_failing(child, delay)}."
+            )
+        elif now >= child.restart_at:
+            child.restart_at = None
+            child.restarts += 1
+            try:
+                self._launch(child)
+            except OSError as exc:  # could not even start it: wait as after an exit
+                delay = self._schedule_restart(child, now, 0.0)
+                self.say(
+                    f"Linli: starting {child.name} again failed ({exc}); "
+                    f"trying again in {delay:g} s{self._keeps_failing(child, delay)}."
+                )
+                return
+            assert child.process is not None
+            self.say(f"Linli: {child.name} started again (pid {child.process.pid}, restart {child.restarts}).")
+            threading.Thread(target=self._announce_ready, args=(child, child.process), daemon=True).start()
+
+    @staticmethod
+    def _schedule_restart(child: Child, now: float, ran: float) -> float:
+        """The delay before the next start: doubling from the first delay up to the cap, reset after a long run."""
+        if ran >= STABLE_AFTER:
+            child.failures = 0
+        delay = min(RESTART_MAX_DELAY, RESTART_FIRST_DELAY * 2**child.failures)
+        child.failures += 1
+        child.restart_at = now + delay
+        return delay
+
+    @staticmethod
+    def _keeps_failing(child: Child, delay: float) -> str:
+        if delay < RESTART_MAX_DELAY:
+            return ""
+        return f" (it keeps exiting: tried again every {RESTART_MAX_DELAY:g} s until it stays up; see {child.log})"
+
+    def _announce_ready(self, child: Child, process: subprocess.Popen[bytes]) -> None:
+        began = time.monotonic()
+        while not self._stopping.is_set() and child.process is process and process.poll() is None:
+            if child.ready():
+                self.say(f"Linli: {child.name} is up again ({time.monotonic() - began:.0f} s after its restart).")
+                return
+            time.sleep(0.25)
+
+    # ------------------------------------------------------------------ stop
+
+    def stopping(self) -> None:
+        """From now on a process that exits is not started again: the stack is being stopped (a signal handler
+        calls this first, as a Ctrl-C reaches the children too)."""
+        self._stopping.set()
+
+    def stop(self, grace: float = STOP_GRACE) -> None:
+        """Stop supervising, then SIGTERM the gateway and services (SIGKILL after ``grace`` seconds), then
+        nats-server likewise, and release the ports."""
+        self._stopping.set()
+        if self._supervisor is not None:
+            self._supervisor.join(10)
+            self._supervisor = None
+        with self._lock:
+            processes = dict(self.processes)
+            nats = processes.pop("nats", None)
+            _terminate(list(processes.values()), grace)
+            _terminate([nats] if nats else [], grace)
+            self.processes.clear()
+            self.children.clear()
+            if self.nats is not None:
+                self.nats.process = None
+        for sock in self.sockets.values():
+            sock.close()
+        self.sockets.clear()
 
 
-def main() -> int:
+def _terminate(processes: list[subprocess.Popen[bytes]], grace: float) -> None:
+    for process in processes:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    for process in processes:
+        try:
+            process.wait(max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=5.0).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(1.0)
+        return sock.connect_ex((HOST, port)) == 0
+
+
+# ------------------------------------------------------------------ the terminal
+
+
+class Terminal:
+    """Under ``make run`` the terminal's Ctrl-C would reach make and uv too, and make dies of it (status 130)
+    whatever the stack does. The supervisor takes the terminal's foreground for a process group of its own (its
+    children's too), so Ctrl-C reaches only the stack; it stops every child and gives the terminal back before it
+    exits 0, and make exits 0."""
+
+    def __init__(self) -> None:
+        self.fd: int | None = None
+        self.previous = 0
+
+    def take(self) -> None:
+        try:
+            fd = sys.stdin.fileno()
+            if not os.isatty(fd) or os.tcgetpgrp(fd) != os.getpgrp() or os.getpgrp() == os.getpid():
+                return  # no terminal, started in the background, or already its own job (run from a shell)
+            previous = os.getpgrp()
+            os.setpgid(0, 0)
+            with _ignoring(signal.SIGTTOU):
+                os.tcsetpgrp(fd, os.getpgrp())
+        except (OSError, ValueError):
+            return
+        self.fd, self.previous = fd, previous
+        # The shell's job is make's process group, not this one: a Ctrl-Z that stopped the stack would leave the
+        # terminal to stopped processes the shell cannot resume. The stack resumes at once instead.
+        signal.signal(signal.SIGTSTP, _resume_group)
+
+    def give_back(self) -> None:
+        if self.fd is not None:
+            with _ignoring(signal.SIGTTOU), contextlib.suppress(OSError):
+                os.tcsetpgrp(self.fd, self.previous)
+            self.fd = None
+
+
+def _resume_group(_signum: int, _frame: object) -> None:
+    os.killpg(os.getpgrp(), signal.SIGCONT)
+
+
+@contextlib.contextmanager
+def _ignoring(signum: signal.Signals) -> Any:
+    previous = signal.signal(signum, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signum, previous)
+
+
+# ------------------------------------------------------------------ make run
+
+
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Run the whole Linli platform on this machine.")
     parser.add_argument("--var-dir", type=Path, default=Path(os.environ.get("LINLI_VAR_DIR", ROOT / "var")))
-    parser.add_argument("--gateway-port", type=int, default=int(os.environ.get("LINLI_GATEWAY_PORT", 8000)))
-    parser.add_argument("--nats-port", type=int, default=int(os.environ.get("LINLI_NATS_PORT", 4222)))
+    parser.add_argument(
+        "--gateway-port",
+        type=int,
+        default=int(os.environ.get("LINLI_GATEWAY_PORT", 8000)),
+        help="the gateway's port when free (otherwise one the system picks); 0: one the system picks",
+    )
+    parser.add_argument(
+        "--nats-port",
+        type=int,
+        default=int(os.environ.get("LINLI_NATS_PORT", 0)),
+        help="nats-server's port when free; 0 (default): one it picks",
+    )
+    parser.add_argument(
+        "--startup-timeout",
+        type=float,
+        default=float(os.environ.get("LINLI_STARTUP_TIMEOUT", STARTUP_TIMEOUT)),
+        help=f"seconds the whole start may take (default {STARTUP_TIMEOUT:g})",
+    )
     parser.add_argument("--no-demo", action="store_true", help="do not load the Fangshan demo data")
     parser.add_argument("--fresh", action="store_true", help="delete the var directory first")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
 
-    if args.fresh and args.var_dir.exists():
-        shutil.rmtree(args.var_dir)
     stack = DevStack(var_dir=args.var_dir, gateway_port=args.gateway_port, nats_port=args.nats_port)
     stopping = False
 
     def on_signal(signum: int, _frame: object) -> None:
         nonlocal stopping
-        if not stopping:
+        stack.stopping()
+        if not stopping:  # the first one stops the stack; the stop is bounded, so more are not needed
             stopping = True
             raise KeyboardInterrupt
 
-    signal.signal(signal.SIGTERM, on_signal)
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
+        signal.signal(signum, on_signal)
+    terminal = Terminal()
+    terminal.take()
     try:
-        print("Linli: applying migrations and starting nats-server, four services and the gateway …", flush=True)
-        stack.allocate_ports()
-        stack.var_dir.mkdir(parents=True, exist_ok=True)
-        stack.migrate()
+        if args.fresh and args.var_dir.exists():
+            shutil.rmtree(args.var_dir)
+        _say("Linli: applying migrations and starting nats-server, four services and the gateway …")
         from demo_data import DEMO_ACCOUNTS, load_demo_data  # the launcher's neighbour in deploy/
 
-        stack.bootstrap_accounts(DEMO_ACCOUNTS)
-        stack.start_nats()
-        for service in SERVICES:
-            stack.start_service(service, stack.service_ports[service.name])
-        stack.start_service(GATEWAY, stack.gateway_port)
-        health = stack.wait_healthy(60)
-        summary = None if args.no_demo else load_demo_data(stack.gateway_url)
+        health = stack.start(accounts=DEMO_ACCOUNTS, timeout=args.startup_timeout)
+        summary = None
+        if not args.no_demo:
+            _say("Linli: loading the demo data …")
+            try:
+                summary = load_demo_data(stack.gateway_url, report=lambda line: _say(f"Linli: demo data: {line}"))
+            except Exception as exc:  # noqa: BLE001 - the platform runs without it
+                _say(f"Linli: the demo data could not be loaded ({exc}); the platform runs without it.")
         print_banner(stack, health, summary)
         while True:
-            for name, process in stack.processes.items():
-                if process.poll() is not None:
-                    print(f"\n{name} stopped (exit {process.returncode}); see {stack.var_dir}/logs/{name}.log")
-                    return 1
-            time.sleep(0.5)
+            time.sleep(3600)
     except KeyboardInterrupt:
-        print("\nStopping Linli …", flush=True)
+        stopping = True
+        _say("\nLinli: stopping every process …")
         return 0
+    except StartupError as exc:
+        stopping = True
+        _say(f"\nLinli did not start: {exc}")
+        return 1
     finally:
+        stopping = True
         stack.stop()
+        terminal.give_back()
 
 
-def print_banner(stack: DevStack, health: dict[str, object], summary: dict[str, object] | None) -> None:
+def print_banner(stack: DevStack, health: dict[str, Any], summary: dict[str, Any] | None) -> None:
     services = health.get("services", {})
+    processes = " · ".join(
+        f"{child.name} :{child.port} (pid {child.process.pid if child.process else '-'})"
+        for child in stack.children.values()
+    )
     lines = [
         "",
         "Linli 邻里 is running.",
@@ -285,14 +646,15 @@ def print_banner(stack: DevStack, health: dict[str, object], summary: dict[str, 
         f"  API docs       {stack.gateway_url}/docs   (OpenAPI: {stack.gateway_url}/openapi.json)",
         f"  Health         {stack.gateway_url}/healthz   {json.dumps(services, ensure_ascii=False)}",
         f"  NATS           {stack.nats_url}   (JetStream data in {stack.var_dir / 'nats'})",
+        f"  Processes      {processes}",
         f"  Data and logs  {stack.var_dir.resolve()}",
     ]
     if summary:
         lines.append("  Demo accounts  (POST /api/v1/auth/token with username + password)")
-        for account in summary.get("accounts", []):  # type: ignore[attr-defined]
+        for account in summary.get("accounts", []):
             lines.append(f"                 {account}")
         lines.append(f"  Demo data      {summary.get('counts')}")
-    lines += ["", "Press Ctrl-C to stop every process.", ""]
+    lines += ["", "A process that exits is started again. Press Ctrl-C to stop every process.", ""]
     print("\n".join(lines), flush=True)
 
 

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from stdnum.cn import uscc
 
-from service_kit.testing import DatabaseFactory, free_port
+from service_kit.testing import DatabaseFactory
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "deploy"))
@@ -23,6 +23,18 @@ from demo_data import DEMO_ACCOUNTS, DEMO_PASSWORD  # noqa: E402
 from devstack import GATEWAY, SERVICES, DevStack  # noqa: E402
 
 RATE_LIMITED = ("PRINCIPAL", "API_KEY", "ANONYMOUS", "SIGN_IN")
+
+# The whole-stack tests' settings on top of the launcher's.
+STACK_ENV = {
+    "LINLI_LOG_LEVEL": "WARNING",
+    "LINLI_RELAY_POLL_SECONDS": "0.1",
+    "LINLI_REGISTRY_WEBHOOK_ALLOW_LOOPBACK": "true",
+    # feedback-service announces a provider's new score (score.updated) at most this often; 30 s by default.
+    "LINLI_SCORE_DEBOUNCE_SECONDS": "1",
+    # Every test signs in from 127.0.0.1 and the fuzzer sends hundreds of requests a minute; the gateway's
+    # limits are tested in its own suite.
+    **{f"LINLI_RATE_LIMIT_{kind}": "100000/minute" for kind in RATE_LIMITED},
+}
 
 
 @pytest.fixture(scope="session")
@@ -33,35 +45,11 @@ def stack(tmp_path_factory: pytest.TempPathFactory, _database_factory_session: D
         databases = {
             s.name: _database_factory_session.new_empty(s.name, for_session=True) for s in (*SERVICES, GATEWAY)
         }
-    dev = DevStack(
-        var_dir=var_dir,
-        gateway_port=free_port(),
-        nats_port=free_port(),
-        service_ports={s.name: free_port() for s in SERVICES},
-        database_urls=databases,
-        extra_env={
-            "LINLI_LOG_LEVEL": "WARNING",
-            "LINLI_RELAY_POLL_SECONDS": "0.1",
-            "LINLI_REGISTRY_WEBHOOK_ALLOW_LOOPBACK": "true",
-            # feedback-service announces a provider's new score (score.updated) at most this often; 30 s by default.
-            "LINLI_SCORE_DEBOUNCE_SECONDS": "1",
-            # Every test signs in from 127.0.0.1 and the fuzzer sends hundreds of requests a minute; the gateway's
-            # limits are tested in its own suite.
-            **{
-                f"LINLI_RATE_LIMIT_{kind}": "100000/minute" for kind in ("PRINCIPAL", "API_KEY", "ANONYMOUS", "SIGN_IN")
-            },
-        },
-    )
-    dev.allocate_ports()
-    dev.var_dir.mkdir(parents=True, exist_ok=True)
-    dev.migrate()
-    dev.bootstrap_accounts(DEMO_ACCOUNTS)
+    dev = DevStack(var_dir=var_dir, database_urls=databases, extra_env=STACK_ENV)
     try:
-        dev.start_nats()
-        for service in SERVICES:
-            dev.start_service(service, dev.service_ports[service.name])
-        dev.start_service(GATEWAY, dev.gateway_port)
-        dev.wait_healthy(60)
+        # The launcher's own start: ports bound by the supervisor (none picked in advance), every process ready
+        # however long a loaded machine takes (up to its overall limit), crashed processes restarted.
+        dev.start(accounts=DEMO_ACCOUNTS)
         yield dev
     finally:
         dev.stop()

@@ -11,6 +11,7 @@ import asyncio
 import base64
 import concurrent.futures
 import contextlib
+import inspect
 import json
 import os
 import shutil
@@ -25,7 +26,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import httpx
 import jwt
@@ -42,7 +43,24 @@ T = TypeVar("T")
 # ------------------------------------------------------------------ processes and ports
 
 
+def listening_socket(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
+    """A TCP socket bound (port 0: the kernel picks a free port) and listening, inheritable by a child process.
+
+    The port is never free between choosing and binding: a server process takes the socket itself
+    (``uvicorn --fd N`` with ``pass_fds``), or an in-process server is handed it, and the caller reads the port
+    from ``getsockname()``. Keep the socket open as long as the port must stay this server's, restarts included.
+    """
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(1024)
+    sock.set_inheritable(True)
+    return sock
+
+
 def free_port() -> int:
+    """A port that was free a moment ago. Racy (another process may bind it before the caller does): prefer
+    ``listening_socket`` or a server that picks its own port (``NatsServer``)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -59,6 +77,11 @@ def nats_server_binary() -> str:
     return found
 
 
+# A route nobody answers (a connection to port 0 is refused at once): nats-server will not start a JetStream
+# cluster without a configured route, and the first node of a new cluster has no peer whose port is known yet.
+UNANSWERED_ROUTE = 0
+
+
 def write_nats_config(
     path: Path,
     *,
@@ -67,12 +90,16 @@ def write_nats_config(
     http_port: int | None = None,
     server_name: str | None = None,
     cluster: dict[str, Any] | None = None,
+    ports_file_dir: Path | None = None,
 ) -> Path:
     """A JetStream config that syncs every write to disk (``sync_interval: always``): an acked event survives
-    a SIGKILL of the server."""
+    a SIGKILL of the server.
+
+    ``port`` (and ``cluster["port"]``) 0 or -1: nats-server binds a port the system picks and, with
+    ``ports_file_dir``, writes the ports it bound to ``<dir>/nats-server_<pid>.ports`` (``read_nats_ports``)."""
     lines = [
-        f"listen: 127.0.0.1:{port}",
-        f'server_name: "{server_name or f"linli-{port}"}"',
+        f"listen: 127.0.0.1:{_nats_port(port)}",
+        f'server_name: "{server_name or f"linli-{uuid.uuid4().hex[:8]}"}"',
         "jetstream {",
         f'  store_dir: "{store_dir}"',
         "  sync_interval: always",
@@ -80,12 +107,14 @@ def write_nats_config(
     ]
     if http_port:
         lines.append(f"http: 127.0.0.1:{http_port}")
+    if ports_file_dir is not None:
+        lines.append(f'ports_file_dir: "{ports_file_dir}"')
     if cluster:
-        routes = ", ".join(f'"nats-route://127.0.0.1:{p}"' for p in cluster["routes"])
+        routes = ", ".join(f'"nats-route://127.0.0.1:{p}"' for p in cluster["routes"] or [UNANSWERED_ROUTE])
         lines += [
             "cluster {",
             f'  name: "{cluster["name"]}"',
-            f"  listen: 127.0.0.1:{cluster['port']}",
+            f"  listen: 127.0.0.1:{_nats_port(cluster['port'])}",
             f"  routes: [{routes}]",
             "}",
         ]
@@ -93,32 +122,112 @@ def write_nats_config(
     return path
 
 
+def _nats_port(port: int) -> int:
+    # nats-server reads 0 as its default port (4222); -1 asks for a random one.
+    return -1 if port <= 0 else port
+
+
+def read_nats_ports(ports_file_dir: Path, pid: int) -> dict[str, int] | None:
+    """The ports the nats-server with ``pid`` bound, by kind (``nats``, ``cluster``, ``monitoring``), from the file
+    it writes once it accepts connections; None until then."""
+    for path in ports_file_dir.glob(f"*_{pid}.ports"):
+        try:
+            listed = json.loads(path.read_text())
+            return {kind: int(urls[0].rsplit(":", 1)[1]) for kind, urls in listed.items() if urls}
+        except (OSError, ValueError, IndexError):
+            return None  # being written
+    return None
+
+
+def log_tail(path: Path, lines: int = 30) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return f"({path} cannot be read)"
+
+
 @dataclass
 class NatsServer:
-    """One real nats-server process, which a test may SIGKILL and start again on the same port and store."""
+    """One real nats-server process, which a test may SIGKILL and start again on the same port and store.
+
+    The first start binds ports the system picks (``port`` 0, no check-then-bind race) and learns them from the
+    server's ports file; every later start asks for the same ports again, retrying while one is briefly taken."""
 
     workdir: Path
-    port: int = field(default_factory=free_port)
+    port: int = 0
     process: subprocess.Popen[bytes] | None = None
     cluster: dict[str, Any] | None = None
+    store_dir: Path | None = None  # default: workdir / "jetstream"
+    log_file: Path | None = None  # default: workdir / "nats.log"
+    server_name: str | None = None
 
     @property
     def url(self) -> str:
         return f"nats://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 10.0) -> NatsServer:
+    @property
+    def log_path(self) -> Path:
+        return self.log_file or self.workdir / "nats.log"
+
+    def spawn(self) -> subprocess.Popen[bytes]:
+        """Write the config and start the process without waiting for it (``started`` tells when it listens)."""
         self.workdir.mkdir(parents=True, exist_ok=True)
+        store = self.store_dir or self.workdir / "jetstream"
+        store.mkdir(parents=True, exist_ok=True)
+        for stale in self.workdir.glob("*.ports"):  # left behind by a SIGKILLed server
+            stale.unlink(missing_ok=True)
+        if self.server_name is None:
+            prefix = self.cluster["name"] if self.cluster else "linli"
+            self.server_name = f"{prefix}-{uuid.uuid4().hex[:8]}"
         config = write_nats_config(
             self.workdir / "nats.conf",
             port=self.port,
-            store_dir=self.workdir / "jetstream",
-            server_name=f"{self.cluster['name']}-{self.port}" if self.cluster else None,
+            store_dir=store,
+            server_name=self.server_name,
             cluster=self.cluster,
+            ports_file_dir=self.workdir,
         )
-        log = open(self.workdir / "nats.log", "ab")  # noqa: SIM115 - owned by the process
-        self.process = subprocess.Popen([nats_server_binary(), "-c", str(config)], stdout=log, stderr=log)
-        wait_for_port(self.port, timeout)
-        return self
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                [nats_server_binary(), "-c", str(config)], stdout=log, stderr=subprocess.STDOUT
+            )
+        return self.process
+
+    def started(self) -> bool:
+        """Whether the process listens; learns the ports it bound on its first start."""
+        if self.process is None:
+            return False
+        ports = read_nats_ports(self.workdir, self.process.pid)
+        if ports is None:
+            return False
+        self.port = ports["nats"]
+        if self.cluster is not None:
+            self.cluster["port"] = ports["cluster"]
+        return True
+
+    def start(self, timeout: float = 10.0) -> NatsServer:
+        deadline = time.monotonic() + timeout
+        delay = 0.05
+        while True:
+            process = self.spawn()
+            while process.poll() is None and not self.started() and time.monotonic() < deadline:
+                time.sleep(0.02)
+            if process.poll() is None and self.started():
+                wait_for_port(self.port, max(1.0, deadline - time.monotonic()))
+                return self
+            if process.poll() is None:  # neither listening nor gone in time
+                process.kill()
+                process.wait(10)
+            self.process = None
+            # Exited at once: on a restart, most likely its port is still (briefly) someone else's.
+            if time.monotonic() + delay > deadline:
+                raise RuntimeError(
+                    f"nats-server did not start within {timeout:g}s (port {self.port or 'any'}); "
+                    f"the end of {self.log_path}:\n{log_tail(self.log_path)}"
+                )
+            time.sleep(delay)
+            delay = min(delay * 2, 1.0)
 
     def kill(self) -> None:
         """SIGKILL: no clean shutdown, as in a crash."""
@@ -134,28 +243,32 @@ class NatsServer:
                 self.process.wait(10)
             except subprocess.TimeoutExpired:
                 self.process.kill()
+                self.process.wait(10)
             self.process = None
 
 
 @dataclass
 class NatsCluster:
-    """Three (or more) real nats-server processes routed into one JetStream cluster, as in production."""
+    """Three (or more) real nats-server processes routed into one JetStream cluster, as in production.
+
+    Each node binds client and route ports the system picks; the first node starts with a route nobody answers
+    (nats-server requires one), every next node routes to those already up, and once all are up every node's
+    config names every route, so a node SIGKILLed and started again rejoins on its own ports."""
 
     workdir: Path
     size: int = 3
     nodes: list[NatsServer] = field(default_factory=list)
+    name: str = field(default_factory=lambda: f"linli-{uuid.uuid4().hex[:8]}")
 
-    def start(self) -> NatsCluster:
-        cluster_ports = [free_port() for _ in range(self.size)]
+    def start(self, timeout: float = 30.0) -> NatsCluster:
         for i in range(self.size):
-            self.nodes.append(
-                NatsServer(
-                    self.workdir / f"node{i}",
-                    cluster={"name": "linli", "port": cluster_ports[i], "routes": cluster_ports},
-                )
-            )
+            routes = [node.cluster["port"] for node in self.nodes if node.cluster]
+            node = NatsServer(self.workdir / f"node{i}", cluster={"name": self.name, "port": 0, "routes": routes})
+            self.nodes.append(node.start(timeout))
+        everyone = [node.cluster["port"] for node in self.nodes if node.cluster]
         for node in self.nodes:
-            node.start()
+            assert node.cluster is not None
+            node.cluster["routes"] = everyone
         return self
 
     @property
@@ -178,16 +291,64 @@ def wait_for_port(port: int, timeout: float = 10.0) -> None:
     raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout}s")
 
 
-async def eventually(check: Callable[[], Awaitable[T]], *, timeout: float = 15.0, interval: float = 0.05) -> T:
-    """Poll ``check`` until it returns something truthy (events are asynchronous); fail after ``timeout``."""
+async def eventually(check: Callable[[], Awaitable[T] | T], *, timeout: float = 15.0, interval: float = 0.05) -> T:
+    """Poll ``check`` (a coroutine function or a plain one) until it returns something truthy (events are
+    asynchronous); fail after ``timeout``. The timeout only ends a test that is broken: a condition that comes
+    true is found however slowly a loaded machine gets there, so tests wait for conditions, never for a fixed
+    time."""
     deadline = time.monotonic() + timeout
     last: Any = None
-    while time.monotonic() < deadline:
-        last = await check()
+    while True:
+        last = check()
+        if inspect.isawaitable(last):
+            last = await last
         if last:
-            return last
+            return cast(T, last)
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"condition not met within {timeout}s (last value: {last!r})")
         await asyncio.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout}s (last value: {last!r})")
+
+
+def refusing_socket(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
+    """A TCP socket bound but not listening: every connection to its port is refused, and while it is open no
+    port the system hands out (``bind`` to port 0, ``free_port``) is this one. A dead replica's address, without
+    the race of a port found free and then taken.
+
+    ``listening_socket(host, port)`` may still listen on the same port beside it (both set ``SO_REUSEADDR``): a
+    test server that stops and starts again keeps its port, refusing connections while it is down."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    return sock
+
+
+class Clock:
+    """The time a piece of code believes it is (an aware ``datetime``), moved by the test instead of sleeping:
+    pass it where the code takes ``clock`` (``utcnow`` by default), or return ``clock.now`` from an overridden
+    ``current_time`` dependency."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+class MonotonicClock:
+    """Seconds that pass only when the test says so: pass it where the code takes ``clock`` (``time.monotonic`` by
+    default: circuit breakers, leases, caches), so a test of a pause or an expiry has no margin to lose."""
+
+    def __init__(self, start: float = 1000.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
 
 
 # ------------------------------------------------------------------ tokens
