@@ -330,3 +330,24 @@ async def test_operator_registers_an_unknown_caller(demo: Demo, page: Page) -> N
     assert registered["emergency_contact"] == {"name": "赵小红", "phone": "+8613911112222", "relation": "女儿"}
     await expect(card).to_contain_text(registered["id_card_number"])  # masked, as the API gives it
     assert registered["id_card_number"] != valid_id
+
+
+async def test_the_api_docs_render_with_the_network_cut(page: Page, stack: DevStack) -> None:
+    """A district intranet has no way out: Swagger UI renders from the gateway alone, every request to
+    another host refused by the browser, and every service's operations are listed."""
+    elsewhere: list[str] = []
+
+    async def only_this_gateway(route: Any) -> None:
+        if route.request.url.startswith(stack.gateway_url):
+            await route.continue_()
+        else:
+            elsewhere.append(route.request.url)
+            await route.abort()
+
+    await page.route("**/*", only_this_gateway)
+    await page.goto("/docs")
+    await expect(page.locator(".swagger-ui .info .title")).to_contain_text("Linli")
+    for operation in ("/api/v1/auth/otp", "/api/v1/bookings", "/api/v1/contracts", "/api/v1/complaints"):
+        await expect(page.locator(f".opblock-summary-path[data-path='{operation}']").first).to_be_visible()
+    await screenshot(page, "20-api-docs")
+    assert elsewhere == []

@@ -126,7 +126,6 @@ POLICY: tuple[Rule, ...] = (
     Rule(READ,  "/readyz",                                                PUBLIC),
     Rule(READ,  "/openapi.json",                                          PUBLIC),
     Rule(READ,  "/docs/**",                                               PUBLIC),  # Swagger UI and its assets
-    Rule(READ,  "/redoc",                                                 PUBLIC),
     Rule(READ,  "/console/**",                                            PUBLIC),  # static files; data needs a token
 
     # ---- provider registry: organizations and their staff, qualifications, webhooks
