@@ -6,9 +6,10 @@ screens are saved in tests/console_screenshots/."""
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import AsyncIterator
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -90,12 +91,21 @@ def demo(stack: DevStack) -> Any:
 @pytest.fixture
 async def page(stack: DevStack) -> AsyncIterator[Page]:
     SCREENSHOTS.mkdir(exist_ok=True)
+    # Under libfaketime (the run a year ahead, docs/testing.md) Chromium does not load a page at all: it starts
+    # without the preload, and the page's clock starts at the date the rest of the run lives in (the console works
+    # out "today" itself).
+    faked = "faketime" in os.environ.get("LD_PRELOAD", "")
+    env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"} if faked else None
     async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        browser = await playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS, env=env
+        )
         try:
             context = await browser.new_context(
                 base_url=stack.gateway_url, viewport={"width": 1280, "height": 900}, locale="zh-CN"
             )
+            if faked:
+                await context.clock.install(time=datetime.now(UTC))  # then runs on, timers and all
             page = await context.new_page()
             page.set_default_timeout(20_000)
             errors: list[str] = []

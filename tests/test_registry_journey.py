@@ -22,13 +22,11 @@ from jsonschema import Draft202012Validator
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
-from service_kit.testing import free_port
-
 from .conftest import ROOT, login, new_uscc, wait_for
 
 pytestmark = pytest.mark.stack
 
-HSDS = ROOT.parent / "shared" / "standards" / "hsds-3.0"
+HSDS = ROOT / "standards" / "hsds-3.0"
 PASSWORD = "registry-journey-2026"
 # 长阳半岛社区 (changyang.bandao) is at 39.7700, 116.2150; the swap corner is a short walk from its centre.
 BANDAO = {"lat": 39.7703, "lng": 116.2146}
@@ -59,7 +57,6 @@ class Receiver:
 
     def __init__(self) -> None:
         self.received: list[tuple[str, dict[str, str], bytes]] = []
-        self.port = free_port()
         received = self.received
 
         class Handler(BaseHTTPRequestHandler):
@@ -72,7 +69,9 @@ class Receiver:
             def log_message(self, format: str, *args: Any) -> None:
                 return
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        # Port 0: the system picks a free port as it binds, so none is chosen first and taken by someone else.
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = int(self.server.server_address[1])
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     def url(self, path: str) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import structlog
@@ -25,16 +26,19 @@ class _Circuit:
 class CircuitBreakers:
     """Circuits by key: a replica's base URL (``http://10.0.0.7:8102``)."""
 
-    def __init__(self, failure_threshold: int, open_seconds: float) -> None:
+    def __init__(
+        self, failure_threshold: int, open_seconds: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.failure_threshold = failure_threshold
         self.open_seconds = open_seconds
+        self.clock = clock  # seconds, monotonic; tests move a clock of their own instead of sleeping
         self._circuits: dict[str, _Circuit] = {}
 
     def state(self, key: str) -> str:
         circuit = self._circuits.get(key)
         if circuit is None or circuit.failures < self.failure_threshold:
             return "closed"
-        return "half-open" if time.monotonic() >= circuit.open_until else "open"
+        return "half-open" if self.clock() >= circuit.open_until else "open"
 
     def acquire(self, key: str) -> bool:
         """Whether a request may go to ``key`` now: its circuit is closed, or this request becomes the probe.
@@ -42,7 +46,7 @@ class CircuitBreakers:
         circuit = self._circuits.get(key)
         if circuit is None or circuit.failures < self.failure_threshold:
             return True
-        if time.monotonic() >= circuit.open_until and not circuit.probing:
+        if self.clock() >= circuit.open_until and not circuit.probing:
             circuit.probing = True  # this request is the probe
             return True
         return False
@@ -50,7 +54,7 @@ class CircuitBreakers:
     def retry_after(self, key: str) -> int:
         """Whole seconds (at least 1) until ``key`` takes a probe again."""
         circuit = self._circuits.get(key)
-        remaining = circuit.open_until - time.monotonic() if circuit is not None else 0.0
+        remaining = circuit.open_until - self.clock() if circuit is not None else 0.0
         return max(1, math.ceil(remaining))
 
     def succeeded(self, key: str) -> None:
@@ -71,6 +75,6 @@ class CircuitBreakers:
         circuit.failures += 1
         circuit.probing = False
         if circuit.failures >= self.failure_threshold:
-            circuit.open_until = time.monotonic() + self.open_seconds
+            circuit.open_until = self.clock() + self.open_seconds
             if circuit.failures == self.failure_threshold:
                 log.warning("circuit opened", replica=key, seconds=self.open_seconds)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Callable
 from time import monotonic
 from typing import Annotated
 
@@ -28,13 +29,14 @@ SWEEP_SECONDS = 60.0
 class MovingWindow:
     """At most ``amount`` hits in any ``expiry`` seconds, per key."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = monotonic) -> None:
+        self.clock = clock  # seconds, monotonic; tests move a clock of their own instead of sleeping
         self._hits: dict[tuple[RateLimitItem, str], tuple[float, deque[float]]] = {}
-        self._next_sweep = monotonic() + SWEEP_SECONDS
+        self._next_sweep = clock() + SWEEP_SECONDS
 
     def hit(self, item: RateLimitItem, key: str) -> float | None:
         """Count one hit; None when it fits, else the seconds until the oldest hit leaves the window."""
-        now = monotonic()
+        now = self.clock()
         if now >= self._next_sweep:
             self._sweep(now)
         entry = self._hits.get((item, key))

@@ -22,7 +22,7 @@ from gateway.accounts.schemas import AccountCreate
 from gateway.app import SERVICE_DIR, create_app
 from gateway.config import GatewaySettings
 from gateway.routes import UPSTREAMS
-from service_kit.testing import DatabaseFactory, free_port, running_app
+from service_kit.testing import DatabaseFactory, eventually, listening_socket, refusing_socket, running_app
 
 DOWNLOAD_BYTES = 3 * 1024 * 1024 + 17
 
@@ -56,6 +56,23 @@ def _typed_routes(name: str, app: FastAPI) -> None:
         @app.get("/api/v1/bookings/{booking_id}", response_model=Booking)
         async def get_booking(booking_id: uuid.UUID) -> Booking:
             return Booking(id=booking_id, offering=Offering(id=uuid.uuid4(), capacity_per_slot=4))
+
+        # The resident records booking knows (E.164 phone → record id), what the gateway asked at each sign-in,
+        # and a status to answer instead (to play a booking that fails).
+        app.state.resident_records = {}
+        app.state.link_calls = []
+        app.state.link_status = None
+
+        @app.post("/internal/v1/resident-links", include_in_schema=False)
+        async def resident_links(request: Request) -> Response:
+            body = await request.json()
+            app.state.link_calls.append({"authorization": request.headers.get("authorization", ""), **body})
+            if app.state.link_status is not None:
+                return JSONResponse({"code": "internal_error"}, status_code=app.state.link_status)
+            record = app.state.resident_records.get(body["phone"])
+            if record is None:
+                return JSONResponse({"code": "no_resident_for_phone"}, status_code=404)
+            return JSONResponse({"resident_id": str(record)})
 
 
 def echo_service(name: str) -> FastAPI:
@@ -118,12 +135,15 @@ def echo_service(name: str) -> FastAPI:
 
 
 class Server:
-    """One ASGI app served by uvicorn on a free port of 127.0.0.1, in the test's event loop."""
+    """One ASGI app served by uvicorn in the test's event loop, on a port of 127.0.0.1 that stays its own until
+    ``close``: while the server is stopped the port refuses connections (a service that is down) and is never
+    handed to another process; started again, the server listens on it again."""
 
     def __init__(self, app: Any, *, lifespan: str = "off") -> None:
         self.app = app
         self.lifespan = lifespan
-        self.port = free_port()
+        self._port = refusing_socket()
+        self.port = int(self._port.getsockname()[1])
         self._server: uvicorn.Server | None = None
         self._task: asyncio.Task[None] | None = None
 
@@ -132,28 +152,28 @@ class Server:
         return f"http://127.0.0.1:{self.port}"
 
     async def start(self) -> Server:
-        config = uvicorn.Config(
-            self.app,
-            host="127.0.0.1",
-            port=self.port,
-            log_level="warning",
-            lifespan=self.lifespan,
-            timeout_graceful_shutdown=1,
-        )
+        config = uvicorn.Config(self.app, log_level="warning", lifespan=self.lifespan, timeout_graceful_shutdown=1)
         self._server = uvicorn.Server(config)
-        self._task = asyncio.create_task(self._server.serve())
-        async with asyncio.timeout(10):
-            while not self._server.started:
-                if self._task.done():
-                    self._task.result()
-                await asyncio.sleep(0.01)
+        # uvicorn closes the listening socket when it stops; the refusing one keeps the port meanwhile.
+        listening = listening_socket("127.0.0.1", self.port)
+        self._task = asyncio.create_task(self._server.serve(sockets=[listening]))
+        await eventually(lambda: self._server is not None and (self._server.started or self._task_failed()))
         return self
+
+    def _task_failed(self) -> bool:
+        if self._task is not None and self._task.done():
+            self._task.result()  # raises what uvicorn raised
+        return False
 
     async def stop(self) -> None:
         if self._server is not None and self._task is not None:
             self._server.should_exit = True
             await self._task
             self._server = self._task = None
+
+    async def close(self) -> None:
+        await self.stop()
+        self._port.close()
 
 
 @pytest.fixture
@@ -162,7 +182,7 @@ async def services() -> AsyncIterator[dict[str, Server]]:
     servers = {name: Server(echo_service(name)) for name in UPSTREAMS}
     await asyncio.gather(*(server.start() for server in servers.values()))
     yield servers
-    await asyncio.gather(*(server.stop() for server in servers.values()))
+    await asyncio.gather(*(server.close() for server in servers.values()))
 
 
 @pytest.fixture
@@ -171,13 +191,13 @@ async def serve() -> AsyncIterator[Callable[..., Awaitable[Server]]]:
     started: list[Server] = []
 
     async def start(app: Any, *, lifespan: str = "off") -> Server:
-        server = await Server(app, lifespan=lifespan).start()
+        server = Server(app, lifespan=lifespan)
         started.append(server)
-        return server
+        return await server.start()
 
     yield start
     for server in started:
-        await server.stop()
+        await server.close()
 
 
 # ------------------------------------------------------------------ the gateway

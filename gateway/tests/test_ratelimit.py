@@ -7,25 +7,16 @@ from limits import parse
 
 from gateway import ratelimit
 from gateway.ratelimit import MovingWindow
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+from service_kit.testing import MonotonicClock
 
 
 @pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    clock = Clock()
-    monkeypatch.setattr(ratelimit, "monotonic", clock)
-    return clock
+def clock() -> MonotonicClock:
+    return MonotonicClock(1000.0)
 
 
-def test_a_budget_is_per_caller_and_moves_with_time(clock: Clock) -> None:
-    window = MovingWindow()
+def test_a_budget_is_per_caller_and_moves_with_time(clock: MonotonicClock) -> None:
+    window = MovingWindow(clock)
     three = parse("3/minute")
     for second in (0, 10, 20):
         clock.now = 1000.0 + second
@@ -39,8 +30,8 @@ def test_a_budget_is_per_caller_and_moves_with_time(clock: Clock) -> None:
     assert window.hit(three, "li-na") == pytest.approx(10.0)  # 10 s and 20 s hits, and the one just made
 
 
-def test_limits_with_different_budgets_count_apart(clock: Clock) -> None:
-    window = MovingWindow()
+def test_limits_with_different_budgets_count_apart(clock: MonotonicClock) -> None:
+    window = MovingWindow(clock)
     one, two = parse("1/second"), parse("2/second")
     assert window.hit(one, "ip") is None
     assert window.hit(one, "ip") is not None
@@ -49,8 +40,8 @@ def test_limits_with_different_budgets_count_apart(clock: Clock) -> None:
     assert window.hit(two, "ip") is not None
 
 
-def test_quiet_callers_are_forgotten(clock: Clock) -> None:
-    window = MovingWindow()
+def test_quiet_callers_are_forgotten(clock: MonotonicClock) -> None:
+    window = MovingWindow(clock)
     minute = parse("5/minute")
     for caller in ("a", "b", "c"):
         window.hit(minute, caller)

@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 
 from gateway.app import create_app
 from gateway.config import GatewaySettings
-from service_kit.testing import free_port, running_app
+from service_kit.testing import MonotonicClock, listening_socket, running_app
 
 from .conftest import Server, echo_service
 
@@ -29,10 +29,12 @@ async def booking_gateway(
     replica_urls: list[str],
     **overrides: Any,
 ) -> AsyncIterator[tuple[httpx.AsyncClient, dict[str, str], FastAPI]]:
-    """A gateway whose booking service has the given replicas, a client and an operator's headers."""
+    """A gateway whose booking service has the given replicas, a client and an operator's headers. Its circuit
+    breakers' time stands still unless the test moves it (``app.state.upstreams.breakers.clock.advance``)."""
     settings = make_settings(services, booking_url=",".join(replica_urls), **overrides)
     app = create_app(settings)
     async with running_app(app, wait_for_events=False) as client:
+        app.state.upstreams.breakers.clock = MonotonicClock()
         await create_account_in(app, "operator-wang", "operator")
         signed_in = await client.post(
             "/api/v1/auth/token", json={"username": "operator-wang", "password": "correct horse battery"}
@@ -59,10 +61,9 @@ async def dropping_service() -> AsyncIterator[tuple[str, list[str]]]:
         seen.append(head.split(b" ", 1)[0].decode())
         writer.close()
 
-    port = free_port()
-    server = await asyncio.start_server(handle, "127.0.0.1", port)
+    server = await asyncio.start_server(handle, sock=listening_socket())
     async with server:
-        yield f"http://127.0.0.1:{port}", seen
+        yield f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}", seen
 
 
 def slow_service(seconds: float) -> FastAPI:
@@ -152,17 +153,22 @@ async def test_a_replica_back_from_a_pause_is_probed_and_used_again(
     first = services["booking"]
     urls = [first.url, second_booking.url]
     async with booking_gateway(
-        make_settings, create_account_in, services, urls, circuit_failure_threshold=1, circuit_open_seconds=0.3
+        make_settings, create_account_in, services, urls, circuit_failure_threshold=1, circuit_open_seconds=0.5
     ) as (client, headers, app):
+        breakers = app.state.upstreams.breakers
         await first.stop()
         assert (await client.get("/api/v1/bookings", headers=headers)).status_code == 200
-        assert app.state.upstreams.breakers.state(first.url) == "open"
+        assert breakers.state(first.url) == "open"
         await first.start()
-        await asyncio.sleep(0.35)
+        for _ in range(2):  # back, but paused: both turns go to the second replica
+            assert (await client.get("/api/v1/bookings", headers=headers)).status_code == 200
+        assert served(first) == 0
+        breakers.clock.advance(0.5)
+        assert breakers.state(first.url) == "half-open"
         for _ in range(4):
             assert (await client.get("/api/v1/bookings", headers=headers)).status_code == 200
-        assert app.state.upstreams.breakers.state(first.url) == "closed"
-    assert served(first) >= 1
+        assert breakers.state(first.url) == "closed"
+    assert served(first) == 2  # the probe, then its turn again
 
 
 async def test_a_broken_connection_moves_only_reads_to_another_replica(

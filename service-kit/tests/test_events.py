@@ -81,7 +81,7 @@ async def test_only_committed_events_leave_the_outbox(
     assert await relay.publish_pending() == 0
 
     sub = await js.pull_subscribe(NeedSubmitted.type, durable="check")
-    [msg] = await sub.fetch(1, timeout=2)
+    [msg] = await sub.fetch(1, timeout=15)  # published and acknowledged above: it is there
     envelope = Envelope.from_message(msg.headers, msg.data)
     assert envelope.type == "linli.need.submitted.v1"
     assert envelope.source == "kit-test"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -16,7 +17,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from service_kit.testing import TestKeys, free_port, wait_for_port
+from service_kit.testing import TestKeys, listening_socket
 
 from .kit_service import notes
 
@@ -25,12 +26,12 @@ pytestmark = pytest.mark.fault
 HERE = Path(__file__).resolve().parent
 
 
-def start_replica(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
+def start_replica(env: dict[str, str], sock: socket.socket) -> subprocess.Popen[bytes]:
+    """A replica serving on ``sock``, which the test holds for both replicas: the port is never free between them,
+    and a request sent before the replica is up waits in the socket's queue."""
     command = [sys.executable, "-m", "uvicorn", "--factory", "kit_service:notes_app", "--app-dir", str(HERE),
-               "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]  # fmt: skip
-    process = subprocess.Popen(command, env=env)
-    wait_for_port(port, 30)
-    return process
+               "--fd", str(sock.fileno()), "--log-level", "warning"]  # fmt: skip
+    return subprocess.Popen(command, env=env, pass_fds=[sock.fileno()])
 
 
 async def test_a_post_killed_mid_response_is_applied_once_on_retry(
@@ -49,10 +50,10 @@ async def test_a_post_killed_mid_response_is_applied_once_on_retry(
         "LINLI_TEST_STALL_MARKER": str(marker),
     }
     headers = test_keys.headers("operator", sub="caller-7") | {"Idempotency-Key": "note-crash-1"}
-    port = free_port()
-    replica = start_replica(env, port)
+    sock = listening_socket()
+    replica = start_replica(env, sock)
     try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
+        with httpx.Client(base_url=f"http://127.0.0.1:{sock.getsockname()[1]}", timeout=60) as client:
             # The note is written, the response stalls, and the replica dies before answering.
             doomed = concurrent.futures.ThreadPoolExecutor(1).submit(
                 client.post, "/api/v1/notes", json={"text": "crash"}, headers=headers
@@ -65,7 +66,7 @@ async def test_a_post_killed_mid_response_is_applied_once_on_retry(
                 doomed.result(30)
             assert marker.exists()
             replica.wait(10)
-            replica = start_replica(env, port)
+            replica = start_replica(env, sock)
             # The client retries until the dead replica's reservation is stale (1 s here).
             deadline = time.monotonic() + 20
             while True:
@@ -81,6 +82,7 @@ async def test_a_post_killed_mid_response_is_applied_once_on_retry(
     finally:
         replica.kill()
         replica.wait(10)
+        sock.close()
     async with kit_sessionmaker() as session:
         written = await session.scalar(select(func.count()).select_from(notes).where(notes.c.text == "crash"))
     assert written == 1

@@ -45,7 +45,7 @@ from service_kit.events.outbox import OutboxRelay, emit  # noqa: E402
 from service_kit.events.tables import kit_metadata  # noqa: E402
 from service_kit.migrations import upgrade  # noqa: E402
 from service_kit.settings import ServiceSettings  # noqa: E402
-from service_kit.testing import NatsServer, free_port  # noqa: E402
+from service_kit.testing import NatsServer, listening_socket, refusing_socket  # noqa: E402
 
 bench_metadata = MetaData()
 received = Table(
@@ -286,9 +286,11 @@ def wait_until_answering(url: str, process: subprocess.Popen[bytes], timeout: fl
 
 
 @contextmanager
-def running(command: list[str], env: dict[str, str], ready_url: str, log: Path) -> Iterator[int]:
+def running(
+    command: list[str], env: dict[str, str], ready_url: str, log: Path, pass_fds: tuple[int, ...] = ()
+) -> Iterator[int]:
     with log.open("ab") as out:
-        process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, pass_fds=pass_fds)
         try:
             wait_until_answering(ready_url, process)
             yield process.pid
@@ -309,10 +311,10 @@ def nginx_command(workdir: Path, *, workers: int, port: int, upstream_port: int)
     return [NGINX, "-p", str(folder), "-c", str(config), "-e", str(folder / "error.log")]
 
 
-def gateway_command(server_args: list[str], *, workers: int, port: int) -> list[str]:
+def gateway_command(server_args: list[str], *, workers: int, fd: int) -> list[str]:
     return [
         sys.executable, "-m", "uvicorn", "--factory", "gateway.app:create_app",
-        "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers), *server_args,
+        "--fd", str(fd), "--workers", str(workers), *server_args,
         "--no-access-log", "--log-level", "warning", "--no-server-header",
     ]  # fmt: skip
 
@@ -333,13 +335,9 @@ def bench_gateway(
     other processes put on the machine for a while spreads over all rows instead of spoiling one."""
     from devstack import GATEWAY, SERVICES, DevStack
 
-    stack = DevStack(
-        var_dir=workdir / "stack",
-        gateway_port=free_port(),
-        nats_port=free_port(),
-        service_ports={s.name: free_port() for s in SERVICES},
-        extra_env={"LINLI_LOG_LEVEL": log_level},
-    )
+    # Every port is bound where it is chosen (DevStack's listening sockets, nats-server's own, the test's below):
+    # none is picked free first and taken by another process before the server binds it.
+    stack = DevStack(var_dir=workdir / "stack", extra_env={"LINLI_LOG_LEVEL": log_level})
     logs = workdir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     try:
@@ -366,7 +364,9 @@ def bench_gateway(
             targets = {"direct to registry": (f"http://127.0.0.1:{upstream_port}", stack.processes["registry"].pid)}
             if Path(NGINX).exists():
                 for workers in worker_counts:
-                    port = free_port()
+                    # Held, not listening, while nginx binds the same port beside it (both SO_REUSEADDR).
+                    reserved = proxies.enter_context(refusing_socket())
+                    port = reserved.getsockname()[1]
                     command = nginx_command(workdir, workers=workers, port=port, upstream_port=upstream_port)
                     pid = proxies.enter_context(
                         running(command, env, f"http://127.0.0.1:{port}/readyz", logs / "nginx.log")
@@ -376,10 +376,12 @@ def bench_gateway(
                 print(f"  ({NGINX} not found: no nginx rows)")
             for label, server_args in GATEWAY_SERVERS.items():
                 for workers in worker_counts:
-                    port = free_port()
-                    command = gateway_command(server_args, workers=workers, port=port)
+                    sock = proxies.enter_context(listening_socket())
+                    port = sock.getsockname()[1]
+                    command = gateway_command(server_args, workers=workers, fd=sock.fileno())
                     log = logs / "gateway.log"
-                    pid = proxies.enter_context(running(command, env, f"http://127.0.0.1:{port}/readyz", log))
+                    ready = f"http://127.0.0.1:{port}/readyz"
+                    pid = proxies.enter_context(running(command, env, ready, log, pass_fds=(sock.fileno(),)))
                     targets[f"gateway {label}, {workers} worker(s)"] = (f"http://127.0.0.1:{port}", pid)
             generator = "wrk -t1" if shutil.which("wrk") else "Python (aiohttp) fallback — wrk not installed"
             for path, what in paths.items():

@@ -1,6 +1,5 @@
 """The reminder job runs by itself in the service's worker, through the sender the app was given."""
 
-import asyncio
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
@@ -10,6 +9,7 @@ import pytest
 from fastapi import FastAPI
 
 from booking.app import SERVICE_DIR, create_app
+from booking.bookings import reminders
 from booking.config import Settings
 from booking.notifications import FakeSmsSender
 from service_kit.testing import DatabaseFactory, eventually, running_app
@@ -55,7 +55,19 @@ async def confirmed(world: Any, offering: Any, phone: str, hour: int = 9, days: 
     return booking
 
 
-async def test_the_worker_reminds_each_confirmed_booking_once(world: Any, sender: FakeSmsSender) -> None:
+async def test_the_worker_reminds_each_confirmed_booking_once(
+    world: Any, sender: FakeSmsSender, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sweeps = 0
+    send_due = reminders.send_due
+
+    async def counted(*args: Any, **kwargs: Any) -> int:
+        nonlocal sweeps
+        sent = await send_due(*args, **kwargs)
+        sweeps += 1
+        return sent
+
+    monkeypatch.setattr(reminders, "send_due", counted)
     offering = await world.offering(name_zh="老年餐桌午餐")
     booking = await confirmed(world, offering, "13900001111")
     far = await confirmed(world, offering, "13900002222", days=5)
@@ -66,8 +78,9 @@ async def test_the_worker_reminds_each_confirmed_booking_once(world: Any, sender
         value: str | None = response.json()["reminded_at"]
         return value
 
-    assert (await eventually(reminded, timeout=10)).endswith("+08:00")
-    await asyncio.sleep(0.5)  # several more sweeps: still one message
+    assert (await eventually(reminded)).endswith("+08:00")
+    after = sweeps
+    await eventually(lambda: sweeps >= after + 3)  # several more sweeps: still one message
     assert [message.phone for message in sender.sent] == ["+8613900001111"]
     assert "老年餐桌午餐" in sender.sent[0].text
     assert "9:00" in sender.sent[0].text

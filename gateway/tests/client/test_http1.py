@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 import pytest
 
 from gateway.http1 import BrokenResponse, Disconnected, NotSent, Pool
-from service_kit.testing import free_port
+from service_kit.testing import eventually, listening_socket, refusing_socket
 
 
 class Service:
@@ -56,10 +56,9 @@ async def raw_service(
             service.open_now -= 1
             writer.close()
 
-    port = free_port()
-    server = await asyncio.start_server(handle, "127.0.0.1", port)
+    server = await asyncio.start_server(handle, sock=listening_socket())
     async with server:
-        yield service, f"http://127.0.0.1:{port}"
+        yield service, f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
 
 
 def ok(body: bytes = b'{"ok":true}', *extra: bytes) -> bytes:
@@ -149,9 +148,10 @@ async def test_a_chunked_answer_and_one_ended_by_closing_arrive_whole() -> None:
         async with raw_service(answer) as (_, url):
             pool = pool_for(url)
             response = await pool.request("GET", "/big", (), b"", seconds=2)
-            await asyncio.sleep(0.2)  # let the service send all it can: the client must stop reading, not grow
             connection = response._connection
             assert connection is not None
+            # Nobody reads the body yet: the client must stop reading from the socket, not grow its buffer.
+            await eventually(lambda: connection._paused)  # noqa: B023 - awaited within the iteration
             assert connection._buffered < 1024 * 1024
             assert response.content_length is None
             assert await response.read() == big
@@ -207,10 +207,9 @@ async def test_what_went_wrong_is_told_apart() -> None:
         pool = pool_for(url, limit=1)
         with pytest.raises(TimeoutError):
             await get(pool, seconds=0.2)
-        await asyncio.sleep(0.05)
-        assert pool._count == 0  # the timed-out connection was closed and its place freed
-    with pytest.raises(NotSent):
-        await get(pool_for(f"http://127.0.0.1:{free_port()}"))
+        await eventually(lambda: pool._count == 0)  # the timed-out connection was closed and its place freed
+    with refusing_socket() as nobody_listens, pytest.raises(NotSent):
+        await get(pool_for(f"http://127.0.0.1:{nobody_listens.getsockname()[1]}"))
 
 
 async def test_a_connection_the_service_closed_or_that_idled_too_long_is_not_used() -> None:
@@ -221,14 +220,15 @@ async def test_a_connection_the_service_closed_or_that_idled_too_long_is_not_use
     async with raw_service(once_per_connection) as (service, url):
         pool = pool_for(url)
         assert await get(pool) == (200, b'{"ok":true}')
-        await asyncio.sleep(0.05)  # the service's close has arrived
+        await eventually(lambda: not pool._idle)  # the service's close has arrived: the connection is dropped
         assert await get(pool) == (200, b'{"ok":true}')
         assert service.connections == 2
         pool.close()
     async with raw_service(answer_ok) as (service, url):
-        pool = pool_for(url, keepalive_seconds=0.05)
+        pool = pool_for(url, keepalive_seconds=3.0)
         await get(pool)
-        await asyncio.sleep(0.1)
+        [idle] = pool._idle
+        idle.idle_since -= 3.0  # as if it had been idle the whole keep-alive time (the pool reads loop.time())
         await get(pool)
         assert service.connections == 2
         pool.close()

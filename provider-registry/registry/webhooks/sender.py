@@ -73,9 +73,16 @@ def request_for(target: Target, address: IPAddress, url: str) -> tuple[httpx.URL
 
 
 class WebhookSender:
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], settings: Settings) -> None:
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        settings: Settings,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
         self.sessionmaker = sessionmaker
         self.settings = settings
+        self.clock = clock  # leases, schedules and the log's age are judged by it; tests move their own
         self.owner = str(uuid.uuid4())
         self.box = SecretBox.from_data_key(settings.data_key)
         self.client = httpx.AsyncClient(
@@ -91,9 +98,9 @@ class WebhookSender:
         try:
             while running():
                 try:
-                    if last_purge is None or utcnow() - last_purge > timedelta(hours=1):
+                    if last_purge is None or self.clock() - last_purge > timedelta(hours=1):
                         await self.purge_log()
-                        last_purge = utcnow()
+                        last_purge = self.clock()
                     sent = await self.send_due()
                 except asyncio.CancelledError:
                     raise
@@ -108,13 +115,13 @@ class WebhookSender:
                 await self.close()
 
     async def purge_log(self) -> None:
-        before = utcnow() - timedelta(days=self.settings.webhook_log_retention_days)
+        before = self.clock() - timedelta(days=self.settings.webhook_log_retention_days)
         async with self.sessionmaker() as session, session.begin():
             await repository.purge_finished(session, before=before)
 
     async def send_due(self) -> int:
         """One pass: claim due deliveries, attempt each once (concurrently), record the outcomes."""
-        now = utcnow()
+        now = self.clock()
         lease_until = now + timedelta(seconds=self.settings.webhook_lease_seconds)
         async with self.sessionmaker() as session, session.begin():
             claimed = await repository.claim_due(
@@ -132,7 +139,7 @@ class WebhookSender:
     def _signatures(self, row: dict[str, Any], message_id: str, timestamp: int, body: bytes) -> str:
         signatures = [sign(self.box.open(row["secret_sealed"]), message_id, timestamp, body)]
         previous_until: datetime | None = row["previous_secret_until"]
-        if row["previous_secret_sealed"] and previous_until is not None and previous_until > utcnow():
+        if row["previous_secret_sealed"] and previous_until is not None and previous_until > self.clock():
             # A secret sealed under an earlier data key no longer opens: the new one alone signs.
             with contextlib.suppress(ValueError):
                 signatures.append(sign(self.box.open(row["previous_secret_sealed"]), message_id, timestamp, body))
@@ -141,7 +148,7 @@ class WebhookSender:
     async def attempt(self, row: dict[str, Any]) -> None:
         message_id = str(row["id"])
         body = json.dumps(row["payload"], ensure_ascii=False, separators=(",", ":")).encode()
-        attempted_at = utcnow()
+        attempted_at = self.clock()
         timestamp = int(attempted_at.timestamp())
         started = time.perf_counter()
         try:
@@ -192,7 +199,7 @@ class WebhookSender:
     async def _record(self, row: dict[str, Any], outcome: Outcome, attempted_at: datetime) -> None:
         attempts = int(row["attempt_count"]) + 1
         manual = row["trigger"] == AttemptTrigger.manual
-        now = utcnow()
+        now = self.clock()
         values: dict[str, Any] = {"last_status_code": outcome.status_code, "updated_at": now}
         if outcome.delivered:
             values |= {"status": DeliveryStatus.delivered, "delivered_at": now, "next_attempt_at": None}

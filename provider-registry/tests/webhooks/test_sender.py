@@ -25,6 +25,7 @@ from registry.webhooks.sender import Outcome, WebhookSender, next_wait
 from service_kit.auth import Principal, Role
 from service_kit.db import create_engine, create_sessionmaker
 from service_kit.errors import Conflict
+from service_kit.testing import Clock
 from service_kit.timeutil import utcnow
 
 ADMIN = Principal(subject="admin-1", roles=frozenset({Role.admin}))
@@ -189,22 +190,25 @@ async def test_a_sender_that_outlives_its_lease_does_not_record_a_second_attempt
     endpoint_id, _ = await new_endpoint(sessionmaker, settings, provider_id, receiver.url("/slow"))
     [delivery_id] = await queue(sessionmaker, endpoint_id, provider_id)
 
+    # Both senders' time moves only when the test moves it: the lease's margin cannot be eaten by a slow machine.
+    clock = Clock(utcnow())
     short_lease = settings.model_copy(update={"webhook_lease_seconds": 3.0})
-    stalled, other = WebhookSender(sessionmaker, short_lease), WebhookSender(sessionmaker, short_lease)
+    stalled = WebhookSender(sessionmaker, short_lease, clock=clock)
+    other = WebhookSender(sessionmaker, short_lease, clock=clock)
     try:
         # The first sender claims the delivery, then stalls (a long GC pause, a hung connection) ...
-        now = utcnow()
         async with sessionmaker() as session, session.begin():
             [row] = await repository.claim_due(
-                session, owner=stalled.owner, now=now, lease_until=now + timedelta(seconds=3.0), limit=10
+                session, owner=stalled.owner, now=clock(), lease_until=clock() + timedelta(seconds=3.0), limit=10
             )
         # ... while its lease holds, nobody else takes it;
+        clock.advance(seconds=2.9)
         assert await other.send_due() == 0
-        await asyncio.sleep(3.2)
+        clock.advance(seconds=0.2)
         # after it, another replica does, and records the attempt.
         assert await other.send_due() == 1
         # The stalled sender wakes up: its outcome is dropped, not recorded as a second attempt.
-        await stalled._record(row, Outcome(200, "late", None, 5), utcnow())
+        await stalled._record(row, Outcome(200, "late", None, 5), clock())
     finally:
         await stalled.close()
         await other.close()
