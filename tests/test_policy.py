@@ -137,9 +137,12 @@ def _world(gateway: httpx.Client) -> World:
         "rationale": "单一来源：策略测试。",
     }
 
+    # Proposed by another official: the walk's official may then approve it (nobody approves their own proposal).
+    proposer = _account(gateway, admin, "official")
+
     def proposed() -> httpx.Response | None:
         # A direct award, proposed once procurement knows the verified provider and its published offering.
-        response = gateway.post("/api/v1/contracts", headers=official, json=award)
+        response = gateway.post("/api/v1/contracts", headers=proposer, json=award)
         if response.status_code == 422 and response.json().get("code") in ("provider_not_verified", "offering_not_own"):
             return None
         return response
