@@ -202,6 +202,12 @@ class BookingChanged(EventData):
     subsidy_fen: int = Field(default=0, ge=0)
     actor: str | None = None
     reason: str | None = None
+    #: Why the delivery evidence of a started or completed visit is doubtful (``started_too_early``,
+    #: ``completed_too_fast``, ``far_from_place``, ``unassigned_staff``, ``outside_window``). A suspect visit
+    #: is not payable until an official accepts it.
+    suspect_reasons: tuple[str, ...] = ()
+    #: The resident's helper (a relative's resident id) who acted for the resident, if one did.
+    helper_resident_id: uuid.UUID | None = None
     occurred_at: datetime
 
 
@@ -250,6 +256,45 @@ class BookingCompleted(BookingChanged):
     pass
 
 
+@event_type("linli.booking.provider_missed.v1", "booking_id")
+class BookingProviderMissed(BookingChanged):
+    """A confirmed visit had no check-in by the end of its slot: the provider did not come. Operators are
+    alerted to call the resident; procurement records it against the funding contract."""
+
+
+# ---------------------------------------------------------------- residents (booking-service owns them)
+
+
+@event_type("linli.resident.merged.v1", "survivor_id")
+class ResidentMerged(EventData):
+    """An operator merged a duplicate record into the survivor: everything filed under ``duplicate_id``
+    (complaints, needs, ratings) now belongs to ``survivor_id``; the duplicate no longer exists."""
+
+    duplicate_id: uuid.UUID
+    survivor_id: uuid.UUID
+    merged_by: str
+    occurred_at: datetime
+
+
+class ResidentHelperChanged(EventData):
+    """A resident authorised (or stopped authorising) a relative's own resident account to act for them."""
+
+    grant_id: uuid.UUID
+    resident_id: uuid.UUID
+    helper_resident_id: uuid.UUID
+    occurred_at: datetime
+
+
+@event_type("linli.resident.helper_granted.v1", "resident_id")
+class ResidentHelperGranted(ResidentHelperChanged):
+    pass
+
+
+@event_type("linli.resident.helper_revoked.v1", "resident_id")
+class ResidentHelperRevoked(ResidentHelperChanged):
+    pass
+
+
 # ---------------------------------------------------------------- feedback
 
 
@@ -286,6 +331,8 @@ class ComplaintChanged(EventData):
     booking_id: uuid.UUID | None = None
     offering_id: uuid.UUID | None = None
     center_id: uuid.UUID | None = None
+    #: The resident the complaint is for (told of its progress); none for an anonymous or official one.
+    resident_id: uuid.UUID | None = None
     occurred_at: datetime
 
 
@@ -315,6 +362,27 @@ class NeedSubmitted(EventData):
     count: int = Field(ge=1)
     source: Literal["resident", "operator", "official", "coverage_gap"]
     submitted_at: datetime
+
+
+NeedStage = Literal["received", "pooled", "in_call", "contracted", "in_service", "declined"]
+
+
+@event_type("linli.need.status_changed.v1", "need_id")
+class NeedStatusChanged(EventData):
+    """One resident's need moved a step in its story (feedback-service tells its author): received → pooled
+    (merged into a pool item) → in_call (call ``call_title``) → contracted (contract ``contract_title``) →
+    in_service (``offering_ids`` can be booked near home); or declined, with a reason."""
+
+    need_id: uuid.UUID
+    resident_id: uuid.UUID | None = None
+    status: NeedStage
+    call_id: uuid.UUID | None = None
+    call_title: str | None = None
+    contract_id: uuid.UUID | None = None
+    contract_title: str | None = None
+    offering_ids: tuple[uuid.UUID, ...] = ()
+    reason: str | None = None
+    occurred_at: datetime
 
 
 # ---------------------------------------------------------------- procurement
@@ -357,6 +425,24 @@ class ContractAmended(ContractChanged):
 @event_type("linli.contract.terminated.v1", "contract_id")
 class ContractTerminated(ContractChanged):
     reason: str | None = None
+
+
+@event_type("linli.need.progressed.v1", "group_key")
+class NeedProgressed(EventData):
+    """A pool item (the needs sharing ``group_key``) moved a step in procurement: pooled, in a call, under a
+    signed contract, or its funded offerings are bookable (in_service); or it was declined. feedback-service
+    turns it into a ``need.status_changed`` for each author."""
+
+    group_key: str
+    status: NeedStage
+    pool_need_id: uuid.UUID | None = None
+    call_id: uuid.UUID | None = None
+    call_title: str | None = None
+    contract_id: uuid.UUID | None = None
+    contract_title: str | None = None
+    offering_ids: tuple[uuid.UUID, ...] = ()
+    reason: str | None = None
+    occurred_at: datetime
 
 
 @event_type("linli.notice.published.v1", "notice_id")
