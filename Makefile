@@ -36,13 +36,17 @@ format: install
 	$(UV) run --frozen ruff check --fix .
 	$(UV) run --frozen ruff format .
 
+# Two workers (pytest-xdist), each module on one worker (its module-scoped stacks are started once).
+TEST_WORKERS ?= 2
+PYTEST := $(UV) run --frozen pytest -n $(TEST_WORKERS) --dist loadscope
+
 test: install lint
-	$(UV) run --frozen pytest $(ARGS)
+	$(PYTEST) $(ARGS)
 
 # The service and whole-stack suites again, each service on a fresh PostgreSQL database.
 test-postgres: install
 	LINLI_TEST_POSTGRES_URL=$${LINLI_TEST_POSTGRES_URL:-postgresql+asyncpg://postgres@127.0.0.1:5432} \
-		$(UV) run --frozen pytest $(ARGS)
+		$(PYTEST) $(ARGS)
 
 bench: install
 	$(UV) run --frozen python tests/bench/run.py $(ARGS)

@@ -32,7 +32,7 @@ from service_kit.testing import read_nats_ports
 
 from .conftest import DEMO_ACCOUNTS, ROOT, SERVICES, STACK_ENV, DevStack, login, wait_for
 
-pytestmark = pytest.mark.stack
+pytestmark = [pytest.mark.stack, pytest.mark.slow_module]
 
 START_LIMIT = 600.0  # seconds; generous bounds on conditions, never expected durations
 CATEGORY = "elderly.meal_table"

@@ -15,7 +15,7 @@ from schemathesis import Case
 
 from .conftest import DevStack, login
 
-pytestmark = pytest.mark.stack
+pytestmark = [pytest.mark.stack, pytest.mark.slow_module]
 
 EXAMPLES_PER_OPERATION = 10
 

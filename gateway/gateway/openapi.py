@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
@@ -96,8 +96,16 @@ class OpenAPIAggregator:
     """Builds the merged document (one rebuild at a time) and keeps it for ``cache_seconds``; a document that
     misses a service is kept only ``retry_seconds``, so a service that was still starting appears at once."""
 
-    def __init__(self, app: FastAPI, upstreams: Upstreams, cache_seconds: float, retry_seconds: float = 1.0) -> None:
+    def __init__(
+        self,
+        app: FastAPI,
+        upstreams: Upstreams,
+        cache_seconds: float,
+        retry_seconds: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.app = app
+        self.clock = clock  # seconds, monotonic; tests move a clock of their own instead of sleeping
         self.upstreams = upstreams
         self.cache_seconds = cache_seconds
         self.retry_seconds = min(retry_seconds, cache_seconds)
@@ -126,7 +134,7 @@ class OpenAPIAggregator:
             return None
         built_at, document = self._cached
         keep = self.retry_seconds if document["x-linli-missing"] else self.cache_seconds
-        return document if time.monotonic() - built_at < keep else None
+        return document if self.clock() - built_at < keep else None
 
     async def document(self) -> dict[str, Any]:
         if (cached := self._fresh()) is not None:
@@ -136,7 +144,7 @@ class OpenAPIAggregator:
                 return cached
             documents = await asyncio.gather(*(self.upstreams.openapi(name) for name in UPSTREAMS))
             merged = merge_openapi(self.gateway_document(), dict(zip(UPSTREAMS, documents, strict=True)))
-            self._cached = (time.monotonic(), merged)
+            self._cached = (self.clock(), merged)
             return merged
 
 

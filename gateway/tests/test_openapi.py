@@ -4,8 +4,10 @@ from typing import Any
 
 import httpx
 
+from gateway.app import create_app
 from gateway.config import GatewaySettings
 from gateway.openapi import merge_openapi
+from service_kit.testing import MonotonicClock, running_app
 
 
 async def test_merged_document_has_every_services_paths(client: httpx.AsyncClient) -> None:
@@ -68,6 +70,32 @@ async def test_a_service_that_comes_up_appears_at_the_next_request(
         second = (await client.get("/openapi.json")).json()
     assert second["x-linli-missing"] == []
     assert "/api/v1/bookings/{booking_id}" in second["paths"]
+
+
+async def test_a_document_missing_a_service_is_kept_only_for_the_retry_interval(
+    make_settings: Callable[..., GatewaySettings], services: dict[str, Any]
+) -> None:
+    """On the gateway's own clock: a whole document is kept for the cache's 60 s, one missing a service for 1 s."""
+    app = create_app(make_settings(services, openapi_cache_seconds=60, openapi_retry_seconds=1))
+    async with running_app(app, wait_for_events=False) as client:
+        clock = MonotonicClock()
+        app.state.openapi.clock = clock
+
+        async def missing() -> list[str]:
+            return list((await client.get("/openapi.json")).json()["x-linli-missing"])
+
+        await services["booking"].stop()
+        assert await missing() == ["booking"]
+        await services["booking"].start()
+        clock.advance(0.9)
+        assert await missing() == ["booking"]  # still the retry interval's answer
+        clock.advance(0.2)
+        assert await missing() == []
+        await services["booking"].stop()
+        clock.advance(59)
+        assert await missing() == []  # the whole document, kept for the cache's 60 s
+        clock.advance(1.1)
+        assert await missing() == ["booking"]
 
 
 async def test_swagger_ui_loads_nothing_from_the_internet(client: httpx.AsyncClient) -> None:

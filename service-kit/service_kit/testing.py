@@ -514,12 +514,30 @@ async def running_app(app: FastAPI, *, wait_for_events: bool = True) -> AsyncIte
 # ------------------------------------------------------------------ fixtures
 
 _FIGURES: list[str] = []
+_FIGURE = "linli figure"
 
 
 @pytest.fixture
-def report_figure() -> Callable[[str], None]:
-    """Record a figure a test measured (counts of a fault test, say); all are printed after the run."""
-    return _FIGURES.append
+def report_figure(request: pytest.FixtureRequest) -> Callable[[str], None]:
+    """Record a figure a test measured (counts of a fault test, say); all are printed after the run. The figure
+    travels with the test's report, so a run split across pytest-xdist workers prints them too."""
+
+    def record(line: str) -> None:
+        request.node.user_properties.append((_FIGURE, line))
+
+    return record
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when == "teardown":  # the last report of a test carries every figure it recorded
+        _FIGURES.extend(value for key, value in report.user_properties if key == _FIGURE)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Modules marked ``slow_module`` (minutes of real processes) run first, in whatever order the rest was
+    shuffled: split across workers, a long module started last would be the whole run's tail."""
+    items.sort(key=lambda item: item.get_closest_marker("slow_module") is None)
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
