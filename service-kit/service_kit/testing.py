@@ -530,7 +530,7 @@ def report_figure(request: pytest.FixtureRequest) -> Callable[[str], None]:
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     if report.when == "teardown":  # the last report of a test carries every figure it recorded
-        _FIGURES.extend(value for key, value in report.user_properties if key == _FIGURE)
+        _FIGURES.extend(str(value) for key, value in report.user_properties if key == _FIGURE)
 
 
 @pytest.hookimpl(trylast=True)
