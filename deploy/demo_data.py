@@ -37,6 +37,8 @@ DEMO_ACCOUNTS: list[dict[str, object]] = [
     {"username": "reviewer", "password": DEMO_PASSWORD, "roles": ["reviewer"], "name": "评审专家 王教授"},
     {"username": "reviewer2", "password": DEMO_PASSWORD, "roles": ["reviewer"], "name": "评审专家 赵老师"},
     {"username": "evaluator", "password": DEMO_PASSWORD, "roles": ["evaluator"], "name": "第三方评估 孙老师"},
+    # The district's auditor (区审计局): reads every procurement record and the audit trail, changes nothing.
+    {"username": "auditor", "password": DEMO_PASSWORD, "roles": ["auditor"], "name": "区审计局 周审计师"},
 ]
 REVIEWERS = ("reviewer", "reviewer2")
 
@@ -307,7 +309,9 @@ REVIEW_SHEETS: dict[str, tuple[dict[str, int], str]] = {
 }
 # Procurement learns that a provider is verified, and its published offerings, from the registry's events: on a
 # fresh stack it answers these for a moment.
-NOT_KNOWN_YET = {"provider_not_verified", "offering_not_own"}
+# Answers meaning a service has not yet learnt something from another's events (a moment after it happened):
+# procurement a provider or its offerings, booking the gazetteer's communities (announced at the registry's start).
+NOT_KNOWN_YET = {"provider_not_verified", "offering_not_own", "unknown_community"}
 KNOWN_WITHIN = 60.0  # seconds
 
 
@@ -382,8 +386,9 @@ class DemoLoader:
         return response.json() if response.content else None
 
     def send_when_known(self, method: str, path: str, user: str, **kw: Any) -> httpx.Response:
-        """``send``, again while procurement answers that it does not know the provider or its offering yet (it
-        learns them from the registry's events, a moment after they happen), for up to ``KNOWN_WITHIN`` seconds."""
+        """``send``, again while procurement answers that it does not know the provider or its offering yet, or
+        booking a community (they learn them from the registry's events, a moment after they happen), for up to
+        ``KNOWN_WITHIN`` seconds."""
         deadline = time.monotonic() + KNOWN_WITHIN
         while True:
             response = self.send(method, path, user, **kw)
@@ -396,7 +401,7 @@ class DemoLoader:
     def attempt(self, what: str, method: str, path: str, user: str, *, known: bool = False, **kw: Any) -> Any:
         """A write the platform may now refuse because the data changed since the demo was first loaded: its
         answer, or None when refused (409, 422), which is recorded as skipped. ``known``: a write procurement
-        refuses until it knows the provider and its offerings (``send_when_known``)."""
+        refuses until it knows the provider and its offerings, or booking a community (``send_when_known``)."""
         response = (self.send_when_known if known else self.send)(method, path, user, **kw)
         if response.status_code in (200, 201):
             return response.json() if response.content else None
@@ -571,6 +576,16 @@ class DemoLoader:
                     "funded_offerings": [{"offering_id": meal_table["id"], **MEAL_TABLE_FUNDING}],
                     "fund_id": fund["id"],
                     "rationale": DIRECT_AWARD_RATIONALE,
+                    # The targets the official states for the award (绩效目标): what evaluation measures.
+                    "targets": [
+                        {
+                            "name": "助餐服务人次",
+                            "target": f"{MEAL_TABLE_FUNDING['quota']}人次",
+                            "offering_id": meal_table["id"],
+                            "quantity": MEAL_TABLE_FUNDING["quota"],
+                        },
+                        {"name": "服务满意度", "target": "≥ 90%"},
+                    ],
                 },
             )
             if contract is None:
@@ -590,6 +605,33 @@ class DemoLoader:
             self.created["award approvals"] += 1
             contract = approved
         return self.sign(contract, provider_admin)
+
+    def assign_evaluator(self, contract: dict[str, Any] | None) -> None:
+        """The third-party evaluator (``evaluator``) assigned to a signed contract by the official, having
+        declared no conflict of interest with its provider: only an assigned evaluator scores a contract."""
+        if contract is None or contract["status"] != "active":
+            return
+        base = f"/api/v1/contracts/{contract['id']}/evaluators"
+        subject = self.call("GET", "/api/v1/auth/me", "evaluator")["subject"]
+        found = next((e for e in self.items(base, "official") if e["evaluator_subject"] == subject), None)
+        if found is not None:
+            self.existing["evaluator assignments"] += 1
+        else:
+            name = next(str(a["name"]) for a in DEMO_ACCOUNTS if a["username"] == "evaluator")
+            found = self.attempt(
+                f"assigning {name} to {contract['title']}",
+                "POST",
+                base,
+                "official",
+                json={"evaluator_subject": subject, "evaluator_name": name, "linked_provider_ids": []},
+            )
+            if found is None:
+                return
+            self.created["evaluator assignments"] += 1
+        if found["conflict"] is None:
+            declared = self.send("POST", f"{base}/declaration", "evaluator", json={"conflict": False})
+            if declared.status_code not in (201, 409):
+                raise RuntimeError(f"the evaluator's declaration: {declared.status_code} {declared.text}")
 
     def sign(self, contract: dict[str, Any], provider_admin: str) -> dict[str, Any]:
         """The signatures (双方签署) an approved draft still lacks: the official's for the district, then
@@ -957,8 +999,10 @@ class DemoLoader:
                 self.existing["residents"] += 1
                 result.append(items[0])
                 continue
+            # Booking refuses a community it has not heard of yet: right after a start it may still be learning the
+            # gazetteer the registry announces, so the registration is sent again for a while.
             created = self.attempt(
-                f"resident {resident['name']}", "POST", "/api/v1/residents", "operator", json=resident
+                f"resident {resident['name']}", "POST", "/api/v1/residents", "operator", known=True, json=resident
             )
             if created is not None:
                 self.created["residents"] += 1
@@ -1023,6 +1067,8 @@ def load_demo_data(gateway_url: str, report: Callable[[str], None] | None = None
         residents = loader.residents()
         history = loader.history(providers)
         competitive = loader.finish_cloud_care(cloud_care_call, cloud_care_provider, CLOUD_CARE[0])
+        for contract in (direct, competitive):
+            loader.assign_evaluator(contract)
     if report is not None:
         for line in loader.report():
             report(line)

@@ -24,6 +24,11 @@ from devstack import GATEWAY, SERVICES, DevStack  # noqa: E402
 
 RATE_LIMITED = ("PRINCIPAL", "API_KEY", "ANONYMOUS", "SIGN_IN")
 
+# The journeys book tomorrow and deliver at once: booking's visit timing rules (start at most 30 minutes before
+# the slot, last half of it) are off in the shared stack, and tested through a stack of their own with the
+# district's settings in test_delivery_evidence.py.
+ANY_TIME_VISITS = {"LINLI_VISIT_START_MARGIN_MINUTES": str(366 * 24 * 60), "LINLI_VISIT_MIN_DURATION_SHARE": "0"}
+
 # The whole-stack tests' settings on top of the launcher's.
 STACK_ENV = {
     "LINLI_LOG_LEVEL": "WARNING",
@@ -34,6 +39,10 @@ STACK_ENV = {
     # Every test signs in from 127.0.0.1 and the fuzzer sends hundreds of requests a minute; the gateway's
     # limits are tested in its own suite.
     **{f"LINLI_RATE_LIMIT_{kind}": "100000/minute" for kind in RATE_LIMITED},
+    **ANY_TIME_VISITS,
+    # The journeys run at any hour: no SMS waits for the end of the quiet hours here (21:00–08:00, tested on
+    # booking's clock in booking-service/tests/notifications/test_delivery.py).
+    "LINLI_SMS_QUIET_HOURS": "false",
 }
 
 
@@ -50,6 +59,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, _database_factory_session: D
         # The launcher's own start: ports bound by the supervisor (none picked in advance), every process ready
         # however long a loaded machine takes (up to its overall limit), crashed processes restarted.
         dev.start(accounts=DEMO_ACCOUNTS)
+        wait_until_communities_known(dev.gateway_url)
         yield dev
     finally:
         dev.stop()
@@ -57,6 +67,19 @@ def stack(tmp_path_factory: pytest.TempPathFactory, _database_factory_session: D
             log = var_dir / "logs" / f"{name}.log"
             if log.exists() and "Traceback" in log.read_text(errors="replace"):
                 print(f"\n--- {name}.log (has a traceback) ---\n{log.read_text(errors='replace')[-4000:]}")
+
+
+def wait_until_communities_known(gateway_url: str, timeout: float = 120.0) -> None:
+    """Booking refuses a resident's unknown community, and learns the gazetteer from the registry's announcement at
+    its start, a moment after every process is ready: wait until it knows every community the registry has."""
+    with httpx.Client(base_url=gateway_url, timeout=30.0) as client:
+        operator = login(client, "operator")
+
+        def total(path: str) -> int:
+            response = client.get(path, params={"limit": 1}, headers=operator)
+            return int(response.json()["total"]) if response.status_code == 200 else -1
+
+        wait_for(lambda: 0 < total("/api/v1/communities") <= total("/api/v1/residents/communities"), timeout)
 
 
 @pytest.fixture

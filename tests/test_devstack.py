@@ -30,7 +30,16 @@ import pytest
 
 from service_kit.testing import read_nats_ports
 
-from .conftest import DEMO_ACCOUNTS, ROOT, SERVICES, STACK_ENV, DevStack, login, wait_for
+from .conftest import (
+    DEMO_ACCOUNTS,
+    ROOT,
+    SERVICES,
+    STACK_ENV,
+    DevStack,
+    login,
+    wait_for,
+    wait_until_communities_known,
+)
 
 pytestmark = [pytest.mark.stack, pytest.mark.slow_module]
 
@@ -142,6 +151,9 @@ def test_two_stacks_started_at_once_get_their_own_ports(twins: Twins) -> None:
         health = httpx.get(f"{stack.gateway_url}/healthz", timeout=30)
         assert health.status_code == 200, health.text
         assert set(health.json()["services"].values()) == {"ok"}
+        # Booking learns the gazetteer's communities (which a registration names) from the registry's
+        # announcement at its start, a moment after every process is ready.
+        wait_until_communities_known(stack.gateway_url)
         with httpx.Client(base_url=stack.gateway_url, timeout=30) as client:
             register_resident(client, phone)
     # Each gateway reaches its own services: what one stack recorded, the other does not have.

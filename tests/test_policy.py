@@ -186,6 +186,7 @@ def _world(gateway: httpx.Client) -> World:
         Role.official.value: official,
         Role.reviewer.value: _account(gateway, admin, "reviewer"),
         Role.evaluator.value: _account(gateway, admin, "evaluator"),
+        Role.auditor.value: _account(gateway, admin, "auditor"),
         Role.admin.value: admin,
         Role.provider_system.value: {"X-API-Key": key.json()["key"]},
     }

@@ -12,6 +12,7 @@ day, an unfunded booking no deliverable, an application promising only the appli
 from __future__ import annotations
 
 import asyncio
+import copy
 import json
 import re
 import uuid
@@ -22,6 +23,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import httpx
+import ocdsmerge
 import pytest
 from jsonschema import Draft4Validator, FormatChecker
 from referencing import Registry
@@ -83,9 +85,23 @@ def _validator(name: str) -> Draft4Validator:
     )
 
 
+@cache
+def _merger() -> ocdsmerge.Merger:
+    # The Open Contracting Partnership's reference merge, reading the vendored release schema: nothing is fetched.
+    return ocdsmerge.Merger(schema=json.loads((OCDS / "release-schema.json").read_text()))
+
+
 def assert_ocds_valid(name: str, document: dict[str, Any]) -> None:
+    """0 errors against the schema; each record's releases, compiled by ocdsmerge, valid and equal to its own
+    compiledRelease (but for the compiled release's id)."""
     errors = sorted(_validator(name).iter_errors(document), key=lambda e: list(e.absolute_path))
     assert not errors, "\n".join(f"{list(e.absolute_path)}: {e.message}" for e in errors[:20])
+    for record in document.get("records", []):
+        compiled = _merger().create_compiled_release(copy.deepcopy(record["releases"]))
+        errors = sorted(_validator("release-schema").iter_errors(compiled), key=lambda e: list(e.absolute_path))
+        assert not errors, "\n".join(f"{list(e.absolute_path)}: {e.message}" for e in errors[:20])
+        ours = {k: v for k, v in record["compiledRelease"].items() if k != "id"}
+        assert ours == {k: v for k, v in compiled.items() if k != "id"}
 
 
 # ---- the people of the story
@@ -200,11 +216,18 @@ def apply_when_known(gateway: httpx.Client, call_id: str, provider: dict[str, An
 
 
 def direct_contract(
-    gateway: httpx.Client, provider: dict[str, Any], title: str, amount_fen: int, fund_id: str, approver: dict[str, str]
+    gateway: httpx.Client,
+    provider: dict[str, Any],
+    title: str,
+    amount_fen: int,
+    fund_id: str,
+    approver: dict[str, str],
+    *,
+    target: int,
 ) -> dict[str, Any]:
-    """A direct award (直接委托, no call) from ``fund_id``: proposed by the official with its legal rationale,
-    approved by ``approver``, a second official (four eyes); paid 30% on signing, 40% after mid-term, 30% on
-    passing."""
+    """A direct award (直接委托, no call) from ``fund_id``: proposed by the official with its legal rationale and
+    its targets (``target`` services of the funded offering, a satisfaction goal), approved by ``approver``, a
+    second official (four eyes); paid 30% on signing, 40% after mid-term, 30% on passing."""
     official = login(gateway, "official")
     contract = gateway.post(
         "/api/v1/contracts",
@@ -226,9 +249,22 @@ def direct_contract(
             ],
             "fund_id": fund_id,
             "rationale": RATIONALE,
+            "targets": [
+                {
+                    "name": "助餐人次",
+                    "target": f"{target}人次",
+                    "offering_id": provider["offering_id"],
+                    "quantity": target,
+                },
+                {"name": "服务满意度", "target": "≥ 90%"},
+            ],
         },
     )
     assert contract.status_code == 201, contract.text
+    assert [(t["name"], t["quantity"]) for t in contract.json()["targets"]] == [
+        ("助餐人次", target),
+        ("服务满意度", None),
+    ]
     approve = f"/api/v1/contracts/{contract.json()['id']}/direct-award/approve"
     own = gateway.post(approve, headers=official, json={})
     assert (own.status_code, own.json()["code"]) == (403, "own_proposal"), own.text
@@ -247,15 +283,37 @@ def direct_contract(
     return body
 
 
+def assign_evaluator(gateway: httpx.Client, contract_id: str, evaluator: tuple[dict[str, str], str]) -> None:
+    """The official assigns the third-party evaluator to the contract; the evaluator declares no conflict of
+    interest before scoring (once; a second time is 409)."""
+    headers, subject = evaluator
+    base = f"/api/v1/contracts/{contract_id}/evaluators"
+    assigned = gateway.post(
+        base,
+        headers=login(gateway, "official"),
+        json={"evaluator_subject": subject, "evaluator_name": "中诚第三方评估"},
+    )
+    assert assigned.status_code in (201, 409), assigned.text
+    declared = gateway.post(f"{base}/declaration", headers=headers, json={"conflict": False, "note": "与该机构无关联"})
+    assert declared.status_code in (201, 409), declared.text
+
+
 def evaluate(
-    gateway: httpx.Client, contract_id: str, stage: str, evaluator: dict[str, str], purchaser: float, third: float
+    gateway: httpx.Client,
+    contract_id: str,
+    stage: str,
+    evaluator: tuple[dict[str, str], str],
+    purchaser: float,
+    third: float,
 ) -> dict[str, Any]:
-    """The purchaser (the official) and the third party (an evaluator) score; residents' satisfaction is added."""
+    """The purchaser (the official) and the third party (an evaluator the official assigned, who declared no
+    conflict of interest) score; the parts (quantity, quality, fund use) are scored from the contract's own data."""
     official = login(gateway, "official")
+    assign_evaluator(gateway, contract_id, evaluator)
     base = f"/api/v1/contracts/{contract_id}/evaluations"
     opened = gateway.post(base, headers=official, json={"stage": stage})
     assert opened.status_code == 201, opened.text
-    for score, who in ((purchaser, official), (third, evaluator)):
+    for score, who in ((purchaser, official), (third, evaluator[0])):
         scored = gateway.post(f"{base}/{stage}/scores", headers=who, json={"score": score})
         assert scored.status_code == 200, scored.text
     finalized = gateway.post(f"{base}/{stage}/finalize", headers=official, json={})
@@ -342,17 +400,18 @@ def completed_funded_booking(
 
 
 def procurement_knows_ratings(stack: DevStack, provider_id: str) -> int:
-    """How many of the provider's ratings procurement has heard of (its copy of feedback's score.updated)."""
+    """How many of the provider's bookings' ratings procurement has heard of (its copy of feedback's
+    rating.submitted, which the evaluation's quality part reads)."""
 
     async def read() -> int:
         engine = create_async_engine(stack.database_url("procurement"))
         try:
             async with engine.connect() as connection:
-                found = await connection.execute(text("SELECT provider_id, rating_count FROM provider_satisfaction"))
+                found = await connection.execute(text("SELECT provider_id FROM booking_rating"))
                 rows = found.all()
         finally:
             await engine.dispose()
-        return next((int(count) for pid, count in rows if uuid.UUID(str(pid)) == uuid.UUID(provider_id)), 0)
+        return sum(1 for (pid,) in rows if uuid.UUID(str(pid)) == uuid.UUID(provider_id))
 
     return asyncio.run(read())
 
@@ -365,7 +424,7 @@ def test_procurement_from_need_to_sanction(gateway: httpx.Client, stack: DevStac
     yangfang = new_provider(gateway, f"阳坊助老服务社{suffix}")
     liangxiang = new_provider(gateway, f"良乡邻里互助中心{suffix}")
     reviewers = [new_account(gateway, "reviewer", f"评审专家{n}") for n in ("甲", "乙", "丙")]
-    evaluator, _ = new_account(gateway, "evaluator", "中诚第三方评估")
+    evaluator = new_account(gateway, "evaluator", "中诚第三方评估")
     approver, _ = new_account(gateway, "official", "区社会办 李处长")  # a second official: four eyes
 
     # ---- From a need to a call. A caller tells the operator there is no meal table nearby; the need reaches
@@ -540,7 +599,9 @@ def test_procurement_from_need_to_sanction(gateway: httpx.Client, stack: DevStac
     assert sorted(e["field"] for e in bare.json()["errors"]) == ["fund_id", "rationale"]
 
     # ---- A direct award the district signs with 阳坊 (so the rest of the life runs today).
-    contract = direct_contract(gateway, yangfang, f"阳坊镇老年餐桌服务项目{suffix}", 300_000, direct_fund_id, approver)
+    contract = direct_contract(
+        gateway, yangfang, f"阳坊镇老年餐桌服务项目{suffix}", 300_000, direct_fund_id, approver, target=2
+    )
     contract_id = contract["id"]
     assert (contract["status"], contract["version"]) == ("active", 1)
     assert [i["amount_fen"] for i in contract["installments"]] == [90_000, 120_000, 90_000]
@@ -662,20 +723,43 @@ def test_procurement_from_need_to_sanction(gateway: httpx.Client, stack: DevStac
     early_pay = pay(gateway, contract_id, yangfang["name"])
     assert (early_pay.status_code, early_pay.json()["code"]) == (409, "installment_condition_not_met")
 
-    # ---- The three-party evaluation: the purchaser, the third-party evaluator, and the residents' ratings.
+    # ---- A satisfaction callback: the service draws one of the contract's funded bookings at random; the
+    # operator calls its resident and records the answer.
+    drawn = gateway.post(f"/api/v1/contracts/{contract_id}/callbacks", headers=operator, json={})
+    assert drawn.status_code == 201, drawn.text
+    assert drawn.json()["booking_id"] in bookings
+    answered_callback = gateway.post(
+        f"/api/v1/contracts/{contract_id}/callbacks/{drawn.json()['id']}/result",
+        headers=operator,
+        json={"reached": True, "satisfied": True, "note": "老人说饭菜可口"},
+    )
+    assert (answered_callback.status_code, answered_callback.json()["status"]) == (200, "recorded")
+
+    # ---- An evaluator nobody assigned to this contract cannot score it.
+    stranger, _ = new_account(gateway, "evaluator", "未受委托的评估机构")
+    unassigned = gateway.post(
+        f"/api/v1/contracts/{contract_id}/evaluations/midterm/scores", headers=stranger, json={"score": 99}
+    )
+    assert (unassigned.status_code, unassigned.json()["code"]) == (403, "evaluator_not_assigned"), unassigned.text
+
+    # ---- The evaluation: quantity, the contract's own recipients, fund use, the purchaser, the third party.
     midterm = evaluate(gateway, contract_id, "midterm", evaluator, purchaser=88, third=84)
     assert midterm["kpi"]["delivered"] == 2
     assert pay(gateway, contract_id, yangfang["name"]).status_code == 201
-    # feedback-service announces a provider's new score (score.updated) at most once per debounce interval, and
-    # no API shows when procurement has it: the final evaluation waits until procurement's own copy of the
-    # provider's satisfaction (what the evaluation reads) counts both ratings.
+    # No API shows when procurement has heard of the ratings (rating.submitted): the final evaluation waits until
+    # procurement's own copy of them (what the quality part reads) holds both.
     wait_for(lambda: procurement_knows_ratings(stack, yangfang["id"]) == 2, 60)
     final = evaluate(gateway, contract_id, "final", evaluator, purchaser=90, third=86)
     assert final["recipients_rating_count"] == 2, final
-    recipients = final["recipients_score"]
-    assert 80 <= recipients <= 100  # 4 and 5 stars, on 0–100
-    assert final["weights"] == {"purchaser": 40, "recipients": 30, "third_party": 30}
-    assert final["combined_score"] == pytest.approx(0.4 * 90 + 0.3 * recipients + 0.3 * 86, abs=0.01)
+    parts = final["parts"]
+    # 5 and 4 stars (90) and the one callback, satisfied (100).
+    assert (parts["quality"]["score"], parts["quality"]["basis"]["callbacks_satisfied"]) == (95, 1)
+    assert (parts["quantity"]["score"], final["kpi"]["attainment_percent"]) == (100, 100)
+    assert final["missing_parts"] == []
+    assert final["combined_score"] == pytest.approx(
+        sum(p["weight"] * p["score"] for p in parts.values()) / 100, abs=0.01
+    )
+    assert final["result"] == "passed"
 
     # ---- Acceptance (验收) passes; it is published without a login, the residents' names masked.
     accepted = gateway.post(
@@ -700,9 +784,20 @@ def test_procurement_from_need_to_sanction(gateway: httpx.Client, stack: DevStac
     assert paid["disbursed_fen"] == paid["amount_fen"] == 315_000
 
     # ---- 优胜劣汰: 良乡's contract fails its acceptance; the provider is sanctioned ...
-    failing = direct_contract(gateway, liangxiang, f"良乡镇助餐服务项目{suffix}", 200_000, direct_fund_id, approver)
+    failing = direct_contract(
+        gateway, liangxiang, f"良乡镇助餐服务项目{suffix}", 200_000, direct_fund_id, approver, target=100
+    )
     evaluate(gateway, failing["id"], "midterm", evaluator, purchaser=65, third=62)
-    evaluate(gateway, failing["id"], "final", evaluator, purchaser=62, third=61)
+    failing_final = evaluate(gateway, failing["id"], "final", evaluator, purchaser=62, third=61)
+    assert (failing_final["kpi"]["attainment_percent"], failing_final["result"]) == (0, "failed")
+    # Nothing delivered: the acceptance cannot pass; the way forward is a settlement or the sanction process.
+    not_passed = gateway.post(
+        f"/api/v1/contracts/{failing['id']}/acceptance",
+        headers=official,
+        json=acceptance("passed", "服务人次、满意度均达到合同约定。"),
+    )
+    assert (not_passed.status_code, not_passed.json()["code"]) == (409, "attainment_below_threshold")
+    assert not_passed.json()["ways_forward"] == ["settlement_amendment", "sanction"]
     failed = gateway.post(
         f"/api/v1/contracts/{failing['id']}/acceptance",
         headers=official,
@@ -712,7 +807,8 @@ def test_procurement_from_need_to_sanction(gateway: httpx.Client, stack: DevStac
     sanctions = gateway.get("/api/v1/sanctions", headers=official, params={"provider_id": liangxiang["id"]})
     assert sanctions.status_code == 200, sanctions.text
     listed = [(s["status"], s["cause"], s["contract_id"]) for s in sanctions.json()["items"]]
-    assert listed == [("active", "acceptance_failed", failing["id"])]
+    # The final score (24.6, below 60) sanctioned it already; the failed acceptance adds no second sanction.
+    assert listed == [("active", "final_score_below_threshold", failing["id"])]
 
     # ... and refused in the next call for proposals, while 阳坊 may apply.
     next_call = open_call(gateway, fund_id, "2027年良乡镇助餐服务项目征集", seconds=600, need_ids=[])
@@ -773,7 +869,11 @@ def test_procurement_from_need_to_sanction(gateway: httpx.Client, stack: DevStac
     transactions = direct["contracts"][0]["implementation"]["transactions"]
     assert {t["payer"]["name"] for t in transactions} == {PAYER}
     assert sorted(t["date"][:10] for t in transactions) == [beijing_today().isoformat()] * 3
-    assert gateway.get("/open-data/ocds/records/ocds-linli-fs-not-a-process").status_code == 404
+    # Every ocid has the registered prefix form (ocds- and six characters); a link under the former prefix answers.
+    assert all(o.startswith("ocds-lnl0fs-") for o in ocids), ocids
+    former = gateway.get(f"/open-data/ocds/records/ocds-linli-fs-{contract_id}")
+    assert (former.status_code, former.json()["records"][0]["ocid"]) == (200, f"ocds-lnl0fs-{contract_id}")
+    assert gateway.get("/open-data/ocds/records/ocds-lnl0fs-not-a-process").status_code == 404
 
 
 def test_ocds_schemas_are_where_the_check_looks() -> None:

@@ -159,7 +159,7 @@ def test_vertical_slice(gateway: httpx.Client) -> None:
         json={
             "name": "王秀英",
             "phone": phone,
-            "community_code": "fangshan.gongchen.shidai_jiahe",
+            "community_code": "gongchen.shidai_jiahe",  # the registry gazetteer's code
             "eligibility_tags": ["age_80_plus", "living_alone"],
             "consent": {"version": "2026-11", "channel": "phone"},
         },

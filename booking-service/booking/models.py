@@ -15,5 +15,8 @@ def load_models() -> None:
     import booking.audit.models
     import booking.bookings.models
     import booking.catalog.models
+    import booking.communities.models
+    import booking.notifications.models
+    import booking.replacements.models
     import booking.residents.models
     import booking.rules.models  # noqa: F401

@@ -1,4 +1,5 @@
-"""Times leave the booking service as ISO 8601 in Beijing time (``+08:00``), the district's zone."""
+"""Times the booking service computes in Beijing time (``+08:00``), the district's zone: a slot's local hours.
+Answers write them, like every service's, in UTC with ``Z`` (``service_kit.responses``)."""
 
 from datetime import datetime
 from typing import Annotated

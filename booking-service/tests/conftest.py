@@ -15,9 +15,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from booking.app import SERVICE_DIR, create_app
 from booking.bookings.models import SlotCounter
 from booking.catalog.consumers import subscription as catalog_subscription
+from booking.communities.consumers import subscription as communities_subscription
 from booking.config import Settings
 from service_kit.events.consumer import apply_event
 from service_kit.events.contracts import (
+    CommunityUpserted,
     ContractChanged,
     ContractSigned,
     EventData,
@@ -31,10 +33,14 @@ from service_kit.events.tables import outbox_event
 from service_kit.testing import DatabaseFactory, TestKeys, running_app
 from service_kit.timeutil import SHANGHAI, local_now
 
+# Most tests book tomorrow and deliver at once: they run without the visit timing rules (a visit starts no earlier
+# than 30 minutes before its slot and lasts half of it), which ``bookings/test_visit_rules.py`` tests on a clock.
+ANY_TIME_VISITS: dict[str, Any] = {"visit_start_margin_minutes": 366 * 24 * 60, "visit_min_duration_share": 0.0}
+
 
 @pytest.fixture
 def settings(service_env: dict[str, Any], database_factory: DatabaseFactory) -> Settings:
-    return Settings(**service_env, database_url=database_factory.new(SERVICE_DIR))
+    return Settings(**service_env, **ANY_TIME_VISITS, database_url=database_factory.new(SERVICE_DIR))
 
 
 @pytest.fixture
@@ -219,3 +225,27 @@ def world(
     client: httpx.AsyncClient, sessionmaker: async_sessionmaker[AsyncSession], test_keys: TestKeys, nats_url: str
 ) -> World:
     return World(client, sessionmaker, test_keys, nats_url)
+
+
+# Communities of the registry's gazetteer (its migration seeds them) that the tests register residents in.
+GAZETTEER = {
+    "gongchen.shidai_jiahe": ("gongchen", "时代家和社区"),
+    "gongchen.jiazhou_shuijun": ("gongchen", "加州水郡社区"),
+    "changyang.tianxing": ("changyang", "天兴家园社区"),
+}
+
+
+async def make_communities_known(sessionmaker: async_sessionmaker[AsyncSession], *codes: str) -> None:
+    """Apply the registry's ``community.upserted`` of ``codes`` as booking's consumer does."""
+    for code in codes or tuple(GAZETTEER):
+        street, name = GAZETTEER.get(code, (code.split(".", 1)[0], f"社区 {code}"))
+        event = CommunityUpserted(code=code, street_code=street, name_zh=name, lat=39.73, lng=116.15, version=1)
+        handler = communities_subscription.handler_for(event.type)
+        assert handler is not None
+        await apply_event(sessionmaker, "test-communities", handler, Envelope.wrap(event, source="registry"))
+
+
+@pytest.fixture
+async def gazetteer(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    """Booking knows the gazetteer's communities the tests name (as once the registry has announced them)."""
+    await make_communities_known(sessionmaker)

@@ -8,12 +8,14 @@ from feedback.complaints import service as complaints_service
 from feedback.complaints.endpoints import router as complaints_router
 from feedback.config import Settings
 from feedback.models import load_models
+from feedback.needs import consumers as needs_consumers
 from feedback.needs.endpoints import router as needs_router
 from feedback.open311.endpoints import router as open311_router
 from feedback.ratings import consumers as ratings_consumers
 from feedback.ratings.endpoints import router as ratings_router
 from feedback.reference import consumers as reference_consumers
 from feedback.reports.endpoints import router as reports_router
+from feedback.residents import consumers as residents_consumers
 from feedback.scores import consumers as scores_consumers
 from feedback.scores import service as scores_service
 from feedback.scores.endpoints import router as scores_router
@@ -36,6 +38,8 @@ def build_spec(settings: Settings | None = None) -> ServiceSpec:
             scores_consumers.subscription,
             reference_consumers.reference_data,
             reference_consumers.bookings,
+            residents_consumers.subscription,
+            needs_consumers.subscription,
         ],
         background_jobs=[complaints_service.run_sla_sweep, scores_service.run_score_publisher],
     )

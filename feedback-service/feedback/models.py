@@ -16,4 +16,5 @@ def load_models() -> None:
     import feedback.needs.models
     import feedback.ratings.models
     import feedback.reference.models
+    import feedback.residents.models
     import feedback.scores.models  # noqa: F401

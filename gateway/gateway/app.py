@@ -27,7 +27,6 @@ from gateway.models import load_models
 from gateway.proxy import Proxy
 from gateway.ratelimit import EdgeLimiter
 from gateway.residents.endpoints import router as residents_router
-from gateway.residents.sms import FakeSmsSender
 from gateway.routes import GATEWAY, owner_of
 from gateway.upstreams import Upstreams
 from service_kit.apidocs import docs_router
@@ -35,6 +34,8 @@ from service_kit.app import HeadAsGet
 from service_kit.db import create_engine, create_sessionmaker
 from service_kit.errors import install_error_handlers
 from service_kit.logging import configure_logging
+from service_kit.notify.settings import sms_sender
+from service_kit.responses import LinliJSONResponse
 
 SERVICE_DIR = Path(__file__).resolve().parent.parent
 
@@ -76,7 +77,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         app.state.token_verifier = GatewayTokenVerifier(settings, keyring)
         rotation.install_keyring(app, keyring)
         app.state.upstreams = upstreams
-        app.state.sms_sender = FakeSmsSender()
+        app.state.sms_sender = sms_sender(settings)
         app.state.limiter = EdgeLimiter(settings)
         app.state.breakers = upstreams.breakers
         app.state.openapi = openapi.OpenAPIAggregator(
@@ -103,6 +104,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         # Linli sets up no OpenTelemetry provider; FastAPI would otherwise look for one (in os.environ) on every
         # request. The request log and request id are the gateway's traces (docs/gateway-benchmark.md).
         telemetry={"tracing": False, "metrics": False, "logs": False},
+        # The gateway's own answers write date-times as every service's do (service_kit.responses).
+        default_response_class=LinliJSONResponse,
     )
     install_error_handlers(app)
     app.include_router(auth_router)

@@ -1,20 +1,22 @@
 from datetime import timedelta
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import ClassVar
 from urllib.parse import urlsplit
 
 import limits
 from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
+from service_kit.notify.settings import SmsSettings
 from service_kit.settings import ServiceSettings
 
 MIB = 1024 * 1024
 
 
-class GatewaySettings(ServiceSettings):
+class GatewaySettings(ServiceSettings, SmsSettings):
     """The gateway's settings. Upstream URLs are read from ``LINLI_GATEWAY_<SERVICE>_URL``: one base URL, or
-    several separated by commas (the service's replicas, balanced round-robin)."""
+    several separated by commas (the service's replicas, balanced round-robin). ``SmsSettings``: the sender of
+    sign-in codes."""
 
     model_config = SettingsConfigDict(env_prefix="LINLI_", extra="ignore", validate_by_name=True)
 
@@ -48,8 +50,6 @@ class GatewaySettings(ServiceSettings):
     otp_max_attempts: int = Field(5, ge=1, le=20)
     otp_sends_per_window: int = Field(3, ge=1, le=100)
     otp_send_window_seconds: int = Field(900, ge=60, le=86400)
-    # Only a fake exists so far (it records the messages, for tests and the dev stack); never in production.
-    sms_sender: Literal["fake"] = "fake"
     # A signed-in resident's proof of a new phone (POST /api/v1/auth/otp/proof) is good this long.
     phone_proof_ttl_seconds: int = Field(600, ge=60, le=3600)
     # At a phone-code sign-in or refresh the gateway asks booking for the phone's resident record; no answer

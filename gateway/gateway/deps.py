@@ -7,7 +7,7 @@ from fastapi import Depends, Request
 from gateway.auth.keys import Keyring, SigningKey
 from gateway.config import GatewaySettings
 from gateway.residents.linking import ResidentLinker
-from gateway.residents.sms import FakeSmsSender
+from gateway.residents.sms import SmsSender
 from service_kit.auth import CurrentPrincipal, Principal, Role, require_roles
 from service_kit.errors import Forbidden
 
@@ -22,8 +22,8 @@ def get_signing_key(request: Request) -> SigningKey:
     return keyring.current
 
 
-def get_sms_sender(request: Request) -> FakeSmsSender:
-    sender: FakeSmsSender = request.app.state.sms_sender
+def get_sms_sender(request: Request) -> SmsSender:
+    sender: SmsSender = request.app.state.sms_sender
     return sender
 
 
@@ -38,7 +38,7 @@ async def resident_principal(principal: CurrentPrincipal) -> Principal:
     return principal
 
 
-SmsSenderDep = Annotated[FakeSmsSender, Depends(get_sms_sender)]
+SmsSenderDep = Annotated[SmsSender, Depends(get_sms_sender)]
 ResidentLinkerDep = Annotated[ResidentLinker, Depends(get_resident_linker)]
 ResidentPrincipal = Annotated[Principal, Depends(resident_principal)]
 SettingsDep = Annotated[GatewaySettings, Depends(get_settings)]

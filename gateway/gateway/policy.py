@@ -63,7 +63,7 @@ NO_KEY: KeyAccess = "no key"
 
 RESIDENT, OPERATOR, OFFICIAL, ADMIN = Role.resident, Role.operator, Role.official, Role.admin
 PROVIDER_ADMIN, PROVIDER_STAFF = Role.provider_admin, Role.provider_staff
-REVIEWER, EVALUATOR = Role.reviewer, Role.evaluator
+REVIEWER, EVALUATOR, AUDITOR = Role.reviewer, Role.evaluator, Role.auditor
 
 # Roles that come together often.
 DISTRICT = frozenset({OFFICIAL, ADMIN})  # the district's civil-affairs office and the platform's admins
@@ -75,6 +75,7 @@ BOOKING_READERS = BOOKERS | {OFFICIAL}
 DELIVERERS = frozenset({OPERATOR, ADMIN}) | PROVIDER  # who moves a booking along (its provider, the call center)
 ASSIGNERS = frozenset({OPERATOR, PROVIDER_ADMIN, ADMIN})  # who names the staff member delivering a booking
 MANAGERS = frozenset({OFFICIAL, PROVIDER_ADMIN, ADMIN})  # who manages a provider's records
+AUDITED = DISTRICT | {AUDITOR}  # who reads the district's procurement records: officials and auditors (no writes)
 
 
 @dataclass(frozen=True)
@@ -154,10 +155,15 @@ POLICY: tuple[Rule, ...] = (
     Rule(READ,  "/api/v1/circle/offerings",                               PUBLIC),
     # ---- open data (HSDS from the registry, OCDS from procurement)
     Rule(READ,  "/open-data/**",                                          PUBLIC),
+    Rule(READ,  "/open-data/providers/{provider_id}/standing",            PUBLIC),  # procurement: past performance
 
     # ---- booking: residents, availability, bookings
     Rule(ALL,   "/api/v1/residents/**",                                   roles(OPERATOR, RESIDENT, ADMIN)),
     Rule(READ,  "/api/v1/residents",                                      roles(OPERATOR, ADMIN)),  # search by phone/ID
+    Rule(READ,  "/api/v1/residents/communities",                          roles(OPERATOR, ADMIN)),
+    # Helpers (the resident, an operator; the helper reads whom they help and may step down) under the default
+    # row above; merging duplicate records is an operator's.
+    Rule(POST,  "/api/v1/residents/{resident_id}/merge",                  roles(OPERATOR, ADMIN)),
     Rule(READ,  "/api/v1/availability/**",                                PUBLIC, Scope.bookings_read),
     Rule(WRITE, "/api/v1/availability/**",                                roles(OPERATOR, PROVIDER_ADMIN, ADMIN)),
     Rule(READ,  "/api/v1/bookings/**",                                    BOOKING_READERS, Scope.bookings_read),
@@ -168,29 +174,40 @@ POLICY: tuple[Rule, ...] = (
     Rule(POST,  "/api/v1/bookings/{booking_id}/complete",                 DELIVERERS, Scope.bookings_write),
     Rule(POST,  "/api/v1/bookings/{booking_id}/no-show",                  DELIVERERS, Scope.bookings_write),
     Rule(POST,  "/api/v1/bookings/{booking_id}/assign",                   ASSIGNERS, Scope.bookings_write),
+    # visits the provider never came to (no check-in by the end of the slot): the operators' alerts
+    Rule(READ,  "/api/v1/bookings/provider-missed",                       roles(OPERATOR, OFFICIAL, ADMIN)),
+    Rule(POST,  "/api/v1/bookings/{booking_id}/provider-missed/close",    roles(OPERATOR, OFFICIAL, ADMIN)),
+    # Residents whose funded booking lost its contract: the call center rebooks them, officials follow it.
+    Rule(READ,  "/api/v1/bookings/replacements",                          roles(OPERATOR, OFFICIAL, ADMIN)),
+    Rule(POST,  "/api/v1/bookings/replacements/{replacement_id}/handle",  roles(OPERATOR, ADMIN)),
+    # A resident's own messages and preferences (booking checks the owner); the fake SMS outbox is the admins'.
+    Rule(ALL,   "/api/v1/notifications/**",                               roles(RESIDENT)),
+    Rule(READ,  "/api/v1/notifications/sms-outbox",                       roles(ADMIN)),
 
     # ---- procurement: funds, the need pool, calls for proposals, reviews, notices, contracts, sanctions
-    Rule(ALL,   "/api/v1/funds/**",                                       DISTRICT),
+    Rule(WRITE, "/api/v1/funds/**",                                       DISTRICT),
+    Rule(READ,  "/api/v1/funds/**",                                       AUDITED),
     Rule(WRITE, "/api/v1/need-pool/**",                                   DISTRICT),
     Rule(POST,  "/api/v1/need-pool",                                      roles(OFFICIAL, OPERATOR, ADMIN)),
-    Rule(READ,  "/api/v1/need-pool/**",                                   roles(OFFICIAL, OPERATOR, ADMIN)),
-    Rule(READ,  "/api/v1/calls/**",                                       DISTRICT),
+    Rule(READ,  "/api/v1/need-pool/**",                                   roles(OFFICIAL, OPERATOR, ADMIN, AUDITOR)),
+    Rule(READ,  "/api/v1/calls/**",                                       AUDITED),
     Rule(WRITE, "/api/v1/calls/**",                                       DISTRICT),
     Rule(READ,  "/api/v1/calls",                                          PUBLIC),
     Rule(READ,  "/api/v1/calls/{call_id}",                                PUBLIC),
     Rule(POST,  "/api/v1/calls/{call_id}/applications",                   roles(PROVIDER_ADMIN)),  # as a provider
-    Rule(READ,  "/api/v1/calls/{call_id}/applications/**",                MANAGERS | {REVIEWER}),
+    Rule(READ,  "/api/v1/calls/{call_id}/applications/**",                MANAGERS | {REVIEWER, AUDITOR}),
+    Rule(READ,  "/api/v1/calls/{call_id}/applications/{application_id}/past-performance", AUDITED | {REVIEWER}),
     Rule(POST,  "/api/v1/calls/{call_id}/applications/{application_id}/withdraw", roles(PROVIDER_ADMIN)),
     Rule(POST,  "/api/v1/calls/{call_id}/applications/{application_id}/declaration", roles(REVIEWER)),
     Rule(ALL,   "/api/v1/calls/{call_id}/applications/{application_id}/my-scores", roles(REVIEWER)),
-    Rule(READ,  "/api/v1/calls/{call_id}/applications/{application_id}/scores", DISTRICT),
+    Rule(READ,  "/api/v1/calls/{call_id}/applications/{application_id}/scores", AUDITED),
     Rule(READ,  "/api/v1/review-assignments/**",                          roles(REVIEWER)),
     Rule(READ,  "/api/v1/notices/**",                                     PUBLIC),
     Rule(WRITE, "/api/v1/notices/**",                                     DISTRICT),
     Rule(POST,  "/api/v1/notices/{notice_id}/objections",                 PUBLIC),  # anyone may object, by name or not
-    Rule(READ,  "/api/v1/contracts/**",                                   CONTRACT_READERS),
+    Rule(READ,  "/api/v1/contracts/**",                                   CONTRACT_READERS | {AUDITOR}),
     Rule(WRITE, "/api/v1/contracts/**",                                   roles(OFFICIAL, PROVIDER_ADMIN, ADMIN)),
-    Rule(READ,  "/api/v1/contracts",                                      DISTRICT),
+    Rule(READ,  "/api/v1/contracts",                                      AUDITED),
     Rule(READ,  "/api/v1/contracts/{contract_id}/acceptance",             PUBLIC),  # the result is public (masked)
     Rule(POST,  "/api/v1/contracts",                                      DISTRICT),  # proposes a direct award
     Rule(POST,  "/api/v1/contracts/{contract_id}/direct-award/approve",   DISTRICT),  # a second official
@@ -198,16 +215,25 @@ POLICY: tuple[Rule, ...] = (
     Rule(POST,  "/api/v1/contracts/{contract_id}/sign",                   MANAGERS),  # both parties sign
     Rule(POST,  "/api/v1/contracts/{contract_id}/terminate",              DISTRICT),
     Rule(POST,  "/api/v1/contracts/{contract_id}/supervision",            DISTRICT),
+    Rule(POST,  "/api/v1/contracts/{contract_id}/deliverables/{deliverable_id}/accept", DISTRICT),  # suspect ones
+    Rule(POST,  "/api/v1/contracts/{contract_id}/deliverables/{deliverable_id}/reject", DISTRICT),
     Rule(POST,  "/api/v1/contracts/{contract_id}/acceptance",             DISTRICT),
     Rule(POST,  "/api/v1/contracts/{contract_id}/disbursements",          DISTRICT),
     Rule(POST,  "/api/v1/contracts/{contract_id}/evaluations",            DISTRICT),
     Rule(POST,  "/api/v1/contracts/{contract_id}/evaluations/{stage}/finalize", DISTRICT),
     Rule(POST,  "/api/v1/contracts/{contract_id}/evaluations/{stage}/scores", CONTRACT_READERS),
+    Rule(POST,  "/api/v1/contracts/{contract_id}/evaluators",             DISTRICT),  # assigns an evaluator
+    Rule(POST,  "/api/v1/contracts/{contract_id}/evaluators/declaration", roles(EVALUATOR)),  # the assigned one
+    Rule(POST,  "/api/v1/contracts/{contract_id}/callbacks",              roles(OPERATOR, OFFICIAL, ADMIN)),
+    Rule(POST,  "/api/v1/contracts/{contract_id}/callbacks/{callback_id}/result", roles(OPERATOR, OFFICIAL, ADMIN)),
+    Rule(READ,  "/api/v1/contracts/{contract_id}/callbacks",              AUDITED | {OPERATOR, EVALUATOR}),
     Rule(POST,  "/api/v1/contracts/{contract_id}/progress-reports",       roles(PROVIDER_ADMIN, ADMIN)),
     Rule(WRITE, "/api/v1/contracts/{contract_id}/amendments/**",          MANAGERS),  # either party, not evaluators
     Rule(WRITE, "/api/v1/contracts/{contract_id}/terminations/**",        MANAGERS),
-    Rule(ALL,   "/api/v1/sanctions/**",                                   DISTRICT),
-    Rule(ALL,   "/api/v1/audit-trail/**",                                 DISTRICT),
+    Rule(WRITE, "/api/v1/sanctions/**",                                   DISTRICT),
+    Rule(READ,  "/api/v1/sanctions/**",                                   AUDITED),
+    Rule(WRITE, "/api/v1/audit-trail/**",                                 DISTRICT),
+    Rule(READ,  "/api/v1/audit-trail/**",                                 AUDITED),
 
     # ---- feedback: ratings, scores, complaints, needs, reports, Open311
     Rule(READ,  "/api/v1/rating-invitations/**",                          roles(OPERATOR, RESIDENT, ADMIN)),

@@ -39,6 +39,7 @@ ROUTE_TABLE: dict[str, str] = {
     "/api/v1/residents": "booking",
     "/api/v1/bookings": "booking",
     "/api/v1/availability": "booking",
+    "/api/v1/notifications": "booking",
     # Feedback.
     "/api/v1/ratings": "feedback",
     "/api/v1/rating-invitations": "feedback",
@@ -56,6 +57,7 @@ ROUTE_TABLE: dict[str, str] = {
     "/api/v1/audit-trail": "procurement",
     "/api/v1/sanctions": "procurement",
     "/open-data/ocds": "procurement",
+    "/open-data/providers": "procurement",  # providers' public standing: past performance
     # Operations (dead letters), one prefix per service.
     **{f"/api/v1/ops/{name}": name for name in UPSTREAMS},
 }

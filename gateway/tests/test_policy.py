@@ -80,6 +80,44 @@ def test_a_role_not_in_the_row_is_403_role_forbidden() -> None:
     authorize("GET", "/api/v1/auth/me", caller(Role.reviewer))
 
 
+def test_an_auditor_reads_the_procurement_records_and_writes_nothing() -> None:
+    auditor = caller(Role.auditor)
+    for path in (
+        "/api/v1/contracts",
+        "/api/v1/contracts/k-1",
+        "/api/v1/contracts/k-1/disbursements",
+        "/api/v1/contracts/k-1/amendments",
+        "/api/v1/contracts/k-1/evaluations/final",
+        "/api/v1/audit-trail/s-1",
+        "/api/v1/funds",
+        "/api/v1/funds/f-1",
+        "/api/v1/sanctions",
+        "/api/v1/need-pool",
+        "/api/v1/calls/c-1/reviewers",
+        "/api/v1/calls/c-1/applications/a-1/scores",
+        "/api/v1/calls/c-1/applications/a-1/past-performance",
+    ):
+        authorize("GET", path, auditor)
+    for method, path in (
+        ("POST", "/api/v1/contracts"),
+        ("POST", "/api/v1/contracts/k-1/disbursements"),
+        ("POST", "/api/v1/contracts/k-1/amendments"),
+        ("POST", "/api/v1/contracts/k-1/amendments/m-1/approve"),
+        ("POST", "/api/v1/contracts/k-1/evaluations/final/scores"),
+        ("POST", "/api/v1/funds"),
+        ("POST", "/api/v1/sanctions/s-1/lift"),
+        ("POST", "/api/v1/calls"),
+        ("PUT", "/api/v1/need-pool/ranking"),
+        ("POST", "/api/v1/audit-trail/s-1"),
+    ):
+        with pytest.raises(Forbidden) as refused:
+            authorize(method, path, auditor)
+        assert refused.value.code == "role_forbidden", (method, path)
+    # Reviewers see an applicant's past performance; the public a provider's standing.
+    authorize("GET", "/api/v1/calls/c-1/applications/a-1/past-performance", caller(Role.reviewer))
+    assert authorize("GET", "/open-data/providers/p-1/standing", None).who == PUBLIC
+
+
 def test_api_keys_need_the_rows_scope() -> None:
     reader = frozenset({Scope.bookings_read.value})
     authorize("GET", "/api/v1/bookings/b-1", None, key_scopes=reader)
@@ -98,7 +136,13 @@ def test_api_keys_need_the_rows_scope() -> None:
 
 
 def test_every_prefix_has_a_default_for_routes_added_later() -> None:
-    read_only = ("/open-data/hsds", "/open-data/ocds", "/api/v1/scores", "/api/v1/qualifications")
+    read_only = (
+        "/open-data/hsds",
+        "/open-data/ocds",
+        "/open-data/providers",
+        "/api/v1/scores",
+        "/api/v1/qualifications",
+    )
     read_only += ("/api/v1/rating-invitations", "/api/v1/review-assignments", "/api/v1/circle")
     for prefix, owner in ROUTE_TABLE.items():
         if owner == GATEWAY:

@@ -14,6 +14,7 @@ from procurement.dashboard.endpoints import reporting_routers
 from procurement.deliverables.consumers import subscription as deliverables_subscription
 from procurement.deliverables.endpoints import router as deliverables_router
 from procurement.disbursements.endpoints import router as disbursements_router
+from procurement.evaluations.consumers import ratings_subscription as evaluation_ratings_subscription
 from procurement.evaluations.consumers import subscription as evaluations_subscription
 from procurement.evaluations.endpoints import router as evaluations_router
 from procurement.funds.endpoints import router as funds_router
@@ -22,6 +23,8 @@ from procurement.needs.consumers import subscription as needs_subscription
 from procurement.needs.endpoints import router as needs_router
 from procurement.notices.endpoints import publish_router as notice_publish_router
 from procurement.notices.endpoints import router as notices_router
+from procurement.opendata.config import ocds_settings
+from procurement.opendata.endpoints import providers_router as standing_router
 from procurement.providers.consumers import offerings_subscription
 from procurement.providers.consumers import subscription as providers_subscription
 from procurement.reviews.endpoints import assignments_router as review_assignments_router
@@ -63,6 +66,7 @@ def build_spec(settings: Settings | None = None) -> ServiceSpec:
             disbursements_router,
             sanctions_router,
             audit_router,
+            standing_router,
         ],
         subscriptions=[
             deliverables_subscription,
@@ -71,9 +75,11 @@ def build_spec(settings: Settings | None = None) -> ServiceSpec:
             offerings_subscription,
             supervision_subscription,
             evaluations_subscription,
+            evaluation_ratings_subscription,
         ],
     )
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
+    ocds_settings()  # a wrong OCID prefix (LINLI_OCDS_OCID_PREFIX) stops the service here, not at its first export
     return create_service_app(build_spec(settings))

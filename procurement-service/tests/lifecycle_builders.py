@@ -11,8 +11,18 @@ import httpx
 from fastapi import FastAPI
 from nats.js import JetStreamContext
 from nats.js.api import DeliverPolicy
-from procurement_builders import known_provider, sign_by_both
-from sourcing_builders import DEADLINE, apply, assign, create_fund, official, published_call, review, verified_provider
+from procurement_builders import booking_completed, known_provider, sign_by_both
+from sourcing_builders import (
+    DEADLINE,
+    apply,
+    assign,
+    create_fund,
+    deliver,
+    official,
+    published_call,
+    review,
+    verified_provider,
+)
 
 from service_kit.testing import TestKeys
 
@@ -31,12 +41,29 @@ async def awarded_contract(
     budget_fen: int = 100_000_000,
     amount_fen: int = 20_000_000,
     offering_id: uuid.UUID | None = None,
+    quota: int = 10,
+    promised: int | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any], uuid.UUID]:
-    """A provider's application approved within a fund, announced, drafted and signed: (fund, contract, provider)."""
+    """A provider's application approved within a fund, announced, drafted and signed: (fund, contract, provider).
+    The contract funds ``quota`` services of the provider's offering; with ``promised``, the application promised
+    that many of them (else it promised a category of service, and the quota is the contract's target)."""
     provider_id = await verified_provider(app, js)
+    offering_id = offering_id or uuid.uuid4()
+    await known_provider(app, provider_id, offering_id)  # the contract funds the provider's own offering
     fund = await create_fund(client, keys, budget_fen=budget_fen)
     call = await published_call(client, keys, fund["id"])
-    application = await apply(client, keys, call["id"], provider_id, budget_request_fen=amount_fen)
+    overrides: dict[str, Any] = {}
+    if promised is not None:
+        overrides["deliverables"] = [
+            {
+                "offering_id": str(offering_id),
+                "quantity": promised,
+                "target_group": "80+",
+                "period_start": "2027-01-01",
+                "period_end": "2027-12-31",
+            }
+        ]
+    application = await apply(client, keys, call["id"], provider_id, budget_request_fen=amount_fen, **overrides)
     clock.now = DEADLINE
     base = f"/api/v1/calls/{call['id']}"
     assert (await client.post(f"{base}/close", headers=official(keys))).status_code == 200
@@ -48,8 +75,6 @@ async def awarded_contract(
     clock.now = NOTICE_AT
     assert (await client.post(f"{base}/notice", json={}, headers=official(keys))).status_code == 201
     clock.now = AFTER_NOTICE
-    offering_id = offering_id or uuid.uuid4()
-    await known_provider(app, provider_id, offering_id)  # the contract funds the provider's own offering
     terms = {
         "start_date": "2027-01-01",
         "end_date": "2027-12-31",
@@ -58,7 +83,7 @@ async def awarded_contract(
                 "offering_id": str(offering_id),
                 "unit_price_fen": 1500,
                 "resident_price_fen": 300,
-                "quota": 10,
+                "quota": quota,
                 "eligibility_tags": ["80+"],
             }
         ],
@@ -72,10 +97,49 @@ def evaluator(keys: TestKeys) -> dict[str, str]:
     return keys.headers("evaluator", sub="evaluator-zhongcheng", name="中诚评估")
 
 
+async def assign_evaluator(
+    client: httpx.AsyncClient, keys: TestKeys, contract_id: str, *, declare: bool = True, **body: Any
+) -> dict[str, Any]:
+    """An official assigns the evaluator to the contract (once); the evaluator declares no conflict of interest."""
+    base = f"/api/v1/contracts/{contract_id}/evaluators"
+    assigned = await client.post(
+        base,
+        json={"evaluator_subject": "evaluator-zhongcheng", "evaluator_name": "中诚评估", **body},
+        headers=official(keys),
+    )
+    assert assigned.status_code in (201, 409), assigned.text
+    if not declare or (assigned.status_code == 201 and assigned.json()["conflict"] is not None):
+        return dict(assigned.json())
+    declared = await client.post(
+        f"{base}/declaration", json={"conflict": False, "note": "与该服务机构无关联。"}, headers=evaluator(keys)
+    )
+    assert declared.status_code in (201, 409), declared.text
+    return dict(declared.json())
+
+
+async def deliver_services(
+    app: FastAPI, js: JetStreamContext, contract: dict[str, Any], count: int, *, offering: int = 0
+) -> list[uuid.UUID]:
+    """``count`` funded bookings of the contract's offering completed (booking-service's events); their ids."""
+    funded = contract["funded_offerings"][offering]
+    events = [
+        booking_completed(
+            offering_id=uuid.UUID(funded["offering_id"]),
+            provider_id=uuid.UUID(contract["provider_id"]),
+            occurred_at=datetime(2027, 3, 1 + n % 28, 6, 0, tzinfo=UTC),
+            funded_contract_id=contract["id"],
+        )
+        for n in range(count)
+    ]
+    await deliver(app, js, "deliverables", *events, source="booking")
+    return [event.booking_id for event in events]
+
+
 async def evaluate(
     client: httpx.AsyncClient, keys: TestKeys, contract_id: str, stage: str, purchaser: float, third_party: float
 ) -> dict[str, Any]:
-    """Open, score by both parties and finalize an evaluation stage."""
+    """Open, score by both parties (the evaluator assigned and declared first) and finalize an evaluation stage."""
+    await assign_evaluator(client, keys, contract_id)
     base = f"/api/v1/contracts/{contract_id}/evaluations"
     opened = await client.post(base, json={"stage": stage}, headers=official(keys))
     assert opened.status_code == 201, opened.text

@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI
+from lifecycle_builders import deliver_services
 from procurement_builders import contract_body, known_provider, sign_by_both
 from sourcing_builders import (
     DEADLINE,
@@ -93,15 +94,18 @@ async def lifecycle(app: FastAPI, client: httpx.AsyncClient, js: Any, keys: Test
     await known_provider(app, providers[0], offering_id)  # the contract funds the provider's own offering
     terms = contract_body(providers[0], offering_id, start="2027-01-01", end="2027-12-31")
     terms = {k: terms[k] for k in ("start_date", "end_date", "funded_offerings")}
+    terms["funded_offerings"][0]["quota"] = 10  # 10 meals at 15 yuan: the quantity target
     contract = await ok(client.post(f"{base}/contract", json=terms, headers=headers), 201)
     clock.now = SIGNED_AT
     contract = await sign_by_both(client, keys, contract, headers)
     return Lifecycle(need, fund, call, approved, rejected, notice, contract, providers)
 
 
-async def implemented(client: httpx.AsyncClient, keys: TestKeys, clock: Any, flow: Lifecycle) -> None:
-    """The signed contract runs its course: paid on signing, amended by both parties, evaluated mid-term,
-    paid again, evaluated at the end, accepted, paid in full."""
+async def implemented(
+    app: FastAPI, client: httpx.AsyncClient, js: Any, keys: TestKeys, clock: Any, flow: Lifecycle
+) -> None:
+    """The signed contract runs its course: paid on signing, amended by both parties, its evaluator assigned,
+    evaluated mid-term, paid again, its services delivered, evaluated at the end, accepted, paid in full."""
     contract_url = f"/api/v1/contracts/{flow.contract['id']}"
     headers, provider = official(keys), provider_admin(keys, flow.providers[0])
     evaluator = keys.headers("evaluator", sub="evaluator-zhang", name="第三方评估机构")
@@ -140,8 +144,18 @@ async def implemented(client: httpx.AsyncClient, keys: TestKeys, clock: Any, flo
     )
     clock.now = datetime(2027, 3, 2, 2, 0, tzinfo=UTC)
     await ok(client.post(f"{contract_url}/amendments/{amendment['id']}/approve", json={}, headers=provider))
+    await ok(
+        client.post(
+            f"{contract_url}/evaluators",
+            json={"evaluator_subject": "evaluator-zhang", "evaluator_name": "第三方评估机构"},
+            headers=headers,
+        ),
+        201,
+    )
+    await ok(client.post(f"{contract_url}/evaluators/declaration", json={"conflict": False}, headers=evaluator), 201)
     await evaluate("midterm", "2027-06-30", 88, 90)
     await pay("FS-PZ-2027-0102", "2027-07-05")
+    await deliver_services(app, js, flow.contract, 10)
     await evaluate("final", "2027-12-20", 90, 92)
     clock.now = datetime(2027, 12, 25, 2, 0, tzinfo=UTC)
     acceptance = {

@@ -22,8 +22,10 @@ from service_kit.events.consumer import Subscription
 from service_kit.idempotency import IdempotencyMiddleware
 from service_kit.logging import configure_logging
 from service_kit.ops import dead_letter_router
+from service_kit.responses import LinliJSONResponse
 from service_kit.runtime import BackgroundJob, Runtime
 from service_kit.settings import ServiceSettings
+from service_kit.timeutil import TIMESTAMP_CONVENTION
 
 log = structlog.get_logger("linli.http")
 
@@ -97,12 +99,14 @@ def create_service_app(spec: ServiceSpec) -> FastAPI:
 
     app = FastAPI(
         title=spec.title,
-        description=spec.description,
+        description=f"{spec.description}\n\n{TIMESTAMP_CONVENTION}".strip(),
         version=spec.version,
         lifespan=lifespan,
         openapi_url="/openapi.json",
         docs_url=None,
         redoc_url=None,
+        # Every JSON answer writes its date-times one way (service_kit.responses).
+        default_response_class=LinliJSONResponse,
     )
     install_error_handlers(app)
     app.include_router(docs_router(spec.title))

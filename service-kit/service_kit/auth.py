@@ -30,6 +30,8 @@ class Role(StrEnum):
     official = "official"
     reviewer = "reviewer"
     evaluator = "evaluator"
+    # Reads every procurement record and the audit trail, changes nothing (the district's audit office).
+    auditor = "auditor"
     admin = "admin"
     # A provider's system calling with an API key, exchanged by the gateway for a token.
     provider_system = "provider_system"
@@ -78,6 +80,9 @@ class Principal(BaseModel):
     # verified it (the gateway's phone-code sign-in does).
     phone_number: str | None = Field(default=None, max_length=32)
     phone_number_verified: bool = False
+    # A street-scoped official's street (the registry's street code): they see and act only on its needs,
+    # calls and contracts. None: district-wide.
+    street_code: str | None = Field(default=None, min_length=1, max_length=40)
 
     @property
     def verified_phone(self) -> str | None:
@@ -132,6 +137,7 @@ class TrustedIssuer(BaseModel):
     scope_claim: str = "scope"
     phone_number_claim: str = "phone_number"
     phone_number_verified_claim: str = "phone_number_verified"
+    street_claim: str = "street_code"
 
     @field_validator("algorithms")
     @classmethod
@@ -381,6 +387,7 @@ def principal_from_claims(
             provider_id=mapping.claim(claims, mapping.provider_id_claim),
             resident_id=mapping.claim(claims, mapping.resident_id_claim),
             scopes=scopes,
+            street_code=mapping.claim(claims, mapping.street_claim),
             **_phone_claims(claims, mapping),
         )
     except ValueError as exc:

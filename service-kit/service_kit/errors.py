@@ -12,6 +12,8 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from service_kit.responses import LinliJSONResponse
+
 PROBLEM_JSON = "application/problem+json"
 log = structlog.get_logger("linli.errors")
 
@@ -94,7 +96,8 @@ class DependencyUnavailable(LinliError):
 
 
 def problem_response(problem: dict[str, Any], headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse(problem, status_code=problem["status"], media_type=PROBLEM_JSON, headers=headers)
+    # Its date-times (a deadline in ``detail`` fields) in the answers' one form, as every other answer.
+    return LinliJSONResponse(problem, status_code=problem["status"], media_type=PROBLEM_JSON, headers=headers)
 
 
 _HTTP_CODES = {

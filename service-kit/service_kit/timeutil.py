@@ -1,11 +1,27 @@
-"""Time is always timezone-aware; the district's local zone is Asia/Shanghai."""
+"""Time is always timezone-aware; the district's local zone is Asia/Shanghai.
+
+Answers write every date-time one way (``TIMESTAMP_CONVENTION``): RFC 3339 in UTC with a ``Z`` suffix; dates are
+``YYYY-MM-DD``. ``service_kit.responses.LinliJSONResponse`` applies it to every JSON answer of every service.
+"""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+TIMESTAMP_CONVENTION = (
+    "Date-times in answers are RFC 3339 in UTC with a `Z` suffix (`2026-12-05T01:30:00Z`, with a fraction of a "
+    "second when there is one); dates are `YYYY-MM-DD`. Requests may give any offset. Documents in an external "
+    "open-data standard (OCDS, Open311 GeoReport) keep their standard's form."
+)
+
+# A whole string that is an RFC 3339 date-time with an offset (what the convention rewrites), and one that is
+# already in the convention's form.
+AWARE_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})$")
+UTC_TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$")
 
 
 def utcnow() -> datetime:
@@ -19,3 +35,8 @@ def local_now() -> datetime:
 def as_aware(value: datetime) -> datetime:
     """SQLite returns naive datetimes for values stored in UTC; PostgreSQL returns aware ones."""
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+def rfc3339(value: datetime) -> str:
+    """``value`` as the answers write it: UTC, ``Z`` (a naive value is taken as UTC, as the database keeps it)."""
+    return as_aware(value).astimezone(UTC).isoformat().replace("+00:00", "Z")

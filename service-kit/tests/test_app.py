@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Annotated, Any
 
 import httpx
@@ -67,6 +67,20 @@ def notes_router() -> APIRouter:
     async def count_notes(principal: CurrentPrincipal, session: ReadSessionDep) -> dict[str, int]:
         return {"notes": int(await session.scalar(select(func.count()).select_from(notes)) or 0)}
 
+    @router.get("/times", response_model=Times)
+    async def times() -> Times:
+        beijing = datetime(2026, 12, 5, 9, 30, tzinfo=timezone(timedelta(hours=8)))
+        return Times(at=beijing, on=beijing.date(), text="2026-12-05T09:30:00+08:00 is not a time", nested=[beijing])
+
+    @router.get("/times-dict")
+    async def times_dict() -> dict[str, Any]:
+        return {"at": datetime(2026, 12, 5, 1, 30, 0, 250000, tzinfo=UTC), "plain": "2026-12-05T09:30:00+08:00"}
+
+    @router.get("/times-problem")
+    async def times_problem() -> None:
+        deadline = datetime(2026, 12, 10, 18, 0, tzinfo=timezone(timedelta(hours=8)))
+        raise Conflict("The call is open until its deadline.", code="deadline", deadline=deadline.isoformat())
+
     @router.get("/official-only")
     async def official_only(
         principal: Annotated[Principal, Depends(require_roles(Role.official))],
@@ -74,6 +88,13 @@ def notes_router() -> APIRouter:
         return {"subject": principal.subject}
 
     return router
+
+
+class Times(BaseModel):
+    at: datetime
+    on: date
+    text: str
+    nested: list[datetime]
 
 
 class KitSettings(ServiceSettings):
@@ -93,6 +114,25 @@ async def test_openapi_declares_problem_responses(client: httpx.AsyncClient) -> 
     assert "Problem" in spec["components"]["schemas"]
     assert "/api/v1/ops/kit/dead-letters" in spec["paths"]
     assert "409" in spec["paths"]["/api/v1/notes"]["post"]["responses"]
+
+
+async def test_every_answer_writes_date_times_in_utc_with_z(client: httpx.AsyncClient) -> None:
+    # A schema holding Beijing time, a dict, a problem's detail: one convention (service_kit.responses).
+    assert (await client.get("/api/v1/notes/times")).json() == {
+        "at": "2026-12-05T01:30:00Z",
+        "on": "2026-12-05",
+        "text": "2026-12-05T09:30:00+08:00 is not a time",  # free text is never rewritten
+        "nested": ["2026-12-05T01:30:00Z"],
+    }
+    assert (await client.get("/api/v1/notes/times-dict")).json() == {
+        "at": "2026-12-05T01:30:00.250000Z",
+        "plain": "2026-12-05T01:30:00Z",
+    }
+    problem = await client.get("/api/v1/notes/times-problem")
+    assert (problem.status_code, problem.headers["content-type"]) == (409, "application/problem+json")
+    assert problem.json()["deadline"] == "2026-12-10T10:00:00Z"
+    spec = (await client.get("/openapi.json")).json()
+    assert "RFC 3339 in UTC with a `Z` suffix" in spec["info"]["description"]
 
 
 async def test_api_docs_are_served_without_the_internet(client: httpx.AsyncClient) -> None:

@@ -317,3 +317,19 @@ async def test_a_phone_proof_is_the_gateways_and_no_access_token(
     for token in refused:
         with pytest.raises(Unauthorized):
             await tokens.verify_phone_proof(token)
+
+
+async def test_a_street_scoped_officials_street_and_the_auditor_role_are_read_from_the_token(
+    idp: ExternalIdP, jwks_url: str, test_keys: TestKeys
+) -> None:
+    tokens = verifier(test_keys, sso_issuer(jwks_url=jwks_url, street_claim="district.street"))
+    scoped = await tokens.verify(test_keys.token("official", street_code="changyang"))
+    assert (scoped.roles, scoped.street_code) == (frozenset({Role.official}), "changyang")
+    assert (await tokens.verify(test_keys.token("official"))).street_code is None  # district-wide
+    assert (await tokens.verify(test_keys.token("auditor"))).roles == frozenset({Role.auditor})
+    # An external issuer's street claim is read where its mapping says.
+    external = await tokens.verify(idp.token(district={"street": "yancun"}))
+    assert external.street_code == "yancun"
+    for wrong in ("", "x" * 41):
+        with pytest.raises(Unauthorized):
+            await tokens.verify(test_keys.token("official", street_code=wrong))

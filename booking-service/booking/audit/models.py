@@ -9,7 +9,8 @@ from service_kit.db import IdMixin
 
 
 class ActingFor(IdMixin, Base):
-    """One thing an operator did for a resident: "operator X acting for resident Y" (PIPL accountability).
+    """One thing an operator (or the resident's helper) did for a resident: "X acting for resident Y" (PIPL
+    accountability).
 
     Kept when the resident's personal data is erased: the resident id is then an anonymized reference."""
 
@@ -22,4 +23,7 @@ class ActingFor(IdMixin, Base):
     # register, view, lookup, correct, export, erase, book, confirm, cancel, reschedule, …
     action: Mapped[str] = mapped_column(String(32))
     booking_id: Mapped[uuid.UUID | None]
+    # Set when the one acting was the resident's helper (a relative's resident account the resident authorised):
+    # ``operator_subject`` is then the helper's account.
+    helper_resident_id: Mapped[uuid.UUID | None]
     at: Mapped[datetime]

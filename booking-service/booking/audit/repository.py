@@ -3,7 +3,7 @@
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from booking.audit.models import ActingFor
@@ -21,3 +21,13 @@ async def list_for_resident(
     condition = ActingFor.resident_id == resident_id
     query = select(ActingFor).where(condition).order_by(ActingFor.at.desc(), ActingFor.id)
     return await fetch_page(session, query, limit=limit, offset=offset)
+
+
+async def move_resident(session: AsyncSession, from_id: uuid.UUID, to_id: uuid.UUID) -> None:
+    for column in (ActingFor.resident_id, ActingFor.helper_resident_id):
+        await session.execute(
+            update(ActingFor)
+            .where(column == from_id)
+            .values({column: to_id})
+            .execution_options(synchronize_session=False)
+        )

@@ -22,10 +22,12 @@ async def record(
     action: str,
     *,
     booking_id: uuid.UUID | None = None,
+    helper_resident_id: uuid.UUID | None = None,
 ) -> None:
-    """Record that ``by`` did ``action`` for the resident; residents and providers acting for themselves are not
-    "acting for" anyone and leave no record here."""
-    if not acts_for_others(by):
+    """Record that ``by`` did ``action`` for the resident: an operator (or admin), or the resident's helper
+    (``helper_resident_id``: a relative's resident account the resident authorised). Residents and providers
+    acting for themselves are not "acting for" anyone and leave no record here."""
+    if not acts_for_others(by) and helper_resident_id is None:
         return
     await repository.add(
         session,
@@ -36,6 +38,7 @@ async def record(
             resident_id=resident_id,
             action=action,
             booking_id=booking_id,
+            helper_resident_id=helper_resident_id,
             at=utcnow(),
         ),
     )
@@ -46,3 +49,8 @@ async def for_resident(
 ) -> tuple[list[s.ActingFor], int]:
     records, total = await repository.list_for_resident(session, resident_id, limit=limit, offset=offset)
     return [s.ActingFor.model_validate(r, from_attributes=True) for r in records], total
+
+
+async def move_to_resident(session: AsyncSession, from_id: uuid.UUID, to_id: uuid.UUID) -> None:
+    """A merged duplicate's trail becomes the survivor's (as resident and as helper)."""
+    await repository.move_resident(session, from_id, to_id)

@@ -1,6 +1,6 @@
 import uuid
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Body, Query
 from pydantic import AwareDatetime
@@ -8,6 +8,7 @@ from pydantic import AwareDatetime
 from booking.bookings import schemas as s
 from booking.bookings import service
 from booking.bookings.models import BookingStatus
+from booking.clock import Now
 from booking.deps import Caller, SettingsDep
 from service_kit.db import SessionDep
 from service_kit.errors import error_responses
@@ -97,6 +98,43 @@ async def quote(
 
 
 @router.get(
+    "/provider-missed",
+    response_model=Page[s.Booking],
+    summary="Visits the provider did not come to (no check-in by the end of the slot): operators' alerts",
+    description=(
+        "Oldest first. By default only open alerts; ``state=all`` includes the ones operators closed. Each booking "
+        "carries ``provider_missed`` (when it was marked, and who closed it with what note). Operators, officials "
+        "and admins."
+    ),
+    responses=error_responses(401, 403, 422),
+)
+async def list_provider_missed(
+    session: SessionDep,
+    principal: Caller,
+    page: PaginationDep,
+    state: Annotated[Literal["open", "all"], Query(description="open (default) or all.")] = "open",
+) -> Page[s.Booking]:
+    bookings, total = await service.provider_missed_alerts(
+        session, by=principal, open_only=state == "open", limit=page.limit, offset=page.offset
+    )
+    items = await service.to_schemas(session, bookings, viewer=principal)
+    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+
+
+@router.post(
+    "/{booking_id}/provider-missed/close",
+    response_model=s.Booking,
+    summary="Close a provider-missed alert with a note of what was done (operators, officials, admins; audited)",
+    responses=error_responses(401, 403, 404, 409, 422),
+)
+async def close_provider_missed(
+    booking_id: uuid.UUID, data: s.ProviderMissedClose, session: SessionDep, principal: Caller, now: Now
+) -> s.Booking:
+    booking = await service.close_provider_missed(session, booking_id, data.note, by=principal, now=now)
+    return (await service.to_schemas(session, [booking], viewer=principal))[0]
+
+
+@router.get(
     "/{booking_id}",
     response_model=s.Booking,
     summary="One booking (its resident, its provider, or staff)",
@@ -156,6 +194,7 @@ def _transition_route(action: str, path: str, summary: str) -> None:
         session: SessionDep,
         principal: Caller,
         settings: SettingsDep,
+        now: Now,
         data: TransitionBody = None,
     ) -> s.Booking:
         booking = await service.change(
@@ -166,6 +205,7 @@ def _transition_route(action: str, path: str, summary: str) -> None:
             reason=data.reason if data is not None else None,
             position=data.position if data is not None else None,
             settings=settings,
+            now=now,
         )
         return (await service.to_schemas(session, [booking], viewer=principal))[0]
 
@@ -186,9 +226,13 @@ _transition_route("cancel", "cancel", "Cancel a booking, with a reason (its resi
 _transition_route(
     "start",
     "start",
-    "Check in: start the service of a confirmed booking, with an optional position (provider, operator)",
+    "Check in: start the service of a confirmed booking, with an optional position (provider, operator); "
+    "not earlier than the configured margin before the slot (409 visit_too_early, with may_start_at)",
 )
 _transition_route(
-    "complete", "complete", "Check out: complete a booking in service, with an optional position (provider, operator)"
+    "complete",
+    "complete",
+    "Check out: complete a booking in service, with an optional position (provider, operator); not before the "
+    "configured share of the slot's duration has passed since the check-in (409 visit_too_short, may_complete_at)",
 )
 _transition_route("no_show", "no-show", "Record that the resident did not come (its provider, or an operator)")

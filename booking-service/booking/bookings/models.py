@@ -1,6 +1,7 @@
 import uuid
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import Enum, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
@@ -46,6 +47,8 @@ class Booking(IdMixin, TimestampMixin, Base):
         Index("ix_booking_status_confirm_by", "status", "confirm_by"),
         # Operators search by status and date; the reminder sweep reads confirmed bookings starting soon.
         Index("ix_booking_status_slot_start", "status", "slot_start"),
+        # Operators list the open provider-missed alerts.
+        Index("ix_booking_provider_missed_at", "provider_missed_at"),
     )
 
     offering_id: Mapped[uuid.UUID] = mapped_column(index=True)
@@ -63,6 +66,10 @@ class Booking(IdMixin, TimestampMixin, Base):
     # The funded program whose quota this booking drew, so a cancellation gives the unit back.
     funded_program_id: Mapped[uuid.UUID | None]
     booked_by: Mapped[str] = mapped_column(String(160))
+    # The booker's name as their token gave it (an operator's, for the card: "话务员 王芳").
+    booked_by_name: Mapped[str | None] = mapped_column(String(100))
+    # The resident's helper (a relative's resident id) who made the booking for them, if one did.
+    helper_resident_id: Mapped[uuid.UUID | None]
     # Who made the last change, why, and when (e.g. the resident who cancelled and their reason).
     status_actor: Mapped[str | None] = mapped_column(String(160))
     status_reason: Mapped[str | None] = mapped_column(String(500))
@@ -90,6 +97,15 @@ class Booking(IdMixin, TimestampMixin, Base):
     assigned_at: Mapped[datetime | None]
     # When the reminder the day before was sent; set by a guarded write so it is sent once, by one replica.
     reminded_at: Mapped[datetime | None]
+    # Why the visit's evidence is doubtful (``far_from_place``, ``unassigned_staff``, ``outside_window``): the
+    # visit is accepted, the provider sees the reasons, and procurement pays it only once an official accepts it.
+    suspect_reasons: Mapped[list[Any] | None]
+    # The provider did not come: no check-in by the end of the confirmed slot (the provider-missed job sets it
+    # once, by a guarded write); an operator closes the alert with a note after calling the resident.
+    provider_missed_at: Mapped[datetime | None]
+    provider_missed_closed_at: Mapped[datetime | None]
+    provider_missed_closed_by: Mapped[str | None] = mapped_column(String(160))
+    provider_missed_note: Mapped[str | None] = mapped_column(String(500))
 
 
 class SlotCounter(Base):

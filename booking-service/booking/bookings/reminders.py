@@ -1,4 +1,5 @@
-"""Reminders: one SMS to the resident before each confirmed booking (by default the day before)."""
+"""Reminders: one message to the resident before each confirmed booking (by default the day before), in the inbox
+and by SMS through the notifications module's delivery worker (``booking.notifications``)."""
 
 import uuid
 from datetime import datetime, timedelta
@@ -7,29 +8,29 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from booking.bookings import repository
-from booking.bookings.models import Booking
 from booking.catalog import service as catalog_service
-from booking.notifications import SmsSender
+from booking.notifications import service as notifications
 from booking.residents import service as residents_service
-from service_kit.timeutil import SHANGHAI, utcnow
+from service_kit.notify.templates import local_time
+from service_kit.timeutil import utcnow
 
 log = structlog.get_logger("linli.booking.reminders")
 
 
 async def send_due(
     sessionmaker: async_sessionmaker[AsyncSession],
-    sender: SmsSender,
     *,
     lead: timedelta,
     batch: int,
     now: datetime | None = None,
+    quiet_hours: bool = True,
 ) -> int:
     """Remind the residents of confirmed bookings starting within ``lead``; the number reminded.
 
-    Each booking is claimed by a guarded write (``reminded_at`` still empty, status still confirmed) in its own
-    transaction, and the message is sent before that transaction commits: a replica racing for the same
-    booking waits for the claim and then finds it taken, so a resident never gets the reminder twice; a failed
-    send rolls the claim back and the next sweep tries again. Erased residents (no phone) are never reminded.
+    Each booking is claimed by a guarded write (``reminded_at`` still empty, status still confirmed) in the same
+    transaction that writes its message: a replica racing for the same booking waits for the claim and then finds
+    it taken, so a resident never gets the reminder twice (and the message is unique per booking and slot besides).
+    Erased residents (no phone) are never reminded. The SMS goes out with the delivery worker's next look.
     """
     now = now or utcnow()
     async with sessionmaker() as session:
@@ -39,7 +40,7 @@ async def send_due(
     reminded = 0
     for booking_id in due:
         async with sessionmaker() as session:
-            if await _remind(session, sender, booking_id, now):
+            if await _remind(session, booking_id, now, quiet_hours):
                 await session.commit()
                 reminded += 1
             else:
@@ -47,27 +48,24 @@ async def send_due(
     return reminded
 
 
-async def _remind(session: AsyncSession, sender: SmsSender, booking_id: uuid.UUID, now: datetime) -> bool:
+async def _remind(session: AsyncSession, booking_id: uuid.UUID, now: datetime, quiet_hours: bool) -> bool:
     if not await repository.claim_reminder(session, booking_id, now):
         return False
     booking = await repository.get(session, booking_id)
     assert booking is not None
-    resident = await residents_service.get(session, booking.resident_id)
-    if resident is None or resident.phone is None or resident.erased_at is not None:
-        return False
-    try:
-        await sender.send(resident.phone, await _text(session, booking, resident.name))
-    except Exception:
-        log.exception("reminder not sent", booking_id=str(booking_id))
-        return False
-    return True
-
-
-async def _text(session: AsyncSession, booking: Booking, resident_name: str) -> str:
     offering = await catalog_service.get_offering(session, booking.offering_id)
-    what = offering.name_zh if offering is not None else "社区服务"
-    start = booking.slot_start.astimezone(SHANGHAI)
-    return (
-        f"【邻里】{resident_name}您好，您预约的{what}将于{start.month}月{start.day}日 {start:%H:%M}开始。"
-        "如需取消或改期，请致电社区服务热线。"
+    written = await notifications.notify(
+        session,
+        resident_id=booking.resident_id,
+        kind="booking_reminder",
+        values={
+            "service": offering.name_zh if offering is not None else "社区服务",
+            "time": local_time(booking.slot_start),
+        },
+        event_id=f"reminder:{booking.id}:{booking.slot_start.isoformat()}",
+        subject_id=booking.id,
+        now=now,
+        about_at=booking.slot_start,
+        quiet_hours=quiet_hours,
     )
+    return written > 0

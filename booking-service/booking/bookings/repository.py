@@ -252,3 +252,84 @@ async def assign_staff(
 
 def _rowcount(result: Any) -> int:
     return int(result.rowcount)
+
+
+async def unstarted_past_slot(session: AsyncSession, now: datetime, limit: int) -> Sequence[uuid.UUID]:
+    """Confirmed bookings whose slot ended by ``now`` with no check-in, not yet marked provider-missed."""
+    result = await session.execute(
+        select(Booking.id)
+        .where(
+            Booking.status == BookingStatus.confirmed,
+            Booking.slot_end <= now,
+            Booking.checked_in_at.is_(None),
+            Booking.provider_missed_at.is_(None),
+        )
+        .order_by(Booking.slot_end, Booking.id)
+        .limit(limit)
+    )
+    return result.scalars().all()
+
+
+async def mark_provider_missed(session: AsyncSession, booking_id: uuid.UUID, now: datetime) -> bool:
+    """Mark a confirmed, never checked-in booking provider-missed; False when already marked (another replica
+    won) or when it changed meanwhile (checked in, cancelled)."""
+    result = await session.execute(
+        update(Booking)
+        .where(
+            Booking.id == booking_id,
+            Booking.status == BookingStatus.confirmed,
+            Booking.checked_in_at.is_(None),
+            Booking.provider_missed_at.is_(None),
+        )
+        .values(provider_missed_at=now, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return _rowcount(result) == 1
+
+
+async def list_provider_missed(
+    session: AsyncSession, *, open_only: bool, limit: int, offset: int
+) -> tuple[Sequence[Booking], int]:
+    """Provider-missed alerts, oldest first; ``open_only``: those no operator has closed yet."""
+    query = select(Booking).where(Booking.provider_missed_at.is_not(None))
+    if open_only:
+        query = query.where(Booking.provider_missed_closed_at.is_(None))
+    query = query.order_by(Booking.provider_missed_at, Booking.id)
+    return await fetch_page(session, query, limit=limit, offset=offset)
+
+
+async def close_provider_missed(session: AsyncSession, booking_id: uuid.UUID, values: dict[str, Any]) -> bool:
+    """Close a booking's provider-missed alert if it is open; False when it was closed meanwhile."""
+    result = await session.execute(
+        update(Booking)
+        .where(
+            Booking.id == booking_id,
+            Booking.provider_missed_at.is_not(None),
+            Booking.provider_missed_closed_at.is_(None),
+        )
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    return _rowcount(result) == 1
+
+
+async def move_resident(session: AsyncSession, from_id: uuid.UUID, to_id: uuid.UUID) -> int | None:
+    """Give ``from_id``'s bookings to ``to_id`` (and those ``from_id`` made as a helper): the number of bookings
+    moved, or None when the two hold an active booking of one slot (the partial unique index refuses)."""
+    try:
+        async with session.begin_nested():
+            result = await session.execute(
+                update(Booking)
+                .where(Booking.resident_id == from_id)
+                .values(resident_id=to_id)
+                .execution_options(synchronize_session=False)
+            )
+            await session.execute(
+                update(Booking)
+                .where(Booking.helper_resident_id == from_id)
+                .values(helper_resident_id=to_id)
+                .execution_options(synchronize_session=False)
+            )
+    except IntegrityError:
+        return None
+    return _rowcount(result)

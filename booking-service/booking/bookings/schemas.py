@@ -1,11 +1,11 @@
 import uuid
 from datetime import date as date_type
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from booking.bookings.models import BookingStatus
-from booking.residents.schemas import Position, ResidentSummary
+from booking.residents.schemas import HelperLabel, Position, ResidentSummary
 from booking.timefmt import LocalDateTime
 from service_kit.events.contracts import BookingChannel
 
@@ -30,7 +30,12 @@ class BookingCreate(BaseModel):
     offering_id: uuid.UUID
     slot_start: AwareDatetime = Field(description="The start of a slot from /api/v1/availability, with its offset.")
     resident_id: uuid.UUID | None = Field(
-        default=None, description="Required for operators and providers; a resident books for themself."
+        default=None,
+        description=(
+            "Required for operators and providers; a resident books for themself. A resident's helper (a relative "
+            "the resident authorised, `POST /api/v1/residents/{id}/helpers`) books for them with their own token by "
+            "naming them here; without an active grant: 404 `resident_not_found`."
+        ),
     )
     channel: BookingChannel | None = Field(
         default=None,
@@ -95,12 +100,38 @@ class Visit(BaseModel):
     checked_out_position: Position | None = None
 
 
+class ProviderMissed(BaseModel):
+    """The provider did not come: no check-in by the end of the confirmed slot; operators close the alert."""
+
+    missed_at: LocalDateTime
+    closed_at: LocalDateTime | None = None
+    closed_by: str | None = None
+    note: str | None = None
+
+
+class ProviderMissedClose(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    note: Reason = Field(description="What was done, e.g. the resident was called and the visit rebooked.")
+
+
+class BookedBy(BaseModel):
+    """Who made the booking, as the resident's card shows it."""
+
+    kind: Literal["resident", "helper", "operator", "provider", "system"] = Field(
+        description="The resident themself, their helper (a relative they authorised), an operator, the provider."
+    )
+    name: str | None = Field(default=None, description="An operator's or a helper's name, when known.")
+    helper: HelperLabel | None = Field(default=None, description="The helper, for kind helper.")
+
+
 class Booking(BaseModel):
     id: uuid.UUID
     offering_id: uuid.UUID
     provider_id: uuid.UUID
     resident_id: uuid.UUID
     resident: ResidentSummary | None = None
+    booked_by: BookedBy | None = None
     status: BookingStatus
     channel: str
     slot_start: LocalDateTime
@@ -115,6 +146,12 @@ class Booking(BaseModel):
     )
     assigned_staff: AssignedStaff | None = None
     visit: Visit | None = None
+    suspect_reasons: list[str] = Field(
+        default_factory=list,
+        description="Why the visit's evidence is doubtful (far_from_place, unassigned_staff, outside_window): "
+        "accepted, but paid by the contract only once an official accepts it.",
+    )
+    provider_missed: ProviderMissed | None = None
     reminded_at: LocalDateTime | None = Field(
         default=None, description="When the resident was sent the reminder the day before."
     )

@@ -17,8 +17,9 @@ from booking.bookings.models import Booking, BookingStatus
 from booking.catalog import service as catalog_service
 from booking.catalog.models import CatalogOffering
 from booking.config import Settings
+from booking.residents import helpers as helpers_service
 from booking.residents import service as residents_service
-from booking.residents.schemas import Position
+from booking.residents.schemas import HelperLabel, Position
 from booking.rules import service as rules_service
 from booking.rules.service import Rules
 from service_kit.auth import Principal, Role
@@ -31,6 +32,7 @@ from service_kit.events.contracts import (
     BookingCreated,
     BookingExpired,
     BookingNoShow,
+    BookingProviderMissed,
     BookingRejected,
     BookingRescheduled,
     BookingStarted,
@@ -105,6 +107,24 @@ def _relation(principal: Principal, booking: Booking) -> str | None:
     return None
 
 
+async def _relation_to(session: AsyncSession, principal: Principal, booking: Booking) -> str | None:
+    """``_relation``, and ``helper`` for the resident's helper (a relative's resident account the resident has
+    authorised, with an active grant): they act on the booking as the resident would."""
+    relation = _relation(principal, booking)
+    if relation is None and await helpers_service.helper_grant_for(session, principal, booking.resident_id):
+        return "helper"
+    return relation
+
+
+def _helper_id(principal: Principal, relation: str | None) -> uuid.UUID | None:
+    """The helper's own resident id when the caller acts as the resident's helper."""
+    return principal.resident_id if relation == "helper" else None
+
+
+# A resident and their helper are held to the same rules (the cancellation window, what they may do).
+RESIDENT_SIDE = ("resident", "helper")
+
+
 def _provider_people(principal: Principal) -> bool:
     return principal.has_any(Role.provider_admin, Role.provider_staff) and principal.provider_id is not None
 
@@ -126,8 +146,8 @@ async def quote(
     kind = _booker_kind(by)
     if kind == "resident":
         if resident_id is not None and resident_id != by.resident_id:
-            raise NotFound("No such resident.", code="resident_not_found")
-        resident_id = by.resident_id
+            await helpers_service.require_helper(session, by, resident_id)
+        resident_id = resident_id or by.resident_id
     if resident_id is None:
         raise ValidationFailed("resident_id: required when quoting for a resident.", code="resident_required")
     resident = await residents_service.get(session, resident_id)
@@ -157,10 +177,13 @@ async def quote(
 async def create(session: AsyncSession, data: s.BookingCreate, *, by: Principal, settings: Settings) -> Booking:
     kind = _booker_kind(by)
     resident_id = data.resident_id
+    helper_id: uuid.UUID | None = None
     if kind == "resident":
         if resident_id is not None and resident_id != by.resident_id:
-            raise NotFound("No such resident.", code="resident_not_found")
-        resident_id = by.resident_id
+            # The resident's helper books for them with their own token, naming them (404 without a grant).
+            await helpers_service.require_helper(session, by, resident_id)
+            helper_id = by.resident_id
+        resident_id = resident_id or by.resident_id
     if resident_id is None:
         raise ValidationFailed("resident_id: required when booking for a resident.", code="resident_required")
     channel = data.channel or CHANNELS[kind][0]
@@ -210,14 +233,21 @@ async def create(session: AsyncSession, data: s.BookingCreate, *, by: Principal,
         funded_contract_id=program.contract_id if program else None,
         funded_program_id=program.id if program else None,
         booked_by=actor,
+        booked_by_name=by.name[:100] if by.name else None,
+        helper_resident_id=helper_id,
         status_actor=actor,
         status_changed_at=now,
         confirm_by=None if offering.auto_confirm else rules.confirm_by(now, slot.start),
     )
     if not await repository.add(session, booking):
         raise Conflict("The resident already holds a booking of this slot.", code="already_booked")
-    await audit.record(session, by, resident.id, "book", booking_id=booking.id)
-    await emit(session, _event(BookingCreated, booking, status=BookingStatus.requested, actor=actor, at=now))
+    await audit.record(session, by, resident.id, "book", booking_id=booking.id, helper_resident_id=helper_id)
+    await emit(
+        session,
+        _event(
+            BookingCreated, booking, status=BookingStatus.requested, actor=actor, at=now, helper_resident_id=helper_id
+        ),
+    )
     if offering.auto_confirm:
         # The offering confirms itself: consumers see the same two steps as for a provider's confirmation.
         await emit(session, _event(BookingConfirmed, booking, actor="system:auto_confirm", at=now))
@@ -249,7 +279,7 @@ def _bookable_slot(offering: CatalogOffering, slot_start: datetime, rules: Rules
 
 async def get_visible(session: AsyncSession, booking_id: uuid.UUID, *, by: Principal) -> Booking:
     booking = await repository.get(session, booking_id)
-    if booking is None or _relation(by, booking) is None:
+    if booking is None or await _relation_to(session, by, booking) is None:
         raise NotFound("No such booking.", code="booking_not_found")
     return booking
 
@@ -263,12 +293,17 @@ async def change(
     reason: str | None,
     settings: Settings,
     position: Position | None = None,
+    now: datetime | None = None,
 ) -> Booking:
-    """Apply ``action_name`` (confirm, reject, cancel, start, complete, no_show) to a booking."""
+    """Apply ``action_name`` (confirm, reject, cancel, start, complete, no_show) to a booking at ``now``.
+
+    A visit starts no earlier than ``visit_start_margin_minutes`` before its slot and completes no sooner than
+    ``visit_min_duration_share`` of its duration after the check-in (both refused, 409); a doubtful check-in is
+    accepted and its ``suspect_reasons`` recorded, carried by the started and completed events."""
     action = ACTIONS[action_name]
     booking = await get_visible(session, booking_id, by=by)
-    relation = _relation(by, booking)
-    if relation == "observer" or (relation == "resident" and not action.resident_may):
+    relation = await _relation_to(session, by, booking)
+    if relation == "observer" or (relation in RESIDENT_SIDE and not action.resident_may):
         raise Forbidden(f"You may not {action_name.replace('_', ' ')} this booking.")
     if action.needs_reason and not reason:
         raise ValidationFailed(f"reason: required to {action_name}.", code="reason_required")
@@ -280,8 +315,12 @@ async def change(
     current = booking.status
     if action.to not in ALLOWED_TRANSITIONS.get(current, frozenset()):
         raise _invalid(current, action_name)
-    now = utcnow()
-    if action_name == "cancel" and relation == "resident":
+    now = now or utcnow()
+    if action_name == "start":
+        _ensure_may_start(booking, now, settings)
+    elif action_name == "complete":
+        _ensure_may_complete(booking, now, settings)
+    if action_name == "cancel" and relation in RESIDENT_SIDE:
         rules = await rules_service.for_offering(session, booking.offering_id, settings)
         if not rules.resident_may_cancel(booking.slot_start, now):
             raise Conflict(
@@ -295,6 +334,7 @@ async def change(
     if action_name == "start":
         values.update(await _check_in(session, booking, actor, position, now, settings))
         values["checked_in_staff_mismatch"] = _staff_mismatch(booking, by)
+        values["suspect_reasons"] = _suspect_reasons(booking, values, now, settings)
     elif action_name == "complete":
         values.update(
             checked_out_at=now,
@@ -308,9 +348,58 @@ async def change(
         # Another change committed between our read and our write; it won.
         raise _invalid(booking.status, action_name)
     await _after_change(session, booking, action)
-    await audit.record(session, by, booking.resident_id, action_name, booking_id=booking.id)
-    await emit(session, _event(action.event, booking, actor=actor, reason=reason, at=now))
+    helper_id = _helper_id(by, relation)
+    await audit.record(
+        session, by, booking.resident_id, action_name, booking_id=booking.id, helper_resident_id=helper_id
+    )
+    await emit(session, _event(action.event, booking, actor=actor, reason=reason, at=now, helper_resident_id=helper_id))
     return booking
+
+
+def _local(moment: datetime) -> str:
+    local = moment.astimezone(SHANGHAI)
+    return f"{local.month}月{local.day}日 {local:%H:%M}"
+
+
+def _ensure_may_start(booking: Booking, now: datetime, settings: Settings) -> None:
+    """A check-in long before the slot is no evidence of a visit: refused, saying when it may start."""
+    may_start_at = booking.slot_start - timedelta(minutes=settings.visit_start_margin_minutes)
+    if now < may_start_at:
+        raise Conflict(
+            f"还不能开始服务：预约时段为{_local(booking.slot_start)}–{booking.slot_end.astimezone(SHANGHAI):%H:%M}，"
+            f"最早可于{_local(may_start_at)}签到开始。"
+            f" The visit may start from {may_start_at.astimezone(SHANGHAI):%Y-%m-%d %H:%M} (Beijing time).",
+            code="visit_too_early",
+            may_start_at=may_start_at.astimezone(SHANGHAI).isoformat(),
+        )
+
+
+def _ensure_may_complete(booking: Booking, now: datetime, settings: Settings) -> None:
+    """A check-out moments after the check-in is no evidence of a service delivered: refused until the
+    configured share of the slot's duration has passed since the check-in."""
+    started = booking.checked_in_at or booking.status_changed_at
+    may_complete_at = started + (booking.slot_end - booking.slot_start) * settings.visit_min_duration_share
+    if now < may_complete_at:
+        raise Conflict(
+            f"服务时间过短，还不能完成：{_local(started)}签到，最早可于{_local(may_complete_at)}签退完成。"
+            f" The visit may be completed from {may_complete_at.astimezone(SHANGHAI):%Y-%m-%d %H:%M} "
+            "(Beijing time).",
+            code="visit_too_short",
+            may_complete_at=may_complete_at.astimezone(SHANGHAI).isoformat(),
+        )
+
+
+def _suspect_reasons(booking: Booking, check_in: dict[str, Any], now: datetime, settings: Settings) -> list[str]:
+    """Why a check-in is doubtful evidence (accepted all the same): far from the resident's door, by a staff
+    member other than the assigned one, or late in (or after) the slot."""
+    reasons = []
+    if check_in.get("checked_in_far"):
+        reasons.append("far_from_place")
+    if check_in.get("checked_in_staff_mismatch"):
+        reasons.append("unassigned_staff")
+    if now > booking.slot_start + timedelta(minutes=settings.visit_late_minutes) or now >= booking.slot_end:
+        reasons.append("outside_window")
+    return reasons
 
 
 async def _check_in(
@@ -321,6 +410,10 @@ async def _check_in(
     if position is None:
         return values
     values.update(checked_in_latitude=position.latitude, checked_in_longitude=position.longitude)
+    offering = await catalog_service.get_offering(session, booking.offering_id)
+    if offering is None or offering.mode != "door_to_door":
+        # Only a door-to-door visit happens at the resident's address; booking does not know a centre's place.
+        return values
     resident = await residents_service.get(session, booking.resident_id)
     if resident is not None and resident.latitude is not None and resident.longitude is not None:
         distance = geo.distance_m(position.latitude, position.longitude, resident.latitude, resident.longitude)
@@ -340,7 +433,7 @@ async def assign(session: AsyncSession, booking_id: uuid.UUID, data: s.BookingAs
     """Name the provider's staff member who delivers a requested or confirmed booking (its provider's admin, or
     an operator); a later assignment replaces an earlier one."""
     booking = await get_visible(session, booking_id, by=by)
-    relation = _relation(by, booking)
+    relation = await _relation_to(session, by, booking)
     if not (relation == "staff" or (relation == "provider" and by.has_any(Role.provider_admin, Role.provider_system))):
         raise Forbidden("Only the provider's administrator or an operator assigns staff.")
     if booking.status not in RESCHEDULABLE:
@@ -378,7 +471,7 @@ async def reschedule(
     """Move a booking to another slot of its offering, atomically: the new slot's unit is taken first, then the
     booking moves by a guarded write, then the old unit is given back. A full slot leaves it unchanged."""
     booking = await get_visible(session, booking_id, by=by)
-    relation = _relation(by, booking)
+    relation = await _relation_to(session, by, booking)
     if relation == "observer":
         raise Forbidden("You may not reschedule this booking.")
     current, previous_start = booking.status, booking.slot_start
@@ -392,7 +485,7 @@ async def reschedule(
         raise Conflict("This offering does not take bookings now.", code=reason)
     now = utcnow()
     rules = await rules_service.for_offering(session, offering.id, settings)
-    if relation == "resident" and not rules.resident_may_cancel(previous_start, now):
+    if relation in RESIDENT_SIDE and not rules.resident_may_cancel(previous_start, now):
         raise Conflict(
             "It is too close to the slot to change it here; the provider or the call center can still do it.",
             code="outside_cancellation_window",
@@ -427,11 +520,20 @@ async def reschedule(
             "The booking changed meanwhile; look at it again.", code="booking_changed", current_status=booking.status
         )
     await repository.release_slot_unit(session, offering.id, previous_start)
-    await audit.record(session, by, booking.resident_id, "reschedule", booking_id=booking.id)
+    helper_id = _helper_id(by, relation)
+    await audit.record(
+        session, by, booking.resident_id, "reschedule", booking_id=booking.id, helper_resident_id=helper_id
+    )
     await emit(
         session,
         _event(
-            BookingRescheduled, booking, actor=actor, reason=data.reason, at=now, previous_slot_start=previous_start
+            BookingRescheduled,
+            booking,
+            actor=actor,
+            reason=data.reason,
+            at=now,
+            previous_slot_start=previous_start,
+            helper_resident_id=helper_id,
         ),
     )
     return booking
@@ -474,6 +576,91 @@ async def expire_overdue(
             await session.commit()
             expired += 1
     return expired
+
+
+PROVIDER_MISSED_ACTOR = "system:provider_missed"
+
+
+async def mark_provider_missed(
+    sessionmaker: async_sessionmaker[AsyncSession], *, batch: int, now: datetime | None = None
+) -> int:
+    """Alert operators to confirmed visits nobody checked in to by the end of their slot; the number marked.
+
+    Each booking is marked once, in its own transaction, by a guarded write (still confirmed, no check-in, not yet
+    marked) that also emits ``linli.booking.provider_missed.v1``: a second sweep or another replica finds it
+    marked and skips it, and a check-in racing the sweep either wins (no alert) or comes after it (late, suspect).
+    """
+    now = now or utcnow()
+    async with sessionmaker() as session:
+        missed = await repository.unstarted_past_slot(session, now, batch)
+    marked = 0
+    for booking_id in missed:
+        async with sessionmaker() as session:
+            if not await repository.mark_provider_missed(session, booking_id, now):
+                await session.rollback()
+                continue
+            booking = await repository.get(session, booking_id)
+            assert booking is not None
+            await session.refresh(booking)
+            await emit(
+                session,
+                _event(
+                    BookingProviderMissed,
+                    booking,
+                    actor=PROVIDER_MISSED_ACTOR,
+                    reason="no check-in by the end of the slot",
+                    at=now,
+                ),
+            )
+            await session.commit()
+            marked += 1
+    return marked
+
+
+def _ensure_alert_reader(by: Principal) -> None:
+    if not by.has_any(Role.operator, Role.official, Role.admin):
+        raise Forbidden("Only operators, officials and admins see provider-missed alerts.")
+
+
+async def provider_missed_alerts(
+    session: AsyncSession, *, by: Principal, open_only: bool, limit: int, offset: int
+) -> tuple[list[Booking], int]:
+    """The visits providers did not come to, oldest first (by default only the alerts still open)."""
+    _ensure_alert_reader(by)
+    bookings, total = await repository.list_provider_missed(session, open_only=open_only, limit=limit, offset=offset)
+    return list(bookings), total
+
+
+async def close_provider_missed(
+    session: AsyncSession, booking_id: uuid.UUID, note: str, *, by: Principal, now: datetime
+) -> Booking:
+    """Close a provider-missed alert with what was done (e.g. the resident was called and rebooked); recorded in
+    the audit log as acting for the resident. Closing twice is refused (409)."""
+    _ensure_alert_reader(by)
+    booking = await get_visible(session, booking_id, by=by)
+    if booking.provider_missed_at is None:
+        raise Conflict("This booking has no provider-missed alert.", code="no_provider_missed_alert")
+    closed = await repository.close_provider_missed(
+        session,
+        booking.id,
+        {
+            "provider_missed_closed_at": now,
+            "provider_missed_closed_by": _actor(by),
+            "provider_missed_note": note,
+            "updated_at": now,
+        },
+    )
+    await session.refresh(booking)
+    if not closed:
+        raise Conflict("This alert is already closed.", code="provider_missed_already_closed")
+    await audit.record(session, by, booking.resident_id, "close_provider_missed", booking_id=booking.id)
+    return booking
+
+
+async def move_to_resident(session: AsyncSession, from_id: uuid.UUID, to_id: uuid.UUID) -> int | None:
+    """A merged duplicate's bookings (and those they made as a helper) become the survivor's: how many moved, or
+    None when both hold an active booking of one slot (the partial unique index refuses the move)."""
+    return await repository.move_resident(session, from_id, to_id)
 
 
 async def all_for_resident(session: AsyncSession, resident_id: uuid.UUID, *, limit: int) -> list[Booking]:
@@ -527,6 +714,7 @@ async def list_visible(
     session: AsyncSession, *, by: Principal, search: BookingSearch, limit: int, offset: int
 ) -> tuple[list[Booking], int]:
     resident_id = search.resident_id
+    helper_id: uuid.UUID | None = None
     provider_ids = [search.provider_id] if search.provider_id is not None else []
     if by.has_any(Role.operator, Role.admin, Role.official):
         pass
@@ -534,8 +722,10 @@ async def list_visible(
         provider_ids.append(by.provider_id)
     elif by.has_any(Role.resident) and by.resident_id is not None:
         if resident_id is not None and resident_id != by.resident_id:
-            raise NotFound("No such resident.", code="resident_not_found")
-        resident_id = by.resident_id
+            # The resident's helper sees their bookings (404 without an active grant).
+            await helpers_service.require_helper(session, by, resident_id)
+            helper_id = by.resident_id
+        resident_id = resident_id or by.resident_id
     else:
         raise Forbidden("Only residents, providers and staff list bookings.")
     resident_ids = None
@@ -558,7 +748,7 @@ async def list_visible(
         offset=offset,
     )
     if resident_id is not None:
-        await audit.record(session, by, resident_id, "list_bookings")
+        await audit.record(session, by, resident_id, "list_bookings", helper_resident_id=helper_id)
     elif search.phone is not None:
         # A search by phone looks at the bookings of each resident it finds.
         for found in dict.fromkeys(b.resident_id for b in bookings):
@@ -569,7 +759,10 @@ async def list_visible(
 async def view(session: AsyncSession, booking_id: uuid.UUID, *, by: Principal) -> Booking:
     """One booking, for someone who may see it; an operator's look is recorded as acting for its resident."""
     booking = await get_visible(session, booking_id, by=by)
-    await audit.record(session, by, booking.resident_id, "view_booking", booking_id=booking.id)
+    helper_id = _helper_id(by, await _relation_to(session, by, booking))
+    await audit.record(
+        session, by, booking.resident_id, "view_booking", booking_id=booking.id, helper_resident_id=helper_id
+    )
     return booking
 
 
@@ -601,6 +794,17 @@ def _visit(b: Booking) -> s.Visit | None:
     )
 
 
+def _provider_missed(b: Booking) -> s.ProviderMissed | None:
+    if b.provider_missed_at is None:
+        return None
+    return s.ProviderMissed(
+        missed_at=b.provider_missed_at,
+        closed_at=b.provider_missed_closed_at,
+        closed_by=b.provider_missed_closed_by,
+        note=b.provider_missed_note,
+    )
+
+
 def _assigned_staff(b: Booking) -> s.AssignedStaff | None:
     if b.assigned_staff_id is None:
         return None
@@ -612,16 +816,36 @@ def _assigned_staff(b: Booking) -> s.AssignedStaff | None:
     )
 
 
+def _booked_by(b: Booking, helpers: dict[tuple[uuid.UUID, uuid.UUID], HelperLabel]) -> s.BookedBy:
+    if b.helper_resident_id is not None:
+        label = helpers.get((b.resident_id, b.helper_resident_id))
+        return s.BookedBy(kind="helper", name=label.name if label else None, helper=label)
+    role = b.booked_by.split(":", 1)[0]
+    if role in ("operator", "admin"):
+        return s.BookedBy(kind="operator", name=b.booked_by_name)
+    if role.startswith("provider"):
+        return s.BookedBy(kind="provider")
+    if role == "resident":
+        return s.BookedBy(kind="resident")
+    return s.BookedBy(kind="system")
+
+
 async def to_schemas(session: AsyncSession, bookings: list[Booking], *, viewer: Principal) -> list[s.Booking]:
     residents = await residents_service.summaries(session, (b.resident_id for b in bookings), viewer)
-    computed = ("resident", "visit", "assigned_staff")
+    helpers = await helpers_service.helper_labels(
+        session, {(b.resident_id, b.helper_resident_id) for b in bookings if b.helper_resident_id is not None}
+    )
+    computed = ("resident", "booked_by", "visit", "assigned_staff", "suspect_reasons", "provider_missed")
     return [
         s.Booking.model_validate(
             {
                 **{field: getattr(b, field) for field in s.Booking.model_fields if field not in computed},
                 "resident": residents.get(b.resident_id),
+                "booked_by": _booked_by(b, helpers),
                 "visit": _visit(b),
                 "assigned_staff": _assigned_staff(b),
+                "suspect_reasons": list(b.suspect_reasons or ()),
+                "provider_missed": _provider_missed(b),
             }
         )
         for b in bookings
@@ -653,5 +877,6 @@ def _event(
         subsidy_fen=booking.subsidy_fen,
         actor=actor,
         reason=reason,
+        suspect_reasons=tuple(booking.suspect_reasons or ()),
         occurred_at=at,
     )

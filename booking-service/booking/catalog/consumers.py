@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+import booking.replacements.service as replacements_service
 from booking.catalog import repository
 from service_kit.events.consumer import Subscription
 from service_kit.events.contracts import (
@@ -31,7 +32,7 @@ from service_kit.events.contracts import (
     ProviderVerified,
 )
 from service_kit.events.envelope import Envelope, MalformedEvent
-from service_kit.timeutil import as_aware
+from service_kit.timeutil import as_aware, utcnow
 
 subscription = Subscription("catalog")
 
@@ -78,6 +79,10 @@ async def store_offering(session: AsyncSession, event: OfferingSnapshot, envelop
             # A withdrawal is final for booking whatever status the snapshot carries.
             "status": "withdrawn" if isinstance(event, OfferingWithdrawn) else event.status,
             "version": event.version,
+            "latitude": event.latitude,
+            "longitude": event.longitude,
+            "service_radius_m": event.service_radius_m,
+            "service_communities": list(event.service_communities),
         },
     )
 
@@ -104,13 +109,21 @@ async def store_funded_programs(session: AsyncSession, event: ContractChanged, e
         return
     ended = isinstance(event, ContractTerminated) or event.status in ENDED_CONTRACT_STATUSES
     funded = [] if ended else list(event.funded_offerings)
+    keep = [f.offering_id for f in funded]
+    # The programs this event stops funding: their residents' upcoming bookings need a replacement.
+    ending = await repository.active_programs_of(session, event.contract_id, except_offering_ids=keep)
     await repository.deactivate_funded_programs(
         session,
         event.contract_id,
         as_of=event.occurred_at,
         contract_status=event.status,
-        keep_offering_ids=[f.offering_id for f in funded],
+        keep_offering_ids=keep,
     )
+    if ending:
+        cause = "terminated" if ended else "amended"
+        await replacements_service.flag_ended_funding(
+            session, ending, cause=cause, ended_at=event.occurred_at, now=utcnow()
+        )
     for offering in funded:
         values: dict[str, Any] = {
             "contract_id": event.contract_id,
@@ -132,8 +145,10 @@ async def store_funded_programs(session: AsyncSession, event: ContractChanged, e
 
 @subscription.on(ProviderSanctioned, ProviderRestored)
 async def store_provider_sanction(session: AsyncSession, event: ProviderSanctionChanged, envelope: Envelope) -> None:
-    """A sanctioned provider's new bookings are not funded (they go ahead at the normal price); a restored
-    provider's are funded again. Its offerings stay bookable: only a registry suspension stops bookings."""
+    """Record the provider's sanction standing, and nothing more: a sanction bars new awards in procurement, but
+    the provider's existing contracts continue until a termination or an amendment ends them, so its funded
+    offerings keep their subsidy (new bookings included) and stay bookable (only a registry suspension stops
+    bookings). Residents never lose funded service because of a sanction alone."""
     await repository.upsert_sanction(
         session,
         {

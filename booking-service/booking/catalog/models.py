@@ -50,6 +50,12 @@ class CatalogOffering(TimestampMixin, Base):
     auto_confirm: Mapped[bool]
     status: Mapped[str] = mapped_column(String(16))
     version: Mapped[int]
+    # Where it is given (WGS-84) and, door to door, how far or which communities it serves: what places it in a
+    # resident's 15-minute circle. Unknown for snapshots older than these fields.
+    latitude: Mapped[float | None]
+    longitude: Mapped[float | None]
+    service_radius_m: Mapped[int | None]
+    service_communities: Mapped[list[Any] | None]
 
 
 class FundedProgram(IdMixin, TimestampMixin, Base):
@@ -76,8 +82,9 @@ class FundedProgram(IdMixin, TimestampMixin, Base):
 
 
 class ProviderSanction(TimestampMixin, Base):
-    """Whether procurement has sanctioned a provider (``provider.sanctioned`` / ``provider.restored``): a
-    sanctioned provider's bookings are not funded by any contract (they go ahead at the normal price)."""
+    """Whether procurement has sanctioned a provider (``provider.sanctioned`` / ``provider.restored``), kept for
+    the record only: a sanction bars the provider from new awards (procurement's business), while its existing
+    contracts keep funding their residents until a termination or an amendment ends them."""
 
     __tablename__ = "provider_sanction"
 

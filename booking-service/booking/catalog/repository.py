@@ -152,3 +152,64 @@ async def is_sanctioned(session: AsyncSession, provider_id: uuid.UUID) -> bool:
         select(ProviderSanction.sanctioned).where(ProviderSanction.provider_id == provider_id)
     )
     return bool(result)
+
+
+async def active_programs_of(
+    session: AsyncSession, contract_id: uuid.UUID, *, except_offering_ids: Sequence[uuid.UUID] = ()
+) -> list[FundedProgram]:
+    """The contract's programs still funding, except those of ``except_offering_ids``."""
+    query = select(FundedProgram).where(FundedProgram.contract_id == contract_id, FundedProgram.active.is_(True))
+    if except_offering_ids:
+        query = query.where(FundedProgram.offering_id.not_in(list(except_offering_ids)))
+    result = await session.execute(query.order_by(FundedProgram.offering_id))
+    return list(result.scalars().all())
+
+
+async def past_their_end(session: AsyncSession, today: date, limit: int) -> Sequence[uuid.UUID]:
+    """Programs still marked active whose contract's last day is before ``today``, earliest end first."""
+    result = await session.execute(
+        select(FundedProgram.id)
+        .where(FundedProgram.active.is_(True), FundedProgram.end_date < today)
+        .order_by(FundedProgram.end_date, FundedProgram.id)
+        .limit(limit)
+    )
+    return result.scalars().all()
+
+
+async def end_program(session: AsyncSession, program_id: uuid.UUID, today: date) -> FundedProgram | None:
+    """Mark a program past its last day ended; None when another sweep (or an amendment) got there first (a
+    guarded write: only one of racing sweeps ends it)."""
+    result = await session.execute(
+        update(FundedProgram)
+        .where(FundedProgram.id == program_id, FundedProgram.active.is_(True), FundedProgram.end_date < today)
+        .values(active=False, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    if _rowcount(result) != 1:
+        return None
+    return await session.get(FundedProgram, program_id, populate_existing=True)
+
+
+async def funded_offerings_of_category(
+    session: AsyncSession, category_code: str, on: date, *, except_contract_id: uuid.UUID
+) -> Sequence[tuple[FundedProgram, CatalogOffering]]:
+    """Published offerings of ``category_code`` that another active contract funds on ``on`` with quota left, of
+    providers taking bookings."""
+    result = await session.execute(
+        select(FundedProgram, CatalogOffering)
+        .join(CatalogOffering, CatalogOffering.id == FundedProgram.offering_id)
+        .outerjoin(CatalogProvider, CatalogProvider.id == CatalogOffering.provider_id)
+        .where(
+            CatalogOffering.category_code == category_code,
+            CatalogOffering.status == "published",
+            FundedProgram.active.is_(True),
+            FundedProgram.contract_id != except_contract_id,
+            FundedProgram.start_date <= on,
+            FundedProgram.end_date >= on,
+            FundedProgram.used < FundedProgram.quota,
+            # A provider the registry never announced is taken as verified (it published the offering).
+            CatalogProvider.accepts_bookings.is_not(False),
+        )
+        .order_by(FundedProgram.resident_price_fen, CatalogOffering.id)
+    )
+    return [(program, offering) for program, offering in result.all()]

@@ -1,7 +1,7 @@
 """What the rest of the booking service asks of the catalog projections."""
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import date
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -29,10 +29,8 @@ async def _applicable_programs(
     session: AsyncSession, offering_id: uuid.UUID, provider_id: uuid.UUID, on: date, resident_tags: Iterable[str]
 ) -> list[FundedProgram]:
     """Programs that would fund ``offering_id`` on ``on`` for a resident with ``resident_tags`` (a program
-    without tags funds everyone), cheapest for the resident first; none while the provider is sanctioned."""
-    if await repository.is_sanctioned(session, provider_id):
-        # Procurement sanctioned the provider: no contract pays for its services until it is restored.
-        return []
+    without tags funds everyone), cheapest for the resident first. A sanction of the provider changes nothing
+    here: it bars new awards, and the contracts it already holds fund their residents until they end."""
     tags = set(resident_tags)
     return [
         program
@@ -62,3 +60,26 @@ async def peek_funding(
 
 async def release_funding(session: AsyncSession, program_id: uuid.UUID) -> None:
     await repository.release_quota(session, program_id)
+
+
+async def active_programs_of(
+    session: AsyncSession, contract_id: uuid.UUID, *, except_offering_ids: Sequence[uuid.UUID] = ()
+) -> list[FundedProgram]:
+    return await repository.active_programs_of(session, contract_id, except_offering_ids=except_offering_ids)
+
+
+async def programs_past_their_end(session: AsyncSession, today: date, limit: int) -> Sequence[uuid.UUID]:
+    return await repository.past_their_end(session, today, limit)
+
+
+async def end_program(session: AsyncSession, program_id: uuid.UUID, today: date) -> FundedProgram | None:
+    return await repository.end_program(session, program_id, today)
+
+
+async def funded_alternatives(
+    session: AsyncSession, category_code: str, on: date, *, except_contract_id: uuid.UUID
+) -> Sequence[tuple[FundedProgram, CatalogOffering]]:
+    """What another contract funds in the same category on ``on`` (eligibility and place are the caller's)."""
+    return await repository.funded_offerings_of_category(
+        session, category_code, on, except_contract_id=except_contract_id
+    )

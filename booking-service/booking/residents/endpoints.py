@@ -5,8 +5,10 @@ from fastapi import APIRouter, Depends, Query, Response
 
 from booking.audit import schemas as audit_schemas
 from booking.audit import service as audit
+from booking.communities import schemas as communities_schemas
+from booking.communities import service as communities_service
 from booking.deps import Caller, ProtectorDep, TokenVerifierDep
-from booking.residents import privacy, service
+from booking.residents import helpers, merge, privacy, service
 from booking.residents import schemas as s
 from service_kit.auth import GatewayScope, Principal, Role, require_gateway, require_roles
 from service_kit.db import SessionDep
@@ -20,6 +22,17 @@ internal_router = APIRouter(prefix="/internal/v1", tags=["internal"])
 Operator = Annotated[Principal, Depends(require_roles(Role.operator))]
 Gateway = Annotated[Principal, Depends(require_gateway(GatewayScope.resident_links))]
 OperatorOrResident = Annotated[Principal, Depends(require_roles(Role.operator, Role.resident))]
+
+# A helper (a relative's resident account the resident authorised) names the resident they act for the way every
+# request names a resident: ``resident_id`` in the body (a booking, a complaint, a need) or the query (a list of
+# bookings), with their own token. Booking and feedback admit it only while the grant is active; otherwise the
+# answer is the one for a resident that does not exist (404).
+HELPER_NOTE = (
+    "A helper acts with their own token and names the resident as any request does: `resident_id` in the body "
+    "(`POST /api/v1/bookings`, `/api/v1/complaints`, `/api/v1/needs`) or the query (`GET /api/v1/bookings`). It is "
+    "admitted only while the grant is active (404 `resident_not_found` otherwise); every act is in the resident's "
+    "acting-for trail with `helper_resident_id`, and booking events carry `helper_resident_id`."
+)
 
 
 @router.post(
@@ -76,6 +89,28 @@ async def find_residents(
         residents = residents[page.offset : page.offset + page.limit]
     items = [service.to_schema(r, principal) for r in residents]
     return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+
+
+@router.get(
+    "/communities",
+    response_model=Page[communities_schemas.Community],
+    summary="The communities a resident may be registered in, as booking knows them from the registry",
+    description=(
+        "The registry's gazetteer as announced by `community.upserted` (at the registry's start and on every "
+        "change). A registration or correction naming any other `community_code` is 422 `unknown_community`."
+    ),
+    responses=error_responses(401, 403, 422),
+)
+async def known_communities(
+    session: SessionDep, _operator: Operator, page: PaginationDep
+) -> Page[communities_schemas.Community]:
+    items, total = await communities_service.known(session, limit=page.limit, offset=page.offset)
+    return Page(
+        items=[communities_schemas.Community.model_validate(c, from_attributes=True) for c in items],
+        total=total,
+        limit=page.limit,
+        offset=page.offset,
+    )
 
 
 @router.get(
@@ -148,6 +183,79 @@ async def acting_for_resident(
     resident = await service.get_visible(session, resident_id, by=principal)
     items, total = await audit.for_resident(session, resident.id, limit=page.limit, offset=page.offset)
     return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+
+
+@router.post(
+    "/{resident_id}/helpers",
+    status_code=201,
+    response_model=s.HelperGrant,
+    summary="Authorise a relative's own resident account to act for the resident (the resident, or an operator)",
+    description=(
+        "The relative is named by their phone, which must be the phone of a resident account that has signed in "
+        "(422 `helper_not_signed_in` on `helper_phone`). An operator records how the resident consented "
+        "(`consent_channel`; 422 `consent_required` without it). A pair already active is 409 "
+        "`helper_already_granted`. Emits `resident.helper_granted`. " + HELPER_NOTE
+    ),
+    responses=error_responses(401, 403, 404, 409, 422),
+)
+async def grant_helper(
+    resident_id: uuid.UUID, data: s.HelperGrantCreate, session: SessionDep, principal: Caller
+) -> s.HelperGrant:
+    return await helpers.grant(session, resident_id, data, by=principal)
+
+
+@router.get(
+    "/{resident_id}/helpers",
+    response_model=list[s.HelperGrant],
+    summary="Who acts for the resident now (the resident themself, or an operator)",
+    responses=error_responses(401, 404, 422),
+)
+async def list_helpers(resident_id: uuid.UUID, session: SessionDep, principal: Caller) -> list[s.HelperGrant]:
+    return await helpers.helpers_of(session, resident_id, by=principal)
+
+
+@router.delete(
+    "/{resident_id}/helpers/{grant_id}",
+    response_model=s.HelperGrant,
+    summary="End a helper's authorisation: the resident, an operator, or the helper stepping down",
+    description="Emits `resident.helper_revoked`; a grant already ended is 409 `helper_grant_revoked`.",
+    responses=error_responses(401, 404, 409, 422),
+)
+async def revoke_helper(
+    resident_id: uuid.UUID, grant_id: uuid.UUID, session: SessionDep, principal: Caller
+) -> s.HelperGrant:
+    return await helpers.revoke(session, resident_id, grant_id, by=principal)
+
+
+@router.get(
+    "/{resident_id}/helping",
+    response_model=list[s.HelperGrant],
+    summary="Whom the resident acts for as a helper (the helper themself, or an operator)",
+    description=HELPER_NOTE,
+    responses=error_responses(401, 404, 422),
+)
+async def list_helping(resident_id: uuid.UUID, session: SessionDep, principal: Caller) -> list[s.HelperGrant]:
+    return await helpers.helping(session, resident_id, by=principal)
+
+
+@router.post(
+    "/{resident_id}/merge",
+    response_model=s.MergeResult,
+    summary="Merge a duplicate record of the same person into this one (operator)",
+    description=(
+        "Bookings, app-account links, the acting-for trail and helper grants move to this record (the survivor); "
+        "its empty fields are filled from the duplicate. The duplicate is gone: 404 `resident_merged` with "
+        "`survivor_id`. Audited; emits `resident.merged` (feedback moves the complaints, needs and ratings). "
+        "Refused with nothing changed: `merge_into_itself` (422), `unknown_resident` (422, `duplicate_id`), "
+        "`already_merged` (409), `merge_id_card_conflict` (409: different ID numbers), `merge_booking_conflict` "
+        "(409: both hold a booking of one slot)."
+    ),
+    responses=error_responses(401, 403, 404, 409, 422),
+)
+async def merge_resident(
+    resident_id: uuid.UUID, data: s.MergeRequest, session: SessionDep, principal: Operator
+) -> s.MergeResult:
+    return await merge.merge(session, resident_id, data, by=principal)
 
 
 @internal_router.post(

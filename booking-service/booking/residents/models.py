@@ -2,7 +2,7 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Index, String
+from sqlalchemy import Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from booking.models import Base
@@ -48,6 +48,10 @@ class Resident(IdMixin, TimestampMixin, Base):
     # of phone unlinks it (the new phone's sign-in links again); erasure clears it.
     account_subject: Mapped[str | None] = mapped_column(String(160), unique=True)
     erased_at: Mapped[datetime | None]
+    # A duplicate record an operator merged into another: the row stays as a tombstone naming the survivor
+    # (its personal data moved or dropped), so old ids still lead somewhere.
+    merged_into_id: Mapped[uuid.UUID | None]
+    merged_at: Mapped[datetime | None]
 
     def __repr__(self) -> str:  # never the phone or name: reprs end up in logs
         return f"Resident(id={self.id!s})"
@@ -75,4 +79,56 @@ class ResidentLink(IdMixin, Base):
     how: Mapped[str] = mapped_column(String(20))
     consent_version: Mapped[str] = mapped_column(String(20))
     consent_source: Mapped[str] = mapped_column(String(16))
+    at: Mapped[datetime]
+
+
+MERGED_NAME = "已合并居民"
+
+_ACTIVE_GRANT_SQL = text("revoked_at IS NULL")
+
+
+class HelperGrant(IdMixin, Base):
+    """A resident's authorisation of a relative's own resident account (the helper) to act for them: see and
+    make bookings, cancel, complain and record needs on their behalf. Given by the resident in the app or by an
+    operator recording the resident's consent (``consent_channel``); revoked by either, or by the helper stepping
+    down. Never deleted: a revoked grant stays as the record of who could act when."""
+
+    __tablename__ = "helper_grant"
+    __table_args__ = (
+        # One active grant per resident and helper; the database decides, even when two grants race.
+        Index(
+            "uq_helper_grant_resident_id_helper_active",
+            "resident_id",
+            "helper_resident_id",
+            unique=True,
+            sqlite_where=_ACTIVE_GRANT_SQL,
+            postgresql_where=_ACTIVE_GRANT_SQL,
+        ),
+        Index("ix_helper_grant_helper_resident_id", "helper_resident_id"),
+    )
+
+    resident_id: Mapped[uuid.UUID] = mapped_column(index=True)
+    helper_resident_id: Mapped[uuid.UUID]
+    # How the resident calls the helper (女儿, 儿子, 侄女 …): what the operator's card shows.
+    relation: Mapped[str | None] = mapped_column(String(20))
+    consent_channel: Mapped[str] = mapped_column(String(16))
+    granted_by: Mapped[str] = mapped_column(String(160))
+    granted_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+    revoked_by: Mapped[str | None] = mapped_column(String(160))
+    # resident, operator, helper (stepped down), merged (the records were merged: a new grant replaces it)
+    revoked_reason: Mapped[str | None] = mapped_column(String(16))
+
+
+class ResidentMerge(IdMixin, Base):
+    """An operator's merge of a duplicate record into the survivor (one person, one record), and why."""
+
+    __tablename__ = "resident_merge"
+
+    survivor_id: Mapped[uuid.UUID] = mapped_column(index=True)
+    duplicate_id: Mapped[uuid.UUID] = mapped_column(unique=True)
+    reason: Mapped[str] = mapped_column(String(500))
+    merged_by: Mapped[str] = mapped_column(String(160))
+    merged_by_name: Mapped[str | None] = mapped_column(String(100))
+    bookings_moved: Mapped[int]
     at: Mapped[datetime]

@@ -13,7 +13,7 @@ from booking.audit import schemas as audit_schemas
 from booking.audit import service as audit
 from booking.bookings import schemas as bookings_schemas
 from booking.bookings import service as bookings_service
-from booking.residents import repository
+from booking.residents import helpers, repository
 from booking.residents import schemas as s
 from booking.residents import service as residents_service
 from booking.residents.models import ERASED_NAME
@@ -88,4 +88,10 @@ async def erase(session: AsyncSession, resident_id: uuid.UUID, *, by: Principal)
         values["registered_by"] = "self"
     await repository.update_fields(session, resident.id, values)
     await bookings_service.anonymize_resident(session, resident.id)
+    # Nobody acts for an erased resident, and an erased resident acts for nobody.
+    for grant in [
+        *await repository.active_grants(session, resident_id=resident.id),
+        *await repository.active_grants(session, helper_id=resident.id),
+    ]:
+        await helpers.end_grant(session, grant, by=by.subject, reason="erased", at=now)
     await audit.record(session, by, resident.id, "erase")

@@ -8,7 +8,7 @@ from sqlalchemy import Select, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from booking.residents.models import Resident, ResidentLink
+from booking.residents.models import HelperGrant, Resident, ResidentLink, ResidentMerge
 from service_kit.pagination import fetch_page
 
 
@@ -142,3 +142,100 @@ async def last_link(session: AsyncSession, resident_id: uuid.UUID, subject: str)
 async def links_of(session: AsyncSession, resident_id: uuid.UUID, *, limit: int) -> Sequence[ResidentLink]:
     query = select(ResidentLink).where(ResidentLink.resident_id == resident_id).order_by(ResidentLink.at.desc())
     return (await session.execute(query.limit(limit))).scalars().all()
+
+
+# ------------------------------------------------------------------ helpers
+
+
+async def add_grant(session: AsyncSession, grant: HelperGrant) -> bool:
+    """Insert ``grant``; False when the pair already has an active grant (the partial unique index decides)."""
+    try:
+        async with session.begin_nested():
+            session.add(grant)
+            await session.flush()
+    except IntegrityError:
+        return False
+    return True
+
+
+async def get_grant(session: AsyncSession, grant_id: uuid.UUID) -> HelperGrant | None:
+    return await session.get(HelperGrant, grant_id, populate_existing=True)
+
+
+async def active_grant(session: AsyncSession, resident_id: uuid.UUID, helper_id: uuid.UUID) -> HelperGrant | None:
+    query = select(HelperGrant).where(
+        HelperGrant.resident_id == resident_id,
+        HelperGrant.helper_resident_id == helper_id,
+        HelperGrant.revoked_at.is_(None),
+    )
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def latest_grants(
+    session: AsyncSession, pairs: Iterable[tuple[uuid.UUID, uuid.UUID]]
+) -> dict[tuple[uuid.UUID, uuid.UUID], HelperGrant]:
+    """The latest grant (active or not) of each (resident, helper) pair: how the resident called the helper."""
+    wanted = set(pairs)
+    if not wanted:
+        return {}
+    query = (
+        select(HelperGrant).where(HelperGrant.resident_id.in_({r for r, _ in wanted})).order_by(HelperGrant.granted_at)
+    )
+    found: dict[tuple[uuid.UUID, uuid.UUID], HelperGrant] = {}
+    for grant in (await session.execute(query)).scalars():
+        pair = (grant.resident_id, grant.helper_resident_id)
+        if pair in wanted:
+            found[pair] = grant
+    return found
+
+
+async def active_grants(
+    session: AsyncSession, *, resident_id: uuid.UUID | None = None, helper_id: uuid.UUID | None = None
+) -> Sequence[HelperGrant]:
+    """Active grants of a resident (their helpers) or of a helper (whom they help)."""
+    query = select(HelperGrant).where(HelperGrant.revoked_at.is_(None))
+    if resident_id is not None:
+        query = query.where(HelperGrant.resident_id == resident_id)
+    if helper_id is not None:
+        query = query.where(HelperGrant.helper_resident_id == helper_id)
+    return (await session.execute(query.order_by(HelperGrant.granted_at, HelperGrant.id))).scalars().all()
+
+
+async def revoke_grant(session: AsyncSession, grant_id: uuid.UUID, values: dict[str, Any]) -> bool:
+    """Revoke an active grant; False when it was revoked already (of two revocations at once, one wins)."""
+    result = await session.execute(
+        update(HelperGrant)
+        .where(HelperGrant.id == grant_id, HelperGrant.revoked_at.is_(None))
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+# ------------------------------------------------------------------ merges
+
+
+async def add_merge(session: AsyncSession, merge: ResidentMerge) -> None:
+    session.add(merge)
+    await session.flush()
+
+
+async def lock(session: AsyncSession, resident_ids: Sequence[uuid.UUID]) -> None:
+    """Hold both records of a merge until it commits (a no-op write: SQLite locks the database on the first
+    write; PostgreSQL takes the row locks in id order, so two merges of one pair never deadlock)."""
+    for resident_id in sorted(resident_ids):
+        await session.execute(
+            update(Resident)
+            .where(Resident.id == resident_id)
+            .values(updated_at=Resident.updated_at)
+            .execution_options(synchronize_session=False)
+        )
+
+
+async def move_links(session: AsyncSession, duplicate_id: uuid.UUID, survivor_id: uuid.UUID) -> None:
+    await session.execute(
+        update(ResidentLink)
+        .where(ResidentLink.resident_id == duplicate_id)
+        .values(resident_id=survivor_id)
+        .execution_options(synchronize_session=False)
+    )

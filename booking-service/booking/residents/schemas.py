@@ -168,3 +168,71 @@ class ResidentLink(BaseModel):
     consent_version: str
     consent_source: str
     at: LocalDateTime
+
+
+GrantConsentChannel = Literal["phone", "walk_in", "paper"]
+Relation = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20)]
+
+
+class HelperGrantCreate(BaseModel):
+    """A resident authorises a relative's own resident account (found by its phone) to act for them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    helper_phone: PhoneInput = Field(
+        description=(
+            "The relative's phone: it must be the phone of a resident account that has signed in to the app "
+            "(422 `helper_not_signed_in` otherwise)."
+        )
+    )
+    relation: Relation | None = Field(default=None, description="How the resident calls them: 女儿, 儿子, 侄女 …")
+    consent_channel: GrantConsentChannel | None = Field(
+        default=None,
+        description=(
+            "An operator records how the resident consented (`phone`, `walk_in`, `paper`; required for operators, "
+            "422 `consent_required`). A resident granting in the app sends none: the channel is `app`."
+        ),
+    )
+
+
+class HelperGrant(BaseModel):
+    """An authorisation of ``helper`` to act for ``resident``; ``revoked_at`` set once it ended."""
+
+    id: uuid.UUID
+    resident_id: uuid.UUID
+    helper_resident_id: uuid.UUID
+    relation: str | None
+    helper: ResidentSummary | None = Field(default=None, description="The helper, phone masked for all but staff.")
+    resident: ResidentSummary | None = Field(default=None, description="The resident helped.")
+    consent_channel: str
+    granted_at: LocalDateTime
+    revoked_at: LocalDateTime | None = None
+    revoked_reason: str | None = None
+
+
+class MergeRequest(BaseModel):
+    """An operator merges a duplicate record of the same person into the survivor."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    duplicate_id: uuid.UUID = Field(description="The record to merge away (it is gone afterwards).")
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)] = Field(
+        description="Why the two records are one person (what the operator checked)."
+    )
+
+
+class MergeResult(BaseModel):
+    survivor: Resident
+    duplicate_id: uuid.UUID
+    bookings_moved: int
+    helper_grants_moved: int
+    merged_at: LocalDateTime
+
+
+class HelperLabel(BaseModel):
+    """A helper as a booking shows who made it: "女儿 李红（代订）", or the masked phone."""
+
+    resident_id: uuid.UUID
+    name: str | None = None
+    phone: str | None = Field(default=None, description="Always masked (138****5678).")
+    relation: str | None = None

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from stdnum.cn import ric
 
 from booking.audit import service as audit
+from booking.communities import service as communities_service
 from booking.residents import phones, repository
 from booking.residents import schemas as s
 from booking.residents.models import Resident, ResidentLink
@@ -158,6 +159,8 @@ async def register(session: AsyncSession, data: s.ResidentCreate, *, by: Princip
             # their next sign-in or refresh names it.
             raise _already_registered()
         account_subject = by.subject[:160]
+    if data.community_code is not None:
+        await communities_service.require_known(session, data.community_code)
     now = utcnow()
     resident = Resident(
         id=resident_id,
@@ -295,6 +298,8 @@ async def correct(
             values["phone"] = phone
             # The app account was linked through the old phone: the new phone's sign-in links again.
             values["account_subject"] = None
+    if sent.get("community_code") is not None and sent["community_code"] != resident.community_code:
+        await communities_service.require_known(session, sent["community_code"])
     for field in ("community_code", "address"):
         if field in sent:
             values[field] = sent[field]
@@ -327,15 +332,32 @@ def may_see(principal: Principal, resident_id: uuid.UUID) -> bool:
 
 
 async def get(session: AsyncSession, resident_id: uuid.UUID) -> Resident | None:
-    """A resident who can still be booked for (not erased)."""
+    """A resident who can still be booked for (not erased, not merged into another record)."""
     resident = await repository.get(session, resident_id)
-    return resident if resident is not None and resident.erased_at is None else None
+    if resident is None or resident.erased_at is not None or resident.merged_into_id is not None:
+        return None
+    return resident
 
 
 async def get_visible(session: AsyncSession, resident_id: uuid.UUID, *, by: Principal) -> Resident:
+    """The resident, for someone who may see them. A merged duplicate is 404 ``resident_merged`` naming the
+    record it was merged into (``survivor_id``), for those who may see that record."""
+    found = await repository.get(session, resident_id)
+    if found is not None and found.merged_into_id is not None and may_see(by, found.merged_into_id):
+        raise NotFound(
+            "This record was merged into another one.", code="resident_merged", survivor_id=str(found.merged_into_id)
+        )
     resident = await get(session, resident_id) if may_see(by, resident_id) else None
     if resident is None:
         raise NotFound("No such resident.", code="resident_not_found")
+    return resident
+
+
+async def find_signed_in_by_phone(session: AsyncSession, phone: str) -> Resident | None:
+    """The record of ``phone`` if its resident has signed in to the app with it (an app account is linked)."""
+    resident = await repository.find_by_phone(session, phone)
+    if resident is None or resident.erased_at is not None or resident.account_subject is None:
+        return None
     return resident
 
 

@@ -3,6 +3,7 @@ from datetime import timedelta
 from typing import Any
 
 from service_kit.events.contracts import OfferingWithdrawn, ProviderSuspended, ScheduleException
+from service_kit.timeutil import rfc3339
 
 AVAILABILITY = "/api/v1/availability"
 
@@ -25,9 +26,9 @@ async def test_free_slots_with_remaining_capacity(world: Any) -> None:
     assert availability["from"] == day.isoformat()
     assert availability["timezone"] == "Asia/Shanghai"
     slots = availability["slots"]
-    assert [s["start"] for s in slots[:3]] == [world.at(day, h).isoformat() for h in (9, 10, 11)]
+    assert [s["start"] for s in slots[:3]] == [rfc3339(world.at(day, h)) for h in (9, 10, 11)]
     assert len(slots) == 6
-    assert slots[0]["end"] == world.at(day, 10).isoformat()
+    assert slots[0]["end"] == rfc3339(world.at(day, 10))
     assert [(s["capacity"], s["remaining"]) for s in slots[:3]] == [(2, 2), (2, 1), (2, 2)]
 
 

@@ -3,6 +3,7 @@ from datetime import UTC, timedelta
 from typing import Any
 
 from service_kit.events.contracts import ProviderReinstated, ProviderSuspended
+from service_kit.timeutil import rfc3339
 
 BOOKINGS = "/api/v1/bookings"
 
@@ -18,8 +19,8 @@ async def test_an_operator_books_for_a_caller_by_phone(world: Any) -> None:
     assert booking["channel"] == "phone"
     assert booking["resident_id"] == resident["id"]
     assert booking["provider_id"] == str(offering.provider_id)
-    assert booking["slot_start"] == slot.isoformat()
-    assert booking["slot_end"] == (slot + timedelta(hours=1)).isoformat()
+    assert booking["slot_start"] == rfc3339(slot)
+    assert booking["slot_end"] == rfc3339(slot + timedelta(hours=1))
     assert booking["price_fen"] == 3000
     assert booking["subsidy_fen"] == 0
     assert booking["funded_contract_id"] is None
@@ -47,7 +48,7 @@ async def test_a_slot_start_in_another_offset_is_the_same_slot(world: Any) -> No
     in_utc = slot.astimezone(UTC)
     response = await world.book(offering, resident, in_utc, channel="walk_in")
     assert response.status_code == 201, response.text
-    assert response.json()["slot_start"] == slot.isoformat()
+    assert response.json()["slot_start"] == rfc3339(slot)
     assert response.json()["channel"] == "walk_in"
 
 

@@ -5,6 +5,7 @@ import asyncio
 from typing import Any
 
 from service_kit.events.contracts import FundedOffering
+from service_kit.timeutil import rfc3339
 
 BOOKINGS = "/api/v1/bookings"
 
@@ -31,7 +32,7 @@ async def test_twenty_racing_bookings_for_two_places_make_two_bookings(world: An
         },
     )
     remaining = {s["start"]: s["remaining"] for s in availability.json()["slots"]}
-    assert remaining[slot.isoformat()] == 0
+    assert remaining[rfc3339(slot)] == 0
 
 
 async def test_racing_eligible_bookings_never_exceed_the_quota(world: Any) -> None:

@@ -1,4 +1,4 @@
-"""Reminders: one SMS through the fake sender before each confirmed booking, sent once however many replicas."""
+"""Reminders: one message (inbox and SMS) before each confirmed booking, written once however many replicas."""
 
 import asyncio
 import uuid
@@ -7,13 +7,15 @@ from typing import Any
 
 import pytest
 from pydantic import ValidationError
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from booking.app import SERVICE_DIR
 from booking.bookings import reminders
 from booking.config import Settings
-from booking.notifications import FakeSmsSender, sms_sender
+from booking.notifications.models import Notification
 from booking.residents.models import Resident
+from service_kit.notify.settings import sms_sender
+from service_kit.notify.sms import FakeSmsSender
 from service_kit.testing import DatabaseFactory
 
 BOOKINGS = "/api/v1/bookings"
@@ -42,6 +44,17 @@ async def confirmed(world: Any, offering: Any, phone: str, hour: int = 9, days: 
     return booking
 
 
+async def reminded(world: Any) -> list[tuple[str, str]]:
+    """The reminders written so far: (resident id, text), oldest first."""
+    async with world.sessionmaker() as session:
+        rows = await session.execute(
+            select(Notification.resident_id, Notification.body)
+            .where(Notification.kind == "booking_reminder")
+            .order_by(Notification.created_at, Notification.id)
+        )
+        return [(str(row.resident_id), row.body) for row in rows]
+
+
 async def test_only_confirmed_bookings_within_the_lead_of_reachable_residents(world: Any) -> None:
     offering = await world.offering(capacity_per_slot=5)
     slot = world.at(world.tomorrow(), 9)
@@ -61,15 +74,14 @@ async def test_only_confirmed_bookings_within_the_lead_of_reachable_residents(wo
         )
         await session.commit()
 
-    sender = FakeSmsSender()
-    too_early = await reminders.send_due(world.sessionmaker, sender, lead=DAY, batch=10, now=slot - DAY - DAY / 24)
-    assert (too_early, sender.sent) == (0, [])
-    sent = await reminders.send_due(world.sessionmaker, sender, lead=DAY, batch=10, now=slot - DAY + DAY / 24)
+    too_early = await reminders.send_due(world.sessionmaker, lead=DAY, batch=10, now=slot - DAY - DAY / 24)
+    assert (too_early, await reminded(world)) == (0, [])
+    sent = await reminders.send_due(world.sessionmaker, lead=DAY, batch=10, now=slot - DAY + DAY / 24)
     assert sent == 1
-    assert [m.phone for m in sender.sent] == ["+8613900001111"]
-    after = await reminders.send_due(world.sessionmaker, sender, lead=DAY, batch=10, now=slot - DAY / 2)
+    assert [resident for resident, _ in await reminded(world)] == [due["resident_id"]]
+    after = await reminders.send_due(world.sessionmaker, lead=DAY, batch=10, now=slot - DAY / 2)
     assert after == 0
-    started = await reminders.send_due(world.sessionmaker, sender, lead=DAY, batch=10, now=slot + DAY / 24)
+    started = await reminders.send_due(world.sessionmaker, lead=DAY, batch=10, now=slot + DAY / 24)
     assert started == 0
     operator = world.keys.headers("operator")
     for booking, expected in ((due, True), (erased, False), (requested, False), (cancelled, False)):
@@ -83,47 +95,27 @@ async def test_two_replicas_racing_send_each_reminder_once(world: Any) -> None:
     for phone in phones:
         await confirmed(world, offering, phone)
     slot = world.at(world.tomorrow(), 9)
-    replicas = [FakeSmsSender(), FakeSmsSender(), FakeSmsSender()]
     counts = await asyncio.gather(
-        *(
-            reminders.send_due(world.sessionmaker, replica, lead=DAY, batch=100, now=slot - DAY / 2)
-            for replica in replicas
-        )
+        *(reminders.send_due(world.sessionmaker, lead=DAY, batch=100, now=slot - DAY / 2) for _ in range(3))
     )
     assert sum(counts) == len(phones)
-    sent = sorted(m.phone for replica in replicas for m in replica.sent)
-    assert sent == sorted(f"+86{phone}" for phone in phones)
+    assert len(await reminded(world)) == len(phones)
+    assert len({resident for resident, _ in await reminded(world)}) == len(phones)
 
 
-class FailingSender:
-    async def send(self, phone: str, text: str) -> None:
-        raise ConnectionError("SMS gateway unreachable")
-
-
-async def test_a_failed_send_is_tried_again_by_the_next_sweep(world: Any) -> None:
-    offering = await world.offering()
-    booking = await confirmed(world, offering, "13900001111")
-    now = world.at(world.tomorrow(), 9) - DAY / 2
-    assert await reminders.send_due(world.sessionmaker, FailingSender(), lead=DAY, batch=10, now=now) == 0
-    shown = await world.client.get(f"{BOOKINGS}/{booking['id']}", headers=world.keys.headers("operator"))
-    assert shown.json()["reminded_at"] is None
-    sender = FakeSmsSender()
-    assert await reminders.send_due(world.sessionmaker, sender, lead=DAY, batch=10, now=now) == 1
-    assert len(sender.sent) == 1
-
-
-def test_the_settings_pick_the_fake_sender_and_no_other_exists(service_env: dict[str, Any]) -> None:
+def test_the_settings_pick_the_fake_sender_unless_the_provider_is_configured(service_env: dict[str, Any]) -> None:
     assert isinstance(sms_sender(Settings(**service_env)), FakeSmsSender)
     with pytest.raises(ValidationError):
         Settings(**service_env, sms_sender="aliyun")
+    with pytest.raises(ValidationError, match="LINLI_SMS_TENCENT_SECRET_ID"):
+        Settings(**service_env, sms_sender="tencent")
 
 
 async def test_a_rescheduled_booking_is_reminded_again_of_its_new_time(world: Any) -> None:
     offering = await world.offering()
     booking = await confirmed(world, offering, "13900001111")
     slot = world.at(world.tomorrow(), 9)
-    sender = FakeSmsSender()
-    assert await reminders.send_due(world.sessionmaker, sender, lead=DAY, batch=10, now=slot - DAY / 2) == 1
+    assert await reminders.send_due(world.sessionmaker, lead=DAY, batch=10, now=slot - DAY / 2) == 1
     new_slot = world.at(world.tomorrow() + timedelta(days=1), 10)
     moved = await world.client.post(
         f"{BOOKINGS}/{booking['id']}/reschedule",
@@ -132,7 +124,8 @@ async def test_a_rescheduled_booking_is_reminded_again_of_its_new_time(world: An
     )
     assert moved.status_code == 200, moved.text
     assert moved.json()["reminded_at"] is None
-    assert await reminders.send_due(world.sessionmaker, sender, lead=DAY, batch=10, now=slot - DAY / 2) == 0
-    assert await reminders.send_due(world.sessionmaker, sender, lead=DAY, batch=10, now=new_slot - DAY / 2) == 1
-    assert len(sender.sent) == 2
-    assert "10:00" in sender.sent[1].text
+    assert await reminders.send_due(world.sessionmaker, lead=DAY, batch=10, now=slot - DAY / 2) == 0
+    assert await reminders.send_due(world.sessionmaker, lead=DAY, batch=10, now=new_slot - DAY / 2) == 1
+    messages = await reminded(world)
+    assert len(messages) == 2
+    assert "10:00" in messages[1][1]

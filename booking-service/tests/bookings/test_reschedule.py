@@ -5,6 +5,8 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+from service_kit.timeutil import rfc3339
+
 BOOKINGS = "/api/v1/bookings"
 
 
@@ -26,8 +28,8 @@ async def test_a_booking_moves_to_another_slot_and_the_old_place_is_freed(world:
     assert response.status_code == 200, response.text
     moved = response.json()
     assert (moved["id"], moved["status"]) == (booking["id"], "requested")
-    assert moved["slot_start"] == ten.isoformat()
-    assert moved["slot_end"] == world.at(world.tomorrow(), 11).isoformat()
+    assert moved["slot_start"] == rfc3339(ten)
+    assert moved["slot_end"] == rfc3339(world.at(world.tomorrow(), 11))
     assert (await world.units_held(offering, nine), await world.units_held(offering, ten)) == (0, 1)
     event_type, data = (await world.emitted(booking["id"]))[-1]
     assert event_type == "linli.booking.rescheduled.v1"
@@ -47,7 +49,7 @@ async def test_a_full_slot_leaves_the_booking_unchanged(world: Any) -> None:
     assert full.status_code == 409
     assert full.json()["code"] == "slot_full"
     unchanged = await world.client.get(f"{BOOKINGS}/{booking['id']}", headers=world.keys.headers("operator"))
-    assert unchanged.json()["slot_start"] == nine.isoformat()
+    assert unchanged.json()["slot_start"] == rfc3339(nine)
     assert (await world.units_held(offering, nine), await world.units_held(offering, ten)) == (1, 1)
     assert [t for t, _ in await world.emitted(booking["id"])] == ["linli.booking.created.v1"]
 
@@ -69,7 +71,7 @@ async def test_two_reschedules_racing_onto_the_last_place_move_one_booking(world
         ]
         for b in movers
     }
-    assert sorted(slots.values()) == sorted([nine.isoformat(), eleven.isoformat()])
+    assert sorted(slots.values()) == sorted([rfc3339(nine), rfc3339(eleven)])
 
 
 async def test_many_racing_reschedules_never_overbook(world: Any) -> None:

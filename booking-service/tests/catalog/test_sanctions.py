@@ -1,4 +1,4 @@
-"""Provider sanctions from procurement, over NATS JetStream: a sanctioned provider's bookings are not funded."""
+"""Provider sanctions from procurement, over NATS JetStream: recorded, while the provider's contracts keep funding."""
 
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -25,19 +25,24 @@ async def sanctioned(world: Any, provider_id: uuid.UUID) -> bool:
         return await repository.is_sanctioned(session, provider_id)
 
 
-async def test_a_sanctioned_provider_is_booked_unfunded_until_restored(world: Any) -> None:
+async def test_a_sanctioned_providers_contracts_keep_funding_its_residents(world: Any) -> None:
+    """A sanction bars new awards (procurement); the contracts the provider holds keep funding: bookings made
+    before keep their subsidy, new ones are booked at the subsidised price, before and after a restoration."""
     offering = await world.offering(price_fen=3000, capacity_per_slot=10)
     await world.apply(world.contract_event(offering_id=offering.offering_id), source="procurement")
     elder = await world.resident(tags=["age_80_plus"])
+    before = await world.book(offering, elder, world.at(world.tomorrow(), 9))
     now = datetime.now(UTC)
 
     await world.publish(sanction(ProviderSanctioned, offering.provider_id, now), source="procurement")
     assert await eventually(lambda: sanctioned(world, offering.provider_id))
-    unfunded = await world.book(offering, elder, world.at(world.tomorrow(), 9))
-    assert unfunded.status_code == 201, unfunded.text
-    assert (unfunded.json()["price_fen"], unfunded.json()["funded_contract_id"]) == (3000, None)
+    during = await world.book(offering, elder, world.at(world.tomorrow(), 10))
+    assert during.status_code == 201, during.text
+    assert (during.json()["price_fen"], during.json()["subsidy_fen"]) == (500, 2500)
+    kept = await world.client.get(f"/api/v1/bookings/{before.json()['id']}", headers=world.keys.headers("operator"))
+    assert (kept.json()["price_fen"], kept.json()["subsidy_fen"]) == (500, 2500)
 
-    # An older restoration arriving late does not lift the newer sanction.
+    # An older restoration arriving late does not lift the newer sanction; a newer one does.
     await world.publish(
         sanction(ProviderRestored, offering.provider_id, now - timedelta(hours=1)), source="procurement"
     )
@@ -49,8 +54,8 @@ async def test_a_sanctioned_provider_is_booked_unfunded_until_restored(world: An
         return not await sanctioned(world, offering.provider_id)
 
     assert await eventually(restored)
-    funded = await world.book(offering, elder, world.at(world.tomorrow(), 10))
-    assert (funded.json()["price_fen"], funded.json()["subsidy_fen"]) == (500, 2500)
+    after = await world.book(offering, elder, world.at(world.tomorrow(), 11))
+    assert (after.json()["price_fen"], after.json()["subsidy_fen"]) == (500, 2500)
 
 
 async def test_an_older_restoration_never_lifts_a_newer_sanction(world: Any) -> None:

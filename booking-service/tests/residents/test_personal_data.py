@@ -4,9 +4,13 @@ consent, lookups by operators (each recorded as acting for the resident)."""
 import uuid
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from booking.residents.models import Resident
+
+# The registry has announced the gazetteer's communities: registrations name them.
+pytestmark = pytest.mark.usefixtures("gazetteer")
 
 RESIDENTS = "/api/v1/residents"
 FANGSHAN_1938 = "11011119380315004X"
@@ -16,7 +20,7 @@ def body(**overrides: Any) -> dict[str, Any]:
     values: dict[str, Any] = {
         "name": "张淑珍",
         "phone": f"139{uuid.uuid4().int % 10**8:08d}",
-        "community_code": "110111001001",
+        "community_code": "gongchen.shidai_jiahe",
         "eligibility_tags": ["age_80_plus"],
         "id_card_number": FANGSHAN_1938.lower(),
         "address": "北京市房山区长阳镇长政南街8号院3号楼2单元101",

@@ -95,7 +95,7 @@ async def test_a_resident_exports_all_their_data_with_their_bookings(world: Any)
     assert export["id_card_number"] == ID_NUMBER
     assert [b["id"] for b in export["bookings"]] == [booking["id"]]
     assert export["acting_for"][-1]["action"] == "register"
-    assert export["exported_at"].endswith("+08:00")
+    assert export["exported_at"].endswith("Z")
 
     stranger = world.keys.headers("resident", resident_id=uuid.uuid4())
     assert (await world.client.get(f"{RESIDENTS}/{resident['id']}/export", headers=stranger)).status_code == 404

@@ -84,8 +84,10 @@ class Complaint(IdMixin, TimestampMixin, Base):
     attachments: Mapped[list[Any]] = mapped_column(default=list)
     # The resident who complains (None for an anonymous visitor at a center desk).
     resident_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
-    # Token subject of whoever filed it: the resident, or the operator / center staff for them.
+    # Token subject of whoever filed it: the resident, their helper, or the operator / center staff for them.
     filed_by: Mapped[str] = mapped_column(String(200))
+    # The resident's helper (a relative's resident account the resident authorised) who filed it, if one did.
+    helper_resident_id: Mapped[uuid.UUID | None]
     assignee_kind: Mapped[AssigneeKind | None] = mapped_column(_enum(AssigneeKind))
     # An official's token subject, or a provider's id as text.
     assignee_id: Mapped[str | None] = mapped_column(String(200))

@@ -52,8 +52,14 @@ class ComplaintCreate(BaseModel):
     severity: Severity = Severity.normal
     description: Description
     attachments: list[AttachmentUrl] = Field(default_factory=list, max_length=MAX_ATTACHMENTS)
-    # An operator (phone) or center staff names the resident they file for; a resident never does.
-    resident_id: uuid.UUID | None = None
+    resident_id: uuid.UUID | None = Field(
+        default=None,
+        description=(
+            "The resident complaining: named by an operator (phone) or center staff filing for them, and by a "
+            "resident's helper (a relative the resident authorised in booking) filing for them with their own "
+            "token, admitted only under an active grant (404 otherwise). A resident filing for themself sends none."
+        ),
+    )
     # The complainant's community, ``<street>.<community>``: an operator fills it from the caller's card.
     community_code: CommunityCode | None = None
     # Defaults from the caller: a resident files in the app, an operator by phone, an official at a center.
@@ -93,7 +99,10 @@ class Step(BaseModel):
     action: StepAction
     status_after: ComplaintStatus
     actor: str = Field(description="The account that took the step (token subject), or linli-sla-sweep")
-    actor_role: str = Field(description="complainant, operator, staff, handler (assigned provider), provider, system")
+    actor_role: str = Field(
+        description="complainant, helper (filing for the complainant), operator, staff, handler (assigned "
+        "provider), provider, system"
+    )
     note: str | None
     internal: bool
     created_at: datetime
@@ -119,6 +128,9 @@ class Complaint(BaseModel):
     community_code: str | None
     street_code: str | None = Field(description="The street of community_code (the part before its first dot)")
     filed_by: str
+    helper_resident_id: uuid.UUID | None = Field(
+        default=None, description="The resident's helper (a relative they authorised) who filed it for them"
+    )
     assignee_kind: AssigneeKind | None
     assignee_id: str | None
     ack_due_at: datetime

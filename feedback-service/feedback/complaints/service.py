@@ -36,6 +36,7 @@ from feedback.complaints.schemas import Assignment, Complaint, ComplaintCreate, 
 from feedback.complaints.schemas import StepCreate as StepBody
 from feedback.config import Settings
 from feedback.reference import service as reference
+from feedback.residents import service as residents
 from feedback.scores import service as scores_service
 from service_kit.auth import Principal, Role
 from service_kit.errors import Forbidden, InvalidTransition, NotFound, ValidationFailed
@@ -60,6 +61,7 @@ HANDLER = "handler"  # the provider the complaint is assigned to: works it
 PROVIDER = "provider"  # the provider it is about, not (yet) assigned: reads it, with internal notes
 COMPLAINANT = "complainant"  # the resident who complained
 OPERATOR = "operator"  # a call-center operator, relaying for the resident on the phone
+HELPER = "helper"  # the complainant's helper (a relative's resident account they authorised), filing for them
 
 
 @dataclass(frozen=True)
@@ -126,7 +128,9 @@ async def file_complaint(
     desk, for a visitor who stays anonymous). The description is masked before it is stored."""
     now = now or utcnow()
     channel = _channel_of(by, data.channel) if channel is None else _check_filer(by, channel)
-    resident_id = _complainant_of(by, data.resident_id, channel)
+    # The resident's helper files for them with their own token, naming them (an active grant, else 404).
+    helper_id = await residents.helping(session, by, data.resident_id)
+    resident_id = data.resident_id if helper_id is not None else _complainant_of(by, data.resident_id, channel)
     # Every rule before any write: a refused complaint leaves no row, no event and no deadline behind.
     if data.community_code is not None:
         await reference.require_community(session, data.community_code)
@@ -148,6 +152,7 @@ async def file_complaint(
         attachments=list(dict.fromkeys(data.attachments)),
         resident_id=resident_id,
         filed_by=by.subject,
+        helper_resident_id=helper_id,
         address=mask_personal_data(address) if address else None,
         lat=lat,
         long=long,
@@ -159,9 +164,8 @@ async def file_complaint(
         updated_at=now,
     )
     await repository.insert_complaint(session, complaint)
-    await _record(
-        session, complaint, StepAction.submitted, by=by, role=_filer_standing(by), note=None, internal=False, now=now
-    )
+    role = HELPER if helper_id is not None else _filer_standing(by)
+    await _record(session, complaint, StepAction.submitted, by=by, role=role, note=None, internal=False, now=now)
     await emit(session, _event(ComplaintOpened, complaint, now))
     await scores_service.mark_changed(
         session, provider_id=complaint.provider_id, offering_id=complaint.offering_id, now=now
@@ -256,7 +260,9 @@ async def list_complaints(
     elif viewer.has_any(Role.provider_admin, Role.provider_staff) and viewer.provider_id is not None:
         where.append(repository.visible_to_provider(viewer.provider_id))
     elif viewer.has_any(Role.resident) and viewer.resident_id is not None:
-        where.append(ComplaintModel.resident_id == viewer.resident_id)
+        # Their own, or (``resident_id``) those of a resident they help under an active grant.
+        helped = await residents.helping(session, viewer, resident_id)
+        where.append(ComplaintModel.resident_id == (resident_id if helped is not None else viewer.resident_id))
     else:
         raise Forbidden("This account cannot read complaints.")
     if status is not None:
@@ -509,6 +515,8 @@ def _event(kind: type[E], complaint: ComplaintModel, now: datetime) -> E:
         booking_id=complaint.booking_id,
         offering_id=complaint.offering_id,
         center_id=complaint.center_id,
+        # Booking tells the resident of the complaint's progress (an opaque id: no personal data in events).
+        resident_id=complaint.resident_id,
         occurred_at=now,
     )
 

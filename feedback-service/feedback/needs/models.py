@@ -1,8 +1,9 @@
 import uuid
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import Enum, ForeignKey, Index, String, Text
+from sqlalchemy import Enum, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from feedback.models import Base
@@ -53,6 +54,31 @@ class Need(IdMixin, Base):
     source: Mapped[NeedSource] = mapped_column(Enum(NeedSource, native_enum=False, length=16))
     resident_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
     submitted_by: Mapped[str] = mapped_column(String(200))
+    # The resident's helper (a relative's resident account the resident authorised) who recorded it, if one did.
+    helper_resident_id: Mapped[uuid.UUID | None]
     # Set when the need came through the Open311 facade: its public id there is the need's id.
     via_open311: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime]
+    # Where the need stands in procurement (a NeedStage: received, pooled, in_call, contracted, in_service,
+    # declined) and the moment of that step (NULL: received, at created_at). Its steps are in need_step.
+    status: Mapped[str] = mapped_column(String(16), default="received", server_default="received")
+    status_at: Mapped[datetime | None]
+
+
+class NeedStep(IdMixin, Base):
+    """One step of a need's story after it was received, from procurement's ``need.progressed``."""
+
+    __tablename__ = "need_step"
+    # One step per need and event: a redelivered need.progressed is never a second step.
+    __table_args__ = (UniqueConstraint("need_id", "event_id"),)
+
+    need_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("need.id"), index=True)
+    event_id: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))
+    occurred_at: Mapped[datetime]
+    call_id: Mapped[uuid.UUID | None]
+    call_title: Mapped[str | None] = mapped_column(String(200))
+    contract_id: Mapped[uuid.UUID | None]
+    contract_title: Mapped[str | None] = mapped_column(String(200))
+    offering_ids: Mapped[list[Any]]
+    reason: Mapped[str | None] = mapped_column(Text)

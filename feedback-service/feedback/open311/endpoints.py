@@ -20,6 +20,7 @@ from feedback.open311 import service
 from service_kit.auth import CurrentPrincipal, OptionalPrincipal
 from service_kit.db import ReadSessionDep, SessionDep
 from service_kit.errors import LinliError
+from service_kit.responses import StandardDocumentResponse
 
 
 def open311_error(status: int, description: str) -> JSONResponse:
@@ -46,7 +47,10 @@ class Open311Route(APIRoute):
         return open311_handler
 
 
-router = APIRouter(prefix="/open311/v2", tags=["open311"], route_class=Open311Route)
+# GeoReport documents keep their W3C date-times in Beijing time (service_kit.responses.StandardDocumentResponse).
+router = APIRouter(
+    prefix="/open311/v2", tags=["open311"], route_class=Open311Route, default_response_class=StandardDocumentResponse
+)
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"description": "Open311 error list: [{code, description}]"} for status in (400, 401, 403, 404)

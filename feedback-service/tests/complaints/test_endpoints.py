@@ -83,6 +83,7 @@ async def test_resident_files_a_complaint_in_the_app(
     (event,) = await read_events(ComplaintOpened, 1)
     assert isinstance(event, ComplaintOpened)
     assert event.complaint_id == uuid.UUID(complaint["id"])
+    assert event.resident_id == resident_id  # booking tells her of its progress
     assert (event.provider_id, event.category, event.severity, event.status) == (
         provider_id,
         "punctuality",

@@ -42,6 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     create.add_argument("--name")
     create.add_argument("--provider-id")
     create.add_argument("--resident-id")
+    create.add_argument("--street-code", help="a street-scoped official's street")
     create.add_argument("--database-url", help="default: the gateway's (LINLI_GATEWAY_DATABASE_URL)")
     args = parser.parse_args(argv)
 
@@ -53,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
             name=args.name,
             provider_id=args.provider_id,
             resident_id=args.resident_id,
+            street_code=args.street_code,
         )
     except ValidationError as exc:
         for error in exc.errors():

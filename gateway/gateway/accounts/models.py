@@ -19,4 +19,6 @@ class Account(IdMixin, TimestampMixin, Base):
     name: Mapped[str | None] = mapped_column(String(120))
     provider_id: Mapped[uuid.UUID | None]
     resident_id: Mapped[uuid.UUID | None]
+    # A street-scoped official's street (the registry's street code), carried in their tokens; None: district-wide.
+    street_code: Mapped[str | None] = mapped_column(String(40))
     active: Mapped[bool] = mapped_column(default=True)

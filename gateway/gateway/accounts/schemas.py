@@ -19,6 +19,7 @@ def _human_roles(roles: list[Role]) -> list[Role]:
 
 Username = Annotated[str, StringConstraints(pattern=USERNAME_PATTERN, to_lower=True)]
 Password = Annotated[str, Field(min_length=MIN_PASSWORD_LENGTH, max_length=MAX_PASSWORD_LENGTH)]
+StreetCode = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[a-z0-9_.]{1,40}$")]
 StaffRoles = Annotated[list[Role], Field(min_length=1, max_length=8), AfterValidator(_human_roles)]
 
 
@@ -31,6 +32,9 @@ class AccountCreate(BaseModel):
     name: str | None = Field(None, min_length=1, max_length=120)
     provider_id: uuid.UUID | None = None
     resident_id: uuid.UUID | None = None
+    street_code: StreetCode | None = Field(
+        None, description="The street (registry street code) a street-scoped official works for; none: district-wide."
+    )
 
 
 class Account(BaseModel):
@@ -42,6 +46,7 @@ class Account(BaseModel):
     name: str | None
     provider_id: uuid.UUID | None
     resident_id: uuid.UUID | None
+    street_code: str | None
     active: bool
     created_at: datetime
     updated_at: datetime

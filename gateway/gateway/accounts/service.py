@@ -24,6 +24,7 @@ async def create(session: AsyncSession, data: AccountCreate) -> Account:
         name=data.name,
         provider_id=data.provider_id,
         resident_id=data.resident_id,
+        street_code=data.street_code,
         active=True,
     )
     try:
@@ -43,6 +44,7 @@ async def create_or_update(session: AsyncSession, data: AccountCreate) -> tuple[
     account.name = data.name
     account.provider_id = data.provider_id
     account.resident_id = data.resident_id
+    account.street_code = data.street_code
     account.active = True
     await session.flush()
     return account, False

@@ -127,4 +127,5 @@ async def get_me(principal: CurrentPrincipal, session: SessionDep) -> Me:
         name=principal.name,
         provider_id=principal.provider_id,
         resident_id=principal.resident_id,
+        street_code=principal.street_code,
     )

@@ -60,3 +60,4 @@ class Me(BaseModel):
     name: str | None
     provider_id: uuid.UUID | None
     resident_id: uuid.UUID | None
+    street_code: str | None = None

@@ -50,6 +50,8 @@ def _claims_of(holder: Holder) -> dict[str, Any]:
         claims["provider_id"] = str(holder.provider_id)
     if holder.resident_id is not None:
         claims["resident_id"] = str(holder.resident_id)
+    if holder.street_code:
+        claims["street_code"] = holder.street_code
     return claims
 
 

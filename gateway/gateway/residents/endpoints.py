@@ -1,12 +1,9 @@
-from typing import Annotated
-
 from asgi_correlation_id import correlation_id
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Response
 
 from gateway.auth import service as auth_service
 from gateway.auth.schemas import TokenResponse
 from gateway.deps import (
-    AdminPrincipal,
     ResidentLinkerDep,
     ResidentPrincipal,
     SettingsDep,
@@ -15,10 +12,10 @@ from gateway.deps import (
 )
 from gateway.ratelimit import SignInLimit
 from gateway.residents import phones, service
-from gateway.residents.schemas import OtpRequest, OtpSent, OtpVerify, PhoneProof, PhoneProofRequest, SmsMessage
+from gateway.residents.schemas import OtpRequest, OtpSent, OtpVerify, PhoneProof, PhoneProofRequest
 from service_kit.db import SessionDep
-from service_kit.errors import NotFound, error_responses
-from service_kit.pagination import Page, PaginationDep
+from service_kit.errors import error_responses
+from service_kit.notify.outbox import fake_outbox_router
 
 router = APIRouter(prefix="/api/v1/auth/otp", tags=["auth"])
 
@@ -27,11 +24,12 @@ router = APIRouter(prefix="/api/v1/auth/otp", tags=["auth"])
     "",
     response_model=OtpSent,
     status_code=202,
-    responses=error_responses(422, 429),
+    responses=error_responses(422, 429, 503),
     summary="Send a one-time sign-in code to a resident's phone",
     description=(
         "Only to a mobile number of mainland China: a landline, a number abroad or anything else is 422 "
-        "`not_a_mobile_number` (field `phone`), and nothing is sent."
+        "`not_a_mobile_number` (field `phone`), and nothing is sent. When the SMS provider refuses or cannot be "
+        "reached: 503 `sms_unavailable`, no code is kept, and the resident may ask again."
     ),
 )
 async def send_otp(
@@ -97,24 +95,14 @@ async def prove_phone(
     )
 
 
-@router.get(
-    "/messages",
-    response_model=Page[SmsMessage],
-    responses=error_responses(401, 403, 404, 422),
-    summary="Messages the fake SMS sender recorded, newest first (admin; not in production)",
-)
-async def list_sent_messages(
-    _admin: AdminPrincipal,
-    sender: SmsSenderDep,
-    settings: SettingsDep,
-    page: PaginationDep,
-    phone: Annotated[str | None, Query(min_length=3, max_length=32)] = None,
-) -> Page[SmsMessage]:
-    if settings.environment == "production":
-        raise NotFound("Linli has no endpoint at this path.")
-    messages = sender.sent_to(phones.normalize(phone)) if phone else list(sender.messages)
-    messages.reverse()
-    chosen = messages[page.offset : page.offset + page.limit]
-    return Page(
-        items=[SmsMessage.model_validate(m) for m in chosen], total=len(messages), limit=page.limit, offset=page.offset
+# The fake sender's record of the codes it "sent" (admin, not in production): the kit's one such view.
+router.include_router(
+    fake_outbox_router(
+        "/messages",
+        sender_of=lambda request: request.app.state.sms_sender,
+        is_production=lambda request: request.app.state.settings.environment == "production",
+        normalize_phone=phones.normalize,
+        tags=["auth"],
+        show_full_phone=True,
     )
+)

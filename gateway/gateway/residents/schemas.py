@@ -1,5 +1,3 @@
-from datetime import datetime
-
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -46,13 +44,3 @@ class PhoneProof(BaseModel):
     phone: str = Field(description="The verified number, in E.164")
     phone_proof: str = Field(description="A signed proof, good for the caller only, until it expires")
     expires_in: int = Field(description="Seconds the proof stays valid")
-
-
-class SmsMessage(BaseModel):
-    """A text message the fake SMS sender recorded instead of sending."""
-
-    model_config = ConfigDict(from_attributes=True)
-
-    phone: str
-    text: str
-    sent_at: datetime

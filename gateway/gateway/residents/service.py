@@ -21,9 +21,10 @@ from gateway.config import GatewaySettings
 from gateway.residents.models import OtpChallenge, ResidentIdentity
 from gateway.residents.phones import mobile
 from gateway.residents.schemas import OtpSent, PhoneProof
-from gateway.residents.sms import SmsSender
+from gateway.residents.sms import Sms, SmsFailed, SmsSender
 from service_kit.auth import phone_proof_audience
-from service_kit.errors import Forbidden, RateLimited, Unauthorized
+from service_kit.errors import DependencyUnavailable, Forbidden, RateLimited, Unauthorized
+from service_kit.notify import templates
 from service_kit.timeutil import utcnow
 
 log = structlog.get_logger("linli.gateway.residents")
@@ -68,7 +69,14 @@ async def send_code(session: AsyncSession, raw_phone: str, *, sender: SmsSender,
     )
     await session.flush()
     minutes = max(1, settings.otp_ttl_seconds // 60)
-    await sender.send(phone, f"【邻里】您的验证码是 {code}，{minutes} 分钟内有效，请勿告诉他人。")
+    message = templates.render("sign_in_code", code=code, minutes=str(minutes))
+    try:
+        await sender.send(Sms(phone=phone, kind=message.kind, params=message.params, text=message.sms_text))
+    except SmsFailed as exc:
+        # The code was not sent: nothing is kept (the challenge rolls back) and the resident may ask again.
+        raise DependencyUnavailable(
+            "The text message could not be sent; try again in a minute.", code="sms_unavailable", provider_code=exc.code
+        ) from None
     return OtpSent(phone=phone, expires_in=settings.otp_ttl_seconds)
 
 

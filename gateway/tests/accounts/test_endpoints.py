@@ -101,3 +101,25 @@ async def test_unknown_account_is_404(client: httpx.AsyncClient, admin_headers: 
     assert response.status_code == 404
     assert response.json()["code"] == "account_not_found"
     assert (await client.get("/api/v1/accounts/not-a-uuid", headers=admin_headers)).status_code == 422
+
+
+async def test_a_street_scoped_official_carries_the_street_in_the_token(
+    client: httpx.AsyncClient, admin_headers: dict[str, str], sign_in: Any
+) -> None:
+    body = {"username": "official-cy", "password": "a-long-official-password", "roles": ["official"]}
+    created = await client.post("/api/v1/accounts", json={**body, "street_code": "changyang"}, headers=admin_headers)
+    assert created.status_code == 201, created.text
+    assert created.json()["street_code"] == "changyang"
+    me = (await client.get("/api/v1/auth/me", headers=await sign_in("official-cy", body["password"]))).json()
+    assert (me["roles"], me["street_code"]) == (["official"], "changyang")
+    # A district-wide account has no street; a malformed street is refused on its field, nothing created.
+    wide = await client.post("/api/v1/accounts", json={**body, "username": "official-wide"}, headers=admin_headers)
+    assert wide.json()["street_code"] is None
+    bad = await client.post(
+        "/api/v1/accounts", json={**body, "username": "official-bad", "street_code": "长阳 镇"}, headers=admin_headers
+    )
+    assert bad.status_code == 422
+    assert bad.json()["errors"][0]["field"] == "street_code"
+    assert (
+        await client.post("/api/v1/auth/token", json={"username": "official-bad", "password": body["password"]})
+    ).status_code == 401

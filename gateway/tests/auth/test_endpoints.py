@@ -181,6 +181,7 @@ async def test_me_describes_the_signed_in_account(client: httpx.AsyncClient, cre
         "name": "赵奶奶",
         "provider_id": None,
         "resident_id": str(resident_id),
+        "street_code": None,
     }
 
 

@@ -16,7 +16,7 @@ from gateway.app import create_app
 from gateway.auth import keys
 from gateway.config import GatewaySettings
 from gateway.residents.models import OtpChallenge, ResidentIdentity
-from gateway.residents.sms import FakeSmsSender
+from gateway.residents.sms import FakeSmsSender, Sms, SmsFailed
 from service_kit.auth import Role, TokenVerifier
 from service_kit.testing import running_app
 from service_kit.timeutil import utcnow
@@ -221,3 +221,20 @@ async def test_tokens_verify_with_the_kit(gateway: FastAPI, client: httpx.AsyncC
     verifier = TokenVerifier(settings)
     verifier.load_jwks(gateway.state.signing_key.jwks())
     assert (await verifier.verify(tokens["access_token"])).has_any(Role.resident)
+
+
+class RefusingSms:
+    """Stands in for an SMS provider that refuses the message."""
+
+    async def send(self, sms: Sms) -> str:
+        raise SmsFailed("LimitExceeded.PhoneNumberDailyLimit", "too many messages to this number today")
+
+
+async def test_a_code_the_provider_refuses_is_503_and_not_kept(client: httpx.AsyncClient, gateway: FastAPI) -> None:
+    gateway.state.sms_sender = RefusingSms()
+    response = await client.post("/api/v1/auth/otp", json={"phone": "138 1234 5678"})
+    assert response.status_code == 503
+    assert response.json()["code"] == "sms_unavailable"
+    assert response.json()["provider_code"] == "LimitExceeded.PhoneNumberDailyLimit"
+    async with gateway.state.sessionmaker() as session:
+        assert (await session.scalars(select(OtpChallenge).where(OtpChallenge.phone == PHONE))).all() == []

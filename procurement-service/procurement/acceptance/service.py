@@ -1,6 +1,7 @@
 """Acceptance (验收) after the final evaluation: the recipients' opinions are recorded, the result is published
 (notice.published), a conditional result asks for another acceptance after rectification, and a failed one
-sanctions the provider (优胜劣汰)."""
+sanctions the provider (优胜劣汰). Passing, even on conditions, needs the KPI attainment at the configured
+threshold; below it the official is told the way forward (a bilateral settlement or the sanction process)."""
 
 from __future__ import annotations
 
@@ -84,6 +85,12 @@ async def accept(
         raise ValidationFailed("A conditional acceptance names what must be rectified.", code="conditions_missing")
     if not await evaluations_service.is_finalized(session, contract.id, EvaluationStage.final):
         raise Conflict("Acceptance follows the finalized final evaluation.", code="final_evaluation_missing")
+    if data.result != AcceptanceResult.failed:
+        # Passing (even on conditions) needs the promised services delivered; a failed acceptance is the
+        # sanction process, always open to the official.
+        await evaluations_service.ensure_attainment(
+            session, contract, settings, doing=f"record a {data.result} acceptance"
+        )
     previous = await latest(session, contract.id)
     if previous is not None and previous.result != AcceptanceResult.conditional:
         raise Conflict(

@@ -6,7 +6,7 @@ from fastapi import APIRouter, status
 
 from procurement.amendments import schemas, service
 from procurement.amendments.models import ChangeKind
-from procurement.auth import ContractReader
+from procurement.auth import ContractReader, ContractViewer
 from procurement.clock import Now
 from service_kit.db import SessionDep
 from service_kit.errors import error_responses
@@ -37,7 +37,7 @@ async def propose_amendment(
     responses=error_responses(401, 403, 404, 422),
 )
 async def list_amendments(
-    contract_id: uuid.UUID, session: SessionDep, principal: ContractReader, page: PaginationDep
+    contract_id: uuid.UUID, session: SessionDep, principal: ContractViewer, page: PaginationDep
 ) -> Page[schemas.Amendment]:
     items, total = await service.list_page(
         session, contract_id, ChangeKind.amendment, by=principal, limit=page.limit, offset=page.offset
@@ -65,7 +65,7 @@ async def propose_termination(
     responses=error_responses(401, 403, 404, 422),
 )
 async def list_terminations(
-    contract_id: uuid.UUID, session: SessionDep, principal: ContractReader, page: PaginationDep
+    contract_id: uuid.UUID, session: SessionDep, principal: ContractViewer, page: PaginationDep
 ) -> Page[schemas.Amendment]:
     items, total = await service.list_page(
         session, contract_id, ChangeKind.termination, by=principal, limit=page.limit, offset=page.offset
@@ -84,7 +84,7 @@ def _decisions(kind: ChangeKind, collection: str) -> None:
         name=f"get_{kind}",
     )
     async def get_item(
-        contract_id: uuid.UUID, item_id: uuid.UUID, session: SessionDep, principal: ContractReader
+        contract_id: uuid.UUID, item_id: uuid.UUID, session: SessionDep, principal: ContractViewer
     ) -> schemas.Amendment:
         return await service.get(session, contract_id, item_id, kind, by=principal)
 

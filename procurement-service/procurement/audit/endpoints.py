@@ -5,7 +5,7 @@ import uuid
 from fastapi import APIRouter
 
 from procurement.audit import service
-from procurement.auth import Official
+from procurement.auth import OfficialReader
 from service_kit.db import SessionDep
 from service_kit.errors import error_responses
 from service_kit.pagination import Page, PaginationDep
@@ -20,7 +20,7 @@ router = APIRouter(prefix="/api/v1/audit-trail", tags=["audit"])
     responses=error_responses(401, 403, 422),
 )
 async def audit_trail(
-    subject_id: uuid.UUID, session: SessionDep, principal: Official, page: PaginationDep
+    subject_id: uuid.UUID, session: SessionDep, principal: OfficialReader, page: PaginationDep
 ) -> Page[service.AuditEntryView]:
     entries, total = await service.entries_for(session, subject_id, limit=page.limit, offset=page.offset)
     return Page(

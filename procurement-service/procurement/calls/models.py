@@ -47,6 +47,9 @@ class Call(IdMixin, TimestampMixin, Base):
     # [{"code", "name", "weight"}], weights summing to 100.
     criteria: Mapped[list[Any]]
     deadline: Mapped[datetime]
+    # The street the call serves (the registry's street code): a street-scoped official's calls are their
+    # street's; None: the district's.
+    street_code: Mapped[str | None] = mapped_column(String(40), index=True)
     status: Mapped[CallStatus] = mapped_column(_enum(CallStatus), index=True)
     created_by: Mapped[str] = mapped_column(String(200))
     published_at: Mapped[datetime | None]

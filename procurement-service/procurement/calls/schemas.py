@@ -52,6 +52,11 @@ class CallCreate(BaseModel):
     )
     criteria: list[Criterion] = Field(min_length=1, max_length=20)
     deadline: AwareDatetime
+    street_code: Code | None = Field(
+        default=None,
+        description="The street the call serves (registry street code); a street-scoped official's own by "
+        "default. None: the district's.",
+    )
 
 
 class Call(BaseModel):
@@ -67,6 +72,7 @@ class Call(BaseModel):
     eligible_kinds: list[str]
     criteria: list[Criterion]
     deadline: datetime
+    street_code: str | None = None
     status: CallStatus
     published_at: datetime | None
     closed_at: datetime | None

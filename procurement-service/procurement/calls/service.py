@@ -13,10 +13,13 @@ from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from procurement.audit import service as audit
+from procurement.auth import sees_all, sees_street, street_of_new
 from procurement.calls import schemas
 from procurement.calls.models import Application, ApplicationStatus, Call, CallStatus
 from procurement.contracts.schemas import Contract as ContractView
+from procurement.contracts.service import TargetTerms
 from procurement.funds import service as funds_service
+from procurement.needs import service as needs_service
 from procurement.needs.models import Need
 from procurement.providers import service as providers_service
 from procurement.sanctions import service as sanctions_service
@@ -65,6 +68,7 @@ async def create_call(session: AsyncSession, data: schemas.CallCreate, *, by: Pr
         eligible_kinds=list(dict.fromkeys(data.eligible_kinds)),
         criteria=[c.model_dump() for c in data.criteria],
         deadline=data.deadline,
+        street_code=street_of_new(by, data.street_code),
         status=CallStatus.draft,
         created_by=by.subject,
         created_at=now,
@@ -79,13 +83,17 @@ async def create_call(session: AsyncSession, data: schemas.CallCreate, *, by: Pr
 
 
 def _is_official(principal: Principal | None) -> bool:
-    return principal is not None and principal.has_any(Role.official, Role.admin)
+    """Who sees every call and application (drafts included): officials, admins and auditors."""
+    return sees_all(principal)
 
 
 async def get_call(session: AsyncSession, call_id: uuid.UUID, *, by: Principal | None = None) -> Call:
-    """The call; a draft exists only for officials."""
+    """The call; a draft exists only for officials (and auditors); another street's call not at all for a
+    street-scoped official."""
     call = await session.get(Call, call_id, populate_existing=True)
     if call is None or (call.status == CallStatus.draft and not _is_official(by)):
+        raise NotFound("No such call.", code="call_not_found")
+    if not sees_street(by, call.street_code):
         raise NotFound("No such call.", code="call_not_found")
     return call
 
@@ -96,6 +104,8 @@ async def list_calls(
     conditions: list[Any] = []
     if not _is_official(by):
         conditions.append(Call.status.in_(PUBLIC_STATUSES))
+    if by is not None and by.street_code is not None:  # a street-scoped official: their street's calls only
+        conditions.append(Call.street_code == by.street_code)
     if status is not None:
         conditions.append(Call.status == status)
     query = select(Call).where(*conditions).order_by(Call.deadline.desc(), Call.id)
@@ -137,7 +147,17 @@ async def publish_call(session: AsyncSession, call_id: uuid.UUID, *, by: Princip
     call = await get_call(session, call_id, by=by)
     if call.deadline <= now:
         raise ValidationFailed("The deadline has already passed; set a later one.", code="deadline_passed")
-    return await transition_call(session, call_id, "publish", by=by, now=now, values={"published_at": now})
+    published = await transition_call(session, call_id, "publish", by=by, now=now, values={"published_at": now})
+    # The residents whose needs the call answers learn it is open (need.progressed: in_call).
+    await needs_service.announce_progress(
+        session,
+        [uuid.UUID(str(i)) for i in published.need_ids],
+        status="in_call",
+        at=now,
+        call_id=published.id,
+        call_title=published.title,
+    )
+    return published
 
 
 async def close_call(session: AsyncSession, call_id: uuid.UUID, *, by: Principal, now: datetime) -> Call:
@@ -444,8 +464,33 @@ async def draft_contract(
         terms,
         application_id=application_id,
         fund_id=call.fund_id,
+        street_code=call.street_code,
         approved_by=application.approved_by,
         approved_at=application.approved_at,
+        targets=targets_of(application, data),
         by=by,
         now=now,
     )
+
+
+def targets_of(application: Application, data: schemas.ContractFromApplication) -> list[TargetTerms]:
+    """The winning application's promises as the contract's targets (绩效目标). What it promised of an offering
+    the contract funds is measured (that many verified services of the offering); a funded offering it promised
+    nothing of is measured against its quota; everything else it promised (a category of service, an offering
+    the contract does not fund, its KPIs) is carried over as stated."""
+    funded = {item.offering_id: item.quota for item in data.funded_offerings}
+    promised: dict[uuid.UUID, int] = {}
+    stated: list[TargetTerms] = []
+    for item in application.deliverables:
+        what = f"{item['quantity']}人次（{item['target_group']}，{item['period_start']}至{item['period_end']}）"[:200]
+        offering_id = uuid.UUID(item["offering_id"]) if item.get("offering_id") else None
+        if offering_id is not None and offering_id in funded:
+            promised[offering_id] = promised.get(offering_id, 0) + int(item["quantity"])
+        else:
+            stated.append((str(item.get("service_type") or f"服务项目 {offering_id}")[:200], what, None, None))
+    measured: list[TargetTerms] = [
+        ("服务人次", f"{promised.get(offering_id, quota)}人次", offering_id, promised.get(offering_id, quota))
+        for offering_id, quota in funded.items()
+    ]
+    kpis: list[TargetTerms] = [(str(kpi["name"]), str(kpi["target"]), None, None) for kpi in application.kpis]
+    return measured + stated + kpis

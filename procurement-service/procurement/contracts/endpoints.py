@@ -7,7 +7,7 @@ from fastapi import APIRouter, Query, status
 
 from procurement.amendments import service as amendments_service
 from procurement.amendments.schemas import TerminationCreate
-from procurement.auth import ContractParty, ContractReader, Official
+from procurement.auth import ContractParty, ContractViewer, Official, OfficialReader
 from procurement.clock import Now
 from procurement.contracts import schemas, service
 from procurement.contracts.models import ContractStatus
@@ -72,13 +72,13 @@ async def reject_direct_award(
 )
 async def list_contracts(
     session: SessionDep,
-    principal: Official,
+    principal: OfficialReader,
     page: PaginationDep,
     status: Annotated[ContractStatus | None, Query(description="Only contracts in this status.")] = None,
     provider_id: Annotated[uuid.UUID | None, Query(description="Only this provider's contracts.")] = None,
 ) -> Page[schemas.Contract]:
     items, total = await service.list_page(
-        session, status=status, provider_id=provider_id, limit=page.limit, offset=page.offset
+        session, status=status, provider_id=provider_id, limit=page.limit, offset=page.offset, by=principal
     )
     return Page(items=items, total=total, limit=page.limit, offset=page.offset)
 
@@ -89,7 +89,7 @@ async def list_contracts(
     summary="A contract, with what has been delivered against each funded offering",
     responses=error_responses(401, 403, 404, 422),
 )
-async def get_contract(contract_id: uuid.UUID, session: SessionDep, principal: ContractReader) -> schemas.Contract:
+async def get_contract(contract_id: uuid.UUID, session: SessionDep, principal: ContractViewer) -> schemas.Contract:
     return await service.get(session, contract_id, by=principal)
 
 
@@ -100,7 +100,7 @@ async def get_contract(contract_id: uuid.UUID, session: SessionDep, principal: C
     responses=error_responses(401, 403, 404, 422),
 )
 async def get_contract_history(
-    contract_id: uuid.UUID, session: SessionDep, principal: ContractReader
+    contract_id: uuid.UUID, session: SessionDep, principal: ContractViewer
 ) -> schemas.History:
     return await service.history(session, contract_id, by=principal)
 
@@ -131,7 +131,7 @@ async def sign_contract(
     responses=error_responses(401, 403, 404, 422),
 )
 async def list_contract_versions(
-    contract_id: uuid.UUID, session: SessionDep, principal: ContractReader, page: PaginationDep
+    contract_id: uuid.UUID, session: SessionDep, principal: ContractViewer, page: PaginationDep
 ) -> Page[schemas.ContractVersion]:
     items, total = await service.versions_page(session, contract_id, by=principal, limit=page.limit, offset=page.offset)
     return Page(items=items, total=total, limit=page.limit, offset=page.offset)

@@ -98,6 +98,8 @@ class Contract(IdMixin, TimestampMixin, Base):
     fund_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("fund.id"), index=True)
     # A direct award's legal rationale (e.g. 单一来源: the only provider of the service in the area).
     rationale: Mapped[str | None] = mapped_column(Text)
+    # The street the contract serves: its call's, or the one its direct award names; None: the district's.
+    street_code: Mapped[str | None] = mapped_column(String(40), index=True)
     award_status: Mapped[AwardStatus] = mapped_column(_status_column(AwardStatus))
     award_decided_by: Mapped[str | None] = mapped_column(String(200))
     award_decided_at: Mapped[datetime | None]
@@ -115,6 +117,9 @@ class Contract(IdMixin, TimestampMixin, Base):
     )
     installments: Mapped[list[ContractInstallment]] = relationship(
         lazy="raise", order_by="ContractInstallment.seq", cascade="all, delete-orphan"
+    )
+    targets: Mapped[list[ContractTarget]] = relationship(
+        lazy="raise", order_by="ContractTarget.position", cascade="all, delete-orphan"
     )
 
 
@@ -166,6 +171,26 @@ class ContractFundedOffering(IdMixin, Base):
     resident_price_fen: Mapped[int] = mapped_column(BigInteger)
     quota: Mapped[int] = mapped_column(Integer)
     eligibility_tags: Mapped[list[Any]]
+
+
+class ContractTarget(IdMixin, Base):
+    """What the contract promises to achieve (绩效目标): the winning application's KPIs, or what the official
+    stated when proposing a direct award. A target naming an offering and a quantity is measured: the verified
+    deliverables of that offering against it (the quantity part of the evaluation); the others are stated."""
+
+    __tablename__ = "contract_target"
+    __table_args__ = (
+        UniqueConstraint("contract_id", "position"),
+        CheckConstraint("quantity IS NULL OR quantity >= 1", name="quantity_positive"),
+        CheckConstraint("(offering_id IS NULL) = (quantity IS NULL)", name="measured_names_both"),
+    )
+
+    contract_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("contract.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(200))
+    target: Mapped[str] = mapped_column(String(200))
+    offering_id: Mapped[uuid.UUID | None]
+    quantity: Mapped[int | None] = mapped_column(Integer)
 
 
 class ContractAuditEntry(Base):

@@ -21,7 +21,11 @@ from procurement.contracts.models import (
 )
 from service_kit.pagination import fetch_page
 
-LOAD_TERMS = (selectinload(Contract.funded_offerings), selectinload(Contract.installments))
+LOAD_TERMS = (
+    selectinload(Contract.funded_offerings),
+    selectinload(Contract.installments),
+    selectinload(Contract.targets),
+)
 
 
 async def add(session: AsyncSession, contract: Contract) -> Contract:
@@ -46,8 +50,11 @@ async def list_page(
     provider_id: uuid.UUID | None,
     limit: int,
     offset: int,
+    street_code: str | None = None,
 ) -> tuple[Sequence[Contract], int]:
     conditions = []
+    if street_code is not None:  # a street-scoped official's: their street's contracts only
+        conditions.append(Contract.street_code == street_code)
     if status is not None:
         conditions.append(Contract.status == status)
     if provider_id is not None:

@@ -19,6 +19,9 @@ PositiveFen = Annotated[int, Field(strict=True, gt=0, le=MAX_FEN, description="A
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+StreetCode = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40, pattern=r"^[a-z0-9_.]+$")
+]
 
 
 class FundedOfferingCreate(BaseModel):
@@ -61,6 +64,20 @@ class ContractCreate(BaseModel):
     )
 
 
+class TargetCreate(BaseModel):
+    """A target the contract promises (绩效目标). With ``offering_id`` and ``quantity`` it is measured: that many
+    verified services of the funded offering; without, it is stated (e.g. 服务满意度 ≥ 90%)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Title = Field(description="e.g. 助餐服务人次")
+    target: Title = Field(description="e.g. 2000人次, ≥ 90%")
+    offering_id: uuid.UUID | None = Field(default=None, description="The funded offering a quantity counts.")
+    quantity: int | None = Field(
+        default=None, strict=True, ge=1, le=MAX_QUOTA, description="How many services of the offering."
+    )
+
+
 class DirectAwardCreate(ContractCreate):
     """A direct award (直接委托) one official proposes: the contract's terms, the fund it draws on and the legal
     rationale for not calling for proposals. Another official approves it (four eyes) before it is signed."""
@@ -69,6 +86,18 @@ class DirectAwardCreate(ContractCreate):
     rationale: Reason = Field(
         description="The legal rationale of the direct award, e.g. 单一来源：该服务在本镇仅此一家机构能够提供"
         "（《政府购买服务管理办法》第二十二条）."
+    )
+    street_code: StreetCode | None = Field(
+        default=None,
+        description="The street the contract serves (registry street code); a street-scoped official's own by "
+        "default. None: the district's.",
+    )
+    targets: list[TargetCreate] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=50,
+        description="The targets the official states for the award; left out, each funded offering's quota is "
+        "its quantity target.",
     )
 
 
@@ -100,6 +129,15 @@ class FundedOffering(BaseModel):
     eligibility_tags: list[str]
     delivered_count: int = 0
     delivered_value_fen: int = 0
+
+
+class Target(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    name: str
+    target: str
+    offering_id: uuid.UUID | None
+    quantity: int | None
 
 
 class Installment(BaseModel):
@@ -154,12 +192,16 @@ class Contract(BaseModel):
         description="open: from a call for proposals' approved application; direct: a direct award."
     )
     fund_id: uuid.UUID | None = Field(description="The fund the contract draws on.")
+    street_code: str | None = Field(default=None, description="The street the contract serves; None: the district's.")
     award: Award
     original_amount_fen: int = Field(description="The amount as signed; amount_fen adds approved supplements.")
     supplement_fen: int
     disbursed_fen: int
     version: int
     installments: list[Installment]
+    targets: list[Target] = Field(
+        description="What the contract promises: the winning application's KPIs, or the direct award's targets."
+    )
     created_at: datetime
     updated_at: datetime
 

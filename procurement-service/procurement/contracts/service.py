@@ -14,6 +14,7 @@ from typing import Any, Literal
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from procurement.audit import service as audit
+from procurement.auth import sees_street, street_of_new
 from procurement.contracts import repository, schemas
 from procurement.contracts.models import (
     AwardStatus,
@@ -22,12 +23,14 @@ from procurement.contracts.models import (
     ContractFundedOffering,
     ContractInstallment,
     ContractStatus,
+    ContractTarget,
     ContractVersion,
     InstallmentCondition,
     ProcurementMethod,
 )
 from procurement.deliverables import repository as deliverables_repository
 from procurement.funds import service as funds_service
+from procurement.needs import service as needs_service
 from procurement.providers import service as providers_service
 from service_kit.auth import Principal, Role
 from service_kit.errors import Conflict, Forbidden, InvalidTransition, NotFound, ValidationFailed
@@ -45,7 +48,7 @@ TRANSITIONS: dict[str, tuple[ContractStatus, ContractStatus]] = {
     "terminate": (ContractStatus.active, ContractStatus.terminated),
 }
 
-READER_ROLES = (Role.official, Role.admin, Role.evaluator)
+READER_ROLES = (Role.official, Role.admin, Role.evaluator, Role.auditor)
 
 # The payment plan when the contract names none: 30% on signing, 40% after the mid-term evaluation, the rest
 # once the acceptance has passed.
@@ -132,7 +135,52 @@ def check_funded_offerings(offerings: Sequence[schemas.FundedOfferingCreate], am
         )
 
 
+# A target as stored: (name, target, offering_id, quantity); a measured one names both the offering and the quantity.
+TargetTerms = tuple[str, str, uuid.UUID | None, int | None]
+
+
+def quota_targets(offerings: Sequence[schemas.FundedOfferingCreate]) -> list[TargetTerms]:
+    """Each funded offering's quota as its quantity target: a direct award's targets when none are stated."""
+    return [("服务人次", f"{item.quota}人次", item.offering_id, item.quota) for item in offerings]
+
+
+def stated_targets(data: schemas.DirectAwardCreate) -> list[TargetTerms]:
+    """The targets an official states when proposing a direct award: a measured target counts one of the funded
+    offerings (a quantity without its offering, or the reverse, measures nothing)."""
+    if data.targets is None:
+        return quota_targets(data.funded_offerings)
+    funded = {item.offering_id for item in data.funded_offerings}
+    measured: set[uuid.UUID] = set()
+    result: list[TargetTerms] = []
+    for index, item in enumerate(data.targets):
+        if (item.offering_id is None) != (item.quantity is None):
+            missing = "quantity" if item.quantity is None else "offering_id"
+            raise providers_service.field_error(
+                f"targets.{index}.{missing}",
+                "a measured target names both the funded offering and the quantity of its services.",
+                code="target_incomplete",
+            )
+        if item.offering_id is not None:
+            if item.offering_id not in funded:
+                raise providers_service.field_error(
+                    f"targets.{index}.offering_id",
+                    f"offering {item.offering_id} is not funded by the contract: nothing of it is counted.",
+                    code="target_offering_not_funded",
+                )
+            if item.offering_id in measured:
+                raise providers_service.field_error(
+                    f"targets.{index}.offering_id",
+                    f"offering {item.offering_id} already has a quantity target.",
+                    code="duplicate_target",
+                )
+            measured.add(item.offering_id)
+        result.append((item.name, item.target, item.offering_id, item.quantity))
+    return result
+
+
 def can_read(principal: Principal, contract: Contract) -> bool:
+    if not sees_street(principal, contract.street_code):
+        return False
     if principal.has_any(*READER_ROLES):
         return True
     return Role.provider_admin in principal.roles and principal.provider_id == contract.provider_id
@@ -173,6 +221,15 @@ def snapshot(contract: Contract) -> dict[str, Any]:
                 "eligibility_tags": list(item.eligibility_tags),
             }
             for item in contract.funded_offerings
+        ],
+        "targets": [
+            {
+                "name": item.name,
+                "target": item.target,
+                "offering_id": str(item.offering_id) if item.offering_id else None,
+                "quantity": item.quantity,
+            }
+            for item in contract.targets
         ],
     }
 
@@ -241,6 +298,7 @@ async def views(session: AsyncSession, contracts: Sequence[Contract]) -> list[sc
                 application_id=contract.application_id,
                 procurement_method=contract.procurement_method,
                 fund_id=contract.fund_id,
+                street_code=contract.street_code,
                 award=schemas.Award(
                     status=contract.award_status,
                     rationale=contract.rationale,
@@ -264,6 +322,7 @@ async def views(session: AsyncSession, contracts: Sequence[Contract]) -> list[sc
                     )
                     for item in contract.installments
                 ],
+                targets=[schemas.Target.model_validate(item) for item in contract.targets],
                 created_at=contract.created_at,
                 updated_at=contract.updated_at,
             )
@@ -323,7 +382,9 @@ async def _draft(
     method: ProcurementMethod,
     fund_id: uuid.UUID,
     award_status: AwardStatus,
+    targets: Sequence[TargetTerms],
     application_id: uuid.UUID | None = None,
+    street_code: str | None = None,
     rationale: str | None = None,
     award_decided_by: str | None = None,
     award_decided_at: datetime | None = None,
@@ -333,6 +394,7 @@ async def _draft(
         application_id=application_id,
         procurement_method=method,
         fund_id=fund_id,
+        street_code=street_code,
         rationale=rationale,
         award_status=award_status,
         award_decided_by=award_decided_by,
@@ -366,6 +428,10 @@ async def _draft(
             )
             for position, item in enumerate(data.funded_offerings)
         ],
+        targets=[
+            ContractTarget(position=position, name=name, target=target, offering_id=offering_id, quantity=quantity)
+            for position, (name, target, offering_id, quantity) in enumerate(targets)
+        ],
     )
     await repository.add(session, contract)
     await audit_change(session, contract, action="created", by=by, at=now, before=None, reason=reason)
@@ -380,11 +446,13 @@ async def draft_from_application(
     fund_id: uuid.UUID,
     approved_by: str | None,
     approved_at: datetime | None,
+    targets: Sequence[TargetTerms],
+    street_code: str | None = None,
     by: Principal,
     now: datetime,
 ) -> schemas.Contract:
     """The contract of a call's approved application (competitive, OCDS ``open``): its award is the approval
-    (立项), whose amount the call's fund already committed."""
+    (立项), whose amount the call's fund already committed; its targets the application's promises."""
     await check_award(session, data, now=now)
     contract = await _draft(
         session,
@@ -394,7 +462,9 @@ async def draft_from_application(
         method=ProcurementMethod.open,
         fund_id=fund_id,
         award_status=AwardStatus.approved,
+        targets=targets,
         application_id=application_id,
+        street_code=street_code,
         award_decided_by=approved_by,
         award_decided_at=approved_at,
         reason=f"drawn from approved application {application_id}",
@@ -407,8 +477,10 @@ async def propose_direct_award(
 ) -> schemas.Contract:
     """One official proposes a direct award (直接委托): a draft contract naming its fund and its legal rationale.
     Nothing is committed yet: another official's approval commits the amount from the fund."""
+    street_code = street_of_new(by, data.street_code)
     fund = await funds_service.get_fund(session, data.fund_id)
     await check_award(session, data, now=now)
+    targets = stated_targets(data)
     remaining = fund.budget_fen - fund.committed_fen
     if data.amount_fen > remaining:
         raise Conflict(
@@ -426,6 +498,8 @@ async def propose_direct_award(
         method=ProcurementMethod.direct,
         fund_id=fund.id,
         award_status=AwardStatus.proposed,
+        targets=targets,
+        street_code=street_code,
         rationale=data.rationale,
         reason=data.rationale,
     )
@@ -544,9 +618,15 @@ async def list_page(
     provider_id: uuid.UUID | None,
     limit: int,
     offset: int,
+    by: Principal | None = None,
 ) -> tuple[list[schemas.Contract], int]:
     contracts, total = await repository.list_page(
-        session, status=status, provider_id=provider_id, limit=limit, offset=offset
+        session,
+        status=status,
+        provider_id=provider_id,
+        street_code=by.street_code if by is not None else None,
+        limit=limit,
+        offset=offset,
     )
     return await views(session, contracts), total
 
@@ -671,6 +751,14 @@ async def sign(
     await audit_change(session, contract, action="signed", by=by, at=now, before=before)
     await record_version(session, contract, amendment_id=None, at=now)
     await emit(session, ContractSigned(**event_fields(contract, now)))
+    await needs_service.announce_contract(
+        session,
+        application_id=contract.application_id,
+        contract_id=contract.id,
+        title=contract.title,
+        offering_ids=[item.offering_id for item in contract.funded_offerings],
+        at=now,
+    )
     return await view(session, contract)
 
 

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from procurement.auth import Official
+from procurement.auth import OfficialReader
 from procurement.dashboard import schemas, service
 from procurement.history.endpoints import router as history_router
 from procurement.opendata.endpoints import router as ocds_router
@@ -24,7 +24,7 @@ router = APIRouter(prefix="/api/v1/funds/dashboard", tags=["dashboard"])
 )
 async def dashboard(
     session: ReadSessionDep,
-    principal: Official,
+    principal: OfficialReader,
     year: Annotated[int | None, Query(ge=2000, le=2100, description="Only this year's figures.")] = None,
 ) -> schemas.Dashboard:
     return await service.dashboard(session, year=year)

@@ -4,12 +4,22 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, String
+from sqlalchemy import BigInteger, Enum, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from procurement.models import Base
 from service_kit.db import IdMixin, TimestampMixin
+
+
+class DeliverableReview(StrEnum):
+    """An official's review of a suspect deliverable; None for one whose evidence raised no doubt."""
+
+    pending = "pending"
+    accepted = "accepted"
+    rejected = "rejected"
 
 
 class Deliverable(IdMixin, TimestampMixin, Base):
@@ -22,3 +32,13 @@ class Deliverable(IdMixin, TimestampMixin, Base):
     unit_price_fen: Mapped[int] = mapped_column(BigInteger)
     delivered_at: Mapped[datetime]
     source_event_id: Mapped[str] = mapped_column(String(120))
+    # Doubtful delivery evidence (booking's ``suspect_reasons``): the deliverable is not counted (payable,
+    # delivered, attainment, installments, OCDS) while ``review`` is ``pending``, nor once ``rejected``; an
+    # official's acceptance counts it.
+    suspect_reasons: Mapped[list[Any] | None]
+    review: Mapped[DeliverableReview | None] = mapped_column(
+        Enum(DeliverableReview, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e])
+    )
+    review_reason: Mapped[str | None] = mapped_column(String(500))
+    reviewed_by: Mapped[str | None] = mapped_column(String(200))
+    reviewed_at: Mapped[datetime | None]

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from procurement.deliverables.models import Deliverable
+from procurement.deliverables.models import Deliverable, DeliverableReview
 from service_kit.pagination import fetch_page
 
 
@@ -21,6 +22,43 @@ async def add(session: AsyncSession, deliverable: Deliverable) -> Deliverable:
     session.add(deliverable)
     await session.flush()
     return deliverable
+
+
+def counted() -> ColumnElement[bool]:
+    """Deliverables that count (payable, delivered, attainment, installments, OCDS): those that raised no doubt
+    and suspect ones an official accepted."""
+    return or_(Deliverable.review.is_(None), Deliverable.review == DeliverableReview.accepted)
+
+
+async def get(session: AsyncSession, contract_id: uuid.UUID, deliverable_id: uuid.UUID) -> Deliverable | None:
+    return await session.scalar(
+        select(Deliverable).where(Deliverable.id == deliverable_id, Deliverable.contract_id == contract_id)
+    )
+
+
+async def decide_review(
+    session: AsyncSession,
+    deliverable_id: uuid.UUID,
+    decision: DeliverableReview,
+    *,
+    reason: str,
+    reviewed_by: str,
+    reviewed_at: datetime,
+) -> bool:
+    """Record an official's decision if the deliverable is still pending; False when another review won."""
+    result = await session.execute(
+        update(Deliverable)
+        .where(Deliverable.id == deliverable_id, Deliverable.review == DeliverableReview.pending)
+        .values(
+            review=decision,
+            review_reason=reason,
+            reviewed_by=reviewed_by,
+            reviewed_at=reviewed_at,
+            updated_at=reviewed_at,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount) == 1  # type: ignore[attr-defined]
 
 
 async def totals_by_offering(
@@ -37,10 +75,19 @@ async def totals_by_offering(
             func.count(),
             func.coalesce(func.sum(Deliverable.unit_price_fen), 0),
         )
-        .where(Deliverable.contract_id.in_(ids))
+        .where(Deliverable.contract_id.in_(ids), counted())
         .group_by(Deliverable.contract_id, Deliverable.offering_id)
     )
     return {(row[0], row[1]): (int(row[2]), int(row[3])) for row in result.all()}
+
+
+async def verified_counts_by_contract(session: AsyncSession, contract_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, int]:
+    """``contract_id -> verified deliveries``: what past performance and the OCDS export count as delivered.
+    Built on :func:`totals_by_offering`, so it counts exactly the deliveries that pay."""
+    counts: dict[uuid.UUID, int] = {}
+    for (contract_id, _offering_id), (count, _value) in (await totals_by_offering(session, contract_ids)).items():
+        counts[contract_id] = counts.get(contract_id, 0) + count
+    return counts
 
 
 async def list_page(

@@ -1,5 +1,6 @@
 """Paying a contract by installment: the next unpaid installment, once its condition is met (signed; mid-term
-evaluation finalized; acceptance passed), never beyond the contract's amount (approved supplements included),
+evaluation finalized; acceptance passed; and the last one only after a passed acceptance with the KPI attainment at
+the threshold, whatever condition the plan gave it), never beyond the contract's amount (approved supplements included),
 and from the fund the contract draws on, whose spent + outstanding + remaining stays its budget.
 
 A payment is what it claims: its payer is the fund's owner, its payee the contracted provider's account (held in
@@ -17,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from procurement.acceptance import service as acceptance_service
+from procurement.config import Settings
 from procurement.contracts import repository as contracts_repository
 from procurement.contracts import service as contracts_service
 from procurement.contracts.models import Contract, ContractInstallment, ContractStatus, InstallmentCondition
@@ -100,8 +102,26 @@ def _same_party(given: str, expected: str) -> bool:
     return "".join(given.split()) == "".join(expected.split())
 
 
+async def _ensure_last_installment_earned(session: AsyncSession, contract: Contract, settings: Settings) -> None:
+    """The last installment, whatever condition the plan gave it, is paid only after a passed acceptance and with
+    the KPI attainment at the threshold."""
+    if not await acceptance_service.has_passed(session, contract.id):
+        raise InvalidTransition(
+            "The last installment is paid only after the acceptance (验收) has passed.",
+            code="acceptance_not_passed",
+            installment_seq=len(contract.installments),
+        )
+    await evaluations_service.ensure_attainment(session, contract, settings, doing="pay the last installment")
+
+
 async def disburse(
-    session: AsyncSession, contract_id: uuid.UUID, data: schemas.DisbursementCreate, *, by: Principal, now: datetime
+    session: AsyncSession,
+    contract_id: uuid.UUID,
+    data: schemas.DisbursementCreate,
+    *,
+    by: Principal,
+    now: datetime,
+    settings: Settings,
 ) -> schemas.Disbursement:
     contract = await contracts_service.get_readable(session, contract_id, by=by)
     contracts_service.ensure_active(contract, "pay")
@@ -130,6 +150,8 @@ async def disburse(
             installment_seq=seq,
             condition=str(installment.condition),
         )
+    if seq == len(plan):
+        await _ensure_last_installment_earned(session, contract, settings)
     fund = await funds_service.get_fund(session, contract.fund_id)
     payer = data.payer or fund.owner_name
     if not _same_party(payer, fund.owner_name):

@@ -1,7 +1,13 @@
-"""Mid-term and final evaluations: the purchaser (an official) and a third-party evaluator score; the service
-recipients' satisfaction comes from their ratings (feedback's score.updated); the three are combined with the
-configured weights, KPI attainment (delivered against promised) shown beside. A final score below the
-threshold sanctions the provider (优胜劣汰)."""
+"""Mid-term and final evaluations (评估): the evaluation decides.
+
+Five parts, each scored 0–100 or explicitly ``missing`` (no data: it keeps its weight and adds nothing, never
+re-weighted onto the others): quantity (the contract's verified deliverables against its targets, from the
+winning application or the direct award), quality (the recipients of *this* contract: ratings of its funded
+bookings and the satisfaction callbacks operators make to a random sample of them), fund use (the value
+delivered against what was paid), the purchaser's score and the third-party evaluator's, an evaluator the
+official assigned to the contract and who declared no conflict of interest first (the rule expert reviewers
+follow). A final result without quantity is ``incomplete``, never passed; a final score below the threshold
+sanctions the provider (优胜劣汰). Acceptance and the last installment need KPI attainment at the threshold."""
 
 from __future__ import annotations
 
@@ -9,60 +15,245 @@ import uuid
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from procurement.config import Settings
+from procurement.contracts import repository as contracts_repository
 from procurement.contracts import service as contracts_service
-from procurement.contracts.models import Contract
+from procurement.contracts.models import Contract, ContractStatus
 from procurement.deliverables import repository as deliverables_repository
+from procurement.deliverables.models import Deliverable
 from procurement.evaluations import schemas
 from procurement.evaluations.models import (
+    BookingRating,
     ContractEvaluation,
+    ContractEvaluator,
     EvaluationStage,
     EvaluationStatus,
     ProviderSatisfaction,
+    SatisfactionCallback,
 )
+from procurement.providers.service import field_error
+from procurement.reviews import schemas as reviews_schemas
+from procurement.reviews import service as reviews_service
 from procurement.sanctions import service as sanctions_service
 from procurement.sanctions.models import SanctionCause
 from service_kit.auth import Principal, Role
 from service_kit.errors import Conflict, Forbidden, InvalidTransition, NotFound
-from service_kit.events.contracts import ScoreUpdated
+from service_kit.events.contracts import RatingSubmitted, ScoreUpdated
 from service_kit.pagination import fetch_page
 
+# ---------------------------------------------------------------- quantity: verified deliverables against targets
 
-async def kpi_attainment(session: AsyncSession, contract: Contract) -> schemas.KpiAttainment:
+
+async def quantity_attainment(session: AsyncSession, contract: Contract) -> schemas.KpiAttainment | None:
+    """The contract's measured targets against its verified deliverables, or None when it has no measured target.
+
+    A target counts at most what the contract (as amended) still funds of its offering: a bilateral settlement
+    that lowers a quota to what was delivered settles the promise too."""
+    quotas = {item.offering_id: item.quota for item in contract.funded_offerings}
+    targets: dict[uuid.UUID, int] = {}
+    for target in contract.targets:
+        if target.offering_id is not None and target.quantity is not None:
+            promised = min(target.quantity, quotas.get(target.offering_id, 0))
+            if promised > 0:
+                targets[target.offering_id] = targets.get(target.offering_id, 0) + promised
+    if not targets:
+        return None
     totals = await deliverables_repository.totals_by_offering(session, [contract.id])
     offerings = [
         schemas.OfferingAttainment(
-            offering_id=item.offering_id,
-            promised=item.quota,
-            delivered=totals.get((contract.id, item.offering_id), (0, 0))[0],
+            offering_id=offering_id, promised=promised, delivered=totals.get((contract.id, offering_id), (0, 0))[0]
         )
-        for item in contract.funded_offerings
+        for offering_id, promised in targets.items()
     ]
-    promised = sum(o.promised for o in offerings)
+    promised_total = sum(o.promised for o in offerings)
     # Delivering more of one offering does not make up for less of another.
-    delivered = sum(min(o.delivered, o.promised) for o in offerings)
+    attained = sum(min(o.delivered, o.promised) for o in offerings)
     return schemas.KpiAttainment(
-        promised=promised,
+        promised=promised_total,
         delivered=sum(o.delivered for o in offerings),
-        attainment_percent=round(100 * delivered / promised, 2) if promised else 0.0,
+        attainment_percent=round(100 * attained / promised_total, 2),
         offerings=offerings,
     )
+
+
+async def kpi_attainment(session: AsyncSession, contract: Contract) -> schemas.KpiAttainment:
+    found = await quantity_attainment(session, contract)
+    return found or schemas.KpiAttainment(promised=0, delivered=0, attainment_percent=0.0, offerings=[])
+
+
+async def ensure_attainment(session: AsyncSession, contract: Contract, settings: Settings, *, doing: str) -> None:
+    """Acceptance and the last installment need the KPI attainment at the configured threshold. Below it the
+    official is told the way forward: a bilateral settlement (an amendment lowering the funded quotas, and with
+    them the targets, to what was delivered), or the sanction process (the acceptance recorded as failed)."""
+    threshold = settings.acceptance_attainment_threshold
+    ways = {
+        "ways_forward": ["settlement_amendment", "sanction"],
+        "amendments_path": f"/api/v1/contracts/{contract.id}/amendments",
+        "threshold_percent": threshold,
+    }
+    attainment = await quantity_attainment(session, contract)
+    if attainment is None:
+        raise Conflict(
+            f"Cannot {doing}: the contract has no quantity target to measure its delivery against. Settle its "
+            "targets bilaterally (an amendment) or record the acceptance as failed (the sanction process).",
+            code="attainment_missing",
+            **ways,
+        )
+    if attainment.attainment_percent < threshold:
+        raise Conflict(
+            f"Cannot {doing}: {attainment.delivered} of {attainment.promised} promised services were delivered "
+            f"and verified ({attainment.attainment_percent:g}% attainment), below the {threshold}% required. "
+            "The way forward is a bilateral settlement (an amendment lowering the funded quotas to what was "
+            "delivered, approved by the provider) or the sanction process (record the acceptance as failed).",
+            code="attainment_below_threshold",
+            attainment_percent=attainment.attainment_percent,
+            delivered=attainment.delivered,
+            promised=attainment.promised,
+            **ways,
+        )
+
+
+# ---------------------------------------------------------------- quality: this contract's recipients
+
+
+async def _ratings_of(session: AsyncSession, contract_id: uuid.UUID) -> tuple[int, float | None]:
+    """How many of the contract's counted (verified, non-suspect) funded bookings were rated, and their mean stars."""
+    row = (
+        await session.execute(
+            select(func.count(), func.avg(BookingRating.stars))
+            .select_from(BookingRating)
+            .join(Deliverable, Deliverable.booking_id == BookingRating.booking_id)
+            .where(Deliverable.contract_id == contract_id, deliverables_repository.counted())
+        )
+    ).one()
+    count = int(row[0] or 0)
+    return count, (float(row[1]) if count else None)
+
+
+async def _callbacks_of(session: AsyncSession, contract_id: uuid.UUID) -> tuple[int, int, int]:
+    """The contract's recorded callbacks: (recorded, residents reached, of whom satisfied)."""
+    rows = (
+        await session.execute(
+            select(SatisfactionCallback.reached, SatisfactionCallback.satisfied).where(
+                SatisfactionCallback.contract_id == contract_id, SatisfactionCallback.recorded_at.is_not(None)
+            )
+        )
+    ).all()
+    reached = [satisfied for was_reached, satisfied in rows if was_reached]
+    return len(rows), len(reached), sum(1 for satisfied in reached if satisfied)
+
+
+# ---------------------------------------------------------------- the parts and their combination
+
+
+def _part(score: float | None, weight: int, basis: dict[str, float | int | None]) -> schemas.Part:
+    return schemas.Part(
+        state="scored" if score is not None else "missing",
+        score=round(score, 2) if score is not None else None,
+        weight=weight,
+        basis=basis,
+    )
+
+
+async def compute_parts(
+    session: AsyncSession, contract: Contract, evaluation: ContractEvaluation, settings: Settings
+) -> tuple[schemas.Parts, schemas.KpiAttainment | None]:
+    attainment = await quantity_attainment(session, contract)
+    quantity = _part(
+        min(100.0, attainment.attainment_percent) if attainment is not None else None,
+        settings.evaluation_weight_quantity,
+        {
+            "promised": attainment.promised if attainment else None,
+            "delivered": attainment.delivered if attainment else None,
+            "attainment_percent": attainment.attainment_percent if attainment else None,
+        },
+    )
+    rating_count, average_stars = await _ratings_of(session, contract.id)
+    recorded, reached, satisfied = await _callbacks_of(session, contract.id)
+    sub_scores = []
+    if average_stars is not None:
+        sub_scores.append(average_stars * 20)  # 5 stars are 100 points
+    if reached:
+        sub_scores.append(100 * satisfied / reached)
+    quality = _part(
+        sum(sub_scores) / len(sub_scores) if sub_scores else None,
+        settings.evaluation_weight_recipients,
+        {
+            "rating_count": rating_count,
+            "average_stars": round(average_stars, 2) if average_stars is not None else None,
+            "callbacks_recorded": recorded,
+            "callbacks_reached": reached,
+            "callbacks_satisfied": satisfied,
+        },
+    )
+    totals = await deliverables_repository.totals_by_offering(session, [contract.id])
+    delivered_value = sum(value for (cid, _), (_, value) in totals.items() if cid == contract.id)
+    paid = contract.disbursed_fen
+    fund_use = _part(
+        min(100.0, 100 * delivered_value / paid) if paid > 0 else None,
+        settings.evaluation_weight_fund_use,
+        {"paid_fen": paid, "delivered_value_fen": delivered_value},
+    )
+    purchaser = _part(
+        evaluation.purchaser_score_centi / 100 if evaluation.purchaser_score_centi is not None else None,
+        settings.evaluation_weight_purchaser,
+        {},
+    )
+    third_party = _part(
+        evaluation.third_party_score_centi / 100 if evaluation.third_party_score_centi is not None else None,
+        settings.evaluation_weight_third_party,
+        {},
+    )
+    parts = schemas.Parts(
+        quantity=quantity, quality=quality, fund_use=fund_use, purchaser=purchaser, third_party=third_party
+    )
+    return parts, attainment
+
+
+def missing_parts(parts: schemas.Parts) -> list[str]:
+    return [name for name, part in parts if isinstance(part, schemas.Part) and part.state == "missing"]
+
+
+def combine(parts: schemas.Parts) -> int:
+    """The weighted score in hundredths of a point: each part's score × its weight (the weights sum to 100); a
+    missing part adds nothing."""
+    total = sum(part.weight * (part.score or 0.0) for _, part in parts if isinstance(part, schemas.Part))
+    return round(total)
+
+
+def conclude(parts: schemas.Parts, combined_centi: int, settings: Settings) -> schemas.EvaluationResult:
+    if parts.quantity.state == "missing":
+        return "incomplete"
+    attained = (parts.quantity.basis.get("attainment_percent") or 0) >= settings.acceptance_attainment_threshold
+    passed = attained and combined_centi >= settings.sanction_score_threshold * 100
+    return "passed" if passed else "failed"
 
 
 def _score(centi: int | None) -> float | None:
     return centi / 100 if centi is not None else None
 
 
-async def view(session: AsyncSession, contract: Contract, evaluation: ContractEvaluation) -> schemas.Evaluation:
-    kpi = (
-        schemas.KpiAttainment.model_validate(evaluation.kpi)
-        if evaluation.kpi is not None
-        else await kpi_attainment(session, contract)
+async def view(
+    session: AsyncSession, contract: Contract, evaluation: ContractEvaluation, settings: Settings
+) -> schemas.Evaluation:
+    if evaluation.parts is not None:  # finalized: as it was decided
+        parts = schemas.Parts.model_validate(evaluation.parts)
+        kpi = schemas.KpiAttainment.model_validate(evaluation.kpi)
+    else:
+        parts, attainment = await compute_parts(session, contract, evaluation, settings)
+        kpi = (
+            schemas.KpiAttainment.model_validate(evaluation.kpi)
+            if evaluation.kpi is not None  # finalized before the parts were recorded
+            else attainment or await kpi_attainment(session, contract)
+        )
+    weights = schemas.Weights(
+        purchaser=parts.purchaser.weight, recipients=parts.quality.weight, third_party=parts.third_party.weight
     )
+    finalized_before_parts = evaluation.status == EvaluationStatus.finalized and evaluation.parts is None
     return schemas.Evaluation(
         id=evaluation.id,
         contract_id=evaluation.contract_id,
@@ -72,11 +263,17 @@ async def view(session: AsyncSession, contract: Contract, evaluation: ContractEv
         purchaser_comment=evaluation.purchaser_comment,
         third_party_score=_score(evaluation.third_party_score_centi),
         third_party_comment=evaluation.third_party_comment,
-        recipients_score=_score(evaluation.recipients_score_centi),
-        recipients_rating_count=evaluation.recipients_rating_count,
-        weights=schemas.Weights.model_validate(evaluation.weights) if evaluation.weights else None,
+        recipients_score=_score(evaluation.recipients_score_centi) if finalized_before_parts else parts.quality.score,
+        recipients_rating_count=evaluation.recipients_rating_count
+        if finalized_before_parts
+        else int(parts.quality.basis.get("rating_count") or 0),
+        weights=schemas.Weights.model_validate(evaluation.weights) if finalized_before_parts else weights,
         combined_score=_score(evaluation.combined_score_centi),
         kpi=kpi,
+        parts=None if finalized_before_parts else parts,
+        missing_parts=[] if finalized_before_parts else missing_parts(parts),
+        result=cast(schemas.EvaluationResult | None, evaluation.result),
+        attainment_threshold=settings.acceptance_attainment_threshold,
         opened_at=evaluation.opened_at,
         finalized_at=evaluation.finalized_at,
     )
@@ -109,7 +306,13 @@ async def _existing(session: AsyncSession, contract: Contract, stage: Evaluation
 
 
 async def open_evaluation(
-    session: AsyncSession, contract_id: uuid.UUID, data: schemas.EvaluationOpen, *, by: Principal, now: datetime
+    session: AsyncSession,
+    contract_id: uuid.UUID,
+    data: schemas.EvaluationOpen,
+    *,
+    by: Principal,
+    now: datetime,
+    settings: Settings,
 ) -> schemas.Evaluation:
     contract = await contracts_service.get_readable(session, contract_id, by=by)
     contracts_service.ensure_active(contract, "evaluate")
@@ -134,7 +337,27 @@ async def open_evaluation(
     await contracts_service.record_lifecycle(
         session, contract, "evaluation_opened", by=by, at=now, details={"stage": str(data.stage)}
     )
-    return await view(session, contract, evaluation)
+    return await view(session, contract, evaluation, settings)
+
+
+async def _scoring_party(session: AsyncSession, contract: Contract, by: Principal) -> str:
+    """Which party ``by`` scores for: an official for the purchaser; an evaluator for the third party, only when
+    the official assigned them to this contract and they declared no conflict of interest first."""
+    if by.has_any(Role.official, Role.admin):
+        return "purchaser"
+    if Role.evaluator not in by.roles:
+        raise Forbidden(
+            "The purchaser and the third-party evaluator score; recipients through their ratings.",
+            code="not_an_evaluating_party",
+        )
+    assignment = await evaluator_of(session, contract.id, by.subject)
+    if assignment is None:
+        raise Forbidden(
+            "You are not assigned to evaluate this contract; an official assigns its evaluators.",
+            code="evaluator_not_assigned",
+        )
+    reviews_service.ensure_may_score(assignment.conflict, linked=_linked(assignment, contract))
+    return "third_party"
 
 
 async def submit_score(
@@ -145,17 +368,11 @@ async def submit_score(
     *,
     by: Principal,
     now: datetime,
+    settings: Settings,
 ) -> schemas.Evaluation:
     contract = await contracts_service.get_readable(session, contract_id, by=by)
-    if by.has_any(Role.official, Role.admin):
-        party, score_column, values = "purchaser", ContractEvaluation.purchaser_score_centi, "purchaser"
-    elif Role.evaluator in by.roles:
-        party, score_column, values = "third_party", ContractEvaluation.third_party_score_centi, "third_party"
-    else:
-        raise Forbidden(
-            "The purchaser and the third-party evaluator score; recipients through their ratings.",
-            code="not_an_evaluating_party",
-        )
+    party = await _scoring_party(session, contract, by)
+    score_column = getattr(ContractEvaluation, f"{party}_score_centi")
     evaluation = await _existing(session, contract, stage)
     centi = round(data.score * 100)
     moved = cast(
@@ -169,9 +386,9 @@ async def submit_score(
             )
             .values(
                 {
-                    f"{values}_score_centi": centi,
-                    f"{values}_comment": data.comment,
-                    f"{values}_by": by.subject,
+                    f"{party}_score_centi": centi,
+                    f"{party}_comment": data.comment,
+                    f"{party}_by": by.subject,
                     "updated_at": now,
                 }
             )
@@ -192,31 +409,14 @@ async def submit_score(
         reason=data.comment,
         details={"stage": str(stage), "party": party, "score": data.score},
     )
-    return await view(session, contract, await _existing(session, contract, stage))
+    return await view(session, contract, await _existing(session, contract, stage), settings)
 
 
 async def satisfaction_of(session: AsyncSession, provider_id: uuid.UUID) -> ProviderSatisfaction | None:
+    """The provider's satisfaction over everything it delivered (feedback's score), for reports; a contract's
+    evaluation reads its own recipients' ratings instead."""
     found = await session.get(ProviderSatisfaction, provider_id, populate_existing=True)
     return found if found is not None and found.rating_count > 0 else None
-
-
-def combine(
-    purchaser_centi: int, third_party_centi: int, recipients_centi: int | None, settings: Settings
-) -> tuple[int, dict[str, float]]:
-    """The weighted score (centi) and the weights applied, in percent. With no ratings yet the recipients'
-    share is spread over the other two in proportion."""
-    parts = [
-        ("purchaser", settings.evaluation_weight_purchaser, purchaser_centi),
-        ("third_party", settings.evaluation_weight_third_party, third_party_centi),
-    ]
-    if recipients_centi is not None:
-        parts.append(("recipients", settings.evaluation_weight_recipients, recipients_centi))
-    total_weight = sum(weight for _, weight, _ in parts)
-    combined = round(sum(weight * score for _, weight, score in parts) / total_weight)
-    applied = {"purchaser": 0.0, "recipients": 0.0, "third_party": 0.0}
-    for name, weight, _ in parts:
-        applied[name] = round(100 * weight / total_weight, 2)
-    return combined, applied
 
 
 async def finalize(
@@ -236,11 +436,12 @@ async def finalize(
     if purchaser is None or third_party is None:
         missing = [name for name, score in (("purchaser", purchaser), ("third_party", third_party)) if score is None]
         raise Conflict(f"Waiting for the scores of: {', '.join(missing)}.", code="scores_missing", missing=missing)
-    satisfaction = await satisfaction_of(session, contract.provider_id)
-    # 5 stars are 100 points: thousandths of a star × 2 = hundredths of a point.
-    recipients = satisfaction.score_milli * 2 if satisfaction is not None else None
-    combined, weights = combine(purchaser, third_party, recipients, settings)
-    kpi = await kpi_attainment(session, contract)
+    parts, attainment = await compute_parts(session, contract, evaluation, settings)
+    combined = combine(parts)
+    result = conclude(parts, combined, settings)
+    kpi = attainment or await kpi_attainment(session, contract)
+    weights = {"purchaser": parts.purchaser.weight, "recipients": parts.quality.weight}
+    weights["third_party"] = parts.third_party.weight
     moved = cast(
         CursorResult[Any],
         await session.execute(
@@ -248,11 +449,13 @@ async def finalize(
             .where(ContractEvaluation.id == evaluation.id, ContractEvaluation.status == EvaluationStatus.open)
             .values(
                 status=EvaluationStatus.finalized,
-                recipients_score_centi=recipients,
-                recipients_rating_count=satisfaction.rating_count if satisfaction is not None else 0,
+                recipients_score_centi=round(parts.quality.score * 100) if parts.quality.score is not None else None,
+                recipients_rating_count=int(parts.quality.basis.get("rating_count") or 0),
                 weights=weights,
                 combined_score_centi=combined,
                 kpi=kpi.model_dump(mode="json"),
+                parts=parts.model_dump(mode="json"),
+                result=result,
                 finalized_by=by.subject,
                 finalized_at=now,
                 updated_at=now,
@@ -268,7 +471,12 @@ async def finalize(
         "evaluation_finalized",
         by=by,
         at=now,
-        details={"stage": str(stage), "combined_score": combined / 100, "weights": weights},
+        details={
+            "stage": str(stage),
+            "combined_score": combined / 100,
+            "result": result,
+            "missing_parts": missing_parts(parts),
+        },
     )
     threshold = settings.sanction_score_threshold
     if stage == EvaluationStage.final and combined < threshold * 100:
@@ -282,24 +490,32 @@ async def finalize(
             by=by,
             now=now,
         )
-    return await view(session, contract, await _existing(session, contract, stage))
+    return await view(session, contract, await _existing(session, contract, stage), settings)
+
+
+async def final_result(session: AsyncSession, contract_id: uuid.UUID) -> str | None:
+    found = await find(session, contract_id, EvaluationStage.final)
+    return found.result if found is not None and found.status == EvaluationStatus.finalized else None
 
 
 async def list_page(
-    session: AsyncSession, contract_id: uuid.UUID, *, by: Principal, limit: int, offset: int
+    session: AsyncSession, contract_id: uuid.UUID, *, by: Principal, limit: int, offset: int, settings: Settings
 ) -> tuple[list[schemas.Evaluation], int]:
     contract = await contracts_service.get_readable(session, contract_id, by=by)
     condition = ContractEvaluation.contract_id == contract.id
     query = select(ContractEvaluation).where(condition).order_by(ContractEvaluation.opened_at, ContractEvaluation.id)
     rows, total = await fetch_page(session, query, limit=limit, offset=offset)
-    return [await view(session, contract, row) for row in rows], total
+    return [await view(session, contract, row, settings) for row in rows], total
 
 
 async def get(
-    session: AsyncSession, contract_id: uuid.UUID, stage: EvaluationStage, *, by: Principal
+    session: AsyncSession, contract_id: uuid.UUID, stage: EvaluationStage, *, by: Principal, settings: Settings
 ) -> schemas.Evaluation:
     contract = await contracts_service.get_readable(session, contract_id, by=by)
-    return await view(session, contract, await _existing(session, contract, stage))
+    return await view(session, contract, await _existing(session, contract, stage), settings)
+
+
+# ---------------------------------------------------------------- events: satisfaction and ratings
 
 
 async def apply_score(session: AsyncSession, event: ScoreUpdated, *, at: datetime) -> None:
@@ -317,3 +533,268 @@ async def apply_score(session: AsyncSession, event: ScoreUpdated, *, at: datetim
     elif event.rating_count >= found.rating_count:
         found.score_milli, found.rating_count, found.updated_at = score_milli, event.rating_count, at
     await session.flush()
+
+
+async def apply_rating(session: AsyncSession, event: RatingSubmitted) -> None:
+    """Keep a booking's rating (a booking is rated once); the evaluation joins it with the contract's deliverables,
+    whichever of the two events arrived first."""
+    if await session.get(BookingRating, event.booking_id) is not None:
+        return
+    session.add(
+        BookingRating(
+            booking_id=event.booking_id,
+            rating_id=event.rating_id,
+            provider_id=event.provider_id,
+            stars=event.stars,
+            submitted_at=event.submitted_at,
+        )
+    )
+    await session.flush()
+
+
+# ---------------------------------------------------------------- assigned evaluators
+
+
+def _linked(assignment: ContractEvaluator, contract: Contract) -> bool:
+    return str(contract.provider_id) in assignment.linked_provider_ids
+
+
+async def evaluator_of(session: AsyncSession, contract_id: uuid.UUID, subject: str) -> ContractEvaluator | None:
+    return await session.scalar(
+        select(ContractEvaluator)
+        .where(ContractEvaluator.contract_id == contract_id, ContractEvaluator.evaluator_subject == subject)
+        .execution_options(populate_existing=True)
+    )
+
+
+async def assign_evaluator(
+    session: AsyncSession, contract_id: uuid.UUID, data: schemas.EvaluatorAssign, *, by: Principal, now: datetime
+) -> ContractEvaluator:
+    contract = await contracts_service.get_readable(session, contract_id, by=by)
+    if contract.status == ContractStatus.terminated:
+        raise InvalidTransition(
+            "A terminated contract is no longer evaluated.",
+            code="contract_not_active",
+            current_status=str(contract.status),
+        )
+    if await evaluator_of(session, contract.id, data.evaluator_subject) is not None:
+        raise Conflict("The evaluator is already assigned to this contract.", code="already_assigned")
+    assignment = ContractEvaluator(
+        contract_id=contract.id,
+        evaluator_subject=data.evaluator_subject,
+        evaluator_name=data.evaluator_name,
+        linked_provider_ids=[str(p) for p in dict.fromkeys(data.linked_provider_ids)],
+        assigned_by=by.subject,
+        created_at=now,
+        updated_at=now,
+    )
+    try:
+        # Two officials assigning the same evaluator at once: the second meets the unique (contract, evaluator).
+        async with session.begin_nested():
+            session.add(assignment)
+    except IntegrityError:
+        raise Conflict("The evaluator is already assigned to this contract.", code="already_assigned") from None
+    await contracts_service.record_lifecycle(
+        session, contract, "evaluator_assigned", by=by, at=now, details=data.model_dump(mode="json")
+    )
+    return assignment
+
+
+async def declare(
+    session: AsyncSession,
+    contract_id: uuid.UUID,
+    data: reviews_schemas.DeclarationCreate,
+    *,
+    by: Principal,
+    now: datetime,
+) -> ContractEvaluator:
+    """The assigned evaluator declares, once and before scoring, whether they are linked to the provider."""
+    contract = await contracts_service.get_readable(session, contract_id, by=by)
+    assignment = await evaluator_of(session, contract.id, by.subject)
+    if assignment is None:
+        raise Forbidden(
+            "You are not assigned to evaluate this contract; an official assigns its evaluators.",
+            code="evaluator_not_assigned",
+        )
+    reviews_service.check_declaration(data.conflict, linked=_linked(assignment, contract))
+    declared = cast(
+        CursorResult[Any],
+        await session.execute(
+            update(ContractEvaluator)
+            .where(ContractEvaluator.id == assignment.id, ContractEvaluator.conflict.is_(None))
+            .values(conflict=data.conflict, declaration_note=data.note, declared_at=now, updated_at=now)
+            .execution_options(synchronize_session=False)
+        ),
+    )
+    if declared.rowcount != 1:
+        raise Conflict("You have already declared for this contract.", code="already_declared")
+    await contracts_service.record_lifecycle(
+        session,
+        contract,
+        "conflict_declared" if data.conflict else "no_conflict_declared",
+        by=by,
+        at=now,
+        reason=data.note,
+        details={"evaluator_subject": by.subject},
+    )
+    found = await evaluator_of(session, contract.id, by.subject)
+    assert found is not None
+    return found
+
+
+async def evaluators_page(
+    session: AsyncSession, contract_id: uuid.UUID, *, by: Principal, limit: int, offset: int
+) -> tuple[list[schemas.Evaluator], int]:
+    contract = await contracts_service.get_readable(session, contract_id, by=by)
+    query = (
+        select(ContractEvaluator)
+        .where(ContractEvaluator.contract_id == contract.id)
+        .order_by(ContractEvaluator.created_at, ContractEvaluator.id)
+    )
+    rows, total = await fetch_page(session, query, limit=limit, offset=offset)
+    return [schemas.Evaluator.model_validate(row) for row in rows], total
+
+
+# ---------------------------------------------------------------- satisfaction callbacks (电话回访)
+
+DRAW_ATTEMPTS = 3
+
+
+def callback_view(row: SatisfactionCallback) -> schemas.Callback:
+    return schemas.Callback(
+        id=row.id,
+        contract_id=row.contract_id,
+        booking_id=row.booking_id,
+        offering_id=row.offering_id,
+        status="recorded" if row.recorded_at is not None else "pending",
+        drawn_by=row.drawn_by,
+        drawn_at=row.drawn_at,
+        reached=row.reached,
+        satisfied=row.satisfied,
+        note=row.note,
+        recorded_by=row.recorded_by,
+        recorded_at=row.recorded_at,
+    )
+
+
+async def _contract_for_call_center(session: AsyncSession, contract_id: uuid.UUID) -> Contract:
+    """Operators call back the residents of any signed contract; they do not otherwise read contracts."""
+    contract = await contracts_repository.get(session, contract_id)
+    if contract is None or contract.signed_at is None:
+        raise NotFound("No such contract.", code="contract_not_found")
+    return contract
+
+
+async def draw_callback(
+    session: AsyncSession, contract_id: uuid.UUID, *, by: Principal, now: datetime
+) -> schemas.Callback:
+    """Draw, at random, one of the contract's funded bookings not yet called back: the operator calls its resident.
+    Two operators drawing at once never get the same booking (one booking, one callback)."""
+    contract = await _contract_for_call_center(session, contract_id)
+    already = select(SatisfactionCallback.booking_id).where(SatisfactionCallback.contract_id == contract.id)
+    # Bookings another operator drew meanwhile (their rows may not be visible to this transaction yet).
+    taken: set[uuid.UUID] = set()
+    for _ in range(DRAW_ATTEMPTS):
+        drawn = (
+            await session.execute(
+                select(Deliverable.booking_id, Deliverable.offering_id)
+                .where(
+                    Deliverable.contract_id == contract.id,
+                    deliverables_repository.counted(),  # verified: no doubt raised, or accepted by an official
+                    Deliverable.booking_id.not_in(already),
+                    Deliverable.booking_id.not_in(taken),
+                )
+                .order_by(func.random())
+                .limit(1)
+            )
+        ).first()
+        if drawn is None:
+            raise Conflict(
+                "Every funded booking of this contract has been called back, or none was delivered yet.",
+                code="nothing_to_call_back",
+            )
+        callback = SatisfactionCallback(
+            contract_id=contract.id,
+            booking_id=drawn[0],
+            offering_id=drawn[1],
+            drawn_by=by.subject,
+            drawn_at=now,
+            created_at=now,
+            updated_at=now,
+        )
+        try:
+            async with session.begin_nested():
+                session.add(callback)
+        except IntegrityError:
+            taken.add(callback.booking_id)  # another operator drew the same booking meanwhile: draw again
+            continue
+        await contracts_service.record_lifecycle(
+            session, contract, "callback_drawn", by=by, at=now, details={"booking_id": str(callback.booking_id)}
+        )
+        return callback_view(callback)
+    raise Conflict("Other operators are drawing from this contract; draw again.", code="callback_draw_conflict")
+
+
+async def record_callback(
+    session: AsyncSession,
+    contract_id: uuid.UUID,
+    callback_id: uuid.UUID,
+    data: schemas.CallbackResult,
+    *,
+    by: Principal,
+    now: datetime,
+) -> schemas.Callback:
+    contract = await _contract_for_call_center(session, contract_id)
+    if data.reached and data.satisfied is None:
+        raise field_error(
+            "satisfied", "say whether the resident was satisfied with the service.", code="satisfied_missing"
+        )
+    if not data.reached and data.satisfied is not None:
+        raise field_error(
+            "satisfied", "a resident who was not reached gave no answer.", code="satisfied_without_reaching"
+        )
+    found = await session.get(SatisfactionCallback, callback_id)
+    if found is None or found.contract_id != contract.id:
+        raise NotFound("No such callback.", code="callback_not_found")
+    recorded = cast(
+        CursorResult[Any],
+        await session.execute(
+            update(SatisfactionCallback)
+            .where(SatisfactionCallback.id == found.id, SatisfactionCallback.recorded_at.is_(None))
+            .values(
+                reached=data.reached,
+                satisfied=data.satisfied,
+                note=data.note,
+                recorded_by=by.subject,
+                recorded_at=now,
+                updated_at=now,
+            )
+            .execution_options(synchronize_session=False)
+        ),
+    )
+    if recorded.rowcount != 1:
+        raise Conflict("The result of this callback is already recorded.", code="callback_already_recorded")
+    await contracts_service.record_lifecycle(
+        session,
+        contract,
+        "callback_recorded",
+        by=by,
+        at=now,
+        reason=data.note,
+        details={"booking_id": str(found.booking_id), "reached": data.reached, "satisfied": data.satisfied},
+    )
+    await session.refresh(found)
+    return callback_view(found)
+
+
+async def callbacks_page(
+    session: AsyncSession, contract_id: uuid.UUID, *, limit: int, offset: int
+) -> tuple[list[schemas.Callback], int]:
+    contract = await _contract_for_call_center(session, contract_id)
+    query = (
+        select(SatisfactionCallback)
+        .where(SatisfactionCallback.contract_id == contract.id)
+        .order_by(SatisfactionCallback.drawn_at, SatisfactionCallback.id)
+    )
+    rows, total = await fetch_page(session, query, limit=limit, offset=offset)
+    return [callback_view(row) for row in rows], total

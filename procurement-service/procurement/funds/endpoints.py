@@ -4,7 +4,7 @@ import uuid
 
 from fastapi import APIRouter, status
 
-from procurement.auth import Official
+from procurement.auth import Official, OfficialReader
 from procurement.clock import Now
 from procurement.funds import schemas, service
 from service_kit.db import SessionDep
@@ -28,7 +28,7 @@ async def create_fund(data: schemas.FundCreate, session: SessionDep, principal: 
 @router.get(
     "", response_model=Page[schemas.Fund], summary="Funds, newest year first", responses=error_responses(401, 403, 422)
 )
-async def list_funds(session: SessionDep, principal: Official, page: PaginationDep) -> Page[schemas.Fund]:
+async def list_funds(session: SessionDep, principal: OfficialReader, page: PaginationDep) -> Page[schemas.Fund]:
     items, total = await service.list_page(session, limit=page.limit, offset=page.offset)
     return Page(items=items, total=total, limit=page.limit, offset=page.offset)
 
@@ -39,5 +39,5 @@ async def list_funds(session: SessionDep, principal: Official, page: PaginationD
     summary="A fund: budget, committed, remaining",
     responses=error_responses(401, 403, 404, 422),
 )
-async def get_fund(fund_id: uuid.UUID, session: SessionDep, principal: Official) -> schemas.Fund:
+async def get_fund(fund_id: uuid.UUID, session: SessionDep, principal: OfficialReader) -> schemas.Fund:
     return await service.get(session, fund_id)

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from procurement.auth import Official
+from procurement.auth import Official, OfficialReader
 from procurement.clock import Now
 from procurement.history import schemas, service
 from service_kit.db import SessionDep
@@ -36,7 +36,7 @@ async def import_projects(
 )
 async def list_projects(
     session: SessionDep,
-    principal: Official,
+    principal: OfficialReader,
     page: PaginationDep,
     year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
 ) -> Page[schemas.HistoricalProject]:

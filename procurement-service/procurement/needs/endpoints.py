@@ -18,6 +18,8 @@ from service_kit.pagination import Page, PaginationDep
 router = APIRouter(prefix="/api/v1/need-pool", tags=["needs"])
 
 NeedRecorder = Annotated[Principal, Depends(require_roles(Role.official, Role.operator))]
+# Who reads the pool: those who record needs, and auditors.
+NeedReader = Annotated[Principal, Depends(require_roles(Role.official, Role.operator, Role.auditor))]
 
 
 @router.post(
@@ -39,13 +41,18 @@ async def create_need(data: schemas.NeedCreate, session: SessionDep, principal: 
 )
 async def list_needs(
     session: SessionDep,
-    principal: NeedRecorder,
+    principal: NeedReader,
     page: PaginationDep,
     status: Annotated[NeedStatus | None, Query()] = None,
     category_code: Annotated[str | None, Query(max_length=80)] = None,
 ) -> Page[schemas.Need]:
     items, total = await service.list_page(
-        session, status=status, category_code=category_code, limit=page.limit, offset=page.offset
+        session,
+        status=status,
+        category_code=category_code,
+        limit=page.limit,
+        offset=page.offset,
+        street_code=principal.street_code,
     )
     return Page(
         items=[schemas.Need.model_validate(n) for n in items], total=total, limit=page.limit, offset=page.offset
@@ -66,8 +73,8 @@ async def rank_needs(
 
 
 @router.get("/{need_id}", response_model=schemas.Need, summary="A need", responses=error_responses(401, 403, 404, 422))
-async def get_need(need_id: uuid.UUID, session: SessionDep, principal: NeedRecorder) -> schemas.Need:
-    return schemas.Need.model_validate(await service.get(session, need_id))
+async def get_need(need_id: uuid.UUID, session: SessionDep, principal: NeedReader) -> schemas.Need:
+    return schemas.Need.model_validate(await service.get(session, need_id, by=principal))
 
 
 @router.post(
@@ -80,3 +87,15 @@ async def merge_need(
     need_id: uuid.UUID, data: schemas.NeedMerge, session: SessionDep, principal: Official, now: Now
 ) -> schemas.Need:
     return schemas.Need.model_validate(await service.merge(session, need_id, data.into, by=principal, now=now))
+
+
+@router.post(
+    "/{need_id}/decline",
+    response_model=schemas.Need,
+    summary="Decline an open need, with the reason its residents are told (need.progressed: declined)",
+    responses=error_responses(401, 403, 404, 409, 422),
+)
+async def decline_need(
+    need_id: uuid.UUID, data: schemas.NeedDecline, session: SessionDep, principal: Official, now: Now
+) -> schemas.Need:
+    return schemas.Need.model_validate(await service.decline(session, need_id, data, by=principal, now=now))

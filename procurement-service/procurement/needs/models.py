@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import Enum, ForeignKey, Integer, String, Text
@@ -15,6 +16,7 @@ from service_kit.db import IdMixin, TimestampMixin
 class NeedStatus(StrEnum):
     open = "open"
     merged = "merged"
+    declined = "declined"  # an official decided the district will not buy it; the reason is told to its residents
 
 
 class Need(IdMixin, TimestampMixin, Base):
@@ -36,3 +38,5 @@ class Need(IdMixin, TimestampMixin, Base):
     merged_into_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("need.id"))
     rank: Mapped[int | None] = mapped_column(Integer)
     submitted_by: Mapped[str] = mapped_column(String(200))
+    decline_reason: Mapped[str | None] = mapped_column(Text)
+    declined_at: Mapped[datetime | None]

@@ -32,6 +32,14 @@ class NeedMerge(BaseModel):
     into: uuid.UUID = Field(description="The need this duplicate merges into; it takes over the count.")
 
 
+class NeedDecline(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)] = Field(
+        description="Why the district will not buy it; the residents who asked read it."
+    )
+
+
 class NeedRanking(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -53,5 +61,7 @@ class Need(BaseModel):
     status: NeedStatus
     merged_into_id: uuid.UUID | None
     rank: int | None
+    decline_reason: str | None
+    declined_at: datetime | None
     created_at: datetime
     updated_at: datetime

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
@@ -10,12 +11,82 @@ from sqlalchemy import CursorResult, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from procurement.audit import service as audit
+from procurement.auth import sees_street, street_of_new
+from procurement.calls.models import Application, Call
 from procurement.needs import schemas
 from procurement.needs.models import Need, NeedStatus
 from service_kit.auth import Principal, Role
 from service_kit.errors import Conflict, InvalidTransition, NotFound, ValidationFailed
-from service_kit.events.contracts import NeedSubmitted
+from service_kit.events.contracts import NeedProgressed, NeedStage, NeedSubmitted
+from service_kit.events.outbox import emit
 from service_kit.pagination import fetch_page
+
+# ---------------------------------------------------------------- progress told to the residents who asked
+
+
+async def groups_answered_by(session: AsyncSession, need_ids: Sequence[uuid.UUID]) -> list[tuple[uuid.UUID, str]]:
+    """The residents' groups each pool item speaks for, as (pool item, ``group_key``): its own group and those of
+    every need merged into it, at any depth. Needs an operator or official added have no group (no author to
+    tell) and add none."""
+    found: list[tuple[uuid.UUID, str]] = []
+    seen: set[uuid.UUID] = set()
+    for root in dict.fromkeys(need_ids):
+        level = [root]
+        while level:
+            seen.update(level)
+            rows = (await session.execute(select(Need.group_key).where(Need.id.in_(level)))).scalars().all()
+            found.extend((root, key) for key in rows if key is not None)
+            merged = (await session.execute(select(Need.id).where(Need.merged_into_id.in_(level)))).scalars().all()
+            level = [i for i in merged if i not in seen]
+    return sorted(dict.fromkeys(found), key=lambda pair: (str(pair[0]), pair[1]))
+
+
+async def announce_progress(
+    session: AsyncSession, need_ids: Sequence[uuid.UUID], *, status: NeedStage, at: datetime, **fields: Any
+) -> None:
+    """``need.progressed`` for every group the pool items speak for, in the transaction of the change."""
+    for pool_need_id, group_key in await groups_answered_by(session, need_ids):
+        await emit(
+            session,
+            NeedProgressed(group_key=group_key, status=status, pool_need_id=pool_need_id, occurred_at=at, **fields),
+        )
+
+
+async def announce_contract(
+    session: AsyncSession,
+    *,
+    application_id: uuid.UUID | None,
+    contract_id: uuid.UUID,
+    title: str,
+    offering_ids: Sequence[uuid.UUID],
+    at: datetime,
+) -> None:
+    """A contract drawn from a call is signed: the needs the call answers are contracted, and, when it funds
+    offerings, those can be booked near home (in_service) from the same moment."""
+    if application_id is None:
+        return
+    call_need_ids = await session.scalar(
+        select(Call.need_ids).join(Application, Application.call_id == Call.id).where(Application.id == application_id)
+    )
+    need_ids = [uuid.UUID(str(i)) for i in call_need_ids or []]
+    if not need_ids:
+        return
+    await announce_progress(
+        session, need_ids, status="contracted", at=at, contract_id=contract_id, contract_title=title
+    )
+    if offering_ids:
+        await announce_progress(
+            session,
+            need_ids,
+            status="in_service",
+            at=at,
+            contract_id=contract_id,
+            contract_title=title,
+            offering_ids=tuple(offering_ids),
+        )
+
+
+# ---------------------------------------------------------------- the pool
 
 
 async def record_submitted(session: AsyncSession, event: NeedSubmitted, *, at: datetime) -> None:
@@ -71,13 +142,16 @@ async def record_submitted(session: AsyncSession, event: NeedSubmitted, *, at: d
         at=at,
         details={"need_event_id": str(event.need_id), "group_key": event.group_key, "count": event.count},
     )
+    await emit(
+        session, NeedProgressed(group_key=event.group_key, status="pooled", pool_need_id=need.id, occurred_at=at)
+    )
 
 
 async def create(session: AsyncSession, data: schemas.NeedCreate, *, by: Principal, now: datetime) -> Need:
     need = Need(
         source="official" if by.has_any(Role.official, Role.admin) else "operator",
         category_code=data.category_code,
-        street_code=data.street_code,
+        street_code=street_of_new(by, data.street_code),
         community_code=data.community_code,
         target_group=data.target_group,
         summary=data.summary,
@@ -95,9 +169,10 @@ async def create(session: AsyncSession, data: schemas.NeedCreate, *, by: Princip
     return need
 
 
-async def get(session: AsyncSession, need_id: uuid.UUID) -> Need:
+async def get(session: AsyncSession, need_id: uuid.UUID, *, by: Principal | None = None) -> Need:
+    """The need; another street's does not exist for a street-scoped official."""
     need = await session.get(Need, need_id, populate_existing=True)
-    if need is None:
+    if need is None or not sees_street(by, need.street_code):
         raise NotFound("No such need.", code="need_not_found")
     return need
 
@@ -109,8 +184,11 @@ async def list_page(
     category_code: str | None,
     limit: int,
     offset: int,
+    street_code: str | None = None,
 ) -> tuple[list[Need], int]:
     conditions: list[Any] = []
+    if street_code is not None:  # a street-scoped official's: their street's needs only
+        conditions.append(Need.street_code == street_code)
     if status is not None:
         conditions.append(Need.status == status)
     if category_code is not None:
@@ -129,8 +207,8 @@ async def merge(session: AsyncSession, need_id: uuid.UUID, into_id: uuid.UUID, *
     """Merge a duplicate into another open need, which takes over its residents' count."""
     if need_id == into_id:
         raise ValidationFailed("A need cannot be merged into itself.", code="merge_into_self")
-    duplicate = await get(session, need_id)
-    target = await get(session, into_id)
+    duplicate = await get(session, need_id, by=by)
+    target = await get(session, into_id, by=by)
     if target.status != NeedStatus.open:
         raise InvalidTransition("The need to merge into is itself merged.", code="merge_target_not_open")
     moved = cast(
@@ -158,7 +236,37 @@ async def merge(session: AsyncSession, need_id: uuid.UUID, into_id: uuid.UUID, *
         at=now,
         details={"from": str(need_id), "count": duplicate.count},
     )
+    # The duplicate's residents (and those of needs merged into it before) are now asking through the target.
+    for _, group_key in await groups_answered_by(session, [need_id]):
+        await emit(session, NeedProgressed(group_key=group_key, status="pooled", pool_need_id=into_id, occurred_at=now))
     return await get(session, target.id)
+
+
+async def decline(
+    session: AsyncSession, need_id: uuid.UUID, data: schemas.NeedDecline, *, by: Principal, now: datetime
+) -> Need:
+    """An official decides the district will not buy an open need; its residents are told why."""
+    need = await get(session, need_id, by=by)
+    moved = cast(
+        CursorResult[Any],
+        await session.execute(
+            update(Need)
+            .where(Need.id == need_id, Need.status == NeedStatus.open)
+            .values(status=NeedStatus.declined, rank=None, decline_reason=data.reason, declined_at=now, updated_at=now)
+        ),
+    )
+    if moved.rowcount != 1:
+        await session.refresh(need, ["status"])
+        raise InvalidTransition(
+            f"Cannot decline a need that is {need.status}; it must be open.",
+            code="need_not_open",
+            current_status=str(need.status),
+        )
+    await audit.record(
+        session, kind="need", subject_id=need_id, action="declined", by=by, at=now, details={"reason": data.reason}
+    )
+    await announce_progress(session, [need_id], status="declined", at=now, reason=data.reason)
+    return await get(session, need_id)
 
 
 async def rank(session: AsyncSession, need_ids: list[uuid.UUID], *, by: Principal, now: datetime) -> list[Need]:
@@ -166,7 +274,7 @@ async def rank(session: AsyncSession, need_ids: list[uuid.UUID], *, by: Principa
     if len(set(need_ids)) != len(need_ids):
         raise ValidationFailed("A need is listed twice.", code="duplicate_need")
     found = (await session.execute(select(Need).where(Need.id.in_(need_ids)))).scalars().all()
-    by_id = {n.id: n for n in found}
+    by_id = {n.id: n for n in found if sees_street(by, n.street_code)}
     missing = [str(i) for i in need_ids if i not in by_id]
     if missing:
         raise NotFound("No such need.", code="need_not_found", need_ids=missing)

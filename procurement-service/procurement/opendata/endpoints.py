@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
@@ -10,15 +11,23 @@ from fastapi import APIRouter, Path, Request
 from procurement.clock import Now
 from procurement.opendata import service
 from procurement.opendata.config import ocds_settings
+from procurement.performance import schemas as performance_schemas
+from procurement.performance import service as performance_service
 from service_kit.db import ReadSessionDep
 from service_kit.errors import error_responses
 from service_kit.pagination import PaginationDep
+from service_kit.responses import StandardDocumentResponse
 
-router = APIRouter(prefix="/open-data/ocds", tags=["open data (OCDS 1.1)"])
+# OCDS documents keep their standard's dates (a Beijing day as its +08:00 midnight): service_kit.responses.
+router = APIRouter(
+    prefix="/open-data/ocds", tags=["open data (OCDS 1.1)"], default_response_class=StandardDocumentResponse
+)
+# Providers' public standing: past performance, beside the sanctions.
+providers_router = APIRouter(prefix="/open-data/providers", tags=["open data (OCDS 1.1)"])
 
 _HOST = re.compile(r"[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]{2,45}\](:[0-9]{1,5})?")
 
-Ocid = Annotated[str, Path(min_length=1, max_length=120, description="e.g. ocds-linli-fs-<call or contract id>")]
+Ocid = Annotated[str, Path(min_length=1, max_length=120, description="e.g. ocds-lnl0fs-<call or contract id>")]
 
 
 def _base_url(request: Request) -> str:
@@ -77,3 +86,18 @@ async def record(ocid: Ocid, request: Request, session: ReadSessionDep, now: Now
     return await service.record_package(
         session, ocid, settings=ocds_settings(), base_url=_public(request, "/"), uri=_public(request), now=now
     )
+
+
+@providers_router.get(
+    "/{provider_id}/standing",
+    response_model=performance_schemas.Standing,
+    summary="A provider's public standing: contracts delivered and accepted, historical results, sanctions",
+    description=(
+        "Good performers are recognised, not only sanctioned ones: every contract of the provider that passed "
+        "acceptance (verified deliveries, final evaluation score), its historical projects' results, residents' "
+        "satisfaction and its sanctions. 404 `provider_not_found` for a provider procurement has no record of."
+    ),
+    responses=error_responses(404, 422),
+)
+async def provider_standing(provider_id: uuid.UUID, session: ReadSessionDep) -> performance_schemas.Standing:
+    return await performance_service.standing(session, provider_id)

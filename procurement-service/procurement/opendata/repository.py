@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import Literal
 
 from sqlalchemy import func, literal, select, union_all
@@ -15,12 +16,15 @@ from procurement.acceptance.models import ContractAcceptance
 from procurement.amendments.models import ChangeStatus, ContractAmendment
 from procurement.audit.models import AuditEntry
 from procurement.calls.models import Application, Call
-from procurement.contracts.models import Contract, ContractAuditEntry
+from procurement.contracts.models import Contract, ContractAuditEntry, ContractFundedOffering
+from procurement.deliverables.models import Deliverable
+from procurement.deliverables.repository import counted
 from procurement.disbursements.models import Disbursement
 from procurement.evaluations.models import ContractEvaluation, EvaluationStatus
 from procurement.funds.models import Fund
 from procurement.notices.models import Notice
 from procurement.providers.models import ProviderStanding
+from procurement.sanctions.models import ProviderSanction
 
 ProcessKind = Literal["call", "contract"]
 
@@ -158,4 +162,47 @@ async def acceptances(session: AsyncSession, contract_ids: Iterable[uuid.UUID]) 
     if not ids:
         return []
     result = await session.execute(select(ContractAcceptance).where(ContractAcceptance.contract_id.in_(ids)))
+    return result.scalars().all()
+
+
+async def verified_deliveries(
+    session: AsyncSession, contract_ids: Iterable[uuid.UUID]
+) -> dict[tuple[uuid.UUID, uuid.UUID], tuple[int, datetime]]:
+    """``(contract_id, offering_id) -> (verified deliveries, the latest one's time)``: only deliverables that
+    count (:func:`procurement.deliverables.repository.counted`), never a suspect one pending or rejected."""
+    ids = list(contract_ids)
+    if not ids:
+        return {}
+    result = await session.execute(
+        select(Deliverable.contract_id, Deliverable.offering_id, func.count(), func.max(Deliverable.delivered_at))
+        .where(Deliverable.contract_id.in_(ids), counted())
+        .group_by(Deliverable.contract_id, Deliverable.offering_id)
+    )
+    return {(row[0], row[1]): (int(row[2]), row[3]) for row in result.all()}
+
+
+async def funded_quotas(
+    session: AsyncSession, contract_ids: Iterable[uuid.UUID]
+) -> dict[tuple[uuid.UUID, uuid.UUID], int]:
+    ids = list(contract_ids)
+    if not ids:
+        return {}
+    result = await session.execute(
+        select(
+            ContractFundedOffering.contract_id, ContractFundedOffering.offering_id, ContractFundedOffering.quota
+        ).where(ContractFundedOffering.contract_id.in_(ids))
+    )
+    return {(row[0], row[1]): int(row[2]) for row in result.all()}
+
+
+async def sanctions(session: AsyncSession, contract_ids: Iterable[uuid.UUID]) -> Sequence[ProviderSanction]:
+    """Sanctions imposed for these contracts."""
+    ids = list(contract_ids)
+    if not ids:
+        return []
+    result = await session.execute(
+        select(ProviderSanction)
+        .where(ProviderSanction.contract_id.in_(ids))
+        .order_by(ProviderSanction.imposed_at, ProviderSanction.id)
+    )
     return result.scalars().all()

@@ -83,13 +83,14 @@ def ocid_of(settings: OcdsSettings, process_id: uuid.UUID) -> str:
 
 
 def process_id_of(settings: OcdsSettings, ocid: str) -> uuid.UUID:
-    prefix = settings.ocid_prefix + "-"
-    try:
-        if not ocid.startswith(prefix):
-            raise ValueError(ocid)
-        return uuid.UUID(ocid.removeprefix(prefix))
-    except ValueError:
-        raise NotFound("No contracting process has this ocid.", code="ocid_not_found") from None
+    """The process an ocid names, under the current prefix or a former one (old links keep answering)."""
+    for prefix in (settings.ocid_prefix, *settings.former_ocid_prefixes):
+        if ocid.startswith(prefix + "-"):
+            try:
+                return uuid.UUID(ocid.removeprefix(prefix + "-"))
+            except ValueError:
+                break
+    raise NotFound("No contracting process has this ocid.", code="ocid_not_found")
 
 
 # ---------------------------------------------------------------- releases
@@ -107,6 +108,9 @@ class Change:
     tag: list[str]
     sections: dict[str, Any]
     suppliers: set[uuid.UUID] = field(default_factory=set)
+    # Providers named as tenderers (who applied), and what the change adds to a provider party's ``details``.
+    tenderers: set[uuid.UUID] = field(default_factory=set)
+    party_details: dict[uuid.UUID, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def key(self) -> str:
@@ -127,6 +131,8 @@ class Context:
     announced_names: dict[uuid.UUID, str] = field(default_factory=dict)
     # Who pays the process's contracts: the owner of the fund they draw on (the buyer when none is recorded).
     fund: Fund | None = None
+    # Who tendered (applied and had not withdrawn when the call closed): their parties carry the tenderer role.
+    tenderers: set[uuid.UUID] = field(default_factory=set)
 
     @property
     def buyer(self) -> dict[str, Any]:
@@ -152,11 +158,20 @@ class Context:
     def supplier(self, provider_id: uuid.UUID) -> dict[str, Any]:
         return {"id": str(provider_id), "name": self.supplier_name(provider_id)}
 
-    def supplier_party(self, provider_id: uuid.UUID, *, paid: bool) -> dict[str, Any]:
-        party: dict[str, Any] = {**self.supplier(provider_id), "roles": ["supplier", "payee"] if paid else ["supplier"]}
+    def provider_party(
+        self, provider_id: uuid.UUID, *, supplier: bool, paid: bool, details: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """A provider as a party: tenderer once it tendered, supplier once awarded, payee once paid."""
+        roles = ["tenderer"] if provider_id in self.tenderers else []
+        roles += ["supplier"] if supplier else []
+        roles += ["payee"] if supplier and paid else []
+        party: dict[str, Any] = {**self.supplier(provider_id), "roles": roles}
         known = self.providers.get(provider_id)
+        party_details = dict(details or {})
         if known is not None and known.kind:
-            party["details"] = {"kind": known.kind, "kindName": KIND_NAMES.get(known.kind, known.kind)}
+            party_details.update(kind=known.kind, kindName=KIND_NAMES.get(known.kind, known.kind))
+        if party_details:
+            party["details"] = party_details
         return party
 
     def url(self, path: str) -> str:
@@ -166,7 +181,10 @@ class Context:
 def release(ocid: str, change: Change, ctx: Context, *, paid: set[uuid.UUID]) -> dict[str, Any]:
     """The release of one change; a supplier is a payee once the district has paid it (so far, not later)."""
     parties = ctx.organizations()
-    parties += [ctx.supplier_party(p, paid=p in paid) for p in sorted(change.suppliers, key=str)]
+    parties += [
+        ctx.provider_party(p, supplier=p in change.suppliers, paid=p in paid, details=change.party_details.get(p))
+        for p in sorted(change.suppliers | change.tenderers, key=str)
+    ]
     return {
         "ocid": ocid,
         "id": f"{ocid}-{change.key}",
@@ -217,20 +235,27 @@ def _review_milestone(status: str, at: datetime) -> dict[str, Any]:
     return milestone
 
 
-def _tender_closed(call: Call, applications: Sequence[Application], entry: AuditEntry) -> Change:
-    at = as_aware(entry.occurred_at)
-    tenderers = sum(
-        1
+def tenderers_at(applications: Iterable[Application], moment: datetime) -> set[uuid.UUID]:
+    """The providers whose application stood when the call closed (submitted, not withdrawn)."""
+    at = as_aware(moment)
+    return {
+        a.provider_id
         for a in applications
         if as_aware(a.submitted_at) <= at and (a.withdrawn_at is None or as_aware(a.withdrawn_at) > at)
-    )
+    }
+
+
+def _tender_closed(call: Call, entry: AuditEntry, ctx: Context) -> Change:
+    """At the deadline the applicants become public: OCDS ``tender.tenderers`` and their number."""
+    at = as_aware(entry.occurred_at)
     tender = {
         "id": str(call.id),
-        "numberOfTenderers": tenderers,
+        "numberOfTenderers": len(ctx.tenderers),
+        "tenderers": [ctx.supplier(p) for p in sorted(ctx.tenderers, key=str)],
         "awardPeriod": {"startDate": stamp(at)},
         "milestones": [_review_milestone("scheduled", at)],
     }
-    return Change(entry.occurred_at, "a", entry.seq, ["tenderUpdate"], {"tender": tender})
+    return Change(entry.occurred_at, "a", entry.seq, ["tenderUpdate"], {"tender": tender}, tenderers=set(ctx.tenderers))
 
 
 def _review_closed(call: Call, entry: AuditEntry) -> Change:
@@ -442,6 +467,8 @@ async def _implementation_changes(
         changes.append(
             Change(evaluation.finalized_at, "e", str(evaluation.id), ["implementation"], {"contracts": [contract]})
         )
+    changes += await _delivery_changes(session, award_of)
+    changes += await _sanction_changes(session, award_of, provider_of)
     for acceptance in await repository.acceptances(session, award_of):
         status, result = ACCEPTANCE_RESULTS.get(str(acceptance.result), ("partiallyMet", str(acceptance.result)))
         milestone = {
@@ -462,6 +489,104 @@ async def _implementation_changes(
         changes.append(
             Change(acceptance.decided_at, "k", str(acceptance.id), ["implementation"], {"contracts": [contract]})
         )
+    return changes
+
+
+async def _delivery_changes(session: AsyncSession, award_of: dict[uuid.UUID, uuid.UUID]) -> list[Change]:
+    """What each contract delivered, per funded offering, as delivery milestones: counted are only the verified
+    deliveries (a suspect one counts once an official accepted it, never while pending or once rejected). One
+    release per contract, named by its count, dated by the latest counted delivery."""
+    delivered = await repository.verified_deliveries(session, award_of)
+    quotas = await repository.funded_quotas(session, award_of)
+    by_contract: dict[uuid.UUID, list[tuple[uuid.UUID, int, datetime]]] = {}
+    for (contract_id, offering_id), (count, last) in delivered.items():
+        by_contract.setdefault(contract_id, []).append((offering_id, count, last))
+    changes = []
+    for contract_id, rows in by_contract.items():
+        milestones = []
+        for offering_id, count, last in sorted(rows, key=lambda row: str(row[0])):
+            quota = quotas.get((contract_id, offering_id), 0)
+            status = "met" if quota and count >= quota else "partiallyMet"
+            milestone: dict[str, Any] = {
+                "id": f"delivery-{offering_id}",
+                "title": "服务交付（已核实）",
+                "type": "delivery",
+                "status": status,
+                "description": (
+                    f"服务项目{offering_id}已核实交付{count}次，合同资助{quota}次（存疑未核或核定不实的服务不计入）"
+                ),
+                "dateModified": stamp(last),
+            }
+            if status == "met":
+                milestone["dateMet"] = stamp(last)
+            milestones.append(milestone)
+        total = sum(count for _, count, _ in rows)
+        latest = max(last for _, _, last in rows)
+        contract = {
+            "id": str(contract_id),
+            "awardID": str(award_of[contract_id]),
+            "implementation": {"milestones": milestones},
+        }
+        changes.append(
+            Change(latest, "v", f"{contract_id}-{total}", ["implementationUpdate"], {"contracts": [contract]})
+        )
+    return changes
+
+
+SANCTION_CAUSES = {"acceptance_failed": "验收不合格", "final_score_below_threshold": "终期评估得分低于合格线"}
+SANCTION_STATUSES = {"active": "执行中", "served": "已期满", "lifted": "已解除"}
+
+
+async def _sanction_changes(
+    session: AsyncSession, award_of: dict[uuid.UUID, uuid.UUID], provider_of: dict[uuid.UUID, uuid.UUID]
+) -> list[Change]:
+    """A sanction imposed for one of the process's contracts (and its end) in the supplier party's ``details``:
+    OCDS 1.1 has no field for sanctions, and ``details`` is where a publisher says more of a party."""
+    changes = []
+    for sanction in await repository.sanctions(session, award_of):
+        if sanction.contract_id is None:
+            continue
+        provider_id = provider_of[sanction.contract_id]
+        note: dict[str, Any] = {
+            "id": str(sanction.id),
+            "contractID": str(sanction.contract_id),
+            "cause": str(sanction.cause),
+            "causeName": SANCTION_CAUSES.get(str(sanction.cause), str(sanction.cause)),
+            "measure": sanction.measure,
+            "description": mask_text(sanction.reason),
+            "imposedDate": stamp(sanction.imposed_at),
+            "status": "active",
+            "statusName": SANCTION_STATUSES["active"],
+        }
+        changes.append(
+            Change(
+                sanction.imposed_at,
+                "s",
+                str(sanction.id),
+                ["contractUpdate"],
+                {},
+                suppliers={provider_id},
+                party_details={provider_id: {"sanction": note}},
+            )
+        )
+        if sanction.ended_at is not None:
+            ended = {
+                **note,
+                "status": str(sanction.status),
+                "statusName": SANCTION_STATUSES.get(str(sanction.status), str(sanction.status)),
+                "endDate": stamp(sanction.ended_at),
+            }
+            changes.append(
+                Change(
+                    sanction.ended_at,
+                    "s",
+                    f"{sanction.id}-end",
+                    ["contractUpdate"],
+                    {},
+                    suppliers={provider_id},
+                    party_details={provider_id: {"sanction": ended}},
+                )
+            )
     return changes
 
 
@@ -486,16 +611,19 @@ async def call_releases(session: AsyncSession, call: Call, *, settings: OcdsSett
     notice = await repository.notice_of_call(session, call.id)
     announced = {uuid.UUID(p["application_id"]) for p in notice.projects} if notice else set()
     contracts = await repository.contracts_of_applications(session, announced)
+    entries = await repository.audit_entries(session, [call.id, *([notice.id] if notice else [])])
+    closed = next((e for e in entries if e.subject_id == call.id and e.action == "close"), None)
     ctx = Context(
         settings,
         base_url,
-        await repository.providers(session, [applications[a].provider_id for a in announced if a in applications]),
+        await repository.providers(session, [a.provider_id for a in applications.values()]),
         {
             uuid.UUID(p["provider_id"]): p["provider_name"]
             for p in (notice.projects if notice else [])
             if p.get("provider_name")
         },
         fund,
+        tenderers=tenderers_at(applications.values(), closed.occurred_at) if closed is not None else set(),
     )
     budget = (
         {"id": str(fund.id), "description": fund.name, "amount": money(fund.budget_fen), "project": fund.name}
@@ -503,11 +631,11 @@ async def call_releases(session: AsyncSession, call: Call, *, settings: OcdsSett
         else None
     )
     changes: list[Change] = []
-    for entry in await repository.audit_entries(session, [call.id, *([notice.id] if notice else [])]):
+    for entry in entries:
         if entry.subject_id == call.id and entry.action == "publish":
             changes.append(_tender_published(call, budget, entry, ctx))
         elif entry.subject_id == call.id and entry.action == "close":
-            changes.append(_tender_closed(call, list(applications.values()), entry))
+            changes.append(_tender_closed(call, entry, ctx))
         elif entry.subject_id == call.id and entry.action == "close_review":
             changes.append(_review_closed(call, entry))
         elif notice is not None and entry.subject_id == notice.id and entry.action == "published":
@@ -673,5 +801,5 @@ async def record_package(
         raise NotFound("No contracting process has this ocid.", code="ocid_not_found")
     return {
         **_package_head(settings, uri, _published(releases, now)),
-        "records": [compile_record(ocid, releases)],
+        "records": [compile_record(ocid_of(settings, process_id), releases)],
     }

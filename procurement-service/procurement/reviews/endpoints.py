@@ -4,10 +4,11 @@ import uuid
 
 from fastapi import APIRouter, status
 
-from procurement.auth import Official, Reviewer
+from procurement.auth import Official, OfficialReader, PerformanceReader, Reviewer
 from procurement.calls import schemas as calls_schemas
 from procurement.calls import service as calls_service
 from procurement.clock import Now
+from procurement.performance import schemas as performance_schemas
 from procurement.reviews import schemas, service
 from service_kit.db import SessionDep
 from service_kit.errors import error_responses
@@ -38,7 +39,7 @@ async def assign_reviewer(
     responses=error_responses(401, 403, 404, 422),
 )
 async def list_reviewers(
-    call_id: uuid.UUID, session: SessionDep, principal: Official, page: PaginationDep
+    call_id: uuid.UUID, session: SessionDep, principal: OfficialReader, page: PaginationDep
 ) -> Page[schemas.AssignmentProgress]:
     items, total = await service.progress(session, call_id, by=principal, limit=page.limit, offset=page.offset)
     return Page(items=items, total=total, limit=page.limit, offset=page.offset)
@@ -81,6 +82,23 @@ async def submit_scores(
 
 
 @router.get(
+    "/{call_id}/applications/{application_id}/past-performance",
+    response_model=performance_schemas.PastPerformance,
+    summary="The applicant's past performance, for scoring: contracts delivered, acceptance, complaints, history",
+    description=(
+        "What the applicant delivered before: each signed contract's verified deliveries, latest acceptance, "
+        "final evaluation score, supervision findings and residents' complaints; residents' satisfaction; its "
+        "historical projects and any sanction. A call's `past_performance` criterion is scored from it."
+    ),
+    responses=error_responses(401, 403, 404, 422),
+)
+async def past_performance(
+    call_id: uuid.UUID, application_id: uuid.UUID, session: SessionDep, principal: PerformanceReader
+) -> performance_schemas.PastPerformance:
+    return await service.applicant_past_performance(session, call_id, application_id, by=principal)
+
+
+@router.get(
     "/{call_id}/applications/{application_id}/my-scores",
     response_model=schemas.ScoreSheet,
     summary="Your own score sheet for an application",
@@ -99,7 +117,7 @@ async def my_scores(
     responses=error_responses(401, 403, 404, 409, 422),
 )
 async def all_scores(
-    call_id: uuid.UUID, application_id: uuid.UUID, session: SessionDep, principal: Official
+    call_id: uuid.UUID, application_id: uuid.UUID, session: SessionDep, principal: OfficialReader
 ) -> list[schemas.ScoreSheet]:
     return await service.sheets(session, call_id, application_id, by=principal)
 

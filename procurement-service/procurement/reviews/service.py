@@ -18,6 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from procurement.audit import service as audit
 from procurement.calls import service as calls_service
 from procurement.calls.models import Application, ApplicationStatus, Call, CallStatus
+from procurement.performance import schemas as performance_schemas
+from procurement.performance import service as performance_service
 from procurement.reviews import schemas
 from procurement.reviews.models import ReviewAssignment, ReviewDeclaration, ReviewScore
 from service_kit.auth import Principal, Role
@@ -170,6 +172,26 @@ async def _reviewing(
     return call, application, assignment
 
 
+def check_declaration(conflict: bool, *, linked: bool) -> None:
+    """The conflict-of-interest rule of a declaration, for expert reviewers and contract evaluators alike: one
+    the official recorded as linked to the provider cannot declare that they have no conflict."""
+    if not conflict and linked:
+        raise Conflict(
+            "You are recorded as linked to this provider: you cannot declare no conflict of interest.",
+            code="conflict_of_interest",
+        )
+
+
+def ensure_may_score(declared_conflict: bool | None, *, linked: bool) -> None:
+    """Whoever scores a provider's work (an expert reviewer an application, an evaluator a contract) has declared
+    first (``declared_conflict`` is None until then) and has neither declared a conflict nor is recorded as
+    linked to the provider."""
+    if declared_conflict is None:
+        raise Conflict("Declare whether you have a conflict of interest before scoring.", code="declaration_required")
+    if declared_conflict or linked:
+        raise Conflict("You are linked to this provider: you cannot score its work.", code="conflict_of_interest")
+
+
 def _linked(assignment: ReviewAssignment, application: Application) -> bool:
     return str(application.provider_id) in assignment.linked_provider_ids
 
@@ -184,11 +206,7 @@ async def declare(
     now: datetime,
 ) -> ReviewDeclaration:
     _, application, assignment = await _reviewing(session, call_id, application_id, by)
-    if not data.conflict and _linked(assignment, application):
-        raise Conflict(
-            "You are recorded as linked to this applicant: you cannot declare no conflict of interest.",
-            code="conflict_of_interest",
-        )
+    check_declaration(data.conflict, linked=_linked(assignment, application))
     existing = await _declaration(session, assignment.id, application_id)
     if existing is not None:
         raise Conflict("You have already declared for this application.", code="already_declared")
@@ -257,10 +275,7 @@ async def submit_scores(
     """Score each criterion 0–100; a reviewer may revise their sheet until the review closes."""
     call, application, assignment = await _reviewing(session, call_id, application_id, by)
     declaration = await _declaration(session, assignment.id, application_id)
-    if declaration is None:
-        raise Conflict("Declare whether you have a conflict of interest before scoring.", code="declaration_required")
-    if declaration.conflict or _linked(assignment, application):
-        raise Conflict("A reviewer linked to the applicant cannot score it.", code="conflict_of_interest")
+    ensure_may_score(declaration.conflict if declaration is not None else None, linked=_linked(assignment, application))
     codes = {c["code"] for c in call.criteria}
     if set(data.scores) != codes:
         raise ValidationFailed(
@@ -366,3 +381,14 @@ async def close_review(session: AsyncSession, call_id: uuid.UUID, *, by: Princip
             details={"score": score / 100, "reviewer_count": len(totals[application.id]), "rank": rank},
         )
     return call
+
+
+async def applicant_past_performance(
+    session: AsyncSession, call_id: uuid.UUID, application_id: uuid.UUID, *, by: Principal
+) -> performance_schemas.PastPerformance:
+    """The applicant's past performance, for those who may read the application: the call's reviewers, officials
+    and auditors (another reviewer or a withdrawn application: 404)."""
+    application = await calls_service.get_application(session, call_id, application_id, by=by)
+    if application.status == ApplicationStatus.withdrawn and not by.has_any(Role.official, Role.admin, Role.auditor):
+        raise NotFound("No such application.", code="application_not_found")
+    return await performance_service.past_performance(session, application.provider_id)

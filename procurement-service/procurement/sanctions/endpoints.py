@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from procurement.auth import Official
+from procurement.auth import Official, OfficialReader
 from procurement.clock import Now
 from procurement.sanctions import schemas, service
 from procurement.sanctions.models import SanctionStatus
@@ -24,7 +24,7 @@ router = APIRouter(prefix="/api/v1/sanctions", tags=["sanctions"])
 )
 async def list_sanctions(
     session: SessionDep,
-    principal: Official,
+    principal: OfficialReader,
     page: PaginationDep,
     provider_id: Annotated[uuid.UUID | None, Query(description="Only this provider's sanctions.")] = None,
     status: Annotated[SanctionStatus | None, Query(description="Only sanctions in this status.")] = None,
@@ -41,7 +41,7 @@ async def list_sanctions(
     summary="A sanction",
     responses=error_responses(401, 403, 404, 422),
 )
-async def get_sanction(sanction_id: uuid.UUID, session: SessionDep, principal: Official) -> schemas.Sanction:
+async def get_sanction(sanction_id: uuid.UUID, session: SessionDep, principal: OfficialReader) -> schemas.Sanction:
     return service.view(await service.get_sanction(session, sanction_id))
 
 

@@ -1,6 +1,10 @@
 """Imposing, counting out and lifting sanctions. Procurement decides its sanctions and keeps them itself: the
 eligibility of an application reads this table in the same transaction, whatever the event stream is doing;
-provider.sanctioned / provider.restored tell the registry and booking."""
+provider.sanctioned / provider.restored tell the registry and booking.
+
+A sanction bars *new* awards (applications, award proposals, signatures: ``providers.service.ensure_awardable``);
+it does not end the contracts the provider already holds. Those continue, funding their residents, until the
+bilateral process ends them (a termination or an amendment), which is what tells booking to stop funding."""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ import uuid
 
 from fastapi import APIRouter, status
 
-from procurement.auth import ContractReader, Official, ProviderAdmin
+from procurement.auth import ContractViewer, Official, ProviderAdmin
 from procurement.clock import Now
 from procurement.supervision import schemas, service
 from service_kit.db import SessionDep
@@ -34,7 +34,7 @@ async def submit_progress_report(
     responses=error_responses(401, 403, 404, 422),
 )
 async def list_progress_reports(
-    contract_id: uuid.UUID, session: SessionDep, principal: ContractReader, page: PaginationDep
+    contract_id: uuid.UUID, session: SessionDep, principal: ContractViewer, page: PaginationDep
 ) -> Page[schemas.ProgressReport]:
     items, total = await service.progress_reports(
         session, contract_id, by=principal, limit=page.limit, offset=page.offset
@@ -62,7 +62,7 @@ async def record_supervision(
     responses=error_responses(401, 403, 404, 422),
 )
 async def list_supervision(
-    contract_id: uuid.UUID, session: SessionDep, principal: ContractReader, page: PaginationDep
+    contract_id: uuid.UUID, session: SessionDep, principal: ContractViewer, page: PaginationDep
 ) -> Page[schemas.SupervisionRecord]:
     items, total = await service.supervision_records(
         session, contract_id, by=principal, limit=page.limit, offset=page.offset
@@ -77,7 +77,7 @@ async def list_supervision(
     responses=error_responses(401, 403, 404, 422),
 )
 async def list_complaints(
-    contract_id: uuid.UUID, session: SessionDep, principal: ContractReader, page: PaginationDep
+    contract_id: uuid.UUID, session: SessionDep, principal: ContractViewer, page: PaginationDep
 ) -> Page[schemas.LinkedComplaint]:
     items, total = await service.complaints(session, contract_id, by=principal, limit=page.limit, offset=page.offset)
     return Page(items=items, total=total, limit=page.limit, offset=page.offset)

@@ -19,6 +19,8 @@ class SupervisionKind(StrEnum):
     spot_check = "spot_check"  # 随机抽查
     document_review = "document_review"  # 资料审查
     resident_interview = "resident_interview"  # 服务对象回访
+    # 服务未到: booking-service found a confirmed visit nobody checked in to (linli.booking.provider_missed.v1).
+    provider_missed = "provider_missed"
 
 
 class SupervisionConclusion(StrEnum):
@@ -58,6 +60,8 @@ class SupervisionRecord(IdMixin, TimestampMixin, Base):
     recorded_by: Mapped[str] = mapped_column(String(200))
     recorded_by_name: Mapped[str | None] = mapped_column(String(200))
     recorded_at: Mapped[datetime]
+    # The booking a record made from booking-service's provider-missed alert is about: one record per booking.
+    booking_id: Mapped[uuid.UUID | None] = mapped_column(unique=True)
 
 
 class ContractComplaint(IdMixin, TimestampMixin, Base):

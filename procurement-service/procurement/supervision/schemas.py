@@ -59,6 +59,7 @@ class SupervisionRecord(BaseModel):
     recorded_by: str
     recorded_by_name: str | None
     recorded_at: datetime
+    booking_id: uuid.UUID | None = None
 
 
 class LinkedComplaint(BaseModel):

@@ -20,11 +20,12 @@ from procurement.supervision.models import (
     ContractComplaint,
     ProgressReport,
     SupervisionConclusion,
+    SupervisionKind,
     SupervisionRecord,
 )
 from service_kit.auth import Principal, Role
 from service_kit.errors import NotFound, ValidationFailed
-from service_kit.events.contracts import ComplaintChanged
+from service_kit.events.contracts import BookingProviderMissed, ComplaintChanged
 from service_kit.pagination import fetch_page
 from service_kit.timeutil import SHANGHAI
 
@@ -209,3 +210,52 @@ async def track_complaint(session: AsyncSession, event: ComplaintChanged) -> int
         )
     await session.flush()
     return len(concerned)
+
+
+BOOKING_SYSTEM = "system:booking"
+
+
+async def record_provider_missed(session: AsyncSession, event: BookingProviderMissed) -> bool:
+    """A funded visit the provider never came to becomes a supervision record of the contract that funds it
+    (unsatisfactory, by the booking system); False when no active contract funded it or it is already recorded."""
+    if await session.scalar(select(SupervisionRecord.id).where(SupervisionRecord.booking_id == event.booking_id)):
+        return False
+    funded = await contracts_service.funding_for_delivery(
+        session,
+        offering_id=event.offering_id,
+        provider_id=event.provider_id,
+        named_contract_id=event.funded_contract_id,
+    )
+    if funded is None:
+        return False
+    start, end = event.slot_start.astimezone(SHANGHAI), event.slot_end.astimezone(SHANGHAI)
+    record = SupervisionRecord(
+        contract_id=funded.contract_id,
+        kind=SupervisionKind.provider_missed,
+        occurred_on=start.date(),
+        location=None,
+        findings=(
+            f"服务未到：{start.month}月{start.day}日 {start:%H:%M}–{end:%H:%M} 的预约服务至时段结束无人签到"
+            f"（预约 {event.booking_id}）。"
+        ),
+        conclusion=SupervisionConclusion.unsatisfactory,
+        rectification_due=None,
+        recorded_by=BOOKING_SYSTEM,
+        recorded_by_name="邻里预约系统",
+        recorded_at=event.occurred_at,
+        booking_id=event.booking_id,
+        created_at=event.occurred_at,
+        updated_at=event.occurred_at,
+    )
+    session.add(record)
+    await session.flush()
+    await audit.record(
+        session,
+        kind="contract",
+        subject_id=funded.contract_id,
+        action="provider_missed",
+        by=audit.SYSTEM,
+        at=event.occurred_at,
+        details={"record_id": str(record.id), "booking_id": str(event.booking_id)},
+    )
+    return True

@@ -198,15 +198,15 @@ async def test_the_dashboard_shows_signed_contracts_and_historical_projects(
             "contracted_fen": 25_000_000,
         }
     ]
-    # The contract plans 2000 meals at 15 yuan; three were served.
+    # The contract plans 10 meals at 15 yuan; three were served.
     assert board["delivery"] == {
         "contracts": 1,
         "contracted_fen": 25_000_000,
-        "planned_services": 2000,
-        "planned_value_fen": 3_000_000,
+        "planned_services": 10,
+        "planned_value_fen": 15_000,
         "delivered_services": 3,
         "delivered_value_fen": 4500,
-        "delivered_share": 0.0015,
+        "delivered_share": 0.3,
         "disbursed_fen": 0,
     }
     # The expert scored 90, 85 and 80 on criteria weighted 40, 35 and 25.
@@ -237,7 +237,7 @@ async def test_the_dashboard_follows_payments_evaluations_and_acceptance(
     app: FastAPI, client: httpx.AsyncClient, js: JetStreamContext, test_keys: TestKeys, clock: Clock
 ) -> None:
     flow = await lifecycle(app, client, js, test_keys, clock)
-    await implemented(client, test_keys, clock, flow)
+    await implemented(app, client, js, test_keys, clock, flow)
     final = (
         await client.get(f"/api/v1/contracts/{flow.contract['id']}/evaluations/final", headers=official(test_keys))
     ).json()

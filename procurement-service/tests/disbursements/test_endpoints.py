@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 from conftest import Clock
 from fastapi import FastAPI
-from lifecycle_builders import acceptance_body, awarded_contract, evaluate, events_of, voucher
+from lifecycle_builders import acceptance_body, awarded_contract, deliver_services, evaluate, events_of, voucher
 from nats.js import JetStreamContext
 from procurement_builders import PROVIDER_NAME, contract_body, create_contract, new_fund, signed_contract
 from sourcing_builders import assert_problem, official, provider_admin
@@ -86,6 +86,7 @@ async def test_a_contract_is_paid_installment_by_installment_and_never_beyond_it
     assert_problem(
         await client.post(accept, json=acceptance_body(), headers=official(test_keys)), 409, "final_evaluation_missing"
     )
+    await deliver_services(app, js, contract, 10)  # every promised service delivered
     await evaluate(client, test_keys, cid, "final", purchaser=88, third_party=86)
     assert_problem(await client.post(accept, json=acceptance_body("conditional"), headers=official(test_keys)), 422)
     assert_problem(
@@ -204,7 +205,7 @@ async def test_a_terminated_contract_gives_back_what_it_was_not_paid(
 
 
 async def test_a_payment_is_what_it_claims(
-    app: FastAPI, client: httpx.AsyncClient, test_keys: TestKeys, clock: Clock
+    app: FastAPI, client: httpx.AsyncClient, js: JetStreamContext, test_keys: TestKeys, clock: Clock
 ) -> None:
     """Payer the fund's owner, payee the provider's own account, a day neither in the future nor outside the
     contract's period nor before the installment fell due, a voucher recorded once; and nothing of a refused
@@ -212,9 +213,9 @@ async def test_a_payment_is_what_it_claims(
     owner = {"owner_id": "11110111MB1234567X", "owner_name": "房山区社会建设工作办公室"}
     fund = await new_fund(client, test_keys, budget_fen=50_000_000, **owner)
     provider_id = uuid.uuid4()
-    contract = await signed_contract(
-        app, client, test_keys, contract_body(provider_id, amount_fen=10_000_000), fund_id=fund["id"]
-    )
+    body = contract_body(provider_id, amount_fen=10_000_000)
+    body["funded_offerings"][0]["quota"] = 10
+    contract = await signed_contract(app, client, test_keys, body, fund_id=fund["id"])
     cid = contract["id"]
     pay = f"/api/v1/contracts/{cid}/disbursements"
 
@@ -265,6 +266,7 @@ async def test_a_payment_is_what_it_claims(
 
     # The settlement after acceptance (验收) follows the term: paid after its end, never before the acceptance.
     clock.now = datetime(2027, 12, 20, 2, 0, tzinfo=UTC)
+    await deliver_services(app, js, contract, 10)
     await evaluate(client, test_keys, cid, "final", purchaser=88, third_party=86)
     clock.now = datetime(2028, 1, 8, 2, 0, tzinfo=UTC)
     accepted = await client.post(

@@ -108,7 +108,18 @@ async def test_the_lifecycle_is_published_as_valid_releases_and_records(
     assert (contract["id"], contract["awardID"], contract["status"]) == (flow.contract["id"], award["id"], "active")
     assert contract["period"] == {"startDate": "2027-01-01T00:00:00+08:00", "endDate": "2027-12-31T23:59:59+08:00"}
     supplier = next(p for p in compiled["parties"] if p["id"] == str(flow.providers[0]))
-    assert (supplier["roles"], supplier["details"]["kind"]) == (["supplier"], "public_welfare")
+    assert (supplier["roles"], supplier["details"]["kind"]) == (["tenderer", "supplier"], "public_welfare")
+    # The applicants are public once the call closed: both tenderers, the one not awarded a tenderer only.
+    assert compiled["tender"]["tenderers"] == [
+        {"id": str(p), "name": name}
+        for p, name in sorted(
+            zip(flow.providers, ("房山区阳光社工事务所", "绿邻环保创业工作室"), strict=True), key=lambda x: str(x[0])
+        )
+    ]
+    loser = next(p for p in compiled["parties"] if p["id"] == str(flow.providers[1]))
+    assert loser["roles"] == ["tenderer"]
+    # Before the deadline nobody knew who applied.
+    assert "tenderers" not in first["tender"]
 
     direct_record = (await client.get(f"/open-data/ocds/records/{direct_ocid}")).json()
     assert_valid("record-package-schema", direct_record)

@@ -22,7 +22,7 @@ async def test_payments_amendments_evaluations_and_acceptance_are_released(
     app: FastAPI, client: httpx.AsyncClient, js: JetStreamContext, test_keys: TestKeys, clock: Clock
 ) -> None:
     flow = await lifecycle(app, client, js, test_keys, clock)
-    await implemented(client, test_keys, clock, flow)
+    await implemented(app, client, js, test_keys, clock, flow)
     ocid = f"{PREFIX}-{flow.call['id']}"
 
     package = await releases_page(client)
@@ -31,6 +31,7 @@ async def test_payments_amendments_evaluations_and_acceptance_are_released(
         ["awardUpdate", "contract"],
         ["implementation"],  # paid on signing
         ["contractAmendment"],
+        ["implementationUpdate"],  # the services delivered, as verified so far
         ["implementation"],  # mid-term evaluation
         ["implementation"],  # paid after it
         ["implementation"],  # final evaluation
@@ -58,16 +59,22 @@ async def test_payments_amendments_evaluations_and_acceptance_are_released(
         "installment-2": "met",
         "installment-3": "met",
     }
+    offering_id = flow.contract["funded_offerings"][0]["offering_id"]
     assert {m["id"]: m["status"] for m in contract["implementation"]["milestones"]} == {
+        f"delivery-{offering_id}": "met",  # 10 verified deliveries of the 10 funded
         "evaluation-midterm": "met",
         "evaluation-final": "met",
         "acceptance-1": "met",
     }
+    delivery = next(m for m in contract["implementation"]["milestones"] if m["type"] == "delivery")
+    assert "已核实交付10次，合同资助10次" in delivery["description"]
     supplier = next(p for p in record["records"][0]["compiledRelease"]["parties"] if p["id"] == str(flow.providers[0]))
-    assert supplier["roles"] == ["supplier", "payee"]
+    assert supplier["roles"] == ["tenderer", "supplier", "payee"]
     # The releases before the first payment name the supplier as a supplier only: releases never change.
     award_release = releases[3]
-    assert [p["roles"] for p in award_release["parties"] if p["id"] == str(flow.providers[0])] == [["supplier"]]
+    assert [p["roles"] for p in award_release["parties"] if p["id"] == str(flow.providers[0])] == [
+        ["tenderer", "supplier"]
+    ]
 
 
 async def test_a_direct_award_names_its_method_its_rationale_and_the_fund_owner_as_payer(

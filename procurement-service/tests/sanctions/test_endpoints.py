@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 from conftest import Clock
 from fastapi import FastAPI
-from lifecycle_builders import acceptance_body, awarded_contract, evaluate, events_of
+from lifecycle_builders import acceptance_body, awarded_contract, deliver_services, evaluate, events_of
 from nats.js import JetStreamContext
 from procurement_builders import contract_body, signed_contract
 from sourcing_builders import (
@@ -37,7 +37,8 @@ async def test_a_low_final_score_sanctions_the_provider_until_an_official_lifts_
     _fund, contract, provider_id = await awarded_contract(app, client, js, test_keys, clock)
     await evaluate(client, test_keys, contract["id"], "midterm", purchaser=70, third_party=65)
     final = await evaluate(client, test_keys, contract["id"], "final", purchaser=50, third_party=55)
-    assert final["combined_score"] == 52.14  # below the threshold of 60 (no ratings: 40/30 rescaled)
+    # Nothing delivered, nothing rated, nothing paid: those parts add nothing; 20% × 50 + 20% × 55 = 21.
+    assert (final["combined_score"], final["result"]) == (21.0, "failed")
 
     (sanction,) = await sanctions_of(client, test_keys, provider_id)
     assert (sanction["status"], sanction["cause"], sanction["rounds"], sanction["contract_id"]) == (
@@ -86,12 +87,16 @@ async def test_a_failed_acceptance_sanctions_and_the_sanction_runs_out_after_its
     app: FastAPI, client: httpx.AsyncClient, js: JetStreamContext, test_keys: TestKeys, clock: Clock
 ) -> None:
     provider_id = uuid.uuid4()
-    contract = await signed_contract(app, client, test_keys, contract_body(provider_id))
+    body = contract_body(provider_id)
+    body["funded_offerings"][0]["quota"] = 10
+    contract = await signed_contract(app, client, test_keys, body)
     fund = await create_fund(client, test_keys)
     # A call published before the sanction is no round of it.
     before = await published_call(client, test_keys, fund["id"], deadline=NEXT_DEADLINE.isoformat())
-    await evaluate(client, test_keys, contract["id"], "midterm", purchaser=70, third_party=70)
-    await evaluate(client, test_keys, contract["id"], "final", purchaser=70, third_party=70)
+    await evaluate(client, test_keys, contract["id"], "midterm", purchaser=85, third_party=85)
+    await deliver_services(app, js, contract, 10)
+    final = await evaluate(client, test_keys, contract["id"], "final", purchaser=85, third_party=85)
+    assert (final["combined_score"], final["result"]) == (64.0, "passed")  # 30 + 0 (nothing rated or paid) + 17 + 17
     clock.advance(hours=1)
     failed = await client.post(
         f"/api/v1/contracts/{contract['id']}/acceptance",

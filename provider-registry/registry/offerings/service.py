@@ -222,4 +222,8 @@ async def _snapshot(session: AsyncSession, offering: Offering, event: type[S]) -
         auto_confirm=offering.auto_confirm,
         status=offering.status.value,
         version=offering.version,
+        latitude=offering.lat,
+        longitude=offering.lng,
+        service_radius_m=offering.service_radius_m,
+        service_communities=tuple(offering.service_communities),
     )

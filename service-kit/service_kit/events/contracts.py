@@ -164,6 +164,13 @@ class OfferingSnapshot(EventData):
     auto_confirm: bool = False
     status: Literal["draft", "published", "withdrawn"]
     version: int = Field(ge=1)
+    # Where the offering is (its own point or its center's, WGS-84) and whom a door-to-door one serves: booking
+    # finds funded alternatives in a resident's 15-minute circle from them. Optional, added later: an older
+    # snapshot without them locates nothing.
+    latitude: float | None = None
+    longitude: float | None = None
+    service_radius_m: int | None = None
+    service_communities: tuple[str, ...] = ()
 
 
 @event_type("linli.offering.published.v1", "offering_id")

@@ -640,6 +640,28 @@
     return parts.join(" · ");
   }
 
+  /* Who made the booking: the resident in the app, their helper (a relative they authorised: "女儿 李红（代订）",
+     or the helper's masked phone), an operator ("话务员 王芳") or the provider. */
+  function bookedBy(booking) {
+    const by = booking.booked_by;
+    if (!by || by.kind === "system") return null;
+    let who;
+    if (by.kind === "helper") {
+      const helper = by.helper || {};
+      who = t("bookedby.helper", {
+        relation: helper.relation || t("bookedby.relative"),
+        name: helper.name || phoneText(helper.phone || ""),
+      });
+    } else if (by.kind === "operator") {
+      // Operators' account names may already say so ("话务员 小陈"): the card says it once.
+      const name = (by.name || "").replace(/^(话务员|operator)\s*/i, "");
+      who = name ? t("bookedby.operator", { name: name }) : t("bookedby.operator_unnamed");
+    } else {
+      who = t("bookedby." + by.kind);
+    }
+    return h("div", { class: "item-meta booked-by", "data-booked-by": by.kind, text: t("bookedby.label") + who });
+  }
+
   function bookingItem(booking) {
     const changeable = CHANGEABLE.includes(booking.status);
     const invitation = state.invitations.find((i) => i.booking_id === booking.id && i.status === "pending");
@@ -653,6 +675,7 @@
         slotRange(booking) + " · " + providerLabel(booking.provider_id) + " · " + pricing(booking)),
       booking.status === "requested" && booking.confirm_by
         ? h("div", { class: "item-meta", text: t("booking.confirm_by", { time: dateTime(booking.confirm_by) }) }) : null,
+      bookedBy(booking),
       h("div", { class: "actions" },
         changeable ? h("button", { type: "button", "data-action": "reschedule", "aria-label": t("booking.reschedule") + " " + name,
           text: t("booking.reschedule"), onclick: (e) => openReschedule(booking, e.currentTarget) }) : null,

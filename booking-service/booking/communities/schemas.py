@@ -1,0 +1,7 @@
+from pydantic import BaseModel
+
+
+class Community(BaseModel):
+    code: str
+    street_code: str
+    name_zh: str

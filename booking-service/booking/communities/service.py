@@ -1,0 +1,39 @@
+"""The communities a resident may live in: those the registry's gazetteer announced (``community.upserted``).
+
+A registration or correction naming a community booking has not heard of is refused (422 ``unknown_community``
+on ``community_code``) before anything is written. Right after a community is added to the gazetteer it reaches
+booking a moment later: the refusal says so, and a retry a few seconds later succeeds."""
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from booking.communities import repository
+from booking.communities.models import KnownCommunity
+from service_kit.errors import ValidationFailed
+from service_kit.events.contracts import CommunityUpserted
+
+
+async def store(session: AsyncSession, event: CommunityUpserted) -> None:
+    await repository.store(
+        session,
+        code=event.code,
+        street_code=event.street_code[:32],
+        name_zh=event.name_zh[:100],
+        version=event.version,
+    )
+
+
+async def require_known(session: AsyncSession, code: str, *, field: str = "community_code") -> None:
+    if await repository.get(session, code) is None:
+        message = (
+            f"No community {code!r} in the district's gazetteer (yet: if it was added a moment ago, try again in a "
+            "few seconds)."
+        )
+        raise ValidationFailed(
+            f"{field}: {message}",
+            code="unknown_community",
+            errors=[{"field": field, "in": "body", "message": message, "type": "unknown_community"}],
+        )
+
+
+async def known(session: AsyncSession, *, limit: int, offset: int) -> tuple[list[KnownCommunity], int]:
+    return await repository.page(session, limit=limit, offset=offset), await repository.count(session)

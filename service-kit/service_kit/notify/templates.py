@@ -1,0 +1,104 @@
+"""Each kind of message: the parameters its provider template takes, in order, and our Chinese text of it.
+
+Short sentences for an 82-year-old reader: what happened, to which service, when, and what to do. The
+provider's copy of each template (registered under the id ``settings.sms_template_ids[kind]``) must say the
+same with the same parameters in the same order. No parameter ever carries an ID number."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from service_kit.timeutil import SHANGHAI
+
+SIGN = "【邻里】"
+
+
+@dataclass(frozen=True)
+class Template:
+    kind: str
+    title: str
+    text: str
+    params: tuple[str, ...] = ()
+
+    def render(self, values: Mapping[str, str]) -> Rendered:
+        missing = [name for name in self.params if name not in values]
+        if missing:
+            raise KeyError(f"template {self.kind} needs {', '.join(missing)}")
+        params = tuple(str(values[name]) for name in self.params)
+        text = self.text.format(**dict(zip(self.params, params, strict=True)))
+        return Rendered(kind=self.kind, title=self.title, text=text, params=params)
+
+
+@dataclass(frozen=True)
+class Rendered:
+    kind: str
+    title: str
+    text: str
+    params: tuple[str, ...]
+
+    @property
+    def sms_text(self) -> str:
+        """What the phone shows: the sign, then the text."""
+        return SIGN + self.text
+
+
+def _templates(*templates: Template) -> dict[str, Template]:
+    return {template.kind: template for template in templates}
+
+
+TEMPLATES = _templates(
+    Template(
+        "sign_in_code", "验证码", "您的验证码是 {code}，{minutes} 分钟内有效，请勿告诉他人。", ("code", "minutes")
+    ),
+    Template("booking_confirmed", "预约已确认", "预约已确认：{service}，{time}。请按时等候。", ("service", "time")),
+    Template(
+        "booking_rejected",
+        "预约没有成功",
+        "预约没有成功：{service}，{time}。服务方这次接待不了，可以另约时间。",
+        ("service", "time"),
+    ),
+    Template(
+        "booking_expired",
+        "预约已失效",
+        "预约已失效：{service}，{time}。服务方没有及时确认，可以另约时间。",
+        ("service", "time"),
+    ),
+    Template(
+        "booking_cancelled",
+        "预约已取消",
+        "预约已取消：{service}，{time}。有疑问请打社区服务热线。",
+        ("service", "time"),
+    ),
+    Template("booking_rescheduled", "预约已改时间", "预约改了时间：{service}，改到{time}。", ("service", "time")),
+    Template(
+        "booking_reminder",
+        "服务提醒",
+        "提醒您：{service}，{time}开始。要取消或改期，请打社区服务热线。",
+        ("service", "time"),
+    ),
+    Template(
+        "booking_provider_missed",
+        "服务人员没有来",
+        "服务人员没有按时来：{service}，{time}。社区工作人员会给您打电话。",
+        ("service", "time"),
+    ),
+    Template("complaint_opened", "投诉已收到", "您的投诉我们收到了，会尽快处理，结果会告诉您。"),
+    Template("complaint_resolved", "投诉有答复了", "您的投诉处理好了，请在邻里里看答复。"),
+    Template("complaint_escalated", "投诉已上报", "您的投诉已交给上级部门处理，请耐心等一等。"),
+    Template("need_status", "需求有进展", "您提的需求有进展：{progress}。", ("progress",)),
+)
+
+# The kinds a resident may turn SMS off for (the inbox always gets every message; a sign-in code always goes).
+RESIDENT_KINDS = tuple(kind for kind in TEMPLATES if kind != "sign_in_code")
+
+
+def render(kind: str, **values: str) -> Rendered:
+    return TEMPLATES[kind].render(values)
+
+
+def local_time(when: datetime) -> str:
+    """``12月6日 09:00`` in Beijing time: how every message names a time."""
+    local = when.astimezone(SHANGHAI)
+    return f"{local.month}月{local.day}日 {local:%H:%M}"

@@ -1,0 +1,205 @@
+"""Through the gateway: the district's auditor reads every procurement record (the audit trail, the payments)
+and changes nothing; a street-scoped official, whose street an admin set on the account, sees only their street's
+calls; a provider's public standing names what it delivered."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+
+from .conftest import login, new_uscc, wait_for
+
+NOT_KNOWN_YET = ("provider_not_verified", "offering_not_own")
+PASSWORD = "auditors-and-streets-2026"
+PAYER = "北京市房山区社会建设工作办公室"
+RATIONALE = "单一来源：该镇仅此一家机构具备老年餐桌服务能力（《政府购买服务管理办法》第二十二条）。"
+CRITERIA = [
+    {"code": "feasibility", "name": "项目可行性", "weight": 40},
+    {"code": "capacity", "name": "机构能力", "weight": 30},
+    {"code": "past_performance", "name": "以往履约表现", "weight": 30},
+]
+
+
+def beijing_today() -> date:
+    return datetime.now(ZoneInfo("Asia/Shanghai")).date()
+
+
+def new_account(gateway: httpx.Client, role: str, name: str, **extra: str) -> dict[str, str]:
+    """An account the platform's admin makes (``extra``: provider_id, street_code); its signed-in headers."""
+    username = f"{role.replace('_', '-')}-{uuid.uuid4().hex[:10]}"
+    body = {"username": username, "password": PASSWORD, "roles": [role], "name": name, **extra}
+    created = gateway.post("/api/v1/accounts", headers=login(gateway, "admin"), json=body)
+    assert created.status_code == 201, created.text
+    for key, value in extra.items():
+        assert created.json()[key] == value
+    return login(gateway, username, PASSWORD)
+
+
+def new_provider(gateway: httpx.Client, name: str) -> dict[str, Any]:
+    """A verified organization with its own admin and a published meal table."""
+    official = login(gateway, "official")
+    org = gateway.post(
+        "/api/v1/organizations", headers=official, json={"name_zh": name, "kind": "public_welfare", "uscc": new_uscc()}
+    )
+    assert org.status_code == 201, org.text
+    provider_id = org.json()["id"]
+    verified = gateway.post(f"/api/v1/organizations/{provider_id}/verify", headers=official, json={})
+    assert verified.status_code == 200, verified.text
+    admin = new_account(gateway, "provider_admin", name, provider_id=provider_id)
+    offering = gateway.post(
+        "/api/v1/offerings",
+        headers=admin,
+        json={
+            "provider_id": provider_id,
+            "category_code": "elderly.meal_table",
+            "name_zh": f"{name}老年餐桌",
+            "mode": "at_center",
+            "price_fen": 1500,
+            "duration_minutes": 60,
+            "capacity_per_slot": 10,
+            "weekly_rules": [{"weekday": d, "start": "11:00", "end": "13:00"} for d in range(7)],
+            "target_groups": ["elderly"],
+        },
+    )
+    assert offering.status_code == 201, offering.text
+    published = gateway.post(f"/api/v1/offerings/{offering.json()['id']}/publish", headers=admin, json={})
+    assert published.status_code == 200, published.text
+    return {"id": provider_id, "name": name, "admin": admin, "offering_id": offering.json()["id"]}
+
+
+def street_official(gateway: httpx.Client, street: str) -> dict[str, str]:
+    """An admin makes an official's account scoped to ``street``; the street rides in the official's token."""
+    headers = new_account(gateway, "official", f"{street}街道 官员", street_code=street)
+    assert gateway.get("/api/v1/auth/me", headers=headers).json()["street_code"] == street
+    return headers
+
+
+def signed_direct_award(
+    gateway: httpx.Client, provider: dict[str, Any], fund_id: str, approver: dict[str, str]
+) -> dict[str, Any]:
+    official = login(gateway, "official")
+    terms = {
+        "title": "审计抽查老年餐桌服务项目",
+        "provider_id": provider["id"],
+        "amount_fen": 300_000,
+        "start_date": beijing_today().isoformat(),
+        "end_date": (date.today() + timedelta(days=300)).isoformat(),
+        "funded_offerings": [
+            {
+                "offering_id": provider["offering_id"],
+                "unit_price_fen": 1500,
+                "resident_price_fen": 0,
+                "quota": 100,
+                "eligibility_tags": [],
+            }
+        ],
+        "fund_id": fund_id,
+        "rationale": RATIONALE,
+    }
+
+    def propose() -> httpx.Response | None:
+        response = gateway.post("/api/v1/contracts", headers=official, json=terms)
+        if response.status_code == 422 and response.json().get("code") in NOT_KNOWN_YET:
+            return None  # procurement has not heard of the provider or its offering yet
+        return response
+
+    proposed: httpx.Response = wait_for(propose, 60)
+    assert proposed.status_code == 201, proposed.text
+    url = f"/api/v1/contracts/{proposed.json()['id']}"
+    assert gateway.post(f"{url}/direct-award/approve", headers=approver, json={}).status_code == 200
+    assert gateway.post(f"{url}/sign", headers=official, json={}).status_code == 200
+    signed = gateway.post(f"{url}/sign", headers=provider["admin"], json={})
+    assert (signed.status_code, signed.json()["status"]) == (200, "active"), signed.text
+    body: dict[str, Any] = signed.json()
+    return body
+
+
+def test_the_auditor_reads_the_trail_and_the_payments_and_changes_nothing(gateway: httpx.Client) -> None:
+    official, auditor = login(gateway, "official"), login(gateway, "auditor")
+    provider = new_provider(gateway, f"审计抽查助老服务社{uuid.uuid4().hex[:8]}")
+    approver = new_account(gateway, "official", "区社会办 李处长")
+    fund = gateway.post(
+        "/api/v1/funds",
+        headers=official,
+        json={
+            "name": "审计抽查资金",
+            "year": 2026,
+            "budget_fen": 1_000_000,
+            "owner_id": "fangshan-shehuiban",
+            "owner_name": PAYER,
+        },
+    )
+    assert fund.status_code == 201, fund.text
+    contract = signed_direct_award(gateway, provider, fund.json()["id"], approver)
+    payments = f"/api/v1/contracts/{contract['id']}/disbursements"
+    voucher = {"voucher_number": f"FS-{uuid.uuid4().hex[:10]}", "paid_on": beijing_today().isoformat()}
+    paid = gateway.post(payments, headers=official, json=voucher)
+    assert paid.status_code == 201, paid.text
+
+    # The auditor reads the fund's audit trail (who created it, who committed the award) and the payment.
+    trail = gateway.get(f"/api/v1/audit-trail/{fund.json()['id']}", headers=auditor)
+    assert trail.status_code == 200, trail.text
+    assert trail.json()["items"][0]["action"] == "created"
+    seen = gateway.get(payments, headers=auditor)
+    assert seen.status_code == 200, seen.text
+    assert [p["voucher_number"] for p in seen.json()["items"]] == [voucher["voucher_number"]]
+    assert gateway.get(f"/api/v1/contracts/{contract['id']}/history", headers=auditor).status_code == 200
+
+    # Any change is refused at the gateway, and nothing is paid twice.
+    for url, body in (
+        (payments, {**voucher, "voucher_number": "FS-AUDITOR"}),
+        ("/api/v1/funds", {"name": "x", "year": 2026, "budget_fen": 1, "owner_id": "x", "owner_name": "x"}),
+        (f"/api/v1/contracts/{contract['id']}/terminate", {"reason": "审计"}),
+    ):
+        refused = gateway.post(url, headers=auditor, json=body)
+        assert (refused.status_code, refused.json()["code"]) == (403, "role_forbidden"), (url, refused.text)
+    assert gateway.get(payments, headers=auditor).json()["total"] == 1
+
+    # The provider's public standing (no login) is there for everyone; it lists contracts once accepted.
+    standing = gateway.get(f"/open-data/providers/{provider['id']}/standing")
+    assert standing.status_code == 200, standing.text
+    assert (standing.json()["accepted_contracts"], standing.json()["sanctioned_now"]) == ([], False)
+
+
+def test_a_street_scoped_official_sees_only_their_streets_calls(gateway: httpx.Client) -> None:
+    official = login(gateway, "official")
+    changyang, yancun = street_official(gateway, "changyang"), street_official(gateway, "yancun")
+    fund = gateway.post(
+        "/api/v1/funds",
+        headers=official,
+        json={
+            "name": "街道资金",
+            "year": 2026,
+            "budget_fen": 1_000_000,
+            "owner_id": "fangshan-shehuiban",
+            "owner_name": PAYER,
+        },
+    )
+    assert fund.status_code == 201, fund.text
+    body = {
+        "title": "长阳镇助餐服务项目征集",
+        "description": "面向长阳镇80岁以上老人的助餐服务。",
+        "directions": ["elderly_care"],
+        "budget_cap_fen": 100_000,
+        "fund_id": fund.json()["id"],
+        "criteria": CRITERIA,
+        "deadline": (date.today() + timedelta(days=30)).isoformat() + "T10:00:00+08:00",
+    }
+    call = gateway.post("/api/v1/calls", headers=changyang, json=body)
+    assert call.status_code == 201, call.text
+    assert call.json()["street_code"] == "changyang"
+    url = f"/api/v1/calls/{call.json()['id']}"
+    assert gateway.get(url, headers=changyang).status_code == 200
+    other = gateway.get(url, headers=yancun)
+    assert (other.status_code, other.json()["code"]) == (404, "call_not_found")
+    assert gateway.get(url, headers=official).json()["street_code"] == "changyang"
+    refused = gateway.post("/api/v1/calls", headers=changyang, json={**body, "street_code": "yancun"})
+    assert (refused.status_code, refused.json()["code"], refused.json()["field"]) == (
+        403,
+        "street_forbidden",
+        "street_code",
+    )

@@ -1,0 +1,197 @@
+"""Messages that arrive, through the gateway: a resident books in the app, the provider's system confirms with its
+API key, and she finds one Chinese message naming the service and the time in her inbox, and one SMS went out
+through the dev stack's fake sender, even after the confirmed event is delivered again; reading it drops the
+unread count; nobody reads another's messages. (The quiet hours are tested on booking's clock, in its suite.)"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import uuid
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+import nats
+import pytest
+
+from .conftest import login, new_uscc, wait_for
+
+pytestmark = pytest.mark.stack
+
+INBOX = "/api/v1/notifications"
+SERVICE_NAME = "通知测试午餐（仅测试用）"
+
+
+def new_mobile() -> str:
+    return f"136{uuid.uuid4().int % 10**8:08d}"
+
+
+def sign_in_by_code(gateway: httpx.Client, phone: str) -> dict[str, str]:
+    admin = login(gateway, "admin")
+    assert gateway.post("/api/v1/auth/otp", json={"phone": phone}).status_code == 202
+    sent = gateway.get("/api/v1/auth/otp/messages", headers=admin, params={"phone": phone}).json()["items"]
+    code = re.search(r"\d{6}", sent[0]["text"])
+    assert code is not None
+    verified = gateway.post("/api/v1/auth/otp/verify", json={"phone": phone, "code": code.group()})
+    assert verified.status_code == 200, verified.text
+    return {"Authorization": f"Bearer {verified.json()['access_token']}"}
+
+
+def provider_with_offering(gateway: httpx.Client) -> tuple[str, dict[str, str]]:
+    """A verified provider's published lunch and its scheduling system's API key."""
+    official, admin = login(gateway, "official"), login(gateway, "admin")
+    org = gateway.post(
+        "/api/v1/organizations",
+        headers=official,
+        json={"name_zh": "通知测试助餐服务社", "kind": "public_welfare", "uscc": new_uscc()},
+    ).json()
+    assert gateway.post(f"/api/v1/organizations/{org['id']}/verify", headers=official, json={}).status_code == 200
+    username = f"notify-{org['id'][:8]}"
+    account = {"username": username, "password": "notify-password-2026", "roles": ["provider_admin"]}
+    created = gateway.post("/api/v1/accounts", headers=admin, json={**account, "provider_id": org["id"]})
+    assert created.status_code == 201, created.text
+    provider = login(gateway, username, "notify-password-2026")
+    offering = gateway.post(
+        "/api/v1/offerings",
+        headers=provider,
+        json={
+            "provider_id": org["id"],
+            "category_code": "elderly.meal_table",
+            "name_zh": SERVICE_NAME,
+            "mode": "at_center",
+            "price_fen": 1500,
+            "duration_minutes": 60,
+            "capacity_per_slot": 20,
+            "weekly_rules": [{"weekday": d, "start": "11:00", "end": "13:00"} for d in range(7)],
+            "target_groups": ["elderly"],
+        },
+    ).json()
+    published = gateway.post(f"/api/v1/offerings/{offering['id']}/publish", headers=provider, json={})
+    assert published.status_code == 200, published.text
+    key = gateway.post(
+        "/api/v1/api-keys",
+        headers=provider,
+        json={"name": "排班系统", "scopes": ["bookings:read", "bookings:write"]},
+    )
+    assert key.status_code == 201, key.text
+    return str(offering["id"]), {"X-API-Key": key.json()["key"]}
+
+
+def first_slot(gateway: httpx.Client, offering_id: str, headers: dict[str, str]) -> dict[str, Any]:
+    start = date.today() + timedelta(days=2)
+
+    def slots() -> list[dict[str, Any]]:
+        response = gateway.get(
+            "/api/v1/availability",
+            headers=headers,
+            params={
+                "offering_id": offering_id,
+                "from": start.isoformat(),
+                "to": (start + timedelta(days=2)).isoformat(),
+            },
+        )
+        return response.json().get("slots", []) if response.status_code == 200 else []
+
+    found: list[dict[str, Any]] = wait_for(slots)
+    return found[0]
+
+
+def inbox(gateway: httpx.Client, headers: dict[str, str]) -> dict[str, Any]:
+    response = gateway.get(INBOX, headers=headers)
+    assert response.status_code == 200, response.text
+    page: dict[str, Any] = response.json()
+    return page
+
+
+def sms_to(gateway: httpx.Client, phone: str) -> list[dict[str, Any]]:
+    response = gateway.get(f"{INBOX}/sms-outbox", headers=login(gateway, "admin"), params={"phone": phone})
+    assert response.status_code == 200, response.text
+    items: list[dict[str, Any]] = response.json()["items"]
+    return items
+
+
+async def redeliver_confirmed(nats_url: str, booking_id: str) -> None:
+    """Publish the booking's confirmed event again with its own event id (a new JetStream message id, so the
+    stream keeps it), as a redelivery would bring it, and wait until booking's notifier has acknowledged it."""
+    nc = await nats.connect(nats_url)
+    try:
+        js = nc.jetstream()
+        original = await js.get_last_msg("LINLI", "linli.booking.confirmed.v1")
+        assert original.headers is not None
+        assert original.headers["ce-subject"] == booking_id
+        headers = {**original.headers, "Nats-Msg-Id": str(uuid.uuid4())}
+        ack = await js.publish("linli.booking.confirmed.v1", original.data or b"", headers=headers)
+        for _ in range(600):
+            info = await js.consumer_info("LINLI", "booking-notifications")
+            if info.ack_floor is not None and (info.ack_floor.stream_seq or 0) >= ack.seq:
+                return
+            await asyncio.sleep(0.1)
+        raise AssertionError("booking's notifier did not take the redelivered event")
+    finally:
+        await nc.close()
+
+
+def test_a_confirmed_booking_is_one_message_in_the_inbox_and_one_sms(gateway: httpx.Client, stack: Any) -> None:
+    operator = login(gateway, "operator")
+    offering_id, system = provider_with_offering(gateway)
+    phone = new_mobile()
+    # 王秀英 was registered by the call center (as the demo data does); she signs in to the app with her phone.
+    registered = gateway.post(
+        "/api/v1/residents",
+        headers=operator,
+        json={
+            "name": "王秀英",
+            "phone": phone,
+            "community_code": "gongchen.shidai_jiahe",
+            "eligibility_tags": ["age_80_plus", "living_alone"],
+            "consent": {"version": "2026-11", "channel": "phone"},
+        },
+    )
+    assert registered.status_code == 201, registered.text
+    wang = sign_in_by_code(gateway, phone)
+    slot = first_slot(gateway, offering_id, wang)
+    booked = gateway.post(
+        "/api/v1/bookings", headers=wang, json={"offering_id": offering_id, "slot_start": slot["start"]}
+    )
+    assert booked.status_code == 201, booked.text
+    booking_id = booked.json()["id"]
+
+    # The provider's scheduling system confirms with its API key.
+    confirmed = gateway.post(f"/api/v1/bookings/{booking_id}/confirm", headers=system, json={})
+    assert confirmed.status_code == 200, confirmed.text
+
+    page = wait_for(lambda: (p := inbox(gateway, wang))["items"] and p)
+    (message,) = page["items"]
+    start = datetime.fromisoformat(slot["start"]).astimezone(ZoneInfo("Asia/Shanghai"))
+    when = f"{start.month}月{start.day}日 {start:%H:%M}"
+    assert message["title"] == "预约已确认"
+    assert message["body"] == f"预约已确认：{SERVICE_NAME}，{when}。请按时等候。"
+    assert message["subject_id"] == booking_id
+    assert page["unread_count"] == 1
+
+    sent = wait_for(lambda: sms_to(gateway, phone))
+    assert [(m["kind"], m["text"]) for m in sent] == [("booking_confirmed", "【邻里】" + message["body"])]
+    assert sent[0]["phone"] == f"+86{phone[:3]}****{phone[-4:]}"  # masked in the admin's view
+    delivered = inbox(gateway, wang)["items"][0]["deliveries"]
+    assert {d["channel"]: d["status"] for d in delivered} == {"inbox": "sent", "sms": "sent"}
+
+    # The same event once more: nothing is written or sent twice.
+    asyncio.run(redeliver_confirmed(stack.nats_url, booking_id))
+    assert len(inbox(gateway, wang)["items"]) == 1
+    assert len(sms_to(gateway, phone)) == 1
+
+    # Another resident cannot read it (as if it did not exist), and sees only her own (none).
+    other = sign_in_by_code(gateway, new_mobile())
+    theirs = gateway.post(f"{INBOX}/{message['id']}/read", headers=other)
+    assert (theirs.status_code, theirs.json()["code"]) == (404, "notification_not_found")
+    assert inbox(gateway, other)["items"] == []
+    assert inbox(gateway, wang)["unread_count"] == 1
+
+    read = gateway.post(f"{INBOX}/{message['id']}/read", headers=wang)
+    assert read.status_code == 200, read.text
+    assert inbox(gateway, wang)["unread_count"] == 0
+    # An operator has no inbox; the admins' view of the fake sender is theirs only.
+    assert gateway.get(INBOX, headers=operator).status_code == 403
+    assert gateway.get(f"{INBOX}/sms-outbox", headers=wang).status_code == 403
