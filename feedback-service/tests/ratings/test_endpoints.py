@@ -218,7 +218,7 @@ async def test_phone_and_id_numbers_are_masked_before_storage(
         {"comment": "好" * 1001},
         {"comment": 5},
         {"status": "rated"},
-        {"resident_id": str(uuid.uuid4())},
+        {"resident_id": "7995fbb0-7daf-499e-8f64-908f77e4edba"},
     ],
     ids=repr,
 )
