@@ -254,6 +254,20 @@ async def gateway_client(settings: GatewaySettings) -> AsyncIterator[httpx.Async
 
 
 @pytest.fixture
+def production() -> dict[str, Any]:
+    """Settings production needs: a real data key and a real SMS sender (made-up credentials: nothing is sent)."""
+    return {
+        "environment": "production",
+        "data_key": "a-production-data-key-0123456789abcdef",
+        "sms_sender": "tencent",
+        "sms_tencent_secret_id": "AKIDexample",
+        "sms_tencent_secret_key": "example-secret",
+        "sms_tencent_app_id": "1400000000",
+        "sms_template_ids": {"sign_in_code": "2000001"},
+    }
+
+
+@pytest.fixture
 def open_gateway() -> Callable[[GatewaySettings], Any]:
     """A gateway with other settings than the default fixture's (``async with open_gateway(s) as client``)."""
     return gateway_client

@@ -68,8 +68,10 @@ async def test_a_configured_key_file_is_used(
     assert not (tmp_path / "keys").exists()
 
 
-async def test_production_refuses_to_invent_a_key(make_settings: Callable[..., GatewaySettings]) -> None:
-    settings = make_settings(environment="production", data_key="a-production-data-key-0123456789abcdef")
+async def test_production_refuses_to_invent_a_key(
+    make_settings: Callable[..., GatewaySettings], production: dict[str, Any]
+) -> None:
+    settings = make_settings(**production)
     app = create_app(settings)
     with pytest.raises(FileNotFoundError):
         async with app.router.lifespan_context(app):

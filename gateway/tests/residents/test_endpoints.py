@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
+import pytest
 from fastapi import FastAPI
 from sqlalchemy import select, update
 
@@ -186,11 +187,19 @@ async def test_admin_reads_the_fake_senders_messages(
     assert (await client.get("/api/v1/auth/otp/messages", headers=operator)).status_code == 403
 
 
+def test_production_refuses_the_fake_sms_sender(
+    make_settings: Callable[..., GatewaySettings], production: dict[str, Any]
+) -> None:
+    """Residents would wait for sign-in codes that never come."""
+    with pytest.raises(ValueError, match="LINLI_SMS_SENDER=tencent"):
+        make_settings(**{**production, "sms_sender": "fake"})
+
+
 async def test_no_fake_messages_in_production(
-    make_settings: Callable[..., GatewaySettings], services: dict[str, Any], tmp_path: Any
+    make_settings: Callable[..., GatewaySettings], services: dict[str, Any], tmp_path: Any, production: dict[str, Any]
 ) -> None:
     keys.load_or_create(tmp_path / "keys" / "gateway-signing-key.pem")
-    settings = make_settings(services, environment="production", data_key="a-production-data-key-0123456789abcdef")
+    settings = make_settings(services, **production)
     app = create_app(settings)
     async with running_app(app, wait_for_events=False) as client:
         key = app.state.signing_key

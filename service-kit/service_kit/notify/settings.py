@@ -30,6 +30,9 @@ class SmsSettings(BaseSettings):
 
     @model_validator(mode="after")
     def _tencent_is_configured(self) -> SmsSettings:
+        # Mixed into a service's settings, which say where it runs: residents must really receive their messages.
+        if self.sms_sender == "fake" and getattr(self, "environment", None) == "production":
+            raise ValueError("the fake SMS sender sends nothing: production needs LINLI_SMS_SENDER=tencent")
         if self.sms_sender == "tencent":
             missing = [
                 name
