@@ -405,18 +405,23 @@ def _suspect_reasons(booking: Booking, check_in: dict[str, Any], now: datetime, 
 async def _check_in(
     session: AsyncSession, booking: Booking, actor: str, position: Position | None, now: datetime, settings: Settings
 ) -> dict[str, Any]:
-    """The check-in evidence, with the distance from the resident's address when both positions are known."""
+    """The check-in evidence, with the distance from where the visit happens when both positions are known: the
+    resident's address for a door-to-door visit, the offering's place (a centre) for one given there."""
     values: dict[str, Any] = {"checked_in_at": now, "checked_in_by": actor}
     if position is None:
         return values
     values.update(checked_in_latitude=position.latitude, checked_in_longitude=position.longitude)
     offering = await catalog_service.get_offering(session, booking.offering_id)
-    if offering is None or offering.mode != "door_to_door":
-        # Only a door-to-door visit happens at the resident's address; booking does not know a centre's place.
-        return values
-    resident = await residents_service.get(session, booking.resident_id)
-    if resident is not None and resident.latitude is not None and resident.longitude is not None:
-        distance = geo.distance_m(position.latitude, position.longitude, resident.latitude, resident.longitude)
+    place: tuple[float | None, float | None] = (None, None)
+    if offering is not None and offering.mode == "door_to_door":
+        resident = await residents_service.get(session, booking.resident_id)
+        if resident is not None:
+            place = (resident.latitude, resident.longitude)
+    elif offering is not None and offering.mode == "at_center":
+        place = (offering.latitude, offering.longitude)
+    latitude, longitude = place
+    if latitude is not None and longitude is not None:
+        distance = geo.distance_m(position.latitude, position.longitude, latitude, longitude)
         values.update(checked_in_distance_m=distance, checked_in_far=distance > settings.checkin_far_meters)
     return values
 

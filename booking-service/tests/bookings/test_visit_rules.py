@@ -52,9 +52,10 @@ def app(settings: Settings, clock: Clock) -> FastAPI:
     return app
 
 
-async def confirmed_booking(world: Any, *, mode: str = "door_to_door") -> tuple[Any, dict[str, Any]]:
-    """A confirmed 60-minute visit tomorrow 09:00–10:00 for a resident living at ``HOME``."""
-    offering = await world.offering(auto_confirm=True, mode=mode)
+async def confirmed_booking(world: Any, *, mode: str = "door_to_door", **place: float) -> tuple[Any, dict[str, Any]]:
+    """A confirmed 60-minute visit tomorrow 09:00–10:00 for a resident living at ``HOME`` (``place``: the
+    offering's own position, a centre's)."""
+    offering = await world.offering(auto_confirm=True, mode=mode, **place)
     body = {
         "name": "孙桂芝",
         "phone": f"139{uuid.uuid4().int % 10**8:08d}",
@@ -160,6 +161,19 @@ async def test_an_at_center_visit_is_not_judged_by_the_residents_address(world: 
     started = await act(world, booking, "start", world.provider_headers(offering), position=TIANANMEN)
     assert started.json()["suspect_reasons"] == []
     assert started.json()["visit"]["checked_in_far"] is None
+
+
+async def test_an_at_center_visit_is_judged_by_the_centres_place(world: Any, clock: Clock) -> None:
+    centre = {"latitude": 39.7301, "longitude": 116.1425}  # 良乡, some 7 km from the resident's home
+    offering, far = await confirmed_booking(world, mode="at_center", **centre)
+    other, near = await confirmed_booking(world, mode="at_center", **centre)
+    clock.now = world.at(world.tomorrow(), 9)
+    from_home = await act(world, far, "start", world.provider_headers(offering), position=HOME)
+    assert from_home.json()["suspect_reasons"] == ["far_from_place"]
+    at_centre = await act(world, near, "start", world.provider_headers(other), position=centre)
+    assert at_centre.status_code == 200, at_centre.text
+    assert at_centre.json()["suspect_reasons"] == []
+    assert at_centre.json()["visit"]["checked_in_far"] is False
 
 
 async def test_a_visit_nobody_checked_in_to_alerts_operators_once(world: Any, clock: Clock) -> None:
