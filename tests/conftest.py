@@ -29,8 +29,13 @@ RATE_LIMITED = ("PRINCIPAL", "API_KEY", "ANONYMOUS", "SIGN_IN")
 # district's settings in test_delivery_evidence.py.
 ANY_TIME_VISITS = {"LINLI_VISIT_START_MARGIN_MINUTES": str(366 * 24 * 60), "LINLI_VISIT_MIN_DURATION_SHARE": "0"}
 
+# A whole-stack test's processes keep few PostgreSQL connections open: two workers, each with its stacks (a
+# service per database, replicas in the scale-out test), stay under the server's 100 connections.
+SMALL_POOLS = {"LINLI_DATABASE_POOL_SIZE": "2", "LINLI_DATABASE_MAX_OVERFLOW": "6"}
+
 # The whole-stack tests' settings on top of the launcher's.
 STACK_ENV = {
+    **SMALL_POOLS,
     "LINLI_LOG_LEVEL": "WARNING",
     "LINLI_RELAY_POLL_SECONDS": "0.1",
     "LINLI_REGISTRY_WEBHOOK_ALLOW_LOOPBACK": "true",

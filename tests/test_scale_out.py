@@ -31,7 +31,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from service_kit.testing import DatabaseFactory, NatsCluster, refusing_socket
 
-from .conftest import DEMO_ACCOUNTS, GATEWAY, RATE_LIMITED, SERVICES, DevStack, login, wait_for
+from .conftest import DEMO_ACCOUNTS, GATEWAY, RATE_LIMITED, SERVICES, SMALL_POOLS, DevStack, login, wait_for
 
 pytestmark = [
     pytest.mark.stack,
@@ -169,6 +169,7 @@ def _start_replicated_stack(
         service_ports={name: ports[0] for name, ports in replica_ports.items()},
         database_urls=databases,
         extra_env={
+            **SMALL_POOLS,
             "LINLI_NATS_URL": cluster.url,
             "LINLI_STREAM_REPLICAS": "3",
             "LINLI_LOG_LEVEL": "WARNING",

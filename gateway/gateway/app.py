@@ -67,7 +67,12 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         keyring = await asyncio.to_thread(
             keys.load_keyring, settings.signing_key_path, create=settings.environment != "production"
         )
-        engine = create_engine(settings.database_url, echo=settings.database_echo)
+        engine = create_engine(
+            settings.database_url,
+            echo=settings.database_echo,
+            pool_size=settings.database_pool_size,
+            max_overflow=settings.database_max_overflow,
+        )
         upstreams = Upstreams(settings)
         await upstreams.start()
         app.state.settings = settings

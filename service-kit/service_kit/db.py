@@ -104,8 +104,11 @@ def _sqlite_connector(url: str) -> Callable[[], Awaitable[aiosqlite.Connection]]
     return connect
 
 
-def create_engine(url: str, *, echo: bool = False, reads_only: bool = False) -> AsyncEngine:
-    """An async engine. SQLite gets WAL, a busy timeout and foreign keys; PostgreSQL a pool.
+def create_engine(
+    url: str, *, echo: bool = False, reads_only: bool = False, pool_size: int = 10, max_overflow: int = 10
+) -> AsyncEngine:
+    """An async engine. SQLite gets WAL, a busy timeout and foreign keys; PostgreSQL a pool of ``pool_size``
+    connections kept open and ``max_overflow`` more for a burst.
 
     On SQLite a writing transaction begins IMMEDIATE (it takes the write lock at once, so writers queue on
     the busy timeout instead of failing on a lock upgrade). ``reads_only`` (SQLite; see ``reading_engine``): its
@@ -134,7 +137,7 @@ def create_engine(url: str, *, echo: bool = False, reads_only: bool = False) -> 
             conn.exec_driver_sql(begin)
 
         return engine
-    return create_async_engine(url, echo=echo, pool_size=10, max_overflow=10, pool_pre_ping=True)
+    return create_async_engine(url, echo=echo, pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True)
 
 
 def reading_engine(url: str, engine: AsyncEngine, *, echo: bool = False) -> AsyncEngine:

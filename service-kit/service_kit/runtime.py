@@ -46,7 +46,12 @@ class Runtime:
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
 
     def __post_init__(self) -> None:
-        self.engine = create_engine(self.settings.database_url, echo=self.settings.database_echo)
+        self.engine = create_engine(
+            self.settings.database_url,
+            echo=self.settings.database_echo,
+            pool_size=self.settings.database_pool_size,
+            max_overflow=self.settings.database_max_overflow,
+        )
         self.sessionmaker = create_sessionmaker(self.engine)
         self.read_engine = reading_engine(self.settings.database_url, self.engine, echo=self.settings.database_echo)
         self.read_sessionmaker = create_sessionmaker(self.read_engine)

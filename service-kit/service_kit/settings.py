@@ -25,6 +25,9 @@ class ServiceSettings(BaseSettings):
     var_dir: Path = Path("var")
     database_url: str = ""
     database_echo: bool = False
+    # PostgreSQL: connections each process keeps open, and how many more it may open for a burst (closed after).
+    database_pool_size: int = Field(10, ge=1, le=100)
+    database_max_overflow: int = Field(10, ge=0, le=100)
 
     nats_url: str = "nats://127.0.0.1:4222"
     stream_name: str = "LINLI"
