@@ -23,6 +23,8 @@ from typing import Any
 import pytest
 import yaml
 
+from service_kit.settings import ServiceSettings
+
 ROOT = Path(__file__).resolve().parents[1]
 DEPLOY = ROOT / "deploy"
 K8S = DEPLOY / "k8s"
@@ -624,7 +626,8 @@ def test_postgres_cluster_has_three_instances_and_a_database_and_role_per_servic
 
 
 def test_database_connections_fit_what_autoscaling_can_open() -> None:
-    """Each service process pools at most 20 connections (service_kit.db: pool_size 10 + max_overflow 10)."""
+    """Each service process pools at most 20 connections (the settings' defaults: database_pool_size 10 +
+    database_max_overflow 10, which the manifests do not change)."""
     per_process = 20
     cluster = load_documents(DEPLOY / "postgres" / "cluster.yaml")[0]["spec"]
     limits = {role["name"]: role["connectionLimit"] for role in cluster["managed"]["roles"]}
@@ -632,8 +635,12 @@ def test_database_connections_fit_what_autoscaling_can_open() -> None:
     for service in SERVICES:
         assert limits[service] >= autoscalers[service]["spec"]["maxReplicas"] * per_process + 1, service
     assert sum(limits.values()) <= int(cluster["postgresql"]["parameters"]["max_connections"]) - 20
-    source = (ROOT / "service-kit" / "service_kit" / "db.py").read_text()
-    assert "pool_size=10, max_overflow=10" in source, "update per_process and the roles' connectionLimit"
+    fields = ServiceSettings.model_fields
+    pooled = fields["database_pool_size"].default + fields["database_max_overflow"].default
+    assert pooled == per_process, "update per_process and the roles' connectionLimit"
+    for resource in render(K8S / "overlays" / "production"):
+        assert "LINLI_DATABASE_POOL_SIZE" not in json.dumps(resource), "update per_process"
+        assert "LINLI_DATABASE_MAX_OVERFLOW" not in json.dumps(resource), "update per_process"
 
 
 def test_nats_values_make_a_three_node_jetstream_cluster_on_disk() -> None:
