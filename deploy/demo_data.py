@@ -39,6 +39,16 @@ DEMO_ACCOUNTS: list[dict[str, object]] = [
     {"username": "evaluator", "password": DEMO_PASSWORD, "roles": ["evaluator"], "name": "第三方评估 孙老师"},
     # The district's auditor (区审计局): reads every procurement record and the audit trail, changes nothing.
     {"username": "auditor", "password": DEMO_PASSWORD, "roles": ["auditor"], "name": "区审计局 周审计师"},
+    # An official of 拱辰街道 (street-scoped): sees only the street's needs, calls and contracts (the “云呵护” call and
+    # its contract, the parents' need, the street's historical projects and dashboard), reads the district's funds,
+    # and may not open a fund or lift a sanction.
+    {
+        "username": "official-gongchen",
+        "password": DEMO_PASSWORD,
+        "roles": ["official"],
+        "name": "拱辰街道 社区建设办 赵主任",
+        "street_code": "gongchen",
+    },
 ]
 REVIEWERS = ("reviewer", "reviewer2")
 
@@ -792,6 +802,7 @@ class DemoLoader:
                 "directions": ["children"],
                 "budget_cap_fen": 10_000_000,
                 "fund_id": fund["id"],
+                "street_code": "gongchen",  # 拱辰街道's: its official follows the call and its contract
                 "need_ids": [need["id"]] if need else [],
                 "eligible_kinds": ["public_welfare", "startup"],
                 "criteria": CRITERIA,
@@ -1072,7 +1083,12 @@ def load_demo_data(gateway_url: str, report: Callable[[str], None] | None = None
     if report is not None:
         for line in loader.report():
             report(line)
-    accounts = [f"{a['username']} / {DEMO_PASSWORD}  ({', '.join(a['roles'])}, {a['name']})" for a in DEMO_ACCOUNTS]  # type: ignore[arg-type]
+    accounts = [
+        f"{a['username']} / {DEMO_PASSWORD}  ({', '.join(a['roles'])}"  # type: ignore[arg-type]
+        + (f" of the street {a['street_code']}" if a.get("street_code") else "")
+        + f", {a['name']})"
+        for a in DEMO_ACCOUNTS
+    ]
     accounts += [f"{s['username']} / {DEMO_PASSWORD}  (provider_admin, {s['org']['name_zh']})" for s in ORGANIZATIONS]
     return {
         "accounts": accounts,

@@ -303,6 +303,8 @@ class DevStack:
                 argv += ["--role", str(role)]
             if account.get("provider_id"):
                 argv += ["--provider-id", str(account["provider_id"])]
+            if account.get("street_code"):
+                argv += ["--street-code", str(account["street_code"])]
             argvs.append(argv)
         script = (
             "import json, sys\n"

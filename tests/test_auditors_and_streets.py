@@ -203,3 +203,45 @@ def test_a_street_scoped_official_sees_only_their_streets_calls(gateway: httpx.C
         "street_forbidden",
         "street_code",
     )
+
+
+def test_a_street_scoped_official_reads_the_districts_funds_and_only_their_streets_trail_and_figures(
+    gateway: httpx.Client,
+) -> None:
+    official = login(gateway, "official")
+    changyang, yancun = street_official(gateway, "changyang"), street_official(gateway, "yancun")
+    fund_body = {"name": "街道资金", "year": 2026, "budget_fen": 1_000_000, "owner_id": "x", "owner_name": PAYER}
+    # Opening a fund binds the whole district: refused to a street-scoped official, at the service.
+    no_fund = gateway.post("/api/v1/funds", headers=changyang, json=fund_body)
+    assert (no_fund.status_code, no_fund.json()["code"]) == (403, "district_only"), no_fund.text
+    fund = gateway.post("/api/v1/funds", headers=official, json=fund_body)
+    assert fund.status_code == 201, fund.text
+    # The district's fund and its trail are read by every official.
+    assert gateway.get(f"/api/v1/funds/{fund.json()['id']}", headers=changyang).status_code == 200
+    trail = gateway.get(f"/api/v1/audit-trail/{fund.json()['id']}", headers=changyang)
+    assert (trail.status_code, trail.json()["items"][0]["action"]) == (200, "created"), trail.text
+
+    body = {
+        "title": "阎村镇助餐服务项目征集",
+        "description": "面向阎村镇80岁以上老人的助餐服务。",
+        "directions": ["elderly_care"],
+        "budget_cap_fen": 100_000,
+        "fund_id": fund.json()["id"],
+        "criteria": CRITERIA,
+        "deadline": (date.today() + timedelta(days=30)).isoformat() + "T10:00:00+08:00",
+    }
+    call = gateway.post("/api/v1/calls", headers=yancun, json=body)
+    assert call.status_code == 201, call.text
+    # Another street's call has no trail for them; its own street's official and the district's read it.
+    hidden = gateway.get(f"/api/v1/audit-trail/{call.json()['id']}", headers=changyang)
+    assert (hidden.status_code, hidden.json()["code"]) == (404, "audit_trail_not_found")
+    for headers in (yancun, official):
+        assert gateway.get(f"/api/v1/audit-trail/{call.json()['id']}", headers=headers).status_code == 200
+    # The dashboard and the sanctions are their street's.
+    figures = gateway.get("/api/v1/funds/dashboard", headers=changyang)
+    assert (figures.status_code, figures.json()["street_code"]) == (200, "changyang"), figures.text
+    assert {b["key"] for b in figures.json()["by_street"]} <= {"changyang"}
+    assert gateway.get("/api/v1/funds/dashboard", headers=official).json()["street_code"] is None
+    sanctions = gateway.get("/api/v1/sanctions", headers=changyang)
+    assert sanctions.status_code == 200, sanctions.text
+    assert all(s["contract_id"] is not None for s in sanctions.json()["items"])

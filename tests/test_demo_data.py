@@ -141,6 +141,27 @@ def test_demo_data_loads_and_reloads(stack: DevStack, gateway: httpx.Client) -> 
     assert {k: fund[k] for k in FUND_OWNER} == FUND_OWNER
     assert fund["committed_fen"] == direct["amount_fen"] + competitive["amount_fen"]
 
+    # ---- What 拱辰街道's official sees: the street's call, its contract and the parents' need; not the district's
+    # direct award. The district's fund is read, not written.
+    assert call["street_code"] == competitive["street_code"] == "gongchen"
+    gongchen = login(gateway, "official-gongchen")
+    assert gateway.get("/api/v1/auth/me", headers=gongchen).json()["street_code"] == "gongchen"
+    assert [c["id"] for c in every(gateway, "/api/v1/contracts", gongchen)] == [competitive["id"]]
+    assert [c["id"] for c in every(gateway, "/api/v1/calls", gongchen)] == [call["id"]]
+    assert need["id"] in {n["id"] for n in every(gateway, "/api/v1/need-pool", gongchen)}
+    hidden = gateway.get(f"/api/v1/contracts/{direct['id']}", headers=gongchen)
+    assert (hidden.status_code, hidden.json()["code"]) == (404, "contract_not_found")
+    assert gateway.get(f"/api/v1/funds/{direct['fund_id']}", headers=gongchen).json()["id"] == direct["fund_id"]
+    street_dashboard = gateway.get("/api/v1/funds/dashboard", headers=gongchen).json()
+    assert street_dashboard["street_code"] == "gongchen"
+    assert {b["key"] for b in street_dashboard["by_street"]} <= {"gongchen"}
+    no_fund = gateway.post(
+        "/api/v1/funds",
+        headers=gongchen,
+        json={"name": "街道资金", "year": year, "budget_fen": 1, "owner_id": "gongchen", "owner_name": "拱辰街道"},
+    )
+    assert (no_fund.status_code, no_fund.json()["code"]) == (403, "district_only")
+
     # ---- The funded meal is free for 王秀英 (80+): the operator's quote names the direct award.
     def quoted() -> dict[str, Any] | None:
         response = gateway.get(

@@ -1,8 +1,22 @@
 """Who may call what in procurement: ``Annotated`` aliases for the roles the endpoints admit (admin always passes).
 
 An auditor reads every record an official reads (the ``…Reader`` aliases) and changes nothing: no alias that
-admits a write names the auditor. A street-scoped official (a ``street_code`` in the token) sees and acts only on
-their street's needs, calls and contracts: :func:`sees_street` decides, and the modules answer 404 otherwise."""
+admits a write names the auditor.
+
+A street-scoped official (a ``street_code`` in the token) sees and acts only on their street's records, wherever
+they are reached: :func:`sees_street` decides, a list leaves the other streets' records out, and a single record of
+another street (or of the district, no street) answers 404 as an unknown id does. Records that carry a street:
+needs, calls (and their applications, reviews, notice and its objections), contracts (and everything under one:
+deliverables, supervision, evaluations, callbacks, acceptance, disbursements, amendments, history), historical
+projects. Records that follow another's street: a sanction the street of the contract that caused it, an audit
+trail the street of its record. The dashboard counts the street's contracts, calls and historical projects only.
+
+Records of no street that are the district's: funds (the budget every street's awards draw on) are readable by a
+street official, fund, figures and audit trail, and never writable; a provider's past performance is its record
+across the district, read by whoever may read its application. Acts that bind the whole district are refused to
+a street-scoped official with 403 ``district_only`` (:func:`ensure_district_wide`): opening a fund, lifting a
+sanction or imposing one (recording a failed acceptance, finalizing a final evaluation below the threshold), the
+ranking of the whole needs pool. Public notices and open data are public: the same for everyone."""
 
 from typing import Annotated
 
@@ -68,3 +82,13 @@ def street_of_new(principal: Principal, requested: str | None) -> str | None:
             field="street_code",
         )
     return principal.street_code
+
+
+def ensure_district_wide(principal: Principal, doing: str) -> None:
+    """Refuse (403 ``district_only``) an act that binds the whole district to a street-scoped official."""
+    if principal.street_code is not None:
+        raise Forbidden(
+            f"You act for the street {principal.street_code}; {doing} binds the whole district, "
+            "a district-wide official does it.",
+            code="district_only",
+        )

@@ -1,7 +1,10 @@
 """Acceptance (验收) after the final evaluation: the recipients' opinions are recorded, the result is published
 (notice.published), a conditional result asks for another acceptance after rectification, and a failed one
 sanctions the provider (优胜劣汰). Passing, even on conditions, needs the KPI attainment at the configured
-threshold; below it the official is told the way forward (a bilateral settlement or the sanction process)."""
+threshold; below it the official is told the way forward (a bilateral settlement or the sanction process).
+
+A street-scoped official records the acceptance of their street's contracts, but not a failed one: the sanction it
+imposes binds the whole district, so a district-wide official records it (403 ``district_only``)."""
 
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from procurement.acceptance import schemas
 from procurement.acceptance.models import AcceptanceResult, ContractAcceptance
+from procurement.auth import ensure_district_wide
 from procurement.config import Settings
 from procurement.contracts import service as contracts_service
 from procurement.contracts.models import Contract
@@ -81,6 +85,8 @@ async def accept(
 ) -> schemas.Acceptance:
     contract = await contracts_service.get_readable(session, contract_id, by=by)
     contracts_service.ensure_active(contract, "accept")
+    if data.result == AcceptanceResult.failed:
+        ensure_district_wide(by, "a failed acceptance sanctions the provider and")
     if data.result == AcceptanceResult.conditional and data.conditions is None:
         raise ValidationFailed("A conditional acceptance names what must be rectified.", code="conditions_missing")
     if not await evaluations_service.is_finalized(session, contract.id, EvaluationStage.final):

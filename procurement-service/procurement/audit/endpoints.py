@@ -16,13 +16,14 @@ router = APIRouter(prefix="/api/v1/audit-trail", tags=["audit"])
 @router.get(
     "/{subject_id}",
     response_model=Page[service.AuditEntryView],
-    summary="Every recorded change to a fund, need, call, application, review or notice, oldest first",
-    responses=error_responses(401, 403, 422),
+    summary="Every recorded change to a fund, need, call, application, review, notice, contract or sanction, "
+    "oldest first",
+    responses=error_responses(401, 403, 404, 422),
 )
 async def audit_trail(
     subject_id: uuid.UUID, session: SessionDep, principal: OfficialReader, page: PaginationDep
 ) -> Page[service.AuditEntryView]:
-    entries, total = await service.entries_for(session, subject_id, limit=page.limit, offset=page.offset)
+    entries, total = await service.entries_for(session, subject_id, by=principal, limit=page.limit, offset=page.offset)
     return Page(
         items=[service.AuditEntryView.model_validate(e) for e in entries],
         total=total,

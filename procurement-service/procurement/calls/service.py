@@ -294,8 +294,10 @@ async def _can_read(session: AsyncSession, application: Application, by: Princip
     # Imported here: the review module builds on calls (it reads calls and applications).
     from procurement.reviews import service as reviews_service
 
-    if _is_official(by):
-        return True
+    if _is_official(by):  # a street-scoped official: their street's calls' applications only
+        return by.street_code is None or sees_street(
+            by, await session.scalar(select(Call.street_code).where(Call.id == application.call_id))
+        )
     if by.has_any(Role.provider_admin) and by.provider_id == application.provider_id:
         return True
     if by.has_any(Role.reviewer):

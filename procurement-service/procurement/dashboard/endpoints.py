@@ -27,7 +27,7 @@ async def dashboard(
     principal: OfficialReader,
     year: Annotated[int | None, Query(ge=2000, le=2100, description="Only this year's figures.")] = None,
 ) -> schemas.Dashboard:
-    return await service.dashboard(session, year=year)
+    return await service.dashboard(session, year=year, street_code=principal.street_code)
 
 
 # Registered before the funds module's ``/api/v1/funds/{fund_id}``, which would otherwise take these paths.

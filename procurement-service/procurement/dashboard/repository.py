@@ -32,10 +32,16 @@ class SignedContract:
     fund_year: int | None
     review_centi: int | None
     disbursed_fen: int
+    street_code: str | None
 
 
-async def signed_contracts(session: AsyncSession) -> list[SignedContract]:
-    """Contracts signed on Linli, with what their fund, call (if any) and provider say about them."""
+def _of_street(street_code: str | None) -> list[Any]:
+    """A street-scoped dashboard's condition on contracts: its street's only."""
+    return [Contract.street_code == street_code] if street_code is not None else []
+
+
+async def signed_contracts(session: AsyncSession, *, street_code: str | None = None) -> list[SignedContract]:
+    """Contracts signed on Linli (of ``street_code``), with what their fund, call (if any) and provider say."""
     rows = await session.execute(
         select(
             Contract.id,
@@ -48,12 +54,13 @@ async def signed_contracts(session: AsyncSession) -> list[SignedContract]:
             Fund.year,
             Application.score_centi,
             Contract.disbursed_fen,
+            Contract.street_code,
         )
         .outerjoin(ProviderStanding, ProviderStanding.provider_id == Contract.provider_id)
         .outerjoin(Application, Application.id == Contract.application_id)
         .outerjoin(Call, Call.id == Application.call_id)
         .outerjoin(Fund, Fund.id == Contract.fund_id)
-        .where(Contract.signed_at.is_not(None))
+        .where(Contract.signed_at.is_not(None), *_of_street(street_code))
     )
     return [
         SignedContract(
@@ -67,6 +74,7 @@ async def signed_contracts(session: AsyncSession) -> list[SignedContract]:
             fund_year=row[7],
             review_centi=row[8],
             disbursed_fen=int(row[9] or 0),
+            street_code=row[10],
         )
         for row in rows.all()
     ]
@@ -108,24 +116,34 @@ async def funds_by_year(session: AsyncSession) -> list[tuple[int, int, int, int,
     return [(int(r[0]), int(r[1]), int(r[2] or 0), int(r[3] or 0), int(r[4] or 0)) for r in rows.all()]
 
 
-async def approved_review_scores(session: AsyncSession) -> list[tuple[int, int]]:
-    """``(fund year, score in hundredths)`` of every scored, approved application."""
+async def approved_review_scores(session: AsyncSession, *, street_code: str | None = None) -> list[tuple[int, int]]:
+    """``(fund year, score in hundredths)`` of every scored, approved application (of ``street_code``'s calls)."""
+    streets = [Call.street_code == street_code] if street_code is not None else []
     rows = await session.execute(
         select(Fund.year, Application.score_centi)
         .join(Call, Call.id == Application.call_id)
         .join(Fund, Fund.id == Call.fund_id)
-        .where(Application.status == ApplicationStatus.approved, Application.score_centi.is_not(None))
+        .where(Application.status == ApplicationStatus.approved, Application.score_centi.is_not(None), *streets)
     )
     return [(int(year), int(centi or 0)) for year, centi in rows.all()]
 
 
-async def sanctioned_providers(session: AsyncSession) -> int:
-    return int(
-        await session.scalar(
-            select(func.count()).select_from(ProviderStanding).where(ProviderStanding.sanctioned.is_(True))
+def _sanctions_of_street(street_code: str | None) -> list[Any]:
+    """A street-scoped dashboard's condition on sanctions: those its street's contracts caused."""
+    if street_code is None:
+        return []
+    return [ProviderSanction.contract_id.in_(select(Contract.id).where(Contract.street_code == street_code))]
+
+
+async def sanctioned_providers(session: AsyncSession, *, street_code: str | None = None) -> int:
+    """Providers under a sanction: the district's standing, or for a street those its contracts sanctioned."""
+    if street_code is not None:
+        query = select(func.count(ProviderSanction.provider_id.distinct())).where(
+            ProviderSanction.status == SanctionStatus.active, *_sanctions_of_street(street_code)
         )
-        or 0
-    )
+    else:
+        query = select(func.count()).select_from(ProviderStanding).where(ProviderStanding.sanctioned.is_(True))
+    return int(await session.scalar(query) or 0)
 
 
 async def final_evaluation_scores(session: AsyncSession, contract_ids: Iterable[uuid.UUID]) -> list[int]:
@@ -157,10 +175,10 @@ async def latest_acceptance_results(session: AsyncSession, contract_ids: Iterabl
     return {contract_id: str(result) for contract_id, result in rows.all()}
 
 
-async def active_sanctions_by_cause(session: AsyncSession) -> dict[str, int]:
+async def active_sanctions_by_cause(session: AsyncSession, *, street_code: str | None = None) -> dict[str, int]:
     rows = await session.execute(
         select(ProviderSanction.cause, func.count())
-        .where(ProviderSanction.status == SanctionStatus.active)
+        .where(ProviderSanction.status == SanctionStatus.active, *_sanctions_of_street(street_code))
         .group_by(ProviderSanction.cause)
     )
     return {str(cause): int(count) for cause, count in rows.all()}

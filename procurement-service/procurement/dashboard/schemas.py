@@ -26,9 +26,15 @@ class FundYear(BaseModel):
     year: int
     funds: int
     budget_fen: int
-    committed_fen: int = Field(description="Approved applications' amounts (立项) and approved supplements.")
+    committed_fen: int = Field(
+        description="Approved applications' amounts (立项) and approved supplements, less approved settlements' "
+        "reductions and what terminated contracts gave back."
+    )
     spent_fen: int = Field(description="Disbursed to providers (资金拨付).")
-    contracted_fen: int = Field(description="Signed contracts drawn from the year's calls, at their current amount.")
+    contracted_fen: int = Field(
+        description="Signed contracts drawn from the year's funds, at their current amount (a street's dashboard: "
+        "its street's contracts; the funds themselves are the district's)."
+    )
 
 
 class Delivery(BaseModel):
@@ -63,6 +69,10 @@ class Sanctions(BaseModel):
 
 class Dashboard(BaseModel):
     year: int | None = Field(description="The year the figures are limited to; null for every year.")
+    street_code: str | None = Field(
+        default=None,
+        description="The street the figures are limited to (a street-scoped official's); null for the district.",
+    )
     totals: Totals
     by_year: list[Bucket]
     by_direction: list[Bucket]

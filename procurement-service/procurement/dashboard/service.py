@@ -2,7 +2,12 @@
 plan, scores and sanctions, over the contracts signed on Linli and the historical projects imported before it.
 
 A signed contract counts as a project in the year its term starts; its direction is its call's first
-direction, its street the one street its call's needs name (``unspecified`` when none or several).
+direction, its street the contract's own (a street call's or a street official's award), else the one street its
+call's needs name (``unspecified`` when none or several).
+
+A street-scoped official's dashboard (``street_code``) counts only their street: its contracts, the reviews of
+its calls, its historical projects, the sanctions its contracts caused. The funds are the district's and are shown
+whole (every official reads them), with what the street's contracts drew from each year.
 """
 
 from __future__ import annotations
@@ -45,9 +50,9 @@ def _average(scores: Iterable[float]) -> float | None:
     return round(sum(values) / len(values), 2) if values else None
 
 
-async def dashboard(session: AsyncSession, *, year: int | None) -> schemas.Dashboard:
-    historical: list[HistoricalProject] = await history_service.projects(session, year=year)
-    contracts = await repository.signed_contracts(session)
+async def dashboard(session: AsyncSession, *, year: int | None, street_code: str | None = None) -> schemas.Dashboard:
+    historical: list[HistoricalProject] = await history_service.projects(session, year=year, street_code=street_code)
+    contracts = await repository.signed_contracts(session, street_code=street_code)
     if year is not None:
         contracts = [c for c in contracts if c.year == year]
     streets = await repository.street_of_needs(session, (n for c in contracts for n in c.need_ids))
@@ -61,9 +66,10 @@ async def dashboard(session: AsyncSession, *, year: int | None) -> schemas.Dashb
         results.add(project.result, project.amount_fen, historical=True)
     for contract in contracts:
         named = {streets.get(str(n)) for n in contract.need_ids} - {None}
+        street = contract.street_code or (named.pop() if len(named) == 1 else None)
         by_year.add(str(contract.year), contract.amount_fen, historical=False)
         by_direction.add(contract.directions[0] if contract.directions else None, contract.amount_fen, historical=False)
-        by_street.add(named.pop() if len(named) == 1 else None, contract.amount_fen, historical=False)
+        by_street.add(street, contract.amount_fen, historical=False)
         by_kind.add(contract.provider_kind, contract.amount_fen, historical=False)
 
     historical_fen = sum(p.amount_fen for p in historical)
@@ -117,7 +123,7 @@ async def dashboard(session: AsyncSession, *, year: int | None) -> schemas.Dashb
 
     reviews = [
         centi / 100
-        for fund_year, centi in await repository.approved_review_scores(session)
+        for fund_year, centi in await repository.approved_review_scores(session, street_code=street_code)
         if year is None or fund_year == year
     ]
     historical_scores = [p.score for p in historical if p.score is not None]
@@ -129,9 +135,10 @@ async def dashboard(session: AsyncSession, *, year: int | None) -> schemas.Dashb
         historical_average=_average(historical_scores),
         historical_scored=len(historical_scores),
     )
-    by_cause = await repository.active_sanctions_by_cause(session)
+    by_cause = await repository.active_sanctions_by_cause(session, street_code=street_code)
     return schemas.Dashboard(
         year=year,
+        street_code=street_code,
         totals=totals,
         by_year=by_year.buckets(by_key=True),
         by_direction=by_direction.buckets(),
@@ -143,7 +150,7 @@ async def dashboard(session: AsyncSession, *, year: int | None) -> schemas.Dashb
         delivery=delivery,
         scores=scores,
         sanctions=schemas.Sanctions(
-            providers_sanctioned=await repository.sanctioned_providers(session),
+            providers_sanctioned=await repository.sanctioned_providers(session, street_code=street_code),
             active_sanctions=sum(by_cause.values()),
             by_cause=by_cause,
         ),

@@ -184,5 +184,7 @@ async def record_callback(
 async def list_callbacks(
     contract_id: uuid.UUID, session: SessionDep, principal: CallbackReader, page: PaginationDep
 ) -> Page[schemas.Callback]:
-    items, total = await service.callbacks_page(session, contract_id, limit=page.limit, offset=page.offset)
+    items, total = await service.callbacks_page(
+        session, contract_id, by=principal, limit=page.limit, offset=page.offset
+    )
     return Page(items=items, total=total, limit=page.limit, offset=page.offset)

@@ -7,7 +7,11 @@ bookings and the satisfaction callbacks operators make to a random sample of the
 delivered against what was paid), the purchaser's score and the third-party evaluator's, an evaluator the
 official assigned to the contract and who declared no conflict of interest first (the rule expert reviewers
 follow). A final result without quantity is ``incomplete``, never passed; a final score below the threshold
-sanctions the provider (优胜劣汰). Acceptance and the last installment need KPI attainment at the threshold."""
+sanctions the provider (优胜劣汰). Acceptance and the last installment need KPI attainment at the threshold.
+
+A street-scoped official evaluates their street's contracts only (another's is 404, callbacks included); a final
+evaluation whose score would sanction the provider is finalized by a district-wide official, since the sanction
+binds the whole district (403 ``district_only``; the evaluation stays open)."""
 
 from __future__ import annotations
 
@@ -19,6 +23,7 @@ from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from procurement.auth import ensure_district_wide, sees_street
 from procurement.config import Settings
 from procurement.contracts import repository as contracts_repository
 from procurement.contracts import service as contracts_service
@@ -88,7 +93,8 @@ async def kpi_attainment(session: AsyncSession, contract: Contract) -> schemas.K
 async def ensure_attainment(session: AsyncSession, contract: Contract, settings: Settings, *, doing: str) -> None:
     """Acceptance and the last installment need the KPI attainment at the configured threshold. Below it the
     official is told the way forward: a bilateral settlement (an amendment lowering the funded quotas, and with
-    them the targets, to what was delivered), or the sanction process (the acceptance recorded as failed)."""
+    them the targets, to what was delivered, and the amount with them), or the sanction process (the acceptance
+    recorded as failed)."""
     threshold = settings.acceptance_attainment_threshold
     ways = {
         "ways_forward": ["settlement_amendment", "sanction"],
@@ -108,7 +114,8 @@ async def ensure_attainment(session: AsyncSession, contract: Contract, settings:
             f"Cannot {doing}: {attainment.delivered} of {attainment.promised} promised services were delivered "
             f"and verified ({attainment.attainment_percent:g}% attainment), below the {threshold}% required. "
             "The way forward is a bilateral settlement (an amendment lowering the funded quotas to what was "
-            "delivered, approved by the provider) or the sanction process (record the acceptance as failed).",
+            "delivered and the amount with them, reduction_fen, approved by the provider) or the sanction process "
+            "(record the acceptance as failed).",
             code="attainment_below_threshold",
             attainment_percent=attainment.attainment_percent,
             delivered=attainment.delivered,
@@ -438,6 +445,10 @@ async def finalize(
         raise Conflict(f"Waiting for the scores of: {', '.join(missing)}.", code="scores_missing", missing=missing)
     parts, attainment = await compute_parts(session, contract, evaluation, settings)
     combined = combine(parts)
+    threshold = settings.sanction_score_threshold
+    sanctions = stage == EvaluationStage.final and combined < threshold * 100
+    if sanctions:
+        ensure_district_wide(by, f"a final score of {combined / 100:g}, below {threshold}, sanctions the provider and")
     result = conclude(parts, combined, settings)
     kpi = attainment or await kpi_attainment(session, contract)
     weights = {"purchaser": parts.purchaser.weight, "recipients": parts.quality.weight}
@@ -478,8 +489,7 @@ async def finalize(
             "missing_parts": missing_parts(parts),
         },
     )
-    threshold = settings.sanction_score_threshold
-    if stage == EvaluationStage.final and combined < threshold * 100:
+    if sanctions:
         await sanctions_service.impose(
             session,
             provider_id=contract.provider_id,
@@ -677,10 +687,11 @@ def callback_view(row: SatisfactionCallback) -> schemas.Callback:
     )
 
 
-async def _contract_for_call_center(session: AsyncSession, contract_id: uuid.UUID) -> Contract:
-    """Operators call back the residents of any signed contract; they do not otherwise read contracts."""
+async def _contract_for_call_center(session: AsyncSession, contract_id: uuid.UUID, by: Principal) -> Contract:
+    """Operators call back the residents of any signed contract; they do not otherwise read contracts. A
+    street-scoped official, those of their street's contracts."""
     contract = await contracts_repository.get(session, contract_id)
-    if contract is None or contract.signed_at is None:
+    if contract is None or contract.signed_at is None or not sees_street(by, contract.street_code):
         raise NotFound("No such contract.", code="contract_not_found")
     return contract
 
@@ -690,7 +701,7 @@ async def draw_callback(
 ) -> schemas.Callback:
     """Draw, at random, one of the contract's funded bookings not yet called back: the operator calls its resident.
     Two operators drawing at once never get the same booking (one booking, one callback)."""
-    contract = await _contract_for_call_center(session, contract_id)
+    contract = await _contract_for_call_center(session, contract_id, by)
     already = select(SatisfactionCallback.booking_id).where(SatisfactionCallback.contract_id == contract.id)
     # Bookings another operator drew meanwhile (their rows may not be visible to this transaction yet).
     taken: set[uuid.UUID] = set()
@@ -744,7 +755,7 @@ async def record_callback(
     by: Principal,
     now: datetime,
 ) -> schemas.Callback:
-    contract = await _contract_for_call_center(session, contract_id)
+    contract = await _contract_for_call_center(session, contract_id, by)
     if data.reached and data.satisfied is None:
         raise field_error(
             "satisfied", "say whether the resident was satisfied with the service.", code="satisfied_missing"
@@ -788,9 +799,9 @@ async def record_callback(
 
 
 async def callbacks_page(
-    session: AsyncSession, contract_id: uuid.UUID, *, limit: int, offset: int
+    session: AsyncSession, contract_id: uuid.UUID, *, by: Principal, limit: int, offset: int
 ) -> tuple[list[schemas.Callback], int]:
-    contract = await _contract_for_call_center(session, contract_id)
+    contract = await _contract_for_call_center(session, contract_id, by)
     query = (
         select(SatisfactionCallback)
         .where(SatisfactionCallback.contract_id == contract.id)

@@ -4,7 +4,7 @@ import uuid
 
 from fastapi import APIRouter, status
 
-from procurement.auth import Official, OfficialReader
+from procurement.auth import Official, OfficialReader, ensure_district_wide
 from procurement.clock import Now
 from procurement.funds import schemas, service
 from service_kit.db import SessionDep
@@ -18,10 +18,11 @@ router = APIRouter(prefix="/api/v1/funds", tags=["funds"])
     "",
     response_model=schemas.Fund,
     status_code=status.HTTP_201_CREATED,
-    summary="Open a fund with its budget (e.g. 2026年社区服务专项资金)",
+    summary="Open a fund with its budget (e.g. 2026年社区服务专项资金); a district-wide official's act",
     responses=error_responses(401, 403, 422),
 )
 async def create_fund(data: schemas.FundCreate, session: SessionDep, principal: Official, now: Now) -> schemas.Fund:
+    ensure_district_wide(principal, "opening a fund")
     return await service.create(session, data, by=principal, now=now)
 
 

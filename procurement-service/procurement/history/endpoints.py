@@ -40,5 +40,7 @@ async def list_projects(
     page: PaginationDep,
     year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
 ) -> Page[schemas.HistoricalProject]:
-    items, total = await service.list_page(session, year=year, limit=page.limit, offset=page.offset)
+    items, total = await service.list_page(
+        session, year=year, limit=page.limit, offset=page.offset, street_code=principal.street_code
+    )
     return Page(items=items, total=total, limit=page.limit, offset=page.offset)

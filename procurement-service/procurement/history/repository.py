@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, cast
 
@@ -45,24 +45,39 @@ async def update_if_different(
     return result.rowcount == 1
 
 
-def _of_year(year: int | None) -> list[Any]:
-    return [HistoricalProject.year == year] if year is not None else []
+def _of_year(year: int | None, street_code: str | None = None) -> list[Any]:
+    conditions: list[Any] = [HistoricalProject.year == year] if year is not None else []
+    if street_code is not None:
+        conditions.append(HistoricalProject.street_code == street_code)
+    return conditions
+
+
+async def streets_of(session: AsyncSession, project_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """The street each of the projects already recorded names."""
+    rows = await session.execute(
+        select(HistoricalProject.id, HistoricalProject.street_code).where(HistoricalProject.id.in_(list(project_ids)))
+    )
+    return {project_id: street for project_id, street in rows.all()}
 
 
 async def list_page(
-    session: AsyncSession, *, year: int | None, limit: int, offset: int
+    session: AsyncSession, *, year: int | None, limit: int, offset: int, street_code: str | None = None
 ) -> tuple[Sequence[HistoricalProject], int]:
     query = (
         select(HistoricalProject)
-        .where(*_of_year(year))
+        .where(*_of_year(year, street_code))
         .order_by(HistoricalProject.year.desc(), HistoricalProject.title, HistoricalProject.id)
     )
     return await fetch_page(session, query, limit=limit, offset=offset)
 
 
-async def of_year(session: AsyncSession, year: int | None) -> Sequence[HistoricalProject]:
-    """Every historical project, or those of ``year``: what the dashboard counts."""
+async def of_year(
+    session: AsyncSession, year: int | None, *, street_code: str | None = None
+) -> Sequence[HistoricalProject]:
+    """Every historical project, or those of ``year`` (and of ``street_code``): what the dashboard counts."""
     result = await session.execute(
-        select(HistoricalProject).where(*_of_year(year)).order_by(HistoricalProject.year, HistoricalProject.id)
+        select(HistoricalProject)
+        .where(*_of_year(year, street_code))
+        .order_by(HistoricalProject.year, HistoricalProject.id)
     )
     return result.scalars().all()

@@ -5,6 +5,10 @@ year and reference (or title) and provider, so importing the same list again rec
 known before is inserted (``recorded``), one whose facts differ is updated (``corrected``), and each of those is
 also an entry of the audit trail (kind ``historical_project``) carrying the facts, by whom and when. Two imports
 racing insert a project once: the second finds it (and, with the same facts, leaves it unchanged).
+
+Every project names its street. A street-scoped official lists their street's projects only, and imports only
+projects of their street: a project naming another street, or one already recorded for another street, is refused
+(403 ``street_forbidden`` on its ``street_code``) and nothing of the import is recorded.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from procurement.calls.schemas import Direction, ProviderKind
 from procurement.history import repository, schemas
 from procurement.history.models import HistoricalProject
 from service_kit.auth import Principal
-from service_kit.errors import ValidationFailed
+from service_kit.errors import Forbidden, ValidationFailed
 from service_kit.timeutil import SHANGHAI
 
 KIND = "historical_project"
@@ -63,9 +67,26 @@ def view(row: HistoricalProject) -> schemas.HistoricalProject:
     )
 
 
-async def projects(session: AsyncSession, *, year: int | None) -> list[schemas.HistoricalProject]:
-    """Every historical project, or those of ``year``."""
-    return [view(row) for row in await repository.of_year(session, year)]
+async def projects(
+    session: AsyncSession, *, year: int | None, street_code: str | None = None
+) -> list[schemas.HistoricalProject]:
+    """Every historical project, or those of ``year`` (and of ``street_code``)."""
+    return [view(row) for row in await repository.of_year(session, year, street_code=street_code)]
+
+
+async def _ensure_own_street(
+    session: AsyncSession, data: schemas.HistoricalImport, ids: dict[uuid.UUID, int], street_code: str
+) -> None:
+    """A street-scoped official's import names their street only, and corrects no other street's project."""
+    recorded = await repository.streets_of(session, ids)
+    for pid, index in sorted(ids.items(), key=lambda item: item[1]):
+        for street in (data.projects[index].street_code, recorded.get(pid, street_code)):
+            if street != street_code:
+                raise Forbidden(
+                    f"You act for the street {street_code}; projects.{index} is of the street {street}.",
+                    code="street_forbidden",
+                    field=f"projects.{index}.street_code",
+                )
 
 
 async def import_projects(
@@ -86,6 +107,8 @@ async def import_projects(
                 code="duplicate_project",
             )
         ids[pid] = index
+    if by.street_code is not None:
+        await _ensure_own_street(session, data, ids, by.street_code)
     outcome = schemas.ImportOutcome(recorded=0, corrected=0, unchanged=0)
     for pid, index in ids.items():
         project = data.projects[index]
@@ -105,7 +128,7 @@ async def import_projects(
 
 
 async def list_page(
-    session: AsyncSession, *, year: int | None, limit: int, offset: int
+    session: AsyncSession, *, year: int | None, limit: int, offset: int, street_code: str | None = None
 ) -> tuple[list[schemas.HistoricalProject], int]:
-    rows, total = await repository.list_page(session, year=year, limit=limit, offset=offset)
+    rows, total = await repository.list_page(session, year=year, limit=limit, offset=offset, street_code=street_code)
     return [view(row) for row in rows], total

@@ -1,4 +1,8 @@
-"""The needs pool: residents' grouped suggestions, operators' and officials' needs; merging and ranking."""
+"""The needs pool: residents' grouped suggestions, operators' and officials' needs; merging and ranking.
+
+A street-scoped official records, reads, merges and declines their street's needs (another's is 404). The ranking
+is one order over the whole pool (ranking some needs unranks every other), so only a district-wide official sets
+it (403 ``district_only``)."""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ from sqlalchemy import CursorResult, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from procurement.audit import service as audit
-from procurement.auth import sees_street, street_of_new
+from procurement.auth import ensure_district_wide, sees_street, street_of_new
 from procurement.calls.models import Application, Call
 from procurement.needs import schemas
 from procurement.needs.models import Need, NeedStatus
@@ -271,6 +275,7 @@ async def decline(
 
 async def rank(session: AsyncSession, need_ids: list[uuid.UUID], *, by: Principal, now: datetime) -> list[Need]:
     """Set the officials' order: the listed open needs ranked 1, 2, …; every other need loses its rank."""
+    ensure_district_wide(by, "ranking the needs pool")
     if len(set(need_ids)) != len(need_ids):
         raise ValidationFailed("A need is listed twice.", code="duplicate_need")
     found = (await session.execute(select(Need).where(Need.id.in_(need_ids)))).scalars().all()

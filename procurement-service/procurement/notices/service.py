@@ -3,6 +3,9 @@
 The notice runs a number of working days (weekends and Chinese public holidays do not count). Anyone may
 object while it runs; every objection is answered before a contract is signed from a project it lists, and
 no contract is signed before the notice has ended.
+
+Notices are public: everyone reads every notice. A street-scoped official publishes the notice of their street's
+calls and answers the objections to it; another street's objection does not exist for them (404).
 """
 
 from __future__ import annotations
@@ -15,8 +18,9 @@ from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from procurement.audit import service as audit
+from procurement.auth import sees_street
 from procurement.calls import service as calls_service
-from procurement.calls.models import Application, ApplicationStatus, CallStatus
+from procurement.calls.models import Application, ApplicationStatus, Call, CallStatus
 from procurement.notices import schemas
 from procurement.notices.masking import mask_name, mask_text
 from procurement.notices.models import Notice, Objection, ObjectionStatus
@@ -232,6 +236,12 @@ async def answer(
     objection = await session.get(Objection, objection_id, populate_existing=True)
     if objection is None or objection.notice_id != notice_id:
         raise NotFound("No such objection.", code="objection_not_found")
+    if by.street_code is not None:  # a street-scoped official answers for their street's calls only
+        street = await session.scalar(
+            select(Call.street_code).join(Notice, Notice.call_id == Call.id).where(Notice.id == notice_id)
+        )
+        if not sees_street(by, street):
+            raise NotFound("No such objection.", code="objection_not_found")
     moved = cast(
         CursorResult[Any],
         await session.execute(

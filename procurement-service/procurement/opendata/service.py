@@ -5,6 +5,10 @@ contracts the contracts) or a contract signed without a call (a direct award). R
 audit trails the lifecycle modules write (who changed what, when), so each has a stable ``id`` and ``date``;
 a release carries the sections its change touched, and a record compiles them by the OCDS merge rules.
 
+A contract's ``items`` are the offerings it funds (quota and unit price) and its targets (绩效目标, ``target-N``):
+a measured target carries its offering (``classification``, the id of the offering's item and of its delivery
+milestone) and the quantity promised; the delivery milestones say how many of them were delivered.
+
 Nothing personal is published: no actor of the audit trail, no objection filer, no resident.
 """
 
@@ -328,7 +332,30 @@ def _contract_section(contract_id: uuid.UUID, award_id: uuid.UUID, snapshot: dic
             }
             for item in offerings
         ]
+    # What the contract promises to achieve (绩效目标): the winning application's KPIs, or the targets of a direct
+    # award. A measured target names its funded offering (the classification, the same id as the offering's item
+    # and its delivery milestone) and the quantity of services promised; a stated one its wording only.
+    targets = [_target_item(position, target) for position, target in enumerate(snapshot.get("targets") or [], 1)]
+    if targets:
+        contract["items"] = [*contract.get("items", []), *targets]
     return contract
+
+
+def _target_item(position: int, target: dict[str, Any]) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "id": f"target-{position}",
+        "description": f"绩效目标：{target['name']}，{target['target']}",
+    }
+    if target.get("offering_id") and target.get("quantity"):
+        item["description"] += f"（服务项目{target['offering_id']}，以已核实交付次数衡量）"
+        item["classification"] = {
+            "scheme": "x_linli_offering",
+            "id": target["offering_id"],
+            "description": "合同资助的服务项目（邻里平台服务编号）",
+        }
+        item["quantity"] = target["quantity"]
+        item["unit"] = {"name": "次"}
+    return item
 
 
 def _installments(snapshot: dict[str, Any], *, with_status: bool) -> list[dict[str, Any]]:
@@ -390,7 +417,14 @@ def _contract_changes(
         return Change(entry.occurred_at, "c", entry.seq, tag, sections, suppliers={provider_id})
     if entry.action == "amended":
         contract = _contract_section(entry.contract_id, award_id, after)
-        if milestones := _installments(after, with_status=False):
+        kept = {item["seq"] for item in after.get("installments", [])}
+        # An installment a settlement lowered to nothing left the plan: it is no longer paid.
+        dropped = [
+            {"id": f"installment-{item['seq']}", "status": "notMet", "description": "经补充协议结算，本期不再拨付"}
+            for item in (entry.before or {}).get("installments", [])
+            if item["seq"] not in kept
+        ]
+        if milestones := [*_installments(after, with_status=False), *dropped]:
             contract["milestones"] = milestones
         version = int(after.get("version") or 0)
         amendment = amendments.get((entry.contract_id, version))

@@ -30,7 +30,12 @@ async def list_sanctions(
     status: Annotated[SanctionStatus | None, Query(description="Only sanctions in this status.")] = None,
 ) -> Page[schemas.Sanction]:
     items, total = await service.list_page(
-        session, provider_id=provider_id, status=status, limit=page.limit, offset=page.offset
+        session,
+        provider_id=provider_id,
+        status=status,
+        limit=page.limit,
+        offset=page.offset,
+        street_code=principal.street_code,
     )
     return Page(items=items, total=total, limit=page.limit, offset=page.offset)
 
@@ -42,7 +47,7 @@ async def list_sanctions(
     responses=error_responses(401, 403, 404, 422),
 )
 async def get_sanction(sanction_id: uuid.UUID, session: SessionDep, principal: OfficialReader) -> schemas.Sanction:
-    return service.view(await service.get_sanction(session, sanction_id))
+    return service.view(await service.get_sanction(session, sanction_id, by=principal))
 
 
 @router.post(

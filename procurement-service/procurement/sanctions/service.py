@@ -4,7 +4,11 @@ provider.sanctioned / provider.restored tell the registry and booking.
 
 A sanction bars *new* awards (applications, award proposals, signatures: ``providers.service.ensure_awardable``);
 it does not end the contracts the provider already holds. Those continue, funding their residents, until the
-bilateral process ends them (a termination or an amendment), which is what tells booking to stop funding."""
+bilateral process ends them (a termination or an amendment), which is what tells booking to stop funding.
+
+A sanction belongs to the street of the contract that caused it: a street-scoped official lists and reads the
+sanctions of their street's contracts only (another's is 404). Imposing or lifting one binds the whole district,
+so a street-scoped official does neither (403 ``district_only``, ``procurement.auth.ensure_district_wide``)."""
 
 from __future__ import annotations
 
@@ -16,6 +20,8 @@ from sqlalchemy import CursorResult, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from procurement.audit import service as audit
+from procurement.auth import ensure_district_wide, sees_street
+from procurement.contracts.models import Contract
 from procurement.providers import service as providers_service
 from procurement.sanctions import schemas
 from procurement.sanctions.models import ProviderSanction, SanctionCause, SanctionStatus
@@ -158,9 +164,21 @@ async def _end(
         await providers_service.apply_sanction(session, event)
 
 
-async def get_sanction(session: AsyncSession, sanction_id: uuid.UUID) -> ProviderSanction:
+async def street_of(session: AsyncSession, sanction: ProviderSanction) -> str | None:
+    """The street of the contract that caused the sanction; None (the district's) without one."""
+    if sanction.contract_id is None:
+        return None
+    return await session.scalar(select(Contract.street_code).where(Contract.id == sanction.contract_id))
+
+
+async def get_sanction(
+    session: AsyncSession, sanction_id: uuid.UUID, *, by: Principal | None = None
+) -> ProviderSanction:
+    """The sanction; another street's does not exist for a street-scoped official."""
     sanction = await session.get(ProviderSanction, sanction_id, populate_existing=True)
-    if sanction is None:
+    if sanction is None or (
+        by is not None and by.street_code is not None and not sees_street(by, await street_of(session, sanction))
+    ):
         raise NotFound("No such sanction.", code="sanction_not_found")
     return sanction
 
@@ -168,6 +186,7 @@ async def get_sanction(session: AsyncSession, sanction_id: uuid.UUID) -> Provide
 async def lift(
     session: AsyncSession, sanction_id: uuid.UUID, data: schemas.SanctionLift, *, by: Principal, now: datetime
 ) -> schemas.Sanction:
+    ensure_district_wide(by, "lifting a sanction")
     sanction = await get_sanction(session, sanction_id)
     await _end(
         session,
@@ -216,8 +235,13 @@ async def list_page(
     status: SanctionStatus | None,
     limit: int,
     offset: int,
+    street_code: str | None = None,
 ) -> tuple[list[schemas.Sanction], int]:
     conditions: list[Any] = []
+    if street_code is not None:  # a street-scoped official's: the sanctions of their street's contracts only
+        conditions.append(
+            ProviderSanction.contract_id.in_(select(Contract.id).where(Contract.street_code == street_code))
+        )
     if provider_id is not None:
         conditions.append(ProviderSanction.provider_id == provider_id)
     if status is not None:

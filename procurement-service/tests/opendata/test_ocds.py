@@ -107,6 +107,24 @@ async def test_the_lifecycle_is_published_as_valid_releases_and_records(
     (contract,) = compiled["contracts"]
     assert (contract["id"], contract["awardID"], contract["status"]) == (flow.contract["id"], award["id"], "active")
     assert contract["period"] == {"startDate": "2027-01-01T00:00:00+08:00", "endDate": "2027-12-31T23:59:59+08:00"}
+    # The winning application's KPIs are the contract's targets, published as its items beside the funded
+    # offerings: a measured target with its offering and quantity, a stated one with its wording.
+    targets = flow.contract["targets"]
+    assert targets, flow.contract
+    published_targets = [i for i in contract["items"] if i["id"].startswith("target-")]
+    assert [i["id"] for i in published_targets] == [f"target-{n}" for n in range(1, len(targets) + 1)]
+    for item, target in zip(published_targets, targets, strict=True):
+        assert item["description"].startswith(f"绩效目标：{target['name']}，{target['target']}")
+        if target["quantity"] is not None:
+            assert (item["quantity"], item["unit"], item["classification"]["id"]) == (
+                target["quantity"],
+                {"name": "次"},
+                target["offering_id"],
+            )
+            assert target["offering_id"] in {i["id"] for i in contract["items"] if not i["id"].startswith("target-")}
+        else:
+            assert "quantity" not in item
+            assert "classification" not in item
     supplier = next(p for p in compiled["parties"] if p["id"] == str(flow.providers[0]))
     assert (supplier["roles"], supplier["details"]["kind"]) == (["tenderer", "supplier"], "public_welfare")
     # The applicants are public once the call closed: both tenderers, the one not awarded a tenderer only.
@@ -128,6 +146,10 @@ async def test_the_lifecycle_is_published_as_valid_releases_and_records(
     assert compiled["tender"]["procurementMethodRationale"] == RATIONALE
     assert compiled["contracts"][0]["status"] == "terminated"
     assert compiled["contracts"][0]["value"] == {"amount": 32345.67, "currency": "CNY"}
+    # A direct award stating no targets promises each funded offering's quota.
+    (funded,) = direct["funded_offerings"]
+    (target,) = [i for i in compiled["contracts"][0]["items"] if i["id"].startswith("target-")]
+    assert (target["quantity"], target["classification"]["id"]) == (funded["quota"], funded["offering_id"])
     assert "138****5678" in compiled["contracts"][0]["description"]
 
 

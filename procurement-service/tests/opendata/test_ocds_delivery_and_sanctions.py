@@ -75,8 +75,11 @@ async def test_delivered_quantities_count_only_verified_deliveries(
     milestone = record_milestones(record)[f"delivery-{offering_id}"]
     assert (milestone["type"], milestone["status"]) == ("delivery", "partiallyMet")
     assert "已核实交付2次，合同资助3次" in milestone["description"]
-    (item,) = record["records"][0]["compiledRelease"]["contracts"][0]["items"]
-    assert item["quantity"] == 3
+    items = {i["id"]: i for i in record["records"][0]["compiledRelease"]["contracts"][0]["items"]}
+    assert items[str(offering_id)]["quantity"] == 3
+    # The contract's target (its quota, no other being stated) names the same offering as the delivery milestone.
+    assert set(items) == {str(offering_id), "target-1"}
+    assert (items["target-1"]["quantity"], items["target-1"]["classification"]["id"]) == (3, str(offering_id))
 
     # An official accepts the suspect visit after calling the resident: now all 3 count, in a new release.
     url = f"/api/v1/contracts/{contract['id']}/deliverables"
