@@ -104,9 +104,10 @@ async def store_provider_status(session: AsyncSession, event: ProviderStatusChan
 
 @subscription.on(ContractSigned, ContractAmended, ContractTerminated)
 async def store_funded_programs(session: AsyncSession, event: ContractChanged, envelope: Envelope) -> None:
-    stored = await repository.contract_as_of(session, event.contract_id)
-    if stored is not None and event.occurred_at < stored:
-        return
+    if not await repository.claim_contract_event(
+        session, event.contract_id, status=event.status, as_of=event.occurred_at
+    ):
+        return  # a later event of this contract was applied: a termination before the signing stays a termination
     ended = isinstance(event, ContractTerminated) or event.status in ENDED_CONTRACT_STATUSES
     funded = [] if ended else list(event.funded_offerings)
     keep = [f.offering_id for f in funded]

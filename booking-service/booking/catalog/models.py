@@ -81,6 +81,18 @@ class FundedProgram(IdMixin, TimestampMixin, Base):
     as_of: Mapped[datetime]
 
 
+class ContractProjection(TimestampMixin, Base):
+    """The latest event of a contract booking has applied, whatever it funded: its ``as_of`` orders the contract's
+    events (an older one never undoes a newer one), and it outlives the funded programs, so a contract terminated
+    before its signing reached booking stays terminated when the signing arrives (a tombstone)."""
+
+    __tablename__ = "contract_projection"
+
+    contract_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    status: Mapped[str] = mapped_column(String(32))
+    as_of: Mapped[datetime]
+
+
 class ProviderSanction(TimestampMixin, Base):
     """Whether procurement has sanctioned a provider (``provider.sanctioned`` / ``provider.restored``), kept for
     the record only: a sanction bars the provider from new awards (procurement's business), while its existing

@@ -8,7 +8,13 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from booking.catalog.models import CatalogOffering, CatalogProvider, FundedProgram, ProviderSanction
+from booking.catalog.models import (
+    CatalogOffering,
+    CatalogProvider,
+    ContractProjection,
+    FundedProgram,
+    ProviderSanction,
+)
 from service_kit.db import upsert
 from service_kit.timeutil import utcnow
 
@@ -48,15 +54,15 @@ async def get_provider(session: AsyncSession, provider_id: uuid.UUID) -> Catalog
     return await session.get(CatalogProvider, provider_id)
 
 
-async def contract_as_of(session: AsyncSession, contract_id: uuid.UUID) -> datetime | None:
-    """When the latest applied event of this contract happened (None if the contract is unknown)."""
-    result = await session.execute(
-        select(FundedProgram.as_of)
-        .where(FundedProgram.contract_id == contract_id)
-        .order_by(FundedProgram.as_of.desc())
-        .limit(1)
-    )
-    return result.scalar_one_or_none()
+async def claim_contract_event(session: AsyncSession, contract_id: uuid.UUID, *, status: str, as_of: datetime) -> bool:
+    """Record that the contract's event of ``as_of`` is being applied; False when a later event of the contract was
+    applied already (this one is stale and must change nothing). The guarded write holds the contract's row until
+    commit, so two handlers of its events apply them one after the other."""
+    table = ContractProjection.__table__
+    values = {"contract_id": contract_id, "status": status, "as_of": as_of}
+    await _store_unless_newer(session, table, values, key=table.c.contract_id, order=table.c.as_of)
+    stored = await session.scalar(select(ContractProjection.as_of).where(ContractProjection.contract_id == contract_id))
+    return stored is not None and stored <= as_of
 
 
 async def upsert_funded_program(session: AsyncSession, values: dict[str, Any]) -> None:

@@ -180,6 +180,27 @@ async def test_contracts_fund_amend_and_stop_funding(world: Any) -> None:
     assert (await world.book(offering, elder, world.at(world.tomorrow(), 11))).json()["price_fen"] == 3000
 
 
+async def test_a_termination_that_arrives_before_the_signing_is_not_undone_by_it(world: Any) -> None:
+    """Procurement signed and then terminated a contract; booking hears the termination first. The signing,
+    older, arriving after, must not switch the subsidy on: the resident pays the offering's own price."""
+    offering = world.offering_event(price_fen=3000, capacity_per_slot=10)
+    await world.publish(offering)
+    signed = world.contract_event(offering_id=offering.offering_id)
+    same = {"contract_id": signed.contract_id, "provider_id": signed.provider_id, "offering_id": offering.offering_id}
+    terminated = world.contract_event(
+        ContractTerminated, **same, status="terminated", occurred_at=signed.occurred_at + timedelta(hours=1)
+    )
+    await world.publish(terminated, source="procurement")
+    await world.publish(signed, source="procurement")
+    await world.publish(signed, source="procurement")  # and redelivered
+    await settled(world)
+
+    assert await program_row(world, signed.contract_id, offering.offering_id) is None
+    elder = await world.resident(tags=["age_80_plus"])
+    booking = (await world.book(offering, elder, world.at(world.tomorrow(), 9))).json()
+    assert (booking["price_fen"], booking["subsidy_fen"]) == (3000, 0)
+
+
 async def test_an_amendment_that_drops_an_offering_stops_funding_it(world: Any) -> None:
     kept, dropped = world.offering_event(), world.offering_event()
     await world.publish(kept)
