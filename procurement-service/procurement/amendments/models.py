@@ -40,7 +40,11 @@ def _enum(cls: type[StrEnum]) -> Enum:
 
 class ContractAmendment(IdMixin, TimestampMixin, Base):
     __tablename__ = "contract_amendment"
-    __table_args__ = (CheckConstraint("supplement_fen >= 0", name="supplement_not_negative"),)
+    __table_args__ = (
+        CheckConstraint("supplement_fen >= 0", name="supplement_not_negative"),
+        CheckConstraint("reduction_fen >= 0", name="reduction_not_negative"),
+        CheckConstraint("supplement_fen = 0 OR reduction_fen = 0", name="supplement_or_reduction"),
+    )
 
     contract_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("contract.id"), index=True)
     kind: Mapped[ChangeKind] = mapped_column(_enum(ChangeKind))
@@ -48,8 +52,10 @@ class ContractAmendment(IdMixin, TimestampMixin, Base):
     # What changes and why, in the proposer's words.
     summary: Mapped[str] = mapped_column(Text)
     reason: Mapped[str] = mapped_column(Text)
-    # An amendment's changes: a supplementary amount, a new end date, new funded offerings (each optional).
+    # An amendment's changes: a supplementary amount or a reduction of the amount (a settlement, 结算), a new end
+    # date, new funded offerings (each optional).
     supplement_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    reduction_fen: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     new_end_date: Mapped[date | None]
     new_funded_offerings: Mapped[list[Any] | None]
     # A termination the purchaser imposed for cause, without the provider's approval.

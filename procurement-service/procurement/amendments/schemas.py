@@ -10,7 +10,8 @@ from procurement.contracts.schemas import MAX_FEN, FundedOfferingCreate, Reason
 
 
 class AmendmentCreate(BaseModel):
-    """What an amendment changes (at least one of supplement_fen, end_date, funded_offerings) and why."""
+    """What an amendment changes (at least one of supplement_fen, reduction_fen, end_date, funded_offerings) and
+    why."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -18,6 +19,18 @@ class AmendmentCreate(BaseModel):
     reason: Reason = Field(description="Why.")
     supplement_fen: int = Field(
         default=0, strict=True, ge=0, le=MAX_FEN, description="Supplementary value; at most 10% of the original."
+    )
+    reduction_fen: int = Field(
+        default=0,
+        strict=True,
+        ge=0,
+        le=MAX_FEN,
+        description="Lowers the contract's amount by this many fen: a settlement (结算), e.g. for services not "
+        "delivered, usually with funded_offerings lowering the quotas. The new amount is never below what is "
+        "already paid (409 reduction_below_paid) and stays above zero (422 reduction_above_amount; a contract "
+        "worth nothing is terminated instead); the funded offerings must still fit it. The reduction comes off "
+        "the unpaid installments, the last first (one lowered to nothing leaves the plan), and goes back to the "
+        "fund. Not in the same amendment as a supplement (422 reduction_with_supplement).",
     )
     end_date: date | None = Field(default=None, description="A new last day of the term.")
     funded_offerings: list[FundedOfferingCreate] | None = Field(
@@ -59,6 +72,7 @@ class Amendment(BaseModel):
     summary: str
     reason: str
     supplement_fen: int
+    reduction_fen: int
     end_date: date | None
     funded_offerings: list[FundedOfferingCreate] | None
     for_cause: bool
@@ -82,6 +96,7 @@ class Amendment(BaseModel):
             summary=row.summary,
             reason=row.reason,
             supplement_fen=row.supplement_fen,
+            reduction_fen=row.reduction_fen,
             end_date=row.new_end_date,
             funded_offerings=[FundedOfferingCreate.model_validate(o) for o in row.new_funded_offerings]
             if row.new_funded_offerings is not None

@@ -1,7 +1,9 @@
 """Contracts change only bilaterally (契约精神): either party proposes an amendment or a termination, and it
 takes effect when the other party approves; the proposer cannot approve its own. Supplements add at most a
-tenth of the original amount, however many are approved at once. The one exception is the purchaser's
-termination for cause, which takes effect at once and records its reason."""
+tenth of the original amount, however many are approved at once. A settlement (结算) lowers the amount: never below
+what is already paid nor to nothing, however many are approved at once; it comes off the unpaid installments, the
+last first, and goes back to the fund. The one exception is the purchaser's termination for cause, which takes
+effect at once and records its reason."""
 
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ from procurement.contracts.models import Contract, ContractStatus
 from procurement.contracts.schemas import FundedOfferingCreate
 from procurement.funds import service as funds_service
 from procurement.providers import service as providers_service
+from procurement.providers.service import field_error
 from service_kit.auth import Principal, Role
 from service_kit.errors import Conflict, Forbidden, InvalidTransition, NotFound, ValidationFailed
 from service_kit.events.contracts import ContractAmended
@@ -52,6 +55,39 @@ def check_supplement(contract: Contract, supplement_fen: int) -> None:
             approved_supplement_fen=contract.supplement_fen,
             requested_fen=supplement_fen,
         )
+
+
+def check_reduction(contract: Contract, reduction_fen: int) -> None:
+    """A reduction leaves the contract a positive amount, and never less than what is already paid."""
+    if not reduction_fen:
+        return
+    new_amount = contract.amount_fen - reduction_fen
+    if new_amount <= 0:
+        raise field_error(
+            "reduction_fen",
+            f"lowering the contract's {contract.amount_fen} fen by {reduction_fen} fen leaves nothing; "
+            "a contract worth nothing is ended by a termination.",
+            code="reduction_above_amount",
+            amount_fen=contract.amount_fen,
+            reduction_fen=reduction_fen,
+        )
+    if new_amount < contract.disbursed_fen:
+        raise Conflict(
+            f"{contract.disbursed_fen} fen of the contract's {contract.amount_fen} fen are already paid; lowering it "
+            f"by {reduction_fen} fen would leave {new_amount} fen, less than what is paid. At most "
+            f"{contract.amount_fen - contract.disbursed_fen} fen can be taken off.",
+            code="reduction_below_paid",
+            paid_fen=contract.disbursed_fen,
+            amount_fen=contract.amount_fen,
+            reduction_fen=reduction_fen,
+            new_amount_fen=new_amount,
+            max_reduction_fen=contract.amount_fen - contract.disbursed_fen,
+        )
+
+
+def _funded_now(contract: Contract) -> list[FundedOfferingCreate]:
+    """The contract's funded offerings as they stand, in the form an amendment states them."""
+    return [FundedOfferingCreate.model_validate(item, from_attributes=True) for item in contract.funded_offerings]
 
 
 async def _get(session: AsyncSession, contract: Contract, amendment_id: uuid.UUID) -> ContractAmendment:
@@ -95,17 +131,28 @@ async def propose_amendment(
 ) -> schemas.Amendment:
     contract, party = await _party_and_contract(session, contract_id, by)
     contracts_service.ensure_active(contract, "amend")
-    if not data.supplement_fen and data.end_date is None and data.funded_offerings is None:
+    if not (data.supplement_fen or data.reduction_fen) and data.end_date is None and data.funded_offerings is None:
         raise ValidationFailed(
-            "An amendment changes something: supplement_fen, end_date or funded_offerings.", code="nothing_to_amend"
+            "An amendment changes something: supplement_fen, reduction_fen, end_date or funded_offerings.",
+            code="nothing_to_amend",
+        )
+    if data.supplement_fen and data.reduction_fen:
+        raise field_error(
+            "reduction_fen",
+            "an amendment either adds a supplement or lowers the amount, not both.",
+            code="reduction_with_supplement",
         )
     check_supplement(contract, data.supplement_fen)
+    check_reduction(contract, data.reduction_fen)
     if data.supplement_fen and contract.fund_id is None:
         raise Conflict("The contract names no fund to commit a supplement from.", code="contract_without_fund")
     if data.end_date is not None:
         contracts_service.check_term(contract.start_date, data.end_date, stable_service=contract.stable_service)
+    new_amount = contract.amount_fen + data.supplement_fen - data.reduction_fen
+    if data.funded_offerings is None and data.reduction_fen:
+        contracts_service.check_funded_offerings(_funded_now(contract), new_amount)
     if data.funded_offerings is not None:
-        contracts_service.check_funded_offerings(data.funded_offerings, contract.amount_fen + data.supplement_fen)
+        contracts_service.check_funded_offerings(data.funded_offerings, new_amount)
         await providers_service.require_own_offerings(
             session, contract.provider_id, contracts_service.offering_fields(data.funded_offerings)
         )
@@ -126,6 +173,7 @@ async def propose_amendment(
         summary=data.summary,
         reason=data.reason,
         supplement_fen=data.supplement_fen,
+        reduction_fen=data.reduction_fen,
         new_end_date=data.end_date,
         new_funded_offerings=[o.model_dump(mode="json") for o in data.funded_offerings]
         if data.funded_offerings is not None
@@ -325,34 +373,66 @@ async def _apply(
             [o.offering_id for o in new_offerings] if new_offerings is not None else None,
             amendment.new_end_date,
         )
-    supplement = amendment.supplement_fen
+    supplement, reduction = amendment.supplement_fen, amendment.reduction_fen
     conditions: list[Any] = [Contract.status == ContractStatus.active]
     values: dict[str, Any] = {"version": Contract.version + 1, "updated_at": now}
     if supplement:
         # Re-checked in the UPDATE itself: of two supplements approved at once, the second sees the first.
         conditions.append(
             (Contract.supplement_fen + supplement) * SUPPLEMENT_LIMIT_DIVISOR
-            <= Contract.amount_fen - Contract.supplement_fen
+            <= Contract.amount_fen - Contract.supplement_fen + Contract.reduction_fen
         )
         # A supplement is paid with the last installment, so it must not be paid yet.
         conditions.append(Contract.paid_installments < len(contract.installments))
         values["amount_fen"] = Contract.amount_fen + supplement
         values["supplement_fen"] = Contract.supplement_fen + supplement
+    if reduction:
+        # Re-checked in the UPDATE itself: of two reductions (or a reduction and a payment) at once, the second
+        # sees the first, so the amount never falls below what is paid.
+        conditions.append(Contract.amount_fen - reduction >= Contract.disbursed_fen)
+        conditions.append(Contract.amount_fen - reduction > 0)
+        values["amount_fen"] = Contract.amount_fen - reduction
+        values["reduction_fen"] = Contract.reduction_fen + reduction
     if amendment.new_end_date is not None:
         contracts_service.check_term(
             contract.start_date, amendment.new_end_date, stable_service=contract.stable_service
         )
         values["end_date"] = amendment.new_end_date
-    if amendment.new_funded_offerings is not None:
-        offerings = [FundedOfferingCreate.model_validate(o) for o in amendment.new_funded_offerings]
-        contracts_service.check_funded_offerings(offerings, contract.amount_fen + supplement)
     if not await contracts_repository.guarded_update(session, contract.id, *conditions, **values):
         current = await contracts_service.reload(session, contract.id)
         contracts_service.ensure_active(current, "amend")
-        if current.paid_installments >= len(current.installments):
+        if supplement and current.paid_installments >= len(current.installments):
             raise Conflict("Every installment is paid; a supplement can no longer be added.", code="plan_settled")
         check_supplement(current, supplement)
+        check_reduction(current, reduction)
         raise Conflict("The contract changed meanwhile; try again.", code="contract_changed")
+    # The contract's row is now this transaction's: what is read from here on no racing change moves.
+    current = await contracts_service.reload(session, contract.id)
+    if new_offerings is not None or reduction:
+        contracts_service.check_funded_offerings(
+            new_offerings if new_offerings is not None else _funded_now(current), current.amount_fen
+        )
+    if supplement and current.paid_installments >= len(current.installments):
+        raise Conflict("Every installment is paid; a supplement can no longer be added.", code="plan_settled")
+    if reduction:
+        left = await contracts_repository.take_from_unpaid_installments(
+            session, contract.id, reduction, paid_installments=current.paid_installments
+        )
+        if left:
+            raise Conflict(
+                "The unpaid installments do not hold the reduction; the payment plan needs the district's review.",
+                code="plan_inconsistent",
+                unpaid_short_fen=left,
+            )
+        if contract.fund_id is not None:
+            await funds_service.release(
+                session,
+                contract.fund_id,
+                reduction,
+                by=by,
+                at=now,
+                details={"contract_id": str(contract.id), "amendment_id": str(amendment.id), "reduction": True},
+            )
     if amendment.new_funded_offerings is not None:
         await contracts_repository.replace_funded_offerings(
             session,
@@ -386,7 +466,13 @@ async def _apply(
         "amendment_approved",
         by=by,
         at=now,
-        details={"amendment_id": str(amendment.id), "version": amended.version, "supplement_fen": supplement},
+        details={
+            "amendment_id": str(amendment.id),
+            "version": amended.version,
+            "supplement_fen": supplement,
+            "reduction_fen": reduction,
+            "amount_fen": amended.amount_fen,
+        },
     )
     await emit(session, ContractAmended(**contracts_service.event_fields(amended, now)))
     return amended.version

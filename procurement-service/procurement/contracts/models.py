@@ -64,10 +64,13 @@ class Contract(IdMixin, TimestampMixin, Base):
     __table_args__ = (
         CheckConstraint("amount_fen > 0", name="amount_positive"),
         CheckConstraint("end_date >= start_date", name="term_ordered"),
-        # Supplements (补充协议) add at most a tenth of the original amount (amount_fen - supplement_fen).
+        # Supplements (补充协议) add at most a tenth of the original amount
+        # (amount_fen - supplement_fen + reduction_fen); reductions never make it negative.
         CheckConstraint(
-            "supplement_fen >= 0 AND supplement_fen * 10 <= amount_fen - supplement_fen", name="supplement_within_tenth"
+            "supplement_fen >= 0 AND supplement_fen * 10 <= amount_fen - supplement_fen + reduction_fen",
+            name="supplement_within_tenth",
         ),
+        CheckConstraint("reduction_fen >= 0", name="reduction_not_negative"),
         CheckConstraint("disbursed_fen >= 0 AND disbursed_fen <= amount_fen", name="disbursed_within_amount"),
     )
 
@@ -104,8 +107,10 @@ class Contract(IdMixin, TimestampMixin, Base):
     award_decided_by: Mapped[str | None] = mapped_column(String(200))
     award_decided_at: Mapped[datetime | None]
     award_decision_reason: Mapped[str | None] = mapped_column(Text)
-    # ``amount_fen`` includes the approved supplements; the original amount is ``amount_fen - supplement_fen``.
+    # ``amount_fen`` includes the approved supplements and excludes the approved reductions (settlements that
+    # lowered it); the original amount is ``amount_fen - supplement_fen + reduction_fen``.
     supplement_fen: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    reduction_fen: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     disbursed_fen: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     # Installments are paid in order; this many of the plan's first installments are paid.
     paid_installments: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

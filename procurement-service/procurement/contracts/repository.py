@@ -174,6 +174,41 @@ async def add_to_last_installment(session: AsyncSession, contract_id: uuid.UUID,
     )
 
 
+async def take_from_unpaid_installments(
+    session: AsyncSession, contract_id: uuid.UUID, amount_fen: int, *, paid_installments: int
+) -> int:
+    """Lower the unpaid installments (those after the first ``paid_installments``) by ``amount_fen`` in all, the
+    last first; an installment lowered to nothing leaves the plan. Returns what could not be taken (0 when the
+    unpaid installments held enough)."""
+    rows = (
+        await session.execute(
+            select(ContractInstallment.id, ContractInstallment.amount_fen)
+            .where(ContractInstallment.contract_id == contract_id, ContractInstallment.seq > paid_installments)
+            .order_by(ContractInstallment.seq.desc())
+        )
+    ).all()
+    left = amount_fen
+    for installment_id, installment_fen in rows:
+        if left == 0:
+            break
+        taken = min(left, installment_fen)
+        left -= taken
+        if taken == installment_fen:
+            await session.execute(
+                delete(ContractInstallment)
+                .where(ContractInstallment.id == installment_id)
+                .execution_options(synchronize_session=False)
+            )
+        else:
+            await session.execute(
+                update(ContractInstallment)
+                .where(ContractInstallment.id == installment_id)
+                .values(amount_fen=ContractInstallment.amount_fen - taken)
+                .execution_options(synchronize_session=False)
+            )
+    return left
+
+
 async def add_version(session: AsyncSession, version: ContractVersion) -> None:
     session.add(version)
     await session.flush()

@@ -194,8 +194,13 @@ class Contract(BaseModel):
     fund_id: uuid.UUID | None = Field(description="The fund the contract draws on.")
     street_code: str | None = Field(default=None, description="The street the contract serves; None: the district's.")
     award: Award
-    original_amount_fen: int = Field(description="The amount as signed; amount_fen adds approved supplements.")
+    original_amount_fen: int = Field(
+        description="The amount as signed; amount_fen adds approved supplements and takes off approved reductions."
+    )
     supplement_fen: int
+    reduction_fen: int = Field(
+        description="What approved settlement amendments took off the amount (released to the fund)."
+    )
     disbursed_fen: int
     version: int
     installments: list[Installment]

@@ -207,6 +207,7 @@ def snapshot(contract: Contract) -> dict[str, Any]:
         "rationale": contract.rationale,
         "award_status": str(contract.award_status),
         "supplement_fen": contract.supplement_fen,
+        "reduction_fen": contract.reduction_fen,
         "version": contract.version,
         "installments": [
             {"seq": item.seq, "condition": str(item.condition), "amount_fen": item.amount_fen}
@@ -309,8 +310,9 @@ async def views(session: AsyncSession, contracts: Sequence[Contract]) -> list[sc
                     decided_at=contract.award_decided_at,
                     reason=contract.award_decision_reason,
                 ),
-                original_amount_fen=contract.amount_fen - contract.supplement_fen,
+                original_amount_fen=contract.amount_fen - contract.supplement_fen + contract.reduction_fen,
                 supplement_fen=contract.supplement_fen,
+                reduction_fen=contract.reduction_fen,
                 disbursed_fen=contract.disbursed_fen,
                 version=contract.version,
                 installments=[

@@ -7,6 +7,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from procurement.contracts.models import InstallmentCondition
+from procurement.contracts.schemas import MAX_FEN
 
 Voucher = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[0-9A-Za-z\-_/.]+$")
@@ -30,6 +31,14 @@ class DisbursementCreate(BaseModel):
         description="The payee on the voucher: the contracted provider's account, held in its registered name "
         "(as the registry verified it), which it defaults to; another payee, such as a person's account, is "
         "refused (422 payee_not_provider).",
+    )
+    amount_fen: int | None = Field(
+        default=None,
+        strict=True,
+        gt=0,
+        le=MAX_FEN,
+        description="The amount on the voucher: the installment's amount as the plan now stands (a settlement "
+        "amendment may have lowered it), which it defaults to; another amount is refused (422 amount_not_due).",
     )
     paid_on: date = Field(
         description="The day paid: not in the future, not before the contract was signed nor before the "

@@ -1,7 +1,8 @@
 """Paying a contract by installment: the next unpaid installment, once its condition is met (signed; mid-term
 evaluation finalized; acceptance passed; and the last one only after a passed acceptance with the KPI attainment at
-the threshold, whatever condition the plan gave it), never beyond the contract's amount (approved supplements included),
-and from the fund the contract draws on, whose spent + outstanding + remaining stays its budget.
+the threshold, whatever condition the plan gave it), never beyond the contract's amount (approved supplements added,
+approved settlements taken off the unpaid installments), and from the fund the contract draws on, whose spent +
+outstanding + remaining stays its budget.
 
 A payment is what it claims: its payer is the fund's owner, its payee the contracted provider's account (held in
 the provider's registered name), its voucher number unique, and its day neither in the future, nor before the
@@ -179,6 +180,17 @@ async def disburse(
         )
     _check_paid_on(data.paid_on, contract, installment, due_on=due_on, today=_day(now))
     amount = installment.amount_fen
+    if data.amount_fen is not None and data.amount_fen != amount:
+        raise field_error(
+            "amount_fen",
+            f"installment {seq} is {amount} fen as the plan now stands (version {contract.version}); "
+            f"the voucher says {data.amount_fen} fen.",
+            code="amount_not_due",
+            installment_seq=seq,
+            due_fen=amount,
+            remaining_fen=contract.amount_fen - contract.disbursed_fen,
+        )
+    planned = len(plan)
     # The guard on paid_installments lets one of two racing payments through; the amount guard (and the table's
     # CHECK) keeps the total within the contract.
     paid = await contracts_repository.guarded_update(
@@ -192,6 +204,11 @@ async def disburse(
         updated_at=now,
     )
     if not paid:
+        raise Conflict("The contract was paid or changed meanwhile; look again.", code="disbursement_conflict")
+    # The contract's row is now this payment's, so an amendment that changed the plan meanwhile (a supplement or a
+    # settlement changing this installment, or leaving it the last) is seen here: the payment is refused.
+    now_plan = (await contracts_service.reload(session, contract.id)).installments
+    if len(now_plan) < seq or now_plan[seq - 1].amount_fen != amount or (seq == len(now_plan)) != (seq == planned):
         raise Conflict("The contract was paid or changed meanwhile; look again.", code="disbursement_conflict")
     await funds_service.spend(
         session, fund.id, amount, by=by, at=now, details={"contract_id": str(contract.id), "installment": seq}

@@ -36,8 +36,8 @@ class Fund(BaseModel):
     year: int
     budget_fen: int
     committed_fen: int = Field(
-        description="Committed to awards (approved applications and direct awards) and their supplements, spent "
-        "included."
+        description="Committed to awards (approved applications and direct awards) and their supplements, less "
+        "what settlements took off and terminations gave back; spent included."
     )
     spent_fen: int = Field(description="Paid out in disbursements.")
     outstanding_fen: int = Field(description="Committed, not yet paid: committed_fen - spent_fen.")

@@ -1,5 +1,9 @@
 """Funds and their budgets: no award or supplement may commit more than a fund holds, however many officials
-approve at once, and nothing is paid from it beyond what it committed."""
+approve at once, and nothing is paid from it beyond what it committed.
+
+A fund has no street: it is the district's budget, which every street's awards draw on. A street-scoped official
+reads the funds (their figures and audit trail) like any official, and opens none (403 ``district_only``); a
+fund's money moves only through the awards, supplements, payments and terminations of contracts."""
 
 from __future__ import annotations
 
@@ -127,7 +131,8 @@ async def _guarded_change(session: AsyncSession, fund_id: uuid.UUID, condition: 
 async def release(
     session: AsyncSession, fund_id: uuid.UUID, amount_fen: int, *, by: Principal, at: datetime, details: dict[str, Any]
 ) -> None:
-    """Give back to the fund what a terminated contract will no longer be paid."""
+    """Give back to the fund what a contract will no longer be paid: the unpaid rest of a terminated one, or what
+    a settlement amendment took off its amount."""
     released = await _guarded_change(
         session,
         fund_id,

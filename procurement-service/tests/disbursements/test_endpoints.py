@@ -171,7 +171,14 @@ async def test_payments_need_an_active_contract_and_an_official(
     pay = f"/api/v1/contracts/{draft['id']}/disbursements"
     assert_problem(await client.post(pay, json=voucher(1), headers=official(test_keys)), 409, "contract_not_active")
     assert_problem(await client.post(pay, json=voucher(1), headers=provider_admin(test_keys, provider_id)), 403)
-    for bad in (voucher(1, paid_on="yesterday"), voucher(1, voucher_number=""), voucher(1, amount_fen=1), {}):
+    for bad in (
+        voucher(1, paid_on="yesterday"),
+        voucher(1, voucher_number=""),
+        voucher(1, amount_fen=0),
+        voucher(1, amount_fen="1"),
+        voucher(1, installment_seq=1),
+        {},
+    ):
         assert_problem(await client.post(pay, json=bad, headers=official(test_keys)), 422)
     assert_problem(
         await client.post(
