@@ -37,7 +37,6 @@ SMALL_POOLS = {"LINLI_DATABASE_POOL_SIZE": "2", "LINLI_DATABASE_MAX_OVERFLOW": "
 STACK_ENV = {
     **SMALL_POOLS,
     "LINLI_LOG_LEVEL": "WARNING",
-    "LINLI_RELAY_POLL_SECONDS": "0.1",
     "LINLI_REGISTRY_WEBHOOK_ALLOW_LOOPBACK": "true",
     # feedback-service announces a provider's new score (score.updated) at most this often; 30 s by default.
     "LINLI_SCORE_DEBOUNCE_SECONDS": "1",

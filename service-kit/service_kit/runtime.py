@@ -90,6 +90,7 @@ class Runtime:
                     max_deliver=self.settings.consumer_max_deliver,
                     ack_wait=self.settings.consumer_ack_wait_seconds,
                     retry_base_seconds=self.settings.consumer_retry_base_seconds,
+                    on_applied=self.wake_relay,
                 )
                 self.runners.append(runner)
                 self._tasks.append(asyncio.create_task(runner.run(), name=runner.durable))

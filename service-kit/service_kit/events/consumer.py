@@ -114,6 +114,7 @@ class ConsumerRunner:
         ack_wait: float = 30.0,
         retry_base_seconds: float = 1.0,
         batch_size: int = 64,
+        on_applied: Callable[[], None] | None = None,
     ) -> None:
         self.subscription = subscription
         self.service = service
@@ -125,6 +126,9 @@ class ConsumerRunner:
         self.ack_wait = ack_wait
         self.retry_base_seconds = retry_base_seconds
         self.batch_size = batch_size
+        # Called after each event applied: what the handler emitted is in the outbox, and the relay need not wait
+        # for its next poll to publish it (events that cause events travel at once).
+        self.on_applied = on_applied
         self.applied = 0
         self.duplicates = 0
         self.dead_lettered = 0
@@ -196,6 +200,8 @@ class ConsumerRunner:
                 raise MalformedEvent(f"{self.durable} has no handler for {envelope.type}")
             if await apply_event(self.sessionmaker, self.durable, handler, envelope):
                 self.applied += 1
+                if self.on_applied is not None:
+                    self.on_applied()
             else:
                 self.duplicates += 1
             await self._settle(msg.ack())
