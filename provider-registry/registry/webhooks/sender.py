@@ -9,8 +9,10 @@ last one the delivery is failed. A manual redelivery is a single attempt.
 
 import asyncio
 import contextlib
+import functools
 import json
 import random
+import ssl
 import time
 import uuid
 from collections.abc import Callable
@@ -72,6 +74,12 @@ def request_for(target: Target, address: IPAddress, url: str) -> tuple[httpx.URL
     return connect_to, {"host": target.host_header}, extensions
 
 
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """The system's CA bundle, loaded once per process (a new client would load it again each time)."""
+    return httpx.create_ssl_context(trust_env=False)
+
+
 class WebhookSender:
     def __init__(
         self,
@@ -86,7 +94,7 @@ class WebhookSender:
         self.owner = str(uuid.uuid4())
         self.box = SecretBox.from_data_key(settings.data_key)
         self.client = httpx.AsyncClient(
-            timeout=settings.webhook_timeout_seconds, follow_redirects=False, trust_env=False
+            timeout=settings.webhook_timeout_seconds, follow_redirects=False, trust_env=False, verify=tls_context()
         )
         self.attempts_made = 0
 
