@@ -36,17 +36,26 @@ format: install
 	$(UV) run --frozen ruff check --fix .
 	$(UV) run --frozen ruff format .
 
-# Two workers (pytest-xdist), each module on one worker (its module-scoped stacks are started once).
-TEST_WORKERS ?= 2
-PYTEST := $(UV) run --frozen pytest -n $(TEST_WORKERS) --dist loadscope
+# Three pytest-xdist workers on two cores: whole-stack tests spend much of their time waiting on the stack's own
+# processes, and a third worker fills it. Each module stays on one worker (its module-scoped stacks start once).
+# PostgreSQL gets two: every worker's stacks hold connections, and the server allows 100.
+TEST_WORKERS ?= 3
+PG_TEST_WORKERS ?= 2
+PYTEST = $(UV) run --frozen pytest --dist loadscope
 
-test: install lint
-	$(PYTEST) $(ARGS)
+# The linters run beside the suite (they take one core for about 20 s while the first stacks start); their
+# report follows the suite's, and either failing fails the target.
+test: install
+	@mkdir -p var
+	@$(MAKE) --no-print-directory lint > var/lint.log 2>&1 & lint=$$!; \
+	$(PYTEST) -n $(TEST_WORKERS) $(ARGS); status=$$?; \
+	wait $$lint; lint_status=$$?; echo "== lint (ruff, mypy, deptry) =="; cat var/lint.log; \
+	[ $$lint_status -eq 0 ] || { echo "lint failed"; status=1; }; exit $$status
 
 # The service and whole-stack suites again, each service on a fresh PostgreSQL database.
 test-postgres: install
 	LINLI_TEST_POSTGRES_URL=$${LINLI_TEST_POSTGRES_URL:-postgresql+asyncpg://postgres@127.0.0.1:5432} \
-		$(PYTEST) $(ARGS)
+		$(PYTEST) -n $(PG_TEST_WORKERS) $(ARGS)
 
 bench: install
 	$(UV) run --frozen python tests/bench/run.py $(ARGS)
