@@ -27,7 +27,7 @@ def every(client: httpx.Client, path: str, headers: dict[str, str], **params: An
             return items
 
 
-def test_demo_data_loads_and_reloads(stack: DevStack, gateway: httpx.Client) -> None:
+def test_demo_data_loads(stack: DevStack, gateway: httpx.Client) -> None:
     from demo_data import (
         CLOUD_CARE,
         CLOUD_CARE_NEED,
@@ -42,10 +42,9 @@ def test_demo_data_loads_and_reloads(stack: DevStack, gateway: httpx.Client) -> 
         load_demo_data,
     )
 
-    reports: list[list[str]] = [[], []]
-    first = load_demo_data(stack.gateway_url, report=reports[0].append)
-    second = load_demo_data(stack.gateway_url, report=reports[1].append)
-    assert first == second
+    # A second load creates nothing, even after the data changed: tests/test_devstack.py, on a stack of its own.
+    said: list[str] = []
+    first = load_demo_data(stack.gateway_url, report=said.append)
     assert first["counts"] == {
         "providers": len(ORGANIZATIONS),
         "offerings": sum(len(o["offerings"]) for o in ORGANIZATIONS),
@@ -53,13 +52,11 @@ def test_demo_data_loads_and_reloads(stack: DevStack, gateway: httpx.Client) -> 
         "residents": len(RESIDENTS),
     }
     assert first["procurement"]["direct_awards"] == first["procurement"]["competitive_contracts"] == 1
-    assert reports[1][0] == "created nothing", reports[1]
-    # The contract from the call waits for its public notice to end; the load says so, every time until then.
-    for said in reports:
-        waiting = [line for line in said if line.startswith("skipped")]
-        assert len(waiting) == 1, said
-        assert waiting[0].startswith("skipped signing"), said
-        assert "public notice takes objections until" in waiting[0], said
+    # The contract from the call waits for its public notice to end; the load says so.
+    waiting = [line for line in said if line.startswith("skipped")]
+    assert len(waiting) == 1, said
+    assert waiting[0].startswith("skipped signing"), said
+    assert "public notice takes objections until" in waiting[0], said
 
     operator = login(gateway, "operator")
     found = gateway.get("/api/v1/residents", headers=operator, params={"phone": RESIDENTS[0]["phone"]})
