@@ -60,7 +60,8 @@ async def notify(
         if helper is None or helper.erased_at is not None:
             continue
         body = f"（{resident.name}）{message.text}"
-        written += await _write(session, helper_id, resident_id, message, body, event_id, subject_id, fate)
+        sms = templates.render("helper_copy", name=resident.name, title=message.title)
+        written += await _write(session, helper_id, resident_id, message, body, event_id, subject_id, fate, sms=sms)
     return written
 
 
@@ -73,8 +74,12 @@ async def _write(
     event_id: str,
     subject_id: uuid.UUID | None,
     timing: "_SmsTiming",
+    *,
+    sms: templates.Rendered | None = None,
 ) -> int:
+    """The inbox message and its SMS (``sms``: what the phone shows, when it is not the message itself)."""
     now, about_at = timing.now, timing.about_at
+    sms = sms or message
     if await repository.notification_exists(session, event_id, recipient_id):
         return 0
     notification = Notification(
@@ -90,9 +95,9 @@ async def _write(
     session.add(notification)
     await session.flush()
     status, reason, next_at = await _sms_fate(session, recipient_id, message.kind, timing)
-    for channel, channel_status, channel_reason, channel_next in (
-        (Channel.inbox, DeliveryStatus.sent, None, None),
-        (Channel.sms, status, reason, next_at),
+    for channel, shown, channel_status, channel_reason, channel_next in (
+        (Channel.inbox, message, DeliveryStatus.sent, None, None),
+        (Channel.sms, sms, status, reason, next_at),
     ):
         session.add(
             NotificationDelivery(
@@ -100,9 +105,9 @@ async def _write(
                 event_id=event_id,
                 resident_id=recipient_id,
                 channel=channel,
-                kind=message.kind,
-                params=list(message.params),
-                text=message.sms_text,
+                kind=shown.kind,
+                params=list(shown.params),
+                text=shown.sms_text,
                 about_at=about_at,
                 status=channel_status,
                 reason=channel_reason,

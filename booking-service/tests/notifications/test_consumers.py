@@ -197,7 +197,11 @@ async def test_a_helper_gets_a_copy_while_granted_and_while_the_parent_wants_it(
     (copy,) = (await notes.inbox(helper))["items"]
     assert copy["body"].startswith("（王秀英）预约已确认：老年餐桌")
     assert copy["about_resident_id"] == parent["id"]
-    assert [d.status for d in await notes.sms(helper)] == [DeliveryStatus.pending]
+    (sms,) = await notes.sms(helper)
+    assert sms.status == DeliveryStatus.pending
+    # Her phone says whose message it is: the parent's own text would read as her own booking.
+    assert sms.text == "【邻里】您的家人王秀英有一条消息：预约已确认。请在邻里里查看。"
+    assert (sms.kind, sms.params) == ("helper_copy", ["王秀英", "预约已确认"])
 
     off = await world.client.put(
         "/api/v1/notifications/preferences", json={"copy_helpers": False}, headers=world.resident_headers(parent)

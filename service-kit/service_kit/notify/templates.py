@@ -88,10 +88,14 @@ TEMPLATES = _templates(
     Template("complaint_resolved", "投诉有答复了", "您的投诉处理好了，请在邻里里看答复。"),
     Template("complaint_escalated", "投诉已上报", "您的投诉已交给上级部门处理，请耐心等一等。"),
     Template("need_status", "需求有进展", "您提的需求有进展：{progress}。", ("progress",)),
+    # What a family helper's phone shows of a message to the resident they help: whose it is and what it is
+    # about (the parent's own text would read as the helper's: "您的投诉…"); the inbox copy has the whole text.
+    Template("helper_copy", "家人的消息", "您的家人{name}有一条消息：{title}。请在邻里里查看。", ("name", "title")),
 )
 
-# The kinds a resident may turn SMS off for (the inbox always gets every message; a sign-in code always goes).
-RESIDENT_KINDS = tuple(kind for kind in TEMPLATES if kind != "sign_in_code")
+# The kinds a resident may turn SMS off for (the inbox always gets every message; a sign-in code always goes). A
+# helper's copy is turned off by the kind of the parent's message.
+RESIDENT_KINDS = tuple(kind for kind in TEMPLATES if kind not in ("sign_in_code", "helper_copy"))
 
 
 def render(kind: str, **values: str) -> Rendered:
