@@ -43,7 +43,9 @@ def party_of(principal: Principal, contract: Contract) -> Party:
 
 
 def check_supplement(contract: Contract, supplement_fen: int) -> None:
-    original = contract.amount_fen - contract.supplement_fen
+    """Supplements are measured against the signed amount (a settlement's reduction does not shrink the limit;
+    the same rule is re-checked in the approving UPDATE)."""
+    original = contract.amount_fen - contract.supplement_fen + contract.reduction_fen
     if (contract.supplement_fen + supplement_fen) * SUPPLEMENT_LIMIT_DIVISOR > original:
         limit = original // SUPPLEMENT_LIMIT_DIVISOR
         raise ValidationFailed(

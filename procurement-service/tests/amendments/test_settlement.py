@@ -321,3 +321,19 @@ async def test_a_settlement_and_a_payment_at_once_never_pay_beyond_the_new_amoun
     assert sum(i["amount_fen"] for i in after["installments"]) == after["amount_fen"] >= after["disbursed_fen"]
     fund = await fund_of(client, test_keys, after["fund_id"])
     assert (fund["committed_fen"], fund["spent_fen"]) == (after["amount_fen"], after["disbursed_fen"])
+
+
+def test_a_settlement_does_not_shrink_the_supplement_limit() -> None:
+    """Supplements are measured against the signed amount, before and after a settlement: the proposal's check
+    and the approving UPDATE's agree."""
+    from procurement.amendments.service import check_supplement
+    from procurement.contracts.models import Contract
+    from service_kit.errors import ValidationFailed
+
+    # Signed at 100,000 fen, lowered by 40,000 fen in a settlement, no supplement yet: 10,000 fen may be added.
+    settled = Contract(amount_fen=60_000, supplement_fen=0, reduction_fen=40_000)
+    check_supplement(settled, 10_000)
+    with pytest.raises(ValidationFailed) as refused:
+        check_supplement(settled, 10_001)
+    assert refused.value.code == "supplement_above_limit"
+    assert refused.value.extra["original_amount_fen"] == 100_000
