@@ -1,6 +1,6 @@
 """``Idempotency-Key`` on POST: a retry gets the first response, a reused key with another body is refused.
 
-The key is scoped to the caller (the token's subject, or anonymous) and the route. A reservation is committed
+The key is scoped to the caller (the verified token's subject, or anonymous) and the route. A reservation is committed
 before the request runs, so a concurrent duplicate gets 409 while the first is running. The request's own unit
 of work (``SessionDep``) is then committed *together with* the stored response, in one transaction: a replica
 killed at any moment leaves either both (a retry replays the response) or neither (a retry runs the request
@@ -16,12 +16,12 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any, TypedDict
 
-import jwt
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from service_kit.auth import TokenVerifier
 from service_kit.db import UNIT_OF_WORK
 from service_kit.errors import PROBLEM_JSON, Conflict, LinliError, ValidationFailed
 from service_kit.events.tables import idempotency_record
@@ -30,16 +30,17 @@ from service_kit.timeutil import utcnow
 MAX_KEY_LENGTH = 255
 
 
-def _scope_of(headers: dict[str, str]) -> str:
-    auth = headers.get("authorization", "")
-    if auth.lower().startswith("bearer "):
-        try:
-            # The route verifies the token; here the subject only partitions keys between callers.
-            claims = jwt.decode(auth[7:].strip(), options={"verify_signature": False})
-            return f"sub:{claims.get('sub', '')}"[:120]
-        except jwt.PyJWTError:
-            return "invalid-token"
-    return "anonymous"
+async def _scope_of(scope: Scope, headers: dict[str, str]) -> str:
+    """Whose key this is: the *verified* subject of the bearer token, or anonymous. A token that does not verify
+    is refused here, before any stored response is looked up: otherwise an unsigned token naming a victim's
+    subject, sent straight to a service with the victim's key and body, would be answered with the victim's
+    stored response."""
+    scheme, _, token = headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return "anonymous"
+    verifier: TokenVerifier = scope["app"].state.token_verifier
+    principal = await verifier.verify(token.strip())  # Unauthorized (401) when it does not verify
+    return f"sub:{principal.subject}"[:120]
 
 
 class UnitOfWork(TypedDict):
@@ -82,7 +83,7 @@ class IdempotencyMiddleware:
             body += message.get("body", b"")
             if not message.get("more_body"):
                 break
-        caller = _scope_of(headers)
+        caller = await _scope_of(scope, headers)
         path = scope["path"]
         request_hash = hashlib.sha256(path.encode() + b"\n" + body).hexdigest()
         sessionmaker = self.get_sessionmaker()

@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Annotated, Any
 
 import httpx
+import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import APIRouter, Depends, Response
@@ -227,6 +228,30 @@ async def test_idempotency_key_replays_the_first_response(client: httpx.AsyncCli
     # The same key from another caller is another request.
     other = test_keys.headers("operator", sub="op-2") | {"Idempotency-Key": "call-42"}
     assert (await client.post("/api/v1/notes", json={"text": "lunch", "stars": 5}, headers=other)).status_code == 201
+
+
+async def test_a_forged_token_never_replays_anothers_stored_response(
+    client: httpx.AsyncClient, test_keys: TestKeys
+) -> None:
+    """Straight to the service, with the victim's key and body and a token naming the victim but signed by
+    another key (or not signed at all): refused before any stored response is looked up."""
+    victim = test_keys.headers("operator", sub="op-victim") | {"Idempotency-Key": "victims-key"}
+    stored = await client.post("/api/v1/notes", json={"text": "王秀英 13912345678", "stars": 5}, headers=victim)
+    assert stored.status_code == 201
+    forger = TestKeys(Ed25519PrivateKey.generate(), kid=test_keys.kid, jwks_file=test_keys.jwks_file)
+    unsigned = jwt.encode(
+        {**jwt.decode(victim["Authorization"][7:], options={"verify_signature": False})}, key=None, algorithm="none"
+    )
+    for token in (forger.token("operator", sub="op-victim"), unsigned):
+        replay = await client.post(
+            "/api/v1/notes",
+            json={"text": "王秀英 13912345678", "stars": 5},
+            headers={"Authorization": f"Bearer {token}", "Idempotency-Key": "victims-key"},
+        )
+        assert replay.status_code == 401, replay.text
+        assert replay.headers["content-type"] == "application/problem+json"
+        assert "idempotent-replayed" not in replay.headers
+        assert "13912345678" not in replay.text
 
 
 async def test_idempotency_concurrent_duplicate_is_a_409(client: httpx.AsyncClient, test_keys: TestKeys) -> None:
