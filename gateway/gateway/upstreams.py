@@ -35,7 +35,7 @@ from service_kit.errors import LinliError
 
 log = structlog.get_logger("linli.gateway.upstreams")
 
-Readiness = Literal["ok", "down"]
+Readiness = Literal["ok", "degraded", "down"]
 
 # Methods that may be sent again (to another replica) after the service may have received them: never a write.
 RESENDABLE_METHODS = frozenset({"GET", "HEAD"})
@@ -215,22 +215,26 @@ class Upstreams:
 
     async def _replica_readiness(self, replica: Replica) -> Readiness:
         try:
-            status, _ = await self._get_json(replica, "/readyz")
+            status, body = await self._get_json(replica, "/readyz")
         except (UpstreamError, TimeoutError) as exc:
             log.info("replica not ready", replica=replica.url, error=repr(exc))
             return "down"
-        return "ok" if status == 200 else "down"
+        if status != 200:
+            return "down"
+        # Ready without NATS (its events wait in its outbox): it serves, and says so.
+        return "degraded" if isinstance(body, dict) and body.get("status") == "degraded" else "ok"
 
     async def readiness_of_replicas(self, service: str) -> dict[str, Readiness]:
-        """Each replica's readiness: ``ok`` when its ``/readyz`` answers 200 within the health timeout."""
+        """Each replica's readiness: ``ok`` when its ``/readyz`` answers 200 within the health timeout, ``degraded``
+        when that answer says NATS is away."""
         replicas = self.replicas[service]
         results = await asyncio.gather(*(self._replica_readiness(replica) for replica in replicas))
         return {replica.url: result for replica, result in zip(replicas, results, strict=True)}
 
     async def readiness(self, service: str) -> Readiness:
-        """A service is ``ok`` when any of its replicas is ready."""
-        replicas = await self.readiness_of_replicas(service)
-        return "ok" if "ok" in replicas.values() else "down"
+        """A service is ``ok`` when any of its replicas is ready, ``degraded`` when the best of them is."""
+        states = set((await self.readiness_of_replicas(service)).values())
+        return "ok" if "ok" in states else "degraded" if "degraded" in states else "down"
 
     async def readiness_of_all(self) -> dict[str, Readiness]:
         results = await asyncio.gather(*(self.readiness(name) for name in UPSTREAMS))

@@ -80,12 +80,14 @@ def echo_service(name: str) -> FastAPI:
     ``x-echo-status`` (status), ``x-echo-sleep`` (seconds before answering)."""
     app = FastAPI(title=f"echo {name}")
     app.state.ready = True
+    app.state.nats = True  # False: ready without NATS, as a service says while its events wait in its outbox
     app.state.requests = []
     app.state.download_bytes = DOWNLOAD_BYTES
 
     @app.get("/readyz")
     async def readyz() -> Response:
-        return JSONResponse({"status": "ready"}, status_code=200 if app.state.ready else 503)
+        status = "ready" if app.state.nats else "degraded"
+        return JSONResponse({"status": status}, status_code=200 if app.state.ready else 503)
 
     @app.get("/api/v1/offerings/download")
     async def download() -> StreamingResponse:

@@ -26,6 +26,21 @@ async def test_a_service_down_or_not_ready_is_503_problem(client: httpx.AsyncCli
     assert body["services"] == {"registry": "ok", "booking": "ok", "procurement": "down", "feedback": "down"}
 
 
+async def test_a_service_without_nats_is_degraded_and_still_serves(
+    client: httpx.AsyncClient, services: dict[str, Any], admin_headers: dict[str, str]
+) -> None:
+    """Its events wait in its outbox: the platform is degraded, not down, and nothing is taken out of rotation."""
+    services["booking"].app.state.nats = False
+    response = await client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {
+        "status": "degraded",
+        "services": {"registry": "ok", "booking": "degraded", "procurement": "ok", "feedback": "ok"},
+    }
+    served = await client.get("/api/v1/bookings", headers=admin_headers)
+    assert served.status_code == 200, served.text
+
+
 async def test_ready_when_the_database_answers(client: httpx.AsyncClient) -> None:
     response = await client.get("/readyz")
     assert response.status_code == 200

@@ -12,6 +12,7 @@ from typing import Any
 import structlog
 from asgi_correlation_id import CorrelationIdMiddleware
 from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.responses import JSONResponse
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -153,17 +154,20 @@ def health_router() -> APIRouter:
     async def healthz(request: Request) -> dict[str, str]:
         return {"status": "ok", "service": request.app.state.runtime.service}
 
-    @router.get("/readyz", summary="Readiness: the database and NATS are reachable")
+    @router.get("/readyz", summary="Readiness: the database answers (NATS away is degraded, still ready)")
     async def readyz(request: Request) -> Response:
+        """What a readiness probe asks: can this replica serve? It can while its database answers, even with NATS
+        away: every write's events wait in the outbox and are published when NATS returns, and consumers catch up
+        from their durable position. So NATS away is ``degraded`` (200, said in ``checks``), never 503; taking
+        every replica out of rotation for it would refuse writes that would have succeeded."""
         runtime: Runtime = request.app.state.runtime
         checks = {
             "database": "ok" if await runtime.check_database() else "down",
             "nats": "ok" if runtime.nats_connected() else "down",
         }
-        if all(v == "ok" for v in checks.values()):
-            from fastapi.responses import JSONResponse
-
-            return JSONResponse({"status": "ready", "service": runtime.service, "checks": checks})
+        if checks["database"] == "ok":
+            status = "ready" if checks["nats"] == "ok" else "degraded"
+            return JSONResponse({"status": status, "service": runtime.service, "checks": checks})
         return problem_response(
             {
                 "type": "about:blank",

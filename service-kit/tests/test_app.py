@@ -153,7 +153,27 @@ async def test_health_and_readiness(client: httpx.AsyncClient) -> None:
     assert (await client.get("/healthz")).json() == {"status": "ok", "service": "kit"}
     ready = await client.get("/readyz")
     assert ready.status_code == 200
+    assert ready.json()["status"] == "ready"
     assert ready.json()["checks"] == {"database": "ok", "nats": "ok"}
+
+
+async def test_nats_away_is_degraded_and_still_ready(
+    service_env: dict[str, Any], kit_db_url: str, test_keys: TestKeys
+) -> None:
+    """A replica whose database answers can serve (its events wait in the outbox): a readiness probe must not take
+    it out of rotation because NATS is away."""
+    settings = KitSettings(**service_env, database_url=kit_db_url)
+    app = create_service_app(ServiceSpec(name="kit", title="kit", settings=settings, routers=[notes_router()]))
+    async with running_app(app) as client:
+        runtime: Runtime = app.state.runtime
+        assert runtime.nc is not None
+        await runtime.nc.close()
+        ready = await client.get("/readyz")
+        assert ready.status_code == 200, ready.text
+        assert ready.json() == {"status": "degraded", "service": "kit", "checks": {"database": "ok", "nats": "down"}}
+        body = {"text": "while NATS is away", "stars": 4}
+        written = await client.post("/api/v1/notes", json=body, headers=test_keys.headers("operator"))
+        assert written.status_code == 201, written.text
 
 
 async def test_head_is_answered_as_get_without_the_body(client: httpx.AsyncClient) -> None:
