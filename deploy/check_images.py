@@ -241,7 +241,7 @@ def start(check: Check, env: dict[str, str]) -> None:
     fd = check.sock.fileno()
     command = [
         str(check.python), "-I", "-m", "uvicorn", "--factory", check.service.app, "--fd", str(fd),
-        "--loop", "uvloop", "--http", "httptools", "--no-access-log",
+        "--loop", "uvloop", "--http", "httptools", "--no-access-log", "--no-server-header",
     ]  # fmt: skip
     with open(check.log, "wb") as log:
         check.process = subprocess.Popen(

@@ -276,7 +276,7 @@ class DevStack:
             bind = ["--host", HOST, "--port", str(port)]
         command = [
             sys.executable, "-m", "uvicorn", "--factory", service.app, *bind,
-            "--no-access-log", "--log-level", "warning",
+            "--no-access-log", "--log-level", "warning", "--no-server-header",  # no banner for a scanner
             "--loop", "uvloop", "--http", "httptools",  # measured fastest (docs/gateway-benchmark.md)
         ]  # fmt: skip
         url = f"http://{HOST}:{port}/{'healthz' if service is GATEWAY else 'readyz'}"

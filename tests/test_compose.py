@@ -320,6 +320,8 @@ def dockerfile_problems(compose: Compose, name: str) -> list[str]:
     env = " ".join(expand(rest) for keyword, rest in instructions if keyword == "ENV")
     if "uvicorn --factory" not in cmd or "--port 8000" not in cmd:
         problems.append(f"{name}: CMD must start the uvicorn factory on port 8000")
+    if "--no-server-header" not in cmd:
+        problems.append(f"{name}: CMD must not announce the server software (--no-server-header)")
     if f"LINLI_APP_MODULE={SERVICES[name]['APP_MODULE']}" not in env or "${LINLI_APP_MODULE}.app:create_app" not in cmd:
         problems.append(f"{name}: CMD must serve {SERVICES[name]['APP_MODULE']}.app:create_app")
     return problems

@@ -29,6 +29,8 @@ def test_vertical_slice(gateway: httpx.Client) -> None:
         json={"name_zh": "时代家和助餐服务社", "kind": "public_welfare", "uscc": new_uscc()},
     )
     assert org.status_code == 201, org.text
+    # No banner names the server software to a scanner: neither the gateway's nor the registry's behind it.
+    assert "server" not in org.headers, org.headers
     provider_id = org.json()["id"]
     verified = gateway.post(f"/api/v1/organizations/{provider_id}/verify", headers=official, json={})
     assert verified.status_code == 200, verified.text
