@@ -18,12 +18,14 @@ from service_kit.db import create_engine, create_sessionmaker, reading_engine
 from service_kit.events.bus import connect, ensure_streams
 from service_kit.events.consumer import ConsumerRunner, Subscription, raise_if_cancelling
 from service_kit.events.outbox import OutboxRelay
+from service_kit.idle import IdleTasks
 from service_kit.settings import ServiceSettings
 
 log = structlog.get_logger("linli.runtime")
 
 BackgroundJob = Callable[["Runtime"], Awaitable[None]]
-STOP_GRACE_SECONDS = 0.1
+# How long a task inside a unit of work is let finish it when the service stops.
+STOP_GRACE_SECONDS = 5.0
 
 
 @dataclass
@@ -44,8 +46,10 @@ class Runtime:
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     events_ready: asyncio.Event = field(default_factory=asyncio.Event)
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
+    idle: IdleTasks = field(init=False)
 
     def __post_init__(self) -> None:
+        self.idle = IdleTasks(self.stopping)
         self.engine = create_engine(
             self.settings.database_url,
             echo=self.settings.database_echo,
@@ -78,6 +82,7 @@ class Runtime:
                 source=self.service,
                 poll_seconds=self.settings.relay_poll_seconds,
                 lease_seconds=self.settings.relay_lease_seconds,
+                idle=self.idle,
             )
             self._tasks.append(asyncio.create_task(self.relay.run(), name=f"{self.service}-relay"))
             for subscription in self.subscriptions:
@@ -91,6 +96,7 @@ class Runtime:
                     ack_wait=self.settings.consumer_ack_wait_seconds,
                     retry_base_seconds=self.settings.consumer_retry_base_seconds,
                     on_applied=self.wake_relay,
+                    idle=self.idle,
                 )
                 self.runners.append(runner)
                 self._tasks.append(asyncio.create_task(runner.run(), name=runner.durable))
@@ -103,6 +109,11 @@ class Runtime:
         """False once ``stop`` began: a background job's loop ends on it even if a library swallowed its
         cancellation (``while runtime.running: ...``)."""
         return not self.stopping.is_set()
+
+    async def sleep(self, seconds: float) -> None:
+        """A background job's wait between passes: cut short when the service stops, and never mistaken at
+        shutdown for work under way."""
+        await self.idle.sleep(seconds)
 
     def wake_relay(self) -> None:
         if self.relay is not None:
@@ -127,11 +138,13 @@ class Runtime:
             self.relay.stop()
         for runner in self.runners:
             runner.stop()
-        # A turn of the relay, a consumer's event or a job's pass that is under way ends by itself first: a task
-        # cancelled inside a database call leaves SQLAlchemy closing the connection under it (on SQLite that
-        # close once waited forever, a CI run 300 s: service_kit/db.py, _SqliteConnection). What is still running
-        # after the grace is waiting (a sleep, a NATS fetch) and is cancelled.
+        # Waiting tasks (a job's sleep, a consumer's fetch, the relay's poll) are cancelled at once. A relay's turn,
+        # a consumer's event or a job's pass under way is let finish (``service_kit.idle``), and then ends at its
+        # loop's check; whatever still runs after the grace is cancelled.
         if self._tasks:
+            for task in self._tasks:
+                if self.idle.is_waiting(task):
+                    task.cancel()
             await asyncio.wait(self._tasks, timeout=STOP_GRACE_SECONDS)
             for task in self._tasks:
                 task.cancel()
@@ -171,4 +184,4 @@ async def _forever(job: BackgroundJob, runtime: Runtime) -> None:
             # the stop, not a failure to restart from, or the task would never end and shutdown would hang.
             raise_if_cancelling()
             log.exception("background job failed", job=job.__name__, error=str(exc))
-            await asyncio.sleep(1.0)
+            await runtime.sleep(1.0)

@@ -334,6 +334,50 @@ async def test_shutdown_ends_a_job_whose_cancellation_a_library_swallowed(
     assert not [t for t in asyncio.all_tasks() if t.get_name() == "stubborn"]
 
 
+async def test_shutdown_lets_a_unit_of_work_under_way_finish(
+    service_env: dict[str, Any], kit_db_url: str, kit_sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """A job inside its transaction when the service stops is let commit it (cancelled there, SQLAlchemy would
+    reset the connection under it and log a traceback at every deploy); its sleep until the next pass is then
+    cut short by the stop."""
+    inside, release = asyncio.Event(), asyncio.Event()
+    outcome: list[str] = []
+
+    async def writer(runtime: Runtime) -> None:
+        while runtime.running:
+            try:
+                async with runtime.sessionmaker() as session, session.begin():
+                    await session.execute(insert(notes).values(id=str(uuid.uuid4()), text="written while stopping"))
+                    inside.set()
+                    await release.wait()  # a slow statement, still running when the stop begins
+            except asyncio.CancelledError:
+                outcome.append("cancelled")
+                raise
+            outcome.append("committed")
+            await runtime.sleep(3600)  # until the next pass: the stop cuts it short
+
+    async def sleeper(runtime: Runtime) -> None:
+        """Waits between passes when the stop begins: its wait ends at once, and only then may the writer's slow
+        statement return (a stop that cancelled everyone after a moment's grace would cancel the writer)."""
+        try:
+            while runtime.running:
+                await runtime.sleep(3600)
+        finally:
+            release.set()
+
+    settings = KitSettings(**service_env, database_url=kit_db_url)
+    jobs = [writer, sleeper]
+    app = create_service_app(ServiceSpec(name="kit", title="kit", settings=settings, background_jobs=jobs))
+    async with running_app(app):
+        runtime: Runtime = app.state.runtime
+        await inside.wait()
+    assert outcome == ["committed"]
+    assert runtime._tasks == []
+    async with kit_sessionmaker() as session:
+        written = await session.scalar(select(func.count()).select_from(notes).where(notes.c.text.like("written%")))
+    assert written == 1
+
+
 async def test_a_read_does_not_queue_behind_a_writer(
     client: httpx.AsyncClient, test_keys: TestKeys, kit_sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:

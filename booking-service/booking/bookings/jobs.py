@@ -1,6 +1,5 @@
 """Periodic jobs of the bookings module, run by the worker (``build_spec(...).background_jobs``)."""
 
-import asyncio
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import cast
@@ -20,7 +19,7 @@ async def expire_unconfirmed_bookings(runtime: Runtime) -> None:
     several replicas: each booking expires by a guarded write, so one sweep wins and the others skip it."""
     settings = cast(Settings, runtime.settings)
     while runtime.running:
-        await asyncio.sleep(settings.expiry_sweep_seconds)
+        await runtime.sleep(settings.expiry_sweep_seconds)
         expired = await service.expire_overdue(runtime.sessionmaker, batch=settings.expiry_sweep_batch)
         if expired:
             log.info("expired unconfirmed bookings", count=expired)
@@ -33,7 +32,7 @@ async def alert_provider_missed(runtime: Runtime) -> None:
     guarded write, so one sweep wins and the others skip it."""
     settings = cast(Settings, runtime.settings)
     while runtime.running:
-        await asyncio.sleep(settings.provider_missed_sweep_seconds)
+        await runtime.sleep(settings.provider_missed_sweep_seconds)
         marked = await service.mark_provider_missed(runtime.sessionmaker, batch=settings.provider_missed_sweep_batch)
         if marked:
             log.info("visits the provider missed", count=marked)
@@ -49,7 +48,7 @@ def send_reminders(clock: Callable[[], datetime] = utcnow) -> BackgroundJob:
         settings = cast(Settings, runtime.settings)
         lead = timedelta(hours=settings.reminder_lead_hours)
         while runtime.running:
-            await asyncio.sleep(settings.reminder_sweep_seconds)
+            await runtime.sleep(settings.reminder_sweep_seconds)
             sent = await reminders.send_due(
                 runtime.sessionmaker,
                 lead=lead,

@@ -1,6 +1,5 @@
 """The delivery worker's loop, run by the booking worker (``build_spec(...).background_jobs``)."""
 
-import asyncio
 from typing import cast
 
 import structlog
@@ -24,6 +23,6 @@ def deliver_sms(sender: SmsSender, clock: Clock) -> BackgroundJob:
             sent = await delivery.deliver_due(runtime.sessionmaker, sender, settings=settings, now=clock())
             if sent:
                 log.info("sent SMS", count=sent)
-            await asyncio.sleep(settings.notification_sweep_seconds)
+            await runtime.sleep(settings.notification_sweep_seconds)
 
     return deliver_sms

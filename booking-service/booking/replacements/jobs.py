@@ -1,6 +1,5 @@
 """The replacements' periodic job, run by the worker (``build_spec(...).background_jobs``)."""
 
-import asyncio
 from collections.abc import Callable
 from datetime import datetime
 from typing import cast
@@ -22,7 +21,7 @@ def end_expired_funding(clock: Callable[[], datetime] = utcnow) -> BackgroundJob
     async def end_expired_funding(runtime: Runtime) -> None:
         settings = cast(Settings, runtime.settings)
         while runtime.running:
-            await asyncio.sleep(settings.funding_end_sweep_seconds)
+            await runtime.sleep(settings.funding_end_sweep_seconds)
             ended = await service.end_expired_funding(
                 runtime.sessionmaker, now=clock(), batch=settings.funding_end_sweep_batch
             )

@@ -11,7 +11,6 @@ Deadlines are set when a complaint is filed (and the resolution deadline again w
 ``Settings.complaint_ack_hours`` / ``complaint_resolve_hours`` by severity. A sweep escalates each breach once.
 """
 
-import asyncio
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -424,7 +423,7 @@ async def run_sla_sweep(runtime: Runtime) -> None:
             escalated = await sweep_overdue(session, settings=settings)
         if escalated:
             runtime.wake_relay()
-        await asyncio.sleep(settings.complaint_sweep_seconds)
+        await runtime.sleep(settings.complaint_sweep_seconds)
 
 
 # ------------------------------------------------------------------ helpers

@@ -16,7 +16,6 @@ ended, completed or no-show), counted from ``booking.completed`` / ``booking.no_
 sends one event per changed subject at most every ``Settings.score_debounce_seconds``.
 """
 
-import asyncio
 import uuid
 from datetime import datetime, timedelta
 from typing import cast
@@ -153,4 +152,4 @@ async def run_score_publisher(runtime: Runtime) -> None:
         if sent:
             runtime.wake_relay()
             log.info("scores published", count=sent)
-        await asyncio.sleep(settings.score_debounce_seconds)
+        await runtime.sleep(settings.score_debounce_seconds)

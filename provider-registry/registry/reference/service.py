@@ -17,7 +17,6 @@ know; booking will refuse a resident's unknown community. They learn these facts
   the highest version they saw, so an announcement they already had changes nothing.
 """
 
-import asyncio
 from typing import cast
 
 import structlog
@@ -119,4 +118,4 @@ async def announce_reference_data(runtime: Runtime) -> None:
                 runtime.wake_relay()
                 log.info("reference data announced", events=count)
                 continue  # there may be more than one batch
-        await asyncio.sleep(settings.reference_announce_seconds)
+        await runtime.sleep(settings.reference_announce_seconds)

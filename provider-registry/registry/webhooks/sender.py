@@ -15,7 +15,7 @@ import random
 import ssl
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -101,7 +101,9 @@ class WebhookSender:
     async def close(self) -> None:
         await self.client.aclose()
 
-    async def run(self, running: Callable[[], bool] = lambda: True) -> None:
+    async def run(
+        self, running: Callable[[], bool] = lambda: True, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    ) -> None:
         last_purge = None
         try:
             while running():
@@ -117,7 +119,7 @@ class WebhookSender:
                     log.warning("webhook pass failed", error=str(exc))
                     sent = 0
                 if sent < self.settings.webhook_batch_size:
-                    await asyncio.sleep(self.settings.webhook_poll_seconds)
+                    await sleep(self.settings.webhook_poll_seconds)
         finally:
             with contextlib.suppress(Exception):
                 await self.close()
@@ -259,4 +261,4 @@ async def send_webhooks(runtime: Runtime) -> None:
     """The registry's background job: runs beside the outbox relay in the API process or the worker."""
     settings = runtime.settings
     assert isinstance(settings, Settings)
-    await WebhookSender(runtime.sessionmaker, settings).run(lambda: runtime.running)
+    await WebhookSender(runtime.sessionmaker, settings).run(lambda: runtime.running, runtime.sleep)

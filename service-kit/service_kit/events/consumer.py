@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from service_kit.events.contracts import EventData
 from service_kit.events.envelope import Envelope, MalformedEvent
 from service_kit.events.tables import dead_letter, inbox_event
+from service_kit.idle import IdleTasks
 from service_kit.timeutil import utcnow
 
 log = structlog.get_logger("linli.consumer")
@@ -115,6 +116,7 @@ class ConsumerRunner:
         retry_base_seconds: float = 1.0,
         batch_size: int = 64,
         on_applied: Callable[[], None] | None = None,
+        idle: IdleTasks | None = None,
     ) -> None:
         self.subscription = subscription
         self.service = service
@@ -129,6 +131,7 @@ class ConsumerRunner:
         # Called after each event applied: what the handler emitted is in the outbox, and the relay need not wait
         # for its next poll to publish it (events that cause events travel at once).
         self.on_applied = on_applied
+        self.idle = idle or IdleTasks()
         self.applied = 0
         self.duplicates = 0
         self.dead_lettered = 0
@@ -173,7 +176,8 @@ class ConsumerRunner:
             return
         while not self._stopping:
             try:
-                messages = await subscription.fetch(self.batch_size, timeout=1.0)
+                with self.idle.waiting():
+                    messages = await subscription.fetch(self.batch_size, timeout=1.0)
             except (NatsTimeoutError, TimeoutError):
                 # Python 3.11's wait_for can turn a cancellation that races the fetch timeout into a
                 # TimeoutError; a runner being stopped must stop, not fetch again.

@@ -22,6 +22,7 @@ from service_kit.events.consumer import raise_if_cancelling
 from service_kit.events.contracts import EventData
 from service_kit.events.envelope import Envelope
 from service_kit.events.tables import outbox_event
+from service_kit.idle import IdleTasks
 from service_kit.timeutil import utcnow
 
 log = structlog.get_logger("linli.outbox")
@@ -58,6 +59,7 @@ class OutboxRelay:
         poll_seconds: float = 0.5,
         publish_timeout: float = 10.0,
         keep_published: timedelta = timedelta(days=7),
+        idle: IdleTasks | None = None,
     ) -> None:
         self.sessionmaker = sessionmaker
         self.js = js
@@ -69,6 +71,7 @@ class OutboxRelay:
         self.keep_published = keep_published
         self.owner = str(uuid.uuid4())
         self._wake = asyncio.Event()
+        self.idle = idle or IdleTasks()
         self._stopping = False
         self.published_total = 0
 
@@ -98,7 +101,7 @@ class OutboxRelay:
             if utcnow() - last_purge > timedelta(hours=1):
                 await self.purge_published()
                 last_purge = utcnow()
-            with contextlib.suppress(TimeoutError):
+            with self.idle.waiting(), contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
             raise_if_cancelling()
             self._wake.clear()
