@@ -117,7 +117,8 @@ async def page(stack: DevStack) -> AsyncIterator[Page]:
 
 
 async def screenshot(page: Page, name: str) -> None:
-    await page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=True)
+    """A picture for the docs, not a check: on a loaded machine waiting for the fonts alone took over 20 s."""
+    await page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=True, timeout=120_000)
 
 
 async def sign_in(page: Page) -> None:
