@@ -5,18 +5,23 @@ calls; a provider's public standing names what it delivered."""
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import httpx
 
-from .conftest import login, new_uscc, wait_for
+from .conftest import (
+    PAYER,
+    RATIONALE,
+    SOCIAL_AFFAIRS,
+    beijing_today,
+    login,
+    new_account,
+    new_fund,
+    provider_with_offering,
+    signed_direct_award,
+)
 
-NOT_KNOWN_YET = ("provider_not_verified", "offering_not_own")
-PASSWORD = "auditors-and-streets-2026"
-PAYER = "北京市房山区社会建设工作办公室"
-RATIONALE = "单一来源：该镇仅此一家机构具备老年餐桌服务能力（《政府购买服务管理办法》第二十二条）。"
 CRITERIA = [
     {"code": "feasibility", "name": "项目可行性", "weight": 40},
     {"code": "capacity", "name": "机构能力", "weight": 30},
@@ -24,64 +29,17 @@ CRITERIA = [
 ]
 
 
-def beijing_today() -> date:
-    return datetime.now(ZoneInfo("Asia/Shanghai")).date()
-
-
-def new_account(gateway: httpx.Client, role: str, name: str, **extra: str) -> dict[str, str]:
-    """An account the platform's admin makes (``extra``: provider_id, street_code); its signed-in headers."""
-    username = f"{role.replace('_', '-')}-{uuid.uuid4().hex[:10]}"
-    body = {"username": username, "password": PASSWORD, "roles": [role], "name": name, **extra}
-    created = gateway.post("/api/v1/accounts", headers=login(gateway, "admin"), json=body)
-    assert created.status_code == 201, created.text
-    for key, value in extra.items():
-        assert created.json()[key] == value
-    return login(gateway, username, PASSWORD)
-
-
-def new_provider(gateway: httpx.Client, name: str) -> dict[str, Any]:
-    """A verified organization with its own admin and a published meal table."""
-    official = login(gateway, "official")
-    org = gateway.post(
-        "/api/v1/organizations", headers=official, json={"name_zh": name, "kind": "public_welfare", "uscc": new_uscc()}
-    )
-    assert org.status_code == 201, org.text
-    provider_id = org.json()["id"]
-    verified = gateway.post(f"/api/v1/organizations/{provider_id}/verify", headers=official, json={})
-    assert verified.status_code == 200, verified.text
-    admin = new_account(gateway, "provider_admin", name, provider_id=provider_id)
-    offering = gateway.post(
-        "/api/v1/offerings",
-        headers=admin,
-        json={
-            "provider_id": provider_id,
-            "category_code": "elderly.meal_table",
-            "name_zh": f"{name}老年餐桌",
-            "mode": "at_center",
-            "price_fen": 1500,
-            "duration_minutes": 60,
-            "capacity_per_slot": 10,
-            "weekly_rules": [{"weekday": d, "start": "11:00", "end": "13:00"} for d in range(7)],
-            "target_groups": ["elderly"],
-        },
-    )
-    assert offering.status_code == 201, offering.text
-    published = gateway.post(f"/api/v1/offerings/{offering.json()['id']}/publish", headers=admin, json={})
-    assert published.status_code == 200, published.text
-    return {"id": provider_id, "name": name, "admin": admin, "offering_id": offering.json()["id"]}
-
-
 def street_official(gateway: httpx.Client, street: str) -> dict[str, str]:
     """An admin makes an official's account scoped to ``street``; the street rides in the official's token."""
-    headers = new_account(gateway, "official", f"{street}街道 官员", street_code=street)
+    headers = new_account(gateway, "official", f"{street}街道 官员", street_code=street).headers
     assert gateway.get("/api/v1/auth/me", headers=headers).json()["street_code"] == street
     return headers
 
 
-def signed_direct_award(
+def audited_award(
     gateway: httpx.Client, provider: dict[str, Any], fund_id: str, approver: dict[str, str]
 ) -> dict[str, Any]:
-    official = login(gateway, "official")
+    """A signed, active direct award of the provider's meal table, open to all residents."""
     terms = {
         "title": "审计抽查老年餐桌服务项目",
         "provider_id": provider["id"],
@@ -100,48 +58,24 @@ def signed_direct_award(
         "fund_id": fund_id,
         "rationale": RATIONALE,
     }
-
-    def propose() -> httpx.Response | None:
-        response = gateway.post("/api/v1/contracts", headers=official, json=terms)
-        if response.status_code == 422 and response.json().get("code") in NOT_KNOWN_YET:
-            return None  # procurement has not heard of the provider or its offering yet
-        return response
-
-    proposed: httpx.Response = wait_for(propose, 60)
-    assert proposed.status_code == 201, proposed.text
-    url = f"/api/v1/contracts/{proposed.json()['id']}"
-    assert gateway.post(f"{url}/direct-award/approve", headers=approver, json={}).status_code == 200
-    assert gateway.post(f"{url}/sign", headers=official, json={}).status_code == 200
-    signed = gateway.post(f"{url}/sign", headers=provider["admin"], json={})
-    assert (signed.status_code, signed.json()["status"]) == (200, "active"), signed.text
-    body: dict[str, Any] = signed.json()
-    return body
+    signed = signed_direct_award(gateway, terms, approver, provider["admin"])
+    assert signed["status"] == "active", signed
+    return signed
 
 
 def test_the_auditor_reads_the_trail_and_the_payments_and_changes_nothing(gateway: httpx.Client) -> None:
     official, auditor = login(gateway, "official"), login(gateway, "auditor")
-    provider = new_provider(gateway, f"审计抽查助老服务社{uuid.uuid4().hex[:8]}")
-    approver = new_account(gateway, "official", "区社会办 李处长")
-    fund = gateway.post(
-        "/api/v1/funds",
-        headers=official,
-        json={
-            "name": "审计抽查资金",
-            "year": 2026,
-            "budget_fen": 1_000_000,
-            "owner_id": "fangshan-shehuiban",
-            "owner_name": PAYER,
-        },
-    )
-    assert fund.status_code == 201, fund.text
-    contract = signed_direct_award(gateway, provider, fund.json()["id"], approver)
+    provider = provider_with_offering(gateway, f"审计抽查助老服务社{uuid.uuid4().hex[:8]}")
+    approver = new_account(gateway, "official", "区社会办 李处长").headers
+    fund_id = new_fund(gateway, "审计抽查资金", 1_000_000, SOCIAL_AFFAIRS, year=2026)
+    contract = audited_award(gateway, provider, fund_id, approver)
     payments = f"/api/v1/contracts/{contract['id']}/disbursements"
     voucher = {"voucher_number": f"FS-{uuid.uuid4().hex[:10]}", "paid_on": beijing_today().isoformat()}
     paid = gateway.post(payments, headers=official, json=voucher)
     assert paid.status_code == 201, paid.text
 
     # The auditor reads the fund's audit trail (who created it, who committed the award) and the payment.
-    trail = gateway.get(f"/api/v1/audit-trail/{fund.json()['id']}", headers=auditor)
+    trail = gateway.get(f"/api/v1/audit-trail/{fund_id}", headers=auditor)
     assert trail.status_code == 200, trail.text
     assert trail.json()["items"][0]["action"] == "created"
     seen = gateway.get(payments, headers=auditor)
@@ -168,24 +102,13 @@ def test_the_auditor_reads_the_trail_and_the_payments_and_changes_nothing(gatewa
 def test_a_street_scoped_official_sees_only_their_streets_calls(gateway: httpx.Client) -> None:
     official = login(gateway, "official")
     changyang, yancun = street_official(gateway, "changyang"), street_official(gateway, "yancun")
-    fund = gateway.post(
-        "/api/v1/funds",
-        headers=official,
-        json={
-            "name": "街道资金",
-            "year": 2026,
-            "budget_fen": 1_000_000,
-            "owner_id": "fangshan-shehuiban",
-            "owner_name": PAYER,
-        },
-    )
-    assert fund.status_code == 201, fund.text
+    fund_id = new_fund(gateway, "街道资金", 1_000_000, SOCIAL_AFFAIRS, year=2026)
     body = {
         "title": "长阳镇助餐服务项目征集",
         "description": "面向长阳镇80岁以上老人的助餐服务。",
         "directions": ["elderly_care"],
         "budget_cap_fen": 100_000,
-        "fund_id": fund.json()["id"],
+        "fund_id": fund_id,
         "criteria": CRITERIA,
         "deadline": (date.today() + timedelta(days=30)).isoformat() + "T10:00:00+08:00",
     }

@@ -6,84 +6,33 @@ no deadline, no need, nothing in the needs pool or the Open311 feed."""
 
 from __future__ import annotations
 
-import re
 import time
 import uuid
-from datetime import date, timedelta
 from typing import Any
 
 import httpx
 import pytest
 
-from .conftest import login, new_uscc, wait_for
+from .conftest import free_slots, login, new_phone, new_provider, publish_offering, resident_in_the_app, wait_for
 
 pytestmark = pytest.mark.stack
 
 PROBLEM = "application/problem+json"
 
 
-def new_phone() -> str:
-    return f"136{uuid.uuid4().int % 10**8:08d}"
-
-
 def a_provider_with_an_offering(gateway: httpx.Client) -> dict[str, Any]:
-    official, admin = login(gateway, "official"), login(gateway, "admin")
-    org = gateway.post(
-        "/api/v1/organizations",
-        headers=official,
-        json={"name_zh": "拱辰居家照护服务社", "kind": "public_welfare", "uscc": new_uscc()},
-    ).json()
-    assert gateway.post(f"/api/v1/organizations/{org['id']}/verify", headers=official, json={}).status_code == 200
-    username = f"care-{org['id'][:8]}"
-    created = gateway.post(
-        "/api/v1/accounts",
-        headers=admin,
-        json={
-            "username": username,
-            "password": "care-password-2026",
-            "roles": ["provider_admin"],
-            "name": "拱辰居家照护服务社",
-            "provider_id": org["id"],
-        },
+    provider = new_provider(gateway, "拱辰居家照护服务社")
+    offering_id = publish_offering(
+        gateway,
+        provider,
+        "上门助洁",
+        category_code="elderly.home_care",
+        mode="door_to_door",
+        price_fen=3000,
+        capacity_per_slot=3,
+        weekly_rules=[{"weekday": d, "start": "09:00", "end": "12:00"} for d in range(7)],
     )
-    assert created.status_code == 201, created.text
-    provider = login(gateway, username, "care-password-2026")
-    offering = gateway.post(
-        "/api/v1/offerings",
-        headers=provider,
-        json={
-            "provider_id": org["id"],
-            "category_code": "elderly.home_care",
-            "name_zh": "上门助洁",
-            "mode": "door_to_door",
-            "price_fen": 3000,
-            "duration_minutes": 60,
-            "capacity_per_slot": 3,
-            "weekly_rules": [{"weekday": d, "start": "09:00", "end": "12:00"} for d in range(7)],
-        },
-    ).json()
-    published = gateway.post(f"/api/v1/offerings/{offering['id']}/publish", headers=provider, json={})
-    assert published.status_code == 200, published.text
-    return {"provider_id": org["id"], "offering_id": offering["id"]}
-
-
-def a_resident_in_the_app(gateway: httpx.Client) -> tuple[dict[str, str], str]:
-    """A resident who signed in by phone code and registered herself: (her headers, her resident id)."""
-    phone = new_phone()
-    assert gateway.post("/api/v1/auth/otp", json={"phone": phone}).status_code == 202
-    messages = gateway.get("/api/v1/auth/otp/messages", headers=login(gateway, "admin"), params={"phone": phone})
-    code = re.search(r"\d{6}", messages.json()["items"][0]["text"])
-    assert code is not None
-    tokens = gateway.post("/api/v1/auth/otp/verify", json={"phone": phone, "code": code.group()})
-    assert tokens.status_code == 200, tokens.text
-    me = {"Authorization": f"Bearer {tokens.json()['access_token']}"}
-    registered = gateway.post(
-        "/api/v1/residents",
-        headers=me,
-        json={"name": "周慧敏", "phone": phone, "consent": {"version": "2026-11", "channel": "app"}},
-    )
-    assert registered.status_code == 201, registered.text
-    return me, registered.json()["id"]
+    return {"provider_id": provider["id"], "offering_id": offering_id}
 
 
 def a_booking_of_another_resident(gateway: httpx.Client, offering_id: str) -> tuple[str, str]:
@@ -96,20 +45,7 @@ def a_booking_of_another_resident(gateway: httpx.Client, offering_id: str) -> tu
     )
     assert other.status_code == 201, other.text
 
-    def slots() -> list[dict[str, Any]]:
-        start = date.today() + timedelta(days=2)
-        response = gateway.get(
-            "/api/v1/availability",
-            headers=operator,
-            params={
-                "offering_id": offering_id,
-                "from": start.isoformat(),
-                "to": (start + timedelta(days=3)).isoformat(),
-            },
-        )
-        return list(response.json().get("slots", [])) if response.status_code == 200 else []
-
-    slot = wait_for(slots)[0]
+    (slot,) = free_slots(gateway, offering_id, operator)
     booking = gateway.post(
         "/api/v1/bookings",
         headers=operator,
@@ -183,7 +119,8 @@ def everything_filed(gateway: httpx.Client) -> dict[str, Any]:
 def test_bad_input_is_refused_with_nothing_created(gateway: httpx.Client) -> None:
     operator = login(gateway, "operator")
     world = a_provider_with_an_offering(gateway)
-    me, my_id = a_resident_in_the_app(gateway)
+    me, mine, _ = resident_in_the_app(gateway, "周慧敏")
+    my_id = mine["id"]
     other_id, others_booking = a_booking_of_another_resident(gateway, world["offering_id"])
 
     # Everything named below exists and has reached feedback: the refusals that follow are not a moment's lag.

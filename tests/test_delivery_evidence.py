@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Iterator
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -23,132 +23,24 @@ from service_kit.db import UTCDateTime
 from service_kit.testing import DatabaseFactory
 from service_kit.timeutil import SHANGHAI, utcnow
 
-from .conftest import ANY_TIME_VISITS, DEMO_ACCOUNTS, STACK_ENV, DevStack, login, new_uscc, wait_for
+from .conftest import (
+    ANY_TIME_VISITS,
+    DEMO_ACCOUNTS,
+    STACK_ENV,
+    DevStack,
+    booked_when_funded,
+    free_slots,
+    login,
+    new_phone,
+    provider_with_funded_offering,
+    scheduling_system,
+    wait_for,
+)
 
 pytestmark = pytest.mark.stack
 
 TIANANMEN = {"latitude": 39.9087, "longitude": 116.3975}  # some 25 km from the resident's door
 HOME = {"latitude": 39.7289, "longitude": 116.1946}
-
-# A verified provider with a published door-to-door offering funded by a signed direct award (as in
-# test_journeys.py).
-
-
-def new_phone() -> str:
-    return f"137{uuid.uuid4().int % 10**8:08d}"
-
-
-def direct_award(gateway: httpx.Client, terms: dict[str, Any]) -> dict[str, Any]:
-    """A direct award (直接委托) of ``terms`` from a fund of its own: proposed by the demo official with its legal
-    rationale once procurement knows the verified provider and its published offering (from the registry's
-    events), and approved by a second official (four eyes)."""
-    official, admin = login(gateway, "official"), login(gateway, "admin")
-    fund = gateway.post(
-        "/api/v1/funds",
-        headers=official,
-        json={
-            "name": f"社区服务专项资金{uuid.uuid4().hex[:6]}",
-            "year": date.today().year,
-            "budget_fen": terms["amount_fen"],
-            "owner_id": "fangshan-civil-affairs",
-            "owner_name": "北京市房山区民政局",
-        },
-    )
-    assert fund.status_code == 201, fund.text
-    body = {**terms, "fund_id": fund.json()["id"], "rationale": "单一来源：本镇仅此一家机构提供上门助餐。"}
-
-    def proposed() -> httpx.Response | None:
-        response = gateway.post("/api/v1/contracts", headers=official, json=body)
-        if response.status_code == 422 and response.json().get("code") in ("provider_not_verified", "offering_not_own"):
-            return None
-        return response
-
-    contract = wait_for(proposed)
-    assert contract.status_code == 201, contract.text
-    username = f"official-{uuid.uuid4().hex[:8]}"
-    account = {"username": username, "password": "official-password-2026", "roles": ["official"], "name": "李处长"}
-    assert gateway.post("/api/v1/accounts", headers=admin, json=account).status_code == 201
-    approved = gateway.post(
-        f"/api/v1/contracts/{contract.json()['id']}/direct-award/approve",
-        headers=login(gateway, username, "official-password-2026"),
-        json={},
-    )
-    assert approved.status_code == 200, approved.text
-    return dict(approved.json())
-
-
-def provider_with_funded_offering(gateway: httpx.Client) -> dict[str, Any]:
-    official, admin = login(gateway, "official"), login(gateway, "admin")
-    org = gateway.post(
-        "/api/v1/organizations",
-        headers=official,
-        json={"name_zh": "长阳助餐配送站", "kind": "commercial", "uscc": new_uscc()},
-    ).json()
-    assert gateway.post(f"/api/v1/organizations/{org['id']}/verify", headers=official, json={}).status_code == 200
-    username = f"meals-{org['id'][:8]}"
-    created = gateway.post(
-        "/api/v1/accounts",
-        headers=admin,
-        json={
-            "username": username,
-            "password": "meals-password-2026",
-            "roles": ["provider_admin"],
-            "name": "长阳助餐配送站",
-            "provider_id": org["id"],
-        },
-    )
-    assert created.status_code == 201, created.text
-    provider = login(gateway, username, "meals-password-2026")
-    offering = gateway.post(
-        "/api/v1/offerings",
-        headers=provider,
-        json={
-            "provider_id": org["id"],
-            "category_code": "elderly.meal_table",
-            "name_zh": "助餐送餐上门",
-            "mode": "door_to_door",
-            "price_fen": 1800,
-            "duration_minutes": 60,
-            "capacity_per_slot": 5,
-            "weekly_rules": [{"weekday": d, "start": "10:00", "end": "14:00"} for d in range(7)],
-            "target_groups": ["elderly"],
-        },
-    ).json()
-    published = gateway.post(f"/api/v1/offerings/{offering['id']}/publish", headers=provider, json={})
-    assert published.status_code == 200, published.text
-    contract = direct_award(
-        gateway,
-        {
-            "title": "长阳镇高龄老人助餐服务项目",
-            "provider_id": org["id"],
-            "amount_fen": 180_000,
-            "start_date": date.today().isoformat(),
-            "end_date": (date.today() + timedelta(days=200)).isoformat(),
-            "funded_offerings": [
-                {
-                    "offering_id": offering["id"],
-                    "unit_price_fen": 1800,
-                    "resident_price_fen": 0,
-                    "quota": 100,
-                    "eligibility_tags": ["age_80_plus"],
-                }
-            ],
-        },
-    )
-    for party in (official, provider):  # both parties sign (双方签署)
-        assert gateway.post(f"/api/v1/contracts/{contract['id']}/sign", headers=party, json={}).status_code == 200
-    return {"provider_id": org["id"], "provider": provider, "offering_id": offering["id"]}
-
-
-def slots_of(gateway: httpx.Client, offering_id: str, headers: dict[str, str]) -> list[dict[str, Any]]:
-    start = date.today() + timedelta(days=2)
-    response = gateway.get(
-        "/api/v1/availability",
-        headers=headers,
-        params={"offering_id": offering_id, "from": start.isoformat(), "to": (start + timedelta(days=3)).isoformat()},
-    )
-    return response.json().get("slots", []) if response.status_code == 200 else []
-
 
 BOOKING = sa.table(
     "booking",
@@ -206,34 +98,15 @@ def move_booking(stack: DevStack, booking_id: str, **values: datetime) -> None:
 
 def funded_booking(gw: httpx.Client, world: dict[str, Any], resident: dict[str, Any], slot: dict[str, Any]) -> Any:
     """Book ``slot`` for the resident once the contract's funding has reached booking (by event)."""
-    operator = login(gw, "operator")
-
-    def book() -> dict[str, Any] | None:
-        response = gw.post(
-            "/api/v1/bookings",
-            headers=operator,
-            json={"offering_id": world["offering_id"], "slot_start": slot["start"], "resident_id": resident["id"]},
-        )
-        assert response.status_code == 201, response.text
-        booking: dict[str, Any] = response.json()
-        if booking["funded_contract_id"] is not None:
-            return booking
-        gw.post(f"/api/v1/bookings/{booking['id']}/cancel", headers=operator, json={"reason": "重新预约"})
-        return None
-
-    return wait_for(book)
+    return booked_when_funded(
+        gw, world["offering_id"], slot, resident["id"], lambda booking: booking["funded_contract_id"] is not None
+    )
 
 
 def test_visits_are_proven_before_the_contract_pays(gw: httpx.Client, district: DevStack) -> None:
     operator, official = login(gw, "operator"), login(gw, "official")
     world = provider_with_funded_offering(gw)
-    key = gw.post(
-        "/api/v1/api-keys",
-        headers=world["provider"],
-        json={"name": "排班系统", "scopes": ["bookings:read", "bookings:write"]},
-    )
-    assert key.status_code == 201, key.text
-    system = {"X-API-Key": key.json()["key"]}
+    system = scheduling_system(gw, world["provider"])
     resident = gw.post(
         "/api/v1/residents",
         headers=operator,
@@ -246,7 +119,7 @@ def test_visits_are_proven_before_the_contract_pays(gw: httpx.Client, district: 
         },
     )
     assert resident.status_code == 201, resident.text
-    slots = wait_for(lambda: slots_of(gw, world["offering_id"], operator))
+    slots = free_slots(gw, world["offering_id"], operator, 2)
     visit = funded_booking(gw, world, resident.json(), slots[0])
     contract_id = visit["funded_contract_id"]
     assert gw.post(f"/api/v1/bookings/{visit['id']}/confirm", headers=system, json={}).status_code == 200

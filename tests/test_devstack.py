@@ -37,6 +37,7 @@ from .conftest import (
     STACK_ENV,
     DevStack,
     login,
+    new_phone,
     wait_for,
     wait_until_communities_known,
 )
@@ -87,10 +88,6 @@ def twins(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Twins]:
             stack.stop()
         for i, said in enumerate(lines):
             print(f"\n--- twin {i} said ---\n" + "\n".join(said))
-
-
-def new_phone() -> str:
-    return f"136{uuid.uuid4().int % 10**8:08d}"
 
 
 def register_resident(client: httpx.Client, phone: str) -> None:

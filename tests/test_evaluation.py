@@ -5,122 +5,26 @@ with the way forward, and so is its last installment. Only the evaluator the off
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import httpx
 
-from .conftest import DevStack, login, new_uscc, wait_for
-
-PASSWORD = "evaluation-password-2026"
-PAYER = "房山区社会建设工作办公室"
-RATIONALE = "单一来源：该镇仅此一家机构具备老年餐桌服务能力（《政府购买服务管理办法》第二十二条）。"
-
-
-def new_account(
-    gateway: httpx.Client, role: str, name: str, provider_id: str | None = None
-) -> tuple[dict[str, str], str]:
-    """An account the platform's admin makes: its signed-in headers and its subject (the account id)."""
-    username = f"{role.replace('_', '-')}-{uuid.uuid4().hex[:10]}"
-    body: dict[str, Any] = {"username": username, "password": PASSWORD, "roles": [role], "name": name}
-    if provider_id:
-        body["provider_id"] = provider_id
-    created = gateway.post("/api/v1/accounts", headers=login(gateway, "admin"), json=body)
-    assert created.status_code == 201, created.text
-    return login(gateway, username, PASSWORD), str(created.json()["id"])
-
-
-def new_provider(gateway: httpx.Client, name: str) -> dict[str, Any]:
-    """A verified organization with its own admin and a published meal table open every day."""
-    official = login(gateway, "official")
-    org = gateway.post(
-        "/api/v1/organizations", headers=official, json={"name_zh": name, "kind": "public_welfare", "uscc": new_uscc()}
-    )
-    assert org.status_code == 201, org.text
-    provider_id = org.json()["id"]
-    assert gateway.post(f"/api/v1/organizations/{provider_id}/verify", headers=official, json={}).status_code == 200
-    admin, _ = new_account(gateway, "provider_admin", name, provider_id)
-    offering = gateway.post(
-        "/api/v1/offerings",
-        headers=admin,
-        json={
-            "provider_id": provider_id,
-            "category_code": "elderly.meal_table",
-            "name_zh": f"{name}老年餐桌",
-            "mode": "at_center",
-            "price_fen": 1500,
-            "duration_minutes": 60,
-            "capacity_per_slot": 10,
-            "weekly_rules": [{"weekday": d, "start": "11:00", "end": "13:00"} for d in range(7)],
-            "target_groups": ["elderly"],
-        },
-    )
-    assert offering.status_code == 201, offering.text
-    published = gateway.post(f"/api/v1/offerings/{offering.json()['id']}/publish", headers=admin, json={})
-    assert published.status_code == 200, published.text
-    return {"id": provider_id, "name": name, "admin": admin, "offering_id": offering.json()["id"]}
-
-
-def pay(gateway: httpx.Client, contract_id: str, payee: str) -> httpx.Response:
-    return gateway.post(
-        f"/api/v1/contracts/{contract_id}/disbursements",
-        headers=login(gateway, "official"),
-        json={
-            "voucher_number": f"FS-{uuid.uuid4().hex[:12]}",
-            "payer": PAYER,
-            "payee": payee,
-            "paid_on": datetime.now(ZoneInfo("Asia/Shanghai")).date().isoformat(),
-        },
-    )
-
-
-def completed_funded_booking(
-    gateway: httpx.Client, provider: dict[str, Any], contract_id: str, resident_id: str
-) -> str:
-    """The operator books the funded (free) meal for an eligible resident once booking-service knows the contract;
-    the provider confirms, starts and completes it."""
-    operator = login(gateway, "operator")
-    start = date.today() + timedelta(days=1)
-
-    def slot() -> dict[str, Any] | None:
-        response = gateway.get(
-            "/api/v1/availability",
-            headers=operator,
-            params={"offering_id": provider["offering_id"], "from": start.isoformat(), "to": start.isoformat()},
-        )
-        slots = response.json().get("slots", []) if response.status_code == 200 else []
-        return slots[0] if slots else None
-
-    chosen = wait_for(slot)
-
-    def funded() -> dict[str, Any] | None:
-        response = gateway.post(
-            "/api/v1/bookings",
-            headers=operator,
-            json={"offering_id": provider["offering_id"], "slot_start": chosen["start"], "resident_id": resident_id},
-        )
-        assert response.status_code == 201, response.text
-        booking: dict[str, Any] = response.json()
-        if booking["funded_contract_id"] == contract_id and booking["price_fen"] == 0:
-            return booking
-        gateway.post(f"/api/v1/bookings/{booking['id']}/cancel", headers=operator, json={"reason": "重新预约"})
-        return None
-
-    booking = wait_for(funded)
-    for step in ("confirm", "start", "complete"):
-        response = gateway.post(f"/api/v1/bookings/{booking['id']}/{step}", headers=provider["admin"], json={})
-        assert response.status_code == 200, f"{step}: {response.text}"
-    return str(booking["id"])
-
-
-def acceptance(result: str, summary: str) -> dict[str, Any]:
-    return {
-        "result": result,
-        "summary": summary,
-        "recipient_opinions": [{"name": "张桂兰", "opinion": "送餐准时，饭菜可口。", "satisfied": True}],
-        "evaluator_opinion": "评估机构意见已附。",
-    }
+from .conftest import (
+    RATIONALE,
+    SOCIAL_AFFAIRS,
+    DevStack,
+    acceptance,
+    completed_funded_booking,
+    login,
+    new_account,
+    new_fund,
+    new_phone,
+    pay,
+    provider_with_offering,
+    signed_direct_award,
+    wait_for,
+)
 
 
 def test_one_of_sixty_five_delivered_is_refused_acceptance_and_its_last_installment(
@@ -128,55 +32,33 @@ def test_one_of_sixty_five_delivered_is_refused_acceptance_and_its_last_installm
 ) -> None:
     official, operator = login(gateway, "official"), login(gateway, "operator")
     suffix = uuid.uuid4().hex[:8]
-    provider = new_provider(gateway, f"长阳助餐服务社{suffix}")
+    provider = provider_with_offering(gateway, f"长阳助餐服务社{suffix}")
     approver, _ = new_account(gateway, "official", "区社会办 李处长")
     evaluator = new_account(gateway, "evaluator", "中诚第三方评估")
-    fund = gateway.post(
-        "/api/v1/funds",
-        headers=official,
-        json={
-            "name": f"区级社区服务直接委托资金{suffix}",
-            "year": 2026,
-            "budget_fen": 1_000_000,
-            "owner_id": "fangshan-shehuiban",
-            "owner_name": PAYER,
-        },
-    )
-    assert fund.status_code == 201, fund.text
+    fund_id = new_fund(gateway, f"区级社区服务直接委托资金{suffix}", 1_000_000, SOCIAL_AFFAIRS, year=2026)
     # The official states the target when proposing the award: 65 meals.
-    proposed = gateway.post(
-        "/api/v1/contracts",
-        headers=official,
-        json={
-            "title": f"长阳镇助餐服务项目{suffix}",
-            "provider_id": provider["id"],
-            "amount_fen": 200_000,
-            "start_date": date.today().isoformat(),
-            "end_date": (date.today() + timedelta(days=300)).isoformat(),
-            "funded_offerings": [
-                {
-                    "offering_id": provider["offering_id"],
-                    "unit_price_fen": 1500,
-                    "resident_price_fen": 0,
-                    "quota": 65,
-                    "eligibility_tags": ["age_80_plus"],
-                }
-            ],
-            "fund_id": fund.json()["id"],
-            "rationale": RATIONALE,
-            "targets": [
-                {"name": "助餐人次", "target": "65人次", "offering_id": provider["offering_id"], "quantity": 65}
-            ],
-        },
-    )
-    assert proposed.status_code == 201, proposed.text
-    contract_id = proposed.json()["id"]
-    approved = gateway.post(f"/api/v1/contracts/{contract_id}/direct-award/approve", headers=approver, json={})
-    assert approved.status_code == 200, approved.text
-    for signer in (official, provider["admin"]):
-        signed = gateway.post(f"/api/v1/contracts/{contract_id}/sign", headers=signer, json={})
-        assert signed.status_code == 200, signed.text
-    assert signed.json()["status"] == "active"
+    terms = {
+        "title": f"长阳镇助餐服务项目{suffix}",
+        "provider_id": provider["id"],
+        "amount_fen": 200_000,
+        "start_date": date.today().isoformat(),
+        "end_date": (date.today() + timedelta(days=300)).isoformat(),
+        "funded_offerings": [
+            {
+                "offering_id": provider["offering_id"],
+                "unit_price_fen": 1500,
+                "resident_price_fen": 0,
+                "quota": 65,
+                "eligibility_tags": ["age_80_plus"],
+            }
+        ],
+        "fund_id": fund_id,
+        "rationale": RATIONALE,
+        "targets": [{"name": "助餐人次", "target": "65人次", "offering_id": provider["offering_id"], "quantity": 65}],
+    }
+    signed = signed_direct_award(gateway, terms, approver, provider["admin"])
+    assert signed["status"] == "active"
+    contract_id = signed["id"]
     shown = gateway.get(f"/api/v1/contracts/{contract_id}", headers=official).json()
     assert shown["targets"][0] == {
         "name": "助餐人次",
@@ -213,7 +95,7 @@ def test_one_of_sixty_five_delivered_is_refused_acceptance_and_its_last_installm
         headers=operator,
         json={
             "name": "赵玉兰",
-            "phone": f"136{uuid.uuid4().int % 10**8:08d}",
+            "phone": new_phone(),
             "community_code": "gongchen.shidai_jiahe",  # the registry gazetteer's code
             "eligibility_tags": ["age_80_plus"],
             "consent": {"version": "2026-11", "channel": "phone"},

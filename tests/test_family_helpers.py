@@ -7,10 +7,9 @@ moves its bookings and complaints to her."""
 from __future__ import annotations
 
 import os
-import re
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,92 +17,30 @@ import httpx
 import pytest
 from playwright.async_api import Page, async_playwright, expect
 
-from .conftest import DevStack, login, new_uscc, wait_for
+from .conftest import (
+    DevStack,
+    bearer,
+    free_slots,
+    login,
+    me,
+    new_phone,
+    provider_with_offering,
+    resident_in_the_app,
+    sign_in_by_code,
+    wait_for,
+)
 
 pytestmark = pytest.mark.stack
 
 CHROMIUM = Path("/usr/bin/chromium")
 
 
-def new_mobile() -> str:
-    return f"136{uuid.uuid4().int % 10**8:08d}"
-
-
-def bearer(tokens: dict[str, Any]) -> dict[str, str]:
-    return {"Authorization": f"Bearer {tokens['access_token']}"}
-
-
-def sign_in_by_code(gateway: httpx.Client, phone: str, **extra: Any) -> dict[str, Any]:
-    """The app's sign-in: a code sent to the phone (read back from the fake SMS sender), then verified."""
-    assert gateway.post("/api/v1/auth/otp", json={"phone": phone}).status_code == 202
-    sent = gateway.get("/api/v1/auth/otp/messages", headers=login(gateway, "admin"), params={"phone": phone})
-    code = re.search(r"\d{6}", sent.json()["items"][0]["text"])
-    assert code is not None
-    response = gateway.post("/api/v1/auth/otp/verify", json={"phone": phone, "code": code.group(), **extra})
-    assert response.status_code == 200, response.text
-    tokens: dict[str, Any] = response.json()
-    return tokens
-
-
-def me(gateway: httpx.Client, headers: dict[str, str]) -> dict[str, Any]:
-    answer: dict[str, Any] = gateway.get("/api/v1/auth/me", headers=headers).json()
-    return answer
-
-
 def published_offering(gateway: httpx.Client) -> str:
     """A verified provider's published lunch of its own (the stack is shared: demo offerings are other tests')."""
-    official, admin = login(gateway, "official"), login(gateway, "admin")
-    org = gateway.post(
-        "/api/v1/organizations",
-        headers=official,
-        json={"name_zh": "家属代订测试助餐社", "kind": "public_welfare", "uscc": new_uscc()},
-    ).json()
-    assert gateway.post(f"/api/v1/organizations/{org['id']}/verify", headers=official, json={}).status_code == 200
-    username = f"family-{org['id'][:8]}"
-    account = {"username": username, "password": "family-password-2026", "roles": ["provider_admin"]}
-    assert (
-        gateway.post("/api/v1/accounts", headers=admin, json={**account, "provider_id": org["id"]}).status_code == 201
+    provider = provider_with_offering(
+        gateway, "家属代订测试助餐社", "家属代订测试午餐（仅测试用）", capacity_per_slot=20
     )
-    provider = login(gateway, username, "family-password-2026")
-    offering = gateway.post(
-        "/api/v1/offerings",
-        headers=provider,
-        json={
-            "provider_id": org["id"],
-            "category_code": "elderly.meal_table",
-            "name_zh": "家属代订测试午餐（仅测试用）",
-            "mode": "at_center",
-            "price_fen": 1500,
-            "duration_minutes": 60,
-            "capacity_per_slot": 20,
-            "weekly_rules": [{"weekday": d, "start": "11:00", "end": "13:00"} for d in range(7)],
-            "target_groups": ["elderly"],
-        },
-    ).json()
-    assert gateway.post(f"/api/v1/offerings/{offering['id']}/publish", headers=provider, json={}).status_code == 200
-    return str(offering["id"])
-
-
-def slots(gateway: httpx.Client, offering_id: str, headers: dict[str, str], count: int) -> list[dict[str, Any]]:
-    start = date.today() + timedelta(days=2)
-
-    def free() -> list[dict[str, Any]]:
-        response = gateway.get(
-            "/api/v1/availability",
-            headers=headers,
-            params={
-                "offering_id": offering_id,
-                "from": start.isoformat(),
-                "to": (start + timedelta(days=3)).isoformat(),
-            },
-        )
-        found = (
-            [s for s in response.json().get("slots", []) if s["remaining"] > 0] if response.status_code == 200 else []
-        )
-        return found if len(found) >= count else []
-
-    result: list[dict[str, Any]] = wait_for(free)
-    return result[:count]
+    return str(provider["offering_id"])
 
 
 def register_mother(gateway: httpx.Client, operator: dict[str, str], phone: str, **extra: Any) -> dict[str, Any]:
@@ -126,22 +63,15 @@ def register_mother(gateway: httpx.Client, operator: dict[str, str], phone: str,
 
 def daughter_signs_up(gateway: httpx.Client) -> tuple[dict[str, Any], dict[str, str], str]:
     """李红 signs in to the app with her own phone and registers herself: (record, token, phone)."""
-    phone = new_mobile()
-    token = bearer(sign_in_by_code(gateway, phone, consent_version="2026-11"))
-    registered = gateway.post(
-        "/api/v1/residents",
-        headers=token,
-        json={"name": "李红", "phone": phone, "consent": {"version": "2026-11", "channel": "app"}},
-    )
-    assert registered.status_code == 201, registered.text
-    assert me(gateway, token)["resident_id"] == registered.json()["id"]
-    return registered.json(), token, phone
+    token, registered, phone = resident_in_the_app(gateway, "李红", consent_version="2026-11")
+    assert me(gateway, token)["resident_id"] == registered["id"]
+    return registered, token, phone
 
 
 def family(gateway: httpx.Client) -> dict[str, Any]:
     """The mother (registered by the call center, then signed in) and her authorised daughter."""
     operator = login(gateway, "operator")
-    mother_phone = new_mobile()
+    mother_phone = new_phone()
     mother = register_mother(gateway, operator, mother_phone)
     as_mother = bearer(sign_in_by_code(gateway, mother_phone))
     assert me(gateway, as_mother)["resident_id"] == mother["id"]
@@ -181,7 +111,7 @@ def test_a_daughter_acts_for_her_mother_until_revoked_and_a_merge_moves_everythi
     operator, mother, daughter = f["operator"], f["mother"], f["daughter"]
     as_mother, as_daughter = f["as_mother"], f["as_daughter"]
     offering_id = published_offering(gateway)
-    first, second = slots(gateway, offering_id, operator, 2)
+    first, second = free_slots(gateway, offering_id, operator, 2)
 
     # The daughter's app finds her mother among those she helps, and books for her with her own token.
     helping = gateway.get(f"/api/v1/residents/{daughter['id']}/helping", headers=as_daughter)
@@ -302,7 +232,7 @@ async def page(stack: DevStack) -> AsyncIterator[Page]:
 async def test_the_mothers_card_shows_who_booked_each_booking(gateway: httpx.Client, page: Page) -> None:
     f = family(gateway)
     offering_id = published_offering(gateway)
-    first, second = slots(gateway, offering_id, f["operator"], 2)
+    first, second = free_slots(gateway, offering_id, f["operator"], 2)
     by_daughter = book(gateway, f["as_daughter"], offering_id, first, f["mother"]["id"])
     by_operator = book(gateway, f["operator"], offering_id, second, f["mother"]["id"])
 

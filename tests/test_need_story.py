@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from .conftest import login, wait_for
+from .conftest import bearer, login, new_fund, resident_in_the_app, sign_in_by_code, wait_for
 
 pytestmark = pytest.mark.stack
 
@@ -26,38 +26,10 @@ DATE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T")
 CONVENTION = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$")
 
 
-def new_mobile() -> str:
-    return f"136{uuid.uuid4().int % 10**8:08d}"
-
-
-def bearer(tokens: dict[str, Any]) -> dict[str, str]:
-    return {"Authorization": f"Bearer {tokens['access_token']}"}
-
-
-def sign_in_by_code(gateway: httpx.Client, phone: str) -> dict[str, Any]:
-    """The app's sign-in: a code sent to the phone (read from what the fake SMS sender "sent", by the admin)."""
-    sent = gateway.post("/api/v1/auth/otp", json={"phone": phone})
-    assert sent.status_code == 202, sent.text
-    messages = gateway.get("/api/v1/auth/otp/messages", headers=login(gateway, "admin"), params={"phone": phone})
-    code = re.search(r"\d{6}", messages.json()["items"][0]["text"])
-    assert code is not None
-    verified = gateway.post("/api/v1/auth/otp/verify", json={"phone": phone, "code": code.group()})
-    assert verified.status_code == 200, verified.text
-    tokens: dict[str, Any] = verified.json()
-    return tokens
-
-
 def signed_in_resident(gateway: httpx.Client, name: str) -> tuple[dict[str, str], str]:
     """A resident registered in the app, signed in again so her token names her record."""
-    phone = new_mobile()
-    first = bearer(sign_in_by_code(gateway, phone))
-    registered = gateway.post(
-        "/api/v1/residents",
-        headers=first,
-        json={"name": name, "phone": phone, "consent": {"version": "2026-11", "channel": "app"}},
-    )
-    assert registered.status_code == 201, registered.text
-    return bearer(sign_in_by_code(gateway, phone)), str(registered.json()["id"])
+    _, registered, phone = resident_in_the_app(gateway, name)
+    return bearer(sign_in_by_code(gateway, phone)), str(registered["id"])
 
 
 def submit_need(gateway: httpx.Client, resident: dict[str, str], category_code: str, text: str) -> dict[str, Any]:
@@ -102,18 +74,7 @@ def story_reaches(gateway: httpx.Client, resident: dict[str, str], need_id: str,
 
 def open_call(gateway: httpx.Client, title: str, need_ids: list[str]) -> dict[str, Any]:
     official = login(gateway, "official")
-    fund = gateway.post(
-        "/api/v1/funds",
-        headers=official,
-        json={
-            "name": f"社区服务专项资金{uuid.uuid4().hex[:6]}",
-            "year": 2026,
-            "budget_fen": 500_000,
-            "owner_id": "fangshan-civil-affairs",
-            "owner_name": "北京市房山区民政局",
-        },
-    )
-    assert fund.status_code == 201, fund.text
+    fund_id = new_fund(gateway, f"社区服务专项资金{uuid.uuid4().hex[:6]}", 500_000, year=2026)
     call = gateway.post(
         "/api/v1/calls",
         headers=official,
@@ -122,7 +83,7 @@ def open_call(gateway: httpx.Client, title: str, need_ids: list[str]) -> dict[st
             "description": "面向居民心理关爱的个案辅导服务。",
             "directions": ["special_groups"],
             "budget_cap_fen": 400_000,
-            "fund_id": fund.json()["id"],
+            "fund_id": fund_id,
             "need_ids": need_ids,
             "criteria": CRITERIA,
             "deadline": (datetime.now(UTC) + timedelta(days=20)).isoformat(),

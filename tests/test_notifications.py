@@ -6,9 +6,8 @@ unread count; nobody reads another's messages. (The quiet hours are tested on bo
 from __future__ import annotations
 
 import asyncio
-import re
 import uuid
-from datetime import date, datetime, timedelta
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -16,7 +15,16 @@ import httpx
 import nats
 import pytest
 
-from .conftest import login, new_uscc, wait_for
+from .conftest import (
+    bearer,
+    free_slots,
+    login,
+    new_phone,
+    provider_with_offering,
+    scheduling_system,
+    sign_in_by_code,
+    wait_for,
+)
 
 pytestmark = pytest.mark.stack
 
@@ -24,78 +32,10 @@ INBOX = "/api/v1/notifications"
 SERVICE_NAME = "通知测试午餐（仅测试用）"
 
 
-def new_mobile() -> str:
-    return f"136{uuid.uuid4().int % 10**8:08d}"
-
-
-def sign_in_by_code(gateway: httpx.Client, phone: str) -> dict[str, str]:
-    admin = login(gateway, "admin")
-    assert gateway.post("/api/v1/auth/otp", json={"phone": phone}).status_code == 202
-    sent = gateway.get("/api/v1/auth/otp/messages", headers=admin, params={"phone": phone}).json()["items"]
-    code = re.search(r"\d{6}", sent[0]["text"])
-    assert code is not None
-    verified = gateway.post("/api/v1/auth/otp/verify", json={"phone": phone, "code": code.group()})
-    assert verified.status_code == 200, verified.text
-    return {"Authorization": f"Bearer {verified.json()['access_token']}"}
-
-
-def provider_with_offering(gateway: httpx.Client) -> tuple[str, dict[str, str]]:
+def provider_with_offering_and_key(gateway: httpx.Client) -> tuple[str, dict[str, str]]:
     """A verified provider's published lunch and its scheduling system's API key."""
-    official, admin = login(gateway, "official"), login(gateway, "admin")
-    org = gateway.post(
-        "/api/v1/organizations",
-        headers=official,
-        json={"name_zh": "通知测试助餐服务社", "kind": "public_welfare", "uscc": new_uscc()},
-    ).json()
-    assert gateway.post(f"/api/v1/organizations/{org['id']}/verify", headers=official, json={}).status_code == 200
-    username = f"notify-{org['id'][:8]}"
-    account = {"username": username, "password": "notify-password-2026", "roles": ["provider_admin"]}
-    created = gateway.post("/api/v1/accounts", headers=admin, json={**account, "provider_id": org["id"]})
-    assert created.status_code == 201, created.text
-    provider = login(gateway, username, "notify-password-2026")
-    offering = gateway.post(
-        "/api/v1/offerings",
-        headers=provider,
-        json={
-            "provider_id": org["id"],
-            "category_code": "elderly.meal_table",
-            "name_zh": SERVICE_NAME,
-            "mode": "at_center",
-            "price_fen": 1500,
-            "duration_minutes": 60,
-            "capacity_per_slot": 20,
-            "weekly_rules": [{"weekday": d, "start": "11:00", "end": "13:00"} for d in range(7)],
-            "target_groups": ["elderly"],
-        },
-    ).json()
-    published = gateway.post(f"/api/v1/offerings/{offering['id']}/publish", headers=provider, json={})
-    assert published.status_code == 200, published.text
-    key = gateway.post(
-        "/api/v1/api-keys",
-        headers=provider,
-        json={"name": "排班系统", "scopes": ["bookings:read", "bookings:write"]},
-    )
-    assert key.status_code == 201, key.text
-    return str(offering["id"]), {"X-API-Key": key.json()["key"]}
-
-
-def first_slot(gateway: httpx.Client, offering_id: str, headers: dict[str, str]) -> dict[str, Any]:
-    start = date.today() + timedelta(days=2)
-
-    def slots() -> list[dict[str, Any]]:
-        response = gateway.get(
-            "/api/v1/availability",
-            headers=headers,
-            params={
-                "offering_id": offering_id,
-                "from": start.isoformat(),
-                "to": (start + timedelta(days=2)).isoformat(),
-            },
-        )
-        return response.json().get("slots", []) if response.status_code == 200 else []
-
-    found: list[dict[str, Any]] = wait_for(slots)
-    return found[0]
+    provider = provider_with_offering(gateway, "通知测试助餐服务社", SERVICE_NAME, capacity_per_slot=20)
+    return str(provider["offering_id"]), scheduling_system(gateway, provider["admin"])
 
 
 def inbox(gateway: httpx.Client, headers: dict[str, str]) -> dict[str, Any]:
@@ -135,8 +75,8 @@ async def redeliver_confirmed(nats_url: str, booking_id: str) -> None:
 
 def test_a_confirmed_booking_is_one_message_in_the_inbox_and_one_sms(gateway: httpx.Client, stack: Any) -> None:
     operator = login(gateway, "operator")
-    offering_id, system = provider_with_offering(gateway)
-    phone = new_mobile()
+    offering_id, system = provider_with_offering_and_key(gateway)
+    phone = new_phone()
     # 王秀英 was registered by the call center (as the demo data does); she signs in to the app with her phone.
     registered = gateway.post(
         "/api/v1/residents",
@@ -150,8 +90,8 @@ def test_a_confirmed_booking_is_one_message_in_the_inbox_and_one_sms(gateway: ht
         },
     )
     assert registered.status_code == 201, registered.text
-    wang = sign_in_by_code(gateway, phone)
-    slot = first_slot(gateway, offering_id, wang)
+    wang = bearer(sign_in_by_code(gateway, phone))
+    (slot,) = free_slots(gateway, offering_id, wang)
     booked = gateway.post(
         "/api/v1/bookings", headers=wang, json={"offering_id": offering_id, "slot_start": slot["start"]}
     )
@@ -183,7 +123,7 @@ def test_a_confirmed_booking_is_one_message_in_the_inbox_and_one_sms(gateway: ht
     assert len(sms_to(gateway, phone)) == 1
 
     # Another resident cannot read it (as if it did not exist), and sees only her own (none).
-    other = sign_in_by_code(gateway, new_mobile())
+    other = bearer(sign_in_by_code(gateway, new_phone()))
     theirs = gateway.post(f"{INBOX}/{message['id']}/read", headers=other)
     assert (theirs.status_code, theirs.json()["code"]) == (404, "notification_not_found")
     assert inbox(gateway, other)["items"] == []

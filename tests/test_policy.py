@@ -25,11 +25,20 @@ from gateway.policy import NO_KEY, PUBLIC, SIGNED_IN, Rule, rule_for
 from gateway.routes import GATEWAY, owner_of
 from service_kit.auth import Role
 
-from .conftest import DevStack, login, new_uscc, wait_for
+from .conftest import (
+    DevStack,
+    free_slots,
+    login,
+    new_account,
+    new_fund,
+    new_provider,
+    proposed_when_known,
+    publish_offering,
+    resident_in_the_app,
+)
 
 pytestmark = pytest.mark.stack
 
-PASSWORD = "policy-walk-password-2026"
 # Every caller's headers, the ids of provider A's objects by path parameter, and provider B's admin's headers.
 World = tuple[dict[str, dict[str, str]], dict[str, str], dict[str, str]]
 ANONYMOUS = "anonymous"
@@ -39,132 +48,43 @@ CALLERS = (ANONYMOUS, *(role.value for role in Role))
 NOT_CALLED_WHEN_ALLOWED = {("POST", "/api/v1/auth/keys/rotate")}
 
 
-def _account(gateway: httpx.Client, admin: dict[str, str], role: str, provider_id: str | None = None) -> dict[str, str]:
-    username = f"{role.replace('_', '-')}-{uuid.uuid4().hex[:8]}"
-    created = gateway.post(
-        "/api/v1/accounts",
-        headers=admin,
-        json={
-            "username": username,
-            "password": PASSWORD,
-            "roles": [role],
-            "name": "策略测试",
-            "provider_id": provider_id,
-        },
-    )
-    assert created.status_code == 201, created.text
-    return login(gateway, username, PASSWORD)
-
-
-def _provider(gateway: httpx.Client, official: dict[str, str], name: str) -> str:
-    org = gateway.post(
-        "/api/v1/organizations",
-        headers=official,
-        json={"name_zh": name, "kind": "public_welfare", "uscc": new_uscc()},
-    )
-    assert org.status_code == 201, org.text
-    verified = gateway.post(f"/api/v1/organizations/{org.json()['id']}/verify", headers=official, json={})
-    assert verified.status_code == 200, verified.text
-    return str(org.json()["id"])
-
-
-def _resident(gateway: httpx.Client, admin: dict[str, str]) -> tuple[dict[str, str], str]:
-    """A resident who signed in by phone code and registered themself: their headers and resident id."""
-    phone = f"136{uuid.uuid4().int % 10**8:08d}"
-    assert gateway.post("/api/v1/auth/otp", json={"phone": phone}).status_code == 202
-    messages = gateway.get("/api/v1/auth/otp/messages", headers=admin, params={"phone": phone}).json()
-    code = re.search(r"\d{6}", messages["items"][0]["text"])
-    assert code is not None
-    tokens = gateway.post("/api/v1/auth/otp/verify", json={"phone": phone, "code": code.group()})
-    assert tokens.status_code == 200, tokens.text
-    headers = {"Authorization": f"Bearer {tokens.json()['access_token']}"}
-    registered = gateway.post(
-        "/api/v1/residents",
-        headers=headers,
-        json={"name": "周桂芳", "phone": phone, "consent": {"version": "2026-11", "channel": "app"}},
-    )
-    assert registered.status_code == 201, registered.text
-    return headers, str(registered.json()["id"])
+def _account(gateway: httpx.Client, role: str, **extra: str) -> dict[str, str]:
+    return new_account(gateway, role, "策略测试", **extra).headers
 
 
 def _world(gateway: httpx.Client) -> World:
     """Every caller's headers, the ids of provider A's objects by path parameter, and provider B's admin."""
     admin, official, operator = login(gateway, "admin"), login(gateway, "official"), login(gateway, "operator")
-    provider_a = _provider(gateway, official, "策略测试甲服务社")
-    provider_b = _provider(gateway, official, "策略测试乙服务社")
-    provider_admin = _account(gateway, admin, "provider_admin", provider_a)
-    offering = gateway.post(
-        "/api/v1/offerings",
-        headers=provider_admin,
-        json={
-            "provider_id": provider_a,
-            "category_code": "elderly.meal_table",
-            "name_zh": "策略测试助餐",
-            "mode": "at_center",
-            "price_fen": 1200,
-            "duration_minutes": 60,
-            "capacity_per_slot": 20,
-            "weekly_rules": [{"weekday": d, "start": "10:00", "end": "14:00"} for d in range(7)],
-            "target_groups": ["elderly"],
-        },
+    provider_a = new_provider(gateway, "策略测试甲服务社")
+    provider_b = new_provider(gateway, "策略测试乙服务社")
+    provider_admin = provider_a["admin"]
+    offering_id = publish_offering(
+        gateway,
+        provider_a,
+        "策略测试助餐",
+        price_fen=1200,
+        capacity_per_slot=20,
+        weekly_rules=[{"weekday": d, "start": "10:00", "end": "14:00"} for d in range(7)],
     )
-    assert offering.status_code == 201, offering.text
-    offering_id = offering.json()["id"]
-    published = gateway.post(f"/api/v1/offerings/{offering_id}/publish", headers=provider_admin, json={})
-    assert published.status_code == 200, published.text
-    fund = gateway.post(
-        "/api/v1/funds",
-        headers=official,
-        json={
-            "name": "策略测试资金",
-            "year": date.today().year,
-            "budget_fen": 1_000_000,
-            "owner_id": "fangshan-civil-affairs",
-            "owner_name": "北京市房山区民政局",
-        },
-    )
-    assert fund.status_code == 201, fund.text
     award = {
         "title": "策略测试助餐服务项目",
-        "provider_id": provider_a,
+        "provider_id": provider_a["id"],
         "amount_fen": 100_000,
         "start_date": date.today().isoformat(),
         "end_date": (date.today() + timedelta(days=100)).isoformat(),
         "funded_offerings": [
             {"offering_id": offering_id, "unit_price_fen": 1200, "resident_price_fen": 0, "quota": 10}
         ],
-        "fund_id": fund.json()["id"],
+        "fund_id": new_fund(gateway, "策略测试资金", 1_000_000),
         "rationale": "单一来源：策略测试。",
     }
 
     # Proposed by another official: the walk's official may then approve it (nobody approves their own proposal).
-    proposer = _account(gateway, admin, "official")
-
-    def proposed() -> httpx.Response | None:
-        # A direct award, proposed once procurement knows the verified provider and its published offering.
-        response = gateway.post("/api/v1/contracts", headers=proposer, json=award)
-        if response.status_code == 422 and response.json().get("code") in ("provider_not_verified", "offering_not_own"):
-            return None
-        return response
-
-    contract = wait_for(proposed)
+    contract = proposed_when_known(gateway, award, headers=_account(gateway, "official"))
     assert contract.status_code == 201, contract.text
-    resident, resident_id = _resident(gateway, admin)
-
-    start = date.today() + timedelta(days=2)
-
-    def slots() -> list[dict[str, Any]]:
-        response = gateway.get(
-            "/api/v1/availability",
-            params={
-                "offering_id": offering_id,
-                "from": start.isoformat(),
-                "to": (start + timedelta(days=3)).isoformat(),
-            },
-        )
-        return list(response.json().get("slots", [])) if response.status_code == 200 else []
-
-    slot = wait_for(slots)[0]
+    resident, registered, _ = resident_in_the_app(gateway, "周桂芳")
+    resident_id = str(registered["id"])
+    (slot,) = free_slots(gateway, offering_id, {})
     booking = gateway.post(
         "/api/v1/bookings", headers=resident, json={"offering_id": offering_id, "slot_start": slot["start"]}
     )
@@ -182,23 +102,23 @@ def _world(gateway: httpx.Client) -> World:
         Role.resident.value: resident,
         Role.operator.value: operator,
         Role.provider_admin.value: provider_admin,
-        Role.provider_staff.value: _account(gateway, admin, "provider_staff", provider_a),
+        Role.provider_staff.value: _account(gateway, "provider_staff", provider_id=provider_a["id"]),
         Role.official.value: official,
-        Role.reviewer.value: _account(gateway, admin, "reviewer"),
-        Role.evaluator.value: _account(gateway, admin, "evaluator"),
-        Role.auditor.value: _account(gateway, admin, "auditor"),
+        Role.reviewer.value: _account(gateway, "reviewer"),
+        Role.evaluator.value: _account(gateway, "evaluator"),
+        Role.auditor.value: _account(gateway, "auditor"),
         Role.admin.value: admin,
         Role.provider_system.value: {"X-API-Key": key.json()["key"]},
     }
     ids = {
-        "organization_id": provider_a,
-        "provider_id": provider_a,
+        "organization_id": provider_a["id"],
+        "provider_id": provider_a["id"],
         "offering_id": offering_id,
         "booking_id": booking.json()["id"],
         "resident_id": resident_id,
         "contract_id": contract.json()["id"],
     }
-    return callers, ids, _account(gateway, admin, "provider_admin", provider_b)
+    return callers, ids, provider_b["admin"]
 
 
 @pytest.fixture(scope="module")

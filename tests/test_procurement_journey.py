@@ -20,7 +20,6 @@ from datetime import UTC, date, datetime, timedelta
 from functools import cache
 from typing import Any
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo
 
 import httpx
 import ocdsmerge
@@ -31,16 +30,30 @@ from referencing.jsonschema import DRAFT4
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from .conftest import ROOT, DevStack, login, new_uscc, wait_for
+from .conftest import (
+    NOT_KNOWN_YET,
+    PAYER,
+    RATIONALE,
+    ROOT,
+    SOCIAL_AFFAIRS,
+    DevStack,
+    acceptance,
+    beijing_today,
+    completed_funded_booking,
+    evaluate,
+    login,
+    new_account,
+    new_fund,
+    new_phone,
+    pay,
+    provider_with_offering,
+    wait_for,
+)
 
 pytestmark = pytest.mark.stack
 
 OCDS = ROOT / "standards" / "ocds-1.1"
 RELEASE_SCHEMA_URI = "https://standard.open-contracting.org/schema/1__1__5/release-schema.json"
-PASSWORD = "journey-password-2026"
-# The fund direct awards draw on is the social-affairs office's; its owner pays them.
-PAYER = "房山区社会建设工作办公室"
-RATIONALE = "单一来源：该镇仅此一家机构具备老年餐桌服务能力（《政府购买服务管理办法》第二十二条）。"
 CRITERIA = [
     {"code": "feasibility", "name": "项目可行性", "weight": 40},
     {"code": "capacity", "name": "机构能力", "weight": 35},
@@ -104,52 +117,7 @@ def assert_ocds_valid(name: str, document: dict[str, Any]) -> None:
         assert ours == {k: v for k, v in compiled.items() if k != "id"}
 
 
-# ---- the people of the story
-
-
-def new_account(
-    gateway: httpx.Client, role: str, name: str, provider_id: str | None = None
-) -> tuple[dict[str, str], str]:
-    """An account the platform's admin makes: its signed-in headers and its subject (the account id)."""
-    username = f"{role.replace('_', '-')}-{uuid.uuid4().hex[:10]}"
-    body: dict[str, Any] = {"username": username, "password": PASSWORD, "roles": [role], "name": name}
-    if provider_id:
-        body["provider_id"] = provider_id
-    created = gateway.post("/api/v1/accounts", headers=login(gateway, "admin"), json=body)
-    assert created.status_code == 201, created.text
-    return login(gateway, username, PASSWORD), str(created.json()["id"])
-
-
-def new_provider(gateway: httpx.Client, name: str) -> dict[str, Any]:
-    """A verified organization with its own admin and a published meal table open every day."""
-    official = login(gateway, "official")
-    org = gateway.post(
-        "/api/v1/organizations", headers=official, json={"name_zh": name, "kind": "public_welfare", "uscc": new_uscc()}
-    )
-    assert org.status_code == 201, org.text
-    provider_id = org.json()["id"]
-    verified = gateway.post(f"/api/v1/organizations/{provider_id}/verify", headers=official, json={})
-    assert verified.status_code == 200, verified.text
-    admin, _ = new_account(gateway, "provider_admin", name, provider_id)
-    offering = gateway.post(
-        "/api/v1/offerings",
-        headers=admin,
-        json={
-            "provider_id": provider_id,
-            "category_code": "elderly.meal_table",
-            "name_zh": f"{name}老年餐桌",
-            "mode": "at_center",
-            "price_fen": 1500,
-            "duration_minutes": 60,
-            "capacity_per_slot": 10,
-            "weekly_rules": [{"weekday": d, "start": "11:00", "end": "13:00"} for d in range(7)],
-            "target_groups": ["elderly"],
-        },
-    )
-    assert offering.status_code == 201, offering.text
-    published = gateway.post(f"/api/v1/offerings/{offering.json()['id']}/publish", headers=admin, json={})
-    assert published.status_code == 200, published.text
-    return {"id": provider_id, "name": name, "admin": admin, "offering_id": offering.json()["id"]}
+# ---- the steps of the story (those other journeys take too are in conftest.py)
 
 
 def application(budget_request_fen: int, offering_id: str) -> dict[str, Any]:
@@ -191,10 +159,6 @@ def open_call(gateway: httpx.Client, fund_id: str, title: str, *, seconds: int, 
     published = gateway.post(f"/api/v1/calls/{call.json()['id']}/publish", headers=official, json={})
     assert published.status_code == 200, published.text
     return str(call.json()["id"])
-
-
-# What procurement answers until the registry's events (provider.verified, offering.published) have reached it.
-NOT_KNOWN_YET = ("provider_not_verified", "offering_not_own")
 
 
 def apply_when_known(gateway: httpx.Client, call_id: str, provider: dict[str, Any], amount_fen: int) -> httpx.Response:
@@ -283,122 +247,6 @@ def direct_contract(
     return body
 
 
-def assign_evaluator(gateway: httpx.Client, contract_id: str, evaluator: tuple[dict[str, str], str]) -> None:
-    """The official assigns the third-party evaluator to the contract; the evaluator declares no conflict of
-    interest before scoring (once; a second time is 409)."""
-    headers, subject = evaluator
-    base = f"/api/v1/contracts/{contract_id}/evaluators"
-    assigned = gateway.post(
-        base,
-        headers=login(gateway, "official"),
-        json={"evaluator_subject": subject, "evaluator_name": "中诚第三方评估"},
-    )
-    assert assigned.status_code in (201, 409), assigned.text
-    declared = gateway.post(f"{base}/declaration", headers=headers, json={"conflict": False, "note": "与该机构无关联"})
-    assert declared.status_code in (201, 409), declared.text
-
-
-def evaluate(
-    gateway: httpx.Client,
-    contract_id: str,
-    stage: str,
-    evaluator: tuple[dict[str, str], str],
-    purchaser: float,
-    third: float,
-) -> dict[str, Any]:
-    """The purchaser (the official) and the third party (an evaluator the official assigned, who declared no
-    conflict of interest) score; the parts (quantity, quality, fund use) are scored from the contract's own data."""
-    official = login(gateway, "official")
-    assign_evaluator(gateway, contract_id, evaluator)
-    base = f"/api/v1/contracts/{contract_id}/evaluations"
-    opened = gateway.post(base, headers=official, json={"stage": stage})
-    assert opened.status_code == 201, opened.text
-    for score, who in ((purchaser, official), (third, evaluator[0])):
-        scored = gateway.post(f"{base}/{stage}/scores", headers=who, json={"score": score})
-        assert scored.status_code == 200, scored.text
-    finalized = gateway.post(f"{base}/{stage}/finalize", headers=official, json={})
-    assert finalized.status_code == 200, finalized.text
-    body: dict[str, Any] = finalized.json()
-    return body
-
-
-def beijing_today() -> date:
-    """The day in the district: a payment is dated by it (never in the future, never before the signature)."""
-    return datetime.now(ZoneInfo("Asia/Shanghai")).date()
-
-
-def pay(gateway: httpx.Client, contract_id: str, payee: str, paid_on: date | None = None) -> httpx.Response:
-    return gateway.post(
-        f"/api/v1/contracts/{contract_id}/disbursements",
-        headers=login(gateway, "official"),
-        json={
-            "voucher_number": f"FS-{uuid.uuid4().hex[:12]}",
-            "payer": PAYER,
-            "payee": payee,
-            "paid_on": (paid_on or beijing_today()).isoformat(),
-        },
-    )
-
-
-def acceptance(result: str, summary: str) -> dict[str, Any]:
-    return {
-        "result": result,
-        "summary": summary,
-        "recipient_opinions": [
-            {"name": "张桂兰", "opinion": "送餐准时，饭菜可口。", "satisfied": result == "passed"},
-            {"name": "李德顺", "opinion": "希望增加探访次数。", "satisfied": False},
-        ],
-        "evaluator_opinion": "评估机构意见已附。",
-    }
-
-
-def completed_funded_booking(
-    gateway: httpx.Client,
-    provider: dict[str, Any],
-    contract_id: str | None,
-    resident_id: str,
-    day_offset: int,
-) -> str:
-    """The operator books the funded meal for an eligible resident (free once contract.signed has reached
-    booking-service; with ``contract_id`` None, at the full price: a resident the contract does not fund); the
-    provider confirms, starts and completes it."""
-    operator = login(gateway, "operator")
-    start = date.today() + timedelta(days=day_offset)
-
-    def slot() -> dict[str, Any] | None:
-        response = gateway.get(
-            "/api/v1/availability",
-            headers=operator,
-            params={"offering_id": provider["offering_id"], "from": start.isoformat(), "to": start.isoformat()},
-        )
-        slots = response.json().get("slots", []) if response.status_code == 200 else []
-        return slots[0] if slots else None
-
-    chosen = wait_for(slot)
-
-    def funded() -> dict[str, Any] | None:
-        response = gateway.post(
-            "/api/v1/bookings",
-            headers=operator,
-            json={"offering_id": provider["offering_id"], "slot_start": chosen["start"], "resident_id": resident_id},
-        )
-        assert response.status_code == 201, response.text
-        booking: dict[str, Any] = response.json()
-        if contract_id is None:
-            assert (booking["funded_contract_id"], booking["price_fen"]) == (None, 1500), booking
-            return booking
-        if booking["funded_contract_id"] == contract_id and booking["price_fen"] == 0:
-            return booking
-        gateway.post(f"/api/v1/bookings/{booking['id']}/cancel", headers=operator, json={"reason": "重新预约"})
-        return None
-
-    booking = wait_for(funded)
-    for step in ("confirm", "start", "complete"):
-        response = gateway.post(f"/api/v1/bookings/{booking['id']}/{step}", headers=provider["admin"], json={})
-        assert response.status_code == 200, f"{step}: {response.text}"
-    return str(booking["id"])
-
-
 def procurement_knows_ratings(stack: DevStack, provider_id: str) -> int:
     """How many of the provider's bookings' ratings procurement has heard of (its copy of feedback's
     rating.submitted, which the evaluation's quality part reads)."""
@@ -421,8 +269,8 @@ def test_procurement_from_need_to_sanction(gateway: httpx.Client, stack: DevStac
     suffix = uuid.uuid4().hex[:8]
 
     # Two new providers, each verified by the district with an admin account and a published meal table.
-    yangfang = new_provider(gateway, f"阳坊助老服务社{suffix}")
-    liangxiang = new_provider(gateway, f"良乡邻里互助中心{suffix}")
+    yangfang = provider_with_offering(gateway, f"阳坊助老服务社{suffix}")
+    liangxiang = provider_with_offering(gateway, f"良乡邻里互助中心{suffix}")
     reviewers = [new_account(gateway, "reviewer", f"评审专家{n}") for n in ("甲", "乙", "丙")]
     evaluator = new_account(gateway, "evaluator", "中诚第三方评估")
     approver, _ = new_account(gateway, "official", "区社会办 李处长")  # a second official: four eyes
@@ -463,28 +311,9 @@ def test_procurement_from_need_to_sanction(gateway: httpx.Client, stack: DevStac
         return next((item for item in pool.get("items", []) if item.get("group_key") == group_key), None)
 
     pool_need = wait_for(pooled)
-    owner = {"owner_id": "fangshan-civil-affairs", "owner_name": "北京市房山区民政局"}
-    fund = gateway.post(
-        "/api/v1/funds",
-        headers=official,
-        json={"name": f"社区服务专项资金{suffix}", "year": 2026, "budget_fen": 500_000, **owner},
-    )
-    assert fund.status_code == 201, fund.text
-    fund_id = fund.json()["id"]
+    fund_id = new_fund(gateway, f"社区服务专项资金{suffix}", 500_000, year=2026)
     # Direct awards draw on a fund of their own, owned (and paid) by the social-affairs office.
-    direct_fund = gateway.post(
-        "/api/v1/funds",
-        headers=official,
-        json={
-            "name": f"区级社区服务直接委托资金{suffix}",
-            "year": 2026,
-            "budget_fen": 1_000_000,
-            "owner_id": "fangshan-shehuiban",
-            "owner_name": PAYER,
-        },
-    )
-    assert direct_fund.status_code == 201, direct_fund.text
-    direct_fund_id = direct_fund.json()["id"]
+    direct_fund_id = new_fund(gateway, f"区级社区服务直接委托资金{suffix}", 1_000_000, SOCIAL_AFFAIRS, year=2026)
     # The call stays open a short while: both providers apply before its deadline, then it closes.
     call_id = open_call(gateway, fund_id, "长阳镇老年助餐服务项目征集", seconds=30, need_ids=[pool_need["id"]])
 
@@ -659,7 +488,7 @@ def test_procurement_from_need_to_sanction(gateway: httpx.Client, stack: DevStac
             headers=operator,
             json={
                 "name": name,
-                "phone": f"136{uuid.uuid4().int % 10**8:08d}",
+                "phone": new_phone(),
                 "community_code": community,
                 "eligibility_tags": ["age_80_plus"],
                 "consent": {"version": "2026-11", "channel": "phone"},
@@ -674,7 +503,7 @@ def test_procurement_from_need_to_sanction(gateway: httpx.Client, stack: DevStac
         headers=operator,
         json={
             "name": "陈丽华",
-            "phone": f"136{uuid.uuid4().int % 10**8:08d}",
+            "phone": new_phone(),
             "community_code": community,
             "consent": {"version": "2026-11", "channel": "phone"},
         },

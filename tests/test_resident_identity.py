@@ -6,109 +6,29 @@ call center; nobody registers or moves to a phone they did not prove; a landline
 
 from __future__ import annotations
 
-import re
-import uuid
-from datetime import date, timedelta
-from typing import Any
-
 import httpx
 import pytest
 
-from .conftest import login, new_uscc, wait_for
+from .conftest import (
+    bearer,
+    code_for,
+    free_slots,
+    login,
+    me,
+    new_phone,
+    otp_messages,
+    provider_with_offering,
+    sign_in_by_code,
+)
 
 pytestmark = pytest.mark.stack
-
-
-def new_mobile() -> str:
-    return f"135{uuid.uuid4().int % 10**8:08d}"
-
-
-def bearer(tokens: dict[str, Any]) -> dict[str, str]:
-    return {"Authorization": f"Bearer {tokens['access_token']}"}
-
-
-def messages_to(gateway: httpx.Client, phone: str) -> list[dict[str, Any]]:
-    """What the fake SMS sender "sent" to ``phone``, newest first (the admin's endpoint)."""
-    response = gateway.get("/api/v1/auth/otp/messages", headers=login(gateway, "admin"), params={"phone": phone})
-    assert response.status_code == 200, response.text
-    items: list[dict[str, Any]] = response.json()["items"]
-    return items
-
-
-def code_for(gateway: httpx.Client, phone: str) -> str:
-    sent = gateway.post("/api/v1/auth/otp", json={"phone": phone})
-    assert sent.status_code == 202, sent.text
-    code = re.search(r"\d{6}", messages_to(gateway, phone)[0]["text"])
-    assert code is not None
-    return code.group()
-
-
-def sign_in_by_code(gateway: httpx.Client, phone: str, **extra: Any) -> dict[str, Any]:
-    response = gateway.post("/api/v1/auth/otp/verify", json={"phone": phone, "code": code_for(gateway, phone), **extra})
-    assert response.status_code == 200, response.text
-    tokens: dict[str, Any] = response.json()
-    return tokens
-
-
-def me(gateway: httpx.Client, headers: dict[str, str]) -> dict[str, Any]:
-    response = gateway.get("/api/v1/auth/me", headers=headers)
-    assert response.status_code == 200, response.text
-    answer: dict[str, Any] = response.json()
-    return answer
 
 
 def published_offering(gateway: httpx.Client) -> str:
     """A verified provider's published meal service, bookable once booking has learned of it (named as no demo
     offering is: the stack is shared, and other tests find the demo's offerings by name)."""
-    official, admin = login(gateway, "official"), login(gateway, "admin")
-    org = gateway.post(
-        "/api/v1/organizations",
-        headers=official,
-        json={"name_zh": "身份测试助餐服务社", "kind": "public_welfare", "uscc": new_uscc()},
-    ).json()
-    assert gateway.post(f"/api/v1/organizations/{org['id']}/verify", headers=official, json={}).status_code == 200
-    username = f"meals-{org['id'][:8]}"
-    account = {"username": username, "password": "meals-password-2026", "roles": ["provider_admin"]}
-    created = gateway.post("/api/v1/accounts", headers=admin, json={**account, "provider_id": org["id"]})
-    assert created.status_code == 201, created.text
-    provider = login(gateway, username, "meals-password-2026")
-    offering = gateway.post(
-        "/api/v1/offerings",
-        headers=provider,
-        json={
-            "provider_id": org["id"],
-            "category_code": "elderly.meal_table",
-            "name_zh": "身份测试午餐（仅测试用）",
-            "mode": "at_center",
-            "price_fen": 1500,
-            "duration_minutes": 60,
-            "capacity_per_slot": 20,
-            "weekly_rules": [{"weekday": d, "start": "11:00", "end": "13:00"} for d in range(7)],
-            "target_groups": ["elderly"],
-        },
-    ).json()
-    published = gateway.post(f"/api/v1/offerings/{offering['id']}/publish", headers=provider, json={})
-    assert published.status_code == 200, published.text
-    return str(offering["id"])
-
-
-def first_slot(gateway: httpx.Client, offering_id: str, headers: dict[str, str]) -> dict[str, Any]:
-    start = date.today() + timedelta(days=2)
-
-    def slots() -> list[dict[str, Any]]:
-        response = gateway.get(
-            "/api/v1/availability",
-            headers=headers,
-            params={
-                "offering_id": offering_id,
-                "from": start.isoformat(),
-                "to": (start + timedelta(days=2)).isoformat(),
-            },
-        )
-        return response.json().get("slots", []) if response.status_code == 200 else []
-
-    found: list[dict[str, Any]] = wait_for(slots)
-    return found[0]
+    provider = provider_with_offering(gateway, "身份测试助餐服务社", "身份测试午餐（仅测试用）", capacity_per_slot=20)
+    return str(provider["offering_id"])
 
 
 def test_a_resident_an_operator_registered_signs_in_and_finds_her_profile_and_bookings(
@@ -116,7 +36,7 @@ def test_a_resident_an_operator_registered_signs_in_and_finds_her_profile_and_bo
 ) -> None:
     operator = login(gateway, "operator")
     offering_id = published_offering(gateway)
-    phone = new_mobile()
+    phone = new_phone()
     # 王秀英 phones the call center; the operator registers her (as the demo data does) and books her lunch.
     registered = gateway.post(
         "/api/v1/residents",
@@ -131,7 +51,7 @@ def test_a_resident_an_operator_registered_signs_in_and_finds_her_profile_and_bo
     )
     assert registered.status_code == 201, registered.text
     wang = registered.json()
-    slot = first_slot(gateway, offering_id, operator)
+    (slot,) = free_slots(gateway, offering_id, operator)
     booked = gateway.post(
         "/api/v1/bookings",
         headers=operator,
@@ -176,7 +96,7 @@ def test_a_resident_an_operator_registered_signs_in_and_finds_her_profile_and_bo
 
 def test_registered_in_the_app_the_call_center_finds_the_same_record(gateway: httpx.Client) -> None:
     operator = login(gateway, "operator")
-    phone = new_mobile()
+    phone = new_phone()
     mine = bearer(sign_in_by_code(gateway, phone))
     registered = gateway.post(
         "/api/v1/residents",
@@ -204,7 +124,7 @@ def test_registered_in_the_app_the_call_center_finds_the_same_record(gateway: ht
 
 def test_nobody_takes_a_phone_they_did_not_prove(gateway: httpx.Client) -> None:
     operator = login(gateway, "operator")
-    squatter_phone, victim_phone = new_mobile(), new_mobile()
+    squatter_phone, victim_phone = new_phone(), new_phone()
     squatter = bearer(sign_in_by_code(gateway, squatter_phone))
     body = {"name": "冒名者", "consent": {"version": "2026-11", "channel": "app"}}
 
@@ -236,28 +156,28 @@ def test_nobody_takes_a_phone_they_did_not_prove(gateway: httpx.Client) -> None:
     assert registered.status_code == 201, registered.text
 
     # A resident moves to a phone they proved: a code to the new phone, its proof, then the change.
-    new_phone = new_mobile()
+    moved_to = new_phone()
     proof = gateway.post(
-        "/api/v1/auth/otp/proof", headers=owner, json={"phone": new_phone, "code": code_for(gateway, new_phone)}
+        "/api/v1/auth/otp/proof", headers=owner, json={"phone": moved_to, "code": code_for(gateway, moved_to)}
     )
     assert proof.status_code == 200, proof.text
     changed = gateway.patch(
         f"/api/v1/residents/{registered.json()['id']}",
         headers=owner,
-        json={"phone": new_phone, "phone_proof": proof.json()["phone_proof"]},
+        json={"phone": moved_to, "phone_proof": proof.json()["phone_proof"]},
     )
     assert changed.status_code == 200, changed.text
-    found = gateway.get("/api/v1/residents", headers=operator, params={"phone": new_phone}).json()
+    found = gateway.get("/api/v1/residents", headers=operator, params={"phone": moved_to}).json()
     assert [(r["id"], r["name"]) for r in found["items"]] == [(registered.json()["id"], "李建国")]
     # The squatter cannot use that proof: it is the owner's.
     stolen = gateway.patch(
         f"/api/v1/residents/{own.json()['id']}",
         headers=squatter,
-        json={"phone": new_phone, "phone_proof": proof.json()["phone_proof"]},
+        json={"phone": moved_to, "phone_proof": proof.json()["phone_proof"]},
     )
     assert (stolen.status_code, stolen.json()["code"]) == (403, "phone_proof_invalid")
     # The owner's new sign-in is by the new phone, and reaches the record.
-    assert me(gateway, bearer(sign_in_by_code(gateway, new_phone)))["resident_id"] == registered.json()["id"]
+    assert me(gateway, bearer(sign_in_by_code(gateway, moved_to)))["resident_id"] == registered.json()["id"]
 
 
 @pytest.mark.parametrize(("phone", "e164"), [("+1 212 555 0142", "+12125550142"), ("010 6552 9999", "+861065529999")])
@@ -268,6 +188,6 @@ def test_a_landline_or_a_number_abroad_gets_no_code(gateway: httpx.Client, phone
     problem = response.json()
     assert problem["code"] == "not_a_mobile_number"
     assert [error["field"] for error in problem["errors"]] == ["phone"]
-    assert messages_to(gateway, e164) == []
+    assert otp_messages(gateway, e164) == []
     verify = gateway.post("/api/v1/auth/otp/verify", json={"phone": phone, "code": "123456"})
     assert (verify.status_code, verify.json()["code"]) == (422, "not_a_mobile_number")

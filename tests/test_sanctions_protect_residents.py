@@ -15,41 +15,25 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from .conftest import DevStack, login, new_uscc, wait_for
+from .conftest import (
+    RATIONALE,
+    DevStack,
+    evaluate,
+    login,
+    new_account,
+    new_fund,
+    new_phone,
+    new_provider,
+    publish_offering,
+    signed_direct_award,
+    wait_for,
+)
 
 pytestmark = pytest.mark.stack
 
 BEIJING = ZoneInfo("Asia/Shanghai")
 HOME = (39.7350, 116.1400)  # the resident's home in 长阳镇
 REPLACEMENTS = "/api/v1/bookings/replacements"
-PASSWORD = "sanctions-password-2026"
-RATIONALE = "单一来源：该镇仅此一家机构具备老年餐桌服务能力（《政府购买服务管理办法》第二十二条）。"
-
-
-def new_account(
-    gateway: httpx.Client, role: str, name: str, provider_id: str | None = None
-) -> tuple[dict[str, str], str]:
-    """An account the platform's admin makes: its signed-in headers and its subject (the account id)."""
-    username = f"{role.replace('_', '-')}-{uuid.uuid4().hex[:10]}"
-    body: dict[str, Any] = {"username": username, "password": PASSWORD, "roles": [role], "name": name}
-    if provider_id:
-        body["provider_id"] = provider_id
-    created = gateway.post("/api/v1/accounts", headers=login(gateway, "admin"), json=body)
-    assert created.status_code == 201, created.text
-    return login(gateway, username, PASSWORD), str(created.json()["id"])
-
-
-def new_provider(gateway: httpx.Client, name: str) -> dict[str, Any]:
-    """A verified organization with its own admin."""
-    official = login(gateway, "official")
-    org = gateway.post(
-        "/api/v1/organizations", headers=official, json={"name_zh": name, "kind": "public_welfare", "uscc": new_uscc()}
-    )
-    assert org.status_code == 201, org.text
-    provider_id = org.json()["id"]
-    verified = gateway.post(f"/api/v1/organizations/{provider_id}/verify", headers=official, json={})
-    assert verified.status_code == 200, verified.text
-    return {"id": provider_id, "admin": new_account(gateway, "provider_admin", name, provider_id)[0]}
 
 
 def direct_contract(
@@ -63,7 +47,6 @@ def direct_contract(
     """A direct award funding ``offering_id`` for residents of 80 and over (free for them, 15 yuan a unit for
     the district), proposed by the official, approved by a second one, signed by both parties. Procurement
     learns the provider and its offering from the registry's events: the proposal is retried until it has."""
-    official = login(gateway, "official")
     body = {
         "title": title,
         "provider_id": provider["id"],
@@ -82,79 +65,19 @@ def direct_contract(
         "fund_id": fund_id,
         "rationale": RATIONALE,
     }
-
-    def proposed() -> httpx.Response | None:
-        response = gateway.post("/api/v1/contracts", headers=official, json=body)
-        if response.status_code == 422 and response.json().get("code") in ("provider_not_verified", "offering_not_own"):
-            return None
-        return response
-
-    contract = wait_for(proposed)
-    assert contract.status_code == 201, contract.text
-    approved = gateway.post(
-        f"/api/v1/contracts/{contract.json()['id']}/direct-award/approve",
-        headers=approver,
-        json={"reason": "符合单一来源条件"},
-    )
-    assert approved.status_code == 200, approved.text
-    for party in (official, provider["admin"]):  # both parties sign (双方签署)
-        signed = gateway.post(f"/api/v1/contracts/{contract.json()['id']}/sign", headers=party, json={})
-        assert signed.status_code == 200, signed.text
-    body_out: dict[str, Any] = signed.json()
-    return body_out
-
-
-def evaluate(
-    gateway: httpx.Client, contract_id: str, stage: str, evaluator: tuple[dict[str, str], str], score: float
-) -> None:
-    """The purchaser and the third-party evaluator (assigned by the official, no conflict of interest declared)
-    both score ``score``; the official finalizes."""
-    official = login(gateway, "official")
-    evaluator_headers, evaluator_subject = evaluator
-    evaluators = f"/api/v1/contracts/{contract_id}/evaluators"
-    assigned = gateway.post(
-        evaluators,
-        headers=official,
-        json={"evaluator_subject": evaluator_subject, "evaluator_name": "中诚第三方评估"},
-    )
-    assert assigned.status_code in (201, 409), assigned.text
-    declared = gateway.post(
-        f"{evaluators}/declaration", headers=evaluator_headers, json={"conflict": False, "note": "与该机构无关联"}
-    )
-    assert declared.status_code in (201, 409), declared.text
-    base = f"/api/v1/contracts/{contract_id}/evaluations"
-    opened = gateway.post(base, headers=official, json={"stage": stage})
-    assert opened.status_code == 201, opened.text
-    for who in (official, evaluator_headers):
-        scored = gateway.post(f"{base}/{stage}/scores", headers=who, json={"score": score})
-        assert scored.status_code == 200, scored.text
-    finalized = gateway.post(f"{base}/{stage}/finalize", headers=official, json={})
-    assert finalized.status_code == 200, finalized.text
+    return signed_direct_award(gateway, body, approver, provider["admin"], {"reason": "符合单一来源条件"})
 
 
 def located_offering(gateway: httpx.Client, provider: dict[str, Any], name: str, north_m: float) -> str:
     """A published meal table of ``provider`` at ``north_m`` metres north of the resident's home."""
-    created = gateway.post(
-        "/api/v1/offerings",
-        headers=provider["admin"],
-        json={
-            "provider_id": provider["id"],
-            "category_code": "elderly.meal_table",
-            "name_zh": name,
-            "mode": "at_center",
-            "price_fen": 1500,
-            "duration_minutes": 60,
-            "capacity_per_slot": 10,
-            "weekly_rules": [{"weekday": d, "start": "09:00", "end": "12:00"} for d in range(7)],
-            "target_groups": ["elderly"],
-            "lat": HOME[0] + north_m / 111_000,
-            "lng": HOME[1],
-        },
+    return publish_offering(
+        gateway,
+        provider,
+        name,
+        weekly_rules=[{"weekday": d, "start": "09:00", "end": "12:00"} for d in range(7)],
+        lat=HOME[0] + north_m / 111_000,
+        lng=HOME[1],
     )
-    assert created.status_code == 201, created.text
-    published = gateway.post(f"/api/v1/offerings/{created.json()['id']}/publish", headers=provider["admin"], json={})
-    assert published.status_code == 200, published.text
-    return str(created.json()["id"])
 
 
 def quote(gateway: httpx.Client, offering_id: str, resident_id: str, day: date) -> dict[str, Any]:
@@ -202,19 +125,8 @@ def test_a_sanction_keeps_other_contracts_funding_and_an_ended_contract_lists_it
     suffix = uuid.uuid4().hex[:8]
     evaluator = new_account(gateway, "evaluator", "中诚第三方评估")
     approver, _ = new_account(gateway, "official", "区社会办 李处长")
-    fund = gateway.post(
-        "/api/v1/funds",
-        headers=official,
-        json={
-            "name": f"区级社区服务直接委托资金{suffix}",
-            "year": date.today().year,
-            "budget_fen": 2_000_000,
-            "owner_id": "fangshan-shehuiban",
-            "owner_name": "北京市房山区社会工作委员会",
-        },
-    )
-    assert fund.status_code == 201, fund.text
-    fund_id = fund.json()["id"]
+    office = {"owner_id": "fangshan-shehuiban", "owner_name": "北京市房山区社会工作委员会"}
+    fund_id = new_fund(gateway, f"区级社区服务直接委托资金{suffix}", 2_000_000, office)
 
     # One provider holds two contracts (one of them fails its acceptance); another provider's meal table is a
     # few hundred metres from the resident's home.
@@ -236,7 +148,7 @@ def test_a_sanction_keeps_other_contracts_funding_and_an_ended_contract_lists_it
         headers=operator,
         json={
             "name": "张桂兰",
-            "phone": f"137{uuid.uuid4().int % 10**8:08d}",
+            "phone": new_phone(),
             "eligibility_tags": ["age_80_plus"],
             "position": {"latitude": HOME[0], "longitude": HOME[1]},
             "consent": {"version": "2026-11", "channel": "phone"},
@@ -251,8 +163,8 @@ def test_a_sanction_keeps_other_contracts_funding_and_an_ended_contract_lists_it
     assert (before["price_fen"], before["subsidy_fen"], before["funded_contract_id"]) == (0, 1500, other["id"])
 
     # ---- 优胜劣汰: the first contract fails its acceptance and the provider is sanctioned ...
-    evaluate(gateway, failing["id"], "midterm", evaluator, 62)
-    evaluate(gateway, failing["id"], "final", evaluator, 61)
+    evaluate(gateway, failing["id"], "midterm", evaluator, 62, 62)
+    evaluate(gateway, failing["id"], "final", evaluator, 61, 61)
     failed = gateway.post(
         f"/api/v1/contracts/{failing['id']}/acceptance",
         headers=official,
