@@ -340,6 +340,40 @@ def signed_direct_award(
     return contract
 
 
+def award_terms(
+    title: str,
+    provider_id: str,
+    offering_id: str,
+    amount_fen: int,
+    *,
+    unit_price_fen: int = 1500,
+    quota: int = 100,
+    eligibility_tags: tuple[str, ...] = ("age_80_plus",),
+    days: int = 300,
+    start: date | None = None,
+    **more: Any,
+) -> dict[str, Any]:
+    """A direct award's terms from ``start`` (today) for ``days``: one offering funded, free for the residents it
+    names."""
+    return {
+        "title": title,
+        "provider_id": provider_id,
+        "amount_fen": amount_fen,
+        "start_date": (start or date.today()).isoformat(),
+        "end_date": (date.today() + timedelta(days=days)).isoformat(),
+        "funded_offerings": [
+            {
+                "offering_id": offering_id,
+                "unit_price_fen": unit_price_fen,
+                "resident_price_fen": 0,
+                "quota": quota,
+                "eligibility_tags": list(eligibility_tags),
+            }
+        ],
+        **more,
+    }
+
+
 def provider_with_funded_offering(gateway: httpx.Client) -> dict[str, Any]:
     """Door-to-door meals, free for residents of 80 and over under a signed direct award from a fund of its own."""
     provider = new_provider(gateway, "长阳助餐配送站", kind="commercial")
@@ -353,24 +387,16 @@ def provider_with_funded_offering(gateway: httpx.Client) -> dict[str, Any]:
         weekly_rules=[{"weekday": d, "start": "10:00", "end": "14:00"} for d in range(7)],
     )
     amount_fen = 180_000
-    terms = {
-        "title": "长阳镇高龄老人助餐服务项目",
-        "provider_id": provider["id"],
-        "amount_fen": amount_fen,
-        "start_date": date.today().isoformat(),
-        "end_date": (date.today() + timedelta(days=200)).isoformat(),
-        "funded_offerings": [
-            {
-                "offering_id": offering_id,
-                "unit_price_fen": 1800,
-                "resident_price_fen": 0,
-                "quota": 100,
-                "eligibility_tags": ["age_80_plus"],
-            }
-        ],
-        "fund_id": new_fund(gateway, f"社区服务专项资金{uuid.uuid4().hex[:6]}", amount_fen),
-        "rationale": "单一来源：本镇仅此一家机构提供上门助餐。",
-    }
+    terms = award_terms(
+        "长阳镇高龄老人助餐服务项目",
+        provider["id"],
+        offering_id,
+        amount_fen,
+        unit_price_fen=1800,
+        days=200,
+        fund_id=new_fund(gateway, f"社区服务专项资金{uuid.uuid4().hex[:6]}", amount_fen),
+        rationale="单一来源：本镇仅此一家机构提供上门助餐。",
+    )
     approver = new_account(gateway, "official", "李处长").headers
     signed_direct_award(gateway, terms, approver, provider["admin"])
     return {"provider_id": provider["id"], "provider": provider["admin"], "offering_id": offering_id}

@@ -14,6 +14,7 @@ from .conftest import (
     PAYER,
     RATIONALE,
     SOCIAL_AFFAIRS,
+    award_terms,
     beijing_today,
     login,
     new_account,
@@ -40,24 +41,16 @@ def audited_award(
     gateway: httpx.Client, provider: dict[str, Any], fund_id: str, approver: dict[str, str]
 ) -> dict[str, Any]:
     """A signed, active direct award of the provider's meal table, open to all residents."""
-    terms = {
-        "title": "审计抽查老年餐桌服务项目",
-        "provider_id": provider["id"],
-        "amount_fen": 300_000,
-        "start_date": beijing_today().isoformat(),
-        "end_date": (date.today() + timedelta(days=300)).isoformat(),
-        "funded_offerings": [
-            {
-                "offering_id": provider["offering_id"],
-                "unit_price_fen": 1500,
-                "resident_price_fen": 0,
-                "quota": 100,
-                "eligibility_tags": [],
-            }
-        ],
-        "fund_id": fund_id,
-        "rationale": RATIONALE,
-    }
+    terms = award_terms(
+        "审计抽查老年餐桌服务项目",
+        provider["id"],
+        provider["offering_id"],
+        300_000,
+        eligibility_tags=(),
+        start=beijing_today(),
+        fund_id=fund_id,
+        rationale=RATIONALE,
+    )
     signed = signed_direct_award(gateway, terms, approver, provider["admin"])
     assert signed["status"] == "active", signed
     return signed

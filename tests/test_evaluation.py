@@ -5,7 +5,6 @@ with the way forward, and so is its last installment. Only the evaluator the off
 from __future__ import annotations
 
 import uuid
-from datetime import date, timedelta
 from typing import Any
 
 import httpx
@@ -15,6 +14,7 @@ from .conftest import (
     SOCIAL_AFFAIRS,
     DevStack,
     acceptance,
+    award_terms,
     completed_funded_booking,
     login,
     new_account,
@@ -37,25 +37,16 @@ def test_one_of_sixty_five_delivered_is_refused_acceptance_and_its_last_installm
     evaluator = new_account(gateway, "evaluator", "中诚第三方评估")
     fund_id = new_fund(gateway, f"区级社区服务直接委托资金{suffix}", 1_000_000, SOCIAL_AFFAIRS, year=2026)
     # The official states the target when proposing the award: 65 meals.
-    terms = {
-        "title": f"长阳镇助餐服务项目{suffix}",
-        "provider_id": provider["id"],
-        "amount_fen": 200_000,
-        "start_date": date.today().isoformat(),
-        "end_date": (date.today() + timedelta(days=300)).isoformat(),
-        "funded_offerings": [
-            {
-                "offering_id": provider["offering_id"],
-                "unit_price_fen": 1500,
-                "resident_price_fen": 0,
-                "quota": 65,
-                "eligibility_tags": ["age_80_plus"],
-            }
-        ],
-        "fund_id": fund_id,
-        "rationale": RATIONALE,
-        "targets": [{"name": "助餐人次", "target": "65人次", "offering_id": provider["offering_id"], "quantity": 65}],
-    }
+    terms = award_terms(
+        f"长阳镇助餐服务项目{suffix}",
+        provider["id"],
+        provider["offering_id"],
+        200_000,
+        quota=65,
+        fund_id=fund_id,
+        rationale=RATIONALE,
+        targets=[{"name": "助餐人次", "target": "65人次", "offering_id": provider["offering_id"], "quantity": 65}],
+    )
     signed = signed_direct_award(gateway, terms, approver, provider["admin"])
     assert signed["status"] == "active"
     contract_id = signed["id"]

@@ -38,6 +38,7 @@ from .conftest import (
     SOCIAL_AFFAIRS,
     DevStack,
     acceptance,
+    award_terms,
     beijing_today,
     completed_funded_booking,
     evaluate,
@@ -196,24 +197,14 @@ def direct_contract(
     contract = gateway.post(
         "/api/v1/contracts",
         headers=official,
-        json={
-            "title": title,
-            "provider_id": provider["id"],
-            "amount_fen": amount_fen,
-            "start_date": date.today().isoformat(),
-            "end_date": (date.today() + timedelta(days=300)).isoformat(),
-            "funded_offerings": [
-                {
-                    "offering_id": provider["offering_id"],
-                    "unit_price_fen": 1500,
-                    "resident_price_fen": 0,
-                    "quota": 100,
-                    "eligibility_tags": ["age_80_plus"],
-                }
-            ],
-            "fund_id": fund_id,
-            "rationale": RATIONALE,
-            "targets": [
+        json=award_terms(
+            title,
+            provider["id"],
+            provider["offering_id"],
+            amount_fen,
+            fund_id=fund_id,
+            rationale=RATIONALE,
+            targets=[
                 {
                     "name": "助餐人次",
                     "target": f"{target}人次",
@@ -222,7 +213,7 @@ def direct_contract(
                 },
                 {"name": "服务满意度", "target": "≥ 90%"},
             ],
-        },
+        ),
     )
     assert contract.status_code == 201, contract.text
     assert [(t["name"], t["quantity"]) for t in contract.json()["targets"]] == [

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from .conftest import (
     RATIONALE,
     DevStack,
+    award_terms,
     evaluate,
     login,
     new_account,
@@ -47,24 +48,7 @@ def direct_contract(
     """A direct award funding ``offering_id`` for residents of 80 and over (free for them, 15 yuan a unit for
     the district), proposed by the official, approved by a second one, signed by both parties. Procurement
     learns the provider and its offering from the registry's events: the proposal is retried until it has."""
-    body = {
-        "title": title,
-        "provider_id": provider["id"],
-        "amount_fen": 200_000,
-        "start_date": date.today().isoformat(),
-        "end_date": (date.today() + timedelta(days=300)).isoformat(),
-        "funded_offerings": [
-            {
-                "offering_id": offering_id,
-                "unit_price_fen": 1500,
-                "resident_price_fen": 0,
-                "quota": 100,
-                "eligibility_tags": ["age_80_plus"],
-            }
-        ],
-        "fund_id": fund_id,
-        "rationale": RATIONALE,
-    }
+    body = award_terms(title, provider["id"], offering_id, 200_000, fund_id=fund_id, rationale=RATIONALE)
     return signed_direct_award(gateway, body, approver, provider["admin"], {"reason": "符合单一来源条件"})
 
 
@@ -185,24 +169,16 @@ def test_a_sanction_keeps_other_contracts_funding_and_an_ended_contract_lists_it
     refused = gateway.post(
         "/api/v1/contracts",
         headers=official,
-        json={
-            "title": f"长阳镇助餐服务三期项目{suffix}",
-            "provider_id": failing_provider["id"],
-            "amount_fen": 100_000,
-            "start_date": date.today().isoformat(),
-            "end_date": (date.today() + timedelta(days=100)).isoformat(),
-            "funded_offerings": [
-                {
-                    "offering_id": failing_offering,
-                    "unit_price_fen": 1500,
-                    "resident_price_fen": 0,
-                    "quota": 50,
-                    "eligibility_tags": ["age_80_plus"],
-                }
-            ],
-            "fund_id": fund_id,
-            "rationale": "单一来源：该镇仅此一家机构具备老年餐桌服务能力。",
-        },
+        json=award_terms(
+            f"长阳镇助餐服务三期项目{suffix}",
+            failing_provider["id"],
+            failing_offering,
+            100_000,
+            quota=50,
+            days=100,
+            fund_id=fund_id,
+            rationale="单一来源：该镇仅此一家机构具备老年餐桌服务能力。",
+        ),
     )
     assert (refused.status_code, refused.json()["code"]) == (422, "provider_sanctioned"), refused.text
     kept = gateway.get(f"/api/v1/bookings/{before['id']}", headers=operator).json()
