@@ -236,3 +236,18 @@ def test_a_sanction_keeps_other_contracts_funding_and_an_ended_contract_lists_it
     still_open = [e["booking"]["id"] for e in gateway.get(REPLACEMENTS, headers=operator).json()["items"]]
     assert before["id"] not in still_open
     assert after["id"] in still_open
+
+    # ---- Procurement keeps committed what the ended contract still owes: the booking she kept, one unit at
+    # 15 yuan. The rest of its unpaid amount, and the booking she gave up for the neighbour's, went back to the fund.
+    def owed() -> dict[str, Any] | None:
+        seen = gateway.get(f"/api/v1/contracts/{other['id']}", headers=official).json()
+        return seen if seen["kept_reported"] and seen["kept_fen"] == 1500 else None
+
+    assert wait_for(owed)["disbursed_fen"] == 0
+    kept_bookings = gateway.get(f"/api/v1/contracts/{other['id']}/kept-bookings", headers=official).json()["items"]
+    assert {k["booking_id"]: (k["state"], k["value_fen"]) for k in kept_bookings} == {
+        before["id"]: ("lapsed", 1500),
+        after["id"]: ("open", 1500),
+    }
+    fund = gateway.get(f"/api/v1/funds/{fund_id}", headers=official).json()
+    assert (fund["committed_fen"], fund["spent_fen"]) == (failing["amount_fen"] + nearby["amount_fen"] + 1500, 0)

@@ -18,6 +18,8 @@ from procurement.evaluations.consumers import ratings_subscription as evaluation
 from procurement.evaluations.consumers import subscription as evaluations_subscription
 from procurement.evaluations.endpoints import router as evaluations_router
 from procurement.funds.endpoints import router as funds_router
+from procurement.kept.consumers import subscription as kept_subscription
+from procurement.kept.endpoints import router as kept_router
 from procurement.models import load_models
 from procurement.needs.consumers import subscription as needs_subscription
 from procurement.needs.endpoints import router as needs_router
@@ -59,6 +61,7 @@ def build_spec(settings: Settings | None = None) -> ServiceSpec:
             notices_router,
             contracts_router,
             deliverables_router,
+            kept_router,
             amendments_router,
             supervision_router,
             evaluations_router,
@@ -76,6 +79,7 @@ def build_spec(settings: Settings | None = None) -> ServiceSpec:
             supervision_subscription,
             evaluations_subscription,
             evaluation_ratings_subscription,
+            kept_subscription,
         ],
     )
 

@@ -22,6 +22,7 @@ def load_models() -> None:
     import procurement.evaluations.models
     import procurement.funds.models
     import procurement.history.models
+    import procurement.kept.models
     import procurement.needs.models
     import procurement.notices.models
     import procurement.providers.models

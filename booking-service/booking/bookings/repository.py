@@ -165,6 +165,18 @@ async def count_active_for_resident(session: AsyncSession, resident_id: uuid.UUI
     return int(total or 0)
 
 
+async def still_funded_by(
+    session: AsyncSession, contract_id: uuid.UUID, offering_ids: Sequence[uuid.UUID] | None = None
+) -> Sequence[Booking]:
+    """The contract's not-yet-delivered bookings (requested, confirmed or in service) that drew on its funding, of
+    ``offering_ids`` only when given; oldest first."""
+    query = select(Booking).where(Booking.funded_contract_id == contract_id, Booking.status.in_(ACTIVE_STATUSES))
+    if offering_ids is not None:
+        query = query.where(Booking.offering_id.in_(list(offering_ids)))
+    result = await session.execute(query.order_by(Booking.created_at, Booking.id))
+    return result.scalars().all()
+
+
 async def anonymize_for_resident(session: AsyncSession, resident_id: uuid.UUID) -> None:
     """Drop what a resident themself wrote or was named by on their bookings (their account id, their reasons)."""
     await session.execute(

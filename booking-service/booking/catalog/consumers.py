@@ -12,13 +12,16 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import booking.replacements.service as replacements_service
+from booking.bookings import repository as bookings_repository
 from booking.catalog import repository
 from service_kit.events.consumer import Subscription
 from service_kit.events.contracts import (
     ContractAmended,
     ContractChanged,
+    ContractFundingKept,
     ContractSigned,
     ContractTerminated,
+    KeptBooking,
     OfferingPublished,
     OfferingSnapshot,
     OfferingUpdated,
@@ -32,6 +35,7 @@ from service_kit.events.contracts import (
     ProviderVerified,
 )
 from service_kit.events.envelope import Envelope, MalformedEvent
+from service_kit.events.outbox import emit
 from service_kit.timeutil import as_aware, utcnow
 
 subscription = Subscription("catalog")
@@ -104,6 +108,7 @@ async def store_provider_status(session: AsyncSession, event: ProviderStatusChan
 
 @subscription.on(ContractSigned, ContractAmended, ContractTerminated)
 async def store_funded_programs(session: AsyncSession, event: ContractChanged, envelope: Envelope) -> None:
+    previous_status = await repository.contract_status(session, event.contract_id)
     if not await repository.claim_contract_event(
         session, event.contract_id, status=event.status, as_of=event.occurred_at
     ):
@@ -120,11 +125,13 @@ async def store_funded_programs(session: AsyncSession, event: ContractChanged, e
         contract_status=event.status,
         keep_offering_ids=keep,
     )
+    cause = "terminated" if ended else "amended"
     if ending:
-        cause = "terminated" if ended else "amended"
         await replacements_service.flag_ended_funding(
             session, ending, cause=cause, ended_at=event.occurred_at, now=utcnow()
         )
+    if not (ended and previous_status in ENDED_CONTRACT_STATUSES):  # an end is reported once
+        await report_kept_funding(session, event, ended=ended, ending_offering_ids=[p.offering_id for p in ending])
     for offering in funded:
         values: dict[str, Any] = {
             "contract_id": event.contract_id,
@@ -142,6 +149,32 @@ async def store_funded_programs(session: AsyncSession, event: ContractChanged, e
             "as_of": event.occurred_at,
         }
         await repository.upsert_funded_program(session, values)
+
+
+async def report_kept_funding(
+    session: AsyncSession, event: ContractChanged, *, ended: bool, ending_offering_ids: list[Any]
+) -> None:
+    """Tell procurement which upcoming bookings keep the subsidy of a contract that stopped funding them: the
+    booking keeps the price the resident was told, so the contract still owes its delivery. Sent once for every
+    ended contract (an empty list lets procurement give the whole unpaid rest back to the fund), and for an
+    amendment only when it leaves bookings of the offerings it stopped funding."""
+    offerings = None if ended else ending_offering_ids
+    if offerings is not None and not offerings:
+        return
+    kept = await bookings_repository.still_funded_by(session, event.contract_id, offerings)
+    if not ended and not kept:
+        return
+    await emit(
+        session,
+        ContractFundingKept(
+            contract_id=event.contract_id,
+            cause="terminated" if ended else "amended",
+            bookings=tuple(
+                KeptBooking(booking_id=b.id, offering_id=b.offering_id, subsidy_fen=b.subsidy_fen) for b in kept
+            ),
+            occurred_at=utcnow(),
+        ),
+    )
 
 
 @subscription.on(ProviderSanctioned, ProviderRestored)

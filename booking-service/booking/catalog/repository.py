@@ -54,6 +54,11 @@ async def get_provider(session: AsyncSession, provider_id: uuid.UUID) -> Catalog
     return await session.get(CatalogProvider, provider_id)
 
 
+async def contract_status(session: AsyncSession, contract_id: uuid.UUID) -> str | None:
+    """The contract's status as its latest applied event gave it; None before any."""
+    return await session.scalar(select(ContractProjection.status).where(ContractProjection.contract_id == contract_id))
+
+
 async def claim_contract_event(session: AsyncSession, contract_id: uuid.UUID, *, status: str, as_of: datetime) -> bool:
     """Record that the contract's event of ``as_of`` is being applied; False when a later event of the contract was
     applied already (this one is stale and must change nothing). The guarded write holds the contract's row until

@@ -119,6 +119,12 @@ async def test_a_terminated_contracts_resident_keeps_the_price_and_is_offered_th
     listed = await eventually(lambda: open_replacements(world))
     assert len(listed) == 1
     entry = listed[0]
+    # Procurement is told once which bookings keep the ended contract's subsidy: the contract still owes them.
+    contract_id = str(places["contracts"]["old"].contract_id)
+    reports = [data for kind, data in await world.emitted(contract_id) if kind == "linli.contract.funding_kept.v1"]
+    assert [(r["cause"], [(b["booking_id"], b["subsidy_fen"]) for b in r["bookings"]]) for r in reports] == [
+        ("terminated", [(booked.json()["id"], 2500)])
+    ]
     assert (entry["status"], entry["cause"], entry["contract_id"]) == (
         "open",
         "terminated",
@@ -254,6 +260,10 @@ async def test_an_amendment_that_drops_an_offering_lists_only_its_residents(worl
     assert [(e["booking"]["id"], e["cause"]) for e in await open_replacements(world)] == [
         (loses.json()["id"], "amended")
     ]
+    # The contract still owes the booking of the offering it stopped funding; the other it funds as before.
+    reports = [data for kind, data in await world.emitted(str(contract.contract_id)) if "funding_kept" in kind]
+    assert [[b["booking_id"] for b in r["bookings"]] for r in reports] == [[loses.json()["id"]]]
+    assert reports[0]["cause"] == "amended"
 
 
 async def test_a_sanction_keeps_every_existing_contract_funding_its_residents(world: Any) -> None:

@@ -72,6 +72,7 @@ class Contract(IdMixin, TimestampMixin, Base):
         ),
         CheckConstraint("reduction_fen >= 0", name="reduction_not_negative"),
         CheckConstraint("disbursed_fen >= 0 AND disbursed_fen <= amount_fen", name="disbursed_within_amount"),
+        CheckConstraint("kept_fen >= 0", name="kept_within_unpaid"),
     )
 
     title: Mapped[str] = mapped_column(String(200))
@@ -112,6 +113,10 @@ class Contract(IdMixin, TimestampMixin, Base):
     supplement_fen: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     reduction_fen: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     disbursed_fen: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    # After a termination: what stays committed for the residents' bookings that keep the contract's subsidy
+    # (procurement.kept). Until booking-service reports them (``kept_reported_at``) it is the whole unpaid rest.
+    kept_fen: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    kept_reported_at: Mapped[datetime | None]
     # Installments are paid in order; this many of the plan's first installments are paid.
     paid_installments: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # 1 when signed; each amendment both parties approved adds one (see ContractVersion).

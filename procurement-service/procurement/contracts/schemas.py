@@ -202,6 +202,14 @@ class Contract(BaseModel):
         description="What approved settlement amendments took off the amount (released to the fund)."
     )
     disbursed_fen: int
+    kept_fen: int = Field(
+        description="After a termination: what stays committed for residents' bookings that keep the contract's "
+        "subsidy (GET /contracts/{id}/kept-bookings); paid by settlements as they are delivered, given back to the "
+        "fund as they lapse. Until booking-service reports them, the whole unpaid rest."
+    )
+    kept_reported: bool = Field(
+        description="Whether booking-service has reported the bookings a terminated contract keeps."
+    )
     version: int
     installments: list[Installment]
     targets: list[Target] = Field(

@@ -30,6 +30,7 @@ from procurement.contracts.models import (
 )
 from procurement.deliverables import repository as deliverables_repository
 from procurement.funds import service as funds_service
+from procurement.kept import service as kept_service
 from procurement.needs import service as needs_service
 from procurement.providers import service as providers_service
 from service_kit.auth import Principal, Role
@@ -314,6 +315,8 @@ async def views(session: AsyncSession, contracts: Sequence[Contract]) -> list[sc
                 supplement_fen=contract.supplement_fen,
                 reduction_fen=contract.reduction_fen,
                 disbursed_fen=contract.disbursed_fen,
+                kept_fen=contract.kept_fen,
+                kept_reported=contract.kept_reported_at is not None,
                 version=contract.version,
                 installments=[
                     schemas.Installment(
@@ -800,7 +803,8 @@ async def terminate(
 ) -> Contract:
     """End an active contract. Callers decide who may: the purchaser for cause, or both parties (amendments).
 
-    What the fund committed to the contract and has not paid goes back to the fund."""
+    What the fund committed to the contract and has not paid stays committed until booking-service reports the
+    residents' bookings that keep its subsidy; then all but their value goes back to the fund (procurement.kept)."""
     now = now or utcnow()
     contract, before = await _transition(
         session,
@@ -812,17 +816,8 @@ async def terminate(
     )
     await audit_change(session, contract, action="terminated", by=by, at=now, before=before, reason=reason)
     await emit(session, ContractTerminated(**event_fields(contract, now), reason=reason))
-    unpaid = contract.amount_fen - contract.disbursed_fen
-    if contract.fund_id is not None and unpaid > 0:
-        await funds_service.release(
-            session,
-            contract.fund_id,
-            unpaid,
-            by=by,
-            at=now,
-            details={"contract_id": str(contract.id), "reason": reason},
-        )
-    return contract
+    await kept_service.hold_at_termination(session, contract, at=now)
+    return await reload(session, contract.id)
 
 
 async def reload(session: AsyncSession, contract_id: uuid.UUID) -> Contract:
@@ -886,17 +881,22 @@ async def funding_for_delivery(
     offering_id: uuid.UUID,
     provider_id: uuid.UUID,
     named_contract_id: uuid.UUID | None,
+    delivered_at: datetime,
 ) -> ContractFundedOffering | None:
     """Which contract pays for a completed booking of ``offering_id``: only the one the booking drew its funding
-    from (booking's ``funded_contract_id``), if that contract is active, funds the offering and is the delivering
-    provider's own. A booking without funding (the resident paid the full price) is paid by nobody: counting it
-    on a contract funding the same offering would pay the service twice."""
+    from (booking's ``funded_contract_id``), if that contract funds the offering, is the delivering provider's own
+    and was active when the service was delivered (a termination learnt later does not undo a delivery). A booking
+    without funding (the resident paid the full price) is paid by nobody: counting it on a contract funding the
+    same offering would pay the service twice. Deliveries a contract owes after it ended: procurement.kept."""
     if named_contract_id is None:
         return None
     found = await repository.funded_offering(session, named_contract_id, offering_id)
     if found is None:
         return None
     contract, item = found
-    if contract.status != ContractStatus.active or contract.provider_id != provider_id:
+    if contract.provider_id != provider_id:
         return None
-    return item
+    if contract.status == ContractStatus.active:
+        return item
+    ended_after = contract.terminated_at is not None and delivered_at < contract.terminated_at
+    return item if contract.status == ContractStatus.terminated and ended_after else None

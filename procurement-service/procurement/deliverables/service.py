@@ -13,9 +13,11 @@ from procurement.audit import service as audit
 from procurement.contracts import service as contracts_service
 from procurement.deliverables import repository, schemas
 from procurement.deliverables.models import Deliverable, DeliverableReview
+from procurement.kept import service as kept_service
 from service_kit.auth import Principal, Role
 from service_kit.errors import Conflict, Forbidden, NotFound
 from service_kit.events.contracts import BookingCompleted
+from service_kit.timeutil import utcnow
 
 log = structlog.get_logger("procurement.deliverables")
 
@@ -32,22 +34,29 @@ async def record_completed_booking(session: AsyncSession, event: BookingComplete
         offering_id=event.offering_id,
         provider_id=event.provider_id,
         named_contract_id=event.funded_contract_id,
+        delivered_at=event.occurred_at,
     )
-    if funded is None:
-        log.info(
-            "completed booking funded by no active contract of its provider",
-            booking_id=str(event.booking_id),
-            offering_id=str(event.offering_id),
-            funded_contract_id=str(event.funded_contract_id) if event.funded_contract_id else None,
-        )
-        return False
+    if funded is not None:
+        contract_id, unit_price_fen = funded.contract_id, funded.unit_price_fen
+    else:
+        # A booking that kept the subsidy of a contract which ended (or stopped funding the offering) meanwhile.
+        kept = await kept_service.record_delivery(session, event, now=utcnow())
+        if kept is None:
+            log.info(
+                "completed booking funded by no contract of its provider",
+                booking_id=str(event.booking_id),
+                offering_id=str(event.offering_id),
+                funded_contract_id=str(event.funded_contract_id) if event.funded_contract_id else None,
+            )
+            return False
+        contract_id, unit_price_fen = kept
     await repository.add(
         session,
         Deliverable(
-            contract_id=funded.contract_id,
+            contract_id=contract_id,
             booking_id=event.booking_id,
             offering_id=event.offering_id,
-            unit_price_fen=funded.unit_price_fen,
+            unit_price_fen=unit_price_fen,
             delivered_at=event.occurred_at,
             source_event_id=event_id,
             suspect_reasons=list(event.suspect_reasons) or None,
@@ -58,7 +67,7 @@ async def record_completed_booking(session: AsyncSession, event: BookingComplete
         log.info(
             "suspect deliverable pending review",
             booking_id=str(event.booking_id),
-            contract_id=str(funded.contract_id),
+            contract_id=str(contract_id),
             reasons=list(event.suspect_reasons),
         )
     return True
@@ -102,6 +111,8 @@ async def review(
             code="deliverable_already_reviewed",
             review=str(deliverable.review),
         )
+    # A rejected delivery of a kept booking is owed nothing: an ended contract gives its value back.
+    await kept_service.rebalance(session, contract.id, at=now)
     await audit.record(
         session,
         kind="contract",

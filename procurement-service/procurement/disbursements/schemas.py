@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -16,7 +16,9 @@ Party = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, ma
 
 
 class DisbursementCreate(BaseModel):
-    """Pays the next unpaid installment of the plan, once its condition is met."""
+    """Pays the next unpaid installment of the plan, once its condition is met. On a terminated contract: a
+    settlement of its residents' kept bookings delivered since and not yet paid (condition
+    ``kept_bookings_delivered``, numbered after the plan's installments)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -50,7 +52,7 @@ class Disbursement(BaseModel):
     id: uuid.UUID
     contract_id: uuid.UUID
     installment_seq: int
-    condition: InstallmentCondition
+    condition: InstallmentCondition | Literal["kept_bookings_delivered"]
     amount_fen: int
     voucher_number: str
     payer: str

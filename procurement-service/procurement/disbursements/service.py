@@ -14,7 +14,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -29,6 +29,7 @@ from procurement.evaluations import service as evaluations_service
 from procurement.evaluations.models import EvaluationStage
 from procurement.funds import service as funds_service
 from procurement.funds.models import Fund
+from procurement.kept import repository as kept_repository
 from procurement.providers import service as providers_service
 from procurement.providers.service import field_error
 from service_kit.auth import Principal
@@ -36,15 +37,23 @@ from service_kit.errors import Conflict, InvalidTransition
 from service_kit.pagination import fetch_page
 from service_kit.timeutil import SHANGHAI
 
+# The condition a settlement of kept bookings is paid on: they were delivered after the contract ended.
+KEPT_SETTLEMENT = "kept_bookings_delivered"
+
 
 def view(
-    row: Disbursement, installment: ContractInstallment | None, *, payee_id: uuid.UUID, payer_id: str | None
+    row: Disbursement,
+    installment: ContractInstallment | None,
+    *,
+    payee_id: uuid.UUID,
+    payer_id: str | None,
+    condition: str | None = None,
 ) -> schemas.Disbursement:
     return schemas.Disbursement(
         id=row.id,
         contract_id=row.contract_id,
         installment_seq=row.installment_seq,
-        condition=installment.condition if installment is not None else InstallmentCondition.on_signing,
+        condition=condition or (installment.condition if installment is not None else KEPT_SETTLEMENT),
         amount_fen=row.amount_fen,
         voucher_number=row.voucher_number,
         payer=row.payer,
@@ -103,29 +112,11 @@ def _same_party(given: str, expected: str) -> bool:
     return "".join(given.split()) == "".join(expected.split())
 
 
-async def _ensure_last_installment_earned(session: AsyncSession, contract: Contract, settings: Settings) -> None:
-    """The last installment, whatever condition the plan gave it, is paid only after a passed acceptance and with
-    the KPI attainment at the threshold."""
-    if not await acceptance_service.has_passed(session, contract.id):
-        raise InvalidTransition(
-            "The last installment is paid only after the acceptance (验收) has passed.",
-            code="acceptance_not_passed",
-            installment_seq=len(contract.installments),
-        )
-    await evaluations_service.ensure_attainment(session, contract, settings, doing="pay the last installment")
-
-
-async def disburse(
-    session: AsyncSession,
-    contract_id: uuid.UUID,
-    data: schemas.DisbursementCreate,
-    *,
-    by: Principal,
-    now: datetime,
-    settings: Settings,
-) -> schemas.Disbursement:
-    contract = await contracts_service.get_readable(session, contract_id, by=by)
-    contracts_service.ensure_active(contract, "pay")
+async def _parties(
+    session: AsyncSession, contract: Contract, data: schemas.DisbursementCreate
+) -> tuple[Fund, str, str]:
+    """The fund paying, the payer (its owner) and the payee (the provider's registered name) of a payment, as the
+    voucher must name them; and the voucher is new to the books."""
     if contract.fund_id is None:
         raise Conflict(
             "The contract names no fund: nothing pays it until it draws on one.", code="contract_without_fund"
@@ -133,26 +124,6 @@ async def disburse(
     # A voucher is recorded once in the district's books (the table's unique key settles a race).
     if await session.scalar(select(Disbursement.id).where(Disbursement.voucher_number == data.voucher_number)):
         raise Conflict("This voucher number is already recorded.", code="duplicate_voucher")
-    plan = contract.installments
-    seq = contract.paid_installments + 1
-    if seq > len(plan):
-        raise Conflict(
-            f"All {len(plan)} installments of the plan are paid.",
-            code="plan_fully_paid",
-            installments=len(plan),
-            disbursed_fen=contract.disbursed_fen,
-        )
-    installment = plan[seq - 1]
-    due_on = await _condition_met_on(session, contract, installment.condition)
-    if due_on is None:
-        raise InvalidTransition(
-            f"Installment {seq} is paid {installment.condition.replace('_', ' ')}; that has not happened yet.",
-            code="installment_condition_not_met",
-            installment_seq=seq,
-            condition=str(installment.condition),
-        )
-    if seq == len(plan):
-        await _ensure_last_installment_earned(session, contract, settings)
     fund = await funds_service.get_fund(session, contract.fund_id)
     payer = data.payer or fund.owner_name
     if not _same_party(payer, fund.owner_name):
@@ -178,6 +149,163 @@ async def disburse(
             expected_payee=account_holder,
             provider_id=str(contract.provider_id),
         )
+    return fund, fund.owner_name, account_holder
+
+
+async def _add(session: AsyncSession, row: Disbursement) -> None:
+    try:
+        async with session.begin_nested():
+            session.add(row)
+    except IntegrityError:
+        raise Conflict("This voucher number is already recorded.", code="duplicate_voucher") from None
+
+
+async def settle_kept(
+    session: AsyncSession, contract: Contract, data: schemas.DisbursementCreate, *, by: Principal, now: datetime
+) -> schemas.Disbursement:
+    """Pay a terminated contract's kept bookings that were delivered and count (procurement.kept): one settlement
+    for all of them so far, numbered after the plan's installments, within what the contract still holds."""
+    fund, payer, account_holder = await _parties(session, contract, data)
+    rows = await kept_repository.payable(session, contract.id)
+    amount = min(sum(kept.value_fen for kept, _ in rows), contract.kept_fen)
+    if not rows or amount <= 0:
+        raise Conflict(
+            "The contract is terminated: only its residents' kept bookings are paid, once delivered, and none is "
+            "delivered and unpaid.",
+            code="nothing_kept_to_pay",
+            kept_fen=contract.kept_fen,
+        )
+    if data.amount_fen is not None and data.amount_fen != amount:
+        raise field_error(
+            "amount_fen",
+            f"the {len(rows)} delivered kept bookings not yet paid come to {amount} fen; the voucher says "
+            f"{data.amount_fen} fen.",
+            code="amount_not_due",
+            due_fen=amount,
+        )
+    today = _day(now)
+    last_delivery = max(_day(deliverable.delivered_at) for _, deliverable in rows)
+    if data.paid_on > today:
+        raise field_error(
+            "paid_on",
+            f"{data.paid_on} is in the future; today is {today}.",
+            code="paid_on_in_future",
+            today=today.isoformat(),
+        )
+    if data.paid_on < last_delivery:
+        raise field_error(
+            "paid_on",
+            f"the kept bookings paid were delivered up to {last_delivery}; {data.paid_on} is before.",
+            code="paid_on_outside_contract_period",
+            earliest_paid_on=last_delivery.isoformat(),
+            latest_paid_on=today.isoformat(),
+        )
+    paid = await contracts_repository.guarded_update(
+        session,
+        contract.id,
+        Contract.status == ContractStatus.terminated,
+        Contract.kept_fen >= amount,
+        Contract.disbursed_fen + amount <= Contract.amount_fen,
+        kept_fen=Contract.kept_fen - amount,
+        disbursed_fen=Contract.disbursed_fen + amount,
+        updated_at=now,
+    )
+    if not paid:
+        raise Conflict("The contract was paid or changed meanwhile; look again.", code="disbursement_conflict")
+    seq = max(len(contract.installments), await _last_seq(session, contract.id)) + 1
+    row = Disbursement(
+        contract_id=contract.id,
+        installment_seq=seq,
+        amount_fen=amount,
+        voucher_number=data.voucher_number,
+        payer=payer,
+        payee=account_holder,
+        paid_on=data.paid_on,
+        fund_id=fund.id,
+        recorded_by=by.subject,
+        recorded_at=now,
+        created_at=now,
+        updated_at=now,
+    )
+    await _add(session, row)
+    if await kept_repository.mark_paid(session, [kept.id for kept, _ in rows], row.id, now) != len(rows):
+        raise Conflict("The contract was paid or changed meanwhile; look again.", code="disbursement_conflict")
+    await funds_service.spend(
+        session, fund.id, amount, by=by, at=now, details={"contract_id": str(contract.id), "kept_settlement": seq}
+    )
+    await contracts_service.record_lifecycle(
+        session,
+        contract,
+        "kept_bookings_paid",
+        by=by,
+        at=now,
+        details={
+            "disbursement_id": str(row.id),
+            "bookings": [str(kept.booking_id) for kept, _ in rows],
+            "amount_fen": amount,
+            "voucher_number": data.voucher_number,
+            "fund_id": str(fund.id),
+            "payer": payer,
+            "payee": account_holder,
+            "paid_on": data.paid_on.isoformat(),
+        },
+    )
+    return view(row, None, payee_id=contract.provider_id, payer_id=fund.owner_id, condition=KEPT_SETTLEMENT)
+
+
+async def _last_seq(session: AsyncSession, contract_id: uuid.UUID) -> int:
+    found = await session.scalar(
+        select(func.max(Disbursement.installment_seq)).where(Disbursement.contract_id == contract_id)
+    )
+    return int(found or 0)
+
+
+async def _ensure_last_installment_earned(session: AsyncSession, contract: Contract, settings: Settings) -> None:
+    """The last installment, whatever condition the plan gave it, is paid only after a passed acceptance and with
+    the KPI attainment at the threshold."""
+    if not await acceptance_service.has_passed(session, contract.id):
+        raise InvalidTransition(
+            "The last installment is paid only after the acceptance (验收) has passed.",
+            code="acceptance_not_passed",
+            installment_seq=len(contract.installments),
+        )
+    await evaluations_service.ensure_attainment(session, contract, settings, doing="pay the last installment")
+
+
+async def disburse(
+    session: AsyncSession,
+    contract_id: uuid.UUID,
+    data: schemas.DisbursementCreate,
+    *,
+    by: Principal,
+    now: datetime,
+    settings: Settings,
+) -> schemas.Disbursement:
+    contract = await contracts_service.get_readable(session, contract_id, by=by)
+    if contract.status == ContractStatus.terminated:
+        return await settle_kept(session, contract, data, by=by, now=now)
+    contracts_service.ensure_active(contract, "pay")
+    fund, payer, account_holder = await _parties(session, contract, data)
+    plan = contract.installments
+    seq = contract.paid_installments + 1
+    if seq > len(plan):
+        raise Conflict(
+            f"All {len(plan)} installments of the plan are paid.",
+            code="plan_fully_paid",
+            installments=len(plan),
+            disbursed_fen=contract.disbursed_fen,
+        )
+    installment = plan[seq - 1]
+    due_on = await _condition_met_on(session, contract, installment.condition)
+    if due_on is None:
+        raise InvalidTransition(
+            f"Installment {seq} is paid {installment.condition.replace('_', ' ')}; that has not happened yet.",
+            code="installment_condition_not_met",
+            installment_seq=seq,
+            condition=str(installment.condition),
+        )
+    if seq == len(plan):
+        await _ensure_last_installment_earned(session, contract, settings)
     _check_paid_on(data.paid_on, contract, installment, due_on=due_on, today=_day(now))
     amount = installment.amount_fen
     if data.amount_fen is not None and data.amount_fen != amount:
@@ -218,7 +346,7 @@ async def disburse(
         installment_seq=seq,
         amount_fen=amount,
         voucher_number=data.voucher_number,
-        payer=fund.owner_name,
+        payer=payer,
         payee=account_holder,
         paid_on=data.paid_on,
         fund_id=fund.id,
@@ -227,11 +355,7 @@ async def disburse(
         created_at=now,
         updated_at=now,
     )
-    try:
-        async with session.begin_nested():
-            session.add(row)
-    except IntegrityError:
-        raise Conflict("This voucher number is already recorded.", code="duplicate_voucher") from None
+    await _add(session, row)
     await contracts_service.record_lifecycle(
         session,
         contract,

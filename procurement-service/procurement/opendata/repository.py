@@ -22,6 +22,7 @@ from procurement.deliverables.repository import counted
 from procurement.disbursements.models import Disbursement
 from procurement.evaluations.models import ContractEvaluation, EvaluationStatus
 from procurement.funds.models import Fund
+from procurement.kept.models import KeptBooking
 from procurement.notices.models import Notice
 from procurement.providers.models import ProviderStanding
 from procurement.sanctions.models import ProviderSanction
@@ -135,12 +136,17 @@ async def approved_amendments(
     return {(a.contract_id, a.resulting_version or 0): a for a in result.scalars().all()}
 
 
-async def disbursements(session: AsyncSession, contract_ids: Iterable[uuid.UUID]) -> Sequence[Disbursement]:
+async def disbursements(
+    session: AsyncSession, contract_ids: Iterable[uuid.UUID]
+) -> Sequence[tuple[Disbursement, bool]]:
+    """The contracts' payments, each with whether it settled kept bookings after a termination (not an
+    installment of the plan)."""
     ids = list(contract_ids)
     if not ids:
         return []
-    result = await session.execute(select(Disbursement).where(Disbursement.contract_id.in_(ids)))
-    return result.scalars().all()
+    settles_kept = select(KeptBooking.id).where(KeptBooking.disbursement_id == Disbursement.id).exists()
+    result = await session.execute(select(Disbursement, settles_kept).where(Disbursement.contract_id.in_(ids)))
+    return [(row[0], bool(row[1])) for row in result.all()]
 
 
 async def finalized_evaluations(

@@ -55,6 +55,7 @@ INSTALLMENT_CONDITIONS = {
     "after_acceptance": "验收合格后拨付",
 }
 EVALUATION_STAGES = {"midterm": "中期评估", "final": "终期评估"}
+KEPT_SETTLEMENT_TITLE = "合同终止后，居民保留预约的服务交付结算"
 ACCEPTANCE_RESULTS = {
     "passed": ("met", "验收通过"),
     "conditional": ("partiallyMet", "限期整改后复验"),
@@ -454,14 +455,23 @@ async def _implementation_changes(
 ) -> list[Change]:
     """Disbursements (transactions), finalized evaluations and acceptances of the process's contracts."""
     changes = []
-    for paid in await repository.disbursements(session, award_of):
+    for paid, settles_kept in await repository.disbursements(session, award_of):
         transaction = {
             "id": str(paid.id),
             "date": day_start(paid.paid_on),
             "value": money(paid.amount_fen),
             "payee": {"id": str(provider_of[paid.contract_id])},
         }
-        installment = {"id": f"installment-{paid.installment_seq}", "status": "met", "dateMet": day_start(paid.paid_on)}
+        installment: dict[str, Any] = {
+            "id": f"installment-{paid.installment_seq}",
+            "status": "met",
+            "dateMet": day_start(paid.paid_on),
+        }
+        if settles_kept:
+            # Not an installment of the plan: the residents' bookings an ended contract still owed, delivered.
+            installment.update(
+                id=f"kept-settlement-{paid.installment_seq}", title=KEPT_SETTLEMENT_TITLE, type="payment"
+            )
         contract = {
             "id": str(paid.contract_id),
             "awardID": str(award_of[paid.contract_id]),

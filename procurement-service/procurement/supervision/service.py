@@ -225,6 +225,7 @@ async def record_provider_missed(session: AsyncSession, event: BookingProviderMi
         offering_id=event.offering_id,
         provider_id=event.provider_id,
         named_contract_id=event.funded_contract_id,
+        delivered_at=event.occurred_at,
     )
     if funded is None:
         return False

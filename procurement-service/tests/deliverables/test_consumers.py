@@ -160,15 +160,9 @@ async def test_bookings_no_active_contract_of_theirs_funded_are_not_counted(
     events = [
         # The booking was not funded: the resident paid in full; no contract pays for it.
         booking_completed(offering_id=shared, provider_id=provider_id, occurred_at=COMPLETED_AT),
-        # Named contracts that are not active.
+        # A named contract that was never signed.
         booking_completed(
             offering_id=draft_only, provider_id=provider_id, occurred_at=COMPLETED_AT, funded_contract_id=draft["id"]
-        ),
-        booking_completed(
-            offering_id=terminated_only,
-            provider_id=provider_id,
-            occurred_at=COMPLETED_AT,
-            funded_contract_id=ended["id"],
         ),
         # A named contract that does not fund the booked offering.
         booking_completed(
@@ -189,10 +183,17 @@ async def test_bookings_no_active_contract_of_theirs_funded_are_not_counted(
     counted = booking_completed(
         offering_id=shared, provider_id=provider_id, occurred_at=COMPLETED_AT, funded_contract_id=second["id"]
     )
+    # A booking that kept the subsidy of the contract terminated before its visit (booking-service honours the
+    # price it quoted): the ended contract still owes the delivery (procurement.kept).
+    kept = booking_completed(
+        offering_id=terminated_only, provider_id=provider_id, occurred_at=COMPLETED_AT, funded_contract_id=ended["id"]
+    )
     await publish(js, Envelope.wrap(counted, source="booking"))
-    await handled(app, len(events) + 1)
+    await publish(js, Envelope.wrap(kept, source="booking"))
+    await handled(app, len(events) + 2)
 
-    for contract, expected in ((first, []), (second, [str(counted.booking_id)]), (draft, []), (ended, [])):
+    expectations = ((first, []), (second, [str(counted.booking_id)]), (draft, []), (ended, [str(kept.booking_id)]))
+    for contract, expected in expectations:
         page = await deliverables_of(client, test_keys, contract["id"])
         assert [d["booking_id"] for d in page["items"]] == expected
     assert deliverables_runner(app).dead_lettered == 0

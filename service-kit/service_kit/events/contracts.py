@@ -434,6 +434,29 @@ class ContractTerminated(ContractChanged):
     reason: str | None = None
 
 
+class KeptBooking(BaseModel):
+    """One upcoming booking that keeps the subsidy it was quoted after its contract stopped funding it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    booking_id: uuid.UUID
+    offering_id: uuid.UUID
+    subsidy_fen: int = Field(ge=0)
+
+
+@event_type("linli.contract.funding_kept.v1", "contract_id")
+class ContractFundingKept(EventData):
+    """booking-service's answer to a termination (or an amendment that stops funding offerings): the residents'
+    upcoming bookings that keep the price they were told, so the ended contract still owes their delivery.
+    After a termination it is sent once, even with no bookings: procurement holds the contract's unpaid rest
+    until it knows what to keep, then gives the remainder back to the fund."""
+
+    contract_id: uuid.UUID
+    cause: Literal["terminated", "amended"]
+    bookings: tuple[KeptBooking, ...] = ()
+    occurred_at: datetime
+
+
 @event_type("linli.need.progressed.v1", "group_key")
 class NeedProgressed(EventData):
     """A pool item (the needs sharing ``group_key``) moved a step in procurement: pooled, in a call, under a
