@@ -134,6 +134,15 @@ def test_registry_journey(gateway: httpx.Client, receiver: Receiver) -> None:
     suffix = uuid.uuid4().hex[:6]
     name = f"长阳半岛绿色生活服务社{suffix}"
 
+    # ---- The app's category tree, held by its ETag: through the gateway a conditional request is 304, no body,
+    # and the connection it came on serves the next request.
+    tree = gateway.get("/api/v1/categories")
+    assert tree.status_code == 200, tree.text
+    for _ in range(2):
+        held = gateway.get("/api/v1/categories", headers={"If-None-Match": tree.headers["etag"]})
+        assert (held.status_code, held.content, held.headers["etag"]) == (304, b"", tree.headers["etag"])
+    assert gateway.get("/api/v1/categories").json() == tree.json()
+
     # ---- Registration: a USCC whose check digit is wrong is refused, and the answer names the field.
     good = new_uscc()
     wrong = good[:-1] + ("1" if good[-1] != "1" else "2")

@@ -1,7 +1,8 @@
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from pydantic import TypeAdapter
 
 from registry.places import service
 from registry.places.schemas import (
@@ -15,6 +16,7 @@ from registry.places.schemas import (
     StreetCreate,
     StreetUpdate,
 )
+from registry.reference.answers import PUBLIC_MINUTE, READ_MOSTLY
 from service_kit.auth import Principal, Role, require_roles
 from service_kit.db import ReadSessionDep, SessionDep
 from service_kit.errors import error_responses
@@ -50,22 +52,37 @@ async def update_street(code: StreetCodePath, data: StreetUpdate, session: Sessi
     return Street.model_validate(await service.update_street(session, code, data))
 
 
-@router.get("/communities", response_model=Page[Community], responses=error_responses(404, 422))
+COMMUNITIES, COMMUNITY = TypeAdapter(Page[Community]), TypeAdapter(Community)
+CENTERS, CENTER = TypeAdapter(Page[ServiceCenter]), TypeAdapter(ServiceCenter)
+NOT_MODIFIED: dict[int | str, dict[str, Any]] = {304: {"description": "Not modified (If-None-Match)."}}
+
+
+@router.get("/communities", response_model=Page[Community], responses={**error_responses(404, 422), **NOT_MODIFIED})
 async def list_communities(
+    request: Request,
     session: ReadSessionDep,
     page: PaginationDep,
     street_code: Annotated[str | None, Query(min_length=1, max_length=32)] = None,
-) -> Page[Community]:
-    """Communities (社区), all of the district or of one street."""
-    items, total = await service.list_communities(
-        session, street_code=street_code, limit=page.limit, offset=page.offset
-    )
-    return Page(items=[Community.model_validate(c) for c in items], total=total, limit=page.limit, offset=page.offset)
+) -> Response:
+    """Communities (社区), all of the district or of one street. Served from memory until a community changes."""
+
+    async def render() -> Page[Community]:
+        items, total = await service.list_communities(
+            session, street_code=street_code, limit=page.limit, offset=page.offset
+        )
+        return Page(
+            items=[Community.model_validate(c) for c in items], total=total, limit=page.limit, offset=page.offset
+        )
+
+    return await READ_MOSTLY.answer(request, "communities", render, COMMUNITIES, cache_control=PUBLIC_MINUTE)
 
 
-@router.get("/communities/{code}", response_model=Community, responses=error_responses(404, 422))
-async def get_community(code: CommunityCodePath, session: ReadSessionDep) -> Community:
-    return Community.model_validate(await service.get_community(session, code))
+@router.get("/communities/{code}", response_model=Community, responses={**error_responses(404, 422), **NOT_MODIFIED})
+async def get_community(request: Request, code: CommunityCodePath, session: ReadSessionDep) -> Response:
+    async def render() -> Community:
+        return Community.model_validate(await service.get_community(session, code))
+
+    return await READ_MOSTLY.answer(request, "communities", render, COMMUNITY, cache_control=PUBLIC_MINUTE)
 
 
 @router.post(
@@ -83,20 +100,33 @@ async def update_community(
     return Community.model_validate(await service.update_community(session, code, data))
 
 
-@router.get("/service-centers", response_model=Page[ServiceCenter], responses=error_responses(422))
+@router.get("/service-centers", response_model=Page[ServiceCenter], responses={**error_responses(422), **NOT_MODIFIED})
 async def list_service_centers(
-    session: ReadSessionDep, page: PaginationDep, operator_id: uuid.UUID | None = None
-) -> Page[ServiceCenter]:
-    """Regional community service centers (区域性社区综合服务中心)."""
-    items, total = await service.list_centers(session, operator_id=operator_id, limit=page.limit, offset=page.offset)
-    return Page(
-        items=[ServiceCenter.model_validate(c) for c in items], total=total, limit=page.limit, offset=page.offset
-    )
+    request: Request, session: ReadSessionDep, page: PaginationDep, operator_id: uuid.UUID | None = None
+) -> Response:
+    """Regional community service centers (区域性社区综合服务中心). Served from memory until a center changes."""
+
+    async def render() -> Page[ServiceCenter]:
+        items, total = await service.list_centers(
+            session, operator_id=operator_id, limit=page.limit, offset=page.offset
+        )
+        return Page(
+            items=[ServiceCenter.model_validate(c) for c in items], total=total, limit=page.limit, offset=page.offset
+        )
+
+    return await READ_MOSTLY.answer(request, "service_centers", render, CENTERS, cache_control=PUBLIC_MINUTE)
 
 
-@router.get("/service-centers/{center_id}", response_model=ServiceCenter, responses=error_responses(404, 422))
-async def get_service_center(center_id: uuid.UUID, session: ReadSessionDep) -> ServiceCenter:
-    return ServiceCenter.model_validate(await service.get_center(session, center_id))
+@router.get(
+    "/service-centers/{center_id}",
+    response_model=ServiceCenter,
+    responses={**error_responses(404, 422), **NOT_MODIFIED},
+)
+async def get_service_center(request: Request, center_id: uuid.UUID, session: ReadSessionDep) -> Response:
+    async def render() -> ServiceCenter:
+        return ServiceCenter.model_validate(await service.get_center(session, center_id))
+
+    return await READ_MOSTLY.answer(request, "service_centers", render, CENTER, cache_control=PUBLIC_MINUTE)
 
 
 @router.post(
