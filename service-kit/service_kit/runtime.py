@@ -97,6 +97,7 @@ class Runtime:
                     retry_base_seconds=self.settings.consumer_retry_base_seconds,
                     on_applied=self.wake_relay,
                     idle=self.idle,
+                    read_sessionmaker=self.read_sessionmaker,
                 )
                 self.runners.append(runner)
                 self._tasks.append(asyncio.create_task(runner.run(), name=runner.durable))

@@ -134,6 +134,36 @@ async def test_redelivered_event_is_applied_once(
     assert (runner.applied, runner.duplicates) == (1, 1)
 
 
+async def test_events_a_consumer_does_not_want_are_acknowledged_without_a_write(
+    kit_sessionmaker: async_sessionmaker[AsyncSession], js: JetStreamContext
+) -> None:
+    """``Subscription.wanted`` declines an event after a read: no inbox row, no handler, and it is not redelivered."""
+    subscription = needs_subscription()
+    asked: list[str] = []
+
+    async def wanted(session: AsyncSession, event: NeedSubmitted, envelope: Envelope) -> bool:
+        asked.append(event.summary)
+        # It reads committed state (here: what was applied so far) in its own read-only session.
+        await session.execute(select(func.count()).select_from(inbox_event))
+        return not event.summary.startswith("skip")
+
+    subscription.wanted = wanted
+    skipped_ids = [await publish_direct(js, need(f"skip-{n}")) for n in range(3)]
+    await publish_direct(js, need("keep"))
+    runner = ConsumerRunner(subscription, service="kit", sessionmaker=kit_sessionmaker, js=js, stream="LINLI")
+    async with running(runner.run()):
+        await eventually(lambda: _value(runner.applied + runner.skipped == 4))
+    assert (runner.applied, runner.skipped, runner.duplicates) == (1, 3, 0)
+    assert await applied_counts(kit_sessionmaker) == {"keep": 1}
+    assert sorted(asked) == ["keep", "skip-0", "skip-1", "skip-2"]
+    async with kit_sessionmaker() as session:
+        kept = await session.scalars(select(inbox_event.c.event_id).where(inbox_event.c.consumer == runner.durable))
+        assert not set(skipped_ids) & set(kept.all())
+    # Acknowledged, so never redelivered (the acks went out on this connection before this request).
+    info = await js.consumer_info("LINLI", runner.durable)
+    assert (info.num_pending, info.num_ack_pending) == (0, 0)
+
+
 async def test_poison_message_is_dead_lettered_and_the_stream_keeps_flowing(
     kit_sessionmaker: async_sessionmaker[AsyncSession], js: JetStreamContext, report_figure: Callable[[str], None]
 ) -> None:

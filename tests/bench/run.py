@@ -186,6 +186,62 @@ class Load:
     cpu_us: float = 0.0  # CPU time the serving process (and its workers) spent per request
 
 
+async def bench_declined(total: int, workdir: Path) -> None:
+    """A consumer that acts on few of its events (the registry's webhooks: only providers with an endpoint): the
+    same events drained by a runner that applies each in a write transaction with its inbox row, and by one whose
+    ``Subscription.wanted`` declines them after a read."""
+    server = NatsServer(workdir / "nats-declined").start()
+    url = f"sqlite+aiosqlite:///{workdir / 'declined.db'}"
+    engine = create_engine(url)
+    async with engine.begin() as conn:
+        await conn.run_sync(kit_metadata.create_all)
+    sessionmaker = create_sessionmaker(engine)
+    settings = ServiceSettings(nats_url=server.url, database_url=url)
+    nc = await connect(settings, name="bench-declined")
+    js = nc.jetstream()
+    await ensure_streams(js, settings)
+    for n in range(total):
+        envelope = Envelope.wrap(
+            NeedSubmitted(
+                need_id=uuid.uuid4(),
+                group_key=f"k{n}",
+                category_code="elderly.meal_table",
+                summary=f"k{n}",
+                count=1,
+                source="resident",
+                submitted_at=datetime.now(UTC),
+            ),
+            source="bench",
+        )
+        await js.publish(envelope.type, envelope.payload(), headers=envelope.headers())
+
+    async def nothing(session: AsyncSession, event: NeedSubmitted, envelope: Envelope) -> None:
+        return None
+
+    async def declined(session: AsyncSession, event: NeedSubmitted, envelope: Envelope) -> bool:
+        return False
+
+    rates = {}
+    runs = (("applied, each in a write transaction", None), ("declined by wanted after a read", declined))
+    for label, wanted in runs:
+        subscription = Subscription(f"declined-{len(rates)}", wanted=wanted)
+        subscription.on(NeedSubmitted)(nothing)
+        runner = ConsumerRunner(subscription, service="bench", sessionmaker=sessionmaker, js=js, stream="LINLI")
+        started = time.perf_counter()
+        task = asyncio.create_task(runner.run())
+        while runner.applied + runner.skipped < total:  # noqa: ASYNC110 - the runner counts, it does not signal
+            await asyncio.sleep(0.01)
+        rates[label] = total / (time.perf_counter() - started)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    await nc.close()
+    await engine.dispose()
+    server.stop()
+    print(f"a consumer's events it does not act on: {total} events on SQLite")
+    for label, rate in rates.items():
+        print(f"  {label}: {rate:,.0f} events/s")
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU of ``pid`` and its descendants (uvicorn and nginx workers), from /proc."""
     parents: dict[int, int] = {}
@@ -452,6 +508,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="linli-bench-") as tmp:
         if args.only != "gateway":
             asyncio.run(bench_events(args.events, args.per_transaction, Path(tmp)))
+            asyncio.run(bench_declined(args.events, Path(tmp)))
         if args.only != "events":
             paths = {p: GATEWAY_PATHS.get(p, "registry") for p in args.paths}
             bench_gateway(args.seconds, args.connections, Path(tmp), args.workers, paths, args.rounds, args.log_level)

@@ -8,7 +8,8 @@ from service_kit.events.consumer import Subscription
 from service_kit.events.contracts import EventData
 from service_kit.events.envelope import Envelope
 
-subscription = Subscription("webhooks")
+# Only events an endpoint subscribes to open a write transaction; the rest are acknowledged after one read.
+subscription = Subscription("webhooks", wanted=service.wanted)
 
 
 @subscription.on(*WEBHOOK_EVENTS.values())

@@ -244,6 +244,16 @@ async def redeliver(
 # ------------------------------------------------------------------ from events to deliveries
 
 
+async def wanted(session: AsyncSession, event: EventData, envelope: Envelope) -> bool:
+    """Whether an enabled endpoint of the event's provider subscribes to it: most providers have none, and their
+    events are then acknowledged without a write transaction (``Subscription.wanted``)."""
+    provider_id = provider_of(event)
+    if provider_id is None:
+        return False
+    name = short_name(envelope.type)
+    return any(subscribed(e.event_types, name) for e in await repository.enabled_endpoints(session, provider_id))
+
+
 async def enqueue(session: AsyncSession, event: EventData, envelope: Envelope) -> int:
     """Queue one delivery of ``event`` per enabled endpoint of its provider subscribed to it."""
     provider_id = provider_of(event)

@@ -42,10 +42,17 @@ class Subscription:
 
     ``handlers`` maps an event class (from ``service_kit.events.contracts``) to ``async def h(session, event,
     envelope)``. The handler must not commit; it runs inside the consumer's transaction.
+
+    ``wanted``, when given, is asked first, in a read-only session: ``async def w(session, event, envelope) ->
+    bool``. An event it declines is acknowledged with no write transaction and no inbox row (``skipped``): for a
+    consumer that acts on few of its events (the registry's webhooks act only for providers with an endpoint), a
+    write transaction per event (on SQLite, the database's one write lock and an fsync) is most of its cost. It
+    must only decline events the handler would do nothing with, judging by committed state.
     """
 
     name: str
     handlers: dict[type[EventData], Handler] = field(default_factory=dict)
+    wanted: Callable[[AsyncSession, Any, Envelope], Awaitable[bool]] | None = None
 
     def on(self, *event_types: type[EventData]) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
@@ -117,11 +124,13 @@ class ConsumerRunner:
         batch_size: int = 64,
         on_applied: Callable[[], None] | None = None,
         idle: IdleTasks | None = None,
+        read_sessionmaker: async_sessionmaker[AsyncSession] | None = None,
     ) -> None:
         self.subscription = subscription
         self.service = service
         self.durable = f"{service}-{subscription.name}"
         self.sessionmaker = sessionmaker
+        self.read_sessionmaker = read_sessionmaker or sessionmaker
         self.js = js
         self.stream = stream
         self.max_deliver = max_deliver
@@ -134,6 +143,7 @@ class ConsumerRunner:
         self.idle = idle or IdleTasks()
         self.applied = 0
         self.duplicates = 0
+        self.skipped = 0
         self.dead_lettered = 0
         self._stopping = False
 
@@ -202,7 +212,9 @@ class ConsumerRunner:
             handler = self.subscription.handler_for(envelope.type)
             if handler is None:
                 raise MalformedEvent(f"{self.durable} has no handler for {envelope.type}")
-            if await apply_event(self.sessionmaker, self.durable, handler, envelope):
+            if not await self._wanted(envelope):
+                self.skipped += 1
+            elif await apply_event(self.sessionmaker, self.durable, handler, envelope):
                 self.applied += 1
                 if self.on_applied is not None:
                     self.on_applied()
@@ -226,6 +238,14 @@ class ConsumerRunner:
                     error=str(exc),
                 )
                 await self._settle(msg.nak(delay=min(delay, 300.0)))
+
+    async def _wanted(self, envelope: Envelope) -> bool:
+        wanted = self.subscription.wanted
+        if wanted is None:
+            return True
+        event = envelope.parse()
+        async with self.read_sessionmaker() as session:
+            return await wanted(session, event, envelope)
 
     async def _settle(self, ack: Awaitable[None]) -> None:
         try:
