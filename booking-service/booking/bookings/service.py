@@ -8,7 +8,6 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from booking import geo
 from booking.audit import service as audit
 from booking.availability import schedule
 from booking.bookings import repository
@@ -22,6 +21,7 @@ from booking.residents import service as residents_service
 from booking.residents.schemas import HelperLabel, Position
 from booking.rules import service as rules_service
 from booking.rules.service import Rules
+from service_kit import geo
 from service_kit.auth import Principal, Role
 from service_kit.errors import Conflict, Forbidden, InvalidTransition, NotFound, ValidationFailed
 from service_kit.events.contracts import (

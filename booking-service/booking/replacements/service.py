@@ -11,7 +11,6 @@ from datetime import datetime, time, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from booking import geo
 from booking.audit import service as audit
 from booking.bookings import service as bookings_service
 from booking.bookings.models import Booking
@@ -23,6 +22,7 @@ from booking.replacements import schemas as s
 from booking.replacements.models import BookingReplacement, FundingCause, ReplacementStatus
 from booking.residents import service as residents_service
 from booking.residents.models import Resident
+from service_kit import geo
 from service_kit.auth import Principal
 from service_kit.errors import Conflict, NotFound, ValidationFailed
 from service_kit.timeutil import SHANGHAI, utcnow

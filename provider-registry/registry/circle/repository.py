@@ -5,9 +5,9 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from registry.geo import bounding_box
 from registry.offerings.models import Offering, OfferingMode, OfferingServiceCommunity, OfferingStatus
 from registry.organizations.models import Organization, OrganizationStatus
+from service_kit.geo import bounding_box
 
 
 @dataclass(frozen=True)

@@ -17,12 +17,12 @@ from registry.categories import repository as categories_repository
 from registry.circle import repository
 from registry.circle.repository import Candidate, SqlFilters
 from registry.circle.schemas import CircleOffering, CoverageRow, NearestOffering, Origin, Reach, StreetGaps
-from registry.geo import haversine_m
 from registry.offerings.models import DOOR_TO_DOOR_BANDS, WALK_BAND, Offering, OfferingMode
 from registry.offerings.schemas import Offering as OfferingOut
 from registry.places import repository as places_repository
 from registry.places import service as places_service
 from service_kit.errors import ValidationFailed
+from service_kit.geo import haversine_m
 
 # A point belongs to the nearest community whose centroid is at most this far away.
 COMMUNITY_SNAP_M = 3_000

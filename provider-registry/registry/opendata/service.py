@@ -18,13 +18,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from registry.categories.models import Category
 from registry.circle import repository as circle_repository
 from registry.circle.repository import SqlFilters
-from registry.geo import haversine_m
 from registry.offerings.models import DOOR_TO_DOOR_BANDS, Offering, OfferingMode
 from registry.opendata import repository
 from registry.organizations.models import Organization, OrganizationKind
 from registry.places import service as places_service
 from registry.places.models import Community, ServiceCenter
 from service_kit.errors import NotFound, ValidationFailed
+from service_kit.geo import haversine_m
 from service_kit.timeutil import as_aware
 
 HSDS_VERSION = "3.0"

@@ -4,8 +4,8 @@ from collections.abc import Sequence
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from registry.geo import bounding_box
 from registry.places.models import Community, ServiceCenter, Street
+from service_kit.geo import bounding_box
 from service_kit.pagination import fetch_page
 
 

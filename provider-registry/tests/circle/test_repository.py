@@ -10,9 +10,9 @@ from stdnum.cn import uscc
 
 from registry.circle import repository
 from registry.circle.repository import SqlFilters
-from registry.geo import haversine_m
 from registry.offerings.models import WALK_BAND, Offering, OfferingMode, OfferingStatus, search_band
 from registry.organizations.models import Organization, OrganizationKind, OrganizationStatus
+from service_kit.geo import haversine_m
 
 JIAHE = (39.7295, 116.1520)
 

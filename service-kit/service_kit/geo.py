@@ -1,5 +1,6 @@
-"""Distances on the WGS-84 ellipsoid, close enough for walking: haversine on a sphere of the mean radius,
-and the bounding box that an index on (lat, lng) can prefilter with before the exact distance is computed."""
+"""Distances between WGS-84 positions, close enough for walking and for check-in evidence: haversine on a sphere
+of the mean radius (within a district its error is far below GPS noise), and the bounding box that an index on
+(lat, lng) can prefilter with before the exact distance is computed."""
 
 import math
 from dataclasses import dataclass
@@ -15,6 +16,11 @@ def haversine_m(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
     dlmb = math.radians(lng2 - lng1)
     a = math.sin(dphi / 2) ** 2 + math.cos(phi1) * math.cos(phi2) * math.sin(dlmb / 2) ** 2
     return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
+
+
+def distance_m(lat1: float, lng1: float, lat2: float, lng2: float) -> int:
+    """The great-circle distance in whole metres."""
+    return round(haversine_m(lat1, lng1, lat2, lng2))
 
 
 @dataclass(frozen=True)
