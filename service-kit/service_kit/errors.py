@@ -9,7 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from service_kit.responses import LinliJSONResponse
@@ -165,6 +165,21 @@ def install_error_handlers(app: FastAPI) -> None:
         err = DependencyUnavailable("The database is busy or unavailable; retry shortly.", retry_after=1)
         return problem_response(err.to_problem(request.url.path), {"Retry-After": "1"})
 
+    @app.exception_handler(IntegrityError)
+    async def _db_integrity(request: Request, exc: IntegrityError) -> JSONResponse:
+        # A unique or foreign key the database enforced that the service's own checks did not see: a record created
+        # (or removed) by a racing request a moment ago. The caller should look again: 409, not their input's fault.
+        if _races(exc):
+            log.info("a racing write was refused by the database", error=str(exc.orig))
+            err = Conflict(
+                "This conflicts with a record created or changed at the same moment; look again.", code="conflict"
+            )
+            return problem_response(err.to_problem(request.url.path))
+        log.warning("database refused a statement", error=str(exc.orig))
+        return problem_response(
+            ValidationFailed("A value was refused by the database.", code="invalid_value").to_problem(request.url.path)
+        )
+
     @app.exception_handler(DBAPIError)
     async def _db_error(request: Request, exc: DBAPIError) -> JSONResponse:
         # A value the database refused (out of range, bad encoding) that validation did not catch.
@@ -184,6 +199,18 @@ def install_error_handlers(app: FastAPI) -> None:
             "instance": request.url.path,
         }
         return problem_response(body)
+
+
+# SQLSTATEs of a unique and a foreign-key violation (PostgreSQL); SQLite says it in words.
+_RACE_STATES = frozenset({"23505", "23503"})
+
+
+def _races(exc: IntegrityError) -> bool:
+    state = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+    if state is not None:
+        return str(state) in _RACE_STATES
+    message = str(exc.orig)
+    return "UNIQUE constraint failed" in message or "FOREIGN KEY constraint failed" in message
 
 
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:

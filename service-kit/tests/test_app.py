@@ -64,6 +64,13 @@ def notes_router() -> APIRouter:
         calls.append("secret")
         return {"secret": uuid.uuid4().hex}
 
+    @router.post("/keyed", status_code=201, responses=error_responses(401, 409, 422))
+    async def create_keyed_note(body: dict[str, str | None], session: SessionDep) -> dict[str, str | None]:
+        """Inserts a note under the caller's own id, trusting the database to refuse a second one."""
+        await session.execute(notes.insert().values(id=body["id"], text=body.get("text")))
+        await session.flush()
+        return {"id": body["id"]}
+
     @router.get("/count")
     async def count_notes(principal: CurrentPrincipal, session: ReadSessionDep) -> dict[str, int]:
         return {"notes": int(await session.scalar(select(func.count()).select_from(notes)) or 0)}
@@ -404,3 +411,22 @@ async def test_a_reading_unit_of_work_cannot_write(kit_db_url: str, kit_engine: 
     finally:
         if reader is not kit_engine:
             await reader.dispose()
+
+
+async def test_a_racing_duplicate_is_a_409_conflict_and_a_refused_value_a_422(client: httpx.AsyncClient) -> None:
+    """Two requests creating the same record at once: the database's unique key refuses the second, which is a
+    conflict to look at again, not bad input."""
+    note_id = str(uuid.uuid4())
+    answers = await asyncio.gather(
+        *(client.post("/api/v1/notes/keyed", json={"id": note_id, "text": f"第{n}条"}) for n in range(3))
+    )
+    assert sorted(a.status_code for a in answers) == [201, 409, 409]
+    refused = next(a for a in answers if a.status_code == 409)
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert (refused.json()["code"], refused.json()["detail"]) == (
+        "conflict",
+        "This conflicts with a record created or changed at the same moment; look again.",
+    )
+    # A value no check let through but the database refuses (a note without text) stays a 422.
+    missing = await client.post("/api/v1/notes/keyed", json={"id": str(uuid.uuid4()), "text": None})
+    assert (missing.status_code, missing.json()["code"]) == (422, "invalid_value")
