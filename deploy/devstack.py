@@ -212,6 +212,8 @@ class DevStack:
                 "LINLI_VAR_DIR": str(self.var_dir.resolve()),
                 "LINLI_NATS_URL": self.nats_url,
                 "LINLI_JWKS_URL": f"{self.gateway_url}/.well-known/jwks.json",
+                # Open-data links name the gateway this stack serves the public at.
+                "LINLI_PUBLIC_BASE_URL": self.gateway_url,
                 "PYTHONUNBUFFERED": "1",
             }
         )

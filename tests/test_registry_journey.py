@@ -27,6 +27,8 @@ from .conftest import ROOT, login, new_uscc, wait_for
 pytestmark = pytest.mark.stack
 
 HSDS = ROOT / "standards" / "hsds-3.0"
+# Open Referral's OpenAPI template, which the registry publishes filled in.
+HSDS_OPENAPI = ROOT / "provider-registry" / "registry" / "opendata" / "hsds-openapi-3.0.json"
 PASSWORD = "registry-journey-2026"
 # 长阳半岛社区 (changyang.bandao) is at 39.7700, 116.2150; the swap corner is a short walk from its centre.
 BANDAO = {"lat": 39.7703, "lng": 116.2146}
@@ -42,7 +44,7 @@ def hsds_validator(name: str) -> Draft202012Validator:
 
 @cache
 def hsds_page_validator() -> Draft202012Validator:
-    page = json.loads((HSDS / "openapi.json").read_text())["components"]["schemas"]["Page"]
+    page = json.loads(HSDS_OPENAPI.read_text())["components"]["schemas"]["Page"]
     required = ["total_items", "total_pages", "page_number", "size", "first_page", "last_page", "empty"]
     return Draft202012Validator({**page, "required": required, "additionalProperties": True})
 
@@ -318,7 +320,13 @@ def test_registry_journey(gateway: httpx.Client, receiver: Receiver) -> None:
     )
     assert (other_log.status_code, other_log.json()["total"]) == (200, 0), other_log.text
 
-    # ---- HSDS 3.0 open data, public: the service with its schedule, the organization, the lists.
+    # ---- HSDS 3.0 open data, public: its OpenAPI document at the gateway's public address (whatever Host the
+    # caller sends), the service with its schedule, the organization, the lists.
+    about = gateway.get("/open-data/hsds/", headers={"X-Forwarded-Host": "evil.example"}).json()
+    assert about["openapi_url"] == str(gateway.base_url).rstrip("/") + "/open-data/hsds/openapi.json"
+    described = gateway.get("/open-data/hsds/openapi.json")
+    assert described.status_code == 200, described.text
+    assert described.json()["servers"] == [{"url": about["openapi_url"].removesuffix("/openapi.json")}]
     service = gateway.get(f"/open-data/hsds/services/{offering_id}")
     assert service.status_code == 200, service.text
     assert_hsds_valid("service", service.json())

@@ -57,6 +57,11 @@ class ServiceSettings(BaseSettings):
     # a retry may then run it again (nothing of the first was committed). Above the gateway's upstream timeout.
     idempotency_stale_seconds: float = Field(30.0, gt=0)
 
+    # Where the public reaches the platform: the gateway's address (https://linli.fangshan.gov.cn in production).
+    # Every link in an open-data document is built from it, never from a request's Host or X-Forwarded-* headers
+    # (service_kit.links): a caller cannot put an address of their choosing into what others download.
+    public_base_url: str = Field("http://127.0.0.1:8000", pattern=r"^https?://[^/?#\s]+(/[^?#\s]*)?$")
+
     log_level: str = "INFO"
     log_json: bool = True
 
@@ -69,6 +74,9 @@ class ServiceSettings(BaseSettings):
             )
         if self.environment == "production" and "dev-only" in self.data_key.get_secret_value():
             raise ValueError("LINLI_DATA_KEY must be set in production")
+        self.public_base_url = self.public_base_url.rstrip("/")
+        if self.environment == "production" and not self.public_base_url.startswith("https://"):
+            raise ValueError("LINLI_PUBLIC_BASE_URL must be the platform's https:// address in production")
         return self
 
     @property

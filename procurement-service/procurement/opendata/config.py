@@ -25,8 +25,6 @@ class OcdsSettings(BaseSettings):
     buyer_id: str = "fangshan-civil-affairs"
     buyer_name: str = "北京市房山区民政局"
     license: str | None = "https://creativecommons.org/licenses/by/4.0/"
-    # Where the public reaches the platform (e.g. https://linli.fangshan.gov.cn); by default the request's own.
-    public_base_url: str | None = None
 
 
 @cache

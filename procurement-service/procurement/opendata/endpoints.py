@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 from typing import Annotated, Any
 
@@ -15,6 +14,7 @@ from procurement.performance import schemas as performance_schemas
 from procurement.performance import service as performance_service
 from service_kit.db import ReadSessionDep
 from service_kit.errors import error_responses
+from service_kit.links import public_url
 from service_kit.pagination import PaginationDep
 from service_kit.responses import StandardDocumentResponse
 
@@ -25,30 +25,7 @@ router = APIRouter(
 # Providers' public standing: past performance, beside the sanctions.
 providers_router = APIRouter(prefix="/open-data/providers", tags=["open data (OCDS 1.1)"])
 
-_HOST = re.compile(r"[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]{2,45}\](:[0-9]{1,5})?")
-
 Ocid = Annotated[str, Path(min_length=1, max_length=120, description="e.g. ocds-lnl0fs-<call or contract id>")]
-
-
-def _base_url(request: Request) -> str:
-    """Where the public reaches Linli: the configured address, else the host the gateway was called at (it
-    forwards it as ``X-Forwarded-Host``), else this request's own. It only shapes the links in the export."""
-    if configured := ocds_settings().public_base_url:
-        return configured.rstrip("/")
-    host = request.headers.get("x-forwarded-host")
-    if host and _HOST.fullmatch(host):
-        scheme = request.headers.get("x-forwarded-proto", request.url.scheme)
-        return f"{scheme if scheme in ('http', 'https') else request.url.scheme}://{host}"
-    return str(request.base_url).rstrip("/")
-
-
-def _public(request: Request, path_and_query: str | None = None) -> str:
-    """An absolute URL as the public reaches it."""
-    base = _base_url(request)
-    if path_and_query is None:
-        query = request.url.query
-        path_and_query = request.url.path + (f"?{query}" if query else "")
-    return base + path_and_query
 
 
 @router.get(
@@ -67,9 +44,9 @@ async def releases(request: Request, session: ReadSessionDep, page: PaginationDe
     package, _ = await service.release_package(
         session,
         settings=settings,
-        base_url=_public(request, "/"),
-        uri=_public(request),
-        next_uri=_public(request, f"{next_url.path}?{next_url.query}"),
+        base_url=public_url(request, "/"),
+        uri=public_url(request),
+        next_uri=public_url(request, f"{next_url.path}?{next_url.query}"),
         limit=page.limit,
         offset=page.offset,
         now=now,
@@ -84,7 +61,7 @@ async def releases(request: Request, session: ReadSessionDep, page: PaginationDe
 )
 async def record(ocid: Ocid, request: Request, session: ReadSessionDep, now: Now) -> dict[str, Any]:
     return await service.record_package(
-        session, ocid, settings=ocds_settings(), base_url=_public(request, "/"), uri=_public(request), now=now
+        session, ocid, settings=ocds_settings(), base_url=public_url(request, "/"), uri=public_url(request), now=now
     )
 
 

@@ -6,10 +6,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from registry.opendata import repository, service
+from registry.opendata import hsds_openapi, repository, service
 from registry.opendata.service import HsdsPage, ServiceFilters
 from service_kit.db import ReadSessionDep
 from service_kit.errors import error_responses
+from service_kit.links import public_base_url, public_url
 
 router = APIRouter(prefix="/open-data/hsds", tags=["open data (HSDS 3.0)"])
 
@@ -58,12 +59,20 @@ FiltersDep = Annotated[ServiceFilters, Depends(_filters)]
 
 @router.get("/")
 async def about(request: Request) -> dict[str, str]:
-    """Which HSDS version and profile this API follows, and where its OpenAPI document is."""
+    """Which HSDS version and profile this API follows, and where its OpenAPI document is (at the configured
+    public address)."""
     return {
         "version": service.HSDS_VERSION,
         "profile": service.HSDS_PROFILE,
-        "openapi_url": str(request.base_url) + "openapi.json",
+        "openapi_url": public_url(request, f"{hsds_openapi.PREFIX}/openapi.json"),
     }
+
+
+@router.get("/openapi.json")
+async def openapi_document(request: Request) -> dict[str, Any]:
+    """This API as an HSDS 3.0 OpenAPI document: Open Referral's, with its server the public address and only
+    the operations and parameters answered here."""
+    return hsds_openapi.document(request.app.openapi(), public_base_url(request), service.HSDS_VERSION)
 
 
 @router.get("/services", responses=error_responses(404, 422))

@@ -11,6 +11,8 @@ import httpx
 import pytest
 from jsonschema import Draft202012Validator
 
+from registry.opendata.hsds_openapi import TEMPLATE_PATH
+
 HSDS = Path(__file__).resolve().parents[3] / "standards" / "hsds-3.0"
 JIAHE_CENTER = "6a1f0c8e-3b7d-4c61-9d2e-5f0b8a7c1001"
 PROBLEM = "application/problem+json"
@@ -27,7 +29,7 @@ def validator(name: str) -> Draft202012Validator:
 
 @cache
 def page_validator() -> Draft202012Validator:
-    openapi = json.loads((HSDS / "openapi.json").read_text())
+    openapi = json.loads(TEMPLATE_PATH.read_text())
     page = openapi["components"]["schemas"]["Page"]
     required = ["total_items", "total_pages", "page_number", "size", "first_page", "last_page", "empty"]
     return Draft202012Validator({**page, "required": [*required], "additionalProperties": True})
@@ -81,13 +83,55 @@ async def catalog(registry, client: httpx.AsyncClient) -> dict[str, Any]:
     return {"xiaokang": xiaokang, "hidden": hidden, "meal": meal, "care": care, "far": far, "draft": draft}
 
 
-async def test_about(client: httpx.AsyncClient) -> None:
-    response = await client.get("/open-data/hsds/")
+async def test_about_names_the_public_openapi_document_whatever_the_host(client: httpx.AsyncClient) -> None:
+    for headers in ({}, {"Host": "evil.example"}, {"X-Forwarded-Host": "evil.example"}):
+        response = await client.get("/open-data/hsds/", headers=headers)
+        assert response.status_code == 200
+        body = response.json()
+        assert body["version"] == "3.0"
+        assert body["profile"].startswith("https://")
+        # The configured public address (LINLI_PUBLIC_BASE_URL; its default in tests), never the caller's Host.
+        assert body["openapi_url"] == "http://127.0.0.1:8000/open-data/hsds/openapi.json"
+
+
+async def test_the_openapi_document_is_open_referrals_with_what_this_registry_answers(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await client.get("/open-data/hsds/openapi.json", headers={"Host": "evil.example"})
     assert response.status_code == 200
-    body = response.json()
-    assert body["version"] == "3.0"
-    assert body["profile"].startswith("https://")
-    assert body["openapi_url"].endswith("/openapi.json")
+    document = response.json()
+    template = json.loads(TEMPLATE_PATH.read_text())
+    assert document["openapi"] == template["openapi"]
+    assert document["servers"] == [{"url": "http://127.0.0.1:8000/open-data/hsds"}]
+    assert "REQUIRED" not in json.dumps(document["info"])
+    assert "evil.example" not in json.dumps(document)
+    # Only what is answered here: no taxonomy or service-at-location by id, no full-text search.
+    assert sorted(document["paths"]) == [
+        "/",
+        "/organizations",
+        "/organizations/{id}",
+        "/service_at_locations",
+        "/services",
+        "/services/{id}",
+        "/taxonomies",
+        "/taxonomy_terms",
+    ]
+    shared = document["components"]["parameters"]
+
+    def names(path: str) -> set[str]:
+        return {
+            shared[p["$ref"].rsplit("/", 1)[1]]["name"] if "$ref" in p else p["name"]
+            for p in document["paths"][path]["get"]["parameters"]
+        }
+
+    assert {"page", "per_page", "taxonomy_term_id", "organization_id", "modified_after", "proximity"} <= names(
+        "/services"
+    )
+    assert {"lat", "lng", "community_code"} <= names("/services")
+    assert not {"search", "format", "full", "minimal"} & names("/services")
+    # A paged call as the document describes it is answered.
+    listed = await client.get("/open-data/hsds/services", params={"page": 1, "per_page": 5})
+    assert listed.status_code == 200
 
 
 async def test_services_are_valid_hsds_and_only_published(client: httpx.AsyncClient, catalog: dict[str, Any]) -> None:
