@@ -21,6 +21,8 @@ class Settings(ServiceSettings):
     complaint_sweep_seconds: float = Field(default=60.0, gt=0)
     # score.updated is emitted at most once per provider or offering in this many seconds.
     score_debounce_seconds: float = Field(default=30.0, gt=0)
+    # The Open311 jurisdiction this endpoint serves: a request naming another (``jurisdiction_id``) is refused.
+    open311_jurisdiction_id: str = Field(default="fangshan.beijing.cn", min_length=1, max_length=100)
 
     def ack_hours(self, severity: str) -> int:
         return self.complaint_ack_hours.get(severity, DEFAULT_ACK_HOURS[severity])

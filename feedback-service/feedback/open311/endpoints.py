@@ -4,8 +4,13 @@ An exception to the house rule: everywhere else Linli answers errors as RFC 9457
 v2 clients expect the standard's error list, ``[{"code": 400, "description": "..."}]`` with the HTTP status
 alike. ``Open311Route`` renders every error of these routes (ours, request validation, HTTP errors) that way;
 a 422 of ours becomes the standard's 400.
+
+Every route answers in both of the standard's formats, by its suffix: ``.json``, and ``.xml`` (the standard's
+default; feedback.open311.xml), errors included. A ``jurisdiction_id`` other than the one configured
+(``LINLI_OPEN311_JURISDICTION_ID``) is refused with 404: this endpoint serves one jurisdiction.
 """
 
+import functools
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
@@ -15,17 +20,20 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from feedback.config import SettingsDep
-from feedback.open311 import service
+from feedback.config import Settings, SettingsDep
+from feedback.open311 import service, xml
 from service_kit.auth import CurrentPrincipal, OptionalPrincipal
 from service_kit.db import ReadSessionDep, SessionDep
-from service_kit.errors import LinliError
+from service_kit.errors import LinliError, NotFound
 from service_kit.responses import StandardDocumentResponse
 
 
-def open311_error(status: int, description: str) -> JSONResponse:
+def open311_error(status: int, description: str, *, as_xml: bool = False) -> Response:
     status = 400 if status == 422 else status
-    return JSONResponse([{"code": status, "description": description}], status_code=status)
+    errors = [{"code": status, "description": description}]
+    if as_xml:
+        return Response(xml.render(errors, "errors"), status_code=status, media_type=xml.MEDIA_TYPE)
+    return JSONResponse(errors, status_code=status)
 
 
 class Open311Route(APIRoute):
@@ -33,16 +41,17 @@ class Open311Route(APIRoute):
         handler = super().get_route_handler()
 
         async def open311_handler(request: Request) -> Response:
+            as_xml = request.url.path.endswith(".xml")
             try:
                 return await handler(request)
             except LinliError as exc:
-                return open311_error(exc.status, exc.detail or exc.title)
+                return open311_error(exc.status, exc.detail or exc.title, as_xml=as_xml)
             except RequestValidationError as exc:
                 first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid"}
                 name = ".".join(str(p) for p in first.get("loc", ())[1:]) or "request"
-                return open311_error(400, f"{name}: {first.get('msg', 'invalid')}")
+                return open311_error(400, f"{name}: {first.get('msg', 'invalid')}", as_xml=as_xml)
             except StarletteHTTPException as exc:
-                return open311_error(exc.status_code, str(exc.detail))
+                return open311_error(exc.status_code, str(exc.detail), as_xml=as_xml)
 
         return open311_handler
 
@@ -89,18 +98,69 @@ REQUEST_BODY = {
 }
 
 
-@router.get("/services.json", summary="The services a 311 client can request: complaints and needs")
-async def list_services(jurisdiction_id: Text = None) -> list[dict[str, Any]]:
+Endpoint = Callable[..., Coroutine[Any, Any, Any]]
+
+
+def both_formats(method: str, path: str, root: str, **route: Any) -> Callable[[Endpoint], Endpoint]:
+    """Register ``endpoint`` at ``path.json`` and, answering the same document as XML under ``root``, at
+    ``path.xml``."""
+
+    def register(endpoint: Endpoint) -> Endpoint:
+        router.add_api_route(f"{path}.json", endpoint, methods=[method], **route)
+
+        @functools.wraps(endpoint)
+        async def as_xml(*args: Any, **kwargs: Any) -> Response:
+            document = await endpoint(*args, **kwargs)
+            return Response(
+                xml.render(document, root), status_code=route.get("status_code", 200), media_type=xml.MEDIA_TYPE
+            )
+
+        as_xml.__name__ = f"{endpoint.__name__}_xml"
+        router.add_api_route(
+            f"{path}.xml",
+            as_xml,
+            methods=[method],
+            **{**route, "summary": f"{route.get('summary', '')} (XML)"},
+            response_model=None,
+            response_class=Response,
+        )
+        return endpoint
+
+    return register
+
+
+def check_jurisdiction(jurisdiction_id: str | None, settings: Settings) -> None:
+    if jurisdiction_id is not None and jurisdiction_id != settings.open311_jurisdiction_id:
+        raise NotFound(
+            f"jurisdiction_id {jurisdiction_id!r} is not served here; this endpoint serves "
+            f"{settings.open311_jurisdiction_id!r}."
+        )
+
+
+@both_formats("GET", "/services", "services", summary="The services a 311 client can request: complaints and needs")
+async def list_services(settings: SettingsDep, jurisdiction_id: Text = None) -> list[dict[str, Any]]:
+    check_jurisdiction(jurisdiction_id, settings)
     return service.list_services()
 
 
-@router.get("/services/{service_code}.json", summary="A service's definition (its attributes)", responses=ERRORS)
-async def get_service_definition(service_code: str, jurisdiction_id: Text = None) -> dict[str, Any]:
+@both_formats(
+    "GET",
+    "/services/{service_code}",
+    "service_definition",
+    summary="A service's definition (its attributes)",
+    responses=ERRORS,
+)
+async def get_service_definition(
+    service_code: str, settings: SettingsDep, jurisdiction_id: Text = None
+) -> dict[str, Any]:
+    check_jurisdiction(jurisdiction_id, settings)
     return service.service_definition(service_code)
 
 
-@router.post(
-    "/requests.json",
+@both_formats(
+    "POST",
+    "/requests",
+    "service_requests",
     status_code=201,
     summary="File a service request (form-encoded or JSON); needs a signed-in caller",
     responses=ERRORS,
@@ -110,13 +170,21 @@ async def create_request(
     request: Request, session: SessionDep, principal: CurrentPrincipal, settings: SettingsDep
 ) -> list[dict[str, Any]]:
     fields, attributes = service.parse_request_body(await request.body(), request.headers.get("content-type", ""))
+    check_jurisdiction(fields.get("jurisdiction_id") or request.query_params.get("jurisdiction_id"), settings)
     return await service.file_request(session, fields, attributes, by=principal, settings=settings)
 
 
-@router.get("/requests.json", summary="Service requests by id, service, dates and status", responses=ERRORS)
+@both_formats(
+    "GET",
+    "/requests",
+    "service_requests",
+    summary="Service requests by id, service, dates and status",
+    responses=ERRORS,
+)
 async def list_requests(
     session: ReadSessionDep,
     principal: OptionalPrincipal,
+    settings: SettingsDep,
     service_request_id: Text = None,
     service_code: Text = None,
     start_date: Annotated[str | None, Query(max_length=40)] = None,
@@ -124,6 +192,7 @@ async def list_requests(
     status: Annotated[str | None, Query(max_length=10)] = None,
     jurisdiction_id: Text = None,
 ) -> list[dict[str, Any]]:
+    check_jurisdiction(jurisdiction_id, settings)
     return await service.find_requests(
         session,
         viewer=principal,
@@ -135,8 +204,19 @@ async def list_requests(
     )
 
 
-@router.get("/requests/{service_request_id}.json", summary="One service request and its status", responses=ERRORS)
+@both_formats(
+    "GET",
+    "/requests/{service_request_id}",
+    "service_requests",
+    summary="One service request and its status",
+    responses=ERRORS,
+)
 async def get_request(
-    session: ReadSessionDep, principal: OptionalPrincipal, service_request_id: str, jurisdiction_id: Text = None
+    session: ReadSessionDep,
+    principal: OptionalPrincipal,
+    settings: SettingsDep,
+    service_request_id: str,
+    jurisdiction_id: Text = None,
 ) -> list[dict[str, Any]]:
+    check_jurisdiction(jurisdiction_id, settings)
     return await service.get_request(session, service_request_id, viewer=principal)

@@ -1,6 +1,7 @@
 """The Open311 GeoReport v2 facade as a 311 client uses it: discover, file (form or JSON), follow, errors."""
 
 import uuid
+import xml.etree.ElementTree as ET
 from datetime import timedelta
 from typing import Any
 
@@ -331,3 +332,70 @@ async def test_public_service_needs_are_recorded_in_the_taxonomys_category(
     assert [(r["service_request_id"], r["service_code"]) for r in listed] == [
         (filed.json()[0]["service_request_id"], "need.public")
     ]
+
+
+async def test_every_route_answers_in_xml_the_standards_default(
+    client: httpx.AsyncClient, resident_headers: Any, known: Any
+) -> None:
+    mine = resident_headers(uuid.uuid4())
+
+    services = await client.get(f"{BASE}/services.xml")
+    assert services.status_code == 200, services.text
+    assert services.headers["content-type"] == "text/xml; charset=utf-8"
+    root = ET.fromstring(services.content)
+    assert root.tag == "services"
+    punctuality = next(s for s in root.findall("service") if s.findtext("service_code") == "complaint.punctuality")
+    assert punctuality.findtext("service_name") == "迟到或未上门 Late or missed visit"
+    assert (punctuality.findtext("metadata"), punctuality.findtext("type")) == ("true", "realtime")
+    assert len(root.findall("service")) == len((await client.get(f"{BASE}/services.json")).json())
+
+    definition = ET.fromstring((await client.get(f"{BASE}/services/complaint.punctuality.xml")).content)
+    assert (definition.tag, definition.findtext("service_code")) == ("service_definition", "complaint.punctuality")
+    target_kind = next(a for a in definition.iter("attribute") if a.findtext("code") == "target_kind")
+    assert "provider" in [v.findtext("key") for v in target_kind.iter("value")]
+
+    # Filed by form to requests.xml, answered in XML, and followed in XML.
+    form = {
+        "service_code": "complaint.punctuality",
+        "description": "送餐晚到<一小时> & 饭菜已凉",
+        "attribute[target_kind]": "provider",
+        "attribute[target_id]": str(await known.provider()),
+    }
+    filed = await client.post(f"{BASE}/requests.xml", data=form, headers=mine)
+    assert filed.status_code == 201, filed.text
+    created = ET.fromstring(filed.content)
+    assert created.tag == "service_requests"
+    request_id = created.find("request").findtext("service_request_id")  # type: ignore[union-attr]
+    followed = ET.fromstring((await client.get(f"{BASE}/requests/{request_id}.xml", headers=mine)).content)
+    (request,) = followed.findall("request")
+    assert (request.findtext("service_request_id"), request.findtext("status")) == (request_id, "open")
+    # The resident's own text comes back escaped, as text: no markup injected.
+    assert request.findtext("description") == "送餐晚到<一小时> & 饭菜已凉"
+
+    # Errors in XML too, with the standard's code and description.
+    missing = await client.get(f"{BASE}/services/no.such.service.xml")
+    assert (missing.status_code, missing.headers["content-type"]) == (404, "text/xml; charset=utf-8")
+    error = ET.fromstring(missing.content).find("error")
+    assert error is not None
+    assert error.findtext("code") == "404"
+    assert "no.such.service" in (error.findtext("description") or "")
+
+
+async def test_another_jurisdiction_is_refused_in_both_formats(
+    client: httpx.AsyncClient, resident_headers: Any
+) -> None:
+    assert (
+        await client.get(f"{BASE}/services.json", params={"jurisdiction_id": "fangshan.beijing.cn"})
+    ).status_code == 200
+    for suffix in ("json", "xml"):
+        refused = await client.get(f"{BASE}/services.{suffix}", params={"jurisdiction_id": "chicago.gov"})
+        assert refused.status_code == 404
+        assert "'chicago.gov' is not served here" in refused.text
+    listed = await client.get(f"{BASE}/requests.json", params={"jurisdiction_id": "chicago.gov"})
+    assert_open311_error(listed, 404)
+    filed = await client.post(
+        f"{BASE}/requests.json",
+        data={"jurisdiction_id": "chicago.gov", "service_code": "need.elderly", "description": "希望增加助浴"},
+        headers=resident_headers(uuid.uuid4()),
+    )
+    assert "is not served here" in assert_open311_error(filed, 404)
