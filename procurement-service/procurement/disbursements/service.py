@@ -152,12 +152,40 @@ async def _parties(
     return fund, fund.owner_name, account_holder
 
 
-async def _add(session: AsyncSession, row: Disbursement) -> None:
+async def _record(
+    session: AsyncSession,
+    contract: Contract,
+    seq: int,
+    amount: int,
+    data: schemas.DisbursementCreate,
+    fund: Fund,
+    payer: str,
+    payee: str,
+    *,
+    by: Principal,
+    now: datetime,
+) -> Disbursement:
+    """The payment's row, as the voucher says it; a voucher number already in the books is a 409."""
+    row = Disbursement(
+        contract_id=contract.id,
+        installment_seq=seq,
+        amount_fen=amount,
+        voucher_number=data.voucher_number,
+        payer=payer,
+        payee=payee,
+        paid_on=data.paid_on,
+        fund_id=fund.id,
+        recorded_by=by.subject,
+        recorded_at=now,
+        created_at=now,
+        updated_at=now,
+    )
     try:
         async with session.begin_nested():
             session.add(row)
     except IntegrityError:
         raise Conflict("This voucher number is already recorded.", code="duplicate_voucher") from None
+    return row
 
 
 async def settle_kept(
@@ -213,21 +241,7 @@ async def settle_kept(
     if not paid:
         raise Conflict("The contract was paid or changed meanwhile; look again.", code="disbursement_conflict")
     seq = max(len(contract.installments), await _last_seq(session, contract.id)) + 1
-    row = Disbursement(
-        contract_id=contract.id,
-        installment_seq=seq,
-        amount_fen=amount,
-        voucher_number=data.voucher_number,
-        payer=payer,
-        payee=account_holder,
-        paid_on=data.paid_on,
-        fund_id=fund.id,
-        recorded_by=by.subject,
-        recorded_at=now,
-        created_at=now,
-        updated_at=now,
-    )
-    await _add(session, row)
+    row = await _record(session, contract, seq, amount, data, fund, payer, account_holder, by=by, now=now)
     if await kept_repository.mark_paid(session, [kept.id for kept, _ in rows], row.id, now) != len(rows):
         raise Conflict("The contract was paid or changed meanwhile; look again.", code="disbursement_conflict")
     await funds_service.spend(
@@ -341,21 +355,7 @@ async def disburse(
     await funds_service.spend(
         session, fund.id, amount, by=by, at=now, details={"contract_id": str(contract.id), "installment": seq}
     )
-    row = Disbursement(
-        contract_id=contract.id,
-        installment_seq=seq,
-        amount_fen=amount,
-        voucher_number=data.voucher_number,
-        payer=payer,
-        payee=account_holder,
-        paid_on=data.paid_on,
-        fund_id=fund.id,
-        recorded_by=by.subject,
-        recorded_at=now,
-        created_at=now,
-        updated_at=now,
-    )
-    await _add(session, row)
+    row = await _record(session, contract, seq, amount, data, fund, payer, account_holder, by=by, now=now)
     await contracts_service.record_lifecycle(
         session,
         contract,
