@@ -6,6 +6,7 @@ contract change only if it did not happen before the stored one.
 """
 
 import re
+import uuid
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -39,6 +40,9 @@ from service_kit.events.outbox import emit
 from service_kit.timeutil import as_aware, utcnow
 
 subscription = Subscription("catalog")
+
+# The namespace of the one ``contract.funding_kept`` event id each ended contract gets.
+FUNDING_END_REPORTS = uuid.UUID("6f1c2a7e-1d0b-4c8e-9a55-3f3e6c2b8d41")
 
 # Contract statuses under which nothing is funded any more, whatever event announced them.
 ENDED_CONTRACT_STATUSES = frozenset({"terminated", "closed", "expired", "cancelled", "suspended"})
@@ -174,6 +178,8 @@ async def report_kept_funding(
             ),
             occurred_at=utcnow(),
         ),
+        # The end of a contract is reported once, even by two of its events applied at the same moment.
+        event_id=str(uuid.uuid5(FUNDING_END_REPORTS, str(event.contract_id))) if ended else None,
     )
 
 

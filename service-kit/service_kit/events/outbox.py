@@ -28,9 +28,14 @@ from service_kit.timeutil import utcnow
 log = structlog.get_logger("linli.outbox")
 
 
-async def emit(session: AsyncSession, event: EventData, *, traceparent: str | None = None) -> str:
-    """Record ``event`` in the caller's transaction; it is published only if that transaction commits."""
-    event_id = str(uuid.uuid4())
+async def emit(
+    session: AsyncSession, event: EventData, *, traceparent: str | None = None, event_id: str | None = None
+) -> str:
+    """Record ``event`` in the caller's transaction; it is published only if that transaction commits.
+
+    ``event_id`` names an event that must exist once whatever happens (derived from what it is about): the
+    outbox's unique key then refuses a second one, so of two racing transactions one fails and is retried."""
+    event_id = event_id or str(uuid.uuid4())
     await session.execute(
         insert(outbox_event).values(
             event_id=event_id,
