@@ -5,6 +5,7 @@ problem+json."""
 from __future__ import annotations
 
 import os
+import xml.etree.ElementTree as ET
 from collections import Counter
 from collections.abc import Callable
 
@@ -32,6 +33,14 @@ def is_error_document(case: Case, response: schemathesis.Response) -> bool:
     """problem+json everywhere, except the Open311 facade, whose clients expect the GeoReport v2 error list."""
     if content_type(case, response).startswith("application/problem+json"):
         return True
+    if case.formatted_path.startswith("/open311/") and case.formatted_path.endswith(".xml"):
+        errors = ET.fromstring(response.content)
+        items = errors.findall("error")
+        return (
+            errors.tag == "errors"
+            and bool(items)
+            and all(e.findtext("code") and e.findtext("description") for e in items)
+        )
     if case.formatted_path.startswith("/open311/"):
         body = response.json()
         return isinstance(body, list) and all({"code", "description"} <= set(item) for item in body)

@@ -130,7 +130,7 @@ def both_formats(method: str, path: str, root: str, **route: Any) -> Callable[[E
 
 
 def check_jurisdiction(jurisdiction_id: str | None, settings: Settings) -> None:
-    if jurisdiction_id is not None and jurisdiction_id != settings.open311_jurisdiction_id:
+    if jurisdiction_id and jurisdiction_id != settings.open311_jurisdiction_id:  # empty: as if not given
         raise NotFound(
             f"jurisdiction_id {jurisdiction_id!r} is not served here; this endpoint serves "
             f"{settings.open311_jurisdiction_id!r}."
