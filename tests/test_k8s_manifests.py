@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import importlib
+import ipaddress
 import json
 import shutil
 import subprocess
@@ -560,6 +561,17 @@ def test_production_runs_three_gateways_behind_tls_and_dev_runs_one_of_each() ->
     assert by_kind(dev, "ConfigMap")["linli-config"]["data"]["LINLI_STREAM_REPLICAS"] == "1"
 
 
+def test_the_gateway_believes_x_forwarded_for_from_the_ingress_range_only(overlay: tuple[str, list[Resource]]) -> None:
+    _, resources = overlay
+    data = by_kind(resources, "ConfigMap")["linli-gateway"]["data"]
+    # What the gateway reads (a JSON list of networks, gateway/gateway/forwarded.py): a private range, never everyone.
+    networks = [ipaddress.ip_network(value) for value in json.loads(data["LINLI_TRUSTED_PROXIES"])]
+    assert networks
+    assert all(network.is_private and network.prefixlen >= 8 for network in networks)
+    # The image's server leaves X-Forwarded-For to the gateway (uvicorn would believe it from 127.0.0.1).
+    assert "--no-proxy-headers" in (ROOT / "deploy" / "docker" / "Dockerfile").read_text()
+
+
 def test_migration_jobs_run_the_services_own_migrations() -> None:
     for job in by_kind(render(K8S / "overlays" / "production"), "Job").values():
         service = job["metadata"]["labels"]["app.kubernetes.io/name"]
@@ -766,3 +778,32 @@ def test_renderer_merges_patches_by_key() -> None:
             ]
         }
     }
+
+
+PRIVATE_RANGES = {"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "169.254.0.0/16"}
+
+
+def internet_ports(policies: list[Resource], pod: Pod) -> set[int | None]:
+    """The TCP ports ``pod`` may reach on public addresses (None: every port), never private ones."""
+    ports: set[int | None] = set()
+    for policy in policies:
+        if not _selects(policy["spec"]["podSelector"], pod.labels) or "Egress" not in policy["spec"]["policyTypes"]:
+            continue
+        for rule in policy["spec"].get("egress", []):
+            blocks = [peer["ipBlock"] for peer in rule.get("to", []) if "ipBlock" in peer]
+            if not blocks:
+                continue
+            assert all(b["cidr"] == "0.0.0.0/0" and set(b["except"]) >= PRIVATE_RANGES for b in blocks), blocks
+            ports |= {p.get("port") for p in rule.get("ports", [{}]) if p.get("protocol", "TCP") == "TCP"}
+    return ports
+
+
+def test_only_sms_senders_and_the_registrys_webhooks_leave_the_cluster(overlay: tuple[str, list[Resource]]) -> None:
+    """Sign-in codes and messages reach the SMS provider (443); providers' webhook endpoints listen on any port."""
+    _, resources = overlay
+    policies = list(by_kind(resources, "NetworkPolicy").values())
+    pods = pods_of(resources)
+    reach = {name: internet_ports(policies, pod) for name, pod in pods.items()}
+    assert reach["gateway"] == reach["booking"] == {443}
+    assert reach["registry"] == {None}
+    assert {name for name, ports in reach.items() if ports} == {"gateway", "booking", "registry"}
