@@ -278,7 +278,11 @@ def test_loopback_is_a_setting_for_tests_never_for_production(monkeypatch: pytes
     monkeypatch.setenv("LINLI_REGISTRY_WEBHOOK_ALLOW_LOOPBACK", "true")
     assert Settings().webhook_allow_loopback is True
     with pytest.raises(ValueError, match="never production"):
-        Settings(environment="production", data_key="a-production-data-key-0123456789abcdef")
+        Settings(
+            environment="production",
+            data_key="a-production-data-key-0123456789abcdef",
+            public_base_url="https://linli.fangshan.example",
+        )
 
 
 def fake_dns(monkeypatch: pytest.MonkeyPatch, answers: dict[str, list[str]]) -> None:
