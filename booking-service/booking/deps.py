@@ -1,4 +1,4 @@
-"""Dependencies the booking's endpoints share: its settings, the personal-data protector, the caller."""
+"""Dependencies the booking's endpoints share: its settings, the personal-data keyring, the caller."""
 
 from typing import Annotated, cast
 
@@ -6,21 +6,19 @@ from fastapi import Depends, Request
 
 from booking.config import Settings
 from booking.residents import service as residents_service
-from booking.residents.protection import Protector
 from service_kit.auth import CurrentPrincipal, Principal, TokenVerifier
 from service_kit.db import SessionDep
+from service_kit.protection import Keyring
 
 
 def get_settings(request: Request) -> Settings:
     return cast(Settings, request.app.state.runtime.settings)
 
 
-def get_protector(request: Request) -> Protector:
-    protector: Protector | None = getattr(request.app.state, "protector", None)
-    if protector is None:
-        protector = Protector.from_secret(get_settings(request).data_key)
-        request.app.state.protector = protector
-    return protector
+def get_keyring(request: Request) -> Keyring:
+    """The keyring personal data is sealed with (the one the service's sessions carry)."""
+    keyring: Keyring = request.app.state.runtime.keyring
+    return keyring
 
 
 async def get_caller(principal: CurrentPrincipal, session: SessionDep) -> Principal:
@@ -36,6 +34,6 @@ def get_token_verifier(request: Request) -> TokenVerifier:
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
-ProtectorDep = Annotated[Protector, Depends(get_protector)]
+KeyringDep = Annotated[Keyring, Depends(get_keyring)]
 Caller = Annotated[Principal, Depends(get_caller)]
 TokenVerifierDep = Annotated[TokenVerifier, Depends(get_token_verifier)]

@@ -30,6 +30,7 @@ from service_kit.events.contracts import (
 )
 from service_kit.events.envelope import Envelope
 from service_kit.events.tables import outbox_event
+from service_kit.protection import KEYRING_INFO, PHONE, Keyring
 from service_kit.testing import DatabaseFactory, TestKeys, running_app
 from service_kit.timeutil import SHANGHAI, local_now
 
@@ -152,6 +153,11 @@ class World:
     at = staticmethod(at)
     offering_event = staticmethod(offering_event)
     contract_event = staticmethod(contract_event)
+
+    def phone_index(self, phone: str) -> str:
+        """The blind index the service finds the E.164 ``phone`` by: what its database holds in its place."""
+        keyring: Keyring = self.sessionmaker.kw["info"][KEYRING_INFO]
+        return keyring.blind_index(PHONE, phone)
 
     async def publish(self, event: EventData, *, source: str = "registry", time: datetime | None = None) -> Envelope:
         """Publish ``event`` to JetStream the way its producing service's relay does."""

@@ -18,6 +18,7 @@ from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Mapped, mapped_column
 
+from service_kit.protection import KEYRING_INFO, Keyring
 from service_kit.timeutil import utcnow
 
 NAMING_CONVENTION = {
@@ -157,8 +158,11 @@ def upsert(session: AsyncSession, table: Any) -> Any:
     return sqlite.insert(table)
 
 
-def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False, autoflush=True)
+def create_sessionmaker(engine: AsyncEngine, *, keyring: Keyring | None = None) -> async_sessionmaker[AsyncSession]:
+    """Sessions of ``engine``; with ``keyring``, each carries it (``service_kit.protection.keyring_of``), and the
+    sealed fields of the models it loads open with it."""
+    info = {KEYRING_INFO: keyring} if keyring is not None else None
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=True, info=info)
 
 
 # Where the idempotency middleware leaves the request's unit of work (service_kit/idempotency.py).

@@ -737,7 +737,7 @@ async def list_visible(
     if search.phone is not None:
         if not by.has_any(Role.operator, Role.admin):
             raise Forbidden("Only operators search bookings by phone.", code="phone_search_not_allowed")
-        resident_ids = residents_service.ids_by_phone(search.phone)
+        resident_ids = await residents_service.ids_by_phone(session, search.phone)
     slot_from, slot_until = search.slot_range()
     bookings, total = await repository.list_bookings(
         session,

@@ -7,6 +7,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from booking.models import Base
 from service_kit.db import IdMixin, TimestampMixin
+from service_kit.protection import ID_CARD, PHONE, Sealed, SealedColumns
 
 ERASED_NAME = "已删除居民"
 
@@ -20,8 +21,11 @@ class Resident(IdMixin, TimestampMixin, Base):
     __tablename__ = "resident"
 
     name: Mapped[str] = mapped_column(String(50))
-    # E.164 (``+8613812345678``): one resident per phone number; None once erased.
-    phone: Mapped[str | None] = mapped_column(String(20), unique=True)
+    # The phone in E.164 (``+8613812345678``), sealed (service_kit/protection.py); None once erased. Found by its
+    # blind index, exactly (one resident per phone: unique) or by its last 4 digits (the console's search).
+    phone_sealed: Mapped[str | None] = mapped_column(String(120))
+    phone_index: Mapped[str | None] = mapped_column(String(64), unique=True)
+    phone_last4_index: Mapped[str | None] = mapped_column(String(64), index=True)
     community_code: Mapped[str | None] = mapped_column(String(32), index=True)
     eligibility_tags: Mapped[list[Any]]
     # The ID-card number, AES-GCM encrypted; its keyed hash (blind index) finds it exactly; its masked form
@@ -35,7 +39,8 @@ class Resident(IdMixin, TimestampMixin, Base):
     latitude: Mapped[float | None]
     longitude: Mapped[float | None]
     emergency_contact_name: Mapped[str | None] = mapped_column(String(50))
-    emergency_contact_phone: Mapped[str | None] = mapped_column(String(20))
+    # Sealed, and never looked up (so no index).
+    emergency_contact_phone_sealed: Mapped[str | None] = mapped_column(String(120))
     emergency_contact_relation: Mapped[str | None] = mapped_column(String(20))
     # PIPL consent: what the resident agreed to, which text, how, and when.
     consent_purpose: Mapped[str] = mapped_column(String(100), default="community_services")
@@ -52,6 +57,10 @@ class Resident(IdMixin, TimestampMixin, Base):
     # (its personal data moved or dropped), so old ids still lead somewhere.
     merged_into_id: Mapped[uuid.UUID | None]
     merged_at: Mapped[datetime | None]
+
+    # The phones in plain text, opened with the session's keyring; written through ``repository.sealed_values``.
+    phone = Sealed("phone_sealed", PHONE)
+    emergency_contact_phone = Sealed("emergency_contact_phone_sealed", PHONE)
 
     def __repr__(self) -> str:  # never the phone or name: reprs end up in logs
         return f"Resident(id={self.id!s})"
@@ -132,3 +141,12 @@ class ResidentMerge(IdMixin, Base):
     merged_by_name: Mapped[str | None] = mapped_column(String(100))
     bookings_moved: Mapped[int]
     at: Mapped[datetime]
+
+
+# What the background job seals again after a data-key rotation (service_kit.protection.resealing).
+SEALED = [
+    SealedColumns(
+        Resident,
+        {"phone_sealed": PHONE, "emergency_contact_phone_sealed": PHONE, "id_card_encrypted": ID_CARD},
+    )
+]

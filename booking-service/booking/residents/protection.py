@@ -1,30 +1,13 @@
-"""ID-card numbers at rest: AES-GCM encrypted, with an HMAC-SHA256 blind index for exact lookup.
+"""ID-card numbers at rest: sealed (AES-GCM) and found by their blind index (HMAC-SHA256) with the service's
+keyring (``service_kit.protection``, purpose ``ID_CARD``); shown only masked."""
 
-Both keys are derived (HKDF-SHA256) from ``settings.data_key`` with distinct labels, so the index key never
-decrypts and the encryption key never indexes. The stored form is ``v1:<base64(nonce ‖ ciphertext)>``.
-"""
-
-import base64
-import hashlib
-import hmac
-import os
-from dataclasses import dataclass
-
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from pydantic import SecretStr
 from stdnum import exceptions as stdnum_errors
 from stdnum.cn import ric
 
 from service_kit.errors import ValidationFailed
+from service_kit.protection import ID_CARD
 
-_AAD = b"linli.booking.resident.id_card"
-
-
-def _derive(secret: bytes, label: bytes) -> bytes:
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=b"linli-booking", info=label).derive(secret)
+__all__ = ["ID_CARD", "mask_id_card", "normalize_id_card"]
 
 
 def normalize_id_card(raw: str) -> str:
@@ -51,32 +34,3 @@ def normalize_id_card(raw: str) -> str:
 def mask_id_card(number: str) -> str:
     """``110101194001011234`` → ``1101**********1234``."""
     return f"{number[:4]}{'*' * (len(number) - 8)}{number[-4:]}"
-
-
-@dataclass(frozen=True)
-class Protector:
-    encryption_key: bytes
-    index_key: bytes
-
-    @classmethod
-    def from_secret(cls, data_key: SecretStr) -> "Protector":
-        secret = data_key.get_secret_value().encode()
-        return cls(_derive(secret, b"id-card-encryption"), _derive(secret, b"id-card-blind-index"))
-
-    def encrypt(self, plaintext: str) -> str:
-        nonce = os.urandom(12)
-        sealed = AESGCM(self.encryption_key).encrypt(nonce, plaintext.encode(), _AAD)
-        return "v1:" + base64.b64encode(nonce + sealed).decode()
-
-    def decrypt(self, stored: str) -> str:
-        version, _, body = stored.partition(":")
-        if version != "v1":
-            raise ValueError("unknown protected-field version")
-        raw = base64.b64decode(body)
-        try:
-            return AESGCM(self.encryption_key).decrypt(raw[:12], raw[12:], _AAD).decode()
-        except InvalidTag as exc:
-            raise ValueError("protected field does not open with this key") from exc
-
-    def blind_index(self, number: str) -> str:
-        return hmac.new(self.index_key, number.encode(), hashlib.sha256).hexdigest()

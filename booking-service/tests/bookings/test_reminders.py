@@ -70,7 +70,7 @@ async def test_only_confirmed_bookings_within_the_lead_of_reachable_residents(wo
         await session.execute(
             update(Resident)
             .where(Resident.id == uuid.UUID(erased["resident_id"]))
-            .values(phone=None, erased_at=slot - 2 * DAY)
+            .values(phone_sealed=None, phone_index=None, phone_last4_index=None, erased_at=slot - 2 * DAY)
         )
         await session.commit()
 

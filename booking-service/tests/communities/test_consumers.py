@@ -28,7 +28,12 @@ async def known(world: Any, code: str) -> KnownCommunity | None:
 
 async def residents_with(world: Any, phone: str) -> int:
     async with world.sessionmaker() as session:
-        return int(await session.scalar(select(func.count()).select_from(Resident).where(Resident.phone == phone)) or 0)
+        return int(
+            await session.scalar(
+                select(func.count()).select_from(Resident).where(Resident.phone_index == world.phone_index(phone))
+            )
+            or 0
+        )
 
 
 async def test_a_community_is_known_once_the_registry_announces_it(world: Any) -> None:

@@ -221,5 +221,9 @@ async def test_corrections_racing_for_one_phone_leave_it_on_one_record(world: An
     assert sorted(r.status_code for r in responses) == [200, 409, 409], [r.text for r in responses]
     assert {r.json()["code"] for r in responses if r.status_code == 409} == {"phone_taken"}
     async with world.sessionmaker() as session:
-        holders = (await session.execute(select(Resident.id).where(Resident.phone == phone))).scalars().all()
+        holders = (
+            (await session.execute(select(Resident.id).where(Resident.phone_index == world.phone_index(phone))))
+            .scalars()
+            .all()
+        )
     assert len(holders) == 1

@@ -57,7 +57,7 @@ async def test_an_operator_registers_a_caller_with_an_id_number_shown_masked_and
 
     row = await stored(world, resident["id"])
     assert row.id_card_encrypted is not None
-    assert row.id_card_encrypted.startswith("v1:")
+    assert row.id_card_encrypted.startswith("v2:")
     assert FANGSHAN_1938 not in row.id_card_encrypted
     assert row.id_card_index is not None
     assert FANGSHAN_1938 not in row.id_card_index

@@ -1,6 +1,7 @@
 """One-time codes: a six-digit code per request, kept only as an HMAC, good for a few minutes, used once,
-with a few wrong guesses allowed; sends per phone are limited; only mainland mobile numbers get one. A verified
-phone is a resident identity (at sign-in), or a short-lived proof for the caller who verified it (a new phone)."""
+with a few wrong guesses allowed; sends per phone are limited, and sends and guesses per phone and day
+(gateway/lockout); only mainland mobile numbers get one. A verified phone is a resident identity (at sign-in),
+or a short-lived proof for the caller who verified it (a new phone)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import hmac
 import math
 import secrets
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import structlog
 from sqlalchemy import func, select, update
@@ -18,13 +19,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.auth.keys import SigningKey
 from gateway.config import GatewaySettings
-from gateway.residents.models import OtpChallenge, ResidentIdentity
+from gateway.lockout import service as lockout
+from gateway.residents.models import OtpChallenge, ResidentIdentity, phone_index
 from gateway.residents.phones import mobile
 from gateway.residents.schemas import OtpSent, PhoneProof
 from gateway.residents.sms import Sms, SmsFailed, SmsSender
 from service_kit.auth import phone_proof_audience
 from service_kit.errors import DependencyUnavailable, Forbidden, RateLimited, Unauthorized
 from service_kit.notify import templates
+from service_kit.protection import PHONE, keyring_of
 from service_kit.timeutil import utcnow
 
 log = structlog.get_logger("linli.gateway.residents")
@@ -38,14 +41,22 @@ def _code_hash(settings: GatewaySettings, phone: str, code: str) -> str:
     return hmac.new(key, f"otp:{phone}:{code}".encode(), hashlib.sha256).hexdigest()
 
 
-async def send_code(session: AsyncSession, raw_phone: str, *, sender: SmsSender, settings: GatewaySettings) -> OtpSent:
+async def send_code(
+    session: AsyncSession,
+    raw_phone: str,
+    *,
+    sender: SmsSender,
+    settings: GatewaySettings,
+    now: datetime | None = None,
+) -> OtpSent:
     phone = mobile(raw_phone)  # before anything is counted or sent: a landline or a number abroad gets nothing
-    now = utcnow()
+    now = now or utcnow()
+    await lockout.check_phone_day(session, phone, sending=True, settings=settings, now=now)
     window_start = now - timedelta(seconds=settings.otp_send_window_seconds)
     sent, oldest = (
         await session.execute(
             select(func.count(), func.min(OtpChallenge.created_at)).where(
-                OtpChallenge.phone == phone, OtpChallenge.created_at > window_start
+                OtpChallenge.for_phone(session, phone), OtpChallenge.created_at > window_start
             )
         )
     ).one()
@@ -59,7 +70,7 @@ async def send_code(session: AsyncSession, raw_phone: str, *, sender: SmsSender,
     code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
     session.add(
         OtpChallenge(
-            phone=phone,
+            phone_index=phone_index(session, phone),
             code_hash=_code_hash(settings, phone, code),
             expires_at=now + timedelta(seconds=settings.otp_ttl_seconds),
             attempts=0,
@@ -81,10 +92,10 @@ async def send_code(session: AsyncSession, raw_phone: str, *, sender: SmsSender,
 
 
 async def verify_code(
-    session: AsyncSession, raw_phone: str, code: str, *, settings: GatewaySettings
+    session: AsyncSession, raw_phone: str, code: str, *, settings: GatewaySettings, now: datetime | None = None
 ) -> ResidentIdentity:
     """The resident identity of ``raw_phone`` (created on first sign-in) when ``code`` is its newest code."""
-    phone = await consume_code(session, raw_phone, code, settings=settings)
+    phone = await consume_code(session, raw_phone, code, settings=settings, now=now)
     identity = await _identity_of(session, phone)
     if not identity.active:
         raise Forbidden("This resident may not sign in.", code="resident_disabled")
@@ -92,14 +103,21 @@ async def verify_code(
 
 
 async def prove_phone(
-    session: AsyncSession, raw_phone: str, code: str, *, subject: str, key: SigningKey, settings: GatewaySettings
+    session: AsyncSession,
+    raw_phone: str,
+    code: str,
+    *,
+    subject: str,
+    key: SigningKey,
+    settings: GatewaySettings,
+    now: datetime | None = None,
 ) -> PhoneProof:
     """A signed proof that the caller ``subject`` has just verified ``raw_phone`` with its newest ``code``.
 
     It is no sign-in (no identity is made for the phone) and no access token (its audience is the proofs'):
     the booking service takes it, from this caller only, to change the resident's phone to this one."""
-    phone = await consume_code(session, raw_phone, code, settings=settings)
-    now = utcnow()
+    phone = await consume_code(session, raw_phone, code, settings=settings, now=now)
+    now = now or utcnow()
     proof = key.sign(
         {
             "iss": settings.jwt_issuer,
@@ -115,16 +133,20 @@ async def prove_phone(
     return PhoneProof(phone=phone, phone_proof=proof, expires_in=settings.phone_proof_ttl_seconds)
 
 
-async def consume_code(session: AsyncSession, raw_phone: str, code: str, *, settings: GatewaySettings) -> str:
+async def consume_code(
+    session: AsyncSession, raw_phone: str, code: str, *, settings: GatewaySettings, now: datetime | None = None
+) -> str:
     """Spend ``code`` when it is the newest code of ``raw_phone``; the phone in E.164.
 
-    A wrong guess is committed before the refusal, so the attempt counts even though the request fails."""
+    A wrong guess is committed before the refusal, so the attempt counts even though the request fails. Beyond
+    the phone's guesses of the day, no code is checked (429 ``too_many_codes``, gateway/lockout/service.py)."""
     phone = mobile(raw_phone)
-    now = utcnow()
+    now = now or utcnow()
+    await lockout.check_phone_day(session, phone, sending=False, settings=settings, now=now)
     challenge = (
         await session.execute(
             select(OtpChallenge)
-            .where(OtpChallenge.phone == phone)
+            .where(OtpChallenge.for_phone(session, phone))
             .order_by(OtpChallenge.created_at.desc(), OtpChallenge.id)
             .limit(1)
         )
@@ -156,13 +178,17 @@ async def consume_code(session: AsyncSession, raw_phone: str, code: str, *, sett
 
 
 async def _identity_of(session: AsyncSession, phone: str) -> ResidentIdentity:
-    query = select(ResidentIdentity).where(ResidentIdentity.phone == phone)
+    query = select(ResidentIdentity).where(ResidentIdentity.phone_index == phone_index(session, phone))
     identity = (await session.execute(query)).scalar_one_or_none()
     if identity is not None:
         return identity
     try:
         async with session.begin_nested():
-            identity = ResidentIdentity(phone=phone, active=True)
+            identity = ResidentIdentity(
+                phone_sealed=keyring_of(session).seal(PHONE, phone),
+                phone_index=phone_index(session, phone),
+                active=True,
+            )
             session.add(identity)
     except IntegrityError:  # the same phone signed in twice at once: the other request created it
         identity = (await session.execute(query)).scalar_one()

@@ -246,4 +246,4 @@ async def test_a_code_the_provider_refuses_is_503_and_not_kept(client: httpx.Asy
     assert response.json()["code"] == "sms_unavailable"
     assert response.json()["provider_code"] == "LimitExceeded.PhoneNumberDailyLimit"
     async with gateway.state.sessionmaker() as session:
-        assert (await session.scalars(select(OtpChallenge).where(OtpChallenge.phone == PHONE))).all() == []
+        assert (await session.scalars(select(OtpChallenge).where(OtpChallenge.for_phone(session, PHONE)))).all() == []

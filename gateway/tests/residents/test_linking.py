@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from gateway.config import GatewaySettings
 from gateway.residents import service as residents_service
-from gateway.residents.models import OtpChallenge, ResidentIdentity
+from gateway.residents.models import OtpChallenge, ResidentIdentity, phone_index
 from gateway.residents.sms import FakeSmsSender
 from service_kit.auth import GATEWAY_SUBJECT, GatewayScope, Role, TokenVerifier
 from service_kit.errors import LinliError
@@ -54,7 +54,9 @@ async def resident_sign_in(
 async def identity_of(gateway: FastAPI, phone: str) -> ResidentIdentity:
     async with gateway.state.sessionmaker() as session:
         identity: ResidentIdentity = (
-            await session.execute(select(ResidentIdentity).where(ResidentIdentity.phone == phone))
+            await session.execute(
+                select(ResidentIdentity).where(ResidentIdentity.phone_index == phone_index(session, phone))
+            )
         ).scalar_one()
         return identity
 
@@ -239,7 +241,7 @@ async def test_a_signed_in_resident_proves_a_new_phone(
     again = await client.post("/api/v1/auth/otp/proof", json={"phone": OTHER_PHONE, "code": code}, headers=me)
     assert again.status_code == 401
     async with gateway.state.sessionmaker() as session:
-        phones = (await session.execute(select(ResidentIdentity.phone))).scalars().all()
+        phones = [i.phone for i in (await session.execute(select(ResidentIdentity))).scalars().all()]
     assert phones == [PHONE]
 
 
