@@ -20,9 +20,11 @@ from booking.replacements.endpoints import router as replacements_router
 from booking.replacements.jobs import end_expired_funding
 from booking.residents.endpoints import internal_router as residents_internal_router
 from booking.residents.endpoints import router as residents_router
+from booking.residents.models import SEALED
 from service_kit.app import ServiceSpec, create_service_app
 from service_kit.notify.settings import sms_sender
 from service_kit.notify.sms import SmsSender
+from service_kit.protection import resealing
 from service_kit.timeutil import utcnow
 
 SERVICE_DIR = Path(__file__).resolve().parent.parent
@@ -64,6 +66,7 @@ def build_spec(
             send_reminders(clock),
             deliver_sms(sender, clock),
             end_expired_funding(clock),
+            resealing(SEALED),
         ],
     )
 

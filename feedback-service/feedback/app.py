@@ -16,6 +16,7 @@ from feedback.ratings.endpoints import router as ratings_router
 from feedback.reference import consumers as reference_consumers
 from feedback.reports.endpoints import router as reports_router
 from feedback.residents import consumers as residents_consumers
+from feedback.residents import erasure as residents_erasure
 from feedback.scores import consumers as scores_consumers
 from feedback.scores import service as scores_service
 from feedback.scores.endpoints import router as scores_router
@@ -39,6 +40,7 @@ def build_spec(settings: Settings | None = None) -> ServiceSpec:
             reference_consumers.reference_data,
             reference_consumers.bookings,
             residents_consumers.subscription,
+            residents_erasure.subscription,
             needs_consumers.subscription,
         ],
         background_jobs=[complaints_service.run_sla_sweep, scores_service.run_score_publisher],

@@ -74,6 +74,25 @@ def _typed_routes(name: str, app: FastAPI) -> None:
                 return JSONResponse({"code": "no_resident_for_phone"}, status_code=404)
             return JSONResponse({"resident_id": str(record)})
 
+        # The records booking has erased, what it answers a DELETE of a resident with (204: erased), and the
+        # erasure checks the gateway's reconciliation made.
+        app.state.erased_records = set()
+        app.state.erase_status = 204
+        app.state.erasure_checks = []
+
+        @app.delete("/api/v1/residents/{resident_id}", include_in_schema=False)
+        async def erase_resident(resident_id: uuid.UUID) -> Response:
+            if app.state.erase_status != 204:
+                return JSONResponse({"code": "resident_has_active_bookings"}, status_code=app.state.erase_status)
+            app.state.erased_records.add(resident_id)
+            return Response(status_code=204)
+
+        @app.post("/internal/v1/resident-links/erased", include_in_schema=False)
+        async def erased_residents(request: Request) -> Response:
+            asked = [uuid.UUID(r) for r in (await request.json())["resident_ids"]]
+            app.state.erasure_checks.append(asked)
+            return JSONResponse({"erased": [str(r) for r in asked if r in app.state.erased_records]})
+
 
 def echo_service(name: str) -> FastAPI:
     """A service that answers every request by describing it; headers steer its answer:
@@ -261,6 +280,7 @@ def production() -> dict[str, Any]:
     return {
         "environment": "production",
         "data_key": "a-production-data-key-0123456789abcdef",
+        "public_base_url": "https://linli.fangshan.example",
         "sms_sender": "tencent",
         "sms_tencent_secret_id": "AKIDexample",
         "sms_tencent_secret_key": "example-secret",

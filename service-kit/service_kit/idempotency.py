@@ -6,41 +6,86 @@ of work (``SessionDep``) is then committed *together with* the stored response, 
 killed at any moment leaves either both (a retry replays the response) or neither (a retry runs the request
 again, once the dead reservation is older than ``idempotency_stale_seconds``). A request that answered 5xx
 releases its key so the client can retry.
+
+A stored response may hold personal data, so it keeps only what a replay needs (status, ``Content-Type``,
+``Location``, the body), sealed with the service's data key (``service_kit.protection``), and names the
+resident it is about: the one the endpoint names with ``about_resident``, else the answer's ``resident_id`` (an
+operator booking for a caller, a helper for a parent), else the calling resident's own record. Erasing the
+resident deletes every record about them, under whoever's scope (``forget_resident``). A record lives
+``idempotency_retention_seconds`` (24 h): the worker purges older ones (``purge_expired``), and a key older than
+that is free even before the purge, so a retry after it runs as a new request.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
+import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import Any, TypedDict
+from typing import Any, Protocol, TypedDict
 
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from service_kit.auth import TokenVerifier
+from service_kit.auth import Principal, TokenVerifier
 from service_kit.db import UNIT_OF_WORK
 from service_kit.errors import PROBLEM_JSON, Conflict, LinliError, ValidationFailed
 from service_kit.events.tables import idempotency_record
+from service_kit.protection import Keyring, Purpose
 from service_kit.timeutil import utcnow
 
 MAX_KEY_LENGTH = 255
+# Where an endpoint names the resident its response is about (``about_resident``), in the request's state.
+ABOUT_RESIDENT = "linli.idempotency.about_resident"
 
 
-async def _scope_of(scope: Scope, headers: dict[str, str]) -> str:
+STORED_RESPONSE = Purpose("idempotency-response")
+
+
+class Sealer(Protocol):
+    """Seals a stored response at rest and opens it again."""
+
+    def seal(self, plaintext: bytes) -> bytes: ...
+
+    def open(self, sealed: bytes) -> bytes: ...
+
+
+class KeyringSealer:
+    """A stored response sealed with the service's data key (``service_kit.protection``, its own purpose). Records
+    live 24 h, so a rotation needs no re-sealing: the retired key opens them until they are purged."""
+
+    def __init__(self, keyring: Keyring) -> None:
+        self.keyring = keyring
+
+    def seal(self, plaintext: bytes) -> bytes:
+        return self.keyring.seal(STORED_RESPONSE, base64.b64encode(plaintext).decode("ascii")).encode("ascii")
+
+    def open(self, sealed: bytes) -> bytes:
+        return base64.b64decode(self.keyring.open(STORED_RESPONSE, sealed.decode("ascii")))
+
+
+def about_resident(state: Any, resident_id: uuid.UUID | None) -> None:
+    """Name the resident a request's response is about (``request.state``), so that erasing them deletes the
+    response stored under its ``Idempotency-Key`` whoever sent it. Without it, the answer's own ``resident_id``
+    names them, or else the caller's own record (see ``_about``)."""
+    setattr(state, ABOUT_RESIDENT, resident_id)
+
+
+async def _caller_of(scope: Scope, headers: dict[str, str]) -> tuple[str, Principal | None]:
     """Whose key this is: the *verified* subject of the bearer token, or anonymous. A token that does not verify
     is refused here, before any stored response is looked up: otherwise an unsigned token naming a victim's
     subject, sent straight to a service with the victim's key and body, would be answered with the victim's
     stored response."""
     scheme, _, token = headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        return "anonymous"
+        return "anonymous", None
     verifier: TokenVerifier = scope["app"].state.token_verifier
     principal = await verifier.verify(token.strip())  # Unauthorized (401) when it does not verify
-    return f"sub:{principal.subject}"[:120]
+    return f"sub:{principal.subject}"[:120], principal
 
 
 class UnitOfWork(TypedDict):
@@ -53,10 +98,14 @@ class IdempotencyMiddleware:
         app: ASGIApp,
         sessionmaker: Callable[[], async_sessionmaker[AsyncSession]],
         stale_after: Callable[[], timedelta] = lambda: timedelta(seconds=30),
+        retention: Callable[[], timedelta] = lambda: timedelta(hours=24),
+        sealer: Callable[[], Sealer] | None = None,
     ) -> None:
         self.app = app
         self.get_sessionmaker = sessionmaker
         self.get_stale_after = stale_after
+        self.get_retention = retention
+        self.get_sealer = sealer
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "POST":
@@ -83,7 +132,7 @@ class IdempotencyMiddleware:
             body += message.get("body", b"")
             if not message.get("more_body"):
                 break
-        caller = await _scope_of(scope, headers)
+        caller, principal = await _caller_of(scope, headers)
         path = scope["path"]
         request_hash = hashlib.sha256(path.encode() + b"\n" + body).hexdigest()
         sessionmaker = self.get_sessionmaker()
@@ -118,7 +167,9 @@ class IdempotencyMiddleware:
             held.append(message)
 
         unit: UnitOfWork = {"session": None}
-        scope.setdefault("state", {})[UNIT_OF_WORK] = unit
+        state = scope.setdefault("state", {})
+        state[UNIT_OF_WORK] = unit
+        state.pop(ABOUT_RESIDENT, None)
         record = (
             (idempotency_record.c.scope == caller)
             & (idempotency_record.c.key == key)
@@ -128,7 +179,10 @@ class IdempotencyMiddleware:
         try:
             await self.app(scope, replay_body, capture)
             if status < 500:
-                completed = await self._complete(unit, sessionmaker, record, path, status, response_headers, chunks)
+                about = _about(state, principal, response_headers, chunks)
+                completed = await self._complete(
+                    unit, sessionmaker, record, path, status, response_headers, chunks, about=about
+                )
         finally:
             if unit["session"] is not None:
                 await unit["session"].close()
@@ -157,6 +211,8 @@ class IdempotencyMiddleware:
         status: int,
         response_headers: list[tuple[bytes, bytes]],
         chunks: list[bytes],
+        *,
+        about: uuid.UUID | None,
     ) -> bool:
         """Store the response in the request's own transaction and commit both; False when the reservation
         is no longer ours (the request outlived the stale limit and a retry took the key over).
@@ -180,7 +236,13 @@ class IdempotencyMiddleware:
         done = await session.execute(
             update(idempotency_record)
             .where(record, idempotency_record.c.status == "in_progress")
-            .values(status="done", response_status=status, response_headers=kept, response_body=body)
+            .values(
+                status="done",
+                response_status=status,
+                response_headers=kept,
+                response_body=self._seal(body),
+                resident_id=about,
+            )
         )
         if done.rowcount != 1:  # type: ignore[attr-defined]
             await session.rollback()
@@ -205,8 +267,12 @@ class IdempotencyMiddleware:
                     delete(idempotency_record).where(
                         idempotency_record.c.scope == caller,
                         idempotency_record.c.key == key,
-                        idempotency_record.c.status == "in_progress",
-                        idempotency_record.c.created_at < now - self.get_stale_after(),
+                        (
+                            (idempotency_record.c.status == "in_progress")
+                            & (idempotency_record.c.created_at < now - self.get_stale_after())
+                        )
+                        # Past the retention a key is free, whether or not the purge has run yet.
+                        | (idempotency_record.c.created_at < now - self.get_retention()),
                     )
                 )
                 await session.execute(
@@ -255,7 +321,51 @@ class IdempotencyMiddleware:
         headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in (record["response_headers"] or {}).items()]
         headers.append((b"idempotent-replayed", b"true"))
         await send({"type": "http.response.start", "status": record["response_status"], "headers": headers})
-        await send({"type": "http.response.body", "body": record["response_body"] or b""})
+        await send({"type": "http.response.body", "body": self._open(record["response_body"] or b"")})
+
+    def _seal(self, body: bytes) -> bytes:
+        return self.get_sealer().seal(body) if self.get_sealer is not None and body else body
+
+    def _open(self, stored: bytes) -> bytes:
+        if self.get_sealer is None or not stored.startswith(SEALED_PREFIX):
+            return stored  # stored before responses were sealed (a JSON body never starts so)
+        return self.get_sealer().open(stored)
+
+
+# How a sealed record begins (``service_kit.protection``'s form); a JSON body never does.
+SEALED_PREFIX = b"v2:"
+
+
+def _about(
+    state: dict[str, Any], principal: Principal | None, headers: list[tuple[bytes, bytes]], chunks: list[bytes]
+) -> uuid.UUID | None:
+    """The resident a response is about: the one the endpoint named (``about_resident``); else the ``resident_id``
+    of the JSON answer (a booking, a complaint, a grant made by an operator or a helper for the resident); else
+    the caller's own record."""
+    if ABOUT_RESIDENT in state:
+        named: uuid.UUID | None = state[ABOUT_RESIDENT]
+        return named
+    if any(k.lower() == b"content-type" and b"json" in v.lower() for k, v in headers):
+        try:
+            answer = json.loads(b"".join(chunks))
+            return uuid.UUID(str(answer["resident_id"]))
+        except (ValueError, TypeError, KeyError):
+            pass
+    return principal.resident_id if principal is not None else None
+
+
+async def forget_resident(session: AsyncSession, resident_id: uuid.UUID) -> int:
+    """Delete every stored response about the resident, under whoever's scope it was stored (their own, an
+    operator's, a helper's): part of erasing them, in the erasure's transaction. The number deleted."""
+    result = await session.execute(delete(idempotency_record).where(idempotency_record.c.resident_id == resident_id))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def purge_expired(session: AsyncSession, retention: timedelta, *, now: datetime | None = None) -> int:
+    """Delete the records older than ``retention`` (their keys are free already); the number deleted."""
+    cutoff = (now or utcnow()) - retention
+    result = await session.execute(delete(idempotency_record).where(idempotency_record.c.created_at < cutoff))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 async def _send_problem(send: Send, problem: dict[str, Any]) -> None:

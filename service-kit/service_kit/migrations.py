@@ -135,3 +135,19 @@ def create_kit_tables_v1() -> None:
 def drop_kit_tables_v1() -> None:
     for table in ("idempotency_record", "dead_letter", "inbox_event", "outbox_event"):
         op.drop_table(table)
+
+
+def upgrade_idempotency_v2() -> None:
+    """The kit's tables, revision 2: a stored response names the resident it is about (erasure deletes it).
+    Records stored before stay replayable (plain, about nobody known) until the worker's first purge removes
+    those past the retention; dropping them here would let a retry run a request a second time."""
+    with op.batch_alter_table("idempotency_record") as batch:
+        batch.add_column(sa.Column("resident_id", sa.Uuid()))
+        batch.create_index("ix_idempotency_record_resident_id", ["resident_id"])
+
+
+def downgrade_idempotency_v2() -> None:
+    op.execute(sa.text("DELETE FROM idempotency_record"))
+    with op.batch_alter_table("idempotency_record") as batch:
+        batch.drop_index("ix_idempotency_record_resident_id")
+        batch.drop_column("resident_id")

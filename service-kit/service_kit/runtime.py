@@ -6,6 +6,7 @@ import asyncio
 import io
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import structlog
 from nats.aio.client import Client as NATS
@@ -18,7 +19,9 @@ from service_kit.db import create_engine, create_sessionmaker, reading_engine
 from service_kit.events.bus import connect, ensure_streams
 from service_kit.events.consumer import ConsumerRunner, Subscription, raise_if_cancelling
 from service_kit.events.outbox import OutboxRelay
+from service_kit.idempotency import purge_expired
 from service_kit.idle import IdleTasks
+from service_kit.protection import Keyring
 from service_kit.settings import ServiceSettings
 
 log = structlog.get_logger("linli.runtime")
@@ -38,6 +41,7 @@ class Runtime:
     sessionmaker: async_sessionmaker[AsyncSession] = field(init=False)
     read_engine: AsyncEngine = field(init=False)
     read_sessionmaker: async_sessionmaker[AsyncSession] = field(init=False)
+    keyring: Keyring = field(init=False)
     token_verifier: TokenVerifier = field(init=False)
     nc: NATS | None = None
     js: JetStreamContext | None = None
@@ -56,9 +60,11 @@ class Runtime:
             pool_size=self.settings.database_pool_size,
             max_overflow=self.settings.database_max_overflow,
         )
-        self.sessionmaker = create_sessionmaker(self.engine)
+        # Personal data sealed at rest opens with it (service_kit/protection.py), in every session of the service.
+        self.keyring = Keyring.from_settings(self.settings)
+        self.sessionmaker = create_sessionmaker(self.engine, keyring=self.keyring)
         self.read_engine = reading_engine(self.settings.database_url, self.engine, echo=self.settings.database_echo)
-        self.read_sessionmaker = create_sessionmaker(self.read_engine)
+        self.read_sessionmaker = create_sessionmaker(self.read_engine, keyring=self.keyring)
         self.token_verifier = TokenVerifier(self.settings)
 
     async def start(self, *, worker: bool) -> None:
@@ -101,7 +107,7 @@ class Runtime:
                 )
                 self.runners.append(runner)
                 self._tasks.append(asyncio.create_task(runner.run(), name=runner.durable))
-            for job in self.background_jobs:
+            for job in [purge_idempotency_records, *self.background_jobs]:
                 self._tasks.append(asyncio.create_task(_forever(job, self), name=job.__name__))
         self.events_ready.set()
 
@@ -171,6 +177,19 @@ async def _bounded(operation: Awaitable[None], what: str, timeout: float) -> Non
         log.error("shutdown step did not finish in time", step=what)
     elif not task.cancelled() and task.exception() is not None:
         log.warning("shutdown step failed", step=what, error=str(task.exception()))
+
+
+async def purge_idempotency_records(runtime: Runtime) -> None:
+    """The kit's own job in every service's worker: at its start and every ``idempotency_purge_interval_seconds``,
+    delete the stored responses past ``idempotency_retention_seconds`` (24 h). Several replicas purging at once
+    delete the same rows; none of them minds."""
+    retention = timedelta(seconds=runtime.settings.idempotency_retention_seconds)
+    while runtime.running:
+        async with runtime.sessionmaker() as session, session.begin():
+            purged = await purge_expired(session, retention)
+        if purged:
+            log.info("idempotency records purged", count=purged)
+        await runtime.sleep(runtime.settings.idempotency_purge_interval_seconds)
 
 
 async def _forever(job: BackgroundJob, runtime: Runtime) -> None:

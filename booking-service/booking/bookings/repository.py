@@ -191,6 +191,22 @@ async def anonymize_for_resident(session: AsyncSession, resident_id: uuid.UUID) 
         .values(status_actor="resident:erased", status_reason=None)
         .execution_options(synchronize_session=False)
     )
+    # What others wrote about the visit (a reason, an operator's note after calling them) may name or describe
+    # them, and where the visit was checked in and out is their home: the distance and the flags stay, for the
+    # audit of the delivery, the coordinates go.
+    await session.execute(
+        update(Booking)
+        .where(Booking.resident_id == resident_id)
+        .values(
+            status_reason=None,
+            provider_missed_note=None,
+            checked_in_latitude=None,
+            checked_in_longitude=None,
+            checked_out_latitude=None,
+            checked_out_longitude=None,
+        )
+        .execution_options(synchronize_session=False)
+    )
 
 
 async def change_status(

@@ -5,7 +5,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select, update
+from sqlalchemy import Select, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from booking.notifications.models import (
@@ -140,3 +140,28 @@ async def sent_to_phone_since(session: AsyncSession, phone_key: str, since: date
         )
     )
     return int(count or 0)
+
+
+async def forget_resident(session: AsyncSession, resident_id: uuid.UUID) -> int:
+    """Erasure: the resident's inbox and its deliveries (SMS texts, masked phone), their helpers' copies of their
+    messages (which name them), and their choices; how many messages went. A pending SMS goes with them."""
+    messages = select(Notification.id).where(
+        or_(Notification.resident_id == resident_id, Notification.about_resident_id == resident_id)
+    )
+    await session.execute(
+        delete(NotificationDelivery)
+        .where(or_(NotificationDelivery.notification_id.in_(messages), NotificationDelivery.resident_id == resident_id))
+        .execution_options(synchronize_session=False)
+    )
+    result = await session.execute(
+        delete(Notification)
+        .where(or_(Notification.resident_id == resident_id, Notification.about_resident_id == resident_id))
+        .execution_options(synchronize_session=False)
+    )
+    await session.execute(delete(NotificationPreference).where(NotificationPreference.resident_id == resident_id))
+    await session.execute(
+        delete(NotificationHelper).where(
+            or_(NotificationHelper.resident_id == resident_id, NotificationHelper.helper_resident_id == resident_id)
+        )
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -46,8 +46,8 @@ async def notify(
     """Tell ``resident_id`` (and each helper who copies them) of one thing: an inbox message each, and an SMS each
     as their preferences, the quiet hours and the phone allow. Runs in the caller's transaction; a second call for
     the same ``event_id`` and recipient adds nothing. The number of messages written."""
-    resident = await residents_service.get(session, resident_id)
-    if resident is None or resident.erased_at is not None:
+    resident = await residents_service.get_to_message(session, resident_id)
+    if resident is None:
         return 0
     message = templates.render(kind, **values)
     fate = _SmsTiming(now=now, about_at=about_at, quiet_hours=quiet_hours)

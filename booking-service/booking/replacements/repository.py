@@ -85,3 +85,13 @@ async def close(session: AsyncSession, replacement_id: uuid.UUID, *, values: dic
         .execution_options(synchronize_session=False)
     )
     return int(getattr(result, "rowcount", 0)) == 1
+
+
+async def forget_notes(session: AsyncSession, resident_id: uuid.UUID) -> None:
+    """Erasure: what operators noted about the resident when offering a replacement goes; the rest stays."""
+    await session.execute(
+        update(BookingReplacement)
+        .where(BookingReplacement.resident_id == resident_id)
+        .values(note=None)
+        .execution_options(synchronize_session=False)
+    )

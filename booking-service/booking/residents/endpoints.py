@@ -1,18 +1,19 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from booking.audit import schemas as audit_schemas
 from booking.audit import service as audit
 from booking.communities import schemas as communities_schemas
 from booking.communities import service as communities_service
-from booking.deps import Caller, ProtectorDep, TokenVerifierDep
+from booking.deps import Caller, KeyringDep, TokenVerifierDep
 from booking.residents import helpers, merge, privacy, service
 from booking.residents import schemas as s
 from service_kit.auth import GatewayScope, Principal, Role, require_gateway, require_roles
-from service_kit.db import SessionDep
+from service_kit.db import ReadSessionDep, SessionDep
 from service_kit.errors import NotFound, ValidationFailed, error_responses
+from service_kit.idempotency import about_resident
 from service_kit.pagination import Page, PaginationDep
 
 router = APIRouter(prefix="/api/v1/residents", tags=["residents"])
@@ -50,9 +51,11 @@ HELPER_NOTE = (
     responses=error_responses(401, 403, 409, 422),
 )
 async def register_resident(
-    data: s.ResidentCreate, session: SessionDep, principal: OperatorOrResident, protector: ProtectorDep
+    data: s.ResidentCreate, request: Request, session: SessionDep, principal: OperatorOrResident, keyring: KeyringDep
 ) -> s.Resident:
-    resident = await service.register(session, data, by=principal, protector=protector)
+    resident = await service.register(session, data, by=principal, keyring=keyring)
+    # A response stored under an Idempotency-Key is about the new record: erasing it deletes that response too.
+    about_resident(request.state, resident.id)
     return service.to_schema(resident, service.as_registered(principal, resident))
 
 
@@ -65,7 +68,7 @@ async def register_resident(
 async def find_residents(
     session: SessionDep,
     principal: Operator,
-    protector: ProtectorDep,
+    keyring: KeyringDep,
     page: PaginationDep,
     phone: Annotated[str | None, Query(min_length=3, max_length=32)] = None,
     phone_suffix: Annotated[
@@ -84,7 +87,7 @@ async def find_residents(
             residents = await service.find_by_phone(session, phone, by=principal)
         else:
             assert id_card_number is not None
-            residents = await service.find_by_id_card(session, id_card_number, by=principal, protector=protector)
+            residents = await service.find_by_id_card(session, id_card_number, by=principal, keyring=keyring)
         total = len(residents)
         residents = residents[page.offset : page.offset + page.limit]
     items = [service.to_schema(r, principal) for r in residents]
@@ -141,10 +144,10 @@ async def correct_resident(
     data: s.ResidentUpdate,
     session: SessionDep,
     principal: Caller,
-    protector: ProtectorDep,
+    keyring: KeyringDep,
     verifier: TokenVerifierDep,
 ) -> s.Resident:
-    resident = await service.correct(session, resident_id, data, by=principal, protector=protector, verifier=verifier)
+    resident = await service.correct(session, resident_id, data, by=principal, keyring=keyring, verifier=verifier)
     return service.to_schema(resident, principal)
 
 
@@ -155,9 +158,9 @@ async def correct_resident(
     responses=error_responses(401, 404, 422),
 )
 async def export_resident(
-    resident_id: uuid.UUID, session: SessionDep, principal: Caller, protector: ProtectorDep
+    resident_id: uuid.UUID, session: SessionDep, principal: Caller, keyring: KeyringDep
 ) -> privacy.ResidentExport:
-    return await privacy.export(session, resident_id, by=principal, protector=protector)
+    return await privacy.export(session, resident_id, by=principal, keyring=keyring)
 
 
 @router.delete(
@@ -274,3 +277,18 @@ async def link_resident(data: s.ResidentLinkRequest, session: SessionDep, _gatew
     if resident is None:
         raise NotFound("No resident is registered with this phone.", code="no_resident_for_phone")
     return s.ResidentLinkAnswer(resident_id=resident.id)
+
+
+@internal_router.post(
+    "/resident-links/erased",
+    response_model=s.ErasedResidents,
+    summary="The gateway only: which of these records are erased (its reconciliation of app accounts)",
+    description=(
+        "The gateway forgets an app account when it forwards a successful `DELETE /api/v1/residents/{id}`; this "
+        "catches the erasures it did not see (a replica that died before forgetting, an erasure made past it). Up "
+        "to 500 ids; the answer names those whose record is erased (unknown ids are left out)."
+    ),
+    responses=error_responses(401, 403, 422),
+)
+async def erased_residents(data: s.ErasureCheck, session: ReadSessionDep, _gateway: Gateway) -> s.ErasedResidents:
+    return s.ErasedResidents(erased=await service.erased_among(session, data.resident_ids))

@@ -18,6 +18,7 @@ ID numbers (409 ``merge_id_card_conflict``: two people), and two records holding
 import uuid
 from typing import Any
 
+from sqlalchemy import or_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from booking.audit import service as audit
@@ -178,3 +179,17 @@ async def _move_grants(session: AsyncSession, duplicate_id: uuid.UUID, survivor_
         )
         moved += 1
     return moved
+
+
+ERASED_REASON = "（已删除）"
+
+
+async def forget_reasons(session: AsyncSession, resident_id: uuid.UUID) -> None:
+    """Erasure: the reasons operators gave for merges of the resident's records (which often name them) go; who
+    merged what, when, and how many bookings moved stay."""
+    await session.execute(
+        update(ResidentMerge)
+        .where(or_(ResidentMerge.survivor_id == resident_id, ResidentMerge.duplicate_id == resident_id))
+        .values(reason=ERASED_REASON)
+        .execution_options(synchronize_session=False)
+    )

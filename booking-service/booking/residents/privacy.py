@@ -13,14 +13,20 @@ from booking.audit import schemas as audit_schemas
 from booking.audit import service as audit
 from booking.bookings import schemas as bookings_schemas
 from booking.bookings import service as bookings_service
-from booking.residents import helpers, repository
+from booking.notifications import repository as notifications_repository
+from booking.replacements import repository as replacements_repository
+from booking.residents import helpers, merge, repository
 from booking.residents import schemas as s
 from booking.residents import service as residents_service
 from booking.residents.models import ERASED_NAME
-from booking.residents.protection import Protector
+from booking.residents.protection import ID_CARD
 from booking.timefmt import LocalDateTime
 from service_kit.auth import Principal
 from service_kit.errors import Conflict
+from service_kit.events.contracts import ResidentErased
+from service_kit.events.outbox import emit
+from service_kit.idempotency import forget_resident
+from service_kit.protection import Keyring
 from service_kit.timeutil import utcnow
 
 MAX_EXPORTED = 10_000
@@ -39,16 +45,14 @@ class ResidentExport(BaseModel):
     exported_at: LocalDateTime
 
 
-async def export(
-    session: AsyncSession, resident_id: uuid.UUID, *, by: Principal, protector: Protector
-) -> ResidentExport:
+async def export(session: AsyncSession, resident_id: uuid.UUID, *, by: Principal, keyring: Keyring) -> ResidentExport:
     resident = await residents_service.get_visible(session, resident_id, by=by)
     bookings = await bookings_service.all_for_resident(session, resident.id, limit=MAX_EXPORTED)
     trail, _ = await audit.for_resident(session, resident.id, limit=MAX_EXPORTED, offset=0)
     await audit.record(session, by, resident.id, "export")
     return ResidentExport(
         resident=residents_service.to_schema(resident, by),
-        id_card_number=protector.decrypt(resident.id_card_encrypted) if resident.id_card_encrypted else None,
+        id_card_number=keyring.open(ID_CARD, resident.id_card_encrypted) if resident.id_card_encrypted else None,
         bookings=await bookings_service.to_schemas(session, bookings, viewer=by),
         acting_for=trail,
         account_links=await residents_service.links_of(session, resident.id, limit=MAX_EXPORTED),
@@ -95,3 +99,10 @@ async def erase(session: AsyncSession, resident_id: uuid.UUID, *, by: Principal)
     ]:
         await helpers.end_grant(session, grant, by=by.subject, reason="erased", at=now)
     await audit.record(session, by, resident.id, "erase")
+    # Their messages (a helper's copy names them), operators' notes, the responses stored under an
+    # Idempotency-Key about them (under whoever's scope); then every other service hears it, in this transaction.
+    await notifications_repository.forget_resident(session, resident.id)
+    await replacements_repository.forget_notes(session, resident.id)
+    await merge.forget_reasons(session, resident.id)
+    await forget_resident(session, resident.id)
+    await emit(session, ResidentErased(resident_id=resident.id))

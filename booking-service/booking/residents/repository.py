@@ -10,6 +10,22 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from booking.residents.models import HelperGrant, Resident, ResidentLink, ResidentMerge
 from service_kit.pagination import fetch_page
+from service_kit.protection import PHONE, PHONE_LAST4, Keyring, keyring_of
+
+
+def sealed_values(keyring: Keyring, values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` with each plain-text phone (``phone``, ``emergency_contact_phone``: E.164, or None to clear it)
+    given as the columns that hold it: sealed, and the resident's own phone also indexed (exact and last 4).
+    Every write of a resident's phone goes through here."""
+    out = dict(values)
+    if "phone" in out:
+        phone = out.pop("phone")
+        out["phone_sealed"] = keyring.seal(PHONE, phone) if phone else None
+        out["phone_index"], out["phone_last4_index"] = keyring.phone_indexes(phone) if phone else (None, None)
+    if "emergency_contact_phone" in out:
+        contact = out.pop("emergency_contact_phone")
+        out["emergency_contact_phone_sealed"] = keyring.seal(PHONE, contact) if contact else None
+    return out
 
 
 async def add(session: AsyncSession, resident: Resident) -> str | None:
@@ -25,7 +41,8 @@ async def add(session: AsyncSession, resident: Resident) -> str | None:
 
 
 async def update_fields(session: AsyncSession, resident_id: uuid.UUID, values: dict[str, Any]) -> str | None:
-    """Apply a correction; the unique field it collides with, or None."""
+    """Apply a correction (plain-text phones are sealed here); the unique field it collides with, or None."""
+    values = sealed_values(keyring_of(session), values)
     try:
         async with session.begin_nested():
             await session.execute(
@@ -53,32 +70,52 @@ async def get(session: AsyncSession, resident_id: uuid.UUID) -> Resident | None:
 
 
 async def find_by_phone(session: AsyncSession, phone: str) -> Resident | None:
-    result = await session.execute(select(Resident).where(Resident.phone == phone))
+    """The resident of this E.164 phone, found by its blind index."""
+    index = keyring_of(session).blind_index(PHONE, phone)
+    result = await session.execute(select(Resident).where(Resident.phone_index == index))
     return result.scalar_one_or_none()
 
 
 async def find_by_phone_suffix(
     session: AsyncSession, digits: str, *, limit: int, offset: int
 ) -> tuple[Sequence[Resident], int]:
-    """Residents whose phone number ends with ``digits`` (an operator hears "the number ends in 5678")."""
-    condition = _phone_ends_with(digits)
-    query = select(Resident).where(condition).order_by(Resident.created_at, Resident.id)
-    return await fetch_page(session, query, limit=limit, offset=offset)
+    """Residents whose phone number ends with ``digits`` (an operator hears "the number ends in 5678").
+
+    The last 4 digits' blind index finds the candidates; more digits are compared once opened."""
+    query = _ending_with_last4(session, digits).order_by(Resident.created_at, Resident.id)
+    if len(digits) == 4:
+        return await fetch_page(session, query, limit=limit, offset=offset)
+    found = [r for r in (await session.execute(query)).scalars() if (r.phone or "").endswith(digits)]
+    return found[offset : offset + limit], len(found)
 
 
-def _phone_ends_with(digits: str) -> Any:
-    return Resident.phone.like(f"%{digits}")
+def _ending_with_last4(session: AsyncSession, digits: str) -> Select[Resident]:
+    return select(Resident).where(
+        Resident.phone_last4_index == keyring_of(session).blind_index(PHONE_LAST4, digits[-4:])
+    )
 
 
-def ids_by_phone(*, exact: str | None = None, suffix: str | None = None) -> Select[uuid.UUID]:
+async def ids_by_phone(
+    session: AsyncSession, *, exact: str | None = None, suffix: str | None = None
+) -> Select[uuid.UUID]:
     """The ids of residents with this E.164 phone, or whose phone ends with ``suffix`` (as a subquery)."""
-    condition = Resident.phone == exact if exact is not None else _phone_ends_with(suffix or "")
-    return select(Resident.id).where(condition)
+    keyring = keyring_of(session)
+    if exact is not None:
+        return select(Resident.id).where(Resident.phone_index == keyring.blind_index(PHONE, exact))
+    digits = suffix or ""
+    if len(digits) == 4:
+        return select(Resident.id).where(Resident.phone_last4_index == keyring.blind_index(PHONE_LAST4, digits))
+    matching = [
+        r.id
+        for r in (await session.execute(_ending_with_last4(session, digits))).scalars()
+        if (r.phone or "").endswith(digits)
+    ]
+    return select(Resident.id).where(Resident.id.in_(matching))
 
 
 def reachable_ids() -> Select[uuid.UUID]:
     """The ids of residents who can be sent a message: not erased, with a phone (as a subquery)."""
-    return select(Resident.id).where(Resident.erased_at.is_(None), Resident.phone.is_not(None))
+    return select(Resident.id).where(Resident.erased_at.is_(None), Resident.phone_sealed.is_not(None))
 
 
 async def find_by_id_card_index(session: AsyncSession, index: str) -> Resident | None:
@@ -239,3 +276,17 @@ async def move_links(session: AsyncSession, duplicate_id: uuid.UUID, survivor_id
         .values(resident_id=survivor_id)
         .execution_options(synchronize_session=False)
     )
+
+
+async def erased_among(session: AsyncSession, resident_ids: Iterable[uuid.UUID]) -> list[uuid.UUID]:
+    """Those of ``resident_ids`` whose record is erased."""
+    result = await session.execute(
+        select(Resident.id).where(Resident.id.in_(list(resident_ids)), Resident.erased_at.is_not(None))
+    )
+    return sorted(result.scalars())
+
+
+async def get_shared(session: AsyncSession, resident_id: uuid.UUID) -> Resident | None:
+    """The resident, read under a share lock (PostgreSQL ``FOR SHARE``; SQLite's write transaction serializes
+    anyway): an erasure under way is waited for and seen, and one that starts waits for this transaction."""
+    return await session.get(Resident, resident_id, populate_existing=True, with_for_update={"read": True})

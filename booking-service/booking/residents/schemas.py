@@ -236,3 +236,18 @@ class HelperLabel(BaseModel):
     name: str | None = None
     phone: str | None = Field(default=None, description="Always masked (138****5678).")
     relation: str | None = None
+
+
+MAX_ERASURE_CHECK = 500
+
+
+class ErasureCheck(BaseModel):
+    """The gateway's reconciliation: which of these ids (its app accounts' records) are erased records?"""
+
+    model_config = ConfigDict(extra="forbid")
+
+    resident_ids: list[uuid.UUID] = Field(min_length=1, max_length=MAX_ERASURE_CHECK)
+
+
+class ErasedResidents(BaseModel):
+    erased: list[uuid.UUID] = Field(description="The ids asked about whose records are erased.")

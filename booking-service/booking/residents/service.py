@@ -16,9 +16,10 @@ from booking.communities import service as communities_service
 from booking.residents import phones, repository
 from booking.residents import schemas as s
 from booking.residents.models import Resident, ResidentLink
-from booking.residents.protection import Protector, mask_id_card, normalize_id_card
+from booking.residents.protection import ID_CARD, mask_id_card, normalize_id_card
 from service_kit.auth import Principal, Role, TokenVerifier
 from service_kit.errors import Conflict, Forbidden, NotFound, Unauthorized, ValidationFailed
+from service_kit.protection import Keyring
 from service_kit.timeutil import utcnow
 
 _TAKEN = {
@@ -95,13 +96,13 @@ def _check_self_registration(by: Principal, data: s.ResidentCreate, phone: str) 
         )
 
 
-def _id_card_fields(raw: str | None, protector: Protector) -> dict[str, Any]:
+def _id_card_fields(raw: str | None, keyring: Keyring) -> dict[str, Any]:
     if raw is None:
         return {"id_card_encrypted": None, "id_card_index": None, "id_card_masked": None}
     number = normalize_id_card(raw)
     return {
-        "id_card_encrypted": protector.encrypt(number),
-        "id_card_index": protector.blind_index(number),
+        "id_card_encrypted": keyring.seal(ID_CARD, number),
+        "id_card_index": keyring.blind_index(ID_CARD, number),
         "id_card_masked": mask_id_card(number),
     }
 
@@ -132,7 +133,7 @@ def _emergency_fields(contact: s.EmergencyContactIn | None) -> dict[str, Any]:
     }
 
 
-async def register(session: AsyncSession, data: s.ResidentCreate, *, by: Principal, protector: Protector) -> Resident:
+async def register(session: AsyncSession, data: s.ResidentCreate, *, by: Principal, keyring: Keyring) -> Resident:
     """An operator registers a caller, or a resident registers themself with the phone they signed in with: the
     new record is then linked to the token's ``sub`` (``account_subject``) and takes the token's ``resident_id``
     (the gateway's identity, while the phone had no record), so the tokens the gateway issues point at it.
@@ -162,7 +163,7 @@ async def register(session: AsyncSession, data: s.ResidentCreate, *, by: Princip
     if data.community_code is not None:
         await communities_service.require_known(session, data.community_code)
     now = utcnow()
-    resident = Resident(
+    values: dict[str, Any] = dict(
         id=resident_id,
         name=data.name,
         phone=phone,
@@ -176,10 +177,11 @@ async def register(session: AsyncSession, data: s.ResidentCreate, *, by: Princip
         consent_at=now,
         registered_by=by.subject[:120],
         account_subject=account_subject,
-        **_id_card_fields(data.id_card_number, protector),
+        **_id_card_fields(data.id_card_number, keyring),
         **_position_fields(data.position),
         **_emergency_fields(data.emergency_contact),
     )
+    resident = Resident(**repository.sealed_values(keyring, values))
     taken = await repository.add(session, resident)
     if taken is not None:
         if self_registration and taken != "id_card":
@@ -271,7 +273,7 @@ async def correct(
     data: s.ResidentUpdate,
     *,
     by: Principal,
-    protector: Protector,
+    keyring: Keyring,
     verifier: TokenVerifier,
 ) -> Resident:
     """Correct a resident's data (the resident themself, or an operator); eligibility only an operator; a new
@@ -304,13 +306,13 @@ async def correct(
         if field in sent:
             values[field] = sent[field]
     if "id_card_number" in sent:
-        values.update(_id_card_fields(data.id_card_number, protector))
+        values.update(_id_card_fields(data.id_card_number, keyring))
     if "id_card_number" in sent or "birth_date" in sent:
         given = data.birth_date if "birth_date" in sent else resident.birth_date
         if "id_card_number" in sent:
             values["birth_date"] = _birth_date(given, data.id_card_number)
         elif resident.id_card_encrypted is not None:
-            values["birth_date"] = _birth_date(given, protector.decrypt(resident.id_card_encrypted))
+            values["birth_date"] = _birth_date(given, keyring.open(ID_CARD, resident.id_card_encrypted))
         else:
             values["birth_date"] = given
     if "position" in sent:
@@ -387,20 +389,20 @@ async def find_by_phone_suffix(
 PHONE_SUFFIX = re.compile(r"\d{4,10}")
 
 
-def ids_by_phone(raw: str) -> Select[uuid.UUID]:
+async def ids_by_phone(session: AsyncSession, raw: str) -> Select[uuid.UUID]:
     """Residents (as an id subquery) by a whole phone number (any usual form) or by its last 4 to 10 digits."""
     raw = raw.strip()
     if PHONE_SUFFIX.fullmatch(raw):
-        return repository.ids_by_phone(suffix=raw)
-    return repository.ids_by_phone(exact=phones.normalize(raw))
+        return await repository.ids_by_phone(session, suffix=raw)
+    return await repository.ids_by_phone(session, exact=phones.normalize(raw))
 
 
 def reachable_ids() -> Select[uuid.UUID]:
     return repository.reachable_ids()
 
 
-async def find_by_id_card(session: AsyncSession, raw: str, *, by: Principal, protector: Protector) -> list[Resident]:
-    resident = await repository.find_by_id_card_index(session, protector.blind_index(normalize_id_card(raw)))
+async def find_by_id_card(session: AsyncSession, raw: str, *, by: Principal, keyring: Keyring) -> list[Resident]:
+    resident = await repository.find_by_id_card_index(session, keyring.blind_index(ID_CARD, normalize_id_card(raw)))
     found = [resident] if resident is not None else []
     for r in found:
         await audit.record(session, by, r.id, "lookup")
@@ -455,3 +457,16 @@ async def summaries(
         for r in await repository.get_many(session, resident_ids)
         if r.erased_at is None
     }
+
+
+async def erased_among(session: AsyncSession, resident_ids: list[uuid.UUID]) -> list[uuid.UUID]:
+    """Those of ``resident_ids`` whose record is erased (the gateway's reconciliation of its app accounts)."""
+    return await repository.erased_among(session, resident_ids)
+
+
+async def get_to_message(session: AsyncSession, resident_id: uuid.UUID) -> Resident | None:
+    """The resident a message is about to be written for, unless erased. Read under a share lock, so a message
+    written at the moment of her erasure is never left behind it: either the erasure waits for the message's
+    transaction and deletes the message, or the message's transaction sees her erased."""
+    resident = await repository.get_shared(session, resident_id)
+    return None if resident is None or resident.erased_at is not None else resident

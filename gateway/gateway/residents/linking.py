@@ -35,6 +35,7 @@ from service_kit.timeutil import utcnow
 log = structlog.get_logger("linli.gateway.residents")
 
 RESIDENT_LINKS = "/internal/v1/resident-links"
+ERASED = "/internal/v1/resident-links/erased"
 CALL_TOKEN_SECONDS = 60
 RETRY_AFTER_SECONDS = 2
 
@@ -94,6 +95,25 @@ class ResidentLinker:
             except ValueError:
                 pass
         log.warning("booking answered the resident link badly", status=status)
+        raise _unavailable()
+
+    async def erased_among(self, resident_ids: list[uuid.UUID]) -> list[uuid.UUID]:
+        """Which of ``resident_ids`` booking has erased (the erasure reconciliation, ``residents/erasure.py``);
+        ``DependencyUnavailable`` when booking cannot say."""
+        if not resident_ids:
+            return []
+        headers = {
+            "Authorization": f"Bearer {self._credential()}",
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+        }
+        body = json.dumps({"resident_ids": [str(r) for r in resident_ids]}).encode()
+        status, answer = await self.upstreams.post_json(
+            "booking", ERASED, body=body, headers=headers, timeout=self.settings.resident_link_timeout_seconds
+        )
+        if status == 200 and isinstance(answer, dict) and isinstance(answer.get("erased"), list):
+            return [uuid.UUID(str(r)) for r in answer["erased"]]
+        log.warning("booking answered the erasure check badly", status=status)
         raise _unavailable()
 
     async def link(self, session: AsyncSession, identity: ResidentIdentity, *, request_id: str | None = None) -> None:

@@ -302,6 +302,15 @@ class ResidentHelperRevoked(ResidentHelperChanged):
     pass
 
 
+@event_type("linli.resident.erased.v1", "resident_id")
+class ResidentErased(EventData):
+    """A resident's personal data was erased (PIPL deletion), emitted in the erasure's own transaction. Every
+    service that holds anything of the person removes or anonymises it, keeping what the law and the audit need
+    without personal data (booking ids, amounts, anonymised ratings). The resident id only: never the data."""
+
+    resident_id: uuid.UUID
+
+
 # ---------------------------------------------------------------- feedback
 
 

@@ -10,6 +10,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    Uuid,
 )
 
 from service_kit.db import JSONDoc, UTCDateTime, new_metadata
@@ -73,6 +74,10 @@ idempotency_record = Table(
     Column("status", String(16), nullable=False),  # in_progress | done
     Column("response_status", Integer),
     Column("response_headers", JSONDoc),
+    # Sealed (service_kit.protection): a stored response may hold personal data.
     Column("response_body", LargeBinary),
     Column("created_at", UTCDateTime(), nullable=False, index=True),
+    # The resident the stored response is about, whoever's scope it is under (an operator's, a helper's):
+    # erasing the resident deletes it (service_kit.idempotency.forget_resident).
+    Column("resident_id", Uuid(), index=True),
 )
