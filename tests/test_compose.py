@@ -322,6 +322,8 @@ def dockerfile_problems(compose: Compose, name: str) -> list[str]:
         problems.append(f"{name}: CMD must start the uvicorn factory on port 8000")
     if "--no-server-header" not in cmd:
         problems.append(f"{name}: CMD must not announce the server software (--no-server-header)")
+    if "--no-proxy-headers" not in cmd:
+        problems.append(f"{name}: CMD must leave X-Forwarded-For to the gateway (--no-proxy-headers)")
     if f"LINLI_APP_MODULE={SERVICES[name]['APP_MODULE']}" not in env or "${LINLI_APP_MODULE}.app:create_app" not in cmd:
         problems.append(f"{name}: CMD must serve {SERVICES[name]['APP_MODULE']}.app:create_app")
     return problems
@@ -387,6 +389,12 @@ def test_dockerfile_builds_the_service(compose: Compose, name: str) -> None:
 
 def test_only_the_gateway_is_published(compose: Compose) -> None:
     assert port_problems(compose) == []
+
+
+def test_the_gateway_says_which_proxies_it_believes(compose: Compose) -> None:
+    # Nothing stands in front of the published gateway: by default no X-Forwarded-For is believed.
+    value = compose["services"]["gateway"]["environment"]["LINLI_TRUSTED_PROXIES"]
+    assert value == "${LINLI_TRUSTED_PROXIES:-[]}"
 
 
 def test_postgres_and_nats(compose: Compose) -> None:

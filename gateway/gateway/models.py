@@ -14,4 +14,5 @@ def load_models() -> None:
     """Import every module's models so ``Base.metadata`` is complete (for Alembic)."""
     import gateway.accounts.models
     import gateway.auth.models
+    import gateway.lockout.models
     import gateway.residents.models  # noqa: F401

@@ -118,8 +118,11 @@ POLICY: tuple[Rule, ...] = (
     Rule(READ,  "/api/v1/auth/me",                                        SIGNED_IN),
     Rule(READ,  "/api/v1/auth/otp/messages",                              roles(ADMIN)),  # the fake SMS outbox
     Rule(POST,  "/api/v1/auth/keys/rotate",                               roles(ADMIN)),
+    Rule(POST,  "/api/v1/auth/otp/unlock",                                roles(OPERATOR, ADMIN)),  # a phone's codes
     Rule(READ,  "/.well-known/**",                                        PUBLIC),
     Rule(ALL,   "/api/v1/accounts/**",                                    roles(ADMIN)),
+    # An operator lifts a resident account's sign-in lockout (the endpoint refuses them any other account).
+    Rule(ALL,   "/api/v1/accounts/{account_id}/lockout",                  roles(OPERATOR, ADMIN)),
     Rule(ALL,   "/api/v1/api-keys/**",                                    roles(PROVIDER_ADMIN, ADMIN)),
     Rule(READ,  "/api/v1/home",                                           roles(RESIDENT)),  # a resident's own home
     Rule(READ,  "/healthz",                                               PUBLIC),

@@ -1,7 +1,11 @@
 """Rate limits at the edge (moving window, in memory: each replica counts its own callers).
 
-A signed-in caller is counted by token subject, a provider's system by API key, anyone else by IP address;
-the sign-in endpoints (password, one-time codes, refresh) have a much smaller budget per IP address.
+A signed-in caller is counted by token subject, a provider's system by API key, anyone else by client address
+(gateway/forwarded.py: the socket's peer, or what the trusted proxies say). The sign-in endpoints have a much
+smaller budget, counted twice: per (kind of sign-in, client address), so one caller's guesses spend nobody else's
+budget; and per (kind of sign-in, target) — the username tried, the phone a code goes to or is guessed for — so
+guesses at one account from ever new addresses still meet a limit. What outlasts a replica's memory (failures
+per account, codes per phone and day) is kept in the database: gateway/lockout.
 
 The window is kept here rather than in ``limits``' in-memory storage: that one inserts every hit at the front of
 a list and sweeps expired hits in a background task through a worker thread, a cost every proxied request paid
@@ -12,7 +16,8 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from enum import StrEnum
 from time import monotonic
 from typing import Annotated
 
@@ -66,6 +71,7 @@ class EdgeLimiter:
         self.api_key = parse(settings.rate_limit_api_key)
         self.anonymous = parse(settings.rate_limit_anonymous)
         self.sign_in = parse(settings.rate_limit_sign_in)
+        self.sign_in_target = parse(settings.rate_limit_sign_in_target)
 
     async def check(self, item: RateLimitItem, *identifiers: str) -> None:
         """Count one request; raise RateLimited (429 with Retry-After) when the budget is spent."""
@@ -77,13 +83,33 @@ class EdgeLimiter:
 
 
 def client_ip(request: Request) -> str:
+    """The caller's address as gateway/forwarded.py derived it."""
     return request.client.host if request.client else "unknown"
 
 
-async def limit_sign_in(request: Request) -> None:
-    """Dependency of the sign-in endpoints: a small budget per IP address for all of them together."""
+class SignInKind(StrEnum):
+    """The route classes of sign-in: each has its own budgets."""
+
+    password = "password"  # POST /api/v1/auth/token
+    code = "code"  # POST /api/v1/auth/otp, /verify, /proof: codes sent to and guessed for a phone
+    refresh = "refresh"  # POST /api/v1/auth/refresh
+
+
+def _limit_sign_in(kind: SignInKind) -> Callable[[Request], Awaitable[None]]:
+    async def limit_sign_in(request: Request) -> None:
+        limiter: EdgeLimiter = request.app.state.limiter
+        await limiter.check(limiter.sign_in, "sign-in", kind, "client", client_ip(request))
+
+    return limit_sign_in
+
+
+async def limit_target(request: Request, kind: SignInKind, target: str) -> None:
+    """Count one attempt at ``target`` (a normalized username or phone), whichever address it comes from."""
     limiter: EdgeLimiter = request.app.state.limiter
-    await limiter.check(limiter.sign_in, "sign-in", client_ip(request))
+    await limiter.check(limiter.sign_in_target, "sign-in", kind, "target", target)
 
 
-SignInLimit = Annotated[None, Depends(limit_sign_in)]
+# Dependencies of the sign-in endpoints: a small budget per client address for each kind of sign-in.
+PasswordSignInLimit = Annotated[None, Depends(_limit_sign_in(SignInKind.password))]
+CodeSignInLimit = Annotated[None, Depends(_limit_sign_in(SignInKind.code))]
+RefreshLimit = Annotated[None, Depends(_limit_sign_in(SignInKind.refresh))]

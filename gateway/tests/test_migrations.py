@@ -16,7 +16,7 @@ async def _tables(url: str) -> set[str]:
         await engine.dispose()
 
 
-TABLES = {"account", "resident_identity", "otp_challenge", "refresh_token", "api_key"}
+TABLES = {"account", "resident_identity", "otp_challenge", "refresh_token", "api_key", "sign_in_lockout"}
 
 
 async def test_downgrade_and_upgrade_again(database_url: str) -> None:

@@ -1,6 +1,7 @@
 """The rules of staff accounts: unique usernames, argon2id hashes, one answer for every failed sign-in."""
 
 import uuid
+from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -9,7 +10,11 @@ from gateway.accounts import repository
 from gateway.accounts.models import Account
 from gateway.accounts.passwords import hash_password, spend_verification_time, verify_password
 from gateway.accounts.schemas import AccountCreate
+from gateway.config import GatewaySettings
+from gateway.lockout import service as lockout
+from gateway.residents.sms import SmsSender
 from service_kit.errors import Conflict, NotFound, Unauthorized
+from service_kit.timeutil import utcnow
 
 WRONG_CREDENTIALS = "The username or password is wrong."
 
@@ -57,15 +62,32 @@ async def get(session: AsyncSession, account_id: uuid.UUID) -> Account:
     return account
 
 
-async def authenticate(session: AsyncSession, username: str, password: str) -> Account:
-    """The active account with this username and password; any failure gives the same answer."""
+async def authenticate(
+    session: AsyncSession,
+    username: str,
+    password: str,
+    *,
+    settings: GatewaySettings,
+    sender: SmsSender,
+    now: datetime | None = None,
+) -> Account:
+    """The active account with this username and password; any failure gives the same answer. A locked
+    account, or one that must still wait after its last failures, is refused before its password is checked;
+    a wrong password is counted (committed before the refusal) towards its lockout (gateway/lockout/service.py)."""
+    now = now or utcnow()
     account = await repository.get_by_username(session, username.strip().lower())
     if account is None:
         await spend_verification_time(password)
         raise Unauthorized(WRONG_CREDENTIALS, code="invalid_credentials")
+    await lockout.check_account(session, account, settings=settings, now=now)
     valid, updated_hash = await verify_password(password, account.password_hash)
-    if not valid or not account.active:
+    if not valid:
+        await lockout.record_failure(session, account, settings=settings, sender=sender, now=now)
+        await session.commit()
         raise Unauthorized(WRONG_CREDENTIALS, code="invalid_credentials")
+    if not account.active:
+        raise Unauthorized(WRONG_CREDENTIALS, code="invalid_credentials")
+    await lockout.record_success(session, account)
     if updated_hash is not None:
         account.password_hash = updated_hash
     return account

@@ -10,8 +10,9 @@ from gateway.accounts import service as accounts_service
 from gateway.auth import keys, rotation, service
 from gateway.auth.keys import Keyring
 from gateway.auth.schemas import JWKS, Me, RefreshRequest, SigningKeys, TokenRequest, TokenResponse
-from gateway.deps import AdminPrincipal, ResidentLinkerDep, SettingsDep, SigningKeyDep
-from gateway.ratelimit import SignInLimit
+from gateway.clock import Now
+from gateway.deps import AdminPrincipal, ResidentLinkerDep, SettingsDep, SigningKeyDep, SmsSenderDep
+from gateway.ratelimit import PasswordSignInLimit, RefreshLimit, SignInKind, limit_target
 from service_kit.auth import CurrentPrincipal
 from service_kit.db import SessionDep
 from service_kit.errors import Conflict, error_responses
@@ -61,16 +62,28 @@ async def rotate_signing_key(request: Request, settings: SettingsDep, _admin: Ad
     response_model=TokenResponse,
     responses=error_responses(401, 422, 429),
     summary="Sign in with a username and password",
+    description=(
+        "Wrong passwords are counted per account, from whatever address: after a few, the next attempt must wait "
+        "(429 `sign_in_delayed` with `Retry-After`); after more, the account is locked for a while (429 "
+        "`account_locked` with `Retry-After`, the right password included) and its owner is told by SMS when it "
+        "has a phone. An admin ends a lockout with `DELETE /api/v1/accounts/{account_id}/lockout`."
+    ),
 )
 async def create_token(
-    _limit: SignInLimit,
+    _limit: PasswordSignInLimit,
+    request: Request,
     body: TokenRequest,
     session: SessionDep,
     key: SigningKeyDep,
     settings: SettingsDep,
+    sender: SmsSenderDep,
+    now: Now,
     response: Response,
 ) -> TokenResponse:
-    account = await accounts_service.authenticate(session, body.username, body.password)
+    await limit_target(request, SignInKind.password, body.username.strip().lower())
+    account = await accounts_service.authenticate(
+        session, body.username, body.password, settings=settings, sender=sender, now=now
+    )
     response.headers["Cache-Control"] = "no-store"
     return await service.issue_tokens(session, account, key=key, settings=settings)
 
@@ -86,7 +99,7 @@ async def create_token(
     ),
 )
 async def refresh_token(
-    _limit: SignInLimit,
+    _limit: RefreshLimit,
     body: RefreshRequest,
     session: SessionDep,
     key: SigningKeyDep,

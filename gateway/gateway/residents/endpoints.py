@@ -1,8 +1,9 @@
 from asgi_correlation_id import correlation_id
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 
 from gateway.auth import service as auth_service
 from gateway.auth.schemas import TokenResponse
+from gateway.clock import Now
 from gateway.deps import (
     ResidentLinkerDep,
     ResidentPrincipal,
@@ -10,7 +11,7 @@ from gateway.deps import (
     SigningKeyDep,
     SmsSenderDep,
 )
-from gateway.ratelimit import SignInLimit
+from gateway.ratelimit import CodeSignInLimit, SignInKind, limit_target
 from gateway.residents import phones, service
 from gateway.residents.schemas import OtpRequest, OtpSent, OtpVerify, PhoneProof, PhoneProofRequest
 from service_kit.db import SessionDep
@@ -29,13 +30,22 @@ router = APIRouter(prefix="/api/v1/auth/otp", tags=["auth"])
     description=(
         "Only to a mobile number of mainland China: a landline, a number abroad or anything else is 422 "
         "`not_a_mobile_number` (field `phone`), and nothing is sent. When the SMS provider refuses or cannot be "
-        "reached: 503 `sms_unavailable`, no code is kept, and the resident may ask again."
+        "reached: 503 `sms_unavailable`, no code is kept, and the resident may ask again. A phone gets a few codes "
+        "in 15 minutes (429 `otp_rate_limited`) and a few more in a day (429 `too_many_codes`, `Retry-After`; an "
+        "operator lifts it with `POST /api/v1/auth/otp/unlock`)."
     ),
 )
 async def send_otp(
-    _limit: SignInLimit, body: OtpRequest, session: SessionDep, sender: SmsSenderDep, settings: SettingsDep
+    _limit: CodeSignInLimit,
+    request: Request,
+    body: OtpRequest,
+    session: SessionDep,
+    sender: SmsSenderDep,
+    settings: SettingsDep,
+    now: Now,
 ) -> OtpSent:
-    return await service.send_code(session, body.phone, sender=sender, settings=settings)
+    await limit_target(request, SignInKind.code, phones.mobile(body.phone))
+    return await service.send_code(session, body.phone, sender=sender, settings=settings, now=now)
 
 
 @router.post(
@@ -49,19 +59,22 @@ async def send_otp(
         "own id, under which `POST /api/v1/residents` registers the resident. The tokens also carry the phone "
         "(`phone_number`, `phone_number_verified`). When booking cannot answer: 503 `resident_lookup_unavailable` "
         "with `Retry-After`, and the code is not spent. Only a mainland mobile number signs in (422 "
-        "`not_a_mobile_number`)."
+        "`not_a_mobile_number`). Beyond the phone's guesses of the day: 429 `too_many_codes` with `Retry-After`."
     ),
 )
 async def verify_otp(
-    _limit: SignInLimit,
+    _limit: CodeSignInLimit,
+    request: Request,
     body: OtpVerify,
     session: SessionDep,
     key: SigningKeyDep,
     settings: SettingsDep,
     linker: ResidentLinkerDep,
+    now: Now,
     response: Response,
 ) -> TokenResponse:
-    identity = await service.verify_code(session, body.phone, body.code, settings=settings)
+    await limit_target(request, SignInKind.code, phones.mobile(body.phone))
+    identity = await service.verify_code(session, body.phone, body.code, settings=settings, now=now)
     if body.consent_version is not None:
         identity.consent_version = body.consent_version
     await linker.link(session, identity, request_id=correlation_id.get())
@@ -81,17 +94,20 @@ async def verify_otp(
     ),
 )
 async def prove_phone(
-    _limit: SignInLimit,
+    _limit: CodeSignInLimit,
+    request: Request,
     body: PhoneProofRequest,
     principal: ResidentPrincipal,
     session: SessionDep,
     key: SigningKeyDep,
     settings: SettingsDep,
+    now: Now,
     response: Response,
 ) -> PhoneProof:
+    await limit_target(request, SignInKind.code, phones.mobile(body.phone))
     response.headers["Cache-Control"] = "no-store"
     return await service.prove_phone(
-        session, body.phone, body.code, subject=principal.subject, key=key, settings=settings
+        session, body.phone, body.code, subject=principal.subject, key=key, settings=settings, now=now
     )
 
 

@@ -84,6 +84,13 @@ TEMPLATES = _templates(
         "服务人员没有按时来：{service}，{time}。社区工作人员会给您打电话。",
         ("service", "time"),
     ),
+    # A staff or resident account locked after many wrong passwords (gateway/lockout): its owner should know.
+    Template(
+        "account_locked",
+        "账号已临时锁定",
+        "您的邻里账号密码输错太多次，已锁定 {minutes} 分钟。如果不是您本人，请告诉社区工作人员。",
+        ("minutes",),
+    ),
     Template("complaint_opened", "投诉已收到", "您的投诉我们收到了，会尽快处理，结果会告诉您。"),
     Template("complaint_resolved", "投诉有答复了", "您的投诉处理好了，请在邻里里看答复。"),
     Template("complaint_escalated", "投诉已上报", "您的投诉已交给上级部门处理，请耐心等一等。"),
@@ -93,9 +100,9 @@ TEMPLATES = _templates(
     Template("helper_copy", "家人的消息", "您的家人{name}有一条消息：{title}。请在邻里里查看。", ("name", "title")),
 )
 
-# The kinds a resident may turn SMS off for (the inbox always gets every message; a sign-in code always goes). A
-# helper's copy is turned off by the kind of the parent's message.
-RESIDENT_KINDS = tuple(kind for kind in TEMPLATES if kind not in ("sign_in_code", "helper_copy"))
+# The kinds a resident may turn SMS off for (the inbox always gets every message; a sign-in code and a lockout
+# notice always go). A helper's copy is turned off by the kind of the parent's message.
+RESIDENT_KINDS = tuple(kind for kind in TEMPLATES if kind not in ("sign_in_code", "account_locked", "helper_copy"))
 
 
 def render(kind: str, **values: str) -> Rendered:
