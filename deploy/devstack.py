@@ -46,6 +46,8 @@ from service_kit.testing import NatsServer, listening_socket, log_tail
 
 ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
+# uvicorn's httptools protocol with a deadline on reading a request's headers (service_kit/server.py).
+HTTP_PROTOCOL = "service_kit.server:HttpToolsProtocol"
 
 STARTUP_TIMEOUT = 600.0  # seconds; the whole start, migrations included (a loaded 2-core machine needs minutes)
 PROGRESS_EVERY = 15.0  # seconds between progress lines while nothing changes
@@ -279,7 +281,8 @@ class DevStack:
         command = [
             sys.executable, "-m", "uvicorn", "--factory", service.app, *bind,
             "--no-access-log", "--log-level", "warning", "--no-server-header",  # no banner for a scanner
-            "--loop", "uvloop", "--http", "httptools",  # measured fastest (docs/gateway-benchmark.md)
+            "--no-proxy-headers",  # X-Forwarded-For: only the gateway's LINLI_TRUSTED_PROXIES (gateway/forwarded.py)
+            "--loop", "uvloop", "--http", HTTP_PROTOCOL,  # httptools, measured fastest (docs/gateway-benchmark.md)
         ]  # fmt: skip
         url = f"http://{HOST}:{port}/{'healthz' if service is GATEWAY else 'readyz'}"
         child = Child(

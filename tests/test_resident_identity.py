@@ -72,6 +72,16 @@ def test_a_resident_an_operator_registered_signs_in_and_finds_her_profile_and_bo
     bookings = gateway.get("/api/v1/bookings", headers=mine)
     assert bookings.status_code == 200
     assert [(b["id"], b["channel"]) for b in bookings.json()["items"]] == [(booked.json()["id"], "phone")]
+    # Her record and her bookings are personal data: no cache on the way keeps them (service_kit.edge), while the
+    # public category tree may be kept a minute; no answer names the server software.
+    booking = gateway.get(f"/api/v1/bookings/{booked.json()['id']}", headers=mine)
+    assert booking.status_code == 200, booking.text
+    for answer in (profile, bookings, booking):
+        assert answer.headers["cache-control"] == "no-store"
+        assert "server" not in answer.headers
+    categories = gateway.get("/api/v1/categories")
+    assert categories.headers["cache-control"] == "public, max-age=60"
+    assert "server" not in categories.headers
     quote = gateway.get("/api/v1/bookings/quote", headers=mine, params={"offering_id": offering_id})
     assert quote.status_code == 200, quote.text
     # Her app does not make her a second record; her export shows how the app account was linked.

@@ -9,6 +9,7 @@ import uvicorn
 from gateway.app import SERVICE_DIR, create_app
 from gateway.config import GatewaySettings
 from service_kit import migrations
+from service_kit.server import HttpToolsProtocol
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -31,11 +32,15 @@ def main(argv: list[str] | None = None) -> None:
         factory=workers > 1,
         workers=workers,
         loop="uvloop",
-        http="httptools",
+        # httptools with a deadline on reading a request's headers (LINLI_HEADER_READ_TIMEOUT_SECONDS).
+        http=HttpToolsProtocol,
         host=args.host or settings.host,
         port=args.port or settings.port,
         log_config=None,
         server_header=False,
+        # Never uvicorn's own belief in X-Forwarded-For (from 127.0.0.1 by default): the gateway derives the
+        # client from LINLI_TRUSTED_PROXIES itself (gateway/forwarded.py).
+        proxy_headers=False,
     )
 
 

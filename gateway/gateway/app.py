@@ -21,20 +21,26 @@ from gateway.auth import keys, rotation
 from gateway.auth.endpoints import router as auth_router
 from gateway.auth.verifier import GatewayTokenVerifier
 from gateway.config import GatewaySettings
+from gateway.forwarded import ClientAddressMiddleware
 from gateway.home.endpoints import router as home_router
-from gateway.middleware import BodyLimitMiddleware, EdgeMiddleware
+from gateway.lockout.endpoints import router as lockout_router
 from gateway.models import load_models
 from gateway.proxy import Proxy
 from gateway.ratelimit import EdgeLimiter
+from gateway.residents import erasure
 from gateway.residents.endpoints import router as residents_router
+from gateway.residents.linking import ResidentLinker
+from gateway.residents.models import SEALED
 from gateway.routes import GATEWAY, owner_of
 from gateway.upstreams import Upstreams
 from service_kit.apidocs import docs_router
 from service_kit.app import HeadAsGet
 from service_kit.db import create_engine, create_sessionmaker
+from service_kit.edge import BodyLimitMiddleware, EdgeMiddleware
 from service_kit.errors import install_error_handlers
 from service_kit.logging import configure_logging
 from service_kit.notify.settings import sms_sender
+from service_kit.protection import Keyring, reseal_forever
 from service_kit.responses import LinliJSONResponse
 
 SERVICE_DIR = Path(__file__).resolve().parent.parent
@@ -77,7 +83,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         await upstreams.start()
         app.state.settings = settings
         app.state.engine = engine
-        app.state.sessionmaker = create_sessionmaker(engine)
+        # Residents' phones are sealed at rest (service_kit/protection.py): every session carries the data keyring.
+        app.state.sessionmaker = create_sessionmaker(engine, keyring=Keyring.from_settings(settings))
         app.state.api_keys = ApiKeyExchange(settings, app.state.sessionmaker)
         app.state.token_verifier = GatewayTokenVerifier(settings, keyring)
         rotation.install_keyring(app, keyring)
@@ -89,12 +96,37 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             app, upstreams, settings.openapi_cache_seconds, settings.openapi_retry_seconds
         )
         reloading = asyncio.create_task(rotation.reload_forever(app, settings), name="signing-key-reload")
+        # After a data-key rotation, phones sealed with a retired key are sealed again (any replica; safe at once).
+        stop_resealing = asyncio.Event()
+        resealing = asyncio.create_task(
+            reseal_forever(
+                app.state.sessionmaker,
+                SEALED,
+                every_seconds=settings.data_reseal_sweep_seconds,
+                batch=settings.data_reseal_batch,
+                stopping=stop_resealing,
+            ),
+            name="data-reseal",
+        )
+        # Erasures the forwarded DELETE's answer did not let this replica forget (gateway/residents/erasure.py).
+        reconciling = asyncio.create_task(
+            erasure.reconcile_forever(
+                app.state.sessionmaker,
+                lambda: ResidentLinker(upstreams, app.state.keyring.current, settings),
+                every_seconds=settings.erasure_reconcile_seconds,
+                stopping=stop_resealing,
+            ),
+            name="erasure-reconcile",
+        )
         try:
             yield
         finally:
             reloading.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await reloading
+            stop_resealing.set()  # it ends after the transaction under way
+            await resealing
+            await reconciling
             await upstreams.close()
             await engine.dispose()
 
@@ -116,6 +148,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(auth_router)
     app.include_router(residents_router)
     app.include_router(accounts_router)
+    app.include_router(lockout_router)
     app.include_router(api_keys_router)
     app.include_router(health.router)
     app.include_router(openapi.router)
@@ -129,7 +162,11 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     # A path a service owns goes straight there, without first trying every gateway route (docs/gateway-benchmark.md).
     app.add_middleware(ForwardOwnedPaths, proxy=app.router.default)
 
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        read_timeout_seconds=settings.body_read_timeout_seconds,
+    )
     if settings.cors_allow_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -141,4 +178,6 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         )
     # Request id, security headers and the request log, in one layer outside CORS (as they were as three).
     app.add_middleware(EdgeMiddleware)
+    # Outermost: who the caller is (the trusted proxies' X-Forwarded-For), before anything logs or counts them.
+    app.add_middleware(ClientAddressMiddleware, trusted=settings.trusted_proxies)
     return app

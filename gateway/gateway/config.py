@@ -4,13 +4,11 @@ from typing import ClassVar
 from urllib.parse import urlsplit
 
 import limits
-from pydantic import Field, field_validator
+from pydantic import Field, IPvAnyNetwork, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from service_kit.notify.settings import SmsSettings
 from service_kit.settings import ServiceSettings
-
-MIB = 1024 * 1024
 
 
 class GatewaySettings(ServiceSettings, SmsSettings):
@@ -50,13 +48,20 @@ class GatewaySettings(ServiceSettings, SmsSettings):
     otp_max_attempts: int = Field(5, ge=1, le=20)
     otp_sends_per_window: int = Field(3, ge=1, le=100)
     otp_send_window_seconds: int = Field(900, ge=60, le=86400)
+    # And per phone in any 24 hours, whatever the 15-minute window allows (an operator can lift them for a phone:
+    # gateway/lockout). Beyond either: 429 too_many_codes.
+    otp_sends_per_day: int = Field(10, ge=1, le=1000)
+    otp_guesses_per_day: int = Field(20, ge=1, le=1000)
     # A signed-in resident's proof of a new phone (POST /api/v1/auth/otp/proof) is good this long.
     phone_proof_ttl_seconds: int = Field(600, ge=60, le=3600)
     # At a phone-code sign-in or refresh the gateway asks booking for the phone's resident record; no answer
     # within this many seconds is 503 (gateway/residents/linking.py).
     resident_link_timeout_seconds: float = Field(5.0, gt=0, le=30)
+    # How often the gateway asks booking which records its app accounts name are erased, and forgets those: what
+    # forgetting on the forwarded DELETE's answer missed (gateway/residents/erasure.py).
+    erasure_reconcile_seconds: float = Field(600.0, gt=0)
 
-    max_body_bytes: int = Field(MIB, ge=1)
+    # The body limit and the header and body read timeouts are ServiceSettings' (service_kit.settings.EdgeSettings).
     # The default wait for a service's answer; known slow routes wait longer (gateway/routes.py SLOW_ROUTES).
     upstream_timeout_seconds: float = Field(10.0, gt=0)
     upstream_connect_timeout_seconds: float = Field(2.0, gt=0)
@@ -73,7 +78,22 @@ class GatewaySettings(ServiceSettings, SmsSettings):
     rate_limit_principal: str = "1200/minute"
     rate_limit_api_key: str = "2400/minute"
     rate_limit_anonymous: str = "3000/minute"  # per IP address, and a call center shares one
-    rate_limit_sign_in: str = "30/minute"  # per IP address, all sign-in endpoints together
+    rate_limit_sign_in: str = "30/minute"  # per client address and kind of sign-in (password, code, refresh)
+    # Per target of a sign-in (the username tried, the phone a code goes to), whatever the addresses it comes from.
+    rate_limit_sign_in_target: str = "10/minute"
+
+    # Proxies whose X-Forwarded-For is believed (IP addresses or CIDR ranges; in Kubernetes the ingress
+    # controller's pod range). Empty: no forwarding header is believed, the caller is the socket's peer
+    # (gateway/forwarded.py).
+    trusted_proxies: list[IPvAnyNetwork] = Field(default_factory=list)
+
+    # Staff password sign-in: progressive delay after a few failures, a temporary lockout after more, per account
+    # and shared by every replica (gateway/lockout/service.py has the policy).
+    sign_in_failure_window_seconds: int = Field(900, ge=60, le=86400)
+    sign_in_delay_after_failures: int = Field(3, ge=1, le=100)
+    sign_in_max_delay_seconds: int = Field(60, ge=1, le=3600)
+    sign_in_lockout_failures: int = Field(10, ge=2, le=1000)
+    sign_in_lockout_seconds: int = Field(900, ge=60, le=86400)
 
     # Browser origins allowed to call the API (the call-center console, the web app); none by default.
     cors_allow_origins: list[str] = Field(default_factory=list)
@@ -87,7 +107,13 @@ class GatewaySettings(ServiceSettings, SmsSettings):
     openapi_retry_seconds: float = Field(1.0, ge=0)
     openapi_timeout_seconds: float = Field(15.0, gt=0)
 
-    @field_validator("rate_limit_principal", "rate_limit_api_key", "rate_limit_anonymous", "rate_limit_sign_in")
+    @field_validator(
+        "rate_limit_principal",
+        "rate_limit_api_key",
+        "rate_limit_anonymous",
+        "rate_limit_sign_in",
+        "rate_limit_sign_in_target",
+    )
     @classmethod
     def _a_rate_limit(cls, value: str) -> str:
         limits.parse(value)  # "10/minute", "100 per hour"…; raises ValueError otherwise

@@ -9,20 +9,24 @@ Which replica of the service answers, and what happens when one fails, is gatewa
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from collections.abc import Awaitable
 
 import structlog
 from asgi_correlation_id import correlation_id
 from multidict import CIMultiDict
 from starlette.requests import Request
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 from starlette.websockets import WebSocketClose
 
 from gateway import policy
 from gateway.apikeys.exchange import ApiKeyExchange
 from gateway.config import GatewaySettings
+from gateway.forwarded import PEER_KEY
 from gateway.http1 import Response, UpstreamError
 from gateway.ratelimit import EdgeLimiter
+from gateway.residents import erasure
 from gateway.routes import GATEWAY, owner_of, timeout_for
 from gateway.upstreams import Upstreams
 from service_kit.auth import TokenVerifier
@@ -90,8 +94,10 @@ class _Incoming:
         headers = CIMultiDict(
             (name.decode("latin-1"), value.decode("latin-1")) for name, value in raw if name.lower() not in dropped
         )
+        # The chain as received, and the socket's peer (gateway/forwarded.py keeps it when it derives the client).
         client = scope.get("client")
-        forwarded = [part for part in (forwarded_for, client[0].encode() if client else None) if part]
+        peer = scope.get(PEER_KEY) or (client[0] if client else None)
+        forwarded = [part for part in (forwarded_for, peer.encode() if peer else None) if part]
         if forwarded:
             headers["X-Forwarded-For"] = b", ".join(forwarded).decode("latin-1")
         headers["X-Forwarded-Proto"] = scope.get("scheme", "http")
@@ -135,6 +141,55 @@ async def _read_body(receive: Receive) -> bytes:
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
+# How long a call to a service goes before the gateway listens for its caller leaving.
+_LISTEN_AFTER_SECONDS = 0.02
+
+
+class _CallerLeft(Exception):
+    """The caller closed its connection before the service answered."""
+
+
+async def _unless_the_caller_leaves(call: Awaitable[Response], receive: Receive) -> Response:
+    """The service's answer to ``call``, unless the caller leaves first (``receive`` says ``http.disconnect``):
+    then the call is cancelled and ``_CallerLeft`` raised. Waiting on for a caller who is gone would hold a
+    connection to the service for nothing; and a cancelled call proves nothing about the replica, so its circuit
+    breaker does not count it as a failure (``CircuitBreakers.abandoned``). The request log says 499.
+
+    Most answers come within milliseconds, and listening costs a task (tens of µs, docs/gateway-benchmark.md):
+    the caller is listened to only once the call has taken ``_LISTEN_AFTER_SECONDS`` (a caller who left sooner is
+    heard at once then)."""
+    task = asyncio.current_task()
+    assert task is not None
+    listening: asyncio.Future[Message] | None = None
+    left = False
+
+    def heard(message: asyncio.Future[Message]) -> None:
+        nonlocal left
+        if message.cancelled() or message.exception() is not None:
+            return
+        if message.result()["type"] == "http.disconnect":
+            left = True
+            task.cancel()
+
+    def listen() -> None:
+        nonlocal listening
+        listening = asyncio.ensure_future(receive())
+        listening.add_done_callback(heard)
+
+    timer = asyncio.get_running_loop().call_later(_LISTEN_AFTER_SECONDS, listen)
+    try:
+        return await call
+    except asyncio.CancelledError:
+        if left and task.uncancel() == 0:  # our own cancellation, not the server's (shutting down)
+            raise _CallerLeft from None
+        raise
+    finally:
+        timer.cancel()
+        if listening is not None:
+            listening.remove_done_callback(heard)
+            listening.cancel()
+
+
 class Proxy:
     """The router's fallback app: reached only when no gateway route matched the path."""
 
@@ -153,6 +208,11 @@ class Proxy:
             path = Request(scope, receive).url.path
             await problem_response(exc.to_problem(path), headers)(scope, receive, send)
             return
+        except _CallerLeft:
+            return  # nobody to answer
+        if (erased := erasure.erased_by(scope["method"], scope["path"], response.status)) is not None:
+            # Booking erased the resident: the gateway forgets their app account before the answer leaves.
+            await erasure.forget_after(scope["app"].state.sessionmaker, erased)
         await self._stream_back(upstream, response, send)
 
     async def _forward(self, scope: Scope, receive: Receive) -> tuple[str, Response]:
@@ -193,8 +253,8 @@ class Proxy:
         settings: GatewaySettings = state.settings
         timeout = timeout_for(path, settings.upstream_timeout_seconds)
         body = await _read_body(receive)
-        response = await upstreams.request(upstream, method, target, headers=headers, body=body, timeout=timeout)
-        return upstream, response
+        call = upstreams.request(upstream, method, target, headers=headers, body=body, timeout=timeout)
+        return upstream, await _unless_the_caller_leaves(call, receive)
 
     async def _stream_back(self, upstream: str, response: Response, send: Send) -> None:
         try:

@@ -81,23 +81,30 @@ async def test_rate_limits_per_caller(
         assert (await client.get("/api/v1/bookings", headers=tokens[1])).status_code == 200
 
 
-async def test_sign_in_is_limited_more_strictly(
+async def test_sign_in_is_limited_more_strictly_per_kind_of_sign_in(
     make_settings: Callable[..., GatewaySettings], services: dict[str, Any], open_gateway: Any
 ) -> None:
     async with open_gateway(make_settings(services, rate_limit_sign_in="3/minute")) as client:
         client._transport.app.state.limiter._window.clock = MonotonicClock()
-        body = {"username": "nobody-here", "password": "wrong password"}
-        statuses = [(await client.post("/api/v1/auth/token", json=body)).status_code for _ in range(2)]
-        statuses.append((await client.post("/api/v1/auth/otp", json={"phone": "13812345678"})).status_code)
-        assert statuses == [401, 401, 202]
-        for path, payload in (
-            ("/api/v1/auth/token", body),
-            ("/api/v1/auth/otp", {"phone": "13812345678"}),
-            ("/api/v1/auth/otp/verify", {"phone": "13812345678", "code": "123456"}),
-            ("/api/v1/auth/refresh", {"refresh_token": "x"}),
-        ):
+        phone = {"phone": "13812345678"}
+        kinds = {
+            "password": [("/api/v1/auth/token", {"username": "nobody-here", "password": "wrong password"})] * 3,
+            "code": [
+                ("/api/v1/auth/otp", phone),
+                ("/api/v1/auth/otp/verify", {**phone, "code": "123456"}),
+                ("/api/v1/auth/otp/verify", {**phone, "code": "654321"}),
+            ],
+            "refresh": [("/api/v1/auth/refresh", {"refresh_token": "x"})] * 3,
+        }
+        # Each kind has a budget of its own (gateway/ratelimit.py): a caller's passwords spend none of its codes'.
+        for kind, calls in kinds.items():
+            statuses = [(await client.post(path, json=payload)).status_code for path, payload in calls]
+            assert statuses == ([202, 401, 401] if kind == "code" else [401, 401, 401]), kind
+        for kind, calls in kinds.items():
+            path, payload = calls[-1]
             response = await client.post(path, json=payload)
-            assert response.status_code == 429, path
+            assert response.status_code == 429, kind
+            assert response.json()["code"] == "rate_limited"
             assert int(response.headers["retry-after"]) >= 1
 
 

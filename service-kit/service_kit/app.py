@@ -2,33 +2,29 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-import structlog
-from asgi_correlation_id import CorrelationIdMiddleware
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
-from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service_kit.apidocs import docs_router
+from service_kit.edge import BodyLimitMiddleware, EdgeMiddleware
 from service_kit.errors import Problem, install_error_handlers, problem_response
 from service_kit.events.consumer import Subscription
-from service_kit.idempotency import IdempotencyMiddleware
+from service_kit.idempotency import IdempotencyMiddleware, KeyringSealer
 from service_kit.logging import configure_logging
 from service_kit.ops import dead_letter_router
+from service_kit.protection import Keyring
 from service_kit.responses import LinliJSONResponse
 from service_kit.runtime import BackgroundJob, Runtime
 from service_kit.settings import ServiceSettings
 from service_kit.timeutil import TIMESTAMP_CONVENTION
-
-log = structlog.get_logger("linli.http")
 
 
 @dataclass
@@ -44,19 +40,6 @@ class ServiceSpec:
     description: str = ""
     version: str = "0.1.0"
     cors_origins: Sequence[str] = field(default_factory=list)
-
-
-async def _log_requests(request: Request, call_next: RequestResponseEndpoint) -> Response:
-    started = time.perf_counter()
-    response = await call_next(request)
-    log.info(
-        "request",
-        method=request.method,
-        path=request.url.path,
-        status=response.status_code,
-        ms=round((time.perf_counter() - started) * 1000, 1),
-    )
-    return response
 
 
 class HeadAsGet:
@@ -118,15 +101,24 @@ def create_service_app(spec: ServiceSpec) -> FastAPI:
     app.include_router(health_router())
 
     app.add_middleware(HeadAsGet)
+    sealer = KeyringSealer(Keyring.from_settings(settings))
     app.add_middleware(
         IdempotencyMiddleware,
         sessionmaker=lambda: app.state.sessionmaker,
         stale_after=lambda: timedelta(seconds=spec.settings.idempotency_stale_seconds),
+        retention=lambda: timedelta(seconds=spec.settings.idempotency_retention_seconds),
+        sealer=lambda: sealer,
     )
-    app.add_middleware(BaseHTTPMiddleware, dispatch=_log_requests)
+    # Reached on its own port, a service keeps the gateway's edge: the same body limit and body deadline...
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        read_timeout_seconds=settings.body_read_timeout_seconds,
+    )
     if spec.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=list(spec.cors_origins), allow_methods=["*"])
-    app.add_middleware(CorrelationIdMiddleware, header_name="X-Request-ID")
+    # ... and the same request id, headers (Cache-Control: no-store unless a route says otherwise) and request log.
+    app.add_middleware(EdgeMiddleware)
 
     # Declare the problem schema once so every operation's error responses can reference it.
     original_openapi = app.openapi

@@ -83,6 +83,10 @@ class Forbidden(LinliError):
     status, code, title = 403, "forbidden", "Not allowed"
 
 
+class RequestTimeout(LinliError):
+    status, code, title = 408, "body_read_timeout", "The request body did not arrive in time"
+
+
 class PayloadTooLarge(LinliError):
     status, code, title = 413, "payload_too_large", "Request body too large"
 
@@ -107,6 +111,7 @@ _HTTP_CODES = {
     404: ("not_found", "Not found"),
     405: ("method_not_allowed", "Method not allowed"),
     406: ("not_acceptable", "Not acceptable"),
+    408: ("body_read_timeout", "The request body did not arrive in time"),
     409: ("conflict", "Conflict with the current state"),
     413: ("payload_too_large", "Request body too large"),
     415: ("unsupported_media_type", "Unsupported media type"),

@@ -9,8 +9,28 @@ from typing import ClassVar, Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+MIB = 1024 * 1024
 
-class ServiceSettings(BaseSettings):
+
+class EdgeSettings(BaseSettings):
+    """How every Linli server (the gateway and each service) treats a client at the edge, read from ``LINLI_*``.
+
+    Also read on its own by the HTTP protocol uvicorn serves with (``service_kit.server``), before any app
+    exists: a request's headers are read there, below ASGI."""
+
+    model_config = SettingsConfigDict(env_prefix="LINLI_", extra="ignore")
+
+    # A request's headers must have arrived this long after its first byte (or after the connection opened):
+    # a client trickling them (slowloris) is cut off (service_kit.server).
+    header_read_timeout_seconds: float = Field(10.0, gt=0, le=300)
+    # A request's whole body must have arrived this long after its headers (one deadline, not one per chunk):
+    # 408 problem+json, and the connection is closed (service_kit.edge.BodyLimitMiddleware).
+    body_read_timeout_seconds: float = Field(30.0, gt=0, le=3600)
+    # A larger body is refused with 413, declared (Content-Length) or streamed (chunked).
+    max_body_bytes: int = Field(MIB, ge=1)
+
+
+class ServiceSettings(EdgeSettings):
     """Common settings, read from ``LINLI_*`` environment variables.
 
     The database URL is per service: ``LINLI_<SERVICE>_DATABASE_URL`` (e.g. ``LINLI_BOOKING_DATABASE_URL``),
@@ -52,10 +72,24 @@ class ServiceSettings(BaseSettings):
 
     # Keys for protecting personal data at rest (field encryption, blind index); production refuses the default.
     data_key: SecretStr = SecretStr("dev-only-data-key-change-me-0123456789")
+    # Rotation (service_kit/protection.py): the new key in ``LINLI_DATA_KEY``, the earlier ones here (a JSON list,
+    # ``LINLI_DATA_KEYS_RETIRED='["old key"]'``): they still open what they sealed, and the worker seals it again
+    # with the new key (every ``data_reseal_sweep_seconds``, ``data_reseal_batch`` rows per transaction); a retired
+    # key is dropped once the worker's log says nothing is left for it.
+    data_keys_retired: list[SecretStr] = Field(default_factory=list)
+    # The blind indexes' key (exact lookups, unique phones): kept across data-key rotations. Unset, it is the data
+    # key, and rotating then requires setting it to the key the indexes were made with (the first data key).
+    data_index_key: SecretStr | None = None
+    data_reseal_sweep_seconds: float = Field(600.0, gt=0)
+    data_reseal_batch: int = Field(200, ge=1, le=10_000)
 
     # A POST's Idempotency-Key reservation older than this belongs to a request that died with its replica:
     # a retry may then run it again (nothing of the first was committed). Above the gateway's upstream timeout.
     idempotency_stale_seconds: float = Field(30.0, gt=0)
+    # A stored response is replayed for this long (24 h, like Stripe's keys); after it the key is free and a
+    # retry runs as a new request. The worker purges older records every purge interval.
+    idempotency_retention_seconds: float = Field(86400.0, gt=0)
+    idempotency_purge_interval_seconds: float = Field(3600.0, gt=0)
 
     # Where the public reaches the platform: the gateway's address (https://linli.fangshan.gov.cn in production).
     # Every link in an open-data document is built from it, never from a request's Host or X-Forwarded-* headers
@@ -77,6 +111,11 @@ class ServiceSettings(BaseSettings):
         self.public_base_url = self.public_base_url.rstrip("/")
         if self.environment == "production" and not self.public_base_url.startswith("https://"):
             raise ValueError("LINLI_PUBLIC_BASE_URL must be the platform's https:// address in production")
+        if self.data_keys_retired and self.data_index_key is None:
+            raise ValueError(
+                "LINLI_DATA_INDEX_KEY must be set when data keys are retired: the key the blind indexes were made "
+                "with (the first LINLI_DATA_KEY), which rotation keeps"
+            )
         return self
 
     @property

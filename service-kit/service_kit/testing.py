@@ -31,11 +31,13 @@ from typing import Any, TypeVar, cast
 import httpx
 import jwt
 import pytest
+import uvicorn
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import FastAPI
 
 from service_kit import migrations
+from service_kit.server import HttpToolsProtocol, with_header_timeout
 
 T = TypeVar("T")
 
@@ -509,6 +511,76 @@ async def running_app(app: FastAPI, *, wait_for_events: bool = True) -> AsyncIte
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
             yield client
+
+
+# ------------------------------------------------------------------ slow clients (the edge's deadlines)
+
+
+@asynccontextmanager
+async def serving(
+    app: Any, *, header_read_timeout_seconds: float, protocol: type[Any] | None = None
+) -> AsyncIterator[int]:
+    """``app`` (its lifespan already running) served by uvicorn on a port of its own, under the HTTP protocol every
+    Linli server runs (``service_kit.server``; httptools unless ``protocol``) with the given header deadline: the
+    port. No ``Server`` header, as every launcher says."""
+    sock = listening_socket()
+    config = uvicorn.Config(
+        app,
+        http=with_header_timeout(protocol or HttpToolsProtocol, header_read_timeout_seconds),
+        lifespan="off",
+        log_level="warning",
+        server_header=False,
+        timeout_graceful_shutdown=1,
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    await eventually(lambda: server.started or task.done())
+    if task.done():
+        task.result()  # raises what uvicorn raised
+    try:
+        yield int(sock.getsockname()[1])
+    finally:
+        server.should_exit = True
+        await task
+
+
+async def slow_client(
+    port: int, start: bytes, more: bytes, *, every: float = 0.25, give_up: float = 90.0, opened: list[int] | None = None
+) -> bytes:
+    """A client that sends ``start``, then ``more`` every ``every`` seconds, until the server closes the connection:
+    everything the server said (``b""``: closed without a word). A slowloris sends a request line and ``more``
+    headers; a slow upload whole headers and its body a byte at a time. ``give_up`` only ends a test that is
+    broken (a server that never cuts it off); ``opened`` counts the connections made, for a test to wait on."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    if opened is not None:
+        opened.append(1)
+    received = b""
+    try:
+        writer.write(start)
+        async with asyncio.timeout(give_up):
+            while True:
+                writer.write(more)
+                await writer.drain()
+                try:
+                    async with asyncio.timeout(every):
+                        data = await reader.read(65536)
+                except TimeoutError:
+                    continue
+                if not data:
+                    return received  # end of stream: the server closed the connection
+                received += data
+    except (ConnectionResetError, BrokenPipeError):
+        return received
+    finally:
+        writer.close()
+
+
+def parse_http_response(raw: bytes) -> tuple[int, dict[str, str], bytes]:
+    """Status, headers (names in lower case) and body of one HTTP/1.1 response read off a socket."""
+    head, _, body = raw.partition(b"\r\n\r\n")
+    status_line, *lines = head.decode("latin-1").split("\r\n")
+    headers = {name.lower(): value.strip() for name, _, value in (line.partition(":") for line in lines)}
+    return int(status_line.split()[1]), headers, body
 
 
 # ------------------------------------------------------------------ fixtures

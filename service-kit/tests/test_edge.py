@@ -1,0 +1,216 @@
+"""The edge every server keeps, a service reached on its own port as the gateway: slow clients cut off (headers
+below ASGI, the body above it), body limits, Cache-Control, the request log's 499."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from service_kit import edge
+from service_kit.app import ServiceSpec, create_service_app
+from service_kit.server import H11Protocol, HttpToolsProtocol
+from service_kit.settings import ServiceSettings
+from service_kit.testing import TestKeys, eventually, parse_http_response, running_app, serving, slow_client
+
+from .test_app import notes_router
+
+# Small deadlines, so the test's slow clients are cut within seconds; what is asserted is that the server closed
+# every one of them (never how long it took). GIVE_UP only ends a test that is broken.
+HEADER_SECONDS = 1.0
+BODY_SECONDS = 1.0
+GIVE_UP = 90.0
+
+
+class KitSettings(ServiceSettings):
+    service_name = "kit"
+
+
+class Recorder:
+    """Stands in for the edge's logger: what it was told, as (event, fields)."""
+
+    def __init__(self) -> None:
+        self.lines: list[tuple[str, dict[str, Any]]] = []
+
+    def info(self, event: str, **fields: Any) -> None:
+        self.lines.append((event, fields))
+
+    warning = info
+
+    def requests(self) -> list[dict[str, Any]]:
+        return [fields for event, fields in self.lines if event == "request"]
+
+
+def kit_app(service_env: dict[str, Any], kit_db_url: str, **settings: Any) -> FastAPI:
+    values = {**service_env, "database_url": kit_db_url, **settings}
+    return create_service_app(
+        ServiceSpec(name="kit", title="kit", settings=KitSettings(**values), routers=[notes_router()])
+    )
+
+
+# A slowloris: a request line, then a header now and then, never the blank line that ends them.
+SLOWLORIS = b"GET /healthz HTTP/1.1\r\nHost: kit\r\n"
+ANOTHER_HEADER = b"X-Slow: a\r\n"
+# A slow upload: whole headers, then the body a byte now and then (a deadline per chunk would never end it).
+SLOW_UPLOAD = (
+    b"POST /api/v1/notes HTTP/1.1\r\nHost: kit\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n"
+)
+
+
+@pytest.mark.parametrize("protocol", [HttpToolsProtocol, H11Protocol], ids=["httptools", "h11"])
+async def test_200_trickling_sockets_are_all_cut_off_and_others_are_served(
+    service_env: dict[str, Any], kit_db_url: str, test_keys: TestKeys, protocol: type[Any]
+) -> None:
+    app = kit_app(service_env, kit_db_url, body_read_timeout_seconds=BODY_SECONDS)
+    headers_cut, bodies_cut = edge.CUTS["header_read_timeout"], edge.CUTS["body_read_timeout"]
+    async with running_app(app), serving(app, header_read_timeout_seconds=HEADER_SECONDS, protocol=protocol) as port:
+        opened: list[int] = []
+        slow_headers = [slow_client(port, SLOWLORIS, ANOTHER_HEADER, opened=opened) for _ in range(100)]
+        slow_bodies = [slow_client(port, SLOW_UPLOAD, b" ", opened=opened) for _ in range(100)]
+        attack = asyncio.gather(asyncio.gather(*slow_headers), asyncio.gather(*slow_bodies))
+        await eventually(lambda: len(opened) == 200, timeout=GIVE_UP)
+        # During the attack, a caller who sends its request at once is served.
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+            health = await client.get("/healthz")
+            note = await client.post(
+                "/api/v1/notes", json={"text": "during the attack", "stars": 5}, headers=test_keys.headers("operator")
+            )
+        cut_headers, cut_bodies = await attack
+
+    assert health.status_code == 200
+    assert note.status_code == 201, note.text
+    # Every slow header sender was closed on, without an answer (nothing of its request was read).
+    assert cut_headers == [b""] * 100
+    # Every slow body sender got a 408 problem, and then the connection closed.
+    for raw in cut_bodies:
+        status, headers, body = parse_http_response(raw)
+        assert status == 408
+        assert headers["content-type"] == "application/problem+json"
+        assert headers["connection"] == "close"
+        assert headers["cache-control"] == "no-store"
+        assert "server" not in headers
+        problem = json.loads(body)
+        assert problem["code"] == "body_read_timeout"
+        assert problem["detail"] == "The request body did not arrive within 1 s."
+        assert problem["instance"] == "/api/v1/notes"
+    # Counted, for a future /metrics.
+    assert edge.CUTS["header_read_timeout"] - headers_cut >= 100
+    assert edge.CUTS["body_read_timeout"] - bodies_cut == 100
+
+
+@pytest.mark.parametrize("protocol", [HttpToolsProtocol, H11Protocol], ids=["httptools", "h11"])
+async def test_a_silent_connection_and_a_slow_second_request_are_cut_off(
+    service_env: dict[str, Any], kit_db_url: str, protocol: type[Any]
+) -> None:
+    app = kit_app(service_env, kit_db_url)
+    async with running_app(app), serving(app, header_read_timeout_seconds=HEADER_SECONDS, protocol=protocol) as port:
+        # Connected, and never a byte.
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        async with asyncio.timeout(GIVE_UP):
+            assert await reader.read(1024) == b""
+        writer.close()
+        # A first request answered, then a second on the same connection whose headers never end.
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET /healthz HTTP/1.1\r\nHost: kit\r\n\r\n")
+        async with asyncio.timeout(GIVE_UP):
+            first = await reader.readuntil(b"}")
+        assert parse_http_response(first)[0] == 200
+        writer.write(b"GET /healthz HTTP/1.1\r\n")
+        writer.write(ANOTHER_HEADER)
+        async with asyncio.timeout(GIVE_UP):
+            assert await reader.read(1024) == b""  # closed: the second request's headers never ended
+        writer.close()
+
+
+async def test_a_service_reached_directly_limits_bodies(
+    service_env: dict[str, Any], kit_db_url: str, test_keys: TestKeys
+) -> None:
+    app = kit_app(service_env, kit_db_url, max_body_bytes=1000)
+    auth = test_keys.headers("operator")
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for _ in range(10):
+            yield b"z" * 400
+
+    async with running_app(app) as client:
+        declared = await client.post("/api/v1/notes", content=b"x" * 1001, headers=auth)
+        streamed = await client.post("/api/v1/notes", content=chunks(), headers=auth)  # chunked: no Content-Length
+        exactly = b" " * 972 + b'{"text": "fits", "stars": 3}'  # 1000 bytes
+        fits = await client.post("/api/v1/notes", content=exactly, headers={**auth, "content-type": "application/json"})
+    for refused in (declared, streamed):
+        assert refused.status_code == 413
+        assert refused.headers["content-type"] == "application/problem+json"
+        assert refused.json()["code"] == "payload_too_large"
+        assert refused.json()["detail"] == "The request body exceeds the limit of 1000 bytes."
+        assert refused.headers["connection"] == "close"
+        assert refused.headers["x-request-id"]
+    assert "content-length" not in streamed.request.headers
+    assert fits.status_code == 201, fits.text
+    assert fits.json()["text"] == "fits"
+
+
+async def test_the_default_limit_is_the_gateways(service_env: dict[str, Any], kit_db_url: str) -> None:
+    settings = KitSettings(**service_env, database_url=kit_db_url)
+    assert settings.max_body_bytes == 1024 * 1024
+    assert (settings.header_read_timeout_seconds, settings.body_read_timeout_seconds) == (10.0, 30.0)
+
+
+async def test_answers_are_not_stored_unless_the_route_says_so(
+    service_env: dict[str, Any], kit_db_url: str, test_keys: TestKeys
+) -> None:
+    async with running_app(kit_app(service_env, kit_db_url)) as client:
+        note = await client.post(
+            "/api/v1/notes", json={"text": "mine", "stars": 4}, headers=test_keys.headers("operator")
+        )
+        refused = await client.get("/api/v1/notes/count")
+        asset = await client.get("/docs/assets/swagger-ui-bundle.js")
+    for answer in (note, refused):
+        assert answer.headers["cache-control"] == "no-store"
+        assert answer.headers["x-content-type-options"] == "nosniff"
+        assert answer.headers["referrer-policy"] == "no-referrer"
+        assert answer.headers["content-security-policy"] == "frame-ancestors 'none'"
+        assert "server" not in answer.headers
+    assert (note.status_code, refused.status_code) == (201, 401)
+    assert asset.headers["cache-control"] == "public, max-age=86400"  # the route's own, kept
+
+
+async def test_a_caller_who_leaves_is_logged_as_499(
+    service_env: dict[str, Any], kit_db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    recorder = Recorder()
+    monkeypatch.setattr(edge, "log", recorder)
+    app = kit_app(service_env, kit_db_url)
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.disconnect"}  # gone before its body came
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/api/v1/notes",
+        "raw_path": b"/api/v1/notes",
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(b"host", b"kit"), (b"content-type", b"application/json"), (b"content-length", b"30")],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8000),
+    }
+    async with running_app(app) as client:
+        await app(scope, receive, send)
+        answered = await client.get("/healthz")
+    assert sent == []  # nobody to answer
+    first, second = recorder.requests()
+    assert (first["method"], first["path"], first["status"]) == ("POST", "/api/v1/notes", 499)
+    assert (second["path"], second["status"]) == ("/healthz", answered.status_code)
