@@ -18,8 +18,10 @@ from registry.reference.endpoints import router as reference_router
 from registry.reference.service import announce_reference_data
 from registry.webhooks.consumers import subscription as webhook_deliveries
 from registry.webhooks.endpoints import router as webhooks_router
+from registry.webhooks.models import SEALED as webhook_secrets
 from registry.webhooks.sender import send_webhooks
 from service_kit.app import ServiceSpec, create_service_app
+from service_kit.protection import resealing
 
 SERVICE_DIR = Path(__file__).resolve().parent.parent
 
@@ -44,7 +46,7 @@ def build_spec(settings: Settings | None = None) -> ServiceSpec:
             reference_router,
         ],
         subscriptions=[organization_standing, webhook_deliveries],
-        background_jobs=[send_webhooks, announce_reference_data],
+        background_jobs=[send_webhooks, announce_reference_data, resealing(webhook_secrets)],
     )
 
 

@@ -16,6 +16,7 @@ from registry.config import Settings
 from service_kit.db import create_engine, create_sessionmaker
 from service_kit.events.contracts import EventData
 from service_kit.events.envelope import Envelope
+from service_kit.protection import Keyring
 from service_kit.testing import DatabaseFactory, TestKeys, running_app
 
 
@@ -46,7 +47,7 @@ def service_dir() -> Path:
 async def session(settings: Settings) -> AsyncIterator[AsyncSession]:
     """A session on the test database without the app (for service and repository tests); rolled back."""
     engine = create_engine(settings.database_url)
-    async with create_sessionmaker(engine)() as session:
+    async with create_sessionmaker(engine, keyring=Keyring.from_settings(settings))() as session:
         yield session
         await session.rollback()
     await engine.dispose()

@@ -7,7 +7,9 @@ from sqlalchemy import Enum, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from registry.models import Base
+from registry.webhooks.signing import WEBHOOK_SECRET
 from service_kit.db import IdMixin, TimestampMixin
+from service_kit.protection import SealedColumns
 from service_kit.timeutil import utcnow
 
 
@@ -87,3 +89,9 @@ class WebhookAttempt(IdMixin, Base):
     status_code: Mapped[int | None]
     response_excerpt: Mapped[str | None] = mapped_column(Text)
     error: Mapped[str | None] = mapped_column(String(500))
+
+
+# The sealed secrets, sealed again with the current data key after a rotation (registry.app's background job).
+SEALED = [
+    SealedColumns(WebhookEndpoint, {"secret_sealed": WEBHOOK_SECRET, "previous_secret_sealed": WEBHOOK_SECRET}),
+]

@@ -28,8 +28,9 @@ from registry.config import Settings
 from registry.webhooks import repository
 from registry.webhooks.guard import IPAddress, Target, UnsafeWebhookUrl, checked_target
 from registry.webhooks.models import AttemptTrigger, DeliveryStatus
-from registry.webhooks.signing import SecretBox, sign
+from registry.webhooks.signing import WEBHOOK_SECRET, sign
 from service_kit.events.consumer import raise_if_cancelling
+from service_kit.protection import Keyring
 from service_kit.runtime import Runtime
 from service_kit.timeutil import utcnow
 
@@ -92,7 +93,7 @@ class WebhookSender:
         self.settings = settings
         self.clock = clock  # leases, schedules and the log's age are judged by it; tests move their own
         self.owner = str(uuid.uuid4())
-        self.box = SecretBox.from_data_key(settings.data_key)
+        self.keyring = Keyring.from_settings(settings)
         self.client = httpx.AsyncClient(
             timeout=settings.webhook_timeout_seconds, follow_redirects=False, trust_env=False, verify=tls_context()
         )
@@ -147,12 +148,14 @@ class WebhookSender:
         return len(claimed)
 
     def _signatures(self, row: dict[str, Any], message_id: str, timestamp: int, body: bytes) -> str:
-        signatures = [sign(self.box.open(row["secret_sealed"]), message_id, timestamp, body)]
+        signatures = [sign(self.keyring.open(WEBHOOK_SECRET, row["secret_sealed"]), message_id, timestamp, body)]
         previous_until: datetime | None = row["previous_secret_until"]
         if row["previous_secret_sealed"] and previous_until is not None and previous_until > self.clock():
-            # A secret sealed under an earlier data key no longer opens: the new one alone signs.
+            # A previous secret whose key was dropped from the settings no longer opens: the new one alone signs.
             with contextlib.suppress(ValueError):
-                signatures.append(sign(self.box.open(row["previous_secret_sealed"]), message_id, timestamp, body))
+                signatures.append(
+                    sign(self.keyring.open(WEBHOOK_SECRET, row["previous_secret_sealed"]), message_id, timestamp, body)
+                )
         return " ".join(signatures)
 
     async def attempt(self, row: dict[str, Any]) -> None:

@@ -25,11 +25,12 @@ from registry.webhooks.schemas import (
     WebhookEndpointCreate,
     WebhookEndpointUpdate,
 )
-from registry.webhooks.signing import SecretBox, new_secret
+from registry.webhooks.signing import WEBHOOK_SECRET, new_secret
 from service_kit.auth import Principal, Role
 from service_kit.errors import Conflict, NotFound, ValidationFailed
 from service_kit.events.contracts import EventData
 from service_kit.events.envelope import Envelope
+from service_kit.protection import keyring_of
 from service_kit.timeutil import utcnow
 
 log = structlog.get_logger("linli.registry.webhooks")
@@ -108,7 +109,7 @@ async def create(
         url=data.url,
         description=data.description,
         event_types=data.event_types,
-        secret_sealed=SecretBox.from_data_key(settings.data_key).seal(secret),
+        secret_sealed=keyring_of(session).seal(WEBHOOK_SECRET, secret),
         enabled=True,
         created_by=by.subject,
     )
@@ -171,12 +172,11 @@ async def rotate_secret(
 ) -> tuple[WebhookEndpoint, str]:
     """A new secret, shown once; the old one also signs for 24 hours so the receiver can switch over."""
     endpoint = await _endpoint_for(session, organization_id, endpoint_id, by, manage=True)
-    box = SecretBox.from_data_key(settings.data_key)
     secret = new_secret()
     now = utcnow()
     endpoint.previous_secret_sealed = endpoint.secret_sealed
     endpoint.previous_secret_until = now + ROTATION_OVERLAP
-    endpoint.secret_sealed = box.seal(secret)
+    endpoint.secret_sealed = keyring_of(session).seal(WEBHOOK_SECRET, secret)
     endpoint.updated_at = now
     await session.flush()
     return endpoint, secret

@@ -11,20 +11,26 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from standardwebhooks import Webhook
 from stdnum.cn import uscc
 
+from registry.app import SERVICE_DIR
 from registry.config import DEFAULT_WEBHOOK_RETRY_SCHEDULE, Settings
 from registry.organizations.models import Organization, OrganizationKind, OrganizationStatus
 from registry.webhooks import guard, repository, service
-from registry.webhooks.models import DeliveryStatus, WebhookAttempt, WebhookDelivery
+from registry.webhooks.models import SEALED as webhook_secrets
+from registry.webhooks.models import DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from registry.webhooks.schemas import WebhookEndpointCreate
 from registry.webhooks.sender import Outcome, WebhookSender, next_wait
+from registry.webhooks.signing import WEBHOOK_SECRET
+from service_kit import migrations
 from service_kit.auth import Principal, Role
 from service_kit.db import create_engine, create_sessionmaker
 from service_kit.errors import Conflict
+from service_kit.protection import Keyring, reseal
 from service_kit.testing import Clock
 from service_kit.timeutil import utcnow
 
@@ -34,7 +40,7 @@ ADMIN = Principal(subject="admin-1", roles=frozenset({Role.admin}))
 @pytest.fixture
 async def sessionmaker(settings: Settings) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
     engine = create_engine(settings.database_url)
-    yield create_sessionmaker(engine)
+    yield create_sessionmaker(engine, keyring=Keyring.from_settings(settings))
     await engine.dispose()
 
 
@@ -237,6 +243,44 @@ async def test_after_a_rotation_both_secrets_sign_for_a_day(
         assert Webhook(secret).verify(received.body, received.headers)["type"] == "booking.confirmed"
 
 
+async def test_a_data_key_rotation_keeps_every_endpoint_signing(
+    settings: Settings, sessionmaker: async_sessionmaker[AsyncSession], receiver: Any
+) -> None:
+    """Secrets sealed under the first data key still sign once a second replaces it; the worker's pass seals them
+    again with the second, after which the first can be dropped from the settings."""
+    provider_id = await new_provider(sessionmaker)
+    endpoint_id, secret = await new_endpoint(sessionmaker, settings, provider_id, receiver.url("/rotated-key"))
+    first = settings.data_key
+    rotated = settings.model_copy(
+        update={"data_key": SecretStr("the-second-data-key-0123456789abcdef"), "data_keys_retired": [first]}
+    )
+    rotated = rotated.model_copy(update={"data_index_key": first})
+    engine = create_engine(settings.database_url)
+    after_rotation = create_sessionmaker(engine, keyring=Keyring.from_settings(rotated))
+    try:
+        await queue(after_rotation, endpoint_id, provider_id)
+        sender = WebhookSender(after_rotation, rotated)
+        try:
+            assert await sender.send_due() == 1  # the retired key still opens the secret
+        finally:
+            await sender.close()
+        assert await reseal(after_rotation, webhook_secrets, batch=10) == 1
+        assert await reseal(after_rotation, webhook_secrets, batch=10) == 0  # nothing left for the first key
+        only_second = rotated.model_copy(update={"data_keys_retired": []})
+        await queue(after_rotation, endpoint_id, provider_id)
+        sender = WebhookSender(after_rotation, only_second)
+        try:
+            assert await sender.send_due() == 1
+        finally:
+            await sender.close()
+    finally:
+        await engine.dispose()
+    received = receiver.on("/rotated-key")
+    assert len(received) == 2
+    for request in received:
+        assert Webhook(secret).verify(request.body, request.headers)["type"] == "booking.confirmed"
+
+
 async def test_a_delivery_still_scheduled_cannot_be_queued_again(
     sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, receiver: Any
 ) -> None:
@@ -336,3 +380,25 @@ async def test_a_dual_stack_host_is_reached_on_its_next_checked_address(
     Webhook(secret).verify(received.body, received.headers)
     [attempt] = await attempts(sessionmaker)
     assert attempt.status_code == 200
+
+
+async def test_secrets_sealed_before_the_keyring_are_sealed_again_by_the_migration(
+    settings: Settings, sessionmaker: async_sessionmaker[AsyncSession], receiver: Any
+) -> None:
+    """Revision 0011 moves the secrets from the registry's own sealing (v1) to the keyring (v2), and back."""
+    provider_id = await new_provider(sessionmaker)
+    endpoint_id, secret = await new_endpoint(sessionmaker, settings, provider_id, receiver.url("/migrated"))
+
+    async def stored() -> str:
+        async with sessionmaker() as session:
+            found = await session.scalar(select(WebhookEndpoint.secret_sealed).where(WebhookEndpoint.id == endpoint_id))
+            return str(found)
+
+    await asyncio.to_thread(migrations.downgrade, SERVICE_DIR, settings.database_url, "0010")
+    before = await stored()
+    assert before.startswith("v1:")
+    assert secret not in before
+    await asyncio.to_thread(migrations.upgrade, SERVICE_DIR, settings.database_url)
+    after = await stored()
+    assert after.startswith(Keyring.from_settings(settings).current_prefix)
+    assert Keyring.from_settings(settings).open(WEBHOOK_SECRET, after) == secret
