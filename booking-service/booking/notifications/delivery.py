@@ -6,8 +6,6 @@ or could not be reached) is recorded with the provider's code and tried again af
 ``sms_max_attempts``; then it stays ``failed``. The quiet hours are judged again at the send (a retry that falls
 in them waits for 08:00), and so is the phone's rate limit (beyond it: ``suppressed``, the inbox has it)."""
 
-import hashlib
-import hmac
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
@@ -21,13 +19,18 @@ from booking.notifications.models import DeliveryStatus, NotificationDelivery
 from booking.residents import service as residents_service
 from service_kit.notify import rules
 from service_kit.notify.sms import Sms, SmsFailed, SmsSender, mask_phone
+from service_kit.protection import Purpose, keyring_of
 
 log = structlog.get_logger("linli.booking.notifications.delivery")
 
 
-def phone_key(settings: Settings, phone: str) -> str:
-    """A keyed hash of the phone: counts the SMS to one number without storing it again."""
-    return hmac.new(settings.data_key.get_secret_value().encode(), f"sms:{phone}".encode(), hashlib.sha256).hexdigest()
+# The blind index that counts the SMS to one number without storing it again (service_kit.protection: keyed with
+# the index key, so a data-key rotation does not reset the counts).
+SMS_PHONE = Purpose("sms-phone")
+
+
+def phone_key(session: AsyncSession, phone: str) -> str:
+    return keyring_of(session).blind_index(SMS_PHONE, phone)
 
 
 async def deliver_due(
@@ -93,10 +96,11 @@ async def _deliver(
             "sent_at": now,
             "provider_message_id": message_id[:80],
             "phone_masked": mask_phone(phone),
-            "phone_key": phone_key(settings, phone),
         }
         sent = True
     async with sessionmaker() as session:
+        if sent:
+            values["phone_key"] = phone_key(session, phone)
         await repository.finish(session, delivery_id, {**values, "updated_at": now})
         await session.commit()
     return sent
@@ -112,7 +116,7 @@ async def _judge(
     if hold is not None:
         return {"status": DeliveryStatus.deferred, "reason": "quiet_hours", "next_attempt_at": hold}
     limit = rules.RateLimit(settings.sms_rate_limit_count, timedelta(minutes=settings.sms_rate_limit_minutes))
-    recent = await repository.sent_to_phone_since(session, phone_key(settings, phone), now - limit.window)
+    recent = await repository.sent_to_phone_since(session, phone_key(session, phone), now - limit.window)
     if not limit.allows(recent):
         log.info("sms over the phone's rate limit", delivery_id=str(delivery.id), phone=mask_phone(phone))
         return {

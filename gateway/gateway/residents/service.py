@@ -5,7 +5,6 @@ or a short-lived proof for the caller who verified it (a new phone)."""
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import math
 import secrets
@@ -27,7 +26,7 @@ from gateway.residents.sms import Sms, SmsFailed, SmsSender
 from service_kit.auth import phone_proof_audience
 from service_kit.errors import DependencyUnavailable, Forbidden, RateLimited, Unauthorized
 from service_kit.notify import templates
-from service_kit.protection import PHONE, keyring_of
+from service_kit.protection import PHONE, Purpose, keyring_of
 from service_kit.timeutil import utcnow
 
 log = structlog.get_logger("linli.gateway.residents")
@@ -36,9 +35,12 @@ CODE_DIGITS = 6
 WRONG_CODE = "The code is wrong, used or expired; ask for a new one."
 
 
-def _code_hash(settings: GatewaySettings, phone: str, code: str) -> str:
-    key = settings.data_key.get_secret_value().encode()
-    return hmac.new(key, f"otp:{phone}:{code}".encode(), hashlib.sha256).hexdigest()
+# A code is kept only as a keyed hash of the phone and the code (the index key: a data-key rotation keeps it).
+SIGN_IN_CODE = Purpose("sign-in-code")
+
+
+def _code_hash(session: AsyncSession, phone: str, code: str) -> str:
+    return keyring_of(session).blind_index(SIGN_IN_CODE, f"{phone}:{code}")
 
 
 async def send_code(
@@ -71,7 +73,7 @@ async def send_code(
     session.add(
         OtpChallenge(
             phone_index=phone_index(session, phone),
-            code_hash=_code_hash(settings, phone, code),
+            code_hash=_code_hash(session, phone, code),
             expires_at=now + timedelta(seconds=settings.otp_ttl_seconds),
             attempts=0,
             created_at=now,
@@ -164,7 +166,7 @@ async def consume_code(
     )
     if counted.rowcount != 1:  # type: ignore[attr-defined]
         raise Unauthorized(WRONG_CODE, code="invalid_code")
-    if not hmac.compare_digest(_code_hash(settings, phone, code), challenge.code_hash):
+    if not hmac.compare_digest(_code_hash(session, phone, code), challenge.code_hash):
         await session.commit()
         raise Unauthorized(WRONG_CODE, code="invalid_code")
     consumed = await session.execute(
