@@ -151,7 +151,8 @@ def _expected(rule: Rule, caller: str, proxied: bool) -> tuple[bool, int]:
         return rule.who == PUBLIC, 401
     if caller == Role.provider_system.value:
         if not proxied:
-            return rule.who == PUBLIC, 401  # the gateway's own endpoints know no API keys
+            # The gateway's own endpoints know no API keys, but for the one that tells a key who it is.
+            return rule.who == PUBLIC or rule.key != NO_KEY, 401
         return rule.key != NO_KEY, 403  # this key has every scope
     if rule.who in (PUBLIC, SIGNED_IN):
         return True, 0

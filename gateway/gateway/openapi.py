@@ -19,6 +19,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 
+from gateway import policy
 from gateway.routes import UPSTREAMS, owner_of
 from gateway.upstreams import Upstreams
 from service_kit.errors import Problem
@@ -92,6 +93,33 @@ def merge_openapi(
     return merged
 
 
+API_KEY_DESCRIPTION = (
+    "A provider's system: its API key (``linli_<prefix>_<secret>``, made by its provider_admin at "
+    "POST /api/v1/api-keys), in ``X-API-Key`` or as ``Authorization: ApiKey <key>``. An operation that accepts "
+    "keys lists ``apiKey`` in its security, with the scope the key must carry (none: any key); "
+    "GET /api/v1/auth/me says which provider and scopes a key has."
+)
+_METHODS = ("get", "put", "post", "delete", "patch", "head")
+
+
+def with_api_keys(document: dict[str, Any]) -> dict[str, Any]:
+    """Each operation the policy lets API keys call gets ``security`` naming ``apiKey`` (OpenAPI 3.1: with the scope
+    the key needs as the requirement's role) beside the bearer token, and ``x-linli-api-key-scope``."""
+    for path, item in document.get("paths", {}).items():
+        for method in _METHODS:
+            operation = item.get(method)
+            if operation is None:
+                continue
+            rule = policy.rule_for(method.upper(), path)
+            if rule is None or rule.key == policy.NO_KEY:
+                continue
+            scopes = [] if rule.key == policy.ANY_KEY else [str(rule.key)]
+            public = rule.who == policy.PUBLIC
+            operation["security"] = [{"bearerAuth": []}, {"apiKey": scopes}, *([{}] if public else [])]
+            operation["x-linli-api-key-scope"] = scopes[0] if scopes else None
+    return document
+
+
 class OpenAPIAggregator:
     """Builds the merged document (one rebuild at a time) and keeps it for ``cache_seconds``; a document that
     misses a service is kept only ``retry_seconds``, so a service that was still starting appears at once."""
@@ -123,8 +151,17 @@ class OpenAPIAggregator:
             )
             components = document.setdefault("components", {})
             components.setdefault("schemas", {}).setdefault("Problem", Problem.model_json_schema())
-            components["securitySchemes"] = {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
-            # A bearer token where an operation needs one; many (public notices, open data) do not.
+            components["securitySchemes"] = {
+                "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+                "apiKey": {
+                    "type": "apiKey",
+                    "in": "header",
+                    "name": "X-API-Key",
+                    "description": API_KEY_DESCRIPTION,
+                },
+            }
+            # A bearer token where an operation needs one; many (public notices, open data) do not. Operations a
+            # provider's system may call with an API key say so themselves (``with_api_keys``).
             document["security"] = [{"bearerAuth": []}, {}]
             self._own = document
         return self._own
@@ -143,7 +180,7 @@ class OpenAPIAggregator:
             if (cached := self._fresh()) is not None:
                 return cached
             documents = await asyncio.gather(*(self.upstreams.openapi(name) for name in UPSTREAMS))
-            merged = merge_openapi(self.gateway_document(), dict(zip(UPSTREAMS, documents, strict=True)))
+            merged = with_api_keys(merge_openapi(self.gateway_document(), dict(zip(UPSTREAMS, documents, strict=True))))
             self._cached = (self.clock(), merged)
             return merged
 

@@ -115,7 +115,7 @@ POLICY: tuple[Rule, ...] = (
     Rule(POST,  "/api/v1/auth/otp",                                       PUBLIC),
     Rule(POST,  "/api/v1/auth/otp/verify",                                PUBLIC),
     Rule(POST,  "/api/v1/auth/otp/proof",                                 roles(RESIDENT)),  # a new phone's proof
-    Rule(READ,  "/api/v1/auth/me",                                        SIGNED_IN),
+    Rule(READ,  "/api/v1/auth/me",                                        SIGNED_IN, ANY_KEY),  # a key's own
     Rule(READ,  "/api/v1/auth/otp/messages",                              roles(ADMIN)),  # the fake SMS outbox
     Rule(POST,  "/api/v1/auth/keys/rotate",                               roles(ADMIN)),
     Rule(POST,  "/api/v1/auth/otp/unlock",                                roles(OPERATOR, ADMIN)),  # a phone's codes

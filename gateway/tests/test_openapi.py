@@ -157,3 +157,17 @@ def test_a_schema_referring_to_a_renamed_one_is_renamed_too() -> None:
     assert booking_op["responses"]["200"]["content"]["j"]["schema"] == _ref("booking_Page")
     assert merged["x-linli-missing"] == ["feedback"]
     assert gateway["components"] == {"schemas": {}}  # the input is not modified
+
+
+async def test_operations_that_take_api_keys_say_so_with_their_scope(client: httpx.AsyncClient) -> None:
+    document = (await client.get("/openapi.json")).json()
+    scheme = document["components"]["securitySchemes"]["apiKey"]
+    assert (scheme["type"], scheme["in"], scheme["name"]) == ("apiKey", "header", "X-API-Key")
+    me = document["paths"]["/api/v1/auth/me"]["get"]
+    assert {"apiKey": []} in me["security"]
+    assert me["x-linli-api-key-scope"] is None
+    booking = document["paths"]["/api/v1/bookings/{booking_id}"]["get"]
+    assert {"apiKey": ["bookings:read"]} in booking["security"]
+    assert booking["x-linli-api-key-scope"] == "bookings:read"
+    # A route no key may call declares only the bearer token (the document's default).
+    assert "security" not in document["paths"]["/api/v1/auth/token"]["post"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -23,6 +24,14 @@ from service_kit.errors import Unauthorized
 from service_kit.timeutil import utcnow
 
 MAX_CACHED_KEYS = 10_000
+
+
+def presented_api_key(headers: Mapping[str, str]) -> str | None:
+    """The key of ``Authorization: ApiKey <key>`` or ``X-API-Key``; None when there is none."""
+    scheme, _, value = headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "apikey" and value.strip():
+        return value.strip()
+    return headers.get("x-api-key") or None
 
 
 @dataclass(frozen=True)

@@ -7,15 +7,16 @@ from fastapi import APIRouter, Request, Response
 
 from gateway.accounts import repository as accounts_repository
 from gateway.accounts import service as accounts_service
+from gateway.apikeys.exchange import presented_api_key
 from gateway.auth import keys, rotation, service
 from gateway.auth.keys import Keyring
 from gateway.auth.schemas import JWKS, Me, RefreshRequest, SigningKeys, TokenRequest, TokenResponse
 from gateway.clock import Now
 from gateway.deps import AdminPrincipal, ResidentLinkerDep, SettingsDep, SigningKeyDep, SmsSenderDep
 from gateway.ratelimit import PasswordSignInLimit, RefreshLimit, SignInKind, limit_target
-from service_kit.auth import CurrentPrincipal
+from service_kit.auth import OptionalPrincipal
 from service_kit.db import SessionDep
-from service_kit.errors import Conflict, error_responses
+from service_kit.errors import Conflict, Unauthorized, error_responses
 from service_kit.timeutil import utcnow
 
 router = APIRouter(tags=["auth"])
@@ -124,8 +125,34 @@ async def logout(body: RefreshRequest, session: SessionDep) -> Response:
     return Response(status_code=204)
 
 
-@router.get("/api/v1/auth/me", response_model=Me, responses=error_responses(401), summary="Who the token says I am")
-async def get_me(principal: CurrentPrincipal, session: SessionDep) -> Me:
+@router.get(
+    "/api/v1/auth/me",
+    response_model=Me,
+    responses=error_responses(401),
+    summary="Who I am: the token's holder, or the API key's provider and scopes",
+    description=(
+        "With a bearer token: its subject, roles and account. With an API key (`X-API-Key` or "
+        "`Authorization: ApiKey <key>`): role `provider_system`, the key's provider, its name and its scopes, so a "
+        "provider's system can check its key before it calls anything; 401 `invalid_api_key` for a key that is "
+        "unknown or revoked."
+    ),
+)
+async def get_me(request: Request, principal: OptionalPrincipal, session: SessionDep) -> Me:
+    key = presented_api_key(request.headers)
+    if principal is None and key is not None:
+        exchanged = await request.app.state.api_keys.exchange(key, request.app.state.keyring.current)
+        holder = await request.app.state.token_verifier.verify(exchanged.token)
+        return Me(
+            subject=holder.subject,
+            username=None,
+            roles=sorted(holder.roles),
+            name=holder.name,
+            provider_id=holder.provider_id,
+            resident_id=None,
+            scopes=sorted(exchanged.scopes),
+        )
+    if principal is None:
+        raise Unauthorized("Sign in, or present an API key.")
     username = None
     try:
         account = await accounts_repository.get(session, uuid.UUID(principal.subject))

@@ -61,3 +61,5 @@ class Me(BaseModel):
     provider_id: uuid.UUID | None
     resident_id: uuid.UUID | None
     street_code: str | None = None
+    # An API key's scopes (what its provider's system may do); empty for a person's token.
+    scopes: list[str] = []

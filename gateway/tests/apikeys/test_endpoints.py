@@ -176,3 +176,26 @@ async def test_bad_input_is_a_problem(client: httpx.AsyncClient, create_account:
         assert response.headers["content-type"] == "application/problem+json"
     assert (await client.delete("/api/v1/api-keys/not-a-uuid", headers=admin)).status_code == 422
     assert (await client.delete(f"/api/v1/api-keys/{uuid.uuid4()}", headers=admin)).status_code == 404
+
+
+async def test_a_providers_system_asks_who_its_key_is(
+    client: httpx.AsyncClient, create_account: Any, sign_in: Any
+) -> None:
+    provider_id = uuid.uuid4()
+    admin = await provider_admin(create_account, sign_in, "zhang-wei", provider_id)
+    created = await create_key(client, admin, "bookings:write", "bookings:read")
+    for headers in ({"X-API-Key": created["key"]}, {"Authorization": f"ApiKey {created['key']}"}):
+        me = await client.get("/api/v1/auth/me", headers=headers)
+        assert me.status_code == 200, me.text
+        body = me.json()
+        assert (body["roles"], body["provider_id"], body["name"]) == (["provider_system"], str(provider_id), "排班系统")
+        assert body["scopes"] == ["bookings:read", "bookings:write"]
+        assert body["subject"] == f"api-key:{created['id']}"
+        assert (body["username"], body["resident_id"]) == (None, None)
+    # A person's token still says who the person is, with no scopes.
+    assert (await client.get("/api/v1/auth/me", headers=admin)).json()["scopes"] == []
+    assert (await client.delete(f"/api/v1/api-keys/{created['id']}", headers=admin)).status_code == 204
+    revoked = await client.get("/api/v1/auth/me", headers={"X-API-Key": created["key"]})
+    assert (revoked.status_code, revoked.json()["code"]) == (401, "invalid_api_key")
+    nobody = await client.get("/api/v1/auth/me")
+    assert (nobody.status_code, nobody.json()["code"]) == (401, "unauthorized")

@@ -184,6 +184,7 @@ async def test_me_describes_the_signed_in_account(client: httpx.AsyncClient, cre
         "provider_id": None,
         "resident_id": str(resident_id),
         "street_code": None,
+        "scopes": [],
     }
 
 
