@@ -26,6 +26,7 @@ import contextlib
 import http.client
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -34,7 +35,7 @@ import sys
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -580,6 +581,27 @@ def _ignoring(signum: signal.Signals) -> Any:
 # ------------------------------------------------------------------ make run
 
 
+# What the launcher decides for every process itself: how they find each other and where their data lives.
+WIRING = re.compile(
+    r"LINLI_(ENVIRONMENT|VAR_DIR|NATS_URL|JWKS_URL|PUBLIC_BASE_URL|[A-Z]+_DATABASE_URL|GATEWAY_[A-Z]+_URL"
+    r"|GATEWAY_PORT|NATS_PORT|STARTUP_TIMEOUT)"
+)
+
+
+def passed_settings(environ: Mapping[str, str]) -> dict[str, str]:
+    """The ``LINLI_*`` settings of the caller's environment that every process gets (``LINLI_LOG_LEVEL=DEBUG make
+    run``, a rate limit, an SMS setting), but for the wiring the launcher decides itself (``WIRING``)."""
+    return {name: value for name, value in environ.items() if name.startswith("LINLI_") and not WIRING.fullmatch(name)}
+
+
+def child_settings(environ: Mapping[str, str], *, allow_loopback_webhooks: bool = False) -> dict[str, str]:
+    """What ``make run`` gives every process beyond the wiring: the caller's settings, and its options'."""
+    settings = passed_settings(environ)
+    if allow_loopback_webhooks:
+        settings["LINLI_REGISTRY_WEBHOOK_ALLOW_LOOPBACK"] = "true"
+    return settings
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Run the whole Linli platform on this machine.")
     parser.add_argument("--var-dir", type=Path, default=Path(os.environ.get("LINLI_VAR_DIR", ROOT / "var")))
@@ -601,11 +623,17 @@ def main(argv: list[str] | None = None) -> int:
         default=float(os.environ.get("LINLI_STARTUP_TIMEOUT", STARTUP_TIMEOUT)),
         help=f"seconds the whole start may take (default {STARTUP_TIMEOUT:g})",
     )
+    parser.add_argument(
+        "--allow-loopback-webhooks",
+        action="store_true",
+        help="let providers' webhooks target 127.0.0.1 (a receiver on this machine); private ranges stay refused",
+    )
     parser.add_argument("--no-demo", action="store_true", help="do not load the Fangshan demo data")
     parser.add_argument("--fresh", action="store_true", help="delete the var directory first")
     args = parser.parse_args(argv)
 
-    stack = DevStack(var_dir=args.var_dir, gateway_port=args.gateway_port, nats_port=args.nats_port)
+    settings = child_settings(os.environ, allow_loopback_webhooks=args.allow_loopback_webhooks)
+    stack = DevStack(var_dir=args.var_dir, gateway_port=args.gateway_port, nats_port=args.nats_port, extra_env=settings)
     stopping = False
 
     def on_signal(signum: int, _frame: object) -> None:

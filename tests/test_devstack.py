@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import devstack
 import httpx
 import nats
 import pytest
@@ -425,3 +426,27 @@ def test_sigint_stops_every_process_and_exits_0(twins: Twins) -> None:
         httpx.get(f"{gateway[1]}/healthz", timeout=5)
     assert "stopping every process" in "\n".join(output)
     assert Path(stack.var_dir / "nats").is_dir()
+
+
+def test_make_run_passes_the_callers_settings_but_never_its_own_wiring(tmp_path: Path) -> None:
+    """``LINLI_LOG_LEVEL=DEBUG make run`` reaches every process; what the launcher wires (ports, databases, the
+    public address, NATS) is its own; ``ARGS=--allow-loopback-webhooks`` lets a webhook reach this machine."""
+    environ = {
+        "LINLI_LOG_LEVEL": "DEBUG",
+        "LINLI_RATE_LIMIT_SIGN_IN": "100/minute",
+        "LINLI_BOOKING_DATABASE_URL": "postgresql+asyncpg://elsewhere/booking",
+        "LINLI_GATEWAY_REGISTRY_URL": "http://elsewhere:8000",
+        "LINLI_NATS_URL": "nats://elsewhere:4222",
+        "LINLI_PUBLIC_BASE_URL": "https://elsewhere.example",
+        "LINLI_ENVIRONMENT": "production",
+        "PATH": "/usr/bin",
+    }
+    assert devstack.child_settings(environ) == {"LINLI_LOG_LEVEL": "DEBUG", "LINLI_RATE_LIMIT_SIGN_IN": "100/minute"}
+    assert devstack.child_settings({}, allow_loopback_webhooks=True) == {
+        "LINLI_REGISTRY_WEBHOOK_ALLOW_LOOPBACK": "true"
+    }
+    stack = DevStack(var_dir=Path("/tmp/never-started"), extra_env=devstack.child_settings(environ))
+    env = stack.env()
+    assert env["LINLI_LOG_LEVEL"] == "DEBUG"
+    assert env["LINLI_ENVIRONMENT"] == "dev"
+    assert env["LINLI_BOOKING_DATABASE_URL"].startswith("sqlite+aiosqlite:///")
