@@ -29,6 +29,7 @@ from gateway.ratelimit import EdgeLimiter
 from gateway.residents import erasure
 from gateway.routes import GATEWAY, owner_of, timeout_for
 from gateway.upstreams import Upstreams
+from service_kit import georeport
 from service_kit.auth import TokenVerifier
 from service_kit.errors import LinliError, NotFound, Unauthorized, problem_response
 
@@ -54,6 +55,8 @@ _REPLACED_REQUEST_HEADERS = frozenset(
 # Set by the gateway's own server and middleware (the request id is the same one): never twice in a response.
 _REPLACED_RESPONSE_HEADERS = frozenset({"x-request-id", "date", "server"})
 CHUNK_BYTES = 64 * 1024
+# The Open311 GeoReport v2 facade (feedback-service): its clients expect the standard's error list.
+OPEN311 = "/open311/"
 
 
 _DROPPED_REQUEST_HEADERS = frozenset(name.encode() for name in HOP_BY_HOP | _REPLACED_REQUEST_HEADERS)
@@ -206,6 +209,12 @@ class Proxy:
             if exc.status == 401:
                 headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
             path = Request(scope, receive).url.path
+            if path.startswith(OPEN311):
+                # GeoReport v2 clients read the standard's error list, not problem+json: the gateway's refusals
+                # (no such route, not signed in, rate limited) are answered as the Open311 facade's own.
+                answer = georeport.error_response(path, exc.status, exc.detail or exc.title, headers)
+                await answer(scope, receive, send)
+                return
             await problem_response(exc.to_problem(path), headers)(scope, receive, send)
             return
         except _CallerLeft:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -285,3 +286,18 @@ async def test_other_authorization_schemes_are_left_to_the_service(client: httpx
     response = await client.get("/open311/requests.json", headers={"Authorization": "Basic b3BlcmF0b3I6eA=="})
     assert response.status_code == 200
     assert header(response.json(), "authorization") == ["Basic b3BlcmF0b3I6eA=="]
+
+
+async def test_the_gateways_refusals_on_open311_are_georeport_error_lists(client: httpx.AsyncClient) -> None:
+    """A GeoReport v2 client reads the standard's error list, not problem+json, in the form it asked for."""
+    refused = await client.post("/open311/v2/requests.json", data={"service_code": "need.elderly"})
+    assert (refused.status_code, refused.headers["content-type"]) == (401, "application/json")
+    [error] = refused.json()
+    assert error == {"code": 401, "description": "Sign in: this endpoint needs a bearer token."}
+    as_xml = await client.post("/open311/v2/requests.xml", data={"service_code": "need.elderly"})
+    assert (as_xml.status_code, as_xml.headers["content-type"]) == (401, "text/xml; charset=utf-8")
+    errors = ET.fromstring(as_xml.content)
+    assert (errors.tag, errors.findtext("error/code")) == ("errors", "401")
+    # Everywhere else the gateway answers problem+json, as before.
+    other = await client.post("/api/v1/bookings", json={})
+    assert other.headers["content-type"] == "application/problem+json"

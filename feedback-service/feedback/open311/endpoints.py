@@ -6,7 +6,7 @@ alike. ``Open311Route`` renders every error of these routes (ours, request valid
 a 422 of ours becomes the standard's 400.
 
 Every route answers in both of the standard's formats, by its suffix: ``.json``, and ``.xml`` (the standard's
-default; feedback.open311.xml), errors included. A ``jurisdiction_id`` other than the one configured
+default; service_kit.georeport), errors included. A ``jurisdiction_id`` other than the one configured
 (``LINLI_OPEN311_JURISDICTION_ID``) is refused with 404: this endpoint serves one jurisdiction.
 """
 
@@ -16,12 +16,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from feedback.config import Settings, SettingsDep
-from feedback.open311 import service, xml
+from feedback.open311 import service
+from service_kit import georeport
 from service_kit.auth import CurrentPrincipal, OptionalPrincipal
 from service_kit.db import ReadSessionDep, SessionDep
 from service_kit.errors import LinliError, NotFound
@@ -29,11 +29,7 @@ from service_kit.responses import StandardDocumentResponse
 
 
 def open311_error(status: int, description: str, *, as_xml: bool = False) -> Response:
-    status = 400 if status == 422 else status
-    errors = [{"code": status, "description": description}]
-    if as_xml:
-        return Response(xml.render(errors, "errors"), status_code=status, media_type=xml.MEDIA_TYPE)
-    return JSONResponse(errors, status_code=status)
+    return georeport.error_response(".xml" if as_xml else ".json", status, description)
 
 
 class Open311Route(APIRoute):
@@ -112,7 +108,9 @@ def both_formats(method: str, path: str, root: str, **route: Any) -> Callable[[E
         async def as_xml(*args: Any, **kwargs: Any) -> Response:
             document = await endpoint(*args, **kwargs)
             return Response(
-                xml.render(document, root), status_code=route.get("status_code", 200), media_type=xml.MEDIA_TYPE
+                georeport.render(document, root),
+                status_code=route.get("status_code", 200),
+                media_type=georeport.MEDIA_TYPE,
             )
 
         as_xml.__name__ = f"{endpoint.__name__}_xml"
