@@ -21,6 +21,10 @@ class Pagination:
     limit: int
     offset: int
 
+    def of(self, items: Sequence[T], total: int) -> "Page[T]":
+        """The page of ``items`` (this page's) out of ``total``."""
+        return Page(items=list(items), total=total, limit=self.limit, offset=self.offset)
+
 
 async def pagination(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page")] = 20,

@@ -74,7 +74,7 @@ async def list_bookings(
         session, by=principal, search=search, limit=page.limit, offset=page.offset
     )
     items = await service.to_schemas(session, bookings, viewer=principal)
-    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+    return page.of(items, total)
 
 
 @router.get(
@@ -118,7 +118,7 @@ async def list_provider_missed(
         session, by=principal, open_only=state == "open", limit=page.limit, offset=page.offset
     )
     items = await service.to_schemas(session, bookings, viewer=principal)
-    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+    return page.of(items, total)
 
 
 @router.post(

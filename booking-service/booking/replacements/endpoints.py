@@ -46,7 +46,7 @@ async def list_replacements(
     items, total = await service.list_page(
         session, status=status, by=principal, settings=settings, limit=page.limit, offset=page.offset
     )
-    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+    return page.of(items, total)
 
 
 @router.post(

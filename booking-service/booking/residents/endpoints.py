@@ -91,7 +91,7 @@ async def find_residents(
         total = len(residents)
         residents = residents[page.offset : page.offset + page.limit]
     items = [service.to_schema(r, principal) for r in residents]
-    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+    return page.of(items, total)
 
 
 @router.get(
@@ -108,12 +108,7 @@ async def known_communities(
     session: SessionDep, _operator: Operator, page: PaginationDep
 ) -> Page[communities_schemas.Community]:
     items, total = await communities_service.known(session, limit=page.limit, offset=page.offset)
-    return Page(
-        items=[communities_schemas.Community.model_validate(c, from_attributes=True) for c in items],
-        total=total,
-        limit=page.limit,
-        offset=page.offset,
-    )
+    return page.of([communities_schemas.Community.model_validate(c, from_attributes=True) for c in items], total)
 
 
 @router.get(
@@ -185,7 +180,7 @@ async def acting_for_resident(
 ) -> Page[audit_schemas.ActingFor]:
     resident = await service.get_visible(session, resident_id, by=principal)
     items, total = await audit.for_resident(session, resident.id, limit=page.limit, offset=page.offset)
-    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+    return page.of(items, total)
 
 
 @router.post(

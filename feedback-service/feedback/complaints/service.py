@@ -273,7 +273,7 @@ async def list_complaints(
     if overdue is not None:
         where.append(repository.overdue(now) if overdue else ~repository.overdue(now))
     rows, total = await repository.list_complaints(session, where=where, page=page)
-    return Page(items=[_view(c, now) for c in rows], total=total, limit=page.limit, offset=page.offset)
+    return page.of([_view(c, now) for c in rows], total)
 
 
 async def get_complaint(session: AsyncSession, complaint_id: uuid.UUID, *, viewer: Principal) -> ComplaintDetail:

@@ -306,7 +306,7 @@ async def list_needs(
     if community_code is not None:
         where.append(NeedModel.community_code == community_code)
     rows, total = await repository.list_needs(session, where=where, page=page)
-    return Page(items=await views(session, rows), total=total, limit=page.limit, offset=page.offset)
+    return page.of(await views(session, rows), total)
 
 
 async def get_need(session: AsyncSession, need_id: uuid.UUID, *, viewer: Principal) -> Need:
@@ -331,4 +331,4 @@ async def list_groups(
     if community_code is not None:
         where.append(GroupModel.community_code == community_code)
     rows, total = await repository.list_groups(session, where=where, page=page)
-    return Page(items=[NeedGroup.model_validate(g) for g in rows], total=total, limit=page.limit, offset=page.offset)
+    return page.of([NeedGroup.model_validate(g) for g in rows], total)

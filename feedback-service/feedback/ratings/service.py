@@ -64,7 +64,7 @@ async def list_invitations(
         if resident_id is not None and resident_id != whose:
             raise NotFound("No such resident.")
     rows, total = await repository.list_invitations(session, resident_id=whose, status=status, page=page)
-    return Page(items=[RatingInvitation.from_model(r) for r in rows], total=total, limit=page.limit, offset=page.offset)
+    return page.of([RatingInvitation.from_model(r) for r in rows], total)
 
 
 async def submit_rating(session: AsyncSession, data: RatingCreate, *, by: Principal) -> Rating:
@@ -159,7 +159,7 @@ async def list_ratings_of_provider(
     session: AsyncSession, provider_id: uuid.UUID, page: Pagination
 ) -> Page[PublicRating]:
     rows, total = await repository.list_ratings_of_provider(session, provider_id, page)
-    return Page(items=[PublicRating.from_model(r) for r in rows], total=total, limit=page.limit, offset=page.offset)
+    return page.of([PublicRating.from_model(r) for r in rows], total)
 
 
 def _own_resident_id(principal: Principal) -> uuid.UUID:

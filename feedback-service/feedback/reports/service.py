@@ -76,7 +76,7 @@ async def complaints_report(
         )
         for row in rows
     ]
-    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+    return page.of(items, total)
 
 
 async def ratings_report(
@@ -103,7 +103,7 @@ async def ratings_report(
         )
         for row in rows
     ]
-    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+    return page.of(items, total)
 
 
 async def needs_report(
@@ -134,4 +134,4 @@ async def needs_report(
         )
         for row in rows
     ]
-    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+    return page.of(items, total)

@@ -44,7 +44,7 @@ async def list_api_keys(
     provider_id: Annotated[uuid.UUID | None, Query()] = None,
 ) -> Page[ApiKey]:
     rows, total = await service.list_keys(session, by=principal, provider_id=provider_id, page=page)
-    return Page(items=[ApiKey.model_validate(r) for r in rows], total=total, limit=page.limit, offset=page.offset)
+    return page.of([ApiKey.model_validate(r) for r in rows], total)
 
 
 @router.delete(

@@ -43,4 +43,4 @@ async def public_acceptance(
     contract_id: uuid.UUID, session: SessionDep, page: PaginationDep
 ) -> Page[schemas.Acceptance]:
     items, total = await service.public_page(session, contract_id, limit=page.limit, offset=page.offset)
-    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+    return page.of(items, total)

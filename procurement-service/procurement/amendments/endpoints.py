@@ -42,7 +42,7 @@ async def list_amendments(
     items, total = await service.list_page(
         session, contract_id, ChangeKind.amendment, by=principal, limit=page.limit, offset=page.offset
     )
-    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+    return page.of(items, total)
 
 
 @router.post(
@@ -70,7 +70,7 @@ async def list_terminations(
     items, total = await service.list_page(
         session, contract_id, ChangeKind.termination, by=principal, limit=page.limit, offset=page.offset
     )
-    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+    return page.of(items, total)
 
 
 def _decisions(kind: ChangeKind, collection: str) -> None:

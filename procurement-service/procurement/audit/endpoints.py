@@ -24,9 +24,4 @@ async def audit_trail(
     subject_id: uuid.UUID, session: SessionDep, principal: OfficialReader, page: PaginationDep
 ) -> Page[service.AuditEntryView]:
     entries, total = await service.entries_for(session, subject_id, by=principal, limit=page.limit, offset=page.offset)
-    return Page(
-        items=[service.AuditEntryView.model_validate(e) for e in entries],
-        total=total,
-        limit=page.limit,
-        offset=page.offset,
-    )
+    return page.of([service.AuditEntryView.model_validate(e) for e in entries], total)

@@ -42,7 +42,7 @@ async def list_calls(
     status: Annotated[CallStatus | None, Query()] = None,
 ) -> Page[schemas.Call]:
     items, total = await service.list_calls(session, by=principal, status=status, limit=page.limit, offset=page.offset)
-    return Page(items=[service.call_view(c) for c in items], total=total, limit=page.limit, offset=page.offset)
+    return page.of([service.call_view(c) for c in items], total)
 
 
 @router.get(
@@ -95,7 +95,7 @@ async def list_applications(
     call_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal, page: PaginationDep
 ) -> Page[schemas.Application]:
     items, total = await service.list_applications(session, call_id, by=principal, limit=page.limit, offset=page.offset)
-    return Page(items=[service.application_view(a) for a in items], total=total, limit=page.limit, offset=page.offset)
+    return page.of([service.application_view(a) for a in items], total)
 
 
 @router.get(

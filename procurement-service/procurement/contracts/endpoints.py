@@ -80,7 +80,7 @@ async def list_contracts(
     items, total = await service.list_page(
         session, status=status, provider_id=provider_id, limit=page.limit, offset=page.offset, by=principal
     )
-    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+    return page.of(items, total)
 
 
 @router.get(
@@ -134,7 +134,7 @@ async def list_contract_versions(
     contract_id: uuid.UUID, session: SessionDep, principal: ContractViewer, page: PaginationDep
 ) -> Page[schemas.ContractVersion]:
     items, total = await service.versions_page(session, contract_id, by=principal, limit=page.limit, offset=page.offset)
-    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+    return page.of(items, total)
 
 
 @router.post(

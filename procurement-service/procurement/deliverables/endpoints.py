@@ -32,7 +32,7 @@ async def list_deliverables(
     page: PaginationDep,
 ) -> Page[schemas.Deliverable]:
     items, total = await service.list_page(session, contract_id, by=principal, limit=page.limit, offset=page.offset)
-    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+    return page.of(items, total)
 
 
 def _review_route(decision: DeliverableReview, path: str, summary: str) -> None:

@@ -44,4 +44,4 @@ async def list_disbursements(
     contract_id: uuid.UUID, session: SessionDep, principal: ContractViewer, page: PaginationDep
 ) -> Page[schemas.Disbursement]:
     items, total = await service.list_page(session, contract_id, by=principal, limit=page.limit, offset=page.offset)
-    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+    return page.of(items, total)

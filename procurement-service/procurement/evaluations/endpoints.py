@@ -47,7 +47,7 @@ async def list_evaluations(
     items, total = await service.list_page(
         session, contract_id, by=principal, limit=page.limit, offset=page.offset, settings=settings
     )
-    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+    return page.of(items, total)
 
 
 @router.get(
@@ -129,7 +129,7 @@ async def list_evaluators(
     items, total = await service.evaluators_page(
         session, contract_id, by=principal, limit=page.limit, offset=page.offset
     )
-    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+    return page.of(items, total)
 
 
 @router.post(
@@ -187,4 +187,4 @@ async def list_callbacks(
     items, total = await service.callbacks_page(
         session, contract_id, by=principal, limit=page.limit, offset=page.offset
     )
-    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+    return page.of(items, total)

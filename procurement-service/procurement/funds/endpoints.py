@@ -31,7 +31,7 @@ async def create_fund(data: schemas.FundCreate, session: SessionDep, principal: 
 )
 async def list_funds(session: SessionDep, principal: OfficialReader, page: PaginationDep) -> Page[schemas.Fund]:
     items, total = await service.list_page(session, limit=page.limit, offset=page.offset)
-    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+    return page.of(items, total)
 
 
 @router.get(

@@ -43,4 +43,4 @@ async def list_projects(
     items, total = await service.list_page(
         session, year=year, limit=page.limit, offset=page.offset, street_code=principal.street_code
     )
-    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+    return page.of(items, total)

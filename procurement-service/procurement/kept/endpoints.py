@@ -30,4 +30,4 @@ async def list_kept_bookings(
 ) -> Page[schemas.KeptBooking]:
     contract = await contracts_service.get_readable(session, contract_id, by=principal)
     items, total = await service.list_page(session, contract, limit=page.limit, offset=page.offset)
-    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+    return page.of(items, total)

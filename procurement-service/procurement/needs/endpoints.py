@@ -54,9 +54,7 @@ async def list_needs(
         offset=page.offset,
         street_code=principal.street_code,
     )
-    return Page(
-        items=[schemas.Need.model_validate(n) for n in items], total=total, limit=page.limit, offset=page.offset
-    )
+    return page.of([schemas.Need.model_validate(n) for n in items], total)
 
 
 @router.put(

@@ -52,7 +52,7 @@ async def publish_notice(
 )
 async def list_notices(session: ReadSessionDep, page: PaginationDep) -> Page[schemas.Notice]:
     items, total = await service.list_page(session, limit=page.limit, offset=page.offset)
-    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+    return page.of(items, total)
 
 
 @router.get(

@@ -42,7 +42,7 @@ async def list_reviewers(
     call_id: uuid.UUID, session: SessionDep, principal: OfficialReader, page: PaginationDep
 ) -> Page[schemas.AssignmentProgress]:
     items, total = await service.progress(session, call_id, by=principal, limit=page.limit, offset=page.offset)
-    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+    return page.of(items, total)
 
 
 @router.post(
@@ -140,4 +140,4 @@ async def close_review(call_id: uuid.UUID, session: SessionDep, principal: Offic
 )
 async def my_assignments(session: SessionDep, principal: Reviewer, page: PaginationDep) -> Page[schemas.MyAssignment]:
     items, total = await service.my_assignments(session, by=principal, limit=page.limit, offset=page.offset)
-    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+    return page.of(items, total)

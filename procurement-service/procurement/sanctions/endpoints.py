@@ -37,7 +37,7 @@ async def list_sanctions(
         offset=page.offset,
         street_code=principal.street_code,
     )
-    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+    return page.of(items, total)
 
 
 @router.get(

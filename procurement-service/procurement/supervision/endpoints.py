@@ -39,7 +39,7 @@ async def list_progress_reports(
     items, total = await service.progress_reports(
         session, contract_id, by=principal, limit=page.limit, offset=page.offset
     )
-    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+    return page.of(items, total)
 
 
 @router.post(
@@ -67,7 +67,7 @@ async def list_supervision(
     items, total = await service.supervision_records(
         session, contract_id, by=principal, limit=page.limit, offset=page.offset
     )
-    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+    return page.of(items, total)
 
 
 @router.get(
@@ -80,4 +80,4 @@ async def list_complaints(
     contract_id: uuid.UUID, session: SessionDep, principal: ContractViewer, page: PaginationDep
 ) -> Page[schemas.LinkedComplaint]:
     items, total = await service.complaints(session, contract_id, by=principal, limit=page.limit, offset=page.offset)
-    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+    return page.of(items, total)

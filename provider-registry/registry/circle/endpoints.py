@@ -91,9 +91,7 @@ async def circle_coverage(
     """For each community × category (top-level or leaf), the nearest reachable offering and whether it lies
     inside the circle: what officials plan purchases with."""
     rows = await _coverage(session, settings, minutes=minutes, level=level, street_code=street_code)
-    return Page(
-        items=rows[page.offset : page.offset + page.limit], total=len(rows), limit=page.limit, offset=page.offset
-    )
+    return page.of(rows[page.offset : page.offset + page.limit], len(rows))
 
 
 @router.get("/gaps", response_model=Page[CoverageRow], responses=error_responses(401, 403, 404, 422))
@@ -112,9 +110,7 @@ async def circle_gaps(
         for r in await _coverage(session, settings, minutes=minutes, level=level, street_code=street_code)
         if not r.within_circle
     ]
-    return Page(
-        items=rows[page.offset : page.offset + page.limit], total=len(rows), limit=page.limit, offset=page.offset
-    )
+    return page.of(rows[page.offset : page.offset + page.limit], len(rows))
 
 
 @router.get("/gaps/by-street", response_model=Page[StreetGaps], responses=error_responses(401, 403, 422))
@@ -129,6 +125,4 @@ async def circle_gaps_by_street(
     """How many gaps each street has: where to buy services first."""
     rows = await _coverage(session, settings, minutes=minutes, level=level, street_code=None)
     summary = await service.gaps_by_street(session, rows)
-    return Page(
-        items=summary[page.offset : page.offset + page.limit], total=len(summary), limit=page.limit, offset=page.offset
-    )
+    return page.of(summary[page.offset : page.offset + page.limit], len(summary))

@@ -42,7 +42,7 @@ async def list_offerings(
         limit=page.limit,
         offset=page.offset,
     )
-    return Page(items=[Offering.model_validate(o) for o in items], total=total, limit=page.limit, offset=page.offset)
+    return page.of([Offering.model_validate(o) for o in items], total)
 
 
 @router.get("/{offering_id}", response_model=Offering, responses=error_responses(401, 404, 422))

@@ -35,7 +35,7 @@ async def list_organizations(
     items, total = await service.list_visible(
         session, principal, kind=kind, status=status, limit=page.limit, offset=page.offset
     )
-    return Page(items=[Organization.of(o) for o in items], total=total, limit=page.limit, offset=page.offset)
+    return page.of([Organization.of(o) for o in items], total)
 
 
 @router.get("/{organization_id}", response_model=Organization, responses=error_responses(401, 404, 422))

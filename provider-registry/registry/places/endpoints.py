@@ -33,7 +33,7 @@ CommunityCodePath = Annotated[str, Path(min_length=1, max_length=32)]
 async def list_streets(session: ReadSessionDep, page: PaginationDep) -> Page[Street]:
     """The district's streets and towns (街道/乡镇) with their centroids."""
     items, total = await service.list_streets(session, limit=page.limit, offset=page.offset)
-    return Page(items=[Street.model_validate(s) for s in items], total=total, limit=page.limit, offset=page.offset)
+    return page.of([Street.model_validate(s) for s in items], total)
 
 
 @router.get("/streets/{code}", response_model=Street, responses=error_responses(404, 422))
@@ -70,9 +70,7 @@ async def list_communities(
         items, total = await service.list_communities(
             session, street_code=street_code, limit=page.limit, offset=page.offset
         )
-        return Page(
-            items=[Community.model_validate(c) for c in items], total=total, limit=page.limit, offset=page.offset
-        )
+        return page.of([Community.model_validate(c) for c in items], total)
 
     return await READ_MOSTLY.answer(request, "communities", render, COMMUNITIES, cache_control=PUBLIC_MINUTE)
 
@@ -110,9 +108,7 @@ async def list_service_centers(
         items, total = await service.list_centers(
             session, operator_id=operator_id, limit=page.limit, offset=page.offset
         )
-        return Page(
-            items=[ServiceCenter.model_validate(c) for c in items], total=total, limit=page.limit, offset=page.offset
-        )
+        return page.of([ServiceCenter.model_validate(c) for c in items], total)
 
     return await READ_MOSTLY.answer(request, "service_centers", render, CENTERS, cache_control=PUBLIC_MINUTE)
 

@@ -44,7 +44,7 @@ async def list_qualifications(
     organization_id: uuid.UUID, session: ReadSessionDep, principal: OptionalPrincipal, page: PaginationDep
 ) -> Page[Qualification]:
     items, total = await service.list_for(session, organization_id, principal, limit=page.limit, offset=page.offset)
-    return Page(items=[service.describe(q) for q in items], total=total, limit=page.limit, offset=page.offset)
+    return page.of([service.describe(q) for q in items], total)
 
 
 @router.get("/qualifications/expiring", response_model=Page[Qualification], responses=error_responses(401, 403, 422))
@@ -56,7 +56,7 @@ async def expiring_qualifications(
 ) -> Page[Qualification]:
     """Licenses valid today that end within ``within_days`` days, soonest first: whom to remind."""
     items, total = await service.expiring(session, within_days=within_days, limit=page.limit, offset=page.offset)
-    return Page(items=[service.describe(q) for q in items], total=total, limit=page.limit, offset=page.offset)
+    return page.of([service.describe(q) for q in items], total)
 
 
 @router.post(
@@ -83,9 +83,7 @@ async def list_staff(
 ) -> Page[StaffMember]:
     """The provider's people, for staff and the provider itself; phones are masked for operators."""
     items, total = await service.list_staff(session, organization_id, principal, limit=page.limit, offset=page.offset)
-    return Page(
-        items=[service.present_staff(m, principal) for m in items], total=total, limit=page.limit, offset=page.offset
-    )
+    return page.of([service.present_staff(m, principal) for m in items], total)
 
 
 @router.patch(

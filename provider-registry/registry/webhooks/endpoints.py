@@ -60,9 +60,7 @@ async def list_webhooks(
     organization_id: uuid.UUID, session: ReadSessionDep, principal: Reader, page: PaginationDep
 ) -> Page[WebhookEndpoint]:
     items, total = await service.list_for(session, organization_id, principal, limit=page.limit, offset=page.offset)
-    return Page(
-        items=[WebhookEndpoint.model_validate(e) for e in items], total=total, limit=page.limit, offset=page.offset
-    )
+    return page.of([WebhookEndpoint.model_validate(e) for e in items], total)
 
 
 @router.get("/{webhook_id}", response_model=WebhookEndpoint, responses=error_responses(401, 403, 404, 422))
@@ -130,7 +128,7 @@ async def list_webhook_deliveries(
     items, total = await service.list_deliveries(
         session, organization_id, webhook_id, principal, status=status, limit=page.limit, offset=page.offset
     )
-    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+    return page.of(items, total)
 
 
 @router.post(

@@ -57,8 +57,8 @@ def fake_outbox_router(
         messages: list[SentSms] = sender.sent_to(normalize_phone(phone)) if phone else list(sender.messages)
         messages.reverse()
         chosen = messages[page.offset : page.offset + page.limit]
-        return Page(
-            items=[
+        return page.of(
+            [
                 RecordedSms(
                     phone=m.phone if show_full_phone else mask_phone(m.phone),
                     kind=m.kind,
@@ -67,9 +67,7 @@ def fake_outbox_router(
                 )
                 for m in chosen
             ],
-            total=len(messages),
-            limit=page.limit,
-            offset=page.offset,
+            len(messages),
         )
 
     return router
