@@ -8,6 +8,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -51,6 +52,22 @@ STACK_ENV = {
     # booking's clock in booking-service/tests/notifications/test_delivery.py).
     "LINLI_SMS_QUIET_HOURS": "false",
 }
+
+
+@contextmanager
+def own_stack(
+    tmp_path_factory: pytest.TempPathFactory, databases: DatabaseFactory, name: str, env: dict[str, str]
+) -> Iterator[DevStack]:
+    """A whole stack of a module's own, with ``env`` (on the PostgreSQL run, on fresh databases of its own)."""
+    urls = {}
+    if databases.postgres_url:
+        urls = {s.name: databases.new_empty(f"{name}_{s.name}", for_session=True) for s in (*SERVICES, GATEWAY)}
+    dev = DevStack(var_dir=tmp_path_factory.mktemp(f"{name}-stack"), database_urls=urls, extra_env=env)
+    try:
+        dev.start(accounts=DEMO_ACCOUNTS)
+        yield dev
+    finally:
+        dev.stop()
 
 
 @pytest.fixture(scope="session")

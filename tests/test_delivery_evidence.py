@@ -25,13 +25,13 @@ from service_kit.timeutil import SHANGHAI, utcnow
 
 from .conftest import (
     ANY_TIME_VISITS,
-    DEMO_ACCOUNTS,
     STACK_ENV,
     DevStack,
     booked_when_funded,
     free_slots,
     login,
     new_phone,
+    own_stack,
     provider_with_funded_offering,
     scheduling_system,
     wait_for,
@@ -60,18 +60,8 @@ def district(
     second."""
     env = {key: value for key, value in STACK_ENV.items() if key not in ANY_TIME_VISITS}
     env["LINLI_PROVIDER_MISSED_SWEEP_SECONDS"] = "0.5"
-    databases = {}
-    if _database_factory_session.postgres_url:
-        databases = {
-            name: _database_factory_session.new_empty(f"evidence_{name}", for_session=True)
-            for name in ("registry", "booking", "procurement", "feedback", "gateway")
-        }
-    dev = DevStack(var_dir=tmp_path_factory.mktemp("evidence-stack"), database_urls=databases, extra_env=env)
-    try:
-        dev.start(accounts=DEMO_ACCOUNTS)
+    with own_stack(tmp_path_factory, _database_factory_session, "evidence", env) as dev:
         yield dev
-    finally:
-        dev.stop()
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ import pytest
 
 from service_kit.testing import DatabaseFactory
 
-from .conftest import DEMO_ACCOUNTS, DEMO_PASSWORD, STACK_ENV, DevStack, login, new_phone
+from .conftest import DEMO_PASSWORD, STACK_ENV, DevStack, login, new_phone, own_stack
 
 pytestmark = pytest.mark.stack
 
@@ -39,18 +39,8 @@ def guarded(tmp_path_factory: pytest.TempPathFactory, _database_factory_session:
         "LINLI_OTP_SENDS_PER_DAY": "4",
         "LINLI_OTP_GUESSES_PER_DAY": "6",
     }
-    databases = {}
-    if _database_factory_session.postgres_url:
-        databases = {
-            name: _database_factory_session.new_empty(f"abuse_{name}", for_session=True)
-            for name in ("registry", "booking", "procurement", "feedback", "gateway")
-        }
-    dev = DevStack(var_dir=tmp_path_factory.mktemp("abuse-stack"), database_urls=databases, extra_env=env)
-    try:
-        dev.start(accounts=DEMO_ACCOUNTS)
+    with own_stack(tmp_path_factory, _database_factory_session, "abuse", env) as dev:
         yield dev
-    finally:
-        dev.stop()
 
 
 @pytest.fixture
