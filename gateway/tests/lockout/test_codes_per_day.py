@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
-from gateway.clock import current_time
 from gateway.config import GatewaySettings
 from gateway.residents.sms import FakeSmsSender
 from service_kit.testing import Clock
@@ -31,13 +29,6 @@ def settings(make_settings: Callable[..., GatewaySettings], services: dict[str, 
         otp_sends_per_day=5,
         otp_guesses_per_day=7,
     )
-
-
-@pytest.fixture
-def clock(gateway: FastAPI) -> Clock:
-    clock = Clock(datetime(2026, 12, 8, 1, 0, tzinfo=UTC))
-    gateway.dependency_overrides[current_time] = lambda: clock.now
-    return clock
 
 
 async def send(client: httpx.AsyncClient, phone: str = PHONE) -> httpx.Response:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -39,13 +39,6 @@ def settings(make_settings: Callable[..., GatewaySettings], services: dict[str, 
         sign_in_lockout_seconds=900,
         sign_in_failure_window_seconds=900,
     )
-
-
-@pytest.fixture
-def clock(gateway: FastAPI) -> Clock:
-    clock = Clock(datetime(2026, 12, 8, 1, 0, tzinfo=UTC))
-    gateway.dependency_overrides[current_time] = lambda: clock.now
-    return clock
 
 
 def sms_sent(gateway: FastAPI) -> FakeSmsSender:
