@@ -25,6 +25,7 @@ from service_kit.responses import LinliJSONResponse
 from service_kit.runtime import BackgroundJob, Runtime
 from service_kit.settings import ServiceSettings
 from service_kit.timeutil import TIMESTAMP_CONVENTION
+from service_kit.tracing import TracingMiddleware, configure_tracing
 
 
 @dataclass
@@ -66,6 +67,7 @@ class HeadAsGet:
 def create_service_app(spec: ServiceSpec) -> FastAPI:
     settings = spec.settings
     configure_logging(spec.name, level=settings.log_level, json=settings.log_json)
+    traced = configure_tracing(spec.name)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -91,6 +93,9 @@ def create_service_app(spec: ServiceSpec) -> FastAPI:
         redoc_url=None,
         # Every JSON answer writes its date-times one way (service_kit.responses).
         default_response_class=LinliJSONResponse,
+        # Spans are service_kit.tracing's, named by route template; FastAPI's own would record raw paths and
+        # query strings, where a resident's phone number may be.
+        telemetry={"tracing": False},
     )
     install_error_handlers(app)
     app.include_router(docs_router(spec.title))
@@ -119,6 +124,9 @@ def create_service_app(spec: ServiceSpec) -> FastAPI:
         app.add_middleware(CORSMiddleware, allow_origins=list(spec.cors_origins), allow_methods=["*"])
     # ... and the same request id, headers (Cache-Control: no-store unless a route says otherwise) and request log.
     app.add_middleware(EdgeMiddleware)
+    if traced:
+        # Outside the edge: its request log line is written under the request's span (with its trace_id).
+        app.add_middleware(TracingMiddleware)
 
     # Declare the problem schema once so every operation's error responses can reference it.
     original_openapi = app.openapi

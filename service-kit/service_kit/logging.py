@@ -1,4 +1,5 @@
-"""Structured JSON logs with the request id, and personal data masked before anything is written."""
+"""Structured JSON logs with the request id (and the trace id under a span), and personal data masked before
+anything is written."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from typing import Any
 
 import structlog
 from asgi_correlation_id import correlation_id
+
+from service_kit.tracing import add_trace_ids
 
 _PHONE = re.compile(r"(?<!\d)(\+?86)?(1[3-9]\d)\d{4}(\d{4})(?!\d)")
 _ID_CARD = re.compile(r"(?<![0-9A-Za-z])(\d{4})\d{10}(\d{3}[\dXx])(?![0-9A-Za-z])")
@@ -40,6 +43,7 @@ def configure_logging(service: str, *, level: str = "INFO", json: bool = True) -
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         _request_id_processor,
+        add_trace_ids,
         structlog.processors.format_exc_info,
         _mask_processor,
     ]

@@ -10,10 +10,12 @@ import structlog
 from service_kit.app import ServiceSpec
 from service_kit.logging import configure_logging
 from service_kit.runtime import Runtime
+from service_kit.tracing import configure_tracing
 
 
 async def run_worker(spec: ServiceSpec) -> None:
     configure_logging(f"{spec.name}-worker", level=spec.settings.log_level, json=spec.settings.log_json)
+    configure_tracing(spec.name)
     runtime = Runtime(spec.name, spec.settings, list(spec.subscriptions), list(spec.background_jobs))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

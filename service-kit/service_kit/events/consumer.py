@@ -25,6 +25,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from service_kit import tracing
 from service_kit.events.contracts import EventData
 from service_kit.events.envelope import Envelope, MalformedEvent
 from service_kit.events.tables import dead_letter, inbox_event
@@ -207,6 +208,11 @@ class ConsumerRunner:
 
     async def handle(self, msg: Msg) -> None:
         deliveries = msg.metadata.num_delivered if msg.metadata else 1
+        # Each delivery is a span in the event's trace (service_kit.tracing), a redelivery's too.
+        with tracing.consuming(msg.headers, msg.subject, self.durable, deliveries):
+            await self._handle(msg, deliveries)
+
+    async def _handle(self, msg: Msg, deliveries: int) -> None:
         try:
             envelope = Envelope.from_message(msg.headers, msg.data)
             handler = self.subscription.handler_for(envelope.type)
@@ -225,8 +231,10 @@ class ConsumerRunner:
             raise
         except MalformedEvent as exc:
             # It will never become valid: no point in retrying.
+            tracing.record_failure(exc)
             await self.dead_letter(msg, str(exc), deliveries)
         except Exception as exc:  # noqa: BLE001 - a handler failure is retried, then dead-lettered
+            tracing.record_failure(exc)
             if deliveries >= self.max_deliver:
                 await self.dead_letter(msg, f"{type(exc).__name__}: {exc}", deliveries)
             else:

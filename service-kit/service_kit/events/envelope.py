@@ -1,9 +1,13 @@
-"""CloudEvents 1.0 in binary mode over NATS: attributes in ``ce-*`` headers, the payload as JSON data."""
+"""CloudEvents 1.0 in binary mode over NATS: attributes in ``ce-*`` headers, the payload as JSON data.
+
+An event's trace travels as the distributed-tracing extension's ``traceparent`` attribute, so in
+``ce-traceparent`` (service_kit/tracing.py); the bare ``traceparent`` header Linli wrote before is read too."""
 
 from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -12,6 +16,15 @@ from pydantic import ValidationError
 
 from service_kit.events.contracts import EVENT_TYPES, EventData
 from service_kit.timeutil import utcnow
+
+# The CloudEvents distributed-tracing extension's attribute, in binary mode.
+TRACEPARENT_HEADER = "ce-traceparent"
+
+
+def traceparent_of(headers: Mapping[str, str]) -> str | None:
+    """The event's ``traceparent``: the extension attribute, or the bare header earlier messages carry."""
+    value = headers.get(TRACEPARENT_HEADER) or headers.get("traceparent")
+    return value or None
 
 
 class MalformedEvent(ValueError):
@@ -54,7 +67,7 @@ class Envelope:
         if self.subject:
             headers["ce-subject"] = self.subject
         if self.traceparent:
-            headers["traceparent"] = self.traceparent
+            headers[TRACEPARENT_HEADER] = self.traceparent
         return headers
 
     def payload(self) -> bytes:
@@ -76,7 +89,7 @@ class Envelope:
                 time=datetime.fromisoformat(headers["ce-time"]),
                 data=data,
                 subject=headers.get("ce-subject"),
-                traceparent=headers.get("traceparent"),
+                traceparent=traceparent_of(headers),
             )
         except KeyError as exc:
             raise MalformedEvent(f"missing CloudEvents attribute {exc.args[0]}") from exc

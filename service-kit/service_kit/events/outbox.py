@@ -18,6 +18,7 @@ from nats.js import JetStreamContext
 from sqlalchemy import and_, delete, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from service_kit import tracing
 from service_kit.events.consumer import raise_if_cancelling
 from service_kit.events.contracts import EventData
 from service_kit.events.envelope import Envelope
@@ -34,8 +35,10 @@ async def emit(
     """Record ``event`` in the caller's transaction; it is published only if that transaction commits.
 
     ``event_id`` names an event that must exist once whatever happens (derived from what it is about): the
-    outbox's unique key then refuses a second one, so of two racing transactions one fails and is retried."""
+    outbox's unique key then refuses a second one, so of two racing transactions one fails and is retried.
+    The event joins the trace under way (service_kit.tracing), stored with it for the relay and consumers."""
     event_id = event_id or str(uuid.uuid4())
+    traceparent = traceparent or tracing.message_traceparent(event.type)
     await session.execute(
         insert(outbox_event).values(
             event_id=event_id,
@@ -147,6 +150,10 @@ class OutboxRelay:
         if not rows:
             return 0
         futures = []
+        # Each publish is a span in its event's trace, however long after the request the event was written in.
+        sends = tracing.start_sends(
+            [(str(r["event_id"]), str(r["type"]), str(r["traceparent"]) if r["traceparent"] else None) for r in rows]
+        )
         for row in rows:
             envelope = Envelope(
                 id=str(row["event_id"]),
@@ -161,6 +168,7 @@ class OutboxRelay:
         results = await asyncio.gather(
             *(asyncio.wait_for(f, self.publish_timeout) for f in futures), return_exceptions=True
         )
+        tracing.end_sends(sends, results)
         acked = [row["seq"] for row, res in zip(rows, results, strict=True) if not isinstance(res, BaseException)]
         failed = [(row["seq"], res) for row, res in zip(rows, results, strict=True) if isinstance(res, BaseException)]
         now = utcnow()
