@@ -42,6 +42,7 @@ from service_kit.logging import configure_logging
 from service_kit.notify.settings import sms_sender
 from service_kit.protection import Keyring, reseal_forever
 from service_kit.responses import LinliJSONResponse
+from service_kit.tracing import TracingMiddleware, configure_tracing
 
 SERVICE_DIR = Path(__file__).resolve().parent.parent
 
@@ -65,6 +66,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     """The gateway app; also a uvicorn factory (``uvicorn --factory gateway.app:create_app``)."""
     settings = settings or GatewaySettings()
     configure_logging("gateway", level=settings.log_level, json=settings.log_json)
+    traced = configure_tracing("gateway")
     load_models()
 
     @asynccontextmanager
@@ -138,8 +140,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         openapi_url=None,
         docs_url=None,
         redoc_url=None,
-        # Linli sets up no OpenTelemetry provider; FastAPI would otherwise look for one (in os.environ) on every
-        # request. The request log and request id are the gateway's traces (docs/gateway-benchmark.md).
+        # Linli's spans are service_kit.tracing's (named by route template, from its own provider); FastAPI would
+        # otherwise look for a provider (in os.environ) on every request (docs/gateway-benchmark.md).
         telemetry={"tracing": False, "metrics": False, "logs": False},
         # The gateway's own answers write date-times as every service's do (service_kit.responses).
         default_response_class=LinliJSONResponse,
@@ -178,6 +180,9 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         )
     # Request id, security headers and the request log, in one layer outside CORS (as they were as three).
     app.add_middleware(EdgeMiddleware)
+    if traced:
+        # A span per request, continuing the caller's traceparent; the request log line is written under it.
+        app.add_middleware(TracingMiddleware)
     # Outermost: who the caller is (the trusted proxies' X-Forwarded-For), before anything logs or counts them.
     app.add_middleware(ClientAddressMiddleware, trusted=settings.trusted_proxies)
     return app

@@ -29,7 +29,7 @@ from gateway.ratelimit import EdgeLimiter
 from gateway.residents import erasure
 from gateway.routes import GATEWAY, owner_of, timeout_for
 from gateway.upstreams import Upstreams
-from service_kit import georeport
+from service_kit import georeport, tracing
 from service_kit.auth import TokenVerifier
 from service_kit.errors import LinliError, NotFound, Unauthorized, problem_response
 
@@ -240,7 +240,7 @@ class Proxy:
             exchange: ApiKeyExchange = state.api_keys
             exchanged = await exchange.exchange(api_key, state.keyring.current)
             await limiter.check(limiter.api_key, "api-key", str(exchanged.key_id))
-            policy.authorize(method, path, None, key_scopes=exchanged.scopes)
+            rule = policy.authorize(method, path, None, key_scopes=exchanged.scopes)
             headers.popall("X-API-Key", None)
             headers["Authorization"] = f"Bearer {exchanged.token}"
         elif token is not None:
@@ -249,11 +249,13 @@ class Proxy:
             verifier: TokenVerifier = state.token_verifier
             principal = await verifier.verify(token)
             await limiter.check(limiter.principal, "principal", principal.subject)
-            policy.authorize(method, path, principal)
+            rule = policy.authorize(method, path, principal)
         else:
             client = scope.get("client")
             await limiter.check(limiter.anonymous, "ip", client[0] if client else "unknown")
-            policy.authorize(method, path, None)
+            rule = policy.authorize(method, path, None)
+        # The span is named by the policy row's template (the route), never by the path: ids stay out of it.
+        tracing.name_route(method, rule.path)
         upstreams: Upstreams = state.upstreams
         raw_path: bytes = scope.get("raw_path") or path.encode()
         target = raw_path.split(b"?", 1)[0].decode("latin-1")
@@ -262,8 +264,13 @@ class Proxy:
         settings: GatewaySettings = state.settings
         timeout = timeout_for(path, settings.upstream_timeout_seconds)
         body = await _read_body(receive)
-        call = upstreams.request(upstream, method, target, headers=headers, body=body, timeout=timeout)
-        return upstream, await _unless_the_caller_leaves(call, receive)
+        # The service continues the trace under the gateway's call (its traceparent replaces the caller's).
+        with tracing.outgoing(f"{method} {rule.path}", headers, {"linli.upstream": upstream}) as span:
+            call = upstreams.request(upstream, method, target, headers=headers, body=body, timeout=timeout)
+            response = await _unless_the_caller_leaves(call, receive)
+            if span is not None and span.is_recording():
+                span.set_attribute("http.response.status_code", response.status)
+        return upstream, response
 
     async def _stream_back(self, upstream: str, response: Response, send: Send) -> None:
         try:
