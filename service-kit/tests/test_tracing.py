@@ -198,6 +198,30 @@ async def test_new_traces_are_sampled_and_a_callers_decision_is_followed() -> No
     assert "trace_id" not in logged("outside any request")
 
 
+def test_a_caller_that_does_not_sample_is_followed_to_the_service_and_the_events(
+    exported: InMemorySpanExporter,
+) -> None:
+    """Every new trace is recorded here (ratio 1), but a caller's "not sampled" holds: nothing is recorded, and
+    the service called and the events written are told so, in the caller's trace."""
+    with under(f"00-{TRACE_ID}-00f067aa0ba902b7-00"):
+        headers: dict[str, str] = {"tracestate": "vendor=1"}
+        with tracing.outgoing("GET /api/v1/categories", headers):
+            pass
+        written = tracing.message_traceparent(NeedSubmitted.type)
+    for traceparent in (headers["traceparent"], written):
+        assert traceparent is not None
+        version, trace_id, _, flags = traceparent.split("-")
+        assert (version, trace_id, int(flags, 16) & 1) == ("00", TRACE_ID, 0)  # the sampled flag: off
+    assert finished(exported) == []
+    # Outside any request, the gateway's call starts a trace of its own, recorded.
+    headers = {}
+    with tracing.outgoing("GET /api/v1/categories", headers):
+        pass
+    assert int(headers["traceparent"].split("-")[3], 16) & 1
+    assert TRACE_ID not in headers["traceparent"]
+    assert [span.name for span in finished(exported)] == ["GET /api/v1/categories"]
+
+
 async def test_a_redelivered_event_stays_in_the_trace_of_the_request_that_wrote_it(
     exported: InMemorySpanExporter, kit_sessionmaker: async_sessionmaker[AsyncSession], js: JetStreamContext
 ) -> None:
