@@ -196,11 +196,15 @@ def _fail(span: Span, exc: BaseException) -> None:
 # ------------------------------------------------------------------ HTTP: the server side
 
 
-def _header(scope: Scope, name: bytes) -> str | None:
+def _trace_headers(scope: Scope) -> tuple[str | None, str | None]:
+    """The request's ``traceparent`` and ``tracestate`` (the first of each), in one pass over its headers."""
+    traceparent = tracestate = None
     for key, value in scope["headers"]:
-        if key == name:
-            return value.decode("latin-1")
-    return None
+        if key == b"traceparent":
+            traceparent = traceparent or value.decode("latin-1")
+        elif key == b"tracestate":
+            tracestate = tracestate or value.decode("latin-1")
+    return traceparent, tracestate
 
 
 class TracingMiddleware:
@@ -216,7 +220,7 @@ class TracingMiddleware:
             await self.app(scope, receive, send)
             return
         method: str = scope["method"]
-        parent = _context_of(_header(scope, b"traceparent"), _header(scope, b"tracestate"))
+        parent = _context_of(*_trace_headers(scope))
         span = _start(
             tracer,
             method,
@@ -224,6 +228,14 @@ class TracingMiddleware:
             SpanKind.SERVER,
             {"http.request.method": method, "url.scheme": scope.get("scheme", "http")},
         )
+        token = otel_context.attach(trace.set_span_in_context(span, parent))
+        if not span.is_recording():
+            # Only its ids are of use (the calls and events under it, the log lines' trace_id).
+            try:
+                await self.app(scope, receive, send)
+            finally:
+                otel_context.detach(token)
+            return
         status = 0
 
         async def send_status(message: Message) -> None:
@@ -232,22 +244,20 @@ class TracingMiddleware:
                 status = message["status"]
             await send(message)
 
-        token = otel_context.attach(trace.set_span_in_context(span, parent))
         try:
             await self.app(scope, receive, send_status)
         except BaseException as exc:
             _fail(span, exc)
             raise
         finally:
-            if span.is_recording():
-                route = scope.get("route")
-                template = getattr(route, "path_format", None) or getattr(route, "path", None)
-                if isinstance(template, str):
-                    name_route(method, template, span)
-                if status:
-                    span.set_attribute("http.response.status_code", status)
-                    if status >= 500:
-                        span.set_status(StatusCode.ERROR)
+            route = scope.get("route")
+            template = getattr(route, "path_format", None) or getattr(route, "path", None)
+            if isinstance(template, str):
+                name_route(method, template, span)
+            if status:
+                span.set_attribute("http.response.status_code", status)
+                if status >= 500:
+                    span.set_status(StatusCode.ERROR)
             span.end()
             otel_context.detach(token)
 
