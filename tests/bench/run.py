@@ -5,6 +5,8 @@ gateway under load: the same GET of the registry straight, through nginx (Debian
 config) and through the gateway (each server and worker count tried), at 32 connections from wrk (or a Python
 load generator when wrk is absent): req/s, p50, p99, the ratio to nginx, the added p50 and the CPU per request.
 Speed is reported, not asserted: the tests check correctness. ``--only gateway`` runs the second part alone.
+(3) What tracing costs the gateway: the same proxied GET with tracing off and on (OTLP to a receiver started
+here, new traces sampled at 1%), as a ratio; ``--only tracing`` runs it alone.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ from service_kit.events.envelope import Envelope  # noqa: E402
 from service_kit.events.outbox import OutboxRelay, emit  # noqa: E402
 from service_kit.events.tables import kit_metadata  # noqa: E402
 from service_kit.migrations import upgrade  # noqa: E402
+from service_kit.otlp_receiver import OtlpReceiver  # noqa: E402
 from service_kit.settings import ServiceSettings  # noqa: E402
 from service_kit.testing import NatsServer, listening_socket, refusing_socket  # noqa: E402
 
@@ -457,6 +460,82 @@ def bench_gateway(
         stack.stop()
 
 
+def bench_tracing(
+    seconds: float, connections: int, workdir: Path, rounds: int, ratio: float, path: str = "/open-data/hsds/"
+) -> None:
+    """The gateway's proxied GET with tracing off, then on: spans exported over OTLP/HTTP to a receiver here,
+    new traces sampled at ``ratio`` (the production setting issue 22 asks to measure: 1%). Both gateways (one
+    worker, uvloop + httptools) forward to the same registry, itself untraced: the row compares the gateway's own
+    cost. The rounds take the two in turn, so a busy machine disturbs both alike."""
+    from devstack import GATEWAY, SERVICES, DevStack
+
+    stack = DevStack(var_dir=workdir / "tracing-stack", extra_env={"LINLI_LOG_LEVEL": "WARNING"})
+    logs = workdir / "tracing-logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    receiver = OtlpReceiver().start()
+    try:
+        registry = next(service for service in SERVICES if service.name == "registry")
+        stack.allocate_ports()
+        for service in (registry, GATEWAY):
+            upgrade(ROOT / service.directory, stack.database_url(service.name))
+        stack.start_nats()
+        stack.start_service(registry, stack.service_ports["registry"])
+        stack.start_service(GATEWAY, stack.gateway_port)
+        for name, url in (("registry", stack.service_url("registry")), ("gateway", stack.gateway_url)):
+            wait_until_answering(f"{url}/readyz", stack.processes[name], timeout=120)
+        stack.bootstrap_accounts([{"username": "bench", "password": "bench-password-1", "roles": ["operator"]}])
+        signed_in = httpx.post(
+            f"{stack.gateway_url}/api/v1/auth/token", json={"username": "bench", "password": "bench-password-1"}
+        )
+        signed_in.raise_for_status()
+        headers = {"Authorization": f"Bearer {signed_in.json()['access_token']}"}
+        untraced = {
+            **{k: v for k, v in stack.env().items() if not k.startswith("OTEL_")},
+            "LINLI_RATE_LIMIT_PRINCIPAL": "1000000/second",
+        }
+        traced = {
+            **untraced,
+            "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint,
+            "LINLI_TRACE_SAMPLE_RATIO": f"{ratio:g}",
+        }
+        with ExitStack() as gateways:
+            targets: dict[str, tuple[str, int]] = {}
+            for label, env in (("tracing off", untraced), (f"tracing on, {ratio:.0%} sampled", traced)):
+                sock = gateways.enter_context(listening_socket())
+                port = sock.getsockname()[1]
+                command = gateway_command(GATEWAY_SERVERS["uvicorn uvloop+httptools"], workers=1, fd=sock.fileno())
+                ready = f"http://127.0.0.1:{port}/readyz"
+                log = logs / "gateway.log"
+                pid = gateways.enter_context(running(command, env, ready, log, pass_fds=(sock.fileno(),)))
+                targets[label] = (f"http://127.0.0.1:{port}", pid)
+            generator = "wrk -t1" if shutil.which("wrk") else "Python (aiohttp) fallback — wrk not installed"
+            print(
+                f"tracing: the gateway's proxied GET {path}, {connections} connections, {rounds} rounds of "
+                f"{seconds:g} s per row after 1 s warm-up, medians; load from {generator}"
+            )
+            measured: dict[str, list[Load]] = {label: [] for label in targets}
+            for _ in range(rounds):
+                for label, (base, pid) in targets.items():
+                    measured[label].append(drive(base + path, headers, connections, seconds, pid))
+            rows = [(label, median_load(loads)) for label, loads in measured.items()]
+        off = rows[0][1]
+        print(f"  {'':32s} {'req/s':>8s} {'p50 ms':>8s} {'p99 ms':>8s} {'×off':>6s} {'CPU µs':>7s} {'errors':>6s}")
+        for label, load in rows:
+            ratio_off = load.requests_per_second / off.requests_per_second
+            print(
+                f"  {label:32s} {load.requests_per_second:8,.0f} {load.p50_ms:8.2f} {load.p99_ms:8.2f} "
+                f"{ratio_off:6.3f} {load.cpu_us:7.0f} {load.errors:6d}"
+            )
+        gateway_spans = [span for span in receiver.received() if span.service == "gateway"]
+        print(
+            f"  ×off: throughput over tracing off (issue 22's target: within 5%); the traced gateway exported "
+            f"{len(gateway_spans):,} spans in {receiver.requests} OTLP requests"
+        )
+    finally:
+        stack.stop()
+        receiver.stop()
+
+
 def median_load(loads: list[Load]) -> Load:
     return Load(
         statistics.median(load.requests_per_second for load in loads),
@@ -497,7 +576,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="gateway load runs per row (the median is shown)")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="worker counts tried")
     parser.add_argument("--paths", nargs="+", default=list(GATEWAY_PATHS), help="registry paths loaded")
-    parser.add_argument("--only", choices=["events", "gateway"], help="run one part only")
+    parser.add_argument("--only", choices=["events", "gateway", "tracing"], help="run one part only")
+    parser.add_argument("--trace-ratio", type=float, default=0.01, help="the traced gateway's sample ratio")
     parser.add_argument(
         "--log-level",
         default="WARNING",
@@ -506,12 +586,14 @@ def main() -> None:
     )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="linli-bench-") as tmp:
-        if args.only != "gateway":
+        if args.only in (None, "events"):
             asyncio.run(bench_events(args.events, args.per_transaction, Path(tmp)))
             asyncio.run(bench_declined(args.events, Path(tmp)))
-        if args.only != "events":
+        if args.only in (None, "gateway"):
             paths = {p: GATEWAY_PATHS.get(p, "registry") for p in args.paths}
             bench_gateway(args.seconds, args.connections, Path(tmp), args.workers, paths, args.rounds, args.log_level)
+        if args.only in (None, "tracing"):
+            bench_tracing(args.seconds, args.connections, Path(tmp), args.rounds, args.trace_ratio)
 
 
 if __name__ == "__main__":
