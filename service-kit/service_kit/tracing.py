@@ -48,6 +48,9 @@ from service_kit.events.envelope import traceparent_of
 # version-traceid-parentid-flags (W3C Trace Context level 1; a later version may append fields, ignored here).
 _TRACEPARENT = re.compile(r"^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$")
 _ENDPOINT_VARIABLES = ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")
+# Asked every few seconds by probes and scrapers, about the process itself: a trace of each would bury the
+# requests of residents and staff.
+UNTRACED_PATHS = frozenset({"/livez", "/healthz", "/readyz", "/metrics"})
 
 
 class TracingSettings(BaseSettings):
@@ -216,7 +219,7 @@ class TracingMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         tracer = _tracer
-        if tracer is None or scope["type"] != "http":
+        if tracer is None or scope["type"] != "http" or scope["path"] in UNTRACED_PATHS:
             await self.app(scope, receive, send)
             return
         method: str = scope["method"]

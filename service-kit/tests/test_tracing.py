@@ -142,8 +142,14 @@ async def test_a_span_is_named_by_its_route_template_and_continues_the_callers_t
     async def resident(resident_id: str) -> dict[str, str]:
         return {"trace_id": tracing.current_trace_id() or ""}
 
+    @app.get("/livez")
+    async def livez() -> dict[str, str]:
+        return {"status": "ok"}
+
     transport = httpx.ASGITransport(app=tracing.TracingMiddleware(app))
     async with httpx.AsyncClient(transport=transport, base_url="http://kit") as client:
+        # A probe's request is not traced, even one that says it is sampled.
+        assert (await client.get("/livez", headers={"traceparent": CALLER})).status_code == 200
         answer = await client.get(
             "/residents/13812345678", params={"phone": "13812345678"}, headers={"traceparent": CALLER}
         )
