@@ -43,9 +43,10 @@ def configure_logging(service: str, *, level: str = "INFO", json: bool = True) -
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         _request_id_processor,
-        add_trace_ids,
         structlog.processors.format_exc_info,
         _mask_processor,
+        # After the masking: a trace id is never personal, and a run of digits in its hex could look like a phone.
+        add_trace_ids,
     ]
     renderer: Any = (
         structlog.processors.JSONRenderer(ensure_ascii=False) if json else (structlog.dev.ConsoleRenderer(colors=False))

@@ -202,6 +202,10 @@ async def test_new_traces_are_sampled_and_a_callers_decision_is_followed() -> No
     assert unsampled["trace_id"] not in ("", TRACE_ID)
     assert sampled["trace_id"] == TRACE_ID
     assert "trace_id" not in logged("outside any request")
+    # A trace id whose hex holds a run of digits like a mobile number is logged as it is, never masked.
+    digits = "ab13812345678cd0000000000000000e"
+    with under(f"00-{digits}-00f067aa0ba902b7-01"):
+        assert logged("under a trace")["trace_id"] == digits
 
 
 def test_a_caller_that_does_not_sample_is_followed_to_the_service_and_the_events(
