@@ -43,6 +43,11 @@ async def get(session: AsyncSession, contract_id: uuid.UUID, *, fresh: bool = Fa
     return result.scalar_one_or_none()
 
 
+async def exists_for_application(session: AsyncSession, application_id: uuid.UUID) -> bool:
+    found = await session.scalar(select(Contract.id).where(Contract.application_id == application_id).limit(1))
+    return found is not None
+
+
 async def list_page(
     session: AsyncSession,
     *,

@@ -32,6 +32,7 @@ from procurement.deliverables import repository as deliverables_repository
 from procurement.funds import service as funds_service
 from procurement.kept import service as kept_service
 from procurement.needs import service as needs_service
+from procurement.notices import service as notices_service
 from procurement.providers import service as providers_service
 from service_kit.auth import Principal, Role
 from service_kit.errors import Conflict, Forbidden, InvalidTransition, NotFound, ValidationFailed
@@ -457,7 +458,10 @@ async def draft_from_application(
     now: datetime,
 ) -> schemas.Contract:
     """The contract of a call's approved application (competitive, OCDS ``open``): its award is the approval
-    (立项), whose amount the call's fund already committed; its targets the application's promises."""
+    (立项), whose amount the call's fund already committed; its targets the application's promises. An
+    application has one contract."""
+    if await repository.exists_for_application(session, application_id):
+        raise Conflict("The application already has its contract.", code="contract_exists")
     await check_award(session, data, now=now)
     contract = await _draft(
         session,
@@ -784,8 +788,6 @@ async def ensure_signable(session: AsyncSession, draft: Contract, *, now: dateti
         raise Conflict("The contract names no fund to draw on.", code="contract_without_fund")
     if draft.application_id is not None:
         # A contract from a call is signed only after its public notice has ended with every objection answered.
-        from procurement.notices import service as notices_service
-
         await notices_service.ensure_signable_application(session, draft.application_id, now=now)
     await providers_service.ensure_awardable(session, draft.provider_id, now=now)
     await providers_service.lock_standing(session, draft.provider_id)

@@ -173,6 +173,12 @@ async def create(session: AsyncSession, data: schemas.NeedCreate, *, by: Princip
     return need
 
 
+async def unknown(session: AsyncSession, need_ids: Sequence[uuid.UUID]) -> list[uuid.UUID]:
+    """Those of ``need_ids`` the pool does not hold, in their order."""
+    found = set((await session.execute(select(Need.id).where(Need.id.in_(need_ids)))).scalars().all())
+    return [i for i in need_ids if i not in found]
+
+
 async def get(session: AsyncSession, need_id: uuid.UUID, *, by: Principal | None = None) -> Need:
     """The need; another street's does not exist for a street-scoped official."""
     need = await session.get(Need, need_id, populate_existing=True)

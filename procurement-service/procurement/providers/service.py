@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from procurement.providers.models import ProviderOffering, ProviderStanding
+from procurement.sanctions import repository as sanctions_repository
 from service_kit.errors import ValidationFailed
 from service_kit.events.contracts import (
     OfferingSnapshot,
@@ -145,8 +146,6 @@ async def require_own_offerings(
 async def ensure_awardable(session: AsyncSession, provider_id: uuid.UUID, *, now: datetime) -> ProviderStanding:
     """The provider's standing if it may be awarded a contract: verified by the registry and not sanctioned,
     by procurement's own sanctions or by the projection; otherwise a 422 naming ``provider_id``."""
-    from procurement.sanctions.models import ProviderSanction, SanctionStatus
-
     standing = await session.get(ProviderStanding, provider_id, populate_existing=True)
     if standing is None or standing.status not in ELIGIBLE_STATUSES:
         raise field_error(
@@ -155,11 +154,10 @@ async def ensure_awardable(session: AsyncSession, provider_id: uuid.UUID, *, now
             code="provider_not_verified",
             provider_status=standing.status if standing else None,
         )
-    sanction = await session.scalar(
-        select(ProviderSanction.id).where(
-            ProviderSanction.provider_id == provider_id, ProviderSanction.status == SanctionStatus.active
-        )
-    )
+    # Procurement's own sanctions are the sanctions module's rows; it builds on this one (it reads providers'
+    # standing through it), so they are read through its repository.
+    active = await sanctions_repository.active_for(session, provider_id)
+    sanction = active[0].id if active else None
     if sanction is not None or (
         standing.sanctioned and (standing.sanction_until is None or standing.sanction_until >= _today(now))
     ):
@@ -178,6 +176,16 @@ async def lock_standing(session: AsyncSession, provider_id: uuid.UUID) -> None:
     await session.execute(
         select(ProviderStanding.provider_id).where(ProviderStanding.provider_id == provider_id).with_for_update()
     )
+
+
+async def names_of(session: AsyncSession, provider_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str | None]:
+    """The registered names of the providers procurement knows among ``provider_ids``."""
+    result = await session.execute(
+        select(ProviderStanding.provider_id, ProviderStanding.name).where(
+            ProviderStanding.provider_id.in_(provider_ids)
+        )
+    )
+    return {provider_id: name for provider_id, name in result.all()}
 
 
 async def registered_name(session: AsyncSession, provider_id: uuid.UUID) -> str | None:

@@ -20,7 +20,7 @@ from procurement.calls import service as calls_service
 from procurement.calls.models import Application, ApplicationStatus, Call, CallStatus
 from procurement.performance import schemas as performance_schemas
 from procurement.performance import service as performance_service
-from procurement.reviews import schemas
+from procurement.reviews import repository, schemas
 from procurement.reviews.models import ReviewAssignment, ReviewDeclaration, ReviewScore
 from service_kit.auth import Principal, Role
 from service_kit.errors import Conflict, InvalidTransition, NotFound, ValidationFailed
@@ -82,12 +82,7 @@ async def assign(
 async def assignment_of(session: AsyncSession, call_id: uuid.UUID, by: Principal) -> ReviewAssignment | None:
     if not by.has_any(Role.reviewer):
         return None
-    result = await session.execute(
-        select(ReviewAssignment).where(
-            ReviewAssignment.call_id == call_id, ReviewAssignment.reviewer_subject == by.subject
-        )
-    )
-    return result.scalar_one_or_none()
+    return await repository.assignment_of(session, call_id, by.subject)
 
 
 async def progress(

@@ -23,7 +23,7 @@ from procurement.audit import service as audit
 from procurement.auth import ensure_district_wide, sees_street
 from procurement.contracts.models import Contract
 from procurement.providers import service as providers_service
-from procurement.sanctions import schemas
+from procurement.sanctions import repository, schemas
 from procurement.sanctions.models import ProviderSanction, SanctionCause, SanctionStatus
 from service_kit.auth import Principal
 from service_kit.errors import InvalidTransition, NotFound, ValidationFailed
@@ -103,12 +103,7 @@ async def impose(
 
 
 async def active_for(session: AsyncSession, provider_id: uuid.UUID) -> list[ProviderSanction]:
-    result = await session.execute(
-        select(ProviderSanction)
-        .where(ProviderSanction.provider_id == provider_id, ProviderSanction.status == SanctionStatus.active)
-        .order_by(ProviderSanction.imposed_at)
-    )
-    return list(result.scalars().all())
+    return await repository.active_for(session, provider_id)
 
 
 async def ensure_not_sanctioned(session: AsyncSession, provider_id: uuid.UUID) -> None:
