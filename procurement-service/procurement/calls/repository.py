@@ -119,6 +119,17 @@ async def move_application(
     return moved.rowcount == 1
 
 
+async def applications_in(session: AsyncSession, call_id: uuid.UUID, status: ApplicationStatus) -> list[Application]:
+    result = await session.execute(
+        select(Application).where(Application.call_id == call_id, Application.status == status)
+    )
+    return list(result.scalars().all())
+
+
+async def update_application(session: AsyncSession, application_id: uuid.UUID, **values: Any) -> None:
+    await session.execute(update(Application).where(Application.id == application_id).values(**values))
+
+
 async def approved_for_call(session: AsyncSession, call_id: uuid.UUID) -> list[Application]:
     result = await session.execute(
         select(Application)

@@ -270,6 +270,13 @@ async def find_application(session: AsyncSession, application_id: uuid.UUID) -> 
     return await repository.get_application(session, application_id)
 
 
+async def needs_answered(session: AsyncSession, application_id: uuid.UUID) -> list[uuid.UUID]:
+    """The needs the call of an application answers."""
+    application = await repository.get_application(session, application_id)
+    call = await repository.get_call(session, application.call_id) if application is not None else None
+    return [uuid.UUID(str(i)) for i in call.need_ids] if call is not None else []
+
+
 async def street_of(session: AsyncSession, call_id: uuid.UUID) -> str | None:
     """The street a call belongs to (``None``: a district-wide call)."""
     return await repository.street_of_call(session, call_id)
@@ -386,6 +393,20 @@ async def approve(
         details={"amount_fen": amount, "fund_id": str(call.fund_id)},
     )
     return await get_application(session, call_id, application_id, by=by)
+
+
+async def submitted_applications(session: AsyncSession, call_id: uuid.UUID) -> list[Application]:
+    """The call's applications still in the running (submitted, neither withdrawn nor approved yet)."""
+    return await repository.applications_in(session, call_id, ApplicationStatus.submitted)
+
+
+async def record_ranking(
+    session: AsyncSession, application_id: uuid.UUID, *, score_centi: int, reviewer_count: int, rank: int, at: datetime
+) -> None:
+    """What closing the review found of an application: its aggregate score, by how many reviewers, its rank."""
+    await repository.update_application(
+        session, application_id, score_centi=score_centi, reviewer_count=reviewer_count, rank=rank, updated_at=at
+    )
 
 
 async def approved_for_call(session: AsyncSession, call_id: uuid.UUID) -> list[Application]:

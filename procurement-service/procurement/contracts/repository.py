@@ -43,6 +43,10 @@ async def get(session: AsyncSession, contract_id: uuid.UUID, *, fresh: bool = Fa
     return result.scalar_one_or_none()
 
 
+async def street_of(session: AsyncSession, contract_id: uuid.UUID) -> str | None:
+    return await session.scalar(select(Contract.street_code).where(Contract.id == contract_id))
+
+
 async def exists_for_application(session: AsyncSession, application_id: uuid.UUID) -> bool:
     found = await session.scalar(select(Contract.id).where(Contract.application_id == application_id).limit(1))
     return found is not None
@@ -224,3 +228,24 @@ async def versions_page(
 ) -> tuple[Sequence[ContractVersion], int]:
     query = select(ContractVersion).where(ContractVersion.contract_id == contract_id).order_by(ContractVersion.version)
     return await fetch_page(session, query, limit=limit, offset=offset)
+
+
+async def refresh_status(session: AsyncSession, contract: Contract) -> None:
+    await session.refresh(contract, ["status"])
+
+
+async def active_on(
+    session: AsyncSession, provider_id: uuid.UUID, day: date, *, offering_id: uuid.UUID | None = None
+) -> list[uuid.UUID]:
+    """The provider's contracts active on ``day`` (funding the offering, when one is named)."""
+    statement = select(Contract.id).where(
+        Contract.provider_id == provider_id,
+        Contract.status == ContractStatus.active,
+        Contract.start_date <= day,
+        Contract.end_date >= day,
+    )
+    if offering_id is not None:
+        statement = statement.join(ContractFundedOffering, ContractFundedOffering.contract_id == Contract.id).where(
+            ContractFundedOffering.offering_id == offering_id
+        )
+    return list((await session.execute(statement)).scalars().all())

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from procurement.audit import service as audit
 from procurement.auth import sees_street, street_of_new
+from procurement.calls import service as calls_service
 from procurement.contracts import repository, schemas
 from procurement.contracts.models import (
     AwardStatus,
@@ -664,7 +665,7 @@ async def _transition(
         session, contract.id, from_status=from_status, to_status=to_status, values={**values, "updated_at": at}
     )
     if not moved:
-        await session.refresh(contract, ["status"])
+        await repository.refresh_status(session, contract)
         raise InvalidTransition(
             f"Cannot {action} a contract that is {contract.status}; it must be {from_status}.",
             current_status=str(contract.status),
@@ -760,9 +761,10 @@ async def sign(
     await audit_change(session, contract, action="signed", by=by, at=now, before=before)
     await record_version(session, contract, amendment_id=None, at=now)
     await emit(session, ContractSigned(**event_fields(contract, now)))
+    answered = contract.application_id and await calls_service.needs_answered(session, contract.application_id)
     await needs_service.announce_contract(
         session,
-        application_id=contract.application_id,
+        need_ids=answered or [],
         contract_id=contract.id,
         title=contract.title,
         offering_ids=[item.offering_id for item in contract.funded_offerings],
@@ -820,6 +822,13 @@ async def terminate(
     await emit(session, ContractTerminated(**event_fields(contract, now), reason=reason))
     await kept_service.hold_at_termination(session, contract, at=now)
     return await reload(session, contract.id)
+
+
+async def active_on(
+    session: AsyncSession, provider_id: uuid.UUID, day: date, *, offering_id: uuid.UUID | None = None
+) -> list[uuid.UUID]:
+    """The provider's contracts active on ``day`` (those funding ``offering_id``, when given)."""
+    return await repository.active_on(session, provider_id, day, offering_id=offering_id)
 
 
 async def reload(session: AsyncSession, contract_id: uuid.UUID) -> Contract:
