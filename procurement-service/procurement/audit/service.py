@@ -13,7 +13,6 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from procurement.audit import repository
@@ -21,7 +20,6 @@ from procurement.audit.models import AuditEntry
 from procurement.auth import sees_street
 from service_kit.auth import Principal
 from service_kit.errors import NotFound
-from service_kit.pagination import fetch_page
 
 # Events from other services are recorded with this actor.
 SYSTEM = Principal(subject="system:events", roles=frozenset(), name="Linli events")
@@ -53,7 +51,8 @@ async def record(
     details: dict[str, Any] | None = None,
     reason: str | None = None,
 ) -> None:
-    session.add(
+    await repository.add(
+        session,
         AuditEntry(
             subject_kind=kind,
             subject_id=subject_id,
@@ -64,9 +63,8 @@ async def record(
             occurred_at=at,
             details=details or {},
             reason=reason,
-        )
+        ),
     )
-    await session.flush()
 
 
 # Kinds of record of no street that every official reads, a street-scoped one included.
@@ -83,5 +81,4 @@ async def entries_for(
         and not sees_street(by, await repository.street_of(session, kind, subject_id))
     ):
         raise NotFound("No recorded change to such a record.", code="audit_trail_not_found")
-    query = select(AuditEntry).where(AuditEntry.subject_id == subject_id).order_by(AuditEntry.seq)
-    return await fetch_page(session, query, limit=limit, offset=offset)
+    return await repository.entries_page(session, subject_id, limit=limit, offset=offset)

@@ -18,6 +18,10 @@ async def exists_for_booking(session: AsyncSession, booking_id: uuid.UUID) -> bo
     return found is not None
 
 
+async def contract_of_booking(session: AsyncSession, booking_id: uuid.UUID) -> uuid.UUID | None:
+    return await session.scalar(select(Deliverable.contract_id).where(Deliverable.booking_id == booking_id))
+
+
 async def add(session: AsyncSession, deliverable: Deliverable) -> Deliverable:
     session.add(deliverable)
     await session.flush()
@@ -99,3 +103,7 @@ async def list_page(
         .order_by(Deliverable.delivered_at.desc(), Deliverable.id)
     )
     return await fetch_page(session, query, limit=limit, offset=offset)
+
+
+async def refresh(session: AsyncSession, deliverable: Deliverable) -> None:
+    await session.refresh(deliverable)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -82,6 +82,11 @@ async def spend(session: AsyncSession, fund_id: uuid.UUID, amount_fen: int, *, a
         spent_fen=Fund.spent_fen + amount_fen,
         updated_at=at,
     )
+
+
+async def owners(session: AsyncSession, fund_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, str]:
+    rows = await session.execute(select(Fund.id, Fund.owner_id).where(Fund.id.in_(list(fund_ids))))
+    return {fund_id: owner_id for fund_id, owner_id in rows.all()}
 
 
 async def totals_by_year(session: AsyncSession) -> list[YearTotals]:

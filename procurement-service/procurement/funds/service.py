@@ -8,6 +8,7 @@ fund's money moves only through the awards, supplements, payments and terminatio
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -152,3 +153,8 @@ async def spend(
 async def totals_by_year(session: AsyncSession) -> list[YearTotals]:
     """Every budget year's funds summed (how many, their budgets, what they committed and spent), earliest first."""
     return await repository.totals_by_year(session)
+
+
+async def owners_of(session: AsyncSession, fund_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """The owner (who pays from it) of each of the funds, by fund."""
+    return await repository.owners(session, fund_ids)
