@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
-from datetime import date
+from datetime import date, datetime
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, delete, func, insert, select, update
@@ -157,6 +157,97 @@ async def guarded_update(session: AsyncSession, contract_id: uuid.UUID, *conditi
         ),
     )
     return result.rowcount == 1
+
+
+async def pay_installment(
+    session: AsyncSession, contract_id: uuid.UUID, seq: int, amount_fen: int, *, at: datetime
+) -> bool:
+    """Count installment ``seq`` paid, if the contract is active, ``seq`` is the next one, and the amount keeps
+    the total paid within the contract. Of two racing payments, one passes the guard on ``paid_installments``."""
+    return await guarded_update(
+        session,
+        contract_id,
+        Contract.status == ContractStatus.active,
+        Contract.paid_installments == seq - 1,
+        Contract.disbursed_fen + amount_fen <= Contract.amount_fen,
+        paid_installments=Contract.paid_installments + 1,
+        disbursed_fen=Contract.disbursed_fen + amount_fen,
+        updated_at=at,
+    )
+
+
+async def pay_kept(session: AsyncSession, contract_id: uuid.UUID, amount_fen: int, *, at: datetime) -> bool:
+    """Pay ``amount_fen`` of a terminated contract's kept bookings, if it still holds that much for them and the
+    total paid stays within the contract."""
+    return await guarded_update(
+        session,
+        contract_id,
+        Contract.status == ContractStatus.terminated,
+        Contract.kept_fen >= amount_fen,
+        Contract.disbursed_fen + amount_fen <= Contract.amount_fen,
+        kept_fen=Contract.kept_fen - amount_fen,
+        disbursed_fen=Contract.disbursed_fen + amount_fen,
+        updated_at=at,
+    )
+
+
+async def hold_kept(session: AsyncSession, contract_id: uuid.UUID, kept_fen: int, *, at: datetime) -> bool:
+    """Hold ``kept_fen`` for kept bookings, until booking-service has reported them."""
+    return await guarded_update(
+        session, contract_id, Contract.kept_reported_at.is_(None), kept_fen=kept_fen, updated_at=at
+    )
+
+
+async def mark_kept_reported(session: AsyncSession, contract_id: uuid.UUID, *, at: datetime) -> bool:
+    """Note that booking-service reported the kept bookings, the first time it does."""
+    return await guarded_update(
+        session, contract_id, Contract.kept_reported_at.is_(None), kept_reported_at=at, updated_at=at
+    )
+
+
+async def change_kept(
+    session: AsyncSession, contract_id: uuid.UUID, *, expected_fen: int, kept_fen: int, at: datetime
+) -> bool:
+    """Hold ``kept_fen`` instead of ``expected_fen``, if no other transaction changed it meanwhile."""
+    return await guarded_update(
+        session, contract_id, Contract.kept_fen == expected_fen, kept_fen=kept_fen, updated_at=at
+    )
+
+
+async def amend(
+    session: AsyncSession,
+    contract_id: uuid.UUID,
+    *,
+    supplement_fen: int,
+    supplement_limit_divisor: int,
+    installments: int,
+    reduction_fen: int,
+    end_date: date | None,
+    at: datetime,
+) -> bool:
+    """Apply an approved amendment to an active contract as its next version, re-checking its limits in the
+    UPDATE itself: of two supplements (or two reductions, or a reduction and a payment) at once, the second sees
+    the first. A supplement keeps all supplements within ``1 / supplement_limit_divisor`` of the original amount
+    and is paid with the last installment, so none may be paid of the ``installments`` yet; a reduction keeps the
+    amount above zero and at least what is paid."""
+    conditions: list[Any] = [Contract.status == ContractStatus.active]
+    values: dict[str, Any] = {"version": Contract.version + 1, "updated_at": at}
+    if supplement_fen:
+        conditions.append(
+            (Contract.supplement_fen + supplement_fen) * supplement_limit_divisor
+            <= Contract.amount_fen - Contract.supplement_fen + Contract.reduction_fen
+        )
+        conditions.append(Contract.paid_installments < installments)
+        values["amount_fen"] = Contract.amount_fen + supplement_fen
+        values["supplement_fen"] = Contract.supplement_fen + supplement_fen
+    if reduction_fen:
+        conditions.append(Contract.amount_fen - reduction_fen >= Contract.disbursed_fen)
+        conditions.append(Contract.amount_fen - reduction_fen > 0)
+        values["amount_fen"] = Contract.amount_fen - reduction_fen
+        values["reduction_fen"] = Contract.reduction_fen + reduction_fen
+    if end_date is not None:
+        values["end_date"] = end_date
+    return await guarded_update(session, contract_id, *conditions, **values)
 
 
 async def replace_funded_offerings(
