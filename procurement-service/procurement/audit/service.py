@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from procurement.audit import repository
@@ -23,21 +22,6 @@ from service_kit.errors import NotFound
 
 # Events from other services are recorded with this actor.
 SYSTEM = Principal(subject="system:events", roles=frozenset(), name="Linli events")
-
-
-class AuditEntryView(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    seq: int
-    subject_kind: str
-    subject_id: uuid.UUID
-    action: str
-    actor_subject: str
-    actor_name: str | None
-    actor_roles: list[str]
-    occurred_at: datetime
-    details: dict[str, Any]
-    reason: str | None
 
 
 async def record(
