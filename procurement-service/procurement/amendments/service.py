@@ -357,7 +357,7 @@ async def _apply(
         )
     # The limits are re-checked in the UPDATE itself, so of two amendments approved at once the second sees the
     # first; a supplement is paid with the last installment, so it must not be paid yet.
-    amended = await contracts_repository.amend(
+    applied = await contracts_repository.amend(
         session,
         contract.id,
         supplement_fen=supplement,
@@ -367,7 +367,7 @@ async def _apply(
         end_date=amendment.new_end_date,
         at=now,
     )
-    if not amended:
+    if not applied:
         current = await contracts_service.reload(session, contract.id)
         contracts_service.ensure_active(current, "amend")
         if supplement and current.paid_installments >= len(current.installments):
