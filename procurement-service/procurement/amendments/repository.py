@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import CursorResult, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from procurement.amendments.models import ChangeKind, ChangeStatus, ContractAmendment
+from procurement.guarded import move_if
 from service_kit.pagination import fetch_page
 
 
@@ -38,16 +39,7 @@ async def termination_pending(session: AsyncSession, contract_id: uuid.UUID) -> 
 
 async def decide_proposed(session: AsyncSession, amendment_id: uuid.UUID, **values: Any) -> bool:
     """One guarded UPDATE: whether the proposal was still undecided (and now has ``values``)."""
-    moved = cast(
-        CursorResult[Any],
-        await session.execute(
-            update(ContractAmendment)
-            .where(ContractAmendment.id == amendment_id, ContractAmendment.status == ChangeStatus.proposed)
-            .values(**values)
-            .execution_options(synchronize_session=False)
-        ),
-    )
-    return moved.rowcount == 1
+    return await move_if(session, ContractAmendment, amendment_id, ChangeStatus.proposed, keep_session=True, **values)
 
 
 async def refresh_status(session: AsyncSession, amendment: ContractAmendment) -> None:

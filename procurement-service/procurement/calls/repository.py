@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import CursorResult, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from procurement.calls.models import Application, ApplicationStatus, Call, CallStatus
+from procurement.guarded import move_if
 from service_kit.pagination import fetch_page
 
 
@@ -50,11 +51,7 @@ async def list_calls(
 
 async def move_call(session: AsyncSession, call_id: uuid.UUID, from_status: CallStatus, **values: Any) -> bool:
     """One guarded UPDATE: whether the call was still ``from_status`` (and now has ``values``)."""
-    moved = cast(
-        CursorResult[Any],
-        await session.execute(update(Call).where(Call.id == call_id, Call.status == from_status).values(**values)),
-    )
-    return moved.rowcount == 1
+    return await move_if(session, Call, call_id, from_status, **values)
 
 
 async def refresh_status(session: AsyncSession, call: Call) -> None:
@@ -108,15 +105,7 @@ async def move_application(
     session: AsyncSession, application_id: uuid.UUID, from_status: ApplicationStatus, **values: Any
 ) -> bool:
     """One guarded UPDATE: whether the application was still ``from_status`` (and now has ``values``)."""
-    moved = cast(
-        CursorResult[Any],
-        await session.execute(
-            update(Application)
-            .where(Application.id == application_id, Application.status == from_status)
-            .values(**values)
-        ),
-    )
-    return moved.rowcount == 1
+    return await move_if(session, Application, application_id, from_status, **values)
 
 
 async def applications_in(session: AsyncSession, call_id: uuid.UUID, status: ApplicationStatus) -> list[Application]:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import CursorResult, delete, func, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -19,6 +19,7 @@ from procurement.contracts.models import (
     ContractStatus,
     ContractVersion,
 )
+from procurement.guarded import move_if, update_if
 from service_kit.pagination import fetch_page
 
 LOAD_TERMS = (
@@ -81,15 +82,7 @@ async def transition(
     values: dict[str, Any],
 ) -> bool:
     """Move the contract from ``from_status`` to ``to_status`` unless someone else moved it first."""
-    result = cast(
-        CursorResult[Any],
-        await session.execute(
-            update(Contract)
-            .where(Contract.id == contract_id, Contract.status == from_status)
-            .values(status=to_status, **values)
-        ),
-    )
-    return result.rowcount == 1
+    return await move_if(session, Contract, contract_id, from_status, status=to_status, **values)
 
 
 async def add_audit_entry(session: AsyncSession, entry: ContractAuditEntry) -> None:
@@ -147,16 +140,7 @@ async def active_funding_overlapping(
 
 async def guarded_update(session: AsyncSession, contract_id: uuid.UUID, *conditions: Any, **values: Any) -> bool:
     """UPDATE the contract only WHERE ``conditions`` hold: of two racing changes, the second sees the first's."""
-    result = cast(
-        CursorResult[Any],
-        await session.execute(
-            update(Contract)
-            .where(Contract.id == contract_id, *conditions)
-            .values(**values)
-            .execution_options(synchronize_session=False)
-        ),
-    )
-    return result.rowcount == 1
+    return await update_if(session, Contract, Contract.id == contract_id, *conditions, keep_session=True, **values)
 
 
 async def pay_installment(

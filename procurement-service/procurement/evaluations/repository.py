@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Collection, Sequence
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import CursorResult, func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,6 +22,7 @@ from procurement.evaluations.models import (
     ProviderSatisfaction,
     SatisfactionCallback,
 )
+from procurement.guarded import update_if
 from service_kit.pagination import fetch_page
 
 Row = ContractEvaluation | ContractEvaluator | SatisfactionCallback | BookingRating | ProviderSatisfaction
@@ -59,18 +60,15 @@ async def find(session: AsyncSession, contract_id: uuid.UUID, stage: EvaluationS
 
 async def update_open(session: AsyncSession, evaluation_id: uuid.UUID, *conditions: Any, **values: Any) -> bool:
     """One guarded UPDATE: whether the evaluation was still open and met ``conditions`` (and now has ``values``)."""
-    moved = cast(
-        CursorResult[Any],
-        await session.execute(
-            update(ContractEvaluation)
-            .where(
-                ContractEvaluation.id == evaluation_id, ContractEvaluation.status == EvaluationStatus.open, *conditions
-            )
-            .values(**values)
-            .execution_options(synchronize_session=False)
-        ),
+    return await update_if(
+        session,
+        ContractEvaluation,
+        ContractEvaluation.id == evaluation_id,
+        ContractEvaluation.status == EvaluationStatus.open,
+        *conditions,
+        keep_session=True,
+        **values,
     )
-    return moved.rowcount == 1
 
 
 async def score_once(session: AsyncSession, evaluation_id: uuid.UUID, party: str, **values: Any) -> bool:
@@ -133,16 +131,14 @@ async def evaluator_of(session: AsyncSession, contract_id: uuid.UUID, subject: s
 
 async def declare_once(session: AsyncSession, assignment_id: uuid.UUID, **values: Any) -> bool:
     """Record the evaluator's declaration (``values``), if they have not declared yet."""
-    declared = cast(
-        CursorResult[Any],
-        await session.execute(
-            update(ContractEvaluator)
-            .where(ContractEvaluator.id == assignment_id, ContractEvaluator.conflict.is_(None))
-            .values(**values)
-            .execution_options(synchronize_session=False)
-        ),
+    return await update_if(
+        session,
+        ContractEvaluator,
+        ContractEvaluator.id == assignment_id,
+        ContractEvaluator.conflict.is_(None),
+        keep_session=True,
+        **values,
     )
-    return declared.rowcount == 1
 
 
 async def evaluators_page(
@@ -197,16 +193,14 @@ async def callback(session: AsyncSession, callback_id: uuid.UUID) -> Satisfactio
 
 async def record_once(session: AsyncSession, callback_id: uuid.UUID, **values: Any) -> bool:
     """Record the callback's result (``values``), if none is recorded yet."""
-    recorded = cast(
-        CursorResult[Any],
-        await session.execute(
-            update(SatisfactionCallback)
-            .where(SatisfactionCallback.id == callback_id, SatisfactionCallback.recorded_at.is_(None))
-            .values(**values)
-            .execution_options(synchronize_session=False)
-        ),
+    return await update_if(
+        session,
+        SatisfactionCallback,
+        SatisfactionCallback.id == callback_id,
+        SatisfactionCallback.recorded_at.is_(None),
+        keep_session=True,
+        **values,
     )
-    return recorded.rowcount == 1
 
 
 async def refresh(session: AsyncSession, row: SatisfactionCallback) -> None:

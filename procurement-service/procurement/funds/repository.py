@@ -6,12 +6,13 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import CursorResult, func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from procurement.funds.models import Fund
+from procurement.guarded import update_if
 from service_kit.pagination import fetch_page
 
 
@@ -44,11 +45,7 @@ async def list_page(session: AsyncSession, *, limit: int, offset: int) -> tuple[
 async def _guarded_change(session: AsyncSession, fund_id: uuid.UUID, condition: Any, **values: Any) -> bool:
     """One guarded UPDATE: whether the fund met ``condition`` (and now has ``values``). Of two changes racing for
     the last of a budget, only one matches the WHERE clause."""
-    result = cast(
-        CursorResult[Any],
-        await session.execute(update(Fund).where(Fund.id == fund_id, condition).values(**values)),
-    )
-    return result.rowcount == 1
+    return await update_if(session, Fund, Fund.id == fund_id, condition, **values)
 
 
 async def commit(session: AsyncSession, fund_id: uuid.UUID, amount_fen: int, *, at: datetime) -> bool:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from procurement.guarded import move_if
 from procurement.needs.models import Need, NeedStatus
 from service_kit.pagination import fetch_page
 
@@ -85,11 +86,7 @@ async def add_to_count(session: AsyncSession, need_id: uuid.UUID, rise: int, **v
 
 async def move_open(session: AsyncSession, need_id: uuid.UUID, **values: Any) -> bool:
     """One guarded UPDATE: whether the need was still open (and now has ``values``)."""
-    moved = cast(
-        CursorResult[Any],
-        await session.execute(update(Need).where(Need.id == need_id, Need.status == NeedStatus.open).values(**values)),
-    )
-    return moved.rowcount == 1
+    return await move_if(session, Need, need_id, NeedStatus.open, **values)
 
 
 async def refresh_status(session: AsyncSession, need: Need) -> None:

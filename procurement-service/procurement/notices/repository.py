@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import CursorResult, func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from procurement.guarded import move_if
 from procurement.notices.models import Notice, Objection, ObjectionStatus
 from service_kit.pagination import fetch_page
 
@@ -51,15 +52,9 @@ async def get_objection(session: AsyncSession, objection_id: uuid.UUID) -> Objec
 
 async def answer_open(session: AsyncSession, objection_id: uuid.UUID, **values: Any) -> bool:
     """One guarded UPDATE: whether the objection was still open (and is now answered with ``values``)."""
-    moved = cast(
-        CursorResult[Any],
-        await session.execute(
-            update(Objection)
-            .where(Objection.id == objection_id, Objection.status == ObjectionStatus.open)
-            .values(status=ObjectionStatus.answered, **values)
-        ),
+    return await move_if(
+        session, Objection, objection_id, ObjectionStatus.open, status=ObjectionStatus.answered, **values
     )
-    return moved.rowcount == 1
 
 
 async def count_open_objections(session: AsyncSession, notice_id: uuid.UUID) -> int:

@@ -5,12 +5,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from procurement.contracts.models import Contract
+from procurement.guarded import move_if
 from procurement.sanctions.models import ProviderSanction, SanctionStatus
 from service_kit.pagination import fetch_page
 
@@ -45,16 +46,7 @@ async def active_of_contract(session: AsyncSession, contract_id: uuid.UUID) -> u
 
 async def end_active(session: AsyncSession, sanction_id: uuid.UUID, **values: Any) -> bool:
     """One guarded UPDATE: whether the sanction was still active (and now has ``values``)."""
-    moved = cast(
-        CursorResult[Any],
-        await session.execute(
-            update(ProviderSanction)
-            .where(ProviderSanction.id == sanction_id, ProviderSanction.status == SanctionStatus.active)
-            .values(**values)
-            .execution_options(synchronize_session=False)
-        ),
-    )
-    return moved.rowcount == 1
+    return await move_if(session, ProviderSanction, sanction_id, SanctionStatus.active, keep_session=True, **values)
 
 
 async def refresh_status(session: AsyncSession, sanction: ProviderSanction) -> None:
