@@ -266,7 +266,8 @@ async def get_application(
 
 
 async def find_application(session: AsyncSession, application_id: uuid.UUID) -> Application | None:
-    """The application, whoever may read it: for the rules of other modules, never shown as it is."""
+    """The application, without asking who may read it: for other modules' rules (whether a contract drawn from
+    it may be signed), never handed to a client."""
     return await repository.get_application(session, application_id)
 
 
