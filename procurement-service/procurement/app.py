@@ -32,6 +32,7 @@ from procurement.providers.consumers import subscription as providers_subscripti
 from procurement.reviews.endpoints import assignments_router as review_assignments_router
 from procurement.reviews.endpoints import router as reviews_router
 from procurement.sanctions.endpoints import router as sanctions_router
+from procurement.sourcing.endpoints import router as sourcing_router
 from procurement.supervision.consumers import subscription as supervision_subscription
 from procurement.supervision.endpoints import router as supervision_router
 from service_kit.app import ServiceSpec, create_service_app
@@ -55,6 +56,7 @@ def build_spec(settings: Settings | None = None) -> ServiceSpec:
             funds_router,
             needs_router,
             calls_router,
+            sourcing_router,
             reviews_router,
             review_assignments_router,
             notice_publish_router,

@@ -1,7 +1,12 @@
 """The procurement's declarative base; each module's models live in ``<module>/models.py`` and import it."""
 
+import importlib
+import importlib.util
+import pkgutil
+
 from sqlalchemy.orm import DeclarativeBase
 
+import procurement
 from service_kit.db import TYPE_ANNOTATION_MAP, new_metadata
 
 
@@ -11,21 +16,8 @@ class Base(DeclarativeBase):
 
 
 def load_models() -> None:
-    """Import every module's models so ``Base.metadata`` is complete (for Alembic)."""
-    import procurement.acceptance.models
-    import procurement.amendments.models
-    import procurement.audit.models
-    import procurement.calls.models
-    import procurement.contracts.models
-    import procurement.deliverables.models
-    import procurement.disbursements.models
-    import procurement.evaluations.models
-    import procurement.funds.models
-    import procurement.history.models
-    import procurement.kept.models
-    import procurement.needs.models
-    import procurement.notices.models
-    import procurement.providers.models
-    import procurement.reviews.models
-    import procurement.sanctions.models
-    import procurement.supervision.models  # noqa: F401
+    """Import every module's models so ``Base.metadata`` is complete (for Alembic and the app): each
+    ``procurement/<module>/models.py``, found on disk, since every one of them imports this base."""
+    for module in pkgutil.iter_modules(procurement.__path__):
+        if module.ispkg and importlib.util.find_spec(f"procurement.{module.name}.models") is not None:
+            importlib.import_module(f"procurement.{module.name}.models")

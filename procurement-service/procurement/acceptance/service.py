@@ -11,14 +11,13 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from procurement.acceptance import schemas
+from procurement.acceptance import repository, schemas
 from procurement.acceptance.models import AcceptanceResult, ContractAcceptance
 from procurement.auth import ensure_district_wide
 from procurement.config import Settings
+from procurement.contracts import repository as contracts_repository
 from procurement.contracts import service as contracts_service
 from procurement.contracts.models import Contract
 from procurement.evaluations import service as evaluations_service
@@ -55,12 +54,7 @@ def public_view(contract: Contract, acceptance: ContractAcceptance) -> schemas.A
 
 
 async def latest(session: AsyncSession, contract_id: uuid.UUID) -> ContractAcceptance | None:
-    return await session.scalar(
-        select(ContractAcceptance)
-        .where(ContractAcceptance.contract_id == contract_id)
-        .order_by(ContractAcceptance.attempt.desc())
-        .limit(1)
-    )
+    return await repository.latest(session, contract_id)
 
 
 async def has_passed(session: AsyncSession, contract_id: uuid.UUID) -> bool:
@@ -119,12 +113,9 @@ async def accept(
         created_at=now,
         updated_at=now,
     )
-    try:
-        # Two officials recording the same attempt at once: the second meets the unique (contract, attempt).
-        async with session.begin_nested():
-            session.add(acceptance)
-    except IntegrityError:
-        raise Conflict("Another acceptance was recorded meanwhile.", code="already_accepted") from None
+    # Two officials recording the same attempt at once: the second meets the unique (contract, attempt).
+    if not await repository.add_attempt(session, acceptance):
+        raise Conflict("Another acceptance was recorded meanwhile.", code="already_accepted")
     await contracts_service.record_lifecycle(
         session,
         contract,
@@ -162,12 +153,8 @@ async def public_page(
     session: AsyncSession, contract_id: uuid.UUID, *, limit: int, offset: int
 ) -> tuple[list[schemas.Acceptance], int]:
     """A contract's acceptance results, for anyone: none recorded is the same as no such contract."""
-    contract = await session.get(Contract, contract_id)
-    condition = ContractAcceptance.contract_id == contract_id
-    total = int(await session.scalar(select(func.count()).select_from(ContractAcceptance).where(condition)) or 0)
+    contract = await contracts_repository.get(session, contract_id)
+    rows, total = await repository.attempts_page(session, contract_id, limit=limit, offset=offset)
     if contract is None or total == 0:
         raise NotFound("No published acceptance result for this contract.", code="acceptance_not_found")
-    rows = await session.execute(
-        select(ContractAcceptance).where(condition).order_by(ContractAcceptance.attempt).limit(limit).offset(offset)
-    )
-    return [public_view(contract, row) for row in rows.scalars().all()], total
+    return [public_view(contract, row) for row in rows], total

@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from procurement.amendments import schemas
+from procurement.amendments import repository, schemas
 from procurement.amendments.models import ChangeKind, ChangeStatus, ContractAmendment, Party
 from procurement.contracts import repository as contracts_repository
 from procurement.contracts import service as contracts_service
-from procurement.contracts.models import Contract, ContractStatus
+from procurement.contracts.models import Contract
 from procurement.contracts.schemas import FundedOfferingCreate
 from procurement.funds import service as funds_service
 from procurement.providers import service as providers_service
@@ -27,7 +26,6 @@ from service_kit.auth import Principal, Role
 from service_kit.errors import Conflict, Forbidden, InvalidTransition, NotFound, ValidationFailed
 from service_kit.events.contracts import ContractAmended
 from service_kit.events.outbox import emit
-from service_kit.pagination import fetch_page
 
 # A supplementary agreement adds at most this share of the original amount (补充协议不超过原合同金额的10%).
 SUPPLEMENT_LIMIT_DIVISOR = 10
@@ -93,7 +91,7 @@ def _funded_now(contract: Contract) -> list[FundedOfferingCreate]:
 
 
 async def _get(session: AsyncSession, contract: Contract, amendment_id: uuid.UUID) -> ContractAmendment:
-    row = await session.get(ContractAmendment, amendment_id, populate_existing=True)
+    row = await repository.get(session, amendment_id)
     if row is None or row.contract_id != contract.id:
         raise NotFound("No such amendment or termination.", code="amendment_not_found")
     return row
@@ -182,8 +180,7 @@ async def propose_amendment(
         else None,
         for_cause=False,
     )
-    session.add(amendment)
-    await session.flush()
+    await repository.add(session, amendment)
     await contracts_service.record_lifecycle(
         session,
         contract,
@@ -220,8 +217,7 @@ async def propose_termination(
             decided_at=now,
             decision_reason="terminated for cause by the purchaser",
         )
-        session.add(termination)
-        await session.flush()
+        await repository.add(session, termination)
         await contracts_service.record_lifecycle(
             session,
             contract,
@@ -234,16 +230,7 @@ async def propose_termination(
         return schemas.Amendment.of(termination)
 
     contracts_service.ensure_active(contract, "terminate")
-    pending = await session.scalar(
-        select(func.count())
-        .select_from(ContractAmendment)
-        .where(
-            ContractAmendment.contract_id == contract.id,
-            ContractAmendment.kind == ChangeKind.termination,
-            ContractAmendment.status == ChangeStatus.proposed,
-        )
-    )
-    if pending:
+    if await repository.termination_pending(session, contract.id):
         raise Conflict("A termination of this contract is already proposed.", code="termination_pending")
     termination = _new(
         contract,
@@ -257,8 +244,7 @@ async def propose_termination(
         supplement_fen=0,
         for_cause=False,
     )
-    session.add(termination)
-    await session.flush()
+    await repository.add(session, termination)
     await contracts_service.record_lifecycle(
         session,
         contract,
@@ -282,24 +268,18 @@ async def _decide(
     reason: str | None,
 ) -> None:
     """Move a proposal out of ``proposed``, unless a racing decision already did."""
-    moved = cast(
-        CursorResult[Any],
-        await session.execute(
-            update(ContractAmendment)
-            .where(ContractAmendment.id == amendment.id, ContractAmendment.status == ChangeStatus.proposed)
-            .values(
-                status=to_status,
-                decided_by_party=party,
-                decided_by=by.subject,
-                decided_at=now,
-                decision_reason=reason,
-                updated_at=now,
-            )
-            .execution_options(synchronize_session=False)
-        ),
+    decided = await repository.decide_proposed(
+        session,
+        amendment.id,
+        status=to_status,
+        decided_by_party=party,
+        decided_by=by.subject,
+        decided_at=now,
+        decision_reason=reason,
+        updated_at=now,
     )
-    if moved.rowcount != 1:
-        await session.refresh(amendment, ["status"])
+    if not decided:
+        await repository.refresh_status(session, amendment)
         raise InvalidTransition(
             f"This {amendment.kind} is {amendment.status}; only a proposed one can be decided.",
             current_status=str(amendment.status),
@@ -330,12 +310,7 @@ async def approve(
         )
     else:
         version = await _apply(session, contract, amendment, by=by, now=now)
-        await session.execute(
-            update(ContractAmendment)
-            .where(ContractAmendment.id == amendment.id)
-            .values(resulting_version=version)
-            .execution_options(synchronize_session=False)
-        )
+        await repository.set_resulting_version(session, amendment.id, version)
     return schemas.Amendment.of(await _get(session, contract, amendment_id))
 
 
@@ -376,31 +351,23 @@ async def _apply(
             amendment.new_end_date,
         )
     supplement, reduction = amendment.supplement_fen, amendment.reduction_fen
-    conditions: list[Any] = [Contract.status == ContractStatus.active]
-    values: dict[str, Any] = {"version": Contract.version + 1, "updated_at": now}
-    if supplement:
-        # Re-checked in the UPDATE itself: of two supplements approved at once, the second sees the first.
-        conditions.append(
-            (Contract.supplement_fen + supplement) * SUPPLEMENT_LIMIT_DIVISOR
-            <= Contract.amount_fen - Contract.supplement_fen + Contract.reduction_fen
-        )
-        # A supplement is paid with the last installment, so it must not be paid yet.
-        conditions.append(Contract.paid_installments < len(contract.installments))
-        values["amount_fen"] = Contract.amount_fen + supplement
-        values["supplement_fen"] = Contract.supplement_fen + supplement
-    if reduction:
-        # Re-checked in the UPDATE itself: of two reductions (or a reduction and a payment) at once, the second
-        # sees the first, so the amount never falls below what is paid.
-        conditions.append(Contract.amount_fen - reduction >= Contract.disbursed_fen)
-        conditions.append(Contract.amount_fen - reduction > 0)
-        values["amount_fen"] = Contract.amount_fen - reduction
-        values["reduction_fen"] = Contract.reduction_fen + reduction
     if amendment.new_end_date is not None:
         contracts_service.check_term(
             contract.start_date, amendment.new_end_date, stable_service=contract.stable_service
         )
-        values["end_date"] = amendment.new_end_date
-    if not await contracts_repository.guarded_update(session, contract.id, *conditions, **values):
+    # The limits are re-checked in the UPDATE itself, so of two amendments approved at once the second sees the
+    # first; a supplement is paid with the last installment, so it must not be paid yet.
+    applied = await contracts_repository.amend(
+        session,
+        contract.id,
+        supplement_fen=supplement,
+        supplement_limit_divisor=SUPPLEMENT_LIMIT_DIVISOR,
+        installments=len(contract.installments),
+        reduction_fen=reduction,
+        end_date=amendment.new_end_date,
+        at=now,
+    )
+    if not applied:
         current = await contracts_service.reload(session, contract.id)
         contracts_service.ensure_active(current, "amend")
         if supplement and current.paid_installments >= len(current.installments):
@@ -534,7 +501,5 @@ async def list_page(
     session: AsyncSession, contract_id: uuid.UUID, kind: ChangeKind, *, by: Principal, limit: int, offset: int
 ) -> tuple[list[schemas.Amendment], int]:
     contract = await contracts_service.get_readable(session, contract_id, by=by)
-    conditions = [ContractAmendment.contract_id == contract.id, ContractAmendment.kind == kind]
-    query = select(ContractAmendment).where(*conditions).order_by(ContractAmendment.proposed_at, ContractAmendment.id)
-    rows, total = await fetch_page(session, query, limit=limit, offset=offset)
+    rows, total = await repository.list_page(session, contract.id, kind, limit=limit, offset=offset)
     return [schemas.Amendment.of(row) for row in rows], total

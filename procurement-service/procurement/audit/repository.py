@@ -1,8 +1,10 @@
-"""The street of an audited record, for a street-scoped official's reading of the trail."""
+"""Every SQL statement about the audit trail: its entries, and the street of an audited record (for a
+street-scoped official's reading of the trail)."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Select, select
@@ -15,6 +17,20 @@ from procurement.history.models import HistoricalProject
 from procurement.needs.models import Need
 from procurement.notices.models import Notice
 from procurement.sanctions.models import ProviderSanction
+from service_kit.pagination import fetch_page
+
+
+async def add(session: AsyncSession, entry: AuditEntry) -> None:
+    session.add(entry)
+    await session.flush()
+
+
+async def entries_page(
+    session: AsyncSession, subject_id: uuid.UUID, *, limit: int, offset: int
+) -> tuple[Sequence[AuditEntry], int]:
+    """A page of the record's audit trail, in the order it was written."""
+    query = select(AuditEntry).where(AuditEntry.subject_id == subject_id).order_by(AuditEntry.seq)
+    return await fetch_page(session, query, limit=limit, offset=offset)
 
 
 def _street_query(kind: str, subject_id: uuid.UUID) -> Select[Any] | None:

@@ -12,8 +12,6 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from procurement.audit import repository
@@ -21,25 +19,9 @@ from procurement.audit.models import AuditEntry
 from procurement.auth import sees_street
 from service_kit.auth import Principal
 from service_kit.errors import NotFound
-from service_kit.pagination import fetch_page
 
 # Events from other services are recorded with this actor.
 SYSTEM = Principal(subject="system:events", roles=frozenset(), name="Linli events")
-
-
-class AuditEntryView(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    seq: int
-    subject_kind: str
-    subject_id: uuid.UUID
-    action: str
-    actor_subject: str
-    actor_name: str | None
-    actor_roles: list[str]
-    occurred_at: datetime
-    details: dict[str, Any]
-    reason: str | None
 
 
 async def record(
@@ -53,7 +35,8 @@ async def record(
     details: dict[str, Any] | None = None,
     reason: str | None = None,
 ) -> None:
-    session.add(
+    await repository.add(
+        session,
         AuditEntry(
             subject_kind=kind,
             subject_id=subject_id,
@@ -64,9 +47,8 @@ async def record(
             occurred_at=at,
             details=details or {},
             reason=reason,
-        )
+        ),
     )
-    await session.flush()
 
 
 # Kinds of record of no street that every official reads, a street-scoped one included.
@@ -83,5 +65,4 @@ async def entries_for(
         and not sees_street(by, await repository.street_of(session, kind, subject_id))
     ):
         raise NotFound("No recorded change to such a record.", code="audit_trail_not_found")
-    query = select(AuditEntry).where(AuditEntry.subject_id == subject_id).order_by(AuditEntry.seq)
-    return await fetch_page(session, query, limit=limit, offset=offset)
+    return await repository.entries_page(session, subject_id, limit=limit, offset=offset)

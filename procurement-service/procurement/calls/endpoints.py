@@ -9,7 +9,6 @@ from procurement.auth import Official, ProviderAdmin
 from procurement.calls import schemas, service
 from procurement.calls.models import CallStatus
 from procurement.clock import Now
-from procurement.contracts.schemas import Contract
 from service_kit.auth import CurrentPrincipal, OptionalPrincipal
 from service_kit.db import SessionDep
 from service_kit.errors import error_responses
@@ -139,21 +138,3 @@ async def approve_application(
     return service.application_view(
         await service.approve(session, call_id, application_id, data, by=principal, now=now)
     )
-
-
-@router.post(
-    "/{call_id}/applications/{application_id}/contract",
-    response_model=Contract,
-    status_code=status.HTTP_201_CREATED,
-    summary="Draft the contract of an approved, publicly announced application",
-    responses=error_responses(401, 403, 404, 409, 422),
-)
-async def draft_contract(
-    call_id: uuid.UUID,
-    application_id: uuid.UUID,
-    data: schemas.ContractFromApplication,
-    session: SessionDep,
-    principal: Official,
-    now: Now,
-) -> Contract:
-    return await service.draft_contract(session, call_id, application_id, data, by=principal, now=now)

@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from procurement.calls.models import ApplicationStatus, CallStatus
-from procurement.contracts.schemas import MAX_FEN, MAX_QUOTA, FundedOfferingCreate, InstallmentCreate
+from procurement.contracts.schemas import MAX_FEN, MAX_QUOTA
 
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20_000)]
@@ -136,17 +136,3 @@ class Approval(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     amount_fen: Fen | None = Field(default=None, description="Defaults to the budget requested; never more.")
-
-
-class ContractFromApplication(BaseModel):
-    """The terms a contract adds to an approved application; title, provider and amount come from it."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    start_date: date
-    end_date: date
-    stable_service: bool = Field(default=False, strict=True)
-    funded_offerings: list[FundedOfferingCreate] = Field(min_length=1, max_length=100)
-    installments: list[InstallmentCreate] | None = Field(
-        default=None, min_length=1, max_length=12, description="The payment plan; see the contract's."
-    )

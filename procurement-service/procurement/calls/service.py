@@ -7,25 +7,21 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from procurement.audit import service as audit
 from procurement.auth import sees_all, sees_street, street_of_new
-from procurement.calls import schemas
+from procurement.calls import repository, schemas
 from procurement.calls.models import Application, ApplicationStatus, Call, CallStatus
-from procurement.contracts.schemas import Contract as ContractView
-from procurement.contracts.service import TargetTerms
 from procurement.funds import service as funds_service
 from procurement.needs import service as needs_service
-from procurement.needs.models import Need
 from procurement.providers import service as providers_service
+from procurement.reviews import repository as reviews_repository
 from procurement.sanctions import service as sanctions_service
 from service_kit.auth import Principal, Role
 from service_kit.errors import Conflict, Forbidden, InvalidTransition, NotFound, ValidationFailed
-from service_kit.pagination import fetch_page
 
 PUBLIC_STATUSES = (CallStatus.published, CallStatus.closed, CallStatus.reviewed)
 
@@ -54,8 +50,7 @@ async def create_call(session: AsyncSession, data: schemas.CallCreate, *, by: Pr
         )
     need_ids = list(dict.fromkeys(data.need_ids))
     if need_ids:
-        found = set((await session.execute(select(Need.id).where(Need.id.in_(need_ids)))).scalars().all())
-        missing = [str(i) for i in need_ids if i not in found]
+        missing = [str(i) for i in await needs_service.unknown(session, need_ids)]
         if missing:
             raise ValidationFailed("Unknown needs are linked.", code="need_not_found", need_ids=missing)
     call = Call(
@@ -74,8 +69,7 @@ async def create_call(session: AsyncSession, data: schemas.CallCreate, *, by: Pr
         created_at=now,
         updated_at=now,
     )
-    session.add(call)
-    await session.flush()
+    await repository.add(session, call)
     await audit.record(
         session, kind="call", subject_id=call.id, action="created", by=by, at=now, details=data.model_dump(mode="json")
     )
@@ -90,7 +84,7 @@ def _is_official(principal: Principal | None) -> bool:
 async def get_call(session: AsyncSession, call_id: uuid.UUID, *, by: Principal | None = None) -> Call:
     """The call; a draft exists only for officials (and auditors); another street's call not at all for a
     street-scoped official."""
-    call = await session.get(Call, call_id, populate_existing=True)
+    call = await repository.get_call(session, call_id)
     if call is None or (call.status == CallStatus.draft and not _is_official(by)):
         raise NotFound("No such call.", code="call_not_found")
     if not sees_street(by, call.street_code):
@@ -101,16 +95,15 @@ async def get_call(session: AsyncSession, call_id: uuid.UUID, *, by: Principal |
 async def list_calls(
     session: AsyncSession, *, by: Principal | None, status: CallStatus | None, limit: int, offset: int
 ) -> tuple[list[Call], int]:
-    conditions: list[Any] = []
-    if not _is_official(by):
-        conditions.append(Call.status.in_(PUBLIC_STATUSES))
-    if by is not None and by.street_code is not None:  # a street-scoped official: their street's calls only
-        conditions.append(Call.street_code == by.street_code)
-    if status is not None:
-        conditions.append(Call.status == status)
-    query = select(Call).where(*conditions).order_by(Call.deadline.desc(), Call.id)
-    rows, total = await fetch_page(session, query, limit=limit, offset=offset)
-    return list(rows), total
+    return await repository.list_calls(
+        session,
+        statuses=None if _is_official(by) else PUBLIC_STATUSES,
+        # a street-scoped official: their street's calls only
+        street_code=by.street_code if by is not None else None,
+        status=status,
+        limit=limit,
+        offset=offset,
+    )
 
 
 async def transition_call(
@@ -125,16 +118,8 @@ async def transition_call(
 ) -> Call:
     call = await get_call(session, call_id, by=by)
     from_status, to_status = CALL_TRANSITIONS[action]
-    moved = cast(
-        CursorResult[Any],
-        await session.execute(
-            update(Call)
-            .where(Call.id == call_id, Call.status == from_status)
-            .values(status=to_status, updated_at=now, **values)
-        ),
-    )
-    if moved.rowcount != 1:
-        await session.refresh(call, ["status"])
+    if not await repository.move_call(session, call_id, from_status, status=to_status, updated_at=now, **values):
+        await repository.refresh_status(session, call)
         raise InvalidTransition(
             f"Cannot {action.replace('_', ' ')} a call that is {call.status}; it must be {from_status}.",
             current_status=str(call.status),
@@ -241,16 +226,7 @@ async def apply(
             if item.offering_id is not None
         ],
     )
-    live = await session.scalar(
-        select(func.count())
-        .select_from(Application)
-        .where(
-            Application.call_id == call_id,
-            Application.provider_id == provider_id,
-            Application.status != ApplicationStatus.withdrawn,
-        )
-    )
-    if live:
+    if await repository.live_application_exists(session, call_id, provider_id):
         raise Conflict("The provider has already applied to this call.", code="already_applied")
     application = Application(
         call_id=call_id,
@@ -266,8 +242,7 @@ async def apply(
         created_at=now,
         updated_at=now,
     )
-    session.add(application)
-    await session.flush()
+    await repository.add(session, application)
     await audit.record(
         session,
         kind="application",
@@ -284,48 +259,61 @@ async def get_application(
     session: AsyncSession, call_id: uuid.UUID, application_id: uuid.UUID, *, by: Principal
 ) -> Application:
     """The application, if ``by`` may see it: officials, its provider, or a reviewer assigned to the call."""
-    application = await session.get(Application, application_id, populate_existing=True)
+    application = await repository.get_application(session, application_id)
     if application is None or application.call_id != call_id or not await _can_read(session, application, by):
         raise NotFound("No such application.", code="application_not_found")
     return application
 
 
-async def _can_read(session: AsyncSession, application: Application, by: Principal) -> bool:
-    # Imported here: the review module builds on calls (it reads calls and applications).
-    from procurement.reviews import service as reviews_service
+async def find_application(session: AsyncSession, application_id: uuid.UUID) -> Application | None:
+    """The application, without asking who may read it: for other modules' rules (whether a contract drawn from
+    it may be signed), never handed to a client."""
+    return await repository.get_application(session, application_id)
 
+
+async def needs_answered(session: AsyncSession, application_id: uuid.UUID) -> list[uuid.UUID]:
+    """The needs the call of an application answers."""
+    application = await repository.get_application(session, application_id)
+    call = await repository.get_call(session, application.call_id) if application is not None else None
+    return [uuid.UUID(str(i)) for i in call.need_ids] if call is not None else []
+
+
+async def street_of(session: AsyncSession, call_id: uuid.UUID) -> str | None:
+    """The street a call belongs to (``None``: a district-wide call)."""
+    return await repository.street_of_call(session, call_id)
+
+
+async def _can_read(session: AsyncSession, application: Application, by: Principal) -> bool:
     if _is_official(by):  # a street-scoped official: their street's calls' applications only
-        return by.street_code is None or sees_street(
-            by, await session.scalar(select(Call.street_code).where(Call.id == application.call_id))
-        )
+        return by.street_code is None or sees_street(by, await repository.street_of_call(session, application.call_id))
     if by.has_any(Role.provider_admin) and by.provider_id == application.provider_id:
         return True
-    if by.has_any(Role.reviewer):
-        return await reviews_service.assignment_of(session, application.call_id, by) is not None
-    return False
+    return await _assigned_reviewer(session, application.call_id, by)
+
+
+async def _assigned_reviewer(session: AsyncSession, call_id: uuid.UUID, by: Principal) -> bool:
+    """Whether ``by`` is a reviewer assigned to the call. The assignments are the review module's rows; it builds
+    on calls (it reads calls and applications through this module), so calls reads them through its repository."""
+    return (
+        by.has_any(Role.reviewer) and await reviews_repository.assignment_of(session, call_id, by.subject) is not None
+    )
 
 
 async def list_applications(
     session: AsyncSession, call_id: uuid.UUID, *, by: Principal, limit: int, offset: int
 ) -> tuple[list[Application], int]:
-    from procurement.reviews import service as reviews_service
-
+    """The call's applications ``by`` reads: every one for officials, those not withdrawn for its reviewers, its
+    own for a provider's admin, none for anyone else."""
     await get_call(session, call_id, by=by)
-    conditions: list[Any] = [Application.call_id == call_id]
-    if not _is_official(by):
-        if by.has_any(Role.reviewer) and await reviews_service.assignment_of(session, call_id, by) is not None:
-            conditions.append(Application.status != ApplicationStatus.withdrawn)
-        elif by.has_any(Role.provider_admin) and by.provider_id is not None:
-            conditions.append(Application.provider_id == by.provider_id)
-        else:
-            conditions.append(Application.id.is_(None))
-    query = (
-        select(Application)
-        .where(*conditions)
-        .order_by(Application.rank.is_(None), Application.rank, Application.submitted_at, Application.id)
-    )
-    rows, total = await fetch_page(session, query, limit=limit, offset=offset)
-    return list(rows), total
+    if _is_official(by):
+        return await repository.list_applications(session, call_id, limit=limit, offset=offset)
+    if await _assigned_reviewer(session, call_id, by):
+        return await repository.list_applications(session, call_id, live_only=True, limit=limit, offset=offset)
+    if by.has_any(Role.provider_admin) and by.provider_id is not None:
+        return await repository.list_applications(
+            session, call_id, provider_id=by.provider_id, limit=limit, offset=offset
+        )
+    return [], 0
 
 
 async def withdraw(
@@ -337,15 +325,15 @@ async def withdraw(
     call = await get_call(session, call_id, by=by)
     if now >= call.deadline:
         raise Conflict("An application can be withdrawn only before the deadline.", code="deadline_passed")
-    moved = cast(
-        CursorResult[Any],
-        await session.execute(
-            update(Application)
-            .where(Application.id == application_id, Application.status == ApplicationStatus.submitted)
-            .values(status=ApplicationStatus.withdrawn, withdrawn_at=now, updated_at=now)
-        ),
+    withdrawn = await repository.move_application(
+        session,
+        application_id,
+        ApplicationStatus.submitted,
+        status=ApplicationStatus.withdrawn,
+        withdrawn_at=now,
+        updated_at=now,
     )
-    if moved.rowcount != 1:
+    if not withdrawn:
         raise InvalidTransition(
             f"Cannot withdraw an application that is {application.status}.", current_status=str(application.status)
         )
@@ -379,21 +367,17 @@ async def approve(
     if application.status == ApplicationStatus.submitted:
         # Awarded only to a provider still verified and unsanctioned (it may have changed since it applied).
         await providers_service.ensure_awardable(session, application.provider_id, now=now)
-    moved = cast(
-        CursorResult[Any],
-        await session.execute(
-            update(Application)
-            .where(Application.id == application_id, Application.status == ApplicationStatus.submitted)
-            .values(
-                status=ApplicationStatus.approved,
-                approved_amount_fen=amount,
-                approved_at=now,
-                approved_by=by.subject,
-                updated_at=now,
-            )
-        ),
+    approved = await repository.move_application(
+        session,
+        application_id,
+        ApplicationStatus.submitted,
+        status=ApplicationStatus.approved,
+        approved_amount_fen=amount,
+        approved_at=now,
+        approved_by=by.subject,
+        updated_at=now,
     )
-    if moved.rowcount != 1:
+    if not approved:
         raise InvalidTransition(
             f"Cannot approve an application that is {application.status}.", current_status=str(application.status)
         )
@@ -412,87 +396,20 @@ async def approve(
     return await get_application(session, call_id, application_id, by=by)
 
 
+async def submitted_applications(session: AsyncSession, call_id: uuid.UUID) -> list[Application]:
+    """The call's applications still in the running (submitted, neither withdrawn nor approved yet)."""
+    return await repository.applications_in(session, call_id, ApplicationStatus.submitted)
+
+
+async def record_ranking(
+    session: AsyncSession, application_id: uuid.UUID, *, score_centi: int, reviewer_count: int, rank: int, at: datetime
+) -> None:
+    """What closing the review found of an application: its aggregate score, by how many reviewers, its rank."""
+    await repository.update_application(
+        session, application_id, score_centi=score_centi, reviewer_count=reviewer_count, rank=rank, updated_at=at
+    )
+
+
 async def approved_for_call(session: AsyncSession, call_id: uuid.UUID) -> list[Application]:
-    result = await session.execute(
-        select(Application)
-        .where(Application.call_id == call_id, Application.status == ApplicationStatus.approved)
-        .order_by(Application.rank.is_(None), Application.rank, Application.id)
-    )
-    return list(result.scalars().all())
-
-
-async def draft_contract(
-    session: AsyncSession,
-    call_id: uuid.UUID,
-    application_id: uuid.UUID,
-    data: schemas.ContractFromApplication,
-    *,
-    by: Principal,
-    now: datetime,
-) -> ContractView:
-    """Draft the contract of an approved, publicly announced application (competitive): its title, provider and
-    amount, and its call's fund, where the approval committed the amount."""
-    from procurement.contracts import service as contracts_service
-    from procurement.contracts.models import Contract
-    from procurement.contracts.schemas import ContractCreate
-    from procurement.notices.models import Notice
-
-    application = await get_application(session, call_id, application_id, by=by)
-    if application.status != ApplicationStatus.approved or application.approved_amount_fen is None:
-        raise InvalidTransition(
-            "Only an approved application becomes a contract.",
-            code="application_not_approved",
-            current_status=str(application.status),
-        )
-    if not await session.scalar(select(func.count()).select_from(Notice).where(Notice.call_id == call_id)):
-        raise Conflict("The approved project has not been publicly announced.", code="notice_missing")
-    if await session.scalar(
-        select(func.count()).select_from(Contract).where(Contract.application_id == application_id)
-    ):
-        raise Conflict("The application already has its contract.", code="contract_exists")
-    call = await get_call(session, call_id, by=by)
-    terms = ContractCreate(
-        title=application.title,
-        provider_id=application.provider_id,
-        amount_fen=application.approved_amount_fen,
-        start_date=data.start_date,
-        end_date=data.end_date,
-        stable_service=data.stable_service,
-        funded_offerings=data.funded_offerings,
-        installments=data.installments,
-    )
-    return await contracts_service.draft_from_application(
-        session,
-        terms,
-        application_id=application_id,
-        fund_id=call.fund_id,
-        street_code=call.street_code,
-        approved_by=application.approved_by,
-        approved_at=application.approved_at,
-        targets=targets_of(application, data),
-        by=by,
-        now=now,
-    )
-
-
-def targets_of(application: Application, data: schemas.ContractFromApplication) -> list[TargetTerms]:
-    """The winning application's promises as the contract's targets (绩效目标). What it promised of an offering
-    the contract funds is measured (that many verified services of the offering); a funded offering it promised
-    nothing of is measured against its quota; everything else it promised (a category of service, an offering
-    the contract does not fund, its KPIs) is carried over as stated."""
-    funded = {item.offering_id: item.quota for item in data.funded_offerings}
-    promised: dict[uuid.UUID, int] = {}
-    stated: list[TargetTerms] = []
-    for item in application.deliverables:
-        what = f"{item['quantity']}人次（{item['target_group']}，{item['period_start']}至{item['period_end']}）"[:200]
-        offering_id = uuid.UUID(item["offering_id"]) if item.get("offering_id") else None
-        if offering_id is not None and offering_id in funded:
-            promised[offering_id] = promised.get(offering_id, 0) + int(item["quantity"])
-        else:
-            stated.append((str(item.get("service_type") or f"服务项目 {offering_id}")[:200], what, None, None))
-    measured: list[TargetTerms] = [
-        ("服务人次", f"{promised.get(offering_id, quota)}人次", offering_id, promised.get(offering_id, quota))
-        for offering_id, quota in funded.items()
-    ]
-    kpis: list[TargetTerms] = [(str(kpi["name"]), str(kpi["target"]), None, None) for kpi in application.kpis]
-    return measured + stated + kpis
+    """The call's approved applications, best ranked first."""
+    return await repository.approved_for_call(session, call_id)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
-from datetime import date
-from typing import Any, cast
+from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import CursorResult, delete, func, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -19,6 +19,7 @@ from procurement.contracts.models import (
     ContractStatus,
     ContractVersion,
 )
+from procurement.guarded import move_if, update_if
 from service_kit.pagination import fetch_page
 
 LOAD_TERMS = (
@@ -41,6 +42,15 @@ async def get(session: AsyncSession, contract_id: uuid.UUID, *, fresh: bool = Fa
         statement = statement.execution_options(populate_existing=True)
     result = await session.execute(statement)
     return result.scalar_one_or_none()
+
+
+async def street_of(session: AsyncSession, contract_id: uuid.UUID) -> str | None:
+    return await session.scalar(select(Contract.street_code).where(Contract.id == contract_id))
+
+
+async def exists_for_application(session: AsyncSession, application_id: uuid.UUID) -> bool:
+    found = await session.scalar(select(Contract.id).where(Contract.application_id == application_id).limit(1))
+    return found is not None
 
 
 async def list_page(
@@ -72,15 +82,7 @@ async def transition(
     values: dict[str, Any],
 ) -> bool:
     """Move the contract from ``from_status`` to ``to_status`` unless someone else moved it first."""
-    result = cast(
-        CursorResult[Any],
-        await session.execute(
-            update(Contract)
-            .where(Contract.id == contract_id, Contract.status == from_status)
-            .values(status=to_status, **values)
-        ),
-    )
-    return result.rowcount == 1
+    return await move_if(session, Contract, contract_id, from_status, status=to_status, **values)
 
 
 async def add_audit_entry(session: AsyncSession, entry: ContractAuditEntry) -> None:
@@ -138,16 +140,98 @@ async def active_funding_overlapping(
 
 async def guarded_update(session: AsyncSession, contract_id: uuid.UUID, *conditions: Any, **values: Any) -> bool:
     """UPDATE the contract only WHERE ``conditions`` hold: of two racing changes, the second sees the first's."""
-    result = cast(
-        CursorResult[Any],
-        await session.execute(
-            update(Contract)
-            .where(Contract.id == contract_id, *conditions)
-            .values(**values)
-            .execution_options(synchronize_session=False)
-        ),
+    return await update_if(session, Contract, Contract.id == contract_id, *conditions, keep_session=True, **values)
+
+
+async def pay_installment(
+    session: AsyncSession, contract_id: uuid.UUID, seq: int, amount_fen: int, *, at: datetime
+) -> bool:
+    """Count installment ``seq`` paid, if the contract is active, ``seq`` is the next one, and the amount keeps
+    the total paid within the contract. Of two racing payments, one passes the guard on ``paid_installments``."""
+    return await guarded_update(
+        session,
+        contract_id,
+        Contract.status == ContractStatus.active,
+        Contract.paid_installments == seq - 1,
+        Contract.disbursed_fen + amount_fen <= Contract.amount_fen,
+        paid_installments=Contract.paid_installments + 1,
+        disbursed_fen=Contract.disbursed_fen + amount_fen,
+        updated_at=at,
     )
-    return result.rowcount == 1
+
+
+async def pay_kept(session: AsyncSession, contract_id: uuid.UUID, amount_fen: int, *, at: datetime) -> bool:
+    """Pay ``amount_fen`` of a terminated contract's kept bookings, if it still holds that much for them and the
+    total paid stays within the contract."""
+    return await guarded_update(
+        session,
+        contract_id,
+        Contract.status == ContractStatus.terminated,
+        Contract.kept_fen >= amount_fen,
+        Contract.disbursed_fen + amount_fen <= Contract.amount_fen,
+        kept_fen=Contract.kept_fen - amount_fen,
+        disbursed_fen=Contract.disbursed_fen + amount_fen,
+        updated_at=at,
+    )
+
+
+async def hold_kept(session: AsyncSession, contract_id: uuid.UUID, kept_fen: int, *, at: datetime) -> bool:
+    """Hold ``kept_fen`` for kept bookings, until booking-service has reported them."""
+    return await guarded_update(
+        session, contract_id, Contract.kept_reported_at.is_(None), kept_fen=kept_fen, updated_at=at
+    )
+
+
+async def mark_kept_reported(session: AsyncSession, contract_id: uuid.UUID, *, at: datetime) -> bool:
+    """Note that booking-service reported the kept bookings, the first time it does."""
+    return await guarded_update(
+        session, contract_id, Contract.kept_reported_at.is_(None), kept_reported_at=at, updated_at=at
+    )
+
+
+async def change_kept(
+    session: AsyncSession, contract_id: uuid.UUID, *, expected_fen: int, kept_fen: int, at: datetime
+) -> bool:
+    """Hold ``kept_fen`` instead of ``expected_fen``, if no other transaction changed it meanwhile."""
+    return await guarded_update(
+        session, contract_id, Contract.kept_fen == expected_fen, kept_fen=kept_fen, updated_at=at
+    )
+
+
+async def amend(
+    session: AsyncSession,
+    contract_id: uuid.UUID,
+    *,
+    supplement_fen: int,
+    supplement_limit_divisor: int,
+    installments: int,
+    reduction_fen: int,
+    end_date: date | None,
+    at: datetime,
+) -> bool:
+    """Apply an approved amendment to an active contract as its next version, re-checking its limits in the
+    UPDATE itself: of two supplements (or two reductions, or a reduction and a payment) at once, the second sees
+    the first. A supplement keeps all supplements within ``1 / supplement_limit_divisor`` of the original amount
+    and is paid with the last installment, so none may be paid of the ``installments`` yet; a reduction keeps the
+    amount above zero and at least what is paid."""
+    conditions: list[Any] = [Contract.status == ContractStatus.active]
+    values: dict[str, Any] = {"version": Contract.version + 1, "updated_at": at}
+    if supplement_fen:
+        conditions.append(
+            (Contract.supplement_fen + supplement_fen) * supplement_limit_divisor
+            <= Contract.amount_fen - Contract.supplement_fen + Contract.reduction_fen
+        )
+        conditions.append(Contract.paid_installments < installments)
+        values["amount_fen"] = Contract.amount_fen + supplement_fen
+        values["supplement_fen"] = Contract.supplement_fen + supplement_fen
+    if reduction_fen:
+        conditions.append(Contract.amount_fen - reduction_fen >= Contract.disbursed_fen)
+        conditions.append(Contract.amount_fen - reduction_fen > 0)
+        values["amount_fen"] = Contract.amount_fen - reduction_fen
+        values["reduction_fen"] = Contract.reduction_fen + reduction_fen
+    if end_date is not None:
+        values["end_date"] = end_date
+    return await guarded_update(session, contract_id, *conditions, **values)
 
 
 async def replace_funded_offerings(
@@ -219,3 +303,24 @@ async def versions_page(
 ) -> tuple[Sequence[ContractVersion], int]:
     query = select(ContractVersion).where(ContractVersion.contract_id == contract_id).order_by(ContractVersion.version)
     return await fetch_page(session, query, limit=limit, offset=offset)
+
+
+async def refresh_status(session: AsyncSession, contract: Contract) -> None:
+    await session.refresh(contract, ["status"])
+
+
+async def active_on(
+    session: AsyncSession, provider_id: uuid.UUID, day: date, *, offering_id: uuid.UUID | None = None
+) -> list[uuid.UUID]:
+    """The provider's contracts active on ``day`` (funding the offering, when one is named)."""
+    statement = select(Contract.id).where(
+        Contract.provider_id == provider_id,
+        Contract.status == ContractStatus.active,
+        Contract.start_date <= day,
+        Contract.end_date >= day,
+    )
+    if offering_id is not None:
+        statement = statement.join(ContractFundedOffering, ContractFundedOffering.contract_id == Contract.id).where(
+            ContractFundedOffering.offering_id == offering_id
+        )
+    return list((await session.execute(statement)).scalars().all())

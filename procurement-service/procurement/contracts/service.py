@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from procurement.audit import service as audit
 from procurement.auth import sees_street, street_of_new
+from procurement.calls import service as calls_service
 from procurement.contracts import repository, schemas
 from procurement.contracts.models import (
     AwardStatus,
@@ -32,6 +33,7 @@ from procurement.deliverables import repository as deliverables_repository
 from procurement.funds import service as funds_service
 from procurement.kept import service as kept_service
 from procurement.needs import service as needs_service
+from procurement.notices import service as notices_service
 from procurement.providers import service as providers_service
 from service_kit.auth import Principal, Role
 from service_kit.errors import Conflict, Forbidden, InvalidTransition, NotFound, ValidationFailed
@@ -457,7 +459,10 @@ async def draft_from_application(
     now: datetime,
 ) -> schemas.Contract:
     """The contract of a call's approved application (competitive, OCDS ``open``): its award is the approval
-    (立项), whose amount the call's fund already committed; its targets the application's promises."""
+    (立项), whose amount the call's fund already committed; its targets the application's promises. An
+    application has one contract."""
+    if await repository.exists_for_application(session, application_id):
+        raise Conflict("The application already has its contract.", code="contract_exists")
     await check_award(session, data, now=now)
     contract = await _draft(
         session,
@@ -660,7 +665,7 @@ async def _transition(
         session, contract.id, from_status=from_status, to_status=to_status, values={**values, "updated_at": at}
     )
     if not moved:
-        await session.refresh(contract, ["status"])
+        await repository.refresh_status(session, contract)
         raise InvalidTransition(
             f"Cannot {action} a contract that is {contract.status}; it must be {from_status}.",
             current_status=str(contract.status),
@@ -756,9 +761,10 @@ async def sign(
     await audit_change(session, contract, action="signed", by=by, at=now, before=before)
     await record_version(session, contract, amendment_id=None, at=now)
     await emit(session, ContractSigned(**event_fields(contract, now)))
+    answered = contract.application_id and await calls_service.needs_answered(session, contract.application_id)
     await needs_service.announce_contract(
         session,
-        application_id=contract.application_id,
+        need_ids=answered or [],
         contract_id=contract.id,
         title=contract.title,
         offering_ids=[item.offering_id for item in contract.funded_offerings],
@@ -784,8 +790,6 @@ async def ensure_signable(session: AsyncSession, draft: Contract, *, now: dateti
         raise Conflict("The contract names no fund to draw on.", code="contract_without_fund")
     if draft.application_id is not None:
         # A contract from a call is signed only after its public notice has ended with every objection answered.
-        from procurement.notices import service as notices_service
-
         await notices_service.ensure_signable_application(session, draft.application_id, now=now)
     await providers_service.ensure_awardable(session, draft.provider_id, now=now)
     await providers_service.lock_standing(session, draft.provider_id)
@@ -818,6 +822,13 @@ async def terminate(
     await emit(session, ContractTerminated(**event_fields(contract, now), reason=reason))
     await kept_service.hold_at_termination(session, contract, at=now)
     return await reload(session, contract.id)
+
+
+async def active_on(
+    session: AsyncSession, provider_id: uuid.UUID, day: date, *, offering_id: uuid.UUID | None = None
+) -> list[uuid.UUID]:
+    """The provider's contracts active on ``day`` (those funding ``offering_id``, when given)."""
+    return await repository.active_on(session, provider_id, day, offering_id=offering_id)
 
 
 async def reload(session: AsyncSession, contract_id: uuid.UUID) -> Contract:

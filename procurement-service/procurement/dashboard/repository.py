@@ -104,18 +104,6 @@ async def planned_services(session: AsyncSession, contract_ids: Iterable[uuid.UU
     return int(row[0]), int(row[1])
 
 
-async def funds_by_year(session: AsyncSession) -> list[tuple[int, int, int, int, int]]:
-    """``(year, funds, budget, committed, spent)`` per fund year."""
-    rows = await session.execute(
-        select(
-            Fund.year, func.count(), func.sum(Fund.budget_fen), func.sum(Fund.committed_fen), func.sum(Fund.spent_fen)
-        )
-        .group_by(Fund.year)
-        .order_by(Fund.year)
-    )
-    return [(int(r[0]), int(r[1]), int(r[2] or 0), int(r[3] or 0), int(r[4] or 0)) for r in rows.all()]
-
-
 async def approved_review_scores(session: AsyncSession, *, street_code: str | None = None) -> list[tuple[int, int]]:
     """``(fund year, score in hundredths)`` of every scored, approved application (of ``street_code``'s calls)."""
     streets = [Call.street_code == street_code] if street_code is not None else []

@@ -13,36 +13,61 @@ whole (every official reads them), with what the street's contracts drew from ea
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from procurement.dashboard import repository, schemas
+from procurement.dashboard.repository import SignedContract
 from procurement.deliverables import repository as deliverables_repository
+from procurement.funds import service as funds_service
 from procurement.history import service as history_service
 from procurement.history.schemas import HistoricalProject
 
 UNSPECIFIED = "unspecified"
 
 
+@dataclass
+class Count:
+    """One bucket's running count: its projects and their amount, and of those the historical ones."""
+
+    projects: int = 0
+    amount_fen: int = 0
+    historical_projects: int = 0
+    historical_amount_fen: int = 0
+
+
 class Tally:
+    """Projects counted into buckets by a key (a year, a direction, a street, a provider kind, a result)."""
+
     def __init__(self) -> None:
-        self.counts: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+        self.counts: dict[str, Count] = defaultdict(Count)
 
     def add(self, key: str | None, amount_fen: int, *, historical: bool) -> None:
-        counts = self.counts[key or UNSPECIFIED]
-        counts[0] += 1
-        counts[1] += amount_fen
+        count = self.counts[key or UNSPECIFIED]
+        count.projects += 1
+        count.amount_fen += amount_fen
         if historical:
-            counts[2] += 1
-            counts[3] += amount_fen
+            count.historical_projects += 1
+            count.historical_amount_fen += amount_fen
 
     def buckets(self, *, by_key: bool = False) -> list[schemas.Bucket]:
-        items = [
-            schemas.Bucket(key=k, projects=c[0], amount_fen=c[1], historical_projects=c[2], historical_amount_fen=c[3])
-            for k, c in self.counts.items()
-        ]
+        """The buckets, by key or the largest amount first."""
+        items = [schemas.Bucket(key=key, **asdict(count)) for key, count in self.counts.items()]
         return sorted(items, key=(lambda b: b.key) if by_key else (lambda b: (-b.amount_fen, b.key)))
+
+
+@dataclass
+class Breakdown:
+    """The projects, historical and signed on Linli, counted by year, direction, street and provider kind; the
+    historical ones also by their recorded result."""
+
+    by_year: Tally = field(default_factory=Tally)
+    by_direction: Tally = field(default_factory=Tally)
+    by_street: Tally = field(default_factory=Tally)
+    by_kind: Tally = field(default_factory=Tally)
+    historical_results: Tally = field(default_factory=Tally)
 
 
 def _average(scores: Iterable[float]) -> float | None:
@@ -55,26 +80,51 @@ async def dashboard(session: AsyncSession, *, year: int | None, street_code: str
     contracts = await repository.signed_contracts(session, street_code=street_code)
     if year is not None:
         contracts = [c for c in contracts if c.year == year]
-    streets = await repository.street_of_needs(session, (n for c in contracts for n in c.need_ids))
+    breakdown = await _breakdown(session, historical, contracts)
+    return schemas.Dashboard(
+        year=year,
+        street_code=street_code,
+        totals=_totals(historical, contracts),
+        by_year=breakdown.by_year.buckets(by_key=True),
+        by_direction=breakdown.by_direction.buckets(),
+        by_street=breakdown.by_street.buckets(),
+        by_provider_kind=breakdown.by_kind.buckets(),
+        historical_results=breakdown.historical_results.buckets(),
+        acceptance_results=(await _acceptance_results(session, contracts)).buckets(),
+        funds=await _funds(session, contracts, year=year),
+        delivery=await _delivery(session, contracts),
+        scores=await _scores(session, historical, contracts, year=year, street_code=street_code),
+        sanctions=await _sanctions(session, street_code=street_code),
+    )
 
-    by_year, by_direction, by_street, by_kind, results = Tally(), Tally(), Tally(), Tally(), Tally()
+
+async def _breakdown(
+    session: AsyncSession, historical: Sequence[HistoricalProject], contracts: Sequence[SignedContract]
+) -> Breakdown:
+    breakdown = Breakdown()
     for project in historical:
-        by_year.add(str(project.year), project.amount_fen, historical=True)
-        by_direction.add(project.direction, project.amount_fen, historical=True)
-        by_street.add(project.street_code, project.amount_fen, historical=True)
-        by_kind.add(project.provider.kind, project.amount_fen, historical=True)
-        results.add(project.result, project.amount_fen, historical=True)
+        breakdown.by_year.add(str(project.year), project.amount_fen, historical=True)
+        breakdown.by_direction.add(project.direction, project.amount_fen, historical=True)
+        breakdown.by_street.add(project.street_code, project.amount_fen, historical=True)
+        breakdown.by_kind.add(project.provider.kind, project.amount_fen, historical=True)
+        breakdown.historical_results.add(project.result, project.amount_fen, historical=True)
+    streets = await repository.street_of_needs(session, (n for c in contracts for n in c.need_ids))
     for contract in contracts:
+        # The contract's own street, else the one street its call's needs name.
         named = {streets.get(str(n)) for n in contract.need_ids} - {None}
         street = contract.street_code or (named.pop() if len(named) == 1 else None)
-        by_year.add(str(contract.year), contract.amount_fen, historical=False)
-        by_direction.add(contract.directions[0] if contract.directions else None, contract.amount_fen, historical=False)
-        by_street.add(street, contract.amount_fen, historical=False)
-        by_kind.add(contract.provider_kind, contract.amount_fen, historical=False)
+        direction = contract.directions[0] if contract.directions else None
+        breakdown.by_year.add(str(contract.year), contract.amount_fen, historical=False)
+        breakdown.by_direction.add(direction, contract.amount_fen, historical=False)
+        breakdown.by_street.add(street, contract.amount_fen, historical=False)
+        breakdown.by_kind.add(contract.provider_kind, contract.amount_fen, historical=False)
+    return breakdown
 
+
+def _totals(historical: Sequence[HistoricalProject], contracts: Sequence[SignedContract]) -> schemas.Totals:
     historical_fen = sum(p.amount_fen for p in historical)
     current_fen = sum(c.amount_fen for c in contracts)
-    totals = schemas.Totals(
+    return schemas.Totals(
         projects=len(historical) + len(contracts),
         amount_fen=historical_fen + current_fen,
         historical_projects=len(historical),
@@ -83,30 +133,37 @@ async def dashboard(session: AsyncSession, *, year: int | None, street_code: str
         current_amount_fen=current_fen,
     )
 
+
+async def _funds(
+    session: AsyncSession, contracts: Sequence[SignedContract], *, year: int | None
+) -> list[schemas.FundYear]:
+    """The district's funds by year (of ``year`` only, when given), with what the contracts drew from each."""
     contracted_by_fund_year: dict[int, int] = defaultdict(int)
     for contract in contracts:
         if contract.fund_year is not None:
             contracted_by_fund_year[contract.fund_year] += contract.amount_fen
-    funds = [
+    return [
         schemas.FundYear(
-            year=fund_year,
-            funds=count,
-            budget_fen=budget,
-            committed_fen=committed,
-            spent_fen=spent,
-            contracted_fen=contracted_by_fund_year.get(fund_year, 0),
+            year=totals.year,
+            funds=totals.funds,
+            budget_fen=totals.budget_fen,
+            committed_fen=totals.committed_fen,
+            spent_fen=totals.spent_fen,
+            contracted_fen=contracted_by_fund_year.get(totals.year, 0),
         )
-        for fund_year, count, budget, committed, spent in await repository.funds_by_year(session)
-        if year is None or fund_year == year
+        for totals in await funds_service.totals_by_year(session)
+        if year is None or totals.year == year
     ]
 
+
+async def _delivery(session: AsyncSession, contracts: Sequence[SignedContract]) -> schemas.Delivery:
     contract_ids = [c.id for c in contracts]
     planned, planned_value = await repository.planned_services(session, contract_ids)
     delivered = (await deliverables_repository.totals_by_offering(session, contract_ids)).values()
     delivered_count = sum(count for count, _ in delivered)
-    delivery = schemas.Delivery(
+    return schemas.Delivery(
         contracts=len(contracts),
-        contracted_fen=current_fen,
+        contracted_fen=sum(c.amount_fen for c in contracts),
         planned_services=planned,
         planned_value_fen=planned_value,
         delivered_services=delivered_count,
@@ -114,20 +171,36 @@ async def dashboard(session: AsyncSession, *, year: int | None, street_code: str
         delivered_share=round(delivered_count / planned, 4) if planned else None,
         disbursed_fen=sum(c.disbursed_fen for c in contracts),
     )
+
+
+async def _acceptance_results(session: AsyncSession, contracts: Sequence[SignedContract]) -> Tally:
+    """The contracts by the result of their latest acceptance (those accepted at all)."""
     accepted = Tally()
-    results_of = await repository.latest_acceptance_results(session, contract_ids)
+    results_of = await repository.latest_acceptance_results(session, [c.id for c in contracts])
     for contract in contracts:
         if contract.id in results_of:
             accepted.add(results_of[contract.id], contract.amount_fen, historical=False)
-    evaluations = [centi / 100 for centi in await repository.final_evaluation_scores(session, contract_ids)]
+    return accepted
 
+
+async def _scores(
+    session: AsyncSession,
+    historical: Sequence[HistoricalProject],
+    contracts: Sequence[SignedContract],
+    *,
+    year: int | None,
+    street_code: str | None,
+) -> schemas.Scores:
+    evaluations = [
+        centi / 100 for centi in await repository.final_evaluation_scores(session, [c.id for c in contracts])
+    ]
     reviews = [
         centi / 100
         for fund_year, centi in await repository.approved_review_scores(session, street_code=street_code)
         if year is None or fund_year == year
     ]
     historical_scores = [p.score for p in historical if p.score is not None]
-    scores = schemas.Scores(
+    return schemas.Scores(
         review_average=_average(reviews),
         reviewed_projects=len(reviews),
         evaluation_average=_average(evaluations),
@@ -135,23 +208,12 @@ async def dashboard(session: AsyncSession, *, year: int | None, street_code: str
         historical_average=_average(historical_scores),
         historical_scored=len(historical_scores),
     )
+
+
+async def _sanctions(session: AsyncSession, *, street_code: str | None) -> schemas.Sanctions:
     by_cause = await repository.active_sanctions_by_cause(session, street_code=street_code)
-    return schemas.Dashboard(
-        year=year,
-        street_code=street_code,
-        totals=totals,
-        by_year=by_year.buckets(by_key=True),
-        by_direction=by_direction.buckets(),
-        by_street=by_street.buckets(),
-        by_provider_kind=by_kind.buckets(),
-        historical_results=results.buckets(),
-        acceptance_results=accepted.buckets(),
-        funds=funds,
-        delivery=delivery,
-        scores=scores,
-        sanctions=schemas.Sanctions(
-            providers_sanctioned=await repository.sanctioned_providers(session, street_code=street_code),
-            active_sanctions=sum(by_cause.values()),
-            by_cause=by_cause,
-        ),
+    return schemas.Sanctions(
+        providers_sanctioned=await repository.sanctioned_providers(session, street_code=street_code),
+        active_sanctions=sum(by_cause.values()),
+        by_cause=by_cause,
     )

@@ -6,16 +6,21 @@ import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, func, or_, select, update
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from procurement.deliverables.models import Deliverable, DeliverableReview
+from procurement.guarded import update_if
 from service_kit.pagination import fetch_page
 
 
 async def exists_for_booking(session: AsyncSession, booking_id: uuid.UUID) -> bool:
     found = await session.scalar(select(Deliverable.id).where(Deliverable.booking_id == booking_id))
     return found is not None
+
+
+async def contract_of_booking(session: AsyncSession, booking_id: uuid.UUID) -> uuid.UUID | None:
+    return await session.scalar(select(Deliverable.contract_id).where(Deliverable.booking_id == booking_id))
 
 
 async def add(session: AsyncSession, deliverable: Deliverable) -> Deliverable:
@@ -46,19 +51,18 @@ async def decide_review(
     reviewed_at: datetime,
 ) -> bool:
     """Record an official's decision if the deliverable is still pending; False when another review won."""
-    result = await session.execute(
-        update(Deliverable)
-        .where(Deliverable.id == deliverable_id, Deliverable.review == DeliverableReview.pending)
-        .values(
-            review=decision,
-            review_reason=reason,
-            reviewed_by=reviewed_by,
-            reviewed_at=reviewed_at,
-            updated_at=reviewed_at,
-        )
-        .execution_options(synchronize_session=False)
+    return await update_if(
+        session,
+        Deliverable,
+        Deliverable.id == deliverable_id,
+        Deliverable.review == DeliverableReview.pending,
+        keep_session=True,
+        review=decision,
+        review_reason=reason,
+        reviewed_by=reviewed_by,
+        reviewed_at=reviewed_at,
+        updated_at=reviewed_at,
     )
-    return int(result.rowcount) == 1  # type: ignore[attr-defined]
 
 
 async def totals_by_offering(
@@ -99,3 +103,7 @@ async def list_page(
         .order_by(Deliverable.delivered_at.desc(), Deliverable.id)
     )
     return await fetch_page(session, query, limit=limit, offset=offset)
+
+
+async def refresh(session: AsyncSession, deliverable: Deliverable) -> None:
+    await session.refresh(deliverable)

@@ -73,6 +73,11 @@ async def record_completed_booking(session: AsyncSession, event: BookingComplete
     return True
 
 
+async def contract_of_booking(session: AsyncSession, booking_id: uuid.UUID) -> uuid.UUID | None:
+    """The contract a booking was delivered under, if its delivery was recorded."""
+    return await repository.contract_of_booking(session, booking_id)
+
+
 async def list_page(
     session: AsyncSession, contract_id: uuid.UUID, *, by: Principal, limit: int, offset: int
 ) -> tuple[list[schemas.Deliverable], int]:
@@ -104,7 +109,7 @@ async def review(
     reviewed = await repository.decide_review(
         session, deliverable.id, decision, reason=reason, reviewed_by=by.subject, reviewed_at=now
     )
-    await session.refresh(deliverable)
+    await repository.refresh(session, deliverable)
     if not reviewed:
         raise Conflict(
             f"This delivery was already reviewed ({deliverable.review}).",

@@ -14,8 +14,6 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from procurement.acceptance import service as acceptance_service
@@ -23,7 +21,7 @@ from procurement.config import Settings
 from procurement.contracts import repository as contracts_repository
 from procurement.contracts import service as contracts_service
 from procurement.contracts.models import Contract, ContractInstallment, ContractStatus, InstallmentCondition
-from procurement.disbursements import schemas
+from procurement.disbursements import repository, schemas
 from procurement.disbursements.models import Disbursement
 from procurement.evaluations import service as evaluations_service
 from procurement.evaluations.models import EvaluationStage
@@ -34,7 +32,6 @@ from procurement.providers import service as providers_service
 from procurement.providers.service import field_error
 from service_kit.auth import Principal
 from service_kit.errors import Conflict, InvalidTransition
-from service_kit.pagination import fetch_page
 from service_kit.timeutil import SHANGHAI
 
 # The condition a settlement of kept bookings is paid on: they were delivered after the contract ended.
@@ -122,7 +119,7 @@ async def _parties(
             "The contract names no fund: nothing pays it until it draws on one.", code="contract_without_fund"
         )
     # A voucher is recorded once in the district's books (the table's unique key settles a race).
-    if await session.scalar(select(Disbursement.id).where(Disbursement.voucher_number == data.voucher_number)):
+    if await repository.voucher_recorded(session, data.voucher_number):
         raise Conflict("This voucher number is already recorded.", code="duplicate_voucher")
     fund = await funds_service.get_fund(session, contract.fund_id)
     payer = data.payer or fund.owner_name
@@ -180,11 +177,8 @@ async def _record(
         created_at=now,
         updated_at=now,
     )
-    try:
-        async with session.begin_nested():
-            session.add(row)
-    except IntegrityError:
-        raise Conflict("This voucher number is already recorded.", code="duplicate_voucher") from None
+    if not await repository.add_payment(session, row):
+        raise Conflict("This voucher number is already recorded.", code="duplicate_voucher")
     return row
 
 
@@ -228,19 +222,9 @@ async def settle_kept(
             earliest_paid_on=last_delivery.isoformat(),
             latest_paid_on=today.isoformat(),
         )
-    paid = await contracts_repository.guarded_update(
-        session,
-        contract.id,
-        Contract.status == ContractStatus.terminated,
-        Contract.kept_fen >= amount,
-        Contract.disbursed_fen + amount <= Contract.amount_fen,
-        kept_fen=Contract.kept_fen - amount,
-        disbursed_fen=Contract.disbursed_fen + amount,
-        updated_at=now,
-    )
-    if not paid:
+    if not await contracts_repository.pay_kept(session, contract.id, amount, at=now):
         raise Conflict("The contract was paid or changed meanwhile; look again.", code="disbursement_conflict")
-    seq = max(len(contract.installments), await _last_seq(session, contract.id)) + 1
+    seq = max(len(contract.installments), await repository.last_seq(session, contract.id)) + 1
     row = await _record(session, contract, seq, amount, data, fund, payer, account_holder, by=by, now=now)
     if await kept_repository.mark_paid(session, [kept.id for kept, _ in rows], row.id, now) != len(rows):
         raise Conflict("The contract was paid or changed meanwhile; look again.", code="disbursement_conflict")
@@ -265,13 +249,6 @@ async def settle_kept(
         },
     )
     return view(row, None, payee_id=contract.provider_id, payer_id=fund.owner_id, condition=KEPT_SETTLEMENT)
-
-
-async def _last_seq(session: AsyncSession, contract_id: uuid.UUID) -> int:
-    found = await session.scalar(
-        select(func.max(Disbursement.installment_seq)).where(Disbursement.contract_id == contract_id)
-    )
-    return int(found or 0)
 
 
 async def _ensure_last_installment_earned(session: AsyncSession, contract: Contract, settings: Settings) -> None:
@@ -335,17 +312,7 @@ async def disburse(
     planned = len(plan)
     # The guard on paid_installments lets one of two racing payments through; the amount guard (and the table's
     # CHECK) keeps the total within the contract.
-    paid = await contracts_repository.guarded_update(
-        session,
-        contract.id,
-        Contract.status == ContractStatus.active,
-        Contract.paid_installments == seq - 1,
-        Contract.disbursed_fen + amount <= Contract.amount_fen,
-        paid_installments=Contract.paid_installments + 1,
-        disbursed_fen=Contract.disbursed_fen + amount,
-        updated_at=now,
-    )
-    if not paid:
+    if not await contracts_repository.pay_installment(session, contract.id, seq, amount, at=now):
         raise Conflict("The contract was paid or changed meanwhile; look again.", code="disbursement_conflict")
     # The contract's row is now this payment's, so an amendment that changed the plan meanwhile (a supplement or a
     # settlement changing this installment, or leaving it the last) is seen here: the payment is refused.
@@ -382,17 +349,9 @@ async def list_page(
     session: AsyncSession, contract_id: uuid.UUID, *, by: Principal, limit: int, offset: int
 ) -> tuple[list[schemas.Disbursement], int]:
     contract = await contracts_service.get_readable(session, contract_id, by=by)
-    condition = Disbursement.contract_id == contract.id
-    query = select(Disbursement).where(condition).order_by(Disbursement.installment_seq)
-    rows, total = await fetch_page(session, query, limit=limit, offset=offset)
+    rows, total = await repository.list_page(session, contract.id, limit=limit, offset=offset)
     plan = {item.seq: item for item in contract.installments}
-    owners = dict(
-        (
-            await session.execute(
-                select(Fund.id, Fund.owner_id).where(Fund.id.in_({row.fund_id for row in rows if row.fund_id}))
-            )
-        ).all()
-    )
+    owners = await funds_service.owners_of(session, {row.fund_id for row in rows if row.fund_id})
     return [
         view(
             row,

@@ -17,10 +17,8 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, cast
+from typing import cast
 
-from sqlalchemy import CursorResult, func, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from procurement.auth import ensure_district_wide, sees_street
@@ -29,8 +27,7 @@ from procurement.contracts import repository as contracts_repository
 from procurement.contracts import service as contracts_service
 from procurement.contracts.models import Contract, ContractStatus
 from procurement.deliverables import repository as deliverables_repository
-from procurement.deliverables.models import Deliverable
-from procurement.evaluations import schemas
+from procurement.evaluations import repository, schemas
 from procurement.evaluations.models import (
     BookingRating,
     ContractEvaluation,
@@ -48,7 +45,6 @@ from procurement.sanctions.models import SanctionCause
 from service_kit.auth import Principal, Role
 from service_kit.errors import Conflict, Forbidden, InvalidTransition, NotFound
 from service_kit.events.contracts import RatingSubmitted, ScoreUpdated
-from service_kit.pagination import fetch_page
 
 # ---------------------------------------------------------------- quantity: verified deliverables against targets
 
@@ -129,27 +125,12 @@ async def ensure_attainment(session: AsyncSession, contract: Contract, settings:
 
 async def _ratings_of(session: AsyncSession, contract_id: uuid.UUID) -> tuple[int, float | None]:
     """How many of the contract's counted (verified, non-suspect) funded bookings were rated, and their mean stars."""
-    row = (
-        await session.execute(
-            select(func.count(), func.avg(BookingRating.stars))
-            .select_from(BookingRating)
-            .join(Deliverable, Deliverable.booking_id == BookingRating.booking_id)
-            .where(Deliverable.contract_id == contract_id, deliverables_repository.counted())
-        )
-    ).one()
-    count = int(row[0] or 0)
-    return count, (float(row[1]) if count else None)
+    return await repository.ratings_of(session, contract_id)
 
 
 async def _callbacks_of(session: AsyncSession, contract_id: uuid.UUID) -> tuple[int, int, int]:
     """The contract's recorded callbacks: (recorded, residents reached, of whom satisfied)."""
-    rows = (
-        await session.execute(
-            select(SatisfactionCallback.reached, SatisfactionCallback.satisfied).where(
-                SatisfactionCallback.contract_id == contract_id, SatisfactionCallback.recorded_at.is_not(None)
-            )
-        )
-    ).all()
+    rows = await repository.recorded_callbacks(session, contract_id)
     reached = [satisfied for was_reached, satisfied in rows if was_reached]
     return len(rows), len(reached), sum(1 for satisfied in reached if satisfied)
 
@@ -287,11 +268,7 @@ async def view(
 
 
 async def find(session: AsyncSession, contract_id: uuid.UUID, stage: EvaluationStage) -> ContractEvaluation | None:
-    return await session.scalar(
-        select(ContractEvaluation)
-        .where(ContractEvaluation.contract_id == contract_id, ContractEvaluation.stage == stage)
-        .execution_options(populate_existing=True)
-    )
+    return await repository.find(session, contract_id, stage)
 
 
 async def is_finalized(session: AsyncSession, contract_id: uuid.UUID, stage: EvaluationStage) -> bool:
@@ -336,11 +313,8 @@ async def open_evaluation(
         created_at=now,
         updated_at=now,
     )
-    try:
-        async with session.begin_nested():
-            session.add(evaluation)
-    except IntegrityError:
-        raise Conflict(f"The {data.stage} evaluation is already open.", code="evaluation_exists") from None
+    if not await repository.add_unique(session, evaluation):
+        raise Conflict(f"The {data.stage} evaluation is already open.", code="evaluation_exists")
     await contracts_service.record_lifecycle(
         session, contract, "evaluation_opened", by=by, at=now, details={"stage": str(data.stage)}
     )
@@ -379,30 +353,16 @@ async def submit_score(
 ) -> schemas.Evaluation:
     contract = await contracts_service.get_readable(session, contract_id, by=by)
     party = await _scoring_party(session, contract, by)
-    score_column = getattr(ContractEvaluation, f"{party}_score_centi")
     evaluation = await _existing(session, contract, stage)
     centi = round(data.score * 100)
-    moved = cast(
-        CursorResult[Any],
-        await session.execute(
-            update(ContractEvaluation)
-            .where(
-                ContractEvaluation.id == evaluation.id,
-                ContractEvaluation.status == EvaluationStatus.open,
-                score_column.is_(None),
-            )
-            .values(
-                {
-                    f"{party}_score_centi": centi,
-                    f"{party}_comment": data.comment,
-                    f"{party}_by": by.subject,
-                    "updated_at": now,
-                }
-            )
-            .execution_options(synchronize_session=False)
-        ),
+    scored = await repository.score_once(
+        session,
+        evaluation.id,
+        party,
+        **{f"{party}_score_centi": centi, f"{party}_comment": data.comment, f"{party}_by": by.subject},
+        updated_at=now,
     )
-    if moved.rowcount != 1:
+    if not scored:
         current = await _existing(session, contract, stage)
         if current.status != EvaluationStatus.open:
             raise InvalidTransition(f"The {stage} evaluation is finalized.", code="evaluation_finalized")
@@ -422,7 +382,7 @@ async def submit_score(
 async def satisfaction_of(session: AsyncSession, provider_id: uuid.UUID) -> ProviderSatisfaction | None:
     """The provider's satisfaction over everything it delivered (feedback's score), for reports; a contract's
     evaluation reads its own recipients' ratings instead."""
-    found = await session.get(ProviderSatisfaction, provider_id, populate_existing=True)
+    found = await repository.satisfaction(session, provider_id)
     return found if found is not None and found.rating_count > 0 else None
 
 
@@ -453,28 +413,22 @@ async def finalize(
     kpi = attainment or await kpi_attainment(session, contract)
     weights = {"purchaser": parts.purchaser.weight, "recipients": parts.quality.weight}
     weights["third_party"] = parts.third_party.weight
-    moved = cast(
-        CursorResult[Any],
-        await session.execute(
-            update(ContractEvaluation)
-            .where(ContractEvaluation.id == evaluation.id, ContractEvaluation.status == EvaluationStatus.open)
-            .values(
-                status=EvaluationStatus.finalized,
-                recipients_score_centi=round(parts.quality.score * 100) if parts.quality.score is not None else None,
-                recipients_rating_count=int(parts.quality.basis.get("rating_count") or 0),
-                weights=weights,
-                combined_score_centi=combined,
-                kpi=kpi.model_dump(mode="json"),
-                parts=parts.model_dump(mode="json"),
-                result=result,
-                finalized_by=by.subject,
-                finalized_at=now,
-                updated_at=now,
-            )
-            .execution_options(synchronize_session=False)
-        ),
+    finalized = await repository.update_open(
+        session,
+        evaluation.id,
+        status=EvaluationStatus.finalized,
+        recipients_score_centi=round(parts.quality.score * 100) if parts.quality.score is not None else None,
+        recipients_rating_count=int(parts.quality.basis.get("rating_count") or 0),
+        weights=weights,
+        combined_score_centi=combined,
+        kpi=kpi.model_dump(mode="json"),
+        parts=parts.model_dump(mode="json"),
+        result=result,
+        finalized_by=by.subject,
+        finalized_at=now,
+        updated_at=now,
     )
-    if moved.rowcount != 1:
+    if not finalized:
         raise InvalidTransition(f"The {stage} evaluation is already finalized.", code="evaluation_finalized")
     await contracts_service.record_lifecycle(
         session,
@@ -512,9 +466,7 @@ async def list_page(
     session: AsyncSession, contract_id: uuid.UUID, *, by: Principal, limit: int, offset: int, settings: Settings
 ) -> tuple[list[schemas.Evaluation], int]:
     contract = await contracts_service.get_readable(session, contract_id, by=by)
-    condition = ContractEvaluation.contract_id == contract.id
-    query = select(ContractEvaluation).where(condition).order_by(ContractEvaluation.opened_at, ContractEvaluation.id)
-    rows, total = await fetch_page(session, query, limit=limit, offset=offset)
+    rows, total = await repository.evaluations_page(session, contract.id, limit=limit, offset=offset)
     return [await view(session, contract, row, settings) for row in rows], total
 
 
@@ -532,34 +484,35 @@ async def apply_score(session: AsyncSession, event: ScoreUpdated, *, at: datetim
     """Keep the provider's satisfaction; ``rating_count`` only grows, so an older score arriving late is ignored."""
     if event.subject_kind != "provider":
         return
-    found = await session.get(ProviderSatisfaction, event.provider_id, with_for_update=True)
+    found = await repository.satisfaction(session, event.provider_id, for_update=True)
     score_milli = round(event.score * 1000)
     if found is None:
-        session.add(
+        await repository.add(
+            session,
             ProviderSatisfaction(
                 provider_id=event.provider_id, score_milli=score_milli, rating_count=event.rating_count, updated_at=at
-            )
+            ),
         )
     elif event.rating_count >= found.rating_count:
         found.score_milli, found.rating_count, found.updated_at = score_milli, event.rating_count, at
-    await session.flush()
+        await repository.flush(session)
 
 
 async def apply_rating(session: AsyncSession, event: RatingSubmitted) -> None:
     """Keep a booking's rating (a booking is rated once); the evaluation joins it with the contract's deliverables,
     whichever of the two events arrived first."""
-    if await session.get(BookingRating, event.booking_id) is not None:
+    if await repository.rating(session, event.booking_id) is not None:
         return
-    session.add(
+    await repository.add(
+        session,
         BookingRating(
             booking_id=event.booking_id,
             rating_id=event.rating_id,
             provider_id=event.provider_id,
             stars=event.stars,
             submitted_at=event.submitted_at,
-        )
+        ),
     )
-    await session.flush()
 
 
 # ---------------------------------------------------------------- assigned evaluators
@@ -570,11 +523,7 @@ def _linked(assignment: ContractEvaluator, contract: Contract) -> bool:
 
 
 async def evaluator_of(session: AsyncSession, contract_id: uuid.UUID, subject: str) -> ContractEvaluator | None:
-    return await session.scalar(
-        select(ContractEvaluator)
-        .where(ContractEvaluator.contract_id == contract_id, ContractEvaluator.evaluator_subject == subject)
-        .execution_options(populate_existing=True)
-    )
+    return await repository.evaluator_of(session, contract_id, subject)
 
 
 async def assign_evaluator(
@@ -598,12 +547,9 @@ async def assign_evaluator(
         created_at=now,
         updated_at=now,
     )
-    try:
-        # Two officials assigning the same evaluator at once: the second meets the unique (contract, evaluator).
-        async with session.begin_nested():
-            session.add(assignment)
-    except IntegrityError:
-        raise Conflict("The evaluator is already assigned to this contract.", code="already_assigned") from None
+    # Two officials assigning the same evaluator at once: the second meets the unique (contract, evaluator).
+    if not await repository.add_unique(session, assignment):
+        raise Conflict("The evaluator is already assigned to this contract.", code="already_assigned")
     await contracts_service.record_lifecycle(
         session, contract, "evaluator_assigned", by=by, at=now, details=data.model_dump(mode="json")
     )
@@ -627,16 +573,10 @@ async def declare(
             code="evaluator_not_assigned",
         )
     reviews_service.check_declaration(data.conflict, linked=_linked(assignment, contract))
-    declared = cast(
-        CursorResult[Any],
-        await session.execute(
-            update(ContractEvaluator)
-            .where(ContractEvaluator.id == assignment.id, ContractEvaluator.conflict.is_(None))
-            .values(conflict=data.conflict, declaration_note=data.note, declared_at=now, updated_at=now)
-            .execution_options(synchronize_session=False)
-        ),
+    declared = await repository.declare_once(
+        session, assignment.id, conflict=data.conflict, declaration_note=data.note, declared_at=now, updated_at=now
     )
-    if declared.rowcount != 1:
+    if not declared:
         raise Conflict("You have already declared for this contract.", code="already_declared")
     await contracts_service.record_lifecycle(
         session,
@@ -656,12 +596,7 @@ async def evaluators_page(
     session: AsyncSession, contract_id: uuid.UUID, *, by: Principal, limit: int, offset: int
 ) -> tuple[list[schemas.Evaluator], int]:
     contract = await contracts_service.get_readable(session, contract_id, by=by)
-    query = (
-        select(ContractEvaluator)
-        .where(ContractEvaluator.contract_id == contract.id)
-        .order_by(ContractEvaluator.created_at, ContractEvaluator.id)
-    )
-    rows, total = await fetch_page(session, query, limit=limit, offset=offset)
+    rows, total = await repository.evaluators_page(session, contract.id, limit=limit, offset=offset)
     return [schemas.Evaluator.model_validate(row) for row in rows], total
 
 
@@ -702,23 +637,10 @@ async def draw_callback(
     """Draw, at random, one of the contract's funded bookings not yet called back: the operator calls its resident.
     Two operators drawing at once never get the same booking (one booking, one callback)."""
     contract = await _contract_for_call_center(session, contract_id, by)
-    already = select(SatisfactionCallback.booking_id).where(SatisfactionCallback.contract_id == contract.id)
     # Bookings another operator drew meanwhile (their rows may not be visible to this transaction yet).
     taken: set[uuid.UUID] = set()
     for _ in range(DRAW_ATTEMPTS):
-        drawn = (
-            await session.execute(
-                select(Deliverable.booking_id, Deliverable.offering_id)
-                .where(
-                    Deliverable.contract_id == contract.id,
-                    deliverables_repository.counted(),  # verified: no doubt raised, or accepted by an official
-                    Deliverable.booking_id.not_in(already),
-                    Deliverable.booking_id.not_in(taken),
-                )
-                .order_by(func.random())
-                .limit(1)
-            )
-        ).first()
+        drawn = await repository.draw_uncalled(session, contract.id, skipping=taken)
         if drawn is None:
             raise Conflict(
                 "Every funded booking of this contract has been called back, or none was delivered yet.",
@@ -733,10 +655,7 @@ async def draw_callback(
             created_at=now,
             updated_at=now,
         )
-        try:
-            async with session.begin_nested():
-                session.add(callback)
-        except IntegrityError:
+        if not await repository.add_unique(session, callback):
             taken.add(callback.booking_id)  # another operator drew the same booking meanwhile: draw again
             continue
         await contracts_service.record_lifecycle(
@@ -764,26 +683,20 @@ async def record_callback(
         raise field_error(
             "satisfied", "a resident who was not reached gave no answer.", code="satisfied_without_reaching"
         )
-    found = await session.get(SatisfactionCallback, callback_id)
+    found = await repository.callback(session, callback_id)
     if found is None or found.contract_id != contract.id:
         raise NotFound("No such callback.", code="callback_not_found")
-    recorded = cast(
-        CursorResult[Any],
-        await session.execute(
-            update(SatisfactionCallback)
-            .where(SatisfactionCallback.id == found.id, SatisfactionCallback.recorded_at.is_(None))
-            .values(
-                reached=data.reached,
-                satisfied=data.satisfied,
-                note=data.note,
-                recorded_by=by.subject,
-                recorded_at=now,
-                updated_at=now,
-            )
-            .execution_options(synchronize_session=False)
-        ),
+    recorded = await repository.record_once(
+        session,
+        found.id,
+        reached=data.reached,
+        satisfied=data.satisfied,
+        note=data.note,
+        recorded_by=by.subject,
+        recorded_at=now,
+        updated_at=now,
     )
-    if recorded.rowcount != 1:
+    if not recorded:
         raise Conflict("The result of this callback is already recorded.", code="callback_already_recorded")
     await contracts_service.record_lifecycle(
         session,
@@ -794,7 +707,7 @@ async def record_callback(
         reason=data.note,
         details={"booking_id": str(found.booking_id), "reached": data.reached, "satisfied": data.satisfied},
     )
-    await session.refresh(found)
+    await repository.refresh(session, found)
     return callback_view(found)
 
 
@@ -802,10 +715,5 @@ async def callbacks_page(
     session: AsyncSession, contract_id: uuid.UUID, *, by: Principal, limit: int, offset: int
 ) -> tuple[list[schemas.Callback], int]:
     contract = await _contract_for_call_center(session, contract_id, by)
-    query = (
-        select(SatisfactionCallback)
-        .where(SatisfactionCallback.contract_id == contract.id)
-        .order_by(SatisfactionCallback.drawn_at, SatisfactionCallback.id)
-    )
-    rows, total = await fetch_page(session, query, limit=limit, offset=offset)
+    rows, total = await repository.callbacks_page(session, contract.id, limit=limit, offset=offset)
     return [callback_view(row) for row in rows], total

@@ -8,18 +8,18 @@ fund's money moves only through the awards, supplements, payments and terminatio
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import CursorResult, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from procurement.audit import service as audit
-from procurement.funds import schemas
+from procurement.funds import repository, schemas
 from procurement.funds.models import Fund
+from procurement.funds.repository import YearTotals
 from service_kit.auth import Principal
 from service_kit.errors import Conflict, NotFound
-from service_kit.pagination import fetch_page
 
 
 def view(fund: Fund) -> schemas.Fund:
@@ -52,8 +52,7 @@ async def create(session: AsyncSession, data: schemas.FundCreate, *, by: Princip
         created_at=now,
         updated_at=now,
     )
-    session.add(fund)
-    await session.flush()
+    await repository.add(session, fund)
     await audit.record(
         session, kind="fund", subject_id=fund.id, action="created", by=by, at=now, details=data.model_dump()
     )
@@ -61,7 +60,7 @@ async def create(session: AsyncSession, data: schemas.FundCreate, *, by: Princip
 
 
 async def get_fund(session: AsyncSession, fund_id: uuid.UUID) -> Fund:
-    fund = await session.get(Fund, fund_id, populate_existing=True)
+    fund = await repository.get(session, fund_id)
     if fund is None:
         raise NotFound("No such fund.", code="fund_not_found")
     return fund
@@ -72,8 +71,7 @@ async def get(session: AsyncSession, fund_id: uuid.UUID) -> schemas.Fund:
 
 
 async def list_page(session: AsyncSession, *, limit: int, offset: int) -> tuple[list[schemas.Fund], int]:
-    query = select(Fund).order_by(Fund.year.desc(), Fund.created_at.desc(), Fund.id)
-    rows, total = await fetch_page(session, query, limit=limit, offset=offset)
+    rows, total = await repository.list_page(session, limit=limit, offset=offset)
     return [view(f) for f in rows], total
 
 
@@ -91,15 +89,7 @@ async def commit(
 
     One guarded UPDATE: of two approvals racing for the last of the budget, only one matches the WHERE clause.
     """
-    result = cast(
-        CursorResult[Any],
-        await session.execute(
-            update(Fund)
-            .where(Fund.id == fund_id, Fund.committed_fen + amount_fen <= Fund.budget_fen)
-            .values(committed_fen=Fund.committed_fen + amount_fen, updated_at=at)
-        ),
-    )
-    if result.rowcount != 1:
+    if not await repository.commit(session, fund_id, amount_fen, at=at):
         fund = await get_fund(session, fund_id)
         raise Conflict(
             f"Approving {amount_fen} fen would commit more than the fund's budget: "
@@ -120,27 +110,12 @@ async def commit(
     )
 
 
-async def _guarded_change(session: AsyncSession, fund_id: uuid.UUID, condition: Any, **values: Any) -> bool:
-    result = cast(
-        CursorResult[Any],
-        await session.execute(update(Fund).where(Fund.id == fund_id, condition).values(**values)),
-    )
-    return result.rowcount == 1
-
-
 async def release(
     session: AsyncSession, fund_id: uuid.UUID, amount_fen: int, *, by: Principal, at: datetime, details: dict[str, Any]
 ) -> None:
     """Give back to the fund what a contract will no longer be paid: the unpaid rest of a terminated one, or what
     a settlement amendment took off its amount."""
-    released = await _guarded_change(
-        session,
-        fund_id,
-        Fund.committed_fen - amount_fen >= Fund.spent_fen,
-        committed_fen=Fund.committed_fen - amount_fen,
-        updated_at=at,
-    )
-    if not released:
+    if not await repository.release(session, fund_id, amount_fen, at=at):
         raise Conflict("The fund has less outstanding than would be released.", code="fund_inconsistent")
     await audit.record(
         session,
@@ -157,14 +132,7 @@ async def spend(
     session: AsyncSession, fund_id: uuid.UUID, amount_fen: int, *, by: Principal, at: datetime, details: dict[str, Any]
 ) -> None:
     """Pay ``amount_fen`` of what the fund committed; never more than it committed."""
-    spent = await _guarded_change(
-        session,
-        fund_id,
-        Fund.spent_fen + amount_fen <= Fund.committed_fen,
-        spent_fen=Fund.spent_fen + amount_fen,
-        updated_at=at,
-    )
-    if not spent:
+    if not await repository.spend(session, fund_id, amount_fen, at=at):
         fund = await get_fund(session, fund_id)
         raise Conflict(
             "The payment exceeds what the fund has committed and not yet paid.",
@@ -180,3 +148,13 @@ async def spend(
         at=at,
         details={"amount_fen": amount_fen, **details},
     )
+
+
+async def totals_by_year(session: AsyncSession) -> list[YearTotals]:
+    """Every budget year's funds summed (how many, their budgets, what they committed and spent), earliest first."""
+    return await repository.totals_by_year(session)
+
+
+async def owners_of(session: AsyncSession, fund_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """The owner (who pays from it) of each of the funds, by fund."""
+    return await repository.owners(session, fund_ids)

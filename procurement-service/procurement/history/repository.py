@@ -7,9 +7,10 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, or_, select, update
+from sqlalchemy import CursorResult, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from procurement.guarded import update_if
 from procurement.history.models import HistoricalProject
 from service_kit.db import upsert
 from service_kit.pagination import fetch_page
@@ -33,16 +34,15 @@ async def update_if_different(
     import with the same facts then changes nothing)."""
     columns = HistoricalProject.__table__.c
     differs = or_(*(columns[name].is_distinct_from(value) for name, value in facts.items()))
-    result = cast(
-        CursorResult[Any],
-        await session.execute(
-            update(HistoricalProject)
-            .where(HistoricalProject.id == project_id, differs)
-            .values(**facts, updated_at=at)
-            .execution_options(synchronize_session=False)
-        ),
+    return await update_if(
+        session,
+        HistoricalProject,
+        HistoricalProject.id == project_id,
+        differs,
+        keep_session=True,
+        **facts,
+        updated_at=at,
     )
-    return result.rowcount == 1
 
 
 def _of_year(year: int | None, street_code: str | None = None) -> list[Any]:

@@ -41,9 +41,7 @@ log = structlog.get_logger("procurement.kept")
 async def hold_at_termination(session: AsyncSession, contract: Contract, *, at: datetime) -> None:
     """Step 1: the whole unpaid rest stays committed until booking reports what is kept."""
     unpaid = contract.amount_fen - contract.disbursed_fen
-    await contracts_repository.guarded_update(
-        session, contract.id, Contract.kept_reported_at.is_(None), kept_fen=max(unpaid, 0), updated_at=at
-    )
+    await contracts_repository.hold_kept(session, contract.id, max(unpaid, 0), at=at)
 
 
 async def _unit_price(session: AsyncSession, contract_id: uuid.UUID, offering_id: uuid.UUID) -> int | None:
@@ -90,9 +88,7 @@ async def record_report(session: AsyncSession, event: ContractFundingKept, *, no
     for kept in event.bookings:
         await _add(session, contract, kept.booking_id, kept.offering_id, KeptState.open, now)
     if event.cause == "terminated" and contract.status == ContractStatus.terminated:
-        reported = await contracts_repository.guarded_update(
-            session, contract.id, Contract.kept_reported_at.is_(None), kept_reported_at=now, updated_at=now
-        )
+        reported = await contracts_repository.mark_kept_reported(session, contract.id, at=now)
         if reported:
             await audit.record(
                 session,
@@ -164,8 +160,8 @@ async def rebalance(session: AsyncSession, contract_id: uuid.UUID, *, at: dateti
     target = min(contract.kept_fen, owed)
     if target == contract.kept_fen:
         return
-    changed = await contracts_repository.guarded_update(
-        session, contract.id, Contract.kept_fen == contract.kept_fen, kept_fen=target, updated_at=at
+    changed = await contracts_repository.change_kept(
+        session, contract.id, expected_fen=contract.kept_fen, kept_fen=target, at=at
     )
     if not changed:
         # Another transaction moved it meanwhile: this one is retried (the consumer redelivers it) and recomputes.

@@ -9,21 +9,18 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import CursorResult, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from procurement.audit import service as audit
 from procurement.auth import ensure_district_wide, sees_street, street_of_new
-from procurement.calls.models import Application, Call
-from procurement.needs import schemas
+from procurement.needs import repository, schemas
 from procurement.needs.models import Need, NeedStatus
 from service_kit.auth import Principal, Role
 from service_kit.errors import Conflict, InvalidTransition, NotFound, ValidationFailed
 from service_kit.events.contracts import NeedProgressed, NeedStage, NeedSubmitted
 from service_kit.events.outbox import emit
-from service_kit.pagination import fetch_page
 
 # ---------------------------------------------------------------- progress told to the residents who asked
 
@@ -38,9 +35,9 @@ async def groups_answered_by(session: AsyncSession, need_ids: Sequence[uuid.UUID
         level = [root]
         while level:
             seen.update(level)
-            rows = (await session.execute(select(Need.group_key).where(Need.id.in_(level)))).scalars().all()
+            rows = await repository.group_keys(session, level)
             found.extend((root, key) for key in rows if key is not None)
-            merged = (await session.execute(select(Need.id).where(Need.merged_into_id.in_(level)))).scalars().all()
+            merged = await repository.merged_into_any(session, level)
             level = [i for i in merged if i not in seen]
     return sorted(dict.fromkeys(found), key=lambda pair: (str(pair[0]), pair[1]))
 
@@ -59,20 +56,14 @@ async def announce_progress(
 async def announce_contract(
     session: AsyncSession,
     *,
-    application_id: uuid.UUID | None,
+    need_ids: Sequence[uuid.UUID],
     contract_id: uuid.UUID,
     title: str,
     offering_ids: Sequence[uuid.UUID],
     at: datetime,
 ) -> None:
-    """A contract drawn from a call is signed: the needs the call answers are contracted, and, when it funds
-    offerings, those can be booked near home (in_service) from the same moment."""
-    if application_id is None:
-        return
-    call_need_ids = await session.scalar(
-        select(Call.need_ids).join(Application, Application.call_id == Call.id).where(Application.id == application_id)
-    )
-    need_ids = [uuid.UUID(str(i)) for i in call_need_ids or []]
+    """A contract drawn from a call is signed: the needs the call answers (``need_ids``) are contracted, and,
+    when it funds offerings, those can be booked near home (in_service) from the same moment."""
     if not need_ids:
         return
     await announce_progress(
@@ -100,12 +91,12 @@ async def record_submitted(session: AsyncSession, event: NeedSubmitted, *, at: d
     late or repeated event never lowers it, and no submission is counted twice. When the group's need was merged
     into another, the rise is carried over to the need it was merged into.
     """
-    existing = (await session.execute(select(Need).where(Need.group_key == event.group_key))).scalar_one_or_none()
+    existing = await repository.of_group(session, event.group_key)
     if existing is not None:
         rise = event.count - existing.count
         if rise <= 0:
             return
-        await session.execute(update(Need).where(Need.id == existing.id).values(count=event.count, updated_at=at))
+        await repository.update_need(session, existing.id, count=event.count, updated_at=at)
         await audit.record(
             session,
             kind="need",
@@ -117,10 +108,8 @@ async def record_submitted(session: AsyncSession, event: NeedSubmitted, *, at: d
         )
         target_id = existing.merged_into_id
         while target_id is not None:
-            await session.execute(
-                update(Need).where(Need.id == target_id).values(count=Need.count + rise, updated_at=at)
-            )
-            target_id = await session.scalar(select(Need.merged_into_id).where(Need.id == target_id))
+            await repository.add_to_count(session, target_id, rise, updated_at=at)
+            target_id = await repository.merged_into(session, target_id)
         return
     need = Need(
         source=event.source,
@@ -135,8 +124,7 @@ async def record_submitted(session: AsyncSession, event: NeedSubmitted, *, at: d
         created_at=at,
         updated_at=at,
     )
-    session.add(need)
-    await session.flush()
+    await repository.add(session, need)
     await audit.record(
         session,
         kind="need",
@@ -165,17 +153,22 @@ async def create(session: AsyncSession, data: schemas.NeedCreate, *, by: Princip
         created_at=now,
         updated_at=now,
     )
-    session.add(need)
-    await session.flush()
+    await repository.add(session, need)
     await audit.record(
         session, kind="need", subject_id=need.id, action="submitted", by=by, at=now, details=data.model_dump()
     )
     return need
 
 
+async def unknown(session: AsyncSession, need_ids: Sequence[uuid.UUID]) -> list[uuid.UUID]:
+    """Those of ``need_ids`` the pool does not hold, in their order."""
+    found = {need.id for need in await repository.found(session, need_ids)}
+    return [i for i in need_ids if i not in found]
+
+
 async def get(session: AsyncSession, need_id: uuid.UUID, *, by: Principal | None = None) -> Need:
     """The need; another street's does not exist for a street-scoped official."""
-    need = await session.get(Need, need_id, populate_existing=True)
+    need = await repository.get(session, need_id)
     if need is None or not sees_street(by, need.street_code):
         raise NotFound("No such need.", code="need_not_found")
     return need
@@ -190,21 +183,11 @@ async def list_page(
     offset: int,
     street_code: str | None = None,
 ) -> tuple[list[Need], int]:
-    conditions: list[Any] = []
-    if street_code is not None:  # a street-scoped official's: their street's needs only
-        conditions.append(Need.street_code == street_code)
-    if status is not None:
-        conditions.append(Need.status == status)
-    if category_code is not None:
-        conditions.append(Need.category_code == category_code)
-    query = (
-        select(Need)
-        .where(*conditions)
-        # Ranked needs first in the officials' order, then the most asked-for.
-        .order_by(Need.rank.is_(None), Need.rank, Need.count.desc(), Need.created_at, Need.id)
+    """A page of the pool (a street-scoped official's: their street's needs only): ranked needs first in the
+    officials' order, then the most asked-for."""
+    return await repository.list_page(
+        session, status=status, category_code=category_code, street_code=street_code, limit=limit, offset=offset
     )
-    rows, total = await fetch_page(session, query, limit=limit, offset=offset)
-    return list(rows), total
 
 
 async def merge(session: AsyncSession, need_id: uuid.UUID, into_id: uuid.UUID, *, by: Principal, now: datetime) -> Need:
@@ -215,19 +198,12 @@ async def merge(session: AsyncSession, need_id: uuid.UUID, into_id: uuid.UUID, *
     target = await get(session, into_id, by=by)
     if target.status != NeedStatus.open:
         raise InvalidTransition("The need to merge into is itself merged.", code="merge_target_not_open")
-    moved = cast(
-        CursorResult[Any],
-        await session.execute(
-            update(Need)
-            .where(Need.id == need_id, Need.status == NeedStatus.open)
-            .values(status=NeedStatus.merged, merged_into_id=into_id, rank=None, updated_at=now)
-        ),
+    merged = await repository.move_open(
+        session, need_id, status=NeedStatus.merged, merged_into_id=into_id, rank=None, updated_at=now
     )
-    if moved.rowcount != 1:
+    if not merged:
         raise InvalidTransition("The need is already merged.", current_status=str(NeedStatus.merged))
-    await session.execute(
-        update(Need).where(Need.id == into_id).values(count=Need.count + duplicate.count, updated_at=now)
-    )
+    await repository.add_to_count(session, into_id, duplicate.count, updated_at=now)
     await audit.record(
         session, kind="need", subject_id=need_id, action="merged", by=by, at=now, details={"into": str(into_id)}
     )
@@ -251,16 +227,17 @@ async def decline(
 ) -> Need:
     """An official decides the district will not buy an open need; its residents are told why."""
     need = await get(session, need_id, by=by)
-    moved = cast(
-        CursorResult[Any],
-        await session.execute(
-            update(Need)
-            .where(Need.id == need_id, Need.status == NeedStatus.open)
-            .values(status=NeedStatus.declined, rank=None, decline_reason=data.reason, declined_at=now, updated_at=now)
-        ),
+    declined = await repository.move_open(
+        session,
+        need_id,
+        status=NeedStatus.declined,
+        rank=None,
+        decline_reason=data.reason,
+        declined_at=now,
+        updated_at=now,
     )
-    if moved.rowcount != 1:
-        await session.refresh(need, ["status"])
+    if not declined:
+        await repository.refresh_status(session, need)
         raise InvalidTransition(
             f"Cannot decline a need that is {need.status}; it must be open.",
             code="need_not_open",
@@ -278,7 +255,7 @@ async def rank(session: AsyncSession, need_ids: list[uuid.UUID], *, by: Principa
     ensure_district_wide(by, "ranking the needs pool")
     if len(set(need_ids)) != len(need_ids):
         raise ValidationFailed("A need is listed twice.", code="duplicate_need")
-    found = (await session.execute(select(Need).where(Need.id.in_(need_ids)))).scalars().all()
+    found = await repository.found(session, need_ids)
     by_id = {n.id: n for n in found if sees_street(by, n.street_code)}
     missing = [str(i) for i in need_ids if i not in by_id]
     if missing:
@@ -286,9 +263,9 @@ async def rank(session: AsyncSession, need_ids: list[uuid.UUID], *, by: Principa
     merged = [str(n.id) for n in found if n.status != NeedStatus.open]
     if merged:
         raise Conflict("Merged needs cannot be ranked.", code="need_merged", need_ids=merged)
-    await session.execute(update(Need).where(Need.rank.is_not(None)).values(rank=None))
+    await repository.unrank_all(session)
     for position, need_id in enumerate(need_ids, start=1):
-        await session.execute(update(Need).where(Need.id == need_id).values(rank=position, updated_at=now))
+        await repository.update_need(session, need_id, rank=position, updated_at=now)
     await audit.record(
         session,
         kind="need_pool",
@@ -298,7 +275,4 @@ async def rank(session: AsyncSession, need_ids: list[uuid.UUID], *, by: Principa
         at=now,
         details={"need_ids": [str(i) for i in need_ids]},
     )
-    result = await session.execute(
-        select(Need).where(Need.id.in_(need_ids)).order_by(Need.rank).execution_options(populate_existing=True)
-    )
-    return list(result.scalars().all())
+    return await repository.found(session, need_ids, fresh=True)

@@ -12,25 +12,22 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, cast
 
-from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from procurement.audit import service as audit
 from procurement.auth import sees_street
 from procurement.calls import service as calls_service
-from procurement.calls.models import Application, ApplicationStatus, Call, CallStatus
-from procurement.notices import schemas
+from procurement.calls.models import Application, ApplicationStatus, CallStatus
+from procurement.notices import repository, schemas
 from procurement.notices.masking import mask_name, mask_text
 from procurement.notices.models import Notice, Objection, ObjectionStatus
-from procurement.providers.models import ProviderStanding
+from procurement.providers import service as providers_service
 from procurement.workdays import nth_working_day_after
 from service_kit.auth import Principal
 from service_kit.errors import Conflict, InvalidTransition, NotFound, ValidationFailed
 from service_kit.events.contracts import NoticePublished
 from service_kit.events.outbox import emit
-from service_kit.pagination import fetch_page
 from service_kit.timeutil import SHANGHAI
 
 
@@ -57,15 +54,7 @@ def objection_view(objection: Objection) -> schemas.Objection:
 
 
 async def view(session: AsyncSession, notice: Notice) -> schemas.Notice:
-    objections = (
-        (
-            await session.execute(
-                select(Objection).where(Objection.notice_id == notice.id).order_by(Objection.filed_at, Objection.id)
-            )
-        )
-        .scalars()
-        .all()
-    )
+    objections = await repository.objections_of(session, notice.id)
     return schemas.Notice(
         id=notice.id,
         call_id=notice.call_id,
@@ -93,20 +82,12 @@ async def publish(
         raise InvalidTransition(
             "A notice is published once the review has closed.", code="review_not_closed", current_status=call.status
         )
-    if await session.scalar(select(func.count()).select_from(Notice).where(Notice.call_id == call_id)):
+    if await repository.of_call(session, call_id) is not None:
         raise Conflict("This call's notice is already published.", code="notice_exists")
     approved = await calls_service.approved_for_call(session, call_id)
     if not approved:
         raise Conflict("No application of this call is approved.", code="nothing_approved")
-    names = dict(
-        (
-            await session.execute(
-                select(ProviderStanding.provider_id, ProviderStanding.name).where(
-                    ProviderStanding.provider_id.in_([a.provider_id for a in approved])
-                )
-            )
-        ).all()
-    )
+    names = await providers_service.names_of(session, [a.provider_id for a in approved])
     period = data.period_working_days or default_period
     notice = Notice(
         call_id=call_id,
@@ -131,8 +112,7 @@ async def publish(
         created_at=now,
         updated_at=now,
     )
-    session.add(notice)
-    await session.flush()
+    await repository.add(session, notice)
     await audit.record(
         session,
         kind="notice",
@@ -162,16 +142,21 @@ async def publish(
 
 
 async def get(session: AsyncSession, notice_id: uuid.UUID) -> Notice:
-    notice = await session.get(Notice, notice_id, populate_existing=True)
+    notice = await repository.get(session, notice_id)
     if notice is None:
         raise NotFound("No such notice.", code="notice_not_found")
     return notice
 
 
 async def list_page(session: AsyncSession, *, limit: int, offset: int) -> tuple[list[schemas.Notice], int]:
-    query = select(Notice).order_by(Notice.published_at.desc(), Notice.id)
-    notices, total = await fetch_page(session, query, limit=limit, offset=offset)
+    notices, total = await repository.list_page(session, limit=limit, offset=offset)
     return [await view(session, n) for n in notices], total
+
+
+async def ensure_announced(session: AsyncSession, call_id: uuid.UUID) -> None:
+    """Refuse (409) what needs the call's approved projects publicly announced when no notice lists them yet."""
+    if await repository.of_call(session, call_id) is None:
+        raise Conflict("The approved project has not been publicly announced.", code="notice_missing")
 
 
 def is_running(notice: Notice, now: datetime) -> bool:
@@ -209,8 +194,7 @@ async def file_objection(
         created_at=now,
         updated_at=now,
     )
-    session.add(objection)
-    await session.flush()
+    await repository.add(session, objection)
     await audit.record(
         session,
         kind="notice",
@@ -233,30 +217,18 @@ async def answer(
     by: Principal,
     now: datetime,
 ) -> Objection:
-    objection = await session.get(Objection, objection_id, populate_existing=True)
+    objection = await repository.get_objection(session, objection_id)
     if objection is None or objection.notice_id != notice_id:
         raise NotFound("No such objection.", code="objection_not_found")
     if by.street_code is not None:  # a street-scoped official answers for their street's calls only
-        street = await session.scalar(
-            select(Call.street_code).join(Notice, Notice.call_id == Call.id).where(Notice.id == notice_id)
-        )
+        call_id = await repository.call_of(session, notice_id)
+        street = await calls_service.street_of(session, call_id) if call_id is not None else None
         if not sees_street(by, street):
             raise NotFound("No such objection.", code="objection_not_found")
-    moved = cast(
-        CursorResult[Any],
-        await session.execute(
-            update(Objection)
-            .where(Objection.id == objection_id, Objection.status == ObjectionStatus.open)
-            .values(
-                status=ObjectionStatus.answered,
-                answer=data.answer,
-                answered_at=now,
-                answered_by=by.subject,
-                updated_at=now,
-            )
-        ),
+    answered = await repository.answer_open(
+        session, objection_id, answer=data.answer, answered_at=now, answered_by=by.subject, updated_at=now
     )
-    if moved.rowcount != 1:
+    if not answered:
         raise InvalidTransition("The objection is already answered.", current_status=str(ObjectionStatus.answered))
     await audit.record(
         session,
@@ -268,7 +240,7 @@ async def answer(
         details={"objection_id": str(objection_id)},
         reason=data.answer,
     )
-    refreshed = await session.get(Objection, objection_id, populate_existing=True)
+    refreshed = await repository.get_objection(session, objection_id)
     assert refreshed is not None
     return refreshed
 
@@ -277,7 +249,7 @@ async def ensure_signable(session: AsyncSession, application: Application, *, no
     """Refuse (409) a contract for an application whose notice has not ended or has unanswered objections."""
     if application.status != ApplicationStatus.approved:
         raise Conflict("The application is not approved.", code="application_not_approved")
-    notice = (await session.execute(select(Notice).where(Notice.call_id == application.call_id))).scalar_one_or_none()
+    notice = await repository.of_call(session, application.call_id)
     if notice is None or str(application.id) not in {p["application_id"] for p in notice.projects}:
         raise Conflict("The approved project has not been publicly announced.", code="notice_missing")
     if is_running(notice, now):
@@ -286,21 +258,17 @@ async def ensure_signable(session: AsyncSession, application: Application, *, no
             code="notice_period_running",
             objection_deadline=notice.objection_deadline.isoformat(),
         )
-    open_objections = await session.scalar(
-        select(func.count())
-        .select_from(Objection)
-        .where(Objection.notice_id == notice.id, Objection.status == ObjectionStatus.open)
-    )
+    open_objections = await repository.count_open_objections(session, notice.id)
     if open_objections:
         raise Conflict(
             "Every objection to the notice must be answered first.",
             code="objection_open",
-            open_objections=int(open_objections),
+            open_objections=open_objections,
         )
 
 
 async def ensure_signable_application(session: AsyncSession, application_id: uuid.UUID, *, now: datetime) -> None:
-    application = await session.get(Application, application_id, populate_existing=True)
+    application = await calls_service.find_application(session, application_id)
     if application is None:
         raise Conflict("The contract's application no longer exists.", code="application_not_found")
     await ensure_signable(session, application, now=now)

@@ -14,12 +14,14 @@ Nothing personal is published: no actor of the audit trail, no objection filer, 
 
 from __future__ import annotations
 
+import copy
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from typing import Any
 
+import ocdsmerge
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from procurement.amendments.models import ContractAmendment
@@ -745,36 +747,46 @@ def _releases(ocid: str, changes: Iterable[Change], ctx: Context) -> list[Any]:
 
 # ---------------------------------------------------------------- records: merging releases
 
-
-def merge(into: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
-    """The OCDS merge: objects merge field by field, arrays of objects with an ``id`` merge item by item,
-    any other value (or array) replaces the earlier one; a null removes the field."""
-    result = dict(into)
-    for key, value in patch.items():
-        earlier = result.get(key)
-        if value is None:
-            result.pop(key, None)
-        elif isinstance(value, dict) and isinstance(earlier, dict):
-            result[key] = merge(earlier, value)
-        elif isinstance(earlier, list) and _identified(value) and _identified(earlier):
-            by_id = {item["id"]: item for item in earlier}
-            for item in value:
-                by_id[item["id"]] = merge(by_id[item["id"]], item) if item["id"] in by_id else item
-            result[key] = list(by_id.values())
-        else:
-            result[key] = value
-    return result
-
-
-def _identified(value: Any) -> bool:
-    return isinstance(value, list) and bool(value) and all(isinstance(i, dict) and "id" in i for i in value)
+# The OCDS 1.1 release schema's merge rules, as ``ocdsmerge.get_merge_rules`` reads them from the schema (the
+# procurement tests check they still are): fields a compiled release omits, and lists replaced whole rather than
+# merged item by item. Given here so the merge reads no schema at run time and fetches nothing.
+WHOLE_LISTS = (
+    ("parties", "additionalIdentifiers"),
+    ("parties", "roles"),
+    ("buyer", "additionalIdentifiers"),
+    ("tender", "procuringEntity", "additionalIdentifiers"),
+    ("tender", "items", "additionalClassifications"),
+    ("tender", "additionalProcurementCategories"),
+    ("tender", "submissionMethod"),
+    ("tender", "tenderers", "additionalIdentifiers"),
+    ("tender", "amendments", "changes"),
+    ("tender", "amendment", "changes"),
+    ("awards", "suppliers", "additionalIdentifiers"),
+    ("awards", "items", "additionalClassifications"),
+    ("awards", "amendments", "changes"),
+    ("awards", "amendment", "changes"),
+    ("contracts", "items", "additionalClassifications"),
+    ("contracts", "implementation", "transactions", "payer", "additionalIdentifiers"),
+    ("contracts", "implementation", "transactions", "payee", "additionalIdentifiers"),
+    ("contracts", "relatedProcesses", "relationship"),
+    ("contracts", "amendments", "changes"),
+    ("contracts", "amendment", "changes"),
+    ("relatedProcesses", "relationship"),
+)
+MERGE_RULES: dict[tuple[str, ...], str] = {
+    ("id",): "omitWhenMerged",
+    ("date",): "omitWhenMerged",
+    ("tag",): "omitWhenMerged",
+    **dict.fromkeys(WHOLE_LISTS, "wholeListMerge"),
+}
+MERGER = ocdsmerge.Merger(merge_rules=MERGE_RULES)
 
 
 def compile_record(ocid: str, releases: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    compiled: dict[str, Any] = {}
-    for item in releases:
-        compiled = merge(compiled, {k: v for k, v in item.items() if k not in ("id", "tag", "date")})
-    compiled.update(id=f"{ocid}-compiled", date=releases[-1]["date"], tag=["compiled"])
+    """The process's record: its releases, and the compiled release the Open Contracting Partnership's reference
+    merge (``ocdsmerge``) makes of them, named ``<ocid>-compiled`` (one per process, whatever its last date)."""
+    compiled = MERGER.create_compiled_release(copy.deepcopy(list(releases)))
+    compiled["id"] = f"{ocid}-compiled"
     return {"ocid": ocid, "releases": list(releases), "compiledRelease": compiled}
 
 

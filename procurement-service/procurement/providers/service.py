@@ -12,10 +12,11 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from procurement.providers.models import ProviderOffering, ProviderStanding
+from procurement.providers import repository
+from procurement.providers.models import ProviderStanding
+from procurement.sanctions import repository as sanctions_repository
 from service_kit.errors import ValidationFailed
 from service_kit.events.contracts import (
     OfferingSnapshot,
@@ -38,38 +39,30 @@ def field_error(field: str, message: str, *, code: str, **extra: Any) -> Validat
     )
 
 
-async def _standing(session: AsyncSession, provider_id: uuid.UUID) -> ProviderStanding:
-    standing = await session.get(ProviderStanding, provider_id, with_for_update=True)
-    if standing is None:
-        standing = ProviderStanding(provider_id=provider_id, sanctioned=False)
-        session.add(standing)
-    return standing
-
-
 async def apply_status(session: AsyncSession, event: ProviderStatusChanged, *, at: datetime) -> None:
-    standing = await _standing(session, event.provider_id)
+    standing = await repository.standing_for_update(session, event.provider_id)
     if standing.status_at is not None and standing.status_at > at:
         return
     standing.name, standing.kind, standing.status, standing.status_at = event.name, event.kind, event.status, at
-    await session.flush()
+    await repository.flush(session)
 
 
 async def apply_sanction(session: AsyncSession, event: ProviderSanctionChanged) -> None:
-    standing = await _standing(session, event.provider_id)
+    standing = await repository.standing_for_update(session, event.provider_id)
     if standing.sanction_at is not None and standing.sanction_at > event.occurred_at:
         return
     standing.sanctioned = isinstance(event, ProviderSanctioned)
     standing.sanction_until = event.until if standing.sanctioned else None
     standing.sanction_reason = event.reason
     standing.sanction_at = event.occurred_at
-    await session.flush()
+    await repository.flush(session)
 
 
 async def check_eligible(
     session: AsyncSession, provider_id: uuid.UUID, *, kinds: list[str], now: datetime
 ) -> ProviderStanding:
     """The provider's standing, or a 422 naming why it may not apply."""
-    standing = await session.get(ProviderStanding, provider_id, populate_existing=True)
+    standing = await repository.standing(session, provider_id)
     if standing is None or standing.status not in ELIGIBLE_STATUSES:
         raise ValidationFailed(
             "Only a provider verified by the registry may apply.",
@@ -96,15 +89,12 @@ def _today(now: datetime) -> date:
 
 async def apply_offering(session: AsyncSession, event: OfferingSnapshot, *, at: datetime) -> None:
     """Keep the registry's latest snapshot of an offering: a snapshot older than the stored version is ignored."""
-    offering = await session.get(ProviderOffering, event.offering_id, with_for_update=True)
-    if offering is None:
-        offering = ProviderOffering(offering_id=event.offering_id, version=-1)
-        session.add(offering)
+    offering = await repository.offering_for_update(session, event.offering_id)
     if offering.version > event.version:
         return
     offering.provider_id, offering.name, offering.category_code = event.provider_id, event.name_zh, event.category_code
     offering.status, offering.version, offering.updated_at = event.status, event.version, at
-    await session.flush()
+    await repository.flush(session)
 
 
 async def require_own_offerings(
@@ -117,12 +107,7 @@ async def require_own_offerings(
     ids = {offering_id for _, offering_id in offerings}
     if not ids:
         return
-    known = {
-        o.offering_id: o
-        for o in (
-            await session.execute(select(ProviderOffering).where(ProviderOffering.offering_id.in_(ids)))
-        ).scalars()
-    }
+    known = await repository.offerings(session, ids)
     for field, offering_id in offerings:
         offering = known.get(offering_id)
         if offering is None or offering.provider_id != provider_id:
@@ -145,9 +130,7 @@ async def require_own_offerings(
 async def ensure_awardable(session: AsyncSession, provider_id: uuid.UUID, *, now: datetime) -> ProviderStanding:
     """The provider's standing if it may be awarded a contract: verified by the registry and not sanctioned,
     by procurement's own sanctions or by the projection; otherwise a 422 naming ``provider_id``."""
-    from procurement.sanctions.models import ProviderSanction, SanctionStatus
-
-    standing = await session.get(ProviderStanding, provider_id, populate_existing=True)
+    standing = await repository.standing(session, provider_id)
     if standing is None or standing.status not in ELIGIBLE_STATUSES:
         raise field_error(
             "provider_id",
@@ -155,11 +138,10 @@ async def ensure_awardable(session: AsyncSession, provider_id: uuid.UUID, *, now
             code="provider_not_verified",
             provider_status=standing.status if standing else None,
         )
-    sanction = await session.scalar(
-        select(ProviderSanction.id).where(
-            ProviderSanction.provider_id == provider_id, ProviderSanction.status == SanctionStatus.active
-        )
-    )
+    # Procurement's own sanctions are the sanctions module's rows; it builds on this one (it reads providers'
+    # standing through it), so they are read through its repository.
+    active = await sanctions_repository.active_for(session, provider_id)
+    sanction = active[0].id if active else None
     if sanction is not None or (
         standing.sanctioned and (standing.sanction_until is None or standing.sanction_until >= _today(now))
     ):
@@ -175,12 +157,15 @@ async def ensure_awardable(session: AsyncSession, provider_id: uuid.UUID, *, now
 async def lock_standing(session: AsyncSession, provider_id: uuid.UUID) -> None:
     """Take the provider's row for the rest of the transaction (PostgreSQL; SQLite's writers queue anyway): what
     may activate funding for the provider's offerings runs one at a time, so an overlap check sees the others."""
-    await session.execute(
-        select(ProviderStanding.provider_id).where(ProviderStanding.provider_id == provider_id).with_for_update()
-    )
+    await repository.lock_standing(session, provider_id)
+
+
+async def names_of(session: AsyncSession, provider_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str | None]:
+    """The registered names of the providers procurement knows among ``provider_ids``."""
+    return await repository.names(session, provider_ids)
 
 
 async def registered_name(session: AsyncSession, provider_id: uuid.UUID) -> str | None:
     """The provider's name as the registry registered it: the holder of the account it is paid to."""
-    standing = await session.get(ProviderStanding, provider_id, populate_existing=True)
+    standing = await repository.standing(session, provider_id)
     return standing.name if standing is not None else None

@@ -12,7 +12,6 @@ from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from procurement.audit import service as audit
@@ -20,11 +19,10 @@ from procurement.calls import service as calls_service
 from procurement.calls.models import Application, ApplicationStatus, Call, CallStatus
 from procurement.performance import schemas as performance_schemas
 from procurement.performance import service as performance_service
-from procurement.reviews import schemas
+from procurement.reviews import repository, schemas
 from procurement.reviews.models import ReviewAssignment, ReviewDeclaration, ReviewScore
 from service_kit.auth import Principal, Role
 from service_kit.errors import Conflict, InvalidTransition, NotFound, ValidationFailed
-from service_kit.pagination import fetch_page
 
 # With this many score sheets or more, the highest and the lowest are dropped before averaging.
 TRIM_FROM = 5
@@ -49,12 +47,7 @@ async def assign(
     call = await calls_service.get_call(session, call_id, by=by)
     if call.status == CallStatus.reviewed:
         raise InvalidTransition("The review of this call has closed.", code="review_closed", current_status=call.status)
-    taken = await session.scalar(
-        select(func.count())
-        .select_from(ReviewAssignment)
-        .where(ReviewAssignment.call_id == call_id, ReviewAssignment.reviewer_subject == data.reviewer_subject)
-    )
-    if taken:
+    if await repository.assignment_of(session, call_id, data.reviewer_subject) is not None:
         raise Conflict("The reviewer is already assigned to this call.", code="already_assigned")
     assignment = ReviewAssignment(
         call_id=call_id,
@@ -65,8 +58,7 @@ async def assign(
         created_at=now,
         updated_at=now,
     )
-    session.add(assignment)
-    await session.flush()
+    await repository.save(session, assignment)
     await audit.record(
         session,
         kind="call",
@@ -82,43 +74,17 @@ async def assign(
 async def assignment_of(session: AsyncSession, call_id: uuid.UUID, by: Principal) -> ReviewAssignment | None:
     if not by.has_any(Role.reviewer):
         return None
-    result = await session.execute(
-        select(ReviewAssignment).where(
-            ReviewAssignment.call_id == call_id, ReviewAssignment.reviewer_subject == by.subject
-        )
-    )
-    return result.scalar_one_or_none()
+    return await repository.assignment_of(session, call_id, by.subject)
 
 
 async def progress(
     session: AsyncSession, call_id: uuid.UUID, *, by: Principal, limit: int, offset: int
 ) -> tuple[list[schemas.AssignmentProgress], int]:
     await calls_service.get_call(session, call_id, by=by)
-    query = (
-        select(ReviewAssignment)
-        .where(ReviewAssignment.call_id == call_id)
-        .order_by(ReviewAssignment.created_at, ReviewAssignment.id)
-    )
-    assignments, total = await fetch_page(session, query, limit=limit, offset=offset)
+    assignments, total = await repository.assignments_page(session, call_id, limit=limit, offset=offset)
     ids = [a.id for a in assignments]
-    declared = dict(
-        (
-            await session.execute(
-                select(ReviewDeclaration.assignment_id, func.count())
-                .where(ReviewDeclaration.assignment_id.in_(ids))
-                .group_by(ReviewDeclaration.assignment_id)
-            )
-        ).all()
-    )
-    scored = dict(
-        (
-            await session.execute(
-                select(ReviewScore.assignment_id, func.count())
-                .where(ReviewScore.assignment_id.in_(ids))
-                .group_by(ReviewScore.assignment_id)
-            )
-        ).all()
-    )
+    declared = await repository.declarations_by_assignment(session, ids)
+    scored = await repository.sheets_by_assignment(session, ids)
     items = [
         schemas.AssignmentProgress(
             **schemas.Assignment.model_validate(a).model_dump(),
@@ -133,23 +99,12 @@ async def progress(
 async def my_assignments(
     session: AsyncSession, *, by: Principal, limit: int, offset: int
 ) -> tuple[list[schemas.MyAssignment], int]:
-    condition = ReviewAssignment.reviewer_subject == by.subject
-    total = await session.scalar(select(func.count()).select_from(ReviewAssignment).where(condition))
-    rows = (
-        await session.execute(
-            select(ReviewAssignment, Call)
-            .join(Call, Call.id == ReviewAssignment.call_id)
-            .where(condition)
-            .order_by(Call.deadline.desc(), ReviewAssignment.id)
-            .limit(limit)
-            .offset(offset)
-        )
-    ).all()
+    rows, total = await repository.assignments_of_reviewer(session, by.subject, limit=limit, offset=offset)
     items = [
         schemas.MyAssignment(id=a.id, call_id=c.id, call_title=c.title, call_status=c.status, deadline=c.deadline)
         for a, c in rows
     ]
-    return items, int(total or 0)
+    return items, total
 
 
 async def _reviewing(
@@ -207,7 +162,7 @@ async def declare(
 ) -> ReviewDeclaration:
     _, application, assignment = await _reviewing(session, call_id, application_id, by)
     check_declaration(data.conflict, linked=_linked(assignment, application))
-    existing = await _declaration(session, assignment.id, application_id)
+    existing = await repository.declaration(session, assignment.id, application_id)
     if existing is not None:
         raise Conflict("You have already declared for this application.", code="already_declared")
     declaration = ReviewDeclaration(
@@ -217,8 +172,7 @@ async def declare(
         note=data.note,
         declared_at=now,
     )
-    session.add(declaration)
-    await session.flush()
+    await repository.save(session, declaration)
     await audit.record(
         session,
         kind="application",
@@ -230,26 +184,6 @@ async def declare(
         reason=data.note,
     )
     return declaration
-
-
-async def _declaration(
-    session: AsyncSession, assignment_id: uuid.UUID, application_id: uuid.UUID
-) -> ReviewDeclaration | None:
-    result = await session.execute(
-        select(ReviewDeclaration).where(
-            ReviewDeclaration.assignment_id == assignment_id, ReviewDeclaration.application_id == application_id
-        )
-    )
-    return result.scalar_one_or_none()
-
-
-async def _sheet(session: AsyncSession, assignment_id: uuid.UUID, application_id: uuid.UUID) -> ReviewScore | None:
-    result = await session.execute(
-        select(ReviewScore).where(
-            ReviewScore.assignment_id == assignment_id, ReviewScore.application_id == application_id
-        )
-    )
-    return result.scalar_one_or_none()
 
 
 def sheet_view(sheet: ReviewScore, reviewer_subject: str) -> schemas.ScoreSheet:
@@ -274,7 +208,7 @@ async def submit_scores(
 ) -> schemas.ScoreSheet:
     """Score each criterion 0–100; a reviewer may revise their sheet until the review closes."""
     call, application, assignment = await _reviewing(session, call_id, application_id, by)
-    declaration = await _declaration(session, assignment.id, application_id)
+    declaration = await repository.declaration(session, assignment.id, application_id)
     ensure_may_score(declaration.conflict if declaration is not None else None, linked=_linked(assignment, application))
     codes = {c["code"] for c in call.criteria}
     if set(data.scores) != codes:
@@ -284,13 +218,12 @@ async def submit_scores(
             criteria=sorted(codes),
         )
     total = weighted_centi(list(call.criteria), data.scores)
-    sheet = await _sheet(session, assignment.id, application_id)
+    sheet = await repository.sheet(session, assignment.id, application_id)
     action = "scored" if sheet is None else "rescored"
     if sheet is None:
         sheet = ReviewScore(assignment_id=assignment.id, application_id=application_id)
-        session.add(sheet)
     sheet.scores, sheet.weighted_centi, sheet.comment, sheet.scored_at = dict(data.scores), total, data.comment, now
-    await session.flush()
+    await repository.save(session, sheet)
     await audit.record(
         session,
         kind="application",
@@ -309,7 +242,7 @@ async def my_sheet(
     assignment = await assignment_of(session, call_id, by)
     if assignment is None:
         raise NotFound("No such application.", code="application_not_found")
-    sheet = await _sheet(session, assignment.id, application_id)
+    sheet = await repository.sheet(session, assignment.id, application_id)
     if sheet is None:
         raise NotFound("You have not scored this application.", code="score_sheet_not_found")
     return sheet_view(sheet, by.subject)
@@ -325,15 +258,7 @@ async def sheets(
         raise InvalidTransition(
             "Score sheets are read once the review has closed.", code="review_not_closed", current_status=call.status
         )
-    rows = (
-        await session.execute(
-            select(ReviewScore, ReviewAssignment.reviewer_subject)
-            .join(ReviewAssignment, ReviewAssignment.id == ReviewScore.assignment_id)
-            .where(ReviewScore.application_id == application_id)
-            .order_by(ReviewAssignment.reviewer_subject)
-        )
-    ).all()
-    return [sheet_view(sheet, subject) for sheet, subject in rows]
+    return [sheet_view(sheet, subject) for sheet, subject in await repository.sheets_of(session, application_id)]
 
 
 async def close_review(session: AsyncSession, call_id: uuid.UUID, *, by: Principal, now: datetime) -> Call:
@@ -341,35 +266,17 @@ async def close_review(session: AsyncSession, call_id: uuid.UUID, *, by: Princip
     call = await calls_service.transition_call(
         session, call_id, "close_review", by=by, now=now, values={"reviewed_at": now}
     )
-    applications = (
-        (
-            await session.execute(
-                select(Application).where(
-                    Application.call_id == call_id, Application.status == ApplicationStatus.submitted
-                )
-            )
-        )
-        .scalars()
-        .all()
-    )
+    applications = await calls_service.submitted_applications(session, call_id)
     totals: dict[uuid.UUID, list[int]] = defaultdict(list)
-    for application_id, weighted in (
-        await session.execute(
-            select(ReviewScore.application_id, ReviewScore.weighted_centi).where(
-                ReviewScore.application_id.in_([a.id for a in applications])
-            )
-        )
-    ).all():
+    for application_id, weighted in await repository.weighted_scores(session, [a.id for a in applications]):
         totals[application_id].append(weighted)
     scored = sorted(
         ((aggregate_centi(totals[a.id]), a) for a in applications if totals[a.id]),
         key=lambda pair: (-pair[0], pair[1].submitted_at, str(pair[1].id)),
     )
     for rank, (score, application) in enumerate(scored, start=1):
-        await session.execute(
-            update(Application)
-            .where(Application.id == application.id)
-            .values(score_centi=score, reviewer_count=len(totals[application.id]), rank=rank, updated_at=now)
+        await calls_service.record_ranking(
+            session, application.id, score_centi=score, reviewer_count=len(totals[application.id]), rank=rank, at=now
         )
         await audit.record(
             session,

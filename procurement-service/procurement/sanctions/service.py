@@ -14,22 +14,20 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import CursorResult, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from procurement.audit import service as audit
 from procurement.auth import ensure_district_wide, sees_street
-from procurement.contracts.models import Contract
+from procurement.contracts import repository as contracts_repository
 from procurement.providers import service as providers_service
-from procurement.sanctions import schemas
+from procurement.sanctions import repository, schemas
 from procurement.sanctions.models import ProviderSanction, SanctionCause, SanctionStatus
 from service_kit.auth import Principal
 from service_kit.errors import InvalidTransition, NotFound, ValidationFailed
 from service_kit.events.contracts import ProviderRestored, ProviderSanctioned
 from service_kit.events.outbox import emit
-from service_kit.pagination import fetch_page
 
 MEASURE = "excluded_from_calls"
 
@@ -50,12 +48,7 @@ async def impose(
     now: datetime,
 ) -> ProviderSanction | None:
     """Sanction the provider for ``rounds`` calls; a contract that already sanctioned it does not add another."""
-    existing = await session.scalar(
-        select(ProviderSanction.id).where(
-            ProviderSanction.contract_id == contract_id, ProviderSanction.status == SanctionStatus.active
-        )
-    )
-    if existing is not None:
+    if await repository.active_of_contract(session, contract_id) is not None:
         return None
     sanction = ProviderSanction(
         provider_id=provider_id,
@@ -71,8 +64,7 @@ async def impose(
         created_at=now,
         updated_at=now,
     )
-    session.add(sanction)
-    await session.flush()
+    await repository.add(session, sanction)
     event = ProviderSanctioned(
         provider_id=provider_id,
         sanction_id=sanction.id,
@@ -103,12 +95,7 @@ async def impose(
 
 
 async def active_for(session: AsyncSession, provider_id: uuid.UUID) -> list[ProviderSanction]:
-    result = await session.execute(
-        select(ProviderSanction)
-        .where(ProviderSanction.provider_id == provider_id, ProviderSanction.status == SanctionStatus.active)
-        .order_by(ProviderSanction.imposed_at)
-    )
-    return list(result.scalars().all())
+    return await repository.active_for(session, provider_id)
 
 
 async def ensure_not_sanctioned(session: AsyncSession, provider_id: uuid.UUID) -> None:
@@ -135,17 +122,9 @@ async def _end(
     reason: str,
     values: dict[str, Any],
 ) -> None:
-    moved = cast(
-        CursorResult[Any],
-        await session.execute(
-            update(ProviderSanction)
-            .where(ProviderSanction.id == sanction.id, ProviderSanction.status == SanctionStatus.active)
-            .values(status=to_status, ended_at=now, updated_at=now, **values)
-            .execution_options(synchronize_session=False)
-        ),
-    )
-    if moved.rowcount != 1:
-        await session.refresh(sanction, ["status"])
+    ended = await repository.end_active(session, sanction.id, status=to_status, ended_at=now, updated_at=now, **values)
+    if not ended:
+        await repository.refresh_status(session, sanction)
         raise InvalidTransition(
             f"The sanction is {sanction.status}; only an active one ends.", current_status=str(sanction.status)
         )
@@ -165,17 +144,18 @@ async def _end(
 
 
 async def street_of(session: AsyncSession, sanction: ProviderSanction) -> str | None:
-    """The street of the contract that caused the sanction; None (the district's) without one."""
+    """The street of the contract that caused the sanction; None (the district's) without one. (Contracts build on
+    sanctions, through calls, so the contract's street is read through the contracts' repository.)"""
     if sanction.contract_id is None:
         return None
-    return await session.scalar(select(Contract.street_code).where(Contract.id == sanction.contract_id))
+    return await contracts_repository.street_of(session, sanction.contract_id)
 
 
 async def get_sanction(
     session: AsyncSession, sanction_id: uuid.UUID, *, by: Principal | None = None
 ) -> ProviderSanction:
     """The sanction; another street's does not exist for a street-scoped official."""
-    sanction = await session.get(ProviderSanction, sanction_id, populate_existing=True)
+    sanction = await repository.get(session, sanction_id)
     if sanction is None or (
         by is not None and by.street_code is not None and not sees_street(by, await street_of(session, sanction))
     ):
@@ -204,19 +184,7 @@ async def count_round(session: AsyncSession, *, published_at: datetime | None, b
     """A call for proposals closed: each sanction imposed before it was published has sat out one more round."""
     if published_at is None:
         return
-    await session.execute(
-        update(ProviderSanction)
-        .where(ProviderSanction.status == SanctionStatus.active, ProviderSanction.imposed_at < published_at)
-        .values(rounds_served=ProviderSanction.rounds_served + 1, updated_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    done = await session.execute(
-        select(ProviderSanction).where(
-            ProviderSanction.status == SanctionStatus.active,
-            ProviderSanction.rounds_served >= ProviderSanction.rounds,
-        )
-    )
-    for sanction in done.scalars().all():
+    for sanction in await repository.count_round(session, imposed_before=published_at, at=now):
         await _end(
             session,
             sanction,
@@ -237,17 +205,8 @@ async def list_page(
     offset: int,
     street_code: str | None = None,
 ) -> tuple[list[schemas.Sanction], int]:
-    conditions: list[Any] = []
-    if street_code is not None:  # a street-scoped official's: the sanctions of their street's contracts only
-        conditions.append(
-            ProviderSanction.contract_id.in_(select(Contract.id).where(Contract.street_code == street_code))
-        )
-    if provider_id is not None:
-        conditions.append(ProviderSanction.provider_id == provider_id)
-    if status is not None:
-        conditions.append(ProviderSanction.status == status)
-    query = select(ProviderSanction).where(*conditions)
-    rows, total = await fetch_page(
-        session, query.order_by(ProviderSanction.imposed_at.desc(), ProviderSanction.id), limit=limit, offset=offset
+    # A street-scoped official's: the sanctions of their street's contracts only.
+    rows, total = await repository.list_page(
+        session, provider_id=provider_id, status=status, street_code=street_code, limit=limit, offset=offset
     )
     return [view(s) for s in rows], total

@@ -4,18 +4,14 @@ and complaints from feedback-service tied to the contract they concern."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, TypeVar
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from procurement.audit import service as audit
 from procurement.contracts import service as contracts_service
-from procurement.contracts.models import Contract, ContractFundedOffering, ContractStatus
-from procurement.deliverables.models import Deliverable
-from procurement.supervision import schemas
+from procurement.deliverables import service as deliverables_service
+from procurement.supervision import repository, schemas
 from procurement.supervision.models import (
     ContractComplaint,
     ProgressReport,
@@ -26,10 +22,7 @@ from procurement.supervision.models import (
 from service_kit.auth import Principal, Role
 from service_kit.errors import NotFound, ValidationFailed
 from service_kit.events.contracts import BookingProviderMissed, ComplaintChanged
-from service_kit.pagination import fetch_page
 from service_kit.timeutil import SHANGHAI
-
-Row = TypeVar("Row", ProgressReport, SupervisionRecord, ContractComplaint)
 
 
 async def submit_progress_report(
@@ -53,8 +46,7 @@ async def submit_progress_report(
         created_at=now,
         updated_at=now,
     )
-    session.add(report)
-    await session.flush()
+    await repository.add(session, report)
     await contracts_service.record_lifecycle(
         session,
         contract,
@@ -89,8 +81,7 @@ async def record_supervision(
         created_at=now,
         updated_at=now,
     )
-    session.add(record)
-    await session.flush()
+    await repository.add(session, record)
     await contracts_service.record_lifecycle(
         session,
         contract,
@@ -102,18 +93,11 @@ async def record_supervision(
     return schemas.SupervisionRecord.model_validate(record)
 
 
-async def _page(
-    session: AsyncSession, model: type[Row], contract_id: uuid.UUID, order: Any, *, limit: int, offset: int
-) -> tuple[Sequence[Row], int]:
-    query = select(model).where(model.contract_id == contract_id).order_by(order, model.id)
-    return await fetch_page(session, query, limit=limit, offset=offset)
-
-
 async def progress_reports(
     session: AsyncSession, contract_id: uuid.UUID, *, by: Principal, limit: int, offset: int
 ) -> tuple[list[schemas.ProgressReport], int]:
     contract = await contracts_service.get_readable(session, contract_id, by=by)
-    rows, total = await _page(
+    rows, total = await repository.page(
         session, ProgressReport, contract.id, ProgressReport.submitted_at, limit=limit, offset=offset
     )
     return [schemas.ProgressReport.model_validate(r) for r in rows], total
@@ -123,7 +107,7 @@ async def supervision_records(
     session: AsyncSession, contract_id: uuid.UUID, *, by: Principal, limit: int, offset: int
 ) -> tuple[list[schemas.SupervisionRecord], int]:
     contract = await contracts_service.get_readable(session, contract_id, by=by)
-    rows, total = await _page(
+    rows, total = await repository.page(
         session, SupervisionRecord, contract.id, SupervisionRecord.occurred_on, limit=limit, offset=offset
     )
     return [schemas.SupervisionRecord.model_validate(r) for r in rows], total
@@ -133,7 +117,7 @@ async def complaints(
     session: AsyncSession, contract_id: uuid.UUID, *, by: Principal, limit: int, offset: int
 ) -> tuple[list[schemas.LinkedComplaint], int]:
     contract = await contracts_service.get_readable(session, contract_id, by=by)
-    rows, total = await _page(
+    rows, total = await repository.page(
         session, ContractComplaint, contract.id, ContractComplaint.opened_at, limit=limit, offset=offset
     )
     return [schemas.LinkedComplaint.model_validate(r) for r in rows], total
@@ -143,46 +127,33 @@ async def _contracts_concerned(session: AsyncSession, event: ComplaintChanged) -
     """Which contracts a complaint concerns: the one its booking was delivered under, else the provider's
     active contracts funding the offering that day, else (no offering named) all the provider's active ones."""
     if event.booking_id is not None:
-        found = await session.scalar(select(Deliverable.contract_id).where(Deliverable.booking_id == event.booking_id))
+        found = await deliverables_service.contract_of_booking(session, event.booking_id)
         if found is not None:
             return [(found, "booking")]
     if event.provider_id is None:
         return []
-    day = event.occurred_at.astimezone(SHANGHAI).date()
-    statement = select(Contract.id).where(
-        Contract.provider_id == event.provider_id,
-        Contract.status == ContractStatus.active,
-        Contract.start_date <= day,
-        Contract.end_date >= day,
+    active = await contracts_service.active_on(
+        session, event.provider_id, event.occurred_at.astimezone(SHANGHAI).date(), offering_id=event.offering_id
     )
-    if event.offering_id is not None:
-        statement = statement.join(ContractFundedOffering, ContractFundedOffering.contract_id == Contract.id).where(
-            ContractFundedOffering.offering_id == event.offering_id
-        )
-        basis = "offering"
-    else:
-        basis = "provider"
-    return [(contract_id, basis) for contract_id in (await session.execute(statement)).scalars().all()]
+    basis = "offering" if event.offering_id is not None else "provider"
+    return [(contract_id, basis) for contract_id in active]
 
 
 async def track_complaint(session: AsyncSession, event: ComplaintChanged) -> int:
     """Link a complaint to its contracts or bring the links up to date; returns how many links it has."""
-    links = list(
-        (await session.execute(select(ContractComplaint).where(ContractComplaint.complaint_id == event.complaint_id)))
-        .scalars()
-        .all()
-    )
+    links = await repository.complaint_links(session, event.complaint_id)
     if links:
         for link in links:
             if event.occurred_at >= link.last_event_at:
                 link.status, link.severity, link.category = event.status, event.severity, event.category
                 link.last_event_at = event.occurred_at
                 link.updated_at = event.occurred_at
-        await session.flush()
+        await repository.flush(session)
         return len(links)
     concerned = await _contracts_concerned(session, event)
     for contract_id, basis in concerned:
-        session.add(
+        await repository.add(
+            session,
             ContractComplaint(
                 contract_id=contract_id,
                 complaint_id=event.complaint_id,
@@ -197,7 +168,7 @@ async def track_complaint(session: AsyncSession, event: ComplaintChanged) -> int
                 last_event_at=event.occurred_at,
                 created_at=event.occurred_at,
                 updated_at=event.occurred_at,
-            )
+            ),
         )
         await audit.record(
             session,
@@ -208,7 +179,6 @@ async def track_complaint(session: AsyncSession, event: ComplaintChanged) -> int
             at=event.occurred_at,
             details={"complaint_id": str(event.complaint_id), "linked_by": basis, "status": event.status},
         )
-    await session.flush()
     return len(concerned)
 
 
@@ -218,7 +188,7 @@ BOOKING_SYSTEM = "system:booking"
 async def record_provider_missed(session: AsyncSession, event: BookingProviderMissed) -> bool:
     """A funded visit the provider never came to becomes a supervision record of the contract that funds it
     (unsatisfactory, by the booking system); False when no active contract funded it or it is already recorded."""
-    if await session.scalar(select(SupervisionRecord.id).where(SupervisionRecord.booking_id == event.booking_id)):
+    if await repository.recorded_for_booking(session, event.booking_id):
         return False
     funded = await contracts_service.funding_for_delivery(
         session,
@@ -248,8 +218,7 @@ async def record_provider_missed(session: AsyncSession, event: BookingProviderMi
         created_at=event.occurred_at,
         updated_at=event.occurred_at,
     )
-    session.add(record)
-    await session.flush()
+    await repository.add(session, record)
     await audit.record(
         session,
         kind="contract",
