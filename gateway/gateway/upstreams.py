@@ -7,11 +7,16 @@ open is skipped. When a replica fails, the request moves on to the next one if t
 
 - the connection could not be made (refused, connect timeout): nothing reached the service, so any method
   moves on;
+- every connection to the replica stayed busy for the request's whole time (``PoolTimeout``): nothing was sent,
+  so any method moves on, and the replica's circuit does not count it (the replica is busy, not failing); when
+  no replica is left the caller gets 503 ``upstream_busy`` with Retry-After;
 - the connection broke or the answer was too slow after the request may have been sent (the service closed
   the connection, read timeout, a garbled answer): only GET and HEAD move on; a write is answered 502/504,
   since the service may have acted on it.
 
-The gateway answers 503 (with Retry-After) only when every replica is paused or unreachable.
+The gateway answers 503 (with Retry-After) only when every replica is paused, busy or unreachable. A request
+HTTP/1.1 cannot carry as given (a control character in a header, say) is 400 ``unforwardable_request``: it never
+leaves the gateway. Each attempt on a replica has the request's timeout as its deadline (gateway/http1.py).
 """
 
 from __future__ import annotations
@@ -28,8 +33,24 @@ from multidict import CIMultiDict
 
 from gateway.breaker import CircuitBreakers
 from gateway.config import GatewaySettings
-from gateway.errors import RETRY_AFTER_SECONDS, BadGateway, UpstreamTimeout, UpstreamUnavailable
-from gateway.http1 import BrokenResponse, Disconnected, NotSent, Pool, Response, UpstreamError
+from gateway.errors import (
+    RETRY_AFTER_SECONDS,
+    BadGateway,
+    Unforwardable,
+    UpstreamBusy,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
+from gateway.http1 import (
+    BrokenResponse,
+    Disconnected,
+    InvalidRequest,
+    NotSent,
+    Pool,
+    PoolTimeout,
+    Response,
+    UpstreamError,
+)
 from gateway.routes import UPSTREAMS
 from service_kit.errors import LinliError
 
@@ -48,12 +69,14 @@ class Replica:
 
 
 class _Failed(Exception):
-    """One replica failed this request; ``sent`` tells whether the service may have received it."""
+    """One replica failed this request; ``sent`` tells whether the service may have received it, ``blamed``
+    whether it counts against the replica's circuit."""
 
-    def __init__(self, error: LinliError, *, sent: bool) -> None:
+    def __init__(self, error: LinliError, *, sent: bool, blamed: bool = True) -> None:
         super().__init__(str(error))
         self.error = error
         self.sent = sent
+        self.blamed = blamed
 
 
 class Upstreams:
@@ -121,7 +144,10 @@ class Upstreams:
             try:
                 response = await self._attempt(replica, method, target, headers, body, seconds, same_again)
             except _Failed as failure:
-                self.breakers.failed(replica.url)
+                if failure.blamed:
+                    self.breakers.failed(replica.url)
+                else:
+                    self.breakers.abandoned(replica.url)
                 last = failure.error
                 if failure.sent and method not in RESENDABLE_METHODS:
                     raise failure.error from failure
@@ -156,6 +182,15 @@ class Upstreams:
         for attempt in (1, 2):
             try:
                 return await pool.request(method, target, pairs, body, seconds=seconds)
+            except InvalidRequest as exc:  # nothing was sent (and the replica is not to blame)
+                raise Unforwardable(f"The gateway cannot forward this request: {exc}.") from exc
+            except PoolTimeout as exc:
+                log.warning("replica busy", replica=replica.url, error=repr(exc))
+                busy = UpstreamBusy(
+                    f"The {service} service is busy: no connection to it was free within {seconds:g} s.",
+                    retry_after=RETRY_AFTER_SECONDS,
+                )
+                raise _Failed(busy, sent=False, blamed=False) from exc
             except NotSent as exc:
                 log.warning("replica unreachable", replica=replica.url, error=repr(exc))
                 unreachable = UpstreamUnavailable(

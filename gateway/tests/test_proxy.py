@@ -301,3 +301,15 @@ async def test_the_gateways_refusals_on_open311_are_georeport_error_lists(client
     # Everywhere else the gateway answers problem+json, as before.
     other = await client.post("/api/v1/bookings", json={})
     assert other.headers["content-type"] == "application/problem+json"
+
+
+@pytest.mark.parametrize("value", ["a\x01b", "a\x7fb", "a\x0bb"])
+async def test_a_header_http_cannot_carry_is_400_and_never_forwarded(
+    client: httpx.AsyncClient, services: dict[str, Any], value: str
+) -> None:
+    response = await client.get("/api/v1/availability", headers={"X-Note": value})
+    assert response.status_code == 400, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["code"] == "unforwardable_request"
+    assert "X-Note" in response.json()["detail"] or "x-note" in response.json()["detail"]
+    assert not services["booking"].app.state.requests
