@@ -135,6 +135,7 @@ class _Connection(asyncio.Protocol):
         self.status = 0
         self.headers: list[tuple[bytes, bytes]] = []
         self.content_length: int | None = None
+        self._coded = False  # a Transfer-Encoding (chunked) came
         self.head_done = False
         self.done = False
         self.reusable = True
@@ -153,7 +154,7 @@ class _Connection(asyncio.Protocol):
         """Write the request; return once the answer's status and headers are in. ``seconds``: what is left of
         the request's time for the service, for the head and the whole body together."""
         self.busy = True
-        self.status, self.headers, self.content_length = 0, [], None
+        self.status, self.headers, self.content_length, self._coded = 0, [], None, False
         self.head_done = self.done = False
         self._head_only, self._until_close, self._error = head_only, False, None
         self._chunks.clear()
@@ -271,20 +272,26 @@ class _Connection(asyncio.Protocol):
             raise BrokenResponse(f"the service sent a header name that is not a token: {name!r}")
         if _BAD_VALUE_BYTES.search(value) is not None:
             raise BrokenResponse(f"the service sent a control character in the header {name!r}")
+        if self.head_done:
+            return  # a trailer field, after a chunked body: not passed on (nor is the ``Trailer`` header)
         self.headers.append((name, value))
         if len(name) == 14 and name.lower() == b"content-length":
             self.content_length = int(value)  # llhttp has checked it is a number
+        elif len(name) == 17 and name.lower() == b"transfer-encoding":
+            # Only ``chunked``, once, is a framing both ends agree on (h11 refuses the rest too): another coding,
+            # or chunked named twice, is read differently by different parsers.
+            if self._coded or value.strip().lower() != b"chunked":
+                raise BrokenResponse(f"the service's answer has a transfer coding other than chunked: {value!r}")
+            self._coded = True
 
     def on_headers_complete(self) -> None:
         status = self.parser.get_status_code()
         if 100 <= status < 200:  # an interim answer ("100 Continue"): the real one follows
-            self.headers, self.content_length = [], None
+            self.headers, self.content_length, self._coded = [], None, False
             return
         self.status = status
         self.reusable = self.parser.should_keep_alive()
-        self._until_close = self.content_length is None and not any(
-            name.lower() == b"transfer-encoding" for name, _ in self.headers
-        )
+        self._until_close = self.content_length is None and not self._coded
         self.head_done = True
         if self._head_only:
             # llhttp cannot be told that an answer to HEAD has no body: this connection ends with it.
