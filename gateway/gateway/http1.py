@@ -485,6 +485,9 @@ class Pool:
         self._idle.clear()
         self._waiters.fail(NotSent("the gateway is shutting down"))
 
+    async def aclose(self) -> None:
+        self.close()
+
 
 @functools.lru_cache(maxsize=512)
 def _writable_name(name: str) -> bool:

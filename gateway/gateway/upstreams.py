@@ -1,5 +1,5 @@
 """The services behind the gateway, reached through a pool of keep-alive connections per replica
-(gateway/http1.py).
+(gateway/transport.py: the gateway's own client, gateway/http1.py, or aiohttp's).
 
 A service may run as several replicas (``LINLI_GATEWAY_<SERVICE>_URL`` lists their base URLs). Requests take
 the replicas in turn (round-robin); each replica has its own circuit breaker, and a replica whose circuit is
@@ -41,17 +41,9 @@ from gateway.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
-from gateway.http1 import (
-    BrokenResponse,
-    Disconnected,
-    InvalidRequest,
-    NotSent,
-    Pool,
-    PoolTimeout,
-    Response,
-    UpstreamError,
-)
+from gateway.http1 import BrokenResponse, Disconnected, InvalidRequest, NotSent, PoolTimeout, UpstreamError
 from gateway.routes import UPSTREAMS
+from gateway.transport import ReplicaPool, Response, replica_pool
 from service_kit.errors import LinliError
 
 log = structlog.get_logger("linli.gateway.upstreams")
@@ -87,12 +79,13 @@ class Upstreams:
         }
         self.breakers = CircuitBreakers(settings.circuit_failure_threshold, settings.circuit_open_seconds)
         self._turns: dict[str, Iterator[int]] = {name: itertools.count() for name in self.replicas}
-        self._pools: dict[str, Pool] = {}
+        self._pools: dict[str, ReplicaPool] = {}
 
     async def start(self) -> None:
         settings = self.settings
         self._pools = {
-            replica.url: Pool(
+            replica.url: replica_pool(
+                settings.upstream_client,
                 replica.url,
                 limit=settings.upstream_max_connections,
                 keepalive_seconds=settings.upstream_keepalive_seconds,
@@ -102,7 +95,7 @@ class Upstreams:
             for replica in replicas
         }
 
-    def _pool(self, replica: Replica) -> Pool:
+    def _pool(self, replica: Replica) -> ReplicaPool:
         pool = self._pools.get(replica.url)
         if pool is None:
             raise RuntimeError("the upstream pools are not started (the app's lifespan did not run)")
@@ -110,7 +103,7 @@ class Upstreams:
 
     async def close(self) -> None:
         for pool in self._pools.values():
-            pool.close()
+            await pool.aclose()
         self._pools = {}
 
     # ------------------------------------------------------------------ requests, balanced and failed over
