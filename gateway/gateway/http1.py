@@ -44,10 +44,8 @@ _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 # tokens; a request target is visible ASCII; a header value is visible characters, spaces and tabs. Nothing else
 # is written (a CR, LF or NUL would let a caller's header end the line and start a request of its own).
 _TOKEN = re.compile(r"[-!#$%&'*+.^_`|~0-9A-Za-z]+")
-_TOKEN_BYTES = re.compile(rb"[-!#$%&'*+.^_`|~0-9A-Za-z]+")
 _TARGET = re.compile(r"[\x21-\x7e]+")
 _VALUE = re.compile(r"[\t\x20-\x7e\x80-\xff]*")
-_BAD_VALUE_BYTES = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
 # Headers that frame the message or name the host: the client writes them itself, from the body and the URL.
 _CLIENTS_OWN = frozenset({"host", "content-length", "transfer-encoding"})
 
@@ -267,11 +265,8 @@ class _Connection(asyncio.Protocol):
             raise BrokenResponse("the service sent more than one answer")
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        # llhttp lets some of these through; the gateway would pass them on to its caller.
-        if _TOKEN_BYTES.fullmatch(name) is None:
-            raise BrokenResponse(f"the service sent a header name that is not a token: {name!r}")
-        if _BAD_VALUE_BYTES.search(value) is not None:
-            raise BrokenResponse(f"the service sent a control character in the header {name!r}")
+        # llhttp (strict) has refused a name that is not a token and a value with a control character but HTAB:
+        # gateway/tests/client/test_http1.py holds it to that, and the gateway passes nothing else on to its caller.
         if self.head_done:
             return  # a trailer field, after a chunked body: not passed on (nor is the ``Trailer`` header)
         self.headers.append((name, value))
