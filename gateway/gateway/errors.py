@@ -16,3 +16,11 @@ class UpstreamTimeout(LinliError):
 
 class BadGateway(LinliError):
     status, code, title = 502, "bad_gateway", "The service answered badly"
+
+
+class UpstreamBusy(DependencyUnavailable):
+    code, title = "upstream_busy", "The service is busy, try again"
+
+
+class Unforwardable(LinliError):
+    status, code, title = 400, "unforwardable_request", "The request cannot be forwarded"

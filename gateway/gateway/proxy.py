@@ -24,10 +24,11 @@ from gateway import policy
 from gateway.apikeys.exchange import ApiKeyExchange
 from gateway.config import GatewaySettings
 from gateway.forwarded import PEER_KEY
-from gateway.http1 import Response, UpstreamError
+from gateway.http1 import UpstreamError
 from gateway.ratelimit import EdgeLimiter
 from gateway.residents import erasure
 from gateway.routes import GATEWAY, owner_of, timeout_for
+from gateway.transport import Response
 from gateway.upstreams import Upstreams
 from service_kit import georeport, tracing
 from service_kit.auth import TokenVerifier

@@ -1,5 +1,5 @@
 """The services behind the gateway, reached through a pool of keep-alive connections per replica
-(gateway/http1.py).
+(gateway/transport.py: the gateway's own client, gateway/http1.py, or aiohttp's).
 
 A service may run as several replicas (``LINLI_GATEWAY_<SERVICE>_URL`` lists their base URLs). Requests take
 the replicas in turn (round-robin); each replica has its own circuit breaker, and a replica whose circuit is
@@ -7,11 +7,16 @@ open is skipped. When a replica fails, the request moves on to the next one if t
 
 - the connection could not be made (refused, connect timeout): nothing reached the service, so any method
   moves on;
+- every connection to the replica stayed busy for the request's whole time (``PoolTimeout``): nothing was sent,
+  so any method moves on, and the replica's circuit does not count it (the replica is busy, not failing); when
+  no replica is left the caller gets 503 ``upstream_busy`` with Retry-After;
 - the connection broke or the answer was too slow after the request may have been sent (the service closed
   the connection, read timeout, a garbled answer): only GET and HEAD move on; a write is answered 502/504,
   since the service may have acted on it.
 
-The gateway answers 503 (with Retry-After) only when every replica is paused or unreachable.
+The gateway answers 503 (with Retry-After) only when every replica is paused, busy or unreachable. A request
+HTTP/1.1 cannot carry as given (a control character in a header, say) is 400 ``unforwardable_request``: it never
+leaves the gateway. Each attempt on a replica has the request's timeout as its deadline (gateway/http1.py).
 """
 
 from __future__ import annotations
@@ -28,9 +33,17 @@ from multidict import CIMultiDict
 
 from gateway.breaker import CircuitBreakers
 from gateway.config import GatewaySettings
-from gateway.errors import RETRY_AFTER_SECONDS, BadGateway, UpstreamTimeout, UpstreamUnavailable
-from gateway.http1 import BrokenResponse, Disconnected, NotSent, Pool, Response, UpstreamError
+from gateway.errors import (
+    RETRY_AFTER_SECONDS,
+    BadGateway,
+    Unforwardable,
+    UpstreamBusy,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
+from gateway.http1 import BrokenResponse, Disconnected, InvalidRequest, NotSent, PoolTimeout, UpstreamError
 from gateway.routes import UPSTREAMS
+from gateway.transport import ReplicaPool, Response, replica_pool
 from service_kit.errors import LinliError
 
 log = structlog.get_logger("linli.gateway.upstreams")
@@ -48,12 +61,14 @@ class Replica:
 
 
 class _Failed(Exception):
-    """One replica failed this request; ``sent`` tells whether the service may have received it."""
+    """One replica failed this request; ``sent`` tells whether the service may have received it, ``blamed``
+    whether it counts against the replica's circuit."""
 
-    def __init__(self, error: LinliError, *, sent: bool) -> None:
+    def __init__(self, error: LinliError, *, sent: bool, blamed: bool = True) -> None:
         super().__init__(str(error))
         self.error = error
         self.sent = sent
+        self.blamed = blamed
 
 
 class Upstreams:
@@ -64,12 +79,13 @@ class Upstreams:
         }
         self.breakers = CircuitBreakers(settings.circuit_failure_threshold, settings.circuit_open_seconds)
         self._turns: dict[str, Iterator[int]] = {name: itertools.count() for name in self.replicas}
-        self._pools: dict[str, Pool] = {}
+        self._pools: dict[str, ReplicaPool] = {}
 
     async def start(self) -> None:
         settings = self.settings
         self._pools = {
-            replica.url: Pool(
+            replica.url: replica_pool(
+                settings.upstream_client,
                 replica.url,
                 limit=settings.upstream_max_connections,
                 keepalive_seconds=settings.upstream_keepalive_seconds,
@@ -79,7 +95,7 @@ class Upstreams:
             for replica in replicas
         }
 
-    def _pool(self, replica: Replica) -> Pool:
+    def _pool(self, replica: Replica) -> ReplicaPool:
         pool = self._pools.get(replica.url)
         if pool is None:
             raise RuntimeError("the upstream pools are not started (the app's lifespan did not run)")
@@ -87,7 +103,7 @@ class Upstreams:
 
     async def close(self) -> None:
         for pool in self._pools.values():
-            pool.close()
+            await pool.aclose()
         self._pools = {}
 
     # ------------------------------------------------------------------ requests, balanced and failed over
@@ -121,7 +137,10 @@ class Upstreams:
             try:
                 response = await self._attempt(replica, method, target, headers, body, seconds, same_again)
             except _Failed as failure:
-                self.breakers.failed(replica.url)
+                if failure.blamed:
+                    self.breakers.failed(replica.url)
+                else:
+                    self.breakers.abandoned(replica.url)
                 last = failure.error
                 if failure.sent and method not in RESENDABLE_METHODS:
                     raise failure.error from failure
@@ -156,6 +175,15 @@ class Upstreams:
         for attempt in (1, 2):
             try:
                 return await pool.request(method, target, pairs, body, seconds=seconds)
+            except InvalidRequest as exc:  # nothing was sent (and the replica is not to blame)
+                raise Unforwardable(f"The gateway cannot forward this request: {exc}.") from exc
+            except PoolTimeout as exc:
+                log.warning("replica busy", replica=replica.url, error=repr(exc))
+                busy = UpstreamBusy(
+                    f"The {service} service is busy: no connection to it was free within {seconds:g} s.",
+                    retry_after=RETRY_AFTER_SECONDS,
+                )
+                raise _Failed(busy, sent=False, blamed=False) from exc
             except NotSent as exc:
                 log.warning("replica unreachable", replica=replica.url, error=repr(exc))
                 unreachable = UpstreamUnavailable(

@@ -301,3 +301,67 @@ async def test_the_gateways_refusals_on_open311_are_georeport_error_lists(client
     # Everywhere else the gateway answers problem+json, as before.
     other = await client.post("/api/v1/bookings", json={})
     assert other.headers["content-type"] == "application/problem+json"
+
+
+@pytest.mark.parametrize("value", ["a\x01b", "a\x7fb", "a\x0bb"])
+async def test_a_header_http_cannot_carry_is_400_and_never_forwarded(
+    client: httpx.AsyncClient, services: dict[str, Any], value: str
+) -> None:
+    response = await client.get("/api/v1/availability", headers={"X-Note": value})
+    assert response.status_code == 400, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["code"] == "unforwardable_request"
+    assert "X-Note" in response.json()["detail"] or "x-note" in response.json()["detail"]
+    assert not services["booking"].app.state.requests
+
+
+@pytest.mark.parametrize("upstream_client", ["http1", "aiohttp"])
+async def test_either_client_forwards_alike(
+    make_settings: Callable[..., GatewaySettings],
+    services: dict[str, Any],
+    open_gateway: Any,
+    admin_headers: dict[str, str],
+    upstream_client: str,
+) -> None:
+    """The gateway's own client and the aiohttp fallback (LINLI_UPSTREAM_CLIENT) keep the same promises."""
+    settings = make_settings(services, upstream_client=upstream_client)  # the services' time: 2 s
+    async with open_gateway(settings) as client:
+        body = '{"note": "轮椅，请走一楼"}'.encode()
+        written = await client.post(
+            "/api/v1/bookings/a%2Fb?slot=2026-12-01T11:00:00%2B08:00&tag=80%2B",
+            content=body,
+            headers={**admin_headers, "Content-Type": "application/json", "X-Echo-Status": "201", "TE": "trailers"},
+        )
+        assert written.status_code == 201, written.text
+        echo = written.json()
+        assert (echo["method"], echo["raw_path"]) == ("POST", "/api/v1/bookings/a%2Fb")
+        assert echo["query"] == "slot=2026-12-01T11:00:00%2B08:00&tag=80%2B"
+        assert echo["body"] == body.decode()
+        assert header(echo, "content-length") == [str(len(body))]
+        assert header(echo, "content-type") == ["application/json"]
+        assert header(echo, "te") == []
+        assert written.headers.get_list("set-cookie") == ["district=fangshan", "circle=15min"]
+
+        # Nothing invented: the caller's own user agent and encodings, no type, length or cookie of the client's.
+        caller = {"User-Agent": "linli-app/1.0", "Accept-Encoding": "br"}
+        read = (await client.get("/api/v1/offerings", headers=caller)).json()
+        assert (header(read, "user-agent"), header(read, "accept-encoding")) == (["linli-app/1.0"], ["br"])
+        assert header(read, "content-type") == header(read, "content-length") == header(read, "cookie") == []
+
+        head = await client.head("/api/v1/offerings")
+        assert (head.status_code, head.content) == (200, b"")
+        moved = await client.get("/api/v1/categories/old", headers={"X-Echo-Status": "302"})
+        assert (moved.status_code, moved.headers["location"]) == (302, "/api/v1/somewhere-else")
+        compressed = await client.get("/api/v1/categories/compressed", headers={"Accept-Encoding": "gzip"})
+        assert compressed.headers["content-encoding"] == "gzip"
+        size = services["registry"].app.state.download_bytes
+        download = await client.get("/api/v1/offerings/download")
+        assert download.content == bytes(i % 251 for i in range(size))
+
+        refused = await client.get("/api/v1/availability", headers={"X-Note": "a\x01b"})
+        assert (refused.status_code, refused.json()["code"]) == (400, "unforwardable_request")
+        slow = await client.get("/api/v1/availability", headers={"X-Echo-Sleep": "4"})
+        assert (slow.status_code, slow.json()["code"]) == (504, "upstream_timeout")
+        await services["procurement"].stop()
+        down = await client.post("/api/v1/contracts", json={}, headers=admin_headers)
+        assert (down.status_code, down.json()["code"]) == (503, "upstream_unavailable")

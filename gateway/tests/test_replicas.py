@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 
 from gateway.app import create_app
 from gateway.config import GatewaySettings
-from service_kit.testing import MonotonicClock, listening_socket, running_app
+from service_kit.testing import MonotonicClock, eventually, listening_socket, running_app
 
 from .conftest import Server, echo_service
 
@@ -243,3 +243,69 @@ async def test_health_and_openapi_need_one_ready_replica(
         health = await client.get("/healthz")
         assert health.status_code == 503
         assert health.json()["services"]["booking"] == "down"
+
+
+async def holding_an_export(client: httpx.AsyncClient, headers: dict[str, str]) -> int:
+    """An export (a route allowed two minutes) the replica takes two seconds over: its connection stays busy."""
+    response = await client.get("/api/v1/bookings/b-1/export", headers={**headers, "X-Echo-Sleep": "2"})
+    return response.status_code
+
+
+async def test_a_write_waiting_for_a_busy_replica_moves_to_another_and_blames_none(
+    make_settings: Callable[..., GatewaySettings],
+    create_account_in: Callable[..., Any],
+    services: dict[str, Server],
+    second_booking: Server,
+) -> None:
+    first = services["booking"]
+    async with booking_gateway(
+        make_settings,
+        create_account_in,
+        services,
+        [first.url, second_booking.url],
+        upstream_max_connections=1,
+        upstream_timeout_seconds=0.3,
+        circuit_failure_threshold=1,
+    ) as (client, headers, app):
+        export = asyncio.create_task(holding_an_export(client, headers))  # the first replica's turn
+        await eventually(lambda: served(first) == 1)
+        assert (await client.get("/api/v1/bookings", headers=headers)).status_code == 200  # the second's turn
+        # The first replica's turn again: its one connection is busy for longer than the request's 0.3 s. Nothing
+        # was sent, so the write goes to the second replica.
+        write = await client.post("/api/v1/bookings", headers=headers, json={})
+        assert write.status_code == 200, write.text
+        assert write.json()["method"] == "POST"
+        assert await export == 200
+        # Busy is not failing: the first replica's circuit (one failure opens it here) is closed.
+        assert app.state.upstreams.breakers.state(first.url) == "closed"
+    assert served(first) == 1
+    assert served(second_booking) == 2
+
+
+async def test_a_request_no_connection_was_free_for_is_503_busy_and_not_a_failure(
+    make_settings: Callable[..., GatewaySettings],
+    create_account_in: Callable[..., Any],
+    services: dict[str, Server],
+) -> None:
+    only = services["booking"]
+    async with booking_gateway(
+        make_settings,
+        create_account_in,
+        services,
+        [only.url],
+        upstream_max_connections=1,
+        upstream_timeout_seconds=0.3,
+        circuit_failure_threshold=1,
+    ) as (client, headers, _):
+        export = asyncio.create_task(holding_an_export(client, headers))
+        await eventually(lambda: served(only) == 1)
+        busy = await client.post("/api/v1/bookings", headers=headers, json={})
+        assert busy.status_code == 503, busy.text
+        assert busy.headers["content-type"] == "application/problem+json"
+        assert busy.headers["retry-after"] == "2"
+        assert busy.json()["code"] == "upstream_busy"
+        assert "booking" in busy.json()["detail"]
+        assert await export == 200
+        # Not counted against the replica: the next write goes through (one failure would have opened its circuit).
+        assert (await client.post("/api/v1/bookings", headers=headers, json={})).status_code == 200
+    assert served(only) == 2  # the export and the last write: the refused one was never sent

@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 
 import pytest
 
-from gateway.http1 import BrokenResponse, Disconnected, NotSent, Pool
+from gateway.http1 import BrokenResponse, Disconnected, InvalidRequest, NotSent, Pool, PoolTimeout
 from service_kit.testing import eventually, listening_socket, refusing_socket
 
 
@@ -234,15 +234,181 @@ async def test_a_connection_the_service_closed_or_that_idled_too_long_is_not_use
         pool.close()
 
 
-async def test_a_line_break_cannot_be_smuggled_into_a_request() -> None:
+@pytest.mark.parametrize(
+    ("method", "target", "headers"),
+    [
+        ("GET", "/x", [("X-Note", "a\r\nX-Injected: 1")]),
+        ("GET", "/x", [("X-Note", "a\rX-Injected: 1")]),  # a bare CR: some parsers end the line there
+        ("GET", "/x", [("X-Note", "a\x00b")]),
+        ("GET", "/x", [("X-Note", "a\x01b")]),
+        ("GET", "/x", [("X-Note", "a\x7fb")]),
+        ("GET", "/x", [("X-Note", "居民")]),  # beyond latin-1: it would not be sent as given
+        ("GET", "/x", [("X Note", "a")]),
+        ("GET", "/x", [("X-Note:", "a")]),
+        ("GET", "/x", [("X-Note: a\r\nX-Injected", "1")]),
+        ("GET", "/x", [("", "a")]),
+        ("GET", "/x", [("X(Note)", "a")]),
+        ("GET", "/x", [("Content-Length", "0")]),  # the message's framing and host are the client's own
+        ("GET", "/x", [("transfer-encoding", "chunked")]),
+        ("GET", "/x", [("Host", "elsewhere.example")]),
+        ("GET", "/x HTTP/1.1\r\nX-Injected: 1\r\n\r\nGET /y", []),
+        ("GET", "/x y", []),
+        ("GET", "/x\ty", []),
+        ("GET", "/x\x00", []),
+        ("GET", "/x\ry", []),
+        ("GET", "/社区", []),
+        ("GET", "", []),
+        ("GET /y HTTP/1.1\r\n\r\nGET", "/x", []),
+        ("GE T", "/x", []),
+    ],
+)
+async def test_what_http_cannot_carry_is_refused_before_anything_is_sent(
+    method: str, target: str, headers: list[tuple[str, str]]
+) -> None:
     async with raw_service(answer_ok) as (service, url):
         pool = pool_for(url)
-        with pytest.raises(ValueError, match="line break"):
-            await pool.request("GET", "/x", [("X-Note", "a\r\nX-Injected: 1")], b"", seconds=1)
-        with pytest.raises(ValueError, match="line break"):
-            await pool.request("GET", "/x HTTP/1.1\r\nX-Injected: 1\r\n\r\nGET /y", (), b"", seconds=1)
-        assert service.heads == []
+        with pytest.raises(InvalidRequest):
+            await pool.request(method, target, headers, b"", seconds=1)
+        # Tabs, spaces and latin-1 letters are a header value's own, and still go through.
+        assert await get(pool) == (200, b'{"ok":true}')
+        response = await pool.request("GET", "/x", [("X-Note", "a\tb c é")], b"", seconds=1)
+        response.release()
+        assert service.heads[-1].endswith("X-Note: a\tb c é\r\n\r\n".encode("latin-1"))
+        assert len(service.heads) == 2
         pool.close()
+
+
+@pytest.mark.parametrize(
+    "header",
+    [b"X Bad: 1", b"X(Bad): 1", b"X-Bad: a\x00b", b"X-Bad: a\x01b", b"X-Bad: a\rb", b"X-Bad: a\x7fb"],
+)
+async def test_an_answer_with_a_header_no_peer_may_send_is_broken(header: bytes) -> None:
+    async def bad_header(service: Service, head: bytes, writer: asyncio.StreamWriter) -> bool:
+        writer.write(b"HTTP/1.1 200 OK\r\n" + header + b"\r\ncontent-length: 2\r\n\r\nok")
+        await writer.drain()
+        return True
+
+    async with raw_service(bad_header) as (_, url):
+        pool = pool_for(url)
+        with pytest.raises(BrokenResponse):
+            await get(pool)
+        pool.close()
+
+
+async def test_a_dribbling_service_is_cut_off_when_the_requests_time_is_up() -> None:
+    async def dribbles(service: Service, head: bytes, writer: asyncio.StreamWriter) -> bool:
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n")
+        for _ in range(100):  # each pause far shorter than the request's time, 5 s in all
+            await asyncio.sleep(0.05)
+            writer.write(b"x")
+            await writer.drain()
+        return True
+
+    async with raw_service(dribbles) as (_, url):
+        pool = pool_for(url)
+        response = await pool.request("GET", "/slowly", (), b"", seconds=0.5)
+        received = bytearray()
+
+        async def read_all() -> None:
+            async for chunk in response.iter_chunks():
+                received.extend(chunk)
+
+        with pytest.raises(TimeoutError):
+            await read_all()
+        response.release()
+        assert 0 < len(received) < 100
+        await eventually(lambda: pool._count == 0)  # the connection was closed, its place freed
+        pool.close()
+
+
+async def test_a_caller_slow_to_take_the_body_does_not_use_the_services_time() -> None:
+    async def parts(service: Service, head: bytes, writer: asyncio.StreamWriter) -> bool:
+        writer.write(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n")
+        for part in (b"first ", b"second ", b"third"):
+            writer.write(b"%x\r\n%s\r\n" % (len(part), part))
+            await writer.drain()
+            await asyncio.sleep(0.05)
+        writer.write(b"0\r\n\r\n")
+        return True
+
+    async with raw_service(parts) as (_, url):
+        pool = pool_for(url)
+        response = await pool.request("GET", "/download", (), b"", seconds=0.3)
+        received = bytearray()
+        async for chunk in response.iter_chunks():
+            received += chunk
+            await asyncio.sleep(0.2)  # the caller's own pace: more than the request's time in all
+        response.release()
+        assert received == b"first second third"
+        pool.close()
+
+
+@asynccontextmanager
+async def held_service() -> AsyncIterator[tuple[Service, str, asyncio.Event]]:
+    """A service that answers at once but whose callers hold their connection until ``done`` is set."""
+    async with raw_service(answer_ok) as (service, url):
+        yield service, url, asyncio.Event()
+
+
+async def holding(pool: Pool, done: asyncio.Event) -> int:
+    """A request that keeps its connection (its answer unreleased) until ``done`` is set."""
+    response = await pool.request("GET", "/held", (), b"", seconds=5)
+    await response.read()
+    await done.wait()
+    response.release()
+    return response.status
+
+
+async def test_a_wait_for_a_busy_connection_that_runs_out_sends_nothing() -> None:
+    async with held_service() as (service, url, done):
+        pool = pool_for(url, limit=1)
+        holder = asyncio.create_task(holding(pool, done))
+        await eventually(lambda: len(service.heads) == 1)
+        with pytest.raises(PoolTimeout) as refused:
+            await get(pool, "/waits", method="POST", body=b"{}", seconds=0.2)
+        assert isinstance(refused.value, NotSent)  # the service never saw it: safe to send elsewhere
+        assert [head.split(b" ")[1] for head in service.heads] == [b"/held"]
+        done.set()
+        assert await holder == 200
+        assert await get(pool, "/after") == (200, b'{"ok":true}')
+        pool.close()
+
+
+async def test_a_waiter_woken_then_cancelled_passes_the_connection_on() -> None:
+    async with raw_service(answer_ok) as (service, url):
+        pool = pool_for(url, limit=1)
+        held = await pool.request("GET", "/held", (), b"", seconds=5)
+        await held.read()
+        cancelled = asyncio.create_task(get(pool, "/cancelled", seconds=5))
+        await eventually(lambda: len(pool._waiters) == 1)
+        patient = asyncio.create_task(get(pool, "/patient", seconds=5))
+        await eventually(lambda: len(pool._waiters) == 2)
+        held.release()  # the connection comes back and wakes the first waiter…
+        cancelled.cancel()  # …whose caller leaves before it could take it
+        assert await patient == (200, b'{"ok":true}')
+        with pytest.raises(asyncio.CancelledError):
+            await cancelled
+        assert [head.split(b" ")[1] for head in service.heads] == [b"/held", b"/patient"]
+        assert service.connections == 1
+        pool.close()
+
+
+async def test_closing_the_pool_answers_its_waiters_at_once() -> None:
+    async with held_service() as (service, url, done):
+        pool = pool_for(url, limit=1)
+        holder = asyncio.create_task(holding(pool, done))
+        await eventually(lambda: len(service.heads) == 1)
+        waiting = [asyncio.create_task(get(pool, f"/waiting/{n}", seconds=30)) for n in range(3)]
+        await eventually(lambda: len(pool._waiters) == 3)
+        pool.close()
+        for waiter in waiting:
+            with pytest.raises(NotSent, match="shutting down"):
+                await waiter
+        with pytest.raises(NotSent, match="shutting down"):
+            await get(pool)
+        done.set()
+        assert await holder == 200
+        assert len(service.heads) == 1
 
 
 async def test_a_second_answer_to_one_request_is_not_taken_for_the_next() -> None:
