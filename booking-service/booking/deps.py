@@ -1,6 +1,6 @@
 """Dependencies the booking's endpoints share: its settings, the personal-data keyring, the caller."""
 
-from typing import Annotated, cast
+from typing import Annotated
 
 from fastapi import Depends, Request
 
@@ -9,10 +9,7 @@ from booking.residents import service as residents_service
 from service_kit.auth import CurrentPrincipal, Principal, TokenVerifier
 from service_kit.db import SessionDep
 from service_kit.protection import Keyring
-
-
-def get_settings(request: Request) -> Settings:
-    return cast(Settings, request.app.state.runtime.settings)
+from service_kit.settings import settings_dependency
 
 
 def get_keyring(request: Request) -> Keyring:
@@ -33,7 +30,7 @@ def get_token_verifier(request: Request) -> TokenVerifier:
     return verifier
 
 
-SettingsDep = Annotated[Settings, Depends(get_settings)]
+SettingsDep = Annotated[Settings, Depends(settings_dependency(Settings))]
 KeyringDep = Annotated[Keyring, Depends(get_keyring)]
 Caller = Annotated[Principal, Depends(get_caller)]
 TokenVerifierDep = Annotated[TokenVerifier, Depends(get_token_verifier)]

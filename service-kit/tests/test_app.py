@@ -24,7 +24,7 @@ from service_kit.auth import CurrentPrincipal, Principal, Role, require_roles
 from service_kit.db import ReadSessionDep, SessionDep, create_sessionmaker, reading_engine
 from service_kit.errors import Conflict, error_responses
 from service_kit.runtime import Runtime
-from service_kit.settings import ServiceSettings
+from service_kit.settings import ServiceSettings, settings_dependency
 from service_kit.testing import TestKeys, eventually, running_app
 
 from .kit_service import notes
@@ -89,6 +89,12 @@ def notes_router() -> APIRouter:
         deadline = datetime(2026, 12, 10, 18, 0, tzinfo=timezone(timedelta(hours=8)))
         raise Conflict("The call is open until its deadline.", code="deadline", deadline=deadline.isoformat())
 
+    @router.get("/public-address")
+    async def public_address(
+        settings: Annotated[KitSettings, Depends(settings_dependency(KitSettings))],
+    ) -> dict[str, str]:
+        return {"service": settings.service_name, "public_base_url": settings.public_base_url}
+
     @router.get("/official-only")
     async def official_only(
         principal: Annotated[Principal, Depends(require_roles(Role.official))],
@@ -115,6 +121,16 @@ async def client(service_env: dict[str, Any], kit_db_url: str) -> AsyncIterator[
     app = create_service_app(ServiceSpec(name="kit", title="kit", settings=settings, routers=[notes_router()]))
     async with running_app(app) as http:
         yield http
+
+
+async def test_an_endpoint_is_handed_the_settings_its_service_runs_with(
+    service_env: dict[str, Any], kit_db_url: str
+) -> None:
+    settings = KitSettings(**service_env, database_url=kit_db_url, public_base_url="https://linli.example.cn/")
+    app = create_service_app(ServiceSpec(name="kit", title="kit", settings=settings, routers=[notes_router()]))
+    async with running_app(app) as http:
+        response = await http.get("/api/v1/notes/public-address")
+    assert response.json() == {"service": "kit", "public_base_url": "https://linli.example.cn"}
 
 
 async def test_openapi_declares_problem_responses(client: httpx.AsyncClient) -> None:
