@@ -9,7 +9,7 @@ from booking.clock import Now
 from booking.deps import Caller
 from booking.notifications import schemas as s
 from booking.notifications import service
-from booking.residents import phones
+from service_kit import phones
 from service_kit.auth import Role
 from service_kit.db import SessionDep
 from service_kit.errors import Forbidden, error_responses

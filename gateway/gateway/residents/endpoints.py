@@ -12,8 +12,9 @@ from gateway.deps import (
     SmsSenderDep,
 )
 from gateway.ratelimit import CodeSignInLimit, SignInKind, limit_target
-from gateway.residents import phones, service
+from gateway.residents import service
 from gateway.residents.schemas import OtpRequest, OtpSent, OtpVerify, PhoneProof, PhoneProofRequest
+from service_kit import phones
 from service_kit.db import SessionDep
 from service_kit.errors import error_responses
 from service_kit.notify.outbox import fake_outbox_router

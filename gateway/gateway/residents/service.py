@@ -20,12 +20,12 @@ from gateway.auth.keys import SigningKey
 from gateway.config import GatewaySettings
 from gateway.lockout import service as lockout
 from gateway.residents.models import OtpChallenge, ResidentIdentity, phone_index
-from gateway.residents.phones import mobile
 from gateway.residents.schemas import OtpSent, PhoneProof
 from gateway.residents.sms import Sms, SmsFailed, SmsSender
 from service_kit.auth import phone_proof_audience
 from service_kit.errors import DependencyUnavailable, Forbidden, RateLimited, Unauthorized
 from service_kit.notify import templates
+from service_kit.phones import mobile
 from service_kit.protection import PHONE, Purpose, keyring_of
 from service_kit.timeutil import utcnow
 
