@@ -13,7 +13,9 @@ from typing import Any
 import httpx
 import pytest
 
-from .conftest import free_slots, login, new_phone, new_provider, publish_offering, resident_in_the_app, wait_for
+from service_kit.testing import eventually_blocking
+
+from .conftest import free_slots, login, new_phone, new_provider, publish_offering, resident_in_the_app
 
 pytestmark = pytest.mark.stack
 
@@ -128,11 +130,13 @@ def test_bad_input_is_refused_with_nothing_created(gateway: httpx.Client) -> Non
     def filed(headers: dict[str, str], body: dict[str, Any]) -> bool:
         return gateway.post("/api/v1/complaints", headers=headers, json=body).status_code == 201
 
-    wait_for(lambda: filed(operator, complaint("booking", others_booking, resident_id=other_id)))
-    wait_for(lambda: filed(me, complaint("provider", world["provider_id"], community_code="gongchen.shidai_jiahe")))
+    eventually_blocking(lambda: filed(operator, complaint("booking", others_booking, resident_id=other_id)))
+    eventually_blocking(
+        lambda: filed(me, complaint("provider", world["provider_id"], community_code="gongchen.shidai_jiahe"))
+    )
     need = {"category_code": "elderly.home_care", "community_code": "gongchen.haotian", "text": "希望有上门助浴"}
-    recorded = wait_for(lambda: _created(gateway.post("/api/v1/needs", headers=me, json=need)))
-    wait_for(lambda: need_pool(gateway).get(recorded["group_key"], 0) >= recorded["group_count"])
+    recorded = eventually_blocking(lambda: _created(gateway.post("/api/v1/needs", headers=me, json=need)))
+    eventually_blocking(lambda: need_pool(gateway).get(recorded["group_key"], 0) >= recorded["group_count"])
     before = everything_filed(gateway)
 
     nowhere, nobody = "gongchen.atlantis", str(uuid.uuid4())

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from service_kit.db import UTCDateTime
-from service_kit.testing import DatabaseFactory
+from service_kit.testing import DatabaseFactory, eventually_blocking
 from service_kit.timeutil import SHANGHAI, utcnow
 
 from .conftest import (
@@ -34,7 +34,6 @@ from .conftest import (
     own_stack,
     provider_with_funded_offering,
     scheduling_system,
-    wait_for,
 )
 
 pytestmark = pytest.mark.stack
@@ -147,7 +146,7 @@ def test_visits_are_proven_before_the_contract_pays(gw: httpx.Client, district: 
         items = gw.get(deliverables, headers=world["provider"]).json().get("items", [])
         return next((d for d in items if d["booking_id"] == visit["id"]), None)
 
-    deliverable = wait_for(recorded)
+    deliverable = eventually_blocking(recorded)
     assert (deliverable["review"], deliverable["suspect_reasons"]) == ("pending", ["far_from_place"])
     assert gw.get(f"/api/v1/contracts/{contract_id}", headers=official).json()["delivered_count"] == 0
 
@@ -172,7 +171,7 @@ def test_visits_are_proven_before_the_contract_pays(gw: httpx.Client, district: 
         items = gw.get("/api/v1/bookings/provider-missed", headers=operator).json()["items"]
         return next((b for b in items if b["id"] == missed["id"]), None)
 
-    alert = wait_for(alerted)
+    alert = eventually_blocking(alerted)
     assert alert["provider_missed"]["closed_at"] is None
     assert gw.get("/api/v1/bookings/provider-missed", headers=world["provider"]).status_code == 403
     closed = gw.post(
@@ -193,5 +192,5 @@ def test_visits_are_proven_before_the_contract_pays(gw: httpx.Client, district: 
         items = gw.get(f"/api/v1/contracts/{contract_id}/supervision", headers=official).json().get("items", [])
         return next((r for r in items if r["booking_id"] == missed["id"]), None)
 
-    record = wait_for(supervised)
+    record = eventually_blocking(supervised)
     assert (record["kind"], record["conclusion"]) == ("provider_missed", "unsatisfactory")

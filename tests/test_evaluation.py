@@ -9,6 +9,8 @@ from typing import Any
 
 import httpx
 
+from service_kit.testing import eventually_blocking
+
 from .conftest import (
     RATIONALE,
     SOCIAL_AFFAIRS,
@@ -23,7 +25,6 @@ from .conftest import (
     pay,
     provider_with_offering,
     signed_direct_award,
-    wait_for,
 )
 
 
@@ -99,7 +100,7 @@ def test_one_of_sixty_five_delivered_is_refused_acceptance_and_its_last_installm
         response = gateway.get(f"/api/v1/contracts/{contract_id}/deliverables", headers=official)
         return response.json()["items"] if response.status_code == 200 else []
 
-    assert [d["booking_id"] for d in wait_for(counted)] == [booking_id]
+    assert [d["booking_id"] for d in eventually_blocking(counted)] == [booking_id]
 
     # ---- Paid on signing and after the mid-term evaluation, as the plan says.
     assert pay(gateway, contract_id, provider["name"]).status_code == 201

@@ -15,6 +15,8 @@ import httpx
 import nats
 import pytest
 
+from service_kit.testing import eventually_blocking
+
 from .conftest import (
     bearer,
     free_slots,
@@ -23,7 +25,6 @@ from .conftest import (
     provider_with_offering,
     scheduling_system,
     sign_in_by_code,
-    wait_for,
 )
 
 pytestmark = pytest.mark.stack
@@ -102,7 +103,7 @@ def test_a_confirmed_booking_is_one_message_in_the_inbox_and_one_sms(gateway: ht
     confirmed = gateway.post(f"/api/v1/bookings/{booking_id}/confirm", headers=system, json={})
     assert confirmed.status_code == 200, confirmed.text
 
-    page = wait_for(lambda: (p := inbox(gateway, wang))["items"] and p)
+    page = eventually_blocking(lambda: (p := inbox(gateway, wang))["items"] and p)
     (message,) = page["items"]
     start = datetime.fromisoformat(slot["start"]).astimezone(ZoneInfo("Asia/Shanghai"))
     when = f"{start.month}月{start.day}日 {start:%H:%M}"
@@ -111,7 +112,7 @@ def test_a_confirmed_booking_is_one_message_in_the_inbox_and_one_sms(gateway: ht
     assert message["subject_id"] == booking_id
     assert page["unread_count"] == 1
 
-    sent = wait_for(lambda: sms_to(gateway, phone))
+    sent = eventually_blocking(lambda: sms_to(gateway, phone))
     assert [(m["kind"], m["text"]) for m in sent] == [("booking_confirmed", "【邻里】" + message["body"])]
     assert sent[0]["phone"] == f"+86{phone[:3]}****{phone[-4:]}"  # masked in the admin's view
     delivered = inbox(gateway, wang)["items"][0]["deliveries"]
