@@ -1,8 +1,6 @@
 import uuid
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -31,7 +29,7 @@ from service_kit.events.contracts import (
 from service_kit.events.envelope import Envelope
 from service_kit.events.tables import outbox_event
 from service_kit.protection import KEYRING_INFO, PHONE, Keyring
-from service_kit.testing import DatabaseFactory, TestKeys, running_app
+from service_kit.testing import TestKeys, service_fixtures
 from service_kit.timeutil import SHANGHAI, local_now
 
 # Most tests book tomorrow and deliver at once: they run without the visit timing rules (a visit starts no earlier
@@ -39,25 +37,7 @@ from service_kit.timeutil import SHANGHAI, local_now
 ANY_TIME_VISITS: dict[str, Any] = {"visit_start_margin_minutes": 366 * 24 * 60, "visit_min_duration_share": 0.0}
 
 
-@pytest.fixture
-def settings(service_env: dict[str, Any], database_factory: DatabaseFactory) -> Settings:
-    return Settings(**service_env, **ANY_TIME_VISITS, database_url=database_factory.new(SERVICE_DIR))
-
-
-@pytest.fixture
-def app(settings: Settings) -> FastAPI:
-    return create_app(settings)
-
-
-@pytest.fixture
-async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with running_app(app) as client:
-        yield client
-
-
-@pytest.fixture
-def service_dir() -> Path:
-    return SERVICE_DIR
+settings, app, client, service_dir = service_fixtures(Settings, create_app, SERVICE_DIR, **ANY_TIME_VISITS)
 
 
 @pytest.fixture
