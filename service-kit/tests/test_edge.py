@@ -154,6 +154,27 @@ async def test_a_service_reached_directly_limits_bodies(
     assert fits.json()["text"] == "fits"
 
 
+async def test_a_request_keeps_the_callers_uuid_as_its_id_and_gets_a_new_one_for_anything_else(
+    service_env: dict[str, Any], kit_db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    recorder = Recorder()
+    monkeypatch.setattr(edge, "log", recorder)
+    given = "0f8fad5b-d9cb-469f-a165-70867728950e"
+    async with running_app(kit_app(service_env, kit_db_url)) as client:
+        kept = await client.get("/api/v1/notes/request-id", headers={"X-Request-ID": given})
+        replaced = await client.get("/api/v1/notes/request-id", headers={"X-Request-ID": "drop table;"})
+        new = await client.get("/api/v1/notes/request-id")
+    assert kept.headers["x-request-id"] == kept.json()["request_id"] == given
+    for answer in (replaced, new):
+        request_id = answer.headers["x-request-id"]
+        assert answer.json()["request_id"] == request_id
+        assert len(request_id) == 32
+        int(request_id, 16)
+    assert replaced.headers["x-request-id"] != new.headers["x-request-id"]
+    refused = [fields for event, fields in recorder.lines if event.startswith("request id refused")]
+    assert refused == [{"request_id": replaced.headers["x-request-id"]}]
+
+
 async def test_the_default_limit_is_the_gateways(service_env: dict[str, Any], kit_db_url: str) -> None:
     settings = KitSettings(**service_env, database_url=kit_db_url)
     assert settings.max_body_bytes == 1024 * 1024

@@ -1,4 +1,3 @@
-from asgi_correlation_id import correlation_id
 from fastapi import APIRouter, Request, Response
 
 from gateway.auth import service as auth_service
@@ -16,6 +15,7 @@ from gateway.residents import service
 from gateway.residents.schemas import OtpRequest, OtpSent, OtpVerify, PhoneProof, PhoneProofRequest
 from service_kit import phones
 from service_kit.db import SessionDep
+from service_kit.edge import request_id
 from service_kit.errors import error_responses
 from service_kit.notify.outbox import fake_outbox_router
 
@@ -78,7 +78,7 @@ async def verify_otp(
     identity = await service.verify_code(session, body.phone, body.code, settings=settings, now=now)
     if body.consent_version is not None:
         identity.consent_version = body.consent_version
-    await linker.link(session, identity, request_id=correlation_id.get())
+    await linker.link(session, identity, request_id=request_id())
     response.headers["Cache-Control"] = "no-store"
     return await auth_service.issue_tokens(session, identity, key=key, settings=settings)
 
