@@ -39,7 +39,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import FastAPI
 
-from service_kit import migrations
+from service_kit import edge, migrations
 from service_kit.db import create_engine
 from service_kit.server import HttpToolsProtocol, with_header_timeout
 from service_kit.settings import ServiceSettings
@@ -739,6 +739,49 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         terminalreporter.section("Linli figures")
         for line in _FIGURES:
             terminalreporter.write_line(line)
+
+
+class RecordedLog:
+    """A fake of the edge's logger (``service_kit.edge.log``): what it was told, as (event, fields)."""
+
+    def __init__(self) -> None:
+        self.lines: list[tuple[str, dict[str, Any]]] = []
+
+    def info(self, event: str, **fields: Any) -> None:
+        self.lines.append((event, fields))
+
+    warning = info
+
+    def requests(self) -> list[dict[str, Any]]:
+        """The request log's lines: method, path, status, ms."""
+        return [fields for event, fields in self.lines if event == "request"]
+
+
+@pytest.fixture
+def edge_log(monkeypatch: pytest.MonkeyPatch) -> RecordedLog:
+    """What the edge logs during the test (its request lines, the ids it refused), instead of writing it."""
+    recorded = RecordedLog()
+    monkeypatch.setattr(edge, "log", recorded)
+    return recorded
+
+
+def http_scope(method: str, path: str, headers: dict[str, str], *, host: str = "testserver") -> dict[str, Any]:
+    """The ASGI scope of an HTTP/1.1 request from 127.0.0.1, for a test that drives an app's ``receive`` and
+    ``send`` itself (a caller that leaves, a body that never comes)."""
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(b"host", host.encode()), *((k.lower().encode(), v.encode()) for k, v in headers.items())],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8000),
+    }
 
 
 @pytest.fixture(scope="session")
