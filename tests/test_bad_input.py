@@ -15,7 +15,14 @@ import pytest
 
 from service_kit.testing import eventually_blocking
 
-from .conftest import free_slots, login, new_phone, new_provider, publish_offering, resident_in_the_app
+from .conftest import (
+    free_slots,
+    login,
+    new_provider,
+    publish_offering,
+    registered_by_operator,
+    resident_in_the_app,
+)
 
 pytestmark = pytest.mark.stack
 
@@ -40,21 +47,16 @@ def a_provider_with_an_offering(gateway: httpx.Client) -> dict[str, Any]:
 def a_booking_of_another_resident(gateway: httpx.Client, offering_id: str) -> tuple[str, str]:
     """(the other resident's id, her booking's id): booked for her by an operator, still only requested."""
     operator = login(gateway, "operator")
-    other = gateway.post(
-        "/api/v1/residents",
-        headers=operator,
-        json={"name": "吴德华", "phone": new_phone(), "consent": {"version": "2026-11", "channel": "phone"}},
-    )
-    assert other.status_code == 201, other.text
+    other = registered_by_operator(gateway, operator, name="吴德华")
 
     (slot,) = free_slots(gateway, offering_id, operator)
     booking = gateway.post(
         "/api/v1/bookings",
         headers=operator,
-        json={"offering_id": offering_id, "slot_start": slot["start"], "resident_id": other.json()["id"]},
+        json={"offering_id": offering_id, "slot_start": slot["start"], "resident_id": other["id"]},
     )
     assert booking.status_code == 201, booking.text
-    return other.json()["id"], booking.json()["id"]
+    return other["id"], booking.json()["id"]
 
 
 def complaint(target_kind: str, target_id: str, **fields: Any) -> dict[str, Any]:

@@ -30,9 +30,9 @@ from .conftest import (
     booked_when_funded,
     free_slots,
     login,
-    new_phone,
     own_stack,
     provider_with_funded_offering,
+    registered_by_operator,
     scheduling_system,
 )
 
@@ -96,20 +96,9 @@ def test_visits_are_proven_before_the_contract_pays(gw: httpx.Client, district: 
     operator, official = login(gw, "operator"), login(gw, "official")
     world = provider_with_funded_offering(gw)
     system = scheduling_system(gw, world["provider"])
-    resident = gw.post(
-        "/api/v1/residents",
-        headers=operator,
-        json={
-            "name": "周淑珍",
-            "phone": new_phone(),
-            "eligibility_tags": ["age_80_plus"],
-            "position": HOME,
-            "consent": {"version": "2026-11", "channel": "phone"},
-        },
-    )
-    assert resident.status_code == 201, resident.text
+    resident = registered_by_operator(gw, operator, name="周淑珍", eligibility_tags=["age_80_plus"], position=HOME)
     slots = free_slots(gw, world["offering_id"], operator, 2)
-    visit = funded_booking(gw, world, resident.json(), slots[0])
+    visit = funded_booking(gw, world, resident, slots[0])
     contract_id = visit["funded_contract_id"]
     assert gw.post(f"/api/v1/bookings/{visit['id']}/confirm", headers=system, json={}).status_code == 200
 
@@ -162,7 +151,7 @@ def test_visits_are_proven_before_the_contract_pays(gw: httpx.Client, district: 
     assert (again.status_code, again.json()["code"]) == (409, "deliverable_already_reviewed")
 
     # A confirmed visit nobody came to: when its slot has passed, the operators are alerted.
-    missed = funded_booking(gw, world, resident.json(), slots[1])
+    missed = funded_booking(gw, world, resident, slots[1])
     assert gw.post(f"/api/v1/bookings/{missed['id']}/confirm", headers=system, json={}).status_code == 200
     now = utcnow()
     move_booking(district, missed["id"], slot_start=now - timedelta(minutes=70), slot_end=now - timedelta(minutes=10))

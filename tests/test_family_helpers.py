@@ -27,6 +27,7 @@ from .conftest import (
     me,
     new_phone,
     provider_with_offering,
+    registered_by_operator,
     resident_in_the_app,
     sign_in_by_code,
 )
@@ -45,21 +46,15 @@ def published_offering(gateway: httpx.Client) -> str:
 
 
 def register_mother(gateway: httpx.Client, operator: dict[str, str], phone: str, **extra: Any) -> dict[str, Any]:
-    response = gateway.post(
-        "/api/v1/residents",
-        headers=operator,
-        json={
-            "name": "张桂兰",
-            "phone": phone,
-            "community_code": "gongchen.shidai_jiahe",
-            "eligibility_tags": ["age_80_plus"],
-            "consent": {"version": "2026-11", "channel": "phone"},
-            **extra,
-        },
+    return registered_by_operator(
+        gateway,
+        operator,
+        name="张桂兰",
+        phone=phone,
+        community_code="gongchen.shidai_jiahe",
+        eligibility_tags=["age_80_plus"],
+        **extra,
     )
-    assert response.status_code == 201, response.text
-    result: dict[str, Any] = response.json()
-    return result
 
 
 def daughter_signs_up(gateway: httpx.Client) -> tuple[dict[str, Any], dict[str, str], str]:

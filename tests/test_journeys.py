@@ -17,6 +17,7 @@ from .conftest import (
     login,
     new_phone,
     provider_with_funded_offering,
+    registered_by_operator,
     resident_in_the_app,
 )
 
@@ -82,11 +83,7 @@ def test_booking_journeys(gateway: httpx.Client) -> None:
 def test_feedback_journeys(gateway: httpx.Client) -> None:
     operator, official = login(gateway, "operator"), login(gateway, "official")
     world = provider_with_funded_offering(gateway)
-    resident = gateway.post(
-        "/api/v1/residents",
-        headers=operator,
-        json={"name": "钱永福", "phone": new_phone(), "consent": {"version": "2026-11", "channel": "phone"}},
-    ).json()
+    resident = registered_by_operator(gateway, operator, name="钱永福")
     bookings = []
     for slot in free_slots(gateway, world["offering_id"], operator, 2):
         response = gateway.post(

@@ -23,6 +23,7 @@ from .conftest import (
     login,
     new_phone,
     provider_with_offering,
+    registered_by_operator,
     scheduling_system,
     sign_in_by_code,
 )
@@ -79,18 +80,14 @@ def test_a_confirmed_booking_is_one_message_in_the_inbox_and_one_sms(gateway: ht
     offering_id, system = provider_with_offering_and_key(gateway)
     phone = new_phone()
     # 王秀英 was registered by the call center (as the demo data does); she signs in to the app with her phone.
-    registered = gateway.post(
-        "/api/v1/residents",
-        headers=operator,
-        json={
-            "name": "王秀英",
-            "phone": phone,
-            "community_code": "gongchen.shidai_jiahe",
-            "eligibility_tags": ["age_80_plus", "living_alone"],
-            "consent": {"version": "2026-11", "channel": "phone"},
-        },
+    registered_by_operator(
+        gateway,
+        operator,
+        name="王秀英",
+        phone=phone,
+        community_code="gongchen.shidai_jiahe",
+        eligibility_tags=["age_80_plus", "living_alone"],
     )
-    assert registered.status_code == 201, registered.text
     wang = bearer(sign_in_by_code(gateway, phone))
     (slot,) = free_slots(gateway, offering_id, wang)
     booked = gateway.post(

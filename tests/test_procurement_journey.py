@@ -47,9 +47,9 @@ from .conftest import (
     login,
     new_account,
     new_fund,
-    new_phone,
     pay,
     provider_with_offering,
+    registered_by_operator,
 )
 
 pytestmark = pytest.mark.stack
@@ -477,33 +477,14 @@ def test_procurement_from_need_to_sanction(gateway: httpx.Client, stack: DevStac
     # ---- Funded bookings, completed and counted as the contract's deliverables.
     residents = []
     for name in ("王秀英", "刘淑珍"):
-        resident = gateway.post(
-            "/api/v1/residents",
-            headers=operator,
-            json={
-                "name": name,
-                "phone": new_phone(),
-                "community_code": community,
-                "eligibility_tags": ["age_80_plus"],
-                "consent": {"version": "2026-11", "channel": "phone"},
-            },
+        resident = registered_by_operator(
+            gateway, operator, name=name, community_code=community, eligibility_tags=["age_80_plus"]
         )
-        assert resident.status_code == 201, resident.text
-        residents.append(resident.json()["id"])
+        residents.append(resident["id"])
     # First a resident the contract does not fund (no eligibility tag): she pays the full ¥15, and the service is
     # no deliverable of the contract (the district does not pay for it a second time).
-    unfunded = gateway.post(
-        "/api/v1/residents",
-        headers=operator,
-        json={
-            "name": "陈丽华",
-            "phone": new_phone(),
-            "community_code": community,
-            "consent": {"version": "2026-11", "channel": "phone"},
-        },
-    )
-    assert unfunded.status_code == 201, unfunded.text
-    completed_funded_booking(gateway, yangfang, None, unfunded.json()["id"], day_offset=3)
+    unfunded = registered_by_operator(gateway, operator, name="陈丽华", community_code=community)
+    completed_funded_booking(gateway, yangfang, None, unfunded["id"], day_offset=3)
     bookings = [
         completed_funded_booking(gateway, yangfang, contract_id, resident_id, day_offset=n + 1)
         for n, resident_id in enumerate(residents)

@@ -24,7 +24,7 @@ from standardwebhooks.webhooks import WebhookVerificationError
 
 from service_kit.testing import eventually_blocking
 
-from .conftest import ROOT, login, new_uscc
+from .conftest import ROOT, login, new_uscc, registered_by_operator
 
 pytestmark = pytest.mark.stack
 
@@ -260,17 +260,9 @@ def test_registry_journey(gateway: httpx.Client, receiver: Receiver) -> None:
 
     # ---- The operator books the swap corner for a resident; booking-service learned the schedule from events.
     resident_name, phone = "陈玉兰", f"135{uuid.uuid4().int % 10**8:08d}"
-    resident = gateway.post(
-        "/api/v1/residents",
-        headers=operator,
-        json={
-            "name": resident_name,
-            "phone": phone,
-            "community_code": "changyang.bandao",
-            "consent": {"version": "2026-11", "channel": "phone"},
-        },
+    resident = registered_by_operator(
+        gateway, operator, name=resident_name, phone=phone, community_code="changyang.bandao"
     )
-    assert resident.status_code == 201, resident.text
     start, end = date.today() + timedelta(days=1), date.today() + timedelta(days=5)
 
     def slots() -> list[dict[str, Any]]:
@@ -286,7 +278,7 @@ def test_registry_journey(gateway: httpx.Client, receiver: Receiver) -> None:
     booking = gateway.post(
         "/api/v1/bookings",
         headers=operator,
-        json={"offering_id": offering_id, "slot_start": available[0]["start"], "resident_id": resident.json()["id"]},
+        json={"offering_id": offering_id, "slot_start": available[0]["start"], "resident_id": resident["id"]},
     )
     assert booking.status_code == 201, booking.text
     booking_id = booking.json()["id"]
