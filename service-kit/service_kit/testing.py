@@ -596,10 +596,6 @@ def service_fixtures(
     - ``service_dir``: the folder holding the service's ``alembic.ini`` and migrations (the migration tests).
     """
 
-    @pytest.fixture(name="settings")
-    def settings_fixture(service_env: dict[str, Any], database_factory: DatabaseFactory) -> ServiceSettingsT:
-        return settings_type(**service_env, **settings, database_url=database_factory.new(service_dir))
-
     @pytest.fixture(name="app")
     def app_fixture(settings: ServiceSettingsT) -> FastAPI:
         return create_app(settings)
@@ -613,7 +609,19 @@ def service_fixtures(
     def service_dir_fixture() -> Path:
         return service_dir
 
-    return settings_fixture, app_fixture, client_fixture, service_dir_fixture
+    return service_settings(settings_type, service_dir, **settings), app_fixture, client_fixture, service_dir_fixture
+
+
+def service_settings(settings_type: type[ServiceSettingsT], service_dir: Path, **settings: Any) -> Any:
+    """The ``settings`` fixture of ``service_fixtures``, for a test module that runs the service with other values
+    (``settings = service_settings(Settings, SERVICE_DIR, reminder_sweep_seconds=0.1)``): the conftest's ``app``
+    and ``client`` then build and run the service on them."""
+
+    @pytest.fixture(name="settings")
+    def settings_fixture(service_env: dict[str, Any], database_factory: DatabaseFactory) -> ServiceSettingsT:
+        return settings_type(**service_env, **settings, database_url=database_factory.new(service_dir))
+
+    return settings_fixture
 
 
 async def check_a_service_answers(client: httpx.AsyncClient, paths: Iterable[str]) -> dict[str, Any]:
