@@ -161,12 +161,16 @@ class World:
         await self.apply(event)
         return event
 
-    async def resident(self, *, phone: str | None = None, tags: list[str] | None = None) -> dict[str, Any]:
+    async def resident(
+        self, *, name: str = "王秀英", phone: str | None = None, tags: list[str] | None = None, **fields: Any
+    ) -> dict[str, Any]:
+        """A resident an operator registers while she is on the phone (a new number unless ``phone``)."""
         body = {
-            "name": "王秀英",
+            "name": name,
             "phone": phone or f"139{uuid.uuid4().int % 10**8:08d}",
             "eligibility_tags": tags or [],
             "consent": {"version": "2026-11", "channel": "phone"},
+            **fields,
         }
         response = await self.client.post("/api/v1/residents", json=body, headers=self.keys.headers("operator"))
         assert response.status_code == 201, response.text
@@ -179,6 +183,19 @@ class World:
         body = {"offering_id": str(offering.offering_id), "slot_start": slot_start.isoformat(), **extra}
         body.setdefault("resident_id", resident["id"])
         return await self.client.post("/api/v1/bookings", json=body, headers=self.keys.headers("operator"))
+
+    async def confirmed(self, offering: OfferingSnapshot, phone: str, hour: int = 9, days: int = 1) -> dict[str, Any]:
+        """A booking of a new resident (``phone``) in ``days`` days at ``hour``, confirmed (by the operator when
+        the offering does not confirm on its own)."""
+        resident = await self.resident(phone=phone)
+        response = await self.book(offering, resident, self.at(tomorrow() + timedelta(days=days - 1), hour))
+        assert response.status_code == 201, response.text
+        booking: dict[str, Any] = response.json()
+        if booking["status"] == "requested":
+            confirm = f"/api/v1/bookings/{booking['id']}/confirm"
+            ok = await self.client.post(confirm, headers=self.keys.headers("operator"))
+            assert ok.status_code == 200
+        return booking
 
     async def emitted(self, booking_id: str) -> list[tuple[str, dict[str, Any]]]:
         """The events this booking emitted so far (outbox rows, in the order written)."""
