@@ -624,6 +624,17 @@ def service_settings(settings_type: type[ServiceSettingsT], service_dir: Path, *
     return settings_fixture
 
 
+def assert_problem(response: httpx.Response, status: int, code: str | None = None) -> dict[str, Any]:
+    """``response`` is an RFC 9457 problem (``application/problem+json``) with ``status`` and, when given, the
+    machine ``code``: its body, for a test's further checks."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    body: dict[str, Any] = response.json()
+    if code is not None:
+        assert body["code"] == code, body
+    return body
+
+
 async def check_a_service_answers(client: httpx.AsyncClient, paths: Iterable[str]) -> dict[str, Any]:
     """What every Linli service answers, asserted: ready with its database and NATS up (``/readyz``), a route it
     does not have as a 404 problem+json, and an OpenAPI document that holds ``paths`` (which the document is
