@@ -11,6 +11,8 @@ from service_kit.db import SessionDep
 from service_kit.protection import Keyring
 from service_kit.settings import settings_dependency
 
+get_settings = settings_dependency(Settings)
+
 
 def get_keyring(request: Request) -> Keyring:
     """The keyring personal data is sealed with (the one the service's sessions carry)."""
@@ -30,7 +32,7 @@ def get_token_verifier(request: Request) -> TokenVerifier:
     return verifier
 
 
-SettingsDep = Annotated[Settings, Depends(settings_dependency(Settings))]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
 KeyringDep = Annotated[Keyring, Depends(get_keyring)]
 Caller = Annotated[Principal, Depends(get_caller)]
 TokenVerifierDep = Annotated[TokenVerifier, Depends(get_token_verifier)]

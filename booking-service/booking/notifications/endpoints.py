@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 
 from booking.clock import Now
-from booking.deps import Caller
+from booking.deps import Caller, get_settings
 from booking.notifications import schemas as s
 from booking.notifications import service
 from service_kit import phones
@@ -89,7 +89,7 @@ router.include_router(
     fake_outbox_router(
         "/sms-outbox",
         sender_of=lambda request: request.app.state.sms_sender,
-        is_production=lambda request: request.app.state.runtime.settings.environment == "production",
+        is_production=lambda request: get_settings(request).environment == "production",
         normalize_phone=phones.normalize,
         tags=["notifications"],
     )

@@ -9,6 +9,7 @@ from gateway.deps import (
     SettingsDep,
     SigningKeyDep,
     SmsSenderDep,
+    get_settings,
 )
 from gateway.ratelimit import CodeSignInLimit, SignInKind, limit_target
 from gateway.residents import service
@@ -117,7 +118,7 @@ router.include_router(
     fake_outbox_router(
         "/messages",
         sender_of=lambda request: request.app.state.sms_sender,
-        is_production=lambda request: request.app.state.settings.environment == "production",
+        is_production=lambda request: get_settings(request).environment == "production",
         normalize_phone=phones.normalize,
         tags=["auth"],
         show_full_phone=True,
