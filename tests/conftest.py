@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import re
 import sys
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -18,7 +17,7 @@ import httpx
 import pytest
 from stdnum.cn import uscc
 
-from service_kit.testing import DatabaseFactory
+from service_kit.testing import DatabaseFactory, eventually_blocking
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "deploy"))
@@ -103,7 +102,9 @@ def wait_until_communities_known(gateway_url: str, timeout: float = 120.0) -> No
             response = client.get(path, params={"limit": 1}, headers=operator)
             return int(response.json()["total"]) if response.status_code == 200 else -1
 
-        wait_for(lambda: 0 < total("/api/v1/communities") <= total("/api/v1/residents/communities"), timeout)
+        eventually_blocking(
+            lambda: 0 < total("/api/v1/communities") <= total("/api/v1/residents/communities"), timeout=timeout
+        )
 
 
 @pytest.fixture
@@ -116,17 +117,6 @@ def login(client: httpx.Client, username: str, password: str = DEMO_PASSWORD) ->
     response = client.post("/api/v1/auth/token", json={"username": username, "password": password})
     assert response.status_code == 200, response.text
     return {"Authorization": f"Bearer {response.json()['access_token']}"}
-
-
-def wait_for(check: Callable[[], Any], timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(0.1)
-    raise AssertionError(f"not reached within {timeout}s: {last!r}")
 
 
 def new_uscc() -> str:
@@ -186,6 +176,23 @@ def code_for(gateway: httpx.Client, phone: str) -> str:
     code = re.search(r"\d{6}", otp_messages(gateway, phone)[0]["text"])
     assert code is not None
     return code.group()
+
+
+PHONE_CONSENT = {"version": "2026-11", "channel": "phone"}  # the privacy notice, read to a caller and agreed to
+
+
+def registered_by_operator(
+    gateway: httpx.Client, operator: dict[str, str], *, name: str, phone: str | None = None, **fields: Any
+) -> dict[str, Any]:
+    """A resident the call center registers while she is on the phone (a new number unless ``phone``): her record."""
+    response = gateway.post(
+        "/api/v1/residents",
+        headers=operator,
+        json={"name": name, "phone": phone or new_phone(), "consent": PHONE_CONSENT, **fields},
+    )
+    assert response.status_code == 201, response.text
+    record: dict[str, Any] = response.json()
+    return record
 
 
 def sign_in_by_code(gateway: httpx.Client, phone: str, **extra: Any) -> dict[str, Any]:
@@ -293,7 +300,7 @@ def free_slots(
         )
         return found[:count] if len(found) >= count else []
 
-    slots: list[dict[str, Any]] = wait_for(free)
+    slots: list[dict[str, Any]] = eventually_blocking(free)
     return slots
 
 
@@ -333,7 +340,7 @@ def proposed_when_known(gateway: httpx.Client, terms: dict[str, Any], headers: d
             return None
         return response
 
-    return wait_for(propose, 60)
+    return eventually_blocking(propose, timeout=60)
 
 
 def signed_direct_award(
@@ -509,7 +516,7 @@ def booked_when_funded(
         gateway.post(f"/api/v1/bookings/{booking['id']}/cancel", headers=operator, json={"reason": "重新预约"})
         return None
 
-    booking: dict[str, Any] = wait_for(book)
+    booking: dict[str, Any] = eventually_blocking(book)
     return booking
 
 
@@ -539,7 +546,7 @@ def completed_funded_booking(
             return True
         return bool(booking["funded_contract_id"] == contract_id and booking["price_fen"] == 0)
 
-    booking = booked_when_funded(gateway, provider["offering_id"], wait_for(slot), resident_id, funded)
+    booking = booked_when_funded(gateway, provider["offering_id"], eventually_blocking(slot), resident_id, funded)
     for step in ("confirm", "start", "complete"):
         response = gateway.post(f"/api/v1/bookings/{booking['id']}/{step}", headers=provider["admin"], json={})
         assert response.status_code == 200, f"{step}: {response.text}"

@@ -13,7 +13,16 @@ from typing import Any
 import httpx
 import pytest
 
-from .conftest import free_slots, login, new_phone, new_provider, publish_offering, resident_in_the_app, wait_for
+from service_kit.testing import eventually_blocking
+
+from .conftest import (
+    free_slots,
+    login,
+    new_provider,
+    publish_offering,
+    registered_by_operator,
+    resident_in_the_app,
+)
 
 pytestmark = pytest.mark.stack
 
@@ -38,21 +47,16 @@ def a_provider_with_an_offering(gateway: httpx.Client) -> dict[str, Any]:
 def a_booking_of_another_resident(gateway: httpx.Client, offering_id: str) -> tuple[str, str]:
     """(the other resident's id, her booking's id): booked for her by an operator, still only requested."""
     operator = login(gateway, "operator")
-    other = gateway.post(
-        "/api/v1/residents",
-        headers=operator,
-        json={"name": "吴德华", "phone": new_phone(), "consent": {"version": "2026-11", "channel": "phone"}},
-    )
-    assert other.status_code == 201, other.text
+    other = registered_by_operator(gateway, operator, name="吴德华")
 
     (slot,) = free_slots(gateway, offering_id, operator)
     booking = gateway.post(
         "/api/v1/bookings",
         headers=operator,
-        json={"offering_id": offering_id, "slot_start": slot["start"], "resident_id": other.json()["id"]},
+        json={"offering_id": offering_id, "slot_start": slot["start"], "resident_id": other["id"]},
     )
     assert booking.status_code == 201, booking.text
-    return other.json()["id"], booking.json()["id"]
+    return other["id"], booking.json()["id"]
 
 
 def complaint(target_kind: str, target_id: str, **fields: Any) -> dict[str, Any]:
@@ -128,11 +132,13 @@ def test_bad_input_is_refused_with_nothing_created(gateway: httpx.Client) -> Non
     def filed(headers: dict[str, str], body: dict[str, Any]) -> bool:
         return gateway.post("/api/v1/complaints", headers=headers, json=body).status_code == 201
 
-    wait_for(lambda: filed(operator, complaint("booking", others_booking, resident_id=other_id)))
-    wait_for(lambda: filed(me, complaint("provider", world["provider_id"], community_code="gongchen.shidai_jiahe")))
+    eventually_blocking(lambda: filed(operator, complaint("booking", others_booking, resident_id=other_id)))
+    eventually_blocking(
+        lambda: filed(me, complaint("provider", world["provider_id"], community_code="gongchen.shidai_jiahe"))
+    )
     need = {"category_code": "elderly.home_care", "community_code": "gongchen.haotian", "text": "希望有上门助浴"}
-    recorded = wait_for(lambda: _created(gateway.post("/api/v1/needs", headers=me, json=need)))
-    wait_for(lambda: need_pool(gateway).get(recorded["group_key"], 0) >= recorded["group_count"])
+    recorded = eventually_blocking(lambda: _created(gateway.post("/api/v1/needs", headers=me, json=need)))
+    eventually_blocking(lambda: need_pool(gateway).get(recorded["group_key"], 0) >= recorded["group_count"])
     before = everything_filed(gateway)
 
     nowhere, nobody = "gongchen.atlantis", str(uuid.uuid4())

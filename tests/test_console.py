@@ -18,7 +18,9 @@ import pytest
 from playwright.async_api import Page, async_playwright, expect
 from stdnum.cn import ric
 
-from .conftest import DevStack, login, wait_for
+from service_kit.testing import eventually_blocking
+
+from .conftest import DevStack, login
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -84,7 +86,7 @@ def demo(stack: DevStack) -> Any:
     with httpx.Client(base_url=stack.gateway_url, timeout=30.0) as client:
         data = Demo(client)
         # The booking service learns of the offerings through events: wait until it can book them.
-        wait_for(lambda: data.free_slots(MEAL_TABLE) and data.free_slots(COUNSELING))
+        eventually_blocking(lambda: data.free_slots(MEAL_TABLE) and data.free_slots(COUNSELING))
         yield data
 
 

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from service_kit.db import UTCDateTime
-from service_kit.testing import DatabaseFactory
+from service_kit.testing import DatabaseFactory, eventually_blocking
 from service_kit.timeutil import SHANGHAI, utcnow
 
 from .conftest import (
@@ -30,11 +30,10 @@ from .conftest import (
     booked_when_funded,
     free_slots,
     login,
-    new_phone,
     own_stack,
     provider_with_funded_offering,
+    registered_by_operator,
     scheduling_system,
-    wait_for,
 )
 
 pytestmark = pytest.mark.stack
@@ -97,20 +96,9 @@ def test_visits_are_proven_before_the_contract_pays(gw: httpx.Client, district: 
     operator, official = login(gw, "operator"), login(gw, "official")
     world = provider_with_funded_offering(gw)
     system = scheduling_system(gw, world["provider"])
-    resident = gw.post(
-        "/api/v1/residents",
-        headers=operator,
-        json={
-            "name": "周淑珍",
-            "phone": new_phone(),
-            "eligibility_tags": ["age_80_plus"],
-            "position": HOME,
-            "consent": {"version": "2026-11", "channel": "phone"},
-        },
-    )
-    assert resident.status_code == 201, resident.text
+    resident = registered_by_operator(gw, operator, name="周淑珍", eligibility_tags=["age_80_plus"], position=HOME)
     slots = free_slots(gw, world["offering_id"], operator, 2)
-    visit = funded_booking(gw, world, resident.json(), slots[0])
+    visit = funded_booking(gw, world, resident, slots[0])
     contract_id = visit["funded_contract_id"]
     assert gw.post(f"/api/v1/bookings/{visit['id']}/confirm", headers=system, json={}).status_code == 200
 
@@ -147,7 +135,7 @@ def test_visits_are_proven_before_the_contract_pays(gw: httpx.Client, district: 
         items = gw.get(deliverables, headers=world["provider"]).json().get("items", [])
         return next((d for d in items if d["booking_id"] == visit["id"]), None)
 
-    deliverable = wait_for(recorded)
+    deliverable = eventually_blocking(recorded)
     assert (deliverable["review"], deliverable["suspect_reasons"]) == ("pending", ["far_from_place"])
     assert gw.get(f"/api/v1/contracts/{contract_id}", headers=official).json()["delivered_count"] == 0
 
@@ -163,7 +151,7 @@ def test_visits_are_proven_before_the_contract_pays(gw: httpx.Client, district: 
     assert (again.status_code, again.json()["code"]) == (409, "deliverable_already_reviewed")
 
     # A confirmed visit nobody came to: when its slot has passed, the operators are alerted.
-    missed = funded_booking(gw, world, resident.json(), slots[1])
+    missed = funded_booking(gw, world, resident, slots[1])
     assert gw.post(f"/api/v1/bookings/{missed['id']}/confirm", headers=system, json={}).status_code == 200
     now = utcnow()
     move_booking(district, missed["id"], slot_start=now - timedelta(minutes=70), slot_end=now - timedelta(minutes=10))
@@ -172,7 +160,7 @@ def test_visits_are_proven_before_the_contract_pays(gw: httpx.Client, district: 
         items = gw.get("/api/v1/bookings/provider-missed", headers=operator).json()["items"]
         return next((b for b in items if b["id"] == missed["id"]), None)
 
-    alert = wait_for(alerted)
+    alert = eventually_blocking(alerted)
     assert alert["provider_missed"]["closed_at"] is None
     assert gw.get("/api/v1/bookings/provider-missed", headers=world["provider"]).status_code == 403
     closed = gw.post(
@@ -193,5 +181,5 @@ def test_visits_are_proven_before_the_contract_pays(gw: httpx.Client, district: 
         items = gw.get(f"/api/v1/contracts/{contract_id}/supervision", headers=official).json().get("items", [])
         return next((r for r in items if r["booking_id"] == missed["id"]), None)
 
-    record = wait_for(supervised)
+    record = eventually_blocking(supervised)
     assert (record["kind"], record["conclusion"]) == ("provider_missed", "unsatisfactory")

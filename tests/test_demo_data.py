@@ -12,7 +12,9 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from .conftest import DevStack, login, wait_for
+from service_kit.testing import eventually_blocking
+
+from .conftest import DevStack, login
 
 pytestmark = pytest.mark.stack
 
@@ -170,5 +172,5 @@ def test_demo_data_loads(stack: DevStack, gateway: httpx.Client) -> None:
         quote: dict[str, Any] = response.json()
         return quote if quote["funded"] else None  # once booking has heard of contract.signed
 
-    quote = wait_for(quoted)
+    quote = eventually_blocking(quoted)
     assert (quote["funded_contract_id"], quote["resident_price_fen"], quote["subsidy_fen"]) == (direct["id"], 0, 1500)

@@ -29,7 +29,7 @@ import httpx
 import nats
 import pytest
 
-from service_kit.testing import read_nats_ports
+from service_kit.testing import eventually_blocking, read_nats_ports
 
 from .conftest import (
     DEMO_ACCOUNTS,
@@ -39,7 +39,6 @@ from .conftest import (
     DevStack,
     login,
     new_phone,
-    wait_for,
     wait_until_communities_known,
 )
 
@@ -201,7 +200,7 @@ class Load:
 
     def more_writes(self, count: int) -> None:
         target = len(self.accepted) + count
-        wait_for(lambda: len(self.accepted) >= target, timeout=START_LIMIT)
+        eventually_blocking(lambda: len(self.accepted) >= target, timeout=START_LIMIT)
 
 
 def came_back(stack: DevStack, name: str, killed: subprocess.Popen[bytes]) -> bool:
@@ -223,7 +222,7 @@ def test_killed_processes_come_back_and_keep_the_data(twins: Twins) -> None:
             port = stack.children[name].port
             victim.kill()  # SIGKILL
             victim.wait()
-            wait_for(lambda name=name, victim=victim: came_back(stack, name, victim), timeout=START_LIMIT)
+            eventually_blocking(lambda name=name, victim=victim: came_back(stack, name, victim), timeout=START_LIMIT)
             assert stack.children[name].port == port
             load.more_writes(10)  # writes are accepted again after the restart
     finally:
@@ -256,7 +255,7 @@ def test_killed_processes_come_back_and_keep_the_data(twins: Twins) -> None:
             pool = client.get("/api/v1/need-pool", headers=official, params={"limit": 200}).json()
             return max((item["count"] for item in pool["items"] if item["category_code"] == CATEGORY), default=0)
 
-        wait_for(lambda: pooled() >= len(load.accepted), timeout=START_LIMIT)
+        eventually_blocking(lambda: pooled() >= len(load.accepted), timeout=START_LIMIT)
 
     async def stream_messages() -> int:
         nc = await nats.connect(stack.nats_url)
@@ -267,7 +266,7 @@ def test_killed_processes_come_back_and_keep_the_data(twins: Twins) -> None:
             await nc.close()
 
     # An event whose publishing the kill of feedback cut off is published again once its lease ends.
-    wait_for(lambda: asyncio.run(stream_messages()) >= len(load.accepted), timeout=START_LIMIT)
+    eventually_blocking(lambda: asyncio.run(stream_messages()) >= len(load.accepted), timeout=START_LIMIT)
     print(f"needs accepted {len(load.accepted)}, refused {dict(load.refused)}; reads {dict(load.reads)}")
 
 

@@ -22,6 +22,7 @@ from sqlalchemy import inspect, text
 from stdnum.cn import ric
 
 from service_kit.db import create_engine
+from service_kit.testing import eventually_blocking
 
 from .conftest import (
     bearer,
@@ -30,7 +31,6 @@ from .conftest import (
     new_phone,
     provider_with_offering,
     sign_in_by_code,
-    wait_for,
 )
 
 DATABASES = ("registry", "booking", "procurement", "feedback", "gateway")
@@ -178,7 +178,7 @@ def test_after_erasure_no_database_holds_anything_of_the_resident(gateway: httpx
         )
         return response if response.status_code == 201 else None  # until feedback heard of the completion
 
-    wait_for(rated, 60)
+    eventually_blocking(rated, timeout=60)
     complained = gateway.post(
         "/api/v1/complaints",
         headers=herself | {"Idempotency-Key": f"complain-{tag}"},
@@ -206,7 +206,7 @@ def test_after_erasure_no_database_holds_anything_of_the_resident(gateway: httpx
 
     erased = gateway.delete(f"/api/v1/residents/{resident_id}", headers=herself)
     assert erased.status_code == 204, erased.text
-    wait_for(lambda: _inbox_has_erasure(dict(urls), ("feedback-resident-erasure",)), 60)
+    eventually_blocking(lambda: _inbox_has_erasure(dict(urls), ("feedback-resident-erasure",)), timeout=60)
 
     assert scan(urls, values) == []
     # Her app account is gone with her: the refresh of her sign-in is refused, and what stays is anonymous.

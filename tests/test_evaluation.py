@@ -9,6 +9,8 @@ from typing import Any
 
 import httpx
 
+from service_kit.testing import eventually_blocking
+
 from .conftest import (
     RATIONALE,
     SOCIAL_AFFAIRS,
@@ -19,11 +21,10 @@ from .conftest import (
     login,
     new_account,
     new_fund,
-    new_phone,
     pay,
     provider_with_offering,
+    registered_by_operator,
     signed_direct_award,
-    wait_for,
 )
 
 
@@ -81,25 +82,20 @@ def test_one_of_sixty_five_delivered_is_refused_acceptance_and_its_last_installm
     assert self_assigned.status_code == 403, self_assigned.text
 
     # ---- One funded meal delivered of the 65 promised.
-    resident = gateway.post(
-        "/api/v1/residents",
-        headers=operator,
-        json={
-            "name": "赵玉兰",
-            "phone": new_phone(),
-            "community_code": "gongchen.shidai_jiahe",  # the registry gazetteer's code
-            "eligibility_tags": ["age_80_plus"],
-            "consent": {"version": "2026-11", "channel": "phone"},
-        },
+    resident = registered_by_operator(
+        gateway,
+        operator,
+        name="赵玉兰",
+        community_code="gongchen.shidai_jiahe",  # the registry gazetteer's code
+        eligibility_tags=["age_80_plus"],
     )
-    assert resident.status_code == 201, resident.text
-    booking_id = completed_funded_booking(gateway, provider, contract_id, resident.json()["id"])
+    booking_id = completed_funded_booking(gateway, provider, contract_id, resident["id"])
 
     def counted() -> list[dict[str, Any]]:
         response = gateway.get(f"/api/v1/contracts/{contract_id}/deliverables", headers=official)
         return response.json()["items"] if response.status_code == 200 else []
 
-    assert [d["booking_id"] for d in wait_for(counted)] == [booking_id]
+    assert [d["booking_id"] for d in eventually_blocking(counted)] == [booking_id]
 
     # ---- Paid on signing and after the mid-term evaluation, as the plan says.
     assert pay(gateway, contract_id, provider["name"]).status_code == 201

@@ -17,6 +17,8 @@ import httpx
 import pytest
 from playwright.async_api import Page, async_playwright, expect
 
+from service_kit.testing import eventually_blocking
+
 from .conftest import (
     DevStack,
     bearer,
@@ -25,9 +27,9 @@ from .conftest import (
     me,
     new_phone,
     provider_with_offering,
+    registered_by_operator,
     resident_in_the_app,
     sign_in_by_code,
-    wait_for,
 )
 
 pytestmark = pytest.mark.stack
@@ -44,21 +46,15 @@ def published_offering(gateway: httpx.Client) -> str:
 
 
 def register_mother(gateway: httpx.Client, operator: dict[str, str], phone: str, **extra: Any) -> dict[str, Any]:
-    response = gateway.post(
-        "/api/v1/residents",
-        headers=operator,
-        json={
-            "name": "张桂兰",
-            "phone": phone,
-            "community_code": "gongchen.shidai_jiahe",
-            "eligibility_tags": ["age_80_plus"],
-            "consent": {"version": "2026-11", "channel": "phone"},
-            **extra,
-        },
+    return registered_by_operator(
+        gateway,
+        operator,
+        name="张桂兰",
+        phone=phone,
+        community_code="gongchen.shidai_jiahe",
+        eligibility_tags=["age_80_plus"],
+        **extra,
     )
-    assert response.status_code == 201, response.text
-    result: dict[str, Any] = response.json()
-    return result
 
 
 def daughter_signs_up(gateway: httpx.Client) -> tuple[dict[str, Any], dict[str, str], str]:
@@ -144,7 +140,7 @@ def test_a_daughter_acts_for_her_mother_until_revoked_and_a_merge_moves_everythi
         response = gateway.post("/api/v1/complaints", headers=as_daughter, json=complaint)
         return response if response.status_code == 201 else None
 
-    complained = wait_for(filed).json()
+    complained = eventually_blocking(filed).json()
     assert (complained["resident_id"], complained["helper_resident_id"]) == (mother["id"], daughter["id"])
     mine = gateway.get("/api/v1/complaints", headers=as_mother).json()["items"]
     assert complained["id"] in [c["id"] for c in mine]
@@ -160,7 +156,9 @@ def test_a_daughter_acts_for_her_mother_until_revoked_and_a_merge_moves_everythi
     assert (refused.status_code, refused.json()["code"]) == (404, "resident_not_found")
     assert gateway.get("/api/v1/bookings", headers=as_daughter, params={"resident_id": mother["id"]}).status_code == 404
     assert gateway.get(f"/api/v1/bookings/{booking['id']}", headers=as_daughter).status_code == 404
-    wait_for(lambda: gateway.post("/api/v1/complaints", headers=as_daughter, json=complaint).status_code == 404)
+    eventually_blocking(
+        lambda: gateway.post("/api/v1/complaints", headers=as_daughter, json=complaint).status_code == 404
+    )
 
     # Years ago she was registered once more, with her landline and before ID numbers were asked: an operator
     # merges that record into hers, and its booking and complaint become hers.
@@ -179,7 +177,7 @@ def test_a_daughter_acts_for_her_mother_until_revoked_and_a_merge_moves_everythi
         response = gateway.post("/api/v1/complaints", headers=operator, json=old_complaint)
         return response if response.status_code == 201 else None
 
-    duplicate_complaint = wait_for(filed_for_duplicate).json()
+    duplicate_complaint = eventually_blocking(filed_for_duplicate).json()
     itself = gateway.post(
         f"/api/v1/residents/{mother['id']}/merge", headers=operator, json={"duplicate_id": mother["id"], "reason": "x"}
     )
@@ -200,7 +198,7 @@ def test_a_daughter_acts_for_her_mother_until_revoked_and_a_merge_moves_everythi
         listed = gateway.get("/api/v1/complaints", headers=as_mother).json()["items"]
         return duplicate_complaint["id"] in [c["id"] for c in listed]
 
-    wait_for(complaint_moved)
+    eventually_blocking(complaint_moved)
     found = gateway.get("/api/v1/residents", headers=operator, params={"phone": f["mother_phone"]}).json()
     assert [r["id"] for r in found["items"]] == [mother["id"]]
 

@@ -9,14 +9,16 @@ import uuid
 import httpx
 import pytest
 
+from service_kit.testing import eventually_blocking
+
 from .conftest import (
     booked_when_funded,
     free_slots,
     login,
     new_phone,
     provider_with_funded_offering,
+    registered_by_operator,
     resident_in_the_app,
-    wait_for,
 )
 
 pytestmark = pytest.mark.stack
@@ -81,11 +83,7 @@ def test_booking_journeys(gateway: httpx.Client) -> None:
 def test_feedback_journeys(gateway: httpx.Client) -> None:
     operator, official = login(gateway, "operator"), login(gateway, "official")
     world = provider_with_funded_offering(gateway)
-    resident = gateway.post(
-        "/api/v1/residents",
-        headers=operator,
-        json={"name": "钱永福", "phone": new_phone(), "consent": {"version": "2026-11", "channel": "phone"}},
-    ).json()
+    resident = registered_by_operator(gateway, operator, name="钱永福")
     bookings = []
     for slot in free_slots(gateway, world["offering_id"], operator, 2):
         response = gateway.post(
@@ -103,7 +101,7 @@ def test_feedback_journeys(gateway: httpx.Client) -> None:
         response = gateway.get("/api/v1/rating-invitations", headers=operator, params={"resident_id": resident["id"]})
         return any(i["booking_id"] == completed["id"] for i in response.json().get("items", []))
 
-    wait_for(invited)
+    eventually_blocking(invited)
     rating = {"booking_id": completed["id"], "stars": 4}
     assert gateway.post("/api/v1/ratings", headers=operator, json=rating).status_code == 201
     twice = gateway.post("/api/v1/ratings", headers=operator, json=rating)
@@ -117,7 +115,7 @@ def test_feedback_journeys(gateway: httpx.Client) -> None:
         org = gateway.get(f"/api/v1/organizations/{world['provider_id']}", headers=official).json()
         return bool(org.get("score", {}).get("count") == 1)
 
-    wait_for(scored)
+    eventually_blocking(scored)
 
     # A complaint through its whole workflow.
     complaint = gateway.post(
@@ -161,7 +159,7 @@ def test_feedback_journeys(gateway: httpx.Client) -> None:
         pool = gateway.get("/api/v1/need-pool", headers=official, params={"limit": 200}).json()
         return any(item.get("group_key") == group_key for item in pool.get("items", []))
 
-    wait_for(in_pool)
+    eventually_blocking(in_pool)
 
     # An Open311 client files a request (form-encoded, as GeoReport v2 clients do) and reads its status.
     filed = gateway.post(

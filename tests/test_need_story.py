@@ -13,7 +13,9 @@ from typing import Any
 import httpx
 import pytest
 
-from .conftest import bearer, login, new_fund, resident_in_the_app, sign_in_by_code, wait_for
+from service_kit.testing import eventually_blocking
+
+from .conftest import bearer, login, new_fund, resident_in_the_app, sign_in_by_code
 
 pytestmark = pytest.mark.stack
 
@@ -42,7 +44,7 @@ def submit_need(gateway: httpx.Client, resident: dict[str, str], category_code: 
             return None
         return response
 
-    response: httpx.Response = wait_for(submitted)
+    response: httpx.Response = eventually_blocking(submitted)
     assert response.status_code == 201, response.text
     need: dict[str, Any] = response.json()
     return need
@@ -55,7 +57,7 @@ def pool_item(gateway: httpx.Client, group_key: str) -> dict[str, Any]:
         items = gateway.get("/api/v1/need-pool", headers=official, params={"limit": 200}).json()["items"]
         return next((n for n in items if n["group_key"] == group_key), None)
 
-    found: dict[str, Any] = wait_for(pooled)
+    found: dict[str, Any] = eventually_blocking(pooled)
     return found
 
 
@@ -68,7 +70,7 @@ def story_reaches(gateway: httpx.Client, resident: dict[str, str], need_id: str,
         need: dict[str, Any] = response.json()
         return need if need["status_label"] == label else None
 
-    found: dict[str, Any] = wait_for(read)
+    found: dict[str, Any] = eventually_blocking(read)
     return found
 
 

@@ -15,15 +15,17 @@ import httpx
 import nats
 import pytest
 
+from service_kit.testing import eventually_blocking
+
 from .conftest import (
     bearer,
     free_slots,
     login,
     new_phone,
     provider_with_offering,
+    registered_by_operator,
     scheduling_system,
     sign_in_by_code,
-    wait_for,
 )
 
 pytestmark = pytest.mark.stack
@@ -78,18 +80,14 @@ def test_a_confirmed_booking_is_one_message_in_the_inbox_and_one_sms(gateway: ht
     offering_id, system = provider_with_offering_and_key(gateway)
     phone = new_phone()
     # 王秀英 was registered by the call center (as the demo data does); she signs in to the app with her phone.
-    registered = gateway.post(
-        "/api/v1/residents",
-        headers=operator,
-        json={
-            "name": "王秀英",
-            "phone": phone,
-            "community_code": "gongchen.shidai_jiahe",
-            "eligibility_tags": ["age_80_plus", "living_alone"],
-            "consent": {"version": "2026-11", "channel": "phone"},
-        },
+    registered_by_operator(
+        gateway,
+        operator,
+        name="王秀英",
+        phone=phone,
+        community_code="gongchen.shidai_jiahe",
+        eligibility_tags=["age_80_plus", "living_alone"],
     )
-    assert registered.status_code == 201, registered.text
     wang = bearer(sign_in_by_code(gateway, phone))
     (slot,) = free_slots(gateway, offering_id, wang)
     booked = gateway.post(
@@ -102,7 +100,7 @@ def test_a_confirmed_booking_is_one_message_in_the_inbox_and_one_sms(gateway: ht
     confirmed = gateway.post(f"/api/v1/bookings/{booking_id}/confirm", headers=system, json={})
     assert confirmed.status_code == 200, confirmed.text
 
-    page = wait_for(lambda: (p := inbox(gateway, wang))["items"] and p)
+    page = eventually_blocking(lambda: (p := inbox(gateway, wang))["items"] and p)
     (message,) = page["items"]
     start = datetime.fromisoformat(slot["start"]).astimezone(ZoneInfo("Asia/Shanghai"))
     when = f"{start.month}月{start.day}日 {start:%H:%M}"
@@ -111,7 +109,7 @@ def test_a_confirmed_booking_is_one_message_in_the_inbox_and_one_sms(gateway: ht
     assert message["subject_id"] == booking_id
     assert page["unread_count"] == 1
 
-    sent = wait_for(lambda: sms_to(gateway, phone))
+    sent = eventually_blocking(lambda: sms_to(gateway, phone))
     assert [(m["kind"], m["text"]) for m in sent] == [("booking_confirmed", "【邻里】" + message["body"])]
     assert sent[0]["phone"] == f"+86{phone[:3]}****{phone[-4:]}"  # masked in the admin's view
     delivered = inbox(gateway, wang)["items"][0]["deliveries"]

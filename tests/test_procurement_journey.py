@@ -30,6 +30,8 @@ from referencing.jsonschema import DRAFT4
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from service_kit.testing import eventually_blocking
+
 from .conftest import (
     NOT_KNOWN_YET,
     PAYER,
@@ -45,10 +47,9 @@ from .conftest import (
     login,
     new_account,
     new_fund,
-    new_phone,
     pay,
     provider_with_offering,
-    wait_for,
+    registered_by_operator,
 )
 
 pytestmark = pytest.mark.stack
@@ -176,7 +177,7 @@ def apply_when_known(gateway: httpx.Client, call_id: str, provider: dict[str, An
             return None
         return response
 
-    result: httpx.Response = wait_for(attempt)
+    result: httpx.Response = eventually_blocking(attempt)
     return result
 
 
@@ -293,7 +294,7 @@ def test_procurement_from_need_to_sanction(gateway: httpx.Client, stack: DevStac
             return None  # not known to feedback yet
         return response
 
-    need = wait_for(file_need)
+    need = eventually_blocking(file_need)
     assert need.status_code == 201, need.text
     group_key = need.json()["group_key"]
 
@@ -301,7 +302,7 @@ def test_procurement_from_need_to_sanction(gateway: httpx.Client, stack: DevStac
         pool = gateway.get("/api/v1/need-pool", headers=official, params={"limit": 200}).json()
         return next((item for item in pool.get("items", []) if item.get("group_key") == group_key), None)
 
-    pool_need = wait_for(pooled)
+    pool_need = eventually_blocking(pooled)
     fund_id = new_fund(gateway, f"社区服务专项资金{suffix}", 500_000, year=2026)
     # Direct awards draw on a fund of their own, owned (and paid) by the social-affairs office.
     direct_fund_id = new_fund(gateway, f"区级社区服务直接委托资金{suffix}", 1_000_000, SOCIAL_AFFAIRS, year=2026)
@@ -315,7 +316,9 @@ def test_procurement_from_need_to_sanction(gateway: httpx.Client, stack: DevStac
     assert second.status_code == 201, second.text
     app_a, app_b = first.json()["id"], second.json()["id"]
 
-    closed = wait_for(lambda: gateway.post(f"/api/v1/calls/{call_id}/close", headers=official, json={}).is_success, 60)
+    closed = eventually_blocking(
+        lambda: gateway.post(f"/api/v1/calls/{call_id}/close", headers=official, json={}).is_success, timeout=60
+    )
     assert closed
 
     # ---- Three reviewers; the third is linked to 阳坊 and may not score its application.
@@ -474,33 +477,14 @@ def test_procurement_from_need_to_sanction(gateway: httpx.Client, stack: DevStac
     # ---- Funded bookings, completed and counted as the contract's deliverables.
     residents = []
     for name in ("王秀英", "刘淑珍"):
-        resident = gateway.post(
-            "/api/v1/residents",
-            headers=operator,
-            json={
-                "name": name,
-                "phone": new_phone(),
-                "community_code": community,
-                "eligibility_tags": ["age_80_plus"],
-                "consent": {"version": "2026-11", "channel": "phone"},
-            },
+        resident = registered_by_operator(
+            gateway, operator, name=name, community_code=community, eligibility_tags=["age_80_plus"]
         )
-        assert resident.status_code == 201, resident.text
-        residents.append(resident.json()["id"])
+        residents.append(resident["id"])
     # First a resident the contract does not fund (no eligibility tag): she pays the full ¥15, and the service is
     # no deliverable of the contract (the district does not pay for it a second time).
-    unfunded = gateway.post(
-        "/api/v1/residents",
-        headers=operator,
-        json={
-            "name": "陈丽华",
-            "phone": new_phone(),
-            "community_code": community,
-            "consent": {"version": "2026-11", "channel": "phone"},
-        },
-    )
-    assert unfunded.status_code == 201, unfunded.text
-    completed_funded_booking(gateway, yangfang, None, unfunded.json()["id"], day_offset=3)
+    unfunded = registered_by_operator(gateway, operator, name="陈丽华", community_code=community)
+    completed_funded_booking(gateway, yangfang, None, unfunded["id"], day_offset=3)
     bookings = [
         completed_funded_booking(gateway, yangfang, contract_id, resident_id, day_offset=n + 1)
         for n, resident_id in enumerate(residents)
@@ -511,7 +495,7 @@ def test_procurement_from_need_to_sanction(gateway: httpx.Client, stack: DevStac
         items: list[dict[str, Any]] = response.json()["items"] if response.status_code == 200 else []
         return items if len(items) == 2 else []
 
-    assert sorted(d["booking_id"] for d in wait_for(counted)) == sorted(bookings)
+    assert sorted(d["booking_id"] for d in eventually_blocking(counted)) == sorted(bookings)
     assert gateway.get(f"/api/v1/contracts/{contract_id}", headers=official).json()["delivered_count"] == 2
 
     # The residents rate the meals (through the operator); their satisfaction reaches the provider's score.
@@ -521,11 +505,11 @@ def test_procurement_from_need_to_sanction(gateway: httpx.Client, stack: DevStac
             response = gateway.get("/api/v1/rating-invitations", headers=operator, params={"resident_id": resident_id})
             return any(i["booking_id"] == booking_id for i in response.json().get("items", []))
 
-        wait_for(invited)
+        eventually_blocking(invited)
         rated = gateway.post("/api/v1/ratings", headers=operator, json={"booking_id": booking_id, "stars": stars})
         assert rated.status_code == 201, rated.text
     org_path = f"/api/v1/organizations/{yangfang['id']}"
-    wait_for(lambda: gateway.get(org_path, headers=official).json().get("score", {}).get("count") == 2)
+    eventually_blocking(lambda: gateway.get(org_path, headers=official).json().get("score", {}).get("count") == 2)
 
     # ---- A payment is what it claims: to a private person's account, dated 2001 or 2031, it is refused.
     for payee, paid_on, code in (
@@ -568,7 +552,7 @@ def test_procurement_from_need_to_sanction(gateway: httpx.Client, stack: DevStac
     assert pay(gateway, contract_id, yangfang["name"]).status_code == 201
     # No API shows when procurement has heard of the ratings (rating.submitted): the final evaluation waits until
     # procurement's own copy of them (what the quality part reads) holds both.
-    wait_for(lambda: procurement_knows_ratings(stack, yangfang["id"]) == 2, 60)
+    eventually_blocking(lambda: procurement_knows_ratings(stack, yangfang["id"]) == 2, timeout=60)
     final = evaluate(gateway, contract_id, "final", evaluator, purchaser=90, third=86)
     assert final["recipients_rating_count"] == 2, final
     parts = final["parts"]

@@ -22,7 +22,9 @@ from jsonschema import Draft202012Validator
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
-from .conftest import ROOT, login, new_uscc, wait_for
+from service_kit.testing import eventually_blocking
+
+from .conftest import ROOT, login, new_uscc, registered_by_operator
 
 pytestmark = pytest.mark.stack
 
@@ -258,17 +260,9 @@ def test_registry_journey(gateway: httpx.Client, receiver: Receiver) -> None:
 
     # ---- The operator books the swap corner for a resident; booking-service learned the schedule from events.
     resident_name, phone = "陈玉兰", f"135{uuid.uuid4().int % 10**8:08d}"
-    resident = gateway.post(
-        "/api/v1/residents",
-        headers=operator,
-        json={
-            "name": resident_name,
-            "phone": phone,
-            "community_code": "changyang.bandao",
-            "consent": {"version": "2026-11", "channel": "phone"},
-        },
+    resident = registered_by_operator(
+        gateway, operator, name=resident_name, phone=phone, community_code="changyang.bandao"
     )
-    assert resident.status_code == 201, resident.text
     start, end = date.today() + timedelta(days=1), date.today() + timedelta(days=5)
 
     def slots() -> list[dict[str, Any]]:
@@ -279,12 +273,12 @@ def test_registry_journey(gateway: httpx.Client, receiver: Receiver) -> None:
         )
         return response.json().get("slots", []) if response.status_code == 200 else []
 
-    available = wait_for(slots)
+    available = eventually_blocking(slots)
     assert not [s for s in available if s["start"].startswith(closed_day.isoformat())]
     booking = gateway.post(
         "/api/v1/bookings",
         headers=operator,
-        json={"offering_id": offering_id, "slot_start": available[0]["start"], "resident_id": resident.json()["id"]},
+        json={"offering_id": offering_id, "slot_start": available[0]["start"], "resident_id": resident["id"]},
     )
     assert booking.status_code == 201, booking.text
     booking_id = booking.json()["id"]
@@ -293,7 +287,7 @@ def test_registry_journey(gateway: httpx.Client, receiver: Receiver) -> None:
     def delivered() -> list[tuple[dict[str, str], bytes]]:
         return [(h, b) for h, b in receiver.at("/ours") if booking_id.encode() in b]
 
-    headers, body = wait_for(delivered, 60)[0]
+    headers, body = eventually_blocking(delivered, timeout=60)[0]
     payload = Webhook(secret).verify(body, headers)
     assert payload["type"].startswith("booking.")
     assert payload["data"]["booking_id"] == booking_id
@@ -311,7 +305,7 @@ def test_registry_journey(gateway: httpx.Client, receiver: Receiver) -> None:
         assert log.status_code == 200, log.text
         return [d for d in log.json()["items"] if d["status"] == "delivered"]
 
-    wait_for(delivered_in_log, 30)
+    eventually_blocking(delivered_in_log, timeout=30)
 
     # The other provider's webhook got nothing: no request, no delivery in its log.
     assert receiver.at("/theirs") == []

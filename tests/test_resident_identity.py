@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from .conftest import (
+    PHONE_CONSENT,
     bearer,
     code_for,
     free_slots,
@@ -18,6 +19,7 @@ from .conftest import (
     new_phone,
     otp_messages,
     provider_with_offering,
+    registered_by_operator,
     sign_in_by_code,
 )
 
@@ -38,19 +40,15 @@ def test_a_resident_an_operator_registered_signs_in_and_finds_her_profile_and_bo
     offering_id = published_offering(gateway)
     phone = new_phone()
     # 王秀英 phones the call center; the operator registers her (as the demo data does) and books her lunch.
-    registered = gateway.post(
-        "/api/v1/residents",
-        headers=operator,
-        json={
-            "name": "王秀英",
-            "phone": phone,
-            "community_code": "gongchen.shidai_jiahe",
-            "eligibility_tags": ["age_80_plus", "living_alone"],
-            "consent": {"version": "2026-11", "channel": "phone"},
-        },
+    registered = registered_by_operator(
+        gateway,
+        operator,
+        name="王秀英",
+        phone=phone,
+        community_code="gongchen.shidai_jiahe",
+        eligibility_tags=["age_80_plus", "living_alone"],
     )
-    assert registered.status_code == 201, registered.text
-    wang = registered.json()
+    wang = registered
     (slot,) = free_slots(gateway, offering_id, operator)
     booked = gateway.post(
         "/api/v1/bookings",
@@ -125,7 +123,7 @@ def test_registered_in_the_app_the_call_center_finds_the_same_record(gateway: ht
     twice = gateway.post(
         "/api/v1/residents",
         headers=operator,
-        json={"name": "孙晓雯", "phone": phone, "consent": {"version": "2026-11", "channel": "phone"}},
+        json={"name": "孙晓雯", "phone": phone, "consent": PHONE_CONSENT},
     )
     assert (twice.status_code, twice.json()["code"]) == (409, "phone_taken")
     # Signing in again is the same record.

@@ -15,6 +15,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from service_kit.testing import eventually_blocking
+
 from .conftest import (
     RATIONALE,
     DevStack,
@@ -27,7 +29,6 @@ from .conftest import (
     new_provider,
     publish_offering,
     signed_direct_award,
-    wait_for,
 )
 
 pytestmark = pytest.mark.stack
@@ -141,8 +142,8 @@ def test_a_sanction_keeps_other_contracts_funding_and_an_ended_contract_lists_it
     assert resident.status_code == 201, resident.text
     resident_id = resident.json()["id"]
     day = datetime.now(BEIJING).date() + timedelta(days=2)
-    wait_for(lambda: quote(gateway, other_offering, resident_id, day)["funded"])
-    wait_for(lambda: quote(gateway, nearby_offering, resident_id, day)["funded"])
+    eventually_blocking(lambda: quote(gateway, other_offering, resident_id, day)["funded"])
+    eventually_blocking(lambda: quote(gateway, nearby_offering, resident_id, day)["funded"])
     before = book(gateway, other_offering, resident_id, day, 9)
     assert (before["price_fen"], before["subsidy_fen"], before["funded_contract_id"]) == (0, 1500, other["id"])
 
@@ -162,7 +163,7 @@ def test_a_sanction_keeps_other_contracts_funding_and_an_ended_contract_lists_it
     assert failed.status_code == 201, failed.text
     sanctions = gateway.get("/api/v1/sanctions", headers=official, params={"provider_id": failing_provider["id"]})
     assert [s["status"] for s in sanctions.json()["items"]] == ["active"]
-    wait_for(lambda: booking_knows_sanction(stack, failing_provider["id"]))
+    eventually_blocking(lambda: booking_knows_sanction(stack, failing_provider["id"]))
 
     # ... which bars it from new awards, while its other contract keeps funding the resident: the booking made
     # before keeps its subsidy, and a new one is booked at the subsidised price.
@@ -201,7 +202,7 @@ def test_a_sanction_keeps_other_contracts_funding_and_an_ended_contract_lists_it
         mine = [item for item in response.json()["items"] if item["contract_id"] == other["id"]]
         return mine if len(mine) == 2 else []
 
-    entries = wait_for(listed)
+    entries = eventually_blocking(listed)
     assert sorted(e["booking"]["id"] for e in entries) == sorted([before["id"], after["id"]])
     for entry in entries:
         assert (entry["status"], entry["cause"]) == ("open", "terminated")
@@ -243,7 +244,7 @@ def test_a_sanction_keeps_other_contracts_funding_and_an_ended_contract_lists_it
         seen = gateway.get(f"/api/v1/contracts/{other['id']}", headers=official).json()
         return seen if seen["kept_reported"] and seen["kept_fen"] == 1500 else None
 
-    assert wait_for(owed)["disbursed_fen"] == 0
+    assert eventually_blocking(owed)["disbursed_fen"] == 0
     kept_bookings = gateway.get(f"/api/v1/contracts/{other['id']}/kept-bookings", headers=official).json()["items"]
     assert {k["booking_id"]: (k["state"], k["value_fen"]) for k in kept_bookings} == {
         before["id"]: ("lapsed", 1500),

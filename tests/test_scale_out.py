@@ -29,9 +29,9 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from service_kit.testing import DatabaseFactory, NatsCluster, refusing_socket
+from service_kit.testing import DatabaseFactory, NatsCluster, eventually_blocking, refusing_socket
 
-from .conftest import DEMO_ACCOUNTS, GATEWAY, RATE_LIMITED, SERVICES, SMALL_POOLS, DevStack, login, wait_for
+from .conftest import DEMO_ACCOUNTS, GATEWAY, RATE_LIMITED, SERVICES, SMALL_POOLS, DevStack, login
 
 pytestmark = [
     pytest.mark.stack,
@@ -203,7 +203,7 @@ def _start_replicated_stack(
         except httpx.HTTPError:
             return False
 
-    wait_for(second_gateway_healthy, 120)
+    eventually_blocking(second_gateway_healthy, timeout=120)
     return stack, f"http://127.0.0.1:{second_gateway}"
 
 

@@ -12,7 +12,9 @@ from typing import Any
 import httpx
 import pytest
 
-from .conftest import login, new_uscc, wait_for
+from service_kit.testing import eventually_blocking
+
+from .conftest import login, new_uscc
 
 pytestmark = pytest.mark.stack
 
@@ -82,7 +84,7 @@ def test_vertical_slice(gateway: httpx.Client) -> None:
         )
         return response.json().get("slots", []) if response.status_code == 200 else []
 
-    available = wait_for(slots)
+    available = eventually_blocking(slots)
     slot = available[0]
 
     # The district funds the meal table for residents aged 80 and over: a direct award (直接委托) from its fund,
@@ -125,7 +127,7 @@ def test_vertical_slice(gateway: httpx.Client) -> None:
             return None
         return response
 
-    contract = wait_for(proposed)
+    contract = eventually_blocking(proposed)
     assert contract.status_code == 201, contract.text
     contract_id = contract.json()["id"]
     approver_name = f"official-{provider_id[:8]}"
@@ -179,7 +181,7 @@ def test_vertical_slice(gateway: httpx.Client) -> None:
         )
         return quote.status_code == 200 and bool(quote.json()["funded"])
 
-    wait_for(funded)
+    eventually_blocking(funded)
 
     def book() -> dict[str, Any] | None:
         response = gateway.post(
@@ -214,7 +216,7 @@ def test_vertical_slice(gateway: httpx.Client) -> None:
         response = gateway.get("/api/v1/rating-invitations", headers=operator, params={"resident_id": resident_id})
         return response.status_code == 200 and any(i["booking_id"] == booking_id for i in response.json()["items"])
 
-    wait_for(invitation)
+    eventually_blocking(invitation)
     rating = gateway.post(
         "/api/v1/ratings",
         headers=operator,
@@ -228,7 +230,7 @@ def test_vertical_slice(gateway: httpx.Client) -> None:
         body = gateway.get(f"/api/v1/organizations/{provider_id}", headers=official).json()
         return body if body.get("score", {}).get("count") == 1 else None
 
-    org_after = wait_for(scored)
+    org_after = eventually_blocking(scored)
     assert org_after["score"]["average"] == 5
 
     # Procurement counted the completed visit as a deliverable of the contract.
@@ -236,7 +238,7 @@ def test_vertical_slice(gateway: httpx.Client) -> None:
         response = gateway.get(f"/api/v1/contracts/{contract_id}/deliverables", headers=official)
         return response.json()["items"] if response.status_code == 200 else []
 
-    [deliverable] = wait_for(delivered)
+    [deliverable] = eventually_blocking(delivered)
     assert deliverable["booking_id"] == booking_id
 
 

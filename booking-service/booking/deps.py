@@ -1,6 +1,6 @@
 """Dependencies the booking's endpoints share: its settings, the personal-data keyring, the caller."""
 
-from typing import Annotated, cast
+from typing import Annotated
 
 from fastapi import Depends, Request
 
@@ -9,10 +9,9 @@ from booking.residents import service as residents_service
 from service_kit.auth import CurrentPrincipal, Principal, TokenVerifier
 from service_kit.db import SessionDep
 from service_kit.protection import Keyring
+from service_kit.settings import settings_dependency
 
-
-def get_settings(request: Request) -> Settings:
-    return cast(Settings, request.app.state.runtime.settings)
+get_settings = settings_dependency(Settings)
 
 
 def get_keyring(request: Request) -> Keyring:

@@ -1,8 +1,6 @@
 import uuid
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -31,7 +29,7 @@ from service_kit.events.contracts import (
 from service_kit.events.envelope import Envelope
 from service_kit.events.tables import outbox_event
 from service_kit.protection import KEYRING_INFO, PHONE, Keyring
-from service_kit.testing import DatabaseFactory, TestKeys, running_app
+from service_kit.testing import TestKeys, service_fixtures
 from service_kit.timeutil import SHANGHAI, local_now
 
 # Most tests book tomorrow and deliver at once: they run without the visit timing rules (a visit starts no earlier
@@ -39,25 +37,7 @@ from service_kit.timeutil import SHANGHAI, local_now
 ANY_TIME_VISITS: dict[str, Any] = {"visit_start_margin_minutes": 366 * 24 * 60, "visit_min_duration_share": 0.0}
 
 
-@pytest.fixture
-def settings(service_env: dict[str, Any], database_factory: DatabaseFactory) -> Settings:
-    return Settings(**service_env, **ANY_TIME_VISITS, database_url=database_factory.new(SERVICE_DIR))
-
-
-@pytest.fixture
-def app(settings: Settings) -> FastAPI:
-    return create_app(settings)
-
-
-@pytest.fixture
-async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with running_app(app) as client:
-        yield client
-
-
-@pytest.fixture
-def service_dir() -> Path:
-    return SERVICE_DIR
+settings, app, client, service_dir = service_fixtures(Settings, create_app, SERVICE_DIR, **ANY_TIME_VISITS)
 
 
 @pytest.fixture
@@ -181,12 +161,16 @@ class World:
         await self.apply(event)
         return event
 
-    async def resident(self, *, phone: str | None = None, tags: list[str] | None = None) -> dict[str, Any]:
+    async def resident(
+        self, *, name: str = "王秀英", phone: str | None = None, tags: list[str] | None = None, **fields: Any
+    ) -> dict[str, Any]:
+        """A resident an operator registers while she is on the phone (a new number unless ``phone``)."""
         body = {
-            "name": "王秀英",
+            "name": name,
             "phone": phone or f"139{uuid.uuid4().int % 10**8:08d}",
             "eligibility_tags": tags or [],
             "consent": {"version": "2026-11", "channel": "phone"},
+            **fields,
         }
         response = await self.client.post("/api/v1/residents", json=body, headers=self.keys.headers("operator"))
         assert response.status_code == 201, response.text
@@ -199,6 +183,19 @@ class World:
         body = {"offering_id": str(offering.offering_id), "slot_start": slot_start.isoformat(), **extra}
         body.setdefault("resident_id", resident["id"])
         return await self.client.post("/api/v1/bookings", json=body, headers=self.keys.headers("operator"))
+
+    async def confirmed(self, offering: OfferingSnapshot, phone: str, hour: int = 9, days: int = 1) -> dict[str, Any]:
+        """A booking of a new resident (``phone``) in ``days`` days at ``hour``, confirmed (by the operator when
+        the offering does not confirm on its own)."""
+        resident = await self.resident(phone=phone)
+        response = await self.book(offering, resident, self.at(tomorrow() + timedelta(days=days - 1), hour))
+        assert response.status_code == 201, response.text
+        booking: dict[str, Any] = response.json()
+        if booking["status"] == "requested":
+            confirm = f"/api/v1/bookings/{booking['id']}/confirm"
+            ok = await self.client.post(confirm, headers=self.keys.headers("operator"))
+            assert ok.status_code == 200
+        return booking
 
     async def emitted(self, booking_id: str) -> list[tuple[str, dict[str, Any]]]:
         """The events this booking emitted so far (outbox rows, in the order written)."""

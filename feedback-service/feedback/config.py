@@ -1,9 +1,9 @@
-from typing import Annotated, ClassVar, cast
+from typing import Annotated, ClassVar
 
-from fastapi import Depends, Request
+from fastapi import Depends
 from pydantic import Field
 
-from service_kit.settings import ServiceSettings
+from service_kit.settings import ServiceSettings, settings_dependency
 
 # Complaint deadlines by severity, in hours. The district's rule is "acknowledge within 24 hours, resolve within
 # 7 days"; a safety complaint (high, urgent) is held to shorter deadlines.
@@ -31,9 +31,4 @@ class Settings(ServiceSettings):
         return self.complaint_resolve_hours.get(severity, DEFAULT_RESOLVE_HOURS[severity])
 
 
-def get_settings(request: Request) -> Settings:
-    """The running service's settings (those ``create_app`` was given)."""
-    return cast(Settings, request.app.state.runtime.settings)
-
-
-SettingsDep = Annotated[Settings, Depends(get_settings)]
+SettingsDep = Annotated[Settings, Depends(settings_dependency(Settings))]

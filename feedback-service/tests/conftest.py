@@ -4,7 +4,6 @@ import functools
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -30,7 +29,7 @@ from service_kit.events.contracts import (
     ServiceCenterUpserted,
 )
 from service_kit.events.envelope import Envelope
-from service_kit.testing import DatabaseFactory, TestKeys, eventually, running_app
+from service_kit.testing import TestKeys, eventually, service_fixtures
 from service_kit.timeutil import utcnow
 
 # Tests take these helpers as fixtures: with importlib imports a test module cannot import from conftest.
@@ -39,25 +38,7 @@ Publish = Callable[..., Awaitable[PubAck]]
 InvitationOf = Callable[[uuid.UUID], Awaitable[RatingInvitation | None]]
 
 
-@pytest.fixture
-def settings(service_env: dict[str, Any], database_factory: DatabaseFactory) -> Settings:
-    return Settings(**service_env, database_url=database_factory.new(SERVICE_DIR))
-
-
-@pytest.fixture
-def app(settings: Settings) -> FastAPI:
-    return create_app(settings)
-
-
-@pytest.fixture
-async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with running_app(app) as client:
-        yield client
-
-
-@pytest.fixture
-def service_dir() -> Path:
-    return SERVICE_DIR
+settings, app, client, service_dir = service_fixtures(Settings, create_app, SERVICE_DIR)
 
 
 @pytest.fixture

@@ -2,57 +2,29 @@
 
 import uuid
 from pathlib import Path
-from typing import Any, cast
 
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
-from sqlalchemy import Uuid, bindparam, inspect, text
-from sqlalchemy.engine import Connection
+from sqlalchemy import Uuid, bindparam, text
 
 from feedback.models import Base, load_models
 from feedback.reference.models import KnownBooking
 from service_kit import migrations
 from service_kit.db import create_engine, create_sessionmaker
 from service_kit.events.tables import kit_metadata
-from service_kit.testing import DatabaseFactory, _in_thread
-
-
-async def differences(url: str) -> list[object]:
-    load_models()
-    engine = create_engine(url)
-    try:
-        async with engine.connect() as conn:
-
-            def compare(sync_conn: Connection) -> list[object]:
-                context = MigrationContext.configure(sync_conn, opts={"compare_type": True})
-                # Alembic accepts a list of MetaData, as env.py passes it; its annotation says one.
-                return list(compare_metadata(context, cast(Any, [Base.metadata, kit_metadata])))
-
-            return await conn.run_sync(compare)
-    finally:
-        await engine.dispose()
-
-
-async def tables(url: str) -> set[str]:
-    engine = create_engine(url)
-    try:
-        async with engine.connect() as conn:
-            return set(await conn.run_sync(lambda c: inspect(c).get_table_names()))
-    finally:
-        await engine.dispose()
+from service_kit.testing import DatabaseFactory, _in_thread, schema_differences, table_names
 
 
 async def test_models_match_migrations(database_factory: DatabaseFactory, service_dir: Path) -> None:
+    load_models()
     url = database_factory.new(service_dir)
-    assert await differences(url) == []
+    assert await schema_differences(url, Base.metadata, kit_metadata) == []
 
 
 async def test_downgrade_and_upgrade_again(database_factory: DatabaseFactory, service_dir: Path) -> None:
     url = database_factory.new(service_dir)
     _in_thread(lambda: migrations.downgrade(service_dir, url, "0001"))
-    assert {"rating", "rating_invitation", "complaint", "need", "booking_outcome"}.isdisjoint(await tables(url))
+    assert {"rating", "rating_invitation", "complaint", "need", "booking_outcome"}.isdisjoint(await table_names(url))
     _in_thread(lambda: migrations.upgrade(service_dir, url))
-    assert {"rating", "rating_invitation", "complaint", "need", "booking_outcome"} <= await tables(url)
+    assert {"rating", "rating_invitation", "complaint", "need", "booking_outcome"} <= await table_names(url)
 
 
 async def test_needs_recorded_before_streets_get_theirs(database_factory: DatabaseFactory, service_dir: Path) -> None:

@@ -10,11 +10,9 @@ from gateway.residents.linking import ResidentLinker
 from gateway.residents.sms import SmsSender
 from service_kit.auth import CurrentPrincipal, Principal, Role, require_roles
 from service_kit.errors import Forbidden
+from service_kit.settings import settings_dependency
 
-
-def get_settings(request: Request) -> GatewaySettings:
-    settings: GatewaySettings = request.app.state.settings
-    return settings
+get_settings = settings_dependency(GatewaySettings)
 
 
 def get_signing_key(request: Request) -> SigningKey:

@@ -9,46 +9,12 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
-import pytest
 
 from gateway.app import create_app
 from gateway.config import GatewaySettings
-from service_kit import edge
-from service_kit.testing import eventually, parse_http_response, serving, slow_client
+from service_kit.testing import RecordedLog, eventually, http_scope, parse_http_response, serving, slow_client
 
 GIVE_UP = 90.0  # only ends a test that is broken
-
-
-class Recorder:
-    """Stands in for the edge's logger: what it was told, as (event, fields)."""
-
-    def __init__(self) -> None:
-        self.lines: list[tuple[str, dict[str, Any]]] = []
-
-    def info(self, event: str, **fields: Any) -> None:
-        self.lines.append((event, fields))
-
-    warning = info
-
-    def requests(self) -> list[dict[str, Any]]:
-        return [fields for event, fields in self.lines if event == "request"]
-
-
-def http_scope(method: str, path: str, headers: dict[str, str]) -> dict[str, Any]:
-    return {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": method,
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "root_path": "",
-        "query_string": b"",
-        "headers": [(b"host", b"testserver"), *((k.lower().encode(), v.encode()) for k, v in headers.items())],
-        "client": ("127.0.0.1", 50000),
-        "server": ("127.0.0.1", 8000),
-    }
 
 
 async def test_200_trickling_sockets_are_cut_off_by_the_gateway_and_others_are_served(
@@ -83,10 +49,8 @@ async def test_a_caller_who_leaves_is_logged_as_499_and_the_service_is_not_blame
     make_settings: Callable[..., GatewaySettings],
     services: dict[str, Any],
     admin_headers: dict[str, str],
-    monkeypatch: pytest.MonkeyPatch,
+    edge_log: RecordedLog,
 ) -> None:
-    recorder = Recorder()
-    monkeypatch.setattr(edge, "log", recorder)
     booking = services["booking"]
     # The service would answer in a minute; the caller leaves as soon as the service has the request.
     settings = make_settings(services, upstream_timeout_seconds=120)
@@ -114,7 +78,7 @@ async def test_a_caller_who_leaves_is_logged_as_499_and_the_service_is_not_blame
             assert sent == []  # nobody to answer
 
         # Every one logged as 499, none as 500 (or as the 504 of a wait that went on).
-        statuses = [line["status"] for line in recorder.requests() if line["path"] == "/api/v1/bookings/1/notes"]
+        statuses = [line["status"] for line in edge_log.requests() if line["path"] == "/api/v1/bookings/1/notes"]
         assert statuses == [499] * leaves
         # More callers left than the breaker's threshold of failures, and the replica is still used.
         assert app.state.breakers.state(booking.url) == "closed"
@@ -125,10 +89,8 @@ async def test_a_caller_who_leaves_is_logged_as_499_and_the_service_is_not_blame
 
 
 async def test_a_caller_who_leaves_before_its_body_is_logged_as_499(
-    gateway: Any, services: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+    gateway: Any, services: dict[str, Any], edge_log: RecordedLog
 ) -> None:
-    recorder = Recorder()
-    monkeypatch.setattr(edge, "log", recorder)
     sent: list[dict[str, Any]] = []
 
     async def receive() -> dict[str, Any]:
@@ -140,7 +102,7 @@ async def test_a_caller_who_leaves_before_its_body_is_logged_as_499(
     scope = http_scope("POST", "/api/v1/auth/token", {"content-type": "application/json", "content-length": "40"})
     await gateway(scope, receive, send)
     assert sent == []
-    assert [(line["path"], line["status"]) for line in recorder.requests()] == [("/api/v1/auth/token", 499)]
+    assert [(line["path"], line["status"]) for line in edge_log.requests()] == [("/api/v1/auth/token", 499)]
 
 
 async def test_answers_are_not_stored_unless_their_route_says_so(

@@ -1,9 +1,9 @@
 from typing import Annotated, ClassVar
 
-from fastapi import Depends, Request
+from fastapi import Depends
 from pydantic import Field, model_validator
 
-from service_kit.settings import ServiceSettings
+from service_kit.settings import ServiceSettings, settings_dependency
 
 
 class Settings(ServiceSettings):
@@ -46,9 +46,4 @@ class Settings(ServiceSettings):
         return self
 
 
-def current_settings(request: Request) -> Settings:
-    settings = request.app.state.runtime.settings
-    return settings if isinstance(settings, Settings) else Settings()
-
-
-SettingsDep = Annotated[Settings, Depends(current_settings)]
+SettingsDep = Annotated[Settings, Depends(settings_dependency(Settings))]

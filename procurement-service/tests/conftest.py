@@ -2,9 +2,7 @@ import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
-import httpx
 import nats
 import pytest
 from fastapi import FastAPI
@@ -14,32 +12,14 @@ from nats.js import JetStreamContext
 from procurement.app import SERVICE_DIR, create_app
 from procurement.clock import current_time
 from procurement.config import Settings
-from service_kit.testing import DatabaseFactory, running_app
+from service_kit.testing import service_fixtures
 
 # The suite runs with --import-mode=importlib, which puts no test folder on sys.path; the builders module
 # (uniquely named, since every service's suite shares one interpreter) is made importable here.
 sys.path.insert(0, str(Path(__file__).parent))
 
 
-@pytest.fixture
-def settings(service_env: dict[str, Any], database_factory: DatabaseFactory) -> Settings:
-    return Settings(**service_env, database_url=database_factory.new(SERVICE_DIR))
-
-
-@pytest.fixture
-def app(settings: Settings) -> FastAPI:
-    return create_app(settings)
-
-
-@pytest.fixture
-async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with running_app(app) as client:
-        yield client
-
-
-@pytest.fixture
-def service_dir() -> Path:
-    return SERVICE_DIR
+settings, app, client, service_dir = service_fixtures(Settings, create_app, SERVICE_DIR)
 
 
 @pytest.fixture

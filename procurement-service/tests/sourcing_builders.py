@@ -35,15 +35,6 @@ def reviewer(keys: TestKeys, sub: str) -> dict[str, str]:
     return keys.headers("reviewer", sub=sub, name=sub)
 
 
-def assert_problem(response: httpx.Response, status: int, code: str | None = None) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == "application/problem+json"
-    body = dict(response.json())
-    if code is not None:
-        assert body["code"] == code, body
-    return body
-
-
 def runner(app: FastAPI, name: str) -> ConsumerRunner:
     (found,) = [r for r in app.state.runtime.runners if r.durable == f"procurement-{name}"]
     return found

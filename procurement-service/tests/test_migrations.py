@@ -6,9 +6,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
-from sqlalchemy import MetaData, column, insert, inspect, select
+from sqlalchemy import column, insert, select
 from sqlalchemy import table as sql_table
 
 from procurement.audit.models import AuditEntry
@@ -19,42 +17,22 @@ from procurement.models import Base, load_models
 from service_kit import migrations
 from service_kit.db import create_engine
 from service_kit.events.tables import kit_metadata
-from service_kit.testing import DatabaseFactory
-
-
-def differences(connection: object) -> list[object]:
-    # The service's tables and the kit's, as one schema: what a database of procurement holds.
-    schema = MetaData()
-    for table in [*Base.metadata.tables.values(), *kit_metadata.tables.values()]:
-        table.to_metadata(schema)
-    context = MigrationContext.configure(connection, opts={"compare_type": True})  # type: ignore[arg-type]
-    return list(compare_metadata(context, schema))
-
-
-def table_names(connection: object) -> set[str]:
-    return set(inspect(connection).get_table_names())
+from service_kit.testing import DatabaseFactory, schema_differences, table_names
 
 
 async def test_migrations_match_the_models_and_downgrade(database_factory: DatabaseFactory, service_dir: Path) -> None:
     load_models()
     url = database_factory.new(service_dir)
-    engine = create_engine(url)
-    try:
-        async with engine.connect() as conn:
-            assert await conn.run_sync(differences) == []
+    assert await schema_differences(url, Base.metadata, kit_metadata) == []
 
-        await asyncio.to_thread(migrations.downgrade, service_dir, url, "0001")
-        async with engine.connect() as conn:
-            tables = await conn.run_sync(table_names)
-        assert "contract" not in tables
-        assert "deliverable" not in tables
-        assert "outbox_event" in tables
+    await asyncio.to_thread(migrations.downgrade, service_dir, url, "0001")
+    tables = await table_names(url)
+    assert "contract" not in tables
+    assert "deliverable" not in tables
+    assert "outbox_event" in tables
 
-        await asyncio.to_thread(migrations.upgrade, service_dir, url)
-        async with engine.connect() as conn:
-            assert await conn.run_sync(differences) == []
-    finally:
-        await engine.dispose()
+    await asyncio.to_thread(migrations.upgrade, service_dir, url)
+    assert await schema_differences(url, Base.metadata, kit_metadata) == []
 
 
 async def test_historical_projects_move_from_the_audit_trail_to_their_table(
@@ -203,9 +181,9 @@ async def test_contracts_get_their_method_award_and_fund_and_funds_their_owner(
         async with engine.connect() as conn:
             (fund,) = (await conn.execute(select(Fund.__table__))).mappings().all()
             upgraded = {row["id"]: row for row in (await conn.execute(select(Contract.__table__))).mappings().all()}
-            assert await conn.run_sync(differences) == []
     finally:
         await engine.dispose()
+    assert await schema_differences(url, Base.metadata, kit_metadata) == []
     assert (fund["owner_id"], fund["owner_name"]) == ("fangshan-civil-affairs", "北京市房山区民政局")
     drawn = upgraded[competitive]
     assert (drawn["procurement_method"], drawn["fund_id"], drawn["award_status"]) == ("open", fund_id, "approved")

@@ -1,9 +1,10 @@
-from typing import ClassVar, Self
+from typing import Annotated, ClassVar, Self
 
+from fastapi import Depends
 from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from service_kit.settings import ServiceSettings
+from service_kit.settings import ServiceSettings, settings_dependency
 
 # Nominal waits between a provider's webhook delivery attempts: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 14 h, 20 h,
 # 20 h, 24 h. With the jitter (each wait drawn between half and all of its nominal value) a receiver that stays
@@ -58,3 +59,6 @@ class Settings(ServiceSettings):
         if self.environment == "production" and self.webhook_allow_loopback:
             raise ValueError("webhook_allow_loopback is for tests and development, never production")
         return self
+
+
+SettingsDep = Annotated[Settings, Depends(settings_dependency(Settings))]

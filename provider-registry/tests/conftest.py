@@ -1,13 +1,11 @@
 import random
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 import httpx
 import nats
 import pytest
-from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 from stdnum.cn import uscc
 
@@ -17,30 +15,11 @@ from service_kit.db import create_engine, create_sessionmaker
 from service_kit.events.contracts import EventData
 from service_kit.events.envelope import Envelope
 from service_kit.protection import Keyring
-from service_kit.testing import DatabaseFactory, TestKeys, running_app
+from service_kit.testing import TestKeys, service_fixtures
 
-
-@pytest.fixture
-def settings(service_env: dict[str, Any], database_factory: DatabaseFactory) -> Settings:
-    # The webhook sender looks for due deliveries once at start, then sleeps: these tests queue none (the
-    # webhook tests have their own settings), and on SQLite every look takes the write lock.
-    return Settings(**service_env, database_url=database_factory.new(SERVICE_DIR), webhook_poll_seconds=60)
-
-
-@pytest.fixture
-def app(settings: Settings) -> FastAPI:
-    return create_app(settings)
-
-
-@pytest.fixture
-async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with running_app(app) as client:
-        yield client
-
-
-@pytest.fixture
-def service_dir() -> Path:
-    return SERVICE_DIR
+# The webhook sender looks for due deliveries once at start, then sleeps: these tests queue none (the webhook
+# tests have their own settings), and on SQLite every look takes the write lock.
+settings, app, client, service_dir = service_fixtures(Settings, create_app, SERVICE_DIR, webhook_poll_seconds=60)
 
 
 @pytest.fixture

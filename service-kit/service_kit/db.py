@@ -7,7 +7,7 @@ import sqlite3
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import aiosqlite
 from fastapi import Depends, Request
@@ -163,6 +163,16 @@ def create_sessionmaker(engine: AsyncEngine, *, keyring: Keyring | None = None) 
     sealed fields of the models it loads open with it."""
     info = {KEYRING_INFO: keyring} if keyring is not None else None
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=True, info=info)
+
+
+async def commit_then_raise(session: AsyncSession, error: Exception) -> NoReturn:
+    """Keep what the unit of work has written, then refuse with ``error``.
+
+    An endpoint that raises has its unit of work rolled back (``get_session``); a refusal whose record must stay
+    (a wrong password or sign-in code counted towards a lockout, a reused refresh token's family revoked) commits
+    it first, here, so the intent is written where it happens."""
+    await session.commit()
+    raise error
 
 
 # Where the idempotency middleware leaves the request's unit of work (service_kit/idempotency.py).

@@ -11,7 +11,6 @@ logged, each line with the running count.
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 import uuid
 from collections import Counter
@@ -19,20 +18,31 @@ from typing import Any
 
 import structlog
 from asgi_correlation_id import correlation_id
-from asgi_correlation_id.extensions.sentry import get_sentry_extension
-from asgi_correlation_id.middleware import FAILED_VALIDATION_MESSAGE, is_valid_uuid4
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service_kit.errors import LinliError, PayloadTooLarge, RequestTimeout, problem_response
 
 log = structlog.get_logger("linli.http")
-correlation_logger = logging.getLogger("asgi_correlation_id")
 
 # The status logged for a request whose caller left before its answer began (nginx's "client closed request").
 CLIENT_CLOSED_REQUEST = 499
 
 # Clients this process cut off, by why: ``header_read_timeout`` (service_kit.server), ``body_read_timeout``.
 CUTS: Counter[str] = Counter()
+
+
+def request_id() -> str | None:
+    """The id of the request under way (``EdgeMiddleware``), for what it forwards and logs; None outside one."""
+    return correlation_id.get()
+
+
+def _is_uuid(value: str) -> bool:
+    """A UUID in any of its spellings (32 hex digits, with or without hyphens): nginx's ``$request_id`` too."""
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
 
 
 def record_cut(reason: str, **fields: Any) -> None:
@@ -136,7 +146,6 @@ class EdgeMiddleware:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self.sentry_extension = get_sentry_extension()
 
     def _request_id(self, scope: Scope) -> str:
         given = None
@@ -144,19 +153,18 @@ class EdgeMiddleware:
             if name == self.HEADER:
                 given = value.decode("latin-1")
                 break
-        if given and is_valid_uuid4(given):
+        if given and _is_uuid(given):
             request_id = given
         else:
             request_id = uuid.uuid4().hex
             if given:
-                correlation_logger.warning(FAILED_VALIDATION_MESSAGE, request_id)
+                log.warning("request id refused: not a UUID; a new one is used", request_id=request_id)
             # The request's own header says the same as the answer's, for whatever reads it further in.
             scope["headers"] = [
                 *((name, value) for name, value in scope["headers"] if name != self.HEADER),
                 (self.HEADER, request_id.encode()),
             ]
         correlation_id.set(request_id)
-        self.sentry_extension(request_id)
         return request_id
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import ClassVar, Literal, TypeVar
 
+from fastapi import Request
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -121,3 +123,26 @@ class ServiceSettings(EdgeSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+
+SettingsT = TypeVar("SettingsT", bound=EdgeSettings)
+
+
+def settings_dependency(settings_type: type[SettingsT]) -> Callable[[Request], SettingsT]:
+    """The FastAPI dependency that hands an endpoint the running app's settings, of the service's own type.
+
+    A service writes ``SettingsDep = Annotated[Settings, Depends(settings_dependency(Settings))]`` once. The settings
+    are those the app was created with: a service's runtime holds them (``service_kit.app``), the gateway, which
+    builds its own app, keeps them in ``app.state.settings``. Settings of another type are a wiring mistake (500).
+    """
+
+    def current_settings(request: Request) -> SettingsT:
+        state = request.app.state
+        runtime = getattr(state, "runtime", None)
+        settings = runtime.settings if runtime is not None else state.settings
+        if not isinstance(settings, settings_type):
+            raise TypeError(f"the app runs with {type(settings).__name__}, not {settings_type.__name__}")
+        return settings
+
+    current_settings.__name__ = f"current_{settings_type.__name__}"
+    return current_settings

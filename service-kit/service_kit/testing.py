@@ -21,7 +21,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -31,13 +31,18 @@ from typing import Any, TypeVar, cast
 import httpx
 import jwt
 import pytest
+import sqlalchemy
 import uvicorn
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import FastAPI
 
-from service_kit import migrations
+from service_kit import edge, migrations
+from service_kit.db import create_engine
 from service_kit.server import HttpToolsProtocol, with_header_timeout
+from service_kit.settings import ServiceSettings
 
 T = TypeVar("T")
 
@@ -293,22 +298,49 @@ def wait_for_port(port: int, timeout: float = 10.0) -> None:
     raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout}s")
 
 
-async def eventually(check: Callable[[], Awaitable[T] | T], *, timeout: float = 15.0, interval: float = 0.05) -> T:
+class _Polling:
+    """What both forms of ``eventually`` share: the deadline, the truthy test, the failure's message."""
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        self.deadline = time.monotonic() + timeout
+
+    def over(self, last: Any) -> bool:
+        if last:
+            return True
+        if time.monotonic() >= self.deadline:
+            raise AssertionError(f"condition not met within {self.timeout}s (last value: {last!r})")
+        return False
+
+
+POLL_TIMEOUT = 30.0
+
+
+async def eventually(
+    check: Callable[[], Awaitable[T] | T], *, timeout: float = POLL_TIMEOUT, interval: float = 0.05
+) -> T:
     """Poll ``check`` (a coroutine function or a plain one) until it returns something truthy (events are
-    asynchronous); fail after ``timeout``. The timeout only ends a test that is broken: a condition that comes
-    true is found however slowly a loaded machine gets there, so tests wait for conditions, never for a fixed
-    time."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
+    asynchronous), and return that; fail after ``timeout``. The timeout only ends a test that is broken: a
+    condition that comes true is found however slowly a loaded machine gets there, so tests wait for conditions,
+    never for a fixed time. A test that is not a coroutine (the whole-stack tests) uses ``eventually_blocking``."""
+    polling = _Polling(timeout)
     while True:
         last = check()
         if inspect.isawaitable(last):
             last = await last
-        if last:
+        if polling.over(last):
             return cast(T, last)
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"condition not met within {timeout}s (last value: {last!r})")
         await asyncio.sleep(interval)
+
+
+def eventually_blocking(check: Callable[[], T], *, timeout: float = POLL_TIMEOUT, interval: float = 0.1) -> T:
+    """``eventually`` for a plain (not async) test: the same polling, sleeping between tries."""
+    polling = _Polling(timeout)
+    while True:
+        last = check()
+        if polling.over(last):
+            return last
+        time.sleep(interval)
 
 
 def refusing_socket(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
@@ -498,6 +530,37 @@ def _in_thread(fn: Callable[[], None]) -> None:
         pool.submit(fn).result()
 
 
+async def table_names(url: str) -> set[str]:
+    """The tables the database at ``url`` holds."""
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as connection:
+            return set(await connection.run_sync(lambda sync: sqlalchemy.inspect(sync).get_table_names()))
+    finally:
+        await engine.dispose()
+
+
+async def schema_differences(url: str, *metadata: sqlalchemy.MetaData) -> list[object]:
+    """How the database at ``url`` differs from the tables ``metadata`` declare (a service's models, the kit's
+    outbox and inbox), as Alembic's autogenerate sees it, types included: ``[]`` when the migrations build exactly
+    what the models say."""
+    schema = sqlalchemy.MetaData()  # one schema, as a service's database holds them: foreign keys may cross
+    for declared in metadata:
+        for table in declared.tables.values():
+            table.to_metadata(schema)
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as connection:
+
+            def compare(sync: sqlalchemy.Connection) -> list[object]:
+                context = MigrationContext.configure(sync, opts={"compare_type": True})
+                return list(compare_metadata(context, schema))
+
+            return await connection.run_sync(compare)
+    finally:
+        await engine.dispose()
+
+
 # ------------------------------------------------------------------ apps
 
 
@@ -511,6 +574,84 @@ async def running_app(app: FastAPI, *, wait_for_events: bool = True) -> AsyncIte
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
             yield client
+
+
+ServiceSettingsT = TypeVar("ServiceSettingsT", bound=ServiceSettings)
+
+
+def service_fixtures(
+    settings_type: type[ServiceSettingsT],
+    create_app: Callable[[ServiceSettingsT], FastAPI],
+    service_dir: Path,
+    **settings: Any,
+) -> tuple[Any, Any, Any, Any]:
+    """The fixtures every service's tests start from, for its ``tests/conftest.py``::
+
+        settings, app, client, service_dir = service_fixtures(Settings, create_app, SERVICE_DIR)
+
+    - ``settings``: the kit's test environment (``service_env``: this test's NATS, keys, folders) on a database
+      of the test's own, migrated with the service's migrations (``database_factory``), plus ``settings``;
+    - ``app``: the service built on them (not started: a test may override dependencies first);
+    - ``client``: the app running (lifespan, relay, consumers) and an HTTP client bound to it;
+    - ``service_dir``: the folder holding the service's ``alembic.ini`` and migrations (the migration tests).
+    """
+
+    @pytest.fixture(name="app")
+    def app_fixture(settings: ServiceSettingsT) -> FastAPI:
+        return create_app(settings)
+
+    @pytest.fixture(name="client")
+    async def client_fixture(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+        async with running_app(app) as client:
+            yield client
+
+    @pytest.fixture(name="service_dir")
+    def service_dir_fixture() -> Path:
+        return service_dir
+
+    return service_settings(settings_type, service_dir, **settings), app_fixture, client_fixture, service_dir_fixture
+
+
+def service_settings(settings_type: type[ServiceSettingsT], service_dir: Path, **settings: Any) -> Any:
+    """The ``settings`` fixture of ``service_fixtures``, for a test module that runs the service with other values
+    (``settings = service_settings(Settings, SERVICE_DIR, reminder_sweep_seconds=0.1)``): the conftest's ``app``
+    and ``client`` then build and run the service on them."""
+
+    @pytest.fixture(name="settings")
+    def settings_fixture(service_env: dict[str, Any], database_factory: DatabaseFactory) -> ServiceSettingsT:
+        return settings_type(**service_env, **settings, database_url=database_factory.new(service_dir))
+
+    return settings_fixture
+
+
+def assert_problem(response: httpx.Response, status: int, code: str | None = None) -> dict[str, Any]:
+    """``response`` is an RFC 9457 problem (``application/problem+json``) with ``status`` and, when given, the
+    machine ``code``: its body, for a test's further checks."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    body: dict[str, Any] = response.json()
+    if code is not None:
+        assert body["code"] == code, body
+    return body
+
+
+async def check_a_service_answers(client: httpx.AsyncClient, paths: Iterable[str]) -> dict[str, Any]:
+    """What every Linli service answers, asserted: ready with its database and NATS up (``/readyz``), a route it
+    does not have as a 404 problem+json, and an OpenAPI document that holds ``paths`` (which the document is
+    returned for a service's own further checks)."""
+    ready = await client.get("/readyz")
+    assert ready.status_code == 200, ready.text
+    assert ready.json()["checks"] == {"database": "ok", "nats": "ok"}
+    unknown = await client.get("/api/v1/nothing-here")
+    assert unknown.status_code == 404
+    assert unknown.headers["content-type"] == "application/problem+json"
+    assert unknown.json()["code"] == "not_found"
+    response = await client.get("/openapi.json")
+    assert response.status_code == 200, response.text
+    document: dict[str, Any] = response.json()
+    missing = sorted(set(paths) - set(document["paths"]))
+    assert missing == [], f"not in the OpenAPI document: {missing}"
+    return document
 
 
 # ------------------------------------------------------------------ slow clients (the edge's deadlines)
@@ -617,6 +758,49 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         terminalreporter.section("Linli figures")
         for line in _FIGURES:
             terminalreporter.write_line(line)
+
+
+class RecordedLog:
+    """A fake of the edge's logger (``service_kit.edge.log``): what it was told, as (event, fields)."""
+
+    def __init__(self) -> None:
+        self.lines: list[tuple[str, dict[str, Any]]] = []
+
+    def info(self, event: str, **fields: Any) -> None:
+        self.lines.append((event, fields))
+
+    warning = info
+
+    def requests(self) -> list[dict[str, Any]]:
+        """The request log's lines: method, path, status, ms."""
+        return [fields for event, fields in self.lines if event == "request"]
+
+
+@pytest.fixture
+def edge_log(monkeypatch: pytest.MonkeyPatch) -> RecordedLog:
+    """What the edge logs during the test (its request lines, the ids it refused), instead of writing it."""
+    recorded = RecordedLog()
+    monkeypatch.setattr(edge, "log", recorded)
+    return recorded
+
+
+def http_scope(method: str, path: str, headers: dict[str, str], *, host: str = "testserver") -> dict[str, Any]:
+    """The ASGI scope of an HTTP/1.1 request from 127.0.0.1, for a test that drives an app's ``receive`` and
+    ``send`` itself (a caller that leaves, a body that never comes)."""
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(b"host", host.encode()), *((k.lower().encode(), v.encode()) for k, v in headers.items())],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8000),
+    }
 
 
 @pytest.fixture(scope="session")

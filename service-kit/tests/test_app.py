@@ -19,12 +19,13 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from service_kit import edge
 from service_kit.app import ServiceSpec, create_service_app
 from service_kit.auth import CurrentPrincipal, Principal, Role, require_roles
-from service_kit.db import ReadSessionDep, SessionDep, create_sessionmaker, reading_engine
+from service_kit.db import ReadSessionDep, SessionDep, commit_then_raise, create_sessionmaker, reading_engine
 from service_kit.errors import Conflict, error_responses
 from service_kit.runtime import Runtime
-from service_kit.settings import ServiceSettings
+from service_kit.settings import ServiceSettings, settings_dependency
 from service_kit.testing import TestKeys, eventually, running_app
 
 from .kit_service import notes
@@ -71,6 +72,19 @@ def notes_router() -> APIRouter:
         await session.flush()
         return {"id": body["id"]}
 
+    @router.post("/refusal", responses=error_responses(401, 409))
+    async def refusal(principal: CurrentPrincipal, session: SessionDep, keep: bool) -> None:
+        """Writes a note and refuses; with ``keep`` the note stays (as a wrong password is counted and refused)."""
+        await session.execute(notes.insert().values(id=str(uuid.uuid4()), text="counted"))
+        refused = Conflict("Refused.", code="refused")
+        if keep:
+            await commit_then_raise(session, refused)
+        raise refused
+
+    @router.get("/request-id")
+    async def the_request_id() -> dict[str, str | None]:
+        return {"request_id": edge.request_id()}
+
     @router.get("/count")
     async def count_notes(principal: CurrentPrincipal, session: ReadSessionDep) -> dict[str, int]:
         return {"notes": int(await session.scalar(select(func.count()).select_from(notes)) or 0)}
@@ -88,6 +102,12 @@ def notes_router() -> APIRouter:
     async def times_problem() -> None:
         deadline = datetime(2026, 12, 10, 18, 0, tzinfo=timezone(timedelta(hours=8)))
         raise Conflict("The call is open until its deadline.", code="deadline", deadline=deadline.isoformat())
+
+    @router.get("/public-address")
+    async def public_address(
+        settings: Annotated[KitSettings, Depends(settings_dependency(KitSettings))],
+    ) -> dict[str, str]:
+        return {"service": settings.service_name, "public_base_url": settings.public_base_url}
 
     @router.get("/official-only")
     async def official_only(
@@ -115,6 +135,24 @@ async def client(service_env: dict[str, Any], kit_db_url: str) -> AsyncIterator[
     app = create_service_app(ServiceSpec(name="kit", title="kit", settings=settings, routers=[notes_router()]))
     async with running_app(app) as http:
         yield http
+
+
+async def test_an_endpoint_is_handed_the_settings_its_service_runs_with(
+    service_env: dict[str, Any], kit_db_url: str
+) -> None:
+    settings = KitSettings(**service_env, database_url=kit_db_url, public_base_url="https://linli.example.cn/")
+    app = create_service_app(ServiceSpec(name="kit", title="kit", settings=settings, routers=[notes_router()]))
+    async with running_app(app) as http:
+        response = await http.get("/api/v1/notes/public-address")
+    assert response.json() == {"service": "kit", "public_base_url": "https://linli.example.cn"}
+
+
+async def test_a_refusal_that_commits_first_keeps_what_it_wrote(client: httpx.AsyncClient, test_keys: TestKeys) -> None:
+    operator = test_keys.headers("operator")
+    for keep, notes_then in (("false", 0), ("true", 1), ("false", 1)):
+        refused = await client.post("/api/v1/notes/refusal", params={"keep": keep}, headers=operator)
+        assert (refused.status_code, refused.json()["code"]) == (409, "refused")
+        assert (await client.get("/api/v1/notes/count", headers=operator)).json() == {"notes": notes_then}
 
 
 async def test_openapi_declares_problem_responses(client: httpx.AsyncClient) -> None:

@@ -16,7 +16,16 @@ from service_kit import edge
 from service_kit.app import ServiceSpec, create_service_app
 from service_kit.server import H11Protocol, HttpToolsProtocol
 from service_kit.settings import ServiceSettings
-from service_kit.testing import TestKeys, eventually, parse_http_response, running_app, serving, slow_client
+from service_kit.testing import (
+    RecordedLog,
+    TestKeys,
+    eventually,
+    http_scope,
+    parse_http_response,
+    running_app,
+    serving,
+    slow_client,
+)
 
 from .test_app import notes_router
 
@@ -29,21 +38,6 @@ GIVE_UP = 90.0
 
 class KitSettings(ServiceSettings):
     service_name = "kit"
-
-
-class Recorder:
-    """Stands in for the edge's logger: what it was told, as (event, fields)."""
-
-    def __init__(self) -> None:
-        self.lines: list[tuple[str, dict[str, Any]]] = []
-
-    def info(self, event: str, **fields: Any) -> None:
-        self.lines.append((event, fields))
-
-    warning = info
-
-    def requests(self) -> list[dict[str, Any]]:
-        return [fields for event, fields in self.lines if event == "request"]
 
 
 def kit_app(service_env: dict[str, Any], kit_db_url: str, **settings: Any) -> FastAPI:
@@ -154,6 +148,25 @@ async def test_a_service_reached_directly_limits_bodies(
     assert fits.json()["text"] == "fits"
 
 
+async def test_a_request_keeps_the_callers_uuid_as_its_id_and_gets_a_new_one_for_anything_else(
+    service_env: dict[str, Any], kit_db_url: str, edge_log: RecordedLog
+) -> None:
+    given = "0f8fad5b-d9cb-469f-a165-70867728950e"
+    async with running_app(kit_app(service_env, kit_db_url)) as client:
+        kept = await client.get("/api/v1/notes/request-id", headers={"X-Request-ID": given})
+        replaced = await client.get("/api/v1/notes/request-id", headers={"X-Request-ID": "drop table;"})
+        new = await client.get("/api/v1/notes/request-id")
+    assert kept.headers["x-request-id"] == kept.json()["request_id"] == given
+    for answer in (replaced, new):
+        request_id = answer.headers["x-request-id"]
+        assert answer.json()["request_id"] == request_id
+        assert len(request_id) == 32
+        int(request_id, 16)
+    assert replaced.headers["x-request-id"] != new.headers["x-request-id"]
+    refused = [fields for event, fields in edge_log.lines if event.startswith("request id refused")]
+    assert refused == [{"request_id": replaced.headers["x-request-id"]}]
+
+
 async def test_the_default_limit_is_the_gateways(service_env: dict[str, Any], kit_db_url: str) -> None:
     settings = KitSettings(**service_env, database_url=kit_db_url)
     assert settings.max_body_bytes == 1024 * 1024
@@ -180,10 +193,8 @@ async def test_answers_are_not_stored_unless_the_route_says_so(
 
 
 async def test_a_caller_who_leaves_is_logged_as_499(
-    service_env: dict[str, Any], kit_db_url: str, monkeypatch: pytest.MonkeyPatch
+    service_env: dict[str, Any], kit_db_url: str, edge_log: RecordedLog
 ) -> None:
-    recorder = Recorder()
-    monkeypatch.setattr(edge, "log", recorder)
     app = kit_app(service_env, kit_db_url)
     sent: list[dict[str, Any]] = []
 
@@ -193,24 +204,13 @@ async def test_a_caller_who_leaves_is_logged_as_499(
     async def send(message: dict[str, Any]) -> None:
         sent.append(message)
 
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": "/api/v1/notes",
-        "raw_path": b"/api/v1/notes",
-        "root_path": "",
-        "query_string": b"",
-        "headers": [(b"host", b"kit"), (b"content-type", b"application/json"), (b"content-length", b"30")],
-        "client": ("127.0.0.1", 50000),
-        "server": ("127.0.0.1", 8000),
-    }
+    scope = http_scope(
+        "POST", "/api/v1/notes", {"content-type": "application/json", "content-length": "30"}, host="kit"
+    )
     async with running_app(app) as client:
         await app(scope, receive, send)
         answered = await client.get("/healthz")
     assert sent == []  # nobody to answer
-    first, second = recorder.requests()
+    first, second = edge_log.requests()
     assert (first["method"], first["path"], first["status"]) == ("POST", "/api/v1/notes", 499)
     assert (second["path"], second["status"]) == ("/healthz", answered.status_code)

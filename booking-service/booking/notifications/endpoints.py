@@ -6,10 +6,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 
 from booking.clock import Now
-from booking.deps import Caller
+from booking.deps import Caller, get_settings
 from booking.notifications import schemas as s
 from booking.notifications import service
-from booking.residents import phones
+from service_kit import phones
 from service_kit.auth import Role
 from service_kit.db import SessionDep
 from service_kit.errors import Forbidden, error_responses
@@ -89,7 +89,7 @@ router.include_router(
     fake_outbox_router(
         "/sms-outbox",
         sender_of=lambda request: request.app.state.sms_sender,
-        is_production=lambda request: request.app.state.runtime.settings.environment == "production",
+        is_production=lambda request: get_settings(request).environment == "production",
         normalize_phone=phones.normalize,
         tags=["notifications"],
     )

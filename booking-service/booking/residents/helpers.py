@@ -15,10 +15,11 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from booking.audit import service as audit
-from booking.residents import phones, repository
+from booking.residents import repository
 from booking.residents import schemas as s
 from booking.residents import service as residents_service
 from booking.residents.models import HelperGrant
+from service_kit import phones
 from service_kit.auth import Principal, Role
 from service_kit.errors import Conflict, NotFound, ValidationFailed
 from service_kit.events.contracts import ResidentHelperGranted, ResidentHelperRevoked

@@ -26,7 +26,7 @@ from booking.bookings import service as bookings_service
 from booking.residents import helpers, repository
 from booking.residents import schemas as s
 from booking.residents import service as residents_service
-from booking.residents.models import MERGED_NAME, HelperGrant, Resident, ResidentMerge
+from booking.residents.models import MERGED_NAME, HelperGrant, Resident, ResidentMerge, without_personal_data
 from service_kit.auth import Principal
 from service_kit.errors import Conflict, ValidationFailed
 from service_kit.events.contracts import ResidentHelperGranted, ResidentMerged
@@ -43,24 +43,6 @@ _FILLED_TOGETHER = (
     ("emergency_contact_name", "emergency_contact_phone", "emergency_contact_relation"),
     ("community_code",),
 )
-# What the tombstone keeps of the duplicate: nothing personal.
-_TOMBSTONE: dict[str, Any] = {
-    "name": MERGED_NAME,
-    "phone": None,
-    "community_code": None,
-    "eligibility_tags": [],
-    "id_card_encrypted": None,
-    "id_card_index": None,
-    "id_card_masked": None,
-    "birth_date": None,
-    "address": None,
-    "latitude": None,
-    "longitude": None,
-    "emergency_contact_name": None,
-    "emergency_contact_phone": None,
-    "emergency_contact_relation": None,
-    "account_subject": None,
-}
 
 
 def _invalid(field: str, message: str, code: str) -> ValidationFailed:
@@ -96,7 +78,9 @@ async def merge(session: AsyncSession, survivor_id: uuid.UUID, data: s.MergeRequ
     fill = _filled_from(survivor, duplicate)
     # The duplicate gives up its unique fields (phone, ID number, account) before the survivor takes any.
     await repository.update_fields(
-        session, duplicate.id, {**_TOMBSTONE, "merged_into_id": survivor.id, "merged_at": now, "updated_at": now}
+        session,
+        duplicate.id,
+        {**without_personal_data(MERGED_NAME), "merged_into_id": survivor.id, "merged_at": now, "updated_at": now},
     )
     if fill:
         taken = await repository.update_fields(session, survivor.id, {**fill, "updated_at": now})

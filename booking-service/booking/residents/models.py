@@ -93,6 +93,29 @@ class ResidentLink(IdMixin, Base):
 
 MERGED_NAME = "已合并居民"
 
+
+def without_personal_data(name: str) -> dict[str, Any]:
+    """A record's values once its person is gone from it (erased, or merged into another record): ``name``
+    (``ERASED_NAME``, ``MERGED_NAME``) in place of theirs, and nothing personal left."""
+    return {
+        "name": name,
+        "phone": None,
+        "community_code": None,
+        "eligibility_tags": [],
+        "id_card_encrypted": None,
+        "id_card_index": None,
+        "id_card_masked": None,
+        "birth_date": None,
+        "address": None,
+        "latitude": None,
+        "longitude": None,
+        "emergency_contact_name": None,
+        "emergency_contact_phone": None,
+        "emergency_contact_relation": None,
+        "account_subject": None,
+    }
+
+
 _ACTIVE_GRANT_SQL = text("revoked_at IS NULL")
 
 

@@ -18,7 +18,7 @@ from booking.replacements import repository as replacements_repository
 from booking.residents import helpers, merge, repository
 from booking.residents import schemas as s
 from booking.residents import service as residents_service
-from booking.residents.models import ERASED_NAME
+from booking.residents.models import ERASED_NAME, without_personal_data
 from booking.residents.protection import ID_CARD
 from booking.timefmt import LocalDateTime
 from service_kit.auth import Principal
@@ -69,25 +69,7 @@ async def erase(session: AsyncSession, resident_id: uuid.UUID, *, by: Principal)
             "Cancel the resident's active bookings before deleting their data.", code="resident_has_active_bookings"
         )
     now = utcnow()
-    values: dict[str, Any] = {
-        "name": ERASED_NAME,
-        "phone": None,
-        "community_code": None,
-        "eligibility_tags": [],
-        "id_card_encrypted": None,
-        "id_card_index": None,
-        "id_card_masked": None,
-        "birth_date": None,
-        "address": None,
-        "latitude": None,
-        "longitude": None,
-        "emergency_contact_name": None,
-        "emergency_contact_phone": None,
-        "emergency_contact_relation": None,
-        "account_subject": None,
-        "erased_at": now,
-        "updated_at": now,
-    }
+    values: dict[str, Any] = {**without_personal_data(ERASED_NAME), "erased_at": now, "updated_at": now}
     if resident.account_subject is not None and resident.registered_by == resident.account_subject[:120]:
         values["registered_by"] = "self"
     await repository.update_fields(session, resident.id, values)

@@ -13,10 +13,11 @@ from stdnum.cn import ric
 
 from booking.audit import service as audit
 from booking.communities import service as communities_service
-from booking.residents import phones, repository
+from booking.residents import repository
 from booking.residents import schemas as s
 from booking.residents.models import Resident, ResidentLink
 from booking.residents.protection import ID_CARD, mask_id_card, normalize_id_card
+from service_kit import phones
 from service_kit.auth import Principal, Role, TokenVerifier
 from service_kit.errors import Conflict, Forbidden, NotFound, Unauthorized, ValidationFailed
 from service_kit.protection import Keyring

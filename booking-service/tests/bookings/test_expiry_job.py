@@ -4,19 +4,15 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-import pytest
 from sqlalchemy import update
 
 from booking.app import SERVICE_DIR
 from booking.bookings.models import Booking
 from booking.config import Settings
-from service_kit.testing import DatabaseFactory, eventually
+from service_kit.testing import eventually, service_settings
 from service_kit.timeutil import utcnow
 
-
-@pytest.fixture
-def settings(service_env: dict[str, Any], database_factory: DatabaseFactory) -> Settings:
-    return Settings(**service_env, database_url=database_factory.new(SERVICE_DIR), expiry_sweep_seconds=0.1)
+settings = service_settings(Settings, SERVICE_DIR, expiry_sweep_seconds=0.1)
 
 
 async def test_the_worker_expires_overdue_bookings_on_its_own(world: Any) -> None:

@@ -1,10 +1,8 @@
 """The reminder job runs by itself in the service's worker; its SMS go through the sender the app was given."""
 
-from collections.abc import AsyncIterator
-from datetime import datetime, time, timedelta
+from datetime import datetime, time
 from typing import Any
 
-import httpx
 import pytest
 from fastapi import FastAPI
 
@@ -12,7 +10,7 @@ from booking.app import SERVICE_DIR, create_app
 from booking.bookings import reminders
 from booking.config import Settings
 from service_kit.notify.sms import FakeSmsSender
-from service_kit.testing import Clock, DatabaseFactory, eventually, running_app
+from service_kit.testing import Clock, eventually, service_settings
 from service_kit.timeutil import SHANGHAI, local_now
 
 BOOKINGS = "/api/v1/bookings"
@@ -23,15 +21,9 @@ def sender() -> FakeSmsSender:
     return FakeSmsSender()
 
 
-@pytest.fixture
-def settings(service_env: dict[str, Any], database_factory: DatabaseFactory) -> Settings:
-    return Settings(
-        **service_env,
-        database_url=database_factory.new(SERVICE_DIR),
-        reminder_sweep_seconds=0.1,
-        reminder_lead_hours=48,
-        notification_sweep_seconds=0.1,
-    )
+settings = service_settings(
+    Settings, SERVICE_DIR, reminder_sweep_seconds=0.1, reminder_lead_hours=48, notification_sweep_seconds=0.1
+)
 
 
 @pytest.fixture
@@ -39,24 +31,6 @@ def app(settings: Settings, sender: FakeSmsSender) -> FastAPI:
     # Ten in the morning in Beijing, whenever the suite runs: outside the quiet hours, the SMS goes at once.
     morning = datetime.combine(local_now().date(), time(10), tzinfo=SHANGHAI)
     return create_app(settings, sender=sender, clock=Clock(morning))
-
-
-@pytest.fixture
-async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with running_app(app) as client:
-        yield client
-
-
-async def confirmed(world: Any, offering: Any, phone: str, hour: int = 9, days: int = 1) -> dict[str, Any]:
-    resident = await world.resident(phone=phone)
-    slot = world.at(world.tomorrow() + timedelta(days=days - 1), hour)
-    response = await world.book(offering, resident, slot)
-    assert response.status_code == 201, response.text
-    booking: dict[str, Any] = response.json()
-    if booking["status"] == "requested":
-        ok = await world.client.post(f"{BOOKINGS}/{booking['id']}/confirm", headers=world.keys.headers("operator"))
-        assert ok.status_code == 200
-    return booking
 
 
 async def test_the_worker_reminds_each_confirmed_booking_once(
@@ -73,8 +47,8 @@ async def test_the_worker_reminds_each_confirmed_booking_once(
 
     monkeypatch.setattr(reminders, "send_due", counted)
     offering = await world.offering(name_zh="老年餐桌午餐")
-    booking = await confirmed(world, offering, "13900001111")
-    far = await confirmed(world, offering, "13900002222", days=5)
+    booking = await world.confirmed(offering, "13900001111")
+    far = await world.confirmed(offering, "13900002222", days=5)
     assert booking["reminded_at"] is None
 
     async def reminded() -> str | None:

@@ -16,32 +16,14 @@ from booking.notifications.models import Notification
 from booking.residents.models import Resident
 from service_kit.notify.settings import sms_sender
 from service_kit.notify.sms import FakeSmsSender
-from service_kit.testing import DatabaseFactory
+from service_kit.testing import service_settings
 
 BOOKINGS = "/api/v1/bookings"
 DAY = timedelta(hours=24)
 
 
-@pytest.fixture
-def settings(service_env: dict[str, Any], database_factory: DatabaseFactory) -> Settings:
-    return Settings(
-        **service_env,
-        database_url=database_factory.new(SERVICE_DIR),
-        # The worker's own sweep stays out of the way: these tests sweep by hand, at chosen times.
-        reminder_sweep_seconds=3600,
-    )
-
-
-async def confirmed(world: Any, offering: Any, phone: str, hour: int = 9, days: int = 1) -> dict[str, Any]:
-    resident = await world.resident(phone=phone)
-    slot = world.at(world.tomorrow() + timedelta(days=days - 1), hour)
-    response = await world.book(offering, resident, slot)
-    assert response.status_code == 201, response.text
-    booking: dict[str, Any] = response.json()
-    if booking["status"] == "requested":
-        ok = await world.client.post(f"{BOOKINGS}/{booking['id']}/confirm", headers=world.keys.headers("operator"))
-        assert ok.status_code == 200
-    return booking
+# The worker's own sweep stays out of the way: these tests sweep by hand, at chosen times.
+settings = service_settings(Settings, SERVICE_DIR, reminder_sweep_seconds=3600)
 
 
 async def reminded(world: Any) -> list[tuple[str, str]]:
@@ -58,10 +40,10 @@ async def reminded(world: Any) -> list[tuple[str, str]]:
 async def test_only_confirmed_bookings_within_the_lead_of_reachable_residents(world: Any) -> None:
     offering = await world.offering(capacity_per_slot=5)
     slot = world.at(world.tomorrow(), 9)
-    due = await confirmed(world, offering, "13900001111")
-    erased = await confirmed(world, offering, "13900002222")
+    due = await world.confirmed(offering, "13900001111")
+    erased = await world.confirmed(offering, "13900002222")
     requested = (await world.book(offering, await world.resident(phone="13900003333"), slot)).json()
-    cancelled = await confirmed(world, offering, "13900004444")
+    cancelled = await world.confirmed(offering, "13900004444")
     cancel = await world.client.post(
         f"{BOOKINGS}/{cancelled['id']}/cancel", json={"reason": "住院"}, headers=world.keys.headers("operator")
     )
@@ -93,7 +75,7 @@ async def test_two_replicas_racing_send_each_reminder_once(world: Any) -> None:
     offering = await world.offering(capacity_per_slot=10)
     phones = [f"1390000{n:04d}" for n in range(6)]
     for phone in phones:
-        await confirmed(world, offering, phone)
+        await world.confirmed(offering, phone)
     slot = world.at(world.tomorrow(), 9)
     counts = await asyncio.gather(
         *(reminders.send_due(world.sessionmaker, lead=DAY, batch=100, now=slot - DAY / 2) for _ in range(3))
@@ -113,7 +95,7 @@ def test_the_settings_pick_the_fake_sender_unless_the_provider_is_configured(ser
 
 async def test_a_rescheduled_booking_is_reminded_again_of_its_new_time(world: Any) -> None:
     offering = await world.offering()
-    booking = await confirmed(world, offering, "13900001111")
+    booking = await world.confirmed(offering, "13900001111")
     slot = world.at(world.tomorrow(), 9)
     assert await reminders.send_due(world.sessionmaker, lead=DAY, batch=10, now=slot - DAY / 2) == 1
     new_slot = world.at(world.tomorrow() + timedelta(days=1), 10)

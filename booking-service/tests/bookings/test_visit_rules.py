@@ -15,7 +15,7 @@ from booking.audit.models import ActingFor
 from booking.bookings.service import mark_provider_missed
 from booking.clock import current_time
 from booking.config import Settings
-from service_kit.testing import Clock, DatabaseFactory
+from service_kit.testing import Clock, service_settings
 from service_kit.timeutil import SHANGHAI, local_now
 
 BOOKINGS = "/api/v1/bookings"
@@ -24,11 +24,9 @@ NEAR = {"latitude": 39.7640, "longitude": 116.2130}  # about 80 m from the resid
 TIANANMEN = {"latitude": 39.9087, "longitude": 116.3975}
 
 
-@pytest.fixture
-def settings(service_env: dict[str, Any], database_factory: DatabaseFactory) -> Settings:
-    """The district's rules as configured by default: start 30 minutes before the slot at the earliest, last half
-    of it, late beyond 30 minutes, far beyond 500 m."""
-    return Settings(**service_env, database_url=database_factory.new(SERVICE_DIR))
+# The district's rules as configured by default: start 30 minutes before the slot at the earliest, last half of it,
+# late beyond 30 minutes, far beyond 500 m.
+settings = service_settings(Settings, SERVICE_DIR)
 
 
 def tomorrow_at(hour: int, minute: int = 0) -> datetime:

@@ -2,12 +2,10 @@
 fake SMS sender the test reads; the delivery worker's own loop stays out of the way (tests deliver by hand)."""
 
 import uuid
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Any
 
-import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
@@ -22,7 +20,7 @@ from service_kit.events.consumer import apply_event
 from service_kit.events.contracts import BookingChanged, BookingConfirmed, EventData, OfferingSnapshot
 from service_kit.events.envelope import Envelope
 from service_kit.notify.sms import FakeSmsSender
-from service_kit.testing import Clock, DatabaseFactory, running_app
+from service_kit.testing import Clock, service_settings
 from service_kit.timeutil import SHANGHAI, local_now
 
 
@@ -40,25 +38,12 @@ def sender() -> FakeSmsSender:
     return FakeSmsSender()
 
 
-@pytest.fixture
-def settings(service_env: dict[str, Any], database_factory: DatabaseFactory) -> Settings:
-    return Settings(
-        **service_env,
-        database_url=database_factory.new(SERVICE_DIR),
-        notification_sweep_seconds=3600,
-        reminder_sweep_seconds=3600,
-    )
+settings = service_settings(Settings, SERVICE_DIR, notification_sweep_seconds=3600, reminder_sweep_seconds=3600)
 
 
 @pytest.fixture
 def app(settings: Settings, sender: FakeSmsSender, clock: Clock) -> FastAPI:
     return create_app(settings, sender=sender, clock=clock)
-
-
-@pytest.fixture
-async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with running_app(app) as client:
-        yield client
 
 
 INBOX = "/api/v1/notifications"

@@ -4,14 +4,12 @@ import asyncio
 from datetime import datetime, time, timedelta
 from typing import Any
 
-import pytest
-
 from booking.app import SERVICE_DIR
 from booking.config import Settings
 from booking.notifications.models import DeliveryStatus
 from service_kit.events.contracts import BookingCancelled
 from service_kit.notify.sms import FakeSmsSender, Sms, SmsFailed
-from service_kit.testing import DatabaseFactory
+from service_kit.testing import service_settings
 from service_kit.timeutil import SHANGHAI
 
 
@@ -72,18 +70,16 @@ async def test_a_kind_turned_off_reaches_the_inbox_only(notes: Any) -> None:
     assert len((await notes.inbox(resident))["items"]) == 1
 
 
-@pytest.fixture
-def settings(service_env: dict[str, Any], database_factory: DatabaseFactory) -> Settings:
-    return Settings(
-        **service_env,
-        database_url=database_factory.new(SERVICE_DIR),
-        notification_sweep_seconds=3600,
-        reminder_sweep_seconds=3600,
-        sms_rate_limit_count=2,
-        sms_rate_limit_minutes=60,
-        sms_max_attempts=3,
-        sms_retry_base_seconds=60,
-    )
+settings = service_settings(
+    Settings,
+    SERVICE_DIR,
+    notification_sweep_seconds=3600,
+    reminder_sweep_seconds=3600,
+    sms_rate_limit_count=2,
+    sms_rate_limit_minutes=60,
+    sms_max_attempts=3,
+    sms_retry_base_seconds=60,
+)
 
 
 async def test_beyond_the_phones_rate_limit_messages_reach_the_inbox_only(notes: Any) -> None:

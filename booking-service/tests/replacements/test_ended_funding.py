@@ -53,16 +53,10 @@ async def funded(world: Any, offering: Any, **extra: Any) -> Any:
 
 
 async def elder(world: Any, tags: list[str] | None = None) -> dict[str, Any]:
-    body = {
-        "name": "张桂兰",
-        "phone": f"139{uuid.uuid4().int % 10**8:08d}",
-        "eligibility_tags": ["age_80_plus"] if tags is None else tags,
-        "position": {"latitude": HOME[0], "longitude": HOME[1]},
-        "consent": {"version": "2026-11", "channel": "phone"},
-    }
-    response = await world.client.post("/api/v1/residents", json=body, headers=world.keys.headers("operator"))
-    assert response.status_code == 201, response.text
-    resident: dict[str, Any] = response.json()
+    position = {"latitude": HOME[0], "longitude": HOME[1]}
+    resident: dict[str, Any] = await world.resident(
+        name="张桂兰", tags=["age_80_plus"] if tags is None else tags, position=position
+    )
     return resident
 
 

@@ -1,19 +1,16 @@
 """The funding-end sweep runs by itself in the worker, on the clock the app is given: a contract's last day
 passes, and its residents' bookings beyond it are listed for replacement."""
 
-import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
 import pytest
 from fastapi import FastAPI
 
 from booking.app import SERVICE_DIR, create_app
 from booking.config import Settings
 from booking.replacements import service
-from service_kit.testing import Clock, DatabaseFactory, eventually, running_app
+from service_kit.testing import Clock, eventually, service_settings
 from service_kit.timeutil import SHANGHAI
 
 REPLACEMENTS = "/api/v1/bookings/replacements"
@@ -25,16 +22,8 @@ async def place(world: Any, *, north: float, name: str) -> Any:
 
 
 async def elder(world: Any) -> dict[str, Any]:
-    body = {
-        "name": "张桂兰",
-        "phone": f"139{uuid.uuid4().int % 10**8:08d}",
-        "eligibility_tags": ["age_80_plus"],
-        "position": {"latitude": HOME[0], "longitude": HOME[1]},
-        "consent": {"version": "2026-11", "channel": "phone"},
-    }
-    response = await world.client.post("/api/v1/residents", json=body, headers=world.keys.headers("operator"))
-    assert response.status_code == 201, response.text
-    resident: dict[str, Any] = response.json()
+    position = {"latitude": HOME[0], "longitude": HOME[1]}
+    resident: dict[str, Any] = await world.resident(name="张桂兰", tags=["age_80_plus"], position=position)
     return resident
 
 
@@ -50,20 +39,12 @@ def clock() -> Clock:
     return Clock(datetime.now(UTC))
 
 
-@pytest.fixture
-def settings(service_env: dict[str, Any], database_factory: DatabaseFactory) -> Settings:
-    return Settings(**service_env, database_url=database_factory.new(SERVICE_DIR), funding_end_sweep_seconds=0.05)
+settings = service_settings(Settings, SERVICE_DIR, funding_end_sweep_seconds=0.05)
 
 
 @pytest.fixture
 def app(settings: Settings, clock: Clock) -> FastAPI:
     return create_app(settings, clock=clock)
-
-
-@pytest.fixture
-async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with running_app(app) as client:
-        yield client
 
 
 async def test_the_sweep_lists_bookings_beyond_a_contracts_last_day_once_it_passes(

@@ -11,19 +11,8 @@ from sqlalchemy import update
 
 from feedback.complaints.models import Complaint
 from service_kit.events.contracts import ComplaintOpened, ComplaintResolved
-from service_kit.testing import TestKeys
+from service_kit.testing import TestKeys, assert_problem
 from service_kit.timeutil import utcnow
-
-PROBLEM = "application/problem+json"
-
-
-def assert_problem(response: httpx.Response, status: int, code: str | None = None) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == PROBLEM
-    body: dict[str, Any] = response.json()
-    if code is not None:
-        assert body["code"] == code, body
-    return body
 
 
 def complaint_body(**overrides: Any) -> dict[str, Any]:

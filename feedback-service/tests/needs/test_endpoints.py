@@ -12,16 +12,7 @@ from sqlalchemy import func, select
 from feedback.needs.models import Need, NeedGroup
 from service_kit.events.contracts import NeedSubmitted
 from service_kit.events.tables import outbox_event
-from service_kit.testing import TestKeys
-
-PROBLEM = "application/problem+json"
-
-
-def assert_problem(response: httpx.Response, status: int, code: str | None = None) -> None:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == PROBLEM
-    if code is not None:
-        assert response.json()["code"] == code
+from service_kit.testing import TestKeys, assert_problem
 
 
 def need(**overrides: Any) -> dict[str, Any]:

@@ -14,18 +14,7 @@ from sqlalchemy import select
 from feedback.ratings.models import Rating
 from service_kit.events.contracts import RatingSubmitted
 from service_kit.events.envelope import Envelope
-from service_kit.testing import TestKeys
-
-PROBLEM = "application/problem+json"
-
-
-def assert_problem(response: httpx.Response, status: int, code: str | None = None) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == PROBLEM
-    body: dict[str, Any] = response.json()
-    if code is not None:
-        assert body["code"] == code, body
-    return body
+from service_kit.testing import TestKeys, assert_problem
 
 
 async def rate(client: httpx.AsyncClient, headers: dict[str, str], **body: Any) -> httpx.Response:

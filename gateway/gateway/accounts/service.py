@@ -13,6 +13,7 @@ from gateway.accounts.schemas import AccountCreate
 from gateway.config import GatewaySettings
 from gateway.lockout import service as lockout
 from gateway.residents.sms import SmsSender
+from service_kit.db import commit_then_raise
 from service_kit.errors import Conflict, NotFound, Unauthorized
 from service_kit.timeutil import utcnow
 
@@ -83,8 +84,7 @@ async def authenticate(
     valid, updated_hash = await verify_password(password, account.password_hash)
     if not valid:
         await lockout.record_failure(session, account, settings=settings, sender=sender, now=now)
-        await session.commit()
-        raise Unauthorized(WRONG_CREDENTIALS, code="invalid_credentials")
+        await commit_then_raise(session, Unauthorized(WRONG_CREDENTIALS, code="invalid_credentials"))
     if not account.active:
         raise Unauthorized(WRONG_CREDENTIALS, code="invalid_credentials")
     await lockout.record_success(session, account)

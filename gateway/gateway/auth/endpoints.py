@@ -2,7 +2,6 @@ import asyncio
 import uuid
 
 import structlog
-from asgi_correlation_id import correlation_id
 from fastapi import APIRouter, Request, Response
 
 from gateway.accounts import repository as accounts_repository
@@ -16,6 +15,7 @@ from gateway.deps import AdminPrincipal, ResidentLinkerDep, SettingsDep, Signing
 from gateway.ratelimit import PasswordSignInLimit, RefreshLimit, SignInKind, limit_target
 from service_kit.auth import OptionalPrincipal
 from service_kit.db import SessionDep
+from service_kit.edge import request_id
 from service_kit.errors import Conflict, Unauthorized, error_responses
 from service_kit.timeutil import utcnow
 
@@ -110,7 +110,7 @@ async def refresh_token(
 ) -> TokenResponse:
     response.headers["Cache-Control"] = "no-store"
     return await service.refresh(
-        session, body.refresh_token, key=key, settings=settings, linker=linker, request_id=correlation_id.get()
+        session, body.refresh_token, key=key, settings=settings, linker=linker, request_id=request_id()
     )
 
 

@@ -23,6 +23,7 @@ from gateway.auth.schemas import TokenResponse
 from gateway.config import GatewaySettings
 from gateway.residents.models import ResidentIdentity
 from service_kit.auth import Role
+from service_kit.db import commit_then_raise
 from service_kit.errors import Unauthorized
 from service_kit.timeutil import utcnow
 
@@ -142,9 +143,8 @@ async def refresh(
     )
     if spent.rowcount != 1:  # type: ignore[attr-defined]
         await _revoke_family(session, row.family_id, now)
-        await session.commit()
         log.warning("refresh token reused: family revoked", family_id=str(row.family_id))
-        raise Unauthorized(INVALID_REFRESH, code="refresh_token_reused")
+        await commit_then_raise(session, Unauthorized(INVALID_REFRESH, code="refresh_token_reused"))
     holder: Holder | None = None
     if row.account_id is not None:
         holder = await session.get(Account, row.account_id)

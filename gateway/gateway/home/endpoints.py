@@ -1,6 +1,5 @@
 from typing import Annotated
 
-from asgi_correlation_id import correlation_id
 from fastapi import APIRouter, Depends, Query, Request
 
 from gateway.deps import SettingsDep
@@ -8,6 +7,7 @@ from gateway.home.schemas import Home
 from gateway.home.service import HomeAssembler
 from gateway.ratelimit import EdgeLimiter
 from service_kit.auth import Principal, Role, require_roles
+from service_kit.edge import request_id
 from service_kit.errors import Forbidden, ValidationFailed, error_responses
 
 router = APIRouter(tags=["home"])
@@ -44,7 +44,7 @@ async def get_home(
     assembler = HomeAssembler(
         request.app.state.upstreams,
         authorization=request.headers["authorization"],
-        request_id=correlation_id.get(),
+        request_id=request_id(),
         timeout=settings.home_part_timeout_seconds,
     )
     return await assembler.assemble(resident_id=principal.resident_id, lat=lat, lng=lng, limit=limit)

@@ -13,7 +13,7 @@ from gateway.clock import Now
 from gateway.deps import SettingsDep
 from gateway.lockout import service
 from gateway.lockout.schemas import AccountLockout, PhoneUnlock
-from gateway.residents import phones
+from service_kit import phones
 from service_kit.auth import Principal, Role, require_roles
 from service_kit.db import SessionDep
 from service_kit.errors import Forbidden, error_responses

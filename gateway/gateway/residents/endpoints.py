@@ -1,4 +1,3 @@
-from asgi_correlation_id import correlation_id
 from fastapi import APIRouter, Request, Response
 
 from gateway.auth import service as auth_service
@@ -10,11 +9,14 @@ from gateway.deps import (
     SettingsDep,
     SigningKeyDep,
     SmsSenderDep,
+    get_settings,
 )
 from gateway.ratelimit import CodeSignInLimit, SignInKind, limit_target
-from gateway.residents import phones, service
+from gateway.residents import service
 from gateway.residents.schemas import OtpRequest, OtpSent, OtpVerify, PhoneProof, PhoneProofRequest
+from service_kit import phones
 from service_kit.db import SessionDep
+from service_kit.edge import request_id
 from service_kit.errors import error_responses
 from service_kit.notify.outbox import fake_outbox_router
 
@@ -77,7 +79,7 @@ async def verify_otp(
     identity = await service.verify_code(session, body.phone, body.code, settings=settings, now=now)
     if body.consent_version is not None:
         identity.consent_version = body.consent_version
-    await linker.link(session, identity, request_id=correlation_id.get())
+    await linker.link(session, identity, request_id=request_id())
     response.headers["Cache-Control"] = "no-store"
     return await auth_service.issue_tokens(session, identity, key=key, settings=settings)
 
@@ -116,7 +118,7 @@ router.include_router(
     fake_outbox_router(
         "/messages",
         sender_of=lambda request: request.app.state.sms_sender,
-        is_production=lambda request: request.app.state.settings.environment == "production",
+        is_production=lambda request: get_settings(request).environment == "production",
         normalize_phone=phones.normalize,
         tags=["auth"],
         show_full_phone=True,

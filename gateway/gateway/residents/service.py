@@ -20,12 +20,13 @@ from gateway.auth.keys import SigningKey
 from gateway.config import GatewaySettings
 from gateway.lockout import service as lockout
 from gateway.residents.models import OtpChallenge, ResidentIdentity, phone_index
-from gateway.residents.phones import mobile
 from gateway.residents.schemas import OtpSent, PhoneProof
 from gateway.residents.sms import Sms, SmsFailed, SmsSender
 from service_kit.auth import phone_proof_audience
+from service_kit.db import commit_then_raise
 from service_kit.errors import DependencyUnavailable, Forbidden, RateLimited, Unauthorized
 from service_kit.notify import templates
+from service_kit.phones import mobile
 from service_kit.protection import PHONE, Purpose, keyring_of
 from service_kit.timeutil import utcnow
 
@@ -167,8 +168,7 @@ async def consume_code(
     if counted.rowcount != 1:  # type: ignore[attr-defined]
         raise Unauthorized(WRONG_CODE, code="invalid_code")
     if not hmac.compare_digest(_code_hash(session, phone, code), challenge.code_hash):
-        await session.commit()
-        raise Unauthorized(WRONG_CODE, code="invalid_code")
+        await commit_then_raise(session, Unauthorized(WRONG_CODE, code="invalid_code"))  # the attempt stays counted
     consumed = await session.execute(
         update(OtpChallenge)
         .where(OtpChallenge.id == challenge.id, OtpChallenge.consumed_at.is_(None))

@@ -17,9 +17,9 @@ from lifecycle_builders import (
 )
 from nats.js import JetStreamContext
 from procurement_builders import contract_body, signed_contract
-from sourcing_builders import assert_problem, official, provider_admin
+from sourcing_builders import official, provider_admin
 
-from service_kit.testing import TestKeys
+from service_kit.testing import TestKeys, assert_problem
 
 SIGNED_ON = "2026-11-27"  # the day the ``clock`` fixture signs a direct award
 

@@ -9,10 +9,10 @@ from fastapi import FastAPI
 from lifecycle_builders import events_of
 from nats.js import JetStreamContext
 from procurement_builders import contract_body, signed_contract
-from sourcing_builders import assert_problem, official, provider_admin
+from sourcing_builders import official, provider_admin
 
 from service_kit.events.contracts import ContractAmended, ContractTerminated
-from service_kit.testing import TestKeys
+from service_kit.testing import TestKeys, assert_problem
 
 AMOUNT = 10_000_000  # 10 万元
 

@@ -14,10 +14,10 @@ from lifecycle_builders import acceptance_body, awarded_contract, deliver_servic
 from nats.js import JetStreamContext
 from ocds_validation import PREFIX, assert_valid, releases_page
 from procurement_builders import contract_body, signed_contract
-from sourcing_builders import assert_problem, official, provider_admin
+from sourcing_builders import official, provider_admin
 
 from service_kit.events.contracts import ContractAmended
-from service_kit.testing import TestKeys
+from service_kit.testing import TestKeys, assert_problem
 
 SIGNED_ON = "2026-11-27"  # the day the ``clock`` fixture signs a direct award
 

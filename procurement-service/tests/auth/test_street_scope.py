@@ -26,7 +26,6 @@ from procurement_builders import (
 from sourcing_builders import (
     DEADLINE,
     apply,
-    assert_problem,
     assign,
     call_body,
     official,
@@ -34,7 +33,7 @@ from sourcing_builders import (
     verified_provider,
 )
 
-from service_kit.testing import TestKeys
+from service_kit.testing import TestKeys, assert_problem
 
 A, B = "changyang", "yancun"
 

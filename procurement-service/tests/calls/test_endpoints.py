@@ -11,7 +11,6 @@ from sourcing_builders import (
     DEADLINE,
     application_body,
     apply,
-    assert_problem,
     assign,
     call_body,
     create_fund,
@@ -25,7 +24,7 @@ from sourcing_builders import (
 )
 
 from service_kit.events.contracts import ProviderRestored, ProviderSuspended
-from service_kit.testing import TestKeys
+from service_kit.testing import TestKeys, assert_problem
 
 
 async def test_a_call_is_drafted_published_publicly_read_and_closed(

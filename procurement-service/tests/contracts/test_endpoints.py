@@ -17,16 +17,7 @@ from procurement_builders import (
     signed_contract,
 )
 
-from service_kit.testing import TestKeys
-
-
-def assert_problem(response: httpx.Response, status: int, code: str | None = None) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == "application/problem+json"
-    body = dict(response.json())
-    if code is not None:
-        assert body["code"] == code, body
-    return body
+from service_kit.testing import TestKeys, assert_problem
 
 
 async def propose(

@@ -29,11 +29,11 @@ from procurement_builders import (
     proposer,
     signed_contract,
 )
-from sourcing_builders import assert_problem, provider_admin, sanctioned
+from sourcing_builders import provider_admin, sanctioned
 
 from procurement.config import Settings
 from service_kit.events.contracts import ProviderSuspended
-from service_kit.testing import TestKeys
+from service_kit.testing import TestKeys, assert_problem
 
 
 async def fund_of(client: httpx.AsyncClient, keys: TestKeys, fund_id: str) -> dict[str, Any]:

@@ -6,9 +6,8 @@ import uuid
 import httpx
 from fastapi import FastAPI
 from procurement_builders import award_body, contract_body, create_contract, known_provider, new_fund, proposer
-from sourcing_builders import assert_problem
 
-from service_kit.testing import TestKeys
+from service_kit.testing import TestKeys, assert_problem
 
 
 async def test_a_direct_award_states_its_targets(app: FastAPI, client: httpx.AsyncClient, test_keys: TestKeys) -> None:

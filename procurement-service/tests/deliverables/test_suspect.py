@@ -10,11 +10,11 @@ import httpx
 from fastapi import FastAPI
 from nats.js import JetStreamContext
 from procurement_builders import booking_completed, contract_body, publish, signed_contract
-from sourcing_builders import assert_problem, deliver, official, provider_admin
+from sourcing_builders import deliver, official, provider_admin
 
 from service_kit.events.contracts import BookingCompleted, BookingProviderMissed
 from service_kit.events.envelope import Envelope
-from service_kit.testing import TestKeys
+from service_kit.testing import TestKeys, assert_problem
 
 COMPLETED_AT = datetime(2027, 5, 20, 3, 30, tzinfo=UTC)  # 11:30 in Beijing
 REASONS = ("far_from_place", "unassigned_staff")

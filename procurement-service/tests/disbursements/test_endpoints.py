@@ -12,14 +12,14 @@ from fastapi import FastAPI
 from lifecycle_builders import acceptance_body, awarded_contract, deliver_services, evaluate, events_of, voucher
 from nats.js import JetStreamContext
 from procurement_builders import PROVIDER_NAME, contract_body, create_contract, new_fund, signed_contract
-from sourcing_builders import assert_problem, deliver, official, provider_admin
+from sourcing_builders import deliver, official, provider_admin
 from sqlalchemy import update
 
 from procurement.config import Settings
 from procurement.contracts.models import Contract
 from service_kit.db import create_engine
 from service_kit.events.contracts import ContractFundingKept, NoticePublished
-from service_kit.testing import TestKeys
+from service_kit.testing import TestKeys, assert_problem
 
 # The day the ``clock`` fixture signs a contract (27 November 2026, in Beijing).
 SIGNED_ON = "2026-11-27"

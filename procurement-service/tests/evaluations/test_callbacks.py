@@ -10,9 +10,9 @@ from fastapi import FastAPI
 from lifecycle_builders import deliver_services
 from nats.js import JetStreamContext
 from procurement_builders import booking_completed, contract_body, signed_contract
-from sourcing_builders import assert_problem, deliver, official, provider_admin
+from sourcing_builders import deliver, official, provider_admin
 
-from service_kit.testing import TestKeys
+from service_kit.testing import TestKeys, assert_problem
 
 
 async def test_an_operator_records_callbacks_to_a_random_sample_of_the_contracts_residents(

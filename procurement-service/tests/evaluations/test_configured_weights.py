@@ -1,7 +1,6 @@
 """The evaluation's weights, the attainment threshold, the sanction threshold and its rounds come from settings."""
 
 import uuid
-from typing import Any
 
 import httpx
 import pytest
@@ -14,23 +13,20 @@ from sourcing_builders import official
 
 from procurement.app import SERVICE_DIR
 from procurement.config import Settings
-from service_kit.testing import DatabaseFactory, TestKeys
+from service_kit.testing import TestKeys, service_settings
 
-
-@pytest.fixture
-def settings(service_env: dict[str, Any], database_factory: DatabaseFactory) -> Settings:
-    return Settings(
-        **service_env,
-        database_url=database_factory.new(SERVICE_DIR),
-        evaluation_weight_quantity=50,
-        evaluation_weight_recipients=10,
-        evaluation_weight_fund_use=0,
-        evaluation_weight_purchaser=20,
-        evaluation_weight_third_party=20,
-        acceptance_attainment_threshold=50,
-        sanction_score_threshold=85,
-        sanction_rounds=1,
-    )
+settings = service_settings(
+    Settings,
+    SERVICE_DIR,
+    evaluation_weight_quantity=50,
+    evaluation_weight_recipients=10,
+    evaluation_weight_fund_use=0,
+    evaluation_weight_purchaser=20,
+    evaluation_weight_third_party=20,
+    acceptance_attainment_threshold=50,
+    sanction_score_threshold=85,
+    sanction_rounds=1,
+)
 
 
 async def test_weights_thresholds_and_rounds_follow_the_settings(

@@ -10,10 +10,10 @@ from fastapi import FastAPI
 from lifecycle_builders import assign_evaluator, deliver_services, evaluate, evaluator
 from nats.js import JetStreamContext
 from procurement_builders import contract_body, signed_contract
-from sourcing_builders import assert_problem, deliver, official, provider_admin
+from sourcing_builders import deliver, official, provider_admin
 
 from service_kit.events.contracts import RatingSubmitted, ScoreUpdated
-from service_kit.testing import TestKeys
+from service_kit.testing import TestKeys, assert_problem
 
 
 async def contract_with_quota(

@@ -8,9 +8,9 @@ import httpx
 from fastapi import FastAPI
 from lifecycle_builders import evaluator
 from procurement_builders import contract_body, signed_contract
-from sourcing_builders import assert_problem, official, provider_admin
+from sourcing_builders import official, provider_admin
 
-from service_kit.testing import TestKeys
+from service_kit.testing import TestKeys, assert_problem
 
 
 async def test_an_unassigned_or_conflicted_evaluator_cannot_score(

@@ -2,9 +2,9 @@ import uuid
 
 import httpx
 import pytest
-from sourcing_builders import assert_problem, create_fund, official
+from sourcing_builders import create_fund, official
 
-from service_kit.testing import TestKeys
+from service_kit.testing import TestKeys, assert_problem
 
 
 async def test_an_official_opens_a_fund_and_reads_it_back(client: httpx.AsyncClient, test_keys: TestKeys) -> None:

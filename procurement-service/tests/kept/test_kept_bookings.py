@@ -14,10 +14,10 @@ from lifecycle_builders import AFTER_NOTICE, awarded_contract, voucher
 from nats.js import JetStreamContext
 from ocds_validation import releases_page
 from procurement_builders import booking_completed
-from sourcing_builders import assert_problem, deliver, official, provider_admin
+from sourcing_builders import deliver, official, provider_admin
 
 from service_kit.events.contracts import BookingCancelled, ContractFundingKept, KeptBooking
-from service_kit.testing import TestKeys
+from service_kit.testing import TestKeys, assert_problem
 
 UNIT = 1500  # the contract's unit price for the funded offering (awarded_contract)
 ENDED_AT = AFTER_NOTICE + timedelta(days=2)

@@ -2,9 +2,9 @@ import uuid
 
 import httpx
 import pytest
-from sourcing_builders import assert_problem, official
+from sourcing_builders import official
 
-from service_kit.testing import TestKeys
+from service_kit.testing import TestKeys, assert_problem
 
 
 def need_body(**overrides: object) -> dict[str, object]:

@@ -14,7 +14,6 @@ from procurement_builders import known_provider, sign_by_both
 from sourcing_builders import (
     DEADLINE,
     apply,
-    assert_problem,
     assign,
     create_fund,
     deliver,
@@ -29,7 +28,7 @@ from procurement.config import Settings
 from service_kit.db import create_engine
 from service_kit.events.contracts import NeedProgressed, NeedSubmitted
 from service_kit.events.tables import outbox_event
-from service_kit.testing import TestKeys
+from service_kit.testing import TestKeys, assert_problem
 
 MEALS = "elderly.meal_table@changyang-01"
 MEALS_NEARBY = "elderly.meal_table@changyang-02"

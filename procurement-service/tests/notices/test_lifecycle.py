@@ -14,7 +14,6 @@ from procurement_builders import known_provider
 from sourcing_builders import (
     DEADLINE,
     apply,
-    assert_problem,
     assign,
     create_fund,
     official,
@@ -25,7 +24,7 @@ from sourcing_builders import (
 )
 
 from service_kit.events.contracts import ContractSigned, NoticePublished
-from service_kit.testing import TestKeys
+from service_kit.testing import TestKeys, assert_problem
 
 # Monday 14 December 2026, 10:00 in Beijing: five working days run 15–18 and 21 December.
 NOTICE_AT = datetime(2026, 12, 14, 2, 0, tzinfo=UTC)

@@ -15,11 +15,11 @@ from nats.js import JetStreamContext
 from ocds_validation import PREFIX, assert_valid, minimal_package, releases_page, validator
 from procurement_builders import RATIONALE, contract_body, create_contract, signed_contract
 from reporting_builders import lifecycle
-from sourcing_builders import assert_problem, official
+from sourcing_builders import official
 
 from procurement.app import create_app
 from procurement.config import Settings
-from service_kit.testing import TestKeys, running_app
+from service_kit.testing import TestKeys, assert_problem, running_app
 
 
 def test_the_schemas_and_formats_refuse_what_is_not_ocds() -> None:

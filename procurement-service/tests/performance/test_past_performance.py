@@ -17,7 +17,6 @@ from reporting_builders import implemented, lifecycle, ok
 from sourcing_builders import (
     CRITERIA,
     apply,
-    assert_problem,
     assign,
     deliver,
     official,
@@ -27,7 +26,7 @@ from sourcing_builders import (
 )
 
 from service_kit.events.contracts import ComplaintOpened, ScoreUpdated
-from service_kit.testing import TestKeys
+from service_kit.testing import TestKeys, assert_problem
 
 DELIVERED_AT = datetime(2027, 5, 20, 3, 30, tzinfo=UTC)
 NEXT_DEADLINE = datetime(2028, 2, 1, 2, 0, tzinfo=UTC)

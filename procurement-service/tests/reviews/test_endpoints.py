@@ -8,7 +8,6 @@ from nats.js import JetStreamContext
 from sourcing_builders import (
     DEADLINE,
     apply,
-    assert_problem,
     assign,
     create_fund,
     official,
@@ -18,7 +17,7 @@ from sourcing_builders import (
     verified_provider,
 )
 
-from service_kit.testing import TestKeys
+from service_kit.testing import TestKeys, assert_problem
 
 
 async def closed_call_with_two_applications(

@@ -12,7 +12,6 @@ from nats.js import JetStreamContext
 from procurement_builders import contract_body, signed_contract
 from sourcing_builders import (
     application_body,
-    assert_problem,
     create_fund,
     official,
     provider_admin,
@@ -20,7 +19,7 @@ from sourcing_builders import (
 )
 
 from service_kit.events.contracts import ProviderRestored, ProviderSanctioned
-from service_kit.testing import TestKeys
+from service_kit.testing import TestKeys, assert_problem
 
 NEXT_DEADLINE = datetime(2027, 3, 1, 2, 0, tzinfo=UTC)
 

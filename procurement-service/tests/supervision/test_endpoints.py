@@ -7,10 +7,10 @@ import httpx
 from fastapi import FastAPI
 from nats.js import JetStreamContext
 from procurement_builders import booking_completed, contract_body, signed_contract
-from sourcing_builders import assert_problem, deliver, official, provider_admin
+from sourcing_builders import deliver, official, provider_admin
 
 from service_kit.events.contracts import ComplaintOpened, ComplaintResolved
-from service_kit.testing import TestKeys
+from service_kit.testing import TestKeys, assert_problem
 
 IN_TERM = datetime(2027, 4, 1, 6, 0, tzinfo=UTC)
 

@@ -1,12 +1,12 @@
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 
 from registry.circle import service
 from registry.circle.schemas import CirclePage, CoverageRow, StreetGaps
 from registry.circle.service import CategoryLevel, Filters
-from registry.config import Settings
+from registry.config import Settings, SettingsDep
 from registry.offerings.models import OfferingMode
 from service_kit.auth import Principal, Role, require_roles
 from service_kit.db import ReadSessionDep, SessionDep
@@ -19,15 +19,6 @@ Planner = Annotated[Principal, Depends(require_roles(Role.official, Role.admin))
 Minutes = Annotated[int, Query(ge=1, le=120, description="Minutes on foot (default 15).")]
 CommunityCode = Annotated[str | None, Query(min_length=1, max_length=32)]
 StreetCode = Annotated[str | None, Query(min_length=1, max_length=32)]
-
-
-def registry_settings(request: Request) -> Settings:
-    settings = request.app.state.runtime.settings
-    assert isinstance(settings, Settings)
-    return settings
-
-
-SettingsDep = Annotated[Settings, Depends(registry_settings)]
 
 
 @router.get("/offerings", response_model=CirclePage, responses=error_responses(404, 422))

@@ -2,7 +2,6 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-import phonenumbers
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 from stdnum import exceptions as stdnum_exceptions
 from stdnum.cn import uscc as uscc_number
@@ -11,6 +10,7 @@ from registry.organizations.models import Organization as OrganizationModel
 from registry.organizations.models import OrganizationKind, OrganizationStatus
 from registry.organizations.models import OrganizationStatusChange as StatusChangeModel
 from registry.organizations.scoring import average
+from service_kit import phones
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
@@ -38,18 +38,7 @@ class OrganizationCreate(BaseModel):
     @field_validator("contact_phone")
     @classmethod
     def _valid_phone(cls, value: str | None) -> str | None:
-        return None if value is None else normalize_phone(value)
-
-
-def normalize_phone(value: str) -> str:
-    """A phone number (Chinese unless it says otherwise) in E.164, or ValueError."""
-    try:
-        number = phonenumbers.parse(value, "CN")
-    except phonenumbers.NumberParseException as exc:
-        raise ValueError("not a phone number") from exc
-    if not phonenumbers.is_valid_number(number):
-        raise ValueError("not a valid phone number")
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+        return None if value is None else phones.e164(value)
 
 
 class StatusChangeReason(BaseModel):

@@ -5,7 +5,7 @@ from typing import Annotated, Self
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from registry.organizations.schemas import normalize_phone
+from service_kit import phones
 
 QualificationKind = Annotated[
     str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{1,39}$"), Field(examples=["elderly_care"])
@@ -13,7 +13,7 @@ QualificationKind = Annotated[
 Text200 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Number = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 Day = Annotated[date, Field(ge=date(1990, 1, 1), le=date(2100, 12, 31))]
-Phone = Annotated[str, StringConstraints(max_length=32), AfterValidator(normalize_phone)]
+Phone = Annotated[str, StringConstraints(max_length=32), AfterValidator(phones.e164)]
 
 
 class QualificationStatus(StrEnum):

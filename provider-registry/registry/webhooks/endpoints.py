@@ -1,9 +1,9 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Response
 
-from registry.config import Settings
+from registry.config import SettingsDep
 from registry.webhooks import service
 from registry.webhooks.models import DeliveryStatus
 from registry.webhooks.schemas import (
@@ -23,15 +23,6 @@ router = APIRouter(prefix="/api/v1/organizations/{organization_id}/webhooks", ta
 # The provider's admin (or a platform admin) manages; the provider's system (an API key) may also read.
 Manager = Annotated[Principal, Depends(require_roles(Role.provider_admin))]
 Reader = Annotated[Principal, Depends(require_roles(Role.provider_admin, Role.provider_system))]
-
-
-def registry_settings(request: Request) -> Settings:
-    settings = request.app.state.runtime.settings
-    assert isinstance(settings, Settings)
-    return settings
-
-
-SettingsDep = Annotated[Settings, Depends(registry_settings)]
 
 
 def _with_secret(endpoint: object, secret: str) -> WebhookEndpointWithSecret:

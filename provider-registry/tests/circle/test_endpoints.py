@@ -6,17 +6,9 @@ import httpx
 import pytest
 
 from service_kit.events.contracts import RatingSubmitted
-from service_kit.testing import TestKeys, eventually
+from service_kit.testing import TestKeys, assert_problem, eventually
 
 PROBLEM = "application/problem+json"
-
-
-def assert_problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == PROBLEM
-    body: dict[str, Any] = response.json()
-    assert body["code"] == code, body
-    return body
 
 
 JIAHE = (39.7295, 116.1520)  # the seeded centroid of 时代家和社区 (gongchen.shidai_jiahe)

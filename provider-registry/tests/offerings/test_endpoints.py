@@ -4,17 +4,7 @@ from typing import Any
 import httpx
 import pytest
 
-from service_kit.testing import TestKeys, eventually
-
-PROBLEM = "application/problem+json"
-
-
-def assert_problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == PROBLEM
-    body: dict[str, Any] = response.json()
-    assert body["code"] == code, body
-    return body
+from service_kit.testing import TestKeys, assert_problem, eventually
 
 
 async def test_a_provider_admin_creates_a_draft_of_its_own_provider(client: httpx.AsyncClient, registry) -> None:

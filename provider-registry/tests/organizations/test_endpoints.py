@@ -4,9 +4,7 @@ from typing import Any
 import httpx
 import pytest
 
-from service_kit.testing import TestKeys
-
-PROBLEM = "application/problem+json"
+from service_kit.testing import TestKeys, assert_problem
 
 
 def application(uscc: str, **fields: Any) -> dict[str, Any]:
@@ -17,14 +15,6 @@ def application(uscc: str, **fields: Any) -> dict[str, Any]:
         "uscc": uscc,
         **fields,
     }
-
-
-def assert_problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == PROBLEM
-    body: dict[str, Any] = response.json()
-    assert body["code"] == code, body
-    return body
 
 
 async def test_an_official_registers_an_organization_which_starts_applied(client: httpx.AsyncClient, registry) -> None:

@@ -1,20 +1,7 @@
-from typing import Any
-
 import httpx
 import pytest
 
-from service_kit.testing import TestKeys
-
-PROBLEM = "application/problem+json"
-
-
-def assert_problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == PROBLEM
-    body: dict[str, Any] = response.json()
-    assert body["code"] == code, body
-    return body
-
+from service_kit.testing import TestKeys, assert_problem
 
 SHIDAI_JIAHE_CENTER = "6a1f0c8e-3b7d-4c61-9d2e-5f0b8a7c1001"
 

@@ -5,18 +5,8 @@ import httpx
 import pytest
 
 from registry.qualifications.service import mask_phone
-from service_kit.testing import TestKeys
+from service_kit.testing import TestKeys, assert_problem
 from service_kit.timeutil import local_now
-
-PROBLEM = "application/problem+json"
-
-
-def assert_problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == PROBLEM
-    body: dict[str, Any] = response.json()
-    assert body["code"] == code, body
-    return body
 
 
 def today() -> date:

@@ -10,7 +10,7 @@ import pytest
 
 from registry.app import SERVICE_DIR
 from registry.config import Settings
-from service_kit.testing import DatabaseFactory
+from service_kit.testing import service_settings
 
 FAST_SCHEDULE = (0.05, 0.05)
 
@@ -83,14 +83,12 @@ def receiver() -> Iterator[Receiver]:
     thread.join(5)
 
 
-@pytest.fixture
-def settings(service_env: dict[str, Any], database_factory: DatabaseFactory) -> Settings:
-    """The registry of these tests may call 127.0.0.1 (never private ranges) and retries within milliseconds."""
-    return Settings(
-        **service_env,
-        database_url=database_factory.new(SERVICE_DIR),
-        webhook_allow_loopback=True,
-        webhook_retry_schedule_seconds=FAST_SCHEDULE,
-        webhook_poll_seconds=0.05,
-        webhook_timeout_seconds=3.0,
-    )
+# The registry of these tests may call 127.0.0.1 (never private ranges) and retries within milliseconds.
+settings = service_settings(
+    Settings,
+    SERVICE_DIR,
+    webhook_allow_loopback=True,
+    webhook_retry_schedule_seconds=FAST_SCHEDULE,
+    webhook_poll_seconds=0.05,
+    webhook_timeout_seconds=3.0,
+)
