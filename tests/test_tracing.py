@@ -19,12 +19,12 @@ from service_kit.testing import DatabaseFactory
 from .conftest import (
     STACK_ENV,
     DevStack,
+    eventually_blocking,
     free_slots,
     login,
     own_stack,
     provider_with_offering,
     resident_in_the_app,
-    wait_for,
 )
 
 pytestmark = pytest.mark.stack
@@ -92,14 +92,14 @@ def test_a_completed_visit_is_one_trace_from_the_gateway_to_feedbacks_invitation
             answer = gateway.get("/api/v1/rating-invitations", headers=operator, params={"resident_id": resident["id"]})
             return any(i["booking_id"] == booking_id for i in answer.json().get("items", []))
 
-        wait_for(invited, 60)
+        eventually_blocking(invited, timeout=60)
 
     def whole() -> list[ReceivedSpan]:
         spans = receiver.trace(trace_id)
         consumed = {s.attributes.get("messaging.consumer.group.name") for s in spans if s.kind == "consumer"}
         return spans if "feedback-rating-invitations" in consumed else []
 
-    spans = wait_for(whole, 60)
+    spans = eventually_blocking(whole, timeout=60)
     by_id = {span.span_id: span for span in spans}
 
     def one(service: str, kind: str, name: str) -> ReceivedSpan:
