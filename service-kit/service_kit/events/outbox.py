@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 import uuid
 from datetime import timedelta
 
@@ -18,6 +19,7 @@ from nats.js import JetStreamContext
 from sqlalchemy import and_, delete, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from service_kit import metrics
 from service_kit.events.consumer import raise_if_cancelling
 from service_kit.events.contracts import EventData
 from service_kit.events.envelope import Envelope
@@ -146,6 +148,7 @@ class OutboxRelay:
         rows = await self._claim()
         if not rows:
             return 0
+        started = time.perf_counter()
         futures = []
         for row in rows:
             envelope = Envelope(
@@ -163,6 +166,7 @@ class OutboxRelay:
         )
         acked = [row["seq"] for row, res in zip(rows, results, strict=True) if not isinstance(res, BaseException)]
         failed = [(row["seq"], res) for row, res in zip(rows, results, strict=True) if isinstance(res, BaseException)]
+        metrics.published(self.source, len(acked), len(failed), time.perf_counter() - started)
         now = utcnow()
         async with self.sessionmaker() as session, session.begin():
             if acked:
