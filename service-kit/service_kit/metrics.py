@@ -319,23 +319,31 @@ def metrics_router() -> APIRouter:
 # ------------------------------------------------------------------ a listener of its own
 
 
-def serve_metrics_port(port: int, host: str = "0.0.0.0") -> Callable[[], None] | None:  # noqa: S104 - in-cluster
-    """Serve ``/metrics`` on ``host:port`` from a thread of this process (the gateway, a standalone worker); returns
-    how to stop it. Of several workers sharing the port's number only the first binds it, and it reports them all
-    (``PROMETHEUS_MULTIPROC_DIR``); the others return None."""
+@dataclass
+class MetricsListener:
+    """``/metrics`` served from a thread of this process on a port of its own."""
+
+    port: int
+    stop: Callable[[], None]
+
+
+def serve_metrics_port(port: int, host: str = "127.0.0.1") -> MetricsListener | None:
+    """Serve ``/metrics`` on ``host:port`` (0: a port the system picks) from a thread of this process (the
+    gateway, a standalone worker). Of several workers given the same port only the first binds it, and it reports
+    them all (``PROMETHEUS_MULTIPROC_DIR``); the others get None."""
     try:
         server, thread = start_http_server(port, addr=host, registry=registry())
     except OSError as exc:
         log.info("metrics port held by another worker of this process group", port=port, error=exc.strerror)
         return None
-    log.info("metrics served", port=server.server_port)
+    log.info("metrics served", host=host, port=server.server_port)
 
     def stop() -> None:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5.0)
 
-    return stop
+    return MetricsListener(port=int(server.server_port), stop=stop)
 
 
 # ------------------------------------------------------------------ the middleware
@@ -392,4 +400,3 @@ class HttpMetricsMiddleware:
             method = scope["method"]
             HTTP_REQUESTS.labels(self.service, method, route, str(status)).inc()
             HTTP_DURATION.labels(self.service, method, route).observe(time.perf_counter() - started)
-

@@ -103,6 +103,8 @@ class ServiceSettings(EdgeSettings):
     metrics_enabled: bool = True
     # A listener of its own for /metrics: the gateway's (its public port serves none) and a standalone worker's.
     metrics_port: int | None = Field(None, ge=0, le=65535)
+    # The address that listener binds: this machine only unless told (a pod's 0.0.0.0, for the cluster's Prometheus).
+    metrics_host: str = "127.0.0.1"
     # A scrape reads the database and NATS at most this often; a scrape sooner reports the figures last read.
     metrics_refresh_seconds: float = Field(5.0, ge=0)
 

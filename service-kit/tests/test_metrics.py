@@ -152,7 +152,11 @@ def test_several_worker_processes_are_reported_as_one(tmp_path: Path) -> None:
     for times in ("3", "4"):
         subprocess.run([sys.executable, "-c", count, times], env=env, check=True, timeout=60)
     scraped = subprocess.run(
-        [sys.executable, "-c", "import sys; from service_kit import metrics; sys.stdout.write(metrics.exposition().decode())"],
+        [
+            sys.executable,
+            "-c",
+            "import sys; from service_kit import metrics; sys.stdout.write(metrics.exposition().decode())",
+        ],
         env=env,
         check=True,
         timeout=60,
