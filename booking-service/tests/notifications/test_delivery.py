@@ -5,13 +5,12 @@ from datetime import datetime, time, timedelta
 from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
 
 from booking.app import SERVICE_DIR
 from booking.config import Settings
 from booking.notifications.models import DeliveryStatus
 from service_kit.events.contracts import BookingCancelled
-from prometheus_client import REGISTRY
-
 from service_kit.notify.sms import FakeSmsSender, Sms, SmsFailed
 from service_kit.testing import DatabaseFactory
 from service_kit.timeutil import SHANGHAI
