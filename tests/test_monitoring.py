@@ -142,3 +142,39 @@ def test_the_dashboards_are_what_their_code_writes() -> None:
         board = json.loads(text)
         assert board["panels"]
         assert all(panel["targets"] for panel in board["panels"])
+
+
+@needs_promtool
+def test_make_runs_prometheus_configuration_is_valid(tmp_path: Path) -> None:
+    """What ``make run ARGS=--prometheus`` writes: a job per process, Linli's rules, and promtool accepts it."""
+    sys.path.insert(0, str(ROOT / "deploy"))
+    try:
+        devstack = importlib.import_module("devstack")
+    finally:
+        sys.path.remove(str(ROOT / "deploy"))
+    urls = {"gateway": "http://127.0.0.1:9100/metrics"}
+    urls |= {service.name: f"http://127.0.0.1:{service.default_port}/metrics" for service in devstack.SERVICES}
+    config = devstack.prometheus_config(urls)
+    path = tmp_path / "prometheus.yml"
+    path.write_text(json.dumps(config))
+    assert PROMTOOL is not None
+    done = subprocess.run([PROMTOOL, "check", "config", str(path)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert {job["job_name"] for job in config["scrape_configs"]} >= {"linli-gateway", "linli-booking"}
+
+
+def test_the_cluster_scrape_config_reads_the_annotations_the_manifests_set() -> None:
+    config = yaml.safe_load((MONITORING / "prometheus-k8s.yml").read_text())
+    assert config["rule_files"] == ["alerts.yml"]
+    (job,) = config["scrape_configs"]
+    read = {label for rule in job["relabel_configs"] for label in rule.get("source_labels", [])}
+    annotations: set[str] = set()
+    for deployment in (ROOT / "deploy" / "k8s" / "base").glob("*/deployment.yaml"):
+        template = yaml.safe_load(deployment.read_text())["spec"]["template"]["metadata"]
+        annotations |= set(template["annotations"])
+        assert template["annotations"]["prometheus.io/scrape"] == "true"
+    as_meta = {"__meta_kubernetes_pod_annotation_" + a.replace(".", "_").replace("/", "_") for a in annotations}
+    assert as_meta <= read, as_meta - read
+    # The job is named as the rules and dashboards expect: linli-<component>.
+    (naming,) = [rule for rule in job["relabel_configs"] if rule.get("target_label") == "job"]
+    assert naming["replacement"] == "linli-$1"

@@ -5,6 +5,7 @@ return drains it — while the gateway's public port serves none, and no label c
 from __future__ import annotations
 
 import re
+import shutil
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -148,3 +149,23 @@ def test_nats_away_fills_the_outbox_and_its_return_drains_it(watched: DevStack, 
     # The durable consumers' lag is read from JetStream again.
     wait_for(lambda: value(scrape(booking_metrics), "linli_nats_connected", service="booking") == 1, timeout=60)
     assert _labels(scrape(booking_metrics), "linli_consumer_pending")
+
+
+@pytest.mark.skipif(
+    shutil.which("prometheus") is None, reason="make run --prometheus starts Debian's prometheus, not installed here"
+)
+def test_make_runs_prometheus_scrapes_every_process(watched: DevStack) -> None:
+    url = watched.start_prometheus(port=0)
+    assert url is not None
+
+    def healthy() -> set[str]:
+        try:
+            targets = httpx.get(f"{url}/api/v1/targets", timeout=10.0).json()["data"]["activeTargets"]
+        except (httpx.HTTPError, ValueError, KeyError):
+            return set()
+        return {target["labels"]["job"] for target in targets if target["health"] == "up"}
+
+    wait_for(lambda: healthy() == {f"linli-{name}" for name in COMPONENTS}, timeout=120)
+    # Linli's alert rules are loaded.
+    rules = httpx.get(f"{url}/api/v1/rules", timeout=10.0).json()["data"]["groups"]
+    assert {group["name"] for group in rules} == {"linli-availability", "linli-events", "linli-domain"}
