@@ -7,6 +7,9 @@ limit's name. Never a caller's address, token, key or phone."""
 
 from __future__ import annotations
 
+import functools
+from typing import Any
+
 from prometheus_client import Counter, Gauge, Histogram
 from starlette.types import Scope
 
@@ -30,10 +33,15 @@ RATE_LIMITED = Counter(
 )
 
 
+@functools.cache  # a handful of upstreams × outcomes: each series found once, not under a lock every request
+def _upstream_series(upstream: str, outcome: str) -> Any:
+    return UPSTREAM_DURATION.labels(upstream, outcome)
+
+
 def upstream_answered(upstream: str, outcome: str, seconds: float) -> None:
     """``outcome``: the answer's status class (``2xx`` … ``5xx``) or the gateway's refusal code (``circuit_open``,
     ``upstream_timeout``, ``upstream_unavailable``, ``bad_gateway``)."""
-    UPSTREAM_DURATION.labels(upstream, outcome).observe(seconds)
+    _upstream_series(upstream, outcome).observe(seconds)
 
 
 def breaker(upstream: str, replica: str, *, is_open: bool) -> None:

@@ -58,6 +58,8 @@ log = structlog.get_logger("linli.metrics")
 MULTIPROC_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
 # Seconds: from a few ms (a cached read) to the gateway's slow routes (exports).
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+# A method outside these is counted as OTHER: a client's made-up method never becomes a series of its own.
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 UNMATCHED = "unmatched"  # the route label of a path no route serves (404s): one series, whatever the path
 
 # ------------------------------------------------------------------ HTTP
@@ -379,6 +381,9 @@ class HttpMetricsMiddleware:
         self.app = app
         self.service = service
         self.route_of = route_of
+        # The labelled series, kept at hand (their labels are bounded): a hit costs a dict lookup, not a lock.
+        self._counters: dict[tuple[str, str, int], Any] = {}
+        self._timers: dict[tuple[str, str], Any] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -396,7 +401,15 @@ class HttpMetricsMiddleware:
         try:
             await self.app(scope, receive, sending)
         finally:
+            elapsed = time.perf_counter() - started
             route = (self.route_of(scope) if self.route_of is not None else None) or template_of(scope)
-            method = scope["method"]
-            HTTP_REQUESTS.labels(self.service, method, route, str(status)).inc()
-            HTTP_DURATION.labels(self.service, method, route).observe(time.perf_counter() - started)
+            method = scope["method"] if scope["method"] in METHODS else "OTHER"
+            counter = self._counters.get((method, route, status))
+            if counter is None:
+                counter = HTTP_REQUESTS.labels(self.service, method, route, str(status))
+                self._counters[(method, route, status)] = counter
+            counter.inc()
+            timer = self._timers.get((method, route))
+            if timer is None:
+                timer = self._timers[(method, route)] = HTTP_DURATION.labels(self.service, method, route)
+            timer.observe(elapsed)

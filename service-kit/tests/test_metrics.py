@@ -81,6 +81,7 @@ async def test_requests_are_counted_by_route_template_never_by_raw_path(client: 
         assert (await client.get(f"/api/v1/things/{thing}")).status_code == 200
     assert (await client.head("/api/v1/things/lamp")).status_code == 200
     assert (await client.get("/api/v1/nowhere/13812345678")).status_code == 404
+    assert (await client.request("BREW", "/api/v1/things/lamp")).status_code == 405
     after = await scrape(client)
 
     def grew(name: str, **labels: str) -> float:
@@ -90,6 +91,9 @@ async def test_requests_are_counted_by_route_template_never_by_raw_path(client: 
     assert grew("linli_http_requests_total", service="kit", method="HEAD", route=route, status="200") == 1
     assert grew("linli_http_request_duration_seconds_count", service="kit", method="GET", route=route) == 3
     assert grew("linli_http_requests_total", service="kit", route="unmatched", status="404") == 1
+    # A made-up method is OTHER: no client can add series of its own.
+    assert grew("linli_http_requests_total", service="kit", method="OTHER", route=route, status="405") == 1
+    assert not [labels for labels, _ in samples(after, "linli_http_requests_total") if labels["method"] == "BREW"]
     routes = {labels.get("route", "") for labels, _ in samples(after, "linli_http_requests_total")}
     assert not any("lamp" in r or "1381234" in r or "nowhere" in r for r in routes), routes
 

@@ -430,15 +430,20 @@ def bench_gateway(
                     targets[f"nginx, {workers} worker(s)"] = (f"http://127.0.0.1:{port}", pid)
             else:
                 print(f"  ({NGINX} not found: no nginx rows)")
+            # The first server also runs with its metrics off (LINLI_METRICS_ENABLED=false): what they cost.
+            measured_server = next(iter(GATEWAY_SERVERS))
             for label, server_args in GATEWAY_SERVERS.items():
                 for workers in worker_counts:
-                    sock = proxies.enter_context(listening_socket())
-                    port = sock.getsockname()[1]
-                    command = gateway_command(server_args, workers=workers, fd=sock.fileno())
-                    log = logs / "gateway.log"
-                    ready = f"http://127.0.0.1:{port}/readyz"
-                    pid = proxies.enter_context(running(command, env, ready, log, pass_fds=(sock.fileno(),)))
-                    targets[f"gateway {label}, {workers} worker(s)"] = (f"http://127.0.0.1:{port}", pid)
+                    for metered in (True, False) if label == measured_server else (True,):
+                        sock = proxies.enter_context(listening_socket())
+                        port = sock.getsockname()[1]
+                        command = gateway_command(server_args, workers=workers, fd=sock.fileno())
+                        log = logs / "gateway.log"
+                        ready = f"http://127.0.0.1:{port}/readyz"
+                        row_env = env | metrics_env(metered, workers, workdir / f"prometheus-{port}")
+                        pid = proxies.enter_context(running(command, row_env, ready, log, pass_fds=(sock.fileno(),)))
+                        row = f"gateway {label}, {workers} worker(s){'' if metered else METRICS_OFF}"
+                        targets[row] = (f"http://127.0.0.1:{port}", pid)
             generator = "wrk -t1" if shutil.which("wrk") else "Python (aiohttp) fallback — wrk not installed"
             for path, what in paths.items():
                 print(
@@ -453,8 +458,36 @@ def bench_gateway(
                 rows = [(label, median_load(loads)) for label, loads in measured.items()]
                 nginx_rows = [load for label, load in rows if label.startswith("nginx")]
                 print_table(rows, direct=rows[0][1], nginx=nginx_rows)
+                print_metrics_cost(dict(rows))
     finally:
         stack.stop()
+
+
+METRICS_OFF = ", metrics off"
+
+
+def metrics_env(metered: bool, workers: int, multiproc_dir: Path) -> dict[str, str]:
+    """A gateway row's metrics: off; or on, as production runs them (several workers share a multiprocess
+    directory, service_kit.metrics)."""
+    if not metered:
+        return {"LINLI_METRICS_ENABLED": "false"}
+    if workers == 1:
+        return {}
+    multiproc_dir.mkdir(parents=True, exist_ok=True)
+    return {"PROMETHEUS_MULTIPROC_DIR": str(multiproc_dir)}
+
+
+def print_metrics_cost(rows: dict[str, Load]) -> None:
+    """Each gateway row measured with metrics on and off: the throughput the metrics cost (target: at most 5 %)."""
+    for label, off in rows.items():
+        if not label.endswith(METRICS_OFF) or (on := rows.get(label.removesuffix(METRICS_OFF))) is None:
+            continue
+        cost = 1 - on.requests_per_second / off.requests_per_second if off.requests_per_second else 0.0
+        print(
+            f"  metrics cost, {label.removesuffix(METRICS_OFF)}: {on.requests_per_second:,.0f} req/s on, "
+            f"{off.requests_per_second:,.0f} off: {cost:+.1%} throughput (target at most +5.0%), "
+            f"CPU {on.cpu_us - off.cpu_us:+.0f} µs a request"
+        )
 
 
 def median_load(loads: list[Load]) -> Load:
@@ -470,14 +503,14 @@ def median_load(loads: list[Load]) -> Load:
 def print_table(rows: list[tuple[str, Load]], *, direct: Load, nginx: list[Load]) -> None:
     best_nginx = max(nginx, key=lambda load: load.requests_per_second) if nginx else None
     print(
-        f"  {'':46s} {'req/s':>8s} {'p50 ms':>8s} {'p99 ms':>8s} {'×nginx':>7s} {'+p50 ms':>8s} {'CPU µs':>7s} "
+        f"  {'':60s} {'req/s':>8s} {'p50 ms':>8s} {'p99 ms':>8s} {'×nginx':>7s} {'+p50 ms':>8s} {'CPU µs':>7s} "
         f"{'errors':>6s}"
     )
     for label, load in rows:
         ratio = f"{load.requests_per_second / best_nginx.requests_per_second:.2f}" if best_nginx else "-"
         added = load.p50_ms - direct.p50_ms
         print(
-            f"  {label:46s} {load.requests_per_second:8,.0f} {load.p50_ms:8.2f} {load.p99_ms:8.2f} "
+            f"  {label:60s} {load.requests_per_second:8,.0f} {load.p50_ms:8.2f} {load.p99_ms:8.2f} "
             f"{ratio:>7s} {added:+8.2f} {load.cpu_us:7.0f} {load.errors:6d}"
         )
     print(
