@@ -104,6 +104,7 @@ async def test_the_outbox_backlog_and_dead_letters_are_read_when_scraped(client:
     assert value(text, "linli_outbox_backlog", service="kit") == 0
     assert value(text, "linli_outbox_oldest_unsent_age_seconds", service="kit") == 0
     assert value(text, "linli_nats_connected", service="kit") == 0
+    assert value(text, "linli_db_pool_size", service="kit", pool="write") >= 1  # the pool's size and use
 
     async with sessionmaker() as session, session.begin():
         for group in ("meals", "baths"):
