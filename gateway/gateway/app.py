@@ -104,6 +104,10 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             else None
         )
         app.state.metrics_listener = metrics_listener
+        # Its database pool's use, for that listener (read on a timer: the listener answers from a thread).
+        pool_gauges = asyncio.create_task(
+            gateway_metrics.pool_use_forever(engine, max(settings.metrics_refresh_seconds, 1.0)), name="pool-gauges"
+        )
         reloading = asyncio.create_task(rotation.reload_forever(app, settings), name="signing-key-reload")
         # After a data-key rotation, phones sealed with a retired key are sealed again (any replica; safe at once).
         stop_resealing = asyncio.Event()
@@ -131,6 +135,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             yield
         finally:
             reloading.cancel()
+            pool_gauges.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await reloading
             stop_resealing.set()  # it ends after the transaction under way

@@ -7,14 +7,16 @@ limit's name. Never a caller's address, token, key or phone."""
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from typing import Any
 
 from prometheus_client import Counter, Gauge, Histogram
+from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import Scope
 
 from gateway.routes import GATEWAY, owner_of, prefix_of
-from service_kit.metrics import LATENCY_BUCKETS
+from service_kit.metrics import LATENCY_BUCKETS, pool_use
 
 UPSTREAM_DURATION = Histogram(
     "linli_gateway_upstream_duration_seconds",
@@ -55,6 +57,13 @@ def rate_limited(*identifiers: str) -> None:
     if kind == "sign-in" and len(identifiers) >= 3:
         kind = "/".join(identifiers[:3])
     RATE_LIMITED.labels(kind).inc()
+
+
+async def pool_use_forever(engine: AsyncEngine, every_seconds: float) -> None:
+    """The gateway's database pool (accounts, tokens, API keys) in ``linli_db_pool_*``, every ``every_seconds``."""
+    while True:
+        pool_use("gateway", "write", engine)
+        await asyncio.sleep(every_seconds)
 
 
 def route_of(scope: Scope) -> str | None:

@@ -69,6 +69,8 @@ async def test_the_gateway_counts_on_its_own_listener_and_never_on_its_public_po
             assert grew("linli_http_requests_total", service="gateway", route="unmatched", status="404") == 1
 
             assert not [v for v in label_values(after) if PHONE.search(v)]
+            # Its database pool, read on a timer.
+            assert value(after, "linli_db_pool_size", service="gateway", pool="write") >= 1
 
 
 async def test_a_replica_s_open_circuit_shows(
