@@ -156,6 +156,10 @@ def edge() -> dict[str, Any]:
                 "Rate-limit refusals per minute",
                 [("sum by (limit) (rate(linli_gateway_rate_limited_total[5m])) * 60", "{{limit}}")],
             ),
+            panel(
+                "Clients cut off per minute (headers or body too slow)",
+                [('sum by (reason) (rate(linli_edge_cuts_total{job="linli-gateway"}[5m])) * 60', "{{reason}}")],
+            ),
         ],
     )
 

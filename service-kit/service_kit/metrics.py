@@ -76,6 +76,12 @@ HTTP_DURATION = Histogram(
     buckets=LATENCY_BUCKETS,
 )
 
+EDGE_CUTS = Counter(
+    "linli_edge_cuts_total",
+    "Clients cut off at the edge: headers or body too slow (service_kit.edge, service_kit.server)",
+    ["reason"],
+)
+
 # ------------------------------------------------------------------ events
 
 OUTBOX_PUBLISHED = Counter(
