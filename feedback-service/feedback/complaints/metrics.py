@@ -3,6 +3,8 @@ deadline was missed (acknowledgement, resolution) and severity. Counts only: no 
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from prometheus_client import Gauge
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,8 +21,9 @@ PAST_SLA = Gauge(
 )
 
 
-async def complaints_past_sla(session: AsyncSession) -> None:
-    now = utcnow()
+async def complaints_past_sla(session: AsyncSession, *, now: datetime | None = None) -> None:
+    """The probe /metrics runs (``now``: the scrape's time unless a test gives another)."""
+    now = now or utcnow()
     for deadline, breached in (("ack", repository.ack_breached(now)), ("resolve", repository.resolve_breached(now))):
         counts = {severity.value: 0 for severity in Severity}
         rows = await session.execute(
