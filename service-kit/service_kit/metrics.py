@@ -61,6 +61,7 @@ LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0
 # A method outside these is counted as OTHER: a client's made-up method never becomes a series of its own.
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 UNMATCHED = "unmatched"  # the route label of a path no route serves (404s): one series, whatever the path
+READ_TIMEOUT_SECONDS = 5.0  # the most a scrape waits for the database's figures
 
 # ------------------------------------------------------------------ HTTP
 
@@ -252,7 +253,8 @@ class ScrapeState:
             if runtime.read_engine.sync_engine.pool is not runtime.engine.sync_engine.pool:
                 pool_use(service, "read", runtime.read_engine)
             try:
-                async with runtime.read_sessionmaker() as session:
+                # Within a scrape's patience (Prometheus waits 10 s by default): a stuck database is not waited on.
+                async with asyncio.timeout(READ_TIMEOUT_SECONDS), runtime.read_sessionmaker() as session:
                     await self._read_database(session, service)
                     for probe in self.probes:
                         await probe(session)
