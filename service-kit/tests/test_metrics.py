@@ -4,9 +4,11 @@ database when scraped, and several worker processes reported as one."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -23,7 +25,7 @@ from service_kit.events.contracts import NeedSubmitted
 from service_kit.events.outbox import emit
 from service_kit.events.tables import dead_letter
 from service_kit.settings import ServiceSettings
-from service_kit.testing import running_app
+from service_kit.testing import listening_socket, running_app
 from service_kit.timeutil import utcnow
 
 
@@ -171,3 +173,52 @@ def test_several_worker_processes_are_reported_as_one(tmp_path: Path) -> None:
     assert value(scraped, "linli_http_requests_total", service="kit", route="/api/v1/things/{thing_id}") == 7
     # A gauge read from the shared database: the most recent reading, not a sum of the workers'.
     assert value(scraped, "linli_outbox_backlog", service="kit") == 4
+
+
+def test_a_standalone_worker_serves_its_metrics_on_the_port_it_is_given(nats_url: str, kit_db_url: str) -> None:
+    """``python -m <service>.worker`` has no API port: with LINLI_METRICS_PORT it opens a listener of its own, whose
+    database figures are read on a timer, and it closes it when stopped."""
+    with listening_socket() as probe:
+        port = probe.getsockname()[1]
+    worker = textwrap.dedent(
+        """
+        import asyncio
+        from service_kit.app import ServiceSpec
+        from service_kit.settings import ServiceSettings
+        from service_kit.worker import run_worker
+
+        class KitSettings(ServiceSettings):
+            service_name = "kit"
+
+        asyncio.run(run_worker(ServiceSpec(name="kit", title="kit", settings=KitSettings())))
+        """
+    )
+    env = {
+        **os.environ,
+        "LINLI_ENVIRONMENT": "test",
+        "LINLI_NATS_URL": nats_url,
+        "LINLI_KIT_DATABASE_URL": kit_db_url,
+        "LINLI_METRICS_PORT": str(port),
+        "LINLI_METRICS_REFRESH_SECONDS": "0",
+    }
+    process = subprocess.Popen([sys.executable, "-c", worker], env=env)
+    try:
+
+        def scraped() -> str:
+            try:
+                response = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5.0)
+            except httpx.HTTPError:
+                return ""
+            return response.text if response.status_code == 200 else ""
+
+        deadline = time.monotonic() + 60
+        while value(text := scraped(), "linli_nats_connected", service="kit") != 1:
+            assert process.poll() is None, "the worker exited"
+            assert time.monotonic() < deadline, text
+            time.sleep(0.2)
+        assert value(text, "linli_outbox_backlog", service="kit") == 0
+        assert value(text, "linli_db_pool_size", service="kit", pool="write") >= 1
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(30) == 0
+    assert scraped() == ""  # the listener closed with the worker
