@@ -3,7 +3,11 @@ services and the gateway on SQLite files, demo data, one Ctrl-C to stop everythi
 whole-stack tests import ``DevStack`` and start the same processes the same way.
 
     python deploy/devstack.py [--var-dir var] [--gateway-port 8000] [--nats-port N] [--startup-timeout 600]
-                              [--no-demo] [--fresh]
+                              [--no-demo] [--fresh] [--prometheus]
+
+Metrics: each service's ``/metrics`` is on its own port; the gateway's on a metrics port of its own (its public
+port serves none). The banner lists them all; ``--prometheus`` also starts Debian's ``prometheus`` (when
+installed) scraping every one of them, with Linli's alert rules (deploy/monitoring/alerts.yml) loaded.
 
 Ports: the supervisor binds every service's and the gateway's listening socket itself (a port the system picks,
 or the gateway's requested one when it is free) and hands it to uvicorn (``--fd``); it keeps the sockets open, so
@@ -107,6 +111,7 @@ class Child:
     process: subprocess.Popen[bytes] | None = None
     started_at: float = 0.0
     failures: int = 0  # exits in a row, each sooner than STABLE_AFTER after its start
+    held: bool = False  # stopped on purpose (``DevStack.hold``): not started again until released
     restart_at: float | None = None  # set while it waits to be started again
     restarts: int = 0
 
@@ -124,6 +129,7 @@ class DevStack:
     children: dict[str, Child] = field(default_factory=dict)
     sockets: dict[str, socket.socket] = field(default_factory=dict)
     nats: NatsServer | None = None
+    gateway_metrics_port: int = 0  # the gateway's internal metrics listener (chosen at the first start)
     _lock: threading.RLock = field(default_factory=threading.RLock)
     _stopping: threading.Event = field(default_factory=threading.Event)
     _supervisor: threading.Thread | None = None
@@ -147,6 +153,13 @@ class DevStack:
     @property
     def logs(self) -> Path:
         return self.var_dir / "logs"
+
+    def metrics_urls(self) -> dict[str, str]:
+        """Where each process's metrics are (Prometheus text): a service's own port, the gateway's metrics port."""
+        urls = {service.name: f"{self.service_url(service.name)}/metrics" for service in SERVICES}
+        if self.gateway_metrics_port:
+            urls[GATEWAY.name] = f"http://{HOST}:{self.gateway_metrics_port}/metrics"
+        return urls
 
     # ------------------------------------------------------------------ start
 
@@ -188,6 +201,10 @@ class DevStack:
                 self.gateway_port = port
             else:
                 self.service_ports[service.name] = port
+        if not self.gateway_metrics_port:
+            # uvicorn serves one socket: the gateway opens its metrics listener itself, on a port chosen here.
+            with listening_socket(HOST, 0) as probe:
+                self.gateway_metrics_port = int(probe.getsockname()[1])
 
     def _bind(self, name: str, requested: int) -> socket.socket:
         if requested:
@@ -228,13 +245,20 @@ class DevStack:
         env.update(self.extra_env)
         return env
 
+    def env_of(self, name: str) -> dict[str, str]:
+        """``env`` for the process ``name``: the gateway also gets its metrics listener (this machine only)."""
+        env = self.env()
+        if name == GATEWAY.name and self.gateway_metrics_port:
+            env |= {"LINLI_METRICS_PORT": str(self.gateway_metrics_port), "LINLI_METRICS_HOST": HOST}
+        return env
+
     def _popen(self, name: str, command: list[str], pass_fds: tuple[int, ...] = ()) -> subprocess.Popen[bytes]:
         self.logs.mkdir(parents=True, exist_ok=True)
         with open(self.logs / f"{name}.log", "ab") as log:
             # In the supervisor's process group: a signal to the group (a terminal's Ctrl-C, a CI job cancelled)
             # reaches every child even if the supervisor cannot stop them itself.
             return subprocess.Popen(
-                command, env=self.env(), cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, pass_fds=pass_fds
+                command, env=self.env_of(name), cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, pass_fds=pass_fds
             )
 
     def _launch(self, child: Child) -> None:
@@ -415,7 +439,63 @@ class DevStack:
                 for child in list(self.children.values()):
                     self._tend(child, time.monotonic())
 
+    def hold(self, name: str, grace: float = STOP_GRACE) -> None:
+        """Stop the process ``name`` and keep it stopped (the supervisor leaves it) until ``release``: an outage
+        on purpose, to watch the others ride it out (NATS away: the outboxes fill)."""
+        with self._lock:
+            child = self.children[name]
+            child.held, child.restart_at = True, None
+            if child.process is not None:
+                _terminate([child.process], grace)
+
+    def release(self, name: str, timeout: float = STARTUP_TIMEOUT) -> None:
+        """Start ``name`` again after ``hold`` and wait until it is ready."""
+        with self._lock:
+            child = self.children[name]
+            child.held = False
+            self._launch(child)
+        deadline = time.monotonic() + timeout
+        while not child.ready():
+            if time.monotonic() >= deadline:
+                raise StartupError(f"{name} not ready {timeout:.0f} s after its release")
+            time.sleep(0.2)
+            with self._lock:
+                if child.process is not None and child.process.poll() is not None:
+                    self._launch(child)  # exited at once (its port briefly someone else's): again
+
+    def start_prometheus(self, port: int = 9090) -> str | None:
+        """Start Debian's ``prometheus`` scraping every process of the stack every 5 s, with Linli's alert rules;
+        supervised like the others. Its address, or None when it is not installed."""
+        binary = shutil.which("prometheus")
+        if binary is None:
+            return None
+        home = self.var_dir.resolve() / "prometheus"
+        (home / "data").mkdir(parents=True, exist_ok=True)
+        config = home / "prometheus.yml"
+        config.write_text(json.dumps(prometheus_config(self.metrics_urls()), indent=2))
+        sock = self._bind("prometheus", port)  # the port it will take: free now (prometheus binds it itself)
+        port = int(sock.getsockname()[1])
+        sock.close()
+        command = [
+            binary, f"--config.file={config}", f"--storage.tsdb.path={home / 'data'}",
+            f"--web.listen-address={HOST}:{port}", "--storage.tsdb.retention.time=2d",
+        ]  # fmt: skip
+        url = f"http://{HOST}:{port}"
+        child = Child(
+            "prometheus",
+            spawn=lambda: self._popen("prometheus", command),
+            ready=lambda: _answers(f"{url}/-/ready"),
+            log=self.logs / "prometheus.log",
+            port=port,
+        )
+        with self._lock:
+            self.children["prometheus"] = child
+            self._launch(child)
+        return url
+
     def _tend(self, child: Child, now: float) -> None:
+        if child.held:
+            return
         if child.restart_at is None:
             assert child.process is not None
             status = child.process.poll()
@@ -506,6 +586,26 @@ def _terminate(processes: list[subprocess.Popen[bytes]], grace: float) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def prometheus_config(metrics_urls: Mapping[str, str]) -> dict[str, Any]:
+    """A Prometheus configuration scraping each of ``metrics_urls`` as job ``linli-<name>`` (the jobs the alert
+    rules and dashboards expect), with Linli's alert rules."""
+    jobs = []
+    for name, url in sorted(metrics_urls.items()):
+        parts = urllib.parse.urlsplit(url)
+        jobs.append(
+            {
+                "job_name": f"linli-{name}",
+                "metrics_path": parts.path,
+                "static_configs": [{"targets": [parts.netloc], "labels": {"component": name}}],
+            }
+        )
+    return {
+        "global": {"scrape_interval": "5s", "evaluation_interval": "5s"},
+        "rule_files": [str(ROOT / "deploy" / "monitoring" / "alerts.yml")],
+        "scrape_configs": jobs,
+    }
 
 
 def _answers(url: str) -> bool:
@@ -629,6 +729,11 @@ def main(argv: list[str] | None = None) -> int:
         help="let providers' webhooks target 127.0.0.1 (a receiver on this machine); private ranges stay refused",
     )
     parser.add_argument("--no-demo", action="store_true", help="do not load the Fangshan demo data")
+    parser.add_argument(
+        "--prometheus",
+        action="store_true",
+        help="also start Debian's prometheus (if installed) on :9090 or a free port, scraping every process",
+    )
     parser.add_argument("--fresh", action="store_true", help="delete the var directory first")
     args = parser.parse_args(argv)
 
@@ -661,7 +766,12 @@ def main(argv: list[str] | None = None) -> int:
                 summary = load_demo_data(stack.gateway_url, report=lambda line: _say(f"Linli: demo data: {line}"))
             except Exception as exc:  # noqa: BLE001 - the platform runs without it
                 _say(f"Linli: the demo data could not be loaded ({exc}); the platform runs without it.")
-        print_banner(stack, health, summary)
+        prometheus = None
+        if args.prometheus:
+            prometheus = stack.start_prometheus()
+            if prometheus is None:
+                _say("Linli: --prometheus: no prometheus on the PATH (apt-get install prometheus); metrics as below.")
+        print_banner(stack, health, summary, prometheus=prometheus)
         while True:
             time.sleep(3600)
     except KeyboardInterrupt:
@@ -678,7 +788,9 @@ def main(argv: list[str] | None = None) -> int:
         terminal.give_back()
 
 
-def print_banner(stack: DevStack, health: dict[str, Any], summary: dict[str, Any] | None) -> None:
+def print_banner(
+    stack: DevStack, health: dict[str, Any], summary: dict[str, Any] | None, *, prometheus: str | None = None
+) -> None:
     services = health.get("services", {})
     processes = " · ".join(
         f"{child.name} :{child.port} (pid {child.process.pid if child.process else '-'})"
@@ -693,7 +805,11 @@ def print_banner(stack: DevStack, health: dict[str, Any], summary: dict[str, Any
         f"  NATS           {stack.nats_url}   (JetStream data in {stack.var_dir / 'nats'})",
         f"  Processes      {processes}",
         f"  Data and logs  {stack.var_dir.resolve()}",
+        "  Metrics        (Prometheus text; never through the gateway's public port)",
+        *(f"                 {name:<12} {url}" for name, url in stack.metrics_urls().items()),
     ]
+    if prometheus:
+        lines.append(f"  Prometheus     {prometheus}   (alerts: {prometheus}/alerts; make run ARGS=--prometheus)")
     if summary:
         lines.append("  Demo accounts  (POST /api/v1/auth/token with username + password)")
         for account in summary.get("accounts", []):

@@ -267,6 +267,16 @@ def _check_deployment(name: str, deployment: Resource, resources: list[Resource]
         problems.append(f"Deployment/{name}: LINLI_{prefix}_DATABASE_URL does not come from a Secret")
     if "secretKeyRef" not in env.get("LINLI_DATA_KEY", {}).get("valueFrom", {}):
         problems.append(f"Deployment/{name}: LINLI_DATA_KEY does not come from a Secret")
+    # Prometheus is told where /metrics is: a service's own port, the gateway's metrics listener (never its public
+    # port, which the ingress reaches), the port the gateway is told to open.
+    annotations = spec["template"]["metadata"].get("annotations", {})
+    scraped = str(annotations.get("prometheus.io/port", ""))
+    if annotations.get("prometheus.io/scrape") != "true" or annotations.get("prometheus.io/path") != "/metrics":
+        problems.append(f"Deployment/{name}: no prometheus.io/scrape annotation for /metrics")
+    elif not scraped.isdigit() or int(scraped) not in ports.values():
+        problems.append(f"Deployment/{name}: Prometheus is told to scrape port {scraped}, which is not exposed")
+    elif name == "gateway" and (scraped == "8000" or env.get("LINLI_METRICS_PORT", {}).get("value") != scraped):
+        problems.append(f"Deployment/{name}: its metrics are not on the listener LINLI_METRICS_PORT opens")
     config_maps = by_kind(resources, "ConfigMap")
     for source in container.get("envFrom", []):
         if source["configMapRef"]["name"] not in config_maps:
@@ -288,6 +298,7 @@ NATS = Pod("linli-nats", {"app.kubernetes.io/name": "nats", "app.kubernetes.io/c
 POSTGRES = Pod("linli-db", {"cnpg.io/cluster": "linli-pg", "cnpg.io/instanceRole": "primary"})
 DNS = Pod("kube-system", {"k8s-app": "kube-dns"})
 ELSEWHERE = Pod("someone-else", {"app": "anything"})
+PROMETHEUS = Pod("monitoring", {"app.kubernetes.io/name": "prometheus"})
 
 
 def _peer_matches(peer: Mapping[str, Any], other: Pod, policy_namespace: str) -> bool:
@@ -354,12 +365,19 @@ def check_network(resources: list[Resource]) -> list[str]:
     expect("gateway -> postgres:5432", can_connect(policies, gateway, POSTGRES, 5432), True)
     expect("gateway -> nats:4222", can_connect(policies, gateway, NATS, 4222), False)
     expect("gateway -> elsewhere:443", can_connect(policies, gateway, ELSEWHERE, 443), False)
+    # The gateway's metrics listener: Prometheus only; its public port is not Prometheus's to ask.
+    expect("prometheus -> gateway:9100", can_connect(policies, PROMETHEUS, gateway, 9100), True)
+    expect("ingress controller -> gateway:9100", can_connect(policies, INGRESS_CONTROLLER, gateway, 9100), False)
+    expect("elsewhere -> gateway:9100", can_connect(policies, ELSEWHERE, gateway, 9100), False)
+    expect("prometheus -> gateway:8000", can_connect(policies, PROMETHEUS, gateway, 8000), False)
     for every in (gateway, *services, *migrations):
         expect(f"{every.labels} -> dns:53", can_connect(policies, every, DNS, 53, "UDP"), True)
     for service in services:
         name = service.labels["app.kubernetes.io/name"]
         expect(f"ingress controller -> {name}", can_connect(policies, INGRESS_CONTROLLER, service, 8000), False)
         expect(f"gateway -> {name}:8000", can_connect(policies, gateway, service, 8000), True)
+        expect(f"prometheus -> {name}:8000 (/metrics)", can_connect(policies, PROMETHEUS, service, 8000), True)
+        expect(f"elsewhere -> {name}:8000", can_connect(policies, ELSEWHERE, service, 8000), False)
         expect(f"{name} -> nats:4222", can_connect(policies, service, NATS, 4222), True)
         expect(f"{name} -> nats:8222", can_connect(policies, service, NATS, 8222), False)
         expect(f"{name} -> postgres:5432", can_connect(policies, service, POSTGRES, 5432), True)
@@ -576,6 +594,16 @@ def test_structure_check_catches_broken_workloads(production: list[Resource]) ->
     _containers(gateway).__next__()["livenessProbe"]["httpGet"]["path"] = "/healthz"
     assert any("liveness is /healthz" in p for p in check_structure(resources, pinned_images=True))
 
+    resources, gateway = _broken(production, "Deployment", "gateway")
+    gateway["spec"]["template"]["metadata"]["annotations"]["prometheus.io/port"] = "8000"
+    assert any("not on the listener" in p for p in check_structure(resources, pinned_images=True))
+
+    resources, booking = _broken(production, "Deployment", "booking")
+    del booking["spec"]["template"]["metadata"]["annotations"]["prometheus.io/scrape"]
+    assert "Deployment/booking: no prometheus.io/scrape annotation for /metrics" in check_structure(
+        resources, pinned_images=True
+    )
+
     resources, registry = _broken(production, "Deployment", "registry")
     _containers(registry).__next__()["resources"].pop("limits")
     _containers(registry).__next__()["securityContext"]["readOnlyRootFilesystem"] = False
@@ -618,6 +646,10 @@ def test_network_check_catches_an_open_service(production: list[Resource]) -> No
     policy["spec"]["ingress"].append({"ports": [{"protocol": "TCP", "port": 8000}]})  # from anywhere
     problems = check_network(resources)
     assert "ingress controller -> booking: allowed" in problems
+
+    resources, policy = _broken(production, "NetworkPolicy", "prometheus-scrapes-gateway")
+    policy["spec"]["ingress"][0]["from"] = [{"namespaceSelector": {}}]  # from any pod of any namespace
+    assert "elsewhere -> gateway:9100: allowed" in check_network(resources)
     # A service still cannot call another: its own egress policy holds (defense in depth).
     assert not any(p.startswith("registry -> booking") for p in problems)
 

@@ -12,6 +12,7 @@ from booking.bookings.jobs import alert_provider_missed, expire_unconfirmed_book
 from booking.catalog.consumers import subscription as catalog_subscription
 from booking.communities.consumers import subscription as communities_subscription
 from booking.config import Settings
+from booking.metrics import bookings_by_channel_and_status
 from booking.models import load_models
 from booking.notifications.consumers import subscription as notifications_subscription
 from booking.notifications.endpoints import router as notifications_router
@@ -68,6 +69,7 @@ def build_spec(
             end_expired_funding(clock),
             resealing(SEALED),
         ],
+        metrics_probes=[bookings_by_channel_and_status],
     )
 
 

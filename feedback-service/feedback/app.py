@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from feedback.complaints import service as complaints_service
 from feedback.complaints.endpoints import router as complaints_router
+from feedback.complaints.metrics import complaints_past_sla
 from feedback.config import Settings
 from feedback.models import load_models
 from feedback.needs import consumers as needs_consumers
@@ -44,6 +45,7 @@ def build_spec(settings: Settings | None = None) -> ServiceSpec:
             needs_consumers.subscription,
         ],
         background_jobs=[complaints_service.run_sla_sweep, scores_service.run_score_publisher],
+        metrics_probes=[complaints_past_sla],
     )
 
 

@@ -14,6 +14,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway import console, health, openapi
+from gateway import metrics as gateway_metrics
 from gateway.accounts.endpoints import router as accounts_router
 from gateway.apikeys.endpoints import router as api_keys_router
 from gateway.apikeys.exchange import ApiKeyExchange
@@ -39,6 +40,7 @@ from service_kit.db import create_engine, create_sessionmaker
 from service_kit.edge import BodyLimitMiddleware, EdgeMiddleware
 from service_kit.errors import install_error_handlers
 from service_kit.logging import configure_logging
+from service_kit.metrics import HttpMetricsMiddleware, serve_metrics_port
 from service_kit.notify.settings import sms_sender
 from service_kit.protection import Keyring, reseal_forever
 from service_kit.responses import LinliJSONResponse
@@ -97,6 +99,17 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         app.state.openapi = openapi.OpenAPIAggregator(
             app, upstreams, settings.openapi_cache_seconds, settings.openapi_retry_seconds
         )
+        # The gateway's metrics on a listener of their own: its public port serves no /metrics.
+        metrics_listener = (
+            serve_metrics_port(settings.metrics_port, settings.metrics_host)
+            if settings.metrics_port is not None
+            else None
+        )
+        app.state.metrics_listener = metrics_listener
+        # Its database pool's use, for that listener (read on a timer: the listener answers from a thread).
+        pool_gauges = asyncio.create_task(
+            gateway_metrics.pool_use_forever(engine, max(settings.metrics_refresh_seconds, 1.0)), name="pool-gauges"
+        )
         reloading = asyncio.create_task(rotation.reload_forever(app, settings), name="signing-key-reload")
         # After a data-key rotation, phones sealed with a retired key are sealed again (any replica; safe at once).
         stop_resealing = asyncio.Event()
@@ -124,6 +137,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             yield
         finally:
             reloading.cancel()
+            pool_gauges.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await reloading
             stop_resealing.set()  # it ends after the transaction under way
@@ -131,6 +145,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             await reconciling
             await upstreams.close()
             await engine.dispose()
+            if metrics_listener is not None:
+                await asyncio.to_thread(metrics_listener.stop)
 
     app = FastAPI(
         title="Linli",
@@ -185,4 +201,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         app.add_middleware(TracingMiddleware)
     # Outermost: who the caller is (the trusted proxies' X-Forwarded-For), before anything logs or counts them.
     app.add_middleware(ClientAddressMiddleware, trusted=settings.trusted_proxies)
+    if settings.metrics_enabled:
+        # Every answer, counted by route: a forwarded path by its service's prefix (gateway/metrics.py).
+        app.add_middleware(HttpMetricsMiddleware, service="gateway", route_of=gateway_metrics.route_of)
     return app

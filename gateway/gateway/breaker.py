@@ -27,11 +27,16 @@ class CircuitBreakers:
     """Circuits by key: a replica's base URL (``http://10.0.0.7:8102``)."""
 
     def __init__(
-        self, failure_threshold: int, open_seconds: float, clock: Callable[[], float] = time.monotonic
+        self,
+        failure_threshold: int,
+        open_seconds: float,
+        clock: Callable[[], float] = time.monotonic,
+        on_change: Callable[[str, bool], None] | None = None,
     ) -> None:
         self.failure_threshold = failure_threshold
         self.open_seconds = open_seconds
         self.clock = clock  # seconds, monotonic; tests move a clock of their own instead of sleeping
+        self.on_change = on_change  # told (key, open?) when a circuit opens or closes: the gateway's metrics
         self._circuits: dict[str, _Circuit] = {}
 
     def state(self, key: str) -> str:
@@ -62,6 +67,8 @@ class CircuitBreakers:
         if circuit is not None and circuit.failures:
             if circuit.failures >= self.failure_threshold:
                 log.info("circuit closed", replica=key)
+                if self.on_change is not None:
+                    self.on_change(key, False)
             self._circuits[key] = _Circuit()
 
     def abandoned(self, key: str) -> None:
@@ -78,3 +85,5 @@ class CircuitBreakers:
             circuit.open_until = self.clock() + self.open_seconds
             if circuit.failures == self.failure_threshold:
                 log.warning("circuit opened", replica=key, seconds=self.open_seconds)
+                if self.on_change is not None:
+                    self.on_change(key, True)

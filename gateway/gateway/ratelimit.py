@@ -24,6 +24,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from limits import RateLimitItem, parse
 
+from gateway import metrics
 from gateway.config import GatewaySettings
 from service_kit.errors import RateLimited
 
@@ -79,6 +80,7 @@ class EdgeLimiter:
         if remaining is None:
             return
         wait = max(1, math.ceil(remaining))
+        metrics.rate_limited(*identifiers)
         raise RateLimited(f"Too many requests; try again in {wait} s.", code="rate_limited", retry_after=wait)
 
 

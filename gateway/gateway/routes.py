@@ -74,6 +74,15 @@ def owner_of(path: str) -> str | None:
     return None
 
 
+@lru_cache(maxsize=4096)
+def prefix_of(path: str) -> str | None:
+    """The route table's prefix that gives ``path`` its owner (the longest that matches), or None."""
+    for prefix, _ in _BY_LENGTH:
+        if path == prefix or path.startswith(prefix + "/"):
+            return prefix
+    return None
+
+
 # ------------------------------------------------------------------ path patterns
 
 

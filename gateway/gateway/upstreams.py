@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -31,6 +32,7 @@ from typing import Any, Literal
 import structlog
 from multidict import CIMultiDict
 
+from gateway import metrics
 from gateway.breaker import CircuitBreakers
 from gateway.config import GatewaySettings
 from gateway.errors import (
@@ -77,7 +79,13 @@ class Upstreams:
         self.replicas: dict[str, tuple[Replica, ...]] = {
             name: tuple(Replica(name, url) for url in urls) for name, urls in settings.upstream_urls().items()
         }
-        self.breakers = CircuitBreakers(settings.circuit_failure_threshold, settings.circuit_open_seconds)
+        self.metered = settings.metrics_enabled
+        service_of = {replica.url: name for name, replicas in self.replicas.items() for replica in replicas}
+        self.breakers = CircuitBreakers(
+            settings.circuit_failure_threshold,
+            settings.circuit_open_seconds,
+            on_change=lambda url, is_open: metrics.breaker(service_of.get(url, "unknown"), url, is_open=is_open),
+        )
         self._turns: dict[str, Iterator[int]] = {name: itertools.count() for name in self.replicas}
         self._pools: dict[str, ReplicaPool] = {}
 
@@ -126,6 +134,27 @@ class Upstreams:
     ) -> Response:
         """Send ``method target`` (path and query, already encoded) to a replica of ``service``; the caller
         reads and releases the response. Raises the gateway's 502/503/504 problems when no replica answers."""
+        if not self.metered:
+            return await self._request(service, method, target, headers=headers, body=body, timeout=timeout)
+        started = time.perf_counter()
+        try:
+            response = await self._request(service, method, target, headers=headers, body=body, timeout=timeout)
+        except LinliError as exc:
+            metrics.upstream_answered(service, exc.code or str(exc.status), time.perf_counter() - started)
+            raise
+        metrics.upstream_answered(service, f"{response.status // 100}xx", time.perf_counter() - started)
+        return response
+
+    async def _request(
+        self,
+        service: str,
+        method: str,
+        target: str,
+        *,
+        headers: CIMultiDict[str] | dict[str, str] | None = None,
+        body: bytes = b"",
+        timeout: float | None = None,
+    ) -> Response:
         seconds = timeout or self.settings.upstream_timeout_seconds
         replicas = self.in_turn(service)
         # One replica: a GET may be tried twice on it (a pooled connection the service had just closed).

@@ -19,6 +19,7 @@ from service_kit.errors import Problem, install_error_handlers, problem_response
 from service_kit.events.consumer import Subscription
 from service_kit.idempotency import IdempotencyMiddleware, KeyringSealer
 from service_kit.logging import configure_logging
+from service_kit.metrics import HttpMetricsMiddleware, MetricsProbe, ScrapeState, metrics_router
 from service_kit.ops import dead_letter_router
 from service_kit.protection import Keyring
 from service_kit.responses import LinliJSONResponse
@@ -41,6 +42,8 @@ class ServiceSpec:
     description: str = ""
     version: str = "0.1.0"
     cors_origins: Sequence[str] = field(default_factory=list)
+    # The service's own figures, read from its database when /metrics is scraped (service_kit.metrics).
+    metrics_probes: Sequence[MetricsProbe] = ()
 
 
 class HeadAsGet:
@@ -61,7 +64,10 @@ class HeadAsGet:
                 message = {**message, "body": b""}
             await send(message)
 
-        await self.app({**scope, "method": "GET"}, receive, without_body)
+        as_get = {**scope, "method": "GET"}
+        await self.app(as_get, receive, without_body)
+        if "route" in as_get:  # the route that answered, for the request's metrics (service_kit.metrics)
+            scope["route"] = as_get["route"]
 
 
 def create_service_app(spec: ServiceSpec) -> FastAPI:
@@ -104,6 +110,8 @@ def create_service_app(spec: ServiceSpec) -> FastAPI:
         app.include_router(router)
     app.include_router(dead_letter_router(spec.name))
     app.include_router(health_router())
+    app.include_router(metrics_router())
+    app.state.scrape = ScrapeState(settings.metrics_refresh_seconds, list(spec.metrics_probes))
 
     app.add_middleware(HeadAsGet)
     sealer = KeyringSealer(Keyring.from_settings(settings))
@@ -127,6 +135,9 @@ def create_service_app(spec: ServiceSpec) -> FastAPI:
     if traced:
         # Outside the edge: its request log line is written under the request's span (with its trace_id).
         app.add_middleware(TracingMiddleware)
+    if settings.metrics_enabled:
+        # Outermost: every answer is counted by its route template, the edge's refusals too.
+        app.add_middleware(HttpMetricsMiddleware, service=spec.name)
 
     # Declare the problem schema once so every operation's error responses can reference it.
     original_openapi = app.openapi

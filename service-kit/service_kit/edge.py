@@ -4,8 +4,8 @@
 A service reached on its own port behaves as the gateway does: the same request id, security headers and
 ``Cache-Control: no-store`` by default, the same body limit and body deadline, the same request log (a caller
 that left before its answer began is logged as 499, as nginx does, never as 500). The header deadline is read
-below ASGI (``service_kit.server``). Clients cut off are counted in ``CUTS`` (for a future ``/metrics``) and
-logged, each line with the running count.
+below ASGI (``service_kit.server``). Clients cut off are counted in ``CUTS`` and in ``/metrics``
+(``linli_edge_cuts_total``, service_kit.metrics) and logged, each line with the running count.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import structlog
 from asgi_correlation_id import correlation_id
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from service_kit import metrics
 from service_kit.errors import LinliError, PayloadTooLarge, RequestTimeout, problem_response
 
 log = structlog.get_logger("linli.http")
@@ -48,6 +49,7 @@ def _is_uuid(value: str) -> bool:
 def record_cut(reason: str, **fields: Any) -> None:
     """Count a client cut off, and log it with the count so far (a log search reads the rate without metrics)."""
     CUTS[reason] += 1
+    metrics.EDGE_CUTS.labels(reason).inc()
     log.warning("client cut off", reason=reason, count=CUTS[reason], **fields)
 
 

@@ -101,6 +101,15 @@ class ServiceSettings(EdgeSettings):
     log_level: str = "INFO"
     log_json: bool = True
 
+    # Metrics (service_kit.metrics): a service's /metrics is on its own port. Off only to measure their cost.
+    metrics_enabled: bool = True
+    # A listener of its own for /metrics: the gateway's (its public port serves none) and a standalone worker's.
+    metrics_port: int | None = Field(None, ge=0, le=65535)
+    # The address that listener binds: this machine only unless told (a pod's 0.0.0.0, for the cluster's Prometheus).
+    metrics_host: str = "127.0.0.1"
+    # A scrape reads the database and NATS at most this often; a scrape sooner reports the figures last read.
+    metrics_refresh_seconds: float = Field(5.0, ge=0)
+
     @model_validator(mode="after")
     def _resolve_defaults(self) -> ServiceSettings:
         if not self.database_url:

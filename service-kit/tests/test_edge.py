@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from prometheus_client import REGISTRY
 
 from service_kit import edge
 from service_kit.app import ServiceSpec, create_service_app
@@ -62,6 +63,7 @@ async def test_200_trickling_sockets_are_all_cut_off_and_others_are_served(
 ) -> None:
     app = kit_app(service_env, kit_db_url, body_read_timeout_seconds=BODY_SECONDS)
     headers_cut, bodies_cut = edge.CUTS["header_read_timeout"], edge.CUTS["body_read_timeout"]
+    bodies_counted = body_cuts_counted()
     async with running_app(app), serving(app, header_read_timeout_seconds=HEADER_SECONDS, protocol=protocol) as port:
         opened: list[int] = []
         slow_headers = [slow_client(port, SLOWLORIS, ANOTHER_HEADER, opened=opened) for _ in range(100)]
@@ -92,9 +94,14 @@ async def test_200_trickling_sockets_are_all_cut_off_and_others_are_served(
         assert problem["code"] == "body_read_timeout"
         assert problem["detail"] == "The request body did not arrive within 1 s."
         assert problem["instance"] == "/api/v1/notes"
-    # Counted, for a future /metrics.
+    # Counted, in /metrics too.
     assert edge.CUTS["header_read_timeout"] - headers_cut >= 100
     assert edge.CUTS["body_read_timeout"] - bodies_cut == 100
+    assert body_cuts_counted() - bodies_counted == 100
+
+
+def body_cuts_counted() -> float:
+    return REGISTRY.get_sample_value("linli_edge_cuts_total", {"reason": "body_read_timeout"}) or 0.0
 
 
 @pytest.mark.parametrize("protocol", [HttpToolsProtocol, H11Protocol], ids=["httptools", "h11"])

@@ -34,6 +34,7 @@ import aiohttp
 import httpx
 from sqlalchemy import Column, MetaData, String, Table, insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "deploy"))
@@ -433,15 +434,20 @@ def bench_gateway(
                     targets[f"nginx, {workers} worker(s)"] = (f"http://127.0.0.1:{port}", pid)
             else:
                 print(f"  ({NGINX} not found: no nginx rows)")
+            # The first server also runs with its metrics off (LINLI_METRICS_ENABLED=false): what they cost.
+            measured_server = next(iter(GATEWAY_SERVERS))
             for label, server_args in GATEWAY_SERVERS.items():
                 for workers in worker_counts:
-                    sock = proxies.enter_context(listening_socket())
-                    port = sock.getsockname()[1]
-                    command = gateway_command(server_args, workers=workers, fd=sock.fileno())
-                    log = logs / "gateway.log"
-                    ready = f"http://127.0.0.1:{port}/readyz"
-                    pid = proxies.enter_context(running(command, env, ready, log, pass_fds=(sock.fileno(),)))
-                    targets[f"gateway {label}, {workers} worker(s)"] = (f"http://127.0.0.1:{port}", pid)
+                    for metered in (True, False) if label == measured_server else (True,):
+                        sock = proxies.enter_context(listening_socket())
+                        port = sock.getsockname()[1]
+                        command = gateway_command(server_args, workers=workers, fd=sock.fileno())
+                        log = logs / "gateway.log"
+                        ready = f"http://127.0.0.1:{port}/readyz"
+                        row_env = env | metrics_env(metered, workers, workdir / f"prometheus-{port}")
+                        pid = proxies.enter_context(running(command, row_env, ready, log, pass_fds=(sock.fileno(),)))
+                        row = f"gateway {label}, {workers} worker(s){'' if metered else METRICS_OFF}"
+                        targets[row] = (f"http://127.0.0.1:{port}", pid)
             generator = "wrk -t1" if shutil.which("wrk") else "Python (aiohttp) fallback — wrk not installed"
             for path, what in paths.items():
                 print(
@@ -456,6 +462,7 @@ def bench_gateway(
                 rows = [(label, median_load(loads)) for label, loads in measured.items()]
                 nginx_rows = [load for label, load in rows if label.startswith("nginx")]
                 print_table(rows, direct=rows[0][1], nginx=nginx_rows)
+                print_metrics_cost(dict(rows))
     finally:
         stack.stop()
 
@@ -536,6 +543,72 @@ def bench_tracing(
         receiver.stop()
 
 
+METRICS_OFF = ", metrics off"
+
+
+def metrics_env(metered: bool, workers: int, multiproc_dir: Path) -> dict[str, str]:
+    """A gateway row's metrics: off; or on, as production runs them (several workers share a multiprocess
+    directory, service_kit.metrics)."""
+    if not metered:
+        return {"LINLI_METRICS_ENABLED": "false"}
+    if workers == 1:
+        return {}
+    multiproc_dir.mkdir(parents=True, exist_ok=True)
+    return {"PROMETHEUS_MULTIPROC_DIR": str(multiproc_dir)}
+
+
+def print_metrics_cost(rows: dict[str, Load]) -> None:
+    """Each gateway row measured with metrics on and off: the throughput the metrics cost (target: at most 5 %).
+    On a shared machine the load rows swing by more than that from one run to the next, so the metrics' own CPU
+    per request is also measured in-process (``metrics_cpu_us``) and set against the gateway's CPU per request."""
+    own = metrics_cpu_us()
+    for label, off in rows.items():
+        if not label.endswith(METRICS_OFF) or (on := rows.get(label.removesuffix(METRICS_OFF))) is None:
+            continue
+        cost = 1 - on.requests_per_second / off.requests_per_second if off.requests_per_second else 0.0
+        share = own / off.cpu_us if off.cpu_us else 0.0
+        print(
+            f"  metrics cost, {label.removesuffix(METRICS_OFF)}: {on.requests_per_second:,.0f} req/s on, "
+            f"{off.requests_per_second:,.0f} off: {cost:+.1%} throughput; their own CPU {own:.1f} µs of the "
+            f"{off.cpu_us:.0f} µs a request costs the gateway: {share:.1%} (target at most 5%)"
+        )
+
+
+def metrics_cpu_us(requests: int = 20_000, repeats: int = 5) -> float:
+    """CPU µs the gateway's metrics add to one forwarded request, in this process: the RED middleware around an
+    app that answers at once, and the upstream's latency; the least of ``repeats`` runs (the least disturbed)."""
+    from gateway import metrics as gateway_metrics
+    from service_kit.metrics import HttpMetricsMiddleware
+
+    async def answer(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Message) -> None:
+        return None
+
+    metered = HttpMetricsMiddleware(answer, "gateway", route_of=gateway_metrics.route_of)
+    scope = {"type": "http", "method": "GET", "path": "/api/v1/categories", "headers": []}
+
+    async def per_request(app: ASGIApp, observe: bool) -> float:
+        began = time.process_time()
+        for _ in range(requests):
+            await app(dict(scope), receive, send)
+            if observe:
+                gateway_metrics.upstream_answered("registry", "2xx", 0.01)
+        return (time.process_time() - began) / requests * 1e6
+
+    async def least() -> float:
+        plain = min([await per_request(answer, False) for _ in range(repeats)])
+        with_metrics = min([await per_request(metered, True) for _ in range(repeats)])
+        return max(0.0, with_metrics - plain)
+
+    return asyncio.run(least())
+
+
 def median_load(loads: list[Load]) -> Load:
     return Load(
         statistics.median(load.requests_per_second for load in loads),
@@ -549,14 +622,14 @@ def median_load(loads: list[Load]) -> Load:
 def print_table(rows: list[tuple[str, Load]], *, direct: Load, nginx: list[Load]) -> None:
     best_nginx = max(nginx, key=lambda load: load.requests_per_second) if nginx else None
     print(
-        f"  {'':46s} {'req/s':>8s} {'p50 ms':>8s} {'p99 ms':>8s} {'×nginx':>7s} {'+p50 ms':>8s} {'CPU µs':>7s} "
+        f"  {'':60s} {'req/s':>8s} {'p50 ms':>8s} {'p99 ms':>8s} {'×nginx':>7s} {'+p50 ms':>8s} {'CPU µs':>7s} "
         f"{'errors':>6s}"
     )
     for label, load in rows:
         ratio = f"{load.requests_per_second / best_nginx.requests_per_second:.2f}" if best_nginx else "-"
         added = load.p50_ms - direct.p50_ms
         print(
-            f"  {label:46s} {load.requests_per_second:8,.0f} {load.p50_ms:8.2f} {load.p99_ms:8.2f} "
+            f"  {label:60s} {load.requests_per_second:8,.0f} {load.p50_ms:8.2f} {load.p99_ms:8.2f} "
             f"{ratio:>7s} {added:+8.2f} {load.cpu_us:7.0f} {load.errors:6d}"
         )
     print(

@@ -17,6 +17,7 @@ from booking.config import Settings
 from booking.notifications import repository
 from booking.notifications.models import DeliveryStatus, NotificationDelivery
 from booking.residents import service as residents_service
+from service_kit import metrics
 from service_kit.notify import rules
 from service_kit.notify.sms import Sms, SmsFailed, SmsSender, mask_phone
 from service_kit.protection import Purpose, keyring_of
@@ -76,6 +77,7 @@ async def _deliver(
         message_id = await sender.send(sms)
     except Exception as exc:  # noqa: BLE001 - every failure to send is recorded and retried
         code = exc.code if isinstance(exc, SmsFailed) else type(exc).__name__
+        metrics.sms_outcome("booking", sms.kind, exc)
         gave_up = attempts >= settings.sms_max_attempts
         retry_in = timedelta(seconds=settings.sms_retry_base_seconds * 2 ** (attempts - 1))
         values: dict[str, Any] = {
@@ -88,6 +90,7 @@ async def _deliver(
         log.warning("sms not sent", delivery_id=str(delivery_id), code=code, attempts=attempts, gave_up=gave_up)
         sent = False
     else:
+        metrics.sms_outcome("booking", sms.kind, None)
         values = {
             "status": DeliveryStatus.sent,
             "reason": None,

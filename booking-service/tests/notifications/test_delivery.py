@@ -4,6 +4,8 @@ import asyncio
 from datetime import datetime, time, timedelta
 from typing import Any
 
+from prometheus_client import REGISTRY
+
 from booking.app import SERVICE_DIR
 from booking.config import Settings
 from booking.notifications.models import DeliveryStatus
@@ -109,6 +111,11 @@ class RefusingSender:
         raise SmsFailed("LimitExceeded.PhoneNumberDailyLimit", "the provider refused")
 
 
+def refused_count(kind: str) -> float:
+    labels = {"service": "booking", "kind": kind, "code": "LimitExceeded.PhoneNumberDailyLimit"}
+    return REGISTRY.get_sample_value("linli_sms_failures_total", labels) or 0.0
+
+
 async def test_a_refused_sms_is_recorded_and_tried_again_with_backoff_until_the_attempts_run_out(notes: Any) -> None:
     world = notes.world
     offering = await world.offering()
@@ -116,6 +123,7 @@ async def test_a_refused_sms_is_recorded_and_tried_again_with_backoff_until_the_
     assert await notes.apply(notes.confirmed(offering, resident, world.at(world.tomorrow(), 10)))
     refusing = RefusingSender()
     start = notes.clock()
+    refused_before = refused_count("booking_confirmed")
     assert await notes.deliver(refusing) == 0
     (sms,) = await notes.sms(resident)
     assert (sms.status, sms.reason, sms.attempts) == (DeliveryStatus.failed, "LimitExceeded.PhoneNumberDailyLimit", 1)
@@ -134,6 +142,8 @@ async def test_a_refused_sms_is_recorded_and_tried_again_with_backoff_until_the_
     notes.clock.advance(days=1)
     assert await notes.deliver() == 0
     assert refusing.tries == 3
+    # Each refusal is counted for the on-call's SMS alert, by kind and the provider's code (never the phone).
+    assert refused_count(sms.kind) - refused_before == 3
 
 
 async def test_a_failed_sms_goes_on_the_retry(notes: Any) -> None:

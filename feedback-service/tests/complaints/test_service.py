@@ -5,11 +5,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from feedback.app import create_app
 from feedback.complaints import service
+from feedback.complaints.metrics import complaints_past_sla
 from feedback.complaints.models import ComplaintStatus, StepAction
 from feedback.complaints.schemas import ComplaintCreate, StepCreate
 from feedback.config import Settings
@@ -46,6 +48,16 @@ def complaint(severity: str = "normal") -> ComplaintCreate:
     )
 
 
+async def past_sla(session: AsyncSession, now: datetime) -> dict[str, float]:
+    """``linli_complaints_past_sla`` of normal complaints by deadline, as a scrape at ``now`` reads it."""
+    await complaints_past_sla(session, now=now)
+    return {
+        deadline: REGISTRY.get_sample_value("linli_complaints_past_sla", {"deadline": deadline, "severity": "normal"})
+        or 0.0
+        for deadline in ("ack", "resolve")
+    }
+
+
 async def escalations(session: AsyncSession) -> list[dict[str, Any]]:
     rows = await session.execute(
         select(outbox_event.c.data).where(outbox_event.c.type == ComplaintEscalated.type).order_by(outbox_event.c.seq)
@@ -61,8 +73,11 @@ async def test_an_unacknowledged_complaint_is_escalated_once(
         filed = await service.file_complaint(session, complaint(), by=RESIDENT, settings=settings, now=T0)
 
     async with sessionmaker() as session, session.begin():
+        assert await past_sla(session, T0 + timedelta(hours=23)) == {"ack": 0, "resolve": 0}
         assert await service.sweep_overdue(session, settings=settings, now=T0 + timedelta(hours=23)) == 0
         assert await service.sweep_overdue(session, settings=settings, now=T0 + timedelta(hours=25)) == 1
+        # What officials see in /metrics: one complaint past its acknowledgement deadline.
+        assert await past_sla(session, T0 + timedelta(hours=25)) == {"ack": 1, "resolve": 0}
     async with sessionmaker() as session, session.begin():
         # The next sweeps find the breach already escalated.
         assert await service.sweep_overdue(session, settings=settings, now=T0 + timedelta(hours=26)) == 0
@@ -85,6 +100,7 @@ async def test_an_unacknowledged_complaint_is_escalated_once(
         assert await service.sweep_overdue(session, settings=settings, now=T0 + timedelta(days=7, hours=1)) == 1
         assert await service.sweep_overdue(session, settings=settings, now=T0 + timedelta(days=9)) == 0
         assert len(await escalations(session)) == 2
+        assert await past_sla(session, T0 + timedelta(days=9)) == {"ack": 1, "resolve": 1}
 
 
 async def test_an_acknowledged_complaint_is_held_only_to_the_resolution_deadline(

@@ -44,6 +44,7 @@ from gateway.lockout.models import SignInLockout
 from gateway.lockout.schemas import AccountLockout
 from gateway.residents.models import OtpChallenge, ResidentIdentity, phone_index
 from gateway.residents.sms import Sms, SmsFailed, SmsSender
+from service_kit import metrics
 from service_kit.auth import Role
 from service_kit.errors import LinliError, RateLimited
 from service_kit.notify import templates
@@ -181,7 +182,10 @@ async def _tell_owner(session: AsyncSession, account: Account, *, settings: Gate
     try:
         await sender.send(Sms(phone=identity.phone, kind=message.kind, params=message.params, text=message.sms_text))
     except SmsFailed as exc:  # the lockout stands; the owner is not told this time
+        metrics.sms_outcome("gateway", message.kind, exc)
         log.warning("account lockout not told by SMS", account_id=str(account.id), error=exc.code)
+    else:
+        metrics.sms_outcome("gateway", message.kind, None)
 
 
 async def record_success(session: AsyncSession, account: Account) -> None:

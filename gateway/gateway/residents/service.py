@@ -22,6 +22,7 @@ from gateway.lockout import service as lockout
 from gateway.residents.models import OtpChallenge, ResidentIdentity, phone_index
 from gateway.residents.schemas import OtpSent, PhoneProof
 from gateway.residents.sms import Sms, SmsFailed, SmsSender
+from service_kit import metrics
 from service_kit.auth import phone_proof_audience
 from service_kit.db import commit_then_raise
 from service_kit.errors import DependencyUnavailable, Forbidden, RateLimited, Unauthorized
@@ -87,10 +88,12 @@ async def send_code(
     try:
         await sender.send(Sms(phone=phone, kind=message.kind, params=message.params, text=message.sms_text))
     except SmsFailed as exc:
+        metrics.sms_outcome("gateway", message.kind, exc)
         # The code was not sent: nothing is kept (the challenge rolls back) and the resident may ask again.
         raise DependencyUnavailable(
             "The text message could not be sent; try again in a minute.", code="sms_unavailable", provider_code=exc.code
         ) from None
+    metrics.sms_outcome("gateway", message.kind, None)
     return OtpSent(phone=phone, expires_in=settings.otp_ttl_seconds)
 
 

@@ -25,7 +25,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from service_kit import tracing
+from service_kit import metrics, tracing
 from service_kit.events.contracts import EventData
 from service_kit.events.envelope import Envelope, MalformedEvent
 from service_kit.events.tables import dead_letter, inbox_event
@@ -220,13 +220,17 @@ class ConsumerRunner:
                 raise MalformedEvent(f"{self.durable} has no handler for {envelope.type}")
             if not await self._wanted(envelope):
                 self.skipped += 1
+                outcome = "skipped"
             elif await apply_event(self.sessionmaker, self.durable, handler, envelope):
                 self.applied += 1
+                outcome = "applied"
                 if self.on_applied is not None:
                     self.on_applied()
             else:
                 self.duplicates += 1
+                outcome = "duplicate"
             await self._settle(msg.ack())
+            metrics.consumed(self.service, self.durable, outcome, deliveries)
         except asyncio.CancelledError:
             raise
         except MalformedEvent as exc:
@@ -246,6 +250,7 @@ class ConsumerRunner:
                     error=str(exc),
                 )
                 await self._settle(msg.nak(delay=min(delay, 300.0)))
+                metrics.consumed(self.service, self.durable, "retry", deliveries)
 
     async def _wanted(self, envelope: Envelope) -> bool:
         wanted = self.subscription.wanted
@@ -294,5 +299,8 @@ class ConsumerRunner:
         except Exception as exc:  # noqa: BLE001 - the stored copy is the one that counts
             log.warning("dead letter not copied to the DLQ stream", error=str(exc))
         self.dead_lettered += 1
+        # The subject, not the envelope's type: the consumer's filter bounds it to Linli's event types.
+        metrics.consumed(self.service, self.durable, "dead_letter", deliveries)
+        metrics.dead_lettered(self.service, self.durable, msg.subject)
         log.error("event dead-lettered", consumer=self.durable, event_id=event_id, error=error[:300])
         await self._settle(msg.term())

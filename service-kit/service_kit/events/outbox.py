@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 import uuid
 from datetime import timedelta
 
@@ -18,7 +19,7 @@ from nats.js import JetStreamContext
 from sqlalchemy import and_, delete, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from service_kit import tracing
+from service_kit import metrics, tracing
 from service_kit.events.consumer import raise_if_cancelling
 from service_kit.events.contracts import EventData
 from service_kit.events.envelope import Envelope
@@ -149,6 +150,7 @@ class OutboxRelay:
         rows = await self._claim()
         if not rows:
             return 0
+        started = time.perf_counter()
         futures = []
         # Each publish is a span in its event's trace, however long after the request the event was written in.
         sends = tracing.start_sends(
@@ -171,6 +173,7 @@ class OutboxRelay:
         tracing.end_sends(sends, results)
         acked = [row["seq"] for row, res in zip(rows, results, strict=True) if not isinstance(res, BaseException)]
         failed = [(row["seq"], res) for row, res in zip(rows, results, strict=True) if isinstance(res, BaseException)]
+        metrics.published(self.source, len(acked), len(failed), time.perf_counter() - started)
         now = utcnow()
         async with self.sessionmaker() as session, session.begin():
             if acked:
