@@ -19,6 +19,7 @@ from service_kit.errors import Problem, install_error_handlers, problem_response
 from service_kit.events.consumer import Subscription
 from service_kit.idempotency import IdempotencyMiddleware, KeyringSealer
 from service_kit.logging import configure_logging
+from service_kit.operation_ids import operation_id
 from service_kit.ops import dead_letter_router
 from service_kit.protection import Keyring
 from service_kit.responses import LinliJSONResponse
@@ -96,6 +97,8 @@ def create_service_app(spec: ServiceSpec) -> FastAPI:
         # Spans are service_kit.tracing's, named by route template; FastAPI's own would record raw paths and
         # query strings, where a resident's phone number may be.
         telemetry={"tracing": False},
+        # Operation ids a generated client can call by: createBooking, not create_booking_api_v1_bookings_post.
+        generate_unique_id_function=operation_id,
     )
     install_error_handlers(app)
     app.include_router(docs_router(spec.title))

@@ -86,6 +86,7 @@ async def list_bookings(
         "the booking then carries the offering's own price. Residents quote for themselves."
     ),
     responses=error_responses(401, 403, 404, 422),
+    operation_id="quoteBooking",
 )
 async def quote(
     session: SessionDep,

@@ -34,6 +34,7 @@ router = APIRouter(prefix="/api/v1/auth/otp", tags=["auth"])
         "in 15 minutes (429 `otp_rate_limited`) and a few more in a day (429 `too_many_codes`, `Retry-After`; an "
         "operator lifts it with `POST /api/v1/auth/otp/unlock`)."
     ),
+    operation_id="sendSignInCode",
 )
 async def send_otp(
     _limit: CodeSignInLimit,
@@ -61,6 +62,7 @@ async def send_otp(
         "with `Retry-After`, and the code is not spent. Only a mainland mobile number signs in (422 "
         "`not_a_mobile_number`). Beyond the phone's guesses of the day: 429 `too_many_codes` with `Retry-After`."
     ),
+    operation_id="signInWithCode",
 )
 async def verify_otp(
     _limit: CodeSignInLimit,
@@ -119,6 +121,7 @@ router.include_router(
         is_production=lambda request: request.app.state.settings.environment == "production",
         normalize_phone=phones.normalize,
         tags=["auth"],
+        operation_id="listSignInSms",
         show_full_phone=True,
     )
 )

@@ -30,7 +30,12 @@ def registry_settings(request: Request) -> Settings:
 SettingsDep = Annotated[Settings, Depends(registry_settings)]
 
 
-@router.get("/offerings", response_model=CirclePage, responses=error_responses(404, 422))
+@router.get(
+    "/offerings",
+    response_model=CirclePage,
+    responses=error_responses(404, 422),
+    operation_id="searchNearbyOfferings",
+)
 async def search_circle(
     session: ReadSessionDep,
     settings: SettingsDep,
