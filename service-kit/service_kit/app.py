@@ -135,13 +135,42 @@ def create_service_app(spec: ServiceSpec) -> FastAPI:
     original_openapi = app.openapi
 
     def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
         schema = original_openapi()
         components = schema.setdefault("components", {}).setdefault("schemas", {})
         components.setdefault("Problem", Problem.model_json_schema())
+        declare_idempotency_key(schema)
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
     return app
+
+
+IDEMPOTENCY_KEY_PARAMETER: dict[str, Any] = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": (
+        "Makes a retry safe: a POST sent again with the same key (by the same caller, within 24 hours) gets the "
+        "first answer instead of doing it twice; the same key with another body is refused (422 "
+        "`idempotency_key_reused`)."
+    ),
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+}
+
+
+def declare_idempotency_key(document: dict[str, Any]) -> None:
+    """Every POST of a service takes ``Idempotency-Key`` (``IdempotencyMiddleware``): the document says so for
+    Linli's own API (``/api/``), and a generated client lets the app send one. The standards' facades (Open311)
+    keep the parameters their clients know."""
+    for path, item in document.get("paths", {}).items():
+        operation = item.get("post") if path.startswith("/api/") else None
+        if operation is None:
+            continue
+        parameters = operation.setdefault("parameters", [])
+        if not any(p.get("in") == "header" and p.get("name", "").lower() == "idempotency-key" for p in parameters):
+            parameters.append(dict(IDEMPOTENCY_KEY_PARAMETER))
 
 
 def health_router() -> APIRouter:
