@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+from jsonschema import Draft202012Validator
 
 from .conftest import ROOT, DevStack, free_slots, login, new_phone, otp_messages, provider_with_offering, wait_for
 
@@ -83,6 +84,66 @@ def test_every_operation_has_a_readable_unique_id_that_changes_only_with_the_com
         f"the apps generated from the old document: if the change is meant, put it in the list (one "
         f"'operationId METHOD path' a line, sorted) and say so in the changelog of the client.\n{changes}"
     )
+
+
+# The operations a mobile app starts from: each shows an example of what it takes and what it answers.
+MAIN_OPERATIONS = {
+    "sendSignInCode",
+    "signInWithCode",
+    "searchNearbyOfferings",
+    "quoteBooking",
+    "createBooking",
+    "listBookings",
+    "cancelBooking",
+    "fileComplaint",
+}
+
+
+def problems_of(example: Any, schema: dict[str, Any], document: dict[str, Any]) -> list[str]:
+    """Why ``example`` does not fit ``schema`` (whose ``$ref``s point into the document's components)."""
+    validator = Draft202012Validator(
+        {**schema, "components": document["components"]}, format_checker=Draft202012Validator.FORMAT_CHECKER
+    )
+    return [f"{'/'.join(map(str, error.absolute_path))}: {error.message}" for error in validator.iter_errors(example)]
+
+
+def test_the_main_operations_carry_request_and_response_examples_their_schemas_accept(gateway: httpx.Client) -> None:
+    document = aggregated_document(gateway)
+    found: dict[str, list[str]] = {}
+    for path, item in document["paths"].items():
+        for method in METHODS:
+            operation = item.get(method)
+            if operation is None or operation.get("operationId") not in MAIN_OPERATIONS:
+                continue
+            wrong: list[str] = []
+            answers = {
+                status: answer["content"]["application/json"]
+                for status, answer in operation["responses"].items()
+                if status.startswith("2") and "application/json" in answer.get("content", {})
+            }
+            assert len(answers) == 1, (path, method, answers)
+            for status, answer in answers.items():
+                if "example" not in answer:
+                    wrong.append(f"no example of its {status} answer")
+                else:
+                    wrong += [f"answer: {p}" for p in problems_of(answer["example"], answer["schema"], document)]
+            body = operation.get("requestBody", {}).get("content", {}).get("application/json")
+            if body is not None:
+                if "example" not in body:
+                    wrong.append("no example of its request body")
+                else:
+                    wrong += [f"request: {p}" for p in problems_of(body["example"], body["schema"], document)]
+            for parameter in operation.get("parameters", []):
+                if parameter["in"] in ("path", "query") and parameter.get("required") and "example" not in parameter:
+                    wrong.append(f"no example of its parameter {parameter['name']}")
+                if "example" in parameter:
+                    wrong += [
+                        f"parameter {parameter['name']}: {p}"
+                        for p in problems_of(parameter["example"], parameter["schema"], document)
+                    ]
+            found[operation["operationId"]] = wrong
+    assert set(found) == MAIN_OPERATIONS
+    assert {op_id: wrong for op_id, wrong in found.items() if wrong} == {}
 
 
 # ---- the generated client

@@ -22,6 +22,7 @@ from fastapi.responses import JSONResponse
 from gateway import policy
 from gateway.routes import UPSTREAMS, owner_of
 from gateway.upstreams import Upstreams
+from service_kit.apidocs import place_examples
 from service_kit.errors import Problem
 
 SCHEMA_REF = "#/components/schemas/"
@@ -163,7 +164,7 @@ class OpenAPIAggregator:
             # A bearer token where an operation needs one; many (public notices, open data) do not. Operations a
             # provider's system may call with an API key say so themselves (``with_api_keys``).
             document["security"] = [{"bearerAuth": []}, {}]
-            self._own = document
+            self._own = place_examples(document)
         return self._own
 
     def _fresh(self) -> dict[str, Any] | None:

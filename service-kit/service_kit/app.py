@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from service_kit.apidocs import docs_router
+from service_kit.apidocs import docs_router, place_examples
 from service_kit.edge import BodyLimitMiddleware, EdgeMiddleware
 from service_kit.errors import Problem, install_error_handlers, problem_response
 from service_kit.events.consumer import Subscription
@@ -141,6 +141,7 @@ def create_service_app(spec: ServiceSpec) -> FastAPI:
         components = schema.setdefault("components", {}).setdefault("schemas", {})
         components.setdefault("Problem", Problem.model_json_schema())
         declare_idempotency_key(schema)
+        place_examples(schema)
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]

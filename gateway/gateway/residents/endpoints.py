@@ -12,7 +12,7 @@ from gateway.deps import (
     SmsSenderDep,
 )
 from gateway.ratelimit import CodeSignInLimit, SignInKind, limit_target
-from gateway.residents import phones, service
+from gateway.residents import examples, phones, service
 from gateway.residents.schemas import OtpRequest, OtpSent, OtpVerify, PhoneProof, PhoneProofRequest
 from service_kit.db import SessionDep
 from service_kit.errors import error_responses
@@ -35,6 +35,7 @@ router = APIRouter(prefix="/api/v1/auth/otp", tags=["auth"])
         "operator lifts it with `POST /api/v1/auth/otp/unlock`)."
     ),
     operation_id="sendSignInCode",
+    openapi_extra=examples.SEND_CODE,
 )
 async def send_otp(
     _limit: CodeSignInLimit,
@@ -63,6 +64,7 @@ async def send_otp(
         "`not_a_mobile_number`). Beyond the phone's guesses of the day: 429 `too_many_codes` with `Retry-After`."
     ),
     operation_id="signInWithCode",
+    openapi_extra=examples.SIGN_IN,
 )
 async def verify_otp(
     _limit: CodeSignInLimit,

@@ -3,7 +3,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from registry.circle import service
+from registry.circle import examples, service
 from registry.circle.schemas import CirclePage, CoverageRow, StreetGaps
 from registry.circle.service import CategoryLevel, Filters
 from registry.config import Settings
@@ -35,6 +35,7 @@ SettingsDep = Annotated[Settings, Depends(registry_settings)]
     response_model=CirclePage,
     responses=error_responses(404, 422),
     operation_id="searchNearbyOfferings",
+    openapi_extra=examples.SEARCH,
 )
 async def search_circle(
     session: ReadSessionDep,
