@@ -42,6 +42,7 @@ from service_kit.errors import install_error_handlers
 from service_kit.logging import configure_logging
 from service_kit.metrics import HttpMetricsMiddleware, serve_metrics_port
 from service_kit.notify.settings import sms_sender
+from service_kit.operation_ids import operation_id
 from service_kit.protection import Keyring, reseal_forever
 from service_kit.responses import LinliJSONResponse
 from service_kit.tracing import TracingMiddleware, configure_tracing
@@ -161,6 +162,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         telemetry={"tracing": False, "metrics": False, "logs": False},
         # The gateway's own answers write date-times as every service's do (service_kit.responses).
         default_response_class=LinliJSONResponse,
+        # The operation ids every service's document has too (service_kit.operation_ids).
+        generate_unique_id_function=operation_id,
     )
     install_error_handlers(app)
     app.include_router(auth_router)

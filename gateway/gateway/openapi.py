@@ -22,9 +22,11 @@ from fastapi.responses import JSONResponse
 from gateway import policy
 from gateway.routes import UPSTREAMS, owner_of
 from gateway.upstreams import Upstreams
+from service_kit.apidocs import place_examples
 from service_kit.errors import Problem
 
 SCHEMA_REF = "#/components/schemas/"
+_METHODS = ("get", "put", "post", "delete", "patch", "head")
 
 
 def rewrite_refs(node: Any, renames: Mapping[str, str]) -> Any:
@@ -58,6 +60,33 @@ def _clashing_schemas(service: str, theirs: Mapping[str, Any], ours: Mapping[str
     return renames
 
 
+def _operation_ids(paths: Mapping[str, Any]) -> set[str]:
+    return {
+        operation["operationId"]
+        for item in paths.values()
+        for method, operation in item.items()
+        if method in _METHODS and isinstance(operation, Mapping) and "operationId" in operation
+    }
+
+
+def _with_unique_operation_ids(service: str, item: dict[str, Any], paths: Mapping[str, Any]) -> dict[str, Any]:
+    """A service's path item whose operation ids are not already another operation's: a generated client (the
+    mobile app's) has one method per id. A clash (two services each naming an endpoint ``listNeeds``) takes the
+    service's name (``feedbackListNeeds``); the ids are meant to be unique already, and
+    clients/typescript/operation-ids.txt pins them, so a rename here shows in the tests."""
+    taken = _operation_ids(paths)
+    for method, operation in item.items():
+        op_id = operation.get("operationId") if method in _METHODS and isinstance(operation, dict) else None
+        if op_id is None or op_id not in taken:
+            continue
+        candidate, n = service + op_id[:1].upper() + op_id[1:], 2
+        while candidate in taken:
+            candidate, n = f"{service}{op_id[:1].upper()}{op_id[1:]}{n}", n + 1
+        operation["operationId"] = candidate
+        taken.add(candidate)
+    return item
+
+
 def merge_openapi(
     gateway_document: Mapping[str, Any], services: Mapping[str, Mapping[str, Any] | None]
 ) -> dict[str, Any]:
@@ -83,8 +112,8 @@ def merge_openapi(
                 for name, entry in entries.items():
                     bucket.setdefault(name, rewrite_refs(entry, renames))
         for path, item in (document.get("paths") or {}).items():
-            if owner_of(path) == service:
-                paths.setdefault(path, rewrite_refs(item, renames))
+            if owner_of(path) == service and path not in paths:
+                paths[path] = _with_unique_operation_ids(service, rewrite_refs(item, renames), paths)
         for tag in document.get("tags") or []:
             if isinstance(tag, Mapping) and tag.get("name") not in tag_names:
                 merged.setdefault("tags", []).append(dict(tag))
@@ -99,7 +128,6 @@ API_KEY_DESCRIPTION = (
     "keys lists ``apiKey`` in its security, with the scope the key must carry (none: any key); "
     "GET /api/v1/auth/me says which provider and scopes a key has."
 )
-_METHODS = ("get", "put", "post", "delete", "patch", "head")
 
 
 def with_api_keys(document: dict[str, Any]) -> dict[str, Any]:
@@ -163,7 +191,7 @@ class OpenAPIAggregator:
             # A bearer token where an operation needs one; many (public notices, open data) do not. Operations a
             # provider's system may call with an API key say so themselves (``with_api_keys``).
             document["security"] = [{"bearerAuth": []}, {}]
-            self._own = document
+            self._own = place_examples(document)
         return self._own
 
     def _fresh(self) -> dict[str, Any] | None:

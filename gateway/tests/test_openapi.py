@@ -171,3 +171,21 @@ async def test_operations_that_take_api_keys_say_so_with_their_scope(client: htt
     assert booking["x-linli-api-key-scope"] == "bookings:read"
     # A route no key may call declares only the bearer token (the document's default).
     assert "security" not in document["paths"]["/api/v1/auth/token"]["post"]
+
+
+def test_an_operation_id_two_services_share_takes_the_later_services_name() -> None:
+    def listing(op_id: str) -> dict[str, Any]:
+        return {"get": {"operationId": op_id, "responses": {}}}
+
+    gateway = {"openapi": "3.1.0", "paths": {"/api/v1/home": listing("getHome")}, "components": {"schemas": {}}}
+    procurement = {"paths": {"/api/v1/need-pool": listing("listNeeds")}}
+    feedback = {"paths": {"/api/v1/needs": listing("listNeeds"), "/api/v1/complaints": listing("getHome")}}
+    merged = merge_openapi(gateway, {"procurement": procurement, "feedback": feedback})
+    ids = {path: item["get"]["operationId"] for path, item in merged["paths"].items()}
+    assert ids == {
+        "/api/v1/home": "getHome",
+        "/api/v1/need-pool": "listNeeds",
+        "/api/v1/needs": "feedbackListNeeds",
+        "/api/v1/complaints": "feedbackGetHome",
+    }
+    assert feedback["paths"]["/api/v1/needs"]["get"]["operationId"] == "listNeeds"  # the input is not modified

@@ -13,13 +13,14 @@ from fastapi.responses import JSONResponse
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from service_kit.apidocs import docs_router
+from service_kit.apidocs import docs_router, place_examples
 from service_kit.edge import BodyLimitMiddleware, EdgeMiddleware
 from service_kit.errors import Problem, install_error_handlers, problem_response
 from service_kit.events.consumer import Subscription
 from service_kit.idempotency import IdempotencyMiddleware, KeyringSealer
 from service_kit.logging import configure_logging
 from service_kit.metrics import HttpMetricsMiddleware, MetricsProbe, ScrapeState, metrics_router
+from service_kit.operation_ids import operation_id
 from service_kit.ops import dead_letter_router
 from service_kit.protection import Keyring
 from service_kit.responses import LinliJSONResponse
@@ -102,6 +103,8 @@ def create_service_app(spec: ServiceSpec) -> FastAPI:
         # Spans are service_kit.tracing's, named by route template; FastAPI's own would record raw paths and
         # query strings, where a resident's phone number may be.
         telemetry={"tracing": False},
+        # Operation ids a generated client can call by: createBooking, not create_booking_api_v1_bookings_post.
+        generate_unique_id_function=operation_id,
     )
     install_error_handlers(app)
     app.include_router(docs_router(spec.title))
@@ -143,13 +146,43 @@ def create_service_app(spec: ServiceSpec) -> FastAPI:
     original_openapi = app.openapi
 
     def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
         schema = original_openapi()
         components = schema.setdefault("components", {}).setdefault("schemas", {})
         components.setdefault("Problem", Problem.model_json_schema())
+        declare_idempotency_key(schema)
+        place_examples(schema)
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
     return app
+
+
+IDEMPOTENCY_KEY_PARAMETER: dict[str, Any] = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": (
+        "Makes a retry safe: a POST sent again with the same key (by the same caller, within 24 hours) gets the "
+        "first answer instead of doing it twice; the same key with another body is refused (422 "
+        "`idempotency_key_reused`)."
+    ),
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+}
+
+
+def declare_idempotency_key(document: dict[str, Any]) -> None:
+    """Every POST of a service takes ``Idempotency-Key`` (``IdempotencyMiddleware``): the document says so for
+    Linli's own API (``/api/``), and a generated client lets the app send one. The standards' facades (Open311)
+    keep the parameters their clients know."""
+    for path, item in document.get("paths", {}).items():
+        operation = item.get("post") if path.startswith("/api/") else None
+        if operation is None:
+            continue
+        parameters = operation.setdefault("parameters", [])
+        if not any(p.get("in") == "header" and p.get("name", "").lower() == "idempotency-key" for p in parameters):
+            parameters.append(dict(IDEMPOTENCY_KEY_PARAMETER))
 
 
 def health_router() -> APIRouter:

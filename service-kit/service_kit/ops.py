@@ -54,8 +54,15 @@ Admin = Annotated[Principal, Depends(require_roles(Role.admin))]
 
 def dead_letter_router(service: str) -> APIRouter:
     router = APIRouter(prefix=f"/api/v1/ops/{service}/dead-letters", tags=["operations"])
+    # Every service has these two: their operation ids name the service (listBookingDeadLetters).
+    named = service.capitalize()
 
-    @router.get("", response_model=DeadLetterPage, responses=error_responses(401, 403))
+    @router.get(
+        "",
+        response_model=DeadLetterPage,
+        responses=error_responses(401, 403),
+        operation_id=f"list{named}DeadLetters",
+    )
     async def list_dead_letters(
         session: SessionDep,
         _admin: Admin,
@@ -72,7 +79,12 @@ def dead_letter_router(service: str) -> APIRouter:
         total = (await session.execute(count)).scalar_one()
         return DeadLetterPage(items=[_to_model(r._mapping) for r in rows], total=total)
 
-    @router.post("/{letter_id}/replay", response_model=DeadLetter, responses=error_responses(401, 403, 404, 409))
+    @router.post(
+        "/{letter_id}/replay",
+        response_model=DeadLetter,
+        responses=error_responses(401, 403, 404, 409),
+        operation_id=f"replay{named}DeadLetter",
+    )
     async def replay_dead_letter(letter_id: uuid.UUID, request: Request, _admin: Admin) -> DeadLetter:
         """Apply the stored event again through its consumer's handler (exactly once, via the inbox)."""
         runtime = request.app.state.runtime

@@ -1,12 +1,12 @@
 import uuid
 from datetime import date
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Query
 from pydantic import AwareDatetime
 
+from booking.bookings import examples, service
 from booking.bookings import schemas as s
-from booking.bookings import service
 from booking.bookings.models import BookingStatus
 from booking.clock import Now
 from booking.deps import Caller, SettingsDep
@@ -23,6 +23,7 @@ router = APIRouter(prefix="/api/v1/bookings", tags=["bookings"])
     response_model=s.Booking,
     summary="Book one unit of a slot (operator for a resident, a resident for themself, a provider)",
     responses=error_responses(401, 403, 404, 409, 422),
+    openapi_extra=examples.CREATE,
 )
 async def create_booking(
     data: s.BookingCreate, session: SessionDep, principal: Caller, settings: SettingsDep
@@ -41,6 +42,7 @@ async def create_booking(
         "phone (a whole number, or its last 4 to 10 digits)."
     ),
     responses=error_responses(401, 403, 404, 422),
+    openapi_extra=examples.LIST,
 )
 async def list_bookings(
     session: SessionDep,
@@ -86,6 +88,8 @@ async def list_bookings(
         "the booking then carries the offering's own price. Residents quote for themselves."
     ),
     responses=error_responses(401, 403, 404, 422),
+    operation_id="quoteBooking",
+    openapi_extra=examples.QUOTE,
 )
 async def quote(
     session: SessionDep,
@@ -188,7 +192,7 @@ async def assign_staff(
 TransitionBody = Annotated[s.BookingTransition | None, Body()]
 
 
-def _transition_route(action: str, path: str, summary: str) -> None:
+def _transition_route(action: str, path: str, summary: str, openapi_extra: dict[str, Any] | None = None) -> None:
     async def transition(
         booking_id: uuid.UUID,
         session: SessionDep,
@@ -217,12 +221,18 @@ def _transition_route(action: str, path: str, summary: str) -> None:
         response_model=s.Booking,
         summary=summary,
         responses=error_responses(401, 403, 404, 409, 422),
+        openapi_extra=openapi_extra,
     )
 
 
 _transition_route("confirm", "confirm", "Confirm a requested booking (its provider, or an operator)")
 _transition_route("reject", "reject", "Reject a requested booking, with a reason (its provider, or an operator)")
-_transition_route("cancel", "cancel", "Cancel a booking, with a reason (its resident, its provider, or an operator)")
+_transition_route(
+    "cancel",
+    "cancel",
+    "Cancel a booking, with a reason (its resident, its provider, or an operator)",
+    openapi_extra=examples.CANCEL,
+)
 _transition_route(
     "start",
     "start",

@@ -92,5 +92,6 @@ router.include_router(
         is_production=lambda request: get_settings(request).environment == "production",
         normalize_phone=phones.normalize,
         tags=["notifications"],
+        operation_id="listNotificationSms",
     )
 )

@@ -3,7 +3,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from feedback.complaints import service
+from feedback.complaints import examples, service
 from feedback.complaints.models import ComplaintStatus, StepAction
 from feedback.complaints.schemas import Assignment, Complaint, ComplaintCreate, ComplaintDetail, NoteCreate, StepCreate
 from feedback.config import SettingsDep
@@ -24,6 +24,7 @@ Official = Annotated[Principal, Depends(require_roles(Role.official))]
     status_code=201,
     summary="File a complaint (a resident in the app, an operator by phone, staff at a center)",
     responses=error_responses(401, 403, 404, 422),
+    openapi_extra=examples.FILE,
 )
 async def file_complaint(
     session: SessionDep, principal: Filer, settings: SettingsDep, body: ComplaintCreate

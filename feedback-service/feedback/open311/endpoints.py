@@ -25,6 +25,7 @@ from service_kit import georeport
 from service_kit.auth import CurrentPrincipal, OptionalPrincipal
 from service_kit.db import ReadSessionDep, SessionDep
 from service_kit.errors import LinliError, NotFound
+from service_kit.operation_ids import prefixed
 from service_kit.responses import StandardDocumentResponse
 
 
@@ -54,7 +55,12 @@ class Open311Route(APIRoute):
 
 # GeoReport documents keep their W3C date-times in Beijing time (service_kit.responses.StandardDocumentResponse).
 router = APIRouter(
-    prefix="/open311/v2", tags=["open311"], route_class=Open311Route, default_response_class=StandardDocumentResponse
+    prefix="/open311/v2",
+    tags=["open311"],
+    route_class=Open311Route,
+    default_response_class=StandardDocumentResponse,
+    # open311ListServices: GeoReport's names, apart from Linli's own and HSDS's.
+    generate_unique_id_function=prefixed("open311"),
 )
 
 ERRORS: dict[int | str, dict[str, Any]] = {

@@ -12,7 +12,7 @@ from gateway.deps import (
     get_settings,
 )
 from gateway.ratelimit import CodeSignInLimit, SignInKind, limit_target
-from gateway.residents import service
+from gateway.residents import examples, service
 from gateway.residents.schemas import OtpRequest, OtpSent, OtpVerify, PhoneProof, PhoneProofRequest
 from service_kit import phones
 from service_kit.db import SessionDep
@@ -36,6 +36,8 @@ router = APIRouter(prefix="/api/v1/auth/otp", tags=["auth"])
         "in 15 minutes (429 `otp_rate_limited`) and a few more in a day (429 `too_many_codes`, `Retry-After`; an "
         "operator lifts it with `POST /api/v1/auth/otp/unlock`)."
     ),
+    operation_id="sendSignInCode",
+    openapi_extra=examples.SEND_CODE,
 )
 async def send_otp(
     _limit: CodeSignInLimit,
@@ -63,6 +65,8 @@ async def send_otp(
         "with `Retry-After`, and the code is not spent. Only a mainland mobile number signs in (422 "
         "`not_a_mobile_number`). Beyond the phone's guesses of the day: 429 `too_many_codes` with `Retry-After`."
     ),
+    operation_id="signInWithCode",
+    openapi_extra=examples.SIGN_IN,
 )
 async def verify_otp(
     _limit: CodeSignInLimit,
@@ -121,6 +125,7 @@ router.include_router(
         is_production=lambda request: get_settings(request).environment == "production",
         normalize_phone=phones.normalize,
         tags=["auth"],
+        operation_id="listSignInSms",
         show_full_phone=True,
     )
 )

@@ -77,6 +77,7 @@ async def close_call(call_id: uuid.UUID, session: SessionDep, principal: Officia
     status_code=status.HTTP_201_CREATED,
     summary="Apply to a call (申报) for your provider, before the deadline",
     responses=error_responses(401, 403, 404, 409, 422),
+    operation_id="applyToCall",
 )
 async def apply(
     call_id: uuid.UUID, data: schemas.ApplicationCreate, session: SessionDep, principal: ProviderAdmin, now: Now

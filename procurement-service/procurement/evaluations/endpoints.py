@@ -138,6 +138,7 @@ async def list_evaluators(
     status_code=status.HTTP_201_CREATED,
     summary="Declare whether you (an assigned evaluator) are linked to the contracted provider, before scoring",
     responses=error_responses(401, 403, 404, 409, 422),
+    operation_id="declareAsEvaluator",
 )
 async def declare(
     contract_id: uuid.UUID, data: DeclarationCreate, session: SessionDep, principal: Evaluator, now: Now

@@ -38,6 +38,7 @@ async def create_need(data: schemas.NeedCreate, session: SessionDep, principal: 
     response_model=Page[schemas.Need],
     summary="The needs pool: ranked needs first, then the most asked-for",
     responses=error_responses(401, 403, 422),
+    operation_id="listPooledNeeds",
 )
 async def list_needs(
     session: SessionDep,
@@ -70,7 +71,13 @@ async def rank_needs(
     return [schemas.Need.model_validate(n) for n in ranked]
 
 
-@router.get("/{need_id}", response_model=schemas.Need, summary="A need", responses=error_responses(401, 403, 404, 422))
+@router.get(
+    "/{need_id}",
+    response_model=schemas.Need,
+    summary="A need",
+    responses=error_responses(401, 403, 404, 422),
+    operation_id="getPooledNeed",
+)
 async def get_need(need_id: uuid.UUID, session: SessionDep, principal: NeedReader) -> schemas.Need:
     return schemas.Need.model_validate(await service.get(session, need_id, by=principal))
 

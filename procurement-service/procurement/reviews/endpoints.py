@@ -51,6 +51,7 @@ async def list_reviewers(
     status_code=status.HTTP_201_CREATED,
     summary="Declare whether you (a reviewer) are linked to the applicant, before scoring",
     responses=error_responses(401, 403, 404, 409, 422),
+    operation_id="declareAsReviewer",
 )
 async def declare(
     call_id: uuid.UUID,

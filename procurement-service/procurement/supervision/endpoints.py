@@ -75,6 +75,7 @@ async def list_supervision(
     response_model=Page[schemas.LinkedComplaint],
     summary="Residents' complaints about the contracted service (from feedback), oldest first",
     responses=error_responses(401, 403, 404, 422),
+    operation_id="listContractComplaints",
 )
 async def list_complaints(
     contract_id: uuid.UUID, session: SessionDep, principal: ContractViewer, page: PaginationDep

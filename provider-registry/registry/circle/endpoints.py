@@ -3,7 +3,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from registry.circle import service
+from registry.circle import examples, service
 from registry.circle.schemas import CirclePage, CoverageRow, StreetGaps
 from registry.circle.service import CategoryLevel, Filters
 from registry.config import Settings, SettingsDep
@@ -21,7 +21,13 @@ CommunityCode = Annotated[str | None, Query(min_length=1, max_length=32)]
 StreetCode = Annotated[str | None, Query(min_length=1, max_length=32)]
 
 
-@router.get("/offerings", response_model=CirclePage, responses=error_responses(404, 422))
+@router.get(
+    "/offerings",
+    response_model=CirclePage,
+    responses=error_responses(404, 422),
+    operation_id="searchNearbyOfferings",
+    openapi_extra=examples.SEARCH,
+)
 async def search_circle(
     session: ReadSessionDep,
     settings: SettingsDep,

@@ -11,8 +11,12 @@ from registry.opendata.service import HsdsPage, ServiceFilters
 from service_kit.db import ReadSessionDep
 from service_kit.errors import error_responses
 from service_kit.links import public_base_url, public_url
+from service_kit.operation_ids import prefixed
 
-router = APIRouter(prefix="/open-data/hsds", tags=["open data (HSDS 3.0)"])
+# hsdsListServices: HSDS's names, apart from Linli's own and Open311's.
+router = APIRouter(
+    prefix="/open-data/hsds", tags=["open data (HSDS 3.0)"], generate_unique_id_function=prefixed("hsds")
+)
 
 
 class Paging:

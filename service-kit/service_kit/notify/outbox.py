@@ -33,6 +33,7 @@ def fake_outbox_router(
     is_production: Callable[[Request], bool],
     normalize_phone: Callable[[str], str],
     tags: list[str | Enum],
+    operation_id: str,
     show_full_phone: bool = False,
 ) -> APIRouter:
     """``GET path``: the fake sender's messages, newest first, optionally to one ``phone`` (admin only). The
@@ -44,6 +45,8 @@ def fake_outbox_router(
         response_model=Page[RecordedSms],
         responses=error_responses(401, 403, 404, 422),
         summary="Messages the fake SMS sender recorded, newest first (admin; not in production)",
+        # The gateway's and booking's copies are both in the aggregated document: each names itself.
+        operation_id=operation_id,
     )
     async def list_recorded_sms(
         request: Request,
