@@ -60,7 +60,7 @@ async def test_every_bad_field_of_a_registration_is_told_at_once(
         json=body(
             phone="12345",
             id_card_number="110111194003080021",
-            emergency_contact={"name": "赵小红", "phone": "1234"},
+            emergency_contact={"name": "赵小红", "phone": "12"},  # two digits typed
         ),
         headers=test_keys.headers("operator"),
     )
