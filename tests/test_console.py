@@ -181,7 +181,8 @@ async def test_operator_serves_a_known_caller(demo: Demo, page: Page) -> None:
     await page.keyboard.press("F3")
     await expect(page.locator("#service-category")).to_be_focused()
     await page.select_option("#service-category", "elderly.meal_table")
-    await page.locator("#service-form button[type=submit]").click()
+    await expect(page.locator("#service-category")).to_be_focused()
+    await page.keyboard.press("Enter")  # Enter on the chosen category searches
     meal_offering = page.locator(f"[data-offering='{demo.offerings[MEAL_TABLE]['id']}']")
     await expect(meal_offering).to_contain_text("¥15.00")
     # Marked as funded for her before she books: she pays nothing, the contract pays ¥15.00.
@@ -194,11 +195,20 @@ async def test_operator_serves_a_known_caller(demo: Demo, page: Page) -> None:
     dialog = page.locator("#dialog")
     await expect(dialog).to_contain_text(MEAL_TABLE)
     await expect(dialog.locator("button[type=submit]")).to_be_focused()
+    # The standard price row says the standard price; what she pays has its own row.
+    price_fen = demo.offerings[MEAL_TABLE]["price_fen"]
+    standard = "免费" if price_fen == 0 else f"¥{price_fen / 100:.2f}"
+    await expect(dialog.locator("[data-price=standard]")).to_have_text(standard)
+    await expect(dialog.locator("[data-price=resident]")).to_contain_text("居民付 ¥0.00（补贴 ¥15.00）")
+    booked_time = await dialog.locator("dd").nth(3).inner_text()
     await page.keyboard.press("Enter")
     readback = page.locator("#readback")
     await expect(readback).to_contain_text("王秀英，已为您预约 时代家和老年餐桌")
     await expect(readback).to_contain_text("政府补贴 ¥15.00，本次您无需付费。")
     await expect(readback).to_be_focused()
+    await expect(readback).to_contain_text(f"时间 {booked_time}")
+    # The slot she now holds is no longer offered to her; the results were read again after booking.
+    await expect(meal_offering.locator(f"button.slot[data-slot='{slot_start}']")).to_have_count(0)
     await screenshot(page, "04-booking-read-back")
 
     meal = next(b for b in demo.bookings_of(wang["id"]) if b["offering_id"] == demo.offerings[MEAL_TABLE]["id"])
@@ -214,6 +224,10 @@ async def test_operator_serves_a_known_caller(demo: Demo, page: Page) -> None:
     await expect(page.locator("#cancel-reason")).to_have_value("居民来电取消")
     await dialog.locator("button[type=submit]").click()
     await expect(page.locator("#notice")).to_have_text("预约已取消。")
+    await expect(readback.locator("h3")).to_have_text("已取消，请向居民复述")
+    await expect(readback).to_contain_text("王秀英，您原定")
+    await expect(readback).to_contain_text(f"的 {COUNSELING}")
+    await expect(readback).to_contain_text("已取消。")
     await expect(card.locator(f"#recent-bookings [data-booking='{counseling['id']}']")).to_contain_text("已取消")
     cancelled = demo.gateway.get(f"/api/v1/bookings/{counseling['id']}", headers=demo.operator).json()
     assert (cancelled["status"], cancelled["status_reason"]) == ("cancelled", "居民来电取消")
@@ -225,8 +239,21 @@ async def test_operator_serves_a_known_caller(demo: Demo, page: Page) -> None:
     new_start = await new_slot.get_attribute("value")
     assert new_start is not None
     assert not same_instant(new_start, slot_start)
+    # Nothing is pre-chosen: confirming without her choice is refused at the slots, in Chinese.
+    await expect(page.locator("#reschedule-slots input:checked")).to_have_count(0)
+    await dialog.locator("button[type=submit]").click()
+    await expect(dialog.locator("[data-field=slot_start] .field-error")).to_have_text("请按居民所说选择新的时段。")
+    await expect(new_slot).to_be_focused()
+    await page.keyboard.press("Space")
+    await expect(new_slot).to_be_checked()
+    new_time = (await page.locator("#reschedule-slots label").first.inner_text()).split("（")[0]
     await dialog.locator("button[type=submit]").click()
     await expect(page.locator("#notice")).to_contain_text("已改到")
+    # The read-back says the new time, and what it was before.
+    await expect(readback.locator("h3")).to_have_text("改期成功，请向居民复述")
+    await expect(readback).to_contain_text(f"已从 {booked_time} 改到 {new_time}")
+    await expect(readback).to_be_focused()
+    await screenshot(page, "05a-reschedule-read-back")
     moved = demo.gateway.get(f"/api/v1/bookings/{meal['id']}", headers=demo.operator).json()
     assert same_instant(moved["slot_start"], new_start)
     assert (moved["status"], moved["subsidy_fen"]) == ("confirmed", 1500)
@@ -246,6 +273,12 @@ async def test_operator_serves_a_known_caller(demo: Demo, page: Page) -> None:
     assert (complaint["channel"], complaint["category"], complaint["status"]) == ("phone", "punctuality", "submitted")
     assert complaint["community_code"] == "gongchen.shidai_jiahe"
     assert complaint["description"] == "送餐晚了四十分钟，饭菜已经凉了。"
+
+    # The next caller: nothing said for her stays on screen.
+    await look_up(page, LI_PHONE)
+    await expect(page.locator("#card-title")).to_have_text("李建国")
+    await expect(page.locator("#readback")).to_have_count(0)
+    await expect(page.locator("#notice")).to_have_text("")
 
     # The shift's queue lists today's booking.
     await page.keyboard.press("F4")

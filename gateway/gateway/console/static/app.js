@@ -167,10 +167,12 @@
     return el;
   }
 
+  let noticeTimer = null;
   function notice(text) {
     const el = $("notice");
     el.textContent = "";
-    if (text) window.setTimeout(() => (el.textContent = text), 30); // re-announced even when unchanged
+    window.clearTimeout(noticeTimer); // a notice cleared (the next caller) is not brought back by a late one
+    if (text) noticeTimer = window.setTimeout(() => (el.textContent = text), 30); // re-announced even when unchanged
   }
 
   function field(id, labelText, input, extra) {
@@ -461,6 +463,7 @@
     state.invitations = [];
     state.readback = null;
     state.services = null;
+    notice(null); // nothing said for the previous caller stays on screen
     $("lookup-result").textContent = "";
     $("lookup-error").textContent = "";
     $("register-panel").hidden = true;
@@ -750,17 +753,33 @@
         t("severity." + complaint.severity) + " · " + complaint.description }));
   }
 
-  function readback(booking) {
+  /* What was just done for the caller, to read back: {kind: "booked" | "rescheduled" | "cancelled", booking,
+     previous (the booking before a reschedule)}. The booking is read from the card's latest list, so the words
+     are those of its state now, never of an earlier answer. */
+  function readback(done) {
+    const booking = state.bookings.find((b) => b.id === done.booking.id) || done.booking;
     const service = offeringName(state.offerings[booking.offering_id]);
     let price = booking.price_fen === 0 ? t("readback.price_free") : t("readback.price_paid", { price: money(booking.price_fen) });
     if (booking.subsidy_fen > 0) price = t("readback.price_subsidy", { subsidy: money(booking.subsidy_fen) }) + price;
     const status = booking.status === "confirmed" ? t("readback.status_confirmed") : t("readback.status_requested");
-    return h("section", { class: "readback", id: "readback", tabindex: "-1", "aria-labelledby": "readback-title" },
-      h("h3", { id: "readback-title", text: t("readback.title") }),
-      h("p", { text: t("readback.text", {
-        name: state.resident.name, service, provider: providerLabel(booking.provider_id),
-        time: slotRange(booking), price, status,
-      }) }));
+    const words = {
+      name: state.resident.name, service, provider: providerLabel(booking.provider_id),
+      time: slotRange(booking), price, status,
+    };
+    let title = "readback.title";
+    let text = "readback.text";
+    if (done.kind === "rescheduled") {
+      title = "readback.title_rescheduled";
+      text = "readback.text_rescheduled";
+      words.old = slotRange(done.previous);
+    } else if (done.kind === "cancelled") {
+      title = "readback.title_cancelled";
+      text = "readback.text_cancelled";
+    }
+    return h("section", { class: "readback", id: "readback", tabindex: "-1", "aria-labelledby": "readback-title",
+      "data-readback": done.kind, "data-readback-booking": booking.id },
+      h("h3", { id: "readback-title", text: t(title) }),
+      h("p", { text: t(text, words) }));
   }
 
   // ------------------------------------------------------------------ finding a service and booking it
@@ -826,6 +845,25 @@
     renderServices();
   }
 
+  /* A slot the caller already holds (an active booking of the same service at the same start) is no choice. */
+  function holds(offeringId, slotStart) {
+    return state.bookings.some((b) => ACTIVE.includes(b.status) && b.offering_id === offeringId &&
+      Date.parse(b.slot_start) === Date.parse(slotStart));
+  }
+
+  /* The "余 N" counts of the services on screen for this offering, as they are after a booking changed them. */
+  async function refreshAvailability(offeringId) {
+    if (!state.services) return;
+    const items = state.services.items.filter((item) => item.offering.id === offeringId);
+    if (!items.length) return;
+    const from = localDay(new Date());
+    const availability = await api.get("/api/v1/availability",
+      { offering_id: offeringId, from, to: addDays(from, SLOT_DAYS - 1) }).catch(() => null);
+    if (!availability) return;
+    items.forEach((item) => (item.availability = availability));
+    renderServices();
+  }
+
   function fundedBadge(item) {
     const quote = item.quote;
     if (!quote || !quote.funded) return null;
@@ -852,7 +890,7 @@
     for (const item of found.items) {
       const o = item.offering;
       const slots = item.availability && item.availability.bookable
-        ? item.availability.slots.filter((s) => s.remaining > 0).slice(0, SLOTS_SHOWN) : [];
+        ? item.availability.slots.filter((s) => s.remaining > 0 && !holds(o.id, s.start)).slice(0, SLOTS_SHOWN) : [];
       const reach = item.reach === "walk"
         ? t("service.walk", { minutes: item.walk_minutes, metres: item.distance_m })
         : item.reach === "door_to_door" || o.mode === "door_to_door" ? t("service.door") : null;
@@ -887,12 +925,13 @@
         h("dt", { text: t("confirm.service") }), h("dd", { text: offeringName(o) }),
         h("dt", { text: t("confirm.provider") }), h("dd", { text: providerLabel(o.provider_id) || item.provider }),
         h("dt", { text: t("confirm.time") }), h("dd", { text: dateTime(slot.start) + "–" + timeOnly(slot.end) }),
-        h("dt", { text: t("confirm.price") }), h("dd", {},
-          item.quote && item.quote.funded
-            ? t("service.funded", { price: money(item.quote.resident_price_fen), subsidy: money(item.quote.subsidy_fen) })
-            : o.price_fen === 0 ? t("service.free") : money(o.price_fen),
+        h("dt", { text: t("confirm.price") }), h("dd", { "data-price": "standard" },
+          o.price_fen === 0 ? t("service.free") : money(o.price_fen),
           o.price_fen > 0 && !(item.quote && item.quote.funded)
-            ? h("div", { class: "muted", text: t("service.funded_note") }) : null)));
+            ? h("div", { class: "muted", text: t("service.funded_note") }) : null),
+        item.quote && item.quote.funded ? h("dt", { text: t("confirm.pays") }) : null,
+        item.quote && item.quote.funded ? h("dd", { "data-price": "resident",
+          text: t("service.funded", { price: money(item.quote.resident_price_fen), subsidy: money(item.quote.subsidy_fen) }) }) : null));
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
       clearErrors(form);
@@ -901,10 +940,11 @@
           const booking = await api.post("/api/v1/bookings",
             { offering_id: o.id, slot_start: slot.start, resident_id: state.resident.id, channel: "phone" }, key);
           closeDialog(false);
-          state.readback = booking;
+          state.readback = { kind: "booked", booking };
           await refreshResident();
           const shown = $("readback");
           if (shown) shown.focus();
+          await refreshAvailability(o.id);
         } catch (error) {
           showError(error, form);
         }
@@ -954,12 +994,13 @@
       clearErrors(form);
       await busy(form, async () => {
         try {
-          await api.post("/api/v1/bookings/" + booking.id + "/cancel", { reason: reason.value.trim() || null }, key);
+          const cancelled = await api.post("/api/v1/bookings/" + booking.id + "/cancel", { reason: reason.value.trim() || null }, key);
           closeDialog(false);
-          state.readback = null;
+          state.readback = { kind: "cancelled", booking: cancelled };
           notice(t("cancel.done"));
           await refreshResident();
-          $("card-title").focus();
+          ($("readback") || $("card-title")).focus();
+          await refreshAvailability(booking.offering_id);
         } catch (error) {
           showError(error, form);
         }
@@ -984,7 +1025,8 @@
       clearErrors(form);
       const picked = form.querySelector("input[name=slot]:checked");
       if (!picked) {
-        markField(form, "slot_start", t("error.type.missing")).focus();
+        const first = markField(form, "slot_start", t("reschedule.pick_required"));
+        if (first) first.focus();
         return;
       }
       await busy(form, async () => {
@@ -993,9 +1035,11 @@
           if (reason.value.trim()) body.reason = reason.value.trim();
           const moved = await api.post("/api/v1/bookings/" + booking.id + "/reschedule", body, key);
           closeDialog(false);
+          state.readback = { kind: "rescheduled", booking: moved, previous: booking };
           notice(t("reschedule.done", { time: slotRange(moved) }));
           await refreshResident();
-          $("card-title").focus();
+          ($("readback") || $("card-title")).focus();
+          await refreshAvailability(booking.offering_id);
         } catch (error) {
           showError(error, form);
         }
@@ -1005,11 +1049,13 @@
     try {
       const availability = await api.get("/api/v1/availability",
         { offering_id: booking.offering_id, from, to: addDays(from, SLOT_DAYS - 1) });
-      const slots = availability.slots.filter((s) => s.remaining > 0 && Date.parse(s.start) !== Date.parse(booking.slot_start));
+      // Not the booking's own slot, nor one the caller already holds: the caller picks, nothing is pre-chosen.
+      const slots = availability.slots.filter((s) => s.remaining > 0 &&
+        Date.parse(s.start) !== Date.parse(booking.slot_start) && !holds(booking.offering_id, s.start));
       choices.textContent = "";
       if (!slots.length) choices.append(t("service.no_slots"));
-      slots.slice(0, 20).forEach((slot, n) => choices.append(h("label", { class: "check" },
-        h("input", { type: "radio", name: "slot", value: slot.start, checked: n === 0 }),
+      slots.slice(0, 20).forEach((slot) => choices.append(h("label", { class: "check" },
+        h("input", { type: "radio", name: "slot", value: slot.start }),
         t("service.slot", { time: dateTime(slot.start), remaining: slot.remaining }))));
       const first = choices.querySelector("input");
       if (first && $("dialog").open) first.focus();
@@ -1120,7 +1166,7 @@
     const stars = h("fieldset", { class: "field", "data-field": "stars" },
       h("legend", { text: t("rating.stars") }),
       h("div", { class: "checks" }, [5, 4, 3, 2, 1].map((n) => h("label", { class: "check" },
-        h("input", { type: "radio", name: "stars", value: String(n), checked: n === 5 }), t("rating.star_n", { n })))),
+        h("input", { type: "radio", name: "stars", value: String(n) }), t("rating.star_n", { n })))),
       h("span", { class: "field-error" }));
     const comment = h("textarea", { id: "rating-comment", "data-field": "comment", maxlength: "1000" });
     const form = h("form", { novalidate: true },
@@ -1130,7 +1176,13 @@
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
       clearErrors(form);
-      const body = { booking_id: booking.id, stars: Number(form.querySelector("input[name=stars]:checked").value) };
+      const chosen = form.querySelector("input[name=stars]:checked");
+      if (!chosen) { // Enter alone rates nothing: the stars are the resident's to give
+        const first = markField(form, "stars", t("rating.stars_required"));
+        if (first) first.focus();
+        return;
+      }
+      const body = { booking_id: booking.id, stars: Number(chosen.value) };
       if (comment.value.trim()) body.comment = comment.value.trim();
       await busy(form, async () => {
         try {
@@ -1254,6 +1306,13 @@
     $("phone-form").addEventListener("submit", onPhone);
     $("register-form").addEventListener("submit", onRegister);
     $("service-form").addEventListener("submit", onFindService);
+    $("service-category").addEventListener("keydown", (event) => {
+      // A select takes Enter as its own; the operator means "search".
+      if (event.key === "Enter") {
+        event.preventDefault();
+        $("service-form").requestSubmit();
+      }
+    });
     $("sign-out").addEventListener("click", onSignOut);
     $("lang-switch").addEventListener("click", switchLanguage);
     $("nav-caller").addEventListener("click", focusPhone);
