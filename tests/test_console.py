@@ -339,22 +339,42 @@ async def test_operator_registers_an_unknown_caller(demo: Demo, page: Page) -> N
     await page.keyboard.press("Space")
     await expect(page.locator("#reg-consent")).to_be_checked()
 
-    # The API refuses a wrong ID number: its problem details become a Chinese message at the field.
+    # An emergency contact's phone without a name is told before anything is sent, under the name, in words
+    # that fit an optional field.
     await page.select_option("#reg-community", "gongchen.jiazhou_shuijun")
     await page.check("#reg-tags input[value=living_alone]")
+    await page.fill("#reg-ec-phone", "13911112222")
+    await page.locator("#reg-name").press("Enter")
+    ec_name_error = page.locator("[data-field='emergency_contact.name'] + .field-error")
+    await expect(ec_name_error).to_have_text("填写了紧急联系人电话，请同时填写姓名。")
+    await expect(page.locator("#reg-ec-name")).to_be_focused()
+
+    # The API refuses a wrong ID number and the emergency contact's two typed digits in one answer: each becomes
+    # a Chinese message under its own field at once; the caller's own (correct) phone is not marked.
     await page.fill("#reg-id-card", wrong_id)
     await page.fill("#reg-ec-name", "赵小红")
-    await page.fill("#reg-ec-phone", "13911112222")
+    await page.fill("#reg-ec-phone", "13")
     await page.fill("#reg-ec-relation", "女儿")
     await page.locator("#reg-name").press("Enter")
     await expect(page.locator("#reg-id-card")).to_have_attribute("aria-invalid", "true")
     await expect(page.locator("#reg-id-card")).to_be_focused()
     await expect(page.locator("[data-field=id_card_number] + .field-error")).to_have_text("身份证号码无效，请核对。")
-    await expect(page.locator("#register-form .form-error")).to_contain_text("身份证号码无效，请核对。")
+    await expect(page.locator("#reg-ec-phone")).to_have_attribute("aria-invalid", "true")
+    await expect(page.locator("[data-field='emergency_contact.phone'] + .field-error")).to_have_text(
+        "电话号码无效，请核对。"
+    )
+    await expect(page.locator("#reg-phone")).not_to_have_attribute("aria-invalid", "true")
+    await expect(page.locator("[data-field=phone] + .field-error")).to_have_text("")
+    await expect(ec_name_error).to_have_text("")
+    summary = page.locator("#register-form .form-error")
+    await expect(summary).to_contain_text("身份证号码无效，请核对。")
+    await expect(summary).to_contain_text("共 2 处需要修改")
+    await expect(page.locator("#register-panel")).not_to_contain_text("not a")  # no validator English
     await screenshot(page, "08-registration-error")
     found = demo.gateway.get("/api/v1/residents", params={"phone": phone}, headers=demo.operator).json()
     assert found["items"] == []
 
+    await page.fill("#reg-ec-phone", "13911112222")
     await page.fill("#reg-id-card", valid_id)
     await page.keyboard.press("Enter")
     await expect(page.locator("#card-title")).to_have_text("赵桂兰")
@@ -376,6 +396,33 @@ async def test_operator_registers_an_unknown_caller(demo: Demo, page: Page) -> N
     assert registered["emergency_contact"] == {"name": "赵小红", "phone": "+8613911112222", "relation": "女儿"}
     await expect(card).to_contain_text(registered["id_card_number"])  # masked, as the API gives it
     assert registered["id_card_number"] != valid_id
+
+    # Another number, the same ID number: the same person calling from her daughter's phone. The console offers
+    # her record instead of a second one.
+    other_phone = f"1392{uuid.uuid4().int % 10**7:07d}"
+    await page.keyboard.type(other_phone)
+    await page.keyboard.press("Enter")
+    await expect(page.locator("#reg-name")).to_be_focused()
+    await page.keyboard.type("赵桂兰")
+    await page.fill("#reg-id-card", valid_id)
+    await page.check("#reg-consent")
+    await page.locator("#reg-name").press("Enter")
+    await expect(page.locator("[data-field=id_card_number] + .field-error")).to_have_text(
+        "这个身份证号码已登记给另一位居民。"
+    )
+    await expect(summary).to_contain_text("这个身份证号码已登记给另一位居民。")
+    await expect(summary).not_to_contain_text("当前状态不允许")
+    await expect(page.locator("#register-panel")).not_to_contain_text("already")
+    open_her = summary.locator("button.open-holder")
+    await expect(open_her).to_have_text("打开该居民")
+    await screenshot(page, "10-duplicate-id")
+    await open_her.click()
+    await expect(page.locator("#card-title")).to_have_text("赵桂兰")
+    await expect(page.locator("#card-title")).to_have_attribute("data-resident", registered["id"])
+    assert (
+        demo.gateway.get("/api/v1/residents", params={"phone": other_phone}, headers=demo.operator).json()["items"]
+        == []
+    )
 
 
 async def test_the_api_docs_render_with_the_network_cut(page: Page, stack: DevStack) -> None:

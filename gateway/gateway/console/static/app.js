@@ -28,6 +28,7 @@
     invalid_phone: "phone",
     phone_taken: "phone",
     invalid_id_card: "id_card_number",
+    id_card_taken: "id_card_number",
     birth_date_mismatch: "id_card_number",
     reason_required: "reason",
     stars_required: "stars",
@@ -189,6 +190,8 @@
     if (summary) summary.textContent = "";
   }
 
+  /* The operator's words for a problem. The server's own detail is for developers (and in English): it goes to
+     the browser's log, never to the screen. */
   function problemMessage(error) {
     if (error instanceof NetworkError || !(error instanceof ApiError)) return { message: t("error.network") };
     const code = error.code;
@@ -198,7 +201,14 @@
     else if (has("error.status." + error.status)) message = t("error.status." + error.status);
     else message = t("error.status.400");
     const detail = error.problem.detail || error.problem.title || null;
-    return { message, detail: detail && detail !== message ? detail : null };
+    if (detail && detail !== message) console.info("Linli API:", error.status, code, detail);
+    return { message };
+  }
+
+  /* "#/emergency_contact/phone" → "emergency_contact.phone" (RFC 6901 escapes undone). */
+  function pointerField(pointer) {
+    return pointer.replace(/^#\/?/, "").split("/").filter(Boolean)
+      .map((part) => part.replace(/~1/g, "/").replace(/~0/g, "~")).join(".");
   }
 
   function fieldErrors(error) {
@@ -207,13 +217,16 @@
     const found = [];
     if (Array.isArray(problem.errors)) {
       for (const item of problem.errors) {
-        if (item && typeof item.field === "string") found.push({ field: item.field, type: item.type });
+        if (!item) continue;
+        const path = typeof item.pointer === "string" ? pointerField(item.pointer)
+          : typeof item.field === "string" ? item.field : null;
+        if (path !== null) found.push({ field: path, type: item.type, ctx: item.ctx || {} });
       }
     }
     if (!found.length && error.code && CODE_FIELDS[error.code]) {
       // "emergency_contact.phone: not a phone number." names a deeper field than the code does.
       const named = /^([a-z_.]+):/.exec(problem.detail || "");
-      found.push({ field: named ? named[1] : CODE_FIELDS[error.code], type: null, code: error.code });
+      found.push({ field: named ? named[1] : CODE_FIELDS[error.code], type: null, code: error.code, ctx: {} });
     }
     return found;
   }
@@ -248,21 +261,44 @@
     return input;
   }
 
-  /* Shows an API error on a form: the summary in Chinese (the server's own words below it), each field named in
-     errors[] marked where it is; focus goes to the first marked field, else to the summary. */
+  /* What to say under a field: its code's words ("电话号码无效"), a phone's trouble as a phone's, a length with
+     its limit, and never "不能为空" for what was typed or for an optional field. */
+  function fieldMessage(form, item) {
+    const code = item.code || item.type;
+    if (code && has("error.code." + code)) return t("error.code." + code);
+    const last = item.field.split(".").pop();
+    if (/phone$/.test(last) && item.type !== "missing") return t("error.code.invalid_phone");
+    if (item.type === "string_too_short" || item.type === "missing") {
+      const box = fieldElement(form, item.field);
+      const label = box && (box.closest(".field") || box).querySelector("label, legend");
+      if (label && /可选|optional/i.test(label.textContent)) return t("error.type.needed_with_others");
+      if (item.type === "string_too_short" && item.ctx.min_length > 1) {
+        return t("error.type.too_short", { min: item.ctx.min_length });
+      }
+    }
+    if (item.type === "string_too_long" && item.ctx.max_length) return t("error.type.too_long", { max: item.ctx.max_length });
+    return item.type && has("error.type." + item.type) ? t("error.type." + item.type) : t("error.field_invalid");
+  }
+
+  /* Shows an API error on a form: the summary in Chinese, every field named in errors[] marked under itself at
+     once; focus goes to the first marked field, else to the summary. A phone or ID number another resident
+     already has offers that resident's record. */
   function showError(error, form, summary) {
-    const { message, detail } = problemMessage(error);
+    const { message } = problemMessage(error);
     const target = summary || form.querySelector(".form-error");
+    const items = fieldErrors(error);
     if (target) {
       target.textContent = "";
-      target.append(message);
-      if (detail) target.append(h("span", { class: "detail", text: t("error.server_detail", { detail }) }));
+      target.append(items.length > 1 ? t("error.fields_count", { message, count: items.length }) : message);
+    }
+    const holder = error instanceof ApiError ? error.problem.existing_resident_id : null;
+    if (holder && target) {
+      target.append(" ", h("button", { type: "button", class: "open-holder", "data-resident": holder,
+        text: t("error.open_holder"), onclick: () => openResidentById(holder, form, target) }));
     }
     let first = null;
-    for (const item of fieldErrors(error)) {
-      let text = item.code && has("error.code." + item.code) ? t("error.code." + item.code) : null;
-      if (!text) text = item.type && has("error.type." + item.type) ? t("error.type." + item.type) : t("error.field_invalid");
-      const input = markField(form, item.field, text);
+    for (const item of items) {
+      const input = markField(form, item.field, fieldMessage(form, item));
       first = first || input;
     }
     if (first) first.focus();
@@ -563,6 +599,10 @@
     clearErrors(form);
     let first = null;
     if (!$("reg-name").value.trim()) first = markField(form, "name", t("register.name_required"));
+    const ecName = $("reg-ec-name").value.trim();
+    const ecPhone = $("reg-ec-phone").value.trim();
+    if (ecPhone && !ecName) first = first || markField(form, "emergency_contact.name", t("register.ec_name_required"));
+    if (ecName && !ecPhone) first = first || markField(form, "emergency_contact.phone", t("register.ec_phone_required"));
     if (!$("reg-consent").checked) first = first || markField(form, "consent", t("register.consent_required"));
     if (first) {
       first.focus();
@@ -1286,14 +1326,14 @@
     await lookup(phone);
   }
 
-  async function openResidentById(id) {
+  async function openResidentById(id, form, summary) {
     try {
       const resident = await api.get("/api/v1/residents/" + id);
       $("phone").value = resident.phone;
       resetCaller();
       await openResident(resident);
     } catch (error) {
-      showError(error, $("queue-view"), $("queue-error"));
+      showError(error, form || $("queue-view"), summary || $("queue-error"));
     }
   }
 
