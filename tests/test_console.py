@@ -20,7 +20,7 @@ from stdnum.cn import ric
 
 from service_kit.testing import eventually_blocking
 
-from .conftest import DevStack, login
+from .conftest import DevStack, free_slots, login, provider_with_funded_offering, registered_by_operator
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -423,6 +423,53 @@ async def test_operator_registers_an_unknown_caller(demo: Demo, page: Page) -> N
         demo.gateway.get("/api/v1/residents", params={"phone": other_phone}, headers=demo.operator).json()["items"]
         == []
     )
+
+
+async def test_the_stars_are_the_residents_to_give(demo: Demo, page: Page) -> None:
+    """Ratings decide future contracts: the rating dialog chooses no stars for the caller, and confirming it
+    without her stars rates nothing."""
+    gateway, operator = demo.gateway, demo.operator
+    world = provider_with_funded_offering(gateway)
+    resident = registered_by_operator(gateway, operator, name="孙桂芝")
+    slot = free_slots(gateway, world["offering_id"], operator)[0]
+    booked = gateway.post(
+        "/api/v1/bookings",
+        headers=operator,
+        json={"offering_id": world["offering_id"], "slot_start": slot["start"], "resident_id": resident["id"]},
+    )
+    assert booked.status_code == 201, booked.text
+    booking = booked.json()
+    for step in ("confirm", "start", "complete"):
+        done = gateway.post(f"/api/v1/bookings/{booking['id']}/{step}", headers=world["provider"], json={})
+        assert done.is_success, done.text
+
+    def invited() -> bool:
+        found = gateway.get("/api/v1/rating-invitations", headers=operator, params={"resident_id": resident["id"]})
+        return any(i["booking_id"] == booking["id"] for i in found.json().get("items", []))
+
+    eventually_blocking(invited)
+
+    def ratings() -> list[dict[str, Any]]:
+        found = gateway.get("/api/v1/ratings", params={"provider_id": world["provider_id"]})
+        assert found.status_code == 200, found.text
+        return list(found.json()["items"])
+
+    await sign_in(page)
+    await look_up(page, resident["phone"])
+    await expect(page.locator("#card-title")).to_have_text("孙桂芝")
+    await page.locator(f"#resident-card [data-booking='{booking['id']}'] [data-action=rate]").click()
+    dialog = page.locator("#dialog")
+    await expect(dialog.locator("input[name=stars]").first).to_be_focused()
+    await expect(dialog.locator("input[name=stars]:checked")).to_have_count(0)
+    await dialog.locator("button[type=submit]").click()
+    await expect(dialog.locator("[data-field=stars] .field-error")).to_have_text("请按居民所说选择星级。")
+    await screenshot(page, "11-rating-without-stars")
+    assert ratings() == []
+
+    await dialog.locator("input[name=stars][value='4']").check()
+    await dialog.locator("button[type=submit]").click()
+    await expect(page.locator("#notice")).to_have_text("评价已提交，谢谢。")
+    assert [r["stars"] for r in ratings()] == [4]
 
 
 async def test_the_api_docs_render_with_the_network_cut(page: Page, stack: DevStack) -> None:
