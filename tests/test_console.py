@@ -332,6 +332,14 @@ async def test_operator_registers_an_unknown_caller(demo: Demo, page: Page) -> N
     await expect(page.locator("#reg-name")).to_be_focused()
     await page.keyboard.type("赵桂兰")
 
+    # The privacy notice is on screen in full, to read out before she consents; its version is what is recorded.
+    privacy = page.locator("#privacy-notice")
+    await expect(privacy.locator("h3")).to_have_text("《个人信息处理告知书》（版本 2026-11）")
+    await expect(privacy).to_have_attribute("data-version", "2026-11")
+    await expect(privacy).to_contain_text("这些信息只用于：为您预约和安排社区服务")
+    await expect(privacy).to_contain_text("请问您同意我们按上述方式处理您的个人信息吗？")
+    await expect(page.locator("#reg-consent-label")).to_contain_text("（2026-11）")
+
     # Without the caller's consent nothing is sent.
     await page.keyboard.press("Enter")
     await expect(page.locator("[data-field=consent] .field-error")).to_have_text("须居民同意后才能登记。")
@@ -393,6 +401,7 @@ async def test_operator_registers_an_unknown_caller(demo: Demo, page: Page) -> N
     assert registered["eligibility_tags"] == ["living_alone"]
     assert registered["birth_date"] == "1940-03-08"
     assert (registered["consent"]["channel"], registered["consent"]["version"]) == ("phone", "2026-11")
+    assert registered["consent"]["version"] == await privacy.get_attribute("data-version")
     assert registered["emergency_contact"] == {"name": "赵小红", "phone": "+8613911112222", "relation": "女儿"}
     await expect(card).to_contain_text(registered["id_card_number"])  # masked, as the API gives it
     assert registered["id_card_number"] != valid_id

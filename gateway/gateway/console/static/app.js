@@ -8,7 +8,8 @@
   const DICT = window.LINLI_I18N;
   const LANG_KEY = "linli.console.lang";
   const TZ = "Asia/Shanghai";
-  const CONSENT_VERSION = "2026-11";
+  const NOTICE = window.LINLI_PRIVACY_NOTICE; // read out at registration; its version is what consent records
+  const CONSENT_VERSION = NOTICE.version;
   const TAGS = ["age_80_plus", "living_alone", "disabled", "low_income"];
   const ACTIVE = ["requested", "confirmed", "in_service"];
   const CHANGEABLE = ["requested", "confirmed"];
@@ -440,6 +441,19 @@
     fillCommunitySelect();
     renderTagChecks();
     $("reg-consent-label").textContent = t("register.consent", { version: CONSENT_VERSION });
+    renderPrivacyNotice();
+  }
+
+  /* The notice's words on screen, to read out in full before the caller consents, with the version recorded. */
+  function renderPrivacyNotice() {
+    const words = NOTICE[state.lang] || NOTICE["zh-CN"];
+    const box = $("privacy-notice");
+    box.textContent = "";
+    box.dataset.version = NOTICE.version;
+    box.append(
+      h("h3", { id: "privacy-notice-title", text: t("register.notice_title", { title: words.title, version: NOTICE.version }) }),
+      h("p", { class: "muted", text: words.intro }),
+      ...words.paragraphs.map((text) => h("p", { text })));
   }
 
   function switchLanguage() {
