@@ -20,7 +20,7 @@ from stdnum.cn import ric
 
 from service_kit.testing import eventually_blocking
 
-from .conftest import DevStack, login
+from .conftest import DevStack, free_slots, login, provider_with_funded_offering, registered_by_operator
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -181,7 +181,8 @@ async def test_operator_serves_a_known_caller(demo: Demo, page: Page) -> None:
     await page.keyboard.press("F3")
     await expect(page.locator("#service-category")).to_be_focused()
     await page.select_option("#service-category", "elderly.meal_table")
-    await page.locator("#service-form button[type=submit]").click()
+    await expect(page.locator("#service-category")).to_be_focused()
+    await page.keyboard.press("Enter")  # Enter on the chosen category searches
     meal_offering = page.locator(f"[data-offering='{demo.offerings[MEAL_TABLE]['id']}']")
     await expect(meal_offering).to_contain_text("¥15.00")
     # Marked as funded for her before she books: she pays nothing, the contract pays ¥15.00.
@@ -194,11 +195,20 @@ async def test_operator_serves_a_known_caller(demo: Demo, page: Page) -> None:
     dialog = page.locator("#dialog")
     await expect(dialog).to_contain_text(MEAL_TABLE)
     await expect(dialog.locator("button[type=submit]")).to_be_focused()
+    # The standard price row says the standard price; what she pays has its own row.
+    price_fen = demo.offerings[MEAL_TABLE]["price_fen"]
+    standard = "免费" if price_fen == 0 else f"¥{price_fen / 100:.2f}"
+    await expect(dialog.locator("[data-price=standard]")).to_have_text(standard)
+    await expect(dialog.locator("[data-price=resident]")).to_contain_text("居民付 ¥0.00（补贴 ¥15.00）")
+    booked_time = await dialog.locator("dd").nth(3).inner_text()
     await page.keyboard.press("Enter")
     readback = page.locator("#readback")
     await expect(readback).to_contain_text("王秀英，已为您预约 时代家和老年餐桌")
     await expect(readback).to_contain_text("政府补贴 ¥15.00，本次您无需付费。")
     await expect(readback).to_be_focused()
+    await expect(readback).to_contain_text(f"时间 {booked_time}")
+    # The slot she now holds is no longer offered to her; the results were read again after booking.
+    await expect(meal_offering.locator(f"button.slot[data-slot='{slot_start}']")).to_have_count(0)
     await screenshot(page, "04-booking-read-back")
 
     meal = next(b for b in demo.bookings_of(wang["id"]) if b["offering_id"] == demo.offerings[MEAL_TABLE]["id"])
@@ -214,6 +224,10 @@ async def test_operator_serves_a_known_caller(demo: Demo, page: Page) -> None:
     await expect(page.locator("#cancel-reason")).to_have_value("居民来电取消")
     await dialog.locator("button[type=submit]").click()
     await expect(page.locator("#notice")).to_have_text("预约已取消。")
+    await expect(readback.locator("h3")).to_have_text("已取消，请向居民复述")
+    await expect(readback).to_contain_text("王秀英，您原定")
+    await expect(readback).to_contain_text(f"的 {COUNSELING}")
+    await expect(readback).to_contain_text("已取消。")
     await expect(card.locator(f"#recent-bookings [data-booking='{counseling['id']}']")).to_contain_text("已取消")
     cancelled = demo.gateway.get(f"/api/v1/bookings/{counseling['id']}", headers=demo.operator).json()
     assert (cancelled["status"], cancelled["status_reason"]) == ("cancelled", "居民来电取消")
@@ -225,8 +239,21 @@ async def test_operator_serves_a_known_caller(demo: Demo, page: Page) -> None:
     new_start = await new_slot.get_attribute("value")
     assert new_start is not None
     assert not same_instant(new_start, slot_start)
+    # Nothing is pre-chosen: confirming without her choice is refused at the slots, in Chinese.
+    await expect(page.locator("#reschedule-slots input:checked")).to_have_count(0)
+    await dialog.locator("button[type=submit]").click()
+    await expect(dialog.locator("[data-field=slot_start] .field-error")).to_have_text("请按居民所说选择新的时段。")
+    await expect(new_slot).to_be_focused()
+    await page.keyboard.press("Space")
+    await expect(new_slot).to_be_checked()
+    new_time = (await page.locator("#reschedule-slots label").first.inner_text()).split("（")[0]
     await dialog.locator("button[type=submit]").click()
     await expect(page.locator("#notice")).to_contain_text("已改到")
+    # The read-back says the new time, and what it was before.
+    await expect(readback.locator("h3")).to_have_text("改期成功，请向居民复述")
+    await expect(readback).to_contain_text(f"已从 {booked_time} 改到 {new_time}")
+    await expect(readback).to_be_focused()
+    await screenshot(page, "05a-reschedule-read-back")
     moved = demo.gateway.get(f"/api/v1/bookings/{meal['id']}", headers=demo.operator).json()
     assert same_instant(moved["slot_start"], new_start)
     assert (moved["status"], moved["subsidy_fen"]) == ("confirmed", 1500)
@@ -246,6 +273,12 @@ async def test_operator_serves_a_known_caller(demo: Demo, page: Page) -> None:
     assert (complaint["channel"], complaint["category"], complaint["status"]) == ("phone", "punctuality", "submitted")
     assert complaint["community_code"] == "gongchen.shidai_jiahe"
     assert complaint["description"] == "送餐晚了四十分钟，饭菜已经凉了。"
+
+    # The next caller: nothing said for her stays on screen.
+    await look_up(page, LI_PHONE)
+    await expect(page.locator("#card-title")).to_have_text("李建国")
+    await expect(page.locator("#readback")).to_have_count(0)
+    await expect(page.locator("#notice")).to_have_text("")
 
     # The shift's queue lists today's booking.
     await page.keyboard.press("F4")
@@ -299,6 +332,14 @@ async def test_operator_registers_an_unknown_caller(demo: Demo, page: Page) -> N
     await expect(page.locator("#reg-name")).to_be_focused()
     await page.keyboard.type("赵桂兰")
 
+    # The privacy notice is on screen in full, to read out before she consents; its version is what is recorded.
+    privacy = page.locator("#privacy-notice")
+    await expect(privacy.locator("h3")).to_have_text("《个人信息处理告知书》（版本 2026-11）")
+    await expect(privacy).to_have_attribute("data-version", "2026-11")
+    await expect(privacy).to_contain_text("这些信息只用于：为您预约和安排社区服务")
+    await expect(privacy).to_contain_text("请问您同意我们按上述方式处理您的个人信息吗？")
+    await expect(page.locator("#reg-consent-label")).to_contain_text("（2026-11）")
+
     # Without the caller's consent nothing is sent.
     await page.keyboard.press("Enter")
     await expect(page.locator("[data-field=consent] .field-error")).to_have_text("须居民同意后才能登记。")
@@ -306,22 +347,42 @@ async def test_operator_registers_an_unknown_caller(demo: Demo, page: Page) -> N
     await page.keyboard.press("Space")
     await expect(page.locator("#reg-consent")).to_be_checked()
 
-    # The API refuses a wrong ID number: its problem details become a Chinese message at the field.
+    # An emergency contact's phone without a name is told before anything is sent, under the name, in words
+    # that fit an optional field.
     await page.select_option("#reg-community", "gongchen.jiazhou_shuijun")
     await page.check("#reg-tags input[value=living_alone]")
+    await page.fill("#reg-ec-phone", "13911112222")
+    await page.locator("#reg-name").press("Enter")
+    ec_name_error = page.locator("[data-field='emergency_contact.name'] + .field-error")
+    await expect(ec_name_error).to_have_text("填写了紧急联系人电话，请同时填写姓名。")
+    await expect(page.locator("#reg-ec-name")).to_be_focused()
+
+    # The API refuses a wrong ID number and the emergency contact's two typed digits in one answer: each becomes
+    # a Chinese message under its own field at once; the caller's own (correct) phone is not marked.
     await page.fill("#reg-id-card", wrong_id)
     await page.fill("#reg-ec-name", "赵小红")
-    await page.fill("#reg-ec-phone", "13911112222")
+    await page.fill("#reg-ec-phone", "13")
     await page.fill("#reg-ec-relation", "女儿")
     await page.locator("#reg-name").press("Enter")
     await expect(page.locator("#reg-id-card")).to_have_attribute("aria-invalid", "true")
     await expect(page.locator("#reg-id-card")).to_be_focused()
     await expect(page.locator("[data-field=id_card_number] + .field-error")).to_have_text("身份证号码无效，请核对。")
-    await expect(page.locator("#register-form .form-error")).to_contain_text("身份证号码无效，请核对。")
+    await expect(page.locator("#reg-ec-phone")).to_have_attribute("aria-invalid", "true")
+    await expect(page.locator("[data-field='emergency_contact.phone'] + .field-error")).to_have_text(
+        "电话号码无效，请核对。"
+    )
+    await expect(page.locator("#reg-phone")).not_to_have_attribute("aria-invalid", "true")
+    await expect(page.locator("[data-field=phone] + .field-error")).to_have_text("")
+    await expect(ec_name_error).to_have_text("")
+    summary = page.locator("#register-form .form-error")
+    await expect(summary).to_contain_text("身份证号码无效，请核对。")
+    await expect(summary).to_contain_text("共 2 处需要修改")
+    await expect(page.locator("#register-panel")).not_to_contain_text("not a")  # no validator English
     await screenshot(page, "08-registration-error")
     found = demo.gateway.get("/api/v1/residents", params={"phone": phone}, headers=demo.operator).json()
     assert found["items"] == []
 
+    await page.fill("#reg-ec-phone", "13911112222")
     await page.fill("#reg-id-card", valid_id)
     await page.keyboard.press("Enter")
     await expect(page.locator("#card-title")).to_have_text("赵桂兰")
@@ -340,9 +401,84 @@ async def test_operator_registers_an_unknown_caller(demo: Demo, page: Page) -> N
     assert registered["eligibility_tags"] == ["living_alone"]
     assert registered["birth_date"] == "1940-03-08"
     assert (registered["consent"]["channel"], registered["consent"]["version"]) == ("phone", "2026-11")
+    assert registered["consent"]["version"] == await privacy.get_attribute("data-version")
     assert registered["emergency_contact"] == {"name": "赵小红", "phone": "+8613911112222", "relation": "女儿"}
     await expect(card).to_contain_text(registered["id_card_number"])  # masked, as the API gives it
     assert registered["id_card_number"] != valid_id
+
+    # Another number, the same ID number: the same person calling from her daughter's phone. The console offers
+    # her record instead of a second one.
+    other_phone = f"1392{uuid.uuid4().int % 10**7:07d}"
+    await page.keyboard.type(other_phone)
+    await page.keyboard.press("Enter")
+    await expect(page.locator("#reg-name")).to_be_focused()
+    await page.keyboard.type("赵桂兰")
+    await page.fill("#reg-id-card", valid_id)
+    await page.check("#reg-consent")
+    await page.locator("#reg-name").press("Enter")
+    await expect(page.locator("[data-field=id_card_number] + .field-error")).to_have_text(
+        "这个身份证号码已登记给另一位居民。"
+    )
+    await expect(summary).to_contain_text("这个身份证号码已登记给另一位居民。")
+    await expect(summary).not_to_contain_text("当前状态不允许")
+    await expect(page.locator("#register-panel")).not_to_contain_text("already")
+    open_her = summary.locator("button.open-holder")
+    await expect(open_her).to_have_text("打开该居民")
+    await screenshot(page, "10-duplicate-id")
+    await open_her.click()
+    await expect(page.locator("#card-title")).to_have_text("赵桂兰")
+    await expect(page.locator("#card-title")).to_have_attribute("data-resident", registered["id"])
+    assert (
+        demo.gateway.get("/api/v1/residents", params={"phone": other_phone}, headers=demo.operator).json()["items"]
+        == []
+    )
+
+
+async def test_the_stars_are_the_residents_to_give(demo: Demo, page: Page) -> None:
+    """Ratings decide future contracts: the rating dialog chooses no stars for the caller, and confirming it
+    without her stars rates nothing."""
+    gateway, operator = demo.gateway, demo.operator
+    world = provider_with_funded_offering(gateway)
+    resident = registered_by_operator(gateway, operator, name="孙桂芝")
+    slot = free_slots(gateway, world["offering_id"], operator)[0]
+    booked = gateway.post(
+        "/api/v1/bookings",
+        headers=operator,
+        json={"offering_id": world["offering_id"], "slot_start": slot["start"], "resident_id": resident["id"]},
+    )
+    assert booked.status_code == 201, booked.text
+    booking = booked.json()
+    for step in ("confirm", "start", "complete"):
+        done = gateway.post(f"/api/v1/bookings/{booking['id']}/{step}", headers=world["provider"], json={})
+        assert done.is_success, done.text
+
+    def invited() -> bool:
+        found = gateway.get("/api/v1/rating-invitations", headers=operator, params={"resident_id": resident["id"]})
+        return any(i["booking_id"] == booking["id"] for i in found.json().get("items", []))
+
+    eventually_blocking(invited)
+
+    def ratings() -> list[dict[str, Any]]:
+        found = gateway.get("/api/v1/ratings", params={"provider_id": world["provider_id"]})
+        assert found.status_code == 200, found.text
+        return list(found.json()["items"])
+
+    await sign_in(page)
+    await look_up(page, resident["phone"])
+    await expect(page.locator("#card-title")).to_have_text("孙桂芝")
+    await page.locator(f"#resident-card [data-booking='{booking['id']}'] [data-action=rate]").click()
+    dialog = page.locator("#dialog")
+    await expect(dialog.locator("input[name=stars]").first).to_be_focused()
+    await expect(dialog.locator("input[name=stars]:checked")).to_have_count(0)
+    await dialog.locator("button[type=submit]").click()
+    await expect(dialog.locator("[data-field=stars] .field-error")).to_have_text("请按居民所说选择星级。")
+    await screenshot(page, "11-rating-without-stars")
+    assert ratings() == []
+
+    await dialog.locator("input[name=stars][value='4']").check()
+    await dialog.locator("button[type=submit]").click()
+    await expect(page.locator("#notice")).to_have_text("评价已提交，谢谢。")
+    assert [r["stars"] for r in ratings()] == [4]
 
 
 async def test_the_api_docs_render_with_the_network_cut(page: Page, stack: DevStack) -> None:

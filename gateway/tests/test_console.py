@@ -14,6 +14,7 @@ CONTENT_TYPES = {
     "/console/index.html": "text/html; charset=utf-8",
     "/console/console.css": "text/css; charset=utf-8",
     "/console/i18n.js": "text/javascript; charset=utf-8",
+    "/console/privacy-notice.js": "text/javascript; charset=utf-8",
     "/console/api.js": "text/javascript; charset=utf-8",
     "/console/app.js": "text/javascript; charset=utf-8",
 }
@@ -50,7 +51,7 @@ def test_the_page_loads_nothing_from_elsewhere() -> None:
     """No CDN: every script and stylesheet the page names is one of the console's own files."""
     html = (STATIC_DIR / "index.html").read_text(encoding="utf-8")
     referenced = re.findall(r'(?:src|href)="([^"#]+)"', html)
-    assert {"console.css", "i18n.js", "api.js", "app.js"} <= set(referenced)
+    assert {"console.css", "i18n.js", "privacy-notice.js", "api.js", "app.js"} <= set(referenced)
     for reference in referenced:
         assert reference in FILES or reference.startswith("data:"), reference
     for name in FILES:

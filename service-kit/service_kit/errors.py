@@ -1,7 +1,14 @@
-"""RFC 9457 problem details: one error type, one renderer, stable machine codes."""
+"""RFC 9457 problem details: one error type, one renderer, stable machine codes.
+
+A problem about the request's fields lists them all in ``errors``, one member each: ``field`` (dotted), ``in``
+(``body``, ``query``, ``path``, ``header``), ``type`` (a stable code), ``message``, and RFC 9457's own ``detail``
+with either a JSON ``pointer`` into the body (``#/emergency_contact/phone``) or the ``parameter`` or ``header`` it
+names, so a client marks every bad field in one go. ``FieldProblems`` gathers a service's own checks the same way."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import structlog
@@ -56,6 +63,8 @@ class LinliError(Exception):
         if instance:
             body["instance"] = instance
         body.update(self.extra)
+        if isinstance(body.get("errors"), list):
+            body["errors"] = [with_pointer(item) for item in body["errors"]]
         return body
 
 
@@ -121,18 +130,91 @@ _HTTP_CODES = {
 }
 
 
+def _pointer_token(part: str) -> str:
+    return part.replace("~", "~0").replace("/", "~1")
+
+
+def with_pointer(item: Any) -> Any:
+    """An ``errors`` member with RFC 9457's ``detail`` and ``pointer`` (body) or ``parameter``/``header`` added
+    where it has none; the members it had stay as they were."""
+    if not isinstance(item, dict) or not isinstance(item.get("field"), str):
+        return item
+    item = dict(item)
+    where = item.get("in", "body")
+    field = item["field"]
+    if "message" in item:
+        item.setdefault("detail", item["message"])
+    if where == "body":
+        parts = item["_loc"] if "_loc" in item else (field.split(".") if field else [])
+        item.setdefault("pointer", "#" + "".join("/" + _pointer_token(str(p)) for p in parts))
+    elif where == "header":
+        item.setdefault("header", field)
+    else:
+        item.setdefault("parameter", field)
+    item.pop("_loc", None)
+    return item
+
+
+def field_error(field: str, message: str, type_: str, *, where: str = "body") -> dict[str, Any]:
+    """One member of a problem's ``errors``: ``field`` dotted (``emergency_contact.phone``), ``type`` its code."""
+    return with_pointer({"field": field, "in": where, "message": message, "type": type_})
+
+
+def _strip_field(detail: str) -> str:
+    """``"phone: not a phone number."`` → ``"not a phone number."``: the field is named by the member itself."""
+    head, sep, rest = detail.partition(": ")
+    return rest if sep and head.replace("_", "").replace(".", "").isalnum() and " " not in head else detail
+
+
+class FieldProblems:
+    """A service's own checks of a request's fields, gathered so the client hears of every bad field at once:
+
+        problems = FieldProblems()
+        with problems.field("phone"):
+            phone = phones.normalize(data.phone)
+        with problems.field("emergency_contact.phone"):
+            contact_phone = phones.normalize(data.emergency_contact.phone)
+        problems.raise_any()
+
+    A check that raises ``ValidationFailed`` is noted under the field it was given (not the one its message may
+    name); ``raise_any`` raises one 422 whose ``code`` is the first problem's, as when it was raised alone, and whose
+    ``errors`` lists them all."""
+
+    def __init__(self) -> None:
+        self.found: list[tuple[str, ValidationFailed]] = []
+
+    @contextmanager
+    def field(self, name: str) -> Iterator[None]:
+        try:
+            yield
+        except ValidationFailed as exc:
+            self.found.append((name, exc))
+
+    def raise_any(self) -> None:
+        if not self.found:
+            return
+        errors = [field_error(name, _strip_field(exc.detail or exc.title), exc.code) for name, exc in self.found]
+        first_field, first = self.found[0]
+        raise ValidationFailed(f"{first_field}: {errors[0]['message']}", code=first.code, errors=errors)
+
+
 def _field_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     errors = []
     for err in exc.errors():
         loc = [str(p) for p in err.get("loc", ())]
-        errors.append(
-            {
-                "field": ".".join(loc[1:]) if len(loc) > 1 else ".".join(loc),
-                "in": loc[0] if loc else "body",
-                "message": err.get("msg", "invalid"),
-                "type": err.get("type", "invalid"),
-            }
-        )
+        item: dict[str, Any] = {
+            "field": ".".join(loc[1:]) if len(loc) > 1 else ".".join(loc),
+            "in": loc[0] if loc else "body",
+            "message": err.get("msg", "invalid"),
+            "type": err.get("type", "invalid"),
+            "_loc": loc[1:],
+        }
+        # The limits a message names ("at least 3 characters"), for a client to say it in its own words.
+        ctx = err.get("ctx") or {}
+        limits = {k: v for k, v in ctx.items() if isinstance(v, str | int | float) and not isinstance(v, bool)}
+        if limits:
+            item["ctx"] = limits
+        errors.append(with_pointer(item))
     return errors
 
 

@@ -260,6 +260,34 @@ async def test_bad_input_is_a_422_problem(
         assert any(e["field"] == field for e in problem["errors"])
 
 
+async def test_every_bad_field_is_pointed_at_at_once(client: httpx.AsyncClient, test_keys: TestKeys) -> None:
+    """RFC 9457 ``errors``: one member per bad field, each with a JSON pointer into the body and its own detail,
+    alongside the members clients read before (``field``, ``in``, ``message``, ``type``)."""
+    response = await client.post(
+        "/api/v1/notes", json={"text": "", "stars": 9, "owner": "me"}, headers=test_keys.headers("operator")
+    )
+    assert response.status_code == 422
+    problem = response.json()
+    by_pointer = {e["pointer"]: e for e in problem["errors"]}
+    assert set(by_pointer) == {"#/text", "#/stars", "#/owner"}
+    text = by_pointer["#/text"]
+    assert (text["field"], text["in"], text["type"]) == ("text", "body", "string_too_short")
+    assert text["detail"] == text["message"]
+    assert text["ctx"] == {"min_length": 1}
+    assert by_pointer["#/stars"]["type"] == "less_than_equal"
+    # A body that is no object at all points at the whole document.
+    not_an_object = await client.post("/api/v1/notes", json=[], headers=test_keys.headers("operator"))
+    assert [e["pointer"] for e in not_an_object.json()["errors"]] == ["#"]
+    # A query parameter is named as RFC 9457 names one: no pointer into a body it is not in.
+    bad_query = await client.post(
+        "/api/v1/notes/refusal", params={"keep": "perhaps"}, headers=test_keys.headers("operator")
+    )
+    assert bad_query.status_code == 422
+    (member,) = bad_query.json()["errors"]
+    assert "pointer" not in member
+    assert (member["in"], member["parameter"], member["field"]) == ("query", "keep", "keep")
+
+
 async def test_tokens_are_verified(client: httpx.AsyncClient, test_keys: TestKeys) -> None:
     body = {"text": "hi", "stars": 3}
     missing = await client.post("/api/v1/notes", json=body)

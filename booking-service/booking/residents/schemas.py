@@ -16,7 +16,8 @@ def _distinct_sorted(tags: list[EligibilityTag]) -> list[EligibilityTag]:
 
 EligibilityTags = Annotated[list[EligibilityTag], Field(max_length=8), AfterValidator(_distinct_sorted)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
-PhoneInput = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=32)]
+# Not empty: what is no real phone (two digits typed) is the service's ``invalid_phone``, told with the other fields.
+PhoneInput = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)]
 IdCardInput = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)]
 CommunityCode = Annotated[str, StringConstraints(pattern=r"^[0-9A-Za-z_.-]{1,32}$")]
 Address = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]

@@ -19,7 +19,7 @@ from booking.residents.models import Resident, ResidentLink
 from booking.residents.protection import ID_CARD, mask_id_card, normalize_id_card
 from service_kit import phones
 from service_kit.auth import Principal, Role, TokenVerifier
-from service_kit.errors import Conflict, Forbidden, NotFound, Unauthorized, ValidationFailed
+from service_kit.errors import Conflict, FieldProblems, Forbidden, NotFound, Unauthorized, ValidationFailed
 from service_kit.protection import Keyring
 from service_kit.timeutil import utcnow
 
@@ -124,12 +124,16 @@ def _position_fields(position: s.Position | None) -> dict[str, Any]:
     return {"latitude": position.latitude, "longitude": position.longitude}
 
 
-def _emergency_fields(contact: s.EmergencyContactIn | None) -> dict[str, Any]:
+def _emergency_fields(contact: s.EmergencyContactIn | None, problems: FieldProblems) -> dict[str, Any]:
     if contact is None:
         return {"emergency_contact_name": None, "emergency_contact_phone": None, "emergency_contact_relation": None}
+    phone = None
+    # An emergency contact's bad phone is that field's problem, not the resident's own phone's.
+    with problems.field("emergency_contact.phone"):
+        phone = phones.normalize(contact.phone)
     return {
         "emergency_contact_name": contact.name,
-        "emergency_contact_phone": phones.normalize(contact.phone),
+        "emergency_contact_phone": phone,
         "emergency_contact_relation": contact.relation,
     }
 
@@ -142,7 +146,20 @@ async def register(session: AsyncSession, data: s.ResidentCreate, *, by: Princip
     A phone and an ID number are on one record at most, even when registrations race (unique keys decide)."""
     account_subject: str | None = None
     resident_id = uuid.uuid4()
-    phone = phones.normalize(data.phone)
+    # Every bad field at once: the phone, the ID number (and the birth date it gives), the community, the
+    # emergency contact's phone.
+    problems = FieldProblems()
+    phone = ""
+    birth_date: date | None = None
+    with problems.field("phone"):
+        phone = phones.normalize(data.phone)
+    with problems.field("id_card_number"):
+        birth_date = _birth_date(data.birth_date, data.id_card_number)
+    if data.community_code is not None:
+        with problems.field("community_code"):
+            await communities_service.require_known(session, data.community_code)
+    emergency = _emergency_fields(data.emergency_contact, problems)
+    problems.raise_any()
     self_registration = _registers_self(by)
     if self_registration:
         _check_self_registration(by, data, phone)
@@ -161,8 +178,6 @@ async def register(session: AsyncSession, data: s.ResidentCreate, *, by: Princip
             # their next sign-in or refresh names it.
             raise _already_registered()
         account_subject = by.subject[:160]
-    if data.community_code is not None:
-        await communities_service.require_known(session, data.community_code)
     now = utcnow()
     values: dict[str, Any] = dict(
         id=resident_id,
@@ -170,7 +185,7 @@ async def register(session: AsyncSession, data: s.ResidentCreate, *, by: Princip
         phone=phone,
         community_code=data.community_code,
         eligibility_tags=list(data.eligibility_tags),
-        birth_date=_birth_date(data.birth_date, data.id_card_number),
+        birth_date=birth_date,
         address=data.address,
         consent_purpose=data.consent.purpose,
         consent_version=data.consent.version,
@@ -180,18 +195,46 @@ async def register(session: AsyncSession, data: s.ResidentCreate, *, by: Princip
         account_subject=account_subject,
         **_id_card_fields(data.id_card_number, keyring),
         **_position_fields(data.position),
-        **_emergency_fields(data.emergency_contact),
+        **emergency,
     )
     resident = Resident(**repository.sealed_values(keyring, values))
     taken = await repository.add(session, resident)
     if taken is not None:
         if self_registration and taken != "id_card":
             raise _already_registered()  # the same resident registering twice at once, or an operator just now
-        raise Conflict(_TAKEN[taken][0], code=_TAKEN[taken][1])
+        holder = await _holder(session, taken, phone, data, by=by, keyring=keyring)
+        raise Conflict(_TAKEN[taken][0], code=_TAKEN[taken][1], **holder)
     if account_subject is not None:
         await _record_link(session, resident, account_subject, "self_registration", data.consent.version, now)
     await audit.record(session, by, resident.id, "register")
     return resident
+
+
+_TAKEN_FIELDS = {"phone": "phone", "id_card": "id_card_number"}
+
+
+async def _holder(
+    session: AsyncSession, taken: str, phone: str, data: s.ResidentCreate, *, by: Principal, keyring: Keyring
+) -> dict[str, Any]:
+    """For the staff who register a caller: the field already taken and the resident who has it, so the operator
+    opens that record instead of registering the caller twice. A resident registering themself learns neither."""
+    field = _TAKEN_FIELDS.get(taken)
+    if field is None:
+        return {}
+    extra: dict[str, Any] = {
+        "errors": [{"field": field, "in": "body", "message": _TAKEN[taken][0], "type": _TAKEN[taken][1]}]
+    }
+    if not by.has_any(Role.operator, Role.admin):
+        return extra
+    if taken == "phone":
+        holder = await repository.find_by_phone(session, phone)
+    else:
+        assert data.id_card_number is not None
+        index = keyring.blind_index(ID_CARD, normalize_id_card(data.id_card_number))
+        holder = await repository.find_by_id_card_index(session, index)
+    if holder is not None:
+        extra["existing_resident_id"] = str(holder.id)
+    return extra
 
 
 async def _record_link(
@@ -319,7 +362,9 @@ async def correct(
     if "position" in sent:
         values.update(_position_fields(data.position))
     if "emergency_contact" in sent:
-        values.update(_emergency_fields(data.emergency_contact))
+        problems = FieldProblems()
+        values.update(_emergency_fields(data.emergency_contact, problems))
+        problems.raise_any()
     if values:
         values["updated_at"] = utcnow()
         taken = await repository.update_fields(session, resident.id, values)

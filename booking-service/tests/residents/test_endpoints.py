@@ -50,6 +50,58 @@ async def test_a_phone_number_belongs_to_one_resident(client: httpx.AsyncClient,
     assert again.json()["code"] == "phone_taken"
 
 
+async def test_every_bad_field_of_a_registration_is_told_at_once(
+    client: httpx.AsyncClient, test_keys: TestKeys
+) -> None:
+    """The phone, the ID number and the emergency contact's phone, each under its own pointer: an emergency
+    contact's bad phone is never the resident's own phone's problem."""
+    response = await client.post(
+        RESIDENTS,
+        json=body(
+            phone="12345",
+            id_card_number="110111194003080021",
+            emergency_contact={"name": "赵小红", "phone": "12"},  # two digits typed
+        ),
+        headers=test_keys.headers("operator"),
+    )
+    assert response.status_code == 422
+    problem = response.json()
+    assert problem["code"] == "invalid_phone"  # the first, as when it was told alone
+    told = {e["pointer"]: e["type"] for e in problem["errors"]}
+    assert told == {
+        "#/phone": "invalid_phone",
+        "#/id_card_number": "invalid_id_card",
+        "#/emergency_contact/phone": "invalid_phone",
+    }
+
+    only_the_contact = await client.post(
+        RESIDENTS,
+        json=body(emergency_contact={"name": "赵小红", "phone": "123"}),
+        headers=test_keys.headers("operator"),
+    )
+    assert only_the_contact.status_code == 422
+    assert [e["field"] for e in only_the_contact.json()["errors"]] == ["emergency_contact.phone"]
+
+
+async def test_a_taken_phone_or_id_number_names_its_resident_to_staff(
+    client: httpx.AsyncClient, test_keys: TestKeys
+) -> None:
+    id_number = "110111194501010046"
+    first = await client.post(RESIDENTS, json=body(id_card_number=id_number), headers=test_keys.headers("operator"))
+    assert first.status_code == 201, first.text
+    holder = first.json()["id"]
+    for payload, code, pointer in [
+        (body(phone="13900001111", id_card_number=id_number), "id_card_taken", "#/id_card_number"),
+        (body(), "phone_taken", "#/phone"),
+    ]:
+        again = await client.post(RESIDENTS, json=payload, headers=test_keys.headers("operator"))
+        assert again.status_code == 409
+        problem = again.json()
+        assert problem["code"] == code
+        assert problem["existing_resident_id"] == holder
+        assert [e["pointer"] for e in problem["errors"]] == [pointer]
+
+
 async def test_an_operator_finds_a_caller_by_phone(client: httpx.AsyncClient, test_keys: TestKeys) -> None:
     created = (await client.post(RESIDENTS, json=body(), headers=test_keys.headers("operator"))).json()
     found = await client.get(RESIDENTS, params={"phone": "+8613812345678"}, headers=test_keys.headers("operator"))

@@ -20,6 +20,7 @@ FILES: dict[str, str] = {
     "index.html": "text/html; charset=utf-8",
     "console.css": "text/css; charset=utf-8",
     "i18n.js": "text/javascript; charset=utf-8",
+    "privacy-notice.js": "text/javascript; charset=utf-8",
     "api.js": "text/javascript; charset=utf-8",
     "app.js": "text/javascript; charset=utf-8",
 }

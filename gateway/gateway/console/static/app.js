@@ -8,7 +8,8 @@
   const DICT = window.LINLI_I18N;
   const LANG_KEY = "linli.console.lang";
   const TZ = "Asia/Shanghai";
-  const CONSENT_VERSION = "2026-11";
+  const NOTICE = window.LINLI_PRIVACY_NOTICE; // read out at registration; its version is what consent records
+  const CONSENT_VERSION = NOTICE.version;
   const TAGS = ["age_80_plus", "living_alone", "disabled", "low_income"];
   const ACTIVE = ["requested", "confirmed", "in_service"];
   const CHANGEABLE = ["requested", "confirmed"];
@@ -28,6 +29,7 @@
     invalid_phone: "phone",
     phone_taken: "phone",
     invalid_id_card: "id_card_number",
+    id_card_taken: "id_card_number",
     birth_date_mismatch: "id_card_number",
     reason_required: "reason",
     stars_required: "stars",
@@ -167,10 +169,12 @@
     return el;
   }
 
+  let noticeTimer = null;
   function notice(text) {
     const el = $("notice");
     el.textContent = "";
-    if (text) window.setTimeout(() => (el.textContent = text), 30); // re-announced even when unchanged
+    window.clearTimeout(noticeTimer); // a notice cleared (the next caller) is not brought back by a late one
+    if (text) noticeTimer = window.setTimeout(() => (el.textContent = text), 30); // re-announced even when unchanged
   }
 
   function field(id, labelText, input, extra) {
@@ -187,6 +191,8 @@
     if (summary) summary.textContent = "";
   }
 
+  /* The operator's words for a problem. The server's own detail is for developers (and in English): it goes to
+     the browser's log, never to the screen. */
   function problemMessage(error) {
     if (error instanceof NetworkError || !(error instanceof ApiError)) return { message: t("error.network") };
     const code = error.code;
@@ -196,7 +202,14 @@
     else if (has("error.status." + error.status)) message = t("error.status." + error.status);
     else message = t("error.status.400");
     const detail = error.problem.detail || error.problem.title || null;
-    return { message, detail: detail && detail !== message ? detail : null };
+    if (detail && detail !== message) console.info("Linli API:", error.status, code, detail);
+    return { message };
+  }
+
+  /* "#/emergency_contact/phone" → "emergency_contact.phone" (RFC 6901 escapes undone). */
+  function pointerField(pointer) {
+    return pointer.replace(/^#\/?/, "").split("/").filter(Boolean)
+      .map((part) => part.replace(/~1/g, "/").replace(/~0/g, "~")).join(".");
   }
 
   function fieldErrors(error) {
@@ -205,13 +218,16 @@
     const found = [];
     if (Array.isArray(problem.errors)) {
       for (const item of problem.errors) {
-        if (item && typeof item.field === "string") found.push({ field: item.field, type: item.type });
+        if (!item) continue;
+        const path = typeof item.pointer === "string" ? pointerField(item.pointer)
+          : typeof item.field === "string" ? item.field : null;
+        if (path !== null) found.push({ field: path, type: item.type, ctx: item.ctx || {} });
       }
     }
     if (!found.length && error.code && CODE_FIELDS[error.code]) {
       // "emergency_contact.phone: not a phone number." names a deeper field than the code does.
       const named = /^([a-z_.]+):/.exec(problem.detail || "");
-      found.push({ field: named ? named[1] : CODE_FIELDS[error.code], type: null, code: error.code });
+      found.push({ field: named ? named[1] : CODE_FIELDS[error.code], type: null, code: error.code, ctx: {} });
     }
     return found;
   }
@@ -246,21 +262,44 @@
     return input;
   }
 
-  /* Shows an API error on a form: the summary in Chinese (the server's own words below it), each field named in
-     errors[] marked where it is; focus goes to the first marked field, else to the summary. */
+  /* What to say under a field: its code's words ("电话号码无效"), a phone's trouble as a phone's, a length with
+     its limit, and never "不能为空" for what was typed or for an optional field. */
+  function fieldMessage(form, item) {
+    const code = item.code || item.type;
+    if (code && has("error.code." + code)) return t("error.code." + code);
+    const last = item.field.split(".").pop();
+    if (/phone$/.test(last) && item.type !== "missing") return t("error.code.invalid_phone");
+    if (item.type === "string_too_short" || item.type === "missing") {
+      const box = fieldElement(form, item.field);
+      const label = box && (box.closest(".field") || box).querySelector("label, legend");
+      if (label && /可选|optional/i.test(label.textContent)) return t("error.type.needed_with_others");
+      if (item.type === "string_too_short" && item.ctx.min_length > 1) {
+        return t("error.type.too_short", { min: item.ctx.min_length });
+      }
+    }
+    if (item.type === "string_too_long" && item.ctx.max_length) return t("error.type.too_long", { max: item.ctx.max_length });
+    return item.type && has("error.type." + item.type) ? t("error.type." + item.type) : t("error.field_invalid");
+  }
+
+  /* Shows an API error on a form: the summary in Chinese, every field named in errors[] marked under itself at
+     once; focus goes to the first marked field, else to the summary. A phone or ID number another resident
+     already has offers that resident's record. */
   function showError(error, form, summary) {
-    const { message, detail } = problemMessage(error);
+    const { message } = problemMessage(error);
     const target = summary || form.querySelector(".form-error");
+    const items = fieldErrors(error);
     if (target) {
       target.textContent = "";
-      target.append(message);
-      if (detail) target.append(h("span", { class: "detail", text: t("error.server_detail", { detail }) }));
+      target.append(items.length > 1 ? t("error.fields_count", { message, count: items.length }) : message);
+    }
+    const holder = error instanceof ApiError ? error.problem.existing_resident_id : null;
+    if (holder && target) {
+      target.append(" ", h("button", { type: "button", class: "open-holder", "data-resident": holder,
+        text: t("error.open_holder"), onclick: () => openResidentById(holder, form, target) }));
     }
     let first = null;
-    for (const item of fieldErrors(error)) {
-      let text = item.code && has("error.code." + item.code) ? t("error.code." + item.code) : null;
-      if (!text) text = item.type && has("error.type." + item.type) ? t("error.type." + item.type) : t("error.field_invalid");
-      const input = markField(form, item.field, text);
+    for (const item of items) {
+      const input = markField(form, item.field, fieldMessage(form, item));
       first = first || input;
     }
     if (first) first.focus();
@@ -402,6 +441,19 @@
     fillCommunitySelect();
     renderTagChecks();
     $("reg-consent-label").textContent = t("register.consent", { version: CONSENT_VERSION });
+    renderPrivacyNotice();
+  }
+
+  /* The notice's words on screen, to read out in full before the caller consents, with the version recorded. */
+  function renderPrivacyNotice() {
+    const words = NOTICE[state.lang] || NOTICE["zh-CN"];
+    const box = $("privacy-notice");
+    box.textContent = "";
+    box.dataset.version = NOTICE.version;
+    box.append(
+      h("h3", { id: "privacy-notice-title", text: t("register.notice_title", { title: words.title, version: NOTICE.version }) }),
+      h("p", { class: "muted", text: words.intro }),
+      ...words.paragraphs.map((text) => h("p", { text })));
   }
 
   function switchLanguage() {
@@ -461,6 +513,7 @@
     state.invitations = [];
     state.readback = null;
     state.services = null;
+    notice(null); // nothing said for the previous caller stays on screen
     $("lookup-result").textContent = "";
     $("lookup-error").textContent = "";
     $("register-panel").hidden = true;
@@ -560,6 +613,10 @@
     clearErrors(form);
     let first = null;
     if (!$("reg-name").value.trim()) first = markField(form, "name", t("register.name_required"));
+    const ecName = $("reg-ec-name").value.trim();
+    const ecPhone = $("reg-ec-phone").value.trim();
+    if (ecPhone && !ecName) first = first || markField(form, "emergency_contact.name", t("register.ec_name_required"));
+    if (ecName && !ecPhone) first = first || markField(form, "emergency_contact.phone", t("register.ec_phone_required"));
     if (!$("reg-consent").checked) first = first || markField(form, "consent", t("register.consent_required"));
     if (first) {
       first.focus();
@@ -750,17 +807,33 @@
         t("severity." + complaint.severity) + " · " + complaint.description }));
   }
 
-  function readback(booking) {
+  /* What was just done for the caller, to read back: {kind: "booked" | "rescheduled" | "cancelled", booking,
+     previous (the booking before a reschedule)}. The booking is read from the card's latest list, so the words
+     are those of its state now, never of an earlier answer. */
+  function readback(done) {
+    const booking = state.bookings.find((b) => b.id === done.booking.id) || done.booking;
     const service = offeringName(state.offerings[booking.offering_id]);
     let price = booking.price_fen === 0 ? t("readback.price_free") : t("readback.price_paid", { price: money(booking.price_fen) });
     if (booking.subsidy_fen > 0) price = t("readback.price_subsidy", { subsidy: money(booking.subsidy_fen) }) + price;
     const status = booking.status === "confirmed" ? t("readback.status_confirmed") : t("readback.status_requested");
-    return h("section", { class: "readback", id: "readback", tabindex: "-1", "aria-labelledby": "readback-title" },
-      h("h3", { id: "readback-title", text: t("readback.title") }),
-      h("p", { text: t("readback.text", {
-        name: state.resident.name, service, provider: providerLabel(booking.provider_id),
-        time: slotRange(booking), price, status,
-      }) }));
+    const words = {
+      name: state.resident.name, service, provider: providerLabel(booking.provider_id),
+      time: slotRange(booking), price, status,
+    };
+    let title = "readback.title";
+    let text = "readback.text";
+    if (done.kind === "rescheduled") {
+      title = "readback.title_rescheduled";
+      text = "readback.text_rescheduled";
+      words.old = slotRange(done.previous);
+    } else if (done.kind === "cancelled") {
+      title = "readback.title_cancelled";
+      text = "readback.text_cancelled";
+    }
+    return h("section", { class: "readback", id: "readback", tabindex: "-1", "aria-labelledby": "readback-title",
+      "data-readback": done.kind, "data-readback-booking": booking.id },
+      h("h3", { id: "readback-title", text: t(title) }),
+      h("p", { text: t(text, words) }));
   }
 
   // ------------------------------------------------------------------ finding a service and booking it
@@ -826,6 +899,25 @@
     renderServices();
   }
 
+  /* A slot the caller already holds (an active booking of the same service at the same start) is no choice. */
+  function holds(offeringId, slotStart) {
+    return state.bookings.some((b) => ACTIVE.includes(b.status) && b.offering_id === offeringId &&
+      Date.parse(b.slot_start) === Date.parse(slotStart));
+  }
+
+  /* The "余 N" counts of the services on screen for this offering, as they are after a booking changed them. */
+  async function refreshAvailability(offeringId) {
+    if (!state.services) return;
+    const items = state.services.items.filter((item) => item.offering.id === offeringId);
+    if (!items.length) return;
+    const from = localDay(new Date());
+    const availability = await api.get("/api/v1/availability",
+      { offering_id: offeringId, from, to: addDays(from, SLOT_DAYS - 1) }).catch(() => null);
+    if (!availability) return;
+    items.forEach((item) => (item.availability = availability));
+    renderServices();
+  }
+
   function fundedBadge(item) {
     const quote = item.quote;
     if (!quote || !quote.funded) return null;
@@ -852,7 +944,7 @@
     for (const item of found.items) {
       const o = item.offering;
       const slots = item.availability && item.availability.bookable
-        ? item.availability.slots.filter((s) => s.remaining > 0).slice(0, SLOTS_SHOWN) : [];
+        ? item.availability.slots.filter((s) => s.remaining > 0 && !holds(o.id, s.start)).slice(0, SLOTS_SHOWN) : [];
       const reach = item.reach === "walk"
         ? t("service.walk", { minutes: item.walk_minutes, metres: item.distance_m })
         : item.reach === "door_to_door" || o.mode === "door_to_door" ? t("service.door") : null;
@@ -887,12 +979,13 @@
         h("dt", { text: t("confirm.service") }), h("dd", { text: offeringName(o) }),
         h("dt", { text: t("confirm.provider") }), h("dd", { text: providerLabel(o.provider_id) || item.provider }),
         h("dt", { text: t("confirm.time") }), h("dd", { text: dateTime(slot.start) + "–" + timeOnly(slot.end) }),
-        h("dt", { text: t("confirm.price") }), h("dd", {},
-          item.quote && item.quote.funded
-            ? t("service.funded", { price: money(item.quote.resident_price_fen), subsidy: money(item.quote.subsidy_fen) })
-            : o.price_fen === 0 ? t("service.free") : money(o.price_fen),
+        h("dt", { text: t("confirm.price") }), h("dd", { "data-price": "standard" },
+          o.price_fen === 0 ? t("service.free") : money(o.price_fen),
           o.price_fen > 0 && !(item.quote && item.quote.funded)
-            ? h("div", { class: "muted", text: t("service.funded_note") }) : null)));
+            ? h("div", { class: "muted", text: t("service.funded_note") }) : null),
+        item.quote && item.quote.funded ? h("dt", { text: t("confirm.pays") }) : null,
+        item.quote && item.quote.funded ? h("dd", { "data-price": "resident",
+          text: t("service.funded", { price: money(item.quote.resident_price_fen), subsidy: money(item.quote.subsidy_fen) }) }) : null));
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
       clearErrors(form);
@@ -901,10 +994,11 @@
           const booking = await api.post("/api/v1/bookings",
             { offering_id: o.id, slot_start: slot.start, resident_id: state.resident.id, channel: "phone" }, key);
           closeDialog(false);
-          state.readback = booking;
+          state.readback = { kind: "booked", booking };
           await refreshResident();
           const shown = $("readback");
           if (shown) shown.focus();
+          await refreshAvailability(o.id);
         } catch (error) {
           showError(error, form);
         }
@@ -954,12 +1048,13 @@
       clearErrors(form);
       await busy(form, async () => {
         try {
-          await api.post("/api/v1/bookings/" + booking.id + "/cancel", { reason: reason.value.trim() || null }, key);
+          const cancelled = await api.post("/api/v1/bookings/" + booking.id + "/cancel", { reason: reason.value.trim() || null }, key);
           closeDialog(false);
-          state.readback = null;
+          state.readback = { kind: "cancelled", booking: cancelled };
           notice(t("cancel.done"));
           await refreshResident();
-          $("card-title").focus();
+          ($("readback") || $("card-title")).focus();
+          await refreshAvailability(booking.offering_id);
         } catch (error) {
           showError(error, form);
         }
@@ -984,7 +1079,8 @@
       clearErrors(form);
       const picked = form.querySelector("input[name=slot]:checked");
       if (!picked) {
-        markField(form, "slot_start", t("error.type.missing")).focus();
+        const first = markField(form, "slot_start", t("reschedule.pick_required"));
+        if (first) first.focus();
         return;
       }
       await busy(form, async () => {
@@ -993,9 +1089,11 @@
           if (reason.value.trim()) body.reason = reason.value.trim();
           const moved = await api.post("/api/v1/bookings/" + booking.id + "/reschedule", body, key);
           closeDialog(false);
+          state.readback = { kind: "rescheduled", booking: moved, previous: booking };
           notice(t("reschedule.done", { time: slotRange(moved) }));
           await refreshResident();
-          $("card-title").focus();
+          ($("readback") || $("card-title")).focus();
+          await refreshAvailability(booking.offering_id);
         } catch (error) {
           showError(error, form);
         }
@@ -1005,11 +1103,13 @@
     try {
       const availability = await api.get("/api/v1/availability",
         { offering_id: booking.offering_id, from, to: addDays(from, SLOT_DAYS - 1) });
-      const slots = availability.slots.filter((s) => s.remaining > 0 && Date.parse(s.start) !== Date.parse(booking.slot_start));
+      // Not the booking's own slot, nor one the caller already holds: the caller picks, nothing is pre-chosen.
+      const slots = availability.slots.filter((s) => s.remaining > 0 &&
+        Date.parse(s.start) !== Date.parse(booking.slot_start) && !holds(booking.offering_id, s.start));
       choices.textContent = "";
       if (!slots.length) choices.append(t("service.no_slots"));
-      slots.slice(0, 20).forEach((slot, n) => choices.append(h("label", { class: "check" },
-        h("input", { type: "radio", name: "slot", value: slot.start, checked: n === 0 }),
+      slots.slice(0, 20).forEach((slot) => choices.append(h("label", { class: "check" },
+        h("input", { type: "radio", name: "slot", value: slot.start }),
         t("service.slot", { time: dateTime(slot.start), remaining: slot.remaining }))));
       const first = choices.querySelector("input");
       if (first && $("dialog").open) first.focus();
@@ -1120,7 +1220,7 @@
     const stars = h("fieldset", { class: "field", "data-field": "stars" },
       h("legend", { text: t("rating.stars") }),
       h("div", { class: "checks" }, [5, 4, 3, 2, 1].map((n) => h("label", { class: "check" },
-        h("input", { type: "radio", name: "stars", value: String(n), checked: n === 5 }), t("rating.star_n", { n })))),
+        h("input", { type: "radio", name: "stars", value: String(n) }), t("rating.star_n", { n })))),
       h("span", { class: "field-error" }));
     const comment = h("textarea", { id: "rating-comment", "data-field": "comment", maxlength: "1000" });
     const form = h("form", { novalidate: true },
@@ -1130,7 +1230,13 @@
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
       clearErrors(form);
-      const body = { booking_id: booking.id, stars: Number(form.querySelector("input[name=stars]:checked").value) };
+      const chosen = form.querySelector("input[name=stars]:checked");
+      if (!chosen) { // Enter alone rates nothing: the stars are the resident's to give
+        const first = markField(form, "stars", t("rating.stars_required"));
+        if (first) first.focus();
+        return;
+      }
+      const body = { booking_id: booking.id, stars: Number(chosen.value) };
       if (comment.value.trim()) body.comment = comment.value.trim();
       await busy(form, async () => {
         try {
@@ -1234,14 +1340,14 @@
     await lookup(phone);
   }
 
-  async function openResidentById(id) {
+  async function openResidentById(id, form, summary) {
     try {
       const resident = await api.get("/api/v1/residents/" + id);
       $("phone").value = resident.phone;
       resetCaller();
       await openResident(resident);
     } catch (error) {
-      showError(error, $("queue-view"), $("queue-error"));
+      showError(error, form || $("queue-view"), summary || $("queue-error"));
     }
   }
 
@@ -1254,6 +1360,13 @@
     $("phone-form").addEventListener("submit", onPhone);
     $("register-form").addEventListener("submit", onRegister);
     $("service-form").addEventListener("submit", onFindService);
+    $("service-category").addEventListener("keydown", (event) => {
+      // A select takes Enter as its own; the operator means "search".
+      if (event.key === "Enter") {
+        event.preventDefault();
+        $("service-form").requestSubmit();
+      }
+    });
     $("sign-out").addEventListener("click", onSignOut);
     $("lang-switch").addEventListener("click", switchLanguage);
     $("nav-caller").addEventListener("click", focusPhone);
