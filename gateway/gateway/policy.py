@@ -262,6 +262,10 @@ POLICY: tuple[Rule, ...] = (
     Rule(READ,  "/open311/**",                                            PUBLIC),
     Rule(WRITE, "/open311/**",                                            FILERS),
 
+    # ---- documents' content: the link's signature (or a public document's plain URL) is what admits a caller;
+    # the services give the links only to whom may see the record (service_kit.documents).
+    Rule(READ,  "/api/v1/documents/**",                                   PUBLIC),
+
     # ---- operations: dead letters of each service
     Rule(ALL,   "/api/v1/ops/**",                                         roles(ADMIN)),
 )

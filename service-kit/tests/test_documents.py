@@ -18,8 +18,8 @@ from service_kit.documents import (
     ACCEPTANCE_REPORT,
     COMPLAINT_PHOTO,
     DELIVERY_EVIDENCE,
-    DocumentTables,
     Documents,
+    DocumentTables,
     is_upload_route,
 )
 from service_kit.documents.content import has_location
@@ -117,8 +117,13 @@ async def test_a_file_whose_name_or_declared_type_lies_is_refused(setup: tuple[D
     assert declared.value.code == "lying_content_type"
     with pytest.raises(UnsupportedMediaType) as script:
         await documents.upload(
-            session, b"#!/bin/sh\nrm -rf /\n", filename="report.pdf", declared_type="application/pdf",
-            purpose=ACCEPTANCE_REPORT, owner_id=owner, by="x",
+            session,
+            b"#!/bin/sh\nrm -rf /\n",
+            filename="report.pdf",
+            declared_type="application/pdf",
+            purpose=ACCEPTANCE_REPORT,
+            owner_id=owner,
+            by="x",
         )
     assert script.value.code == "unsupported_media_type"
     with pytest.raises(UnsupportedMediaType):  # a PDF is no photo
@@ -127,8 +132,13 @@ async def test_a_file_whose_name_or_declared_type_lies_is_refused(setup: tuple[D
         )
     with pytest.raises(PayloadTooLarge):
         await documents.upload(
-            session, PDF + b"0" * 64 * 1024, filename="a.pdf", declared_type=None, purpose=ACCEPTANCE_REPORT,
-            owner_id=owner, by="x",
+            session,
+            PDF + b"0" * 64 * 1024,
+            filename="a.pdf",
+            declared_type=None,
+            purpose=ACCEPTANCE_REPORT,
+            owner_id=owner,
+            by="x",
         )
     assert await documents.listed(session, "contract", owner, viewer=OFFICIAL) == []
 
@@ -139,8 +149,13 @@ async def test_a_complaint_photo_loses_its_location(setup: tuple[Documents, Asyn
     original = photo(located=True)
     assert has_location(original)
     row = await documents.upload(
-        session, original, filename="late.JPG", declared_type="image/jpeg", purpose=COMPLAINT_PHOTO,
-        owner_id=complaint, by="resident-1",
+        session,
+        original,
+        filename="late.JPG",
+        declared_type="image/jpeg",
+        purpose=COMPLAINT_PHOTO,
+        owner_id=complaint,
+        by="resident-1",
     )
     assert row["located_sha256"] is None
     (listed,) = await documents.listed(session, "complaint", complaint, viewer=OFFICIAL)
@@ -155,8 +170,13 @@ async def test_delivery_evidence_keeps_its_location_for_officials_only(setup: tu
     documents, session = setup
     booking = uuid.uuid4()
     await documents.upload(
-        session, photo(located=True, fmt="PNG"), filename="door.png", declared_type="image/png",
-        purpose=DELIVERY_EVIDENCE, owner_id=booking, by="provider-1",
+        session,
+        photo(located=True, fmt="PNG"),
+        filename="door.png",
+        declared_type="image/png",
+        purpose=DELIVERY_EVIDENCE,
+        owner_id=booking,
+        by="provider-1",
     )
     (for_provider,) = await documents.listed(session, "booking", booking, viewer=PROVIDER)
     assert "located_url" not in for_provider
@@ -169,7 +189,8 @@ async def test_delivery_evidence_keeps_its_location_for_officials_only(setup: tu
     # The provider cannot turn their own link into the located one: the variant is signed.
     _, query = link_parts(for_provider["url"])
     forged = for_provider["url"].replace("variant=plain", "variant=located")
-    assert "variant=located" in forged and query["variant"] == "plain"
+    assert "variant=located" in forged
+    assert query["variant"] == "plain"
     with pytest.raises(Forbidden) as refused:
         await fetch(documents, session, forged)
     assert refused.value.code == "link_invalid"
@@ -179,8 +200,13 @@ async def test_a_signed_link_expires(setup: tuple[Documents, AsyncSession], cloc
     documents, session = setup
     complaint = uuid.uuid4()
     await documents.upload(
-        session, photo(located=False), filename=None, declared_type=None, purpose=COMPLAINT_PHOTO,
-        owner_id=complaint, by="resident-1",
+        session,
+        photo(located=False),
+        filename=None,
+        declared_type=None,
+        purpose=COMPLAINT_PHOTO,
+        owner_id=complaint,
+        by="resident-1",
     )
     (listed,) = await documents.listed(session, "complaint", complaint, viewer="resident-1")
     assert listed["url_expires_at"] == clock.now + timedelta(seconds=300)
@@ -206,14 +232,25 @@ async def test_the_same_bytes_are_stored_once_and_every_access_is_audited(
     documents, session = setup
     first, second = uuid.uuid4(), uuid.uuid4()
     a = await documents.upload(
-        session, PDF, filename="验收报告.pdf", declared_type="application/pdf", purpose=ACCEPTANCE_REPORT,
-        owner_id=first, by="official-1",
-    )
-    b = await documents.upload(
-        session, PDF, filename="again.pdf", declared_type=None, purpose=ACCEPTANCE_REPORT, owner_id=second,
+        session,
+        PDF,
+        filename="验收报告.pdf",
+        declared_type="application/pdf",
+        purpose=ACCEPTANCE_REPORT,
+        owner_id=first,
         by="official-1",
     )
-    assert a["sha256"] == b["sha256"] and a["id"] != b["id"]
+    b = await documents.upload(
+        session,
+        PDF,
+        filename="again.pdf",
+        declared_type=None,
+        purpose=ACCEPTANCE_REPORT,
+        owner_id=second,
+        by="official-1",
+    )
+    assert a["sha256"] == b["sha256"]
+    assert a["id"] != b["id"]
     stored = [path for path in (tmp_path / "store").rglob("*") if path.is_file()]
     assert [path.name for path in stored] == [a["sha256"]]
 

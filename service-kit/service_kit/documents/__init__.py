@@ -32,10 +32,11 @@ from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
 import structlog
-from fastapi import APIRouter, Query, Request, UploadFile
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.datastructures import UploadFile
 
 from service_kit.auth import Principal, Role
 from service_kit.db import SessionDep
@@ -58,6 +59,7 @@ __all__ = [
     "UPLOAD_ROUTES",
     "DocumentTables",
     "Documents",
+    "Prepared",
     "Purpose",
     "create_document_tables_v1",
     "documents_router",
@@ -121,6 +123,17 @@ def _safe_filename(name: str | None, extension: str) -> str:
     return (stem[:150] or "document") + extension
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """A document checked and ready to store: its content as served, and the copy with the location if kept."""
+
+    purpose: Purpose
+    filename: str
+    media_type: str
+    data: bytes
+    located: bytes | None
+
+
 class Documents:
     """A service's documents: its tables, its store, its signing key, its clock (tests give their own)."""
 
@@ -168,20 +181,32 @@ class Documents:
 
     # ------------------------------------------------------------------ upload
 
+    async def read(self, upload: UploadFile, purpose: Purpose) -> Prepared:
+        """``prepare`` for a multipart part (FastAPI's ``UploadFile``)."""
+        data = await upload.read(self.max_bytes + 1)
+        return self.prepare(data, filename=upload.filename, declared_type=upload.content_type, purpose=purpose)
+
+    def prepare(self, data: bytes, *, filename: str | None, declared_type: str | None, purpose: Purpose) -> Prepared:
+        """Check ``data`` as a document of ``purpose`` before anything is recorded: 413 above the size limit, 415
+        for a type not taken or a name or declared type that lies. A photo loses its location here."""
+        if len(data) > self.max_bytes:
+            raise PayloadTooLarge(f"A document may be at most {self.max_bytes} bytes.", max_bytes=self.max_bytes)
+        sniffed = sniff(data, filename=filename, declared_type=declared_type)
+        if purpose.photos_only and sniffed.media_type not in PHOTOS:
+            raise UnsupportedMediaType("Only a JPEG or PNG photo is taken here.", accepted=sorted(PHOTOS))
+        located = None
+        plain = data
+        if sniffed.media_type in PHOTOS:
+            plain = without_location(data, sniffed.media_type)
+            if purpose.keeps_location and has_location(data):
+                located = data
+        return Prepared(purpose, _safe_filename(filename, sniffed.extension), sniffed.media_type, plain, located)
+
     async def upload_file(
         self, session: AsyncSession, upload: UploadFile, *, purpose: Purpose, owner_id: uuid.UUID | str, by: str
     ) -> dict[str, Any]:
         """``upload`` for a multipart part (FastAPI's ``UploadFile``)."""
-        data = await upload.read(self.max_bytes + 1)
-        return await self.upload(
-            session,
-            data,
-            filename=upload.filename,
-            declared_type=upload.content_type,
-            purpose=purpose,
-            owner_id=owner_id,
-            by=by,
-        )
+        return await self.save(session, await self.read(upload, purpose), owner_id=owner_id, by=by)
 
     async def upload(
         self,
@@ -194,28 +219,27 @@ class Documents:
         owner_id: uuid.UUID | str,
         by: str,
     ) -> dict[str, Any]:
-        """Check, store and record ``data`` as a document of ``purpose`` on the record ``owner_id``; answers the
-        document's row. 413 above the size limit, 415 for a type not taken or a name or declared type that lies."""
-        if len(data) > self.max_bytes:
-            raise PayloadTooLarge(f"A document may be at most {self.max_bytes} bytes.", max_bytes=self.max_bytes)
-        sniffed = sniff(data, filename=filename, declared_type=declared_type)
-        if purpose.photos_only and sniffed.media_type not in PHOTOS:
-            raise UnsupportedMediaType("Only a JPEG or PNG photo is taken here.", accepted=sorted(PHOTOS))
-        located_sha256 = None
-        plain = data
-        if sniffed.media_type in PHOTOS:
-            plain = without_location(data, sniffed.media_type)
-            if purpose.keeps_location and has_location(data):
-                located_sha256 = await self.store.put(data)
-        sha256 = await self.store.put(plain)
-        row = {
-            "id": uuid.uuid4(),
+        """Check (``prepare``), store and record ``data`` as a document of ``purpose`` on the record
+        ``owner_id``; answers the document's row."""
+        prepared = self.prepare(data, filename=filename, declared_type=declared_type, purpose=purpose)
+        return await self.save(session, prepared, owner_id=owner_id, by=by)
+
+    async def save(
+        self, session: AsyncSession, prepared: Prepared, *, owner_id: uuid.UUID | str, by: str
+    ) -> dict[str, Any]:
+        """Store a prepared document's content (once per checksum) and record it on ``owner_id``."""
+        located_sha256 = await self.store.put(prepared.located) if prepared.located is not None else None
+        sha256 = await self.store.put(prepared.data)
+        purpose = prepared.purpose
+        document_id = uuid.uuid4()
+        row: dict[str, Any] = {
+            "id": document_id,
             "owner_kind": purpose.owner_kind,
             "owner_id": str(owner_id),
             "purpose": purpose.name,
-            "filename": _safe_filename(filename, sniffed.extension),
-            "media_type": sniffed.media_type,
-            "size": len(plain),
+            "filename": prepared.filename,
+            "media_type": prepared.media_type,
+            "size": len(prepared.data),
             "sha256": sha256,
             "located_sha256": located_sha256,
             "public": purpose.public,
@@ -223,8 +247,8 @@ class Documents:
             "created_at": self.clock(),
         }
         await session.execute(insert(self.tables.document).values(**row))
-        await self._audit(session, row["id"], "upload", PLAIN, by)
-        log.info("document uploaded", document_id=str(row["id"]), purpose=purpose.name, size=len(plain), by=by)
+        await self._audit(session, document_id, "upload", PLAIN, by)
+        log.info("document uploaded", document_id=str(document_id), purpose=purpose.name, size=row["size"], by=by)
         return row
 
     # ------------------------------------------------------------------ listing and links
@@ -237,7 +261,9 @@ class Documents:
         rows = (
             await session.execute(
                 select(self.tables.document)
-                .where(self.tables.document.c.owner_kind == owner_kind, self.tables.document.c.owner_id == str(owner_id))
+                .where(
+                    self.tables.document.c.owner_kind == owner_kind, self.tables.document.c.owner_id == str(owner_id)
+                )
                 .order_by(self.tables.document.c.created_at, self.tables.document.c.id)
             )
         ).mappings()
@@ -339,8 +365,9 @@ class Documents:
             if not hmac.compare_digest(expected, signature):
                 raise Forbidden("The link is not valid.", code="link_invalid")
             if self.clock().timestamp() >= expires:
-                raise Forbidden("The link has expired; list the record's documents again for a new one.",
-                                code="link_expired")
+                raise Forbidden(
+                    "The link has expired; list the record's documents again for a new one.", code="link_expired"
+                )
             who = issued_to
         sha256 = row["located_sha256"] if variant == LOCATED else row["sha256"]
         if sha256 is None:
@@ -353,10 +380,16 @@ class Documents:
             headers["Cache-Control"] = "public, max-age=300"
         return Response(data, media_type=row["media_type"], headers=headers)
 
-    async def _audit(self, session: AsyncSession, document_id: uuid.UUID, action: str, variant: str, actor: str) -> None:
+    async def _audit(
+        self, session: AsyncSession, document_id: uuid.UUID, action: str, variant: str, actor: str
+    ) -> None:
         await session.execute(
             insert(self.tables.access).values(
-                id=uuid.uuid4(), document_id=document_id, action=action, variant=variant, actor=actor[:120],
+                id=uuid.uuid4(),
+                document_id=document_id,
+                action=action,
+                variant=variant,
+                actor=actor[:120],
                 at=self.clock(),
             )
         )

@@ -104,8 +104,14 @@ class _opened:
                 if image.width * image.height > MAX_PIXELS:
                     raise UnsupportedMediaType(f"The photo has more than {MAX_PIXELS} pixels.", code="photo_too_large")
                 image.load()
-        except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError,
-                Image.DecompressionBombWarning) as exc:
+        except (
+            UnidentifiedImageError,
+            OSError,
+            SyntaxError,
+            ValueError,
+            Image.DecompressionBombError,
+            Image.DecompressionBombWarning,
+        ) as exc:
             raise UnsupportedMediaType("The photo cannot be read.", code="unreadable_photo") from exc
         self.image = image
         return image
