@@ -221,6 +221,8 @@ POLICY: tuple[Rule, ...] = (
     Rule(POST,  "/api/v1/contracts/{contract_id}/deliverables/{deliverable_id}/accept", DISTRICT),  # suspect ones
     Rule(POST,  "/api/v1/contracts/{contract_id}/deliverables/{deliverable_id}/reject", DISTRICT),
     Rule(POST,  "/api/v1/contracts/{contract_id}/acceptance",             DISTRICT),
+    Rule(READ,  "/api/v1/contracts/{contract_id}/acceptance/{acceptance_id}/reports", PUBLIC),  # published with it
+    Rule(POST,  "/api/v1/contracts/{contract_id}/acceptance/{acceptance_id}/reports", DISTRICT),
     Rule(POST,  "/api/v1/contracts/{contract_id}/disbursements",          DISTRICT),
     Rule(POST,  "/api/v1/contracts/{contract_id}/evaluations",            DISTRICT),
     Rule(POST,  "/api/v1/contracts/{contract_id}/evaluations/{stage}/finalize", DISTRICT),
