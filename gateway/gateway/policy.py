@@ -176,6 +176,7 @@ POLICY: tuple[Rule, ...] = (
     Rule(POST,  "/api/v1/bookings/{booking_id}/start",                    DELIVERERS, Scope.bookings_write),
     Rule(POST,  "/api/v1/bookings/{booking_id}/complete",                 DELIVERERS, Scope.bookings_write),
     Rule(POST,  "/api/v1/bookings/{booking_id}/no-show",                  DELIVERERS, Scope.bookings_write),
+    Rule(POST,  "/api/v1/bookings/{booking_id}/evidence-photos",          DELIVERERS, Scope.bookings_write),
     Rule(POST,  "/api/v1/bookings/{booking_id}/assign",                   ASSIGNERS, Scope.bookings_write),
     # visits the provider never came to (no check-in by the end of the slot): the operators' alerts
     Rule(READ,  "/api/v1/bookings/provider-missed",                       roles(OPERATOR, OFFICIAL, ADMIN)),
@@ -267,6 +268,7 @@ POLICY: tuple[Rule, ...] = (
     # ---- documents' content: the link's signature (or a public document's plain URL) is what admits a caller;
     # the services give the links only to whom may see the record (service_kit.documents).
     Rule(READ,  "/api/v1/documents/**",                                   PUBLIC),
+    Rule(WRITE, "/api/v1/documents/**",                                   roles(ADMIN)),  # none yet: uploads go to records
 
     # ---- operations: dead letters of each service
     Rule(ALL,   "/api/v1/ops/**",                                         roles(ADMIN)),

@@ -59,6 +59,7 @@ ROUTE_TABLE: dict[str, str] = {
     "/open-data/ocds": "procurement",
     "/open-data/providers": "procurement",  # providers' public standing: past performance
     # Documents' content, by signed link (or a public document's plain URL): service_kit.documents.
+    "/api/v1/documents/booking": "booking",
     "/api/v1/documents/feedback": "feedback",
     "/api/v1/documents/procurement": "procurement",
     # Operations (dead letters), one prefix per service.

@@ -99,6 +99,7 @@ UPLOAD_ROUTES: tuple[str, ...] = (
     "/open311/v2/requests.json",
     "/open311/v2/requests.xml",
     "/api/v1/complaints/{complaint_id}/documents",
+    "/api/v1/bookings/{booking_id}/evidence-photos",
     "/api/v1/contracts/{contract_id}/acceptance/{acceptance_id}/reports",
 )
 # What a multipart form adds around a document: its boundaries, headers and other fields.
