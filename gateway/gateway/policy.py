@@ -198,6 +198,7 @@ POLICY: tuple[Rule, ...] = (
     Rule(WRITE, "/api/v1/calls/**",                                       DISTRICT),
     Rule(READ,  "/api/v1/calls",                                          PUBLIC),
     Rule(READ,  "/api/v1/calls/{call_id}",                                PUBLIC),
+    Rule(READ,  "/api/v1/calls/{call_id}/documents",                      PUBLIC),  # with a published call
     Rule(POST,  "/api/v1/calls/{call_id}/applications",                   roles(PROVIDER_ADMIN)),  # as a provider
     Rule(READ,  "/api/v1/calls/{call_id}/applications/**",                MANAGERS | {REVIEWER, AUDITOR}),
     Rule(READ,  "/api/v1/calls/{call_id}/applications/{application_id}/past-performance", AUDITED | {REVIEWER}),
@@ -268,7 +269,7 @@ POLICY: tuple[Rule, ...] = (
     # ---- documents' content: the link's signature (or a public document's plain URL) is what admits a caller;
     # the services give the links only to whom may see the record (service_kit.documents).
     Rule(READ,  "/api/v1/documents/**",                                   PUBLIC),
-    Rule(WRITE, "/api/v1/documents/**",                                   roles(ADMIN)),  # none yet: uploads go to records
+    Rule(WRITE, "/api/v1/documents/**",                                   roles(ADMIN)),  # nothing writes here
 
     # ---- operations: dead letters of each service
     Rule(ALL,   "/api/v1/ops/**",                                         roles(ADMIN)),

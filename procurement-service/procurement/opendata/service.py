@@ -34,7 +34,7 @@ from procurement.notices.models import Notice
 from procurement.opendata import repository
 from procurement.opendata.config import OcdsSettings
 from procurement.providers.models import ProviderStanding
-from service_kit.documents import ACCEPTANCE_REPORT
+from service_kit.documents import ACCEPTANCE_REPORT, CALL_DOCUMENT
 from service_kit.errors import NotFound
 from service_kit.timeutil import SHANGHAI, as_aware
 
@@ -235,6 +235,31 @@ def _tender_published(call: Call, fund_budget: dict[str, Any] | None, entry: Aud
     if fund_budget is not None:
         sections["planning"] = {"budget": fund_budget}
     return Change(entry.occurred_at, "a", entry.seq, ["planning", "tender"], sections)
+
+
+def _call_documents(call: Call, documents: dict[str, list[Any]], changes: list[Change], ctx: Context) -> list[Change]:
+    """A call's documents as OCDS tender documents: those attached before it was published in its publication,
+    each one attached later in a release of its own (``tenderUpdate``). None while the call is unpublished."""
+    published = next((c for c in changes if "tender" in c.tag), None)
+    if published is None:
+        return []
+    later = []
+    for row in documents.get(str(call.id), []):
+        document = {
+            "id": str(row["id"]),
+            "documentType": "tenderNotice",
+            "title": row["filename"],
+            "url": ctx.url(f"/api/v1/documents/procurement/{row['id']}"),
+            "datePublished": stamp(max(as_aware(row["created_at"]), as_aware(published.at))),
+            "format": row["media_type"],
+            "language": "zh",
+        }
+        if as_aware(row["created_at"]) <= as_aware(published.at):
+            published.sections["tender"].setdefault("documents", []).append(document)
+        else:
+            tender = {"id": str(call.id), "documents": [document]}
+            later.append(Change(row["created_at"], "f", str(row["id"]), ["tenderUpdate"], {"tender": tender}))
+    return later
 
 
 def _review_milestone(status: str, at: datetime) -> dict[str, Any]:
@@ -695,6 +720,9 @@ async def call_releases(session: AsyncSession, call: Call, *, settings: OcdsSett
             changes.append(_review_closed(call, entry))
         elif notice is not None and entry.subject_id == notice.id and entry.action == "published":
             changes.append(_awarded(call, notice, applications, entry, ctx))
+    changes += _call_documents(
+        call, await repository.public_documents(session, CALL_DOCUMENT.owner_kind, [call.id]), changes, ctx
+    )
     award_of = {c.id: c.application_id for c in contracts if c.application_id is not None}
     changes += await _contract_lifecycle(session, award_of, {c.id: c.provider_id for c in contracts}, ctx, direct=False)
     return _releases(ocid, changes, ctx)

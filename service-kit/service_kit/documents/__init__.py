@@ -101,6 +101,7 @@ UPLOAD_ROUTES: tuple[str, ...] = (
     "/api/v1/complaints/{complaint_id}/documents",
     "/api/v1/bookings/{booking_id}/evidence-photos",
     "/api/v1/contracts/{contract_id}/acceptance/{acceptance_id}/reports",
+    "/api/v1/calls/{call_id}/documents",
 )
 # What a multipart form adds around a document: its boundaries, headers and other fields.
 FORM_ALLOWANCE = 64 * 1024
