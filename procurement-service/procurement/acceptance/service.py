@@ -11,8 +11,8 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
+from fastapi import UploadFile
 from sqlalchemy.ext.asyncio import AsyncSession
-from starlette.datastructures import UploadFile
 
 from procurement.acceptance import repository, schemas
 from procurement.acceptance.models import AcceptanceResult, ContractAcceptance

@@ -9,8 +9,8 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+from fastapi import UploadFile
 from sqlalchemy.ext.asyncio import AsyncSession
-from starlette.datastructures import UploadFile
 
 from procurement.audit import service as audit
 from procurement.auth import sees_all, sees_street, street_of_new
