@@ -203,6 +203,7 @@ POLICY: tuple[Rule, ...] = (
     Rule(READ,  "/api/v1/calls/{call_id}/applications/**",                MANAGERS | {REVIEWER, AUDITOR}),
     Rule(READ,  "/api/v1/calls/{call_id}/applications/{application_id}/past-performance", AUDITED | {REVIEWER}),
     Rule(POST,  "/api/v1/calls/{call_id}/applications/{application_id}/withdraw", roles(PROVIDER_ADMIN)),
+    Rule(POST,  "/api/v1/calls/{call_id}/applications/{application_id}/attachments", roles(PROVIDER_ADMIN)),
     Rule(POST,  "/api/v1/calls/{call_id}/applications/{application_id}/declaration", roles(REVIEWER)),
     Rule(ALL,   "/api/v1/calls/{call_id}/applications/{application_id}/my-scores", roles(REVIEWER)),
     Rule(READ,  "/api/v1/calls/{call_id}/applications/{application_id}/scores", AUDITED),
@@ -220,6 +221,7 @@ POLICY: tuple[Rule, ...] = (
     Rule(POST,  "/api/v1/contracts/{contract_id}/sign",                   MANAGERS),  # both parties sign
     Rule(POST,  "/api/v1/contracts/{contract_id}/terminate",              DISTRICT),
     Rule(POST,  "/api/v1/contracts/{contract_id}/supervision",            DISTRICT),
+    Rule(POST,  "/api/v1/contracts/{contract_id}/supervision/{record_id}/reports", DISTRICT),
     Rule(POST,  "/api/v1/contracts/{contract_id}/deliverables/{deliverable_id}/accept", DISTRICT),  # suspect ones
     Rule(POST,  "/api/v1/contracts/{contract_id}/deliverables/{deliverable_id}/reject", DISTRICT),
     Rule(POST,  "/api/v1/contracts/{contract_id}/acceptance",             DISTRICT),

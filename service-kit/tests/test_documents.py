@@ -140,7 +140,7 @@ async def test_a_file_whose_name_or_declared_type_lies_is_refused(setup: tuple[D
             owner_id=owner,
             by="x",
         )
-    assert await documents.listed(session, "contract", owner, viewer=OFFICIAL) == []
+    assert await documents.listed(session, "acceptance", owner, viewer=OFFICIAL) == []
 
 
 async def test_a_complaint_photo_loses_its_location(setup: tuple[Documents, AsyncSession]) -> None:
@@ -255,7 +255,7 @@ async def test_the_same_bytes_are_stored_once_and_every_access_is_audited(
     assert [path.name for path in stored] == [a["sha256"]]
 
     # A public document is served at its plain URL too, and listed for open data with it.
-    public = await documents.public_documents(session, "contract", [str(first)])
+    public = await documents.public_documents(session, "acceptance", [str(first)])
     (published,) = public[str(first)]
     assert published["url"] == f"https://linli.example.cn/api/v1/documents/kit/{a['id']}"
     assert await fetch(documents, session, published["url"]) == PDF

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Query, Request, UploadFile, status
 
@@ -168,3 +168,33 @@ async def call_documents(
     request: Request, call_id: uuid.UUID, session: ReadSessionDep, principal: OptionalPrincipal
 ) -> list[schemas.CallDocument]:
     return await service.call_documents(session, Documents.of(request), call_id, by=principal)
+
+
+@router.post(
+    "/{call_id}/applications/{application_id}/attachments",
+    status_code=status.HTTP_201_CREATED,
+    summary="The applicant attaches a document to its application (PDF, JPEG or PNG; multipart, field `file`)",
+    responses=error_responses(401, 403, 404, 413, 415, 422),
+)
+async def attach_to_application(
+    request: Request,
+    call_id: uuid.UUID,
+    application_id: uuid.UUID,
+    file: Annotated[UploadFile, File(description="The document: PDF, JPEG or PNG")],
+    session: SessionDep,
+    principal: ProviderAdmin,
+) -> dict[str, Any]:
+    return await service.attach_to_application(
+        session, Documents.of(request), call_id, application_id, file, by=principal
+    )
+
+
+@router.get(
+    "/{call_id}/applications/{application_id}/attachments",
+    summary="An application's attachments, each with a short-lived link (its provider, officials, its reviewers)",
+    responses=error_responses(401, 404, 422),
+)
+async def application_attachments(
+    request: Request, call_id: uuid.UUID, application_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal
+) -> list[dict[str, Any]]:
+    return await service.application_attachments(session, Documents.of(request), call_id, application_id, by=principal)

@@ -22,7 +22,7 @@ from procurement.providers import service as providers_service
 from procurement.reviews import repository as reviews_repository
 from procurement.sanctions import service as sanctions_service
 from service_kit.auth import Principal, Role
-from service_kit.documents import CALL_DOCUMENT, Documents
+from service_kit.documents import APPLICATION_ATTACHMENT, CALL_DOCUMENT, Documents
 from service_kit.errors import Conflict, Forbidden, InvalidTransition, NotFound, ValidationFailed
 
 PUBLIC_STATUSES = (CallStatus.published, CallStatus.closed, CallStatus.reviewed)
@@ -447,3 +447,31 @@ async def call_documents(
         )
         for row in found.get(str(call.id), [])
     ]
+
+
+async def attach_to_application(
+    session: AsyncSession,
+    documents: Documents,
+    call_id: uuid.UUID,
+    application_id: uuid.UUID,
+    upload: UploadFile,
+    *,
+    by: Principal,
+) -> dict[str, Any]:
+    """The applicant attaches a document (its plan, a qualification, a budget sheet) to its own application."""
+    application = await get_application(session, call_id, application_id, by=by)
+    if not (by.has_any(Role.provider_admin) and by.provider_id == application.provider_id):
+        raise Forbidden("Only the applicant attaches documents to an application.", code="not_the_applicant")
+    row = await documents.upload_file(
+        session, upload, purpose=APPLICATION_ATTACHMENT, owner_id=application.id, by=by.subject
+    )
+    listed = await documents.listed(session, APPLICATION_ATTACHMENT.owner_kind, application.id, viewer=by)
+    return next(item for item in listed if item["id"] == row["id"])
+
+
+async def application_attachments(
+    session: AsyncSession, documents: Documents, call_id: uuid.UUID, application_id: uuid.UUID, *, by: Principal
+) -> list[dict[str, Any]]:
+    """An application's attachments, each with a short-lived link, for whoever may read the application."""
+    application = await get_application(session, call_id, application_id, by=by)
+    return await documents.listed(session, APPLICATION_ATTACHMENT.owner_kind, application.id, viewer=by)

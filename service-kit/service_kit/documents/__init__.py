@@ -90,8 +90,8 @@ DELIVERY_EVIDENCE = Purpose("delivery_evidence", "booking", photos_only=True, ke
 CALL_DOCUMENT = Purpose("call_document", "call", public=True)
 NOTICE_DOCUMENT = Purpose("notice_document", "notice", public=True)
 APPLICATION_ATTACHMENT = Purpose("application_attachment", "application")
-SUPERVISION_REPORT = Purpose("supervision_report", "contract")
-ACCEPTANCE_REPORT = Purpose("acceptance_report", "contract", public=True)
+SUPERVISION_REPORT = Purpose("supervision_report", "supervision")
+ACCEPTANCE_REPORT = Purpose("acceptance_report", "acceptance", public=True)
 
 # The routes that take a document in their body: the edge (service_kit.edge, the gateway) lets their bodies be
 # as large as a document (``max_document_bytes``) plus the form around it. Written like the OpenAPI paths.
@@ -102,6 +102,8 @@ UPLOAD_ROUTES: tuple[str, ...] = (
     "/api/v1/bookings/{booking_id}/evidence-photos",
     "/api/v1/contracts/{contract_id}/acceptance/{acceptance_id}/reports",
     "/api/v1/calls/{call_id}/documents",
+    "/api/v1/calls/{call_id}/applications/{application_id}/attachments",
+    "/api/v1/contracts/{contract_id}/supervision/{record_id}/reports",
 )
 # What a multipart form adds around a document: its boundaries, headers and other fields.
 FORM_ALLOWANCE = 64 * 1024
