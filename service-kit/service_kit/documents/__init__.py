@@ -54,7 +54,6 @@ __all__ = [
     "CALL_DOCUMENT",
     "COMPLAINT_PHOTO",
     "DELIVERY_EVIDENCE",
-    "NOTICE_DOCUMENT",
     "SUPERVISION_REPORT",
     "UPLOAD_ROUTES",
     "DocumentTables",
@@ -88,7 +87,6 @@ class Purpose:
 COMPLAINT_PHOTO = Purpose("complaint_photo", "complaint", photos_only=True)
 DELIVERY_EVIDENCE = Purpose("delivery_evidence", "booking", photos_only=True, keeps_location=True)
 CALL_DOCUMENT = Purpose("call_document", "call", public=True)
-NOTICE_DOCUMENT = Purpose("notice_document", "notice", public=True)
 APPLICATION_ATTACHMENT = Purpose("application_attachment", "application")
 SUPERVISION_REPORT = Purpose("supervision_report", "supervision")
 ACCEPTANCE_REPORT = Purpose("acceptance_report", "acceptance", public=True)
