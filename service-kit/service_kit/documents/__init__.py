@@ -1,4 +1,4 @@
-"""Documents: files attached to a record (a complaint's photos, a contract's acceptance report, a call's files),
+"""Documents: files attached to a record (a complaint's photos, an acceptance's report, a call's files),
 the one way every Linli service takes, keeps and serves them.
 
 - **Upload** (``Documents.upload``): at most ``LINLI_MAX_DOCUMENT_BYTES`` (413 beyond); the type is read from the
@@ -8,8 +8,8 @@ the one way every Linli service takes, keeps and serves them.
 - **Storage**: content-addressed by sha256 (service_kit.documents.store), under ``LINLI_DOCUMENTS_DIR`` (a volume);
   the same bytes are stored once, and a read checks them against their checksum.
 - **Links**: short-lived (``LINLI_DOCUMENT_LINK_SECONDS``) and signed (HMAC-SHA256 with a key of the keyring), for
-  whom the listing was made; they expire by the injected clock. A public document (a call's files, a notice's, an
-  acceptance report) is also served at its plain URL, which open-data documents (OCDS) carry.
+  whom the listing was made; they expire by the injected clock. A public document (a call's files, an acceptance
+  report) is also served at its plain URL, which open-data documents (OCDS) carry.
 - **Listing** (``Documents.listed``): a record's documents with their links, shown on the record.
 - **Audit**: every upload, link given and download is recorded in ``document_access`` (who, what, when; no content).
 
