@@ -8,10 +8,12 @@ from fastapi import FastAPI
 
 from booking.availability.endpoints import router as availability_router
 from booking.bookings.endpoints import router as bookings_router
+from booking.bookings.evidence_photos import router as evidence_photos_router
 from booking.bookings.jobs import alert_provider_missed, expire_unconfirmed_bookings, send_reminders
 from booking.catalog.consumers import subscription as catalog_subscription
 from booking.communities.consumers import subscription as communities_subscription
 from booking.config import Settings
+from booking.documents import TABLES as DOCUMENT_TABLES
 from booking.metrics import bookings_by_channel_and_status
 from booking.models import load_models
 from booking.notifications.consumers import subscription as notifications_subscription
@@ -23,6 +25,7 @@ from booking.residents.endpoints import internal_router as residents_internal_ro
 from booking.residents.endpoints import router as residents_router
 from booking.residents.models import SEALED
 from service_kit.app import ServiceSpec, create_service_app
+from service_kit.documents import Documents, documents_router
 from service_kit.notify.settings import sms_sender
 from service_kit.notify.sms import SmsSender
 from service_kit.protection import resealing
@@ -53,8 +56,10 @@ def build_spec(
             availability_router,
             replacements_router,
             bookings_router,
+            evidence_photos_router,
             residents_internal_router,
             notifications_router,
+            documents_router("booking"),
         ],
         subscriptions=[
             catalog_subscription,
@@ -81,4 +86,5 @@ def create_app(
     app = create_service_app(build_spec(settings, sender=sender, clock=clock))
     # The admins' view of the fake sender (``/api/v1/notifications/sms-outbox``) reads the one the worker sends with.
     app.state.sms_sender = sender
+    app.state.documents = Documents.from_settings("booking", DOCUMENT_TABLES, settings, clock=clock or utcnow)
     return app

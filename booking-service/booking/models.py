@@ -16,6 +16,7 @@ def load_models() -> None:
     import booking.bookings.models
     import booking.catalog.models
     import booking.communities.models
+    import booking.documents
     import booking.notifications.models
     import booking.replacements.models
     import booking.residents.models

@@ -5,9 +5,11 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from feedback.complaints import service as complaints_service
+from feedback.complaints.documents import router as complaint_documents_router
 from feedback.complaints.endpoints import router as complaints_router
 from feedback.complaints.metrics import complaints_past_sla
 from feedback.config import Settings
+from feedback.documents import TABLES as DOCUMENT_TABLES
 from feedback.models import load_models
 from feedback.needs import consumers as needs_consumers
 from feedback.needs.endpoints import router as needs_router
@@ -22,6 +24,7 @@ from feedback.scores import consumers as scores_consumers
 from feedback.scores import service as scores_service
 from feedback.scores.endpoints import router as scores_router
 from service_kit.app import ServiceSpec, create_service_app
+from service_kit.documents import Documents, documents_router
 
 SERVICE_DIR = Path(__file__).resolve().parent.parent
 
@@ -34,7 +37,16 @@ def build_spec(settings: Settings | None = None) -> ServiceSpec:
         description="Verified ratings, complaints with an SLA, needs and suggestions, scores, Open311.",
         settings=settings or Settings(),
         # Reports first: /complaints/report must not be taken for a complaint id.
-        routers=[reports_router, ratings_router, scores_router, complaints_router, needs_router, open311_router],
+        routers=[
+            reports_router,
+            ratings_router,
+            scores_router,
+            complaints_router,
+            complaint_documents_router,
+            needs_router,
+            open311_router,
+            documents_router("feedback"),
+        ],
         subscriptions=[
             ratings_consumers.subscription,
             scores_consumers.subscription,
@@ -50,4 +62,7 @@ def build_spec(settings: Settings | None = None) -> ServiceSpec:
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    return create_service_app(build_spec(settings))
+    spec = build_spec(settings)
+    app = create_service_app(spec)
+    app.state.documents = Documents.from_settings("feedback", DOCUMENT_TABLES, spec.settings)
+    return app

@@ -13,6 +13,7 @@ class Base(DeclarativeBase):
 def load_models() -> None:
     """Import every module's models so ``Base.metadata`` is complete (for Alembic)."""
     import feedback.complaints.models
+    import feedback.documents
     import feedback.needs.models
     import feedback.ratings.models
     import feedback.reference.models

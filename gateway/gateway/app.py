@@ -37,6 +37,7 @@ from gateway.upstreams import Upstreams
 from service_kit.apidocs import docs_router
 from service_kit.app import HeadAsGet
 from service_kit.db import create_engine, create_sessionmaker
+from service_kit.documents import FORM_ALLOWANCE, is_upload_route
 from service_kit.edge import BodyLimitMiddleware, EdgeMiddleware
 from service_kit.errors import install_error_handlers
 from service_kit.logging import configure_logging
@@ -187,6 +188,9 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         BodyLimitMiddleware,
         max_bytes=settings.max_body_bytes,
         read_timeout_seconds=settings.body_read_timeout_seconds,
+        # Only the routes that take a document accept a body as large as one (service_kit.documents).
+        upload_bytes=settings.max_document_bytes + FORM_ALLOWANCE,
+        is_upload=is_upload_route,
     )
     if settings.cors_allow_origins:
         app.add_middleware(

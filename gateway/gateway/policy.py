@@ -176,6 +176,7 @@ POLICY: tuple[Rule, ...] = (
     Rule(POST,  "/api/v1/bookings/{booking_id}/start",                    DELIVERERS, Scope.bookings_write),
     Rule(POST,  "/api/v1/bookings/{booking_id}/complete",                 DELIVERERS, Scope.bookings_write),
     Rule(POST,  "/api/v1/bookings/{booking_id}/no-show",                  DELIVERERS, Scope.bookings_write),
+    Rule(POST,  "/api/v1/bookings/{booking_id}/evidence-photos",          DELIVERERS, Scope.bookings_write),
     Rule(POST,  "/api/v1/bookings/{booking_id}/assign",                   ASSIGNERS, Scope.bookings_write),
     # visits the provider never came to (no check-in by the end of the slot): the operators' alerts
     Rule(READ,  "/api/v1/bookings/provider-missed",                       roles(OPERATOR, OFFICIAL, ADMIN)),
@@ -197,10 +198,12 @@ POLICY: tuple[Rule, ...] = (
     Rule(WRITE, "/api/v1/calls/**",                                       DISTRICT),
     Rule(READ,  "/api/v1/calls",                                          PUBLIC),
     Rule(READ,  "/api/v1/calls/{call_id}",                                PUBLIC),
+    Rule(READ,  "/api/v1/calls/{call_id}/documents",                      PUBLIC),  # with a published call
     Rule(POST,  "/api/v1/calls/{call_id}/applications",                   roles(PROVIDER_ADMIN)),  # as a provider
     Rule(READ,  "/api/v1/calls/{call_id}/applications/**",                MANAGERS | {REVIEWER, AUDITOR}),
     Rule(READ,  "/api/v1/calls/{call_id}/applications/{application_id}/past-performance", AUDITED | {REVIEWER}),
     Rule(POST,  "/api/v1/calls/{call_id}/applications/{application_id}/withdraw", roles(PROVIDER_ADMIN)),
+    Rule(POST,  "/api/v1/calls/{call_id}/applications/{application_id}/attachments", roles(PROVIDER_ADMIN)),
     Rule(POST,  "/api/v1/calls/{call_id}/applications/{application_id}/declaration", roles(REVIEWER)),
     Rule(ALL,   "/api/v1/calls/{call_id}/applications/{application_id}/my-scores", roles(REVIEWER)),
     Rule(READ,  "/api/v1/calls/{call_id}/applications/{application_id}/scores", AUDITED),
@@ -218,9 +221,12 @@ POLICY: tuple[Rule, ...] = (
     Rule(POST,  "/api/v1/contracts/{contract_id}/sign",                   MANAGERS),  # both parties sign
     Rule(POST,  "/api/v1/contracts/{contract_id}/terminate",              DISTRICT),
     Rule(POST,  "/api/v1/contracts/{contract_id}/supervision",            DISTRICT),
+    Rule(POST,  "/api/v1/contracts/{contract_id}/supervision/{record_id}/reports", DISTRICT),
     Rule(POST,  "/api/v1/contracts/{contract_id}/deliverables/{deliverable_id}/accept", DISTRICT),  # suspect ones
     Rule(POST,  "/api/v1/contracts/{contract_id}/deliverables/{deliverable_id}/reject", DISTRICT),
     Rule(POST,  "/api/v1/contracts/{contract_id}/acceptance",             DISTRICT),
+    Rule(READ,  "/api/v1/contracts/{contract_id}/acceptance/{acceptance_id}/reports", PUBLIC),  # published with it
+    Rule(POST,  "/api/v1/contracts/{contract_id}/acceptance/{acceptance_id}/reports", DISTRICT),
     Rule(POST,  "/api/v1/contracts/{contract_id}/disbursements",          DISTRICT),
     Rule(POST,  "/api/v1/contracts/{contract_id}/evaluations",            DISTRICT),
     Rule(POST,  "/api/v1/contracts/{contract_id}/evaluations/{stage}/finalize", DISTRICT),
@@ -261,6 +267,11 @@ POLICY: tuple[Rule, ...] = (
     Rule(READ,  "/api/v1/needs/report",                                   roles(OFFICIAL, EVALUATOR, ADMIN)),
     Rule(READ,  "/open311/**",                                            PUBLIC),
     Rule(WRITE, "/open311/**",                                            FILERS),
+
+    # ---- documents' content: the link's signature (or a public document's plain URL) is what admits a caller;
+    # the services give the links only to whom may see the record (service_kit.documents).
+    Rule(READ,  "/api/v1/documents/**",                                   PUBLIC),
+    Rule(WRITE, "/api/v1/documents/**",                                   roles(ADMIN)),  # nothing writes here
 
     # ---- operations: dead letters of each service
     Rule(ALL,   "/api/v1/ops/**",                                         roles(ADMIN)),

@@ -58,6 +58,10 @@ ROUTE_TABLE: dict[str, str] = {
     "/api/v1/sanctions": "procurement",
     "/open-data/ocds": "procurement",
     "/open-data/providers": "procurement",  # providers' public standing: past performance
+    # Documents' content, by signed link (or a public document's plain URL): service_kit.documents.
+    "/api/v1/documents/booking": "booking",
+    "/api/v1/documents/feedback": "feedback",
+    "/api/v1/documents/procurement": "procurement",
     # Operations (dead letters), one prefix per service.
     **{f"/api/v1/ops/{name}": name for name in UPSTREAMS},
 }

@@ -14,6 +14,7 @@ from procurement.dashboard.endpoints import reporting_routers
 from procurement.deliverables.consumers import subscription as deliverables_subscription
 from procurement.deliverables.endpoints import router as deliverables_router
 from procurement.disbursements.endpoints import router as disbursements_router
+from procurement.documents.models import TABLES as DOCUMENT_TABLES
 from procurement.evaluations.consumers import ratings_subscription as evaluation_ratings_subscription
 from procurement.evaluations.consumers import subscription as evaluations_subscription
 from procurement.evaluations.endpoints import router as evaluations_router
@@ -36,6 +37,7 @@ from procurement.sourcing.endpoints import router as sourcing_router
 from procurement.supervision.consumers import subscription as supervision_subscription
 from procurement.supervision.endpoints import router as supervision_router
 from service_kit.app import ServiceSpec, create_service_app
+from service_kit.documents import Documents, documents_router
 
 SERVICE_DIR = Path(__file__).resolve().parent.parent
 
@@ -72,6 +74,7 @@ def build_spec(settings: Settings | None = None) -> ServiceSpec:
             sanctions_router,
             audit_router,
             standing_router,
+            documents_router("procurement"),
         ],
         subscriptions=[
             deliverables_subscription,
@@ -88,4 +91,7 @@ def build_spec(settings: Settings | None = None) -> ServiceSpec:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     ocds_settings()  # a wrong OCID prefix (LINLI_OCDS_OCID_PREFIX) stops the service here, not at its first export
-    return create_service_app(build_spec(settings))
+    spec = build_spec(settings)
+    app = create_service_app(spec)
+    app.state.documents = Documents.from_settings("procurement", DOCUMENT_TABLES, spec.settings)
+    return app

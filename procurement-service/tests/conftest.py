@@ -54,4 +54,5 @@ def clock(app: FastAPI) -> Clock:
         return moving.now
 
     app.dependency_overrides[current_time] = now
+    app.state.documents.clock = lambda: moving.now  # documents (their dates, their links' expiry) alike
     return moving

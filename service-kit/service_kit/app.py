@@ -14,6 +14,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service_kit.apidocs import docs_router, place_examples
+from service_kit.documents import FORM_ALLOWANCE, is_upload_route
 from service_kit.edge import BodyLimitMiddleware, EdgeMiddleware
 from service_kit.errors import Problem, install_error_handlers, problem_response
 from service_kit.events.consumer import Subscription
@@ -130,6 +131,8 @@ def create_service_app(spec: ServiceSpec) -> FastAPI:
         BodyLimitMiddleware,
         max_bytes=settings.max_body_bytes,
         read_timeout_seconds=settings.body_read_timeout_seconds,
+        upload_bytes=settings.max_document_bytes + FORM_ALLOWANCE,
+        is_upload=is_upload_route,
     )
     if spec.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=list(spec.cors_origins), allow_methods=["*"])

@@ -14,6 +14,7 @@ import asyncio
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 import structlog
@@ -64,23 +65,40 @@ class BodyLimitMiddleware:
 
     Both answers close the connection (``Connection: close``): the rest of a refused body is not read. The body
     is handed on as one message (it is small by definition), so the endpoints (and the gateway's proxy) see a
-    body that is known to fit and has already arrived."""
+    body that is known to fit and has already arrived.
 
-    def __init__(self, app: ASGIApp, max_bytes: int, read_timeout_seconds: float = 30.0) -> None:
+    A route that takes a document (``is_upload(path)``, for a POST) may have a body of ``upload_bytes``
+    instead: the document limit is the only larger one, and only there.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_bytes: int,
+        read_timeout_seconds: float = 30.0,
+        *,
+        upload_bytes: int | None = None,
+        is_upload: Callable[[str], bool] | None = None,
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.read_timeout_seconds = read_timeout_seconds
+        self.upload_bytes = upload_bytes
+        self.is_upload = is_upload
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.max_bytes
+        if self.upload_bytes and self.is_upload and scope["method"] == "POST" and self.is_upload(scope["path"]):
+            limit = max(limit, self.upload_bytes)
         declared = b""
         for name, value in scope["headers"]:
             if name == b"content-length":
                 declared = value
-        if declared.isdigit() and int(declared) > self.max_bytes:
-            await self._refuse(scope, receive, send, self._too_large())
+        if declared.isdigit() and int(declared) > limit:
+            await self._refuse(scope, receive, send, self._too_large(limit))
             return
         chunks: list[bytes] = []
         size = 0
@@ -92,8 +110,8 @@ class BodyLimitMiddleware:
                         return  # the caller left before sending its body: nothing to answer
                     chunk = message.get("body", b"")
                     size += len(chunk)
-                    if size > self.max_bytes:
-                        await self._refuse(scope, receive, send, self._too_large())
+                    if size > limit:
+                        await self._refuse(scope, receive, send, self._too_large(limit))
                         return
                     chunks.append(chunk)
                     if not message.get("more_body", False):
@@ -116,8 +134,8 @@ class BodyLimitMiddleware:
 
         await self.app(scope, replay, send)
 
-    def _too_large(self) -> PayloadTooLarge:
-        return PayloadTooLarge(f"The request body exceeds the limit of {self.max_bytes} bytes.")
+    def _too_large(self, limit: int) -> PayloadTooLarge:
+        return PayloadTooLarge(f"The request body exceeds the limit of {limit} bytes.")
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send, error: LinliError) -> None:
         response = problem_response(error.to_problem(scope["path"]), {"Connection": "close"})

@@ -100,6 +100,10 @@ class PayloadTooLarge(LinliError):
     status, code, title = 413, "payload_too_large", "Request body too large"
 
 
+class UnsupportedMediaType(LinliError):
+    status, code, title = 415, "unsupported_media_type", "Unsupported media type"
+
+
 class RateLimited(LinliError):
     status, code, title = 429, "rate_limited", "Too many requests"
 

@@ -178,6 +178,11 @@ class Keyring:
         """The keyed hash an exact lookup compares (64 hex digits); the same across data-key rotations."""
         return hmac.new(self._index.derived(f"{purpose.label}-blind-index"), value.encode(), hashlib.sha256).hexdigest()
 
+    def signing_key(self, label: str) -> bytes:
+        """A key for signing what leaves Linli and comes back (e.g. a document's link: ``label`` "document-links"):
+        derived from the index key, so what was signed stays valid across data-key rotations."""
+        return self._index.derived(f"{label}-signing")
+
     def phone_indexes(self, e164: str) -> tuple[str, str]:
         """A phone's exact index and its last-4-digits index."""
         return self.blind_index(PHONE, e164), self.blind_index(PHONE_LAST4, e164[-4:])

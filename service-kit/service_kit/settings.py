@@ -30,6 +30,9 @@ class EdgeSettings(BaseSettings):
     body_read_timeout_seconds: float = Field(30.0, gt=0, le=3600)
     # A larger body is refused with 413, declared (Content-Length) or streamed (chunked).
     max_body_bytes: int = Field(MIB, ge=1)
+    # A document (a photo, a report, a call's files: service_kit.documents) may be this large; the routes that
+    # take one (service_kit.documents.UPLOAD_ROUTES) accept a body this much larger than ``max_body_bytes``.
+    max_document_bytes: int = Field(10 * MIB, ge=1)
 
 
 class ServiceSettings(EdgeSettings):
@@ -97,6 +100,11 @@ class ServiceSettings(EdgeSettings):
     # Every link in an open-data document is built from it, never from a request's Host or X-Forwarded-* headers
     # (service_kit.links): a caller cannot put an address of their choosing into what others download.
     public_base_url: str = Field("http://127.0.0.1:8000", pattern=r"^https?://[^/?#\s]+(/[^?#\s]*)?$")
+
+    # Documents (service_kit.documents): stored by their sha256 under this directory (a volume in k8s); None is
+    # ``var_dir/documents``. Their links are signed and expire after ``document_link_seconds``.
+    documents_dir: Path | None = None
+    document_link_seconds: int = Field(300, ge=10, le=86400)
 
     log_level: str = "INFO"
     log_json: bool = True

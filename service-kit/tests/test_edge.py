@@ -221,3 +221,20 @@ async def test_a_caller_who_leaves_is_logged_as_499(
     first, second = edge_log.requests()
     assert (first["method"], first["path"], first["status"]) == ("POST", "/api/v1/notes", 499)
     assert (second["path"], second["status"]) == ("/healthz", answered.status_code)
+
+
+async def test_only_the_routes_taking_a_document_accept_a_body_as_large_as_one(
+    service_env: dict[str, Any], kit_db_url: str, test_keys: TestKeys
+) -> None:
+    app = kit_app(service_env, kit_db_url, max_body_bytes=1000, max_document_bytes=5000)
+    auth = test_keys.headers("operator")
+    upload_limit = 5000 + 64 * 1024  # the document and the form around it
+    async with running_app(app) as client:
+        elsewhere = await client.post("/api/v1/notes", content=b"x" * 3000, headers=auth)
+        # Past the edge (the kit's test app has no such route: 404, never 413).
+        upload = await client.post("/open311/v2/requests.json", content=b"x" * upload_limit, headers=auth)
+        too_large = await client.post("/open311/v2/requests.json", content=b"x" * (upload_limit + 1), headers=auth)
+    assert elsewhere.status_code == 413
+    assert upload.status_code == 404, upload.text
+    assert too_large.status_code == 413
+    assert too_large.json()["detail"] == f"The request body exceeds the limit of {upload_limit} bytes."

@@ -17,13 +17,15 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
+from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from feedback.config import Settings, SettingsDep
-from feedback.open311 import service
+from feedback.open311 import media, service
 from service_kit import georeport
 from service_kit.auth import CurrentPrincipal, OptionalPrincipal
 from service_kit.db import ReadSessionDep, SessionDep
+from service_kit.documents import Documents
 from service_kit.errors import LinliError, NotFound
 from service_kit.operation_ids import prefixed
 from service_kit.responses import StandardDocumentResponse
@@ -69,7 +71,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 
 Text = Annotated[str | None, Query(max_length=4000)]
 
-_REQUEST_FIELDS = {
+_REQUEST_FIELDS: dict[str, Any] = {
     "type": "object",
     "required": ["service_code"],
     "properties": {
@@ -95,6 +97,15 @@ REQUEST_BODY = {
         "content": {
             "application/x-www-form-urlencoded": {"schema": _REQUEST_FIELDS},
             "application/json": {"schema": _REQUEST_FIELDS},
+            "multipart/form-data": {
+                "schema": {
+                    **_REQUEST_FIELDS,
+                    "properties": {
+                        **_REQUEST_FIELDS["properties"],
+                        "media": {"type": "string", "format": "binary", "description": "A JPEG or PNG photo"},
+                    },
+                }
+            },
         },
     }
 }
@@ -166,16 +177,29 @@ async def get_service_definition(
     "/requests",
     "service_requests",
     status_code=201,
-    summary="File a service request (form-encoded or JSON); needs a signed-in caller",
-    responses=ERRORS,
+    summary="File a service request (form-encoded, JSON, or multipart with a `media` photo); needs a signed-in caller",
+    responses={
+        **ERRORS,
+        413: {"description": "The photo is too large (Open311 error list)"},
+        415: {"description": "The photo is not a JPEG or PNG, or its name or type lies (Open311 error list)"},
+    },
     openapi_extra=REQUEST_BODY,
 )
 async def create_request(
     request: Request, session: SessionDep, principal: CurrentPrincipal, settings: SettingsDep
 ) -> list[dict[str, Any]]:
-    fields, attributes = service.parse_request_body(await request.body(), request.headers.get("content-type", ""))
+    upload: UploadFile | None = None
+    if media.is_multipart(request):
+        fields, attributes, upload = await media.parse_multipart(request)
+    else:
+        fields, attributes = service.parse_request_body(await request.body(), request.headers.get("content-type", ""))
     check_jurisdiction(fields.get("jurisdiction_id") or request.query_params.get("jurisdiction_id"), settings)
-    return await service.file_request(session, fields, attributes, by=principal, settings=settings)
+    documents = Documents.of(request)
+    photo = await media.read(documents, fields.get("service_code", ""), upload) if upload is not None else None
+    filed = await service.file_request(session, fields, attributes, by=principal, settings=settings)
+    if photo is not None:
+        await media.attach(session, documents, filed, photo, by=principal)
+    return filed
 
 
 @both_formats(
@@ -186,7 +210,9 @@ async def create_request(
     responses=ERRORS,
 )
 async def list_requests(
+    request: Request,
     session: ReadSessionDep,
+    write_session: SessionDep,  # the links given are audited
     principal: OptionalPrincipal,
     settings: SettingsDep,
     service_request_id: Text = None,
@@ -197,7 +223,7 @@ async def list_requests(
     jurisdiction_id: Text = None,
 ) -> list[dict[str, Any]]:
     check_jurisdiction(jurisdiction_id, settings)
-    return await service.find_requests(
+    found = await service.find_requests(
         session,
         viewer=principal,
         service_request_id=service_request_id,
@@ -206,6 +232,7 @@ async def list_requests(
         end_date=end_date,
         status=status,
     )
+    return await media.with_media_links(write_session, Documents.of(request), found, principal)
 
 
 @both_formats(
@@ -216,11 +243,14 @@ async def list_requests(
     responses=ERRORS,
 )
 async def get_request(
+    request: Request,
     session: ReadSessionDep,
+    write_session: SessionDep,  # the links given are audited
     principal: OptionalPrincipal,
     settings: SettingsDep,
     service_request_id: str,
     jurisdiction_id: Text = None,
 ) -> list[dict[str, Any]]:
     check_jurisdiction(jurisdiction_id, settings)
-    return await service.get_request(session, service_request_id, viewer=principal)
+    found = await service.get_request(session, service_request_id, viewer=principal)
+    return await media.with_media_links(write_session, Documents.of(request), found, principal)

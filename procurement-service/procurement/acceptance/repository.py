@@ -43,3 +43,12 @@ async def attempts_page(
         select(ContractAcceptance).where(condition).order_by(ContractAcceptance.attempt).limit(limit).offset(offset)
     )
     return rows.scalars().all(), total
+
+
+async def get(session: AsyncSession, contract_id: uuid.UUID, acceptance_id: uuid.UUID) -> ContractAcceptance | None:
+    result = await session.execute(
+        select(ContractAcceptance).where(
+            ContractAcceptance.id == acceptance_id, ContractAcceptance.contract_id == contract_id
+        )
+    )
+    return result.scalar_one_or_none()

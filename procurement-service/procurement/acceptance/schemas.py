@@ -55,3 +55,15 @@ class Acceptance(BaseModel):
     satisfied_count: int
     evaluator_opinion: str | None
     decided_at: datetime
+
+
+class AcceptanceReport(BaseModel):
+    """An acceptance report (验收报告), public as the acceptance is: its plain URL is the one OCDS publishes."""
+
+    id: uuid.UUID
+    filename: str
+    media_type: str
+    size: int
+    sha256: str = Field(description="The content's SHA-256, to check a download against.")
+    uploaded_at: datetime
+    url: str

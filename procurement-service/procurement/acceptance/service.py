@@ -11,6 +11,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
+from fastapi import UploadFile
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from procurement.acceptance import repository, schemas
@@ -26,6 +27,7 @@ from procurement.notices.masking import mask_name, mask_text
 from procurement.sanctions import service as sanctions_service
 from procurement.sanctions.models import SanctionCause
 from service_kit.auth import Principal
+from service_kit.documents import ACCEPTANCE_REPORT, Documents
 from service_kit.errors import Conflict, NotFound, ValidationFailed
 from service_kit.events.contracts import NoticePublished
 from service_kit.events.outbox import emit
@@ -158,3 +160,44 @@ async def public_page(
     if contract is None or total == 0:
         raise NotFound("No published acceptance result for this contract.", code="acceptance_not_found")
     return [public_view(contract, row) for row in rows], total
+
+
+# ------------------------------------------------------------------ reports (验收报告)
+
+
+async def attach_report(
+    session: AsyncSession,
+    documents: Documents,
+    contract_id: uuid.UUID,
+    acceptance_id: uuid.UUID,
+    upload: UploadFile,
+    *,
+    by: Principal,
+) -> schemas.AcceptanceReport:
+    """An official attaches the report of an acceptance of a contract they may read; it is public at once."""
+    contract = await contracts_service.get_readable(session, contract_id, by=by)
+    if await repository.get(session, contract.id, acceptance_id) is None:
+        raise NotFound("No such acceptance of this contract.", code="acceptance_not_found")
+    row = await documents.upload_file(session, upload, purpose=ACCEPTANCE_REPORT, owner_id=acceptance_id, by=by.subject)
+    return next(r for r in await reports(session, documents, contract_id, acceptance_id) if r.id == row["id"])
+
+
+async def reports(
+    session: AsyncSession, documents: Documents, contract_id: uuid.UUID, acceptance_id: uuid.UUID
+) -> list[schemas.AcceptanceReport]:
+    """An acceptance's reports, for anyone (as its result is)."""
+    if await repository.get(session, contract_id, acceptance_id) is None:
+        raise NotFound("No such acceptance of this contract.", code="acceptance_not_found")
+    found = await documents.public_documents(session, ACCEPTANCE_REPORT.owner_kind, [str(acceptance_id)])
+    return [
+        schemas.AcceptanceReport(
+            id=row["id"],
+            filename=row["filename"],
+            media_type=row["media_type"],
+            size=row["size"],
+            sha256=row["sha256"],
+            uploaded_at=row["created_at"],
+            url=row["url"],
+        )
+        for row in found.get(str(acceptance_id), [])
+    ]

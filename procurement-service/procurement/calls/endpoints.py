@@ -1,16 +1,17 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, File, Query, Request, UploadFile, status
 
 from procurement.auth import Official, ProviderAdmin
 from procurement.calls import schemas, service
 from procurement.calls.models import CallStatus
 from procurement.clock import Now
 from service_kit.auth import CurrentPrincipal, OptionalPrincipal
-from service_kit.db import SessionDep
+from service_kit.db import ReadSessionDep, SessionDep
+from service_kit.documents import Documents
 from service_kit.errors import error_responses
 from service_kit.pagination import Page, PaginationDep
 
@@ -139,3 +140,62 @@ async def approve_application(
     return service.application_view(
         await service.approve(session, call_id, application_id, data, by=principal, now=now)
     )
+
+
+@router.post(
+    "/{call_id}/documents",
+    response_model=schemas.CallDocument,
+    status_code=status.HTTP_201_CREATED,
+    summary="Attach a document to a call (PDF, JPEG or PNG; multipart, field `file`): public with the call",
+    responses=error_responses(401, 403, 404, 413, 415, 422),
+)
+async def attach_call_document(
+    request: Request,
+    call_id: uuid.UUID,
+    file: Annotated[UploadFile, File(description="The document: PDF, JPEG or PNG")],
+    session: SessionDep,
+    principal: Official,
+) -> schemas.CallDocument:
+    return await service.attach_document(session, Documents.of(request), call_id, file, by=principal)
+
+
+@router.get(
+    "/{call_id}/documents",
+    response_model=list[schemas.CallDocument],
+    summary="A call's documents: public with a published call, each at its public URL",
+    responses=error_responses(404, 422),
+)
+async def call_documents(
+    request: Request, call_id: uuid.UUID, session: ReadSessionDep, principal: OptionalPrincipal
+) -> list[schemas.CallDocument]:
+    return await service.call_documents(session, Documents.of(request), call_id, by=principal)
+
+
+@router.post(
+    "/{call_id}/applications/{application_id}/attachments",
+    status_code=status.HTTP_201_CREATED,
+    summary="The applicant attaches a document to its application (PDF, JPEG or PNG; multipart, field `file`)",
+    responses=error_responses(401, 403, 404, 413, 415, 422),
+)
+async def attach_to_application(
+    request: Request,
+    call_id: uuid.UUID,
+    application_id: uuid.UUID,
+    file: Annotated[UploadFile, File(description="The document: PDF, JPEG or PNG")],
+    session: SessionDep,
+    principal: ProviderAdmin,
+) -> dict[str, Any]:
+    return await service.attach_to_application(
+        session, Documents.of(request), call_id, application_id, file, by=principal
+    )
+
+
+@router.get(
+    "/{call_id}/applications/{application_id}/attachments",
+    summary="An application's attachments, each with a short-lived link (its provider, officials, its reviewers)",
+    responses=error_responses(401, 404, 422),
+)
+async def application_attachments(
+    request: Request, call_id: uuid.UUID, application_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal
+) -> list[dict[str, Any]]:
+    return await service.application_attachments(session, Documents.of(request), call_id, application_id, by=principal)

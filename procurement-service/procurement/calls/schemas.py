@@ -136,3 +136,15 @@ class Approval(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     amount_fen: Fen | None = Field(default=None, description="Defaults to the budget requested; never more.")
+
+
+class CallDocument(BaseModel):
+    """A call's document (征集公告附件: terms, forms): public as the call is, at the URL OCDS publishes."""
+
+    id: uuid.UUID
+    filename: str
+    media_type: str
+    size: int
+    sha256: str = Field(description="The content's SHA-256, to check a download against.")
+    uploaded_at: datetime
+    url: str

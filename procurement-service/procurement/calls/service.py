@@ -9,6 +9,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+from fastapi import UploadFile
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from procurement.audit import service as audit
@@ -21,6 +22,7 @@ from procurement.providers import service as providers_service
 from procurement.reviews import repository as reviews_repository
 from procurement.sanctions import service as sanctions_service
 from service_kit.auth import Principal, Role
+from service_kit.documents import APPLICATION_ATTACHMENT, CALL_DOCUMENT, Documents
 from service_kit.errors import Conflict, Forbidden, InvalidTransition, NotFound, ValidationFailed
 
 PUBLIC_STATUSES = (CallStatus.published, CallStatus.closed, CallStatus.reviewed)
@@ -413,3 +415,63 @@ async def record_ranking(
 async def approved_for_call(session: AsyncSession, call_id: uuid.UUID) -> list[Application]:
     """The call's approved applications, best ranked first."""
     return await repository.approved_for_call(session, call_id)
+
+
+# ------------------------------------------------------------------ the call's documents
+
+
+async def attach_document(
+    session: AsyncSession, documents: Documents, call_id: uuid.UUID, upload: UploadFile, *, by: Principal
+) -> schemas.CallDocument:
+    """An official attaches a document to a call (a draft's too): public once the call is."""
+    call = await get_call(session, call_id, by=by)
+    row = await documents.upload_file(session, upload, purpose=CALL_DOCUMENT, owner_id=call.id, by=by.subject)
+    return next(d for d in await call_documents(session, documents, call.id, by=by) if d.id == row["id"])
+
+
+async def call_documents(
+    session: AsyncSession, documents: Documents, call_id: uuid.UUID, *, by: Principal | None
+) -> list[schemas.CallDocument]:
+    """A call's documents, for whoever may see the call."""
+    call = await get_call(session, call_id, by=by)
+    found = await documents.public_documents(session, CALL_DOCUMENT.owner_kind, [str(call.id)])
+    return [
+        schemas.CallDocument(
+            id=row["id"],
+            filename=row["filename"],
+            media_type=row["media_type"],
+            size=row["size"],
+            sha256=row["sha256"],
+            uploaded_at=row["created_at"],
+            url=row["url"],
+        )
+        for row in found.get(str(call.id), [])
+    ]
+
+
+async def attach_to_application(
+    session: AsyncSession,
+    documents: Documents,
+    call_id: uuid.UUID,
+    application_id: uuid.UUID,
+    upload: UploadFile,
+    *,
+    by: Principal,
+) -> dict[str, Any]:
+    """The applicant attaches a document (its plan, a qualification, a budget sheet) to its own application."""
+    application = await get_application(session, call_id, application_id, by=by)
+    if not (by.has_any(Role.provider_admin) and by.provider_id == application.provider_id):
+        raise Forbidden("Only the applicant attaches documents to an application.", code="not_the_applicant")
+    row = await documents.upload_file(
+        session, upload, purpose=APPLICATION_ATTACHMENT, owner_id=application.id, by=by.subject
+    )
+    listed = await documents.listed(session, APPLICATION_ATTACHMENT.owner_kind, application.id, viewer=by)
+    return next(item for item in listed if item["id"] == row["id"])
+
+
+async def application_attachments(
+    session: AsyncSession, documents: Documents, call_id: uuid.UUID, application_id: uuid.UUID, *, by: Principal
+) -> list[dict[str, Any]]:
+    """An application's attachments, each with a short-lived link, for whoever may read the application."""
+    application = await get_application(session, call_id, application_id, by=by)
+    return await documents.listed(session, APPLICATION_ATTACHMENT.owner_kind, application.id, viewer=by)

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Literal
 
-from sqlalchemy import func, literal, select, union_all
+from sqlalchemy import RowMapping, func, literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 from sqlalchemy.sql import Subquery
@@ -20,6 +20,7 @@ from procurement.contracts.models import Contract, ContractAuditEntry, ContractF
 from procurement.deliverables.models import Deliverable
 from procurement.deliverables.repository import counted
 from procurement.disbursements.models import Disbursement
+from procurement.documents.models import TABLES as DOCUMENTS
 from procurement.evaluations.models import ContractEvaluation, EvaluationStatus
 from procurement.funds.models import Fund
 from procurement.kept.models import KeptBooking
@@ -169,6 +170,25 @@ async def acceptances(session: AsyncSession, contract_ids: Iterable[uuid.UUID]) 
         return []
     result = await session.execute(select(ContractAcceptance).where(ContractAcceptance.contract_id.in_(ids)))
     return result.scalars().all()
+
+
+async def public_documents(
+    session: AsyncSession, owner_kind: str, owner_ids: Iterable[uuid.UUID]
+) -> dict[str, list[RowMapping]]:
+    """The public documents (service_kit.documents) of the given records, by owner id, oldest first."""
+    ids = [str(owner_id) for owner_id in owner_ids]
+    if not ids:
+        return {}
+    table = DOCUMENTS.document
+    result = await session.execute(
+        select(table)
+        .where(table.c.owner_kind == owner_kind, table.c.owner_id.in_(ids), table.c.public.is_(True))
+        .order_by(table.c.created_at, table.c.id)
+    )
+    found: dict[str, list[RowMapping]] = {}
+    for row in result.mappings():
+        found.setdefault(row["owner_id"], []).append(row)
+    return found
 
 
 async def verified_deliveries(

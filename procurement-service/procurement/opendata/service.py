@@ -34,6 +34,7 @@ from procurement.notices.models import Notice
 from procurement.opendata import repository
 from procurement.opendata.config import OcdsSettings
 from procurement.providers.models import ProviderStanding
+from service_kit.documents import ACCEPTANCE_REPORT, CALL_DOCUMENT
 from service_kit.errors import NotFound
 from service_kit.timeutil import SHANGHAI, as_aware
 
@@ -234,6 +235,31 @@ def _tender_published(call: Call, fund_budget: dict[str, Any] | None, entry: Aud
     if fund_budget is not None:
         sections["planning"] = {"budget": fund_budget}
     return Change(entry.occurred_at, "a", entry.seq, ["planning", "tender"], sections)
+
+
+def _call_documents(call: Call, documents: dict[str, list[Any]], changes: list[Change], ctx: Context) -> list[Change]:
+    """A call's documents as OCDS tender documents: those attached before it was published in its publication,
+    each one attached later in a release of its own (``tenderUpdate``). None while the call is unpublished."""
+    published = next((c for c in changes if "tender" in c.tag), None)
+    if published is None:
+        return []
+    later = []
+    for row in documents.get(str(call.id), []):
+        document = {
+            "id": str(row["id"]),
+            "documentType": "tenderNotice",
+            "title": row["filename"],
+            "url": ctx.url(f"/api/v1/documents/procurement/{row['id']}"),
+            "datePublished": stamp(max(as_aware(row["created_at"]), as_aware(published.at))),
+            "format": row["media_type"],
+            "language": "zh",
+        }
+        if as_aware(row["created_at"]) <= as_aware(published.at):
+            published.sections["tender"].setdefault("documents", []).append(document)
+        else:
+            tender = {"id": str(call.id), "documents": [document]}
+            later.append(Change(row["created_at"], "f", str(row["id"]), ["tenderUpdate"], {"tender": tender}))
+    return later
 
 
 def _review_milestone(status: str, at: datetime) -> dict[str, Any]:
@@ -453,7 +479,10 @@ def _contract_changes(
 
 
 async def _implementation_changes(
-    session: AsyncSession, award_of: dict[uuid.UUID, uuid.UUID], provider_of: dict[uuid.UUID, uuid.UUID]
+    session: AsyncSession,
+    award_of: dict[uuid.UUID, uuid.UUID],
+    provider_of: dict[uuid.UUID, uuid.UUID],
+    ctx: Context,
 ) -> list[Change]:
     """Disbursements (transactions), finalized evaluations and acceptances of the process's contracts."""
     changes = []
@@ -515,7 +544,9 @@ async def _implementation_changes(
         )
     changes += await _delivery_changes(session, award_of)
     changes += await _sanction_changes(session, award_of, provider_of)
-    for acceptance in await repository.acceptances(session, award_of):
+    acceptances = await repository.acceptances(session, award_of)
+    reports = await repository.public_documents(session, ACCEPTANCE_REPORT.owner_kind, (a.id for a in acceptances))
+    for acceptance in acceptances:
         status, result = ACCEPTANCE_RESULTS.get(str(acceptance.result), ("partiallyMet", str(acceptance.result)))
         milestone = {
             "id": f"acceptance-{acceptance.attempt}",
@@ -527,10 +558,13 @@ async def _implementation_changes(
         }
         if status == "met":
             milestone["dateMet"] = stamp(acceptance.decided_at)
+        implementation: dict[str, Any] = {"milestones": [milestone]}
+        if documents := [_report(report, acceptance.attempt, ctx) for report in reports.get(str(acceptance.id), [])]:
+            implementation["documents"] = documents
         contract = {
             "id": str(acceptance.contract_id),
             "awardID": str(award_of[acceptance.contract_id]),
-            "implementation": {"milestones": [milestone]},
+            "implementation": implementation,
         }
         changes.append(
             Change(acceptance.decided_at, "k", str(acceptance.id), ["implementation"], {"contracts": [contract]})
@@ -686,15 +720,33 @@ async def call_releases(session: AsyncSession, call: Call, *, settings: OcdsSett
             changes.append(_review_closed(call, entry))
         elif notice is not None and entry.subject_id == notice.id and entry.action == "published":
             changes.append(_awarded(call, notice, applications, entry, ctx))
+    changes += _call_documents(
+        call, await repository.public_documents(session, CALL_DOCUMENT.owner_kind, [call.id]), changes, ctx
+    )
     award_of = {c.id: c.application_id for c in contracts if c.application_id is not None}
-    changes += await _contract_lifecycle(session, award_of, {c.id: c.provider_id for c in contracts}, direct=False)
+    changes += await _contract_lifecycle(session, award_of, {c.id: c.provider_id for c in contracts}, ctx, direct=False)
     return _releases(ocid, changes, ctx)
+
+
+def _report(report: Any, attempt: int, ctx: Context) -> dict[str, Any]:
+    """An acceptance report as an OCDS document: a completion certificate, at its public URL (from configuration,
+    as every link here), its date the upload's (which is when it was published)."""
+    return {
+        "id": str(report["id"]),
+        "documentType": "completionCertificate",
+        "title": f"验收报告（第{attempt}次）",
+        "url": ctx.url(f"/api/v1/documents/procurement/{report['id']}"),
+        "datePublished": stamp(report["created_at"]),
+        "format": report["media_type"],
+        "language": "zh",
+    }
 
 
 async def _contract_lifecycle(
     session: AsyncSession,
     award_of: dict[uuid.UUID, uuid.UUID],
     provider_of: dict[uuid.UUID, uuid.UUID],
+    ctx: Context,
     *,
     direct: bool,
 ) -> list[Change]:
@@ -708,7 +760,7 @@ async def _contract_lifecycle(
     ]
     signed = {c.sections["contracts"][0]["id"] for c in changes if "contract" in c.tag}
     public = {cid: award for cid, award in award_of.items() if str(cid) in signed}
-    return changes + await _implementation_changes(session, public, provider_of)
+    return changes + await _implementation_changes(session, public, provider_of, ctx)
 
 
 async def direct_contract_releases(
@@ -718,7 +770,7 @@ async def direct_contract_releases(
     fund = await repository.fund(session, contract.fund_id) if contract.fund_id is not None else None
     ctx = Context(settings, base_url, await repository.providers(session, [contract.provider_id]), fund=fund)
     changes = await _contract_lifecycle(
-        session, {contract.id: contract.id}, {contract.id: contract.provider_id}, direct=True
+        session, {contract.id: contract.id}, {contract.id: contract.provider_id}, ctx, direct=True
     )
     return _releases(ocid, changes, ctx)
 

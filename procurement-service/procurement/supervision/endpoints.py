@@ -1,13 +1,15 @@
 from __future__ import annotations
 
 import uuid
+from typing import Annotated, Any
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, File, Request, UploadFile, status
 
 from procurement.auth import ContractViewer, Official, ProviderAdmin
 from procurement.clock import Now
 from procurement.supervision import schemas, service
 from service_kit.db import SessionDep
+from service_kit.documents import Documents
 from service_kit.errors import error_responses
 from service_kit.pagination import Page, PaginationDep
 
@@ -82,3 +84,31 @@ async def list_complaints(
 ) -> Page[schemas.LinkedComplaint]:
     items, total = await service.complaints(session, contract_id, by=principal, limit=page.limit, offset=page.offset)
     return page.of(items, total)
+
+
+@router.post(
+    "/{contract_id}/supervision/{record_id}/reports",
+    status_code=status.HTTP_201_CREATED,
+    summary="Attach a report to a supervision record (PDF, JPEG or PNG; multipart, field `file`)",
+    responses=error_responses(401, 403, 404, 413, 415, 422),
+)
+async def attach_supervision_report(
+    request: Request,
+    contract_id: uuid.UUID,
+    record_id: uuid.UUID,
+    file: Annotated[UploadFile, File(description="The report: PDF, JPEG or PNG")],
+    session: SessionDep,
+    principal: Official,
+) -> dict[str, Any]:
+    return await service.attach_report(session, Documents.of(request), contract_id, record_id, file, by=principal)
+
+
+@router.get(
+    "/{contract_id}/supervision/{record_id}/reports",
+    summary="A supervision record's reports, each with a short-lived link",
+    responses=error_responses(401, 403, 404, 422),
+)
+async def supervision_reports(
+    request: Request, contract_id: uuid.UUID, record_id: uuid.UUID, session: SessionDep, principal: ContractViewer
+) -> list[dict[str, Any]]:
+    return await service.reports(session, Documents.of(request), contract_id, record_id, by=principal)

@@ -41,3 +41,12 @@ async def complaint_links(session: AsyncSession, complaint_id: uuid.UUID) -> lis
 async def recorded_for_booking(session: AsyncSession, booking_id: uuid.UUID) -> bool:
     found = await session.scalar(select(SupervisionRecord.id).where(SupervisionRecord.booking_id == booking_id))
     return found is not None
+
+
+async def supervision_record(
+    session: AsyncSession, contract_id: uuid.UUID, record_id: uuid.UUID
+) -> SupervisionRecord | None:
+    result = await session.execute(
+        select(SupervisionRecord).where(SupervisionRecord.id == record_id, SupervisionRecord.contract_id == contract_id)
+    )
+    return result.scalar_one_or_none()

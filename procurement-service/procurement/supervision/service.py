@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
+from fastapi import UploadFile
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from procurement.audit import service as audit
@@ -20,6 +22,7 @@ from procurement.supervision.models import (
     SupervisionRecord,
 )
 from service_kit.auth import Principal, Role
+from service_kit.documents import SUPERVISION_REPORT, Documents
 from service_kit.errors import NotFound, ValidationFailed
 from service_kit.events.contracts import BookingProviderMissed, ComplaintChanged
 from service_kit.timeutil import SHANGHAI
@@ -229,3 +232,34 @@ async def record_provider_missed(session: AsyncSession, event: BookingProviderMi
         details={"record_id": str(record.id), "booking_id": str(event.booking_id)},
     )
     return True
+
+
+# ------------------------------------------------------------------ supervision reports (监管报告)
+
+
+async def attach_report(
+    session: AsyncSession,
+    documents: Documents,
+    contract_id: uuid.UUID,
+    record_id: uuid.UUID,
+    upload: UploadFile,
+    *,
+    by: Principal,
+) -> dict[str, Any]:
+    """An official attaches a report (PDF or photo) to a supervision record of a contract they may read."""
+    contract = await contracts_service.get_readable(session, contract_id, by=by)
+    if await repository.supervision_record(session, contract.id, record_id) is None:
+        raise NotFound("No such supervision record of this contract.", code="supervision_record_not_found")
+    row = await documents.upload_file(session, upload, purpose=SUPERVISION_REPORT, owner_id=record_id, by=by.subject)
+    listed = await documents.listed(session, SUPERVISION_REPORT.owner_kind, record_id, viewer=by)
+    return next(item for item in listed if item["id"] == row["id"])
+
+
+async def reports(
+    session: AsyncSession, documents: Documents, contract_id: uuid.UUID, record_id: uuid.UUID, *, by: Principal
+) -> list[dict[str, Any]]:
+    """A supervision record's reports, each with a short-lived link, for whoever may read the contract."""
+    contract = await contracts_service.get_readable(session, contract_id, by=by)
+    if await repository.supervision_record(session, contract.id, record_id) is None:
+        raise NotFound("No such supervision record of this contract.", code="supervision_record_not_found")
+    return await documents.listed(session, SUPERVISION_REPORT.owner_kind, record_id, viewer=by)

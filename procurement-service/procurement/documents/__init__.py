@@ -1,0 +1,1 @@
+"""Procurement's documents (service_kit.documents): acceptance reports, published with the acceptance."""
