@@ -47,8 +47,12 @@ async def test_an_application_files_a_complaint_recorded_as_its_own(
 async def test_an_application_records_a_need_in_the_pool(
     client: httpx.AsyncClient, test_keys: TestKeys, operator_headers: dict[str, str], reference_data: Any
 ) -> None:
-    subject, headers = hotline(test_keys)
-    body = {"service_code": "need.elderly", "description": "社区缺少助餐点", "attribute[community_code]": "liangxiang.suzhuang"}
+    _, headers = hotline(test_keys)
+    body = {
+        "service_code": "need.elderly",
+        "description": "社区缺少助餐点",
+        "attribute[community_code]": "liangxiang.suzhuang",
+    }
     response = await client.post(f"{BASE}/requests.json", data=body, headers=headers)
     assert response.status_code == 201, response.text
     need_id = response.json()[0]["service_request_id"]
