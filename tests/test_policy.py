@@ -24,7 +24,7 @@ import pytest
 
 from gateway.policy import NO_KEY, PUBLIC, SIGNED_IN, Rule, rule_for
 from gateway.routes import GATEWAY, owner_of
-from service_kit.auth import Role
+from service_kit.auth import MACHINE_ROLES, PROVIDER_KEY_SCOPES, ApiKeyScope, Role
 
 from .conftest import (
     DevStack,
@@ -94,9 +94,11 @@ def _world(gateway: httpx.Client) -> World:
     key = gateway.post(
         "/api/v1/api-keys",
         headers=provider_admin,
-        json={"name": "策略测试排班系统", "scopes": ["bookings:read", "bookings:write", "offerings:write"]},
+        json={"name": "策略测试排班系统", "scopes": sorted(PROVIDER_KEY_SCOPES)},
     )
     assert key.status_code == 201, key.text
+    application = gateway.post("/api/v1/api-keys", headers=admin, json={"name": "策略测试热线", "kind": "open311"})
+    assert application.status_code == 201, application.text
 
     callers = {
         ANONYMOUS: {},
@@ -110,6 +112,7 @@ def _world(gateway: httpx.Client) -> World:
         Role.auditor.value: _account(gateway, "auditor"),
         Role.admin.value: admin,
         Role.provider_system.value: {"X-API-Key": key.json()["key"]},
+        Role.open311_client.value: {"X-API-Key": application.json()["key"]},
     }
     ids = {
         "organization_id": provider_a["id"],
@@ -150,11 +153,14 @@ def _expected(rule: Rule, caller: str, proxied: bool) -> tuple[bool, int]:
     """Whether ``caller`` may call a route under ``rule``, and the gateway's status when not."""
     if caller == ANONYMOUS:
         return rule.who == PUBLIC, 401
-    if caller == Role.provider_system.value:
+    if caller in MACHINE_ROLES:
         if not proxied:
             # The gateway's own endpoints know no API keys, but for the one that tells a key who it is.
             return rule.who == PUBLIC or rule.key != NO_KEY, 401
-        return rule.key != NO_KEY, 403  # this key has every scope
+        if caller == Role.open311_client.value:  # an Open311 application's key: the /open311 facade only
+            return rule.key == ApiKeyScope.open311_requests, 403
+        # this provider's key has every provider's scope
+        return rule.key not in (NO_KEY, ApiKeyScope.open311_requests), 403
     if rule.who in (PUBLIC, SIGNED_IN):
         return True, 0
     return Role(caller) in rule.who, 403
@@ -246,12 +252,6 @@ def test_the_policy_table_is_enforced_for_every_route_and_role(gateway: httpx.Cl
             wrong.append(f"{method} {template} as {caller}: {status} {code}, but the table allows {caller}")
         elif not allowed and status != refusal:
             wrong.append(f"{method} {template} as {caller}: {status} {code}, expected {refusal}")
-        elif (
-            not allowed
-            and proxied
-            and refusal == 403
-            and caller != Role.provider_system.value
-            and code != "role_forbidden"
-        ):
+        elif not allowed and proxied and refusal == 403 and caller not in MACHINE_ROLES and code != "role_forbidden":
             wrong.append(f"{method} {template} as {caller}: 403 {code}, expected the gateway's role_forbidden")
     assert wrong == [], f"{len(wrong)} of {len(calls)} calls were not answered as the table says:\n" + "\n".join(wrong)

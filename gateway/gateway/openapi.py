@@ -23,6 +23,7 @@ from gateway import policy
 from gateway.routes import UPSTREAMS, owner_of
 from gateway.upstreams import Upstreams
 from service_kit.apidocs import place_examples
+from service_kit.auth import ApiKeyScope as Scope
 from service_kit.errors import Problem
 
 SCHEMA_REF = "#/components/schemas/"
@@ -125,8 +126,16 @@ def merge_openapi(
 API_KEY_DESCRIPTION = (
     "A provider's system: its API key (``linli_<prefix>_<secret>``, made by its provider_admin at "
     "POST /api/v1/api-keys), in ``X-API-Key`` or as ``Authorization: ApiKey <key>``. An operation that accepts "
-    "keys lists ``apiKey`` in its security, with the scope the key must carry (none: any key); "
-    "GET /api/v1/auth/me says which provider and scopes a key has."
+    "keys lists ``apiKey`` in its security, with the scope the key must carry (none: any provider's key), also "
+    "given as ``x-linli-api-key-scope``; GET /api/v1/auth/me says which provider and scopes a key has. Scopes: "
+    "bookings:read, bookings:write, offerings:write, contracts:read (its own contracts), deliverables:read (what "
+    "was delivered under them), webhooks:manage (its webhook endpoints)."
+)
+OPEN311_KEY_DESCRIPTION = (
+    "An Open311 application (the district's 12345 hotline system, a community app): the ``open311`` key an admin "
+    "issued to it, sent as GeoReport v2's ``api_key`` parameter (query or form field; the headers of ``apiKey`` "
+    "work too). It files service requests under /open311 and calls nothing else; what it files records the "
+    "application (docs/api-keys.md)."
 )
 
 
@@ -143,7 +152,8 @@ def with_api_keys(document: dict[str, Any]) -> dict[str, Any]:
                 continue
             scopes = [] if rule.key == policy.ANY_KEY else [str(rule.key)]
             public = rule.who == policy.PUBLIC
-            operation["security"] = [{"bearerAuth": []}, {"apiKey": scopes}, *([{}] if public else [])]
+            scheme = "open311ApiKey" if rule.key == Scope.open311_requests else "apiKey"
+            operation["security"] = [{"bearerAuth": []}, {scheme: scopes}, *([{}] if public else [])]
             operation["x-linli-api-key-scope"] = scopes[0] if scopes else None
     return document
 
@@ -186,6 +196,12 @@ class OpenAPIAggregator:
                     "in": "header",
                     "name": "X-API-Key",
                     "description": API_KEY_DESCRIPTION,
+                },
+                "open311ApiKey": {
+                    "type": "apiKey",
+                    "in": "query",
+                    "name": "api_key",
+                    "description": OPEN311_KEY_DESCRIPTION,
                 },
             }
             # A bearer token where an operation needs one; many (public notices, open data) do not. Operations a

@@ -11,9 +11,10 @@ Each row is ``Rule(methods, path, who, key)``:
   falls under a rule; a row without ``**`` names one route.
 - ``who``: ``PUBLIC`` (anyone, signed in or not), ``SIGNED_IN`` (any signed-in caller; the service decides the
   rest), or the roles allowed, e.g. ``{OFFICIAL, ADMIN}``.
-- ``key``: what a provider's system calling with an API key (role ``provider_system``) needs: ``NO_KEY``
-  (API keys cannot call it), ``ANY_KEY`` (any valid key), or the scope the key must carry, e.g.
-  ``Scope.bookings_write``.
+- ``key``: what a caller with an API key needs: ``NO_KEY`` (API keys cannot call it), ``ANY_KEY`` (any valid
+  key of a provider's system, role ``provider_system``), or the scope the key must carry, e.g.
+  ``Scope.bookings_write``. An Open311 application's key (role ``open311_client``, scope ``open311:requests``)
+  passes only rows that name that scope: the ``/open311`` facade, nothing else.
 
 When several rows match a request, the most specific wins: a row naming one route beats a ``/**`` default,
 a longer path beats a shorter one, and a literal segment beats a ``{parameter}`` (so
@@ -42,11 +43,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Literal
+from typing import Literal, TypeAlias
 
-from gateway.apikeys.schemas import Scope
 from gateway.routes import matches
-from service_kit.auth import Principal, Role
+from service_kit.auth import MACHINE_ROLES, Principal, Role
+from service_kit.auth import ApiKeyScope as Scope
 from service_kit.errors import Forbidden, NotFound, Unauthorized
 
 READ = frozenset({"GET", "HEAD"})
@@ -57,7 +58,7 @@ POST, PUT, PATCH, DELETE = (frozenset({m}) for m in ("POST", "PUT", "PATCH", "DE
 Open = Literal["public", "signed in"]
 PUBLIC: Open = "public"
 SIGNED_IN: Open = "signed in"
-KeyAccess = Scope | Literal["any key", "no key"]
+KeyAccess: TypeAlias = Scope | Literal["any key", "no key"]
 ANY_KEY: KeyAccess = "any key"
 NO_KEY: KeyAccess = "no key"
 
@@ -70,6 +71,7 @@ DISTRICT = frozenset({OFFICIAL, ADMIN})  # the district's civil-affairs office a
 PROVIDER = frozenset({PROVIDER_ADMIN, PROVIDER_STAFF})
 FILERS = frozenset({RESIDENT, OPERATOR, OFFICIAL, ADMIN})  # who files complaints, needs, Open311 requests
 CONTRACT_READERS = frozenset({OFFICIAL, EVALUATOR, PROVIDER_ADMIN, ADMIN})
+CONTRACT_VIEWERS = CONTRACT_READERS | {AUDITOR}
 BOOKERS = frozenset({RESIDENT, OPERATOR, ADMIN}) | PROVIDER
 BOOKING_READERS = BOOKERS | {OFFICIAL}
 DELIVERERS = frozenset({OPERATOR, ADMIN}) | PROVIDER  # who moves a booking along (its provider, the call center)
@@ -141,7 +143,8 @@ POLICY: tuple[Rule, ...] = (
     Rule(READ,  "/api/v1/organizations/{organization_id}/status-history", DISTRICT),
     Rule(READ,  "/api/v1/organizations/{organization_id}/staff/**",       roles(OPERATOR, OFFICIAL, ADMIN, PROVIDER)),
     Rule(READ,  "/api/v1/organizations/{organization_id}/webhooks/**",    roles(PROVIDER_ADMIN, ADMIN), ANY_KEY),
-    Rule(WRITE, "/api/v1/organizations/{organization_id}/webhooks/**",    roles(PROVIDER_ADMIN, ADMIN)),
+    Rule(WRITE, "/api/v1/organizations/{organization_id}/webhooks/**",    roles(PROVIDER_ADMIN, ADMIN),
+         Scope.webhooks_manage),
     Rule(READ,  "/api/v1/qualifications/**",                              DISTRICT),
     # ---- the catalogue: offerings, categories, places, the 15-minute circle
     Rule(READ,  "/api/v1/offerings/**",                                   PUBLIC, ANY_KEY),
@@ -211,9 +214,14 @@ POLICY: tuple[Rule, ...] = (
     Rule(READ,  "/api/v1/notices/**",                                     PUBLIC),
     Rule(WRITE, "/api/v1/notices/**",                                     DISTRICT),
     Rule(POST,  "/api/v1/notices/{notice_id}/objections",                 PUBLIC),  # anyone may object, by name or not
-    Rule(READ,  "/api/v1/contracts/**",                                   CONTRACT_READERS | {AUDITOR}),
+    Rule(READ,  "/api/v1/contracts/**",                                   CONTRACT_VIEWERS),
     Rule(WRITE, "/api/v1/contracts/**",                                   roles(OFFICIAL, PROVIDER_ADMIN, ADMIN)),
-    Rule(READ,  "/api/v1/contracts",                                      AUDITED),
+    Rule(READ,  "/api/v1/contracts",                                      AUDITED, Scope.contracts_read),  # a key: own
+    # A provider's system reads its own contracts and what was delivered under them (the service checks whose).
+    Rule(READ,  "/api/v1/contracts/{contract_id}",                        CONTRACT_VIEWERS, Scope.contracts_read),
+    Rule(READ,  "/api/v1/contracts/{contract_id}/history",                CONTRACT_VIEWERS, Scope.contracts_read),
+    Rule(READ,  "/api/v1/contracts/{contract_id}/versions",               CONTRACT_VIEWERS, Scope.contracts_read),
+    Rule(READ,  "/api/v1/contracts/{contract_id}/deliverables",           CONTRACT_VIEWERS, Scope.deliverables_read),
     Rule(READ,  "/api/v1/contracts/{contract_id}/acceptance",             PUBLIC),  # the result is public (masked)
     Rule(POST,  "/api/v1/contracts",                                      DISTRICT),  # proposes a direct award
     Rule(POST,  "/api/v1/contracts/{contract_id}/direct-award/approve",   DISTRICT),  # a second official
@@ -265,8 +273,9 @@ POLICY: tuple[Rule, ...] = (
     Rule(ALL,   "/api/v1/needs/**",                                       FILERS),
     Rule(READ,  "/api/v1/needs/groups",                                   roles(OFFICIAL, OPERATOR, ADMIN)),
     Rule(READ,  "/api/v1/needs/report",                                   roles(OFFICIAL, EVALUATOR, ADMIN)),
-    Rule(READ,  "/open311/**",                                            PUBLIC),
-    Rule(WRITE, "/open311/**",                                            FILERS),
+    # An Open311 application's key (GeoReport's api_key) files requests; reads are public.
+    Rule(READ,  "/open311/**",                                            PUBLIC, Scope.open311_requests),
+    Rule(WRITE, "/open311/**",                                            FILERS, Scope.open311_requests),
 
     # ---- documents' content: the link's signature (or a public document's plain URL) is what admits a caller;
     # the services give the links only to whom may see the record (service_kit.documents).
@@ -291,6 +300,10 @@ def rule_for(method: str, path: str) -> Rule | None:
 
 
 def _check_key(rule: Rule, scopes: frozenset[str]) -> None:
+    if Scope.open311_requests in scopes and rule.key != Scope.open311_requests:
+        raise Forbidden(
+            "An Open311 application's key files service requests under /open311 only.", code="route_not_for_api_keys"
+        )
     if rule.key == NO_KEY:
         raise Forbidden("API keys cannot call this route.", code="route_not_for_api_keys")
     if rule.key != ANY_KEY and rule.key not in scopes:
@@ -312,7 +325,7 @@ def authorize(method: str, path: str, principal: Principal | None, *, key_scopes
         return rule
     if principal is None:
         raise Unauthorized("Sign in: this endpoint needs a bearer token.")
-    if Role.provider_system in principal.roles:  # a token the gateway made from an API key
+    if principal.roles & MACHINE_ROLES:  # a token the gateway made from an API key
         _check_key(rule, principal.scopes)
         return rule
     if not rule.admits(principal):

@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.types import Message, Receive, Scope, Send
 from starlette.websockets import WebSocketClose
 
-from gateway import policy
+from gateway import open311, policy
 from gateway.apikeys.exchange import ApiKeyExchange
 from gateway.config import GatewaySettings
 from gateway.forwarded import PEER_KEY
@@ -235,6 +235,12 @@ class Proxy:
         headers = incoming.headers
         api_key = incoming.api_key()
         token = incoming.bearer_token()
+        query: str = scope.get("query_string", b"").decode("latin-1")
+        body: bytes | None = None
+        if api_key is None and token is None and path.startswith(OPEN311):
+            # A GeoReport client's key is the standard's ``api_key`` parameter (query or form), not a header.
+            body = await _read_body(receive)
+            api_key, query, body = open311.take_api_key(query, body, incoming.headers.get("Content-Type", ""))
         limiter: EdgeLimiter = state.limiter
         if api_key is not None:
             # A provider's system: its key becomes a short-lived token, and the key never leaves the edge.
@@ -260,11 +266,12 @@ class Proxy:
         upstreams: Upstreams = state.upstreams
         raw_path: bytes = scope.get("raw_path") or path.encode()
         target = raw_path.split(b"?", 1)[0].decode("latin-1")
-        if query := scope.get("query_string", b""):
-            target += "?" + query.decode("latin-1")
+        if query:
+            target += "?" + query
         settings: GatewaySettings = state.settings
         timeout = timeout_for(path, settings.upstream_timeout_seconds)
-        body = await _read_body(receive)
+        if body is None:
+            body = await _read_body(receive)
         # The service continues the trace under the gateway's call (its traceparent replaces the caller's).
         with tracing.outgoing(f"{method} {rule.path}", headers, {"linli.upstream": upstream}) as span:
             call = upstreams.request(upstream, method, target, headers=headers, body=body, timeout=timeout)

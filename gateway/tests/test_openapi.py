@@ -6,7 +6,7 @@ import httpx
 
 from gateway.app import create_app
 from gateway.config import GatewaySettings
-from gateway.openapi import merge_openapi
+from gateway.openapi import merge_openapi, with_api_keys
 from service_kit.testing import MonotonicClock, running_app
 
 
@@ -189,3 +189,43 @@ def test_an_operation_id_two_services_share_takes_the_later_services_name() -> N
         "/api/v1/complaints": "feedbackGetHome",
     }
     assert feedback["paths"]["/api/v1/needs"]["get"]["operationId"] == "listNeeds"  # the input is not modified
+
+
+async def test_integrators_scopes_are_declared_per_operation(client: httpx.AsyncClient) -> None:
+    document = (await client.get("/openapi.json")).json()
+    open311 = document["components"]["securitySchemes"]["open311ApiKey"]
+    assert (open311["type"], open311["in"], open311["name"]) == ("apiKey", "query", "api_key")
+    for scope in ("contracts:read", "deliverables:read", "webhooks:manage"):
+        assert scope in document["components"]["securitySchemes"]["apiKey"]["description"]
+
+    operation: dict[str, Any] = {"responses": {}}
+    paths = {
+        path: {method: dict(operation) for method in methods}
+        for path, methods in {
+            "/api/v1/contracts": ("get", "post"),
+            "/api/v1/contracts/{contract_id}": ("get",),
+            "/api/v1/contracts/{contract_id}/deliverables": ("get",),
+            "/api/v1/contracts/{contract_id}/evaluations": ("get",),
+            "/api/v1/organizations/{organization_id}/webhooks": ("get", "post"),
+            "/open311/v2/requests.json": ("get", "post"),
+        }.items()
+    }
+    marked = with_api_keys({"paths": paths})["paths"]
+
+    def scope(path: str, method: str) -> object:
+        return marked[path][method].get("x-linli-api-key-scope", "no key")
+
+    assert scope("/api/v1/contracts", "get") == "contracts:read"
+    assert {"apiKey": ["contracts:read"]} in marked["/api/v1/contracts"]["get"]["security"]
+    assert scope("/api/v1/contracts", "post") == "no key"
+    assert scope("/api/v1/contracts/{contract_id}", "get") == "contracts:read"
+    assert scope("/api/v1/contracts/{contract_id}/deliverables", "get") == "deliverables:read"
+    assert scope("/api/v1/contracts/{contract_id}/evaluations", "get") == "no key"
+    assert scope("/api/v1/organizations/{organization_id}/webhooks", "get") is None  # any of its provider's keys
+    assert scope("/api/v1/organizations/{organization_id}/webhooks", "post") == "webhooks:manage"
+    filing = marked["/open311/v2/requests.json"]["post"]
+    assert filing["x-linli-api-key-scope"] == "open311:requests"
+    assert filing["security"] == [{"bearerAuth": []}, {"open311ApiKey": ["open311:requests"]}]
+    # Reading requests is public; an application's key is accepted there too.
+    reading = marked["/open311/v2/requests.json"]["get"]["security"]
+    assert reading == [{"bearerAuth": []}, {"open311ApiKey": ["open311:requests"]}, {}]

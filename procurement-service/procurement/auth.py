@@ -32,10 +32,14 @@ OfficialReader = Annotated[Principal, Depends(require_roles(Role.official, Role.
 # Those who may act on a contract: officials, third-party evaluators, and the contracted provider's admin
 # (whose access to a particular contract is checked against its provider).
 ContractReader = Annotated[Principal, Depends(require_roles(Role.official, Role.evaluator, Role.provider_admin))]
-# Those who may read a contract: the above and auditors.
+# Those who may read a contract: the above, auditors, and the contracted provider's own system with an API key
+# (``contracts:read``; ``deliverables:read`` for its deliverables; checked against the contract's provider).
 ContractViewer = Annotated[
-    Principal, Depends(require_roles(Role.official, Role.evaluator, Role.provider_admin, Role.auditor))
+    Principal,
+    Depends(require_roles(Role.official, Role.evaluator, Role.provider_admin, Role.auditor, Role.provider_system)),
 ]
+# Who lists contracts: officials and auditors every one (of their street), a provider's system its own provider's.
+ContractLister = Annotated[Principal, Depends(require_roles(Role.official, Role.auditor, Role.provider_system))]
 # The parties who sign a contract: officials for the district, the contracted provider's admin for the provider
 # (checked against the contract's provider).
 ContractParty = Annotated[Principal, Depends(require_roles(Role.official, Role.provider_admin))]

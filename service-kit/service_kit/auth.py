@@ -35,6 +35,31 @@ class Role(StrEnum):
     admin = "admin"
     # A provider's system calling with an API key, exchanged by the gateway for a token.
     provider_system = "provider_system"
+    # An application integrating through Open311 GeoReport v2 (the district's 12345 hotline system, a community
+    # app), calling with an ``open311`` API key an admin issued to it: it files service requests and nothing else.
+    open311_client = "open311_client"
+
+
+# Machine clients: the roles the gateway gives the tokens it makes from API keys, never a person's account.
+MACHINE_ROLES = frozenset({Role.provider_system, Role.open311_client})
+
+
+class ApiKeyScope(StrEnum):
+    """What an API key may do; the gateway's policy table (gateway/policy.py) names the scope each route needs, and
+    the services check again which provider's objects the key's token reaches (``Principal.system_of``)."""
+
+    # a provider's system
+    bookings_read = "bookings:read"
+    bookings_write = "bookings:write"
+    offerings_write = "offerings:write"
+    contracts_read = "contracts:read"  # its own contracts: terms, versions, history
+    deliverables_read = "deliverables:read"  # what was delivered under its own contracts
+    webhooks_manage = "webhooks:manage"  # register, change, rotate, delete its webhook endpoints; redeliver
+    # an Open311 application: files GeoReport service requests (``open311`` keys have this scope and no other)
+    open311_requests = "open311:requests"
+
+
+PROVIDER_KEY_SCOPES = frozenset(scope for scope in ApiKeyScope if scope != ApiKeyScope.open311_requests)
 
 
 # The gateway calling a service on its own behalf (it is the edge: it may call services, nothing calls it back):

@@ -101,7 +101,8 @@ class Step(BaseModel):
     actor: str = Field(description="The account that took the step (token subject), or linli-sla-sweep")
     actor_role: str = Field(
         description="complainant, helper (filing for the complainant), operator, staff, handler (assigned "
-        "provider), provider, system"
+        "provider), provider, application (an Open311 application that filed it: actor is its key's "
+        "open311-app:<id>), system"
     )
     note: str | None
     internal: bool

@@ -61,6 +61,7 @@ PROVIDER = "provider"  # the provider it is about, not (yet) assigned: reads it,
 COMPLAINANT = "complainant"  # the resident who complained
 OPERATOR = "operator"  # a call-center operator, relaying for the resident on the phone
 HELPER = "helper"  # the complainant's helper (a relative's resident account they authorised), filing for them
+APPLICATION = "application"  # an Open311 application (the 12345 hotline system, a community app) that filed it
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,8 @@ _CHANNELS = {
     Role.operator: (Channel.phone, {Channel.phone, Channel.center_desk}),
     Role.official: (Channel.center_desk, {Channel.center_desk, Channel.phone}),
     Role.admin: (Channel.center_desk, {Channel.center_desk, Channel.phone}),
+    # An Open311 application (its key's token, docs/api-keys.md) files through the GeoReport facade only.
+    Role.open311_client: (Channel.open311, {Channel.open311}),
 }
 
 
@@ -190,6 +193,14 @@ def _check_filer(by: Principal, channel: Channel) -> Channel:
 
 
 def _complainant_of(by: Principal, resident_id: uuid.UUID | None, channel: Channel) -> uuid.UUID | None:
+    if by.has_any(Role.open311_client):
+        # An application speaks for whoever used it, whom Linli has not verified: it cannot name a resident's
+        # record (that would put words in a resident's file), so its complaints have no complainant's record.
+        if resident_id is not None:
+            raise ValidationFailed(
+                "An Open311 application cannot file for a named resident.", code="resident_id_not_allowed"
+            )
+        return None
     if by.has_any(Role.operator, Role.official, Role.admin):
         if resident_id is None and channel == Channel.phone:
             raise ValidationFailed(
@@ -457,6 +468,8 @@ def _filer_standing(by: Principal) -> str:
     """The step's ``actor_role`` for whoever files: the same words as for later steps."""
     if by.has_any(Role.official, Role.admin):
         return STAFF
+    if by.has_any(Role.open311_client):
+        return APPLICATION
     return OPERATOR if by.has_any(Role.operator) else COMPLAINANT
 
 

@@ -19,6 +19,7 @@ class NeedSource(StrEnum):
     resident = "resident"
     operator = "operator"
     official = "official"
+    application = "application"  # an Open311 application's (its key's subject is ``submitted_by``)
 
 
 class NeedGroup(Base):

@@ -29,7 +29,7 @@ from feedback.needs.schemas import Need, NeedCreate, NeedGroup, NeedStep, NeedSu
 from feedback.reference import service as reference
 from feedback.residents import service as residents
 from service_kit.auth import Principal, Role
-from service_kit.errors import Forbidden, NotFound
+from service_kit.errors import Forbidden, NotFound, ValidationFailed
 from service_kit.events.contracts import NeedProgressed, NeedStatusChanged, NeedSubmitted
 from service_kit.events.outbox import emit
 from service_kit.logging import mask_personal_data
@@ -264,7 +264,10 @@ async def submit_need(
             target_group=need.target_group,
             summary=need.text[:SUMMARY_LENGTH],
             count=count,
-            source=source.value,
+            # Procurement's pool knows residents, operators and officials: a need an Open311 application relays
+            # (a hotline caller's, a community app user's) is a resident's voice there; feedback keeps the
+            # application as its source and submitted_by.
+            source=NeedSource.resident.value if source == NeedSource.application else source.value,
             submitted_at=now,
         ),
     )
@@ -280,6 +283,13 @@ def _source_of(by: Principal, resident_id: uuid.UUID | None) -> tuple[NeedSource
         if resident_id is not None and resident_id != by.resident_id:
             raise NotFound("No such resident.")
         return NeedSource.resident, by.resident_id
+    if by.has_any(Role.open311_client):
+        # An Open311 application (docs/api-keys.md): counted in the pool, naming no resident's record.
+        if resident_id is not None:
+            raise ValidationFailed(
+                "An Open311 application cannot record a need for a named resident.", code="resident_id_not_allowed"
+            )
+        return NeedSource.application, None
     raise Forbidden("Residents, operators and officials record needs.")
 
 

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-from service_kit.auth import Role
+from service_kit.auth import MACHINE_ROLES, Role
 
 USERNAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._@-]{1,63}$"
 MIN_PASSWORD_LENGTH = 10
@@ -12,8 +12,8 @@ MAX_PASSWORD_LENGTH = 256
 
 
 def _human_roles(roles: list[Role]) -> list[Role]:
-    if Role.provider_system in roles:
-        raise ValueError("provider_system is for machine clients with API keys, not for staff accounts")
+    if machine := sorted(MACHINE_ROLES.intersection(roles)):
+        raise ValueError(f"{machine[0]} is for machine clients with API keys, not for staff accounts")
     return sorted(set(roles))
 
 

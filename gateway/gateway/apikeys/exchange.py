@@ -1,5 +1,8 @@
 """At the edge, ``Authorization: ApiKey <key>`` or ``X-API-Key: <key>`` becomes a short-lived bearer token of
-role ``provider_system`` with the key's provider and scopes; the services verify it as any other token.
+role ``provider_system`` with the key's provider and scopes; the services verify it as any other token. An
+``open311`` key (an Open311 application's, sent as GeoReport's ``api_key``) becomes a token of role
+``open311_client``, subject ``open311-app:<key id>``, named after the application, with the scope
+``open311:requests`` and no provider: what it files records that subject as its filer.
 
 A minted token is kept in memory for ``api_key_cache_seconds``, so a busy system costs one database read
 (which also records the key's last use) per key and period, not one per request. A revoked key therefore
@@ -17,6 +20,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.apikeys import service
+from gateway.apikeys.schemas import KeyKind
 from gateway.auth.keys import SigningKey
 from gateway.config import GatewaySettings
 from service_kit.auth import Role
@@ -24,6 +28,8 @@ from service_kit.errors import Unauthorized
 from service_kit.timeutil import utcnow
 
 MAX_CACHED_KEYS = 10_000
+# The subject of an Open311 application's tokens, before its key's id: the filer recorded on what it files.
+OPEN311_SUBJECT_PREFIX = "open311-app:"
 
 
 def presented_api_key(headers: Mapping[str, str]) -> str | None:
@@ -37,6 +43,7 @@ def presented_api_key(headers: Mapping[str, str]) -> str | None:
 @dataclass(frozen=True)
 class Exchanged:
     key_id: uuid.UUID
+    kind: KeyKind
     token: str
     scopes: frozenset[str]
     fresh_until: float
@@ -59,20 +66,23 @@ class ApiKeyExchange:
             if row is None:
                 self._cache.pop(digest, None)
                 raise Unauthorized("The API key is not valid.", code="invalid_api_key")
+            kind = KeyKind(row.kind)
             claims: dict[str, Any] = {
                 "iss": self.settings.jwt_issuer,
                 "aud": self.settings.jwt_audience,
-                "sub": f"api-key:{row.id}",
+                "sub": f"{OPEN311_SUBJECT_PREFIX if kind == KeyKind.open311 else 'api-key:'}{row.id}",
                 "iat": int(now.timestamp()),
                 "exp": int((now + timedelta(seconds=self.settings.api_key_token_ttl_seconds)).timestamp()),
                 "jti": str(uuid.uuid4()),
-                "roles": [Role.provider_system.value],
-                "provider_id": str(row.provider_id),
+                "roles": [(Role.open311_client if kind == KeyKind.open311 else Role.provider_system).value],
                 "scope": " ".join(row.scopes),
                 "name": row.name,
             }
+            if row.provider_id is not None:
+                claims["provider_id"] = str(row.provider_id)
             exchanged = Exchanged(
                 key_id=row.id,
+                kind=kind,
                 token=signing_key.sign(claims),
                 scopes=frozenset(row.scopes),
                 fresh_until=time.monotonic() + self.settings.api_key_cache_seconds,

@@ -10,11 +10,13 @@ from service_kit.db import IdMixin, TimestampMixin
 
 
 class ApiKey(IdMixin, TimestampMixin, Base):
-    """A provider's system's key. Only a public prefix (to find it) and the SHA-256 of the whole key are kept."""
+    """A provider's system's key (``kind`` ``provider``) or an Open311 application's (``open311``, no provider).
+    Only a public prefix (to find it) and the SHA-256 of the whole key are kept."""
 
     __tablename__ = "api_key"
 
-    provider_id: Mapped[uuid.UUID] = mapped_column(index=True)
+    kind: Mapped[str] = mapped_column(String(16), default="provider", server_default="provider")
+    provider_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
     name: Mapped[str] = mapped_column(String(120))
     prefix: Mapped[str] = mapped_column(String(16), unique=True)
     key_hash: Mapped[str] = mapped_column(String(64))

@@ -1,5 +1,7 @@
 """API keys: ``linli_<prefix>_<secret>``. The prefix finds the row, the SHA-256 of the whole key proves it
-(the secret is 256 random bits, so a fast hash is enough). A provider_admin manages their provider's keys."""
+(the secret is 256 random bits, so a fast hash is enough). A provider_admin manages their provider's keys; an
+admin any provider's, and the ``open311`` keys of the applications that file GeoReport service requests
+(docs/api-keys.md)."""
 
 from __future__ import annotations
 
@@ -15,9 +17,9 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.apikeys.models import ApiKey
-from gateway.apikeys.schemas import ApiKeyCreate
+from gateway.apikeys.schemas import ApiKeyCreate, KeyKind
 from service_kit.auth import Principal, Role
-from service_kit.errors import NotFound, ValidationFailed
+from service_kit.errors import Forbidden, NotFound, ValidationFailed
 from service_kit.pagination import Pagination
 from service_kit.timeutil import utcnow
 
@@ -42,12 +44,15 @@ def _provider_of(principal: Principal, requested: uuid.UUID | None) -> uuid.UUID
 async def create(session: AsyncSession, data: ApiKeyCreate, *, by: Principal) -> tuple[ApiKey, str]:
     prefix = secrets.token_hex(6)
     key = f"linli_{prefix}_{secrets.token_urlsafe(32)}"
+    if data.kind == KeyKind.open311 and not by.has_any(Role.admin):
+        raise Forbidden("Only an admin issues keys to Open311 applications.", code="role_forbidden")
     row = ApiKey(
-        provider_id=_provider_of(by, data.provider_id),
+        kind=data.kind.value,
+        provider_id=None if data.kind == KeyKind.open311 else _provider_of(by, data.provider_id),
         name=data.name,
         prefix=prefix,
         key_hash=hash_key(key),
-        scopes=[str(scope) for scope in data.scopes],
+        scopes=[str(scope) for scope in data.scopes or ()],  # the model filled in an open311 key's one scope
         created_by=by.subject[:120],
     )
     session.add(row)
@@ -56,9 +61,16 @@ async def create(session: AsyncSession, data: ApiKeyCreate, *, by: Principal) ->
 
 
 async def list_keys(
-    session: AsyncSession, *, by: Principal, provider_id: uuid.UUID | None, page: Pagination
+    session: AsyncSession,
+    *,
+    by: Principal,
+    provider_id: uuid.UUID | None,
+    page: Pagination,
+    kind: KeyKind | None = None,
 ) -> tuple[Sequence[ApiKey], int]:
     query = select(ApiKey)
+    if kind is not None:
+        query = query.where(ApiKey.kind == kind.value)
     if not by.has_any(Role.admin) or provider_id is not None:
         query = query.where(ApiKey.provider_id == _provider_of(by, provider_id))
     total = (await session.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
@@ -71,7 +83,8 @@ async def list_keys(
 async def revoke(session: AsyncSession, key_id: uuid.UUID, *, by: Principal) -> None:
     """Revoke a key of the caller's provider (any provider for an admin); revoking twice is harmless."""
     row = await session.get(ApiKey, key_id)
-    if row is None or not (by.has_any(Role.admin) or row.provider_id == by.provider_id):
+    own = row is not None and row.provider_id is not None and row.provider_id == by.provider_id
+    if row is None or not (by.has_any(Role.admin) or own):
         raise NotFound("No such API key.", code="api_key_not_found")
     if row.revoked_at is None:
         row.revoked_at = utcnow()

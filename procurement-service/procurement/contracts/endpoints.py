@@ -7,7 +7,7 @@ from fastapi import APIRouter, Query, status
 
 from procurement.amendments import service as amendments_service
 from procurement.amendments.schemas import TerminationCreate
-from procurement.auth import ContractParty, ContractViewer, Official, OfficialReader
+from procurement.auth import ContractLister, ContractParty, ContractViewer, Official
 from procurement.clock import Now
 from procurement.contracts import schemas, service
 from procurement.contracts.models import ContractStatus
@@ -68,11 +68,15 @@ async def reject_direct_award(
     "",
     response_model=Page[schemas.Contract],
     summary="Contracts, newest first",
+    description=(
+        "Officials and auditors: every contract (a street-scoped official's street's). A provider's system with an "
+        "API key of scope `contracts:read`: its own provider's contracts only (another `provider_id` lists none)."
+    ),
     responses=error_responses(401, 403, 422),
 )
 async def list_contracts(
     session: SessionDep,
-    principal: OfficialReader,
+    principal: ContractLister,
     page: PaginationDep,
     status: Annotated[ContractStatus | None, Query(description="Only contracts in this status.")] = None,
     provider_id: Annotated[uuid.UUID | None, Query(description="Only this provider's contracts.")] = None,

@@ -35,7 +35,7 @@ from procurement.kept import service as kept_service
 from procurement.needs import service as needs_service
 from procurement.notices import service as notices_service
 from procurement.providers import service as providers_service
-from service_kit.auth import Principal, Role
+from service_kit.auth import ApiKeyScope, Principal, Role
 from service_kit.errors import Conflict, Forbidden, InvalidTransition, NotFound, ValidationFailed
 from service_kit.events.contracts import ContractSigned, ContractTerminated
 from service_kit.events.contracts import FundedOffering as FundedOfferingEvent
@@ -181,10 +181,14 @@ def stated_targets(data: schemas.DirectAwardCreate) -> list[TargetTerms]:
     return result
 
 
-def can_read(principal: Principal, contract: Contract) -> bool:
+def can_read(principal: Principal, contract: Contract, key_scope: ApiKeyScope = ApiKeyScope.contracts_read) -> bool:
+    """Whether ``principal`` sees the contract: district readers, the contracted provider's admin, and the contracted
+    provider's own system with an API key of ``key_scope`` (``deliverables:read`` for what was delivered)."""
     if not sees_street(principal, contract.street_code):
         return False
     if principal.has_any(*READER_ROLES):
+        return True
+    if principal.system_of(contract.provider_id, key_scope):
         return True
     return Role.provider_admin in principal.roles and principal.provider_id == contract.provider_id
 
@@ -609,10 +613,17 @@ async def reject_direct_award(
     return await view(session, rejected)
 
 
-async def get_readable(session: AsyncSession, contract_id: uuid.UUID, *, by: Principal) -> Contract:
-    """The contract, if ``by`` may see it; otherwise it does not exist for them."""
+async def get_readable(
+    session: AsyncSession,
+    contract_id: uuid.UUID,
+    *,
+    by: Principal,
+    key_scope: ApiKeyScope = ApiKeyScope.contracts_read,
+) -> Contract:
+    """The contract, if ``by`` may see it (a provider's system: with ``key_scope``); otherwise it does not exist for
+    them."""
     contract = await repository.get(session, contract_id)
-    if contract is None or not can_read(by, contract):
+    if contract is None or not can_read(by, contract, key_scope):
         raise NotFound("No such contract.", code="contract_not_found")
     return contract
 
@@ -630,6 +641,13 @@ async def list_page(
     offset: int,
     by: Principal | None = None,
 ) -> tuple[list[schemas.Contract], int]:
+    if by is not None and by.has_any(Role.provider_system):
+        # A provider's system lists its own provider's contracts only: another provider's are none of its business.
+        if not by.system_of(by.provider_id, ApiKeyScope.contracts_read):
+            raise Forbidden("This API key lacks the scope contracts:read.", code="scope_missing")
+        if provider_id is not None and provider_id != by.provider_id:
+            return [], 0
+        provider_id = by.provider_id
     contracts, total = await repository.list_page(
         session,
         status=status,

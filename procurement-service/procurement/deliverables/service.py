@@ -14,7 +14,7 @@ from procurement.contracts import service as contracts_service
 from procurement.deliverables import repository, schemas
 from procurement.deliverables.models import Deliverable, DeliverableReview
 from procurement.kept import service as kept_service
-from service_kit.auth import Principal, Role
+from service_kit.auth import ApiKeyScope, Principal, Role
 from service_kit.errors import Conflict, Forbidden, NotFound
 from service_kit.events.contracts import BookingCompleted
 from service_kit.timeutil import utcnow
@@ -81,7 +81,9 @@ async def contract_of_booking(session: AsyncSession, booking_id: uuid.UUID) -> u
 async def list_page(
     session: AsyncSession, contract_id: uuid.UUID, *, by: Principal, limit: int, offset: int
 ) -> tuple[list[schemas.Deliverable], int]:
-    contract = await contracts_service.get_readable(session, contract_id, by=by)
+    contract = await contracts_service.get_readable(
+        session, contract_id, by=by, key_scope=ApiKeyScope.deliverables_read
+    )
     items, total = await repository.list_page(session, contract.id, limit=limit, offset=offset)
     return [schemas.Deliverable.model_validate(item) for item in items], total
 

@@ -20,8 +20,9 @@ from service_kit.pagination import Page, PaginationDep
 
 router = APIRouter(prefix="/api/v1/organizations/{organization_id}/webhooks", tags=["webhooks"])
 
-# The provider's admin (or a platform admin) manages; the provider's system (an API key) may also read.
-Manager = Annotated[Principal, Depends(require_roles(Role.provider_admin))]
+# The provider's admin (or a platform admin) manages, and its system with a ``webhooks:manage`` key; the provider's
+# system with any key may read.
+Manager = Annotated[Principal, Depends(require_roles(Role.provider_admin, Role.provider_system))]
 Reader = Annotated[Principal, Depends(require_roles(Role.provider_admin, Role.provider_system))]
 
 

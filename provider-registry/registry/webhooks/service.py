@@ -1,7 +1,8 @@
 """The rules of a provider's webhooks: who manages them, which URLs they may name, what they receive.
 
-A provider's admin (or a platform admin) manages its endpoints; its system (an API key) may read them and
-the delivery log; anyone else is told they do not exist. Deliveries are queued by the ``webhooks`` consumer
+A provider's admin (or a platform admin) manages its endpoints, and so does its system with an API key of scope
+``webhooks:manage``; its system with any other key may read them and the delivery log; anyone else is told they
+do not exist. Deliveries are queued by the ``webhooks`` consumer
 in the same transaction as its inbox row, so an event redelivered by NATS queues nothing twice, and only
 the provider the event names — the booking's provider, for ``booking.*`` — ever receives it.
 """
@@ -26,8 +27,8 @@ from registry.webhooks.schemas import (
     WebhookEndpointUpdate,
 )
 from registry.webhooks.signing import WEBHOOK_SECRET, new_secret
-from service_kit.auth import Principal, Role
-from service_kit.errors import Conflict, NotFound, ValidationFailed
+from service_kit.auth import ApiKeyScope, Principal, Role
+from service_kit.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from service_kit.events.contracts import EventData
 from service_kit.events.envelope import Envelope
 from service_kit.protection import keyring_of
@@ -40,7 +41,7 @@ ROTATION_OVERLAP = timedelta(hours=24)
 
 
 def may_manage(principal: Principal, organization_id: uuid.UUID) -> bool:
-    if principal.has_any(Role.admin):
+    if principal.has_any(Role.admin) or principal.system_of(organization_id, ApiKeyScope.webhooks_manage):
         return True
     return principal.has_any(Role.provider_admin) and principal.provider_id == organization_id
 
@@ -49,6 +50,13 @@ def may_read(principal: Principal, organization_id: uuid.UUID) -> bool:
     if may_manage(principal, organization_id):
         return True
     return principal.has_any(Role.provider_system) and principal.provider_id == organization_id
+
+
+def _refuse_a_reader(principal: Principal, organization_id: uuid.UUID) -> None:
+    """The provider's own system, whose key reads its endpoints but lacks ``webhooks:manage``, is told so (403):
+    they are its own, it knows they exist."""
+    if may_read(principal, organization_id):
+        raise Forbidden(f"This API key lacks the scope {ApiKeyScope.webhooks_manage}.", code="scope_missing")
 
 
 def _webhook_not_found() -> NotFound:
@@ -60,6 +68,7 @@ async def _organization_for(
 ) -> None:
     allowed = may_manage(principal, organization_id) if manage else may_read(principal, organization_id)
     if not allowed:
+        _refuse_a_reader(principal, organization_id)
         raise NotFound("No organization with this id.", code="organization_not_found")
     await organizations_service.get(session, organization_id)
 
@@ -69,7 +78,10 @@ async def _endpoint_for(
 ) -> WebhookEndpoint:
     allowed = may_manage(principal, organization_id) if manage else may_read(principal, organization_id)
     endpoint = await repository.get_endpoint(session, endpoint_id)
-    if endpoint is None or endpoint.organization_id != organization_id or not allowed:
+    if endpoint is None or endpoint.organization_id != organization_id:
+        raise _webhook_not_found()
+    if not allowed:
+        _refuse_a_reader(principal, organization_id)
         raise _webhook_not_found()
     return endpoint
 

@@ -314,7 +314,8 @@ async def test_only_the_providers_admin_or_an_admin_manage_its_webhooks(
     listed = await client.get(base, headers=system)
     assert listed.status_code == 200
     assert [h["id"] for h in listed.json()["items"]] == [hook["id"]]
-    assert (await client.post(base, json=body, headers=system)).status_code == 403
+    refused = await client.post(base, json=body, headers=system)
+    assert (refused.status_code, refused.json()["code"]) == (403, "scope_missing")
     foreign_system = test_keys.headers("provider_system", provider_id=other["id"])
     assert (await client.get(f"{base}/{hook['id']}/deliveries", headers=foreign_system)).status_code == 404
 
@@ -338,6 +339,45 @@ async def test_only_the_providers_admin_or_an_admin_manage_its_webhooks(
     response = await client.get(f"/api/v1/organizations/{uuid.uuid4()}/webhooks", headers=admin)
     assert response.status_code == 404
     assert response.json()["code"] == "organization_not_found"
+
+
+async def test_a_providers_system_with_webhooks_manage_manages_its_own_endpoints_only(
+    client: httpx.AsyncClient, registry: Any, test_keys: TestKeys, receiver: Any
+) -> None:
+    provider, other = await registry.organization(), await registry.organization()
+    base = f"/api/v1/organizations/{provider['id']}/webhooks"
+    system = test_keys.headers(
+        "provider_system", provider_id=provider["id"], sub=f"api-key:{uuid.uuid4()}", scope="webhooks:manage"
+    )
+    created = await client.post(base, json={"url": receiver.url("/erp"), "event_types": ["booking.*"]}, headers=system)
+    assert created.status_code == 201, created.text
+    hook = created.json()
+    assert hook["secret"]
+    assert (await client.get(f"{base}/{hook['id']}", headers=system)).json()["url"] == receiver.url("/erp")
+    changed = await client.patch(f"{base}/{hook['id']}", json={"event_types": ["booking.confirmed"]}, headers=system)
+    assert (changed.status_code, changed.json()["event_types"]) == (200, ["booking.confirmed"])
+    rotated = await client.post(f"{base}/{hook['id']}/rotate-secret", headers=system)
+    assert rotated.status_code == 200
+    assert rotated.json()["secret"] != hook["secret"]
+    # The SSRF guard holds for a key as for a person: no private address.
+    moved = await client.patch(f"{base}/{hook['id']}", json={"url": "http://10.1.2.3/hook"}, headers=system)
+    assert (moved.status_code, moved.json()["code"]) == (422, "webhook_url_refused")
+
+    # The same scope reaches no other provider's endpoints: they do not exist for it.
+    theirs = await register(client, registry, other["id"], receiver.url("/theirs"))
+    other_base = f"/api/v1/organizations/{other['id']}/webhooks"
+    for method, path, json_body in (
+        ("GET", other_base, None),
+        ("POST", other_base, {"url": receiver.url("/x"), "event_types": ["booking.*"]}),
+        ("PATCH", f"{other_base}/{theirs['id']}", {"enabled": False}),
+        ("DELETE", f"{other_base}/{theirs['id']}", None),
+        ("POST", f"{other_base}/{theirs['id']}/rotate-secret", None),
+    ):
+        response = await client.request(method, path, json=json_body, headers=system)
+        assert response.status_code == 404, (method, path, response.text)
+
+    assert (await client.delete(f"{base}/{hook['id']}", headers=system)).status_code == 204
+    assert (await client.get(base, headers=system)).json()["items"] == []
 
 
 @pytest.mark.parametrize(
