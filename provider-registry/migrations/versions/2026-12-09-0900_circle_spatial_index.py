@@ -3,7 +3,7 @@
 The circle used to filter a B-tree range on latitude, scan longitude inside it and join ``organization`` for the
 provider's status, name and score. The provider facts it ranks and filters by are now copied onto each offering
 (kept current where the provider changes: verification, suspension, ratings), and each findable offering's
-search area is in a spatial index (``registry.circle.area``): SQLite's R*Tree, PostGIS GiST on PostgreSQL.
+search area is in a spatial index (``registry.circle.area``): SQLite's R*Tree, a GiST index on PostgreSQL.
 
 Revision ID: 0012
 Revises: 0011

@@ -64,7 +64,7 @@ async def _fill(session: AsyncSession, offerings: int) -> list[dict[str, Any]]:
     return rows
 
 
-async def _plan(session: AsyncSession, query: Select[tuple[Offering]]) -> str:
+async def _plan(session: AsyncSession, query: Select[Offering]) -> str:
     sql = str(query.compile(session.bind, compile_kwargs={"literal_binds": True}))
     explain = "EXPLAIN QUERY PLAN " if session.bind.dialect.name == "sqlite" else "EXPLAIN "
     rows = await session.execute(text(explain + sql))
@@ -79,7 +79,7 @@ async def test_the_prefilter_searches_the_spatial_index(session: AsyncSession) -
     for query, index in ((walk, "ix_offering_area_walk"), (door, "ix_offering_area_door")):
         plan = await _plan(session, query)
         if dialect == "sqlite":
-            assert "SCAN offering_area VIRTUAL TABLE INDEX" in plan, plan
+            assert "VIRTUAL TABLE INDEX" in plan, plan
             assert "SCAN offering " not in plan + " ", plan
         else:
             assert index in plan, plan
