@@ -90,7 +90,7 @@ DROP_SQLITE = [
 
 def create_postgresql() -> list[str]:
     """The generated ``search_area`` column (a built-in ``box``) and its GiST indexes, one per kind, over the
-    findable offerings only. No extension is needed (see docs/decisions/circle-spatial-index.md)."""
+    findable offerings only. No extension is needed (see docs/circle-spatial-index.md)."""
     box = _box_sql("offering", least="least")
     # A generated column may not name its table: the expressions refer to the row's own columns.
     e = {k: v.replace("offering.", "") for k, v in box.items()}
