@@ -1,8 +1,8 @@
 """The 15-minute circle: from a resident's point or community, the offerings reachable on foot within N minutes
 and the door-to-door ones whose service area holds the point; and, for officials, where nothing is reachable.
 
-Every search is bounded: a bounding box on the indexed (status, lat, lng) columns selects candidates, the exact
-haversine distance decides. Door-to-door offerings are searched within the largest service radius allowed.
+Every search is bounded: a spatial index (``registry.circle.area``) selects candidates, the exact haversine
+distance decides. A door-to-door offering is a candidate when its service radius's bounding box holds the point.
 """
 
 import uuid
@@ -17,7 +17,7 @@ from registry.categories import repository as categories_repository
 from registry.circle import repository
 from registry.circle.repository import Candidate, SqlFilters
 from registry.circle.schemas import CircleOffering, CoverageRow, NearestOffering, Origin, Reach, StreetGaps
-from registry.offerings.models import DOOR_TO_DOOR_BANDS, WALK_BAND, Offering, OfferingMode
+from registry.offerings.models import Offering, OfferingMode
 from registry.offerings.schemas import Offering as OfferingOut
 from registry.places import repository as places_repository
 from registry.places import service as places_service
@@ -91,22 +91,17 @@ async def reachable(session: AsyncSession, origin: Origin, *, walk_m: float, fil
     found: dict[uuid.UUID, Found] = {}
     sql = filters.sql()
     if filters.mode in (None, OfferingMode.at_center):
-        for candidate in await repository.within_box(
-            session, origin.lat, origin.lng, walk_m, band=WALK_BAND, filters=sql
-        ):
+        for candidate in await repository.walkable(session, origin.lat, origin.lng, walk_m, filters=sql):
             offering = candidate.offering
             distance = haversine_m(origin.lat, origin.lng, *_point(offering))
             if distance <= walk_m:
                 found[offering.id] = Found(candidate, Reach.walk, distance)
     if filters.mode in (None, OfferingMode.door_to_door):
-        for band, bound in enumerate(DOOR_TO_DOOR_BANDS, start=1):
-            for candidate in await repository.within_box(
-                session, origin.lat, origin.lng, bound, band=band, filters=sql
-            ):
-                offering = candidate.offering
-                radius = offering.service_radius_m or 0  # never null in a door-to-door band
-                if haversine_m(origin.lat, origin.lng, *_point(offering)) <= radius:
-                    found[offering.id] = Found(candidate, Reach.door_to_door, 0.0)
+        for candidate in await repository.door_to_door_at(session, origin.lat, origin.lng, filters=sql):
+            offering = candidate.offering
+            radius = offering.service_radius_m or 0  # never null in the door-to-door index
+            if haversine_m(origin.lat, origin.lng, *_point(offering)) <= radius:
+                found[offering.id] = Found(candidate, Reach.door_to_door, 0.0)
         if origin.community_code is not None:
             for candidate in await repository.serving_community(session, origin.community_code, filters=sql):
                 found[candidate.offering.id] = Found(candidate, Reach.door_to_door, 0.0)
@@ -114,7 +109,7 @@ async def reachable(session: AsyncSession, origin: Origin, *, walk_m: float, fil
 
 
 def _point(offering: Offering) -> tuple[float, float]:
-    # The box query only returns offerings with a location.
+    # The spatial index only holds offerings with a location.
     if offering.lat is None or offering.lng is None:
         raise ValueError(f"offering {offering.id} has no location")
     return offering.lat, offering.lng

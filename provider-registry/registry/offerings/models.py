@@ -7,6 +7,7 @@ from sqlalchemy import BigInteger, Enum, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from registry.models import Base
+from registry.organizations.scoring import PRIOR_MEAN
 from service_kit.db import IdMixin, TimestampMixin
 
 
@@ -61,6 +62,11 @@ class Offering(IdMixin, TimestampMixin, Base):
     # How the circle finds it by place (see ``search_band``): 0 = walked to, 1.. = door-to-door within the
     # radius bound of that band, None = not found by place (online, or no location).
     search_band: Mapped[int | None]
+    # The provider's facts the circle filters and ranks by, copied here so that a search reads one table; kept
+    # current wherever the provider changes (``registry.organizations.repository.copy_provider_facts``).
+    provider_name: Mapped[str] = mapped_column(String(200), default="")
+    provider_score: Mapped[float] = mapped_column(default=PRIOR_MEAN)
+    provider_verified: Mapped[bool] = mapped_column(default=False)
 
 
 # Door-to-door offerings are searched per band, each with the bounding box of its largest radius: a search

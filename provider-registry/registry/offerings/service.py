@@ -75,13 +75,21 @@ async def create(session: AsyncSession, data: OfferingCreate, *, by: Principal) 
     if not organizations_service.may_manage_offerings(by, data.provider_id):
         # A provider acting for another provider learns nothing about it.
         raise NotFound("No organization with this id.", code="organization_not_found")
-    await organizations_service.get(session, data.provider_id)
+    provider = await organizations_service.get(session, data.provider_id)
     await categories_service.require_leaf(session, data.category_code)
     values = _columns(data.model_dump(mode="json", exclude={"provider_id"}))
     nowhere = {"lat": None, "lng": None, "center_id": None, "service_radius_m": None}
     values |= await _place(session, nowhere, values)
     values["search_band"] = search_band(values["mode"], values["lat"], values["service_radius_m"])
-    offering = Offering(provider_id=data.provider_id, status=OfferingStatus.draft, version=0, **values)
+    offering = Offering(
+        provider_id=data.provider_id,
+        status=OfferingStatus.draft,
+        version=0,
+        provider_name=provider.name_zh,
+        provider_score=provider.score,
+        provider_verified=provider.status == OrganizationStatus.verified,
+        **values,
+    )
     await repository.add(session, offering)
     await repository.set_service_communities(session, offering.id, offering.service_communities)
     return offering

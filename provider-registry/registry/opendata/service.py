@@ -17,8 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry.categories.models import Category
 from registry.circle import repository as circle_repository
-from registry.circle.repository import SqlFilters
-from registry.offerings.models import DOOR_TO_DOOR_BANDS, Offering, OfferingMode
+from registry.offerings.models import Offering, OfferingMode
 from registry.opendata import repository
 from registry.organizations.models import Organization, OrganizationKind
 from registry.places import service as places_service
@@ -307,15 +306,11 @@ async def _near(session: AsyncSession, filters: ServiceFilters) -> list[uuid.UUI
         lat, lng = filters.lat, filters.lng
     else:
         raise _invalid("proximity", "proximity needs lat and lng, or a community_code.", "proximity_needs_origin")
-    ids: list[uuid.UUID] = []
-    for band in range(len(DOOR_TO_DOOR_BANDS) + 1):  # walked-to offerings and every door-to-door band
-        for candidate in await circle_repository.within_box(
-            session, lat, lng, filters.proximity_m, band=band, filters=SqlFilters()
-        ):
-            o = candidate.offering
-            if o.lat is not None and o.lng is not None and haversine_m(lat, lng, o.lat, o.lng) <= filters.proximity_m:
-                ids.append(o.id)
-    return ids
+    return [
+        o.id
+        for o in await circle_repository.located_within(session, lat, lng, filters.proximity_m)
+        if o.lat is not None and o.lng is not None and haversine_m(lat, lng, o.lat, o.lng) <= filters.proximity_m
+    ]
 
 
 async def services(

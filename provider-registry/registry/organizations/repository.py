@@ -5,6 +5,7 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, exists, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from registry.offerings.models import Offering
 from registry.organizations.models import (
     ContractStatus,
     Organization,
@@ -70,7 +71,26 @@ async def change_status(
         .values(status=to_status)
         .execution_options(synchronize_session=False)
     )
-    return result.rowcount == 1  # type: ignore[attr-defined]
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        return False
+    await copy_provider_facts(session, organization_id)
+    return True
+
+
+async def copy_provider_facts(session: AsyncSession, provider_id: uuid.UUID) -> None:
+    """Copy the provider's name, score and standing onto each of its offerings (what the circle filters and ranks
+    by, read from the offering row alone). Run in the transaction that changes them; idempotent."""
+    provider = select(Organization).where(Organization.id == provider_id).subquery()
+    await session.execute(
+        update(Offering)
+        .where(Offering.provider_id == provider_id)
+        .values(
+            provider_name=select(provider.c.name_zh).scalar_subquery(),
+            provider_score=select(provider.c.score).scalar_subquery(),
+            provider_verified=select(provider.c.status == OrganizationStatus.verified).scalar_subquery(),
+        )
+        .execution_options(synchronize_session=False)
+    )
 
 
 async def add_status_change(session: AsyncSession, change: OrganizationStatusChange) -> None:
@@ -122,6 +142,7 @@ async def set_score(session: AsyncSession, provider_id: uuid.UUID, score: float)
         .values(score=score)
         .execution_options(synchronize_session=False)
     )
+    await copy_provider_facts(session, provider_id)
 
 
 async def get_contract(session: AsyncSession, contract_id: uuid.UUID) -> ProviderContract | None:

@@ -5,6 +5,7 @@ from typing import Any
 import httpx
 import pytest
 
+from registry.organizations.scoring import bayesian_score
 from service_kit.events.contracts import RatingSubmitted
 from service_kit.testing import TestKeys, assert_problem, eventually
 
@@ -355,3 +356,45 @@ async def test_a_service_radius_needs_a_location(client: httpx.AsyncClient, regi
         )
         assert response.status_code in (404, 422), (bad, response.text)
         assert response.headers["content-type"] == PROBLEM
+
+
+async def test_a_providers_changes_reach_each_of_its_offerings_once(
+    client: httpx.AsyncClient, app: Any, registry, publish_event: Any
+) -> None:
+    """The circle reads the provider's score and standing from the offering rows: ratings, even redelivered, and
+    a suspension and its lifting reach every offering of the provider, once."""
+    provider = await registry.organization(name_zh="房山区康乐家政")
+    offerings = [
+        (await registry.offering(provider["id"], publish=True, center_id=SHIDAI_JIAHE_CENTER, name_zh=name))["id"]
+        for name in ("助浴", "理发")
+    ]
+    applied_before = sum(r.applied for r in app.state.runtime.runners)
+    first = rating(provider["id"], 5)
+    envelope = await publish_event(first, source="feedback")
+    await publish_event(first, source="feedback", event_id=envelope.id)  # the same event again
+    await publish_event(first, source="feedback")  # the same rating under another event id
+    await publish_event(rating(provider["id"], 2), source="feedback")
+    expected = bayesian_score(5 + 2, 2)
+
+    async def scores() -> dict[str, float] | None:
+        body = await _circle(client, community_code="gongchen.shidai_jiahe", mode="at_center")
+        mine = {i["offering"]["id"]: i["provider_score"] for i in body["items"] if i["offering"]["id"] in offerings}
+        return mine if len(mine) == 2 and all(s == pytest.approx(expected) for s in mine.values()) else None
+
+    assert set(await eventually(scores)) == set(offerings)
+
+    async def all_applied() -> bool:
+        return sum(r.applied for r in app.state.runtime.runners) >= applied_before + 3
+
+    await eventually(all_applied)
+    assert set(await eventually(scores)) == set(offerings)
+    organization = (await client.get(f"/api/v1/organizations/{provider['id']}")).json()
+    assert organization["score"]["count"] == 2
+
+    url = f"/api/v1/organizations/{provider['id']}"
+    response = await client.post(f"{url}/suspend", json={"reason": "complaints"}, headers=registry.official)
+    assert response.status_code == 200, response.text
+    assert not set(offerings) & set(_ids(await _circle(client, community_code="gongchen.shidai_jiahe")))
+    response = await client.post(f"{url}/reinstate", json={"reason": "resolved"}, headers=registry.official)
+    assert response.status_code == 200, response.text
+    assert set(await eventually(scores)) == set(offerings)

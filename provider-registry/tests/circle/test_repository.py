@@ -1,16 +1,17 @@
-"""The circle's prefilter uses the (status, lat, lng) index: it never scans the offering table."""
+"""The circle's prefilter searches the spatial index (R*Tree on SQLite, GiST on PostgreSQL): it never scans the
+offering table."""
 
 import random
 import uuid
 from typing import Any
 
-from sqlalchemy import insert, text
+from sqlalchemy import Select, insert, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from stdnum.cn import uscc
 
 from registry.circle import repository
 from registry.circle.repository import SqlFilters
-from registry.offerings.models import WALK_BAND, Offering, OfferingMode, OfferingStatus, search_band
+from registry.offerings.models import Offering, OfferingMode, OfferingStatus, search_band
 from registry.organizations.models import Organization, OrganizationKind, OrganizationStatus
 from service_kit.geo import haversine_m
 
@@ -54,6 +55,7 @@ async def _fill(session: AsyncSession, offerings: int) -> list[dict[str, Any]]:
             "lng": rng.uniform(115.7, 117.0),
             "service_radius_m": 2000,
             "search_band": search_band(mode, 39.7, 2000),
+            "provider_verified": True,
         }
         for i in range(offerings)
     ]
@@ -62,30 +64,32 @@ async def _fill(session: AsyncSession, offerings: int) -> list[dict[str, Any]]:
     return rows
 
 
-async def _plan(session: AsyncSession, band: int, radius_m: float) -> str:
-    query = repository.within_box_query(*JIAHE, radius_m, band=band, filters=SqlFilters())
+async def _plan(session: AsyncSession, query: Select[Offering]) -> str:
     sql = str(query.compile(session.bind, compile_kwargs={"literal_binds": True}))
     explain = "EXPLAIN QUERY PLAN " if session.bind.dialect.name == "sqlite" else "EXPLAIN "
     rows = await session.execute(text(explain + sql))
     return "\n".join(str(row[-1]) for row in rows)
 
 
-async def test_the_prefilter_searches_the_location_index(session: AsyncSession) -> None:
+async def test_the_prefilter_searches_the_spatial_index(session: AsyncSession) -> None:
     await _fill(session, 5_000)
-    for band, radius in ((WALK_BAND, 1200), (search_band(OfferingMode.door_to_door, 39.7, 2000), 2000)):
-        assert band is not None
-        plan = await _plan(session, band, radius)
-        assert "ix_offering_circle" in plan, plan
-        if session.bind.dialect.name == "sqlite":
-            assert "SCAN offering" not in plan, plan
+    dialect = session.bind.dialect.name
+    walk = repository.walkable_query(dialect, *JIAHE, 1200, filters=SqlFilters())
+    door = repository.door_to_door_query(dialect, *JIAHE, filters=SqlFilters())
+    for query, index in ((walk, "ix_offering_area_walk"), (door, "ix_offering_area_door")):
+        plan = await _plan(session, query)
+        if dialect == "sqlite":
+            assert "VIRTUAL TABLE INDEX" in plan, plan
+            assert "SCAN offering " not in plan + " ", plan
         else:
+            assert index in plan, plan
             assert "Seq Scan on offering" not in plan, plan
 
 
 async def test_the_box_holds_every_published_offering_near_enough(session: AsyncSession) -> None:
     rows = await _fill(session, 2_000)
     radius = 20_000
-    candidates = await repository.within_box(session, *JIAHE, radius, band=WALK_BAND, filters=SqlFilters())
+    candidates = await repository.walkable(session, *JIAHE, radius, filters=SqlFilters())
     near = {
         r["name_zh"]
         for r in rows
