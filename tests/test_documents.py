@@ -13,7 +13,7 @@ import httpx
 import pytest
 from PIL import ExifTags, Image
 
-from .conftest import new_provider, resident_in_the_app, wait_for
+from .conftest import eventually_blocking, new_provider, resident_in_the_app
 
 pytestmark = pytest.mark.stack
 
@@ -73,7 +73,7 @@ def test_a_complaint_with_a_photo_through_the_gateway(gateway: httpx.Client) -> 
         )
         return response if response.status_code == 201 else None  # until feedback knows the new provider
 
-    request_id = wait_for(filed).json()[0]["service_request_id"]
+    request_id = eventually_blocking(filed).json()[0]["service_request_id"]
 
     (public,) = gateway.get(f"/open311/v2/requests/{request_id}.json").json()
     assert public["media_url"] is None

@@ -14,7 +14,15 @@ from typing import Any
 import httpx
 import pytest
 
-from .conftest import DevStack, login, new_fund, new_provider, proposed_when_known, publish_offering, wait_for
+from .conftest import (
+    DevStack,
+    eventually_blocking,
+    login,
+    new_fund,
+    new_provider,
+    proposed_when_known,
+    publish_offering,
+)
 
 pytestmark = pytest.mark.stack
 
@@ -77,7 +85,7 @@ def test_an_open311_application_files_with_its_api_key(client: httpx.Client) -> 
         response = client.post("/open311/v2/requests.json", data=spec_form)
         return None if response.status_code == 400 else response  # until feedback has heard of the provider
 
-    response = wait_for(filed, 60)
+    response = eventually_blocking(filed, timeout=60)
     assert response.status_code == 201, response.text
     (created,) = response.json()
     complaint = client.get(f"/api/v1/complaints/{created['service_request_id']}", headers=official).json()

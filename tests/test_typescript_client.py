@@ -21,7 +21,16 @@ import httpx
 import pytest
 from jsonschema import Draft202012Validator
 
-from .conftest import ROOT, DevStack, free_slots, login, new_phone, otp_messages, provider_with_offering, wait_for
+from .conftest import (
+    ROOT,
+    DevStack,
+    eventually_blocking,
+    free_slots,
+    login,
+    new_phone,
+    otp_messages,
+    provider_with_offering,
+)
 
 pytestmark = pytest.mark.stack
 
@@ -39,7 +48,7 @@ def aggregated_document(gateway: httpx.Client) -> dict[str, Any]:
         document: dict[str, Any] = gateway.get("/openapi.json").json()
         return None if document.get("x-linli-missing") else document
 
-    found: dict[str, Any] = wait_for(complete)
+    found: dict[str, Any] = eventually_blocking(complete)
     return found
 
 

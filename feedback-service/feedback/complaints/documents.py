@@ -20,7 +20,7 @@ router = APIRouter(prefix="/api/v1/complaints", tags=["complaints"])
     summary="Attach a photo to a complaint (multipart, field `file`); its EXIF location is removed",
     responses=error_responses(401, 403, 404, 413, 415, 422),
 )
-async def attach_photo(
+async def attach_complaint_photo(
     request: Request,
     session: SessionDep,
     principal: CurrentPrincipal,
@@ -41,7 +41,7 @@ async def attach_photo(
     summary="A complaint's photos, each with a short-lived link",
     responses=error_responses(401, 403, 404),
 )
-async def list_photos(
+async def list_complaint_photos(
     request: Request, session: SessionDep, principal: CurrentPrincipal, complaint_id: uuid.UUID
 ) -> list[dict[str, Any]]:
     await service.get_complaint(session, complaint_id, viewer=principal)

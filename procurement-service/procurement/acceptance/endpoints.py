@@ -72,7 +72,7 @@ async def attach_acceptance_report(
     summary="An acceptance's reports, public (no login), each at its public URL",
     responses=error_responses(404, 422),
 )
-async def acceptance_reports(
+async def list_acceptance_reports(
     request: Request, contract_id: uuid.UUID, acceptance_id: uuid.UUID, session: ReadSessionDep
 ) -> list[schemas.AcceptanceReport]:
     return await service.reports(session, Documents.of(request), contract_id, acceptance_id)

@@ -165,7 +165,7 @@ async def attach_call_document(
     summary="A call's documents: public with a published call, each at its public URL",
     responses=error_responses(404, 422),
 )
-async def call_documents(
+async def list_call_documents(
     request: Request, call_id: uuid.UUID, session: ReadSessionDep, principal: OptionalPrincipal
 ) -> list[schemas.CallDocument]:
     return await service.call_documents(session, Documents.of(request), call_id, by=principal)
@@ -195,7 +195,7 @@ async def attach_to_application(
     summary="An application's attachments, each with a short-lived link (its provider, officials, its reviewers)",
     responses=error_responses(401, 404, 422),
 )
-async def application_attachments(
+async def list_application_attachments(
     request: Request, call_id: uuid.UUID, application_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal
 ) -> list[dict[str, Any]]:
     return await service.application_attachments(session, Documents.of(request), call_id, application_id, by=principal)

@@ -108,7 +108,7 @@ async def attach_supervision_report(
     summary="A supervision record's reports, each with a short-lived link",
     responses=error_responses(401, 403, 404, 422),
 )
-async def supervision_reports(
+async def list_supervision_reports(
     request: Request, contract_id: uuid.UUID, record_id: uuid.UUID, session: SessionDep, principal: ContractViewer
 ) -> list[dict[str, Any]]:
     return await service.reports(session, Documents.of(request), contract_id, record_id, by=principal)

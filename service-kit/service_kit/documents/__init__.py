@@ -413,6 +413,7 @@ def documents_router(service: str) -> APIRouter:
         summary="A document's content, by a signed link (or a public document at its plain URL)",
         response_class=Response,
         responses={200: {"content": {"application/pdf": {}, "image/jpeg": {}, "image/png": {}}}},
+        operation_id=f"download{service.capitalize()}Document",
     )
     async def download_document(
         request: Request,
