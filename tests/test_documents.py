@@ -5,13 +5,14 @@ type is refused in Open311's error format."""
 from __future__ import annotations
 
 import io
-import os
-from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from PIL import ExifTags, Image
+from PIL import Image
+
+from service_kit.testing import gps_of
+from service_kit.testing import photo as photo_of
 
 from .conftest import eventually_blocking, new_provider, resident_in_the_app
 
@@ -20,30 +21,12 @@ pytestmark = pytest.mark.stack
 MIB = 1024 * 1024
 
 
-def large_located_photo() -> bytes:
-    """A PNG of noise (it does not compress) a little over 1 MiB, the limit of every body but a document's."""
-    exif = Image.Exif()
-    exif[ExifTags.IFD.GPSInfo] = {
-        ExifTags.GPS.GPSLatitudeRef: "N",
-        ExifTags.GPS.GPSLatitude: (39.0, 43.0, 44.0),
-        ExifTags.GPS.GPSLongitudeRef: "E",
-        ExifTags.GPS.GPSLongitude: (116.0, 11.0, 40.0),
-    }
-    out = io.BytesIO()
-    Image.frombytes("RGB", (700, 560), os.urandom(700 * 560 * 3)).save(out, "PNG", exif=exif.tobytes())
-    data = out.getvalue()
-    assert 1 * MIB < len(data) < 2 * MIB
-    return data
-
-
-def gps_of(data: bytes) -> dict[int, Any]:
-    return dict(Image.open(io.BytesIO(data)).getexif().get_ifd(ExifTags.IFD.GPSInfo))
-
-
 def test_a_complaint_with_a_photo_through_the_gateway(gateway: httpx.Client) -> None:
     provider = new_provider(gateway, "良乡助浴服务站")
     me, _, _ = resident_in_the_app(gateway, "刘桂兰")
-    photo = large_located_photo()
+    # A PNG of noise (it does not compress) a little over 1 MiB, the limit of every body but a document's.
+    photo = photo_of(image_format="PNG", size=(700, 560), noise=True)
+    assert 1 * MIB < len(photo) < 2 * MIB
     form = {
         "service_code": "complaint.punctuality",
         "description": "助浴员迟到两小时",

@@ -17,16 +17,9 @@ from reporting_builders import lifecycle
 from sourcing_builders import official, provider_admin
 
 from service_kit.testing import TestKeys
+from service_kit.testing import photo as located_photo
 
 PLAN = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
-
-
-def located_photo() -> bytes:
-    exif = Image.Exif()
-    exif[ExifTags.IFD.GPSInfo] = {ExifTags.GPS.GPSLatitudeRef: "N", ExifTags.GPS.GPSLatitude: (39.0, 44.0, 1.0)}
-    out = io.BytesIO()
-    Image.new("RGB", (20, 20), "white").save(out, "JPEG", exif=exif.tobytes())
-    return out.getvalue()
 
 
 def local(url: str) -> str:

@@ -12,6 +12,7 @@ import base64
 import concurrent.futures
 import contextlib
 import inspect
+import io
 import json
 import os
 import shutil
@@ -38,6 +39,7 @@ from alembic.migration import MigrationContext
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import FastAPI
+from PIL import ExifTags, Image
 
 from service_kit import edge, migrations
 from service_kit.db import create_engine
@@ -860,3 +862,30 @@ def service_env(nats_url: str, test_keys: TestKeys, tmp_path: Path) -> dict[str,
         "log_json": True,
         "log_level": "WARNING",
     }
+
+
+def photo(
+    *, located: bool = True, image_format: str = "JPEG", size: tuple[int, int] = (16, 16), noise: bool = False
+) -> bytes:
+    """A photo for the document tests, its EXIF as a phone's camera writes it: an orientation and, unless
+    ``located`` is false, the place it was taken (in Fangshan). ``noise`` fills it with random pixels, which do
+    not compress: a large upload."""
+    exif = Image.Exif()
+    exif[ExifTags.Base.Orientation] = 1
+    if located:
+        exif[ExifTags.IFD.GPSInfo] = {
+            ExifTags.GPS.GPSLatitudeRef: "N",
+            ExifTags.GPS.GPSLatitude: (39.0, 44.0, 7.0),
+            ExifTags.GPS.GPSLongitudeRef: "E",
+            ExifTags.GPS.GPSLongitude: (116.0, 8.0, 35.0),
+        }
+    width, height = size
+    image = Image.frombytes("RGB", size, os.urandom(width * height * 3)) if noise else Image.new("RGB", size, "red")
+    out = io.BytesIO()
+    image.save(out, image_format, exif=exif.tobytes())
+    return out.getvalue()
+
+
+def gps_of(data: bytes) -> dict[int, Any]:
+    """The GPS tags of a photo's EXIF: empty when its location was stripped."""
+    return dict(Image.open(io.BytesIO(data)).getexif().get_ifd(ExifTags.IFD.GPSInfo))

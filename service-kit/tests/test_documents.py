@@ -25,23 +25,9 @@ from service_kit.documents import (
 from service_kit.documents.content import has_location
 from service_kit.documents.store import FileStore
 from service_kit.errors import Forbidden, NotFound, PayloadTooLarge, UnsupportedMediaType
+from service_kit.testing import photo
 
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
-
-
-def photo(*, located: bool, fmt: str = "JPEG") -> bytes:
-    exif = Image.Exif()
-    exif[ExifTags.Base.Orientation] = 1
-    if located:
-        exif[ExifTags.IFD.GPSInfo] = {
-            ExifTags.GPS.GPSLatitudeRef: "N",
-            ExifTags.GPS.GPSLatitude: (39.0, 44.0, 7.0),
-            ExifTags.GPS.GPSLongitudeRef: "E",
-            ExifTags.GPS.GPSLongitude: (116.0, 8.0, 35.0),
-        }
-    out = io.BytesIO()
-    Image.new("RGB", (16, 16), "red").save(out, fmt, exif=exif.tobytes())
-    return out.getvalue()
 
 
 class Clock:
@@ -171,7 +157,7 @@ async def test_delivery_evidence_keeps_its_location_for_officials_only(setup: tu
     booking = uuid.uuid4()
     await documents.upload(
         session,
-        photo(located=True, fmt="PNG"),
+        photo(located=True, image_format="PNG"),
         filename="door.png",
         declared_type="image/png",
         purpose=DELIVERY_EVIDENCE,

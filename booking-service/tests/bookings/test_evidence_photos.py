@@ -1,34 +1,18 @@
 """Delivery evidence photos: the provider attaches a photo of the visit; its location is kept as evidence and
 shown to officials only; links expire on the service's clock."""
 
-import io
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 from fastapi import FastAPI
-from PIL import ExifTags, Image
+
+from service_kit.testing import gps_of
+from service_kit.testing import photo as located_photo
 
 BOOKINGS = "/api/v1/bookings"
 HOME = {"latitude": 39.7633, "longitude": 116.2128}
-
-
-def located_photo() -> bytes:
-    exif = Image.Exif()
-    exif[ExifTags.IFD.GPSInfo] = {
-        ExifTags.GPS.GPSLatitudeRef: "N",
-        ExifTags.GPS.GPSLatitude: (39.0, 45.0, 48.0),
-        ExifTags.GPS.GPSLongitudeRef: "E",
-        ExifTags.GPS.GPSLongitude: (116.0, 12.0, 46.0),
-    }
-    out = io.BytesIO()
-    Image.new("RGB", (40, 30), "green").save(out, "JPEG", exif=exif.tobytes())
-    return out.getvalue()
-
-
-def gps_of(data: bytes) -> dict[int, Any]:
-    return dict(Image.open(io.BytesIO(data)).getexif().get_ifd(ExifTags.IFD.GPSInfo))
 
 
 def local(url: str) -> str:

@@ -8,26 +8,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
-from PIL import ExifTags, Image
+from PIL import Image
+
+from service_kit.testing import gps_of
+from service_kit.testing import photo as located_photo
 
 BASE = "/open311/v2"
-
-
-def located_photo() -> bytes:
-    exif = Image.Exif()
-    exif[ExifTags.IFD.GPSInfo] = {
-        ExifTags.GPS.GPSLatitudeRef: "N",
-        ExifTags.GPS.GPSLatitude: (39.0, 44.0, 7.0),
-        ExifTags.GPS.GPSLongitudeRef: "E",
-        ExifTags.GPS.GPSLongitude: (116.0, 8.0, 35.0),
-    }
-    out = io.BytesIO()
-    Image.new("RGB", (32, 24), "blue").save(out, "JPEG", exif=exif.tobytes())
-    return out.getvalue()
-
-
-def gps_of(data: bytes) -> dict[int, Any]:
-    return dict(Image.open(io.BytesIO(data)).getexif().get_ifd(ExifTags.IFD.GPSInfo))
 
 
 def form(provider_id: uuid.UUID) -> dict[str, str]:
@@ -50,7 +36,7 @@ async def test_a_complaint_filed_with_a_photo_keeps_no_location(
 ) -> None:
     resident_id = uuid.uuid4()
     headers = resident_headers(resident_id)
-    photo = located_photo()
+    photo = located_photo(size=(32, 24))
     assert gps_of(photo)
     response = await client.post(
         f"{BASE}/requests.json",
@@ -118,7 +104,7 @@ async def test_photos_attached_to_a_complaint_in_the_app(
     provider_id = await known.provider()
     response = await client.post(f"{BASE}/requests.json", data=form(provider_id), headers=headers)
     request_id = response.json()[0]["service_request_id"]
-    photo = located_photo()
+    photo = located_photo(size=(32, 24))
 
     first = await client.post(
         f"/api/v1/complaints/{request_id}/documents", files={"file": ("a.jpeg", photo, "image/jpeg")}, headers=headers
