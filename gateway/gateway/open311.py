@@ -63,7 +63,7 @@ def _from_json(body: bytes) -> tuple[str | None, bytes]:
         return None, body
     try:
         document = json.loads(body)
-    except (UnicodeDecodeError, ValueError) as exc:
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # RecursionError: nested too deeply
         raise ValidationFailed("The body is not valid JSON.") from exc
     if not isinstance(document, dict) or FIELD not in document:
         return None, body

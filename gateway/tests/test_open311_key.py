@@ -60,7 +60,15 @@ def test_a_multipart_field_goes_and_every_other_part_stays_byte_for_byte() -> No
     assert take_api_key("", without, content_type) == (None, "", without)
 
 
-@pytest.mark.parametrize(("body", "content_type"), [(b"\xff\xfeapi_key=1", FORM), (b"{api_key", "application/json")])
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        (b"\xff\xfeapi_key=1", FORM),
+        (b"{api_key", "application/json"),
+        # Nested past the parser's recursion limit: refused like any bad JSON, not a 500.
+        (b'{"api_key": "x", "a": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", "application/json"),
+    ],
+)
 def test_a_body_that_is_not_what_it_says_is_refused(body: bytes, content_type: str) -> None:
     with pytest.raises(ValidationFailed):
         take_api_key("", body, content_type)

@@ -180,6 +180,12 @@ async def test_delivery_evidence_keeps_its_location_for_officials_only(setup: tu
     with pytest.raises(Forbidden) as refused:
         await fetch(documents, session, forged)
     assert refused.value.code == "link_invalid"
+    # A signature that is not even ASCII is as invalid as a wrong one.
+    with pytest.raises(Forbidden) as refused:
+        await fetch(
+            documents, session, for_provider["url"].replace(f"signature={query['signature']}", "signature=%C3%A9")
+        )
+    assert refused.value.code == "link_invalid"
 
 
 async def test_a_signed_link_expires(setup: tuple[Documents, AsyncSession], clock: Clock) -> None:

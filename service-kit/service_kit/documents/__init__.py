@@ -365,7 +365,8 @@ class Documents:
             if variant not in (PLAIN, LOCATED) or expires is None or issued_to is None:
                 raise Forbidden("The link is not valid.", code="link_invalid")
             expected = self._signature(document_id, variant, expires, issued_to)
-            if not hmac.compare_digest(expected, signature):
+            # Bytes: a signature with characters outside ASCII is simply wrong, not a TypeError (a 500).
+            if not hmac.compare_digest(expected.encode(), signature.encode()):
                 raise Forbidden("The link is not valid.", code="link_invalid")
             if self.clock().timestamp() >= expires:
                 raise Forbidden(
