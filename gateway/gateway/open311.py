@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import unquote_plus
 
 from service_kit.errors import ValidationFailed
 
@@ -35,27 +35,32 @@ def take_api_key(query: str, body: bytes, content_type: str) -> tuple[str | None
     return (key if key is not None else found), query, body
 
 
-def _from_query(query: str) -> tuple[str | None, str]:
-    if not query or FIELD not in query:
-        return None, query
-    pairs = parse_qsl(query, keep_blank_values=True)
-    keys = [value for name, value in pairs if name == FIELD]
+def _without_key(encoded: str) -> tuple[str | None, str]:
+    """The first ``api_key`` of a form-encoded string, and the string without any: every other pair stays exactly
+    as the client sent it (decoding and encoding again would change what the service reads)."""
+    pairs = encoded.split("&")
+    named = [(unquote_plus(pair.partition("=")[0]), pair) for pair in pairs]
+    keys = [unquote_plus(pair.partition("=")[2]) for name, pair in named if name == FIELD]
     if not keys:
+        return None, encoded
+    return keys[0], "&".join(pair for name, pair in named if name != FIELD)
+
+
+def _from_query(query: str) -> tuple[str | None, str]:
+    if FIELD not in query:
         return None, query
-    return keys[0], urlencode([(name, value) for name, value in pairs if name != FIELD])
+    return _without_key(query)
 
 
 def _from_form(body: bytes) -> tuple[str | None, bytes]:
     if _FIELD_BYTES not in body:
         return None, body
     try:
-        pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=200)
-    except (UnicodeDecodeError, ValueError) as exc:
+        body.decode("utf-8")
+    except UnicodeDecodeError as exc:
         raise ValidationFailed("The form is not valid UTF-8 form encoding.") from exc
-    keys = [value for name, value in pairs if name == FIELD]
-    if not keys:
-        return None, body
-    return keys[0], urlencode([(name, value) for name, value in pairs if name != FIELD]).encode()
+    key, rest = _without_key(body.decode("ascii", errors="surrogateescape"))
+    return key, rest.encode("ascii", errors="surrogateescape")
 
 
 def _from_json(body: bytes) -> tuple[str | None, bytes]:

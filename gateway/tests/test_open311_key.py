@@ -35,6 +35,10 @@ def test_a_form_field() -> None:
         "",
         b"service_code=need.elderly&description=%E7%BC%BA",
     )
+    # Every other field stays exactly as sent: nothing decoded and encoded again.
+    as_sent = b"description=%e7%bc%ba+a%20b&flag&api_key=" + KEY.encode() + b"&n=%FF"
+    assert take_api_key("", as_sent, FORM) == (KEY, "", b"description=%e7%bc%ba+a%20b&flag&n=%FF")
+    assert take_api_key(f"a=%FF&flag&api_key={KEY}", b"", FORM) == (KEY, "a=%FF&flag", b"")
     # A form without the field, though its text names it, is left as sent.
     untouched = b"description=api_key%20lost&service_code=x"
     assert take_api_key("", untouched, FORM) == (None, "", untouched)
