@@ -749,10 +749,24 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 
 
 @pytest.hookimpl(trylast=True)
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Modules marked ``slow_module`` (minutes of real processes) run first, in whatever order the rest was
-    shuffled: split across workers, a long module started last would be the whole run's tail."""
+    shuffled: split across workers, a long module started last would be the whole run's tail.
+
+    The PostgreSQL run (``LINLI_TEST_POSTGRES_URL``) is the suite again on the other database: a test that never
+    reaches a database (a parser, a manifest, the dev stack on its SQLite files) would only repeat the SQLite run,
+    so it is left out there, and said so (``LINLI_TEST_POSTGRES_ALL=1`` keeps it)."""
+    if os.environ.get("LINLI_TEST_POSTGRES_URL") and not os.environ.get("LINLI_TEST_POSTGRES_ALL"):
+        same_either_way = [item for item in items if not _reaches_database(item)]
+        if same_either_way:
+            config.hook.pytest_deselected(items=same_either_way)
+            items[:] = [item for item in items if _reaches_database(item)]
     items.sort(key=lambda item: item.get_closest_marker("slow_module") is None)
+
+
+def _reaches_database(item: pytest.Item) -> bool:
+    """Every database of the suite comes from the session's ``DatabaseFactory`` (services, stacks, the kit)."""
+    return "_database_factory_session" in getattr(item, "fixturenames", ())
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

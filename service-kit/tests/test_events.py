@@ -15,11 +15,11 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service_kit.events.bus import ensure_streams
-from service_kit.events.consumer import ConsumerRunner
+from service_kit.events.consumer import ConsumerRunner, apply_event
 from service_kit.events.contracts import NeedSubmitted
 from service_kit.events.envelope import Envelope, MalformedEvent
 from service_kit.events.outbox import OutboxRelay, emit, pending_count
-from service_kit.events.tables import dead_letter, inbox_event
+from service_kit.events.tables import dead_letter, inbox_event, outbox_event
 from service_kit.settings import ServiceSettings
 from service_kit.testing import eventually
 
@@ -236,6 +236,37 @@ async def test_inbox_records_every_applied_event(
     async with kit_sessionmaker() as session:
         count = (await session.execute(select(func.count()).select_from(inbox_event))).scalar_one()
     assert count == 5
+
+
+async def test_two_events_racing_for_one_report_both_apply_and_it_is_written_once(
+    kit_sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """Two events about one thing, applied at the same moment, both decide to write the one report it gets (an
+    outbox event named by what it is about). The loser's unique-key violation is not the event's failure: it runs
+    again, sees the winner's report and applies without writing another."""
+    report_id = str(uuid.uuid4())
+    both_looked = asyncio.Barrier(2)
+    postgres = kit_sessionmaker.kw["bind"].dialect.name == "postgresql"
+
+    async def report_once(session: AsyncSession, event: NeedSubmitted, envelope: Envelope) -> None:
+        found = await session.execute(select(outbox_event.c.event_id).where(outbox_event.c.event_id == report_id))
+        if found.first() is not None:
+            return
+        if postgres:  # both have seen no report before either writes one (SQLite runs writers one at a time)
+            await both_looked.wait()
+        await emit(session, event, event_id=report_id)
+
+    first, second = (Envelope.wrap(need(key), source="test") for key in ("first", "second"))
+    results = await asyncio.gather(
+        apply_event(kit_sessionmaker, "kit-reports", report_once, first),
+        apply_event(kit_sessionmaker, "kit-reports", report_once, second),
+    )
+
+    assert results == [True, True]
+    async with kit_sessionmaker() as session:
+        reports = (await session.execute(select(func.count()).where(outbox_event.c.event_id == report_id))).scalar_one()
+        inbox = (await session.execute(select(func.count()).select_from(inbox_event))).scalar_one()
+    assert (reports, inbox) == (1, 2)
 
 
 async def _value(value: bool) -> bool:

@@ -82,22 +82,33 @@ async def apply_event(
     """Apply one event exactly once for ``consumer``. Returns False when it had already been applied.
 
     The inbox row goes in first: a redelivery — or a competing replica that committed the same event
-    first — fails on the inbox primary key, and the whole transaction, handler included, rolls back."""
+    first — fails on the inbox primary key, and the whole transaction, handler included, rolls back.
+    A handler that lost a race on another unique key (two events of one contract writing the one report it
+    gets, say) runs again at once in a new transaction, which sees what the winner committed."""
     event = envelope.parse()
-    try:
-        async with sessionmaker() as session, session.begin():
-            await session.execute(
-                insert(inbox_event).values(
-                    consumer=consumer, event_id=envelope.id, type=envelope.type, processed_at=utcnow()
+    runs_left = _RACE_RUNS
+    while True:
+        try:
+            async with sessionmaker() as session, session.begin():
+                await session.execute(
+                    insert(inbox_event).values(
+                        consumer=consumer, event_id=envelope.id, type=envelope.type, processed_at=utcnow()
+                    )
                 )
-            )
-            await session.flush()
-            await handler(session, event, envelope)
-    except IntegrityError as exc:
-        if await _in_inbox(sessionmaker, consumer, envelope.id):
-            return False
-        raise exc from None
-    return True
+                await session.flush()
+                await handler(session, event, envelope)
+        except IntegrityError as exc:
+            if await _in_inbox(sessionmaker, consumer, envelope.id):
+                return False
+            runs_left -= 1
+            if not runs_left:
+                raise exc from None
+            continue
+        return True
+
+
+# A handler losing races on a unique key runs this many times in all before the event goes back for redelivery.
+_RACE_RUNS = 3
 
 
 async def _in_inbox(sessionmaker: async_sessionmaker[AsyncSession], consumer: str, event_id: str) -> bool:

@@ -36,7 +36,8 @@ async def emit(
     """Record ``event`` in the caller's transaction; it is published only if that transaction commits.
 
     ``event_id`` names an event that must exist once whatever happens (derived from what it is about): the
-    outbox's unique key then refuses a second one, so of two racing transactions one fails and is retried.
+    outbox's unique key then refuses a second one, so of two racing transactions one fails and is run again
+    (``apply_event`` does so at once for a consumer's handler).
     The event joins the trace under way (service_kit.tracing), stored with it for the relay and consumers."""
     event_id = event_id or str(uuid.uuid4())
     traceparent = traceparent or tracing.message_traceparent(event.type)
