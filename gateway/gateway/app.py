@@ -104,7 +104,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         # The gateway's metrics on a listener of their own: its public port serves no /metrics.
         metrics_listener = (
             serve_metrics_port(settings.metrics_port, settings.metrics_host)
-            if settings.metrics_port is not None
+            if settings.metrics_port is not None and settings.metrics_enabled
             else None
         )
         app.state.metrics_listener = metrics_listener

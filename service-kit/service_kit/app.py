@@ -114,7 +114,8 @@ def create_service_app(spec: ServiceSpec) -> FastAPI:
         app.include_router(router)
     app.include_router(dead_letter_router(spec.name))
     app.include_router(health_router())
-    app.include_router(metrics_router())
+    if settings.metrics_enabled:  # off: nothing is counted, and nothing pretends to be a scrape target
+        app.include_router(metrics_router())
     app.state.scrape = ScrapeState(settings.metrics_refresh_seconds, list(spec.metrics_probes))
 
     app.add_middleware(HeadAsGet)

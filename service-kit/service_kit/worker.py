@@ -26,7 +26,7 @@ async def run_worker(spec: ServiceSpec) -> None:
     await runtime.events_ready.wait()
     structlog.get_logger("linli.worker").info("worker started", subscriptions=len(spec.subscriptions))
     # With LINLI_METRICS_PORT, its /metrics (it has no API port), its database's figures read on a timer.
-    port = spec.settings.metrics_port
+    port = spec.settings.metrics_port if spec.settings.metrics_enabled else None
     listener = serve_metrics_port(port, spec.settings.metrics_host) if port is not None else None
     refreshing = asyncio.create_task(_refresh_metrics(spec, runtime)) if listener is not None else None
     try:

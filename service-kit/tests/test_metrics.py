@@ -76,6 +76,17 @@ async def scrape(client: httpx.AsyncClient) -> str:
     return response.text
 
 
+async def test_a_service_with_metrics_off_serves_no_metrics(service_env: dict[str, Any], kit_db_url: str) -> None:
+    env = {**service_env, "nats_url": "nats://127.0.0.1:1", "metrics_enabled": False}
+    settings = KitSettings(**env, database_url=kit_db_url)
+    app = create_service_app(ServiceSpec(name="kit", title="kit", settings=settings, routers=[things_router()]))
+    async with running_app(app, wait_for_events=False) as http:
+        assert (await http.get("/api/v1/things/a1")).status_code == 200
+        response = await http.get("/metrics")
+    assert response.status_code == 404
+    assert response.headers["content-type"] == "application/problem+json"
+
+
 async def test_requests_are_counted_by_route_template_never_by_raw_path(client: httpx.AsyncClient) -> None:
     route = "/api/v1/things/{thing_id}"
     before = await scrape(client)
