@@ -35,7 +35,7 @@ from service_kit.auth import Principal, TokenVerifier
 from service_kit.db import UNIT_OF_WORK
 from service_kit.errors import PROBLEM_JSON, Conflict, LinliError, ValidationFailed
 from service_kit.events.tables import idempotency_record
-from service_kit.protection import Keyring, Purpose
+from service_kit.protection import Keyring, Purpose, SealedValueError
 from service_kit.timeutil import utcnow
 
 MAX_KEY_LENGTH = 255
@@ -318,10 +318,19 @@ class IdempotencyMiddleware:
             )
         if record["status"] != "done":
             raise Conflict("A request with this Idempotency-Key is still in progress.", code="idempotency_in_progress")
+        try:
+            body = self._open(record["response_body"] or b"")
+        except SealedValueError:
+            # Sealed with a data key since dropped from the keyring (retired too early, or lost).
+            raise Conflict(
+                "The first answer to this request can no longer be read back; the request did succeed. "
+                "Look up what it made (list it) instead of retrying.",
+                code="response_not_replayable",
+            ) from None
         headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in (record["response_headers"] or {}).items()]
         headers.append((b"idempotent-replayed", b"true"))
         await send({"type": "http.response.start", "status": record["response_status"], "headers": headers})
-        await send({"type": "http.response.body", "body": self._open(record["response_body"] or b"")})
+        await send({"type": "http.response.body", "body": body})
 
     def _seal(self, body: bytes) -> bytes:
         return self.get_sealer().seal(body) if self.get_sealer is not None and body else body

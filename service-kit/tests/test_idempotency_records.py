@@ -104,6 +104,29 @@ async def test_a_stored_response_is_sealed_and_replayed_plain(
     assert set(record["response_headers"]) == {"content-type"}
 
 
+async def test_an_answer_sealed_with_a_dropped_key_is_a_409_not_a_500(
+    service_env: dict[str, Any], kit_db_url: str, test_keys: TestKeys
+) -> None:
+    """The data key that sealed a stored answer was dropped from the keyring before the record expired: the retry
+    is told the request succeeded and its answer cannot be shown again, and it runs nothing twice."""
+    calls.clear()
+    headers = test_keys.headers("operator", sub="op-rotated") | {"Idempotency-Key": "before-rotation"}
+    card = {"resident_id": str(RESIDENT), "name": "周淑珍", "phone": "+8613912340003"}
+    before = KitSettings(**service_env, database_url=kit_db_url, data_key="first-data-key-0123456789abcdef")
+    app = create_service_app(ServiceSpec(name="kit", title="kit", settings=before, routers=[cards_router()]))
+    async with running_app(app) as http:
+        assert (await http.post("/api/v1/cards", json=card, headers=headers)).status_code == 201
+    after = KitSettings(**service_env, database_url=kit_db_url, data_key="second-data-key-0123456789abcdef")
+    app = create_service_app(ServiceSpec(name="kit", title="kit", settings=after, routers=[cards_router()]))
+    async with running_app(app) as http:
+        again = await http.post("/api/v1/cards", json=card, headers=headers)
+    assert again.status_code == 409, again.text
+    assert again.headers["content-type"] == "application/problem+json"
+    assert again.json()["code"] == "response_not_replayable"
+    assert "did succeed" in again.json()["detail"]
+    assert calls == ["周淑珍"]
+
+
 async def test_erasure_deletes_the_responses_about_the_resident_under_every_scope(
     client: httpx.AsyncClient, test_keys: TestKeys, kit_sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
