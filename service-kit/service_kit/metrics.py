@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -44,10 +44,10 @@ from prometheus_client import (
 )
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
-from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service_kit.events.tables import dead_letter, outbox_event
+from service_kit.routing import route_template
 from service_kit.timeutil import utcnow
 
 if TYPE_CHECKING:
@@ -363,22 +363,8 @@ RouteNamer = Callable[[Scope], str | None]
 
 
 def template_of(scope: Scope) -> str:
-    """The route template that served ``scope``: the one routing chose, or (a request a middleware answered, a
-    HEAD answered as GET) the first of the app's routes matching its path; else ``unmatched``."""
-    route = scope.get("route")
-    path = getattr(route, "path", None)
-    if isinstance(path, str):
-        return path
-    app = scope.get("app")
-    routes: Iterable[Any] = getattr(getattr(app, "router", None), "routes", ())
-    for candidate in routes:
-        match, child = candidate.matches(scope)
-        if match is Match.NONE:
-            continue
-        path = getattr(child.get("route"), "path", None) or getattr(candidate, "path", None)
-        if isinstance(path, str):
-            return path
-    return UNMATCHED
+    """The route template that served ``scope`` (``service_kit.routing``), else ``unmatched``."""
+    return route_template(scope) or UNMATCHED
 
 
 class HttpMetricsMiddleware:

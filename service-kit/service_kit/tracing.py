@@ -44,6 +44,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service_kit.events.envelope import traceparent_of
+from service_kit.routing import route_template
 
 # version-traceid-parentid-flags (W3C Trace Context level 1; a later version may append fields, ignored here).
 _TRACEPARENT = re.compile(r"^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$")
@@ -253,9 +254,8 @@ class TracingMiddleware:
             _fail(span, exc)
             raise
         finally:
-            route = scope.get("route")
-            template = getattr(route, "path_format", None) or getattr(route, "path", None)
-            if isinstance(template, str):
+            template = route_template(scope)
+            if template is not None:
                 name_route(method, template, span)
             if status:
                 span.set_attribute("http.response.status_code", status)
