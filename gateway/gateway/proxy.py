@@ -21,7 +21,7 @@ from starlette.types import Message, Receive, Scope, Send
 from starlette.websockets import WebSocketClose
 
 from gateway import open311, policy
-from gateway.apikeys.exchange import ApiKeyExchange
+from gateway.apikeys.exchange import ApiKeyExchange, presented_api_key
 from gateway.config import GatewaySettings
 from gateway.forwarded import PEER_KEY
 from gateway.http1 import UpstreamError
@@ -119,10 +119,7 @@ class _Incoming:
 
     def api_key(self) -> str | None:
         """The API key of ``Authorization: ApiKey <key>`` or ``X-API-Key``; None when there is none."""
-        scheme, _, key = self.authorization.partition(" ")
-        if scheme.lower() == "apikey":
-            return key.strip()
-        return self.x_api_key
+        return presented_api_key(self.authorization, self.x_api_key)
 
 
 def response_headers(response: Response) -> list[tuple[bytes, bytes]]:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -32,18 +31,18 @@ MAX_CACHED_KEYS = 10_000
 OPEN311_SUBJECT_PREFIX = "open311-app:"
 
 
-def presented_api_key(headers: Mapping[str, str]) -> str | None:
-    """The key of ``Authorization: ApiKey <key>`` or ``X-API-Key``; None when there is none."""
-    scheme, _, value = headers.get("authorization", "").partition(" ")
-    if scheme.lower() == "apikey" and value.strip():
+def presented_api_key(authorization: str, x_api_key: str | None) -> str | None:
+    """The key of ``Authorization: ApiKey <key>`` or ``X-API-Key``; None when there is none. A header that names
+    a key but holds none gives ``""``: a bad key (401 ``invalid_api_key``), not an anonymous caller."""
+    scheme, _, value = authorization.partition(" ")
+    if scheme.lower() == "apikey":
         return value.strip()
-    return headers.get("x-api-key") or None
+    return x_api_key
 
 
 @dataclass(frozen=True)
 class Exchanged:
     key_id: uuid.UUID
-    kind: KeyKind
     token: str
     scopes: frozenset[str]
     fresh_until: float
@@ -82,7 +81,6 @@ class ApiKeyExchange:
                 claims["provider_id"] = str(row.provider_id)
             exchanged = Exchanged(
                 key_id=row.id,
-                kind=kind,
                 token=signing_key.sign(claims),
                 scopes=frozenset(row.scopes),
                 fresh_until=time.monotonic() + self.settings.api_key_cache_seconds,

@@ -138,7 +138,7 @@ async def logout(body: RefreshRequest, session: SessionDep) -> Response:
     ),
 )
 async def get_me(request: Request, principal: OptionalPrincipal, session: SessionDep) -> Me:
-    key = presented_api_key(request.headers)
+    key = presented_api_key(request.headers.get("authorization", ""), request.headers.get("x-api-key"))
     if principal is None and key is not None:
         exchanged = await request.app.state.api_keys.exchange(key, request.app.state.keyring.current)
         holder = await request.app.state.token_verifier.verify(exchanged.token)

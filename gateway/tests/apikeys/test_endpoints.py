@@ -199,3 +199,8 @@ async def test_a_providers_system_asks_who_its_key_is(
     assert (revoked.status_code, revoked.json()["code"]) == (401, "invalid_api_key")
     nobody = await client.get("/api/v1/auth/me")
     assert (nobody.status_code, nobody.json()["code"]) == (401, "unauthorized")
+    # A header that names a key but holds none is a bad key, here as on every forwarded route.
+    for empty in ({"X-API-Key": ""}, {"Authorization": "ApiKey "}):
+        for path in ("/api/v1/auth/me", "/api/v1/bookings"):
+            answer = await client.get(path, headers=empty)
+            assert (answer.status_code, answer.json()["code"]) == (401, "invalid_api_key"), (path, empty)
