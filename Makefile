@@ -41,7 +41,8 @@ format: install
 # PostgreSQL gets two: every worker's stacks hold connections, and the server allows 100.
 TEST_WORKERS ?= 3
 PG_TEST_WORKERS ?= 2
-PYTEST = $(UV) run --frozen pytest --dist loadscope
+# The slowest tests are listed at the end of every run: where the time goes is read from CI logs, not guessed.
+PYTEST = $(UV) run --frozen pytest --dist loadscope --durations=25
 
 # The linters run beside the suite (they take one core for about 20 s while the first stacks start); their
 # report follows the suite's, and either failing fails the target.
