@@ -6,15 +6,16 @@ import os
 import re
 import sys
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from datetime import date, datetime, timedelta
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+from playwright.async_api import Page, async_playwright
 from stdnum.cn import uscc
 
 from service_kit.testing import DatabaseFactory, eventually_blocking
@@ -277,6 +278,23 @@ def scheduling_system(gateway: httpx.Client, provider_admin: dict[str, str]) -> 
     )
     assert key.status_code == 201, key.text
     return {"X-API-Key": key.json()["key"]}
+
+
+def slots_once_known(
+    gateway: httpx.Client, offering_id: str, headers: dict[str, str], days: tuple[date, date]
+) -> list[dict[str, Any]]:
+    """Every slot of ``offering_id`` on ``days`` (from, to), once booking has learned the offering."""
+
+    def slots() -> list[dict[str, Any]]:
+        response = gateway.get(
+            "/api/v1/availability",
+            headers=headers,
+            params={"offering_id": offering_id, "from": days[0].isoformat(), "to": days[1].isoformat()},
+        )
+        return response.json().get("slots", []) if response.status_code == 200 else []
+
+    found: list[dict[str, Any]] = eventually_blocking(slots)
+    return found
 
 
 def free_slots(
@@ -551,3 +569,42 @@ def completed_funded_booking(
         response = gateway.post(f"/api/v1/bookings/{booking['id']}/{step}", headers=provider["admin"], json={})
         assert response.status_code == 200, f"{step}: {response.text}"
     return str(booking["id"])
+
+
+# ---- the console in a browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-background-networking",
+    "--disable-gpu",
+    "--disable-component-update",
+    "--no-first-run",
+]
+
+
+@asynccontextmanager
+async def console_page(gateway_url: str, **context_options: Any) -> AsyncIterator[Page]:
+    """A page of Debian's Chromium on the gateway; the test fails if the page raised a script error.
+
+    Under libfaketime (the run a year ahead, docs/testing.md) Chromium does not load a page at all: it starts
+    without the preload, and the page's clock starts at the date the rest of the run lives in (the console works
+    out "today" itself), then runs on, timers and all."""
+    faked = "faketime" in os.environ.get("LD_PRELOAD", "")
+    env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"} if faked else None
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS, env=env
+        )
+        try:
+            context = await browser.new_context(base_url=gateway_url, locale="zh-CN", **context_options)
+            if faked:
+                await context.clock.install(time=datetime.now(UTC))
+            page = await context.new_page()
+            page.set_default_timeout(20_000)
+            errors: list[str] = []
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            yield page
+            assert errors == [], f"the console raised in the browser: {errors}"
+        finally:
+            await browser.close()

@@ -6,30 +6,29 @@ screens are saved in tests/console_screenshots/."""
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from playwright.async_api import Page, async_playwright, expect
+from playwright.async_api import Page, expect
 from stdnum.cn import ric
 
 from service_kit.testing import eventually_blocking
 
-from .conftest import DevStack, free_slots, login, provider_with_funded_offering, registered_by_operator
+from .conftest import (
+    CHROMIUM,
+    DevStack,
+    console_page,
+    free_slots,
+    login,
+    provider_with_funded_offering,
+    registered_by_operator,
+)
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-background-networking",
-    "--disable-gpu",
-    "--disable-component-update",
-    "--no-first-run",
-]
 SCREENSHOTS = Path(__file__).resolve().parent / "console_screenshots"
 WANG_PHONE = "13801010001"  # 王秀英, 80+ and living alone: eligible for the funded meal table
 LI_PHONE = "13801010002"  # 李建国
@@ -93,29 +92,8 @@ def demo(stack: DevStack) -> Any:
 @pytest.fixture
 async def page(stack: DevStack) -> AsyncIterator[Page]:
     SCREENSHOTS.mkdir(exist_ok=True)
-    # Under libfaketime (the run a year ahead, docs/testing.md) Chromium does not load a page at all: it starts
-    # without the preload, and the page's clock starts at the date the rest of the run lives in (the console works
-    # out "today" itself).
-    faked = "faketime" in os.environ.get("LD_PRELOAD", "")
-    env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"} if faked else None
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS, env=env
-        )
-        try:
-            context = await browser.new_context(
-                base_url=stack.gateway_url, viewport={"width": 1280, "height": 900}, locale="zh-CN"
-            )
-            if faked:
-                await context.clock.install(time=datetime.now(UTC))  # then runs on, timers and all
-            page = await context.new_page()
-            page.set_default_timeout(20_000)
-            errors: list[str] = []
-            page.on("pageerror", lambda error: errors.append(str(error)))
-            yield page
-            assert errors == [], f"the console raised in the browser: {errors}"
-        finally:
-            await browser.close()
+    async with console_page(stack.gateway_url, viewport={"width": 1280, "height": 900}) as page:
+        yield page
 
 
 async def screenshot(page: Page, name: str) -> None:

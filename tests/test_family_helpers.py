@@ -6,22 +6,21 @@ moves its bookings and complaints to her."""
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from playwright.async_api import Page, async_playwright, expect
+from playwright.async_api import Page, expect
 
 from service_kit.testing import eventually_blocking
 
 from .conftest import (
+    CHROMIUM,
     DevStack,
     bearer,
+    console_page,
     free_slots,
     login,
     me,
@@ -33,8 +32,6 @@ from .conftest import (
 )
 
 pytestmark = pytest.mark.stack
-
-CHROMIUM = Path("/usr/bin/chromium")
 
 
 def published_offering(gateway: httpx.Client) -> str:
@@ -205,25 +202,9 @@ def test_a_daughter_acts_for_her_mother_until_revoked_and_a_merge_moves_everythi
 
 @pytest.fixture
 async def page(stack: DevStack) -> AsyncIterator[Page]:
-    """The console in Chromium, as tests/test_console.py drives it (its clock at the run's time under libfaketime)."""
-    faked = "faketime" in os.environ.get("LD_PRELOAD", "")
-    env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"} if faked else None
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox", "--disable-gpu"], env=env
-        )
-        try:
-            context = await browser.new_context(base_url=stack.gateway_url, locale="zh-CN")
-            if faked:
-                await context.clock.install(time=datetime.now(UTC))
-            page = await context.new_page()
-            page.set_default_timeout(20_000)
-            errors: list[str] = []
-            page.on("pageerror", lambda error: errors.append(str(error)))
-            yield page
-            assert errors == [], f"the console raised in the browser: {errors}"
-        finally:
-            await browser.close()
+    """The console in Chromium, as tests/test_console.py drives it."""
+    async with console_page(stack.gateway_url) as page:
+        yield page
 
 
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="the console's browser tests drive Debian's /usr/bin/chromium")

@@ -24,7 +24,7 @@ from standardwebhooks.webhooks import WebhookVerificationError
 
 from service_kit.testing import eventually_blocking
 
-from .conftest import ROOT, login, new_uscc, registered_by_operator
+from .conftest import ROOT, login, new_uscc, registered_by_operator, slots_once_known
 
 pytestmark = pytest.mark.stack
 
@@ -263,17 +263,8 @@ def test_registry_journey(gateway: httpx.Client, receiver: Receiver) -> None:
     resident = registered_by_operator(
         gateway, operator, name=resident_name, phone=phone, community_code="changyang.bandao"
     )
-    start, end = date.today() + timedelta(days=1), date.today() + timedelta(days=5)
-
-    def slots() -> list[dict[str, Any]]:
-        response = gateway.get(
-            "/api/v1/availability",
-            headers=operator,
-            params={"offering_id": offering_id, "from": start.isoformat(), "to": end.isoformat()},
-        )
-        return response.json().get("slots", []) if response.status_code == 200 else []
-
-    available = eventually_blocking(slots)
+    days = (date.today() + timedelta(days=1), date.today() + timedelta(days=5))
+    available = slots_once_known(gateway, offering_id, operator, days)
     assert not [s for s in available if s["start"].startswith(closed_day.isoformat())]
     booking = gateway.post(
         "/api/v1/bookings",

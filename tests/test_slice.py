@@ -14,7 +14,7 @@ import pytest
 
 from service_kit.testing import eventually_blocking
 
-from .conftest import login, new_uscc
+from .conftest import OFFERING, login, new_uscc, slots_once_known
 
 pytestmark = pytest.mark.stack
 
@@ -57,15 +57,9 @@ def test_vertical_slice(gateway: httpx.Client) -> None:
         headers=provider,
         json={
             "provider_id": provider_id,
-            "category_code": "elderly.meal_table",
+            **OFFERING,
             "name_zh": "老年餐桌（午餐）",
             "name_en": "Meal table (lunch)",
-            "mode": "at_center",
-            "price_fen": 1500,
-            "duration_minutes": 60,
-            "capacity_per_slot": 10,
-            "weekly_rules": [{"weekday": d, "start": "11:00", "end": "13:00"} for d in range(7)],
-            "target_groups": ["elderly"],
             "auto_confirm": False,
         },
     )
@@ -74,17 +68,8 @@ def test_vertical_slice(gateway: httpx.Client) -> None:
     published = gateway.post(f"/api/v1/offerings/{offering_id}/publish", headers=provider, json={})
     assert published.status_code == 200, published.text
 
-    start, end = date.today() + timedelta(days=1), date.today() + timedelta(days=7)
-
-    def slots() -> list[dict[str, Any]]:
-        response = gateway.get(
-            "/api/v1/availability",
-            headers=operator,
-            params={"offering_id": offering_id, "from": start.isoformat(), "to": end.isoformat()},
-        )
-        return response.json().get("slots", []) if response.status_code == 200 else []
-
-    available = eventually_blocking(slots)
+    days = (date.today() + timedelta(days=1), date.today() + timedelta(days=7))
+    available = slots_once_known(gateway, offering_id, operator, days)
     slot = available[0]
 
     # The district funds the meal table for residents aged 80 and over: a direct award (直接委托) from its fund,

@@ -177,12 +177,38 @@ class World:
         result: dict[str, Any] = response.json()
         return result
 
+    def booking_body(
+        self, offering: OfferingSnapshot, resident: dict[str, Any] | None = None, *, hour: int = 9
+    ) -> dict[str, Any]:
+        """A request to book ``offering`` tomorrow at ``hour``, for ``resident`` where one is named (a resident's
+        own token books for herself)."""
+        body = {"offering_id": str(offering.offering_id), "slot_start": self.at(tomorrow(), hour).isoformat()}
+        if resident is not None:
+            body["resident_id"] = resident["id"]
+        return body
+
     async def book(
         self, offering: OfferingSnapshot, resident: dict[str, Any], slot_start: datetime, **extra: Any
     ) -> httpx.Response:
         body = {"offering_id": str(offering.offering_id), "slot_start": slot_start.isoformat(), **extra}
         body.setdefault("resident_id", resident["id"])
         return await self.client.post("/api/v1/bookings", json=body, headers=self.keys.headers("operator"))
+
+    async def booked(self, **offering: Any) -> tuple[OfferingSnapshot, dict[str, Any], dict[str, Any]]:
+        """An offering (``offering`` overrides its event), a new resident, and the operator's booking of her for
+        tomorrow at 9: the start of a test about what happens to a booking."""
+        event = await self.offering(**offering)
+        resident = await self.resident()
+        response = await self.book(event, resident, self.at(tomorrow(), 9))
+        assert response.status_code == 201, response.text
+        return event, resident, response.json()
+
+    async def open_replacements(self) -> list[dict[str, Any]]:
+        """The replacements an operator sees open."""
+        response = await self.client.get("/api/v1/bookings/replacements", headers=self.keys.headers("operator"))
+        assert response.status_code == 200, response.text
+        items: list[dict[str, Any]] = response.json()["items"]
+        return items
 
     async def confirmed(self, offering: OfferingSnapshot, phone: str, hour: int = 9, days: int = 1) -> dict[str, Any]:
         """A booking of a new resident (``phone``) in ``days`` days at ``hour``, confirmed (by the operator when

@@ -74,6 +74,15 @@ class BrokenResponse(UpstreamError):
     """The answer could not be parsed, or stopped before its end."""
 
 
+def first_header(raw_headers: Iterable[tuple[bytes, bytes]], name: bytes) -> bytes | None:
+    """The first value of the header ``name`` (in lower case) among a response's raw headers, as every transport's
+    responses answer ``header(name)``."""
+    for key, value in raw_headers:
+        if key.lower() == name:
+            return value
+    return None
+
+
 class Response:
     """A service's answer: status and headers at once, the body as it arrives. ``release()`` it when done:
     the connection goes back to the pool if the body was read to its end, else it is closed."""
@@ -88,10 +97,7 @@ class Response:
 
     def header(self, name: bytes) -> bytes | None:
         """The first value of the header ``name`` (given in lower case)."""
-        for key, value in self.raw_headers:
-            if key.lower() == name:
-                return value
-        return None
+        return first_header(self.raw_headers, name)
 
     async def iter_chunks(self) -> AsyncIterator[bytes]:
         """The body, piece by piece as the service sends it."""

@@ -29,6 +29,7 @@ from gateway.http1 import (
     Pool,
     PoolTimeout,
     Waiters,
+    first_header,
     request_head,
 )
 
@@ -163,10 +164,7 @@ class _AiohttpResponse:
         self.content_length = answer.content_length
 
     def header(self, name: bytes) -> bytes | None:
-        for key, value in self.raw_headers:
-            if key.lower() == name:
-                return value
-        return None
+        return first_header(self.raw_headers, name)
 
     async def iter_chunks(self) -> AsyncIterator[bytes]:
         loop = self._pool.loop if self._pool is not None else asyncio.get_running_loop()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 import httpx
@@ -21,25 +21,37 @@ from .conftest import Server, echo_service
 Serve = Callable[..., Awaitable[Server]]
 
 
-@asynccontextmanager
-async def booking_gateway(
-    make_settings: Callable[..., GatewaySettings],
-    create_account_in: Callable[..., Any],
-    services: dict[str, Server],
-    replica_urls: list[str],
-    **overrides: Any,
-) -> AsyncIterator[tuple[httpx.AsyncClient, dict[str, str], FastAPI]]:
-    """A gateway whose booking service has the given replicas, a client and an operator's headers. Its circuit
-    breakers' time stands still unless the test moves it (``app.state.upstreams.breakers.clock.advance``)."""
-    settings = make_settings(services, booking_url=",".join(replica_urls), **overrides)
-    app = create_app(settings)
-    async with running_app(app, wait_for_events=False) as client:
-        app.state.upstreams.breakers.clock = MonotonicClock()
-        await create_account_in(app, "operator-wang", "operator")
-        signed_in = await client.post(
-            "/api/v1/auth/token", json={"username": "operator-wang", "password": "correct horse battery"}
-        )
-        yield client, {"Authorization": f"Bearer {signed_in.json()['access_token']}"}, app
+BookingGateway = Callable[..., AbstractAsyncContextManager[tuple[httpx.AsyncClient, dict[str, str], FastAPI]]]
+
+
+@pytest.fixture
+def booking_gateway(
+    make_settings: Callable[..., GatewaySettings], create_account_in: Callable[..., Any], services: dict[str, Server]
+) -> BookingGateway:
+    """``booking_gateway(replica_urls, **overrides)``: a gateway whose booking service has the given replicas, a
+    client and an operator's headers. Its circuit breakers' time stands still unless the test moves it
+    (``app.state.upstreams.breakers.clock.advance``)."""
+
+    @asynccontextmanager
+    async def start(
+        replica_urls: list[str], **overrides: Any
+    ) -> AsyncIterator[tuple[httpx.AsyncClient, dict[str, str], FastAPI]]:
+        settings = make_settings(services, booking_url=",".join(replica_urls), **overrides)
+        app = create_app(settings)
+        async with running_app(app, wait_for_events=False) as client:
+            app.state.upstreams.breakers.clock = MonotonicClock()
+            await create_account_in(app, "operator-wang", "operator")
+            signed_in = await client.post(
+                "/api/v1/auth/token", json={"username": "operator-wang", "password": "correct horse battery"}
+            )
+            yield client, {"Authorization": f"Bearer {signed_in.json()['access_token']}"}, app
+
+    return start
+
+
+@pytest.fixture
+def first_booking(services: dict[str, Server]) -> Server:
+    return services["booking"]
 
 
 @pytest.fixture
@@ -89,13 +101,11 @@ def test_a_comma_separated_list_gives_the_replicas(make_settings: Callable[..., 
 
 
 async def test_requests_take_the_replicas_in_turn(
-    make_settings: Callable[..., GatewaySettings],
-    create_account_in: Callable[..., Any],
-    services: dict[str, Server],
+    booking_gateway: BookingGateway,
+    first_booking: Server,
     second_booking: Server,
 ) -> None:
-    first = services["booking"]
-    async with booking_gateway(make_settings, create_account_in, services, [first.url, second_booking.url]) as (
+    async with booking_gateway([first_booking.url, second_booking.url]) as (
         client,
         headers,
         _,
@@ -103,21 +113,21 @@ async def test_requests_take_the_replicas_in_turn(
         for method in ("GET", "POST", "GET", "POST", "DELETE", "GET"):
             response = await client.request(method, "/api/v1/bookings", headers=headers)
             assert response.status_code == 200, response.text
-    assert served(first) == served(second_booking) == 3
+    assert served(first_booking) == served(second_booking) == 3
 
 
 async def test_a_killed_replica_is_skipped_for_every_method(
-    make_settings: Callable[..., GatewaySettings],
-    create_account_in: Callable[..., Any],
-    services: dict[str, Server],
+    booking_gateway: BookingGateway,
+    first_booking: Server,
     second_booking: Server,
 ) -> None:
-    first = services["booking"]
-    urls = [first.url, second_booking.url]
-    async with booking_gateway(
-        make_settings, create_account_in, services, urls, circuit_failure_threshold=2, circuit_open_seconds=30
-    ) as (client, headers, app):
-        await first.stop()
+    urls = [first_booking.url, second_booking.url]
+    async with booking_gateway(urls, circuit_failure_threshold=2, circuit_open_seconds=30) as (
+        client,
+        headers,
+        app,
+    ):
+        await first_booking.stop()
         # A refused connection reached nobody: writes move to the other replica too.
         for method in ("POST", "GET", "POST", "PATCH", "GET", "POST"):
             response = await client.request(method, "/api/v1/bookings/b-1/note", headers=headers, json={"note": "一楼"})
@@ -126,7 +136,7 @@ async def test_a_killed_replica_is_skipped_for_every_method(
         assert served(second_booking) == 6
         # Two failures opened the stopped replica's circuit: it is not asked any more; the other one is closed.
         breakers = app.state.upstreams.breakers
-        assert breakers.state(first.url) == "open"
+        assert breakers.state(first_booking.url) == "open"
         assert breakers.state(second_booking.url) == "closed"
 
         await second_booking.stop()
@@ -145,41 +155,36 @@ async def test_a_killed_replica_is_skipped_for_every_method(
 
 
 async def test_a_replica_back_from_a_pause_is_probed_and_used_again(
-    make_settings: Callable[..., GatewaySettings],
-    create_account_in: Callable[..., Any],
-    services: dict[str, Server],
+    booking_gateway: BookingGateway,
+    first_booking: Server,
     second_booking: Server,
 ) -> None:
-    first = services["booking"]
-    urls = [first.url, second_booking.url]
-    async with booking_gateway(
-        make_settings, create_account_in, services, urls, circuit_failure_threshold=1, circuit_open_seconds=0.5
-    ) as (client, headers, app):
+    urls = [first_booking.url, second_booking.url]
+    async with booking_gateway(urls, circuit_failure_threshold=1, circuit_open_seconds=0.5) as (client, headers, app):
         breakers = app.state.upstreams.breakers
-        await first.stop()
+        await first_booking.stop()
         assert (await client.get("/api/v1/bookings", headers=headers)).status_code == 200
-        assert breakers.state(first.url) == "open"
-        await first.start()
+        assert breakers.state(first_booking.url) == "open"
+        await first_booking.start()
         for _ in range(2):  # back, but paused: both turns go to the second replica
             assert (await client.get("/api/v1/bookings", headers=headers)).status_code == 200
-        assert served(first) == 0
+        assert served(first_booking) == 0
         breakers.clock.advance(0.5)
-        assert breakers.state(first.url) == "half-open"
+        assert breakers.state(first_booking.url) == "half-open"
         for _ in range(4):
             assert (await client.get("/api/v1/bookings", headers=headers)).status_code == 200
-        assert breakers.state(first.url) == "closed"
-    assert served(first) == 2  # the probe, then its turn again
+        assert breakers.state(first_booking.url) == "closed"
+    assert served(first_booking) == 2  # the probe, then its turn again
 
 
 async def test_a_broken_connection_moves_only_reads_to_another_replica(
-    make_settings: Callable[..., GatewaySettings],
-    create_account_in: Callable[..., Any],
+    booking_gateway: BookingGateway,
     services: dict[str, Server],
 ) -> None:
     healthy = services["booking"]
     async with (
         dropping_service() as (dropping_url, seen),
-        booking_gateway(make_settings, create_account_in, services, [dropping_url, healthy.url]) as (
+        booking_gateway([dropping_url, healthy.url]) as (
             client,
             headers,
             _,
@@ -202,16 +207,13 @@ async def test_a_broken_connection_moves_only_reads_to_another_replica(
 
 
 async def test_a_read_timeout_moves_only_reads_to_another_replica(
-    make_settings: Callable[..., GatewaySettings],
-    create_account_in: Callable[..., Any],
+    booking_gateway: BookingGateway,
     services: dict[str, Server],
     serve: Serve,
 ) -> None:
     slow = await serve(slow_service(1.0))
     healthy = services["booking"]
-    async with booking_gateway(
-        make_settings, create_account_in, services, [slow.url, healthy.url], upstream_timeout_seconds=0.3
-    ) as (client, headers, _):
+    async with booking_gateway([slow.url, healthy.url], upstream_timeout_seconds=0.3) as (client, headers, _):
         read = await client.get("/api/v1/bookings", headers=headers)
         assert read.status_code == 200, read.text
         assert read.json()["service"] == "booking"
@@ -226,13 +228,13 @@ async def test_a_read_timeout_moves_only_reads_to_another_replica(
 async def test_health_and_openapi_need_one_ready_replica(
     make_settings: Callable[..., GatewaySettings],
     services: dict[str, Server],
+    first_booking: Server,
     second_booking: Server,
     open_gateway: Any,
 ) -> None:
-    first = services["booking"]
-    settings = make_settings(services, booking_url=f"{first.url},{second_booking.url}")
+    settings = make_settings(services, booking_url=f"{first_booking.url},{second_booking.url}")
     async with open_gateway(settings) as client:
-        await first.stop()
+        await first_booking.stop()
         for _ in range(2):  # whichever replica's turn it is
             health = await client.get("/healthz")
             assert health.status_code == 200, health.text
@@ -252,23 +254,18 @@ async def holding_an_export(client: httpx.AsyncClient, headers: dict[str, str]) 
 
 
 async def test_a_write_waiting_for_a_busy_replica_moves_to_another_and_blames_none(
-    make_settings: Callable[..., GatewaySettings],
-    create_account_in: Callable[..., Any],
-    services: dict[str, Server],
+    booking_gateway: BookingGateway,
+    first_booking: Server,
     second_booking: Server,
 ) -> None:
-    first = services["booking"]
     async with booking_gateway(
-        make_settings,
-        create_account_in,
-        services,
-        [first.url, second_booking.url],
+        [first_booking.url, second_booking.url],
         upstream_max_connections=1,
         upstream_timeout_seconds=0.3,
         circuit_failure_threshold=1,
     ) as (client, headers, app):
         export = asyncio.create_task(holding_an_export(client, headers))  # the first replica's turn
-        await eventually(lambda: served(first) == 1)
+        await eventually(lambda: served(first_booking) == 1)
         assert (await client.get("/api/v1/bookings", headers=headers)).status_code == 200  # the second's turn
         # The first replica's turn again: its one connection is busy for longer than the request's 0.3 s. Nothing
         # was sent, so the write goes to the second replica.
@@ -277,21 +274,17 @@ async def test_a_write_waiting_for_a_busy_replica_moves_to_another_and_blames_no
         assert write.json()["method"] == "POST"
         assert await export == 200
         # Busy is not failing: the first replica's circuit (one failure opens it here) is closed.
-        assert app.state.upstreams.breakers.state(first.url) == "closed"
-    assert served(first) == 1
+        assert app.state.upstreams.breakers.state(first_booking.url) == "closed"
+    assert served(first_booking) == 1
     assert served(second_booking) == 2
 
 
 async def test_a_request_no_connection_was_free_for_is_503_busy_and_not_a_failure(
-    make_settings: Callable[..., GatewaySettings],
-    create_account_in: Callable[..., Any],
+    booking_gateway: BookingGateway,
     services: dict[str, Server],
 ) -> None:
     only = services["booking"]
     async with booking_gateway(
-        make_settings,
-        create_account_in,
-        services,
         [only.url],
         upstream_max_connections=1,
         upstream_timeout_seconds=0.3,

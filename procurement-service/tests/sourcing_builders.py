@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from procurement_builders import FUND_OWNER, publish
 
 from service_kit.events.consumer import ConsumerRunner
-from service_kit.events.contracts import EventData, ProviderSanctioned, ProviderVerified
+from service_kit.events.contracts import EventData, ProviderRestored, ProviderSanctioned, ProviderVerified
 from service_kit.events.envelope import Envelope
 from service_kit.testing import TestKeys, eventually
 
@@ -66,6 +66,17 @@ def sanctioned(provider_id: uuid.UUID, at: datetime, until: str | None = "2027-1
         measure="excluded_from_calls",
         reason="验收不合格",
         until=datetime.fromisoformat(until).date() if until else None,
+        occurred_at=at,
+    )
+
+
+def restored(provider_id: uuid.UUID, at: datetime) -> ProviderRestored:
+    """The sanction that kept ``provider_id`` out of calls is lifted: rectification done."""
+    return ProviderRestored(
+        provider_id=provider_id,
+        sanction_id=uuid.uuid4(),
+        measure="excluded_from_calls",
+        reason="整改完成",
         occurred_at=at,
     )
 
@@ -180,3 +191,15 @@ async def review(
     scored = await client.put(f"{base}/my-scores", json=sheet, headers=reviewer(keys, sub))
     assert scored.status_code == 200, scored.text
     return dict(scored.json())
+
+
+async def an_application(
+    app: FastAPI, client: httpx.AsyncClient, js: Any, keys: TestKeys
+) -> tuple[uuid.UUID, dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """A verified provider's application to a published call of a new fund: (provider id, fund, call,
+    application)."""
+    provider_id = await verified_provider(app, js)
+    fund = await create_fund(client, keys)
+    call = await published_call(client, keys, fund["id"])
+    application = await apply(client, keys, call["id"], provider_id)
+    return provider_id, fund, call, application

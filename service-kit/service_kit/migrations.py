@@ -68,6 +68,15 @@ def downgrade(service_dir: Path, database_url: str, revision: str = "base") -> N
     command.downgrade(alembic_config(service_dir, database_url), revision)
 
 
+def timestamps() -> list[sa.Column[object]]:
+    """A table's ``created_at`` and ``updated_at`` columns, as every service's migrations have created them since
+    revision 1 (aware UTC, both required); spread into ``op.create_table(..., *timestamps(), ...)``."""
+    return [
+        sa.Column("created_at", UTCDateTime(), nullable=False),
+        sa.Column("updated_at", UTCDateTime(), nullable=False),
+    ]
+
+
 def create_kit_tables_v1() -> None:
     """The kit's tables as of revision 1; call from each service's first migration. A later change to the kit's
     tables comes as a new function here, called from a new migration of every service."""

@@ -55,6 +55,15 @@ class _HeaderDeadline:
             self._header_deadline.cancel()
             self._header_deadline = None
 
+    # Both protocols: the first request's headers begin when the connection opens.
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)  # type: ignore[misc]
+        self._arm_header_deadline()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm_header_deadline()
+        super().connection_lost(exc)  # type: ignore[misc]
+
     def _headers_too_slow(self) -> None:
         self._header_deadline = None
         if self.transport.is_closing():
@@ -70,14 +79,6 @@ class _HeaderDeadline:
 class HttpToolsProtocol(_HeaderDeadline, _UvicornHttpToolsProtocol):
     """uvicorn's httptools protocol (the one Linli serves with) with the header deadline."""
 
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
-        self._arm_header_deadline()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._disarm_header_deadline()
-        super().connection_lost(exc)
-
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self._arm_header_deadline()  # a later request on a kept-alive connection: its headers begin
@@ -89,14 +90,6 @@ class HttpToolsProtocol(_HeaderDeadline, _UvicornHttpToolsProtocol):
 
 class H11Protocol(_HeaderDeadline, _UvicornH11Protocol):
     """uvicorn's h11 protocol with the header deadline."""
-
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
-        self._arm_header_deadline()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._disarm_header_deadline()
-        super().connection_lost(exc)
 
     def handle_events(self) -> None:
         super().handle_events()

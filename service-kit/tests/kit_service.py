@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import signal
 import sys
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -98,10 +100,43 @@ async def create_tables(url: str) -> None:
     await engine.dispose()
 
 
+def need(key: str) -> NeedSubmitted:
+    """A resident's need, told apart by ``key`` (its summary: what ``applied`` counts by)."""
+    return NeedSubmitted(
+        need_id=uuid.uuid4(),
+        group_key=f"elderly.meal_table:{key}",
+        category_code="elderly.meal_table",
+        summary=key,
+        count=1,
+        source="resident",
+        submitted_at=datetime.now(UTC),
+    )
+
+
+@contextlib.asynccontextmanager
+async def running(*coroutines: Coroutine[Any, Any, Any]) -> AsyncIterator[None]:
+    """Run ``coroutines`` (a relay, a consumer) as tasks for the block, cancelled and awaited after it."""
+    tasks = [asyncio.create_task(c) for c in coroutines]
+    try:
+        yield
+    finally:
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
 async def applied_counts(sessionmaker: async_sessionmaker[AsyncSession]) -> dict[str, Any]:
     async with sessionmaker() as session:
         rows = await session.execute(select(applied.c.key, applied.c.times))
         return {key: times for key, times in rows}
+
+
+async def all_applied(sessionmaker: async_sessionmaker[AsyncSession], expected: int) -> dict[str, Any]:
+    """How often each need was applied, once ``expected`` needs were (empty before: ``eventually`` waits on)."""
+    counts = await applied_counts(sessionmaker)
+    return counts if len(counts) >= expected else {}
 
 
 async def consume_forever(

@@ -4,7 +4,6 @@ are produced loses nothing and applies nothing twice."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -18,8 +17,7 @@ from service_kit.events.outbox import OutboxRelay, emit
 from service_kit.settings import ServiceSettings
 from service_kit.testing import NatsCluster, eventually
 
-from .kit_service import applied_counts, needs_subscription
-from .test_faults import need
+from .kit_service import all_applied, need, needs_subscription, running
 
 pytestmark = pytest.mark.fault
 
@@ -48,33 +46,24 @@ async def test_cluster_node_killed_while_producing(
     runner = ConsumerRunner(
         needs_subscription(), service="kit", sessionmaker=kit_sessionmaker, js=js, stream="LINLI", ack_wait=5.0
     )
-    tasks = [asyncio.create_task(relay.run()), asyncio.create_task(runner.run())]
     total, per_transaction = 1000, 10
     victim = cluster.nodes[0]
     try:
-        for batch in range(total // per_transaction):
-            async with kit_sessionmaker() as session, session.begin():
-                for i in range(per_transaction):
-                    await emit(session, need(f"c{batch:03d}-{i}"))
-            relay.wake()
-            if batch == 30:
-                victim.kill()
-            if batch == 70:
-                victim.start()
-            await asyncio.sleep(0.01)
+        async with running(relay.run(), runner.run()):
+            for batch in range(total // per_transaction):
+                async with kit_sessionmaker() as session, session.begin():
+                    for i in range(per_transaction):
+                        await emit(session, need(f"c{batch:03d}-{i}"))
+                relay.wake()
+                if batch == 30:
+                    victim.kill()
+                if batch == 70:
+                    victim.start()
+                await asyncio.sleep(0.01)
 
-        async def all_applied() -> dict[str, int]:
-            counts = await applied_counts(kit_sessionmaker)
-            return counts if len(counts) >= total else {}
-
-        counts = await eventually(all_applied, timeout=120)
-        stream = await js.stream_info("LINLI")
+            counts = await eventually(lambda: all_applied(kit_sessionmaker, total), timeout=120)
+            stream = await js.stream_info("LINLI")
     finally:
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
         await nc.close()
         cluster.stop()
     twice = [k for k, times in counts.items() if times != 1]

@@ -5,59 +5,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime
+from collections.abc import Callable
 
-import nats
 import pytest
 from nats.js import JetStreamContext
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from service_kit.events.bus import ensure_streams
 from service_kit.events.consumer import ConsumerRunner, apply_event
 from service_kit.events.contracts import NeedSubmitted
 from service_kit.events.envelope import Envelope, MalformedEvent
 from service_kit.events.outbox import OutboxRelay, emit, pending_count
 from service_kit.events.tables import dead_letter, inbox_event, outbox_event
-from service_kit.settings import ServiceSettings
 from service_kit.testing import eventually
 
-from .kit_service import applied_counts, needs_subscription
-
-
-def need(key: str) -> NeedSubmitted:
-    return NeedSubmitted(
-        need_id=uuid.uuid4(),
-        group_key=f"elderly.meal_table:{key}",
-        category_code="elderly.meal_table",
-        summary=key,
-        count=1,
-        source="resident",
-        submitted_at=datetime.now(UTC),
-    )
-
-
-@pytest.fixture
-async def js(nats_url: str) -> AsyncIterator[JetStreamContext]:
-    nc = await nats.connect(nats_url)
-    jetstream = nc.jetstream()
-    await ensure_streams(jetstream, ServiceSettings(nats_url=nats_url))
-    yield jetstream
-    await nc.close()
-
-
-@contextlib.asynccontextmanager
-async def running(*coroutines: object) -> AsyncIterator[None]:
-    tasks = [asyncio.create_task(c) for c in coroutines]  # type: ignore[arg-type]
-    try:
-        yield
-    finally:
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+from .kit_service import applied_counts, need, needs_subscription, running
 
 
 async def publish_direct(js: JetStreamContext, event: NeedSubmitted, *, event_id: str | None = None) -> str:

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import signal
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 
 import nats
@@ -19,32 +16,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service_kit.events.bus import connect, ensure_streams
 from service_kit.events.consumer import ConsumerRunner
-from service_kit.events.contracts import NeedSubmitted
 from service_kit.events.envelope import Envelope
 from service_kit.events.outbox import OutboxRelay, emit
 from service_kit.settings import ServiceSettings
 from service_kit.testing import NatsServer, eventually
 
-from .kit_service import applied_counts, needs_subscription
+from .kit_service import all_applied, applied_counts, need, needs_subscription, running
 
 pytestmark = pytest.mark.fault
-
-
-def need(key: str) -> NeedSubmitted:
-    return NeedSubmitted(
-        need_id=uuid.uuid4(),
-        group_key=f"culture.activities:{key}",
-        category_code="culture.activities",
-        summary=key,
-        count=1,
-        source="operator",
-        submitted_at=datetime.now(UTC),
-    )
-
-
-async def _all_applied(sessionmaker: async_sessionmaker[AsyncSession], expected: int) -> dict[str, int]:
-    counts = await applied_counts(sessionmaker)
-    return counts if len(counts) >= expected else {}
 
 
 async def test_nats_killed_and_restarted_while_producing(
@@ -59,29 +38,24 @@ async def test_nats_killed_and_restarted_while_producing(
     runner = ConsumerRunner(
         needs_subscription(), service="kit", sessionmaker=kit_sessionmaker, js=js, stream="LINLI", ack_wait=3.0
     )
-    tasks = [asyncio.create_task(relay.run()), asyncio.create_task(runner.run())]
     total, per_transaction = 1000, 10
     try:
-        for batch in range(total // per_transaction):
-            async with kit_sessionmaker() as session, session.begin():
-                for i in range(per_transaction):
-                    await emit(session, need(f"e{batch:03d}-{i}"))
-            relay.wake()
-            if batch == 30:
-                server.kill()
-                killed_at = time.monotonic()
-            if batch == 60:
-                await asyncio.sleep(max(0.0, 1.0 - (time.monotonic() - killed_at)))
-                server.start()
-            await asyncio.sleep(0.01)
-        counts = await eventually(lambda: _all_applied(kit_sessionmaker, total), timeout=90)
-        stream = await js.stream_info("LINLI")
+        async with running(relay.run(), runner.run()):
+            for batch in range(total // per_transaction):
+                async with kit_sessionmaker() as session, session.begin():
+                    for i in range(per_transaction):
+                        await emit(session, need(f"e{batch:03d}-{i}"))
+                relay.wake()
+                if batch == 30:
+                    server.kill()
+                    killed_at = time.monotonic()
+                if batch == 60:
+                    await asyncio.sleep(max(0.0, 1.0 - (time.monotonic() - killed_at)))
+                    server.start()
+                await asyncio.sleep(0.01)
+            counts = await eventually(lambda: all_applied(kit_sessionmaker, total), timeout=90)
+            stream = await js.stream_info("LINLI")
     finally:
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
         await nc.close()
         server.stop()
     twice = [k for k, times in counts.items() if times != 1]
@@ -118,7 +92,7 @@ async def test_consumer_process_killed_mid_batch(
     applied_before_kill = len(await applied_counts(kit_sessionmaker))
     second = subprocess.Popen(command)
     try:
-        counts = await eventually(lambda: _all_applied(kit_sessionmaker, total), timeout=90)
+        counts = await eventually(lambda: all_applied(kit_sessionmaker, total), timeout=90)
     finally:
         second.terminate()
         second.wait(10)

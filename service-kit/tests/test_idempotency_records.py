@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -77,6 +77,25 @@ async def client(service_env: dict[str, Any], kit_db_url: str) -> AsyncIterator[
     app = create_service_app(ServiceSpec(name="kit", title="kit", settings=settings, routers=[cards_router()]))
     async with running_app(app) as http:
         yield http
+
+
+async def _store_plain(
+    sessionmaker: async_sessionmaker[AsyncSession], *, scope: str, key: str, created_at: datetime, **values: Any
+) -> None:
+    """A finished record of a card's creation as it was stored before sealing (plain), ``values`` changed."""
+    row = {
+        "method": "POST",
+        "path": "/api/v1/cards",
+        "request_hash": "0" * 64,
+        "status": "done",
+        "response_status": 201,
+        "response_headers": {},
+        "response_body": b"{}",
+    }
+    async with sessionmaker() as session, session.begin():
+        await session.execute(
+            insert(idempotency_record).values(scope=scope, key=key, created_at=created_at, **(row | values))
+        )
 
 
 async def _records(sessionmaker: async_sessionmaker[AsyncSession]) -> list[Any]:
@@ -207,22 +226,8 @@ async def test_the_purge_deletes_only_records_past_the_retention(
 ) -> None:
     now = utcnow()
     rows = {"old": now - timedelta(hours=24, seconds=1), "young": now - timedelta(hours=23, minutes=59)}
-    async with kit_sessionmaker() as session, session.begin():
-        for key, created_at in rows.items():
-            await session.execute(
-                insert(idempotency_record).values(
-                    scope="sub:purge",
-                    key=key,
-                    method="POST",
-                    path="/api/v1/cards",
-                    request_hash="0" * 64,
-                    status="done",
-                    response_status=201,
-                    response_headers={},
-                    response_body=b"{}",
-                    created_at=created_at,
-                )
-            )
+    for key, created_at in rows.items():
+        await _store_plain(kit_sessionmaker, scope="sub:purge", key=key, created_at=created_at)
     async with kit_sessionmaker() as session, session.begin():
         assert await purge_expired(session, timedelta(hours=24), now=now) == 1
     assert {r["key"] for r in await _records(kit_sessionmaker) if r["scope"] == "sub:purge"} == {"young"}
@@ -236,21 +241,15 @@ async def test_a_record_stored_before_sealing_still_replays(
 
     card = {"resident_id": str(RESIDENT), "name": "周淑珍", "phone": "+8613912340004"}
     body = httpx.Request("POST", "http://x", json=card).content
-    async with kit_sessionmaker() as session, session.begin():
-        await session.execute(
-            insert(idempotency_record).values(
-                scope="sub:op-legacy",
-                key="legacy",
-                method="POST",
-                path="/api/v1/cards",
-                request_hash=hashlib.sha256(b"/api/v1/cards\n" + body).hexdigest(),
-                status="done",
-                response_status=201,
-                response_headers={"content-type": "application/json"},
-                response_body=b'{"legacy": true}',
-                created_at=utcnow(),
-            )
-        )
+    await _store_plain(
+        kit_sessionmaker,
+        scope="sub:op-legacy",
+        key="legacy",
+        created_at=utcnow(),
+        request_hash=hashlib.sha256(b"/api/v1/cards\n" + body).hexdigest(),
+        response_headers={"content-type": "application/json"},
+        response_body=b'{"legacy": true}',
+    )
     headers = test_keys.headers("operator", sub="op-legacy") | {
         "Idempotency-Key": "legacy",
         "content-type": "application/json",

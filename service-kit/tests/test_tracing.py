@@ -8,12 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import uuid
-from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime
+from collections.abc import Iterator
 
 import httpx
-import nats
 import pytest
 import structlog
 from fastapi import FastAPI
@@ -27,33 +24,19 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service_kit import tracing
-from service_kit.events.bus import ensure_streams
 from service_kit.events.consumer import ConsumerRunner
 from service_kit.events.contracts import NeedSubmitted
 from service_kit.events.envelope import Envelope
 from service_kit.events.outbox import OutboxRelay, emit
 from service_kit.events.tables import outbox_event
 from service_kit.logging import configure_logging
-from service_kit.settings import ServiceSettings
 from service_kit.testing import eventually
 
-from .kit_service import applied_counts, needs_subscription
+from .kit_service import applied_counts, need, needs_subscription
 
 # A caller's trace (the W3C specification's example), sampled.
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 CALLER = f"00-{TRACE_ID}-00f067aa0ba902b7-01"
-
-
-def need(key: str) -> NeedSubmitted:
-    return NeedSubmitted(
-        need_id=uuid.uuid4(),
-        group_key=f"elderly.meal_table:{key}",
-        category_code="elderly.meal_table",
-        summary=key,
-        count=1,
-        source="resident",
-        submitted_at=datetime.now(UTC),
-    )
 
 
 @pytest.fixture
@@ -81,15 +64,6 @@ def under(traceparent: str) -> Iterator[None]:
         yield
     finally:
         otel_context.detach(token)
-
-
-@pytest.fixture
-async def js(nats_url: str) -> AsyncIterator[JetStreamContext]:
-    nc = await nats.connect(nats_url)
-    jetstream = nc.jetstream()
-    await ensure_streams(jetstream, ServiceSettings(nats_url=nats_url))
-    yield jetstream
-    await nc.close()
 
 
 def test_the_envelope_carries_the_traceparent_as_the_cloudevents_extension() -> None:

@@ -11,18 +11,12 @@ import sqlalchemy as sa
 from alembic import op
 
 from service_kit.db import JSONDoc, UTCDateTime
+from service_kit.migrations import timestamps
 
 revision: str = "0002"
 down_revision: str | None = "0001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
-
-
-def _timestamps() -> list[sa.Column[object]]:
-    return [
-        sa.Column("created_at", UTCDateTime(), nullable=False),
-        sa.Column("updated_at", UTCDateTime(), nullable=False),
-    ]
 
 
 def upgrade() -> None:
@@ -34,7 +28,7 @@ def upgrade() -> None:
         sa.Column("status", sa.String(32), nullable=False),
         sa.Column("accepts_bookings", sa.Boolean(), nullable=False),
         sa.Column("as_of", UTCDateTime(), nullable=False),
-        *_timestamps(),
+        *timestamps(),
         sa.PrimaryKeyConstraint("id", name="pk_catalog_provider"),
     )
     op.create_table(
@@ -56,7 +50,7 @@ def upgrade() -> None:
         sa.Column("auto_confirm", sa.Boolean(), nullable=False),
         sa.Column("status", sa.String(16), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
-        *_timestamps(),
+        *timestamps(),
         sa.PrimaryKeyConstraint("id", name="pk_catalog_offering"),
     )
     op.create_index("ix_catalog_offering_provider_id", "catalog_offering", ["provider_id"])
@@ -76,7 +70,7 @@ def upgrade() -> None:
         sa.Column("active", sa.Boolean(), nullable=False),
         sa.Column("contract_status", sa.String(32), nullable=False),
         sa.Column("as_of", UTCDateTime(), nullable=False),
-        *_timestamps(),
+        *timestamps(),
         sa.PrimaryKeyConstraint("id", name="pk_funded_program"),
         sa.UniqueConstraint("contract_id", "offering_id", name="uq_funded_program_contract_id_offering_id"),
     )
@@ -93,7 +87,7 @@ def upgrade() -> None:
         sa.Column("consent_channel", sa.String(16), nullable=False),
         sa.Column("consent_at", UTCDateTime(), nullable=False),
         sa.Column("registered_by", sa.String(120), nullable=False),
-        *_timestamps(),
+        *timestamps(),
         sa.PrimaryKeyConstraint("id", name="pk_resident"),
         sa.UniqueConstraint("phone", name="uq_resident_phone"),
     )
@@ -116,7 +110,7 @@ def upgrade() -> None:
         sa.Column("status_actor", sa.String(160), nullable=True),
         sa.Column("status_reason", sa.String(500), nullable=True),
         sa.Column("status_changed_at", UTCDateTime(), nullable=False),
-        *_timestamps(),
+        *timestamps(),
         sa.PrimaryKeyConstraint("id", name="pk_booking"),
     )
     op.create_index("ix_booking_offering_id", "booking", ["offering_id"])

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 from service_kit.db import UTCDateTime
+from service_kit.migrations import timestamps
 
 revision: str = "0003"
 down_revision: str | None = "0002"
@@ -19,13 +20,6 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 ACTIVE = sa.text("status IN ('requested', 'confirmed', 'in_service')")
-
-
-def _timestamps() -> list[sa.Column[object]]:
-    return [
-        sa.Column("created_at", UTCDateTime(), nullable=False),
-        sa.Column("updated_at", UTCDateTime(), nullable=False),
-    ]
 
 
 def upgrade() -> None:
@@ -93,7 +87,7 @@ def upgrade() -> None:
         sa.Column("horizon_days", sa.Integer(), nullable=True),
         sa.Column("cancellation_window_minutes", sa.Integer(), nullable=True),
         sa.Column("confirm_within_minutes", sa.Integer(), nullable=True),
-        *_timestamps(),
+        *timestamps(),
         sa.PrimaryKeyConstraint("offering_id", name="pk_booking_rule"),
     )
     op.create_table(
@@ -104,7 +98,7 @@ def upgrade() -> None:
         sa.Column("measure", sa.String(64), nullable=False),
         sa.Column("until", sa.Date(), nullable=True),
         sa.Column("as_of", UTCDateTime(), nullable=False),
-        *_timestamps(),
+        *timestamps(),
         sa.PrimaryKeyConstraint("provider_id", name="pk_provider_sanction"),
     )
 
@@ -134,9 +128,7 @@ def downgrade() -> None:
         ):
             batch.drop_column(column)
     # Erased residents have no phone; the earlier schema requires one, so they get a placeholder.
-    op.execute(
-        "UPDATE resident SET phone = 'erased-' || substr(CAST(id AS VARCHAR(36)), 1, 12) WHERE phone IS NULL"
-    )
+    op.execute("UPDATE resident SET phone = 'erased-' || substr(CAST(id AS VARCHAR(36)), 1, 12) WHERE phone IS NULL")
     with op.batch_alter_table("resident") as batch:
         batch.drop_constraint("uq_resident_account_subject", type_="unique")
         batch.drop_constraint("uq_resident_id_card_index", type_="unique")

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 from service_kit.db import JSONDoc, UTCDateTime
+from service_kit.migrations import timestamps
 
 revision: str = "0006"
 down_revision: str | None = "0005"
@@ -59,8 +60,7 @@ def upgrade() -> None:
         sa.Column("phone_key", sa.String(64), nullable=True),
         sa.Column("provider_message_id", sa.String(80), nullable=True),
         sa.Column("sent_at", UTCDateTime(), nullable=True),
-        sa.Column("created_at", UTCDateTime(), nullable=False),
-        sa.Column("updated_at", UTCDateTime(), nullable=False),
+        *timestamps(),
         sa.PrimaryKeyConstraint("id", name="pk_notification_delivery"),
         sa.ForeignKeyConstraint(
             ["notification_id"],

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 from service_kit.db import JSONDoc, UTCDateTime
+from service_kit.migrations import timestamps
 
 revision: str = "0009"
 down_revision: str | None = "0008"
@@ -55,8 +56,7 @@ def upgrade() -> None:
         sa.Column("handled_at", UTCDateTime(), nullable=True),
         sa.Column("note", sa.String(500), nullable=True),
         sa.Column("replacement_booking_id", sa.Uuid(), nullable=True),
-        sa.Column("created_at", UTCDateTime(), nullable=False),
-        sa.Column("updated_at", UTCDateTime(), nullable=False),
+        *timestamps(),
         sa.PrimaryKeyConstraint("id", name="pk_booking_replacement"),
         sa.UniqueConstraint("booking_id", name="uq_booking_replacement_booking_id"),
     )

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 from service_kit.db import UTCDateTime
+from service_kit.migrations import timestamps
 
 revision: str = "0010"
 down_revision: str | None = "0009"
@@ -27,8 +28,7 @@ def upgrade() -> None:
         sa.Column("contract_id", sa.Uuid(), nullable=False),
         sa.Column("status", sa.String(32), nullable=False),
         sa.Column("as_of", UTCDateTime(), nullable=False),
-        sa.Column("created_at", UTCDateTime(), nullable=False),
-        sa.Column("updated_at", UTCDateTime(), nullable=False),
+        *timestamps(),
         sa.PrimaryKeyConstraint("contract_id", name="pk_contract_projection"),
     )
     op.execute(

@@ -6,20 +6,12 @@ from typing import Any
 BOOKINGS = "/api/v1/bookings"
 
 
-async def booked(world: Any, **offering: Any) -> tuple[Any, dict[str, Any], dict[str, Any]]:
-    event = await world.offering(**offering)
-    resident = await world.resident()
-    response = await world.book(event, resident, world.at(world.tomorrow(), 9))
-    assert response.status_code == 201, response.text
-    return event, resident, response.json()
-
-
 async def assign(world: Any, booking: dict[str, Any], headers: dict[str, str], body: Any) -> Any:
     return await world.client.post(f"{BOOKINGS}/{booking['id']}/assign", json=body, headers=headers)
 
 
 async def test_the_provider_admin_assigns_staff_and_it_is_shown(world: Any) -> None:
-    offering, resident, booking = await booked(world)
+    offering, resident, booking = await world.booked()
     assert booking["assigned_staff"] is None
     response = await assign(world, booking, world.provider_headers(offering), {"staff_id": "staff-liu"})
     assert response.status_code == 200, response.text
@@ -42,7 +34,7 @@ async def test_the_provider_admin_assigns_staff_and_it_is_shown(world: Any) -> N
 
 
 async def test_only_the_providers_admin_or_an_operator_assigns(world: Any) -> None:
-    offering, resident, booking = await booked(world)
+    offering, resident, booking = await world.booked()
     body = {"staff_id": "staff-liu"}
     other_provider = world.keys.headers("provider_admin", provider_id=uuid.uuid4())
     assert (await assign(world, booking, other_provider, body)).status_code == 404
@@ -61,7 +53,7 @@ async def test_only_the_providers_admin_or_an_operator_assigns(world: Any) -> No
 
 
 async def test_assignment_only_while_requested_or_confirmed_and_bodies_are_checked(world: Any) -> None:
-    offering, _, booking = await booked(world, auto_confirm=True)
+    offering, _, booking = await world.booked(auto_confirm=True)
     admin = world.provider_headers(offering)
     for body in (
         {},
@@ -88,10 +80,10 @@ async def test_assignment_only_while_requested_or_confirmed_and_bodies_are_check
 
 
 async def test_a_check_in_by_other_staff_than_assigned_is_flagged_not_refused(world: Any) -> None:
-    offering, _, booking = await booked(world, auto_confirm=True)
+    offering, _, booking = await world.booked(auto_confirm=True)
     same_provider = {"provider_id": offering.provider_id, "auto_confirm": True}
-    _, _, second = await booked(world, **same_provider)
-    _, _, unassigned = await booked(world, **same_provider)
+    _, _, second = await world.booked(**same_provider)
+    _, _, unassigned = await world.booked(**same_provider)
     admin = world.provider_headers(offering)
     for b in (booking, second):
         assert (await assign(world, b, admin, {"staff_id": "staff-liu", "staff_name": "刘芳"})).status_code == 200

@@ -55,7 +55,7 @@ async def test_a_slot_start_in_another_offset_is_the_same_slot(world: Any) -> No
 async def test_a_resident_books_for_themself_through_the_app(world: Any) -> None:
     offering = await world.offering()
     resident = await world.resident()
-    body = {"offering_id": str(offering.offering_id), "slot_start": world.at(world.tomorrow(), 10).isoformat()}
+    body = world.booking_body(offering, hour=10)
     response = await world.client.post(BOOKINGS, json=body, headers=world.resident_headers(resident))
     assert response.status_code == 201, response.text
     assert response.json()["channel"] == "app"
@@ -76,11 +76,7 @@ async def test_a_resident_books_for_themself_through_the_app(world: Any) -> None
 async def test_a_provider_books_only_its_own_offerings(world: Any) -> None:
     offering = await world.offering()
     resident = await world.resident()
-    body = {
-        "offering_id": str(offering.offering_id),
-        "slot_start": world.at(world.tomorrow(), 11).isoformat(),
-        "resident_id": resident["id"],
-    }
+    body = world.booking_body(offering, resident, hour=11)
     own = await world.client.post(BOOKINGS, json=body, headers=world.provider_headers(offering, "provider_staff"))
     assert own.status_code == 201, own.text
     assert own.json()["channel"] == "provider_api"
@@ -96,11 +92,7 @@ async def test_a_provider_books_only_its_own_offerings(world: Any) -> None:
 async def test_roles_that_do_not_book_are_refused(world: Any) -> None:
     offering = await world.offering()
     resident = await world.resident()
-    body = {
-        "offering_id": str(offering.offering_id),
-        "slot_start": world.at(world.tomorrow(), 9).isoformat(),
-        "resident_id": resident["id"],
-    }
+    body = world.booking_body(offering, resident, hour=9)
     assert (await world.client.post(BOOKINGS, json=body)).status_code == 401
     for role in ("official", "reviewer", "evaluator"):
         response = await world.client.post(BOOKINGS, json=body, headers=world.keys.headers(role))
@@ -153,11 +145,7 @@ async def test_bad_booking_input_is_a_problem(world: Any) -> None:
     offering = await world.offering()
     resident = await world.resident()
     operator = world.keys.headers("operator")
-    good = {
-        "offering_id": str(offering.offering_id),
-        "slot_start": world.at(world.tomorrow(), 9).isoformat(),
-        "resident_id": resident["id"],
-    }
+    good = world.booking_body(offering, resident, hour=9)
     bad_bodies: list[Any] = [
         {**good, "slot_start": "2026-12-01T09:00:00"},  # no offset
         {**good, "slot_start": "tomorrow morning"},
@@ -185,11 +173,7 @@ async def test_bad_booking_input_is_a_problem(world: Any) -> None:
 async def test_a_retried_booking_is_made_once(world: Any) -> None:
     offering = await world.offering()
     resident = await world.resident()
-    body = {
-        "offering_id": str(offering.offering_id),
-        "slot_start": world.at(world.tomorrow(), 9).isoformat(),
-        "resident_id": resident["id"],
-    }
+    body = world.booking_body(offering, resident, hour=9)
     headers = {**world.keys.headers("operator", sub="operator-3"), "Idempotency-Key": "booking-call-881"}
     first = await world.client.post(BOOKINGS, json=body, headers=headers)
     retry = await world.client.post(BOOKINGS, json=body, headers=headers)

@@ -8,16 +8,8 @@ async def post(world: Any, booking: dict[str, Any], action: str, headers: dict[s
     return await world.client.post(f"{BOOKINGS}/{booking['id']}/{action}", json=body or None, headers=headers)
 
 
-async def booked(world: Any, **offering: Any) -> tuple[Any, dict[str, Any], dict[str, Any]]:
-    event = await world.offering(**offering)
-    resident = await world.resident()
-    response = await world.book(event, resident, world.at(world.tomorrow(), 9))
-    assert response.status_code == 201, response.text
-    return event, resident, response.json()
-
-
 async def test_a_booking_goes_from_request_to_completion_and_each_step_emits_its_event(world: Any) -> None:
-    offering, _, booking = await booked(world)
+    offering, _, booking = await world.booked()
     staff = world.provider_headers(offering, "provider_staff")
     for action, status in (("confirm", "confirmed"), ("start", "in_service"), ("complete", "completed")):
         response = await post(world, booking, action, staff)
@@ -39,7 +31,7 @@ async def test_a_booking_goes_from_request_to_completion_and_each_step_emits_its
 
 
 async def test_auto_confirmed_offerings_confirm_at_once(world: Any) -> None:
-    _, _, booking = await booked(world, auto_confirm=True)
+    _, _, booking = await world.booked(auto_confirm=True)
     assert booking["status"] == "confirmed"
     events = await world.emitted(booking["id"])
     assert [(t, d["status"]) for t, d in events] == [
@@ -49,7 +41,7 @@ async def test_auto_confirmed_offerings_confirm_at_once(world: Any) -> None:
 
 
 async def test_transitions_not_in_the_table_are_refused_with_the_current_status(world: Any) -> None:
-    _, _, booking = await booked(world)
+    _, _, booking = await world.booked()
     operator = world.keys.headers("operator")
     for action in ("start", "complete", "no-show"):
         response = await post(world, booking, action, operator)
@@ -75,7 +67,7 @@ async def test_transitions_not_in_the_table_are_refused_with_the_current_status(
 
 
 async def test_cancelling_gives_the_unit_back_and_records_who_and_why(world: Any) -> None:
-    offering, resident, booking = await booked(world, capacity_per_slot=1)
+    offering, resident, booking = await world.booked(capacity_per_slot=1)
     slot = world.at(world.tomorrow(), 9)
     assert await world.units_held(offering, slot) == 1
     other = await world.resident()
@@ -100,7 +92,7 @@ async def test_cancelling_gives_the_unit_back_and_records_who_and_why(world: Any
 
 
 async def test_rejecting_gives_the_unit_back(world: Any) -> None:
-    offering, _, booking = await booked(world)
+    offering, _, booking = await world.booked()
     response = await post(world, booking, "reject", world.provider_headers(offering), reason="厨师请假")
     assert response.status_code == 200
     assert response.json()["status"] == "rejected"
@@ -108,7 +100,7 @@ async def test_rejecting_gives_the_unit_back(world: Any) -> None:
 
 
 async def test_who_may_do_what(world: Any) -> None:
-    offering, resident, booking = await booked(world)
+    offering, resident, booking = await world.booked()
     other_provider = world.keys.headers("provider_admin", provider_id=uuid.uuid4())
     other_resident = world.keys.headers("resident", resident_id=uuid.uuid4())
     for headers in (other_provider, other_resident):
@@ -131,7 +123,7 @@ async def test_who_may_do_what(world: Any) -> None:
 
 
 async def test_bad_transition_input_is_a_problem(world: Any) -> None:
-    _, _, booking = await booked(world)
+    _, _, booking = await world.booked()
     operator = world.keys.headers("operator")
     for body in ({"reason": ""}, {"reason": "x" * 501}, {"reason": 5}, {"why": "x"}, [1]):
         response = await world.client.post(f"{BOOKINGS}/{booking['id']}/cancel", json=body, headers=operator)
@@ -142,7 +134,7 @@ async def test_bad_transition_input_is_a_problem(world: Any) -> None:
 
 
 async def test_listing_shows_each_caller_only_their_own(world: Any) -> None:
-    offering, resident, booking = await booked(world)
+    offering, resident, booking = await world.booked()
     elsewhere = await world.offering()
     neighbour = await world.resident()
     theirs = (await world.book(elsewhere, neighbour, world.at(world.tomorrow(), 10))).json()

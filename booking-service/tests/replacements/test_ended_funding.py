@@ -60,13 +60,6 @@ async def elder(world: Any, tags: list[str] | None = None) -> dict[str, Any]:
     return resident
 
 
-async def open_replacements(world: Any) -> list[dict[str, Any]]:
-    response = await world.client.get(REPLACEMENTS, headers=world.keys.headers("operator"))
-    assert response.status_code == 200, response.text
-    items: list[dict[str, Any]] = response.json()["items"]
-    return items
-
-
 def terminated(contract: Any) -> ContractTerminated:
     values = contract.model_dump()
     values.update(status="terminated", occurred_at=datetime.now(UTC), reason="服务质量严重不合格，合同解除")
@@ -110,7 +103,7 @@ async def test_a_terminated_contracts_resident_keeps_the_price_and_is_offered_th
     await apply_event(world.sessionmaker, "catalog", handler, envelope)
     await world.publish(terminated(places["contracts"]["old"]), source="procurement")
 
-    listed = await eventually(lambda: open_replacements(world))
+    listed = await eventually(lambda: world.open_replacements())
     assert len(listed) == 1
     entry = listed[0]
     # Procurement is told once which bookings keep the ended contract's subsidy: the contract still owes them.
@@ -157,7 +150,7 @@ async def test_a_terminated_contracts_resident_keeps_the_price_and_is_offered_th
     assert (handled.json()["status"], handled.json()["replacement_booking_id"]) == ("rebooked", new.json()["id"])
     old = await world.client.get(f"/api/v1/bookings/{booked.json()['id']}", headers=world.keys.headers("operator"))
     assert old.json()["status"] == "cancelled"
-    assert await open_replacements(world) == []
+    assert await world.open_replacements() == []
     again = await world.client.post(
         f"{REPLACEMENTS}/{entry['id']}/handle", json={"outcome": "declined"}, headers=world.keys.headers("operator")
     )
@@ -179,7 +172,7 @@ async def test_bad_closes_are_refused_with_their_field_and_change_nothing(world:
     booked = await world.book(old, resident, world.at(world.tomorrow(), 9))
     others = await world.book(old, other, world.at(world.tomorrow(), 10))
     await world.apply(terminated(contract), source="procurement")
-    entry = next(e for e in await open_replacements(world) if e["booking"]["id"] == booked.json()["id"])
+    entry = next(e for e in await world.open_replacements() if e["booking"]["id"] == booked.json()["id"])
     url = f"{REPLACEMENTS}/{entry['id']}/handle"
     operator = world.keys.headers("operator")
 
@@ -208,7 +201,7 @@ async def test_bad_closes_are_refused_with_their_field_and_change_nothing(world:
     for role in ("resident", "provider_admin"):
         forbidden = await world.client.get(REPLACEMENTS, headers=world.keys.headers(role))
         assert forbidden.status_code == 403
-    assert [e["status"] for e in await open_replacements(world) if e["id"] == entry["id"]] == ["open"]
+    assert [e["status"] for e in await world.open_replacements() if e["id"] == entry["id"]] == ["open"]
 
 
 async def test_two_operators_closing_at_once_close_it_once(world: Any) -> None:
@@ -217,7 +210,7 @@ async def test_two_operators_closing_at_once_close_it_once(world: Any) -> None:
     resident = await elder(world)
     booked = await world.book(old, resident, world.at(world.tomorrow(), 9))
     await world.apply(terminated(contract), source="procurement")
-    entry = (await open_replacements(world))[0]
+    entry = (await world.open_replacements())[0]
     assert entry["booking"]["id"] == booked.json()["id"]
     answers = await asyncio.gather(
         *(
@@ -251,7 +244,7 @@ async def test_an_amendment_that_drops_an_offering_lists_only_its_residents(worl
         }
     )
     await world.apply(amended, source="procurement")
-    assert [(e["booking"]["id"], e["cause"]) for e in await open_replacements(world)] == [
+    assert [(e["booking"]["id"], e["cause"]) for e in await world.open_replacements()] == [
         (loses.json()["id"], "amended")
     ]
     # The contract still owes the booking of the offering it stopped funding; the other it funds as before.
@@ -296,4 +289,4 @@ async def test_a_sanction_keeps_every_existing_contract_funding_its_residents(wo
     assert (quote.json()["funded"], quote.json()["resident_price_fen"]) == (True, 500)
     kept = await world.client.get(f"/api/v1/bookings/{before.json()['id']}", headers=world.keys.headers("operator"))
     assert kept.json()["subsidy_fen"] == 2500
-    assert await open_replacements(world) == []
+    assert await world.open_replacements() == []

@@ -27,13 +27,6 @@ async def elder(world: Any) -> dict[str, Any]:
     return resident
 
 
-async def open_replacements(world: Any) -> list[dict[str, Any]]:
-    response = await world.client.get(REPLACEMENTS, headers=world.keys.headers("operator"))
-    assert response.status_code == 200, response.text
-    items: list[dict[str, Any]] = response.json()["items"]
-    return items
-
-
 @pytest.fixture
 def clock() -> Clock:
     return Clock(datetime.now(UTC))
@@ -76,14 +69,14 @@ async def test_the_sweep_lists_bookings_beyond_a_contracts_last_day_once_it_pass
     )
     seen = sweeps
     await eventually(lambda: sweeps >= seen + 3)
-    assert await open_replacements(world) == []
+    assert await world.open_replacements() == []
 
     # Past it: the resident's booking beyond the last day (at full price) is listed; the one within, whose slot
     # has begun by the clock, is not.
     clock.now = datetime.combine(last_day + timedelta(days=1), datetime.min.time(), tzinfo=SHANGHAI) + timedelta(
         hours=8, minutes=30
     )
-    listed = await eventually(lambda: open_replacements(world))
+    listed = await eventually(lambda: world.open_replacements())
     assert [(e["booking"]["id"], e["cause"]) for e in listed] == [(beyond.json()["id"], "expired")]
     assert datetime.fromisoformat(listed[0]["funding_ended_at"]) == datetime.combine(
         last_day + timedelta(days=1), datetime.min.time(), tzinfo=SHANGHAI

@@ -206,11 +206,7 @@ async def test_racing_grants_of_one_helper_make_one(world: Any) -> None:
 async def test_an_operators_booking_shows_the_operator(world: Any) -> None:
     offering = await world.offering()
     resident = await world.resident()
-    body = {
-        "offering_id": str(offering.offering_id),
-        "slot_start": world.at(world.tomorrow(), 9).isoformat(),
-        "resident_id": resident["id"],
-    }
+    body = world.booking_body(offering, resident, hour=9)
     booked = await world.client.post(BOOKINGS, json=body, headers=world.keys.headers("operator", name="王芳"))
     assert booked.status_code == 201, booked.text
     assert booked.json()["booked_by"] == {"kind": "operator", "name": "王芳", "helper": None}

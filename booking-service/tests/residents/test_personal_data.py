@@ -142,11 +142,7 @@ async def test_everything_an_operator_does_is_recorded_as_acting_for_the_residen
     booking = (
         await world.client.post(
             "/api/v1/bookings",
-            json={
-                "offering_id": str(offering.offering_id),
-                "slot_start": world.at(world.tomorrow(), 9).isoformat(),
-                "resident_id": resident["id"],
-            },
+            json=world.booking_body(offering, resident, hour=9),
             headers=operator,
         )
     ).json()

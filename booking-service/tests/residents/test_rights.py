@@ -111,7 +111,7 @@ async def test_deletion_erases_personal_data_and_keeps_an_anonymized_booking_ref
     booking = (
         await world.client.post(
             BOOKINGS,
-            json={"offering_id": str(offering.offering_id), "slot_start": world.at(world.tomorrow(), 9).isoformat()},
+            json=world.booking_body(offering, hour=9),
             headers=mine,
         )
     ).json()
@@ -170,7 +170,7 @@ async def test_a_resident_registers_themself_and_is_linked_by_their_account(worl
     # Before registering there is nothing to book for.
     nothing = await world.client.post(
         BOOKINGS,
-        json={"offering_id": str(offering.offering_id), "slot_start": world.at(world.tomorrow(), 9).isoformat()},
+        json=world.booking_body(offering, hour=9),
         headers=account,
     )
     assert nothing.status_code == 403
@@ -188,7 +188,7 @@ async def test_a_resident_registers_themself_and_is_linked_by_their_account(worl
     assert (await world.client.get(f"{RESIDENTS}/{me['id']}", headers=later)).status_code == 200
     booked = await world.client.post(
         BOOKINGS,
-        json={"offering_id": str(offering.offering_id), "slot_start": world.at(world.tomorrow(), 9).isoformat()},
+        json=world.booking_body(offering, hour=9),
         headers=later,
     )
     assert booked.status_code == 201, booked.text

@@ -111,6 +111,11 @@ async def views(session: AsyncSession, needs: Sequence[NeedModel]) -> list[Need]
     return [_view(n, steps.get(n.id, [])) for n in needs]
 
 
+# What a step says of the call, contract or refusal behind it, as need.progressed carried it and as
+# need.status_changed tells it on.
+STEP_FACTS = {"call_id", "call_title", "contract_id", "contract_title", "reason"}
+
+
 def _not_after(status: str) -> list[str]:
     """The statuses ``status`` may replace when both happened at the same moment: those not further along."""
     return [s for s, order in STAGE_ORDER.items() if order <= STAGE_ORDER[status]]
@@ -123,12 +128,8 @@ def _status_changed(need: NeedModel, step: NeedStep) -> NeedStatusChanged | None
         need_id=need.id,
         resident_id=need.resident_id,
         status=step.status,
-        call_id=step.call_id,
-        call_title=step.call_title,
-        contract_id=step.contract_id,
-        contract_title=step.contract_title,
+        **step.model_dump(include=STEP_FACTS),
         offering_ids=tuple(step.offering_ids),
-        reason=step.reason,
         occurred_at=step.at,
     )
 
@@ -137,16 +138,13 @@ async def record_progress(session: AsyncSession, event: NeedProgressed, *, event
     """Procurement moved the pool item of ``event.group_key``: each need of the group gets the step once (its
     current status when it is the latest), and each one with a resident a ``need.status_changed``. Returns how
     many needs took the step."""
+    facts = event.model_dump(include=STEP_FACTS)
     step_values = {
         "event_id": event_id,
         "status": event.status,
         "occurred_at": event.occurred_at,
-        "call_id": event.call_id,
-        "call_title": event.call_title,
-        "contract_id": event.contract_id,
-        "contract_title": event.contract_title,
+        **facts,
         "offering_ids": [str(i) for i in event.offering_ids],
-        "reason": event.reason,
     }
     step = NeedStep(
         status=event.status,
@@ -154,12 +152,8 @@ async def record_progress(session: AsyncSession, event: NeedProgressed, *, event
             event.status, call_title=event.call_title, contract_title=event.contract_title, reason=event.reason
         ),
         at=event.occurred_at,
-        call_id=event.call_id,
-        call_title=event.call_title,
-        contract_id=event.contract_id,
-        contract_title=event.contract_title,
+        **facts,
         offering_ids=list(event.offering_ids),
-        reason=event.reason,
     )
     taken = 0
     for need in await repository.needs_of_group(session, event.group_key):

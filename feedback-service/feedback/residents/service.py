@@ -12,6 +12,7 @@ ratings, open rating invitations, the bookings feedback knows — in the consume
 event's inbox row, so a redelivered event moves nothing twice."""
 
 import uuid
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,24 +22,22 @@ from service_kit.events.contracts import ResidentHelperChanged, ResidentMerged
 from service_kit.timeutil import as_aware
 
 
+def _grant(event: ResidentHelperChanged) -> dict[str, Any]:
+    """The grant a helper event is about, as the projection stores it."""
+    return {
+        "grant_id": event.grant_id,
+        "resident_id": event.resident_id,
+        "helper_resident_id": event.helper_resident_id,
+        "as_of": as_aware(event.occurred_at),
+    }
+
+
 async def store_granted(session: AsyncSession, event: ResidentHelperChanged) -> None:
-    await repository.grant(
-        session,
-        grant_id=event.grant_id,
-        resident_id=event.resident_id,
-        helper_resident_id=event.helper_resident_id,
-        as_of=as_aware(event.occurred_at),
-    )
+    await repository.grant(session, **_grant(event))
 
 
 async def store_revoked(session: AsyncSession, event: ResidentHelperChanged) -> None:
-    await repository.revoke(
-        session,
-        grant_id=event.grant_id,
-        resident_id=event.resident_id,
-        helper_resident_id=event.helper_resident_id,
-        as_of=as_aware(event.occurred_at),
-    )
+    await repository.revoke(session, **_grant(event))
 
 
 async def apply_merge(session: AsyncSession, event: ResidentMerged) -> None:

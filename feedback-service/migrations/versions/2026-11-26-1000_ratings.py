@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 from service_kit.db import JSONDoc, UTCDateTime
+from service_kit.migrations import timestamps
 
 revision: str = "0002"
 down_revision: str | None = "0001"
@@ -30,8 +31,7 @@ def upgrade() -> None:
         sa.Column("offering_id", sa.Uuid(), nullable=False),
         sa.Column("completed_at", UTCDateTime(), nullable=False),
         sa.Column("status", sa.String(16), nullable=False),
-        sa.Column("created_at", UTCDateTime(), nullable=False),
-        sa.Column("updated_at", UTCDateTime(), nullable=False),
+        *timestamps(),
         sa.PrimaryKeyConstraint("id", name="pk_rating_invitation"),
         sa.UniqueConstraint("booking_id", name="uq_rating_invitation_booking_id"),
     )
@@ -52,8 +52,7 @@ def upgrade() -> None:
         sa.Column("comment", sa.Text(), nullable=True),
         sa.Column("submitted_by", sa.String(200), nullable=False),
         sa.Column("on_behalf_of", sa.Uuid(), nullable=True),
-        sa.Column("created_at", UTCDateTime(), nullable=False),
-        sa.Column("updated_at", UTCDateTime(), nullable=False),
+        *timestamps(),
         sa.PrimaryKeyConstraint("id", name="pk_rating"),
         sa.ForeignKeyConstraint(
             ["invitation_id"], ["rating_invitation.id"], name="fk_rating_invitation_id_rating_invitation"

@@ -11,18 +11,12 @@ import sqlalchemy as sa
 from alembic import op
 
 from service_kit.db import JSONDoc, UTCDateTime
+from service_kit.migrations import timestamps
 
 revision: str = "0003"
 down_revision: str | None = "0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
-
-
-def _timestamps() -> list[sa.Column[object]]:
-    return [
-        sa.Column("created_at", UTCDateTime(), nullable=False),
-        sa.Column("updated_at", UTCDateTime(), nullable=False),
-    ]
 
 
 def upgrade() -> None:
@@ -55,7 +49,7 @@ def upgrade() -> None:
         sa.Column("closed_at", UTCDateTime(), nullable=True),
         sa.Column("ack_escalated_at", UTCDateTime(), nullable=True),
         sa.Column("resolve_escalated_at", UTCDateTime(), nullable=True),
-        *_timestamps(),
+        *timestamps(),
         sa.PrimaryKeyConstraint("id", name="pk_complaint"),
     )
     op.create_index("ix_complaint_provider_id", "complaint", ["provider_id"])

@@ -16,19 +16,11 @@ from service_kit.events.tables import outbox_event
 from service_kit.testing import eventually
 from service_kit.timeutil import utcnow
 
+from .test_endpoints import need as need_body
+
 MEALS = "elderly.meal_table@gongchen.shidai_jiahe"
 CALL_TITLE = "2027年拱辰街道居家养老服务项目征集"
 CONTRACT_TITLE = "拱辰街道老年餐桌服务合同"
-
-
-def need_body(**overrides: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "category_code": "elderly.meal_table",
-        "community_code": "gongchen.shidai_jiahe",
-        "text": "小区附近没有老年餐桌，腿脚不便走不远。",
-    }
-    body.update(overrides)
-    return body
 
 
 def runner(app: FastAPI) -> Any:

@@ -11,19 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from feedback.ratings import repository
 from feedback.ratings.models import InvitationStatus, Rating, RatingInvitation
+from feedback.ratings.service import open_invitation
 from service_kit.events.contracts import BookingCompleted
 from service_kit.timeutil import utcnow
-
-
-async def open_invitation(session: AsyncSession, event: BookingCompleted) -> bool:
-    return await repository.insert_invitation_if_absent(
-        session,
-        booking_id=event.booking_id,
-        resident_id=event.resident_id,
-        provider_id=event.provider_id,
-        offering_id=event.offering_id,
-        completed_at=event.occurred_at,
-    )
 
 
 def rating_for(invitation: RatingInvitation, stars: int = 5, **extra: Any) -> Rating:

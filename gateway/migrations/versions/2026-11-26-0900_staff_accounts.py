@@ -10,7 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from service_kit.db import JSONDoc, UTCDateTime
+from service_kit.db import JSONDoc
+from service_kit.migrations import timestamps
 
 revision: str = "0001"
 down_revision: str | None = None
@@ -29,8 +30,7 @@ def upgrade() -> None:
         sa.Column("provider_id", sa.Uuid(), nullable=True),
         sa.Column("resident_id", sa.Uuid(), nullable=True),
         sa.Column("active", sa.Boolean(), nullable=False),
-        sa.Column("created_at", UTCDateTime(), nullable=False),
-        sa.Column("updated_at", UTCDateTime(), nullable=False),
+        *timestamps(),
         sa.PrimaryKeyConstraint("id", name="pk_account"),
         sa.UniqueConstraint("username", name="uq_account_username"),
     )

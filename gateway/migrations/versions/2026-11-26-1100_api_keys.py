@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 from service_kit.db import JSONDoc, UTCDateTime
+from service_kit.migrations import timestamps
 
 revision: str = "0003"
 down_revision: str | None = "0002"
@@ -30,8 +31,7 @@ def upgrade() -> None:
         sa.Column("created_by", sa.String(120), nullable=False),
         sa.Column("last_used_at", UTCDateTime(), nullable=True),
         sa.Column("revoked_at", UTCDateTime(), nullable=True),
-        sa.Column("created_at", UTCDateTime(), nullable=False),
-        sa.Column("updated_at", UTCDateTime(), nullable=False),
+        *timestamps(),
         sa.PrimaryKeyConstraint("id", name="pk_api_key"),
         sa.UniqueConstraint("prefix", name="uq_api_key_prefix"),
     )

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 from service_kit.db import UTCDateTime
+from service_kit.migrations import timestamps
 
 revision: str = "0006"
 down_revision: str | None = "0005"
@@ -33,8 +34,7 @@ def upgrade() -> None:
         sa.Column("notified_at", UTCDateTime(), nullable=True),
         sa.Column("cleared_at", UTCDateTime(), nullable=True),
         sa.Column("unlocked_by", sa.String(120), nullable=True),
-        sa.Column("created_at", UTCDateTime(), nullable=False),
-        sa.Column("updated_at", UTCDateTime(), nullable=False),
+        *timestamps(),
         sa.PrimaryKeyConstraint("id", name="pk_sign_in_lockout"),
         sa.UniqueConstraint("kind", "subject", name="uq_sign_in_lockout_kind_subject"),
     )

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 from service_kit.db import JSONDoc, UTCDateTime
+from service_kit.migrations import timestamps
 
 revision: str = "0002"
 down_revision: str | None = "0001"
@@ -35,8 +36,7 @@ def upgrade() -> None:
         sa.Column("terminated_at", UTCDateTime(), nullable=True),
         sa.Column("terminated_by", sa.String(200), nullable=True),
         sa.Column("termination_reason", sa.Text(), nullable=True),
-        sa.Column("created_at", UTCDateTime(), nullable=False),
-        sa.Column("updated_at", UTCDateTime(), nullable=False),
+        *timestamps(),
         sa.CheckConstraint("amount_fen > 0", name="ck_contract_amount_positive"),
         sa.CheckConstraint("end_date >= start_date", name="ck_contract_term_ordered"),
         sa.PrimaryKeyConstraint("id", name="pk_contract"),
@@ -83,9 +83,7 @@ def upgrade() -> None:
         sa.Column("before", JSONDoc, nullable=True),
         sa.Column("after", JSONDoc, nullable=False),
         sa.Column("reason", sa.Text(), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["contract_id"], ["contract.id"], name="fk_contract_audit_entry_contract_id_contract"
-        ),
+        sa.ForeignKeyConstraint(["contract_id"], ["contract.id"], name="fk_contract_audit_entry_contract_id_contract"),
         sa.PrimaryKeyConstraint("seq", name="pk_contract_audit_entry"),
     )
     op.create_index("ix_contract_audit_entry_contract_id_seq", "contract_audit_entry", ["contract_id", "seq"])
@@ -99,8 +97,7 @@ def upgrade() -> None:
         sa.Column("unit_price_fen", sa.BigInteger(), nullable=False),
         sa.Column("delivered_at", UTCDateTime(), nullable=False),
         sa.Column("source_event_id", sa.String(120), nullable=False),
-        sa.Column("created_at", UTCDateTime(), nullable=False),
-        sa.Column("updated_at", UTCDateTime(), nullable=False),
+        *timestamps(),
         sa.ForeignKeyConstraint(["contract_id"], ["contract.id"], name="fk_deliverable_contract_id_contract"),
         sa.PrimaryKeyConstraint("id", name="pk_deliverable"),
         sa.UniqueConstraint("booking_id", name="uq_deliverable_booking_id"),

@@ -12,19 +12,12 @@ import sqlalchemy as sa
 from alembic import op
 
 from service_kit.db import JSONDoc, UTCDateTime
+from service_kit.migrations import timestamps
 
 revision: str = "0003"
 down_revision: str | None = "0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
-
-
-def _timestamps() -> list[sa.Column]:  # type: ignore[type-arg]
-    return [
-        sa.Column("id", sa.Uuid(), nullable=False),
-        sa.Column("created_at", UTCDateTime(), nullable=False),
-        sa.Column("updated_at", UTCDateTime(), nullable=False),
-    ]
 
 
 def upgrade() -> None:
@@ -51,7 +44,8 @@ def upgrade() -> None:
         sa.Column("budget_fen", sa.BigInteger(), nullable=False),
         sa.Column("committed_fen", sa.BigInteger(), nullable=False),
         sa.Column("created_by", sa.String(200), nullable=False),
-        *_timestamps(),
+        sa.Column("id", sa.Uuid(), nullable=False),
+        *timestamps(),
         sa.CheckConstraint("budget_fen > 0", name="ck_fund_budget_positive"),
         sa.CheckConstraint(
             "committed_fen >= 0 AND committed_fen <= budget_fen", name="ck_fund_committed_within_budget"
@@ -87,7 +81,8 @@ def upgrade() -> None:
         sa.Column("merged_into_id", sa.Uuid(), nullable=True),
         sa.Column("rank", sa.Integer(), nullable=True),
         sa.Column("submitted_by", sa.String(200), nullable=False),
-        *_timestamps(),
+        sa.Column("id", sa.Uuid(), nullable=False),
+        *timestamps(),
         sa.ForeignKeyConstraint(["merged_into_id"], ["need.id"], name="fk_need_merged_into_id_need"),
         sa.PrimaryKeyConstraint("id", name="pk_need"),
         sa.UniqueConstraint("group_key", name="uq_need_group_key"),
@@ -111,7 +106,8 @@ def upgrade() -> None:
         sa.Column("published_at", UTCDateTime(), nullable=True),
         sa.Column("closed_at", UTCDateTime(), nullable=True),
         sa.Column("reviewed_at", UTCDateTime(), nullable=True),
-        *_timestamps(),
+        sa.Column("id", sa.Uuid(), nullable=False),
+        *timestamps(),
         sa.CheckConstraint("budget_cap_fen > 0", name="ck_proposal_call_budget_cap_positive"),
         sa.ForeignKeyConstraint(["fund_id"], ["fund.id"], name="fk_proposal_call_fund_id_fund"),
         sa.PrimaryKeyConstraint("id", name="pk_proposal_call"),
@@ -138,7 +134,8 @@ def upgrade() -> None:
         sa.Column("approved_amount_fen", sa.BigInteger(), nullable=True),
         sa.Column("approved_at", UTCDateTime(), nullable=True),
         sa.Column("approved_by", sa.String(200), nullable=True),
-        *_timestamps(),
+        sa.Column("id", sa.Uuid(), nullable=False),
+        *timestamps(),
         sa.CheckConstraint("budget_request_fen > 0", name="ck_application_budget_request_positive"),
         sa.ForeignKeyConstraint(["call_id"], ["proposal_call.id"], name="fk_application_call_id_proposal_call"),
         sa.PrimaryKeyConstraint("id", name="pk_application"),
@@ -154,7 +151,8 @@ def upgrade() -> None:
         sa.Column("reviewer_name", sa.String(200), nullable=False),
         sa.Column("linked_provider_ids", JSONDoc, nullable=False),
         sa.Column("assigned_by", sa.String(200), nullable=False),
-        *_timestamps(),
+        sa.Column("id", sa.Uuid(), nullable=False),
+        *timestamps(),
         sa.ForeignKeyConstraint(["call_id"], ["proposal_call.id"], name="fk_review_assignment_call_id_proposal_call"),
         sa.PrimaryKeyConstraint("id", name="pk_review_assignment"),
         sa.UniqueConstraint("call_id", "reviewer_subject", name="uq_review_assignment_call_id_reviewer_subject"),
@@ -190,7 +188,9 @@ def upgrade() -> None:
             sa.ForeignKeyConstraint(
                 ["assignment_id"], ["review_assignment.id"], name=f"fk_{table}_assignment_id_review_assignment"
             ),
-            sa.ForeignKeyConstraint(["application_id"], ["application.id"], name=f"fk_{table}_application_id_application"),
+            sa.ForeignKeyConstraint(
+                ["application_id"], ["application.id"], name=f"fk_{table}_application_id_application"
+            ),
             sa.PrimaryKeyConstraint("id", name=f"pk_{table}"),
             sa.UniqueConstraint("assignment_id", "application_id", name=f"uq_{table}_assignment_id_application_id"),
         )
@@ -206,7 +206,8 @@ def upgrade() -> None:
         sa.Column("published_by", sa.String(200), nullable=False),
         sa.Column("period_working_days", sa.Integer(), nullable=False),
         sa.Column("objection_deadline", sa.Date(), nullable=False),
-        *_timestamps(),
+        sa.Column("id", sa.Uuid(), nullable=False),
+        *timestamps(),
         sa.ForeignKeyConstraint(["call_id"], ["proposal_call.id"], name="fk_notice_call_id_proposal_call"),
         sa.PrimaryKeyConstraint("id", name="pk_notice"),
         sa.UniqueConstraint("call_id", name="uq_notice_call_id"),
@@ -225,7 +226,8 @@ def upgrade() -> None:
         sa.Column("answer", sa.Text(), nullable=True),
         sa.Column("answered_at", UTCDateTime(), nullable=True),
         sa.Column("answered_by", sa.String(200), nullable=True),
-        *_timestamps(),
+        sa.Column("id", sa.Uuid(), nullable=False),
+        *timestamps(),
         sa.ForeignKeyConstraint(["notice_id"], ["notice.id"], name="fk_objection_notice_id_notice"),
         sa.PrimaryKeyConstraint("id", name="pk_objection"),
     )
@@ -235,9 +237,7 @@ def upgrade() -> None:
     with op.batch_alter_table("contract") as batch:
         batch.add_column(sa.Column("application_id", sa.Uuid(), nullable=True))
         batch.create_unique_constraint("uq_contract_application_id", ["application_id"])
-        batch.create_foreign_key(
-            "fk_contract_application_id_application", "application", ["application_id"], ["id"]
-        )
+        batch.create_foreign_key("fk_contract_application_id_application", "application", ["application_id"], ["id"])
 
 
 def downgrade() -> None:

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 from service_kit.db import JSONDoc, UTCDateTime
+from service_kit.migrations import timestamps
 
 revision: str = "0004"
 down_revision: str | None = "0003"
@@ -74,8 +75,7 @@ def upgrade() -> None:
         sa.Column("decided_by_name", sa.String(length=200), nullable=True),
         sa.Column("decided_at", UTCDateTime(), nullable=False),
         sa.Column("id", sa.Uuid(), nullable=False),
-        sa.Column("created_at", UTCDateTime(), nullable=False),
-        sa.Column("updated_at", UTCDateTime(), nullable=False),
+        *timestamps(),
         sa.ForeignKeyConstraint(["contract_id"], ["contract.id"], name=("fk_contract_acceptance_contract_id_contract")),
         sa.PrimaryKeyConstraint("id", name=("pk_contract_acceptance")),
         sa.UniqueConstraint("contract_id", "attempt", name=("uq_contract_acceptance_contract_id_attempt")),
@@ -104,8 +104,7 @@ def upgrade() -> None:
         sa.Column("decision_reason", sa.Text(), nullable=True),
         sa.Column("resulting_version", sa.Integer(), nullable=True),
         sa.Column("id", sa.Uuid(), nullable=False),
-        sa.Column("created_at", UTCDateTime(), nullable=False),
-        sa.Column("updated_at", UTCDateTime(), nullable=False),
+        *timestamps(),
         sa.CheckConstraint("supplement_fen >= 0", name=("ck_contract_amendment_supplement_not_negative")),
         sa.ForeignKeyConstraint(["contract_id"], ["contract.id"], name=("fk_contract_amendment_contract_id_contract")),
         sa.PrimaryKeyConstraint("id", name=("pk_contract_amendment")),
@@ -128,8 +127,7 @@ def upgrade() -> None:
         sa.Column("opened_at", UTCDateTime(), nullable=False),
         sa.Column("last_event_at", UTCDateTime(), nullable=False),
         sa.Column("id", sa.Uuid(), nullable=False),
-        sa.Column("created_at", UTCDateTime(), nullable=False),
-        sa.Column("updated_at", UTCDateTime(), nullable=False),
+        *timestamps(),
         sa.ForeignKeyConstraint(
             ["contract_id"], ["contract.id"], name=("fk_contract_complaint_link_contract_id_contract")
         ),
@@ -163,8 +161,7 @@ def upgrade() -> None:
         sa.Column("finalized_by", sa.String(length=200), nullable=True),
         sa.Column("finalized_at", UTCDateTime(), nullable=True),
         sa.Column("id", sa.Uuid(), nullable=False),
-        sa.Column("created_at", UTCDateTime(), nullable=False),
-        sa.Column("updated_at", UTCDateTime(), nullable=False),
+        *timestamps(),
         sa.ForeignKeyConstraint(["contract_id"], ["contract.id"], name=("fk_contract_evaluation_contract_id_contract")),
         sa.PrimaryKeyConstraint("id", name=("pk_contract_evaluation")),
         sa.UniqueConstraint("contract_id", "stage", name=("uq_contract_evaluation_contract_id_stage")),
@@ -196,8 +193,7 @@ def upgrade() -> None:
         sa.Column("submitted_by", sa.String(length=200), nullable=False),
         sa.Column("submitted_at", UTCDateTime(), nullable=False),
         sa.Column("id", sa.Uuid(), nullable=False),
-        sa.Column("created_at", UTCDateTime(), nullable=False),
-        sa.Column("updated_at", UTCDateTime(), nullable=False),
+        *timestamps(),
         sa.ForeignKeyConstraint(
             ["contract_id"], ["contract.id"], name=("fk_contract_progress_report_contract_id_contract")
         ),
@@ -219,8 +215,7 @@ def upgrade() -> None:
         sa.Column("recorded_by_name", sa.String(length=200), nullable=True),
         sa.Column("recorded_at", UTCDateTime(), nullable=False),
         sa.Column("id", sa.Uuid(), nullable=False),
-        sa.Column("created_at", UTCDateTime(), nullable=False),
-        sa.Column("updated_at", UTCDateTime(), nullable=False),
+        *timestamps(),
         sa.ForeignKeyConstraint(
             ["contract_id"], ["contract.id"], name=("fk_contract_supervision_record_contract_id_contract")
         ),
@@ -256,8 +251,7 @@ def upgrade() -> None:
         sa.Column("recorded_by", sa.String(length=200), nullable=False),
         sa.Column("recorded_at", UTCDateTime(), nullable=False),
         sa.Column("id", sa.Uuid(), nullable=False),
-        sa.Column("created_at", UTCDateTime(), nullable=False),
-        sa.Column("updated_at", UTCDateTime(), nullable=False),
+        *timestamps(),
         sa.CheckConstraint("amount_fen > 0", name=("ck_disbursement_amount_positive")),
         sa.ForeignKeyConstraint(["contract_id"], ["contract.id"], name=("fk_disbursement_contract_id_contract")),
         sa.ForeignKeyConstraint(["fund_id"], ["fund.id"], name=("fk_disbursement_fund_id_fund")),
@@ -285,8 +279,7 @@ def upgrade() -> None:
         sa.Column("lifted_by", sa.String(length=200), nullable=True),
         sa.Column("lift_reason", sa.Text(), nullable=True),
         sa.Column("id", sa.Uuid(), nullable=False),
-        sa.Column("created_at", UTCDateTime(), nullable=False),
-        sa.Column("updated_at", UTCDateTime(), nullable=False),
+        *timestamps(),
         sa.CheckConstraint(
             "rounds_served >= 0 AND rounds_served <= rounds", name=("ck_provider_sanction_rounds_served")
         ),

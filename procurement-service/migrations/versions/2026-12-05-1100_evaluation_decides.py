@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from alembic import op
 
 from service_kit.db import JSONDoc, UTCDateTime
+from service_kit.migrations import timestamps
 
 revision: str = "0010"
 down_revision: str | None = "0009"
@@ -131,8 +132,7 @@ def upgrade() -> None:
         sa.Column("declaration_note", sa.Text(), nullable=True),
         sa.Column("declared_at", UTCDateTime(), nullable=True),
         sa.Column("id", sa.Uuid(), nullable=False),
-        sa.Column("created_at", UTCDateTime(), nullable=False),
-        sa.Column("updated_at", UTCDateTime(), nullable=False),
+        *timestamps(),
         sa.ForeignKeyConstraint(["contract_id"], ["contract.id"], name=("fk_contract_evaluator_contract_id_contract")),
         sa.PrimaryKeyConstraint("id", name=("pk_contract_evaluator")),
         sa.UniqueConstraint(
@@ -169,8 +169,7 @@ def upgrade() -> None:
         sa.Column("recorded_by", sa.String(length=200), nullable=True),
         sa.Column("recorded_at", UTCDateTime(), nullable=True),
         sa.Column("id", sa.Uuid(), nullable=False),
-        sa.Column("created_at", UTCDateTime(), nullable=False),
-        sa.Column("updated_at", UTCDateTime(), nullable=False),
+        *timestamps(),
         sa.ForeignKeyConstraint(
             ["contract_id"], ["contract.id"], name=("fk_satisfaction_callback_contract_id_contract")
         ),

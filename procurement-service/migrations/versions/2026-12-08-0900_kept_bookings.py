@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 from service_kit.db import UTCDateTime
+from service_kit.migrations import timestamps
 
 revision: str = "0013"
 down_revision: str | None = "0012"
@@ -43,8 +44,7 @@ def upgrade() -> None:
         ),
         sa.Column("closed_at", UTCDateTime(), nullable=True),
         sa.Column("disbursement_id", sa.Uuid(), nullable=True),
-        sa.Column("created_at", UTCDateTime(), nullable=False),
-        sa.Column("updated_at", UTCDateTime(), nullable=False),
+        *timestamps(),
         sa.CheckConstraint("value_fen >= 0", name="ck_kept_booking_value_not_negative"),
         sa.ForeignKeyConstraint(["contract_id"], ["contract.id"], name="fk_kept_booking_contract_id_contract"),
         sa.ForeignKeyConstraint(

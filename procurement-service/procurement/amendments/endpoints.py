@@ -30,21 +30,6 @@ async def propose_amendment(
     return await service.propose_amendment(session, contract_id, data, by=principal, now=now)
 
 
-@router.get(
-    "/{contract_id}/amendments",
-    response_model=Page[schemas.Amendment],
-    summary="A contract's amendments, oldest first",
-    responses=error_responses(401, 403, 404, 422),
-)
-async def list_amendments(
-    contract_id: uuid.UUID, session: SessionDep, principal: ContractViewer, page: PaginationDep
-) -> Page[schemas.Amendment]:
-    items, total = await service.list_page(
-        session, contract_id, ChangeKind.amendment, by=principal, limit=page.limit, offset=page.offset
-    )
-    return page.of(items, total)
-
-
 @router.post(
     "/{contract_id}/terminations",
     response_model=schemas.Amendment,
@@ -58,23 +43,23 @@ async def propose_termination(
     return await service.propose_termination(session, contract_id, data, by=principal, now=now)
 
 
-@router.get(
-    "/{contract_id}/terminations",
-    response_model=Page[schemas.Amendment],
-    summary="A contract's proposed and decided terminations, oldest first",
-    responses=error_responses(401, 403, 404, 422),
-)
-async def list_terminations(
-    contract_id: uuid.UUID, session: SessionDep, principal: ContractViewer, page: PaginationDep
-) -> Page[schemas.Amendment]:
-    items, total = await service.list_page(
-        session, contract_id, ChangeKind.termination, by=principal, limit=page.limit, offset=page.offset
+def _reads_and_decisions(kind: ChangeKind, collection: str, listed: str) -> None:
+    """The list, a read, and approve / reject / withdraw, for amendments and terminations alike."""
+
+    @router.get(
+        f"/{{contract_id}}/{collection}",
+        response_model=Page[schemas.Amendment],
+        summary=f"A contract's {listed}, oldest first",
+        responses=error_responses(401, 403, 404, 422),
+        name=f"list_{collection}",
     )
-    return page.of(items, total)
-
-
-def _decisions(kind: ChangeKind, collection: str) -> None:
-    """approve / reject / withdraw and a read, for amendments and terminations alike."""
+    async def list_items(
+        contract_id: uuid.UUID, session: SessionDep, principal: ContractViewer, page: PaginationDep
+    ) -> Page[schemas.Amendment]:
+        items, total = await service.list_page(
+            session, contract_id, kind, by=principal, limit=page.limit, offset=page.offset
+        )
+        return page.of(items, total)
 
     @router.get(
         f"/{{contract_id}}/{collection}/{{item_id}}",
@@ -140,5 +125,5 @@ def _decisions(kind: ChangeKind, collection: str) -> None:
         return await service.withdraw(session, contract_id, item_id, kind, data, by=principal, now=now)
 
 
-_decisions(ChangeKind.amendment, "amendments")
-_decisions(ChangeKind.termination, "terminations")
+_reads_and_decisions(ChangeKind.amendment, "amendments", "amendments")
+_reads_and_decisions(ChangeKind.termination, "terminations", "proposed and decided terminations")

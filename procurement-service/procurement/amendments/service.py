@@ -201,58 +201,42 @@ async def propose_termination(
         if party != Party.purchaser:
             raise Forbidden("Only the purchaser terminates a contract for cause.", code="for_cause_by_purchaser")
         await contracts_service.terminate(session, contract.id, reason=data.reason, by=by, now=now)
-        termination = _new(
-            contract,
-            party,
-            by,
-            now,
-            kind=ChangeKind.termination,
-            status=ChangeStatus.approved,
-            summary="终止合同（违约）",
-            reason=data.reason,
-            supplement_fen=0,
-            for_cause=True,
-            decided_by_party=party,
-            decided_by=by.subject,
-            decided_at=now,
-            decision_reason="terminated for cause by the purchaser",
-        )
-        await repository.add(session, termination)
-        await contracts_service.record_lifecycle(
-            session,
-            contract,
-            "terminated_for_cause",
-            by=by,
-            at=now,
-            reason=data.reason,
-            details={"termination_id": str(termination.id)},
-        )
-        return schemas.Amendment.of(termination)
-
-    contracts_service.ensure_active(contract, "terminate")
-    if await repository.termination_pending(session, contract.id):
-        raise Conflict("A termination of this contract is already proposed.", code="termination_pending")
+        # Decided as it is proposed: nobody approves an end for cause.
+        outcome: dict[str, Any] = {
+            "status": ChangeStatus.approved,
+            "summary": "终止合同（违约）",
+            "decided_by_party": party,
+            "decided_by": by.subject,
+            "decided_at": now,
+            "decision_reason": "terminated for cause by the purchaser",
+        }
+        action, details = "terminated_for_cause", {}
+    else:
+        contracts_service.ensure_active(contract, "terminate")
+        if await repository.termination_pending(session, contract.id):
+            raise Conflict("A termination of this contract is already proposed.", code="termination_pending")
+        outcome = {"status": ChangeStatus.proposed, "summary": "协商终止合同"}
+        action, details = "termination_proposed", {"party": str(party)}
     termination = _new(
         contract,
         party,
         by,
         now,
         kind=ChangeKind.termination,
-        status=ChangeStatus.proposed,
-        summary="协商终止合同",
         reason=data.reason,
         supplement_fen=0,
-        for_cause=False,
+        for_cause=data.for_cause,
+        **outcome,
     )
     await repository.add(session, termination)
     await contracts_service.record_lifecycle(
         session,
         contract,
-        "termination_proposed",
+        action,
         by=by,
         at=now,
         reason=data.reason,
-        details={"termination_id": str(termination.id), "party": str(party)},
+        details={"termination_id": str(termination.id), **details},
     )
     return schemas.Amendment.of(termination)
 

@@ -37,7 +37,7 @@ from procurement.notices import service as notices_service
 from procurement.providers import service as providers_service
 from service_kit.auth import ApiKeyScope, Principal, Role
 from service_kit.errors import Conflict, Forbidden, InvalidTransition, NotFound, ValidationFailed
-from service_kit.events.contracts import ContractSigned, ContractTerminated
+from service_kit.events.contracts import BookingCompleted, BookingProviderMissed, ContractSigned, ContractTerminated
 from service_kit.events.contracts import FundedOffering as FundedOfferingEvent
 from service_kit.events.outbox import emit
 from service_kit.timeutil import utcnow
@@ -905,27 +905,23 @@ async def record_lifecycle(
 
 
 async def funding_for_delivery(
-    session: AsyncSession,
-    *,
-    offering_id: uuid.UUID,
-    provider_id: uuid.UUID,
-    named_contract_id: uuid.UUID | None,
-    delivered_at: datetime,
+    session: AsyncSession, event: BookingCompleted | BookingProviderMissed
 ) -> ContractFundedOffering | None:
-    """Which contract pays for a completed booking of ``offering_id``: only the one the booking drew its funding
-    from (booking's ``funded_contract_id``), if that contract funds the offering, is the delivering provider's own
-    and was active when the service was delivered (a termination learnt later does not undo a delivery). A booking
-    without funding (the resident paid the full price) is paid by nobody: counting it on a contract funding the
-    same offering would pay the service twice. Deliveries a contract owes after it ended: procurement.kept."""
-    if named_contract_id is None:
+    """Which contract pays for the booking ``event`` is about (completed, or missed by its provider): only the one
+    the booking drew its funding from (booking's ``funded_contract_id``), if that contract funds the offering, is
+    the delivering provider's own and was active when the service was due (a termination learnt later does not undo
+    a delivery). A booking without funding (the resident paid the full price) is paid by nobody: counting it on a
+    contract funding the same offering would pay the service twice. Deliveries a contract owes after it ended:
+    procurement.kept."""
+    if event.funded_contract_id is None:
         return None
-    found = await repository.funded_offering(session, named_contract_id, offering_id)
+    found = await repository.funded_offering(session, event.funded_contract_id, event.offering_id)
     if found is None:
         return None
     contract, item = found
-    if contract.provider_id != provider_id:
+    if contract.provider_id != event.provider_id:
         return None
     if contract.status == ContractStatus.active:
         return item
-    ended_after = contract.terminated_at is not None and delivered_at < contract.terminated_at
+    ended_after = contract.terminated_at is not None and event.occurred_at < contract.terminated_at
     return item if contract.status == ContractStatus.terminated and ended_after else None

@@ -29,13 +29,7 @@ async def record_completed_booking(session: AsyncSession, event: BookingComplete
     counted nowhere until accepted."""
     if await repository.exists_for_booking(session, event.booking_id):
         return False
-    funded = await contracts_service.funding_for_delivery(
-        session,
-        offering_id=event.offering_id,
-        provider_id=event.provider_id,
-        named_contract_id=event.funded_contract_id,
-        delivered_at=event.occurred_at,
-    )
+    funded = await contracts_service.funding_for_delivery(session, event)
     if funded is not None:
         contract_id, unit_price_fen = funded.contract_id, funded.unit_price_fen
     else:

@@ -40,10 +40,7 @@ async def submit_progress_report(
         raise ValidationFailed("The period ends before it starts.", code="period_reversed")
     report = ProgressReport(
         contract_id=contract.id,
-        period_start=data.period_start,
-        period_end=data.period_end,
-        summary=data.summary,
-        issues=data.issues,
+        **data.model_dump(),
         submitted_by=by.subject,
         submitted_at=now,
         created_at=now,
@@ -72,12 +69,7 @@ async def record_supervision(
         raise ValidationFailed("Rectification is due before the supervision took place.", code="due_before_visit")
     record = SupervisionRecord(
         contract_id=contract.id,
-        kind=data.kind,
-        occurred_on=data.occurred_on,
-        location=data.location,
-        findings=data.findings,
-        conclusion=data.conclusion,
-        rectification_due=data.rectification_due,
+        **data.model_dump(),
         recorded_by=by.subject,
         recorded_by_name=by.name,
         recorded_at=now,
@@ -193,13 +185,7 @@ async def record_provider_missed(session: AsyncSession, event: BookingProviderMi
     (unsatisfactory, by the booking system); False when no active contract funded it or it is already recorded."""
     if await repository.recorded_for_booking(session, event.booking_id):
         return False
-    funded = await contracts_service.funding_for_delivery(
-        session,
-        offering_id=event.offering_id,
-        provider_id=event.provider_id,
-        named_contract_id=event.funded_contract_id,
-        delivered_at=event.occurred_at,
-    )
+    funded = await contracts_service.funding_for_delivery(session, event)
     if funded is None:
         return False
     start, end = event.slot_start.astimezone(SHANGHAI), event.slot_end.astimezone(SHANGHAI)

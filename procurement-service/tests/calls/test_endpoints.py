@@ -9,6 +9,7 @@ from nats.js import JetStreamContext
 from procurement_builders import deliver_events, known_provider, offering_published
 from sourcing_builders import (
     DEADLINE,
+    an_application,
     application_body,
     apply,
     assign,
@@ -18,12 +19,13 @@ from sourcing_builders import (
     official,
     provider_admin,
     published_call,
+    restored,
     review,
     sanctioned,
     verified_provider,
 )
 
-from service_kit.events.contracts import ProviderRestored, ProviderSuspended
+from service_kit.events.contracts import ProviderSuspended
 from service_kit.testing import TestKeys, assert_problem
 
 
@@ -123,10 +125,7 @@ async def test_only_officials_draft_calls(client: httpx.AsyncClient, test_keys: 
 async def test_an_eligible_provider_applies_and_withdraws_before_the_deadline(
     app: FastAPI, client: httpx.AsyncClient, js: JetStreamContext, test_keys: TestKeys, clock: Clock
 ) -> None:
-    provider_id = await verified_provider(app, js)
-    fund = await create_fund(client, test_keys)
-    call = await published_call(client, test_keys, fund["id"])
-    application = await apply(client, test_keys, call["id"], provider_id)
+    provider_id, _, call, application = await an_application(app, client, js, test_keys)
     assert (application["status"], application["provider_id"]) == ("submitted", str(provider_id))
     assert application["budget_request_fen"] == 20_000_000
     assert application["deliverables"][0]["service_type"] == "elderly.meal_table"
@@ -213,14 +212,7 @@ async def test_ineligible_providers_are_told_why(
     punished = await verified_provider(app, js)
     await deliver(app, js, "providers", sanctioned(punished, clock.now), source="procurement")
     await refused(punished, "provider_sanctioned")
-    restored = ProviderRestored(
-        provider_id=punished,
-        sanction_id=uuid.uuid4(),
-        measure="excluded_from_calls",
-        reason="整改完成",
-        occurred_at=clock.now,
-    )
-    await deliver(app, js, "providers", restored, source="procurement")
+    await deliver(app, js, "providers", restored(punished, clock.now), source="procurement")
     await apply(client, test_keys, call["id"], punished)
 
     expired = await verified_provider(app, js)
@@ -232,14 +224,7 @@ async def test_a_sanction_older_than_the_projection_is_ignored(
     app: FastAPI, client: httpx.AsyncClient, js: JetStreamContext, test_keys: TestKeys, clock: Clock
 ) -> None:
     provider_id = await verified_provider(app, js)
-    restored = ProviderRestored(
-        provider_id=provider_id,
-        sanction_id=uuid.uuid4(),
-        measure="excluded_from_calls",
-        reason="整改完成",
-        occurred_at=clock.now,
-    )
-    await deliver(app, js, "providers", restored, source="procurement")
+    await deliver(app, js, "providers", restored(provider_id, clock.now), source="procurement")
     # The sanction it lifted arrives late (redelivered): it does not bring the sanction back.
     older = sanctioned(provider_id, clock.now.replace(year=2025))
     await deliver(app, js, "providers", older, source="procurement")
@@ -349,10 +334,7 @@ async def test_a_provider_promises_only_its_own_published_offerings(
 async def test_a_provider_sanctioned_after_applying_is_not_approved(
     app: FastAPI, client: httpx.AsyncClient, js: JetStreamContext, test_keys: TestKeys, clock: Clock
 ) -> None:
-    provider_id = await verified_provider(app, js)
-    fund = await create_fund(client, test_keys)
-    call = await published_call(client, test_keys, fund["id"])
-    application = await apply(client, test_keys, call["id"], provider_id)
+    provider_id, fund, call, application = await an_application(app, client, js, test_keys)
     clock.now = DEADLINE
     base = f"/api/v1/calls/{call['id']}"
     assert (await client.post(f"{base}/close", headers=official(test_keys))).status_code == 200

@@ -3,6 +3,7 @@ have no conflict of interest — the rule expert reviewers follow for applicatio
 
 import asyncio
 import uuid
+from typing import Any
 
 import httpx
 from fastapi import FastAPI
@@ -13,17 +14,28 @@ from sourcing_builders import official, provider_admin
 from service_kit.testing import TestKeys, assert_problem
 
 
+async def midterm_of_a_signed_contract(
+    app: FastAPI, client: httpx.AsyncClient, keys: TestKeys, provider_id: uuid.UUID
+) -> tuple[dict[str, Any], str, str]:
+    """An official opens the mid-term evaluation of a new contract with ``provider_id``: the contract, and the URLs
+    of its evaluators and its mid-term scores."""
+    contract = await signed_contract(app, client, keys, contract_body(provider_id))
+    opened = await client.post(
+        f"/api/v1/contracts/{contract['id']}/evaluations", json={"stage": "midterm"}, headers=official(keys)
+    )
+    assert opened.status_code == 201, opened.text
+    return (
+        contract,
+        f"/api/v1/contracts/{contract['id']}/evaluators",
+        f"/api/v1/contracts/{contract['id']}/evaluations/midterm/scores",
+    )
+
+
 async def test_an_unassigned_or_conflicted_evaluator_cannot_score(
     app: FastAPI, client: httpx.AsyncClient, test_keys: TestKeys
 ) -> None:
     provider_id = uuid.uuid4()
-    contract = await signed_contract(app, client, test_keys, contract_body(provider_id))
-    evaluators = f"/api/v1/contracts/{contract['id']}/evaluators"
-    scores = f"/api/v1/contracts/{contract['id']}/evaluations/midterm/scores"
-    opened = await client.post(
-        f"/api/v1/contracts/{contract['id']}/evaluations", json={"stage": "midterm"}, headers=official(test_keys)
-    )
-    assert opened.status_code == 201, opened.text
+    _, evaluators, scores = await midterm_of_a_signed_contract(app, client, test_keys, provider_id)
 
     # Any evaluator account used to score any contract; an unassigned one is refused now.
     stranger = test_keys.headers("evaluator", sub="evaluator-other", name="别家评估")
@@ -69,12 +81,7 @@ async def test_a_linked_or_self_declared_evaluator_is_kept_from_scoring(
     app: FastAPI, client: httpx.AsyncClient, test_keys: TestKeys
 ) -> None:
     provider_id = uuid.uuid4()
-    contract = await signed_contract(app, client, test_keys, contract_body(provider_id))
-    evaluators = f"/api/v1/contracts/{contract['id']}/evaluators"
-    scores = f"/api/v1/contracts/{contract['id']}/evaluations/midterm/scores"
-    await client.post(
-        f"/api/v1/contracts/{contract['id']}/evaluations", json={"stage": "midterm"}, headers=official(test_keys)
-    )
+    contract, evaluators, scores = await midterm_of_a_signed_contract(app, client, test_keys, provider_id)
     linked = test_keys.headers("evaluator", sub="evaluator-linked")
     honest = test_keys.headers("evaluator", sub="evaluator-honest")
     await client.post(

@@ -72,6 +72,19 @@ async def pool_by_group(client: httpx.AsyncClient, keys: TestKeys) -> dict[str, 
     return {n["group_key"]: n for n in response.json()["items"] if n["group_key"]}
 
 
+async def nearby_merged_into_meals(
+    app: FastAPI, client: httpx.AsyncClient, js: JetStreamContext, keys: TestKeys, *needs: NeedSubmitted
+) -> dict[str, dict[str, Any]]:
+    """The pool after ``needs`` arrived from feedback and an official merged the nearby meals group into meals."""
+    await deliver(app, js, "needs", *needs, source="feedback")
+    pool = await pool_by_group(client, keys)
+    merged = await client.post(
+        f"/api/v1/need-pool/{pool[MEALS_NEARBY]['id']}/merge", json={"into": pool[MEALS]["id"]}, headers=official(keys)
+    )
+    assert merged.status_code == 200, merged.text
+    return pool
+
+
 async def test_pooling_and_merging_tell_every_group_of_the_item(
     app: FastAPI, client: httpx.AsyncClient, js: JetStreamContext, settings: Settings, test_keys: TestKeys
 ) -> None:
@@ -103,12 +116,8 @@ async def test_pooling_and_merging_tell_every_group_of_the_item(
 async def test_an_official_declines_a_need_with_the_reason_its_residents_read(
     app: FastAPI, client: httpx.AsyncClient, js: JetStreamContext, settings: Settings, test_keys: TestKeys, clock: Any
 ) -> None:
-    await deliver(app, js, "needs", submitted(SAFETY), submitted(MEALS), submitted(MEALS_NEARBY), source="feedback")
-    pool = await pool_by_group(client, test_keys)
-    await client.post(
-        f"/api/v1/need-pool/{pool[MEALS_NEARBY]['id']}/merge",
-        json={"into": pool[MEALS]["id"]},
-        headers=official(test_keys),
+    pool = await nearby_merged_into_meals(
+        app, client, js, test_keys, submitted(SAFETY), submitted(MEALS), submitted(MEALS_NEARBY)
     )
     url = f"/api/v1/need-pool/{pool[MEALS]['id']}/decline"
 
@@ -138,12 +147,8 @@ async def test_an_official_declines_a_need_with_the_reason_its_residents_read(
 async def test_a_call_answering_the_need_then_its_contract_and_bookable_offerings(
     app: FastAPI, client: httpx.AsyncClient, js: JetStreamContext, settings: Settings, test_keys: TestKeys, clock: Any
 ) -> None:
-    await deliver(app, js, "needs", submitted(MEALS), submitted(MEALS_NEARBY), submitted(SAFETY), source="feedback")
-    pool = await pool_by_group(client, test_keys)
-    await client.post(
-        f"/api/v1/need-pool/{pool[MEALS_NEARBY]['id']}/merge",
-        json={"into": pool[MEALS]["id"]},
-        headers=official(test_keys),
+    pool = await nearby_merged_into_meals(
+        app, client, js, test_keys, submitted(MEALS), submitted(MEALS_NEARBY), submitted(SAFETY)
     )
     provider_id = await verified_provider(app, js)
     fund = await create_fund(client, test_keys)

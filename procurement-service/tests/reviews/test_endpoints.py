@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from nats.js import JetStreamContext
 from sourcing_builders import (
     DEADLINE,
+    an_application,
     apply,
     assign,
     create_fund,
@@ -187,10 +188,7 @@ async def test_with_five_reviewers_the_outliers_are_trimmed(
 async def test_review_waits_for_the_call_to_close(
     app: FastAPI, client: httpx.AsyncClient, js: JetStreamContext, test_keys: TestKeys, clock: Clock
 ) -> None:
-    provider_id = await verified_provider(app, js)
-    fund = await create_fund(client, test_keys)
-    call = await published_call(client, test_keys, fund["id"])
-    application = await apply(client, test_keys, call["id"], provider_id)
+    _, _, call, application = await an_application(app, client, js, test_keys)
     await assign(client, test_keys, call["id"], "expert-li")
     early = await client.post(
         f"/api/v1/calls/{call['id']}/applications/{application['id']}/declaration",

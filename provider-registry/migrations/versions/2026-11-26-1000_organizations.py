@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 from service_kit.db import UTCDateTime
+from service_kit.migrations import timestamps
 
 revision: str = "0002"
 down_revision: str | None = "0001"
@@ -33,8 +34,7 @@ def upgrade() -> None:
         sa.Column("rating_sum", sa.Integer(), nullable=False),
         sa.Column("score", sa.Float(), nullable=False),
         sa.Column("has_government_contract", sa.Boolean(), nullable=False),
-        sa.Column("created_at", UTCDateTime(), nullable=False),
-        sa.Column("updated_at", UTCDateTime(), nullable=False),
+        *timestamps(),
         sa.PrimaryKeyConstraint("id", name="pk_organization"),
         sa.UniqueConstraint("uscc", name="uq_organization_uscc"),
     )
@@ -56,9 +56,7 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
     )
-    op.create_index(
-        "ix_organization_status_change_organization_id", "organization_status_change", ["organization_id"]
-    )
+    op.create_index("ix_organization_status_change_organization_id", "organization_status_change", ["organization_id"])
     op.create_table(
         "provider_rating",
         sa.Column("rating_id", sa.Uuid(), nullable=False),

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 from service_kit.db import JSONDoc, UTCDateTime
+from service_kit.migrations import timestamps
 
 revision: str = "0004"
 down_revision: str | None = "0003"
@@ -39,8 +40,7 @@ def upgrade() -> None:
         sa.Column("status", sa.String(20), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.Column("published_at", UTCDateTime()),
-        sa.Column("created_at", UTCDateTime(), nullable=False),
-        sa.Column("updated_at", UTCDateTime(), nullable=False),
+        *timestamps(),
         sa.PrimaryKeyConstraint("id", name="pk_offering"),
         sa.ForeignKeyConstraint(["provider_id"], ["organization.id"], name="fk_offering_provider_id_organization"),
         sa.ForeignKeyConstraint(["category_code"], ["category.code"], name="fk_offering_category_code_category"),

@@ -12,7 +12,8 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from alembic import op
 
-from service_kit.db import JSONDoc, UTCDateTime
+from service_kit.db import JSONDoc
+from service_kit.migrations import timestamps
 
 revision: str = "0005"
 down_revision: str | None = "0004"
@@ -76,8 +77,7 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(20), nullable=False),
         sa.Column("lat", sa.Float(), nullable=False),
         sa.Column("lng", sa.Float(), nullable=False),
-        sa.Column("created_at", UTCDateTime(), nullable=False),
-        sa.Column("updated_at", UTCDateTime(), nullable=False),
+        *timestamps(),
         sa.PrimaryKeyConstraint("code", name="pk_street"),
     )
     community = op.create_table(
@@ -88,8 +88,7 @@ def upgrade() -> None:
         sa.Column("name_en", sa.String(100)),
         sa.Column("lat", sa.Float(), nullable=False),
         sa.Column("lng", sa.Float(), nullable=False),
-        sa.Column("created_at", UTCDateTime(), nullable=False),
-        sa.Column("updated_at", UTCDateTime(), nullable=False),
+        *timestamps(),
         sa.PrimaryKeyConstraint("code", name="pk_community"),
         sa.ForeignKeyConstraint(["street_code"], ["street.code"], name="fk_community_street_code_street"),
     )
@@ -107,10 +106,11 @@ def upgrade() -> None:
         sa.Column("hours", JSONDoc, nullable=False),
         sa.Column("facilities", JSONDoc, nullable=False),
         sa.Column("communities", JSONDoc, nullable=False),
-        sa.Column("created_at", UTCDateTime(), nullable=False),
-        sa.Column("updated_at", UTCDateTime(), nullable=False),
+        *timestamps(),
         sa.PrimaryKeyConstraint("id", name="pk_service_center"),
-        sa.ForeignKeyConstraint(["operator_id"], ["organization.id"], name="fk_service_center_operator_id_organization"),
+        sa.ForeignKeyConstraint(
+            ["operator_id"], ["organization.id"], name="fk_service_center_operator_id_organization"
+        ),
     )
     op.create_index("ix_service_center_operator_id", "service_center", ["operator_id"])
     stamp = {"created_at": now, "updated_at": now}

@@ -46,9 +46,7 @@ def upgrade() -> None:
             ["community_code"], ["community.code"], name="fk_offering_service_community_community_code_community"
         ),
     )
-    op.create_index(
-        "ix_offering_service_community_community_code", "offering_service_community", ["community_code"]
-    )
+    op.create_index("ix_offering_service_community_community_code", "offering_service_community", ["community_code"])
 
 
 def downgrade() -> None:

@@ -10,7 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from service_kit.db import JSONDoc, UTCDateTime
+from service_kit.db import JSONDoc
+from service_kit.migrations import timestamps
 
 revision: str = "0007"
 down_revision: str | None = "0006"
@@ -33,8 +34,7 @@ def upgrade() -> None:
         sa.Column("number", sa.String(100), nullable=False),
         sa.Column("valid_from", sa.Date(), nullable=False),
         sa.Column("valid_until", sa.Date(), nullable=False),
-        sa.Column("created_at", UTCDateTime(), nullable=False),
-        sa.Column("updated_at", UTCDateTime(), nullable=False),
+        *timestamps(),
         sa.PrimaryKeyConstraint("id", name="pk_qualification"),
         sa.ForeignKeyConstraint(
             ["organization_id"],
@@ -54,8 +54,7 @@ def upgrade() -> None:
         sa.Column("phone", sa.String(32)),
         sa.Column("certifications", JSONDoc, nullable=False),
         sa.Column("active", sa.Boolean(), nullable=False),
-        sa.Column("created_at", UTCDateTime(), nullable=False),
-        sa.Column("updated_at", UTCDateTime(), nullable=False),
+        *timestamps(),
         sa.PrimaryKeyConstraint("id", name="pk_staff_member"),
         sa.ForeignKeyConstraint(
             ["organization_id"],

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 from service_kit.db import JSONDoc, UTCDateTime
+from service_kit.migrations import timestamps
 
 revision: str = "0008"
 down_revision: str | None = "0007"
@@ -33,8 +34,7 @@ def upgrade() -> None:
         sa.Column("disabled_reason", sa.String(200)),
         sa.Column("disabled_at", UTCDateTime()),
         sa.Column("created_by", sa.String(200), nullable=False),
-        sa.Column("created_at", UTCDateTime(), nullable=False),
-        sa.Column("updated_at", UTCDateTime(), nullable=False),
+        *timestamps(),
         sa.PrimaryKeyConstraint("id", name="pk_webhook_endpoint"),
         sa.ForeignKeyConstraint(
             ["organization_id"],
@@ -60,8 +60,7 @@ def upgrade() -> None:
         sa.Column("last_status_code", sa.Integer()),
         sa.Column("lease_owner", sa.String(36)),
         sa.Column("lease_until", UTCDateTime()),
-        sa.Column("created_at", UTCDateTime(), nullable=False),
-        sa.Column("updated_at", UTCDateTime(), nullable=False),
+        *timestamps(),
         sa.PrimaryKeyConstraint("id", name="pk_webhook_delivery"),
         sa.ForeignKeyConstraint(
             ["endpoint_id"],

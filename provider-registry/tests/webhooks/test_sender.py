@@ -102,6 +102,15 @@ async def queue(
     return ids
 
 
+async def one_pass(sessionmaker: async_sessionmaker[AsyncSession], settings: Settings) -> int:
+    """A sender's pass over the deliveries that are due, the sender closed after: how many it sent."""
+    sender = WebhookSender(sessionmaker, settings)
+    try:
+        return await sender.send_due()
+    finally:
+        await sender.close()
+
+
 async def attempts(sessionmaker: async_sessionmaker[AsyncSession]) -> list[WebhookAttempt]:
     async with sessionmaker() as session:
         return list((await session.scalars(select(WebhookAttempt).order_by(WebhookAttempt.number))).all())
@@ -232,11 +241,7 @@ async def test_after_a_rotation_both_secrets_sign_for_a_day(
     async with sessionmaker() as session, session.begin():
         _, new_secret = await service.rotate_secret(session, provider_id, endpoint_id, by=ADMIN, settings=settings)
     await queue(sessionmaker, endpoint_id, provider_id)
-    sender = WebhookSender(sessionmaker, settings)
-    try:
-        assert await sender.send_due() == 1
-    finally:
-        await sender.close()
+    assert await one_pass(sessionmaker, settings) == 1
     [received] = receiver.on("/rotating")
     assert len(received.headers["webhook-signature"].split(" ")) == 2
     for secret in (new_secret, old_secret):
@@ -347,11 +352,7 @@ async def test_a_name_that_resolves_to_a_private_address_by_send_time_is_not_cal
     [delivery_id] = await queue(sessionmaker, endpoint_id, provider_id)
     # DNS rebinding: the name now answers with an internal address beside the public one.
     fake_dns(monkeypatch, {"erp.provider.test": ["93.184.216.34", "10.0.0.5"]})
-    sender = WebhookSender(sessionmaker, settings)
-    try:
-        assert await sender.send_due() == 1
-    finally:
-        await sender.close()
+    assert await one_pass(sessionmaker, settings) == 1
     [attempt] = await attempts(sessionmaker)
     assert attempt.status_code is None
     assert "10.0.0.5 is a private address" in (attempt.error or "")
@@ -370,11 +371,7 @@ async def test_a_dual_stack_host_is_reached_on_its_next_checked_address(
     fake_dns(monkeypatch, {"erp.provider.test": ["127.0.0.2", "127.0.0.1"]})
     endpoint_id, secret = await new_endpoint(sessionmaker, settings, provider_id, f"http://erp.provider.test:{port}/x")
     await queue(sessionmaker, endpoint_id, provider_id)
-    sender = WebhookSender(sessionmaker, settings)
-    try:
-        assert await sender.send_due() == 1
-    finally:
-        await sender.close()
+    assert await one_pass(sessionmaker, settings) == 1
     [received] = receiver.on("/x")
     assert received.headers["host"] == f"erp.provider.test:{port}"
     Webhook(secret).verify(received.body, received.headers)
