@@ -181,6 +181,8 @@ POLICY: tuple[Rule, ...] = (
     Rule(POST,  "/api/v1/bookings/{booking_id}/no-show",                  DELIVERERS, Scope.bookings_write),
     Rule(POST,  "/api/v1/bookings/{booking_id}/evidence-photos",          DELIVERERS, Scope.bookings_write),
     Rule(POST,  "/api/v1/bookings/{booking_id}/assign",                   ASSIGNERS, Scope.bookings_write),
+    # The address and a number to call: the assigned staff member's alone (the service checks who and when).
+    Rule(READ,  "/api/v1/bookings/{booking_id}/visit-details",            roles(PROVIDER_STAFF)),
     # visits the provider never came to (no check-in by the end of the slot): the operators' alerts
     Rule(READ,  "/api/v1/bookings/provider-missed",                       roles(OPERATOR, OFFICIAL, ADMIN)),
     Rule(POST,  "/api/v1/bookings/{booking_id}/provider-missed/close",    roles(OPERATOR, OFFICIAL, ADMIN)),

@@ -95,6 +95,9 @@ class Booking(IdMixin, TimestampMixin, Base):
     assigned_staff_name: Mapped[str | None] = mapped_column(String(50))
     assigned_by: Mapped[str | None] = mapped_column(String(160))
     assigned_at: Mapped[datetime | None]
+    # A relay number the provider's telephony gives the assigned staff member for this visit (E.164): shown to
+    # them in place of the resident's own phone.
+    relay_number: Mapped[str | None] = mapped_column(String(32))
     # When the reminder the day before was sent; set by a guarded write so it is sent once, by one replica.
     reminded_at: Mapped[datetime | None]
     # Why the visit's evidence is doubtful (``far_from_place``, ``unassigned_staff``, ``outside_window``): the

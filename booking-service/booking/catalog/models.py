@@ -56,6 +56,9 @@ class CatalogOffering(TimestampMixin, Base):
     longitude: Mapped[float | None]
     service_radius_m: Mapped[int | None]
     service_communities: Mapped[list[Any] | None]
+    # The service center it is given at, as a booking answer shows its place (None door to door or online).
+    place_name: Mapped[str | None] = mapped_column(String(200))
+    place_address: Mapped[str | None] = mapped_column(String(300))
 
 
 class FundedProgram(IdMixin, TimestampMixin, Base):

@@ -44,6 +44,14 @@ async def get_offering(session: AsyncSession, offering_id: uuid.UUID) -> Catalog
     return await session.get(CatalogOffering, offering_id)
 
 
+async def offerings_by_id(session: AsyncSession, offering_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, CatalogOffering]:
+    """The snapshots of ``offering_ids``, in one query (a page of bookings names its services at once)."""
+    if not offering_ids:
+        return {}
+    result = await session.execute(select(CatalogOffering).where(CatalogOffering.id.in_(list(offering_ids))))
+    return {offering.id: offering for offering in result.scalars().all()}
+
+
 async def upsert_provider(session: AsyncSession, values: dict[str, Any]) -> None:
     """Store a provider's status unless a later status change is already stored."""
     table = CatalogProvider.__table__

@@ -14,6 +14,10 @@ async def get_offering(session: AsyncSession, offering_id: uuid.UUID) -> Catalog
     return await repository.get_offering(session, offering_id)
 
 
+async def offerings_by_id(session: AsyncSession, offering_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, CatalogOffering]:
+    return await repository.offerings_by_id(session, list(dict.fromkeys(offering_ids)))
+
+
 async def why_not_bookable(session: AsyncSession, offering: CatalogOffering) -> str | None:
     """None when the offering takes bookings; otherwise the reason, for the client."""
     if offering.status != "published":
