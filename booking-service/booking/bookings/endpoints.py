@@ -98,8 +98,13 @@ async def quote(
     settings: SettingsDep,
     resident_id: uuid.UUID | None = None,
     day: Annotated[date | None, Query(alias="date", description="The slot's local date (default today).")] = None,
+    contract_id: Annotated[
+        uuid.UUID | None, Query(description="Quote under this programme (422 not_eligible when she is not).")
+    ] = None,
 ) -> s.Quote:
-    return await service.quote(session, offering_id, resident_id, day, by=principal, settings=settings)
+    return await service.quote(
+        session, offering_id, resident_id, day, by=principal, settings=settings, contract_id=contract_id
+    )
 
 
 @router.get(

@@ -5,6 +5,7 @@ from typing import Annotated, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from booking.bookings.models import BookingStatus
+from booking.entitlements.schemas import PersonalEntitlement
 from booking.residents.schemas import HelperLabel, Position, ResidentSummary, VisitArea
 from booking.timefmt import LocalDateTime
 from service_kit import phones
@@ -53,6 +54,12 @@ class Quote(BaseModel):
     quota_left: int | None = Field(None, description="Funded bookings left in the contract's quota.")
     service: ServiceSummary
     cancellation_rule: CancellationRule
+    entitlement: PersonalEntitlement | None = Field(
+        default=None, description="What the resident has left this period of the programme that limits it per person."
+    )
+    price_note: str | None = Field(
+        default=None, description="Why there is no subsidy (read back to the caller), e.g. this month's meals are used."
+    )
 
 
 class BookingCreate(BaseModel):
@@ -71,6 +78,12 @@ class BookingCreate(BaseModel):
     channel: BookingChannel | None = Field(
         default=None,
         description="phone or walk_in (operator, default phone), app (resident), provider_api (provider).",
+    )
+    contract_id: uuid.UUID | None = Field(
+        default=None,
+        description="Book under this funding programme's subsidy: a resident it does not make eligible is refused "
+        "(422 `not_eligible` on this field) and nothing is booked. Without it, the cheapest programme she is "
+        "eligible for applies.",
     )
 
 
@@ -198,6 +211,9 @@ class Booking(BaseModel):
     resident_share_fen: int = Field(description="What the resident pays, in fen (the same as price_fen).")
     subsidy_fen: int = Field(description="What the funding contract pays, in fen.")
     funded_contract_id: uuid.UUID | None
+    price_note: str | None = Field(
+        default=None, description="Why the booking carries no subsidy, as the operator reads it to the caller."
+    )
     status_reason: str | None
     status_changed_at: LocalDateTime
     confirm_by: LocalDateTime | None = Field(

@@ -16,6 +16,7 @@ from booking.bookings.models import Booking, BookingStatus
 from booking.catalog import service as catalog_service
 from booking.catalog.models import CatalogOffering
 from booking.config import Settings
+from booking.entitlements import service as entitlements_service
 from booking.residents import helpers as helpers_service
 from booking.residents import service as residents_service
 from booking.residents.schemas import HelperLabel, Position
@@ -147,6 +148,7 @@ async def quote(
     *,
     by: Principal,
     settings: Settings,
+    contract_id: uuid.UUID | None = None,
 ) -> s.Quote:
     """The price a booking would carry now, funding included, without booking (the operator reads it out)."""
     kind = _booker_kind(by)
@@ -163,9 +165,8 @@ async def quote(
     if offering is None or (kind == "provider" and offering.provider_id != by.provider_id):
         raise NotFound("No such offering.", code="offering_not_found")
     on = on or utcnow().astimezone(ZoneInfo(offering.timezone)).date()
-    program = await catalog_service.peek_funding(
-        session, offering.id, offering.provider_id, on, resident.eligibility_tags
-    )
+    pricing, entitlement = await entitlements_service.peek(session, offering, resident, on, claim=contract_id)
+    program = pricing.program
     resident_price = program.resident_price_fen if program else offering.price_fen
     rules = await rules_service.for_offering(session, offering.id, settings)
     return s.Quote(
@@ -180,6 +181,8 @@ async def quote(
         quota_left=program.quota - program.used if program else None,
         service=service_summary(offering),
         cancellation_rule=cancellation_rule(rules),
+        entitlement=entitlement,
+        price_note=pricing.note,
     )
 
 
@@ -245,9 +248,8 @@ async def create(session: AsyncSession, data: s.BookingCreate, *, by: Principal,
         raise Conflict("This slot is fully booked; choose another.", code="slot_full")
 
     local_day = slot.start.astimezone(ZoneInfo(offering.timezone)).date()
-    program = await catalog_service.draw_funding(
-        session, offering.id, offering.provider_id, local_day, resident.eligibility_tags
-    )
+    pricing = await entitlements_service.draw(session, offering, resident, local_day, claim=data.contract_id)
+    program = pricing.program
     price_fen, subsidy_fen = offering.price_fen, 0
     if program is not None:
         price_fen = program.resident_price_fen
@@ -267,6 +269,9 @@ async def create(session: AsyncSession, data: s.BookingCreate, *, by: Principal,
         subsidy_fen=subsidy_fen,
         funded_contract_id=program.contract_id if program else None,
         funded_program_id=program.id if program else None,
+        entitlement_period_start=pricing.period_start,
+        entitlement_units=pricing.units,
+        price_note=pricing.note,
         booked_by=actor,
         booked_by_name=by.name[:100] if by.name else None,
         helper_resident_id=helper_id,
@@ -516,17 +521,17 @@ async def visit_details(
             " Only the staff member assigned to the visit sees the address and phone.",
             code="visit_details_for_assigned_staff",
         )
-    if booking.assigned_staff_id != by.subject:
-        raise Forbidden(
-            "这次上门服务没有指派给您，不能查看居民住址和联系电话。 This visit is not assigned to you.",
-            code="not_assigned_staff",
-        )
     offering = await catalog_service.get_offering(session, booking.offering_id)
     if offering is None or offering.mode != "door_to_door":
         raise Conflict("这不是上门服务，没有住址可查看。 Not a door-to-door visit.", code="not_a_home_visit")
     if booking.status not in VISIT_DETAILS_STATUSES:
         raise InvalidTransition(
             f"A {booking.status.value} booking has no visit to make.", current_status=booking.status.value
+        )
+    if booking.assigned_staff_id != by.subject:
+        raise Forbidden(
+            "这次上门服务没有指派给您，不能查看居民住址和联系电话。 This visit is not assigned to you.",
+            code="not_assigned_staff",
         )
     visible_from = booking.slot_start - timedelta(minutes=settings.visit_details_lead_minutes)
     if now < visible_from:
@@ -564,6 +569,14 @@ async def _after_change(session: AsyncSession, booking: Booking, action: Action)
         await repository.release_slot_unit(session, booking.offering_id, booking.slot_start)
         if booking.funded_program_id is not None:
             await catalog_service.release_funding(session, booking.funded_program_id)
+            if booking.entitlement_period_start is not None:
+                await entitlements_service.give_back(
+                    session,
+                    booking.funded_program_id,
+                    booking.resident_id,
+                    booking.entitlement_period_start,
+                    booking.entitlement_units or 1,
+                )
 
 
 async def reschedule(

@@ -375,6 +375,13 @@ async def correct(
     return await get_visible(session, resident_id, by=by)
 
 
+async def set_eligibility_tags(session: AsyncSession, resident_id: uuid.UUID, tags: Iterable[str]) -> None:
+    """The resident's eligibility tags once an operator recorded (or removed) the evidence of one."""
+    await repository.update_fields(
+        session, resident_id, {"eligibility_tags": sorted(set(tags)), "updated_at": utcnow()}
+    )
+
+
 def may_see(principal: Principal, resident_id: uuid.UUID) -> bool:
     """Operators and admins see every resident; a resident only themself."""
     return principal.has_any(Role.operator, Role.admin) or principal.resident_id == resident_id
