@@ -14,6 +14,8 @@ from booking.catalog.consumers import subscription as catalog_subscription
 from booking.communities.consumers import subscription as communities_subscription
 from booking.config import Settings
 from booking.documents import TABLES as DOCUMENT_TABLES
+from booking.entitlements.endpoints import router as entitlements_router
+from booking.entitlements.jobs import open_eligibility_rechecks
 from booking.metrics import bookings_by_channel_and_status
 from booking.models import load_models
 from booking.notifications.consumers import subscription as notifications_subscription
@@ -53,6 +55,7 @@ def build_spec(
         # Before the bookings' own routes: ``/api/v1/bookings/replacements`` is no booking id.
         routers=[
             residents_router,
+            entitlements_router,
             availability_router,
             replacements_router,
             bookings_router,
@@ -72,6 +75,7 @@ def build_spec(
             send_reminders(clock),
             deliver_sms(sender, clock),
             end_expired_funding(clock),
+            open_eligibility_rechecks(clock),
             resealing(SEALED),
         ],
         metrics_probes=[bookings_by_channel_and_status],

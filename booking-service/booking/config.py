@@ -37,6 +37,14 @@ class Settings(ServiceSettings, SmsSettings):
     visit_start_margin_minutes: int = 30
     visit_min_duration_share: float = Field(default=0.5, ge=0, le=1)
     visit_late_minutes: int = 30
+    # The staff member assigned to a door-to-door visit sees the resident's address, access notes and a number to
+    # call from this many minutes before the slot until its end (every look recorded in the resident's log).
+    visit_details_lead_minutes: int = Field(default=120, ge=0)
+    # Eligibility evidence expiring within this many days (or expired) gets an operator's re-check task; the sweep
+    # looks every ``eligibility_recheck_sweep_seconds`` and opens at most ``eligibility_recheck_batch`` per look.
+    eligibility_recheck_lead_days: int = Field(default=30, ge=0)
+    eligibility_recheck_sweep_seconds: float = 3600.0
+    eligibility_recheck_batch: int = 500
     # A confirmed visit with no check-in by the end of its slot alerts operators (the provider did not come):
     # the job looks every ``provider_missed_sweep_seconds`` and marks at most ``provider_missed_sweep_batch``.
     provider_missed_sweep_seconds: float = 60.0

@@ -17,6 +17,7 @@ def load_models() -> None:
     import booking.catalog.models
     import booking.communities.models
     import booking.documents
+    import booking.entitlements.models
     import booking.notifications.models
     import booking.replacements.models
     import booking.residents.models

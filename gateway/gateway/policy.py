@@ -170,6 +170,10 @@ POLICY: tuple[Rule, ...] = (
     # Helpers (the resident, an operator; the helper reads whom they help and may step down) under the default
     # row above; merging duplicate records is an operator's.
     Rule(POST,  "/api/v1/residents/{resident_id}/merge",                  roles(OPERATOR, ADMIN)),
+    # Personal entitlements: officials state a programme's, operators record evidence and close re-checks; a
+    # resident reads her own (the default residents row above).
+    Rule(ALL,   "/api/v1/entitlements/**",                                roles(OPERATOR, ADMIN)),
+    Rule(PUT,   "/api/v1/entitlements/programs/**",                       DISTRICT),
     Rule(READ,  "/api/v1/availability/**",                                PUBLIC, Scope.bookings_read),
     Rule(WRITE, "/api/v1/availability/**",                                roles(OPERATOR, PROVIDER_ADMIN, ADMIN)),
     Rule(READ,  "/api/v1/bookings/**",                                    BOOKING_READERS, Scope.bookings_read),
@@ -181,6 +185,8 @@ POLICY: tuple[Rule, ...] = (
     Rule(POST,  "/api/v1/bookings/{booking_id}/no-show",                  DELIVERERS, Scope.bookings_write),
     Rule(POST,  "/api/v1/bookings/{booking_id}/evidence-photos",          DELIVERERS, Scope.bookings_write),
     Rule(POST,  "/api/v1/bookings/{booking_id}/assign",                   ASSIGNERS, Scope.bookings_write),
+    # The address and a number to call: the assigned staff member's alone (the service checks who and when).
+    Rule(READ,  "/api/v1/bookings/{booking_id}/visit-details",            roles(PROVIDER_STAFF)),
     # visits the provider never came to (no check-in by the end of the slot): the operators' alerts
     Rule(READ,  "/api/v1/bookings/provider-missed",                       roles(OPERATOR, OFFICIAL, ADMIN)),
     Rule(POST,  "/api/v1/bookings/{booking_id}/provider-missed/close",    roles(OPERATOR, OFFICIAL, ADMIN)),

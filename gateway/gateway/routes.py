@@ -39,6 +39,7 @@ ROUTE_TABLE: dict[str, str] = {
     "/api/v1/residents": "booking",
     "/api/v1/bookings": "booking",
     "/api/v1/availability": "booking",
+    "/api/v1/entitlements": "booking",
     "/api/v1/notifications": "booking",
     # Feedback.
     "/api/v1/ratings": "feedback",

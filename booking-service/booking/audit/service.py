@@ -1,6 +1,7 @@
 """The acting-for trail: every change or look an operator (or admin) makes on a resident's behalf."""
 
 import uuid
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -29,6 +30,26 @@ async def record(
     acting for themselves are not "acting for" anyone and leave no record here."""
     if not acts_for_others(by) and helper_resident_id is None:
         return
+    await _add(session, by, resident_id, action, booking_id, helper_resident_id, utcnow())
+
+
+async def record_reveal(
+    session: AsyncSession, by: Principal, resident_id: uuid.UUID, action: str, *, booking_id: uuid.UUID, at: datetime
+) -> None:
+    """Record that ``by`` (a provider's staff member) was shown the resident's personal data for a visit: the
+    resident reads it in her log beside what operators did for her."""
+    await _add(session, by, resident_id, action, booking_id, None, at)
+
+
+async def _add(
+    session: AsyncSession,
+    by: Principal,
+    resident_id: uuid.UUID,
+    action: str,
+    booking_id: uuid.UUID | None,
+    helper_resident_id: uuid.UUID | None,
+    at: datetime,
+) -> None:
     await repository.add(
         session,
         ActingFor(
@@ -39,7 +60,7 @@ async def record(
             action=action,
             booking_id=booking_id,
             helper_resident_id=helper_resident_id,
-            at=utcnow(),
+            at=at,
         ),
     )
 

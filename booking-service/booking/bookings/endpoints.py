@@ -95,10 +95,16 @@ async def quote(
     session: SessionDep,
     principal: Caller,
     offering_id: uuid.UUID,
+    settings: SettingsDep,
     resident_id: uuid.UUID | None = None,
     day: Annotated[date | None, Query(alias="date", description="The slot's local date (default today).")] = None,
+    contract_id: Annotated[
+        uuid.UUID | None, Query(description="Quote under this programme (422 not_eligible when she is not).")
+    ] = None,
 ) -> s.Quote:
-    return await service.quote(session, offering_id, resident_id, day, by=principal)
+    return await service.quote(
+        session, offering_id, resident_id, day, by=principal, settings=settings, contract_id=contract_id
+    )
 
 
 @router.get(
@@ -187,6 +193,26 @@ async def assign_staff(
 ) -> s.Booking:
     booking = await service.assign(session, booking_id, data, by=principal)
     return (await service.to_schemas(session, [booking], viewer=principal))[0]
+
+
+@router.get(
+    "/{booking_id}/visit-details",
+    response_model=s.VisitDetails,
+    summary="The address, access notes and a number to call, for the staff member assigned to a home visit",
+    description=(
+        "Only the provider_staff member assigned to a confirmed door-to-door booking, from "
+        "`LINLI_VISIT_DETAILS_LEAD_MINUTES` (120) before its slot until the slot ends; each look is recorded in the "
+        "resident's log (`GET /api/v1/residents/{id}/acting-for`, action `visit_details`). The number is the "
+        "provider's relay number for the visit when it set one at assignment, else the resident's phone. Others, "
+        "the provider's admin and API keys included, are refused (403) and plan from the booking's `visit_area`."
+    ),
+    responses=error_responses(401, 403, 404, 409, 422),
+    operation_id="getVisitDetails",
+)
+async def get_visit_details(
+    booking_id: uuid.UUID, session: SessionDep, principal: Caller, settings: SettingsDep, now: Now
+) -> s.VisitDetails:
+    return await service.visit_details(session, booking_id, by=principal, now=now, settings=settings)
 
 
 TransitionBody = Annotated[s.BookingTransition | None, Body()]

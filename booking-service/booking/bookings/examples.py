@@ -11,6 +11,14 @@ RESIDENT_ID = "5b8e0f3a-6d2c-4a7e-b1f9-2c4d6e8a0b17"
 CONTRACT_ID = "1e3c5a7b-9d2f-4b6a-8c0e-2f4a6b8c0d13"
 BOOKING_ID = "c2e4a6b8-1d3f-4e5a-9b7c-0d2f4a6c8e10"
 
+SERVICE: dict[str, Any] = {
+    "offering_name": "老年餐桌·午餐",
+    "offering_name_en": "Lunch at the meal table",
+    "category_code": "elderly.meal_table",
+    "provider_name": "时代嘉和社区养老驿站",
+    "place": {"kind": "at_center", "label": "时代嘉和社区老年餐桌", "address": "拱辰街道时代嘉和小区12号楼底商"},
+}
+
 BOOKING: dict[str, Any] = {
     "id": BOOKING_ID,
     "offering_id": OFFERING_ID,
@@ -18,11 +26,13 @@ BOOKING: dict[str, Any] = {
     "resident_id": RESIDENT_ID,
     "resident": {"id": RESIDENT_ID, "name": "王秀英", "phone": "139****5678"},
     "booked_by": {"kind": "resident", "name": "王秀英", "helper": None},
+    "service": SERVICE,
     "status": "requested",
     "channel": "app",
     "slot_start": "2026-12-08T03:00:00Z",
     "slot_end": "2026-12-08T04:00:00Z",
     "price_fen": 0,
+    "resident_share_fen": 0,
     "subsidy_fen": 1500,
     "funded_contract_id": CONTRACT_ID,
     "status_reason": None,
@@ -60,6 +70,11 @@ QUOTE: dict[str, Any] = examples(
         "funded": True,
         "funded_contract_id": CONTRACT_ID,
         "quota_left": 23,
+        "service": SERVICE,
+        "cancellation_rule": {
+            "window_minutes": 120,
+            "text": "服务开始前2小时以前可自行取消或改期；此后请联系服务商或致电服务中心。",
+        },
     },
 )
 

@@ -1,5 +1,5 @@
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -65,6 +65,12 @@ class Booking(IdMixin, TimestampMixin, Base):
     funded_contract_id: Mapped[uuid.UUID | None]
     # The funded program whose quota this booking drew, so a cancellation gives the unit back.
     funded_program_id: Mapped[uuid.UUID | None]
+    # The resident's personal entitlement it drew: the period (its first day) and how many units, given back with
+    # the booking's place.
+    entitlement_period_start: Mapped[date | None]
+    entitlement_units: Mapped[int | None]
+    # Why the booking carries no subsidy, as the operator reads it to the caller (the entitlement used up, say).
+    price_note: Mapped[str | None] = mapped_column(String(300))
     booked_by: Mapped[str] = mapped_column(String(160))
     # The booker's name as their token gave it (an operator's, for the card: "话务员 王芳").
     booked_by_name: Mapped[str | None] = mapped_column(String(100))
@@ -95,6 +101,9 @@ class Booking(IdMixin, TimestampMixin, Base):
     assigned_staff_name: Mapped[str | None] = mapped_column(String(50))
     assigned_by: Mapped[str | None] = mapped_column(String(160))
     assigned_at: Mapped[datetime | None]
+    # A relay number the provider's telephony gives the assigned staff member for this visit (E.164): shown to
+    # them in place of the resident's own phone.
+    relay_number: Mapped[str | None] = mapped_column(String(32))
     # When the reminder the day before was sent; set by a guarded write so it is sent once, by one replica.
     reminded_at: Mapped[datetime | None]
     # Why the visit's evidence is doubtful (``far_from_place``, ``unassigned_staff``, ``outside_window``): the

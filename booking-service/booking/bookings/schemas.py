@@ -2,12 +2,42 @@ import uuid
 from datetime import date as date_type
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from booking.bookings.models import BookingStatus
-from booking.residents.schemas import HelperLabel, Position, ResidentSummary
+from booking.entitlements.schemas import PersonalEntitlement
+from booking.residents.schemas import HelperLabel, Position, ResidentSummary, VisitArea
 from booking.timefmt import LocalDateTime
+from service_kit import phones
 from service_kit.events.contracts import BookingChannel
+
+
+class Place(BaseModel):
+    """Where the service is given, as an app or the operator shows it."""
+
+    kind: Literal["at_home", "at_center", "online"] = Field(
+        description="at_home: the provider comes to the resident's door (上门); at_center: at a service point."
+    )
+    label: str = Field(description="上门, 线上, or the service center's name (到店服务 when the registry names none).")
+    address: str | None = Field(default=None, description="The service center's street address, when known.")
+
+
+class ServiceSummary(BaseModel):
+    """The booked service as a list row shows it, without a call per row."""
+
+    offering_name: str = Field(description="The service's name (Chinese).")
+    offering_name_en: str | None = None
+    category_code: str
+    provider_name: str
+    place: Place
+
+
+class CancellationRule(BaseModel):
+    """Until when the resident may cancel or move the booking herself (the provider and the call center can
+    always): read out before booking."""
+
+    window_minutes: int = Field(description="The resident cancels herself up to this long before the slot.")
+    text: str = Field(description="The rule in the words the operator reads to the caller.")
 
 
 class Quote(BaseModel):
@@ -22,6 +52,14 @@ class Quote(BaseModel):
     funded: bool
     funded_contract_id: uuid.UUID | None = None
     quota_left: int | None = Field(None, description="Funded bookings left in the contract's quota.")
+    service: ServiceSummary
+    cancellation_rule: CancellationRule
+    entitlement: PersonalEntitlement | None = Field(
+        default=None, description="What the resident has left this period of the programme that limits it per person."
+    )
+    price_note: str | None = Field(
+        default=None, description="Why there is no subsidy (read back to the caller), e.g. this month's meals are used."
+    )
 
 
 class BookingCreate(BaseModel):
@@ -40,6 +78,12 @@ class BookingCreate(BaseModel):
     channel: BookingChannel | None = Field(
         default=None,
         description="phone or walk_in (operator, default phone), app (resident), provider_api (provider).",
+    )
+    contract_id: uuid.UUID | None = Field(
+        default=None,
+        description="Book under this funding programme's subsidy: a resident it does not make eligible is refused "
+        "(422 `not_eligible` on this field) and nothing is booked. Without it, the cheapest programme she is "
+        "eligible for applies.",
     )
 
 
@@ -69,6 +113,16 @@ class BookingAssign(BaseModel):
         description="The staff member's account (the ``sub`` of their provider_staff token)."
     )
     staff_name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)] | None = None
+    relay_number: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)] | None = Field(
+        default=None,
+        description="Where the provider integrates a number-relay service: the number the staff member calls the "
+        "resident through (shown to them in place of the resident's phone).",
+    )
+
+    @field_validator("relay_number")
+    @classmethod
+    def _relay_e164(cls, value: str | None) -> str | None:
+        return None if value is None else phones.e164(value)
 
 
 class AssignedStaff(BaseModel):
@@ -78,6 +132,20 @@ class AssignedStaff(BaseModel):
     staff_name: str | None = None
     assigned_by: str | None = None
     assigned_at: LocalDateTime | None = None
+
+
+class VisitDetails(BaseModel):
+    """What the assigned staff member needs at the door, from a while before the visit until its end."""
+
+    booking_id: uuid.UUID
+    resident_name: str
+    address: str | None
+    access_notes: str | None
+    callable_number: str | None = Field(description="The number to call: the relay number, else the resident's phone.")
+    number_kind: Literal["relay", "resident_phone"] | None
+    visit_area: VisitArea | None = None
+    visible_from: LocalDateTime = Field(description="From when these details are shown.")
+    visible_until: LocalDateTime = Field(description="The end of the visit's slot: shown until then.")
 
 
 class Visit(BaseModel):
@@ -132,19 +200,31 @@ class Booking(BaseModel):
     resident_id: uuid.UUID
     resident: ResidentSummary | None = None
     booked_by: BookedBy | None = None
+    service: ServiceSummary | None = Field(
+        default=None, description="The service's and provider's names and the place (None if booking never knew it)."
+    )
     status: BookingStatus
     channel: str
     slot_start: LocalDateTime
     slot_end: LocalDateTime
     price_fen: int = Field(description="What the resident pays, in fen.")
+    resident_share_fen: int = Field(description="What the resident pays, in fen (the same as price_fen).")
     subsidy_fen: int = Field(description="What the funding contract pays, in fen.")
     funded_contract_id: uuid.UUID | None
+    price_note: str | None = Field(
+        default=None, description="Why the booking carries no subsidy, as the operator reads it to the caller."
+    )
     status_reason: str | None
     status_changed_at: LocalDateTime
     confirm_by: LocalDateTime | None = Field(
         default=None, description="A requested booking not confirmed by then expires."
     )
     assigned_staff: AssignedStaff | None = None
+    visit_area: VisitArea | None = Field(
+        default=None,
+        description="A door-to-door visit's community and street, for planning; the address is only in the assigned "
+        "staff member's visit details.",
+    )
     visit: Visit | None = None
     suspect_reasons: list[str] = Field(
         default_factory=list,

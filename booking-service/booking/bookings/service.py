@@ -16,6 +16,7 @@ from booking.bookings.models import Booking, BookingStatus
 from booking.catalog import service as catalog_service
 from booking.catalog.models import CatalogOffering
 from booking.config import Settings
+from booking.entitlements import service as entitlements_service
 from booking.residents import helpers as helpers_service
 from booking.residents import service as residents_service
 from booking.residents.schemas import HelperLabel, Position
@@ -140,7 +141,14 @@ def _booker_kind(principal: Principal) -> str:
 
 
 async def quote(
-    session: AsyncSession, offering_id: uuid.UUID, resident_id: uuid.UUID | None, on: date | None, *, by: Principal
+    session: AsyncSession,
+    offering_id: uuid.UUID,
+    resident_id: uuid.UUID | None,
+    on: date | None,
+    *,
+    by: Principal,
+    settings: Settings,
+    contract_id: uuid.UUID | None = None,
 ) -> s.Quote:
     """The price a booking would carry now, funding included, without booking (the operator reads it out)."""
     kind = _booker_kind(by)
@@ -157,10 +165,10 @@ async def quote(
     if offering is None or (kind == "provider" and offering.provider_id != by.provider_id):
         raise NotFound("No such offering.", code="offering_not_found")
     on = on or utcnow().astimezone(ZoneInfo(offering.timezone)).date()
-    program = await catalog_service.peek_funding(
-        session, offering.id, offering.provider_id, on, resident.eligibility_tags
-    )
+    pricing, entitlement = await entitlements_service.peek(session, offering, resident, on, claim=contract_id)
+    program = pricing.program
     resident_price = program.resident_price_fen if program else offering.price_fen
+    rules = await rules_service.for_offering(session, offering.id, settings)
     return s.Quote(
         offering_id=offering.id,
         resident_id=resident.id,
@@ -171,7 +179,37 @@ async def quote(
         funded=program is not None,
         funded_contract_id=program.contract_id if program else None,
         quota_left=program.quota - program.used if program else None,
+        service=service_summary(offering),
+        cancellation_rule=cancellation_rule(rules),
+        entitlement=entitlement,
+        price_note=pricing.note,
     )
+
+
+# How an app names where a service is given.
+HOME = "door_to_door"
+PLACE_LABELS = {HOME: ("at_home", "上门"), "online": ("online", "线上")}
+
+
+def service_summary(offering: CatalogOffering) -> s.ServiceSummary:
+    kind, label = PLACE_LABELS.get(offering.mode, ("at_center", offering.place_name or "到店服务"))
+    return s.ServiceSummary(
+        offering_name=offering.name_zh,
+        offering_name_en=offering.name_en,
+        category_code=offering.category_code,
+        provider_name=offering.provider_name,
+        place=s.Place(kind=kind, label=label, address=offering.place_address if kind == "at_center" else None),
+    )
+
+
+def cancellation_rule(rules: Rules) -> s.CancellationRule:
+    minutes = int(rules.cancellation_window.total_seconds() // 60)
+    if minutes == 0:
+        text = "服务开始前可随时自行取消或改期。"
+    else:
+        before = f"{minutes // 60}小时" if minutes % 60 == 0 else f"{minutes}分钟"
+        text = f"服务开始前{before}以前可自行取消或改期；此后请联系服务商或致电服务中心。"
+    return s.CancellationRule(window_minutes=minutes, text=text)
 
 
 async def create(session: AsyncSession, data: s.BookingCreate, *, by: Principal, settings: Settings) -> Booking:
@@ -210,9 +248,8 @@ async def create(session: AsyncSession, data: s.BookingCreate, *, by: Principal,
         raise Conflict("This slot is fully booked; choose another.", code="slot_full")
 
     local_day = slot.start.astimezone(ZoneInfo(offering.timezone)).date()
-    program = await catalog_service.draw_funding(
-        session, offering.id, offering.provider_id, local_day, resident.eligibility_tags
-    )
+    pricing = await entitlements_service.draw(session, offering, resident, local_day, claim=data.contract_id)
+    program = pricing.program
     price_fen, subsidy_fen = offering.price_fen, 0
     if program is not None:
         price_fen = program.resident_price_fen
@@ -232,6 +269,9 @@ async def create(session: AsyncSession, data: s.BookingCreate, *, by: Principal,
         subsidy_fen=subsidy_fen,
         funded_contract_id=program.contract_id if program else None,
         funded_program_id=program.id if program else None,
+        entitlement_period_start=pricing.period_start,
+        entitlement_units=pricing.units,
+        price_note=pricing.note,
         booked_by=actor,
         booked_by_name=by.name[:100] if by.name else None,
         helper_resident_id=helper_id,
@@ -449,6 +489,7 @@ async def assign(session: AsyncSession, booking_id: uuid.UUID, data: s.BookingAs
     values = {
         "assigned_staff_id": data.staff_id,
         "assigned_staff_name": data.staff_name,
+        "relay_number": data.relay_number,
         "assigned_by": _actor(by),
         "assigned_at": now,
         "updated_at": now,
@@ -463,11 +504,79 @@ async def assign(session: AsyncSession, booking_id: uuid.UUID, data: s.BookingAs
     return booking
 
 
+VISIT_DETAILS_STATUSES = (BookingStatus.confirmed, BookingStatus.in_service)
+
+
+async def visit_details(
+    session: AsyncSession, booking_id: uuid.UUID, *, by: Principal, now: datetime, settings: Settings
+) -> s.VisitDetails:
+    """The resident's address, access notes and a number to call, for the staff member assigned to a confirmed
+    door-to-door visit, from ``visit_details_lead_minutes`` before its slot until its end; each look is recorded
+    in the resident's log. Anyone else (the provider's admin and system included) is refused: they plan from the
+    booking's ``visit_area``."""
+    booking = await get_visible(session, booking_id, by=by)
+    if not (by.has_any(Role.provider_staff) and by.provider_id == booking.provider_id):
+        raise Forbidden(
+            "只有被指派上门服务的工作人员可以查看居民住址和联系电话。"
+            " Only the staff member assigned to the visit sees the address and phone.",
+            code="visit_details_for_assigned_staff",
+        )
+    offering = await catalog_service.get_offering(session, booking.offering_id)
+    if offering is None or offering.mode != "door_to_door":
+        raise Conflict("这不是上门服务，没有住址可查看。 Not a door-to-door visit.", code="not_a_home_visit")
+    if booking.status not in VISIT_DETAILS_STATUSES:
+        raise InvalidTransition(
+            f"A {booking.status.value} booking has no visit to make.", current_status=booking.status.value
+        )
+    if booking.assigned_staff_id != by.subject:
+        raise Forbidden(
+            "这次上门服务没有指派给您，不能查看居民住址和联系电话。 This visit is not assigned to you.",
+            code="not_assigned_staff",
+        )
+    visible_from = booking.slot_start - timedelta(minutes=settings.visit_details_lead_minutes)
+    if now < visible_from:
+        raise Forbidden(
+            f"上门前才能查看住址和电话：最早于{_local(visible_from)}起可查看。"
+            f" Shown from {visible_from.astimezone(SHANGHAI):%Y-%m-%d %H:%M} (Beijing time).",
+            code="visit_details_not_yet",
+            visible_from=visible_from.astimezone(SHANGHAI).isoformat(),
+        )
+    if now > booking.slot_end:
+        raise Forbidden(
+            "这次上门服务时段已结束，不能再查看住址和电话。 The visit is over.", code="visit_details_closed"
+        )
+    resident = await residents_service.get(session, booking.resident_id)
+    if resident is None or resident.erased_at is not None:
+        raise NotFound("No such resident.", code="resident_not_found")
+    await audit.record_reveal(session, by, resident.id, "visit_details", booking_id=booking.id, at=now)
+    area = (await residents_service.visit_areas(session, [resident.id])).get(resident.id)
+    number_kind = "relay" if booking.relay_number else ("resident_phone" if resident.phone else None)
+    return s.VisitDetails(
+        booking_id=booking.id,
+        resident_name=resident.name,
+        address=resident.address,
+        access_notes=resident.access_notes,
+        callable_number=booking.relay_number or resident.phone,
+        number_kind=number_kind,
+        visit_area=area,
+        visible_from=visible_from,
+        visible_until=booking.slot_end,
+    )
+
+
 async def _after_change(session: AsyncSession, booking: Booking, action: Action) -> None:
     if action.releases_unit:
         await repository.release_slot_unit(session, booking.offering_id, booking.slot_start)
         if booking.funded_program_id is not None:
             await catalog_service.release_funding(session, booking.funded_program_id)
+            if booking.entitlement_period_start is not None:
+                await entitlements_service.give_back(
+                    session,
+                    booking.funded_program_id,
+                    booking.resident_id,
+                    booking.entitlement_period_start,
+                    booking.entitlement_units or 1,
+                )
 
 
 async def reschedule(
@@ -835,18 +944,39 @@ def _booked_by(b: Booking, helpers: dict[tuple[uuid.UUID, uuid.UUID], HelperLabe
     return s.BookedBy(kind="system")
 
 
+def _mode(offerings: dict[uuid.UUID, CatalogOffering], booking: Booking) -> str | None:
+    offering = offerings.get(booking.offering_id)
+    return offering.mode if offering is not None else None
+
+
 async def to_schemas(session: AsyncSession, bookings: list[Booking], *, viewer: Principal) -> list[s.Booking]:
     residents = await residents_service.summaries(session, (b.resident_id for b in bookings), viewer)
     helpers = await helpers_service.helper_labels(
         session, {(b.resident_id, b.helper_resident_id) for b in bookings if b.helper_resident_id is not None}
     )
-    computed = ("resident", "booked_by", "visit", "assigned_staff", "suspect_reasons", "provider_missed")
+    offerings = await catalog_service.offerings_by_id(session, (b.offering_id for b in bookings))
+    home_visits = [b.resident_id for b in bookings if _mode(offerings, b) == HOME]
+    areas = await residents_service.visit_areas(session, home_visits) if home_visits else {}
+    computed = (
+        "resident",
+        "booked_by",
+        "service",
+        "resident_share_fen",
+        "visit_area",
+        "visit",
+        "assigned_staff",
+        "suspect_reasons",
+        "provider_missed",
+    )
     return [
         s.Booking.model_validate(
             {
                 **{field: getattr(b, field) for field in s.Booking.model_fields if field not in computed},
                 "resident": residents.get(b.resident_id),
                 "booked_by": _booked_by(b, helpers),
+                "service": service_summary(offerings[b.offering_id]) if b.offering_id in offerings else None,
+                "resident_share_fen": b.price_fen,
+                "visit_area": areas.get(b.resident_id) if _mode(offerings, b) == HOME else None,
                 "visit": _visit(b),
                 "assigned_staff": _assigned_staff(b),
                 "suspect_reasons": list(b.suspect_reasons or ()),

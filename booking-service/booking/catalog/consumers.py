@@ -91,6 +91,8 @@ async def store_offering(session: AsyncSession, event: OfferingSnapshot, envelop
             "longitude": event.longitude,
             "service_radius_m": event.service_radius_m,
             "service_communities": list(event.service_communities),
+            "place_name": event.place_name,
+            "place_address": event.place_address,
         },
     )
 

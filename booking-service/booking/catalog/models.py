@@ -56,6 +56,9 @@ class CatalogOffering(TimestampMixin, Base):
     longitude: Mapped[float | None]
     service_radius_m: Mapped[int | None]
     service_communities: Mapped[list[Any] | None]
+    # The service center it is given at, as a booking answer shows its place (None door to door or online).
+    place_name: Mapped[str | None] = mapped_column(String(200))
+    place_address: Mapped[str | None] = mapped_column(String(300))
 
 
 class FundedProgram(IdMixin, TimestampMixin, Base):
@@ -79,6 +82,12 @@ class FundedProgram(IdMixin, TimestampMixin, Base):
     contract_status: Mapped[str] = mapped_column(String(32))
     # The ``occurred_at`` of the contract event last applied: an older event never overwrites a newer one.
     as_of: Mapped[datetime]
+    # What each eligible person gets of it per period (``per_person_period``: month or week), counted in
+    # ``per_person_unit``s (a booking, or an hour of the slot); None: no personal limit, only the pool. Stated by the
+    # district's officials; contract events leave it as it is.
+    per_person_units: Mapped[int | None]
+    per_person_period: Mapped[str | None] = mapped_column(String(8))
+    per_person_unit: Mapped[str | None] = mapped_column(String(8))
 
 
 class ContractProjection(TimestampMixin, Base):

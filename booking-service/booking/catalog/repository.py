@@ -44,6 +44,14 @@ async def get_offering(session: AsyncSession, offering_id: uuid.UUID) -> Catalog
     return await session.get(CatalogOffering, offering_id)
 
 
+async def offerings_by_id(session: AsyncSession, offering_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, CatalogOffering]:
+    """The snapshots of ``offering_ids``, in one query (a page of bookings names its services at once)."""
+    if not offering_ids:
+        return {}
+    result = await session.execute(select(CatalogOffering).where(CatalogOffering.id.in_(list(offering_ids))))
+    return {offering.id: offering for offering in result.scalars().all()}
+
+
 async def upsert_provider(session: AsyncSession, values: dict[str, Any]) -> None:
     """Store a provider's status unless a later status change is already stored."""
     table = CatalogProvider.__table__
@@ -115,6 +123,34 @@ async def list_funding_for(session: AsyncSession, offering_id: uuid.UUID, on: da
     return result.scalars().all()
 
 
+async def set_entitlement(
+    session: AsyncSession, contract_id: uuid.UUID, offering_id: uuid.UUID, values: dict[str, Any]
+) -> FundedProgram | None:
+    await session.execute(
+        update(FundedProgram)
+        .where(FundedProgram.contract_id == contract_id, FundedProgram.offering_id == offering_id)
+        .values(**values, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    return await get_funded_program(session, contract_id, offering_id)
+
+
+async def programs_with_entitlement(session: AsyncSession, on: date) -> Sequence[tuple[FundedProgram, CatalogOffering]]:
+    """Active programmes funding on ``on`` that give each person a set number of units per period."""
+    result = await session.execute(
+        select(FundedProgram, CatalogOffering)
+        .join(CatalogOffering, CatalogOffering.id == FundedProgram.offering_id)
+        .where(
+            FundedProgram.active.is_(True),
+            FundedProgram.per_person_units.is_not(None),
+            FundedProgram.start_date <= on,
+            FundedProgram.end_date >= on,
+        )
+        .order_by(CatalogOffering.category_code, FundedProgram.offering_id, FundedProgram.contract_id)
+    )
+    return [(program, offering) for program, offering in result.all()]
+
+
 async def draw_quota(session: AsyncSession, program_id: uuid.UUID) -> bool:
     """Take one unit of a program's quota; False when it is used up (a guarded write: never exceeds it)."""
     result = await session.execute(
@@ -143,7 +179,9 @@ async def get_funded_program(
     session: AsyncSession, contract_id: uuid.UUID, offering_id: uuid.UUID
 ) -> FundedProgram | None:
     result = await session.execute(
-        select(FundedProgram).where(FundedProgram.contract_id == contract_id, FundedProgram.offering_id == offering_id)
+        select(FundedProgram)
+        .where(FundedProgram.contract_id == contract_id, FundedProgram.offering_id == offering_id)
+        .execution_options(populate_existing=True)
     )
     return result.scalar_one_or_none()
 

@@ -3,6 +3,7 @@
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import date
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -12,6 +13,10 @@ from booking.catalog.models import CatalogOffering, FundedProgram
 
 async def get_offering(session: AsyncSession, offering_id: uuid.UUID) -> CatalogOffering | None:
     return await repository.get_offering(session, offering_id)
+
+
+async def offerings_by_id(session: AsyncSession, offering_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, CatalogOffering]:
+    return await repository.offerings_by_id(session, list(dict.fromkeys(offering_ids)))
 
 
 async def why_not_bookable(session: AsyncSession, offering: CatalogOffering) -> str | None:
@@ -25,12 +30,13 @@ async def why_not_bookable(session: AsyncSession, offering: CatalogOffering) -> 
     return None
 
 
-async def _applicable_programs(
+async def applicable_programs(
     session: AsyncSession, offering_id: uuid.UUID, provider_id: uuid.UUID, on: date, resident_tags: Iterable[str]
 ) -> list[FundedProgram]:
     """Programs that would fund ``offering_id`` on ``on`` for a resident with ``resident_tags`` (a program
     without tags funds everyone), cheapest for the resident first. A sanction of the provider changes nothing
-    here: it bars new awards, and the contracts it already holds fund their residents until they end."""
+    here: it bars new awards, and the contracts it already holds fund their residents until they end. The
+    resident's personal entitlements are ``booking.entitlements``'s."""
     tags = set(resident_tags)
     return [
         program
@@ -39,23 +45,23 @@ async def _applicable_programs(
     ]
 
 
-async def draw_funding(
-    session: AsyncSession, offering_id: uuid.UUID, provider_id: uuid.UUID, on: date, resident_tags: Iterable[str]
-) -> FundedProgram | None:
-    """Draw one unit of quota from the first applicable program (see ``_applicable_programs``). None when no
-    program applies or all applicable quotas are used up: the booking then goes ahead at the offering's price."""
-    for program in await _applicable_programs(session, offering_id, provider_id, on, resident_tags):
-        if await repository.draw_quota(session, program.id):
-            return program
-    return None
+async def programs_funding(session: AsyncSession, offering_id: uuid.UUID, on: date) -> Sequence[FundedProgram]:
+    """Every active programme funding the offering on ``on``, whoever it is for."""
+    return await repository.list_funding_for(session, offering_id, on)
 
 
-async def peek_funding(
-    session: AsyncSession, offering_id: uuid.UUID, provider_id: uuid.UUID, on: date, resident_tags: Iterable[str]
+async def draw_quota(session: AsyncSession, program_id: uuid.UUID) -> bool:
+    return await repository.draw_quota(session, program_id)
+
+
+async def set_entitlement(
+    session: AsyncSession, contract_id: uuid.UUID, offering_id: uuid.UUID, values: dict[str, Any]
 ) -> FundedProgram | None:
-    """The program a booking would draw from right now, without drawing (a quote for the caller)."""
-    programs = await _applicable_programs(session, offering_id, provider_id, on, resident_tags)
-    return next((program for program in programs if program.used < program.quota), None)
+    return await repository.set_entitlement(session, contract_id, offering_id, values)
+
+
+async def programs_with_entitlement(session: AsyncSession, on: date) -> Sequence[tuple[FundedProgram, CatalogOffering]]:
+    return await repository.programs_with_entitlement(session, on)
 
 
 async def release_funding(session: AsyncSession, program_id: uuid.UUID) -> None:

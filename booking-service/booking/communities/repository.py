@@ -24,6 +24,12 @@ async def get(session: AsyncSession, code: str) -> KnownCommunity | None:
     return await session.get(KnownCommunity, code)
 
 
+async def many(session: AsyncSession, codes: list[str]) -> list[KnownCommunity]:
+    if not codes:
+        return []
+    return list((await session.execute(select(KnownCommunity).where(KnownCommunity.code.in_(codes)))).scalars().all())
+
+
 async def count(session: AsyncSession) -> int:
     return int(await session.scalar(select(func.count()).select_from(KnownCommunity)) or 0)
 

@@ -4,6 +4,8 @@ A registration or correction naming a community booking has not heard of is refu
 on ``community_code``) before anything is written. Right after a community is added to the gazetteer it reaches
 booking a moment later: the refusal says so, and a retry a few seconds later succeeds."""
 
+from collections.abc import Iterable
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from booking.communities import repository
@@ -33,6 +35,11 @@ async def require_known(session: AsyncSession, code: str, *, field: str = "commu
             code="unknown_community",
             errors=[{"field": field, "in": "body", "message": message, "type": "unknown_community"}],
         )
+
+
+async def by_code(session: AsyncSession, codes: Iterable[str]) -> dict[str, KnownCommunity]:
+    """The communities named by ``codes`` (one query for a page of bookings)."""
+    return {c.code: c for c in await repository.many(session, sorted(set(codes)))}
 
 
 async def known(session: AsyncSession, *, limit: int, offset: int) -> tuple[list[KnownCommunity], int]:

@@ -35,6 +35,9 @@ class Resident(IdMixin, TimestampMixin, Base):
     id_card_masked: Mapped[str | None] = mapped_column(String(18))
     birth_date: Mapped[date | None]
     address: Mapped[str | None] = mapped_column(String(200))
+    # How the provider's staff get in (gate code, floor, the dog): shown only to the staff member assigned to a
+    # door-to-door visit, around its time.
+    access_notes: Mapped[str | None] = mapped_column(String(300))
     # WGS-84 position of the address (what a check-in's distance is measured from).
     latitude: Mapped[float | None]
     longitude: Mapped[float | None]
@@ -107,6 +110,7 @@ def without_personal_data(name: str) -> dict[str, Any]:
         "id_card_masked": None,
         "birth_date": None,
         "address": None,
+        "access_notes": None,
         "latitude": None,
         "longitude": None,
         "emergency_contact_name": None,

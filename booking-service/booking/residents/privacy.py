@@ -13,6 +13,7 @@ from booking.audit import schemas as audit_schemas
 from booking.audit import service as audit
 from booking.bookings import schemas as bookings_schemas
 from booking.bookings import service as bookings_service
+from booking.entitlements import service as entitlements_service
 from booking.notifications import repository as notifications_repository
 from booking.replacements import repository as replacements_repository
 from booking.residents import helpers, merge, repository
@@ -86,5 +87,6 @@ async def erase(session: AsyncSession, resident_id: uuid.UUID, *, by: Principal)
     await notifications_repository.forget_resident(session, resident.id)
     await replacements_repository.forget_notes(session, resident.id)
     await merge.forget_reasons(session, resident.id)
+    await entitlements_service.forget_resident(session, resident.id)
     await forget_resident(session, resident.id)
     await emit(session, ResidentErased(resident_id=resident.id))

@@ -21,6 +21,12 @@ PhoneInput = Annotated[str, StringConstraints(strip_whitespace=True, min_length=
 IdCardInput = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)]
 CommunityCode = Annotated[str, StringConstraints(pattern=r"^[0-9A-Za-z_.-]{1,32}$")]
 Address = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+AccessNotes = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+ACCESS_NOTES = Field(
+    default=None,
+    description="How the provider's staff get in (gate code, floor, who opens the door): shown only to the staff "
+    "member assigned to a door-to-door visit, around its time.",
+)
 BirthDate = Annotated[date, Field(ge=date(1880, 1, 1))]
 
 
@@ -76,6 +82,7 @@ class ResidentCreate(BaseModel):
     )
     birth_date: BirthDate | None = Field(default=None, description="Taken from the ID number when not given.")
     address: Address | None = None
+    access_notes: AccessNotes | None = ACCESS_NOTES
     position: Position | None = Field(default=None, description="Where the address is (WGS-84).")
     emergency_contact: EmergencyContactIn | None = None
     consent: ConsentCreate
@@ -102,6 +109,7 @@ class ResidentUpdate(BaseModel):
     id_card_number: IdCardInput | None = None
     birth_date: BirthDate | None = None
     address: Address | None = None
+    access_notes: AccessNotes | None = ACCESS_NOTES
     position: Position | None = None
     emergency_contact: EmergencyContactIn | None = None
 
@@ -126,6 +134,7 @@ class Resident(BaseModel):
     id_card_number: str | None = Field(default=None, description="Always masked: 1101**********1234.")
     birth_date: date | None = None
     address: str | None = None
+    access_notes: str | None = None
     position: Position | None = None
     emergency_contact: EmergencyContact | None = None
     consent: Consent
@@ -139,6 +148,14 @@ class ResidentSummary(BaseModel):
     id: uuid.UUID
     name: str
     phone: str
+
+
+class VisitArea(BaseModel):
+    """Where a door-to-door visit goes, as far as planning needs: the community and its street, no address."""
+
+    community_code: str
+    community_name: str | None = None
+    street_code: str | None = None
 
 
 class ResidentLinkRequest(BaseModel):

@@ -187,6 +187,7 @@ async def register(session: AsyncSession, data: s.ResidentCreate, *, by: Princip
         eligibility_tags=list(data.eligibility_tags),
         birth_date=birth_date,
         address=data.address,
+        access_notes=data.access_notes,
         consent_purpose=data.consent.purpose,
         consent_version=data.consent.version,
         consent_channel=data.consent.channel,
@@ -346,7 +347,7 @@ async def correct(
             values["account_subject"] = None
     if sent.get("community_code") is not None and sent["community_code"] != resident.community_code:
         await communities_service.require_known(session, sent["community_code"])
-    for field in ("community_code", "address"):
+    for field in ("community_code", "address", "access_notes"):
         if field in sent:
             values[field] = sent[field]
     if "id_card_number" in sent:
@@ -372,6 +373,13 @@ async def correct(
             raise Conflict(_TAKEN[taken][0], code=_TAKEN[taken][1])
     await audit.record(session, by, resident.id, "correct")
     return await get_visible(session, resident_id, by=by)
+
+
+async def set_eligibility_tags(session: AsyncSession, resident_id: uuid.UUID, tags: Iterable[str]) -> None:
+    """The resident's eligibility tags once an operator recorded (or removed) the evidence of one."""
+    await repository.update_fields(
+        session, resident_id, {"eligibility_tags": sorted(set(tags)), "updated_at": utcnow()}
+    )
 
 
 def may_see(principal: Principal, resident_id: uuid.UUID) -> bool:
@@ -480,6 +488,7 @@ def to_schema(resident: Resident, viewer: Principal) -> s.Resident:
         id_card_number=resident.id_card_masked,
         birth_date=resident.birth_date,
         address=resident.address,
+        access_notes=resident.access_notes,
         position=position,
         emergency_contact=emergency,
         consent=s.Consent(
@@ -503,6 +512,21 @@ async def summaries(
         for r in await repository.get_many(session, resident_ids)
         if r.erased_at is None
     }
+
+
+async def visit_areas(session: AsyncSession, resident_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, s.VisitArea]:
+    """Where residents live as a provider plans its rounds: the community and its street, never the address."""
+    residents = [r for r in await repository.get_many(session, resident_ids) if r.community_code is not None]
+    communities = await communities_service.by_code(session, (r.community_code or "" for r in residents))
+    areas = {}
+    for r in residents:
+        community = communities.get(r.community_code or "")
+        areas[r.id] = s.VisitArea(
+            community_code=r.community_code or "",
+            community_name=community.name_zh if community else None,
+            street_code=community.street_code if community else None,
+        )
+    return areas
 
 
 async def erased_among(session: AsyncSession, resident_ids: list[uuid.UUID]) -> list[uuid.UUID]:

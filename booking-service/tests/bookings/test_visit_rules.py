@@ -3,20 +3,18 @@ suspect, and the alert when the provider never came."""
 
 import asyncio
 import uuid
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 
-from booking.app import SERVICE_DIR, create_app
+from booking.app import SERVICE_DIR
 from booking.audit.models import ActingFor
 from booking.bookings.service import mark_provider_missed
-from booking.clock import current_time
 from booking.config import Settings
 from service_kit.testing import Clock, service_settings
-from service_kit.timeutil import SHANGHAI, local_now
 
 BOOKINGS = "/api/v1/bookings"
 HOME = {"latitude": 39.7633, "longitude": 116.2128}
@@ -29,25 +27,9 @@ TIANANMEN = {"latitude": 39.9087, "longitude": 116.3975}
 settings = service_settings(Settings, SERVICE_DIR)
 
 
-def tomorrow_at(hour: int, minute: int = 0) -> datetime:
-    """A local (Beijing) time tomorrow: the visits below are booked for tomorrow 09:00–10:00."""
-    return datetime.combine(local_now().date() + timedelta(days=1), time(hour, minute), tzinfo=SHANGHAI)
-
-
 @pytest.fixture
-def clock() -> Clock:
-    return Clock(tomorrow_at(7))
-
-
-@pytest.fixture
-def app(settings: Settings, clock: Clock) -> FastAPI:
-    app = create_app(settings)
-
-    async def now() -> Any:
-        return clock.now
-
-    app.dependency_overrides[current_time] = now
-    return app
+def app(app_on_clock: FastAPI) -> FastAPI:
+    return app_on_clock
 
 
 async def confirmed_booking(world: Any, *, mode: str = "door_to_door", **place: float) -> tuple[Any, dict[str, Any]]:

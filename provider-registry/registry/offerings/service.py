@@ -212,6 +212,7 @@ async def withdraw(session: AsyncSession, offering_id: uuid.UUID, *, by: Princip
 
 async def _snapshot(session: AsyncSession, offering: Offering, event: type[S]) -> S:
     provider = await organizations_service.get(session, offering.provider_id)
+    center = await places_service.get_center(session, offering.center_id) if offering.center_id else None
     return event(
         offering_id=offering.id,
         provider_id=offering.provider_id,
@@ -234,4 +235,6 @@ async def _snapshot(session: AsyncSession, offering: Offering, event: type[S]) -
         longitude=offering.lng,
         service_radius_m=offering.service_radius_m,
         service_communities=tuple(offering.service_communities),
+        place_name=center.name_zh if center else None,
+        place_address=center.address if center else None,
     )

@@ -10,6 +10,7 @@ from registry.offerings.schemas import OfferingCreate, OfferingUpdate
 from registry.organizations import service as organizations_service
 from registry.organizations.models import OrganizationKind
 from registry.organizations.schemas import OrganizationCreate
+from registry.places.models import ServiceCenter
 from service_kit.auth import Principal, Role
 from service_kit.errors import NotFound
 from service_kit.events.tables import outbox_event
@@ -104,3 +105,24 @@ async def test_a_provider_admin_manages_only_its_own_offerings(session: AsyncSes
             await service.withdraw(session, offering.id, by=intruder)
     with pytest.raises(NotFound):
         await service.create(session, draft(provider_id), by=other)
+
+
+async def test_a_snapshot_names_the_center_an_offering_is_given_at(session: AsyncSession, registry_uscc: str) -> None:
+    """Booking shows a booking's place from the snapshot, without asking the registry per row."""
+    provider_id = await verified_provider(session, registry_uscc)
+    center = (await session.execute(select(ServiceCenter).where(ServiceCenter.address.is_not(None)))).scalars().first()
+    assert center is not None
+    at_center = draft(provider_id).model_copy(update={"center_id": center.id})
+    offering = await service.create(session, at_center, by=OFFICIAL)
+    await service.publish(session, offering.id, by=OFFICIAL)
+    own_point = draft(provider_id).model_copy(update={"lat": 39.73, "lng": 116.14, "name_zh": "四点半课堂"})
+    elsewhere = await service.create(session, own_point, by=OFFICIAL)
+    await service.publish(session, elsewhere.id, by=OFFICIAL)
+
+    rows = await session.execute(
+        select(outbox_event.c.data)
+        .where(outbox_event.c.type == "linli.offering.published.v1")
+        .order_by(outbox_event.c.seq)
+    )
+    places = [(r.data["name_zh"], r.data["place_name"], r.data["place_address"]) for r in rows]
+    assert places == [("课后托管", center.name_zh, center.address), ("四点半课堂", None, None)]

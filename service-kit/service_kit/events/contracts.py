@@ -171,6 +171,10 @@ class OfferingSnapshot(EventData):
     longitude: float | None = None
     service_radius_m: int | None = None
     service_communities: tuple[str, ...] = ()
+    # The service center it is given at (its name and street address), for the place a booking answer shows; None
+    # for a door-to-door or online offering, or one with a point of its own. Optional, added later.
+    place_name: str | None = None
+    place_address: str | None = None
 
 
 @event_type("linli.offering.published.v1", "offering_id")

@@ -1,0 +1,150 @@
+"""Every SQL statement of personal entitlements: evidence, re-checks, and the per-person usage counters."""
+
+import uuid
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from booking.entitlements.models import EligibilityEvidence, EligibilityRecheck, EntitlementUsage
+from service_kit.db import upsert
+from service_kit.pagination import fetch_page
+
+
+async def evidence_of(session: AsyncSession, resident_id: uuid.UUID) -> dict[str, EligibilityEvidence]:
+    result = await session.execute(select(EligibilityEvidence).where(EligibilityEvidence.resident_id == resident_id))
+    return {row.tag: row for row in result.scalars().all()}
+
+
+async def put_evidence(session: AsyncSession, values: dict[str, Any]) -> None:
+    """Record (or replace) the evidence of one tag of one resident."""
+    statement = upsert(session, EligibilityEvidence).values(**values)
+    changes = {k: statement.excluded[k] for k in values if k not in ("id", "resident_id", "tag", "created_at")}
+    await session.execute(statement.on_conflict_do_update(index_elements=["resident_id", "tag"], set_=changes))
+
+
+async def drop_evidence(session: AsyncSession, resident_id: uuid.UUID, tag: str) -> None:
+    await session.execute(
+        delete(EligibilityEvidence).where(
+            EligibilityEvidence.resident_id == resident_id, EligibilityEvidence.tag == tag
+        )
+    )
+
+
+async def forget_resident(session: AsyncSession, resident_id: uuid.UUID) -> None:
+    for table in (EligibilityEvidence, EligibilityRecheck):
+        await session.execute(delete(table).where(table.resident_id == resident_id))
+
+
+async def expiring(session: AsyncSession, until: date, limit: int) -> Sequence[EligibilityEvidence]:
+    """Evidence that expires on or before ``until`` with no re-check opened for that expiry yet."""
+    opened = select(EligibilityRecheck.id).where(
+        EligibilityRecheck.resident_id == EligibilityEvidence.resident_id,
+        EligibilityRecheck.tag == EligibilityEvidence.tag,
+        EligibilityRecheck.expires_on == EligibilityEvidence.expires_on,
+    )
+    result = await session.execute(
+        select(EligibilityEvidence)
+        .where(EligibilityEvidence.expires_on.is_not(None), EligibilityEvidence.expires_on <= until, ~opened.exists())
+        .order_by(EligibilityEvidence.expires_on, EligibilityEvidence.id)
+        .limit(limit)
+    )
+    return result.scalars().all()
+
+
+async def open_recheck(session: AsyncSession, values: dict[str, Any]) -> bool:
+    """Open a re-check unless one exists for this tag and expiry (a second sweep adds nothing): True if opened."""
+    statement = upsert(session, EligibilityRecheck).values(**values)
+    result = await session.execute(
+        statement.on_conflict_do_nothing(index_elements=["resident_id", "tag", "expires_on"])
+    )
+    return int(getattr(result, "rowcount", 0)) == 1
+
+
+async def rechecks(
+    session: AsyncSession, *, open_only: bool, limit: int, offset: int
+) -> tuple[Sequence[EligibilityRecheck], int]:
+    query = select(EligibilityRecheck)
+    if open_only:
+        query = query.where(EligibilityRecheck.closed_at.is_(None))
+    query = query.order_by(EligibilityRecheck.expires_on, EligibilityRecheck.id)
+    return await fetch_page(session, query, limit=limit, offset=offset)
+
+
+async def get_recheck(session: AsyncSession, recheck_id: uuid.UUID) -> EligibilityRecheck | None:
+    return await session.get(EligibilityRecheck, recheck_id)
+
+
+async def close_recheck(session: AsyncSession, recheck_id: uuid.UUID, values: dict[str, Any]) -> bool:
+    """Close an open re-check (a guarded write: of two racing closes, one wins)."""
+    result = await session.execute(
+        update(EligibilityRecheck)
+        .where(EligibilityRecheck.id == recheck_id, EligibilityRecheck.closed_at.is_(None))
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0)) == 1
+
+
+async def used(session: AsyncSession, program_id: uuid.UUID, resident_id: uuid.UUID, period_start: date) -> int:
+    value = await session.scalar(
+        select(EntitlementUsage.used).where(
+            EntitlementUsage.program_id == program_id,
+            EntitlementUsage.resident_id == resident_id,
+            EntitlementUsage.period_start == period_start,
+        )
+    )
+    return int(value or 0)
+
+
+async def used_by_program(
+    session: AsyncSession, resident_id: uuid.UUID, period_starts: dict[uuid.UUID, date]
+) -> dict[uuid.UUID, int]:
+    """What the resident used of each programme in its current period (one query for the resident's card)."""
+    if not period_starts:
+        return {}
+    result = await session.execute(
+        select(EntitlementUsage.program_id, EntitlementUsage.period_start, EntitlementUsage.used).where(
+            EntitlementUsage.resident_id == resident_id, EntitlementUsage.program_id.in_(list(period_starts))
+        )
+    )
+    return {row.program_id: int(row.used) for row in result if period_starts.get(row.program_id) == row.period_start}
+
+
+async def draw(
+    session: AsyncSession, program_id: uuid.UUID, resident_id: uuid.UUID, period_start: date, units: int, limit: int
+) -> bool:
+    """Take ``units`` of the resident's entitlement for the period; False when that would exceed ``limit``. The
+    counter row is made first (a racing request's insert is a no-op), then taken by a guarded write that the
+    database serializes per row: concurrent bookings never hold more than ``limit`` together."""
+    key = {"program_id": program_id, "resident_id": resident_id, "period_start": period_start}
+    await session.execute(
+        upsert(session, EntitlementUsage)
+        .values(**key, used=0)
+        .on_conflict_do_nothing(index_elements=["program_id", "resident_id", "period_start"])
+    )
+    result = await session.execute(
+        update(EntitlementUsage)
+        .where(*(getattr(EntitlementUsage, k) == v for k, v in key.items()), EntitlementUsage.used + units <= limit)
+        .values(used=EntitlementUsage.used + units)
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0)) == 1
+
+
+async def release(
+    session: AsyncSession, program_id: uuid.UUID, resident_id: uuid.UUID, period_start: date, units: int
+) -> None:
+    await session.execute(
+        update(EntitlementUsage)
+        .where(
+            EntitlementUsage.program_id == program_id,
+            EntitlementUsage.resident_id == resident_id,
+            EntitlementUsage.period_start == period_start,
+            EntitlementUsage.used >= units,
+        )
+        .values(used=EntitlementUsage.used - units)
+        .execution_options(synchronize_session=False)
+    )

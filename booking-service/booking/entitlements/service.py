@@ -1,0 +1,410 @@
+"""Personal entitlements: who is eligible (tags backed by evidence that expires), what each person gets of a
+funded programme per period, and the price a booking carries once that is used up.
+
+A booking draws one unit (or the slot's hours) of the resident's entitlement for the period of its slot's day, and
+one unit of the programme's pool; both by guarded writes in the booking's transaction, so racing bookings never
+give one person more than the programme states. Cancelling, rejecting or expiring the booking gives them back."""
+
+import math
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from booking.catalog import service as catalog_service
+from booking.catalog.models import CatalogOffering, FundedProgram
+from booking.entitlements import repository
+from booking.entitlements import schemas as s
+from booking.entitlements.models import EligibilityRecheck
+from booking.residents import helpers as helpers_service
+from booking.residents import service as residents_service
+from booking.residents.models import Resident
+from service_kit.auth import Principal, Role
+from service_kit.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from service_kit.timeutil import SHANGHAI, utcnow
+
+TAG_NAMES = {"age_80_plus": "80岁以上", "living_alone": "独居", "disabled": "残疾", "low_income": "低收入"}
+PERIOD_NAMES = {"month": "月", "week": "周"}
+UNIT_NAMES = {"booking": "次", "hour": "小时"}
+
+
+def period_bounds(period: str, on: date) -> tuple[date, date]:
+    """The first and last day of the month or the week (Monday to Sunday) ``on`` falls in."""
+    if period == "week":
+        start = on - timedelta(days=on.weekday())
+        return start, start + timedelta(days=6)
+    start = on.replace(day=1)
+    following = (start + timedelta(days=32)).replace(day=1)
+    return start, following - timedelta(days=1)
+
+
+def units_of(program: FundedProgram, offering: CatalogOffering) -> int:
+    """How much of a person's entitlement one booking of ``offering`` takes: one, or each started hour."""
+    if program.per_person_unit == "hour":
+        return max(1, math.ceil(offering.duration_minutes / 60))
+    return 1
+
+
+def _yuan(fen: int) -> str:
+    return f"{fen // 100}" if fen % 100 == 0 else f"{fen / 100:.2f}"
+
+
+@dataclass(frozen=True)
+class Pricing:
+    """What a booking is priced under: the programme that pays (None: full price), the resident's units drawn of
+    it and their period, and why there is no subsidy when a reason is worth reading back to the caller."""
+
+    program: FundedProgram | None
+    period_start: date | None = None
+    units: int | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class Standing:
+    """A resident's eligibility on a day: the tags that count, and those whose evidence has expired."""
+
+    valid: frozenset[str]
+    expired: dict[str, date]
+
+
+async def standing(session: AsyncSession, resident: Resident, on: date) -> Standing:
+    if not resident.eligibility_tags:
+        # Most bookings are of residents with no tags: the single-booking path reads no evidence for them.
+        return Standing(frozenset(), {})
+    evidence = await repository.evidence_of(session, resident.id)
+    valid, expired = set(), {}
+    for tag in resident.eligibility_tags:
+        proof = evidence.get(tag)
+        if proof is not None and proof.expires_on is not None and proof.expires_on < on:
+            expired[tag] = proof.expires_on
+        else:
+            valid.add(tag)
+    return Standing(frozenset(valid), expired)
+
+
+async def _candidates(
+    session: AsyncSession, offering: CatalogOffering, resident: Resident, on: date, claim: uuid.UUID | None
+) -> tuple[list[FundedProgram], Standing]:
+    """The programmes that may fund this booking, cheapest first. A claimed programme (``contract_id``) the
+    resident is not eligible for is refused (422), as is one that does not fund the offering that day."""
+    held = await standing(session, resident, on)
+    programs = await catalog_service.applicable_programs(session, offering.id, offering.provider_id, on, held.valid)
+    if claim is None:
+        return programs, held
+    claimed = [p for p in programs if p.contract_id == claim]
+    if claimed:
+        return claimed, held
+    funding = [p for p in await catalog_service.programs_funding(session, offering.id, on) if p.contract_id == claim]
+    if not funding:
+        message = "该项目当天不资助这项服务。 This programme does not fund this service on that day."
+        raise _invalid("contract_id", message, "program_not_funding")
+    needed = "、".join(TAG_NAMES.get(t, t) for t in funding[0].eligibility_tags)
+    message = f"该居民不符合本项目的补贴条件（需要：{needed}）。 The resident is not eligible for this programme."
+    raise _invalid("contract_id", message, "not_eligible", required_tags=list(funding[0].eligibility_tags))
+
+
+def _invalid(field: str, message: str, code: str, **extra: object) -> ValidationFailed:
+    """A refusal shown next to the request body's ``field``."""
+    return ValidationFailed(
+        f"{field}: {message}",
+        code=code,
+        errors=[{"field": field, "in": "body", "message": message, "type": code}],
+        **extra,
+    )
+
+
+def _exhausted(program: FundedProgram, used: int, offering: CatalogOffering) -> str:
+    period, unit = PERIOD_NAMES[program.per_person_period or "month"], UNIT_NAMES[program.per_person_unit or "booking"]
+    return (
+        f"本{period}补贴已用完（每{period}{program.per_person_units}{unit}，已用{used}{unit}），"
+        f"本次不享受补贴，按原价{_yuan(offering.price_fen)}元收费。"
+    )
+
+
+def _expired_note(held: Standing) -> str | None:
+    if not held.expired:
+        return None
+    tag, until = min(held.expired.items(), key=lambda item: item[1])
+    return f"“{TAG_NAMES.get(tag, tag)}”资格证明已于{until.month}月{until.day}日到期，待复核，本次按原价收费。"
+
+
+async def draw(
+    session: AsyncSession,
+    offering: CatalogOffering,
+    resident: Resident,
+    on: date,
+    *,
+    claim: uuid.UUID | None = None,
+) -> Pricing:
+    """Price a booking of ``offering`` on the local day ``on``, drawing the resident's unit and the pool's."""
+    programs, held = await _candidates(session, offering, resident, on, claim)
+    notes: list[str] = []
+    for program in programs:
+        start: date | None = None
+        units = units_of(program, offering)
+        if program.per_person_units is not None:
+            start, _ = period_bounds(program.per_person_period or "month", on)
+            if not await repository.draw(session, program.id, resident.id, start, units, program.per_person_units):
+                used = await repository.used(session, program.id, resident.id, start)
+                notes.append(_exhausted(program, used, offering))
+                continue
+        if not await catalog_service.draw_quota(session, program.id):
+            if start is not None:
+                await repository.release(session, program.id, resident.id, start, units)
+            notes.append("本项目的补贴名额已用完，本次按原价收费。")
+            continue
+        return Pricing(program, start, units if start is not None else None)
+    return Pricing(None, note=notes[0] if notes else _expired_note(held))
+
+
+async def peek(
+    session: AsyncSession, offering: CatalogOffering, resident: Resident, on: date, *, claim: uuid.UUID | None = None
+) -> tuple[Pricing, s.PersonalEntitlement | None]:
+    """What ``draw`` would give now, without drawing; and the resident's entitlement of the first programme that
+    limits it per person (what she has left this period)."""
+    programs, held = await _candidates(session, offering, resident, on, claim)
+    notes: list[str] = []
+    shown: s.PersonalEntitlement | None = None
+    found: Pricing | None = None
+    for program in programs:
+        start: date | None = None
+        units = units_of(program, offering)
+        if program.per_person_units is not None:
+            start, _ = period_bounds(program.per_person_period or "month", on)
+            used = await repository.used(session, program.id, resident.id, start)
+            shown = shown or _entitlement(program, offering, on, used)
+            if used + units > program.per_person_units:
+                notes.append(_exhausted(program, used, offering))
+                continue
+        if program.used >= program.quota:
+            notes.append("本项目的补贴名额已用完，本次按原价收费。")
+            continue
+        found = found or Pricing(program, start, units if start is not None else None)
+        if shown is not None:
+            break
+    return found or Pricing(None, note=notes[0] if notes else _expired_note(held)), shown
+
+
+def _entitlement(
+    program: FundedProgram, offering: CatalogOffering | None, on: date, used: int
+) -> s.PersonalEntitlement:
+    period = program.per_person_period or "month"
+    start, end = period_bounds(period, on)
+    limit = program.per_person_units or 0
+    return s.PersonalEntitlement(
+        contract_id=program.contract_id,
+        offering_id=program.offering_id,
+        offering_name=offering.name_zh if offering else None,
+        units_per_period=limit,
+        period=period,
+        unit=program.per_person_unit or "booking",
+        period_start=start,
+        period_end=end,
+        used=used,
+        left=max(limit - used, 0),
+        subsidy_per_unit_fen=max(program.unit_price_fen - program.resident_price_fen, 0),
+    )
+
+
+async def give_back(
+    session: AsyncSession, program_id: uuid.UUID, resident_id: uuid.UUID, period_start: date, units: int
+) -> None:
+    """A cancelled, rejected or expired booking returns the resident's units."""
+    await repository.release(session, program_id, resident_id, period_start, units)
+
+
+# ---- what officials state, what operators record
+
+
+def _program_entitlement(program: FundedProgram) -> s.ProgramEntitlement:
+    return s.ProgramEntitlement(
+        contract_id=program.contract_id,
+        offering_id=program.offering_id,
+        eligibility_tags=list(program.eligibility_tags),
+        units_per_period=program.per_person_units or 0,
+        period=program.per_person_period or "month",
+        unit=program.per_person_unit or "booking",
+        subsidy_per_unit_fen=max(program.unit_price_fen - program.resident_price_fen, 0),
+    )
+
+
+async def set_program_entitlement(
+    session: AsyncSession, contract_id: uuid.UUID, offering_id: uuid.UUID, rule: s.EntitlementRule, *, by: Principal
+) -> s.ProgramEntitlement:
+    """The district states what each eligible person gets of a funded programme per period (officials, admins)."""
+    if not by.has_any(Role.official, Role.admin):
+        raise Forbidden("Only the district's officials state personal entitlements.")
+    values = {"per_person_units": rule.units_per_period, "per_person_period": rule.period, "per_person_unit": rule.unit}
+    program = await catalog_service.set_entitlement(session, contract_id, offering_id, values)
+    if program is None:
+        raise NotFound("No funded programme of this contract for this offering.", code="program_not_found")
+    return _program_entitlement(program)
+
+
+def _ensure_operator(by: Principal) -> None:
+    if not by.has_any(Role.operator, Role.admin):
+        raise Forbidden("Only operators record and re-check eligibility evidence.")
+
+
+async def record_evidence(
+    session: AsyncSession, resident_id: uuid.UUID, tag: str, data: s.EvidenceIn, *, by: Principal
+) -> s.ResidentEntitlements:
+    """An operator records the evidence of a tag (and gives the resident the tag): who verified it is the caller."""
+    _ensure_operator(by)
+    resident = await residents_service.get_visible(session, resident_id, by=by)
+    if data.expires_on is not None and data.expires_on < data.verified_on:
+        message = "不能早于核验日期。 Cannot be before the day it was verified."
+        raise _invalid("expires_on", message, "expires_before_verified")
+    now = utcnow()
+    await repository.put_evidence(
+        session,
+        {
+            "id": uuid.uuid4(),
+            "resident_id": resident.id,
+            "tag": tag,
+            "evidence_type": data.evidence_type,
+            "verified_by": by.subject[:160],
+            "verified_by_name": by.name[:100] if by.name else None,
+            "verified_on": data.verified_on,
+            "expires_on": data.expires_on,
+            "created_at": now,
+            "updated_at": now,
+        },
+    )
+    if tag not in resident.eligibility_tags:
+        await residents_service.set_eligibility_tags(session, resident.id, [*resident.eligibility_tags, tag])
+    await session.refresh(resident)
+    return await for_resident(session, resident.id, None, by=by)
+
+
+async def for_resident(
+    session: AsyncSession, resident_id: uuid.UUID, on: date | None, *, by: Principal, recheck_days: int = 30
+) -> s.ResidentEntitlements:
+    """The resident's card: each tag with its evidence, and what she has left this period of every programme that
+    limits it per person and that she is eligible for (operators, admins, the resident, her helper)."""
+    if not residents_service.may_see(by, resident_id):
+        await helpers_service.require_helper(session, by, resident_id)
+        resident = await residents_service.get(session, resident_id)
+        if resident is None:
+            raise NotFound("No such resident.", code="resident_not_found")
+    else:
+        resident = await residents_service.get_visible(session, resident_id, by=by)
+    on = on or utcnow().astimezone(SHANGHAI).date()
+    evidence = await repository.evidence_of(session, resident.id)
+    held = await standing(session, resident, on)
+    eligibility = []
+    for tag in sorted(resident.eligibility_tags):
+        proof = evidence.get(tag)
+        if proof is None:
+            eligibility.append(s.Eligibility(tag=tag, status="no_evidence"))
+            continue
+        status = "valid"
+        if proof.expires_on is not None and proof.expires_on < on:
+            status = "expired"
+        elif proof.expires_on is not None and proof.expires_on <= on + timedelta(days=recheck_days):
+            status = "expiring"
+        eligibility.append(
+            s.Eligibility(
+                tag=tag,
+                evidence_type=proof.evidence_type,
+                verified_by=proof.verified_by,
+                verified_by_name=proof.verified_by_name,
+                verified_on=proof.verified_on,
+                expires_on=proof.expires_on,
+                status=status,
+            )
+        )
+    eligible = [
+        (program, offering)
+        for program, offering in await catalog_service.programs_with_entitlement(session, on)
+        if not program.eligibility_tags or set(program.eligibility_tags) & held.valid
+    ]
+    starts = {p.id: period_bounds(p.per_person_period or "month", on)[0] for p, _ in eligible}
+    used = await repository.used_by_program(session, resident.id, starts)
+    return s.ResidentEntitlements(
+        resident_id=resident.id,
+        date=on,
+        eligibility=eligibility,
+        entitlements=[_entitlement(p, o, on, used.get(p.id, 0)) for p, o in eligible],
+    )
+
+
+async def forget_resident(session: AsyncSession, resident_id: uuid.UUID) -> None:
+    """An erased resident's eligibility evidence and re-checks go with her data (her usage counts stay: numbers)."""
+    await repository.forget_resident(session, resident_id)
+
+
+# ---- re-checks
+
+
+async def open_rechecks(
+    sessionmaker: async_sessionmaker[AsyncSession], *, now: datetime, lead_days: int, batch: int
+) -> int:
+    """Open a re-check for each tag whose evidence expires within ``lead_days`` of ``now`` (or has expired); one
+    per tag and expiry, however often the sweep runs: the number opened."""
+    today = now.astimezone(SHANGHAI).date()
+    async with sessionmaker() as session:
+        due = await repository.expiring(session, today + timedelta(days=lead_days), batch)
+        opened = 0
+        for proof in due:
+            opened += await repository.open_recheck(
+                session,
+                {
+                    "id": uuid.uuid4(),
+                    "resident_id": proof.resident_id,
+                    "tag": proof.tag,
+                    "expires_on": proof.expires_on,
+                    "opened_at": now,
+                    "created_at": now,
+                    "updated_at": now,
+                },
+            )
+        await session.commit()
+    return opened
+
+
+async def rechecks(
+    session: AsyncSession, *, by: Principal, open_only: bool, limit: int, offset: int
+) -> tuple[list[EligibilityRecheck], int]:
+    _ensure_operator(by)
+    items, total = await repository.rechecks(session, open_only=open_only, limit=limit, offset=offset)
+    return list(items), total
+
+
+async def close_recheck(
+    session: AsyncSession, recheck_id: uuid.UUID, data: s.RecheckClose, *, by: Principal, now: datetime
+) -> EligibilityRecheck:
+    """Close a re-check: ``renewed`` records the new evidence (its expiry), ``removed`` takes the tag away."""
+    _ensure_operator(by)
+    recheck = await repository.get_recheck(session, recheck_id)
+    if recheck is None:
+        raise NotFound("No such re-check.", code="recheck_not_found")
+    if data.outcome == "renewed" and data.evidence is None:
+        message = "续期需要填写新的证明。 Renewing needs the new evidence."
+        raise _invalid("evidence", message, "evidence_required")
+    closed = await repository.close_recheck(
+        session,
+        recheck.id,
+        {
+            "closed_at": now,
+            "closed_by": by.subject[:160],
+            "outcome": data.outcome,
+            "note": data.note,
+            "updated_at": now,
+        },
+    )
+    if not closed:
+        raise Conflict("This re-check is already closed.", code="recheck_already_closed")
+    if data.outcome == "renewed" and data.evidence is not None:
+        await record_evidence(session, recheck.resident_id, recheck.tag, data.evidence, by=by)
+    else:
+        resident = await residents_service.get(session, recheck.resident_id)
+        if resident is not None:
+            await residents_service.set_eligibility_tags(
+                session, resident.id, [t for t in resident.eligibility_tags if t != recheck.tag]
+            )
+        await repository.drop_evidence(session, recheck.resident_id, recheck.tag)
+    await session.refresh(recheck)
+    return recheck
