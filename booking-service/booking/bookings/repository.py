@@ -40,6 +40,32 @@ async def take_slot_unit(session: AsyncSession, offering_id: uuid.UUID, slot_sta
     return _rowcount(result) == 1
 
 
+async def lock_slot(session: AsyncSession, offering_id: uuid.UUID, slot_start: datetime) -> int:
+    """The units of a slot held now, read under the counter row's lock (the row is created if missing): a
+    waitlist join and a cancellation of the same slot then happen one after the other, never across each other."""
+    table = SlotCounter.__table__
+    await session.execute(
+        upsert(session, table)
+        .values(offering_id=offering_id, slot_start=slot_start, used=0)
+        .on_conflict_do_nothing(index_elements=[table.c.offering_id, table.c.slot_start])
+    )
+    used = await session.scalar(
+        update(SlotCounter)
+        .where(SlotCounter.offering_id == offering_id, SlotCounter.slot_start == slot_start)
+        .values(used=SlotCounter.used)
+        .returning(SlotCounter.used)
+        .execution_options(synchronize_session=False)
+    )
+    return int(used or 0)
+
+
+async def by_ids(session: AsyncSession, booking_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Booking]:
+    if not booking_ids:
+        return {}
+    result = await session.scalars(select(Booking).where(Booking.id.in_(booking_ids)))
+    return {booking.id: booking for booking in result}
+
+
 async def release_slot_unit(session: AsyncSession, offering_id: uuid.UUID, slot_start: datetime) -> None:
     await session.execute(
         update(SlotCounter)

@@ -1,0 +1,34 @@
+"""A place freed in a slot goes to its waitlist: booking consumes its own events of bookings that gave a unit back
+(durable ``booking-waitlist``). The offer is judged by the slot's counter, not the event, so a late or repeated
+event offers nothing twice. Handlers run inside the consumer's transaction (never commit)."""
+
+from collections.abc import Callable
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from booking.waitlist import service
+from service_kit.events.consumer import Subscription
+from service_kit.events.contracts import (
+    BookingCancelled,
+    BookingChanged,
+    BookingExpired,
+    BookingRejected,
+    BookingRescheduled,
+)
+from service_kit.events.envelope import Envelope
+
+
+def subscription(clock: Callable[[], datetime], terms: service.OfferTerms) -> Subscription:
+    waitlist = Subscription("waitlist")
+
+    @waitlist.on(BookingCancelled, BookingRejected, BookingExpired, BookingRescheduled)
+    async def offer_freed_place(session: AsyncSession, event: BookingChanged, envelope: Envelope) -> None:
+        freed = event.slot_start
+        if isinstance(event, BookingRescheduled):
+            if event.previous_slot_start is None:
+                return
+            freed = event.previous_slot_start
+        await service.offer_free_places(session, event.offering_id, freed, terms=terms, now=clock())
+
+    return waitlist
