@@ -1,4 +1,5 @@
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -13,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from booking.app import SERVICE_DIR, create_app
 from booking.bookings.models import SlotCounter
 from booking.catalog.consumers import subscription as catalog_subscription
+from booking.clock import current_time
 from booking.communities.consumers import subscription as communities_subscription
 from booking.config import Settings
 from service_kit.events.consumer import apply_event
@@ -29,7 +31,7 @@ from service_kit.events.contracts import (
 from service_kit.events.envelope import Envelope
 from service_kit.events.tables import outbox_event
 from service_kit.protection import KEYRING_INFO, PHONE, Keyring
-from service_kit.testing import TestKeys, service_fixtures
+from service_kit.testing import Clock, TestKeys, service_fixtures
 from service_kit.timeutil import SHANGHAI, local_now
 
 # Most tests book tomorrow and deliver at once: they run without the visit timing rules (a visit starts no earlier
@@ -38,6 +40,23 @@ ANY_TIME_VISITS: dict[str, Any] = {"visit_start_margin_minutes": 366 * 24 * 60, 
 
 
 settings, app, client, service_dir = service_fixtures(Settings, create_app, SERVICE_DIR, **ANY_TIME_VISITS)
+
+
+@pytest.fixture
+def app_on_clock(settings: Settings) -> Callable[[Clock], FastAPI]:
+    """Builds the service whose requests judge time by a test's ``clock`` (the ``current_time`` dependency): a
+    module that moves time says ``def app(app_on_clock, clock): return app_on_clock(clock)``."""
+
+    def build(clock: Clock) -> FastAPI:
+        app = create_app(settings)
+
+        async def now() -> datetime:
+            return clock.now
+
+        app.dependency_overrides[current_time] = now
+        return app
+
+    return build
 
 
 @pytest.fixture

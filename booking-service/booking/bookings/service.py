@@ -79,9 +79,23 @@ RESCHEDULABLE = (BookingStatus.requested, BookingStatus.confirmed)
 CHANNELS = {"staff": ("phone", "walk_in"), "resident": ("app",), "provider": ("provider_api",)}
 
 
-def _actor(principal: Principal) -> str:
+def actor_of(principal: Principal) -> str:
+    """How a change's author is recorded: ``role:subject`` (``operator:op-7``, ``resident:…``)."""
     role = sorted(principal.roles)[0] if principal.roles else "unknown"
     return f"{role}:{principal.subject}"[:160]
+
+
+_actor = actor_of
+
+
+def channel_for(kind: str, asked: str | None) -> str:
+    """The channel a booker of ``kind`` books through: the one asked for if theirs (else 422), or their default."""
+    channel = asked or CHANNELS[kind][0]
+    if channel not in CHANNELS[kind]:
+        raise ValidationFailed(
+            f"channel: {kind} bookings use {' or '.join(CHANNELS[kind])}.", code="channel_not_allowed"
+        )
+    return channel
 
 
 # An API key's scopes (gateway/gateway/apikeys/schemas.py) for a provider's system.
@@ -214,21 +228,12 @@ async def create(
     """Book one unit of a slot at ``now`` (default: the present); a series books each of its dates through here."""
     who = await booker(session, by, data.resident_id)
     kind, resident_id, helper_id = who.kind, who.resident_id, who.helper_id
-    channel = data.channel or CHANNELS[kind][0]
-    if channel not in CHANNELS[kind]:
-        raise ValidationFailed(
-            f"channel: {kind} bookings use {' or '.join(CHANNELS[kind])}.", code="channel_not_allowed"
-        )
+    channel = channel_for(kind, data.channel)
 
     resident = await residents_service.get(session, resident_id)
     if resident is None:
         raise NotFound("No such resident.", code="resident_not_found")
-    offering = await catalog_service.get_offering(session, data.offering_id)
-    if offering is None or (kind == "provider" and offering.provider_id != by.provider_id):
-        raise NotFound("No such offering.", code="offering_not_found")
-    reason = await catalog_service.why_not_bookable(session, offering)
-    if reason is not None:
-        raise Conflict("This offering does not take bookings now.", code=reason)
+    offering = await bookable_offering(session, data.offering_id, who, by=by)
 
     now = now or utcnow()
     rules = await rules_service.for_offering(session, offering.id, settings)
@@ -282,8 +287,22 @@ async def create(
     return booking
 
 
-def _bookable_slot(offering: CatalogOffering, slot_start: datetime, rules: Rules, now: datetime) -> schedule.Slot:
-    """The offering's slot starting at ``slot_start``, if the booking rules let it be booked ``now``."""
+async def bookable_offering(
+    session: AsyncSession, offering_id: uuid.UUID, who: Booker, *, by: Principal
+) -> CatalogOffering:
+    """The offering, if it takes bookings now: 404 when unknown (or another provider's, to a provider), 409 with
+    the reason when withdrawn, unpublished or its provider suspended."""
+    offering = await catalog_service.get_offering(session, offering_id)
+    if offering is None or (who.kind == "provider" and offering.provider_id != by.provider_id):
+        raise NotFound("No such offering.", code="offering_not_found")
+    reason = await catalog_service.why_not_bookable(session, offering)
+    if reason is not None:
+        raise Conflict("This offering does not take bookings now.", code=reason)
+    return offering
+
+
+def upcoming_slot(offering: CatalogOffering, slot_start: datetime, now: datetime) -> schedule.Slot:
+    """The offering's slot starting at ``slot_start`` (any offset), if it has not begun by ``now``; else 422."""
     slot = schedule.find_slot(
         slot_start,
         weekly_rules=offering.weekly_rules,
@@ -295,6 +314,12 @@ def _bookable_slot(offering: CatalogOffering, slot_start: datetime, rules: Rules
         raise ValidationFailed("slot_start: not a slot of this offering's schedule.", code="slot_not_in_schedule")
     if slot.start <= now:
         raise ValidationFailed("slot_start: this slot has already begun.", code="slot_in_past")
+    return slot
+
+
+def _bookable_slot(offering: CatalogOffering, slot_start: datetime, rules: Rules, now: datetime) -> schedule.Slot:
+    """The offering's slot starting at ``slot_start``, if the booking rules let it be booked ``now``."""
+    slot = upcoming_slot(offering, slot_start, now)
     if slot.start < rules.bookable_from(now):
         raise ValidationFailed(
             f"slot_start: book at least {int(rules.min_lead.total_seconds() // 60)} minutes ahead.",
@@ -303,6 +328,15 @@ def _bookable_slot(offering: CatalogOffering, slot_start: datetime, rules: Rules
     if slot.start > rules.bookable_until(now):
         raise ValidationFailed(f"slot_start: book at most {rules.horizon.days} days ahead.", code="slot_beyond_horizon")
     return slot
+
+
+async def relation_or_404(session: AsyncSession, by: Principal, owned: Owned | None, missing: NotFound) -> str:
+    """How the caller stands to a booking, series or waitlist place; ``missing`` (404) when it does not exist or is
+    none of theirs (another tenant's object is answered as if it did not exist)."""
+    relation = await relation_to(session, by, owned) if owned is not None else None
+    if relation is None:
+        raise missing
+    return relation
 
 
 async def get_visible(session: AsyncSession, booking_id: uuid.UUID, *, by: Principal) -> Booking:

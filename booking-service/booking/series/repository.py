@@ -6,10 +6,10 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from booking.series.models import BookingSeries, SeriesOccurrence
+from service_kit.db import add_unless_taken
 
 
 async def add(session: AsyncSession, series: BookingSeries) -> None:
@@ -49,13 +49,7 @@ async def update_series(session: AsyncSession, series_id: uuid.UUID, values: dic
 
 async def add_occurrence(session: AsyncSession, occurrence: SeriesOccurrence) -> bool:
     """False when the date is planned already (the unique series + day decides)."""
-    try:
-        async with session.begin_nested():
-            session.add(occurrence)
-            await session.flush()
-    except IntegrityError:
-        return False
-    return True
+    return await add_unless_taken(session, occurrence)
 
 
 async def occurrences(session: AsyncSession, series_id: uuid.UUID) -> Sequence[SeriesOccurrence]:

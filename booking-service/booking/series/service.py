@@ -169,19 +169,9 @@ async def create(
 ) -> BookingSeries:
     """Record the series and book its dates inside the booking horizon."""
     who = await bookings_service.booker(session, by, data.resident_id)
-    offering = await catalog_service.get_offering(session, data.offering_id)
-    if offering is None or (who.kind == "provider" and offering.provider_id != by.provider_id):
-        raise NotFound("No such offering.", code="offering_not_found")
-    reason = await catalog_service.why_not_bookable(session, offering)
-    if reason is not None:
-        raise Conflict("This offering does not take bookings now.", code=reason)
+    offering = await bookings_service.bookable_offering(session, data.offering_id, who, by=by)
     await _check(session, data, offering, settings, now)
-    channel = data.channel or bookings_service.CHANNELS[who.kind][0]
-    if channel not in bookings_service.CHANNELS[who.kind]:
-        raise ValidationFailed(
-            f"channel: {who.kind} bookings use {' or '.join(bookings_service.CHANNELS[who.kind])}.",
-            code="channel_not_allowed",
-        )
+    channel = bookings_service.channel_for(who.kind, data.channel)
     series = BookingSeries(
         id=uuid.uuid4(),
         resident_id=who.resident_id,
@@ -326,9 +316,10 @@ async def _confirm_one(
 
 async def get_visible(session: AsyncSession, series_id: uuid.UUID, *, by: Principal) -> tuple[BookingSeries, str]:
     series = await repository.get(session, series_id)
-    relation = await bookings_service.relation_to(session, by, series) if series is not None else None
-    if series is None or relation is None:
-        raise NotFound("No such series.", code="series_not_found")
+    relation = await bookings_service.relation_or_404(
+        session, by, series, NotFound("No such series.", code="series_not_found")
+    )
+    assert series is not None
     return series, relation
 
 
@@ -343,7 +334,7 @@ async def confirm(
     if series.status == "cancelled":
         raise Conflict("This series is cancelled.", code="series_cancelled")
     await repository.update_series(
-        session, series.id, {"confirmed_at": now, "confirmed_by": f"{_role(by)}:{by.subject}"[:160], "updated_at": now}
+        session, series.id, {"confirmed_at": now, "confirmed_by": bookings_service.actor_of(by), "updated_at": now}
     )
     bookings = await bookings_service.by_ids(
         session, [o.booking_id for o in await repository.occurrences(session, series.id) if o.booking_id]
@@ -400,7 +391,7 @@ async def cancel(
         session,
         series.id,
         datetime.combine(since, time(0), tzinfo=zone),
-        actor=f"{_role(by)}:{by.subject}"[:160],
+        actor=bookings_service.actor_of(by),
         terms=waitlist.OfferTerms.of(settings),
         now=now,
     )
@@ -411,7 +402,7 @@ async def cancel(
             "status": "cancelled",
             "end_date": max(since - timedelta(days=1), series.start_date),
             "cancelled_at": now,
-            "cancelled_by": f"{_role(by)}:{by.subject}"[:160],
+            "cancelled_by": bookings_service.actor_of(by),
             "updated_at": now,
         },
     )
@@ -461,35 +452,24 @@ async def to_schema(
     bookings = await bookings_service.by_ids(session, [o.booking_id for o in occurrences if o.booking_id])
     shown = {b.id: b for b in await bookings_service.to_schemas(session, list(bookings.values()), viewer=viewer)}
     entries = await waitlist.schemas_of(session, [o.waitlist_entry_id for o in occurrences if o.waitlist_entry_id])
-    return s.Series(
-        id=series.id,
-        resident_id=series.resident_id,
-        offering_id=series.offering_id,
-        provider_id=series.provider_id,
-        kind=series.kind,
-        weekdays=list(series.weekdays),
-        interval_weeks=series.interval_weeks,
-        time=series.start_time,
-        start_date=series.start_date,
-        end_date=series.end_date,
-        count=series.count,
-        skip_holidays=series.skip_holidays,
-        waitlist_when_full=series.waitlist_when_full,
-        status=series.status,
-        planned_through=series.planned_through,
-        confirmed_at=series.confirmed_at,
-        created_at=series.created_at,
-        occurrences=[
-            s.Occurrence(
-                date=o.day,
-                slot_start=o.slot_start,
-                outcome=o.outcome,
-                code=o.code,
-                booking=shown.get(o.booking_id) if o.booking_id else None,
-                waitlist=entries.get(o.waitlist_entry_id) if o.waitlist_entry_id else None,
-            )
-            for o in occurrences
-        ],
-        days_off_skipped=_days_off(series),
-        not_cancelled=not_cancelled or [],
+    computed = {"time", "weekdays", "occurrences", "days_off_skipped", "not_cancelled"}
+    return s.Series.model_validate(
+        {
+            **{field: getattr(series, field) for field in s.Series.model_fields if field not in computed},
+            "time": series.start_time,
+            "weekdays": list(series.weekdays),
+            "occurrences": [
+                s.Occurrence(
+                    date=o.day,
+                    slot_start=o.slot_start,
+                    outcome=o.outcome,
+                    code=o.code,
+                    booking=shown.get(o.booking_id) if o.booking_id else None,
+                    waitlist=entries.get(o.waitlist_entry_id) if o.waitlist_entry_id else None,
+                )
+                for o in occurrences
+            ],
+            "days_off_skipped": _days_off(series),
+            "not_cancelled": not_cancelled or [],
+        }
     )

@@ -6,23 +6,17 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from booking.waitlist.models import WaitlistEntry
+from service_kit.db import add_unless_taken
 
 WAITING = ("waiting", "offered")
 
 
 async def add(session: AsyncSession, entry: WaitlistEntry) -> bool:
     """Insert ``entry``; False when the resident already waits for the slot (the partial unique index decides)."""
-    try:
-        async with session.begin_nested():
-            session.add(entry)
-            await session.flush()
-    except IntegrityError:
-        return False
-    return True
+    return await add_unless_taken(session, entry)
 
 
 async def get(session: AsyncSession, entry_id: uuid.UUID) -> WaitlistEntry | None:

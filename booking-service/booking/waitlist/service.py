@@ -14,12 +14,10 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from booking.audit import service as audit
-from booking.availability import schedule
 from booking.bookings import schemas as booking_schemas
 from booking.bookings import service as bookings_service
 from booking.bookings.models import Booking
 from booking.catalog import service as catalog_service
-from booking.catalog.models import CatalogOffering
 from booking.config import Settings
 from booking.notifications import service as notifications
 from booking.residents import service as residents_service
@@ -27,7 +25,7 @@ from booking.waitlist import repository
 from booking.waitlist import schemas as s
 from booking.waitlist.models import WaitlistEntry
 from service_kit.auth import Principal, Role
-from service_kit.errors import Conflict, Forbidden, InvalidTransition, NotFound, ValidationFailed
+from service_kit.errors import Conflict, Forbidden, InvalidTransition, NotFound
 from service_kit.notify.templates import local_time
 from service_kit.timeutil import utcnow
 
@@ -46,18 +44,6 @@ class OfferTerms:
         return cls(timedelta(minutes=settings.waitlist_offer_hold_minutes), settings.sms_quiet_hours)
 
 
-def _actor(by: Principal) -> str:
-    role = sorted(by.roles)[0] if by.roles else "unknown"
-    return f"{role}:{by.subject}"[:160]
-
-
-async def _offering(session: AsyncSession, offering_id: uuid.UUID, *, provider_of: uuid.UUID | None) -> CatalogOffering:
-    offering = await catalog_service.get_offering(session, offering_id)
-    if offering is None or (provider_of is not None and offering.provider_id != provider_of):
-        raise NotFound("No such offering.", code="offering_not_found")
-    return offering
-
-
 async def join(
     session: AsyncSession,
     data: s.WaitlistJoin,
@@ -73,23 +59,8 @@ async def join(
     who = await bookings_service.booker(session, by, data.resident_id)
     if await residents_service.get(session, who.resident_id) is None:
         raise NotFound("No such resident.", code="resident_not_found")
-    offering = await _offering(
-        session, data.offering_id, provider_of=by.provider_id if who.kind == "provider" else None
-    )
-    reason = await catalog_service.why_not_bookable(session, offering)
-    if reason is not None:
-        raise Conflict("This offering does not take bookings now.", code=reason)
-    slot = schedule.find_slot(
-        data.slot_start,
-        weekly_rules=offering.weekly_rules,
-        exceptions=offering.exceptions,
-        duration_minutes=offering.duration_minutes,
-        timezone=offering.timezone,
-    )
-    if slot is None:
-        raise ValidationFailed("slot_start: not a slot of this offering's schedule.", code="slot_not_in_schedule")
-    if slot.start <= now:
-        raise ValidationFailed("slot_start: this slot has already begun.", code="slot_in_past")
+    offering = await bookings_service.bookable_offering(session, data.offering_id, who, by=by)
+    slot = bookings_service.upcoming_slot(offering, data.slot_start, now)
     used = await bookings_service.units_locked(session, offering.id, slot.start)
     if used < offering.capacity_per_slot:
         raise Conflict(
@@ -105,7 +76,7 @@ async def join(
         resident_id=who.resident_id,
         status="waiting",
         joined_at=now,
-        joined_by=_actor(by),
+        joined_by=bookings_service.actor_of(by),
         helper_resident_id=who.helper_id,
         series_id=series_id,
     )
@@ -117,9 +88,9 @@ async def join(
 
 async def get_visible(session: AsyncSession, entry_id: uuid.UUID, *, by: Principal) -> tuple[WaitlistEntry, str]:
     entry = await repository.get(session, entry_id)
-    relation = await bookings_service.relation_to(session, by, entry) if entry is not None else None
-    if entry is None or relation is None:
-        raise NotFound("No such waitlist entry.", code="waitlist_entry_not_found")
+    missing = NotFound("No such waitlist entry.", code="waitlist_entry_not_found")
+    relation = await bookings_service.relation_or_404(session, by, entry, missing)
+    assert entry is not None
     return entry, relation
 
 
@@ -138,7 +109,7 @@ async def accept(
         session,
         entry.id,
         current=("offered",),
-        values={"status": "accepted", "closed_at": now, "closed_by": _actor(by), "updated_at": now},
+        values={"status": "accepted", "closed_at": now, "closed_by": bookings_service.actor_of(by), "updated_at": now},
         expires_after=now,
     )
     if not accepted:
@@ -168,7 +139,7 @@ async def leave(
     entry, relation = await get_visible(session, entry_id, by=by)
     if relation not in ("staff", "resident", "helper"):
         raise Forbidden("Only the resident, their helper or an operator takes a place out of line.")
-    await _close(session, entry, to="left", actor=_actor(by), terms=terms, now=now)
+    await _close(session, entry, to="left", actor=bookings_service.actor_of(by), terms=terms, now=now)
     await audit.record(session, by, entry.resident_id, "leave_waitlist")
     return entry
 
@@ -275,7 +246,9 @@ async def in_line(
         provider_of = by.provider_id
     else:
         raise Forbidden("Only operators and the offering's provider see a slot's waitlist.")
-    await _offering(session, offering_id, provider_of=provider_of)
+    offering = await catalog_service.get_offering(session, offering_id)
+    if offering is None or (provider_of is not None and offering.provider_id != provider_of):
+        raise NotFound("No such offering.", code="offering_not_found")
     entries = await repository.in_line(session, offering_id, slot_start)
     shown, position = [], 0
     for entry in entries:

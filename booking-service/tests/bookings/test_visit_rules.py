@@ -3,6 +3,7 @@ suspect, and the alert when the provider never came."""
 
 import asyncio
 import uuid
+from collections.abc import Callable
 from datetime import datetime, time, timedelta
 from typing import Any
 
@@ -10,10 +11,9 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 
-from booking.app import SERVICE_DIR, create_app
+from booking.app import SERVICE_DIR
 from booking.audit.models import ActingFor
 from booking.bookings.service import mark_provider_missed
-from booking.clock import current_time
 from booking.config import Settings
 from service_kit.testing import Clock, service_settings
 from service_kit.timeutil import SHANGHAI, local_now
@@ -40,14 +40,8 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def app(settings: Settings, clock: Clock) -> FastAPI:
-    app = create_app(settings)
-
-    async def now() -> Any:
-        return clock.now
-
-    app.dependency_overrides[current_time] = now
-    return app
+def app(app_on_clock: Callable[[Clock], FastAPI], clock: Clock) -> FastAPI:
+    return app_on_clock(clock)
 
 
 async def confirmed_booking(world: Any, *, mode: str = "door_to_door", **place: float) -> tuple[Any, dict[str, Any]]:

@@ -2,14 +2,13 @@
 lie ahead): the dates booked, retries and the extension job booking nothing twice, full dates reported and
 waitlisted, the provider's one confirmation, "this and all future" cancelled, and refusals that change nothing."""
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from fastapi import FastAPI
 
-from booking.app import create_app
-from booking.clock import current_time
 from booking.config import Settings
 from booking.series import service as series_service
 from service_kit.events.contracts import WeeklyRule
@@ -29,14 +28,8 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def app(settings: Settings, clock: Clock) -> FastAPI:
-    app = create_app(settings)
-
-    async def now() -> datetime:
-        return clock.now
-
-    app.dependency_overrides[current_time] = now
-    return app
+def app(app_on_clock: Callable[[Clock], FastAPI], clock: Clock) -> FastAPI:
+    return app_on_clock(clock)
 
 
 def lunch_series(offering: Any, **fields: Any) -> dict[str, Any]:
