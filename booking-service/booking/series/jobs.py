@@ -1,5 +1,6 @@
 """The series' periodic job, run by the worker (``build_spec(...).background_jobs``)."""
 
+import asyncio
 from collections.abc import Callable
 from datetime import datetime
 from typing import cast
@@ -7,9 +8,9 @@ from typing import cast
 import structlog
 
 from booking.config import Settings
-from booking.series import service
+from booking.series import service, workdays
 from service_kit.runtime import BackgroundJob, Runtime
-from service_kit.timeutil import utcnow
+from service_kit.timeutil import SHANGHAI, utcnow
 
 log = structlog.get_logger("linli.booking.series")
 
@@ -20,6 +21,7 @@ def extend_series(clock: Callable[[], datetime] = utcnow) -> BackgroundJob:
 
     async def extend_series(runtime: Runtime) -> None:
         settings = cast(Settings, runtime.settings)
+        await asyncio.to_thread(workdays.warm, clock().astimezone(SHANGHAI).date())
         while runtime.running:
             await runtime.sleep(settings.series_extend_sweep_seconds)
             planned = await service.extend(

@@ -5,11 +5,10 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from booking.series.models import BookingSeries, SeriesOccurrence
-from service_kit.db import add_unless_taken
 
 
 async def add(session: AsyncSession, series: BookingSeries) -> None:
@@ -47,9 +46,15 @@ async def update_series(session: AsyncSession, series_id: uuid.UUID, values: dic
     )
 
 
-async def add_occurrence(session: AsyncSession, occurrence: SeriesOccurrence) -> bool:
-    """False when the date is planned already (the unique series + day decides)."""
-    return await add_unless_taken(session, occurrence)
+async def add_occurrences(session: AsyncSession, occurrences: Sequence[SeriesOccurrence]) -> None:
+    if occurrences:
+        await session.execute(
+            insert(SeriesOccurrence),
+            [
+                {column.key: getattr(o, column.key) for column in SeriesOccurrence.__table__.columns}
+                for o in occurrences
+            ],
+        )
 
 
 async def occurrences(session: AsyncSession, series_id: uuid.UUID) -> Sequence[SeriesOccurrence]:

@@ -227,14 +227,19 @@ async def _plan(
     if series.confirmed_by is not None:
         role, _, subject = series.confirmed_by.partition(":")
         confirmer = _as_principal(role, subject, series)
-    planned, last = series.planned, through
+    planned, last, occurrences = series.planned, through, []
     for day in _dates(series, first, through):
         if series.count is not None and planned >= series.count:
             break
         slot_start = datetime.combine(day, _slot_time(series), tzinfo=zone)
-        if await _book_on(session, series, day, slot_start, by=by, confirmer=confirmer, settings=settings, now=now):
-            planned += 1
-            last = day
+        occurrences.append(
+            await _book_on(session, series, day, slot_start, by=by, confirmer=confirmer, settings=settings, now=now)
+        )
+        planned += 1
+        last = day
+    # The dates were claimed above, so none is planned elsewhere: one insert for them all (the unique series + day
+    # would still refuse a second row, failing the whole transaction).
+    await repository.add_occurrences(session, occurrences)
     done = (series.count is not None and planned >= series.count) or (
         series.end_date is not None and through >= series.end_date
     )
@@ -256,12 +261,10 @@ async def _book_on(
     confirmer: Principal | None,
     settings: Settings,
     now: datetime,
-) -> bool:
+) -> SeriesOccurrence:
     occurrence = SeriesOccurrence(
         id=uuid.uuid4(), series_id=series.id, day=day, slot_start=slot_start, outcome="refused", created_at=now
     )
-    if not await repository.add_occurrence(session, occurrence):
-        return False
     request = booking_schemas.BookingCreate(
         offering_id=series.offering_id,
         slot_start=slot_start,
@@ -277,13 +280,11 @@ async def _book_on(
             occurrence.outcome = "full"
             if series.waitlist_when_full:
                 await _wait_for(session, series, occurrence, by=by, now=now)
-        await session.flush()
-        return True
+        return occurrence
     occurrence.outcome, occurrence.booking_id = "booked", booking.id
     if confirmer is not None and booking.status == BookingStatus.requested:
         await _confirm_one(session, booking.id, by=confirmer, settings=settings, now=now)
-    await session.flush()
-    return True
+    return occurrence
 
 
 async def _wait_for(

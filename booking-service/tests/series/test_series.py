@@ -2,6 +2,7 @@
 lie ahead): the dates booked, retries and the extension job booking nothing twice, full dates reported and
 waitlisted, the provider's one confirmation, "this and all future" cancelled, and refusals that change nothing."""
 
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -249,3 +250,35 @@ async def test_another_residents_series_is_not_found(world: Any) -> None:
         SERIES, json={**body, "resident_id": resident["id"]}, headers=world.resident_headers(stranger)
     )
     assert as_other.status_code == 404
+
+
+async def test_a_three_month_weekday_series_is_booked_in_one_answer(
+    world: Any, report_figure: Callable[[str], None]
+) -> None:
+    """Every date of three months of weekday lunches inside an offering's 92-day horizon is booked by one request
+    (its time is reported, not asserted: the target is 1 s)."""
+    offering = await world.offering(weekly_rules=WORKING_WEEK_LUNCH, capacity_per_slot=20)
+    rules = await world.client.put(
+        f"/api/v1/availability/{offering.offering_id}/rules",
+        json={"horizon_days": 92},
+        headers=world.keys.headers("operator"),
+    )
+    assert rules.status_code == 200, rules.text
+    resident = await world.resident(tags=["age_80_plus"])
+    body = {
+        **lunch_series(offering, resident_id=resident["id"]),
+        "kind": "weekly",
+        "weekdays": [0, 1, 2, 3, 4],
+        "start_date": "2026-09-28",
+        "end_date": "2026-12-25",
+    }
+    started = time.perf_counter()
+    response = await world.client.post(SERIES, json=body, headers=world.keys.headers("operator"))
+    elapsed = time.perf_counter() - started
+    assert response.status_code == 201, response.text
+    occurrences = response.json()["occurrences"]
+    # 65 weekdays from 28 September to 25 December, less National Day's five (1, 2, 5, 6 and 7 October).
+    assert len(occurrences) == 60
+    assert {o["outcome"] for o in occurrences} == {"booked"}
+    assert response.json()["status"] == "ended"
+    report_figure(f"a 3-month weekday series ({len(occurrences)} bookings) answered in {elapsed * 1000:.0f} ms")
