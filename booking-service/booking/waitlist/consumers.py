@@ -19,16 +19,26 @@ from service_kit.events.contracts import (
 from service_kit.events.envelope import Envelope
 
 
+def _freed(event: BookingChanged) -> datetime | None:
+    """The slot start whose place the booking gave back (a reschedule's old slot)."""
+    if isinstance(event, BookingRescheduled):
+        return event.previous_slot_start
+    return event.slot_start
+
+
+async def _someone_waits(session: AsyncSession, event: BookingChanged, envelope: Envelope) -> bool:
+    # Most cancellations free a place nobody waits for: those are acknowledged without a write transaction.
+    freed = _freed(event)
+    return freed is not None and await service.anyone_waiting(session, event.offering_id, freed)
+
+
 def subscription(clock: Callable[[], datetime], terms: service.OfferTerms) -> Subscription:
-    waitlist = Subscription("waitlist")
+    waitlist = Subscription("waitlist", wanted=_someone_waits)
 
     @waitlist.on(BookingCancelled, BookingRejected, BookingExpired, BookingRescheduled)
     async def offer_freed_place(session: AsyncSession, event: BookingChanged, envelope: Envelope) -> None:
-        freed = event.slot_start
-        if isinstance(event, BookingRescheduled):
-            if event.previous_slot_start is None:
-                return
-            freed = event.previous_slot_start
-        await service.offer_free_places(session, event.offering_id, freed, terms=terms, now=clock())
+        freed = _freed(event)
+        if freed is not None:
+            await service.offer_free_places(session, event.offering_id, freed, terms=terms, now=clock())
 
     return waitlist

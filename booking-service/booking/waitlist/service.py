@@ -206,6 +206,10 @@ async def offer_free_places(
     return offered
 
 
+async def anyone_waiting(session: AsyncSession, offering_id: uuid.UUID, slot_start: datetime) -> bool:
+    return await repository.first_waiting(session, offering_id, slot_start) is not None
+
+
 async def pass_on_overdue_offers(
     sessionmaker: async_sessionmaker[AsyncSession], *, terms: OfferTerms, batch: int, now: datetime | None = None
 ) -> int:
