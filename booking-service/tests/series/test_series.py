@@ -286,3 +286,47 @@ async def test_a_three_month_weekday_series_is_booked_in_one_answer(
         f"a 3-month weekday series ({len(occurrences)} bookings, {database}) answered in {elapsed * 1000:.0f} ms "
         f"({cpu * 1000:.0f} ms of the service's CPU)"
     )
+
+
+async def test_a_daughter_books_her_mothers_series_while_authorised(
+    world: Any, settings: Settings, sessionmaker: Any
+) -> None:
+    offering = await world.offering(weekly_rules=WORKING_WEEK_LUNCH)
+    mother, as_mother = await world.signed_in_mother()
+    _, as_daughter, daughter_phone = await world.signed_in_relative()
+    body = {
+        **lunch_series(offering, resident_id=mother["id"]),
+        "kind": "weekly",
+        "weekdays": [1],
+        "start_date": "2026-09-29",
+        "end_date": "2026-12-29",
+    }
+    refused = await world.client.post(SERIES, json=body, headers=as_daughter)
+    assert refused.status_code == 404
+    assert refused.json()["code"] == "resident_not_found"
+    granted = await world.client.post(
+        f"/api/v1/residents/{mother['id']}/helpers",
+        json={"helper_phone": daughter_phone, "relation": "女儿"},
+        headers=as_mother,
+    )
+    assert granted.status_code == 201, granted.text
+
+    booked = await world.client.post(SERIES, json=body, headers=as_daughter)
+    assert booked.status_code == 201, booked.text
+    series = booked.json()
+    first = series["occurrences"][0]["booking"]
+    assert first["resident_id"] == mother["id"]
+    assert first["booked_by"]["kind"] == "helper"
+    assert first["booked_by"]["helper"]["relation"] == "女儿"
+    assert (await world.client.get(f"{SERIES}/{series['id']}", headers=as_mother)).status_code == 200
+
+    # Once the mother ends the grant, later dates are no longer booked in the daughter's name.
+    ended = await world.client.delete(
+        f"/api/v1/residents/{mother['id']}/helpers/{granted.json()['id']}", headers=as_mother
+    )
+    assert ended.status_code in (200, 204), ended.text
+    await series_service.extend(sessionmaker, settings=settings, batch=10, now=NOW + timedelta(days=14))
+    later = (await world.client.get(f"{SERIES}/{series['id']}", headers=as_mother)).json()
+    added = later["occurrences"][len(series["occurrences"]) :]
+    assert added
+    assert {(o["outcome"], o["code"]) for o in added} == {("refused", "resident_not_found")}
