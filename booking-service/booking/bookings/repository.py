@@ -59,6 +59,22 @@ async def lock_slot(session: AsyncSession, offering_id: uuid.UUID, slot_start: d
     return int(used or 0)
 
 
+async def holds_slot(
+    session: AsyncSession, resident_id: uuid.UUID, offering_id: uuid.UUID, slot_start: datetime
+) -> bool:
+    found = await session.scalar(
+        select(Booking.id)
+        .where(
+            Booking.resident_id == resident_id,
+            Booking.offering_id == offering_id,
+            Booking.slot_start == slot_start,
+            Booking.status.in_(ACTIVE_STATUSES),
+        )
+        .limit(1)
+    )
+    return found is not None
+
+
 async def by_ids(session: AsyncSession, booking_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Booking]:
     if not booking_ids:
         return {}

@@ -963,5 +963,12 @@ async def give_back_unit(session: AsyncSession, offering_id: uuid.UUID, slot_sta
     await repository.release_slot_unit(session, offering_id, slot_start)
 
 
+async def holds_slot(
+    session: AsyncSession, resident_id: uuid.UUID, offering_id: uuid.UUID, slot_start: datetime
+) -> bool:
+    """Whether the resident already holds an active booking of the slot."""
+    return await repository.holds_slot(session, resident_id, offering_id, slot_start)
+
+
 async def by_ids(session: AsyncSession, booking_ids: list[uuid.UUID]) -> dict[uuid.UUID, Booking]:
     return await repository.by_ids(session, booking_ids)

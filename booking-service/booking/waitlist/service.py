@@ -62,6 +62,8 @@ async def join(
     offering = await bookings_service.bookable_offering(session, data.offering_id, who, by=by)
     slot = bookings_service.upcoming_slot(offering, data.slot_start, now)
     used = await bookings_service.units_locked(session, offering.id, slot.start)
+    if await bookings_service.holds_slot(session, who.resident_id, offering.id, slot.start):
+        raise Conflict("The resident already holds a booking of this slot.", code="already_booked")
     if used < offering.capacity_per_slot:
         raise Conflict(
             "This slot still has a free place: book it instead of waiting.",

@@ -52,7 +52,11 @@ async def test_only_a_full_slot_has_a_line_and_each_sees_their_position(world: A
     assert free.json()["code"] == "slot_not_full"
     assert free.json()["places_left"] == 1
 
-    assert (await world.book(offering, await world.resident(), slot)).status_code == 201
+    holder = await world.resident()
+    assert (await world.book(offering, holder, slot)).status_code == 201
+    own_place = await join(world, offering, slot, holder)
+    assert own_place.status_code == 409
+    assert own_place.json()["code"] == "already_booked"
     one, two = await join(world, offering, slot, first), await join(world, offering, slot, second)
     assert one.status_code == two.status_code == 201, one.text
     assert (one.json()["position"], two.json()["position"]) == (1, 2)
