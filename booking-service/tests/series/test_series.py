@@ -217,6 +217,11 @@ async def test_this_and_all_future_dates_are_cancelled_and_the_series_stops(
         ({"count": 5}, "#/count", "end_date_and_count"),
         ({"end_date": "2027-12-31"}, "#/end_date", "series_too_long"),
         ({"kind": "weekly"}, "#/weekdays", "weekdays_required"),
+        ({"kind": "weekly", "weekdays": [2, 2]}, "#/weekdays", "weekdays_repeated"),
+        ({"weekdays": [1]}, "#/weekdays", "weekdays_not_expected"),
+        ({"time": "24:00"}, "#/time", None),
+        ({"time": "09:00"}, "#/time", "weekday_not_offered"),
+        ({"start_date": "2026-09-20", "end_date": "2026-10-30"}, "#/start_date", "start_in_past"),
     ],
 )
 async def test_a_series_that_cannot_be_booked_is_refused_with_the_field_and_books_nothing(

@@ -79,6 +79,30 @@ async def test_only_a_full_slot_has_a_line_and_each_sees_their_position(world: A
     assert not_for_residents.status_code == 403
 
 
+async def test_a_line_for_no_real_slot_is_refused_with_the_field(world: Any) -> None:
+    offering, slot, _ = await full_slot(world)
+    resident = await world.resident()
+    body = {"offering_id": str(offering.offering_id), "slot_start": slot.isoformat()}
+    for changed, status, code in [
+        ({"slot_start": slot.replace(tzinfo=None).isoformat()}, 422, None),
+        ({"slot_start": (slot + timedelta(minutes=20)).isoformat()}, 422, "slot_not_in_schedule"),
+        ({"slot_start": (slot - timedelta(days=2)).isoformat()}, 422, "slot_in_past"),
+        ({"offering_id": "6a1f0c1e-0000-4000-8000-000000000000"}, 404, "offering_not_found"),
+        ({"resident_id": "6a1f0c1e-0000-4000-8000-000000000001"}, 404, "resident_not_found"),
+        ({"extra": 1}, 422, None),
+    ]:
+        response = await world.client.post(WAITLIST, json=body | changed, headers=world.resident_headers(resident))
+        assert response.status_code == status, (changed, response.text)
+        assert response.headers["content-type"].startswith("application/problem+json")
+        if code is not None:
+            assert response.json()["code"] == code
+    unknown = await world.client.get(
+        f"{WAITLIST}/6a1f0c1e-0000-4000-8000-000000000002", headers=world.resident_headers(resident)
+    )
+    assert unknown.status_code == 404
+    assert unknown.json()["code"] == "waitlist_entry_not_found"
+
+
 async def test_a_freed_place_is_offered_to_the_first_in_line_who_accepts_it(world: Any) -> None:
     offering, slot, (booking,) = await full_slot(world)
     first, second = await world.resident(), await world.resident()
