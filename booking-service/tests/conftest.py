@@ -253,10 +253,8 @@ class World:
         assert response.status_code == 201, response.text
         return response.json(), token, phone
 
-    async def signed_in_mother(self) -> tuple[dict[str, Any], dict[str, str]]:
-        """A mother an operator registered, who has since signed in with her phone (the gateway linked her)."""
-        phone = f"+86139{uuid.uuid4().int % 10**8:08d}"
-        mother = await self.resident(phone=phone)
+    async def sign_in(self, phone: str) -> str:
+        """The gateway links a new app account to the record of ``phone`` at its sign-in: the account's subject."""
         sub = str(uuid.uuid4())
         link = await self.client.post(
             "/internal/v1/resident-links",
@@ -264,6 +262,13 @@ class World:
             headers=self.keys.headers(sub=GATEWAY_SUBJECT, scope=GatewayScope.resident_links.value),
         )
         assert link.status_code == 200, link.text
+        return sub
+
+    async def signed_in_mother(self) -> tuple[dict[str, Any], dict[str, str]]:
+        """A mother an operator registered, who has since signed in with her phone (the gateway linked her)."""
+        phone = f"+86139{uuid.uuid4().int % 10**8:08d}"
+        mother = await self.resident(phone=phone)
+        sub = await self.sign_in(phone)
         token = self.keys.headers(
             "resident", sub=sub, resident_id=mother["id"], phone_number=phone, phone_number_verified=True
         )
