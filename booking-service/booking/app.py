@@ -26,6 +26,12 @@ from booking.replacements.jobs import end_expired_funding
 from booking.residents.endpoints import internal_router as residents_internal_router
 from booking.residents.endpoints import router as residents_router
 from booking.residents.models import SEALED
+from booking.series.endpoints import router as series_router
+from booking.series.jobs import extend_series
+from booking.waitlist.consumers import subscription as waitlist_subscription
+from booking.waitlist.endpoints import router as waitlist_router
+from booking.waitlist.jobs import pass_on_unanswered_offers
+from booking.waitlist.service import OfferTerms
 from service_kit.app import ServiceSpec, create_service_app
 from service_kit.documents import Documents, documents_router
 from service_kit.notify.settings import sms_sender
@@ -58,6 +64,8 @@ def build_spec(
             entitlements_router,
             availability_router,
             replacements_router,
+            series_router,
+            waitlist_router,
             bookings_router,
             evidence_photos_router,
             residents_internal_router,
@@ -68,6 +76,7 @@ def build_spec(
             catalog_subscription,
             communities_subscription,
             notifications_subscription(clock, quiet_hours=settings.sms_quiet_hours),
+            waitlist_subscription(clock, OfferTerms.of(settings)),
         ],
         background_jobs=[
             expire_unconfirmed_bookings,
@@ -76,6 +85,8 @@ def build_spec(
             deliver_sms(sender, clock),
             end_expired_funding(clock),
             open_eligibility_rechecks(clock),
+            extend_series(clock),
+            pass_on_unanswered_offers(clock),
             resealing(SEALED),
         ],
         metrics_probes=[bookings_by_channel_and_status],

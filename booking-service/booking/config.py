@@ -76,3 +76,16 @@ class Settings(ServiceSettings, SmsSettings):
     # No SMS from 21:00 to 08:00 (Beijing) but sign-in codes and same-day changes: a deferred one goes at 08:00.
     # Off only for a test stack whose journeys run at any hour (the rule is tested on the service's clock).
     sms_quiet_hours: bool = True
+    # Recurring series (booking/series): a series spans at most ``series_max_days`` from its first date and at most
+    # ``series_max_occurrences`` dates; dates inside the booking horizon are booked at once, the rest by the
+    # extension job every ``series_extend_sweep_seconds`` as the horizon moves (``series_extend_batch`` per look).
+    series_max_days: int = Field(366, ge=1)
+    series_max_occurrences: int = Field(260, ge=1)
+    series_extend_sweep_seconds: float = Field(3600.0, gt=0)
+    series_extend_batch: int = Field(100, ge=1)
+    # Waitlists (booking/waitlist): a place freed in a full slot is held for the first in line this many minutes
+    # (never past the slot's start); the sweep every ``waitlist_sweep_seconds`` passes unanswered offers on and
+    # offers places a capacity increase made.
+    waitlist_offer_hold_minutes: int = Field(120, ge=1)
+    waitlist_sweep_seconds: float = Field(60.0, gt=0)
+    waitlist_sweep_batch: int = Field(100, ge=1)

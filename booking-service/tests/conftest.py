@@ -16,6 +16,7 @@ from booking.catalog.consumers import subscription as catalog_subscription
 from booking.clock import current_time
 from booking.communities.consumers import subscription as communities_subscription
 from booking.config import Settings
+from service_kit.auth import GATEWAY_SUBJECT, GatewayScope
 from service_kit.events.consumer import apply_event
 from service_kit.events.contracts import (
     CommunityUpserted,
@@ -272,6 +273,38 @@ class World:
 
     def resident_headers(self, resident: dict[str, Any]) -> dict[str, str]:
         return self.keys.headers("resident", resident_id=resident["id"])
+
+    async def signed_in_relative(self, name: str = "李红") -> tuple[dict[str, Any], dict[str, str], str]:
+        """A relative who registered themself in the app after signing in with their phone: (record, token,
+        phone)."""
+        phone = f"+86139{uuid.uuid4().int % 10**8:08d}"
+        sub = str(uuid.uuid4())
+        token = self.keys.headers("resident", sub=sub, resident_id=sub, phone_number=phone, phone_number_verified=True)
+        body = {"name": name, "phone": phone, "consent": {"version": "2026-11", "channel": "app"}}
+        response = await self.client.post("/api/v1/residents", json=body, headers=token)
+        assert response.status_code == 201, response.text
+        return response.json(), token, phone
+
+    async def sign_in(self, phone: str) -> str:
+        """The gateway links a new app account to the record of ``phone`` at its sign-in: the account's subject."""
+        sub = str(uuid.uuid4())
+        link = await self.client.post(
+            "/internal/v1/resident-links",
+            json={"phone": phone, "account_subject": sub},
+            headers=self.keys.headers(sub=GATEWAY_SUBJECT, scope=GatewayScope.resident_links.value),
+        )
+        assert link.status_code == 200, link.text
+        return sub
+
+    async def signed_in_mother(self) -> tuple[dict[str, Any], dict[str, str]]:
+        """A mother an operator registered, who has since signed in with her phone (the gateway linked her)."""
+        phone = f"+86139{uuid.uuid4().int % 10**8:08d}"
+        mother = await self.resident(phone=phone)
+        sub = await self.sign_in(phone)
+        token = self.keys.headers(
+            "resident", sub=sub, resident_id=mother["id"], phone_number=phone, phone_number_verified=True
+        )
+        return mother, token
 
 
 @pytest.fixture

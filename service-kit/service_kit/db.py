@@ -15,6 +15,7 @@ from sqlalchemy import JSON, DateTime, MetaData, TypeDecorator, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -163,6 +164,18 @@ def create_sessionmaker(engine: AsyncEngine, *, keyring: Keyring | None = None) 
     sealed fields of the models it loads open with it."""
     info = {KEYRING_INFO: keyring} if keyring is not None else None
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=True, info=info)
+
+
+async def add_unless_taken(session: AsyncSession, row: Any) -> bool:
+    """Insert ``row`` in a savepoint; False when a unique key (a partial index included) already holds its values,
+    the transaction going on without it. The database decides, so two racing requests make one row."""
+    try:
+        async with session.begin_nested():
+            session.add(row)
+            await session.flush()
+    except IntegrityError:
+        return False
+    return True
 
 
 async def commit_then_raise(session: AsyncSession, error: Exception) -> NoReturn:

@@ -10,8 +10,18 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from booking.bookings.models import ACTIVE_STATUSES, Booking, BookingStatus, SlotCounter
-from service_kit.db import upsert
+from service_kit.db import add_unless_taken, upsert
 from service_kit.pagination import fetch_page
+
+
+async def _counter_row(session: AsyncSession, offering_id: uuid.UUID, slot_start: datetime) -> None:
+    """Create the slot's counter row if missing (a concurrent creator's row is kept)."""
+    table = SlotCounter.__table__
+    await session.execute(
+        upsert(session, table)
+        .values(offering_id=offering_id, slot_start=slot_start, used=0)
+        .on_conflict_do_nothing(index_elements=[table.c.offering_id, table.c.slot_start])
+    )
 
 
 async def take_slot_unit(session: AsyncSession, offering_id: uuid.UUID, slot_start: datetime, capacity: int) -> bool:
@@ -21,12 +31,7 @@ async def take_slot_unit(session: AsyncSession, offering_id: uuid.UUID, slot_sta
     ``UPDATE … WHERE used < capacity``: the database serialises writers on the row, so however many
     requests race, at most ``capacity`` of these updates match.
     """
-    table = SlotCounter.__table__
-    await session.execute(
-        upsert(session, table)
-        .values(offering_id=offering_id, slot_start=slot_start, used=0)
-        .on_conflict_do_nothing(index_elements=[table.c.offering_id, table.c.slot_start])
-    )
+    await _counter_row(session, offering_id, slot_start)
     result = await session.execute(
         update(SlotCounter)
         .where(
@@ -38,6 +43,43 @@ async def take_slot_unit(session: AsyncSession, offering_id: uuid.UUID, slot_sta
         .execution_options(synchronize_session=False)
     )
     return _rowcount(result) == 1
+
+
+async def lock_slot(session: AsyncSession, offering_id: uuid.UUID, slot_start: datetime) -> int:
+    """The units of a slot held now, read under the counter row's lock (the row is created if missing): a
+    waitlist join and a cancellation of the same slot then happen one after the other, never across each other."""
+    await _counter_row(session, offering_id, slot_start)
+    used = await session.scalar(
+        update(SlotCounter)
+        .where(SlotCounter.offering_id == offering_id, SlotCounter.slot_start == slot_start)
+        .values(used=SlotCounter.used)
+        .returning(SlotCounter.used)
+        .execution_options(synchronize_session=False)
+    )
+    return int(used or 0)
+
+
+async def holds_slot(
+    session: AsyncSession, resident_id: uuid.UUID, offering_id: uuid.UUID, slot_start: datetime
+) -> bool:
+    found = await session.scalar(
+        select(Booking.id)
+        .where(
+            Booking.resident_id == resident_id,
+            Booking.offering_id == offering_id,
+            Booking.slot_start == slot_start,
+            Booking.status.in_(ACTIVE_STATUSES),
+        )
+        .limit(1)
+    )
+    return found is not None
+
+
+async def by_ids(session: AsyncSession, booking_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Booking]:
+    if not booking_ids:
+        return {}
+    result = await session.scalars(select(Booking).where(Booking.id.in_(booking_ids)))
+    return {booking.id: booking for booking in result}
 
 
 async def release_slot_unit(session: AsyncSession, offering_id: uuid.UUID, slot_start: datetime) -> None:
@@ -66,13 +108,7 @@ async def slot_usage(
 async def add(session: AsyncSession, booking: Booking) -> bool:
     """Insert ``booking``; False when its resident already holds an active booking of the same slot (the
     partial unique index decides, even when the resident's two requests race)."""
-    try:
-        async with session.begin_nested():
-            session.add(booking)
-            await session.flush()
-    except IntegrityError:
-        return False
-    return True
+    return await add_unless_taken(session, booking)
 
 
 async def get(session: AsyncSession, booking_id: uuid.UUID) -> Booking | None:

@@ -3,7 +3,7 @@
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -80,16 +80,39 @@ RESCHEDULABLE = (BookingStatus.requested, BookingStatus.confirmed)
 CHANNELS = {"staff": ("phone", "walk_in"), "resident": ("app",), "provider": ("provider_api",)}
 
 
-def _actor(principal: Principal) -> str:
+def actor_of(principal: Principal) -> str:
+    """How a change's author is recorded: ``role:subject`` (``operator:op-7``, ``resident:…``)."""
     role = sorted(principal.roles)[0] if principal.roles else "unknown"
     return f"{role}:{principal.subject}"[:160]
+
+
+_actor = actor_of
+
+
+def channel_for(kind: str, asked: str | None) -> str:
+    """The channel a booker of ``kind`` books through: the one asked for if theirs (else 422), or their default."""
+    channel = asked or CHANNELS[kind][0]
+    if channel not in CHANNELS[kind]:
+        raise ValidationFailed(
+            f"channel: {kind} bookings use {' or '.join(CHANNELS[kind])}.", code="channel_not_allowed"
+        )
+    return channel
 
 
 # An API key's scopes (gateway/gateway/apikeys/schemas.py) for a provider's system.
 READ_SCOPE, WRITE_SCOPE = "bookings:read", "bookings:write"
 
 
-def _relation(principal: Principal, booking: Booking) -> str | None:
+class Owned(Protocol):
+    """What the callers' relation is judged on: a booking, or a series or a waitlist place of one."""
+
+    @property
+    def provider_id(self) -> uuid.UUID: ...
+    @property
+    def resident_id(self) -> uuid.UUID: ...
+
+
+def _relation(principal: Principal, booking: Owned) -> str | None:
     """How the caller stands to a booking: ``staff`` (operator/admin), ``provider`` (its own provider),
     ``resident`` (their own), ``observer`` (an official, read only), or None (not theirs: 404)."""
     if principal.has_any(Role.operator, Role.admin):
@@ -108,7 +131,7 @@ def _relation(principal: Principal, booking: Booking) -> str | None:
     return None
 
 
-async def _relation_to(session: AsyncSession, principal: Principal, booking: Booking) -> str | None:
+async def relation_to(session: AsyncSession, principal: Principal, booking: Owned) -> str | None:
     """``_relation``, and ``helper`` for the resident's helper (a relative's resident account the resident has
     authorised, with an active grant): they act on the booking as the resident would."""
     relation = _relation(principal, booking)
@@ -212,9 +235,19 @@ def cancellation_rule(rules: Rules) -> s.CancellationRule:
     return s.CancellationRule(window_minutes=minutes, text=text)
 
 
-async def create(session: AsyncSession, data: s.BookingCreate, *, by: Principal, settings: Settings) -> Booking:
+@dataclass(frozen=True)
+class Booker:
+    """Who books, for whom: ``kind`` (staff, resident, provider), the resident, and the helper acting for them."""
+
+    kind: str
+    resident_id: uuid.UUID
+    helper_id: uuid.UUID | None
+
+
+async def booker(session: AsyncSession, by: Principal, resident_id: uuid.UUID | None) -> Booker:
+    """The caller as a booker for ``resident_id`` (a resident's own when None): 403 for those who never book, 404
+    for a helper without an active grant, 422 when staff name nobody."""
     kind = _booker_kind(by)
-    resident_id = data.resident_id
     helper_id: uuid.UUID | None = None
     if kind == "resident":
         if resident_id is not None and resident_id != by.resident_id:
@@ -224,23 +257,23 @@ async def create(session: AsyncSession, data: s.BookingCreate, *, by: Principal,
         resident_id = resident_id or by.resident_id
     if resident_id is None:
         raise ValidationFailed("resident_id: required when booking for a resident.", code="resident_required")
-    channel = data.channel or CHANNELS[kind][0]
-    if channel not in CHANNELS[kind]:
-        raise ValidationFailed(
-            f"channel: {kind} bookings use {' or '.join(CHANNELS[kind])}.", code="channel_not_allowed"
-        )
+    return Booker(kind, resident_id, helper_id)
+
+
+async def create(
+    session: AsyncSession, data: s.BookingCreate, *, by: Principal, settings: Settings, now: datetime | None = None
+) -> Booking:
+    """Book one unit of a slot at ``now`` (default: the present); a series books each of its dates through here."""
+    who = await booker(session, by, data.resident_id)
+    kind, resident_id, helper_id = who.kind, who.resident_id, who.helper_id
+    channel = channel_for(kind, data.channel)
 
     resident = await residents_service.get(session, resident_id)
     if resident is None:
         raise NotFound("No such resident.", code="resident_not_found")
-    offering = await catalog_service.get_offering(session, data.offering_id)
-    if offering is None or (kind == "provider" and offering.provider_id != by.provider_id):
-        raise NotFound("No such offering.", code="offering_not_found")
-    reason = await catalog_service.why_not_bookable(session, offering)
-    if reason is not None:
-        raise Conflict("This offering does not take bookings now.", code=reason)
+    offering = await bookable_offering(session, data.offering_id, who, by=by)
 
-    now = utcnow()
+    now = now or utcnow()
     rules = await rules_service.for_offering(session, offering.id, settings)
     slot = _bookable_slot(offering, data.slot_start, rules, now)
 
@@ -294,8 +327,22 @@ async def create(session: AsyncSession, data: s.BookingCreate, *, by: Principal,
     return booking
 
 
-def _bookable_slot(offering: CatalogOffering, slot_start: datetime, rules: Rules, now: datetime) -> schedule.Slot:
-    """The offering's slot starting at ``slot_start``, if the booking rules let it be booked ``now``."""
+async def bookable_offering(
+    session: AsyncSession, offering_id: uuid.UUID, who: Booker, *, by: Principal
+) -> CatalogOffering:
+    """The offering, if it takes bookings now: 404 when unknown (or another provider's, to a provider), 409 with
+    the reason when withdrawn, unpublished or its provider suspended."""
+    offering = await catalog_service.get_offering(session, offering_id)
+    if offering is None or (who.kind == "provider" and offering.provider_id != by.provider_id):
+        raise NotFound("No such offering.", code="offering_not_found")
+    reason = await catalog_service.why_not_bookable(session, offering)
+    if reason is not None:
+        raise Conflict("This offering does not take bookings now.", code=reason)
+    return offering
+
+
+def upcoming_slot(offering: CatalogOffering, slot_start: datetime, now: datetime) -> schedule.Slot:
+    """The offering's slot starting at ``slot_start`` (any offset), if it has not begun by ``now``; else 422."""
     slot = schedule.find_slot(
         slot_start,
         weekly_rules=offering.weekly_rules,
@@ -307,6 +354,12 @@ def _bookable_slot(offering: CatalogOffering, slot_start: datetime, rules: Rules
         raise ValidationFailed("slot_start: not a slot of this offering's schedule.", code="slot_not_in_schedule")
     if slot.start <= now:
         raise ValidationFailed("slot_start: this slot has already begun.", code="slot_in_past")
+    return slot
+
+
+def _bookable_slot(offering: CatalogOffering, slot_start: datetime, rules: Rules, now: datetime) -> schedule.Slot:
+    """The offering's slot starting at ``slot_start``, if the booking rules let it be booked ``now``."""
+    slot = upcoming_slot(offering, slot_start, now)
     if slot.start < rules.bookable_from(now):
         raise ValidationFailed(
             f"slot_start: book at least {int(rules.min_lead.total_seconds() // 60)} minutes ahead.",
@@ -317,9 +370,18 @@ def _bookable_slot(offering: CatalogOffering, slot_start: datetime, rules: Rules
     return slot
 
 
+async def relation_or_404(session: AsyncSession, by: Principal, owned: Owned | None, missing: NotFound) -> str:
+    """How the caller stands to a booking, series or waitlist place; ``missing`` (404) when it does not exist or is
+    none of theirs (another tenant's object is answered as if it did not exist)."""
+    relation = await relation_to(session, by, owned) if owned is not None else None
+    if relation is None:
+        raise missing
+    return relation
+
+
 async def get_visible(session: AsyncSession, booking_id: uuid.UUID, *, by: Principal) -> Booking:
     booking = await repository.get(session, booking_id)
-    if booking is None or await _relation_to(session, by, booking) is None:
+    if booking is None or await relation_to(session, by, booking) is None:
         raise NotFound("No such booking.", code="booking_not_found")
     return booking
 
@@ -342,7 +404,7 @@ async def change(
     accepted and its ``suspect_reasons`` recorded, carried by the started and completed events."""
     action = ACTIONS[action_name]
     booking = await get_visible(session, booking_id, by=by)
-    relation = await _relation_to(session, by, booking)
+    relation = await relation_to(session, by, booking)
     if relation == "observer" or (relation in RESIDENT_SIDE and not action.resident_may):
         raise Forbidden(f"You may not {action_name.replace('_', ' ')} this booking.")
     if action.needs_reason and not reason:
@@ -478,7 +540,7 @@ async def assign(session: AsyncSession, booking_id: uuid.UUID, data: s.BookingAs
     """Name the provider's staff member who delivers a requested or confirmed booking (its provider's admin, or
     an operator); a later assignment replaces an earlier one."""
     booking = await get_visible(session, booking_id, by=by)
-    relation = await _relation_to(session, by, booking)
+    relation = await relation_to(session, by, booking)
     if not (relation == "staff" or (relation == "provider" and by.has_any(Role.provider_admin, Role.provider_system))):
         raise Forbidden("Only the provider's administrator or an operator assigns staff.")
     if booking.status not in RESCHEDULABLE:
@@ -585,7 +647,7 @@ async def reschedule(
     """Move a booking to another slot of its offering, atomically: the new slot's unit is taken first, then the
     booking moves by a guarded write, then the old unit is given back. A full slot leaves it unchanged."""
     booking = await get_visible(session, booking_id, by=by)
-    relation = await _relation_to(session, by, booking)
+    relation = await relation_to(session, by, booking)
     if relation == "observer":
         raise Forbidden("You may not reschedule this booking.")
     current, previous_start = booking.status, booking.slot_start
@@ -873,7 +935,7 @@ async def list_visible(
 async def view(session: AsyncSession, booking_id: uuid.UUID, *, by: Principal) -> Booking:
     """One booking, for someone who may see it; an operator's look is recorded as acting for its resident."""
     booking = await get_visible(session, booking_id, by=by)
-    helper_id = _helper_id(by, await _relation_to(session, by, booking))
+    helper_id = _helper_id(by, await relation_to(session, by, booking))
     await audit.record(
         session, by, booking.resident_id, "view_booking", booking_id=booking.id, helper_resident_id=helper_id
     )
@@ -1015,3 +1077,28 @@ def _event(
         suspect_reasons=tuple(booking.suspect_reasons or ()),
         occurred_at=at,
     )
+
+
+# A slot's places, for the waitlist: a place freed is held for the first in line by the same guarded counter every
+# booking takes its unit from, so a held offer and a booking can never share one place.
+async def units_locked(session: AsyncSession, offering_id: uuid.UUID, slot_start: datetime) -> int:
+    return await repository.lock_slot(session, offering_id, slot_start)
+
+
+async def hold_unit(session: AsyncSession, offering_id: uuid.UUID, slot_start: datetime, capacity: int) -> bool:
+    return await repository.take_slot_unit(session, offering_id, slot_start, capacity)
+
+
+async def give_back_unit(session: AsyncSession, offering_id: uuid.UUID, slot_start: datetime) -> None:
+    await repository.release_slot_unit(session, offering_id, slot_start)
+
+
+async def holds_slot(
+    session: AsyncSession, resident_id: uuid.UUID, offering_id: uuid.UUID, slot_start: datetime
+) -> bool:
+    """Whether the resident already holds an active booking of the slot."""
+    return await repository.holds_slot(session, resident_id, offering_id, slot_start)
+
+
+async def by_ids(session: AsyncSession, booking_ids: list[uuid.UUID]) -> dict[uuid.UUID, Booking]:
+    return await repository.by_ids(session, booking_ids)

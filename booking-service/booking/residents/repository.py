@@ -9,6 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from booking.residents.models import HelperGrant, Resident, ResidentLink, ResidentMerge
+from service_kit.db import add_unless_taken
 from service_kit.pagination import fetch_page
 from service_kit.protection import PHONE, PHONE_LAST4, Keyring, keyring_of
 
@@ -186,13 +187,7 @@ async def links_of(session: AsyncSession, resident_id: uuid.UUID, *, limit: int)
 
 async def add_grant(session: AsyncSession, grant: HelperGrant) -> bool:
     """Insert ``grant``; False when the pair already has an active grant (the partial unique index decides)."""
-    try:
-        async with session.begin_nested():
-            session.add(grant)
-            await session.flush()
-    except IntegrityError:
-        return False
-    return True
+    return await add_unless_taken(session, grant)
 
 
 async def get_grant(session: AsyncSession, grant_id: uuid.UUID) -> HelperGrant | None:

@@ -12,7 +12,6 @@ from typing import Any
 import httpx
 
 from booking.residents.models import HelperGrant
-from service_kit.auth import GATEWAY_SUBJECT, GatewayScope
 
 RESIDENTS = "/api/v1/residents"
 BOOKINGS = "/api/v1/bookings"
@@ -23,31 +22,11 @@ def new_phone() -> str:
 
 
 async def signed_in_relative(world: Any, name: str = "李红") -> tuple[dict[str, Any], dict[str, str], str]:
-    """A relative who registered themself in the app after signing in with their phone: (record, token, phone)."""
-    phone = new_phone()
-    sub = str(uuid.uuid4())
-    token = world.keys.headers("resident", sub=sub, resident_id=sub, phone_number=phone, phone_number_verified=True)
-    body = {"name": name, "phone": phone, "consent": {"version": "2026-11", "channel": "app"}}
-    response = await world.client.post(RESIDENTS, json=body, headers=token)
-    assert response.status_code == 201, response.text
-    return response.json(), token, phone
+    return await world.signed_in_relative(name)  # type: ignore[no-any-return]
 
 
 async def signed_in_mother(world: Any) -> tuple[dict[str, Any], dict[str, str]]:
-    """A mother an operator registered, who has since signed in with her phone (the gateway linked her)."""
-    phone = new_phone()
-    mother = await world.resident(phone=phone)
-    sub = str(uuid.uuid4())
-    link = await world.client.post(
-        "/internal/v1/resident-links",
-        json={"phone": phone, "account_subject": sub},
-        headers=world.keys.headers(sub=GATEWAY_SUBJECT, scope=GatewayScope.resident_links.value),
-    )
-    assert link.status_code == 200, link.text
-    token = world.keys.headers(
-        "resident", sub=sub, resident_id=mother["id"], phone_number=phone, phone_number_verified=True
-    )
-    return mother, token
+    return await world.signed_in_mother()  # type: ignore[no-any-return]
 
 
 async def grant(world: Any, mother: dict[str, Any], headers: dict[str, str], **body: Any) -> httpx.Response:

@@ -84,6 +84,13 @@ TEMPLATES = _templates(
         "服务人员没有按时来：{service}，{time}。社区工作人员会给您打电话。",
         ("service", "time"),
     ),
+    # A place freed in a full slot, held for the first on its waitlist until ``until`` (booking/waitlist).
+    Template(
+        "waitlist_offer",
+        "候补有空位了",
+        "您候补的{service}（{time}）有空位了，为您保留到{until}。请在邻里里确认，或打社区服务热线。",
+        ("service", "time", "until"),
+    ),
     # A staff or resident account locked after many wrong passwords (gateway/lockout): its owner should know.
     Template(
         "account_locked",

@@ -7,7 +7,7 @@ A funded programme states what each eligible person gets per period; each reside
 programme and period; eligibility tags carry their evidence and expiry, and expiring evidence opens a re-check.
 
 Revision ID: 0015
-Revises: 0013
+Revises: 0014
 Create Date: 2026-12-10 09:00:00
 """
 
@@ -19,7 +19,7 @@ from alembic import op
 from service_kit.db import UTCDateTime
 
 revision: str = "0015"
-down_revision: str | None = "0013"
+down_revision: str | None = "0014"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,44 @@
+"""A place freed in a slot goes to its waitlist: booking consumes its own events of bookings that gave a unit back
+(durable ``booking-waitlist``). The offer is judged by the slot's counter, not the event, so a late or repeated
+event offers nothing twice. Handlers run inside the consumer's transaction (never commit)."""
+
+from collections.abc import Callable
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from booking.waitlist import service
+from service_kit.events.consumer import Subscription
+from service_kit.events.contracts import (
+    BookingCancelled,
+    BookingChanged,
+    BookingExpired,
+    BookingRejected,
+    BookingRescheduled,
+)
+from service_kit.events.envelope import Envelope
+
+
+def _freed(event: BookingChanged) -> datetime | None:
+    """The slot start whose place the booking gave back (a reschedule's old slot)."""
+    if isinstance(event, BookingRescheduled):
+        return event.previous_slot_start
+    return event.slot_start
+
+
+async def _someone_waits(session: AsyncSession, event: BookingChanged, envelope: Envelope) -> bool:
+    # Most cancellations free a place nobody waits for: those are acknowledged without a write transaction.
+    freed = _freed(event)
+    return freed is not None and await service.anyone_waiting(session, event.offering_id, freed)
+
+
+def subscription(clock: Callable[[], datetime], terms: service.OfferTerms) -> Subscription:
+    waitlist = Subscription("waitlist", wanted=_someone_waits)
+
+    @waitlist.on(BookingCancelled, BookingRejected, BookingExpired, BookingRescheduled)
+    async def offer_freed_place(session: AsyncSession, event: BookingChanged, envelope: Envelope) -> None:
+        freed = _freed(event)
+        if freed is not None:
+            await service.offer_free_places(session, event.offering_id, freed, terms=terms, now=clock())
+
+    return waitlist

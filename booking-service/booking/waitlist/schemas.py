@@ -1,0 +1,36 @@
+import uuid
+from typing import Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from booking.timefmt import LocalDateTime
+
+
+class WaitlistJoin(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    offering_id: uuid.UUID
+    slot_start: AwareDatetime = Field(description="The start of a full slot of the offering, with its offset.")
+    resident_id: uuid.UUID | None = Field(
+        default=None, description="Required for operators; a resident waits for themself (a helper names them)."
+    )
+
+
+class WaitlistEntry(BaseModel):
+    """A resident's place in a full slot's line, and the place offered to them when one frees."""
+
+    id: uuid.UUID
+    offering_id: uuid.UUID
+    slot_start: LocalDateTime
+    resident_id: uuid.UUID
+    status: Literal["waiting", "offered", "accepted", "expired", "left"]
+    position: int | None = Field(
+        default=None, description="1 = next to be offered a place; None once offered or out of line."
+    )
+    joined_at: LocalDateTime
+    offered_at: LocalDateTime | None = None
+    offer_expires_at: LocalDateTime | None = Field(
+        default=None, description="An offered place is held until then; unanswered, it passes to the next."
+    )
+    booking_id: uuid.UUID | None = Field(default=None, description="The booking made by accepting the offer.")
+    series_id: uuid.UUID | None = None

@@ -1,0 +1,292 @@
+"""Waitlists: who waits for a place in a full slot, and the place offered to the first in line when one frees.
+
+A freed place (a cancellation, a rejection, an expiry, a reschedule away, more capacity) is *held* for the first
+in line: the offer takes the slot's unit through the same guarded counter every booking takes its unit from, so a
+place is never both offered and booked, nor offered twice. Accepting gives the held unit back and books it through
+the single-booking path in the same transaction (its rules, pricing and quota apply); an offer unanswered by its
+time is given back and offered to the next."""
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from booking.audit import service as audit
+from booking.bookings import schemas as booking_schemas
+from booking.bookings import service as bookings_service
+from booking.bookings.models import Booking
+from booking.catalog import service as catalog_service
+from booking.config import Settings
+from booking.notifications import service as notifications
+from booking.residents import service as residents_service
+from booking.waitlist import repository
+from booking.waitlist import schemas as s
+from booking.waitlist.models import WaitlistEntry
+from service_kit.auth import Principal, Role
+from service_kit.errors import Conflict, Forbidden, InvalidTransition, NotFound
+from service_kit.notify.templates import local_time
+from service_kit.timeutil import utcnow
+
+log = structlog.get_logger("linli.booking.waitlist")
+
+
+@dataclass(frozen=True)
+class OfferTerms:
+    """How long an offered place is held, and whether its SMS keeps the quiet hours."""
+
+    hold: timedelta
+    quiet_hours: bool = True
+
+    @classmethod
+    def of(cls, settings: Settings) -> "OfferTerms":
+        return cls(timedelta(minutes=settings.waitlist_offer_hold_minutes), settings.sms_quiet_hours)
+
+
+async def join(
+    session: AsyncSession,
+    data: s.WaitlistJoin,
+    *,
+    by: Principal,
+    now: datetime | None = None,
+    series_id: uuid.UUID | None = None,
+) -> WaitlistEntry:
+    """Put a resident in line for a full slot. A slot with a free place is refused (409 ``slot_not_full``: book
+    it); the slot's counter is read under its lock, so a cancellation racing the join is either seen (refused) or
+    comes after it (and offers the place to the line, this resident included)."""
+    now = now or utcnow()
+    who = await bookings_service.booker(session, by, data.resident_id)
+    if await residents_service.get(session, who.resident_id) is None:
+        raise NotFound("No such resident.", code="resident_not_found")
+    offering = await bookings_service.bookable_offering(session, data.offering_id, who, by=by)
+    slot = bookings_service.upcoming_slot(offering, data.slot_start, now)
+    used = await bookings_service.units_locked(session, offering.id, slot.start)
+    if await bookings_service.holds_slot(session, who.resident_id, offering.id, slot.start):
+        raise Conflict("The resident already holds a booking of this slot.", code="already_booked")
+    if used < offering.capacity_per_slot:
+        raise Conflict(
+            "This slot still has a free place: book it instead of waiting.",
+            code="slot_not_full",
+            places_left=offering.capacity_per_slot - used,
+        )
+    entry = WaitlistEntry(
+        id=uuid.uuid4(),
+        offering_id=offering.id,
+        provider_id=offering.provider_id,
+        slot_start=slot.start,
+        resident_id=who.resident_id,
+        status="waiting",
+        joined_at=now,
+        joined_by=bookings_service.actor_of(by),
+        helper_resident_id=who.helper_id,
+        series_id=series_id,
+    )
+    if not await repository.add(session, entry):
+        raise Conflict("The resident already waits for this slot.", code="already_waiting")
+    await audit.record(session, by, who.resident_id, "join_waitlist", helper_resident_id=who.helper_id)
+    return entry
+
+
+async def get_visible(session: AsyncSession, entry_id: uuid.UUID, *, by: Principal) -> tuple[WaitlistEntry, str]:
+    entry = await repository.get(session, entry_id)
+    missing = NotFound("No such waitlist entry.", code="waitlist_entry_not_found")
+    relation = await bookings_service.relation_or_404(session, by, entry, missing)
+    assert entry is not None
+    return entry, relation
+
+
+async def accept(
+    session: AsyncSession, entry_id: uuid.UUID, *, by: Principal, settings: Settings, now: datetime
+) -> Booking:
+    """Book the place offered to the resident (the resident, their helper, or an operator), before the offer ends."""
+    entry, relation = await get_visible(session, entry_id, by=by)
+    if relation not in ("staff", "resident", "helper"):
+        raise Forbidden("Only the resident, their helper or an operator accepts an offered place.")
+    if entry.status != "offered":
+        raise InvalidTransition(
+            "No place is offered to this resident now.", code="no_offer", current_status=entry.status
+        )
+    accepted = await repository.change(
+        session,
+        entry.id,
+        current=("offered",),
+        values={"status": "accepted", "closed_at": now, "closed_by": bookings_service.actor_of(by), "updated_at": now},
+        expires_after=now,
+    )
+    if not accepted:
+        raise Conflict("The offer has ended; the place went to the next in line.", code="offer_expired")
+    # The held unit goes back and the single-booking path takes it at once, in this transaction: nobody else can
+    # take it in between (the counter row stays locked until the commit).
+    await bookings_service.give_back_unit(session, entry.offering_id, entry.slot_start)
+    booking = await bookings_service.create(
+        session,
+        booking_schemas.BookingCreate(
+            offering_id=entry.offering_id, slot_start=entry.slot_start, resident_id=entry.resident_id
+        ),
+        by=by,
+        settings=settings,
+        now=now,
+    )
+    await repository.change(session, entry.id, current=("accepted",), values={"booking_id": booking.id})
+    await session.refresh(entry)
+    return booking
+
+
+async def leave(
+    session: AsyncSession, entry_id: uuid.UUID, *, by: Principal, terms: OfferTerms, now: datetime
+) -> WaitlistEntry:
+    """Take a resident out of line (they, their helper, or an operator managing the list); a place held for them
+    passes to the next."""
+    entry, relation = await get_visible(session, entry_id, by=by)
+    if relation not in ("staff", "resident", "helper"):
+        raise Forbidden("Only the resident, their helper or an operator takes a place out of line.")
+    await _close(session, entry, to="left", actor=bookings_service.actor_of(by), terms=terms, now=now)
+    await audit.record(session, by, entry.resident_id, "leave_waitlist")
+    return entry
+
+
+async def _close(
+    session: AsyncSession, entry: WaitlistEntry, *, to: str, actor: str, terms: OfferTerms, now: datetime
+) -> None:
+    was = entry.status
+    if was not in repository.WAITING:
+        raise InvalidTransition(f"This waitlist entry is {was} already.", current_status=was)
+    changed = await repository.change(
+        session,
+        entry.id,
+        current=(was,),
+        values={"status": to, "closed_at": now, "closed_by": actor, "updated_at": now},
+    )
+    await session.refresh(entry)
+    if not changed:
+        raise InvalidTransition(f"This waitlist entry is {entry.status} already.", current_status=entry.status)
+    if was == "offered":
+        await bookings_service.give_back_unit(session, entry.offering_id, entry.slot_start)
+        await offer_free_places(session, entry.offering_id, entry.slot_start, terms=terms, now=now)
+
+
+async def offer_free_places(
+    session: AsyncSession, offering_id: uuid.UUID, slot_start: datetime, *, terms: OfferTerms, now: datetime
+) -> int:
+    """Offer each free place of the slot to the next in line, holding it for them; the number offered.
+
+    The unit is taken first (the counter row's lock orders every writer of the slot), then the first waiting
+    entry is moved to ``offered`` by a guarded write: two sweeps, consumers or replicas never offer one place
+    twice, and a place nobody waits for is given straight back."""
+    offering = await catalog_service.get_offering(session, offering_id)
+    if offering is None or slot_start <= now or await catalog_service.why_not_bookable(session, offering):
+        return 0
+    offered = 0
+    while await bookings_service.hold_unit(session, offering.id, slot_start, offering.capacity_per_slot):
+        entry = await repository.first_waiting(session, offering.id, slot_start)
+        if entry is None:
+            await bookings_service.give_back_unit(session, offering.id, slot_start)
+            break
+        expires = min(now + terms.hold, slot_start)
+        if not await repository.change(
+            session,
+            entry.id,
+            current=("waiting",),
+            values={"status": "offered", "offered_at": now, "offer_expires_at": expires, "updated_at": now},
+        ):
+            await bookings_service.give_back_unit(session, offering.id, slot_start)
+            continue
+        offered += 1
+        await notifications.notify(
+            session,
+            resident_id=entry.resident_id,
+            kind="waitlist_offer",
+            values={"service": offering.name_zh, "time": local_time(slot_start), "until": local_time(expires)},
+            event_id=f"waitlist-offer:{entry.id}",
+            subject_id=entry.id,
+            now=now,
+            about_at=min(slot_start, expires),
+            quiet_hours=terms.quiet_hours,
+        )
+        log.info("offered a waitlisted place", entry_id=str(entry.id), offering_id=str(offering.id))
+    return offered
+
+
+async def anyone_waiting(session: AsyncSession, offering_id: uuid.UUID, slot_start: datetime) -> bool:
+    return await repository.first_waiting(session, offering_id, slot_start) is not None
+
+
+async def pass_on_overdue_offers(
+    sessionmaker: async_sessionmaker[AsyncSession], *, terms: OfferTerms, batch: int, now: datetime | None = None
+) -> int:
+    """End the offers unanswered by their time, each in its own transaction, and offer the place to the next in
+    line; then offer the places more capacity opened in slots someone waits for. The number of offers ended."""
+    now = now or utcnow()
+    async with sessionmaker() as session:
+        overdue = await repository.overdue_offers(session, now, batch)
+    ended = 0
+    for entry_id in overdue:
+        async with sessionmaker() as session:
+            entry = await repository.get(session, entry_id)
+            if entry is None or entry.status != "offered":
+                continue
+            try:
+                await _close(session, entry, to="expired", actor="system:waitlist", terms=terms, now=now)
+            except InvalidTransition:
+                await session.rollback()
+                continue
+            await session.commit()
+            ended += 1
+    async with sessionmaker() as session:
+        slots = await repository.slots_waiting(session, now, batch)
+    for offering_id, slot_start in slots:
+        async with sessionmaker() as session:
+            if await offer_free_places(session, offering_id, slot_start, terms=terms, now=now):
+                await session.commit()
+    return ended
+
+
+async def in_line(
+    session: AsyncSession, offering_id: uuid.UUID, slot_start: datetime, *, by: Principal
+) -> list[s.WaitlistEntry]:
+    """A slot's line, for operators and the offering's provider."""
+    if by.has_any(Role.operator, Role.admin, Role.official):
+        provider_of = None
+    elif by.has_any(Role.provider_admin, Role.provider_staff) and by.provider_id is not None:
+        provider_of = by.provider_id
+    else:
+        raise Forbidden("Only operators and the offering's provider see a slot's waitlist.")
+    offering = await catalog_service.get_offering(session, offering_id)
+    if offering is None or (provider_of is not None and offering.provider_id != provider_of):
+        raise NotFound("No such offering.", code="offering_not_found")
+    entries = await repository.in_line(session, offering_id, slot_start)
+    shown, position = [], 0
+    for entry in entries:
+        if entry.status == "waiting":
+            position += 1
+        shown.append(_schema(entry, position if entry.status == "waiting" else None))
+    return shown
+
+
+async def leave_for_series(
+    session: AsyncSession, series_id: uuid.UUID, since: datetime, *, actor: str, terms: OfferTerms, now: datetime
+) -> None:
+    for entry_id in await repository.of_series(session, series_id, since):
+        entry = await repository.get(session, entry_id)
+        if entry is not None and entry.status in repository.WAITING:
+            await _close(session, entry, to="left", actor=actor, terms=terms, now=now)
+
+
+async def to_schema(session: AsyncSession, entry: WaitlistEntry) -> s.WaitlistEntry:
+    position = await repository.position(session, entry) if entry.status == "waiting" else None
+    return _schema(entry, position)
+
+
+async def schemas_of(session: AsyncSession, entry_ids: list[uuid.UUID]) -> dict[uuid.UUID, s.WaitlistEntry]:
+    entries = await repository.by_ids(session, entry_ids)
+    return {entry_id: await to_schema(session, entry) for entry_id, entry in entries.items()}
+
+
+def _schema(entry: WaitlistEntry, position: int | None) -> s.WaitlistEntry:
+    return s.WaitlistEntry.model_validate(
+        {
+            **{field: getattr(entry, field) for field in s.WaitlistEntry.model_fields if field != "position"},
+            "position": position,
+        }
+    )
