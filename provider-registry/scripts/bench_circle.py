@@ -126,6 +126,7 @@ async def plans(url: str) -> None:
 async def bench(url: str, offerings: int, searches: int, rng: random.Random, target: float | None, note: str) -> None:
     engine = create_engine(url)
     timings, found = [], []
+    cpu_started = time.process_time()
     async with create_sessionmaker(engine)() as session:
         for _ in range(searches):
             lat, lng = rng.uniform(*LAT), rng.uniform(*LNG)
@@ -137,6 +138,7 @@ async def bench(url: str, offerings: int, searches: int, rng: random.Random, tar
             timings.append((time.perf_counter() - started) * 1000)
             found.append(total)
             session.expunge_all()
+    cpu_ms = (time.process_time() - cpu_started) * 1000 / searches
     await engine.dispose()
     timings.sort()
     p50 = statistics.median(timings)
@@ -146,7 +148,10 @@ async def bench(url: str, offerings: int, searches: int, rng: random.Random, tar
         f"  {searches} searches (locate, rank, first page of {FIRST_PAGE.limit}): "
         f"p50 {p50:.1f} ms, p99 {p99:.1f} ms{verdict}"
     )
-    print(f"  offerings found per search: median {statistics.median(found):.0f}, max {max(found)}")
+    print(
+        f"  offerings found per search: median {statistics.median(found):.0f}, max {max(found)}; CPU of this "
+        f"process per search {cpu_ms:.1f} ms (a busy machine stretches the latencies far more than this)"
+    )
 
 
 async def _admin(sql: str) -> None:
