@@ -58,9 +58,10 @@ test-postgres: install
 	LINLI_TEST_POSTGRES_URL=$${LINLI_TEST_POSTGRES_URL:-postgresql+asyncpg://postgres@127.0.0.1:5432} \
 		$(PYTEST) -n $(PG_TEST_WORKERS) $(ARGS)
 
+# `make bench ARGS=--quick`: every part at a reduced scale in under 3 minutes, indicative figures for development.
 bench: install
 	$(UV) run --frozen python tests/bench/run.py $(ARGS)
-	$(UV) run --frozen python provider-registry/scripts/bench_circle.py
+	$(UV) run --frozen python provider-registry/scripts/bench_circle.py $(filter --quick,$(ARGS))
 
 # Each service installed alone from its production dependencies (as its image is), imported, migrated, started:
 # /livez and /readyz answer 200.

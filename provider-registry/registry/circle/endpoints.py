@@ -50,13 +50,15 @@ async def search_circle(
         category_code=category_code, mode=mode, target_group=target_group, free_only=free_only, open_on=open_on
     )
     speed = settings.walking_speed_m_per_min
-    found = await service.search(session, origin, minutes=minutes, speed_m_per_min=speed, filters=filters)
+    items, total = await service.search(
+        session, origin, minutes=minutes, speed_m_per_min=speed, filters=filters, page=page
+    )
     return CirclePage(
         origin=origin,
         minutes=minutes,
         reach_m=round(minutes * speed),
-        items=found[page.offset : page.offset + page.limit],
-        total=len(found),
+        items=items,
+        total=total,
         limit=page.limit,
         offset=page.offset,
     )

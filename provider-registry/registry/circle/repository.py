@@ -1,28 +1,40 @@
 """The circle's queries, on one table and a spatial index (``registry.circle.area``): the index narrows to the
 search areas that hold the point (door-to-door) or overlap the walking circle's box (walked-to); the exact
-distance decides after. The provider's standing, name and score are read from the offering row."""
+distance decides after. The provider's standing, name and score are read from the offering row.
+
+A search reads *hits*: plain rows of the few columns the exact distance and the order need (``RANK_COLUMNS``),
+in one round trip for walked-to, door-to-door and community-served offerings; only the page a resident sees is
+read whole (``offerings_by_id``). The statements are built once per shape and cached, with the point, the box and
+the filters as parameters; the predicates a partial GiST index is defined by are literals in the SQL, so that a
+prepared statement's generic plan on PostgreSQL still uses the index."""
 
 import math
+import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import ColumnElement, Select, or_, select
+from sqlalchemy import ColumnElement, Row, Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry.circle.area import DOOR_TO_DOOR_TABLE, WALK_TABLE
 from registry.offerings.models import WALK_BAND, Offering, OfferingMode, OfferingServiceCommunity, OfferingStatus
-from service_kit.geo import EARTH_RADIUS_M, BoundingBox, bounding_box
+from service_kit.geo import EARTH_RADIUS_M, bounding_box
 
 WALK_KIND = 0
 DOOR_TO_DOOR_KIND = 1
+SERVING_KIND = 2  # door-to-door, found through the communities it lists as served
 
-
-@dataclass(frozen=True)
-class Candidate:
-    offering: Offering
-    provider_name: str
-    provider_score: float
+_OFFERING: Any = Offering.__table__
+_SERVED: Any = OfferingServiceCommunity.__table__
+# What ranks a hit: where it is (the exact distance), how far it reaches, the provider's score, the name, the id.
+RANK_COLUMNS = ("id", "lat", "lng", "service_radius_m", "provider_score", "name_zh")
+# What the schedule filters read (``target_group``, ``open_on``): asked for only when a filter needs them.
+SCHEDULE_COLUMNS = ("target_groups", "weekly_rules", "exceptions")
+# What the officials' coverage report names of the nearest offering.
+NEAREST_COLUMNS = ("category_code", "provider_id", "provider_name", "mode")
 
 
 @dataclass(frozen=True)
@@ -41,106 +53,191 @@ _AREA_KEY: sa.ColumnClause[Any] = sa.literal_column("offering.area_key")
 _SEARCH_AREA: sa.ColumnClause[Any] = sa.literal_column("offering.search_area")
 
 
-def _bookable(filters: SqlFilters) -> list[ColumnElement[bool]]:
+def _param(name: str, type_: Any = sa.Float) -> sa.BindParameter[Any]:
+    return sa.bindparam(name, type_=type_)
+
+
+def _bookable(*, category: bool, free_only: bool) -> list[ColumnElement[bool]]:
+    """Published, by a verified provider; the status and the standing are literals (the partial indexes' own
+    predicates), the category a parameter: ``category_code`` itself, or below it (``category_prefix``)."""
     conditions: list[ColumnElement[bool]] = [
-        Offering.status == OfferingStatus.published,
-        Offering.provider_verified == sa.true(),
+        _OFFERING.c.status == sa.literal_column(f"'{OfferingStatus.published.value}'"),
+        _OFFERING.c.provider_verified == sa.true(),
     ]
-    if filters.category_code is not None:
+    if category:
         conditions.append(
-            or_(
-                Offering.category_code == filters.category_code,
-                Offering.category_code.startswith(filters.category_code + ".", autoescape=True),
+            sa.or_(
+                _OFFERING.c.category_code == _param("category_code", sa.String),
+                _OFFERING.c.category_code.like(_param("category_prefix", sa.String), escape="/"),
             )
         )
-    if filters.free_only:
-        conditions.append(Offering.price_fen == 0)
+    if free_only:
+        conditions.append(_OFFERING.c.price_fen == sa.literal_column("0"))
     return conditions
 
 
-def _in_area(dialect: str, kind: int, box: BoundingBox) -> Select[Offering]:
-    """Offerings of ``kind`` whose search area overlaps ``box`` (a point when its sides are zero)."""
+def _box_params(prefix: str, lat: float, lng: float, radius_m: float) -> dict[str, float]:
+    box = bounding_box(lat, lng, radius_m)
+    return {
+        f"{prefix}_min_lat": box.min_lat,
+        f"{prefix}_max_lat": box.max_lat,
+        f"{prefix}_min_lng": box.min_lng,
+        f"{prefix}_max_lng": box.max_lng,
+    }
+
+
+def _in_area(dialect: str, kind: int, prefix: str, columns: Sequence[ColumnElement[Any]]) -> Select[Any]:
+    """``columns`` of the offerings of ``kind`` whose search area overlaps the box of the parameters
+    ``{prefix}_min_lat`` … ``{prefix}_max_lng`` (a point when its sides are equal)."""
+    min_lat, max_lat, min_lng, max_lng = (
+        _param(f"{prefix}_{side}") for side in ("min_lat", "max_lat", "min_lng", "max_lng")
+    )
     if dialect == "sqlite":
         area = _AREAS[kind]
         return (
-            select(Offering)
+            select(*columns)
             .select_from(area)
-            .join(Offering, area.c.id == _AREA_KEY)
+            .join(_OFFERING, area.c.id == _AREA_KEY)
             .where(
-                area.c.min_lat <= box.max_lat,
-                area.c.max_lat >= box.min_lat,
-                area.c.min_lng <= box.max_lng,
-                area.c.max_lng >= box.min_lng,
+                area.c.min_lat <= max_lat,
+                area.c.max_lat >= min_lat,
+                area.c.min_lng <= max_lng,
+                area.c.max_lng >= min_lng,
             )
         )
-    band = Offering.search_band == WALK_BAND if kind == WALK_KIND else Offering.search_band > WALK_BAND
-    corners = sa.func.point(box.min_lng, box.min_lat), sa.func.point(box.max_lng, box.max_lat)
-    return select(Offering).where(band, _SEARCH_AREA.op("&&")(sa.func.box(*corners)))
+    band: sa.ColumnClause[int] = sa.literal_column(str(WALK_BAND))
+    in_band = _OFFERING.c.search_band == band if kind == WALK_KIND else _OFFERING.c.search_band > band
+    corners = sa.func.point(min_lng, min_lat), sa.func.point(max_lng, max_lat)
+    return select(*columns).where(in_band, _SEARCH_AREA.op("&&")(sa.func.box(*corners)))
 
 
-def _within(lat: float, lng: float, reach_m: ColumnElement[Any] | float) -> ColumnElement[bool]:
-    """The haversine distance from (lat, lng) is at most ``reach_m`` plus a metre: the database drops the box's
-    corners before the rows are loaded; ``service_kit.geo.haversine_m`` still decides, on what is left."""
-    phi1, lmb1 = math.radians(lat), math.radians(lng)
-    half_dphi = (sa.func.radians(Offering.lat) - phi1) / 2
-    half_dlmb = (sa.func.radians(Offering.lng) - lmb1) / 2
+def _within(reach_m: ColumnElement[Any]) -> ColumnElement[bool]:
+    """The haversine distance from the point (parameters ``phi``, ``lambda``, ``cos_phi``: its latitude and
+    longitude in radians, the latitude's cosine) is at most ``reach_m`` plus a metre: the database drops the box's
+    corners before the rows are read; ``service_kit.geo.haversine_m`` still decides, on what is left."""
+    half_dphi = (sa.func.radians(_OFFERING.c.lat) - _param("phi")) / 2
+    half_dlmb = (sa.func.radians(_OFFERING.c.lng) - _param("lambda")) / 2
     sin_dphi, sin_dlmb = sa.func.sin(half_dphi), sa.func.sin(half_dlmb)
-    a = sin_dphi * sin_dphi + math.cos(phi1) * sa.func.cos(sa.func.radians(Offering.lat)) * sin_dlmb * sin_dlmb
+    a = sin_dphi * sin_dphi + _param("cos_phi") * sa.func.cos(sa.func.radians(_OFFERING.c.lat)) * sin_dlmb * sin_dlmb
     return 2 * EARTH_RADIUS_M * sa.func.asin(sa.func.sqrt(a)) <= reach_m + 1
 
 
-def walkable_query(dialect: str, lat: float, lng: float, walk_m: float, *, filters: SqlFilters) -> Select[Offering]:
-    """Walked-to offerings within about ``walk_m`` of (lat, lng)."""
-    return _in_area(dialect, WALK_KIND, bounding_box(lat, lng, walk_m)).where(
-        *_bookable(filters), _within(lat, lng, walk_m)
+@dataclass(frozen=True)
+class HitQuery:
+    """What one search reads: which kinds, the filters the database applies, the columns the caller needs."""
+
+    walk: bool
+    door_to_door: bool
+    community: bool
+    category: bool
+    free_only: bool
+    columns: tuple[str, ...]
+
+
+@cache
+def hits_statement(dialect: str, query: HitQuery) -> Select[Any] | sa.CompoundSelect:
+    """One statement for every kind the search reads, each part on its own index, with a ``kind`` column."""
+    bookable = _bookable(category=query.category, free_only=query.free_only)
+
+    def columns(kind: int) -> list[ColumnElement[Any]]:
+        return [*(_OFFERING.c[name] for name in query.columns), sa.literal_column(str(kind)).label("kind")]
+
+    parts: list[Select[Any]] = []
+    if query.walk:
+        walked = _in_area(dialect, WALK_KIND, "walk", columns(WALK_KIND))
+        parts.append(walked.where(*bookable, _within(_param("walk_m"))))
+    if query.door_to_door:
+        door = _in_area(dialect, DOOR_TO_DOOR_KIND, "at", columns(DOOR_TO_DOOR_KIND))
+        parts.append(door.where(*bookable, _within(_OFFERING.c.service_radius_m)))
+    if query.community:
+        parts.append(
+            select(*columns(SERVING_KIND))
+            .join(_SERVED, _SERVED.c.offering_id == _OFFERING.c.id)
+            .where(
+                _SERVED.c.community_code == _param("community_code", sa.String),
+                _OFFERING.c.mode == sa.literal_column(f"'{OfferingMode.door_to_door.value}'"),
+                *bookable,
+            )
+        )
+    return parts[0] if len(parts) == 1 else sa.union_all(*parts)
+
+
+def hits_parameters(
+    lat: float, lng: float, walk_m: float, *, community_code: str | None, filters: SqlFilters
+) -> dict[str, Any]:
+    phi = math.radians(lat)
+    parameters: dict[str, Any] = {
+        "phi": phi,
+        "lambda": math.radians(lng),
+        "cos_phi": math.cos(phi),
+        "walk_m": walk_m,
+        **_box_params("walk", lat, lng, walk_m),
+        **{"at_min_lat": lat, "at_max_lat": lat, "at_min_lng": lng, "at_max_lng": lng},
+    }
+    if community_code is not None:
+        parameters["community_code"] = community_code
+    if filters.category_code is not None:
+        escaped = filters.category_code.replace("/", "//").replace("%", "/%").replace("_", "/_")
+        parameters["category_code"] = filters.category_code
+        parameters["category_prefix"] = escaped + ".%"
+    return parameters
+
+
+async def hits(
+    session: AsyncSession,
+    lat: float,
+    lng: float,
+    *,
+    walk_m: float | None,
+    door_to_door: bool,
+    community_code: str | None,
+    filters: SqlFilters,
+    columns: tuple[str, ...] = RANK_COLUMNS,
+) -> Sequence[Row[Any]]:
+    """Rows (``columns`` and ``kind``) of the offerings within about ``walk_m`` on foot of (lat, lng) (when
+    given), of the door-to-door ones whose radius holds it (with ``door_to_door``) and of those that list
+    ``community_code`` as served; an offering may come twice, by radius and by community."""
+    community = door_to_door and community_code is not None
+    if walk_m is None and not door_to_door:
+        return []
+    query = HitQuery(
+        walk=walk_m is not None,
+        door_to_door=door_to_door,
+        community=community,
+        category=filters.category_code is not None,
+        free_only=filters.free_only,
+        columns=columns,
     )
-
-
-def door_to_door_query(dialect: str, lat: float, lng: float, *, filters: SqlFilters) -> Select[Offering]:
-    """Door-to-door offerings whose service radius holds (lat, lng), about."""
-    return _in_area(dialect, DOOR_TO_DOOR_KIND, BoundingBox(lat, lat, lng, lng)).where(
-        *_bookable(filters), _within(lat, lng, Offering.service_radius_m.expression)
+    statement = hits_statement(session.get_bind().dialect.name, query)
+    parameters = hits_parameters(
+        lat, lng, walk_m or 0.0, community_code=community_code if community else None, filters=filters
     )
+    return (await session.execute(statement, parameters)).all()
 
 
-async def _candidates(session: AsyncSession, query: Select[Offering]) -> list[Candidate]:
-    return [Candidate(o, o.provider_name, o.provider_score) for o in (await session.scalars(query)).all()]
+_BY_ID = select(_OFFERING).where(_OFFERING.c.id.in_(sa.bindparam("ids", expanding=True)))
 
 
-def _dialect(session: AsyncSession) -> str:
-    return session.get_bind().dialect.name
+async def offerings_by_id(session: AsyncSession, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Row[Any]]:
+    """The whole rows of ``ids`` (the page a resident sees), as plain rows."""
+    if not ids:
+        return {}
+    rows = await session.execute(_BY_ID, {"ids": list(ids)})
+    return {row.id: row for row in rows}
 
 
-async def walkable(
-    session: AsyncSession, lat: float, lng: float, walk_m: float, *, filters: SqlFilters
-) -> list[Candidate]:
-    return await _candidates(session, walkable_query(_dialect(session), lat, lng, walk_m, filters=filters))
-
-
-async def door_to_door_at(session: AsyncSession, lat: float, lng: float, *, filters: SqlFilters) -> list[Candidate]:
-    return await _candidates(session, door_to_door_query(_dialect(session), lat, lng, filters=filters))
-
-
-async def located_within(session: AsyncSession, lat: float, lng: float, radius_m: float) -> list[Offering]:
-    """Findable offerings whose point is within about ``radius_m`` of (lat, lng), walked-to or door-to-door (a
-    door-to-door offering's search area holds its point, so it overlaps the box when its point is inside)."""
-    box = bounding_box(lat, lng, radius_m)
-    found: list[Offering] = []
-    for kind in (WALK_KIND, DOOR_TO_DOOR_KIND):
-        query = _in_area(_dialect(session), kind, box).where(*_bookable(SqlFilters()), _within(lat, lng, radius_m))
-        found.extend((await session.scalars(query)).all())
-    return found
-
-
-async def serving_community(session: AsyncSession, community_code: str, *, filters: SqlFilters) -> list[Candidate]:
-    """Published door-to-door offerings that list ``community_code`` in their service area."""
-    return await _candidates(
-        session,
-        select(Offering)
-        .join(OfferingServiceCommunity, OfferingServiceCommunity.offering_id == Offering.id)
-        .where(
-            OfferingServiceCommunity.community_code == community_code,
-            Offering.mode == OfferingMode.door_to_door,
-            *_bookable(filters),
-        ),
+async def located_within(session: AsyncSession, lat: float, lng: float, radius_m: float) -> Sequence[Row[Any]]:
+    """Findable offerings (id, lat, lng) whose point is within about ``radius_m`` of (lat, lng), walked-to or
+    door-to-door (a door-to-door offering's search area holds its point, so it overlaps the box when its point is
+    inside)."""
+    dialect = session.get_bind().dialect.name
+    columns = [_OFFERING.c.id, _OFFERING.c.lat, _OFFERING.c.lng]
+    within = _within(_param("walk_m"))
+    statement = sa.union_all(
+        *(
+            _in_area(dialect, kind, "walk", columns).where(*_bookable(category=False, free_only=False), within)
+            for kind in (WALK_KIND, DOOR_TO_DOOR_KIND)
+        )
     )
+    parameters = hits_parameters(lat, lng, radius_m, community_code=None, filters=SqlFilters())
+    return (await session.execute(statement, parameters)).all()

@@ -10,19 +10,22 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
+from typing import Any, Protocol
 
+from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry.categories import repository as categories_repository
 from registry.circle import repository
-from registry.circle.repository import Candidate, SqlFilters
+from registry.circle.repository import SqlFilters
 from registry.circle.schemas import CircleOffering, CoverageRow, NearestOffering, Origin, Reach, StreetGaps
-from registry.offerings.models import Offering, OfferingMode
+from registry.offerings.models import OfferingMode
 from registry.offerings.schemas import Offering as OfferingOut
 from registry.places import repository as places_repository
 from registry.places import service as places_service
 from service_kit.errors import ValidationFailed
 from service_kit.geo import haversine_m
+from service_kit.pagination import Pagination
 
 # A point belongs to the nearest community whose centroid is at most this far away.
 COMMUNITY_SNAP_M = 3_000
@@ -31,6 +34,14 @@ COMMUNITY_SNAP_M = 3_000
 class CategoryLevel(StrEnum):
     top = "top"
     leaf = "leaf"
+
+
+class Scheduled(Protocol):
+    """What the schedule filters read of an offering (a row of ``repository.SCHEDULE_COLUMNS``)."""
+
+    target_groups: list[Any]
+    weekly_rules: list[Any]
+    exceptions: list[Any]
 
 
 @dataclass(frozen=True)
@@ -44,7 +55,7 @@ class Filters:
     def sql(self) -> SqlFilters:
         return SqlFilters(category_code=self.category_code, free_only=self.free_only)
 
-    def admits(self, offering: Offering) -> bool:
+    def admits(self, offering: Scheduled) -> bool:
         if self.target_group is not None and self.target_group not in offering.target_groups:
             return False
         return self.open_on is None or is_open_on(offering, self.open_on)
@@ -52,12 +63,12 @@ class Filters:
 
 @dataclass(frozen=True)
 class Found:
-    candidate: Candidate
+    hit: Row[Any]  # the offering's columns the search read (``repository.RANK_COLUMNS`` and what it asked more)
     reach: Reach
     distance_m: float
 
 
-def is_open_on(offering: Offering, day: date) -> bool:
+def is_open_on(offering: Scheduled, day: date) -> bool:
     """Open on ``day``: a dated exception decides; otherwise a weekly rule for its weekday."""
     for exception in offering.exceptions:
         if exception["date"] == day.isoformat():
@@ -86,56 +97,75 @@ async def locate(session: AsyncSession, *, lat: float | None, lng: float | None,
     return Origin(lat=lat, lng=lng, community_code=nearest[1] if nearest else None)
 
 
-async def reachable(session: AsyncSession, origin: Origin, *, walk_m: float, filters: Filters) -> list[Found]:
-    """Offerings within ``walk_m`` on foot, and door-to-door ones whose service area holds the origin."""
+async def reachable(
+    session: AsyncSession,
+    origin: Origin,
+    *,
+    walk_m: float,
+    filters: Filters,
+    columns: tuple[str, ...] = repository.RANK_COLUMNS,
+) -> list[Found]:
+    """Offerings within ``walk_m`` on foot, and door-to-door ones whose service area holds the origin or that
+    serve its community: one query for the few columns that decide and rank (and ``columns``)."""
+    if filters.target_group is not None or filters.open_on is not None:
+        columns += repository.SCHEDULE_COLUMNS
+    hits = await repository.hits(
+        session,
+        origin.lat,
+        origin.lng,
+        walk_m=walk_m if filters.mode in (None, OfferingMode.at_center) else None,
+        door_to_door=filters.mode in (None, OfferingMode.door_to_door),
+        community_code=origin.community_code,
+        filters=filters.sql(),
+        columns=columns,
+    )
     found: dict[uuid.UUID, Found] = {}
-    sql = filters.sql()
-    if filters.mode in (None, OfferingMode.at_center):
-        for candidate in await repository.walkable(session, origin.lat, origin.lng, walk_m, filters=sql):
-            offering = candidate.offering
-            distance = haversine_m(origin.lat, origin.lng, *_point(offering))
+    for hit in hits:
+        if hit.kind == repository.WALK_KIND:
+            distance = haversine_m(origin.lat, origin.lng, hit.lat, hit.lng)
             if distance <= walk_m:
-                found[offering.id] = Found(candidate, Reach.walk, distance)
-    if filters.mode in (None, OfferingMode.door_to_door):
-        for candidate in await repository.door_to_door_at(session, origin.lat, origin.lng, filters=sql):
-            offering = candidate.offering
-            radius = offering.service_radius_m or 0  # never null in the door-to-door index
-            if haversine_m(origin.lat, origin.lng, *_point(offering)) <= radius:
-                found[offering.id] = Found(candidate, Reach.door_to_door, 0.0)
-        if origin.community_code is not None:
-            for candidate in await repository.serving_community(session, origin.community_code, filters=sql):
-                found[candidate.offering.id] = Found(candidate, Reach.door_to_door, 0.0)
-    return [f for f in found.values() if filters.admits(f.candidate.offering)]
+                found[hit.id] = Found(hit, Reach.walk, distance)
+        elif hit.kind == repository.DOOR_TO_DOOR_KIND:
+            # Never null in the door-to-door index: a search band needs a location and a radius.
+            if haversine_m(origin.lat, origin.lng, hit.lat, hit.lng) <= hit.service_radius_m:
+                found[hit.id] = Found(hit, Reach.door_to_door, 0.0)
+        else:
+            found[hit.id] = Found(hit, Reach.door_to_door, 0.0)
+    return [f for f in found.values() if filters.admits(f.hit)]
 
 
-def _point(offering: Offering) -> tuple[float, float]:
-    # The spatial index only holds offerings with a location.
-    if offering.lat is None or offering.lng is None:
-        raise ValueError(f"offering {offering.id} has no location")
-    return offering.lat, offering.lng
-
-
-def _rank(found: Found) -> tuple[float, float, str, str]:
-    offering = found.candidate.offering
-    return (round(found.distance_m), -found.candidate.provider_score, offering.name_zh, str(offering.id))
+def _rank(found: Found) -> tuple[float, float, str, uuid.UUID]:
+    # UUIDs compare as their canonical text does (fixed-width lowercase hex): the id breaks the last tie.
+    hit = found.hit
+    return (round(found.distance_m), -hit.provider_score, hit.name_zh, hit.id)
 
 
 async def search(
-    session: AsyncSession, origin: Origin, *, minutes: int, speed_m_per_min: float, filters: Filters
-) -> list[CircleOffering]:
-    """Everything inside the circle, nearest first; at equal distance, the better-rated provider first."""
+    session: AsyncSession,
+    origin: Origin,
+    *,
+    minutes: int,
+    speed_m_per_min: float,
+    filters: Filters,
+    page: Pagination,
+) -> tuple[list[CircleOffering], int]:
+    """Everything inside the circle, nearest first; at equal distance, the better-rated provider first: the
+    ``page`` of it and how many there are. Only the page's offerings are read whole."""
     found = sorted(await reachable(session, origin, walk_m=minutes * speed_m_per_min, filters=filters), key=_rank)
-    return [
+    shown = found[page.offset : page.offset + page.limit]
+    rows = await repository.offerings_by_id(session, [f.hit.id for f in shown])
+    items = [
         CircleOffering(
-            offering=OfferingOut.model_validate(f.candidate.offering),
-            provider_name=f.candidate.provider_name,
-            provider_score=f.candidate.provider_score,
+            offering=OfferingOut.model_validate(rows[f.hit.id]),
+            provider_name=rows[f.hit.id].provider_name,
+            provider_score=f.hit.provider_score,
             reach=f.reach,
             distance_m=round(f.distance_m),
             walk_minutes=round(f.distance_m / speed_m_per_min, 1),
         )
-        for f in found
+        for f in shown
     ]
+    return items, len(found)
 
 
 async def coverage(
@@ -162,10 +192,16 @@ async def coverage(
     rows: list[CoverageRow] = []
     for community in communities:
         origin = Origin(lat=community.lat, lng=community.lng, community_code=community.code)
-        found = await reachable(session, origin, walk_m=max(search_m, circle_m), filters=Filters())
+        found = await reachable(
+            session,
+            origin,
+            walk_m=max(search_m, circle_m),
+            filters=Filters(),
+            columns=repository.RANK_COLUMNS + repository.NEAREST_COLUMNS,
+        )
         nearest: dict[str, Found] = {}
         for f in sorted(found, key=_rank):
-            code = f.candidate.offering.category_code
+            code = f.hit.category_code
             nearest.setdefault(code.split(".", 1)[0] if level == CategoryLevel.top else code, f)
         for category in categories:
             best = nearest.get(category.code)
@@ -184,13 +220,13 @@ async def coverage(
 
 
 def _nearest(found: Found, speed_m_per_min: float) -> NearestOffering:
-    offering = found.candidate.offering
+    hit = found.hit
     return NearestOffering(
-        offering_id=offering.id,
-        name_zh=offering.name_zh,
-        provider_id=offering.provider_id,
-        provider_name=found.candidate.provider_name,
-        mode=offering.mode,
+        offering_id=hit.id,
+        name_zh=hit.name_zh,
+        provider_id=hit.provider_id,
+        provider_name=hit.provider_name,
+        mode=hit.mode,
         reach=found.reach,
         distance_m=round(found.distance_m),
         walk_minutes=round(found.distance_m / speed_m_per_min, 1),

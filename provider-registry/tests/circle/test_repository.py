@@ -1,11 +1,11 @@
 """The circle's prefilter searches the spatial index (R*Tree on SQLite, GiST on PostgreSQL): it never scans the
-offering table."""
+offering table, and on PostgreSQL a prepared statement's generic plan uses the index too."""
 
 import random
 import uuid
 from typing import Any
 
-from sqlalchemy import Select, insert, text
+from sqlalchemy import Executable, insert, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from stdnum.cn import uscc
 
@@ -64,32 +64,58 @@ async def _fill(session: AsyncSession, offerings: int) -> list[dict[str, Any]]:
     return rows
 
 
-async def _plan(session: AsyncSession, query: Select[Offering]) -> str:
-    sql = str(query.compile(session.bind, compile_kwargs={"literal_binds": True}))
+async def _plan(session: AsyncSession, statement: Executable, parameters: dict[str, Any]) -> str:
+    sql = str(statement.params(parameters).compile(session.bind, compile_kwargs={"literal_binds": True}))
     explain = "EXPLAIN QUERY PLAN " if session.bind.dialect.name == "sqlite" else "EXPLAIN "
     rows = await session.execute(text(explain + sql))
+    return "\n".join(str(row[-1]) for row in rows)
+
+
+async def _generic_plan(session: AsyncSession, statement: Executable, parameters: dict[str, Any]) -> str:
+    """PostgreSQL's plan for the statement as prepared, with the parameters unknown: the plan asyncpg's cached
+    statements fall back to after a few executions."""
+    compiled = statement.compile(session.bind)
+    names = list(compiled.positiontup or [])
+    sql = str(compiled)
+    await session.execute(text("SET plan_cache_mode = force_generic_plan"))
+    await session.execute(text(f"PREPARE circle_hits AS {sql}"))
+    values = ", ".join(repr(parameters[name]) if name in parameters else "NULL" for name in names)
+    rows = await session.execute(text(f"EXPLAIN EXECUTE circle_hits({values})"))
     return "\n".join(str(row[-1]) for row in rows)
 
 
 async def test_the_prefilter_searches_the_spatial_index(session: AsyncSession) -> None:
     await _fill(session, 5_000)
     dialect = session.bind.dialect.name
-    walk = repository.walkable_query(dialect, *JIAHE, 1200, filters=SqlFilters())
-    door = repository.door_to_door_query(dialect, *JIAHE, filters=SqlFilters())
-    for query, index in ((walk, "ix_offering_area_walk"), (door, "ix_offering_area_door")):
-        plan = await _plan(session, query)
+    query = repository.HitQuery(
+        walk=True, door_to_door=True, community=True, category=True, free_only=True, columns=repository.RANK_COLUMNS
+    )
+    statement = repository.hits_statement(dialect, query)
+    parameters = repository.hits_parameters(
+        *JIAHE,
+        1200,
+        community_code="gongchen.shidai_jiahe",
+        filters=SqlFilters(category_code="elderly", free_only=True),
+    )
+    plans = [await _plan(session, statement, parameters)]
+    if dialect == "postgresql":
+        plans.append(await _generic_plan(session, statement, parameters))
+    for plan in plans:
         if dialect == "sqlite":
-            assert "VIRTUAL TABLE INDEX" in plan, plan
+            assert plan.count("VIRTUAL TABLE INDEX") == 2, plan
             assert "SCAN offering " not in plan + " ", plan
         else:
-            assert index in plan, plan
-            assert "Seq Scan on offering" not in plan, plan
+            assert "ix_offering_area_walk" in plan, plan
+            assert "ix_offering_area_door" in plan, plan
+            assert "Seq Scan on offering " not in plan + " ", plan
 
 
 async def test_the_box_holds_every_published_offering_near_enough(session: AsyncSession) -> None:
     rows = await _fill(session, 2_000)
     radius = 20_000
-    candidates = await repository.walkable(session, *JIAHE, radius, filters=SqlFilters())
+    hits = await repository.hits(
+        session, *JIAHE, walk_m=radius, door_to_door=False, community_code=None, filters=SqlFilters()
+    )
     near = {
         r["name_zh"]
         for r in rows
@@ -97,7 +123,7 @@ async def test_the_box_holds_every_published_offering_near_enough(session: Async
         and r["mode"] == OfferingMode.at_center
         and haversine_m(*JIAHE, r["lat"], r["lng"]) <= radius
     }
-    found = {c.offering.name_zh for c in candidates}
+    found = {hit.name_zh for hit in hits}
     assert near
     assert near <= found
     # The box is a little larger than the circle, never much larger.

@@ -1,8 +1,10 @@
 """The circle on its spatial index finds exactly what the search before it found (``oracle``): the same offerings
-in the same order, from many random points of a fixed seed, before and after providers and offerings change."""
+in the same order and the same pages, from many random points of a fixed seed, before and after providers and
+offerings change. The oracle is kept whole here, its ranking included: a change to the search cannot change it."""
 
 import random
 import uuid
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -11,9 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from stdnum.cn import uscc
 
 from registry.circle import service
-from registry.circle.repository import Candidate, SqlFilters
+from registry.circle.repository import SqlFilters
 from registry.circle.schemas import CircleOffering, Origin, Reach
-from registry.circle.service import Filters, Found, _point, _rank
+from registry.circle.service import Filters
 from registry.offerings.models import (
     DOOR_TO_DOOR_BANDS,
     WALK_BAND,
@@ -28,8 +30,34 @@ from registry.organizations import repository as organizations_repository
 from registry.organizations.models import Organization, OrganizationKind, OrganizationStatus
 from registry.places.models import Community
 from service_kit.geo import bounding_box, haversine_m
+from service_kit.pagination import Pagination
 
 # ------------------------------------------------------------------ the oracle: the search before the index
+
+
+@dataclass(frozen=True)
+class Candidate:
+    offering: Offering
+    provider_name: str
+    provider_score: float
+
+
+@dataclass(frozen=True)
+class Found:
+    candidate: Candidate
+    reach: Reach
+    distance_m: float
+
+
+def _point(offering: Offering) -> tuple[float, float]:
+    if offering.lat is None or offering.lng is None:
+        raise ValueError(f"offering {offering.id} has no location")
+    return offering.lat, offering.lng
+
+
+def _rank(found: Found) -> tuple[float, float, str, str]:
+    offering = found.candidate.offering
+    return (round(found.distance_m), -found.candidate.provider_score, offering.name_zh, str(offering.id))
 
 
 def _bookable(filters: SqlFilters) -> list[ColumnElement[bool]]:
@@ -221,10 +249,21 @@ async def _compare(session: AsyncSession, rng: random.Random, searches: int) -> 
         origin = await service.locate(session, lat=point[0], lng=point[1], community_code=None)
         filters = FILTERS[i % len(FILTERS)]
         minutes = rng.choice([5, 15, 30])
-        new = await service.search(session, origin, minutes=minutes, speed_m_per_min=80, filters=filters)
-        old = await oracle_search(session, origin, minutes=minutes, speed_m_per_min=80, filters=filters)
-        assert [o.model_dump() for o in new] == [o.model_dump() for o in old], (origin, filters, minutes)
-        found += len(new)
+        search = {"minutes": minutes, "speed_m_per_min": 80, "filters": filters}
+        old = [
+            o.model_dump()
+            for o in await oracle_search(session, origin, minutes=minutes, speed_m_per_min=80, filters=filters)
+        ]
+        # Every page in turn, and the one past the end: each is the oracle's slice, each says the same total.
+        limit = rng.choice([7, 20, 200])
+        for offset in range(0, len(old) + limit, limit):
+            page = Pagination(limit=limit, offset=offset)
+            items, total = await service.search(
+                session, origin, minutes=minutes, speed_m_per_min=80, filters=filters, page=page
+            )
+            assert total == len(old), (origin, search)
+            assert [o.model_dump() for o in items] == old[offset : offset + limit], (origin, search, page)
+        found += len(old)
     return found
 
 
