@@ -41,6 +41,7 @@ async def test_call_documents_live_in_the_bucket(
     for name in ("征集公告.pdf", "征集公告（副本）.pdf"):
         attached = await client.post(documents_url, files={"file": (name, TERMS, "application/pdf")}, headers=headers)
         assert attached.status_code == 201, attached.text
+        clock.advance(minutes=5)  # listed oldest first
     clock.advance(hours=1)
     assert (await client.post(f"/api/v1/calls/{call['id']}/publish", headers=headers)).status_code == 200
 
