@@ -10,6 +10,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstrai
 
 from procurement.calls.models import ApplicationStatus, CallStatus
 from procurement.contracts.schemas import MAX_FEN, MAX_QUOTA
+from procurement.documents.schemas import PublicDocument
 
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20_000)]
@@ -138,13 +139,5 @@ class Approval(BaseModel):
     amount_fen: Fen | None = Field(default=None, description="Defaults to the budget requested; never more.")
 
 
-class CallDocument(BaseModel):
+class CallDocument(PublicDocument):
     """A call's document (征集公告附件: terms, forms): public as the call is, at the URL OCDS publishes."""
-
-    id: uuid.UUID
-    filename: str
-    media_type: str
-    size: int
-    sha256: str = Field(description="The content's SHA-256, to check a download against.")
-    uploaded_at: datetime
-    url: str

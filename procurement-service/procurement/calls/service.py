@@ -435,18 +435,7 @@ async def call_documents(
     """A call's documents, for whoever may see the call."""
     call = await get_call(session, call_id, by=by)
     found = await documents.public_documents(session, CALL_DOCUMENT.owner_kind, [str(call.id)])
-    return [
-        schemas.CallDocument(
-            id=row["id"],
-            filename=row["filename"],
-            media_type=row["media_type"],
-            size=row["size"],
-            sha256=row["sha256"],
-            uploaded_at=row["created_at"],
-            url=row["url"],
-        )
-        for row in found.get(str(call.id), [])
-    ]
+    return [schemas.CallDocument.from_row(row) for row in found.get(str(call.id), [])]
 
 
 async def attach_to_application(

@@ -54,6 +54,7 @@ __all__ = [
     "CALL_DOCUMENT",
     "COMPLAINT_PHOTO",
     "DELIVERY_EVIDENCE",
+    "NOTICE_DOCUMENT",
     "SUPERVISION_REPORT",
     "UPLOAD_ROUTES",
     "DocumentTables",
@@ -90,6 +91,7 @@ CALL_DOCUMENT = Purpose("call_document", "call", public=True)
 APPLICATION_ATTACHMENT = Purpose("application_attachment", "application")
 SUPERVISION_REPORT = Purpose("supervision_report", "supervision")
 ACCEPTANCE_REPORT = Purpose("acceptance_report", "acceptance", public=True)
+NOTICE_DOCUMENT = Purpose("notice_document", "notice", public=True)
 
 # The routes that take a document in their body: the edge (service_kit.edge, the gateway) lets their bodies be
 # as large as a document (``max_document_bytes``) plus the form around it. Written like the OpenAPI paths.
@@ -100,6 +102,7 @@ UPLOAD_ROUTES: tuple[str, ...] = (
     "/api/v1/bookings/{booking_id}/evidence-photos",
     "/api/v1/contracts/{contract_id}/acceptance/{acceptance_id}/reports",
     "/api/v1/calls/{call_id}/documents",
+    "/api/v1/notices/{notice_id}/documents",
     "/api/v1/calls/{call_id}/applications/{application_id}/attachments",
     "/api/v1/contracts/{contract_id}/supervision/{record_id}/reports",
 )
