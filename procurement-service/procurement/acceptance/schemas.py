@@ -7,6 +7,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from procurement.acceptance.models import AcceptanceResult
+from procurement.documents.schemas import PublicDocument
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
@@ -57,13 +58,5 @@ class Acceptance(BaseModel):
     decided_at: datetime
 
 
-class AcceptanceReport(BaseModel):
+class AcceptanceReport(PublicDocument):
     """An acceptance report (验收报告), public as the acceptance is: its plain URL is the one OCDS publishes."""
-
-    id: uuid.UUID
-    filename: str
-    media_type: str
-    size: int
-    sha256: str = Field(description="The content's SHA-256, to check a download against.")
-    uploaded_at: datetime
-    url: str

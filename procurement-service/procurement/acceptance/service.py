@@ -189,15 +189,4 @@ async def reports(
     if await repository.get(session, contract_id, acceptance_id) is None:
         raise NotFound("No such acceptance of this contract.", code="acceptance_not_found")
     found = await documents.public_documents(session, ACCEPTANCE_REPORT.owner_kind, [str(acceptance_id)])
-    return [
-        schemas.AcceptanceReport(
-            id=row["id"],
-            filename=row["filename"],
-            media_type=row["media_type"],
-            size=row["size"],
-            sha256=row["sha256"],
-            uploaded_at=row["created_at"],
-            url=row["url"],
-        )
-        for row in found.get(str(acceptance_id), [])
-    ]
+    return [schemas.AcceptanceReport.from_row(row) for row in found.get(str(acceptance_id), [])]
