@@ -5,6 +5,7 @@ type is refused in Open311's error format."""
 from __future__ import annotations
 
 import io
+import xml.etree.ElementTree as ET
 from urllib.parse import urlsplit
 
 import httpx
@@ -38,6 +39,11 @@ def test_a_complaint_with_a_photo_through_the_gateway(gateway: httpx.Client) -> 
     elsewhere = gateway.post("/api/v1/complaints", headers={**me, "content-type": "application/json"}, content=photo)
     assert elsewhere.status_code == 413
     assert elsewhere.headers["content-type"] == "application/problem+json"
+    # On /open311 the same refusal is GeoReport's error list, in the form the path asks for.
+    listing = gateway.request("GET", "/open311/v2/services.xml", content=photo)
+    assert (listing.status_code, listing.headers["content-type"]) == (413, "text/xml; charset=utf-8")
+    assert ET.fromstring(listing.content).findtext("error/code") == "413"
+    assert "exceeds the limit" in (ET.fromstring(listing.content).findtext("error/description") or "")
 
     # A file named as a photo that is not one is refused in the standard's form, and files nothing.
     lying = gateway.post(

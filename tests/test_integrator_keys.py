@@ -10,9 +10,13 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from datetime import date, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
+
+from service_kit.testing import gps_of
+from service_kit.testing import photo as photo_of
 
 from .conftest import (
     DevStack,
@@ -120,6 +124,54 @@ def test_an_open311_application_files_with_its_api_key(client: httpx.Client) -> 
     assert (refused.status_code, refused.json()["code"]) == (403, "route_not_for_api_keys")
     me = client.get("/api/v1/auth/me", headers=headers).json()
     assert (me["roles"], me["name"], me["scopes"]) == (["open311_client"], "12345市民服务热线", ["open311:requests"])
+
+
+def test_a_georeport_client_lists_services_in_both_formats_and_files_with_its_key_and_a_photo(
+    client: httpx.Client,
+) -> None:
+    """What a GeoReport v2 client library does, unmodified: GET services in JSON and in XML (the default), then
+    POST a request as multipart with ``api_key`` among the form fields and the photo as ``media``."""
+    admin, official = login(client, "admin"), login(client, "official")
+    application = api_key(client, admin, name="房山社区随手拍", kind="open311")
+    provider = new_provider(client, "随手拍测试助浴服务社")
+
+    services = client.get("/open311/v2/services.json")
+    assert services.status_code == 200, services.text
+    codes = {s["service_code"] for s in services.json()}
+    as_xml = client.get("/open311/v2/services.xml")
+    assert as_xml.headers["content-type"].startswith("text/xml")
+    root = ET.fromstring(as_xml.content)
+    assert root.tag == "services"
+    assert {s.findtext("service_code") for s in root.findall("service")} == codes
+    assert "complaint.punctuality" in codes
+
+    form = {
+        "api_key": application["key"],
+        "service_code": "complaint.punctuality",
+        "description": "随手拍：助浴员未按时上门",
+        "attribute[target_kind]": "provider",
+        "attribute[target_id]": provider["id"],
+    }
+    photo = photo_of(located=True)
+
+    def filed() -> httpx.Response | None:
+        response = client.post(
+            "/open311/v2/requests.json", data=form, files={"media": ("IMG_0001.JPG", photo, "image/jpeg")}
+        )
+        return None if response.status_code == 400 else response  # until feedback has heard of the provider
+
+    response = eventually_blocking(filed, timeout=60)
+    assert response.status_code == 201, response.text
+    (created,) = response.json()
+    complaint_id = created["service_request_id"]
+    complaint = client.get(f"/api/v1/complaints/{complaint_id}", headers=official).json()
+    assert complaint["filed_by"] == f"open311-app:{application['id']}"
+    (listed,) = client.get(f"/api/v1/complaints/{complaint_id}/documents", headers=official).json()
+    assert (listed["purpose"], listed["media_type"]) == ("complaint_photo", "image/jpeg")
+    link = urlsplit(listed["url"])
+    served = client.get(f"{link.path}?{link.query}")
+    assert served.status_code == 200, served.text
+    assert gps_of(served.content) == {}  # the caller's location is not kept on a complaint photo
 
 
 def test_a_providers_key_reads_its_own_contracts_and_never_anothers(client: httpx.Client) -> None:

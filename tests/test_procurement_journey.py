@@ -384,9 +384,29 @@ def test_procurement_from_need_to_sanction(gateway: httpx.Client, stack: DevStac
         json={"answer": "经核实，该机构在长阳镇有两处服务场地。"},
     )
     assert answered.status_code == 200, answered.text
-    public = gateway.get(f"/api/v1/notices/{notice_id}").json()
+    # The official publishes the approval (立项批复) with the notice: a document like a call's, public at once.
+    approval = (
+        b"%PDF-1.4\n1 0 obj << /Type /Catalog /Title (lixiang pifu) >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+    )
+    lying = gateway.post(
+        f"/api/v1/notices/{notice_id}/documents", headers=official, files={"file": ("批复.png", approval)}
+    )
+    assert (lying.status_code, lying.json()["code"]) == (415, "lying_extension"), lying.text
+    attached = gateway.post(
+        f"/api/v1/notices/{notice_id}/documents",
+        headers=official,
+        files={"file": ("立项批复.pdf", approval, "application/pdf")},
+    )
+    assert attached.status_code == 201, attached.text
+    notice_document = attached.json()
+    public = gateway.get(f"/api/v1/notices/{notice_id}", headers={"Host": "evil.example"}).json()
     assert public["objections"][0]["answer"]
     assert "13912345678" not in json.dumps(public, ensure_ascii=False)
+    assert [(d["id"], d["filename"]) for d in public["documents"]] == [(notice_document["id"], "立项批复.pdf")]
+    # Its URL is the configured public address (the stack's gateway), never the Host a caller sent.
+    assert public["documents"][0]["url"] == f"{stack.gateway_url}/api/v1/documents/procurement/{notice_document['id']}"
+    served = gateway.get(urlsplit(public["documents"][0]["url"]).path)  # no sign-in: it is public
+    assert (served.status_code, served.content) == (200, approval)
 
     # The awarded contract is drafted from the application; it is signed only after the notice has run (at least
     # one working day, which this test cannot wait for), so signing it today is refused.
@@ -664,6 +684,17 @@ def test_procurement_from_need_to_sanction(gateway: httpx.Client, stack: DevStac
         assert record.json()["records"][0]["ocid"] == ocid
         compiled[process_id] = record.json()["records"][0]["compiledRelease"]
     assert compiled[call_id]["tender"]["procurementMethod"] == "open"
+    # The notice's document is published beside the notice itself, at the configured public URL whatever the Host.
+    call_ocid = next(o for o in ocids if o.endswith(call_id))
+    as_evil = gateway.get(f"/open-data/ocds/records/{call_ocid}", headers={"Host": "evil.example"})
+    assert as_evil.status_code == 200, as_evil.text
+    assert "evil.example" not in as_evil.text
+    published = {d["id"]: d for d in compiled[call_id]["tender"]["documents"]}
+    assert published[notice_id]["documentType"] == "awardNotice"
+    assert (published[notice_document["id"]]["documentType"], published[notice_document["id"]]["url"]) == (
+        "awardNotice",
+        notice_document["url"],
+    )
     direct = compiled[contract_id]
     assert (direct["tender"]["procurementMethod"], direct["tender"]["procurementMethodRationale"]) == (
         "direct",

@@ -30,7 +30,7 @@ from gateway.residents import erasure
 from gateway.routes import GATEWAY, owner_of, timeout_for
 from gateway.transport import Response
 from gateway.upstreams import Upstreams
-from service_kit import georeport, tracing
+from service_kit import tracing
 from service_kit.auth import TokenVerifier
 from service_kit.errors import LinliError, NotFound, Unauthorized, problem_response
 
@@ -206,13 +206,8 @@ class Proxy:
                 headers["Retry-After"] = str(exc.extra["retry_after"])
             if exc.status == 401:
                 headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
+            # On /open311 the standard's error list, as the facade's own (service_kit.errors.problem_response).
             path = Request(scope, receive).url.path
-            if path.startswith(OPEN311):
-                # GeoReport v2 clients read the standard's error list, not problem+json: the gateway's refusals
-                # (no such route, not signed in, rate limited) are answered as the Open311 facade's own.
-                answer = georeport.error_response(path, exc.status, exc.detail or exc.title, headers)
-                await answer(scope, receive, send)
-                return
             await problem_response(exc.to_problem(path), headers)(scope, receive, send)
             return
         except _CallerLeft:

@@ -7,7 +7,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+from conftest import Clock
 from fastapi import FastAPI
+from nats.js import JetStreamContext
 from procurement_builders import FUND_OWNER, publish
 
 from service_kit.events.consumer import ConsumerRunner
@@ -203,3 +205,35 @@ async def an_application(
     call = await published_call(client, keys, fund["id"])
     application = await apply(client, keys, call["id"], provider_id)
     return provider_id, fund, call, application
+
+
+# Monday 14 December 2026, 10:00 in Beijing: five working days run 15–18 and 21 December.
+NOTICE_AT = datetime(2026, 12, 14, 2, 0, tzinfo=UTC)
+
+
+async def reviewed_call(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    js: JetStreamContext,
+    keys: TestKeys,
+    clock: Clock,
+    *,
+    budget_fen: int = 40_000_000,
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any], dict[str, Any]]:
+    first, second = await verified_provider(app, js), await verified_provider(app, js)
+    fund = await create_fund(client, keys, budget_fen=budget_fen)
+    call = await published_call(client, keys, fund["id"])
+    a = await apply(client, keys, call["id"], first, budget_request_fen=25_000_000)
+    b = await apply(client, keys, call["id"], second, budget_request_fen=20_000_000)
+    clock.now = DEADLINE
+    await client.post(f"/api/v1/calls/{call['id']}/close", headers=official(keys))
+    await assign(client, keys, call["id"], "expert-li")
+    await review(client, keys, call["id"], a["id"], "expert-li", (90, 90, 90))
+    await review(client, keys, call["id"], b["id"], "expert-li", (80, 80, 80))
+    closed = await client.post(f"/api/v1/calls/{call['id']}/close-review", headers=official(keys))
+    assert closed.status_code == 200, closed.text
+    return fund, call, a, b
+
+
+def approve_url(call: dict[str, Any], application: dict[str, Any]) -> str:
+    return f"/api/v1/calls/{call['id']}/applications/{application['id']}/approve"

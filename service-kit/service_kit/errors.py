@@ -14,11 +14,12 @@ from typing import Any
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from service_kit import georeport
 from service_kit.responses import LinliJSONResponse
 
 PROBLEM_JSON = "application/problem+json"
@@ -112,7 +113,14 @@ class DependencyUnavailable(LinliError):
     status, code, title = 503, "dependency_unavailable", "A dependency is unavailable, try again"
 
 
-def problem_response(problem: dict[str, Any], headers: dict[str, str] | None = None) -> JSONResponse:
+def problem_response(problem: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
+    """The answer to a refusal: problem+json, except on Open311's paths (the problem's ``instance`` under
+    ``/open311/``), whose GeoReport v2 clients read the standard's error list, JSON or XML by the path's suffix
+    (service_kit.georeport). Every refusal goes through here — a service's handlers, the edge's 413 and 408, the
+    gateway's own (not signed in, rate limited, circuit open, timed out) — so none on /open311 is problem+json."""
+    instance = problem.get("instance")
+    if isinstance(instance, str) and instance.startswith(georeport.PATH_PREFIX):
+        return georeport.error_response(instance, problem["status"], problem.get("detail") or problem["title"], headers)
     # Its date-times (a deadline in ``detail`` fields) in the answers' one form, as every other answer.
     return LinliJSONResponse(problem, status_code=problem["status"], media_type=PROBLEM_JSON, headers=headers)
 
@@ -226,19 +234,19 @@ def install_error_handlers(app: FastAPI) -> None:
     """Render every error as problem+json: ours, FastAPI's validation, Starlette's HTTP errors, and the rest."""
 
     @app.exception_handler(LinliError)
-    async def _linli_error(request: Request, exc: LinliError) -> JSONResponse:
+    async def _linli_error(request: Request, exc: LinliError) -> Response:
         headers = {"Retry-After": str(exc.extra["retry_after"])} if "retry_after" in exc.extra else None
         return problem_response(exc.to_problem(request.url.path), headers)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
         errors = _field_errors(exc)
         first = errors[0] if errors else {"field": "", "message": "invalid"}
         detail = f"{first['field'] or first['in']}: {first['message']}"
         return problem_response(ValidationFailed(detail, errors=errors).to_problem(request.url.path))
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
         code, title = _HTTP_CODES.get(exc.status_code, ("http_error", "HTTP error"))
         body = {
             "type": "about:blank",
@@ -251,13 +259,13 @@ def install_error_handlers(app: FastAPI) -> None:
         return problem_response(body, dict(exc.headers) if exc.headers else None)
 
     @app.exception_handler(OperationalError)
-    async def _db_unavailable(request: Request, exc: OperationalError) -> JSONResponse:
+    async def _db_unavailable(request: Request, exc: OperationalError) -> Response:
         log.warning("database unavailable", error=str(exc.orig))
         err = DependencyUnavailable("The database is busy or unavailable; retry shortly.", retry_after=1)
         return problem_response(err.to_problem(request.url.path), {"Retry-After": "1"})
 
     @app.exception_handler(IntegrityError)
-    async def _db_integrity(request: Request, exc: IntegrityError) -> JSONResponse:
+    async def _db_integrity(request: Request, exc: IntegrityError) -> Response:
         # A unique or foreign key the database enforced that the service's own checks did not see: a record created
         # (or removed) by a racing request a moment ago. The caller should look again: 409, not their input's fault.
         if _races(exc):
@@ -272,14 +280,14 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(DBAPIError)
-    async def _db_error(request: Request, exc: DBAPIError) -> JSONResponse:
+    async def _db_error(request: Request, exc: DBAPIError) -> Response:
         # A value the database refused (out of range, bad encoding) that validation did not catch.
         log.warning("database refused a statement", error=str(exc.orig))
         err = ValidationFailed("A value was refused by the database.", code="invalid_value")
         return problem_response(err.to_problem(request.url.path))
 
     @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    async def _unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unexpected error", path=request.url.path)
         body = {
             "type": "about:blank",

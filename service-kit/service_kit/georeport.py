@@ -16,6 +16,8 @@ from starlette.responses import JSONResponse, Response
 ITEM_OF_ROOT = {"services": "service", "service_requests": "request", "errors": "error"}
 # Lists inside an element: the element of each item.
 ITEM_OF_LIST = {"attributes": "attribute", "values": "value"}
+# Where the Open311 facade's paths begin: every refusal under it is an error list (service_kit.errors).
+PATH_PREFIX = "/open311/"
 DECLARATION = b'<?xml version="1.0" encoding="utf-8"?>\n'
 MEDIA_TYPE = "text/xml; charset=utf-8"
 

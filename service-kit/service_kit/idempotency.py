@@ -33,7 +33,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service_kit.auth import Principal, TokenVerifier
 from service_kit.db import UNIT_OF_WORK
-from service_kit.errors import PROBLEM_JSON, Conflict, LinliError, ValidationFailed
+from service_kit.errors import PROBLEM_JSON, Conflict, LinliError, ValidationFailed, problem_response
 from service_kit.events.tables import idempotency_record
 from service_kit.protection import Keyring, Purpose, SealedValueError
 from service_kit.timeutil import utcnow
@@ -378,18 +378,10 @@ async def purge_expired(session: AsyncSession, retention: timedelta, *, now: dat
 
 
 async def _send_problem(send: Send, problem: dict[str, Any]) -> None:
-    body = json.dumps(problem, ensure_ascii=False).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": problem["status"],
-            "headers": [
-                (b"content-type", PROBLEM_JSON.encode()),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+    # Rendered as every refusal is (problem+json; on /open311 the GeoReport error list).
+    response = problem_response(problem)
+    await send({"type": "http.response.start", "status": response.status_code, "headers": response.raw_headers})
+    await send({"type": "http.response.body", "body": response.body})
 
 
 Middleware = Callable[[Scope, Receive, Send], Awaitable[None]]

@@ -104,6 +104,17 @@ class ServiceSettings(EdgeSettings):
     # Documents (service_kit.documents): stored by their sha256 under this directory (a volume in k8s); None is
     # ``var_dir/documents``. Their links are signed and expire after ``document_link_seconds``.
     documents_dir: Path | None = None
+    # Or, ``s3``, in a bucket of an S3-compatible object store (the production option where no shared volume is
+    # at hand): each service under a key prefix of its own (its name). Endpoint None is AWS's; credentials None
+    # are botocore's own chain (AWS_* variables, a pod's web identity). ``path`` addressing suits MinIO and most
+    # S3-compatible stores; ``virtual`` a cloud that asks for the bucket in the host name.
+    documents_store: Literal["file", "s3"] = "file"
+    documents_s3_endpoint_url: str | None = Field(None, pattern=r"^https?://[^/?#\s]+/?$")
+    documents_s3_bucket: str | None = Field(None, pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+    documents_s3_region: str = Field("us-east-1", pattern=r"^[a-z0-9-]{1,40}$")
+    documents_s3_access_key_id: SecretStr | None = None
+    documents_s3_secret_access_key: SecretStr | None = None
+    documents_s3_addressing_style: Literal["path", "virtual"] = "path"
     document_link_seconds: int = Field(300, ge=10, le=86400)
 
     log_level: str = "INFO"
@@ -130,6 +141,10 @@ class ServiceSettings(EdgeSettings):
         self.public_base_url = self.public_base_url.rstrip("/")
         if self.environment == "production" and not self.public_base_url.startswith("https://"):
             raise ValueError("LINLI_PUBLIC_BASE_URL must be the platform's https:// address in production")
+        if self.documents_store == "s3" and not self.documents_s3_bucket:
+            raise ValueError("LINLI_DOCUMENTS_S3_BUCKET must be set when LINLI_DOCUMENTS_STORE is s3")
+        if (self.documents_s3_access_key_id is None) != (self.documents_s3_secret_access_key is None):
+            raise ValueError("LINLI_DOCUMENTS_S3_ACCESS_KEY_ID and LINLI_DOCUMENTS_S3_SECRET_ACCESS_KEY go together")
         if self.data_keys_retired and self.data_index_key is None:
             raise ValueError(
                 "LINLI_DATA_INDEX_KEY must be set when data keys are retired: the key the blind indexes were made "

@@ -878,6 +878,71 @@ def service_env(nats_url: str, test_keys: TestKeys, tmp_path: Path) -> dict[str,
     }
 
 
+@dataclass
+class S3Server:
+    """moto's S3-compatible server (``moto[server]``, the testing extra) serving in a thread of the test process,
+    on a socket bound by ``listening_socket``: a real HTTP S3 API for the document store (service_kit.documents.
+    store.S3Store), reached by processes a test starts as well. Its keys are any; its data lives in memory."""
+
+    endpoint_url: str
+    access_key_id: str = "linli-test"
+    secret_access_key: str = "linli-test-secret"  # moto takes any
+
+    def client(self) -> Any:
+        """A boto3-style synchronous client (botocore's), for a test to look at or damage what is stored."""
+        import botocore.session  # only the S3 tests need it
+
+        return botocore.session.get_session().create_client(
+            "s3",
+            region_name="us-east-1",
+            endpoint_url=self.endpoint_url,
+            aws_access_key_id=self.access_key_id,
+            aws_secret_access_key=self.secret_access_key,
+        )
+
+    def new_bucket(self) -> str:
+        name = f"linli-documents-{uuid.uuid4().hex[:12]}"
+        self.client().create_bucket(Bucket=name)
+        return name
+
+    def settings(self, bucket: str) -> dict[str, Any]:
+        """The ``LINLI_DOCUMENTS_*`` settings (as keyword arguments) that put a service's documents in ``bucket``."""
+        return {
+            "documents_store": "s3",
+            "documents_s3_endpoint_url": self.endpoint_url,
+            "documents_s3_bucket": bucket,
+            "documents_s3_access_key_id": self.access_key_id,
+            "documents_s3_secret_access_key": self.secret_access_key,
+        }
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[S3Server]:
+    """An S3-compatible server for the session (``S3Server``); each test takes a bucket of its own."""
+    import threading
+
+    from moto.moto_server.werkzeug_app import (  # moto is heavy: only the S3 tests load it
+        DomainDispatcherApplication,
+        MotoRequestHandler,
+        create_backend_app,
+    )
+    from werkzeug.serving import make_server
+
+    sock = listening_socket()
+    port = sock.getsockname()[1]
+    app = DomainDispatcherApplication(create_backend_app)
+    server = make_server("127.0.0.1", port, app, threaded=True, request_handler=MotoRequestHandler, fd=sock.fileno())
+    thread = threading.Thread(target=server.serve_forever, name="s3-server", daemon=True)
+    thread.start()
+    try:
+        yield S3Server(f"http://127.0.0.1:{port}")
+    finally:
+        server.shutdown()
+        thread.join()
+        server.server_close()
+        sock.close()
+
+
 def photo(
     *, located: bool = True, image_format: str = "JPEG", size: tuple[int, int] = (16, 16), noise: bool = False
 ) -> bytes:

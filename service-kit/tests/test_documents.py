@@ -1,5 +1,8 @@
 """Documents (service_kit.documents): typed by content, photos without their location (unless evidence), stored
-once by checksum, served by links that expire on the injected clock, every upload and download audited."""
+once by checksum, served by links that expire on the injected clock, every upload and download audited.
+
+Every test runs on both stores: files on a volume (``FileStore``) and objects in an S3-compatible bucket
+(``S3Store``, against moto's S3 server: ``service_kit.testing.s3_server``)."""
 
 import io
 import uuid
@@ -23,9 +26,9 @@ from service_kit.documents import (
     is_upload_route,
 )
 from service_kit.documents.content import has_location
-from service_kit.documents.store import FileStore
-from service_kit.errors import Forbidden, NotFound, PayloadTooLarge, UnsupportedMediaType
-from service_kit.testing import photo
+from service_kit.documents.store import DamagedContent, FileStore, S3Store
+from service_kit.errors import DependencyUnavailable, Forbidden, NotFound, PayloadTooLarge, UnsupportedMediaType
+from service_kit.testing import S3Server, photo
 
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 
@@ -47,8 +50,48 @@ def clock() -> Clock:
     return Clock()
 
 
+class Stored:
+    """What a store holds, seen from outside it: the files under its directory, or the objects in its bucket."""
+
+    def __init__(self, root: Path | None = None, s3: S3Server | None = None, bucket: str = "") -> None:
+        self.root, self.s3, self.bucket = root, s3, bucket
+        self.store: FileStore | S3Store = (
+            FileStore(root)
+            if root is not None
+            else S3Store(
+                bucket,
+                "kit",
+                endpoint_url=s3.endpoint_url if s3 else None,
+                credentials=(s3.access_key_id, s3.secret_access_key) if s3 else None,
+            )
+        )
+
+    def names(self) -> list[str]:
+        if self.root is not None:
+            return sorted(path.name for path in self.root.rglob("*") if path.is_file())
+        assert self.s3 is not None
+        listed = self.s3.client().list_objects_v2(Bucket=self.bucket).get("Contents", [])
+        return sorted(item["Key"].rsplit("/", 1)[1] for item in listed)
+
+    def damage(self, sha256: str, data: bytes) -> None:
+        """Overwrite the stored content (a failing disk, an operator's mistake in the bucket)."""
+        if isinstance(self.store, FileStore):
+            self.store.path_of(sha256).write_bytes(data)
+        else:
+            assert self.s3 is not None
+            self.s3.client().put_object(Bucket=self.bucket, Key=self.store.key_of(sha256), Body=data)
+
+
+@pytest.fixture(params=["file", "s3"])
+def stored(request: pytest.FixtureRequest, tmp_path: Path) -> Stored:
+    if request.param == "file":
+        return Stored(root=tmp_path / "store")
+    s3: S3Server = request.getfixturevalue("s3_server")
+    return Stored(s3=s3, bucket=s3.new_bucket())
+
+
 @pytest.fixture
-async def setup(tmp_path: Path, clock: Clock) -> AsyncIterator[tuple[Documents, AsyncSession]]:
+async def setup(tmp_path: Path, clock: Clock, stored: Stored) -> AsyncIterator[tuple[Documents, AsyncSession]]:
     metadata = new_metadata()
     tables = DocumentTables(metadata)
     engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'documents.db'}")
@@ -57,7 +100,7 @@ async def setup(tmp_path: Path, clock: Clock) -> AsyncIterator[tuple[Documents, 
     documents = Documents(
         "kit",
         tables,
-        FileStore(tmp_path / "store"),
+        stored.store,
         b"k" * 32,
         public_base_url="https://linli.example.cn/",
         max_bytes=64 * 1024,
@@ -219,7 +262,7 @@ async def test_a_signed_link_expires(setup: tuple[Documents, AsyncSession], cloc
 
 
 async def test_the_same_bytes_are_stored_once_and_every_access_is_audited(
-    setup: tuple[Documents, AsyncSession], tmp_path: Path
+    setup: tuple[Documents, AsyncSession], stored: Stored
 ) -> None:
     documents, session = setup
     first, second = uuid.uuid4(), uuid.uuid4()
@@ -243,8 +286,7 @@ async def test_the_same_bytes_are_stored_once_and_every_access_is_audited(
     )
     assert a["sha256"] == b["sha256"]
     assert a["id"] != b["id"]
-    stored = [path for path in (tmp_path / "store").rglob("*") if path.is_file()]
-    assert [path.name for path in stored] == [a["sha256"]]
+    assert stored.names() == [a["sha256"]]
 
     # A public document is served at its plain URL too, and listed for open data with it.
     public = await documents.public_documents(session, "acceptance", [str(first)])
@@ -256,10 +298,35 @@ async def test_the_same_bytes_are_stored_once_and_every_access_is_audited(
     assert [(x["action"], x["actor"]) for x in accesses] == [("upload", "official-1"), ("download", "public")]
     assert all(set(x) == {"id", "document_id", "action", "variant", "actor", "at"} for x in accesses)
 
-    # Bytes damaged on the volume are never served as the document.
-    stored[0].write_bytes(PDF.replace(b"Catalog", b"Catalag"))
-    with pytest.raises(RuntimeError):
+    # Bytes damaged on the volume or in the bucket are never served as the document.
+    stored.damage(a["sha256"], PDF.replace(b"Catalog", b"Catalag"))
+    with pytest.raises(DependencyUnavailable) as damaged:
         await fetch(documents, session, published["url"])
+    assert (damaged.value.status, damaged.value.code) == (503, "document_damaged")
+    with pytest.raises(DamagedContent):
+        await stored.store.get(a["sha256"])
+    assert [x["action"] for x in await documents.accesses(session, a["id"])] == ["upload", "download"]
+
+
+async def test_content_stored_nowhere_is_not_found_in_either_store(stored: Stored) -> None:
+    with pytest.raises(FileNotFoundError):
+        await stored.store.get("0" * 64)
+    with pytest.raises(ValueError, match="sha256"):
+        await stored.store.get("../../etc/passwd")
+    sha256 = await stored.store.put(PDF)
+    assert await stored.store.get(sha256) == PDF
+
+
+async def test_an_object_store_that_cannot_be_reached_is_a_503_to_retry(s3_server: S3Server) -> None:
+    unknown_bucket = S3Store(
+        "no-such-bucket",
+        "kit",
+        endpoint_url=s3_server.endpoint_url,
+        credentials=(s3_server.access_key_id, s3_server.secret_access_key),
+    )
+    with pytest.raises(DependencyUnavailable) as refused:
+        await unknown_bucket.put(PDF)
+    assert (refused.value.status, refused.value.code) == (503, "document_store_unavailable")
 
 
 def test_upload_routes_are_the_only_ones_with_the_larger_body_limit() -> None:

@@ -399,3 +399,31 @@ async def test_another_jurisdiction_is_refused_in_both_formats(
         headers=resident_headers(uuid.uuid4()),
     )
     assert "is not served here" in assert_open311_error(filed, 404)
+
+
+async def test_every_refusal_under_open311_is_an_error_list(
+    client: httpx.AsyncClient, resident_headers: Any, known: Any
+) -> None:
+    """Not only the facade's own routes: a path it does not have, a method it does not take, a body above the
+    service's limit and a reused Idempotency-Key are all answered in the standard's form, not as problem+json."""
+    assert "no" in assert_open311_error(await client.get(f"{BASE}/no-such-thing.json"), 404).lower()
+    missing = await client.get(f"{BASE}/no-such-thing.xml")
+    assert (missing.status_code, missing.headers["content-type"]) == (404, "text/xml; charset=utf-8")
+    assert ET.fromstring(missing.content).findtext("error/code") == "404"
+    assert_open311_error(await client.delete(f"{BASE}/services.json"), 405)
+    too_large = await client.request("GET", f"{BASE}/services.json", content=b"x" * (1024 * 1024 + 1))
+    assert "limit" in assert_open311_error(too_large, 413)
+
+    headers = resident_headers(uuid.uuid4()) | FORM | {"Idempotency-Key": "open311-retry-1"}
+    form = {"service_code": "complaint.punctuality", "description": "迟到", "attribute[target_kind]": "provider"}
+    form["attribute[target_id]"] = str(await known.provider())
+    first = await client.post(f"{BASE}/requests.json", data=form, headers=headers)
+    assert first.status_code == 201, first.text
+    replayed = await client.post(f"{BASE}/requests.json", data=form, headers=headers)
+    assert replayed.json() == first.json()  # a retry is answered as the first was, nothing filed twice
+    changed = await client.post(f"{BASE}/requests.json", data={**form, "description": "没来"}, headers=headers)
+    # Linli's 422 is the standard's 400.
+    assert assert_open311_error(changed, 400) == "This Idempotency-Key was used with a different request."
+    # Elsewhere the same refusals stay problem+json.
+    elsewhere = await client.get("/api/v1/no-such-thing")
+    assert (elsewhere.status_code, elsewhere.headers["content-type"]) == (404, "application/problem+json")

@@ -1,14 +1,16 @@
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 
-from fastapi import APIRouter, Request, status
+from fastapi import APIRouter, File, Request, UploadFile, status
 
 from procurement.auth import Official
 from procurement.clock import Now
 from procurement.notices import schemas, service
 from service_kit.auth import OptionalPrincipal
 from service_kit.db import ReadSessionDep, SessionDep
+from service_kit.documents import Documents
 from service_kit.errors import error_responses
 from service_kit.pagination import Page, PaginationDep
 
@@ -41,7 +43,7 @@ async def publish_notice(
     notice = await service.publish(
         session, call_id, data, default_period=_default_period(request), by=principal, now=now
     )
-    return await service.view(session, notice)
+    return await service.view(session, Documents.of(request), notice)
 
 
 @router.get(
@@ -50,8 +52,8 @@ async def publish_notice(
     summary="Public notices, newest first (no login; personal data masked)",
     responses=error_responses(422),
 )
-async def list_notices(session: ReadSessionDep, page: PaginationDep) -> Page[schemas.Notice]:
-    items, total = await service.list_page(session, limit=page.limit, offset=page.offset)
+async def list_notices(request: Request, session: ReadSessionDep, page: PaginationDep) -> Page[schemas.Notice]:
+    items, total = await service.list_page(session, Documents.of(request), limit=page.limit, offset=page.offset)
     return page.of(items, total)
 
 
@@ -61,8 +63,37 @@ async def list_notices(session: ReadSessionDep, page: PaginationDep) -> Page[sch
     summary="A public notice with its objections and answers (no login; personal data masked)",
     responses=error_responses(404, 422),
 )
-async def get_notice(notice_id: uuid.UUID, session: ReadSessionDep) -> schemas.Notice:
-    return await service.view(session, await service.get(session, notice_id))
+async def get_notice(request: Request, notice_id: uuid.UUID, session: ReadSessionDep) -> schemas.Notice:
+    return await service.view(session, Documents.of(request), await service.get(session, notice_id))
+
+
+@router.post(
+    "/{notice_id}/documents",
+    response_model=schemas.NoticeDocument,
+    status_code=status.HTTP_201_CREATED,
+    summary="Attach a document to a notice (PDF, JPEG or PNG; multipart, field `file`): public with the notice",
+    responses=error_responses(401, 403, 404, 413, 415, 422),
+)
+async def attach_notice_document(
+    request: Request,
+    notice_id: uuid.UUID,
+    file: Annotated[UploadFile, File(description="The document: PDF, JPEG or PNG")],
+    session: SessionDep,
+    principal: Official,
+) -> schemas.NoticeDocument:
+    return await service.attach_document(session, Documents.of(request), notice_id, file, by=principal)
+
+
+@router.get(
+    "/{notice_id}/documents",
+    response_model=list[schemas.NoticeDocument],
+    summary="A notice's documents, oldest first, each at its public URL (no login)",
+    responses=error_responses(404, 422),
+)
+async def list_notice_documents(
+    request: Request, notice_id: uuid.UUID, session: ReadSessionDep
+) -> list[schemas.NoticeDocument]:
+    return await service.notice_documents(session, Documents.of(request), notice_id)
 
 
 @router.post(

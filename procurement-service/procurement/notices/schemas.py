@@ -6,6 +6,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from procurement.documents.schemas import PublicDocument
 from procurement.notices.models import ObjectionStatus
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)]
@@ -42,6 +43,11 @@ class PublicObjection(BaseModel):
     answered_at: datetime | None
 
 
+class NoticeDocument(PublicDocument):
+    """A document published with a notice (公示附件: the approval, the projects' details): public as the notice is,
+    at the URL OCDS publishes."""
+
+
 class Notice(BaseModel):
     id: uuid.UUID
     call_id: uuid.UUID
@@ -52,6 +58,7 @@ class Notice(BaseModel):
     period_working_days: int
     objection_deadline: date
     objections: list[PublicObjection]
+    documents: list[NoticeDocument] = Field(description="Its documents, oldest first, each at its public URL.")
 
 
 class ObjectionCreate(BaseModel):

@@ -11,8 +11,11 @@ calls and answers the objections to it; another street's objection does not exis
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
+from fastapi import UploadFile
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from procurement.audit import service as audit
@@ -25,6 +28,7 @@ from procurement.notices.models import Notice, Objection, ObjectionStatus
 from procurement.providers import service as providers_service
 from procurement.workdays import nth_working_day_after
 from service_kit.auth import Principal
+from service_kit.documents import NOTICE_DOCUMENT, Documents
 from service_kit.errors import Conflict, InvalidTransition, NotFound, ValidationFailed
 from service_kit.events.contracts import NoticePublished
 from service_kit.events.outbox import emit
@@ -53,8 +57,20 @@ def objection_view(objection: Objection) -> schemas.Objection:
     )
 
 
-async def view(session: AsyncSession, notice: Notice) -> schemas.Notice:
-    objections = await repository.objections_of(session, notice.id)
+async def view(session: AsyncSession, documents: Documents, notice: Notice) -> schemas.Notice:
+    return (await views(session, documents, [notice]))[0]
+
+
+async def views(session: AsyncSession, documents: Documents, notices: list[Notice]) -> list[schemas.Notice]:
+    """Notices as the public reads them, with their objections (masked) and documents."""
+    found = await documents.public_documents(session, NOTICE_DOCUMENT.owner_kind, [str(n.id) for n in notices])
+    return [
+        _view(notice, await repository.objections_of(session, notice.id), found.get(str(notice.id), []))
+        for notice in notices
+    ]
+
+
+def _view(notice: Notice, objections: Sequence[Objection], documents: list[dict[str, Any]]) -> schemas.Notice:
     return schemas.Notice(
         id=notice.id,
         call_id=notice.call_id,
@@ -65,6 +81,7 @@ async def view(session: AsyncSession, notice: Notice) -> schemas.Notice:
         period_working_days=notice.period_working_days,
         objection_deadline=notice.objection_deadline,
         objections=[public_objection(o) for o in objections],
+        documents=[schemas.NoticeDocument.of(row) for row in documents],
     )
 
 
@@ -148,9 +165,30 @@ async def get(session: AsyncSession, notice_id: uuid.UUID) -> Notice:
     return notice
 
 
-async def list_page(session: AsyncSession, *, limit: int, offset: int) -> tuple[list[schemas.Notice], int]:
+async def list_page(
+    session: AsyncSession, documents: Documents, *, limit: int, offset: int
+) -> tuple[list[schemas.Notice], int]:
     notices, total = await repository.list_page(session, limit=limit, offset=offset)
-    return [await view(session, n) for n in notices], total
+    return await views(session, documents, list(notices)), total
+
+
+async def attach_document(
+    session: AsyncSession, documents: Documents, notice_id: uuid.UUID, upload: UploadFile, *, by: Principal
+) -> schemas.NoticeDocument:
+    """An official who may see the notice's call attaches a document to the notice: public at once, as the notice
+    is, and published in OCDS with the award it announces."""
+    notice = await get(session, notice_id)
+    await calls_service.get_call(session, notice.call_id, by=by)  # another street's notice is not theirs (404)
+    row = await documents.upload_file(session, upload, purpose=NOTICE_DOCUMENT, owner_id=notice.id, by=by.subject)
+    return schemas.NoticeDocument.of({**row, "url": documents.public_url(row["id"])})
+
+
+async def notice_documents(
+    session: AsyncSession, documents: Documents, notice_id: uuid.UUID
+) -> list[schemas.NoticeDocument]:
+    notice = await get(session, notice_id)
+    found = await documents.public_documents(session, NOTICE_DOCUMENT.owner_kind, [str(notice.id)])
+    return [schemas.NoticeDocument.of(row) for row in found.get(str(notice.id), [])]
 
 
 async def ensure_announced(session: AsyncSession, call_id: uuid.UUID) -> None:

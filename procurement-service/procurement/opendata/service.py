@@ -34,7 +34,7 @@ from procurement.notices.models import Notice
 from procurement.opendata import repository
 from procurement.opendata.config import OcdsSettings
 from procurement.providers.models import ProviderStanding
-from service_kit.documents import ACCEPTANCE_REPORT, CALL_DOCUMENT
+from service_kit.documents import ACCEPTANCE_REPORT, CALL_DOCUMENT, NOTICE_DOCUMENT
 from service_kit.errors import NotFound
 from service_kit.timeutil import SHANGHAI, as_aware
 
@@ -241,13 +241,29 @@ def _call_documents(call: Call, documents: dict[str, list[Any]], changes: list[C
     """A call's documents as OCDS tender documents: those attached before it was published in its publication,
     each one attached later in a release of its own (``tenderUpdate``). None while the call is unpublished."""
     published = next((c for c in changes if "tender" in c.tag), None)
+    return _attached(call, documents.get(str(call.id), []), published, "tenderNotice", ctx)
+
+
+def _notice_documents(
+    call: Call, notice: Notice | None, rows: list[Any], changes: list[Change], ctx: Context
+) -> list[Change]:
+    """A notice's documents (公示附件) as OCDS award notices beside the notice itself: in the award release when
+    attached by then, each one attached later in a release of its own."""
+    published = next((c for c in changes if "award" in c.tag), None) if notice is not None else None
+    return _attached(call, rows, published, "awardNotice", ctx)
+
+
+def _attached(call: Call, rows: list[Any], published: Change | None, document_type: str, ctx: Context) -> list[Change]:
+    """Documents of a published record (``published``: the release that made it public) as OCDS tender documents,
+    each at its public URL (from configuration, as every link here): those attached before it in that release,
+    each one attached later in a ``tenderUpdate`` of its own. None before the record is published."""
     if published is None:
         return []
     later = []
-    for row in documents.get(str(call.id), []):
+    for row in rows:
         document = {
             "id": str(row["id"]),
-            "documentType": "tenderNotice",
+            "documentType": document_type,
             "title": row["filename"],
             "url": ctx.url(f"/api/v1/documents/procurement/{row['id']}"),
             "datePublished": stamp(max(as_aware(row["created_at"]), as_aware(published.at))),
@@ -723,6 +739,9 @@ async def call_releases(session: AsyncSession, call: Call, *, settings: OcdsSett
     changes += _call_documents(
         call, await repository.public_documents(session, CALL_DOCUMENT.owner_kind, [call.id]), changes, ctx
     )
+    if notice is not None:
+        notice_documents = await repository.public_documents(session, NOTICE_DOCUMENT.owner_kind, [notice.id])
+        changes += _notice_documents(call, notice, notice_documents.get(str(notice.id), []), changes, ctx)
     award_of = {c.id: c.application_id for c in contracts if c.application_id is not None}
     changes += await _contract_lifecycle(session, award_of, {c.id: c.provider_id for c in contracts}, ctx, direct=False)
     return _releases(ocid, changes, ctx)

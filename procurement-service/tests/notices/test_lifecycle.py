@@ -13,53 +13,23 @@ from nats.js import JetStreamContext
 from procurement_builders import known_provider
 from sourcing_builders import (
     DEADLINE,
+    NOTICE_AT,
     apply,
-    assign,
+    approve_url,
     create_fund,
     official,
     provider_admin,
     published_call,
-    review,
+    reviewed_call,
     verified_provider,
 )
 
 from service_kit.events.contracts import ContractSigned, NoticePublished
 from service_kit.testing import TestKeys, assert_problem
 
-# Monday 14 December 2026, 10:00 in Beijing: five working days run 15–18 and 21 December.
-NOTICE_AT = datetime(2026, 12, 14, 2, 0, tzinfo=UTC)
-
-
-async def reviewed_call(
-    app: FastAPI,
-    client: httpx.AsyncClient,
-    js: JetStreamContext,
-    keys: TestKeys,
-    clock: Clock,
-    *,
-    budget_fen: int = 40_000_000,
-) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any], dict[str, Any]]:
-    first, second = await verified_provider(app, js), await verified_provider(app, js)
-    fund = await create_fund(client, keys, budget_fen=budget_fen)
-    call = await published_call(client, keys, fund["id"])
-    a = await apply(client, keys, call["id"], first, budget_request_fen=25_000_000)
-    b = await apply(client, keys, call["id"], second, budget_request_fen=20_000_000)
-    clock.now = DEADLINE
-    await client.post(f"/api/v1/calls/{call['id']}/close", headers=official(keys))
-    await assign(client, keys, call["id"], "expert-li")
-    await review(client, keys, call["id"], a["id"], "expert-li", (90, 90, 90))
-    await review(client, keys, call["id"], b["id"], "expert-li", (80, 80, 80))
-    closed = await client.post(f"/api/v1/calls/{call['id']}/close-review", headers=official(keys))
-    assert closed.status_code == 200, closed.text
-    return fund, call, a, b
-
 
 async def fund_of(client: httpx.AsyncClient, keys: TestKeys, fund_id: str) -> dict[str, Any]:
     return dict((await client.get(f"/api/v1/funds/{fund_id}", headers=official(keys))).json())
-
-
-def approve_url(call: dict[str, Any], application: dict[str, Any]) -> str:
-    return f"/api/v1/calls/{call['id']}/applications/{application['id']}/approve"
 
 
 async def test_approval_never_commits_more_than_the_fund_holds(

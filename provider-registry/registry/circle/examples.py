@@ -28,6 +28,8 @@ SEARCH: dict[str, Any] = examples(
                     "weekly_rules": [{"weekday": d, "start": "11:00", "end": "13:00"} for d in range(5)],
                     "exceptions": [],
                     "target_groups": ["elderly"],
+                    "eligibility_description": "拱辰街道60岁以上老人",
+                    "required_documents": ["北京通-养老助残卡"],
                     "auto_confirm": False,
                     "status": "published",
                     "version": 3,

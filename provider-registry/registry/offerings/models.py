@@ -46,6 +46,10 @@ class Offering(IdMixin, TimestampMixin, Base):
     exceptions: Mapped[list[Any]] = mapped_column(default=list)
     target_groups: Mapped[list[Any]] = mapped_column(default=list)
     auto_confirm: Mapped[bool] = mapped_column(default=False)
+    # Who the service is for, in the provider's words, and the documents a resident brings to receive it: the
+    # HSDS export's ``eligibility_description`` and ``required_documents``.
+    eligibility_description: Mapped[str | None] = mapped_column(Text)
+    required_documents: Mapped[list[Any]] = mapped_column(default=list)
     status: Mapped[OfferingStatus] = mapped_column(_enum(OfferingStatus), index=True)
     # The version of the last snapshot announced to other services (0: never announced). Every event about the
     # offering carries a new version, so a consumer can ignore one that arrives after a newer one.

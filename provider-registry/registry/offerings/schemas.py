@@ -18,6 +18,15 @@ Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 Description = Annotated[str, StringConstraints(strip_whitespace=True, max_length=4000)]
 CategoryCode = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 TargetGroup = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
+Eligibility = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=1000),
+    Field(
+        description="Who the service is for, in the provider's words (HSDS `eligibility_description`).",
+        examples=["房山区户籍或常住的80岁以上老人、独居老人，持老年卡"],
+    ),
+]
+RequiredDocument = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
 Price = Annotated[int, Field(ge=0, le=MAX_PRICE_FEN, strict=True, description="Price per booking in fen (分).")]
 Duration = Annotated[int, Field(ge=5, le=1440, strict=True, description="Minutes one visit or slot takes.")]
 Capacity = Annotated[int, Field(ge=1, le=10_000, strict=True, description="Bookings one slot can hold.")]
@@ -90,6 +99,15 @@ def _distinct(groups: list[str]) -> list[str]:
 WeeklyRules = Annotated[list[WeeklyRuleIn], Field(max_length=100), AfterValidator(rules_do_not_overlap)]
 Exceptions = Annotated[list[ScheduleExceptionIn], Field(max_length=400), AfterValidator(_one_exception_per_day)]
 TargetGroups = Annotated[list[TargetGroup], Field(max_length=20), AfterValidator(_distinct)]
+RequiredDocuments = Annotated[
+    list[RequiredDocument],
+    Field(
+        max_length=10,
+        description="What a resident brings to receive the service, one document each (HSDS `required_documents`).",
+        examples=[["身份证", "北京通-养老助残卡"]],
+    ),
+    AfterValidator(_distinct),
+]
 
 
 class OfferingCreate(BaseModel):
@@ -109,6 +127,8 @@ class OfferingCreate(BaseModel):
     weekly_rules: WeeklyRules = Field(default_factory=list)
     exceptions: Exceptions = Field(default_factory=list)
     target_groups: TargetGroups = Field(default_factory=list, examples=[["80+", "living_alone"]])
+    eligibility_description: Eligibility | None = None
+    required_documents: RequiredDocuments = Field(default_factory=list)
     auto_confirm: bool = Field(default=False, strict=True)
     lat: Latitude | None = None
     lng: Longitude | None = None
@@ -146,6 +166,8 @@ class OfferingUpdate(BaseModel):
     weekly_rules: WeeklyRules | None = None
     exceptions: Exceptions | None = None
     target_groups: TargetGroups | None = None
+    eligibility_description: Eligibility | None = None
+    required_documents: RequiredDocuments | None = None
     auto_confirm: bool | None = Field(default=None, strict=True)
     lat: Latitude | None = None
     lng: Longitude | None = None
@@ -171,6 +193,7 @@ class OfferingUpdate(BaseModel):
 _NULLABLE_NOT = frozenset(OfferingUpdate.model_fields) - {
     "name_en",
     "description",
+    "eligibility_description",
     "lat",
     "lng",
     "center_id",
@@ -195,6 +218,8 @@ class Offering(BaseModel):
     weekly_rules: list[WeeklyRule]
     exceptions: list[ScheduleException]
     target_groups: list[str]
+    eligibility_description: str | None
+    required_documents: list[str]
     auto_confirm: bool
     status: OfferingStatus
     version: int = Field(description="Version of the last snapshot announced to other services (0: never).")

@@ -147,6 +147,15 @@ def service(offering: Offering, org: Organization) -> dict[str, Any]:
             "description": offering.description or offering.name_zh,
             "status": "active",
             "fees_description": _fees(offering),
+            "eligibility_description": offering.eligibility_description,
+            "required_documents": [
+                {
+                    "id": _id("required_document", offering.id, document),
+                    "service_id": str(offering.id),
+                    "document": document,
+                }
+                for document in offering.required_documents
+            ],
             "last_modified": timestamp(offering.updated_at),
             "organization": organization(org),
         }

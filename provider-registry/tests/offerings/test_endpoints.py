@@ -324,3 +324,46 @@ async def test_a_providers_system_with_the_offerings_scope_manages_only_its_own_
         404,
         "organization_not_found",
     )
+
+
+async def test_a_provider_says_who_its_service_is_for_and_what_to_bring(client: httpx.AsyncClient, registry) -> None:
+    provider = await registry.organization(name_zh="良乡助浴服务站")
+    headers = registry.provider_admin(provider["id"])
+    offering = await registry.offering(
+        provider["id"],
+        eligibility_description="  房山区80岁以上或独居的老人  ",
+        required_documents=["身份证", "北京通-养老助残卡"],
+    )
+    assert offering["eligibility_description"] == "房山区80岁以上或独居的老人"
+    assert offering["required_documents"] == ["身份证", "北京通-养老助残卡"]
+    url = f"/api/v1/offerings/{offering['id']}"
+    assert (await client.post(f"{url}/publish", headers=headers)).status_code == 200
+
+    changed = await client.patch(url, json={"required_documents": ["身份证"]}, headers=headers)
+    assert changed.status_code == 200, changed.text
+    assert (changed.json()["required_documents"], changed.json()["eligibility_description"]) == (
+        ["身份证"],
+        "房山区80岁以上或独居的老人",
+    )
+    cleared = await client.patch(url, json={"eligibility_description": None, "required_documents": []}, headers=headers)
+    assert (cleared.json()["eligibility_description"], cleared.json()["required_documents"]) == (None, [])
+    assert (await client.get(url)).json()["required_documents"] == []
+
+    # Each bad value is named next to its field, all at once; nothing is changed.
+    refused = await client.patch(
+        url,
+        json={
+            "eligibility_description": "老" * 1001,
+            "required_documents": ["身份证", "身份证", " ", "证" * 301],
+        },
+        headers=headers,
+    )
+    problem = assert_problem(refused, 422, "validation_error")
+    pointers = {error["pointer"] for error in problem["errors"]}
+    assert pointers == {"#/eligibility_description", "#/required_documents/2", "#/required_documents/3"}
+    too_many = await client.patch(url, json={"required_documents": [f"证明{i}" for i in range(11)]}, headers=headers)
+    (error,) = assert_problem(too_many, 422)["errors"]
+    assert error["pointer"] == "#/required_documents"
+    duplicated = await client.patch(url, json={"required_documents": ["身份证", "身份证"]}, headers=headers)
+    assert duplicated.json()["required_documents"] == ["身份证"]  # the same document is asked for once
+    assert_problem(await client.patch(url, json={"required_documents": None}, headers=headers), 422)

@@ -56,7 +56,16 @@ def test_the_schemas_refuse_what_is_not_hsds() -> None:
     malformed id fails."""
     good = {"id": str(uuid.uuid4()), "name": "老年餐桌", "status": "active"}
     assert_valid("service", good)
-    for bad in ({**good, "name": None}, {**good, "status": "open"}, {**good, "id": "not-a-uuid"}, {"id": good["id"]}):
+    bad_document = {**good, "required_documents": [{"id": good["id"], "service_id": good["id"], "document": None}]}
+    for bad in (
+        {**good, "name": None},
+        {**good, "status": "open"},
+        {**good, "id": "not-a-uuid"},
+        {"id": good["id"]},
+        {**good, "eligibility_description": None},
+        {**good, "required_documents": ["身份证"]},
+        bad_document,
+    ):
         assert list(validator("service").iter_errors(bad)), bad
 
 
@@ -75,6 +84,8 @@ async def catalog(registry, client: httpx.AsyncClient) -> dict[str, Any]:
         lng=116.1593,
         service_radius_m=3000,
         service_communities=["gongchen.jiazhou_shuijun"],
+        eligibility_description="房山区80岁以上或独居的老人",
+        required_documents=["身份证", "北京通-养老助残卡"],
     )
     far = await registry.offering(
         xiaokang["id"], publish=True, category_code="culture.activities", lat=39.7700, lng=116.2150
@@ -153,10 +164,21 @@ async def test_services_are_valid_hsds_and_only_published(client: httpx.AsyncCli
     assert {a["name"] for a in full["service_areas"]} == {"服务半径3000米", "加州水郡社区"}
     assert full["schedules"][0]["byday"] == "MO"
     assert full["cost_options"][0]["amount"] == 15.0
+    # Who it is for and what to bring, in HSDS 3.0's own fields (validated above against the official schema).
+    assert full["eligibility_description"] == "房山区80岁以上或独居的老人"
+    assert [(d["document"], d["service_id"]) for d in full["required_documents"]] == [
+        ("身份证", catalog["care"]["id"]),
+        ("北京通-养老助残卡", catalog["care"]["id"]),
+    ]
+    assert len({d["id"] for d in full["required_documents"]}) == 2
+    listed = next(s for s in page["contents"] if s["id"] == catalog["care"]["id"])
+    assert listed["required_documents"] == full["required_documents"]  # the same ids on every export
     meal = (await client.get(f"/open-data/hsds/services/{catalog['meal']['id']}")).json()
     assert_valid("service", meal)
     assert meal["service_at_locations"][0]["location_id"] == JIAHE_CENTER
     assert meal["fees_description"] == "免费"
+    assert "eligibility_description" not in meal  # a fact Linli does not have is left out, never null
+    assert meal["required_documents"] == []
 
     for unknown in (catalog["draft"]["id"], str(uuid.uuid4())):
         response = await client.get(f"/open-data/hsds/services/{unknown}")

@@ -5,8 +5,9 @@ the one way every Linli service takes, keeps and serves them.
   content (service_kit.documents.content), never from the name or the declared type (415 when they lie or the type
   is not taken). A photo loses its EXIF location, unless its purpose keeps it (delivery evidence): then the copy
   with the location is kept beside the one without, and only officials are given a link to it.
-- **Storage**: content-addressed by sha256 (service_kit.documents.store), under ``LINLI_DOCUMENTS_DIR`` (a volume);
-  the same bytes are stored once, and a read checks them against their checksum.
+- **Storage**: content-addressed by sha256 (service_kit.documents.store), under ``LINLI_DOCUMENTS_DIR`` (a volume)
+  or, with ``LINLI_DOCUMENTS_STORE=s3``, in an S3-compatible bucket; the same bytes are stored once, and a read
+  checks them against their checksum.
 - **Links**: short-lived (``LINLI_DOCUMENT_LINK_SECONDS``) and signed (HMAC-SHA256 with a key of the keyring), for
   whom the listing was made; they expire by the injected clock. A public document (a call's files, an acceptance
   report) is also served at its plain URL, which open-data documents (OCDS) carry.
@@ -27,7 +28,6 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
@@ -41,9 +41,9 @@ from starlette.datastructures import UploadFile
 from service_kit.auth import Principal, Role
 from service_kit.db import SessionDep
 from service_kit.documents.content import PHOTOS, has_location, sniff, without_location
-from service_kit.documents.store import FileStore
+from service_kit.documents.store import DamagedContent, Store, store_from_settings
 from service_kit.documents.tables import DocumentTables, create_document_tables_v1, drop_document_tables_v1
-from service_kit.errors import Forbidden, NotFound, PayloadTooLarge, UnsupportedMediaType
+from service_kit.errors import DependencyUnavailable, Forbidden, NotFound, PayloadTooLarge, UnsupportedMediaType
 from service_kit.protection import Keyring
 from service_kit.settings import ServiceSettings
 from service_kit.timeutil import utcnow
@@ -54,6 +54,7 @@ __all__ = [
     "CALL_DOCUMENT",
     "COMPLAINT_PHOTO",
     "DELIVERY_EVIDENCE",
+    "NOTICE_DOCUMENT",
     "SUPERVISION_REPORT",
     "UPLOAD_ROUTES",
     "DocumentTables",
@@ -90,6 +91,7 @@ CALL_DOCUMENT = Purpose("call_document", "call", public=True)
 APPLICATION_ATTACHMENT = Purpose("application_attachment", "application")
 SUPERVISION_REPORT = Purpose("supervision_report", "supervision")
 ACCEPTANCE_REPORT = Purpose("acceptance_report", "acceptance", public=True)
+NOTICE_DOCUMENT = Purpose("notice_document", "notice", public=True)
 
 # The routes that take a document in their body: the edge (service_kit.edge, the gateway) lets their bodies be
 # as large as a document (``max_document_bytes``) plus the form around it. Written like the OpenAPI paths.
@@ -100,6 +102,7 @@ UPLOAD_ROUTES: tuple[str, ...] = (
     "/api/v1/bookings/{booking_id}/evidence-photos",
     "/api/v1/contracts/{contract_id}/acceptance/{acceptance_id}/reports",
     "/api/v1/calls/{call_id}/documents",
+    "/api/v1/notices/{notice_id}/documents",
     "/api/v1/calls/{call_id}/applications/{application_id}/attachments",
     "/api/v1/contracts/{contract_id}/supervision/{record_id}/reports",
 )
@@ -144,7 +147,7 @@ class Documents:
         self,
         service: str,
         tables: DocumentTables,
-        store: FileStore,
+        store: Store,
         signing_key: bytes,
         *,
         public_base_url: str,
@@ -165,11 +168,10 @@ class Documents:
     def from_settings(
         cls, service: str, tables: DocumentTables, settings: ServiceSettings, clock: Callable[[], datetime] = utcnow
     ) -> Documents:
-        root = settings.documents_dir or Path(settings.var_dir) / "documents"
         return cls(
             service,
             tables,
-            FileStore(root / service),
+            store_from_settings(service, settings),
             Keyring.from_settings(settings).signing_key("document-links"),
             public_base_url=settings.public_base_url,
             max_bytes=settings.max_document_bytes,
@@ -376,7 +378,15 @@ class Documents:
         sha256 = row["located_sha256"] if variant == LOCATED else row["sha256"]
         if sha256 is None:
             raise NotFound("No such copy of the document.")
-        data = await self.store.get(sha256)
+        try:
+            data = await self.store.get(sha256)
+        except (DamagedContent, FileNotFoundError) as exc:
+            # Never served as the document; the operators read the log (and restore the content from a backup).
+            log.error("stored document damaged or missing", document_id=str(document_id), sha256=sha256, error=str(exc))
+            raise DependencyUnavailable(
+                "The document's stored copy cannot be served; the platform's operators have been told.",
+                code="document_damaged",
+            ) from exc
         await self._audit(session, document_id, "download", variant, who)
         disposition = f"attachment; filename*=UTF-8''{quote(row['filename'])}"
         headers = {"Content-Disposition": disposition, "ETag": f'"{sha256}"', "X-Content-SHA256": sha256}
