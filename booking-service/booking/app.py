@@ -10,6 +10,7 @@ from booking.availability.endpoints import router as availability_router
 from booking.bookings.endpoints import router as bookings_router
 from booking.bookings.evidence_photos import router as evidence_photos_router
 from booking.bookings.jobs import alert_provider_missed, expire_unconfirmed_bookings, send_reminders
+from booking.calls.endpoints import router as calls_router
 from booking.catalog.consumers import subscription as catalog_subscription
 from booking.communities.consumers import subscription as communities_subscription
 from booking.config import Settings
@@ -53,6 +54,7 @@ def build_spec(
         # Before the bookings' own routes: ``/api/v1/bookings/replacements`` is no booking id.
         routers=[
             residents_router,
+            calls_router,
             availability_router,
             replacements_router,
             bookings_router,

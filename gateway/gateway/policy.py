@@ -170,6 +170,9 @@ POLICY: tuple[Rule, ...] = (
     # Helpers (the resident, an operator; the helper reads whom they help and may step down) under the default
     # row above; merging duplicate records is an operator's.
     Rule(POST,  "/api/v1/residents/{resident_id}/merge",                  roles(OPERATOR, ADMIN)),
+    # The hotline's call log, callbacks and handover (booking/calls): the call center's own work.
+    Rule(ALL,   "/api/v1/residents/{resident_id}/calls",                  roles(OPERATOR, ADMIN)),
+    Rule(ALL,   "/api/v1/hotline/**",                                     roles(OPERATOR, ADMIN)),
     Rule(READ,  "/api/v1/availability/**",                                PUBLIC, Scope.bookings_read),
     Rule(WRITE, "/api/v1/availability/**",                                roles(OPERATOR, PROVIDER_ADMIN, ADMIN)),
     Rule(READ,  "/api/v1/bookings/**",                                    BOOKING_READERS, Scope.bookings_read),
