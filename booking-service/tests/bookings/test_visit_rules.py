@@ -41,13 +41,7 @@ def clock() -> Clock:
 
 @pytest.fixture
 def app(settings: Settings, clock: Clock) -> FastAPI:
-    app = create_app(settings)
-
-    async def now() -> Any:
-        return clock.now
-
-    app.dependency_overrides[current_time] = now
-    return app
+    return clock.answers(create_app(settings), current_time)
 
 
 async def confirmed_booking(world: Any, *, mode: str = "door_to_door", **place: float) -> tuple[Any, dict[str, Any]]:

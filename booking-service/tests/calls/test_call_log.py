@@ -31,13 +31,7 @@ def clock() -> Clock:
 
 @pytest.fixture
 def app(settings: Settings, clock: Clock) -> FastAPI:
-    app = create_app(settings)
-
-    async def now() -> Any:
-        return clock.now
-
-    app.dependency_overrides[current_time] = now
-    return app
+    return clock.answers(create_app(settings), current_time)
 
 
 @pytest.fixture
@@ -220,3 +214,17 @@ async def test_the_handover_shows_what_is_open_and_who_took_what(
         headers=operator(test_keys),
     )
     assert backwards.status_code == 422
+
+
+async def test_a_retried_call_log_is_one_call(
+    client: httpx.AsyncClient, test_keys: TestKeys, resident: dict[str, Any]
+) -> None:
+    """The operator's second press (or the browser's retry) with the same Idempotency-Key logs nothing more."""
+    headers = operator(test_keys) | {"Idempotency-Key": "call-zgl-1"}
+    body = {"reason": "other", "note": "问路", "callback": {"due_at": SHIFT_END.isoformat(), "reason": "再确认"}}
+    first, again = [await log(client, headers, resident["id"], **body) for _ in range(2)]
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert first.json() == again.json()
+    timeline = await client.get(f"/api/v1/residents/{resident['id']}/calls", headers=operator(test_keys))
+    assert timeline.json()["total"] == 1
+    assert len(await due(client, test_keys, SHIFT_END)) == 1
