@@ -13,6 +13,7 @@ from booking.bookings.jobs import alert_provider_missed, expire_unconfirmed_book
 from booking.calls.endpoints import router as calls_router
 from booking.catalog.consumers import subscription as catalog_subscription
 from booking.communities.consumers import subscription as communities_subscription
+from booking.communities.models import SEALED as COMMUNITY_SEALED
 from booking.config import Settings
 from booking.documents import TABLES as DOCUMENT_TABLES
 from booking.metrics import bookings_by_channel_and_status
@@ -20,11 +21,13 @@ from booking.models import load_models
 from booking.notifications.consumers import subscription as notifications_subscription
 from booking.notifications.endpoints import router as notifications_router
 from booking.notifications.jobs import deliver_sms
+from booking.notifications.models import SEALED as NOTIFICATION_SEALED
 from booking.replacements.endpoints import router as replacements_router
 from booking.replacements.jobs import end_expired_funding
 from booking.residents.endpoints import internal_router as residents_internal_router
 from booking.residents.endpoints import router as residents_router
 from booking.residents.models import SEALED
+from booking.urgent.endpoints import router as urgent_router
 from service_kit.app import ServiceSpec, create_service_app
 from service_kit.documents import Documents, documents_router
 from service_kit.notify.settings import sms_sender
@@ -55,6 +58,7 @@ def build_spec(
         routers=[
             residents_router,
             calls_router,
+            urgent_router,
             availability_router,
             replacements_router,
             bookings_router,
@@ -74,7 +78,7 @@ def build_spec(
             send_reminders(clock),
             deliver_sms(sender, clock),
             end_expired_funding(clock),
-            resealing(SEALED),
+            resealing([*SEALED, *NOTIFICATION_SEALED, *COMMUNITY_SEALED]),
         ],
         metrics_probes=[bookings_by_channel_and_status],
     )

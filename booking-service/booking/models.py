@@ -21,4 +21,5 @@ def load_models() -> None:
     import booking.notifications.models
     import booking.replacements.models
     import booking.residents.models
-    import booking.rules.models  # noqa: F401
+    import booking.rules.models
+    import booking.urgent.models  # noqa: F401

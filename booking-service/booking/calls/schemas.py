@@ -7,6 +7,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstrai
 from booking.calls.reasons import CallerKind, OutcomeKind, Reason
 from booking.residents.schemas import ResidentSummary
 from booking.timefmt import LocalDateTime
+from booking.urgent.schemas import UrgentCall
 
 Note = Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000)]
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
@@ -100,6 +101,7 @@ class OperatorCounts(BaseModel):
     calls: int
     callbacks_done: int
     callbacks_scheduled: int
+    urgent_opened: int = 0
 
 
 class Handover(BaseModel):
@@ -108,4 +110,5 @@ class Handover(BaseModel):
     since: datetime
     until: datetime
     callbacks_due: list[Callback]
+    urgent_open: list[UrgentCall] = Field(description="Urgent safety calls not resolved, whoever opened them.")
     operators: list[OperatorCounts]

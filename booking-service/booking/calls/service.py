@@ -11,6 +11,7 @@ from booking.calls import repository
 from booking.calls import schemas as s
 from booking.calls.models import Callback, CallRecord
 from booking.residents import service as residents
+from booking.urgent import service as urgent
 from service_kit.auth import Principal
 from service_kit.errors import Conflict, FieldProblems, NotFound, ValidationFailed
 from service_kit.timeutil import as_aware
@@ -126,10 +127,18 @@ async def handover(
         raise ValidationFailed("until: must be later than since.", code="empty_shift")
     due, _ = await repository.due_callbacks(session, due_before=until, limit=due_limit, offset=0)
     counts = await repository.counts_by_operator(session, since, until)
+    for subject, (name, opened) in (await urgent.opened_by_operator(session, since, until)).items():
+        entry = counts.setdefault(
+            subject,
+            {"operator": subject, "operator_name": name, "calls": 0, "callbacks_done": 0, "callbacks_scheduled": 0},
+        )
+        entry["urgent_opened"] = opened
+    still_open, _ = await urgent.still_open(session, by=by, limit=due_limit, offset=0)
     return s.Handover(
         since=since,
         until=until,
         callbacks_due=await _with_residents(session, due, by),
+        urgent_open=still_open,
         operators=[s.OperatorCounts(**counts[k]) for k in sorted(counts)],
     )
 
