@@ -23,7 +23,14 @@ from stdnum.cn import ric
 from service_kit.testing import eventually_blocking
 from service_kit.timeutil import local_now
 
-from .conftest import DevStack, free_slots, login, provider_with_funded_offering, registered_by_operator
+from .conftest import (
+    DevStack,
+    free_slots,
+    login,
+    new_phone,
+    provider_with_funded_offering,
+    registered_by_operator,
+)
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -628,7 +635,7 @@ async def test_a_relatives_call_is_logged_and_the_callback_worked_through(demo: 
     assert (mine["calls"], mine["callbacks_scheduled"], mine["callbacks_done"]) >= (1, 1, 1)
     counts = page.locator("#handover-counts tr", has_text="话务员 小陈").locator("td")
     await expect(counts).to_have_text(
-        [str(mine["calls"]), str(mine["callbacks_scheduled"]), str(mine["callbacks_done"])]
+        [str(mine[k]) for k in ("calls", "callbacks_scheduled", "callbacks_done", "urgent_opened")]
     )
 
     # English mode: the reasons and the callers' words are translated, no code shows.
@@ -640,3 +647,121 @@ async def test_a_relatives_call_is_logged_and_the_callback_worked_through(demo: 
     await expect(page.locator("#call-log li").first).to_contain_text("李娜 (女儿) called for them")
     await expect(page.locator("#resident-card")).not_to_contain_text("helper_request")
     await page.locator("#lang-switch").click()
+
+
+def sms_to(gateway: httpx.Client, phone: str) -> list[str]:
+    """The texts the (fake) SMS gateway took for ``phone``, as an admin reads them."""
+    response = gateway.get("/api/v1/notifications/sms-outbox", headers=login(gateway, "admin"), params={"phone": phone})
+    assert response.status_code == 200, response.text
+    return [m["text"] for m in response.json()["items"]]
+
+
+async def test_an_urgent_call_is_escalated_at_once_and_worked_to_its_end(demo: Demo, page: Page) -> None:
+    """A neighbour calls: 王桂芝, who lives alone, fell. From her card the operator presses F8, chooses the reason
+    (none pre-chosen), says what happened and confirms with Enter: her daughter and the community's duty phone
+    get an SMS at once, the card shows whom it reached. The daughter calls back (已联系上), then it is resolved
+    from the shift's list of open urgent calls (F7). Keyboard only, on a 1366×768 screen."""
+    gateway, operator = demo.gateway, demo.operator
+    duty_phone = new_phone()
+    duty = gateway.put(
+        "/api/v1/hotline/community-contacts/gongchen.shidai_jiahe",
+        json={"name": "社区值班室", "phone": duty_phone},
+        headers=operator,
+    )
+    assert duty.status_code == 200, duty.text
+    daughter = new_phone()
+    resident = registered_by_operator(
+        gateway,
+        operator,
+        name="王桂芝",
+        birth_date="1938-02-11",
+        address="时代家和5号楼1单元302",
+        community_code="gongchen.shidai_jiahe",
+        eligibility_tags=["age_80_plus", "living_alone"],
+        emergency_contact={"name": "刘敏", "phone": daughter, "relation": "女儿"},
+    )
+
+    await sign_in(page)
+    await look_up(page, resident["phone"])
+    await expect(page.locator("#card-title")).to_have_text("王桂芝")
+    await expect(page.locator("#resident-card #urgent-call")).to_be_in_viewport()
+    await page.keyboard.press("F8")
+    await expect(page.locator("#dialog-title")).to_have_text("紧急求助：王桂芝")
+    await expect(page.locator("#urgent-reason")).to_be_focused()
+    await expect(page.locator("#urgent-reason")).to_have_value("")
+    await expect(page.locator("#urgent-who")).to_have_text(
+        "确认后立即短信通知紧急联系人 刘敏（女儿） 和 时代家和社区。"
+    )
+    await page.keyboard.press("Enter")
+    await expect(page.locator("#urgent-reason-error")).to_have_text("请选择紧急情况。")
+    await expect(page.locator("#urgent-note-error")).to_have_text("请写明情况。")
+    await page.select_option("#urgent-reason", "fall")
+    await page.keyboard.press("Tab")
+    await expect(page.locator("#urgent-note")).to_be_focused()
+    await page.keyboard.type("邻居来电：听见屋里摔倒的声音，敲门没人应。")
+    await page.keyboard.press("Enter")
+    await expect(page.locator("#notice")).to_have_text("紧急求助已开启，已通知紧急联系人和社区。")
+    shown = page.locator("#urgent-open li[data-urgent]")
+    await expect(shown).to_have_count(1)
+    await expect(shown).to_contain_text("摔倒")
+    await expect(shown.locator("[data-urgent-status]")).to_have_text("已开启")
+    await expect(shown).to_contain_text("由 话务员 小陈 开启")
+    masked = daughter[:3] + "****" + daughter[-4:]
+    to_daughter = shown.locator("[data-escalation=emergency_contact]")
+    await expect(to_daughter).to_contain_text(f"紧急联系人 刘敏（女儿） {masked}：")
+    await expect(shown.locator("[data-escalation=community_duty]")).to_contain_text("社区 时代家和社区 社区值班室")
+    await expect(shown.locator("button[data-action=contacted]")).to_be_focused()
+    await expect(page.locator("#urgent-open")).to_be_in_viewport()
+    await screenshot(page, "15-urgent-call-opened", full_page=False)
+
+    # What the daughter's phone and the duty phone received, exactly once each.
+    text = "紧急：王桂芝可能需要帮助（摔倒），您是其登记的紧急联系人。请马上联系或前往查看，社区已同时收到通知。"
+    eventually_blocking(lambda: sms_to(gateway, daughter) == [f"【邻里】{text}"])
+    eventually_blocking(
+        lambda: (
+            sms_to(gateway, duty_phone)
+            == ["【邻里】紧急：时代家和社区居民王桂芝可能需要帮助（摔倒），住址时代家和5号楼1单元302。请马上上门查看。"]
+        )
+    )
+
+    def escalated() -> bool:
+        calls = gateway.get(f"/api/v1/residents/{resident['id']}/urgent-calls", headers=operator).json()["items"]
+        return [e["status"] for e in calls[0]["escalations"]] == ["sent", "sent"]
+
+    eventually_blocking(escalated)
+
+    # The daughter calls back: she is with her mother.
+    await page.keyboard.press("Enter")
+    await expect(page.locator("#urgent-step-note")).to_be_focused()
+    await page.keyboard.type("女儿刘敏已到家，老人意识清醒，腿疼。")
+    await page.keyboard.press("Enter")
+    await expect(page.locator("#notice")).to_have_text("已记录：已联系上王桂芝。")
+    await expect(shown.locator("[data-urgent-status]")).to_have_text("已联系上")
+    await expect(shown).to_contain_text("确认已联系上")
+    await expect(shown).to_contain_text("联系情况：女儿刘敏已到家，老人意识清醒，腿疼。")
+    await expect(shown.locator("[data-escalation=emergency_contact]")).to_contain_text("短信已送达")
+    await expect(shown.locator("[data-escalation=community_duty]")).to_contain_text("短信已送达")
+    await expect(shown.locator("button[data-action=resolved]")).to_be_focused()
+
+    # The shift's list (F7) shows it open, and it is resolved from there.
+    await page.keyboard.press("F7")
+    listed = page.locator("#urgent-list li[data-urgent]", has_text="王桂芝：摔倒")
+    await expect(listed).to_have_count(1)
+    await expect(page.locator("#handover-urgent")).to_contain_text("未解决")
+    await screenshot(page, "16-urgent-calls-on-the-shift", full_page=False)
+    await listed.locator("button[data-action=resolved]").focus()
+    await page.keyboard.press("Enter")
+    await expect(page.locator("#urgent-step-note")).to_be_focused()
+    await page.keyboard.press("Enter")
+    await expect(page.locator("#urgent-step-note-error")).to_have_text("请写明情况。")
+    await page.keyboard.type("120 已送医，女儿陪同。")
+    await page.keyboard.press("Enter")
+    await expect(page.locator("#notice")).to_have_text("已记录：王桂芝 的紧急求助已解决。")
+    await expect(listed).to_have_count(0)
+    await expect(page.locator("#resident-card #urgent-open")).to_have_count(0)
+
+    calls = gateway.get(f"/api/v1/residents/{resident['id']}/urgent-calls", headers=operator).json()["items"]
+    assert [(c["status"], c["contacted_by_name"], c["resolved_note"]) for c in calls] == [
+        ("resolved", "话务员 小陈", "120 已送医，女儿陪同。")
+    ]
+    assert sms_to(gateway, daughter) == [f"【邻里】{text}"]  # once, whatever else happened

@@ -5,6 +5,7 @@ with who and when, and the shift's handover shows what is still open."""
 
 import asyncio
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -82,8 +83,24 @@ async def open_urgent(
     return await client.post(f"{RESIDENTS}/{resident_id}/urgent-calls", json=body, headers=headers)
 
 
-async def deliver(sessionmaker: async_sessionmaker[AsyncSession], sender: FakeSmsSender, settings: Settings) -> int:
-    return await delivery.deliver_due(sessionmaker, sender, settings=settings, now=NOW)
+Deliver = Callable[[], Awaitable[int]]
+
+
+@pytest.fixture
+def deliver(sessionmaker: async_sessionmaker[AsyncSession], sender: FakeSmsSender, settings: Settings) -> Deliver:
+    """The delivery worker's pass, by hand: the SMS due now go to the fake sender; how many were sent."""
+
+    async def deliver() -> int:
+        return await delivery.deliver_due(sessionmaker, sender, settings=settings, now=NOW)
+
+    return deliver
+
+
+async def handover(client: httpx.AsyncClient, keys: TestKeys) -> dict[str, Any]:
+    params = {"since": NOW.isoformat(), "until": (NOW + timedelta(hours=8)).isoformat()}
+    response = await client.get("/api/v1/hotline/handover", params=params, headers=operator(keys))
+    assert response.status_code == 200, response.text
+    return dict(response.json())
 
 
 async def step(client: httpx.AsyncClient, headers: dict[str, str], call_id: str, to: str, note: str) -> httpx.Response:
@@ -95,8 +112,7 @@ async def test_an_urgent_call_tells_the_emergency_contact_and_the_community_at_o
     client: httpx.AsyncClient,
     test_keys: TestKeys,
     sender: FakeSmsSender,
-    sessionmaker: async_sessionmaker[AsyncSession],
-    settings: Settings,
+    deliver: Deliver,
 ) -> None:
     resident = await register(client, test_keys)
     opened = await open_urgent(client, operator(test_keys), resident["id"])
@@ -108,7 +124,7 @@ async def test_an_urgent_call_tells_the_emergency_contact_and_the_community_at_o
         ("community_duty", "时代家和社区 社区值班室", "pending"),
     ]
 
-    assert await deliver(sessionmaker, sender, settings) == 2
+    assert await deliver() == 2
     assert len(sender.messages) == 2
     assert {m.phone: m.text for m in sender.messages} == {
         CONTACT: "【邻里】紧急：张桂兰可能需要帮助（摔倒），您是其登记的紧急联系人。"
@@ -124,7 +140,7 @@ async def test_an_urgent_call_tells_the_emergency_contact_and_the_community_at_o
         ("sent", "139****1111"),
         ("sent", "106****1234"),
     ]
-    assert await deliver(sessionmaker, sender, settings) == 0  # each message once
+    assert await deliver() == 0  # each message once
     inbox = await client.get("/api/v1/notifications", headers=test_keys.headers("resident", resident_id=resident["id"]))
     assert inbox.status_code == 200, inbox.text
     assert inbox.json()["total"] == 0  # the escalation is no message of the resident's
@@ -134,8 +150,7 @@ async def test_with_no_number_to_send_to_the_call_opens_and_says_so(
     client: httpx.AsyncClient,
     test_keys: TestKeys,
     sender: FakeSmsSender,
-    sessionmaker: async_sessionmaker[AsyncSession],
-    settings: Settings,
+    deliver: Deliver,
 ) -> None:
     resident = await register(client, test_keys, emergency_contact=None)
     opened = await open_urgent(client, operator(test_keys), resident["id"], reason="no_answer", note="三天没接电话")
@@ -144,7 +159,7 @@ async def test_with_no_number_to_send_to_the_call_opens_and_says_so(
         ("emergency_contact", "suppressed", "no_phone"),
         ("community_duty", "suppressed", "no_phone"),
     ]
-    assert await deliver(sessionmaker, sender, settings) == 0
+    assert await deliver() == 0
 
 
 @pytest.mark.usefixtures("duty_phone")
@@ -185,14 +200,9 @@ async def test_an_urgent_call_is_contacted_then_resolved_with_who_and_when(
     open_list = await client.get("/api/v1/hotline/urgent-calls", headers=operator(test_keys))
     assert open_list.json()["total"] == 0
 
-    handover = await client.get(
-        "/api/v1/hotline/handover",
-        params={"since": NOW.isoformat(), "until": (NOW + timedelta(hours=8)).isoformat()},
-        headers=operator(test_keys),
-    )
-    assert handover.status_code == 200, handover.text
-    assert handover.json()["urgent_open"] == []
-    assert {o["operator_name"]: o["urgent_opened"] for o in handover.json()["operators"]} == {"话务员 小陈": 1}
+    shift = await handover(client, test_keys)
+    assert shift["urgent_open"] == []
+    assert {o["operator_name"]: o["urgent_opened"] for o in shift["operators"]} == {"话务员 小陈": 1}
     again = await open_urgent(client, operator(test_keys), resident["id"], note="又摔了")
     assert again.status_code == 201, again.text  # resolved: a new one may be opened
 
@@ -201,12 +211,8 @@ async def test_an_urgent_call_is_contacted_then_resolved_with_who_and_when(
 async def test_the_handover_lists_the_urgent_calls_still_open(client: httpx.AsyncClient, test_keys: TestKeys) -> None:
     resident = await register(client, test_keys)
     call = (await open_urgent(client, operator(test_keys), resident["id"])).json()
-    handover = await client.get(
-        "/api/v1/hotline/handover",
-        params={"since": NOW.isoformat(), "until": (NOW + timedelta(hours=8)).isoformat()},
-        headers=operator(test_keys),
-    )
-    assert [(c["id"], c["status"]) for c in handover.json()["urgent_open"]] == [(call["id"], "opened")]
+    shift = await handover(client, test_keys)
+    assert [(c["id"], c["status"]) for c in shift["urgent_open"]] == [(call["id"], "opened")]
 
 
 @pytest.mark.usefixtures("duty_phone")
@@ -214,8 +220,7 @@ async def test_a_double_press_opens_one_call_and_sends_two_messages(
     client: httpx.AsyncClient,
     test_keys: TestKeys,
     sender: FakeSmsSender,
-    sessionmaker: async_sessionmaker[AsyncSession],
-    settings: Settings,
+    deliver: Deliver,
 ) -> None:
     resident = await register(client, test_keys)
     headers = operator(test_keys) | {"Idempotency-Key": "urgent-zgl-1"}
@@ -232,7 +237,7 @@ async def test_a_double_press_opens_one_call_and_sends_two_messages(
     assert racing[0].json()["urgent_call_id"] == first.json()["id"]
     listed = await client.get(f"{RESIDENTS}/{resident['id']}/urgent-calls", headers=operator(test_keys))
     assert listed.json()["total"] == 1
-    assert await deliver(sessionmaker, sender, settings) == 2
+    assert await deliver() == 2
 
 
 async def test_two_operators_opening_at_once_open_one(client: httpx.AsyncClient, test_keys: TestKeys) -> None:

@@ -27,6 +27,7 @@
   const SHIFT_AHEAD_HOURS = 8;
   const CALLS_SHOWN = 3; // the card shows the latest calls; the earlier ones fold away
   const CALLS_SHOWN_MAX = 20;
+  const URGENT_REASONS = ["fall", "no_answer", "other"];
   const REASONS = [
     "book_service", "change_booking", "service_question", "entitlement", "complaint", "registration",
     "helper_request", "callback", "safety", "other",
@@ -62,6 +63,7 @@
     services: null,
     queue: null,
     calls: { items: [], total: 0 }, // the card's timeline: the latest calls about the resident
+    urgent: [], // the resident's urgent safety calls not yet resolved, with their escalation
     lastDone: null, // what this call has done so far ({kind, id, label}): the call log links it
     callbacks: null, // the shift's due callbacks and handover
     dialogOpener: null,
@@ -464,6 +466,10 @@
       event.preventDefault();
       showView("caller");
       openCallLog($("log-call"));
+    } else if (event.key === "F8" && state.resident) {
+      event.preventDefault();
+      showView("caller");
+      openUrgent($("urgent-call"));
     } else if (event.key === "F7") {
       event.preventDefault();
       openCallbacks();
@@ -554,6 +560,7 @@
     state.readback = null;
     state.services = null;
     state.calls = { items: [], total: 0 };
+    state.urgent = [];
     state.lastDone = null;
     notice(null); // nothing said for the previous caller stays on screen
     $("lookup-result").textContent = "";
@@ -732,15 +739,17 @@
 
   async function refreshResident() {
     const id = state.resident.id;
-    const [resident, bookings, complaints, invitations, calls] = await Promise.all([
+    const [resident, bookings, complaints, invitations, calls, urgent] = await Promise.all([
       api.get("/api/v1/residents/" + id),
       api.get("/api/v1/bookings", { resident_id: id, limit: 50 }),
       api.get("/api/v1/complaints", { resident_id: id, limit: 50 }),
       api.get("/api/v1/rating-invitations", { resident_id: id, limit: 50 }).catch(() => ({ items: [] })),
       api.get("/api/v1/residents/" + id + "/calls", { limit: CALLS_SHOWN_MAX }),
+      api.get("/api/v1/residents/" + id + "/urgent-calls", { limit: 5 }),
     ]);
     if (!state.resident || state.resident.id !== id) return; // another caller was opened meanwhile
     state.calls = calls;
+    state.urgent = urgent.items.filter((u) => u.status !== "resolved");
     state.resident = resident;
     state.bookings = bookings.items;
     state.complaints = complaints.items;
@@ -845,12 +854,17 @@
             ? resident.eligibility_tags.map((tag) => h("span", { class: "badge tag", "data-tag": tag, text: t("tag." + tag) }))
             : h("span", { class: "muted", text: t("card.tags") + "：" + t("card.no_tags") }))),
       h("dl", { class: "facts" }, facts.map(([key, value]) => [h("dt", { text: t(key) }), h("dd", { text: value })])),
+      state.urgent.length ? h("section", { class: "urgent", id: "urgent-open", "aria-labelledby": "urgent-open-title" },
+        h("h3", { id: "urgent-open-title", text: t("urgent.on_card") }),
+        h("ul", { class: "items" }, state.urgent.map((u) => urgentItem(u, false)))) : null,
       state.readback ? readback(state.readback) : null,
       h("div", { class: "actions" },
         h("button", { type: "button", class: "primary", text: t("card.find_service"),
           onclick: () => $("service-category").focus() }),
         h("button", { type: "button", id: "log-call", onclick: (e) => openCallLog(e.currentTarget) },
           t("card.log_call") + " ", h("kbd", { text: "F6" })),
+        h("button", { type: "button", id: "urgent-call", class: "danger", onclick: (e) => openUrgent(e.currentTarget) },
+          t("urgent.open") + " ", h("kbd", { text: "F8" })),
         h("button", { type: "button", id: "new-complaint", text: t("card.new_complaint"),
           onclick: (e) => openComplaint(e.currentTarget, null) }),
         h("button", { type: "button", id: "new-need", text: t("card.new_need"), onclick: (e) => openNeed(e.currentTarget) })),
@@ -960,6 +974,127 @@
       });
     });
     openDialog(t("call.title"), form, t("call.submit"), opener);
+  }
+
+  // ------------------------------------------------------------------ urgent safety calls
+
+  /* In a short note, Enter is the confirm as everywhere else in the console; Shift+Enter starts a new line. */
+  function enterSubmits(textarea, form) {
+    textarea.addEventListener("keydown", (event) => {
+      if (event.key === "Enter" && !event.shiftKey) {
+        event.preventDefault();
+        form.requestSubmit();
+      }
+    });
+  }
+
+  /* An urgent call as the card and the shift's list show it: why, the note, each step with who and when, whom
+     the escalation reached (or why not), and the next step's button. */
+  function urgentItem(call, withResident) {
+    const steps = [t("urgent.opened_by", { time: dateTime(call.opened_at), name: call.opened_by_name || "" })];
+    if (call.contacted_at) steps.push(t("urgent.contacted_by", { time: dateTime(call.contacted_at), name: call.contacted_by_name || "" }));
+    const next = call.status === "opened" ? "contacted" : call.status === "contacted" ? "resolved" : null;
+    const resident = call.resident;
+    return h("li", { "data-urgent": call.id, "data-status": call.status },
+      h("span", { class: "item-title", text: (withResident && resident ? resident.name + "：" : "") + t("urgent.reason." + call.reason) + " " }),
+      h("span", { class: "badge bad", "data-urgent-status": call.status, text: t("urgent.status." + call.status) }),
+      h("div", { class: "item-meta", text: steps.join(" · ") }),
+      h("div", { class: "note", text: call.note }),
+      call.contacted_note ? h("div", { class: "note", text: t("urgent.contacted_note", { note: call.contacted_note }) }) : null,
+      h("ul", { class: "escalations" }, call.escalations.map((e) => h("li", { "data-escalation": e.to, "data-sms": e.status },
+        t("urgent.to." + e.to, { name: e.name || t("card.none") }) + (e.phone_masked ? " " + e.phone_masked : "") + "：" +
+        (e.reason === "no_phone" ? t("urgent.sms.no_phone") : t("urgent.sms." + e.status))))),
+      h("div", { class: "actions" },
+        next ? h("button", { type: "button", class: "primary", "data-action": next, text: t("urgent.step." + next),
+          onclick: (ev) => openUrgentStep(call, next, ev.currentTarget) }) : null,
+        withResident ? h("button", { type: "button", "data-action": "open", text: t("callbacks.open"),
+          onclick: () => openResidentById(call.resident_id, $("callbacks-view"), $("callbacks-error")) }) : null));
+  }
+
+  /* F8 on the card: the reason (none pre-chosen) and a note, then one confirm; the emergency contact and the
+     community are told at once. A second press (or the browser's retry) sends the same key: one call, two SMS. */
+  function openUrgent(opener) {
+    const resident = state.resident;
+    if (!resident) return;
+    const reason = h("select", { id: "urgent-reason", "data-field": "reason" },
+      h("option", { value: "", text: t("urgent.reason_choose") }),
+      URGENT_REASONS.map((code) => h("option", { value: code, text: t("urgent.reason." + code) })));
+    const note = h("textarea", { id: "urgent-note", "data-field": "note", maxlength: "1000" });
+    const contact = resident.emergency_contact;
+    const form = h("form", { novalidate: true },
+      h("div", { class: "form-error", role: "alert" }),
+      field("urgent-reason", t("urgent.reason"), reason),
+      field("urgent-note", t("urgent.note"), note),
+      h("p", { class: "muted", id: "urgent-who", text: t("urgent.will_notify", {
+        contact: contact ? contact.name + (contact.relation ? "（" + contact.relation + "）" : "") : t("urgent.no_contact"),
+        community: communityName(resident.community_code) }) }));
+    enterSubmits(note, form);
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      clearErrors(form);
+      // Every missing detail is marked at once; the first gets the focus.
+      const missing = [
+        !reason.value && markField(form, "reason", t("urgent.reason_required")),
+        !note.value.trim() && markField(form, "note", t("urgent.note_required")),
+      ].filter(Boolean);
+      if (missing.length) {
+        missing[0].focus();
+        return;
+      }
+      if (!form.dataset.key) form.dataset.key = newKey();
+      await busy(form, async () => {
+        try {
+          await api.post("/api/v1/residents/" + resident.id + "/urgent-calls",
+            { reason: reason.value, note: note.value.trim() }, form.dataset.key);
+          closeDialog(false);
+          notice(t("urgent.opened_notice"));
+          await refreshResident();
+          const shown = document.querySelector("#urgent-open li[data-urgent]");
+          if (shown) shown.querySelector("button[data-action]").focus();
+        } catch (error) {
+          if (error instanceof ApiError && error.status < 500) delete form.dataset.key;
+          showError(error, form);
+        }
+      });
+    });
+    openDialog(t("urgent.title", { name: resident.name }), form, t("urgent.submit"), opener, true);
+  }
+
+  /* 已联系上 (someone reached the resident) and then 已解决, each with a note saying who and how. */
+  function openUrgentStep(call, to, opener) {
+    const note = h("textarea", { id: "urgent-step-note", "data-field": "note", maxlength: "500" });
+    const form = h("form", { novalidate: true },
+      h("div", { class: "form-error", role: "alert" }),
+      field("urgent-step-note", t("urgent.step_note." + to), note));
+    enterSubmits(note, form);
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      clearErrors(form);
+      if (!note.value.trim()) {
+        markField(form, "note", t("urgent.step_note_required")).focus();
+        return;
+      }
+      await busy(form, async () => {
+        try {
+          await api.post("/api/v1/hotline/urgent-calls/" + call.id + "/" + to, { note: note.value.trim() });
+          closeDialog(false);
+          notice(t("urgent.step_notice." + to, { name: call.resident ? call.resident.name : "" }));
+          if (state.resident && state.resident.id === call.resident_id) await refreshResident();
+          if (state.callbacks) await loadCallbacks();
+          const next = document.querySelector("li[data-urgent='" + call.id + "'] button[data-action]");
+          if (next) next.focus();
+          else if (state.resident) $("card-title").focus();
+        } catch (error) {
+          if (error instanceof ApiError && error.code === "invalid_transition") {
+            form.querySelector(".form-error").textContent = t("urgent.changed");
+            if (state.resident) await refreshResident();
+            return;
+          }
+          showError(error, form);
+        }
+      });
+    });
+    openDialog(t("urgent.step." + to), form, t("urgent.step_submit." + to), opener);
   }
 
   function complaintItem(complaint) {
@@ -1573,20 +1708,26 @@
     $("callbacks-updated").textContent = t("queue.updated", { time: timeOnly(data.at) });
     const due = data.handover.callbacks_due;
     const operators = data.handover.operators;
+    const urgent = data.handover.urgent_open;
     box.append(
+      h("section", { id: "urgent-list", class: "urgent", "aria-labelledby": "urgent-list-title" },
+        h("h3", { id: "urgent-list-title" }, t("urgent.list"), h("span", { class: "count", text: String(urgent.length) })),
+        urgent.length ? h("ul", { class: "items" }, urgent.map((u) => urgentItem(u, true)))
+          : h("p", { class: "muted", text: t("urgent.list_empty") })),
       h("section", { id: "callbacks-due", "aria-labelledby": "callbacks-due-title" },
         h("h3", { id: "callbacks-due-title" }, t("callbacks.due"), h("span", { class: "count", text: String(due.length) })),
         due.length ? h("ul", { class: "items" }, due.map(callbackItem)) : h("p", { class: "muted", text: t("callbacks.empty") })),
       h("section", { id: "handover", "aria-labelledby": "handover-title" },
         h("h3", { id: "handover-title", text: t("handover.title") }),
         h("p", { id: "handover-open", text: t("handover.open", { count: due.length }) }),
+        h("p", { id: "handover-urgent", text: t("handover.urgent_open", { count: urgent.length }) }),
         operators.length ? h("table", { class: "counts", id: "handover-counts" },
-          h("thead", {}, h("tr", {}, ["handover.operator", "handover.calls", "handover.scheduled", "handover.done"]
+          h("thead", {}, h("tr", {}, ["handover.operator", "handover.calls", "handover.scheduled", "handover.done", "handover.urgent"]
             .map((key) => h("th", { scope: "col", text: t(key) })))),
           h("tbody", {}, operators.map((o) => h("tr", { "data-operator": o.operator },
             h("th", { scope: "row", text: o.operator_name || o.operator }),
             h("td", { text: String(o.calls) }), h("td", { text: String(o.callbacks_scheduled) }),
-            h("td", { text: String(o.callbacks_done) })))))
+            h("td", { text: String(o.callbacks_done) }), h("td", { text: String(o.urgent_opened) })))))
           : h("p", { class: "muted", text: t("handover.empty") })));
   }
 
