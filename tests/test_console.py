@@ -715,7 +715,7 @@ async def test_an_urgent_call_is_escalated_at_once_and_worked_to_its_end(demo: D
     await screenshot(page, "15-urgent-call-opened", full_page=False)
 
     # What the daughter's phone and the duty phone received, exactly once each.
-    text = "紧急：王桂芝可能需要帮助（摔倒），您是其登记的紧急联系人。请马上联系或前往查看，社区已同时收到通知。"
+    text = "紧急：王桂芝可能需要帮助（摔倒），您是其紧急联系人，请马上联系或前往查看，社区也已获知。"
     eventually_blocking(lambda: sms_to(gateway, daughter) == [f"【邻里】{text}"])
     eventually_blocking(
         lambda: (

@@ -127,8 +127,7 @@ async def test_an_urgent_call_tells_the_emergency_contact_and_the_community_at_o
     assert await deliver() == 2
     assert len(sender.messages) == 2
     assert {m.phone: m.text for m in sender.messages} == {
-        CONTACT: "【邻里】紧急：张桂兰可能需要帮助（摔倒），您是其登记的紧急联系人。"
-        "请马上联系或前往查看，社区已同时收到通知。",
+        CONTACT: "【邻里】紧急：张桂兰可能需要帮助（摔倒），您是其紧急联系人，请马上联系或前往查看，社区也已获知。",
         DUTY: "【邻里】紧急：时代家和社区居民张桂兰可能需要帮助（摔倒），住址时代家和3号楼2单元101。请马上上门查看。",
     }
     assert sender.sent_to("+8613812345678") == []  # the resident's own phone is not the one to ring

@@ -103,7 +103,7 @@ TEMPLATES = _templates(
     Template(
         "urgent_contact",
         "紧急求助通知",
-        "紧急：{name}可能需要帮助（{reason}），您是其登记的紧急联系人。请马上联系或前往查看，社区已同时收到通知。",
+        "紧急：{name}可能需要帮助（{reason}），您是其紧急联系人，请马上联系或前往查看，社区也已获知。",
         ("name", "reason"),
     ),
     Template(
