@@ -62,3 +62,13 @@ async def opened_by_operator(
         .group_by(UrgentCall.opened_by)
     )
     return {subject: (name, count) for subject, name, count in (await session.execute(query)).all()}
+
+
+async def forget_resident(session: AsyncSession, resident_id: uuid.UUID) -> None:
+    """Erasure: what operators wrote about the resident and their contact's name go; the steps and times stay."""
+    await session.execute(
+        update(UrgentCall)
+        .where(UrgentCall.resident_id == resident_id)
+        .values(note="", contact_name=None, contacted_note=None, resolved_note=None)
+        .execution_options(synchronize_session=False)
+    )

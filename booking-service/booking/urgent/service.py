@@ -132,6 +132,14 @@ async def still_open(
     return await _shown(session, calls, by), total
 
 
+async def open_of(session: AsyncSession, resident_id: uuid.UUID) -> UrgentCall | None:
+    return await repository.open_of(session, resident_id)
+
+
+async def forget_resident(session: AsyncSession, resident_id: uuid.UUID) -> None:
+    await repository.forget_resident(session, resident_id)
+
+
 async def opened_by_operator(
     session: AsyncSession, since: datetime, until: datetime
 ) -> dict[str, tuple[str | None, int]]:

@@ -12,12 +12,15 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from booking.app import SERVICE_DIR, create_app
 from booking.clock import current_time
 from booking.config import Settings
 from booking.notifications import delivery
+from booking.notifications.models import NotificationDelivery
+from booking.urgent.models import UrgentCall
 from service_kit.notify.sms import FakeSmsSender
 from service_kit.testing import Clock, TestKeys, service_settings
 
@@ -299,3 +302,33 @@ async def test_a_duty_phone_is_a_real_number_of_a_known_community(
         "gongchen.jiazhou_shuijun": None,
         "changyang.tianxing": None,
     }
+
+
+@pytest.mark.usefixtures("duty_phone")
+async def test_erasure_waits_for_the_urgent_call_and_takes_what_operators_wrote(
+    client: httpx.AsyncClient, test_keys: TestKeys, sessionmaker: async_sessionmaker[AsyncSession], deliver: Deliver
+) -> None:
+    resident = await register(client, test_keys)
+    call = (await open_urgent(client, operator(test_keys), resident["id"], note="张桂兰在卫生间摔倒")).json()
+    await step(client, operator(test_keys), call["id"], "contacted", "女儿李红已到")
+    await deliver()
+    too_soon = await client.delete(f"{RESIDENTS}/{resident['id']}", headers=operator(test_keys))
+    assert too_soon.status_code == 409, too_soon.text
+    assert too_soon.json()["code"] == "resident_has_open_urgent_call"
+    await step(client, operator(test_keys), call["id"], "resolved", "李红陪同就医")
+    erased = await client.delete(f"{RESIDENTS}/{resident['id']}", headers=operator(test_keys))
+    assert erased.status_code == 204, erased.text
+    async with sessionmaker() as session:
+        kept = await session.get(UrgentCall, uuid.UUID(call["id"]))
+        assert kept is not None
+        assert (kept.note, kept.contact_name, kept.contacted_note, kept.resolved_note, kept.status) == (
+            "",
+            None,
+            None,
+            None,
+            "resolved",
+        )
+        left = await session.scalars(
+            select(NotificationDelivery).where(NotificationDelivery.resident_id == uuid.UUID(resident["id"]))
+        )
+        assert list(left) == []  # the SMS texts (they name her) and the numbers they went to
