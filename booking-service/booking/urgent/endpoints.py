@@ -1,20 +1,19 @@
 import uuid
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from pydantic import StringConstraints
 
+from booking.calls.endpoints import Operator
 from booking.clock import Now
 from booking.urgent import schemas as s
 from booking.urgent import service
-from service_kit.auth import Principal, Role, require_roles
 from service_kit.db import ReadSessionDep, SessionDep
 from service_kit.errors import error_responses
 from service_kit.pagination import Page, PaginationDep
 
 router = APIRouter(tags=["hotline"])
 
-Operator = Annotated[Principal, Depends(require_roles(Role.operator))]
 CommunityCode = Annotated[str, StringConstraints(pattern=r"^[0-9A-Za-z_.-]{1,64}$")]
 
 
