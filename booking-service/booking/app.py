@@ -10,8 +10,10 @@ from booking.availability.endpoints import router as availability_router
 from booking.bookings.endpoints import router as bookings_router
 from booking.bookings.evidence_photos import router as evidence_photos_router
 from booking.bookings.jobs import alert_provider_missed, expire_unconfirmed_bookings, send_reminders
+from booking.calls.endpoints import router as calls_router
 from booking.catalog.consumers import subscription as catalog_subscription
 from booking.communities.consumers import subscription as communities_subscription
+from booking.communities.models import SEALED as COMMUNITY_SEALED
 from booking.config import Settings
 from booking.documents import TABLES as DOCUMENT_TABLES
 from booking.entitlements.endpoints import router as entitlements_router
@@ -21,6 +23,7 @@ from booking.models import load_models
 from booking.notifications.consumers import subscription as notifications_subscription
 from booking.notifications.endpoints import router as notifications_router
 from booking.notifications.jobs import deliver_sms
+from booking.notifications.models import SEALED as NOTIFICATION_SEALED
 from booking.replacements.endpoints import router as replacements_router
 from booking.replacements.jobs import end_expired_funding
 from booking.residents.endpoints import internal_router as residents_internal_router
@@ -28,6 +31,7 @@ from booking.residents.endpoints import router as residents_router
 from booking.residents.models import SEALED
 from booking.series.endpoints import router as series_router
 from booking.series.jobs import extend_series
+from booking.urgent.endpoints import router as urgent_router
 from booking.waitlist.consumers import subscription as waitlist_subscription
 from booking.waitlist.endpoints import router as waitlist_router
 from booking.waitlist.jobs import pass_on_unanswered_offers
@@ -62,6 +66,8 @@ def build_spec(
         routers=[
             residents_router,
             entitlements_router,
+            calls_router,
+            urgent_router,
             availability_router,
             replacements_router,
             series_router,
@@ -87,7 +93,7 @@ def build_spec(
             open_eligibility_rechecks(clock),
             extend_series(clock),
             pass_on_unanswered_offers(clock),
-            resealing(SEALED),
+            resealing([*SEALED, *NOTIFICATION_SEALED, *COMMUNITY_SEALED]),
         ],
         metrics_probes=[bookings_by_channel_and_status],
     )

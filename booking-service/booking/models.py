@@ -14,6 +14,7 @@ def load_models() -> None:
     """Import every module's models so ``Base.metadata`` is complete (for Alembic)."""
     import booking.audit.models
     import booking.bookings.models
+    import booking.calls.models
     import booking.catalog.models
     import booking.communities.models
     import booking.documents
@@ -23,4 +24,5 @@ def load_models() -> None:
     import booking.residents.models
     import booking.rules.models
     import booking.series.models
+    import booking.urgent.models
     import booking.waitlist.models  # noqa: F401

@@ -52,13 +52,7 @@ def clock() -> Clock:
 def app_on_clock(settings: Settings, clock: Clock) -> FastAPI:
     """The app judging requests by ``clock`` (the visit rules, what the assigned staff member may see): a module
     whose tests move time makes it its ``app``."""
-    app = create_app(settings)
-
-    async def now() -> datetime:
-        return clock.now
-
-    app.dependency_overrides[current_time] = now
-    return app
+    return clock.answers(create_app(settings), current_time)
 
 
 @pytest.fixture

@@ -174,6 +174,11 @@ POLICY: tuple[Rule, ...] = (
     # resident reads her own (the default residents row above).
     Rule(ALL,   "/api/v1/entitlements/**",                                roles(OPERATOR, ADMIN)),
     Rule(PUT,   "/api/v1/entitlements/programs/**",                       DISTRICT),
+    # The hotline's call log, callbacks and handover (booking/calls): the call center's own work.
+    Rule(ALL,   "/api/v1/residents/{resident_id}/calls",                  roles(OPERATOR, ADMIN)),
+    # Urgent safety calls (booking/urgent): opened from the card, escalated, worked under /api/v1/hotline.
+    Rule(ALL,   "/api/v1/residents/{resident_id}/urgent-calls",           roles(OPERATOR, ADMIN)),
+    Rule(ALL,   "/api/v1/hotline/**",                                     roles(OPERATOR, ADMIN)),
     Rule(READ,  "/api/v1/availability/**",                                PUBLIC, Scope.bookings_read),
     Rule(WRITE, "/api/v1/availability/**",                                roles(OPERATOR, PROVIDER_ADMIN, ADMIN)),
     Rule(READ,  "/api/v1/bookings/**",                                    BOOKING_READERS, Scope.bookings_read),

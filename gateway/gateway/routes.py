@@ -41,6 +41,7 @@ ROUTE_TABLE: dict[str, str] = {
     "/api/v1/availability": "booking",
     "/api/v1/entitlements": "booking",
     "/api/v1/notifications": "booking",
+    "/api/v1/hotline": "booking",  # the call center's callbacks and handover
     # Feedback.
     "/api/v1/ratings": "feedback",
     "/api/v1/rating-invitations": "feedback",

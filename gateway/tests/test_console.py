@@ -95,3 +95,20 @@ async def test_nothing_else_is_served(client: httpx.AsyncClient, services: dict[
 async def test_the_console_is_not_in_the_openapi_document(client: httpx.AsyncClient) -> None:
     document = (await client.get("/openapi.json")).json()
     assert not [path for path in document["paths"] if path.startswith("/console")]
+
+
+def test_every_word_of_the_console_has_its_english() -> None:
+    """English mode never falls back to Chinese or shows a code: each key of the Chinese dictionary is in the
+    English one too (and nothing is English-only)."""
+    text = (STATIC_DIR / "i18n.js").read_text(encoding="utf-8")
+    chinese, english = text.split('\n  "en": {')
+    key = re.compile(r'^\s+"([a-z0-9_.]+)":', re.MULTILINE)
+    assert sorted(set(key.findall(chinese)) - set(key.findall(english))) == []
+    assert sorted(set(key.findall(english)) - set(key.findall(chinese))) == []
+    # Every key the page names outright is in the dictionary, and so is every reason a call is filed under.
+    app = (STATIC_DIR / "app.js").read_text(encoding="utf-8")
+    named = {k for k in re.findall(r'\bt\("([a-z0-9_.]+)"', app) if not k.endswith(".")}  # not "tag." + tag
+    reasons = re.search(r"const REASONS = \[([^\]]*)\]", app)
+    assert reasons is not None
+    named |= {f"reason.{code}" for code in re.findall(r'"([a-z_]+)"', reasons.group(1))}
+    assert sorted(named - set(key.findall(english))) == []

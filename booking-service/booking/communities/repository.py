@@ -5,7 +5,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from booking.communities.models import KnownCommunity
+from booking.communities.models import CommunityDutyContact, KnownCommunity
 from service_kit.db import upsert
 
 
@@ -37,3 +37,25 @@ async def count(session: AsyncSession) -> int:
 async def page(session: AsyncSession, *, limit: int, offset: int) -> list[KnownCommunity]:
     query = select(KnownCommunity).order_by(KnownCommunity.code).limit(limit).offset(offset)
     return list((await session.execute(query)).scalars().all())
+
+
+async def duty_contact(session: AsyncSession, code: str) -> CommunityDutyContact | None:
+    return await session.get(CommunityDutyContact, code, populate_existing=True)
+
+
+async def set_duty_contact(session: AsyncSession, **values: Any) -> None:
+    statement = upsert(session, CommunityDutyContact).values(**values)
+    statement = statement.on_conflict_do_update(
+        index_elements=["community_code"],
+        set_={name: statement.excluded[name] for name in values if name != "community_code"},
+    )
+    await session.execute(statement)
+
+
+async def duty_contacts(session: AsyncSession) -> list[tuple[KnownCommunity, CommunityDutyContact | None]]:
+    query = (
+        select(KnownCommunity, CommunityDutyContact)
+        .outerjoin(CommunityDutyContact, CommunityDutyContact.community_code == KnownCommunity.code)
+        .order_by(KnownCommunity.code)
+    )
+    return [(community, contact) for community, contact in (await session.execute(query)).all()]

@@ -64,7 +64,12 @@ async def _deliver(
         delivery = await session.get(NotificationDelivery, delivery_id)
         assert delivery is not None
         resident = await residents_service.get(session, delivery.resident_id)
-        phone = resident.phone if resident is not None and resident.erased_at is None else None
+        if resident is None or resident.erased_at is not None:
+            phone = None
+        elif delivery.recipient is not None:
+            phone = delivery.to_phone  # someone else, about the resident (an urgent call's escalation)
+        else:
+            phone = resident.phone
         outcome = await _judge(session, delivery, phone, settings=settings, now=now)
         if outcome is not None:
             await repository.finish(session, delivery_id, {**outcome, "updated_at": now})

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from booking.models import Base
 from service_kit.db import IdMixin, TimestampMixin
+from service_kit.protection import PHONE, Sealed, SealedColumns
 
 
 class Channel(StrEnum):
@@ -49,7 +50,11 @@ class Notification(IdMixin, Base):
 class NotificationDelivery(IdMixin, TimestampMixin, Base):
     """A message's fate on one channel: the inbox (always ``sent``) or SMS (``pending`` → ``sent``; ``deferred``
     until the quiet hours end; ``failed`` and retried at ``next_attempt_at`` until ``attempts`` run out;
-    ``suppressed`` with the reason: the resident turned the kind off, no phone, the phone's rate limit)."""
+    ``suppressed`` with the reason: the resident turned the kind off, no phone, the phone's rate limit).
+
+    Most go to the resident's own phone (``recipient`` None). A message to someone else about the resident (an
+    urgent call's escalation to their emergency contact, or to their community's duty phone) names the
+    ``recipient`` and carries the number it goes to (``to_phone``, sealed), and has no inbox message."""
 
     __tablename__ = "notification_delivery"
     __table_args__ = (
@@ -58,7 +63,7 @@ class NotificationDelivery(IdMixin, TimestampMixin, Base):
         Index("ix_notification_delivery_phone_key_sent_at", "phone_key", "sent_at"),
     )
 
-    notification_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("notification.id"), index=True)
+    notification_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("notification.id"), index=True)
     event_id: Mapped[str] = mapped_column(String(120))
     resident_id: Mapped[uuid.UUID]
     channel: Mapped[Channel] = mapped_column(Enum(Channel, native_enum=False, length=16))
@@ -79,6 +84,11 @@ class NotificationDelivery(IdMixin, TimestampMixin, Base):
     phone_key: Mapped[str | None] = mapped_column(String(64))
     provider_message_id: Mapped[str | None] = mapped_column(String(80))
     sent_at: Mapped[datetime | None]
+    # None: the resident's own phone. ``emergency_contact``, ``community_duty``: the number in ``to_phone``.
+    recipient: Mapped[str | None] = mapped_column(String(32))
+    to_phone_sealed: Mapped[str | None] = mapped_column(String(120))
+
+    to_phone = Sealed("to_phone_sealed", PHONE)
 
 
 class NotificationPreference(Base):
@@ -103,3 +113,7 @@ class NotificationHelper(Base):
     grant_id: Mapped[uuid.UUID]
     active: Mapped[bool]
     as_of: Mapped[datetime]
+
+
+# What the background job seals again after a data-key rotation (service_kit.protection.resealing).
+SEALED = [SealedColumns(NotificationDelivery, {"to_phone_sealed": PHONE})]

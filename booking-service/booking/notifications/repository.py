@@ -27,6 +27,35 @@ async def notification_exists(session: AsyncSession, event_id: str, resident_id:
     return found is not None
 
 
+async def delivery_of(
+    session: AsyncSession, event_id: str, resident_id: uuid.UUID, channel: Channel
+) -> NotificationDelivery | None:
+    return await session.scalar(
+        select(NotificationDelivery).where(
+            NotificationDelivery.event_id == event_id,
+            NotificationDelivery.resident_id == resident_id,
+            NotificationDelivery.channel == channel,
+        )
+    )
+
+
+async def sms_of_events(
+    session: AsyncSession, resident_id: uuid.UUID, event_ids: Sequence[str]
+) -> list[NotificationDelivery]:
+    if not event_ids:
+        return []
+    rows = await session.scalars(
+        select(NotificationDelivery)
+        .where(
+            NotificationDelivery.resident_id == resident_id,
+            NotificationDelivery.channel == Channel.sms,
+            NotificationDelivery.event_id.in_(list(event_ids)),
+        )
+        .execution_options(populate_existing=True)
+    )
+    return list(rows)
+
+
 def inbox_of(resident_id: uuid.UUID) -> Select[Notification]:
     return (
         select(Notification)

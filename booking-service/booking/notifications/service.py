@@ -23,6 +23,7 @@ from booking.residents import service as residents_service
 from service_kit.errors import NotFound, ValidationFailed
 from service_kit.notify import rules, templates
 from service_kit.pagination import fetch_page
+from service_kit.protection import PHONE, keyring_of
 
 log = structlog.get_logger("linli.booking.notifications")
 
@@ -143,6 +144,61 @@ async def _sms_fate(
     if hold is not None:
         return DeliveryStatus.deferred, "quiet_hours", hold
     return DeliveryStatus.pending, None, timing.now
+
+
+async def message_phone(
+    session: AsyncSession,
+    *,
+    about_resident_id: uuid.UUID,
+    recipient: str,
+    phone: str | None,
+    kind: str,
+    values: Mapping[str, str],
+    event_id: str,
+    now: datetime,
+) -> NotificationDelivery:
+    """An SMS about a resident to someone else's ``phone`` (E.164; ``recipient`` says who: ``emergency_contact``,
+    ``community_duty``), with no inbox message; suppressed (``no_phone``) when there is no number. Runs in the
+    caller's transaction; a second call for the same ``event_id`` and recipient returns the first's delivery."""
+    existing = await repository.delivery_of(session, event_id, about_resident_id, Channel.sms)
+    if existing is not None:
+        return existing
+    message = templates.render(kind, **values)
+    hold = rules.sms_not_before(now, kind)
+    if phone is None:
+        status, reason, next_at = DeliveryStatus.suppressed, "no_phone", None
+    elif hold is not None:
+        status, reason, next_at = DeliveryStatus.deferred, "quiet_hours", hold
+    else:
+        status, reason, next_at = DeliveryStatus.pending, None, now
+    delivery = NotificationDelivery(
+        notification_id=None,
+        event_id=event_id,
+        resident_id=about_resident_id,
+        channel=Channel.sms,
+        kind=message.kind,
+        params=list(message.params),
+        text=message.sms_text,
+        status=status,
+        reason=reason,
+        attempts=0,
+        next_attempt_at=next_at,
+        recipient=recipient,
+        to_phone_sealed=keyring_of(session).seal(PHONE, phone) if phone else None,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(delivery)
+    await session.flush()
+    log.info("message to a phone written", kind=kind, recipient=recipient, sms=status.value)
+    return delivery
+
+
+async def deliveries_by_event(
+    session: AsyncSession, resident_id: uuid.UUID, event_ids: list[str]
+) -> dict[str, NotificationDelivery]:
+    """The SMS of these events about ``resident_id``, by event id: what became of each."""
+    return {d.event_id: d for d in await repository.sms_of_events(session, resident_id, event_ids)}
 
 
 # ---------------------------------------------------------------- helpers (who copies whom)

@@ -62,7 +62,12 @@ async def register_resident(
 @router.get(
     "",
     response_model=Page[s.Resident],
-    summary="Find residents (operator): by exact phone, by the last 4+ digits of the phone, or by ID number",
+    summary="Find residents (operator): by exact phone, by the last 4+ digits of the phone, by ID number, or by `q`",
+    description=(
+        "`q` is the console's one search box: a whole phone number, its last 4 to 10 digits, an 18-character ID "
+        "number, a name's pinyin or its initials (`zgl` finds 张桂兰), the start of a name, or part of an address. "
+        "Erased and merged records are not found by name or address."
+    ),
     responses=error_responses(401, 403, 422),
 )
 async def find_residents(
@@ -75,10 +80,15 @@ async def find_residents(
         str | None, Query(pattern=r"^\d{4,11}$", description="The last digits of the phone (4 to 11).")
     ] = None,
     id_card_number: Annotated[str | None, Query(min_length=1, max_length=32)] = None,
+    q: Annotated[str | None, Query(min_length=1, max_length=50, pattern=r"\S")] = None,
 ) -> Page[s.Resident]:
-    if sum(v is not None for v in (phone, phone_suffix, id_card_number)) != 1:
-        raise ValidationFailed("Give exactly one of phone, phone_suffix, id_card_number.", code="one_search_key")
-    if phone_suffix is not None:
+    if sum(v is not None for v in (phone, phone_suffix, id_card_number, q)) != 1:
+        raise ValidationFailed("Give exactly one of phone, phone_suffix, id_card_number, q.", code="one_search_key")
+    if q is not None:
+        residents, total = await service.search(
+            session, q, by=principal, keyring=keyring, limit=page.limit, offset=page.offset
+        )
+    elif phone_suffix is not None:
         residents, total = await service.find_by_phone_suffix(
             session, phone_suffix, by=principal, limit=page.limit, offset=page.offset
         )

@@ -12,6 +12,11 @@ from service_kit.protection import ID_CARD, PHONE, Sealed, SealedColumns
 ERASED_NAME = "已删除居民"
 
 
+def _prefix_index(column: str) -> Index:
+    """An index a ``LIKE 'zgl%'`` prefix query uses on PostgreSQL whatever the database's collation."""
+    return Index(f"ix_resident_{column}", column, postgresql_ops={column: "varchar_pattern_ops"})
+
+
 class Resident(IdMixin, TimestampMixin, Base):
     """A resident who books community services, registered by an operator (or themself through the app).
 
@@ -19,8 +24,13 @@ class Resident(IdMixin, TimestampMixin, Base):
     reference for their past bookings and the acting-for trail (``erased_at`` set, phone and ID number gone)."""
 
     __tablename__ = "resident"
+    __table_args__ = (_prefix_index("name"), _prefix_index("name_pinyin"), _prefix_index("name_initials"))
 
     name: Mapped[str] = mapped_column(String(50))
+    # The name as an operator types it on a keyboard (``zhangguilan``, ``zgl``: residents/pinyin.py), written with
+    # the name through ``repository.sealed_values`` so a rename keeps them current.
+    name_pinyin: Mapped[str | None] = mapped_column(String(200))
+    name_initials: Mapped[str | None] = mapped_column(String(50))
     # The phone in E.164 (``+8613812345678``), sealed (service_kit/protection.py); None once erased. Found by its
     # blind index, exactly (one resident per phone: unique) or by its last 4 digits (the console's search).
     phone_sealed: Mapped[str | None] = mapped_column(String(120))

@@ -22,6 +22,7 @@ from booking.residents import service as residents_service
 from booking.residents.models import ERASED_NAME, without_personal_data
 from booking.residents.protection import ID_CARD
 from booking.timefmt import LocalDateTime
+from booking.urgent import service as urgent
 from service_kit.auth import Principal
 from service_kit.errors import Conflict
 from service_kit.events.contracts import ResidentErased
@@ -63,11 +64,16 @@ async def export(session: AsyncSession, resident_id: uuid.UUID, *, by: Principal
 
 async def erase(session: AsyncSession, resident_id: uuid.UUID, *, by: Principal) -> None:
     """Erase the resident's personal data. Refused while a booking is still active: it must be cancelled (or
-    delivered) first, so no provider is left with a visit to an unknown person."""
+    delivered) first, so no provider is left with a visit to an unknown person; and while an urgent call about
+    them is open, so no emergency is left without a name."""
     resident = await residents_service.get_visible(session, resident_id, by=by)
     if await bookings_service.has_active(session, resident.id):
         raise Conflict(
             "Cancel the resident's active bookings before deleting their data.", code="resident_has_active_bookings"
+        )
+    if await urgent.open_of(session, resident.id) is not None:
+        raise Conflict(
+            "Resolve the resident's urgent call before deleting their data.", code="resident_has_open_urgent_call"
         )
     now = utcnow()
     values: dict[str, Any] = {**without_personal_data(ERASED_NAME), "erased_at": now, "updated_at": now}
@@ -82,9 +88,11 @@ async def erase(session: AsyncSession, resident_id: uuid.UUID, *, by: Principal)
     ]:
         await helpers.end_grant(session, grant, by=by.subject, reason="erased", at=now)
     await audit.record(session, by, resident.id, "erase")
-    # Their messages (a helper's copy names them), operators' notes, the responses stored under an
-    # Idempotency-Key about them (under whoever's scope); then every other service hears it, in this transaction.
+    # Their messages (a helper's copy names them), operators' notes (also on urgent calls), the responses stored
+    # under an Idempotency-Key about them (under whoever's scope); then every other service hears it, in this
+    # transaction.
     await notifications_repository.forget_resident(session, resident.id)
+    await urgent.forget_resident(session, resident.id)
     await replacements_repository.forget_notes(session, resident.id)
     await merge.forget_reasons(session, resident.id)
     await entitlements_service.forget_resident(session, resident.id)

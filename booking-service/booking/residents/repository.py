@@ -9,6 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from booking.residents.models import HelperGrant, Resident, ResidentLink, ResidentMerge
+from booking.residents.pinyin import name_keys
 from service_kit.db import add_unless_taken
 from service_kit.pagination import fetch_page
 from service_kit.protection import PHONE, PHONE_LAST4, Keyring, keyring_of
@@ -16,9 +17,12 @@ from service_kit.protection import PHONE, PHONE_LAST4, Keyring, keyring_of
 
 def sealed_values(keyring: Keyring, values: dict[str, Any]) -> dict[str, Any]:
     """``values`` with each plain-text phone (``phone``, ``emergency_contact_phone``: E.164, or None to clear it)
-    given as the columns that hold it: sealed, and the resident's own phone also indexed (exact and last 4).
-    Every write of a resident's phone goes through here."""
+    given as the columns that hold it: sealed, and the resident's own phone also indexed (exact and last 4); a
+    ``name`` with its pinyin and initials (what the console's search finds). Every write of a resident's phone
+    or name goes through here."""
     out = dict(values)
+    if "name" in out:
+        out["name_pinyin"], out["name_initials"] = name_keys(out["name"])
     if "phone" in out:
         phone = out.pop("phone")
         out["phone_sealed"] = keyring.seal(PHONE, phone) if phone else None
@@ -285,3 +289,49 @@ async def get_shared(session: AsyncSession, resident_id: uuid.UUID) -> Resident 
     """The resident, read under a share lock (PostgreSQL ``FOR SHARE``; SQLite's write transaction serializes
     anyway): an erasure under way is waited for and seen, and one that starts waits for this transaction."""
     return await session.get(Resident, resident_id, populate_existing=True, with_for_update={"read": True})
+
+
+# ------------------------------------------------------------------ the console's one search box
+
+
+def _live() -> Any:
+    return (Resident.erased_at.is_(None)) & (Resident.merged_into_id.is_(None))
+
+
+async def search_by_name_key(
+    session: AsyncSession, key: str, *, limit: int, offset: int
+) -> tuple[Sequence[Resident], int]:
+    """Residents whose name's initials or pinyin begin with ``key`` (``zgl``, ``zhanggui``): prefix queries on
+    indexed columns; the initials matching whole first."""
+    pattern = _like_prefix(key)
+    query = (
+        select(Resident)
+        .where(
+            _live(),
+            Resident.name_initials.like(pattern, escape="\\") | Resident.name_pinyin.like(pattern, escape="\\"),
+        )
+        .order_by((Resident.name_initials == key).desc(), Resident.name_pinyin, Resident.id)
+    )
+    return await fetch_page(session, query, limit=limit, offset=offset)
+
+
+async def search_by_text(
+    session: AsyncSession, text_: str, *, limit: int, offset: int
+) -> tuple[Sequence[Resident], int]:
+    """Residents whose name begins with ``text_`` (indexed), or whose address holds it (``长阳镇``, ``3号楼``):
+    names first."""
+    name_match = Resident.name.like(_like_prefix(text_), escape="\\")
+    query = (
+        select(Resident)
+        .where(_live(), name_match | Resident.address.like(f"%{_escaped(text_)}%", escape="\\"))
+        .order_by(name_match.desc(), Resident.name, Resident.id)
+    )
+    return await fetch_page(session, query, limit=limit, offset=offset)
+
+
+def _escaped(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _like_prefix(value: str) -> str:
+    return _escaped(value) + "%"

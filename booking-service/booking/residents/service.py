@@ -13,7 +13,7 @@ from stdnum.cn import ric
 
 from booking.audit import service as audit
 from booking.communities import service as communities_service
-from booking.residents import repository
+from booking.residents import pinyin, repository
 from booking.residents import schemas as s
 from booking.residents.models import Resident, ResidentLink
 from booking.residents.protection import ID_CARD, mask_id_card, normalize_id_card
@@ -540,3 +540,37 @@ async def get_to_message(session: AsyncSession, resident_id: uuid.UUID) -> Resid
     transaction and deletes the message, or the message's transaction sees her erased."""
     resident = await repository.get_shared(session, resident_id)
     return None if resident is None or resident.erased_at is not None else resident
+
+
+# What the console's one search box was given: a whole phone (11 digits, or any usual form with +86, spaces or
+# dashes), the last 4 to 10 digits of one, an ID number (17 digits and a digit or X), letters (a name's pinyin or
+# its initials), or anything else (the start of a name, or part of an address).
+_PHONE_LIKE = re.compile(r"\+?[\d\s()-]{11,20}")
+_ID_CARD_LIKE = re.compile(r"\d{17}[\dXx]")
+_LETTERS = re.compile(r"[A-Za-z][A-Za-z\s]*")
+
+
+async def search(
+    session: AsyncSession, raw: str, *, by: Principal, keyring: Keyring, limit: int, offset: int
+) -> tuple[list[Resident], int]:
+    """The residents an operator's search finds, each lookup audited as the single-key searches are."""
+    typed = raw.strip()
+    compact = re.sub(r"[\s()-]", "", typed)
+    found: list[Resident]
+    if _ID_CARD_LIKE.fullmatch(compact):
+        found = await find_by_id_card(session, compact, by=by, keyring=keyring)
+        return found[offset : offset + limit], len(found)
+    if PHONE_SUFFIX.fullmatch(compact):
+        return await find_by_phone_suffix(session, compact, by=by, limit=limit, offset=offset)
+    if _PHONE_LIKE.fullmatch(typed):
+        found = await find_by_phone(session, compact, by=by)
+        return found[offset : offset + limit], len(found)
+    if _LETTERS.fullmatch(typed):
+        residents, total = await repository.search_by_name_key(
+            session, pinyin.as_key(typed), limit=limit, offset=offset
+        )
+    else:
+        residents, total = await repository.search_by_text(session, typed, limit=limit, offset=offset)
+    for r in residents:
+        await audit.record(session, by, r.id, "lookup")
+    return list(residents), total

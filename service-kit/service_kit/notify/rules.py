@@ -10,8 +10,8 @@ from service_kit.timeutil import SHANGHAI
 QUIET_FROM = time(21, 0)
 QUIET_UNTIL = time(8, 0)
 
-# Sent at any hour: a code the resident is waiting for now.
-ALWAYS_NOW = frozenset({"sign_in_code"})
+# Sent at any hour: a code the resident is waiting for now; an urgent safety call's escalation.
+ALWAYS_NOW = frozenset({"sign_in_code", "urgent_contact", "urgent_community"})
 
 
 def quiet_hours_end(now: datetime) -> datetime | None:

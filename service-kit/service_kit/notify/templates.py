@@ -105,11 +105,29 @@ TEMPLATES = _templates(
     # What a family helper's phone shows of a message to the resident they help: whose it is and what it is
     # about (the parent's own text would read as the helper's: "您的投诉…"); the inbox copy has the whole text.
     Template("helper_copy", "家人的消息", "您的家人{name}有一条消息：{title}。请在邻里里查看。", ("name", "title")),
+    # An urgent safety call (booking/urgent): the hotline tells the resident's emergency contact and the duty
+    # phone of the resident's community at once, at any hour. Neither is the resident: each says whom it is about.
+    Template(
+        "urgent_contact",
+        "紧急求助通知",
+        "紧急：{name}可能需要帮助（{reason}），您是其紧急联系人，请马上联系或前往查看，社区也已获知。",
+        ("name", "reason"),
+    ),
+    Template(
+        "urgent_community",
+        "紧急求助通知",
+        "紧急：{community}居民{name}可能需要帮助（{reason}），住址{address}。请马上上门查看。",
+        ("community", "name", "reason", "address"),
+    ),
 )
 
 # The kinds a resident may turn SMS off for (the inbox always gets every message; a sign-in code and a lockout
 # notice always go). A helper's copy is turned off by the kind of the parent's message.
-RESIDENT_KINDS = tuple(kind for kind in TEMPLATES if kind not in ("sign_in_code", "account_locked", "helper_copy"))
+RESIDENT_KINDS = tuple(
+    kind
+    for kind in TEMPLATES
+    if kind not in ("sign_in_code", "account_locked", "helper_copy", "urgent_contact", "urgent_community")
+)
 
 
 def render(kind: str, **values: str) -> Rendered:

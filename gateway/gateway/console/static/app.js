@@ -23,7 +23,15 @@
   const SLOTS_SHOWN = 6;
   const PAGE = 200; // the API's largest page
   const QUEUE_REFRESH_MS = 60 * 1000;
-  const QUEUE_MAX = 2000; // a list read page by page (a shift's queue, the communities) stops there
+  const QUEUE_MAX = 2000;
+  const SHIFT_AHEAD_HOURS = 8;
+  const CALLS_SHOWN = 3; // the card shows the latest calls; the earlier ones fold away
+  const CALLS_SHOWN_MAX = 20;
+  const URGENT_REASONS = ["fall", "no_answer", "other"];
+  const REASONS = [
+    "book_service", "change_booking", "service_question", "entitlement", "complaint", "registration",
+    "helper_request", "callback", "safety", "other",
+  ]; // a list read page by page (a shift's queue, the communities) stops there
   // Errors that name no field in errors[] but are about one.
   const CODE_FIELDS = {
     invalid_phone: "phone",
@@ -54,6 +62,10 @@
     readback: null,
     services: null,
     queue: null,
+    calls: { items: [], total: 0 }, // the card's timeline: the latest calls about the resident
+    urgent: [], // the resident's urgent safety calls not yet resolved, with their escalation
+    lastDone: null, // what this call has done so far ({kind, id, label}): the call log links it
+    callbacks: null, // the shift's due callbacks and handover
     dialogOpener: null,
   };
 
@@ -125,6 +137,26 @@
   function phoneText(phone) {
     const mobile = /^\+86(1\d{2})(\d{4})(\d{4})$/.exec(phone || "");
     return mobile ? mobile.slice(1).join(" ") : phone || "";
+  }
+
+  /* +8613801010001 → 138****0001: enough to tell two people apart in a list others may see. */
+  function maskedPhone(phone) {
+    const digits = String(phone || "").replace(/^\+86/, "");
+    if (!digits) return t("lookup.no_phone");
+    return digits.length >= 7 ? digits.slice(0, 3) + "****" + digits.slice(-4) : digits;
+  }
+
+  /* Whole years since the birth date, by Beijing's calendar today; null without a birth date. */
+  function ageOf(birthDate) {
+    if (!birthDate) return null;
+    const [y, m, d] = birthDate.split("-").map(Number);
+    const [ty, tm, td] = localDay(new Date()).split("-").map(Number);
+    return ty - y - (tm < m || (tm === m && td < d) ? 1 : 0);
+  }
+
+  /* A datetime-local input's value (Beijing time, as the operator reads the clock) as an RFC 3339 instant. */
+  function beijingInstant(localValue) {
+    return localValue ? new Date(localValue + ":00+08:00").toISOString() : null;
   }
 
   function offeringName(offering) {
@@ -331,6 +363,7 @@
     $("operator-name").textContent = "";
     $("caller-view").hidden = true;
     $("queue-view").hidden = true;
+    $("callbacks-view").hidden = true;
     $("signin-view").hidden = false;
     const form = $("signin-form");
     clearErrors(form);
@@ -402,7 +435,8 @@
     state.view = view;
     $("caller-view").hidden = view !== "caller";
     $("queue-view").hidden = view !== "queue";
-    for (const [id, name] of [["nav-caller", "caller"], ["nav-queue", "queue"]]) {
+    $("callbacks-view").hidden = view !== "callbacks";
+    for (const [id, name] of [["nav-caller", "caller"], ["nav-queue", "queue"], ["nav-callbacks", "callbacks"]]) {
       if (view === name) $(id).setAttribute("aria-current", "page");
       else $(id).removeAttribute("aria-current");
     }
@@ -428,6 +462,17 @@
       event.preventDefault();
       showView("caller");
       $("service-category").focus();
+    } else if (event.key === "F6" && state.resident) {
+      event.preventDefault();
+      showView("caller");
+      openCallLog($("log-call"));
+    } else if (event.key === "F8" && state.resident) {
+      event.preventDefault();
+      showView("caller");
+      openUrgent($("urgent-call"));
+    } else if (event.key === "F7") {
+      event.preventDefault();
+      openCallbacks();
     }
   }
 
@@ -465,6 +510,7 @@
     renderCard();
     renderServices();
     renderQueue();
+    renderCallbacks();
   }
 
   function fillCategorySelect(select, withAll) {
@@ -513,6 +559,9 @@
     state.invitations = [];
     state.readback = null;
     state.services = null;
+    state.calls = { items: [], total: 0 };
+    state.urgent = [];
+    state.lastDone = null;
     notice(null); // nothing said for the previous caller stays on screen
     $("lookup-result").textContent = "";
     $("lookup-error").textContent = "";
@@ -531,19 +580,21 @@
     const form = $("phone-form");
     clearErrors(form);
     $("lookup-error").textContent = "";
-    const phone = String(raw || "").replace(/[\s()-]/g, "");
+    const query = String(raw || "").trim();
+    const phone = query.replace(/[\s()-]/g, "");
     resetCaller();
-    if (!phone) {
+    if (!query) {
       markField(form, "phone", t("phone.required")).focus();
       return;
     }
-    window.history.replaceState(null, "", window.location.pathname + "?phone=" + encodeURIComponent(phone));
-    const bySuffix = /^\d{4,10}$/.test(phone);
-    state.lookup = { key: "phone.searching", params: { phone } };
+    // One box for whatever the operator has: a number, a name, pinyin initials, an ID number, an address.
+    const isPhone = /^\+?\d{11,}$/.test(phone) && !/^\d{17}[\dXx]$/.test(phone);
+    if (isPhone) window.history.replaceState(null, "", window.location.pathname + "?phone=" + encodeURIComponent(phone));
+    state.lookup = { key: "phone.searching", params: { phone: query } };
     renderLookup();
     let page;
     try {
-      page = await api.get("/api/v1/residents", bySuffix ? { phone_suffix: phone, limit: 20 } : { phone });
+      page = await api.get("/api/v1/residents", { q: query, limit: 20 });
     } catch (error) {
       state.lookup = null;
       renderLookup();
@@ -558,10 +609,14 @@
       state.lookup = { key: "lookup.matches", params: { count: page.items.length }, matches: page.items };
       renderLookup();
       $("lookup-result").querySelector("button").focus();
-    } else {
+    } else if (isPhone) {
       state.lookup = { key: "lookup.not_found", params: { phone } };
       renderLookup();
-      if (!bySuffix) openRegistration(phone);
+      openRegistration(phone);
+    } else {
+      state.lookup = { key: "lookup.none", params: { query } };
+      renderLookup();
+      $("phone").focus();
     }
   }
 
@@ -571,11 +626,16 @@
     if (!state.lookup) return;
     box.append(h("p", { class: "lookup-message", text: t(state.lookup.key, state.lookup.params) }));
     if (state.lookup.matches) {
-      box.append(h("ul", { class: "items" }, state.lookup.matches.map((resident) =>
-        h("li", {},
+      // Enough to tell two people apart: the masked phone, the age, the community, the address.
+      box.append(h("ul", { class: "items", id: "lookup-matches" }, state.lookup.matches.map((resident) => {
+        const age = ageOf(resident.birth_date);
+        const facts = [maskedPhone(resident.phone), age === null ? null : t("lookup.age", { age }),
+          communityName(resident.community_code), resident.address].filter(Boolean);
+        return h("li", { "data-resident": resident.id },
           h("span", { class: "item-title", text: resident.name + " " }),
-          h("span", { class: "item-meta", text: phoneText(resident.phone) + " · " + communityName(resident.community_code) + " " }),
-          h("button", { type: "button", onclick: () => openResident(resident), text: t("lookup.choose") })))));
+          h("span", { class: "item-meta", text: facts.join(" · ") + " " }),
+          h("button", { type: "button", onclick: () => openResident(resident), text: t("lookup.choose") }));
+      })));
     }
   }
 
@@ -631,6 +691,7 @@
         state.lookup = null;
         renderLookup();
         notice(t("register.done", { name: resident.name }));
+        state.lastDone = { kind: "registration", id: resident.id, label: t("outcome.registration") };
         $("phone").value = resident.phone;
         await openResident(resident);
       } catch (error) {
@@ -646,6 +707,8 @@
     state.resident = resident;
     state.readback = null;
     state.services = null;
+    state.lookup = null; // the operator has chosen: the list of matches gives the screen to the card
+    renderLookup();
     $("register-panel").hidden = true;
     $("service-results").textContent = "";
     showView("caller");
@@ -676,13 +739,17 @@
 
   async function refreshResident() {
     const id = state.resident.id;
-    const [resident, bookings, complaints, invitations] = await Promise.all([
+    const [resident, bookings, complaints, invitations, calls, urgent] = await Promise.all([
       api.get("/api/v1/residents/" + id),
       api.get("/api/v1/bookings", { resident_id: id, limit: 50 }),
       api.get("/api/v1/complaints", { resident_id: id, limit: 50 }),
       api.get("/api/v1/rating-invitations", { resident_id: id, limit: 50 }).catch(() => ({ items: [] })),
+      api.get("/api/v1/residents/" + id + "/calls", { limit: CALLS_SHOWN_MAX }),
+      api.get("/api/v1/residents/" + id + "/urgent-calls", { limit: 5 }),
     ]);
     if (!state.resident || state.resident.id !== id) return; // another caller was opened meanwhile
+    state.calls = calls;
+    state.urgent = urgent.items.filter((u) => u.status !== "resolved");
     state.resident = resident;
     state.bookings = bookings.items;
     state.complaints = complaints.items;
@@ -744,6 +811,8 @@
           onclick: (e) => openComplaint(e.currentTarget, booking) })));
   }
 
+  /* The card fits a 1366×768 screen: who the caller is (name, age, tags, emergency contact), what is next for
+     them (bookings, open complaints) and the actions above the fold; the latest calls, then history folded. */
   function renderCard() {
     const card = $("resident-card");
     const resident = state.resident;
@@ -757,45 +826,275 @@
     const upcoming = state.bookings
       .filter((b) => ACTIVE.includes(b.status) && Date.parse(b.slot_end) >= now)
       .sort((a, b) => Date.parse(a.slot_start) - Date.parse(b.slot_start));
-    const recent = state.bookings.filter((b) => !upcoming.includes(b)).slice(0, 8);
+    // A completed booking the caller has not rated yet keeps its 评价 in view; the rest of the past folds away.
+    const toRate = state.bookings.filter((b) => !upcoming.includes(b) &&
+      state.invitations.some((i) => i.booking_id === b.id && i.status === "pending"));
+    const recent = state.bookings.filter((b) => !upcoming.includes(b) && !toRate.includes(b));
     const open = state.complaints.filter((c) => OPEN_COMPLAINT.includes(c.status));
     const contact = resident.emergency_contact;
     const consent = resident.consent;
+    const age = ageOf(resident.birth_date);
     const facts = [
       ["card.phone", phoneText(resident.phone)],
-      ["card.id_card", resident.id_card_number || t("card.none")],
+      ["card.emergency", contact ? contact.name + (contact.relation ? "（" + contact.relation + "）" : "") + " " + phoneText(contact.phone) : t("card.none")],
       ["card.community", communityName(resident.community_code)],
       ["card.address", resident.address || t("card.none")],
-      ["card.emergency", contact ? contact.name + (contact.relation ? "（" + contact.relation + "）" : "") + " " + phoneText(contact.phone) : t("card.none")],
+      ["card.id_card", resident.id_card_number || t("card.none")],
       ["card.consent", t("card.consent_value", {
         channel: t("channel." + consent.channel), version: consent.version, date: dateOnly(consent.recorded_at) })],
     ];
-    if (resident.birth_date) facts.splice(3, 0, ["card.birth", resident.birth_date]);
+    if (resident.birth_date) facts.splice(4, 0, ["card.birth", resident.birth_date]);
+    const calls = state.calls.items;
     card.append(...[
       h("div", { class: "card-head" },
         h("h2", { id: "card-title", tabindex: "-1", "data-resident": resident.id, text: resident.name }),
+        age === null ? null : h("span", { class: "age", id: "card-age", text: t("card.age", { age }) }),
         h("span", { class: "tags", "aria-label": t("card.tags") },
           resident.eligibility_tags.length
             ? resident.eligibility_tags.map((tag) => h("span", { class: "badge tag", "data-tag": tag, text: t("tag." + tag) }))
             : h("span", { class: "muted", text: t("card.tags") + "：" + t("card.no_tags") }))),
       h("dl", { class: "facts" }, facts.map(([key, value]) => [h("dt", { text: t(key) }), h("dd", { text: value })])),
+      state.urgent.length ? h("section", { class: "urgent", id: "urgent-open", "aria-labelledby": "urgent-open-title" },
+        h("h3", { id: "urgent-open-title", text: t("urgent.on_card") }),
+        h("ul", { class: "items" }, state.urgent.map((u) => urgentItem(u, false)))) : null,
       state.readback ? readback(state.readback) : null,
       h("div", { class: "actions" },
         h("button", { type: "button", class: "primary", text: t("card.find_service"),
           onclick: () => $("service-category").focus() }),
+        h("button", { type: "button", id: "log-call", onclick: (e) => openCallLog(e.currentTarget) },
+          t("card.log_call") + " ", h("kbd", { text: "F6" })),
+        h("button", { type: "button", id: "urgent-call", class: "danger", onclick: (e) => openUrgent(e.currentTarget) },
+          t("urgent.open") + " ", h("kbd", { text: "F8" })),
         h("button", { type: "button", id: "new-complaint", text: t("card.new_complaint"),
           onclick: (e) => openComplaint(e.currentTarget, null) }),
         h("button", { type: "button", id: "new-need", text: t("card.new_need"), onclick: (e) => openNeed(e.currentTarget) })),
-      h("h3", { text: t("card.upcoming") }),
-      upcoming.length ? h("ul", { class: "items", id: "upcoming-bookings" }, upcoming.map(bookingItem))
-        : h("p", { class: "muted", id: "upcoming-bookings", text: t("card.no_upcoming") }),
-      h("h3", { text: t("card.recent") }),
-      recent.length ? h("ul", { class: "items", id: "recent-bookings" }, recent.map(bookingItem))
-        : h("p", { class: "muted", id: "recent-bookings", text: t("card.no_recent") }),
-      h("h3", { text: t("card.complaints") }),
-      open.length ? h("ul", { class: "items", id: "open-complaints" }, open.map(complaintItem))
-        : h("p", { class: "muted", id: "open-complaints", text: t("card.no_complaints") }),
+      h("div", { class: "card-columns" },
+        h("div", {},
+          h("h3", { text: t("card.upcoming") }),
+          upcoming.length ? h("ul", { class: "items", id: "upcoming-bookings" }, upcoming.map(bookingItem))
+            : h("p", { class: "muted", id: "upcoming-bookings", text: t("card.no_upcoming") }),
+          toRate.length ? [h("h3", { text: t("card.to_rate") }),
+            h("ul", { class: "items", id: "bookings-to-rate" }, toRate.map(bookingItem))] : null,
+          h("h3", { text: t("card.complaints") }),
+          open.length ? h("ul", { class: "items", id: "open-complaints" }, open.map(complaintItem))
+            : h("p", { class: "muted", id: "open-complaints", text: t("card.no_complaints") })),
+        h("div", {},
+          h("h3", { text: t("card.calls") }),
+          calls.length ? h("ul", { class: "items", id: "call-log" }, calls.slice(0, CALLS_SHOWN).map(callItem))
+            : h("p", { class: "muted", id: "call-log", text: t("card.no_calls") }),
+          calls.length > CALLS_SHOWN ? h("details", { id: "more-calls" },
+            h("summary", { text: t("card.more_calls", { count: state.calls.total - CALLS_SHOWN }) }),
+            h("ul", { class: "items" }, calls.slice(CALLS_SHOWN).map(callItem))) : null)),
+      // Past bookings fold away: a long-standing caller's history never pushes the actions off the screen.
+      h("details", { id: "history" },
+        h("summary", { text: t("card.history", { count: recent.length }) }),
+        recent.length ? h("ul", { class: "items", id: "recent-bookings" }, recent.map(bookingItem))
+          : h("p", { class: "muted", id: "recent-bookings", text: t("card.no_recent") })),
     ].filter(Boolean));
+  }
+
+  /* A call on the card's timeline: when, why, who was on the line, what came of it. */
+  function callItem(call) {
+    const caller = call.caller.kind === "helper" ? t("call.by_helper", { name: call.caller.name, relation: call.caller.relation })
+      : call.caller.kind === "other" ? t("call.by_other", { name: call.caller.name }) : t("call.by_resident");
+    const meta = [dateTime(call.at), caller];
+    if (call.outcome) meta.push(t("call.linked", { what: t("outcome." + call.outcome.kind) }));
+    if (call.operator_name) meta.push(t("call.operator", { name: call.operator_name }));
+    return h("li", { "data-call": call.id },
+      h("span", { class: "item-title", text: t("reason." + call.reason) + " " }),
+      call.caller.kind === "helper" ? h("span", { class: "badge tag", "data-caller": "helper", text: t("call.caller.helper") }) : null,
+      h("div", { class: "item-meta", text: meta.join(" · ") }),
+      call.note ? h("div", { class: "note", text: call.note }) : null,
+      call.callback ? h("div", { class: "item-meta", "data-callback": call.callback.id, text: t("call.callback", {
+        time: dateTime(call.callback.due_at), reason: call.callback.reason }) }) : null);
+  }
+
+  /* Every call gets a reason (chosen by the operator: none is pre-chosen) and a note, linked to what was just
+     done for the caller; a relative calling is named with their relation; a callback may be scheduled. */
+  function openCallLog(opener) {
+    const resident = state.resident;
+    if (!resident) return;
+    const done = state.lastDone;
+    const reason = h("select", { id: "call-reason", "data-field": "reason" },
+      h("option", { value: "", text: t("call.reason_choose") }),
+      REASONS.map((code) => h("option", { value: code, text: t("reason." + code) })));
+    const kind = h("select", { id: "call-caller", "data-field": "caller.kind" },
+      ["resident", "helper", "other"].map((k) => h("option", { value: k, text: t("call.caller." + k) })));
+    const name = h("input", { id: "call-caller-name", "data-field": "caller.name", maxlength: "50" });
+    const relation = h("input", { id: "call-caller-relation", "data-field": "caller.relation", maxlength: "20" });
+    const who = h("div", { class: "grid", id: "call-caller-details", hidden: true },
+      field("call-caller-name", t("call.caller_name"), name), field("call-caller-relation", t("call.caller_relation"), relation));
+    kind.addEventListener("change", () => {
+      who.hidden = kind.value === "resident";
+      relation.closest(".field").hidden = kind.value !== "helper";
+    });
+    const note = h("textarea", { id: "call-note", "data-field": "note", maxlength: "1000" });
+    const due = h("input", { id: "call-callback-at", type: "datetime-local", "data-field": "callback.due_at" });
+    const why = h("input", { id: "call-callback-reason", "data-field": "callback.reason", maxlength: "200" });
+    const form = h("form", { novalidate: true },
+      h("div", { class: "form-error", role: "alert" }),
+      h("div", { class: "grid" }, field("call-reason", t("call.reason"), reason), field("call-caller", t("call.caller"), kind)),
+      who,
+      field("call-note", t("call.note"), note),
+      h("p", { class: "muted", id: "call-linked", text: done ? t("call.linked", { what: done.label }) : t("call.linked_none") }),
+      h("div", { class: "grid" }, field("call-callback-at", t("call.callback_at"), due),
+        field("call-callback-reason", t("call.callback_reason"), why)));
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      clearErrors(form);
+      let first = null;
+      if (!reason.value) first = markField(form, "reason", t("call.reason_required"));
+      if (kind.value !== "resident" && !name.value.trim()) first = first || markField(form, "caller.name", t("error.code.caller_name_required"));
+      if (kind.value === "helper" && !relation.value.trim()) first = first || markField(form, "caller.relation", t("error.code.relation_required"));
+      if (due.value && !why.value.trim()) first = first || markField(form, "callback.reason", t("call.callback_reason_required"));
+      if (why.value.trim() && !due.value) first = first || markField(form, "callback.due_at", t("call.callback_at_required"));
+      if (first) {
+        first.focus();
+        return;
+      }
+      const body = { reason: reason.value, note: note.value.trim(), caller: { kind: kind.value } };
+      if (kind.value !== "resident") body.caller.name = name.value.trim();
+      if (kind.value === "helper") body.caller.relation = relation.value.trim();
+      if (done) body.outcome = { kind: done.kind, id: done.id };
+      if (due.value) body.callback = { due_at: beijingInstant(due.value), reason: why.value.trim() };
+      if (!form.dataset.key) form.dataset.key = newKey(); // a second press replays, never logs the call twice
+      await busy(form, async () => {
+        try {
+          await api.post("/api/v1/residents/" + resident.id + "/calls", body, form.dataset.key);
+          closeDialog(true);
+          state.lastDone = null; // the next call starts afresh
+          notice(t("call.done"));
+          state.calls = await api.get("/api/v1/residents/" + resident.id + "/calls", { limit: CALLS_SHOWN_MAX });
+          renderCard();
+          $("card-title").focus();
+        } catch (error) {
+          if (error instanceof ApiError && error.status < 500) delete form.dataset.key;
+          showError(error, form);
+        }
+      });
+    });
+    openDialog(t("call.title"), form, t("call.submit"), opener);
+  }
+
+  // ------------------------------------------------------------------ urgent safety calls
+
+  /* In a short note, Enter is the confirm as everywhere else in the console; Shift+Enter starts a new line. */
+  function enterSubmits(textarea, form) {
+    textarea.addEventListener("keydown", (event) => {
+      if (event.key === "Enter" && !event.shiftKey) {
+        event.preventDefault();
+        form.requestSubmit();
+      }
+    });
+  }
+
+  /* An urgent call as the card and the shift's list show it: why, the note, each step with who and when, whom
+     the escalation reached (or why not), and the next step's button. */
+  function urgentItem(call, withResident) {
+    const steps = [t("urgent.opened_by", { time: dateTime(call.opened_at), name: call.opened_by_name || "" })];
+    if (call.contacted_at) steps.push(t("urgent.contacted_by", { time: dateTime(call.contacted_at), name: call.contacted_by_name || "" }));
+    const next = call.status === "opened" ? "contacted" : call.status === "contacted" ? "resolved" : null;
+    const resident = call.resident;
+    return h("li", { "data-urgent": call.id, "data-status": call.status },
+      h("span", { class: "item-title", text: (withResident && resident ? resident.name + "：" : "") + t("urgent.reason." + call.reason) + " " }),
+      h("span", { class: "badge bad", "data-urgent-status": call.status, text: t("urgent.status." + call.status) }),
+      h("div", { class: "item-meta", text: steps.join(" · ") }),
+      h("div", { class: "note", text: call.note }),
+      call.contacted_note ? h("div", { class: "note", text: t("urgent.contacted_note", { note: call.contacted_note }) }) : null,
+      h("ul", { class: "escalations" }, call.escalations.map((e) => h("li", { "data-escalation": e.to, "data-sms": e.status },
+        t("urgent.to." + e.to, { name: e.name || t("card.none") }) + (e.phone_masked ? " " + e.phone_masked : "") + "：" +
+        (e.reason === "no_phone" ? t("urgent.sms.no_phone") : t("urgent.sms." + e.status))))),
+      h("div", { class: "actions" },
+        next ? h("button", { type: "button", class: "primary", "data-action": next, text: t("urgent.step." + next),
+          onclick: (ev) => openUrgentStep(call, next, ev.currentTarget) }) : null,
+        withResident ? h("button", { type: "button", "data-action": "open", text: t("callbacks.open"),
+          onclick: () => openResidentById(call.resident_id, $("callbacks-view"), $("callbacks-error")) }) : null));
+  }
+
+  /* F8 on the card: the reason (none pre-chosen) and a note, then one confirm; the emergency contact and the
+     community are told at once. A second press (or the browser's retry) sends the same key: one call, two SMS. */
+  function openUrgent(opener) {
+    const resident = state.resident;
+    if (!resident) return;
+    const reason = h("select", { id: "urgent-reason", "data-field": "reason" },
+      h("option", { value: "", text: t("urgent.reason_choose") }),
+      URGENT_REASONS.map((code) => h("option", { value: code, text: t("urgent.reason." + code) })));
+    const note = h("textarea", { id: "urgent-note", "data-field": "note", maxlength: "1000" });
+    const contact = resident.emergency_contact;
+    const form = h("form", { novalidate: true },
+      h("div", { class: "form-error", role: "alert" }),
+      field("urgent-reason", t("urgent.reason"), reason),
+      field("urgent-note", t("urgent.note"), note),
+      h("p", { class: "muted", id: "urgent-who", text: t("urgent.will_notify", {
+        contact: contact ? contact.name + (contact.relation ? "（" + contact.relation + "）" : "") : t("urgent.no_contact"),
+        community: communityName(resident.community_code) }) }));
+    enterSubmits(note, form);
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      clearErrors(form);
+      // Every missing detail is marked at once; the first gets the focus.
+      const missing = [
+        !reason.value && markField(form, "reason", t("urgent.reason_required")),
+        !note.value.trim() && markField(form, "note", t("urgent.note_required")),
+      ].filter(Boolean);
+      if (missing.length) {
+        missing[0].focus();
+        return;
+      }
+      if (!form.dataset.key) form.dataset.key = newKey();
+      await busy(form, async () => {
+        try {
+          await api.post("/api/v1/residents/" + resident.id + "/urgent-calls",
+            { reason: reason.value, note: note.value.trim() }, form.dataset.key);
+          closeDialog(false);
+          notice(t("urgent.opened_notice"));
+          await refreshResident();
+          const shown = document.querySelector("#urgent-open li[data-urgent]");
+          if (shown) shown.querySelector("button[data-action]").focus();
+        } catch (error) {
+          if (error instanceof ApiError && error.status < 500) delete form.dataset.key;
+          showError(error, form);
+        }
+      });
+    });
+    openDialog(t("urgent.title", { name: resident.name }), form, t("urgent.submit"), opener, true);
+  }
+
+  /* 已联系上 (someone reached the resident) and then 已解决, each with a note saying who and how. */
+  function openUrgentStep(call, to, opener) {
+    const note = h("textarea", { id: "urgent-step-note", "data-field": "note", maxlength: "500" });
+    const form = h("form", { novalidate: true },
+      h("div", { class: "form-error", role: "alert" }),
+      field("urgent-step-note", t("urgent.step_note." + to), note));
+    enterSubmits(note, form);
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      clearErrors(form);
+      if (!note.value.trim()) {
+        markField(form, "note", t("urgent.step_note_required")).focus();
+        return;
+      }
+      await busy(form, async () => {
+        try {
+          await api.post("/api/v1/hotline/urgent-calls/" + call.id + "/" + to, { note: note.value.trim() });
+          closeDialog(false);
+          notice(t("urgent.step_notice." + to, { name: call.resident ? call.resident.name : "" }));
+          if (state.resident && state.resident.id === call.resident_id) await refreshResident();
+          if (state.callbacks) await loadCallbacks();
+          const next = document.querySelector("li[data-urgent='" + call.id + "'] button[data-action]");
+          if (next) next.focus();
+          else if (state.resident) $("card-title").focus();
+        } catch (error) {
+          if (error instanceof ApiError && error.code === "invalid_transition") {
+            form.querySelector(".form-error").textContent = t("urgent.changed");
+            if (state.resident) await refreshResident();
+            return;
+          }
+          showError(error, form);
+        }
+      });
+    });
+    openDialog(t("urgent.step." + to), form, t("urgent.step_submit." + to), opener);
   }
 
   function complaintItem(complaint) {
@@ -995,6 +1294,7 @@
             { offering_id: o.id, slot_start: slot.start, resident_id: state.resident.id, channel: "phone" }, key);
           closeDialog(false);
           state.readback = { kind: "booked", booking };
+          state.lastDone = { kind: "booking", id: booking.id, label: t("outcome.booking") + " " + slotRange(booking) };
           await refreshResident();
           const shown = $("readback");
           if (shown) shown.focus();
@@ -1017,6 +1317,13 @@
       h("button", { type: "button", text: t("dialog.close"), onclick: () => closeDialog(true) }),
       h("button", { type: "submit", class: "primary" + (danger ? " danger" : ""), text: submitText })));
     body.append(h("h2", { id: "dialog-title", text: title }), form);
+    // A select takes Enter as its own; in a dialog the operator means "save".
+    form.addEventListener("keydown", (event) => {
+      if (event.key === "Enter" && event.target.matches("select")) {
+        event.preventDefault();
+        form.requestSubmit();
+      }
+    });
     state.dialogOpener = opener || null;
     dialog.showModal();
     const first = form.querySelector("input:not([type=hidden]), select, textarea") || form.querySelector("button[type=submit]");
@@ -1051,6 +1358,7 @@
           const cancelled = await api.post("/api/v1/bookings/" + booking.id + "/cancel", { reason: reason.value.trim() || null }, key);
           closeDialog(false);
           state.readback = { kind: "cancelled", booking: cancelled };
+          state.lastDone = { kind: "booking", id: cancelled.id, label: t("outcome.booking") + " " + slotRange(cancelled) };
           notice(t("cancel.done"));
           await refreshResident();
           ($("readback") || $("card-title")).focus();
@@ -1090,6 +1398,7 @@
           const moved = await api.post("/api/v1/bookings/" + booking.id + "/reschedule", body, key);
           closeDialog(false);
           state.readback = { kind: "rescheduled", booking: moved, previous: booking };
+          state.lastDone = { kind: "booking", id: moved.id, label: t("outcome.booking") + " " + slotRange(moved) };
           notice(t("reschedule.done", { time: slotRange(moved) }));
           await refreshResident();
           ($("readback") || $("card-title")).focus();
@@ -1171,6 +1480,7 @@
           const complaint = await api.post("/api/v1/complaints", body, key);
           closeDialog(false);
           notice(t("complaint.done", { id: complaint.id.slice(0, 8) }));
+          state.lastDone = { kind: "complaint", id: complaint.id, label: t("outcome.complaint") };
           await refreshResident();
           $("card-title").focus();
         } catch (error) {
@@ -1207,6 +1517,7 @@
           const need = await api.post("/api/v1/needs", body, key);
           closeDialog(true);
           notice(t("need.done", { count: need.group_count }));
+          if (need.id) state.lastDone = { kind: "need", id: need.id, label: t("outcome.need") };
         } catch (error) {
           showError(error, form);
         }
@@ -1334,6 +1645,136 @@
       section("queue-overdue", t("queue.overdue"), queue.overdue, queueComplaint));
   }
 
+  // ------------------------------------------------------------------ callbacks and the shift's handover
+
+  /* The shift: from the start of Beijing's day the console is on to its end, or SHIFT_AHEAD_HOURS from now when
+     that is later (a night shift's callbacks due after midnight are on its list). */
+  function shiftBounds() {
+    const today = localDay(new Date());
+    const endOfDay = Date.parse(addDays(today, 1) + "T00:00:00+08:00");
+    return { since: new Date(today + "T00:00:00+08:00").toISOString(),
+      until: new Date(Math.max(endOfDay, Date.now() + SHIFT_AHEAD_HOURS * 3600 * 1000)).toISOString() };
+  }
+
+  async function openCallbacks() {
+    showView("callbacks");
+    $("callbacks-title").focus();
+    await loadCallbacks();
+  }
+
+  async function loadCallbacks(focusIndex) {
+    $("callbacks-error").textContent = "";
+    if (!state.callbacks) $("callbacks-lists").textContent = t("queue.loading");
+    try {
+      const { since, until } = shiftBounds();
+      const handover = await api.get("/api/v1/hotline/handover", { since, until });
+      state.callbacks = { handover, at: new Date().toISOString() };
+      renderCallbacks();
+      if (focusIndex !== undefined) {
+        const buttons = $("callbacks-lists").querySelectorAll("#callbacks-due li button[data-action=done]");
+        const next = buttons[Math.min(focusIndex, buttons.length - 1)];
+        if (next) next.focus();
+        else $("callbacks-title").focus();
+      }
+    } catch (error) {
+      showError(error, $("callbacks-view"), $("callbacks-error"));
+    }
+  }
+
+  function callbackItem(callback, index) {
+    const resident = callback.resident;
+    const meta = [t("callbacks.due_at", { time: dateTime(callback.due_at) })];
+    if (resident) meta.push(resident.name + " " + phoneText(resident.phone));
+    if (callback.created_by_name) meta.push(t("callbacks.scheduled_by", { name: callback.created_by_name }));
+    return h("li", { "data-callback": callback.id },
+      h("span", { class: "item-title", text: (resident ? resident.name + "：" : "") + callback.reason + " " }),
+      callback.attempts ? h("span", { class: "badge warn", text: t("callbacks.attempts", { count: callback.attempts }) }) : null,
+      h("div", { class: "item-meta", text: meta.join(" · ") }),
+      callback.last_note ? h("div", { class: "note", text: callback.last_note }) : null,
+      h("div", { class: "actions" },
+        h("button", { type: "button", "data-action": "done", class: "primary", text: t("callbacks.done"),
+          onclick: (e) => workCallback(callback, index, e.currentTarget) }),
+        h("button", { type: "button", "data-action": "no-answer", text: t("callbacks.no_answer"),
+          onclick: (e) => openNoAnswer(callback, index, e.currentTarget) }),
+        h("button", { type: "button", "data-action": "open", text: t("callbacks.open"),
+          onclick: () => openResidentById(callback.resident_id, $("callbacks-view"), $("callbacks-error")) })));
+  }
+
+  function renderCallbacks() {
+    const data = state.callbacks;
+    if (!data) return;
+    const box = $("callbacks-lists");
+    box.textContent = "";
+    $("callbacks-updated").textContent = t("queue.updated", { time: timeOnly(data.at) });
+    const due = data.handover.callbacks_due;
+    const operators = data.handover.operators;
+    const urgent = data.handover.urgent_open;
+    box.append(
+      h("section", { id: "urgent-list", class: "urgent", "aria-labelledby": "urgent-list-title" },
+        h("h3", { id: "urgent-list-title" }, t("urgent.list"), h("span", { class: "count", text: String(urgent.length) })),
+        urgent.length ? h("ul", { class: "items" }, urgent.map((u) => urgentItem(u, true)))
+          : h("p", { class: "muted", text: t("urgent.list_empty") })),
+      h("section", { id: "callbacks-due", "aria-labelledby": "callbacks-due-title" },
+        h("h3", { id: "callbacks-due-title" }, t("callbacks.due"), h("span", { class: "count", text: String(due.length) })),
+        due.length ? h("ul", { class: "items" }, due.map(callbackItem)) : h("p", { class: "muted", text: t("callbacks.empty") })),
+      h("section", { id: "handover", "aria-labelledby": "handover-title" },
+        h("h3", { id: "handover-title", text: t("handover.title") }),
+        h("p", { id: "handover-open", text: t("handover.open", { count: due.length }) }),
+        h("p", { id: "handover-urgent", text: t("handover.urgent_open", { count: urgent.length }) }),
+        operators.length ? h("table", { class: "counts", id: "handover-counts" },
+          h("thead", {}, h("tr", {}, ["handover.operator", "handover.calls", "handover.scheduled", "handover.done", "handover.urgent"]
+            .map((key) => h("th", { scope: "col", text: t(key) })))),
+          h("tbody", {}, operators.map((o) => h("tr", { "data-operator": o.operator },
+            h("th", { scope: "row", text: o.operator_name || o.operator }),
+            h("td", { text: String(o.calls) }), h("td", { text: String(o.callbacks_scheduled) }),
+            h("td", { text: String(o.callbacks_done) }), h("td", { text: String(o.urgent_opened) })))))
+          : h("p", { class: "muted", text: t("handover.empty") })));
+  }
+
+  async function workCallback(callback, index, button) {
+    button.disabled = true;
+    try {
+      await api.post("/api/v1/hotline/callbacks/" + callback.id + "/attempts", { outcome: "done", attempts: callback.attempts });
+      notice(t("callbacks.done_notice", { name: callback.resident ? callback.resident.name : "" }));
+      await loadCallbacks(index);
+    } catch (error) {
+      button.disabled = false;
+      showError(error, $("callbacks-view"), $("callbacks-error"));
+    }
+  }
+
+  /* No answer: the operator chooses when to try again (no time is pre-chosen). */
+  function openNoAnswer(callback, index, opener) {
+    const next = h("input", { id: "callback-next", type: "datetime-local", "data-field": "next_due_at" });
+    const note = h("input", { id: "callback-note", "data-field": "note", maxlength: "500" });
+    const form = h("form", { novalidate: true },
+      h("div", { class: "form-error", role: "alert" }),
+      h("p", { text: (callback.resident ? callback.resident.name + "：" : "") + callback.reason }),
+      field("callback-next", t("callbacks.next_at"), next), field("callback-note", t("callbacks.note"), note));
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      clearErrors(form);
+      if (!next.value) {
+        markField(form, "next_due_at", t("error.code.next_due_at_required")).focus();
+        return;
+      }
+      const body = { outcome: "no_answer", attempts: callback.attempts, next_due_at: beijingInstant(next.value) };
+      if (note.value.trim()) body.note = note.value.trim();
+      await busy(form, async () => {
+        try {
+          const moved = await api.post("/api/v1/hotline/callbacks/" + callback.id + "/attempts", body);
+          closeDialog(false);
+          notice(t("callbacks.rescheduled_notice", {
+            name: callback.resident ? callback.resident.name : "", time: dateTime(moved.due_at) }));
+          await loadCallbacks(index);
+        } catch (error) {
+          showError(error, form);
+        }
+      });
+    });
+    openDialog(t("callbacks.next_title"), form, t("callbacks.submit"), opener);
+  }
+
   async function openCaller(phone) {
     $("phone").value = phone;
     showView("caller");
@@ -1372,6 +1813,8 @@
     $("nav-caller").addEventListener("click", focusPhone);
     $("nav-queue").addEventListener("click", openQueue);
     $("queue-refresh").addEventListener("click", loadQueue);
+    $("nav-callbacks").addEventListener("click", openCallbacks);
+    $("callbacks-refresh").addEventListener("click", () => loadCallbacks());
     $("dialog").addEventListener("close", onDialogClosed);
     document.addEventListener("keydown", onKey);
     // The queue on screen keeps itself current through the shift.
