@@ -513,6 +513,7 @@
     state.invitations = [];
     state.readback = null;
     state.services = null;
+    extras.forget();
     notice(null); // nothing said for the previous caller stays on screen
     $("lookup-result").textContent = "";
     $("lookup-error").textContent = "";
@@ -646,6 +647,7 @@
     state.resident = resident;
     state.readback = null;
     state.services = null;
+    extras.forget();
     $("register-panel").hidden = true;
     $("service-results").textContent = "";
     showView("caller");
@@ -681,6 +683,7 @@
       api.get("/api/v1/bookings", { resident_id: id, limit: 50 }),
       api.get("/api/v1/complaints", { resident_id: id, limit: 50 }),
       api.get("/api/v1/rating-invitations", { resident_id: id, limit: 50 }).catch(() => ({ items: [] })),
+      extras.loadEntitlements(id),
     ]);
     if (!state.resident || state.resident.id !== id) return; // another caller was opened meanwhile
     state.resident = resident;
@@ -779,7 +782,8 @@
             ? resident.eligibility_tags.map((tag) => h("span", { class: "badge tag", "data-tag": tag, text: t("tag." + tag) }))
             : h("span", { class: "muted", text: t("card.tags") + "：" + t("card.no_tags") }))),
       h("dl", { class: "facts" }, facts.map(([key, value]) => [h("dt", { text: t(key) }), h("dd", { text: value })])),
-      state.readback ? readback(state.readback) : null,
+      extras.entitlementsSection(),
+      state.readback ? readback(state.readback) : extras.seriesReadback(),
       h("div", { class: "actions" },
         h("button", { type: "button", class: "primary", text: t("card.find_service"),
           onclick: () => $("service-category").focus() }),
@@ -965,7 +969,8 @@
             type: "button", class: "slot", "data-slot": slot.start,
             text: t("service.slot", { time: dateTime(slot.start), remaining: slot.remaining }),
             onclick: (e) => openConfirm(item, slot, e.currentTarget),
-          })) : h("span", { text: t("service.no_slots") }))));
+          })) : h("span", { text: t("service.no_slots") }),
+          extras.fullSlots(item))));
     }
   }
 
@@ -985,7 +990,8 @@
             ? h("div", { class: "muted", text: t("service.funded_note") }) : null),
         item.quote && item.quote.funded ? h("dt", { text: t("confirm.pays") }) : null,
         item.quote && item.quote.funded ? h("dd", { "data-price": "resident",
-          text: t("service.funded", { price: money(item.quote.resident_price_fen), subsidy: money(item.quote.subsidy_fen) }) }) : null));
+          text: t("service.funded", { price: money(item.quote.resident_price_fen), subsidy: money(item.quote.subsidy_fen) }) }) : null),
+      extras.priceNote(item, slot), extras.seriesButton(item, slot));
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
       clearErrors(form);
@@ -1352,6 +1358,12 @@
   }
 
   // ------------------------------------------------------------------ start
+
+  // Series, waitlists and entitlements left (series.js), placed by the hooks above.
+  const extras = window.LinliSeries({
+    api, state, t, h, money, dateTime, slotRange, newKey, offeringName, field, markField, clearErrors, showError,
+    busy, openDialog, closeDialog, refreshResident, refreshAvailability,
+  });
 
   function start() {
     api.onSignedOut = () => showSignIn(t("signin.expired"));
