@@ -24,11 +24,13 @@ from .conftest import (
     CHROMIUM,
     DevStack,
     beijing_today,
+    book_for,
     console_page,
     free_slots,
     login,
     provider_with_funded_offering,
     registered_by_operator,
+    slots_once_known,
 )
 
 SCREENSHOTS = Path(__file__).resolve().parent / "console_screenshots"
@@ -521,33 +523,15 @@ async def test_series_waitlist_and_entitlement_left(stack: DevStack, demo: Demo)
     assert stated.status_code == 200, stated.text
 
     first_day = beijing_today() + timedelta(days=2)
-    slots = gateway.get(
-        "/api/v1/availability",
-        headers=operator,
-        params={
-            "offering_id": offering_id,
-            "from": first_day.isoformat(),
-            "to": (first_day + timedelta(days=14)).isoformat(),
-        },
-    ).json()["slots"]
+    slots = slots_once_known(gateway, offering_id, operator, (first_day, first_day + timedelta(days=14)))
     at = {(beijing(s["start"]).date(), beijing(s["start"]).strftime("%H:%M")): s for s in slots}
     series_start = at[(first_day, "10:00")]
     full = at[(first_day + timedelta(days=7), "10:00")]
-    used = gateway.post(  # her one subsidised meal of that month
-        "/api/v1/bookings",
-        headers=operator,
-        json={"offering_id": offering_id, "slot_start": at[(first_day, "12:00")]["start"], "resident_id": elder["id"]},
-    )
-    assert used.status_code == 201, used.text
-    assert used.json()["subsidy_fen"] == 1800
+    used = book_for(gateway, operator, offering_id, at[(first_day, "12:00")]["start"], elder["id"])
+    assert used["subsidy_fen"] == 1800  # her one subsidised meal of that month
     for n in range(5):  # the slot a week later is full
         neighbour = registered_by_operator(gateway, operator, name=f"邻居{n}")
-        taken = gateway.post(
-            "/api/v1/bookings",
-            headers=operator,
-            json={"offering_id": offering_id, "slot_start": full["start"], "resident_id": neighbour["id"]},
-        )
-        assert taken.status_code == 201, taken.text
+        book_for(gateway, operator, offering_id, full["start"], neighbour["id"])
     first_in_line = registered_by_operator(gateway, operator, name="吴国强")
     joined = gateway.post(
         "/api/v1/bookings/waitlist",
