@@ -44,6 +44,7 @@
     "series.waitlisted": ["已满并排入候补 {count} 次：{dates}。", "Full and waitlisted {count}: {dates}."],
     "series.waitlisted_one": ["{date}（候补第 {position} 位）", "{date} (waitlist no. {position})"],
     "series.refused": ["未能预约 {count} 次：{dates}。", "Not booked {count}: {dates}."],
+    "series.not_booked": ["不可预约", "cannot be booked"],
     "series.refused_one": ["{date}（{reason}）", "{date} ({reason})"],
     "series.days_off": ["节假日不约：{days}。", "Public holidays left out: {days}."],
     "weekday.0": ["周一", "Mon"],
@@ -256,8 +257,9 @@
       ctx.openDialog(t("series.title"), form, t("series.submit"), opener);
     }
 
+    /* Why a date was not booked, in the operator's words (never a raw code). */
     function reason(code) {
-      return code ? t("error.code." + code) : "";
+      return code && "error.code." + code in DICT["zh-CN"] ? t("error.code." + code) : t("series.not_booked");
     }
 
     function seriesReadback() {
