@@ -297,6 +297,20 @@ def slots_once_known(
     return found
 
 
+def book_for(
+    gateway: httpx.Client, headers: dict[str, str], offering_id: str, slot_start: str, resident_id: str
+) -> dict[str, Any]:
+    """The booking the call center (``headers``) makes for a resident on the phone."""
+    booked = gateway.post(
+        "/api/v1/bookings",
+        headers=headers,
+        json={"offering_id": offering_id, "slot_start": slot_start, "resident_id": resident_id},
+    )
+    assert booked.status_code == 201, booked.text
+    booking: dict[str, Any] = booked.json()
+    return booking
+
+
 def free_slots(
     gateway: httpx.Client, offering_id: str, headers: dict[str, str], count: int = 1
 ) -> list[dict[str, Any]]:

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -25,12 +26,15 @@ from service_kit.timeutil import local_now
 from .conftest import (
     CHROMIUM,
     DevStack,
+    beijing_today,
+    book_for,
     console_page,
     free_slots,
     login,
     new_phone,
     provider_with_funded_offering,
     registered_by_operator,
+    slots_once_known,
 )
 
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "var" / "console-screenshots"
@@ -739,3 +743,144 @@ async def test_an_urgent_call_is_escalated_at_once_and_worked_to_its_end(demo: D
         ("resolved", "话务员 小陈", "120 已送医，女儿陪同。")
     ]
     assert sms_to(gateway, daughter) == [f"【邻里】{text}"]  # once, whatever else happened
+
+
+def beijing(start: str) -> datetime:
+    return datetime.fromisoformat(start).astimezone(ZoneInfo("Asia/Shanghai"))
+
+
+async def tab_to(page: Page, selector: str, presses: int = 120) -> None:
+    """Tab, as the operator does, until ``selector`` has the focus."""
+    target = page.locator(selector)
+    for _ in range(presses):
+        if await target.evaluate("el => el === document.activeElement"):
+            return
+        await page.keyboard.press("Tab")
+    raise AssertionError(f"{selector} is not reached by Tab")
+
+
+async def test_series_waitlist_and_entitlement_left(stack: DevStack, demo: Demo) -> None:
+    """Issues 17/18, at 1366×768 and keyboard only: the card says what the caller's meal subsidy has left this
+    month, the booking step's quote says why a booking beyond it is at full price, a weekly series booked from the
+    booking step is read back date by date (the full date named), and a full slot's waitlist takes the caller,
+    reads back her place and lets the operator take someone else out."""
+    gateway, operator = demo.gateway, demo.operator
+    world = provider_with_funded_offering(gateway)
+    offering_id = world["offering_id"]
+    elder = registered_by_operator(gateway, operator, name="周淑珍", eligibility_tags=["age_80_plus"])
+
+    def funding_contract() -> str | None:
+        quote = gateway.get(
+            "/api/v1/bookings/quote", headers=operator, params={"offering_id": offering_id, "resident_id": elder["id"]}
+        ).json()
+        return quote.get("funded_contract_id")
+
+    contract_id = eventually_blocking(funding_contract)
+    stated = gateway.put(
+        f"/api/v1/entitlements/programs/{contract_id}/{offering_id}",
+        headers=login(gateway, "official"),
+        json={"units_per_period": 1, "period": "month"},
+    )
+    assert stated.status_code == 200, stated.text
+
+    first_day = beijing_today() + timedelta(days=2)
+    slots = slots_once_known(gateway, offering_id, operator, (first_day, first_day + timedelta(days=14)))
+    at = {(beijing(s["start"]).date(), beijing(s["start"]).strftime("%H:%M")): s for s in slots}
+    series_start = at[(first_day, "10:00")]
+    full = at[(first_day + timedelta(days=7), "10:00")]
+    used = book_for(gateway, operator, offering_id, at[(first_day, "12:00")]["start"], elder["id"])
+    assert used["subsidy_fen"] == 1800  # her one subsidised meal of that month
+    for n in range(5):  # the slot a week later is full
+        neighbour = registered_by_operator(gateway, operator, name=f"邻居{n}")
+        book_for(gateway, operator, offering_id, full["start"], neighbour["id"])
+    first_in_line = registered_by_operator(gateway, operator, name="吴国强")
+    joined = gateway.post(
+        "/api/v1/bookings/waitlist",
+        headers=operator,
+        json={"offering_id": offering_id, "slot_start": full["start"], "resident_id": first_in_line["id"]},
+    )
+    assert joined.status_code == 201, joined.text
+    assert joined.json()["position"] == 1
+
+    SCREENSHOTS.mkdir(exist_ok=True)
+    async with console_page(stack.gateway_url, viewport={"width": 1366, "height": 768}) as page:
+        await sign_in(page)
+        await look_up(page, elder["phone"])
+        await expect(page.locator("#card-title")).to_have_text("周淑珍")
+        this_month = first_day.month == beijing_today().month
+        left = "0/1" if this_month else "1/1"
+        await expect(page.locator("#entitlements")).to_have_text(f"补贴余额：本月助餐送餐上门补贴剩余 {left} 次")
+        await expect(page.locator("#entitlements")).to_be_in_viewport()
+        await screenshot(page, "21-entitlement-left")
+
+        # The booking step: the quote for that day's slot says why it is at full price.
+        await page.keyboard.press("F3")
+        await expect(page.locator("#service-category")).to_be_focused()
+        await page.keyboard.press("Enter")
+        await tab_to(page, f"article[data-offering='{offering_id}'] [data-slot='{series_start['start']}']")
+        await page.keyboard.press("Enter")
+        dialog = page.locator("#dialog")
+        await expect(dialog.locator("#price-note")).to_have_text(
+            "价格说明：本月补贴已用完（每月1次，已用1次），本次不享受补贴，按原价18元收费。"
+        )
+        await screenshot(page, "22-quote-price-note")
+
+        # A weekly series from here: nothing chosen for the operator, the caller's words decide.
+        await tab_to(page, "#open-series")
+        await page.keyboard.press("Enter")
+        await expect(dialog.locator("#dialog-title")).to_have_text("周期预约")
+        await expect(dialog.locator("input:checked")).to_have_count(0)
+        await dialog.locator("button[type=submit]").focus()
+        await page.keyboard.press("Enter")
+        await expect(dialog.locator("[data-field=kind] .field-error")).to_have_text("请选择重复方式")
+        await expect(dialog.locator("[data-field=end] .field-error")).to_have_text("请选择结束方式")
+        await expect(dialog.locator("input[name=kind][value=weekly]")).to_be_focused()
+        await page.keyboard.press("Space")
+        await tab_to(page, f"input[name=weekday][value='{first_day.weekday()}']")
+        await page.keyboard.press("Space")
+        await tab_to(page, "input[name=end][value=date]")
+        await page.keyboard.press("ArrowRight")  # 共几次
+        await expect(dialog.locator("input[name=end][value=count]")).to_be_checked()
+        await tab_to(page, "#series-count")
+        await page.keyboard.type("3")
+        await page.keyboard.press("Enter")
+        readback = page.locator("#series-readback")
+        await expect(readback).to_be_focused()
+
+        def said(day: date) -> str:
+            return f"{day.month}月{day.day}日周{'一二三四五六日'[day.weekday()]}"
+
+        weeks = [first_day + timedelta(days=7 * n) for n in range(3)]
+        booked_dates = f"{said(weeks[0])}、{said(weeks[2])}"
+        await expect(readback).to_contain_text("已为周淑珍按周期预约“助餐送餐上门”，每次 10:00。")
+        await expect(readback).to_contain_text(f"已预约 2 次：{booked_dates}。")
+        await expect(readback).to_contain_text(f"已满未约 1 次：{said(weeks[1])}。")
+        await screenshot(page, "23-series-readback")
+        mine = [b for b in demo.bookings_of(elder["id"]) if b["status"] in ("requested", "confirmed")]
+        assert sorted(beijing(b["slot_start"]).date() for b in mine) == [first_day, first_day, weeks[2]]
+
+        # The full date's waitlist: the line, her place read back, the other caller taken out.
+        await tab_to(page, f"article[data-offering='{offering_id}'] [data-full-slot='{full['start']}']")
+        await page.keyboard.press("Enter")
+        await expect(dialog.locator("#dialog-title")).to_have_text("候补名单")
+        await expect(dialog.locator("#waitlist-line li")).to_have_text(["第 1 位 · 吴国强 · 等待中 移出候补"])
+        await expect(dialog.locator("button[type=submit]")).to_be_focused()
+        await expect(dialog.locator("button[type=submit]")).to_have_text("为周淑珍加入候补")
+        await page.keyboard.press("Enter")
+        await expect(dialog.locator("#waitlist-said")).to_have_text("已为周淑珍加入候补：第 2 位。有空位时会短信通知。")
+        await expect(dialog.locator("#waitlist-line li")).to_have_count(2)
+        await expect(dialog.locator("button[type=submit]")).to_be_hidden()
+        await screenshot(page, "24-waitlist-joined")
+        await tab_to(page, "#waitlist-line li:first-child [data-action=leave]")
+        await page.keyboard.press("Enter")
+        await expect(dialog.locator("#waitlist-said")).to_have_text("已将吴国强移出候补。")
+        await expect(dialog.locator("#waitlist-line li")).to_have_text(
+            ["第 1 位 · 周淑珍（本来电人） · 等待中 移出候补"]
+        )
+        line = gateway.get(
+            "/api/v1/bookings/waitlist",
+            headers=operator,
+            params={"offering_id": offering_id, "slot_start": full["start"]},
+        ).json()
+        assert [(e["resident_id"], e["status"]) for e in line if e["status"] == "waiting"] == [(elder["id"], "waiting")]
+        await screenshot(page, "25-waitlist-removed")

@@ -12,6 +12,7 @@ import pytest
 from .conftest import (
     PHONE_CONSENT,
     bearer,
+    book_for,
     code_for,
     free_slots,
     login,
@@ -50,12 +51,7 @@ def test_a_resident_an_operator_registered_signs_in_and_finds_her_profile_and_bo
     )
     wang = registered
     (slot,) = free_slots(gateway, offering_id, operator)
-    booked = gateway.post(
-        "/api/v1/bookings",
-        headers=operator,
-        json={"offering_id": offering_id, "slot_start": slot["start"], "resident_id": wang["id"]},
-    )
-    assert booked.status_code == 201, booked.text
+    booked = book_for(gateway, operator, offering_id, slot["start"], wang["id"])
 
     # Later she installs the app and signs in with her phone and the code she receives.
     tokens = sign_in_by_code(gateway, phone, consent_version="2026-11")
@@ -69,10 +65,10 @@ def test_a_resident_an_operator_registered_signs_in_and_finds_her_profile_and_bo
     assert profile.json()["consent"]["channel"] == "phone"  # the consent she gave the operator stays as it was
     bookings = gateway.get("/api/v1/bookings", headers=mine)
     assert bookings.status_code == 200
-    assert [(b["id"], b["channel"]) for b in bookings.json()["items"]] == [(booked.json()["id"], "phone")]
+    assert [(b["id"], b["channel"]) for b in bookings.json()["items"]] == [(booked["id"], "phone")]
     # Her record and her bookings are personal data: no cache on the way keeps them (service_kit.edge), while the
     # public category tree may be kept a minute; no answer names the server software.
-    booking = gateway.get(f"/api/v1/bookings/{booked.json()['id']}", headers=mine)
+    booking = gateway.get(f"/api/v1/bookings/{booked['id']}", headers=mine)
     assert booking.status_code == 200, booking.text
     for answer in (profile, bookings, booking):
         assert answer.headers["cache-control"] == "no-store"

@@ -22,6 +22,7 @@ FILES: dict[str, str] = {
     "i18n.js": "text/javascript; charset=utf-8",
     "privacy-notice.js": "text/javascript; charset=utf-8",
     "api.js": "text/javascript; charset=utf-8",
+    "series.js": "text/javascript; charset=utf-8",
     "app.js": "text/javascript; charset=utf-8",
 }
 

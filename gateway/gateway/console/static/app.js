@@ -562,6 +562,7 @@
     state.calls = { items: [], total: 0 };
     state.urgent = [];
     state.lastDone = null;
+    extras.forget();
     notice(null); // nothing said for the previous caller stays on screen
     $("lookup-result").textContent = "";
     $("lookup-error").textContent = "";
@@ -709,6 +710,7 @@
     state.services = null;
     state.lookup = null; // the operator has chosen: the list of matches gives the screen to the card
     renderLookup();
+    extras.forget();
     $("register-panel").hidden = true;
     $("service-results").textContent = "";
     showView("caller");
@@ -746,6 +748,7 @@
       api.get("/api/v1/rating-invitations", { resident_id: id, limit: 50 }).catch(() => ({ items: [] })),
       api.get("/api/v1/residents/" + id + "/calls", { limit: CALLS_SHOWN_MAX }),
       api.get("/api/v1/residents/" + id + "/urgent-calls", { limit: 5 }),
+      extras.loadEntitlements(id),
     ]);
     if (!state.resident || state.resident.id !== id) return; // another caller was opened meanwhile
     state.calls = calls;
@@ -857,7 +860,8 @@
       state.urgent.length ? h("section", { class: "urgent", id: "urgent-open", "aria-labelledby": "urgent-open-title" },
         h("h3", { id: "urgent-open-title", text: t("urgent.on_card") }),
         h("ul", { class: "items" }, state.urgent.map((u) => urgentItem(u, false)))) : null,
-      state.readback ? readback(state.readback) : null,
+      extras.entitlementsSection(),
+      state.readback ? readback(state.readback) : extras.seriesReadback(),
       h("div", { class: "actions" },
         h("button", { type: "button", class: "primary", text: t("card.find_service"),
           onclick: () => $("service-category").focus() }),
@@ -1264,7 +1268,8 @@
             type: "button", class: "slot", "data-slot": slot.start,
             text: t("service.slot", { time: dateTime(slot.start), remaining: slot.remaining }),
             onclick: (e) => openConfirm(item, slot, e.currentTarget),
-          })) : h("span", { text: t("service.no_slots") }))));
+          })) : h("span", { text: t("service.no_slots") }),
+          extras.fullSlots(item))));
     }
   }
 
@@ -1284,7 +1289,8 @@
             ? h("div", { class: "muted", text: t("service.funded_note") }) : null),
         item.quote && item.quote.funded ? h("dt", { text: t("confirm.pays") }) : null,
         item.quote && item.quote.funded ? h("dd", { "data-price": "resident",
-          text: t("service.funded", { price: money(item.quote.resident_price_fen), subsidy: money(item.quote.subsidy_fen) }) }) : null));
+          text: t("service.funded", { price: money(item.quote.resident_price_fen), subsidy: money(item.quote.subsidy_fen) }) }) : null),
+      extras.priceNote(item, slot), extras.seriesButton(item, slot));
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
       clearErrors(form);
@@ -1793,6 +1799,12 @@
   }
 
   // ------------------------------------------------------------------ start
+
+  // Series, waitlists and entitlements left (series.js), placed by the hooks above.
+  const extras = window.LinliSeries({
+    api, state, t, h, money, dateTime, slotRange, newKey, offeringName, field, markField, clearErrors, showError,
+    busy, openDialog, closeDialog, refreshResident, refreshAvailability,
+  });
 
   function start() {
     api.onSignedOut = () => showSignIn(t("signin.expired"));

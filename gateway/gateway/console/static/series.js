@@ -1,0 +1,383 @@
+/* The call center's recurring care: what the caller's entitlement has left this period (on the card, and the
+   quote's price note before booking), a weekly or working-day series booked from the booking step with its
+   read-back date by date, and a full slot's waitlist (join, read back the position, take someone out).
+   app.js hands its helpers over through window.LinliSeries(ctx) and places what this returns. */
+"use strict";
+
+(function () {
+  // Each new text: [Chinese, English].
+  const WORDS = {
+    "ent.none": ["无个人补贴额度", "No personal subsidy allowance"],
+    "ent.title": ["补贴余额", "Subsidy left"],
+    "ent.left": ["{period}{name}补贴剩余 {left}/{units} {unit}", "{name} subsidy {period}: {left}/{units} {unit} left"],
+    "ent.period.month": ["本月", "this month"],
+    "ent.period.week": ["本周", "this week"],
+    "ent.unit.booking": ["次", "times"],
+    "ent.unit.hour": ["小时", "hours"],
+    "ent.tag_expired": ["“{tag}”资格证明已于 {date} 到期，待复核", "The evidence for “{tag}” expired on {date}: to be re-checked"],
+    "quote.note": ["价格说明：{note}", "Price note: {note}"],
+    "series.open": ["按周期预约", "Book a series"],
+    "series.title": ["周期预约", "Recurring booking"],
+    "series.kind": ["重复方式", "Repeats"],
+    "series.kind.weekly": ["每周固定几天", "On chosen weekdays"],
+    "series.kind.working_days": ["每个工作日（节假日除外，调休上班日照常）", "Every working day (public holidays off, make-up days on)"],
+    "series.weekdays": ["星期", "Weekdays"],
+    "series.time": ["时间", "Time"],
+    "series.start": ["开始日期", "Start date"],
+    "series.end": ["结束方式", "Ends"],
+    "series.end.date": ["到某天为止", "On a date"],
+    "series.end.count": ["共几次", "After a number of times"],
+    "series.end_date": ["结束日期", "End date"],
+    "series.count": ["次数", "Times"],
+    "series.waitlist": ["已满的日期排入候补", "Waitlist the dates that are full"],
+    "series.submit": ["预约这些日期", "Book these dates"],
+    "series.kind_required": ["请选择重复方式", "Choose how it repeats"],
+    "series.weekdays_required": ["请选择星期几", "Choose the weekdays"],
+    "series.end_required": ["请选择结束方式", "Choose how it ends"],
+    "series.end_date_required": ["请填写结束日期", "Enter the end date"],
+    "series.count_required": ["请填写次数", "Enter the number of times"],
+    "series.readback_title": ["请向居民复述（周期预约）", "Read back to the resident (series)"],
+    "series.readback_intro": ["已为{name}按周期预约“{service}”，每次 {time}。", "A series of “{service}” is booked for {name}, each at {time}."],
+    "series.booked": ["已预约 {count} 次：{dates}。", "Booked {count}: {dates}."],
+    "series.booked_none": ["没有预约成功的日期。", "No date could be booked."],
+    "series.full": ["已满未约 {count} 次：{dates}。", "Full, not booked {count}: {dates}."],
+    "series.waitlisted": ["已满并排入候补 {count} 次：{dates}。", "Full and waitlisted {count}: {dates}."],
+    "series.waitlisted_one": ["{date}（候补第 {position} 位）", "{date} (waitlist no. {position})"],
+    "series.refused": ["未能预约 {count} 次：{dates}。", "Not booked {count}: {dates}."],
+    "series.not_booked": ["不可预约", "cannot be booked"],
+    "series.refused_one": ["{date}（{reason}）", "{date} ({reason})"],
+    "series.days_off": ["节假日不约：{days}。", "Public holidays left out: {days}."],
+    "weekday.0": ["周一", "Mon"],
+    "weekday.1": ["周二", "Tue"],
+    "weekday.2": ["周三", "Wed"],
+    "weekday.3": ["周四", "Thu"],
+    "weekday.4": ["周五", "Fri"],
+    "weekday.5": ["周六", "Sat"],
+    "weekday.6": ["周日", "Sun"],
+    "wait.slot": ["{time}（已满 · 候补）", "{time} (full · waitlist)"],
+    "wait.title": ["候补名单", "Waitlist"],
+    "wait.slot_title": ["{service} · {time}", "{service} · {time}"],
+    "wait.line": ["当前候补（{count} 人）", "In line ({count})"],
+    "wait.empty": ["暂无人候补", "Nobody is waiting"],
+    "wait.entry": ["第 {position} 位 · {name} · {status}", "No. {position} · {name} · {status}"],
+    "wait.entry_offered": ["{name} · 已通知有空位，保留到 {time}", "{name} · offered a place, held until {time}"],
+    "wait.this_caller": ["（本来电人）", " (this caller)"],
+    "wait.remove": ["移出候补", "Remove from waitlist"],
+    "wait.join": ["为{name}加入候补", "Put {name} on the waitlist"],
+    "wait.joined": ["已为{name}加入候补：第 {position} 位。有空位时会短信通知。", "{name} is on the waitlist: number {position}. A text message follows when a place frees."],
+    "wait.removed": ["已将{name}移出候补。", "{name} is off the waitlist."],
+    "wait.status.waiting": ["等待中", "waiting"],
+    "wait.status.offered": ["已通知有空位", "offered a place"],
+    "error.code.weekday_not_offered": ["这一天该服务在此时间没有时段", "The service has no slot at this time on that day"],
+    "error.code.weekdays_required": ["请选择星期几", "Choose the weekdays"],
+    "error.code.weekdays_not_expected": ["每个工作日的预约不选星期", "Working-day series take no weekdays"],
+    "error.code.weekdays_repeated": ["星期选重复了", "A weekday is chosen twice"],
+    "error.code.start_in_past": ["开始日期不能早于今天", "The start date is in the past"],
+    "error.code.series_beyond_horizon": ["超出了可预约的范围，请提前结束", "Beyond the booking horizon: end it earlier"],
+    "error.code.end_required": ["请选择结束日期或次数", "Choose an end date or a number of times"],
+    "error.code.end_date_and_count": ["结束日期和次数只能选一个", "Give an end date or a number of times, not both"],
+    "error.code.end_before_start": ["结束日期早于开始日期", "The end date is before the start date"],
+    "error.code.series_too_long": ["周期太长，请缩短", "The series is too long"],
+    "error.code.too_many_occurrences": ["次数太多，请减少", "Too many dates"],
+    "error.code.slot_not_full": ["这个时段还有空位，可以直接预约", "This slot has a free place: book it"],
+    "error.code.already_waiting": ["该居民已在这个时段的候补名单中", "The resident is already on this slot's waitlist"],
+    "error.code.already_booked": ["该居民已预约了这个时段", "The resident already holds this slot"],
+    "error.code.slot_full": ["已满", "full"],
+    "error.code.slot_not_in_schedule": ["当天不开放", "closed that day"],
+  };
+  const DICT = window.LINLI_I18N;
+  for (const [key, [zh, en]] of Object.entries(WORDS)) {
+    if (!(key in DICT["zh-CN"])) DICT["zh-CN"][key] = zh;
+    if (!(key in DICT.en)) DICT.en[key] = en;
+  }
+
+  const TZ = "Asia/Shanghai";
+  const SLOTS_FULL_SHOWN = 3;
+
+  window.LinliSeries = function install(ctx) {
+    const { api, state, t, h, money, dateTime, slotRange, newKey } = ctx;
+    state.entitlements = null; // {resident_id, eligibility, entitlements}
+    state.seriesReadback = null; // {series, service, time}
+
+    function hhmm(iso) {
+      return new Intl.DateTimeFormat("en-GB", { timeZone: TZ, hour: "2-digit", minute: "2-digit", hour12: false })
+        .format(new Date(iso));
+    }
+
+    function day(iso) {
+      return new Intl.DateTimeFormat("en-CA", { timeZone: TZ }).format(new Date(iso));
+    }
+
+    /* "2026-12-08" → "12月8日周二" ("Tue 8 Dec"): a date as it is read out to the caller. */
+    function shortDate(isoDay) {
+      const [, month, date] = isoDay.split("-").map(Number);
+      const weekday = (new Date(isoDay + "T12:00:00Z").getUTCDay() + 6) % 7; // 0 = Monday
+      if (state.lang === "en") {
+        return t("weekday." + weekday) + " " + date + " " + new Intl.DateTimeFormat("en-GB", { month: "short", timeZone: "UTC" })
+          .format(new Date(isoDay + "T12:00:00Z"));
+      }
+      return month + "月" + date + "日" + t("weekday." + weekday);
+    }
+
+    function list(items) {
+      return items.join(state.lang === "en" ? ", " : "、");
+    }
+
+    // -------------------------------------------------------------- entitlements left this period
+
+    async function loadEntitlements(residentId) {
+      const found = await api.get("/api/v1/residents/" + residentId + "/entitlements").catch(() => null);
+      state.entitlements = found && found.resident_id === residentId ? found : null;
+    }
+
+    function entitlementLine(e) {
+      return t("ent.left", {
+        period: t("ent.period." + e.period), name: e.offering_name || "", left: e.left, units: e.units_per_period,
+        unit: t("ent.unit." + e.unit),
+      });
+    }
+
+    function entitlementsSection() {
+      const found = state.entitlements;
+      if (!found || !state.resident || found.resident_id !== state.resident.id) return null;
+      const lines = found.entitlements.map((e) => h("li", {
+        class: e.left > 0 ? "" : "bad", "data-entitlement": e.offering_id, text: entitlementLine(e) }));
+      for (const tag of found.eligibility.filter((x) => x.status === "expired")) {
+        lines.push(h("li", { class: "bad", text: t("ent.tag_expired", { tag: t("tag." + tag.tag), date: tag.expires_on }) }));
+      }
+      return h("div", { id: "entitlements", class: "entitlements", "aria-label": t("ent.title") },
+        h("span", { class: "muted", text: t("ent.title") + "：" }),
+        lines.length ? h("ul", { class: "inline-list" }, lines) : h("span", { text: t("ent.none") }));
+    }
+
+    /* The quote for the slot's own day: its price note says why this booking is (not) subsidised. */
+    function priceNote(item, slot) {
+      const box = h("div", { class: "price-note", id: "price-note", "aria-live": "polite" });
+      api.get("/api/v1/bookings/quote", { offering_id: item.offering.id, resident_id: state.resident.id, date: day(slot.start) })
+        .then((quote) => {
+          if (quote && quote.price_note) box.textContent = t("quote.note", { note: quote.price_note });
+        })
+        .catch(() => {});
+      return box;
+    }
+
+    // -------------------------------------------------------------- a series from the booking step
+
+    function radios(name, values, prefix) {
+      return h("div", { class: "checks" }, values.map((value) => h("label", { class: "check" },
+        h("input", { type: "radio", name, value }), t(prefix + value))));
+    }
+
+    function seriesButton(item, slot) {
+      return h("button", { type: "button", id: "open-series", text: t("series.open"),
+        onclick: () => openSeries(item, slot) });
+    }
+
+    /* The booking dialog gives way to the series': the slot's button stays the one focus returns to. */
+    async function openSeries(item, slot) {
+      const dialog = document.getElementById("dialog");
+      const opener = state.dialogOpener;
+      if (dialog.open) {
+        const closed = new Promise((resolve) => dialog.addEventListener("close", resolve, { once: true }));
+        dialog.close();
+        await closed;
+      }
+      const o = item.offering;
+      const key = newKey();
+      const time = hhmm(slot.start);
+      const weekdays = h("fieldset", { class: "field", "data-field": "weekdays", id: "series-weekdays", hidden: true },
+        h("legend", { text: t("series.weekdays") }),
+        h("div", { class: "checks" }, [0, 1, 2, 3, 4, 5, 6].map((d) => h("label", { class: "check" },
+          h("input", { type: "checkbox", name: "weekday", value: String(d) }), t("weekday." + d)))),
+        h("span", { class: "field-error" }));
+      const endDate = h("input", { id: "series-end-date", type: "date", "data-field": "end_date", min: day(slot.start) });
+      const count = h("input", { id: "series-count", type: "number", min: "1", max: "260", "data-field": "count", inputmode: "numeric" });
+      const endDateBox = ctx.field("series-end-date", t("series.end_date"), endDate);
+      const countBox = ctx.field("series-count", t("series.count"), count);
+      endDateBox.hidden = true;
+      countBox.hidden = true;
+      const waitlist = h("input", { type: "checkbox", id: "series-waitlist", name: "waitlist_when_full" });
+      const form = h("form", { novalidate: true },
+        h("div", { class: "form-error", role: "alert" }),
+        h("p", { class: "item-title", text: ctx.offeringName(o) + " · " + t("series.time") + " " + time + " · " +
+          t("series.start") + " " + shortDate(day(slot.start)) }),
+        h("fieldset", { class: "field", "data-field": "kind" }, h("legend", { text: t("series.kind") }),
+          radios("kind", ["weekly", "working_days"], "series.kind."), h("span", { class: "field-error" })),
+        weekdays,
+        h("fieldset", { class: "field", "data-field": "end" }, h("legend", { text: t("series.end") }),
+          radios("end", ["date", "count"], "series.end."), h("span", { class: "field-error" })),
+        h("div", { class: "grid" }, endDateBox, countBox),
+        h("label", { class: "check" }, waitlist, t("series.waitlist")));
+      form.addEventListener("change", () => {
+        const kind = form.querySelector("input[name=kind]:checked");
+        const end = form.querySelector("input[name=end]:checked");
+        weekdays.hidden = !kind || kind.value !== "weekly";
+        endDateBox.hidden = !end || end.value !== "date";
+        countBox.hidden = !end || end.value !== "count";
+      });
+      form.addEventListener("submit", async (event) => {
+        event.preventDefault();
+        ctx.clearErrors(form);
+        const kind = form.querySelector("input[name=kind]:checked");
+        const end = form.querySelector("input[name=end]:checked");
+        const days = Array.from(weekdays.querySelectorAll("input:checked"), (el) => Number(el.value));
+        const marks = [];
+        if (!kind) marks.push(["kind", "series.kind_required"]);
+        else if (kind.value === "weekly" && !days.length) marks.push(["weekdays", "series.weekdays_required"]);
+        if (!end) marks.push(["end", "series.end_required"]);
+        else if (end.value === "date" && !endDate.value) marks.push(["end_date", "series.end_date_required"]);
+        else if (end.value === "count" && !count.value) marks.push(["count", "series.count_required"]);
+        if (marks.length) {
+          const inputs = marks.map(([name, words]) => ctx.markField(form, name, t(words)));
+          if (inputs[0]) inputs[0].focus();
+          return;
+        }
+        const body = {
+          offering_id: o.id, resident_id: state.resident.id, channel: "phone", kind: kind.value, time,
+          start_date: day(slot.start), waitlist_when_full: waitlist.checked,
+        };
+        if (kind.value === "weekly") body.weekdays = days;
+        if (end.value === "date") body.end_date = endDate.value;
+        else body.count = Number(count.value);
+        await ctx.busy(form, async () => {
+          try {
+            const series = await api.post("/api/v1/bookings/series", body, key);
+            ctx.closeDialog(false);
+            state.readback = null;
+            state.seriesReadback = { series, service: ctx.offeringName(o), time };
+            await ctx.refreshResident();
+            const shown = document.getElementById("series-readback");
+            if (shown) shown.focus();
+            await ctx.refreshAvailability(o.id);
+          } catch (error) {
+            ctx.showError(error, form);
+          }
+        });
+      });
+      ctx.openDialog(t("series.title"), form, t("series.submit"), opener);
+    }
+
+    /* Why a date was not booked, in the operator's words (never a raw code). */
+    function reason(code) {
+      return code && "error.code." + code in DICT["zh-CN"] ? t("error.code." + code) : t("series.not_booked");
+    }
+
+    function seriesReadback() {
+      const done = state.seriesReadback;
+      if (!done || !state.resident || done.series.resident_id !== state.resident.id) return null;
+      const by = (outcome) => done.series.occurrences.filter((o) => o.outcome === outcome);
+      const booked = by("booked");
+      const full = by("full");
+      const waitlisted = by("waitlisted");
+      const refused = by("refused");
+      const lines = [t("series.readback_intro", { name: state.resident.name, service: done.service, time: done.time })];
+      lines.push(booked.length
+        ? t("series.booked", { count: booked.length, dates: list(booked.map((o) => shortDate(o.date))) })
+        : t("series.booked_none"));
+      if (waitlisted.length) {
+        lines.push(t("series.waitlisted", { count: waitlisted.length, dates: list(waitlisted.map((o) =>
+          t("series.waitlisted_one", { date: shortDate(o.date), position: o.waitlist ? o.waitlist.position : "?" }))) }));
+      }
+      if (full.length) lines.push(t("series.full", { count: full.length, dates: list(full.map((o) => shortDate(o.date))) }));
+      if (refused.length) {
+        lines.push(t("series.refused", { count: refused.length, dates: list(refused.map((o) =>
+          t("series.refused_one", { date: shortDate(o.date), reason: reason(o.code) }))) }));
+      }
+      if (done.series.days_off_skipped.length) {
+        lines.push(t("series.days_off", { days: list(done.series.days_off_skipped.map((d) => d.name + " " + shortDate(d.date))) }));
+      }
+      return h("section", { class: "readback", id: "series-readback", tabindex: "-1", "aria-labelledby": "series-readback-title",
+        "data-series": done.series.id },
+        h("h3", { id: "series-readback-title", text: t("series.readback_title") }),
+        lines.map((text) => h("p", { text })));
+    }
+
+    // -------------------------------------------------------------- a full slot's waitlist
+
+    function fullSlots(item) {
+      const a = item.availability;
+      if (!a || !a.bookable) return [];
+      return a.slots.filter((s) => s.remaining === 0).slice(0, SLOTS_FULL_SHOWN).map((slot) => h("button", {
+        type: "button", class: "slot full", "data-full-slot": slot.start,
+        text: t("wait.slot", { time: dateTime(slot.start) }), onclick: (e) => openWaitlist(item, slot, e.currentTarget) }));
+    }
+
+    async function residentName(id) {
+      if (state.resident && id === state.resident.id) return state.resident.name + t("wait.this_caller");
+      const found = await api.get("/api/v1/residents/" + id).catch(() => null);
+      return found ? found.name : t("common.unknown");
+    }
+
+    function openWaitlist(item, slot, opener) {
+      const o = item.offering;
+      const key = newKey();
+      const resident = state.resident;
+      const line = h("div", { id: "waitlist-line", "aria-live": "polite" }, t("common.loading"));
+      const said = h("p", { id: "waitlist-said", class: "said", role: "status" });
+      const form = h("form", { novalidate: true },
+        h("div", { class: "form-error", role: "alert" }),
+        h("p", { class: "item-title", text: t("wait.slot_title", { service: ctx.offeringName(o), time: slotRange({ slot_start: slot.start, slot_end: slot.end }) }) }),
+        said, line);
+
+      async function show() {
+        const entries = await api.get("/api/v1/bookings/waitlist", { offering_id: o.id, slot_start: slot.start });
+        const open = entries.filter((e) => e.status === "waiting" || e.status === "offered");
+        const names = await Promise.all(open.map((e) => residentName(e.resident_id)));
+        line.textContent = "";
+        line.append(h("h3", { text: t("wait.line", { count: open.length }) }));
+        if (!open.length) line.append(h("p", { class: "muted", text: t("wait.empty") }));
+        else {
+          line.append(h("ul", { class: "items" }, open.map((entry, n) => h("li", { "data-waitlist": entry.id },
+            h("span", { text: entry.status === "offered"
+              ? t("wait.entry_offered", { name: names[n], time: dateTime(entry.offer_expires_at) })
+              : t("wait.entry", { position: entry.position, name: names[n], status: t("wait.status." + entry.status) }) }),
+            " ",
+            h("button", { type: "button", class: "danger", "data-action": "leave", text: t("wait.remove"),
+              "aria-label": t("wait.remove") + " " + names[n], onclick: () => remove(entry, names[n]) })))));
+        }
+        const submit = form.querySelector("button[type=submit]");
+        if (submit) submit.hidden = open.some((e) => e.resident_id === resident.id);
+      }
+
+      async function remove(entry, name) {
+        ctx.clearErrors(form);
+        try {
+          await api.post("/api/v1/bookings/waitlist/" + entry.id + "/leave", {});
+          said.textContent = t("wait.removed", { name: name.replace(t("wait.this_caller"), "") });
+          await show();
+          said.setAttribute("tabindex", "-1");
+          said.focus();
+        } catch (error) {
+          ctx.showError(error, form);
+        }
+      }
+
+      form.addEventListener("submit", async (event) => {
+        event.preventDefault();
+        ctx.clearErrors(form);
+        await ctx.busy(form, async () => {
+          try {
+            const entry = await api.post("/api/v1/bookings/waitlist",
+              { offering_id: o.id, slot_start: slot.start, resident_id: resident.id }, key);
+            said.textContent = t("wait.joined", { name: resident.name, position: entry.position });
+            await show();
+            said.setAttribute("tabindex", "-1");
+            said.focus();
+          } catch (error) {
+            ctx.showError(error, form);
+          }
+        });
+      });
+      ctx.openDialog(t("wait.title"), form, t("wait.join", { name: resident.name }), opener);
+      show().catch((error) => ctx.showError(error, form));
+    }
+
+    return {
+      loadEntitlements, entitlementsSection, priceNote, seriesButton, seriesReadback, fullSlots,
+      forget() {
+        state.entitlements = null;
+        state.seriesReadback = null;
+      },
+    };
+  };
+})();
