@@ -61,13 +61,6 @@ async def join(world: Any, lunch: Any, resident: dict[str, Any], hour: int = 12,
     return await world.client.post(WAITLIST, json=body | extra, headers=world.resident_headers(resident))
 
 
-async def entry(world: Any, entry_id: str, resident: dict[str, Any]) -> dict[str, Any]:
-    response = await world.client.get(f"{WAITLIST}/{entry_id}", headers=world.resident_headers(resident))
-    assert response.status_code == 200, response.text
-    result: dict[str, Any] = response.json()
-    return result
-
-
 async def pool(world: Any, contract: Any) -> int:
     async with world.sessionmaker() as session:
         used = await session.scalar(select(FundedProgram.used).where(FundedProgram.contract_id == contract.contract_id))
@@ -116,16 +109,11 @@ async def test_a_given_back_unit_is_offered_with_the_subsidised_price_and_accept
     two = (await join(world, lunch, second, hour=13)).json()
     assert (one["position"], two["position"]) == (1, 2)
 
-    cancelled = await world.client.post(
-        f"{BOOKINGS}/{booking['id']}/cancel", json={"reason": "住院了"}, headers=world.keys.headers("operator")
-    )
+    cancelled = await world.cancel(booking, "住院了")
     assert cancelled.status_code == 200, cancelled.text
 
-    async def offered() -> bool:
-        return (await entry(world, one["id"], first))["status"] == "offered"
-
-    await eventually(offered)
-    assert (await entry(world, two["id"], second))["position"] == 1
+    await eventually(lambda: world.offered(one["id"], first))
+    assert (await world.waitlist_entry(two["id"], second))["position"] == 1
     inbox = (await world.client.get("/api/v1/notifications", headers=world.resident_headers(first))).json()
     assert inbox["items"][0]["title"] == "补贴名额有空了"
     assert "补贴名额空出来了，补贴价3元，为您保留到" in inbox["items"][0]["body"]
@@ -142,7 +130,7 @@ async def test_a_given_back_unit_is_offered_with_the_subsidised_price_and_accept
     assert (shown["resident_id"], shown["price_fen"], shown["subsidy_fen"]) == (first["id"], 300, 1200)
     assert shown["funded_contract_id"] == str(contract.contract_id)
     assert datetime.fromisoformat(shown["slot_start"]) == world.at(world.tomorrow(), 12)
-    assert (await entry(world, one["id"], first))["booking_id"] == shown["id"]
+    assert (await world.waitlist_entry(one["id"], first))["booking_id"] == shown["id"]
     assert await pool(world, contract) == 1
     again = await world.client.post(f"{WAITLIST}/{one['id']}/accept", headers=world.resident_headers(first))
     assert (again.status_code, again.json()["code"]) == (409, "no_offer")
@@ -152,24 +140,12 @@ async def test_an_unanswered_offer_passes_on_and_a_larger_quota_offers_units(wor
     lunch, contract, (booking,) = await used_up(world, 1)
     first, second, third = [await world.resident(tags=["age_80_plus"]) for _ in range(3)]
     one, two, three = [(await join(world, lunch, r)).json() for r in (first, second, third)]
-    await world.client.post(
-        f"{BOOKINGS}/{booking['id']}/cancel", json={"reason": "改天"}, headers=world.keys.headers("operator")
-    )
+    await world.cancel(booking, "改天")
 
-    async def offered_to(entry_id: str, resident: dict[str, Any]) -> bool:
-        return (await entry(world, entry_id, resident))["status"] == "offered"
-
-    await eventually(lambda: offered_to(one["id"], first))
-    terms = waitlist_service.OfferTerms.of(settings)
-    ended = await waitlist_service.pass_on_overdue_offers(
-        world.sessionmaker, terms=terms, batch=10, now=utcnow() + terms.hold + timedelta(seconds=1)
-    )
-    assert ended == 1
-    assert (await entry(world, one["id"], first))["status"] == "expired"
-    assert await offered_to(two["id"], second)
-    late = await world.client.post(f"{WAITLIST}/{one['id']}/accept", headers=world.resident_headers(first))
-    assert (late.status_code, late.json()["code"]) == (409, "no_offer")
+    await eventually(lambda: world.offered(one["id"], first))
+    await world.let_offer_lapse(settings, (one["id"], first), (two["id"], second))
     assert await pool(world, contract) == 1
+    terms = waitlist_service.OfferTerms.of(settings)
 
     # The contract amended to a larger quota: the sweep offers the new unit to the next in line.
     amended = world.contract_event(
@@ -182,7 +158,7 @@ async def test_an_unanswered_offer_passes_on_and_a_larger_quota_offers_units(wor
     )
     await world.apply(amended, source="procurement")
     await waitlist_service.pass_on_overdue_offers(world.sessionmaker, terms=terms, batch=10, now=utcnow())
-    assert await offered_to(three["id"], third)
+    assert await world.offered(three["id"], third)
     assert await pool(world, contract) == 2
 
 
@@ -191,14 +167,10 @@ async def test_racing_cancellations_and_joins_never_offer_one_unit_twice(world: 
     lunch, contract, bookings = await used_up(world, quota)
     waiting = [await world.resident(tags=["age_80_plus"]) for _ in range(quota + 4)]
 
-    async def cancel(booking: dict[str, Any]) -> int:
-        response = await world.client.post(
-            f"{BOOKINGS}/{booking['id']}/cancel", json={"reason": "不去了"}, headers=world.keys.headers("operator")
-        )
-        return int(response.status_code)
-
-    results = await asyncio.gather(*(cancel(b) for b in bookings), *(join(world, lunch, r) for r in waiting))
-    assert results[:quota] == [200] * quota
+    results = await asyncio.gather(
+        *(world.cancel(b, "不去了") for b in bookings), *(join(world, lunch, r) for r in waiting)
+    )
+    assert [r.status_code for r in results[:quota]] == [200] * quota
     joins = results[quota:]
     assert {r.status_code for r in joins} <= {201, 409}, [r.text for r in joins]
     assert all(r.json()["code"] == "quota_not_full" for r in joins if r.status_code == 409)
