@@ -97,8 +97,8 @@ def test_an_elder_waits_for_a_subsidised_lunch_and_books_it_at_the_subsidised_pr
     assert eventually_blocking(offered)["offer_expires_at"]
     inbox = gateway.get("/api/v1/notifications", headers=headers).json()["items"]
     message = next(m for m in inbox if m["title"] == "补贴名额有空了")
-    assert message["body"].startswith("您候补的老年餐桌·补贴午餐（")
-    assert "补贴名额空出来了，补贴价3元，为您保留到" in message["body"]
+    assert message["body"].startswith("老年餐桌·补贴午餐（")
+    assert "补贴名额有空了，补贴价3元，为您保留到" in message["body"]
 
     accepted = gateway.post(f"{WAITLIST}/{joined.json()['id']}/accept", headers=headers)
     assert accepted.status_code == 201, accepted.text

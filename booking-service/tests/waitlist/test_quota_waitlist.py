@@ -116,7 +116,7 @@ async def test_a_given_back_unit_is_offered_with_the_subsidised_price_and_accept
     assert (await world.waitlist_entry(two["id"], second))["position"] == 1
     inbox = (await world.client.get("/api/v1/notifications", headers=world.resident_headers(first))).json()
     assert inbox["items"][0]["title"] == "补贴名额有空了"
-    assert "补贴名额空出来了，补贴价3元，为您保留到" in inbox["items"][0]["body"]
+    assert "补贴名额有空了，补贴价3元，为您保留到" in inbox["items"][0]["body"]
     # The unit is held for her: another eligible resident booking now pays the full price, and is told why.
     walk_in = await world.book(lunch, await world.resident(tags=["age_80_plus"]), world.at(world.tomorrow(), 10))
     assert (walk_in.json()["price_fen"], walk_in.json()["price_note"]) == (

@@ -95,7 +95,7 @@ TEMPLATES = _templates(
     Template(
         "waitlist_quota_offer",
         "补贴名额有空了",
-        "您候补的{service}（{time}）补贴名额空出来了，补贴价{price}元，为您保留到{until}。请在邻里里确认，或打社区服务热线。",
+        "{service}（{time}）补贴名额有空了，补贴价{price}元，为您保留到{until}，请确认。",
         ("service", "time", "price", "until"),
     ),
     # A staff or resident account locked after many wrong passwords (gateway/lockout): its owner should know.
