@@ -207,3 +207,39 @@ async def test_racing_cancellations_and_joins_never_offer_one_unit_twice(world: 
             await session.scalars(select(WaitlistEntry.resident_id).where(WaitlistEntry.status == "offered"))
         ).all()
     assert len(set(offered_to)) == len(offered_to)
+
+
+async def test_accepting_when_her_own_entitlement_ran_out_books_nothing_and_says_why(world: Any) -> None:
+    lunch, contract, (booking,) = await used_up(world, 1)
+    stated = await world.client.put(
+        f"/api/v1/entitlements/programs/{contract.contract_id}/{lunch.offering_id}",
+        json={"units_per_period": 1, "period": "month", "unit": "booking"},
+        headers=world.keys.headers("official"),
+    )
+    assert stated.status_code == 200, stated.text
+    elder = await world.resident(tags=["age_80_plus"])
+    one = (await join(world, lunch, elder)).json()
+    await world.cancel(booking, "改天")
+    await eventually(lambda: world.offered(one["id"], elder))
+    # Meanwhile the contract is amended to a larger quota and the call center books her a subsidised lunch
+    # straight away: her one subsidised lunch of the month is used.
+    amended = world.contract_event(
+        ContractAmended,
+        contract_id=contract.contract_id,
+        provider_id=contract.provider_id,
+        offering_id=lunch.offering_id,
+        funded=funded(lunch, 2),
+        occurred_at=utcnow() + timedelta(seconds=1),
+    )
+    await world.apply(amended, source="procurement")
+    direct = await world.book(lunch, elder, world.at(world.tomorrow(), 15))
+    assert (direct.json()["subsidy_fen"], direct.json()["price_fen"]) == (1200, 300)
+
+    refused = await world.client.post(f"{WAITLIST}/{one['id']}/accept", headers=world.resident_headers(elder))
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["code"] == "subsidy_not_available"
+    assert refused.json()["detail"] == "本月补贴已用完（每月1次，已用1次），本次不享受补贴，按原价15元收费。"
+    mine = await world.client.get(BOOKINGS, headers=world.resident_headers(elder))
+    assert [b["id"] for b in mine.json()["items"]] == [direct.json()["id"]]
+    assert (await world.waitlist_entry(one["id"], elder))["status"] == "offered"
+    assert await pool(world, contract) == 2
