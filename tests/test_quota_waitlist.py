@@ -5,7 +5,6 @@ lunch at the subsidised price."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import date, timedelta
 from typing import Any
 
@@ -15,16 +14,12 @@ import pytest
 from service_kit.testing import eventually_blocking
 
 from .conftest import (
-    award_terms,
+    funded_lunch_for_the_80_plus,
     login,
-    new_account,
-    new_fund,
-    new_provider,
-    publish_offering,
     registered_by_operator,
     resident_in_the_app,
-    signed_direct_award,
     slots_once_known,
+    verified_80_plus,
 )
 
 pytestmark = pytest.mark.stack
@@ -33,33 +28,18 @@ WAITLIST = "/api/v1/bookings/waitlist"
 
 
 def test_an_elder_waits_for_a_subsidised_lunch_and_books_it_at_the_subsidised_price(gateway: httpx.Client) -> None:
-    provider = new_provider(gateway, f"良乡老年餐桌{uuid.uuid4().hex[:4]}")
-    offering_id = publish_offering(
+    offering_id, _ = funded_lunch_for_the_80_plus(
         gateway,
-        provider,
+        "良乡老年餐桌",
         "老年餐桌·补贴午餐",
-        price_fen=1500,
-        weekly_rules=[{"weekday": d, "start": "00:00", "end": "24:00"} for d in range(7)],
-    )
-    terms = award_terms(
         "良乡镇高龄老人助餐项目",
-        provider["id"],
-        offering_id,
-        1500,
+        amount_fen=1500,
         quota=1,
-        fund_id=new_fund(gateway, f"助餐专项{uuid.uuid4().hex[:6]}", 150_000),
-        rationale="单一来源：本社区仅此一家老年餐桌。",
+        resident_price_fen=300,
     )
-    terms["funded_offerings"][0]["resident_price_fen"] = 300
-    signed_direct_award(gateway, terms, new_account(gateway, "official", "王处长").headers, provider["admin"])
     operator = login(gateway, "operator")
     headers, elder, _ = resident_in_the_app(gateway, "赵淑华")
-    proof = gateway.put(
-        f"/api/v1/residents/{elder['id']}/eligibility/age_80_plus",
-        headers=operator,
-        json={"evidence_type": "id_card", "verified_on": date.today().isoformat()},
-    )
-    assert proof.status_code == 200, proof.text
+    verified_80_plus(gateway, operator, elder)
     day = date.today() + timedelta(days=2)
     slots = slots_once_known(gateway, offering_id, operator, (day, day))
     lunch_time = slots[12]["start"]

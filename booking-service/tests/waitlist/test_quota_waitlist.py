@@ -44,6 +44,19 @@ async def lunch_with_quota(world: Any, quota: int) -> tuple[Any, Any]:
     return lunch, contract
 
 
+async def amend_quota(world: Any, lunch: Any, contract: Any, quota: int) -> None:
+    """The contract amended to fund ``quota`` lunches in all."""
+    amended = world.contract_event(
+        ContractAmended,
+        contract_id=contract.contract_id,
+        provider_id=contract.provider_id,
+        offering_id=lunch.offering_id,
+        funded=funded(lunch, quota),
+        occurred_at=utcnow() + timedelta(seconds=1),
+    )
+    await world.apply(amended, source="procurement")
+
+
 async def used_up(world: Any, quota: int) -> tuple[Any, Any, list[dict[str, Any]]]:
     """A lunch whose programme's quota is all drawn by subsidised bookings tomorrow at 9."""
     lunch, contract = await lunch_with_quota(world, quota)
@@ -148,15 +161,7 @@ async def test_an_unanswered_offer_passes_on_and_a_larger_quota_offers_units(wor
     terms = waitlist_service.OfferTerms.of(settings)
 
     # The contract amended to a larger quota: the sweep offers the new unit to the next in line.
-    amended = world.contract_event(
-        ContractAmended,
-        contract_id=contract.contract_id,
-        provider_id=contract.provider_id,
-        offering_id=lunch.offering_id,
-        funded=funded(lunch, 2),
-        occurred_at=utcnow() + timedelta(seconds=1),
-    )
-    await world.apply(amended, source="procurement")
+    await amend_quota(world, lunch, contract, 2)
     await waitlist_service.pass_on_overdue_offers(world.sessionmaker, terms=terms, batch=10, now=utcnow())
     assert await world.offered(three["id"], third)
     assert await pool(world, contract) == 2
@@ -223,15 +228,7 @@ async def test_accepting_when_her_own_entitlement_ran_out_books_nothing_and_says
     await eventually(lambda: world.offered(one["id"], elder))
     # Meanwhile the contract is amended to a larger quota and the call center books her a subsidised lunch
     # straight away: her one subsidised lunch of the month is used.
-    amended = world.contract_event(
-        ContractAmended,
-        contract_id=contract.contract_id,
-        provider_id=contract.provider_id,
-        offering_id=lunch.offering_id,
-        funded=funded(lunch, 2),
-        occurred_at=utcnow() + timedelta(seconds=1),
-    )
-    await world.apply(amended, source="procurement")
+    await amend_quota(world, lunch, contract, 2)
     direct = await world.book(lunch, elder, world.at(world.tomorrow(), 15))
     assert (direct.json()["subsidy_fen"], direct.json()["price_fen"]) == (1200, 300)
 
