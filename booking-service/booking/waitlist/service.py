@@ -30,7 +30,7 @@ from booking.waitlist import repository
 from booking.waitlist import schemas as s
 from booking.waitlist.models import WaitlistEntry
 from service_kit.auth import Principal, Role
-from service_kit.errors import Conflict, Forbidden, InvalidTransition, NotFound
+from service_kit.errors import Conflict, Forbidden, InvalidTransition, NotFound, ValidationFailed
 from service_kit.notify.templates import local_time
 from service_kit.timeutil import utcnow
 
@@ -73,6 +73,13 @@ async def join(
     if await bookings_service.holds_slot(session, who.resident_id, offering.id, slot.start):
         raise Conflict("The resident already holds a booking of this slot.", code="already_booked")
     program_id = None
+    if data.kind == "slot" and data.contract_id is not None:
+        message = "Only a quota waitlist names a contract."
+        raise ValidationFailed(
+            f"contract_id: {message}",
+            code="contract_for_slot_waitlist",
+            errors=[{"field": "contract_id", "in": "body", "message": message, "type": "contract_for_slot_waitlist"}],
+        )
     if data.kind == "quota":
         if used >= offering.capacity_per_slot:
             raise Conflict("This slot is full: wait for a place in it instead.", code="slot_full")

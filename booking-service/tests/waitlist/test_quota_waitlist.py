@@ -105,6 +105,11 @@ async def test_only_an_eligible_resident_joins_and_only_a_used_up_quota(world: A
     assert (nothing.status_code, nothing.json()["code"]) == (422, "program_not_funding")
     assert [e["field"] for e in nothing.json()["errors"]] == ["offering_id"]
 
+    for wrong, status, field in [({"kind": "both"}, 422, "kind"), ({"kind": "slot"}, 422, "contract_id")]:
+        bad = await join(world, lunch, elder, contract_id=str(contract.contract_id), **wrong)
+        assert bad.status_code == status, bad.text
+        assert bad.headers["content-type"].startswith("application/problem+json")
+        assert field in str(bad.json()["errors"])
     joined = await join(world, lunch, elder, contract_id=str(contract.contract_id))
     assert joined.status_code == 201, joined.text
     assert (joined.json()["kind"], joined.json()["status"], joined.json()["position"]) == ("quota", "waiting", 1)
