@@ -375,6 +375,52 @@ def proposed_when_known(gateway: httpx.Client, terms: dict[str, Any], headers: d
     return eventually_blocking(propose, timeout=60)
 
 
+def verified_80_plus(gateway: httpx.Client, operator: dict[str, str], elder: dict[str, Any]) -> None:
+    """An operator records the elder's ID card as the evidence of her age of 80 and over, checked today."""
+    proof = gateway.put(
+        f"/api/v1/residents/{elder['id']}/eligibility/age_80_plus",
+        headers=operator,
+        json={"evidence_type": "id_card", "verified_on": date.today().isoformat()},
+    )
+    assert proof.status_code == 200, proof.text
+
+
+def funded_lunch_for_the_80_plus(
+    gateway: httpx.Client,
+    place: str,
+    offering_name: str,
+    title: str,
+    *,
+    amount_fen: int,
+    quota: int = 100,
+    resident_price_fen: int = 0,
+) -> tuple[str, dict[str, Any]]:
+    """A meal table of ``place`` open all day at 15 元 a lunch, and a signed direct award funding it for residents of
+    80 and over (``quota`` lunches, each at ``resident_price_fen`` to them): the offering's id and the contract."""
+    provider = new_provider(gateway, f"{place}{uuid.uuid4().hex[:4]}")
+    offering_id = publish_offering(
+        gateway,
+        provider,
+        offering_name,
+        price_fen=1500,
+        weekly_rules=[{"weekday": d, "start": "00:00", "end": "24:00"} for d in range(7)],
+    )
+    terms = award_terms(
+        title,
+        provider["id"],
+        offering_id,
+        amount_fen,
+        quota=quota,
+        fund_id=new_fund(gateway, f"助餐专项{uuid.uuid4().hex[:6]}", 150_000),
+        rationale="单一来源：本社区仅此一家老年餐桌。",
+    )
+    terms["funded_offerings"][0]["resident_price_fen"] = resident_price_fen
+    contract = signed_direct_award(
+        gateway, terms, new_account(gateway, "official", "李处长").headers, provider["admin"]
+    )
+    return offering_id, contract
+
+
 def signed_direct_award(
     gateway: httpx.Client,
     terms: dict[str, Any],

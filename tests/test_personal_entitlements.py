@@ -5,7 +5,6 @@ programme does not cover who claims it is refused."""
 
 from __future__ import annotations
 
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 from typing import Any
@@ -16,38 +15,18 @@ import pytest
 from service_kit.testing import eventually_blocking
 
 from .conftest import (
-    award_terms,
+    funded_lunch_for_the_80_plus,
     login,
-    new_account,
-    new_fund,
-    new_provider,
-    publish_offering,
     registered_by_operator,
-    signed_direct_award,
+    verified_80_plus,
 )
 
 pytestmark = pytest.mark.stack
 
 
 def test_a_residents_monthly_entitlement_is_exact_after_concurrent_bookings(gateway: httpx.Client) -> None:
-    provider = new_provider(gateway, f"拱辰老年餐桌{uuid.uuid4().hex[:4]}")
-    offering_id = publish_offering(
-        gateway,
-        provider,
-        "老年餐桌·午餐",
-        price_fen=1500,
-        weekly_rules=[{"weekday": d, "start": "00:00", "end": "24:00"} for d in range(7)],
-    )
-    terms = award_terms(
-        "拱辰街道高龄老人助餐项目",
-        provider["id"],
-        offering_id,
-        150_000,
-        fund_id=new_fund(gateway, f"助餐专项{uuid.uuid4().hex[:6]}", 150_000),
-        rationale="单一来源：本社区仅此一家老年餐桌。",
-    )
-    contract = signed_direct_award(
-        gateway, terms, new_account(gateway, "official", "李处长").headers, provider["admin"]
+    offering_id, contract = funded_lunch_for_the_80_plus(
+        gateway, "拱辰老年餐桌", "老年餐桌·午餐", "拱辰街道高龄老人助餐项目", amount_fen=150_000
     )
     official = login(gateway, "official")
     rule = {"units_per_period": 5, "period": "month"}
@@ -62,12 +41,7 @@ def test_a_residents_monthly_entitlement_is_exact_after_concurrent_bookings(gate
     assert gateway.put(url, headers=operator, json=rule).status_code == 403
 
     elder = registered_by_operator(gateway, operator, name="张桂兰", eligibility_tags=["age_80_plus"])
-    proof = gateway.put(
-        f"/api/v1/residents/{elder['id']}/eligibility/age_80_plus",
-        headers=operator,
-        json={"evidence_type": "id_card", "verified_on": date.today().isoformat()},
-    )
-    assert proof.status_code == 200, proof.text
+    verified_80_plus(gateway, operator, elder)
     day = date.today() + timedelta(days=2)
     slots = gateway.get(
         "/api/v1/availability",

@@ -16,6 +16,7 @@ from booking.catalog.consumers import subscription as catalog_subscription
 from booking.clock import current_time
 from booking.communities.consumers import subscription as communities_subscription
 from booking.config import Settings
+from booking.waitlist import service as waitlist_service
 from service_kit.auth import GATEWAY_SUBJECT, GatewayScope
 from service_kit.events.consumer import apply_event
 from service_kit.events.contracts import (
@@ -32,7 +33,7 @@ from service_kit.events.envelope import Envelope
 from service_kit.events.tables import outbox_event
 from service_kit.protection import KEYRING_INFO, PHONE, Keyring
 from service_kit.testing import Clock, TestKeys, service_fixtures
-from service_kit.timeutil import SHANGHAI, local_now
+from service_kit.timeutil import SHANGHAI, local_now, utcnow
 
 # Most tests book tomorrow and deliver at once: they run without the visit timing rules (a visit starts no earlier
 # than 30 minutes before its slot and lasts half of it), which ``bookings/test_visit_rules.py`` tests on a clock.
@@ -261,6 +262,42 @@ class World:
                 )
             )
             return int(used or 0)
+
+    async def cancel(self, booking: dict[str, Any], reason: str) -> httpx.Response:
+        """An operator cancels ``booking`` for the caller's ``reason``."""
+        return await self.client.post(
+            f"/api/v1/bookings/{booking['id']}/cancel", json={"reason": reason}, headers=self.keys.headers("operator")
+        )
+
+    async def waitlist_entry(self, entry_id: str, resident: dict[str, Any]) -> dict[str, Any]:
+        """A waitlist place as its resident sees it."""
+        response = await self.client.get(
+            f"/api/v1/bookings/waitlist/{entry_id}", headers=self.resident_headers(resident)
+        )
+        assert response.status_code == 200, response.text
+        result: dict[str, Any] = response.json()
+        return result
+
+    async def offered(self, entry_id: str, resident: dict[str, Any]) -> bool:
+        """Whether a place (or a subsidised unit) is held for ``resident`` now."""
+        return (await self.waitlist_entry(entry_id, resident))["status"] == "offered"
+
+    async def let_offer_lapse(
+        self, settings: Settings, lapsed: tuple[str, dict[str, Any]], following: tuple[str, dict[str, Any]]
+    ) -> None:
+        """The sweep after the hold of the offer to ``lapsed`` (an entry and its resident): that offer ends, the
+        place passes to ``following``, and accepting it late is 409 ``no_offer``."""
+        terms = waitlist_service.OfferTerms.of(settings)
+        ended = await waitlist_service.pass_on_overdue_offers(
+            self.sessionmaker, terms=terms, batch=10, now=utcnow() + terms.hold + timedelta(seconds=1)
+        )
+        assert ended == 1
+        assert (await self.waitlist_entry(*lapsed))["status"] == "expired"
+        assert await self.offered(*following)
+        late = await self.client.post(
+            f"/api/v1/bookings/waitlist/{lapsed[0]}/accept", headers=self.resident_headers(lapsed[1])
+        )
+        assert (late.status_code, late.json()["code"]) == (409, "no_offer")
 
     def provider_headers(self, offering: OfferingSnapshot, role: str = "provider_admin") -> dict[str, str]:
         return self.keys.headers(role, provider_id=offering.provider_id)

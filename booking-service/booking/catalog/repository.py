@@ -175,6 +175,26 @@ async def release_quota(session: AsyncSession, program_id: uuid.UUID) -> None:
     )
 
 
+async def pool_left_locked(session: AsyncSession, program_id: uuid.UUID) -> int:
+    """The program's units left, read under its row's write lock (held to the commit): a release racing the
+    caller is either seen or comes after it."""
+    await session.execute(
+        update(FundedProgram)
+        .where(FundedProgram.id == program_id)
+        .values(used=FundedProgram.used)
+        .execution_options(synchronize_session=False)
+    )
+    left = await session.scalar(select(FundedProgram.quota - FundedProgram.used).where(FundedProgram.id == program_id))
+    return int(left or 0)
+
+
+async def get_program(session: AsyncSession, program_id: uuid.UUID) -> FundedProgram | None:
+    result = await session.execute(
+        select(FundedProgram).where(FundedProgram.id == program_id).execution_options(populate_existing=True)
+    )
+    return result.scalar_one_or_none()
+
+
 async def get_funded_program(
     session: AsyncSession, contract_id: uuid.UUID, offering_id: uuid.UUID
 ) -> FundedProgram | None:

@@ -54,6 +54,20 @@ async def draw_quota(session: AsyncSession, program_id: uuid.UUID) -> bool:
     return await repository.draw_quota(session, program_id)
 
 
+async def pool_left_locked(session: AsyncSession, program_id: uuid.UUID) -> int:
+    return await repository.pool_left_locked(session, program_id)
+
+
+async def get_program(session: AsyncSession, program_id: uuid.UUID) -> FundedProgram | None:
+    return await repository.get_program(session, program_id)
+
+
+async def get_funded_program(
+    session: AsyncSession, contract_id: uuid.UUID, offering_id: uuid.UUID
+) -> FundedProgram | None:
+    return await repository.get_funded_program(session, contract_id, offering_id)
+
+
 async def set_entitlement(
     session: AsyncSession, contract_id: uuid.UUID, offering_id: uuid.UUID, values: dict[str, Any]
 ) -> FundedProgram | None:

@@ -100,9 +100,38 @@ async def _candidates(
     if not funding:
         message = "该项目当天不资助这项服务。 This programme does not fund this service on that day."
         raise _invalid("contract_id", message, "program_not_funding")
-    needed = "、".join(TAG_NAMES.get(t, t) for t in funding[0].eligibility_tags)
+    raise _not_eligible(funding[0], "contract_id")
+
+
+def _not_eligible(program: FundedProgram, field: str) -> ValidationFailed:
+    needed = "、".join(TAG_NAMES.get(t, t) for t in program.eligibility_tags)
     message = f"该居民不符合本项目的补贴条件（需要：{needed}）。 The resident is not eligible for this programme."
-    raise _invalid("contract_id", message, "not_eligible", required_tags=list(funding[0].eligibility_tags))
+    return _invalid(field, message, "not_eligible", required_tags=list(program.eligibility_tags))
+
+
+async def quota_to_wait_for(
+    session: AsyncSession, offering: CatalogOffering, resident: Resident, on: date, *, claim: uuid.UUID | None
+) -> FundedProgram:
+    """The funded programme whose used-up subsidised quota the resident may wait for, to book ``offering`` on
+    ``on`` at its price: one she is eligible for (422 ``not_eligible`` otherwise, ``program_not_funding`` when none
+    funds it), and only when no such programme has a unit left (409 ``quota_not_full``: book it subsidised now).
+    Each pool is read under its lock, so a unit given back while she joins is either seen or offered to her."""
+    programs, _ = await _candidates(session, offering, resident, on, claim)
+    if not programs:
+        funding = await catalog_service.programs_funding(session, offering.id, on)
+        if not funding:
+            message = "该项目当天不资助这项服务。 No programme funds this service on that day."
+            raise _invalid("offering_id", message, "program_not_funding")
+        raise _not_eligible(funding[0], "resident_id")
+    for program in programs:
+        left = await catalog_service.pool_left_locked(session, program.id)
+        if left > 0:
+            raise Conflict(
+                "本项目的补贴名额还有剩余，可直接按补贴价预约。 The subsidised quota is not used up: book it instead.",
+                code="quota_not_full",
+                quota_left=left,
+            )
+    return programs[0]
 
 
 def _invalid(field: str, message: str, code: str, **extra: object) -> ValidationFailed:

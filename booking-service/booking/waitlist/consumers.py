@@ -1,4 +1,5 @@
-"""A place freed in a slot goes to its waitlist: booking consumes its own events of bookings that gave a unit back
+"""A place freed in a slot goes to its waitlist, and a subsidised unit a booking gave back to its programme's quota
+line: booking consumes its own events of bookings that gave a unit back
 (durable ``booking-waitlist``). The offer is judged by the slot's counter, not the event, so a late or repeated
 event offers nothing twice. Handlers run inside the consumer's transaction (never commit)."""
 
@@ -26,10 +27,19 @@ def _freed(event: BookingChanged) -> datetime | None:
     return event.slot_start
 
 
+def _gave_back_subsidy(event: BookingChanged) -> bool:
+    """A subsidised booking cancelled, rejected or expired returns its unit to the programme's pool."""
+    return event.funded_contract_id is not None and not isinstance(event, BookingRescheduled)
+
+
 async def _someone_waits(session: AsyncSession, event: BookingChanged, envelope: Envelope) -> bool:
     # Most cancellations free a place nobody waits for: those are acknowledged without a write transaction.
     freed = _freed(event)
-    return freed is not None and await service.anyone_waiting(session, event.offering_id, freed)
+    if freed is not None and await service.anyone_waiting(session, event.offering_id, freed):
+        return True
+    if _gave_back_subsidy(event) and event.funded_contract_id is not None:
+        return await service.quota_line_of(session, event.funded_contract_id, event.offering_id) is not None
+    return False
 
 
 def subscription(clock: Callable[[], datetime], terms: service.OfferTerms) -> Subscription:
@@ -40,5 +50,9 @@ def subscription(clock: Callable[[], datetime], terms: service.OfferTerms) -> Su
         freed = _freed(event)
         if freed is not None:
             await service.offer_free_places(session, event.offering_id, freed, terms=terms, now=clock())
+        if _gave_back_subsidy(event) and event.funded_contract_id is not None:
+            program_id = await service.quota_line_of(session, event.funded_contract_id, event.offering_id)
+            if program_id is not None:
+                await service.offer_free_quota(session, program_id, terms=terms, now=clock())
 
     return waitlist

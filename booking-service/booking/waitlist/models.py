@@ -27,7 +27,13 @@ class WaitlistEntry(IdMixin, TimestampMixin, Base):
         ),
         Index("ix_waitlist_entry_offering_id_slot_start_status", "offering_id", "slot_start", "status"),
         Index("ix_waitlist_entry_status_offer_expires_at", "status", "offer_expires_at"),
+        Index("ix_waitlist_entry_program_id_status", "program_id", "status"),
     )
+
+    # ``slot``: waiting for a place in a full slot. ``quota``: waiting for a subsidised unit of the funded programme
+    # ``program_id`` (its pool used up), to book the slot at the subsidised price; the line is the programme's.
+    kind: Mapped[str] = mapped_column(String(8), default="slot", server_default="slot")
+    program_id: Mapped[uuid.UUID | None]
 
     offering_id: Mapped[uuid.UUID]
     provider_id: Mapped[uuid.UUID]

@@ -24,7 +24,15 @@ async def get(session: AsyncSession, entry_id: uuid.UUID) -> WaitlistEntry | Non
 
 
 def _in_slot(offering_id: uuid.UUID, slot_start: datetime) -> Any:
-    return and_(WaitlistEntry.offering_id == offering_id, WaitlistEntry.slot_start == slot_start)
+    return and_(
+        WaitlistEntry.kind == "slot", WaitlistEntry.offering_id == offering_id, WaitlistEntry.slot_start == slot_start
+    )
+
+
+def _line_of(entry: WaitlistEntry) -> Any:
+    if entry.kind == "quota":
+        return and_(WaitlistEntry.kind == "quota", WaitlistEntry.program_id == entry.program_id)
+    return _in_slot(entry.offering_id, entry.slot_start)
 
 
 async def position(session: AsyncSession, entry: WaitlistEntry) -> int:
@@ -33,7 +41,7 @@ async def position(session: AsyncSession, entry: WaitlistEntry) -> int:
         select(func.count())
         .select_from(WaitlistEntry)
         .where(
-            _in_slot(entry.offering_id, entry.slot_start),
+            _line_of(entry),
             WaitlistEntry.status == "waiting",
             or_(
                 WaitlistEntry.joined_at < entry.joined_at,
@@ -51,6 +59,47 @@ async def first_waiting(session: AsyncSession, offering_id: uuid.UUID, slot_star
         .order_by(WaitlistEntry.joined_at, WaitlistEntry.id)
         .limit(1)
     )
+
+
+async def first_waiting_for_quota(session: AsyncSession, program_id: uuid.UUID, now: datetime) -> WaitlistEntry | None:
+    """The first in a programme's quota line whose slot is still ahead."""
+    return await session.scalar(
+        select(WaitlistEntry)
+        .where(
+            WaitlistEntry.kind == "quota",
+            WaitlistEntry.program_id == program_id,
+            WaitlistEntry.status == "waiting",
+            WaitlistEntry.slot_start > now,
+        )
+        .order_by(WaitlistEntry.joined_at, WaitlistEntry.id)
+        .limit(1)
+    )
+
+
+async def anyone_waiting_for_quota(session: AsyncSession, program_id: uuid.UUID) -> bool:
+    found = await session.scalar(
+        select(WaitlistEntry.id)
+        .where(WaitlistEntry.kind == "quota", WaitlistEntry.program_id == program_id, WaitlistEntry.status == "waiting")
+        .limit(1)
+    )
+    return found is not None
+
+
+async def programs_waiting(session: AsyncSession, now: datetime, limit: int) -> Sequence[uuid.UUID]:
+    """Programmes someone waits for a subsidised unit of (one may have freed without an event: a larger quota)."""
+    result = await session.scalars(
+        select(WaitlistEntry.program_id)
+        .where(
+            WaitlistEntry.kind == "quota",
+            WaitlistEntry.status == "waiting",
+            WaitlistEntry.slot_start > now,
+            WaitlistEntry.program_id.is_not(None),
+        )
+        .group_by(WaitlistEntry.program_id)
+        .order_by(WaitlistEntry.program_id)
+        .limit(limit)
+    )
+    return [program_id for program_id in result.all() if program_id is not None]
 
 
 async def in_line(session: AsyncSession, offering_id: uuid.UUID, slot_start: datetime) -> Sequence[WaitlistEntry]:
@@ -90,7 +139,7 @@ async def slots_waiting(session: AsyncSession, now: datetime, limit: int) -> Seq
     """Upcoming slots someone waits for (a place may have opened there without a cancellation: more capacity)."""
     result = await session.execute(
         select(WaitlistEntry.offering_id, WaitlistEntry.slot_start)
-        .where(WaitlistEntry.status == "waiting", WaitlistEntry.slot_start > now)
+        .where(WaitlistEntry.kind == "slot", WaitlistEntry.status == "waiting", WaitlistEntry.slot_start > now)
         .group_by(WaitlistEntry.offering_id, WaitlistEntry.slot_start)
         .order_by(WaitlistEntry.slot_start, WaitlistEntry.offering_id)
         .limit(limit)

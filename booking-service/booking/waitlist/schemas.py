@@ -9,6 +9,17 @@ from booking.timefmt import LocalDateTime
 class WaitlistJoin(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    kind: Literal["slot", "quota"] = Field(
+        default="slot",
+        description=(
+            "slot: wait for a place in a full slot. quota: the slot has places but the funded programme's subsidised "
+            "quota is used up; wait for a subsidised unit, offered to book the slot at the subsidised price."
+        ),
+    )
+    contract_id: uuid.UUID | None = Field(
+        default=None, description="quota only: the funding contract whose quota to wait for (default: any eligible)."
+    )
+
     offering_id: uuid.UUID
     slot_start: AwareDatetime = Field(description="The start of a full slot of the offering, with its offset.")
     resident_id: uuid.UUID | None = Field(
@@ -20,6 +31,7 @@ class WaitlistEntry(BaseModel):
     """A resident's place in a full slot's line, and the place offered to them when one frees."""
 
     id: uuid.UUID
+    kind: Literal["slot", "quota"] = "slot"
     offering_id: uuid.UUID
     slot_start: LocalDateTime
     resident_id: uuid.UUID

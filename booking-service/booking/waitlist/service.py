@@ -6,9 +6,13 @@ place is never both offered and booked, nor offered twice. Accepting gives the h
 the single-booking path in the same transaction (its rules, pricing and quota apply); an offer unanswered by its
 time is given back and offered to the next."""
 
+import inspect
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -19,13 +23,14 @@ from booking.bookings import service as bookings_service
 from booking.bookings.models import Booking
 from booking.catalog import service as catalog_service
 from booking.config import Settings
+from booking.entitlements import service as entitlements_service
 from booking.notifications import service as notifications
 from booking.residents import service as residents_service
 from booking.waitlist import repository
 from booking.waitlist import schemas as s
 from booking.waitlist.models import WaitlistEntry
 from service_kit.auth import Principal, Role
-from service_kit.errors import Conflict, Forbidden, InvalidTransition, NotFound
+from service_kit.errors import Conflict, Forbidden, InvalidTransition, NotFound, ValidationFailed
 from service_kit.notify.templates import local_time
 from service_kit.timeutil import utcnow
 
@@ -52,19 +57,36 @@ async def join(
     now: datetime | None = None,
     series_id: uuid.UUID | None = None,
 ) -> WaitlistEntry:
-    """Put a resident in line for a full slot. A slot with a free place is refused (409 ``slot_not_full``: book
-    it); the slot's counter is read under its lock, so a cancellation racing the join is either seen (refused) or
-    comes after it (and offers the place to the line, this resident included)."""
+    """Put a resident in line for a full slot, or (``quota``) for a subsidised unit of a funded programme whose
+    quota is used up. A slot with a free place is refused (409 ``slot_not_full``: book it), as is a quota with a
+    unit left (409 ``quota_not_full``) or a programme the resident is not eligible for (422 ``not_eligible``); the
+    slot's counter and the programme's pool are read under their locks, so a cancellation racing the join is either
+    seen (refused) or comes after it (and offers the place to the line, this resident included)."""
     now = now or utcnow()
     who = await bookings_service.booker(session, by, data.resident_id)
-    if await residents_service.get(session, who.resident_id) is None:
+    resident = await residents_service.get(session, who.resident_id)
+    if resident is None:
         raise NotFound("No such resident.", code="resident_not_found")
     offering = await bookings_service.bookable_offering(session, data.offering_id, who, by=by)
     slot = bookings_service.upcoming_slot(offering, data.slot_start, now)
     used = await bookings_service.units_locked(session, offering.id, slot.start)
     if await bookings_service.holds_slot(session, who.resident_id, offering.id, slot.start):
         raise Conflict("The resident already holds a booking of this slot.", code="already_booked")
-    if used < offering.capacity_per_slot:
+    program_id = None
+    if data.kind == "slot" and data.contract_id is not None:
+        message = "Only a quota waitlist names a contract."
+        raise ValidationFailed(
+            f"contract_id: {message}",
+            code="contract_for_slot_waitlist",
+            errors=[{"field": "contract_id", "in": "body", "message": message, "type": "contract_for_slot_waitlist"}],
+        )
+    if data.kind == "quota":
+        if used >= offering.capacity_per_slot:
+            raise Conflict("This slot is full: wait for a place in it instead.", code="slot_full")
+        day = slot.start.astimezone(ZoneInfo(offering.timezone)).date()
+        program = await entitlements_service.quota_to_wait_for(session, offering, resident, day, claim=data.contract_id)
+        program_id = program.id
+    elif used < offering.capacity_per_slot:
         raise Conflict(
             "This slot still has a free place: book it instead of waiting.",
             code="slot_not_full",
@@ -72,6 +94,8 @@ async def join(
         )
     entry = WaitlistEntry(
         id=uuid.uuid4(),
+        kind=data.kind,
+        program_id=program_id,
         offering_id=offering.id,
         provider_id=offering.provider_id,
         slot_start=slot.start,
@@ -118,16 +142,27 @@ async def accept(
         raise Conflict("The offer has ended; the place went to the next in line.", code="offer_expired")
     # The held unit goes back and the single-booking path takes it at once, in this transaction: nobody else can
     # take it in between (the counter row stays locked until the commit).
-    await bookings_service.give_back_unit(session, entry.offering_id, entry.slot_start)
+    program = None
+    if entry.kind == "quota" and entry.program_id is not None:
+        program = await catalog_service.get_program(session, entry.program_id)
+        await catalog_service.release_funding(session, entry.program_id)
+    else:
+        await bookings_service.give_back_unit(session, entry.offering_id, entry.slot_start)
     booking = await bookings_service.create(
         session,
         booking_schemas.BookingCreate(
-            offering_id=entry.offering_id, slot_start=entry.slot_start, resident_id=entry.resident_id
+            offering_id=entry.offering_id,
+            slot_start=entry.slot_start,
+            resident_id=entry.resident_id,
+            contract_id=program.contract_id if program is not None else None,
         ),
         by=by,
         settings=settings,
         now=now,
     )
+    if program is not None and booking.funded_program_id != program.id:
+        # Her own entitlement for the period is used up meanwhile: the offered unit would not make it subsidised.
+        raise Conflict(booking.price_note or "The subsidy cannot apply to this booking.", code="subsidy_not_available")
     await repository.change(session, entry.id, current=("accepted",), values={"booking_id": booking.id})
     await session.refresh(entry)
     return booking
@@ -161,7 +196,10 @@ async def _close(
     await session.refresh(entry)
     if not changed:
         raise InvalidTransition(f"This waitlist entry is {entry.status} already.", current_status=entry.status)
-    if was == "offered":
+    if was == "offered" and entry.kind == "quota" and entry.program_id is not None:
+        await catalog_service.release_funding(session, entry.program_id)
+        await offer_free_quota(session, entry.program_id, terms=terms, now=now)
+    elif was == "offered":
         await bookings_service.give_back_unit(session, entry.offering_id, entry.slot_start)
         await offer_free_places(session, entry.offering_id, entry.slot_start, terms=terms, now=now)
 
@@ -169,42 +207,100 @@ async def _close(
 async def offer_free_places(
     session: AsyncSession, offering_id: uuid.UUID, slot_start: datetime, *, terms: OfferTerms, now: datetime
 ) -> int:
-    """Offer each free place of the slot to the next in line, holding it for them; the number offered.
-
-    The unit is taken first (the counter row's lock orders every writer of the slot), then the first waiting
-    entry is moved to ``offered`` by a guarded write: two sweeps, consumers or replicas never offer one place
-    twice, and a place nobody waits for is given straight back."""
+    """Offer each free place of the slot to the next in line, holding it for them; the number offered."""
     offering = await catalog_service.get_offering(session, offering_id)
     if offering is None or slot_start <= now or await catalog_service.why_not_bookable(session, offering):
         return 0
+    return await _offer_each(
+        session,
+        hold=lambda: bookings_service.hold_unit(session, offering.id, slot_start, offering.capacity_per_slot),
+        give_back=lambda: bookings_service.give_back_unit(session, offering.id, slot_start),
+        next_in_line=lambda: repository.first_waiting(session, offering.id, slot_start),
+        message=lambda entry, expires: (
+            "waitlist_offer",
+            {"service": offering.name_zh, "time": local_time(slot_start), "until": local_time(expires)},
+        ),
+        terms=terms,
+        now=now,
+    )
+
+
+async def offer_free_quota(session: AsyncSession, program_id: uuid.UUID, *, terms: OfferTerms, now: datetime) -> int:
+    """Offer each free subsidised unit of the programme's pool to the next in its quota line; the number offered."""
+    program = await catalog_service.get_program(session, program_id)
+    if program is None or not program.active:
+        return 0
+    offerings: dict[uuid.UUID, str] = {}
+
+    async def message(entry: WaitlistEntry, expires: datetime) -> tuple[str, dict[str, str]]:
+        if entry.offering_id not in offerings:
+            offering = await catalog_service.get_offering(session, entry.offering_id)
+            offerings[entry.offering_id] = offering.name_zh if offering is not None else ""
+        price = program.resident_price_fen
+        shown = f"{price // 100}" if price % 100 == 0 else f"{price / 100:.2f}"
+        return "waitlist_quota_offer", {
+            "service": offerings[entry.offering_id],
+            "time": local_time(entry.slot_start),
+            "price": shown,
+            "until": local_time(expires),
+        }
+
+    return await _offer_each(
+        session,
+        hold=lambda: catalog_service.draw_quota(session, program_id),
+        give_back=lambda: catalog_service.release_funding(session, program_id),
+        next_in_line=lambda: repository.first_waiting_for_quota(session, program_id, now),
+        message=message,
+        terms=terms,
+        now=now,
+    )
+
+
+async def _offer_each(
+    session: AsyncSession,
+    *,
+    hold: Callable[[], Awaitable[bool]],
+    give_back: Callable[[], Awaitable[None]],
+    next_in_line: Callable[[], Awaitable[WaitlistEntry | None]],
+    message: Callable[[WaitlistEntry, datetime], Any],
+    terms: OfferTerms,
+    now: datetime,
+) -> int:
+    """Hold each free unit (a slot's place, or a programme's subsidised unit) for the next in line, with a message.
+
+    The unit is taken first (the counter row's lock orders every writer of it), then the first waiting entry is
+    moved to ``offered`` by a guarded write: two sweeps, consumers or replicas never offer one unit twice, and a
+    unit nobody waits for is given straight back."""
     offered = 0
-    while await bookings_service.hold_unit(session, offering.id, slot_start, offering.capacity_per_slot):
-        entry = await repository.first_waiting(session, offering.id, slot_start)
+    while await hold():
+        entry = await next_in_line()
         if entry is None:
-            await bookings_service.give_back_unit(session, offering.id, slot_start)
+            await give_back()
             break
-        expires = min(now + terms.hold, slot_start)
+        expires = min(now + terms.hold, entry.slot_start)
         if not await repository.change(
             session,
             entry.id,
             current=("waiting",),
             values={"status": "offered", "offered_at": now, "offer_expires_at": expires, "updated_at": now},
         ):
-            await bookings_service.give_back_unit(session, offering.id, slot_start)
+            await give_back()
             continue
         offered += 1
+        made = message(entry, expires)
+        kind, values = await made if inspect.isawaitable(made) else made
         await notifications.notify(
             session,
             resident_id=entry.resident_id,
-            kind="waitlist_offer",
-            values={"service": offering.name_zh, "time": local_time(slot_start), "until": local_time(expires)},
+            kind=kind,
+            values=values,
             event_id=f"waitlist-offer:{entry.id}",
             subject_id=entry.id,
             now=now,
-            about_at=min(slot_start, expires),
+            about_at=min(entry.slot_start, expires),
             quiet_hours=terms.quiet_hours,
         )
-        log.info("offered a waitlisted place", entry_id=str(entry.id), offering_id=str(offering.id))
+        log.info("offered a waitlisted place", entry_id=str(entry.id), kind=entry.kind)
     return offered
 
 
@@ -212,11 +308,20 @@ async def anyone_waiting(session: AsyncSession, offering_id: uuid.UUID, slot_sta
     return await repository.first_waiting(session, offering_id, slot_start) is not None
 
 
+async def quota_line_of(session: AsyncSession, contract_id: uuid.UUID, offering_id: uuid.UUID) -> uuid.UUID | None:
+    """The programme a subsidised booking of ``contract_id`` drew from, when someone waits for its quota."""
+    program = await catalog_service.get_funded_program(session, contract_id, offering_id)
+    if program is None or not await repository.anyone_waiting_for_quota(session, program.id):
+        return None
+    return program.id
+
+
 async def pass_on_overdue_offers(
     sessionmaker: async_sessionmaker[AsyncSession], *, terms: OfferTerms, batch: int, now: datetime | None = None
 ) -> int:
     """End the offers unanswered by their time, each in its own transaction, and offer the place to the next in
-    line; then offer the places more capacity opened in slots someone waits for. The number of offers ended."""
+    line; then offer the places more capacity opened in slots someone waits for, and the subsidised units a larger
+    quota (an amended contract) opened in programmes someone waits for. The number of offers ended."""
     now = now or utcnow()
     async with sessionmaker() as session:
         overdue = await repository.overdue_offers(session, now, batch)
@@ -238,6 +343,12 @@ async def pass_on_overdue_offers(
     for offering_id, slot_start in slots:
         async with sessionmaker() as session:
             if await offer_free_places(session, offering_id, slot_start, terms=terms, now=now):
+                await session.commit()
+    async with sessionmaker() as session:
+        programs = await repository.programs_waiting(session, now, batch)
+    for program_id in programs:
+        async with sessionmaker() as session:
+            if await offer_free_quota(session, program_id, terms=terms, now=now):
                 await session.commit()
     return ended
 

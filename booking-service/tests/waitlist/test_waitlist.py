@@ -36,13 +36,6 @@ async def join(world: Any, offering: Any, slot: Any, resident: dict[str, Any]) -
     return await world.client.post(WAITLIST, json=body, headers=world.resident_headers(resident))
 
 
-async def entry(world: Any, entry_id: str, resident: dict[str, Any]) -> dict[str, Any]:
-    response = await world.client.get(f"{WAITLIST}/{entry_id}", headers=world.resident_headers(resident))
-    assert response.status_code == 200, response.text
-    result: dict[str, Any] = response.json()
-    return result
-
-
 async def test_only_a_full_slot_has_a_line_and_each_sees_their_position(world: Any) -> None:
     offering = await world.offering(capacity_per_slot=1)
     slot = world.at(world.tomorrow(), 9)
@@ -108,19 +101,14 @@ async def test_a_freed_place_is_offered_to_the_first_in_line_who_accepts_it(worl
     first, second = await world.resident(), await world.resident()
     one = (await join(world, offering, slot, first)).json()
     two = (await join(world, offering, slot, second)).json()
-    cancelled = await world.client.post(
-        f"{BOOKINGS}/{booking['id']}/cancel", json={"reason": "住院了"}, headers=world.keys.headers("operator")
-    )
+    cancelled = await world.cancel(booking, "住院了")
     assert cancelled.status_code == 200
 
-    async def offered() -> bool:
-        return (await entry(world, one["id"], first))["status"] == "offered"
-
-    await eventually(offered)
-    shown = await entry(world, one["id"], first)
+    await eventually(lambda: world.offered(one["id"], first))
+    shown = await world.waitlist_entry(one["id"], first)
     assert shown["offer_expires_at"] is not None
     assert shown["position"] is None
-    assert (await entry(world, two["id"], second))["position"] == 1
+    assert (await world.waitlist_entry(two["id"], second))["position"] == 1
     # The place is held: nobody else can book it meanwhile.
     walk_in = await world.book(offering, await world.resident(), slot)
     assert walk_in.status_code == 409
@@ -133,7 +121,7 @@ async def test_a_freed_place_is_offered_to_the_first_in_line_who_accepts_it(worl
     assert accepted.status_code == 201, accepted.text
     assert accepted.json()["resident_id"] == first["id"]
     assert accepted.json()["channel"] == "app"
-    assert (await entry(world, one["id"], first))["booking_id"] == accepted.json()["id"]
+    assert (await world.waitlist_entry(one["id"], first))["booking_id"] == accepted.json()["id"]
     assert await world.units_held(offering, slot) == 1
     again = await world.client.post(f"{WAITLIST}/{one['id']}/accept", headers=world.resident_headers(first))
     assert again.status_code == 409
@@ -145,30 +133,17 @@ async def test_an_unanswered_offer_passes_to_the_next(world: Any, settings: Sett
     first, second = await world.resident(), await world.resident()
     one = (await join(world, offering, slot, first)).json()
     two = (await join(world, offering, slot, second)).json()
-    await world.client.post(
-        f"{BOOKINGS}/{booking['id']}/cancel", json={"reason": "改天"}, headers=world.keys.headers("operator")
-    )
+    await world.cancel(booking, "改天")
 
-    async def offered_to(entry_id: str, resident: dict[str, Any]) -> bool:
-        return (await entry(world, entry_id, resident))["status"] == "offered"
-
-    await eventually(lambda: offered_to(one["id"], first))
+    await eventually(lambda: world.offered(one["id"], first))
     terms = waitlist_service.OfferTerms.of(settings)
-    expires = (await entry(world, one["id"], first))["offer_expires_at"]
+    expires = (await world.waitlist_entry(one["id"], first))["offer_expires_at"]
     before = await waitlist_service.pass_on_overdue_offers(
         world.sessionmaker, terms=terms, batch=10, now=utcnow() + terms.hold - timedelta(minutes=5)
     )
     assert before == 0
     assert expires
-    ended = await waitlist_service.pass_on_overdue_offers(
-        world.sessionmaker, terms=terms, batch=10, now=utcnow() + terms.hold + timedelta(seconds=1)
-    )
-    assert ended == 1
-    assert (await entry(world, one["id"], first))["status"] == "expired"
-    assert await offered_to(two["id"], second)
-    late = await world.client.post(f"{WAITLIST}/{one['id']}/accept", headers=world.resident_headers(first))
-    assert late.status_code == 409
-    assert late.json()["code"] == "no_offer"
+    await world.let_offer_lapse(settings, (one["id"], first), (two["id"], second))
     assert await world.units_held(offering, slot) == 1
 
 
@@ -182,7 +157,7 @@ async def test_more_capacity_offers_places_and_operators_take_people_out_of_line
     removed = await world.client.post(f"{WAITLIST}/{one['id']}/leave", headers=world.keys.headers("operator"))
     assert removed.status_code == 200
     assert removed.json()["status"] == "left"
-    assert (await entry(world, two["id"], second))["position"] == 1
+    assert (await world.waitlist_entry(two["id"], second))["position"] == 1
     again = await world.client.post(f"{WAITLIST}/{one['id']}/leave", headers=world.keys.headers("operator"))
     assert again.status_code == 409
 
@@ -191,7 +166,7 @@ async def test_more_capacity_offers_places_and_operators_take_people_out_of_line
     )
     terms = waitlist_service.OfferTerms.of(settings)
     await waitlist_service.pass_on_overdue_offers(world.sessionmaker, terms=terms, batch=10, now=utcnow())
-    assert (await entry(world, two["id"], second))["status"] == "offered"
+    assert (await world.waitlist_entry(two["id"], second))["status"] == "offered"
     assert await world.units_held(offering, slot) == 2
 
 
@@ -200,14 +175,10 @@ async def test_racing_cancellations_and_joins_never_offer_one_place_twice(world:
     offering, slot, bookings = await full_slot(world, capacity)
     waiting = [await world.resident() for _ in range(capacity)]
 
-    async def cancel(booking: dict[str, Any]) -> int:
-        response = await world.client.post(
-            f"{BOOKINGS}/{booking['id']}/cancel", json={"reason": "不去了"}, headers=world.keys.headers("operator")
-        )
-        return int(response.status_code)
-
-    results = await asyncio.gather(*(cancel(b) for b in bookings), *(join(world, offering, slot, r) for r in waiting))
-    assert results[:capacity] == [200] * capacity
+    results = await asyncio.gather(
+        *(world.cancel(b, "不去了") for b in bookings), *(join(world, offering, slot, r) for r in waiting)
+    )
+    assert [r.status_code for r in results[:capacity]] == [200] * capacity
     joins = results[capacity:]
     assert {r.status_code for r in joins} <= {201, 409}
     joined = sum(r.status_code == 201 for r in joins)

@@ -91,6 +91,13 @@ TEMPLATES = _templates(
         "您候补的{service}（{time}）有空位了，为您保留到{until}。请在邻里里确认，或打社区服务热线。",
         ("service", "time", "until"),
     ),
+    # A subsidised unit of a funded programme's used-up quota, held for the first on its waitlist until ``until``.
+    Template(
+        "waitlist_quota_offer",
+        "补贴名额有空了",
+        "{service}（{time}）补贴名额有空了，补贴价{price}元，为您保留到{until}，请确认。",
+        ("service", "time", "price", "until"),
+    ),
     # A staff or resident account locked after many wrong passwords (gateway/lockout): its owner should know.
     Template(
         "account_locked",
