@@ -46,6 +46,7 @@ COUNSELING = "心理疏导一对一"
 
 pytestmark = [
     pytest.mark.stack,
+    pytest.mark.screens,
     pytest.mark.skipif(not CHROMIUM.exists(), reason="the console's browser tests drive Debian's /usr/bin/chromium"),
 ]
 

@@ -32,7 +32,7 @@ from .conftest import (
     provider_with_offering,
 )
 
-pytestmark = pytest.mark.stack
+pytestmark = [pytest.mark.stack, pytest.mark.screens]
 
 CLIENT = ROOT / "clients" / "typescript"
 OPERATION_IDS = CLIENT / "operation-ids.txt"

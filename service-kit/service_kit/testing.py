@@ -764,8 +764,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     shuffled: split across workers, a long module started last would be the whole run's tail.
 
     The PostgreSQL run (``LINLI_TEST_POSTGRES_URL``) is the suite again on the other database: a test that never
-    reaches a database (a parser, a manifest, the dev stack on its SQLite files) would only repeat the SQLite run,
-    so it is left out there, and said so (``LINLI_TEST_POSTGRES_ALL=1`` keeps it)."""
+    reaches a database (a parser, a manifest, the dev stack on its SQLite files) or is about a client's screens
+    would only repeat the SQLite run, so it is left out there, and said so (``LINLI_TEST_POSTGRES_ALL=1`` keeps it)."""
     if os.environ.get("LINLI_TEST_POSTGRES_URL") and not os.environ.get("LINLI_TEST_POSTGRES_ALL"):
         same_either_way = [item for item in items if not _reaches_database(item)]
         if same_either_way:
@@ -775,8 +775,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def _reaches_database(item: pytest.Item) -> bool:
-    """Every database of the suite comes from the session's ``DatabaseFactory`` (services, stacks, the kit)."""
-    return "_database_factory_session" in getattr(item, "fixturenames", ())
+    """Every database of the suite comes from the session's ``DatabaseFactory`` (services, stacks, the kit); a test
+    marked ``screens`` is about what a client shows over an API the other tests cover on both databases."""
+    return "_database_factory_session" in getattr(item, "fixturenames", ()) and not item.get_closest_marker("screens")
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
