@@ -174,18 +174,12 @@ async def quote(
     contract_id: uuid.UUID | None = None,
 ) -> s.Quote:
     """The price a booking would carry now, funding included, without booking (the operator reads it out)."""
-    kind = _booker_kind(by)
-    if kind == "resident":
-        if resident_id is not None and resident_id != by.resident_id:
-            await helpers_service.require_helper(session, by, resident_id)
-        resident_id = resident_id or by.resident_id
-    if resident_id is None:
-        raise ValidationFailed("resident_id: required when quoting for a resident.", code="resident_required")
-    resident = await residents_service.get(session, resident_id)
+    who = await booker(session, by, resident_id)
+    resident = await residents_service.get(session, who.resident_id)
     if resident is None:
         raise NotFound("No such resident.", code="resident_not_found")
     offering = await catalog_service.get_offering(session, offering_id)
-    if offering is None or (kind == "provider" and offering.provider_id != by.provider_id):
+    if offering is None or (who.kind == "provider" and offering.provider_id != by.provider_id):
         raise NotFound("No such offering.", code="offering_not_found")
     on = on or utcnow().astimezone(ZoneInfo(offering.timezone)).date()
     pricing, entitlement = await entitlements_service.peek(session, offering, resident, on, claim=contract_id)
@@ -256,7 +250,7 @@ async def booker(session: AsyncSession, by: Principal, resident_id: uuid.UUID | 
             helper_id = by.resident_id
         resident_id = resident_id or by.resident_id
     if resident_id is None:
-        raise ValidationFailed("resident_id: required when booking for a resident.", code="resident_required")
+        raise ValidationFailed("resident_id: required when acting for a resident.", code="resident_required")
     return Booker(kind, resident_id, helper_id)
 
 
