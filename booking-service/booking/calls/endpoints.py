@@ -87,7 +87,7 @@ async def work_callback(
 @router.get(
     "/api/v1/hotline/handover",
     response_model=s.Handover,
-    summary="A shift's handover: callbacks due by its end, and per operator what they took (operator)",
+    summary="A shift's handover: what is open at its end and who took it; per operator, what they closed (operator)",
     responses=error_responses(401, 403, 422),
 )
 async def shift_handover(
@@ -95,5 +95,6 @@ async def shift_handover(
     principal: Operator,
     since: Annotated[AwareDatetime, Query(description="The shift's start.")],
     until: Annotated[AwareDatetime, Query(description="The shift's end (after `since`).")],
+    now: Now,
 ) -> s.Handover:
-    return await service.handover(session, since=since, until=until, by=principal, due_limit=200)
+    return await service.handover(session, since=since, until=until, by=principal, due_limit=200, now=now)
