@@ -2,7 +2,6 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import AwareDatetime
 
 from booking.clock import Now
 from booking.worklist import schemas as s
@@ -11,6 +10,7 @@ from service_kit.auth import Principal, Role, require_roles
 from service_kit.db import ReadSessionDep, SessionDep
 from service_kit.errors import error_responses
 from service_kit.pagination import Page, PaginationDep
+from service_kit.timeutil import Instant
 
 router = APIRouter(tags=["hotline"])
 
@@ -36,7 +36,7 @@ async def list_worklist(
     principal: Operator,
     page: PaginationDep,
     now: Now,
-    due_before: Annotated[AwareDatetime, Query(description="Usually the end of the shift.")],
+    due_before: Annotated[Instant, Query(description="Usually the end of the shift.")],
     kind: Annotated[list[s.ListedKind] | None, Query(description="Only these kinds (repeat it).")] = None,
 ) -> Page[s.WorklistItem]:
     items, total = await service.worklist(

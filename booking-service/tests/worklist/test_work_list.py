@@ -230,6 +230,17 @@ async def test_bad_or_hostile_requests_are_told_what_is_wrong(world: Any, clock:
     assert long_note.status_code == 422
     naive = await world.client.get(WORKLIST, params={"due_before": "2026-12-07T09:00:00"}, headers=chen(world))
     assert naive.status_code == 422
+    # A time UTC has no moment for is the caller's mistake at its parameter, on every list of the shift.
+    for path, name in [
+        (WORKLIST, "due_before"),
+        ("/api/v1/hotline/callbacks", "due_before"),
+        ("/api/v1/hotline/handover?until=2027-01-01T00:00:00Z", "since"),
+    ]:
+        far = await world.client.get(path, params={name: "0001-01-01T00:00:00+14:00"}, headers=chen(world))
+        assert far.status_code == 422, far.text
+        assert far.json()["errors"][0]["field"] == name
+    late = await world.client.get(WORKLIST, params={"due_before": "9999-12-31T23:59:59-12:00"}, headers=chen(world))
+    assert late.status_code == 422, late.text
     missing = await world.client.get(WORKLIST, headers=chen(world))
     assert missing.status_code == 422
     wrong_kind = await world.client.get(
