@@ -32,8 +32,11 @@ from .conftest import (
     console_page,
     free_slots,
     login,
+    new_account,
     new_phone,
+    new_provider,
     provider_with_funded_offering,
+    publish_offering,
     registered_by_operator,
     slots_once_known,
 )
@@ -615,7 +618,7 @@ async def test_a_relatives_call_is_logged_and_the_callback_worked_through(demo: 
     assert (mine["calls"], mine["callbacks_scheduled"], mine["callbacks_done"]) >= (1, 1, 1)
     counts = page.locator("#handover-counts tr", has_text="话务员 小陈").locator("td")
     await expect(counts).to_have_text(
-        [str(mine[k]) for k in ("calls", "callbacks_scheduled", "callbacks_done", "urgent_opened")]
+        [str(mine[k]) for k in ("calls", "callbacks_scheduled", "callbacks_done", "urgent_opened", "items_done")]
     )
 
     # English mode: the reasons and the callers' words are translated, no code shows.
@@ -627,6 +630,115 @@ async def test_a_relatives_call_is_logged_and_the_callback_worked_through(demo: 
     await expect(page.locator("#call-log li").first).to_contain_text("李娜 (女儿) called for them")
     await expect(page.locator("#resident-card")).not_to_contain_text("helper_request")
     await page.locator("#lang-switch").click()
+
+
+async def test_the_shift_works_through_its_work_list_of_every_kind(demo: Demo, page: Page) -> None:
+    """Issue 18: the F7 view is the shift's work list. A resident living alone who did not come, a waitlist place
+    held for a resident who has not answered and a callback due are read in Chinese words (no code on the screen),
+    each with who took it; "接听/拨打" takes an item and opens the resident's card, another operator's take is
+    refused by name, "完成" closes an item, which leaves the list; the handover counts what each operator closed."""
+    gateway, operator = demo.gateway, demo.operator
+    provider = new_provider(gateway, "拱辰助浴服务站")
+    offering_id = publish_offering(gateway, provider, "上门助浴", capacity_per_slot=1)
+    first, second = free_slots(gateway, offering_id, operator, count=2)
+
+    def confirmed(resident: dict[str, Any], slot: dict[str, Any]) -> dict[str, Any]:
+        booking = book_for(gateway, operator, offering_id, slot["start"], resident["id"])
+        if booking["status"] == "requested":
+            ok = gateway.post(f"/api/v1/bookings/{booking['id']}/confirm", headers=provider["admin"])
+            assert ok.status_code == 200, ok.text
+        return booking
+
+    alone = registered_by_operator(gateway, operator, name="刘淑珍", eligibility_tags=["living_alone"])
+    absent = confirmed(alone, first)
+    recorded = gateway.post(f"/api/v1/bookings/{absent['id']}/no-show", headers=provider["admin"])
+    assert recorded.status_code == 200, recorded.text
+    holder = confirmed(registered_by_operator(gateway, operator, name="赵大爷"), second)
+    waiting = registered_by_operator(gateway, operator, name="孙玉梅")
+    joined = gateway.post(
+        "/api/v1/bookings/waitlist",
+        headers=operator,
+        json={"offering_id": offering_id, "slot_start": second["start"], "resident_id": waiting["id"]},
+    )
+    assert joined.status_code == 201, joined.text
+    entry_id = joined.json()["id"]
+    cancelled = gateway.post(f"/api/v1/bookings/{holder['id']}/cancel", headers=operator, json={"reason": "住院了"})
+    assert cancelled.status_code == 200, cancelled.text
+    caller = registered_by_operator(gateway, operator, name="韩秀云")
+    logged = gateway.post(
+        f"/api/v1/residents/{caller['id']}/calls",
+        headers=operator,
+        json={
+            "reason": "book_service",
+            "callback": {"due_at": (datetime.now(UTC) + timedelta(minutes=10)).isoformat(), "reason": "确认助浴时间"},
+        },
+    )
+    assert logged.status_code == 201, logged.text
+    callback_id = logged.json()["callback"]["id"]
+    until = (datetime.now(UTC) + timedelta(hours=8)).isoformat()
+
+    def offered() -> bool:
+        listed = gateway.get(
+            "/api/v1/hotline/worklist",
+            headers=operator,
+            params={"due_before": until, "kind": "waitlist_offer", "limit": 200},
+        )
+        return any(i["item_id"] == entry_id for i in listed.json()["items"])
+
+    eventually_blocking(offered)
+
+    await sign_in(page)
+    await page.keyboard.press("F7")
+    await expect(page.locator("#callbacks-title")).to_be_focused()
+    await expect(page.locator("#nav-callbacks")).to_have_text("工作清单与交班")
+    no_show = page.locator(f"#worklist [data-worklist='{absent['id']}']")
+    await expect(no_show).to_contain_text("未到场：刘淑珍")
+    await expect(no_show).to_contain_text("独居居民未到场，请尽快致电确认安全")
+    await expect(no_show).to_contain_text("上门助浴")
+    offer = page.locator(f"#worklist [data-worklist='{entry_id}']")
+    await expect(offer).to_contain_text("候补空位待答复：孙玉梅")
+    await expect(offer).to_contain_text("空位已为居民保留，尚未答复，请致电询问")
+    await expect(offer).to_contain_text("保留至")
+    callback = page.locator(f"#callbacks-due [data-callback='{callback_id}']")
+    await expect(callback).to_contain_text("韩秀云：确认助浴时间")
+    for item in (no_show, offer, callback):
+        for code in ("no_show", "waitlist_offer", "resident_absent", "offer_unanswered", "callback_due"):
+            await expect(item).not_to_contain_text(code)
+    await screenshot(page, "26-shift-work-list")
+
+    # "接听/拨打" from the keyboard: the item is hers, and the resident's card opens.
+    await no_show.locator("[data-action=take]").focus()
+    await page.keyboard.press("Enter")
+    await expect(page.locator("#card-title")).to_have_text("刘淑珍")
+    await expect(page.locator("#notice")).to_have_text("已接手：未到场。请致电居民。")
+    await page.keyboard.press("F7")
+    await expect(no_show).to_contain_text("已由 话务员 小陈 接手")
+
+    # Another operator may not take what she holds; the console names who has it.
+    wang = new_account(gateway, "operator", "话务员 王芳")
+    first_taken = gateway.post(f"/api/v1/hotline/worklist/waitlist_offer/{entry_id}/take", headers=wang.headers)
+    assert first_taken.status_code == 200, first_taken.text  # 王芳 takes the offer first
+    await page.locator("#callbacks-refresh").click()
+    await expect(offer).to_contain_text("已由 话务员 王芳 接手")
+    await offer.locator("[data-action=take]").focus()
+    await page.keyboard.press("Enter")
+    await expect(page.locator("#callbacks-error")).to_have_text("话务员 王芳 已接手此事项，请处理其他事项。")
+    await expect(page.locator("#callbacks-error")).to_be_focused()
+
+    # "完成": the call is made; the item leaves the list, and the handover counts it.
+    await no_show.locator("[data-action=done]").focus()
+    await page.keyboard.press("Enter")
+    await expect(page.locator("#notice")).to_have_text("已完成：未到场 刘淑珍。")
+    await expect(no_show).to_have_count(0)
+    await expect(offer).to_be_visible()
+    await expect(page.locator("#handover-worklist")).to_contain_text("项已有人接手")
+    await screenshot(page, "27-work-list-after-done")
+    closed = gateway.get(
+        "/api/v1/hotline/worklist/followups", headers=operator, params={"kind": "no_show", "item_id": absent["id"]}
+    ).json()
+    assert [(f["taken_by_name"], f["done_by_name"]) for f in closed] == [("话务员 小陈", "话务员 小陈")]
+    counts = page.locator("#handover-counts tr", has_text="话务员 小陈").locator("td").last
+    await expect(counts).not_to_have_text("0")
 
 
 def sms_to(gateway: httpx.Client, phone: str) -> list[str]:

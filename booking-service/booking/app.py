@@ -36,6 +36,7 @@ from booking.waitlist.consumers import subscription as waitlist_subscription
 from booking.waitlist.endpoints import router as waitlist_router
 from booking.waitlist.jobs import pass_on_unanswered_offers
 from booking.waitlist.service import OfferTerms
+from booking.worklist.endpoints import router as worklist_router
 from service_kit.app import ServiceSpec, create_service_app
 from service_kit.documents import Documents, documents_router
 from service_kit.notify.settings import sms_sender
@@ -68,6 +69,7 @@ def build_spec(
             entitlements_router,
             calls_router,
             urgent_router,
+            worklist_router,
             availability_router,
             replacements_router,
             series_router,

@@ -25,4 +25,5 @@ def load_models() -> None:
     import booking.rules.models
     import booking.series.models
     import booking.urgent.models
-    import booking.waitlist.models  # noqa: F401
+    import booking.waitlist.models
+    import booking.worklist.models  # noqa: F401

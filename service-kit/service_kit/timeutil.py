@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from typing import Annotated
 from zoneinfo import ZoneInfo
+
+from pydantic import AfterValidator, AwareDatetime
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -40,3 +43,16 @@ def as_aware(value: datetime) -> datetime:
 def rfc3339(value: datetime) -> str:
     """``value`` as the answers write it: UTC, ``Z`` (a naive value is taken as UTC, as the database keeps it)."""
     return as_aware(value).astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def in_utc(value: datetime) -> datetime:
+    """An aware time as UTC, the way the database keeps it; a time so near year 1 or 9999 that UTC has no such
+    moment (``0001-01-01T00:00+14:00``) is refused as a bad value rather than failing at the database."""
+    try:
+        return value.astimezone(UTC)
+    except OverflowError as error:
+        raise ValueError("is outside the range of dates") from error
+
+
+#: A request's aware date-time that the database can store: a 422 for one out of range, never a 500.
+Instant = Annotated[AwareDatetime, AfterValidator(in_utc)]

@@ -2,7 +2,6 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import AwareDatetime
 
 from booking.calls import schemas as s
 from booking.calls import service
@@ -12,6 +11,7 @@ from service_kit.auth import Principal, Role, require_roles
 from service_kit.db import ReadSessionDep, SessionDep
 from service_kit.errors import error_responses
 from service_kit.pagination import Page, PaginationDep
+from service_kit.timeutil import Instant
 
 router = APIRouter(tags=["hotline"])
 
@@ -60,7 +60,7 @@ async def list_due_callbacks(
     session: ReadSessionDep,
     principal: Operator,
     page: PaginationDep,
-    due_before: Annotated[AwareDatetime, Query(description="Usually the end of the shift.")],
+    due_before: Annotated[Instant, Query(description="Usually the end of the shift.")],
 ) -> Page[s.Callback]:
     items, total = await service.due_callbacks(
         session, due_before=due_before, by=principal, limit=page.limit, offset=page.offset
@@ -87,13 +87,14 @@ async def work_callback(
 @router.get(
     "/api/v1/hotline/handover",
     response_model=s.Handover,
-    summary="A shift's handover: callbacks due by its end, and per operator what they took (operator)",
+    summary="A shift's handover: what is open at its end and who took it; per operator, what they closed (operator)",
     responses=error_responses(401, 403, 422),
 )
 async def shift_handover(
     session: ReadSessionDep,
     principal: Operator,
-    since: Annotated[AwareDatetime, Query(description="The shift's start.")],
-    until: Annotated[AwareDatetime, Query(description="The shift's end (after `since`).")],
+    since: Annotated[Instant, Query(description="The shift's start.")],
+    until: Annotated[Instant, Query(description="The shift's end (after `since`).")],
+    now: Now,
 ) -> s.Handover:
-    return await service.handover(session, since=since, until=until, by=principal, due_limit=200)
+    return await service.handover(session, since=since, until=until, by=principal, due_limit=200, now=now)

@@ -8,6 +8,7 @@ from booking.calls.reasons import CallerKind, OutcomeKind, Reason
 from booking.residents.schemas import ResidentSummary
 from booking.timefmt import LocalDateTime
 from booking.urgent.schemas import UrgentCall
+from booking.worklist.schemas import FollowUp, WorklistItem
 
 Note = Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000)]
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
@@ -102,6 +103,7 @@ class OperatorCounts(BaseModel):
     callbacks_done: int
     callbacks_scheduled: int
     urgent_opened: int = 0
+    items_done: int = Field(default=0, description="Work-list items (of every kind) they closed in the shift.")
 
 
 class Handover(BaseModel):
@@ -111,4 +113,10 @@ class Handover(BaseModel):
     until: datetime
     callbacks_due: list[Callback]
     urgent_open: list[UrgentCall] = Field(description="Urgent safety calls not resolved, whoever opened them.")
+    worklist_open: list[WorklistItem] = Field(
+        default_factory=list, description="The work list's items still open by the shift's end, with who took each."
+    )
+    complaints_taken: list[FollowUp] = Field(
+        default_factory=list, description="Overdue complaints an operator took and has not closed (feedback's)."
+    )
     operators: list[OperatorCounts]

@@ -12,6 +12,7 @@ from booking.calls import schemas as s
 from booking.calls.models import Callback, CallRecord
 from booking.residents import service as residents
 from booking.urgent import service as urgent
+from booking.worklist import service as worklist
 from service_kit.auth import Principal
 from service_kit.errors import Conflict, FieldProblems, NotFound, ValidationFailed
 from service_kit.timeutil import as_aware
@@ -121,8 +122,10 @@ async def record_attempt(
 
 
 async def handover(
-    session: AsyncSession, *, since: datetime, until: datetime, by: Principal, due_limit: int
+    session: AsyncSession, *, since: datetime, until: datetime, by: Principal, due_limit: int, now: datetime
 ) -> s.Handover:
+    """What is still open at the shift's end (callbacks, urgent calls, the work list with who took each item) and
+    per operator what they took and closed."""
     if until <= since:
         raise ValidationFailed("until: must be later than since.", code="empty_shift")
     due, _ = await repository.due_callbacks(session, due_before=until, limit=due_limit, offset=0)
@@ -133,12 +136,23 @@ async def handover(
             {"operator": subject, "operator_name": name, "calls": 0, "callbacks_done": 0, "callbacks_scheduled": 0},
         )
         entry["urgent_opened"] = opened
+    for subject, (name, closed) in (await worklist.done_by_operator(session, since, until)).items():
+        entry = counts.setdefault(
+            subject,
+            {"operator": subject, "operator_name": name, "calls": 0, "callbacks_done": 0, "callbacks_scheduled": 0},
+        )
+        entry["items_done"] = closed
+    open_items, _ = await worklist.worklist(
+        session, due_before=until, kinds=None, by=by, now=now, limit=due_limit, offset=0
+    )
     still_open, _ = await urgent.still_open(session, by=by, limit=due_limit, offset=0)
     return s.Handover(
         since=since,
         until=until,
         callbacks_due=await _with_residents(session, due, by),
         urgent_open=still_open,
+        worklist_open=open_items,
+        complaints_taken=await worklist.complaints_taken(session, due_limit),
         operators=[s.OperatorCounts(**counts[k]) for k in sorted(counts)],
     )
 

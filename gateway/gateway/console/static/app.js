@@ -1673,11 +1673,16 @@
     if (!state.callbacks) $("callbacks-lists").textContent = t("queue.loading");
     try {
       const { since, until } = shiftBounds();
-      const handover = await api.get("/api/v1/hotline/handover", { since, until });
-      state.callbacks = { handover, at: new Date().toISOString() };
+      const [handover, complaints] = await Promise.all([
+        api.get("/api/v1/hotline/handover", { since, until }),
+        overdueComplaints(),
+      ]);
+      state.callbacks = { handover, complaints, at: new Date().toISOString() };
       renderCallbacks();
       if (focusIndex !== undefined) {
-        const buttons = $("callbacks-lists").querySelectorAll("#callbacks-due li button[data-action=done]");
+        const selector = typeof focusIndex === "string" ? focusIndex : "#callbacks-due li button[data-action=done]";
+        const buttons = $("callbacks-lists").querySelectorAll(selector);
+        focusIndex = typeof focusIndex === "string" ? 0 : focusIndex;
         const next = buttons[Math.min(focusIndex, buttons.length - 1)];
         if (next) next.focus();
         else $("callbacks-title").focus();
@@ -1687,8 +1692,102 @@
     }
   }
 
+  /* The complaints past a deadline, from feedback's list (operators read it: residents phone them about their
+     complaints), as items of the shift's work list; booking says who took which and which are done. */
+  async function overdueComplaints() {
+    const complaints = await allPages("/api/v1/complaints", { overdue: "true" }, () => true);
+    const ids = complaints.slice(0, PAGE).map((c) => c.id);
+    let followups = [];
+    if (ids.length) {
+      const query = "?kind=complaint&" + ids.map((id) => "item_id=" + encodeURIComponent(id)).join("&");
+      followups = await api.get("/api/v1/hotline/worklist/followups" + query);
+    }
+    const held = new Map(followups.map((f) => [f.item_id, f]));
+    return complaints.filter((c) => !(held.get(c.id) || {}).done_at).map((c) => ({
+      kind: "complaint",
+      item_id: c.id,
+      resident_id: c.resident_id,
+      resident: null,
+      reason: "complaint_overdue",
+      due_at: c.acknowledged_at ? c.resolve_due_at : c.ack_due_at,
+      about: { category: c.category, description: c.description },
+      taken_by_name: (held.get(c.id) || {}).taken_by_name || null,
+    }));
+  }
+
+  /* One item of the shift's work list: what kind of call it is and why, in words (never a code), whom it is about,
+     who took it; "接听/拨打" takes it and opens the resident's card, "完成" closes it. */
+  function worklistItem(item, index) {
+    const resident = item.resident;
+    const about = item.about || {};
+    const meta = [t("worklist.due_at", { time: dateTime(item.due_at) })];
+    if (resident) meta.push(resident.name + " " + phoneText(resident.phone));
+    if (about.offering_name) meta.push(about.offering_name + " " + dateTime(about.slot_start));
+    if (about.provider_name) meta.push(about.provider_name);
+    if (about.hold_until) meta.push(t("worklist.hold_until", { time: dateTime(about.hold_until) }));
+    if (about.tag) meta.push(t("worklist.tag_expires", { tag: t("tag." + about.tag), date: dateOnly(about.expires_on + "T12:00:00+08:00") }));
+    if (about.category) meta.push(t("ccat." + about.category) + " · " + about.description);
+    return h("li", { "data-worklist": item.item_id, "data-kind": item.kind },
+      h("span", { class: "item-title", text: t("worklist.kind." + item.kind) + (resident ? "：" + resident.name : "") + " " }),
+      h("span", { class: "badge warn", text: t("worklist.reason." + item.reason) }),
+      item.taken_by_name ? h("span", { class: "badge", "data-taken": "", text: t("worklist.taken_by", { name: item.taken_by_name }) }) : null,
+      h("div", { class: "item-meta", text: meta.join(" · ") }),
+      h("div", { class: "actions" },
+        h("button", { type: "button", "data-action": "take", class: "primary", text: t("worklist.take"),
+          onclick: (e) => takeItem(item, e.currentTarget) }),
+        h("button", { type: "button", "data-action": "done", text: t("worklist.done"),
+          onclick: (e) => closeItem(item, index, e.currentTarget) }),
+        item.resident_id ? h("button", { type: "button", "data-action": "open", text: t("callbacks.open"),
+          onclick: () => openResidentById(item.resident_id, $("callbacks-view"), $("callbacks-error")) }) : null));
+  }
+
+  function showWorklistError(error) {
+    if (error instanceof ApiError && error.code === "worklist_item_taken" && error.problem.taken_by_name) {
+      const box = $("callbacks-error");
+      box.textContent = t("worklist.taken_by_other", { name: error.problem.taken_by_name });
+      box.setAttribute("tabindex", "-1");
+      box.focus();
+      return;
+    }
+    showError(error, $("callbacks-view"), $("callbacks-error"));
+  }
+
+  async function takeItem(item, button) {
+    button.disabled = true;
+    try {
+      const body = item.kind === "complaint" && item.resident_id ? { resident_id: item.resident_id } : undefined;
+      await api.post("/api/v1/hotline/worklist/" + item.kind + "/" + item.item_id + "/take", body);
+      state.callbacks = null;
+      if (item.resident_id) {
+        await openResidentById(item.resident_id, $("callbacks-view"), $("callbacks-error"));
+        notice(t("worklist.taken_notice", { kind: t("worklist.kind." + item.kind) }));
+      } else {
+        notice(t("worklist.taken_notice", { kind: t("worklist.kind." + item.kind) }));
+        await loadCallbacks();
+      }
+    } catch (error) {
+      button.disabled = false;
+      showWorklistError(error);
+    }
+  }
+
+  async function closeItem(item, index, button) {
+    button.disabled = true;
+    try {
+      await api.post("/api/v1/hotline/worklist/" + item.kind + "/" + item.item_id + "/done", {});
+      notice(t("worklist.done_notice", { kind: t("worklist.kind." + item.kind),
+        name: item.resident ? item.resident.name : "" }));
+      await loadCallbacks("#worklist li button[data-action=take]");
+    } catch (error) {
+      button.disabled = false;
+      showWorklistError(error);
+    }
+  }
+
   function callbackItem(callback, index) {
     const resident = callback.resident;
+    const listed = (state.callbacks.handover.worklist_open || []).find((i) => i.kind === "callback" && i.item_id === callback.id);
+    const taker = listed ? listed.taken_by_name : null;
     const meta = [t("callbacks.due_at", { time: dateTime(callback.due_at) })];
     if (resident) meta.push(resident.name + " " + phoneText(resident.phone));
     if (callback.created_by_name) meta.push(t("callbacks.scheduled_by", { name: callback.created_by_name }));
@@ -1697,7 +1796,10 @@
       callback.attempts ? h("span", { class: "badge warn", text: t("callbacks.attempts", { count: callback.attempts }) }) : null,
       h("div", { class: "item-meta", text: meta.join(" · ") }),
       callback.last_note ? h("div", { class: "note", text: callback.last_note }) : null,
+      taker ? h("span", { class: "badge", "data-taken": "", text: t("worklist.taken_by", { name: taker }) }) : null,
       h("div", { class: "actions" },
+        h("button", { type: "button", "data-action": "take", text: t("worklist.take"),
+          onclick: (e) => takeItem({ kind: "callback", item_id: callback.id, resident_id: callback.resident_id }, e.currentTarget) }),
         h("button", { type: "button", "data-action": "done", class: "primary", text: t("callbacks.done"),
           onclick: (e) => workCallback(callback, index, e.currentTarget) }),
         h("button", { type: "button", "data-action": "no-answer", text: t("callbacks.no_answer"),
@@ -1715,11 +1817,16 @@
     const due = data.handover.callbacks_due;
     const operators = data.handover.operators;
     const urgent = data.handover.urgent_open;
+    const work = (data.handover.worklist_open || []).filter((i) => i.kind !== "callback").concat(data.complaints || [])
+      .sort((a, b) => Date.parse(a.due_at) - Date.parse(b.due_at));
     box.append(
       h("section", { id: "urgent-list", class: "urgent", "aria-labelledby": "urgent-list-title" },
         h("h3", { id: "urgent-list-title" }, t("urgent.list"), h("span", { class: "count", text: String(urgent.length) })),
         urgent.length ? h("ul", { class: "items" }, urgent.map((u) => urgentItem(u, true)))
           : h("p", { class: "muted", text: t("urgent.list_empty") })),
+      h("section", { id: "worklist", "aria-labelledby": "worklist-title" },
+        h("h3", { id: "worklist-title" }, t("worklist.title"), h("span", { class: "count", text: String(work.length) })),
+        work.length ? h("ul", { class: "items" }, work.map(worklistItem)) : h("p", { class: "muted", text: t("worklist.empty") })),
       h("section", { id: "callbacks-due", "aria-labelledby": "callbacks-due-title" },
         h("h3", { id: "callbacks-due-title" }, t("callbacks.due"), h("span", { class: "count", text: String(due.length) })),
         due.length ? h("ul", { class: "items" }, due.map(callbackItem)) : h("p", { class: "muted", text: t("callbacks.empty") })),
@@ -1727,13 +1834,16 @@
         h("h3", { id: "handover-title", text: t("handover.title") }),
         h("p", { id: "handover-open", text: t("handover.open", { count: due.length }) }),
         h("p", { id: "handover-urgent", text: t("handover.urgent_open", { count: urgent.length }) }),
+        h("p", { id: "handover-worklist", text: t("handover.worklist_open", { count: work.length,
+          taken: work.filter((i) => i.taken_by_name).length }) }),
         operators.length ? h("table", { class: "counts", id: "handover-counts" },
-          h("thead", {}, h("tr", {}, ["handover.operator", "handover.calls", "handover.scheduled", "handover.done", "handover.urgent"]
+          h("thead", {}, h("tr", {}, ["handover.operator", "handover.calls", "handover.scheduled", "handover.done", "handover.urgent", "handover.items_done"]
             .map((key) => h("th", { scope: "col", text: t(key) })))),
           h("tbody", {}, operators.map((o) => h("tr", { "data-operator": o.operator },
             h("th", { scope: "row", text: o.operator_name || o.operator }),
             h("td", { text: String(o.calls) }), h("td", { text: String(o.callbacks_scheduled) }),
-            h("td", { text: String(o.callbacks_done) }), h("td", { text: String(o.urgent_opened) })))))
+            h("td", { text: String(o.callbacks_done) }), h("td", { text: String(o.urgent_opened) }),
+            h("td", { text: String(o.items_done) })))))
           : h("p", { class: "muted", text: t("handover.empty") })));
   }
 
