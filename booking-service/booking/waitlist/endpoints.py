@@ -54,9 +54,10 @@ async def in_line(
     response_model=Page[s.ListedWaitlistEntry],
     summary="A funded programme's quota line in order: position, status, offer held until, who (operators, officials)",
     description=(
-        "Name the programme by `program_id`, or by `contract_id` and `offering_id` (422 `program_required` "
-        "otherwise; 404 `program_not_found` for no such programme). Every status unless `status` narrows it; "
-        "`position` (1 = next offered a unit) only while waiting."
+        "Name the programme by `program_id`, or by `contract_id` and `offering_id`; `offering_id` alone lists the "
+        "lines of every programme funding that service (422 `program_required` for none of these; 404 "
+        "`program_not_found`, `offering_not_found`). Every status unless `status` narrows it; `position` (1 = "
+        "next offered a unit in its programme's line) only while waiting."
     ),
     responses=error_responses(401, 403, 404, 422),
     operation_id="listQuotaWaitlist",

@@ -177,10 +177,21 @@ async def waiting_for_booking(session: AsyncSession, booking_id: uuid.UUID) -> S
 
 
 async def quota_line(
-    session: AsyncSession, program_id: uuid.UUID, *, status: str | None, limit: int, offset: int
+    session: AsyncSession,
+    *,
+    program_id: uuid.UUID | None,
+    offering_id: uuid.UUID | None,
+    status: str | None,
+    limit: int,
+    offset: int,
 ) -> tuple[Sequence[WaitlistEntry], int]:
-    """A programme's quota line in order of joining (every status, or ``status``)."""
-    query = select(WaitlistEntry).where(WaitlistEntry.kind == "quota", WaitlistEntry.program_id == program_id)
+    """A programme's quota line (or those of every programme funding ``offering_id``) in order of joining, every
+    status or ``status``."""
+    query = select(WaitlistEntry).where(WaitlistEntry.kind == "quota")
+    if program_id is not None:
+        query = query.where(WaitlistEntry.program_id == program_id)
+    if offering_id is not None:
+        query = query.where(WaitlistEntry.offering_id == offering_id)
     if status is not None:
         query = query.where(WaitlistEntry.status == status)
     return await fetch_page(

@@ -492,36 +492,41 @@ async def quota_line(
     limit: int,
     offset: int,
 ) -> tuple[list[s.ListedWaitlistEntry], int]:
-    """A funded programme's quota line, named by its id or by its contract and offering, in order of joining: each
-    place's position (while waiting), status, how long an offer is held, and who waits (operators, admins and
-    officials; the phone masked for all but staff)."""
+    """A funded programme's quota line, named by its id or by its contract and offering (or every programme's line
+    for an offering: the console's waitlist dialog knows the service, not the contract), in order of joining: each
+    place's position in its programme's line (while waiting), status, how long an offer is held, and who waits
+    (operators, admins and officials; the phone masked for all but staff)."""
     if not by.has_any(Role.operator, Role.admin, Role.official):
         raise Forbidden("Only operators and officials see a programme's quota line.")
     if program_id is not None and (contract_id is not None or offering_id is not None):
-        raise _query_problem("program_id", "Give program_id, or contract_id and offering_id, not both.")
-    if program_id is not None:
-        program = await catalog_service.get_program(session, program_id)
-    elif contract_id is not None and offering_id is not None:
-        program = await catalog_service.get_funded_program(session, contract_id, offering_id)
-    else:
-        raise _query_problem(
-            "contract_id" if contract_id is None else "offering_id",
-            "Give program_id, or contract_id and offering_id.",
+        raise _query_problem("program_id", "Give program_id, or offering_id (and contract_id), not both.")
+    if program_id is None and offering_id is None:
+        raise _query_problem("offering_id", "Give program_id, or offering_id (and contract_id).")
+    if program_id is not None or contract_id is not None:
+        program = None
+        if program_id is not None:
+            program = await catalog_service.get_program(session, program_id)
+        elif contract_id is not None and offering_id is not None:
+            program = await catalog_service.get_funded_program(session, contract_id, offering_id)
+        if program is None:
+            raise NotFound("No funded programme of this contract for this offering.", code="program_not_found")
+        entries, total = await repository.quota_line(
+            session, program_id=program.id, offering_id=None, status=status, limit=limit, offset=offset
         )
-    if program is None:
-        raise NotFound("No funded programme of this contract for this offering.", code="program_not_found")
-    entries, total = await repository.quota_line(session, program.id, status=status, limit=limit, offset=offset)
+    else:
+        if offering_id is None or await catalog_service.get_offering(session, offering_id) is None:
+            raise NotFound("No such offering.", code="offering_not_found")
+        entries, total = await repository.quota_line(
+            session, program_id=None, offering_id=offering_id, status=status, limit=limit, offset=offset
+        )
     residents = await residents_service.summaries(session, (e.resident_id for e in entries), by)
     offerings = await catalog_service.offerings_by_id(session, (e.offering_id for e in entries))
-    # Positions run on from the first waiting place of the page: the line is in the page's order.
-    shown, position = [], None
+    shown = []
     for entry in entries:
-        if entry.status == "waiting":
-            position = position + 1 if position is not None else await repository.position(session, entry)
         offering = offerings.get(entry.offering_id)
         shown.append(
             s.ListedWaitlistEntry(
-                **_schema(entry, position if entry.status == "waiting" else None).model_dump(),
+                **(await to_schema(session, entry)).model_dump(),
                 offering_name=offering.name_zh if offering is not None else None,
                 resident=residents.get(entry.resident_id),
             )

@@ -291,6 +291,15 @@ async def test_operators_read_a_programmes_quota_line(world: Any) -> None:
         QUOTA_LINE, params=params | {"limit": 1, "offset": 2}, headers=world.keys.headers("operator")
     )
     assert [(e["id"], e["position"]) for e in second_page.json()["items"]] == [(three["id"], 2)]
+    # The console's waitlist dialog knows the service, not the contract: the lines of every programme funding it.
+    of_service = await world.client.get(
+        QUOTA_LINE, params={"offering_id": str(lunch.offering_id)}, headers=world.keys.headers("operator")
+    )
+    assert [(e["id"], e["position"]) for e in of_service.json()["items"]] == [
+        (one["id"], None),
+        (two["id"], 1),
+        (three["id"], 2),
+    ]
     waiting = await world.client.get(
         QUOTA_LINE, params=params | {"status": "waiting"}, headers=world.keys.headers("official")
     )
@@ -301,7 +310,8 @@ async def test_operators_read_a_programmes_quota_line(world: Any) -> None:
         denied = await world.client.get(QUOTA_LINE, params=params, headers=headers)
         assert denied.status_code == 403, denied.text
     for bad, field in [
-        ({"offering_id": str(lunch.offering_id)}, "contract_id"),
+        ({}, "offering_id"),
+        ({"contract_id": str(contract.contract_id)}, "offering_id"),
         ({"program_id": str(uuid.uuid4()), **params}, "program_id"),
         ({"contract_id": "not-a-uuid", "offering_id": str(lunch.offering_id)}, "contract_id"),
         (params | {"status": "gone"}, "status"),
@@ -314,6 +324,10 @@ async def test_operators_read_a_programmes_quota_line(world: Any) -> None:
         QUOTA_LINE, params={**params, "contract_id": str(uuid.uuid4())}, headers=world.keys.headers("operator")
     )
     assert (unknown.status_code, unknown.json()["code"]) == (404, "program_not_found")
+    nowhere = await world.client.get(
+        QUOTA_LINE, params={"offering_id": str(uuid.uuid4())}, headers=world.keys.headers("operator")
+    )
+    assert (nowhere.status_code, nowhere.json()["code"]) == (404, "offering_not_found")
 
 
 async def test_a_residents_own_places_for_her_her_helper_and_operators(world: Any) -> None:
