@@ -148,6 +148,24 @@ async def test_a_cancelled_booking_ends_its_place_and_the_unit_passes_on(world: 
     assert (kept.price_fen, kept.funded_program_id) == (1500, None)
 
 
+async def test_a_unit_skips_a_place_whose_booking_ended_unheard(world: Any) -> None:
+    lunch, contract, (subsidised,) = await used_up(world, 1)
+    elder, neighbour = await world.resident(tags=["age_80_plus"]), await world.resident(tags=["age_80_plus"])
+    booking = await full_price_booking(world, lunch, elder)
+    mine = (await join(world, lunch, elder)).json()
+    theirs = (await join(world, lunch, neighbour, hour=13)).json()
+    # Her booking ends before its event is heard: the freed unit is not offered for it but to the next in line.
+    async with world.sessionmaker() as session:
+        await session.execute(
+            update(Booking).where(Booking.id == uuid.UUID(booking["id"])).values(status=BookingStatus.rejected)
+        )
+        await session.commit()
+    await world.cancel(subsidised, "住院了")
+    await eventually(lambda: world.offered(theirs["id"], neighbour))
+    assert (await world.waitlist_entry(mine["id"], elder))["status"] == "left"
+    assert await pool(world, contract) == 1
+
+
 async def test_cancelling_the_booking_takes_its_place_out_of_line(world: Any) -> None:
     lunch, contract, (subsidised,) = await used_up(world, 1)
     elder, neighbour = await world.resident(tags=["age_80_plus"]), await world.resident(tags=["age_80_plus"])
