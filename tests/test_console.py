@@ -31,6 +31,7 @@ from .conftest import (
     book_for,
     console_page,
     free_slots,
+    funded_lunch_for_the_80_plus,
     login,
     new_account,
     new_phone,
@@ -919,7 +920,7 @@ async def test_series_waitlist_and_entitlement_left(stack: DevStack, demo: Demo)
     assert joined.status_code == 201, joined.text
     assert joined.json()["position"] == 1
 
-    SCREENSHOTS.mkdir(exist_ok=True)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     async with console_page(stack.gateway_url, viewport={"width": 1366, "height": 768}) as page:
         await sign_in(page)
         await look_up(page, elder["phone"])
@@ -1001,3 +1002,83 @@ async def test_series_waitlist_and_entitlement_left(stack: DevStack, demo: Demo)
         ).json()
         assert [(e["resident_id"], e["status"]) for e in line if e["status"] == "waiting"] == [(elder["id"], "waiting")]
         await screenshot(page, "25-waitlist-removed")
+
+
+async def test_the_callers_places_in_line_and_the_quota_line(demo: Demo, page: Page) -> None:
+    """Issue 17 at 1366×768, keyboard only: an elder booked her lunch at the full price because the subsidised
+    meals were used up and waits for a subsidised one for that booking. Her card says so in one short line; from
+    it the operator opens the service's quota line (who waits, in which place, for what), and when a unit frees
+    the line shows it held for her."""
+    gateway, operator = demo.gateway, demo.operator
+    offering_id, _ = funded_lunch_for_the_80_plus(
+        gateway,
+        "拱辰老年餐桌",
+        "老年餐桌·午餐",
+        "拱辰街道高龄老人助餐项目",
+        amount_fen=1500,
+        quota=1,
+        resident_price_fen=300,
+    )
+    day = beijing_today() + timedelta(days=2)
+    slots = slots_once_known(gateway, offering_id, operator, (day, day))
+    neighbour = registered_by_operator(gateway, operator, name="周桂英", eligibility_tags=["age_80_plus"])
+
+    def subsidised() -> dict[str, Any] | None:
+        booking = book_for(gateway, operator, offering_id, slots[11]["start"], neighbour["id"])
+        if booking["subsidy_fen"] == 0:  # booking had not heard of the contract yet
+            gateway.post(f"/api/v1/bookings/{booking['id']}/cancel", headers=operator, json={"reason": "重约"})
+            return None
+        return booking
+
+    taken = eventually_blocking(subsidised)
+    elder = registered_by_operator(gateway, operator, name="钱玉兰", eligibility_tags=["age_80_plus"])
+    lunch = book_for(gateway, operator, offering_id, slots[12]["start"], elder["id"])
+    assert lunch["price_fen"] == 1500
+    other = registered_by_operator(gateway, operator, name="孙秀兰", eligibility_tags=["age_80_plus"])
+    for resident, slot in ((elder, slots[12]), (other, slots[13])):
+        joined = gateway.post(
+            "/api/v1/bookings/waitlist",
+            headers=operator,
+            json={
+                "kind": "quota",
+                "offering_id": offering_id,
+                "slot_start": slot["start"],
+                "resident_id": resident["id"],
+            },
+        )
+        assert joined.status_code == 201, joined.text
+    mine = gateway.get(f"/api/v1/residents/{elder['id']}/waitlist", headers=operator).json()["items"]
+    place_id = mine[0]["id"]
+
+    await sign_in(page)
+    await look_up(page, elder["phone"])
+    await expect(page.locator("#card-title")).to_have_text("钱玉兰")
+    places = page.locator("#wait-places")
+    await expect(places).to_contain_text("候补：老年餐桌·午餐")
+    await expect(places.locator(f"[data-wait-place='{place_id}']")).to_contain_text("· 等补贴名额 · 第 1 位")
+    await expect(places).to_be_in_viewport()
+    await screenshot(page, "26-card-places-in-line", full_page=False)
+
+    await tab_to(page, "#wait-places [data-action=quota-line]")
+    await page.keyboard.press("Enter")
+    dialog = page.locator("#dialog")
+    await expect(dialog.locator("#dialog-title")).to_have_text("补贴名额候补名单")
+    await expect(dialog.locator("#quota-line h3")).to_have_text("补贴名额候补（2 人）")
+    await expect(dialog.locator("#quota-line li")).to_have_text(
+        ["第 1 位 · 钱玉兰（本来电人） · 等待中（已按原价预约，等补贴）", "第 2 位 · 孙秀兰 · 等待中"]
+    )
+    await expect(dialog.locator("button[type=submit]")).to_be_focused()
+    await screenshot(page, "27-quota-line")
+
+    cancelled = gateway.post(f"/api/v1/bookings/{taken['id']}/cancel", headers=operator, json={"reason": "住院了"})
+    assert cancelled.status_code == 200, cancelled.text
+    eventually_blocking(
+        lambda: gateway.get(f"/api/v1/bookings/waitlist/{place_id}", headers=operator).json()["status"] == "offered"
+    )
+    await page.keyboard.press("Enter")  # 刷新名单
+    await expect(dialog.locator("#quota-line li").first).to_contain_text(
+        "钱玉兰（本来电人） · 已通知有补贴名额，保留到"
+    )
+    await expect(dialog.locator("#quota-line li").nth(1)).to_have_text("第 1 位 · 孙秀兰 · 等待中")
+    await page.keyboard.press("Escape")
+    await expect(page.locator("#wait-places [data-action=quota-line]")).to_be_focused()

@@ -33,6 +33,7 @@ from booking.series.endpoints import router as series_router
 from booking.series.jobs import extend_series
 from booking.urgent.endpoints import router as urgent_router
 from booking.waitlist.consumers import subscription as waitlist_subscription
+from booking.waitlist.endpoints import residents_router as resident_waitlist_router
 from booking.waitlist.endpoints import router as waitlist_router
 from booking.waitlist.jobs import pass_on_unanswered_offers
 from booking.waitlist.service import OfferTerms
@@ -66,6 +67,7 @@ def build_spec(
         # Before the bookings' own routes: ``/api/v1/bookings/replacements`` is no booking id.
         routers=[
             residents_router,
+            resident_waitlist_router,
             entitlements_router,
             calls_router,
             urgent_router,

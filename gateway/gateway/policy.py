@@ -198,6 +198,8 @@ POLICY: tuple[Rule, ...] = (
     # Residents whose funded booking lost its contract: the call center rebooks them, officials follow it.
     Rule(READ,  "/api/v1/bookings/replacements",                          roles(OPERATOR, OFFICIAL, ADMIN)),
     Rule(POST,  "/api/v1/bookings/replacements/{replacement_id}/handle",  roles(OPERATOR, ADMIN)),
+    # A funded programme's quota line, with who waits: the call center and the district (booking checks too).
+    Rule(READ,  "/api/v1/bookings/waitlist/quota",                        roles(OPERATOR, OFFICIAL, ADMIN)),
     # A resident's own messages and preferences (booking checks the owner); the fake SMS outbox is the admins'.
     Rule(ALL,   "/api/v1/notifications/**",                               roles(RESIDENT)),
     Rule(READ,  "/api/v1/notifications/sms-outbox",                       roles(ADMIN)),

@@ -263,6 +263,44 @@ async def change_status(
     return _rowcount(result) == 1
 
 
+async def held_booking(
+    session: AsyncSession, resident_id: uuid.UUID, offering_id: uuid.UUID, slot_start: datetime
+) -> Booking | None:
+    """The resident's active booking of the slot (one at most: the partial unique index)."""
+    return await session.scalar(
+        select(Booking).where(
+            Booking.resident_id == resident_id,
+            Booking.offering_id == offering_id,
+            Booking.slot_start == slot_start,
+            Booking.status.in_(ACTIVE_STATUSES),
+        )
+    )
+
+
+async def reprice(
+    session: AsyncSession,
+    booking_id: uuid.UUID,
+    *,
+    statuses: Sequence[BookingStatus],
+    after: datetime,
+    values: dict[str, Any],
+) -> bool:
+    """Put a subsidy on a booking still unsubsidised, in one of ``statuses`` and with its slot after ``after``;
+    False when a cancellation, a start or another re-pricing got there first (one writer of the row wins)."""
+    result = await session.execute(
+        update(Booking)
+        .where(
+            Booking.id == booking_id,
+            Booking.status.in_(statuses),
+            Booking.funded_program_id.is_(None),
+            Booking.slot_start > after,
+        )
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    return _rowcount(result) == 1
+
+
 async def list_bookings(
     session: AsyncSession,
     *,

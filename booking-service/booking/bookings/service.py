@@ -14,7 +14,7 @@ from booking.bookings import repository
 from booking.bookings import schemas as s
 from booking.bookings.models import Booking, BookingStatus
 from booking.catalog import service as catalog_service
-from booking.catalog.models import CatalogOffering
+from booking.catalog.models import CatalogOffering, FundedProgram
 from booking.config import Settings
 from booking.entitlements import service as entitlements_service
 from booking.residents import helpers as helpers_service
@@ -35,6 +35,7 @@ from service_kit.events.contracts import (
     BookingNoShow,
     BookingProviderMissed,
     BookingRejected,
+    BookingRepriced,
     BookingRescheduled,
     BookingStarted,
 )
@@ -1092,6 +1093,71 @@ async def holds_slot(
 ) -> bool:
     """Whether the resident already holds an active booking of the slot."""
     return await repository.holds_slot(session, resident_id, offering_id, slot_start)
+
+
+async def held_booking(
+    session: AsyncSession, resident_id: uuid.UUID, offering_id: uuid.UUID, slot_start: datetime
+) -> Booking | None:
+    """The resident's active booking of the slot, if she holds one."""
+    return await repository.held_booking(session, resident_id, offering_id, slot_start)
+
+
+async def get(session: AsyncSession, booking_id: uuid.UUID) -> Booking | None:
+    return await repository.get(session, booking_id)
+
+
+def may_be_repriced(booking: Booking, now: datetime) -> bool:
+    """Whether a subsidy can still be put on the booking: unsubsidised, not begun, not cancelled or ended."""
+    return booking.status in RESCHEDULABLE and booking.funded_program_id is None and booking.slot_start > now
+
+
+async def reprice(
+    session: AsyncSession, booking: Booking, program: FundedProgram, *, by: Principal, now: datetime
+) -> Booking:
+    """Put ``program``'s subsidy on a booking made at the full price: the resident's entitlement for the period of
+    its day and one unit of the programme's pool are drawn (the caller has given back the unit it held for her),
+    the booking's price and funding change by a guarded write, the change is audited and
+    ``linli.booking.repriced.v1`` tells the other services (and the resident) the new price.
+
+    409 ``subsidy_not_available`` (the price note) when her entitlement or the pool gives no unit after all; 409
+    ``booking_changed`` when a cancellation, a start or another re-pricing came first. Either way nothing stays
+    drawn: the caller's transaction rolls back."""
+    offering = await catalog_service.get_offering(session, booking.offering_id)
+    resident = await residents_service.get(session, booking.resident_id)
+    if offering is None or resident is None:
+        raise NotFound("No such booking.", code="booking_not_found")
+    day = booking.slot_start.astimezone(ZoneInfo(offering.timezone)).date()
+    try:
+        pricing = await entitlements_service.draw(session, offering, resident, day, claim=program.contract_id)
+    except ValidationFailed as refused:
+        # She is no longer eligible (a tag's evidence expired, the programme stopped funding that day).
+        reason = (refused.detail or "").split(": ", 1)[-1] or "The subsidy cannot apply to this booking."
+        raise Conflict(reason, code="subsidy_not_available") from refused
+    if pricing.program is None or pricing.program.id != program.id:
+        raise Conflict(pricing.note or "The subsidy cannot apply to this booking.", code="subsidy_not_available")
+    previous = booking.price_fen
+    actor = _actor(by)
+    values: dict[str, Any] = {
+        "price_fen": program.resident_price_fen,
+        "subsidy_fen": max(program.unit_price_fen - program.resident_price_fen, 0),
+        "funded_contract_id": program.contract_id,
+        "funded_program_id": program.id,
+        "entitlement_period_start": pricing.period_start,
+        "entitlement_units": pricing.units,
+        "price_note": None,
+        "updated_at": now,
+    }
+    if not await repository.reprice(session, booking.id, statuses=RESCHEDULABLE, after=now, values=values):
+        await session.refresh(booking)
+        raise Conflict(
+            "The booking changed meanwhile; look at it again.",
+            code="booking_changed",
+            current_status=booking.status.value,
+        )
+    await session.refresh(booking)
+    await audit.record(session, by, booking.resident_id, "reprice", booking_id=booking.id)
+    await emit(session, _event(BookingRepriced, booking, actor=actor, at=now, previous_price_fen=previous))
+    return booking
 
 
 async def by_ids(session: AsyncSession, booking_ids: list[uuid.UUID]) -> dict[uuid.UUID, Booking]:

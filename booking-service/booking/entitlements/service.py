@@ -114,7 +114,9 @@ async def quota_to_wait_for(
 ) -> FundedProgram:
     """The funded programme whose used-up subsidised quota the resident may wait for, to book ``offering`` on
     ``on`` at its price: one she is eligible for (422 ``not_eligible`` otherwise, ``program_not_funding`` when none
-    funds it), and only when no such programme has a unit left (409 ``quota_not_full``: book it subsidised now).
+    funds it) whose personal allowance she still has for the period of ``on`` (409 ``entitlement_used_up``
+    otherwise: a unit would not subsidise her), and only when no such programme has a unit left (409
+    ``quota_not_full``: book it subsidised now).
     Each pool is read under its lock, so a unit given back while she joins is either seen or offered to her."""
     programs, _ = await _candidates(session, offering, resident, on, claim)
     if not programs:
@@ -123,6 +125,7 @@ async def quota_to_wait_for(
             message = "该项目当天不资助这项服务。 No programme funds this service on that day."
             raise _invalid("offering_id", message, "program_not_funding")
         raise _not_eligible(funding[0], "resident_id")
+    programs = await _with_allowance_left(session, programs, offering, resident, on)
     for program in programs:
         left = await catalog_service.pool_left_locked(session, program.id)
         if left > 0:
@@ -132,6 +135,42 @@ async def quota_to_wait_for(
                 quota_left=left,
             )
     return programs[0]
+
+
+async def _with_allowance_left(
+    session: AsyncSession, programs: list[FundedProgram], offering: CatalogOffering, resident: Resident, on: date
+) -> list[FundedProgram]:
+    """Those of ``programs`` whose per-person allowance for the period of ``on`` would still take one booking of
+    ``offering``; 409 ``entitlement_used_up`` naming what she has left and when it renews when none would."""
+    usable: list[FundedProgram] = []
+    spent: list[tuple[FundedProgram, int]] = []
+    for program in programs:
+        if program.per_person_units is not None:
+            start, _ = period_bounds(program.per_person_period or "month", on)
+            used = await repository.used(session, program.id, resident.id, start)
+            if used + units_of(program, offering) > program.per_person_units:
+                spent.append((program, used))
+                continue
+        usable.append(program)
+    if usable or not spent:
+        return usable
+    program, used = spent[0]
+    period, unit = PERIOD_NAMES[program.per_person_period or "month"], UNIT_NAMES[program.per_person_unit or "booking"]
+    _, end = period_bounds(program.per_person_period or "month", on)
+    renews = end + timedelta(days=1)
+    left = max(program.per_person_units - used, 0) if program.per_person_units is not None else 0
+    raise Conflict(
+        f"本{period}补贴已用完（每{period}{program.per_person_units}{unit}，已用{used}{unit}，剩余{left}{unit}），"
+        f"排队等到补贴名额也不能按补贴价收费；{renews.month}月{renews.day}日起恢复。"
+        " The resident's own subsidy for this period is used up: a subsidised unit would not apply to her.",
+        code="entitlement_used_up",
+        contract_id=str(program.contract_id),
+        units_per_period=program.per_person_units,
+        used=used,
+        left=left,
+        period=program.per_person_period or "month",
+        renews_on=renews.isoformat(),
+    )
 
 
 def _invalid(field: str, message: str, code: str, **extra: object) -> ValidationFailed:

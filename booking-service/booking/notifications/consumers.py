@@ -17,6 +17,7 @@ from service_kit.events.contracts import (
     BookingExpired,
     BookingProviderMissed,
     BookingRejected,
+    BookingRepriced,
     BookingRescheduled,
     ComplaintChanged,
     ComplaintEscalated,
@@ -28,7 +29,7 @@ from service_kit.events.contracts import (
     ResidentHelperRevoked,
 )
 from service_kit.events.envelope import Envelope
-from service_kit.notify.templates import local_time
+from service_kit.notify.templates import local_time, yuan
 from service_kit.timeutil import utcnow
 
 Clock = Callable[[], datetime]
@@ -88,6 +89,29 @@ def subscription(clock: Clock = utcnow, *, quiet_hours: bool = True) -> Subscrip
             now=clock(),
             quiet_hours=quiet_hours,
             about_at=about_at,
+        )
+
+    @notifications.on(BookingRepriced)
+    async def tell_of_new_price(session: AsyncSession, event: BookingRepriced, envelope: Envelope) -> None:
+        # Whoever accepted the subsidy (she, her helper, an operator on the phone), she reads what she now pays.
+        if event.resident_id is None:
+            return
+        offering = await catalog_service.get_offering(session, event.offering_id)
+        await service.notify(
+            session,
+            resident_id=event.resident_id,
+            kind="booking_repriced",
+            values={
+                "service": offering.name_zh if offering is not None else "社区服务",
+                "time": local_time(event.slot_start),
+                "price": yuan(event.price_fen),
+                "was": yuan(event.previous_price_fen),
+            },
+            event_id=envelope.id,
+            subject_id=event.booking_id,
+            now=clock(),
+            quiet_hours=quiet_hours,
+            about_at=event.slot_start,
         )
 
     @notifications.on(*COMPLAINT_KINDS)

@@ -1,5 +1,6 @@
 """A place freed in a slot goes to its waitlist, and a subsidised unit a booking gave back to its programme's quota
-line: booking consumes its own events of bookings that gave a unit back
+line; a quota place waiting for a subsidy for a booking that ended leaves the line: booking consumes its own events
+of bookings that gave a unit back
 (durable ``booking-waitlist``). The offer is judged by the slot's counter, not the event, so a late or repeated
 event offers nothing twice. Handlers run inside the consumer's transaction (never commit)."""
 
@@ -37,9 +38,16 @@ async def _someone_waits(session: AsyncSession, event: BookingChanged, envelope:
     freed = _freed(event)
     if freed is not None and await service.anyone_waiting(session, event.offering_id, freed):
         return True
+    if _ended(event) and await service.anyone_waiting_for_booking(session, event.booking_id):
+        return True
     if _gave_back_subsidy(event) and event.funded_contract_id is not None:
         return await service.quota_line_of(session, event.funded_contract_id, event.offering_id) is not None
     return False
+
+
+def _ended(event: BookingChanged) -> bool:
+    """The booking is over without a visit: a quota place waiting for a subsidy for it has nothing to wait for."""
+    return not isinstance(event, BookingRescheduled)
 
 
 def subscription(clock: Callable[[], datetime], terms: service.OfferTerms) -> Subscription:
@@ -47,6 +55,8 @@ def subscription(clock: Callable[[], datetime], terms: service.OfferTerms) -> Su
 
     @waitlist.on(BookingCancelled, BookingRejected, BookingExpired, BookingRescheduled)
     async def offer_freed_place(session: AsyncSession, event: BookingChanged, envelope: Envelope) -> None:
+        if _ended(event):
+            await service.end_places_for_booking(session, event.booking_id, terms=terms, now=clock())
         freed = _freed(event)
         if freed is not None:
             await service.offer_free_places(session, event.offering_id, freed, terms=terms, now=clock())

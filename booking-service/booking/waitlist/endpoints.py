@@ -1,6 +1,7 @@
 import uuid
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from pydantic import AwareDatetime
 
 from booking.bookings import schemas as booking_schemas
@@ -11,8 +12,11 @@ from booking.waitlist import schemas as s
 from booking.waitlist import service
 from service_kit.db import SessionDep
 from service_kit.errors import error_responses
+from service_kit.pagination import Page, PaginationDep
 
 router = APIRouter(prefix="/api/v1/bookings/waitlist", tags=["waitlist"])
+# A resident's own places, beside her card's other lists.
+residents_router = APIRouter(tags=["waitlist"])
 
 
 @router.post(
@@ -43,6 +47,41 @@ async def in_line(
     offering_id: uuid.UUID, slot_start: AwareDatetime, session: SessionDep, principal: Caller
 ) -> list[s.WaitlistEntry]:
     return await service.in_line(session, offering_id, slot_start, by=principal)
+
+
+@router.get(
+    "/quota",
+    response_model=Page[s.ListedWaitlistEntry],
+    summary="A funded programme's quota line in order: position, status, offer held until, who (operators, officials)",
+    description=(
+        "Name the programme by `program_id`, or by `contract_id` and `offering_id`; `offering_id` alone lists the "
+        "lines of every programme funding that service (422 `program_required` for none of these; 404 "
+        "`program_not_found`, `offering_not_found`). Every status unless `status` narrows it; `position` (1 = "
+        "next offered a unit in its programme's line) only while waiting."
+    ),
+    responses=error_responses(401, 403, 404, 422),
+    operation_id="listQuotaWaitlist",
+)
+async def quota_line(
+    session: SessionDep,
+    principal: Caller,
+    page: PaginationDep,
+    program_id: uuid.UUID | None = None,
+    contract_id: uuid.UUID | None = None,
+    offering_id: uuid.UUID | None = None,
+    status: Annotated[s.Status | None, Query(description="Only the places in this status.")] = None,
+) -> Page[s.ListedWaitlistEntry]:
+    items, total = await service.quota_line(
+        session,
+        by=principal,
+        program_id=program_id,
+        contract_id=contract_id,
+        offering_id=offering_id,
+        status=status,
+        limit=page.limit,
+        offset=page.offset,
+    )
+    return page.of(items, total)
 
 
 @router.get(
@@ -84,3 +123,24 @@ async def leave(
 ) -> s.WaitlistEntry:
     entry = await service.leave(session, entry_id, by=principal, terms=service.OfferTerms.of(settings), now=now)
     return await service.to_schema(session, entry)
+
+
+@residents_router.get(
+    "/api/v1/residents/{resident_id}/waitlist",
+    response_model=Page[s.ListedWaitlistEntry],
+    summary="A resident's places in slot and quota waitlists, soonest slot first (operators, she, her helper)",
+    description="`open=true`: only the places still waiting or offered (the console's card).",
+    responses=error_responses(401, 404, 422),
+    operation_id="listResidentWaitlist",
+)
+async def of_resident(
+    resident_id: uuid.UUID,
+    session: SessionDep,
+    principal: Caller,
+    page: PaginationDep,
+    open_only: Annotated[bool, Query(alias="open", description="Only places still in line.")] = False,
+) -> Page[s.ListedWaitlistEntry]:
+    items, total = await service.of_resident(
+        session, resident_id, by=principal, open_only=open_only, limit=page.limit, offset=page.offset
+    )
+    return page.of(items, total)

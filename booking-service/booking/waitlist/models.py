@@ -50,5 +50,7 @@ class WaitlistEntry(IdMixin, TimestampMixin, Base):
     offered_at: Mapped[datetime | None]
     offer_expires_at: Mapped[datetime | None]
     booking_id: Mapped[uuid.UUID | None]
+    # ``quota`` only: the full-price booking of the slot the resident already holds, which accepting re-prices.
+    for_booking_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
     closed_at: Mapped[datetime | None]
     closed_by: Mapped[str | None] = mapped_column(String(160))

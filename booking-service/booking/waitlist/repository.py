@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from booking.waitlist.models import WaitlistEntry
 from service_kit.db import add_unless_taken
+from service_kit.pagination import fetch_page
 
 WAITING = ("waiting", "offered")
 
@@ -163,3 +164,48 @@ async def by_ids(session: AsyncSession, entry_ids: Sequence[uuid.UUID]) -> dict[
         return {}
     result = await session.scalars(select(WaitlistEntry).where(WaitlistEntry.id.in_(entry_ids)))
     return {entry.id: entry for entry in result}
+
+
+async def waiting_for_booking(session: AsyncSession, booking_id: uuid.UUID) -> Sequence[WaitlistEntry]:
+    """The quota places still in line for a subsidy for ``booking_id``."""
+    result = await session.scalars(
+        select(WaitlistEntry)
+        .where(WaitlistEntry.for_booking_id == booking_id, WaitlistEntry.status.in_(WAITING))
+        .order_by(WaitlistEntry.joined_at, WaitlistEntry.id)
+    )
+    return result.all()
+
+
+async def quota_line(
+    session: AsyncSession,
+    *,
+    program_id: uuid.UUID | None,
+    offering_id: uuid.UUID | None,
+    status: str | None,
+    limit: int,
+    offset: int,
+) -> tuple[Sequence[WaitlistEntry], int]:
+    """A programme's quota line (or those of every programme funding ``offering_id``) in order of joining, every
+    status or ``status``."""
+    query = select(WaitlistEntry).where(WaitlistEntry.kind == "quota")
+    if program_id is not None:
+        query = query.where(WaitlistEntry.program_id == program_id)
+    if offering_id is not None:
+        query = query.where(WaitlistEntry.offering_id == offering_id)
+    if status is not None:
+        query = query.where(WaitlistEntry.status == status)
+    return await fetch_page(
+        session, query.order_by(WaitlistEntry.joined_at, WaitlistEntry.id), limit=limit, offset=offset
+    )
+
+
+async def of_resident(
+    session: AsyncSession, resident_id: uuid.UUID, *, open_only: bool, limit: int, offset: int
+) -> tuple[Sequence[WaitlistEntry], int]:
+    """A resident's places in every line, soonest slot first."""
+    query = select(WaitlistEntry).where(WaitlistEntry.resident_id == resident_id)
+    if open_only:
+        query = query.where(WaitlistEntry.status.in_(WAITING))
+    return await fetch_page(
+        session, query.order_by(WaitlistEntry.slot_start, WaitlistEntry.id), limit=limit, offset=offset
+    )

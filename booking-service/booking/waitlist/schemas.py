@@ -3,7 +3,10 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from booking.residents.schemas import ResidentSummary
 from booking.timefmt import LocalDateTime
+
+Status = Literal["waiting", "offered", "accepted", "expired", "left"]
 
 
 class WaitlistJoin(BaseModel):
@@ -35,7 +38,7 @@ class WaitlistEntry(BaseModel):
     offering_id: uuid.UUID
     slot_start: LocalDateTime
     resident_id: uuid.UUID
-    status: Literal["waiting", "offered", "accepted", "expired", "left"]
+    status: Status
     position: int | None = Field(
         default=None, description="1 = next to be offered a place; None once offered or out of line."
     )
@@ -44,5 +47,23 @@ class WaitlistEntry(BaseModel):
     offer_expires_at: LocalDateTime | None = Field(
         default=None, description="An offered place is held until then; unanswered, it passes to the next."
     )
-    booking_id: uuid.UUID | None = Field(default=None, description="The booking made by accepting the offer.")
+    booking_id: uuid.UUID | None = Field(
+        default=None, description="The booking made (or, for a quota place, re-priced) by accepting the offer."
+    )
+    for_booking_id: uuid.UUID | None = Field(
+        default=None,
+        description=(
+            "quota only: the full-price booking of the slot the resident already held when she joined; accepting "
+            "the offer re-prices it (subsidy applied) instead of booking anew."
+        ),
+    )
     series_id: uuid.UUID | None = None
+
+
+class ListedWaitlistEntry(WaitlistEntry):
+    """A place in a list of places: a programme's quota line (with the resident) or a resident's own places."""
+
+    offering_name: str | None = Field(default=None, description="The service's Chinese name.")
+    resident: ResidentSummary | None = Field(
+        default=None, description="Who waits (a programme's quota line only; phone masked for all but staff)."
+    )

@@ -25,13 +25,15 @@ from booking.catalog import service as catalog_service
 from booking.config import Settings
 from booking.entitlements import service as entitlements_service
 from booking.notifications import service as notifications
+from booking.residents import helpers as helpers_service
 from booking.residents import service as residents_service
 from booking.waitlist import repository
 from booking.waitlist import schemas as s
 from booking.waitlist.models import WaitlistEntry
 from service_kit.auth import Principal, Role
+from service_kit.db import commit_then_raise
 from service_kit.errors import Conflict, Forbidden, InvalidTransition, NotFound, ValidationFailed
-from service_kit.notify.templates import local_time
+from service_kit.notify.templates import local_time, yuan
 from service_kit.timeutil import utcnow
 
 log = structlog.get_logger("linli.booking.waitlist")
@@ -61,7 +63,12 @@ async def join(
     quota is used up. A slot with a free place is refused (409 ``slot_not_full``: book it), as is a quota with a
     unit left (409 ``quota_not_full``) or a programme the resident is not eligible for (422 ``not_eligible``); the
     slot's counter and the programme's pool are read under their locks, so a cancellation racing the join is either
-    seen (refused) or comes after it (and offers the place to the line, this resident included)."""
+    seen (refused) or comes after it (and offers the place to the line, this resident included).
+
+    A resident who holds a full-price booking of the slot (the quota was used up when she booked) waits, in the
+    quota line, for a subsidy *for that booking* (``for_booking_id``): accepting the offer re-prices it. One whose
+    booking of the slot is subsidised already is refused (409 ``already_subsidised``), as is one whose personal
+    allowance for the period is used up (409 ``entitlement_used_up``: a unit would not subsidise her)."""
     now = now or utcnow()
     who = await bookings_service.booker(session, by, data.resident_id)
     resident = await residents_service.get(session, who.resident_id)
@@ -70,8 +77,15 @@ async def join(
     offering = await bookings_service.bookable_offering(session, data.offering_id, who, by=by)
     slot = bookings_service.upcoming_slot(offering, data.slot_start, now)
     used = await bookings_service.units_locked(session, offering.id, slot.start)
-    if await bookings_service.holds_slot(session, who.resident_id, offering.id, slot.start):
+    held = await bookings_service.held_booking(session, who.resident_id, offering.id, slot.start)
+    if held is not None and data.kind != "quota":
         raise Conflict("The resident already holds a booking of this slot.", code="already_booked")
+    if held is not None and not bookings_service.may_be_repriced(held, now):
+        raise Conflict(
+            "该居民的这次预约已按补贴价收费，无需排队。 The resident's booking of this slot is subsidised already.",
+            code="already_subsidised",
+            booking_id=str(held.id),
+        )
     program_id = None
     if data.kind == "slot" and data.contract_id is not None:
         message = "Only a quota waitlist names a contract."
@@ -81,7 +95,8 @@ async def join(
             errors=[{"field": "contract_id", "in": "body", "message": message, "type": "contract_for_slot_waitlist"}],
         )
     if data.kind == "quota":
-        if used >= offering.capacity_per_slot:
+        # A resident holding a full-price booking of the slot waits for a subsidy for it: her place is hers.
+        if held is None and used >= offering.capacity_per_slot:
             raise Conflict("This slot is full: wait for a place in it instead.", code="slot_full")
         day = slot.start.astimezone(ZoneInfo(offering.timezone)).date()
         program = await entitlements_service.quota_to_wait_for(session, offering, resident, day, claim=data.contract_id)
@@ -105,6 +120,7 @@ async def join(
         joined_by=bookings_service.actor_of(by),
         helper_resident_id=who.helper_id,
         series_id=series_id,
+        for_booking_id=held.id if held is not None else None,
     )
     if not await repository.add(session, entry):
         raise Conflict("The resident already waits for this slot.", code="already_waiting")
@@ -123,7 +139,8 @@ async def get_visible(session: AsyncSession, entry_id: uuid.UUID, *, by: Princip
 async def accept(
     session: AsyncSession, entry_id: uuid.UUID, *, by: Principal, settings: Settings, now: datetime
 ) -> Booking:
-    """Book the place offered to the resident (the resident, their helper, or an operator), before the offer ends."""
+    """Book the place offered to the resident (the resident, their helper, or an operator), before the offer ends;
+    a subsidised unit offered for a booking she already holds re-prices that booking instead."""
     entry, relation = await get_visible(session, entry_id, by=by)
     if relation not in ("staff", "resident", "helper"):
         raise Forbidden("Only the resident, their helper or an operator accepts an offered place.")
@@ -131,6 +148,10 @@ async def accept(
         raise InvalidTransition(
             "No place is offered to this resident now.", code="no_offer", current_status=entry.status
         )
+    if entry.kind == "quota" and entry.program_id is not None:
+        held = await _booking_to_reprice(session, entry)
+        if held is not None:
+            return await _reprice(session, entry, held, by=by, terms=OfferTerms.of(settings), now=now)
     accepted = await repository.change(
         session,
         entry.id,
@@ -166,6 +187,74 @@ async def accept(
     await repository.change(session, entry.id, current=("accepted",), values={"booking_id": booking.id})
     await session.refresh(entry)
     return booking
+
+
+async def _booking_to_reprice(session: AsyncSession, entry: WaitlistEntry) -> Booking | None:
+    """The booking a quota place re-prices: the one it was joined for, or one of its slot the resident booked at the
+    full price after joining (None: accepting books anew)."""
+    if entry.for_booking_id is not None:
+        booking = await bookings_service.get(session, entry.for_booking_id)
+        if booking is None:
+            raise NotFound("No such booking.", code="booking_not_found")
+        return booking
+    return await bookings_service.held_booking(session, entry.resident_id, entry.offering_id, entry.slot_start)
+
+
+async def _reprice(
+    session: AsyncSession, entry: WaitlistEntry, booking: Booking, *, by: Principal, terms: OfferTerms, now: datetime
+) -> Booking:
+    assert entry.program_id is not None
+    if not bookings_service.may_be_repriced(booking, now):
+        # Cancelled, begun or past by now (or subsidised another way): the offer ends and the unit passes on. The
+        # refusal keeps that: the next in line is offered the unit whatever this answer.
+        await _close(session, entry, to="expired", actor="system:waitlist", terms=terms, now=now)
+        await commit_then_raise(
+            session,
+            Conflict(
+                "这次预约已取消或已开始，补贴名额已转给下一位。"
+                " The booking this place waited for is cancelled, begun or past: the unit went to the next in line.",
+                code="booking_not_repriceable",
+                booking_status=booking.status.value,
+            ),
+        )
+    accepted = await repository.change(
+        session,
+        entry.id,
+        current=("offered",),
+        values={"status": "accepted", "closed_at": now, "closed_by": bookings_service.actor_of(by), "updated_at": now},
+        expires_after=now,
+    )
+    if not accepted:
+        raise Conflict("The offer has ended; the place went to the next in line.", code="offer_expired")
+    program = await catalog_service.get_program(session, entry.program_id)
+    if program is None:
+        raise Conflict("The programme no longer funds this service.", code="subsidy_not_available")
+    # The unit held for her goes back to the pool and the re-pricing draws it at once, in this transaction (the
+    # pool's row stays locked until the commit): nobody else takes it in between.
+    await catalog_service.release_funding(session, program.id)
+    repriced = await bookings_service.reprice(session, booking, program, by=by, now=now)
+    await repository.change(session, entry.id, current=("accepted",), values={"booking_id": repriced.id})
+    await session.refresh(entry)
+    return repriced
+
+
+async def end_places_for_booking(
+    session: AsyncSession, booking_id: uuid.UUID, *, terms: OfferTerms, now: datetime
+) -> int:
+    """A booking cancelled, rejected or expired: the quota places waiting for a subsidy for it leave the line (an
+    offered unit passes to the next). The number ended."""
+    ended = 0
+    for entry in await repository.waiting_for_booking(session, booking_id):
+        try:
+            await _close(session, entry, to="left", actor="system:booking_ended", terms=terms, now=now)
+        except InvalidTransition:
+            continue
+        ended += 1
+    return ended
+
+
+async def anyone_waiting_for_booking(session: AsyncSession, booking_id: uuid.UUID) -> bool:
+    return bool(await repository.waiting_for_booking(session, booking_id))
 
 
 async def leave(
@@ -236,8 +325,7 @@ async def offer_free_quota(session: AsyncSession, program_id: uuid.UUID, *, term
         if entry.offering_id not in offerings:
             offering = await catalog_service.get_offering(session, entry.offering_id)
             offerings[entry.offering_id] = offering.name_zh if offering is not None else ""
-        price = program.resident_price_fen
-        shown = f"{price // 100}" if price % 100 == 0 else f"{price / 100:.2f}"
+        shown = yuan(program.resident_price_fen)
         return "waitlist_quota_offer", {
             "service": offerings[entry.offering_id],
             "time": local_time(entry.slot_start),
@@ -249,11 +337,29 @@ async def offer_free_quota(session: AsyncSession, program_id: uuid.UUID, *, term
         session,
         hold=lambda: catalog_service.draw_quota(session, program_id),
         give_back=lambda: catalog_service.release_funding(session, program_id),
-        next_in_line=lambda: repository.first_waiting_for_quota(session, program_id, now),
+        next_in_line=lambda: _next_for_quota(session, program_id, now),
         message=message,
         terms=terms,
         now=now,
     )
+
+
+async def _next_for_quota(session: AsyncSession, program_id: uuid.UUID, now: datetime) -> WaitlistEntry | None:
+    """The first in the programme's quota line a unit can still help: a place waiting for a booking that has been
+    cancelled, begun or subsidised meanwhile leaves the line (its event may not have been heard yet)."""
+    while True:
+        entry = await repository.first_waiting_for_quota(session, program_id, now)
+        if entry is None or entry.for_booking_id is None:
+            return entry
+        booking = await bookings_service.get(session, entry.for_booking_id)
+        if booking is not None and bookings_service.may_be_repriced(booking, now):
+            return entry
+        await repository.change(
+            session,
+            entry.id,
+            current=("waiting",),
+            values={"status": "left", "closed_at": now, "closed_by": "system:booking_ended", "updated_at": now},
+        )
 
 
 async def _offer_each(
@@ -373,6 +479,97 @@ async def in_line(
             position += 1
         shown.append(_schema(entry, position if entry.status == "waiting" else None))
     return shown
+
+
+async def quota_line(
+    session: AsyncSession,
+    *,
+    by: Principal,
+    program_id: uuid.UUID | None,
+    contract_id: uuid.UUID | None,
+    offering_id: uuid.UUID | None,
+    status: str | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[s.ListedWaitlistEntry], int]:
+    """A funded programme's quota line, named by its id or by its contract and offering (or every programme's line
+    for an offering: the console's waitlist dialog knows the service, not the contract), in order of joining: each
+    place's position in its programme's line (while waiting), status, how long an offer is held, and who waits
+    (operators, admins and officials; the phone masked for all but staff)."""
+    if not by.has_any(Role.operator, Role.admin, Role.official):
+        raise Forbidden("Only operators and officials see a programme's quota line.")
+    if program_id is not None and (contract_id is not None or offering_id is not None):
+        raise _query_problem("program_id", "Give program_id, or offering_id (and contract_id), not both.")
+    if program_id is None and offering_id is None:
+        raise _query_problem("offering_id", "Give program_id, or offering_id (and contract_id).")
+    if program_id is not None or contract_id is not None:
+        program = None
+        if program_id is not None:
+            program = await catalog_service.get_program(session, program_id)
+        elif contract_id is not None and offering_id is not None:
+            program = await catalog_service.get_funded_program(session, contract_id, offering_id)
+        if program is None:
+            raise NotFound("No funded programme of this contract for this offering.", code="program_not_found")
+        entries, total = await repository.quota_line(
+            session, program_id=program.id, offering_id=None, status=status, limit=limit, offset=offset
+        )
+    else:
+        if offering_id is None or await catalog_service.get_offering(session, offering_id) is None:
+            raise NotFound("No such offering.", code="offering_not_found")
+        entries, total = await repository.quota_line(
+            session, program_id=None, offering_id=offering_id, status=status, limit=limit, offset=offset
+        )
+    residents = await residents_service.summaries(session, (e.resident_id for e in entries), by)
+    offerings = await catalog_service.offerings_by_id(session, (e.offering_id for e in entries))
+    shown = []
+    for entry in entries:
+        offering = offerings.get(entry.offering_id)
+        shown.append(
+            s.ListedWaitlistEntry(
+                **(await to_schema(session, entry)).model_dump(),
+                offering_name=offering.name_zh if offering is not None else None,
+                resident=residents.get(entry.resident_id),
+            )
+        )
+    return shown, total
+
+
+def _query_problem(parameter: str, message: str) -> ValidationFailed:
+    return ValidationFailed(
+        f"{parameter}: {message}",
+        code="program_required",
+        errors=[{"field": parameter, "in": "query", "message": message, "type": "program_required"}],
+    )
+
+
+async def of_resident(
+    session: AsyncSession, resident_id: uuid.UUID, *, by: Principal, open_only: bool, limit: int, offset: int
+) -> tuple[list[s.ListedWaitlistEntry], int]:
+    """A resident's places in slot and quota lines, soonest slot first, for operators, the resident and her
+    authorised helper (as her card and bookings are); an operator's or helper's look is recorded for her."""
+    helper_id = None
+    if residents_service.may_see(by, resident_id):
+        resident = await residents_service.get_visible(session, resident_id, by=by)
+    else:
+        await helpers_service.require_helper(session, by, resident_id)
+        helper_id = by.resident_id
+        found = await residents_service.get(session, resident_id)
+        if found is None:
+            raise NotFound("No such resident.", code="resident_not_found")
+        resident = found
+    entries, total = await repository.of_resident(session, resident.id, open_only=open_only, limit=limit, offset=offset)
+    offerings = await catalog_service.offerings_by_id(session, (e.offering_id for e in entries))
+    shown = []
+    for entry in entries:
+        offering = offerings.get(entry.offering_id)
+        shown.append(
+            s.ListedWaitlistEntry(
+                **(await to_schema(session, entry)).model_dump(),
+                offering_name=offering.name_zh if offering is not None else None,
+            )
+        )
+    await audit.record(session, by, resident.id, "list_waitlist", helper_resident_id=helper_id)
+    return shown, total
 
 
 async def leave_for_series(

@@ -267,6 +267,16 @@ class BookingCompleted(BookingChanged):
     pass
 
 
+@event_type("linli.booking.repriced.v1", "booking_id")
+class BookingRepriced(BookingChanged):
+    """A booking's price changed with its status unchanged: a subsidised unit of a funded programme, waited for
+    in the quota line, now pays part of a booking first made at the full price. ``price_fen`` is what the
+    resident now pays and ``funded_contract_id`` the contract that pays the rest; ``previous_price_fen`` what
+    she was to pay before."""
+
+    previous_price_fen: int = Field(default=0, ge=0)
+
+
 @event_type("linli.booking.provider_missed.v1", "booking_id")
 class BookingProviderMissed(BookingChanged):
     """A confirmed visit had no check-in by the end of its slot: the provider did not come. Operators are

@@ -98,6 +98,13 @@ TEMPLATES = _templates(
         "{service}（{time}）补贴名额有空了，补贴价{price}元，为您保留到{until}，请确认。",
         ("service", "time", "price", "until"),
     ),
+    # A full-price booking re-priced when the subsidised unit she waited for was given to her (booking/waitlist).
+    Template(
+        "booking_repriced",
+        "已改按补贴价",
+        "您预约的{service}（{time}）已改按补贴价，您只需付{price}元（原价{was}元）。",
+        ("service", "time", "price", "was"),
+    ),
     # A staff or resident account locked after many wrong passwords (gateway/lockout): its owner should know.
     Template(
         "account_locked",
@@ -145,3 +152,8 @@ def local_time(when: datetime) -> str:
     """``12月6日 09:00`` in Beijing time: how every message names a time."""
     local = when.astimezone(SHANGHAI)
     return f"{local.month}月{local.day}日 {local:%H:%M}"
+
+
+def yuan(fen: int) -> str:
+    """``300`` → ``3``, ``350`` → ``3.50``: how every message names an amount of money (in yuan)."""
+    return f"{fen // 100}" if fen % 100 == 0 else f"{fen / 100:.2f}"

@@ -749,6 +749,7 @@
       api.get("/api/v1/residents/" + id + "/calls", { limit: CALLS_SHOWN_MAX }),
       api.get("/api/v1/residents/" + id + "/urgent-calls", { limit: 5 }),
       extras.loadEntitlements(id),
+      extras.loadWaitPlaces(id),
     ]);
     if (!state.resident || state.resident.id !== id) return; // another caller was opened meanwhile
     state.calls = calls;
@@ -861,6 +862,7 @@
         h("h3", { id: "urgent-open-title", text: t("urgent.on_card") }),
         h("ul", { class: "items" }, state.urgent.map((u) => urgentItem(u, false)))) : null,
       extras.entitlementsSection(),
+      extras.waitPlacesSection(),
       state.readback ? readback(state.readback) : extras.seriesReadback(),
       h("div", { class: "actions" },
         h("button", { type: "button", class: "primary", text: t("card.find_service"),

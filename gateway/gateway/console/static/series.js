@@ -1,6 +1,7 @@
 /* The call center's recurring care: what the caller's entitlement has left this period (on the card, and the
    quote's price note before booking), a weekly or working-day series booked from the booking step with its
-   read-back date by date, and a full slot's waitlist (join, read back the position, take someone out).
+   read-back date by date, a full slot's waitlist (join, read back the position, take someone out), the quota
+   line of subsidised units of the same service, and the caller's own places in line on her card.
    app.js hands its helpers over through window.LinliSeries(ctx) and places what this returns. */
 "use strict";
 
@@ -68,6 +69,26 @@
     "wait.removed": ["已将{name}移出候补。", "{name} is off the waitlist."],
     "wait.status.waiting": ["等待中", "waiting"],
     "wait.status.offered": ["已通知有空位", "offered a place"],
+    "wait.quota_line": ["补贴名额候补（{count} 人）", "Waiting for a subsidised unit ({count})"],
+    "wait.quota_title": ["补贴名额候补名单", "Subsidised-unit waitlist"],
+    "wait.quota_refresh": ["刷新名单", "Refresh"],
+    "wait.quota_empty": ["暂无人等补贴名额", "Nobody waits for a subsidised unit"],
+    "wait.quota_entry": ["第 {position} 位 · {name} · 等待中", "No. {position} · {name} · waiting"],
+    "wait.quota_offered": ["{name} · 已通知有补贴名额，保留到 {time}", "{name} · offered a subsidised unit, held until {time}"],
+    "wait.quota_closed": ["{name} · {status}", "{name} · {status}"],
+    "wait.status.accepted": ["已接受", "accepted"],
+    "wait.status.expired": ["已过期", "expired"],
+    "wait.status.left": ["已退出", "left"],
+    "wait.for_booking": ["（已按原价预约，等补贴）", " (booked at full price, waiting for the subsidy)"],
+    "places.title": ["候补", "Waiting"],
+    "places.kind.slot": ["空位", "a place"],
+    "places.kind.quota": ["补贴名额", "a subsidised unit"],
+    "places.waiting": ["{service} {time} · 等{kind} · 第 {position} 位", "{service} {time} · for {kind} · no. {position}"],
+    "places.offered": ["{service} {time} · {kind}已保留到 {until}", "{service} {time} · {kind} held until {until}"],
+    "places.open_line": ["名单", "Line"],
+    "places.open_line_label": ["查看{service}的补贴名额候补名单", "Open the subsidised-unit waitlist of {service}"],
+    "error.code.entitlement_used_up": ["该居民本期补贴已用完，不能排队等补贴名额", "The resident's own subsidy for this period is used up"],
+    "error.code.already_subsidised": ["该居民的这次预约已按补贴价收费", "The resident's booking is subsidised already"],
     "error.code.weekday_not_offered": ["这一天该服务在此时间没有时段", "The service has no slot at this time on that day"],
     "error.code.weekdays_required": ["请选择星期几", "Choose the weekdays"],
     "error.code.weekdays_not_expected": ["每个工作日的预约不选星期", "Working-day series take no weekdays"],
@@ -97,6 +118,7 @@
   window.LinliSeries = function install(ctx) {
     const { api, state, t, h, money, dateTime, slotRange, newKey } = ctx;
     state.entitlements = null; // {resident_id, eligibility, entitlements}
+    state.waitPlaces = null; // {resident_id, items}: the caller's open places in slot and quota lines
     state.seriesReadback = null; // {series, service, time}
 
     function hhmm(iso) {
@@ -292,6 +314,77 @@
         lines.map((text) => h("p", { text })));
     }
 
+    // -------------------------------------------------------------- the caller's own places in line (the card)
+
+    async function loadWaitPlaces(residentId) {
+      const found = await api.get("/api/v1/residents/" + residentId + "/waitlist", { open: true, limit: 5 })
+        .catch(() => null);
+      state.waitPlaces = found ? { resident_id: residentId, items: found.items } : null;
+    }
+
+    function placeLine(p) {
+      const values = { service: p.offering_name || "", time: dateTime(p.slot_start), kind: t("places.kind." + p.kind) };
+      return p.status === "offered"
+        ? t("places.offered", { ...values, until: dateTime(p.offer_expires_at) })
+        : t("places.waiting", { ...values, position: p.position });
+    }
+
+    /* One short line on the card: what the caller waits for, where she stands; a quota place opens its line. */
+    function waitPlacesSection() {
+      const found = state.waitPlaces;
+      if (!found || !state.resident || found.resident_id !== state.resident.id || !found.items.length) return null;
+      return h("div", { id: "wait-places", class: "entitlements", "aria-label": t("places.title") },
+        h("span", { class: "muted", text: t("places.title") + "：" }),
+        h("ul", { class: "inline-list" }, found.items.map((p) => h("li", { "data-wait-place": p.id },
+          h("span", { text: placeLine(p) }),
+          p.kind === "quota" ? [" ", h("button", { type: "button", class: "link", "data-action": "quota-line",
+            text: t("places.open_line"), "aria-label": t("places.open_line_label", { service: p.offering_name || "" }),
+            onclick: (e) => openQuotaLine(p, e.currentTarget) })] : null))));
+    }
+
+    // -------------------------------------------------------------- a service's quota line
+
+    function quotaName(entry) {
+      const name = entry.resident ? entry.resident.name : t("common.unknown");
+      return state.resident && entry.resident_id === state.resident.id ? name + t("wait.this_caller") : name;
+    }
+
+    function quotaItem(entry) {
+      const name = quotaName(entry);
+      let text;
+      if (entry.status === "waiting") text = t("wait.quota_entry", { position: entry.position, name });
+      else if (entry.status === "offered") text = t("wait.quota_offered", { name, time: dateTime(entry.offer_expires_at) });
+      else text = t("wait.quota_closed", { name, status: t("wait.status." + entry.status) });
+      if (entry.for_booking_id && (entry.status === "waiting" || entry.status === "offered")) text += t("wait.for_booking");
+      return h("li", { "data-quota-entry": entry.id, "data-status": entry.status, text });
+    }
+
+    /* The quota lines of the service (every programme funding it), in order; filled into ``box``. */
+    async function showQuotaLine(box, offeringId, always) {
+      const found = await api.get("/api/v1/bookings/waitlist/quota", { offering_id: offeringId, limit: 20 });
+      box.textContent = "";
+      if (!found.items.length && !always) return;
+      box.append(h("h3", { text: t("wait.quota_line", { count: found.items.filter((e) => e.status === "waiting" ||
+        e.status === "offered").length }) }));
+      if (!found.items.length) box.append(h("p", { class: "muted", text: t("wait.quota_empty") }));
+      else box.append(h("ul", { class: "items" }, found.items.map(quotaItem)));
+    }
+
+    function openQuotaLine(place, opener) {
+      const line = h("div", { id: "quota-line", "aria-live": "polite" }, t("common.loading"));
+      const form = h("form", { novalidate: true },
+        h("div", { class: "form-error", role: "alert" }),
+        h("p", { class: "item-title", text: place.offering_name || "" }),
+        line);
+      form.addEventListener("submit", async (event) => {
+        event.preventDefault();
+        ctx.clearErrors(form);
+        await ctx.busy(form, () => showQuotaLine(line, place.offering_id, true).catch((error) => ctx.showError(error, form)));
+      });
+      ctx.openDialog(t("wait.quota_title"), form, t("wait.quota_refresh"), opener);
+      showQuotaLine(line, place.offering_id, true).catch((error) => ctx.showError(error, form));
+    }
+
     // -------------------------------------------------------------- a full slot's waitlist
 
     function fullSlots(item) {
@@ -314,10 +407,12 @@
       const resident = state.resident;
       const line = h("div", { id: "waitlist-line", "aria-live": "polite" }, t("common.loading"));
       const said = h("p", { id: "waitlist-said", class: "said", role: "status" });
+      // The same service's subsidised units may have a line of their own: shown when someone waits in it.
+      const quota = h("div", { id: "quota-line", "aria-live": "polite" });
       const form = h("form", { novalidate: true },
         h("div", { class: "form-error", role: "alert" }),
         h("p", { class: "item-title", text: t("wait.slot_title", { service: ctx.offeringName(o), time: slotRange({ slot_start: slot.start, slot_end: slot.end }) }) }),
-        said, line);
+        said, line, quota);
 
       async function show() {
         const entries = await api.get("/api/v1/bookings/waitlist", { offering_id: o.id, slot_start: slot.start });
@@ -370,12 +465,15 @@
       });
       ctx.openDialog(t("wait.title"), form, t("wait.join", { name: resident.name }), opener);
       show().catch((error) => ctx.showError(error, form));
+      showQuotaLine(quota, o.id, false).catch(() => {});
     }
 
     return {
-      loadEntitlements, entitlementsSection, priceNote, seriesButton, seriesReadback, fullSlots,
+      loadEntitlements, entitlementsSection, loadWaitPlaces, waitPlacesSection, priceNote, seriesButton, seriesReadback,
+      fullSlots,
       forget() {
         state.entitlements = null;
+        state.waitPlaces = null;
         state.seriesReadback = null;
       },
     };
