@@ -4,7 +4,7 @@
 it and when, who closed it, when and with what note.
 
 Revision ID: 0021
-Revises: 0018
+Revises: 0019
 Create Date: 2026-12-12 09:00:00
 """
 
