@@ -244,6 +244,55 @@ async def give_back(
     await repository.release(session, program_id, resident_id, period_start, units)
 
 
+def _period_name(period: str, start: date) -> tuple[str, str]:
+    """A period as an operator reads it out, in Chinese and in English: 2026年12月 / December 2026."""
+    if period == "week":
+        return f"{start.year}年{start.month}月{start.day}日起的一周", f"the week of {start.isoformat()}"
+    return f"{start.year}年{start.month}月", start.strftime("%B %Y")
+
+
+async def move_units(
+    session: AsyncSession,
+    program_id: uuid.UUID,
+    resident_id: uuid.UUID,
+    period_start: date,
+    units: int,
+    *,
+    to_day: date,
+    price_fen: int,
+) -> date:
+    """A subsidised booking moved to ``to_day``: when that falls in another period of the programme's personal
+    allowance, its units go back to the old period and are drawn in the new one (a guarded write: of racing moves
+    into a period with one unit left, one draws it). The period the booking's units are now in; 409
+    ``entitlement_used_up`` naming the period and what is left when it has too few."""
+    program = await catalog_service.get_program(session, program_id)
+    if program is None or program.per_person_units is None:
+        return period_start
+    period = program.per_person_period or "month"
+    start, _ = period_bounds(period, to_day)
+    if start == period_start:
+        return period_start
+    limit = program.per_person_units
+    if not await repository.draw(session, program.id, resident_id, start, units, limit):
+        used = await repository.used(session, program.id, resident_id, start)
+        left = max(limit - used, 0)
+        zh, en = _period_name(period, start)
+        unit = UNIT_NAMES[program.per_person_unit or "booking"]
+        raise Conflict(
+            f"{zh}的补贴已用完（每{PERIOD_NAMES[period]}{limit}{unit}，已用{used}{unit}，剩余{left}{unit}），"
+            f"不能改到这一天，原预约未变；可按原价{_yuan(price_fen)}元另约。 The resident's subsidised allowance for "
+            f"{en} has {left} left: the booking is unchanged; book that day at the full price instead.",
+            code="entitlement_used_up",
+            period=period,
+            period_start=start.isoformat(),
+            units_per_period=limit,
+            used=used,
+            left=left,
+        )
+    await repository.release(session, program.id, resident_id, period_start, units)
+    return start
+
+
 # ---- what officials state, what operators record
 
 
