@@ -279,9 +279,11 @@ async def test_after_a_merge_what_she_has_left_this_month_counts_both_records_bo
     duplicate = await world.resident(tags=["age_80_plus"])
     tomorrow = world.tomorrow()
     # Each record drew one of her three subsidised lunches this month.
+    lunches = []
     for resident, hour in ((survivor, 11), (duplicate, 12)):
         booked = await world.book(lunch, resident, world.at(tomorrow, hour))
         assert (booked.status_code, booked.json()["subsidy_fen"]) == (201, 1200), booked.text
+        lunches.append(booked.json())
 
     merged = await merge(world, survivor["id"], duplicate["id"])
     assert merged.status_code == 200, merged.text
@@ -296,6 +298,13 @@ async def test_after_a_merge_what_she_has_left_this_month_counts_both_records_bo
     async with world.sessionmaker() as session:
         rows = (await session.execute(select(EntitlementUsage))).scalars().all()
     assert {(str(r.resident_id), r.used) for r in rows} == {(survivor["id"], 3)}
+    # Cancelling the lunch the duplicate booked gives its unit back to her, the survivor.
+    cancelled = await world.client.post(
+        f"{BOOKINGS}/{lunches[1]['id']}/cancel", json={"reason": "住院"}, headers=operator(world)
+    )
+    assert cancelled.status_code == 200, cancelled.text
+    [meals] = [e for e in (await card(world, survivor))["entitlements"] if e["offering_id"] == str(lunch.offering_id)]
+    assert (meals["used"], meals["left"]) == (2, 1)
 
 
 async def test_a_merge_moves_evidence_series_places_in_line_calls_and_urgent_calls(world: Any) -> None:

@@ -228,8 +228,9 @@ async def follow_center(session: AsyncSession, center: ServiceCenter, *, moved: 
         offering = await repository.get(session, listed.id)
         if offering is None or offering.status == OfferingStatus.draft:
             continue
-        event = OfferingUpdated if offering.status == OfferingStatus.published else OfferingWithdrawn
-        await emit(session, await _snapshot(session, offering, event))
+        # ``offering.updated`` whatever its status: a withdrawn offering was not withdrawn again (a provider's
+        # system subscribed to ``offering.withdrawn`` hears nothing twice); the snapshot's ``status`` says it.
+        await emit(session, await _snapshot(session, offering, OfferingUpdated))
         announced += 1
     return announced
 

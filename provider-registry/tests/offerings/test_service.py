@@ -172,13 +172,13 @@ async def test_a_renamed_or_moved_center_announces_each_offering_given_there_aga
         session, center.id, ServiceCenterUpdate(name_zh="加州水郡邻里中心", address="拱辰街道加州水郡2号")
     )
     announced = [
-        (t, d["offering_id"], d["version"], d["place_name"], d["place_address"])
+        (t, d["offering_id"], d["version"], d["place_name"], d["place_address"], d["status"])
         for t, d in await snapshots_since(session, seq)
     ]
     assert sorted(announced) == sorted(
         [
-            ("linli.offering.updated.v1", str(published.id), 2, "加州水郡邻里中心", "拱辰街道加州水郡2号"),
-            ("linli.offering.withdrawn.v1", str(withdrawn.id), 3, "加州水郡邻里中心", "拱辰街道加州水郡2号"),
+            ("linli.offering.updated.v1", str(published.id), 2, "加州水郡邻里中心", "拱辰街道加州水郡2号", "published"),
+            ("linli.offering.updated.v1", str(withdrawn.id), 3, "加州水郡邻里中心", "拱辰街道加州水郡2号", "withdrawn"),
         ]
     )
     # Its opening hours are not the offerings' place: nothing is announced.
