@@ -284,6 +284,7 @@ async def move_units(
             f"{en} has {left} left: the booking is unchanged; book that day at the full price instead.",
             code="entitlement_used_up",
             period=period,
+            unit=program.per_person_unit or "booking",
             period_start=start.isoformat(),
             units_per_period=limit,
             used=used,

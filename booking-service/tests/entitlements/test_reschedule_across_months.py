@@ -136,8 +136,9 @@ async def test_a_move_into_a_used_up_december_is_refused_naming_the_month_and_no
     refused = await reschedule(world, booking, at(2, 12, 11))
     assert refused.status_code == 409, refused.text
     problem = refused.json()
-    assert (problem["code"], problem["period_start"], problem["used"], problem["left"]) == (
+    assert (problem["code"], problem["unit"], problem["period_start"], problem["used"], problem["left"]) == (
         "entitlement_used_up",
+        "booking",
         "2026-12-01",
         2,
         0,
