@@ -8,6 +8,7 @@ printed)."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
@@ -301,6 +302,49 @@ async def test_operator_serves_a_known_caller(demo: Demo, page: Page) -> None:
     await expect(card.locator("[data-tag=low_income]")).to_have_text("low income")
     await expect(page.locator("#phone-title")).to_have_text("Caller")
     await screenshot(page, "07-english")
+
+
+async def test_a_move_into_a_used_up_month_is_refused_in_words_naming_the_month(demo: Demo, page: Page) -> None:
+    """The reschedule's refusal when the new month's subsidised allowance is used up (booking-service's service
+    tests make it for real; here the gateway's answer is that problem as booking writes it) is read out in Chinese:
+    the month, the allowance, what is left, and that the booking is unchanged."""
+    phone = new_phone()
+    elder = registered_by_operator(demo.gateway, demo.operator, name="孙秀兰", phone=phone)
+    first, *_ = demo.free_slots(MEAL_TABLE)
+    booking = book_for(demo.gateway, demo.operator, demo.offerings[MEAL_TABLE]["id"], first["start"], elder["id"])
+    problem = {
+        "type": "https://linli.example/problems/entitlement_used_up",
+        "title": "Conflict",
+        "status": 409,
+        "code": "entitlement_used_up",
+        "detail": "2026年12月的补贴已用完（每月2次，已用2次，剩余0次），不能改到这一天，原预约未变；可按原价15元另约。",
+        "period": "month",
+        "unit": "booking",
+        "period_start": "2026-12-01",
+        "units_per_period": 2,
+        "used": 2,
+        "left": 0,
+    }
+    await page.route(
+        "**/api/v1/bookings/*/reschedule",
+        lambda route: route.fulfill(
+            status=409, content_type="application/problem+json", body=json.dumps(problem, ensure_ascii=False)
+        ),
+    )
+    await sign_in(page)
+    await look_up(page, phone)
+    await expect(page.locator("#card-title")).to_have_text("孙秀兰")
+    await page.locator(f"#resident-card [data-booking='{booking['id']}'] [data-action=reschedule]").click()
+    new_slot = page.locator("#reschedule-slots input").first
+    await expect(new_slot).to_be_focused()
+    await page.keyboard.press("Space")
+    dialog = page.locator("#dialog")
+    await dialog.locator("button[type=submit]").click()
+    await expect(dialog.locator(".form-error")).to_have_text(
+        "2026年12月的补贴已用完（每月2次，已用2次，剩余0次），原预约未变；可按原价另约。"
+    )
+    unchanged = demo.gateway.get(f"/api/v1/bookings/{booking['id']}", headers=demo.operator).json()
+    assert same_instant(unchanged["slot_start"], first["start"])
 
 
 async def test_operator_registers_an_unknown_caller(demo: Demo, page: Page) -> None:

@@ -175,6 +175,13 @@ def test_a_daughter_acts_for_her_mother_until_revoked_and_a_merge_moves_everythi
         return response if response.status_code == 201 else None
 
     duplicate_complaint = eventually_blocking(filed_for_duplicate).json()
+    # The hotline logged that call under the old record; after the merge her card's timeline shows it.
+    logged = gateway.post(
+        f"/api/v1/residents/{duplicate['id']}/calls",
+        headers=operator,
+        json={"reason": "complaint", "note": "反映饭菜偏咸，已登记投诉"},
+    )
+    assert logged.status_code == 201, logged.text
     itself = gateway.post(
         f"/api/v1/residents/{mother['id']}/merge", headers=operator, json={"duplicate_id": mother["id"], "reason": "x"}
     )
@@ -185,7 +192,10 @@ def test_a_daughter_acts_for_her_mother_until_revoked_and_a_merge_moves_everythi
         json={"duplicate_id": duplicate["id"], "reason": "同一位老人：早年用座机登记过一次"},
     )
     assert merged.status_code == 200, merged.text
-    assert merged.json()["bookings_moved"] == 1
+    assert (merged.json()["bookings_moved"], merged.json()["calls_moved"]) == (1, 1)
+    timeline = gateway.get(f"/api/v1/residents/{mother['id']}/calls", headers=operator)
+    assert timeline.status_code == 200, timeline.text
+    assert [c["note"] for c in timeline.json()["items"]] == ["反映饭菜偏咸，已登记投诉"]
     gone = gateway.get(f"/api/v1/residents/{duplicate['id']}", headers=operator)
     assert (gone.status_code, gone.json()["code"], gone.json()["survivor_id"]) == (404, "resident_merged", mother["id"])
     hers = gateway.get("/api/v1/bookings", headers=as_mother).json()["items"]

@@ -26,9 +26,9 @@ router = APIRouter(prefix="/api/v1/bookings", tags=["bookings"])
     openapi_extra=examples.CREATE,
 )
 async def create_booking(
-    data: s.BookingCreate, session: SessionDep, principal: Caller, settings: SettingsDep
+    data: s.BookingCreate, session: SessionDep, principal: Caller, settings: SettingsDep, now: Now
 ) -> s.Booking:
-    booking = await service.create(session, data, by=principal, settings=settings)
+    booking = await service.create(session, data, by=principal, settings=settings, now=now)
     return (await service.to_schemas(session, [booking], viewer=principal))[0]
 
 
@@ -162,7 +162,9 @@ async def get_booking(booking_id: uuid.UUID, session: SessionDep, principal: Cal
     description=(
         "The new slot's place is taken first, then the old one is given back; when the new slot is full the "
         "booking is left unchanged (409 slot_full). A resident may reschedule only outside the cancellation "
-        "window. Emits booking.rescheduled."
+        "window. A subsidised booking moved into another month (or week) gives its entitlement unit back to the "
+        "old one and draws one in the new; when the new one's allowance is used up the booking is left unchanged "
+        "(409 entitlement_used_up, naming the period and what is left). Emits booking.rescheduled."
     ),
     responses=error_responses(401, 403, 404, 409, 422),
 )
@@ -172,8 +174,9 @@ async def reschedule_booking(
     session: SessionDep,
     principal: Caller,
     settings: SettingsDep,
+    now: Now,
 ) -> s.Booking:
-    booking = await service.reschedule(session, booking_id, data, by=principal, settings=settings)
+    booking = await service.reschedule(session, booking_id, data, by=principal, settings=settings, now=now)
     return (await service.to_schemas(session, [booking], viewer=principal))[0]
 
 

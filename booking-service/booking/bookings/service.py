@@ -637,10 +637,24 @@ async def _after_change(session: AsyncSession, booking: Booking, action: Action)
 
 
 async def reschedule(
-    session: AsyncSession, booking_id: uuid.UUID, data: s.BookingReschedule, *, by: Principal, settings: Settings
+    session: AsyncSession,
+    booking_id: uuid.UUID,
+    data: s.BookingReschedule,
+    *,
+    by: Principal,
+    settings: Settings,
+    now: datetime | None = None,
 ) -> Booking:
     """Move a booking to another slot of its offering, atomically: the new slot's unit is taken first, then the
-    booking moves by a guarded write, then the old unit is given back. A full slot leaves it unchanged."""
+    booking moves by a guarded write, then the old unit is given back. A full slot leaves it unchanged.
+
+    A subsidised booking moved into another period of its programme's personal allowance (30 November to
+    2 December) gives its units back to the old period and draws them in the new, in the same transaction. When
+    the new period has too few left, the booking is left as it was and the answer is 409 ``entitlement_used_up``
+    naming the period and what is left: an operator on the phone expects to keep the resident's November lunch
+    rather than move it and silently charge her full price, and can offer a full-price booking of the new day
+    instead. The programme's pool is counted over the whole programme, not per period, so the booking keeps its
+    unit of the pool."""
     booking = await get_visible(session, booking_id, by=by)
     relation = await relation_to(session, by, booking)
     if relation == "observer":
@@ -654,7 +668,7 @@ async def reschedule(
     reason = await catalog_service.why_not_bookable(session, offering)
     if reason is not None:
         raise Conflict("This offering does not take bookings now.", code=reason)
-    now = utcnow()
+    now = now or utcnow()
     rules = await rules_service.for_offering(session, offering.id, settings)
     if relation in RESIDENT_SIDE and not rules.resident_may_cancel(previous_start, now):
         raise Conflict(
@@ -680,6 +694,16 @@ async def reschedule(
     }
     if current == BookingStatus.requested and booking.confirm_by is not None:
         values["confirm_by"] = min(booking.confirm_by, slot.start)
+    if booking.funded_program_id is not None and booking.entitlement_period_start is not None:
+        values["entitlement_period_start"] = await entitlements_service.move_units(
+            session,
+            booking.funded_program_id,
+            booking.resident_id,
+            booking.entitlement_period_start,
+            booking.entitlement_units or 1,
+            to_day=slot.start.astimezone(ZoneInfo(offering.timezone)).date(),
+            price_fen=offering.price_fen,
+        )
     moved = await repository.move_slot(session, booking.id, status=current, from_start=previous_start, values=values)
     if moved is None:
         raise Conflict("The resident already holds a booking of this slot.", code="already_booked")

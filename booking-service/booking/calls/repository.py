@@ -89,3 +89,17 @@ async def counts_by_operator(session: AsyncSession, since: datetime, until: date
     for done_by, name, count in (await session.execute(done.group_by(Callback.done_by))).all():
         row(done_by or "", name)["callbacks_done"] = count
     return found
+
+
+async def move_resident(session: AsyncSession, from_id: uuid.UUID, to_id: uuid.UUID) -> tuple[int, int]:
+    """A merged duplicate's calls and callbacks become the survivor's: how many of each moved."""
+    moved = []
+    for table in (CallRecord, Callback):
+        result = await session.execute(
+            update(table)
+            .where(table.resident_id == from_id)
+            .values(resident_id=to_id)
+            .execution_options(synchronize_session=False)
+        )
+        moved.append(int(getattr(result, "rowcount", 0)))
+    return moved[0], moved[1]

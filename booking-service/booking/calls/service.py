@@ -178,3 +178,9 @@ def _call(call: CallRecord, callback: Callback | None) -> s.Call:
         at=call.at,
         callback=_callback(callback) if callback else None,
     )
+
+
+async def move_to_resident(session: AsyncSession, from_id: uuid.UUID, to_id: uuid.UUID) -> tuple[int, int]:
+    """A merged duplicate's calls and callbacks become the survivor's (the card's timeline and the shift's list
+    show them under the survivor): how many calls and callbacks moved."""
+    return await repository.move_resident(session, from_id, to_id)

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from booking.entitlements.models import EligibilityEvidence, EligibilityRecheck, EntitlementUsage
 from service_kit.db import upsert
@@ -148,3 +149,75 @@ async def release(
         .values(used=EntitlementUsage.used - units)
         .execution_options(synchronize_session=False)
     )
+
+
+async def move_evidence(session: AsyncSession, evidence_id: uuid.UUID, to_id: uuid.UUID) -> None:
+    await session.execute(
+        update(EligibilityEvidence)
+        .where(EligibilityEvidence.id == evidence_id)
+        .values(resident_id=to_id)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def drop_evidence_row(session: AsyncSession, evidence_id: uuid.UUID) -> None:
+    await session.execute(delete(EligibilityEvidence).where(EligibilityEvidence.id == evidence_id))
+
+
+async def drop_open_rechecks(session: AsyncSession, resident_id: uuid.UUID, tag: str, expires_on: date) -> None:
+    """Open re-checks of evidence that no longer stands (a later one replaced it) are nobody's task."""
+    await session.execute(
+        delete(EligibilityRecheck).where(
+            EligibilityRecheck.resident_id == resident_id,
+            EligibilityRecheck.tag == tag,
+            EligibilityRecheck.expires_on == expires_on,
+            EligibilityRecheck.closed_at.is_(None),
+        )
+    )
+
+
+async def move_rechecks(session: AsyncSession, from_id: uuid.UUID, to_id: uuid.UUID) -> None:
+    """Give ``from_id``'s re-checks to ``to_id``; one the survivor already has (same tag and expiry) is dropped."""
+    theirs = aliased(EligibilityRecheck)
+    await session.execute(
+        delete(EligibilityRecheck).where(
+            EligibilityRecheck.resident_id == from_id,
+            select(theirs.id)
+            .where(
+                theirs.resident_id == to_id,
+                theirs.tag == EligibilityRecheck.tag,
+                theirs.expires_on == EligibilityRecheck.expires_on,
+            )
+            .exists(),
+        )
+    )
+    await session.execute(
+        update(EligibilityRecheck)
+        .where(EligibilityRecheck.resident_id == from_id)
+        .values(resident_id=to_id)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def usage_of(session: AsyncSession, resident_id: uuid.UUID) -> Sequence[EntitlementUsage]:
+    result = await session.execute(select(EntitlementUsage).where(EntitlementUsage.resident_id == resident_id))
+    return result.scalars().all()
+
+
+async def add_usage(
+    session: AsyncSession, program_id: uuid.UUID, resident_id: uuid.UUID, period_start: date, units: int
+) -> None:
+    """Add ``units`` to what the resident has drawn in the period (no limit: units already drawn are facts)."""
+    statement = upsert(session, EntitlementUsage).values(
+        program_id=program_id, resident_id=resident_id, period_start=period_start, used=units
+    )
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["program_id", "resident_id", "period_start"],
+            set_={"used": EntitlementUsage.used + statement.excluded.used},
+        )
+    )
+
+
+async def drop_usage(session: AsyncSession, resident_id: uuid.UUID) -> None:
+    await session.execute(delete(EntitlementUsage).where(EntitlementUsage.resident_id == resident_id))

@@ -16,7 +16,7 @@ from booking.catalog import service as catalog_service
 from booking.catalog.models import CatalogOffering, FundedProgram
 from booking.entitlements import repository
 from booking.entitlements import schemas as s
-from booking.entitlements.models import EligibilityRecheck
+from booking.entitlements.models import EligibilityEvidence, EligibilityRecheck
 from booking.residents import helpers as helpers_service
 from booking.residents import service as residents_service
 from booking.residents.models import Resident
@@ -283,6 +283,56 @@ async def give_back(
     await repository.release(session, program_id, resident_id, period_start, units)
 
 
+def _period_name(period: str, start: date) -> tuple[str, str]:
+    """A period as an operator reads it out, in Chinese and in English: 2026年12月 / December 2026."""
+    if period == "week":
+        return f"{start.year}年{start.month}月{start.day}日起的一周", f"the week of {start.isoformat()}"
+    return f"{start.year}年{start.month}月", start.strftime("%B %Y")
+
+
+async def move_units(
+    session: AsyncSession,
+    program_id: uuid.UUID,
+    resident_id: uuid.UUID,
+    period_start: date,
+    units: int,
+    *,
+    to_day: date,
+    price_fen: int,
+) -> date:
+    """A subsidised booking moved to ``to_day``: when that falls in another period of the programme's personal
+    allowance, its units go back to the old period and are drawn in the new one (a guarded write: of racing moves
+    into a period with one unit left, one draws it). The period the booking's units are now in; 409
+    ``entitlement_used_up`` naming the period and what is left when it has too few."""
+    program = await catalog_service.get_program(session, program_id)
+    if program is None or program.per_person_units is None:
+        return period_start
+    period = program.per_person_period or "month"
+    start, _ = period_bounds(period, to_day)
+    if start == period_start:
+        return period_start
+    limit = program.per_person_units
+    if not await repository.draw(session, program.id, resident_id, start, units, limit):
+        used = await repository.used(session, program.id, resident_id, start)
+        left = max(limit - used, 0)
+        zh, en = _period_name(period, start)
+        unit = UNIT_NAMES[program.per_person_unit or "booking"]
+        raise Conflict(
+            f"{zh}的补贴已用完（每{PERIOD_NAMES[period]}{limit}{unit}，已用{used}{unit}，剩余{left}{unit}），"
+            f"不能改到这一天，原预约未变；可按原价{_yuan(price_fen)}元另约。 The resident's subsidised allowance for "
+            f"{en} has {left} left: the booking is unchanged; book that day at the full price instead.",
+            code="entitlement_used_up",
+            period=period,
+            unit=program.per_person_unit or "booking",
+            period_start=start.isoformat(),
+            units_per_period=limit,
+            used=used,
+            left=left,
+        )
+    await repository.release(session, program.id, resident_id, period_start, units)
+    return start
+
+
 # ---- what officials state, what operators record
 
 
@@ -397,6 +447,55 @@ async def for_resident(
         eligibility=eligibility,
         entitlements=[_entitlement(p, o, on, used.get(p.id, 0)) for p, o in eligible],
     )
+
+
+@dataclass(frozen=True)
+class Moved:
+    """What a merge moved of a duplicate's entitlements: tags' evidence, and units drawn (all periods)."""
+
+    evidence: int
+    units: int
+
+
+def _lasts_longer(one: EligibilityEvidence, other: EligibilityEvidence) -> bool:
+    """Whether ``one`` holds until later than ``other`` (evidence without an expiry holds the longest)."""
+    if one.expires_on is None or other.expires_on is None:
+        return one.expires_on is None and other.expires_on is not None
+    return one.expires_on > other.expires_on
+
+
+async def move_to_resident(session: AsyncSession, from_id: uuid.UUID, to_id: uuid.UUID) -> Moved:
+    """A merged duplicate's entitlements become the survivor's. Evidence of a tag only the duplicate proved moves
+    (who verified it, when, its expiry). Where both proved one tag, the evidence that holds longer is kept and the
+    other is dropped with its open re-checks: evidence is one row per tag and keeps no history. Re-checks move. The
+    units each record drew per programme and period add up, so the survivor's "left this period" counts the
+    bookings of both, which move with them."""
+    theirs = await repository.evidence_of(session, from_id)
+    ours = await repository.evidence_of(session, to_id)
+    moved_evidence = 0
+    for tag, proof in theirs.items():
+        kept = ours.get(tag)
+        if kept is not None and not _lasts_longer(proof, kept):
+            await _drop(session, proof)
+            continue
+        if kept is not None:
+            await _drop(session, kept)
+        await repository.move_evidence(session, proof.id, to_id)
+        moved_evidence += 1
+    await repository.move_rechecks(session, from_id, to_id)
+    units = 0
+    for usage in await repository.usage_of(session, from_id):
+        if usage.used:
+            await repository.add_usage(session, usage.program_id, to_id, usage.period_start, usage.used)
+            units += usage.used
+    await repository.drop_usage(session, from_id)
+    return Moved(evidence=moved_evidence, units=units)
+
+
+async def _drop(session: AsyncSession, proof: EligibilityEvidence) -> None:
+    if proof.expires_on is not None:
+        await repository.drop_open_rechecks(session, proof.resident_id, proof.tag, proof.expires_on)
+    await repository.drop_evidence_row(session, proof.id)
 
 
 async def forget_resident(session: AsyncSession, resident_id: uuid.UUID) -> None:

@@ -5,9 +5,10 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 
 from booking.audit import schemas as audit_schemas
 from booking.audit import service as audit
+from booking.clock import Now
 from booking.communities import schemas as communities_schemas
 from booking.communities import service as communities_service
-from booking.deps import Caller, KeyringDep, TokenVerifierDep
+from booking.deps import Caller, KeyringDep, SettingsDep, TokenVerifierDep
 from booking.residents import helpers, merge, privacy, service
 from booking.residents import schemas as s
 from service_kit.auth import GatewayScope, Principal, Role, require_gateway, require_roles
@@ -251,19 +252,25 @@ async def list_helping(resident_id: uuid.UUID, session: SessionDep, principal: C
     response_model=s.MergeResult,
     summary="Merge a duplicate record of the same person into this one (operator)",
     description=(
-        "Bookings, app-account links, the acting-for trail and helper grants move to this record (the survivor); "
+        "Bookings, app-account links, the acting-for trail, helper grants, eligibility evidence, entitlement units "
+        "drawn, series, waitlist places, calls, callbacks and urgent calls move to this record (the survivor); "
         "its empty fields are filled from the duplicate. The duplicate is gone: 404 `resident_merged` with "
         "`survivor_id`. Audited; emits `resident.merged` (feedback moves the complaints, needs and ratings). "
         "Refused with nothing changed: `merge_into_itself` (422), `unknown_resident` (422, `duplicate_id`), "
         "`already_merged` (409), `merge_id_card_conflict` (409: different ID numbers), `merge_booking_conflict` "
-        "(409: both hold a booking of one slot)."
+        "(409: both hold a booking of one slot), `merge_urgent_call_conflict` (409: both have an open urgent call)."
     ),
     responses=error_responses(401, 403, 404, 409, 422),
 )
 async def merge_resident(
-    resident_id: uuid.UUID, data: s.MergeRequest, session: SessionDep, principal: Operator
+    resident_id: uuid.UUID,
+    data: s.MergeRequest,
+    session: SessionDep,
+    principal: Operator,
+    settings: SettingsDep,
+    now: Now,
 ) -> s.MergeResult:
-    return await merge.merge(session, resident_id, data, by=principal)
+    return await merge.merge(session, resident_id, data, by=principal, settings=settings, now=now)
 
 
 @internal_router.post(

@@ -244,6 +244,14 @@ class MergeResult(BaseModel):
     duplicate_id: uuid.UUID
     bookings_moved: int
     helper_grants_moved: int
+    evidence_moved: int = Field(description="Eligibility tags whose evidence (who verified it, its expiry) moved.")
+    entitlement_units_moved: int = Field(description="Entitlement units the duplicate had drawn, now the survivor's.")
+    series_moved: int
+    waitlist_entries_moved: int = Field(description="The duplicate's places still in line, now the survivor's.")
+    waitlist_entries_ended: int = Field(description="Later places in a line both waited in, ended (left).")
+    calls_moved: int
+    callbacks_moved: int
+    urgent_calls_moved: int
     merged_at: LocalDateTime
 
 

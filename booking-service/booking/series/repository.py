@@ -70,3 +70,21 @@ async def active_to_extend(session: AsyncSession, limit: int, after: uuid.UUID |
         query = query.where(BookingSeries.id > after)
     result = await session.scalars(query)
     return result.all()
+
+
+async def move_resident(session: AsyncSession, from_id: uuid.UUID, to_id: uuid.UUID) -> int:
+    """A merged duplicate's series (and those it made as a helper) become the survivor's: the extension job books
+    their later dates for the survivor. How many series were the duplicate's own."""
+    result = await session.execute(
+        update(BookingSeries)
+        .where(BookingSeries.resident_id == from_id)
+        .values(resident_id=to_id)
+        .execution_options(synchronize_session=False)
+    )
+    await session.execute(
+        update(BookingSeries)
+        .where(BookingSeries.helper_resident_id == from_id)
+        .values(helper_resident_id=to_id)
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0))

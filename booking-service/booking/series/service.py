@@ -474,3 +474,9 @@ async def to_schema(
             "not_cancelled": not_cancelled or [],
         }
     )
+
+
+async def move_to_resident(session: AsyncSession, from_id: uuid.UUID, to_id: uuid.UUID) -> int:
+    """A merged duplicate's series become the survivor's (their booked dates move with the bookings; later dates
+    are booked for the survivor): how many moved."""
+    return await repository.move_resident(session, from_id, to_id)

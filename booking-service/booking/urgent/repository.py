@@ -72,3 +72,21 @@ async def forget_resident(session: AsyncSession, resident_id: uuid.UUID) -> None
         .values(note="", contact_name=None, contacted_note=None, resolved_note=None)
         .execution_options(synchronize_session=False)
     )
+
+
+async def move_resident(session: AsyncSession, from_id: uuid.UUID, to_id: uuid.UUID) -> int:
+    """A merged duplicate's urgent calls become the survivor's (an open one keeps holding its resident, now the
+    survivor): how many moved. The caller makes sure the survivor has no open call of their own first."""
+    await session.execute(
+        update(UrgentCall)
+        .where(UrgentCall.open_resident_id == from_id)
+        .values(open_resident_id=to_id)
+        .execution_options(synchronize_session=False)
+    )
+    result = await session.execute(
+        update(UrgentCall)
+        .where(UrgentCall.resident_id == from_id)
+        .values(resident_id=to_id)
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0))

@@ -136,6 +136,14 @@ async def open_of(session: AsyncSession, resident_id: uuid.UUID) -> UrgentCall |
     return await repository.open_of(session, resident_id)
 
 
+async def move_to_resident(session: AsyncSession, from_id: uuid.UUID, to_id: uuid.UUID) -> int | None:
+    """A merged duplicate's urgent calls become the survivor's (the card's timeline shows them): how many moved, or
+    None when both have an open call (one open call per resident: an operator resolves one first)."""
+    if await repository.open_of(session, from_id) is not None and await repository.open_of(session, to_id) is not None:
+        return None
+    return await repository.move_resident(session, from_id, to_id)
+
+
 async def forget_resident(session: AsyncSession, resident_id: uuid.UUID) -> None:
     await repository.forget_resident(session, resident_id)
 

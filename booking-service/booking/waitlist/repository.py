@@ -176,6 +176,14 @@ async def waiting_for_booking(session: AsyncSession, booking_id: uuid.UUID) -> S
     return result.all()
 
 
+async def in_line_of(session: AsyncSession, resident_id: uuid.UUID) -> Sequence[WaitlistEntry]:
+    """The resident's entries still in line (waiting or offered)."""
+    result = await session.scalars(
+        select(WaitlistEntry).where(WaitlistEntry.resident_id == resident_id, WaitlistEntry.status.in_(WAITING))
+    )
+    return result.all()
+
+
 async def quota_line(
     session: AsyncSession,
     *,
@@ -208,4 +216,21 @@ async def of_resident(
         query = query.where(WaitlistEntry.status.in_(WAITING))
     return await fetch_page(
         session, query.order_by(WaitlistEntry.slot_start, WaitlistEntry.id), limit=limit, offset=offset
+    )
+
+
+async def move_resident(session: AsyncSession, from_id: uuid.UUID, to_id: uuid.UUID) -> None:
+    """Give every entry of ``from_id`` (and those it made as a helper) to ``to_id``; the caller has ended first
+    any entry that would put ``to_id`` in one line twice."""
+    await session.execute(
+        update(WaitlistEntry)
+        .where(WaitlistEntry.resident_id == from_id)
+        .values(resident_id=to_id)
+        .execution_options(synchronize_session=False)
+    )
+    await session.execute(
+        update(WaitlistEntry)
+        .where(WaitlistEntry.helper_resident_id == from_id)
+        .values(helper_resident_id=to_id)
+        .execution_options(synchronize_session=False)
     )

@@ -285,12 +285,45 @@ async def _close(
     await session.refresh(entry)
     if not changed:
         raise InvalidTransition(f"This waitlist entry is {entry.status} already.", current_status=entry.status)
-    if was == "offered" and entry.kind == "quota" and entry.program_id is not None:
+    if was == "offered":
+        await _pass_on(session, entry, terms=terms, now=now)
+
+
+async def _pass_on(session: AsyncSession, entry: WaitlistEntry, *, terms: OfferTerms, now: datetime) -> None:
+    """The place (or subsidised unit) held for an entry that left the line goes to the next in it."""
+    if entry.kind == "quota" and entry.program_id is not None:
         await catalog_service.release_funding(session, entry.program_id)
         await offer_free_quota(session, entry.program_id, terms=terms, now=now)
-    elif was == "offered":
+    else:
         await bookings_service.give_back_unit(session, entry.offering_id, entry.slot_start)
         await offer_free_places(session, entry.offering_id, entry.slot_start, terms=terms, now=now)
+
+
+async def move_to_resident(
+    session: AsyncSession, from_id: uuid.UUID, to_id: uuid.UUID, *, actor: str, terms: OfferTerms, now: datetime
+) -> tuple[int, int]:
+    """A merged duplicate's places in line become the survivor's. Where both wait in one line (the same slot),
+    the survivor keeps the earlier place and the later entry ends (``left``, closed by ``actor``); a place held
+    for the ended entry passes to the next in line. Returns how many of the duplicate's entries still in line
+    moved, and how many entries ended."""
+    theirs = await repository.in_line_of(session, from_id)
+    ours = {(e.offering_id, e.slot_start): e for e in await repository.in_line_of(session, to_id)}
+    ended: list[tuple[WaitlistEntry, str]] = []
+    for entry in theirs:
+        other = ours.get((entry.offering_id, entry.slot_start))
+        if other is None:
+            continue
+        later = max(entry, other, key=lambda e: (e.joined_at, e.id))
+        values = {"status": "left", "closed_at": now, "closed_by": actor, "updated_at": now}
+        if await repository.change(session, later.id, current=(later.status,), values=values):
+            ended.append((later, later.status))
+    # The kept entries move before any held place passes on, so an offer never goes to the duplicate.
+    await repository.move_resident(session, from_id, to_id)
+    for entry, was in ended:
+        await session.refresh(entry)
+        if was == "offered":
+            await _pass_on(session, entry, terms=terms, now=now)
+    return len(theirs) - sum(1 for entry, _ in ended if entry.id in {t.id for t in theirs}), len(ended)
 
 
 async def offer_free_places(

@@ -13,11 +13,16 @@ import httpx
 from sqlalchemy import select
 
 from booking.bookings.models import Booking
+from booking.entitlements.models import EntitlementUsage
 from booking.residents.models import HelperGrant, Resident
+from booking.waitlist.models import WaitlistEntry
 from service_kit.auth import GATEWAY_SUBJECT, GatewayScope
+from service_kit.events.contracts import FundedOffering, WeeklyRule
 
 RESIDENTS = "/api/v1/residents"
 BOOKINGS = "/api/v1/bookings"
+SERIES = "/api/v1/bookings/series"
+WAITLIST = "/api/v1/bookings/waitlist"
 ID_NUMBER = "110111193803151237"
 OTHER_ID_NUMBER = "11011119380315004X"
 
@@ -220,3 +225,201 @@ async def test_corrections_racing_for_one_phone_leave_it_on_one_record(world: An
             .all()
         )
     assert len(holders) == 1
+
+
+LUNCH_ALL_DAY = tuple(WeeklyRule(weekday=d, start="00:00", end="24:00") for d in range(7))
+
+
+async def lunch_programme(world: Any, units: int) -> Any:
+    """老年餐桌 at 15 元 of which a programme for the over-80s pays 12 元, ``units`` meals a month each."""
+    lunch = await world.offering(price_fen=1500, capacity_per_slot=30, weekly_rules=LUNCH_ALL_DAY)
+    funded = (
+        FundedOffering(
+            offering_id=lunch.offering_id,
+            unit_price_fen=1500,
+            resident_price_fen=300,
+            quota=1000,
+            eligibility_tags=("age_80_plus",),
+        ),
+    )
+    contract = world.contract_event(offering_id=lunch.offering_id, funded=funded)
+    await world.apply(contract, source="procurement")
+    stated = await world.client.put(
+        f"/api/v1/entitlements/programs/{contract.contract_id}/{lunch.offering_id}",
+        json={"units_per_period": units, "period": "month", "unit": "booking"},
+        headers=world.keys.headers("official"),
+    )
+    assert stated.status_code == 200, stated.text
+    return lunch
+
+
+async def card(world: Any, resident: dict[str, Any]) -> dict[str, Any]:
+    response = await world.client.get(
+        f"{RESIDENTS}/{resident['id']}/entitlements",
+        params={"date": world.tomorrow().isoformat()},
+        headers=operator(world),
+    )
+    assert response.status_code == 200, response.text
+    result: dict[str, Any] = response.json()
+    return result
+
+
+async def evidence(world: Any, resident: dict[str, Any], tag: str, kind: str, expires_on: str) -> None:
+    response = await world.client.put(
+        f"{RESIDENTS}/{resident['id']}/eligibility/{tag}",
+        json={"evidence_type": kind, "verified_on": "2026-01-05", "expires_on": expires_on},
+        headers=operator(world),
+    )
+    assert response.status_code == 200, response.text
+
+
+async def test_after_a_merge_what_she_has_left_this_month_counts_both_records_bookings(world: Any) -> None:
+    lunch = await lunch_programme(world, 3)
+    survivor = await world.resident(tags=["age_80_plus"])
+    duplicate = await world.resident(tags=["age_80_plus"])
+    tomorrow = world.tomorrow()
+    # Each record drew one of her three subsidised lunches this month.
+    lunches = []
+    for resident, hour in ((survivor, 11), (duplicate, 12)):
+        booked = await world.book(lunch, resident, world.at(tomorrow, hour))
+        assert (booked.status_code, booked.json()["subsidy_fen"]) == (201, 1200), booked.text
+        lunches.append(booked.json())
+
+    merged = await merge(world, survivor["id"], duplicate["id"])
+    assert merged.status_code == 200, merged.text
+    assert (merged.json()["bookings_moved"], merged.json()["entitlement_units_moved"]) == (1, 1)
+    [meals] = [e for e in (await card(world, survivor))["entitlements"] if e["offering_id"] == str(lunch.offering_id)]
+    assert (meals["used"], meals["left"]) == (2, 1)
+    # So the third lunch is subsidised and the fourth is not, saying why.
+    third = (await world.book(lunch, survivor, world.at(tomorrow, 13))).json()
+    fourth = (await world.book(lunch, survivor, world.at(tomorrow, 14))).json()
+    assert (third["subsidy_fen"], fourth["subsidy_fen"]) == (1200, 0)
+    assert fourth["price_note"] == "本月补贴已用完（每月3次，已用3次），本次不享受补贴，按原价15元收费。"
+    async with world.sessionmaker() as session:
+        rows = (await session.execute(select(EntitlementUsage))).scalars().all()
+    assert {(str(r.resident_id), r.used) for r in rows} == {(survivor["id"], 3)}
+    # Cancelling the lunch the duplicate booked gives its unit back to her, the survivor.
+    cancelled = await world.client.post(
+        f"{BOOKINGS}/{lunches[1]['id']}/cancel", json={"reason": "住院"}, headers=operator(world)
+    )
+    assert cancelled.status_code == 200, cancelled.text
+    [meals] = [e for e in (await card(world, survivor))["entitlements"] if e["offering_id"] == str(lunch.offering_id)]
+    assert (meals["used"], meals["left"]) == (2, 1)
+
+
+async def test_a_merge_moves_evidence_series_places_in_line_calls_and_urgent_calls(world: Any) -> None:
+    survivor = await world.resident(tags=["age_80_plus"])
+    duplicate = await world.resident()
+    # Both proved her age; the duplicate's proof holds longer. Only the duplicate proved she lives alone.
+    await evidence(world, survivor, "age_80_plus", "id_card", "2030-01-31")
+    await evidence(world, duplicate, "age_80_plus", "household_register", "2031-06-30")
+    await evidence(world, duplicate, "living_alone", "community_certificate", "2030-03-01")
+    # A weekly series of the duplicate's, booked for its first two dates.
+    offering = await world.offering(capacity_per_slot=5)
+    tomorrow = world.tomorrow()
+    series = await world.client.post(
+        SERIES,
+        json={
+            "offering_id": str(offering.offering_id),
+            "resident_id": duplicate["id"],
+            "kind": "weekly",
+            "weekdays": [tomorrow.weekday()],
+            "time": "10:00",
+            "start_date": tomorrow.isoformat(),
+            "count": 2,
+            "skip_holidays": False,
+        },
+        headers=operator(world),
+    )
+    assert series.status_code == 201, series.text
+    booked = [o["booking"]["id"] for o in series.json()["occurrences"] if o.get("booking")]
+    assert len(booked) == 2
+    # Two full slots: in the first the survivor joined the line first, in the second the duplicate did.
+    full = await world.offering(capacity_per_slot=1)
+    first, second = world.at(tomorrow, 9), world.at(tomorrow, 10)
+    for slot in (first, second):
+        assert (await world.book(full, await world.resident(), slot)).status_code == 201
+    places = {}
+    for slot, order in ((first, (survivor, duplicate)), (second, (duplicate, survivor))):
+        for resident in order:
+            joined = await world.client.post(
+                WAITLIST,
+                json={"offering_id": str(full.offering_id), "slot_start": slot.isoformat()},
+                headers=world.resident_headers(resident),
+            )
+            assert joined.status_code == 201, joined.text
+            places[(slot, resident["id"])] = joined.json()["id"]
+    # The hotline's calls about the duplicate: one with a callback owed, and an urgent call still open.
+    call = await world.client.post(
+        f"{RESIDENTS}/{duplicate['id']}/calls",
+        json={
+            "reason": "entitlement",
+            "note": "问独居补贴",
+            "callback": {"due_at": world.at(tomorrow, 15).isoformat(), "reason": "核实后回电"},
+        },
+        headers=operator(world),
+    )
+    assert call.status_code == 201, call.text
+    urgent = await world.client.post(
+        f"{RESIDENTS}/{duplicate['id']}/urgent-calls",
+        json={"reason": "fall", "note": "邻居听见摔倒声"},
+        headers=operator(world),
+    )
+    assert urgent.status_code == 201, urgent.text
+
+    merged = await merge(world, survivor["id"], duplicate["id"])
+    assert merged.status_code == 200, merged.text
+    result = merged.json()
+    assert {k: result[k] for k in result if k.endswith(("_moved", "_ended"))} == {
+        "bookings_moved": 2,
+        "helper_grants_moved": 0,
+        "evidence_moved": 2,
+        "entitlement_units_moved": 0,
+        "series_moved": 1,
+        "waitlist_entries_moved": 1,
+        "waitlist_entries_ended": 2,
+        "calls_moved": 1,
+        "callbacks_moved": 1,
+        "urgent_calls_moved": 1,
+    }
+    # Her card: the longer-holding proof of age, and the duplicate's proof that she lives alone.
+    shown = {e["tag"]: (e["evidence_type"], e["expires_on"]) for e in (await card(world, survivor))["eligibility"]}
+    assert shown == {
+        "age_80_plus": ("household_register", "2031-06-30"),
+        "living_alone": ("community_certificate", "2030-03-01"),
+    }
+    got = await world.client.get(f"{SERIES}/{series.json()['id']}", headers=operator(world))
+    assert (got.status_code, got.json()["resident_id"]) == (200, survivor["id"])
+    assert await owners(world, booked) == {survivor["id"]}
+    # In each line she keeps the earlier place, now hers; the later one has ended.
+    async with world.sessionmaker() as session:
+        entries = await session.execute(select(WaitlistEntry).where(WaitlistEntry.offering_id == full.offering_id))
+        state = {e.id: (str(e.resident_id), e.status) for e in entries.scalars()}
+    assert state[uuid.UUID(places[(first, survivor["id"])])] == (survivor["id"], "waiting")
+    assert state[uuid.UUID(places[(first, duplicate["id"])])][1] == "left"
+    assert state[uuid.UUID(places[(second, duplicate["id"])])] == (survivor["id"], "waiting")
+    assert state[uuid.UUID(places[(second, survivor["id"])])] == (survivor["id"], "left")
+    # The card's timeline shows the duplicate's call and urgent call; the callback is owed to her.
+    timeline = await world.client.get(f"{RESIDENTS}/{survivor['id']}/calls", headers=operator(world))
+    assert [c["note"] for c in timeline.json()["items"]] == ["问独居补贴"]
+    urgent_calls = await world.client.get(f"{RESIDENTS}/{survivor['id']}/urgent-calls", headers=operator(world))
+    assert [(c["id"], c["status"]) for c in urgent_calls.json()["items"]] == [(urgent.json()["id"], "opened")]
+    owed = await world.client.get(
+        "/api/v1/hotline/callbacks", params={"due_before": world.at(tomorrow, 16).isoformat()}, headers=operator(world)
+    )
+    assert [c["resident_id"] for c in owed.json()["items"]] == [survivor["id"]]
+
+
+async def test_two_records_each_with_an_open_urgent_call_are_not_merged(world: Any) -> None:
+    survivor, duplicate = await world.resident(), await world.resident()
+    for resident in (survivor, duplicate):
+        opened = await world.client.post(
+            f"{RESIDENTS}/{resident['id']}/urgent-calls",
+            json={"reason": "fall", "note": "无人应门"},
+            headers=operator(world),
+        )
+        assert opened.status_code == 201, opened.text
+    refused = await merge(world, survivor["id"], duplicate["id"])
+    assert (refused.status_code, refused.json()["code"]) == (409, "merge_urgent_call_conflict")
+    still = await world.client.get(f"{RESIDENTS}/{duplicate['id']}", headers=operator(world))
+    assert still.status_code == 200

@@ -85,3 +85,25 @@ async def move_to_center(session: AsyncSession, center_id: uuid.UUID, *, lat: fl
         .values(lat=lat, lng=lng)
         .execution_options(synchronize_session=False)
     )
+
+
+async def at_center(session: AsyncSession, center_id: uuid.UUID) -> Sequence[Offering]:
+    """The offerings given at a service center, each as it is now (drafts too: the caller decides)."""
+    result = await session.execute(
+        select(Offering)
+        .where(Offering.center_id == center_id)
+        .order_by(Offering.id)
+        .execution_options(populate_existing=True)
+    )
+    return result.scalars().all()
+
+
+async def next_version(session: AsyncSession, offering_id: uuid.UUID) -> None:
+    """Take the offering's next version whatever it is now: the database serializes it with any racing change of
+    the offering (whose own guarded write then finds the version moved, and loses)."""
+    await session.execute(
+        update(Offering)
+        .where(Offering.id == offering_id)
+        .values(version=Offering.version + 1)
+        .execution_options(synchronize_session=False)
+    )

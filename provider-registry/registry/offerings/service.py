@@ -17,6 +17,7 @@ from registry.offerings.schemas import OfferingCreate, OfferingUpdate
 from registry.organizations import service as organizations_service
 from registry.organizations.models import OrganizationStatus
 from registry.places import service as places_service
+from registry.places.models import ServiceCenter
 from registry.qualifications import service as qualifications_service
 from service_kit.auth import Principal
 from service_kit.errors import Conflict, InvalidTransition, NotFound
@@ -208,6 +209,30 @@ async def withdraw(session: AsyncSession, offering_id: uuid.UUID, *, by: Princip
     offering = await _write(session, offering, {"status": OfferingStatus.withdrawn, "version": offering.version + 1})
     await emit(session, await _snapshot(session, offering, OfferingWithdrawn))
     return offering
+
+
+async def follow_center(session: AsyncSession, center: ServiceCenter, *, moved: bool) -> int:
+    """A service center was renamed, given a new address or moved: the offerings given there are where it is now
+    (``moved``), and each one other services know of (published or withdrawn; a draft is never announced) is
+    announced again at its next version with the center's name, address and point, in the center's transaction.
+    Booking's lists then name the center as it is called now. The number announced."""
+    if moved:
+        await repository.move_to_center(session, center.id, lat=center.lat, lng=center.lng)
+    announced = 0
+    for listed in await repository.at_center(session, center.id):
+        if listed.status == OfferingStatus.draft:
+            continue
+        # Not a guarded write: an offering edited at the same moment must not make the center's change fail. The
+        # offering is read again after taking its version, so the snapshot is the one at that version.
+        await repository.next_version(session, listed.id)
+        offering = await repository.get(session, listed.id)
+        if offering is None or offering.status == OfferingStatus.draft:
+            continue
+        # ``offering.updated`` whatever its status: a withdrawn offering was not withdrawn again (a provider's
+        # system subscribed to ``offering.withdrawn`` hears nothing twice); the snapshot's ``status`` says it.
+        await emit(session, await _snapshot(session, offering, OfferingUpdated))
+        announced += 1
+    return announced
 
 
 async def _snapshot(session: AsyncSession, offering: Offering, event: type[S]) -> S:

@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from registry.offerings import repository as offerings_repository
+from registry.offerings import service as offerings_service
 from registry.organizations import service as organizations_service
 from registry.places import repository
 from registry.places.models import Community, ServiceCenter, Street, StreetKind
@@ -20,6 +20,9 @@ from registry.places.schemas import (
 )
 from registry.reference import service as reference
 from service_kit.errors import Conflict, NotFound, ValidationFailed
+
+# What an offering's snapshot copies from its center.
+PLACE_OF_OFFERINGS = ("name_zh", "address", "lat", "lng")
 
 
 def invalid(field: str, message: str, code: str) -> ValidationFailed:
@@ -118,8 +121,10 @@ async def add_center(session: AsyncSession, data: ServiceCenterCreate) -> Servic
 
 
 async def update_center(session: AsyncSession, center_id: uuid.UUID, data: ServiceCenterUpdate) -> ServiceCenter:
-    """Change a center; when it moves, the offerings given there move with it."""
+    """Change a center. When it is renamed, gets a new address or moves, the offerings given there follow: they
+    are where it is, and other services are told their new place (``offerings_service.follow_center``)."""
     center = await get_center(session, center_id)
+    before = {name: getattr(center, name) for name in PLACE_OF_OFFERINGS}
     changes = data.changes()
     if data.operator_id is not None:
         await organizations_service.get(session, data.operator_id)
@@ -129,8 +134,9 @@ async def update_center(session: AsyncSession, center_id: uuid.UUID, data: Servi
     _apply(center, changes)
     await session.flush()
     await reference.changed(session, center)
-    if "lat" in changes or "lng" in changes:
-        await offerings_repository.move_to_center(session, center.id, lat=center.lat, lng=center.lng)
+    changed = {name for name, value in before.items() if getattr(center, name) != value}
+    if changed:
+        await offerings_service.follow_center(session, center, moved=bool(changed & {"lat", "lng"}))
     return center
 
 

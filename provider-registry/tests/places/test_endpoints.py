@@ -1,6 +1,10 @@
+import asyncio
+
 import httpx
 import pytest
+from sqlalchemy import select
 
+from service_kit.events.tables import outbox_event
 from service_kit.testing import TestKeys, assert_problem
 
 SHIDAI_JIAHE_CENTER = "6a1f0c8e-3b7d-4c61-9d2e-5f0b8a7c1001"
@@ -150,3 +154,45 @@ async def test_a_service_center_is_run_by_a_provider_and_serves_communities(
         422,
         "validation_error",
     )
+
+
+async def test_a_center_renamed_while_its_offering_is_edited_announces_versions_in_order(
+    client: httpx.AsyncClient, registry, test_keys: TestKeys, session
+) -> None:
+    """The official renaming a center and the provider changing the price of an offering there at the same moment:
+    the rename always succeeds, the price change succeeds or is told to reload (409, never a 500), every snapshot
+    has a version of its own, and the latest carries both the center's new name and the offering's price as
+    stored."""
+    official = test_keys.headers("official")
+    created = await client.post(
+        "/api/v1/service-centers", json={"name_zh": "长阳镇社区服务中心", "lat": 39.76, "lng": 116.2}, headers=official
+    )
+    assert created.status_code == 201, created.text
+    center = created.json()
+    provider = await registry.organization()
+    offering = await registry.offering(provider["id"], publish=True, center_id=center["id"])
+
+    renamed, repriced = await asyncio.gather(
+        client.patch(f"/api/v1/service-centers/{center['id']}", json={"name_zh": "长阳镇邻里中心"}, headers=official),
+        client.patch(
+            f"/api/v1/offerings/{offering['id']}",
+            json={"price_fen": 1200},
+            headers=registry.provider_admin(provider["id"]),
+        ),
+    )
+    assert renamed.status_code == 200, renamed.text
+    assert repriced.status_code in (200, 409), repriced.text
+    if repriced.status_code == 409:
+        assert repriced.json()["code"] == "concurrent_update"
+    rows = await session.execute(
+        select(outbox_event.c.data)
+        .where(
+            outbox_event.c.type.like("linli.offering.%"),
+            outbox_event.c.data["offering_id"].as_string() == offering["id"],
+        )
+        .order_by(outbox_event.c.seq)
+    )
+    versions = [(r.data["version"], r.data["place_name"], r.data["price_fen"]) for r in rows]
+    assert [v for v, _, _ in versions] == list(range(1, len(versions) + 1))
+    stored = (await client.get(f"/api/v1/offerings/{offering['id']}")).json()
+    assert versions[-1] == (stored["version"], "长阳镇邻里中心", stored["price_fen"])

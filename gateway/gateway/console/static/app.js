@@ -223,13 +223,28 @@
     if (summary) summary.textContent = "";
   }
 
+  /* A problem's fields for its message, and the allowance period it names as the operator reads it out
+     ("2026年12月", "12月7日起的一周"). */
+  function problemParams(problem) {
+    const params = Object.assign({}, problem);
+    const start = /^(\d{4})-(\d{2})-(\d{2})$/.exec(problem.period_start || "");
+    if (start) {
+      const [year, month, day] = start.slice(1).map(Number);
+      const week = problem.period === "week";
+      params.period_name = week ? t("period.week_of", { month, day }) : t("period.month", { year, month });
+      params.per = t(week ? "period.per_week" : "period.per_month");
+      params.unit = t(problem.unit === "hour" ? "period.unit_hour" : "period.unit_booking");
+    }
+    return params;
+  }
+
   /* The operator's words for a problem. The server's own detail is for developers (and in English): it goes to
      the browser's log, never to the screen. */
   function problemMessage(error) {
     if (error instanceof NetworkError || !(error instanceof ApiError)) return { message: t("error.network") };
     const code = error.code;
     let message;
-    if (code && has("error.code." + code)) message = t("error.code." + code);
+    if (code && has("error.code." + code)) message = t("error.code." + code, problemParams(error.problem));
     else if (error.status >= 500) message = t("error.status.5xx");
     else if (has("error.status." + error.status)) message = t("error.status." + error.status);
     else message = t("error.status.400");
