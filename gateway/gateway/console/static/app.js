@@ -567,7 +567,7 @@
     $("lookup-result").textContent = "";
     $("lookup-error").textContent = "";
     $("register-panel").hidden = true;
-    $("resident-card").hidden = true;
+    renderCard(); // emptied, not only hidden: the last caller's card and read-back are gone from the page
     $("service-panel").hidden = true;
     $("service-results").textContent = "";
   }
