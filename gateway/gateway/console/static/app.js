@@ -325,16 +325,20 @@
       target.append(items.length > 1 ? t("error.fields_count", { message, count: items.length }) : message);
     }
     const holder = error instanceof ApiError ? error.problem.existing_resident_id : null;
+    let openHolder = null;
     if (holder && target) {
-      target.append(" ", h("button", { type: "button", class: "open-holder", "data-resident": holder,
-        text: t("error.open_holder"), onclick: () => openResidentById(holder, form, target) }));
+      openHolder = h("button", { type: "button", class: "open-holder", "data-resident": holder,
+        text: t("error.open_holder"), onclick: () => openResidentById(holder, form, target) });
+      target.append(" ", openHolder);
     }
     let first = null;
     for (const item of items) {
       const input = markField(form, item.field, fieldMessage(form, item));
       first = first || input;
     }
-    if (first) first.focus();
+    // The caller is most likely the resident already registered: Enter opens her record, Tab goes on to fix.
+    if (openHolder) openHolder.focus();
+    else if (first) first.focus();
     else if (target) {
       target.setAttribute("tabindex", "-1");
       target.focus();
