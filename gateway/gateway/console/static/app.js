@@ -1462,7 +1462,9 @@
     const key = newKey();
     const target = h("select", { id: "complaint-target", "data-field": "target_id" },
       targets.map((x) => h("option", { value: x.value, text: x.label, selected: aboutBooking && x.id === aboutBooking.id })));
-    const category = h("select", { id: "complaint-category", "data-field": "category" }, options(COMPLAINT_CATEGORIES, "ccat.", "service_quality"));
+    // What the complaint is about is the caller's to say: no category is chosen for the operator.
+    const category = h("select", { id: "complaint-category", "data-field": "category" },
+      h("option", { value: "", text: t("complaint.category_choose") }), options(COMPLAINT_CATEGORIES, "ccat.", null));
     const severity = h("select", { id: "complaint-severity", "data-field": "severity" }, options(SEVERITIES, "severity.", "normal"));
     const description = h("textarea", { id: "complaint-description", "data-field": "description", maxlength: "2000" });
     const form = h("form", { novalidate: true },
@@ -1475,8 +1477,13 @@
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
       clearErrors(form);
-      if (!description.value.trim()) {
-        markField(form, "description", t("complaint.description_required")).focus();
+      // Every missing detail is marked at once; the first gets the focus.
+      const missing = [
+        !category.value && markField(form, "category", t("complaint.category_required")),
+        !description.value.trim() && markField(form, "description", t("complaint.description_required")),
+      ].filter(Boolean);
+      if (missing.length) {
+        missing[0].focus();
         return;
       }
       const chosen = targets.find((x) => x.value === target.value);
