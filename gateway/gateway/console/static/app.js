@@ -574,6 +574,9 @@
     renderCard(); // emptied, not only hidden: the last caller's card and read-back are gone from the page
     $("service-panel").hidden = true;
     $("service-results").textContent = "";
+    // The last caller's search is not the next one's: no category or "free only" carried over.
+    $("service-category").value = "";
+    $("service-free").checked = false;
   }
 
   async function onPhone(event) {
