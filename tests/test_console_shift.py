@@ -209,7 +209,9 @@ async def test_a_whole_shift_of_ten_calls_from_the_keyboard(demo: Demo, stack: D
     wang = demo.resident(WANG_PHONE)
     meal_id = demo.offerings[MEAL_TABLE]["id"]
     # She already holds another lunch: a reschedule never offers it to her.
-    other_lunch = book_for(gateway, operator, meal_id, demo.free_slots(MEAL_TABLE)[2]["start"], wang["id"])
+    holds = [b["slot_start"] for b in demo.bookings_of(wang["id"]) if b["status"] in ("requested", "confirmed")]
+    free = [s["start"] for s in demo.free_slots(MEAL_TABLE) if not any(same_instant(s["start"], h) for h in holds)]
+    other_lunch = book_for(gateway, operator, meal_id, free[2], wang["id"])
 
     # Who will call, as the district's records have them before the shift.
     mother = registered_by_operator(
@@ -245,7 +247,7 @@ async def test_a_whole_shift_of_ten_calls_from_the_keyboard(demo: Demo, stack: D
     fallen = registered_by_operator(
         gateway,
         operator,
-        name="王桂芝",
+        name="刘玉兰",
         birth_date="1938-02-11",
         address="时代家和5号楼1单元302",
         community_code="gongchen.shidai_jiahe",
@@ -521,7 +523,7 @@ async def test_a_whole_shift_of_ten_calls_from_the_keyboard(demo: Demo, stack: D
         await after_call(page, 8, "complaint", reads=(complaints[0]["id"][:8],))
 
         # ---- 9. An urgent safety call: a neighbour hears a fall.
-        await next_caller(page, fallen["phone"], "王桂芝")
+        await next_caller(page, fallen["phone"], "刘玉兰")
         await page.keyboard.press("F8")
         await expect(page.locator("#urgent-reason")).to_be_focused()
         await expect(page.locator("#urgent-reason")).to_have_value("")
@@ -535,7 +537,7 @@ async def test_a_whole_shift_of_ten_calls_from_the_keyboard(demo: Demo, stack: D
         await expect(opened.locator("[data-urgent-status]")).to_have_text("已开启")
         await expect(opened.locator("button[data-action=contacted]")).to_be_focused()
         # What her daughter's phone receives, once.
-        told = "【邻里】紧急：王桂芝可能需要帮助（摔倒），您是其紧急联系人，请马上联系或前往查看，社区也已获知。"
+        told = "【邻里】紧急：刘玉兰可能需要帮助（摔倒），您是其紧急联系人，请马上联系或前往查看，社区也已获知。"
         eventually_blocking(lambda: sms_to(gateway, daughter_phone) == [told])
         eventually_blocking(lambda: len(sms_to(gateway, duty_phone)) == 1)
         await after_call(page, 9, "urgent-call")
@@ -545,7 +547,7 @@ async def test_a_whole_shift_of_ten_calls_from_the_keyboard(demo: Demo, stack: D
         await expect(page.locator("#callbacks-title")).to_be_focused()
         item = page.locator(f"#callbacks-due [data-callback='{callback['id']}']")
         await expect(item).to_contain_text("钟淑芬：午餐送到后回电确认")
-        await expect(page.locator("#urgent-list li[data-urgent]", has_text="王桂芝：摔倒")).to_have_count(1)
+        await expect(page.locator("#urgent-list li[data-urgent]", has_text="刘玉兰：摔倒")).to_have_count(1)
         await tab_to(page, f"#callbacks-due [data-callback='{callback['id']}'] [data-action=done]")
         await no_english(page)
         await page.keyboard.press("Enter")
