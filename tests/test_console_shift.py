@@ -11,6 +11,7 @@ var/console-screenshots/ (shift-NN-…)."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import uuid
 from datetime import UTC, date, datetime, timedelta
@@ -19,7 +20,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.async_api import Page, expect
+from playwright.async_api import Page, Route, expect
 from stdnum.cn import ric
 
 from service_kit.testing import eventually_blocking
@@ -185,6 +186,10 @@ async def retype(page: Page, text: str) -> None:
 async def next_caller(page: Page, phone: str, name: str) -> None:
     """F2, the caller's number, Enter: her card, and nothing said for the caller before."""
     await look_up(page, phone)
+    await her_card_alone(page, name)
+
+
+async def her_card_alone(page: Page, name: str) -> None:
     await expect(page.locator("#card-title")).to_have_text(name)
     await expect(page.locator("#card-title")).to_be_focused()
     await expect(page.locator("#readback")).to_have_count(0)
@@ -489,6 +494,14 @@ async def test_a_whole_shift_of_ten_calls_from_the_keyboard(demo: Demo, stack: D
         await page.keyboard.press("ArrowDown")  # from 5 stars to 4, as she says
         await expect(dialog.locator("input[name=stars][value='4']")).to_be_checked()
         await no_english(page)
+        # Her card is read again after the rating; the test holds that answer until the operator has moved on.
+        card_read = asyncio.Event()
+
+        async def hold_card(route: Route) -> None:
+            await card_read.wait()
+            await route.continue_()
+
+        await page.route("**/api/v1/rating-invitations?*", hold_card)
         await tab_to(page, "#dialog button[type=submit]")
         await page.keyboard.press("Enter")
         await expect(page.locator("#notice")).to_have_text("评价已提交，谢谢。")
@@ -497,7 +510,17 @@ async def test_a_whole_shift_of_ten_calls_from_the_keyboard(demo: Demo, stack: D
         await after_call(page, 7, "rating")
 
         # ---- 8. A complaint about a booking: the category is hers to say, none is chosen for her.
-        await next_caller(page, complainer["phone"], "吴秀兰")
+        # The next call comes in at once: F2 and her number while the last card is still being read; its answer
+        # arriving then takes no focus from the number being typed.
+        await page.keyboard.press("F2")
+        await page.keyboard.type(complainer["phone"])
+        card_read.set()
+        await expect(page.locator(f"[data-booking='{to_rate['id']}'] [data-action=rate]")).to_have_count(0)
+        await expect(page.locator("#phone")).to_be_focused()
+        await expect(page.locator("#phone")).to_have_value(complainer["phone"])
+        await page.unroute("**/api/v1/rating-invitations?*", hold_card)
+        await page.keyboard.press("Enter")
+        await her_card_alone(page, "吴秀兰")
         await tab_to(page, f"#upcoming-bookings [data-booking='{to_complain['id']}'] [data-action=complain]")
         await page.keyboard.press("Enter")
         await expect(page.locator("#complaint-target")).to_be_focused()

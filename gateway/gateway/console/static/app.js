@@ -345,6 +345,15 @@
     }
   }
 
+  /* Where the focus goes once a dialog's work (saving, then reading the card again) is done: not when the operator
+     has moved on meanwhile (F2 and the next caller's number, F3), nor to a card gone with its caller. */
+  function focusAfterWork(el) {
+    if (!el || !document.body.contains(el)) return;
+    const active = document.activeElement;
+    if (active && active !== el && active.matches("input, select, textarea") && !$("dialog").contains(active)) return;
+    el.focus();
+  }
+
   async function busy(form, work) {
     const buttons = form.querySelectorAll("button[type=submit]");
     buttons.forEach((b) => (b.disabled = true));
@@ -977,7 +986,7 @@
           notice(t("call.done"));
           state.calls = await api.get("/api/v1/residents/" + resident.id + "/calls", { limit: CALLS_SHOWN_MAX });
           renderCard();
-          $("card-title").focus();
+          focusAfterWork($("card-title"));
         } catch (error) {
           if (error instanceof ApiError && error.status < 500) delete form.dataset.key;
           showError(error, form);
@@ -1310,7 +1319,7 @@
           state.lastDone = { kind: "booking", id: booking.id, label: t("outcome.booking") + " " + slotRange(booking) };
           await refreshResident();
           const shown = $("readback");
-          if (shown) shown.focus();
+          focusAfterWork(shown);
           await refreshAvailability(o.id);
         } catch (error) {
           showError(error, form);
@@ -1374,7 +1383,7 @@
           state.lastDone = { kind: "booking", id: cancelled.id, label: t("outcome.booking") + " " + slotRange(cancelled) };
           notice(t("cancel.done"));
           await refreshResident();
-          ($("readback") || $("card-title")).focus();
+          focusAfterWork($("readback") || $("card-title"));
           await refreshAvailability(booking.offering_id);
         } catch (error) {
           showError(error, form);
@@ -1414,7 +1423,7 @@
           state.lastDone = { kind: "booking", id: moved.id, label: t("outcome.booking") + " " + slotRange(moved) };
           notice(t("reschedule.done", { time: slotRange(moved) }));
           await refreshResident();
-          ($("readback") || $("card-title")).focus();
+          focusAfterWork($("readback") || $("card-title"));
           await refreshAvailability(booking.offering_id);
         } catch (error) {
           showError(error, form);
@@ -1502,7 +1511,7 @@
           notice(t("complaint.done", { id: complaint.id.slice(0, 8) }));
           state.lastDone = { kind: "complaint", id: complaint.id, label: t("outcome.complaint") };
           await refreshResident();
-          $("card-title").focus();
+          focusAfterWork($("card-title"));
         } catch (error) {
           showError(error, form);
         }
@@ -1575,7 +1584,7 @@
           closeDialog(false);
           notice(t("rating.done"));
           await refreshResident();
-          $("card-title").focus();
+          focusAfterWork($("card-title"));
         } catch (error) {
           showError(error, form);
         }
