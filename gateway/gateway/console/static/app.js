@@ -340,20 +340,33 @@
       target.append(items.length > 1 ? t("error.fields_count", { message, count: items.length }) : message);
     }
     const holder = error instanceof ApiError ? error.problem.existing_resident_id : null;
+    let openHolder = null;
     if (holder && target) {
-      target.append(" ", h("button", { type: "button", class: "open-holder", "data-resident": holder,
-        text: t("error.open_holder"), onclick: () => openResidentById(holder, form, target) }));
+      openHolder = h("button", { type: "button", class: "open-holder", "data-resident": holder,
+        text: t("error.open_holder"), onclick: () => openResidentById(holder, form, target) });
+      target.append(" ", openHolder);
     }
     let first = null;
     for (const item of items) {
       const input = markField(form, item.field, fieldMessage(form, item));
       first = first || input;
     }
-    if (first) first.focus();
+    // The caller is most likely the resident already registered: Enter opens her record, Tab goes on to fix.
+    if (openHolder) openHolder.focus();
+    else if (first) first.focus();
     else if (target) {
       target.setAttribute("tabindex", "-1");
       target.focus();
     }
+  }
+
+  /* Where the focus goes once a dialog's work (saving, then reading the card again) is done: not when the operator
+     has moved on meanwhile (F2 and the next caller's number, F3), nor to a card gone with its caller. */
+  function focusAfterWork(el) {
+    if (!el || !document.body.contains(el)) return;
+    const active = document.activeElement;
+    if (active && active !== el && active.matches("input, select, textarea") && !$("dialog").contains(active)) return;
+    el.focus();
   }
 
   async function busy(form, work) {
@@ -582,9 +595,12 @@
     $("lookup-result").textContent = "";
     $("lookup-error").textContent = "";
     $("register-panel").hidden = true;
-    $("resident-card").hidden = true;
+    renderCard(); // emptied, not only hidden: the last caller's card and read-back are gone from the page
     $("service-panel").hidden = true;
     $("service-results").textContent = "";
+    // The last caller's search is not the next one's: no category or "free only" carried over.
+    $("service-category").value = "";
+    $("service-free").checked = false;
   }
 
   async function onPhone(event) {
@@ -987,7 +1003,7 @@
           notice(t("call.done"));
           state.calls = await api.get("/api/v1/residents/" + resident.id + "/calls", { limit: CALLS_SHOWN_MAX });
           renderCard();
-          $("card-title").focus();
+          focusAfterWork($("card-title"));
         } catch (error) {
           if (error instanceof ApiError && error.status < 500) delete form.dataset.key;
           showError(error, form);
@@ -1320,7 +1336,7 @@
           state.lastDone = { kind: "booking", id: booking.id, label: t("outcome.booking") + " " + slotRange(booking) };
           await refreshResident();
           const shown = $("readback");
-          if (shown) shown.focus();
+          focusAfterWork(shown);
           await refreshAvailability(o.id);
         } catch (error) {
           showError(error, form);
@@ -1384,7 +1400,7 @@
           state.lastDone = { kind: "booking", id: cancelled.id, label: t("outcome.booking") + " " + slotRange(cancelled) };
           notice(t("cancel.done"));
           await refreshResident();
-          ($("readback") || $("card-title")).focus();
+          focusAfterWork($("readback") || $("card-title"));
           await refreshAvailability(booking.offering_id);
         } catch (error) {
           showError(error, form);
@@ -1424,7 +1440,7 @@
           state.lastDone = { kind: "booking", id: moved.id, label: t("outcome.booking") + " " + slotRange(moved) };
           notice(t("reschedule.done", { time: slotRange(moved) }));
           await refreshResident();
-          ($("readback") || $("card-title")).focus();
+          focusAfterWork($("readback") || $("card-title"));
           await refreshAvailability(booking.offering_id);
         } catch (error) {
           showError(error, form);
@@ -1475,7 +1491,9 @@
     const key = newKey();
     const target = h("select", { id: "complaint-target", "data-field": "target_id" },
       targets.map((x) => h("option", { value: x.value, text: x.label, selected: aboutBooking && x.id === aboutBooking.id })));
-    const category = h("select", { id: "complaint-category", "data-field": "category" }, options(COMPLAINT_CATEGORIES, "ccat.", "service_quality"));
+    // What the complaint is about is the caller's to say: no category is chosen for the operator.
+    const category = h("select", { id: "complaint-category", "data-field": "category" },
+      h("option", { value: "", text: t("complaint.category_choose") }), options(COMPLAINT_CATEGORIES, "ccat.", null));
     const severity = h("select", { id: "complaint-severity", "data-field": "severity" }, options(SEVERITIES, "severity.", "normal"));
     const description = h("textarea", { id: "complaint-description", "data-field": "description", maxlength: "2000" });
     const form = h("form", { novalidate: true },
@@ -1488,8 +1506,13 @@
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
       clearErrors(form);
-      if (!description.value.trim()) {
-        markField(form, "description", t("complaint.description_required")).focus();
+      // Every missing detail is marked at once; the first gets the focus.
+      const missing = [
+        !category.value && markField(form, "category", t("complaint.category_required")),
+        !description.value.trim() && markField(form, "description", t("complaint.description_required")),
+      ].filter(Boolean);
+      if (missing.length) {
+        missing[0].focus();
         return;
       }
       const chosen = targets.find((x) => x.value === target.value);
@@ -1505,7 +1528,7 @@
           notice(t("complaint.done", { id: complaint.id.slice(0, 8) }));
           state.lastDone = { kind: "complaint", id: complaint.id, label: t("outcome.complaint") };
           await refreshResident();
-          $("card-title").focus();
+          focusAfterWork($("card-title"));
         } catch (error) {
           showError(error, form);
         }
@@ -1578,7 +1601,7 @@
           closeDialog(false);
           notice(t("rating.done"));
           await refreshResident();
-          $("card-title").focus();
+          focusAfterWork($("card-title"));
         } catch (error) {
           showError(error, form);
         }

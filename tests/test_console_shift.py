@@ -1,0 +1,579 @@
+"""A whole shift at the call-center console (issue 18), as an operator works it: a browser at 1366×768, in Chinese,
+keyboard only (F-keys, Tab, arrows, Space and Enter; no mouse). Ten calls of different kinds follow each other on
+the same page: a known caller books lunch; a daughter calls for her mother (the call logged with its reason and a
+callback); an unknown caller registers after three bad fields marked at once; a second registration with the same
+ID number offers her record; a reschedule read back old time → new time; a cancellation read back; a rating with
+no star chosen for the caller; a complaint; an urgent safety call; and the shift's callbacks worked through.
+
+After every call the test reads what the operator would read back, checks that nothing of the previous caller
+stays on screen, and that no English or developer text is visible. A screenshot per call goes to
+var/console-screenshots/ (shift-NN-…)."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright.async_api import Page, Route, expect
+from stdnum.cn import ric
+
+from service_kit.testing import eventually_blocking
+from service_kit.timeutil import local_now
+
+from .conftest import (
+    CHROMIUM,
+    DevStack,
+    book_for,
+    console_page,
+    free_slots,
+    login,
+    new_phone,
+    provider_with_funded_offering,
+    registered_by_operator,
+)
+
+SCREENSHOTS = Path(__file__).resolve().parent.parent / "var" / "console-screenshots"
+SCREEN = {"width": 1366, "height": 768}  # the call center's screens
+WANG_PHONE = "13801010001"  # 王秀英, a known caller of the demo data
+MEAL_TABLE = "时代家和老年餐桌"
+COUNSELING = "心理疏导一对一"
+
+pytestmark = [
+    pytest.mark.stack,
+    pytest.mark.screens,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="the console's browser tests drive Debian's /usr/bin/chromium"),
+]
+
+expect.set_options(timeout=20_000)  # the whole stack shares two cores with the browser
+
+# Latin text an operator may see on the Chinese page: the keys she presses, the way to the English page, the search
+# hint's pinyin initials (zgl: 张桂兰) and the check letter of an ID number. Anything else (a code, an English
+# sentence, "null") is a defect.
+ALLOWED_LATIN = {"F2", "F3", "F4", "F6", "F7", "F8", "Esc", "Enter", "English", "zgl", "X"}
+
+
+class Demo:
+    """The demo data `make run` loads, as the shift needs it."""
+
+    def __init__(self, gateway: httpx.Client) -> None:
+        self.gateway = gateway
+        self.operator = login(gateway, "operator")
+        offerings = gateway.get("/api/v1/offerings", params={"limit": 200}).json()["items"]
+        self.offerings = {o["name_zh"]: o for o in offerings}
+
+    def resident(self, phone: str) -> dict[str, Any]:
+        found = self.gateway.get("/api/v1/residents", params={"phone": phone}, headers=self.operator)
+        assert found.status_code == 200, found.text
+        return dict(found.json()["items"][0])
+
+    def free_slots(self, offering_name: str) -> list[dict[str, Any]]:
+        today = date.today()
+        response = self.gateway.get(
+            "/api/v1/availability",
+            params={
+                "offering_id": self.offerings[offering_name]["id"],
+                "from": today.isoformat(),
+                "to": (today + timedelta(days=13)).isoformat(),
+            },
+        )
+        if response.status_code != 200 or not response.json()["bookable"]:
+            return []
+        return [s for s in response.json()["slots"] if s["remaining"] > 0]
+
+    def bookings_of(self, resident_id: str) -> list[dict[str, Any]]:
+        response = self.gateway.get("/api/v1/bookings", params={"resident_id": resident_id}, headers=self.operator)
+        assert response.status_code == 200, response.text
+        return list(response.json()["items"])
+
+
+@pytest.fixture(scope="module")
+def demo(stack: DevStack) -> Any:
+    from demo_data import load_demo_data
+
+    load_demo_data(stack.gateway_url)
+    with httpx.Client(base_url=stack.gateway_url, timeout=30.0) as client:
+        data = Demo(client)
+        eventually_blocking(lambda: data.free_slots(MEAL_TABLE) and data.free_slots(COUNSELING))
+        yield data
+
+
+async def screenshot(page: Page, name: str) -> None:
+    """What the operator's 1366×768 screen shows, for the docs; not a check."""
+    path = SCREENSHOTS / f"{name}.png"
+    await page.screenshot(path=path, timeout=120_000)
+    print(f"console screenshot: {path}")
+
+
+async def sign_in(page: Page) -> None:
+    await page.goto("/console/")
+    await expect(page.locator("#signin-username")).to_be_focused()
+    await page.keyboard.type("operator")
+    await page.keyboard.press("Tab")
+    await page.keyboard.type("linli-demo-2026")
+    await page.keyboard.press("Enter")
+    await expect(page.locator("#operator-name")).to_have_text("当前坐席：话务员 小陈")
+    await expect(page.locator("#phone")).to_be_focused()
+
+
+async def look_up(page: Page, query: str) -> None:
+    """As the operator does it: F2 to the search box, type what the caller gives, Enter."""
+    await page.keyboard.press("F2")
+    await expect(page.locator("#phone")).to_be_focused()
+    await page.keyboard.type(query)
+    await page.keyboard.press("Enter")
+
+
+async def tab_to(page: Page, selector: str, presses: int = 150) -> None:
+    """Tab, as the operator does, until ``selector`` has the focus."""
+    target = page.locator(selector)
+    await expect(target).to_be_attached()
+    for _ in range(presses):
+        if await target.evaluate("el => el === document.activeElement"):
+            return
+        await page.keyboard.press("Tab")
+    raise AssertionError(f"{selector} is not reached by Tab")
+
+
+def same_instant(a: str, b: str) -> bool:
+    return datetime.fromisoformat(a) == datetime.fromisoformat(b)
+
+
+def beijing_input(when: datetime) -> str:
+    """A time as a date-and-time field holds it: Beijing's clock, to the minute."""
+    return when.astimezone(local_now().tzinfo).strftime("%Y-%m-%dT%H:%M")
+
+
+def sms_to(gateway: httpx.Client, phone: str) -> list[str]:
+    """The texts the (fake) SMS gateway took for ``phone``, as an admin reads them."""
+    response = gateway.get("/api/v1/notifications/sms-outbox", headers=login(gateway, "admin"), params={"phone": phone})
+    assert response.status_code == 200, response.text
+    return [m["text"] for m in response.json()["items"]]
+
+
+async def no_english(page: Page, reads: tuple[str, ...] = ()) -> None:
+    """No Latin word outside the allow-list on the visible page (an open dialog included); ``reads``: numbers the
+    operator reads out to the caller as they are (a complaint's number)."""
+    text = await page.evaluate("() => document.body.innerText")
+    for number in reads:
+        text = text.replace(number, " ")
+    words = set(re.findall(r"[A-Za-z][A-Za-z0-9_.\-]*", text)) - ALLOWED_LATIN
+    assert not words, f"English or developer text on the operator's screen: {sorted(words)}"
+
+
+async def choose(page: Page, selector: str, value: str) -> None:
+    """A select chosen as the operator does: focused, then arrow keys until the wanted option."""
+    select = page.locator(selector)
+    await expect(select).to_be_focused()
+    for _ in range(60):
+        if await select.input_value() == value:
+            return
+        await page.keyboard.press("ArrowDown")
+    raise AssertionError(f"{value} is not reached in {selector} by the arrow keys")
+
+
+async def retype(page: Page, text: str) -> None:
+    """Replace what the focused field holds, as the operator corrects it."""
+    await page.keyboard.press("Control+A")
+    await page.keyboard.type(text)
+
+
+async def next_caller(page: Page, phone: str, name: str) -> None:
+    """F2, the caller's number, Enter: her card, and nothing said for the caller before."""
+    await look_up(page, phone)
+    await her_card_alone(page, name)
+
+
+async def her_card_alone(page: Page, name: str) -> None:
+    await expect(page.locator("#card-title")).to_have_text(name)
+    await expect(page.locator("#card-title")).to_be_focused()
+    await expect(page.locator("#readback")).to_have_count(0)
+    await expect(page.locator("#series-readback")).to_have_count(0)
+    await expect(page.locator("#notice")).to_have_text("")
+    await expect(page.locator("#register-panel")).to_be_hidden()
+
+
+async def after_call(page: Page, number: int, name: str, reads: tuple[str, ...] = ()) -> None:
+    await no_english(page, reads)
+    await screenshot(page, f"shift-{number:02d}-{name}")
+
+
+def valid_id_number(birth: str) -> str:
+    """A Fangshan ID number for someone born on ``birth`` (YYYYMMDD), its sequence unique to this run."""
+    body = f"110111{birth}{uuid.uuid4().int % 1000:03d}"
+    return body + ric.calc_check_digit(body + "0")  # stdnum reads the 17 digits before the check digit
+
+
+async def test_a_whole_shift_of_ten_calls_from_the_keyboard(demo: Demo, stack: DevStack) -> None:
+    gateway, operator = demo.gateway, demo.operator
+    wang = demo.resident(WANG_PHONE)
+    meal_id = demo.offerings[MEAL_TABLE]["id"]
+    # She already holds another lunch: a reschedule never offers it to her.
+    holds = [b["slot_start"] for b in demo.bookings_of(wang["id"]) if b["status"] in ("requested", "confirmed")]
+    free = [s["start"] for s in demo.free_slots(MEAL_TABLE) if not any(same_instant(s["start"], h) for h in holds)]
+    other_lunch = book_for(gateway, operator, meal_id, free[2], wang["id"])
+
+    # Who will call, as the district's records have them before the shift.
+    mother = registered_by_operator(
+        gateway,
+        operator,
+        name="钟淑芬",
+        birth_date="1946-04-12",
+        community_code="gongchen.shidai_jiahe",
+        emergency_contact={"name": "李娜", "phone": new_phone(), "relation": "女儿"},
+    )
+    unknown_phone = new_phone()
+    valid_id = valid_id_number("19420517")
+    wrong_id = valid_id[:-1] + ("0" if valid_id[-1] != "0" else "1")
+    canceller = registered_by_operator(gateway, operator, name="孙建华")
+    counseling_slot = demo.free_slots(COUNSELING)[0]
+    to_cancel = book_for(gateway, operator, demo.offerings[COUNSELING]["id"], counseling_slot["start"], canceller["id"])
+    world = provider_with_funded_offering(gateway)
+    rater = registered_by_operator(gateway, operator, name="孙桂芝")
+    world_slots = free_slots(gateway, world["offering_id"], operator, count=2)
+    to_rate = book_for(gateway, operator, world["offering_id"], world_slots[0]["start"], rater["id"])
+    for step in ("confirm", "start", "complete"):
+        done = gateway.post(f"/api/v1/bookings/{to_rate['id']}/{step}", headers=world["provider"], json={})
+        assert done.is_success, done.text
+    complainer = registered_by_operator(gateway, operator, name="吴秀兰")
+    to_complain = book_for(gateway, operator, world["offering_id"], world_slots[1]["start"], complainer["id"])
+    duty_phone, daughter_phone = new_phone(), new_phone()
+    duty = gateway.put(
+        "/api/v1/hotline/community-contacts/gongchen.shidai_jiahe",
+        json={"name": "社区值班室", "phone": duty_phone},
+        headers=operator,
+    )
+    assert duty.status_code == 200, duty.text
+    fallen = registered_by_operator(
+        gateway,
+        operator,
+        name="刘玉兰",
+        birth_date="1938-02-11",
+        address="时代家和5号楼1单元302",
+        community_code="gongchen.shidai_jiahe",
+        eligibility_tags=["age_80_plus", "living_alone"],
+        emergency_contact={"name": "刘敏", "phone": daughter_phone, "relation": "女儿"},
+    )
+
+    def invited() -> bool:
+        found = gateway.get("/api/v1/rating-invitations", headers=operator, params={"resident_id": rater["id"]})
+        return any(i["booking_id"] == to_rate["id"] for i in found.json().get("items", []))
+
+    eventually_blocking(invited)
+
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    async with console_page(stack.gateway_url, viewport=SCREEN) as page:
+        await sign_in(page)
+        readback = page.locator("#readback")
+        dialog = page.locator("#dialog")
+
+        # ---- 1. A known caller books lunch: Enter on the chosen category searches.
+        await next_caller(page, WANG_PHONE, "王秀英")
+        await page.keyboard.press("F3")
+        await choose(page, "#service-category", "elderly.meal_table")
+        await page.keyboard.press("Enter")
+        meal = page.locator(f"article[data-offering='{meal_id}']")
+        await expect(meal.locator("button.slot").first).to_be_visible()
+        first_slot = meal.locator("button.slot").first
+        lunch_start = await first_slot.get_attribute("data-slot")
+        assert lunch_start is not None
+        remaining = int(re.findall(r"余 (\d+)", await first_slot.inner_text())[0])
+        await tab_to(page, f"article[data-offering='{meal_id}'] button.slot[data-slot='{lunch_start}']")
+        await page.keyboard.press("Enter")
+        await expect(dialog.locator("button[type=submit]")).to_be_focused()
+        price_fen = demo.offerings[MEAL_TABLE]["price_fen"]
+        await expect(dialog.locator("[data-price=standard]")).to_have_text(f"¥{price_fen / 100:.2f}")
+        lunch_time = await dialog.locator("dd").nth(3).inner_text()
+        await no_english(page)
+        await page.keyboard.press("Enter")
+        await expect(readback).to_be_focused()
+        await expect(readback).to_contain_text(f"王秀英，已为您预约 {MEAL_TABLE}")
+        await expect(readback).to_contain_text(f"时间 {lunch_time}")
+        # The slot she now holds is no longer offered to her.
+        await expect(meal.locator(f"button.slot[data-slot='{lunch_start}']")).to_have_count(0)
+        lunch = next(
+            b
+            for b in demo.bookings_of(wang["id"])
+            if b["offering_id"] == meal_id and same_instant(b["slot_start"], lunch_start) and b["status"] != "cancelled"
+        )
+        await after_call(page, 1, "known-caller-books")
+
+        # ---- 2. A daughter calls for her mother: she books the same lunch (one place fewer), the call is logged.
+        await next_caller(page, mother["phone"], "钟淑芬")
+        await expect(page.locator("#service-results")).to_have_text("")
+        await page.keyboard.press("F3")
+        await expect(page.locator("#service-category")).to_have_value("")  # nothing of the last caller's search
+        await expect(page.locator("#service-free")).not_to_be_checked()
+        await choose(page, "#service-category", "elderly.meal_table")
+        await page.keyboard.press("Enter")
+        same_lunch = meal.locator(f"button.slot[data-slot='{lunch_start}']")
+        await expect(same_lunch).to_contain_text(f"余 {remaining - 1}")
+        await tab_to(page, f"article[data-offering='{meal_id}'] button.slot[data-slot='{lunch_start}']")
+        await page.keyboard.press("Enter")
+        await expect(dialog.locator("button[type=submit]")).to_be_focused()
+        await page.keyboard.press("Enter")
+        await expect(readback).to_contain_text(f"钟淑芬，已为您预约 {MEAL_TABLE}")
+        await expect(readback).not_to_contain_text("王秀英")
+        await page.keyboard.press("F6")
+        await expect(page.locator("#call-reason")).to_be_focused()
+        await expect(page.locator("#call-reason")).to_have_value("")
+        await expect(page.locator("#call-linked")).to_contain_text("关联：预约")
+        await choose(page, "#call-reason", "helper_request")
+        await page.keyboard.press("Tab")
+        await choose(page, "#call-caller", "helper")
+        await page.keyboard.press("Tab")
+        await expect(page.locator("#call-caller-name")).to_be_focused()
+        await page.keyboard.type("李娜")
+        await page.keyboard.press("Tab")
+        await page.keyboard.type("女儿")
+        await page.keyboard.press("Tab")
+        await expect(page.locator("#call-note")).to_be_focused()
+        await page.keyboard.type("女儿替母亲订了午餐，想确认送到后老人是否吃上。")
+        await page.keyboard.press("Tab")
+        # Headless Chromium's date-and-time field takes no typed digits: the one value not typed key by key.
+        await page.locator("#call-callback-at").fill(beijing_input(datetime.now(UTC) + timedelta(minutes=10)))
+        await tab_to(page, "#call-callback-reason")  # Tab steps through the field's year, month, day, hour, minute
+        await page.keyboard.type("午餐送到后回电确认")
+        await no_english(page)
+        await page.keyboard.press("Enter")
+        await expect(page.locator("#notice")).to_have_text("来电已记录。")
+        logged = page.locator("#call-log li").first
+        await expect(logged).to_contain_text("家属代为办理")
+        await expect(logged).to_contain_text("女儿 李娜 代为来电")
+        await expect(logged).to_contain_text("约定回访：")
+        calls = gateway.get(f"/api/v1/residents/{mother['id']}/calls", headers=operator).json()["items"]
+        assert [(c["reason"], c["caller"], c["outcome"]["kind"]) for c in calls] == [
+            ("helper_request", {"kind": "helper", "name": "李娜", "relation": "女儿"}, "booking")
+        ]
+        callback = calls[0]["callback"]
+        await after_call(page, 2, "relative-calls")
+
+        # ---- 3. An unknown caller registers: three bad fields, all marked at once under themselves, in Chinese.
+        await look_up(page, unknown_phone)
+        await expect(page.locator("#reg-name")).to_be_focused()
+        await expect(page.locator("#resident-card")).to_be_hidden()
+        await expect(page.locator("#readback")).to_have_count(0)
+        privacy = page.locator("#privacy-notice")
+        await expect(privacy).to_be_visible()
+        await expect(privacy).to_contain_text("请问您同意我们按上述方式处理您的个人信息吗？")
+        await page.keyboard.type("赵桂兰")
+        await page.keyboard.press("Tab")
+        await expect(page.locator("#reg-phone")).to_have_value(unknown_phone)
+        await retype(page, "010-123")  # she gives her home number, mistyped
+        await page.keyboard.press("Tab")
+        await choose(page, "#reg-community", "gongchen.shidai_jiahe")
+        await page.keyboard.press("Tab")
+        await page.keyboard.type(wrong_id)
+        await tab_to(page, "#reg-ec-name")
+        await page.keyboard.type("赵小红")
+        await page.keyboard.press("Tab")
+        await page.keyboard.type("13")
+        await page.keyboard.press("Tab")
+        await page.keyboard.type("女儿")
+        await tab_to(page, "#reg-consent")
+        await page.keyboard.press("Space")
+        await page.keyboard.press("Tab")
+        await page.keyboard.press("Enter")
+        marked = {
+            "phone": ("#reg-phone", "电话号码无效，请核对。"),
+            "id_card_number": ("#reg-id-card", "身份证号码无效，请核对。"),
+            "emergency_contact.phone": ("#reg-ec-phone", "电话号码无效，请核对。"),
+        }
+        for path, (input_id, message) in marked.items():
+            await expect(page.locator(input_id)).to_have_attribute("aria-invalid", "true")
+            await expect(page.locator(f"[data-field='{path}'] + .field-error")).to_have_text(message)
+        summary = page.locator("#register-form .form-error")
+        await expect(summary).to_contain_text("共 3 处需要修改")
+        await expect(page.locator("#reg-phone")).to_be_focused()
+        await no_english(page)
+        await screenshot(page, "shift-03a-registration-errors")
+        await retype(page, unknown_phone)
+        await tab_to(page, "#reg-id-card")
+        await retype(page, valid_id)
+        await tab_to(page, "#reg-ec-phone")
+        await retype(page, "13911112222")
+        await page.keyboard.press("Enter")
+        await expect(page.locator("#card-title")).to_have_text("赵桂兰")
+        await expect(page.locator("#notice")).to_have_text("已登记 赵桂兰。")
+        registered = demo.resident(unknown_phone)
+        assert registered["emergency_contact"] == {"name": "赵小红", "phone": "+8613911112222", "relation": "女儿"}
+        await after_call(page, 3, "unknown-caller-registers")
+
+        # ---- 4. The same woman calls from her daughter's phone and would be registered twice: her record instead.
+        other_phone = new_phone()
+        await look_up(page, other_phone)
+        await expect(page.locator("#reg-name")).to_be_focused()
+        for field_id in ("#reg-id-card", "#reg-ec-name", "#reg-ec-phone"):
+            await expect(page.locator(field_id)).to_have_value("")  # nothing of the last registration
+        await expect(page.locator("#register-form .form-error")).to_have_text("")
+        await page.keyboard.type("赵桂兰")
+        await tab_to(page, "#reg-id-card")
+        await page.keyboard.type(valid_id)
+        await tab_to(page, "#reg-consent")
+        await page.keyboard.press("Space")
+        await page.keyboard.press("Tab")
+        await page.keyboard.press("Enter")
+        await expect(page.locator("[data-field=id_card_number] + .field-error")).to_have_text(
+            "这个身份证号码已登记给另一位居民。"
+        )
+        open_her = page.locator("#register-form button.open-holder")
+        await expect(open_her).to_have_text("打开该居民")
+        await expect(open_her).to_be_focused()
+        await no_english(page)
+        await page.keyboard.press("Enter")
+        await expect(page.locator("#card-title")).to_have_attribute("data-resident", registered["id"])
+        await expect(page.locator("#card-title")).to_be_focused()
+        assert gateway.get("/api/v1/residents", params={"phone": other_phone}, headers=operator).json()["items"] == []
+        await after_call(page, 4, "duplicate-registration")
+
+        # ---- 5. 王秀英 calls back: lunch another day. No slot chosen for her, none she already holds offered.
+        await next_caller(page, WANG_PHONE, "王秀英")
+        await tab_to(page, f"#upcoming-bookings [data-booking='{lunch['id']}'] [data-action=reschedule]")
+        await page.keyboard.press("Enter")
+        choices = page.locator("#reschedule-slots input[name=slot]")
+        await expect(choices.first).to_be_focused()
+        await expect(page.locator("#reschedule-slots input:checked")).to_have_count(0)
+        held = [
+            b["slot_start"]
+            for b in demo.bookings_of(wang["id"])
+            if b["offering_id"] == meal_id and b["status"] in ("requested", "confirmed", "in_service")
+        ]
+        offered = [await c.get_attribute("value") or "" for c in await choices.all()]
+        assert offered
+        assert other_lunch["slot_start"] in held
+        assert not [o for o in offered if any(same_instant(o, h) for h in held)]
+        await tab_to(page, "#dialog button[type=submit]")
+        await page.keyboard.press("Enter")
+        await expect(dialog.locator("[data-field=slot_start] .field-error")).to_have_text("请按居民所说选择新的时段。")
+        await expect(choices.first).to_be_focused()
+        await page.keyboard.press("Space")
+        await expect(choices.first).to_be_checked()
+        new_time = (await page.locator("#reschedule-slots label").first.inner_text()).split("（")[0]
+        await no_english(page)
+        await tab_to(page, "#dialog button[type=submit]")
+        await page.keyboard.press("Enter")
+        await expect(readback.locator("h3")).to_have_text("改期成功，请向居民复述")
+        await expect(readback).to_contain_text(f"已从 {lunch_time} 改到 {new_time}")
+        await expect(readback).to_be_focused()
+        moved = gateway.get(f"/api/v1/bookings/{lunch['id']}", headers=operator).json()
+        assert same_instant(moved["slot_start"], offered[0])
+        await after_call(page, 5, "reschedule-read-back")
+
+        # ---- 6. A cancellation, read back.
+        await next_caller(page, canceller["phone"], "孙建华")
+        await tab_to(page, f"#upcoming-bookings [data-booking='{to_cancel['id']}'] [data-action=cancel]")
+        await page.keyboard.press("Enter")
+        await expect(page.locator("#cancel-reason")).to_be_focused()
+        await tab_to(page, "#dialog button[type=submit]")
+        await page.keyboard.press("Enter")
+        await expect(readback.locator("h3")).to_have_text("已取消，请向居民复述")
+        await expect(readback).to_contain_text("孙建华，您原定")
+        await expect(readback).to_contain_text(f"的 {COUNSELING}")
+        await expect(readback).to_contain_text("已取消。")
+        await expect(readback).not_to_contain_text("王秀英")
+        cancelled = gateway.get(f"/api/v1/bookings/{to_cancel['id']}", headers=operator).json()
+        assert cancelled["status"] == "cancelled"
+        await after_call(page, 6, "cancellation-read-back")
+
+        # ---- 7. A rating: no star chosen for her; Enter alone rates nothing.
+        await next_caller(page, rater["phone"], "孙桂芝")
+        await tab_to(page, f"#resident-card [data-booking='{to_rate['id']}'] [data-action=rate]")
+        await page.keyboard.press("Enter")
+        stars = dialog.locator("input[name=stars]")
+        await expect(stars.first).to_be_focused()
+        await expect(dialog.locator("input[name=stars]:checked")).to_have_count(0)
+        await tab_to(page, "#dialog button[type=submit]")
+        await page.keyboard.press("Enter")
+        await expect(dialog.locator("[data-field=stars] .field-error")).to_have_text("请按居民所说选择星级。")
+        await expect(stars.first).to_be_focused()
+        await page.keyboard.press("ArrowDown")  # from 5 stars to 4, as she says
+        await expect(dialog.locator("input[name=stars][value='4']")).to_be_checked()
+        await no_english(page)
+        # Her card is read again after the rating; the test holds that answer until the operator has moved on.
+        card_read = asyncio.Event()
+
+        async def hold_card(route: Route) -> None:
+            await card_read.wait()
+            await route.continue_()
+
+        await page.route("**/api/v1/rating-invitations?*", hold_card)
+        await tab_to(page, "#dialog button[type=submit]")
+        await page.keyboard.press("Enter")
+        await expect(page.locator("#notice")).to_have_text("评价已提交，谢谢。")
+        ratings = gateway.get("/api/v1/ratings", params={"provider_id": world["provider_id"]}).json()["items"]
+        assert [r["stars"] for r in ratings] == [4]
+        await after_call(page, 7, "rating")
+
+        # ---- 8. A complaint about a booking: the category is hers to say, none is chosen for her.
+        # The next call comes in at once: F2 and her number while the last card is still being read; its answer
+        # arriving then takes no focus from the number being typed.
+        await page.keyboard.press("F2")
+        await page.keyboard.type(complainer["phone"])
+        card_read.set()
+        await expect(page.locator(f"[data-booking='{to_rate['id']}'] [data-action=rate]")).to_have_count(0)
+        await expect(page.locator("#phone")).to_be_focused()
+        await expect(page.locator("#phone")).to_have_value(complainer["phone"])
+        await page.unroute("**/api/v1/rating-invitations?*", hold_card)
+        await page.keyboard.press("Enter")
+        await her_card_alone(page, "吴秀兰")
+        await tab_to(page, f"#upcoming-bookings [data-booking='{to_complain['id']}'] [data-action=complain]")
+        await page.keyboard.press("Enter")
+        await expect(page.locator("#complaint-target")).to_be_focused()
+        await expect(page.locator("#complaint-target")).to_have_value(f"booking:{to_complain['id']}")
+        await page.keyboard.press("Tab")
+        await expect(page.locator("#complaint-category")).to_have_value("")
+        await tab_to(page, "#complaint-description")
+        await page.keyboard.type("上门的人迟到了一个小时，也没有提前打电话。")
+        await tab_to(page, "#dialog button[type=submit]")
+        await page.keyboard.press("Enter")
+        await expect(page.locator("#complaint-category-error")).to_have_text("请按居民所说选择投诉类别。")
+        await expect(page.locator("#complaint-category")).to_be_focused()
+        await choose(page, "#complaint-category", "punctuality")
+        await no_english(page)
+        await page.keyboard.press("Enter")  # Enter on a select in a dialog saves
+        await expect(page.locator("#notice")).to_contain_text("投诉已记录，编号")
+        await expect(page.locator("#resident-card #open-complaints")).to_contain_text("不守时")
+        complaints = gateway.get(
+            "/api/v1/complaints", params={"resident_id": complainer["id"]}, headers=operator
+        ).json()["items"]
+        assert [(c["booking_id"], c["category"]) for c in complaints] == [(to_complain["id"], "punctuality")]
+        await expect(page.locator("#notice")).to_have_text(f"投诉已记录，编号 {complaints[0]['id'][:8]}。")
+        await after_call(page, 8, "complaint", reads=(complaints[0]["id"][:8],))
+
+        # ---- 9. An urgent safety call: a neighbour hears a fall.
+        await next_caller(page, fallen["phone"], "刘玉兰")
+        await page.keyboard.press("F8")
+        await expect(page.locator("#urgent-reason")).to_be_focused()
+        await expect(page.locator("#urgent-reason")).to_have_value("")
+        await choose(page, "#urgent-reason", "fall")
+        await page.keyboard.press("Tab")
+        await page.keyboard.type("邻居来电：听见屋里摔倒的声音，敲门没人应。")
+        await no_english(page)
+        await page.keyboard.press("Enter")
+        await expect(page.locator("#notice")).to_have_text("紧急求助已开启，已通知紧急联系人和社区。")
+        opened = page.locator("#urgent-open li[data-urgent]")
+        await expect(opened.locator("[data-urgent-status]")).to_have_text("已开启")
+        await expect(opened.locator("button[data-action=contacted]")).to_be_focused()
+        # What her daughter's phone receives, once.
+        told = "【邻里】紧急：刘玉兰可能需要帮助（摔倒），您是其紧急联系人，请马上联系或前往查看，社区也已获知。"
+        eventually_blocking(lambda: sms_to(gateway, daughter_phone) == [told])
+        eventually_blocking(lambda: len(sms_to(gateway, duty_phone)) == 1)
+        await after_call(page, 9, "urgent-call")
+
+        # ---- 10. The shift's callbacks: the daughter's callback from call 2 is done.
+        await page.keyboard.press("F7")
+        await expect(page.locator("#callbacks-title")).to_be_focused()
+        item = page.locator(f"#callbacks-due [data-callback='{callback['id']}']")
+        await expect(item).to_contain_text("钟淑芬：午餐送到后回电确认")
+        await expect(page.locator("#urgent-list li[data-urgent]", has_text="刘玉兰：摔倒")).to_have_count(1)
+        await tab_to(page, f"#callbacks-due [data-callback='{callback['id']}'] [data-action=done]")
+        await no_english(page)
+        await page.keyboard.press("Enter")
+        await expect(page.locator("#notice")).to_have_text("已记录：钟淑芬 的回访已完成。")
+        await expect(item).to_have_count(0)
+        await after_call(page, 10, "callbacks-worked")
