@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from booking.calls import repository
 from booking.calls import schemas as s
 from booking.calls.models import Callback, CallRecord
+from booking.calls.reasons import URGENT_OUTCOME
 from booking.residents import service as residents
 from booking.urgent import service as urgent
 from service_kit.auth import Principal
@@ -79,7 +80,13 @@ async def calls_of(
     resident = await residents.get_visible(session, resident_id, by=by)
     calls, total = await repository.calls_of(session, resident.id, limit=limit, offset=offset)
     callbacks = await repository.callbacks_of_calls(session, [c.id for c in calls])
-    return [_call(c, callbacks.get(c.id)) for c in calls], total
+    opened = await urgent.shown_by_ids(
+        session, [c.outcome_id for c in calls if c.outcome_kind == URGENT_OUTCOME and c.outcome_id], by=by
+    )
+    return [
+        _call(c, callbacks.get(c.id)).model_copy(update={"urgent": opened.get(c.outcome_id) if c.outcome_id else None})
+        for c in calls
+    ], total
 
 
 async def due_callbacks(
