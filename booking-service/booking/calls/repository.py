@@ -89,3 +89,27 @@ async def counts_by_operator(session: AsyncSession, since: datetime, until: date
     for done_by, name, count in (await session.execute(done.group_by(Callback.done_by))).all():
         row(done_by or "", name)["callbacks_done"] = count
     return found
+
+
+async def forget_resident(session: AsyncSession, resident_id: uuid.UUID, *, erased_reason: str) -> None:
+    """Erasure: what operators wrote about the resident (call notes, who called for them, why and how a callback
+    went) goes; each call and callback stays with its reason code, operator and times, so the shift's counts
+    hold. A callback still owed is closed (``erased``): there is nobody left to call."""
+    await session.execute(
+        update(CallRecord)
+        .where(CallRecord.resident_id == resident_id)
+        .values(note="", caller_name=None, caller_relation=None)
+        .execution_options(synchronize_session=False)
+    )
+    await session.execute(
+        update(Callback)
+        .where(Callback.resident_id == resident_id)
+        .values(reason=erased_reason, last_note=None)
+        .execution_options(synchronize_session=False)
+    )
+    await session.execute(
+        update(Callback)
+        .where(Callback.resident_id == resident_id, Callback.status == "due")
+        .values(status="erased")
+        .execution_options(synchronize_session=False)
+    )

@@ -89,6 +89,14 @@ async def calls_of(
     ], total
 
 
+ERASED_TEXT = "（已删除）"
+
+
+async def forget_resident(session: AsyncSession, resident_id: uuid.UUID) -> None:
+    """Erasure: the resident's calls and callbacks stay, without what operators wrote about them."""
+    await repository.forget_resident(session, resident_id, erased_reason=ERASED_TEXT)
+
+
 async def due_callbacks(
     session: AsyncSession, *, due_before: datetime, by: Principal, limit: int, offset: int
 ) -> tuple[list[s.Callback], int]:

@@ -13,6 +13,7 @@ from booking.audit import schemas as audit_schemas
 from booking.audit import service as audit
 from booking.bookings import schemas as bookings_schemas
 from booking.bookings import service as bookings_service
+from booking.calls import service as calls_service
 from booking.entitlements import service as entitlements_service
 from booking.notifications import repository as notifications_repository
 from booking.replacements import repository as replacements_repository
@@ -88,11 +89,12 @@ async def erase(session: AsyncSession, resident_id: uuid.UUID, *, by: Principal)
     ]:
         await helpers.end_grant(session, grant, by=by.subject, reason="erased", at=now)
     await audit.record(session, by, resident.id, "erase")
-    # Their messages (a helper's copy names them), operators' notes (also on urgent calls), the responses stored
-    # under an Idempotency-Key about them (under whoever's scope); then every other service hears it, in this
-    # transaction.
+    # Their messages (a helper's copy names them), operators' notes (on calls, callbacks and urgent calls), the
+    # responses stored under an Idempotency-Key about them (under whoever's scope); then every other service hears
+    # it, in this transaction.
     await notifications_repository.forget_resident(session, resident.id)
     await urgent.forget_resident(session, resident.id)
+    await calls_service.forget_resident(session, resident.id)
     await replacements_repository.forget_notes(session, resident.id)
     await merge.forget_reasons(session, resident.id)
     await entitlements_service.forget_resident(session, resident.id)

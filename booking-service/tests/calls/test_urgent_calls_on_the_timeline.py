@@ -1,16 +1,21 @@
 """The card's call timeline tells the whole story: an urgent safety call is one entry among the calls, in time
 order, with its reason, who opened it, its state and escalation as they are now; a double press or two operators
-at once leave one entry."""
+at once leave one entry. Erasure keeps every call and callback (the shift's counts) without what operators wrote
+about the person."""
 
 import asyncio
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from booking.app import SERVICE_DIR, create_app
+from booking.calls.models import Callback, CallRecord
 from booking.clock import current_time
 from booking.config import Settings
 from service_kit.notify.sms import FakeSmsSender
@@ -129,3 +134,53 @@ async def test_a_double_press_and_two_operators_at_once_leave_one_entry(
     assert [r.status_code for r in racing] == [409, 409, 409]
     shown = await timeline(client, test_keys, rid)
     assert [(c["reason"], c["urgent"]["id"]) for c in shown["items"]] == [("safety", first.json()["id"])]
+
+
+async def test_erasure_keeps_the_calls_and_callbacks_without_what_operators_wrote(
+    client: httpx.AsyncClient,
+    test_keys: TestKeys,
+    resident: dict[str, Any],
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    rid = resident["id"]
+    logged = await client.post(
+        f"{RESIDENTS}/{rid}/calls",
+        json={
+            "reason": "helper_request",
+            "note": "女儿说张桂兰最近记性差",
+            "caller": {"kind": "helper", "name": "李红", "relation": "女儿"},
+            "callback": {"due_at": (NOW + timedelta(hours=2)).isoformat(), "reason": "问张桂兰复诊结果"},
+        },
+        headers=operator(test_keys),
+    )
+    assert logged.status_code == 201, logged.text
+    callback_id = logged.json()["callback"]["id"]
+    urgent = await client.post(
+        f"{RESIDENTS}/{rid}/urgent-calls", json={"reason": "fall", "note": "张桂兰摔倒"}, headers=operator(test_keys)
+    )
+    for step, note in (("contacted", "李红已到"), ("resolved", "李红陪同就医")):
+        moved = await client.post(
+            f"/api/v1/hotline/urgent-calls/{urgent.json()['id']}/{step}",
+            json={"note": note},
+            headers=operator(test_keys),
+        )
+        assert moved.status_code == 200, moved.text
+
+    erased = await client.delete(f"{RESIDENTS}/{rid}", headers=operator(test_keys))
+    assert erased.status_code == 204, erased.text
+
+    async with sessionmaker() as session:
+        calls = (await session.scalars(select(CallRecord).where(CallRecord.resident_id == uuid.UUID(rid)))).all()
+        assert sorted((c.reason, c.note, c.caller_name, c.caller_relation) for c in calls) == [
+            ("helper_request", "", None, None),
+            ("safety", "", None, None),
+        ]
+        callback = await session.get(Callback, uuid.UUID(callback_id))
+        assert callback is not None
+        assert (callback.reason, callback.last_note, callback.status) == ("（已删除）", None, "erased")
+    # Nobody is left to call back: the shift's list no longer shows it, and the day's counts still hold.
+    params = {"since": NOW.isoformat(), "until": (NOW + timedelta(hours=8)).isoformat()}
+    handover = (await client.get("/api/v1/hotline/handover", params=params, headers=operator(test_keys))).json()
+    assert handover["callbacks_due"] == []
+    chen = next(o for o in handover["operators"] if o["operator"] == "op-chen")
+    assert (chen["calls"], chen["callbacks_scheduled"], chen["urgent_opened"]) == (2, 1, 1)
