@@ -97,6 +97,12 @@ async def forget_resident(session: AsyncSession, resident_id: uuid.UUID) -> None
     await repository.forget_resident(session, resident_id, erased_reason=ERASED_TEXT)
 
 
+async def for_export(session: AsyncSession, resident_id: uuid.UUID, *, by: Principal, limit: int) -> list[s.Call]:
+    """Every call about the resident with its callback and the urgent call it opened (their data export)."""
+    calls, _ = await calls_of(session, resident_id, by=by, limit=limit, offset=0)
+    return calls
+
+
 async def due_callbacks(
     session: AsyncSession, *, due_before: datetime, by: Principal, limit: int, offset: int
 ) -> tuple[list[s.Callback], int]:

@@ -163,3 +163,12 @@ async def by_ids(session: AsyncSession, entry_ids: Sequence[uuid.UUID]) -> dict[
         return {}
     result = await session.scalars(select(WaitlistEntry).where(WaitlistEntry.id.in_(entry_ids)))
     return {entry.id: entry for entry in result}
+
+
+async def of_resident(session: AsyncSession, resident_id: uuid.UUID, *, limit: int) -> Sequence[WaitlistEntry]:
+    query = (
+        select(WaitlistEntry)
+        .where(WaitlistEntry.resident_id == resident_id)
+        .order_by(WaitlistEntry.joined_at.desc(), WaitlistEntry.id)
+    )
+    return (await session.scalars(query.limit(limit))).all()
