@@ -245,3 +245,16 @@ async def test_two_corrections_at_once_leave_the_grams_of_the_address_that_stays
         )
         assert set(grams) == address_grams.of_address(kept)
     assert await found(client, test_keys, kept[2:6]) == [resident["id"]]
+
+
+@pytest.mark.parametrize(
+    "typed", ["\\", "\\%", "😀", "\U0010ffff", "\ud7ff号", "'; drop table resident; --", "号" * 50, "a\x00b"]
+)
+async def test_hostile_text_in_the_search_box_is_never_a_server_error(
+    client: httpx.AsyncClient, test_keys: TestKeys, typed: str
+) -> None:
+    await register(client, test_keys, name="赵玉兰", address="长阳镇天星苑5号楼")
+    response = await client.get(RESIDENTS, params={"q": typed}, headers=test_keys.headers("operator"))
+    assert response.status_code in (200, 422), response.text
+    if response.status_code == 200:
+        assert response.json()["items"] == []
