@@ -838,6 +838,11 @@ async def test_an_urgent_call_is_escalated_at_once_and_worked_to_its_end(demo: D
     await page.keyboard.type("邻居来电：听见屋里摔倒的声音，敲门没人应。")
     await page.keyboard.press("Enter")
     await expect(page.locator("#notice")).to_have_text("紧急求助已开启，已通知紧急联系人和社区。")
+    # The card's call log tells it too, once: the call that opened it, with its state.
+    logged = page.locator("#call-log li[data-call]", has_text="紧急安全求助")
+    await expect(logged).to_have_count(1)
+    await expect(logged.locator("[data-urgent-status]")).to_have_text("紧急求助 摔倒：已开启")
+    await expect(logged).to_contain_text("邻居来电：听见屋里摔倒的声音，敲门没人应。")
     shown = page.locator("#urgent-open li[data-urgent]")
     await expect(shown).to_have_count(1)
     await expect(shown).to_contain_text("摔倒")
@@ -902,6 +907,58 @@ async def test_an_urgent_call_is_escalated_at_once_and_worked_to_its_end(demo: D
         ("resolved", "话务员 小陈", "120 已送医，女儿陪同。")
     ]
     assert sms_to(gateway, daughter) == [f"【邻里】{text}"]  # once, whatever else happened
+
+
+async def test_community_duty_phones_are_seen_and_kept_from_the_console(demo: Demo, page: Page) -> None:
+    """F9 lists each community with the duty phone an urgent call alerts; the operator edits one with the
+    keyboard: a number that is no phone is told under the phone field, a landline is saved and shown masked."""
+    gateway, operator = demo.gateway, demo.operator
+    listed = gateway.get("/api/v1/hotline/community-contacts", headers=operator).json()
+    community = next(c for c in listed if c["community_code"] != "gongchen.shidai_jiahe" and c["phone_masked"] is None)
+    code, name = community["community_code"], community["community_name"]
+
+    await sign_in(page)
+    await page.keyboard.press("F9")
+    await expect(page.locator("#duty-title")).to_be_focused()
+    await expect(page.locator("#nav-duty")).to_have_attribute("aria-current", "page")
+    rows = page.locator("#duty-table tbody tr")
+    await expect(rows).to_have_count(len(listed))
+    row = page.locator(f'#duty-table tr[data-community="{code}"]')
+    await expect(row.locator("th")).to_have_text(name)
+    await expect(row.locator("[data-cell=phone]")).to_have_text("未设置，紧急求助无法通知社区")
+    await tab_to(page, f'#duty-table tr[data-community="{code}"] button[data-action=edit-duty]')
+    await page.keyboard.press("Enter")
+    await expect(page.locator("#dialog-title")).to_have_text(f"{name} 值班电话")
+    await expect(page.locator("#duty-name")).to_be_focused()
+    await page.keyboard.press("Enter")
+    await expect(page.locator("#duty-name-error")).to_have_text("请填写值班人。")
+    await expect(page.locator("#duty-phone-error")).to_have_text("请填写值班电话。")
+    await page.keyboard.type("社区值班室")
+    await page.keyboard.press("Tab")
+    await expect(page.locator("#duty-phone")).to_be_focused()
+    await page.keyboard.type("12345")
+    await page.keyboard.press("Enter")
+    await expect(page.locator("#duty-phone-error")).to_have_text("电话号码无效，请核对。")
+    await expect(page.locator("#duty-phone")).to_have_attribute("aria-invalid", "true")
+    await expect(page.locator("#duty-phone")).to_be_focused()
+    await expect(page.locator("#duty-name-error")).to_have_text("")
+    await screenshot(page, "17-duty-phone-error", full_page=False)
+    assert gateway.get("/api/v1/hotline/community-contacts", headers=operator).json() == listed  # nothing saved
+
+    await page.fill("#duty-phone", "")
+    await page.keyboard.type("010-6935-8888")
+    await page.keyboard.press("Enter")
+    await expect(page.locator("#notice")).to_have_text(f"{name} 的值班电话已保存：106****8888。")
+    await expect(row.locator("[data-cell=name]")).to_have_text("社区值班室")
+    await expect(row.locator("[data-cell=phone]")).to_have_text("106****8888")
+    await expect(row.locator("button[data-action=edit-duty]")).to_be_focused()
+    await screenshot(page, "17b-duty-phones", full_page=False)
+    saved = {c["community_code"]: c for c in gateway.get("/api/v1/hotline/community-contacts", headers=operator).json()}
+    assert (saved[code]["name"], saved[code]["phone_masked"], saved[code]["updated_by_name"]) == (
+        "社区值班室",
+        "106****8888",
+        "话务员 小陈",
+    )
 
 
 def beijing(start: str) -> datetime:

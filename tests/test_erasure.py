@@ -14,7 +14,7 @@ import asyncio
 import json
 import uuid
 from collections.abc import Iterable
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -124,6 +124,14 @@ def test_after_erasure_no_database_holds_anything_of_the_resident(gateway: httpx
         "emergency_phone": contact_phone,
         "complaint": f"送餐员把汤洒了还骂人，编号{tag}投诉",
         "rating": f"饭菜偏咸，口味{tag}评价",
+        # What operators wrote about her on the hotline.
+        "call_note": f"儿子说她最近常忘关煤气{tag}",
+        "caller_name": f"阎小{_unique_chinese(tag[1:5])}",
+        "callback_reason": f"回访确认煤气阀{tag}",
+        "callback_note": f"无人接听，邻居说去医院了{tag}",
+        "urgent_note": f"邻居闻到煤气味敲门不应{tag}",
+        "contacted_note": f"物业开门，人在卧室{tag}",
+        "resolved_note": f"已送良乡医院{tag}",
     }
     operator = login(gateway, "operator")
     provider = provider_with_offering(gateway, f"碧波园助餐点{tag}")
@@ -191,6 +199,46 @@ def test_after_erasure_no_database_holds_anything_of_the_resident(gateway: httpx
     )
     assert complained.status_code == 201, complained.text
 
+    # Her son calls the hotline; a callback is scheduled and tried; later an urgent call is opened and worked.
+    logged = gateway.post(
+        f"/api/v1/residents/{resident_id}/calls",
+        headers=operator,
+        json={
+            "reason": "helper_request",
+            "note": values["call_note"],
+            "caller": {"kind": "helper", "name": values["caller_name"], "relation": "儿子"},
+            "callback": {
+                "due_at": (datetime.now(UTC) + timedelta(hours=2)).isoformat(),
+                "reason": values["callback_reason"],
+            },
+        },
+    )
+    assert logged.status_code == 201, logged.text
+    tried = gateway.post(
+        f"/api/v1/hotline/callbacks/{logged.json()['callback']['id']}/attempts",
+        headers=operator,
+        json={
+            "outcome": "no_answer",
+            "attempts": 0,
+            "next_due_at": (datetime.now(UTC) + timedelta(hours=3)).isoformat(),
+            "note": values["callback_note"],
+        },
+    )
+    assert tried.status_code == 200, tried.text
+    urgent = gateway.post(
+        f"/api/v1/residents/{resident_id}/urgent-calls",
+        headers=operator,
+        json={"reason": "no_answer", "note": values["urgent_note"]},
+    )
+    assert urgent.status_code == 201, urgent.text
+    for step, key in (("contacted", "contacted_note"), ("resolved", "resolved_note")):
+        moved = gateway.post(
+            f"/api/v1/hotline/urgent-calls/{urgent.json()['id']}/{step}", headers=operator, json={"note": values[key]}
+        )
+        assert moved.status_code == 200, moved.text
+    timeline = gateway.get(f"/api/v1/residents/{resident_id}/calls", headers=operator).json()
+    assert sorted(c["reason"] for c in timeline["items"]) == ["helper_request", "safety"]
+
     urls = [(name, stack.database_url(name)) for name in DATABASES]
     before = scan(urls, values)
     # The scan sees what the services keep: her name and address in booking, her words in feedback. (Her phone
@@ -201,6 +249,13 @@ def test_after_erasure_no_database_holds_anything_of_the_resident(gateway: httpx
         "booking: resident.emergency_contact_name: emergency_name",
         "feedback: complaint.description: complaint",
         "feedback: rating.comment: rating",
+        "booking: call_record.note: call_note",
+        "booking: call_record.caller_name: caller_name",
+        "booking: callback.reason: callback_reason",
+        "booking: callback.last_note: callback_note",
+        "booking: urgent_call.note: urgent_note",
+        "booking: urgent_call.contacted_note: contacted_note",
+        "booking: urgent_call.resolved_note: resolved_note",
     ):
         assert expected in before, before
 
@@ -209,6 +264,14 @@ def test_after_erasure_no_database_holds_anything_of_the_resident(gateway: httpx
     eventually_blocking(lambda: _inbox_has_erasure(dict(urls), ("feedback-resident-erasure",)), timeout=60)
 
     assert scan(urls, values) == []
+    # The hotline's records of her stay, anonymous, and still count in the shift's handover.
+    since = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
+    until = (datetime.now(UTC) + timedelta(hours=8)).isoformat()
+    handover = gateway.get("/api/v1/hotline/handover", headers=operator, params={"since": since, "until": until})
+    assert handover.status_code == 200, handover.text
+    operators = handover.json()["operators"]
+    assert sum(o["calls"] for o in operators) >= 2
+    assert sum(o["urgent_opened"] for o in operators) >= 1
     # Her app account is gone with her: the refresh of her sign-in is refused, and what stays is anonymous.
     refreshed = gateway.post("/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
     assert (refreshed.status_code, refreshed.json()["code"]) == (401, "invalid_refresh_token")

@@ -29,4 +29,6 @@ Reason = Literal[
     "other",
 ]
 OutcomeKind = Literal["booking", "complaint", "need", "registration", "callback"]
+# What a call record may link that no operator gives by hand: the urgent safety call it opened (written with it).
+URGENT_OUTCOME = "urgent_call"
 CallerKind = Literal["resident", "helper", "other"]

@@ -103,3 +103,27 @@ async def move_resident(session: AsyncSession, from_id: uuid.UUID, to_id: uuid.U
         )
         moved.append(int(getattr(result, "rowcount", 0)))
     return moved[0], moved[1]
+
+
+async def forget_resident(session: AsyncSession, resident_id: uuid.UUID, *, erased_reason: str) -> None:
+    """Erasure: what operators wrote about the resident (call notes, who called for them, why and how a callback
+    went) goes; each call and callback stays with its reason code, operator and times, so the shift's counts
+    hold. A callback still owed is closed (``erased``): there is nobody left to call."""
+    await session.execute(
+        update(CallRecord)
+        .where(CallRecord.resident_id == resident_id)
+        .values(note="", caller_name=None, caller_relation=None)
+        .execution_options(synchronize_session=False)
+    )
+    await session.execute(
+        update(Callback)
+        .where(Callback.resident_id == resident_id)
+        .values(reason=erased_reason, last_note=None)
+        .execution_options(synchronize_session=False)
+    )
+    await session.execute(
+        update(Callback)
+        .where(Callback.resident_id == resident_id, Callback.status == "due")
+        .values(status="erased")
+        .execution_options(synchronize_session=False)
+    )

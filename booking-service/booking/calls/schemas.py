@@ -85,6 +85,13 @@ class Call(BaseModel):
     operator_name: str | None
     at: LocalDateTime
     callback: Callback | None = None
+    urgent: UrgentCall | None = Field(
+        default=None,
+        description=(
+            "The urgent safety call this call opened (reason `safety`, outcome `urgent_call`): its reason, note, "
+            "state and escalation as they are now."
+        ),
+    )
 
 
 class CallbackAttempt(BaseModel):

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from booking.calls import repository
 from booking.calls import schemas as s
 from booking.calls.models import Callback, CallRecord
+from booking.calls.reasons import URGENT_OUTCOME
 from booking.residents import service as residents
 from booking.urgent import service as urgent
 from booking.worklist import service as worklist
@@ -80,7 +81,27 @@ async def calls_of(
     resident = await residents.get_visible(session, resident_id, by=by)
     calls, total = await repository.calls_of(session, resident.id, limit=limit, offset=offset)
     callbacks = await repository.callbacks_of_calls(session, [c.id for c in calls])
-    return [_call(c, callbacks.get(c.id)) for c in calls], total
+    opened = await urgent.shown_by_ids(
+        session, [c.outcome_id for c in calls if c.outcome_kind == URGENT_OUTCOME and c.outcome_id], by=by
+    )
+    return [
+        _call(c, callbacks.get(c.id)).model_copy(update={"urgent": opened.get(c.outcome_id) if c.outcome_id else None})
+        for c in calls
+    ], total
+
+
+ERASED_TEXT = "（已删除）"
+
+
+async def forget_resident(session: AsyncSession, resident_id: uuid.UUID) -> None:
+    """Erasure: the resident's calls and callbacks stay, without what operators wrote about them."""
+    await repository.forget_resident(session, resident_id, erased_reason=ERASED_TEXT)
+
+
+async def for_export(session: AsyncSession, resident_id: uuid.UUID, *, by: Principal, limit: int) -> list[s.Call]:
+    """Every call about the resident with its callback and the urgent call it opened (their data export)."""
+    calls, _ = await calls_of(session, resident_id, by=by, limit=limit, offset=0)
+    return calls
 
 
 async def due_callbacks(

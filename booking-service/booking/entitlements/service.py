@@ -498,6 +498,26 @@ async def _drop(session: AsyncSession, proof: EligibilityEvidence) -> None:
     await repository.drop_evidence_row(session, proof.id)
 
 
+async def evidence_for_export(session: AsyncSession, resident_id: uuid.UUID) -> list[s.Eligibility]:
+    """The eligibility evidence operators recorded about the resident, each tag's as it stands today."""
+    today = utcnow().astimezone(SHANGHAI).date()
+    shown = []
+    for tag, proof in sorted((await repository.evidence_of(session, resident_id)).items()):
+        expired = proof.expires_on is not None and proof.expires_on < today
+        shown.append(
+            s.Eligibility(
+                tag=tag,
+                evidence_type=proof.evidence_type,
+                verified_by=proof.verified_by,
+                verified_by_name=proof.verified_by_name,
+                verified_on=proof.verified_on,
+                expires_on=proof.expires_on,
+                status="expired" if expired else "valid",
+            )
+        )
+    return shown
+
+
 async def forget_resident(session: AsyncSession, resident_id: uuid.UUID) -> None:
     """An erased resident's eligibility evidence and re-checks go with her data (her usage counts stay: numbers)."""
     await repository.forget_resident(session, resident_id)

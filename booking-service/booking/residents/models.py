@@ -79,6 +79,20 @@ class Resident(IdMixin, TimestampMixin, Base):
         return f"Resident(id={self.id!s})"
 
 
+class ResidentAddressGram(Base):
+    """One character gram of a resident's address (``residents/address_grams.py``): what the console's search for
+    part of an address reads instead of every address. Written with the address, through
+    ``repository.add`` and ``repository.update_fields``, so registration, correction, merge and erasure keep it
+    current. Grams compare by code point (SQLite's binary order; PostgreSQL's ``C`` collation), so those beginning
+    with a character are one range of the primary key."""
+
+    __tablename__ = "resident_address_grams"
+    __table_args__ = (Index("ix_resident_address_grams_resident_id", "resident_id"),)
+
+    gram: Mapped[str] = mapped_column(String(2).with_variant(String(2, collation="C"), "postgresql"), primary_key=True)
+    resident_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+
+
 class ResidentLink(IdMixin, Base):
     """An app account linked to a resident record, and the consent that link rests on (PIPL accountability).
 

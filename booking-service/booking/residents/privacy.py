@@ -13,6 +13,9 @@ from booking.audit import schemas as audit_schemas
 from booking.audit import service as audit
 from booking.bookings import schemas as bookings_schemas
 from booking.bookings import service as bookings_service
+from booking.calls import schemas as calls_schemas
+from booking.calls import service as calls_service
+from booking.entitlements import schemas as entitlements_schemas
 from booking.entitlements import service as entitlements_service
 from booking.notifications import repository as notifications_repository
 from booking.replacements import repository as replacements_repository
@@ -22,7 +25,10 @@ from booking.residents import service as residents_service
 from booking.residents.models import ERASED_NAME, without_personal_data
 from booking.residents.protection import ID_CARD
 from booking.timefmt import LocalDateTime
+from booking.urgent import schemas as urgent_schemas
 from booking.urgent import service as urgent
+from booking.waitlist import schemas as waitlist_schemas
+from booking.waitlist import service as waitlist_service
 from service_kit.auth import Principal
 from service_kit.errors import Conflict
 from service_kit.events.contracts import ResidentErased
@@ -44,6 +50,19 @@ class ResidentExport(BaseModel):
     account_links: list[s.ResidentLink] = Field(
         description="App accounts linked to the record by a verified phone, and the consent each link rests on."
     )
+    calls: list[calls_schemas.Call] = Field(
+        description=(
+            "What the hotline recorded of each call about them, the latest first: the reason, the operator's note, "
+            "who called, the callback scheduled from it (why, when, how it went) and the urgent call it opened."
+        )
+    )
+    urgent_calls: list[urgent_schemas.UrgentCall] = Field(
+        description="Urgent safety calls about them: the note, each step with who and when, and every SMS sent."
+    )
+    waitlist_entries: list[waitlist_schemas.WaitlistEntry]
+    eligibility: list[entitlements_schemas.Eligibility] = Field(
+        description="The evidence behind each eligibility tag: what was seen, who verified it, until when."
+    )
     exported_at: LocalDateTime
 
 
@@ -51,6 +70,8 @@ async def export(session: AsyncSession, resident_id: uuid.UUID, *, by: Principal
     resident = await residents_service.get_visible(session, resident_id, by=by)
     bookings = await bookings_service.all_for_resident(session, resident.id, limit=MAX_EXPORTED)
     trail, _ = await audit.for_resident(session, resident.id, limit=MAX_EXPORTED, offset=0)
+    urgent_calls, _ = await urgent.of_resident(session, resident.id, by=by, limit=MAX_EXPORTED, offset=0)
+    evidence = await entitlements_service.evidence_for_export(session, resident.id)
     await audit.record(session, by, resident.id, "export")
     return ResidentExport(
         resident=residents_service.to_schema(resident, by),
@@ -58,6 +79,10 @@ async def export(session: AsyncSession, resident_id: uuid.UUID, *, by: Principal
         bookings=await bookings_service.to_schemas(session, bookings, viewer=by),
         acting_for=trail,
         account_links=await residents_service.links_of(session, resident.id, limit=MAX_EXPORTED),
+        calls=await calls_service.for_export(session, resident.id, by=by, limit=MAX_EXPORTED),
+        urgent_calls=urgent_calls,
+        waitlist_entries=await waitlist_service.for_export(session, resident.id, limit=MAX_EXPORTED),
+        eligibility=evidence,
         exported_at=utcnow(),
     )
 
@@ -88,11 +113,12 @@ async def erase(session: AsyncSession, resident_id: uuid.UUID, *, by: Principal)
     ]:
         await helpers.end_grant(session, grant, by=by.subject, reason="erased", at=now)
     await audit.record(session, by, resident.id, "erase")
-    # Their messages (a helper's copy names them), operators' notes (also on urgent calls), the responses stored
-    # under an Idempotency-Key about them (under whoever's scope); then every other service hears it, in this
-    # transaction.
+    # Their messages (a helper's copy names them), operators' notes (on calls, callbacks and urgent calls), the
+    # responses stored under an Idempotency-Key about them (under whoever's scope); then every other service hears
+    # it, in this transaction.
     await notifications_repository.forget_resident(session, resident.id)
     await urgent.forget_resident(session, resident.id)
+    await calls_service.forget_resident(session, resident.id)
     await replacements_repository.forget_notes(session, resident.id)
     await merge.forget_reasons(session, resident.id)
     await entitlements_service.forget_resident(session, resident.id)

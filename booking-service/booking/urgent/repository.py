@@ -21,6 +21,13 @@ async def get(session: AsyncSession, call_id: uuid.UUID) -> UrgentCall | None:
     return await session.get(UrgentCall, call_id, populate_existing=True)
 
 
+async def get_many(session: AsyncSession, call_ids: Sequence[uuid.UUID]) -> Sequence[UrgentCall]:
+    if not call_ids:
+        return []
+    result = await session.execute(select(UrgentCall).where(UrgentCall.id.in_(list(set(call_ids)))))
+    return result.scalars().all()
+
+
 async def open_of(session: AsyncSession, resident_id: uuid.UUID) -> UrgentCall | None:
     return await session.scalar(select(UrgentCall).where(UrgentCall.open_resident_id == resident_id))
 

@@ -9,6 +9,9 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from booking.calls import repository as calls_repository
+from booking.calls.models import CallRecord
+from booking.calls.reasons import URGENT_OUTCOME
 from booking.communities import service as communities
 from booking.communities.models import CommunityDutyContact, KnownCommunity
 from booking.notifications import service as notifications
@@ -58,6 +61,23 @@ async def open_call(
         opened_at=now,
     )
     await repository.add(session, call)
+    # The call that opened it is on the card's timeline like every other call, and counts in the shift's
+    # handover: one record, linking the urgent call (whose note, state and escalation the timeline shows).
+    await calls_repository.add(
+        session,
+        CallRecord(
+            id=uuid.uuid4(),
+            resident_id=resident.id,
+            reason="safety",
+            note="",
+            caller_kind="other",
+            outcome_kind=URGENT_OUTCOME,
+            outcome_id=call.id,
+            operator=by.subject,
+            operator_name=by.name,
+            at=now,
+        ),
+    )
     reason = s.REASONS[data.reason]
     await notifications.message_phone(
         session,
@@ -130,6 +150,14 @@ async def still_open(
 ) -> tuple[list[s.UrgentCall], int]:
     calls, total = await repository.still_open(session, limit=limit, offset=offset)
     return await _shown(session, calls, by), total
+
+
+async def shown_by_ids(
+    session: AsyncSession, call_ids: Sequence[uuid.UUID], *, by: Principal
+) -> dict[uuid.UUID, s.UrgentCall]:
+    """The urgent calls of these ids as the card shows them (the call timeline's)."""
+    calls = await repository.get_many(session, call_ids)
+    return {shown.id: shown for shown in await _shown(session, calls, by)}
 
 
 async def open_of(session: AsyncSession, resident_id: uuid.UUID) -> UrgentCall | None:

@@ -619,6 +619,12 @@ async def to_schema(session: AsyncSession, entry: WaitlistEntry) -> s.WaitlistEn
     return _schema(entry, position)
 
 
+async def for_export(session: AsyncSession, resident_id: uuid.UUID, *, limit: int) -> list[s.WaitlistEntry]:
+    """Every line the resident joined (their data export)."""
+    entries, _ = await repository.of_resident(session, resident_id, open_only=False, limit=limit, offset=0)
+    return [await to_schema(session, entry) for entry in entries]
+
+
 async def schemas_of(session: AsyncSession, entry_ids: list[uuid.UUID]) -> dict[uuid.UUID, s.WaitlistEntry]:
     entries = await repository.by_ids(session, entry_ids)
     return {entry_id: await to_schema(session, entry) for entry_id, entry in entries.items()}

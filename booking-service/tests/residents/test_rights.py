@@ -23,6 +23,62 @@ def body(**overrides: Any) -> dict[str, Any]:
     return values
 
 
+async def test_the_export_holds_what_operators_recorded_about_the_resident(world: Any) -> None:
+    """Calls (with the callback scheduled and the urgent call opened), urgent calls with their escalation, the
+    lines they joined and the evidence behind their eligibility: what the hotline recorded about them."""
+    offering = await world.offering(capacity_per_slot=1)
+    slot = world.at(world.tomorrow(), 9)
+    assert (await world.book(offering, await world.resident(), slot)).status_code == 201
+    resident = await world.resident(
+        emergency_contact={"name": "李红", "phone": "13900001111", "relation": "女儿"}, address="长阳镇天星苑5号楼"
+    )
+    operator = world.keys.headers("operator", name="话务员 小陈", sub="op-chen")
+    url = f"{RESIDENTS}/{resident['id']}"
+    due = (world.at(world.tomorrow(), 15)).isoformat()
+    call = await world.client.post(
+        f"{url}/calls",
+        json={
+            "reason": "helper_request",
+            "note": "女儿代问助浴",
+            "caller": {"kind": "helper", "name": "李红", "relation": "女儿"},
+            "callback": {"due_at": due, "reason": "告知助浴时间"},
+        },
+        headers=operator,
+    )
+    assert call.status_code == 201, call.text
+    urgent = await world.client.post(
+        f"{url}/urgent-calls", json={"reason": "fall", "note": "在家摔倒"}, headers=operator
+    )
+    assert urgent.status_code == 201, urgent.text
+    evidence = await world.client.put(
+        f"{url}/eligibility/living_alone",
+        json={"evidence_type": "household_register", "verified_on": world.tomorrow().isoformat()},
+        headers=operator,
+    )
+    assert evidence.status_code == 200, evidence.text
+    body = {"offering_id": str(offering.offering_id), "slot_start": slot.isoformat()}
+    waiting = await world.client.post(f"{BOOKINGS}/waitlist", json=body, headers=world.resident_headers(resident))
+    assert waiting.status_code == 201, waiting.text
+
+    response = await world.client.get(f"{url}/export", headers=world.resident_headers(resident))
+    assert response.status_code == 200, response.text
+    export = response.json()
+    safety, helped = export["calls"]
+    assert (helped["note"], helped["caller"]["name"], helped["callback"]["reason"]) == (
+        "女儿代问助浴",
+        "李红",
+        "告知助浴时间",
+    )
+    assert (safety["reason"], safety["urgent"]["id"]) == ("safety", urgent.json()["id"])
+    [opened] = export["urgent_calls"]
+    assert (opened["note"], opened["status"], opened["opened_by_name"]) == ("在家摔倒", "opened", "话务员 小陈")
+    assert [e["to"] for e in opened["escalations"]] == ["emergency_contact", "community_duty"]
+    assert [(w["id"], w["position"]) for w in export["waitlist_entries"]] == [(waiting.json()["id"], 1)]
+    assert [(e["tag"], e["evidence_type"], e["verified_by_name"]) for e in export["eligibility"]] == [
+        ("living_alone", "household_register", "话务员 小陈")
+    ]
+
+
 async def test_a_resident_corrects_their_own_data_but_not_their_eligibility(world: Any) -> None:
     resident = await world.resident(tags=["living_alone"])
     mine = world.resident_headers(resident)

@@ -464,7 +464,8 @@
     $("caller-view").hidden = view !== "caller";
     $("queue-view").hidden = view !== "queue";
     $("callbacks-view").hidden = view !== "callbacks";
-    for (const [id, name] of [["nav-caller", "caller"], ["nav-queue", "queue"], ["nav-callbacks", "callbacks"]]) {
+    $("duty-view").hidden = view !== "duty";
+    for (const [id, name] of [["nav-caller", "caller"], ["nav-queue", "queue"], ["nav-callbacks", "callbacks"], ["nav-duty", "duty"]]) {
       if (view === name) $(id).setAttribute("aria-current", "page");
       else $(id).removeAttribute("aria-current");
     }
@@ -501,6 +502,9 @@
     } else if (event.key === "F7") {
       event.preventDefault();
       openCallbacks();
+    } else if (event.key === "F9") {
+      event.preventDefault();
+      openDutyPhones();
     }
   }
 
@@ -932,15 +936,21 @@
 
   /* A call on the card's timeline: when, why, who was on the line, what came of it. */
   function callItem(call) {
+    const urgent = call.urgent;
     const caller = call.caller.kind === "helper" ? t("call.by_helper", { name: call.caller.name, relation: call.caller.relation })
-      : call.caller.kind === "other" ? t("call.by_other", { name: call.caller.name }) : t("call.by_resident");
-    const meta = [dateTime(call.at), caller];
-    if (call.outcome) meta.push(t("call.linked", { what: t("outcome." + call.outcome.kind) }));
+      : call.caller.kind === "other" ? (call.caller.name ? t("call.by_other", { name: call.caller.name }) : null)
+      : t("call.by_resident");
+    const meta = [dateTime(call.at), caller].filter(Boolean);
+    if (call.outcome && !urgent) meta.push(t("call.linked", { what: t("outcome." + call.outcome.kind) }));
     if (call.operator_name) meta.push(t("call.operator", { name: call.operator_name }));
     return h("li", { "data-call": call.id },
       h("span", { class: "item-title", text: t("reason." + call.reason) + " " }),
       call.caller.kind === "helper" ? h("span", { class: "badge tag", "data-caller": "helper", text: t("call.caller.helper") }) : null,
       h("div", { class: "item-meta", text: meta.join(" · ") }),
+      // An urgent call is told as it stands now: what happened, its state, what the caller said.
+      urgent ? h("span", { class: "badge bad", "data-urgent-status": urgent.status,
+        text: t("call.urgent_state", { reason: t("urgent.reason." + urgent.reason), state: t("urgent.status." + urgent.status) }) }) : null,
+      urgent && urgent.note ? h("div", { class: "note", text: urgent.note }) : null,
       call.note ? h("div", { class: "note", text: call.note }) : null,
       call.callback ? h("div", { class: "item-meta", "data-callback": call.callback.id, text: t("call.callback", {
         time: dateTime(call.callback.due_at), reason: call.callback.reason }) }) : null);
@@ -1931,6 +1941,77 @@
     openDialog(t("callbacks.next_title"), form, t("callbacks.submit"), opener);
   }
 
+  // ------------------------------------------------------------------ the communities' duty phones
+
+  /* F9: each community the gazetteer knows, with the duty phone an urgent call about its residents alerts (kept
+     by the call center: the gazetteer has none). 修改 opens the community's name and phone; a bad phone is told
+     under its field. */
+  async function openDutyPhones() {
+    showView("duty");
+    $("duty-title").focus();
+    await loadDutyPhones();
+  }
+
+  async function loadDutyPhones(focusCode) {
+    $("duty-error").textContent = "";
+    const box = $("duty-list");
+    if (!box.firstChild) box.textContent = t("queue.loading");
+    try {
+      const contacts = await api.get("/api/v1/hotline/community-contacts");
+      box.textContent = "";
+      box.append(contacts.length ? h("table", { class: "counts", id: "duty-table" },
+        h("thead", {}, h("tr", {}, ["duty.community", "duty.name", "duty.phone", "duty.updated", ""]
+          .map((key) => h("th", { scope: "col", text: key ? t(key) : "" })))),
+        h("tbody", {}, contacts.map((c) => h("tr", { "data-community": c.community_code },
+          h("th", { scope: "row", text: c.community_name }),
+          h("td", { "data-cell": "name", text: c.name || t("duty.none") }),
+          h("td", { "data-cell": "phone", class: c.phone_masked ? "" : "bad", text: c.phone_masked || t("duty.no_phone") }),
+          h("td", { class: "muted", text: c.updated_at ? t("duty.updated_by", { time: dateTime(c.updated_at), name: c.updated_by_name || "" }) : "" }),
+          h("td", {}, h("button", { type: "button", "data-action": "edit-duty", "aria-label": t("duty.edit") + " " + c.community_name,
+            text: t("duty.edit"), onclick: (e) => openDutyEdit(c, e.currentTarget) }))))))
+        : h("p", { class: "muted", text: t("duty.empty") }));
+      if (focusCode) {
+        const button = box.querySelector('tr[data-community="' + CSS.escape(focusCode) + '"] button');
+        if (button) button.focus();
+      }
+    } catch (error) {
+      showError(error, $("duty-view"), $("duty-error"));
+    }
+  }
+
+  function openDutyEdit(contact, opener) {
+    const name = h("input", { id: "duty-name", "data-field": "name", maxlength: "50", value: contact.name || "" });
+    const phone = h("input", { id: "duty-phone", "data-field": "phone", maxlength: "32", inputmode: "tel", autocomplete: "off" });
+    const form = h("form", { novalidate: true },
+      h("div", { class: "form-error", role: "alert" }),
+      contact.phone_masked ? h("p", { class: "muted", text: t("duty.current", { phone: contact.phone_masked }) }) : null,
+      field("duty-name", t("duty.name_label"), name), field("duty-phone", t("duty.phone_label"), phone));
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      clearErrors(form);
+      // Every missing field is told at once; the first gets the focus.
+      const missing = [];
+      if (!name.value.trim()) missing.push(markField(form, "name", t("duty.name_required")));
+      if (!phone.value.trim()) missing.push(markField(form, "phone", t("duty.phone_required")));
+      if (missing.length) {
+        missing[0].focus();
+        return;
+      }
+      await busy(form, async () => {
+        try {
+          const saved = await api.request("PUT", "/api/v1/hotline/community-contacts/" + encodeURIComponent(contact.community_code),
+            { body: { name: name.value.trim(), phone: phone.value.trim() } });
+          closeDialog(false);
+          notice(t("duty.saved", { community: saved.community_name, phone: saved.phone_masked }));
+          await loadDutyPhones(contact.community_code);
+        } catch (error) {
+          showError(error, form);
+        }
+      });
+    });
+    openDialog(t("duty.edit_title", { community: contact.community_name }), form, t("duty.submit"), opener);
+  }
+
   async function openCaller(phone) {
     $("phone").value = phone;
     showView("caller");
@@ -1977,6 +2058,8 @@
     $("queue-refresh").addEventListener("click", loadQueue);
     $("nav-callbacks").addEventListener("click", openCallbacks);
     $("callbacks-refresh").addEventListener("click", () => loadCallbacks());
+    $("nav-duty").addEventListener("click", openDutyPhones);
+    $("duty-refresh").addEventListener("click", () => loadDutyPhones());
     $("dialog").addEventListener("close", onDialogClosed);
     document.addEventListener("keydown", onKey);
     // The queue on screen keeps itself current through the shift.
