@@ -151,7 +151,7 @@ async def test_a_given_back_unit_is_offered_with_the_subsidised_price_and_accept
     assert (await world.waitlist_entry(one["id"], first))["booking_id"] == shown["id"]
     assert await pool(world, contract) == 1
     again = await world.client.post(f"{WAITLIST}/{one['id']}/accept", headers=world.resident_headers(first))
-    assert (again.status_code, again.json()["code"]) == (409, "no_offer")
+    assert (again.status_code, again.json()["code"]) == (409, "offer_already_accepted")
 
 
 async def test_an_unanswered_offer_passes_on_and_a_larger_quota_offers_units(world: Any, settings: Settings) -> None:
