@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from booking.bookings.models import Booking
 from booking.config import Settings
 from booking.notifications.models import Notification
+from booking.replacements import service as replacements_service
 from booking.waitlist import service as waitlist_service
 from booking.waitlist.models import WaitlistEntry
 from service_kit.events.contracts import ContractAmended, ContractTerminated
@@ -196,3 +197,18 @@ async def test_the_losing_accept_of_one_offer_is_told_it_was_just_accepted(world
         "offer_already_accepted",
         booking["id"],
     )
+
+
+async def test_a_contracts_last_day_passing_ends_its_places(world: Any) -> None:
+    lunch, contract, _ = await used_up(world, 1, end_date=world.tomorrow())
+    elder = await world.resident(tags=["age_80_plus"])
+    place = (await join(world, lunch, elder)).json()
+    # The funding-end sweep, the day after the contract's last day.
+    ended = await replacements_service.end_expired_funding(
+        world.sessionmaker, now=utcnow() + timedelta(days=3), batch=10
+    )
+    assert ended == 1
+    shown = await world.waitlist_entry(place["id"], elder)
+    assert (shown["status"], shown["end_reason"]) == ("ended", "program_ended")
+    assert [m["body"] for m in await inbox(world, elder)] == [ENDED_TEXT]
+    assert contract.end_date == world.tomorrow()
