@@ -322,11 +322,48 @@ async def follow_rescheduled_booking(
                 except InvalidTransition:
                     continue
         values: dict[str, Any] = {"slot_start": slot_start, "for_booking_id": booking_id, "updated_at": now}
-        if entry.status == "offered" and entry.offer_expires_at is not None and entry.offer_expires_at > slot_start:
-            values["offer_expires_at"] = slot_start
-        if await repository.change(session, entry.id, current=(entry.status,), values=values):
-            moved += 1
+        expires = entry.offer_expires_at
+        if entry.status == "offered" and expires is not None and expires > slot_start:
+            expires = values["offer_expires_at"] = slot_start
+        if not await repository.change(session, entry.id, current=(entry.status,), values=values):
+            continue
+        moved += 1
+        if entry.status == "offered" and expires is not None and entry.program_id is not None:
+            # The offer she was texted named the old time: she is told the unit is held for the new one.
+            await _retell_quota_offer(session, entry, slot_start, expires, terms=terms, now=now)
     return moved
+
+
+async def _retell_quota_offer(
+    session: AsyncSession,
+    entry: WaitlistEntry,
+    slot_start: datetime,
+    expires: datetime,
+    *,
+    terms: OfferTerms,
+    now: datetime,
+) -> None:
+    assert entry.program_id is not None
+    program = await catalog_service.get_program(session, entry.program_id)
+    offering = await catalog_service.get_offering(session, entry.offering_id)
+    if program is None:
+        return
+    await notifications.notify(
+        session,
+        resident_id=entry.resident_id,
+        kind="waitlist_quota_offer",
+        values={
+            "service": offering.name_zh if offering is not None else "",
+            "time": local_time(slot_start),
+            "price": yuan(program.resident_price_fen),
+            "until": local_time(expires),
+        },
+        event_id=f"waitlist-offer:{entry.id}:{slot_start.isoformat()}",
+        subject_id=entry.id,
+        now=now,
+        about_at=min(slot_start, expires),
+        quiet_hours=terms.quiet_hours,
+    )
 
 
 async def end_places_of_programs(session: AsyncSession, programs: Sequence[FundedProgram], *, now: datetime) -> int:

@@ -212,3 +212,32 @@ async def test_a_contracts_last_day_passing_ends_its_places(world: Any) -> None:
     assert (shown["status"], shown["end_reason"]) == ("ended", "program_ended")
     assert [m["body"] for m in await inbox(world, elder)] == [ENDED_TEXT]
     assert contract.end_date == world.tomorrow()
+
+
+async def test_an_offer_held_when_her_lunch_moves_is_retold_for_the_new_time(world: Any) -> None:
+    lunch, _, (subsidised,) = await used_up(world, 1)
+    elder = await world.resident(tags=["age_80_plus"])
+    booking = await full_price_booking(world, lunch, elder)
+    entry = (await join(world, lunch, elder)).json()
+    await world.cancel(subsidised, "住院了")
+    await eventually(lambda: world.offered(entry["id"], elder))
+
+    later = world.at(world.tomorrow() + timedelta(days=1), 11)
+    moved = await world.client.post(
+        f"/api/v1/bookings/{booking['id']}/reschedule",
+        json={"slot_start": later.isoformat()},
+        headers=world.keys.headers("operator"),
+    )
+    assert moved.status_code == 200, moved.text
+
+    async def retold() -> dict[str, Any] | None:
+        offers = [m for m in await inbox(world, elder) if m["title"] == "补贴名额有空了"]
+        return offers[0] if len(offers) == 2 else None
+
+    newest = await eventually(retold)
+    assert f"老年餐桌（{later.month}月{later.day}日 11:00）补贴名额有空了，补贴价3元" in newest["body"], newest["body"]
+    shown = await world.waitlist_entry(entry["id"], elder)
+    assert (shown["status"], datetime.fromisoformat(shown["slot_start"])) == ("offered", later)
+    accepted = await accept(world, entry, world.resident_headers(elder))
+    assert accepted.status_code == 201, accepted.text
+    assert (accepted.json()["price_fen"], datetime.fromisoformat(accepted.json()["slot_start"])) == (300, later)
