@@ -226,9 +226,17 @@ async def _reprice(
 ) -> Booking:
     assert entry.program_id is not None
     if not bookings_service.may_be_repriced(booking, now):
+        # Subsidised by the other acceptance of this offer a moment ago (the resident and the operator at once):
+        # that is what she is told, not that the unit went on.
+        await session.refresh(entry)
+        if entry.status == "accepted":
+            raise _already_accepted(entry)
         # Cancelled, begun or past by now (or subsidised another way): the offer ends and the unit passes on. The
         # refusal keeps that: the next in line is offered the unit whatever this answer.
-        await _close(session, entry, to="expired", actor="system:waitlist", terms=terms, now=now)
+        try:
+            await _close(session, entry, to="expired", actor="system:waitlist", terms=terms, now=now)
+        except InvalidTransition:
+            raise await _why_not_accepted(session, entry) from None
         await commit_then_raise(
             session,
             Conflict(
