@@ -1183,3 +1183,104 @@ async def test_the_callers_places_in_line_and_the_quota_line(demo: Demo, page: P
     await expect(dialog.locator("#quota-line li").nth(1)).to_have_text("第 1 位 · 孙秀兰 · 等待中")
     await page.keyboard.press("Escape")
     await expect(page.locator("#wait-places [data-action=quota-line]")).to_be_focused()
+
+
+async def test_the_operator_puts_a_caller_in_the_quota_line_from_the_booking_step(demo: Demo, page: Page) -> None:
+    """Issue 17, keyboard only: the subsidised lunches are used up, so the booking step says so; the operator books
+    the caller's lunch at the full price and puts her in the quota line for it (her place read back beside the
+    booking), or puts her in line alone for another time; a caller whose own allowance is used up is refused in
+    Chinese with what she has left and when it renews."""
+    gateway, operator = demo.gateway, demo.operator
+    offering_id, contract = funded_lunch_for_the_80_plus(
+        gateway,
+        "城关老年餐桌",
+        "老年餐桌·晚餐",
+        "城关街道高龄老人助餐项目",
+        amount_fen=3000,
+        quota=2,
+        resident_price_fen=300,
+    )
+    today = beijing_today()
+    slots = slots_once_known(gateway, offering_id, operator, (today, today + timedelta(days=1)))
+    stated = gateway.put(
+        f"/api/v1/entitlements/programs/{contract['id']}/{offering_id}",
+        headers=login(gateway, "official"),
+        json={"units_per_period": 1, "period": "month"},
+    )
+    assert stated.status_code == 200, stated.text
+    neighbour = registered_by_operator(gateway, operator, name="周桂英", eligibility_tags=["age_80_plus"])
+    used_up = registered_by_operator(gateway, operator, name="吴桂芳", eligibility_tags=["age_80_plus"])
+
+    def subsidised(resident: dict[str, Any]) -> dict[str, Any] | None:
+        booking = book_for(gateway, operator, offering_id, slots[3]["start"], resident["id"])
+        if booking["subsidy_fen"] == 0:  # booking had not heard of the contract yet
+            gateway.post(f"/api/v1/bookings/{booking['id']}/cancel", headers=operator, json={"reason": "重约"})
+            return None
+        return booking
+
+    eventually_blocking(lambda: subsidised(neighbour))
+    eventually_blocking(lambda: subsidised(used_up))  # her one subsidised lunch of the month, and the last unit
+    elder = registered_by_operator(gateway, operator, name="郑秀珍", eligibility_tags=["age_80_plus"])
+
+    await sign_in(page)
+    await look_up(page, elder["phone"])
+    await expect(page.locator("#card-title")).to_have_text("郑秀珍")
+    dialog = page.locator("#dialog")
+
+    async def open_slot(start: str) -> None:
+        await page.keyboard.press("F3")
+        await expect(page.locator("#service-category")).to_be_focused()
+        await page.keyboard.press("Enter")
+        await tab_to(page, f"article[data-offering='{offering_id}'] [data-slot='{start}']")
+        await page.keyboard.press("Enter")
+        await expect(dialog.locator("#quota-offer")).to_be_visible()
+
+    # Book at the full price and wait for a subsidy for that booking.
+    await open_slot(slots[1]["start"])
+    await expect(dialog.locator("#price-note")).to_have_text("价格说明：本项目的补贴名额已用完，本次按原价收费。")
+    await expect(dialog.locator("#quota-offer")).to_contain_text("补贴名额已用完：可以先按原价预约，同时排补贴名额候补")
+    await expect(dialog.locator("#quota-join")).not_to_be_checked()  # nothing pre-chosen
+    await tab_to(page, "#quota-join")
+    await page.keyboard.press("Space")
+    await tab_to(page, "#dialog button[type=submit]")
+    await page.keyboard.press("Enter")
+    await expect(page.locator("#readback")).to_be_focused()
+    await expect(page.locator("#readback")).to_contain_text("15")
+    await expect(page.locator("#quota-readback")).to_have_text(
+        "补贴名额候补已排入补贴名额候补第1位。有补贴名额空出时会短信通知郑秀珍，确认后这次预约改按补贴价收费。"
+    )
+    await screenshot(page, "28-quota-joined-with-booking")
+    booking = next(b for b in demo.bookings_of(elder["id"]) if b["status"] in ("requested", "confirmed"))
+    assert booking["price_fen"] == 1500
+    places = gateway.get(f"/api/v1/residents/{elder['id']}/waitlist", headers=operator).json()["items"]
+    assert [(p["kind"], p["status"], p["position"], p["for_booking_id"]) for p in places] == [
+        ("quota", "waiting", 1, booking["id"])
+    ]
+    await expect(page.locator("#wait-places")).to_contain_text("等补贴名额 · 第 1 位")
+
+    # Another time, in line alone (nothing booked yet).
+    await open_slot(slots[2]["start"])
+    await tab_to(page, "#quota-join-alone")
+    await page.keyboard.press("Enter")
+    await expect(dialog.locator("#quota-said")).to_have_text(
+        "已排入补贴名额候补第2位（还没有预约）。有补贴名额空出时会短信通知郑秀珍，确认后按补贴价预约。"
+    )
+    await expect(dialog.locator("#quota-said")).to_be_focused()
+    await page.keyboard.press("Escape")
+    places = gateway.get(f"/api/v1/residents/{elder['id']}/waitlist", headers=operator).json()["items"]
+    assert sorted((p["position"], p["for_booking_id"]) for p in places) == [(1, booking["id"]), (2, None)]
+
+    # A caller whose own allowance of the month is used up: told so, with what is left and when it renews.
+    await look_up(page, used_up["phone"])
+    await expect(page.locator("#card-title")).to_have_text("吴桂芳")
+    await open_slot(slots[1]["start"])
+    await tab_to(page, "#quota-join-alone")
+    await page.keyboard.press("Enter")
+    day = beijing(slots[1]["start"]).date()
+    renews = (date(day.year, day.month, 28) + timedelta(days=4)).replace(day=1)
+    await expect(dialog.locator("#quota-said")).to_have_text(
+        "没有排入补贴名额候补：吴桂芳本月的补贴已用完（每月1次，已用1次，剩余0次），排到补贴名额也不能按补贴价收费；"
+        f"{renews.month}月{renews.day}日起恢复。"
+    )
+    await screenshot(page, "29-quota-refused")
+    assert gateway.get(f"/api/v1/residents/{used_up['id']}/waitlist", headers=operator).json()["total"] == 0

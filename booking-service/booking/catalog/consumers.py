@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 import booking.replacements.service as replacements_service
 from booking.bookings import repository as bookings_repository
 from booking.catalog import repository
+from booking.waitlist import service as waitlist_service
 from service_kit.events.consumer import Subscription
 from service_kit.events.contracts import (
     ContractAmended,
@@ -136,6 +137,8 @@ async def store_funded_programs(session: AsyncSession, event: ContractChanged, e
         await replacements_service.flag_ended_funding(
             session, ending, cause=cause, ended_at=event.occurred_at, now=utcnow()
         )
+        # Nobody waiting for a subsidised unit of these programmes will get one: their places end, and they are told.
+        await waitlist_service.end_places_of_programs(session, ending, now=utcnow())
     if not (ended and previous_status in ENDED_CONTRACT_STATUSES):  # an end is reported once
         await report_kept_funding(session, event, ended=ended, ending_offering_ids=[p.offering_id for p in ending])
     for offering in funded:

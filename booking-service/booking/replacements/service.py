@@ -22,6 +22,7 @@ from booking.replacements import schemas as s
 from booking.replacements.models import BookingReplacement, FundingCause, ReplacementStatus
 from booking.residents import service as residents_service
 from booking.residents.models import Resident
+from booking.waitlist import service as waitlist_service
 from service_kit import geo
 from service_kit.auth import Principal
 from service_kit.errors import Conflict, NotFound, ValidationFailed
@@ -74,6 +75,7 @@ async def end_expired_funding(sessionmaker: async_sessionmaker[AsyncSession], *,
                 continue
             ended_at = datetime.combine(program.end_date + timedelta(days=1), time(), tzinfo=SHANGHAI)
             await flag_ended_funding(session, [program], cause=FundingCause.expired, ended_at=ended_at, now=now)
+            await waitlist_service.end_places_of_programs(session, [program], now=now)
             await session.commit()
             ended += 1
     return ended

@@ -1,5 +1,6 @@
 """A place freed in a slot goes to its waitlist, and a subsidised unit a booking gave back to its programme's quota
-line; a quota place waiting for a subsidy for a booking that ended leaves the line: booking consumes its own events
+line; a quota place waiting for a subsidy for a booking that ended leaves the line, and one for a booking moved to
+another time follows it there: booking consumes its own events
 of bookings that gave a unit back
 (durable ``booking-waitlist``). The offer is judged by the slot's counter, not the event, so a late or repeated
 event offers nothing twice. Handlers run inside the consumer's transaction (never commit)."""
@@ -40,6 +41,10 @@ async def _someone_waits(session: AsyncSession, event: BookingChanged, envelope:
         return True
     if _ended(event) and await service.anyone_waiting_for_booking(session, event.booking_id):
         return True
+    if isinstance(event, BookingRescheduled) and await service.anyone_following(
+        session, event.booking_id, resident_id=event.resident_id, offering_id=event.offering_id, slot_start=freed
+    ):
+        return True
     if _gave_back_subsidy(event) and event.funded_contract_id is not None:
         return await service.quota_line_of(session, event.funded_contract_id, event.offering_id) is not None
     return False
@@ -57,6 +62,18 @@ def subscription(clock: Callable[[], datetime], terms: service.OfferTerms) -> Su
     async def offer_freed_place(session: AsyncSession, event: BookingChanged, envelope: Envelope) -> None:
         if _ended(event):
             await service.end_places_for_booking(session, event.booking_id, terms=terms, now=clock())
+        if isinstance(event, BookingRescheduled):
+            # Her place in the quota line follows her booking to its new time.
+            await service.follow_rescheduled_booking(
+                session,
+                event.booking_id,
+                resident_id=event.resident_id,
+                offering_id=event.offering_id,
+                previous_slot_start=event.previous_slot_start,
+                slot_start=event.slot_start,
+                terms=terms,
+                now=clock(),
+            )
         freed = _freed(event)
         if freed is not None:
             await service.offer_free_places(session, event.offering_id, freed, terms=terms, now=clock())

@@ -33,7 +33,7 @@ residents_router = APIRouter(tags=["waitlist"])
 )
 async def join(data: s.WaitlistJoin, session: SessionDep, principal: Caller, now: Now) -> s.WaitlistEntry:
     entry = await service.join(session, data, by=principal, now=now)
-    return await service.to_schema(session, entry)
+    return await service.to_schema(session, entry, now)
 
 
 @router.get(
@@ -66,6 +66,7 @@ async def quota_line(
     session: SessionDep,
     principal: Caller,
     page: PaginationDep,
+    now: Now,
     program_id: uuid.UUID | None = None,
     contract_id: uuid.UUID | None = None,
     offering_id: uuid.UUID | None = None,
@@ -80,6 +81,7 @@ async def quota_line(
         status=status,
         limit=page.limit,
         offset=page.offset,
+        now=now,
     )
     return page.of(items, total)
 
@@ -91,9 +93,9 @@ async def quota_line(
     responses=error_responses(401, 404, 422),
     operation_id="getWaitlistEntry",
 )
-async def get_entry(entry_id: uuid.UUID, session: SessionDep, principal: Caller) -> s.WaitlistEntry:
+async def get_entry(entry_id: uuid.UUID, session: SessionDep, principal: Caller, now: Now) -> s.WaitlistEntry:
     entry, _ = await service.get_visible(session, entry_id, by=principal)
-    return await service.to_schema(session, entry)
+    return await service.to_schema(session, entry, now)
 
 
 @router.post(
@@ -122,7 +124,7 @@ async def leave(
     entry_id: uuid.UUID, session: SessionDep, principal: Caller, settings: SettingsDep, now: Now
 ) -> s.WaitlistEntry:
     entry = await service.leave(session, entry_id, by=principal, terms=service.OfferTerms.of(settings), now=now)
-    return await service.to_schema(session, entry)
+    return await service.to_schema(session, entry, now)
 
 
 @residents_router.get(
@@ -138,9 +140,10 @@ async def of_resident(
     session: SessionDep,
     principal: Caller,
     page: PaginationDep,
+    now: Now,
     open_only: Annotated[bool, Query(alias="open", description="Only places still in line.")] = False,
 ) -> Page[s.ListedWaitlistEntry]:
     items, total = await service.of_resident(
-        session, resident_id, by=principal, open_only=open_only, limit=page.limit, offset=page.offset
+        session, resident_id, by=principal, open_only=open_only, limit=page.limit, offset=page.offset, now=now
     )
     return page.of(items, total)

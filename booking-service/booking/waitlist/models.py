@@ -40,7 +40,8 @@ class WaitlistEntry(IdMixin, TimestampMixin, Base):
     slot_start: Mapped[datetime]
     resident_id: Mapped[uuid.UUID] = mapped_column(index=True)
     # ``waiting``, ``offered`` (a place is held for them until ``offer_expires_at``), ``accepted`` (booked),
-    # ``expired`` (the offer passed to the next), ``left``.
+    # ``expired`` (the offer passed to the next), ``left``, ``ended`` (the system ended it: ``closed_by`` says why —
+    # the programme ended, the slot passed).
     status: Mapped[str] = mapped_column(String(16))
     # Order in line: the time of joining, then a number drawn at joining (ties are rare, never ambiguous).
     joined_at: Mapped[datetime]

@@ -36,9 +36,10 @@ def _line_of(entry: WaitlistEntry) -> Any:
     return _in_slot(entry.offering_id, entry.slot_start)
 
 
-async def position(session: AsyncSession, entry: WaitlistEntry) -> int:
-    """1 for the next to be offered: how many wait in the slot before ``entry``, plus one."""
-    ahead = await session.scalar(
+async def position(session: AsyncSession, entry: WaitlistEntry, now: datetime | None = None) -> int:
+    """1 for the next to be offered: how many wait in the line before ``entry``, plus one. Given ``now``, a place
+    whose slot has passed (the sweep has not ended it yet) is not counted: no unit will ever be offered to it."""
+    query = (
         select(func.count())
         .select_from(WaitlistEntry)
         .where(
@@ -50,6 +51,9 @@ async def position(session: AsyncSession, entry: WaitlistEntry) -> int:
             ),
         )
     )
+    if now is not None:
+        query = query.where(WaitlistEntry.slot_start > now)
+    ahead = await session.scalar(query)
     return int(ahead or 0) + 1
 
 
@@ -180,6 +184,72 @@ async def in_line_of(session: AsyncSession, resident_id: uuid.UUID) -> Sequence[
     """The resident's entries still in line (waiting or offered)."""
     result = await session.scalars(
         select(WaitlistEntry).where(WaitlistEntry.resident_id == resident_id, WaitlistEntry.status.in_(WAITING))
+    )
+    return result.all()
+
+
+async def end_passed(session: AsyncSession, now: datetime, *, reason: str) -> int:
+    """End every place still waiting whose slot has passed (an offered one ends with its offer): no unit or place
+    can be offered for a time gone by, and it would count ahead of live places in its line. The number ended."""
+    result = await session.execute(
+        update(WaitlistEntry)
+        .where(WaitlistEntry.status == "waiting", WaitlistEntry.slot_start <= now)
+        .values(status="ended", closed_at=now, closed_by=reason, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def open_of_program(session: AsyncSession, program_id: uuid.UUID) -> Sequence[WaitlistEntry]:
+    """The places still in a programme's quota line (waiting or offered), in order of joining."""
+    result = await session.scalars(
+        select(WaitlistEntry)
+        .where(WaitlistEntry.kind == "quota", WaitlistEntry.program_id == program_id, WaitlistEntry.status.in_(WAITING))
+        .order_by(WaitlistEntry.joined_at, WaitlistEntry.id)
+    )
+    return result.all()
+
+
+async def following(
+    session: AsyncSession,
+    booking_id: uuid.UUID,
+    *,
+    resident_id: uuid.UUID | None,
+    offering_id: uuid.UUID,
+    slot_start: datetime | None,
+) -> Sequence[WaitlistEntry]:
+    """The quota places in line for a subsidy for ``booking_id``: joined for it, or joined for its slot before she
+    booked it (``slot_start``, the booking's time before the change)."""
+    mine = WaitlistEntry.for_booking_id == booking_id
+    if resident_id is not None and slot_start is not None:
+        mine = or_(
+            mine,
+            and_(
+                WaitlistEntry.for_booking_id.is_(None),
+                WaitlistEntry.resident_id == resident_id,
+                WaitlistEntry.offering_id == offering_id,
+                WaitlistEntry.slot_start == slot_start,
+            ),
+        )
+    result = await session.scalars(
+        select(WaitlistEntry)
+        .where(WaitlistEntry.kind == "quota", WaitlistEntry.status.in_(WAITING), mine)
+        .order_by(WaitlistEntry.joined_at, WaitlistEntry.id)
+    )
+    return result.all()
+
+
+async def open_in_slot_of(
+    session: AsyncSession, resident_id: uuid.UUID, offering_id: uuid.UUID, slot_start: datetime
+) -> Sequence[WaitlistEntry]:
+    """The resident's open places (of either kind) for a slot: one place per resident and slot may be open."""
+    result = await session.scalars(
+        select(WaitlistEntry).where(
+            WaitlistEntry.resident_id == resident_id,
+            WaitlistEntry.offering_id == offering_id,
+            WaitlistEntry.slot_start == slot_start,
+            WaitlistEntry.status.in_(WAITING),
+        )
     )
     return result.all()
 

@@ -6,7 +6,8 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from booking.residents.schemas import ResidentSummary
 from booking.timefmt import LocalDateTime
 
-Status = Literal["waiting", "offered", "accepted", "expired", "left"]
+Status = Literal["waiting", "offered", "accepted", "expired", "left", "ended"]
+EndReason = Literal["booking_ended", "program_ended", "slot_passed"]
 
 
 class WaitlistJoin(BaseModel):
@@ -58,6 +59,14 @@ class WaitlistEntry(BaseModel):
         ),
     )
     series_id: uuid.UUID | None = None
+    end_reason: EndReason | None = Field(
+        default=None,
+        description=(
+            "Why the place left the line without the resident leaving it: booking_ended (the booking it waited for "
+            "was cancelled, rejected or expired), program_ended (the contract ended or stopped funding the service: "
+            "no unit will come), slot_passed (its time went by)."
+        ),
+    )
 
 
 class ListedWaitlistEntry(WaitlistEntry):

@@ -8,7 +8,7 @@ time is given back and offered to the next."""
 
 import inspect
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -22,6 +22,7 @@ from booking.bookings import schemas as booking_schemas
 from booking.bookings import service as bookings_service
 from booking.bookings.models import Booking
 from booking.catalog import service as catalog_service
+from booking.catalog.models import FundedProgram
 from booking.config import Settings
 from booking.entitlements import service as entitlements_service
 from booking.notifications import service as notifications
@@ -144,6 +145,8 @@ async def accept(
     entry, relation = await get_visible(session, entry_id, by=by)
     if relation not in ("staff", "resident", "helper"):
         raise Forbidden("Only the resident, their helper or an operator accepts an offered place.")
+    if entry.status == "accepted":
+        raise _already_accepted(entry)
     if entry.status != "offered":
         raise InvalidTransition(
             "No place is offered to this resident now.", code="no_offer", current_status=entry.status
@@ -160,7 +163,7 @@ async def accept(
         expires_after=now,
     )
     if not accepted:
-        raise Conflict("The offer has ended; the place went to the next in line.", code="offer_expired")
+        raise await _why_not_accepted(session, entry)
     # The held unit goes back and the single-booking path takes it at once, in this transaction: nobody else can
     # take it in between (the counter row stays locked until the commit).
     program = None
@@ -189,6 +192,24 @@ async def accept(
     return booking
 
 
+async def _why_not_accepted(session: AsyncSession, entry: WaitlistEntry) -> Conflict:
+    """The guarded acceptance lost: to another acceptance of the same offer at that moment (the resident and the
+    operator on the phone both confirming), or to the offer's end (the place went to the next in line)."""
+    await session.refresh(entry)
+    if entry.status == "accepted":
+        return _already_accepted(entry)
+    return Conflict("The offer has ended; the place went to the next in line.", code="offer_expired")
+
+
+def _already_accepted(entry: WaitlistEntry) -> Conflict:
+    return Conflict(
+        "这个名额刚刚已经确认过了（同一个通知的另一次确认），不用再确认。"
+        " The offer was just accepted by another acceptance of the same offer; nothing more to do.",
+        code="offer_already_accepted",
+        booking_id=str(entry.booking_id) if entry.booking_id is not None else None,
+    )
+
+
 async def _booking_to_reprice(session: AsyncSession, entry: WaitlistEntry) -> Booking | None:
     """The booking a quota place re-prices: the one it was joined for, or one of its slot the resident booked at the
     full price after joining (None: accepting books anew)."""
@@ -205,9 +226,17 @@ async def _reprice(
 ) -> Booking:
     assert entry.program_id is not None
     if not bookings_service.may_be_repriced(booking, now):
+        # Subsidised by the other acceptance of this offer a moment ago (the resident and the operator at once):
+        # that is what she is told, not that the unit went on.
+        await session.refresh(entry)
+        if entry.status == "accepted":
+            raise _already_accepted(entry)
         # Cancelled, begun or past by now (or subsidised another way): the offer ends and the unit passes on. The
         # refusal keeps that: the next in line is offered the unit whatever this answer.
-        await _close(session, entry, to="expired", actor="system:waitlist", terms=terms, now=now)
+        try:
+            await _close(session, entry, to="expired", actor="system:waitlist", terms=terms, now=now)
+        except InvalidTransition:
+            raise await _why_not_accepted(session, entry) from None
         await commit_then_raise(
             session,
             Conflict(
@@ -225,7 +254,7 @@ async def _reprice(
         expires_after=now,
     )
     if not accepted:
-        raise Conflict("The offer has ended; the place went to the next in line.", code="offer_expired")
+        raise await _why_not_accepted(session, entry)
     program = await catalog_service.get_program(session, entry.program_id)
     if program is None:
         raise Conflict("The programme no longer funds this service.", code="subsidy_not_available")
@@ -255,6 +284,131 @@ async def end_places_for_booking(
 
 async def anyone_waiting_for_booking(session: AsyncSession, booking_id: uuid.UUID) -> bool:
     return bool(await repository.waiting_for_booking(session, booking_id))
+
+
+async def anyone_following(
+    session: AsyncSession,
+    booking_id: uuid.UUID,
+    *,
+    resident_id: uuid.UUID | None,
+    offering_id: uuid.UUID,
+    slot_start: datetime | None,
+) -> bool:
+    return bool(
+        await repository.following(
+            session, booking_id, resident_id=resident_id, offering_id=offering_id, slot_start=slot_start
+        )
+    )
+
+
+async def follow_rescheduled_booking(
+    session: AsyncSession,
+    booking_id: uuid.UUID,
+    *,
+    resident_id: uuid.UUID | None,
+    offering_id: uuid.UUID,
+    previous_slot_start: datetime | None,
+    slot_start: datetime,
+    terms: OfferTerms,
+    now: datetime,
+) -> int:
+    """A booking moved to another time keeps its places in the quota line, now for the new time: the offer, its
+    message and every list name the time she will come (an offer held is held no later than the new start). A place
+    joined for the old slot before she booked it now names the booking. The number of places moved."""
+    moved = 0
+    for entry in await repository.following(
+        session, booking_id, resident_id=resident_id, offering_id=offering_id, slot_start=previous_slot_start
+    ):
+        if entry.slot_start == slot_start and entry.for_booking_id == booking_id:
+            continue  # a redelivered event
+        # One open place per resident and slot: a place she still held in the new slot's own line waits for
+        # nothing now that she has a booking there.
+        for other in await repository.open_in_slot_of(session, entry.resident_id, offering_id, slot_start):
+            if other.id != entry.id:
+                try:
+                    await _close(session, other, to="left", actor="system:booking_ended", terms=terms, now=now)
+                except InvalidTransition:
+                    continue
+        values: dict[str, Any] = {"slot_start": slot_start, "for_booking_id": booking_id, "updated_at": now}
+        expires = entry.offer_expires_at
+        if entry.status == "offered" and expires is not None and expires > slot_start:
+            expires = values["offer_expires_at"] = slot_start
+        if not await repository.change(session, entry.id, current=(entry.status,), values=values):
+            continue
+        moved += 1
+        if entry.status == "offered" and expires is not None and entry.program_id is not None:
+            # The offer she was texted named the old time: she is told the unit is held for the new one.
+            await _retell_quota_offer(session, entry, slot_start, expires, terms=terms, now=now)
+    return moved
+
+
+async def _retell_quota_offer(
+    session: AsyncSession,
+    entry: WaitlistEntry,
+    slot_start: datetime,
+    expires: datetime,
+    *,
+    terms: OfferTerms,
+    now: datetime,
+) -> None:
+    assert entry.program_id is not None
+    program = await catalog_service.get_program(session, entry.program_id)
+    offering = await catalog_service.get_offering(session, entry.offering_id)
+    if program is None:
+        return
+    await notifications.notify(
+        session,
+        resident_id=entry.resident_id,
+        kind="waitlist_quota_offer",
+        values={
+            "service": offering.name_zh if offering is not None else "",
+            "time": local_time(slot_start),
+            "price": yuan(program.resident_price_fen),
+            "until": local_time(expires),
+        },
+        event_id=f"waitlist-offer:{entry.id}:{slot_start.isoformat()}",
+        subject_id=entry.id,
+        now=now,
+        about_at=min(slot_start, expires),
+        quiet_hours=terms.quiet_hours,
+    )
+
+
+async def end_places_of_programs(session: AsyncSession, programs: Sequence[FundedProgram], *, now: datetime) -> int:
+    """A contract ended or stopped funding a service: its quota lines end. Each place still waiting or offered
+    ends (``program_ended``; a unit held goes back to the ended pool, offered to nobody), and each resident who
+    waited is told once, plainly, that the subsidised places of that service have ended: no offer will come. Runs in
+    the caller's transaction (the contract event's); a redelivered event ends and tells nothing twice."""
+    ended = 0
+    for program in programs:
+        told: set[uuid.UUID] = set()
+        for entry in await repository.open_of_program(session, program.id):
+            if not await repository.change(
+                session,
+                entry.id,
+                current=(entry.status,),
+                values={"status": "ended", "closed_at": now, "closed_by": "system:program_ended", "updated_at": now},
+            ):
+                continue
+            ended += 1
+            if entry.status == "offered":
+                await catalog_service.release_funding(session, program.id)
+            if entry.resident_id in told:
+                continue
+            told.add(entry.resident_id)
+            offering = await catalog_service.get_offering(session, program.offering_id)
+            await notifications.notify(
+                session,
+                resident_id=entry.resident_id,
+                kind="waitlist_quota_ended",
+                values={"service": offering.name_zh if offering is not None else "这项服务"},
+                event_id=f"waitlist-quota-ended:{program.id}:{entry.resident_id}",
+                subject_id=entry.id,
+                now=now,
+            )
+        if told:
+            log.info("ended an ended programme's quota line", program_id=str(program.id), residents=len(told))
+    return ended
 
 
 async def leave(
@@ -478,6 +632,11 @@ async def pass_on_overdue_offers(
             await session.commit()
             ended += 1
     async with sessionmaker() as session:
+        passed = await repository.end_passed(session, now, reason="system:slot_passed")
+        await session.commit()
+    if passed:
+        log.info("ended waitlist places whose slot has passed", count=passed)
+    async with sessionmaker() as session:
         slots = await repository.slots_waiting(session, now, batch)
     for offering_id, slot_start in slots:
         async with sessionmaker() as session:
@@ -524,6 +683,7 @@ async def quota_line(
     status: str | None,
     limit: int,
     offset: int,
+    now: datetime | None = None,
 ) -> tuple[list[s.ListedWaitlistEntry], int]:
     """A funded programme's quota line, named by its id or by its contract and offering (or every programme's line
     for an offering: the console's waitlist dialog knows the service, not the contract), in order of joining: each
@@ -559,7 +719,7 @@ async def quota_line(
         offering = offerings.get(entry.offering_id)
         shown.append(
             s.ListedWaitlistEntry(
-                **(await to_schema(session, entry)).model_dump(),
+                **(await to_schema(session, entry, now)).model_dump(),
                 offering_name=offering.name_zh if offering is not None else None,
                 resident=residents.get(entry.resident_id),
             )
@@ -576,7 +736,14 @@ def _query_problem(parameter: str, message: str) -> ValidationFailed:
 
 
 async def of_resident(
-    session: AsyncSession, resident_id: uuid.UUID, *, by: Principal, open_only: bool, limit: int, offset: int
+    session: AsyncSession,
+    resident_id: uuid.UUID,
+    *,
+    by: Principal,
+    open_only: bool,
+    limit: int,
+    offset: int,
+    now: datetime | None = None,
 ) -> tuple[list[s.ListedWaitlistEntry], int]:
     """A resident's places in slot and quota lines, soonest slot first, for operators, the resident and her
     authorised helper (as her card and bookings are); an operator's or helper's look is recorded for her."""
@@ -597,7 +764,7 @@ async def of_resident(
         offering = offerings.get(entry.offering_id)
         shown.append(
             s.ListedWaitlistEntry(
-                **(await to_schema(session, entry)).model_dump(),
+                **(await to_schema(session, entry, now)).model_dump(),
                 offering_name=offering.name_zh if offering is not None else None,
             )
         )
@@ -614,8 +781,10 @@ async def leave_for_series(
             await _close(session, entry, to="left", actor=actor, terms=terms, now=now)
 
 
-async def to_schema(session: AsyncSession, entry: WaitlistEntry) -> s.WaitlistEntry:
-    position = await repository.position(session, entry) if entry.status == "waiting" else None
+async def to_schema(session: AsyncSession, entry: WaitlistEntry, now: datetime | None = None) -> s.WaitlistEntry:
+    """The place as its resident and operators see it; given ``now``, its position counts only the live places
+    ahead of it (a place whose slot has passed waits for nothing)."""
+    position = await repository.position(session, entry, now) if entry.status == "waiting" else None
     return _schema(entry, position)
 
 
@@ -630,10 +799,20 @@ async def schemas_of(session: AsyncSession, entry_ids: list[uuid.UUID]) -> dict[
     return {entry_id: await to_schema(session, entry) for entry_id, entry in entries.items()}
 
 
+# Why the system ended a place (``closed_by``), as the lists show it.
+END_REASONS = {
+    "system:booking_ended": "booking_ended",
+    "system:program_ended": "program_ended",
+    "system:slot_passed": "slot_passed",
+}
+
+
 def _schema(entry: WaitlistEntry, position: int | None) -> s.WaitlistEntry:
+    computed = ("position", "end_reason")
     return s.WaitlistEntry.model_validate(
         {
-            **{field: getattr(entry, field) for field in s.WaitlistEntry.model_fields if field != "position"},
+            **{field: getattr(entry, field) for field in s.WaitlistEntry.model_fields if field not in computed},
             "position": position,
+            "end_reason": END_REASONS.get(entry.closed_by or "") if entry.status not in repository.WAITING else None,
         }
     )

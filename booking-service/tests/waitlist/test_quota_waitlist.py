@@ -36,10 +36,11 @@ def funded(offering: Any, quota: int) -> tuple[FundedOffering, ...]:
     )
 
 
-async def lunch_with_quota(world: Any, quota: int) -> tuple[Any, Any]:
-    """老年餐桌 at 15 元; a programme for residents of 80 and over pays 12 元 of it, ``quota`` meals in all."""
+async def lunch_with_quota(world: Any, quota: int, **terms: Any) -> tuple[Any, Any]:
+    """老年餐桌 at 15 元; a programme for residents of 80 and over pays 12 元 of it, ``quota`` meals in all (the
+    contract's other ``terms`` as given)."""
     lunch = await world.offering(price_fen=1500, capacity_per_slot=100, weekly_rules=ALL_DAY)
-    contract = world.contract_event(offering_id=lunch.offering_id, funded=funded(lunch, quota))
+    contract = world.contract_event(offering_id=lunch.offering_id, funded=funded(lunch, quota), **terms)
     await world.apply(contract, source="procurement")
     return lunch, contract
 
@@ -57,9 +58,9 @@ async def amend_quota(world: Any, lunch: Any, contract: Any, quota: int) -> None
     await world.apply(amended, source="procurement")
 
 
-async def used_up(world: Any, quota: int) -> tuple[Any, Any, list[dict[str, Any]]]:
+async def used_up(world: Any, quota: int, **terms: Any) -> tuple[Any, Any, list[dict[str, Any]]]:
     """A lunch whose programme's quota is all drawn by subsidised bookings tomorrow at 9."""
-    lunch, contract = await lunch_with_quota(world, quota)
+    lunch, contract = await lunch_with_quota(world, quota, **terms)
     bookings = []
     for _ in range(quota):
         made = await world.book(lunch, await world.resident(tags=["age_80_plus"]), world.at(world.tomorrow(), 9))
@@ -151,7 +152,7 @@ async def test_a_given_back_unit_is_offered_with_the_subsidised_price_and_accept
     assert (await world.waitlist_entry(one["id"], first))["booking_id"] == shown["id"]
     assert await pool(world, contract) == 1
     again = await world.client.post(f"{WAITLIST}/{one['id']}/accept", headers=world.resident_headers(first))
-    assert (again.status_code, again.json()["code"]) == (409, "no_offer")
+    assert (again.status_code, again.json()["code"]) == (409, "offer_already_accepted")
 
 
 async def test_an_unanswered_offer_passes_on_and_a_larger_quota_offers_units(world: Any, settings: Settings) -> None:

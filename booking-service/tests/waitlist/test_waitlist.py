@@ -125,7 +125,7 @@ async def test_a_freed_place_is_offered_to_the_first_in_line_who_accepts_it(worl
     assert await world.units_held(offering, slot) == 1
     again = await world.client.post(f"{WAITLIST}/{one['id']}/accept", headers=world.resident_headers(first))
     assert again.status_code == 409
-    assert again.json()["code"] == "no_offer"
+    assert again.json()["code"] == "offer_already_accepted"
 
 
 async def test_an_unanswered_offer_passes_to_the_next(world: Any, settings: Settings) -> None:

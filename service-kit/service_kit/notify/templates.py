@@ -98,6 +98,14 @@ TEMPLATES = _templates(
         "{service}（{time}）补贴名额有空了，补贴价{price}元，为您保留到{until}，请确认。",
         ("service", "time", "price", "until"),
     ),
+    # The programme a resident waited in the quota line of ended (its contract ended or stopped funding the
+    # service): no subsidised unit will be offered. Her bookings are not changed by it.
+    Template(
+        "waitlist_quota_ended",
+        "补贴名额候补已结束",
+        "{service}的补贴项目已结束，您的补贴名额候补也结束了，不会再有补贴名额通知。已约的服务不受影响。",
+        ("service",),
+    ),
     # A full-price booking re-priced when the subsidised unit she waited for was given to her (booking/waitlist).
     Template(
         "booking_repriced",

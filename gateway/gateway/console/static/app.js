@@ -899,6 +899,7 @@
       extras.entitlementsSection(),
       extras.waitPlacesSection(),
       state.readback ? readback(state.readback) : extras.seriesReadback(),
+      extras.quotaReadback(state.readback),
       h("div", { class: "actions" },
         h("button", { type: "button", class: "primary", text: t("card.find_service"),
           onclick: () => $("service-category").focus() }),
@@ -1341,8 +1342,11 @@
         try {
           const booking = await api.post("/api/v1/bookings",
             { offering_id: o.id, slot_start: slot.start, resident_id: state.resident.id, channel: "phone" }, key);
+          const waitForSubsidy = extras.quotaWanted(form);
           closeDialog(false);
           state.readback = { kind: "booked", booking };
+          // Booked at the full price because the subsidy is out of reach: her place in the quota line for it.
+          if (waitForSubsidy) await extras.joinForBooking(item, booking);
           state.lastDone = { kind: "booking", id: booking.id, label: t("outcome.booking") + " " + slotRange(booking) };
           await refreshResident();
           const shown = $("readback");

@@ -87,6 +87,24 @@
     "places.offered": ["{service} {time} · {kind}已保留到 {until}", "{service} {time} · {kind} held until {until}"],
     "places.open_line": ["名单", "Line"],
     "places.open_line_label": ["查看{service}的补贴名额候补名单", "Open the subsidised-unit waitlist of {service}"],
+    "quota.offer": ["补贴名额已用完：可以先按原价预约，同时排补贴名额候补；排到时这次预约改按补贴价。", "The subsidised units are used up: book at the full price and wait for a unit; when one frees, this booking is re-priced."],
+    "quota.join": ["同时排入补贴名额候补", "Also wait in the subsidised-unit line"],
+    "quota.join_alone": ["只排补贴名额候补，先不预约", "Only wait for a subsidised unit, do not book yet"],
+    "quota.joined": ["已排入补贴名额候补第{position}位。有补贴名额空出时会短信通知{name}，确认后这次预约改按补贴价收费。", "{name} waits for a subsidised unit: number {position}. A text message follows when one frees; once confirmed this booking is re-priced at the subsidised price."],
+    "quota.joined_alone": ["已排入补贴名额候补第{position}位（还没有预约）。有补贴名额空出时会短信通知{name}，确认后按补贴价预约。", "{name} waits for a subsidised unit: number {position} (nothing booked yet). A text message follows when one frees; once confirmed it is booked at the subsidised price."],
+    "quota.refused": ["没有排入补贴名额候补：{reason}", "Not in the subsidised-unit line: {reason}"],
+    "quota.used_up": ["{name}{period}的补贴已用完（{per}{units}次，已用{used}次，剩余{left}次），排到补贴名额也不能按补贴价收费；{renews}起恢复。", "{name}'s own subsidy {period} is used up ({units} per {per}, {used} used, {left} left): a unit would not lower her price; it renews on {renews}."],
+    "quota.per.month": ["每月", "month"],
+    "quota.per.week": ["每周", "week"],
+    "quota.readback_title": ["补贴名额候补", "Subsidised-unit line"],
+    "wait.status.ended": ["已结束", "ended"],
+    "wait.end_reason.program_ended": ["补贴项目已结束", "the programme ended"],
+    "wait.end_reason.slot_passed": ["时间已过", "its time passed"],
+    "wait.end_reason.booking_ended": ["预约已取消", "the booking ended"],
+    "error.code.offer_already_accepted": ["这个名额刚刚已经确认过了，不用再确认", "The offer was just accepted"],
+    "error.code.quota_not_full": ["补贴名额还有剩余，可以直接按补贴价预约", "Subsidised units are left: book at the subsidised price"],
+    "error.code.not_eligible": ["该居民不符合这个补贴项目的条件", "The resident is not eligible for this programme"],
+    "error.code.program_not_funding": ["这一天没有补贴项目资助这项服务", "No programme funds this service that day"],
     "error.code.entitlement_used_up": ["该居民本期补贴已用完，不能排队等补贴名额", "The resident's own subsidy for this period is used up"],
     "error.code.already_subsidised": ["该居民的这次预约已按补贴价收费", "The resident's booking is subsidised already"],
     "error.code.weekday_not_offered": ["这一天该服务在此时间没有时段", "The service has no slot at this time on that day"],
@@ -120,6 +138,7 @@
     state.entitlements = null; // {resident_id, eligibility, entitlements}
     state.waitPlaces = null; // {resident_id, items}: the caller's open places in slot and quota lines
     state.seriesReadback = null; // {series, service, time}
+    state.quotaReadback = null; // {resident_id, booking_id, text, refused}: the quota line joined with a booking
 
     function hhmm(iso) {
       return new Intl.DateTimeFormat("en-GB", { timeZone: TZ, hour: "2-digit", minute: "2-digit", hour12: false })
@@ -172,15 +191,102 @@
         lines.length ? h("ul", { class: "inline-list" }, lines) : h("span", { text: t("ent.none") }));
     }
 
-    /* The quote for the slot's own day: its price note says why this booking is (not) subsidised. */
+    /* The quote for the slot's own day: its price note says why this booking is (not) subsidised. When a funded
+       programme could subsidise her but does not now (its units used up, or her own allowance), the operator may
+       book at the full price and put her in the programme's quota line for that booking, or put her in it alone. */
     function priceNote(item, slot) {
-      const box = h("div", { class: "price-note", id: "price-note", "aria-live": "polite" });
+      const note = h("div", { class: "price-note", id: "price-note", "aria-live": "polite" });
+      const quota = h("div", { id: "quota-offer", hidden: true });
+      const box = h("div", {}, note, quota);
       api.get("/api/v1/bookings/quote", { offering_id: item.offering.id, resident_id: state.resident.id, date: day(slot.start) })
         .then((quote) => {
-          if (quote && quote.price_note) box.textContent = t("quote.note", { note: quote.price_note });
+          if (quote && quote.price_note) note.textContent = t("quote.note", { note: quote.price_note });
+          if (quote && quote.price_note && !quote.funded) fillQuotaOffer(quota, item, slot);
         })
         .catch(() => {});
       return box;
+    }
+
+    function fillQuotaOffer(box, item, slot) {
+      const said = h("p", { id: "quota-said", class: "said", role: "status" });
+      const alone = h("button", { type: "button", id: "quota-join-alone", text: t("quota.join_alone"),
+        onclick: () => joinAlone(item, slot, said, alone) });
+      box.append(
+        h("p", { class: "muted", text: t("quota.offer") }),
+        h("label", { class: "check" }, h("input", { type: "checkbox", id: "quota-join", name: "quota_join" }), t("quota.join")),
+        " ", alone, said);
+      box.hidden = false;
+    }
+
+    /* A refusal to join, in the operator's words: an allowance used up says what is left and when it renews. */
+    function refusal(error) {
+      const p = error && error.problem;
+      if (p && p.code === "entitlement_used_up") {
+        const [, month, date] = String(p.renews_on || "").split("-").map(Number);
+        const renews = state.lang === "en" ? String(p.renews_on) : month + "月" + date + "日";
+        return t("quota.refused", { reason: t("quota.used_up", {
+          name: state.resident.name, period: t("ent.period." + p.period), per: t("quota.per." + p.period),
+          units: p.units_per_period, used: p.used, left: p.left, renews }) });
+      }
+      const code = p && p.code;
+      return t("quota.refused", { reason: code && "error.code." + code in DICT["zh-CN"]
+        ? t("error.code." + code) : (p && p.detail) || t("error.network") });
+    }
+
+    async function join(item, slot) {
+      return api.post("/api/v1/bookings/waitlist", {
+        kind: "quota", offering_id: item.offering.id, slot_start: slot.start, resident_id: state.resident.id,
+      }, newKey());
+    }
+
+    async function joinAlone(item, slot, said, button) {
+      const form = button.closest("form");
+      ctx.clearErrors(form);
+      button.disabled = true;
+      try {
+        const entry = await join(item, slot);
+        said.classList.remove("bad");
+        said.textContent = t("quota.joined_alone", { name: state.resident.name, position: entry.position });
+        button.hidden = true;
+        const box = document.getElementById("quota-join");
+        if (box) box.closest("label").hidden = true;
+        await ctx.refreshResident(); // her new place on the card behind the dialog
+      } catch (error) {
+        said.classList.add("bad");
+        said.textContent = refusal(error);
+      } finally {
+        button.disabled = false;
+      }
+      said.setAttribute("tabindex", "-1");
+      said.focus();
+    }
+
+    /* Whether the operator ticked 同时排入补贴名额候补 in the booking dialog ``form``. */
+    function quotaWanted(form) {
+      const box = form.querySelector("#quota-join");
+      return Boolean(box && box.checked && !box.closest("[hidden]"));
+    }
+
+    /* After the full-price booking: her place in the quota line for it, read back beside the booking's. */
+    async function joinForBooking(item, booking) {
+      const slot = { start: booking.slot_start };
+      try {
+        const entry = await join(item, slot);
+        state.quotaReadback = { resident_id: booking.resident_id, booking_id: booking.id, refused: false,
+          text: t("quota.joined", { name: state.resident.name, position: entry.position }) };
+      } catch (error) {
+        state.quotaReadback = { resident_id: booking.resident_id, booking_id: booking.id, refused: true, text: refusal(error) };
+      }
+    }
+
+    function quotaReadback(readback) {
+      const done = state.quotaReadback;
+      if (!done || !state.resident || done.resident_id !== state.resident.id || !readback ||
+        readback.kind !== "booked" || readback.booking.id !== done.booking_id) return null;
+      return h("section", { class: done.refused ? "readback bad" : "readback", id: "quota-readback", role: "status",
+        "aria-labelledby": "quota-readback-title" },
+        h("h3", { id: "quota-readback-title", text: t("quota.readback_title") }),
+        h("p", { text: done.text }));
     }
 
     // -------------------------------------------------------------- a series from the booking step
@@ -354,7 +460,10 @@
       let text;
       if (entry.status === "waiting") text = t("wait.quota_entry", { position: entry.position, name });
       else if (entry.status === "offered") text = t("wait.quota_offered", { name, time: dateTime(entry.offer_expires_at) });
-      else text = t("wait.quota_closed", { name, status: t("wait.status." + entry.status) });
+      else {
+        const why = entry.end_reason ? "（" + t("wait.end_reason." + entry.end_reason) + "）" : "";
+        text = t("wait.quota_closed", { name, status: t("wait.status." + entry.status) + why });
+      }
       if (entry.for_booking_id && (entry.status === "waiting" || entry.status === "offered")) text += t("wait.for_booking");
       return h("li", { "data-quota-entry": entry.id, "data-status": entry.status, text });
     }
@@ -470,8 +579,9 @@
 
     return {
       loadEntitlements, entitlementsSection, loadWaitPlaces, waitPlacesSection, priceNote, seriesButton, seriesReadback,
-      fullSlots,
+      fullSlots, quotaWanted, joinForBooking, quotaReadback,
       forget() {
+        state.quotaReadback = null;
         state.entitlements = null;
         state.waitPlaces = null;
         state.seriesReadback = null;
