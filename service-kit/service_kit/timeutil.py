@@ -7,11 +7,11 @@ Answers write every date-time one way (``TIMESTAMP_CONVENTION``): RFC 3339 in UT
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
-from pydantic import AfterValidator, AwareDatetime
+from pydantic import AfterValidator, AwareDatetime, Field
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -54,5 +54,21 @@ def in_utc(value: datetime) -> datetime:
         raise ValueError("is outside the range of dates") from error
 
 
-#: A request's aware date-time that the database can store: a 422 for one out of range, never a 500.
-Instant = Annotated[AwareDatetime, AfterValidator(in_utc)]
+# The calendar a request may name. Every birth, term, booking and deadline of the district's services falls within
+# it, and a rule's arithmetic on it (Beijing's calendar, a term of years, a series of weeks, the day after) never
+# leaves the years 1–9999 Python can represent: ``9999-12-31T23:00Z`` is already the year 10000 in Beijing, and
+# ``date.max + timedelta(days=1)`` fails. A request beyond it is the caller's mistake (422 at its field), not a 500.
+FIRST_DAY = date(1800, 1, 1)
+LAST_DAY = date(2999, 12, 31)
+
+#: A request's aware date-time, from ``FIRST_DAY`` (UTC) to the end of ``LAST_DAY``, converted to UTC as the
+#: database keeps it; one out of range (``0001-01-01T00:00+14:00`` has no UTC moment at all) is a 422 at its field.
+Instant = Annotated[
+    AwareDatetime,
+    Field(ge=datetime.combine(FIRST_DAY, datetime.min.time(), UTC), lt=datetime(LAST_DAY.year + 1, 1, 1, tzinfo=UTC)),
+    AfterValidator(in_utc),
+]
+
+#: A request's date (a day of Beijing's calendar) from ``FIRST_DAY`` to ``LAST_DAY``: where a rule counts days from
+#: it, one at the ends of the calendar is a 422 at its field.
+Day = Annotated[date, Field(ge=FIRST_DAY, le=LAST_DAY)]

@@ -3,7 +3,6 @@ from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Query
-from pydantic import AwareDatetime
 
 from booking.bookings import examples, service
 from booking.bookings import schemas as s
@@ -13,6 +12,7 @@ from booking.deps import Caller, SettingsDep
 from service_kit.db import SessionDep
 from service_kit.errors import error_responses
 from service_kit.pagination import Page, PaginationDep
+from service_kit.timeutil import Day, Instant
 
 router = APIRouter(prefix="/api/v1/bookings", tags=["bookings"])
 
@@ -55,11 +55,11 @@ async def list_bookings(
         str | None,
         Query(min_length=4, max_length=32, description="The resident's phone, or its last 4 to 10 digits."),
     ] = None,
-    day: Annotated[date | None, Query(alias="date", description="The slot's local (Beijing) date.")] = None,
-    from_day: Annotated[date | None, Query(alias="from", description="First local date of the slots.")] = None,
-    to_day: Annotated[date | None, Query(alias="to", description="Last local date of the slots (inclusive).")] = None,
-    created_from: Annotated[AwareDatetime | None, Query(description="Made at or after this instant.")] = None,
-    created_before: Annotated[AwareDatetime | None, Query(description="Made before this instant.")] = None,
+    day: Annotated[Day | None, Query(alias="date", description="The slot's local (Beijing) date.")] = None,
+    from_day: Annotated[Day | None, Query(alias="from", description="First local date of the slots.")] = None,
+    to_day: Annotated[Day | None, Query(alias="to", description="Last local date of the slots (inclusive).")] = None,
+    created_from: Annotated[Instant | None, Query(description="Made at or after this instant.")] = None,
+    created_before: Annotated[Instant | None, Query(description="Made before this instant.")] = None,
 ) -> Page[s.Booking]:
     search = service.BookingSearch(
         resident_id=resident_id,

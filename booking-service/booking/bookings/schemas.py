@@ -2,7 +2,7 @@ import uuid
 from datetime import date as date_type
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from booking.bookings.models import BookingStatus
 from booking.entitlements.schemas import PersonalEntitlement
@@ -10,6 +10,7 @@ from booking.residents.schemas import HelperLabel, Position, ResidentSummary, Vi
 from booking.timefmt import LocalDateTime
 from service_kit import phones
 from service_kit.events.contracts import BookingChannel
+from service_kit.timeutil import Instant
 
 
 class Place(BaseModel):
@@ -66,7 +67,7 @@ class BookingCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     offering_id: uuid.UUID
-    slot_start: AwareDatetime = Field(description="The start of a slot from /api/v1/availability, with its offset.")
+    slot_start: Instant = Field(description="The start of a slot from /api/v1/availability, with its offset.")
     resident_id: uuid.UUID | None = Field(
         default=None,
         description=(
@@ -102,7 +103,7 @@ class BookingTransition(BaseModel):
 class BookingReschedule(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    slot_start: AwareDatetime = Field(description="The start of another slot of the same offering.")
+    slot_start: Instant = Field(description="The start of another slot of the same offering.")
     reason: Reason | None = None
 
 

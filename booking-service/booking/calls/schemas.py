@@ -2,13 +2,14 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from booking.calls.reasons import CallerKind, OutcomeKind, Reason
 from booking.residents.schemas import ResidentSummary
 from booking.timefmt import LocalDateTime
 from booking.urgent.schemas import UrgentCall
 from booking.worklist.schemas import FollowUp, WorklistItem
+from service_kit.timeutil import Instant
 
 Note = Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000)]
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
@@ -34,7 +35,7 @@ class OutcomeIn(BaseModel):
 class CallbackIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    due_at: AwareDatetime = Field(description="When to call back (after now).")
+    due_at: Instant = Field(description="When to call back (after now).")
     reason: CallbackReason
 
 
@@ -99,7 +100,7 @@ class CallbackAttempt(BaseModel):
 
     outcome: Literal["done", "no_answer"]
     attempts: int = Field(ge=0, description="The callback's `attempts` as the operator saw it (a stale one is 409).")
-    next_due_at: AwareDatetime | None = Field(default=None, description="With `no_answer`: when to try again.")
+    next_due_at: Instant | None = Field(default=None, description="With `no_answer`: when to try again.")
     note: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = None
 
 

@@ -1,5 +1,4 @@
 import uuid
-from datetime import date
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
@@ -12,6 +11,7 @@ from booking.residents.schemas import EligibilityTag
 from service_kit.db import SessionDep
 from service_kit.errors import error_responses
 from service_kit.pagination import Page, PaginationDep
+from service_kit.timeutil import Day
 
 router = APIRouter(tags=["entitlements"])
 
@@ -58,7 +58,7 @@ async def resident_entitlements(
     session: SessionDep,
     principal: Caller,
     settings: SettingsDep,
-    day: Annotated[date | None, Query(alias="date", description="The local day (default today).")] = None,
+    day: Annotated[Day | None, Query(alias="date", description="The local day (default today).")] = None,
 ) -> s.ResidentEntitlements:
     return await service.for_resident(
         session, resident_id, day, by=principal, recheck_days=settings.eligibility_recheck_lead_days

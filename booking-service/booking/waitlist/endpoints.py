@@ -2,7 +2,6 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import AwareDatetime
 
 from booking.bookings import schemas as booking_schemas
 from booking.bookings import service as bookings_service
@@ -13,6 +12,7 @@ from booking.waitlist import service
 from service_kit.db import SessionDep
 from service_kit.errors import error_responses
 from service_kit.pagination import Page, PaginationDep
+from service_kit.timeutil import Instant
 
 router = APIRouter(prefix="/api/v1/bookings/waitlist", tags=["waitlist"])
 # A resident's own places, beside her card's other lists.
@@ -44,7 +44,7 @@ async def join(data: s.WaitlistJoin, session: SessionDep, principal: Caller, now
     operation_id="listWaitlist",
 )
 async def in_line(
-    offering_id: uuid.UUID, slot_start: AwareDatetime, session: SessionDep, principal: Caller
+    offering_id: uuid.UUID, slot_start: Instant, session: SessionDep, principal: Caller
 ) -> list[s.WaitlistEntry]:
     return await service.in_line(session, offering_id, slot_start, by=principal)
 

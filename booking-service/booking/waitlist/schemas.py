@@ -1,10 +1,11 @@
 import uuid
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from booking.residents.schemas import ResidentSummary
 from booking.timefmt import LocalDateTime
+from service_kit.timeutil import Instant
 
 Status = Literal["waiting", "offered", "accepted", "expired", "left", "ended"]
 EndReason = Literal["booking_ended", "program_ended", "slot_passed"]
@@ -25,7 +26,7 @@ class WaitlistJoin(BaseModel):
     )
 
     offering_id: uuid.UUID
-    slot_start: AwareDatetime = Field(description="The start of a full slot of the offering, with its offset.")
+    slot_start: Instant = Field(description="The start of a full slot of the offering, with its offset.")
     resident_id: uuid.UUID | None = Field(
         default=None, description="Required for operators; a resident waits for themself (a helper names them)."
     )

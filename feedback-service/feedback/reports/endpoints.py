@@ -1,6 +1,5 @@
 """Report routes live under the complaints and scores prefixes, which the gateway already sends here."""
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
@@ -18,12 +17,13 @@ from service_kit.auth import Principal, Role, require_roles
 from service_kit.db import ReadSessionDep
 from service_kit.errors import error_responses
 from service_kit.pagination import Page, PaginationDep
+from service_kit.timeutil import Instant
 
 router = APIRouter(prefix="/api/v1", tags=["reports"])
 
 Official = Annotated[Principal, Depends(require_roles(Role.official, Role.evaluator))]
-Since = Annotated[datetime | None, Query(description="From this time (inclusive), ISO 8601 with offset")]
-Until = Annotated[datetime | None, Query(description="Until this time (exclusive)")]
+Since = Annotated[Instant | None, Query(description="From this time (inclusive), ISO 8601 with offset")]
+Until = Annotated[Instant | None, Query(description="Until this time (exclusive)")]
 
 
 @router.get(

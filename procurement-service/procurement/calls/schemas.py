@@ -6,11 +6,12 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from procurement.calls.models import ApplicationStatus, CallStatus
 from procurement.contracts.schemas import MAX_FEN, MAX_QUOTA
 from procurement.documents.schemas import PublicDocument
+from service_kit.timeutil import Instant
 
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20_000)]
@@ -52,7 +53,7 @@ class CallCreate(BaseModel):
         default_factory=list, max_length=3, description="Provider kinds admitted; empty admits every kind."
     )
     criteria: list[Criterion] = Field(min_length=1, max_length=20)
-    deadline: AwareDatetime
+    deadline: Instant
     street_code: Code | None = Field(
         default=None,
         description="The street the call serves (registry street code); a street-scoped official's own by "

@@ -1,7 +1,6 @@
 """HSDS 3.0 read API (Open Referral): public, no login. Paging follows HSDS (``page`` from 1, ``per_page``)."""
 
 import uuid
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -12,6 +11,7 @@ from service_kit.db import ReadSessionDep
 from service_kit.errors import error_responses
 from service_kit.links import public_base_url, public_url
 from service_kit.operation_ids import prefixed
+from service_kit.timeutil import Instant
 
 # hsdsListServices: HSDS's names, apart from Linli's own and Open311's.
 router = APIRouter(
@@ -39,7 +39,7 @@ PagingDep = Annotated[Paging, Depends()]
 def _filters(
     taxonomy_term_id: uuid.UUID | None = None,
     organization_id: uuid.UUID | None = None,
-    modified_after: datetime | None = None,
+    modified_after: Instant | None = None,
     proximity: Annotated[int | None, Query(ge=1, le=50_000, description="Metres from the origin.")] = None,
     lat: Annotated[float | None, Query(ge=-90, le=90)] = None,
     lng: Annotated[float | None, Query(ge=-180, le=180)] = None,
