@@ -697,7 +697,7 @@ def main() -> None:
     parser.add_argument("--only", choices=["events", "gateway", "tracing", "series"], help="run one part only")
     parser.add_argument(
         "--postgres-url",
-        default=os.environ.get("LINLI_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432"),
+        default=os.environ.get("LINLI_BENCH_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432"),
         help="the PostgreSQL server the series part also runs on (a database of its own, dropped after)",
     )
     parser.add_argument("--series-rounds", type=int, default=5, help="series booked per row (the median is shown)")
