@@ -159,7 +159,7 @@ async def test_each_date_is_priced_as_a_booking_of_it_alone_would_be(world: Any,
 async def test_a_date_she_already_holds_is_refused_as_hers_and_keeps_one_place(world: Any, settings: Settings) -> None:
     offering = await lunch_programme(world, quota=100, units=None, capacity=2)
     resident = await world.resident()
-    await book_alone(world, settings, offering, resident, date(2026, 10, 13))
+    held = await book_alone(world, settings, offering, resident, date(2026, 10, 13))
 
     occurrences = await book_series(world, weekday_series(offering, resident, "2026-10-12", "2026-10-14"))
 
@@ -170,6 +170,19 @@ async def test_a_date_she_already_holds_is_refused_as_hers_and_keeps_one_place(w
     ]
     assert await world.units_held(offering, world.at(date(2026, 10, 13), 11)) == 1
     assert await world.units_held(offering, world.at(date(2026, 10, 12), 11)) == 1
+    # Each booked date told the rest of Linli once, as the operator's booking; her log shows the operator booking
+    # each for her.
+    booked = [o["booking"] for o in occurrences if o["booking"]]
+    for booking in booked:
+        events = await world.emitted(booking["id"])
+        assert [(t, d["actor"].split(":")[0]) for t, d in events] == [("linli.booking.created.v1", "operator")]
+    log = await world.client.get(
+        f"/api/v1/residents/{resident['id']}/acting-for", headers=world.keys.headers("operator")
+    )
+    assert log.status_code == 200, log.text
+    rows = [row for row in log.json()["items"] if row["action"] == "book"]
+    assert sorted(row["booking_id"] for row in rows) == sorted([str(held.id), *(b["id"] for b in booked)])
+    assert {row["operator_name"] for row in rows} == {"话务员 小周"}
 
 
 async def test_a_date_a_racing_request_booked_meanwhile_falls_back_to_booking_each_date_alone(
