@@ -7,6 +7,8 @@ load generator when wrk is absent): req/s, p50, p99, the ratio to nginx, the add
 Speed is reported, not asserted: the tests check correctness. ``--only gateway`` runs the second part alone.
 (3) What tracing costs the gateway: the same proxied GET with tracing off and on (OTLP to a receiver started
 here, new traces sampled at 1%), as a ratio; ``--only tracing`` runs it alone.
+(4) What booking a 3-month weekday series costs the booking service (wall, CPU, SQL statements), and a single
+booking beside it, on SQLite and PostgreSQL (``booking_series.py``); ``--only series`` runs it alone.
 Each figure that has a target is printed beside it, MET or MISSED. ``--quick`` runs every part at a reduced scale
 (fewer events, one round of 2 s per row, one worker count, the production server only) in about a minute and a
 half: indicative figures for
@@ -42,6 +44,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "deploy"))
+
+from booking_series import bench_series  # noqa: E402
 
 from service_kit.db import UTCDateTime, create_engine, create_sessionmaker  # noqa: E402
 from service_kit.events.bus import connect, ensure_streams  # noqa: E402
@@ -690,7 +694,13 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="gateway load runs per row (the median is shown)")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="worker counts tried")
     parser.add_argument("--paths", nargs="+", default=list(GATEWAY_PATHS), help="registry paths loaded")
-    parser.add_argument("--only", choices=["events", "gateway", "tracing"], help="run one part only")
+    parser.add_argument("--only", choices=["events", "gateway", "tracing", "series"], help="run one part only")
+    parser.add_argument(
+        "--postgres-url",
+        default=os.environ.get("LINLI_BENCH_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432"),
+        help="the PostgreSQL server the series part also runs on (a database of its own, dropped after)",
+    )
+    parser.add_argument("--series-rounds", type=int, default=5, help="series booked per row (the median is shown)")
     parser.add_argument("--trace-ratio", type=float, default=0.01, help="the traced gateway's sample ratio")
     parser.add_argument(
         "--quick",
@@ -707,7 +717,7 @@ def main() -> None:
     if args.quick:
         global QUICK_NOTE
         QUICK_NOTE = " (quick: indicative)"
-        args.events, args.seconds, args.rounds, args.workers = 300, 2.0, 1, [1]
+        args.events, args.seconds, args.rounds, args.workers, args.series_rounds = 300, 2.0, 1, [1], 2
         print("quick: every part at a reduced scale (300 events, one 2 s round per row, one worker, no h11 row);")
         print("  the figures are indicative, for development: `make bench` without --quick gives the ones to report")
     with tempfile.TemporaryDirectory(prefix="linli-bench-") as tmp:
@@ -721,6 +731,8 @@ def main() -> None:
             )
         if args.only in (None, "tracing"):
             bench_tracing(args.seconds, args.connections, Path(tmp), args.rounds, args.trace_ratio)
+        if args.only in (None, "series"):
+            asyncio.run(bench_series(Path(tmp), args.series_rounds, args.postgres_url, QUICK_NOTE))
 
 
 if __name__ == "__main__":

@@ -2,8 +2,9 @@
 
 import uuid
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from booking.audit.models import ActingFor
@@ -13,6 +14,10 @@ from service_kit.pagination import fetch_page
 async def add(session: AsyncSession, record: ActingFor) -> None:
     session.add(record)
     await session.flush()
+
+
+async def add_many(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    await session.execute(insert(ActingFor), rows)
 
 
 async def list_for_resident(

@@ -33,6 +33,37 @@ async def record(
     await _add(session, by, resident_id, action, booking_id, helper_resident_id, utcnow())
 
 
+async def record_many(
+    session: AsyncSession,
+    by: Principal,
+    resident_id: uuid.UUID,
+    action: str,
+    *,
+    booking_ids: list[uuid.UUID],
+    helper_resident_id: uuid.UUID | None = None,
+) -> None:
+    """``record`` for each of ``booking_ids`` (a series' bookings), in one statement."""
+    if not booking_ids or (not acts_for_others(by) and helper_resident_id is None):
+        return
+    at = utcnow()
+    await repository.add_many(
+        session,
+        [
+            {
+                "id": uuid.uuid4(),
+                "operator_subject": by.subject[:160],
+                "operator_name": by.name[:100] if by.name else None,
+                "resident_id": resident_id,
+                "action": action,
+                "booking_id": booking_id,
+                "helper_resident_id": helper_resident_id,
+                "at": at,
+            }
+            for booking_id in booking_ids
+        ],
+    )
+
+
 async def record_reveal(
     session: AsyncSession, by: Principal, resident_id: uuid.UUID, action: str, *, booking_id: uuid.UUID, at: datetime
 ) -> None:

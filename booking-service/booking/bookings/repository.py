@@ -45,6 +45,62 @@ async def take_slot_unit(session: AsyncSession, offering_id: uuid.UUID, slot_sta
     return _rowcount(result) == 1
 
 
+async def take_slot_units(
+    session: AsyncSession, offering_id: uuid.UUID, slot_starts: Sequence[datetime], capacity: int
+) -> set[datetime]:
+    """Hold one unit of each of the offering's ``slot_starts`` that has one left, in one statement (a series'
+    dates): the starts whose unit was taken.
+
+    Each counter row is created holding the unit, or taken by the same guard as ``take_slot_unit`` (``used <
+    capacity``), which the database applies to each row under its lock: however many requests race, a slot never
+    holds more than ``capacity``. The rows are written in time order, so two series lock shared slots in the same
+    order."""
+    starts = sorted(set(slot_starts))
+    if not starts or capacity < 1:
+        return set()
+    table = SlotCounter.__table__
+    statement = upsert(session, table).values(
+        [{"offering_id": offering_id, "slot_start": start, "used": 1} for start in starts]
+    )
+    statement = statement.on_conflict_do_update(
+        index_elements=[table.c.offering_id, table.c.slot_start],
+        set_={"used": table.c.used + 1},
+        where=table.c.used < capacity,
+    ).returning(table.c.slot_start)
+    return set((await session.execute(statement)).scalars().all())
+
+
+async def release_slot_units(session: AsyncSession, offering_id: uuid.UUID, slot_starts: Sequence[datetime]) -> None:
+    if slot_starts:
+        await session.execute(
+            update(SlotCounter)
+            .where(
+                SlotCounter.offering_id == offering_id,
+                SlotCounter.slot_start.in_(list(slot_starts)),
+                SlotCounter.used > 0,
+            )
+            .values(used=SlotCounter.used - 1)
+            .execution_options(synchronize_session=False)
+        )
+
+
+async def slots_held(
+    session: AsyncSession, resident_id: uuid.UUID, offering_id: uuid.UUID, slot_starts: Sequence[datetime]
+) -> set[datetime]:
+    """Which of ``slot_starts`` the resident already holds an active booking of."""
+    if not slot_starts:
+        return set()
+    result = await session.scalars(
+        select(Booking.slot_start).where(
+            Booking.resident_id == resident_id,
+            Booking.offering_id == offering_id,
+            Booking.slot_start.in_(list(slot_starts)),
+            Booking.status.in_(ACTIVE_STATUSES),
+        )
+    )
+    return set(result.all())
+
+
 async def lock_slot(session: AsyncSession, offering_id: uuid.UUID, slot_start: datetime) -> int:
     """The units of a slot held now, read under the counter row's lock (the row is created if missing): a
     waitlist join and a cancellation of the same slot then happen one after the other, never across each other."""
@@ -109,6 +165,13 @@ async def add(session: AsyncSession, booking: Booking) -> bool:
     """Insert ``booking``; False when its resident already holds an active booking of the same slot (the
     partial unique index decides, even when the resident's two requests race)."""
     return await add_unless_taken(session, booking)
+
+
+async def add_many(session: AsyncSession, bookings: Sequence[Booking]) -> None:
+    """Insert ``bookings`` in one statement; an ``IntegrityError`` when a resident already holds one of their
+    slots (a racing request booked it): the caller's savepoint then undoes them all."""
+    session.add_all(bookings)
+    await session.flush()
 
 
 async def get(session: AsyncSession, booking_id: uuid.UUID) -> Booking | None:

@@ -3,9 +3,11 @@
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from functools import partial
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from booking.audit import service as audit
@@ -19,12 +21,13 @@ from booking.config import Settings
 from booking.entitlements import service as entitlements_service
 from booking.residents import helpers as helpers_service
 from booking.residents import service as residents_service
+from booking.residents.models import Resident
 from booking.residents.schemas import HelperLabel, Position
 from booking.rules import service as rules_service
 from booking.rules.service import Rules
 from service_kit import geo
 from service_kit.auth import Principal, Role
-from service_kit.errors import Conflict, Forbidden, InvalidTransition, NotFound, ValidationFailed
+from service_kit.errors import Conflict, Forbidden, InvalidTransition, LinliError, NotFound, ValidationFailed
 from service_kit.events.contracts import (
     BookingCancelled,
     BookingChanged,
@@ -39,7 +42,7 @@ from service_kit.events.contracts import (
     BookingRescheduled,
     BookingStarted,
 )
-from service_kit.events.outbox import emit
+from service_kit.events.outbox import emit, emit_many
 from service_kit.timeutil import SHANGHAI, utcnow
 
 # The state machine: from each status, the statuses a booking may move to.
@@ -258,7 +261,8 @@ async def booker(session: AsyncSession, by: Principal, resident_id: uuid.UUID | 
 async def create(
     session: AsyncSession, data: s.BookingCreate, *, by: Principal, settings: Settings, now: datetime | None = None
 ) -> Booking:
-    """Book one unit of a slot at ``now`` (default: the present); a series books each of its dates through here."""
+    """Book one unit of a slot at ``now`` (default: the present); a series books its dates through ``create_many``,
+    which gives each the outcome this gives it."""
     who = await booker(session, by, data.resident_id)
     kind, resident_id, helper_id = who.kind, who.resident_id, who.helper_id
     channel = channel_for(kind, data.channel)
@@ -277,18 +281,164 @@ async def create(
 
     local_day = slot.start.astimezone(ZoneInfo(offering.timezone)).date()
     pricing = await entitlements_service.draw(session, offering, resident, local_day, claim=data.contract_id)
+
+    actor = _actor(by)
+    booking = _new_booking(offering, resident.id, slot, pricing, channel, by, helper_id, rules, now)
+    if not await repository.add(session, booking):
+        raise Conflict("The resident already holds a booking of this slot.", code="already_booked")
+    await audit.record(session, by, resident.id, "book", booking_id=booking.id, helper_resident_id=helper_id)
+    await emit(
+        session,
+        _event(
+            BookingCreated, booking, status=BookingStatus.requested, actor=actor, at=now, helper_resident_id=helper_id
+        ),
+    )
+    if offering.auto_confirm:
+        # The offering confirms itself: consumers see the same two steps as for a provider's confirmation.
+        await emit(session, _event(BookingConfirmed, booking, actor="system:auto_confirm", at=now))
+    return booking
+
+
+async def create_many(
+    session: AsyncSession,
+    offering_id: uuid.UUID,
+    resident_id: uuid.UUID,
+    slot_starts: list[datetime],
+    *,
+    channel: str | None,
+    by: Principal,
+    settings: Settings,
+    now: datetime,
+) -> list[Booking | LinliError]:
+    """Book one unit of each of ``slot_starts`` for one resident (a series' dates), with ``create``'s outcome for
+    each: the booking, or the refusal ``create`` would have raised for that slot alone.
+
+    What is the same for every date is judged once (the caller, the resident, the offering and its provider, the
+    rules, the resident's evidence and the programmes); the slots' units, the resident's entitlement and the
+    programmes' pools are taken by guarded set-based writes; the bookings, their audit rows and their events are
+    each written in one statement. Should a racing request of the same resident book one of the slots meanwhile,
+    the database refuses the bookings together and each date is booked alone through ``create``."""
+    try:
+        who = await booker(session, by, resident_id)
+        channel = channel_for(who.kind, channel)
+        resident = await residents_service.get(session, who.resident_id)
+        if resident is None:
+            raise NotFound("No such resident.", code="resident_not_found")
+        offering = await bookable_offering(session, offering_id, who, by=by)
+    except LinliError as exc:
+        return [exc for _ in slot_starts]
+    rules = await rules_service.for_offering(session, offering.id, settings)
+    outcomes: list[Booking | LinliError | None] = [None for _ in slot_starts]
+    slots: dict[int, schedule.Slot] = {}
+    for i, start in enumerate(slot_starts):
+        try:
+            slots[i] = _bookable_slot(offering, start, rules, now)
+        except LinliError as exc:
+            outcomes[i] = exc
+    try:
+        async with session.begin_nested():
+            bookings = await _book_together(session, offering, resident, who, channel, slots, outcomes, by, rules, now)
+    except IntegrityError:
+        request = partial(s.BookingCreate, offering_id=offering.id, resident_id=resident_id, channel=channel)
+        alone: list[Booking | LinliError] = []
+        for start in slot_starts:
+            try:
+                async with session.begin_nested():
+                    alone.append(await create(session, request(slot_start=start), by=by, settings=settings, now=now))
+            except LinliError as exc:
+                alone.append(exc)
+        return alone
+    await audit.record_many(
+        session,
+        by,
+        resident.id,
+        "book",
+        booking_ids=[b.id for b in bookings.values()],
+        helper_resident_id=who.helper_id,
+    )
+    actor, events = _actor(by), list[BookingChanged]()
+    for i, booking in bookings.items():
+        outcomes[i] = booking
+        events.append(
+            _event(
+                BookingCreated,
+                booking,
+                status=BookingStatus.requested,
+                actor=actor,
+                at=now,
+                helper_resident_id=who.helper_id,
+            )
+        )
+        if offering.auto_confirm:
+            events.append(_event(BookingConfirmed, booking, actor="system:auto_confirm", at=now))
+    await emit_many(session, events)
+    booked = [outcome for outcome in outcomes if outcome is not None]
+    assert len(booked) == len(slot_starts)
+    return booked
+
+
+async def _book_together(
+    session: AsyncSession,
+    offering: CatalogOffering,
+    resident: Resident,
+    who: Booker,
+    channel: str,
+    slots: dict[int, schedule.Slot],
+    outcomes: list[Booking | LinliError | None],
+    by: Principal,
+    rules: Rules,
+    now: datetime,
+) -> dict[int, Booking]:
+    """``create_many``'s writes for the ``slots`` the rules allow: a unit of each slot taken where one is left
+    (``outcomes`` says why for the others), the resident's funding drawn, the bookings inserted."""
+    starts = [slot.start for slot in slots.values()]
+    taken = await repository.take_slot_units(session, offering.id, starts, offering.capacity_per_slot)
+    held = await repository.slots_held(session, resident.id, offering.id, starts)
+    # As ``create``: a full slot is refused as full, one she holds a unit of as already hers.
+    await repository.release_slot_units(session, offering.id, sorted(taken & held))
+    slots = dict(slots)
+    for i, slot in list(slots.items()):
+        if slot.start not in taken:
+            outcomes[i] = Conflict("This slot is fully booked; choose another.", code="slot_full")
+        elif slot.start in held:
+            outcomes[i] = Conflict("The resident already holds a booking of this slot.", code="already_booked")
+        else:
+            continue
+        del slots[i]
+    zone = ZoneInfo(offering.timezone)
+    days = [slot.start.astimezone(zone).date() for slot in slots.values()]
+    pricings = await entitlements_service.draw_many(session, offering, resident, days)
+    bookings = {
+        i: _new_booking(offering, resident.id, slot, pricing, channel, by, who.helper_id, rules, now)
+        for (i, slot), pricing in zip(slots.items(), pricings, strict=True)
+    }
+    await repository.add_many(session, list(bookings.values()))
+    return bookings
+
+
+def _new_booking(
+    offering: CatalogOffering,
+    resident_id: uuid.UUID,
+    slot: schedule.Slot,
+    pricing: entitlements_service.Pricing,
+    channel: str,
+    by: Principal,
+    helper_id: uuid.UUID | None,
+    rules: Rules,
+    now: datetime,
+) -> Booking:
+    """The booking of one unit of ``slot`` at ``pricing``'s price, as ``by`` makes it at ``now``."""
     program = pricing.program
     price_fen, subsidy_fen = offering.price_fen, 0
     if program is not None:
         price_fen = program.resident_price_fen
         subsidy_fen = max(program.unit_price_fen - program.resident_price_fen, 0)
-
     actor = _actor(by)
-    booking = Booking(
+    return Booking(
         id=uuid.uuid4(),
         offering_id=offering.id,
         provider_id=offering.provider_id,
-        resident_id=resident.id,
+        resident_id=resident_id,
         status=BookingStatus.confirmed if offering.auto_confirm else BookingStatus.requested,
         channel=channel,
         slot_start=slot.start,
@@ -307,19 +457,6 @@ async def create(
         status_changed_at=now,
         confirm_by=None if offering.auto_confirm else rules.confirm_by(now, slot.start),
     )
-    if not await repository.add(session, booking):
-        raise Conflict("The resident already holds a booking of this slot.", code="already_booked")
-    await audit.record(session, by, resident.id, "book", booking_id=booking.id, helper_resident_id=helper_id)
-    await emit(
-        session,
-        _event(
-            BookingCreated, booking, status=BookingStatus.requested, actor=actor, at=now, helper_resident_id=helper_id
-        ),
-    )
-    if offering.auto_confirm:
-        # The offering confirms itself: consumers see the same two steps as for a provider's confirmation.
-        await emit(session, _event(BookingConfirmed, booking, actor="system:auto_confirm", at=now))
-    return booking
 
 
 async def bookable_offering(

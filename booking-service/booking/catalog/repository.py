@@ -123,6 +123,24 @@ async def list_funding_for(session: AsyncSession, offering_id: uuid.UUID, on: da
     return result.scalars().all()
 
 
+async def list_funding_between(
+    session: AsyncSession, offering_id: uuid.UUID, first: date, last: date
+) -> Sequence[FundedProgram]:
+    """Active programs funding ``offering_id`` on any date of ``first`` … ``last``, in ``list_funding_for``'s
+    order: filtered by a date, the list ``list_funding_for`` gives for it."""
+    result = await session.execute(
+        select(FundedProgram)
+        .where(
+            FundedProgram.offering_id == offering_id,
+            FundedProgram.active.is_(True),
+            FundedProgram.start_date <= last,
+            FundedProgram.end_date >= first,
+        )
+        .order_by(FundedProgram.resident_price_fen, FundedProgram.start_date, FundedProgram.contract_id)
+    )
+    return result.scalars().all()
+
+
 async def set_entitlement(
     session: AsyncSession, contract_id: uuid.UUID, offering_id: uuid.UUID, values: dict[str, Any]
 ) -> FundedProgram | None:
@@ -161,6 +179,34 @@ async def draw_quota(session: AsyncSession, program_id: uuid.UUID) -> bool:
             FundedProgram.used < FundedProgram.quota,
         )
         .values(used=FundedProgram.used + 1)
+        .execution_options(synchronize_session=False)
+    )
+    return _rowcount(result) == 1
+
+
+async def lock_pool(session: AsyncSession, program_id: uuid.UUID) -> int:
+    """The units left of an active program's quota, read under its row's write lock (held to the commit): what
+    ``draw_quota_units`` may then take. 0 when the program no longer funds."""
+    left = await session.scalar(
+        update(FundedProgram)
+        .where(FundedProgram.id == program_id, FundedProgram.active.is_(True))
+        .values(used=FundedProgram.used)
+        .returning(FundedProgram.quota - FundedProgram.used)
+        .execution_options(synchronize_session=False)
+    )
+    return max(int(left or 0), 0)
+
+
+async def draw_quota_units(session: AsyncSession, program_id: uuid.UUID, units: int) -> bool:
+    """Take ``units`` of a program's quota at once; False (nothing taken) when fewer are left."""
+    result = await session.execute(
+        update(FundedProgram)
+        .where(
+            FundedProgram.id == program_id,
+            FundedProgram.active.is_(True),
+            FundedProgram.used + units <= FundedProgram.quota,
+        )
+        .values(used=FundedProgram.used + units)
         .execution_options(synchronize_session=False)
     )
     return _rowcount(result) == 1

@@ -50,6 +50,21 @@ async def programs_funding(session: AsyncSession, offering_id: uuid.UUID, on: da
     return await repository.list_funding_for(session, offering_id, on)
 
 
+async def programs_funding_between(
+    session: AsyncSession, offering_id: uuid.UUID, first: date, last: date
+) -> Sequence[FundedProgram]:
+    """Every active programme funding the offering on a date of ``first`` … ``last``, cheapest first."""
+    return await repository.list_funding_between(session, offering_id, first, last)
+
+
+async def lock_pool(session: AsyncSession, program_id: uuid.UUID) -> int:
+    return await repository.lock_pool(session, program_id)
+
+
+async def draw_quota_units(session: AsyncSession, program_id: uuid.UUID, units: int) -> bool:
+    return await repository.draw_quota_units(session, program_id, units)
+
+
 async def draw_quota(session: AsyncSession, program_id: uuid.UUID) -> bool:
     return await repository.draw_quota(session, program_id)
 

@@ -5,7 +5,7 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import case, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -221,3 +221,44 @@ async def add_usage(
 
 async def drop_usage(session: AsyncSession, resident_id: uuid.UUID) -> None:
     await session.execute(delete(EntitlementUsage).where(EntitlementUsage.resident_id == resident_id))
+
+
+async def lock_usage(
+    session: AsyncSession, program_id: uuid.UUID, resident_id: uuid.UUID, period_starts: Sequence[date]
+) -> dict[date, int]:
+    """The resident's units used of the programme in each period, each counter row made if missing and read under
+    its write lock (held to the commit), in one statement: what ``take_usage`` may then take."""
+    starts = sorted(set(period_starts))
+    if not starts:
+        return {}
+    table = EntitlementUsage.__table__
+    statement = upsert(session, table).values(
+        [{"program_id": program_id, "resident_id": resident_id, "period_start": start, "used": 0} for start in starts]
+    )
+    statement = statement.on_conflict_do_update(
+        index_elements=[table.c.program_id, table.c.resident_id, table.c.period_start],
+        set_={"used": table.c.used},
+    ).returning(table.c.period_start, table.c.used)
+    return {row.period_start: int(row.used) for row in await session.execute(statement)}
+
+
+async def take_usage(
+    session: AsyncSession, program_id: uuid.UUID, resident_id: uuid.UUID, units: dict[date, int], limit: int
+) -> bool:
+    """Take ``units`` of each period's entitlement in one guarded write (none exceeding ``limit``); False when
+    a period would exceed it: the caller undoes its transaction (under ``lock_usage``'s locks it never does)."""
+    if not units:
+        return True
+    added = case(units, value=EntitlementUsage.period_start, else_=0)
+    result = await session.execute(
+        update(EntitlementUsage)
+        .where(
+            EntitlementUsage.program_id == program_id,
+            EntitlementUsage.resident_id == resident_id,
+            EntitlementUsage.period_start.in_(list(units)),
+            EntitlementUsage.used + added <= limit,
+        )
+        .values(used=EntitlementUsage.used + added)
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0)) == len(units)

@@ -73,7 +73,10 @@ async def standing(session: AsyncSession, resident: Resident, on: date) -> Stand
     if not resident.eligibility_tags:
         # Most bookings are of residents with no tags: the single-booking path reads no evidence for them.
         return Standing(frozenset(), {})
-    evidence = await repository.evidence_of(session, resident.id)
+    return _standing(resident, await repository.evidence_of(session, resident.id), on)
+
+
+def _standing(resident: Resident, evidence: dict[str, EligibilityEvidence], on: date) -> Standing:
     valid, expired = set(), {}
     for tag in resident.eligibility_tags:
         proof = evidence.get(tag)
@@ -225,6 +228,76 @@ async def draw(
             continue
         return Pricing(program, start, units if start is not None else None)
     return Pricing(None, note=notes[0] if notes else _expired_note(held))
+
+
+async def draw_many(
+    session: AsyncSession, offering: CatalogOffering, resident: Resident, days: list[date]
+) -> list[Pricing]:
+    """``draw`` for each local day of ``days`` (a series' dates, in order), with the outcome of drawing them one
+    after the other: the evidence and the programmes read once, and each programme's personal units and pool
+    drawn by one guarded write each for all the dates it funds. A date a programme cannot fund tries the next."""
+    if not days:
+        return []
+    evidence = await repository.evidence_of(session, resident.id) if resident.eligibility_tags else {}
+    held = {day: _standing(resident, evidence, day) for day in set(days)}
+    programs = await catalog_service.programs_funding_between(session, offering.id, min(days), max(days))
+    found: dict[int, Pricing] = {}
+    notes: dict[int, list[str]] = {i: [] for i in range(len(days))}
+    for program in programs:
+        tags = set(program.eligibility_tags)
+        eligible = [
+            i
+            for i, day in enumerate(days)
+            if i not in found and program.start_date <= day <= program.end_date and (not tags or tags & held[day].valid)
+        ]
+        if eligible:
+            found.update(await _fund(session, program, offering, resident, {i: days[i] for i in eligible}, notes))
+    return [
+        found.get(i) or Pricing(None, note=notes[i][0] if notes[i] else _expired_note(held[day]))
+        for i, day in enumerate(days)
+    ]
+
+
+async def _fund(
+    session: AsyncSession,
+    program: FundedProgram,
+    offering: CatalogOffering,
+    resident: Resident,
+    days: dict[int, date],
+    notes: dict[int, list[str]],
+) -> dict[int, Pricing]:
+    """What ``program`` funds of ``days`` (in order) drawn one after the other, each a unit of the resident's
+    entitlement of its period while she has one and a unit of the pool while it has one; the reason for each
+    other date is added to its ``notes``."""
+    units, limit = units_of(program, offering), program.per_person_units
+    starts: dict[int, date] = {}
+    used: dict[date, int] = {}
+    if limit is not None:
+        # The resident's counters first, then the pool's: the order ``draw`` locks them in.
+        starts = {i: period_bounds(program.per_person_period or "month", day)[0] for i, day in days.items()}
+        used = await repository.lock_usage(session, program.id, resident.id, list(starts.values()))
+    before = dict(used)
+    fits = {i: limit is None or used[starts[i]] + units <= limit for i in days}
+    left = await catalog_service.lock_pool(session, program.id) if any(fits.values()) else 0
+    funded: list[int] = []
+    for i in days:
+        if limit is not None and used[starts[i]] + units > limit:
+            # Her units of the period are used up (by the earlier dates among these): ``draw``'s note.
+            notes[i].append(_exhausted(program, used[starts[i]], offering))
+        elif left > 0:
+            funded.append(i)
+            left -= 1
+            if limit is not None:
+                used[starts[i]] += units
+        else:
+            # A unit of hers is free but the pool is used up: ``draw`` gives hers back.
+            notes[i].append("本项目的补贴名额已用完，本次按原价收费。")
+    if funded and not await catalog_service.draw_quota_units(session, program.id, len(funded)):
+        raise Conflict("The programme's quota changed meanwhile; try again.", code="conflict")
+    taken = {start: n - before[start] for start, n in used.items() if n > before[start]}
+    if limit is not None and not await repository.take_usage(session, program.id, resident.id, taken, limit):
+        raise Conflict("The resident's entitlement changed meanwhile; try again.", code="conflict")
+    return {i: Pricing(program, starts.get(i), units if limit is not None else None) for i in funded}
 
 
 async def peek(

@@ -1,8 +1,8 @@
 """Recurring series: weekly on chosen weekdays (every N weeks) or every official working day, to an end date or a
-count. Each date inside the booking horizon is booked through the single-booking path (``bookings.service.create``)
-as the series' booker, so every rule of a booking (quota, pricing, suspensions, notifications) applies to it; a
-date whose slot is full is reported (and waitlisted when asked), never dropped. The extension job books the dates
-the horizon reaches later, as the same booker."""
+count. The dates inside the booking horizon are booked together as the series' booker (``bookings.service.
+create_many``), each with the outcome the single-booking path would give it, so every rule of a booking (quota,
+pricing, suspensions, notifications) applies to it; a date whose slot is full is reported (and waitlisted when
+asked), never dropped. The extension job books the dates the horizon reaches later, as the same booker."""
 
 import uuid
 from collections.abc import Iterator
@@ -13,9 +13,8 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from booking.availability import schedule
-from booking.bookings import schemas as booking_schemas
 from booking.bookings import service as bookings_service
-from booking.bookings.models import ACTIVE_STATUSES, BookingStatus
+from booking.bookings.models import ACTIVE_STATUSES, Booking, BookingStatus
 from booking.catalog import service as catalog_service
 from booking.catalog.models import CatalogOffering
 from booking.config import Settings
@@ -227,16 +226,32 @@ async def _plan(
     if series.confirmed_by is not None:
         role, _, subject = series.confirmed_by.partition(":")
         confirmer = _as_principal(role, subject, series)
-    planned, last, occurrences = series.planned, through, []
+    planned, last, days = series.planned, through, []
     for day in _dates(series, first, through):
         if series.count is not None and planned >= series.count:
             break
-        slot_start = datetime.combine(day, _slot_time(series), tzinfo=zone)
-        occurrences.append(
-            await _book_on(session, series, day, slot_start, by=by, confirmer=confirmer, settings=settings, now=now)
-        )
+        days.append(day)
         planned += 1
         last = day
+    slot_starts = [datetime.combine(day, _slot_time(series), tzinfo=zone) for day in days]
+    # The dates are booked together, each with the outcome a booking of it alone would have had.
+    outcomes = await bookings_service.create_many(
+        session,
+        series.offering_id,
+        series.resident_id,
+        slot_starts,
+        channel=series.channel,
+        by=by,
+        settings=settings,
+        now=now,
+    )
+    occurrences = []
+    for day, slot_start, outcome in zip(days, slot_starts, outcomes, strict=True):
+        occurrences.append(
+            await _occurrence(
+                session, series, day, slot_start, outcome, by=by, confirmer=confirmer, settings=settings, now=now
+            )
+        )
     # The dates were claimed above, so none is planned elsewhere: one insert for them all (the unique series + day
     # would still refuse a second row, failing the whole transaction).
     await repository.add_occurrences(session, occurrences)
@@ -251,39 +266,32 @@ async def _plan(
     return planned
 
 
-async def _book_on(
+async def _occurrence(
     session: AsyncSession,
     series: BookingSeries,
     day: date,
     slot_start: datetime,
+    outcome: Booking | LinliError,
     *,
     by: Principal,
     confirmer: Principal | None,
     settings: Settings,
     now: datetime,
 ) -> SeriesOccurrence:
+    """The date's record: booked (and confirmed on the provider's word), or why not (and waitlisted if full)."""
     occurrence = SeriesOccurrence(
         id=uuid.uuid4(), series_id=series.id, day=day, slot_start=slot_start, outcome="refused", created_at=now
     )
-    request = booking_schemas.BookingCreate(
-        offering_id=series.offering_id,
-        slot_start=slot_start,
-        resident_id=series.resident_id,
-        channel=series.channel,
-    )
-    try:
-        async with session.begin_nested():
-            booking = await bookings_service.create(session, request, by=by, settings=settings, now=now)
-    except LinliError as exc:
-        occurrence.code = exc.code
-        if exc.code == "slot_full":
+    if isinstance(outcome, LinliError):
+        occurrence.code = outcome.code
+        if outcome.code == "slot_full":
             occurrence.outcome = "full"
             if series.waitlist_when_full:
                 await _wait_for(session, series, occurrence, by=by, now=now)
         return occurrence
-    occurrence.outcome, occurrence.booking_id = "booked", booking.id
-    if confirmer is not None and booking.status == BookingStatus.requested:
-        await _confirm_one(session, booking.id, by=confirmer, settings=settings, now=now)
+    occurrence.outcome, occurrence.booking_id = "booked", outcome.id
+    if confirmer is not None and outcome.status == BookingStatus.requested:
+        await _confirm_one(session, outcome.id, by=confirmer, settings=settings, now=now)
     return occurrence
 
 
