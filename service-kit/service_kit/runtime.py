@@ -107,7 +107,8 @@ class Runtime:
                 )
                 self.runners.append(runner)
                 self._tasks.append(asyncio.create_task(runner.run(), name=runner.durable))
-            for job in [purge_idempotency_records, *self.background_jobs]:
+            jobs = [purge_idempotency_records, *self.background_jobs] if self.settings.run_background_jobs else []
+            for job in jobs:
                 self._tasks.append(asyncio.create_task(_forever(job, self), name=job.__name__))
         self.events_ready.set()
 

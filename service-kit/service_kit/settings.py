@@ -65,6 +65,9 @@ class ServiceSettings(EdgeSettings):
     consumer_retry_base_seconds: float = 1.0
     # Run the outbox relay and event consumers inside the API process (dev); production may run ``worker``.
     run_worker: bool = True
+    # With the worker: also its periodic jobs (SMS delivery, sweeps). A test that applies events and runs a job's
+    # pass by hand turns them off, so no pass of the loop races its own.
+    run_background_jobs: bool = True
     relay_poll_seconds: float = 0.5
     # How long a relay holds the outbox rows it claimed; a replica that dies holding them delays them this long.
     relay_lease_seconds: float = Field(30.0, gt=0)

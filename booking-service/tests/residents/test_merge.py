@@ -378,7 +378,7 @@ async def test_a_merge_moves_evidence_series_places_in_line_calls_and_urgent_cal
         "series_moved": 1,
         "waitlist_entries_moved": 1,
         "waitlist_entries_ended": 2,
-        "calls_moved": 1,
+        "calls_moved": 2,  # the call about the allowance, and the one that opened the urgent call
         "callbacks_moved": 1,
         "urgent_calls_moved": 1,
     }
@@ -401,7 +401,10 @@ async def test_a_merge_moves_evidence_series_places_in_line_calls_and_urgent_cal
     assert state[uuid.UUID(places[(second, survivor["id"])])] == (survivor["id"], "left")
     # The card's timeline shows the duplicate's call and urgent call; the callback is owed to her.
     timeline = await world.client.get(f"{RESIDENTS}/{survivor['id']}/calls", headers=operator(world))
-    assert [c["note"] for c in timeline.json()["items"]] == ["问独居补贴"]
+    assert {(c["reason"], c["note"], (c["outcome"] or {}).get("id")) for c in timeline.json()["items"]} == {
+        ("safety", "", urgent.json()["id"]),
+        ("entitlement", "问独居补贴", None),
+    }
     urgent_calls = await world.client.get(f"{RESIDENTS}/{survivor['id']}/urgent-calls", headers=operator(world))
     assert [(c["id"], c["status"]) for c in urgent_calls.json()["items"]] == [(urgent.json()["id"], "opened")]
     owed = await world.client.get(
