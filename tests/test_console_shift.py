@@ -563,6 +563,27 @@ async def test_a_whole_shift_of_ten_calls_from_the_keyboard(demo: Demo, stack: D
         told = "【邻里】紧急：刘玉兰可能需要帮助（摔倒），您是其紧急联系人，请马上联系或前往查看，社区也已获知。"
         eventually_blocking(lambda: sms_to(gateway, daughter_phone) == [told])
         eventually_blocking(lambda: len(sms_to(gateway, duty_phone)) == 1)
+        # Her daughter calls back: reached. The card is read again after the step; the test holds that answer until
+        # the operator has started the next caller's number, which keeps the focus.
+        await page.keyboard.press("Enter")
+        await expect(page.locator("#urgent-step-note")).to_be_focused()
+        await page.keyboard.type("女儿已到家，老人扭伤了脚，已送医。")
+        step_read = asyncio.Event()
+
+        async def hold_step(route: Route) -> None:
+            await step_read.wait()
+            await route.continue_()
+
+        await page.route("**/api/v1/rating-invitations?*", hold_step)
+        await page.keyboard.press("Enter")
+        await expect(page.locator("#notice")).to_have_text("已记录：已联系上刘玉兰。")
+        await page.keyboard.press("F2")
+        await page.keyboard.type(WANG_PHONE)
+        step_read.set()
+        await expect(opened.locator("[data-urgent-status]")).to_have_text("已联系上")
+        await expect(page.locator("#phone")).to_be_focused()
+        await expect(page.locator("#phone")).to_have_value(WANG_PHONE)
+        await page.unroute("**/api/v1/rating-invitations?*", hold_step)
         await after_call(page, 9, "urgent-call")
 
         # ---- 10. The shift's callbacks: the daughter's callback from call 2 is done.

@@ -1119,8 +1119,7 @@
           if (state.resident && state.resident.id === call.resident_id) await refreshResident();
           if (state.callbacks) await loadCallbacks();
           const next = document.querySelector("li[data-urgent='" + call.id + "'] button[data-action]");
-          if (next) next.focus();
-          else if (state.resident) $("card-title").focus();
+          focusAfterWork(next || (state.resident ? $("card-title") : null));
         } catch (error) {
           if (error instanceof ApiError && error.code === "invalid_transition") {
             form.querySelector(".form-error").textContent = t("urgent.changed");
