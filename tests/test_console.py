@@ -380,7 +380,7 @@ async def test_operator_registers_an_unknown_caller(demo: Demo, page: Page) -> N
     await expect(privacy).to_contain_text("请问您同意我们按上述方式处理您的个人信息吗？")
     await expect(page.locator("#reg-consent-label")).to_contain_text("（2026-11）")
 
-    # Without the caller's consent nothing is sent.
+    # Without the caller's consent nothing is registered.
     await page.keyboard.press("Enter")
     await expect(page.locator("[data-field=consent] .field-error")).to_have_text("须居民同意后才能登记。")
     await expect(page.locator("#reg-consent")).to_be_focused()

@@ -1,9 +1,10 @@
 """A whole shift at the call-center console (issue 18), as an operator works it: a browser at 1366×768, in Chinese,
 keyboard only (F-keys, Tab, arrows, Space and Enter; no mouse). Ten calls of different kinds follow each other on
 the same page: a known caller books lunch; a daughter calls for her mother (the call logged with its reason and a
-callback); an unknown caller registers after three bad fields marked at once; a second registration with the same
-ID number offers her record; a reschedule read back old time → new time; a cancellation read back; a rating with
-no star chosen for the caller; a complaint; an urgent safety call; and the shift's callbacks worked through.
+callback); an unknown caller registers after four bad fields (her consent among them) marked at once; a second
+registration with the same ID number offers her record; a reschedule read back old time → new time; a
+cancellation read back; a rating with no star chosen for the caller; a complaint; an urgent safety call; and the
+shift's callbacks worked through.
 
 After every call the test reads what the operator would read back, checks that nothing of the previous caller
 stays on screen, and that no English or developer text is visible. A screenshot per call goes to
@@ -375,8 +376,8 @@ async def test_a_whole_shift_of_ten_calls_from_the_keyboard(demo: Demo, stack: D
         await page.keyboard.type("13")
         await page.keyboard.press("Tab")
         await page.keyboard.type("女儿")
+        # Her consent is not yet ticked: the page's own check and the server's field checks, in one press.
         await tab_to(page, "#reg-consent")
-        await page.keyboard.press("Space")
         await page.keyboard.press("Tab")
         await page.keyboard.press("Enter")
         marked = {
@@ -387,8 +388,11 @@ async def test_a_whole_shift_of_ten_calls_from_the_keyboard(demo: Demo, stack: D
         for path, (input_id, message) in marked.items():
             await expect(page.locator(input_id)).to_have_attribute("aria-invalid", "true")
             await expect(page.locator(f"[data-field='{path}'] + .field-error")).to_have_text(message)
+        await expect(page.locator("#reg-consent")).to_have_attribute("aria-invalid", "true")
+        await expect(page.locator("[data-field=consent] .field-error")).to_have_text("须居民同意后才能登记。")
         summary = page.locator("#register-form .form-error")
-        await expect(summary).to_contain_text("共 3 处需要修改")
+        await expect(summary).to_contain_text("共 4 处需要修改")
+        assert gateway.get("/api/v1/residents", params={"phone": unknown_phone}, headers=operator).json()["items"] == []
         await expect(page.locator("#reg-phone")).to_be_focused()
         await no_english(page)
         await screenshot(page, "shift-03a-registration-errors")
@@ -397,6 +401,9 @@ async def test_a_whole_shift_of_ten_calls_from_the_keyboard(demo: Demo, stack: D
         await retype(page, valid_id)
         await tab_to(page, "#reg-ec-phone")
         await retype(page, "13911112222")
+        await tab_to(page, "#reg-consent")
+        await page.keyboard.press("Space")
+        await page.keyboard.press("Tab")
         await page.keyboard.press("Enter")
         await expect(page.locator("#card-title")).to_have_text("赵桂兰")
         await expect(page.locator("#notice")).to_have_text("已登记 赵桂兰。")

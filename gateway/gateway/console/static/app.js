@@ -703,21 +703,43 @@
     event.preventDefault();
     const form = event.currentTarget;
     clearErrors(form);
-    let first = null;
-    if (!$("reg-name").value.trim()) first = markField(form, "name", t("register.name_required"));
+    // The page's own checks; the rest of the form still goes to the server, which refuses a registration without
+    // consent, name or a whole emergency contact: every bad field is marked in one press, the page's and the server's.
+    const own = [];
+    const check = (bad, path, key) => { if (bad) own.push({ path, message: t(key) }); };
+    check(!$("reg-name").value.trim(), "name", "register.name_required");
     const ecName = $("reg-ec-name").value.trim();
     const ecPhone = $("reg-ec-phone").value.trim();
-    if (ecPhone && !ecName) first = first || markField(form, "emergency_contact.name", t("register.ec_name_required"));
-    if (ecName && !ecPhone) first = first || markField(form, "emergency_contact.phone", t("register.ec_phone_required"));
-    if (!$("reg-consent").checked) first = first || markField(form, "consent", t("register.consent_required"));
-    if (first) {
-      first.focus();
+    check(ecPhone && !ecName, "emergency_contact.name", "register.ec_name_required");
+    check(ecName && !ecPhone, "emergency_contact.phone", "register.ec_phone_required");
+    check(!$("reg-consent").checked, "consent", "register.consent_required");
+    const body = registrationBody();
+    if (!$("reg-consent").checked) delete body.consent;
+    if (own.length) {
+      await busy(form, async () => {
+        let serverError = null;
+        try {
+          await api.post("/api/v1/residents", body, newKey());
+        } catch (error) {
+          serverError = error;
+        }
+        clearErrors(form);
+        const marked = new Set(own.map((item) => item.path));
+        const items = serverError ? fieldErrors(serverError).filter((item) => !marked.has(item.field)) : [];
+        for (const item of own) markField(form, item.path, item.message);
+        for (const item of items) markField(form, item.field, fieldMessage(form, item));
+        const count = own.length + items.length;
+        const summary = form.querySelector(".form-error");
+        summary.textContent = count > 1 ? t("error.fields_count", { message: own[0].message, count }) : own[0].message;
+        const first = form.querySelector("[aria-invalid=true]");
+        if (first) first.focus();
+      });
       return;
     }
     if (!form.dataset.key) form.dataset.key = newKey(); // a second press replays, never registers twice
     await busy(form, async () => {
       try {
-        const resident = await api.post("/api/v1/residents", registrationBody(), form.dataset.key);
+        const resident = await api.post("/api/v1/residents", body, form.dataset.key);
         delete form.dataset.key;
         $("register-panel").hidden = true;
         state.lookup = null;
