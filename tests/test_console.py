@@ -259,6 +259,8 @@ async def test_operator_serves_a_known_caller(demo: Demo, page: Page) -> None:
     await card.locator(f"[data-booking='{meal['id']}'] [data-action=complain]").click()
     await expect(page.locator("#complaint-target")).to_have_value(f"booking:{meal['id']}")
     await page.select_option("#complaint-category", "punctuality")
+    await expect(page.locator("#complaint-severity")).to_have_value("")  # hers to say, as the category is
+    await page.select_option("#complaint-severity", "normal")
     await page.fill("#complaint-description", "送餐晚了四十分钟，饭菜已经凉了。")
     await screenshot(page, "05-complaint")
     await dialog.locator("button[type=submit]").click()

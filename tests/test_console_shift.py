@@ -539,8 +539,12 @@ async def test_a_whole_shift_of_ten_calls_from_the_keyboard(demo: Demo, stack: D
         await tab_to(page, "#dialog button[type=submit]")
         await page.keyboard.press("Enter")
         await expect(page.locator("#complaint-category-error")).to_have_text("请按居民所说选择投诉类别。")
+        await expect(page.locator("#complaint-severity-error")).to_have_text("请按居民所说选择紧急程度。")
         await expect(page.locator("#complaint-category")).to_be_focused()
         await choose(page, "#complaint-category", "punctuality")
+        await page.keyboard.press("Tab")
+        await expect(page.locator("#complaint-severity")).to_have_value("")
+        await choose(page, "#complaint-severity", "normal")
         await no_english(page)
         await page.keyboard.press("Enter")  # Enter on a select in a dialog saves
         await expect(page.locator("#notice")).to_contain_text("投诉已记录，编号")

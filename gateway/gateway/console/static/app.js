@@ -1515,7 +1515,9 @@
     // What the complaint is about is the caller's to say: no category is chosen for the operator.
     const category = h("select", { id: "complaint-category", "data-field": "category" },
       h("option", { value: "", text: t("complaint.category_choose") }), options(COMPLAINT_CATEGORIES, "ccat.", null));
-    const severity = h("select", { id: "complaint-severity", "data-field": "severity" }, options(SEVERITIES, "severity.", "normal"));
+    // How urgent it is, too, is the caller's to say.
+    const severity = h("select", { id: "complaint-severity", "data-field": "severity" },
+      h("option", { value: "", text: t("complaint.severity_choose") }), options(SEVERITIES, "severity.", null));
     const description = h("textarea", { id: "complaint-description", "data-field": "description", maxlength: "2000" });
     const form = h("form", { novalidate: true },
       h("div", { class: "form-error", role: "alert" }),
@@ -1530,6 +1532,7 @@
       // Every missing detail is marked at once; the first gets the focus.
       const missing = [
         !category.value && markField(form, "category", t("complaint.category_required")),
+        !severity.value && markField(form, "severity", t("complaint.severity_required")),
         !description.value.trim() && markField(form, "description", t("complaint.description_required")),
       ].filter(Boolean);
       if (missing.length) {
