@@ -286,10 +286,18 @@ async def test_a_whole_shift_of_ten_calls_from_the_keyboard(demo: Demo, stack: D
         remaining = int(re.findall(r"余 (\d+)", await first_slot.inner_text())[0])
         await tab_to(page, f"article[data-offering='{meal_id}'] button.slot[data-slot='{lunch_start}']")
         await page.keyboard.press("Enter")
-        await expect(dialog.locator("button[type=submit]")).to_be_focused()
+        # Who is on the line is the first thing asked this call, with nothing chosen: Enter alone books nothing.
+        await expect(page.locator("#confirm-caller")).to_be_focused()
+        await expect(page.locator("#confirm-caller")).to_have_value("")
         price_fen = demo.offerings[MEAL_TABLE]["price_fen"]
         await expect(dialog.locator("[data-price=standard]")).to_have_text(f"¥{price_fen / 100:.2f}")
         lunch_time = await dialog.locator("dd").nth(3).inner_text()
+        await page.keyboard.press("Enter")
+        await expect(page.locator("#confirm-caller-error")).to_have_text(
+            "请选择来电人：居民本人，还是家属或其他人代为来电。"
+        )
+        await expect(page.locator("#confirm-caller")).to_be_focused()
+        await choose(page, "#confirm-caller", "resident")
         await no_english(page)
         await page.keyboard.press("Enter")
         await expect(readback).to_be_focused()
@@ -316,9 +324,19 @@ async def test_a_whole_shift_of_ten_calls_from_the_keyboard(demo: Demo, stack: D
         await expect(same_lunch).to_contain_text(f"余 {remaining - 1}")
         await tab_to(page, f"article[data-offering='{meal_id}'] button.slot[data-slot='{lunch_start}']")
         await page.keyboard.press("Enter")
-        await expect(dialog.locator("button[type=submit]")).to_be_focused()
+        # Nothing of the last call's choice: who is on the line is asked again.
+        await expect(page.locator("#confirm-caller")).to_be_focused()
+        await expect(page.locator("#confirm-caller")).to_have_value("")
+        await choose(page, "#confirm-caller", "helper")
+        await page.keyboard.press("Tab")
+        await expect(page.locator("#confirm-caller-name")).to_be_focused()
+        await page.keyboard.type("李娜")
+        await page.keyboard.press("Tab")
+        await page.keyboard.type("女儿")
         await page.keyboard.press("Enter")
-        await expect(readback).to_contain_text(f"钟淑芬，已为您预约 {MEAL_TABLE}")
+        # Read back to the daughter on the phone, naming her mother: never "钟淑芬，已为您预约" to the wrong person.
+        await expect(readback).to_contain_text(f"李娜，已为钟淑芬预约 {MEAL_TABLE}")
+        await expect(readback).not_to_contain_text("钟淑芬，已为您")
         await expect(readback).not_to_contain_text("王秀英")
         await page.keyboard.press("F6")
         await expect(page.locator("#call-reason")).to_be_focused()
@@ -326,14 +344,11 @@ async def test_a_whole_shift_of_ten_calls_from_the_keyboard(demo: Demo, stack: D
         await expect(page.locator("#call-linked")).to_contain_text("关联：预约")
         await choose(page, "#call-reason", "helper_request")
         await page.keyboard.press("Tab")
-        await choose(page, "#call-caller", "helper")
-        await page.keyboard.press("Tab")
-        await expect(page.locator("#call-caller-name")).to_be_focused()
-        await page.keyboard.type("李娜")
-        await page.keyboard.press("Tab")
-        await page.keyboard.type("女儿")
-        await page.keyboard.press("Tab")
-        await expect(page.locator("#call-note")).to_be_focused()
+        # Who is calling was said at the booking: the log records the same person, not asked twice.
+        await expect(page.locator("#call-caller")).to_have_value("helper")
+        await expect(page.locator("#call-caller-name")).to_have_value("李娜")
+        await expect(page.locator("#call-caller-relation")).to_have_value("女儿")
+        await tab_to(page, "#call-note")
         await page.keyboard.type("女儿替母亲订了午餐，想确认送到后老人是否吃上。")
         await page.keyboard.press("Tab")
         # Headless Chromium's date-and-time field takes no typed digits: the one value not typed key by key.
@@ -554,6 +569,17 @@ async def test_a_whole_shift_of_ten_calls_from_the_keyboard(demo: Demo, stack: D
         ).json()["items"]
         assert [(c["booking_id"], c["category"]) for c in complaints] == [(to_complain["id"], "punctuality")]
         await expect(page.locator("#notice")).to_have_text(f"投诉已记录，编号 {complaints[0]['id'][:8]}。")
+        # F6 for her call: neither the reason nor who called is chosen for the operator; both are marked at once.
+        await page.keyboard.press("F6")
+        await expect(page.locator("#call-reason")).to_be_focused()
+        await expect(page.locator("#call-caller")).to_have_value("")
+        await page.keyboard.press("Enter")
+        await expect(page.locator("#call-reason-error")).to_have_text("请选择来电原因。")
+        await expect(page.locator("#call-caller-error")).to_have_text(
+            "请选择来电人：居民本人，还是家属或其他人代为来电。"
+        )
+        await no_english(page, reads=(complaints[0]["id"][:8],))
+        await page.keyboard.press("Escape")
         await after_call(page, 8, "complaint", reads=(complaints[0]["id"][:8],))
 
         # ---- 9. An urgent safety call: a neighbour hears a fall.

@@ -65,6 +65,7 @@
     calls: { items: [], total: 0 }, // the card's timeline: the latest calls about the resident
     urgent: [], // the resident's urgent safety calls not yet resolved, with their escalation
     lastDone: null, // what this call has done so far ({kind, id, label}): the call log links it
+    onLine: null, // who is on the line, as the operator chose it this call ({kind, name?, relation?}): read-back and log
     callbacks: null, // the shift's due callbacks and handover
     dialogOpener: null,
   };
@@ -590,6 +591,7 @@
     state.calls = { items: [], total: 0 };
     state.urgent = [];
     state.lastDone = null;
+    state.onLine = null;
     extras.forget();
     notice(null); // nothing said for the previous caller stays on screen
     $("lookup-result").textContent = "";
@@ -968,6 +970,44 @@
         time: dateTime(call.callback.due_at), reason: call.callback.reason }) }) : null);
   }
 
+  /* Who is on the line (nothing pre-chosen): asked when the operator first needs it this call (booking or F6), then
+     kept for the call, so the read-back speaks to the person on the phone and the call log records the same. */
+  function callerFields(idPrefix) {
+    const on = state.onLine;
+    const kind = h("select", { id: idPrefix, "data-field": "caller.kind" },
+      h("option", { value: "", text: t("call.caller_choose") }),
+      ["resident", "helper", "other"].map((k) => h("option", { value: k, text: t("call.caller." + k), selected: !!on && on.kind === k })));
+    const name = h("input", { id: idPrefix + "-name", "data-field": "caller.name", maxlength: "50", value: (on && on.name) || "" });
+    const relation = h("input", { id: idPrefix + "-relation", "data-field": "caller.relation", maxlength: "20",
+      value: (on && on.relation) || "" });
+    const who = h("div", { class: "grid", id: idPrefix + "-details" },
+      field(idPrefix + "-name", t("call.caller_name"), name), field(idPrefix + "-relation", t("call.caller_relation"), relation));
+    const shown = () => {
+      who.hidden = !kind.value || kind.value === "resident";
+      relation.closest(".field").hidden = kind.value !== "helper";
+    };
+    kind.addEventListener("change", shown);
+    shown();
+    return {
+      kind,
+      who,
+      /* Marks what is missing; the marked inputs, in order. */
+      check(form) {
+        if (!kind.value) return [markField(form, "caller.kind", t("call.caller_required"))];
+        return [
+          kind.value !== "resident" && !name.value.trim() && markField(form, "caller.name", t("error.code.caller_name_required")),
+          kind.value === "helper" && !relation.value.trim() && markField(form, "caller.relation", t("error.code.relation_required")),
+        ].filter(Boolean);
+      },
+      value() {
+        const caller = { kind: kind.value };
+        if (kind.value !== "resident") caller.name = name.value.trim();
+        if (kind.value === "helper") caller.relation = relation.value.trim();
+        return caller;
+      },
+    };
+  }
+
   /* Every call gets a reason (chosen by the operator: none is pre-chosen) and a note, linked to what was just
      done for the caller; a relative calling is named with their relation; a callback may be scheduled. */
   function openCallLog(opener) {
@@ -977,23 +1017,14 @@
     const reason = h("select", { id: "call-reason", "data-field": "reason" },
       h("option", { value: "", text: t("call.reason_choose") }),
       REASONS.map((code) => h("option", { value: code, text: t("reason." + code) })));
-    const kind = h("select", { id: "call-caller", "data-field": "caller.kind" },
-      ["resident", "helper", "other"].map((k) => h("option", { value: k, text: t("call.caller." + k) })));
-    const name = h("input", { id: "call-caller-name", "data-field": "caller.name", maxlength: "50" });
-    const relation = h("input", { id: "call-caller-relation", "data-field": "caller.relation", maxlength: "20" });
-    const who = h("div", { class: "grid", id: "call-caller-details", hidden: true },
-      field("call-caller-name", t("call.caller_name"), name), field("call-caller-relation", t("call.caller_relation"), relation));
-    kind.addEventListener("change", () => {
-      who.hidden = kind.value === "resident";
-      relation.closest(".field").hidden = kind.value !== "helper";
-    });
+    const caller = callerFields("call-caller");
     const note = h("textarea", { id: "call-note", "data-field": "note", maxlength: "1000" });
     const due = h("input", { id: "call-callback-at", type: "datetime-local", "data-field": "callback.due_at" });
     const why = h("input", { id: "call-callback-reason", "data-field": "callback.reason", maxlength: "200" });
     const form = h("form", { novalidate: true },
       h("div", { class: "form-error", role: "alert" }),
-      h("div", { class: "grid" }, field("call-reason", t("call.reason"), reason), field("call-caller", t("call.caller"), kind)),
-      who,
+      h("div", { class: "grid" }, field("call-reason", t("call.reason"), reason), field("call-caller", t("call.caller"), caller.kind)),
+      caller.who,
       field("call-note", t("call.note"), note),
       h("p", { class: "muted", id: "call-linked", text: done ? t("call.linked", { what: done.label }) : t("call.linked_none") }),
       h("div", { class: "grid" }, field("call-callback-at", t("call.callback_at"), due),
@@ -1003,23 +1034,22 @@
       clearErrors(form);
       let first = null;
       if (!reason.value) first = markField(form, "reason", t("call.reason_required"));
-      if (kind.value !== "resident" && !name.value.trim()) first = first || markField(form, "caller.name", t("error.code.caller_name_required"));
-      if (kind.value === "helper" && !relation.value.trim()) first = first || markField(form, "caller.relation", t("error.code.relation_required"));
+      const callerMissing = caller.check(form); // marked with the reason, not after it
+      first = first || callerMissing[0] || null;
       if (due.value && !why.value.trim()) first = first || markField(form, "callback.reason", t("call.callback_reason_required"));
       if (why.value.trim() && !due.value) first = first || markField(form, "callback.due_at", t("call.callback_at_required"));
       if (first) {
         first.focus();
         return;
       }
-      const body = { reason: reason.value, note: note.value.trim(), caller: { kind: kind.value } };
-      if (kind.value !== "resident") body.caller.name = name.value.trim();
-      if (kind.value === "helper") body.caller.relation = relation.value.trim();
+      const body = { reason: reason.value, note: note.value.trim(), caller: caller.value() };
       if (done) body.outcome = { kind: done.kind, id: done.id };
       if (due.value) body.callback = { due_at: beijingInstant(due.value), reason: why.value.trim() };
       if (!form.dataset.key) form.dataset.key = newKey(); // a second press replays, never logs the call twice
       await busy(form, async () => {
         try {
           await api.post("/api/v1/residents/" + resident.id + "/calls", body, form.dataset.key);
+          state.onLine = body.caller;
           closeDialog(true);
           state.lastDone = null; // the next call starts afresh
           notice(t("call.done"));
@@ -1170,15 +1200,25 @@
   function readback(done) {
     const booking = state.bookings.find((b) => b.id === done.booking.id) || done.booking;
     const service = offeringName(state.offerings[booking.offering_id]);
-    let price = booking.price_fen === 0 ? t("readback.price_free") : t("readback.price_paid", { price: money(booking.price_fen) });
+    // Someone calling for the resident hears what the resident pays and is told, in her name.
+    const forOther = done.kind === "booked" && done.caller && done.caller.kind !== "resident";
+    const whose = forOther ? { name: state.resident.name } : {};
+    const suffix = forOther ? "_for" : "";
+    let price = booking.price_fen === 0 ? t("readback.price_free" + suffix, whose)
+      : t("readback.price_paid" + suffix, Object.assign({ price: money(booking.price_fen) }, whose));
     if (booking.subsidy_fen > 0) price = t("readback.price_subsidy", { subsidy: money(booking.subsidy_fen) }) + price;
-    const status = booking.status === "confirmed" ? t("readback.status_confirmed") : t("readback.status_requested");
+    const status = booking.status === "confirmed" ? t("readback.status_confirmed") : t("readback.status_requested" + suffix, whose);
     const words = {
       name: state.resident.name, service, provider: providerLabel(booking.provider_id),
       time: slotRange(booking), price, status,
     };
     let title = "readback.title";
     let text = "readback.text";
+    if (forOther) {
+      // A relative (or a neighbour) on the phone is told what was booked for whom, not addressed as the resident.
+      text = "readback.text_for_other";
+      words.caller = done.caller.name;
+    }
     if (done.kind === "rescheduled") {
       title = "readback.title_rescheduled";
       text = "readback.text_rescheduled";
@@ -1330,6 +1370,7 @@
   function openConfirm(item, slot, opener) {
     const o = item.offering;
     const key = newKey(); // the same key for every press of this dialog's button: one booking at most
+    const caller = callerFields("confirm-caller");
     const form = h("form", { novalidate: true },
       h("div", { class: "form-error", role: "alert" }),
       h("dl", { class: "summary" },
@@ -1344,16 +1385,24 @@
         item.quote && item.quote.funded ? h("dt", { text: t("confirm.pays") }) : null,
         item.quote && item.quote.funded ? h("dd", { "data-price": "resident",
           text: t("service.funded", { price: money(item.quote.resident_price_fen), subsidy: money(item.quote.subsidy_fen) }) }) : null),
-      extras.priceNote(item, slot), extras.seriesButton(item, slot));
+      extras.priceNote(item, slot), extras.seriesButton(item, slot),
+      h("div", { class: "grid" }, field("confirm-caller", t("call.caller"), caller.kind)), caller.who);
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
       clearErrors(form);
+      const missing = caller.check(form);
+      if (missing.length) {
+        missing[0].focus();
+        return;
+      }
+      const onLine = caller.value();
       await busy(form, async () => {
         try {
           const booking = await api.post("/api/v1/bookings",
             { offering_id: o.id, slot_start: slot.start, resident_id: state.resident.id, channel: "phone" }, key);
+          state.onLine = onLine;
           closeDialog(false);
-          state.readback = { kind: "booked", booking };
+          state.readback = { kind: "booked", booking, caller: onLine };
           state.lastDone = { kind: "booking", id: booking.id, label: t("outcome.booking") + " " + slotRange(booking) };
           await refreshResident();
           const shown = $("readback");
@@ -1365,6 +1414,8 @@
       });
     });
     openDialog(t("confirm.title"), form, t("confirm.submit"), opener);
+    // Chosen already this call: the summary's confirm is the next key, as before.
+    if (state.onLine) form.querySelector("button[type=submit]").focus();
   }
 
   // ------------------------------------------------------------------ cancel, reschedule, complain, need, rate
