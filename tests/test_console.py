@@ -191,14 +191,17 @@ async def test_operator_serves_a_known_caller(demo: Demo, page: Page) -> None:
     await slot.click()
     dialog = page.locator("#dialog")
     await expect(dialog).to_contain_text(MEAL_TABLE)
-    await expect(dialog.locator("button[type=submit]")).to_be_focused()
+    # Who is on the line is asked, nothing chosen for the operator: she is.
+    await expect(page.locator("#confirm-caller")).to_be_focused()
+    await expect(page.locator("#confirm-caller")).to_have_value("")
+    await page.select_option("#confirm-caller", "resident")
     # The standard price row says the standard price; what she pays has its own row.
     price_fen = demo.offerings[MEAL_TABLE]["price_fen"]
     standard = "免费" if price_fen == 0 else f"¥{price_fen / 100:.2f}"
     await expect(dialog.locator("[data-price=standard]")).to_have_text(standard)
     await expect(dialog.locator("[data-price=resident]")).to_contain_text("居民付 ¥0.00（补贴 ¥15.00）")
     booked_time = await dialog.locator("dd").nth(3).inner_text()
-    await page.keyboard.press("Enter")
+    await page.keyboard.press("Enter")  # Enter on the chosen 来电人 books
     readback = page.locator("#readback")
     await expect(readback).to_contain_text("王秀英，已为您预约 时代家和老年餐桌")
     await expect(readback).to_contain_text("政府补贴 ¥15.00，本次您无需付费。")
@@ -259,6 +262,8 @@ async def test_operator_serves_a_known_caller(demo: Demo, page: Page) -> None:
     await card.locator(f"[data-booking='{meal['id']}'] [data-action=complain]").click()
     await expect(page.locator("#complaint-target")).to_have_value(f"booking:{meal['id']}")
     await page.select_option("#complaint-category", "punctuality")
+    await expect(page.locator("#complaint-severity")).to_have_value("")  # hers to say, as the category is
+    await page.select_option("#complaint-severity", "normal")
     await page.fill("#complaint-description", "送餐晚了四十分钟，饭菜已经凉了。")
     await screenshot(page, "05-complaint")
     await dialog.locator("button[type=submit]").click()
@@ -380,7 +385,7 @@ async def test_operator_registers_an_unknown_caller(demo: Demo, page: Page) -> N
     await expect(privacy).to_contain_text("请问您同意我们按上述方式处理您的个人信息吗？")
     await expect(page.locator("#reg-consent-label")).to_contain_text("（2026-11）")
 
-    # Without the caller's consent nothing is sent.
+    # Without the caller's consent nothing is registered.
     await page.keyboard.press("Enter")
     await expect(page.locator("[data-field=consent] .field-error")).to_have_text("须居民同意后才能登记。")
     await expect(page.locator("#reg-consent")).to_be_focused()

@@ -85,7 +85,14 @@ class ResidentCreate(BaseModel):
     access_notes: AccessNotes | None = ACCESS_NOTES
     position: Position | None = Field(default=None, description="Where the address is (WGS-84).")
     emergency_contact: EmergencyContactIn | None = None
-    consent: ConsentCreate
+    consent: ConsentCreate | None = Field(
+        default=None,
+        description=(
+            "Required: without it the registration is refused with 422 `consent_required` on `consent`, told together "
+            "with the other bad fields (the phone, the ID number, the emergency contact's phone), so an operator "
+            "fixes them all at once."
+        ),
+    )
 
 
 class ResidentUpdate(BaseModel):

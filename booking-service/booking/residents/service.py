@@ -76,7 +76,7 @@ async def with_own_resident(session: AsyncSession, principal: Principal) -> Prin
     return principal
 
 
-def _check_self_registration(by: Principal, data: s.ResidentCreate, phone: str) -> None:
+def _check_self_registration(by: Principal, data: s.ResidentCreate, consent: s.ConsentCreate, phone: str) -> None:
     """A resident registers themself only with the phone they proved, consenting in the app, with no tags."""
     proved = verified_phone(by)
     if proved is None or proved != phone:
@@ -84,7 +84,7 @@ def _check_self_registration(by: Principal, data: s.ResidentCreate, phone: str) 
             "phone: a resident registers themself only with the phone they signed in with (verified by a code).",
             code="phone_not_verified",
         )
-    if data.consent.channel != "app":
+    if consent.channel != "app":
         message = "a resident registering themself consents in the app: channel app."
         raise ValidationFailed(
             f"consent.channel: {message}",
@@ -159,10 +159,16 @@ async def register(session: AsyncSession, data: s.ResidentCreate, *, by: Princip
         with problems.field("community_code"):
             await communities_service.require_known(session, data.community_code)
     emergency = _emergency_fields(data.emergency_contact, problems)
+    with problems.field("consent"):
+        if data.consent is None:
+            raise ValidationFailed("consent: the resident's consent is required.", code="consent_required")
     problems.raise_any()
+    consent = data.consent
+    if consent is None:  # noted above, so never reached: mypy's narrowing
+        raise ValidationFailed("consent: the resident's consent is required.", code="consent_required")
     self_registration = _registers_self(by)
     if self_registration:
-        _check_self_registration(by, data, phone)
+        _check_self_registration(by, data, consent, phone)
         if by.resident_id is not None:
             existing = await repository.get(session, by.resident_id)
             if existing is None:
@@ -188,9 +194,9 @@ async def register(session: AsyncSession, data: s.ResidentCreate, *, by: Princip
         birth_date=birth_date,
         address=data.address,
         access_notes=data.access_notes,
-        consent_purpose=data.consent.purpose,
-        consent_version=data.consent.version,
-        consent_channel=data.consent.channel,
+        consent_purpose=consent.purpose,
+        consent_version=consent.version,
+        consent_channel=consent.channel,
         consent_at=now,
         registered_by=by.subject[:120],
         account_subject=account_subject,
@@ -206,7 +212,7 @@ async def register(session: AsyncSession, data: s.ResidentCreate, *, by: Princip
         holder = await _holder(session, taken, phone, data, by=by, keyring=keyring)
         raise Conflict(_TAKEN[taken][0], code=_TAKEN[taken][1], **holder)
     if account_subject is not None:
-        await _record_link(session, resident, account_subject, "self_registration", data.consent.version, now)
+        await _record_link(session, resident, account_subject, "self_registration", consent.version, now)
     await audit.record(session, by, resident.id, "register")
     return resident
 

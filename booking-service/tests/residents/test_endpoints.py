@@ -83,6 +83,29 @@ async def test_every_bad_field_of_a_registration_is_told_at_once(
     assert [e["field"] for e in only_the_contact.json()["errors"]] == ["emergency_contact.phone"]
 
 
+async def test_a_missing_consent_is_told_with_the_other_bad_fields(
+    client: httpx.AsyncClient, test_keys: TestKeys
+) -> None:
+    """The operator has not ticked the caller's consent and mistyped her ID number: both are told in one answer
+    (the console marks both at once), and nobody is registered."""
+    operator = test_keys.headers("operator")
+    without = body(id_card_number="110111194003080021")
+    del without["consent"]
+    response = await client.post(RESIDENTS, json=without, headers=operator)
+    assert response.status_code == 422, response.text
+    problem = response.json()
+    assert problem["code"] == "invalid_id_card"
+    assert {e["pointer"]: e["type"] for e in problem["errors"]} == {
+        "#/id_card_number": "invalid_id_card",
+        "#/consent": "consent_required",
+    }
+    alone = await client.post(RESIDENTS, json={k: v for k, v in body().items() if k != "consent"}, headers=operator)
+    assert alone.status_code == 422
+    assert (alone.json()["code"], [e["field"] for e in alone.json()["errors"]]) == ("consent_required", ["consent"])
+    found = await client.get(RESIDENTS, params={"phone": body()["phone"]}, headers=operator)
+    assert found.json()["items"] == []
+
+
 async def test_a_taken_phone_or_id_number_names_its_resident_to_staff(
     client: httpx.AsyncClient, test_keys: TestKeys
 ) -> None:
@@ -162,7 +185,7 @@ async def test_bad_input_is_a_problem_not_a_crash(client: httpx.AsyncClient, tes
         (body(eligibility_tags="age_80_plus"), "validation_error"),
         (body(community_code="../../etc"), "validation_error"),
         (body(consent={"version": "1"}), "validation_error"),
-        (body(consent=None), "validation_error"),
+        (body(consent=None), "consent_required"),
         (body(role="admin"), "validation_error"),
         ({**body(), "phone": 13812345678}, "validation_error"),
         ([], "validation_error"),

@@ -65,6 +65,7 @@
     calls: { items: [], total: 0 }, // the card's timeline: the latest calls about the resident
     urgent: [], // the resident's urgent safety calls not yet resolved, with their escalation
     lastDone: null, // what this call has done so far ({kind, id, label}): the call log links it
+    onLine: null, // who is on the line, as the operator chose it this call ({kind, name?, relation?}): read-back and log
     callbacks: null, // the shift's due callbacks and handover
     dialogOpener: null,
   };
@@ -594,6 +595,7 @@
     state.calls = { items: [], total: 0 };
     state.urgent = [];
     state.lastDone = null;
+    state.onLine = null;
     extras.forget();
     notice(null); // nothing said for the previous caller stays on screen
     $("lookup-result").textContent = "";
@@ -707,21 +709,43 @@
     event.preventDefault();
     const form = event.currentTarget;
     clearErrors(form);
-    let first = null;
-    if (!$("reg-name").value.trim()) first = markField(form, "name", t("register.name_required"));
+    // The page's own checks; the rest of the form still goes to the server, which refuses a registration without
+    // consent, name or a whole emergency contact: every bad field is marked in one press, the page's and the server's.
+    const own = [];
+    const check = (bad, path, key) => { if (bad) own.push({ path, message: t(key) }); };
+    check(!$("reg-name").value.trim(), "name", "register.name_required");
     const ecName = $("reg-ec-name").value.trim();
     const ecPhone = $("reg-ec-phone").value.trim();
-    if (ecPhone && !ecName) first = first || markField(form, "emergency_contact.name", t("register.ec_name_required"));
-    if (ecName && !ecPhone) first = first || markField(form, "emergency_contact.phone", t("register.ec_phone_required"));
-    if (!$("reg-consent").checked) first = first || markField(form, "consent", t("register.consent_required"));
-    if (first) {
-      first.focus();
+    check(ecPhone && !ecName, "emergency_contact.name", "register.ec_name_required");
+    check(ecName && !ecPhone, "emergency_contact.phone", "register.ec_phone_required");
+    check(!$("reg-consent").checked, "consent", "register.consent_required");
+    const body = registrationBody();
+    if (!$("reg-consent").checked) delete body.consent;
+    if (own.length) {
+      await busy(form, async () => {
+        let serverError = null;
+        try {
+          await api.post("/api/v1/residents", body, newKey());
+        } catch (error) {
+          serverError = error;
+        }
+        clearErrors(form);
+        const marked = new Set(own.map((item) => item.path));
+        const items = serverError ? fieldErrors(serverError).filter((item) => !marked.has(item.field)) : [];
+        for (const item of own) markField(form, item.path, item.message);
+        for (const item of items) markField(form, item.field, fieldMessage(form, item));
+        const count = own.length + items.length;
+        const summary = form.querySelector(".form-error");
+        summary.textContent = count > 1 ? t("error.fields_count", { message: own[0].message, count }) : own[0].message;
+        const first = form.querySelector("[aria-invalid=true]");
+        if (first) first.focus();
+      });
       return;
     }
     if (!form.dataset.key) form.dataset.key = newKey(); // a second press replays, never registers twice
     await busy(form, async () => {
       try {
-        const resident = await api.post("/api/v1/residents", registrationBody(), form.dataset.key);
+        const resident = await api.post("/api/v1/residents", body, form.dataset.key);
         delete form.dataset.key;
         $("register-panel").hidden = true;
         state.lookup = null;
@@ -957,6 +981,44 @@
         time: dateTime(call.callback.due_at), reason: call.callback.reason }) }) : null);
   }
 
+  /* Who is on the line (nothing pre-chosen): asked when the operator first needs it this call (booking or F6), then
+     kept for the call, so the read-back speaks to the person on the phone and the call log records the same. */
+  function callerFields(idPrefix) {
+    const on = state.onLine;
+    const kind = h("select", { id: idPrefix, "data-field": "caller.kind" },
+      h("option", { value: "", text: t("call.caller_choose") }),
+      ["resident", "helper", "other"].map((k) => h("option", { value: k, text: t("call.caller." + k), selected: !!on && on.kind === k })));
+    const name = h("input", { id: idPrefix + "-name", "data-field": "caller.name", maxlength: "50", value: (on && on.name) || "" });
+    const relation = h("input", { id: idPrefix + "-relation", "data-field": "caller.relation", maxlength: "20",
+      value: (on && on.relation) || "" });
+    const who = h("div", { class: "grid", id: idPrefix + "-details" },
+      field(idPrefix + "-name", t("call.caller_name"), name), field(idPrefix + "-relation", t("call.caller_relation"), relation));
+    const shown = () => {
+      who.hidden = !kind.value || kind.value === "resident";
+      relation.closest(".field").hidden = kind.value !== "helper";
+    };
+    kind.addEventListener("change", shown);
+    shown();
+    return {
+      kind,
+      who,
+      /* Marks what is missing; the marked inputs, in order. */
+      check(form) {
+        if (!kind.value) return [markField(form, "caller.kind", t("call.caller_required"))];
+        return [
+          kind.value !== "resident" && !name.value.trim() && markField(form, "caller.name", t("error.code.caller_name_required")),
+          kind.value === "helper" && !relation.value.trim() && markField(form, "caller.relation", t("error.code.relation_required")),
+        ].filter(Boolean);
+      },
+      value() {
+        const caller = { kind: kind.value };
+        if (kind.value !== "resident") caller.name = name.value.trim();
+        if (kind.value === "helper") caller.relation = relation.value.trim();
+        return caller;
+      },
+    };
+  }
+
   /* Every call gets a reason (chosen by the operator: none is pre-chosen) and a note, linked to what was just
      done for the caller; a relative calling is named with their relation; a callback may be scheduled. */
   function openCallLog(opener) {
@@ -966,23 +1028,14 @@
     const reason = h("select", { id: "call-reason", "data-field": "reason" },
       h("option", { value: "", text: t("call.reason_choose") }),
       REASONS.map((code) => h("option", { value: code, text: t("reason." + code) })));
-    const kind = h("select", { id: "call-caller", "data-field": "caller.kind" },
-      ["resident", "helper", "other"].map((k) => h("option", { value: k, text: t("call.caller." + k) })));
-    const name = h("input", { id: "call-caller-name", "data-field": "caller.name", maxlength: "50" });
-    const relation = h("input", { id: "call-caller-relation", "data-field": "caller.relation", maxlength: "20" });
-    const who = h("div", { class: "grid", id: "call-caller-details", hidden: true },
-      field("call-caller-name", t("call.caller_name"), name), field("call-caller-relation", t("call.caller_relation"), relation));
-    kind.addEventListener("change", () => {
-      who.hidden = kind.value === "resident";
-      relation.closest(".field").hidden = kind.value !== "helper";
-    });
+    const caller = callerFields("call-caller");
     const note = h("textarea", { id: "call-note", "data-field": "note", maxlength: "1000" });
     const due = h("input", { id: "call-callback-at", type: "datetime-local", "data-field": "callback.due_at" });
     const why = h("input", { id: "call-callback-reason", "data-field": "callback.reason", maxlength: "200" });
     const form = h("form", { novalidate: true },
       h("div", { class: "form-error", role: "alert" }),
-      h("div", { class: "grid" }, field("call-reason", t("call.reason"), reason), field("call-caller", t("call.caller"), kind)),
-      who,
+      h("div", { class: "grid" }, field("call-reason", t("call.reason"), reason), field("call-caller", t("call.caller"), caller.kind)),
+      caller.who,
       field("call-note", t("call.note"), note),
       h("p", { class: "muted", id: "call-linked", text: done ? t("call.linked", { what: done.label }) : t("call.linked_none") }),
       h("div", { class: "grid" }, field("call-callback-at", t("call.callback_at"), due),
@@ -992,23 +1045,22 @@
       clearErrors(form);
       let first = null;
       if (!reason.value) first = markField(form, "reason", t("call.reason_required"));
-      if (kind.value !== "resident" && !name.value.trim()) first = first || markField(form, "caller.name", t("error.code.caller_name_required"));
-      if (kind.value === "helper" && !relation.value.trim()) first = first || markField(form, "caller.relation", t("error.code.relation_required"));
+      const callerMissing = caller.check(form); // marked with the reason, not after it
+      first = first || callerMissing[0] || null;
       if (due.value && !why.value.trim()) first = first || markField(form, "callback.reason", t("call.callback_reason_required"));
       if (why.value.trim() && !due.value) first = first || markField(form, "callback.due_at", t("call.callback_at_required"));
       if (first) {
         first.focus();
         return;
       }
-      const body = { reason: reason.value, note: note.value.trim(), caller: { kind: kind.value } };
-      if (kind.value !== "resident") body.caller.name = name.value.trim();
-      if (kind.value === "helper") body.caller.relation = relation.value.trim();
+      const body = { reason: reason.value, note: note.value.trim(), caller: caller.value() };
       if (done) body.outcome = { kind: done.kind, id: done.id };
       if (due.value) body.callback = { due_at: beijingInstant(due.value), reason: why.value.trim() };
       if (!form.dataset.key) form.dataset.key = newKey(); // a second press replays, never logs the call twice
       await busy(form, async () => {
         try {
           await api.post("/api/v1/residents/" + resident.id + "/calls", body, form.dataset.key);
+          state.onLine = body.caller;
           closeDialog(true);
           state.lastDone = null; // the next call starts afresh
           notice(t("call.done"));
@@ -1130,8 +1182,7 @@
           if (state.resident && state.resident.id === call.resident_id) await refreshResident();
           if (state.callbacks) await loadCallbacks();
           const next = document.querySelector("li[data-urgent='" + call.id + "'] button[data-action]");
-          if (next) next.focus();
-          else if (state.resident) $("card-title").focus();
+          focusAfterWork(next || (state.resident ? $("card-title") : null));
         } catch (error) {
           if (error instanceof ApiError && error.code === "invalid_transition") {
             form.querySelector(".form-error").textContent = t("urgent.changed");
@@ -1160,15 +1211,25 @@
   function readback(done) {
     const booking = state.bookings.find((b) => b.id === done.booking.id) || done.booking;
     const service = offeringName(state.offerings[booking.offering_id]);
-    let price = booking.price_fen === 0 ? t("readback.price_free") : t("readback.price_paid", { price: money(booking.price_fen) });
+    // Someone calling for the resident hears what the resident pays and is told, in her name.
+    const forOther = done.kind === "booked" && done.caller && done.caller.kind !== "resident";
+    const whose = forOther ? { name: state.resident.name } : {};
+    const suffix = forOther ? "_for" : "";
+    let price = booking.price_fen === 0 ? t("readback.price_free" + suffix, whose)
+      : t("readback.price_paid" + suffix, Object.assign({ price: money(booking.price_fen) }, whose));
     if (booking.subsidy_fen > 0) price = t("readback.price_subsidy", { subsidy: money(booking.subsidy_fen) }) + price;
-    const status = booking.status === "confirmed" ? t("readback.status_confirmed") : t("readback.status_requested");
+    const status = booking.status === "confirmed" ? t("readback.status_confirmed") : t("readback.status_requested" + suffix, whose);
     const words = {
       name: state.resident.name, service, provider: providerLabel(booking.provider_id),
       time: slotRange(booking), price, status,
     };
     let title = "readback.title";
     let text = "readback.text";
+    if (forOther) {
+      // A relative (or a neighbour) on the phone is told what was booked for whom, not addressed as the resident.
+      text = "readback.text_for_other";
+      words.caller = done.caller.name;
+    }
     if (done.kind === "rescheduled") {
       title = "readback.title_rescheduled";
       text = "readback.text_rescheduled";
@@ -1320,6 +1381,7 @@
   function openConfirm(item, slot, opener) {
     const o = item.offering;
     const key = newKey(); // the same key for every press of this dialog's button: one booking at most
+    const caller = callerFields("confirm-caller");
     const form = h("form", { novalidate: true },
       h("div", { class: "form-error", role: "alert" }),
       h("dl", { class: "summary" },
@@ -1334,17 +1396,25 @@
         item.quote && item.quote.funded ? h("dt", { text: t("confirm.pays") }) : null,
         item.quote && item.quote.funded ? h("dd", { "data-price": "resident",
           text: t("service.funded", { price: money(item.quote.resident_price_fen), subsidy: money(item.quote.subsidy_fen) }) }) : null),
-      extras.priceNote(item, slot), extras.seriesButton(item, slot));
+      extras.priceNote(item, slot), extras.seriesButton(item, slot),
+      h("div", { class: "grid" }, field("confirm-caller", t("call.caller"), caller.kind)), caller.who);
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
       clearErrors(form);
+      const missing = caller.check(form);
+      if (missing.length) {
+        missing[0].focus();
+        return;
+      }
+      const onLine = caller.value();
       await busy(form, async () => {
         try {
           const booking = await api.post("/api/v1/bookings",
             { offering_id: o.id, slot_start: slot.start, resident_id: state.resident.id, channel: "phone" }, key);
           const waitForSubsidy = extras.quotaWanted(form);
+          state.onLine = onLine;
           closeDialog(false);
-          state.readback = { kind: "booked", booking };
+          state.readback = { kind: "booked", booking, caller: onLine };
           // Booked at the full price because the subsidy is out of reach: her place in the quota line for it.
           if (waitForSubsidy) await extras.joinForBooking(item, booking);
           state.lastDone = { kind: "booking", id: booking.id, label: t("outcome.booking") + " " + slotRange(booking) };
@@ -1358,6 +1428,8 @@
       });
     });
     openDialog(t("confirm.title"), form, t("confirm.submit"), opener);
+    // Chosen already this call: the summary's confirm is the next key, as before.
+    if (state.onLine) form.querySelector("button[type=submit]").focus();
   }
 
   // ------------------------------------------------------------------ cancel, reschedule, complain, need, rate
@@ -1508,7 +1580,9 @@
     // What the complaint is about is the caller's to say: no category is chosen for the operator.
     const category = h("select", { id: "complaint-category", "data-field": "category" },
       h("option", { value: "", text: t("complaint.category_choose") }), options(COMPLAINT_CATEGORIES, "ccat.", null));
-    const severity = h("select", { id: "complaint-severity", "data-field": "severity" }, options(SEVERITIES, "severity.", "normal"));
+    // How urgent it is, too, is the caller's to say.
+    const severity = h("select", { id: "complaint-severity", "data-field": "severity" },
+      h("option", { value: "", text: t("complaint.severity_choose") }), options(SEVERITIES, "severity.", null));
     const description = h("textarea", { id: "complaint-description", "data-field": "description", maxlength: "2000" });
     const form = h("form", { novalidate: true },
       h("div", { class: "form-error", role: "alert" }),
@@ -1523,6 +1597,7 @@
       // Every missing detail is marked at once; the first gets the focus.
       const missing = [
         !category.value && markField(form, "category", t("complaint.category_required")),
+        !severity.value && markField(form, "severity", t("complaint.severity_required")),
         !description.value.trim() && markField(form, "description", t("complaint.description_required")),
       ].filter(Boolean);
       if (missing.length) {
