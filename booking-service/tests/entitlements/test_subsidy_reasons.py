@@ -198,3 +198,22 @@ async def test_a_lunch_moved_past_its_programme_s_end_is_refused(world: Any) -> 
     # A full-price booking of the new day is what the operator offers instead.
     instead = await book(world, lunch, elder, at(1, 12, 11))
     assert (instead["price_fen"], instead["subsidy_fen"]) == (1500, 0)
+
+
+async def test_a_lunch_of_an_elder_whose_tag_was_removed_is_not_moved_at_the_subsidised_price(world: Any) -> None:
+    lunch = await lunch_programme(world)
+    elder = await world.resident(tags=["age_80_plus"])
+    booking = await book(world, lunch, elder, at(30, 11, 11))
+    corrected = await world.client.patch(
+        f"/api/v1/residents/{elder['id']}", json={"eligibility_tags": []}, headers=world.keys.headers("operator")
+    )
+    assert corrected.status_code == 200, corrected.text
+
+    refused = await reschedule(world, booking, at(1, 12, 11))
+    assert refused.status_code == 409, refused.text
+    assert (refused.json()["code"], refused.json()["required_tags"]) == ("no_longer_eligible", ["age_80_plus"])
+    assert refused.json()["detail"].startswith(
+        "该居民已不符合本项目的补贴条件，不能按补贴价改到这一天，原预约未变；可按原价15元另约。"
+    )
+    assert await slot_of(world, booking) == at(30, 11, 11)
+    assert (await quote(world, lunch, elder, date(2026, 12, 1)))["subsidy"] == "not_eligible"
