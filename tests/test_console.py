@@ -312,7 +312,8 @@ async def test_operator_serves_a_known_caller(demo: Demo, page: Page) -> None:
 async def test_a_move_into_a_used_up_month_is_refused_in_words_naming_the_month(demo: Demo, page: Page) -> None:
     """The reschedule's refusal when the new month's subsidised allowance is used up (booking-service's service
     tests make it for real; here the gateway's answer is that problem as booking writes it) is read out in Chinese:
-    the month, the allowance, what is left, and that the booking is unchanged."""
+    the month, the allowance, what is left, and that the booking is unchanged; so are a move past her evidence's
+    expiry and past the programme's end."""
     phone = new_phone()
     elder = registered_by_operator(demo.gateway, demo.operator, name="孙秀兰", phone=phone)
     first, *_ = demo.free_slots(MEAL_TABLE)
@@ -330,10 +331,26 @@ async def test_a_move_into_a_used_up_month_is_refused_in_words_naming_the_month(
         "used": 2,
         "left": 0,
     }
+    # Then a move past her evidence's expiry, and past the programme's end: the same dialog, tried again.
+    expired = {
+        "type": "https://linli.example/problems/evidence_expired",
+        "title": "Conflict",
+        "status": 409,
+        "code": "evidence_expired",
+        "detail": "“80岁以上”资格证明已于11月30日到期，不能按补贴价改到这一天，原预约未变；可按原价15元另约。",
+        "tag": "age_80_plus",
+        "expires_on": "2026-11-30",
+        "date": "2026-12-01",
+        "price_fen": 1500,
+    }
+    ended = dict(
+        expired, type="https://linli.example/problems/program_not_funding_then", code="program_not_funding_then"
+    )
+    answers = [problem, expired, ended]
     await page.route(
         "**/api/v1/bookings/*/reschedule",
         lambda route: route.fulfill(
-            status=409, content_type="application/problem+json", body=json.dumps(problem, ensure_ascii=False)
+            status=409, content_type="application/problem+json", body=json.dumps(answers.pop(0), ensure_ascii=False)
         ),
     )
     await sign_in(page)
@@ -348,6 +365,13 @@ async def test_a_move_into_a_used_up_month_is_refused_in_words_naming_the_month(
     await expect(dialog.locator(".form-error")).to_have_text(
         "2026年12月的补贴已用完（每月2次，已用2次，剩余0次），原预约未变；可按原价另约。"
     )
+    for told in (
+        "该居民的资格证明到新日期时已过期，不能按补贴价改到这一天，原预约未变；复核证明后再改，或按原价另约。",
+        "补贴项目在新日期已不再资助这项服务，不能按补贴价改到这一天，原预约未变；可按原价另约。",
+    ):
+        await dialog.locator("button[type=submit]").click()
+        await expect(dialog.locator(".form-error")).to_have_text(told)
+    assert answers == []
     unchanged = demo.gateway.get(f"/api/v1/bookings/{booking['id']}", headers=demo.operator).json()
     assert same_instant(unchanged["slot_start"], first["start"])
 
@@ -1193,8 +1217,10 @@ async def test_the_callers_places_in_line_and_the_quota_line(demo: Demo, page: P
 async def test_the_operator_puts_a_caller_in_the_quota_line_from_the_booking_step(demo: Demo, page: Page) -> None:
     """Issue 17, keyboard only: the subsidised lunches are used up, so the booking step says so; the operator books
     the caller's lunch at the full price and puts her in the quota line for it (her place read back beside the
-    booking), or puts her in line alone for another time; a caller whose own allowance is used up is refused in
-    Chinese with what she has left and when it renews."""
+    booking), or puts her in line alone for another time; a caller whose own allowance is used up is offered no
+    line (the quote's ``subsidy`` says why) and hears in Chinese what she has left and when it renews. The slots are
+    the console's next ones, so on a month's last evening they cross into the next month: the used-up allowance is
+    one of the month of the slot she asks for."""
     gateway, operator = demo.gateway, demo.operator
     offering_id, contract = funded_lunch_for_the_80_plus(
         gateway,
@@ -1205,8 +1231,12 @@ async def test_the_operator_puts_a_caller_in_the_quota_line_from_the_booking_ste
         quota=2,
         resident_price_fen=300,
     )
+    # The console offers the next free slots from now: on a month's last evening they run into the next month, so
+    # the caller whose allowance is used up has hers used in the month of the slot she then asks for (slots[1]).
     today = beijing_today()
     slots = slots_once_known(gateway, offering_id, operator, (today, today + timedelta(days=1)))
+    day = beijing(slots[1]["start"]).date()
+    her_month = next(s for s in (slots[3], slots[0]) if beijing(s["start"]).month == day.month)
     stated = gateway.put(
         f"/api/v1/entitlements/programs/{contract['id']}/{offering_id}",
         headers=login(gateway, "official"),
@@ -1216,15 +1246,15 @@ async def test_the_operator_puts_a_caller_in_the_quota_line_from_the_booking_ste
     neighbour = registered_by_operator(gateway, operator, name="周桂英", eligibility_tags=["age_80_plus"])
     used_up = registered_by_operator(gateway, operator, name="吴桂芳", eligibility_tags=["age_80_plus"])
 
-    def subsidised(resident: dict[str, Any]) -> dict[str, Any] | None:
-        booking = book_for(gateway, operator, offering_id, slots[3]["start"], resident["id"])
+    def subsidised(resident: dict[str, Any], slot: dict[str, Any]) -> dict[str, Any] | None:
+        booking = book_for(gateway, operator, offering_id, slot["start"], resident["id"])
         if booking["subsidy_fen"] == 0:  # booking had not heard of the contract yet
             gateway.post(f"/api/v1/bookings/{booking['id']}/cancel", headers=operator, json={"reason": "重约"})
             return None
         return booking
 
-    eventually_blocking(lambda: subsidised(neighbour))
-    eventually_blocking(lambda: subsidised(used_up))  # her one subsidised lunch of the month, and the last unit
+    eventually_blocking(lambda: subsidised(neighbour, slots[3]))
+    eventually_blocking(lambda: subsidised(used_up, her_month))  # her one subsidised lunch of the month, the last unit
     elder = registered_by_operator(gateway, operator, name="郑秀珍", eligibility_tags=["age_80_plus"])
 
     await sign_in(page)
@@ -1232,13 +1262,18 @@ async def test_the_operator_puts_a_caller_in_the_quota_line_from_the_booking_ste
     await expect(page.locator("#card-title")).to_have_text("郑秀珍")
     dialog = page.locator("#dialog")
 
-    async def open_slot(start: str) -> None:
+    async def open_slot(start: str, *, offered: bool = True) -> None:
         await page.keyboard.press("F3")
         await expect(page.locator("#service-category")).to_be_focused()
         await page.keyboard.press("Enter")
         await tab_to(page, f"article[data-offering='{offering_id}'] [data-slot='{start}']")
         await page.keyboard.press("Enter")
-        await expect(dialog.locator("#quota-offer")).to_be_visible()
+        if offered:
+            await expect(dialog.locator("#quota-offer")).to_be_visible()
+            await expect(dialog.locator("#subsidy-why")).to_be_hidden()
+        else:
+            await expect(dialog.locator("#subsidy-why")).to_be_visible()
+            await expect(dialog.locator("#quota-offer")).to_be_hidden()
 
     # Book at the full price and wait for a subsidy for that booking.
     await open_slot(slots[1]["start"])
@@ -1275,17 +1310,20 @@ async def test_the_operator_puts_a_caller_in_the_quota_line_from_the_booking_ste
     places = gateway.get(f"/api/v1/residents/{elder['id']}/waitlist", headers=operator).json()["items"]
     assert sorted((p["position"], p["for_booking_id"]) for p in places) == [(1, booking["id"]), (2, None)]
 
-    # A caller whose own allowance of the month is used up: told so, with what is left and when it renews.
+    # A caller whose own allowance of the month is used up: no line is offered (a unit would not lower her price);
+    # she is told so, with what is left and when it renews.
     await look_up(page, used_up["phone"])
     await expect(page.locator("#card-title")).to_have_text("吴桂芳")
-    await open_slot(slots[1]["start"])
-    await tab_to(page, "#quota-join-alone")
-    await page.keyboard.press("Enter")
-    day = beijing(slots[1]["start"]).date()
+    await open_slot(slots[1]["start"], offered=False)
     renews = (date(day.year, day.month, 28) + timedelta(days=4)).replace(day=1)
-    await expect(dialog.locator("#quota-said")).to_have_text(
-        "没有排入补贴名额候补：吴桂芳本月的补贴已用完（每月1次，已用1次，剩余0次），排到补贴名额也不能按补贴价收费；"
+    await expect(dialog.locator("#price-note")).to_have_text(
+        "价格说明：本月补贴已用完（每月1次，已用1次），本次不享受补贴，按原价15元收费。"
+    )
+    await expect(dialog.locator("#subsidy-why")).to_have_text(
+        f"吴桂芳{day.year}年{day.month}月的补贴已用完（每月1次，已用1次，剩余0次），排补贴名额候补也不能按补贴价收费；"
         f"{renews.month}月{renews.day}日起恢复。"
     )
+    await expect(dialog.locator("#quota-join-alone")).to_have_count(0)
     await screenshot(page, "29-quota-refused")
+    await page.keyboard.press("Escape")
     assert gateway.get(f"/api/v1/residents/{used_up['id']}/waitlist", headers=operator).json()["total"] == 0

@@ -70,6 +70,7 @@ QUOTE: dict[str, Any] = examples(
         "funded": True,
         "funded_contract_id": CONTRACT_ID,
         "quota_left": 23,
+        "subsidy": "subsidised",
         "service": SERVICE,
         "cancellation_rule": {
             "window_minutes": 120,

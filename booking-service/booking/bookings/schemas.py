@@ -5,7 +5,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from booking.bookings.models import BookingStatus
-from booking.entitlements.schemas import PersonalEntitlement
+from booking.entitlements.schemas import PersonalEntitlement, SubsidyReason
 from booking.residents.schemas import HelperLabel, Position, ResidentSummary, VisitArea
 from booking.timefmt import LocalDateTime
 from service_kit import phones
@@ -60,6 +60,14 @@ class Quote(BaseModel):
     )
     price_note: str | None = Field(
         default=None, description="Why there is no subsidy (read back to the caller), e.g. this month's meals are used."
+    )
+    subsidy: SubsidyReason = Field(
+        description=(
+            "Why the booking would (not) be subsidised: `subsidised`; `quota_used_up` (a programme would fund her but "
+            "its units are used up: she may wait in its quota line); `entitlement_used_up` (her own allowance for the "
+            "period is used up); `evidence_expired` (the evidence of a tag a funding programme asks for has expired); "
+            "`not_eligible` (programmes fund the day, none for her); `not_funded` (no programme funds it that day)."
+        )
     )
 
 

@@ -204,6 +204,7 @@ async def quote(
         cancellation_rule=cancellation_rule(rules),
         entitlement=entitlement,
         price_note=pricing.note,
+        subsidy=pricing.reason or entitlements_service.NOT_FUNDED,
     )
 
 
@@ -791,7 +792,8 @@ async def reschedule(
     naming the period and what is left: an operator on the phone expects to keep the resident's November lunch
     rather than move it and silently charge her full price, and can offer a full-price booking of the new day
     instead. The programme's pool is counted over the whole programme, not per period, so the booking keeps its
-    unit of the pool."""
+    unit of the pool. For the same reason a subsidised booking is not moved to a day its programme no longer funds
+    (409 ``program_not_funding_then``) or by which her evidence has expired (409 ``evidence_expired``)."""
     booking = await get_visible(session, booking_id, by=by)
     relation = await relation_to(session, by, booking)
     if relation == "observer":
@@ -815,6 +817,12 @@ async def reschedule(
     slot = _bookable_slot(offering, data.slot_start, rules, now)
     if slot.start == previous_start:
         raise ValidationFailed("slot_start: the booking is already in this slot.", code="same_slot")
+    new_day = slot.start.astimezone(ZoneInfo(offering.timezone)).date()
+    if booking.funded_program_id is not None:
+        # The subsidy is the new day's to give: a programme ended by then, or evidence expired, refuses the move.
+        await entitlements_service.still_funds(
+            session, booking.funded_program_id, offering, booking.resident_id, new_day
+        )
 
     if not await repository.take_slot_unit(session, offering.id, slot.start, offering.capacity_per_slot):
         raise Conflict("This slot is fully booked; choose another.", code="slot_full")
@@ -838,7 +846,7 @@ async def reschedule(
             booking.resident_id,
             booking.entitlement_period_start,
             booking.entitlement_units or 1,
-            to_day=slot.start.astimezone(ZoneInfo(offering.timezone)).date(),
+            to_day=new_day,
             price_fen=offering.price_fen,
         )
     moved = await repository.move_slot(session, booking.id, status=current, from_start=previous_start, values=values)

@@ -9,6 +9,10 @@ from booking.timefmt import LocalDateTime
 
 Period = Literal["month", "week"]
 Unit = Literal["booking", "hour"]
+# Why a booking is or is not subsidised (the quote's ``subsidy``).
+SubsidyReason = Literal[
+    "subsidised", "quota_used_up", "entitlement_used_up", "evidence_expired", "not_eligible", "not_funded"
+]
 EvidenceType = Literal[
     "id_card",  # 身份证 (age)
     "household_register",  # 户口簿

@@ -9,6 +9,7 @@ import math
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Final
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -59,6 +60,18 @@ class Pricing:
     period_start: date | None = None
     units: int | None = None
     note: str | None = None
+    # Why, as a code a program reads; ``draw`` may leave it None when nothing she is eligible for funds the day.
+    reason: s.SubsidyReason | None = None
+
+
+# Why a booking is or is not subsidised, as the quote names it. Only ``quota_used_up`` has a line to wait in.
+SUBSIDISED: Final = "subsidised"
+QUOTA_USED_UP: Final = "quota_used_up"
+ENTITLEMENT_USED_UP: Final = "entitlement_used_up"
+EVIDENCE_EXPIRED: Final = "evidence_expired"
+NOT_ELIGIBLE: Final = "not_eligible"
+NOT_FUNDED: Final = "not_funded"
+POOL_USED_UP_NOTE = "本项目的补贴名额已用完，本次按原价收费。"
 
 
 @dataclass(frozen=True)
@@ -85,6 +98,31 @@ def _standing(resident: Resident, evidence: dict[str, EligibilityEvidence], on: 
         else:
             valid.add(tag)
     return Standing(frozenset(valid), expired)
+
+
+def _refused(notes: list[tuple[s.SubsidyReason, str]]) -> Pricing:
+    """No programme would pay though some funds the day: a used-up pool is named before a used-up allowance, since
+    the resident may wait in that programme's quota line."""
+    reason, note = min(notes, key=lambda n: n[0] != QUOTA_USED_UP)
+    return Pricing(None, note=note, reason=reason)
+
+
+async def _unfunded(
+    session: AsyncSession, offering: CatalogOffering, on: date, held: Standing, *, tell_apart: bool
+) -> Pricing:
+    """No programme the resident is eligible for funds the offering on ``on``. Her expired evidence is named when a
+    programme funding it that day asks for that tag; ``tell_apart`` also reads whether any funds it at all
+    (``not_eligible`` or ``not_funded``), which a booking, priced without it, does not need."""
+    if not held.expired and not tell_apart:
+        return Pricing(None)
+    funding = await catalog_service.programs_funding(session, offering.id, on)
+    wanted = {tag for program in funding for tag in program.eligibility_tags}
+    expired = {tag: until for tag, until in held.expired.items() if tag in wanted}
+    if expired:
+        tag, until = min(expired.items(), key=lambda item: item[1])
+        note = f"“{TAG_NAMES.get(tag, tag)}”资格证明已于{until.month}月{until.day}日到期，待复核，本次按原价收费。"
+        return Pricing(None, note=note, reason=EVIDENCE_EXPIRED)
+    return Pricing(None, reason=NOT_ELIGIBLE if funding else NOT_FUNDED)
 
 
 async def _candidates(
@@ -194,13 +232,6 @@ def _exhausted(program: FundedProgram, used: int, offering: CatalogOffering) -> 
     )
 
 
-def _expired_note(held: Standing) -> str | None:
-    if not held.expired:
-        return None
-    tag, until = min(held.expired.items(), key=lambda item: item[1])
-    return f"“{TAG_NAMES.get(tag, tag)}”资格证明已于{until.month}月{until.day}日到期，待复核，本次按原价收费。"
-
-
 async def draw(
     session: AsyncSession,
     offering: CatalogOffering,
@@ -211,7 +242,7 @@ async def draw(
 ) -> Pricing:
     """Price a booking of ``offering`` on the local day ``on``, drawing the resident's unit and the pool's."""
     programs, held = await _candidates(session, offering, resident, on, claim)
-    notes: list[str] = []
+    notes: list[tuple[s.SubsidyReason, str]] = []
     for program in programs:
         start: date | None = None
         units = units_of(program, offering)
@@ -219,15 +250,17 @@ async def draw(
             start, _ = period_bounds(program.per_person_period or "month", on)
             if not await repository.draw(session, program.id, resident.id, start, units, program.per_person_units):
                 used = await repository.used(session, program.id, resident.id, start)
-                notes.append(_exhausted(program, used, offering))
+                notes.append((ENTITLEMENT_USED_UP, _exhausted(program, used, offering)))
                 continue
         if not await catalog_service.draw_quota(session, program.id):
             if start is not None:
                 await repository.release(session, program.id, resident.id, start, units)
-            notes.append("本项目的补贴名额已用完，本次按原价收费。")
+            notes.append((QUOTA_USED_UP, POOL_USED_UP_NOTE))
             continue
-        return Pricing(program, start, units if start is not None else None)
-    return Pricing(None, note=notes[0] if notes else _expired_note(held))
+        return Pricing(program, start, units if start is not None else None, reason=SUBSIDISED)
+    if notes:
+        return _refused(notes)
+    return await _unfunded(session, offering, on, held, tell_apart=False)
 
 
 async def draw_many(
@@ -306,7 +339,7 @@ async def peek(
     """What ``draw`` would give now, without drawing; and the resident's entitlement of the first programme that
     limits it per person (what she has left this period)."""
     programs, held = await _candidates(session, offering, resident, on, claim)
-    notes: list[str] = []
+    notes: list[tuple[s.SubsidyReason, str]] = []
     shown: s.PersonalEntitlement | None = None
     found: Pricing | None = None
     for program in programs:
@@ -317,15 +350,19 @@ async def peek(
             used = await repository.used(session, program.id, resident.id, start)
             shown = shown or _entitlement(program, offering, on, used)
             if used + units > program.per_person_units:
-                notes.append(_exhausted(program, used, offering))
+                notes.append((ENTITLEMENT_USED_UP, _exhausted(program, used, offering)))
                 continue
         if program.used >= program.quota:
-            notes.append("本项目的补贴名额已用完，本次按原价收费。")
+            notes.append((QUOTA_USED_UP, POOL_USED_UP_NOTE))
             continue
-        found = found or Pricing(program, start, units if start is not None else None)
+        found = found or Pricing(program, start, units if start is not None else None, reason=SUBSIDISED)
         if shown is not None:
             break
-    return found or Pricing(None, note=notes[0] if notes else _expired_note(held)), shown
+    if found is not None:
+        return found, shown
+    if notes:
+        return _refused(notes), shown
+    return await _unfunded(session, offering, on, held, tell_apart=True), shown
 
 
 def _entitlement(
@@ -361,6 +398,59 @@ def _period_name(period: str, start: date) -> tuple[str, str]:
     if period == "week":
         return f"{start.year}年{start.month}月{start.day}日起的一周", f"the week of {start.isoformat()}"
     return f"{start.year}年{start.month}月", start.strftime("%B %Y")
+
+
+async def still_funds(
+    session: AsyncSession, program_id: uuid.UUID, offering: CatalogOffering, resident_id: uuid.UUID, to_day: date
+) -> None:
+    """Whether a subsidised booking may keep its programme's subsidy when moved to ``to_day``: 409 when that day
+    the programme no longer funds the offering (``program_not_funding_then``: its contract ended or ends before
+    it), the evidence of the tag it asks for has expired by then (``evidence_expired``, naming the tag and the
+    day), or she no longer holds such a tag (``no_longer_eligible``). The booking is then left as it was: the
+    operator books the new day at the full price instead, as for a used-up month."""
+    program = await catalog_service.get_program(session, program_id)
+    if program is None:
+        return
+    price = _yuan(offering.price_fen)
+    unchanged = f"不能按补贴价改到这一天，原预约未变；可按原价{price}元另约。"
+    funding = await catalog_service.programs_funding(session, offering.id, to_day)
+    if all(p.id != program.id for p in funding):
+        raise Conflict(
+            f"补贴项目{to_day.month}月{to_day.day}日不再资助这项服务，{unchanged} The programme does not fund "
+            "this service on the new day: the booking is unchanged; book that day at the full price instead.",
+            code="program_not_funding_then",
+            contract_id=str(program.contract_id),
+            date=to_day.isoformat(),
+            price_fen=offering.price_fen,
+        )
+    if not program.eligibility_tags:
+        return
+    resident = await residents_service.get(session, resident_id)
+    if resident is None:
+        return
+    held = await standing(session, resident, to_day)
+    if set(program.eligibility_tags) & held.valid:
+        return
+    expired = {tag: until for tag, until in held.expired.items() if tag in program.eligibility_tags}
+    if expired:
+        tag, until = min(expired.items(), key=lambda item: item[1])
+        raise Conflict(
+            f"“{TAG_NAMES.get(tag, tag)}”资格证明已于{until.month}月{until.day}日到期，{unchanged} The evidence "
+            "of the resident's eligibility has expired by the new day: the booking is unchanged; book that day at "
+            "the full price instead.",
+            code="evidence_expired",
+            tag=tag,
+            expires_on=until.isoformat(),
+            date=to_day.isoformat(),
+            price_fen=offering.price_fen,
+        )
+    raise Conflict(
+        f"该居民已不符合本项目的补贴条件，{unchanged} The resident is no longer eligible for the programme: the "
+        "booking is unchanged; book that day at the full price instead.",
+        code="no_longer_eligible",
+        required_tags=list(program.eligibility_tags),
+        price_fen=offering.price_fen,
+    )
 
 
 async def move_units(

@@ -17,6 +17,11 @@
     "ent.unit.hour": ["小时", "hours"],
     "ent.tag_expired": ["“{tag}”资格证明已于 {date} 到期，待复核", "The evidence for “{tag}” expired on {date}: to be re-checked"],
     "quote.note": ["价格说明：{note}", "Price note: {note}"],
+    "quote.why.entitlement_used_up": ["{name}{period}的补贴已用完（{per}{units}{unit}，已用{used}{unit}，剩余{left}{unit}），排补贴名额候补也不能按补贴价收费；{renews}起恢复。", "{name}'s own subsidy for {period} is used up ({units} {unit} per {per}, {used} used, {left} left): waiting for a subsidised unit would not lower her price; it renews on {renews}."],
+    "quote.why.entitlement_used_up_plain": ["{name}本期的补贴已用完，排补贴名额候补也不能按补贴价收费。", "{name}'s own subsidy for this period is used up: waiting for a subsidised unit would not lower her price."],
+    "quote.why.evidence_expired": ["{name}的资格证明已到期，复核后才能按补贴价收费，现在不能排补贴名额候补。", "{name}'s eligibility evidence has expired: re-check it before she can be subsidised or wait for a unit."],
+    "quote.why.not_eligible": ["{name}不符合资助这项服务的补贴项目的条件，按原价收费。", "{name} is not eligible for the programmes funding this service: full price."],
+    "quote.why.not_funded": ["这一天没有补贴项目资助这项服务，按原价收费。", "No programme funds this service that day: full price."],
     "series.open": ["按周期预约", "Book a series"],
     "series.title": ["周期预约", "Recurring booking"],
     "series.kind": ["重复方式", "Repeats"],
@@ -191,20 +196,45 @@
         lines.length ? h("ul", { class: "inline-list" }, lines) : h("span", { text: t("ent.none") }));
     }
 
-    /* The quote for the slot's own day: its price note says why this booking is (not) subsidised. When a funded
-       programme could subsidise her but does not now (its units used up, or her own allowance), the operator may
-       book at the full price and put her in the programme's quota line for that booking, or put her in it alone. */
+    /* The quote for the slot's own day: its price note says why this booking is (not) subsidised, and its
+       ``subsidy`` code decides what the operator may offer. Only when a programme would subsidise her but its
+       units are used up (quota_used_up) may she book at the full price and wait in that programme's quota line
+       for the booking, or wait in it alone; any other reason is said in the operator's words instead. */
     function priceNote(item, slot) {
       const note = h("div", { class: "price-note", id: "price-note", "aria-live": "polite" });
+      const why = h("p", { class: "muted", id: "subsidy-why", hidden: true });
       const quota = h("div", { id: "quota-offer", hidden: true });
-      const box = h("div", {}, note, quota);
+      const box = h("div", {}, note, why, quota);
       api.get("/api/v1/bookings/quote", { offering_id: item.offering.id, resident_id: state.resident.id, date: day(slot.start) })
         .then((quote) => {
-          if (quote && quote.price_note) note.textContent = t("quote.note", { note: quote.price_note });
-          if (quote && quote.price_note && !quote.funded) fillQuotaOffer(quota, item, slot);
+          if (!quote) return;
+          if (quote.price_note) note.textContent = t("quote.note", { note: quote.price_note });
+          if (quote.subsidy === "quota_used_up") fillQuotaOffer(quota, item, slot);
+          else if (quote.subsidy && quote.subsidy !== "subsidised") {
+            why.textContent = whyNotSubsidised(quote);
+            why.hidden = false;
+          }
         })
         .catch(() => {});
       return box;
+    }
+
+    /* Why the quote carries no subsidy, for the reasons with no quota line to offer: her own allowance says what
+       is left and when it renews. */
+    function whyNotSubsidised(quote) {
+      const name = state.resident.name;
+      const e = quote.entitlement;
+      if (quote.subsidy !== "entitlement_used_up") return t("quote.why." + quote.subsidy, { name });
+      if (!e) return t("quote.why.entitlement_used_up_plain", { name });
+      const renewsOn = new Date(e.period_end + "T00:00:00Z");
+      renewsOn.setUTCDate(renewsOn.getUTCDate() + 1);
+      const renews = state.lang === "en" ? renewsOn.toISOString().slice(0, 10)
+        : (renewsOn.getUTCMonth() + 1) + "月" + renewsOn.getUTCDate() + "日";
+      const [year, month, date] = e.period_start.split("-").map(Number);
+      const period = e.period === "week" ? t("period.week_of", { month, day: date }) : t("period.month", { year, month });
+      return t("quote.why.entitlement_used_up", {
+        name, period, per: t("quota.per." + e.period), units: e.units_per_period,
+        unit: t("ent.unit." + e.unit), used: e.used, left: e.left, renews });
     }
 
     function fillQuotaOffer(box, item, slot) {
