@@ -275,7 +275,7 @@ async def draw_many(
     held = {day: _standing(resident, evidence, day) for day in set(days)}
     programs = await catalog_service.programs_funding_between(session, offering.id, min(days), max(days))
     found: dict[int, Pricing] = {}
-    notes: dict[int, list[str]] = {i: [] for i in range(len(days))}
+    notes: dict[int, list[tuple[s.SubsidyReason, str]]] = {i: [] for i in range(len(days))}
     for program in programs:
         tags = set(program.eligibility_tags)
         eligible = [
@@ -286,7 +286,8 @@ async def draw_many(
         if eligible:
             found.update(await _fund(session, program, offering, resident, {i: days[i] for i in eligible}, notes))
     return [
-        found.get(i) or Pricing(None, note=notes[i][0] if notes[i] else _expired_note(held[day]))
+        found.get(i)
+        or (_refused(notes[i]) if notes[i] else await _unfunded(session, offering, day, held[day], tell_apart=False))
         for i, day in enumerate(days)
     ]
 
@@ -297,7 +298,7 @@ async def _fund(
     offering: CatalogOffering,
     resident: Resident,
     days: dict[int, date],
-    notes: dict[int, list[str]],
+    notes: dict[int, list[tuple[s.SubsidyReason, str]]],
 ) -> dict[int, Pricing]:
     """What ``program`` funds of ``days`` (in order) drawn one after the other, each a unit of the resident's
     entitlement of its period while she has one and a unit of the pool while it has one; the reason for each
@@ -316,7 +317,7 @@ async def _fund(
     for i in days:
         if limit is not None and used[starts[i]] + units > limit:
             # Her units of the period are used up (by the earlier dates among these): ``draw``'s note.
-            notes[i].append(_exhausted(program, used[starts[i]], offering))
+            notes[i].append((ENTITLEMENT_USED_UP, _exhausted(program, used[starts[i]], offering)))
         elif left > 0:
             funded.append(i)
             left -= 1
@@ -324,13 +325,13 @@ async def _fund(
                 used[starts[i]] += units
         else:
             # A unit of hers is free but the pool is used up: ``draw`` gives hers back.
-            notes[i].append("本项目的补贴名额已用完，本次按原价收费。")
+            notes[i].append((QUOTA_USED_UP, POOL_USED_UP_NOTE))
     if funded and not await catalog_service.draw_quota_units(session, program.id, len(funded)):
         raise Conflict("The programme's quota changed meanwhile; try again.", code="conflict")
     taken = {start: n - before[start] for start, n in used.items() if n > before[start]}
     if limit is not None and not await repository.take_usage(session, program.id, resident.id, taken, limit):
         raise Conflict("The resident's entitlement changed meanwhile; try again.", code="conflict")
-    return {i: Pricing(program, starts.get(i), units if limit is not None else None) for i in funded}
+    return {i: Pricing(program, starts.get(i), units if limit is not None else None, reason=SUBSIDISED) for i in funded}
 
 
 async def peek(
