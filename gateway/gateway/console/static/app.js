@@ -1201,8 +1201,14 @@
       h("span", { class: "item-title", text: t("ccat." + complaint.category) + " " }),
       h("span", { class: "badge warn", text: t("cstatus." + complaint.status) }),
       complaint.overdue ? h("span", { class: "badge bad", text: t("complaint.overdue") }) : null,
-      h("div", { class: "item-meta", text: t("complaint.filed", { time: dateTime(complaint.created_at) }) + " · " +
-        t("severity." + complaint.severity) + " · " + complaint.description }));
+      h("div", { class: "item-meta" }, t("complaint.filed", { time: dateTime(complaint.created_at) }) + " · " +
+        t("severity." + complaint.severity) + " · ", said(complaint.description)));
+  }
+
+  /* What a resident said in their own words (a complaint's description), marked as theirs: it may hold any
+     script, and is shown as they said it. */
+  function said(text) {
+    return h("span", { "data-said": "", text });
   }
 
   /* What was just done for the caller, to read back: {kind: "booked" | "rescheduled" | "cancelled", booking,
@@ -1759,8 +1765,8 @@
       h("span", { class: "item-title", text: t("ccat." + complaint.category) + " " }),
       h("span", { class: "badge warn", text: t("cstatus." + complaint.status) }),
       h("span", { class: "badge bad", text: t("complaint.overdue") }),
-      h("div", { class: "item-meta", text: t("complaint.filed", { time: dateTime(complaint.created_at) }) + " · " +
-        t("severity." + complaint.severity) + " · " + complaint.description }),
+      h("div", { class: "item-meta" }, t("complaint.filed", { time: dateTime(complaint.created_at) }) + " · " +
+        t("severity." + complaint.severity) + " · ", said(complaint.description)),
       complaint.resident_id ? h("button", { type: "button", text: t("queue.open_caller"),
         onclick: () => openResidentById(complaint.resident_id) }) : null);
   }
@@ -1855,12 +1861,12 @@
     if (about.provider_name) meta.push(about.provider_name);
     if (about.hold_until) meta.push(t("worklist.hold_until", { time: dateTime(about.hold_until) }));
     if (about.tag) meta.push(t("worklist.tag_expires", { tag: t("tag." + about.tag), date: dateOnly(about.expires_on + "T12:00:00+08:00") }));
-    if (about.category) meta.push(t("ccat." + about.category) + " · " + about.description);
+    if (about.category) meta.push(t("ccat." + about.category));
     return h("li", { "data-worklist": item.item_id, "data-kind": item.kind },
       h("span", { class: "item-title", text: t("worklist.kind." + item.kind) + (resident ? "：" + resident.name : "") + " " }),
       h("span", { class: "badge warn", text: t("worklist.reason." + item.reason) }),
       item.taken_by_name ? h("span", { class: "badge", "data-taken": "", text: t("worklist.taken_by", { name: item.taken_by_name }) }) : null,
-      h("div", { class: "item-meta", text: meta.join(" · ") }),
+      h("div", { class: "item-meta" }, meta.join(" · "), about.description ? [" · ", said(about.description)] : null),
       h("div", { class: "actions" },
         h("button", { type: "button", "data-action": "take", class: "primary", text: t("worklist.take"),
           onclick: (e) => takeItem(item, e.currentTarget) }),
