@@ -397,7 +397,7 @@ def funded_lunch_for_the_80_plus(
 ) -> tuple[str, dict[str, Any]]:
     """A meal table of ``place`` open all day at 15 元 a lunch, and a signed direct award funding it for residents of
     80 and over (``quota`` lunches, each at ``resident_price_fen`` to them): the offering's id and the contract."""
-    provider = new_provider(gateway, f"{place}{uuid.uuid4().hex[:4]}")
+    provider = new_provider(gateway, f"{place}{uuid.uuid4().int % 1_000_000:06d}")
     offering_id = publish_offering(
         gateway,
         provider,
@@ -411,7 +411,7 @@ def funded_lunch_for_the_80_plus(
         offering_id,
         amount_fen,
         quota=quota,
-        fund_id=new_fund(gateway, f"助餐专项{uuid.uuid4().hex[:6]}", 150_000),
+        fund_id=new_fund(gateway, f"助餐专项{uuid.uuid4().int % 1_000_000:06d}", 150_000),
         rationale="单一来源：本社区仅此一家老年餐桌。",
     )
     terms["funded_offerings"][0]["resident_price_fen"] = resident_price_fen
@@ -496,7 +496,7 @@ def provider_with_funded_offering(gateway: httpx.Client) -> dict[str, Any]:
         amount_fen,
         unit_price_fen=1800,
         days=200,
-        fund_id=new_fund(gateway, f"社区服务专项资金{uuid.uuid4().hex[:6]}", amount_fen),
+        fund_id=new_fund(gateway, f"社区服务专项资金{uuid.uuid4().int % 1_000_000:06d}", amount_fen),
         rationale="单一来源：本镇仅此一家机构提供上门助餐。",
     )
     approver = new_account(gateway, "official", "李处长").headers
