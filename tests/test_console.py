@@ -343,6 +343,7 @@ async def test_a_move_into_a_used_up_month_is_refused_in_words_naming_the_month(
     new_slot = page.locator("#reschedule-slots input").first
     await expect(new_slot).to_be_focused()
     await page.keyboard.press("Space")
+    await page.select_option("#reschedule-caller", "resident")  # who is on the line: asked, nothing pre-chosen
     dialog = page.locator("#dialog")
     await dialog.locator("button[type=submit]").click()
     await expect(dialog.locator(".form-error")).to_have_text(
@@ -671,11 +672,43 @@ async def test_a_relatives_call_is_logged_and_the_callback_worked_through(demo: 
         [str(mine[k]) for k in ("calls", "callbacks_scheduled", "callbacks_done", "urgent_opened", "items_done")]
     )
 
-    # English mode: the reasons and the callers' words are translated, no code shows.
-    await page.locator("#lang-switch").click()
+    # The daughter calls again: her mother's counseling (booked since) is to be cancelled. A new call, so who is on
+    # the line is asked in the cancel dialog, and the read-back speaks to her.
+    session = book_for(
+        gateway, operator, demo.offerings[COUNSELING]["id"], demo.free_slots(COUNSELING)[0]["start"], mother["id"]
+    )
     await page.keyboard.press("F2")
     await page.keyboard.type(mother["phone"])
     await page.keyboard.press("Enter")
+    card = page.locator("#resident-card")
+    cancel = card.locator(f"[data-booking='{session['id']}'] [data-action=cancel]")
+    await expect(cancel).to_be_visible()
+    meta = await card.locator(f"[data-booking='{session['id']}'] .item-meta").first.inner_text()
+    session_time, counselor = meta.split(" · ")[:2]
+    await cancel.click()
+    dialog = page.locator("#dialog")
+    await expect(page.locator("#cancel-caller")).to_have_value("")
+    await dialog.locator("button[type=submit]").click()
+    await expect(page.locator("#cancel-caller-error")).to_have_text(
+        "请选择来电人：居民本人，还是家属或其他人代为来电。"
+    )
+    await expect(page.locator("#cancel-caller")).to_be_focused()
+    await page.select_option("#cancel-caller", "helper")
+    await page.locator("#cancel-caller-name").fill("李娜")
+    await page.locator("#cancel-caller-relation").fill("女儿")
+    await dialog.locator("button[type=submit]").click()
+    readback = page.locator("#readback")
+    await expect(readback.locator("h3")).to_have_text("已取消，请向来电人复述")
+    await expect(readback.locator("p")).to_have_text(
+        f"李娜，钟桂兰原定 {session_time} 的 {COUNSELING}（{counselor}）已取消。"
+    )
+
+    # English mode: the read-back, the reasons and the callers' words are translated, no code shows.
+    await page.locator("#lang-switch").click()
+    await expect(readback.locator("h3")).to_have_text("Cancelled: read this back to the caller")
+    await expect(readback.locator("p")).to_contain_text("李娜, 钟桂兰's ")
+    await expect(readback.locator("p")).to_contain_text(" is cancelled.")
+    await expect(readback).not_to_contain_text("readback.")
     await expect(page.locator("#call-log li").first).to_contain_text("Relative acting for them")
     await expect(page.locator("#call-log li").first).to_contain_text("李娜 (女儿) called for them")
     await expect(page.locator("#resident-card")).not_to_contain_text("helper_request")
