@@ -1091,6 +1091,9 @@ async def test_series_waitlist_and_entitlement_left(stack: DevStack, demo: Demo)
         await page.keyboard.press("Enter")
         await expect(dialog.locator("[data-field=kind] .field-error")).to_have_text("请选择重复方式")
         await expect(dialog.locator("[data-field=end] .field-error")).to_have_text("请选择结束方式")
+        await expect(dialog.locator("#series-caller-error")).to_have_text(
+            "请选择来电人：居民本人，还是家属或其他人代为来电。"
+        )
         await expect(dialog.locator("input[name=kind][value=weekly]")).to_be_focused()
         await page.keyboard.press("Space")
         await tab_to(page, f"input[name=weekday][value='{first_day.weekday()}']")
@@ -1100,16 +1103,26 @@ async def test_series_waitlist_and_entitlement_left(stack: DevStack, demo: Demo)
         await expect(dialog.locator("input[name=end][value=count]")).to_be_checked()
         await tab_to(page, "#series-count")
         await page.keyboard.type("3")
+        # Her daughter-in-law is on the line.
+        await tab_to(page, "#series-caller")
+        await page.keyboard.press("ArrowDown")
+        await page.keyboard.press("ArrowDown")
+        await expect(dialog.locator("#series-caller")).to_have_value("helper")
+        await page.keyboard.press("Tab")
+        await page.keyboard.type("王丽")
+        await page.keyboard.press("Tab")
+        await page.keyboard.type("儿媳")
         await page.keyboard.press("Enter")
         readback = page.locator("#series-readback")
         await expect(readback).to_be_focused()
+        await expect(readback.locator("h3")).to_have_text("请向来电人复述（周期预约）")
 
         def said(day: date) -> str:
             return f"{day.month}月{day.day}日周{'一二三四五六日'[day.weekday()]}"
 
         weeks = [first_day + timedelta(days=7 * n) for n in range(3)]
         booked_dates = f"{said(weeks[0])}、{said(weeks[2])}"
-        await expect(readback).to_contain_text("已为周淑珍按周期预约“助餐送餐上门”，每次 10:00。")
+        await expect(readback.locator("p").first).to_have_text("王丽，已为周淑珍按周期预约“助餐送餐上门”，每次 10:00。")
         await expect(readback).to_contain_text(f"已预约 2 次：{booked_dates}。")
         await expect(readback).to_contain_text(f"已满未约 1 次：{said(weeks[1])}。")
         await screenshot(page, "23-series-readback")
@@ -1121,10 +1134,14 @@ async def test_series_waitlist_and_entitlement_left(stack: DevStack, demo: Demo)
         await page.keyboard.press("Enter")
         await expect(dialog.locator("#dialog-title")).to_have_text("候补名单")
         await expect(dialog.locator("#waitlist-line li")).to_have_text(["第 1 位 · 吴国强 · 等待中 移出候补"])
+        # Who is on the line was said for the series: kept, so joining is the next key.
+        await expect(dialog.locator("#waitlist-caller")).to_have_value("helper")
         await expect(dialog.locator("button[type=submit]")).to_be_focused()
         await expect(dialog.locator("button[type=submit]")).to_have_text("为周淑珍加入候补")
         await page.keyboard.press("Enter")
-        await expect(dialog.locator("#waitlist-said")).to_have_text("已为周淑珍加入候补：第 2 位。有空位时会短信通知。")
+        await expect(dialog.locator("#waitlist-said")).to_have_text(
+            "王丽，已为周淑珍加入候补：第 2 位。有空位时会短信通知周淑珍。"
+        )
         await expect(dialog.locator("#waitlist-line li")).to_have_count(2)
         await expect(dialog.locator("button[type=submit]")).to_be_hidden()
         await screenshot(page, "24-waitlist-joined")
@@ -1141,6 +1158,15 @@ async def test_series_waitlist_and_entitlement_left(stack: DevStack, demo: Demo)
         ).json()
         assert [(e["resident_id"], e["status"]) for e in line if e["status"] == "waiting"] == [(elder["id"], "waiting")]
         await screenshot(page, "25-waitlist-removed")
+
+        # In English, the series is read back to her daughter-in-law too, with no code on screen.
+        await page.keyboard.press("Escape")
+        await page.locator("#lang-switch").click()
+        await expect(readback.locator("h3")).to_have_text("Read back to the caller (series)")
+        await expect(readback.locator("p").first).to_contain_text("王丽, a series of “")
+        await expect(readback.locator("p").first).to_contain_text("” is booked for 周淑珍, each at 10:00.")
+        await expect(readback).not_to_contain_text("series.")
+        await page.locator("#lang-switch").click()
 
 
 async def test_the_callers_places_in_line_and_the_quota_line(demo: Demo, page: Page) -> None:
@@ -1280,13 +1306,30 @@ async def test_the_operator_puts_a_caller_in_the_quota_line_from_the_booking_ste
     await expect(dialog.locator("#quota-join")).not_to_be_checked()  # nothing pre-chosen
     await tab_to(page, "#quota-join")
     await page.keyboard.press("Space")
-    await tab_to(page, "#dialog button[type=submit]")
+    # Her son is on the line: said in the summary's 来电人.
+    await tab_to(page, "#confirm-caller")
+    await page.select_option("#confirm-caller", "helper")
+    await page.keyboard.press("Tab")
+    await page.keyboard.type("郑强")
+    await page.keyboard.press("Tab")
+    await page.keyboard.type("儿子")
     await page.keyboard.press("Enter")
     await expect(page.locator("#readback")).to_be_focused()
-    await expect(page.locator("#readback")).to_contain_text("15")
+    await expect(page.locator("#readback h3")).to_have_text("预约成功，请向来电人复述")
+    await expect(page.locator("#readback")).to_contain_text("郑强，已为郑秀珍预约 ")
+    await expect(page.locator("#readback")).to_contain_text("本次郑秀珍需支付 ¥15.00。")
     await expect(page.locator("#quota-readback")).to_have_text(
-        "补贴名额候补已排入补贴名额候补第1位。有补贴名额空出时会短信通知郑秀珍，确认后这次预约改按补贴价收费。"
+        "补贴名额候补已为郑秀珍排入补贴名额候补第1位。有补贴名额空出时会短信通知郑秀珍，确认后这次预约改按补贴价收费。"
     )
+    # In English, both read-backs speak to him, in his words.
+    await page.locator("#lang-switch").click()
+    await expect(page.locator("#readback h3")).to_have_text("Booked: read this back to the caller")
+    await expect(page.locator("#readback")).to_contain_text("郑强, 郑秀珍 is booked for ")
+    await expect(page.locator("#quota-readback p")).to_have_text(
+        "郑秀珍 waits for a subsidised unit: number 1. 郑秀珍 gets a text message when one frees; once confirmed "
+        "this booking is re-priced at the subsidised price."
+    )
+    await page.locator("#lang-switch").click()
     await screenshot(page, "28-quota-joined-with-booking")
     booking = next(b for b in demo.bookings_of(elder["id"]) if b["status"] in ("requested", "confirmed"))
     assert booking["price_fen"] == 1500
@@ -1296,12 +1339,13 @@ async def test_the_operator_puts_a_caller_in_the_quota_line_from_the_booking_ste
     ]
     await expect(page.locator("#wait-places")).to_contain_text("等补贴名额 · 第 1 位")
 
-    # Another time, in line alone (nothing booked yet).
+    # Another time, in line alone (nothing booked yet), read back to her son, still on the line.
     await open_slot(slots[2]["start"])
+    await expect(dialog.locator("#confirm-caller")).to_have_value("helper")
     await tab_to(page, "#quota-join-alone")
     await page.keyboard.press("Enter")
     await expect(dialog.locator("#quota-said")).to_have_text(
-        "已排入补贴名额候补第2位（还没有预约）。有补贴名额空出时会短信通知郑秀珍，确认后按补贴价预约。"
+        "郑强，已为郑秀珍排入补贴名额候补第2位（还没有预约）。有补贴名额空出时会短信通知郑秀珍，确认后按补贴价预约。"
     )
     await expect(dialog.locator("#quota-said")).to_be_focused()
     await page.keyboard.press("Escape")
@@ -1312,6 +1356,15 @@ async def test_the_operator_puts_a_caller_in_the_quota_line_from_the_booking_ste
     await look_up(page, used_up["phone"])
     await expect(page.locator("#card-title")).to_have_text("吴桂芳")
     await open_slot(slots[1]["start"])
+    await tab_to(page, "#quota-join-alone")
+    await page.keyboard.press("Enter")
+    # A new call: who is on the line is asked first, next to its field; nothing joins the line before.
+    await expect(dialog.locator("#confirm-caller-error")).to_have_text(
+        "请选择来电人：居民本人，还是家属或其他人代为来电。"
+    )
+    await expect(dialog.locator("#confirm-caller")).to_be_focused()
+    await expect(dialog.locator("#quota-said")).to_have_text("")
+    await page.select_option("#confirm-caller", "resident")
     await tab_to(page, "#quota-join-alone")
     await page.keyboard.press("Enter")
     day = beijing(slots[1]["start"]).date()
