@@ -360,6 +360,7 @@ async def test_a_move_into_a_used_up_month_is_refused_in_words_naming_the_month(
     new_slot = page.locator("#reschedule-slots input").first
     await expect(new_slot).to_be_focused()
     await page.keyboard.press("Space")
+    await page.select_option("#reschedule-caller", "resident")  # who is on the line: asked, nothing pre-chosen
     dialog = page.locator("#dialog")
     await dialog.locator("button[type=submit]").click()
     await expect(dialog.locator(".form-error")).to_have_text(
@@ -695,11 +696,43 @@ async def test_a_relatives_call_is_logged_and_the_callback_worked_through(demo: 
         [str(mine[k]) for k in ("calls", "callbacks_scheduled", "callbacks_done", "urgent_opened", "items_done")]
     )
 
-    # English mode: the reasons and the callers' words are translated, no code shows.
-    await page.locator("#lang-switch").click()
+    # The daughter calls again: her mother's counseling (booked since) is to be cancelled. A new call, so who is on
+    # the line is asked in the cancel dialog, and the read-back speaks to her.
+    session = book_for(
+        gateway, operator, demo.offerings[COUNSELING]["id"], demo.free_slots(COUNSELING)[0]["start"], mother["id"]
+    )
     await page.keyboard.press("F2")
     await page.keyboard.type(mother["phone"])
     await page.keyboard.press("Enter")
+    card = page.locator("#resident-card")
+    cancel = card.locator(f"[data-booking='{session['id']}'] [data-action=cancel]")
+    await expect(cancel).to_be_visible()
+    meta = await card.locator(f"[data-booking='{session['id']}'] .item-meta").first.inner_text()
+    session_time, counselor = meta.split(" · ")[:2]
+    await cancel.click()
+    dialog = page.locator("#dialog")
+    await expect(page.locator("#cancel-caller")).to_have_value("")
+    await dialog.locator("button[type=submit]").click()
+    await expect(page.locator("#cancel-caller-error")).to_have_text(
+        "请选择来电人：居民本人，还是家属或其他人代为来电。"
+    )
+    await expect(page.locator("#cancel-caller")).to_be_focused()
+    await page.select_option("#cancel-caller", "helper")
+    await page.locator("#cancel-caller-name").fill("李娜")
+    await page.locator("#cancel-caller-relation").fill("女儿")
+    await dialog.locator("button[type=submit]").click()
+    readback = page.locator("#readback")
+    await expect(readback.locator("h3")).to_have_text("已取消，请向来电人复述")
+    await expect(readback.locator("p")).to_have_text(
+        f"李娜，钟桂兰原定 {session_time} 的 {COUNSELING}（{counselor}）已取消。"
+    )
+
+    # English mode: the read-back, the reasons and the callers' words are translated, no code shows.
+    await page.locator("#lang-switch").click()
+    await expect(readback.locator("h3")).to_have_text("Cancelled: read this back to the caller")
+    await expect(readback.locator("p")).to_contain_text("李娜, 钟桂兰's ")
+    await expect(readback.locator("p")).to_contain_text(" is cancelled.")
+    await expect(readback).not_to_contain_text("readback.")
     await expect(page.locator("#call-log li").first).to_contain_text("Relative acting for them")
     await expect(page.locator("#call-log li").first).to_contain_text("李娜 (女儿) called for them")
     await expect(page.locator("#resident-card")).not_to_contain_text("helper_request")
@@ -1083,6 +1116,9 @@ async def test_series_waitlist_and_entitlement_left(stack: DevStack, demo: Demo)
         await page.keyboard.press("Enter")
         await expect(dialog.locator("[data-field=kind] .field-error")).to_have_text("请选择重复方式")
         await expect(dialog.locator("[data-field=end] .field-error")).to_have_text("请选择结束方式")
+        await expect(dialog.locator("#series-caller-error")).to_have_text(
+            "请选择来电人：居民本人，还是家属或其他人代为来电。"
+        )
         await expect(dialog.locator("input[name=kind][value=weekly]")).to_be_focused()
         await page.keyboard.press("Space")
         await tab_to(page, f"input[name=weekday][value='{first_day.weekday()}']")
@@ -1092,16 +1128,26 @@ async def test_series_waitlist_and_entitlement_left(stack: DevStack, demo: Demo)
         await expect(dialog.locator("input[name=end][value=count]")).to_be_checked()
         await tab_to(page, "#series-count")
         await page.keyboard.type("3")
+        # Her daughter-in-law is on the line.
+        await tab_to(page, "#series-caller")
+        await page.keyboard.press("ArrowDown")
+        await page.keyboard.press("ArrowDown")
+        await expect(dialog.locator("#series-caller")).to_have_value("helper")
+        await page.keyboard.press("Tab")
+        await page.keyboard.type("王丽")
+        await page.keyboard.press("Tab")
+        await page.keyboard.type("儿媳")
         await page.keyboard.press("Enter")
         readback = page.locator("#series-readback")
         await expect(readback).to_be_focused()
+        await expect(readback.locator("h3")).to_have_text("请向来电人复述（周期预约）")
 
         def said(day: date) -> str:
             return f"{day.month}月{day.day}日周{'一二三四五六日'[day.weekday()]}"
 
         weeks = [first_day + timedelta(days=7 * n) for n in range(3)]
         booked_dates = f"{said(weeks[0])}、{said(weeks[2])}"
-        await expect(readback).to_contain_text("已为周淑珍按周期预约“助餐送餐上门”，每次 10:00。")
+        await expect(readback.locator("p").first).to_have_text("王丽，已为周淑珍按周期预约“助餐送餐上门”，每次 10:00。")
         await expect(readback).to_contain_text(f"已预约 2 次：{booked_dates}。")
         await expect(readback).to_contain_text(f"已满未约 1 次：{said(weeks[1])}。")
         await screenshot(page, "23-series-readback")
@@ -1113,10 +1159,14 @@ async def test_series_waitlist_and_entitlement_left(stack: DevStack, demo: Demo)
         await page.keyboard.press("Enter")
         await expect(dialog.locator("#dialog-title")).to_have_text("候补名单")
         await expect(dialog.locator("#waitlist-line li")).to_have_text(["第 1 位 · 吴国强 · 等待中 移出候补"])
+        # Who is on the line was said for the series: kept, so joining is the next key.
+        await expect(dialog.locator("#waitlist-caller")).to_have_value("helper")
         await expect(dialog.locator("button[type=submit]")).to_be_focused()
         await expect(dialog.locator("button[type=submit]")).to_have_text("为周淑珍加入候补")
         await page.keyboard.press("Enter")
-        await expect(dialog.locator("#waitlist-said")).to_have_text("已为周淑珍加入候补：第 2 位。有空位时会短信通知。")
+        await expect(dialog.locator("#waitlist-said")).to_have_text(
+            "王丽，已为周淑珍加入候补：第 2 位。有空位时会短信通知周淑珍。"
+        )
         await expect(dialog.locator("#waitlist-line li")).to_have_count(2)
         await expect(dialog.locator("button[type=submit]")).to_be_hidden()
         await screenshot(page, "24-waitlist-joined")
@@ -1133,6 +1183,15 @@ async def test_series_waitlist_and_entitlement_left(stack: DevStack, demo: Demo)
         ).json()
         assert [(e["resident_id"], e["status"]) for e in line if e["status"] == "waiting"] == [(elder["id"], "waiting")]
         await screenshot(page, "25-waitlist-removed")
+
+        # In English, the series is read back to her daughter-in-law too, with no code on screen.
+        await page.keyboard.press("Escape")
+        await page.locator("#lang-switch").click()
+        await expect(readback.locator("h3")).to_have_text("Read back to the caller (series)")
+        await expect(readback.locator("p").first).to_contain_text("王丽, a series of “")
+        await expect(readback.locator("p").first).to_contain_text("” is booked for 周淑珍, each at 10:00.")
+        await expect(readback).not_to_contain_text("series.")
+        await page.locator("#lang-switch").click()
 
 
 async def test_the_callers_places_in_line_and_the_quota_line(demo: Demo, page: Page) -> None:
@@ -1283,14 +1342,30 @@ async def test_the_operator_puts_a_caller_in_the_quota_line_from_the_booking_ste
     await expect(dialog.locator("#quota-join")).not_to_be_checked()  # nothing pre-chosen
     await tab_to(page, "#quota-join")
     await page.keyboard.press("Space")
-    await page.select_option("#confirm-caller", "resident")  # she is on the line herself
-    await tab_to(page, "#dialog button[type=submit]")
+    # Her son is on the line: said in the summary's 来电人.
+    await tab_to(page, "#confirm-caller")
+    await page.select_option("#confirm-caller", "helper")
+    await page.keyboard.press("Tab")
+    await page.keyboard.type("郑强")
+    await page.keyboard.press("Tab")
+    await page.keyboard.type("儿子")
     await page.keyboard.press("Enter")
     await expect(page.locator("#readback")).to_be_focused()
-    await expect(page.locator("#readback")).to_contain_text("15")
+    await expect(page.locator("#readback h3")).to_have_text("预约成功，请向来电人复述")
+    await expect(page.locator("#readback")).to_contain_text("郑强，已为郑秀珍预约 ")
+    await expect(page.locator("#readback")).to_contain_text("本次郑秀珍需支付 ¥15.00。")
     await expect(page.locator("#quota-readback")).to_have_text(
-        "补贴名额候补已排入补贴名额候补第1位。有补贴名额空出时会短信通知郑秀珍，确认后这次预约改按补贴价收费。"
+        "补贴名额候补已为郑秀珍排入补贴名额候补第1位。有补贴名额空出时会短信通知郑秀珍，确认后这次预约改按补贴价收费。"
     )
+    # In English, both read-backs speak to him, in his words.
+    await page.locator("#lang-switch").click()
+    await expect(page.locator("#readback h3")).to_have_text("Booked: read this back to the caller")
+    await expect(page.locator("#readback")).to_contain_text("郑强, 郑秀珍 is booked for ")
+    await expect(page.locator("#quota-readback p")).to_have_text(
+        "郑秀珍 waits for a subsidised unit: number 1. 郑秀珍 gets a text message when one frees; once confirmed "
+        "this booking is re-priced at the subsidised price."
+    )
+    await page.locator("#lang-switch").click()
     await screenshot(page, "28-quota-joined-with-booking")
     booking = next(b for b in demo.bookings_of(elder["id"]) if b["status"] in ("requested", "confirmed"))
     assert booking["price_fen"] == 1500
@@ -1300,12 +1375,13 @@ async def test_the_operator_puts_a_caller_in_the_quota_line_from_the_booking_ste
     ]
     await expect(page.locator("#wait-places")).to_contain_text("等补贴名额 · 第 1 位")
 
-    # Another time, in line alone (nothing booked yet).
+    # Another time, in line alone (nothing booked yet), read back to her son, still on the line.
     await open_slot(slots[2]["start"])
+    await expect(dialog.locator("#confirm-caller")).to_have_value("helper")
     await tab_to(page, "#quota-join-alone")
     await page.keyboard.press("Enter")
     await expect(dialog.locator("#quota-said")).to_have_text(
-        "已排入补贴名额候补第2位（还没有预约）。有补贴名额空出时会短信通知郑秀珍，确认后按补贴价预约。"
+        "郑强，已为郑秀珍排入补贴名额候补第2位（还没有预约）。有补贴名额空出时会短信通知郑秀珍，确认后按补贴价预约。"
     )
     await expect(dialog.locator("#quota-said")).to_be_focused()
     await page.keyboard.press("Escape")

@@ -1,10 +1,10 @@
 """A whole shift at the call-center console (issue 18), as an operator works it: a browser at 1366×768, in Chinese,
 keyboard only (F-keys, Tab, arrows, Space and Enter; no mouse). Ten calls of different kinds follow each other on
-the same page: a known caller books lunch; a daughter calls for her mother (the call logged with its reason and a
-callback); an unknown caller registers after four bad fields (her consent among them) marked at once; a second
-registration with the same ID number offers her record; a reschedule read back old time → new time; a
-cancellation read back; a rating with no star chosen for the caller; a complaint; an urgent safety call; and the
-shift's callbacks worked through.
+the same page: a known caller books lunch; a daughter calls for her mother, books lunch and moves her mother's
+counseling, each read back to her (the call logged with its reason and a callback); an unknown caller registers
+after four bad fields (her consent among them) marked at once; a second registration with the same ID number
+offers her record; a reschedule read back old time → new time; a son's cancellation read back to him; a rating
+with no star chosen for the caller; a complaint; an urgent safety call; and the shift's callbacks worked through.
 
 After every call the test reads what the operator would read back, checks that nothing of the previous caller
 stays on screen, and that no English or developer text is visible. A screenshot per call goes to
@@ -208,6 +208,23 @@ async def after_call(page: Page, number: int, name: str, reads: tuple[str, ...] 
     await screenshot(page, f"shift-{number:02d}-{name}")
 
 
+async def slot_and_provider(page: Page, booking_id: str) -> tuple[str, str]:
+    """A booking's time and provider as its line on the card shows them (and a read-back says them)."""
+    meta = await page.locator(f"#resident-card [data-booking='{booking_id}'] .item-meta").first.inner_text()
+    time, provider, *_ = meta.split(" · ")
+    return time, provider
+
+
+def pays(booking: dict[str, Any], whose: str) -> str:
+    """What a read-back says of the price and the confirmation: to the resident (``whose`` = 您) or about her."""
+    fen = booking["price_fen"]
+    price = f"本次{whose}无需付费。" if fen == 0 else f"本次{whose}需支付 ¥{fen / 100:.2f}。"
+    if booking["subsidy_fen"] > 0:
+        price = f"政府补贴 ¥{booking['subsidy_fen'] / 100:.2f}，{price}"
+    status = "预约已确认。" if booking["status"] == "confirmed" else f"服务机构确认后会短信通知{whose}。"
+    return price + status
+
+
 def valid_id_number(birth: str) -> str:
     """A Fangshan ID number for someone born on ``birth`` (YYYYMMDD), its sequence unique to this run."""
     body = f"110111{birth}{uuid.uuid4().int % 1000:03d}"
@@ -238,6 +255,8 @@ async def test_a_whole_shift_of_ten_calls_from_the_keyboard(demo: Demo, stack: D
     canceller = registered_by_operator(gateway, operator, name="孙建华")
     counseling_slot = demo.free_slots(COUNSELING)[0]
     to_cancel = book_for(gateway, operator, demo.offerings[COUNSELING]["id"], counseling_slot["start"], canceller["id"])
+    mothers_slot = next(s for s in demo.free_slots(COUNSELING) if s["start"] != counseling_slot["start"])
+    mothers_session = book_for(gateway, operator, demo.offerings[COUNSELING]["id"], mothers_slot["start"], mother["id"])
     world = provider_with_funded_offering(gateway)
     rater = registered_by_operator(gateway, operator, name="孙桂芝")
     world_slots = free_slots(gateway, world["offering_id"], operator, count=2)
@@ -342,6 +361,29 @@ async def test_a_whole_shift_of_ten_calls_from_the_keyboard(demo: Demo, stack: D
         await expect(readback).to_contain_text(f"李娜，已为钟淑芬预约 {MEAL_TABLE}")
         await expect(readback).not_to_contain_text("钟淑芬，已为您")
         await expect(readback).not_to_contain_text("王秀英")
+        # She also moves her mother's counseling: who is on the line was said at the booking and is kept, and the
+        # read-back speaks to her about her mother.
+        session_time, counselor = await slot_and_provider(page, mothers_session["id"])
+        await tab_to(page, f"#upcoming-bookings [data-booking='{mothers_session['id']}'] [data-action=reschedule]")
+        await page.keyboard.press("Enter")
+        session_choices = page.locator("#reschedule-slots input[name=slot]")
+        await expect(session_choices.first).to_be_focused()
+        await expect(page.locator("#reschedule-caller")).to_have_value("helper")
+        await expect(page.locator("#reschedule-caller-name")).to_have_value("李娜")
+        await expect(page.locator("#reschedule-caller-relation")).to_have_value("女儿")
+        await page.keyboard.press("Space")
+        await tab_to(page, "#dialog button[type=submit]")
+        await page.keyboard.press("Enter")
+        await expect(readback.locator("h3")).to_have_text("改期成功，请向来电人复述")
+        await expect(readback).to_be_focused()
+        moved_session = gateway.get(f"/api/v1/bookings/{mothers_session['id']}", headers=operator).json()
+        assert not same_instant(moved_session["slot_start"], mothers_session["slot_start"])
+        session_moved_to, _ = await slot_and_provider(page, mothers_session["id"])
+        await expect(readback.locator("p")).to_have_text(
+            f"李娜，钟淑芬的 {COUNSELING}（{counselor}）已从 {session_time} 改到 {session_moved_to}。"
+            + pays(moved_session, "钟淑芬")
+        )
+        await no_english(page)
         await page.keyboard.press("F6")
         await expect(page.locator("#call-reason")).to_be_focused()
         await expect(page.locator("#call-reason")).to_have_value("")
@@ -473,35 +515,60 @@ async def test_a_whole_shift_of_ten_calls_from_the_keyboard(demo: Demo, stack: D
         assert offered
         assert other_lunch["slot_start"] in held
         assert not [o for o in offered if any(same_instant(o, h) for h in held)]
+        # Nor is who is on the line chosen: this call has not said yet. Both are marked at once.
+        await expect(page.locator("#reschedule-caller")).to_have_value("")
         await tab_to(page, "#dialog button[type=submit]")
         await page.keyboard.press("Enter")
         await expect(dialog.locator("[data-field=slot_start] .field-error")).to_have_text("请按居民所说选择新的时段。")
+        await expect(page.locator("#reschedule-caller-error")).to_have_text(
+            "请选择来电人：居民本人，还是家属或其他人代为来电。"
+        )
         await expect(choices.first).to_be_focused()
         await page.keyboard.press("Space")
         await expect(choices.first).to_be_checked()
         new_time = (await page.locator("#reschedule-slots label").first.inner_text()).split("（")[0]
+        await tab_to(page, "#reschedule-caller")
+        await choose(page, "#reschedule-caller", "resident")
         await no_english(page)
-        await tab_to(page, "#dialog button[type=submit]")
-        await page.keyboard.press("Enter")
+        await page.keyboard.press("Enter")  # Enter on a select in a dialog saves
         await expect(readback.locator("h3")).to_have_text("改期成功，请向居民复述")
         await expect(readback).to_contain_text(f"已从 {lunch_time} 改到 {new_time}")
         await expect(readback).to_be_focused()
         moved = gateway.get(f"/api/v1/bookings/{lunch['id']}", headers=operator).json()
         assert same_instant(moved["slot_start"], offered[0])
+        lunch_moved_to, meal_provider = await slot_and_provider(page, lunch["id"])
+        await expect(readback.locator("p")).to_have_text(
+            f"王秀英，您的 {MEAL_TABLE}（{meal_provider}）已从 {lunch_time} 改到 {lunch_moved_to}。" + pays(moved, "您")
+        )
         await after_call(page, 5, "reschedule-read-back")
 
-        # ---- 6. A cancellation, read back.
+        # ---- 6. Her son calls to cancel his father's counseling: who is on the line is asked, and he hears it.
         await next_caller(page, canceller["phone"], "孙建华")
+        cancelled_time, cancelled_counselor = await slot_and_provider(page, to_cancel["id"])
         await tab_to(page, f"#upcoming-bookings [data-booking='{to_cancel['id']}'] [data-action=cancel]")
         await page.keyboard.press("Enter")
         await expect(page.locator("#cancel-reason")).to_be_focused()
+        await expect(page.locator("#cancel-caller")).to_have_value("")  # nothing of the last call's caller
         await tab_to(page, "#dialog button[type=submit]")
         await page.keyboard.press("Enter")
-        await expect(readback.locator("h3")).to_have_text("已取消，请向居民复述")
-        await expect(readback).to_contain_text("孙建华，您原定")
-        await expect(readback).to_contain_text(f"的 {COUNSELING}")
-        await expect(readback).to_contain_text("已取消。")
-        await expect(readback).not_to_contain_text("王秀英")
+        await expect(page.locator("#cancel-caller-error")).to_have_text(
+            "请选择来电人：居民本人，还是家属或其他人代为来电。"
+        )
+        await expect(page.locator("#cancel-caller")).to_be_focused()
+        assert gateway.get(f"/api/v1/bookings/{to_cancel['id']}", headers=operator).json()["status"] != "cancelled"
+        await choose(page, "#cancel-caller", "helper")
+        await page.keyboard.press("Tab")
+        await expect(page.locator("#cancel-caller-name")).to_be_focused()
+        await page.keyboard.type("孙明")
+        await page.keyboard.press("Tab")
+        await page.keyboard.type("儿子")
+        await no_english(page)
+        await page.keyboard.press("Enter")
+        await expect(readback.locator("h3")).to_have_text("已取消，请向来电人复述")
+        await expect(readback.locator("p")).to_have_text(
+            f"孙明，孙建华原定 {cancelled_time} 的 {COUNSELING}（{cancelled_counselor}）已取消。"
+        )
+        await expect(readback).to_be_focused()
         cancelled = gateway.get(f"/api/v1/bookings/{to_cancel['id']}", headers=operator).json()
         assert cancelled["status"] == "cancelled"
         await after_call(page, 6, "cancellation-read-back")

@@ -981,10 +981,12 @@
         time: dateTime(call.callback.due_at), reason: call.callback.reason }) }) : null);
   }
 
-  /* Who is on the line (nothing pre-chosen): asked when the operator first needs it this call (booking or F6), then
-     kept for the call, so the read-back speaks to the person on the phone and the call log records the same. */
-  function callerFields(idPrefix) {
-    const on = state.onLine;
+  /* Who is on the line (nothing pre-chosen): asked when the operator first needs it this call (a booking, a
+     reschedule, a cancellation, a series, a place in a line, or F6), then kept for the call, so every read-back
+     speaks to the person on the phone and the call log records the same. ``preset``: a choice made in the dialog
+     this one replaces (the booking summary a series opens from). */
+  function callerFields(idPrefix, preset) {
+    const on = preset || state.onLine;
     const kind = h("select", { id: idPrefix, "data-field": "caller.kind" },
       h("option", { value: "", text: t("call.caller_choose") }),
       ["resident", "helper", "other"].map((k) => h("option", { value: k, text: t("call.caller." + k), selected: !!on && on.kind === k })));
@@ -1002,6 +1004,11 @@
     return {
       kind,
       who,
+      chosen: !!on, // asked already this call: the dialog's usual first key comes first
+      /* The field and the relative's details, as a dialog places them. */
+      fields() {
+        return [h("div", { class: "grid" }, field(idPrefix, t("call.caller"), kind)), who];
+      },
       /* Marks what is missing; the marked inputs, in order. */
       check(form) {
         if (!kind.value) return [markField(form, "caller.kind", t("call.caller_required"))];
@@ -1017,6 +1024,16 @@
         return caller;
       },
     };
+  }
+
+  /* Every read-back (booked, moved, cancelled, a series, a place in a waitlist or the quota line) worded for
+     ``onLine``, who was on the phone when it was done: the resident hears "您"; a relative or anyone else is
+     addressed by their own name and told about the resident by hers ("李娜，已为钟淑芬预约…"). ``key`` names the
+     resident's wording; ``key + "_other"`` is the one for someone calling for her. */
+  function spoken(key, words, onLine) {
+    const other = !!onLine && onLine.kind !== "resident";
+    return t(key + (other ? "_other" : ""),
+      Object.assign({ name: state.resident.name, caller: other ? onLine.name : "" }, words));
   }
 
   /* Every call gets a reason (chosen by the operator: none is pre-chosen) and a note, linked to what was just
@@ -1212,42 +1229,26 @@
   }
 
   /* What was just done for the caller, to read back: {kind: "booked" | "rescheduled" | "cancelled", booking,
-     previous (the booking before a reschedule)}. The booking is read from the card's latest list, so the words
-     are those of its state now, never of an earlier answer. */
+     previous (the booking before a reschedule), caller (who was on the line)}. The booking is read from the card's
+     latest list, so the words are those of its state now, never of an earlier answer. */
   function readback(done) {
     const booking = state.bookings.find((b) => b.id === done.booking.id) || done.booking;
-    const service = offeringName(state.offerings[booking.offering_id]);
-    // Someone calling for the resident hears what the resident pays and is told, in her name.
-    const forOther = done.kind === "booked" && done.caller && done.caller.kind !== "resident";
-    const whose = forOther ? { name: state.resident.name } : {};
-    const suffix = forOther ? "_for" : "";
-    let price = booking.price_fen === 0 ? t("readback.price_free" + suffix, whose)
-      : t("readback.price_paid" + suffix, Object.assign({ price: money(booking.price_fen) }, whose));
+    const to = done.caller;
+    // Someone calling for the resident hears what the resident pays and that she is told, in her name.
+    let price = booking.price_fen === 0 ? spoken("readback.price_free", {}, to)
+      : spoken("readback.price_paid", { price: money(booking.price_fen) }, to);
     if (booking.subsidy_fen > 0) price = t("readback.price_subsidy", { subsidy: money(booking.subsidy_fen) }) + price;
-    const status = booking.status === "confirmed" ? t("readback.status_confirmed") : t("readback.status_requested" + suffix, whose);
+    const status = booking.status === "confirmed" ? t("readback.status_confirmed") : spoken("readback.status_requested", {}, to);
     const words = {
-      name: state.resident.name, service, provider: providerLabel(booking.provider_id),
+      service: offeringName(state.offerings[booking.offering_id]), provider: providerLabel(booking.provider_id),
       time: slotRange(booking), price, status,
     };
-    let title = "readback.title";
-    let text = "readback.text";
-    if (forOther) {
-      // A relative (or a neighbour) on the phone is told what was booked for whom, not addressed as the resident.
-      text = "readback.text_for_other";
-      words.caller = done.caller.name;
-    }
-    if (done.kind === "rescheduled") {
-      title = "readback.title_rescheduled";
-      text = "readback.text_rescheduled";
-      words.old = slotRange(done.previous);
-    } else if (done.kind === "cancelled") {
-      title = "readback.title_cancelled";
-      text = "readback.text_cancelled";
-    }
+    const what = done.kind === "booked" ? "" : "_" + done.kind; // _rescheduled, _cancelled
+    if (done.kind === "rescheduled") words.old = slotRange(done.previous);
     return h("section", { class: "readback", id: "readback", tabindex: "-1", "aria-labelledby": "readback-title",
       "data-readback": done.kind, "data-readback-booking": booking.id },
-      h("h3", { id: "readback-title", text: t(title) }),
-      h("p", { text: t(text, words) }));
+      h("h3", { id: "readback-title", text: spoken("readback.title" + what, {}, to) }),
+      h("p", { text: spoken("readback.text" + what, words, to) }));
   }
 
   // ------------------------------------------------------------------ finding a service and booking it
@@ -1402,8 +1403,7 @@
         item.quote && item.quote.funded ? h("dt", { text: t("confirm.pays") }) : null,
         item.quote && item.quote.funded ? h("dd", { "data-price": "resident",
           text: t("service.funded", { price: money(item.quote.resident_price_fen), subsidy: money(item.quote.subsidy_fen) }) }) : null),
-      extras.priceNote(item, slot), extras.seriesButton(item, slot),
-      h("div", { class: "grid" }, field("confirm-caller", t("call.caller"), caller.kind)), caller.who);
+      extras.priceNote(item, slot, caller), extras.seriesButton(item, slot, caller), caller.fields());
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
       clearErrors(form);
@@ -1422,7 +1422,7 @@
           closeDialog(false);
           state.readback = { kind: "booked", booking, caller: onLine };
           // Booked at the full price because the subsidy is out of reach: her place in the quota line for it.
-          if (waitForSubsidy) await extras.joinForBooking(item, booking);
+          if (waitForSubsidy) await extras.joinForBooking(item, booking, onLine);
           state.lastDone = { kind: "booking", id: booking.id, label: t("outcome.booking") + " " + slotRange(booking) };
           await refreshResident();
           const shown = $("readback");
@@ -1435,7 +1435,7 @@
     });
     openDialog(t("confirm.title"), form, t("confirm.submit"), opener);
     // Chosen already this call: the summary's confirm is the next key, as before.
-    if (state.onLine) form.querySelector("button[type=submit]").focus();
+    if (caller.chosen) form.querySelector("button[type=submit]").focus();
   }
 
   // ------------------------------------------------------------------ cancel, reschedule, complain, need, rate
@@ -1477,18 +1477,26 @@
     const key = newKey();
     const reason = h("textarea", { id: "cancel-reason", name: "reason", "data-field": "reason", maxlength: "500" });
     reason.value = t("cancel.reason_default");
+    const caller = callerFields("cancel-caller");
     const form = h("form", { novalidate: true },
       h("div", { class: "form-error", role: "alert" }),
       h("p", { class: "item-title", text: offeringName(state.offerings[booking.offering_id]) + " · " + slotRange(booking) }),
-      field("cancel-reason", t("cancel.reason"), reason));
+      field("cancel-reason", t("cancel.reason"), reason), caller.fields());
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
       clearErrors(form);
+      const missing = caller.check(form);
+      if (missing.length) {
+        missing[0].focus();
+        return;
+      }
+      const onLine = caller.value();
       await busy(form, async () => {
         try {
           const cancelled = await api.post("/api/v1/bookings/" + booking.id + "/cancel", { reason: reason.value.trim() || null }, key);
+          state.onLine = onLine;
           closeDialog(false);
-          state.readback = { kind: "cancelled", booking: cancelled };
+          state.readback = { kind: "cancelled", booking: cancelled, caller: onLine };
           state.lastDone = { kind: "booking", id: cancelled.id, label: t("outcome.booking") + " " + slotRange(cancelled) };
           notice(t("cancel.done"));
           await refreshResident();
@@ -1507,28 +1515,33 @@
     const from = localDay(new Date());
     const choices = h("div", { class: "checks", id: "reschedule-slots" }, t("common.loading"));
     const reason = h("input", { id: "reschedule-reason", name: "reason", "data-field": "reason", maxlength: "500" });
+    const caller = callerFields("reschedule-caller");
     const form = h("form", { novalidate: true },
       h("div", { class: "form-error", role: "alert" }),
       h("p", { class: "item-title", text: offeringName(state.offerings[booking.offering_id]) + " · " + slotRange(booking) }),
       h("fieldset", { class: "field", "data-field": "slot_start" },
         h("legend", { text: t("reschedule.pick") }), choices, h("span", { class: "field-error" })),
-      field("reschedule-reason", t("reschedule.reason"), reason));
+      field("reschedule-reason", t("reschedule.reason"), reason), caller.fields());
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
       clearErrors(form);
       const picked = form.querySelector("input[name=slot]:checked");
-      if (!picked) {
-        const first = markField(form, "slot_start", t("reschedule.pick_required"));
-        if (first) first.focus();
+      // A missing slot and a missing 来电人 are marked at once; the first takes the focus.
+      const missing = [picked ? null : markField(form, "slot_start", t("reschedule.pick_required")), ...caller.check(form)]
+        .filter(Boolean);
+      if (!picked || missing.length) {
+        if (missing[0]) missing[0].focus();
         return;
       }
+      const onLine = caller.value();
       await busy(form, async () => {
         try {
           const body = { slot_start: picked.value };
           if (reason.value.trim()) body.reason = reason.value.trim();
           const moved = await api.post("/api/v1/bookings/" + booking.id + "/reschedule", body, key);
+          state.onLine = onLine;
           closeDialog(false);
-          state.readback = { kind: "rescheduled", booking: moved, previous: booking };
+          state.readback = { kind: "rescheduled", booking: moved, previous: booking, caller: onLine };
           state.lastDone = { kind: "booking", id: moved.id, label: t("outcome.booking") + " " + slotRange(moved) };
           notice(t("reschedule.done", { time: slotRange(moved) }));
           await refreshResident();
@@ -2119,7 +2132,7 @@
   // Series, waitlists and entitlements left (series.js), placed by the hooks above.
   const extras = window.LinliSeries({
     api, state, t, h, money, dateTime, slotRange, newKey, offeringName, field, markField, clearErrors, showError,
-    busy, openDialog, closeDialog, refreshResident, refreshAvailability,
+    busy, openDialog, closeDialog, refreshResident, refreshAvailability, callerFields, spoken,
   });
 
   function start() {

@@ -43,7 +43,9 @@
     "series.end_date_required": ["请填写结束日期", "Enter the end date"],
     "series.count_required": ["请填写次数", "Enter the number of times"],
     "series.readback_title": ["请向居民复述（周期预约）", "Read back to the resident (series)"],
-    "series.readback_intro": ["已为{name}按周期预约“{service}”，每次 {time}。", "A series of “{service}” is booked for {name}, each at {time}."],
+    "series.readback_title_other": ["请向来电人复述（周期预约）", "Read back to the caller (series)"],
+    "series.readback_intro": ["{name}，已为您按周期预约“{service}”，每次 {time}。", "{name}, a series of “{service}” is booked for you, each at {time}."],
+    "series.readback_intro_other": ["{caller}，已为{name}按周期预约“{service}”，每次 {time}。", "{caller}, a series of “{service}” is booked for {name}, each at {time}."],
     "series.booked": ["已预约 {count} 次：{dates}。", "Booked {count}: {dates}."],
     "series.booked_none": ["没有预约成功的日期。", "No date could be booked."],
     "series.full": ["已满未约 {count} 次：{dates}。", "Full, not booked {count}: {dates}."],
@@ -70,7 +72,8 @@
     "wait.this_caller": ["（本来电人）", " (this caller)"],
     "wait.remove": ["移出候补", "Remove from waitlist"],
     "wait.join": ["为{name}加入候补", "Put {name} on the waitlist"],
-    "wait.joined": ["已为{name}加入候补：第 {position} 位。有空位时会短信通知。", "{name} is on the waitlist: number {position}. A text message follows when a place frees."],
+    "wait.joined": ["{name}，已为您加入候补：第 {position} 位。有空位时会短信通知您。", "{name}, you are on the waitlist: number {position}. You get a text message when a place frees."],
+    "wait.joined_other": ["{caller}，已为{name}加入候补：第 {position} 位。有空位时会短信通知{name}。", "{caller}, {name} is on the waitlist: number {position}. {name} gets a text message when a place frees."],
     "wait.removed": ["已将{name}移出候补。", "{name} is off the waitlist."],
     "wait.status.waiting": ["等待中", "waiting"],
     "wait.status.offered": ["已通知有空位", "offered a place"],
@@ -95,8 +98,10 @@
     "quota.offer": ["补贴名额已用完：可以先按原价预约，同时排补贴名额候补；排到时这次预约改按补贴价。", "The subsidised units are used up: book at the full price and wait for a unit; when one frees, this booking is re-priced."],
     "quota.join": ["同时排入补贴名额候补", "Also wait in the subsidised-unit line"],
     "quota.join_alone": ["只排补贴名额候补，先不预约", "Only wait for a subsidised unit, do not book yet"],
-    "quota.joined": ["已排入补贴名额候补第{position}位。有补贴名额空出时会短信通知{name}，确认后这次预约改按补贴价收费。", "{name} waits for a subsidised unit: number {position}. A text message follows when one frees; once confirmed this booking is re-priced at the subsidised price."],
-    "quota.joined_alone": ["已排入补贴名额候补第{position}位（还没有预约）。有补贴名额空出时会短信通知{name}，确认后按补贴价预约。", "{name} waits for a subsidised unit: number {position} (nothing booked yet). A text message follows when one frees; once confirmed it is booked at the subsidised price."],
+    "quota.joined": ["已为您排入补贴名额候补第{position}位。有补贴名额空出时会短信通知您，确认后这次预约改按补贴价收费。", "You wait for a subsidised unit: number {position}. You get a text message when one frees; once you confirm, this booking is re-priced at the subsidised price."],
+    "quota.joined_other": ["已为{name}排入补贴名额候补第{position}位。有补贴名额空出时会短信通知{name}，确认后这次预约改按补贴价收费。", "{name} waits for a subsidised unit: number {position}. {name} gets a text message when one frees; once confirmed this booking is re-priced at the subsidised price."],
+    "quota.joined_alone": ["{name}，已为您排入补贴名额候补第{position}位（还没有预约）。有补贴名额空出时会短信通知您，确认后按补贴价预约。", "{name}, you wait for a subsidised unit: number {position} (nothing booked yet). You get a text message when one frees; once you confirm, it is booked at the subsidised price."],
+    "quota.joined_alone_other": ["{caller}，已为{name}排入补贴名额候补第{position}位（还没有预约）。有补贴名额空出时会短信通知{name}，确认后按补贴价预约。", "{caller}, {name} waits for a subsidised unit: number {position} (nothing booked yet). {name} gets a text message when one frees; once confirmed it is booked at the subsidised price."],
     "quota.refused": ["没有排入补贴名额候补：{reason}", "Not in the subsidised-unit line: {reason}"],
     "quota.used_up": ["{name}{period}的补贴已用完（{per}{units}次，已用{used}次，剩余{left}次），排到补贴名额也不能按补贴价收费；{renews}起恢复。", "{name}'s own subsidy {period} is used up ({units} per {per}, {used} used, {left} left): a unit would not lower her price; it renews on {renews}."],
     "quota.per.month": ["每月", "month"],
@@ -139,11 +144,11 @@
   const SLOTS_FULL_SHOWN = 3;
 
   window.LinliSeries = function install(ctx) {
-    const { api, state, t, h, money, dateTime, slotRange, newKey } = ctx;
+    const { api, state, t, h, money, dateTime, slotRange, newKey, spoken } = ctx;
     state.entitlements = null; // {resident_id, eligibility, entitlements}
     state.waitPlaces = null; // {resident_id, items}: the caller's open places in slot and quota lines
-    state.seriesReadback = null; // {series, service, time}
-    state.quotaReadback = null; // {resident_id, booking_id, text, refused}: the quota line joined with a booking
+    state.seriesReadback = null; // {series, service, time, caller}: caller, who was on the line
+    state.quotaReadback = null; // {resident_id, booking_id, text(), refused}: the quota line joined with a booking
 
     function hhmm(iso) {
       return new Intl.DateTimeFormat("en-GB", { timeZone: TZ, hour: "2-digit", minute: "2-digit", hour12: false })
@@ -200,7 +205,7 @@
        ``subsidy`` code decides what the operator may offer. Only when a programme would subsidise her but its
        units are used up (quota_used_up) may she book at the full price and wait in that programme's quota line
        for the booking, or wait in it alone; any other reason is said in the operator's words instead. */
-    function priceNote(item, slot) {
+    function priceNote(item, slot, caller) {
       const note = h("div", { class: "price-note", id: "price-note", "aria-live": "polite" });
       const why = h("p", { class: "muted", id: "subsidy-why", hidden: true });
       const quota = h("div", { id: "quota-offer", hidden: true });
@@ -209,7 +214,7 @@
         .then((quote) => {
           if (!quote) return;
           if (quote.price_note) note.textContent = t("quote.note", { note: quote.price_note });
-          if (quote.subsidy === "quota_used_up") fillQuotaOffer(quota, item, slot);
+          if (quote.subsidy === "quota_used_up") fillQuotaOffer(quota, item, slot, caller);
           else if (quote.subsidy && quote.subsidy !== "subsidised") {
             why.textContent = whyNotSubsidised(quote);
             why.hidden = false;
@@ -237,10 +242,10 @@
         unit: t("ent.unit." + e.unit), used: e.used, left: e.left, renews });
     }
 
-    function fillQuotaOffer(box, item, slot) {
+    function fillQuotaOffer(box, item, slot, caller) {
       const said = h("p", { id: "quota-said", class: "said", role: "status" });
       const alone = h("button", { type: "button", id: "quota-join-alone", text: t("quota.join_alone"),
-        onclick: () => joinAlone(item, slot, said, alone) });
+        onclick: () => joinAlone(item, slot, said, alone, caller) });
       box.append(
         h("p", { class: "muted", text: t("quota.offer") }),
         h("label", { class: "check" }, h("input", { type: "checkbox", id: "quota-join", name: "quota_join" }), t("quota.join")),
@@ -269,14 +274,23 @@
       }, newKey());
     }
 
-    async function joinAlone(item, slot, said, button) {
+    /* In line without a booking: read back to whoever is on the line, asked in the summary's 来电人 first. */
+    async function joinAlone(item, slot, said, button, caller) {
       const form = button.closest("form");
       ctx.clearErrors(form);
+      said.textContent = "";
+      const missing = caller.check(form);
+      if (missing.length) {
+        missing[0].focus();
+        return;
+      }
+      const onLine = caller.value();
       button.disabled = true;
       try {
         const entry = await join(item, slot);
+        state.onLine = onLine;
         said.classList.remove("bad");
-        said.textContent = t("quota.joined_alone", { name: state.resident.name, position: entry.position });
+        said.textContent = spoken("quota.joined_alone", { position: entry.position }, onLine);
         button.hidden = true;
         const box = document.getElementById("quota-join");
         if (box) box.closest("label").hidden = true;
@@ -298,14 +312,16 @@
     }
 
     /* After the full-price booking: her place in the quota line for it, read back beside the booking's. */
-    async function joinForBooking(item, booking) {
+    async function joinForBooking(item, booking, onLine) {
       const slot = { start: booking.slot_start };
       try {
         const entry = await join(item, slot);
+        // Worded when shown, so a switch of language words it again.
         state.quotaReadback = { resident_id: booking.resident_id, booking_id: booking.id, refused: false,
-          text: t("quota.joined", { name: state.resident.name, position: entry.position }) };
+          text: () => spoken("quota.joined", { position: entry.position }, onLine) };
       } catch (error) {
-        state.quotaReadback = { resident_id: booking.resident_id, booking_id: booking.id, refused: true, text: refusal(error) };
+        state.quotaReadback = { resident_id: booking.resident_id, booking_id: booking.id, refused: true,
+          text: () => refusal(error) };
       }
     }
 
@@ -316,7 +332,7 @@
       return h("section", { class: done.refused ? "readback bad" : "readback", id: "quota-readback", role: "status",
         "aria-labelledby": "quota-readback-title" },
         h("h3", { id: "quota-readback-title", text: t("quota.readback_title") }),
-        h("p", { text: done.text }));
+        h("p", { text: done.text() }));
     }
 
     // -------------------------------------------------------------- a series from the booking step
@@ -326,13 +342,14 @@
         h("input", { type: "radio", name, value }), t(prefix + value))));
     }
 
-    function seriesButton(item, slot) {
+    /* ``caller``: the summary's 来电人, whose choice the series dialog keeps. */
+    function seriesButton(item, slot, caller) {
       return h("button", { type: "button", id: "open-series", text: t("series.open"),
-        onclick: () => openSeries(item, slot) });
+        onclick: () => openSeries(item, slot, caller.kind.value ? caller.value() : null) });
     }
 
     /* The booking dialog gives way to the series': the slot's button stays the one focus returns to. */
-    async function openSeries(item, slot) {
+    async function openSeries(item, slot, preset) {
       const dialog = document.getElementById("dialog");
       const opener = state.dialogOpener;
       if (dialog.open) {
@@ -355,6 +372,7 @@
       endDateBox.hidden = true;
       countBox.hidden = true;
       const waitlist = h("input", { type: "checkbox", id: "series-waitlist", name: "waitlist_when_full" });
+      const caller = ctx.callerFields("series-caller", preset);
       const form = h("form", { novalidate: true },
         h("div", { class: "form-error", role: "alert" }),
         h("p", { class: "item-title", text: ctx.offeringName(o) + " · " + t("series.time") + " " + time + " · " +
@@ -365,7 +383,8 @@
         h("fieldset", { class: "field", "data-field": "end" }, h("legend", { text: t("series.end") }),
           radios("end", ["date", "count"], "series.end."), h("span", { class: "field-error" })),
         h("div", { class: "grid" }, endDateBox, countBox),
-        h("label", { class: "check" }, waitlist, t("series.waitlist")));
+        h("label", { class: "check" }, waitlist, t("series.waitlist")),
+        caller.fields());
       form.addEventListener("change", () => {
         const kind = form.querySelector("input[name=kind]:checked");
         const end = form.querySelector("input[name=end]:checked");
@@ -385,11 +404,12 @@
         if (!end) marks.push(["end", "series.end_required"]);
         else if (end.value === "date" && !endDate.value) marks.push(["end_date", "series.end_date_required"]);
         else if (end.value === "count" && !count.value) marks.push(["count", "series.count_required"]);
-        if (marks.length) {
-          const inputs = marks.map(([name, words]) => ctx.markField(form, name, t(words)));
+        const inputs = marks.map(([name, words]) => ctx.markField(form, name, t(words))).concat(caller.check(form));
+        if (inputs.length) {
           if (inputs[0]) inputs[0].focus();
           return;
         }
+        const onLine = caller.value();
         const body = {
           offering_id: o.id, resident_id: state.resident.id, channel: "phone", kind: kind.value, time,
           start_date: day(slot.start), waitlist_when_full: waitlist.checked,
@@ -400,9 +420,10 @@
         await ctx.busy(form, async () => {
           try {
             const series = await api.post("/api/v1/bookings/series", body, key);
+            state.onLine = onLine;
             ctx.closeDialog(false);
             state.readback = null;
-            state.seriesReadback = { series, service: ctx.offeringName(o), time };
+            state.seriesReadback = { series, service: ctx.offeringName(o), time, caller: onLine };
             await ctx.refreshResident();
             const shown = document.getElementById("series-readback");
             if (shown) shown.focus();
@@ -428,7 +449,7 @@
       const full = by("full");
       const waitlisted = by("waitlisted");
       const refused = by("refused");
-      const lines = [t("series.readback_intro", { name: state.resident.name, service: done.service, time: done.time })];
+      const lines = [spoken("series.readback_intro", { service: done.service, time: done.time }, done.caller)];
       lines.push(booked.length
         ? t("series.booked", { count: booked.length, dates: list(booked.map((o) => shortDate(o.date))) })
         : t("series.booked_none"));
@@ -446,7 +467,7 @@
       }
       return h("section", { class: "readback", id: "series-readback", tabindex: "-1", "aria-labelledby": "series-readback-title",
         "data-series": done.series.id },
-        h("h3", { id: "series-readback-title", text: t("series.readback_title") }),
+        h("h3", { id: "series-readback-title", text: spoken("series.readback_title", {}, done.caller) }),
         lines.map((text) => h("p", { text })));
     }
 
@@ -548,10 +569,12 @@
       const said = h("p", { id: "waitlist-said", class: "said", role: "status" });
       // The same service's subsidised units may have a line of their own: shown when someone waits in it.
       const quota = h("div", { id: "quota-line", "aria-live": "polite" });
+      // Her place is read back to whoever is on the line: asked here when this call has not said yet.
+      const caller = ctx.callerFields("waitlist-caller");
       const form = h("form", { novalidate: true },
         h("div", { class: "form-error", role: "alert" }),
         h("p", { class: "item-title", text: t("wait.slot_title", { service: ctx.offeringName(o), time: slotRange({ slot_start: slot.start, slot_end: slot.end }) }) }),
-        said, line, quota);
+        caller.fields(), said, line, quota);
 
       async function show() {
         const entries = await api.get("/api/v1/bookings/waitlist", { offering_id: o.id, slot_start: slot.start });
@@ -589,11 +612,18 @@
       form.addEventListener("submit", async (event) => {
         event.preventDefault();
         ctx.clearErrors(form);
+        const missing = caller.check(form);
+        if (missing.length) {
+          missing[0].focus();
+          return;
+        }
+        const onLine = caller.value();
         await ctx.busy(form, async () => {
           try {
             const entry = await api.post("/api/v1/bookings/waitlist",
               { offering_id: o.id, slot_start: slot.start, resident_id: resident.id }, key);
-            said.textContent = t("wait.joined", { name: resident.name, position: entry.position });
+            state.onLine = onLine;
+            said.textContent = spoken("wait.joined", { position: entry.position }, onLine);
             await show();
             said.setAttribute("tabindex", "-1");
             said.focus();
@@ -603,6 +633,7 @@
         });
       });
       ctx.openDialog(t("wait.title"), form, t("wait.join", { name: resident.name }), opener);
+      if (caller.chosen) form.querySelector("button[type=submit]").focus(); // asked already: joining is the next key
       show().catch((error) => ctx.showError(error, form));
       showQuotaLine(quota, o.id, false).catch(() => {});
     }
