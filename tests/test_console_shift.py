@@ -30,6 +30,7 @@ from service_kit.timeutil import local_now
 from .conftest import (
     CHROMIUM,
     DevStack,
+    bearer,
     book_for,
     console_page,
     free_slots,
@@ -37,6 +38,7 @@ from .conftest import (
     new_phone,
     provider_with_funded_offering,
     registered_by_operator,
+    sign_in_by_code,
 )
 
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "var" / "console-screenshots"
@@ -157,16 +159,13 @@ def sms_to(gateway: httpx.Client, phone: str) -> list[str]:
     return [m["text"] for m in response.json()["items"]]
 
 
-async def no_english(page: Page, reads: tuple[str, ...] = ()) -> None:
+async def no_english(page: Page) -> None:
     """No Latin word outside the allow-list on the visible page (an open dialog included), leaving out what
-    residents said in their own words (``data-said``: other tests' complaints on the shared stack hold any text);
-    ``reads``: numbers the operator reads out to the caller as they are (a complaint's number)."""
+    residents said in their own words (``data-said``: other tests' complaints on the shared stack hold any text)."""
     text = await page.evaluate(
         """() => [...document.querySelectorAll("[data-said]")].filter((said) => said.innerText).reduce(
             (text, said) => text.split(said.innerText).join(" "), document.body.innerText)"""
     )
-    for number in reads:
-        text = text.replace(number, " ")
     words = set(re.findall(r"[A-Za-z][A-Za-z0-9_.\-]*", text)) - ALLOWED_LATIN
     assert not words, f"English or developer text on the operator's screen: {sorted(words)}"
 
@@ -203,8 +202,8 @@ async def her_card_alone(page: Page, name: str) -> None:
     await expect(page.locator("#register-panel")).to_be_hidden()
 
 
-async def after_call(page: Page, number: int, name: str, reads: tuple[str, ...] = ()) -> None:
-    await no_english(page, reads)
+async def after_call(page: Page, number: int, name: str) -> None:
+    await no_english(page)
     await screenshot(page, f"shift-{number:02d}-{name}")
 
 
@@ -633,13 +632,31 @@ async def test_a_whole_shift_of_ten_calls_from_the_keyboard(demo: Demo, stack: D
         await choose(page, "#complaint-severity", "normal")
         await no_english(page)
         await page.keyboard.press("Enter")  # Enter on a select in a dialog saves
-        await expect(page.locator("#notice")).to_contain_text("投诉已记录，编号")
+        await expect(page.locator("#notice")).to_contain_text("投诉已记录，投诉编号")
         await expect(page.locator("#resident-card #open-complaints")).to_contain_text("不守时")
         complaints = gateway.get(
             "/api/v1/complaints", params={"resident_id": complainer["id"]}, headers=operator
         ).json()["items"]
         assert [(c["booking_id"], c["category"]) for c in complaints] == [(to_complain["id"], "punctuality")]
-        await expect(page.locator("#notice")).to_have_text(f"投诉已记录，编号 {complaints[0]['id'][:8]}。")
+        # Digits only, in two groups of four, for her to write down and read back; her card shows the same.
+        number = complaints[0]["reference"]
+        assert re.fullmatch(r"[1-9][0-9]{7}", number), number
+        said = f"{number[:4]} {number[4:]}"
+        await expect(page.locator("#notice")).to_have_text(f"投诉已记录，投诉编号 {said}，请居民记下。")
+        await expect(page.locator(f"#open-complaints [data-complaint='{complaints[0]['id']}']")).to_contain_text(
+            f"投诉编号 {said}"
+        )
+        # When she rings back and reads it out as she wrote it, it finds her complaint and nobody else's.
+        again = gateway.get("/api/v1/complaints", params={"reference": said}, headers=operator)
+        assert [c["id"] for c in again.json()["items"]] == [complaints[0]["id"]]
+        # The message she receives (her inbox in the app: an SMS may wait for the morning) repeats the number.
+        her = bearer(sign_in_by_code(gateway, complainer["phone"]))
+
+        def told() -> bool:
+            inbox = gateway.get("/api/v1/notifications", headers=her).json()["items"]
+            return any(m["body"].startswith(f"您的投诉我们收到了，投诉编号 {said}，") for m in inbox)
+
+        eventually_blocking(told)
         # F6 for her call: neither the reason nor who called is chosen for the operator; both are marked at once.
         await page.keyboard.press("F6")
         await expect(page.locator("#call-reason")).to_be_focused()
@@ -649,9 +666,9 @@ async def test_a_whole_shift_of_ten_calls_from_the_keyboard(demo: Demo, stack: D
         await expect(page.locator("#call-caller-error")).to_have_text(
             "请选择来电人：居民本人，还是家属或其他人代为来电。"
         )
-        await no_english(page, reads=(complaints[0]["id"][:8],))
+        await no_english(page)
         await page.keyboard.press("Escape")
-        await after_call(page, 8, "complaint", reads=(complaints[0]["id"][:8],))
+        await after_call(page, 8, "complaint")
 
         # ---- 9. An urgent safety call: a neighbour hears a fall.
         await next_caller(page, fallen["phone"], "刘玉兰")

@@ -3,8 +3,11 @@
 import uuid
 from pathlib import Path
 
+import pytest
 from sqlalchemy import Uuid, bindparam, text
+from sqlalchemy.exc import IntegrityError
 
+from feedback.complaints import references
 from feedback.models import Base, load_models
 from feedback.reference.models import KnownBooking
 from service_kit import migrations
@@ -108,5 +111,39 @@ async def test_bookings_seen_before_the_projections_stay_known(
                 uuid.UUID(provider),
                 "completed",
             )
+    finally:
+        await engine.dispose()
+
+
+async def test_complaints_filed_before_references_get_one_each(
+    database_factory: DatabaseFactory, service_dir: Path
+) -> None:
+    """Revision 0010: every complaint filed before complaints had a number is given one a caller can read back:
+    eight digits, a valid check digit, no two alike."""
+    url = database_factory.new(service_dir)
+    _in_thread(lambda: migrations.downgrade(service_dir, url, "0009"))
+    engine = create_engine(url)
+    filed = [uuid.UUID(f"3d0f3c1e-0c1a-4f5e-9d61-0a6f1b2c3d{n:02d}") for n in range(1, 31)]
+    try:
+        async with engine.begin() as conn:
+            for complaint_id in filed:
+                await conn.execute(
+                    text(
+                        "INSERT INTO complaint (id, channel, category, severity, status, target_kind, target_id, "
+                        "description, attachments, filed_by, ack_due_at, resolve_due_at, created_at, updated_at) "
+                        "VALUES (:id, 'phone', 'punctuality', 'normal', 'submitted', 'provider', :id, '迟到', '[]', "
+                        "'operator', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+                    ).bindparams(bindparam("id", type_=Uuid())),
+                    {"id": complaint_id},
+                )
+        _in_thread(lambda: migrations.upgrade(service_dir, url))
+        async with engine.connect() as conn:
+            given = (await conn.execute(text("SELECT reference FROM complaint"))).scalars().all()
+        assert len(given) == len(filed)
+        assert len(set(given)) == len(filed)
+        assert all(references.is_valid(reference) for reference in given), given
+        async with engine.begin() as conn:
+            with pytest.raises(IntegrityError):
+                await conn.execute(text("UPDATE complaint SET reference = :r WHERE reference <> :r"), {"r": given[0]})
     finally:
         await engine.dispose()

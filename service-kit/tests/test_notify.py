@@ -24,6 +24,15 @@ def test_a_template_renders_its_parameters_in_order_and_says_what_is_missing() -
     assert "sign_in_code" not in templates.RESIDENT_KINDS
 
 
+def test_a_complaint_number_is_read_in_two_groups_of_four() -> None:
+    assert templates.spoken_reference("47112086") == "4711 2086"
+    # An event written before complaints had numbers still makes a message.
+    assert templates.spoken_reference(None) == "—"
+    message = templates.render("complaint_escalated", reference=templates.spoken_reference("47112086"))
+    assert message.sms_text == "【邻里】您的投诉（编号 4711 2086）已交给上级部门处理，请耐心等一等。"
+    assert message.params == ("4711 2086",)
+
+
 def test_every_message_is_short() -> None:
     for template in templates.TEMPLATES.values():
         assert len(template.text.format(**dict.fromkeys(template.params, "一二三四五六七八"))) <= 60, template.kind

@@ -29,7 +29,7 @@ from service_kit.events.contracts import (
     ResidentHelperRevoked,
 )
 from service_kit.events.envelope import Envelope
-from service_kit.notify.templates import local_time, yuan
+from service_kit.notify.templates import local_time, spoken_reference, yuan
 from service_kit.timeutil import utcnow
 
 Clock = Callable[[], datetime]
@@ -122,7 +122,8 @@ def subscription(clock: Clock = utcnow, *, quiet_hours: bool = True) -> Subscrip
             session,
             resident_id=event.resident_id,
             kind=COMPLAINT_KINDS[type(event)],
-            values={},
+            # The number the operator read out (or the app showed): she can quote it when she calls about it.
+            values={"reference": spoken_reference(event.reference)},
             event_id=envelope.id,
             subject_id=event.complaint_id,
             now=clock(),

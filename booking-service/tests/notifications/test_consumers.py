@@ -154,7 +154,13 @@ async def test_complaints_and_needs_tell_their_resident(notes: Any) -> None:
     resident_id = uuid.UUID(resident["id"])
     complaint_id, need_id = uuid.uuid4(), uuid.uuid4()
     now = notes.clock()
-    common = {"complaint_id": complaint_id, "category": "punctuality", "severity": "normal", "occurred_at": now}
+    common = {
+        "complaint_id": complaint_id,
+        "reference": "47112086",
+        "category": "punctuality",
+        "severity": "normal",
+        "occurred_at": now,
+    }
     # Through JetStream, as feedback-service publishes them.
     await world.publish(ComplaintOpened(**common, status="submitted", resident_id=resident_id), source="feedback")
     await world.publish(ComplaintResolved(**common, status="resolved", resident_id=resident_id), source="feedback")
@@ -172,12 +178,15 @@ async def test_complaints_and_needs_tell_their_resident(notes: Any) -> None:
     bodies = sorted(m["body"] for m in page["items"])
     assert bodies == sorted(
         [
-            "您的投诉我们收到了，会尽快处理，结果会告诉您。",
-            "您的投诉处理好了，请在邻里里看答复。",
+            # The number the operator read out to her, grouped as she wrote it down.
+            "您的投诉我们收到了，投诉编号 4711 2086，请记下。会尽快处理，结果会告诉您。",
+            "您的投诉（编号 4711 2086）处理好了，请在邻里里看答复。",
             "您提的需求有进展：家附近已经可以预约这项服务了。",
         ]
     )
     assert {m["subject_id"] for m in page["items"]} == {str(complaint_id), str(need_id)}
+    texts = [m.text for m in await notes.sms(resident)]
+    assert "【邻里】您的投诉（编号 4711 2086）处理好了，请在邻里里看答复。" in texts
 
 
 async def test_a_helper_gets_a_copy_while_granted_and_while_the_parent_wants_it(notes: Any) -> None:

@@ -35,7 +35,7 @@ async def file_complaint(
 @router.get(
     "",
     response_model=Page[Complaint],
-    summary="Complaints the caller may see; officials filter by status, provider, resident or overdue",
+    summary="Complaints the caller may see; filter by number, status, provider, resident or overdue",
     responses=error_responses(401, 403, 422),
 )
 async def list_complaints(
@@ -46,6 +46,15 @@ async def list_complaints(
     provider_id: uuid.UUID | None = None,
     resident_id: uuid.UUID | None = None,
     overdue: Annotated[bool | None, Query(description="Only complaints past a deadline (or only those not)")] = None,
+    reference: Annotated[
+        str | None,
+        Query(
+            max_length=32,
+            description="The complaint with this number (8 digits; spaces or dashes between them are ignored), "
+            "among those the caller may see; 422 invalid_reference for a number that cannot be one",
+            examples=["4711 2086"],
+        ),
+    ] = None,
 ) -> Page[Complaint]:
     return await service.list_complaints(
         session,
@@ -55,6 +64,7 @@ async def list_complaints(
         provider_id=provider_id,
         resident_id=resident_id,
         overdue=overdue,
+        reference=reference,
     )
 
 

@@ -15,6 +15,7 @@ FILE: dict[str, Any] = examples(
     },
     response={
         "id": "e7a9c1b3-5d7f-4b1a-8c3e-9f1b3d5a7c29",
+        "reference": "47112086",
         "channel": "app",
         "category": "punctuality",
         "severity": "normal",

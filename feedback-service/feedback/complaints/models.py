@@ -67,8 +67,11 @@ class Complaint(IdMixin, TimestampMixin, Base):
         Index("ix_complaint_status_ack_due_at", "status", "ack_due_at"),
         Index("ix_complaint_status_resolve_due_at", "status", "resolve_due_at"),
         Index("ix_complaint_street_code", "street_code"),
+        Index("uq_complaint_reference", "reference", unique=True),
     )
 
+    # Eight digits the caller writes down and reads back (feedback.complaints.references); unique.
+    reference: Mapped[str] = mapped_column(String(8))
     channel: Mapped[Channel] = mapped_column(_enum(Channel))
     category: Mapped[ComplaintCategory] = mapped_column(_enum(ComplaintCategory, 32))
     severity: Mapped[Severity] = mapped_column(_enum(Severity))

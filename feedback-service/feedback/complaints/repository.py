@@ -9,6 +9,7 @@ from sqlalchemy import ColumnElement, CursorResult, and_, false, func, or_, sele
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from feedback.complaints.models import AssigneeKind, Complaint, ComplaintStatus, ComplaintStep
+from service_kit.db import add_unless_taken
 from service_kit.pagination import Pagination, fetch_page
 
 # Statuses in which the complaint still waits for a resolution.
@@ -40,10 +41,10 @@ def visible_to_provider(provider_id: uuid.UUID) -> ColumnElement[bool]:
     )
 
 
-async def insert_complaint(session: AsyncSession, complaint: Complaint) -> Complaint:
-    session.add(complaint)
-    await session.flush()
-    return complaint
+async def insert_complaint(session: AsyncSession, complaint: Complaint) -> bool:
+    """Insert ``complaint``; False when its reference is already another's (the unique index decides, even
+    between two filings racing for the same number), the transaction going on without it."""
+    return await add_unless_taken(session, complaint)
 
 
 async def add_step(session: AsyncSession, step: ComplaintStep) -> ComplaintStep:

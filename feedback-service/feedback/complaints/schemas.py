@@ -113,6 +113,10 @@ class Complaint(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID
+    reference: str = Field(
+        description="Eight digits the complainant writes down and reads back on a later call (the last a check digit)",
+        examples=["47112086"],
+    )
     channel: Channel
     category: ComplaintCategory
     severity: Severity

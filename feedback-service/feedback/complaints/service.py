@@ -21,7 +21,7 @@ from sqlalchemy import ColumnElement
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from feedback.communities import street_of
-from feedback.complaints import repository
+from feedback.complaints import references, repository
 from feedback.complaints.models import (
     AssigneeKind,
     Channel,
@@ -38,7 +38,7 @@ from feedback.reference import service as reference
 from feedback.residents import service as residents
 from feedback.scores import service as scores_service
 from service_kit.auth import Principal, Role
-from service_kit.errors import Forbidden, InvalidTransition, NotFound, ValidationFailed
+from service_kit.errors import Conflict, Forbidden, InvalidTransition, NotFound, ValidationFailed, field_error
 from service_kit.events.contracts import ComplaintChanged, ComplaintEscalated, ComplaintOpened, ComplaintResolved
 from service_kit.events.outbox import emit
 from service_kit.logging import mask_personal_data
@@ -51,6 +51,9 @@ log = structlog.get_logger("feedback.complaints")
 REOPEN_WINDOW = timedelta(days=7)
 SWEEP_BATCH = 200
 SYSTEM_ACTOR = "linli-sla-sweep"
+# Draws of a fresh reference before a filing gives up: with nine million numbers, each draw collides with a
+# probability of (complaints so far) / 9 000 000, so eight collisions in a row do not happen in a district.
+REFERENCE_DRAWS = 8
 
 E = TypeVar("E", bound=ComplaintChanged)
 
@@ -140,6 +143,7 @@ async def file_complaint(
 
     complaint = ComplaintModel(
         id=uuid.uuid4(),
+        reference=references.new_reference(),
         channel=channel,
         category=data.category,
         severity=data.severity,
@@ -165,7 +169,7 @@ async def file_complaint(
         created_at=now,
         updated_at=now,
     )
-    await repository.insert_complaint(session, complaint)
+    await _insert_with_reference(session, complaint)
     role = HELPER if helper_id is not None else _filer_standing(by)
     await _record(session, complaint, StepAction.submitted, by=by, role=role, note=None, internal=False, now=now)
     await emit(session, _event(ComplaintOpened, complaint, now))
@@ -173,6 +177,16 @@ async def file_complaint(
         session, provider_id=complaint.provider_id, offering_id=complaint.offering_id, now=now
     )
     return _view(complaint, now)
+
+
+async def _insert_with_reference(session: AsyncSession, complaint: ComplaintModel) -> None:
+    """Insert the complaint under a reference no other complaint has: the unique index decides, and a number
+    already given (or taken by a filing racing this one) is drawn again."""
+    for _ in range(REFERENCE_DRAWS):
+        if await repository.insert_complaint(session, complaint):
+            return
+        complaint.reference = references.new_reference()
+    raise Conflict("No free complaint number was found; please file again.", code="reference_exhausted")
 
 
 def _channel_of(by: Principal, asked: Channel | None) -> Channel:
@@ -259,12 +273,15 @@ async def list_complaints(
     provider_id: uuid.UUID | None = None,
     resident_id: uuid.UUID | None = None,
     overdue: bool | None = None,
+    reference: str | None = None,
     now: datetime | None = None,
 ) -> Page[Complaint]:
     """Officials, admins and operators see every complaint; a provider those about it or assigned to it; a
     resident their own."""
     now = now or utcnow()
     where: list[ColumnElement[bool]] = []
+    if reference is not None:
+        where.append(ComplaintModel.reference == _reference_of(reference))
     if viewer.has_any(Role.official, Role.admin, Role.operator):
         pass
     elif viewer.has_any(Role.provider_admin, Role.provider_staff) and viewer.provider_id is not None:
@@ -285,6 +302,20 @@ async def list_complaints(
         where.append(repository.overdue(now) if overdue else ~repository.overdue(now))
     rows, total = await repository.list_complaints(session, where=where, page=page)
     return page.of([_view(c, now) for c in rows], total)
+
+
+def _reference_of(text: str) -> str:
+    """The reference a caller read out, or a 422 at the parameter: a number read back wrong (a digit misheard,
+    two swapped: the check digit catches both) is said to be wrong rather than found empty."""
+    reference = references.normalize(text)
+    if reference is None:
+        message = "a complaint number is the 8 digits given when it was filed; check each digit."
+        raise ValidationFailed(
+            f"reference: {message}",
+            code="invalid_reference",
+            errors=[field_error("reference", message, "invalid_reference", where="query")],
+        )
+    return reference
 
 
 async def get_complaint(session: AsyncSession, complaint_id: uuid.UUID, *, viewer: Principal) -> ComplaintDetail:
@@ -520,6 +551,7 @@ async def _record_system(session: AsyncSession, complaint: ComplaintModel, note:
 def _event(kind: type[E], complaint: ComplaintModel, now: datetime) -> E:
     return kind(
         complaint_id=complaint.id,
+        reference=complaint.reference,
         category=complaint.category.value,
         severity=complaint.severity.value,
         status=complaint.status.value,

@@ -354,6 +354,9 @@ class ScoreUpdated(EventData):
 
 class ComplaintChanged(EventData):
     complaint_id: uuid.UUID
+    #: The eight digits the complainant was given (feedback's complaint reference); a message about the
+    #: complaint repeats them. None in events written before complaints had one.
+    reference: str | None = None
     category: str
     severity: str
     status: str

@@ -120,9 +120,22 @@ TEMPLATES = _templates(
         "您的邻里账号密码输错太多次，已锁定 {minutes} 分钟。如果不是您本人，请告诉社区工作人员。",
         ("minutes",),
     ),
-    Template("complaint_opened", "投诉已收到", "您的投诉我们收到了，会尽快处理，结果会告诉您。"),
-    Template("complaint_resolved", "投诉有答复了", "您的投诉处理好了，请在邻里里看答复。"),
-    Template("complaint_escalated", "投诉已上报", "您的投诉已交给上级部门处理，请耐心等一等。"),
+    # ``reference``: the complaint's number as it is read out (``spoken_reference``), the same the operator gave.
+    Template(
+        "complaint_opened",
+        "投诉已收到",
+        "您的投诉我们收到了，投诉编号 {reference}，请记下。会尽快处理，结果会告诉您。",
+        ("reference",),
+    ),
+    Template(
+        "complaint_resolved", "投诉有答复了", "您的投诉（编号 {reference}）处理好了，请在邻里里看答复。", ("reference",)
+    ),
+    Template(
+        "complaint_escalated",
+        "投诉已上报",
+        "您的投诉（编号 {reference}）已交给上级部门处理，请耐心等一等。",
+        ("reference",),
+    ),
     Template("need_status", "需求有进展", "您提的需求有进展：{progress}。", ("progress",)),
     # What a family helper's phone shows of a message to the resident they help: whose it is and what it is
     # about (the parent's own text would read as the helper's: "您的投诉…"); the inbox copy has the whole text.
@@ -165,3 +178,11 @@ def local_time(when: datetime) -> str:
 def yuan(fen: int) -> str:
     """``300`` → ``3``, ``350`` → ``3.50``: how every message names an amount of money (in yuan)."""
     return f"{fen // 100}" if fen % 100 == 0 else f"{fen / 100:.2f}"
+
+
+def spoken_reference(reference: str | None) -> str:
+    """``47112086`` → ``4711 2086``: a complaint's number in two groups of four, as an operator reads it out and
+    a caller writes it down. ``—`` for a complaint event written before complaints had numbers."""
+    if not reference:
+        return "—"
+    return " ".join(reference[i : i + 4] for i in range(0, len(reference), 4))

@@ -1218,7 +1218,8 @@
       h("span", { class: "item-title", text: t("ccat." + complaint.category) + " " }),
       h("span", { class: "badge warn", text: t("cstatus." + complaint.status) }),
       complaint.overdue ? h("span", { class: "badge bad", text: t("complaint.overdue") }) : null,
-      h("div", { class: "item-meta" }, t("complaint.filed", { time: dateTime(complaint.created_at) }) + " · " +
+      h("div", { class: "item-meta" }, complaintNumber(complaint) + " · " +
+        t("complaint.filed", { time: dateTime(complaint.created_at) }) + " · " +
         t("severity." + complaint.severity) + " · ", said(complaint.description)));
   }
 
@@ -1226,6 +1227,12 @@
      script, and is shown as they said it. */
   function said(text) {
     return h("span", { "data-said": "", text });
+  }
+
+  /* A complaint's number as the operator reads it out and the caller writes it down: "投诉编号 4711 2086". The
+     caller who rings back reads it from her note; the operator finds it on her card by the same groups. */
+  function complaintNumber(complaint) {
+    return t("complaint.number", { number: complaint.reference.replace(/(\d{4})(?=\d)/g, "$1 ") });
   }
 
   /* What was just done for the caller, to read back: {kind: "booked" | "rescheduled" | "cancelled", booking,
@@ -1633,7 +1640,7 @@
         try {
           const complaint = await api.post("/api/v1/complaints", body, key);
           closeDialog(false);
-          notice(t("complaint.done", { id: complaint.id.slice(0, 8) }));
+          notice(t("complaint.done", { number: complaintNumber(complaint) }));
           state.lastDone = { kind: "complaint", id: complaint.id, label: t("outcome.complaint") };
           await refreshResident();
           focusAfterWork($("card-title"));
@@ -1778,7 +1785,8 @@
       h("span", { class: "item-title", text: t("ccat." + complaint.category) + " " }),
       h("span", { class: "badge warn", text: t("cstatus." + complaint.status) }),
       h("span", { class: "badge bad", text: t("complaint.overdue") }),
-      h("div", { class: "item-meta" }, t("complaint.filed", { time: dateTime(complaint.created_at) }) + " · " +
+      h("div", { class: "item-meta" }, complaintNumber(complaint) + " · " +
+        t("complaint.filed", { time: dateTime(complaint.created_at) }) + " · " +
         t("severity." + complaint.severity) + " · ", said(complaint.description)),
       complaint.resident_id ? h("button", { type: "button", text: t("queue.open_caller"),
         onclick: () => openResidentById(complaint.resident_id) }) : null);
