@@ -10,16 +10,20 @@ import argparse
 import asyncio
 import json
 import sys
+from pathlib import Path
 
 from pydantic import ValidationError
 
 from gateway.accounts import service
 from gateway.accounts.schemas import Account, AccountCreate
-from gateway.app import SERVICE_DIR
 from gateway.config import GatewaySettings
 from gateway.models import load_models
 from service_kit import migrations
 from service_kit.db import create_engine, create_sessionmaker
+
+# gateway/ (its alembic.ini and migrations). Not imported from gateway.app: the whole application is a second of
+# imports this command never uses, paid at every ``make run`` (deploy/devstack.py creates the demo accounts with it).
+SERVICE_DIR = Path(__file__).resolve().parent.parent.parent
 
 
 async def _create_or_update(database_url: str, data: AccountCreate) -> tuple[Account, bool]:
