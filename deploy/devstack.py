@@ -83,6 +83,36 @@ SERVICES = (
 GATEWAY = ServiceDef("gateway", "gateway", "gateway.app:create_app", 8000)
 
 
+@dataclass(frozen=True)
+class Phase:
+    """One step of a start: when it began (seconds after the start began), how long it took, and the CPU seconds
+    it spent: its own process's (nats-server, a service up to its first ready answer, the demo accounts' CLI), or
+    the launcher thread's for work done in the launcher (a migration)."""
+
+    name: str
+    began: float
+    took: float
+    cpu: float
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "name": self.name,
+            "began": round(self.began, 3),
+            "took": round(self.took, 3),
+            "cpu": round(self.cpu, 3),
+        }
+
+
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user + system) the live process ``pid`` has spent so far; 0.0 where /proc cannot tell."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0.0
+    fields = stat.rsplit(")", 1)[1].split()  # after the command name, which may hold spaces: field 3 onwards
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 class StartupError(RuntimeError):
     """The stack did not come up: which process, why, and the end of its log."""
 
@@ -130,7 +160,10 @@ class DevStack:
     sockets: dict[str, socket.socket] = field(default_factory=dict)
     nats: NatsServer | None = None
     gateway_metrics_port: int = 0  # the gateway's internal metrics listener (chosen at the first start)
+    phases: list[Phase] = field(default_factory=list)  # the last start's steps, as they ended (``make bench``)
+    began: float = 0.0  # when the last start began (time.monotonic)
     _lock: threading.RLock = field(default_factory=threading.RLock)
+    _accounts_began: float = 0.0
     _stopping: threading.Event = field(default_factory=threading.Event)
     _supervisor: threading.Thread | None = None
 
@@ -168,25 +201,57 @@ class DevStack:
     ) -> dict[str, Any]:
         """Bind the ports, migrate, start nats-server, create ``accounts``, start the services and the gateway, wait
         until all are ready (at most ``timeout`` seconds in all), then supervise them. Returns the gateway's
-        ``/healthz``. On failure every process started is stopped again."""
-        deadline = time.monotonic() + timeout
+        ``/healthz``. On failure every process started is stopped again.
+
+        What does not wait on another runs beside it: nats-server starts while the gateway's database is migrated;
+        the accounts' CLI (argon2 hashes) runs while the services start; each service starts as soon as its own
+        database is migrated, and imports its code while the launcher migrates the next one's. ``phases`` records
+        each step's wall and CPU seconds (docs/startup.md)."""
+        self.began, launcher_cpu = time.monotonic(), time.process_time()
+        self.phases = []
+        deadline = self.began + timeout
         self._stopping.clear()
+        accounts_cli: subprocess.Popen[bytes] | None = None
         try:
             self.var_dir.mkdir(parents=True, exist_ok=True)
             self.allocate_ports()
-            self.migrate()
-            self.start_nats(timeout=max(1.0, deadline - time.monotonic()))
-            if accounts:
-                self.bootstrap_accounts(accounts, timeout=max(1.0, deadline - time.monotonic()))
+            with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+                nats_started = pool.submit(self.start_nats, timeout=max(1.0, deadline - time.monotonic()))
+                try:
+                    self.migrate_one(GATEWAY)
+                    if accounts:
+                        accounts_cli = self.spawn_accounts(accounts)
+                finally:
+                    nats_started.result()  # its URL is in every process's environment
             for service in SERVICES:
+                self.migrate_one(service)
                 self.start_service(service)
             self.start_service(GATEWAY)
             health = self.wait_ready(max(1.0, deadline - time.monotonic()))
+            if accounts_cli is not None:
+                self.finish_accounts(accounts_cli, timeout=max(1.0, deadline - time.monotonic()))
+                accounts_cli = None
+            # The whole start's CPU: the launcher's (all its threads) and every process's, the accounts' CLI too.
+            spent = sum(phase.cpu for phase in self.phases if phase.name == "accounts")
+            self.record("healthy", self.began, time.process_time() - launcher_cpu + spent + self.children_cpu())
         except BaseException:
+            if accounts_cli is not None and accounts_cli.poll() is None:
+                accounts_cli.kill()
+                accounts_cli.wait()
             self.stop()
             raise
         self.supervise()
         return health
+
+    def record(self, name: str, began: float, cpu: float) -> None:
+        """Note a step of the start that began at ``began`` (time.monotonic) and ends now, having spent ``cpu``."""
+        with self._lock:
+            self.phases.append(Phase(name, began - self.began, time.monotonic() - began, cpu))
+
+    def children_cpu(self) -> float:
+        """CPU seconds every live process of the stack has spent so far."""
+        with self._lock:
+            return sum(process_cpu(process.pid) for process in self.processes.values() if process.poll() is None)
 
     def allocate_ports(self) -> None:
         """Bind the gateway's and each service's listening socket, held open for the life of the stack."""
@@ -220,9 +285,15 @@ class DevStack:
         return listening_socket(HOST, 0)
 
     def migrate(self) -> None:
+        for service in (*SERVICES, GATEWAY):
+            self.migrate_one(service)
+
+    def migrate_one(self, service: ServiceDef) -> None:
+        """Migrate ``service``'s database (nothing to do, and no ``env.py`` run, when it is at head already)."""
+        began, cpu = time.monotonic(), time.thread_time()
         with _MIGRATIONS:
-            for service in (*SERVICES, GATEWAY):
-                upgrade(ROOT / service.directory, self.database_url(service.name))
+            applied = upgrade(ROOT / service.directory, self.database_url(service.name))
+        self.record(f"migrate {service.name}{'' if applied else ' (at head)'}", began, time.thread_time() - cpu)
 
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("LINLI_")}
@@ -267,6 +338,7 @@ class DevStack:
         self.processes[child.name] = child.process
 
     def start_nats(self, timeout: float = 60.0) -> None:
+        began = time.monotonic()
         store = self.var_dir.resolve() / "nats"
         self.nats = NatsServer(
             store, port=self.nats_port, store_dir=store, log_file=self.logs / "nats.log", server_name="linli-devstack"
@@ -285,8 +357,10 @@ class DevStack:
         child = Child("nats", spawn=nats.spawn, ready=lambda: _port_open(nats.port), log=nats.log_path, port=nats.port)
         child.process, child.started_at = nats.process, time.monotonic()
         assert child.process is not None
-        self.children["nats"] = child
-        self.processes["nats"] = child.process
+        with self._lock:
+            self.children["nats"] = child
+            self.processes["nats"] = child.process
+        self.record("nats", began, process_cpu(child.process.pid))
 
     def start_service(self, service: ServiceDef, port: int | None = None, *, name: str | None = None) -> None:
         """Start ``service`` under ``name`` (default: its own name) on the stack's socket for it, or on ``port``
@@ -323,7 +397,12 @@ class DevStack:
 
     def bootstrap_accounts(self, accounts: list[dict[str, object]], timeout: float = 120.0) -> None:
         """Create or update staff accounts straight in the gateway's database with its own CLI
-        (``python -m gateway.accounts create …``), all in one interpreter."""
+        (``python -m gateway.accounts create …``), all in one interpreter, their hashes side by side."""
+        self.finish_accounts(self.spawn_accounts(accounts), timeout)
+
+    def spawn_accounts(self, accounts: list[dict[str, object]]) -> subprocess.Popen[bytes]:
+        """Start ``bootstrap_accounts``'s CLI without waiting for it (``finish_accounts`` does). Its last line of
+        output is the CPU seconds it spent."""
         argvs = []
         for account in accounts:
             argv = [
@@ -339,25 +418,36 @@ class DevStack:
                 argv += ["--street-code", str(account["street_code"])]
             argvs.append(argv)
         script = (
-            "import json, sys\n"
-            "from gateway.accounts.__main__ import main\n"
-            "sys.exit(max(main(argv) for argv in json.loads(sys.argv[1])))\n"
+            "import json, resource, sys\n"
+            "from gateway.accounts.__main__ import main_many\n"
+            "status = main_many(json.loads(sys.argv[1]))\n"
+            "usage = resource.getrusage(resource.RUSAGE_SELF)\n"
+            "print(usage.ru_utime + usage.ru_stime)\n"
+            "sys.exit(status)\n"
         )
+        process = subprocess.Popen(
+            [sys.executable, "-c", script, json.dumps(argvs)],
+            env=self.env(),
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        self._accounts_began = time.monotonic()
+        return process
+
+    def finish_accounts(self, process: subprocess.Popen[bytes], timeout: float = 120.0) -> None:
+        """Wait for the CLI ``spawn_accounts`` started; a StartupError when it fails or takes over ``timeout``."""
         try:
-            done = subprocess.run(
-                [sys.executable, "-c", script, json.dumps(argvs)],
-                env=self.env(),
-                cwd=ROOT,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE,
-                timeout=timeout,
-                check=False,
-            )
+            out, err = process.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
             raise StartupError(f"creating the demo accounts took over {timeout:.0f} s") from None
-        if done.returncode != 0:
-            tail = "\n".join(done.stderr.decode(errors="replace").splitlines()[-LOG_LINES:])
-            raise StartupError(f"creating the demo accounts failed ({describe_exit(done.returncode)}):\n{tail}")
+        if process.returncode != 0:
+            tail = "\n".join(err.decode(errors="replace").splitlines()[-LOG_LINES:])
+            raise StartupError(f"creating the demo accounts failed ({describe_exit(process.returncode)}):\n{tail}")
+        with contextlib.suppress(ValueError, IndexError):
+            self.record("accounts", self._accounts_began, float(out.split()[-1]))
 
     # ------------------------------------------------------------------ readiness
 
@@ -372,6 +462,8 @@ class DevStack:
         def until_ready(child: Child) -> None:  # each process asked on its own, so none waits for another's answer
             while not given_up.is_set() and not child.ready():
                 time.sleep(0.5)  # asking more often only slows a start on a busy machine
+            if not given_up.is_set() and child.process is not None and child.name != "nats":
+                self.record(f"start {child.name}", child.started_at, process_cpu(child.process.pid))
 
         pool = concurrent.futures.ThreadPoolExecutor(max_workers=len(children) or 1)
         checks = {child.name: pool.submit(until_ready, child) for child in children}
@@ -762,10 +854,13 @@ def main(argv: list[str] | None = None) -> int:
         summary = None
         if not args.no_demo:
             _say("Linli: loading the demo data …")
+            began, cpu = time.monotonic(), time.thread_time() + stack.children_cpu()
             try:
                 summary = load_demo_data(stack.gateway_url, report=lambda line: _say(f"Linli: demo data: {line}"))
             except Exception as exc:  # noqa: BLE001 - the platform runs without it
                 _say(f"Linli: the demo data could not be loaded ({exc}); the platform runs without it.")
+            stack.record("demo data", began, time.thread_time() + stack.children_cpu() - cpu)
+        report_phases(stack)
         prometheus = None
         if args.prometheus:
             prometheus = stack.start_prometheus()
@@ -786,6 +881,15 @@ def main(argv: list[str] | None = None) -> int:
         stopping = True
         stack.stop()
         terminal.give_back()
+
+
+def report_phases(stack: DevStack) -> None:
+    """Say how long the start took, step by step, and keep it in ``<var dir>/startup.json`` (``make bench``)."""
+    phases = [phase.as_dict() for phase in stack.phases]
+    with contextlib.suppress(OSError):
+        (stack.var_dir / "startup.json").write_text(json.dumps({"phases": phases}, indent=1))
+    steps = " · ".join(f"{phase.name} {phase.took:.1f}/{phase.cpu:.1f}" for phase in stack.phases)
+    _say(f"Linli: start-up, wall/CPU seconds: {steps} (in {stack.var_dir / 'startup.json'})")
 
 
 def print_banner(

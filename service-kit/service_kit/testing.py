@@ -536,7 +536,7 @@ class DatabaseFactory:
                 self._admin(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
 
 
-def _in_thread(fn: Callable[[], None]) -> None:
+def _in_thread(fn: Callable[[], object]) -> None:
     """Alembic's env runs its own event loop, so migrations run in a worker thread."""
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         pool.submit(fn).result()

@@ -9,6 +9,8 @@ Speed is reported, not asserted: the tests check correctness. ``--only gateway``
 here, new traces sampled at 1%), as a ratio; ``--only tracing`` runs it alone.
 (4) What booking a 3-month weekday series costs the booking service (wall, CPU, SQL statements), and a single
 booking beside it, on SQLite and PostgreSQL (``booking_series.py``); ``--only series`` runs it alone.
+(5) ``make run`` from its command to healthy, step by step in wall and CPU seconds, fresh and on existing data
+(``startup.py``); ``--only startup`` runs it alone.
 Each figure that has a target is printed beside it, MET or MISSED. ``--quick`` runs every part at a reduced scale
 (fewer events, one round of 2 s per row, one worker count, the production server only) in about a minute and a
 half: indicative figures for
@@ -46,6 +48,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "deploy"))
 
 from booking_series import bench_series  # noqa: E402
+from startup import bench_startup  # noqa: E402
 
 from service_kit.db import UTCDateTime, create_engine, create_sessionmaker  # noqa: E402
 from service_kit.events.bus import connect, ensure_streams  # noqa: E402
@@ -694,13 +697,19 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="gateway load runs per row (the median is shown)")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="worker counts tried")
     parser.add_argument("--paths", nargs="+", default=list(GATEWAY_PATHS), help="registry paths loaded")
-    parser.add_argument("--only", choices=["events", "gateway", "tracing", "series"], help="run one part only")
+    parser.add_argument(
+        "--only", choices=["events", "gateway", "tracing", "series", "startup"], help="run one part only"
+    )
     parser.add_argument(
         "--postgres-url",
         default=os.environ.get("LINLI_BENCH_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432"),
         help="the PostgreSQL server the series part also runs on (a database of its own, dropped after)",
     )
     parser.add_argument("--series-rounds", type=int, default=5, help="series booked per row (the median is shown)")
+    parser.add_argument(
+        "--startup-root", type=Path, default=ROOT, help="the checkout whose make run is timed (e.g. main's, to compare)"
+    )
+    parser.add_argument("--startup-rounds", type=int, default=3, help="make run starts timed (the median is shown)")
     parser.add_argument("--trace-ratio", type=float, default=0.01, help="the traced gateway's sample ratio")
     parser.add_argument(
         "--quick",
@@ -718,6 +727,7 @@ def main() -> None:
         global QUICK_NOTE
         QUICK_NOTE = " (quick: indicative)"
         args.events, args.seconds, args.rounds, args.workers, args.series_rounds = 300, 2.0, 1, [1], 2
+        args.startup_rounds = 1
         print("quick: every part at a reduced scale (300 events, one 2 s round per row, one worker, no h11 row);")
         print("  the figures are indicative, for development: `make bench` without --quick gives the ones to report")
     with tempfile.TemporaryDirectory(prefix="linli-bench-") as tmp:
@@ -733,6 +743,8 @@ def main() -> None:
             bench_tracing(args.seconds, args.connections, Path(tmp), args.rounds, args.trace_ratio)
         if args.only in (None, "series"):
             asyncio.run(bench_series(Path(tmp), args.series_rounds, args.postgres_url, QUICK_NOTE))
+        if args.only in (None, "startup"):
+            bench_startup(Path(tmp), args.startup_rounds, QUICK_NOTE, args.startup_root)
 
 
 if __name__ == "__main__":

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import re
 
-from pypinyin import lazy_pinyin
-
 _NOT_KEY = re.compile(r"[^0-9a-z]")
 
 
@@ -17,6 +15,10 @@ def name_keys(name: str | None) -> tuple[str | None, str | None]:
     """``(pinyin, initials)`` of a name: ``张桂兰`` → ``("zhangguilan", "zgl")``; ``(None, None)`` for no name."""
     if not name:
         return None, None
+    # Imported at the first name, not at the service's start: its phrase dictionary is a fifth of a second of
+    # every start (and of every migration run), and a start needs no name read.
+    from pypinyin import lazy_pinyin
+
     syllables = [_NOT_KEY.sub("", s.lower()) for s in lazy_pinyin(name, errors="default")]
     syllables = [s for s in syllables if s]
     if not syllables:

@@ -20,12 +20,13 @@ from service_kit.timeutil import utcnow
 WRONG_CREDENTIALS = "The username or password is wrong."
 
 
-async def create(session: AsyncSession, data: AccountCreate) -> Account:
+async def create(session: AsyncSession, data: AccountCreate, *, password_hash: str | None = None) -> Account:
+    """``password_hash``: ``data.password``'s, computed already (the CLI hashes several accounts side by side)."""
     if await repository.get_by_username(session, data.username) is not None:
         raise Conflict(f"The username {data.username!r} is taken.", code="username_taken")
     account = Account(
         username=data.username,
-        password_hash=await hash_password(data.password),
+        password_hash=password_hash or await hash_password(data.password),
         roles=[str(role) for role in data.roles],
         name=data.name,
         provider_id=data.provider_id,
@@ -39,13 +40,15 @@ async def create(session: AsyncSession, data: AccountCreate) -> Account:
         raise Conflict(f"The username {data.username!r} is taken.", code="username_taken") from exc
 
 
-async def create_or_update(session: AsyncSession, data: AccountCreate) -> tuple[Account, bool]:
+async def create_or_update(
+    session: AsyncSession, data: AccountCreate, *, password_hash: str | None = None
+) -> tuple[Account, bool]:
     """Bootstrap (the CLI): create the account, or reset an existing one to exactly ``data``, active.
-    Returns the account and whether it was created."""
+    Returns the account and whether it was created. ``password_hash`` as for ``create``."""
     account = await repository.get_by_username(session, data.username)
     if account is None:
-        return await create(session, data), True
-    account.password_hash = await hash_password(data.password)
+        return await create(session, data, password_hash=password_hash), True
+    account.password_hash = password_hash or await hash_password(data.password)
     account.roles = [str(role) for role in data.roles]
     account.name = data.name
     account.provider_id = data.provider_id

@@ -24,15 +24,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 import structlog
-from aiobotocore.config import AioConfig
-from aiobotocore.session import get_session
-from botocore.exceptions import BotoCoreError, ClientError
 
 from service_kit.errors import DependencyUnavailable
 
 log = structlog.get_logger("linli.documents")
 
 if TYPE_CHECKING:
+    from botocore.exceptions import ClientError
+
     from service_kit.settings import ServiceSettings
 
 
@@ -126,6 +125,11 @@ class S3Store:
         self.endpoint_url = endpoint_url
         self.region = region
         self.credentials = credentials
+        # botocore is imported by a store that uses it, not by every service's start (a tenth of a second or more
+        # of each process's start, on every machine where documents are files).
+        from aiobotocore.config import AioConfig
+        from aiobotocore.session import get_session
+
         self.config = AioConfig(
             s3={"addressing_style": addressing_style},
             connect_timeout=timeout_seconds,
@@ -150,6 +154,8 @@ class S3Store:
             yield client
 
     async def put(self, data: bytes) -> str:
+        from botocore.exceptions import BotoCoreError, ClientError
+
         sha256 = checksum(data)
         key = self.key_of(sha256)
         try:
@@ -167,6 +173,8 @@ class S3Store:
         return sha256
 
     async def get(self, sha256: str) -> bytes:
+        from botocore.exceptions import BotoCoreError, ClientError
+
         key = self.key_of(sha256)
         try:
             async with self.client() as s3:
