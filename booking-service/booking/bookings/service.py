@@ -616,25 +616,31 @@ async def change(
             checked_out_latitude=position.latitude if position else None,
             checked_out_longitude=position.longitude if position else None,
         )
-    unchanged = None
-    if action.releases_unit:
-        await lock_release(session, [booking])
-        unchanged = booking
-    changed = await repository.change_status(
-        session, booking.id, current=current, to=action.to, values=values, unchanged=unchanged
-    )
-    was_at, was_funded = booking.slot_start, booking.funded_program_id
-    await session.refresh(booking)
-    if not changed:
-        if booking.status == current and (booking.slot_start, booking.funded_program_id) != (was_at, was_funded):
-            # Moved or re-priced between our read and our locks: what we locked is not what it holds now.
-            raise Conflict(
-                "The booking changed meanwhile; look at it again.",
-                code="booking_changed",
-                current_status=booking.status.value,
-            )
-        # Another change committed between our read and our write; it won.
-        raise _invalid(booking.status, action_name)
+    for _ in range(3):
+        unchanged = None
+        if action.releases_unit:
+            await lock_release(session, [booking])
+            unchanged = booking
+        changed = await repository.change_status(
+            session, booking.id, current=current, to=action.to, values=values, unchanged=unchanged
+        )
+        was = (booking.slot_start, booking.funded_program_id, booking.entitlement_period_start)
+        await session.refresh(booking)
+        if changed:
+            break
+        if booking.status != current:
+            # Another change committed between our read and our write; it won.
+            raise _invalid(booking.status, action_name)
+        if (booking.slot_start, booking.funded_program_id, booking.entitlement_period_start) == was:
+            raise _invalid(booking.status, action_name)
+        # Moved or re-priced (a waitlist place accepted) between our read and our locks: what it gives back is
+        # locked again, as it is now.
+    else:
+        raise Conflict(
+            "The booking changed meanwhile; look at it again.",
+            code="booking_changed",
+            current_status=booking.status.value,
+        )
     await _after_change(session, booking, action)
     helper_id = _helper_id(by, relation)
     await audit.record(
