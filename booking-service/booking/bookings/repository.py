@@ -70,6 +70,24 @@ async def take_slot_units(
     return set((await session.execute(statement)).scalars().all())
 
 
+async def lock_slots(session: AsyncSession, offering_id: uuid.UUID, slot_starts: Sequence[datetime]) -> None:
+    """Lock the counter rows of the offering's ``slot_starts`` (each made if missing) in time order, in one
+    statement: a transaction that changes several slots' units (a series cancelled, a booking moved) holds them all
+    before its first change, so it never waits for one while holding another out of order."""
+    starts = sorted(set(slot_starts))
+    if not starts:
+        return
+    table = SlotCounter.__table__
+    statement = upsert(session, table).values(
+        [{"offering_id": offering_id, "slot_start": start, "used": 0} for start in starts]
+    )
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[table.c.offering_id, table.c.slot_start], set_={"used": table.c.used}
+        )
+    )
+
+
 async def release_slot_units(session: AsyncSession, offering_id: uuid.UUID, slot_starts: Sequence[datetime]) -> None:
     if slot_starts:
         await session.execute(
@@ -315,11 +333,20 @@ async def change_status(
     current: BookingStatus,
     to: BookingStatus,
     values: dict[str, Any],
+    unchanged: Booking | None = None,
 ) -> bool:
-    """Move a booking from ``current`` to ``to``; False if it was no longer ``current`` (another change won)."""
+    """Move a booking from ``current`` to ``to``; False if it was no longer ``current`` (another change won), or,
+    given ``unchanged``, no longer in its slot and funding (a move or a re-pricing came between)."""
+    guards = []
+    if unchanged is not None:
+        guards = [
+            Booking.slot_start == unchanged.slot_start,
+            Booking.funded_program_id.is_not_distinct_from(unchanged.funded_program_id),
+            Booking.entitlement_period_start.is_not_distinct_from(unchanged.entitlement_period_start),
+        ]
     result = await session.execute(
         update(Booking)
-        .where(Booking.id == booking_id, Booking.status == current)
+        .where(Booking.id == booking_id, Booking.status == current, *guards)
         .values(status=to, **values)
         .execution_options(synchronize_session=False)
     )

@@ -1,6 +1,27 @@
-"""Bookings: who may book what, slots that are never overbooked, funded quotas, and the state machine."""
+"""Bookings: who may book what, slots that are never overbooked, funded quotas, and the state machine.
+
+The lock order (issue 17). A booking's units are counted in rows that racing requests update under row locks: the
+resident's entitlement usage counters, the programmes' pools, the slots' counters, and the bookings themselves.
+Every path that changes them takes their locks in this order, each set sorted, and takes a lock of an earlier kind
+only before its first lock of a later one (writing a row it already holds again is free):
+
+1. the series being planned or cancelled (its row), or the waitlist place being accepted;
+2. the resident's usage counters (``entitlement_usage``), by programme id, then period start;
+3. the programmes' pools (``funded_programs``), by id;
+4. the slots' counters (``slot_counters``), by offering, then slot start;
+5. the bookings (an insert, whose partial unique index waits for a racing change of the same slot, or an update).
+
+So a booking draws its funding before it takes its slot's unit (``create``); a series locks the funding of all its
+dates, then takes their units together (``create_many``); a cancellation, rejection or expiry locks what it gives
+back before it changes the booking (``lock_release``), and a series' cancellation all of its dates' before the
+first (``booking.series.service.cancel``); a move locks both periods, then both slots (``reschedule``). Two such
+requests at once then wait for each other instead of deadlocking (PostgreSQL would abort one: a 500 to the caller,
+since ``service_kit.db`` retries no transaction). On SQLite a writing transaction holds the database's write lock
+from its BEGIN IMMEDIATE, so there the order changes nothing.
+"""
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from functools import partial
@@ -260,10 +281,17 @@ async def booker(session: AsyncSession, by: Principal, resident_id: uuid.UUID | 
 
 
 async def create(
-    session: AsyncSession, data: s.BookingCreate, *, by: Principal, settings: Settings, now: datetime | None = None
+    session: AsyncSession,
+    data: s.BookingCreate,
+    *,
+    by: Principal,
+    settings: Settings,
+    now: datetime | None = None,
+    unit_held: bool = False,
 ) -> Booking:
     """Book one unit of a slot at ``now`` (default: the present); a series books its dates through ``create_many``,
-    which gives each the outcome this gives it."""
+    which gives each the outcome this gives it. ``unit_held``: the slot's unit is held for the resident already (a
+    waitlist offer she accepts) and becomes her booking's."""
     who = await booker(session, by, data.resident_id)
     kind, resident_id, helper_id = who.kind, who.resident_id, who.helper_id
     channel = channel_for(kind, data.channel)
@@ -277,11 +305,13 @@ async def create(
     rules = await rules_service.for_offering(session, offering.id, settings)
     slot = _bookable_slot(offering, data.slot_start, rules, now)
 
-    if not await repository.take_slot_unit(session, offering.id, slot.start, offering.capacity_per_slot):
-        raise Conflict("This slot is fully booked; choose another.", code="slot_full")
-
+    # Her funding before the slot's unit (the lock order above); a full slot then undoes the draw with the rest.
     local_day = slot.start.astimezone(ZoneInfo(offering.timezone)).date()
     pricing = await entitlements_service.draw(session, offering, resident, local_day, claim=data.contract_id)
+    if not unit_held and not await repository.take_slot_unit(
+        session, offering.id, slot.start, offering.capacity_per_slot
+    ):
+        raise Conflict("This slot is fully booked; choose another.", code="slot_full")
 
     actor = _actor(by)
     booking = _new_booking(offering, resident.id, slot, pricing, channel, by, helper_id, rules, now)
@@ -341,6 +371,12 @@ async def create_many(
             bookings = await _book_together(session, offering, resident, who, channel, slots, outcomes, by, rules, now)
     except IntegrityError:
         request = partial(s.BookingCreate, offering_id=offering.id, resident_id=resident_id, channel=channel)
+        # The dates booked one by one lock their funding of several periods and their slots in turn: all the
+        # funding first, here (outside the savepoints, so held to the commit), keeps the lock order.
+        zone = ZoneInfo(offering.timezone)
+        await entitlements_service.lock_funding(
+            session, offering, resident, [slot.start.astimezone(zone).date() for slot in slots.values()]
+        )
         alone: list[Booking | LinliError] = []
         for start in slot_starts:
             try:
@@ -391,7 +427,12 @@ async def _book_together(
     now: datetime,
 ) -> dict[int, Booking]:
     """``create_many``'s writes for the ``slots`` the rules allow: a unit of each slot taken where one is left
-    (``outcomes`` says why for the others), the resident's funding drawn, the bookings inserted."""
+    (``outcomes`` says why for the others), the resident's funding drawn, the bookings inserted. The funding of
+    every date is locked before the first slot's unit is taken (the lock order above)."""
+    zone = ZoneInfo(offering.timezone)
+    funding = await entitlements_service.lock_funding(
+        session, offering, resident, [slot.start.astimezone(zone).date() for slot in slots.values()]
+    )
     starts = [slot.start for slot in slots.values()]
     taken = await repository.take_slot_units(session, offering.id, starts, offering.capacity_per_slot)
     held = await repository.slots_held(session, resident.id, offering.id, starts)
@@ -406,9 +447,8 @@ async def _book_together(
         else:
             continue
         del slots[i]
-    zone = ZoneInfo(offering.timezone)
     days = [slot.start.astimezone(zone).date() for slot in slots.values()]
-    pricings = await entitlements_service.draw_many(session, offering, resident, days)
+    pricings = await entitlements_service.draw_locked(session, funding, offering, days)
     bookings = {
         i: _new_booking(offering, resident.id, slot, pricing, channel, by, who.helper_id, rules, now)
         for (i, slot), pricing in zip(slots.items(), pricings, strict=True)
@@ -577,11 +617,31 @@ async def change(
             checked_out_latitude=position.latitude if position else None,
             checked_out_longitude=position.longitude if position else None,
         )
-    changed = await repository.change_status(session, booking.id, current=current, to=action.to, values=values)
-    await session.refresh(booking)
-    if not changed:
-        # Another change committed between our read and our write; it won.
-        raise _invalid(booking.status, action_name)
+    for _ in range(3):
+        unchanged = None
+        if action.releases_unit:
+            await lock_release(session, [booking])
+            unchanged = booking
+        changed = await repository.change_status(
+            session, booking.id, current=current, to=action.to, values=values, unchanged=unchanged
+        )
+        was = (booking.slot_start, booking.funded_program_id, booking.entitlement_period_start)
+        await session.refresh(booking)
+        if changed:
+            break
+        if booking.status != current:
+            # Another change committed between our read and our write; it won.
+            raise _invalid(booking.status, action_name)
+        if (booking.slot_start, booking.funded_program_id, booking.entitlement_period_start) == was:
+            raise _invalid(booking.status, action_name)
+        # Moved or re-priced (a waitlist place accepted) between our read and our locks: what it gives back is
+        # locked again, as it is now.
+    else:
+        raise Conflict(
+            "The booking changed meanwhile; look at it again.",
+            code="booking_changed",
+            current_status=booking.status.value,
+        )
     await _after_change(session, booking, action)
     helper_id = _helper_id(by, relation)
     await audit.record(
@@ -759,6 +819,32 @@ async def visit_details(
     )
 
 
+async def lock_release(
+    session: AsyncSession,
+    bookings: list[Booking],
+    *,
+    programs: Sequence[uuid.UUID] = (),
+    slots: Sequence[tuple[uuid.UUID, datetime]] = (),
+) -> None:
+    """Lock what giving back ``bookings``' units changes, in the lock order (the module's docstring): the
+    residents' usage counters, the programmes' pools (and ``programs``'), then the slots' counters (and ``slots``:
+    offering and start). A cancellation of a series' dates locks them all before it cancels the first."""
+    periods: dict[tuple[uuid.UUID, uuid.UUID], set[date]] = {}
+    for b in bookings:
+        if b.funded_program_id is not None and b.entitlement_period_start is not None:
+            periods.setdefault((b.funded_program_id, b.resident_id), set()).add(b.entitlement_period_start)
+    for (program_id, resident_id), starts in sorted(periods.items()):
+        await entitlements_service.lock_allowance(session, program_id, resident_id, sorted(starts))
+    pools = [*programs, *(b.funded_program_id for b in bookings if b.funded_program_id is not None)]
+    if pools:
+        await catalog_service.lock_programs(session, pools)
+    counters = [*slots, *((b.offering_id, b.slot_start) for b in bookings)]
+    for offering_id in sorted({offering for offering, _ in counters}):
+        await repository.lock_slots(
+            session, offering_id, [start for offering, start in counters if offering == offering_id]
+        )
+
+
 async def _after_change(session: AsyncSession, booking: Booking, action: Action) -> None:
     if action.releases_unit:
         await repository.release_slot_unit(session, booking.offering_id, booking.slot_start)
@@ -824,6 +910,19 @@ async def reschedule(
             session, booking.funded_program_id, offering, booking.resident_id, new_day
         )
 
+    # The lock order (the module's docstring): her allowance of both periods, then both slots, then the booking.
+    period_start = booking.entitlement_period_start
+    if booking.funded_program_id is not None and period_start is not None:
+        period_start = await entitlements_service.move_units(
+            session,
+            booking.funded_program_id,
+            booking.resident_id,
+            period_start,
+            booking.entitlement_units or 1,
+            to_day=new_day,
+            price_fen=offering.price_fen,
+        )
+    await repository.lock_slots(session, offering.id, [previous_start, slot.start])
     if not await repository.take_slot_unit(session, offering.id, slot.start, offering.capacity_per_slot):
         raise Conflict("This slot is fully booked; choose another.", code="slot_full")
     actor = _actor(by)
@@ -839,16 +938,8 @@ async def reschedule(
     }
     if current == BookingStatus.requested and booking.confirm_by is not None:
         values["confirm_by"] = min(booking.confirm_by, slot.start)
-    if booking.funded_program_id is not None and booking.entitlement_period_start is not None:
-        values["entitlement_period_start"] = await entitlements_service.move_units(
-            session,
-            booking.funded_program_id,
-            booking.resident_id,
-            booking.entitlement_period_start,
-            booking.entitlement_units or 1,
-            to_day=new_day,
-            price_fen=offering.price_fen,
-        )
+    if period_start != booking.entitlement_period_start:
+        values["entitlement_period_start"] = period_start
     moved = await repository.move_slot(session, booking.id, status=current, from_start=previous_start, values=values)
     if moved is None:
         raise Conflict("The resident already holds a booking of this slot.", code="already_booked")
@@ -892,6 +983,11 @@ async def expire_overdue(
     expired = 0
     for booking_id in overdue:
         async with sessionmaker() as session:
+            booking = await repository.get(session, booking_id)
+            if booking is None or booking.status != BookingStatus.requested:
+                continue
+            # What the expiry gives back is locked before the booking changes (the module's lock order).
+            await lock_release(session, [booking])
             changed = await repository.change_status(
                 session,
                 booking_id,
@@ -902,12 +998,11 @@ async def expire_overdue(
                     "status_reason": "not confirmed in time",
                     "status_changed_at": now,
                 },
+                unchanged=booking,
             )
             if not changed:
                 await session.rollback()
                 continue
-            booking = await repository.get(session, booking_id)
-            assert booking is not None
             await session.refresh(booking)
             await _after_change(session, booking, EXPIRE)
             await emit(

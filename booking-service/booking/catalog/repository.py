@@ -212,6 +212,18 @@ async def draw_quota_units(session: AsyncSession, program_id: uuid.UUID, units: 
     return _rowcount(result) == 1
 
 
+async def lock_programs(session: AsyncSession, program_ids: Sequence[uuid.UUID]) -> None:
+    """Hold the programmes' rows (their pools) until the commit, in id order, active or not: a release that
+    follows takes no lock the caller does not hold already."""
+    for program_id in sorted(set(program_ids)):
+        await session.execute(
+            update(FundedProgram)
+            .where(FundedProgram.id == program_id)
+            .values(used=FundedProgram.used)
+            .execution_options(synchronize_session=False)
+        )
+
+
 async def release_quota(session: AsyncSession, program_id: uuid.UUID) -> None:
     await session.execute(
         update(FundedProgram)

@@ -93,6 +93,10 @@ async def programs_with_entitlement(session: AsyncSession, on: date) -> Sequence
     return await repository.programs_with_entitlement(session, on)
 
 
+async def lock_programs(session: AsyncSession, program_ids: Sequence[uuid.UUID]) -> None:
+    await repository.lock_programs(session, program_ids)
+
+
 async def release_funding(session: AsyncSession, program_id: uuid.UUID) -> None:
     await repository.release_quota(session, program_id)
 

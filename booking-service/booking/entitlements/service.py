@@ -242,6 +242,11 @@ async def draw(
 ) -> Pricing:
     """Price a booking of ``offering`` on the local day ``on``, drawing the resident's unit and the pool's."""
     programs, held = await _candidates(session, offering, resident, on, claim)
+    if len(programs) > 1:
+        # Tried cheapest first, locked in the lock order: her counters, then the pools, each by programme id.
+        for program in sorted(programs, key=lambda p: p.id):
+            await lock_allowance_on(session, program, resident.id, on)
+        await catalog_service.lock_programs(session, [p.id for p in programs])
     notes: list[tuple[s.SubsidyReason, str]] = []
     for program in programs:
         start: date | None = None
@@ -263,56 +268,107 @@ async def draw(
     return await _unfunded(session, offering, on, held, tell_apart=False)
 
 
+@dataclass(frozen=True)
+class LockedFunding:
+    """What a series' dates may draw, read under the locks ``lock_funding`` took: the programmes funding them
+    (cheapest first), each one's days, the resident's units used per period and the units left of its pool."""
+
+    resident_id: uuid.UUID
+    days: list[date]
+    held: dict[date, Standing]
+    programs: list[FundedProgram]
+    eligible: dict[uuid.UUID, list[date]]
+    used: dict[uuid.UUID, dict[date, int]]
+    left: dict[uuid.UUID, int]
+
+
+async def lock_funding(
+    session: AsyncSession, offering: CatalogOffering, resident: Resident, days: list[date]
+) -> LockedFunding:
+    """Lock what booking ``offering`` on ``days`` (a series' dates) may draw, in the booking service's lock order
+    (``booking.bookings.service``): the resident's usage counters of the periods of the days (by programme id, then
+    period), then the programmes' pools (by id). The caller takes the slots' units after this, never before,
+    and then draws with ``draw_locked``: one statement per counter set whatever the number of dates."""
+    evidence = await repository.evidence_of(session, resident.id) if resident.eligibility_tags and days else {}
+    held = {day: _standing(resident, evidence, day) for day in set(days)}
+    programs = (
+        list(await catalog_service.programs_funding_between(session, offering.id, min(days), max(days))) if days else []
+    )
+    eligible: dict[uuid.UUID, list[date]] = {}
+    used: dict[uuid.UUID, dict[date, int]] = {}
+    left: dict[uuid.UUID, int] = {}
+    for program in programs:
+        tags = set(program.eligibility_tags)
+        theirs = [
+            day
+            for day in days
+            if program.start_date <= day <= program.end_date and (not tags or tags & held[day].valid)
+        ]
+        if theirs:
+            eligible[program.id] = theirs
+    drawn = sorted((p for p in programs if p.id in eligible), key=lambda p: p.id)
+    for program in drawn:
+        if program.per_person_units is not None:
+            period = program.per_person_period or "month"
+            starts = {period_bounds(period, day)[0] for day in eligible[program.id]}
+            used[program.id] = await repository.lock_usage(session, program.id, resident.id, list(starts))
+    for program in drawn:
+        left[program.id] = await catalog_service.lock_pool(session, program.id)
+    return LockedFunding(resident.id, list(days), held, programs, eligible, used, left)
+
+
 async def draw_many(
     session: AsyncSession, offering: CatalogOffering, resident: Resident, days: list[date]
 ) -> list[Pricing]:
-    """``draw`` for each local day of ``days`` (a series' dates, in order), with the outcome of drawing them one
-    after the other: the evidence and the programmes read once, and each programme's personal units and pool
-    drawn by one guarded write each for all the dates it funds. A date a programme cannot fund tries the next."""
+    """``draw`` for each local day of ``days`` (a series' dates, in order): ``lock_funding``, then ``draw_locked``."""
+    return await draw_locked(session, await lock_funding(session, offering, resident, days), offering, days)
+
+
+async def draw_locked(
+    session: AsyncSession, funding: LockedFunding, offering: CatalogOffering, days: list[date]
+) -> list[Pricing]:
+    """``draw`` for each local day of ``days`` (those of ``funding``'s days whose slots were taken, in order), with
+    the outcome of drawing them one after the other: each programme's personal units and pool drawn by one guarded
+    write each for all the dates it funds. A date a programme cannot fund tries the next."""
     if not days:
         return []
-    evidence = await repository.evidence_of(session, resident.id) if resident.eligibility_tags else {}
-    held = {day: _standing(resident, evidence, day) for day in set(days)}
-    programs = await catalog_service.programs_funding_between(session, offering.id, min(days), max(days))
     found: dict[int, Pricing] = {}
     notes: dict[int, list[tuple[s.SubsidyReason, str]]] = {i: [] for i in range(len(days))}
-    for program in programs:
-        tags = set(program.eligibility_tags)
-        eligible = [
-            i
-            for i, day in enumerate(days)
-            if i not in found and program.start_date <= day <= program.end_date and (not tags or tags & held[day].valid)
-        ]
+    for program in funding.programs:
+        theirs = set(funding.eligible.get(program.id, ()))
+        eligible = [i for i, day in enumerate(days) if i not in found and day in theirs]
         if eligible:
-            found.update(await _fund(session, program, offering, resident, {i: days[i] for i in eligible}, notes))
+            found.update(await _fund(session, funding, program, offering, {i: days[i] for i in eligible}, notes))
     return [
         found.get(i)
-        or (_refused(notes[i]) if notes[i] else await _unfunded(session, offering, day, held[day], tell_apart=False))
+        or (
+            _refused(notes[i])
+            if notes[i]
+            else await _unfunded(session, offering, day, funding.held[day], tell_apart=False)
+        )
         for i, day in enumerate(days)
     ]
 
 
 async def _fund(
     session: AsyncSession,
+    funding: LockedFunding,
     program: FundedProgram,
     offering: CatalogOffering,
-    resident: Resident,
     days: dict[int, date],
     notes: dict[int, list[tuple[s.SubsidyReason, str]]],
 ) -> dict[int, Pricing]:
     """What ``program`` funds of ``days`` (in order) drawn one after the other, each a unit of the resident's
     entitlement of its period while she has one and a unit of the pool while it has one; the reason for each
-    other date is added to its ``notes``."""
+    other date is added to its ``notes``. The counters were read under their locks by ``lock_funding``."""
     units, limit = units_of(program, offering), program.per_person_units
     starts: dict[int, date] = {}
     used: dict[date, int] = {}
     if limit is not None:
-        # The resident's counters first, then the pool's: the order ``draw`` locks them in.
         starts = {i: period_bounds(program.per_person_period or "month", day)[0] for i, day in days.items()}
-        used = await repository.lock_usage(session, program.id, resident.id, list(starts.values()))
+        used = dict(funding.used[program.id])
     before = dict(used)
-    fits = {i: limit is None or used[starts[i]] + units <= limit for i in days}
-    left = await catalog_service.lock_pool(session, program.id) if any(fits.values()) else 0
+    left = funding.left[program.id]
     funded: list[int] = []
     for i in days:
         if limit is not None and used[starts[i]] + units > limit:
@@ -329,7 +385,7 @@ async def _fund(
     if funded and not await catalog_service.draw_quota_units(session, program.id, len(funded)):
         raise Conflict("The programme's quota changed meanwhile; try again.", code="conflict")
     taken = {start: n - before[start] for start, n in used.items() if n > before[start]}
-    if limit is not None and not await repository.take_usage(session, program.id, resident.id, taken, limit):
+    if limit is not None and not await repository.take_usage(session, program.id, funding.resident_id, taken, limit):
         raise Conflict("The resident's entitlement changed meanwhile; try again.", code="conflict")
     return {i: Pricing(program, starts.get(i), units if limit is not None else None, reason=SUBSIDISED) for i in funded}
 
@@ -385,6 +441,21 @@ def _entitlement(
         left=max(limit - used, 0),
         subsidy_per_unit_fen=max(program.unit_price_fen - program.resident_price_fen, 0),
     )
+
+
+async def lock_allowance(
+    session: AsyncSession, program_id: uuid.UUID, resident_id: uuid.UUID, period_starts: list[date]
+) -> None:
+    """Lock the resident's usage counters of ``period_starts`` (sorted) before the programme's pool and the slots a
+    cancellation or a re-pricing then changes: the lock order of ``booking.bookings.service``."""
+    await repository.lock_usage(session, program_id, resident_id, period_starts)
+
+
+async def lock_allowance_on(session: AsyncSession, program: FundedProgram, resident_id: uuid.UUID, on: date) -> None:
+    """``lock_allowance`` of the period ``on`` falls in, when ``program`` limits what each person gets."""
+    if program.per_person_units is not None:
+        start, _ = period_bounds(program.per_person_period or "month", on)
+        await repository.lock_usage(session, program.id, resident_id, [start])
 
 
 async def give_back(
@@ -476,6 +547,8 @@ async def move_units(
     if start == period_start:
         return period_start
     limit = program.per_person_units
+    # Both periods' counters in date order: two moves of her bookings in opposite directions never cross.
+    await repository.lock_usage(session, program.id, resident_id, [period_start, start])
     if not await repository.draw(session, program.id, resident_id, start, units, limit):
         used = await repository.used(session, program.id, resident_id, start)
         left = max(limit - used, 0)

@@ -87,6 +87,8 @@ async def merge(
             "The two records have different ID numbers: they are two people, not one.", code="merge_id_card_conflict"
         )
 
+    # The survivor's usage counters before the bookings: the lock order of ``booking.bookings.service``.
+    entitlements = await entitlements_service.move_to_resident(session, duplicate.id, survivor.id)
     moved = await bookings_service.move_to_resident(session, duplicate.id, survivor.id)
     if moved is None:
         raise Conflict(
@@ -100,7 +102,6 @@ async def merge(
             "resolve one of them, then merge.",
             code="merge_urgent_call_conflict",
         )
-    entitlements = await entitlements_service.move_to_resident(session, duplicate.id, survivor.id)
     series_moved = await series_service.move_to_resident(session, duplicate.id, survivor.id)
     waiting_moved, waiting_ended = await waitlist_service.move_to_resident(
         session,

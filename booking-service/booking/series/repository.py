@@ -37,6 +37,18 @@ async def claim(session: AsyncSession, series_id: uuid.UUID, *, was: date | None
     return getattr(result, "rowcount", 0) == 1
 
 
+async def lock_uncancelled(session: AsyncSession, series_id: uuid.UUID) -> bool:
+    """Hold the series' row until the commit, first of what its cancellation locks (the lock order of
+    ``booking.bookings.service``, as the extension job's claim holds it); False when it is cancelled already."""
+    result = await session.execute(
+        update(BookingSeries)
+        .where(BookingSeries.id == series_id, BookingSeries.status != "cancelled")
+        .values(status=BookingSeries.status)
+        .execution_options(synchronize_session=False)
+    )
+    return getattr(result, "rowcount", 0) == 1
+
+
 async def update_series(session: AsyncSession, series_id: uuid.UUID, values: dict[str, Any]) -> None:
     await session.execute(
         update(BookingSeries)

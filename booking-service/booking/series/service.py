@@ -376,10 +376,21 @@ async def cancel(
     since = data.from_date or today
     if since < today:
         raise ValidationFailed("from_date: a date that has passed cannot be cancelled.", code="from_in_past")
-    if series.status == "cancelled":
+    # The lock order of ``booking.bookings.service``: the series, its places in line, then the funding and the
+    # slots of every date given back, before the first date is cancelled. The dates are read under the series'
+    # lock, so an extension planning more of them meanwhile is either seen whole or waits for this.
+    if series.status == "cancelled" or not await repository.lock_uncancelled(session, series.id):
         raise Conflict("This series is cancelled already.", code="series_cancelled")
+    since_at = datetime.combine(since, time(0), tzinfo=zone)
+    entries = await waitlist.lock_of_series(session, series.id, since_at)
     occurrences = [o for o in await repository.occurrences(session, series.id) if o.day >= since]
     bookings = await bookings_service.by_ids(session, [o.booking_id for o in occurrences if o.booking_id])
+    await bookings_service.lock_release(
+        session,
+        [b for b in bookings.values() if b.status in ACTIVE_STATUSES],
+        programs=[e.program_id for e in entries if e.status == "offered" and e.program_id is not None],
+        slots=[(e.offering_id, e.slot_start) for e in entries if e.status == "offered" and e.program_id is None],
+    )
     kept: list[s.NotCancelled] = []
     for occurrence in occurrences:
         booking = bookings.get(occurrence.booking_id) if occurrence.booking_id else None
@@ -399,7 +410,7 @@ async def cancel(
     await waitlist.leave_for_series(
         session,
         series.id,
-        datetime.combine(since, time(0), tzinfo=zone),
+        since_at,
         actor=bookings_service.actor_of(by),
         terms=waitlist.OfferTerms.of(settings),
         now=now,

@@ -163,6 +163,23 @@ async def of_series(session: AsyncSession, series_id: uuid.UUID, since: datetime
     return result.all()
 
 
+async def lock_of_series(session: AsyncSession, series_id: uuid.UUID, since: datetime) -> Sequence[WaitlistEntry]:
+    """The series' places still in line from ``since``, locked in id order until the commit (a series' cancellation
+    holds them before the funding and slots it gives back, as an acceptance of one does)."""
+    result = await session.scalars(
+        select(WaitlistEntry)
+        .where(
+            WaitlistEntry.series_id == series_id,
+            WaitlistEntry.slot_start >= since,
+            WaitlistEntry.status.in_(WAITING),
+        )
+        .order_by(WaitlistEntry.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return result.all()
+
+
 async def by_ids(session: AsyncSession, entry_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, WaitlistEntry]:
     if not entry_ids:
         return {}

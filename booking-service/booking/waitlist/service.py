@@ -164,14 +164,16 @@ async def accept(
     )
     if not accepted:
         raise await _why_not_accepted(session, entry)
-    # The held unit goes back and the single-booking path takes it at once, in this transaction: nobody else can
-    # take it in between (the counter row stays locked until the commit).
+    # A held place becomes her booking's as it is (the single-booking path takes no other unit of the slot); a held
+    # subsidised unit goes back to the pool and the single-booking path draws it at once, in this transaction:
+    # nobody else can take it in between (the pool's row stays locked until the commit). Her allowance is locked
+    # before the pool, as every booking locks them (``booking.bookings.service``).
     program = None
     if entry.kind == "quota" and entry.program_id is not None:
         program = await catalog_service.get_program(session, entry.program_id)
+        if program is not None:
+            await _lock_allowance(session, program, entry)
         await catalog_service.release_funding(session, entry.program_id)
-    else:
-        await bookings_service.give_back_unit(session, entry.offering_id, entry.slot_start)
     booking = await bookings_service.create(
         session,
         booking_schemas.BookingCreate(
@@ -183,6 +185,7 @@ async def accept(
         by=by,
         settings=settings,
         now=now,
+        unit_held=not (entry.kind == "quota" and entry.program_id is not None),
     )
     if program is not None and booking.funded_program_id != program.id:
         # Her own entitlement for the period is used up meanwhile: the offered unit would not make it subsidised.
@@ -190,6 +193,14 @@ async def accept(
     await repository.change(session, entry.id, current=("accepted",), values={"booking_id": booking.id})
     await session.refresh(entry)
     return booking
+
+
+async def _lock_allowance(session: AsyncSession, program: FundedProgram, entry: WaitlistEntry) -> None:
+    offering = await catalog_service.get_offering(session, entry.offering_id)
+    zone = ZoneInfo(offering.timezone if offering is not None else "Asia/Shanghai")
+    await entitlements_service.lock_allowance_on(
+        session, program, entry.resident_id, entry.slot_start.astimezone(zone).date()
+    )
 
 
 async def _why_not_accepted(session: AsyncSession, entry: WaitlistEntry) -> Conflict:
@@ -259,7 +270,9 @@ async def _reprice(
     if program is None:
         raise Conflict("The programme no longer funds this service.", code="subsidy_not_available")
     # The unit held for her goes back to the pool and the re-pricing draws it at once, in this transaction (the
-    # pool's row stays locked until the commit): nobody else takes it in between.
+    # pool's row stays locked until the commit): nobody else takes it in between. Her allowance first: the order
+    # every booking locks them in (``booking.bookings.service``).
+    await _lock_allowance(session, program, entry)
     await catalog_service.release_funding(session, program.id)
     repriced = await bookings_service.reprice(session, booking, program, by=by, now=now)
     await repository.change(session, entry.id, current=("accepted",), values={"booking_id": repriced.id})
@@ -770,6 +783,11 @@ async def of_resident(
         )
     await audit.record(session, by, resident.id, "list_waitlist", helper_resident_id=helper_id)
     return shown, total
+
+
+async def lock_of_series(session: AsyncSession, series_id: uuid.UUID, since: datetime) -> list[WaitlistEntry]:
+    """The series' places in line from ``since``, locked (``leave_for_series`` then closes them)."""
+    return list(await repository.lock_of_series(session, series_id, since))
 
 
 async def leave_for_series(
