@@ -281,6 +281,16 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(DBAPIError)
     async def _db_error(request: Request, exc: DBAPIError) -> Response:
+        if _sqlstate(exc) in _RETRY_STATES:
+            # A deadlock or serialization failure with a request at the same moment: nothing was written, and the
+            # same request will very likely go through when sent again. Not the caller's input: 503, Retry-After.
+            log.warning("database aborted a racing transaction", error=str(exc.orig))
+            err = DependencyUnavailable(
+                "The database stopped this request to let one at the same moment finish; send it again.",
+                code="retry_transaction",
+                retry_after=1,
+            )
+            return problem_response(err.to_problem(request.url.path), {"Retry-After": "1"})
         # A value the database refused (out of range, bad encoding) that validation did not catch.
         log.warning("database refused a statement", error=str(exc.orig))
         err = ValidationFailed("A value was refused by the database.", code="invalid_value")
@@ -302,12 +312,19 @@ def install_error_handlers(app: FastAPI) -> None:
 
 # SQLSTATEs of a unique and a foreign-key violation (PostgreSQL); SQLite says it in words.
 _RACE_STATES = frozenset({"23505", "23503"})
+# PostgreSQL's deadlock_detected and serialization_failure: a transaction aborted for another's sake.
+_RETRY_STATES = frozenset({"40P01", "40001"})
+
+
+def _sqlstate(exc: DBAPIError) -> str | None:
+    state = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+    return str(state) if state is not None else None
 
 
 def _races(exc: IntegrityError) -> bool:
-    state = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+    state = _sqlstate(exc)
     if state is not None:
-        return str(state) in _RACE_STATES
+        return state in _RACE_STATES
     message = str(exc.orig)
     return "UNIQUE constraint failed" in message or "FOREIGN KEY constraint failed" in message
 

@@ -33,6 +33,7 @@ from .kit_service import notes
 calls: list[str] = []
 # A "slow" note waits here until the test lets it through (the test's own event loop makes the event).
 held: dict[str, asyncio.Event] = {}
+crossing: dict[str, asyncio.Barrier] = {}
 
 
 class NoteCreate(BaseModel):
@@ -80,6 +81,14 @@ def notes_router() -> APIRouter:
         if keep:
             await commit_then_raise(session, refused)
         raise refused
+
+    @router.post("/crossed", responses=error_responses(503))
+    async def crossed(first: str, second: str, session: SessionDep) -> None:
+        """Changes note ``first``, waits until the crossing request has changed its own, then changes ``second``:
+        two such requests, crossed, deadlock on PostgreSQL, which aborts one of them."""
+        await session.execute(notes.update().where(notes.c.id == first).values(text="locked"))
+        await crossing["both_hold_one"].wait()
+        await session.execute(notes.update().where(notes.c.id == second).values(text="locked"))
 
     @router.get("/request-id")
     async def the_request_id() -> dict[str, str | None]:
@@ -496,3 +505,26 @@ async def test_a_racing_duplicate_is_a_409_conflict_and_a_refused_value_a_422(cl
     # A value no check let through but the database refuses (a note without text) stays a 422.
     missing = await client.post("/api/v1/notes/keyed", json={"id": str(uuid.uuid4()), "text": None})
     assert (missing.status_code, missing.json()["code"]) == (422, "invalid_value")
+
+
+async def test_a_deadlock_with_a_crossing_request_is_a_503_to_send_again(
+    client: httpx.AsyncClient, kit_db_url: str
+) -> None:
+    """Two requests locking two records in opposite orders: PostgreSQL aborts one. That caller's input was fine and
+    nothing of it was written: 503 with Retry-After, never a 422 blaming the value, nor a 500."""
+    if not kit_db_url.startswith("postgresql"):
+        pytest.skip("SQLite runs one writer at a time: two writers never hold a lock each")
+    one, other = str(uuid.uuid4()), str(uuid.uuid4())
+    for note_id in (one, other):
+        assert (await client.post("/api/v1/notes/keyed", json={"id": note_id, "text": "草稿"})).status_code == 201
+    crossing["both_hold_one"] = asyncio.Barrier(2)
+    crossed = [{"first": one, "second": other}, {"first": other, "second": one}]
+    answers = await asyncio.gather(*(client.post("/api/v1/notes/crossed", params=order) for order in crossed))
+    assert sorted(a.status_code for a in answers) == [200, 503]
+    aborted = next(a for a in answers if a.status_code == 503)
+    assert aborted.headers["content-type"] == "application/problem+json"
+    assert aborted.headers["retry-after"] == "1"
+    assert (aborted.json()["code"], aborted.json()["detail"]) == (
+        "retry_transaction",
+        "The database stopped this request to let one at the same moment finish; send it again.",
+    )
