@@ -285,12 +285,12 @@ def install_error_handlers(app: FastAPI) -> None:
             # A deadlock or serialization failure with a request at the same moment: nothing was written, and the
             # same request will very likely go through when sent again. Not the caller's input: 503, Retry-After.
             log.warning("database aborted a racing transaction", error=str(exc.orig))
-            err = DependencyUnavailable(
+            busy = DependencyUnavailable(
                 "The database stopped this request to let one at the same moment finish; send it again.",
                 code="retry_transaction",
                 retry_after=1,
             )
-            return problem_response(err.to_problem(request.url.path), {"Retry-After": "1"})
+            return problem_response(busy.to_problem(request.url.path), {"Retry-After": "1"})
         # A value the database refused (out of range, bad encoding) that validation did not catch.
         log.warning("database refused a statement", error=str(exc.orig))
         err = ValidationFailed("A value was refused by the database.", code="invalid_value")
