@@ -668,3 +668,55 @@ async def console_page(gateway_url: str, **context_options: Any) -> AsyncIterato
             assert errors == [], f"the console raised in the browser: {errors}"
         finally:
             await browser.close()
+
+
+# The demo data's services the console tests book: funded lunch for residents aged 80+ or on a low income, and one
+# paid service.
+MEAL_TABLE = "时代家和老年餐桌"
+COUNSELING = "心理疏导一对一"
+
+
+class Demo:
+    """The demo data `make run` loads, as the console's browser tests need it."""
+
+    def __init__(self, gateway: httpx.Client) -> None:
+        self.gateway = gateway
+        self.operator = login(gateway, "operator")
+        offerings = gateway.get("/api/v1/offerings", params={"limit": 200}).json()["items"]
+        self.offerings = {o["name_zh"]: o for o in offerings}
+
+    def resident(self, phone: str) -> dict[str, Any]:
+        found = self.gateway.get("/api/v1/residents", params={"phone": phone}, headers=self.operator)
+        assert found.status_code == 200, found.text
+        return dict(found.json()["items"][0])
+
+    def free_slots(self, offering_name: str) -> list[dict[str, Any]]:
+        today = date.today()
+        response = self.gateway.get(
+            "/api/v1/availability",
+            params={
+                "offering_id": self.offerings[offering_name]["id"],
+                "from": today.isoformat(),
+                "to": (today + timedelta(days=13)).isoformat(),
+            },
+        )
+        if response.status_code != 200 or not response.json()["bookable"]:
+            return []
+        return [s for s in response.json()["slots"] if s["remaining"] > 0]
+
+    def bookings_of(self, resident_id: str) -> list[dict[str, Any]]:
+        response = self.gateway.get("/api/v1/bookings", params={"resident_id": resident_id}, headers=self.operator)
+        assert response.status_code == 200, response.text
+        return list(response.json()["items"])
+
+
+@pytest.fixture(scope="module")
+def demo(stack: DevStack) -> Any:
+    from demo_data import load_demo_data
+
+    load_demo_data(stack.gateway_url)
+    with httpx.Client(base_url=stack.gateway_url, timeout=30.0) as client:
+        data = Demo(client)
+        # The booking service learns of the offerings through events: wait until it can book them.
+        eventually_blocking(lambda: data.free_slots(MEAL_TABLE) and data.free_slots(COUNSELING))
+        yield data

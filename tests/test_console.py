@@ -27,6 +27,9 @@ from service_kit.timeutil import local_now
 
 from .conftest import (
     CHROMIUM,
+    COUNSELING,
+    MEAL_TABLE,
+    Demo,
     DevStack,
     beijing_today,
     book_for,
@@ -47,8 +50,6 @@ SCREENSHOTS = Path(__file__).resolve().parent.parent / "var" / "console-screensh
 SCREEN = {"width": 1366, "height": 768}  # the call center's screens
 WANG_PHONE = "13801010001"  # 王秀英, 80+ and living alone: eligible for the funded meal table
 LI_PHONE = "13801010002"  # 李建国
-MEAL_TABLE = "时代家和老年餐桌"  # funded by the demo contract for residents aged 80+ or on a low income
-COUNSELING = "心理疏导一对一"
 
 pytestmark = [
     pytest.mark.stack,
@@ -57,52 +58,6 @@ pytestmark = [
 ]
 
 expect.set_options(timeout=20_000)  # the whole stack shares two cores with the browser
-
-
-class Demo:
-    """The demo data `make run` loads, as the tests need it."""
-
-    def __init__(self, gateway: httpx.Client) -> None:
-        self.gateway = gateway
-        self.operator = login(gateway, "operator")
-        offerings = gateway.get("/api/v1/offerings", params={"limit": 200}).json()["items"]
-        self.offerings = {o["name_zh"]: o for o in offerings}
-
-    def resident(self, phone: str) -> dict[str, Any]:
-        found = self.gateway.get("/api/v1/residents", params={"phone": phone}, headers=self.operator)
-        assert found.status_code == 200, found.text
-        return dict(found.json()["items"][0])
-
-    def free_slots(self, offering_name: str) -> list[dict[str, Any]]:
-        today = date.today()
-        response = self.gateway.get(
-            "/api/v1/availability",
-            params={
-                "offering_id": self.offerings[offering_name]["id"],
-                "from": today.isoformat(),
-                "to": (today + timedelta(days=13)).isoformat(),
-            },
-        )
-        if response.status_code != 200 or not response.json()["bookable"]:
-            return []
-        return [s for s in response.json()["slots"] if s["remaining"] > 0]
-
-    def bookings_of(self, resident_id: str) -> list[dict[str, Any]]:
-        response = self.gateway.get("/api/v1/bookings", params={"resident_id": resident_id}, headers=self.operator)
-        assert response.status_code == 200, response.text
-        return list(response.json()["items"])
-
-
-@pytest.fixture(scope="module")
-def demo(stack: DevStack) -> Any:
-    from demo_data import load_demo_data
-
-    load_demo_data(stack.gateway_url)
-    with httpx.Client(base_url=stack.gateway_url, timeout=30.0) as client:
-        data = Demo(client)
-        # The booking service learns of the offerings through events: wait until it can book them.
-        eventually_blocking(lambda: data.free_slots(MEAL_TABLE) and data.free_slots(COUNSELING))
-        yield data
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import re
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,9 @@ from service_kit.timeutil import local_now
 
 from .conftest import (
     CHROMIUM,
+    COUNSELING,
+    MEAL_TABLE,
+    Demo,
     DevStack,
     bearer,
     book_for,
@@ -44,8 +47,6 @@ from .conftest import (
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "var" / "console-screenshots"
 SCREEN = {"width": 1366, "height": 768}  # the call center's screens
 WANG_PHONE = "13801010001"  # 王秀英, a known caller of the demo data
-MEAL_TABLE = "时代家和老年餐桌"
-COUNSELING = "心理疏导一对一"
 
 pytestmark = [
     pytest.mark.stack,
@@ -59,51 +60,6 @@ expect.set_options(timeout=20_000)  # the whole stack shares two cores with the 
 # hint's pinyin initials (zgl: 张桂兰) and the check letter of an ID number. Anything else (a code, an English
 # sentence, "null") is a defect.
 ALLOWED_LATIN = {"F2", "F3", "F4", "F6", "F7", "F8", "F9", "Esc", "Enter", "English", "zgl", "X"}
-
-
-class Demo:
-    """The demo data `make run` loads, as the shift needs it."""
-
-    def __init__(self, gateway: httpx.Client) -> None:
-        self.gateway = gateway
-        self.operator = login(gateway, "operator")
-        offerings = gateway.get("/api/v1/offerings", params={"limit": 200}).json()["items"]
-        self.offerings = {o["name_zh"]: o for o in offerings}
-
-    def resident(self, phone: str) -> dict[str, Any]:
-        found = self.gateway.get("/api/v1/residents", params={"phone": phone}, headers=self.operator)
-        assert found.status_code == 200, found.text
-        return dict(found.json()["items"][0])
-
-    def free_slots(self, offering_name: str) -> list[dict[str, Any]]:
-        today = date.today()
-        response = self.gateway.get(
-            "/api/v1/availability",
-            params={
-                "offering_id": self.offerings[offering_name]["id"],
-                "from": today.isoformat(),
-                "to": (today + timedelta(days=13)).isoformat(),
-            },
-        )
-        if response.status_code != 200 or not response.json()["bookable"]:
-            return []
-        return [s for s in response.json()["slots"] if s["remaining"] > 0]
-
-    def bookings_of(self, resident_id: str) -> list[dict[str, Any]]:
-        response = self.gateway.get("/api/v1/bookings", params={"resident_id": resident_id}, headers=self.operator)
-        assert response.status_code == 200, response.text
-        return list(response.json()["items"])
-
-
-@pytest.fixture(scope="module")
-def demo(stack: DevStack) -> Any:
-    from demo_data import load_demo_data
-
-    load_demo_data(stack.gateway_url)
-    with httpx.Client(base_url=stack.gateway_url, timeout=30.0) as client:
-        data = Demo(client)
-        eventually_blocking(lambda: data.free_slots(MEAL_TABLE) and data.free_slots(COUNSELING))
-        yield data
 
 
 async def screenshot(page: Page, name: str) -> None:
