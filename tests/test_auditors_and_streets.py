@@ -58,7 +58,7 @@ def audited_award(
 
 def test_the_auditor_reads_the_trail_and_the_payments_and_changes_nothing(gateway: httpx.Client) -> None:
     official, auditor = login(gateway, "official"), login(gateway, "auditor")
-    provider = provider_with_offering(gateway, f"审计抽查助老服务社{uuid.uuid4().hex[:8]}")
+    provider = provider_with_offering(gateway, f"审计抽查助老服务社{uuid.uuid4().int % 10**8:08d}")
     approver = new_account(gateway, "official", "区社会办 李处长").headers
     fund_id = new_fund(gateway, "审计抽查资金", 1_000_000, SOCIAL_AFFAIRS, year=2026)
     contract = audited_award(gateway, provider, fund_id, approver)

@@ -258,7 +258,7 @@ def procurement_knows_ratings(stack: DevStack, provider_id: str) -> int:
 
 def test_procurement_from_need_to_sanction(gateway: httpx.Client, stack: DevStack) -> None:
     official, operator = login(gateway, "official"), login(gateway, "operator")
-    suffix = uuid.uuid4().hex[:8]
+    suffix = f"{uuid.uuid4().int % 10**8:08d}"  # digits: the names show on the console, read for stray Latin
 
     # Two new providers, each verified by the district with an admin account and a published meal table.
     yangfang = provider_with_offering(gateway, f"阳坊助老服务社{suffix}")
