@@ -52,7 +52,7 @@ def move_slot(stack: DevStack, booking_id: str, start: datetime, end: datetime) 
 def test_only_the_assigned_staff_member_sees_the_address_when_the_visit_is_near(
     gateway: httpx.Client, stack: DevStack
 ) -> None:
-    provider = new_provider(gateway, f"康乐助浴{uuid.uuid4().hex[:4]}")
+    provider = new_provider(gateway, f"康乐助浴{uuid.uuid4().int % 10**4:04d}")
     offering_id = publish_offering(
         gateway,
         provider,

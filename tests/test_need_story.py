@@ -76,7 +76,7 @@ def story_reaches(gateway: httpx.Client, resident: dict[str, str], need_id: str,
 
 def open_call(gateway: httpx.Client, title: str, need_ids: list[str]) -> dict[str, Any]:
     official = login(gateway, "official")
-    fund_id = new_fund(gateway, f"社区服务专项资金{uuid.uuid4().hex[:6]}", 500_000, year=2026)
+    fund_id = new_fund(gateway, f"社区服务专项资金{uuid.uuid4().int % 10**6:06d}", 500_000, year=2026)
     call = gateway.post(
         "/api/v1/calls",
         headers=official,
@@ -126,7 +126,7 @@ def test_a_resident_follows_her_need_from_received_to_a_call_or_a_reason(gateway
     story_reaches(gateway, resident, need["id"], "已纳入需求池")
 
     # An official opens a call that answers it.
-    title = f"拱辰街道心理关爱服务项目征集（{uuid.uuid4().hex[:4]}）"
+    title = f"拱辰街道心理关爱服务项目征集（{uuid.uuid4().int % 10**4:04d}）"
     call = open_call(gateway, title, [item["id"]])
     assert call["need_ids"] == [item["id"]]
     in_call = story_reaches(gateway, resident, need["id"], f"已进入项目征集：{title}")

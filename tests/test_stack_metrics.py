@@ -46,7 +46,7 @@ def world(watched: DevStack) -> dict[str, Any]:
     """A provider's offering with free slots, and a resident the operator registered (by phone)."""
     with httpx.Client(base_url=watched.gateway_url, timeout=30.0) as gateway:
         operator = login(gateway, "operator")
-        provider = provider_with_offering(gateway, f"观测{uuid.uuid4().hex[:6]}")
+        provider = provider_with_offering(gateway, f"观测{uuid.uuid4().int % 10**6:06d}")
         resident = gateway.post(
             "/api/v1/residents",
             headers=operator,

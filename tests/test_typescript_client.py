@@ -202,7 +202,7 @@ def test_the_generated_client_type_checks_and_a_resident_books_with_it(
     gateway: httpx.Client, stack: DevStack, built_client: Path
 ) -> None:
     assert NODE is not None
-    provider = provider_with_offering(gateway, f"乐龄食堂{uuid.uuid4().hex[:4]}", "午间助餐")
+    provider = provider_with_offering(gateway, f"乐龄食堂{uuid.uuid4().int % 10**4:04d}", "午间助餐")
     # Booking has learned the offering (by event) before the resident looks for it.
     free_slots(gateway, provider["offering_id"], login(gateway, "operator"))
     phone = new_phone()
