@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from playwright.async_api import Page, async_playwright
+from playwright.async_api import Page, async_playwright, expect
 from stdnum.cn import uscc
 
 from service_kit.testing import DatabaseFactory, eventually_blocking
@@ -720,3 +720,36 @@ def demo(stack: DevStack) -> Any:
         # The booking service learns of the offerings through events: wait until it can book them.
         eventually_blocking(lambda: data.free_slots(MEAL_TABLE) and data.free_slots(COUNSELING))
         yield data
+
+
+# The operator's keyboard, as the console's browser tests press it.
+
+
+async def sign_in(page: Page) -> None:
+    await page.goto("/console/")
+    await expect(page.locator("#signin-username")).to_be_focused()
+    await page.keyboard.type("operator")
+    await page.keyboard.press("Tab")
+    await page.keyboard.type("linli-demo-2026")
+    await page.keyboard.press("Enter")
+    await expect(page.locator("#operator-name")).to_have_text("当前坐席：话务员 小陈")
+    await expect(page.locator("#phone")).to_be_focused()
+
+
+async def look_up(page: Page, query: str) -> None:
+    """As the operator does it: F2 to the search box, type what the caller gives, Enter."""
+    await page.keyboard.press("F2")
+    await expect(page.locator("#phone")).to_be_focused()
+    await page.keyboard.type(query)
+    await page.keyboard.press("Enter")
+
+
+async def tab_to(page: Page, selector: str, presses: int = 150) -> None:
+    """Tab, as the operator does, until ``selector`` has the focus."""
+    target = page.locator(selector)
+    await expect(target).to_be_attached()
+    for _ in range(presses):
+        if await target.evaluate("el => el === document.activeElement"):
+            return
+        await page.keyboard.press("Tab")
+    raise AssertionError(f"{selector} is not reached by Tab")

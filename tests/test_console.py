@@ -37,13 +37,16 @@ from .conftest import (
     free_slots,
     funded_lunch_for_the_80_plus,
     login,
+    look_up,
     new_account,
     new_phone,
     new_provider,
     provider_with_funded_offering,
     publish_offering,
     registered_by_operator,
+    sign_in,
     slots_once_known,
+    tab_to,
 )
 
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "var" / "console-screenshots"
@@ -73,25 +76,6 @@ async def screenshot(page: Page, name: str, *, full_page: bool = True) -> None:
     path = SCREENSHOTS / f"{name}.png"
     await page.screenshot(path=path, full_page=full_page, timeout=120_000)
     print(f"console screenshot: {path}")
-
-
-async def sign_in(page: Page) -> None:
-    await page.goto("/console/")
-    await expect(page.locator("#signin-username")).to_be_focused()
-    await page.keyboard.type("operator")
-    await page.keyboard.press("Tab")
-    await page.keyboard.type("linli-demo-2026")
-    await page.keyboard.press("Enter")
-    await expect(page.locator("#operator-name")).to_have_text("当前坐席：话务员 小陈")
-    await expect(page.locator("#phone")).to_be_focused()
-
-
-async def look_up(page: Page, phone: str) -> None:
-    """As the operator does it: F2 to the number, type it, Enter."""
-    await page.keyboard.press("F2")
-    await expect(page.locator("#phone")).to_be_focused()
-    await page.keyboard.type(phone)
-    await page.keyboard.press("Enter")
 
 
 def same_instant(a: str, b: str) -> bool:
@@ -980,16 +964,6 @@ async def test_community_duty_phones_are_seen_and_kept_from_the_console(demo: De
 
 def beijing(start: str) -> datetime:
     return datetime.fromisoformat(start).astimezone(ZoneInfo("Asia/Shanghai"))
-
-
-async def tab_to(page: Page, selector: str, presses: int = 120) -> None:
-    """Tab, as the operator does, until ``selector`` has the focus."""
-    target = page.locator(selector)
-    for _ in range(presses):
-        if await target.evaluate("el => el === document.activeElement"):
-            return
-        await page.keyboard.press("Tab")
-    raise AssertionError(f"{selector} is not reached by Tab")
 
 
 async def test_series_waitlist_and_entitlement_left(stack: DevStack, demo: Demo) -> None:

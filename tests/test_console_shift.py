@@ -38,10 +38,13 @@ from .conftest import (
     console_page,
     free_slots,
     login,
+    look_up,
     new_phone,
     provider_with_funded_offering,
     registered_by_operator,
+    sign_in,
     sign_in_by_code,
+    tab_to,
 )
 
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "var" / "console-screenshots"
@@ -67,36 +70,6 @@ async def screenshot(page: Page, name: str) -> None:
     path = SCREENSHOTS / f"{name}.png"
     await page.screenshot(path=path, timeout=120_000)
     print(f"console screenshot: {path}")
-
-
-async def sign_in(page: Page) -> None:
-    await page.goto("/console/")
-    await expect(page.locator("#signin-username")).to_be_focused()
-    await page.keyboard.type("operator")
-    await page.keyboard.press("Tab")
-    await page.keyboard.type("linli-demo-2026")
-    await page.keyboard.press("Enter")
-    await expect(page.locator("#operator-name")).to_have_text("当前坐席：话务员 小陈")
-    await expect(page.locator("#phone")).to_be_focused()
-
-
-async def look_up(page: Page, query: str) -> None:
-    """As the operator does it: F2 to the search box, type what the caller gives, Enter."""
-    await page.keyboard.press("F2")
-    await expect(page.locator("#phone")).to_be_focused()
-    await page.keyboard.type(query)
-    await page.keyboard.press("Enter")
-
-
-async def tab_to(page: Page, selector: str, presses: int = 150) -> None:
-    """Tab, as the operator does, until ``selector`` has the focus."""
-    target = page.locator(selector)
-    await expect(target).to_be_attached()
-    for _ in range(presses):
-        if await target.evaluate("el => el === document.activeElement"):
-            return
-        await page.keyboard.press("Tab")
-    raise AssertionError(f"{selector} is not reached by Tab")
 
 
 def same_instant(a: str, b: str) -> bool:
