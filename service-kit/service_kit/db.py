@@ -11,7 +11,7 @@ from typing import Annotated, Any, NoReturn
 
 import aiosqlite
 from fastapi import Depends, Request
-from sqlalchemy import JSON, DateTime, MetaData, TypeDecorator, event
+from sqlalchemy import JSON, DateTime, MetaData, TypeDecorator, event, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect, make_url
@@ -164,6 +164,18 @@ def create_sessionmaker(engine: AsyncEngine, *, keyring: Keyring | None = None) 
     sealed fields of the models it loads open with it."""
     info = {KEYRING_INFO: keyring} if keyring is not None else None
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=True, info=info)
+
+
+async def reassign(session: AsyncSession, column: Any, old: Any, new: Any) -> int:
+    """Set ``column`` (a mapped attribute: ``Call.resident_id``) to ``new`` on every row holding ``old`` (a merged
+    record's rows given to the one that stays), in one statement; how many rows changed."""
+    result = await session.execute(
+        update(column.class_)
+        .where(column == old)
+        .values({column.key: new})
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 async def add_unless_taken(session: AsyncSession, row: Any) -> bool:

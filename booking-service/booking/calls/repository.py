@@ -9,6 +9,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from booking.calls.models import Callback, CallRecord
+from service_kit.db import reassign
 from service_kit.pagination import fetch_page
 
 
@@ -93,16 +94,8 @@ async def counts_by_operator(session: AsyncSession, since: datetime, until: date
 
 async def move_resident(session: AsyncSession, from_id: uuid.UUID, to_id: uuid.UUID) -> tuple[int, int]:
     """A merged duplicate's calls and callbacks become the survivor's: how many of each moved."""
-    moved = []
-    for table in (CallRecord, Callback):
-        result = await session.execute(
-            update(table)
-            .where(table.resident_id == from_id)
-            .values(resident_id=to_id)
-            .execution_options(synchronize_session=False)
-        )
-        moved.append(int(getattr(result, "rowcount", 0)))
-    return moved[0], moved[1]
+    calls = await reassign(session, CallRecord.resident_id, from_id, to_id)
+    return calls, await reassign(session, Callback.resident_id, from_id, to_id)
 
 
 async def forget_resident(session: AsyncSession, resident_id: uuid.UUID, *, erased_reason: str) -> None:

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from booking.entitlements.models import EligibilityEvidence, EligibilityRecheck, EntitlementUsage
-from service_kit.db import upsert
+from service_kit.db import reassign, upsert
 from service_kit.pagination import fetch_page
 
 
@@ -191,12 +191,7 @@ async def move_rechecks(session: AsyncSession, from_id: uuid.UUID, to_id: uuid.U
             .exists(),
         )
     )
-    await session.execute(
-        update(EligibilityRecheck)
-        .where(EligibilityRecheck.resident_id == from_id)
-        .values(resident_id=to_id)
-        .execution_options(synchronize_session=False)
-    )
+    await reassign(session, EligibilityRecheck.resident_id, from_id, to_id)
 
 
 async def usage_of(session: AsyncSession, resident_id: uuid.UUID) -> Sequence[EntitlementUsage]:

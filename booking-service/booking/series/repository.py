@@ -9,6 +9,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from booking.series.models import BookingSeries, SeriesOccurrence
+from service_kit.db import reassign
 
 
 async def add(session: AsyncSession, series: BookingSeries) -> None:
@@ -87,16 +88,6 @@ async def active_to_extend(session: AsyncSession, limit: int, after: uuid.UUID |
 async def move_resident(session: AsyncSession, from_id: uuid.UUID, to_id: uuid.UUID) -> int:
     """A merged duplicate's series (and those it made as a helper) become the survivor's: the extension job books
     their later dates for the survivor. How many series were the duplicate's own."""
-    result = await session.execute(
-        update(BookingSeries)
-        .where(BookingSeries.resident_id == from_id)
-        .values(resident_id=to_id)
-        .execution_options(synchronize_session=False)
-    )
-    await session.execute(
-        update(BookingSeries)
-        .where(BookingSeries.helper_resident_id == from_id)
-        .values(helper_resident_id=to_id)
-        .execution_options(synchronize_session=False)
-    )
-    return int(getattr(result, "rowcount", 0))
+    moved = await reassign(session, BookingSeries.resident_id, from_id, to_id)
+    await reassign(session, BookingSeries.helper_resident_id, from_id, to_id)
+    return moved

@@ -9,6 +9,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from booking.urgent.models import UrgentCall
+from service_kit.db import reassign
 from service_kit.pagination import fetch_page
 
 
@@ -84,16 +85,5 @@ async def forget_resident(session: AsyncSession, resident_id: uuid.UUID) -> None
 async def move_resident(session: AsyncSession, from_id: uuid.UUID, to_id: uuid.UUID) -> int:
     """A merged duplicate's urgent calls become the survivor's (an open one keeps holding its resident, now the
     survivor): how many moved. The caller makes sure the survivor has no open call of their own first."""
-    await session.execute(
-        update(UrgentCall)
-        .where(UrgentCall.open_resident_id == from_id)
-        .values(open_resident_id=to_id)
-        .execution_options(synchronize_session=False)
-    )
-    result = await session.execute(
-        update(UrgentCall)
-        .where(UrgentCall.resident_id == from_id)
-        .values(resident_id=to_id)
-        .execution_options(synchronize_session=False)
-    )
-    return int(getattr(result, "rowcount", 0))
+    await reassign(session, UrgentCall.open_resident_id, from_id, to_id)
+    return await reassign(session, UrgentCall.resident_id, from_id, to_id)

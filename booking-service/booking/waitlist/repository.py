@@ -9,7 +9,7 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from booking.waitlist.models import WaitlistEntry
-from service_kit.db import add_unless_taken
+from service_kit.db import add_unless_taken, reassign
 from service_kit.pagination import fetch_page
 
 WAITING = ("waiting", "offered")
@@ -309,15 +309,5 @@ async def of_resident(
 async def move_resident(session: AsyncSession, from_id: uuid.UUID, to_id: uuid.UUID) -> None:
     """Give every entry of ``from_id`` (and those it made as a helper) to ``to_id``; the caller has ended first
     any entry that would put ``to_id`` in one line twice."""
-    await session.execute(
-        update(WaitlistEntry)
-        .where(WaitlistEntry.resident_id == from_id)
-        .values(resident_id=to_id)
-        .execution_options(synchronize_session=False)
-    )
-    await session.execute(
-        update(WaitlistEntry)
-        .where(WaitlistEntry.helper_resident_id == from_id)
-        .values(helper_resident_id=to_id)
-        .execution_options(synchronize_session=False)
-    )
+    await reassign(session, WaitlistEntry.resident_id, from_id, to_id)
+    await reassign(session, WaitlistEntry.helper_resident_id, from_id, to_id)
