@@ -317,13 +317,6 @@ async def lock_funding(
     return LockedFunding(resident.id, list(days), held, programs, eligible, used, left)
 
 
-async def draw_many(
-    session: AsyncSession, offering: CatalogOffering, resident: Resident, days: list[date]
-) -> list[Pricing]:
-    """``draw`` for each local day of ``days`` (a series' dates, in order): ``lock_funding``, then ``draw_locked``."""
-    return await draw_locked(session, await lock_funding(session, offering, resident, days), offering, days)
-
-
 async def draw_locked(
     session: AsyncSession, funding: LockedFunding, offering: CatalogOffering, days: list[date]
 ) -> list[Pricing]:
