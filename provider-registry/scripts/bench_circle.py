@@ -11,7 +11,9 @@ indicative only, held against the targets set for 100,000.
 
 PostgreSQL is the server of LINLI_BENCH_POSTGRES_URL (default postgresql+asyncpg://postgres@127.0.0.1:5432); the
 benchmark creates a database of its own there and drops it after. 1,000,000 offerings take many minutes to load
-on a small machine, so they are measured only when asked for (``--offerings 100000 1000000``).
+on a small machine, so they are measured only when asked for (``--offerings 100000 1000000``). While the search
+is being worked on, ``--keep`` leaves the loaded databases in place and prints their URLs, and ``--reuse URL``
+measures such a database again without loading it (``--offerings`` must say how many it holds).
 """
 
 import argparse
@@ -123,7 +125,9 @@ async def plans(url: str) -> None:
     await engine.dispose()
 
 
-async def bench(url: str, offerings: int, searches: int, rng: random.Random, target: float | None, note: str) -> None:
+async def bench(url: str, offerings: int, searches: int, target: float | None, note: str) -> None:
+    # The points searched from: the same in every run, whether the database was loaded now or kept from before.
+    rng = random.Random(21)
     engine = create_engine(url)
     timings, found = [], []
     cpu_started = time.process_time()
@@ -162,11 +166,18 @@ async def _admin(sql: str) -> None:
         await conn.close()
 
 
-async def run(database: str, offerings: int, searches: int, tmp: Path, *, quick: bool) -> None:
+async def run(
+    database: str, offerings: int, searches: int, tmp: Path, *, quick: bool, keep: bool, reuse: str | None
+) -> None:
     rng = random.Random(15)
+    if reuse is not None:
+        print(f"circle, {database}, {offerings:,} offerings (reused: {reuse}):")
+        await plans(reuse)
+        await bench(reuse, offerings, searches, TARGET_P99_MS.get(offerings), "")
+        return
     name = f"linli_bench_circle_{uuid.uuid4().hex[:8]}"
     if database == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp / (name + '.db')}"
+        url = f"sqlite+aiosqlite:///{(Path.cwd() if keep else tmp) / (name + '.db')}"
     else:
         url = f"{POSTGRES_SERVER.rstrip('/')}/{name}"
         try:
@@ -182,9 +193,11 @@ async def run(database: str, offerings: int, searches: int, tmp: Path, *, quick:
         await plans(url)
         target: float | None = TARGET_P99_MS[100_000] if quick else TARGET_P99_MS.get(offerings)
         note = ", set at 100,000; quick figures are indicative" if quick else ""
-        await bench(url, offerings, searches, rng, target, note)
+        await bench(url, offerings, searches, target, note)
     finally:
-        if database == "postgresql":
+        if keep:
+            print(f"  kept: --reuse {url}")
+        elif database == "postgresql":
             await _admin(f'DROP DATABASE IF EXISTS "{name}"')
         else:
             (tmp / (name + ".db")).unlink(missing_ok=True)
@@ -196,14 +209,20 @@ async def main() -> None:
     parser.add_argument("--searches", type=int, default=300)
     parser.add_argument("--databases", default="sqlite,postgresql")
     parser.add_argument("--quick", action="store_true", help="10,000 offerings, 150 searches: indicative figures")
+    parser.add_argument("--keep", action="store_true", help="leave the loaded databases in place, print their URLs")
+    parser.add_argument("--reuse", metavar="URL", help="measure a database kept before, without loading it")
     args = parser.parse_args()
+    if args.reuse is not None:
+        args.databases = "sqlite" if args.reuse.startswith("sqlite") else "postgresql"
     if args.quick:
         args.offerings, args.searches = [QUICK_OFFERINGS], QUICK_SEARCHES
         print(f"circle, quick: {QUICK_OFFERINGS:,} offerings and {QUICK_SEARCHES} searches; figures are indicative")
     with tempfile.TemporaryDirectory() as tmp:
         for offerings in args.offerings:
             for database in args.databases.split(","):
-                await run(database, offerings, args.searches, Path(tmp), quick=args.quick)
+                await run(
+                    database, offerings, args.searches, Path(tmp), quick=args.quick, keep=args.keep, reuse=args.reuse
+                )
     if 1_000_000 not in args.offerings and not args.quick:
         print("circle at 1,000,000 offerings: not measured by default (loading takes many minutes);")
         print("  run: .venv/bin/python provider-registry/scripts/bench_circle.py --offerings 1000000")

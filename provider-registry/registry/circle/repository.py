@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy import ColumnElement, Row, Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from registry.circle.area import DOOR_TO_DOOR_TABLE, WALK_TABLE
+from registry.circle.area import AUX_COLUMNS, DOOR_TO_DOOR_TABLE, WALK_TABLE, aux_name
 from registry.offerings.models import WALK_BAND, Offering, OfferingMode, OfferingServiceCommunity, OfferingStatus
 from service_kit.geo import EARTH_RADIUS_M, bounding_box
 
@@ -44,8 +44,10 @@ class SqlFilters:
 
 
 def _area_table(name: str) -> sa.TableClause:
-    columns = ("min_lat", "max_lat", "min_lng", "max_lng")
-    return sa.table(name, sa.column("id", sa.Integer), *(sa.column(c, sa.Float) for c in columns))
+    box = ("min_lat", "max_lat", "min_lng", "max_lng")
+    # The auxiliary columns as the driver gives them: the id as its text (``as_uuid``), numbers, the name.
+    aux = (sa.column(aux_name(c), sa.String if c == "id" else _OFFERING.c[c].type) for c in AUX_COLUMNS)
+    return sa.table(name, sa.column("id", sa.Integer), *(sa.column(c, sa.Float) for c in box), *aux)
 
 
 _AREAS = {WALK_KIND: _area_table(WALK_TABLE), DOOR_TO_DOOR_KIND: _area_table(DOOR_TO_DOOR_TABLE)}
@@ -57,22 +59,26 @@ def _param(name: str, type_: Any = sa.Float) -> sa.BindParameter[Any]:
     return sa.bindparam(name, type_=type_)
 
 
-def _bookable(*, category: bool, free_only: bool) -> list[ColumnElement[bool]]:
+def _bookable(*, category: bool, free_only: bool, table: Any = _OFFERING) -> list[ColumnElement[bool]]:
     """Published, by a verified provider; the status and the standing are literals (the partial indexes' own
-    predicates), the category a parameter: ``category_code`` itself, or below it (``category_prefix``)."""
-    conditions: list[ColumnElement[bool]] = [
-        _OFFERING.c.status == sa.literal_column(f"'{OfferingStatus.published.value}'"),
-        _OFFERING.c.provider_verified == sa.true(),
-    ]
+    predicates), the category a parameter: ``category_code`` itself, or below it (``category_prefix``).
+
+    On an R*Tree (``table``) the first two hold of every entry: the tree holds the findable offerings only."""
+    conditions: list[ColumnElement[bool]] = []
+    if table is _OFFERING:
+        conditions += [
+            _OFFERING.c.status == sa.literal_column(f"'{OfferingStatus.published.value}'"),
+            _OFFERING.c.provider_verified == sa.true(),
+        ]
     if category:
         conditions.append(
             sa.or_(
-                _OFFERING.c.category_code == _param("category_code", sa.String),
-                _OFFERING.c.category_code.like(_param("category_prefix", sa.String), escape="/"),
+                table.c.category_code == _param("category_code", sa.String),
+                table.c.category_code.like(_param("category_prefix", sa.String), escape="/"),
             )
         )
     if free_only:
-        conditions.append(_OFFERING.c.price_fen == sa.literal_column("0"))
+        conditions.append(table.c.price_fen == sa.literal_column("0"))
     return conditions
 
 
@@ -86,12 +92,14 @@ def _box_params(prefix: str, lat: float, lng: float, radius_m: float) -> dict[st
     }
 
 
+def _overlaps(prefix: str) -> tuple[sa.BindParameter[Any], ...]:
+    return tuple(_param(f"{prefix}_{side}") for side in ("min_lat", "max_lat", "min_lng", "max_lng"))
+
+
 def _in_area(dialect: str, kind: int, prefix: str, columns: Sequence[ColumnElement[Any]]) -> Select[Any]:
     """``columns`` of the offerings of ``kind`` whose search area overlaps the box of the parameters
     ``{prefix}_min_lat`` … ``{prefix}_max_lng`` (a point when its sides are equal)."""
-    min_lat, max_lat, min_lng, max_lng = (
-        _param(f"{prefix}_{side}") for side in ("min_lat", "max_lat", "min_lng", "max_lng")
-    )
+    min_lat, max_lat, min_lng, max_lng = _overlaps(prefix)
     if dialect == "sqlite":
         area = _AREAS[kind]
         return (
@@ -111,15 +119,33 @@ def _in_area(dialect: str, kind: int, prefix: str, columns: Sequence[ColumnEleme
     return select(*columns).where(in_band, _SEARCH_AREA.op("&&")(sa.func.box(*corners)))
 
 
-def _within(reach_m: ColumnElement[Any]) -> ColumnElement[bool]:
+def _tree_only(kind: int, prefix: str, query: "HitQuery", reach: ColumnElement[Any] | str) -> Select[Any]:
+    """SQLite: the part of ``kind`` read from its R*Tree alone, when every column asked for is one its entries
+    carry (``area.AUX_COLUMNS``)."""
+    area = _AREAS[kind]
+    min_lat, max_lat, min_lng, max_lng = _overlaps(prefix)
+    columns = [area.c[aux_name(name)].label(name) for name in query.columns]
+    return select(*columns, sa.literal_column(str(kind)).label("kind")).where(
+        area.c.min_lat <= max_lat,
+        area.c.max_lat >= min_lat,
+        area.c.min_lng <= max_lng,
+        area.c.max_lng >= min_lng,
+        *_bookable(category=query.category, free_only=query.free_only, table=area),
+        _within(reach, area),
+    )
+
+
+def _within(reach_m: ColumnElement[Any] | str, table: Any = _OFFERING) -> ColumnElement[bool]:
     """The haversine distance from the point (parameters ``phi``, ``lambda``, ``cos_phi``: its latitude and
-    longitude in radians, the latitude's cosine) is at most ``reach_m`` plus a metre: the database drops the box's
-    corners before the rows are read; ``service_kit.geo.haversine_m`` still decides, on what is left."""
-    half_dphi = (sa.func.radians(_OFFERING.c.lat) - _param("phi")) / 2
-    half_dlmb = (sa.func.radians(_OFFERING.c.lng) - _param("lambda")) / 2
+    longitude in radians, the latitude's cosine) to ``table``'s ``lat``/``lng`` is at most ``reach_m`` (an
+    expression, or the name of ``table``'s column) plus a metre: the database drops the box's corners before the
+    rows are read; ``service_kit.geo.haversine_m`` still decides, on what is left."""
+    reach = table.c[reach_m] if isinstance(reach_m, str) else reach_m
+    half_dphi = (sa.func.radians(table.c.lat) - _param("phi")) / 2
+    half_dlmb = (sa.func.radians(table.c.lng) - _param("lambda")) / 2
     sin_dphi, sin_dlmb = sa.func.sin(half_dphi), sa.func.sin(half_dlmb)
-    a = sin_dphi * sin_dphi + _param("cos_phi") * sa.func.cos(sa.func.radians(_OFFERING.c.lat)) * sin_dlmb * sin_dlmb
-    return 2 * EARTH_RADIUS_M * sa.func.asin(sa.func.sqrt(a)) <= reach_m + 1
+    a = sin_dphi * sin_dphi + _param("cos_phi") * sa.func.cos(sa.func.radians(table.c.lat)) * sin_dlmb * sin_dlmb
+    return 2 * EARTH_RADIUS_M * sa.func.asin(sa.func.sqrt(a)) <= reach + 1
 
 
 @dataclass(frozen=True)
@@ -139,16 +165,24 @@ def hits_statement(dialect: str, query: HitQuery) -> Select[Any] | sa.CompoundSe
     """One statement for every kind the search reads, each part on its own index, with a ``kind`` column."""
     bookable = _bookable(category=query.category, free_only=query.free_only)
 
+    def column(name: str) -> ColumnElement[Any]:
+        # The id as the driver gives it (SQLite: its 32 hex digits), not converted to a UUID for each of the
+        # ~1,400 hits of a dense search: it is only compared, and the page's ids are converted (``as_uuid``).
+        return sa.type_coerce(_OFFERING.c.id, sa.String).label("id") if name == "id" else _OFFERING.c[name]
+
     def columns(kind: int) -> list[ColumnElement[Any]]:
-        return [*(_OFFERING.c[name] for name in query.columns), sa.literal_column(str(kind)).label("kind")]
+        return [*(column(name) for name in query.columns), sa.literal_column(str(kind)).label("kind")]
+
+    def in_area(kind: int, prefix: str, reach: ColumnElement[Any] | str) -> Select[Any]:
+        if dialect == "sqlite" and set(query.columns) <= set(AUX_COLUMNS):
+            return _tree_only(kind, prefix, query, reach)
+        return _in_area(dialect, kind, prefix, columns(kind)).where(*bookable, _within(reach))
 
     parts: list[Select[Any]] = []
     if query.walk:
-        walked = _in_area(dialect, WALK_KIND, "walk", columns(WALK_KIND))
-        parts.append(walked.where(*bookable, _within(_param("walk_m"))))
+        parts.append(in_area(WALK_KIND, "walk", _param("walk_m")))
     if query.door_to_door:
-        door = _in_area(dialect, DOOR_TO_DOOR_KIND, "at", columns(DOOR_TO_DOOR_KIND))
-        parts.append(door.where(*bookable, _within(_OFFERING.c.service_radius_m)))
+        parts.append(in_area(DOOR_TO_DOOR_KIND, "at", "service_radius_m"))
     if query.community:
         parts.append(
             select(*columns(SERVING_KIND))
@@ -213,6 +247,11 @@ async def hits(
         lat, lng, walk_m or 0.0, community_code=community_code if community else None, filters=filters
     )
     return (await session.execute(statement, parameters)).all()
+
+
+def as_uuid(offering_id: Any) -> uuid.UUID:
+    """A hit's id (its text, or the driver's UUID) as a ``uuid.UUID``."""
+    return offering_id if isinstance(offering_id, uuid.UUID) else uuid.UUID(offering_id)
 
 
 _BY_ID = select(_OFFERING).where(_OFFERING.c.id.in_(sa.bindparam("ids", expanding=True)))
