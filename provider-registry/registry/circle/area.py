@@ -120,18 +120,26 @@ def create_postgresql() -> list[str]:
     box = _box_sql("offering", least="least")
     # A generated column may not name its table: the expressions refer to the row's own columns.
     e = {k: v.replace("offering.", "") for k, v in box.items()}
-    findable = "status = 'published' AND provider_verified AND search_band IS NOT NULL"
     return [
         "ALTER TABLE offering ADD COLUMN search_area box GENERATED ALWAYS AS (CASE WHEN search_band IS NOT NULL"
         " AND lat IS NOT NULL AND lng IS NOT NULL THEN box("
         f"point({e['min_lng']}, {e['min_lat']}), point({e['max_lng']}, {e['max_lat']})) END) STORED",
-        f"CREATE INDEX ix_offering_area_walk ON offering USING gist (search_area) WHERE {findable} AND search_band = 0",
-        f"CREATE INDEX ix_offering_area_door ON offering USING gist (search_area) WHERE {findable} AND search_band > 0",
+        *create_postgresql_indexes(),
     ]
 
 
-DROP_POSTGRESQL = [
-    "DROP INDEX IF EXISTS ix_offering_area_door",
-    "DROP INDEX IF EXISTS ix_offering_area_walk",
-    "ALTER TABLE offering DROP COLUMN IF EXISTS search_area",
-]
+def create_postgresql_indexes() -> list[str]:
+    """The GiST indexes of the search areas, one per kind, covering what a search reads and filters by
+    (``AUX_COLUMNS``): a search is an index-only scan and reads no table page of an offering that has not
+    changed since the last vacuum. Reading the table cost one page a hit, most of a search at 1,000,000."""
+    findable = "status = 'published' AND provider_verified AND search_band IS NOT NULL"
+    covering = ", ".join(AUX_COLUMNS)
+    return [
+        f"CREATE INDEX ix_offering_area_{name} ON offering USING gist (search_area) INCLUDE ({covering})"
+        f" WHERE {findable} AND search_band {band}"
+        for name, band in (("walk", "= 0"), ("door", "> 0"))
+    ]
+
+
+DROP_POSTGRESQL_INDEXES = ["DROP INDEX IF EXISTS ix_offering_area_door", "DROP INDEX IF EXISTS ix_offering_area_walk"]
+DROP_POSTGRESQL = [*DROP_POSTGRESQL_INDEXES, "ALTER TABLE offering DROP COLUMN IF EXISTS search_area"]

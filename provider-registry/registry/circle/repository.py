@@ -228,10 +228,12 @@ async def hits(
     filters: SqlFilters,
     columns: tuple[str, ...] = RANK_COLUMNS,
 ) -> Sequence[Row[Any]]:
-    """Rows (``columns`` and ``kind``) of the offerings within about ``walk_m`` on foot of (lat, lng) (when
-    given), of the door-to-door ones whose radius holds it (with ``door_to_door``) and of those that list
-    ``community_code`` as served; an offering may come twice, by radius and by community."""
+    """Rows (``columns``, which begin with ``RANK_COLUMNS``, and ``kind`` last) of the offerings within about
+    ``walk_m`` on foot of (lat, lng) (when given), of the door-to-door ones whose radius holds it (with
+    ``door_to_door``) and of those that list ``community_code`` as served; an offering may come twice, by radius
+    and by community."""
     community = door_to_door and community_code is not None
+    assert columns[: len(RANK_COLUMNS)] == RANK_COLUMNS, "the circle reads a hit's rank columns by position"
     if walk_m is None and not door_to_door:
         return []
     query = HitQuery(
