@@ -332,6 +332,9 @@ class ConsumerRunner:
             wanted = await self._judge(batch)
             if any(item.outcome is None for item in batch):
                 async with self.sessionmaker() as session, session.begin():
+                    # The inbox rows go in first, in one statement: a redelivered or raced event fails on its primary
+                    # key before any handler runs (a competing replica's batch waits for this one, then fails).
+                    await self._into_inbox(session, [item for item in batch if item.outcome is None])
                     applied_before = False
                     for item in batch:
                         if item.outcome == "duplicate":
@@ -343,15 +346,9 @@ class ConsumerRunner:
                         ):
                             continue
                         failed_at = item
+                        if item.outcome == "skipped":
+                            await self._into_inbox(session, [item])
                         with tracing.consuming(item.msg.headers, item.msg.subject, self.durable, item.deliveries):
-                            await session.execute(
-                                insert(inbox_event).values(
-                                    consumer=self.durable,
-                                    event_id=item.envelope.id,
-                                    type=item.envelope.type,
-                                    processed_at=utcnow(),
-                                )
-                            )
                             await item.handler(session, item.event, item.envelope)
                             await session.flush()
                         # The next handler starts from the database, as in a session of its own.
@@ -379,6 +376,23 @@ class ConsumerRunner:
         if applied and self.on_applied is not None:
             self.on_applied()
         await asyncio.gather(*(self._settle(item.msg.ack()) for item in batch))
+
+    async def _into_inbox(self, session: AsyncSession, items: list[_Delivery]) -> None:
+        if not items:
+            return
+        now = utcnow()
+        await session.execute(
+            insert(inbox_event),
+            [
+                {
+                    "consumer": self.durable,
+                    "event_id": item.envelope.id,
+                    "type": item.envelope.type,
+                    "processed_at": now,
+                }
+                for item in items
+            ],
+        )
 
     async def _judge(self, batch: list[_Delivery]) -> Callable[[AsyncSession, Any, Envelope], Awaitable[bool]] | None:
         """Mark what a read of committed state decides: already in the inbox (a redelivered batch: a lost ack, a
