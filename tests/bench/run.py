@@ -1,6 +1,8 @@
 """``make bench``: figures for the event backbone and the gateway, measured on this machine.
 
-Prints (1) the outbox → JetStream → inbox pipeline's throughput and end-to-end latency on SQLite, and (2) the
+Prints (1) the outbox → JetStream → inbox pipeline's throughput and end-to-end latency on SQLite, then at a morning
+peak: a steady rate for a minute and a 10,000-event burst, batch apply against one by one, on SQLite and PostgreSQL
+(``event_pipeline.py``; ``--only pipeline`` runs it alone), and (2) the
 gateway under load: the same GET of the registry straight, through nginx (Debian's, started here with its own
 config) and through the gateway (each server and worker count tried), at 32 connections from wrk (or a Python
 load generator when wrk is absent): req/s, p50, p99, the ratio to nginx, the added p50 and the CPU per request.
