@@ -1,6 +1,8 @@
 """``make bench``: figures for the event backbone and the gateway, measured on this machine.
 
-Prints (1) the outbox → JetStream → inbox pipeline's throughput and end-to-end latency on SQLite, and (2) the
+Prints (1) the outbox → JetStream → inbox pipeline's throughput and end-to-end latency on SQLite, then at a morning
+peak: a steady rate for a minute and a 10,000-event burst, batch apply against one by one, on SQLite and PostgreSQL
+(``event_pipeline.py``; ``--only pipeline`` runs it alone), and (2) the
 gateway under load: the same GET of the registry straight, through nginx (Debian's, started here with its own
 config) and through the gateway (each server and worker count tried), at 32 connections from wrk (or a Python
 load generator when wrk is absent): req/s, p50, p99, the ratio to nginx, the added p50 and the CPU per request.
@@ -48,6 +50,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "deploy"))
 
 from booking_series import bench_series  # noqa: E402
+from event_pipeline import bench_pipeline  # noqa: E402
 from startup import bench_startup  # noqa: E402
 
 from service_kit.db import UTCDateTime, create_engine, create_sessionmaker  # noqa: E402
@@ -698,8 +701,13 @@ def main() -> None:
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="worker counts tried")
     parser.add_argument("--paths", nargs="+", default=list(GATEWAY_PATHS), help="registry paths loaded")
     parser.add_argument(
-        "--only", choices=["events", "gateway", "tracing", "series", "startup"], help="run one part only"
+        "--only",
+        choices=["events", "pipeline", "gateway", "tracing", "series", "startup"],
+        help="run one part only (pipeline: the steady and burst parts of events alone)",
     )
+    parser.add_argument("--steady-seconds", type=float, default=60.0, help="length of the steady event emitters")
+    parser.add_argument("--burst-events", type=int, default=10_000, help="events of the pipeline's burst")
+    parser.add_argument("--burst-rounds", type=int, default=2, help="bursts per consumer kind (the best is shown)")
     parser.add_argument(
         "--postgres-url",
         default=os.environ.get("LINLI_BENCH_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432"),
@@ -728,12 +736,19 @@ def main() -> None:
         QUICK_NOTE = " (quick: indicative)"
         args.events, args.seconds, args.rounds, args.workers, args.series_rounds = 300, 2.0, 1, [1], 2
         args.startup_rounds = 1
+        args.steady_seconds, args.burst_events, args.burst_rounds = 5.0, 2_000, 1
         print("quick: every part at a reduced scale (300 events, one 2 s round per row, one worker, no h11 row);")
         print("  the figures are indicative, for development: `make bench` without --quick gives the ones to report")
     with tempfile.TemporaryDirectory(prefix="linli-bench-") as tmp:
         if args.only in (None, "events"):
             asyncio.run(bench_events(args.events, args.per_transaction, Path(tmp)))
             asyncio.run(bench_declined(args.events, Path(tmp)))
+        if args.only in (None, "events", "pipeline"):
+            asyncio.run(
+                bench_pipeline(
+                    Path(tmp), args.postgres_url, args.steady_seconds, args.burst_events, QUICK_NOTE, args.burst_rounds
+                )
+            )
         if args.only in (None, "gateway"):
             paths = {p: GATEWAY_PATHS.get(p, "registry") for p in args.paths}
             bench_gateway(

@@ -1,7 +1,9 @@
 """Durable pull consumers with explicit ack, an inbox for exactly-once effects, and dead letters.
 
 For each message the handler's effects and the inbox row ``(consumer, event_id)`` commit in one
-transaction, so a redelivery (after a crash, a lost ack, a competing replica) changes nothing. A message
+transaction, so a redelivery (after a crash, a lost ack, a competing replica) changes nothing. A fetched batch
+of messages is applied in one transaction with all its inbox rows (``ConsumerRunner.handle_batch``); if anything
+in it fails, it is rolled back and its messages go through the one-message path. A message
 that fails ``max_deliver`` times, or that is not a valid Linli event at all, is stored in ``dead_letter``,
 copied to ``linli-dlq.<service>.<consumer>``, and terminated so the stream keeps flowing.
 """
@@ -22,7 +24,7 @@ from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from sqlalchemy import insert, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service_kit import metrics, tracing
@@ -49,11 +51,18 @@ class Subscription:
     consumer that acts on few of its events (the registry's webhooks act only for providers with an endpoint), a
     write transaction per event (on SQLite, the database's one write lock and an fsync) is most of its cost. It
     must only decline events the handler would do nothing with, judging by committed state.
+
+    ``batch`` (the default): a fetched batch of events is applied in one transaction, each handler after the
+    previous one's writes (flushed; a fresh identity map for each, as a session of its own would have). A handler
+    must not depend on its transaction holding its event alone, nor act outside the database (an HTTP call, an
+    SMS): when a batch fails it is rolled back and its events applied again one by one. A subscription whose
+    handlers cannot live with that says ``batch=False`` and gets one transaction per event.
     """
 
     name: str
     handlers: dict[type[EventData], Handler] = field(default_factory=dict)
     wanted: Callable[[AsyncSession, Any, Envelope], Awaitable[bool]] | None = None
+    batch: bool = True
 
     def on(self, *event_types: type[EventData]) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
@@ -119,6 +128,18 @@ async def _in_inbox(sessionmaker: async_sessionmaker[AsyncSession], consumer: st
         return found.first() is not None
 
 
+@dataclass
+class _Delivery:
+    """A fetched message of a batch, parsed; ``outcome`` once known (applied, duplicate, skipped)."""
+
+    msg: Msg
+    envelope: Envelope
+    event: EventData
+    handler: Handler
+    deliveries: int
+    outcome: str | None = None
+
+
 class ConsumerRunner:
     """Runs one ``Subscription`` as the durable JetStream consumer ``<service>-<name>``."""
 
@@ -134,6 +155,8 @@ class ConsumerRunner:
         ack_wait: float = 30.0,
         retry_base_seconds: float = 1.0,
         batch_size: int = 64,
+        apply_batch_size: int = 64,
+        apply_batch_bytes: int = 1 << 20,
         on_applied: Callable[[], None] | None = None,
         idle: IdleTasks | None = None,
         read_sessionmaker: async_sessionmaker[AsyncSession] | None = None,
@@ -149,8 +172,11 @@ class ConsumerRunner:
         self.ack_wait = ack_wait
         self.retry_base_seconds = retry_base_seconds
         self.batch_size = batch_size
-        # Called after each event applied: what the handler emitted is in the outbox, and the relay need not wait
-        # for its next poll to publish it (events that cause events travel at once).
+        # A batch applied in one transaction holds the database's write lock (SQLite) and its rows' locks that long.
+        self.apply_batch_size = apply_batch_size
+        self.apply_batch_bytes = apply_batch_bytes
+        # Called after each event (or batch) applied: what the handler emitted is in the outbox, and the relay need not
+        # wait for its next poll to publish it (events that cause events travel at once).
         self.on_applied = on_applied
         self.idle = idle or IdleTasks()
         self.applied = 0
@@ -212,6 +238,9 @@ class ConsumerRunner:
                 log.debug("fetch failed", consumer=self.durable, error=str(exc))
                 await asyncio.sleep(0.5)
                 continue
+            if self.subscription.batch and len(messages) > 1:
+                await self.handle_batch(messages)
+                continue
             for msg in messages:
                 if self._stopping:
                     break  # the rest are redelivered after ack_wait
@@ -244,24 +273,160 @@ class ConsumerRunner:
             metrics.consumed(self.service, self.durable, outcome, deliveries)
         except asyncio.CancelledError:
             raise
-        except MalformedEvent as exc:
-            # It will never become valid: no point in retrying.
-            tracing.record_failure(exc)
-            await self.dead_letter(msg, str(exc), deliveries)
         except Exception as exc:  # noqa: BLE001 - a handler failure is retried, then dead-lettered
-            tracing.record_failure(exc)
-            if deliveries >= self.max_deliver:
-                await self.dead_letter(msg, f"{type(exc).__name__}: {exc}", deliveries)
+            await self._failed(msg, exc, deliveries)
+
+    async def _failed(self, msg: Msg, exc: Exception, deliveries: int) -> None:
+        """Settle a delivery whose event could not be applied: a retry after a backoff, or a dead letter."""
+        tracing.record_failure(exc)
+        if isinstance(exc, MalformedEvent):
+            # It will never become valid: no point in retrying.
+            await self.dead_letter(msg, str(exc), deliveries)
+        elif deliveries >= self.max_deliver:
+            await self.dead_letter(msg, f"{type(exc).__name__}: {exc}", deliveries)
+        else:
+            delay = self.retry_base_seconds * (2 ** (deliveries - 1)) * random.uniform(0.8, 1.2)
+            log.warning(
+                "event handler failed, will retry",
+                consumer=self.durable,
+                deliveries=deliveries,
+                error=str(exc),
+            )
+            await self._settle(msg.nak(delay=min(delay, 300.0)))
+            metrics.consumed(self.service, self.durable, "retry", deliveries)
+
+    async def handle_batch(self, messages: list[Msg]) -> None:
+        """Apply fetched messages in as few transactions as the bounds allow (``apply_batch_size`` messages,
+        ``apply_batch_bytes`` of payload), each with all its inbox rows; then acknowledge them. A message that is
+        not a valid Linli event is dead-lettered first, as on the one-message path."""
+        items: list[_Delivery] = []
+        for msg in messages:
+            deliveries = msg.metadata.num_delivered if msg.metadata else 1
+            try:
+                envelope = Envelope.from_message(msg.headers, msg.data)
+                handler = self.subscription.handler_for(envelope.type)
+                if handler is None:
+                    raise MalformedEvent(f"{self.durable} has no handler for {envelope.type}")
+                event = envelope.parse()
+            except MalformedEvent as exc:
+                with tracing.consuming(msg.headers, msg.subject, self.durable, deliveries):
+                    await self._failed(msg, exc, deliveries)
+                continue
+            items.append(_Delivery(msg, envelope, event, handler, deliveries))
+        chunk: list[_Delivery] = []
+        size = 0
+        for item in items:
+            if chunk and (len(chunk) >= self.apply_batch_size or size + len(item.msg.data) > self.apply_batch_bytes):
+                await self._apply_batch(chunk)
+                chunk, size = [], 0
+            chunk.append(item)
+            size += len(item.msg.data)
+        if chunk:
+            await self._apply_batch(chunk)
+
+    async def _apply_batch(self, batch: list[_Delivery]) -> None:
+        if self._stopping:
+            return  # redelivered after ack_wait
+        failed_at: _Delivery | None = None
+        try:
+            wanted = await self._judge(batch)
+            if any(item.outcome is None for item in batch):
+                async with self.sessionmaker() as session, session.begin():
+                    # The inbox rows go in first, in one statement: a redelivered or raced event fails on its primary
+                    # key before any handler runs (a competing replica's batch waits for this one, then fails).
+                    await self._into_inbox(session, [item for item in batch if item.outcome is None])
+                    applied_before = False
+                    for item in batch:
+                        if item.outcome == "duplicate":
+                            continue
+                        # Declined on committed state; the events applied before it in this batch are not committed
+                        # yet, and may make it wanted: judged again on what they wrote.
+                        if item.outcome == "skipped" and not (
+                            applied_before and wanted is not None and await wanted(session, item.event, item.envelope)
+                        ):
+                            continue
+                        failed_at = item
+                        if item.outcome == "skipped":
+                            await self._into_inbox(session, [item])
+                        with tracing.consuming(item.msg.headers, item.msg.subject, self.durable, item.deliveries):
+                            await item.handler(session, item.event, item.envelope)
+                            await session.flush()
+                        # The next handler starts from the database, as in a session of its own.
+                        session.expunge_all()
+                        failed_at = None
+                        item.outcome = "applied"
+                        applied_before = True
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - rolled back: one by one, as if never batched
+            raise_if_cancelling()
+            await self._one_by_one(batch, failed_at, exc)
+            return
+        applied = 0
+        for item in batch:
+            outcome = item.outcome or "skipped"
+            if outcome == "applied":
+                applied += 1
+            elif outcome == "duplicate":
+                self.duplicates += 1
             else:
-                delay = self.retry_base_seconds * (2 ** (deliveries - 1)) * random.uniform(0.8, 1.2)
-                log.warning(
-                    "event handler failed, will retry",
-                    consumer=self.durable,
-                    deliveries=deliveries,
-                    error=str(exc),
+                self.skipped += 1
+            metrics.consumed(self.service, self.durable, outcome, item.deliveries)
+        self.applied += applied
+        if applied and self.on_applied is not None:
+            self.on_applied()
+        await asyncio.gather(*(self._settle(item.msg.ack()) for item in batch))
+
+    async def _into_inbox(self, session: AsyncSession, items: list[_Delivery]) -> None:
+        if not items:
+            return
+        now = utcnow()
+        await session.execute(
+            insert(inbox_event),
+            [
+                {
+                    "consumer": self.durable,
+                    "event_id": item.envelope.id,
+                    "type": item.envelope.type,
+                    "processed_at": now,
+                }
+                for item in items
+            ],
+        )
+
+    async def _judge(self, batch: list[_Delivery]) -> Callable[[AsyncSession, Any, Envelope], Awaitable[bool]] | None:
+        """Mark what a read of committed state decides: already in the inbox (a redelivered batch: a lost ack, a
+        crash after the commit) or declined by ``wanted``. Returns ``wanted``."""
+        wanted = self.subscription.wanted
+        async with self.read_sessionmaker() as session:
+            found = await session.execute(
+                select(inbox_event.c.event_id).where(
+                    inbox_event.c.consumer == self.durable,
+                    inbox_event.c.event_id.in_([item.envelope.id for item in batch]),
                 )
-                await self._settle(msg.nak(delay=min(delay, 300.0)))
-                metrics.consumed(self.service, self.durable, "retry", deliveries)
+            )
+            seen = set(found.scalars())
+            for item in batch:
+                if item.envelope.id in seen:
+                    item.outcome = "duplicate"
+                elif wanted is not None and not await wanted(session, item.event, item.envelope):
+                    item.outcome = "skipped"
+        return wanted
+
+    async def _one_by_one(self, batch: list[_Delivery], failed_at: _Delivery | None, exc: Exception) -> None:
+        """A batch rolled back: each of its messages takes the one-message path (its own transaction, retry,
+        backoff, dead letter). A handler that raised on its own (not the database refusing a row: a redelivered or
+        raced inbox row, a unique key another event of the batch took) has had this delivery's attempt: it is
+        settled as failed without running again."""
+        log.info("batch rolled back, applying its events one by one", consumer=self.durable, error=str(exc)[:300])
+        for item in batch:
+            if self._stopping:
+                return  # the rest are redelivered after ack_wait
+            if item is failed_at and not isinstance(exc, DBAPIError):
+                with tracing.consuming(item.msg.headers, item.msg.subject, self.durable, item.deliveries):
+                    await self._failed(item.msg, exc, item.deliveries)
+                continue
+            await self.handle(item.msg)
 
     async def _wanted(self, envelope: Envelope) -> bool:
         wanted = self.subscription.wanted
