@@ -5,8 +5,9 @@ with bookings completed at a steady rate (``linli.booking.completed.v1`` publish
 does) while wrk polls ``GET /api/v1/rating-invitations`` as a resident's app does, at saturation (as many requests
 as the API answers). Each row: the worker (relay, consumers, jobs) inside the API process (``LINLI_RUN_WORKER``
 true, as every process ran before) or in its own process (``python -m feedback.worker``, the API with
-``LINLI_RUN_WORKER=false``, as ``make run``, compose and k8s now run it), and the in-process worker without reads
-for reference. Rows are interleaved round by round, so a busy machine disturbs each alike.
+``LINLI_RUN_WORKER=false``, as ``make run``, compose and k8s now run it), and each without reads: the control that
+shows what the machine's other load does to the lag alone. Rows are interleaved round by round, so a busy machine
+disturbs each alike.
 
 Printed per row: completed → invitation lag p50/p99 (the invitation's ``created_at`` minus the event's
 ``occurred_at``: both this machine's clock), the reads answered per second, and the API's CPU per read (its
@@ -302,6 +303,7 @@ def bench_workers(tmp: Path, *, rounds: int, seconds: float, rate: float, connec
     rows = {
         "worker in the API process, no reads": (False, False),
         "worker in the API process, reads at saturation": (False, True),
+        "worker in its own process, no reads": (True, False),
         "worker in its own process, reads at saturation": (True, True),
     }
     figures = {label: Row(label) for label in rows}
