@@ -61,6 +61,7 @@ RESTART_MAX_DELAY = 30.0  # the cap of the doubling delay: a process that keeps 
 STABLE_AFTER = 60.0  # a process up this long starts again from the first delay when it next exits
 STOP_GRACE = 10.0  # seconds between SIGTERM and SIGKILL when stopping
 LOG_LINES = 30  # lines of a process's log shown when it fails to start
+WORKER_SUFFIX = "-worker"  # a service's worker process is named after its API: booking-worker
 
 # Alembic's ``context`` is global to the interpreter: two stacks started by one process migrate in turn.
 _MIGRATIONS = threading.Lock()
@@ -161,6 +162,10 @@ class DevStack:
     nats: NatsServer | None = None
     gateway_metrics_port: int = 0  # the gateway's internal metrics listener (chosen at the first start)
     phases: list[Phase] = field(default_factory=list)  # the last start's steps, as they ended (``make bench``)
+    # Each service's relay, consumers and jobs in a worker process of their own (``<name>-worker``), its API with
+    # LINLI_RUN_WORKER=false: reads at saturation never starve them (docs/workers.md). False: inside the API.
+    workers_apart: bool = True
+    workers: set[str] = field(default_factory=set)  # the API processes whose worker runs apart
     began: float = 0.0  # when the last start began (time.monotonic)
     _lock: threading.RLock = field(default_factory=threading.RLock)
     _accounts_began: float = 0.0
@@ -223,9 +228,12 @@ class DevStack:
                         accounts_cli = self.spawn_accounts(accounts)
                 finally:
                     nats_started.result()  # its URL is in every process's environment
+            self.clear_metrics()
             for service in SERVICES:
                 self.migrate_one(service)
-                self.start_service(service)
+                self.start_service(service, worker_apart=self.workers_apart)
+                if self.workers_apart:
+                    self.start_worker(service)
             self.start_service(GATEWAY)
             health = self.wait_ready(max(1.0, deadline - time.monotonic()))
             if accounts_cli is not None:
@@ -317,11 +325,28 @@ class DevStack:
         return env
 
     def env_of(self, name: str) -> dict[str, str]:
-        """``env`` for the process ``name``: the gateway also gets its metrics listener (this machine only)."""
+        """``env`` for the process ``name``: the gateway also gets its metrics listener (this machine only); a
+        service whose worker runs apart, LINLI_RUN_WORKER=false, and with its worker a metrics folder they share
+        (prometheus-client's multiprocess mode: the API's /metrics counts the worker's events too)."""
         env = self.env()
         if name == GATEWAY.name and self.gateway_metrics_port:
             env |= {"LINLI_METRICS_PORT": str(self.gateway_metrics_port), "LINLI_METRICS_HOST": HOST}
+        service = name.removesuffix(WORKER_SUFFIX)
+        if service in self.workers:
+            env["PROMETHEUS_MULTIPROC_DIR"] = str(self.metrics_dir(service))
+            env["LINLI_RUN_WORKER"] = "true" if name.endswith(WORKER_SUFFIX) else "false"
         return env
+
+    def workers_started(self) -> list[str]:
+        """The names of the worker processes this stack started (``booking-worker``)."""
+        return [f"{name}{WORKER_SUFFIX}" for name in sorted(self.workers)]
+
+    def metrics_dir(self, service: str) -> Path:
+        return self.var_dir.resolve() / "metrics" / service
+
+    def clear_metrics(self) -> None:
+        """A start begins its counters at zero: the files of the last run's processes are removed."""
+        shutil.rmtree(self.var_dir / "metrics", ignore_errors=True)
 
     def _popen(self, name: str, command: list[str], pass_fds: tuple[int, ...] = ()) -> subprocess.Popen[bytes]:
         self.logs.mkdir(parents=True, exist_ok=True)
@@ -362,10 +387,16 @@ class DevStack:
             self.processes["nats"] = child.process
         self.record("nats", began, process_cpu(child.process.pid))
 
-    def start_service(self, service: ServiceDef, port: int | None = None, *, name: str | None = None) -> None:
+    def start_service(
+        self, service: ServiceDef, port: int | None = None, *, name: str | None = None, worker_apart: bool = False
+    ) -> None:
         """Start ``service`` under ``name`` (default: its own name) on the stack's socket for it, or on ``port``
-        (a socket of the stack when one has that port; otherwise uvicorn binds it, e.g. an extra replica)."""
+        (a socket of the stack when one has that port; otherwise uvicorn binds it, e.g. an extra replica). With
+        ``worker_apart`` its relay and consumers are left to ``start_worker``'s process; otherwise they run in it."""
         name = name or service.name
+        if worker_apart:
+            self.workers.add(name)
+            self.metrics_dir(name).mkdir(parents=True, exist_ok=True)
         if port is None:
             self.allocate_ports()
             sock: socket.socket | None = self.sockets[service.name]
@@ -390,6 +421,26 @@ class DevStack:
             ready=lambda: _answers(url),
             log=self.logs / f"{name}.log",
             port=port,
+        )
+        with self._lock:
+            self.children[name] = child
+            self._launch(child)
+
+    def start_worker(self, service: ServiceDef, *, name: str | None = None) -> None:
+        """Start ``service``'s worker (``python -m <package>.worker``: relay, consumers, jobs) as ``<name>-worker``
+        beside its API ``name``, started with ``worker_apart``. It is ready once that API hears it (its /readyz
+        says ``checks.worker: ok``)."""
+        api = name or service.name
+        name = f"{api}{WORKER_SUFFIX}"
+        package = service.app.split(".", 1)[0]
+        command = [sys.executable, "-m", f"{package}.worker"]
+        url = f"http://{HOST}:{self.children[api].port}/readyz"
+        child = Child(
+            name,
+            spawn=lambda: self._popen(name, command),
+            ready=lambda: _worker_heard(url),
+            log=self.logs / f"{name}.log",
+            port=0,
         )
         with self._lock:
             self.children[name] = child
@@ -715,6 +766,20 @@ def _answers(url: str) -> bool:
         connection.close()
 
 
+def _worker_heard(readyz: str) -> bool:
+    """Whether the API answering ``readyz`` hears its worker (``checks.worker``, service_kit.events.signals)."""
+    parts = urllib.parse.urlsplit(readyz)
+    connection = http.client.HTTPConnection(parts.hostname or HOST, parts.port, timeout=5.0)
+    try:
+        connection.request("GET", parts.path)
+        answer = connection.getresponse()
+        return answer.status == 200 and json.loads(answer.read()).get("checks", {}).get("worker") == "ok"
+    except (OSError, http.client.HTTPException, ValueError, AttributeError):
+        return False
+    finally:
+        connection.close()
+
+
 def _port_open(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.settimeout(1.0)
@@ -776,7 +841,7 @@ def _ignoring(signum: signal.Signals) -> Any:
 # What the launcher decides for every process itself: how they find each other and where their data lives.
 WIRING = re.compile(
     r"LINLI_(ENVIRONMENT|VAR_DIR|NATS_URL|JWKS_URL|PUBLIC_BASE_URL|[A-Z]+_DATABASE_URL|GATEWAY_[A-Z]+_URL"
-    r"|GATEWAY_PORT|NATS_PORT|STARTUP_TIMEOUT)"
+    r"|GATEWAY_PORT|NATS_PORT|STARTUP_TIMEOUT|RUN_WORKER)"
 )
 
 
@@ -897,7 +962,7 @@ def print_banner(
 ) -> None:
     services = health.get("services", {})
     processes = " · ".join(
-        f"{child.name} :{child.port} (pid {child.process.pid if child.process else '-'})"
+        f"{child.name}{f' :{child.port}' if child.port else ''} (pid {child.process.pid if child.process else '-'})"
         for child in stack.children.values()
     )
     lines = [

@@ -87,7 +87,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, _database_factory_session: D
         yield dev
     finally:
         dev.stop()
-        for name in ("registry", "booking", "procurement", "feedback", "gateway"):
+        for name in ("registry", "booking", "procurement", "feedback", "gateway", *dev.workers_started()):
             log = var_dir / "logs" / f"{name}.log"
             if log.exists() and "Traceback" in log.read_text(errors="replace"):
                 print(f"\n--- {name}.log (has a traceback) ---\n{log.read_text(errors='replace')[-4000:]}")

@@ -329,6 +329,36 @@ def dockerfile_problems(compose: Compose, name: str) -> list[str]:
     return problems
 
 
+def worker_problems(compose: Compose, name: str) -> list[str]:
+    """The service's relay, consumers and jobs run in ``<name>-worker`` (its image, ``python -m <name>.worker``,
+    its settings, after its migration), and its API leaves them to it (``LINLI_RUN_WORKER=false``)."""
+    services, worker_name = compose["services"], f"{name}-worker"
+    worker, api = services.get(worker_name), services.get(name, {})
+    if worker is None:
+        return [f"{worker_name}: missing: the API would be the only one to run the relay and consumers"]
+    problems = []
+    if worker.get("build") != api.get("build") or worker.get("image") != api.get("image"):
+        problems.append(f"{worker_name}: must use the same build and image as {name}")
+    if worker.get("command") != ["python", "-m", f"{name}.worker"]:
+        problems.append(f"{worker_name}: command must be python -m {name}.worker, got {worker.get('command')}")
+    api_env, worker_env = api.get("environment", {}), worker.get("environment", {})
+    if api_env.get("LINLI_RUN_WORKER") != "false":
+        problems.append(f'{name}: LINLI_RUN_WORKER must be "false": its worker runs apart')
+    if worker_env.get("LINLI_RUN_WORKER") != "true":
+        problems.append(f'{worker_name}: LINLI_RUN_WORKER must be "true"')
+    for key in ("LINLI_NATS_URL", database_url_env(name)):
+        if worker_env.get(key) != api_env.get(key):
+            problems.append(f"{worker_name}: {key} must be the same as {name}'s")
+    needed = {
+        "postgres": "service_healthy",
+        "nats": "service_healthy",
+        f"{name}-migrate": "service_completed_successfully",
+    }
+    deps = depends(compose, worker_name)
+    problems += [f"{worker_name}: must depend on {d} ({c})" for d, c in needed.items() if deps.get(d) != c]
+    return problems
+
+
 # --- tests ------------------------------------------------------------------------------------------------
 
 
@@ -385,6 +415,21 @@ def test_migration_completes_before_the_service(compose: Compose, name: str) -> 
 @pytest.mark.parametrize("name", sorted(SERVICES))
 def test_dockerfile_builds_the_service(compose: Compose, name: str) -> None:
     assert dockerfile_problems(compose, name) == []
+
+
+@pytest.mark.parametrize("name", UPSTREAMS)
+def test_worker_runs_apart_from_the_api(compose: Compose, name: str) -> None:
+    assert worker_problems(compose, name) == []
+
+
+def test_a_missing_or_miswired_worker_is_caught(compose: Compose) -> None:
+    broken = copy.deepcopy(compose)
+    del broken["services"]["booking-worker"]
+    broken["services"]["feedback"]["environment"]["LINLI_RUN_WORKER"] = "true"
+    broken["services"]["registry-worker"]["command"] = ["python", "-m", "registry.app"]
+    assert any("missing" in p for p in worker_problems(broken, "booking"))
+    assert any("LINLI_RUN_WORKER" in p for p in worker_problems(broken, "feedback"))
+    assert any("command" in p for p in worker_problems(broken, "registry"))
 
 
 def test_only_the_gateway_is_published(compose: Compose) -> None:

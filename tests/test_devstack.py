@@ -400,7 +400,8 @@ def test_sigint_stops_every_process_and_exits_0(twins: Twins) -> None:
         text = "\n".join(output)
         processes = next(line for line in output if line.strip().startswith("Processes"))
         pids = [int(pid) for pid in re.findall(r"pid (\d+)", processes)]
-        assert len(pids) == 2 + len(SERVICES), processes
+        # nats-server, the gateway, and each service's API and worker.
+        assert len(pids) == 2 + 2 * len(SERVICES), processes
         gateway = re.search(r"Gateway\s+(http://\S+)", text)
         assert gateway is not None, text
         assert httpx.get(f"{gateway[1]}/healthz", timeout=30).status_code == 200

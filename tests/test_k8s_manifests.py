@@ -98,6 +98,12 @@ def _containers(resource: Resource) -> Iterator[dict[str, Any]]:
     yield from walk(resource.get("spec", {}))
 
 
+def _api(resource: Resource) -> dict[str, Any]:
+    """The container serving the API (named ``api``; a Job's only one): an overlay's patch may reorder them."""
+    containers = list(_containers(resource))
+    return next((c for c in containers if c["name"] == "api"), containers[0])
+
+
 def referenced_files(directory: Path) -> set[Path]:
     """The kustomization files and every file they reference, under ``directory``'s tree of kustomizations."""
     kustomization = load_documents(directory / "kustomization.yaml")[0]
@@ -163,7 +169,7 @@ def check_structure(resources: list[Resource], *, pinned_images: bool) -> list[s
         job = jobs.get(f"{name}-migrate")
         if job is None:
             problems.append(f"Deployment/{name}: no migration Job {name}-migrate")
-        elif _containers(job).__next__()["image"] != _containers(deployment).__next__()["image"]:
+        elif _api(job)["image"] != _api(deployment)["image"]:
             problems.append(f"Job/{name}-migrate: migrates with another image than the Deployment runs")
     for name, service in by_kind(resources, "Service").items():
         selected = [
@@ -245,7 +251,7 @@ def _check_deployment(name: str, deployment: Resource, resources: list[Resource]
     spec = deployment["spec"]
     if not _selects(spec["selector"], _labels(deployment)):
         problems.append(f"Deployment/{name}: its selector does not select its own pods")
-    container = _containers(deployment).__next__()
+    container = _api(deployment)
     ports = {p["name"]: p["containerPort"] for p in container.get("ports", [])}
     if ports.get("http") != 8000:
         problems.append(f"Deployment/{name}: no port http=8000")
@@ -281,6 +287,53 @@ def _check_deployment(name: str, deployment: Resource, resources: list[Resource]
     for source in container.get("envFrom", []):
         if source["configMapRef"]["name"] not in config_maps:
             problems.append(f"Deployment/{name}: ConfigMap {source['configMapRef']['name']} does not exist")
+    if name != "gateway":
+        problems += _check_worker(name, deployment)
+    return problems
+
+
+WORKER_METRICS = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def _check_worker(name: str, deployment: Resource) -> list[str]:
+    """A service's relay, consumers and jobs run in the pod's ``worker`` container, never in the api's
+    (docs/workers.md): reads at saturation must not starve them. Its counters reach the api's /metrics through a
+    folder both mount, the pods' pids kept apart by one process namespace."""
+    where = f"Deployment/{name}"
+    pod = _pod_template(deployment)["spec"]
+    containers = {c["name"]: c for c in _containers(deployment)}
+    api, worker = containers.get("api", {}), containers.get("worker")
+    if worker is None:
+        return [f"{where}: no worker container"]
+    problems = []
+    package = SERVICES[name][0]
+    if worker.get("command") != ["python", "-m", f"{package}.worker"] or worker.get("image") != api.get("image"):
+        problems.append(f"{where}/worker: must run python -m {package}.worker from the api's image")
+    if worker.get("ports") or worker.get("readinessProbe"):
+        problems.append(f"{where}/worker: serves nothing; the api's /readyz says whether it is heard")
+    env = {c: {item["name"]: item for item in containers[c].get("env", [])} for c in ("api", "worker")}
+    if env["api"].get("LINLI_RUN_WORKER", {}).get("value") != "false":
+        problems.append(f'{where}/api: LINLI_RUN_WORKER must be "false": the worker container runs them')
+    if env["worker"].get("LINLI_RUN_WORKER", {}).get("value") != "true":
+        problems.append(f'{where}/worker: LINLI_RUN_WORKER must be "true"')
+    database = f"LINLI_{SERVICES[name][2]}_DATABASE_URL"
+    for variable in (database, "LINLI_DATA_KEY"):
+        if env["worker"].get(variable, {}).get("valueFrom") != env["api"].get(variable, {}).get("valueFrom"):
+            problems.append(f"{where}/worker: {variable} must come from the api's Secret")
+    folders = {c: env[c].get(WORKER_METRICS, {}).get("value") for c in ("api", "worker")}
+    mounts = {c: {m["mountPath"]: m["name"] for m in containers[c].get("volumeMounts", [])} for c in ("api", "worker")}
+    volumes = {v["name"]: v for v in pod.get("volumes", [])}
+    shared = mounts["api"].get(folders["api"] or "")
+    if (
+        not folders["api"]
+        or folders["api"] != folders["worker"]
+        or shared is None
+        or mounts["worker"].get(folders["worker"] or "") != shared
+        or "emptyDir" not in volumes.get(shared, {})
+    ):
+        problems.append(f"{where}: api and worker must share {WORKER_METRICS} on one emptyDir")
+    if pod.get("shareProcessNamespace") is not True:
+        problems.append(f"{where}: shareProcessNamespace keeps the metrics files of api and worker apart")
     return problems
 
 
@@ -539,21 +592,29 @@ def test_postgres_cluster_has_three_instances_and_a_database_and_role_per_servic
 
 
 def test_database_connections_fit_what_autoscaling_can_open() -> None:
-    """Each service process pools at most 20 connections (the settings' defaults: database_pool_size 10 +
-    database_max_overflow 10, which the manifests do not change)."""
+    """Each api process pools at most 20 connections (the settings' defaults: database_pool_size 10 +
+    database_max_overflow 10, which the manifests do not change for it); a service's worker container, beside it in
+    every pod, as many as its own LINLI_DATABASE_POOL_SIZE + LINLI_DATABASE_MAX_OVERFLOW say."""
     per_process = 20
     cluster = load_documents(DEPLOY / "postgres" / "cluster.yaml")[0]["spec"]
     limits = {role["name"]: role["connectionLimit"] for role in cluster["managed"]["roles"]}
-    autoscalers = by_kind(render(K8S / "overlays" / "production"), "HorizontalPodAutoscaler")
+    production = render(K8S / "overlays" / "production")
+    autoscalers = by_kind(production, "HorizontalPodAutoscaler")
+    deployments = by_kind(production, "Deployment")
     for service in SERVICES:
-        assert limits[service] >= autoscalers[service]["spec"]["maxReplicas"] * per_process + 1, service
+        per_pod = per_process
+        for container in _containers(deployments[service]):
+            env = {item["name"]: item.get("value") for item in container.get("env", [])}
+            if container["name"] == "api":
+                assert "LINLI_DATABASE_POOL_SIZE" not in env, "update per_process"
+                assert "LINLI_DATABASE_MAX_OVERFLOW" not in env, "update per_process"
+            else:
+                per_pod += int(env["LINLI_DATABASE_POOL_SIZE"]) + int(env["LINLI_DATABASE_MAX_OVERFLOW"])
+        assert limits[service] >= autoscalers[service]["spec"]["maxReplicas"] * per_pod + 1, service
     assert sum(limits.values()) <= int(cluster["postgresql"]["parameters"]["max_connections"]) - 20
     fields = ServiceSettings.model_fields
     pooled = fields["database_pool_size"].default + fields["database_max_overflow"].default
     assert pooled == per_process, "update per_process and the roles' connectionLimit"
-    for resource in render(K8S / "overlays" / "production"):
-        assert "LINLI_DATABASE_POOL_SIZE" not in json.dumps(resource), "update per_process"
-        assert "LINLI_DATABASE_MAX_OVERFLOW" not in json.dumps(resource), "update per_process"
 
 
 def test_nats_values_make_a_three_node_jetstream_cluster_on_disk() -> None:
@@ -636,6 +697,19 @@ def test_structure_check_catches_broken_workloads(production: list[Resource]) ->
         },
     ]
     assert any(p.startswith("Secret/oops") for p in check_structure(resources, pinned_images=True))
+
+    resources, booking = _broken(production, "Deployment", "booking")
+    containers = booking["spec"]["template"]["spec"]["containers"]
+    booking["spec"]["template"]["spec"]["containers"] = [c for c in containers if c["name"] != "worker"]
+    assert "Deployment/booking: no worker container" in check_structure(resources, pinned_images=True)
+
+    resources, feedback = _broken(production, "Deployment", "feedback")
+    api = _api(feedback)
+    api["env"] = [item for item in api["env"] if item["name"] != "LINLI_RUN_WORKER"]
+    del feedback["spec"]["template"]["spec"]["shareProcessNamespace"]
+    problems = check_structure(resources, pinned_images=True)
+    assert any(p.startswith("Deployment/feedback/api: LINLI_RUN_WORKER") for p in problems)
+    assert any("shareProcessNamespace" in p for p in problems)
 
     resources = [r for r in copy.deepcopy(production) if r["metadata"]["name"] != "booking-migrate"]
     assert "Deployment/booking: no migration Job booking-migrate" in check_structure(resources, pinned_images=True)

@@ -207,14 +207,17 @@ def health_router() -> APIRouter:
         """What a readiness probe asks: can this replica serve? It can while its database answers, even with NATS
         away: every write's events wait in the outbox and are published when NATS returns, and consumers catch up
         from their durable position. So NATS away is ``degraded`` (200, said in ``checks``), never 503; taking
-        every replica out of rotation for it would refuse writes that would have succeeded."""
+        every replica out of rotation for it would refuse writes that would have succeeded. A worker process
+        unheard (``LINLI_RUN_WORKER=false``, the worker apart) is ``degraded`` likewise."""
         runtime: Runtime = request.app.state.runtime
         checks = {
             "database": "ok" if await runtime.check_database() else "down",
             "nats": "ok" if runtime.nats_connected() else "down",
+            # Relay and consumers: in this process, or a worker process heard lately (service_kit.events.signals).
+            "worker": "ok" if runtime.worker_alive() else "down",
         }
         if checks["database"] == "ok":
-            status = "ready" if checks["nats"] == "ok" else "degraded"
+            status = "ready" if checks["nats"] == checks["worker"] == "ok" else "degraded"
             return JSONResponse({"status": status, "service": runtime.service, "checks": checks})
         return problem_response(
             {

@@ -14,12 +14,20 @@ go to one replica only). What happens while it cannot hear:
 - after a reconnection, events published meanwhile were missed: what was kept before is dropped;
 - a render that began before an event and ends after it is not kept (the group's generation moved on).
 
-Entries per group are bounded (``MAX_ENTRIES``): odd query strings cannot grow the memory without end."""
+Entries per group are bounded (``MAX_ENTRIES``): odd query strings cannot grow the memory without end.
+
+**Partitioned groups** hold answers about one person each (a resident's rating invitations, which her app polls):
+the answer is kept per partition (the resident's id) and an event drops only the partition its payload names
+(``partitioned_by``: the payload's field), so a change for one resident leaves every other's answer in place. The
+caller names the partition after it checked that the caller may read it; ``max_age`` bounds how long an answer is
+served without a change heard, whatever was missed."""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,6 +39,7 @@ from pydantic import TypeAdapter
 log = structlog.get_logger("linli.readmostly")
 
 MAX_ENTRIES = 256
+MAX_PER_PARTITION = 16
 
 
 @dataclass(frozen=True)
@@ -38,12 +47,15 @@ class _Entry:
     etag: str
     body: bytes
     epoch: int
+    kept_at: float = 0.0
 
 
 @dataclass
 class _Group:
     generation: int = 0
     entries: dict[str, _Entry] = field(default_factory=dict)
+    # Partitioned groups: partition → its answers (``entries`` unused).
+    partitions: dict[str, dict[str, _Entry]] = field(default_factory=dict)
 
 
 def _etag(body: bytes) -> str:
@@ -70,13 +82,34 @@ class _AppCache:
 class ReadMostly:
     """The read-mostly answers of one service: ``groups`` maps each group to the event types that change it."""
 
-    def __init__(self, name: str, groups: dict[str, tuple[str, ...]]) -> None:
+    def __init__(
+        self,
+        name: str,
+        groups: dict[str, tuple[str, ...]],
+        *,
+        partitioned_by: dict[str, str] | None = None,
+        max_entries: int = MAX_ENTRIES,
+        max_age: float | None = None,
+    ) -> None:
         self._attribute = f"read_mostly_{name}"
         self._group_names = tuple(groups)
-        self._changed_by = {event_type: group for group, types in groups.items() for event_type in types}
+        self._changed_by: dict[str, list[str]] = {}
+        for group, types in groups.items():
+            for event_type in types:
+                self._changed_by.setdefault(event_type, []).append(group)
+        self._partitioned_by = dict(partitioned_by or {})
+        self._max_entries = max_entries
+        self._max_age = max_age
 
     def _cache(self, request: Request) -> _AppCache:
-        state = request.app.state
+        return self._cache_of(request.app)
+
+    def kept(self, app: Any, group: str) -> _Group:
+        """What ``app``'s process keeps of ``group`` now (for its tests)."""
+        return self._cache_of(app).groups[group]
+
+    def _cache_of(self, app: Any) -> _AppCache:
+        state = app.state
         cache: _AppCache | None = getattr(state, self._attribute, None)
         if cache is None:
             cache = _AppCache({name: _Group() for name in self._group_names})
@@ -84,10 +117,21 @@ class ReadMostly:
         return cache
 
     @staticmethod
-    def _invalidate(cache: _AppCache, group: str) -> None:
+    def _invalidate(cache: _AppCache, group: str, partition: str | None = None) -> None:
+        """Drop ``group``'s answers (of ``partition`` only, when named). Any change moves the group's generation:
+        a render under way when it came is not kept, whichever partition it was for."""
         state = cache.groups[group]
         state.generation += 1
-        state.entries.clear()
+        if partition is None:
+            state.entries.clear()
+            state.partitions.clear()
+        else:
+            state.partitions.pop(partition, None)
+
+    def forget(self, request: Request, group: str, partition: str | None = None) -> None:
+        """Drop what this process kept of ``group`` (``partition``) now: a change it made itself, whose event the
+        other processes hear later."""
+        self._invalidate(self._cache(request), group, partition)
 
     async def _listen(self, request: Request, cache: _AppCache) -> int | None:
         """The app's connection epoch (its reconnection count) while it hears the changes; None when it cannot."""
@@ -98,18 +142,26 @@ class ReadMostly:
         if cache.listening_on is not nc:
             async with cache.subscribing:
                 if cache.listening_on is not nc:
-                    for event_type, group in self._changed_by.items():
-                        await nc.subscribe(event_type, cb=self._on_change(cache, group))
+                    for event_type, groups in self._changed_by.items():
+                        await nc.subscribe(event_type, cb=self._on_change(cache, groups))
                     await nc.flush()  # the subscriptions are in place before anything is kept
                     for group in cache.groups:
                         self._invalidate(cache, group)
                     cache.listening_on = nc
         return int(nc.stats.get("reconnects", 0))
 
-    def _on_change(self, cache: _AppCache, group: str) -> Callable[[Any], Awaitable[None]]:
-        async def changed(_msg: Any) -> None:
-            self._invalidate(cache, group)
-            log.debug("read-mostly answers dropped", group=group)
+    def _on_change(self, cache: _AppCache, groups: list[str]) -> Callable[[Any], Awaitable[None]]:
+        async def changed(msg: Any) -> None:
+            for group in groups:
+                field_name = self._partitioned_by.get(group)
+                partition = None
+                if field_name is not None:
+                    try:
+                        partition = str(json.loads(msg.data)[field_name])
+                    except (ValueError, TypeError, KeyError):
+                        partition = None  # a payload without it: the whole group goes
+                self._invalidate(cache, group, partition)
+                log.debug("read-mostly answers dropped", group=group, partition=partition)
 
         return changed
 
@@ -121,22 +173,41 @@ class ReadMostly:
         adapter: TypeAdapter[Any],
         *,
         cache_control: str,
+        partition: str | None = None,
     ) -> Response:
         """The answer to ``request`` in ``group``: from memory when it is there and still true, else rendered
-        (``render()``, serialized with ``adapter``) and kept; 304 when the client's ``If-None-Match`` holds it."""
+        (``render()``, serialized with ``adapter``) and kept; 304 when the client's ``If-None-Match`` holds it.
+        A partitioned group's answer is kept under ``partition``, which the caller may read."""
         cache = self._cache(request)
         state = cache.groups[group]
+        if (group in self._partitioned_by) != (partition is not None):
+            raise ValueError(f"read-mostly group {group}: a partition is named exactly when the group has them")
         key = request.url.path + "?" + "&".join(sorted(f"{k}={v}" for k, v in request.query_params.multi_items()))
         epoch = await self._listen(request, cache)
-        entry = state.entries.get(key)
-        if entry is None or epoch is None or entry.epoch != epoch:
+        entries = state.entries if partition is None else state.partitions.get(partition, {})
+        entry = entries.get(key)
+        now = time.monotonic()
+        if (
+            entry is None
+            or epoch is None
+            or entry.epoch != epoch
+            or (self._max_age is not None and now - entry.kept_at > self._max_age)
+        ):
             generation = state.generation
             body = adapter.dump_json(await render())
-            entry = _Entry(_etag(body), body, epoch if epoch is not None else -1)
+            entry = _Entry(_etag(body), body, epoch if epoch is not None else -1, now)
             if epoch is not None and generation == state.generation:
-                if len(state.entries) >= MAX_ENTRIES:
-                    state.entries.clear()
-                state.entries[key] = entry
+                if partition is None:
+                    if len(state.entries) >= self._max_entries:
+                        state.entries.clear()
+                    state.entries[key] = entry
+                else:
+                    if partition not in state.partitions and len(state.partitions) >= self._max_entries:
+                        state.partitions.clear()
+                    kept = state.partitions.setdefault(partition, {})
+                    if len(kept) >= MAX_PER_PARTITION:  # one person's odd query strings
+                        kept.clear()
+                    kept[key] = entry
         headers = {"ETag": entry.etag, "Cache-Control": cache_control}
         if _matches(request.headers.get("if-none-match"), entry.etag):
             return Response(status_code=304, headers=headers)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import io
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 import structlog
 from nats.aio.client import Client as NATS
@@ -19,6 +20,7 @@ from service_kit.db import create_engine, create_sessionmaker, reading_engine
 from service_kit.events.bus import connect, ensure_streams
 from service_kit.events.consumer import ConsumerRunner, Subscription, raise_if_cancelling
 from service_kit.events.outbox import OutboxRelay
+from service_kit.events.signals import ApiSide, WorkerSide
 from service_kit.idempotency import purge_expired
 from service_kit.idle import IdleTasks
 from service_kit.protection import Keyring
@@ -51,6 +53,8 @@ class Runtime:
     events_ready: asyncio.Event = field(default_factory=asyncio.Event)
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
     idle: IdleTasks = field(init=False)
+    # With the worker in a process of its own: how this API hears it and wakes its relay.
+    api_side: ApiSide | None = None
 
     def __post_init__(self) -> None:
         self.idle = IdleTasks(self.stopping)
@@ -69,6 +73,8 @@ class Runtime:
 
     async def start(self, *, worker: bool) -> None:
         """Connect to NATS in the background (the API serves meanwhile); with ``worker``, run relay and consumers."""
+        if not worker:
+            self.api_side = ApiSide(self.service, heartbeat_seconds=self.settings.worker_heartbeat_seconds)
         self._tasks.append(asyncio.create_task(self._start_events(worker), name=f"{self.service}-events"))
 
     async def _start_events(self, worker: bool) -> None:
@@ -110,7 +116,21 @@ class Runtime:
             jobs = [purge_idempotency_records, *self.background_jobs] if self.settings.run_background_jobs else []
             for job in jobs:
                 self._tasks.append(asyncio.create_task(_forever(job, self), name=job.__name__))
+            side = WorkerSide(self.service, heartbeat_seconds=self.settings.worker_heartbeat_seconds)
+            self._signals(side.run(self.nc, self.wake_relay, self.stopping), "worker-signals")
+        elif self.api_side is not None:
+            self._signals(self.api_side.run(self.nc, self.stopping), "api-signals")
         self.events_ready.set()
+
+    def _signals(self, talk: Coroutine[Any, Any, None], name: str) -> None:
+        """Run the API's or the worker's side of their talk (``service_kit.events.signals``): always waiting, so a
+        stop cancels it at once."""
+
+        async def run() -> None:
+            with self.idle.waiting():
+                await talk
+
+        self._tasks.append(asyncio.create_task(run(), name=f"{self.service}-{name}"))
 
     @property
     def running(self) -> bool:
@@ -124,8 +144,15 @@ class Runtime:
         await self.idle.sleep(seconds)
 
     def wake_relay(self) -> None:
+        """After a commit that may have written events: wake the relay here, or the worker's (in its process)."""
         if self.relay is not None:
             self.relay.wake()
+        elif self.api_side is not None:
+            self.api_side.wake()
+
+    def worker_alive(self) -> bool:
+        """Whether relay and consumers run: here, or in a worker process heard within three beats."""
+        return self.api_side.alive() if self.api_side is not None else True
 
     async def check_database(self) -> bool:
         try:

@@ -63,8 +63,12 @@ class ServiceSettings(EdgeSettings):
     consumer_ack_wait_seconds: float = 30.0
     # First redelivery delay after a handler failure; doubles with each attempt.
     consumer_retry_base_seconds: float = 1.0
-    # Run the outbox relay and event consumers inside the API process (dev); production may run ``worker``.
+    # Run the outbox relay, event consumers and jobs inside the API process; ``make run``, compose and k8s run them in
+    # a worker process of their own (``python -m <package>.worker``) and set this false on the API (docs/workers.md).
     run_worker: bool = True
+    # A worker in a process of its own says it is alive this often; its API's /readyz says ``worker: down`` after
+    # three beats unheard (service_kit/events/signals.py).
+    worker_heartbeat_seconds: float = Field(2.0, gt=0)
     # With the worker: also its periodic jobs (SMS delivery, sweeps). A test that applies events and runs a job's
     # pass by hand turns them off, so no pass of the loop races its own.
     run_background_jobs: bool = True

@@ -653,7 +653,7 @@ async def check_a_service_answers(client: httpx.AsyncClient, paths: Iterable[str
     returned for a service's own further checks)."""
     ready = await client.get("/readyz")
     assert ready.status_code == 200, ready.text
-    assert ready.json()["checks"] == {"database": "ok", "nats": "ok"}
+    assert ready.json()["checks"] == {"database": "ok", "nats": "ok", "worker": "ok"}
     unknown = await client.get("/api/v1/nothing-here")
     assert unknown.status_code == 404
     assert unknown.headers["content-type"] == "application/problem+json"

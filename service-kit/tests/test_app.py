@@ -208,7 +208,7 @@ async def test_health_and_readiness(client: httpx.AsyncClient) -> None:
     ready = await client.get("/readyz")
     assert ready.status_code == 200
     assert ready.json()["status"] == "ready"
-    assert ready.json()["checks"] == {"database": "ok", "nats": "ok"}
+    assert ready.json()["checks"] == {"database": "ok", "nats": "ok", "worker": "ok"}
 
 
 async def test_nats_away_is_degraded_and_still_ready(
@@ -224,7 +224,8 @@ async def test_nats_away_is_degraded_and_still_ready(
         await runtime.nc.close()
         ready = await client.get("/readyz")
         assert ready.status_code == 200, ready.text
-        assert ready.json() == {"status": "degraded", "service": "kit", "checks": {"database": "ok", "nats": "down"}}
+        checks = {"database": "ok", "nats": "down", "worker": "ok"}
+        assert ready.json() == {"status": "degraded", "service": "kit", "checks": checks}
         body = {"text": "while NATS is away", "stars": 4}
         written = await client.post("/api/v1/notes", json=body, headers=test_keys.headers("operator"))
         assert written.status_code == 201, written.text

@@ -13,6 +13,9 @@ here, new traces sampled at 1%), as a ratio; ``--only tracing`` runs it alone.
 booking beside it, on SQLite and PostgreSQL (``booking_series.py``); ``--only series`` runs it alone.
 (5) ``make run`` from its command to healthy, step by step in wall and CPU seconds, fresh and on existing data
 (``startup.py``); ``--only startup`` runs it alone.
+(6) Event workers beside reads: feedback's booking completed → rating invitation lag while its app's poll of
+``GET /api/v1/rating-invitations`` saturates the API, the worker in the API process and in its own, and the CPU per
+read (``workers.py``); ``--only workers`` runs it alone.
 Each figure that has a target is printed beside it, MET or MISSED. ``--quick`` runs every part at a reduced scale
 (fewer events, one round of 2 s per row, one worker count, the production server only) in about a minute and a
 half: indicative figures for
@@ -52,6 +55,7 @@ sys.path.insert(0, str(ROOT / "deploy"))
 from booking_series import bench_series  # noqa: E402
 from event_pipeline import bench_pipeline  # noqa: E402
 from startup import bench_startup  # noqa: E402
+from workers import bench_workers  # noqa: E402
 
 from service_kit.db import UTCDateTime, create_engine, create_sessionmaker  # noqa: E402
 from service_kit.events.bus import connect, ensure_streams  # noqa: E402
@@ -702,7 +706,7 @@ def main() -> None:
     parser.add_argument("--paths", nargs="+", default=list(GATEWAY_PATHS), help="registry paths loaded")
     parser.add_argument(
         "--only",
-        choices=["events", "pipeline", "gateway", "tracing", "series", "startup"],
+        choices=["events", "pipeline", "gateway", "tracing", "series", "startup", "workers"],
         help="run one part only (pipeline: the steady and burst parts of events alone)",
     )
     parser.add_argument("--steady-seconds", type=float, default=60.0, help="length of the steady event emitters")
@@ -719,6 +723,9 @@ def main() -> None:
     )
     parser.add_argument("--startup-rounds", type=int, default=3, help="make run starts timed (the median is shown)")
     parser.add_argument("--trace-ratio", type=float, default=0.01, help="the traced gateway's sample ratio")
+    parser.add_argument("--workers-rounds", type=int, default=3, help="rounds of the workers part's rows")
+    parser.add_argument("--workers-seconds", type=float, default=10.0, help="length of each workers row")
+    parser.add_argument("--completions", type=float, default=10.0, help="bookings completed per second (workers)")
     parser.add_argument(
         "--quick",
         action="store_true",
@@ -737,6 +744,7 @@ def main() -> None:
         args.events, args.seconds, args.rounds, args.workers, args.series_rounds = 300, 2.0, 1, [1], 2
         args.startup_rounds = 1
         args.steady_seconds, args.burst_events, args.burst_rounds = 5.0, 2_000, 1
+        args.workers_rounds, args.workers_seconds = 1, 3.0
         print("quick: every part at a reduced scale (300 events, one 2 s round per row, one worker, no h11 row);")
         print("  the figures are indicative, for development: `make bench` without --quick gives the ones to report")
     with tempfile.TemporaryDirectory(prefix="linli-bench-") as tmp:
@@ -760,6 +768,15 @@ def main() -> None:
             asyncio.run(bench_series(Path(tmp), args.series_rounds, args.postgres_url, QUICK_NOTE))
         if args.only in (None, "startup"):
             bench_startup(Path(tmp), args.startup_rounds, QUICK_NOTE, args.startup_root)
+        if args.only in (None, "workers"):
+            bench_workers(
+                Path(tmp),
+                rounds=args.workers_rounds,
+                seconds=args.workers_seconds,
+                rate=args.completions,
+                connections=args.connections,
+                note=QUICK_NOTE,
+            )
 
 
 if __name__ == "__main__":

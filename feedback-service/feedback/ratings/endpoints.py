@@ -1,9 +1,10 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from feedback.ratings import service
+from feedback.ratings.answers import INVITATIONS, PAGE, PRIVATE_REVALIDATE, READ_MOSTLY
 from feedback.ratings.models import InvitationStatus
 from feedback.ratings.schemas import PublicRating, Rating, RatingCreate, RatingInvitation, RatingUpdate
 from service_kit.auth import CurrentPrincipal, Principal, Role, require_roles
@@ -24,13 +25,23 @@ Rater = Annotated[Principal, Depends(require_roles(Role.resident, Role.operator)
     responses=error_responses(401, 403, 404, 422),
 )
 async def list_rating_invitations(
+    request: Request,
     session: ReadSessionDep,
     principal: Rater,
     page: PaginationDep,
     resident_id: Annotated[uuid.UUID | None, Query(description="Required for operators")] = None,
     status: InvitationStatus = InvitationStatus.pending,
-) -> Page[RatingInvitation]:
-    return await service.list_invitations(session, viewer=principal, resident_id=resident_id, status=status, page=page)
+) -> Response:
+    """The app polls this: the answer is kept per resident until her invitations change (``answers``)."""
+    whose = service.whose_invitations(principal, resident_id)
+    return await READ_MOSTLY.answer(
+        request,
+        INVITATIONS,
+        lambda: service.list_invitations(session, whose=whose, status=status, page=page),
+        PAGE,
+        cache_control=PRIVATE_REVALIDATE,
+        partition=str(whose),
+    )
 
 
 @router.post(
@@ -40,8 +51,11 @@ async def list_rating_invitations(
     summary="Rate a completed booking (once)",
     responses=error_responses(401, 403, 404, 409, 422),
 )
-async def submit_rating(session: SessionDep, principal: Rater, body: RatingCreate) -> Rating:
-    return await service.submit_rating(session, body, by=principal)
+async def submit_rating(request: Request, session: SessionDep, principal: Rater, body: RatingCreate) -> Rating:
+    rating = await service.submit_rating(session, body, by=principal)
+    # Her next poll reads her list again here at once; other processes drop it when its event reaches them.
+    READ_MOSTLY.forget(request, INVITATIONS, str(rating.resident_id))
+    return rating
 
 
 @router.get(

@@ -17,7 +17,7 @@ class DuplicateRating(Exception):
     """The unique key on ``rating.booking_id`` refused a second rating of one booking."""
 
 
-async def insert_invitation_if_absent(session: AsyncSession, **values: Any) -> bool:
+async def insert_invitation_if_absent(session: AsyncSession, *, invitation_id: uuid.UUID, **values: Any) -> bool:
     """Insert an invitation unless its booking already has one. Returns whether a row was inserted.
 
     ``ON CONFLICT DO NOTHING`` (both SQLite and PostgreSQL) makes this safe against a competing consumer
@@ -25,7 +25,7 @@ async def insert_invitation_if_absent(session: AsyncSession, **values: Any) -> b
     now = utcnow()
     statement = (
         upsert(session, RatingInvitation)
-        .values(id=uuid.uuid4(), status=InvitationStatus.pending, created_at=now, updated_at=now, **values)
+        .values(id=invitation_id, status=InvitationStatus.pending, created_at=now, updated_at=now, **values)
         .on_conflict_do_nothing(index_elements=["booking_id"])
     )
     result = cast(CursorResult[Any], await session.execute(statement))

@@ -14,7 +14,7 @@ from feedback.ratings.schemas import PublicRating, Rating, RatingCreate, RatingI
 from feedback.scores import service as scores_service
 from service_kit.auth import Principal, Role
 from service_kit.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from service_kit.events.contracts import BookingCompleted, RatingSubmitted
+from service_kit.events.contracts import BookingCompleted, RatingInvitationChanged, RatingSubmitted
 from service_kit.events.outbox import emit
 from service_kit.logging import mask_personal_data
 from service_kit.pagination import Page, Pagination
@@ -37,32 +37,58 @@ async def open_invitation(session: AsyncSession, event: BookingCompleted) -> boo
         # A booking without a registered resident (e.g. an anonymous walk-in) has nobody to invite.
         log.info("completed booking has no resident, no invitation", booking_id=str(event.booking_id))
         return False
-    return await repository.insert_invitation_if_absent(
+    invitation_id = uuid.uuid4()
+    opened = await repository.insert_invitation_if_absent(
         session,
+        invitation_id=invitation_id,
         booking_id=event.booking_id,
         resident_id=event.resident_id,
         provider_id=event.provider_id,
         offering_id=event.offering_id,
         completed_at=event.occurred_at,
     )
+    if opened:
+        await _announce(session, invitation_id, event.booking_id, event.resident_id, InvitationStatus.pending)
+    return opened
 
 
-async def list_invitations(
+async def _announce(
     session: AsyncSession,
-    *,
-    viewer: Principal,
-    resident_id: uuid.UUID | None,
+    invitation_id: uuid.UUID,
+    booking_id: uuid.UUID,
+    resident_id: uuid.UUID,
     status: InvitationStatus,
-    page: Pagination,
-) -> Page[RatingInvitation]:
+) -> None:
+    """Say that a resident's invitations changed, in the change's transaction: every API process then drops what it
+    kept of her list (``answers.READ_MOSTLY``), whichever process (a worker, another replica) made the change."""
+    await emit(
+        session,
+        RatingInvitationChanged(
+            invitation_id=invitation_id,
+            booking_id=booking_id,
+            resident_id=resident_id,
+            status=status.value,
+            occurred_at=utcnow(),
+        ),
+    )
+
+
+def whose_invitations(viewer: Principal, resident_id: uuid.UUID | None) -> uuid.UUID:
+    """The resident whose invitations ``viewer`` asks for, and may read: her own, or the one an operator names."""
     if viewer.has_any(*ACTS_FOR_RESIDENTS):
         if resident_id is None:
             raise ValidationFailed("An operator names the resident: ?resident_id=…", code="resident_id_required")
-        whose = resident_id
-    else:
-        whose = _own_resident_id(viewer)
-        if resident_id is not None and resident_id != whose:
-            raise NotFound("No such resident.")
+        return resident_id
+    whose = _own_resident_id(viewer)
+    if resident_id is not None and resident_id != whose:
+        raise NotFound("No such resident.")
+    return whose
+
+
+async def list_invitations(
+    session: AsyncSession, *, whose: uuid.UUID, status: InvitationStatus, page: Pagination
+) -> Page[RatingInvitation]:
+    """The invitations of the resident ``whose_invitations`` named."""
     rows, total = await repository.list_invitations(session, resident_id=whose, status=status, page=page)
     return page.of([RatingInvitation.from_model(r) for r in rows], total)
 
@@ -77,6 +103,7 @@ async def submit_rating(session: AsyncSession, data: RatingCreate, *, by: Princi
         session, invitation.id
     ):
         raise Conflict("This booking has already been rated.", code="already_rated")
+    await _announce(session, invitation.id, invitation.booking_id, invitation.resident_id, InvitationStatus.rated)
 
     now = utcnow()
     rating = RatingModel(

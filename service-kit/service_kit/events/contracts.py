@@ -339,6 +339,19 @@ class RatingSubmitted(EventData):
     submitted_at: datetime
 
 
+@event_type("linli.rating.invitation_changed.v1", "invitation_id")
+class RatingInvitationChanged(EventData):
+    """A resident's invitation to rate a completed booking was opened (``pending``) or used (``rated``). Nobody
+    needs to apply it: every feedback API process hears it (a plain NATS subscription) and drops what it kept of
+    that resident's invitations (service_kit.readmostly), whichever process wrote the change."""
+
+    invitation_id: uuid.UUID
+    booking_id: uuid.UUID
+    resident_id: uuid.UUID
+    status: Literal["pending", "rated"]
+    occurred_at: datetime
+
+
 @event_type("linli.score.updated.v1", "subject_id")
 class ScoreUpdated(EventData):
     """A provider's or offering's Bayesian score changed. ``score`` is on the 1–5 star scale."""

@@ -57,7 +57,7 @@ def fake_outbox_router(
         sender = sender_of(request)
         if is_production(request) or not isinstance(sender, FakeSmsSender):
             raise NotFound("Linli has no endpoint at this path.")
-        messages: list[SentSms] = sender.sent_to(normalize_phone(phone)) if phone else list(sender.messages)
+        messages: list[SentSms] = sender.sent_to(normalize_phone(phone)) if phone else sender.recorded()
         messages.reverse()
         chosen = messages[page.offset : page.offset + page.limit]
         return page.of(

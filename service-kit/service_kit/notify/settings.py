@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
@@ -55,4 +56,8 @@ def sms_sender(settings: SmsSettings) -> SmsSender:
         from service_kit.notify.tencent import TencentSmsSender
 
         return TencentSmsSender.from_settings(settings)
-    return FakeSmsSender()
+    # A service's API and its worker (a process of its own) record into one file under the service's var folder.
+    var_dir, service = getattr(settings, "var_dir", None), getattr(settings, "service_name", None)
+    if var_dir is None or not service:
+        return FakeSmsSender()
+    return FakeSmsSender(shared=Path(var_dir) / f"sms-outbox-{service}.jsonl")

@@ -6,9 +6,14 @@ rendering of the same template, for the fake sender's record and the resident's 
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import json
 import re
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Protocol
 
 import structlog
@@ -64,31 +69,56 @@ class SentSms:
 @dataclass
 class FakeSmsSender:
     """Sends nothing: keeps the last ``keep`` messages in memory (``messages``), for tests and the dev stack,
-    whose admins read them at an ops endpoint (``service_kit.notify.outbox``), never in production."""
+    whose admins read them at an ops endpoint (``service_kit.notify.outbox``), never in production.
+
+    With ``shared``, each message is also appended to that file (a JSON line), and ``recorded`` reads them from
+    it: the service's worker sends from a process of its own (docs/workers.md), and its API's admins read there
+    what the worker recorded."""
 
     keep: int = 1000
     messages: list[SentSms] = field(default_factory=list)
+    shared: Path | None = None
     _count: int = 0
 
     async def send(self, sms: Sms) -> str:
         self._count += 1
-        message_id = f"fake-{self._count}"
-        self.messages.append(
-            SentSms(
-                phone=sms.phone,
-                kind=sms.kind,
-                params=sms.params,
-                text=sms.text,
-                sent_at=utcnow(),
-                message_id=message_id,
-            )
+        message_id = f"fake-{uuid.uuid4().hex[:12]}" if self.shared else f"fake-{self._count}"
+        sent = SentSms(
+            phone=sms.phone,
+            kind=sms.kind,
+            params=sms.params,
+            text=sms.text,
+            sent_at=utcnow(),
+            message_id=message_id,
         )
+        self.messages.append(sent)
         del self.messages[: -self.keep]
+        if self.shared is not None:
+            line = json.dumps({**dataclasses.asdict(sent), "sent_at": sent.sent_at.isoformat()}, ensure_ascii=False)
+            self.shared.parent.mkdir(parents=True, exist_ok=True)
+            with self.shared.open("a", encoding="utf-8") as out:  # one short append: whole lines, whoever writes
+                out.write(line + "\n")
         log.info("sms recorded, not sent (fake sender)", kind=sms.kind, phone=mask_phone(sms.phone))
         return message_id
 
+    def recorded(self) -> list[SentSms]:
+        """The last ``keep`` messages, oldest first: every process's (``shared``), else this one's."""
+        if self.shared is None:
+            return list(self.messages)
+        try:
+            lines = self.shared.read_text(encoding="utf-8").splitlines()[-self.keep :]
+        except FileNotFoundError:
+            return []
+        recorded = []
+        for line in lines:
+            with contextlib.suppress(ValueError, TypeError, KeyError):
+                fields = json.loads(line)
+                fields |= {"params": tuple(fields["params"]), "sent_at": datetime.fromisoformat(fields["sent_at"])}
+                recorded.append(SentSms(**fields))
+        return recorded
+
     def sent_to(self, phone: str) -> list[SentSms]:
-        return [message for message in self.messages if message.phone == phone]
+        return [message for message in self.recorded() if message.phone == phone]
 
     def last_code(self, phone: str) -> str | None:
         """The one-time code in the last message to ``phone`` (E.164), if any."""
