@@ -530,10 +530,9 @@ async def bookable_offering(
 ) -> CatalogOffering:
     """The offering, if it takes bookings now: 404 when unknown (or another provider's, to a provider), 409 with
     the reason when withdrawn, unpublished or its provider suspended."""
-    offering = await catalog_service.get_offering(session, offering_id)
+    offering, reason = await catalog_service.offering_to_book(session, offering_id)
     if offering is None or (who.kind == "provider" and offering.provider_id != by.provider_id):
         raise NotFound("No such offering.", code="offering_not_found")
-    reason = await catalog_service.why_not_bookable(session, offering)
     if reason is not None:
         raise Conflict("This offering does not take bookings now.", code=reason)
     return offering
