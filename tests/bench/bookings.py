@@ -151,7 +151,7 @@ class Load:
             self.profile_dir.mkdir(parents=True, exist_ok=True)
             out_file = self.profile_dir / f"{self.label}-{kind}-{offering[:8]}-{offset}.txt"
             pyspy = [str(ROOT / ".tools/bin/uvx"), "py-spy", "record", "--pid", str(pid), "--format", "raw"]
-            options = ["--rate", "200", "--duration", f"{seconds:g}", "--nonblocking", "--output", str(out_file)]
+            options = ["--gil", "--rate", "200", "--duration", f"{seconds:g}", "--nonblocking", "--output", str(out_file)]
             profiler = subprocess.Popen(pyspy + options, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             time.sleep(1.0)
         cpu = _process_cpu(pid)
@@ -342,11 +342,11 @@ def measure(workdir: Path, database_url: str | None, seconds: float, rounds: int
         }
         kinds = {"insert": ("insert", str(plain)), "plain": ("booking", str(plain)), "funded": ("booking", str(funded))}
         # Warm-up: imports, pools, first queries of each path.
-        for kind, offering in kinds.values():
-            load.run(kind, offering, slots, 1.0, pid)
+        for kind, target in kinds.values():
+            load.run(kind, target, slots, 1.0, pid)
         for _ in range(rounds):
-            for name, (kind, offering) in kinds.items():
-                rows[name].rounds.append(load.run(kind, offering, slots, seconds, pid))
+            for name, (kind, target) in kinds.items():
+                rows[name].rounds.append(load.run(kind, target, slots, seconds, pid))
         return list(rows.values())
     finally:
         stack.stop()
