@@ -102,6 +102,9 @@ class WriterQueue:
 
     async def take(self) -> asyncio.Lock:
         turn = self._turn()
+        if not turn.locked():
+            await turn.acquire()  # free: taken at once, without a task or a timer
+            return turn
         try:
             await asyncio.wait_for(turn.acquire(), WRITE_TURN_SECONDS)
         except TimeoutError:
