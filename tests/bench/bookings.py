@@ -150,8 +150,8 @@ class Load:
             # py-spy samples the booking service meanwhile (collapsed stacks; docs/write-path.md reads them).
             self.profile_dir.mkdir(parents=True, exist_ok=True)
             out_file = self.profile_dir / f"{self.label}-{kind}-{offering[:8]}-{offset}.txt"
-            pyspy = [str(ROOT / ".tools/bin/uvx"), "py-spy", "record", "--pid", str(pid), "--format", "raw"]
-            options = ["--gil", "--rate", "200", "--duration", f"{seconds:g}", "--nonblocking", "--output", str(out_file)]
+            pyspy = [str(ROOT / ".tools/bin/uvx"), "py-spy", "record", "--pid", str(pid), "--format", "raw", "--gil"]
+            options = ["--rate", "200", "--duration", f"{seconds:g}", "--nonblocking", "--output", str(out_file)]
             profiler = subprocess.Popen(pyspy + options, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             time.sleep(1.0)
         cpu = _process_cpu(pid)
