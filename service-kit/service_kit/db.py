@@ -12,7 +12,7 @@ from typing import Annotated, Any, NoReturn
 
 import aiosqlite
 from fastapi import Depends, Request
-from sqlalchemy import JSON, DateTime, MetaData, TypeDecorator, event, update
+from sqlalchemy import JSON, DateTime, MetaData, TypeDecorator, event, inspect, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect, make_url
@@ -273,8 +273,9 @@ async def insert_unless_taken(
     (a persistent instance of the session, with its column defaults), or None when the index already holds its
     values; the transaction goes on either way, with no savepoint. The database decides, so two racing requests
     make one row."""
-    mapper = type(row).__mapper__
-    values = {attr.key: value for attr in mapper.column_attrs if (value := getattr(row, attr.key, None)) is not None}
+    state = inspect(row)
+    # What the row was given (None included, as a flush would write it); the columns' defaults fill the rest.
+    values = {attr.key: state.dict[attr.key] for attr in state.mapper.column_attrs if attr.key in state.dict}
     statement = (
         upsert(session, type(row))
         .values(values)
