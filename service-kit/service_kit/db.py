@@ -5,19 +5,21 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+import weakref
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any, NoReturn
 
 import aiosqlite
 from fastapi import Depends, Request
-from sqlalchemy import JSON, DateTime, MetaData, TypeDecorator, event, update
+from sqlalchemy import JSON, DateTime, MetaData, TypeDecorator, event, inspect, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.util.concurrency import await_
 
 from service_kit.protection import KEYRING_INFO, Keyring
 from service_kit.timeutil import utcnow
@@ -75,8 +77,44 @@ class TimestampMixin:
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
+# How long a writer waits for its turn: SQLite's own busy timeout, which it replaces within a process.
+WRITE_TURN_SECONDS = 30.0
+
+
+class WriterQueue:
+    """The writers of one SQLite database in this process, served one at a time in the order they came.
+
+    A writing transaction holds SQLite's write lock from its ``BEGIN IMMEDIATE`` to its commit. Left to SQLite,
+    writers that find it taken sleep in its busy handler and retry, sleeping longer each time (up to 100 ms): at 32
+    callers a request could wait seconds while later ones went first. Here a connection takes its turn before its
+    BEGIN and hands it on at its commit or rollback, so the next writer starts at once and no one is overtaken; the
+    busy handler is left for other processes sharing the file. One turn per event loop (tests run several)."""
+
+    def __init__(self) -> None:
+        self._turns: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = weakref.WeakKeyDictionary()
+
+    def _turn(self) -> asyncio.Lock:
+        loop = asyncio.get_running_loop()
+        turn = self._turns.get(loop)
+        if turn is None:
+            turn = self._turns[loop] = asyncio.Lock()
+        return turn
+
+    async def take(self) -> asyncio.Lock:
+        turn = self._turn()
+        if not turn.locked():
+            await turn.acquire()  # free: taken at once, without a task or a timer
+            return turn
+        try:
+            await asyncio.wait_for(turn.acquire(), WRITE_TURN_SECONDS)
+        except TimeoutError:
+            raise sqlite3.OperationalError("database is locked (no turn to write within the busy timeout)") from None
+        return turn
+
+
 class _SqliteConnection(aiosqlite.Connection):
-    """aiosqlite's connection, whose worker thread is asked to stop once.
+    """aiosqlite's connection, whose worker thread is asked to stop once, and which hands its turn to write on
+    (``WriterQueue``) when its transaction ends.
 
     SQLAlchemy ends the connection of a cancelled task with a graceful close, shielded from the cancellation,
     and stops it outright if cancelled again meanwhile. aiosqlite 0.22's close then asks the worker thread to stop
@@ -85,21 +123,53 @@ class _SqliteConnection(aiosqlite.Connection):
     database connection and ends the thread."""
 
     _stop_requested = False
+    writers: WriterQueue | None = None
+    _turn: asyncio.Lock | None = None
+
+    def take_turn(self) -> None:
+        """Wait for this connection's turn to write (called in SQLAlchemy's greenlet, before BEGIN IMMEDIATE)."""
+        if self.writers is not None and self._turn is None:
+            self._turn = await_(self.writers.take())
+
+    def _hand_on(self) -> None:
+        turn, self._turn = self._turn, None
+        if turn is not None:
+            turn.release()
+
+    async def commit(self) -> None:
+        try:
+            await super().commit()
+        finally:
+            self._hand_on()
+
+    async def rollback(self) -> None:
+        try:
+            await super().rollback()
+        finally:
+            self._hand_on()
+
+    async def close(self) -> None:
+        try:
+            await super().close()
+        finally:
+            self._hand_on()
 
     def stop(self) -> asyncio.Future[Any] | None:
+        self._hand_on()
         if self._stop_requested:
             return None
         self._stop_requested = True
         return super().stop()
 
 
-def _sqlite_connector(url: str) -> Callable[[], Awaitable[aiosqlite.Connection]]:
+def _sqlite_connector(url: str, writers: WriterQueue | None = None) -> Callable[[], Awaitable[aiosqlite.Connection]]:
     """What SQLAlchemy's aiosqlite dialect would open for ``url`` (a file, a 30 s busy timeout), as a
-    ``_SqliteConnection``."""
+    ``_SqliteConnection``; with ``writers``, its transactions take their turn there."""
     database = make_url(url).database or ":memory:"
 
     async def connect() -> aiosqlite.Connection:
         connection = _SqliteConnection(lambda: sqlite3.connect(database, timeout=30), iter_chunk_size=64)
+        connection.writers = writers
         connection._thread.daemon = True  # as the dialect does: a connection never closed does not hold up exit
         return await connection
 
@@ -112,11 +182,13 @@ def create_engine(
     """An async engine. SQLite gets WAL, a busy timeout and foreign keys; PostgreSQL a pool of ``pool_size``
     connections kept open and ``max_overflow`` more for a burst.
 
-    On SQLite a writing transaction begins IMMEDIATE (it takes the write lock at once, so writers queue on
-    the busy timeout instead of failing on a lock upgrade). ``reads_only`` (SQLite; see ``reading_engine``): its
+    On SQLite a writing transaction begins IMMEDIATE (it takes the write lock at once, so writers queue instead
+    of failing on a lock upgrade), after its turn in the engine's ``WriterQueue`` (writers of this process queue
+    there in order; the busy timeout serves other processes). ``reads_only`` (SQLite; see ``reading_engine``): its
     connections refuse to write and its transactions begin DEFERRED, which under WAL takes no lock."""
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, echo=echo, async_creator=_sqlite_connector(url))
+        writers = None if reads_only else WriterQueue()
+        engine = create_async_engine(url, echo=echo, async_creator=_sqlite_connector(url, writers))
 
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -136,6 +208,9 @@ def create_engine(
 
         @event.listens_for(engine.sync_engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
+            driver = conn.connection.driver_connection
+            if isinstance(driver, _SqliteConnection):
+                driver.take_turn()
             conn.exec_driver_sql(begin)
 
         return engine
@@ -188,6 +263,26 @@ async def add_unless_taken(session: AsyncSession, row: Any) -> bool:
     except IntegrityError:
         return False
     return True
+
+
+async def insert_unless_taken(
+    session: AsyncSession, row: Any, *, unique: Sequence[Any], where: Any = None
+) -> Any | None:
+    """``add_unless_taken`` in one statement: ``INSERT … ON CONFLICT (unique) [WHERE where] DO NOTHING
+    RETURNING`` the row, for a unique index on the ``unique`` columns (partial with ``where``). The row as stored
+    (a persistent instance of the session, with its column defaults), or None when the index already holds its
+    values; the transaction goes on either way, with no savepoint. The database decides, so two racing requests
+    make one row."""
+    state = inspect(row)
+    # What the row was given (None included, as a flush would write it); the columns' defaults fill the rest.
+    values = {attr.key: state.dict[attr.key] for attr in state.mapper.column_attrs if attr.key in state.dict}
+    statement = (
+        upsert(session, type(row))
+        .values(values)
+        .on_conflict_do_nothing(index_elements=list(unique), index_where=where)
+        .returning(type(row))
+    )
+    return (await session.scalars(statement)).first()
 
 
 async def commit_then_raise(session: AsyncSession, error: Exception) -> NoReturn:

@@ -11,7 +11,9 @@ Speed is reported, not asserted: the tests check correctness. ``--only gateway``
 here, new traces sampled at 1%), as a ratio; ``--only tracing`` runs it alone.
 (4) What booking a 3-month weekday series costs the booking service (wall, CPU, SQL statements), and a single
 booking beside it, on SQLite and PostgreSQL (``booking_series.py``); ``--only series`` runs it alone.
-(5) ``make run`` from its command to healthy, step by step in wall and CPU seconds, fresh and on existing data
+(5) Booking creation under 32 callers through the gateway, beside a single-row insert of the same service, on
+SQLite and PostgreSQL (``bookings.py``); ``--only bookings`` runs it alone.
+(6) ``make run`` from its command to healthy, step by step in wall and CPU seconds, fresh and on existing data
 (``startup.py``); ``--only startup`` runs it alone.
 (6) Event workers beside reads: feedback's booking completed → rating invitation lag while its app's poll of
 ``GET /api/v1/rating-invitations`` saturates the API, the worker in the API process and in its own, and the CPU per
@@ -53,6 +55,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "deploy"))
 
 from booking_series import bench_series  # noqa: E402
+from bookings import bench_bookings  # noqa: E402
 from event_pipeline import bench_pipeline  # noqa: E402
 from startup import bench_startup  # noqa: E402
 from workers import bench_workers  # noqa: E402
@@ -706,7 +709,7 @@ def main() -> None:
     parser.add_argument("--paths", nargs="+", default=list(GATEWAY_PATHS), help="registry paths loaded")
     parser.add_argument(
         "--only",
-        choices=["events", "pipeline", "gateway", "tracing", "series", "startup", "workers"],
+        choices=["events", "pipeline", "gateway", "tracing", "series", "bookings", "startup", "workers"],
         help="run one part only (pipeline: the steady and burst parts of events alone)",
     )
     parser.add_argument("--steady-seconds", type=float, default=60.0, help="length of the steady event emitters")
@@ -766,6 +769,8 @@ def main() -> None:
             bench_tracing(args.seconds, args.connections, Path(tmp), args.rounds, args.trace_ratio)
         if args.only in (None, "series"):
             asyncio.run(bench_series(Path(tmp), args.series_rounds, args.postgres_url, QUICK_NOTE))
+        if args.only in (None, "bookings"):
+            bench_bookings(Path(tmp), args.seconds, args.rounds, args.postgres_url, QUICK_NOTE, args.connections)
         if args.only in (None, "startup"):
             bench_startup(Path(tmp), args.startup_rounds, QUICK_NOTE, args.startup_root)
         if args.only in (None, "workers"):

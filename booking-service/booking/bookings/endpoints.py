@@ -28,8 +28,7 @@ router = APIRouter(prefix="/api/v1/bookings", tags=["bookings"])
 async def create_booking(
     data: s.BookingCreate, session: SessionDep, principal: Caller, settings: SettingsDep, now: Now
 ) -> s.Booking:
-    booking = await service.create(session, data, by=principal, settings=settings, now=now)
-    return (await service.to_schemas(session, [booking], viewer=principal))[0]
+    return await service.book(session, data, by=principal, settings=settings, now=now)
 
 
 @router.get(

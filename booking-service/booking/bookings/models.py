@@ -23,7 +23,7 @@ class BookingStatus(StrEnum):
 
 # Statuses in which a booking holds its unit of the slot for the resident.
 ACTIVE_STATUSES = (BookingStatus.requested, BookingStatus.confirmed, BookingStatus.in_service)
-_ACTIVE_SQL = text("status IN ('requested', 'confirmed', 'in_service')")
+ACTIVE_SQL = text("status IN ('requested', 'confirmed', 'in_service')")
 
 
 class Booking(IdMixin, TimestampMixin, Base):
@@ -40,8 +40,8 @@ class Booking(IdMixin, TimestampMixin, Base):
             "offering_id",
             "slot_start",
             unique=True,
-            sqlite_where=_ACTIVE_SQL,
-            postgresql_where=_ACTIVE_SQL,
+            sqlite_where=ACTIVE_SQL,
+            postgresql_where=ACTIVE_SQL,
         ),
         # The expiry sweep reads requested bookings past their confirmation deadline.
         Index("ix_booking_status_confirm_by", "status", "confirm_by"),

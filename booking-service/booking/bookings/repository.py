@@ -9,8 +9,8 @@ from sqlalchemy import Select, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from booking.bookings.models import ACTIVE_STATUSES, Booking, BookingStatus, SlotCounter
-from service_kit.db import add_unless_taken, upsert
+from booking.bookings.models import ACTIVE_SQL, ACTIVE_STATUSES, Booking, BookingStatus, SlotCounter
+from service_kit.db import insert_unless_taken, upsert
 from service_kit.pagination import fetch_page
 
 
@@ -27,22 +27,11 @@ async def _counter_row(session: AsyncSession, offering_id: uuid.UUID, slot_start
 async def take_slot_unit(session: AsyncSession, offering_id: uuid.UUID, slot_start: datetime, capacity: int) -> bool:
     """Hold one unit of a slot; False when all ``capacity`` units are held.
 
-    The counter row is created if missing (a concurrent creator's row is kept), then one unit is taken by an
-    ``UPDATE … WHERE used < capacity``: the database serialises writers on the row, so however many
-    requests race, at most ``capacity`` of these updates match.
+    One statement, ``take_slot_units``' for a single slot: the counter row is created holding the unit, or one
+    unit is taken by its ``used < capacity`` guard, which the database applies under the row's lock: however many
+    requests race, at most ``capacity`` of them take one.
     """
-    await _counter_row(session, offering_id, slot_start)
-    result = await session.execute(
-        update(SlotCounter)
-        .where(
-            SlotCounter.offering_id == offering_id,
-            SlotCounter.slot_start == slot_start,
-            SlotCounter.used < capacity,
-        )
-        .values(used=SlotCounter.used + 1)
-        .execution_options(synchronize_session=False)
-    )
-    return _rowcount(result) == 1
+    return slot_start in await take_slot_units(session, offering_id, [slot_start], capacity)
 
 
 async def take_slot_units(
@@ -179,10 +168,16 @@ async def slot_usage(
     return {slot_start: used for slot_start, used in result.all()}
 
 
-async def add(session: AsyncSession, booking: Booking) -> bool:
-    """Insert ``booking``; False when its resident already holds an active booking of the same slot (the
-    partial unique index decides, even when the resident's two requests race)."""
-    return await add_unless_taken(session, booking)
+async def add(session: AsyncSession, booking: Booking) -> Booking | None:
+    """Insert ``booking``, in one statement; None when its resident already holds an active booking of the same
+    slot (the partial unique index decides, even when the resident's two requests race). The booking as stored."""
+    stored: Booking | None = await insert_unless_taken(
+        session,
+        booking,
+        unique=(Booking.resident_id, Booking.offering_id, Booking.slot_start),
+        where=ACTIVE_SQL,
+    )
+    return stored
 
 
 async def add_many(session: AsyncSession, bookings: Sequence[Booking]) -> None:

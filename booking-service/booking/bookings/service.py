@@ -292,6 +292,28 @@ async def create(
     """Book one unit of a slot at ``now`` (default: the present); a series books its dates through ``create_many``,
     which gives each the outcome this gives it. ``unit_held``: the slot's unit is held for the resident already (a
     waitlist offer she accepts) and becomes her booking's."""
+    booking, _, _ = await _create(session, data, by=by, settings=settings, now=now, unit_held=unit_held)
+    return booking
+
+
+async def book(
+    session: AsyncSession, data: s.BookingCreate, *, by: Principal, settings: Settings, now: datetime | None = None
+) -> s.Booking:
+    """``create``, answered as the caller sees the booking: from the resident and offering it was made with, which
+    the transaction has read already (nothing read again)."""
+    booking, resident, offering = await _create(session, data, by=by, settings=settings, now=now)
+    return (await to_schemas(session, [booking], viewer=by, known_residents=[resident], known_offerings=[offering]))[0]
+
+
+async def _create(
+    session: AsyncSession,
+    data: s.BookingCreate,
+    *,
+    by: Principal,
+    settings: Settings,
+    now: datetime | None = None,
+    unit_held: bool = False,
+) -> tuple[Booking, Resident, CatalogOffering]:
     who = await booker(session, by, data.resident_id)
     kind, resident_id, helper_id = who.kind, who.resident_id, who.helper_id
     channel = channel_for(kind, data.channel)
@@ -314,9 +336,12 @@ async def create(
         raise Conflict("This slot is fully booked; choose another.", code="slot_full")
 
     actor = _actor(by)
-    booking = _new_booking(offering, resident.id, slot, pricing, channel, by, helper_id, rules, now)
-    if not await repository.add(session, booking):
+    stored = await repository.add(
+        session, _new_booking(offering, resident.id, slot, pricing, channel, by, helper_id, rules, now)
+    )
+    if stored is None:
         raise Conflict("The resident already holds a booking of this slot.", code="already_booked")
+    booking = stored
     await audit.record(session, by, resident.id, "book", booking_id=booking.id, helper_resident_id=helper_id)
     await emit(
         session,
@@ -327,7 +352,7 @@ async def create(
     if offering.auto_confirm:
         # The offering confirms itself: consumers see the same two steps as for a provider's confirmation.
         await emit(session, _event(BookingConfirmed, booking, actor="system:auto_confirm", at=now))
-    return booking
+    return booking, resident, offering
 
 
 async def create_many(
@@ -505,10 +530,9 @@ async def bookable_offering(
 ) -> CatalogOffering:
     """The offering, if it takes bookings now: 404 when unknown (or another provider's, to a provider), 409 with
     the reason when withdrawn, unpublished or its provider suspended."""
-    offering = await catalog_service.get_offering(session, offering_id)
+    offering, reason = await catalog_service.offering_to_book(session, offering_id)
     if offering is None or (who.kind == "provider" and offering.provider_id != by.provider_id):
         raise NotFound("No such offering.", code="offering_not_found")
-    reason = await catalog_service.why_not_bookable(session, offering)
     if reason is not None:
         raise Conflict("This offering does not take bookings now.", code=reason)
     return offering
@@ -1270,12 +1294,25 @@ def _mode(offerings: dict[uuid.UUID, CatalogOffering], booking: Booking) -> str 
     return offering.mode if offering is not None else None
 
 
-async def to_schemas(session: AsyncSession, bookings: list[Booking], *, viewer: Principal) -> list[s.Booking]:
-    residents = await residents_service.summaries(session, (b.resident_id for b in bookings), viewer)
+async def to_schemas(
+    session: AsyncSession,
+    bookings: list[Booking],
+    *,
+    viewer: Principal,
+    known_residents: Sequence[Resident] = (),
+    known_offerings: Sequence[CatalogOffering] = (),
+) -> list[s.Booking]:
+    """The bookings as ``viewer`` sees them. ``known_residents`` and ``known_offerings`` (live, not erased: those
+    the request has just booked with) are not read again."""
+    residents = {r.id: residents_service.summary_of(r, viewer) for r in known_residents}
+    if missing := {b.resident_id for b in bookings} - residents.keys():
+        residents |= await residents_service.summaries(session, missing, viewer)
     helpers = await helpers_service.helper_labels(
         session, {(b.resident_id, b.helper_resident_id) for b in bookings if b.helper_resident_id is not None}
     )
-    offerings = await catalog_service.offerings_by_id(session, (b.offering_id for b in bookings))
+    offerings = {o.id: o for o in known_offerings}
+    if missing := {b.offering_id for b in bookings} - offerings.keys():
+        offerings |= await catalog_service.offerings_by_id(session, missing)
     home_visits = [b.resident_id for b in bookings if _mode(offerings, b) == HOME]
     areas = await residents_service.visit_areas(session, home_visits) if home_visits else {}
     computed = (

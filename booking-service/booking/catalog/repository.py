@@ -44,6 +44,21 @@ async def get_offering(session: AsyncSession, offering_id: uuid.UUID) -> Catalog
     return await session.get(CatalogOffering, offering_id)
 
 
+async def offering_and_provider_accepts(
+    session: AsyncSession, offering_id: uuid.UUID
+) -> tuple[CatalogOffering | None, bool | None]:
+    """The offering, and whether its provider accepts bookings (None when the provider is not known here), in one
+    query."""
+    row = (
+        await session.execute(
+            select(CatalogOffering, CatalogProvider.accepts_bookings)
+            .outerjoin(CatalogProvider, CatalogProvider.id == CatalogOffering.provider_id)
+            .where(CatalogOffering.id == offering_id)
+        )
+    ).first()
+    return (None, None) if row is None else (row[0], row[1])
+
+
 async def offerings_by_id(session: AsyncSession, offering_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, CatalogOffering]:
     """The snapshots of ``offering_ids``, in one query (a page of bookings names its services at once)."""
     if not offering_ids:

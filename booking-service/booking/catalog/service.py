@@ -22,12 +22,24 @@ async def offerings_by_id(session: AsyncSession, offering_ids: Iterable[uuid.UUI
 async def why_not_bookable(session: AsyncSession, offering: CatalogOffering) -> str | None:
     """None when the offering takes bookings; otherwise the reason, for the client."""
     if offering.status != "published":
-        return "offering_withdrawn" if offering.status == "withdrawn" else "offering_not_published"
+        return _not_bookable(offering, None)
     provider = await repository.get_provider(session, offering.provider_id)
+    return _not_bookable(offering, provider.accepts_bookings if provider is not None else None)
+
+
+def _not_bookable(offering: CatalogOffering, provider_accepts: bool | None) -> str | None:
+    if offering.status != "published":
+        return "offering_withdrawn" if offering.status == "withdrawn" else "offering_not_published"
     # A published offering implies a verified provider; only a later suspension stops it.
-    if provider is not None and not provider.accepts_bookings:
+    if provider_accepts is False:
         return "provider_suspended"
     return None
+
+
+async def offering_to_book(session: AsyncSession, offering_id: uuid.UUID) -> tuple[CatalogOffering | None, str | None]:
+    """The offering and ``why_not_bookable``'s answer for it, in one query (the booking path's)."""
+    offering, provider_accepts = await repository.offering_and_provider_accepts(session, offering_id)
+    return offering, (_not_bookable(offering, provider_accepts) if offering is not None else None)
 
 
 async def applicable_programs(

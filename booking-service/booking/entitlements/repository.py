@@ -117,10 +117,24 @@ async def used_by_program(
 async def draw(
     session: AsyncSession, program_id: uuid.UUID, resident_id: uuid.UUID, period_start: date, units: int, limit: int
 ) -> bool:
-    """Take ``units`` of the resident's entitlement for the period; False when that would exceed ``limit``. The
-    counter row is made first (a racing request's insert is a no-op), then taken by a guarded write that the
-    database serializes per row: concurrent bookings never hold more than ``limit`` together."""
+    """Take ``units`` of the resident's entitlement for the period; False when that would exceed ``limit``. One
+    statement: the counter row is made holding the units, or taken by a guarded write (``used + units <= limit``)
+    that the database applies under the row's lock: concurrent bookings never hold more than ``limit`` together."""
     key = {"program_id": program_id, "resident_id": resident_id, "period_start": period_start}
+    if units <= limit:
+        table = EntitlementUsage.__table__
+        taken = await session.execute(
+            upsert(session, table)
+            .values(**key, used=units)
+            .on_conflict_do_update(
+                index_elements=[table.c.program_id, table.c.resident_id, table.c.period_start],
+                set_={"used": table.c.used + units},
+                where=table.c.used + units <= limit,
+            )
+            .returning(table.c.used)
+        )
+        return taken.first() is not None
+    # More units than the allowance: never taken, and the counter row is made as before (``used`` reads it).
     await session.execute(
         upsert(session, EntitlementUsage)
         .values(**key, used=0)

@@ -514,10 +514,13 @@ async def summaries(
     """Residents as shown on bookings, phone masked for viewers who are neither staff nor the resident; an
     erased resident is not shown (the booking keeps only the anonymized ``resident_id``)."""
     return {
-        r.id: s.ResidentSummary(id=r.id, name=r.name, phone=phone_for(r, viewer))
-        for r in await repository.get_many(session, resident_ids)
-        if r.erased_at is None
+        r.id: summary_of(r, viewer) for r in await repository.get_many(session, resident_ids) if r.erased_at is None
     }
+
+
+def summary_of(resident: Resident, viewer: Principal) -> s.ResidentSummary:
+    """``summaries``' entry for a resident already at hand (not erased)."""
+    return s.ResidentSummary(id=resident.id, name=resident.name, phone=phone_for(resident, viewer))
 
 
 async def visit_areas(session: AsyncSession, resident_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, s.VisitArea]:
