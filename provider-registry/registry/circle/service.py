@@ -131,7 +131,8 @@ async def reachable(
     lat, lng = origin.lat, origin.lng
     # By position, not name: a Row's attribute costs ~0.8 µs, ~7 ms for the ~1,400 hits of a dense search.
     for hit in hits:
-        offering_id, hit_lat, hit_lng, radius_m, score, name = hit[:6]  # repository.RANK_COLUMNS
+        rank_columns: tuple[Any, ...] = hit[:6]  # repository.RANK_COLUMNS
+        offering_id, hit_lat, hit_lng, radius_m, score, name = rank_columns
         kind = hit[-1]
         if kind == repository.WALK_KIND:
             distance = haversine_m(lat, lng, hit_lat, hit_lng)
