@@ -46,6 +46,7 @@ from service_kit.notify.settings import sms_sender
 from service_kit.operation_ids import operation_id
 from service_kit.protection import Keyring, reseal_forever
 from service_kit.responses import LinliJSONResponse
+from service_kit.runtime import freeze_startup_heap
 from service_kit.tracing import TracingMiddleware, configure_tracing
 
 SERVICE_DIR = Path(__file__).resolve().parent.parent
@@ -135,6 +136,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             ),
             name="erasure-reconcile",
         )
+        freeze_startup_heap()
         try:
             yield
         finally:

@@ -25,7 +25,7 @@ from service_kit.operation_ids import operation_id
 from service_kit.ops import dead_letter_router
 from service_kit.protection import Keyring
 from service_kit.responses import LinliJSONResponse
-from service_kit.runtime import BackgroundJob, Runtime
+from service_kit.runtime import BackgroundJob, Runtime, freeze_startup_heap
 from service_kit.settings import ServiceSettings
 from service_kit.timeutil import TIMESTAMP_CONVENTION
 from service_kit.tracing import TracingMiddleware, configure_tracing
@@ -86,6 +86,7 @@ def create_service_app(spec: ServiceSpec) -> FastAPI:
         app.state.token_verifier = runtime.token_verifier
         app.state.wake_relay = runtime.wake_relay
         await runtime.start(worker=settings.run_worker)
+        freeze_startup_heap()
         try:
             yield
         finally:

@@ -10,7 +10,7 @@ import structlog
 from service_kit.app import ServiceSpec
 from service_kit.logging import configure_logging
 from service_kit.metrics import ScrapeState, serve_metrics_port
-from service_kit.runtime import Runtime
+from service_kit.runtime import Runtime, freeze_startup_heap
 from service_kit.tracing import configure_tracing
 
 
@@ -24,6 +24,7 @@ async def run_worker(spec: ServiceSpec) -> None:
         loop.add_signal_handler(sig, stop.set)
     await runtime.start(worker=True)
     await runtime.events_ready.wait()
+    freeze_startup_heap()
     structlog.get_logger("linli.worker").info("worker started", subscriptions=len(spec.subscriptions))
     # With LINLI_METRICS_PORT, its /metrics (it has no API port), its database's figures read on a timer.
     port = spec.settings.metrics_port if spec.settings.metrics_enabled else None
