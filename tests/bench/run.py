@@ -746,7 +746,7 @@ def main() -> None:
         QUICK_NOTE = " (quick: indicative)"
         args.events, args.seconds, args.rounds, args.workers, args.series_rounds = 300, 2.0, 1, [1], 2
         args.startup_rounds = 1
-        args.steady_seconds, args.burst_events, args.burst_rounds = 5.0, 2_000, 1
+        args.steady_seconds, args.burst_events, args.burst_rounds = 3.0, 1_000, 1
         args.workers_rounds, args.workers_seconds = 1, 3.0
         print("quick: every part at a reduced scale (300 events, one 2 s round per row, one worker, no h11 row);")
         print("  the figures are indicative, for development: `make bench` without --quick gives the ones to report")
