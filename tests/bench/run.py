@@ -38,7 +38,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -56,7 +55,7 @@ sys.path.insert(0, str(ROOT / "deploy"))
 
 from booking_series import bench_series  # noqa: E402
 from bookings import bench_bookings  # noqa: E402
-from event_pipeline import bench_pipeline  # noqa: E402
+from event_pipeline import bench_pipeline, need  # noqa: E402
 from startup import bench_startup  # noqa: E402
 from workers import bench_workers  # noqa: E402
 
@@ -138,18 +137,7 @@ async def bench_events(total: int, per_transaction: int, workdir: Path) -> None:
             for i in range(per_transaction):
                 key = f"{batch}-{i}"
                 sent_at[key] = time.perf_counter()
-                await emit(
-                    session,
-                    NeedSubmitted(
-                        need_id=uuid.uuid4(),
-                        group_key=key,
-                        category_code="elderly.meal_table",
-                        summary=key,
-                        count=1,
-                        source="resident",
-                        submitted_at=datetime.now(UTC),
-                    ),
-                )
+                await emit(session, need(key))
         relay.wake()
     produced = time.perf_counter() - started
     await asyncio.wait_for(done.wait(), timeout=300)
@@ -245,18 +233,7 @@ async def bench_declined(total: int, workdir: Path) -> None:
     js = nc.jetstream()
     await ensure_streams(js, settings)
     for n in range(total):
-        envelope = Envelope.wrap(
-            NeedSubmitted(
-                need_id=uuid.uuid4(),
-                group_key=f"k{n}",
-                category_code="elderly.meal_table",
-                summary=f"k{n}",
-                count=1,
-                source="resident",
-                submitted_at=datetime.now(UTC),
-            ),
-            source="bench",
-        )
+        envelope = Envelope.wrap(need(f"k{n}"), source="bench")
         await js.publish(envelope.type, envelope.payload(), headers=envelope.headers())
 
     async def nothing(session: AsyncSession, event: NeedSubmitted, envelope: Envelope) -> None:
