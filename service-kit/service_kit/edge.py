@@ -54,6 +54,25 @@ def record_cut(reason: str, **fields: Any) -> None:
     log.warning("client cut off", reason=reason, count=CUTS[reason], **fields)
 
 
+# What is read and dropped of a refused body at most, and for how long, before its connection closes.
+DRAIN_BYTES = 8 * 1024 * 1024
+DRAIN_SECONDS = 5.0
+
+
+async def _drain(receive: Receive) -> None:
+    """Read the rest of a refused request body and drop it, within ``DRAIN_BYTES`` and ``DRAIN_SECONDS``."""
+    drained = 0
+    try:
+        async with asyncio.timeout(DRAIN_SECONDS):
+            while drained <= DRAIN_BYTES:
+                message = await receive()
+                if message["type"] != "http.request" or not message.get("more_body", False):
+                    return
+                drained += len(message.get("body", b""))
+    except TimeoutError:
+        return
+
+
 class BodyLimitMiddleware:
     """Reads the request body in full before anything else sees it, and refuses it:
 
@@ -63,7 +82,10 @@ class BodyLimitMiddleware:
       whole body, not one per chunk, so a client trickling it a byte at a time is cut off as surely as one that
       stops. The cut is counted (``record_cut``).
 
-    Both answers close the connection (``Connection: close``): the rest of a refused body is not read. The body
+    Both answers close the connection (``Connection: close``). Before a 413, what is left of the body is read and
+    dropped, up to ``DRAIN_BYTES`` within ``DRAIN_SECONDS`` (as nginx's lingering close does; once the answer is
+    sent the server reads no more): closing a socket with unread data in it makes the kernel reset the connection,
+    and a caller still sending its body may then lose the answer. A body larger still, or a trickle, is cut. The body
     is handed on as one message (it is small by definition), so the endpoints (and the gateway's proxy) see a
     body that is known to fit and has already arrived.
 
@@ -98,6 +120,7 @@ class BodyLimitMiddleware:
             if name == b"content-length":
                 declared = value
         if declared.isdigit() and int(declared) > limit:
+            await _drain(receive)
             await self._refuse(scope, receive, send, self._too_large(limit))
             return
         chunks: list[bytes] = []
@@ -111,6 +134,8 @@ class BodyLimitMiddleware:
                     chunk = message.get("body", b"")
                     size += len(chunk)
                     if size > limit:
+                        if message.get("more_body", False):
+                            await _drain(receive)
                         await self._refuse(scope, receive, send, self._too_large(limit))
                         return
                     chunks.append(chunk)

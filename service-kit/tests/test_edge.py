@@ -241,3 +241,30 @@ async def test_only_the_routes_taking_a_document_accept_a_body_as_large_as_one(
     assert too_large.json() == [
         {"code": 413, "description": f"The request body exceeds the limit of {upload_limit} bytes."}
     ]
+
+
+@pytest.mark.parametrize("protocol", [HttpToolsProtocol, H11Protocol], ids=["httptools", "h11"])
+async def test_a_caller_still_sending_a_refused_body_reads_its_413(
+    service_env: dict[str, Any], kit_db_url: str, test_keys: TestKeys, protocol: type[Any]
+) -> None:
+    """An app's photo sent where only small bodies go: the server answers 413 and closes. Had it closed with the
+    rest of the body unread, the kernel would reset the connection and the caller, still sending, might never read
+    the answer (seen as "connection reset by peer" through the gateway)."""
+    app = kit_app(service_env, kit_db_url, max_body_bytes=1000)
+    body = b"x" * (2 * 1024 * 1024)
+    auth = "".join(f"{name}: {value}\r\n" for name, value in test_keys.headers("operator").items())
+    for declared in (True, False):
+        length = f"Content-Length: {len(body)}\r\n" if declared else "Transfer-Encoding: chunked\r\n"
+        head = f"POST /api/v1/notes HTTP/1.1\r\nHost: kit\r\nContent-Type: application/json\r\n{auth}{length}\r\n"
+        payload = body if declared else b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
+        served = serving(app, header_read_timeout_seconds=HEADER_SECONDS, protocol=protocol)
+        async with running_app(app), served as port:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(head.encode("latin-1") + payload)
+            await writer.drain()
+            raw = await asyncio.wait_for(reader.read(), timeout=GIVE_UP)
+            writer.close()
+        status, headers, answer = parse_http_response(raw)
+        assert status == 413, raw[:200]
+        assert headers["connection"] == "close"
+        assert json.loads(answer)["detail"] == "The request body exceeds the limit of 1000 bytes."
