@@ -5,23 +5,26 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
+import uvicorn
 from fastapi import FastAPI
 from prometheus_client import REGISTRY
 
 from service_kit import edge
 from service_kit.app import ServiceSpec, create_service_app
-from service_kit.server import H11Protocol, HttpToolsProtocol
+from service_kit.server import H11Protocol, HttpToolsProtocol, with_header_timeout
 from service_kit.settings import ServiceSettings
 from service_kit.testing import (
     RecordedLog,
     TestKeys,
     eventually,
     http_scope,
+    listening_socket,
     parse_http_response,
     running_app,
     serving,
@@ -268,3 +271,41 @@ async def test_a_caller_still_sending_a_refused_body_reads_its_413(
         assert status == 413, raw[:200]
         assert headers["connection"] == "close"
         assert json.loads(answer)["detail"] == "The request body exceeds the limit of 1000 bytes."
+
+
+@pytest.mark.parametrize("protocol", [HttpToolsProtocol, H11Protocol], ids=["httptools", "h11"])
+async def test_a_socket_handed_over_by_its_descriptor_sends_each_answer_at_once(protocol: type[Any]) -> None:
+    """``make run`` hands each server its bound socket (``uvicorn --fd``), and uvicorn takes it for a Unix socket:
+    the loop left Nagle's algorithm on, and every answer's body waited for the client's delayed acknowledgement
+    of its headers (40 ms each). Every connection a Linli protocol accepts sends at once (``TCP_NODELAY``)."""
+    accepted: list[socket.socket] = []
+
+    class Recording(protocol):  # type: ignore[misc, valid-type]
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            super().connection_made(transport)
+            accepted.append(transport.get_extra_info("socket"))
+
+    async def hello(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
+        await send({"type": "http.response.body", "body": "您好".encode()})
+
+    bound = listening_socket()
+    config = uvicorn.Config(
+        hello,
+        fd=bound.fileno(),
+        http=with_header_timeout(Recording, HEADER_SECONDS),
+        lifespan="off",
+        log_level="warning",
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())  # uvicorn's own path for --fd: socket.fromfd(fd, AF_UNIX, …)
+    try:
+        await eventually(lambda: server.started or task.done())
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{bound.getsockname()[1]}") as client:
+            answered = await client.get("/")
+        assert (answered.status_code, answered.text) == (200, "您好")
+        assert [sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) for sock in accepted] == [1]
+    finally:
+        server.should_exit = True
+        await task
+        bound.close()

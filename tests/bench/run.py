@@ -204,8 +204,8 @@ GATEWAY_PATHS = {
 # Gateway launches tried: (label, extra uvicorn arguments). uvicorn picks uvloop + httptools by itself when both are
 # installed ("auto"); the asyncio + h11 rows show what they are worth.
 GATEWAY_SERVERS = {
-    "uvicorn uvloop+httptools": ["--loop", "uvloop", "--http", "httptools"],
-    "uvicorn asyncio+h11": ["--loop", "asyncio", "--http", "h11"],
+    "uvicorn uvloop+httptools": ["--loop", "uvloop", "--http", "service_kit.server:HttpToolsProtocol"],
+    "uvicorn asyncio+h11": ["--loop", "asyncio", "--http", "service_kit.server:H11Protocol"],
 }
 
 
