@@ -147,6 +147,24 @@ def test_registry_journey(gateway: httpx.Client, receiver: Receiver) -> None:
         assert (held.status_code, held.content, held.headers["etag"]) == (304, b"", tree.headers["etag"])
     assert gateway.get("/api/v1/categories").json() == tree.json()
 
+    # ---- The gateway answers the public gazetteer from its own memory (``Age``), and once an official renames
+    # a community, only the new name, ever (gateway/readmostly.py).
+    code = gateway.get("/api/v1/communities", params={"limit": 1}).json()["items"][0]["code"]
+    community = f"/api/v1/communities/{code}"
+
+    def from_memory() -> httpx.Response | None:
+        seen = gateway.get(community)
+        assert seen.status_code == 200, seen.text
+        return seen if "age" in seen.headers else None
+
+    eventually_blocking(from_memory)
+    renamed = gateway.patch(community, headers=official, json={"name_en": f"Journey {suffix}"})
+    assert renamed.status_code == 200, renamed.text
+    eventually_blocking(lambda: gateway.get(community).json()["name_en"] == f"Journey {suffix}" or None)
+    for _ in range(10):
+        assert gateway.get(community).json()["name_en"] == f"Journey {suffix}"
+    assert eventually_blocking(from_memory).json()["name_en"] == f"Journey {suffix}"
+
     # ---- Registration: a USCC whose check digit is wrong is refused, and the answer names the field.
     good = new_uscc()
     wrong = good[:-1] + ("1" if good[-1] != "1" else "2")

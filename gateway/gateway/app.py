@@ -28,6 +28,7 @@ from gateway.lockout.endpoints import router as lockout_router
 from gateway.models import load_models
 from gateway.proxy import Proxy
 from gateway.ratelimit import EdgeLimiter
+from gateway.readmostly import EdgeCopies
 from gateway.residents import erasure
 from gateway.residents.endpoints import router as residents_router
 from gateway.residents.linking import ResidentLinker
@@ -36,6 +37,7 @@ from gateway.routes import GATEWAY, owner_of
 from gateway.upstreams import Upstreams
 from service_kit.apidocs import docs_router
 from service_kit.app import HeadAsGet
+from service_kit.auth import GatewayScope
 from service_kit.db import create_engine, create_sessionmaker
 from service_kit.documents import FORM_ALLOWANCE, is_upload_route
 from service_kit.edge import BodyLimitMiddleware, EdgeMiddleware
@@ -98,6 +100,14 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         app.state.upstreams = upstreams
         app.state.sms_sender = sms_sender(settings)
         app.state.limiter = EdgeLimiter(settings)
+        app.state.read_mostly = EdgeCopies(
+            upstreams,
+            lambda: app.state.keyring.current.sign_call(
+                settings.jwt_issuer, settings.jwt_audience, GatewayScope.read_mostly.value
+            ),
+            enabled=settings.read_mostly_copies,
+            wait_seconds=settings.read_mostly_poll_seconds,
+        )
         app.state.breakers = upstreams.breakers
         app.state.openapi = openapi.OpenAPIAggregator(
             app, upstreams, settings.openapi_cache_seconds, settings.openapi_retry_seconds
@@ -147,6 +157,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             stop_resealing.set()  # it ends after the transaction under way
             await resealing
             await reconciling
+            await app.state.read_mostly.close()
             await upstreams.close()
             await engine.dispose()
             if metrics_listener is not None:

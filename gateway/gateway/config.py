@@ -76,6 +76,10 @@ class GatewaySettings(ServiceSettings, SmsSettings):
     # when every replica of the service is skipped).
     circuit_failure_threshold: int = Field(5, ge=1)
     circuit_open_seconds: float = Field(10.0, gt=0)
+    # The services' public read-mostly answers (the category tree, the gazetteer) answered from the gateway's
+    # memory, kept true by a long poll to each service that waits this long at most (gateway/readmostly.py).
+    read_mostly_copies: bool = True
+    read_mostly_poll_seconds: float = Field(25.0, gt=0, le=60)
 
     # Rate limits ("<count>/<period>", moving window, per replica); see gateway/ratelimit.py.
     rate_limit_principal: str = "1200/minute"

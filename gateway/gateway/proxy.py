@@ -23,9 +23,11 @@ from starlette.websockets import WebSocketClose
 from gateway import open311, policy
 from gateway.apikeys.exchange import ApiKeyExchange, presented_api_key
 from gateway.config import GatewaySettings
+from gateway.errors import BadGateway
 from gateway.forwarded import PEER_KEY
 from gateway.http1 import UpstreamError
 from gateway.ratelimit import EdgeLimiter
+from gateway.readmostly import MARK, Answer, EdgeCopies
 from gateway.residents import erasure
 from gateway.routes import GATEWAY, owner_of, timeout_for
 from gateway.transport import Response
@@ -61,7 +63,8 @@ OPEN311 = "/open311/"
 
 
 _DROPPED_REQUEST_HEADERS = frozenset(name.encode() for name in HOP_BY_HOP | _REPLACED_REQUEST_HEADERS)
-_DROPPED_RESPONSE_HEADERS = frozenset(name.encode() for name in HOP_BY_HOP | _REPLACED_RESPONSE_HEADERS)
+# The kit's read-mostly version (gateway/readmostly.py) is for the gateway alone.
+_DROPPED_RESPONSE_HEADERS = frozenset(name.encode() for name in HOP_BY_HOP | _REPLACED_RESPONSE_HEADERS) | {MARK}
 
 
 def _connection_tokens(value: bytes) -> set[bytes]:
@@ -212,12 +215,15 @@ class Proxy:
             return
         except _CallerLeft:
             return  # nobody to answer
+        if isinstance(response, Answer):
+            await response.send(send)
+            return
         if (erased := erasure.erased_by(scope["method"], scope["path"], response.status)) is not None:
             # Booking erased the resident: the gateway forgets their app account before the answer leaves.
             await erasure.forget_after(scope["app"].state.sessionmaker, erased)
         await self._stream_back(upstream, response, send)
 
-    async def _forward(self, scope: Scope, receive: Receive) -> tuple[str, Response]:
+    async def _forward(self, scope: Scope, receive: Receive) -> tuple[str, Response | Answer]:
         incoming = _Incoming(scope)
         method, path = incoming.method, incoming.path
         upstream = owner_of(path)
@@ -260,6 +266,12 @@ class Proxy:
         target = raw_path.split(b"?", 1)[0].decode("latin-1")
         if query:
             target += "?" + query
+        copies: EdgeCopies = state.read_mostly
+        if method == "GET" and copies.enabled:
+            # A public read-mostly answer the gateway holds, still true: no call (gateway/readmostly.py).
+            answer = copies.lookup(upstream, target, headers.get("If-None-Match"))
+            if answer is not None:
+                return upstream, answer
         settings: GatewaySettings = state.settings
         timeout = timeout_for(path, settings.upstream_timeout_seconds)
         if body is None:
@@ -270,6 +282,13 @@ class Proxy:
             response = await _unless_the_caller_leaves(call, receive)
             if span is not None and span.is_recording():
                 span.set_attribute("http.response.status_code", response.status)
+        if method == "GET" and copies.enabled:
+            try:
+                kept = await copies.keep(upstream, target, response)
+            except (UpstreamError, TimeoutError) as exc:
+                raise BadGateway(f"The {upstream} service broke off its answer.") from exc
+            if kept is not None:
+                return upstream, kept
         return upstream, response
 
     async def _stream_back(self, upstream: str, response: Response, send: Send) -> None:

@@ -264,15 +264,22 @@ class Upstreams:
 
     # ------------------------------------------------------------------ health and OpenAPI, from any replica
 
-    async def _get_json(self, replica: Replica, path: str, seconds: float | None = None) -> tuple[int, Any]:
+    async def get_json(
+        self,
+        replica: Replica,
+        path: str,
+        seconds: float | None = None,
+        headers: tuple[tuple[str, str], ...] = (),
+    ) -> tuple[int, Any]:
+        """GET ``path`` from this ``replica`` alone (no failover, no circuit breaker): its status and JSON body."""
         seconds = seconds or self.settings.health_timeout_seconds
         async with asyncio.timeout(seconds):
-            response = await self._pool(replica).request("GET", path, (), b"", seconds=seconds)
+            response = await self._pool(replica).request("GET", path, headers, b"", seconds=seconds)
             return await _status_and_json(response)
 
     async def _replica_readiness(self, replica: Replica) -> Readiness:
         try:
-            status, body = await self._get_json(replica, "/readyz")
+            status, body = await self.get_json(replica, "/readyz")
         except (UpstreamError, TimeoutError) as exc:
             log.info("replica not ready", replica=replica.url, error=repr(exc))
             return "down"
@@ -302,7 +309,7 @@ class Upstreams:
         for replica in self.in_turn(service):
             try:
                 # A service builds its document on the first request: seconds on a busy machine.
-                status, document = await self._get_json(replica, "/openapi.json", self.settings.openapi_timeout_seconds)
+                status, document = await self.get_json(replica, "/openapi.json", self.settings.openapi_timeout_seconds)
             except (UpstreamError, TimeoutError) as exc:
                 log.info("replica's OpenAPI unavailable", replica=replica.url, error=repr(exc))
                 continue

@@ -14,6 +14,7 @@ from registry.organizations.consumers import subscription as organization_standi
 from registry.organizations.endpoints import router as organizations_router
 from registry.places.endpoints import router as places_router
 from registry.qualifications.endpoints import router as qualifications_router
+from registry.reference.answers import READ_MOSTLY
 from registry.reference.endpoints import router as reference_router
 from registry.reference.service import announce_reference_data
 from registry.webhooks.consumers import subscription as webhook_deliveries
@@ -44,6 +45,8 @@ def build_spec(settings: Settings | None = None) -> ServiceSpec:
             opendata_router,
             webhooks_router,
             reference_router,
+            # The gateway asks here which read-mostly answers changed (it keeps copies of the public ones).
+            READ_MOSTLY.router(),
         ],
         subscriptions=[organization_standing, webhook_deliveries],
         background_jobs=[send_webhooks, announce_reference_data, resealing(webhook_secrets)],

@@ -74,6 +74,8 @@ class GatewayScope(StrEnum):
     # booking: the resident record of a phone the gateway has just verified (sign-in by phone code), linked to
     # the app account that verified it
     resident_links = "gateway:resident-links"
+    # any service with read-mostly answers: which of them changed (service_kit.readmostly), for the gateway's copies
+    read_mostly = "gateway:read-mostly"
 
 
 def phone_proof_audience(audience: str) -> str:

@@ -20,26 +20,42 @@ Entries per group are bounded (``MAX_ENTRIES``): odd query strings cannot grow t
 the answer is kept per partition (the resident's id) and an event drops only the partition its payload names
 (``partitioned_by``: the payload's field), so a change for one resident leaves every other's answer in place. The
 caller names the partition after it checked that the caller may read it; ``max_age`` bounds how long an answer is
-served without a change heard, whatever was missed."""
+served without a change heard, whatever was missed.
+
+**At the edge.** The gateway keeps the public answers of unpartitioned groups too (gateway/readmostly.py), without
+access to NATS: it asks the service what changed (``changes``, served by ``router()`` to the gateway only), a long
+poll that answers as soon as a group's generation moves or this process stops hearing. Each public answer names the
+version it was rendered at (``EDGE_HEADER``: this process's boot id, its NATS epoch, the group's generation before
+the render); the gateway keeps an answer only while the version it last heard from the same process is that one."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
-from fastapi import Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import JSONResponse
 from pydantic import TypeAdapter
+
+from service_kit.auth import GatewayScope, require_gateway
 
 log = structlog.get_logger("linli.readmostly")
 
 MAX_ENTRIES = 256
 MAX_PER_PARTITION = 16
+# On a public answer of an unpartitioned group: "<name> <group> <version>", the version it was rendered at.
+EDGE_HEADER = "Linli-Read-Mostly"
+# The longest a change poll waits; while it waits, whether this process still hears is looked at this often.
+MAX_WAIT_SECONDS = 60.0
+HEARING_CHECK_SECONDS = 0.25
 
 
 @dataclass(frozen=True)
@@ -48,6 +64,7 @@ class _Entry:
     body: bytes
     epoch: int
     kept_at: float = 0.0
+    generation: int = 0  # the group's, when the render began
 
 
 @dataclass
@@ -62,7 +79,7 @@ def _etag(body: bytes) -> str:
     return '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
 
 
-def _matches(if_none_match: str | None, etag: str) -> bool:
+def matches(if_none_match: str | None, etag: str) -> bool:
     """RFC 9110's weak comparison: ``*`` or any listed tag equal to ours, with or without ``W/``."""
     if not if_none_match:
         return False
@@ -77,6 +94,10 @@ class _AppCache:
     groups: dict[str, _Group]
     subscribing: asyncio.Lock = field(default_factory=asyncio.Lock)
     listening_on: Any = None  # the NATS client this app listens with
+    # Tells a version apart from another process's (or this app's before a restart).
+    boot: str = field(default_factory=lambda: uuid.uuid4().hex[:16])
+    # Set (and replaced) at every change: what change polls wait on.
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 class ReadMostly:
@@ -91,6 +112,7 @@ class ReadMostly:
         max_entries: int = MAX_ENTRIES,
         max_age: float | None = None,
     ) -> None:
+        self.name = name
         self._attribute = f"read_mostly_{name}"
         self._group_names = tuple(groups)
         self._changed_by: dict[str, list[str]] = {}
@@ -127,6 +149,8 @@ class ReadMostly:
             state.partitions.clear()
         else:
             state.partitions.pop(partition, None)
+        cache.changed.set()
+        cache.changed = asyncio.Event()
 
     def forget(self, request: Request, group: str, partition: str | None = None) -> None:
         """Drop what this process kept of ``group`` (``partition``) now: a change it made itself, whose event the
@@ -195,7 +219,7 @@ class ReadMostly:
         ):
             generation = state.generation
             body = adapter.dump_json(await render())
-            entry = _Entry(_etag(body), body, epoch if epoch is not None else -1, now)
+            entry = _Entry(_etag(body), body, epoch if epoch is not None else -1, now, generation)
             if epoch is not None and generation == state.generation:
                 if partition is None:
                     if len(state.entries) >= self._max_entries:
@@ -209,6 +233,57 @@ class ReadMostly:
                         kept.clear()
                     kept[key] = entry
         headers = {"ETag": entry.etag, "Cache-Control": cache_control}
-        if _matches(request.headers.get("if-none-match"), entry.etag):
+        if partition is None and epoch is not None and cache_control.startswith("public"):
+            headers[EDGE_HEADER] = f"{self.name} {group} {cache.boot}.{epoch}.{entry.generation}"
+        if matches(request.headers.get("if-none-match"), entry.etag):
             return Response(status_code=304, headers=headers)
         return Response(content=entry.body, media_type="application/json", headers=headers)
+
+    # ------------------------------------------------------------------ what the gateway asks
+
+    @staticmethod
+    def _state(cache: _AppCache, epoch: int | None) -> dict[str, Any]:
+        generations = {name: group.generation for name, group in cache.groups.items()}
+        if epoch is None:
+            version = f"{cache.boot}.-"
+        else:
+            version = f"{cache.boot}.{epoch}." + ".".join(str(g) for g in generations.values())
+        return {
+            "version": version,
+            "listening": epoch is not None,
+            # Each group's version, as EDGE_HEADER names it; none while this process cannot hear.
+            "groups": {} if epoch is None else {n: f"{cache.boot}.{epoch}.{g}" for n, g in generations.items()},
+        }
+
+    async def changes(self, request: Request, after: str, wait: float) -> dict[str, Any]:
+        """This process's versions of the groups, once they differ from ``after`` (a ``version`` it answered
+        before) or ``wait`` seconds have passed."""
+        cache = self._cache(request)
+        deadline = time.monotonic() + min(max(wait, 0.0), MAX_WAIT_SECONDS)
+        while True:
+            state = self._state(cache, await self._listen(request, cache))
+            left = deadline - time.monotonic()
+            if state["version"] != after or left <= 0:
+                return state
+            # A change wakes the poll at once; losing NATS does not signal, so it is looked for meanwhile.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(cache.changed.wait(), min(left, HEARING_CHECK_SECONDS))
+
+    def router(self) -> APIRouter:
+        """``GET /internal/v1/read-mostly/<name>``: the change poll, for the gateway alone (not in the OpenAPI:
+        the gateway routes no ``/internal`` path)."""
+        router = APIRouter()
+
+        @router.get(
+            f"/internal/v1/read-mostly/{self.name}",
+            include_in_schema=False,
+            dependencies=[Depends(require_gateway(GatewayScope.read_mostly))],
+        )
+        async def read_mostly_changes(
+            request: Request,
+            after: str = Query("", max_length=200),
+            wait: float = Query(25.0, ge=0, le=MAX_WAIT_SECONDS),
+        ) -> JSONResponse:
+            return JSONResponse(await self.changes(request, after, wait), headers={"Cache-Control": "no-store"})
+
+        return router

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import timedelta
 from typing import Any
 
 import structlog
@@ -28,7 +27,7 @@ from gateway.auth.keys import SigningKey
 from gateway.config import GatewaySettings
 from gateway.residents.models import ResidentIdentity
 from gateway.upstreams import Upstreams
-from service_kit.auth import GATEWAY_SUBJECT, GatewayScope
+from service_kit.auth import GatewayScope
 from service_kit.errors import DependencyUnavailable, LinliError
 from service_kit.timeutil import utcnow
 
@@ -47,19 +46,11 @@ class ResidentLinker:
         self.settings = settings
 
     def _credential(self) -> str:
-        """The gateway's own token for this call: only the gateway's keys can make a ``gateway:`` scope count."""
-        now = utcnow()
-        return self.key.sign(
-            {
-                "iss": self.settings.jwt_issuer,
-                "aud": self.settings.jwt_audience,
-                "sub": GATEWAY_SUBJECT,
-                "iat": int(now.timestamp()),
-                "exp": int((now + timedelta(seconds=CALL_TOKEN_SECONDS)).timestamp()),
-                "jti": str(uuid.uuid4()),
-                "roles": [],
-                "scope": GatewayScope.resident_links.value,
-            }
+        return self.key.sign_call(
+            self.settings.jwt_issuer,
+            self.settings.jwt_audience,
+            GatewayScope.resident_links.value,
+            seconds=CALL_TOKEN_SECONDS,
         )
 
     async def record_of(self, identity: ResidentIdentity, *, request_id: str | None = None) -> uuid.UUID | None:

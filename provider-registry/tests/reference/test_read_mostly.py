@@ -1,6 +1,7 @@
 """The category tree and the gazetteer are served from memory, with ETags, and never stay stale once the event
 announcing a change reaches the registry (service_kit.readmostly)."""
 
+import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -9,6 +10,7 @@ import httpx
 from fastapi import FastAPI
 from sqlalchemy import event
 
+from service_kit.auth import GATEWAY_SUBJECT, GatewayScope
 from service_kit.testing import TestKeys, eventually
 
 
@@ -93,3 +95,58 @@ async def test_the_gazetteer_pages_are_kept_per_query_and_a_bad_query_is_still_r
     missing = await client.get("/api/v1/communities/NO-SUCH-PLACE")
     assert (missing.status_code, missing.json()["code"]) == (404, "community_not_found")
     assert "etag" not in missing.headers
+
+
+POLL = "/internal/v1/read-mostly/registry"
+
+
+def gateway_headers(test_keys: TestKeys) -> dict[str, str]:
+    return test_keys.headers(sub=GATEWAY_SUBJECT, scope=GatewayScope.read_mostly.value)
+
+
+async def test_only_the_gateway_asks_what_changed(client: httpx.AsyncClient, test_keys: TestKeys) -> None:
+    assert (await client.get(POLL)).status_code == 401
+    for refused in (test_keys.headers("admin"), test_keys.headers(sub=GATEWAY_SUBJECT, scope="bookings:read")):
+        answer = await client.get(POLL, headers=refused)
+        assert (answer.status_code, answer.json()["code"]) == (403, "gateway_only")
+    bad = await client.get(POLL, params={"wait": "forever"}, headers=gateway_headers(test_keys))
+    assert (bad.status_code, bad.json()["errors"][0]["field"]) == (422, "wait")
+    polled = await client.get(POLL, params={"wait": 0}, headers=gateway_headers(test_keys))
+    assert polled.status_code == 200, polled.text
+    state = polled.json()
+    assert (state["listening"], sorted(state["groups"])) == (True, ["categories", "communities", "service_centers"])
+    # Every public answer names the version it was rendered at, as the poll tells it.
+    tree = await client.get("/api/v1/categories")
+    assert tree.headers["linli-read-mostly"] == f"registry categories {state['groups']['categories']}"
+
+
+async def test_a_poll_answers_when_a_category_changes_and_names_the_new_version(
+    client: httpx.AsyncClient, test_keys: TestKeys
+) -> None:
+    await client.get("/api/v1/categories")  # the registry listens from its first read-mostly answer
+
+    async def settled() -> dict[str, Any] | None:
+        """The versions once nothing changes for a while (the registry announces its reference data at start)."""
+        now = (await client.get(POLL, params={"wait": 0}, headers=gateway_headers(test_keys))).json()
+        later = await client.get(
+            POLL, params={"after": now["version"], "wait": 0.5}, headers=gateway_headers(test_keys)
+        )
+        return now if later.json() == now else None
+
+    first = await eventually(settled)
+    waiting = asyncio.create_task(
+        client.get(POLL, params={"after": first["version"], "wait": 30}, headers=gateway_headers(test_keys))
+    )
+    changed = await client.patch(
+        "/api/v1/categories/elderly",
+        json={"required_qualification": "elderly_care"},
+        headers=test_keys.headers("official"),
+    )
+    assert changed.status_code == 200, changed.text
+    moved = (await waiting).json()
+    assert moved["groups"]["categories"] != first["groups"]["categories"]
+    # The communities did not change: their version stays, and an edge copy of them stays true.
+    assert moved["groups"]["communities"] == first["groups"]["communities"]
+    tree = await client.get("/api/v1/categories")
+    assert elderly(tree.json())["required_qualification"] == "elderly_care"
+    assert tree.headers["linli-read-mostly"] == f"registry categories {moved['groups']['categories']}"
