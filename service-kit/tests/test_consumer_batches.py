@@ -3,13 +3,14 @@ holds: events already applied, an event twice, a poison event, a whole batch del
 
 from __future__ import annotations
 
+import time
 import uuid
 
 from nats.js import JetStreamContext
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from service_kit.events.consumer import ConsumerRunner, Subscription, apply_event
+from service_kit.events.consumer import FETCH_SECONDS, ConsumerRunner, Subscription, apply_event
 from service_kit.events.contracts import NeedSubmitted
 from service_kit.events.envelope import Envelope
 from service_kit.events.tables import dead_letter
@@ -159,3 +160,27 @@ async def test_a_subscription_that_opts_out_applies_each_event_in_its_own_transa
         await eventually(lambda: _value(runner.applied == 4))
     assert len({sessions[key][0] for key in keys}) == 4
     assert await applied_counts(kit_sessionmaker) == dict.fromkeys(keys, 1)
+
+
+async def test_the_next_fetch_asks_for_what_waits_and_for_one_after_a_fetch_found_nothing(
+    kit_sessionmaker: async_sessionmaker[AsyncSession], js: JetStreamContext
+) -> None:
+    """A fetch that found nothing can leave its pull request open on the server, and a fetch of several would
+    hold a message delivered there until the next one came (nats.py#933: a worker's invitation waited 100 ms
+    for the next completion). So: what the server says still waits, up to a batch; one after a timeout, until
+    such a request is surely gone; otherwise a batch."""
+    for key in ("p", "q", "r"):
+        await publish(js, need(key), str(uuid.uuid4()))
+    runner = ConsumerRunner(needs_subscription(), service="kit", sessionmaker=kit_sessionmaker, js=js, stream="LINLI")
+    await runner.ensure_consumer()
+    pulled = await js.pull_subscribe_bind(durable=runner.durable, stream="LINLI")
+    first = await pulled.fetch(1, timeout=5)
+    assert runner._waiting_after(first) == 2  # two more wait: ask for those
+    rest = await pulled.fetch(2, timeout=5)
+    assert runner._waiting_after(rest) == runner.batch_size  # none known to wait, no timeout lately: a batch
+    runner._timed_out_at = time.monotonic()  # as a fetch that found nothing leaves it
+    assert runner._waiting_after(rest) == 1
+    runner._timed_out_at = time.monotonic() - 2 * FETCH_SECONDS  # any request it left has expired since
+    assert runner._waiting_after(rest) == runner.batch_size
+    for msg in first + rest:
+        await msg.ack()
