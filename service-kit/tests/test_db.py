@@ -27,3 +27,42 @@ async def test_a_sqlite_connection_stopped_while_it_closes_still_finishes_closin
         await asyncio.wait_for(graceful, timeout=5)
         raw.invalidate()
     await engine.dispose()
+
+
+async def test_a_writer_of_another_process_waits_for_the_write_lock_and_then_writes(tmp_path: Path) -> None:
+    """Two engines on one file stand for two processes (a service's API and its worker): each has its own
+    ``WriterQueue``, so they meet at SQLite's write lock. The second waits while the first holds it (its BEGIN
+    IMMEDIATE tried again every millisecond or two, not SQLite's busy handler), then writes; nothing is lost, and
+    the busy timeout is back for the rest of its transaction."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'kit.db'}"
+    api, worker = create_engine(url), create_engine(url)
+    async with api.begin() as connection:
+        await connection.execute(text("CREATE TABLE note (n INTEGER PRIMARY KEY, by TEXT NOT NULL)"))
+    holding, release = asyncio.Event(), asyncio.Event()
+
+    async def hold() -> None:
+        async with api.begin() as connection:
+            await connection.execute(text("INSERT INTO note (by) VALUES ('api')"))
+            holding.set()
+            await release.wait()
+
+    async def write() -> int:
+        async with worker.begin() as connection:
+            timeout = (await connection.execute(text("PRAGMA busy_timeout"))).scalar_one()
+            await connection.execute(text("INSERT INTO note (by) VALUES ('worker')"))
+            return int(timeout)
+
+    held = asyncio.create_task(hold())
+    await holding.wait()
+    writing = asyncio.create_task(write())
+    for _ in range(20):  # the worker is still waiting for the lock while the API holds it
+        await asyncio.sleep(0.01)
+        assert not writing.done()
+    release.set()
+    await held
+    assert await writing == 30_000
+    async with api.connect() as connection:
+        rows = (await connection.execute(text("SELECT by FROM note ORDER BY n"))).scalars().all()
+    assert rows == ["api", "worker"]
+    await api.dispose()
+    await worker.dispose()
