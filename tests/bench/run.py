@@ -201,8 +201,9 @@ GATEWAY_PATHS = {
     "/open-data/hsds/": "registry's fixed HSDS 'about' document, no database",
 }
 
-# Gateway launches tried: (label, extra uvicorn arguments). uvicorn picks uvloop + httptools by itself when both are
-# installed ("auto"); the asyncio + h11 rows show what they are worth.
+# Gateway launches tried: (label, extra uvicorn arguments), each with the kit's protocol over that parser (the header
+# deadline and TCP_NODELAY, service_kit.server), as production runs; the asyncio + h11 rows show what uvloop and
+# httptools are worth.
 GATEWAY_SERVERS = {
     "uvicorn uvloop+httptools": ["--loop", "uvloop", "--http", "service_kit.server:HttpToolsProtocol"],
     "uvicorn asyncio+h11": ["--loop", "asyncio", "--http", "service_kit.server:H11Protocol"],
