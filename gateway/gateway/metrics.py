@@ -33,6 +33,11 @@ BREAKER_OPEN = Gauge(
 RATE_LIMITED = Counter(
     "linli_gateway_rate_limited_total", "Requests the gateway refused with 429, by the limit spent", ["limit"]
 )
+READ_MOSTLY = Counter(
+    "linli_gateway_read_mostly_total",
+    "Public read-mostly answers by how the gateway gave them: from its memory, or forwarded and kept",
+    ["upstream", "answer"],
+)
 
 
 @functools.cache  # a handful of upstreams × outcomes: each series found once, not under a lock every request
@@ -44,6 +49,16 @@ def upstream_answered(upstream: str, outcome: str, seconds: float) -> None:
     """``outcome``: the answer's status class (``2xx`` … ``5xx``) or the gateway's refusal code (``circuit_open``,
     ``upstream_timeout``, ``upstream_unavailable``, ``bad_gateway``)."""
     _upstream_series(upstream, outcome).observe(seconds)
+
+
+@functools.cache
+def _read_mostly_series(upstream: str, answer: str) -> Any:
+    return READ_MOSTLY.labels(upstream, answer)
+
+
+def read_mostly(upstream: str, answer: str) -> None:
+    """``answer``: ``memory`` (no call to the service) or ``kept`` (forwarded, and kept for the next callers)."""
+    _read_mostly_series(upstream, answer).inc()
 
 
 def breaker(upstream: str, replica: str, *, is_open: bool) -> None:

@@ -40,6 +40,7 @@ from urllib.parse import quote
 import structlog
 from starlette.types import Send
 
+from gateway import metrics
 from gateway.http1 import UpstreamError
 from gateway.transport import Response
 from gateway.upstreams import Upstreams
@@ -110,6 +111,7 @@ class EdgeCopies:
         self, upstreams: Upstreams, credential: Callable[[], str], *, enabled: bool, wait_seconds: float
     ) -> None:
         self._upstreams = upstreams
+        self._metered = upstreams.metered
         self._credential = credential
         self.enabled = enabled
         self._wait_seconds = wait_seconds
@@ -126,6 +128,8 @@ class EdgeCopies:
         if watch is None or watch.groups.get(copy.group) != copy.version:
             self._drop((service, target))
             return None
+        if self._metered:
+            metrics.read_mostly(service, "memory")
         return copy.answer(if_none_match)
 
     async def keep(self, service: str, target: str, response: Response) -> Answer | None:
@@ -154,6 +158,8 @@ class EdgeCopies:
         etag = next((v.decode("latin-1") for n, v in headers if n == b"etag"), None)
         if watch.groups.get(group) == version:
             self._store((service, target), _Copy(name, group, version, etag, headers, body, time.monotonic()))
+            if self._metered:
+                metrics.read_mostly(service, "kept")
         return Answer(200, headers, body)
 
     def _store(self, key: tuple[str, str], copy: _Copy) -> None:

@@ -26,6 +26,7 @@ from service_kit.readmostly import ReadMostly
 from service_kit.testing import eventually
 
 from .conftest import Server
+from .test_metrics import value
 
 TREE = "/api/v1/categories"
 NAMES = TypeAdapter(list[str])
@@ -61,6 +62,12 @@ class Registry:
             return await read_mostly.changes(request, after, wait)
 
         self.app = app
+
+    def restart(self, *, names: list[str]) -> None:
+        """As a new process of the service would be: nothing of the kit's read-mostly state kept (a new boot id),
+        and the data as it is now."""
+        self.names = names
+        del self.app.state.read_mostly_registry  # where the kit keeps an app's read-mostly state
 
     async def connect(self, url: str) -> None:
         self.nc = await nats.connect(url)
@@ -184,7 +191,7 @@ async def test_an_answer_from_a_replica_the_gateway_does_not_listen_to_is_passed
 
 
 async def test_while_the_service_cannot_be_asked_nothing_comes_from_memory(
-    make_settings: Callable[..., GatewaySettings], registries: list[Server], nats_url: str
+    make_settings: Callable[..., GatewaySettings], registries: list[Server]
 ) -> None:
     server = registries[0]
     registry = registry_of(server)
@@ -200,10 +207,10 @@ async def test_while_the_service_cannot_be_asked_nothing_comes_from_memory(
 
         refusal = await eventually(refused)
         assert refusal.headers["content-type"].startswith("application/problem+json")
-        # Changed while the gateway could not hear: after the restart, the old copy is never served.
-        registry.names = ["助洁"]
+        # The service comes back as a new process, with a tree changed while the gateway could not hear (an event
+        # it never hears of): its versions name another boot, so the old copy is never served again.
+        registry.restart(names=["助洁"])
         await server.start()
-        await change(nats_url, registry, ["助洁"])
 
         async def back() -> httpx.Response | None:
             answer = await client.get(TREE)
@@ -211,6 +218,8 @@ async def test_while_the_service_cannot_be_asked_nothing_comes_from_memory(
 
         assert (await eventually(back)).json() == ["助洁"]
         assert (await kept_from_memory(client)).json() == ["助洁"]
+        for _ in range(5):
+            assert (await client.get(TREE)).json() == ["助洁"]
 
 
 async def test_when_the_service_stops_hearing_nats_the_gateway_stops_answering_from_memory(
@@ -254,3 +263,28 @@ async def test_copies_can_be_turned_off(
         for _ in range(5):
             answer = await client.get(TREE)
             assert (answer.json(), "age" in answer.headers) == (["助餐"], False)
+
+
+async def test_the_metrics_count_answers_from_memory_and_copies_kept(
+    make_settings: Callable[..., GatewaySettings], registries: list[Server]
+) -> None:
+    settings = make_settings(registry_url=registries[0].url, read_mostly_poll_seconds=5, metrics_port=0)
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        listener = f"http://127.0.0.1:{app.state.metrics_listener.port}/metrics"
+        async with (
+            httpx.AsyncClient(transport=transport, base_url="http://testserver") as client,
+            httpx.AsyncClient() as internal,
+        ):
+
+            async def counted(answer: str) -> float:
+                text = (await internal.get(listener)).text
+                return value(text, "linli_gateway_read_mostly_total", upstream="registry", answer=answer)
+
+            memory, kept = await counted("memory"), await counted("kept")
+            await kept_from_memory(client)
+            for _ in range(4):
+                assert "age" in (await client.get(TREE)).headers
+            assert await counted("memory") - memory >= 5
+            assert await counted("kept") - kept >= 1
