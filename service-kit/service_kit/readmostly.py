@@ -46,6 +46,7 @@ from fastapi.responses import JSONResponse
 from pydantic import TypeAdapter
 
 from service_kit.auth import GatewayScope, require_gateway
+from service_kit.server import shutting_down
 
 log = structlog.get_logger("linli.readmostly")
 
@@ -257,13 +258,14 @@ class ReadMostly:
 
     async def changes(self, request: Request, after: str, wait: float) -> dict[str, Any]:
         """This process's versions of the groups, once they differ from ``after`` (a ``version`` it answered
-        before) or ``wait`` seconds have passed."""
+        before) or ``wait`` seconds have passed, or at once when the server begins to shut down (uvicorn waits for
+        requests under way: a waiting poll would hold a restart for its whole wait)."""
         cache = self._cache(request)
         deadline = time.monotonic() + min(max(wait, 0.0), MAX_WAIT_SECONDS)
         while True:
             state = self._state(cache, await self._listen(request, cache))
             left = deadline - time.monotonic()
-            if state["version"] != after or left <= 0:
+            if state["version"] != after or left <= 0 or shutting_down():
                 return state
             # A change wakes the poll at once; losing NATS does not signal, so it is looked for meanwhile.
             with contextlib.suppress(TimeoutError):

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import socket
+import weakref
 from typing import Any, ClassVar
 
 import h11
@@ -49,6 +50,20 @@ def _no_delay(transport: asyncio.BaseTransport) -> None:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     except (OSError, AttributeError):  # not a socket this platform can ask (no SO_DOMAIN): left as the loop set it
         pass
+
+
+# The event loops whose server has begun to shut down (uvicorn tells each open connection; the app hears nothing
+# until every request under way has ended, so a long poll would hold the shutdown for its whole wait).
+_stopping: weakref.WeakSet[asyncio.AbstractEventLoop] = weakref.WeakSet()
+
+
+def shutting_down() -> bool:
+    """Whether the server of this event loop has begun to shut down: a request that waits for something (a long
+    poll) answers now instead."""
+    try:
+        return asyncio.get_running_loop() in _stopping
+    except RuntimeError:
+        return False
 
 
 class _HeaderDeadline:
@@ -82,6 +97,10 @@ class _HeaderDeadline:
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm_header_deadline()
         super().connection_lost(exc)  # type: ignore[misc]
+
+    def shutdown(self) -> None:
+        _stopping.add(self.loop)
+        super().shutdown()  # type: ignore[misc]
 
     def _headers_too_slow(self) -> None:
         self._header_deadline = None
