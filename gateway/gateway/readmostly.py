@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -180,7 +181,10 @@ class EdgeCopies:
         watch = self._watches.get((service, name))
         if watch is None:
             watch = self._watches[(service, name)] = _Watch()
-            watch.task = asyncio.create_task(self._poll(service, name, watch), name=f"read-mostly {service} {name}")
+            # Started by a request, but not of it: a context of its own (no request id or trace in its log lines).
+            watch.task = asyncio.create_task(
+                self._poll(service, name, watch), name=f"read-mostly {service} {name}", context=contextvars.Context()
+            )
         return watch
 
     async def _poll(self, service: str, name: str, watch: _Watch) -> None:
