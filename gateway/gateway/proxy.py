@@ -284,7 +284,7 @@ class Proxy:
                 span.set_attribute("http.response.status_code", response.status)
         if method == "GET" and copies.enabled:
             try:
-                kept = await copies.keep(upstream, target, response)
+                kept = await copies.keep(upstream, target, response, response_headers)
             except (UpstreamError, TimeoutError) as exc:
                 raise BadGateway(f"The {upstream} service broke off its answer.") from exc
             if kept is not None:

@@ -133,10 +133,17 @@ class EdgeCopies:
             metrics.read_mostly(service, "memory")
         return copy.answer(if_none_match)
 
-    async def keep(self, service: str, target: str, response: Response) -> Answer | None:
+    async def keep(
+        self,
+        service: str,
+        target: str,
+        response: Response,
+        forwarded: Callable[[Response], list[tuple[bytes, bytes]]],
+    ) -> Answer | None:
         """Keep ``response`` (a 200 to ``GET target``) when it is a public read-mostly answer at the version its
-        replica last told; the answer to send on, read to its end, or None (the response untouched) when it is
-        not one to keep."""
+        replica last told, with the headers the gateway forwards of it (``forwarded``: no hop-by-hop header, no
+        request id of the service's, nor this mark); the answer to send on, read to its end, or None (the response
+        untouched) when it is not one to keep."""
         if not self.enabled or response.status != 200:
             return None
         value = response.header(MARK)
@@ -155,7 +162,7 @@ class EdgeCopies:
         finally:
             response.release()
         # The body was read: the version may have moved meanwhile (kept only if it has not).
-        headers = [(n.lower(), v) for n, v in response.raw_headers if n.lower() != MARK]
+        headers = forwarded(response)
         etag = next((v.decode("latin-1") for n, v in headers if n == b"etag"), None)
         if watch.groups.get(group) == version:
             self._store((service, target), _Copy(name, group, version, etag, headers, body, time.monotonic()))

@@ -7,6 +7,7 @@ NATS server, in a small app that counts its renders; the change event is publish
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -53,7 +54,11 @@ class Registry:
         @app.get(TREE)
         async def tree(request: Request) -> Response:
             control = "private, max-age=60" if self.private else "public, max-age=60"
-            return await read_mostly.answer(request, "categories", render, NAMES, cache_control=control)
+            answer = await read_mostly.answer(request, "categories", render, NAMES, cache_control=control)
+            # What every Linli service's edge adds to an answer: its request's id, and its connection's fate.
+            answer.headers["X-Request-ID"] = uuid.uuid4().hex
+            answer.headers["Connection"] = "keep-alive"
+            return answer
 
         @app.get("/internal/v1/read-mostly/registry")
         async def poll(request: Request, after: str = "", wait: float = 25.0) -> dict[str, Any]:
@@ -152,6 +157,12 @@ async def test_the_tree_is_answered_from_the_gateways_memory_with_its_etag(
     assert (unchanged.status_code, unchanged.content, unchanged.headers["etag"]) == (304, b"", first.headers["etag"])
     assert "age" in unchanged.headers
     assert registry.renders == rendered  # nothing was asked of the service
+    # A copy is the service's answer as the gateway forwards it: the request id is this request's own (the
+    # gateway's, once), never the id of the request the copy was taken from; no hop-by-hop header.
+    ids = [answer.headers.get_list("x-request-id") for answer in (first, again, unchanged)]
+    assert [len(one) for one in ids] == [1, 1, 1]
+    assert len({one[0] for one in ids}) == 3
+    assert "connection" not in again.headers
 
 
 async def test_after_a_change_the_gateway_never_answers_the_old_tree(
