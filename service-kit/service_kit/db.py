@@ -114,6 +114,8 @@ class WriterQueue:
         return turn
 
 
+# Every other wait for a lock (SQLite's busy handler): as long as a writer waits for its turn.
+BUSY_TIMEOUT = f"PRAGMA busy_timeout={int(WRITE_TURN_SECONDS * 1000)}"
 # While another process holds the write lock, BEGIN IMMEDIATE is tried again after these pauses (the last one
 # repeating), for at most WRITE_TURN_SECONDS.
 _BEGIN_PAUSES = (0.0005, 0.001, 0.002)
@@ -139,7 +141,7 @@ def _begin_immediate(db: sqlite3.Connection) -> None:
                     raise
             time.sleep(_BEGIN_PAUSES[min(attempt, len(_BEGIN_PAUSES) - 1)])
     finally:
-        db.execute(f"PRAGMA busy_timeout={int(WRITE_TURN_SECONDS * 1000)}")
+        db.execute(BUSY_TIMEOUT)
 
 
 class _SqliteConnection(aiosqlite.Connection):
@@ -203,7 +205,9 @@ def _sqlite_connector(url: str, writers: WriterQueue | None = None) -> Callable[
     database = make_url(url).database or ":memory:"
 
     async def connect() -> aiosqlite.Connection:
-        connection = _SqliteConnection(lambda: sqlite3.connect(database, timeout=30), iter_chunk_size=64)
+        connection = _SqliteConnection(
+            lambda: sqlite3.connect(database, timeout=WRITE_TURN_SECONDS), iter_chunk_size=64
+        )
         connection.writers = writers
         connection._thread.daemon = True  # as the dialect does: a connection never closed does not hold up exit
         return await connection
@@ -232,7 +236,7 @@ def create_engine(
             dbapi_connection.isolation_level = None
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute(BUSY_TIMEOUT)
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA synchronous=NORMAL")
             if reads_only:
