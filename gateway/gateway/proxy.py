@@ -269,7 +269,7 @@ class Proxy:
         copies: EdgeCopies = state.read_mostly
         if method == "GET" and copies.enabled:
             # A public read-mostly answer the gateway holds, still true: no call (gateway/readmostly.py).
-            answer = copies.lookup(upstream, target, headers.get("If-None-Match"))
+            answer = copies.lookup(upstream, target, headers)
             if answer is not None:
                 return upstream, answer
         settings: GatewaySettings = state.settings

@@ -34,7 +34,7 @@ import asyncio
 import contextlib
 import contextvars
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
@@ -120,8 +120,9 @@ class EdgeCopies:
         self._copies: dict[tuple[str, str], _Copy] = {}
         self._bytes = 0
 
-    def lookup(self, service: str, target: str, if_none_match: str | None) -> Answer | None:
-        """The answer to ``GET target`` of ``service`` from memory, when a copy is there and still true."""
+    def lookup(self, service: str, target: str, headers: Mapping[str, str]) -> Answer | None:
+        """The answer to ``GET target`` of ``service`` (its request ``headers``) from memory, when a copy is there
+        and still true."""
         copy = self._copies.get((service, target))
         if copy is None:
             return None
@@ -131,7 +132,7 @@ class EdgeCopies:
             return None
         if self._metered:
             metrics.read_mostly(service, "memory")
-        return copy.answer(if_none_match)
+        return copy.answer(headers.get("If-None-Match"))
 
     async def keep(
         self,
@@ -144,7 +145,7 @@ class EdgeCopies:
         replica last told, with the headers the gateway forwards of it (``forwarded``: no hop-by-hop header, no
         request id of the service's, nor this mark); the answer to send on, read to its end, or None (the response
         untouched) when it is not one to keep."""
-        if not self.enabled or response.status != 200:
+        if response.status != 200:
             return None
         value = response.header(MARK)
         mark = _mark(value) if value is not None else None
