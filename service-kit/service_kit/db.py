@@ -306,24 +306,34 @@ async def add_unless_taken(session: AsyncSession, row: Any) -> bool:
     return True
 
 
-async def insert_unless_taken(
-    session: AsyncSession, row: Any, *, unique: Sequence[Any], where: Any = None
-) -> Any | None:
+class InsertUnlessTaken:
     """``add_unless_taken`` in one statement: ``INSERT … ON CONFLICT (unique) [WHERE where] DO NOTHING
-    RETURNING`` the row, for a unique index on the ``unique`` columns (partial with ``where``). The row as stored
-    (a persistent instance of the session, with its column defaults), or None when the index already holds its
-    values; the transaction goes on either way, with no savepoint. The database decides, so two racing requests
-    make one row."""
-    state = inspect(row)
-    # What the row was given (None included, as a flush would write it); the columns' defaults fill the rest.
-    values = {attr.key: state.dict[attr.key] for attr in state.mapper.column_attrs if attr.key in state.dict}
-    statement = (
-        upsert(session, type(row))
-        .values(values)
-        .on_conflict_do_nothing(index_elements=list(unique), index_where=where)
-        .returning(type(row))
-    )
-    return (await session.scalars(statement)).first()
+    RETURNING`` the row, for a unique index of ``model`` on the ``unique`` columns (partial with ``where``).
+
+    Made once, at import (``_add = InsertUnlessTaken(Booking, unique=(…), where=…)``); each call inserts a row
+    with one statement built once per database and set of given columns, its values passed as parameters: a
+    statement built anew each time (46 columns made into bind parameters and a cache key) cost a booking 0.3 ms."""
+
+    def __init__(self, model: Any, *, unique: Sequence[Any], where: Any = None) -> None:
+        self.model, self.unique, self.where = model, tuple(unique), where
+        self._statements: dict[tuple[str, tuple[str, ...]], Any] = {}
+
+    async def __call__(self, session: AsyncSession, row: Any) -> Any | None:
+        """``row`` as stored (a persistent instance of the session, with its column defaults), or None when the
+        index already holds its values; the transaction goes on either way, with no savepoint. The database
+        decides, so two racing requests make one row."""
+        state = inspect(row)
+        # What the row was given (None included, as a flush would write it); the columns' defaults fill the rest.
+        values = {attr.key: state.dict[attr.key] for attr in state.mapper.column_attrs if attr.key in state.dict}
+        key = (session.get_bind().dialect.name, tuple(values))
+        statement = self._statements.get(key)
+        if statement is None:
+            statement = self._statements[key] = (
+                upsert(session, self.model)
+                .on_conflict_do_nothing(index_elements=list(self.unique), index_where=self.where)
+                .returning(self.model)
+            )
+        return (await session.scalars(statement, values)).first()
 
 
 async def commit_then_raise(session: AsyncSession, error: Exception) -> NoReturn:

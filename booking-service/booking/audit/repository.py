@@ -11,9 +11,8 @@ from booking.audit.models import ActingFor
 from service_kit.pagination import fetch_page
 
 
-async def add(session: AsyncSession, record: ActingFor) -> None:
-    session.add(record)
-    await session.flush()
+async def add(session: AsyncSession, row: dict[str, Any]) -> None:
+    await session.execute(insert(ActingFor), row)
 
 
 async def add_many(session: AsyncSession, rows: list[dict[str, Any]]) -> None:

@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from booking.bookings.models import ACTIVE_SQL, ACTIVE_STATUSES, Booking, BookingStatus, SlotCounter
-from service_kit.db import insert_unless_taken, upsert
+from service_kit.db import InsertUnlessTaken, upsert
 from service_kit.pagination import fetch_page
 
 
@@ -48,9 +48,9 @@ async def take_slot_units(
     if not starts or capacity < 1:
         return set()
     table = SlotCounter.__table__
-    statement = upsert(session, table).values(
-        [{"offering_id": offering_id, "slot_start": start, "used": 1} for start in starts]
-    )
+    rows = [{"offering_id": offering_id, "slot_start": start, "used": 1} for start in starts]
+    # One row's statement is compiled once and cached; SQLAlchemy compiles a multi-row VALUES anew each time.
+    statement = upsert(session, table).values(rows if len(rows) > 1 else rows[0])
     statement = statement.on_conflict_do_update(
         index_elements=[table.c.offering_id, table.c.slot_start],
         set_={"used": table.c.used + 1},
@@ -168,15 +168,15 @@ async def slot_usage(
     return {slot_start: used for slot_start, used in result.all()}
 
 
+_insert_unless_taken = InsertUnlessTaken(
+    Booking, unique=(Booking.resident_id, Booking.offering_id, Booking.slot_start), where=ACTIVE_SQL
+)
+
+
 async def add(session: AsyncSession, booking: Booking) -> Booking | None:
     """Insert ``booking``, in one statement; None when its resident already holds an active booking of the same
     slot (the partial unique index decides, even when the resident's two requests race). The booking as stored."""
-    stored: Booking | None = await insert_unless_taken(
-        session,
-        booking,
-        unique=(Booking.resident_id, Booking.offering_id, Booking.slot_start),
-        where=ACTIVE_SQL,
-    )
+    stored: Booking | None = await _insert_unless_taken(session, booking)
     return stored
 
 

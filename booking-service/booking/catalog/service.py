@@ -42,19 +42,13 @@ async def offering_to_book(session: AsyncSession, offering_id: uuid.UUID) -> tup
     return offering, (_not_bookable(offering, provider_accepts) if offering is not None else None)
 
 
-async def applicable_programs(
-    session: AsyncSession, offering_id: uuid.UUID, provider_id: uuid.UUID, on: date, resident_tags: Iterable[str]
-) -> list[FundedProgram]:
-    """Programs that would fund ``offering_id`` on ``on`` for a resident with ``resident_tags`` (a program
-    without tags funds everyone), cheapest for the resident first. A sanction of the provider changes nothing
-    here: it bars new awards, and the contracts it already holds fund their residents until they end. The
-    resident's personal entitlements are ``booking.entitlements``'s."""
+def applicable_programs(programs: Sequence[FundedProgram], resident_tags: Iterable[str]) -> list[FundedProgram]:
+    """Those of ``programs`` (``programs_funding`` an offering on a day) that would fund a resident with
+    ``resident_tags`` (a program without tags funds everyone), in their order: cheapest for the resident first. A
+    sanction of the provider changes nothing here: it bars new awards, and the contracts it already holds fund
+    their residents until they end. The resident's personal entitlements are ``booking.entitlements``'s."""
     tags = set(resident_tags)
-    return [
-        program
-        for program in await repository.list_funding_for(session, offering_id, on)
-        if not program.eligibility_tags or set(program.eligibility_tags) & tags
-    ]
+    return [program for program in programs if not program.eligibility_tags or set(program.eligibility_tags) & tags]
 
 
 async def programs_funding(session: AsyncSession, offering_id: uuid.UUID, on: date) -> Sequence[FundedProgram]:

@@ -130,18 +130,25 @@ async def _candidates(
 ) -> tuple[list[FundedProgram], Standing]:
     """The programmes that may fund this booking, cheapest first. A claimed programme (``contract_id``) the
     resident is not eligible for is refused (422), as is one that does not fund the offering that day."""
-    held = await standing(session, resident, on)
-    programs = await catalog_service.applicable_programs(session, offering.id, offering.provider_id, on, held.valid)
+    funding = await catalog_service.programs_funding(session, offering.id, on)
+    tags = set(resident.eligibility_tags or ())
+    # Her evidence can only take away a tag a programme asks for: when none of those funding the day asks for one
+    # of hers, it is not read (a booking of an unfunded offering reads no evidence).
+    if any(tags & set(program.eligibility_tags) for program in funding):
+        held = await standing(session, resident, on)
+    else:
+        held = Standing(frozenset(tags), {})
+    programs = catalog_service.applicable_programs(funding, held.valid)
     if claim is None:
         return programs, held
     claimed = [p for p in programs if p.contract_id == claim]
     if claimed:
         return claimed, held
-    funding = [p for p in await catalog_service.programs_funding(session, offering.id, on) if p.contract_id == claim]
-    if not funding:
+    claimed = [p for p in funding if p.contract_id == claim]
+    if not claimed:
         message = "该项目当天不资助这项服务。 This programme does not fund this service on that day."
         raise _invalid("contract_id", message, "program_not_funding")
-    raise _not_eligible(funding[0], "contract_id")
+    raise _not_eligible(claimed[0], "contract_id")
 
 
 def _not_eligible(program: FundedProgram, field: str) -> ValidationFailed:
