@@ -178,15 +178,18 @@ def test_after_erasure_no_database_holds_anything_of_the_resident(gateway: httpx
     )
     assert cancelled.status_code == 200, cancelled.text
 
-    def rated() -> httpx.Response | None:
-        response = gateway.post(
-            "/api/v1/ratings",
-            headers=herself | {"Idempotency-Key": f"rate-{tag}"},
-            json={"booking_id": booking_id, "stars": 2, "comment": values["rating"]},
-        )
-        return response if response.status_code == 201 else None  # until feedback heard of the completion
+    def invited() -> bool:
+        found = gateway.get("/api/v1/rating-invitations", headers=operator, params={"resident_id": resident_id})
+        return any(i["booking_id"] == booking_id for i in found.json().get("items", []))
 
-    eventually_blocking(rated, timeout=60)
+    # Rated once feedback heard of the completion: a refusal sent earlier under the key would be its answer for good.
+    eventually_blocking(invited, timeout=60)
+    rated = gateway.post(
+        "/api/v1/ratings",
+        headers=herself | {"Idempotency-Key": f"rate-{tag}"},
+        json={"booking_id": booking_id, "stars": 2, "comment": values["rating"]},
+    )
+    assert rated.status_code == 201, rated.text
     complained = gateway.post(
         "/api/v1/complaints",
         headers=herself | {"Idempotency-Key": f"complain-{tag}"},

@@ -14,7 +14,7 @@ from service_kit.settings import settings_dependency
 get_settings = settings_dependency(Settings)
 
 
-def get_keyring(request: Request) -> Keyring:
+async def get_keyring(request: Request) -> Keyring:
     """The keyring personal data is sealed with (the one the service's sessions carry)."""
     keyring: Keyring = request.app.state.runtime.keyring
     return keyring
@@ -27,7 +27,7 @@ async def get_caller(principal: CurrentPrincipal, session: SessionDep) -> Princi
     return await residents_service.with_own_resident(session, principal)
 
 
-def get_token_verifier(request: Request) -> TokenVerifier:
+async def get_token_verifier(request: Request) -> TokenVerifier:
     verifier: TokenVerifier = request.app.state.token_verifier
     return verifier
 

@@ -48,6 +48,7 @@ from service_kit.notify.settings import sms_sender
 from service_kit.operation_ids import operation_id
 from service_kit.protection import Keyring, reseal_forever
 from service_kit.responses import LinliJSONResponse
+from service_kit.routing import refuse_threaded_calls
 from service_kit.runtime import freeze_startup_heap
 from service_kit.tracing import TracingMiddleware, configure_tracing
 
@@ -190,6 +191,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(docs_router(app.title))
     app.include_router(home_router)
     app.include_router(console.router)
+    refuse_threaded_calls(app)
     # Whatever no gateway route matches (a path, not a method) is forwarded to the service owning it.
     app.router.default = Proxy()
     # The gateway's own GET routes answer HEAD too; a forwarded HEAD stays HEAD (its service answers it).

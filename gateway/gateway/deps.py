@@ -15,18 +15,18 @@ from service_kit.settings import settings_dependency
 get_settings = settings_dependency(GatewaySettings)
 
 
-def get_signing_key(request: Request) -> SigningKey:
+async def get_signing_key(request: Request) -> SigningKey:
     keyring: Keyring = request.app.state.keyring
     return keyring.current
 
 
-def get_sms_sender(request: Request) -> SmsSender:
+async def get_sms_sender(request: Request) -> SmsSender:
     sender: SmsSender = request.app.state.sms_sender
     return sender
 
 
-def get_resident_linker(request: Request) -> ResidentLinker:
-    return ResidentLinker(request.app.state.upstreams, get_signing_key(request), get_settings(request))
+async def get_resident_linker(request: Request) -> ResidentLinker:
+    return ResidentLinker(request.app.state.upstreams, await get_signing_key(request), await get_settings(request))
 
 
 async def resident_principal(principal: CurrentPrincipal) -> Principal:

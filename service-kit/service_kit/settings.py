@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import ClassVar, Literal, TypeVar
 
@@ -167,18 +167,22 @@ class ServiceSettings(EdgeSettings):
 SettingsT = TypeVar("SettingsT", bound=EdgeSettings)
 
 
-def settings_dependency(settings_type: type[SettingsT]) -> Callable[[Request], SettingsT]:
-    """The FastAPI dependency that hands an endpoint the running app's settings, of the service's own type.
+def running_settings(request: Request) -> ServiceSettings:
+    """The settings the running app was created with: a service's runtime holds them (``service_kit.app``); the
+    gateway, which builds its own app, keeps them in ``app.state.settings``."""
+    state = request.app.state
+    runtime = getattr(state, "runtime", None)
+    settings: ServiceSettings = runtime.settings if runtime is not None else state.settings
+    return settings
 
-    A service writes ``SettingsDep = Annotated[Settings, Depends(settings_dependency(Settings))]`` once. The settings
-    are those the app was created with: a service's runtime holds them (``service_kit.app``), the gateway, which
-    builds its own app, keeps them in ``app.state.settings``. Settings of another type are a wiring mistake (500).
-    """
 
-    def current_settings(request: Request) -> SettingsT:
-        state = request.app.state
-        runtime = getattr(state, "runtime", None)
-        settings = runtime.settings if runtime is not None else state.settings
+def settings_dependency(settings_type: type[SettingsT]) -> Callable[[Request], Awaitable[SettingsT]]:
+    """The FastAPI dependency that hands an endpoint the running app's settings (``running_settings``), of the
+    service's own type. A service writes ``SettingsDep = Annotated[Settings, Depends(settings_dependency(Settings))]``
+    once. Settings of another type are a wiring mistake (500)."""
+
+    async def current_settings(request: Request) -> SettingsT:
+        settings = running_settings(request)
         if not isinstance(settings, settings_type):
             raise TypeError(f"the app runs with {type(settings).__name__}, not {settings_type.__name__}")
         return settings

@@ -156,6 +156,27 @@ async def test_an_endpoint_is_handed_the_settings_its_service_runs_with(
     assert response.json() == {"service": "kit", "public_base_url": "https://linli.example.cn"}
 
 
+def shelf_of(principal: CurrentPrincipal) -> str:
+    return principal.subject
+
+
+def test_a_dependency_written_as_a_plain_function_is_refused_when_the_app_is_built(
+    service_env: dict[str, Any], kit_db_url: str
+) -> None:
+    # FastAPI would run it in a worker thread on every request: a hop there and back for an attribute read.
+    router = APIRouter(prefix="/api/v1/threaded")
+
+    @router.get("")
+    async def read_shelf(shelf: Annotated[str, Depends(shelf_of)]) -> dict[str, str]:
+        return {"shelf": shelf}
+
+    settings = KitSettings(**service_env, database_url=kit_db_url)
+    with pytest.raises(RuntimeError) as refused:
+        create_service_app(ServiceSpec(name="kit", title="kit", settings=settings, routers=[router]))
+    assert "write them `async def`" in str(refused.value)
+    assert "shelf_of (GET /api/v1/threaded)" in str(refused.value)
+
+
 async def test_a_refusal_that_commits_first_keeps_what_it_wrote(client: httpx.AsyncClient, test_keys: TestKeys) -> None:
     operator = test_keys.headers("operator")
     for keep, notes_then in (("false", 0), ("true", 1), ("false", 1)):

@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 
 from booking.clock import Now
-from booking.deps import Caller, get_settings
+from booking.deps import Caller
 from booking.notifications import schemas as s
 from booking.notifications import service
 from service_kit import phones
@@ -15,6 +15,7 @@ from service_kit.db import SessionDep
 from service_kit.errors import Forbidden, error_responses
 from service_kit.notify.outbox import fake_outbox_router
 from service_kit.pagination import PaginationDep
+from service_kit.settings import running_settings
 
 router = APIRouter(prefix="/api/v1/notifications", tags=["notifications"])
 
@@ -89,7 +90,7 @@ router.include_router(
     fake_outbox_router(
         "/sms-outbox",
         sender_of=lambda request: request.app.state.sms_sender,
-        is_production=lambda request: get_settings(request).environment == "production",
+        is_production=lambda request: running_settings(request).environment == "production",
         normalize_phone=phones.normalize,
         tags=["notifications"],
         operation_id="listNotificationSms",

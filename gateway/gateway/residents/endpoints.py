@@ -9,7 +9,6 @@ from gateway.deps import (
     SettingsDep,
     SigningKeyDep,
     SmsSenderDep,
-    get_settings,
 )
 from gateway.ratelimit import CodeSignInLimit, SignInKind, limit_target
 from gateway.residents import examples, service
@@ -19,6 +18,7 @@ from service_kit.db import SessionDep
 from service_kit.edge import request_id
 from service_kit.errors import error_responses
 from service_kit.notify.outbox import fake_outbox_router
+from service_kit.settings import running_settings
 
 router = APIRouter(prefix="/api/v1/auth/otp", tags=["auth"])
 
@@ -122,7 +122,7 @@ router.include_router(
     fake_outbox_router(
         "/messages",
         sender_of=lambda request: request.app.state.sms_sender,
-        is_production=lambda request: get_settings(request).environment == "production",
+        is_production=lambda request: running_settings(request).environment == "production",
         normalize_phone=phones.normalize,
         tags=["auth"],
         operation_id="listSignInSms",

@@ -1,6 +1,7 @@
 """HSDS 3.0 read API (Open Referral): public, no login. Paging follows HSDS (``page`` from 1, ``per_page``)."""
 
 import uuid
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -19,24 +20,27 @@ router = APIRouter(
 )
 
 
+@dataclass(frozen=True)
 class Paging:
-    def __init__(
-        self,
-        page: Annotated[int, Query(ge=1, le=100_000, description="Page number, from 1.")] = 1,
-        per_page: Annotated[int, Query(ge=1, le=200, description="Items per page.")] = 50,
-    ) -> None:
-        self.page = page
-        self.per_page = per_page
+    page: int
+    per_page: int
 
     @property
     def offset(self) -> int:
         return (self.page - 1) * self.per_page
 
 
-PagingDep = Annotated[Paging, Depends()]
+async def _paging(
+    page: Annotated[int, Query(ge=1, le=100_000, description="Page number, from 1.")] = 1,
+    per_page: Annotated[int, Query(ge=1, le=200, description="Items per page.")] = 50,
+) -> Paging:
+    return Paging(page, per_page)
 
 
-def _filters(
+PagingDep = Annotated[Paging, Depends(_paging)]
+
+
+async def _filters(
     taxonomy_term_id: uuid.UUID | None = None,
     organization_id: uuid.UUID | None = None,
     modified_after: Instant | None = None,

@@ -65,7 +65,7 @@ async def emit_many(session: AsyncSession, events: Sequence[EventData]) -> list[
 _INSERT = insert(outbox_event)
 
 
-def _row(event_id: str, event: EventData, traceparent: str, created_at: datetime) -> dict[str, object]:
+def _row(event_id: str, event: EventData, traceparent: str | None, created_at: datetime) -> dict[str, object]:
     return {
         "event_id": event_id,
         "type": event.type,
