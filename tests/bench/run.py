@@ -726,40 +726,72 @@ def main() -> None:
         args.startup_rounds = 1
         args.steady_seconds, args.burst_events, args.burst_rounds = 3.0, 1_000, 1
         args.workers_rounds, args.workers_seconds = 1, 3.0
-        print("quick: every part at a reduced scale (300 events, one 2 s round per row, one worker, no h11 row);")
+        print(
+            "quick: every part at a reduced scale (300 events, one 2 s round per row, one worker, no h11 row, no start"
+            " again, the workers' own-process rows only);"
+        )
         print("  the figures are indicative, for development: `make bench` without --quick gives the ones to report")
     with tempfile.TemporaryDirectory(prefix="linli-bench-") as tmp:
         if args.only in (None, "events"):
-            asyncio.run(bench_events(args.events, args.per_transaction, Path(tmp)))
-            asyncio.run(bench_declined(args.events, Path(tmp)))
+            with timed("events"):
+                asyncio.run(bench_events(args.events, args.per_transaction, Path(tmp)))
+                asyncio.run(bench_declined(args.events, Path(tmp)))
         if args.only in (None, "events", "pipeline"):
-            asyncio.run(
-                bench_pipeline(
-                    Path(tmp), args.postgres_url, args.steady_seconds, args.burst_events, QUICK_NOTE, args.burst_rounds
+            with timed("pipeline"):
+                asyncio.run(
+                    bench_pipeline(
+                        Path(tmp),
+                        args.postgres_url,
+                        args.steady_seconds,
+                        args.burst_events,
+                        QUICK_NOTE,
+                        args.burst_rounds,
+                    )
                 )
-            )
         if args.only in (None, "gateway"):
             paths = {p: GATEWAY_PATHS.get(p, "registry") for p in args.paths}
-            bench_gateway(
-                args.seconds, args.connections, Path(tmp), args.workers, paths, args.rounds, args.log_level, args.quick
-            )
+            with timed("gateway"):
+                bench_gateway(
+                    args.seconds,
+                    args.connections,
+                    Path(tmp),
+                    args.workers,
+                    paths,
+                    args.rounds,
+                    args.log_level,
+                    args.quick,
+                )
         if args.only in (None, "tracing"):
-            bench_tracing(args.seconds, args.connections, Path(tmp), args.rounds, args.trace_ratio)
+            with timed("tracing"):
+                bench_tracing(args.seconds, args.connections, Path(tmp), args.rounds, args.trace_ratio)
         if args.only in (None, "series"):
-            asyncio.run(bench_series(Path(tmp), args.series_rounds, args.postgres_url, QUICK_NOTE))
+            with timed("series"):
+                asyncio.run(bench_series(Path(tmp), args.series_rounds, args.postgres_url, QUICK_NOTE))
         if args.only in (None, "bookings"):
-            bench_bookings(Path(tmp), args.seconds, args.rounds, args.postgres_url, QUICK_NOTE, args.connections)
+            with timed("bookings"):
+                bench_bookings(Path(tmp), args.seconds, args.rounds, args.postgres_url, QUICK_NOTE, args.connections)
         if args.only in (None, "startup"):
-            bench_startup(Path(tmp), args.startup_rounds, QUICK_NOTE, args.startup_root)
+            with timed("startup"):
+                bench_startup(Path(tmp), args.startup_rounds, QUICK_NOTE, args.startup_root, again=not args.quick)
         if args.only in (None, "workers"):
-            bench_workers(
-                Path(tmp),
-                rounds=args.workers_rounds,
-                seconds=args.workers_seconds,
-                rate=args.completions,
-                connections=args.connections,
-                note=QUICK_NOTE,
-            )
+            with timed("workers"):
+                bench_workers(
+                    Path(tmp),
+                    rounds=args.workers_rounds,
+                    seconds=args.workers_seconds,
+                    rate=args.completions,
+                    connections=args.connections,
+                    note=QUICK_NOTE,
+                    quick=args.quick,
+                )
+
+
+@contextmanager
+def timed(part: str) -> Iterator[None]:
+    """Says how long a part took, so whoever trims ``--quick`` knows where its minutes go."""
+    started = time.monotonic()
+    yield
+    print(f"  [{part}: {time.monotonic() - started:.0f} s]", flush=True)
 
 
 if __name__ == "__main__":

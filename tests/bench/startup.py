@@ -78,12 +78,15 @@ def one_start(var_dir: Path, root: Path = ROOT) -> dict[str, tuple[float, float]
     return steps
 
 
-def bench_startup(tmp: Path, rounds: int, note: str = "", root: Path = ROOT) -> None:
-    print(f"\n(5) make run to healthy: {rounds} round(s) of a fresh start and a start again on its data{note}")
+def bench_startup(tmp: Path, rounds: int, note: str = "", root: Path = ROOT, *, again: bool = True) -> None:
+    """``again=False`` (``--quick``): the fresh start only."""
+    then = " and a start again on its data" if again else " (quick: no start again)"
+    print(f"\n(5) make run to healthy: {rounds} round(s) of a fresh start{then}{note}")
+    kinds = ("fresh", "again") if again else ("fresh",)
     figures: dict[str, dict[str, list[tuple[float, float]]]] = {"fresh": {}, "again": {}}
     for index in range(rounds):
         var_dir = tmp / f"startup-{index}"
-        for kind in ("fresh", "again"):
+        for kind in kinds:
             for name, figure in one_start(var_dir, root).items():
                 figures[kind].setdefault(name, []).append(figure)
     names = list(dict.fromkeys([*figures["fresh"], *figures["again"]]))
@@ -99,7 +102,7 @@ def bench_startup(tmp: Path, rounds: int, note: str = "", root: Path = ROOT) -> 
             cpu = statistics.median(v[1] for v in values)
             cells += [f"{wall:.1f}" if wall else "", f"{cpu:.1f}" if cpu else ""]
         print(f"  {name:<44} {cells[0]:>10} {cells[1]:>6} {cells[2]:>11} {cells[3]:>6}")
-    for kind in ("fresh", "again"):
+    for kind in kinds:
         up = statistics.median(v[0] for v in figures[kind]["command to all processes up"])
         verdict = "MET" if up <= HEALTHY_WITHIN else "MISSED"
         print(f"  {kind}: all processes up {up:.1f} s after the command; target ≤ {HEALTHY_WITHIN:g} s: {verdict}")
