@@ -327,6 +327,11 @@ async def _create(
     rules = await rules_service.for_offering(session, offering.id, settings)
     slot = _bookable_slot(offering, data.slot_start, rules, now)
 
+    # Who booked for her, written before her funding is drawn: it depends on nothing drawn, and each statement after
+    # the draw holds the programme's pool row (every funded booking of the programme waits for it) one more round
+    # trip. A refusal below rolls it back with the rest.
+    booking_id = uuid.uuid4()
+    await audit.record(session, by, resident.id, "book", booking_id=booking_id, helper_resident_id=helper_id)
     # Her funding before the slot's unit (the lock order above); a full slot then undoes the draw with the rest.
     local_day = slot.start.astimezone(ZoneInfo(offering.timezone)).date()
     pricing = await entitlements_service.draw(session, offering, resident, local_day, claim=data.contract_id)
@@ -337,12 +342,11 @@ async def _create(
 
     actor = _actor(by)
     stored = await repository.add(
-        session, _new_booking(offering, resident.id, slot, pricing, channel, by, helper_id, rules, now)
+        session, _new_booking(offering, resident.id, slot, pricing, channel, by, helper_id, rules, now, booking_id)
     )
     if stored is None:
         raise Conflict("The resident already holds a booking of this slot.", code="already_booked")
     booking = stored
-    await audit.record(session, by, resident.id, "book", booking_id=booking.id, helper_resident_id=helper_id)
     await emit(
         session,
         _event(
@@ -492,8 +496,10 @@ def _new_booking(
     helper_id: uuid.UUID | None,
     rules: Rules,
     now: datetime,
+    booking_id: uuid.UUID | None = None,
 ) -> Booking:
-    """The booking of one unit of ``slot`` at ``pricing``'s price, as ``by`` makes it at ``now``."""
+    """The booking of one unit of ``slot`` at ``pricing``'s price, as ``by`` makes it at ``now`` (its id
+    ``booking_id``, else a new one)."""
     program = pricing.program
     price_fen, subsidy_fen = offering.price_fen, 0
     if program is not None:
@@ -501,7 +507,7 @@ def _new_booking(
         subsidy_fen = max(program.unit_price_fen - program.resident_price_fen, 0)
     actor = _actor(by)
     return Booking(
-        id=uuid.uuid4(),
+        id=booking_id or uuid.uuid4(),
         offering_id=offering.id,
         provider_id=offering.provider_id,
         resident_id=resident_id,
