@@ -267,12 +267,17 @@ def reading_engine(url: str, engine: AsyncEngine, *, echo: bool = False) -> Asyn
     return engine.execution_options(postgresql_readonly=True)
 
 
-def upsert(session: AsyncSession, table: Any) -> Any:
+def upsert(session: AsyncSession, table: Any, rows: Sequence[dict[str, Any]] = ()) -> Any:
     """``INSERT`` with ``ON CONFLICT`` for the session's database (PostgreSQL and SQLite share the syntax, not
-    the construct): ``upsert(session, Model).values(...).on_conflict_do_nothing(index_elements=[...])``."""
-    if session.get_bind().dialect.name == "postgresql":
-        return postgresql.insert(table)
-    return sqlite.insert(table)
+    the construct): ``upsert(session, Model).values(...).on_conflict_do_nothing(index_elements=[...])``.
+
+    ``rows``: the values of several rows (a series' slots). A single one is written as one row: SQLAlchemy keeps the
+    compiled statement of a one-row ``VALUES`` and compiles a multi-row one anew on every call, and a booking's one
+    slot paid for that."""
+    insert = postgresql.insert(table) if session.get_bind().dialect.name == "postgresql" else sqlite.insert(table)
+    if not rows:
+        return insert
+    return insert.values(rows[0] if len(rows) == 1 else list(rows))
 
 
 def create_sessionmaker(engine: AsyncEngine, *, keyring: Keyring | None = None) -> async_sessionmaker[AsyncSession]:

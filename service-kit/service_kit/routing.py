@@ -35,7 +35,7 @@ def _template(route: Any) -> str | None:
     return template if isinstance(template, str) else None
 
 
-def threaded_calls(app: Any) -> list[str]:
+def _threaded_calls(app: Any) -> list[str]:
     """The endpoints and dependencies of ``app`` written as plain functions (a class among them): FastAPI runs
     each in a worker thread, on every request that uses it. A settings lookup written that way cost every booking
     a hop to a thread and back; ``refuse_threaded_calls`` keeps them out."""
@@ -56,9 +56,9 @@ def threaded_calls(app: Any) -> list[str]:
 
 
 def refuse_threaded_calls(app: Any) -> None:
-    """Refuse to build ``app`` while an endpoint or dependency would run in a worker thread (``threaded_calls``):
+    """Refuse to build ``app`` while an endpoint or dependency would run in a worker thread (``_threaded_calls``):
     Linli's do no blocking work, and one written ``def`` is a mistake to fix, not to pay for per request."""
-    found = threaded_calls(app)
+    found = _threaded_calls(app)
     if found:
         raise RuntimeError(
             "FastAPI would run these in a worker thread on every request; write them `async def`: " + "; ".join(found)

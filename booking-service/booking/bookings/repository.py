@@ -48,9 +48,9 @@ async def take_slot_units(
     if not starts or capacity < 1:
         return set()
     table = SlotCounter.__table__
-    rows = [{"offering_id": offering_id, "slot_start": start, "used": 1} for start in starts]
-    # One row's statement is compiled once and cached; SQLAlchemy compiles a multi-row VALUES anew each time.
-    statement = upsert(session, table).values(rows if len(rows) > 1 else rows[0])
+    statement = upsert(
+        session, table, [{"offering_id": offering_id, "slot_start": start, "used": 1} for start in starts]
+    )
     statement = statement.on_conflict_do_update(
         index_elements=[table.c.offering_id, table.c.slot_start],
         set_={"used": table.c.used + 1},
@@ -67,8 +67,8 @@ async def lock_slots(session: AsyncSession, offering_id: uuid.UUID, slot_starts:
     if not starts:
         return
     table = SlotCounter.__table__
-    statement = upsert(session, table).values(
-        [{"offering_id": offering_id, "slot_start": start, "used": 0} for start in starts]
+    statement = upsert(
+        session, table, [{"offering_id": offering_id, "slot_start": start, "used": 0} for start in starts]
     )
     await session.execute(
         statement.on_conflict_do_update(

@@ -241,9 +241,10 @@ async def lock_usage(
     if not starts:
         return {}
     table = EntitlementUsage.__table__
-    statement = upsert(session, table).values(
-        [{"program_id": program_id, "resident_id": resident_id, "period_start": start, "used": 0} for start in starts]
-    )
+    rows = [
+        {"program_id": program_id, "resident_id": resident_id, "period_start": start, "used": 0} for start in starts
+    ]
+    statement = upsert(session, table, rows)
     statement = statement.on_conflict_do_update(
         index_elements=[table.c.program_id, table.c.resident_id, table.c.period_start],
         set_={"used": table.c.used},
