@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from sqlalchemy import text
+from sqlalchemy import Column, Integer, MetaData, Table, bindparam, text
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from service_kit.db import create_engine
+from service_kit.db import UpsertOnce, create_engine
 
 
 async def test_a_sqlite_connection_stopped_while_it_closes_still_finishes_closing(tmp_path: Path) -> None:
@@ -66,3 +67,30 @@ async def test_a_writer_of_another_process_waits_for_the_write_lock_and_then_wri
     assert rows == ["api", "worker"]
     await api.dispose()
     await worker.dispose()
+
+
+async def test_an_upsert_built_once_guards_each_row_by_its_own_parameters(tmp_path: Path) -> None:
+    """``UpsertOnce`` builds its statement once for the database and reuses the same object for every call: each
+    row, and the ``bindparam`` of its guard, go as parameters, so a counter stops at each call's own capacity."""
+    metadata = MetaData()
+    counter = Table(
+        "counter", metadata, Column("slot", Integer, primary_key=True), Column("used", Integer, nullable=False)
+    )
+    take = UpsertOnce(
+        counter,
+        lambda insert: insert.on_conflict_do_update(
+            index_elements=[counter.c.slot], set_={"used": counter.c.used + 1}, where=counter.c.used < bindparam("cap")
+        ).returning(counter.c.used),
+    )
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'kit.db'}")
+    async with engine.begin() as connection:
+        await connection.run_sync(metadata.create_all)
+    async with AsyncSession(engine) as session, session.begin():
+        statement = take(session)
+        assert take(session) is statement
+        taken = [
+            (await session.execute(take(session), {"slot": slot, "used": 1, "cap": cap})).scalar()
+            for slot, cap in ((1, 2), (1, 2), (1, 2), (2, 1), (2, 1))
+        ]
+    assert taken == [1, 2, None, 1, None]
+    await engine.dispose()

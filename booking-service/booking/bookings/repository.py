@@ -5,12 +5,12 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from booking.bookings.models import ACTIVE_SQL, ACTIVE_STATUSES, Booking, BookingStatus, SlotCounter
-from service_kit.db import InsertUnlessTaken, upsert
+from service_kit.db import InsertUnlessTaken, UpsertOnce, upsert
 from service_kit.pagination import fetch_page
 
 
@@ -47,16 +47,29 @@ async def take_slot_units(
     starts = sorted(set(slot_starts))
     if not starts or capacity < 1:
         return set()
+    rows = [{"offering_id": offering_id, "slot_start": start, "used": 1} for start in starts]
+    if len(rows) == 1:
+        # One slot (a booking): the statement built once, the row and capacity sent as parameters.
+        taken = await session.execute(_take_one(session), {**rows[0], "capacity": capacity})
+        return set(taken.scalars().all())
     table = SlotCounter.__table__
-    statement = upsert(
-        session, table, [{"offering_id": offering_id, "slot_start": start, "used": 1} for start in starts]
-    )
-    statement = statement.on_conflict_do_update(
+    statement = upsert(session, table, rows).on_conflict_do_update(
         index_elements=[table.c.offering_id, table.c.slot_start],
         set_={"used": table.c.used + 1},
         where=table.c.used < capacity,
-    ).returning(table.c.slot_start)
-    return set((await session.execute(statement)).scalars().all())
+    )
+    return set((await session.execute(statement.returning(table.c.slot_start))).scalars().all())
+
+
+_slots = SlotCounter.__table__
+_take_one = UpsertOnce(
+    _slots,
+    lambda insert: insert.on_conflict_do_update(
+        index_elements=[_slots.c.offering_id, _slots.c.slot_start],
+        set_={"used": _slots.c.used + 1},
+        where=_slots.c.used < bindparam("capacity"),
+    ).returning(_slots.c.slot_start),
+)
 
 
 async def lock_slots(session: AsyncSession, offering_id: uuid.UUID, slot_starts: Sequence[datetime]) -> None:

@@ -3,9 +3,9 @@
 import uuid
 from collections.abc import Sequence
 from datetime import date, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from booking.catalog.models import (
@@ -49,14 +49,16 @@ async def offering_and_provider_accepts(
 ) -> tuple[CatalogOffering | None, bool | None]:
     """The offering, and whether its provider accepts bookings (None when the provider is not known here), in one
     query."""
-    row = (
-        await session.execute(
-            select(CatalogOffering, CatalogProvider.accepts_bookings)
-            .outerjoin(CatalogProvider, CatalogProvider.id == CatalogOffering.provider_id)
-            .where(CatalogOffering.id == offering_id)
-        )
-    ).first()
+    row = (await session.execute(_OFFERING_AND_PROVIDER, {"offering_id": offering_id})).first()
     return (None, None) if row is None else (row[0], row[1])
+
+
+# Read by every booking: built once, the offering sent as a parameter.
+_OFFERING_AND_PROVIDER = (
+    select(CatalogOffering, CatalogProvider.accepts_bookings)
+    .outerjoin(CatalogProvider, CatalogProvider.id == CatalogOffering.provider_id)
+    .where(CatalogOffering.id == bindparam("offering_id"))
+)
 
 
 async def offerings_by_id(session: AsyncSession, offering_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, CatalogOffering]:
@@ -125,17 +127,20 @@ async def deactivate_funded_programs(
 
 async def list_funding_for(session: AsyncSession, offering_id: uuid.UUID, on: date) -> Sequence[FundedProgram]:
     """Active programs funding ``offering_id`` on the date ``on``, cheapest for the resident first."""
-    result = await session.execute(
-        select(FundedProgram)
-        .where(
-            FundedProgram.offering_id == offering_id,
-            FundedProgram.active.is_(True),
-            FundedProgram.start_date <= on,
-            FundedProgram.end_date >= on,
-        )
-        .order_by(FundedProgram.resident_price_fen, FundedProgram.start_date, FundedProgram.contract_id)
+    return (await session.scalars(_FUNDING_FOR, {"offering_id": offering_id, "on": on})).all()
+
+
+# Read by every booking: built once, the offering and date sent as parameters.
+_FUNDING_FOR = (
+    select(FundedProgram)
+    .where(
+        FundedProgram.offering_id == bindparam("offering_id"),
+        FundedProgram.active.is_(True),
+        FundedProgram.start_date <= bindparam("on"),
+        FundedProgram.end_date >= bindparam("on"),
     )
-    return result.scalars().all()
+    .order_by(FundedProgram.resident_price_fen, FundedProgram.start_date, FundedProgram.contract_id)
+)
 
 
 async def list_funding_between(
@@ -186,17 +191,17 @@ async def programs_with_entitlement(session: AsyncSession, on: date) -> Sequence
 
 async def draw_quota(session: AsyncSession, program_id: uuid.UUID) -> bool:
     """Take one unit of a program's quota; False when it is used up (a guarded write: never exceeds it)."""
-    result = await session.execute(
-        update(FundedProgram)
-        .where(
-            FundedProgram.id == program_id,
-            FundedProgram.active.is_(True),
-            FundedProgram.used < FundedProgram.quota,
-        )
-        .values(used=FundedProgram.used + 1)
-        .execution_options(synchronize_session=False)
-    )
-    return _rowcount(result) == 1
+    return _rowcount(await session.execute(_DRAW_ONE, {"program_id": program_id})) == 1
+
+
+# Every funded booking's draw, built once on the table (no ORM bulk update to prepare); ``updated_at`` is set by
+# the column's own ``onupdate``.
+_pools = cast(Table, FundedProgram.__table__)
+_DRAW_ONE = (
+    update(_pools)
+    .where(_pools.c.id == bindparam("program_id"), _pools.c.active.is_(True), _pools.c.used < _pools.c.quota)
+    .values(used=_pools.c.used + 1)
+)
 
 
 async def lock_pool(session: AsyncSession, program_id: uuid.UUID) -> int:

@@ -5,18 +5,22 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import case, delete, select, update
+from sqlalchemy import bindparam, case, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from booking.entitlements.models import EligibilityEvidence, EligibilityRecheck, EntitlementUsage
-from service_kit.db import reassign, upsert
+from service_kit.db import UpsertOnce, reassign, upsert
 from service_kit.pagination import fetch_page
 
 
 async def evidence_of(session: AsyncSession, resident_id: uuid.UUID) -> dict[str, EligibilityEvidence]:
-    result = await session.execute(select(EligibilityEvidence).where(EligibilityEvidence.resident_id == resident_id))
-    return {row.tag: row for row in result.scalars().all()}
+    result = await session.scalars(_EVIDENCE_OF, {"resident_id": resident_id})
+    return {row.tag: row for row in result.all()}
+
+
+# Read by every funded booking: built once, the resident sent as a parameter.
+_EVIDENCE_OF = select(EligibilityEvidence).where(EligibilityEvidence.resident_id == bindparam("resident_id"))
 
 
 async def put_evidence(session: AsyncSession, values: dict[str, Any]) -> None:
@@ -122,17 +126,7 @@ async def draw(
     that the database applies under the row's lock: concurrent bookings never hold more than ``limit`` together."""
     key = {"program_id": program_id, "resident_id": resident_id, "period_start": period_start}
     if units <= limit:
-        table = EntitlementUsage.__table__
-        taken = await session.execute(
-            upsert(session, table)
-            .values(**key, used=units)
-            .on_conflict_do_update(
-                index_elements=[table.c.program_id, table.c.resident_id, table.c.period_start],
-                set_={"used": table.c.used + units},
-                where=table.c.used + units <= limit,
-            )
-            .returning(table.c.used)
-        )
+        taken = await session.execute(_draw(session), {**key, "used": units, "units": units, "limit": limit})
         return taken.first() is not None
     # More units than the allowance: never taken, and the counter row is made as before (``used`` reads it).
     await session.execute(
@@ -147,6 +141,18 @@ async def draw(
         .execution_options(synchronize_session=False)
     )
     return int(getattr(result, "rowcount", 0)) == 1
+
+
+# Every funded booking's draw, built once: the counter row and the units and limit go as parameters.
+_usage = EntitlementUsage.__table__
+_draw = UpsertOnce(
+    _usage,
+    lambda insert: insert.on_conflict_do_update(
+        index_elements=[_usage.c.program_id, _usage.c.resident_id, _usage.c.period_start],
+        set_={"used": _usage.c.used + bindparam("units")},
+        where=_usage.c.used + bindparam("units") <= bindparam("limit"),
+    ).returning(_usage.c.used),
+)
 
 
 async def release(
