@@ -144,6 +144,65 @@ def _begin_immediate(db: sqlite3.Connection) -> None:
         db.execute(BUSY_TIMEOUT)
 
 
+class _OneTripCursor:
+    """A cursor whose statement is run, read and closed in one trip to the connection's thread.
+
+    aiosqlite's cursor makes a trip for each step: open the cursor, execute, fetch the rows, close it (four for a
+    query, each a wake-up of the thread and then of the event loop), and SQLAlchemy takes every step. Here
+    ``execute`` does them all at once and keeps what the steps after it read (the rows, ``description``,
+    ``rowcount``, ``lastrowid``); a booking's dozen statements make a dozen trips instead of forty.
+    SQLAlchemy reads every row of a statement at once anyway (its server-side cursors here are buffered too)."""
+
+    arraysize = 1
+    row_factory = None
+
+    def __init__(self, connection: _SqliteConnection) -> None:
+        self._connection = connection
+        self._rows: list[Any] = []
+        self.description: Any = None
+        self.rowcount: int = -1
+        self.lastrowid: int | None = None
+
+    async def __aenter__(self) -> _OneTripCursor:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+    def _run(self, method: str, sql: str, parameters: Any) -> None:
+        cursor = self._connection._conn.cursor()
+        try:
+            getattr(cursor, method)(sql, parameters)
+            self.description = cursor.description
+            self._rows = cursor.fetchall() if cursor.description else []
+            self.rowcount, self.lastrowid = cursor.rowcount, cursor.lastrowid
+        finally:
+            cursor.close()
+
+    async def execute(self, sql: str, parameters: Any = ()) -> _OneTripCursor:
+        await self._connection._execute(self._run, "execute", sql, parameters)
+        return self
+
+    async def executemany(self, sql: str, parameters: Any) -> _OneTripCursor:
+        await self._connection._execute(self._run, "executemany", sql, parameters)
+        return self
+
+    async def fetchone(self) -> Any:
+        return self._rows.pop(0) if self._rows else None
+
+    async def fetchmany(self, size: int | None = None) -> list[Any]:
+        size = self.arraysize if size is None else size
+        taken, self._rows = self._rows[:size], self._rows[size:]
+        return taken
+
+    async def fetchall(self) -> list[Any]:
+        taken, self._rows = self._rows, []
+        return taken
+
+    async def close(self) -> None:
+        self._rows = []
+
+
 class _SqliteConnection(aiosqlite.Connection):
     """aiosqlite's connection, whose worker thread is asked to stop once, and which hands its turn to write on
     (``WriterQueue``) when its transaction ends.
@@ -157,6 +216,10 @@ class _SqliteConnection(aiosqlite.Connection):
     _stop_requested = False
     writers: WriterQueue | None = None
     _turn: asyncio.Lock | None = None
+
+    def cursor(self) -> Any:
+        """A cursor of one trip to the thread per statement (``_OneTripCursor``)."""
+        return _OneTripCursor(self)
 
     def take_turn(self) -> None:
         """Wait for this connection's turn to write (called in SQLAlchemy's greenlet, before BEGIN IMMEDIATE)."""
