@@ -7,7 +7,8 @@ import inspect
 from collections.abc import Iterable
 from typing import Any
 
-from fastapi.routing import iter_route_contexts
+from fastapi.dependencies.utils import get_dependant
+from fastapi.routing import APIRoute, _IncludedRouter
 from starlette.routing import Match
 from starlette.types import Scope
 
@@ -38,21 +39,58 @@ def _template(route: Any) -> str | None:
 def _threaded_calls(app: Any) -> list[str]:
     """The endpoints and dependencies of ``app`` written as plain functions (a class among them): FastAPI runs
     each in a worker thread, on every request that uses it. A settings lookup written that way cost every booking
-    a hop to a thread and back; ``refuse_threaded_calls`` keeps them out."""
+    a hop to a thread and back; ``refuse_threaded_calls`` keeps them out.
+
+    Read from the routes as declared (a router's routes are the same objects in every app made from it, so each is
+    read once per process), not from the effective routes FastAPI builds for an app on first use: building those
+    for every route of every app a test suite makes cost a third of its CPU. The routers an app includes are
+    FastAPI's ``_IncludedRouter`` entries; ``service-kit/tests/test_app.py`` finds a plain dependency through one."""
     found: set[str] = set()
-    for route in iter_route_contexts(app.routes):
-        dependant = getattr(route, "dependant", None)
-        if dependant is None:
-            continue
-        pending = [dependant]
-        while pending:
-            current = pending.pop()
-            call = current.call
-            if call is not None and not _awaited(call):
-                methods = ", ".join(sorted(route.methods or ()))
-                found.add(f"{getattr(call, '__qualname__', repr(call))} ({methods} {route.path})")
-            pending.extend(current.dependencies)
+    top = tuple(app.router.dependencies)
+    pending: list[tuple[Any, str, tuple[Any, ...]]] = [(route, "", top) for route in app.routes]
+    while pending:
+        route, prefix, included_with = pending.pop()
+        if isinstance(route, _IncludedRouter):
+            context = route.include_context
+            inner, more = prefix + context.prefix, tuple(context.dependencies)
+            pending.extend((child, inner, included_with + more) for child in route.original_router.routes)
+        elif isinstance(route, APIRoute):
+            where = f"{', '.join(sorted(route.methods or ()))} {prefix}{route.path}"
+            found.update(f"{name} ({where})" for name in _plain_in_route(route))
+            for depends in included_with:
+                found.update(f"{name} ({where})" for name in _plain_in_dependency(depends.dependency))
     return sorted(found)
+
+
+# What each declared route, and each dependency a router is included with, holds that is not awaited: read once.
+# A route is keyed by its id and kept beside its answer (routes compare by value and hash by nothing), so the id
+# is never another's.
+_ROUTES: dict[int, tuple[APIRoute, tuple[str, ...]]] = {}
+_DEPENDENCIES: dict[Any, tuple[str, ...]] = {}
+
+
+def _plain_in_route(route: APIRoute) -> tuple[str, ...]:
+    known = _ROUTES.get(id(route))
+    if known is None:
+        known = _ROUTES[id(route)] = (route, _plain_calls(route.dependant))
+    return known[1]
+
+
+def _plain_in_dependency(call: Any) -> tuple[str, ...]:
+    if call not in _DEPENDENCIES:
+        _DEPENDENCIES[call] = _plain_calls(get_dependant(path="", call=call))
+    return _DEPENDENCIES[call]
+
+
+def _plain_calls(dependant: Any) -> tuple[str, ...]:
+    names: set[str] = set()
+    pending = [dependant]
+    while pending:
+        current = pending.pop()
+        if current.call is not None and not _awaited(current.call):
+            names.add(getattr(current.call, "__qualname__", repr(current.call)))
+        pending.extend(current.dependencies)
+    return tuple(sorted(names))
 
 
 def refuse_threaded_calls(app: Any) -> None:

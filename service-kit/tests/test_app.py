@@ -170,11 +170,21 @@ def test_a_dependency_written_as_a_plain_function_is_refused_when_the_app_is_bui
     async def read_shelf(shelf: Annotated[str, Depends(shelf_of)]) -> dict[str, str]:
         return {"shelf": shelf}
 
+    # Nor may a router be included with one: it runs before each of the router's endpoints.
+    outer, guarded = APIRouter(prefix="/api/v1/outer"), APIRouter(prefix="/guarded")
+
+    @guarded.get("/door")
+    async def open_door() -> dict[str, str]:
+        return {"door": "open"}
+
+    outer.include_router(guarded, dependencies=[Depends(shelf_of)])
+
     settings = KitSettings(**service_env, database_url=kit_db_url)
     with pytest.raises(RuntimeError) as refused:
-        create_service_app(ServiceSpec(name="kit", title="kit", settings=settings, routers=[router]))
+        create_service_app(ServiceSpec(name="kit", title="kit", settings=settings, routers=[router, outer]))
     assert "write them `async def`" in str(refused.value)
     assert "shelf_of (GET /api/v1/threaded)" in str(refused.value)
+    assert "shelf_of (GET /api/v1/outer/guarded/door)" in str(refused.value)
 
 
 async def test_a_refusal_that_commits_first_keeps_what_it_wrote(client: httpx.AsyncClient, test_keys: TestKeys) -> None:
