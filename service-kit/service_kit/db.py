@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import itertools
 import sqlite3
 import time
@@ -158,7 +159,7 @@ class _OneTripCursor:
 
     def __init__(self, connection: _SqliteConnection) -> None:
         self._connection = connection
-        self._rows: list[Any] = []
+        self._rows: collections.deque[Any] = collections.deque()
         self.description: Any = None
         self.rowcount: int = -1
         self.lastrowid: int | None = None
@@ -174,7 +175,7 @@ class _OneTripCursor:
         try:
             getattr(cursor, method)(sql, parameters)
             self.description = cursor.description
-            self._rows = cursor.fetchall() if cursor.description else []
+            self._rows = collections.deque(cursor.fetchall() if cursor.description else ())
             self.rowcount, self.lastrowid = cursor.rowcount, cursor.lastrowid
         finally:
             cursor.close()
@@ -188,19 +189,19 @@ class _OneTripCursor:
         return self
 
     async def fetchone(self) -> Any:
-        return self._rows.pop(0) if self._rows else None
+        return self._rows.popleft() if self._rows else None
 
     async def fetchmany(self, size: int | None = None) -> list[Any]:
         size = self.arraysize if size is None else size
-        taken, self._rows = self._rows[:size], self._rows[size:]
-        return taken
+        return [self._rows.popleft() for _ in range(min(size, len(self._rows)))]
 
     async def fetchall(self) -> list[Any]:
-        taken, self._rows = self._rows, []
+        taken = list(self._rows)
+        self._rows.clear()
         return taken
 
     async def close(self) -> None:
-        self._rows = []
+        self._rows.clear()
 
 
 class _SqliteConnection(aiosqlite.Connection):
@@ -337,7 +338,7 @@ def upsert(session: AsyncSession, table: Any, rows: Sequence[dict[str, Any]] = (
     ``rows``: the values of several rows (a series' slots). A single one is written as one row: SQLAlchemy keeps the
     compiled statement of a one-row ``VALUES`` and compiles a multi-row one anew on every call, and a booking's one
     slot paid for that."""
-    insert = postgresql.insert(table) if session.get_bind().dialect.name == "postgresql" else sqlite.insert(table)
+    insert = _insert_for(session.get_bind().dialect.name, table)
     if not rows:
         return insert
     return insert.values(rows[0] if len(rows) == 1 else list(rows))
@@ -360,9 +361,13 @@ class UpsertOnce:
         dialect = session.get_bind().dialect.name
         statement = self._statements.get(dialect)
         if statement is None:
-            insert = postgresql.insert(self.table) if dialect == "postgresql" else sqlite.insert(self.table)
-            statement = self._statements[dialect] = self.build(insert)
+            statement = self._statements[dialect] = self.build(_insert_for(dialect, self.table))
         return statement
+
+
+def _insert_for(dialect: str, table: Any) -> Any:
+    """The ``insert`` construct with ``ON CONFLICT`` of the database named ``dialect``."""
+    return postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
 
 
 def create_sessionmaker(engine: AsyncEngine, *, keyring: Keyring | None = None) -> async_sessionmaker[AsyncSession]:

@@ -48,21 +48,15 @@ async def take_slot_units(
     if not starts or capacity < 1:
         return set()
     rows = [{"offering_id": offering_id, "slot_start": start, "used": 1} for start in starts]
-    if len(rows) == 1:
-        # One slot (a booking): the statement built once, the row and capacity sent as parameters.
-        taken = await session.execute(_take_one(session), {**rows[0], "capacity": capacity})
-        return set(taken.scalars().all())
-    table = SlotCounter.__table__
-    statement = upsert(session, table, rows).on_conflict_do_update(
-        index_elements=[table.c.offering_id, table.c.slot_start],
-        set_={"used": table.c.used + 1},
-        where=table.c.used < capacity,
-    )
-    return set((await session.execute(statement.returning(table.c.slot_start))).scalars().all())
+    statement, parameters = _take(session), {"capacity": capacity, **(rows[0] if len(rows) == 1 else {})}
+    if len(rows) > 1:
+        statement = statement.values(rows)  # a series' dates: one multi-row VALUES
+    # A booking's one slot: the statement as built once, its row sent as parameters beside the capacity.
+    return set((await session.execute(statement, parameters)).scalars().all())
 
 
 _slots = SlotCounter.__table__
-_take_one = UpsertOnce(
+_take = UpsertOnce(
     _slots,
     lambda insert: insert.on_conflict_do_update(
         index_elements=[_slots.c.offering_id, _slots.c.slot_start],
