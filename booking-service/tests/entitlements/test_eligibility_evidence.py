@@ -7,11 +7,18 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from booking.app import SERVICE_DIR
+from booking.config import Settings
 from booking.entitlements.models import EligibilityEvidence, EligibilityRecheck
 from booking.entitlements.service import open_rechecks
+from service_kit.testing import service_settings
 
 BOOKINGS = "/api/v1/bookings"
 RECHECKS = "/api/v1/entitlements/rechecks"
+
+# The tests run the sweep themselves, on a clock of their own; the worker's sweep, on the real clock, would open
+# the same re-checks whenever a busy machine let its first pass run after a test's evidence was recorded.
+settings = service_settings(Settings, SERVICE_DIR, run_background_jobs=False)
 
 
 async def funded_lunch(world: Any) -> Any:
