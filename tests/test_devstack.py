@@ -450,3 +450,18 @@ def test_make_run_passes_the_callers_settings_but_never_its_own_wiring(tmp_path:
     assert env["LINLI_LOG_LEVEL"] == "DEBUG"
     assert env["LINLI_ENVIRONMENT"] == "dev"
     assert env["LINLI_BOOKING_DATABASE_URL"].startswith("sqlite+aiosqlite:///")
+
+
+def test_no_process_of_the_stack_imports_alembic() -> None:
+    """Migrations run in the launcher (or a deploy's job), never in a service: Alembic, a third of a second of
+    imports, stays out of every API and worker process (``docs/startup.md``)."""
+    modules = [s.app.split(":")[0] for s in (*devstack.SERVICES, devstack.GATEWAY)]
+    modules += [f"{m.split('.')[0]}.worker" for m in modules if m != "gateway.app"]
+    code = (
+        "import importlib, sys\n"
+        f"for name in {modules!r}: importlib.import_module(name)\n"
+        "print(sorted(m for m in sys.modules if m == 'alembic' or m.startswith('alembic.')))"
+    )
+    shown = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.strip() == "[]"

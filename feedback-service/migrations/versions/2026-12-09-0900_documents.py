@@ -7,7 +7,7 @@ Create Date: 2026-12-09 09:00:00
 
 from collections.abc import Sequence
 
-from service_kit.documents.tables import create_document_tables_v1, drop_document_tables_v1
+from service_kit.documents.migration import create_document_tables_v1, drop_document_tables_v1
 
 revision: str = "0009"
 down_revision: str | None = "0008"

@@ -14,7 +14,7 @@ the one way every Linli service takes, keeps and serves them.
 - **Listing** (``Documents.listed``): a record's documents with their links, shown on the record.
 - **Audit**: every upload, link given and download is recorded in ``document_access`` (who, what, when; no content).
 
-A service declares ``DocumentTables(Base.metadata)``, creates them in a migration (``create_document_tables_v1``),
+A service declares ``DocumentTables(Base.metadata)``, creates them in a migration (``service_kit.documents.migration``),
 includes ``documents_router(name)`` and sets ``app.state.documents`` (``Documents.for_app``)."""
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ from service_kit.auth import Principal, Role
 from service_kit.db import SessionDep
 from service_kit.documents.content import PHOTOS, has_location, sniff, without_location
 from service_kit.documents.store import DamagedContent, Store, store_from_settings
-from service_kit.documents.tables import DocumentTables, create_document_tables_v1, drop_document_tables_v1
+from service_kit.documents.tables import DocumentTables
 from service_kit.errors import DependencyUnavailable, Forbidden, NotFound, PayloadTooLarge, UnsupportedMediaType
 from service_kit.protection import Keyring
 from service_kit.settings import ServiceSettings
@@ -61,9 +61,7 @@ __all__ = [
     "Documents",
     "Prepared",
     "Purpose",
-    "create_document_tables_v1",
     "documents_router",
-    "drop_document_tables_v1",
     "is_upload_route",
 ]
 
