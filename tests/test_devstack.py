@@ -453,8 +453,8 @@ def test_make_run_passes_the_callers_settings_but_never_its_own_wiring(tmp_path:
 
 
 def test_no_process_of_the_stack_imports_alembic() -> None:
-    """Migrations run in the launcher (or a deploy's job), never in a service: Alembic, a third of a second of
-    imports, stays out of every API and worker process (``docs/startup.md``)."""
+    """Migrations run in the launcher (or a deploy's job), never in a service: Alembic, about 0.15 s of a
+    process's imports, stays out of every API and worker process (``docs/startup.md``)."""
     modules = [s.app.split(":")[0] for s in (*devstack.SERVICES, devstack.GATEWAY)]
     modules += [f"{m.split('.')[0]}.worker" for m in modules if m != "gateway.app"]
     code = (
