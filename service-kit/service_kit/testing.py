@@ -459,11 +459,11 @@ class DatabaseFactory:
         self.templates: dict[str, str] = {}
         self.snapshots: dict[str, _Snapshot] = {}
         self.created: list[str] = []
-        # Databases of the running test, dropped (or put back and kept for the next test: ``free``) when it ends;
-        # hundreds left to the end of the session would make the final clean-up slower than the suite.
-        self.per_test: list[str] = []
+        # Databases of the running test, each with the template it was copied from (None: made empty), dropped or
+        # put back and kept for the next test (``free``, by template) when it ends; hundreds left to the end of
+        # the session would make the final clean-up slower than the suite.
+        self.per_test: list[tuple[str, str | None]] = []
         self.free: dict[str, list[str]] = {}
-        self.template_of: dict[str, str] = {}
         self.counter = 0
 
     @property
@@ -516,8 +516,7 @@ class DatabaseFactory:
             else:
                 db = f"linli_{name}_{self.run_id}_{self.counter}"
                 self._admin(f'CREATE DATABASE "{db}" TEMPLATE "{template}"')
-                self.template_of[db] = template
-            self.per_test.append(db)
+            self.per_test.append((db, template))
             return f"{self.postgres_url}/{db}"
         path = self.root / f"{name}-{self.counter}.db"
         shutil.copyfile(template, path)
@@ -530,7 +529,10 @@ class DatabaseFactory:
         if self.postgres_url:
             db = f"linli_{name}_{self.run_id}_{self.counter}"
             self._admin(f'CREATE DATABASE "{db}"')
-            (self.created if for_session else self.per_test).append(db)
+            if for_session:
+                self.created.append(db)
+            else:
+                self.per_test.append((db, None))
             return f"{self.postgres_url}/{db}"
         return f"sqlite+aiosqlite:///{self.root / f'{name}-{self.counter}.db'}"
 
@@ -538,12 +540,10 @@ class DatabaseFactory:
         """End the running test's databases: one copied from a template and still of its schema is put back to
         the template's rows and kept for the next test; any other is dropped."""
         dropped = []
-        for db in self.per_test:
-            template = self.template_of.get(db)
+        for db, template in self.per_test:
             if template is not None and self._put_back(db, self.snapshots[template]):
                 self.free[template].append(db)
             else:
-                self.template_of.pop(db, None)
                 dropped.append(db)
         self._drop(dropped)
         self.per_test.clear()
@@ -552,7 +552,7 @@ class DatabaseFactory:
         import asyncpg
 
         try:
-            return _run_blocking(lambda: snapshot.restore(self._dsn(db), self._dsn("postgres"), db))
+            return _run_blocking(lambda: snapshot.restore(self._dsn(db)))
         except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError):
             return False  # the database is dropped, and the next test gets a fresh copy
 
@@ -603,6 +603,9 @@ select referring.relname, referred.relname from pg_constraint
  where contype = 'f' and connamespace = 'public'::regnamespace and conrelid <> confrelid
 """
 _SEQUENCES = "select sequencename, last_value from pg_sequences where schemaname = 'public'"
+_OTHERS_ENDED = """
+select pg_terminate_backend(pid) from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()
+"""
 
 
 @dataclass(frozen=True)
@@ -638,20 +641,14 @@ class _Snapshot:
         finally:
             await conn.close()
 
-    async def restore(self, dsn: str, admin_dsn: str, db: str) -> bool:
+    async def restore(self, dsn: str) -> bool:
         """Put the database at ``dsn`` back to this snapshot: False (and nothing done) when its schema differs."""
         import asyncpg
 
-        admin = await asyncpg.connect(admin_dsn, timeout=10)
-        try:  # a connection the test left open (a process it started) would hold its locks
-            await admin.execute(
-                "select pg_terminate_backend(pid) from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()",
-                db,
-            )
-        finally:
-            await admin.close()
         conn = await asyncpg.connect(dsn, timeout=10)
         try:
+            # A connection the test left open (a process it started) would hold its locks, or write afterwards.
+            await conn.execute(_OTHERS_ENDED)
             if await conn.fetchval(_SCHEMA) != self.schema:
                 return False
             async with conn.transaction():
