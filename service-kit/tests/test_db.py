@@ -1,14 +1,18 @@
-"""The kit's engines on SQLite: what SQLAlchemy and aiosqlite do not get right by themselves."""
+"""The kit's engines: what SQLAlchemy, aiosqlite and asyncpg do not get right by themselves."""
 
 from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
+import pytest
 from sqlalchemy import Column, Integer, MetaData, Table, bindparam, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from service_kit import db
 from service_kit.db import UpsertOnce, create_engine
+from service_kit.testing import eventually
 
 
 async def test_a_sqlite_connection_stopped_while_it_closes_still_finishes_closing(tmp_path: Path) -> None:
@@ -93,4 +97,53 @@ async def test_an_upsert_built_once_guards_each_row_by_its_own_parameters(tmp_pa
             for slot, cap in ((1, 2), (1, 2), (1, 2), (2, 1), (2, 1))
         ]
     assert taken == [1, 2, None, 1, None]
+    await engine.dispose()
+
+
+async def test_a_pooled_postgresql_connection_is_asked_whether_it_lives_only_when_it_may_not(
+    kit_db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A connection given back moments ago is handed out again without a round trip; one idle longer than
+    ``ALIVE_WITHOUT_ASKING_SECONDS`` is pinged first; one whose server process ended (a restart, an operator's
+    ``pg_terminate_backend``) is replaced, and the session using the pool never sees it."""
+    if not kit_db_url.startswith("postgresql"):
+        pytest.skip("the pool of connections is PostgreSQL's: SQLite opens its file")
+    engine = create_engine(kit_db_url, pool_size=1, max_overflow=0)
+    sent: list[str] = []
+    logged: set[int] = set()
+    drivers: list[Any] = []
+
+    async def backend(session: AsyncSession) -> int:
+        connection = await session.connection()
+        driver = (await connection.get_raw_connection()).driver_connection
+        if id(driver) not in logged:  # every query this connection sends, pings included
+            driver.add_query_logger(lambda record: sent.append(record.query))
+            logged.add(id(driver))
+            drivers.append(driver)
+        return int((await session.execute(text("select pg_backend_pid()"))).scalar_one())
+
+    async with AsyncSession(engine) as session:
+        first = await backend(session)
+    sent.clear()
+    async with AsyncSession(engine) as session:
+        assert await backend(session) == first
+    assert ";" not in sent  # given back moments ago: no ping
+
+    monkeypatch.setattr(db, "ALIVE_WITHOUT_ASKING_SECONDS", 0.0)
+    sent.clear()
+    async with AsyncSession(engine) as session:
+        assert await backend(session) == first
+    assert sent[0] == ";"  # idle longer than the window: pinged before anything else
+
+    monkeypatch.setattr(db, "ALIVE_WITHOUT_ASKING_SECONDS", 3600.0)
+    other = create_engine(kit_db_url)
+    async with other.begin() as connection:
+        await connection.execute(text("select pg_terminate_backend(:pid)"), {"pid": first})
+    await other.dispose()
+    # The server's goodbye reaches the client as soon as the loop reads the socket; a checkout in the instant
+    # between would send its statement to a closing connection, as with any check short of a ping per checkout.
+    await eventually(drivers[0].is_closed)
+    async with AsyncSession(engine) as session:
+        replaced = await backend(session)
+    assert replaced != first  # the ended one was discarded, and the session never saw it
     await engine.dispose()
