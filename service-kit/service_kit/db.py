@@ -18,7 +18,7 @@ from fastapi import Depends, Request
 from sqlalchemy import JSON, DateTime, MetaData, TypeDecorator, event, inspect, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.engine import CursorResult, Dialect, make_url
 from sqlalchemy.exc import DisconnectionError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Mapped, mapped_column
@@ -351,6 +351,28 @@ def _check_alive_on_checkout(engine: AsyncEngine) -> None:
             await_(dbapi_connection.driver_connection.fetchrow(";"))
         except Exception as exc:  # whatever the ping met, this connection is not to be used
             raise DisconnectionError(f"the connection did not answer a ping: {exc!r}") from exc
+
+
+async def execute_alone(
+    sessionmaker: async_sessionmaker[AsyncSession], statement: Any, params: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """Run one writing statement that is a transaction by itself, and return the rows it returned (as dicts).
+
+    On PostgreSQL it is sent alone, in autocommit: one round trip where ``BEGIN``, the statement and ``COMMIT`` take
+    three. A single statement is atomic either way. On SQLite it runs in a writing transaction of the engine's
+    queue, as every write does there (no round trip to save)."""
+    engine = sessionmaker.kw["bind"]
+    if engine.dialect.name == "postgresql":
+        async with engine.connect() as connection:
+            autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
+            return _rows(await autocommit.execute(statement, params))
+    async with sessionmaker() as session, session.begin():
+        connection = await session.connection()
+        return _rows(await connection.execute(statement, params))
+
+
+def _rows(result: CursorResult[Any]) -> list[dict[str, Any]]:
+    return [dict(row._mapping) for row in result] if result.returns_rows else []
 
 
 def reading_engine(url: str, engine: AsyncEngine, *, echo: bool = False) -> AsyncEngine:

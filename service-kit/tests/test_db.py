@@ -7,12 +7,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Column, Integer, MetaData, Table, bindparam, text
+from sqlalchemy import Column, Integer, MetaData, Table, bindparam, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service_kit import db
-from service_kit.db import UpsertOnce, create_engine
+from service_kit.db import UpsertOnce, create_engine, create_sessionmaker, execute_alone
+from service_kit.events.outbox import emit
+from service_kit.events.tables import outbox_event
 from service_kit.testing import eventually
+
+from .kit_service import need
 
 
 async def test_a_sqlite_connection_stopped_while_it_closes_still_finishes_closing(tmp_path: Path) -> None:
@@ -146,4 +150,29 @@ async def test_a_pooled_postgresql_connection_is_asked_whether_it_lives_only_whe
     async with AsyncSession(engine) as session:
         replaced = await backend(session)
     assert replaced != first  # the ended one was discarded, and the session never saw it
+    await engine.dispose()
+
+
+async def test_a_statement_that_is_its_own_transaction_is_one_round_trip_on_postgresql(kit_db_url: str) -> None:
+    """``execute_alone`` commits one statement and returns its rows: on PostgreSQL the statement is all the
+    connection sends (no BEGIN, no COMMIT, each a round trip); on SQLite it is a writing transaction of its own."""
+    engine = create_engine(kit_db_url, pool_size=1, max_overflow=0)
+    sessionmaker = create_sessionmaker(engine)
+    sent: list[str] = []  # what the pool's one connection sends besides prepared statements
+    if engine.dialect.name == "postgresql":
+        async with engine.connect() as connection:
+            driver = (await connection.get_raw_connection()).driver_connection
+            driver.add_query_logger(lambda record: sent.append(record.query))
+    async with sessionmaker() as session, session.begin():
+        await emit(session, need("once"))
+    assert sent == (["BEGIN;", "COMMIT;"] if engine.dialect.name == "postgresql" else [])
+    sent.clear()
+    more = outbox_event.c.attempts + bindparam("more")
+    statement = update(outbox_event).values(attempts=more).returning(outbox_event.c.attempts)
+    assert await execute_alone(sessionmaker, statement, {"more": 2}) == [{"attempts": 2}]
+    assert sent == []
+    other = create_engine(kit_db_url)
+    async with AsyncSession(other) as session:  # committed: another connection sees it
+        assert (await session.execute(text("select attempts from outbox_event"))).scalar_one() == 2
+    await other.dispose()
     await engine.dispose()

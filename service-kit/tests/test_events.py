@@ -78,6 +78,31 @@ async def test_two_relays_never_publish_a_row_twice(
     assert info.state.messages == 300
 
 
+async def test_a_relay_takes_back_at_once_what_it_leased_before_failing_and_leaves_another_relay_s_lease(
+    kit_sessionmaker: async_sessionmaker[AsyncSession], js: JetStreamContext
+) -> None:
+    """A pass that leased rows and failed before marking them (NATS went away mid-publish) leaves them leased to its
+    relay for 30 s: that relay's next pass publishes them at once, in the order they were written; another relay
+    keeps off them until the lease runs out."""
+    async with kit_sessionmaker() as session, session.begin():
+        for i in range(5):
+            await emit(session, need(f"leased-{i}"))
+    failed, other = (OutboxRelay(kit_sessionmaker, js, source="kit-test", batch_size=3) for _ in range(2))
+    leased = await failed._claim()  # the pass that failed got this far
+    assert [row["seq"] for row in leased] == sorted(row["seq"] for row in leased)
+    assert len(leased) == 3
+
+    assert await other.publish_pending() == 2  # only the two nobody holds
+    assert await failed.publish_pending() == 3
+    assert await failed.publish_pending() == await other.publish_pending() == 0
+
+    sub = await js.pull_subscribe(NeedSubmitted.type, durable="leases")
+    messages = await sub.fetch(5, timeout=15)
+    summaries = [Envelope.from_message(m.headers, m.data).data["summary"] for m in messages]
+    assert sorted(summaries) == [f"leased-{i}" for i in range(5)]
+    assert summaries[2:] == ["leased-0", "leased-1", "leased-2"]  # the failed pass's rows, in the order written
+
+
 async def test_redelivered_event_is_applied_once(
     kit_sessionmaker: async_sessionmaker[AsyncSession], js: JetStreamContext
 ) -> None:

@@ -17,10 +17,11 @@ from datetime import datetime, timedelta
 
 import structlog
 from nats.js import JetStreamContext
-from sqlalchemy import and_, delete, insert, or_, select, update
+from sqlalchemy import BindParameter, Update, bindparam, delete, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service_kit import metrics, tracing
+from service_kit.db import execute_alone
 from service_kit.events.consumer import raise_if_cancelling
 from service_kit.events.contracts import EventData
 from service_kit.events.envelope import Envelope
@@ -106,6 +107,7 @@ class OutboxRelay:
         self.idle = idle or IdleTasks()
         self._stopping = False
         self.published_total = 0
+        self._claim_statement = _claim_statement(batch_size)
 
     def wake(self) -> None:
         self._wake.set()
@@ -139,34 +141,11 @@ class OutboxRelay:
             self._wake.clear()
 
     async def _claim(self) -> list[dict[str, object]]:
+        """Lease the next batch in one statement, and return it in order of writing. Rows this relay leased in a pass
+        that failed before marking them are taken again at once rather than when their lease runs out."""
         now = utcnow()
-        claimable = (
-            select(outbox_event.c.seq)
-            .where(
-                outbox_event.c.published_at.is_(None),
-                or_(outbox_event.c.lease_until.is_(None), outbox_event.c.lease_until < now),
-            )
-            .order_by(outbox_event.c.seq)
-            .limit(self.batch_size)
-            .with_for_update(skip_locked=True)
-        )
-        async with self.sessionmaker() as session, session.begin():
-            await session.execute(
-                update(outbox_event)
-                .where(outbox_event.c.seq.in_(claimable))
-                .values(lease_owner=self.owner, lease_until=now + self.lease)
-                .execution_options(synchronize_session=False)
-            )
-            rows = await session.execute(
-                select(outbox_event)
-                .where(
-                    outbox_event.c.lease_owner == self.owner,
-                    outbox_event.c.published_at.is_(None),
-                    outbox_event.c.lease_until > now,
-                )
-                .order_by(outbox_event.c.seq)
-            )
-            return [dict(r._mapping) for r in rows]
+        params = {"now": now, "until": now + self.lease, "owner": self.owner}
+        return sorted(await execute_alone(self.sessionmaker, self._claim_statement, params), key=lambda r: r["seq"])
 
     async def publish_pending(self) -> int:
         """One pass: claim a batch, publish it, mark what JetStream acknowledged. Returns rows published."""
@@ -197,26 +176,23 @@ class OutboxRelay:
         acked = [row["seq"] for row, res in zip(rows, results, strict=True) if not isinstance(res, BaseException)]
         failed = [(row["seq"], res) for row, res in zip(rows, results, strict=True) if isinstance(res, BaseException)]
         metrics.published(self.source, len(acked), len(failed), time.perf_counter() - started)
-        now = utcnow()
-        async with self.sessionmaker() as session, session.begin():
-            if acked:
-                await session.execute(
-                    update(outbox_event)
-                    .where(and_(outbox_event.c.seq.in_(acked), outbox_event.c.lease_owner == self.owner))
-                    .values(published_at=now, lease_owner=None, lease_until=None)
-                )
-            for seq, exc in failed:
-                await session.execute(
-                    update(outbox_event)
-                    .where(outbox_event.c.seq == seq)
-                    .values(
-                        lease_owner=None,
-                        lease_until=None,
-                        attempts=outbox_event.c.attempts + 1,
-                        last_error=repr(exc)[:1000],
-                    )
-                )
+        if acked:
+            await execute_alone(
+                self.sessionmaker, _MARK_PUBLISHED, {"seqs": acked, "owner": self.owner, "now": utcnow()}
+            )
         if failed:
+            async with self.sessionmaker() as session, session.begin():
+                for seq, exc in failed:
+                    await session.execute(
+                        update(outbox_event)
+                        .where(outbox_event.c.seq == seq)
+                        .values(
+                            lease_owner=None,
+                            lease_until=None,
+                            attempts=outbox_event.c.attempts + 1,
+                            last_error=repr(exc)[:1000],
+                        )
+                    )
             log.warning("outbox publish failed", failed=len(failed), published=len(acked))
             await asyncio.sleep(self.poll_seconds)
         self.published_total += len(acked)
@@ -230,6 +206,44 @@ class OutboxRelay:
                 )
         except Exception as exc:  # noqa: BLE001
             log.warning("outbox purge failed", error=str(exc))
+
+
+def _claim_statement(batch_size: int) -> Update:
+    """``UPDATE … RETURNING`` of the oldest unpublished rows that no other relay holds (``FOR UPDATE SKIP LOCKED``
+    on PostgreSQL; SQLite's write lock serialises relays): one round trip where a lease and a read of what it
+    leased took two. Built once; ``now``, ``until`` and ``owner`` go as parameters."""
+    owner: BindParameter[str] = bindparam("owner", type_=outbox_event.c.lease_owner.type)
+    claimable = (
+        select(outbox_event.c.seq)
+        .where(
+            outbox_event.c.published_at.is_(None),
+            or_(
+                outbox_event.c.lease_until.is_(None),
+                outbox_event.c.lease_until < bindparam("now", type_=outbox_event.c.lease_until.type),
+                outbox_event.c.lease_owner == owner,
+            ),
+        )
+        .order_by(outbox_event.c.seq)
+        .limit(batch_size)
+        .with_for_update(skip_locked=True)
+    )
+    return (
+        update(outbox_event)
+        .where(outbox_event.c.seq.in_(claimable))
+        .values(lease_owner=owner, lease_until=bindparam("until", type_=outbox_event.c.lease_until.type))
+        .returning(*outbox_event.c)
+    )
+
+
+# Built once, as the claim: building an UPDATE with its IN list took a sixth of a relay's pass of one event.
+_MARK_PUBLISHED = (
+    update(outbox_event)
+    .where(
+        outbox_event.c.seq.in_(bindparam("seqs", expanding=True)),
+        outbox_event.c.lease_owner == bindparam("owner", type_=outbox_event.c.lease_owner.type),
+    )
+    .values(published_at=bindparam("now", type_=outbox_event.c.published_at.type), lease_owner=None, lease_until=None)
+)
 
 
 async def pending_count(session: AsyncSession) -> int:
