@@ -411,7 +411,10 @@ class UpsertOnce:
         self._statements: dict[str, Any] = {}
 
     def __call__(self, session: AsyncSession) -> Any:
-        dialect = session.get_bind().dialect.name
+        return self.statement(session.get_bind().dialect.name)
+
+    def statement(self, dialect: str) -> Any:
+        """The statement for the database named ``dialect`` (``postgresql``, ``sqlite``)."""
         statement = self._statements.get(dialect)
         if statement is None:
             statement = self._statements[dialect] = self.build(_insert_for(dialect, self.table))

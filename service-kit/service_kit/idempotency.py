@@ -26,13 +26,12 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any, Protocol, TypedDict
 
-from sqlalchemy import delete, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import bindparam, delete, null, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service_kit.auth import Principal, TokenVerifier
-from service_kit.db import UNIT_OF_WORK
+from service_kit.db import UNIT_OF_WORK, UpsertOnce, UTCDateTime, execute_alone
 from service_kit.errors import PROBLEM_JSON, Conflict, LinliError, ValidationFailed, problem_response
 from service_kit.events.tables import idempotency_record
 from service_kit.protection import Keyring, Purpose, SealedValueError
@@ -259,36 +258,26 @@ class IdempotencyMiddleware:
         request_hash: str,
     ) -> datetime | None:
         """Reserve the key (committed at once, so a concurrent duplicate sees it); its time, or None when
-        the key is taken. A reservation older than the stale limit belongs to a request that died."""
+        the key is taken. A reservation older than the stale limit belongs to a request that died, and any key past
+        the retention is free whether or not the purge has run yet: such a record is taken over in place.
+
+        One statement sent alone (``execute_alone``), built once: on PostgreSQL one round trip, where a delete of
+        the stale record and an insert in a transaction took four."""
         now = utcnow()
-        try:
-            async with sessionmaker() as session, session.begin():
-                await session.execute(
-                    delete(idempotency_record).where(
-                        idempotency_record.c.scope == caller,
-                        idempotency_record.c.key == key,
-                        (
-                            (idempotency_record.c.status == "in_progress")
-                            & (idempotency_record.c.created_at < now - self.get_stale_after())
-                        )
-                        # Past the retention a key is free, whether or not the purge has run yet.
-                        | (idempotency_record.c.created_at < now - self.get_retention()),
-                    )
-                )
-                await session.execute(
-                    insert(idempotency_record).values(
-                        scope=caller,
-                        key=key,
-                        method="POST",
-                        path=path[:500],
-                        request_hash=request_hash,
-                        status="in_progress",
-                        created_at=now,
-                    )
-                )
-            return now
-        except IntegrityError:
-            return None
+        engine = sessionmaker.kw["bind"]
+        row = {
+            "scope": caller,
+            "key": key,
+            "method": "POST",
+            "path": path[:500],
+            "request_hash": request_hash,
+            "status": "in_progress",
+            "created_at": now,
+            "stale_before": now - self.get_stale_after(),
+            "expired_before": now - self.get_retention(),
+        }
+        taken = await execute_alone(sessionmaker, _RESERVE.statement(engine.dialect.name), row)
+        return now if taken else None
 
     async def _replay(
         self,
@@ -385,3 +374,22 @@ async def _send_problem(send: Send, problem: dict[str, Any]) -> None:
 
 
 Middleware = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+# A key's reservation: a new record, or one taken over when its request died (in progress past the stale limit) or
+# its retention has run out; nothing when the key is live (RETURNING returns no row).
+_RESERVE = UpsertOnce(
+    idempotency_record,
+    lambda insert: insert.on_conflict_do_update(
+        index_elements=[idempotency_record.c.scope, idempotency_record.c.key],
+        set_={
+            **{name: insert.excluded[name] for name in ("method", "path", "request_hash", "status", "created_at")},
+            **{name: null() for name in ("response_status", "response_headers", "response_body", "resident_id")},
+        },
+        where=(
+            (idempotency_record.c.status == "in_progress")
+            & (idempotency_record.c.created_at < bindparam("stale_before", type_=UTCDateTime()))
+        )
+        | (idempotency_record.c.created_at < bindparam("expired_before", type_=UTCDateTime())),
+    ).returning(idempotency_record.c.created_at),
+)
