@@ -356,11 +356,12 @@ def _check_alive_on_checkout(engine: AsyncEngine) -> None:
 async def execute_alone(
     sessionmaker: async_sessionmaker[AsyncSession], statement: Any, params: dict[str, Any]
 ) -> list[dict[str, Any]]:
-    """Run one writing statement that is a transaction by itself, and return the rows it returned (as dicts).
+    """Run one statement that is a transaction by itself, and return the rows it returned (as dicts).
 
-    On PostgreSQL it is sent alone, in autocommit: one round trip where ``BEGIN``, the statement and ``COMMIT`` take
-    three. A single statement is atomic either way. On SQLite it runs in a writing transaction of the engine's
-    queue, as every write does there (no round trip to save)."""
+    On PostgreSQL it is sent alone, in autocommit: one round trip where ``BEGIN``, the statement and ``COMMIT`` (or
+    a read-only transaction's ``ROLLBACK``) take three. A single statement is atomic either way, and sees one
+    snapshot. On SQLite it runs in a transaction of the sessionmaker's engine (the writing engine's takes its turn
+    in the queue, the reading engine's is ``DEFERRED``), as every statement does there: no round trip to save."""
     engine = sessionmaker.kw["bind"]
     if engine.dialect.name == "postgresql":
         async with engine.connect() as connection:
