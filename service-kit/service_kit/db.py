@@ -244,8 +244,12 @@ class _SqliteConnection(aiosqlite.Connection):
             self._hand_on()
 
     async def rollback(self) -> None:
+        """Roll back, in the connection's thread; with no transaction open, nothing to do and no trip to make.
+        SQLAlchemy's pool rolls back every connection it is given back, after a commit too: on SQLite that was a
+        trip to the thread per unit of work, for a rollback SQLite would have skipped."""
         try:
-            await super().rollback()
+            if self._conn.in_transaction:
+                await super().rollback()
         finally:
             self._hand_on()
 

@@ -77,6 +77,41 @@ async def test_a_writer_of_another_process_waits_for_the_write_lock_and_then_wri
     await worker.dispose()
 
 
+async def test_a_sqlite_unit_of_work_makes_no_trip_to_roll_back_what_it_committed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLAlchemy's pool rolls back every connection given back to it. After a commit there is nothing to roll
+    back, and no trip to the connection's thread is made for it; a unit of work that failed is rolled back there."""
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'kit.db'}")
+    sessionmaker = create_sessionmaker(engine)
+    async with sessionmaker() as session, session.begin():
+        await session.execute(text("create table t (x integer)"))
+    trips: list[str] = []
+    execute = db._SqliteConnection._execute
+
+    async def counted(self: Any, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        trips.append(fn.__name__)
+        return await execute(self, fn, *args, **kwargs)
+
+    monkeypatch.setattr(db._SqliteConnection, "_execute", counted)
+    async with sessionmaker() as session, session.begin():
+        await session.execute(text("insert into t values (1)"))
+    assert trips == ["_begin_immediate", "_run", "commit"]
+
+    async def failing() -> None:
+        async with sessionmaker() as session, session.begin():
+            await session.execute(text("insert into t values (2)"))
+            raise RuntimeError("the unit of work failed")
+
+    trips.clear()
+    with pytest.raises(RuntimeError):
+        await failing()
+    assert trips == ["_begin_immediate", "_run", "rollback"]
+    async with sessionmaker() as session:
+        assert (await session.execute(text("select x from t"))).scalars().all() == [1]
+    await engine.dispose()
+
+
 async def test_an_upsert_built_once_guards_each_row_by_its_own_parameters(tmp_path: Path) -> None:
     """``UpsertOnce`` builds its statement once for the database and reuses the same object for every call: each
     row, and the ``bindparam`` of its guard, go as parameters, so a counter stops at each call's own capacity."""
