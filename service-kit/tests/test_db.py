@@ -149,15 +149,13 @@ async def test_a_pooled_postgresql_connection_is_asked_whether_it_lives_only_whe
         pytest.skip("the pool of connections is PostgreSQL's: SQLite opens its file")
     engine = create_engine(kit_db_url, pool_size=1, max_overflow=0)
     sent: list[str] = []
-    logged: set[int] = set()
-    drivers: list[Any] = []
+    drivers: list[Any] = []  # each connection the pool opened, its queries logged
 
     async def backend(session: AsyncSession) -> int:
         connection = await session.connection()
         driver = (await connection.get_raw_connection()).driver_connection
-        if id(driver) not in logged:  # every query this connection sends, pings included
+        if driver not in drivers:  # every query this connection sends, pings included
             driver.add_query_logger(lambda record: sent.append(record.query))
-            logged.add(id(driver))
             drivers.append(driver)
         return int((await session.execute(text("select pg_backend_pid()"))).scalar_one())
 

@@ -125,14 +125,10 @@ FETCH_SECONDS = 1.0
 
 
 async def _in_inbox(sessionmaker: async_sessionmaker[AsyncSession], consumer: str, event_id: str) -> bool:
-    async with sessionmaker() as session:
-        found = await session.execute(
-            select(inbox_event.c.event_id).where(inbox_event.c.consumer == consumer, inbox_event.c.event_id == event_id)
-        )
-        return found.first() is not None
+    return bool(await execute_alone(sessionmaker, _SEEN, {"consumer": consumer, "ids": [event_id]}))
 
 
-# Which of a batch's events this consumer applied already; built once.
+# Which of these events a consumer applied already; built once.
 _SEEN = select(inbox_event.c.event_id).where(
     inbox_event.c.consumer == bindparam("consumer", type_=inbox_event.c.consumer.type),
     inbox_event.c.event_id.in_(bindparam("ids", expanding=True)),

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 
 import structlog
 from nats.js import JetStreamContext
-from sqlalchemy import BindParameter, Update, bindparam, delete, insert, or_, select, update
+from sqlalchemy import BindParameter, Update, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service_kit import metrics, tracing
@@ -247,8 +247,6 @@ _MARK_PUBLISHED = (
 
 
 async def pending_count(session: AsyncSession) -> int:
-    from sqlalchemy import func
-
     result = await session.execute(
         select(func.count()).select_from(outbox_event).where(outbox_event.c.published_at.is_(None))
     )
