@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import itertools
+import re
 import sqlite3
 import time
 import uuid
@@ -380,13 +381,43 @@ def _rows(result: CursorResult[Any]) -> list[dict[str, Any]]:
     return [dict(row._mapping) for row in result] if result.returns_rows else []
 
 
+class WriteInReadingUnitOfWork(RuntimeError):
+    """A unit of work that only reads (``ReadSessionDep``, a consumer's read) was asked to write: the code
+    took the wrong session. It is refused before it reaches the database."""
+
+
+# What a unit of work that only reads may send: queries, and the transaction's own statements (SQLite's BEGIN).
+_READING_VERBS = frozenset({"select", "with", "values", "show", "explain", "begin", "commit", "rollback"})
+_WRITING_WORD = re.compile(r"\b(insert|update|delete|merge)\b", re.IGNORECASE)
+
+
+def _refuse_writes(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "before_cursor_execute")
+    def _reads_only(_conn: Any, _cursor: Any, statement: str, _params: Any, context: Any, _many: bool) -> None:
+        verb = statement.lstrip(" \t\r\n(").split(None, 1)[0].lower() if statement.strip() else ""
+        writes = context is not None and (context.isinsert or context.isupdate or context.isdelete)
+        # A WITH may hide a writing statement in its CTEs (``WITH moved AS (UPDATE …) SELECT …``).
+        if writes or verb not in _READING_VERBS or (verb == "with" and _WRITING_WORD.search(statement)):
+            raise WriteInReadingUnitOfWork(
+                f"a unit of work that only reads was asked to write ({' '.join(statement.split()[:3])} …); "
+                "take SessionDep (or the service's sessionmaker) where an endpoint or a consumer writes"
+            )
+
+
 def reading_engine(url: str, engine: AsyncEngine, *, echo: bool = False) -> AsyncEngine:
-    """The engine of units of work that only read (``ReadSessionDep``): a write in one fails (SQLite's
-    ``query_only``, PostgreSQL's READ ONLY transaction). On SQLite it is a second pool of connections, whose
-    readers wait neither for a writer nor for each other; on PostgreSQL it shares ``engine``'s pool."""
+    """The engine of units of work that only read (``ReadSessionDep``): a write in one is refused
+    (``WriteInReadingUnitOfWork``) before it is sent, and on SQLite by the connection too (``query_only``).
+
+    On SQLite it is a second pool of connections, whose readers wait neither for a writer nor for each other. On
+    PostgreSQL it shares ``engine``'s pool, in autocommit: a transaction there bought only a server-side read-only
+    guard, for two round trips (BEGIN, ROLLBACK) beside every read's statements. Under READ COMMITTED each statement
+    sees its own snapshot, in a transaction or not, so what a read answers is the same."""
     if url.startswith("sqlite"):
-        return create_engine(url, echo=echo, reads_only=True)
-    return engine.execution_options(postgresql_readonly=True)
+        reader = create_engine(url, echo=echo, reads_only=True)
+    else:
+        reader = engine.execution_options(isolation_level="AUTOCOMMIT")
+    _refuse_writes(reader)
+    return reader
 
 
 def upsert(session: AsyncSession, table: Any, rows: Sequence[dict[str, Any]] = ()) -> Any:

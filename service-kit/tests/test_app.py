@@ -15,14 +15,21 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import func, insert, select
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from service_kit import edge
 from service_kit.app import ServiceSpec, create_service_app
 from service_kit.auth import CurrentPrincipal, Principal, Role, require_roles
-from service_kit.db import ReadSessionDep, SessionDep, commit_then_raise, create_sessionmaker, reading_engine
+from service_kit.db import (
+    ReadSessionDep,
+    SessionDep,
+    WriteInReadingUnitOfWork,
+    commit_then_raise,
+    create_engine,
+    create_sessionmaker,
+    reading_engine,
+)
 from service_kit.errors import Conflict, error_responses
 from service_kit.runtime import Runtime
 from service_kit.settings import ServiceSettings, settings_dependency
@@ -508,16 +515,53 @@ async def test_a_read_does_not_queue_behind_a_writer(
 
 
 async def test_a_reading_unit_of_work_cannot_write(kit_db_url: str, kit_engine: AsyncEngine) -> None:
-    """An endpoint that took ``ReadSessionDep`` and writes fails loudly, in tests, on both databases."""
+    """An endpoint or consumer that took a reading unit of work and writes fails loudly, on both databases, with
+    the kit's own error naming what it tried: a plain write, a write hidden in a WITH, a write in raw SQL. Nothing
+    of it reaches the table."""
     reader = reading_engine(kit_db_url, kit_engine)
+    moved = update(notes).values(text="moved").returning(notes.c.id).cte("moved")
+    attempts = [
+        (insert(notes).values(id=str(uuid.uuid4()), text="not here"), "INSERT INTO notes"),
+        (select(moved.c.id), "WITH moved AS"),
+        (text("delete from notes"), "delete from notes"),
+    ]
     try:
         async with create_sessionmaker(reader)() as session:
             assert await session.scalar(select(func.count()).select_from(notes)) == 0
-            with pytest.raises(DBAPIError):
-                await session.execute(insert(notes).values(id=str(uuid.uuid4()), text="not here"))
+            for statement, shown in attempts:
+                with pytest.raises(WriteInReadingUnitOfWork) as refused:
+                    await session.execute(statement)
+                assert str(refused.value).startswith(f"a unit of work that only reads was asked to write ({shown} …)")
+        async with kit_engine.connect() as connection:
+            await connection.execute(insert(notes).values(id=str(uuid.uuid4()), text="written elsewhere"))
+            await connection.commit()
+        async with create_sessionmaker(reader)() as session:  # what others committed, it reads
+            assert await session.scalar(select(notes.c.text)) == "written elsewhere"
     finally:
         if reader is not kit_engine:
             await reader.dispose()
+
+
+async def test_a_read_on_postgresql_sends_its_queries_and_nothing_else(kit_db_url: str) -> None:
+    """A reading unit of work on PostgreSQL runs in autocommit: its statements are all the connection sends, no
+    BEGIN READ ONLY and ROLLBACK, two round trips each, around them."""
+    if not kit_db_url.startswith("postgresql"):
+        pytest.skip("SQLite has no round trip to save: its reads begin a DEFERRED transaction in the same process")
+    engine = create_engine(kit_db_url, pool_size=1, max_overflow=0)
+    reader = reading_engine(kit_db_url, engine)
+    sent: list[str] = []  # what the pool's one connection sends besides prepared statements
+    async with engine.connect() as connection:
+        driver = (await connection.get_raw_connection()).driver_connection
+        driver.add_query_logger(lambda record: sent.append(record.query))
+    async with create_sessionmaker(reader)() as session:
+        assert await session.scalar(select(func.count()).select_from(notes)) == 0
+        assert (await session.execute(select(notes.c.id))).all() == []
+    assert sent == []
+    async with create_sessionmaker(engine)() as session, session.begin():  # a writing one still has its transaction
+        await session.execute(insert(notes).values(id=str(uuid.uuid4()), text="written"))
+    # BEGIN names the isolation level once the connection has been in autocommit: still one round trip.
+    assert [query.split()[0] for query in sent] == ["BEGIN", "COMMIT;"]
+    await engine.dispose()
 
 
 async def test_a_racing_duplicate_is_a_409_conflict_and_a_refused_value_a_422(client: httpx.AsyncClient) -> None:
