@@ -7,14 +7,15 @@ import time
 import uuid
 
 from nats.js import JetStreamContext
-from sqlalchemy import select
+from sqlalchemy import insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service_kit.events.consumer import FETCH_SECONDS, ConsumerRunner, Subscription, apply_event
 from service_kit.events.contracts import NeedSubmitted
 from service_kit.events.envelope import Envelope
-from service_kit.events.tables import dead_letter
+from service_kit.events.tables import dead_letter, inbox_event
 from service_kit.testing import eventually
+from service_kit.timeutil import utcnow
 
 from .kit_service import applied, applied_counts, need, needs_subscription, record_need, running
 from .test_events import _value
@@ -121,6 +122,46 @@ async def test_a_whole_batch_delivered_again_changes_nothing(
     assert await applied_counts(kit_sessionmaker) == dict.fromkeys(keys, 1)
     assert runner.applied == 8
     assert all(len(sessions[key]) == 1 for key in keys)  # no handler ran for the second delivery
+
+
+async def test_an_event_a_competing_replica_is_applying_is_waited_for_and_the_rest_applied_in_the_batch(
+    kit_sessionmaker: async_sessionmaker[AsyncSession], js: JetStreamContext
+) -> None:
+    """A replica of the same consumer is applying ``x`` (its inbox row written, not committed) when this one fetches
+    ``x``, ``y`` and ``z``. The batch's inbox rows wait for it; once it commits, ``x`` is a duplicate, and ``y`` and
+    ``z`` are applied together in the batch's transaction: nothing rolled back, no event applied twice."""
+    runner_name = "kit-needs"
+    ids = {key: str(uuid.uuid4()) for key in ("x", "y", "z")}
+    sessions: dict[str, list[str]] = {}
+    runner = ConsumerRunner(
+        watched(needs_subscription(), sessions), service="kit", sessionmaker=kit_sessionmaker, js=js, stream="LINLI"
+    )
+    async with kit_sessionmaker() as replica, replica.begin():
+        envelope = Envelope.wrap(need("x"), source="t", event_id=ids["x"])
+        row = {"consumer": runner_name, "event_id": ids["x"], "type": envelope.type, "processed_at": utcnow()}
+        await replica.execute(insert(inbox_event).values(row))
+        await record_need(replica, need("x"), envelope)
+        for key in ids:
+            await publish(js, need(key), ids[key])
+        async with running(runner.run()):
+            if replica.get_bind().dialect.name == "postgresql":  # the batch's insert waits on the replica's row
+                await eventually(lambda: waiting_on_a_lock(kit_sessionmaker))
+            await replica.commit()
+            await eventually(lambda: _value(runner.applied + runner.duplicates == 3))
+    assert await applied_counts(kit_sessionmaker) == {"x": 1, "y": 1, "z": 1}
+    assert (runner.applied, runner.duplicates) == (2, 1)
+    assert "x" not in sessions
+    assert sessions["y"] == sessions["z"]  # one run each, in one transaction: the batch was not rolled back
+
+
+async def waiting_on_a_lock(sessionmaker: async_sessionmaker[AsyncSession]) -> bool:
+    async with sessionmaker() as session:
+        waiting = await session.scalar(
+            text(
+                "select count(*) from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'"
+            )
+        )
+    return bool(waiting)
 
 
 async def test_an_event_declined_on_committed_state_is_judged_again_after_those_applied_before_it(

@@ -24,12 +24,12 @@ from nats.errors import ConnectionClosedError, NoRespondersError
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
-from sqlalchemy import bindparam, insert, select
+from sqlalchemy import insert
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service_kit import metrics, tracing
-from service_kit.db import execute_alone
+from service_kit.db import UpsertOnce
 from service_kit.events.contracts import EventData
 from service_kit.events.envelope import Envelope, MalformedEvent
 from service_kit.events.tables import dead_letter, inbox_event
@@ -92,8 +92,8 @@ async def apply_event(
 ) -> bool:
     """Apply one event exactly once for ``consumer``. Returns False when it had already been applied.
 
-    The inbox row goes in first: a redelivery — or a competing replica that committed the same event
-    first — fails on the inbox primary key, and the whole transaction, handler included, rolls back.
+    The inbox row goes in first, unless it is there: a redelivery, or a competing replica that committed the same
+    event first (its uncommitted row makes this one wait for its end), finds it and runs no handler.
     A handler that lost a race on another unique key (two events of one contract writing the one report it
     gets, say) runs again at once in a new transaction, which sees what the winner committed."""
     event = envelope.parse()
@@ -101,16 +101,11 @@ async def apply_event(
     while True:
         try:
             async with sessionmaker() as session, session.begin():
-                await session.execute(
-                    insert(inbox_event).values(
-                        consumer=consumer, event_id=envelope.id, type=envelope.type, processed_at=utcnow()
-                    )
-                )
-                await session.flush()
+                row = {"consumer": consumer, "event_id": envelope.id, "type": envelope.type, "processed_at": utcnow()}
+                if not (await session.execute(_INTO_INBOX(session), row)).first():
+                    return False
                 await handler(session, event, envelope)
         except IntegrityError as exc:
-            if await _in_inbox(sessionmaker, consumer, envelope.id):
-                return False
             runs_left -= 1
             if not runs_left:
                 raise exc from None
@@ -124,14 +119,13 @@ _RACE_RUNS = 3
 FETCH_SECONDS = 1.0
 
 
-async def _in_inbox(sessionmaker: async_sessionmaker[AsyncSession], consumer: str, event_id: str) -> bool:
-    return bool(await execute_alone(sessionmaker, _SEEN, {"consumer": consumer, "ids": [event_id]}))
-
-
-# Which of these events a consumer applied already; built once.
-_SEEN = select(inbox_event.c.event_id).where(
-    inbox_event.c.consumer == bindparam("consumer", type_=inbox_event.c.consumer.type),
-    inbox_event.c.event_id.in_(bindparam("ids", expanding=True)),
+# The inbox rows of events not applied before, and which of them went in; built once per database. A row another
+# transaction has written and not committed yet is waited for: its commit makes this one a duplicate.
+_INTO_INBOX = UpsertOnce(
+    inbox_event,
+    lambda insert: insert.on_conflict_do_nothing(index_elements=["consumer", "event_id"]).returning(
+        inbox_event.c.event_id
+    ),
 )
 
 
@@ -362,8 +356,9 @@ class ConsumerRunner:
             wanted = await self._judge(batch)
             if any(item.outcome is None for item in batch):
                 async with self.sessionmaker() as session, session.begin():
-                    # The inbox rows go in first, in one statement: a redelivered or raced event fails on its primary
-                    # key before any handler runs (a competing replica's batch waits for this one, then fails).
+                    # The inbox rows go in first, in one statement: an event applied before (a redelivered batch: a
+                    # lost ack, a crash after the commit), or by a competing replica (whose batch this one waits
+                    # for), is found there and runs no handler.
                     await self._into_inbox(session, [item for item in batch if item.outcome is None])
                     applied_before = False
                     for item in batch:
@@ -375,9 +370,9 @@ class ConsumerRunner:
                             applied_before and wanted is not None and await wanted(session, item.event, item.envelope)
                         ):
                             continue
+                        if item.outcome == "skipped" and not await self._into_inbox(session, [item]):
+                            continue
                         failed_at = item
-                        if item.outcome == "skipped":
-                            await self._into_inbox(session, [item])
                         with tracing.consuming(item.msg.headers, item.msg.subject, self.durable, item.deliveries):
                             await item.handler(session, item.event, item.envelope)
                             await session.flush()
@@ -407,48 +402,45 @@ class ConsumerRunner:
             self.on_applied()
         await asyncio.gather(*(self._settle(item.msg.ack()) for item in batch))
 
-    async def _into_inbox(self, session: AsyncSession, items: list[_Delivery]) -> None:
-        if not items:
-            return
+    async def _into_inbox(self, session: AsyncSession, items: list[_Delivery]) -> bool:
+        """Write the items' inbox rows; mark ``duplicate`` each whose row was there already, or which a copy
+        earlier in the batch takes. Whether any went in."""
+        first: dict[str, _Delivery] = {}
+        for item in items:
+            if item.envelope.id in first:
+                item.outcome = "duplicate"
+            else:
+                first[item.envelope.id] = item
+        if not first:
+            return False
         now = utcnow()
-        await session.execute(
-            insert(inbox_event),
-            [
-                {
-                    "consumer": self.durable,
-                    "event_id": item.envelope.id,
-                    "type": item.envelope.type,
-                    "processed_at": now,
-                }
-                for item in items
-            ],
-        )
+        rows = [
+            {"consumer": self.durable, "event_id": event_id, "type": item.envelope.type, "processed_at": now}
+            for event_id, item in first.items()
+        ]
+        written = set((await session.execute(_INTO_INBOX(session), rows)).scalars())
+        for event_id, item in first.items():
+            if event_id not in written:
+                item.outcome = "duplicate"
+        return bool(written)
 
     async def _judge(self, batch: list[_Delivery]) -> Callable[[AsyncSession, Any, Envelope], Awaitable[bool]] | None:
-        """Mark what a read of committed state decides: already in the inbox (a redelivered batch: a lost ack, a
-        crash after the commit) or declined by ``wanted``. Returns ``wanted``.
-
-        The inbox is read by one statement sent alone (on PostgreSQL one round trip, not a read-only transaction's
-        three); a subscription with ``wanted`` asks it in a read session of its own."""
+        """Mark what ``wanted`` declines on committed state, asked in a read session of its own. Returns
+        ``wanted``. (Whether an event was applied before is for its inbox row to say, in the batch's
+        transaction.)"""
         wanted = self.subscription.wanted
-        params = {"consumer": self.durable, "ids": [item.envelope.id for item in batch]}
-        seen = {row["event_id"] for row in await execute_alone(self.read_sessionmaker, _SEEN, params)}
-        for item in batch:
-            if item.envelope.id in seen:
-                item.outcome = "duplicate"
-        undecided = [item for item in batch if item.outcome is None]
-        if wanted is not None and undecided:
+        if wanted is not None:
             async with self.read_sessionmaker() as session:
-                for item in undecided:
+                for item in batch:
                     if not await wanted(session, item.event, item.envelope):
                         item.outcome = "skipped"
         return wanted
 
     async def _one_by_one(self, batch: list[_Delivery], failed_at: _Delivery | None, exc: Exception) -> None:
         """A batch rolled back: each of its messages takes the one-message path (its own transaction, retry,
-        backoff, dead letter). A handler that raised on its own (not the database refusing a row: a redelivered or
-        raced inbox row, a unique key another event of the batch took) has had this delivery's attempt: it is
-        settled as failed without running again."""
+        backoff, dead letter). A handler that raised on its own (not the database refusing a row: a unique key
+        another event of the batch took, or a competing replica's) has had this delivery's attempt: it is settled as
+        failed without running again."""
         log.info("batch rolled back, applying its events one by one", consumer=self.durable, error=str(exc)[:300])
         for item in batch:
             if self._stopping:
