@@ -24,7 +24,7 @@ from gateway.routes import UPSTREAMS, owner_of
 from gateway.upstreams import Upstreams
 from service_kit.apidocs import place_examples
 from service_kit.auth import ApiKeyScope as Scope
-from service_kit.errors import Problem
+from service_kit.errors import problem_schema
 
 SCHEMA_REF = "#/components/schemas/"
 _METHODS = ("get", "put", "post", "delete", "patch", "head")
@@ -188,7 +188,7 @@ class OpenAPIAggregator:
                 routes=self.app.routes,
             )
             components = document.setdefault("components", {})
-            components.setdefault("schemas", {}).setdefault("Problem", Problem.model_json_schema())
+            components.setdefault("schemas", {}).setdefault("Problem", problem_schema())
             components["securitySchemes"] = {
                 "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
                 "apiKey": {

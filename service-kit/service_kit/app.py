@@ -16,7 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from service_kit.apidocs import docs_router, place_examples
 from service_kit.documents import FORM_ALLOWANCE, is_upload_route
 from service_kit.edge import BodyLimitMiddleware, EdgeMiddleware
-from service_kit.errors import Problem, install_error_handlers, problem_response
+from service_kit.errors import install_error_handlers, problem_response, problem_schema
 from service_kit.events.consumer import Subscription
 from service_kit.idempotency import IdempotencyMiddleware, KeyringSealer
 from service_kit.logging import configure_logging
@@ -157,7 +157,7 @@ def create_service_app(spec: ServiceSpec) -> FastAPI:
             return app.openapi_schema
         schema = original_openapi()
         components = schema.setdefault("components", {}).setdefault("schemas", {})
-        components.setdefault("Problem", Problem.model_json_schema())
+        components.setdefault("Problem", problem_schema())
         declare_idempotency_key(schema)
         place_examples(schema)
         return schema

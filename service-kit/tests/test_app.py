@@ -206,7 +206,10 @@ async def test_openapi_declares_problem_responses(client: httpx.AsyncClient) -> 
     spec = (await client.get("/openapi.json")).json()
     assert "Problem" in spec["components"]["schemas"]
     assert "/api/v1/ops/kit/dead-letters" in spec["paths"]
-    assert "409" in spec["paths"]["/api/v1/notes"]["post"]["responses"]
+    conflict = spec["paths"]["/api/v1/notes"]["post"]["responses"]["409"]
+    # The body a client gets, and only that: an error is never sent as application/json.
+    assert conflict["content"] == {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    assert spec["components"]["schemas"]["Problem"]["required"] == ["title", "status", "code"]
 
 
 async def test_every_answer_writes_date_times_in_utc_with_z(client: httpx.AsyncClient) -> None:
