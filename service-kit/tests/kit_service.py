@@ -21,7 +21,7 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI, Response
 from fastapi.responses import JSONResponse, StreamingResponse
-from sqlalchemy import Column, Integer, MetaData, String, Table, select, update
+from sqlalchemy import Column, Integer, MetaData, String, Table, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service_kit.app import ServiceSpec, create_service_app
@@ -137,6 +137,13 @@ async def all_applied(sessionmaker: async_sessionmaker[AsyncSession], expected: 
     """How often each need was applied, once ``expected`` needs were (empty before: ``eventually`` waits on)."""
     counts = await applied_counts(sessionmaker)
     return counts if len(counts) >= expected else {}
+
+
+async def waiting_on_a_lock(sessionmaker: async_sessionmaker[AsyncSession]) -> bool:
+    """Whether a transaction of this PostgreSQL database waits for a lock another holds."""
+    statement = "select count(*) from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'"
+    async with sessionmaker() as session:
+        return bool(await session.scalar(text(statement)))
 
 
 async def consume_forever(

@@ -7,7 +7,7 @@ import time
 import uuid
 
 from nats.js import JetStreamContext
-from sqlalchemy import insert, select, text
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service_kit.events.consumer import FETCH_SECONDS, ConsumerRunner, Subscription, apply_event
@@ -17,7 +17,7 @@ from service_kit.events.tables import dead_letter, inbox_event
 from service_kit.testing import eventually
 from service_kit.timeutil import utcnow
 
-from .kit_service import applied, applied_counts, need, needs_subscription, record_need, running
+from .kit_service import applied, applied_counts, need, needs_subscription, record_need, running, waiting_on_a_lock
 from .test_events import _value
 
 
@@ -152,16 +152,6 @@ async def test_an_event_a_competing_replica_is_applying_is_waited_for_and_the_re
     assert (runner.applied, runner.duplicates) == (2, 1)
     assert "x" not in sessions
     assert sessions["y"] == sessions["z"]  # one run each, in one transaction: the batch was not rolled back
-
-
-async def waiting_on_a_lock(sessionmaker: async_sessionmaker[AsyncSession]) -> bool:
-    async with sessionmaker() as session:
-        waiting = await session.scalar(
-            text(
-                "select count(*) from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'"
-            )
-        )
-    return bool(waiting)
 
 
 async def test_an_event_declined_on_committed_state_is_judged_again_after_those_applied_before_it(

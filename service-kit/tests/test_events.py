@@ -19,7 +19,7 @@ from service_kit.events.outbox import OutboxRelay, emit, pending_count
 from service_kit.events.tables import dead_letter, inbox_event, outbox_event
 from service_kit.testing import eventually
 
-from .kit_service import applied_counts, need, needs_subscription, running
+from .kit_service import applied_counts, need, needs_subscription, record_need, running, waiting_on_a_lock
 
 
 async def publish_direct(js: JetStreamContext, event: NeedSubmitted, *, event_id: str | None = None) -> str:
@@ -254,6 +254,35 @@ async def test_two_events_racing_for_one_report_both_apply_and_it_is_written_onc
         reports = (await session.execute(select(func.count()).where(outbox_event.c.event_id == report_id))).scalar_one()
         inbox = (await session.execute(select(func.count()).select_from(inbox_event))).scalar_one()
     assert (reports, inbox) == (1, 2)
+
+
+async def test_one_event_applied_by_two_replicas_at_once_changes_things_once(
+    kit_sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """Two replicas of a consumer hold the same event (redelivered to the second while the first still applied
+    it). The second's inbox row waits for the first's transaction; once that commits, the second finds the event
+    applied and runs no handler."""
+    envelope = Envelope.wrap(need("twice"), source="test")
+    ran: list[str] = []
+    release = asyncio.Event()
+    postgres = kit_sessionmaker.kw["bind"].dialect.name == "postgresql"
+
+    async def held(session: AsyncSession, event: NeedSubmitted, envelope: Envelope) -> None:
+        ran.append(envelope.id)
+        if postgres:  # open until the other replica waits (SQLite runs writers one at a time)
+            await release.wait()
+        await record_need(session, event, envelope)
+
+    first = asyncio.create_task(apply_event(kit_sessionmaker, "kit-needs", held, envelope))
+    await eventually(lambda: _value(bool(ran)))
+    second = asyncio.create_task(apply_event(kit_sessionmaker, "kit-needs", held, envelope))
+    if postgres:
+        await eventually(lambda: waiting_on_a_lock(kit_sessionmaker))
+    release.set()
+
+    assert await asyncio.gather(first, second) == [True, False]
+    assert ran == [envelope.id]
+    assert await applied_counts(kit_sessionmaker) == {"twice": 1}
 
 
 async def _value(value: bool) -> bool:
