@@ -13,7 +13,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from booking.app import SERVICE_DIR, create_app
 from booking.bookings.models import SlotCounter
 from booking.catalog.consumers import subscription as catalog_subscription
-from booking.clock import current_time
 from booking.communities.consumers import subscription as communities_subscription
 from booking.config import Settings
 from booking.waitlist import service as waitlist_service
@@ -53,7 +52,7 @@ def clock() -> Clock:
 def app_on_clock(settings: Settings, clock: Clock) -> FastAPI:
     """The app judging requests by ``clock`` (the visit rules, what the assigned staff member may see): a module
     whose tests move time makes it its ``app``."""
-    return clock.answers(create_app(settings), current_time)
+    return clock.answers(create_app(settings))
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 
 from procurement.app import SERVICE_DIR, create_app
-from procurement.clock import current_time
 from procurement.config import Settings
 from service_kit.testing import service_fixtures
 
@@ -50,9 +49,6 @@ def clock(app: FastAPI) -> Clock:
     # Friday 27 November 2026, 10:00 in Beijing.
     moving = Clock(datetime(2026, 11, 27, 2, 0, tzinfo=UTC))
 
-    async def now() -> datetime:
-        return moving.now
-
-    app.dependency_overrides[current_time] = now
+    app.state.clock = lambda: moving.now
     app.state.documents.clock = lambda: moving.now  # documents (their dates, their links' expiry) alike
     return moving

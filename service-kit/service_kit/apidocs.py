@@ -17,6 +17,7 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse
 
 from service_kit.errors import NotFound
+from service_kit.routing import service_router
 
 ASSETS_DIR: Final = Path(fastapi_offline.__file__).resolve().parent / "static"
 ASSETS: Final = {
@@ -29,7 +30,7 @@ ASSETS_PATH: Final = "/docs/assets"
 
 def docs_router(title: str, openapi_url: str = "/openapi.json") -> APIRouter:
     """``/docs`` and ``/docs/assets/{name}`` for the document at ``openapi_url``."""
-    router = APIRouter(include_in_schema=False)
+    router = service_router(include_in_schema=False)
 
     @router.get("/docs")
     async def swagger_ui() -> HTMLResponse:

@@ -25,7 +25,7 @@ from service_kit.operation_ids import operation_id
 from service_kit.ops import dead_letter_router
 from service_kit.protection import Keyring
 from service_kit.responses import LinliJSONResponse
-from service_kit.routing import refuse_threaded_calls
+from service_kit.routing import mount, refuse_threaded_calls, service_router
 from service_kit.runtime import BackgroundJob, Runtime, freeze_startup_heap
 from service_kit.settings import ServiceSettings
 from service_kit.timeutil import TIMESTAMP_CONVENTION
@@ -110,14 +110,14 @@ def create_service_app(spec: ServiceSpec) -> FastAPI:
         generate_unique_id_function=operation_id,
     )
     install_error_handlers(app)
-    app.include_router(docs_router(spec.title))
-
+    # Each router's routes as its module built them, not built again for this app (service_kit.routing.mount).
+    mount(app, docs_router(spec.title))
     for router in spec.routers:
-        app.include_router(router)
-    app.include_router(dead_letter_router(spec.name))
-    app.include_router(health_router())
+        mount(app, router)
+    mount(app, dead_letter_router(spec.name))
+    mount(app, health_router())
     if settings.metrics_enabled:  # off: nothing is counted, and nothing pretends to be a scrape target
-        app.include_router(metrics_router())
+        mount(app, metrics_router())
     app.state.scrape = ScrapeState(settings.metrics_refresh_seconds, list(spec.metrics_probes))
     refuse_threaded_calls(app)
 
@@ -193,7 +193,7 @@ def declare_idempotency_key(document: dict[str, Any]) -> None:
 
 
 def health_router() -> APIRouter:
-    router = APIRouter(tags=["health"])
+    router = service_router(tags=["health"])
 
     @router.get("/livez", summary="Liveness: the process answers (it asks nothing)")
     async def livez() -> dict[str, str]:

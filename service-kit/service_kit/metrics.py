@@ -47,7 +47,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service_kit.events.tables import dead_letter, outbox_event
-from service_kit.routing import route_template
+from service_kit.routing import route_template, service_router
 from service_kit.timeutil import utcnow
 
 if TYPE_CHECKING:
@@ -308,7 +308,7 @@ async def consumer_lag(runtime: Runtime) -> None:
 
 def metrics_router() -> APIRouter:
     """``GET /metrics`` of a service (its own port; the gateway routes no such path)."""
-    router = APIRouter(tags=["health"])
+    router = service_router(tags=["health"])
 
     @router.get(
         "/metrics",

@@ -16,6 +16,7 @@ from service_kit.errors import Conflict, NotFound, error_responses
 from service_kit.events.consumer import apply_event
 from service_kit.events.envelope import Envelope, MalformedEvent
 from service_kit.events.tables import dead_letter
+from service_kit.routing import service_router
 from service_kit.timeutil import utcnow
 
 
@@ -53,7 +54,7 @@ Admin = Annotated[Principal, Depends(require_roles(Role.admin))]
 
 
 def dead_letter_router(service: str) -> APIRouter:
-    router = APIRouter(prefix=f"/api/v1/ops/{service}/dead-letters", tags=["operations"])
+    router = service_router(prefix=f"/api/v1/ops/{service}/dead-letters", tags=["operations"])
     # Every service has these two: their operation ids name the service (listBookingDeadLetters).
     named = service.capitalize()
 

@@ -46,6 +46,7 @@ from fastapi.responses import JSONResponse
 from pydantic import TypeAdapter
 
 from service_kit.auth import GatewayScope, require_gateway
+from service_kit.routing import service_router
 from service_kit.server import shutting_down
 
 log = structlog.get_logger("linli.readmostly")
@@ -274,7 +275,7 @@ class ReadMostly:
     def router(self) -> APIRouter:
         """``GET /internal/v1/read-mostly/<name>``: the change poll, for the gateway alone (not in the OpenAPI:
         the gateway routes no ``/internal`` path)."""
-        router = APIRouter()
+        router = service_router()
 
         @router.get(
             f"/internal/v1/read-mostly/{self.name}",

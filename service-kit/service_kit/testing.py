@@ -372,14 +372,10 @@ class Clock:
     def advance(self, **delta: float) -> None:
         self.now += timedelta(**delta)
 
-    def answers(self, app: FastAPI, dependency: Callable[..., Any]) -> FastAPI:
-        """``app`` with its ``current_time`` dependency (``dependency``) answering this clock's time, for the
-        ``app`` fixture of tests about time: they move the clock instead of waiting."""
-
-        async def now() -> datetime:
-            return self.now
-
-        app.dependency_overrides[dependency] = now
+    def answers(self, app: FastAPI) -> FastAPI:
+        """``app`` with its requests' "now" (``service_kit.clock``) answering this clock's time, for the ``app``
+        fixture of tests about time: they move the clock instead of waiting."""
+        app.state.clock = self
         return app
 
 

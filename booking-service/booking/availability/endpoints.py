@@ -2,7 +2,7 @@ import uuid
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Depends, Query
 
 from booking.availability import schemas as s
 from booking.availability import service
@@ -12,8 +12,9 @@ from booking.rules import service as rules_service
 from service_kit.auth import Principal, Role, require_roles
 from service_kit.db import ReadSessionDep, SessionDep
 from service_kit.errors import error_responses
+from service_kit.routing import service_router
 
-router = APIRouter(prefix="/api/v1/availability", tags=["availability"])
+router = service_router(prefix="/api/v1/availability", tags=["availability"])
 
 
 @router.get(

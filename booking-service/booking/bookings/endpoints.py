@@ -2,7 +2,7 @@ import uuid
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Query
+from fastapi import Body, Query
 
 from booking.bookings import examples, service
 from booking.bookings import schemas as s
@@ -12,9 +12,10 @@ from booking.deps import Caller, SettingsDep
 from service_kit.db import SessionDep
 from service_kit.errors import error_responses
 from service_kit.pagination import Page, PaginationDep
+from service_kit.routing import service_router
 from service_kit.timeutil import Day, Instant
 
-router = APIRouter(prefix="/api/v1/bookings", tags=["bookings"])
+router = service_router(prefix="/api/v1/bookings", tags=["bookings"])
 
 
 @router.post(

@@ -5,15 +5,16 @@ with it; everyone else who may see the booking gets the photo without it (servic
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Request, UploadFile
+from fastapi import Depends, File, Request, UploadFile
 
 from booking.bookings import service
 from service_kit.auth import CurrentPrincipal, Principal, Role, require_roles
 from service_kit.db import SessionDep
 from service_kit.documents import DELIVERY_EVIDENCE, Documents
 from service_kit.errors import NotFound, error_responses
+from service_kit.routing import service_router
 
-router = APIRouter(prefix="/api/v1/bookings", tags=["bookings"])
+router = service_router(prefix="/api/v1/bookings", tags=["bookings"])
 
 Deliverer = Annotated[
     Principal,

@@ -1,7 +1,7 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Depends, Query
 
 from booking.calls import schemas as s
 from booking.calls import service
@@ -11,9 +11,10 @@ from service_kit.auth import Principal, Role, require_roles
 from service_kit.db import ReadSessionDep, SessionDep
 from service_kit.errors import error_responses
 from service_kit.pagination import Page, PaginationDep
+from service_kit.routing import service_router
 from service_kit.timeutil import Instant
 
-router = APIRouter(tags=["hotline"])
+router = service_router(tags=["hotline"])
 
 Operator = Annotated[Principal, Depends(require_roles(Role.operator))]
 REASON_LIST = "; ".join(f"`{code}` {zh}" for code, zh in REASONS.items())

@@ -1,7 +1,7 @@
 import uuid
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 
 from booking.clock import Now
 from booking.deps import Caller, SettingsDep
@@ -11,9 +11,10 @@ from booking.residents.schemas import EligibilityTag
 from service_kit.db import SessionDep
 from service_kit.errors import error_responses
 from service_kit.pagination import Page, PaginationDep
+from service_kit.routing import service_router
 from service_kit.timeutil import Day
 
-router = APIRouter(tags=["entitlements"])
+router = service_router(tags=["entitlements"])
 
 
 @router.put(

@@ -3,7 +3,7 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import Depends
 
 from booking.clock import Now
 from booking.deps import Caller
@@ -15,9 +15,10 @@ from service_kit.db import SessionDep
 from service_kit.errors import Forbidden, error_responses
 from service_kit.notify.outbox import fake_outbox_router
 from service_kit.pagination import PaginationDep
+from service_kit.routing import service_router
 from service_kit.settings import running_settings
 
-router = APIRouter(prefix="/api/v1/notifications", tags=["notifications"])
+router = service_router(prefix="/api/v1/notifications", tags=["notifications"])
 
 
 async def own_resident_id(caller: Caller) -> uuid.UUID:

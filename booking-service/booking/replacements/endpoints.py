@@ -1,7 +1,7 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import Depends
 
 from booking.deps import SettingsDep
 from booking.replacements import schemas as s
@@ -11,8 +11,9 @@ from service_kit.auth import Principal, Role, require_roles
 from service_kit.db import SessionDep
 from service_kit.errors import error_responses
 from service_kit.pagination import Page, PaginationDep
+from service_kit.routing import service_router
 
-router = APIRouter(prefix="/api/v1/bookings/replacements", tags=["bookings"])
+router = service_router(prefix="/api/v1/bookings/replacements", tags=["bookings"])
 
 Staff = Annotated[Principal, Depends(require_roles(Role.operator, Role.official))]
 Operator = Annotated[Principal, Depends(require_roles(Role.operator))]

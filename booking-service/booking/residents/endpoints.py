@@ -1,7 +1,7 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import Depends, Query, Request, Response
 
 from booking.audit import schemas as audit_schemas
 from booking.audit import service as audit
@@ -16,10 +16,11 @@ from service_kit.db import ReadSessionDep, SessionDep
 from service_kit.errors import NotFound, ValidationFailed, error_responses
 from service_kit.idempotency import about_resident
 from service_kit.pagination import Page, PaginationDep
+from service_kit.routing import service_router
 
-router = APIRouter(prefix="/api/v1/residents", tags=["residents"])
+router = service_router(prefix="/api/v1/residents", tags=["residents"])
 # Called by the gateway only; the gateway's route table has no /internal path, so nobody reaches it through it.
-internal_router = APIRouter(prefix="/internal/v1", tags=["internal"])
+internal_router = service_router(prefix="/internal/v1", tags=["internal"])
 
 Operator = Annotated[Principal, Depends(require_roles(Role.operator))]
 Gateway = Annotated[Principal, Depends(require_gateway(GatewayScope.resident_links))]

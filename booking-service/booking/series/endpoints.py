@@ -1,15 +1,14 @@
 import uuid
 
-from fastapi import APIRouter
-
 from booking.clock import Now
 from booking.deps import Caller, SettingsDep
 from booking.series import schemas as s
 from booking.series import service
 from service_kit.db import SessionDep
 from service_kit.errors import error_responses
+from service_kit.routing import service_router
 
-router = APIRouter(prefix="/api/v1/bookings/series", tags=["series"])
+router = service_router(prefix="/api/v1/bookings/series", tags=["series"])
 
 
 @router.post(

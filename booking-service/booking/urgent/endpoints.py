@@ -1,7 +1,6 @@
 import uuid
 from typing import Annotated, Literal
 
-from fastapi import APIRouter
 from pydantic import StringConstraints
 
 from booking.calls.endpoints import Operator
@@ -11,8 +10,9 @@ from booking.urgent import service
 from service_kit.db import ReadSessionDep, SessionDep
 from service_kit.errors import error_responses
 from service_kit.pagination import Page, PaginationDep
+from service_kit.routing import service_router
 
-router = APIRouter(tags=["hotline"])
+router = service_router(tags=["hotline"])
 
 CommunityCode = Annotated[str, StringConstraints(pattern=r"^[0-9A-Za-z_.-]{1,64}$")]
 

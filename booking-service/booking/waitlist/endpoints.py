@@ -1,7 +1,7 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 
 from booking.bookings import schemas as booking_schemas
 from booking.bookings import service as bookings_service
@@ -12,11 +12,12 @@ from booking.waitlist import service
 from service_kit.db import SessionDep
 from service_kit.errors import error_responses
 from service_kit.pagination import Page, PaginationDep
+from service_kit.routing import service_router
 from service_kit.timeutil import Instant
 
-router = APIRouter(prefix="/api/v1/bookings/waitlist", tags=["waitlist"])
+router = service_router(prefix="/api/v1/bookings/waitlist", tags=["waitlist"])
 # A resident's own places, beside her card's other lists.
-residents_router = APIRouter(tags=["waitlist"])
+residents_router = service_router(tags=["waitlist"])
 
 
 @router.post(

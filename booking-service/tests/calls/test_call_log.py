@@ -14,7 +14,6 @@ from fastapi import FastAPI
 
 from booking.app import create_app
 from booking.calls.reasons import REASONS, Reason
-from booking.clock import current_time
 from booking.config import Settings
 from service_kit.testing import Clock, TestKeys
 
@@ -31,7 +30,7 @@ def clock() -> Clock:
 
 @pytest.fixture
 def app(settings: Settings, clock: Clock) -> FastAPI:
-    return clock.answers(create_app(settings), current_time)
+    return clock.answers(create_app(settings))
 
 
 @pytest.fixture

@@ -16,7 +16,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from booking.app import SERVICE_DIR, create_app
 from booking.calls.models import Callback, CallRecord
-from booking.clock import current_time
 from booking.config import Settings
 from service_kit.notify.sms import FakeSmsSender
 from service_kit.testing import Clock, TestKeys, service_settings
@@ -36,7 +35,7 @@ def clock() -> Clock:
 
 @pytest.fixture
 def app(settings: Settings, clock: Clock) -> FastAPI:
-    return clock.answers(create_app(settings, sender=FakeSmsSender(), clock=clock), current_time)
+    return clock.answers(create_app(settings, sender=FakeSmsSender(), clock=clock))
 
 
 def operator(keys: TestKeys, name: str = "话务员 小陈", sub: str = "op-chen") -> dict[str, str]:

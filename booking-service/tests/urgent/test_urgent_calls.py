@@ -16,7 +16,6 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from booking.app import SERVICE_DIR, create_app
-from booking.clock import current_time
 from booking.config import Settings
 from booking.notifications import delivery
 from booking.notifications.models import NotificationDelivery
@@ -46,7 +45,7 @@ def sender() -> FakeSmsSender:
 
 @pytest.fixture
 def app(settings: Settings, sender: FakeSmsSender, clock: Clock) -> FastAPI:
-    return clock.answers(create_app(settings, sender=sender, clock=clock), current_time)
+    return clock.answers(create_app(settings, sender=sender, clock=clock))
 
 
 def operator(keys: TestKeys, name: str = "话务员 小陈", sub: str = "op-chen") -> dict[str, str]:

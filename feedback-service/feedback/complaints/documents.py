@@ -3,15 +3,16 @@
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Request, UploadFile
+from fastapi import File, Request, UploadFile
 
 from feedback.complaints import service
 from service_kit.auth import CurrentPrincipal
 from service_kit.db import SessionDep
 from service_kit.documents import COMPLAINT_PHOTO, Documents
 from service_kit.errors import error_responses
+from service_kit.routing import service_router
 
-router = APIRouter(prefix="/api/v1/complaints", tags=["complaints"])
+router = service_router(prefix="/api/v1/complaints", tags=["complaints"])
 
 
 @router.post(

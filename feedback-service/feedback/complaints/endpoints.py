@@ -1,7 +1,7 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Depends, Query
 
 from feedback.complaints import examples, service
 from feedback.complaints.models import ComplaintStatus, StepAction
@@ -11,8 +11,9 @@ from service_kit.auth import CurrentPrincipal, Principal, Role, require_roles
 from service_kit.db import ReadSessionDep, SessionDep
 from service_kit.errors import error_responses
 from service_kit.pagination import Page, PaginationDep
+from service_kit.routing import service_router
 
-router = APIRouter(prefix="/api/v1/complaints", tags=["complaints"])
+router = service_router(prefix="/api/v1/complaints", tags=["complaints"])
 
 Filer = Annotated[Principal, Depends(require_roles(Role.resident, Role.operator, Role.official))]
 Official = Annotated[Principal, Depends(require_roles(Role.official))]

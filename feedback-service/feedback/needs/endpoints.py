@@ -1,7 +1,7 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Depends, Query
 
 from feedback.communities import CommunityCode
 from feedback.needs import service
@@ -10,8 +10,9 @@ from service_kit.auth import CurrentPrincipal, Principal, Role, require_roles
 from service_kit.db import ReadSessionDep, SessionDep
 from service_kit.errors import error_responses
 from service_kit.pagination import Page, PaginationDep
+from service_kit.routing import service_router
 
-router = APIRouter(prefix="/api/v1/needs", tags=["needs"])
+router = service_router(prefix="/api/v1/needs", tags=["needs"])
 
 Recorder = Annotated[Principal, Depends(require_roles(Role.resident, Role.operator, Role.official))]
 Reader = Annotated[Principal, Depends(require_roles(Role.official, Role.operator))]

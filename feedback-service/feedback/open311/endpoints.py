@@ -14,7 +14,7 @@ import functools
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from starlette.datastructures import UploadFile
@@ -29,6 +29,7 @@ from service_kit.documents import Documents
 from service_kit.errors import LinliError, NotFound
 from service_kit.operation_ids import prefixed
 from service_kit.responses import StandardDocumentResponse
+from service_kit.routing import service_router
 
 
 def open311_error(status: int, description: str, *, as_xml: bool = False) -> Response:
@@ -56,7 +57,7 @@ class Open311Route(APIRoute):
 
 
 # GeoReport documents keep their W3C date-times in Beijing time (service_kit.responses.StandardDocumentResponse).
-router = APIRouter(
+router = service_router(
     prefix="/open311/v2",
     tags=["open311"],
     route_class=Open311Route,

@@ -1,7 +1,7 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import Depends, Query, Request, Response
 
 from feedback.ratings import service
 from feedback.ratings.answers import INVITATIONS, PAGE, PRIVATE_REVALIDATE, READ_MOSTLY
@@ -11,8 +11,9 @@ from service_kit.auth import CurrentPrincipal, Principal, Role, require_roles
 from service_kit.db import ReadSessionDep, SessionDep
 from service_kit.errors import error_responses
 from service_kit.pagination import Page, PaginationDep
+from service_kit.routing import service_router
 
-router = APIRouter(prefix="/api/v1", tags=["ratings"])
+router = service_router(prefix="/api/v1", tags=["ratings"])
 
 # Residents rate their own bookings; operators rate for the residents who call in.
 Rater = Annotated[Principal, Depends(require_roles(Role.resident, Role.operator))]

@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Depends, Query
 
 from feedback.reports import service
 from feedback.reports.schemas import (
@@ -17,9 +17,10 @@ from service_kit.auth import Principal, Role, require_roles
 from service_kit.db import ReadSessionDep
 from service_kit.errors import error_responses
 from service_kit.pagination import Page, PaginationDep
+from service_kit.routing import service_router
 from service_kit.timeutil import Instant
 
-router = APIRouter(prefix="/api/v1", tags=["reports"])
+router = service_router(prefix="/api/v1", tags=["reports"])
 
 Official = Annotated[Principal, Depends(require_roles(Role.official, Role.evaluator))]
 Since = Annotated[Instant | None, Query(description="From this time (inclusive), ISO 8601 with offset")]

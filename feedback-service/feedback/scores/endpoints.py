@@ -1,13 +1,12 @@
 import uuid
 
-from fastapi import APIRouter
-
 from feedback.scores import service
 from feedback.scores.schemas import OfferingScore, ProviderScore
 from service_kit.db import ReadSessionDep
 from service_kit.errors import error_responses
+from service_kit.routing import service_router
 
-router = APIRouter(prefix="/api/v1/scores", tags=["scores"])
+router = service_router(prefix="/api/v1/scores", tags=["scores"])
 
 
 @router.get(

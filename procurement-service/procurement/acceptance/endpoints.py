@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, File, Request, UploadFile, status
+from fastapi import File, Request, UploadFile, status
 
 from procurement.acceptance import schemas, service
 from procurement.auth import Official
@@ -13,8 +13,9 @@ from service_kit.db import ReadSessionDep, SessionDep
 from service_kit.documents import Documents
 from service_kit.errors import error_responses
 from service_kit.pagination import Page, PaginationDep
+from service_kit.routing import service_router
 
-router = APIRouter(prefix="/api/v1/contracts", tags=["acceptance"])
+router = service_router(prefix="/api/v1/contracts", tags=["acceptance"])
 
 
 @router.post(

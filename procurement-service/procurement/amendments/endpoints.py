@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, status
+from fastapi import status
 
 from procurement.amendments import schemas, service
 from procurement.amendments.models import ChangeKind
@@ -11,8 +11,9 @@ from procurement.clock import Now
 from service_kit.db import SessionDep
 from service_kit.errors import error_responses
 from service_kit.pagination import Page, PaginationDep
+from service_kit.routing import service_router
 
-router = APIRouter(prefix="/api/v1/contracts", tags=["amendments"])
+router = service_router(prefix="/api/v1/contracts", tags=["amendments"])
 
 DECIDE = error_responses(401, 403, 404, 409, 422)
 

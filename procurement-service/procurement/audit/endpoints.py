@@ -2,15 +2,14 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter
-
 from procurement.audit import schemas, service
 from procurement.auth import OfficialReader
 from service_kit.db import SessionDep
 from service_kit.errors import error_responses
 from service_kit.pagination import Page, PaginationDep
+from service_kit.routing import service_router
 
-router = APIRouter(prefix="/api/v1/audit-trail", tags=["audit"])
+router = service_router(prefix="/api/v1/audit-trail", tags=["audit"])
 
 
 @router.get(

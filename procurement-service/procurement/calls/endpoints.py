@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Query, Request, UploadFile, status
+from fastapi import File, Query, Request, UploadFile, status
 
 from procurement.auth import Official, ProviderAdmin
 from procurement.calls import schemas, service
@@ -14,8 +14,9 @@ from service_kit.db import ReadSessionDep, SessionDep
 from service_kit.documents import Documents
 from service_kit.errors import error_responses
 from service_kit.pagination import Page, PaginationDep
+from service_kit.routing import service_router
 
-router = APIRouter(prefix="/api/v1/calls", tags=["calls"])
+router = service_router(prefix="/api/v1/calls", tags=["calls"])
 
 
 @router.post(

@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import Query, status
 
 from procurement.amendments import service as amendments_service
 from procurement.amendments.schemas import TerminationCreate
@@ -14,8 +14,9 @@ from procurement.contracts.models import ContractStatus
 from service_kit.db import SessionDep
 from service_kit.errors import error_responses
 from service_kit.pagination import Page, PaginationDep
+from service_kit.routing import service_router
 
-router = APIRouter(prefix="/api/v1/contracts", tags=["contracts"])
+router = service_router(prefix="/api/v1/contracts", tags=["contracts"])
 
 
 @router.post(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 
 from procurement.auth import OfficialReader
 from procurement.dashboard import schemas, service
@@ -12,8 +12,9 @@ from procurement.history.endpoints import router as history_router
 from procurement.opendata.endpoints import router as ocds_router
 from service_kit.db import ReadSessionDep
 from service_kit.errors import error_responses
+from service_kit.routing import service_router
 
-router = APIRouter(prefix="/api/v1/funds/dashboard", tags=["dashboard"])
+router = service_router(prefix="/api/v1/funds/dashboard", tags=["dashboard"])
 
 
 @router.get(

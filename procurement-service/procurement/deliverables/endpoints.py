@@ -2,8 +2,6 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter
-
 from procurement.auth import ContractViewer, Official
 from procurement.clock import Now
 from procurement.deliverables import schemas, service
@@ -11,8 +9,9 @@ from procurement.deliverables.models import DeliverableReview
 from service_kit.db import SessionDep
 from service_kit.errors import error_responses
 from service_kit.pagination import Page, PaginationDep
+from service_kit.routing import service_router
 
-router = APIRouter(prefix="/api/v1/contracts", tags=["deliverables"])
+router = service_router(prefix="/api/v1/contracts", tags=["deliverables"])
 
 
 @router.get(

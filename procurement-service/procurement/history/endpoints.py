@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 
 from procurement.auth import Official, OfficialReader
 from procurement.clock import Now
@@ -12,8 +12,9 @@ from procurement.history import schemas, service
 from service_kit.db import SessionDep
 from service_kit.errors import error_responses
 from service_kit.pagination import Page, PaginationDep
+from service_kit.routing import service_router
 
-router = APIRouter(prefix="/api/v1/funds/historical-projects", tags=["dashboard"])
+router = service_router(prefix="/api/v1/funds/historical-projects", tags=["dashboard"])
 
 
 @router.post(

@@ -2,16 +2,15 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter
-
 from procurement.auth import ContractViewer
 from procurement.contracts import service as contracts_service
 from procurement.kept import schemas, service
 from service_kit.db import ReadSessionDep
 from service_kit.errors import error_responses
 from service_kit.pagination import Page, PaginationDep
+from service_kit.routing import service_router
 
-router = APIRouter(prefix="/api/v1/contracts", tags=["deliverables"])
+router = service_router(prefix="/api/v1/contracts", tags=["deliverables"])
 
 
 @router.get(

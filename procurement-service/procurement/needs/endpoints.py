@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import Depends, Query, status
 
 from procurement.auth import Official
 from procurement.clock import Now
@@ -13,9 +13,10 @@ from service_kit.auth import Principal, Role, require_roles
 from service_kit.db import SessionDep
 from service_kit.errors import error_responses
 from service_kit.pagination import Page, PaginationDep
+from service_kit.routing import service_router
 
 # The feedback service owns /api/v1/needs (residents' suggestions); this is the officials' pool built from them.
-router = APIRouter(prefix="/api/v1/need-pool", tags=["needs"])
+router = service_router(prefix="/api/v1/need-pool", tags=["needs"])
 
 NeedRecorder = Annotated[Principal, Depends(require_roles(Role.official, Role.operator))]
 # Who reads the pool: those who record needs, and auditors.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Request
+from fastapi import Path, Request
 
 from procurement.clock import Now
 from procurement.opendata import service
@@ -17,13 +17,14 @@ from service_kit.errors import error_responses
 from service_kit.links import public_url
 from service_kit.pagination import PaginationDep
 from service_kit.responses import StandardDocumentResponse
+from service_kit.routing import service_router
 
 # OCDS documents keep their standard's dates (a Beijing day as its +08:00 midnight): service_kit.responses.
-router = APIRouter(
+router = service_router(
     prefix="/open-data/ocds", tags=["open data (OCDS 1.1)"], default_response_class=StandardDocumentResponse
 )
 # Providers' public standing: past performance, beside the sanctions.
-providers_router = APIRouter(prefix="/open-data/providers", tags=["open data (OCDS 1.1)"])
+providers_router = service_router(prefix="/open-data/providers", tags=["open data (OCDS 1.1)"])
 
 Ocid = Annotated[str, Path(min_length=1, max_length=120, description="e.g. ocds-lnl0fs-<call or contract id>")]
 

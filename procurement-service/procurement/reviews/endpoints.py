@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, status
+from fastapi import status
 
 from procurement.auth import Official, OfficialReader, PerformanceReader, Reviewer
 from procurement.calls import schemas as calls_schemas
@@ -13,10 +13,11 @@ from procurement.reviews import schemas, service
 from service_kit.db import SessionDep
 from service_kit.errors import error_responses
 from service_kit.pagination import Page, PaginationDep
+from service_kit.routing import service_router
 
-router = APIRouter(prefix="/api/v1/calls", tags=["review"])
+router = service_router(prefix="/api/v1/calls", tags=["review"])
 # A reviewer's own work list; nothing in it names another reviewer.
-assignments_router = APIRouter(prefix="/api/v1/review-assignments", tags=["review"])
+assignments_router = service_router(prefix="/api/v1/review-assignments", tags=["review"])
 
 
 @router.post(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, status
+from fastapi import status
 
 from procurement.auth import Official
 from procurement.clock import Now
@@ -12,8 +12,9 @@ from procurement.contracts.schemas import Contract
 from procurement.sourcing import schemas, service
 from service_kit.db import SessionDep
 from service_kit.errors import error_responses
+from service_kit.routing import service_router
 
-router = APIRouter(prefix="/api/v1/calls", tags=["calls"])
+router = service_router(prefix="/api/v1/calls", tags=["calls"])
 
 
 @router.post(

@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Request, UploadFile, status
+from fastapi import File, Request, UploadFile, status
 
 from procurement.auth import ContractViewer, Official, ProviderAdmin
 from procurement.clock import Now
@@ -12,8 +12,9 @@ from service_kit.db import SessionDep
 from service_kit.documents import Documents
 from service_kit.errors import error_responses
 from service_kit.pagination import Page, PaginationDep
+from service_kit.routing import service_router
 
-router = APIRouter(prefix="/api/v1/contracts", tags=["supervision"])
+router = service_router(prefix="/api/v1/contracts", tags=["supervision"])
 
 
 @router.post(

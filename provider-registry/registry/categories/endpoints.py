@@ -1,6 +1,6 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Request, Response
+from fastapi import Depends, Path, Request, Response
 from pydantic import TypeAdapter
 
 from registry.categories import service
@@ -9,8 +9,9 @@ from registry.reference.answers import PUBLIC_MINUTE, READ_MOSTLY
 from service_kit.auth import Principal, Role, require_roles
 from service_kit.db import ReadSessionDep, SessionDep
 from service_kit.errors import error_responses
+from service_kit.routing import service_router
 
-router = APIRouter(prefix="/api/v1/categories", tags=["categories"])
+router = service_router(prefix="/api/v1/categories", tags=["categories"])
 
 
 TREE = TypeAdapter(list[CategoryNode])

@@ -1,7 +1,7 @@
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Depends, Query
 
 from registry.circle import examples, service
 from registry.circle.schemas import CirclePage, CoverageRow, StreetGaps
@@ -12,8 +12,9 @@ from service_kit.auth import Principal, Role, require_roles
 from service_kit.db import ReadSessionDep, SessionDep
 from service_kit.errors import error_responses
 from service_kit.pagination import Page, PaginationDep
+from service_kit.routing import service_router
 
-router = APIRouter(prefix="/api/v1/circle", tags=["15-minute circle"])
+router = service_router(prefix="/api/v1/circle", tags=["15-minute circle"])
 
 Planner = Annotated[Principal, Depends(require_roles(Role.official, Role.admin))]
 Minutes = Annotated[int, Query(ge=1, le=120, description="Minutes on foot (default 15).")]

@@ -4,7 +4,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Depends, Query, Request
 
 from registry.opendata import hsds_openapi, repository, service
 from registry.opendata.service import HsdsPage, ServiceFilters
@@ -12,10 +12,11 @@ from service_kit.db import ReadSessionDep
 from service_kit.errors import error_responses
 from service_kit.links import public_base_url, public_url
 from service_kit.operation_ids import prefixed
+from service_kit.routing import service_router
 from service_kit.timeutil import Instant
 
 # hsdsListServices: HSDS's names, apart from Linli's own and Open311's.
-router = APIRouter(
+router = service_router(
     prefix="/open-data/hsds", tags=["open data (HSDS 3.0)"], generate_unique_id_function=prefixed("hsds")
 )
 

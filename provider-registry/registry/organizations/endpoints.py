@@ -1,7 +1,7 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import Depends
 
 from registry.organizations import service
 from registry.organizations.models import OrganizationKind, OrganizationStatus
@@ -10,8 +10,9 @@ from service_kit.auth import OptionalPrincipal, Principal, Role, require_roles
 from service_kit.db import ReadSessionDep, SessionDep
 from service_kit.errors import error_responses
 from service_kit.pagination import Page, PaginationDep
+from service_kit.routing import service_router
 
-router = APIRouter(prefix="/api/v1/organizations", tags=["organizations"])
+router = service_router(prefix="/api/v1/organizations", tags=["organizations"])
 
 Applicant = Annotated[Principal, Depends(require_roles(Role.official, Role.provider_admin))]
 Official = Annotated[Principal, Depends(require_roles(Role.official))]

@@ -1,7 +1,7 @@
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import Depends, Path, Query, Request, Response
 from pydantic import TypeAdapter
 
 from registry.places import service
@@ -21,8 +21,9 @@ from service_kit.auth import Principal, Role, require_roles
 from service_kit.db import ReadSessionDep, SessionDep
 from service_kit.errors import error_responses
 from service_kit.pagination import Page, PaginationDep
+from service_kit.routing import service_router
 
-router = APIRouter(prefix="/api/v1", tags=["gazetteer"])
+router = service_router(prefix="/api/v1", tags=["gazetteer"])
 
 Official = Annotated[Principal, Depends(require_roles(Role.official, Role.admin))]
 StreetCodePath = Annotated[str, Path(min_length=1, max_length=32)]

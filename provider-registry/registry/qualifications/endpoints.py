@@ -1,7 +1,7 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Depends, Query
 
 from registry.qualifications import service
 from registry.qualifications.schemas import (
@@ -15,8 +15,9 @@ from service_kit.auth import CurrentPrincipal, OptionalPrincipal, Principal, Rol
 from service_kit.db import ReadSessionDep, SessionDep
 from service_kit.errors import error_responses
 from service_kit.pagination import Page, PaginationDep
+from service_kit.routing import service_router
 
-router = APIRouter(prefix="/api/v1", tags=["qualifications and staff"])
+router = service_router(prefix="/api/v1", tags=["qualifications and staff"])
 
 Manager = Annotated[Principal, Depends(require_roles(Role.official, Role.admin, Role.provider_admin))]
 Official = Annotated[Principal, Depends(require_roles(Role.official, Role.admin))]

@@ -1,14 +1,15 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import Depends
 from pydantic import BaseModel, Field
 
 from registry.reference import service
 from service_kit.auth import Principal, Role, require_roles
 from service_kit.db import SessionDep
 from service_kit.errors import error_responses
+from service_kit.routing import service_router
 
-router = APIRouter(prefix="/api/v1/ops/registry/reference-data", tags=["operations"])
+router = service_router(prefix="/api/v1/ops/registry/reference-data", tags=["operations"])
 
 Admin = Annotated[Principal, Depends(require_roles(Role.admin))]
 

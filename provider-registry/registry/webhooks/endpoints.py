@@ -1,7 +1,7 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import Depends, Response
 
 from registry.config import SettingsDep
 from registry.webhooks import service
@@ -17,8 +17,9 @@ from service_kit.auth import Principal, Role, require_roles
 from service_kit.db import ReadSessionDep, SessionDep
 from service_kit.errors import error_responses
 from service_kit.pagination import Page, PaginationDep
+from service_kit.routing import service_router
 
-router = APIRouter(prefix="/api/v1/organizations/{organization_id}/webhooks", tags=["webhooks"])
+router = service_router(prefix="/api/v1/organizations/{organization_id}/webhooks", tags=["webhooks"])
 
 # The provider's admin (or a platform admin) manages, and its system with a ``webhooks:manage`` key; the provider's
 # system with any key may read.

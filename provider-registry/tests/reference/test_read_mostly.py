@@ -11,7 +11,9 @@ import httpx
 from fastapi import FastAPI
 from sqlalchemy import event
 
+from registry.reference.repository import any_unannounced
 from service_kit.auth import GATEWAY_SUBJECT, GatewayScope
+from service_kit.events.outbox import pending_count
 from service_kit.testing import TestKeys, eventually
 
 # Set while a test's own requests run (httpx's ASGI transport runs the app in the caller's task): the registry's
@@ -132,12 +134,16 @@ async def test_only_the_gateway_asks_what_changed(client: httpx.AsyncClient, tes
 
 
 async def test_a_poll_answers_when_a_category_changes_and_names_the_new_version(
-    client: httpx.AsyncClient, test_keys: TestKeys
+    app: FastAPI, client: httpx.AsyncClient, test_keys: TestKeys
 ) -> None:
     await client.get("/api/v1/categories")  # the registry listens from its first read-mostly answer
 
     async def settled() -> dict[str, Any] | None:
-        """The versions once nothing changes for a while (the registry announces its reference data at start)."""
+        """The versions once the registry's announcement of its reference data at start has left (nothing
+        unannounced, nothing in the outbox) and nothing changes for a while after."""
+        async with app.state.sessionmaker() as session:
+            if await any_unannounced(session) or await pending_count(session):
+                return None
         now = (await client.get(POLL, params={"wait": 0}, headers=gateway_headers(test_keys))).json()
         later = await client.get(
             POLL, params={"after": now["version"], "wait": 0.5}, headers=gateway_headers(test_keys)

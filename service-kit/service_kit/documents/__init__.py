@@ -45,6 +45,7 @@ from service_kit.documents.store import DamagedContent, Store, store_from_settin
 from service_kit.documents.tables import DocumentTables
 from service_kit.errors import DependencyUnavailable, Forbidden, NotFound, PayloadTooLarge, UnsupportedMediaType
 from service_kit.protection import Keyring
+from service_kit.routing import service_router
 from service_kit.settings import ServiceSettings
 from service_kit.timeutil import utcnow
 
@@ -415,7 +416,7 @@ class Documents:
 
 def documents_router(service: str) -> APIRouter:
     """The download route of a service's documents: ``GET /api/v1/documents/<service>/{document_id}``."""
-    router = APIRouter(prefix=f"/api/v1/documents/{service}", tags=["documents"])
+    router = service_router(prefix=f"/api/v1/documents/{service}", tags=["documents"])
 
     @router.get(
         "/{document_id}",

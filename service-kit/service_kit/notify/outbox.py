@@ -15,6 +15,7 @@ from service_kit.auth import Principal, Role, require_roles
 from service_kit.errors import NotFound, error_responses
 from service_kit.notify.sms import FakeSmsSender, SentSms, mask_phone
 from service_kit.pagination import Page, PaginationDep
+from service_kit.routing import service_router
 
 
 class RecordedSms(BaseModel):
@@ -38,7 +39,7 @@ def fake_outbox_router(
 ) -> APIRouter:
     """``GET path``: the fake sender's messages, newest first, optionally to one ``phone`` (admin only). The
     gateway's copy shows full phones (a developer signs in with the code sent there); others mask them."""
-    router = APIRouter(tags=tags)
+    router = service_router(tags=tags)
 
     @router.get(
         path,
