@@ -1,16 +1,6 @@
-"""The gateway's sense of "now" for rules judged by a request (a lockout's end, a phone's codes of the day): one
-dependency, so tests move time instead of waiting."""
+"""The gateway's sense of "now" for rules judged by a request (a lockout's end, a phone's codes of the day): the
+kit's (``service_kit.clock``), which tests move through ``app.state.clock`` instead of waiting."""
 
-from datetime import datetime
-from typing import Annotated
+from service_kit.clock import Now, current_time
 
-from fastapi import Depends
-
-from service_kit.timeutil import utcnow
-
-
-async def current_time() -> datetime:
-    return utcnow()
-
-
-Now = Annotated[datetime, Depends(current_time)]
+__all__ = ["Now", "current_time"]

@@ -25,7 +25,7 @@ from service_kit.operation_ids import operation_id
 from service_kit.ops import dead_letter_router
 from service_kit.protection import Keyring
 from service_kit.responses import LinliJSONResponse
-from service_kit.routing import mount, refuse_threaded_calls, service_router
+from service_kit.routing import OverridesNotSeen, mount, refuse_threaded_calls, service_router
 from service_kit.runtime import BackgroundJob, Runtime, freeze_startup_heap
 from service_kit.settings import ServiceSettings
 from service_kit.timeutil import TIMESTAMP_CONVENTION
@@ -118,6 +118,7 @@ def create_service_app(spec: ServiceSpec) -> FastAPI:
     mount(app, health_router())
     if settings.metrics_enabled:  # off: nothing is counted, and nothing pretends to be a scrape target
         mount(app, metrics_router())
+    app.dependency_overrides = OverridesNotSeen()
     app.state.scrape = ScrapeState(settings.metrics_refresh_seconds, list(spec.metrics_probes))
     refuse_threaded_calls(app)
 

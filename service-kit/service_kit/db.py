@@ -394,7 +394,8 @@ _WRITING_WORD = re.compile(r"\b(insert|update|delete|merge)\b", re.IGNORECASE)
 def _refuse_writes(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "before_cursor_execute")
     def _reads_only(_conn: Any, _cursor: Any, statement: str, _params: Any, context: Any, _many: bool) -> None:
-        verb = statement.lstrip(" \t\r\n(").split(None, 1)[0].lower() if statement.strip() else ""
+        words = statement.lstrip(" \t\r\n(").split(None, 1)
+        verb = words[0].lower() if words else ""
         writes = context is not None and (context.isinsert or context.isupdate or context.isdelete)
         # A WITH may hide a writing statement in its CTEs (``WITH moved AS (UPDATE …) SELECT …``).
         if writes or verb not in _READING_VERBS or (verb == "with" and _WRITING_WORD.search(statement)):

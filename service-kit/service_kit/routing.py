@@ -44,6 +44,23 @@ def mount(app: FastAPI, router: APIRouter) -> None:
     app.router.routes.extend(router.routes)
 
 
+class OverridesNotSeen(dict[Any, Any]):
+    """``app.dependency_overrides`` of an app whose routes are mounted: they would not see an override, so setting
+    one fails instead of doing nothing. What a test would override, the app takes from its state
+    (``app.state.clock``)."""
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        raise TypeError(
+            f"this app serves its routes as built (service_kit.routing.mount) and they see no dependency override "
+            f"({getattr(key, '__qualname__', key)}); give the app what it needs through app.state (app.state.clock "
+            "for time: service_kit.testing.Clock.answers)"
+        )
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        for key, value in dict(*args, **kwargs).items():
+            self[key] = value
+
+
 def route_template(scope: Scope) -> str | None:
     """The template of the route routing chose (``/api/v1/bookings/{booking_id}``); for a request a middleware
     answered before routing (a refusal, a HEAD answered as GET), the first of the app's routes matching its path;

@@ -28,6 +28,7 @@ from service_kit.db import (
     commit_then_raise,
     create_engine,
     create_sessionmaker,
+    get_session,
     reading_engine,
 )
 from service_kit.errors import Conflict, error_responses
@@ -210,6 +211,20 @@ async def test_openapi_declares_problem_responses(client: httpx.AsyncClient) -> 
     # The body a client gets, and only that: an error is never sent as application/json.
     assert conflict["content"] == {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
     assert spec["components"]["schemas"]["Problem"]["required"] == ["title", "status", "code"]
+
+
+def test_an_override_the_mounted_routes_would_not_see_is_refused_in_words(
+    service_env: dict[str, Any], kit_db_url: str
+) -> None:
+    """A service app serves its routes as built at import (``service_kit.routing.mount``): a dependency override
+    would be ignored without a word, so setting one fails and says what to do instead."""
+    settings = KitSettings(**service_env, database_url=kit_db_url)
+    app = create_service_app(ServiceSpec(name="kit", title="kit", settings=settings, routers=[notes_router()]))
+    with pytest.raises(TypeError, match=r"see no dependency override \(get_session\).*app\.state\.clock"):
+        app.dependency_overrides[get_session] = lambda: None
+    with pytest.raises(TypeError, match="see no dependency override"):
+        app.dependency_overrides.update({get_session: lambda: None})
+    assert app.dependency_overrides == {}
 
 
 async def test_every_answer_writes_date_times_in_utc_with_z(client: httpx.AsyncClient) -> None:

@@ -16,7 +16,6 @@ from fastapi import FastAPI
 from sqlalchemy import select
 
 from gateway.app import create_app
-from gateway.clock import current_time
 from gateway.config import GatewaySettings
 from gateway.lockout.models import SignInLockout
 from gateway.residents.sms import FakeSmsSender
@@ -226,7 +225,7 @@ async def test_every_replica_sees_the_lockout(
     await create_account("li-na", "operator")
     await lock(client, clock, "li-na")
     other = create_app(settings)
-    other.dependency_overrides[current_time] = lambda: clock.now
+    clock.answers(other)
     async with running_app(other, wait_for_events=False) as second:
         response = await attempt(second, "li-na", PASSWORD)
         assert response.json()["code"] == "account_locked"
