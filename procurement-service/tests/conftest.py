@@ -1,6 +1,6 @@
 import sys
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import nats
@@ -11,7 +11,7 @@ from nats.js import JetStreamContext
 
 from procurement.app import SERVICE_DIR, create_app
 from procurement.config import Settings
-from service_kit.testing import service_fixtures
+from service_kit.testing import Clock, service_fixtures
 
 # The suite runs with --import-mode=importlib, which puts no test folder on sys.path; the builders module
 # (uniquely named, since every service's suite shares one interpreter) is made importable here.
@@ -34,21 +34,11 @@ def js(nc: NATS) -> JetStreamContext:
     return nc.jetstream()
 
 
-class Clock:
-    """The time procurement believes it is; tests move it instead of sleeping."""
-
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
-
-
 @pytest.fixture
 def clock(app: FastAPI) -> Clock:
     # Friday 27 November 2026, 10:00 in Beijing.
     moving = Clock(datetime(2026, 11, 27, 2, 0, tzinfo=UTC))
 
-    app.state.clock = lambda: moving.now
-    app.state.documents.clock = lambda: moving.now  # documents (their dates, their links' expiry) alike
+    moving.answers(app)
+    app.state.documents.clock = moving  # documents (their dates, their links' expiry) alike
     return moving

@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-from conftest import Clock
 from fastapi import FastAPI
 from nats.js import JetStreamContext
 from procurement_builders import FUND_OWNER, publish
@@ -15,7 +14,7 @@ from procurement_builders import FUND_OWNER, publish
 from service_kit.events.consumer import ConsumerRunner
 from service_kit.events.contracts import EventData, ProviderRestored, ProviderSanctioned, ProviderVerified
 from service_kit.events.envelope import Envelope
-from service_kit.testing import TestKeys, eventually
+from service_kit.testing import Clock, TestKeys, eventually
 
 DEADLINE = datetime(2026, 12, 10, 10, 0, tzinfo=UTC)  # Thursday 10 December 2026, 18:00 in Beijing
 CRITERIA = [

@@ -9,14 +9,13 @@ from datetime import timedelta
 from urllib.parse import urlsplit
 
 import httpx
-from conftest import Clock
 from fastapi import FastAPI
 from nats.js import JetStreamContext
 from PIL import ExifTags, Image
 from reporting_builders import lifecycle
 from sourcing_builders import official, provider_admin
 
-from service_kit.testing import TestKeys
+from service_kit.testing import Clock, TestKeys
 from service_kit.testing import photo as located_photo
 
 PLAN = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"

@@ -4,14 +4,13 @@ publishes it as the acceptance's document at a public URL from configuration, wh
 from __future__ import annotations
 
 import httpx
-from conftest import Clock
 from fastapi import FastAPI
 from nats.js import JetStreamContext
 from ocds_validation import PREFIX, assert_valid
 from reporting_builders import implemented, lifecycle
 from sourcing_builders import official, provider_admin
 
-from service_kit.testing import TestKeys
+from service_kit.testing import Clock, TestKeys
 
 REPORT = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 

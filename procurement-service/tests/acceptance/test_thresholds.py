@@ -6,7 +6,6 @@ import uuid
 from typing import Any
 
 import httpx
-from conftest import Clock
 from fastapi import FastAPI
 from lifecycle_builders import (
     acceptance_body,
@@ -19,7 +18,7 @@ from nats.js import JetStreamContext
 from procurement_builders import contract_body, signed_contract
 from sourcing_builders import official, provider_admin
 
-from service_kit.testing import TestKeys, assert_problem
+from service_kit.testing import Clock, TestKeys, assert_problem
 
 SIGNED_ON = "2026-11-27"  # the day the ``clock`` fixture signs a direct award
 

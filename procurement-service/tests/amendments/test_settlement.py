@@ -8,7 +8,6 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import Clock
 from fastapi import FastAPI
 from lifecycle_builders import acceptance_body, awarded_contract, deliver_services, evaluate, events_of, voucher
 from nats.js import JetStreamContext
@@ -17,7 +16,7 @@ from procurement_builders import contract_body, signed_contract
 from sourcing_builders import official, provider_admin
 
 from service_kit.events.contracts import ContractAmended
-from service_kit.testing import TestKeys, assert_problem
+from service_kit.testing import Clock, TestKeys, assert_problem
 
 SIGNED_ON = "2026-11-27"  # the day the ``clock`` fixture signs a direct award
 

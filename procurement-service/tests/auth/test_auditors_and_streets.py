@@ -9,12 +9,11 @@ import uuid
 from typing import Any
 
 import httpx
-from conftest import Clock
 from fastapi import FastAPI
 from procurement_builders import approver, award_body, contract_body, known_provider, new_fund, signed_contract
 from sourcing_builders import call_body, official
 
-from service_kit.testing import TestKeys, assert_problem
+from service_kit.testing import Clock, TestKeys, assert_problem
 
 
 def auditor(keys: TestKeys) -> dict[str, str]:

@@ -10,7 +10,6 @@ import uuid
 from typing import Any
 
 import httpx
-from conftest import Clock
 from fastapi import FastAPI
 from lifecycle_builders import NOTICE_AT, acceptance_body, assign_evaluator, evaluate, evaluator
 from nats.js import JetStreamContext
@@ -33,7 +32,7 @@ from sourcing_builders import (
     verified_provider,
 )
 
-from service_kit.testing import TestKeys, assert_problem
+from service_kit.testing import Clock, TestKeys, assert_problem
 
 A, B = "changyang", "yancun"
 

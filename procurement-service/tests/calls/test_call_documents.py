@@ -4,11 +4,10 @@ documents: in the call's publication when attached before it, in a release of th
 from __future__ import annotations
 
 import httpx
-from conftest import Clock
 from ocds_validation import PREFIX, assert_valid, releases_page
 from sourcing_builders import call_body, create_fund, official
 
-from service_kit.testing import TestKeys
+from service_kit.testing import Clock, TestKeys
 
 TERMS = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 FORM = TERMS.replace(b"Catalog", b"Catalog /Lang (zh)")

@@ -9,12 +9,11 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import Clock
 from sourcing_builders import call_body, create_fund, official
 
 from procurement.app import SERVICE_DIR
 from procurement.config import Settings
-from service_kit.testing import DatabaseFactory, S3Server, TestKeys, assert_problem
+from service_kit.testing import Clock, DatabaseFactory, S3Server, TestKeys, assert_problem
 
 TERMS = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 

@@ -3,7 +3,6 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import Clock
 from fastapi import FastAPI
 from nats.js import JetStreamContext
 from procurement_builders import deliver_events, known_provider, offering_published
@@ -26,7 +25,7 @@ from sourcing_builders import (
 )
 
 from service_kit.events.contracts import ProviderSuspended
-from service_kit.testing import TestKeys, assert_problem
+from service_kit.testing import Clock, TestKeys, assert_problem
 
 
 async def test_a_call_is_drafted_published_publicly_read_and_closed(

@@ -13,7 +13,6 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
-from conftest import Clock
 from fastapi import FastAPI
 from lifecycle_builders import awarded_contract
 from nats.js import JetStreamContext
@@ -33,7 +32,7 @@ from sourcing_builders import provider_admin, sanctioned
 
 from procurement.config import Settings
 from service_kit.events.contracts import ProviderSuspended
-from service_kit.testing import TestKeys, assert_problem
+from service_kit.testing import Clock, TestKeys, assert_problem
 
 
 async def fund_of(client: httpx.AsyncClient, keys: TestKeys, fund_id: str) -> dict[str, Any]:

@@ -8,14 +8,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-from conftest import Clock
 from fastapi import FastAPI
 from nats.js import JetStreamContext
 from procurement_builders import booking_completed, contract_body, new_fund, signed_contract
 from reporting_builders import implemented, lifecycle
 from sourcing_builders import deliver, official, provider_admin, sanctioned
 
-from service_kit.testing import TestKeys, assert_problem
+from service_kit.testing import Clock, TestKeys, assert_problem
 
 URL = "/api/v1/funds/historical-projects"
 XIAOKANG = str(uuid.uuid4())

@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-from conftest import Clock
 from fastapi import FastAPI
 from lifecycle_builders import acceptance_body, awarded_contract, deliver_services, evaluate, events_of, voucher
 from nats.js import JetStreamContext
@@ -19,7 +18,7 @@ from procurement.config import Settings
 from procurement.contracts.models import Contract
 from service_kit.db import create_engine
 from service_kit.events.contracts import ContractFundingKept, NoticePublished
-from service_kit.testing import TestKeys, assert_problem
+from service_kit.testing import Clock, TestKeys, assert_problem
 
 # The day the ``clock`` fixture signs a contract (27 November 2026, in Beijing).
 SIGNED_ON = "2026-11-27"

@@ -8,7 +8,6 @@ from datetime import UTC, timedelta
 from typing import Any
 
 import httpx
-from conftest import Clock
 from fastapi import FastAPI
 from lifecycle_builders import AFTER_NOTICE, awarded_contract, voucher
 from nats.js import JetStreamContext
@@ -17,7 +16,7 @@ from procurement_builders import booking_completed
 from sourcing_builders import deliver, official, provider_admin
 
 from service_kit.events.contracts import BookingCancelled, ContractFundingKept, KeptBooking
-from service_kit.testing import TestKeys, assert_problem
+from service_kit.testing import Clock, TestKeys, assert_problem
 
 UNIT = 1500  # the contract's unit price for the funded offering (awarded_contract)
 ENDED_AT = AFTER_NOTICE + timedelta(days=2)

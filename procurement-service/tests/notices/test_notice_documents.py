@@ -6,13 +6,12 @@ from __future__ import annotations
 import uuid
 
 import httpx
-from conftest import Clock
 from fastapi import FastAPI
 from nats.js import JetStreamContext
 from ocds_validation import PREFIX, assert_valid, releases_page
 from sourcing_builders import NOTICE_AT, approve_url, official, provider_admin, reviewed_call
 
-from service_kit.testing import TestKeys, assert_problem
+from service_kit.testing import Clock, TestKeys, assert_problem
 
 APPROVAL = b"%PDF-1.4\n1 0 obj << /Type /Catalog /Title (lixiang) >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 DETAILS = APPROVAL.replace(b"lixiang", b"xiangmu")

@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 import httpx
-from conftest import Clock
 from fastapi import FastAPI
 from nats.js import JetStreamContext
 from ocds_validation import PREFIX, assert_valid, minimal_package, releases_page, validator
@@ -19,7 +18,7 @@ from sourcing_builders import official
 
 from procurement.app import create_app
 from procurement.config import Settings
-from service_kit.testing import TestKeys, assert_problem, running_app
+from service_kit.testing import Clock, TestKeys, assert_problem, running_app
 
 
 def test_the_schemas_and_formats_refuse_what_is_not_ocds() -> None:

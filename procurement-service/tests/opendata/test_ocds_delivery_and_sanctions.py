@@ -10,7 +10,6 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import Clock
 from fastapi import FastAPI
 from lifecycle_builders import awarded_contract, evaluate
 from nats.js import JetStreamContext
@@ -21,7 +20,7 @@ from sourcing_builders import deliver, official
 
 from procurement.app import create_app
 from procurement.opendata.config import OcdsSettings, ocds_settings
-from service_kit.testing import TestKeys
+from service_kit.testing import Clock, TestKeys
 
 DELIVERED_AT = datetime(2027, 5, 20, 3, 30, tzinfo=UTC)
 

@@ -7,7 +7,6 @@ import json
 import uuid
 
 import httpx
-from conftest import Clock
 from fastapi import FastAPI
 from nats.js import JetStreamContext
 from ocds_validation import PREFIX, assert_valid, releases_page
@@ -15,7 +14,7 @@ from procurement_builders import RATIONALE, contract_body, new_fund, signed_cont
 from reporting_builders import implemented, lifecycle
 from sourcing_builders import official
 
-from service_kit.testing import TestKeys
+from service_kit.testing import Clock, TestKeys
 
 
 async def test_payments_amendments_evaluations_and_acceptance_are_released(

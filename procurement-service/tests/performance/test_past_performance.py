@@ -9,7 +9,6 @@ import uuid
 from datetime import UTC, datetime
 
 import httpx
-from conftest import Clock
 from fastapi import FastAPI
 from nats.js import JetStreamContext
 from procurement_builders import booking_completed
@@ -26,7 +25,7 @@ from sourcing_builders import (
 )
 
 from service_kit.events.contracts import ComplaintOpened, ScoreUpdated
-from service_kit.testing import TestKeys, assert_problem
+from service_kit.testing import Clock, TestKeys, assert_problem
 
 DELIVERED_AT = datetime(2027, 5, 20, 3, 30, tzinfo=UTC)
 NEXT_DEADLINE = datetime(2028, 2, 1, 2, 0, tzinfo=UTC)

@@ -2,7 +2,6 @@ import uuid
 from typing import Any
 
 import httpx
-from conftest import Clock
 from fastapi import FastAPI
 from nats.js import JetStreamContext
 from sourcing_builders import (
@@ -18,7 +17,7 @@ from sourcing_builders import (
     verified_provider,
 )
 
-from service_kit.testing import TestKeys, assert_problem
+from service_kit.testing import Clock, TestKeys, assert_problem
 
 
 async def closed_call_with_two_applications(

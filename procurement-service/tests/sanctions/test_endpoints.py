@@ -5,7 +5,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-from conftest import Clock
 from fastapi import FastAPI
 from lifecycle_builders import acceptance_body, awarded_contract, deliver_services, evaluate, events_of
 from nats.js import JetStreamContext
@@ -19,7 +18,7 @@ from sourcing_builders import (
 )
 
 from service_kit.events.contracts import ProviderRestored, ProviderSanctioned
-from service_kit.testing import TestKeys, assert_problem
+from service_kit.testing import Clock, TestKeys, assert_problem
 
 NEXT_DEADLINE = datetime(2027, 3, 1, 2, 0, tzinfo=UTC)
 
