@@ -8,6 +8,14 @@ connection opens, and at the first byte of each later request) and disarm it whe
 fires, the connection is closed and the cut counted (``service_kit.edge.record_cut``). The body's deadline is
 the ASGI layer's (``service_kit.edge.BodyLimitMiddleware``), so its 408 is a problem+json like every answer.
 
+A connection closed before its request's body was all read (that 408, a 413 past what is drained, a request
+refused early) closes as nginx's lingering close does: the answer is sent and the server's side shut (FIN), and
+whatever the client still sends is read and dropped until it closes its side, or for ``LINGER_SECONDS`` at most.
+Bytes that reach a closed socket make its kernel reset the connection, and a client whose next write then fails
+(asyncio's streams, as many HTTP libraries) reports the reset rather than the answer it had received and not yet
+read: a phone still trickling its upload would lose the very answer that says why it was cut off, and show
+"connection reset".
+
 Every server is started with one of them: ``uvicorn --http service_kit.server:HttpToolsProtocol`` (the images,
 ``make run``), or ``H11Protocol`` where httptools is not wanted. The deadline is
 ``LINLI_HEADER_READ_TIMEOUT_SECONDS`` (``service_kit.settings.EdgeSettings``); ``with_header_timeout`` makes a
@@ -17,6 +25,7 @@ protocol with another one (tests).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import socket
 import weakref
@@ -33,6 +42,38 @@ from service_kit.settings import EdgeSettings
 @functools.cache
 def _configured_header_timeout() -> float:
     return EdgeSettings().header_read_timeout_seconds
+
+
+# How long a connection closed in the middle of its request's body lingers, reading and dropping what still
+# comes, before it is closed outright (nginx's lingering_time is 30 s, its lingering_timeout 5 s).
+LINGER_SECONDS = 5.0
+
+
+class _LingeringTransport:
+    """The connection's transport as uvicorn sees it: ``close()`` lingers (module docstring) when the protocol says
+    its request's body is not all in; everything else is the transport's own."""
+
+    def __init__(self, transport: asyncio.Transport, protocol: _HeaderDeadline) -> None:
+        self._transport = transport
+        self._protocol = protocol
+        self._closing = False
+
+    def close(self) -> None:
+        if self._closing:
+            return
+        self._closing = True
+        transport = self._transport
+        if transport.is_closing() or not self._protocol._request_unfinished() or not transport.can_write_eof():
+            transport.close()
+            return
+        transport.write_eof()  # the answer goes out, then a FIN: the client reads it and the end of the stream
+        self._protocol._linger(transport)
+
+    def is_closing(self) -> bool:
+        return self._closing or self._transport.is_closing()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
 
 
 def _no_delay(transport: asyncio.BaseTransport) -> None:
@@ -74,6 +115,8 @@ class _HeaderDeadline:
     client: tuple[str, int] | None
     loop: asyncio.AbstractEventLoop
     _header_deadline: asyncio.TimerHandle | None = None
+    _lingering: asyncio.TimerHandle | None = None
+    _socket_transport: asyncio.Transport
 
     def _header_timeout(self) -> float:
         configured = type(self).header_read_timeout_seconds
@@ -92,14 +135,45 @@ class _HeaderDeadline:
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)  # type: ignore[misc]
         _no_delay(transport)
+        # uvicorn hands its own transport attribute to each request's cycle: they all close through this one.
+        self._socket_transport = self.transport
+        self.transport = _LingeringTransport(self.transport, self)  # type: ignore[assignment]
         self._arm_header_deadline()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm_header_deadline()
+        if self._lingering is not None:
+            self._lingering.cancel()
+            self._lingering = None
         super().connection_lost(exc)  # type: ignore[misc]
+
+    def _request_unfinished(self) -> bool:
+        """Whether a request's body is still arriving (the client may be sending while the connection closes)."""
+        raise NotImplementedError
+
+    def _linger(self, transport: asyncio.Transport) -> None:
+        self._disarm_header_deadline()
+        self._lingering = self.loop.call_later(LINGER_SECONDS, transport.close)
+        with contextlib.suppress(RuntimeError):  # a loop that refuses to resume a transport it had not paused
+            transport.resume_reading()  # uvicorn may have paused reading a body it had no room for
+
+    def data_received(self, data: bytes) -> None:
+        if self._lingering is None:
+            super().data_received(data)  # type: ignore[misc]
+        # lingering: the rest of a refused body, dropped
+
+    def eof_received(self) -> None:
+        if self._lingering is None:
+            super().eof_received()  # type: ignore[misc]
+        # Returning None, the transport closes: when lingering, the client has read the answer and closed its side.
 
     def shutdown(self) -> None:
         _stopping.add(self.loop)
+        if self._lingering is not None:  # the server is stopping: it waits for no refused body
+            self._lingering.cancel()
+            self._lingering = None
+            self._socket_transport.close()
+            return
         super().shutdown()  # type: ignore[misc]
 
     def _headers_too_slow(self) -> None:
@@ -115,7 +189,10 @@ class _HeaderDeadline:
 
 
 class HttpToolsProtocol(_HeaderDeadline, _UvicornHttpToolsProtocol):
-    """uvicorn's httptools protocol (the one Linli serves with) with the header deadline."""
+    """uvicorn's httptools protocol (the one Linli serves with) with the header deadline and the lingering close."""
+
+    def _request_unfinished(self) -> bool:
+        return self.cycle is not None and self.cycle.more_body
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
@@ -127,7 +204,10 @@ class HttpToolsProtocol(_HeaderDeadline, _UvicornHttpToolsProtocol):
 
 
 class H11Protocol(_HeaderDeadline, _UvicornH11Protocol):
-    """uvicorn's h11 protocol with the header deadline."""
+    """uvicorn's h11 protocol with the header deadline and the lingering close."""
+
+    def _request_unfinished(self) -> bool:
+        return self.conn.their_state is h11.SEND_BODY
 
     def handle_events(self) -> None:
         super().handle_events()

@@ -311,3 +311,38 @@ async def test_a_socket_handed_over_by_its_descriptor_sends_each_answer_at_once(
         server.should_exit = True
         await task
         bound.close()
+
+
+@pytest.mark.parametrize("protocol", [HttpToolsProtocol, H11Protocol], ids=["httptools", "h11"])
+async def test_a_slow_upload_still_sending_after_its_408_reads_it(
+    service_env: dict[str, Any], kit_db_url: str, test_keys: TestKeys, protocol: type[Any]
+) -> None:
+    """A phone on a weak signal trickles its upload: cut off, it is answered 408, and sends a few more bytes before
+    it reads the answer. Had the server closed outright, those bytes would meet a closed socket and its kernel would
+    reset the connection; a client whose writes then fail (asyncio's streams, as many) reports the reset, not the
+    408 it had received: the resident sees "connection reset" instead of why. The server lingers instead, reading
+    and dropping what still comes until the client closes."""
+    app = kit_app(service_env, kit_db_url, body_read_timeout_seconds=BODY_SECONDS)
+    auth = "".join(f"{name}: {value}\r\n" for name, value in test_keys.headers("operator").items())
+    head = (
+        "POST /api/v1/notes HTTP/1.1\r\nHost: kit\r\nContent-Type: application/json\r\n"
+        f"{auth}Content-Length: 500\r\n\r\n{{"
+    )
+    cut = edge.CUTS["body_read_timeout"]
+    async with running_app(app), serving(app, header_read_timeout_seconds=HEADER_SECONDS, protocol=protocol) as port:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(head.encode("latin-1"))
+        await eventually(lambda: edge.CUTS["body_read_timeout"] > cut, timeout=GIVE_UP)
+        await asyncio.sleep(0.2)  # the 408 reaches the phone, unread
+        for more in (b' "text"', b": "):  # the first would draw a reset from a closed socket, the second fail on it
+            writer.write(more)
+            await asyncio.sleep(0.1)
+        try:
+            raw = await asyncio.wait_for(reader.read(), timeout=GIVE_UP)
+        except ConnectionResetError:
+            raw = b""
+        writer.close()
+    assert raw, "the connection was reset: the 408 was lost"
+    status, headers, body = parse_http_response(raw)
+    assert (status, headers["connection"]) == (408, "close")
+    assert json.loads(body)["detail"] == "The request body did not arrive within 1 s."
