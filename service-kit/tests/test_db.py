@@ -14,7 +14,7 @@ from service_kit import db
 from service_kit.db import UpsertOnce, create_engine, create_sessionmaker, execute_alone
 from service_kit.events.outbox import emit
 from service_kit.events.tables import outbox_event
-from service_kit.testing import eventually
+from service_kit.testing import DatabaseFactory, eventually
 
 from .kit_service import need
 
@@ -209,3 +209,24 @@ async def test_a_statement_that_is_its_own_transaction_is_one_round_trip_on_post
         assert (await session.execute(text("select attempts from outbox_event"))).scalar_one() == 2
     await other.dispose()
     await engine.dispose()
+
+
+async def test_the_suites_databases_commit_without_waiting_for_the_disk_and_the_benchmarks_do_not(
+    database_factory: DatabaseFactory, tmp_path: Path
+) -> None:
+    """The suite's PostgreSQL databases are made with ``synchronous_commit`` off (no test crashes the server); a
+    benchmark's factory keeps the server's default, as production does, so its figures pay for every fsync."""
+    if database_factory.postgres_url is None:
+        pytest.skip("SQLite's durability is the file's: the suite's files are as any other")
+    benchmarks = DatabaseFactory(tmp_path, database_factory.postgres_url)
+    urls = {"suite": database_factory.new_empty("durability"), "benchmark": benchmarks.new_empty("durability")}
+    try:
+        shown = {}
+        for who, url in urls.items():
+            engine = create_engine(url)
+            async with engine.connect() as connection:
+                shown[who] = await connection.scalar(text("SHOW synchronous_commit"))
+            await engine.dispose()
+        assert shown == {"suite": "off", "benchmark": "on"}
+    finally:
+        benchmarks.drop_all()
