@@ -487,8 +487,9 @@ class DatabaseFactory:
     def _create(self, db: str, template: str | None = None) -> None:
         """``CREATE DATABASE``; made with ``synchronous_commit=False`` (the suite's), one whose sessions commit
         without waiting for the WAL to reach the disk. A commit is as visible and as atomic; only a crash of the
-        server itself could lose the last few, which no test makes. Every commit of the suite waited for an fsync,
-        about a tenth of the PostgreSQL run. The benchmarks keep the server's default, as production does."""
+        server itself could lose the last few, which no test makes. Every commit of the suite waited for an fsync: the
+        booking and procurement suites took 119 s without the wait, 127-135 s with it (docs/testing.md). The
+        benchmarks keep the server's default, as production does."""
         statements = [f'CREATE DATABASE "{db}"' + (f' TEMPLATE "{template}"' if template else "")]
         if not self.synchronous_commit:
             statements.append(f'ALTER DATABASE "{db}" SET synchronous_commit = off')
