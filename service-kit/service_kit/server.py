@@ -63,11 +63,17 @@ class _LingeringTransport:
             return
         self._closing = True
         transport = self._transport
-        if transport.is_closing() or not self._protocol._request_unfinished() or not transport.can_write_eof():
+        protocol = self._protocol
+        if (
+            transport.is_closing()
+            or not protocol._request_unfinished()
+            or not transport.can_write_eof()
+            or protocol.loop in _stopping  # a server shutting down waits for no refused body
+        ):
             transport.close()
             return
         transport.write_eof()  # the answer goes out, then a FIN: the client reads it and the end of the stream
-        self._protocol._linger(transport)
+        protocol._linger(transport)
 
     def is_closing(self) -> bool:
         return self._closing or self._transport.is_closing()

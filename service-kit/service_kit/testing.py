@@ -811,11 +811,16 @@ async def check_a_service_answers(client: httpx.AsyncClient, paths: Iterable[str
 
 @asynccontextmanager
 async def serving(
-    app: Any, *, header_read_timeout_seconds: float, protocol: type[Any] | None = None
+    app: Any,
+    *,
+    header_read_timeout_seconds: float,
+    protocol: type[Any] | None = None,
+    graceful_shutdown_seconds: float | None = 1.0,
 ) -> AsyncIterator[int]:
     """``app`` (its lifespan already running) served by uvicorn on a port of its own, under the HTTP protocol every
     Linli server runs (``service_kit.server``; httptools unless ``protocol``) with the given header deadline: the
-    port. No ``Server`` header, as every launcher says."""
+    port. No ``Server`` header, as every launcher says. Stopping waits ``graceful_shutdown_seconds`` at most for
+    open connections (None: as long as they stay open, as the launchers' uvicorn does)."""
     sock = listening_socket()
     config = uvicorn.Config(
         app,
@@ -823,7 +828,7 @@ async def serving(
         lifespan="off",
         log_level="warning",
         server_header=False,
-        timeout_graceful_shutdown=1,
+        timeout_graceful_shutdown=graceful_shutdown_seconds,
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))

@@ -15,7 +15,7 @@ import uvicorn
 from fastapi import FastAPI
 from prometheus_client import REGISTRY
 
-from service_kit import edge
+from service_kit import edge, server
 from service_kit.app import ServiceSpec, create_service_app
 from service_kit.server import H11Protocol, HttpToolsProtocol, with_header_timeout
 from service_kit.settings import ServiceSettings
@@ -346,3 +346,34 @@ async def test_a_slow_upload_still_sending_after_its_408_reads_it(
     status, headers, body = parse_http_response(raw)
     assert (status, headers["connection"]) == (408, "close")
     assert json.loads(body)["detail"] == "The request body did not arrive within 1 s."
+
+
+@pytest.mark.parametrize("protocol", [HttpToolsProtocol, H11Protocol], ids=["httptools", "h11"])
+async def test_a_server_stopping_waits_for_no_lingering_connection(
+    service_env: dict[str, Any],
+    kit_db_url: str,
+    test_keys: TestKeys,
+    protocol: type[Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A server asked to stop closes the connections it lingers on at once: a rollout does not wait on a phone
+    that keeps sending a body it was refused. The server waits for open connections as the launchers' uvicorn does
+    (no graceful deadline), and the linger is made far longer than the test's patience."""
+    monkeypatch.setattr(server, "LINGER_SECONDS", 10 * GIVE_UP)
+    app = kit_app(service_env, kit_db_url, body_read_timeout_seconds=BODY_SECONDS)
+    auth = "".join(f"{name}: {value}\r\n" for name, value in test_keys.headers("operator").items())
+    head = f"POST /api/v1/notes HTTP/1.1\r\nHost: kit\r\n{auth}Content-Length: 500\r\n\r\n{{".encode("latin-1")
+    cut = edge.CUTS["body_read_timeout"]
+    async with running_app(app):
+        async with asyncio.timeout(GIVE_UP):
+            served = serving(
+                app, header_read_timeout_seconds=HEADER_SECONDS, protocol=protocol, graceful_shutdown_seconds=None
+            )
+            async with served as port:
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                writer.write(head)
+                await eventually(lambda: edge.CUTS["body_read_timeout"] > cut, timeout=GIVE_UP)
+                answer = await reader.readuntil(b"}")  # the 408: the server lingers now
+            # The server has stopped (it would have waited the whole linger for this connection to close).
+        writer.close()
+    assert parse_http_response(answer)[0] == 408
