@@ -815,7 +815,7 @@ async def serving(
     *,
     header_read_timeout_seconds: float,
     protocol: type[Any] | None = None,
-    graceful_shutdown_seconds: float | None = 1.0,
+    graceful_shutdown_seconds: int | None = 1,
 ) -> AsyncIterator[int]:
     """``app`` (its lifespan already running) served by uvicorn on a port of its own, under the HTTP protocol every
     Linli server runs (``service_kit.server``; httptools unless ``protocol``) with the given header deadline: the
