@@ -73,7 +73,7 @@ class _LingeringTransport:
             transport.close()
             return
         transport.write_eof()  # the answer goes out, then a FIN: the client reads it and the end of the stream
-        protocol._linger(transport)
+        protocol._linger()
 
     def is_closing(self) -> bool:
         return self._closing or self._transport.is_closing()
@@ -157,11 +157,11 @@ class _HeaderDeadline:
         """Whether a request's body is still arriving (the client may be sending while the connection closes)."""
         raise NotImplementedError
 
-    def _linger(self, transport: asyncio.Transport) -> None:
+    def _linger(self) -> None:
         self._disarm_header_deadline()
-        self._lingering = self.loop.call_later(LINGER_SECONDS, transport.close)
+        self._lingering = self.loop.call_later(LINGER_SECONDS, self._socket_transport.close)
         with contextlib.suppress(RuntimeError):  # a loop that refuses to resume a transport it had not paused
-            transport.resume_reading()  # uvicorn may have paused reading a body it had no room for
+            self._socket_transport.resume_reading()  # uvicorn may have paused reading a body it had no room for
 
     def data_received(self, data: bytes) -> None:
         if self._lingering is None:

@@ -15,7 +15,7 @@ import uvicorn
 from fastapi import FastAPI
 from prometheus_client import REGISTRY
 
-from service_kit import edge, server
+from service_kit import edge
 from service_kit.app import ServiceSpec, create_service_app
 from service_kit.server import H11Protocol, HttpToolsProtocol, with_header_timeout
 from service_kit.settings import ServiceSettings
@@ -313,6 +313,15 @@ async def test_a_socket_handed_over_by_its_descriptor_sends_each_answer_at_once(
         bound.close()
 
 
+def upload_begun(test_keys: TestKeys) -> bytes:
+    """An operator's note posted with whole headers and the first byte of its 500-byte body, and no more yet."""
+    auth = "".join(f"{name}: {value}\r\n" for name, value in test_keys.headers("operator").items())
+    return (
+        "POST /api/v1/notes HTTP/1.1\r\nHost: kit\r\nContent-Type: application/json\r\n"
+        f"{auth}Content-Length: 500\r\n\r\n{{"
+    ).encode("latin-1")
+
+
 @pytest.mark.parametrize("protocol", [HttpToolsProtocol, H11Protocol], ids=["httptools", "h11"])
 async def test_a_slow_upload_still_sending_after_its_408_reads_it(
     service_env: dict[str, Any], kit_db_url: str, test_keys: TestKeys, protocol: type[Any]
@@ -323,15 +332,10 @@ async def test_a_slow_upload_still_sending_after_its_408_reads_it(
     408 it had received: the resident sees "connection reset" instead of why. The server lingers instead, reading
     and dropping what still comes until the client closes."""
     app = kit_app(service_env, kit_db_url, body_read_timeout_seconds=BODY_SECONDS)
-    auth = "".join(f"{name}: {value}\r\n" for name, value in test_keys.headers("operator").items())
-    head = (
-        "POST /api/v1/notes HTTP/1.1\r\nHost: kit\r\nContent-Type: application/json\r\n"
-        f"{auth}Content-Length: 500\r\n\r\n{{"
-    )
     cut = edge.CUTS["body_read_timeout"]
     async with running_app(app), serving(app, header_read_timeout_seconds=HEADER_SECONDS, protocol=protocol) as port:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        writer.write(head.encode("latin-1"))
+        writer.write(upload_begun(test_keys))
         await eventually(lambda: edge.CUTS["body_read_timeout"] > cut, timeout=GIVE_UP)
         await asyncio.sleep(0.2)  # the 408 reaches the phone, unread
         for more in (b' "text"', b": "):  # the first would draw a reset from a closed socket, the second fail on it
@@ -359,10 +363,8 @@ async def test_a_server_stopping_waits_for_no_lingering_connection(
     """A server asked to stop closes the connections it lingers on at once: a rollout does not wait on a phone
     that keeps sending a body it was refused. The server waits for open connections as the launchers' uvicorn does
     (no graceful deadline), and the linger is made far longer than the test's patience."""
-    monkeypatch.setattr(server, "LINGER_SECONDS", 10 * GIVE_UP)
+    monkeypatch.setattr("service_kit.server.LINGER_SECONDS", 10 * GIVE_UP)
     app = kit_app(service_env, kit_db_url, body_read_timeout_seconds=BODY_SECONDS)
-    auth = "".join(f"{name}: {value}\r\n" for name, value in test_keys.headers("operator").items())
-    head = f"POST /api/v1/notes HTTP/1.1\r\nHost: kit\r\n{auth}Content-Length: 500\r\n\r\n{{".encode("latin-1")
     cut = edge.CUTS["body_read_timeout"]
     async with running_app(app):
         async with asyncio.timeout(GIVE_UP):
@@ -371,7 +373,7 @@ async def test_a_server_stopping_waits_for_no_lingering_connection(
             )
             async with served as port:
                 reader, writer = await asyncio.open_connection("127.0.0.1", port)
-                writer.write(head)
+                writer.write(upload_begun(test_keys))
                 await eventually(lambda: edge.CUTS["body_read_timeout"] > cut, timeout=GIVE_UP)
                 answer = await reader.readuntil(b"}")  # the 408: the server lingers now
             # The server has stopped (it would have waited the whole linger for this connection to close).
