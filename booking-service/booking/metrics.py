@@ -7,10 +7,10 @@ from __future__ import annotations
 from typing import get_args
 
 from prometheus_client import Gauge
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from booking.bookings.models import Booking, BookingStatus
+from booking.bookings import repository
+from booking.bookings.models import BookingStatus
 from service_kit.events.contracts import BookingChannel
 
 CHANNELS: tuple[str, ...] = get_args(BookingChannel)
@@ -25,10 +25,7 @@ BOOKINGS = Gauge(
 
 async def bookings_by_channel_and_status(session: AsyncSession) -> None:
     counts = {(channel, status.value): 0 for channel in CHANNELS for status in BookingStatus}
-    rows = await session.execute(
-        select(Booking.channel, Booking.status, func.count()).group_by(Booking.channel, Booking.status)
-    )
-    for channel, status, count in rows:
+    for channel, status, count in await repository.counts_by_channel_and_status(session):
         key = (channel if channel in CHANNELS else "other", BookingStatus(status).value)
         counts[key] = counts.get(key, 0) + count
     for (channel_label, status_label), count in counts.items():

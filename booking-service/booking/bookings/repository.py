@@ -268,6 +268,11 @@ async def claim_reminder(session: AsyncSession, booking_id: uuid.UUID, now: date
     return _rowcount(result) == 1
 
 
+async def counts_by_channel_and_status(session: AsyncSession) -> Sequence[tuple[str, str, int]]:
+    query = select(Booking.channel, Booking.status, func.count()).group_by(Booking.channel, Booking.status)
+    return [(channel, status, count) for channel, status, count in await session.execute(query)]
+
+
 async def all_for_resident(session: AsyncSession, resident_id: uuid.UUID, limit: int) -> Sequence[Booking]:
     result = await session.execute(
         select(Booking).where(Booking.resident_id == resident_id).order_by(Booking.created_at, Booking.id).limit(limit)

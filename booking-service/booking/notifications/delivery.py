@@ -61,7 +61,7 @@ async def _deliver(
     now: datetime,
 ) -> bool:
     async with sessionmaker() as session:
-        delivery = await session.get(NotificationDelivery, delivery_id)
+        delivery = await repository.get_delivery(session, delivery_id)
         assert delivery is not None
         resident = await residents_service.get(session, delivery.resident_id)
         if resident is None or resident.erased_at is not None:

@@ -27,6 +27,10 @@ async def notification_exists(session: AsyncSession, event_id: str, resident_id:
     return found is not None
 
 
+async def get_delivery(session: AsyncSession, delivery_id: uuid.UUID) -> NotificationDelivery | None:
+    return await session.get(NotificationDelivery, delivery_id)
+
+
 async def delivery_of(
     session: AsyncSession, event_id: str, resident_id: uuid.UUID, channel: Channel
 ) -> NotificationDelivery | None:

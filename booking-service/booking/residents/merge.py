@@ -24,7 +24,6 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from booking.audit import service as audit
@@ -217,9 +216,4 @@ ERASED_REASON = "（已删除）"
 async def forget_reasons(session: AsyncSession, resident_id: uuid.UUID) -> None:
     """Erasure: the reasons operators gave for merges of the resident's records (which often name them) go; who
     merged what, when, and how many bookings moved stay."""
-    await session.execute(
-        update(ResidentMerge)
-        .where(or_(ResidentMerge.survivor_id == resident_id, ResidentMerge.duplicate_id == resident_id))
-        .values(reason=ERASED_REASON)
-        .execution_options(synchronize_session=False)
-    )
+    await repository.set_merge_reasons(session, resident_id, ERASED_REASON)

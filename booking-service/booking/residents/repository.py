@@ -270,6 +270,16 @@ async def add_merge(session: AsyncSession, merge: ResidentMerge) -> None:
     await session.flush()
 
 
+async def set_merge_reasons(session: AsyncSession, resident_id: uuid.UUID, reason: str) -> None:
+    """The reason of every merge the resident took part in, as survivor or as duplicate."""
+    await session.execute(
+        update(ResidentMerge)
+        .where(or_(ResidentMerge.survivor_id == resident_id, ResidentMerge.duplicate_id == resident_id))
+        .values(reason=reason)
+        .execution_options(synchronize_session=False)
+    )
+
+
 async def lock(session: AsyncSession, resident_ids: Sequence[uuid.UUID]) -> None:
     """Hold both records of a merge until it commits (a no-op write: SQLite locks the database on the first
     write; PostgreSQL takes the row locks in id order, so two merges of one pair never deadlock)."""

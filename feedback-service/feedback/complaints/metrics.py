@@ -6,11 +6,10 @@ from __future__ import annotations
 from datetime import datetime
 
 from prometheus_client import Gauge
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from feedback.complaints import repository
-from feedback.complaints.models import Complaint, Severity
+from feedback.complaints.models import Severity
 from service_kit.timeutil import utcnow
 
 PAST_SLA = Gauge(
@@ -26,10 +25,7 @@ async def complaints_past_sla(session: AsyncSession, *, now: datetime | None = N
     now = now or utcnow()
     for deadline, breached in (("ack", repository.ack_breached(now)), ("resolve", repository.resolve_breached(now))):
         counts = {severity.value: 0 for severity in Severity}
-        rows = await session.execute(
-            select(Complaint.severity, func.count()).where(breached).group_by(Complaint.severity)
-        )
-        for severity, count in rows:
+        for severity, count in await repository.counts_by_severity(session, breached):
             counts[Severity(severity).value] = count
         for severity_label, count in counts.items():
             PAST_SLA.labels(deadline, severity_label).set(count)

@@ -41,6 +41,12 @@ def visible_to_provider(provider_id: uuid.UUID) -> ColumnElement[bool]:
     )
 
 
+async def counts_by_severity(session: AsyncSession, where: ColumnElement[bool]) -> list[tuple[str, int]]:
+    """How many complaints of each severity meet ``where`` (``ack_breached(now)``, ``resolve_breached(now)``)."""
+    query = select(Complaint.severity, func.count()).where(where).group_by(Complaint.severity)
+    return [(severity, count) for severity, count in await session.execute(query)]
+
+
 async def insert_complaint(session: AsyncSession, complaint: Complaint) -> bool:
     """Insert ``complaint``; False when its reference is already another's (the unique index decides, even
     between two filings racing for the same number), the transaction going on without it."""
@@ -139,3 +145,21 @@ async def complaint_counts(session: AsyncSession, *, column: str, ids: Sequence[
     key = getattr(Complaint, column)
     rows = await session.execute(select(key, func.count()).where(key.in_(ids)).group_by(key))
     return {subject: int(n) for subject, n in rows}
+
+
+async def forget_resident(session: AsyncSession, resident_id: uuid.UUID, *, erased_text: str) -> None:
+    """What a resident's complaints say of them: the steps' notes, the description, attachments, address and
+    position."""
+    theirs = select(Complaint.id).where(Complaint.resident_id == resident_id)
+    await session.execute(
+        update(ComplaintStep)
+        .where(ComplaintStep.complaint_id.in_(theirs))
+        .values(note=None)
+        .execution_options(synchronize_session=False)
+    )
+    await session.execute(
+        update(Complaint)
+        .where(Complaint.resident_id == resident_id)
+        .values(description=erased_text, attachments=[], address=None, lat=None, long=None)
+        .execution_options(synchronize_session=False)
+    )

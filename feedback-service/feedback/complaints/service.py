@@ -583,3 +583,8 @@ async def _detail(
     steps = await repository.steps_of(session, complaint.id, internal=internal)
     view = _view(complaint, now or utcnow())
     return ComplaintDetail(**view.model_dump(), steps=[Step.model_validate(s) for s in steps])
+
+
+async def forget_resident(session: AsyncSession, resident_id: uuid.UUID, *, erased_text: str) -> None:
+    """Erasure: a resident's complaints keep their category, severity, target, deadlines and who did what when."""
+    await repository.forget_resident(session, resident_id, erased_text=erased_text)

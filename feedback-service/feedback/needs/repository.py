@@ -125,3 +125,12 @@ async def latest_progressed_need(session: AsyncSession, group_key: str, *, other
         .limit(1)
     )
     return (await session.execute(query)).scalar_one_or_none()
+
+
+async def forget_texts(session: AsyncSession, resident_id: uuid.UUID, *, erased_text: str) -> None:
+    await session.execute(
+        update(Need)
+        .where(Need.resident_id == resident_id)
+        .values(text=erased_text)
+        .execution_options(synchronize_session=False)
+    )

@@ -336,3 +336,8 @@ async def list_groups(
         where.append(GroupModel.community_code == community_code)
     rows, total = await repository.list_groups(session, where=where, page=page)
     return page.of([NeedGroup.model_validate(g) for g in rows], total)
+
+
+async def forget_resident(session: AsyncSession, resident_id: uuid.UUID, *, erased_text: str) -> None:
+    """Erasure: a resident's needs keep the category and community procurement's pool counted, not their text."""
+    await repository.forget_texts(session, resident_id, erased_text=erased_text)

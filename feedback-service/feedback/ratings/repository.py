@@ -80,3 +80,12 @@ async def list_ratings_of_provider(
     query = select(Rating).where(Rating.provider_id == provider_id).order_by(Rating.created_at.desc(), Rating.id)
     rows, total = await fetch_page(session, query, limit=page.limit, offset=page.offset)
     return list(rows), total
+
+
+async def forget_comments(session: AsyncSession, resident_id: uuid.UUID) -> None:
+    await session.execute(
+        update(Rating)
+        .where(Rating.resident_id == resident_id)
+        .values(comment=None)
+        .execution_options(synchronize_session=False)
+    )

@@ -212,3 +212,8 @@ def _acting_for(principal: Principal, invitation: InvitationModel) -> uuid.UUID 
 def _clean_tags(tags: list[str]) -> list[str]:
     """Masked like the comment (a tag is free text too), duplicates dropped, order kept."""
     return list(dict.fromkeys(mask_personal_data(t) for t in tags))
+
+
+async def forget_resident(session: AsyncSession, resident_id: uuid.UUID) -> None:
+    """Erasure: a resident's ratings keep their stars, dimensions and tags (they still count), not their comments."""
+    await repository.forget_comments(session, resident_id)

@@ -11,13 +11,12 @@ Applied in the consumer's transaction with the event's inbox row: a redelivered 
 
 import uuid
 
-from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from feedback.complaints.models import Complaint, ComplaintStep
-from feedback.needs.models import Need
-from feedback.ratings.models import Rating
-from feedback.residents.models import KnownHelperGrant
+from feedback.complaints import service as complaints
+from feedback.needs import service as needs
+from feedback.ratings import service as ratings
+from feedback.residents import repository
 from service_kit.events.consumer import Subscription
 from service_kit.events.contracts import ResidentErased
 from service_kit.events.envelope import Envelope
@@ -35,35 +34,8 @@ async def on_resident_erased(session: AsyncSession, event: ResidentErased, envel
 
 
 async def forget(session: AsyncSession, resident_id: uuid.UUID) -> None:
-    theirs = select(Complaint.id).where(Complaint.resident_id == resident_id)
-    await session.execute(
-        update(ComplaintStep)
-        .where(ComplaintStep.complaint_id.in_(theirs))
-        .values(note=None)
-        .execution_options(synchronize_session=False)
-    )
-    await session.execute(
-        update(Complaint)
-        .where(Complaint.resident_id == resident_id)
-        .values(description=ERASED_TEXT, attachments=[], address=None, lat=None, long=None)
-        .execution_options(synchronize_session=False)
-    )
-    await session.execute(
-        update(Rating)
-        .where(Rating.resident_id == resident_id)
-        .values(comment=None)
-        .execution_options(synchronize_session=False)
-    )
-    await session.execute(
-        update(Need)
-        .where(Need.resident_id == resident_id)
-        .values(text=ERASED_TEXT)
-        .execution_options(synchronize_session=False)
-    )
-    await session.execute(
-        update(KnownHelperGrant)
-        .where(or_(KnownHelperGrant.resident_id == resident_id, KnownHelperGrant.helper_resident_id == resident_id))
-        .values(active=False)
-        .execution_options(synchronize_session=False)
-    )
+    await complaints.forget_resident(session, resident_id, erased_text=ERASED_TEXT)
+    await ratings.forget_resident(session, resident_id)
+    await needs.forget_resident(session, resident_id, erased_text=ERASED_TEXT)
+    await repository.end_grants_of(session, resident_id)
     await forget_resident(session, resident_id)

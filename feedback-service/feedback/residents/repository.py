@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from feedback.complaints.models import Complaint
@@ -72,3 +72,13 @@ async def record_merge(
         at=at,
     )
     await session.execute(statement.on_conflict_do_nothing(index_elements=["duplicate_id"]))
+
+
+async def end_grants_of(session: AsyncSession, resident_id: uuid.UUID) -> None:
+    """Every helper grant the resident is in, as the one helped or as the helper."""
+    await session.execute(
+        update(KnownHelperGrant)
+        .where(or_(KnownHelperGrant.resident_id == resident_id, KnownHelperGrant.helper_resident_id == resident_id))
+        .values(active=False)
+        .execution_options(synchronize_session=False)
+    )
