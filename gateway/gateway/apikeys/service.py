@@ -13,9 +13,9 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway.apikeys import repository
 from gateway.apikeys.models import ApiKey
 from gateway.apikeys.schemas import ApiKeyCreate, KeyKind
 from service_kit.auth import Principal, Role
@@ -55,9 +55,7 @@ async def create(session: AsyncSession, data: ApiKeyCreate, *, by: Principal) ->
         scopes=[str(scope) for scope in data.scopes or ()],  # the model filled in an open311 key's one scope
         created_by=by.subject[:120],
     )
-    session.add(row)
-    await session.flush()
-    return row, key
+    return await repository.add(session, row), key
 
 
 async def list_keys(
@@ -68,21 +66,16 @@ async def list_keys(
     page: Pagination,
     kind: KeyKind | None = None,
 ) -> tuple[Sequence[ApiKey], int]:
-    query = select(ApiKey)
-    if kind is not None:
-        query = query.where(ApiKey.kind == kind.value)
-    if not by.has_any(Role.admin) or provider_id is not None:
-        query = query.where(ApiKey.provider_id == _provider_of(by, provider_id))
-    total = (await session.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
-    rows = await session.execute(
-        query.order_by(ApiKey.created_at.desc(), ApiKey.id).limit(page.limit).offset(page.offset)
+    # An admin who names no provider sees every provider's keys.
+    of = _provider_of(by, provider_id) if not by.has_any(Role.admin) or provider_id is not None else None
+    return await repository.page(
+        session, kind=None if kind is None else kind.value, provider_id=of, limit=page.limit, offset=page.offset
     )
-    return rows.scalars().all(), total
 
 
 async def revoke(session: AsyncSession, key_id: uuid.UUID, *, by: Principal) -> None:
     """Revoke a key of the caller's provider (any provider for an admin); revoking twice is harmless."""
-    row = await session.get(ApiKey, key_id)
+    row = await repository.get(session, key_id)
     own = row is not None and row.provider_id is not None and row.provider_id == by.provider_id
     if row is None or not (by.has_any(Role.admin) or own):
         raise NotFound("No such API key.", code="api_key_not_found")
@@ -95,8 +88,8 @@ async def authenticate(session: AsyncSession, key: str, *, now: datetime) -> Api
     match = KEY_PATTERN.match(key)
     if match is None:
         return None
-    row = (await session.execute(select(ApiKey).where(ApiKey.prefix == match.group(1)))).scalar_one_or_none()
+    row = await repository.by_prefix(session, match.group(1))
     if row is None or row.revoked_at is not None or not hmac.compare_digest(row.key_hash, hash_key(key)):
         return None
-    await session.execute(update(ApiKey).where(ApiKey.id == row.id).values(last_used_at=now))
+    await repository.record_use(session, row.id, now)
     return row

@@ -13,14 +13,16 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 import structlog
-from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway.accounts import repository as accounts
 from gateway.accounts.models import Account
+from gateway.auth import repository
 from gateway.auth.keys import SigningKey
 from gateway.auth.models import RefreshToken
 from gateway.auth.schemas import TokenResponse
 from gateway.config import GatewaySettings
+from gateway.residents import repository as residents
 from gateway.residents.models import ResidentIdentity
 from service_kit.auth import Role
 from service_kit.db import commit_then_raise
@@ -83,7 +85,8 @@ async def issue_tokens(
     """An access token and a new refresh token (a new family at sign-in, the same family on refresh)."""
     now = utcnow()
     refresh = secrets.token_urlsafe(32)
-    session.add(
+    await repository.add(
+        session,
         RefreshToken(
             token_hash=_hash(refresh),
             family_id=family_id or uuid.uuid4(),
@@ -91,27 +94,13 @@ async def issue_tokens(
             resident_identity_id=holder.id if isinstance(holder, ResidentIdentity) else None,
             created_at=now,
             expires_at=now + timedelta(seconds=settings.refresh_token_ttl_seconds),
-        )
+        ),
     )
-    await session.flush()
     return TokenResponse(
         access_token=access_token(holder, key=key, settings=settings, now=now),
         expires_in=settings.access_token_ttl_seconds,
         refresh_token=refresh,
         refresh_expires_in=settings.refresh_token_ttl_seconds,
-    )
-
-
-async def _find(session: AsyncSession, token: str) -> RefreshToken | None:
-    query = select(RefreshToken).where(RefreshToken.token_hash == _hash(token))
-    return (await session.execute(query)).scalar_one_or_none()
-
-
-async def _revoke_family(session: AsyncSession, family_id: uuid.UUID, now: datetime) -> None:
-    await session.execute(
-        update(RefreshToken)
-        .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
-        .values(revoked_at=now)
     )
 
 
@@ -133,23 +122,18 @@ async def refresh(
     asked of booking through ``linker``); refuse a spent token and revoke its family (committed before the
     refusal)."""
     now = utcnow()
-    row = await _find(session, token)
+    row = await repository.by_hash(session, _hash(token))
     if row is None or row.revoked_at is not None or row.expires_at <= now:
         raise Unauthorized(INVALID_REFRESH, code="invalid_refresh_token")
-    spent = await session.execute(
-        update(RefreshToken)
-        .where(RefreshToken.id == row.id, RefreshToken.used_at.is_(None), RefreshToken.revoked_at.is_(None))
-        .values(used_at=now)
-    )
-    if spent.rowcount != 1:  # type: ignore[attr-defined]
-        await _revoke_family(session, row.family_id, now)
+    if not await repository.spend(session, row.id, now):
+        await repository.revoke_family(session, row.family_id, now)
         log.warning("refresh token reused: family revoked", family_id=str(row.family_id))
         await commit_then_raise(session, Unauthorized(INVALID_REFRESH, code="refresh_token_reused"))
     holder: Holder | None = None
     if row.account_id is not None:
-        holder = await session.get(Account, row.account_id)
+        holder = await accounts.get(session, row.account_id)
     elif row.resident_identity_id is not None:
-        holder = await session.get(ResidentIdentity, row.resident_identity_id)
+        holder = await residents.get_identity(session, row.resident_identity_id)
     if holder is None or not holder.active:
         raise Unauthorized(INVALID_REFRESH, code="invalid_refresh_token")
     if isinstance(holder, ResidentIdentity) and linker is not None:
@@ -159,6 +143,6 @@ async def refresh(
 
 async def logout(session: AsyncSession, token: str) -> None:
     """Revoke the family of ``token`` (every refresh token of that sign-in); an unknown token is ignored."""
-    row = await _find(session, token)
+    row = await repository.by_hash(session, _hash(token))
     if row is not None:
-        await _revoke_family(session, row.family_id, utcnow())
+        await repository.revoke_family(session, row.family_id, utcnow())

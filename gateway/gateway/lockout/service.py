@@ -34,15 +34,15 @@ import math
 from datetime import datetime, timedelta
 
 import structlog
-from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.accounts.models import Account
 from gateway.config import GatewaySettings
+from gateway.lockout import repository
 from gateway.lockout.models import SignInLockout
 from gateway.lockout.schemas import AccountLockout
-from gateway.residents.models import OtpChallenge, ResidentIdentity, phone_index
+from gateway.residents import repository as residents
+from gateway.residents.models import phone_index
 from gateway.residents.sms import Sms, SmsFailed, SmsSender
 from service_kit import metrics
 from service_kit.auth import Role
@@ -100,20 +100,6 @@ def phone_subject(session: AsyncSession, phone: str) -> str:
     return phone_index(session, phone)
 
 
-async def _row(session: AsyncSession, kind: str, subject: str, *, create: bool) -> SignInLockout | None:
-    """The target's row, locked for this transaction (PostgreSQL; SQLite has one writer at a time anyway)."""
-    query = select(SignInLockout).where(SignInLockout.kind == kind, SignInLockout.subject == subject)
-    row = (await session.execute(query.with_for_update())).scalar_one_or_none()
-    if row is not None or not create:
-        return row
-    try:
-        async with session.begin_nested():
-            session.add(SignInLockout(kind=kind, subject=subject, failures=0, lockouts=0))
-    except IntegrityError:  # another request's failure created it a moment ago
-        pass
-    return (await session.execute(query.with_for_update())).scalar_one()
-
-
 def _next_attempt_at(row: SignInLockout, settings: GatewaySettings) -> datetime | None:
     if row.last_failure_at is None or row.failures < settings.sign_in_delay_after_failures:
         return None
@@ -124,8 +110,7 @@ def _next_attempt_at(row: SignInLockout, settings: GatewaySettings) -> datetime 
 
 async def check_account(session: AsyncSession, account: Account, *, settings: GatewaySettings, now: datetime) -> None:
     """Refuse an attempt at ``account`` while it is locked or must still wait after its last failure."""
-    query = select(SignInLockout).where(SignInLockout.kind == ACCOUNT, SignInLockout.subject == str(account.id))
-    row = (await session.execute(query)).scalar_one_or_none()
+    row = await repository.get(session, ACCOUNT, str(account.id))
     if row is None:
         return
     if row.locked_until is not None and row.locked_until > now:
@@ -146,7 +131,7 @@ async def record_failure(
 ) -> None:
     """Count a wrong password for ``account``; lock it at the threshold and tell its owner. The caller commits
     (the failure must count although the request fails)."""
-    row = await _row(session, ACCOUNT, str(account.id), create=True)
+    row = await repository.lock(session, ACCOUNT, str(account.id), create=True)
     assert row is not None
     if row.window_started_at is None or row.window_started_at + _window(settings) <= now:
         row.failures, row.window_started_at = 0, now
@@ -172,9 +157,7 @@ async def _tell_owner(session: AsyncSession, account: Account, *, settings: Gate
     """An SMS to the account's phone: the phone of the resident identity linked to the account's resident record."""
     if account.resident_id is None:
         return
-    identity = (
-        await session.execute(select(ResidentIdentity).where(ResidentIdentity.resident_id == account.resident_id))
-    ).scalar_one_or_none()
+    identity = await residents.identity_of_record(session, account.resident_id)
     if identity is None:
         return
     minutes = str(max(1, settings.sign_in_lockout_seconds // 60))
@@ -190,7 +173,7 @@ async def _tell_owner(session: AsyncSession, account: Account, *, settings: Gate
 
 async def record_success(session: AsyncSession, account: Account) -> None:
     """A right password ends the count of failures."""
-    row = await _row(session, ACCOUNT, str(account.id), create=False)
+    row = await repository.lock(session, ACCOUNT, str(account.id), create=False)
     if row is not None and (row.failures or row.window_started_at is not None):
         row.failures, row.window_started_at = 0, None
         await session.flush()
@@ -198,7 +181,7 @@ async def record_success(session: AsyncSession, account: Account) -> None:
 
 async def unlock(session: AsyncSession, kind: str, subject: str, *, by: str, now: datetime) -> None:
     """Lift ``subject``'s lockout and its counts now (an account's failures, a phone's codes of the day)."""
-    row = await _row(session, kind, subject, create=kind == PHONE)
+    row = await repository.lock(session, kind, subject, create=kind == PHONE)
     if row is None:
         return
     row.failures, row.window_started_at, row.locked_until = 0, None, None
@@ -211,8 +194,7 @@ async def account_state(
     session: AsyncSession, account: Account, *, settings: GatewaySettings, now: datetime
 ) -> AccountLockout:
     """What the gateway counts of ``account``'s failed passwords, as of ``now`` (an old window counts nothing)."""
-    query = select(SignInLockout).where(SignInLockout.kind == ACCOUNT, SignInLockout.subject == str(account.id))
-    row = (await session.execute(query)).scalar_one_or_none()
+    row = await repository.get(session, ACCOUNT, str(account.id))
     if row is None:
         return AccountLockout(
             locked_until=None, failures=0, last_failure_at=None, lockouts=0, unlocked_at=None, unlocked_by=None
@@ -240,19 +222,10 @@ async def check_phone_day(
 ) -> None:
     """Refuse a code sent to (``sending``) or guessed for ``phone`` beyond its budget of the last 24 hours."""
     since = now - DAY
-    query = select(SignInLockout).where(
-        SignInLockout.kind == PHONE, SignInLockout.subject == phone_subject(session, phone)
-    )
-    row = (await session.execute(query)).scalar_one_or_none()
+    row = await repository.get(session, PHONE, phone_subject(session, phone))
     if row is not None and row.cleared_at is not None and row.cleared_at > since:
         since = row.cleared_at
-    sent, guessed, oldest = (
-        await session.execute(
-            select(
-                func.count(), func.coalesce(func.sum(OtpChallenge.attempts), 0), func.min(OtpChallenge.created_at)
-            ).where(OtpChallenge.for_phone(session, phone), OtpChallenge.created_at > since)
-        )
-    ).one()
+    sent, guessed, oldest = await residents.sends_and_guesses_since(session, phone, since)
     spent = sent >= settings.otp_sends_per_day if sending else guessed >= settings.otp_guesses_per_day
     if spent:
         # The budget comes back as the day's first codes leave the 24 hours.

@@ -31,13 +31,12 @@ import uuid
 from collections.abc import Callable
 
 import structlog
-from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from gateway.accounts.models import Account
-from gateway.auth.models import RefreshToken
+from gateway.accounts import repository as accounts_repository
+from gateway.auth import repository as refresh_tokens
+from gateway.residents import repository
 from gateway.residents.linking import ResidentLinker
-from gateway.residents.models import OtpChallenge, ResidentIdentity
 from service_kit.timeutil import utcnow
 
 log = structlog.get_logger("linli.gateway.erasure")
@@ -59,30 +58,22 @@ def erased_by(method: str, path: str, status: int) -> uuid.UUID | None:
 async def forget(session: AsyncSession, resident_id: uuid.UUID) -> int:
     """Remove the app accounts of the erased record (its own id is the identity's, for a self-registration), their
     codes and refresh tokens, and deactivate a password account naming it; how many identities went."""
-    identities = (
-        await session.scalars(
-            select(ResidentIdentity).where(
-                or_(ResidentIdentity.resident_id == resident_id, ResidentIdentity.id == resident_id)
-            )
-        )
-    ).all()
+    identities = await repository.identities_naming(session, resident_id)
     for identity in identities:
-        await session.execute(delete(OtpChallenge).where(OtpChallenge.phone_index == identity.phone_index))
-        await session.execute(delete(RefreshToken).where(RefreshToken.resident_identity_id == identity.id))
-        await session.execute(delete(ResidentIdentity).where(ResidentIdentity.id == identity.id))
-    accounts = (await session.scalars(select(Account.id).where(Account.resident_id == resident_id))).all()
+        await repository.delete_codes(session, identity.phone_index)
+        await refresh_tokens.delete_of_resident_identity(session, identity.id)
+        await repository.delete_identity(session, identity.id)
+    accounts = await accounts_repository.ids_naming(session, resident_id)
     for account_id in accounts:
-        await session.execute(delete(RefreshToken).where(RefreshToken.account_id == account_id))
-        await session.execute(
-            update(Account)
-            .where(Account.id == account_id)
-            .values(
-                username=f"erased-{account_id.hex[:16]}",
-                name=None,
-                resident_id=None,
-                active=False,
-                updated_at=utcnow(),
-            )
+        await refresh_tokens.delete_of_account(session, account_id)
+        await accounts_repository.set_values(
+            session,
+            account_id,
+            username=f"erased-{account_id.hex[:16]}",
+            name=None,
+            resident_id=None,
+            active=False,
+            updated_at=utcnow(),
         )
     if identities or accounts:
         log.info("erased resident forgotten", resident_id=str(resident_id), identities=len(identities))
@@ -105,10 +96,7 @@ async def reconcile(sessionmaker: async_sessionmaker[AsyncSession], linker: Resi
     after: uuid.UUID | None = None
     while True:
         async with sessionmaker() as session:
-            query = select(ResidentIdentity.id, ResidentIdentity.resident_id).order_by(ResidentIdentity.id)
-            if after is not None:
-                query = query.where(ResidentIdentity.id > after)
-            rows = (await session.execute(query.limit(CHECK_BATCH // 2))).all()
+            rows = await repository.links_after(session, after, limit=CHECK_BATCH // 2)
         if not rows:
             break
         after = rows[-1][0]
@@ -117,8 +105,7 @@ async def reconcile(sessionmaker: async_sessionmaker[AsyncSession], linker: Resi
             async with sessionmaker() as session, session.begin():
                 forgotten += await forget(session, resident_id)
     async with sessionmaker() as session:
-        named_by_accounts = await session.scalars(select(Account.resident_id).where(Account.resident_id.is_not(None)))
-        accounts = sorted({a for a in named_by_accounts.all() if a is not None})
+        accounts = sorted(set(await accounts_repository.resident_ids(session)))
     for start in range(0, len(accounts), CHECK_BATCH):
         for resident_id in await linker.erased_among(accounts[start : start + CHECK_BATCH]):
             async with sessionmaker() as session, session.begin():

@@ -19,12 +19,12 @@ import uuid
 from typing import Any
 
 import structlog
-from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.auth.keys import SigningKey
 from gateway.config import GatewaySettings
+from gateway.residents import repository
 from gateway.residents.models import ResidentIdentity
 from gateway.upstreams import Upstreams
 from service_kit.auth import GatewayScope
@@ -117,12 +117,7 @@ class ResidentLinker:
             async with session.begin_nested():
                 if record is not None:
                     # The record moved to this phone: the identity of the phone it had is no longer linked to it.
-                    await session.execute(
-                        update(ResidentIdentity)
-                        .where(ResidentIdentity.resident_id == record, ResidentIdentity.id != identity.id)
-                        .values(resident_id=None, updated_at=utcnow())
-                        .execution_options(synchronize_session=False)
-                    )
+                    await repository.unlink_record(session, record, but=identity.id, now=utcnow())
                 identity.resident_id = record
                 identity.updated_at = utcnow()
                 await session.flush()

@@ -12,13 +12,12 @@ import uuid
 from datetime import datetime, timedelta
 
 import structlog
-from sqlalchemy import func, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.auth.keys import SigningKey
 from gateway.config import GatewaySettings
 from gateway.lockout import service as lockout
+from gateway.residents import repository
 from gateway.residents.models import OtpChallenge, ResidentIdentity, phone_index
 from gateway.residents.schemas import OtpSent, PhoneProof
 from gateway.residents.sms import Sms, SmsFailed, SmsSender
@@ -57,13 +56,7 @@ async def send_code(
     now = now or utcnow()
     await lockout.check_phone_day(session, phone, sending=True, settings=settings, now=now)
     window_start = now - timedelta(seconds=settings.otp_send_window_seconds)
-    sent, oldest = (
-        await session.execute(
-            select(func.count(), func.min(OtpChallenge.created_at)).where(
-                OtpChallenge.for_phone(session, phone), OtpChallenge.created_at > window_start
-            )
-        )
-    ).one()
+    sent, oldest = await repository.sends_since(session, phone, window_start)
     if sent >= settings.otp_sends_per_window and oldest is not None:
         wait = math.ceil((oldest - window_start).total_seconds()) or 1
         raise RateLimited(
@@ -72,7 +65,8 @@ async def send_code(
             retry_after=wait,
         )
     code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
-    session.add(
+    await repository.add_code(
+        session,
         OtpChallenge(
             phone_index=phone_index(session, phone),
             code_hash=_code_hash(session, phone, code),
@@ -80,9 +74,8 @@ async def send_code(
             attempts=0,
             created_at=now,
             updated_at=now,
-        )
+        ),
     )
-    await session.flush()
     minutes = max(1, settings.otp_ttl_seconds // 60)
     message = templates.render("sign_in_code", code=code, minutes=str(minutes))
     try:
@@ -149,54 +142,27 @@ async def consume_code(
     phone = mobile(raw_phone)
     now = now or utcnow()
     await lockout.check_phone_day(session, phone, sending=False, settings=settings, now=now)
-    challenge = (
-        await session.execute(
-            select(OtpChallenge)
-            .where(OtpChallenge.for_phone(session, phone))
-            .order_by(OtpChallenge.created_at.desc(), OtpChallenge.id)
-            .limit(1)
-        )
-    ).scalar_one_or_none()
+    challenge = await repository.newest_code(session, phone)
     if challenge is None or challenge.consumed_at is not None or challenge.expires_at <= now:
         raise Unauthorized(WRONG_CODE, code="invalid_code")
-    counted = await session.execute(
-        update(OtpChallenge)
-        .where(
-            OtpChallenge.id == challenge.id,
-            OtpChallenge.attempts < settings.otp_max_attempts,
-            OtpChallenge.consumed_at.is_(None),
-        )
-        .values(attempts=OtpChallenge.attempts + 1, updated_at=now)
-    )
-    if counted.rowcount != 1:  # type: ignore[attr-defined]
+    if not await repository.count_attempt(session, challenge.id, max_attempts=settings.otp_max_attempts, now=now):
         raise Unauthorized(WRONG_CODE, code="invalid_code")
     if not hmac.compare_digest(_code_hash(session, phone, code), challenge.code_hash):
         await commit_then_raise(session, Unauthorized(WRONG_CODE, code="invalid_code"))  # the attempt stays counted
-    consumed = await session.execute(
-        update(OtpChallenge)
-        .where(OtpChallenge.id == challenge.id, OtpChallenge.consumed_at.is_(None))
-        .values(consumed_at=now, updated_at=now)
-    )
-    if consumed.rowcount != 1:  # type: ignore[attr-defined]
+    if not await repository.consume_code(session, challenge.id, now):
         raise Unauthorized(WRONG_CODE, code="invalid_code")  # another request used it a moment ago
     return phone
 
 
 async def _identity_of(session: AsyncSession, phone: str) -> ResidentIdentity:
-    query = select(ResidentIdentity).where(ResidentIdentity.phone_index == phone_index(session, phone))
-    identity = (await session.execute(query)).scalar_one_or_none()
+    identity = await repository.identity_of_phone(session, phone)
     if identity is not None:
         return identity
-    try:
-        async with session.begin_nested():
-            identity = ResidentIdentity(
-                phone_sealed=keyring_of(session).seal(PHONE, phone),
-                phone_index=phone_index(session, phone),
-                active=True,
-            )
-            session.add(identity)
-    except IntegrityError:  # the same phone signed in twice at once: the other request created it
-        identity = (await session.execute(query)).scalar_one()
-    else:
+    created = ResidentIdentity(
+        phone_sealed=keyring_of(session).seal(PHONE, phone), phone_index=phone_index(session, phone), active=True
+    )
+    # The same phone may sign in twice at once: then the identity is the one the other request created.
+    identity = await repository.add_identity(session, created)
+    if identity is created:
         log.info("resident identity created", resident_id=str(identity.id))
     return identity
