@@ -1,14 +1,13 @@
 import uuid
 
-from fastapi import APIRouter
-
 from gateway.accounts import service
 from gateway.accounts.schemas import Account, AccountCreate
 from gateway.deps import AdminPrincipal
 from service_kit.db import SessionDep
 from service_kit.errors import error_responses
+from service_kit.routing import service_router
 
-router = APIRouter(prefix="/api/v1/accounts", tags=["accounts"])
+router = service_router(prefix="/api/v1/accounts", tags=["accounts"])
 
 
 @router.post(

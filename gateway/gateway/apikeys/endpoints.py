@@ -1,7 +1,7 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import Depends, Query, Request, Response
 
 from gateway.apikeys import service
 from gateway.apikeys.exchange import ApiKeyExchange
@@ -10,8 +10,9 @@ from service_kit.auth import Principal, Role, require_roles
 from service_kit.db import SessionDep
 from service_kit.errors import error_responses
 from service_kit.pagination import Page, PaginationDep
+from service_kit.routing import service_router
 
-router = APIRouter(prefix="/api/v1/api-keys", tags=["api keys"])
+router = service_router(prefix="/api/v1/api-keys", tags=["api keys"])
 
 ProviderAdmin = Annotated[Principal, Depends(require_roles(Role.provider_admin))]
 

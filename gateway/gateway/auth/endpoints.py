@@ -2,7 +2,7 @@ import asyncio
 import uuid
 
 import structlog
-from fastapi import APIRouter, Request, Response
+from fastapi import Request, Response
 
 from gateway.accounts import repository as accounts_repository
 from gateway.accounts import service as accounts_service
@@ -17,9 +17,10 @@ from service_kit.auth import OptionalPrincipal
 from service_kit.db import SessionDep
 from service_kit.edge import request_id
 from service_kit.errors import Conflict, Unauthorized, error_responses
+from service_kit.routing import service_router
 from service_kit.timeutil import utcnow
 
-router = APIRouter(tags=["auth"])
+router = service_router(tags=["auth"])
 log = structlog.get_logger("linli.gateway.auth")
 
 

@@ -1,6 +1,6 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Depends, Query, Request
 
 from gateway.deps import SettingsDep
 from gateway.home.schemas import Home
@@ -9,8 +9,9 @@ from gateway.ratelimit import EdgeLimiter
 from service_kit.auth import Principal, Role, require_roles
 from service_kit.edge import request_id
 from service_kit.errors import Forbidden, ValidationFailed, error_responses
+from service_kit.routing import service_router
 
-router = APIRouter(tags=["home"])
+router = service_router(tags=["home"])
 
 ResidentPrincipal = Annotated[Principal, Depends(require_roles(Role.resident))]
 

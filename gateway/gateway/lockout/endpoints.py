@@ -4,7 +4,7 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import Depends, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.accounts import service as accounts_service
@@ -17,8 +17,9 @@ from service_kit import phones
 from service_kit.auth import Principal, Role, require_roles
 from service_kit.db import SessionDep
 from service_kit.errors import Forbidden, error_responses
+from service_kit.routing import service_router
 
-router = APIRouter(tags=["auth"])
+router = service_router(tags=["auth"])
 
 OperatorPrincipal = Annotated[Principal, Depends(require_roles(Role.operator))]
 

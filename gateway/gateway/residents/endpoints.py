@@ -1,4 +1,4 @@
-from fastapi import APIRouter, Request, Response
+from fastapi import Request, Response
 
 from gateway.auth import service as auth_service
 from gateway.auth.schemas import TokenResponse
@@ -18,9 +18,10 @@ from service_kit.db import SessionDep
 from service_kit.edge import request_id
 from service_kit.errors import error_responses
 from service_kit.notify.outbox import fake_outbox_router
+from service_kit.routing import service_router
 from service_kit.settings import running_settings
 
-router = APIRouter(prefix="/api/v1/auth/otp", tags=["auth"])
+router = service_router(prefix="/api/v1/auth/otp", tags=["auth"])
 
 
 @router.post(
