@@ -249,6 +249,58 @@ async def test_operator_serves_a_known_caller(demo: Demo, page: Page) -> None:
     await screenshot(page, "07-english")
 
 
+async def test_the_operator_books_the_day_the_caller_asks_for(demo: Demo, page: Page) -> None:
+    """A caller asks for a day beyond the soonest free slots ("下周的那天"): keyboard only, the operator chooses that
+    day for the service, hears every free time of it, books one, and the read-back names that day. The chosen day
+    stays chosen when the slots are read again after the booking."""
+    offering_id = demo.offerings[MEAL_TABLE]["id"]
+    free = demo.free_slots(MEAL_TABLE)
+    days = [beijing(s["start"]).date() for s in free]
+    day = max(d for d in days if days.count(d) > 1)  # the farthest day with room for two, past the soonest slots
+    of_day = [s["start"] for s in free if beijing(s["start"]).date() == day]
+    assert not set(of_day) & {s["start"] for s in free[:CONSOLE_SLOTS_SHOWN]}
+    label = f"{day.month}/{day.day}周{'一二三四五六日'[day.weekday()]}"  # as the console writes a slot's day
+    elder = registered_by_operator(demo.gateway, demo.operator, name="冯秀兰")
+
+    await sign_in(page)
+    await look_up(page, elder["phone"])
+    await expect(page.locator("#card-title")).to_have_text("冯秀兰")
+    await page.keyboard.press("F3")
+    await expect(page.locator("#service-category")).to_be_focused()
+    await page.select_option("#service-category", "elderly.meal_table")
+    await page.keyboard.press("Enter")
+    offering = page.locator(f"article[data-offering='{offering_id}']")
+    await expect(offering.locator("button.slot")).to_have_count(CONSOLE_SLOTS_SHOWN)
+    await expect(offering.locator(".slots")).to_contain_text("最近可约时段")
+
+    picker = offering.locator("select.slot-day")
+    await tab_to(page, f"article[data-offering='{offering_id}'] select.slot-day")
+    await expect(picker).to_have_accessible_name(f"日期 · {MEAL_TABLE}")
+    await expect(picker.locator(f"option[value='{day.isoformat()}']")).to_have_text(f"{label}（{len(of_day)}个时段）")
+    await picker.select_option(day.isoformat())
+    await expect(picker).to_be_focused()
+    await expect(offering.locator(".slots")).to_contain_text(f"{label}可约时段")
+    await expect(offering.locator("button.slot")).to_have_count(len(of_day))
+    assert [await b.get_attribute("data-slot") for b in await offering.locator("button.slot").all()] == of_day
+    await screenshot(page, "05-the-day-the-caller-asks-for")
+
+    chosen = of_day[-1]
+    await tab_to(page, f"article[data-offering='{offering_id}'] [data-slot='{chosen}']")
+    await page.keyboard.press("Enter")
+    await expect(page.locator("#confirm-caller")).to_be_focused()
+    await page.select_option("#confirm-caller", "resident")
+    await page.keyboard.press("Enter")
+    readback = page.locator("#readback")
+    await expect(readback).to_contain_text(f"冯秀兰，已为您预约 {MEAL_TABLE}")
+    await expect(readback).to_contain_text(f"时间 {label}")
+    # Read again after the booking: the same day, without the time she now holds.
+    await expect(offering.locator(f"button.slot[data-slot='{chosen}']")).to_have_count(0)
+    await expect(picker).to_have_value(day.isoformat())
+    await expect(offering.locator("button.slot")).to_have_count(len(of_day) - 1)
+    booked = demo.bookings_of(elder["id"])
+    assert [same_instant(b["slot_start"], chosen) for b in booked] == [True]
+
+
 async def test_a_move_into_a_used_up_month_is_refused_in_words_naming_the_month(demo: Demo, page: Page) -> None:
     """The reschedule's refusal when the new month's subsidised allowance is used up (booking-service's service
     tests make it for real; here the gateway's answer is that problem as booking writes it) is read out in Chinese:

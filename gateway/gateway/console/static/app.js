@@ -1365,8 +1365,6 @@
     }
     for (const item of found.items) {
       const o = item.offering;
-      const slots = item.availability && item.availability.bookable
-        ? item.availability.slots.filter((s) => s.remaining > 0 && !holds(o.id, s.start)).slice(0, SLOTS_SHOWN) : [];
       const reach = item.reach === "walk"
         ? t("service.walk", { minutes: item.walk_minutes, metres: item.distance_m })
         : item.reach === "door_to_door" || o.mode === "door_to_door" ? t("service.door") : null;
@@ -1380,16 +1378,47 @@
           reach ? h("span", { class: "item-meta", text: reach }) : null),
         h("div", { class: "item-meta", text: t("service.provider", { name: providerLabel(o.provider_id) || item.provider }) }),
         o.description ? h("div", { class: "item-meta", text: o.description }) : null,
-        h("div", { class: "slots", role: "group", "aria-label": t("service.slots") + " · " + offeringName(o) },
-          h("span", { class: "muted", text: t("service.slots") + "： " }),
-          item.availability && !item.availability.bookable ? h("span", { class: "badge warn", text: t("service.not_bookable") }) : null,
-          slots.length ? slots.map((slot) => h("button", {
-            type: "button", class: "slot", "data-slot": slot.start,
-            text: t("service.slot", { time: dateTime(slot.start), remaining: slot.remaining }),
-            onclick: (e) => openConfirm(item, slot, e.currentTarget),
-          })) : h("span", { text: t("service.no_slots") }),
-          extras.fullSlots(item))));
+        slotsOf(item)));
     }
+  }
+
+  /* An offering's free slots: the soonest few, or every one of the day the caller asks for ("下周三") among the
+     days ahead that have any. Choosing a day changes this offering's slots alone, and the focus stays on the day. */
+  function slotsOf(item) {
+    const o = item.offering;
+    const bookable = item.availability && item.availability.bookable;
+    const free = bookable ? item.availability.slots.filter((s) => s.remaining > 0 && !holds(o.id, s.start)) : [];
+    const dayOf = (slot) => localDay(new Date(slot.start));
+    const days = [...new Set(free.map(dayOf))];
+    if (!days.includes(item.day)) item.day = null;
+    const label = h("span", { class: "muted" });
+    const list = h("span", { class: "slot-list" });
+    const show = () => {
+      const shown = item.day ? free.filter((slot) => dayOf(slot) === item.day) : free.slice(0, SLOTS_SHOWN);
+      label.textContent = (item.day ? t("service.slots_of_day", { day: dayLabel(item.day) }) : t("service.slots")) + "： ";
+      list.replaceChildren(...(shown.length ? shown.map((slot) => h("button", {
+        type: "button", class: "slot", "data-slot": slot.start,
+        text: t("service.slot", { time: dateTime(slot.start), remaining: slot.remaining }),
+        onclick: (e) => openConfirm(item, slot, e.currentTarget),
+      })) : [h("span", { text: t("service.no_slots") })]));
+    };
+    show();
+    const picker = days.length > 1 ? h("select", {
+      class: "slot-day", "data-day-of": o.id, "aria-label": t("service.day") + " · " + offeringName(o),
+      onchange: (e) => { item.day = e.currentTarget.value || null; show(); },
+    }, h("option", { value: "", text: t("service.day_soonest"), selected: !item.day }),
+    days.map((day) => h("option", { value: day, selected: day === item.day,
+      text: t("service.day_option", { day: dayLabel(day), count: free.filter((slot) => dayOf(slot) === day).length }) })))
+      : null;
+    return h("div", { class: "slots", role: "group", "aria-label": t("service.slots") + " · " + offeringName(o) },
+      label, picker,
+      item.availability && !bookable ? h("span", { class: "badge warn", text: t("service.not_bookable") }) : null,
+      list, extras.fullSlots(item));
+  }
+
+  function dayLabel(day) {
+    return new Intl.DateTimeFormat(locale(), { timeZone: TZ, month: "numeric", day: "numeric", weekday: "short" })
+      .format(new Date(day + "T12:00:00+08:00"));
   }
 
   function openConfirm(item, slot, opener) {
