@@ -349,6 +349,12 @@ def worker_problems(compose: Compose, name: str) -> list[str]:
     for key in ("LINLI_NATS_URL", database_url_env(name)):
         if worker_env.get(key) != api_env.get(key):
             problems.append(f"{worker_name}: {key} must be the same as {name}'s")
+    alive = worker_env.get("LINLI_WORKER_ALIVE_FILE")
+    probe = worker.get("healthcheck", {}).get("test")
+    if not alive or probe != ["CMD", "python", "-m", "service_kit.alive", alive]:
+        problems.append(
+            f"{worker_name}: its healthcheck must run python -m service_kit.alive on LINLI_WORKER_ALIVE_FILE"
+        )
     needed = {
         "postgres": "service_healthy",
         "nats": "service_healthy",
@@ -430,6 +436,10 @@ def test_a_missing_or_miswired_worker_is_caught(compose: Compose) -> None:
     assert any("missing" in p for p in worker_problems(broken, "booking"))
     assert any("LINLI_RUN_WORKER" in p for p in worker_problems(broken, "feedback"))
     assert any("command" in p for p in worker_problems(broken, "registry"))
+    del broken["services"]["procurement-worker"]["healthcheck"]
+    assert "procurement-worker: its healthcheck must run python -m service_kit.alive on LINLI_WORKER_ALIVE_FILE" in (
+        worker_problems(broken, "procurement")
+    )
 
 
 def test_only_the_gateway_is_published(compose: Compose) -> None:

@@ -334,6 +334,27 @@ def _check_worker(name: str, deployment: Resource) -> list[str]:
         problems.append(f"{where}: api and worker must share {WORKER_METRICS} on one emptyDir")
     if pod.get("shareProcessNamespace") is not True:
         problems.append(f"{where}: shareProcessNamespace keeps the metrics files of api and worker apart")
+    problems += _check_worker_liveness(where, worker, env["worker"], mounts["worker"], volumes)
+    return problems
+
+
+def _check_worker_liveness(
+    where: str, worker: Resource, env: dict[str, Any], mounts: dict[str, str], volumes: dict[str, Any]
+) -> list[str]:
+    """A worker serves no HTTP: it writes its liveness to a file on a writable volume at every beat, and its
+    startup and liveness probes run ``python -m service_kit.alive`` on that file (service_kit/alive.py), so a stuck
+    worker is restarted rather than only reported by its api's /readyz."""
+    alive = env.get("LINLI_WORKER_ALIVE_FILE", {}).get("value")
+    if not alive:
+        return [f"{where}/worker: no LINLI_WORKER_ALIVE_FILE: nothing would restart a stuck worker"]
+    problems = []
+    folder = next((path for path in mounts if alive.startswith(path.rstrip("/") + "/")), None)
+    if folder is None or "emptyDir" not in volumes.get(mounts[folder], {}):
+        problems.append(f"{where}/worker: {alive} is not on an emptyDir it mounts (its root filesystem is read-only)")
+    for probe in ("startupProbe", "livenessProbe"):
+        command = worker.get(probe, {}).get("exec", {}).get("command")
+        if command != ["python", "-m", "service_kit.alive", alive]:
+            problems.append(f"{where}/worker: {probe} must run python -m service_kit.alive {alive}, not {command}")
     return problems
 
 
@@ -710,6 +731,17 @@ def test_structure_check_catches_broken_workloads(production: list[Resource]) ->
     problems = check_structure(resources, pinned_images=True)
     assert any(p.startswith("Deployment/feedback/api: LINLI_RUN_WORKER") for p in problems)
     assert any("shareProcessNamespace" in p for p in problems)
+
+    resources, procurement = _broken(production, "Deployment", "procurement")
+    worker = next(c for c in _containers(procurement) if c["name"] == "worker")
+    del worker["livenessProbe"]
+    worker["env"] = [item for item in worker["env"] if item["name"] != "LINLI_WORKER_ALIVE_FILE"]
+    problems = check_structure(resources, pinned_images=True)
+    assert "Deployment/procurement/worker: no LINLI_WORKER_ALIVE_FILE: nothing would restart a stuck worker" in problems
+    worker["env"].append({"name": "LINLI_WORKER_ALIVE_FILE", "value": "/var/alive"})
+    problems = check_structure(resources, pinned_images=True)
+    assert any("/var/alive is not on an emptyDir" in p for p in problems)
+    assert any(p.startswith("Deployment/procurement/worker: livenessProbe must run") for p in problems)
 
     resources = [r for r in copy.deepcopy(production) if r["metadata"]["name"] != "booking-migrate"]
     assert "Deployment/booking: no migration Job booking-migrate" in check_structure(resources, pinned_images=True)

@@ -51,6 +51,7 @@ class Runtime:
     relay: OutboxRelay | None = None
     runners: list[ConsumerRunner] = field(default_factory=list)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    _starting: asyncio.Task[None] | None = None  # connects and starts the rest, then ends
     events_ready: asyncio.Event = field(default_factory=asyncio.Event)
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
     idle: IdleTasks = field(init=False)
@@ -76,7 +77,8 @@ class Runtime:
         """Connect to NATS in the background (the API serves meanwhile); with ``worker``, run relay and consumers."""
         if not worker:
             self.api_side = ApiSide(self.service, heartbeat_seconds=self.settings.worker_heartbeat_seconds)
-        self._tasks.append(asyncio.create_task(self._start_events(worker), name=f"{self.service}-events"))
+        self._starting = asyncio.create_task(self._start_events(worker), name=f"{self.service}-events")
+        self._tasks.append(self._starting)
 
     async def _start_events(self, worker: bool) -> None:
         self.nc = await connect(self.settings, name=self.service)
@@ -117,7 +119,12 @@ class Runtime:
             jobs = [purge_idempotency_records, *self.background_jobs] if self.settings.run_background_jobs else []
             for job in jobs:
                 self._tasks.append(asyncio.create_task(_forever(job, self), name=job.__name__))
-            side = WorkerSide(self.service, heartbeat_seconds=self.settings.worker_heartbeat_seconds)
+            side = WorkerSide(
+                self.service,
+                heartbeat_seconds=self.settings.worker_heartbeat_seconds,
+                alive_file=self.settings.worker_alive_file,
+                healthy=self.worker_tasks_running,
+            )
             self._signals(side.run(self.nc, self.wake_relay, self.stopping), "worker-signals")
         elif self.api_side is not None:
             self._signals(self.api_side.run(self.nc, self.stopping), "api-signals")
@@ -150,6 +157,11 @@ class Runtime:
             self.relay.wake()
         elif self.api_side is not None:
             self.api_side.wake()
+
+    def worker_tasks_running(self) -> bool:
+        """Whether the relay, every consumer and job and the heartbeat still run here: one that ended while the
+        service runs (a crash its own loop did not catch) would leave its events waiting with the process up."""
+        return self.running and not any(task.done() for task in self._tasks if task is not self._starting)
 
     def worker_alive(self) -> bool:
         """Whether relay and consumers run: here, or in a worker process heard within three beats."""

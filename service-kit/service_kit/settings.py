@@ -69,6 +69,10 @@ class ServiceSettings(EdgeSettings):
     # A worker in a process of its own says it is alive this often; its API's /readyz says ``worker: down`` after
     # three beats unheard (service_kit/events/signals.py).
     worker_heartbeat_seconds: float = Field(2.0, gt=0)
+    # A worker in a process of its own also writes here, at every beat, the moment by which it will write again,
+    # while its relay, consumers and jobs all run: ``python -m service_kit.alive <file>`` is its container's
+    # liveness probe (k8s, compose). None: no file.
+    worker_alive_file: Path | None = None
     # With the worker: also its periodic jobs (SMS delivery, sweeps). A test that applies events and runs a job's
     # pass by hand turns them off, so no pass of the loop races its own.
     run_background_jobs: bool = True

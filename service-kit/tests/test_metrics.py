@@ -186,9 +186,13 @@ def test_several_worker_processes_are_reported_as_one(tmp_path: Path) -> None:
     assert value(scraped, "linli_outbox_backlog", service="kit") == 4
 
 
-def test_a_standalone_worker_serves_its_metrics_on_the_port_it_is_given(nats_url: str, kit_db_url: str) -> None:
+def test_a_standalone_worker_serves_its_metrics_on_the_port_it_is_given(
+    nats_url: str, kit_db_url: str, tmp_path: Path
+) -> None:
     """``python -m <service>.worker`` has no API port: with LINLI_METRICS_PORT it opens a listener of its own, whose
-    database figures are read on a timer, and it closes it when stopped."""
+    database figures are read on a timer, and it closes it when stopped. With LINLI_WORKER_ALIVE_FILE, its
+    container's liveness probe passes while it runs."""
+    alive = tmp_path / "worker-alive"
     with listening_socket() as probe:
         port = probe.getsockname()[1]
     worker = textwrap.dedent(
@@ -211,6 +215,7 @@ def test_a_standalone_worker_serves_its_metrics_on_the_port_it_is_given(nats_url
         "LINLI_KIT_DATABASE_URL": kit_db_url,
         "LINLI_METRICS_PORT": str(port),
         "LINLI_METRICS_REFRESH_SECONDS": "0",
+        "LINLI_WORKER_ALIVE_FILE": str(alive),
     }
     process = subprocess.Popen([sys.executable, "-c", worker], env=env)
     try:
@@ -229,6 +234,11 @@ def test_a_standalone_worker_serves_its_metrics_on_the_port_it_is_given(nats_url
             time.sleep(0.2)
         assert value(text, "linli_outbox_backlog", service="kit") == 0
         assert value(text, "linli_db_pool_size", service="kit", pool="write") >= 1
+        probe = [sys.executable, "-m", "service_kit.alive", str(alive)]
+        while (answer := subprocess.run(probe, capture_output=True, text=True)).returncode != 0:
+            assert process.poll() is None, "the worker exited"
+            assert time.monotonic() < deadline, answer.stderr
+            time.sleep(0.2)
     finally:
         process.send_signal(signal.SIGTERM)
         assert process.wait(30) == 0

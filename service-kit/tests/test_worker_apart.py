@@ -4,15 +4,23 @@ whether a worker is there."""
 
 from __future__ import annotations
 
+import asyncio
+import subprocess
+import sys
+import time
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from fastapi import APIRouter
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from service_kit.alive import main as alive_main
+from service_kit.alive import why_not_alive, write_deadline
 from service_kit.app import ServiceSpec, create_service_app
 from service_kit.db import SessionDep
 from service_kit.events.consumer import Subscription
@@ -108,3 +116,59 @@ async def test_the_api_wakes_its_workers_relay_and_knows_when_the_worker_is_down
 async def _when(answer: Any, condition: Any) -> Any:
     body = await answer
     return body if condition(body) else None
+
+
+async def test_a_worker_promises_its_liveness_while_every_task_runs_and_not_after_one_ended(
+    service_env: dict[str, Any], kit_db_url: str, tmp_path: Path
+) -> None:
+    """A worker container's liveness probe (``python -m service_kit.alive``) reads what the worker writes at each
+    beat: fresh while relay, consumers and heartbeat run; once a consumer's task has ended (as a crash its loop did
+    not catch would end it), the worker writes no more, and the probe fails when the last promise lapses."""
+    alive = tmp_path / "worker-alive"
+    env = {**service_env, "database_url": kit_db_url, "worker_heartbeat_seconds": 0.2, "worker_alive_file": alive}
+    subscription = Subscription("liveness")
+
+    @subscription.on(NeedSubmitted)
+    async def on_need(session: AsyncSession, event: NeedSubmitted, envelope: Envelope) -> None:
+        pass
+
+    assert "not written yet" in str(why_not_alive(alive))
+    worker = Runtime("kit", KitSettings(**env, run_worker=True), [subscription], [])
+    await worker.start(worker=True)
+    try:
+        await eventually(lambda: alive.exists() and why_not_alive(alive) is None)
+        first = alive.read_text()
+        await eventually(lambda: alive.read_text() != first)  # written again at the next beat
+        assert worker.worker_tasks_running()
+
+        consumer = next(task for task in asyncio.all_tasks() if task.get_name() == worker.runners[0].durable)
+        consumer.cancel()
+        await eventually(lambda: not worker.worker_tasks_running())
+        last = alive.read_text()
+        await eventually(lambda: why_not_alive(alive) is not None)
+        assert alive.read_text() == last
+        assert "has not" in str(why_not_alive(alive))
+    finally:
+        await worker.stop()
+
+
+def test_the_probe_says_why_a_worker_is_not_alive(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    alive = tmp_path / "worker-alive"
+    assert alive_main([str(alive)]) == 1
+    said = capsys.readouterr().err
+    assert said == f"worker not alive: {alive}: not written yet (the worker has not started its relay and consumers)\n"
+    write_deadline(alive, 1_000.0)
+    assert why_not_alive(alive, now=999.0) is None
+    assert why_not_alive(alive, now=1_002.5) == f"{alive}: the worker promised to write again 2.5 s ago and has not"
+    alive.write_text("soon\n")
+    assert why_not_alive(alive) == f"{alive}: holds 'soon', not a time"
+    assert alive_main([]) == 2
+    assert "usage: python -m service_kit.alive" in capsys.readouterr().err
+
+    # As the container runs it: a promise still ahead is alive (0), one lapsed is not (1).
+    write_deadline(alive, time.time() + 3600)
+    probe = [sys.executable, "-m", "service_kit.alive", str(alive)]
+    assert subprocess.run(probe, capture_output=True, text=True).returncode == 0
+    write_deadline(alive, time.time() - 60)
+    lapsed = subprocess.run(probe, capture_output=True, text=True)
+    assert (lapsed.returncode, lapsed.stderr.startswith(f"worker not alive: {alive}: the worker promised")) == (1, True)

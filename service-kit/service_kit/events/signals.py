@@ -11,6 +11,7 @@ process did for itself now cross between processes, as plain NATS messages (not 
 - **alive**: each worker says ``linli-worker.<service>.alive`` every ``worker_heartbeat_seconds``, and at once when
   an API process asks (``….ping``, sent when it connects). The API's ``/readyz`` says ``checks.worker: "down"`` and
   ``degraded`` when none spoke for three beats: the service still serves, its events wait — as with NATS away.
+  With ``worker_alive_file``, the same beat writes the worker's liveness for its container (``service_kit.alive``).
 
 The subjects are outside ``linli.>``, so the ``LINLI`` stream never stores them.
 """
@@ -21,10 +22,13 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import structlog
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
+
+from service_kit.alive import write_deadline
 
 log = structlog.get_logger("linli.workers")
 
@@ -39,10 +43,30 @@ def subject(service: str, what: str) -> str:
 class WorkerSide:
     """In a process running the worker: wake the relay when an API asks, say it is alive."""
 
-    def __init__(self, service: str, *, heartbeat_seconds: float) -> None:
+    def __init__(
+        self,
+        service: str,
+        *,
+        heartbeat_seconds: float,
+        alive_file: Path | None = None,
+        healthy: Callable[[], bool] = lambda: True,
+    ) -> None:
         self.service = service
         self.heartbeat_seconds = heartbeat_seconds
+        self.alive_file, self.healthy = alive_file, healthy
         self._asked = asyncio.Event()
+        self._unwritable = False
+
+    def _write_alive(self) -> None:
+        """The liveness a container's probe reads (``service_kit.alive``): only while every task still runs."""
+        if self.alive_file is None or not self.healthy():
+            return
+        try:
+            write_deadline(self.alive_file, time.time() + MISSED_BEATS * self.heartbeat_seconds)
+        except OSError as exc:
+            if not self._unwritable:  # said once: the probe will say the rest
+                log.warning("liveness file not written", path=str(self.alive_file), error=str(exc))
+            self._unwritable = True
 
     async def run(self, nc: NATS, wake_relay: Callable[[], None], stopping: asyncio.Event) -> None:
         async def woken(_msg: Msg) -> None:
@@ -54,6 +78,7 @@ class WorkerSide:
         await nc.subscribe(subject(self.service, "wake"), cb=woken)
         await nc.subscribe(subject(self.service, "ping"), cb=pinged)
         while not stopping.is_set():
+            self._write_alive()
             try:
                 await nc.publish(subject(self.service, "alive"), b"")
             except Exception as exc:  # noqa: BLE001 - NATS away: the API says so itself
