@@ -252,7 +252,7 @@ async def test_operator_serves_a_known_caller(demo: Demo, page: Page) -> None:
 async def test_the_operator_books_the_day_the_caller_asks_for(demo: Demo, page: Page) -> None:
     """A caller asks for a day beyond the soonest free slots ("下周的那天"): keyboard only, the operator chooses that
     day for the service, hears every free time of it, books one, and the read-back names that day. The chosen day
-    stays chosen when the slots are read again after the booking."""
+    stays chosen when the slots are read again after the booking, and a reschedule offers the days the same way."""
     offering_id = demo.offerings[MEAL_TABLE]["id"]
     free = demo.free_slots(MEAL_TABLE)
     days = [beijing(s["start"]).date() for s in free]
@@ -299,6 +299,24 @@ async def test_the_operator_books_the_day_the_caller_asks_for(demo: Demo, page: 
     await expect(offering.locator("button.slot")).to_have_count(len(of_day) - 1)
     booked = demo.bookings_of(elder["id"])
     assert [same_instant(b["slot_start"], chosen) for b in booked] == [True]
+
+    # She rings back: earlier that day suits her better. The reschedule offers the days the same way.
+    before = of_day[0]
+    await page.locator(f"#resident-card [data-booking='{booked[0]['id']}'] [data-action=reschedule]").click()
+    dialog = page.locator("#dialog")
+    await expect(page.locator("#reschedule-slots input").first).to_be_focused()
+    moving = dialog.locator("select.slot-day")
+    await expect(moving).to_have_accessible_name(f"日期 · {MEAL_TABLE}")
+    await moving.select_option(day.isoformat())
+    await expect(page.locator("#reschedule-slots input")).to_have_count(len(of_day) - 1)  # not the one she holds
+    await expect(page.locator(f"#reschedule-slots input[value='{before}']")).to_have_count(1)
+    await page.locator(f"#reschedule-slots input[value='{before}']").check()
+    await page.select_option("#reschedule-caller", "resident")
+    await dialog.locator("button[type=submit]").click()
+    await expect(readback.locator("h3")).to_have_text("改期成功，请向居民复述")
+    await expect(readback).to_contain_text(f"改到 {label}")
+    moved = demo.gateway.get(f"/api/v1/bookings/{booked[0]['id']}", headers=demo.operator).json()
+    assert same_instant(moved["slot_start"], before)
 
 
 async def test_a_move_into_a_used_up_month_is_refused_in_words_naming_the_month(demo: Demo, page: Page) -> None:

@@ -21,6 +21,7 @@
   const WAITING_HOURS = 2; // a request the provider has not confirmed for this long goes on the shift's queue
   const SLOT_DAYS = 14; // how far ahead the next free slots are looked for
   const SLOTS_SHOWN = 6;
+  const RESCHEDULE_SHOWN = 20; // the soonest free times a reschedule lists before a day is chosen
   const PAGE = 200; // the API's largest page
   const QUEUE_REFRESH_MS = 60 * 1000;
   const QUEUE_MAX = 2000;
@@ -1388,13 +1389,11 @@
     const o = item.offering;
     const bookable = item.availability && item.availability.bookable;
     const free = bookable ? item.availability.slots.filter((s) => s.remaining > 0 && !holds(o.id, s.start)) : [];
-    const dayOf = (slot) => localDay(new Date(slot.start));
-    const days = [...new Set(free.map(dayOf))];
-    if (!days.includes(item.day)) item.day = null;
+    if (!free.some((slot) => slotDay(slot) === item.day)) item.day = null;
     const label = h("span", { class: "muted" });
     const list = h("span", { class: "slot-list" });
     const show = () => {
-      const shown = item.day ? free.filter((slot) => dayOf(slot) === item.day) : free.slice(0, SLOTS_SHOWN);
+      const shown = item.day ? free.filter((slot) => slotDay(slot) === item.day) : free.slice(0, SLOTS_SHOWN);
       label.textContent = (item.day ? t("service.slots_of_day", { day: dayLabel(item.day) }) : t("service.slots")) + "： ";
       list.replaceChildren(...(shown.length ? shown.map((slot) => h("button", {
         type: "button", class: "slot", "data-slot": slot.start,
@@ -1403,17 +1402,27 @@
       })) : [h("span", { text: t("service.no_slots") })]));
     };
     show();
-    const picker = days.length > 1 ? h("select", {
-      class: "slot-day", "data-day-of": o.id, "aria-label": t("service.day") + " · " + offeringName(o),
-      onchange: (e) => { item.day = e.currentTarget.value || null; show(); },
-    }, h("option", { value: "", text: t("service.day_soonest"), selected: !item.day }),
-    days.map((day) => h("option", { value: day, selected: day === item.day,
-      text: t("service.day_option", { day: dayLabel(day), count: free.filter((slot) => dayOf(slot) === day).length }) })))
-      : null;
+    const picker = dayPicker(free, item.day, offeringName(o), (day) => { item.day = day; show(); });
     return h("div", { class: "slots", role: "group", "aria-label": t("service.slots") + " · " + offeringName(o) },
       label, picker,
       item.availability && !bookable ? h("span", { class: "badge warn", text: t("service.not_bookable") }) : null,
       list, extras.fullSlots(item));
+  }
+
+  /* 日期: 最近可约 (null) and each day among ``free`` that has room, with how many times; ``show`` hears the day
+     chosen. None for slots of one day. */
+  function dayPicker(free, chosen, what, show) {
+    const days = [...new Set(free.map(slotDay))];
+    if (days.length < 2) return null;
+    return h("select", { class: "slot-day", "aria-label": t("service.day") + " · " + what,
+      onchange: (e) => show(e.currentTarget.value || null) },
+    h("option", { value: "", text: t("service.day_soonest"), selected: !chosen }),
+    days.map((day) => h("option", { value: day, selected: day === chosen,
+      text: t("service.day_option", { day: dayLabel(day), count: free.filter((slot) => slotDay(slot) === day).length }) })));
+  }
+
+  function slotDay(slot) {
+    return localDay(new Date(slot.start));
   }
 
   function dayLabel(day) {
@@ -1595,11 +1604,17 @@
       // Not the booking's own slot, nor one the caller already holds: the caller picks, nothing is pre-chosen.
       const slots = availability.slots.filter((s) => s.remaining > 0 &&
         Date.parse(s.start) !== Date.parse(booking.slot_start) && !holds(booking.offering_id, s.start));
-      choices.textContent = "";
-      if (!slots.length) choices.append(t("service.no_slots"));
-      slots.slice(0, 20).forEach((slot) => choices.append(h("label", { class: "check" },
-        h("input", { type: "radio", name: "slot", value: slot.start }),
-        t("service.slot", { time: dateTime(slot.start), remaining: slot.remaining }))));
+      const show = (day) => {
+        const shown = day ? slots.filter((slot) => slotDay(slot) === day) : slots.slice(0, RESCHEDULE_SHOWN);
+        choices.replaceChildren(...(shown.length ? shown.map((slot) => h("label", { class: "check" },
+          h("input", { type: "radio", name: "slot", value: slot.start }),
+          t("service.slot", { time: dateTime(slot.start), remaining: slot.remaining }))) : [t("service.no_slots")]));
+      };
+      show(null);
+      // The day the caller asks for, when it is beyond the soonest times listed: a field of its own, before the
+      // times (a missing time marks and focuses the times, not the day).
+      const picker = dayPicker(slots, null, offeringName(state.offerings[booking.offering_id]), show);
+      if (picker) choices.closest("fieldset").before(h("div", { class: "field" }, picker));
       const first = choices.querySelector("input");
       if (first && $("dialog").open) first.focus();
     } catch (error) {
