@@ -76,6 +76,7 @@ def at(day: date, hour: int, minute: int = 0) -> datetime:
 
 
 EVERY_DAY_MORNING = tuple(WeeklyRule(weekday=d, start="09:00", end="12:00") for d in range(7))
+ALL_DAY = tuple(WeeklyRule(weekday=d, start="00:00", end="24:00") for d in range(7))
 
 
 def offering_event(
@@ -180,6 +181,48 @@ class World:
         event = offering_event(**overrides)
         await self.apply(event)
         return event
+
+    async def lunch_programme(
+        self,
+        *,
+        units: int | None = None,
+        quota: int = 1000,
+        period: str = "month",
+        unit: str = "booking",
+        during: tuple[date, date] | None = None,
+        horizon_days: int | None = None,
+        **offering: Any,
+    ) -> tuple[OfferingSnapshot, ContractChanged]:
+        """老年餐桌 at 15 元 (every hour of every day, 30 a slot, unless ``offering`` says otherwise), of which a
+        programme for residents of 80 and over pays 12 元: ``quota`` meals in all, ``units`` a ``period`` each when
+        given (stated by an official), over ``during`` (the test contract's dates otherwise), bookable
+        ``horizon_days`` ahead when given (set by an operator)."""
+        lunch = await self.offering(**{"price_fen": 1500, "capacity_per_slot": 30, "weekly_rules": ALL_DAY, **offering})
+        funded = FundedOffering(
+            offering_id=lunch.offering_id,
+            unit_price_fen=1500,
+            resident_price_fen=300,
+            quota=quota,
+            eligibility_tags=("age_80_plus",),
+        )
+        dates = {"start_date": during[0], "end_date": during[1]} if during else {}
+        contract = contract_event(offering_id=lunch.offering_id, funded=(funded,), **dates)
+        await self.apply(contract, source="procurement")
+        if units is not None:
+            stated = await self.client.put(
+                f"/api/v1/entitlements/programs/{contract.contract_id}/{lunch.offering_id}",
+                json={"units_per_period": units, "period": period, "unit": unit},
+                headers=self.keys.headers("official"),
+            )
+            assert stated.status_code == 200, stated.text
+        if horizon_days is not None:
+            rules = await self.client.put(
+                f"/api/v1/availability/{lunch.offering_id}/rules",
+                json={"horizon_days": horizon_days},
+                headers=self.keys.headers("operator"),
+            )
+            assert rules.status_code == 200, rules.text
+        return lunch, contract
 
     async def resident(
         self, *, name: str = "王秀英", phone: str | None = None, tags: list[str] | None = None, **fields: Any

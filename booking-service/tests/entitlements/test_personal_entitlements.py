@@ -9,36 +9,8 @@ from typing import Any
 from sqlalchemy import select
 
 from booking.entitlements.models import EntitlementUsage
-from service_kit.events.contracts import FundedOffering, WeeklyRule
 
 BOOKINGS = "/api/v1/bookings"
-ALL_DAY = tuple(WeeklyRule(weekday=d, start="00:00", end="24:00") for d in range(7))
-
-
-async def lunch_programme(
-    world: Any, units: int, *, period: str = "month", unit: str = "booking", **offering: Any
-) -> Any:
-    """老年餐桌 at 15 元, of which a programme for residents of 80 and over pays 12 元, ``units`` a period each."""
-    values = {"price_fen": 1500, "capacity_per_slot": 30, "weekly_rules": ALL_DAY, **offering}
-    event = await world.offering(**values)
-    funded = (
-        FundedOffering(
-            offering_id=event.offering_id,
-            unit_price_fen=1500,
-            resident_price_fen=300,
-            quota=1000,
-            eligibility_tags=("age_80_plus",),
-        ),
-    )
-    contract = world.contract_event(offering_id=event.offering_id, funded=funded)
-    await world.apply(contract, source="procurement")
-    stated = await world.client.put(
-        f"/api/v1/entitlements/programs/{contract.contract_id}/{event.offering_id}",
-        json={"units_per_period": units, "period": period, "unit": unit},
-        headers=world.keys.headers("official"),
-    )
-    assert stated.status_code == 200, stated.text
-    return event, contract
 
 
 async def quote(world: Any, offering: Any, resident: dict[str, Any], **params: Any) -> Any:
@@ -53,7 +25,7 @@ async def quote(world: Any, offering: Any, resident: dict[str, Any], **params: A
 
 
 async def test_her_monthly_meals_are_subsidised_then_the_next_is_full_price_and_says_why(world: Any) -> None:
-    lunch, contract = await lunch_programme(world, 3)
+    lunch, contract = await world.lunch_programme(units=3)
     elder = await world.resident(tags=["age_80_plus"])
     before = (await quote(world, lunch, elder)).json()
     assert (before["resident_price_fen"], before["subsidy_fen"], before["price_note"]) == (300, 1200, None)
@@ -87,7 +59,7 @@ async def test_her_monthly_meals_are_subsidised_then_the_next_is_full_price_and_
 
 
 async def test_home_care_hours_are_counted_by_the_hour_per_week(world: Any) -> None:
-    care, _ = await lunch_programme(world, 4, period="week", unit="hour", duration_minutes=120, name_zh="居家照护")
+    care, _ = await world.lunch_programme(units=4, period="week", unit="hour", duration_minutes=120, name_zh="居家照护")
     elder = await world.resident(tags=["age_80_plus"])
     made = [(await world.book(care, elder, world.at(world.tomorrow(), hour))).json() for hour in (8, 10, 14)]
     assert [b["subsidy_fen"] for b in made] == [1200, 1200, 0]
@@ -95,7 +67,7 @@ async def test_home_care_hours_are_counted_by_the_hour_per_week(world: Any) -> N
 
 
 async def test_twenty_racing_bookings_for_her_last_five_units_subsidise_exactly_five(world: Any) -> None:
-    lunch, _ = await lunch_programme(world, 7)
+    lunch, _ = await world.lunch_programme(units=7)
     elder = await world.resident(tags=["age_80_plus"])
     for hour in (2, 3):
         booked = await world.book(lunch, elder, world.at(world.tomorrow(), hour))
@@ -115,7 +87,7 @@ async def test_twenty_racing_bookings_for_her_last_five_units_subsidise_exactly_
 
 
 async def test_an_entitlement_claimed_by_someone_not_eligible_is_refused_and_books_nothing(world: Any) -> None:
-    lunch, contract = await lunch_programme(world, 22)
+    lunch, contract = await world.lunch_programme(units=22)
     younger = await world.resident(tags=["low_income"])
     slot = world.at(world.tomorrow(), 9)
     refused = await world.book(lunch, younger, slot, contract_id=str(contract.contract_id))
@@ -141,7 +113,7 @@ async def test_an_entitlement_claimed_by_someone_not_eligible_is_refused_and_boo
 
 
 async def test_only_officials_state_an_entitlement_and_bad_rules_are_refused_on_their_field(world: Any) -> None:
-    lunch, contract = await lunch_programme(world, 22)
+    lunch, contract = await world.lunch_programme(units=22)
     url = f"/api/v1/entitlements/programs/{contract.contract_id}/{lunch.offering_id}"
     rule = {"units_per_period": 22, "period": "month"}
     operator = await world.client.put(url, json=rule, headers=world.keys.headers("operator"))

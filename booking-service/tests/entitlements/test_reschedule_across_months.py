@@ -14,15 +14,14 @@ from sqlalchemy import select
 
 from booking.bookings.models import Booking
 from booking.entitlements.models import EntitlementUsage
-from service_kit.events.contracts import FundedOffering, WeeklyRule
 from service_kit.testing import Clock
 from service_kit.timeutil import SHANGHAI, rfc3339
 
 BOOKINGS = "/api/v1/bookings"
 # Sunday 29 November 2026, 09:00 in Beijing.
 NOW = datetime(2026, 11, 29, 1, 0, tzinfo=UTC)
-ALL_DAY = tuple(WeeklyRule(weekday=d, start="00:00", end="24:00") for d in range(7))
 NOVEMBER, DECEMBER = date(2026, 11, 1), date(2026, 12, 1)
+PROGRAMME_YEAR = (date(2026, 11, 1), date(2027, 10, 31))
 
 
 @pytest.fixture
@@ -37,31 +36,6 @@ def app(app_on_clock: FastAPI) -> FastAPI:
 
 def at(day: int, month: int, hour: int) -> datetime:
     return datetime(2026, month, day, hour, tzinfo=SHANGHAI)
-
-
-async def lunch_programme(world: Any, units: int) -> Any:
-    """老年餐桌 at 15 元, of which a programme for the over-80s pays 12 元, ``units`` lunches a month each."""
-    lunch = await world.offering(price_fen=1500, capacity_per_slot=30, weekly_rules=ALL_DAY)
-    funded = (
-        FundedOffering(
-            offering_id=lunch.offering_id,
-            unit_price_fen=1500,
-            resident_price_fen=300,
-            quota=1000,
-            eligibility_tags=("age_80_plus",),
-        ),
-    )
-    contract = world.contract_event(
-        offering_id=lunch.offering_id, funded=funded, start_date=date(2026, 11, 1), end_date=date(2027, 10, 31)
-    )
-    await world.apply(contract, source="procurement")
-    stated = await world.client.put(
-        f"/api/v1/entitlements/programs/{contract.contract_id}/{lunch.offering_id}",
-        json={"units_per_period": units, "period": "month", "unit": "booking"},
-        headers=world.keys.headers("official"),
-    )
-    assert stated.status_code == 200, stated.text
-    return lunch
 
 
 async def book(world: Any, lunch: Any, elder: dict[str, Any], slot: datetime) -> dict[str, Any]:
@@ -101,7 +75,7 @@ async def left_on(world: Any, elder: dict[str, Any], lunch: Any, day: date) -> i
 
 
 async def test_a_lunch_moved_from_30_november_to_2_december_gives_november_its_unit_back(world: Any) -> None:
-    lunch = await lunch_programme(world, 2)
+    lunch, _ = await world.lunch_programme(units=2, during=PROGRAMME_YEAR)
     elder = await world.resident(tags=["age_80_plus"])
     booking = await book(world, lunch, elder, at(30, 11, 11))
     assert await used(world, elder) == {NOVEMBER: 1}
@@ -127,7 +101,7 @@ async def test_a_lunch_moved_from_30_november_to_2_december_gives_november_its_u
 
 
 async def test_a_move_into_a_used_up_december_is_refused_naming_the_month_and_nothing_changes(world: Any) -> None:
-    lunch = await lunch_programme(world, 2)
+    lunch, _ = await world.lunch_programme(units=2, during=PROGRAMME_YEAR)
     elder = await world.resident(tags=["age_80_plus"])
     booking = await book(world, lunch, elder, at(30, 11, 11))
     for day in (1, 3):
@@ -156,7 +130,7 @@ async def test_a_move_into_a_used_up_december_is_refused_naming_the_month_and_no
 
 
 async def test_racing_moves_into_a_month_with_one_unit_left_draw_it_once(world: Any) -> None:
-    lunch = await lunch_programme(world, 2)
+    lunch, _ = await world.lunch_programme(units=2, during=PROGRAMME_YEAR)
     elder = await world.resident(tags=["age_80_plus"])
     first = await book(world, lunch, elder, at(30, 11, 11))
     second = await book(world, lunch, elder, at(30, 11, 12))

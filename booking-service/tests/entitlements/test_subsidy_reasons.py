@@ -12,7 +12,7 @@ import pytest
 from fastapi import FastAPI
 
 from booking.bookings.models import Booking
-from service_kit.events.contracts import FundedOffering, WeeklyRule
+from service_kit.events.contracts import WeeklyRule
 from service_kit.testing import Clock
 from service_kit.timeutil import SHANGHAI
 
@@ -37,31 +37,10 @@ def at(day: int, month: int, hour: int) -> datetime:
 
 
 async def lunch_programme(world: Any, *, quota: int = 100, units: int | None = None, ends: date | None = None) -> Any:
-    """老年餐桌 at 15 元, of which a programme for the over-80s pays 12 元 (``units`` lunches a month each)."""
-    lunch = await world.offering(price_fen=1500, capacity_per_slot=30, weekly_rules=ALL_DAY)
-    funded = (
-        FundedOffering(
-            offering_id=lunch.offering_id,
-            unit_price_fen=1500,
-            resident_price_fen=300,
-            quota=quota,
-            eligibility_tags=("age_80_plus",),
-        ),
+    """The conftest's programme, from November 2026 (to ``ends``, else a year)."""
+    lunch, _ = await world.lunch_programme(
+        quota=quota, units=units, during=(date(2026, 11, 1), ends or date(2027, 10, 31))
     )
-    contract = world.contract_event(
-        offering_id=lunch.offering_id,
-        funded=funded,
-        start_date=date(2026, 11, 1),
-        end_date=ends or date(2027, 10, 31),
-    )
-    await world.apply(contract, source="procurement")
-    if units is not None:
-        stated = await world.client.put(
-            f"/api/v1/entitlements/programs/{contract.contract_id}/{lunch.offering_id}",
-            json={"units_per_period": units, "period": "month", "unit": "booking"},
-            headers=world.keys.headers("official"),
-        )
-        assert stated.status_code == 200, stated.text
     return lunch
 
 

@@ -17,7 +17,6 @@ from booking.entitlements.models import EntitlementUsage
 from booking.residents.models import HelperGrant, Resident
 from booking.waitlist.models import WaitlistEntry
 from service_kit.auth import GATEWAY_SUBJECT, GatewayScope
-from service_kit.events.contracts import FundedOffering, WeeklyRule
 
 RESIDENTS = "/api/v1/residents"
 BOOKINGS = "/api/v1/bookings"
@@ -227,32 +226,6 @@ async def test_corrections_racing_for_one_phone_leave_it_on_one_record(world: An
     assert len(holders) == 1
 
 
-LUNCH_ALL_DAY = tuple(WeeklyRule(weekday=d, start="00:00", end="24:00") for d in range(7))
-
-
-async def lunch_programme(world: Any, units: int) -> Any:
-    """老年餐桌 at 15 元 of which a programme for the over-80s pays 12 元, ``units`` meals a month each."""
-    lunch = await world.offering(price_fen=1500, capacity_per_slot=30, weekly_rules=LUNCH_ALL_DAY)
-    funded = (
-        FundedOffering(
-            offering_id=lunch.offering_id,
-            unit_price_fen=1500,
-            resident_price_fen=300,
-            quota=1000,
-            eligibility_tags=("age_80_plus",),
-        ),
-    )
-    contract = world.contract_event(offering_id=lunch.offering_id, funded=funded)
-    await world.apply(contract, source="procurement")
-    stated = await world.client.put(
-        f"/api/v1/entitlements/programs/{contract.contract_id}/{lunch.offering_id}",
-        json={"units_per_period": units, "period": "month", "unit": "booking"},
-        headers=world.keys.headers("official"),
-    )
-    assert stated.status_code == 200, stated.text
-    return lunch
-
-
 async def card(world: Any, resident: dict[str, Any]) -> dict[str, Any]:
     response = await world.client.get(
         f"{RESIDENTS}/{resident['id']}/entitlements",
@@ -274,7 +247,7 @@ async def evidence(world: Any, resident: dict[str, Any], tag: str, kind: str, ex
 
 
 async def test_after_a_merge_what_she_has_left_this_month_counts_both_records_bookings(world: Any) -> None:
-    lunch = await lunch_programme(world, 3)
+    lunch, _ = await world.lunch_programme(units=3)
     survivor = await world.resident(tags=["age_80_plus"])
     duplicate = await world.resident(tags=["age_80_plus"])
     tomorrow = world.tomorrow()

@@ -21,7 +21,7 @@ from booking.bookings import service as bookings_service
 from booking.config import Settings
 from booking.entitlements.models import EntitlementUsage
 from service_kit.auth import Principal, Role
-from service_kit.events.contracts import FundedOffering, WeeklyRule
+from service_kit.events.contracts import WeeklyRule
 from service_kit.testing import Clock
 
 SERIES = "/api/v1/bookings/series"
@@ -46,35 +46,16 @@ def app(app_on_clock: FastAPI) -> FastAPI:
 async def lunch_programme(
     world: Any, *, quota: int, units: int | None, capacity: int = 20, weekly_rules: Any = WORKING_WEEK_LUNCH
 ) -> Any:
-    """老年餐桌 at 15 元 on weekdays, of which a programme for residents of 80 and over pays 12 元 (``quota`` meals
-    in all, ``units`` a month each when given) from September 2026 to the end of 2027, bookable 92 days ahead."""
-    offering = await world.offering(weekly_rules=weekly_rules, price_fen=1500, capacity_per_slot=capacity)
-    funded = (
-        FundedOffering(
-            offering_id=offering.offering_id,
-            unit_price_fen=1500,
-            resident_price_fen=300,
-            quota=quota,
-            eligibility_tags=("age_80_plus",),
-        ),
+    """The conftest's programme on weekdays (``quota`` meals in all, ``units`` a month each when given) from
+    September 2026 to the end of 2027, bookable 92 days ahead."""
+    offering, _ = await world.lunch_programme(
+        quota=quota,
+        units=units,
+        during=(date(2026, 9, 1), date(2027, 12, 31)),
+        capacity_per_slot=capacity,
+        weekly_rules=weekly_rules,
+        horizon_days=92,
     )
-    contract = world.contract_event(
-        offering_id=offering.offering_id, funded=funded, start_date=date(2026, 9, 1), end_date=date(2027, 12, 31)
-    )
-    await world.apply(contract, source="procurement")
-    if units is not None:
-        stated = await world.client.put(
-            f"/api/v1/entitlements/programs/{contract.contract_id}/{offering.offering_id}",
-            json={"units_per_period": units, "period": "month", "unit": "booking"},
-            headers=world.keys.headers("official"),
-        )
-        assert stated.status_code == 200, stated.text
-    rules = await world.client.put(
-        f"/api/v1/availability/{offering.offering_id}/rules",
-        json={"horizon_days": 92},
-        headers=world.keys.headers("operator"),
-    )
-    assert rules.status_code == 200, rules.text
     return offering
 
 

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from booking.bookings.models import ACTIVE_STATUSES, Booking, SlotCounter
 from booking.catalog.models import FundedProgram
 from booking.entitlements.models import EntitlementUsage
-from service_kit.events.contracts import FundedOffering, WeeklyRule
+from service_kit.events.contracts import WeeklyRule
 from service_kit.testing import Clock
 
 SERIES = "/api/v1/bookings/series"
@@ -43,32 +43,14 @@ def app(app_on_clock: FastAPI) -> FastAPI:
 async def lunch(world: Any) -> tuple[Any, uuid.UUID]:
     """老年餐桌 at 15 元 on weekdays, three places a day; a programme for residents of 80 and over pays 12 元 of
     it, three meals a month each and 40 in all (so the pool runs out in some rounds)."""
-    offering = await world.offering(weekly_rules=WORKING_WEEK_LUNCH, price_fen=1500, capacity_per_slot=3)
-    funded = (
-        FundedOffering(
-            offering_id=offering.offering_id,
-            unit_price_fen=1500,
-            resident_price_fen=300,
-            quota=40,
-            eligibility_tags=("age_80_plus",),
-        ),
+    offering, _ = await world.lunch_programme(
+        units=3,
+        quota=40,
+        during=(date(2026, 9, 1), date(2027, 12, 31)),
+        capacity_per_slot=3,
+        weekly_rules=WORKING_WEEK_LUNCH,
+        horizon_days=92,
     )
-    contract = world.contract_event(
-        offering_id=offering.offering_id, funded=funded, start_date=date(2026, 9, 1), end_date=date(2027, 12, 31)
-    )
-    await world.apply(contract, source="procurement")
-    stated = await world.client.put(
-        f"/api/v1/entitlements/programs/{contract.contract_id}/{offering.offering_id}",
-        json={"units_per_period": 3, "period": "month", "unit": "booking"},
-        headers=world.keys.headers("official"),
-    )
-    assert stated.status_code == 200, stated.text
-    rules = await world.client.put(
-        f"/api/v1/availability/{offering.offering_id}/rules",
-        json={"horizon_days": 92},
-        headers=world.keys.headers("operator"),
-    )
-    assert rules.status_code == 200, rules.text
     async with world.sessionmaker() as session:
         program_id = await session.scalar(
             select(FundedProgram.id).where(FundedProgram.offering_id == offering.offering_id)
