@@ -254,9 +254,16 @@ async def test_the_operator_books_the_day_the_caller_asks_for(demo: Demo, page: 
     day for the service, hears every free time of it, books one, and the read-back names that day. The chosen day
     stays chosen when the slots are read again after the booking, and a reschedule offers the days the same way."""
     offering_id = demo.offerings[MEAL_TABLE]["id"]
-    free = demo.free_slots(MEAL_TABLE)
+    today = beijing_today()
+    ahead = demo.gateway.get(  # what the console reads: the next 30 days, as far as bookings are open
+        "/api/v1/availability",
+        params={"offering_id": offering_id, "from": today.isoformat(), "to": (today + timedelta(days=29)).isoformat()},
+    )
+    assert ahead.status_code == 200, ahead.text
+    free = [s for s in ahead.json()["slots"] if s["remaining"] > 0]
     days = [beijing(s["start"]).date() for s in free]
-    day = max(d for d in days if days.count(d) > 1)  # the farthest day with room for two, past the soonest slots
+    day = max(d for d in days if days.count(d) > 1)  # the farthest day with room for two, weeks past the soonest
+    assert day > today + timedelta(days=14)
     of_day = [s["start"] for s in free if beijing(s["start"]).date() == day]
     assert not set(of_day) & {s["start"] for s in free[:CONSOLE_SLOTS_SHOWN]}
     label = f"{day.month}/{day.day}周{'一二三四五六日'[day.weekday()]}"  # as the console writes a slot's day

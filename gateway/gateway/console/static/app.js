@@ -19,7 +19,7 @@
   ];
   const SEVERITIES = ["normal", "low", "high", "urgent"];
   const WAITING_HOURS = 2; // a request the provider has not confirmed for this long goes on the shift's queue
-  const SLOT_DAYS = 14; // how far ahead the next free slots are looked for
+  const SLOT_DAYS = 30; // how far ahead free slots are looked for: bookings' horizon (an offering's may be shorter)
   const SLOTS_SHOWN = 6;
   const RESCHEDULE_SHOWN = 20; // the soonest free times a reschedule lists before a day is chosen
   const PAGE = 200; // the API's largest page
