@@ -103,26 +103,39 @@
     return state.lang === "en" ? "en-GB" : "zh-CN";
   }
 
+  /* Building an Intl.DateTimeFormat costs far more than formatting with one, and a screen of slots formats
+     thousands of times: one formatter per locale and shape, made once. */
+  const FORMATS = {
+    dateTime: { month: "numeric", day: "numeric", weekday: "short", hour: "2-digit", minute: "2-digit", hour12: false },
+    timeOnly: { hour: "2-digit", minute: "2-digit", hour12: false },
+    dateOnly: { year: "numeric", month: "numeric", day: "numeric" },
+    dayLabel: { month: "numeric", day: "numeric", weekday: "short" },
+    day: {}, // with en-CA: YYYY-MM-DD
+  };
+  const formatters = new Map();
+  function format(shape, date, locale_ = locale()) {
+    const key = locale_ + " " + shape;
+    if (!formatters.has(key)) {
+      formatters.set(key, new Intl.DateTimeFormat(locale_, { timeZone: TZ, ...FORMATS[shape] }));
+    }
+    return formatters.get(key).format(date);
+  }
+
   function dateTime(iso) {
     if (!iso) return "";
-    return new Intl.DateTimeFormat(locale(), {
-      timeZone: TZ, month: "numeric", day: "numeric", weekday: "short", hour: "2-digit", minute: "2-digit",
-      hour12: false,
-    }).format(new Date(iso));
+    return format("dateTime", new Date(iso));
   }
 
   function timeOnly(iso) {
-    return new Intl.DateTimeFormat(locale(), { timeZone: TZ, hour: "2-digit", minute: "2-digit", hour12: false })
-      .format(new Date(iso));
+    return format("timeOnly", new Date(iso));
   }
 
   function dateOnly(iso) {
-    return new Intl.DateTimeFormat(locale(), { timeZone: TZ, year: "numeric", month: "numeric", day: "numeric" })
-      .format(new Date(iso));
+    return format("dateOnly", new Date(iso));
   }
 
   function localDay(date) {
-    return new Intl.DateTimeFormat("en-CA", { timeZone: TZ }).format(date); // YYYY-MM-DD
+    return format("day", date, "en-CA"); // YYYY-MM-DD
   }
 
   function addDays(day, days) {
@@ -1389,11 +1402,12 @@
     const o = item.offering;
     const bookable = item.availability && item.availability.bookable;
     const free = bookable ? item.availability.slots.filter((s) => s.remaining > 0 && !holds(o.id, s.start)) : [];
-    if (!free.some((slot) => slotDay(slot) === item.day)) item.day = null;
+    const days = byDay(free);
+    if (!days.has(item.day)) item.day = null;
     const label = h("span", { class: "muted" });
     const list = h("span", { class: "slot-list" });
     const show = () => {
-      const shown = item.day ? free.filter((slot) => slotDay(slot) === item.day) : free.slice(0, SLOTS_SHOWN);
+      const shown = item.day ? days.get(item.day) : free.slice(0, SLOTS_SHOWN);
       label.textContent = (item.day ? t("service.slots_of_day", { day: dayLabel(item.day) }) : t("service.slots")) + "： ";
       list.replaceChildren(...(shown.length ? shown.map((slot) => h("button", {
         type: "button", class: "slot", "data-slot": slot.start,
@@ -1402,32 +1416,37 @@
       })) : [h("span", { text: t("service.no_slots") })]));
     };
     show();
-    const picker = dayPicker(free, item.day, offeringName(o), (day) => { item.day = day; show(); });
+    const picker = dayPicker(days, item.day, offeringName(o), (day) => { item.day = day; show(); });
     return h("div", { class: "slots", role: "group", "aria-label": t("service.slots") + " · " + offeringName(o) },
       label, picker,
       item.availability && !bookable ? h("span", { class: "badge warn", text: t("service.not_bookable") }) : null,
       list, extras.fullSlots(item));
   }
 
-  /* 日期: 最近可约 (null) and each day among ``free`` that has room, with how many times; ``show`` hears the day
-     chosen. None for slots of one day. */
-  function dayPicker(free, chosen, what, show) {
-    const days = [...new Set(free.map(slotDay))];
-    if (days.length < 2) return null;
+  /* 日期: 最近可约 (null) and each day that has room (``days``: byDay's), with how many times; ``show`` hears the
+     day chosen. None for slots of one day. */
+  function dayPicker(days, chosen, what, show) {
+    if (days.size < 2) return null;
     return h("select", { class: "slot-day", "aria-label": t("service.day") + " · " + what,
       onchange: (e) => show(e.currentTarget.value || null) },
     h("option", { value: "", text: t("service.day_soonest"), selected: !chosen }),
-    days.map((day) => h("option", { value: day, selected: day === chosen,
-      text: t("service.day_option", { day: dayLabel(day), count: free.filter((slot) => slotDay(slot) === day).length }) })));
+    [...days].map(([day, slots]) => h("option", { value: day, selected: day === chosen,
+      text: t("service.day_option", { day: dayLabel(day), count: slots.length }) })));
   }
 
-  function slotDay(slot) {
-    return localDay(new Date(slot.start));
+  /* The slots by their day in Beijing (YYYY-MM-DD), in order. */
+  function byDay(slots) {
+    const days = new Map();
+    for (const slot of slots) {
+      const day = localDay(new Date(slot.start));
+      if (!days.has(day)) days.set(day, []);
+      days.get(day).push(slot);
+    }
+    return days;
   }
 
   function dayLabel(day) {
-    return new Intl.DateTimeFormat(locale(), { timeZone: TZ, month: "numeric", day: "numeric", weekday: "short" })
-      .format(new Date(day + "T12:00:00+08:00"));
+    return format("dayLabel", new Date(day + "T12:00:00+08:00"));
   }
 
   function openConfirm(item, slot, opener) {
@@ -1604,8 +1623,9 @@
       // Not the booking's own slot, nor one the caller already holds: the caller picks, nothing is pre-chosen.
       const slots = availability.slots.filter((s) => s.remaining > 0 &&
         Date.parse(s.start) !== Date.parse(booking.slot_start) && !holds(booking.offering_id, s.start));
+      const days = byDay(slots);
       const show = (day) => {
-        const shown = day ? slots.filter((slot) => slotDay(slot) === day) : slots.slice(0, RESCHEDULE_SHOWN);
+        const shown = day ? days.get(day) : slots.slice(0, RESCHEDULE_SHOWN);
         choices.replaceChildren(...(shown.length ? shown.map((slot) => h("label", { class: "check" },
           h("input", { type: "radio", name: "slot", value: slot.start }),
           t("service.slot", { time: dateTime(slot.start), remaining: slot.remaining }))) : [t("service.no_slots")]));
@@ -1613,7 +1633,7 @@
       show(null);
       // The day the caller asks for, when it is beyond the soonest times listed: a field of its own, before the
       // times (a missing time marks and focuses the times, not the day).
-      const picker = dayPicker(slots, null, offeringName(state.offerings[booking.offering_id]), show);
+      const picker = dayPicker(days, null, offeringName(state.offerings[booking.offering_id]), show);
       if (picker) choices.closest("fieldset").before(h("div", { class: "field" }, picker));
       const first = choices.querySelector("input");
       if (first && $("dialog").open) first.focus();
